@@ -1,0 +1,122 @@
+// Runs a catalog of checks over gathered facts: independent checks concurrently,
+// each after the checks it needs, each under a timeout; a throw or a timeout becomes
+// a `fail` finding, never a crash. Findings come back in catalog order.
+import type { HostFacts } from "../platform/facts.ts";
+import type { Check, CheckOptions, Finding, Outcome } from "./types.ts";
+
+export interface Selection {
+  /** Ids or id prefixes (e.g. "docker" or "docker.runtime"); empty = all. */
+  only?: string[];
+  skip?: string[];
+}
+
+const DEFAULT_TIMEOUT_MS = 20_000;
+
+export const matchesId = (id: string, pattern: string) => id === pattern || id.startsWith(pattern.endsWith(".") ? pattern : `${pattern}.`);
+
+/** Unknown ids in --only/--skip are usage errors; returns the offending patterns. */
+export function unknownPatterns(catalog: Check[], patterns: string[]): string[] {
+  return patterns.filter((p) => !catalog.some((c) => matchesId(c.id, p)));
+}
+
+/** The checks to run: the selected ones plus everything they need, in catalog order. */
+export function selectChecks(catalog: Check[], sel: Selection): Check[] {
+  if (!sel.only?.length) return catalog;
+  const byId = new Map(catalog.map((c) => [c.id, c]));
+  const want = new Set<string>();
+  const add = (id: string) => {
+    if (want.has(id)) return;
+    want.add(id);
+    for (const n of byId.get(id)?.needs ?? []) add(n);
+  };
+  for (const c of catalog) if (sel.only.some((p) => matchesId(c.id, p))) add(c.id);
+  return catalog.filter((c) => want.has(c.id));
+}
+
+function skipReason(check: Check, facts: HostFacts, opts: CheckOptions, sel: Selection): string | null {
+  if (sel.skip?.some((p) => matchesId(check.id, p))) return "skipped by --skip";
+  const r = check.requires ?? {};
+  if (r.containers && opts.quick) return "skipped by --quick (starts a container)";
+  if (r.network && opts.offline) return "skipped by --offline (needs the network)";
+  if (r.root && !facts.user.root) return "needs root: run it with sudo";
+  return null;
+}
+
+export async function runChecks(catalog: Check[], facts: HostFacts, opts: CheckOptions, sel: Selection = {}): Promise<Finding[]> {
+  const checks = selectChecks(catalog, sel);
+  const ids = new Set(checks.map((c) => c.id));
+  const results = new Map<string, Promise<Finding>>();
+
+  const runOne = async (check: Check): Promise<Finding> => {
+    const started = performance.now();
+    const finish = (o: Outcome): Finding => ({
+      id: check.id,
+      title: check.title,
+      status: o.status,
+      message: o.message,
+      details: o.details ?? [],
+      diagnosis: o.diagnosis ?? null,
+      durationMs: Math.round(performance.now() - started),
+      ...(o.data !== undefined ? { data: o.data } : {}),
+    });
+    const reason = skipReason(check, facts, opts, sel);
+    if (reason) return finish({ status: "skip", message: reason });
+    const needed = await Promise.all((check.needs ?? []).filter((n) => ids.has(n)).map((n) => results.get(n)!));
+    const blocked = needed.find((f) => f.status === "fail" || f.status === "skip");
+    if (blocked) {
+      return finish({ status: "skip", message: `needs ${blocked.id} (${blocked.status === "fail" ? "failed" : "skipped"})` });
+    }
+    const done = new Map(needed.map((f) => [f.id, f]));
+    const ac = new AbortController();
+    const timeoutMs = check.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<Outcome>((resolve) => {
+      timer = setTimeout(() => {
+        ac.abort(new Error("timeout"));
+        resolve({
+          status: "fail",
+          message: `did not finish within ${Math.round(timeoutMs / 1000)} s`,
+          diagnosis: { cause: "The check timed out; the probe it runs hung or the host is overloaded.", fix: { id: "rerun-verbose", summary: "Re-run this check with -v to see the command that hung", command: `gvisor-doctor check --only ${check.id} -v`, automatic: false } },
+        });
+      }, timeoutMs);
+    });
+    try {
+      const outcome = await Promise.race([
+        Promise.resolve().then(() =>
+          check.run({
+            facts,
+            options: opts,
+            signal: ac.signal,
+            finding: (id) => {
+              const f = done.get(id);
+              if (!f) throw new Error(`check ${check.id} read ${id}, which is not in its needs`);
+              return f;
+            },
+          }),
+        ),
+        timeout,
+      ]);
+      return finish(outcome);
+    } catch (e) {
+      const err = e as Error;
+      return finish({
+        status: "fail",
+        message: `check crashed: ${err?.message ?? String(e)}`,
+        details: err?.stack ? err.stack.split("\n").slice(0, 6) : [],
+        diagnosis: { cause: "A bug in gvisor-doctor: this check threw instead of reporting.", fix: { id: "report-bug", summary: "Report it with the output of -v --json", command: null, automatic: false } },
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  // Catalog order guarantees a check's needs are registered before it (validated in tests).
+  for (const c of checks) results.set(c.id, runOne(c));
+  return Promise.all(checks.map((c) => results.get(c.id)!));
+}
+
+export function summarize(findings: Finding[]) {
+  const s = { pass: 0, warn: 0, fail: 0, skip: 0 };
+  for (const f of findings) s[f.status]++;
+  return s;
+}

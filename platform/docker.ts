@@ -1,0 +1,106 @@
+// Talking to Docker through its CLI (it handles every DOCKER_HOST scheme and API
+// version negotiation), and matching the daemon we talk to with its process.
+import { realpathSync } from "node:fs";
+import { run, type RunResult } from "./proc.ts";
+import { which, SYSTEM_BIN_DIRS } from "./which.ts";
+import type { DaemonProcess } from "./procs.ts";
+
+export const DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
+export const DEFAULT_DAEMON_JSON = "/etc/docker/daemon.json";
+
+export function dockerHost(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DOCKER_HOST?.trim() || DEFAULT_DOCKER_HOST;
+}
+
+export function dockerCli(env: NodeJS.ProcessEnv = process.env): string | null {
+  return which("docker", env.PATH ?? "") ?? which("docker", SYSTEM_BIN_DIRS.join(":"));
+}
+
+export interface DockerRuntime {
+  path: string;
+  runtimeArgs?: string[];
+}
+
+export interface DockerInfo {
+  serverVersion: string;
+  defaultRuntime: string;
+  runtimes: Record<string, DockerRuntime>;
+  rootless: boolean;
+  cgroupDriver: string;
+  cgroupVersion: string;
+  dockerRootDir: string;
+  operatingSystem: string;
+}
+
+export function parseDockerInfo(json: string): DockerInfo {
+  const j = JSON.parse(json);
+  const runtimes: Record<string, DockerRuntime> = {};
+  for (const [k, v] of Object.entries<any>(j.Runtimes ?? {})) runtimes[k] = { path: v?.path ?? "", ...(v?.runtimeArgs ? { runtimeArgs: v.runtimeArgs } : {}) };
+  return {
+    serverVersion: j.ServerVersion ?? "",
+    defaultRuntime: j.DefaultRuntime ?? "runc",
+    runtimes,
+    rootless: Array.isArray(j.SecurityOptions) && j.SecurityOptions.some((s: string) => s.includes("rootless")),
+    cgroupDriver: j.CgroupDriver ?? "",
+    cgroupVersion: j.CgroupVersion ?? "",
+    dockerRootDir: j.DockerRootDir ?? "",
+    operatingSystem: j.OperatingSystem ?? "",
+  };
+}
+
+/** `docker info` as data; the run result is kept for diagnosis and `-v`. */
+export async function dockerInfo(cli: string, env: NodeJS.ProcessEnv = process.env): Promise<{ info: DockerInfo | null; result: RunResult }> {
+  const result = await run(cli, ["info", "--format", "{{json .}}"], { timeoutMs: 15_000, env });
+  if (result.code !== 0) return { info: null, result };
+  try {
+    const info = parseDockerInfo(result.stdout);
+    // The CLI prints client info even when the server is unreachable; no ServerVersion means no daemon.
+    return { info: info.serverVersion ? info : null, result };
+  } catch {
+    return { info: null, result };
+  }
+}
+
+function socketPath(host: string): string | null {
+  if (host.startsWith("unix://")) return host.slice("unix://".length);
+  if (host === "fd://" || host.startsWith("fd://")) return "/var/run/docker.sock";
+  return null;
+}
+
+function samePath(a: string, b: string): boolean {
+  const norm = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return p.replace(/^\/var\/run\//, "/run/");
+    }
+  };
+  return a === b || norm(a) === norm(b);
+}
+
+/**
+ * The dockerd process that serves `host`: the one whose -H/--host names the same
+ * socket, or, for the default socket, one started without -H (or with fd://).
+ */
+export function matchDockerd(host: string, daemons: DaemonProcess[]): DaemonProcess | null {
+  const want = socketPath(host);
+  if (!want) return daemons.length === 1 ? daemons[0] : null;
+  for (const d of daemons) {
+    const hosts = [...(d.flags["-H"] ?? []), ...(d.flags["--host"] ?? [])];
+    const socks = hosts.length ? hosts.map(socketPath).filter((s): s is string => !!s) : ["/var/run/docker.sock"];
+    if (socks.some((s) => samePath(s, want))) return d;
+  }
+  return null;
+}
+
+/** The daemon.json a dockerd process reads: its --config-file, else the default for its mode. */
+export function daemonConfigPath(d: DaemonProcess | null, env: NodeJS.ProcessEnv = process.env): string {
+  const flag = d?.flags["--config-file"]?.at(-1);
+  if (flag) return flag;
+  if (d && d.uid !== null && d.uid !== 0) {
+    const home = env.HOME ?? "";
+    return `${env.XDG_CONFIG_HOME || `${home}/.config`}/docker/daemon.json`;
+  }
+  if (d && d.exe.startsWith("/snap/")) return "/var/snap/docker/current/config/daemon.json";
+  return DEFAULT_DAEMON_JSON;
+}

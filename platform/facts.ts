@@ -1,0 +1,185 @@
+// Host facts: gathered once, concurrently, before any check runs. Facts are plain
+// data; checks read them and never re-run a command a fact already ran.
+import { existsSync, lstatSync, readFileSync, readlinkSync, accessSync, constants, readdirSync } from "node:fs";
+import os from "node:os";
+import { unameArch } from "./arch.ts";
+import { dockerCli, dockerHost, dockerInfo, matchDockerd, daemonConfigPath, type DockerInfo } from "./docker.ts";
+import { run, failureText, type RunResult } from "./proc.ts";
+import { findProcesses, DOCKERD_VALUE_FLAGS, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "./procs.ts";
+import { findRunscBinaries, type RunscBinary } from "./runsc.ts";
+import { parseKernel } from "./versions.ts";
+import { which, SYSTEM_BIN_DIRS } from "./which.ts";
+
+export interface SelfSandboxFacts {
+  /** True when at least one tell says we run inside gVisor. */
+  inside: boolean;
+  /** Which independent tells matched, e.g. ["/proc/sentry-meminfo", "dmesg", "uname"]. */
+  tells: string[];
+  /** What each tell saw (for the preflight report). */
+  evidence: { sentryMeminfo: boolean; dmesgFirstLine: string | null; dmesgError: string | null; kernelRelease: string };
+}
+
+export interface DockerFacts {
+  cli: string | null;
+  host: string;
+  /** The dockerd process behind `host`, when it runs on this machine. */
+  daemon: DaemonProcess | null;
+  /** The daemon.json that daemon reads (its --config-file or the default). */
+  configPath: string;
+  info: DockerInfo | null;
+  /** Why `docker info` failed, verbatim. */
+  infoError: string | null;
+  infoResult: RunResult | null;
+}
+
+export interface HostFacts {
+  os: string;
+  /** `uname -m` spelling: x86_64, aarch64, ... */
+  arch: string;
+  kernel: { release: string; version: string | null };
+  libc: "glibc" | "musl" | "unknown";
+  user: { uid: number; root: boolean };
+  systemd: boolean;
+  container: { inside: boolean; tells: string[]; kubernetes: boolean };
+  gvisor: SelfSandboxFacts;
+  wsl: boolean;
+  kvm: { present: boolean; usable: boolean };
+  cgroup: { version: 1 | 2 | null };
+  sysctl: { ptraceScope: number | null; maxUserNamespaces: number | null };
+  tmp: { path: string; symlink: boolean; target: string | null };
+  /** null when /proc/cpuinfo has no flags line (non-x86, or unreadable). */
+  cpu: { xsave: boolean | null; avx2: boolean | null };
+  runsc: RunscBinary[];
+  dockerd: DaemonProcess[];
+  containerd: DaemonProcess[];
+  docker: DockerFacts;
+  /** Milliseconds spent gathering. */
+  durationMs: number;
+}
+
+export interface FactOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Skip probes that talk to daemons (used by `preflight`, which only needs self facts). */
+  selfOnly?: boolean;
+}
+
+const readText = (p: string): string | null => {
+  try {
+    return readFileSync(p, "utf8");
+  } catch {
+    return null;
+  }
+};
+const readInt = (p: string): number | null => {
+  const t = readText(p);
+  return t === null || t.trim() === "" ? null : Number.parseInt(t.trim(), 10);
+};
+
+function detectLibc(): HostFacts["libc"] {
+  try {
+    if (readdirSync("/lib").some((f) => f.startsWith("ld-musl-"))) return "musl";
+  } catch {}
+  if (existsSync("/lib64/ld-linux-x86-64.so.2") || existsSync("/lib/ld-linux-aarch64.so.1") || existsSync("/lib/x86_64-linux-gnu/libc.so.6") || existsSync("/lib/aarch64-linux-gnu/libc.so.6")) return "glibc";
+  return "unknown";
+}
+
+function detectContainer(env: NodeJS.ProcessEnv): HostFacts["container"] {
+  const tells: string[] = [];
+  if (existsSync("/.dockerenv")) tells.push("/.dockerenv");
+  if (existsSync("/run/.containerenv")) tells.push("/run/.containerenv");
+  const cg = readText("/proc/1/cgroup") ?? "";
+  if (/\/(docker|kubepods|libpod|containerd|lxc)[/-]/.test(cg)) tells.push("/proc/1/cgroup");
+  const kubernetes = !!env.KUBERNETES_SERVICE_HOST;
+  if (kubernetes) tells.push("KUBERNETES_SERVICE_HOST");
+  if (env.container) tells.push(`container=${env.container}`);
+  return { inside: tells.length > 0, tells, kubernetes };
+}
+
+/** Independent tells of "this process runs inside gVisor" (gvisor-facts §6). */
+export async function detectSelfSandbox(): Promise<SelfSandboxFacts> {
+  const sentryMeminfo = existsSync("/proc/sentry-meminfo");
+  const kernelRelease = os.release();
+  const dmesgBin = which("dmesg") ?? which("dmesg", SYSTEM_BIN_DIRS.join(":"));
+  let dmesgFirstLine: string | null = null;
+  let dmesgError: string | null = null;
+  if (dmesgBin) {
+    const r = await run(dmesgBin, [], { timeoutMs: 3_000, maxBytes: 64 * 1024 });
+    if (r.code === 0) dmesgFirstLine = r.stdout.split("\n")[0] ?? "";
+    else dmesgError = failureText(r);
+  } else dmesgError = "dmesg not found";
+  const tells: string[] = [];
+  if (sentryMeminfo) tells.push("/proc/sentry-meminfo");
+  if (dmesgFirstLine?.includes("Starting gVisor")) tells.push("dmesg");
+  if (/-gvisor$/.test(kernelRelease) || kernelRelease === "4.4.0") tells.push("uname");
+  return { inside: tells.length > 0, tells, evidence: { sentryMeminfo, dmesgFirstLine, dmesgError, kernelRelease } };
+}
+
+function cpuFacts(): HostFacts["cpu"] {
+  const m = (readText("/proc/cpuinfo") ?? "").match(/^flags\s*:\s*(.*)$/m);
+  if (!m) return { xsave: null, avx2: null };
+  const flags = new Set(m[1].trim().split(/\s+/));
+  return { xsave: flags.has("xsave"), avx2: flags.has("avx2") };
+}
+
+function tmpFacts(env: NodeJS.ProcessEnv): HostFacts["tmp"] {
+  const path = env.TMPDIR || "/tmp";
+  try {
+    const st = lstatSync(path);
+    if (st.isSymbolicLink()) return { path, symlink: true, target: readlinkSync(path) };
+  } catch {}
+  return { path, symlink: false, target: null };
+}
+
+async function dockerFacts(env: NodeJS.ProcessEnv, dockerd: DaemonProcess[]): Promise<DockerFacts> {
+  const cli = dockerCli(env);
+  const host = dockerHost(env);
+  const daemon = matchDockerd(host, dockerd);
+  const base = { cli, host, daemon, configPath: daemonConfigPath(daemon, env) };
+  if (!cli) return { ...base, info: null, infoError: "docker CLI not found on PATH", infoResult: null };
+  const { info, result } = await dockerInfo(cli, env);
+  return { ...base, info, infoError: info ? null : failureText(result), infoResult: result };
+}
+
+export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
+  const started = performance.now();
+  const env = opts.env ?? process.env;
+  const release = os.release();
+  const uid = typeof process.getuid === "function" ? process.getuid() : -1;
+  const procVersion = readText("/proc/version") ?? "";
+  const kvmPresent = existsSync("/dev/kvm");
+  let kvmUsable = false;
+  if (kvmPresent) {
+    try {
+      accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
+      kvmUsable = true;
+    } catch {}
+  }
+  const dockerd = opts.selfOnly ? [] : findProcesses(["dockerd"], DOCKERD_VALUE_FLAGS);
+  const containerd = opts.selfOnly ? [] : findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS);
+  const [gvisor, runsc, docker] = await Promise.all([
+    detectSelfSandbox(),
+    opts.selfOnly ? Promise.resolve([]) : findRunscBinaries(env),
+    opts.selfOnly ? Promise.resolve(null) : dockerFacts(env, dockerd),
+  ]);
+  return {
+    os: process.platform,
+    arch: unameArch(),
+    kernel: { release, version: parseKernel(release)?.version ?? null },
+    libc: detectLibc(),
+    user: { uid, root: uid === 0 },
+    systemd: existsSync("/run/systemd/system"),
+    container: detectContainer(env),
+    gvisor,
+    wsl: /microsoft/i.test(procVersion) || !!env.WSL_DISTRO_NAME,
+    kvm: { present: kvmPresent, usable: kvmUsable },
+    cgroup: { version: existsSync("/sys/fs/cgroup/cgroup.controllers") ? 2 : existsSync("/sys/fs/cgroup") ? 1 : null },
+    sysctl: { ptraceScope: readInt("/proc/sys/kernel/yama/ptrace_scope"), maxUserNamespaces: readInt("/proc/sys/user/max_user_namespaces") },
+    tmp: tmpFacts(env),
+    cpu: cpuFacts(),
+    runsc,
+    dockerd,
+    containerd,
+    docker: docker ?? { cli: null, host: dockerHost(env), daemon: null, configPath: daemonConfigPath(null, env), info: null, infoError: null, infoResult: null },
+    durationMs: Math.round(performance.now() - started),
+  };
+}

@@ -1,0 +1,120 @@
+// Spawning processes: argument arrays only (never a shell string), bounded output,
+// a timeout that kills the child, and a trace of every command for `-v`.
+import { spawn } from "node:child_process";
+
+export interface RunOptions {
+  timeoutMs?: number;
+  /** Text or bytes written to the child's stdin; stdin is /dev/null otherwise. */
+  input?: string | Uint8Array;
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  /** Cap on captured bytes per stream; the rest is dropped and `truncated` set. */
+  maxBytes?: number;
+}
+
+export interface RunResult {
+  cmd: string[];
+  /** Exit code; null when the process could not start, was killed, or timed out. */
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  timedOut: boolean;
+  truncated: boolean;
+  /** Set when the process could not be started (e.g. ENOENT). */
+  spawnError?: string;
+}
+
+export type TraceSink = (r: RunResult) => void;
+const sinks: TraceSink[] = [];
+/** Observe every finished command (used by `-v` to show what ran and how long it took). */
+export function onCommand(sink: TraceSink): () => void {
+  sinks.push(sink);
+  return () => {
+    const i = sinks.indexOf(sink);
+    if (i >= 0) sinks.splice(i, 1);
+  };
+}
+
+export function run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const started = performance.now();
+  const maxBytes = opts.maxBytes ?? 4 * 1024 * 1024;
+  const cmd = [file, ...args];
+  return new Promise((resolve) => {
+    let settled = false;
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let outLen = 0;
+    let errLen = 0;
+    let truncated = false;
+    let timedOut = false;
+    const finish = (partial: Partial<RunResult>) => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      const r: RunResult = {
+        cmd,
+        code: null,
+        signal: null,
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8"),
+        durationMs: Math.round(performance.now() - started),
+        timedOut,
+        truncated,
+        ...partial,
+      };
+      for (const s of sinks) s(r);
+      resolve(r);
+    };
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(file, args, {
+        cwd: opts.cwd,
+        env: (opts.env ?? process.env) as NodeJS.ProcessEnv,
+        stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      });
+    } catch (e) {
+      finish({ spawnError: (e as Error).message });
+      return;
+    }
+    const timer = opts.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          child.kill("SIGKILL");
+        }, opts.timeoutMs)
+      : undefined;
+    child.stdout!.on("data", (b: Buffer) => {
+      if (outLen + b.length > maxBytes) { truncated = true; b = b.subarray(0, Math.max(0, maxBytes - outLen)); }
+      outLen += b.length;
+      out.push(b);
+    });
+    child.stderr!.on("data", (b: Buffer) => {
+      if (errLen + b.length > maxBytes) { truncated = true; b = b.subarray(0, Math.max(0, maxBytes - errLen)); }
+      errLen += b.length;
+      err.push(b);
+    });
+    child.on("error", (e: NodeJS.ErrnoException) => {
+      finish({ spawnError: e.code === "ENOENT" ? `${file}: command not found` : e.message });
+    });
+    child.on("close", (code, signal) => {
+      finish({ code: timedOut ? null : code, signal: signal ?? null });
+    });
+    if (opts.input !== undefined) {
+      child.stdin!.on("error", () => {}); // child may exit before reading all input
+      child.stdin!.end(opts.input);
+    }
+  });
+}
+
+/** True when the command started and exited 0. */
+export const ok = (r: RunResult) => r.code === 0;
+
+/** One line describing how a command failed, for messages. */
+export function failureText(r: RunResult): string {
+  if (r.spawnError) return r.spawnError;
+  if (r.timedOut) return `${r.cmd.join(" ")} timed out after ${r.durationMs} ms`;
+  const text = (r.stderr.trim() || r.stdout.trim()).split("\n").filter(Boolean).slice(-3).join(" | ");
+  const how = r.signal ? `killed by ${r.signal}` : `exit ${r.code}`;
+  return text ? `${text} (${how})` : how;
+}

@@ -1,0 +1,67 @@
+// Running daemons found through /proc, with the flags that tell us which config
+// file and which socket each one really uses.
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { basename } from "node:path";
+
+export interface DaemonProcess {
+  pid: number;
+  /** Absolute path of the executable (from /proc/PID/exe) or argv[0]. */
+  exe: string;
+  argv: string[];
+  /** Value of a flag such as --config-file / -c, or undefined. */
+  flags: Record<string, string[]>;
+  uid: number | null;
+}
+
+/** Parse argv flags into {name: [values]} for the given value-taking flags (long and short names). */
+export function parseFlags(argv: string[], valueFlags: string[]): Record<string, string[]> {
+  const flags: Record<string, string[]> = {};
+  const add = (k: string, v: string) => (flags[k] ??= []).push(v);
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i];
+    const eq = a.indexOf("=");
+    const name = eq > 0 ? a.slice(0, eq) : a;
+    if (!valueFlags.includes(name)) continue;
+    if (eq > 0) add(name, a.slice(eq + 1));
+    else if (i + 1 < argv.length) add(name, argv[++i]);
+  }
+  return flags;
+}
+
+/** Every process whose executable basename is one of `names`. */
+export function findProcesses(names: string[], valueFlags: string[], procRoot = "/proc"): DaemonProcess[] {
+  const found: DaemonProcess[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync(procRoot);
+  } catch {
+    return found;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`${procRoot}/${e}/cmdline`, "latin1").split("\0");
+      if (argv[argv.length - 1] === "") argv.pop();
+    } catch {
+      continue;
+    }
+    if (argv.length === 0) continue;
+    let exe = argv[0];
+    try {
+      exe = readlinkSync(`${procRoot}/${e}/exe`);
+    } catch {}
+    const name = basename(exe.replace(/ \(deleted\)$/, ""));
+    if (!names.includes(name) && !names.includes(basename(argv[0]))) continue;
+    let uid: number | null = null;
+    try {
+      const m = readFileSync(`${procRoot}/${e}/status`, "utf8").match(/^Uid:\s+(\d+)/m);
+      if (m) uid = Number(m[1]);
+    } catch {}
+    found.push({ pid: Number(e), exe, argv, flags: parseFlags(argv, valueFlags), uid });
+  }
+  return found.sort((a, b) => a.pid - b.pid);
+}
+
+export const DOCKERD_VALUE_FLAGS = ["--config-file", "-H", "--host", "--data-root", "--exec-root", "--pidfile", "-p", "--containerd"];
+export const CONTAINERD_VALUE_FLAGS = ["-c", "--config", "-a", "--address", "--root", "--state"];

@@ -1,0 +1,101 @@
+// What we know about each runsc binary on the host: where it really is, whether the
+// sandbox user (nobody) can execute it, which release it is, and its sidecars.
+import { lstatSync, readdirSync, realpathSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { readElf, type ElfInfo } from "./elf.ts";
+import { run } from "./proc.ts";
+import { parseGvisorVersion, type GvisorVersion } from "./versions.ts";
+import { whichAll, SYSTEM_BIN_DIRS } from "./which.ts";
+
+export interface PathPermission {
+  path: string;
+  mode: string;
+  /** World can read+execute a file / search a directory. */
+  worldOk: boolean;
+}
+
+export interface RunscBinary {
+  /** The path as found (may be a symlink). */
+  path: string;
+  /** The resolved file; runsc locates gvisor-bin/ next to it. */
+  realPath: string;
+  onPath: boolean;
+  elf: ElfInfo | null;
+  version: GvisorVersion | null;
+  /** First line of `runsc --version` or the failure text. */
+  versionText: string;
+  versionOk: boolean;
+  /** The file and every parent directory of both the path and the real path. */
+  permissions: PathPermission[];
+  /** Files in gvisor-bin/ next to the real path (empty when absent). */
+  sidecars: string[];
+}
+
+const EXTRA_DIRS = [...SYSTEM_BIN_DIRS, "/usr/local/lib/gvisor/current"];
+
+/** Permission of a path and all its ancestors (for the nobody user). */
+export function permissionChain(path: string): PathPermission[] {
+  const chain: PathPermission[] = [];
+  let p = path;
+  for (;;) {
+    try {
+      const st = statSync(p);
+      const mode = st.mode & 0o7777;
+      const worldOk = st.isDirectory() ? (mode & 0o001) !== 0 : (mode & 0o005) === 0o005;
+      chain.push({ path: p, mode: mode.toString(8).padStart(4, "0"), worldOk });
+    } catch {
+      chain.push({ path: p, mode: "????", worldOk: false });
+    }
+    const parent = dirname(p);
+    if (parent === p) break;
+    p = parent;
+  }
+  return chain;
+}
+
+export async function inspectRunsc(path: string, onPath: boolean): Promise<RunscBinary> {
+  let realPath = path;
+  try {
+    realPath = realpathSync(path);
+  } catch {}
+  const perms = new Map<string, PathPermission>();
+  for (const p of [...permissionChain(path), ...(realPath !== path ? permissionChain(realPath) : [])]) perms.set(p.path, p);
+  // A symlink's own mode is irrelevant: report the target's, which permissionChain(path) already stat'ed.
+  let sidecars: string[] = [];
+  try {
+    sidecars = readdirSync(join(dirname(realPath), "gvisor-bin")).sort();
+  } catch {}
+  const r = await run(path, ["--version"], { timeoutMs: 5_000 });
+  const versionText = r.code === 0 ? r.stdout.split("\n")[0].trim() : (r.spawnError ?? (r.stderr.trim() || `exit ${r.code}`)).split("\n")[0];
+  return {
+    path,
+    realPath,
+    onPath,
+    elf: readElf(realPath),
+    version: r.code === 0 ? parseGvisorVersion(r.stdout) : null,
+    versionText,
+    versionOk: r.code === 0,
+    permissions: [...perms.values()],
+    sidecars,
+  };
+}
+
+/** Every runsc on PATH and in the usual directories, deduplicated by real path (PATH order first). */
+export async function findRunscBinaries(env: NodeJS.ProcessEnv = process.env, extraPaths: string[] = []): Promise<RunscBinary[]> {
+  const onPath = new Set(whichAll("runsc", [], env.PATH ?? ""));
+  const all = [...whichAll("runsc", EXTRA_DIRS, env.PATH ?? ""), ...extraPaths.filter((p) => { try { return lstatSync(p).isFile() || lstatSync(p).isSymbolicLink(); } catch { return false; } })];
+  const byReal = new Map<string, string>();
+  for (const p of all) {
+    let real = p;
+    try {
+      real = realpathSync(p);
+    } catch {}
+    if (!byReal.has(real)) byReal.set(real, p);
+  }
+  return Promise.all([...byReal.values()].map((p) => inspectRunsc(p, onPath.has(p))));
+}
+
+/** The runsc a user gets by typing `runsc`: the first on PATH, else the first found anywhere. */
+export function primaryRunsc(all: RunscBinary[]): RunscBinary | null {
+  return all.find((r) => r.onPath) ?? all[0] ?? null;
+}

@@ -1,0 +1,78 @@
+// Argument parsing on node:util parseArgs (Bun, Deno and Node all ship it), with
+// usage errors that name the problem in one line and say where help is.
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { ChalkInstance } from "chalk";
+import { UsageError } from "./errors.ts";
+
+export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
+
+/** Flags every command accepts. */
+export const COMMON_OPTIONS: OptionSpec = {
+  json: { type: "boolean" },
+  verbose: { type: "boolean", short: "v" },
+  "no-color": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+};
+
+export interface Parsed {
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+  /** Arguments after a literal `--` (the command to run, for exec/preflight). */
+  rest: string[] | null;
+}
+
+export interface IO {
+  env: NodeJS.ProcessEnv;
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  /** chalk for stdout / stderr, each with its own TTY decision. */
+  c: ChalkInstance;
+  ce: ChalkInstance;
+  json: boolean;
+  verbose: boolean;
+  /** Whether a spinner may be shown on stderr. */
+  spinner: boolean;
+  /** Whether stdin is a terminal (prompts are allowed only then). */
+  interactive: boolean;
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  /** Full help text, printed by `<command> --help`. */
+  help: string;
+  options: OptionSpec;
+  /** How many positionals the command takes (default 0). */
+  maxPositionals?: number;
+  /** Whether a `-- CMD ...` tail is allowed. */
+  acceptsRest?: boolean;
+  run(p: Parsed, io: IO): Promise<number>;
+}
+
+export function parseCommandArgs(cmd: Command, argv: string[]): Parsed {
+  const dd = argv.indexOf("--");
+  const head = dd >= 0 ? argv.slice(0, dd) : argv;
+  const rest = dd >= 0 ? argv.slice(dd + 1) : null;
+  if (rest && !cmd.acceptsRest) throw new UsageError(`'${cmd.name}' takes no arguments after --`, `see: gvisor-doctor ${cmd.name} --help`);
+  let parsed;
+  try {
+    parsed = parseArgs({ args: head, options: { ...COMMON_OPTIONS, ...cmd.options }, allowPositionals: true, strict: true });
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const opt = err.message.match(/option '(-[^' ]+)/i)?.[1] ?? err.message.match(/'(-[^' ]+)/)?.[1];
+    if (err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") throw new UsageError(`unknown option ${opt ?? ""} for '${cmd.name}'`.trim(), `see: gvisor-doctor ${cmd.name} --help`);
+    if (err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") throw new UsageError(`${opt ?? "an option"} ${/argument missing/.test(err.message) ? "needs a value" : "takes no value"}`, `see: gvisor-doctor ${cmd.name} --help`);
+    throw new UsageError(err.message, `see: gvisor-doctor ${cmd.name} --help`);
+  }
+  const max = cmd.maxPositionals ?? 0;
+  if (parsed.positionals.length > max) {
+    throw new UsageError(`unexpected argument '${parsed.positionals[max]}' for '${cmd.name}'`, `see: gvisor-doctor ${cmd.name} --help`);
+  }
+  return { values: parsed.values as Parsed["values"], positionals: parsed.positionals, rest };
+}
+
+/** Split comma-separated list options (`--only a,b --only c`). */
+export function listOption(v: string | boolean | string[] | undefined): string[] {
+  if (v === undefined || typeof v === "boolean") return [];
+  return (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
+}

@@ -1,0 +1,54 @@
+// The --json document (schemaVersion 1). Field names are a contract: see README.
+import type { HostFacts } from "../../platform/facts.ts";
+import type { Finding } from "../../checks/types.ts";
+import { summarize } from "../../checks/engine.ts";
+import { VERSION } from "../version.ts";
+
+export function hostJson(f: HostFacts) {
+  return {
+    os: f.os,
+    arch: f.arch,
+    kernel: f.kernel,
+    libc: f.libc,
+    user: f.user,
+    systemd: f.systemd,
+    container: f.container,
+    gvisor: f.gvisor,
+    wsl: f.wsl,
+    kvm: f.kvm,
+    cgroup: f.cgroup,
+    sysctl: f.sysctl,
+    tmp: f.tmp,
+    cpu: f.cpu,
+    runsc: f.runsc.map((r) => ({ path: r.path, realPath: r.realPath, onPath: r.onPath, version: r.version?.raw ?? null, versionText: r.versionText, arch: r.elf?.arch ?? null, sidecars: r.sidecars })),
+    dockerd: f.dockerd.map((d) => ({ pid: d.pid, exe: d.exe, argv: d.argv })),
+    containerd: f.containerd.map((d) => ({ pid: d.pid, exe: d.exe, argv: d.argv })),
+    docker: {
+      cli: f.docker.cli,
+      host: f.docker.host,
+      configPath: f.docker.configPath,
+      daemonPid: f.docker.daemon?.pid ?? null,
+      serverVersion: f.docker.info?.serverVersion ?? null,
+      defaultRuntime: f.docker.info?.defaultRuntime ?? null,
+      runtimes: f.docker.info?.runtimes ?? null,
+      error: f.docker.infoError,
+    },
+    factsMs: f.durationMs,
+  };
+}
+
+export function checkJson(f: Finding) {
+  return { id: f.id, title: f.title, status: f.status, message: f.message, details: f.details, diagnosis: f.diagnosis, durationMs: f.durationMs };
+}
+
+export function reportJson(facts: HostFacts, findings: Finding[], ok: boolean, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    schemaVersion: 1,
+    tool: { name: "gvisor-doctor", version: VERSION },
+    host: hostJson(facts),
+    ok,
+    summary: summarize(findings),
+    checks: findings.map(checkJson),
+    ...extra,
+  }, null, 2);
+}

@@ -1,0 +1,23 @@
+// A spinner on stderr only where it cannot misbehave: a TTY that reports a width
+// (ora loops forever on 0 columns), no CI, and stdin left alone (discardStdin: false).
+import ora, { type Ora } from "ora";
+
+export interface Progress {
+  update(text: string): void;
+  stop(): void;
+}
+
+const NOOP: Progress = { update() {}, stop() {} };
+
+export function spinnerAllowed(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv): boolean {
+  return !!stream.isTTY && (stream.columns ?? 0) > 0 && !("CI" in env) && env.TERM !== "dumb";
+}
+
+export function startProgress(text: string, enabled: boolean): Progress {
+  if (!enabled) return NOOP;
+  const s: Ora = ora({ text, stream: process.stderr, discardStdin: false, isEnabled: true }).start();
+  return {
+    update: (t) => { s.text = t; },
+    stop: () => s.stop(),
+  };
+}

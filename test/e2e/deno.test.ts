@@ -1,0 +1,25 @@
+// The source stays runnable under Deno (node: built-ins, no Bun-only API without a fallback).
+import { describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { ROOT } from "../helpers/cli.ts";
+import { assertReportSchema } from "../helpers/schema.ts";
+
+const deno = join(ROOT, "node_modules", ".bin", "deno");
+const runDeno = (args: string[]) => spawnSync(deno, ["run", "-A", join(ROOT, "src/cli.ts"), ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, NO_COLOR: "1", DOCKER_HOST: "unix:///nonexistent/docker.sock" }, timeout: 120_000 });
+
+describe("under Deno", () => {
+  test("deno run -A src/cli.ts --version", () => {
+    const r = runDeno(["--version"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toMatch(/^gvisor-doctor \S+\n$/);
+    expect(r.status).toBe(0);
+  });
+
+  test("deno run -A src/cli.ts check --json --quick prints a valid report", () => {
+    const r = runDeno(["check", "--json", "--quick"]);
+    const doc = JSON.parse(r.stdout);
+    assertReportSchema(doc);
+    expect(doc.checks.find((c: any) => c.id === "host.platform").status).toBe("pass");
+  });
+});

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The test command (README: `npm test`). Installs the real parts when it can,
+# builds the binary the e2e tests drive, runs every test with bun:test and writes
+# JUnit results to test-results/junit.xml (read by .ci/run).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash test/bed/setup.sh
+bash test/bed/cleanup.sh
+npm run --silent build || exit 2
+mkdir -p test-results
+npx bun test --reporter=junit --reporter-outfile=test-results/junit.xml "$@"
+status=$?
+bash test/bed/cleanup.sh
+exit $status

@@ -1,0 +1,45 @@
+import { describe, expect, test } from "bun:test";
+import { parseCommandArgs, listOption } from "../../src/args.ts";
+import { resolveCommand } from "../../src/cli.ts";
+import { checkCommand } from "../../src/commands/check.ts";
+import { UsageError } from "../../src/errors.ts";
+import { colorLevel } from "../../src/ui/color.ts";
+import { spinnerAllowed } from "../../src/ui/spinner.ts";
+
+describe("argument parsing", () => {
+  test("no command means check", () => {
+    expect(resolveCommand(["--json"]).cmd.name).toBe("check");
+  });
+  test("unknown commands and flags are usage errors with a hint", () => {
+    expect(() => resolveCommand(["frobnicate"])).toThrow(UsageError);
+    try {
+      parseCommandArgs(checkCommand, ["--frob"]);
+      throw new Error("no throw");
+    } catch (e) {
+      expect(e).toBeInstanceOf(UsageError);
+      expect((e as UsageError).message).toBe("unknown option --frob for 'check'");
+      expect((e as UsageError).hint).toContain("gvisor-doctor check --help");
+    }
+  });
+  test("a flag that needs a value says so", () => {
+    expect(() => parseCommandArgs(checkCommand, ["--only"])).toThrow(/--only needs a value/);
+  });
+  test("--only accepts repeated and comma-separated ids", () => {
+    const p = parseCommandArgs(checkCommand, ["--only", "docker,host.kernel", "--only", "runsc"]);
+    expect(listOption(p.values.only)).toEqual(["docker", "host.kernel", "runsc"]);
+  });
+});
+
+describe("color and spinner policy", () => {
+  const tty = { isTTY: true };
+  test("NO_COLOR turns color off even on a TTY (chalk ignores it)", () => expect(colorLevel(tty, { NO_COLOR: "1" }, false)).toBe(0));
+  test("an empty NO_COLOR does not count", () => expect(colorLevel(tty, { NO_COLOR: "" }, false)).toBeGreaterThan(0));
+  test("FORCE_COLOR forces color into a pipe", () => expect(colorLevel({ isTTY: false }, { FORCE_COLOR: "1" }, false)).toBe(1));
+  test("--no-color beats FORCE_COLOR", () => expect(colorLevel(tty, { FORCE_COLOR: "3" }, true)).toBe(0));
+  test("a pipe gets no color", () => expect(colorLevel({ isTTY: false }, {}, false)).toBe(0));
+  test("no spinner on a 0-column TTY (ora would loop) or in CI", () => {
+    expect(spinnerAllowed({ isTTY: true, columns: 0 } as any, {})).toBe(false);
+    expect(spinnerAllowed({ isTTY: true, columns: 80 } as any, { CI: "false" })).toBe(false);
+    expect(spinnerAllowed({ isTTY: true, columns: 80 } as any, {})).toBe(true);
+  });
+});
