@@ -4,7 +4,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
-export const BINARY = join(ROOT, "dist", "gvisor-doctor");
+/** GVD_BINARY lets a developer test another build (e.g. a cross-built or musl binary). */
+export const BINARY = process.env.GVD_BINARY || join(ROOT, "dist", "gvisor-doctor");
 
 if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run \`npm run build\` first (npm test does)`);
 

@@ -1,0 +1,184 @@
+// File-system primitives for changes that must never be half-done: atomic writes
+// (temp file in the same directory + fsync + rename + directory fsync), timestamped
+// backups, atomic symlink switches, and a lock file that serialises concurrent runs.
+import {
+  closeSync, constants, copyFileSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync,
+  renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync, fchmodSync, fchownSync, existsSync, utimesSync,
+} from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { randomBytes } from "node:crypto";
+
+/** Resolve symlinks so a write replaces the target file and the link stays a link. */
+export function resolveForWrite(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    // Dangling link or missing file: follow one level of link if present.
+    try {
+      if (lstatSync(path).isSymbolicLink()) return realpathSync(dirname(path)) + "/" + basename(path);
+    } catch {}
+    return path;
+  }
+}
+
+function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | (constants.O_DIRECTORY ?? 0));
+    fsyncSync(fd);
+  } catch {
+    // Some file systems refuse fsync on directories; the rename is still atomic.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+export interface AtomicWriteOptions {
+  /** Mode for a new file (an existing file keeps its mode and owner). Default 0644. */
+  mode?: number;
+  /** Called after the temp file is complete and synced, before the rename (tests inject crashes here). */
+  beforeRename?: (tempPath: string) => void;
+}
+
+/**
+ * Replace `path` with `data` atomically: readers see the old or the new content,
+ * never a mix, even after a crash or SIGKILL. Keeps mode and owner of an existing
+ * file, writes through symlinks. Returns the path actually written.
+ */
+export function atomicWriteFile(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): string {
+  const target = resolveForWrite(path);
+  const dir = dirname(target);
+  let mode = opts.mode ?? 0o644;
+  let owner: { uid: number; gid: number } | null = null;
+  try {
+    const st = statSync(target);
+    mode = st.mode & 0o7777;
+    owner = { uid: st.uid, gid: st.gid };
+  } catch {}
+  const tmp = join(dir, `.${basename(target)}.gvd-tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  try {
+    const buf = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fchmodSync(fd, mode);
+    if (owner) {
+      try {
+        fchownSync(fd, owner.uid, owner.gid);
+      } catch {}
+    }
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+  try {
+    opts.beforeRename?.(tmp);
+    renameSync(tmp, target);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  fsyncDir(dir);
+  return target;
+}
+
+/** `<file>.gvisor-doctor-<UTC timestamp>.bak`, e.g. daemon.json.gvisor-doctor-20261123T160102Z.bak */
+export function backupName(path: string, now = new Date()): string {
+  const ts = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `${path}.gvisor-doctor-${ts}.bak`;
+}
+
+/** Copy `path` (through symlinks) to a timestamped backup beside it, keeping its mode. Returns the backup path. */
+export function backupFile(path: string, now = new Date()): string {
+  const target = resolveForWrite(path);
+  let dest = backupName(target, now);
+  for (let i = 1; existsSync(dest); i++) dest = backupName(target, now).replace(/\.bak$/, `.${i}.bak`);
+  copyFileSync(target, dest, constants.COPYFILE_EXCL);
+  const st = statSync(target);
+  try {
+    utimesSync(dest, st.atime, st.mtime);
+  } catch {}
+  return dest;
+}
+
+/** Point `link` at `target` atomically (new symlink + rename over the old one). */
+export function switchSymlink(link: string, target: string): void {
+  mkdirSync(dirname(link), { recursive: true });
+  const tmp = join(dirname(link), `.${basename(link)}.gvd-link-${process.pid}-${randomBytes(4).toString("hex")}`);
+  symlinkSync(target, tmp);
+  try {
+    renameSync(tmp, link);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  fsyncDir(dirname(link));
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export class LockBusyError extends Error {
+  constructor(readonly lockPath: string, readonly holder: number | null) {
+    super(`another gvisor-doctor (pid ${holder ?? "?"}) holds ${lockPath}`);
+  }
+}
+
+/**
+ * Run `fn` holding an exclusive lock file (O_EXCL create, our pid inside). A lock
+ * left by a dead process (SIGKILL) is taken over. Waits up to `waitMs` for a live holder.
+ */
+export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, waitMs = 30_000): Promise<T> {
+  mkdirSync(dirname(lockPath), { recursive: true });
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const fd = openSync(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      let holder: number | null = null;
+      try {
+        holder = Number.parseInt(readFileSync(lockPath, "utf8"), 10) || null;
+      } catch {}
+      // An empty lock older than a few seconds was left by a process killed between create and write.
+      let emptyAndOld = false;
+      if (holder === null) {
+        try {
+          emptyAndOld = Date.now() - statSync(lockPath).mtimeMs > 5_000;
+        } catch {}
+      }
+      if (emptyAndOld) {
+        rmSync(lockPath, { force: true });
+        continue;
+      }
+      if (holder !== null && !pidAlive(holder)) {
+        // Stale: remove only if it still names the dead holder (another waiter may have taken it).
+        try {
+          if (Number.parseInt(readFileSync(lockPath, "utf8"), 10) === holder) unlinkSync(lockPath);
+        } catch {}
+        continue;
+      }
+      if (Date.now() > deadline) throw new LockBusyError(lockPath, holder);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    try {
+      if (Number.parseInt(readFileSync(lockPath, "utf8"), 10) === process.pid) unlinkSync(lockPath);
+    } catch {}
+  }
+}

@@ -1,0 +1,86 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, lstatSync, readlinkSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import { atomicWriteFile, backupFile, LockBusyError, switchSymlink, withLock } from "../../platform/fsutil.ts";
+
+let dir: string;
+beforeEach(() => { dir = mkdtempSync("/tmp/gvd-test-fs-"); });
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("atomic writes", () => {
+  test("replace content, keep the mode, leave no temp file", () => {
+    const f = join(dir, "daemon.json");
+    writeFileSync(f, "old");
+    chmodSync(f, 0o600);
+    atomicWriteFile(f, "new");
+    expect(readFileSync(f, "utf8")).toBe("new");
+    expect(statSync(f).mode & 0o777).toBe(0o600);
+    expect(readdirSync(dir)).toEqual(["daemon.json"]);
+  });
+  test("write through a symlink: the link stays a link, the target changes", () => {
+    const real = join(dir, "real.json");
+    const link = join(dir, "link.json");
+    writeFileSync(real, "old");
+    symlinkSync("real.json", link);
+    atomicWriteFile(link, "new");
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(real, "utf8")).toBe("new");
+  });
+  test("a crash before the rename leaves the old file intact and no temp file", () => {
+    const f = join(dir, "c.toml");
+    writeFileSync(f, "old");
+    expect(() => atomicWriteFile(f, "new", { beforeRename: () => { throw new Error("crash"); } })).toThrow("crash");
+    expect(readFileSync(f, "utf8")).toBe("old");
+    expect(readdirSync(dir)).toEqual(["c.toml"]);
+  });
+  test("new files get the requested mode", () => {
+    const f = join(dir, "n");
+    atomicWriteFile(f, "x", { mode: 0o755 });
+    expect(statSync(f).mode & 0o777).toBe(0o755);
+  });
+});
+
+describe("backups", () => {
+  test("timestamped copy beside the file, never overwriting an earlier one", () => {
+    const f = join(dir, "daemon.json");
+    writeFileSync(f, "v1");
+    const now = new Date("2026-11-23T16:01:02.345Z");
+    const a = backupFile(f, now);
+    const b = backupFile(f, now);
+    expect(a).toBe(`${f}.gvisor-doctor-20261123T160102Z.bak`);
+    expect(b).toBe(`${f}.gvisor-doctor-20261123T160102Z.1.bak`);
+    expect(readFileSync(a, "utf8")).toBe("v1");
+  });
+});
+
+describe("symlink switch", () => {
+  test("atomically repoints an existing link", () => {
+    const l = join(dir, "bin", "runsc");
+    switchSymlink(l, "/a");
+    switchSymlink(l, "/b");
+    expect(readlinkSync(l)).toBe("/b");
+    expect(readdirSync(join(dir, "bin"))).toEqual(["runsc"]);
+  });
+});
+
+describe("lock", () => {
+  test("serialises two holders", async () => {
+    const lock = join(dir, "lock");
+    const events: string[] = [];
+    const slow = withLock(lock, async () => { events.push("a+"); await Bun.sleep(100); events.push("a-"); });
+    await Bun.sleep(10);
+    const fast = withLock(lock, async () => { events.push("b+"); events.push("b-"); });
+    await Promise.all([slow, fast]);
+    expect(events).toEqual(["a+", "a-", "b+", "b-"]);
+  });
+  test("a lock left by a dead process is taken over", async () => {
+    const lock = join(dir, "lock");
+    writeFileSync(lock, "999999\n");
+    expect(await withLock(lock, () => 42)).toBe(42);
+  });
+  test("a live holder past the wait is a clear error", async () => {
+    const lock = join(dir, "lock");
+    writeFileSync(lock, `${process.ppid}\n`);
+    await expect(withLock(lock, () => 1, 150)).rejects.toBeInstanceOf(LockBusyError);
+  });
+});
