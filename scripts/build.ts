@@ -55,9 +55,13 @@ if (import.meta.main) {
   const all = process.argv.includes("--all");
   const version = stampVersion();
   mkdirSync(dist, { recursive: true });
+  const outIdx = process.argv.indexOf("--outfile");
   if (!all) {
-    compile(null, join(dist, "gvisor-doctor"), version);
-    console.log(`built dist/gvisor-doctor ${version}`);
+    // --outfile PATH: a private build (e.g. for a developer testing while another builds dist/).
+    const out = outIdx > 0 ? process.argv[outIdx + 1] : join(dist, "gvisor-doctor");
+    mkdirSync(join(out, ".."), { recursive: true });
+    compile(null, out, version);
+    console.log(`built ${out} ${version}`);
   } else {
     const names: string[] = [];
     for (const t of RELEASE_TARGETS) {
