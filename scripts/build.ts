@@ -27,7 +27,9 @@ function compile(target: string | null, outfile: string, version: string): void 
   const bun = process.execPath; // the bun running this script
   const args = [
     "build", join(root, "src/cli.ts"),
-    "--compile", "--minify", "--sourcemap",
+    // --bytecode: precompiled JSC bytecode halves startup (measured: 19 ms vs 47 ms for --version);
+    // it needs ESM output because the entry uses top-level await.
+    "--compile", "--minify", "--sourcemap", "--bytecode", "--format=esm",
     "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
     `--define`, `GVD_VERSION=${JSON.stringify(version)}`,
     "--outfile", `${outfile}.tmp`,

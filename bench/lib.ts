@@ -1,0 +1,55 @@
+// Benchmark helpers: run commands interleaved (A B A B …) so machine noise hits every
+// case alike, report medians and same-run ratios. Benchmarks print; they never assert.
+import { spawnSync } from "node:child_process";
+import os from "node:os";
+
+export interface Case {
+  name: string;
+  argv: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Prepare before each run (not timed). */
+  before?: () => void;
+}
+
+export function timeOnce(c: Case): number {
+  c.before?.();
+  const t0 = performance.now();
+  const r = spawnSync(c.argv[0], c.argv.slice(1), { env: c.env ?? process.env, stdio: ["ignore", "ignore", "pipe"] });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`${c.argv.join(" ")} exited ${r.status}: ${r.stderr?.toString().slice(-500)}`);
+  return ms;
+}
+
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** Run every case `runs` times, interleaved, after one untimed warm-up each. */
+export function interleaved(cases: Case[], runs: number): Map<string, number[]> {
+  const times = new Map(cases.map((c) => [c.name, [] as number[]]));
+  for (const c of cases) timeOnce(c);
+  for (let i = 0; i < runs; i++) for (const c of cases) times.get(c.name)!.push(timeOnce(c));
+  return times;
+}
+
+export function machine(): string {
+  return `${os.cpus()[0]?.model ?? "cpu"} ×${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}`;
+}
+
+export function report(title: string, times: Map<string, number[]>): Record<string, number> {
+  console.log(`\n${title}  (${new Date().toISOString().slice(0, 10)}, ${machine()})`);
+  const med: Record<string, number> = {};
+  for (const [name, xs] of times) {
+    med[name] = median(xs);
+    console.log(`  ${name.padEnd(48)} median ${med[name].toFixed(1).padStart(8)} ms   (n=${xs.length}, min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`);
+  }
+  return med;
+}
+
+export function ratio(label: string, a: number, b: number, goal?: number): void {
+  const r = a / b;
+  const verdict = goal === undefined ? "" : r <= goal ? `  ✓ goal ≤ ${goal}×` : `  ✗ goal ≤ ${goal}× (misses by ${((r / goal - 1) * 100).toFixed(0)}%)`;
+  console.log(`  ${label.padEnd(48)} ${r.toFixed(2)}×${verdict}`);
+}
