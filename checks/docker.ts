@@ -1,11 +1,19 @@
-// Docker checks: is the daemon there, does it know runsc, and does a container
-// really run under gVisor?
+// Docker checks: is the daemon there, does it know runsc (and the right runsc), does a
+// container really run under gVisor, and what network does it get?
+import { realpathSync, statSync } from "node:fs";
+import { readElf } from "../platform/elf.ts";
 import { ensureProbeImage } from "../platform/images.ts";
-import { run, failureText } from "../platform/proc.ts";
-import { fail, pass, skip, type Check, type Diagnosis } from "./types.ts";
+import { run, failureText, type RunResult } from "../platform/proc.ts";
+import { primaryRunsc } from "../platform/runsc.ts";
+import { which } from "../platform/which.ts";
+import { diagnose, diagnoseState, unknownError, type RuleContext } from "./rules.ts";
+import { fail, pass, skip, warn, type Check, type CheckContext, type Diagnosis } from "./types.ts";
 
 export const RUNTIME_NAME = "runsc";
 export const GVISOR_SIGNATURE = "Starting gVisor";
+const NET_MARK = "--- /proc/net/dev ---";
+
+const rc = (ctx: CheckContext): Omit<RuleContext, "match"> => ({ facts: ctx.facts, engine: "docker", runtime: RUNTIME_NAME, configPath: ctx.facts.docker.configPath });
 
 function daemonDiagnosis(error: string, systemd: boolean): Diagnosis {
   if (/permission denied/i.test(error)) {
@@ -22,7 +30,11 @@ export const dockerDaemon: Check = {
   title: "Docker daemon is reachable",
   run({ facts }) {
     const d = facts.docker;
+    const explicitHost = !!facts.docker.host && facts.docker.host !== "unix:///var/run/docker.sock";
     if (!d.cli && facts.dockerd.length === 0) return skip("Docker is not installed");
+    if (!d.info && facts.dockerd.length === 0 && !explicitHost && !which("dockerd", "/usr/bin:/usr/sbin:/usr/local/bin:/usr/local/sbin:/bin:/sbin")) {
+      return skip("only the docker CLI is installed (no dockerd here, DOCKER_HOST unset)");
+    }
     if (!d.cli) return fail("dockerd runs but the docker CLI is not on PATH", { cause: "The doctor drives Docker through its CLI.", fix: { id: "docker.install-cli", summary: "Install the docker CLI", command: "sudo apt-get install docker.io  # or docker-ce-cli", automatic: false } });
     const details = [`host: ${d.host}`, `config: ${d.configPath}`, ...(d.daemon ? [`pid: ${d.daemon.pid} (${d.daemon.argv.join(" ")})`] : [])];
     if (!d.info) return fail(`cannot reach dockerd at ${d.host}: ${d.infoError}`, daemonDiagnosis(d.infoError ?? "", facts.systemd), details);
@@ -34,50 +46,127 @@ export const dockerRuntime: Check = {
   id: "docker.runtime",
   title: "runsc is registered with dockerd",
   needs: ["docker.daemon"],
-  run({ facts }) {
-    const d = facts.docker;
+  run(ctx) {
+    const d = ctx.facts.docker;
     const rt = d.info!.runtimes[RUNTIME_NAME];
     const listed = Object.keys(d.info!.runtimes).join(", ");
     if (!rt) {
-      return fail(`dockerd at ${d.host} does not list a "${RUNTIME_NAME}" runtime (it has: ${listed})`, {
-        cause: `"${RUNTIME_NAME}" is missing from runtimes in ${d.configPath}, or the file was edited and dockerd not reloaded; \`docker run --runtime=${RUNTIME_NAME}\` fails with "unknown or invalid runtime name".`,
-        fix: { id: "docker.register-runtime", summary: `Register runsc in ${d.configPath} and reload dockerd`, command: "sudo gvisor-doctor configure docker", automatic: true },
-      }, [`docker info runtimes: ${listed}`]);
+      return fail(`dockerd at ${d.host} does not list a "${RUNTIME_NAME}" runtime (it has: ${listed})`, diagnoseState("runtime-unknown", rc(ctx)), [`docker info runtimes: ${listed}`]);
     }
     const args = rt.runtimeArgs?.length ? ` ${rt.runtimeArgs.join(" ")}` : "";
     return pass(`${RUNTIME_NAME} → ${rt.path}${args}${d.info!.defaultRuntime === RUNTIME_NAME ? " (default runtime)" : ""}`, [`default runtime: ${d.info!.defaultRuntime}`], rt);
   },
 };
 
+export const dockerRuntimePath: Check = {
+  id: "docker.runtime-path",
+  title: "The registered runtime path is the runsc we expect",
+  needs: ["docker.runtime"],
+  run(ctx) {
+    const { facts } = ctx;
+    const rt = facts.docker.info!.runtimes[RUNTIME_NAME];
+    // dockerd resolves a bare name on its own PATH; we can only approximate with the system dirs.
+    const path = rt.path.includes("/") ? rt.path : which(rt.path, "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    if (!path) return fail(`"${rt.path}" is not found on dockerd's PATH`, diagnoseState("runtime-path-missing", { ...rc(ctx), match: ["", rt.path] }));
+    let real: string;
+    try {
+      real = realpathSync(path);
+      if (!statSync(real).isFile()) throw new Error("not a file");
+    } catch {
+      const d = diagnose("docker.runtime-path", `error while looking up the specified runtime path: exec: "${path}": stat ${path}: no such file or directory`, rc(ctx))!;
+      return fail(`${path} does not exist`, d);
+    }
+    const elf = readElf(real);
+    if (!elf) return fail(`${path} is not an ELF executable`, diagnoseState("exec-format", rc(ctx)));
+    const known = facts.runsc.find((r) => r.realPath === real);
+    const primary = primaryRunsc(facts.runsc);
+    const version = known?.versionText.replace(/^runsc version /, "") ?? "version unknown";
+    if (primary && primary.realPath !== real) {
+      return warn(`dockerd uses ${path} (${version}), but runsc on PATH is ${primary.path} (${primary.versionText.replace(/^runsc version /, "")})`, {
+        cause: "Two different runsc binaries: containers run the one in daemon.json, not the one you upgrade or test.",
+        fix: { id: "docker.register-runtime", summary: `Point the runtime at ${primary.path}`, command: `sudo gvisor-doctor configure docker --runsc ${primary.path}`, automatic: true },
+      });
+    }
+    return pass(`${path}${real !== path ? ` → ${real}` : ""} (${version})`);
+  },
+};
+
+/** Split the hello container's output into dmesg lines and network interfaces. */
+export function parseHelloOutput(out: string): { dmesg: string[]; interfaces: string[] } {
+  const [dm, net = ""] = out.split(NET_MARK);
+  const interfaces = net
+    .split("\n")
+    .map((l) => l.match(/^\s*([^\s:]+):/)?.[1])
+    .filter((x): x is string => !!x && x !== "Inter-|" && x !== "face");
+  return { dmesg: dm.split("\n").filter(Boolean), interfaces };
+}
+
+export interface HelloData {
+  result: RunResult;
+  dmesg: string[];
+  interfaces: string[];
+}
+
 export const dockerHello: Check = {
   id: "docker.hello",
-  title: "A container runs under gVisor (docker run --runtime=runsc)",
+  title: "A container starts with --runtime=runsc",
   needs: ["docker.runtime"],
   requires: { containers: true },
   timeoutMs: 90_000,
-  async run({ facts, options }) {
+  async run(ctx) {
+    const { facts, options } = ctx;
     const cli = facts.docker.cli!;
     const image = await ensureProbeImage(cli, options.env);
     // `; exit 0` separates "the container did not start" (docker exits 125–127) from
     // "it ran but dmesg was denied" (runc: klogctl EPERM; gVisor allows syslog(2) to anyone).
-    const args = ["run", "--rm", `--runtime=${RUNTIME_NAME}`, "--log-driver=none", image.tag, "sh", "-c", "dmesg 2>&1; exit 0"];
+    const script = `dmesg 2>&1; echo '${NET_MARK}'; cat /proc/net/dev 2>&1; exit 0`;
+    const args = ["run", "--rm", `--runtime=${RUNTIME_NAME}`, "--log-driver=none", image.tag, "sh", "-c", script];
     const r = await run(cli, args, { timeoutMs: 60_000, env: options.env });
-    const cmd = `docker ${args.slice(0, -1).join(" ")} '${args.at(-1)}'`;
-    const details = [`$ ${cmd}  (${r.durationMs} ms)`, `image: ${image.tag}${image.built ? " (built now from " + image.source + ")" : ""}`];
+    const cmd = `docker run --rm --runtime=${RUNTIME_NAME} ${image.tag} dmesg`;
+    const details = [`$ docker ${args.slice(0, -1).join(" ")} '${script}'  (${r.durationMs} ms)`, `image: ${image.tag}${image.built ? ` (built now from ${image.source})` : ""}`];
     if (r.code !== 0) {
-      return fail(`the hello container failed: ${failureText(r)}`, {
-        cause: "The container did not start under runsc; the error above is runsc's or dockerd's own words.",
-        fix: { id: "rerun-verbose", summary: "Run the same container by hand to see the full error", command: cmd, automatic: false },
-      }, [...details, ...r.stderr.trim().split("\n").filter(Boolean)], { result: r });
+      const text = `${r.stderr}\n${r.stdout}`;
+      const d = diagnose("docker.hello", text, rc(ctx)) ?? unknownError(cmd, text || failureText(r));
+      return fail(`the container did not start: ${failureText(r)}`, d, [...details, ...r.stderr.trim().split("\n").filter(Boolean).slice(-4)]);
     }
-    const lines = r.stdout.split("\n").filter(Boolean);
-    const sig = lines.find((l) => l.includes(GVISOR_SIGNATURE));
+    const parsed = parseHelloOutput(r.stdout);
+    const data: HelloData = { result: r, ...parsed };
+    return pass(`started and exited (${r.durationMs} ms)`, details, data);
+  },
+};
+
+export const dockerSignature: Check = {
+  id: "docker.signature",
+  title: "The container's kernel is gVisor (dmesg shows \"Starting gVisor\")",
+  needs: ["docker.hello"],
+  run(ctx) {
+    const h = ctx.finding("docker.hello").data as HelloData;
+    const sig = h.dmesg.find((l) => l.includes(GVISOR_SIGNATURE));
     if (!sig) {
-      return fail("the container ran, but not under gVisor: its dmesg lacks \"Starting gVisor\"", {
-        cause: `The "${RUNTIME_NAME}" runtime's path does not point at runsc.`,
+      const rt = ctx.facts.docker.info!.runtimes[RUNTIME_NAME];
+      return fail(`the container ran, but not under gVisor: dmesg says "${h.dmesg[0] ?? ""}"`, {
+        cause: `The "${RUNTIME_NAME}" runtime's path (${rt?.path}) is not runsc.`,
         fix: { id: "docker.register-runtime", summary: "Point the runtime at the real runsc", command: "sudo gvisor-doctor configure docker", automatic: true },
-      }, [...details, ...lines.slice(0, 3)], { result: r });
+      }, h.dmesg.slice(0, 3));
     }
-    return pass(`dmesg shows "${sig.trim()}" (${r.durationMs} ms)`, [...details, `dmesg: ${sig.trim()}`], { result: r });
+    return pass(`dmesg shows "${sig.trim()}"`, [`dmesg: ${sig.trim()}`]);
+  },
+};
+
+export const dockerNetwork: Check = {
+  id: "docker.network",
+  title: "Network inside gVisor containers",
+  needs: ["docker.hello", "docker.signature"],
+  run(ctx) {
+    const h = ctx.finding("docker.hello").data as HelloData;
+    const args = ctx.facts.docker.info!.runtimes[RUNTIME_NAME]?.runtimeArgs ?? [];
+    const mode = args.find((a) => /^--?network=/.test(a))?.replace(/^--?network=/, "") ?? "sandbox";
+    const ifaces = h.interfaces.join(", ") || "none";
+    if (mode === "none") return pass(`containers have no network (runtime runs with --network=none); interfaces: ${ifaces}`, ["use --network=host in the runtime arguments to share the host's network, or leave it off where the sandbox network works"]);
+    if (mode === "host") return pass(`containers share the host's network (--network=host); interfaces: ${ifaces}`);
+    if (!h.interfaces.some((i) => i !== "lo")) {
+      return warn(`the sandbox network came up without interfaces (${ifaces})`, { cause: "runsc's network stack started but Docker gave the container no interface (e.g. --network none).", fix: null });
+    }
+    return pass(`gVisor's network stack is up (interfaces: ${ifaces})`);
   },
 };

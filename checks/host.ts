@@ -1,28 +1,35 @@
-// Host checks: can this machine run gVisor at all?
-import { gvisorArch } from "../platform/arch.ts";
+// Host checks: can this machine run gVisor at all, and what about it matters?
 import semver from "semver";
-import { fail, pass, warn, type Check } from "./types.ts";
+import { gvisorArch } from "../platform/arch.ts";
+import { diagnoseState, type RuleContext } from "./rules.ts";
+import { fail, pass, warn, type Check, type CheckContext } from "./types.ts";
 
-const VM_HELP =
-  "gVisor runs only on Linux. Docker Desktop, Colima and OrbStack run dockerd inside a Linux VM: install runsc inside that VM " +
-  "(colima ssh / orb / Docker Desktop's VM) and register it in the VM's daemon.json (Docker Desktop: Settings → Docker Engine).";
+const rc = (ctx: CheckContext): Omit<RuleContext, "match"> => ({ facts: ctx.facts, engine: "runsc", runtime: "runsc" });
 
 export const hostPlatform: Check = {
   id: "host.platform",
   title: "Operating system and CPU architecture",
-  run({ facts }) {
+  run(ctx) {
+    const { facts } = ctx;
     if (facts.os !== "linux") {
       const where = facts.os === "darwin" ? "macOS" : facts.os === "win32" ? "Windows" : facts.os;
-      return fail(`${where} is not supported: gVisor needs a Linux kernel`, {
-        cause: VM_HELP,
-        fix: { id: "host.use-linux-vm", summary: "Run gvisor-doctor inside the Linux VM that runs your containers", command: facts.os === "darwin" ? "colima ssh -- sh -c 'curl -fsSL <gvisor-doctor install.sh> | sh'" : null, automatic: false },
-      });
+      return fail(`${where} is not supported: gVisor needs a Linux kernel`, diagnoseState("not-linux", rc(ctx)));
     }
     const arch = gvisorArch(facts.arch);
     if (!arch) {
       return fail(`Linux ${facts.arch} is not supported`, { cause: "gVisor publishes runsc for x86_64 and aarch64 only.", fix: { id: "host.unsupported-arch", summary: "Use an x86_64 or aarch64 machine", command: null, automatic: false } });
     }
     return pass(`Linux ${arch} (${facts.libc})`, [`kernel ${facts.kernel.release}`, `uid ${facts.user.uid}${facts.user.root ? " (root)" : ""}`, `init: ${facts.systemd ? "systemd" : "not systemd"}`]);
+  },
+};
+
+export const hostWsl: Check = {
+  id: "host.wsl",
+  title: "Not Windows Subsystem for Linux",
+  needs: ["host.platform"],
+  run(ctx) {
+    if (ctx.facts.wsl) return warn("this is WSL2: gVisor under WSL is very much unsupported", diagnoseState("wsl", rc(ctx)));
+    return pass("not WSL");
   },
 };
 
@@ -35,21 +42,105 @@ export const hostKernel: Check = {
   id: "host.kernel",
   title: "Linux kernel version",
   needs: ["host.platform"],
-  run({ facts }) {
+  run(ctx) {
+    const { facts } = ctx;
     const v = facts.kernel.version;
     if (!v) return warn(`cannot parse kernel release "${facts.kernel.release}"`);
     if (semver.lt(v, "4.14.77")) {
       return fail(`kernel ${facts.kernel.release} is too old`, { cause: "gVisor needs Linux 4.14.77 or newer (5.6+ for releases after 20260817).", fix: { id: "host.upgrade-kernel", summary: "Upgrade the kernel to 5.6 or newer", command: null, automatic: false } });
     }
-    if (memlockBug(v)) {
-      return warn(`kernel ${facts.kernel.release} has the memlock bug (5.1–5.3.15, 5.4.2, 5.5)`, {
-        cause: "Mounts fail with \"mount submount ... input/output error\" on these kernels.",
-        fix: { id: "host.memlock", summary: "Upgrade the kernel, or set LimitMEMLOCK=infinity for containerd/dockerd", command: "systemctl edit containerd  # [Service] LimitMEMLOCK=infinity", automatic: false },
-      });
-    }
+    if (memlockBug(v)) return warn(`kernel ${facts.kernel.release} has the memlock bug (5.1–5.3.15, 5.4.2, 5.5)`, diagnoseState("memlock-kernel", rc(ctx)));
     if (semver.lt(v, "5.6.0")) {
-      return warn(`kernel ${facts.kernel.release} is older than 5.6`, { cause: "gVisor releases after 20260817 need Linux 5.6+ (openat2); older releases still run on 4.14.77+.", fix: { id: "host.upgrade-kernel", summary: "Upgrade the kernel to 5.6 or newer, or pin gVisor to release 20260817.0", command: "gvisor-doctor install --version 20260817.0", automatic: false } });
+      return warn(`kernel ${facts.kernel.release} is older than 5.6`, { cause: "gVisor releases after 20260817 need Linux 5.6+ (openat2); older releases still run on 4.14.77+.", fix: { id: "host.upgrade-kernel", summary: "Upgrade the kernel to 5.6 or newer, or pin gVisor to release 20260817.0", command: "sudo gvisor-doctor install --version 20260817.0", automatic: false } });
     }
     return pass(`${facts.kernel.release} (5.6+ required)`);
+  },
+};
+
+export const hostCpu: Check = {
+  id: "host.cpu",
+  title: "CPU features gVisor needs (XSAVE on x86)",
+  needs: ["host.platform"],
+  run(ctx) {
+    const { facts } = ctx;
+    if (facts.arch !== "x86_64") return pass(`${facts.arch}: no extra CPU feature needed`);
+    if (facts.cpu.xsave === null) return warn("cannot read CPU flags from /proc/cpuinfo");
+    if (!facts.cpu.xsave) return fail("the CPU lacks XSAVE", diagnoseState("no-xsave", rc(ctx)));
+    return pass(`XSAVE present${facts.cpu.avx2 ? ", AVX2 present" : ""}`);
+  },
+};
+
+export const hostKvm: Check = {
+  id: "host.kvm",
+  title: "KVM platform availability (informational)",
+  needs: ["host.platform"],
+  run({ facts }) {
+    if (facts.kvm.usable) return pass("/dev/kvm is usable: --platform=kvm is possible (best on bare metal; systrap is usually faster in VMs)");
+    if (facts.kvm.present) return pass("/dev/kvm exists but is not accessible to this user: runsc uses systrap (the default)", ["add the user to the kvm group to use --platform=kvm"]);
+    return pass("no /dev/kvm: runsc uses systrap (the default platform)");
+  },
+};
+
+export const hostPtrace: Check = {
+  id: "host.ptrace",
+  title: "ptrace is allowed (Yama ptrace_scope ≤ 2)",
+  needs: ["host.platform"],
+  run(ctx) {
+    const s = ctx.facts.sysctl.ptraceScope;
+    if (s === null) return pass("Yama is not enabled");
+    if (s <= 2) return pass(`kernel.yama.ptrace_scope = ${s}`);
+    return fail(`kernel.yama.ptrace_scope = ${s}: no process may ptrace`, diagnoseState("ptrace-blocked", rc(ctx)));
+  },
+};
+
+export const hostUserns: Check = {
+  id: "host.userns",
+  title: "User namespaces (user.max_user_namespaces)",
+  needs: ["host.platform"],
+  run({ facts }) {
+    const n = facts.sysctl.maxUserNamespaces;
+    if (n === null) return pass("not limited (no user.max_user_namespaces)");
+    const fix = { id: "host.userns", summary: "Allow at least 256 user namespaces", command: "echo 'user.max_user_namespaces = 15000' | sudo tee /etc/sysctl.d/10-gvisor-userns.conf && sudo sysctl --system", automatic: false };
+    if (n < 2) return fail(`user.max_user_namespaces = ${n}: the gofer and the sandbox each need one`, { cause: "runsc creates a user namespace for the sandbox and one for the gofer.", fix });
+    if (n < 256) return warn(`user.max_user_namespaces = ${n} (256+ recommended)`, { cause: "Each sandbox uses user namespaces; a low limit caps how many containers can run.", fix });
+    return pass(`user.max_user_namespaces = ${n}`);
+  },
+};
+
+export const hostCgroups: Check = {
+  id: "host.cgroups",
+  title: "cgroups",
+  needs: ["host.platform"],
+  run({ facts }) {
+    const v = facts.cgroup.version;
+    if (v === null) return warn("no /sys/fs/cgroup: runsc cannot apply resource limits", { cause: "cgroupfs is not mounted.", fix: { id: "host.mount-cgroups", summary: "Mount cgroup2 at /sys/fs/cgroup", command: "sudo mount -t cgroup2 none /sys/fs/cgroup", automatic: false } });
+    const details = facts.container.inside && v === 2 ? ["inside a container on cgroup v2: if runsc fails with \"cgroup.subtree_control: device or resource busy\", run it with --ignore-cgroups"] : [];
+    return pass(`cgroup v${v}${facts.systemd ? ", managed by systemd" : ""}`, details);
+  },
+};
+
+export const hostTmp: Check = {
+  id: "host.tmp",
+  title: "The sandbox's temp directory is a real directory",
+  needs: ["host.platform"],
+  run(ctx) {
+    const t = ctx.facts.tmp;
+    if (t.symlink) return fail(`${t.path} is a symlink to ${t.target}`, diagnoseState("tmp-symlink", rc(ctx)));
+    return pass(`${t.path} is a directory`);
+  },
+};
+
+export const hostContainer: Check = {
+  id: "host.container",
+  title: "Running inside a container?",
+  needs: ["host.platform"],
+  run({ facts }) {
+    const c = facts.container;
+    if (!c.inside) return pass("not inside a container");
+    const details = [
+      "engine configs edited here belong to this container, not to the host's engines",
+      "runsc inside a container needs privileges (CAP_SYS_ADMIN, ptrace) and often --ignore-cgroups; use `gvisor-doctor exec` or run on the host",
+    ];
+    return pass(`inside a container (${c.tells.join(", ")}${c.kubernetes ? ", Kubernetes pod" : ""})`, details);
   },
 };

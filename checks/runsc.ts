@@ -1,32 +1,41 @@
-// runsc checks: is there a usable runsc binary, and can the sandbox user run it?
+// runsc checks: is there a usable runsc, can the sandbox user run it, is it current,
+// are its sidecars and shim in place, and does a sandbox start?
 import { gvisorArch } from "../platform/arch.ts";
-import { primaryRunsc } from "../platform/runsc.ts";
-import { fail, pass, warn, type Check } from "./types.ts";
+import { latestRelease } from "../platform/latest-release.ts";
+import { run, failureText } from "../platform/proc.ts";
+import { EXPECTED_SIDECARS, primaryRunsc, type RunscBinary } from "../platform/runsc.ts";
+import { compareGvisor, gvisorAgeDays } from "../platform/versions.ts";
+import { diagnose, diagnoseState, unknownError, type RuleContext } from "./rules.ts";
+import { fail, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 
 const INSTALL_FIX = { id: "runsc.install", summary: "Install gVisor (runsc and its shim) for this host", command: "sudo gvisor-doctor install", automatic: true };
+const rc = (ctx: CheckContext): Omit<RuleContext, "match"> => ({ facts: ctx.facts, engine: "runsc", runtime: "runsc" });
+/** The runsc every runsc.* check is about (the one runsc.binary accepted). */
+const theRunsc = (ctx: CheckContext) => ctx.finding("runsc.binary").data as RunscBinary;
+const where = (r: RunscBinary) => (r.realPath !== r.path ? `${r.path} → ${r.realPath}` : r.path);
 
 export const runscBinary: Check = {
   id: "runsc.binary",
   title: "runsc binary",
   needs: ["host.platform"],
-  run({ facts }) {
+  run(ctx) {
+    const { facts } = ctx;
     const r = primaryRunsc(facts.runsc);
     if (!r) return fail("runsc not found on PATH or in /usr/local/bin, /usr/bin, /usr/sbin, /bin, /sbin", { cause: "gVisor is not installed on this host.", fix: INSTALL_FIX });
-    const where = r.realPath !== r.path ? `${r.path} → ${r.realPath}` : r.path;
-    const others = facts.runsc.filter((o) => o !== r).map((o) => `also found: ${o.path}${o.realPath !== o.path ? ` → ${o.realPath}` : ""} (${o.versionText})`);
+    const others = facts.runsc.filter((o) => o !== r).map((o) => `also found: ${where(o)} (${o.versionText})`);
     if (!r.elf) {
-      return fail(`${where} is not an ELF executable`, { cause: "The file is not a Linux program: often an HTML or XML error page saved by a failed download.", fix: { ...INSTALL_FIX, summary: "Reinstall runsc from a verified download" } }, others);
+      return fail(`${where(r)} is not an ELF executable`, { cause: "The file is not a Linux program: often an HTML or XML error page saved by a failed download.", fix: { ...INSTALL_FIX, summary: "Reinstall runsc from a verified download" } }, others);
     }
     const want = gvisorArch(facts.arch);
     if (r.elf.arch !== want) {
-      return fail(`${where} is built for ${r.elf.arch}, this host is ${facts.arch}`, { cause: "A runsc for another CPU architecture fails with \"exec format error\".", fix: { ...INSTALL_FIX, summary: `Reinstall runsc for ${facts.arch}` } }, others);
+      return fail(`${where(r)} is built for ${r.elf.arch}, this host is ${facts.arch}`, { cause: "A runsc for another CPU architecture fails with \"exec format error\".", fix: { ...INSTALL_FIX, summary: `Reinstall runsc for ${facts.arch}` } }, others);
     }
     if (!r.versionOk) {
-      return fail(`${where} does not run: ${r.versionText}`, { cause: "`runsc --version` failed; the binary is damaged, not executable, or the CPU lacks a required feature.", fix: { ...INSTALL_FIX, summary: "Reinstall runsc" } }, others);
+      const d = diagnose("runsc.binary", r.versionText, rc(ctx)) ?? { cause: "`runsc --version` failed; the binary is damaged or not executable.", fix: { ...INSTALL_FIX, summary: "Reinstall runsc" } };
+      return fail(`${where(r)} does not run: ${r.versionText}`, d, others);
     }
-    const details = [`path: ${where}`, `version: ${r.versionText}`, ...others];
-    if (!r.version) return warn(`${where}: unrecognised version "${r.versionText}"`, null, details, r);
-    return pass(`${r.version.raw} at ${where}`, details, r);
+    const details = [`path: ${where(r)}`, `version: ${r.versionText}`, ...others];
+    return pass(`${r.version?.raw ?? r.versionText.replace(/^runsc version /, "")} at ${where(r)}`, details, r);
   },
 };
 
@@ -34,14 +43,99 @@ export const runscPermissions: Check = {
   id: "runsc.permissions",
   title: "runsc is readable and executable by the sandbox user (nobody)",
   needs: ["runsc.binary"],
-  run({ facts }) {
-    const r = primaryRunsc(facts.runsc)!;
+  run(ctx) {
+    const r = theRunsc(ctx);
     const bad = r.permissions.filter((p) => !p.worldOk);
-    if (bad.length === 0) return pass(`${r.realPath} and every parent directory are world-readable and executable`);
-    const cmd = `sudo chmod a+rx ${bad.map((b) => b.path).join(" ")}`;
-    return fail(`not accessible to the sandbox user: ${bad.map((b) => `${b.path} (${b.mode})`).join(", ")}`, {
-      cause: "runsc re-executes itself as nobody; without a+rx on the file and every parent directory the sandbox fails with \"unable to attach: operation not permitted\" or \"fork/exec /proc/self/exe: invalid argument\".",
-      fix: { id: "runsc.fix-permissions", summary: "Make runsc and its parent directories world-readable and executable", command: cmd, automatic: true },
-    }, bad.map((b) => `${b.mode} ${b.path}`));
+    if (bad.length === 0) return pass(`${r.realPath}${r.sidecars.length ? ", gvisor-bin/" : ""} and every parent directory are world-readable and executable`);
+    const d = diagnoseState("sandbox-permissions", rc(ctx));
+    return fail(`not accessible to the sandbox user: ${bad.map((b) => `${b.path} (${b.mode})`).join(", ")}`, d, [`manual fix: sudo chmod a+rx ${bad.map((b) => b.path).join(" ")}`], bad);
+  },
+};
+
+const STALE_DAYS = 365;
+
+export const runscVersion: Check = {
+  id: "runsc.version",
+  title: "runsc release and age",
+  needs: ["runsc.binary"],
+  timeoutMs: 10_000,
+  async run(ctx) {
+    const r = theRunsc(ctx);
+    const v = r.version;
+    const upgrade = { ...INSTALL_FIX, summary: "Install the current gVisor release" };
+    if (!v) return warn(`unrecognised version "${r.versionText}" (an unstamped or development build)`, { cause: "Without a release label, gvisor-doctor cannot tell its age or match sidecars to it.", fix: upgrade });
+    const age = gvisorAgeDays(v);
+    const details = [`released ${v.date.slice(0, 4)}-${v.date.slice(4, 6)}-${v.date.slice(6)} (${age} days ago)`];
+    let newer: string | null = null;
+    if (!ctx.options.offline) {
+      const latest = await latestRelease(ctx.options.env);
+      if (latest.version) {
+        details.push(`latest release: ${latest.version.raw} (from ${latest.source})`);
+        if (compareGvisor(latest.version, v) > 0) newer = latest.version.raw;
+      } else details.push(`could not check for a newer release: ${latest.error}`);
+    } else details.push("newer-release lookup skipped (--offline)");
+    const kind = v.distro ? "a distribution build" : v.isRelease ? "a release" : `a development build ${v.commits} commits after release ${v.date}.${v.point}`;
+    if (newer) return warn(`${v.raw} is ${kind}; ${newer} is available`, { cause: "A newer gVisor release exists.", fix: { ...upgrade, command: `sudo gvisor-doctor install --version ${newer.replace(/^release-/, "")}` } }, details);
+    if (age > STALE_DAYS) return warn(`${v.raw} is ${kind} from ${age} days ago`, { cause: `runsc is more than ${STALE_DAYS} days old: it lacks security fixes and features current engines expect.`, fix: upgrade }, details);
+    return pass(`${v.raw} (${kind}, ${age} days old)`, details);
+  },
+};
+
+/** Sidecars ship in tarball releases from 20260721 on; runsc looks for them next to its real path. */
+const SIDECARS_SINCE = "20260721";
+
+export const runscSidecars: Check = {
+  id: "runsc.sidecars",
+  title: "gvisor-bin/ sidecars next to the real runsc, from the same release",
+  needs: ["runsc.binary"],
+  run(ctx) {
+    const r = theRunsc(ctx);
+    const v = r.version;
+    const expected = !!v && v.date >= SIDECARS_SINCE;
+    const dir = `${r.realPath.replace(/\/[^/]+$/, "")}/gvisor-bin`;
+    const mismatched = Object.entries(r.sidecarLabels).filter(([, label]) => label && v && !label.includes(v.date));
+    if (mismatched.length) {
+      return fail(`sidecars from another release than runsc ${v?.raw}: ${mismatched.map(([f, l]) => `${f} (${l})`).join(", ")}`, diagnoseState("sidecar-mismatch", rc(ctx)), mismatched.map(([f, l]) => `${dir}/${f}: ${l}`));
+    }
+    if (!expected) {
+      if (r.sidecars.length) return pass(`${r.sidecars.length} sidecars in ${dir}`);
+      return pass(`not needed: ${v ? `release ${v.date} predates the sidecar layout (${SIDECARS_SINCE})` : "unknown release"}`);
+    }
+    const missing = EXPECTED_SIDECARS.filter((s) => !r.sidecars.includes(s));
+    if (missing.length) return fail(`missing in ${dir}: ${missing.join(", ")}`, diagnoseState("sidecar-missing", rc(ctx)));
+    return pass(`${r.sidecars.length} sidecars in ${dir}, release ${v!.raw}`);
+  },
+};
+
+export const runscShim: Check = {
+  id: "runsc.shim",
+  title: "containerd-shim-runsc-v1 is where containerd looks",
+  needs: ["runsc.binary"],
+  run(ctx) {
+    const { facts } = ctx;
+    if (!facts.containerdBinary && facts.containerd.length === 0) return skip("containerd is not installed");
+    if (facts.shim.path) return pass(`${facts.shim.path}`);
+    // Without the shim, containerd can still run runsc through the runc shim (BinaryName).
+    return warn("containerd-shim-runsc-v1 is not on containerd's PATH nor next to containerd", {
+      ...diagnoseState("shim-missing", rc(ctx)),
+    }, [`searched: ${facts.shim.searchPath.join(":")}`, "`gvisor-doctor configure containerd` falls back to the runc shim with BinaryName=<runsc> when the shim is missing"]);
+  },
+};
+
+export const runscSmoke: Check = {
+  id: "runsc.smoke",
+  title: "A sandbox starts (runsc do true)",
+  needs: ["runsc.binary"],
+  requires: { root: true, containers: true },
+  timeoutMs: 45_000,
+  async run(ctx) {
+    const r = theRunsc(ctx);
+    const args = ["--network=none", "do", "true"];
+    const res = await run(r.path, args, { timeoutMs: 30_000, env: ctx.options.env, cwd: "/" });
+    const cmd = `sudo ${r.path} ${args.join(" ")}`;
+    if (res.code === 0) return pass(`a sandbox started and exited cleanly (${res.durationMs} ms)`, [`$ ${cmd}`]);
+    const text = `${res.stderr}\n${res.stdout}`;
+    const d = diagnose("runsc.smoke", text, rc(ctx)) ?? unknownError(cmd, text || failureText(res));
+    return fail(`\`${cmd}\` failed: ${failureText(res)}`, d, [`$ ${cmd}`, ...text.trim().split("\n").filter(Boolean).slice(-5)]);
   },
 };

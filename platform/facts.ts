@@ -2,6 +2,7 @@
 // data; checks read them and never re-run a command a fact already ran.
 import { existsSync, lstatSync, readFileSync, readlinkSync, accessSync, constants, readdirSync } from "node:fs";
 import os from "node:os";
+import { dirname } from "node:path";
 import { unameArch } from "./arch.ts";
 import { dockerCli, dockerHost, dockerInfo, matchDockerd, daemonConfigPath, type DockerInfo } from "./docker.ts";
 import { run, failureText, type RunResult } from "./proc.ts";
@@ -50,6 +51,10 @@ export interface HostFacts {
   /** null when /proc/cpuinfo has no flags line (non-x86, or unreadable). */
   cpu: { xsave: boolean | null; avx2: boolean | null };
   runsc: RunscBinary[];
+  /** containerd-shim-runsc-v1 as containerd would find it (its PATH, then its own directory). */
+  shim: { path: string | null; searchPath: string[] };
+  /** The containerd binary, when installed. */
+  containerdBinary: string | null;
   dockerd: DaemonProcess[];
   containerd: DaemonProcess[];
   docker: DockerFacts;
@@ -83,7 +88,7 @@ function detectLibc(): HostFacts["libc"] {
   return "unknown";
 }
 
-function detectContainer(env: NodeJS.ProcessEnv): HostFacts["container"] {
+export function detectContainer(env: NodeJS.ProcessEnv): HostFacts["container"] {
   const tells: string[] = [];
   if (existsSync("/.dockerenv")) tells.push("/.dockerenv");
   if (existsSync("/run/.containerenv")) tells.push("/run/.containerenv");
@@ -121,16 +126,34 @@ function cpuFacts(): HostFacts["cpu"] {
   return { xsave: flags.has("xsave"), avx2: flags.has("avx2") };
 }
 
+/** runsc builds the sandbox chroot in os.TempDir(): $TMPDIR for whoever runs it, /tmp for daemons. */
 function tmpFacts(env: NodeJS.ProcessEnv): HostFacts["tmp"] {
-  const path = env.TMPDIR || "/tmp";
-  try {
-    const st = lstatSync(path);
-    if (st.isSymbolicLink()) return { path, symlink: true, target: readlinkSync(path) };
-  } catch {}
-  return { path, symlink: false, target: null };
+  const candidates = [...new Set([env.TMPDIR, "/tmp"].filter((p): p is string => !!p))];
+  for (const path of candidates) {
+    try {
+      if (lstatSync(path).isSymbolicLink()) return { path, symlink: true, target: readlinkSync(path) };
+    } catch {}
+  }
+  return { path: candidates[0], symlink: false, target: null };
 }
 
-async function dockerFacts(env: NodeJS.ProcessEnv, dockerd: DaemonProcess[]): Promise<DockerFacts> {
+function processPath(pid: number): string | null {
+  try {
+    const env = readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
+    return env.find((e) => e.startsWith("PATH="))?.slice(5) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** containerd resolves shims on its own PATH, then next to its binary. */
+function shimFacts(containerd: DaemonProcess[], containerdBinary: string | null, env: NodeJS.ProcessEnv): HostFacts["shim"] {
+  const path = (containerd[0] && processPath(containerd[0].pid)) ?? env.PATH ?? SYSTEM_BIN_DIRS.join(":");
+  const dirs = [...new Set([...path.split(":").filter(Boolean), ...(containerdBinary ? [dirname(containerd[0]?.exe ?? containerdBinary)] : [])])];
+  return { path: which("containerd-shim-runsc-v1", dirs.join(":")), searchPath: dirs };
+}
+
+export async function dockerFacts(env: NodeJS.ProcessEnv, dockerd: DaemonProcess[]): Promise<DockerFacts> {
   const cli = dockerCli(env);
   const host = dockerHost(env);
   const daemon = matchDockerd(host, dockerd);
@@ -156,6 +179,7 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
   }
   const dockerd = opts.selfOnly ? [] : findProcesses(["dockerd"], DOCKERD_VALUE_FLAGS);
   const containerd = opts.selfOnly ? [] : findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS);
+  const containerdBinary = which("containerd", env.PATH ?? "") ?? which("containerd", SYSTEM_BIN_DIRS.join(":"));
   const [gvisor, runsc, docker] = await Promise.all([
     detectSelfSandbox(),
     opts.selfOnly ? Promise.resolve([]) : findRunscBinaries(env),
@@ -177,6 +201,8 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
     tmp: tmpFacts(env),
     cpu: cpuFacts(),
     runsc,
+    shim: shimFacts(containerd, containerdBinary, env),
+    containerdBinary,
     dockerd,
     containerd,
     docker: docker ?? { cli: null, host: dockerHost(env), daemon: null, configPath: daemonConfigPath(null, env), info: null, infoError: null, infoResult: null },

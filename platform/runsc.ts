@@ -1,6 +1,6 @@
 // What we know about each runsc binary on the host: where it really is, whether the
 // sandbox user (nobody) can execute it, which release it is, and its sidecars.
-import { lstatSync, readdirSync, realpathSync, statSync } from "node:fs";
+import { closeSync, lstatSync, openSync, readdirSync, readSync, realpathSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { readElf, type ElfInfo } from "./elf.ts";
 import { run } from "./proc.ts";
@@ -29,6 +29,42 @@ export interface RunscBinary {
   permissions: PathPermission[];
   /** Files in gvisor-bin/ next to the real path (empty when absent). */
   sidecars: string[];
+  /** The release label embedded in each sidecar (null when none was found). */
+  sidecarLabels: Record<string, string | null>;
+}
+
+/** Sidecar binaries of the tarball releases (gvisor:runsc/gvisorbinaries). */
+export const EXPECTED_SIDECARS = ["checkpointgofer", "gvisor-sentry-prewarmer", "gvisor_sentry", "runsc-metric-server"];
+
+/**
+ * The first `release-YYYYMMDD.N` label embedded in a binary. gVisor stamps its build
+ * label into every binary of a release; sidecars with another label panic at start.
+ * Streams the file in 1 MiB chunks with a native byte search, stopping at the first hit.
+ */
+export function embeddedReleaseLabel(path: string): string | null {
+  const needle = Buffer.from("release-");
+  const buf = Buffer.alloc(1 << 20);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    let carry = Buffer.alloc(0);
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n <= 0) return null;
+      const hay = Buffer.concat([carry, buf.subarray(0, n)]);
+      let i = hay.indexOf(needle);
+      while (i >= 0) {
+        const m = hay.subarray(i, i + 24).toString("latin1").match(/^release-\d{8}(?:\.\d+)?/);
+        if (m) return m[0];
+        i = hay.indexOf(needle, i + 1);
+      }
+      carry = hay.subarray(Math.max(0, hay.length - 24));
+    }
+  } catch {
+    return null;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 const EXTRA_DIRS = [...SYSTEM_BIN_DIRS, "/usr/local/lib/gvisor/current"];
@@ -62,9 +98,17 @@ export async function inspectRunsc(path: string, onPath: boolean): Promise<Runsc
   for (const p of [...permissionChain(path), ...(realPath !== path ? permissionChain(realPath) : [])]) perms.set(p.path, p);
   // A symlink's own mode is irrelevant: report the target's, which permissionChain(path) already stat'ed.
   let sidecars: string[] = [];
+  const binDir = join(dirname(realPath), "gvisor-bin");
   try {
-    sidecars = readdirSync(join(dirname(realPath), "gvisor-bin")).sort();
+    sidecars = readdirSync(binDir).sort();
   } catch {}
+  const sidecarLabels: Record<string, string | null> = {};
+  for (const s of sidecars) {
+    sidecarLabels[s] = embeddedReleaseLabel(join(binDir, s));
+    // The sandbox user needs a+rx on gvisor-bin/ and every sidecar too.
+    perms.set(join(binDir, s), permissionChain(join(binDir, s))[0]);
+  }
+  if (sidecars.length) perms.set(binDir, permissionChain(binDir)[0]);
   const r = await run(path, ["--version"], { timeoutMs: 5_000 });
   const versionText = r.code === 0 ? r.stdout.split("\n")[0].trim() : (r.spawnError ?? (r.stderr.trim() || `exit ${r.code}`)).split("\n")[0];
   return {
@@ -77,6 +121,7 @@ export async function inspectRunsc(path: string, onPath: boolean): Promise<Runsc
     versionOk: r.code === 0,
     permissions: [...perms.values()],
     sidecars,
+    sidecarLabels,
   };
 }
 

@@ -14,7 +14,7 @@ describe.skipIf(!BED.ok)("check against a real dockerd", () => {
     await bed?.stop();
   });
 
-  test("with runsc registered: docker.runtime and docker.hello pass, the dmesg signature is in the details", () => {
+  test("with runsc registered: docker.runtime, docker.hello and docker.signature pass, the dmesg signature is in the details", () => {
     const r = gvd(["check", "--json"], { env: bed.env });
     expect(r.json).toBeDefined();
     assertReportSchema(r.json);
@@ -22,9 +22,11 @@ describe.skipIf(!BED.ok)("check against a real dockerd", () => {
     expect(daemon.status).toBe("pass");
     expect(daemon.details).toContain(`config: ${bed.configFile}`); // found from the dockerd process behind DOCKER_HOST
     expect(finding(r.json, "docker.runtime")).toMatchObject({ status: "pass", message: "runsc → /usr/bin/runsc --network=none" });
-    const hello = finding(r.json, "docker.hello");
-    expect(hello.status).toBe("pass");
-    expect(hello.details.some((d: string) => /dmesg: .*Starting gVisor/.test(d))).toBe(true);
+    expect(finding(r.json, "docker.hello").status).toBe("pass");
+    const sig = finding(r.json, "docker.signature");
+    expect(sig.status).toBe("pass");
+    expect(sig.details.some((d: string) => /dmesg: .*Starting gVisor/.test(d))).toBe(true);
+    expect(finding(r.json, "docker.network")).toMatchObject({ status: "pass", message: expect.stringContaining("--network=none") });
     expect(r.json.host.docker.configPath).toBe(bed.configFile);
     expect(r.code).toBe(0);
     expect(r.json.ok).toBe(true);
@@ -35,6 +37,7 @@ describe.skipIf(!BED.ok)("check against a real dockerd", () => {
     expect(images).toHaveLength(1);
     expect(images[0]).toMatch(/^gvisor-doctor\/hello:[0-9a-f]{16}$/);
     const r = gvd(["check", "--json", "--only", "docker.hello", "-v"], { env: bed.env });
+    expect(finding(r.json, "docker.hello").status).toBe("pass");
     expect(finding(r.json, "docker.hello").details.join("\n")).not.toContain("built now");
   });
 
@@ -77,10 +80,13 @@ describe.skipIf(!BED.ok)("check against a real dockerd", () => {
     writeFileSync(bed.configFile, JSON.stringify({ runtimes: { runsc: { path: "/usr/sbin/runc" } } }));
     await bed.reload();
     try {
-      const r = gvd(["check", "--json", "--only", "docker.hello"], { env: bed.env });
-      const hello = finding(r.json, "docker.hello");
-      expect(hello.status).toBe("fail");
-      expect(hello.message).toContain("not under gVisor");
+      const r = gvd(["check", "--json", "--only", "docker.signature,docker.runtime-path"], { env: bed.env });
+      expect(finding(r.json, "docker.hello").status).toBe("pass");
+      const sig = finding(r.json, "docker.signature");
+      expect(sig.status).toBe("fail");
+      expect(sig.message).toContain("not under gVisor");
+      expect(sig.message).toContain("klogctl"); // runc denies syslog(2); gVisor allows it
+      expect(finding(r.json, "docker.runtime-path")).toMatchObject({ status: "warn" }); // runc is not the runsc on PATH
     } finally {
       writeFileSync(bed.configFile, JSON.stringify({ runtimes: { runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--network=none"] } } }));
       await bed.reload();

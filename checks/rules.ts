@@ -1,0 +1,268 @@
+// Diagnosis rules: real failure signatures (gvisor-facts §7) as data. A rule says
+// where it applies, what it matches (error text and/or host facts), the cause in the
+// user's terms, and the fix. Checks never hand-write these explanations: they ask
+// `diagnose()` (error text) or `diagnoseState()` (a known broken state).
+import type { HostFacts } from "../platform/facts.ts";
+import type { Diagnosis, Fix } from "./types.ts";
+
+export type Engine = "docker" | "containerd" | "podman" | "crio" | "runsc";
+
+export interface RuleContext {
+  facts: HostFacts;
+  engine: Engine;
+  /** Runtime name as registered (default "runsc"). */
+  runtime: string;
+  /** The engine's config file, when known. */
+  configPath?: string;
+  /** Values captured by the rule's pattern (e.g. a path from the error). */
+  match?: RegExpMatchArray | null;
+}
+
+export interface Rule {
+  id: string;
+  /** Row in gvisor-facts §7 (documentation cross-reference). */
+  ref: number;
+  title: string;
+  /** Check ids (or prefixes) whose errors this rule reads. */
+  scope: string[];
+  /** The error text signature; absent for rules that match host state only. */
+  pattern?: RegExp;
+  /** Extra condition on host facts; a state rule matches on this alone. */
+  when?: (facts: HostFacts) => boolean;
+  /** A sample of the real error text (tests feed it; docs quote it). */
+  sample?: string;
+  cause: (c: RuleContext) => string;
+  fix: (c: RuleContext) => Fix;
+}
+
+const CONFIGURE = (c: RuleContext, extra = "") => `sudo gvisor-doctor configure ${c.engine === "runsc" ? "all" : c.engine}${extra}`;
+const registerFix = (c: RuleContext, summary?: string, extra = ""): Fix => ({
+  id: `${c.engine}.register-runtime`,
+  summary: summary ?? `Register ${c.runtime} with ${c.engine}${c.configPath ? ` in ${c.configPath}` : ""} and reload it`,
+  command: CONFIGURE(c, extra),
+  automatic: true,
+});
+const INSTALL: Fix = { id: "runsc.install", summary: "Install gVisor from a verified release tarball (runsc, shim and sidecars together)", command: "sudo gvisor-doctor install", automatic: true };
+const networkArg = (c: RuleContext) => (c.engine === "podman" ? " --runtime-arg=network=none" : " --runtime-arg=--network=none");
+
+export const RULES: Rule[] = [
+  {
+    id: "runtime-unknown", ref: 1, title: "Docker does not know the runsc runtime",
+    scope: ["docker."], pattern: /unknown or invalid runtime name: (\S+)|Unknown runtime specified (\S+)/,
+    sample: "docker: Error response from daemon: unknown or invalid runtime name: runsc.",
+    cause: (c) => `dockerd has no "${c.runtime}" runtime: it is missing from ${c.configPath ?? "daemon.json"}, the file was edited but dockerd not reloaded, the file is invalid JSON, or dockerd reads another file (rootless: ~/.config/docker/daemon.json; snap: /var/snap/docker/current/config/daemon.json).`,
+    fix: (c) => registerFix(c),
+  },
+  {
+    id: "runtime-path-missing", ref: 2, title: "The runtime path in the engine config does not exist",
+    scope: ["docker.", "containerd.", "podman."], pattern: /error while looking up the specified runtime path: exec: "([^"]+)": stat [^:]+: no such file or directory/,
+    sample: 'docker: Error response from daemon: error while looking up the specified runtime path: exec: "/usr/local/bin/runsc": stat /usr/local/bin/runsc: no such file or directory.',
+    cause: (c) => `The engine points the ${c.runtime} runtime at ${c.match?.[1] ?? "a path"} that does not exist in the daemon's file system (runsc moved or deleted, installed from a temp dir, or the daemon runs in another VM).`,
+    fix: (c) => registerFix(c, `Point the ${c.runtime} runtime at an existing runsc`),
+  },
+  {
+    id: "exec-format", ref: 3, title: "runsc or its shim is not a program for this CPU",
+    scope: ["runsc.", "docker.", "containerd.", "podman."], pattern: /exec format error/,
+    sample: "fork/exec /usr/bin/containerd-shim-runsc-v1: exec format error",
+    cause: () => "The binary is for another architecture, or is an HTTP error page saved under the binary's name.",
+    fix: () => ({ ...INSTALL, summary: "Reinstall runsc for this architecture from a verified download" }),
+  },
+  {
+    id: "download-404", ref: 4, title: "The release file is not in the bucket",
+    scope: ["install", "runsc."], pattern: /curl: \(22\).*\b404\b|HTTP 404|NoSuchKey/,
+    sample: "curl: (22) The requested URL returned error: 404 (…/release/latest/x86_64/runsc)",
+    cause: () => "gVisor stopped publishing loose runsc binaries after release 20260817.0 (only gvisor.tar.zstd/.bz2 now), the release is missing from the bucket, or the URL uses amd64/arm64 instead of x86_64/aarch64.",
+    fix: () => ({ ...INSTALL, summary: "Install from the release tarball (gvisor-doctor tries zstd, bz2, then loose files)" }),
+  },
+  {
+    id: "sidecar-missing", ref: 5, title: "gVisor sidecar binaries are missing",
+    scope: ["runsc.", "docker.", "containerd.", "podman."], pattern: /sidecar binary "([^"]+)" not found|Executing embedded copy of sidecar/,
+    sample: 'sidecar binary "gvisor_sentry" not found (expected at /usr/local/bin/gvisor-bin/gvisor_sentry)',
+    cause: () => "Only runsc was copied: gvisor-bin/ must sit next to the real (symlink-resolved) runsc file.",
+    fix: () => ({ ...INSTALL, summary: "Install the whole release tarball so gvisor-bin/ sits next to runsc" }),
+  },
+  {
+    id: "sidecar-mismatch", ref: 6, title: "Sidecars come from another gVisor release",
+    scope: ["runsc.", "docker.", "containerd.", "podman."], pattern: /build label .* does not match the expected release|all gVisor binaries must come from the same release/,
+    sample: "panic: this binary's build label release-20260720.0 does not match the expected release release-20260817.0; all gVisor binaries must come from the same release",
+    cause: () => "runsc and the binaries in gvisor-bin/ were installed from different releases.",
+    fix: () => ({ ...INSTALL, summary: "Reinstall every gVisor file from one release tarball", command: "sudo gvisor-doctor install --force" }),
+  },
+  {
+    id: "ptrace-blocked", ref: 7, title: "ptrace is blocked (Yama ptrace_scope = 3)",
+    scope: ["host.ptrace", "runsc.", "docker.", "containerd.", "podman."], pattern: /unable to attach: operation not permitted|unable to initialize systrap source/,
+    when: (f) => f.sysctl.ptraceScope === 3,
+    sample: "panic: unable to initialize systrap source: unable to attach: operation not permitted",
+    cause: () => "kernel.yama.ptrace_scope is 3: no process may ptrace, so the systrap platform cannot attach to its stub processes.",
+    fix: () => ({ id: "host.ptrace-scope", summary: "Allow ptrace (scope ≤ 2); 3 cannot be lowered without a reboot", command: "echo 'kernel.yama.ptrace_scope = 1' | sudo tee /etc/sysctl.d/10-gvisor-ptrace.conf  # then reboot", automatic: false }),
+  },
+  {
+    id: "sandbox-permissions", ref: 7, title: "The sandbox user (nobody) cannot execute runsc",
+    scope: ["runsc.", "docker.", "containerd.", "podman."], pattern: /unable to attach: operation not permitted|fork\/exec \/proc\/self\/exe: (?:invalid argument|operation not permitted)/,
+    sample: "fork/exec /proc/self/exe: invalid argument: unknown",
+    cause: () => "runsc re-executes itself as nobody: runsc, gvisor-bin/ and every parent directory must be world-readable and executable (chmod a+rx).",
+    fix: () => ({ id: "runsc.fix-permissions", summary: "Make runsc, gvisor-bin and their parent directories world-readable and executable", command: "sudo gvisor-doctor --fix --only runsc.permissions", automatic: true }),
+  },
+  {
+    id: "netns-root", ref: 8, title: "runsc's sandbox network cannot start here",
+    scope: ["docker.", "containerd.", "podman.", "runsc."], pattern: /cannot run with network enabled in root network namespace/,
+    sample: 'docker: Error response from daemon: OCI runtime start failed: starting container: setting up network: creating interfaces from net namespace "/proc/3805/ns/net": cannot run with network enabled in root network namespace: unknown.',
+    cause: () => "runsc's own network stack (--network=sandbox, the default) needs a private network namespace, and this engine or kernel gives it the root one (rootless engines, --net=host, some VMs and kernels).",
+    fix: (c) => registerFix(c, `Run ${c.runtime} with --network=none (no network in containers; use --network=host to share the host's)`, networkArg(c)),
+  },
+  {
+    id: "cgroup-busy", ref: 9, title: "runsc cannot set up cgroups inside a container",
+    scope: ["docker.", "containerd.", "podman.", "runsc."], pattern: /cgroup\.subtree_control: device or resource busy/,
+    sample: "cannot set up cgroup for root: configuring cgroup: write /sys/fs/cgroup/cgroup.subtree_control: device or resource busy",
+    cause: () => "runsc runs inside a container (or the root cgroup is not empty) on cgroup v2.",
+    fix: (c) => registerFix(c, `Run ${c.runtime} with --ignore-cgroups`, c.engine === "podman" ? " --runtime-arg=ignore-cgroups" : " --runtime-arg=--ignore-cgroups"),
+  },
+  {
+    id: "cgroup-denied", ref: 10, title: "Rootless engine without cgroup delegation",
+    scope: ["docker.", "podman."], pattern: /open \/sys\/fs\/cgroup\/cgroup\.subtree_control: permission denied|systemd error: Interactive authentication required/,
+    sample: "open /sys/fs/cgroup/cgroup.subtree_control: permission denied",
+    cause: () => "A rootless Podman or Docker cannot create cgroups without delegation.",
+    fix: (c) => registerFix(c, `Run ${c.runtime} with ignore-cgroups and network=none`, c.engine === "podman" ? " --runtime-arg=ignore-cgroups --runtime-arg=network=none" : " --runtime-arg=--ignore-cgroups --runtime-arg=--network=none"),
+  },
+  {
+    id: "runsc-too-old", ref: 11, title: "runsc is too old for this engine",
+    scope: ["runsc.", "docker.", "containerd.", "podman."], pattern: /flag provided but not defined: -systemd-cgroup|systemd cgroup flag passed, but systemd cgroups not supported|cgroups V2 is not yet supported/,
+    sample: "flag provided but not defined: -systemd-cgroup",
+    cause: () => "A very old runsc (often a distribution package) lacks flags the engine passes.",
+    fix: () => ({ ...INSTALL, summary: "Install a current gVisor release" }),
+  },
+  {
+    id: "systemd-cgroups-path", ref: 12, title: "systemd-style cgroup path without --systemd-cgroup",
+    scope: ["docker.", "containerd."], pattern: /write \/sys\/fs\/cgroup\/system\.slice\/cgroup\.subtree_control: no such file or directory/,
+    sample: "write /sys/fs/cgroup/system.slice/cgroup.subtree_control: no such file or directory",
+    cause: () => "The engine passes a systemd cgroupsPath to a runsc that does not run with --systemd-cgroup (fixed in gVisor after June 2026).",
+    fix: () => ({ ...INSTALL, summary: "Install a current gVisor release, or use the daemon.json runsc runtime instead of io.containerd.runsc.v1" }),
+  },
+  {
+    id: "cgroup-driver-mismatch", ref: 13, title: "cgroup drivers disagree",
+    scope: ["containerd.", "k8s."], pattern: /invalid systemd path|expected cgroupsPath to be of format "slice:prefix:name"/,
+    sample: 'expected cgroupsPath to be of format "slice:prefix:name" for systemd cgroups, got "/kubepods/burstable/pod…"',
+    cause: () => "runsc's systemd-cgroup setting disagrees with kubelet's/containerd's cgroup driver (systemd vs cgroupfs).",
+    fix: () => ({ id: "containerd.align-cgroups", summary: "Align kubelet cgroupDriver, containerd SystemdCgroup and runsc systemd-cgroup (gvisor-doctor configure containerd copies runc's SystemdCgroup)", command: "sudo gvisor-doctor configure containerd --restart", automatic: false }),
+  },
+  {
+    id: "cri-no-runtime", ref: 14, title: "containerd's CRI plugin does not know the runtime",
+    scope: ["containerd.", "k8s."], pattern: /no runtime for "([^"]+)" is configured|RuntimeHandler "([^"]+)" not supported/,
+    sample: 'failed to get sandbox runtime: no runtime for "runsc" is configured',
+    cause: (c) => `containerd's config has no ${c.runtime} runtime under the plugin path its config version uses (v2: io.containerd.grpc.v1.cri, v3: io.containerd.cri.v1.runtime), or containerd was not restarted, or kubelet talks to another runtime.`,
+    fix: (c) => ({ ...registerFix({ ...c, engine: "containerd" }, "Register runsc under the right plugin path and restart containerd", " --restart") }),
+  },
+  {
+    id: "shim-missing", ref: 15, title: "containerd cannot find containerd-shim-runsc-v1",
+    scope: ["containerd.", "runsc.shim", "k8s."], pattern: /binary not installed "containerd-shim-runsc-v1"|containerd-shim-runsc-v1["]?: file does not exist/,
+    sample: 'runtime "io.containerd.runsc.v1" binary not installed "containerd-shim-runsc-v1": file does not exist: unknown',
+    cause: () => "containerd-shim-runsc-v1 is not on containerd's PATH nor next to the containerd binary.",
+    fix: () => ({ ...INSTALL, summary: "Install gVisor's shim next to runsc (or let configure fall back to the runc shim with BinaryName=runsc)" }),
+  },
+  {
+    id: "tmp-symlink", ref: 16, title: "/tmp or $TMPDIR is a symlink",
+    scope: ["host.tmp", "runsc.", "docker.", "containerd.", "podman."], pattern: /cannot read client sync file: waiting for sandbox to start: EOF|expected to open \/tmp, but found/,
+    when: (f) => f.tmp.symlink,
+    sample: "creating container: cannot create sandbox: cannot read client sync file: waiting for sandbox to start: EOF",
+    cause: (c) => `The sandbox builds its chroot in ${c.facts.tmp.path}, which is a symlink to ${c.facts.tmp.target}; runsc refuses symlinks there and the sandbox dies at start.`,
+    fix: (c) => ({ id: "host.tmp-real-dir", summary: `Make ${c.facts.tmp.path} a real directory (or set TMPDIR to one for the engine)`, command: c.facts.tmp.path === "/tmp" ? "sudo sh -c 'rm /tmp && mkdir -m 1777 /tmp'" : `export TMPDIR=${c.facts.tmp.target}`, automatic: false }),
+  },
+  {
+    id: "sandbox-early-exit", ref: 16, title: "The sandbox died while starting",
+    scope: ["runsc.", "docker.", "containerd.", "podman."], pattern: /cannot read client sync file: waiting for sandbox to start: EOF|unable to retrieve OCI runtime error/,
+    sample: "cannot read client sync file: waiting for sandbox to start: EOF",
+    cause: () => "The sandbox exited before it was ready. Known causes: /tmp or $TMPDIR a symlink, chroot mount denied (rootless), ptrace blocked, an old kernel.",
+    fix: () => ({ id: "runsc.debug-logs", summary: "Run runsc with debug logs and read the *.boot and *.create logs", command: "sudo runsc --debug --debug-log=/tmp/runsc/ --network=none do true; ls /tmp/runsc/", automatic: false }),
+  },
+  {
+    id: "selinux", ref: 17, title: "SELinux labels are not supported",
+    scope: ["docker.", "podman.", "containerd."], pattern: /SELinux is not supported|error remounting chroot in read-only: permission denied/,
+    sample: "SELinux is not supported: …",
+    cause: () => "gVisor does not support SELinux labels for containers.",
+    fix: () => ({ id: "engine.disable-labels", summary: "Run the container with --security-opt label=disable", command: "docker run --security-opt label=disable --runtime=runsc …", automatic: false }),
+  },
+  {
+    id: "kvm-unavailable", ref: 18, title: "/dev/kvm is missing or not accessible",
+    scope: ["docker.", "containerd.", "podman.", "runsc.", "host.kvm"], pattern: /\/dev\/kvm[^\n]*(?:no such file or directory|permission denied)/i,
+    sample: "error opening device file /dev/kvm: open /dev/kvm: no such file or directory",
+    cause: () => "The kvm platform needs /dev/kvm (virtualization extensions, nested virtualization in VMs, membership of the kvm group).",
+    fix: (c) => registerFix(c, "Use the default systrap platform (drop --platform=kvm from the runtime arguments)"),
+  },
+  {
+    id: "wsl", ref: 19, title: "WSL2 is not a supported host",
+    scope: ["host.wsl", "runsc.", "docker."], pattern: /failed to create a syscall thread/,
+    when: (f) => f.wsl,
+    sample: "panic: failed to create a syscall thread",
+    cause: () => "WSL2's kernel restricts ptrace; gVisor under WSL is very much unsupported.",
+    fix: () => ({ id: "host.use-linux-vm", summary: "Use a real Linux VM or machine", command: null, automatic: false }),
+  },
+  {
+    id: "not-linux", ref: 20, title: "Not a Linux host (macOS, Windows)",
+    scope: ["host.platform", "docker."],
+    when: (f) => f.os !== "linux",
+    cause: () => "gVisor runs only on Linux. Docker Desktop, Colima and OrbStack run dockerd inside a Linux VM: runsc must be installed inside that VM and registered in the VM's daemon.json (Docker Desktop: Settings → Docker Engine).",
+    fix: (c) => ({ id: "host.use-linux-vm", summary: "Run gvisor-doctor inside the Linux VM that runs your containers", command: c.facts.os === "darwin" ? "colima ssh   # or: orb   — then run the gvisor-doctor installer there" : null, automatic: false }),
+  },
+  {
+    id: "memlock-kernel", ref: 21, title: "Kernel memlock bug",
+    scope: ["host.kernel", "docker.", "containerd.", "podman."], pattern: /mount submount "[^"]*": [^\n]*input\/output error/,
+    sample: 'mount submount "/etc/hostname": creating mount with source ".../hostname": input/output error',
+    cause: () => "Linux 5.1–5.3.15, 5.4.2 and 5.5 have a memlock bug that breaks gVisor's mounts.",
+    fix: () => ({ id: "host.memlock", summary: "Upgrade the kernel, or set LimitMEMLOCK=infinity for containerd/dockerd", command: "sudo systemctl edit containerd  # [Service] LimitMEMLOCK=infinity", automatic: false }),
+  },
+  {
+    id: "no-xsave", ref: 22, title: "CPU without XSAVE",
+    scope: ["host.cpu", "runsc."], pattern: /SIGILL: illegal instruction[\s\S]*xgetbv|ring0\.xgetbv/,
+    when: (f) => f.arch === "x86_64" && f.cpu.xsave === false,
+    sample: "SIGILL: illegal instruction PC=0x… ring0.xgetbv",
+    cause: () => "This x86 CPU lacks XSAVE, which gVisor requires.",
+    fix: () => ({ id: "host.unsupported-cpu", summary: "Use a newer CPU (or a VM that exposes XSAVE)", command: null, automatic: false }),
+  },
+  {
+    id: "bridge-dns", ref: 23, title: "Container-name DNS on a user-defined bridge",
+    scope: ["docker."], pattern: /bad address '[^']+'/,
+    sample: "ping: bad address 'web'",
+    cause: () => "Docker's embedded DNS (127.0.0.11) lives in the host network namespace, which gVisor's network stack does not see.",
+    fix: () => ({ id: "docker.bridge-dns", summary: "Use the default bridge with --link, container IPs, --network=host, or Kubernetes", command: null, automatic: false }),
+  },
+  {
+    id: "userns-apparmor", ref: 24, title: "Unprivileged user namespaces blocked by AppArmor",
+    scope: ["runsc.", "podman."], pattern: /uid_map: Operation not permitted/,
+    sample: "write /proc/self/uid_map: Operation not permitted",
+    cause: () => "kernel.apparmor_restrict_unprivileged_userns=1 (Ubuntu ≥ 23.10) blocks the user namespaces runsc --rootless needs.",
+    fix: () => ({ id: "host.userns-apparmor", summary: "Run runsc as root, or allow unprivileged user namespaces", command: "sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0", automatic: false }),
+  },
+];
+
+const inScope = (rule: Rule, checkId: string) => rule.scope.some((s) => checkId === s || (s.endsWith(".") && checkId.startsWith(s)) || checkId.startsWith(`${s}.`));
+
+/**
+ * The first rule whose signature appears in `text` (and whose state condition, if
+ * any, holds) for an error seen by `checkId`. Null: unknown error (show it verbatim).
+ */
+export function diagnose(checkId: string, text: string, c: Omit<RuleContext, "match">): Diagnosis | null {
+  for (const rule of RULES) {
+    if (!rule.pattern || !inScope(rule, checkId)) continue;
+    const m = text.match(rule.pattern);
+    if (!m) continue;
+    if (rule.when && !rule.when(c.facts)) continue;
+    const ctx = { ...c, match: m };
+    return { cause: rule.cause(ctx), fix: rule.fix(ctx), rule: rule.id };
+  }
+  return null;
+}
+
+/** The diagnosis of a state rule by id (for checks that detect the state directly). */
+export function diagnoseState(ruleId: string, c: RuleContext): Diagnosis {
+  const rule = RULES.find((r) => r.id === ruleId);
+  if (!rule) throw new Error(`no diagnosis rule "${ruleId}"`);
+  return { cause: rule.cause(c), fix: rule.fix(c), rule: rule.id };
+}
+
+/** For unknown errors: show the text verbatim with the command that produced it. */
+export function unknownError(command: string, text: string): Diagnosis {
+  return {
+    cause: `Unrecognised error from \`${command}\`: ${text.trim().split("\n").slice(-3).join(" | ")}`,
+    fix: { id: "rerun-verbose", summary: "Run the command by hand to see the full error; if gvisor-doctor should recognise it, please report it", command, automatic: false },
+  };
+}

@@ -1,0 +1,91 @@
+// Every diagnosis rule, fed the real error text (or the real broken state), yields
+// its own cause and fix. Texts marked "real" were produced by the tools on this machine.
+import { describe, expect, test } from "bun:test";
+import { RULES, diagnose, diagnoseState, unknownError } from "../../checks/rules.ts";
+import type { HostFacts } from "../../platform/facts.ts";
+
+const base = {
+  os: "linux", arch: "x86_64", wsl: false, cpu: { xsave: true, avx2: true },
+  sysctl: { ptraceScope: 1, maxUserNamespaces: 1000 }, tmp: { path: "/tmp", symlink: false, target: null },
+} as unknown as HostFacts;
+const facts = (over: Partial<HostFacts> = {}) => ({ ...base, ...over }) as HostFacts;
+const ctx = (f = facts()) => ({ facts: f, engine: "docker" as const, runtime: "runsc", configPath: "/etc/docker/daemon.json" });
+
+/** The check that would see each rule's error (first scope entry, made concrete). */
+const checkFor = (scope: string) => (scope.endsWith(".") ? `${scope}hello` : scope);
+
+/** Facts under which each state-guarded rule applies. */
+const STATE: Record<string, Partial<HostFacts>> = {
+  "tmp-symlink": { tmp: { path: "/tmp", symlink: true, target: "/private/tmp" } },
+  "ptrace-blocked": { sysctl: { ptraceScope: 3, maxUserNamespaces: 1000 } },
+  wsl: { wsl: true },
+  "not-linux": { os: "darwin" },
+  "no-xsave": { cpu: { xsave: false, avx2: false } },
+};
+
+describe("diagnosis rules", () => {
+  test("rule ids are unique and every rule cites a row of gvisor-facts §7 (1–24)", () => {
+    expect(new Set(RULES.map((r) => r.id)).size).toBe(RULES.length);
+    for (const r of RULES) expect(r.ref >= 1 && r.ref <= 24).toBe(true);
+    expect(new Set(RULES.map((r) => r.ref)).size).toBe(24); // all 24 signatures are covered
+  });
+
+  for (const rule of RULES.filter((r) => r.sample && r.pattern)) {
+    test(`${rule.id} (§7 #${rule.ref}): its real error text is diagnosed as ${rule.id}`, () => {
+      const f = facts(STATE[rule.id] ?? {});
+      const d = diagnose(checkFor(rule.scope[0]), rule.sample!, ctx(f));
+      expect(d?.rule).toBe(rule.id);
+      expect(d!.cause.length).toBeGreaterThan(20);
+      expect(d!.fix?.summary.length).toBeGreaterThan(5);
+    });
+  }
+
+  for (const id of Object.keys(STATE)) {
+    test(`${id}: the broken state alone yields the diagnosis`, () => {
+      const d = diagnoseState(id, ctx(facts(STATE[id])));
+      expect(d.rule).toBe(id);
+    });
+  }
+
+  test("real: dockerd's sandbox-network failure on this kernel → add --network=none (automatic)", () => {
+    const real = 'docker: Error response from daemon: OCI runtime start failed: starting container: setting up network: creating interfaces from net namespace "/proc/3805/ns/net": cannot run with network enabled in root network namespace: unknown.';
+    const d = diagnose("docker.hello", real, ctx())!;
+    expect(d.rule).toBe("netns-root");
+    expect(d.fix).toMatchObject({ id: "docker.register-runtime", automatic: true, command: "sudo gvisor-doctor configure docker --runtime-arg=--network=none" });
+  });
+
+  test("podman gets the flag in podman's spelling (no leading dashes)", () => {
+    const d = diagnose("podman.hello", "cannot run with network enabled in root network namespace", { ...ctx(), engine: "podman" })!;
+    expect(d.fix?.command).toContain("--runtime-arg=network=none");
+  });
+
+  test("real: runsc do with $TMPDIR a symlink → tmp-symlink when the state holds, generic early exit otherwise", () => {
+    const real = "creating container: cannot create sandbox: cannot read client sync file: waiting for sandbox to start: EOF";
+    expect(diagnose("runsc.smoke", real, ctx(facts(STATE["tmp-symlink"])))?.rule).toBe("tmp-symlink");
+    expect(diagnose("runsc.smoke", real, ctx())?.rule).toBe("sandbox-early-exit");
+  });
+
+  test("unable to attach: ptrace_scope 3 blames ptrace, otherwise permissions with an automatic chmod", () => {
+    const text = "panic: unable to attach: operation not permitted";
+    expect(diagnose("docker.hello", text, ctx(facts(STATE["ptrace-blocked"])))?.rule).toBe("ptrace-blocked");
+    const d = diagnose("docker.hello", text, ctx())!;
+    expect(d.rule).toBe("sandbox-permissions");
+    expect(d.fix?.automatic).toBe(true);
+  });
+
+  test("the runtime path from the error is named in the cause", () => {
+    const d = diagnose("docker.hello", RULES.find((r) => r.id === "runtime-path-missing")!.sample!, ctx())!;
+    expect(d.cause).toContain("/usr/local/bin/runsc");
+  });
+
+  test("rules only read errors from their own scope", () => {
+    expect(diagnose("host.kernel", "unknown or invalid runtime name: runsc", ctx())).toBeNull();
+  });
+
+  test("an unknown error is shown verbatim with the command that produced it", () => {
+    expect(diagnose("docker.hello", "something nobody has seen before", ctx())).toBeNull();
+    const d = unknownError("docker run --rm --runtime=runsc img dmesg", "line1\nsomething nobody has seen before");
+    expect(d.cause).toContain("something nobody has seen before");
+    expect(d.fix?.command).toBe("docker run --rm --runtime=runsc img dmesg");
+  });
+});
