@@ -124,16 +124,21 @@ export const runscShim: Check = {
 
 export const runscSmoke: Check = {
   id: "runsc.smoke",
-  title: "A sandbox starts (runsc do true)",
+  title: "A sandbox starts (runsc do dmesg shows \"Starting gVisor\")",
   needs: ["runsc.binary"],
   requires: { root: true, containers: true },
   timeoutMs: 45_000,
   async run(ctx) {
     const r = theRunsc(ctx);
-    const args = ["--network=none", "do", "true"];
+    // dmesg inside the sandbox doubles as the signature probe (runsc do uses the host's files).
+    const args = ["--network=none", "do", "dmesg"];
     const res = await run(r.path, args, { timeoutMs: 30_000, env: ctx.options.env, cwd: "/" });
     const cmd = `sudo ${r.path} ${args.join(" ")}`;
-    if (res.code === 0) return pass(`a sandbox started and exited cleanly (${res.durationMs} ms)`, [`$ ${cmd}`]);
+    if (res.code === 0) {
+      const sig = res.stdout.split("\n").find((l) => l.includes("Starting gVisor"));
+      if (!sig) return fail(`\`${cmd}\` ran, but its dmesg lacks "Starting gVisor"`, unknownError(cmd, res.stdout.split("\n")[0] ?? ""), [`$ ${cmd}`]);
+      return pass(`a sandbox started: dmesg shows "${sig.trim()}" (${res.durationMs} ms)`, [`$ ${cmd}`, `dmesg: ${sig.trim()}`]);
+    }
     const text = `${res.stderr}\n${res.stdout}`;
     const d = diagnose("runsc.smoke", text, rc(ctx)) ?? unknownError(cmd, text || failureText(res));
     return fail(`\`${cmd}\` failed: ${failureText(res)}`, d, [`$ ${cmd}`, ...text.trim().split("\n").filter(Boolean).slice(-5)]);

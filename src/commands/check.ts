@@ -8,6 +8,7 @@ import { listOption, type Command, type IO, type Parsed } from "../args.ts";
 import { EXIT, UsageError } from "../errors.ts";
 import { header, renderFindings, renderTrace, summaryLine } from "../report/human.ts";
 import { reportJson } from "../report/json.ts";
+import { matrixCells, renderMatrix } from "../report/matrix.ts";
 import { startProgress } from "../ui/spinner.ts";
 
 export const CHECK_HELP = `Usage: gvisor-doctor [check] [options]
@@ -92,13 +93,18 @@ export function exitCodeFor(findings: Finding[], strict: boolean): number {
 export function printReport(r: CheckRun, io: IO, strict: boolean): void {
   const code = exitCodeFor(r.findings, strict);
   if (io.json) {
-    io.stdout(reportJson(r.facts, r.findings, code === EXIT.OK));
+    io.stdout(reportJson(r.facts, r.findings, code === EXIT.OK, { matrix: matrixCells(r.findings) }));
     return;
   }
   io.stdout(io.c.bold(header(r.facts)));
   io.stdout("");
   io.stdout(renderFindings(io.c, r.findings, io.verbose));
   io.stdout("");
+  const matrix = renderMatrix(io.c, r.findings);
+  if (matrix) {
+    io.stdout(matrix);
+    io.stdout("");
+  }
   io.stdout(summaryLine(io.c, r.findings, r.ms));
   if (io.verbose) io.stderr(renderTrace(io.ce, r.trace));
 }
