@@ -7,7 +7,7 @@ import { run, failureText, type RunResult } from "../platform/proc.ts";
 import { primaryRunsc } from "../platform/runsc.ts";
 import { which } from "../platform/which.ts";
 import { diagnose, diagnoseState, unknownError, type RuleContext } from "./rules.ts";
-import { fail, pass, skip, warn, type Check, type CheckContext, type Diagnosis } from "./types.ts";
+import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext, type Diagnosis } from "./types.ts";
 
 export const RUNTIME_NAME = "runsc";
 export const GVISOR_SIGNATURE = "Starting gVisor";
@@ -84,7 +84,7 @@ export const dockerRuntimePath: Check = {
     if (primary && primary.realPath !== real) {
       return warn(`dockerd uses ${path} (${version}), but runsc on PATH is ${primary.path} (${primary.versionText.replace(/^runsc version /, "")})`, {
         cause: "Two different runsc binaries: containers run the one in daemon.json, not the one you upgrade or test.",
-        fix: { id: "docker.register-runtime", summary: `Point the runtime at ${primary.path}`, command: `sudo gvisor-doctor configure docker --runsc ${primary.path}`, automatic: true },
+        fix: gvdFix("docker.register-runtime", `Point the runtime at ${primary.path}`, ["configure", "docker", "--runsc", primary.path]),
       });
     }
     return pass(`${path}${real !== path ? ` → ${real}` : ""} (${version})`);
@@ -146,7 +146,7 @@ export const dockerSignature: Check = {
       const rt = ctx.facts.docker.info!.runtimes[RUNTIME_NAME];
       return fail(`the container ran, but not under gVisor: dmesg says "${h.dmesg[0] ?? ""}"`, {
         cause: `The "${RUNTIME_NAME}" runtime's path (${rt?.path}) is not runsc.`,
-        fix: { id: "docker.register-runtime", summary: "Point the runtime at the real runsc", command: "sudo gvisor-doctor configure docker", automatic: true },
+        fix: gvdFix("docker.register-runtime", "Point the runtime at the real runsc", ["configure", "docker"]),
       }, h.dmesg.slice(0, 3));
     }
     return pass(`dmesg shows "${sig.trim()}"`, [`dmesg: ${sig.trim()}`]);

@@ -3,7 +3,7 @@
 // user's terms, and the fix. Checks never hand-write these explanations: they ask
 // `diagnose()` (error text) or `diagnoseState()` (a known broken state).
 import type { HostFacts } from "../platform/facts.ts";
-import type { Diagnosis, Fix } from "./types.ts";
+import { gvdFix, type Diagnosis, type Fix } from "./types.ts";
 
 export type Engine = "docker" | "containerd" | "podman" | "crio" | "runsc";
 
@@ -35,15 +35,18 @@ export interface Rule {
   fix: (c: RuleContext) => Fix;
 }
 
-const CONFIGURE = (c: RuleContext, extra = "") => `sudo gvisor-doctor configure ${c.engine === "runsc" ? "all" : c.engine}${extra}`;
-const registerFix = (c: RuleContext, summary?: string, extra = ""): Fix => ({
-  id: `${c.engine}.register-runtime`,
-  summary: summary ?? `Register ${c.runtime} with ${c.engine}${c.configPath ? ` in ${c.configPath}` : ""} and reload it`,
-  command: CONFIGURE(c, extra),
-  automatic: true,
-});
-const INSTALL: Fix = { id: "runsc.install", summary: "Install gVisor from a verified release tarball (runsc, shim and sidecars together)", command: "sudo gvisor-doctor install", automatic: true };
-const networkArg = (c: RuleContext) => (c.engine === "podman" ? " --runtime-arg=network=none" : " --runtime-arg=--network=none");
+const engineOf = (c: RuleContext) => (c.engine === "runsc" ? "all" : c.engine);
+/** Register (or update) the runtime with the engine; `args` are runsc flags to add. */
+const registerFix = (c: RuleContext, summary?: string, args: string[] = [], extraArgv: string[] = []): Fix =>
+  gvdFix(
+    `${c.engine}.register-runtime`,
+    summary ?? `Register ${c.runtime} with ${c.engine}${c.configPath ? ` in ${c.configPath}` : ""} and reload it`,
+    ["configure", engineOf(c), ...args.map((a) => `--runtime-arg=${a}`), ...extraArgv],
+    c.engine === "containerd" && extraArgv.includes("--restart") ? { confirm: "restarts containerd" } : {},
+  );
+const INSTALL: Fix = gvdFix("runsc.install", "Install gVisor from a verified release tarball (runsc, shim and sidecars together)", ["install"]);
+/** Podman spells runtime flags without the leading dashes (--runtime-flag network=none). */
+const flag = (c: RuleContext, f: string) => (c.engine === "podman" ? f : `--${f}`);
 
 export const RULES: Rule[] = [
   {
@@ -86,7 +89,7 @@ export const RULES: Rule[] = [
     scope: ["runsc.", "docker.", "containerd.", "podman."], pattern: /build label .* does not match the expected release|all gVisor binaries must come from the same release/,
     sample: "panic: this binary's build label release-20260720.0 does not match the expected release release-20260817.0; all gVisor binaries must come from the same release",
     cause: () => "runsc and the binaries in gvisor-bin/ were installed from different releases.",
-    fix: () => ({ ...INSTALL, summary: "Reinstall every gVisor file from one release tarball", command: "sudo gvisor-doctor install --force" }),
+    fix: () => gvdFix("runsc.install", "Reinstall every gVisor file from one release tarball", ["install", "--force"]),
   },
   {
     id: "ptrace-blocked", ref: 7, title: "ptrace is blocked (Yama ptrace_scope = 3)",
@@ -108,21 +111,21 @@ export const RULES: Rule[] = [
     scope: ["docker.", "containerd.", "podman.", "runsc."], pattern: /cannot run with network enabled in root network namespace/,
     sample: 'docker: Error response from daemon: OCI runtime start failed: starting container: setting up network: creating interfaces from net namespace "/proc/3805/ns/net": cannot run with network enabled in root network namespace: unknown.',
     cause: () => "runsc's own network stack (--network=sandbox, the default) needs a private network namespace, and this engine or kernel gives it the root one (rootless engines, --net=host, some VMs and kernels).",
-    fix: (c) => registerFix(c, `Run ${c.runtime} with --network=none (no network in containers; use --network=host to share the host's)`, networkArg(c)),
+    fix: (c) => registerFix(c, `Run ${c.runtime} with --network=none (no network in containers; use --network=host to share the host's)`, [flag(c, "network=none")]),
   },
   {
     id: "cgroup-busy", ref: 9, title: "runsc cannot set up cgroups inside a container",
     scope: ["docker.", "containerd.", "podman.", "runsc."], pattern: /cgroup\.subtree_control: device or resource busy/,
     sample: "cannot set up cgroup for root: configuring cgroup: write /sys/fs/cgroup/cgroup.subtree_control: device or resource busy",
     cause: () => "runsc runs inside a container (or the root cgroup is not empty) on cgroup v2.",
-    fix: (c) => registerFix(c, `Run ${c.runtime} with --ignore-cgroups`, c.engine === "podman" ? " --runtime-arg=ignore-cgroups" : " --runtime-arg=--ignore-cgroups"),
+    fix: (c) => registerFix(c, `Run ${c.runtime} with --ignore-cgroups`, [flag(c, "ignore-cgroups")]),
   },
   {
     id: "cgroup-denied", ref: 10, title: "Rootless engine without cgroup delegation",
     scope: ["docker.", "podman."], pattern: /open \/sys\/fs\/cgroup\/cgroup\.subtree_control: permission denied|systemd error: Interactive authentication required/,
     sample: "open /sys/fs/cgroup/cgroup.subtree_control: permission denied",
     cause: () => "A rootless Podman or Docker cannot create cgroups without delegation.",
-    fix: (c) => registerFix(c, `Run ${c.runtime} with ignore-cgroups and network=none`, c.engine === "podman" ? " --runtime-arg=ignore-cgroups --runtime-arg=network=none" : " --runtime-arg=--ignore-cgroups --runtime-arg=--network=none"),
+    fix: (c) => registerFix(c, `Run ${c.runtime} with ignore-cgroups and network=none`, [flag(c, "ignore-cgroups"), flag(c, "network=none")]),
   },
   {
     id: "runsc-too-old", ref: 11, title: "runsc is too old for this engine",
@@ -150,7 +153,7 @@ export const RULES: Rule[] = [
     scope: ["containerd.", "k8s."], pattern: /no runtime for "([^"]+)" is configured|RuntimeHandler "([^"]+)" not supported/,
     sample: 'failed to get sandbox runtime: no runtime for "runsc" is configured',
     cause: (c) => `containerd's config has no ${c.runtime} runtime under the plugin path its config version uses (v2: io.containerd.grpc.v1.cri, v3: io.containerd.cri.v1.runtime), or containerd was not restarted, or kubelet talks to another runtime.`,
-    fix: (c) => ({ ...registerFix({ ...c, engine: "containerd" }, "Register runsc under the right plugin path and restart containerd", " --restart") }),
+    fix: (c) => registerFix({ ...c, engine: "containerd" }, "Register runsc under the right plugin path and restart containerd", [], ["--restart"]),
   },
   {
     id: "shim-missing", ref: 15, title: "containerd cannot find containerd-shim-runsc-v1",

@@ -6,9 +6,9 @@ import { run, failureText } from "../platform/proc.ts";
 import { EXPECTED_SIDECARS, primaryRunsc, type RunscBinary } from "../platform/runsc.ts";
 import { compareGvisor, gvisorAgeDays } from "../platform/versions.ts";
 import { diagnose, diagnoseState, unknownError, type RuleContext } from "./rules.ts";
-import { fail, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
+import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 
-const INSTALL_FIX = { id: "runsc.install", summary: "Install gVisor (runsc and its shim) for this host", command: "sudo gvisor-doctor install", automatic: true };
+const INSTALL_FIX = gvdFix("runsc.install", "Install gVisor (runsc and its shim) for this host", ["install"]);
 const rc = (ctx: CheckContext): Omit<RuleContext, "match"> => ({ facts: ctx.facts, engine: "runsc", runtime: "runsc" });
 /** The runsc every runsc.* check is about (the one runsc.binary accepted). */
 const theRunsc = (ctx: CheckContext) => ctx.finding("runsc.binary").data as RunscBinary;
@@ -75,7 +75,7 @@ export const runscVersion: Check = {
       } else details.push(`could not check for a newer release: ${latest.error}`);
     } else details.push("newer-release lookup skipped (--offline)");
     const kind = v.distro ? "a distribution build" : v.isRelease ? "a release" : `a development build ${v.commits} commits after release ${v.date}.${v.point}`;
-    if (newer) return warn(`${v.raw} is ${kind}; ${newer} is available`, { cause: "A newer gVisor release exists.", fix: { ...upgrade, command: `sudo gvisor-doctor install --version ${newer.replace(/^release-/, "")}` } }, details);
+    if (newer) return warn(`${v.raw} is ${kind}; ${newer} is available`, { cause: "A newer gVisor release exists.", fix: gvdFix("runsc.install", upgrade.summary, ["install", "--version", newer.replace(/^release-/, "")]) }, details);
     if (age > STALE_DAYS) return warn(`${v.raw} is ${kind} from ${age} days ago`, { cause: `runsc is more than ${STALE_DAYS} days old: it lacks security fixes and features current engines expect.`, fix: upgrade }, details);
     return pass(`${v.raw} (${kind}, ${age} days old)`, details);
   },

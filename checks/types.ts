@@ -12,6 +12,18 @@ export interface Fix {
   command: string | null;
   /** Whether `gvisor-doctor --fix` applies it. */
   automatic: boolean;
+  /** When the fix is a gvisor-doctor invocation: its arguments (`--fix` runs exactly this). */
+  argv?: string[];
+  /** Why `--fix` needs --yes (or a yes on a TTY) before applying it, e.g. "restarts containerd". */
+  confirm?: string;
+}
+
+/** Shell-quote one argument for display in a command line. */
+export const shellQuote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+
+/** A fix that is a gvisor-doctor invocation, with the command line a person would type. */
+export function gvdFix(id: string, summary: string, argv: string[], extra: Partial<Fix> = {}): Fix {
+  return { id, summary, command: `sudo gvisor-doctor ${argv.map(shellQuote).join(" ")}`, automatic: true, argv, ...extra };
 }
 
 export interface Diagnosis {

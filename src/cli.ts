@@ -1,35 +1,12 @@
 #!/usr/bin/env -S bun
-// gvisor-doctor entry point: pick the command, parse its flags, run it, map errors
-// to the documented exit codes. Commands live in src/commands/.
-import { parseCommandArgs, type Command, type IO } from "./args.ts";
-import { COMMANDS } from "./commands/index.ts";
-import { ActionError, EXIT, UsageError } from "./errors.ts";
+// gvisor-doctor entry point: build the IO for this process and run the invocation.
+// Commands live in src/commands/; dispatch and exit-code mapping in src/dispatch.ts.
+import type { IO } from "./args.ts";
+import { runArgv } from "./dispatch.ts";
 import { colorLevel, makeChalk } from "./ui/color.ts";
 import { spinnerAllowed } from "./ui/spinner.ts";
-import { VERSION } from "./version.ts";
 
-function mainHelp(): string {
-  const w = Math.max(...COMMANDS.map((c) => c.name.length));
-  return `gvisor-doctor ${VERSION} — install gVisor (runsc), register it with your container engines, and prove it works.
-
-Usage: gvisor-doctor [command] [options]
-
-Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`).join("\n")}
-
-Without a command, runs 'check'. 'gvisor-doctor <command> --help' shows a command's options.
-
-Global options:
-  --json          Machine-readable output on stdout (logs on stderr)
-  -v, --verbose   Details, timings and every command run
-  --no-color      No colors (NO_COLOR=1 works too; FORCE_COLOR=1 forces colors)
-  --version       Print the version
-  -h, --help      This help
-
-Exit codes: 0 ok · 1 a check or action failed · 2 usage or internal error · 3 restart pending`;
-}
-
-function makeIO(argv: string[], env: NodeJS.ProcessEnv): IO {
+export function makeIO(argv: string[], env: NodeJS.ProcessEnv): IO {
   const noColor = argv.includes("--no-color");
   return {
     env,
@@ -40,67 +17,16 @@ function makeIO(argv: string[], env: NodeJS.ProcessEnv): IO {
     json: argv.includes("--json"),
     verbose: argv.includes("-v") || argv.includes("--verbose"),
     spinner: spinnerAllowed(process.stderr, env),
-    interactive: !!process.stdin.isTTY,
+    interactive: !!process.stdin.isTTY && !!process.stderr.isTTY,
   };
 }
 
-/** Find the command: first non-flag argument before `--`, default `check`. */
-export function resolveCommand(argv: string[]): { cmd: Command; args: string[] } {
-  const first = argv[0];
-  if (first !== undefined && !first.startsWith("-")) {
-    const cmd = COMMANDS.find((c) => c.name === first);
-    if (!cmd) {
-      const near = COMMANDS.find((c) => c.name.startsWith(first.slice(0, 3)));
-      throw new UsageError(`unknown command '${first}'`, near ? `did you mean '${near.name}'? see: gvisor-doctor --help` : "see: gvisor-doctor --help");
-    }
-    return { cmd, args: argv.slice(1) };
-  }
-  return { cmd: COMMANDS.find((c) => c.name === "check")!, args: argv };
-}
-
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const io = makeIO(argv, env);
-  try {
-    if (argv[0] === "--version" || argv[0] === "-V") {
-      io.stdout(io.json ? JSON.stringify({ name: "gvisor-doctor", version: VERSION }) : `gvisor-doctor ${VERSION}`);
-      return EXIT.OK;
-    }
-    if (argv.length === 1 && (argv[0] === "--help" || argv[0] === "-h")) {
-      io.stdout(mainHelp());
-      return EXIT.OK;
-    }
-    if (argv[0] === "help") {
-      const target = argv[1] ? COMMANDS.find((c) => c.name === argv[1]) : undefined;
-      io.stdout(target ? target.help : mainHelp());
-      return EXIT.OK;
-    }
-    const { cmd, args } = resolveCommand(argv);
-    const parsed = parseCommandArgs(cmd, args);
-    if (parsed.values.help) {
-      io.stdout(cmd.help);
-      return EXIT.OK;
-    }
-    return await cmd.run(parsed, io);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr(`gvisor-doctor: ${e.message}${e.hint ? `\n${e.hint}` : ""}`);
-      return EXIT.USAGE;
-    }
-    if (e instanceof ActionError) {
-      io.stderr(`${io.ce.red("error:")} ${e.message}${e.hint ? `\n${e.hint}` : ""}`);
-      return e.code;
-    }
-    const err = e as Error;
-    io.stderr(`${io.ce.red("internal error:")} ${err?.message ?? String(e)}`);
-    if (io.verbose && err?.stack) io.stderr(err.stack);
-    else io.stderr("run again with -v for a stack trace, and please report it");
-    return EXIT.USAGE;
-  }
+  return runArgv(argv, makeIO(argv, env));
 }
 
 // Run when executed (compiled binary, `bun src/cli.ts`, `deno run src/cli.ts`), not when imported by tests.
 if (import.meta.main) {
-  const code = await main(process.argv.slice(2));
-  // Let stdout drain (large --json documents into a pipe) before exiting.
-  process.exitCode = code;
+  // exitCode (not exit()) lets stdout drain, e.g. a large --json document into a pipe.
+  process.exitCode = await main(process.argv.slice(2));
 }

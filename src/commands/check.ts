@@ -24,16 +24,23 @@ Options:
   --list            List the checks (id, title, needs root, needs network) and exit
   --strict          Treat warnings as failures (exit 1)
   --offline         Skip checks that need the network
+  --fix             Apply the automatic fixes of failing checks in dependency order, re-check,
+                    and show before → after (also: gvisor-doctor --fix)
+  --dry-run         With --fix: show the fixes and their diffs, change nothing
+  --yes             With --fix: allow fixes that restart a daemon or change the default runtime
+                    (without it they are asked on a TTY, or left pending: exit 3)
   -v, --verbose     Show details, timings and every command run
   --no-color        No colors (also NO_COLOR=1; FORCE_COLOR=1 forces them)
 
-Exit codes: 0 all checks pass or warn · 1 a check failed · 2 usage or internal error
-            3 fixes applied but a restart is pending
+Exit codes: 0 all checks pass or warn (with --fix: everything that failed is fixed)
+            1 a check failed · 2 usage or internal error · 3 fixes applied, a restart is pending
 
 Examples:
   gvisor-doctor                       # same as: gvisor-doctor check
   gvisor-doctor check --quick --json  # fast, machine-readable
-  gvisor-doctor check --only docker -v`;
+  gvisor-doctor check --only docker -v
+  sudo gvisor-doctor --fix --dry-run     # what would be changed, with diffs
+  sudo gvisor-doctor --fix --yes         # fix everything that can be fixed`;
 
 export const CHECK_OPTIONS = {
   quick: { type: "boolean" },
@@ -42,6 +49,9 @@ export const CHECK_OPTIONS = {
   list: { type: "boolean" },
   strict: { type: "boolean" },
   offline: { type: "boolean" },
+  fix: { type: "boolean" },
+  "dry-run": { type: "boolean" },
+  yes: { type: "boolean", short: "y" },
 } as const;
 
 function listCatalog(catalog: Check[], io: IO): number {
@@ -116,6 +126,11 @@ export const checkCommand: Command = {
   options: CHECK_OPTIONS,
   async run(p, io) {
     if (p.values.list) return listCatalog(CATALOG, io);
+    if (p.values["dry-run"] && !p.values.fix) throw new UsageError("--dry-run applies to --fix", "try: gvisor-doctor --fix --dry-run");
+    if (p.values.fix) {
+      const { runFix } = await import("../fix.ts");
+      return runFix(p, io);
+    }
     const r = await runCheckMatrix(p, io);
     printReport(r, io, !!p.values.strict);
     return exitCodeFor(r.findings, !!p.values.strict);

@@ -31,7 +31,8 @@ export function renderFindings(c: ChalkInstance, findings: Finding[], verbose: b
       out.push(`${indent}${c.dim("cause:")} ${f.diagnosis.cause}`);
       if (f.diagnosis.fix) {
         const fx = f.diagnosis.fix;
-        out.push(`${indent}${c.dim("fix:  ")} ${fx.summary}${fx.automatic ? c.dim(" (gvisor-doctor --fix applies it)") : ""}`);
+        // --fix applies the automatic fixes of failing checks only (warnings are advice).
+        out.push(`${indent}${c.dim("fix:  ")} ${fx.summary}${fx.automatic && f.status === "fail" ? c.dim(" (gvisor-doctor --fix applies it)") : ""}`);
         if (fx.command) out.push(`${indent}       ${c.cyan(fx.command)}`);
       }
     }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { parseCommandArgs, listOption } from "../../src/args.ts";
-import { resolveCommand } from "../../src/cli.ts";
+import { resolveCommand } from "../../src/dispatch.ts";
 import { checkCommand } from "../../src/commands/check.ts";
 import { UsageError } from "../../src/errors.ts";
 import { colorLevel } from "../../src/ui/color.ts";

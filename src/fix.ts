@@ -1,0 +1,213 @@
+// `gvisor-doctor --fix`: run the matrix, apply the automatic fixes of failing checks in
+// dependency order, re-run the matrix, and repeat while a fix uncovers the next problem
+// (e.g. registering runsc lets the hello container run into the sandbox-network
+// failure, whose fix is a runtime argument). Fixes that are gvisor-doctor commands run
+// in-process with exactly the arguments the report prints.
+import { chmodSync, statSync } from "node:fs";
+import { createInterface } from "node:readline";
+import type { Finding, Fix } from "../checks/types.ts";
+import { shellQuote } from "../checks/types.ts";
+import type { PathPermission } from "../platform/runsc.ts";
+import type { HostFacts } from "../platform/facts.ts";
+import type { IO, Parsed } from "./args.ts";
+import { exitCodeFor, printReport, runCheckMatrix, type CheckRun } from "./commands/check.ts";
+import { EXIT } from "./errors.ts";
+import { reportJson } from "./report/json.ts";
+import { matrixCells } from "./report/matrix.ts";
+import { SYMBOL, colorFor } from "./report/human.ts";
+
+/** Dependency order: binaries before permissions before engine registration before reloads. */
+const FIX_ORDER = [
+  "runsc.install",
+  "runsc.fix-permissions",
+  "docker.repair-config",
+  "docker.register-runtime",
+  "containerd.register-runtime",
+  "podman.register-runtime",
+  "crio.register-runtime",
+  "k8s.runtimeclass",
+];
+const MAX_ROUNDS = 3;
+
+export interface PlannedFix {
+  fix: Fix;
+  /** Checks whose failure asked for it. */
+  checks: string[];
+  /** Data of the first such finding (e.g. the paths with bad permissions). */
+  data?: unknown;
+}
+
+export type FixStatus = "applied" | "failed" | "declined" | "pending-restart" | "planned";
+
+export interface FixRecord {
+  id: string;
+  checks: string[];
+  summary: string;
+  command: string | null;
+  status: FixStatus;
+  message: string;
+  round: number;
+}
+
+const orderOf = (id: string) => {
+  const i = FIX_ORDER.indexOf(id);
+  return i < 0 ? FIX_ORDER.length : i;
+};
+
+/** Runtime args a runtime already has, so adding one keeps the user's others. */
+function existingRuntimeArgs(facts: HostFacts, fix: Fix): string[] {
+  if (fix.id === "docker.register-runtime") return facts.docker.info?.runtimes.runsc?.runtimeArgs ?? [];
+  return [];
+}
+
+/**
+ * The fixes to apply for `findings`: automatic ones of failing checks, merged per fix
+ * id (runtime arguments united), in dependency order.
+ */
+export function planFixes(findings: Finding[], facts: HostFacts): PlannedFix[] {
+  const byKey = new Map<string, PlannedFix>();
+  for (const f of findings) {
+    const fix = f.diagnosis?.fix;
+    if (f.status !== "fail" || !fix?.automatic) continue;
+    const key = fix.argv ? `${fix.id} ${fix.argv[0]} ${fix.argv[1] ?? ""}` : fix.id;
+    const prev = byKey.get(key);
+    if (!prev) {
+      byKey.set(key, { fix: { ...fix, argv: fix.argv ? [...fix.argv] : undefined }, checks: [f.id], data: f.data });
+      continue;
+    }
+    prev.checks.push(f.id);
+    if (prev.fix.argv && fix.argv) for (const a of fix.argv) if (!prev.fix.argv.includes(a)) prev.fix.argv.push(a);
+  }
+  const planned = [...byKey.values()].sort((a, b) => orderOf(a.fix.id) - orderOf(b.fix.id));
+  for (const p of planned) {
+    const argv = p.fix.argv;
+    if (!argv) continue;
+    // configure replaces runtime args when any are given: keep the ones already there.
+    if (argv.some((a) => a.startsWith("--runtime-arg="))) {
+      const keep = existingRuntimeArgs(facts, p.fix).map((a) => `--runtime-arg=${a}`).filter((a) => !argv.includes(a));
+      const at = argv.findIndex((a) => a.startsWith("--runtime-arg="));
+      argv.splice(at, 0, ...keep);
+    }
+    p.fix.command = `sudo gvisor-doctor ${argv.map(shellQuote).join(" ")}`;
+  }
+  return planned;
+}
+
+const fixKey = (p: PlannedFix) => `${p.fix.id} ${(p.fix.argv ?? []).join(" ")}`;
+
+async function askYes(question: string, io: IO): Promise<boolean> {
+  if (!io.interactive || io.json) return false;
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await new Promise<string>((resolve) => rl.question(`${question} [y/N] `, resolve));
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/** An IO for a nested command: its output is ours, indented, and never on stdout in --json mode. */
+function nestedIO(io: IO): IO {
+  const indent = (w: (s: string) => void) => (s: string) => w(s.replace(/\n$/, "").split("\n").map((l) => `      ${l}`).join("\n"));
+  return { ...io, json: false, stdout: indent(io.json ? io.stderr : io.stdout), stderr: indent(io.stderr), spinner: false };
+}
+
+function chmodAll(bad: PathPermission[]): string[] {
+  const done: string[] = [];
+  for (const b of bad) {
+    const mode = statSync(b.path).mode & 0o7777;
+    chmodSync(b.path, mode | 0o555);
+    done.push(`${b.path}: ${mode.toString(8).padStart(4, "0")} → ${(mode | 0o555).toString(8).padStart(4, "0")}`);
+  }
+  return done;
+}
+
+async function applyOne(p: PlannedFix, io: IO, dryRun: boolean): Promise<{ status: FixStatus; message: string }> {
+  if (p.fix.id === "runsc.fix-permissions") {
+    const bad = (p.data as PathPermission[] | undefined) ?? [];
+    if (dryRun) return { status: "planned", message: `would chmod a+rx ${bad.map((b) => b.path).join(" ")}` };
+    try {
+      return { status: "applied", message: chmodAll(bad).join("; ") };
+    } catch (e) {
+      return { status: "failed", message: (e as Error).message };
+    }
+  }
+  if (!p.fix.argv) return { status: "failed", message: `no automatic action for ${p.fix.id}` };
+  const { runArgv } = await import("./dispatch.ts"); // lazy: dispatch imports the commands, which import us
+  const argv = dryRun ? [...p.fix.argv, "--dry-run"] : p.fix.argv;
+  const code = await runArgv(argv, nestedIO(io));
+  if (dryRun) return code === EXIT.OK || code === EXIT.RESTART_PENDING ? { status: "planned", message: "dry run shown above" } : { status: "failed", message: `dry run of gvisor-doctor ${p.fix.argv.join(" ")} exited ${code}` };
+  if (code === EXIT.OK) return { status: "applied", message: "done" };
+  if (code === EXIT.RESTART_PENDING) return { status: "pending-restart", message: "applied; the engine must be restarted to use it" };
+  return { status: "failed", message: `gvisor-doctor ${p.fix.argv.join(" ")} exited ${code}` };
+}
+
+export async function runFix(p: Parsed, io: IO): Promise<number> {
+  const dryRun = !!p.values["dry-run"];
+  const yes = !!p.values.yes;
+  const strict = !!p.values.strict;
+  const c = io.ce;
+  const log = (s: string) => (io.json ? io.stderr(s) : io.stdout(s));
+  const first = await runCheckMatrix(p, io);
+  let last: CheckRun = first;
+  const records: FixRecord[] = [];
+  const attempted = new Set<string>();
+  let pendingRestart = false;
+
+  for (let round = 1; round <= MAX_ROUNDS; round++) {
+    const todo = planFixes(last.findings, last.facts).filter((f) => !attempted.has(fixKey(f)));
+    if (!todo.length) break;
+    log(c.bold(`${dryRun ? "Would apply" : round === 1 ? "Applying" : "Then applying"} ${todo.length} fix${todo.length === 1 ? "" : "es"}:`));
+    for (const [i, item] of todo.entries()) {
+      attempted.add(fixKey(item));
+      log(`  [${i + 1}/${todo.length}] ${item.fix.summary} ${c.dim(`(${item.fix.id}, for ${item.checks.join(", ")})`)}`);
+      if (item.fix.command) log(`      ${c.cyan(`$ ${item.fix.command.replace(/^sudo /, "")}`)}`);
+      let result: { status: FixStatus; message: string };
+      if (item.fix.confirm && !dryRun && !yes && !(await askYes(`      This ${item.fix.confirm}. Apply it?`, io))) {
+        pendingRestart = true;
+        if (item.fix.argv?.includes("--restart")) {
+          // Edit the config now; leave the restart to the user (exit 3 says one is pending).
+          const editOnly = { ...item, fix: { ...item.fix, argv: item.fix.argv.filter((a) => a !== "--restart") } };
+          result = await applyOne(editOnly, io, dryRun);
+          if (result.status === "applied") result = { status: "pending-restart", message: `config changed; not restarted (it ${item.fix.confirm}): re-run with --yes, or restart it yourself` };
+        } else result = { status: "declined", message: `not applied: it ${item.fix.confirm}; re-run with --yes to apply it` };
+      } else result = await applyOne(item, io, dryRun);
+      if (result.status === "pending-restart") pendingRestart = true;
+      const mark = result.status === "applied" || result.status === "planned" ? c.green("✓") : result.status === "failed" ? c.red("✗") : c.yellow("!");
+      log(`      ${mark} ${result.status}: ${result.message}`);
+      records.push({ id: item.fix.id, checks: item.checks, summary: item.fix.summary, command: item.fix.command, status: result.status, message: result.message, round });
+    }
+    if (dryRun) break;
+    log(c.dim("Re-checking…"));
+    last = await runCheckMatrix(p, io);
+  }
+
+  const before = new Map(first.findings.map((f) => [f.id, f.status]));
+  const changed = last.findings.filter((f) => before.get(f.id) !== f.status);
+  if (!io.json) {
+    if (!records.length) log(first.findings.some((f) => f.status === "fail") ? "Nothing to apply automatically: the failures below need a manual fix." : "Nothing to fix.");
+    if (changed.length) {
+      log(c.bold("\nbefore → after:"));
+      const w = Math.max(...changed.map((f) => f.id.length));
+      for (const f of changed) {
+        const b = before.get(f.id) ?? "skip";
+        log(`  ${f.id.padEnd(w)}  ${colorFor(c, b)(`${SYMBOL[b]} ${b}`)} → ${colorFor(c, f.status)(`${SYMBOL[f.status]} ${f.status}`)}`);
+      }
+    }
+    log("");
+    printReport(last, io, strict);
+    const manual = last.findings.filter((f) => f.status === "fail" && f.diagnosis?.fix && !f.diagnosis.fix.automatic);
+    if (manual.length) io.stdout(c.yellow(`${manual.length} failure${manual.length === 1 ? "" : "s"} need${manual.length === 1 ? "s" : ""} a manual fix (see "fix:" above).`));
+    if (pendingRestart) io.stdout(c.yellow("A restart is still pending: re-run with --yes to let gvisor-doctor do it, or run the command shown above."));
+  } else {
+    const code = exitCodeFor(last.findings, strict);
+    io.stdout(reportJson(last.facts, last.findings, code === EXIT.OK && !pendingRestart, {
+      matrix: matrixCells(last.findings),
+      fix: { dryRun, rounds: new Set(records.map((r) => r.round)).size, applied: records, before: first.findings.map((f) => ({ id: f.id, status: f.status })), pendingRestart },
+    }));
+  }
+  const failing = exitCodeFor(last.findings, strict) !== EXIT.OK;
+  if (failing) return EXIT.FAILED;
+  if (pendingRestart) return EXIT.RESTART_PENDING;
+  return EXIT.OK;
+}
