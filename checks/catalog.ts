@@ -2,6 +2,7 @@
 // every check it needs (the engine relies on it; a unit test enforces it).
 // Ids are part of the JSON contract.
 import { dockerDaemon, dockerHello, dockerNetwork, dockerRuntime, dockerRuntimePath, dockerSignature } from "./docker.ts";
+import { k8sRuntimeClass } from "./k8s.ts";
 import { hostCgroups, hostContainer, hostCpu, hostKernel, hostKvm, hostPlatform, hostPtrace, hostTmp, hostUserns, hostWsl } from "./host.ts";
 import { runscBinary, runscPermissions, runscShim, runscSidecars, runscSmoke, runscVersion } from "./runsc.ts";
 import { sandboxSelf } from "./sandbox.ts";
@@ -30,5 +31,6 @@ export const CATALOG: Check[] = [
   dockerHello,
   dockerSignature,
   dockerNetwork,
+  k8sRuntimeClass,
   sandboxSelf,
 ];

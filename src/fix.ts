@@ -9,6 +9,7 @@ import type { Finding, Fix } from "../checks/types.ts";
 import { shellQuote } from "../checks/types.ts";
 import type { PathPermission } from "../platform/runsc.ts";
 import type { HostFacts } from "../platform/facts.ts";
+import { failureText, run } from "../platform/proc.ts";
 import type { IO, Parsed } from "./args.ts";
 import { exitCodeFor, printReport, runCheckMatrix, type CheckRun } from "./commands/check.ts";
 import { EXIT } from "./errors.ts";
@@ -131,6 +132,13 @@ async function applyOne(p: PlannedFix, io: IO, dryRun: boolean): Promise<{ statu
     } catch (e) {
       return { status: "failed", message: (e as Error).message };
     }
+  }
+  if (p.fix.id === "k8s.runtimeclass") {
+    const { RUNTIMECLASS_YAML } = await import("../checks/k8s.ts");
+    const kubectl = (p.data as { kubectl?: string } | undefined)?.kubectl ?? "kubectl";
+    if (dryRun) return { status: "planned", message: `would apply:\n${RUNTIMECLASS_YAML}` };
+    const r = await run(kubectl, ["apply", "-f", "-"], { input: RUNTIMECLASS_YAML, timeoutMs: 30_000, env: io.env });
+    return r.code === 0 ? { status: "applied", message: r.stdout.trim() || "RuntimeClass created" } : { status: "failed", message: failureText(r) };
   }
   if (!p.fix.argv) return { status: "failed", message: `no automatic action for ${p.fix.id}` };
   const { runArgv } = await import("./dispatch.ts"); // lazy: dispatch imports the commands, which import us
