@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, copyFileSync, mkdirSync, symlinkSync, realpathSync
 import { dirname, join } from "node:path";
 import { BINARY } from "./cli.ts";
 
-function libsOf(bin: string): string[] {
+export function libsOf(bin: string): string[] {
   const r = spawnSync("ldd", [bin], { encoding: "utf8" });
   const libs: string[] = [];
   for (const line of r.stdout.split("\n")) {
