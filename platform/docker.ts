@@ -3,7 +3,7 @@
 import { realpathSync } from "node:fs";
 import { run, type RunResult } from "./proc.ts";
 import { which, SYSTEM_BIN_DIRS } from "./which.ts";
-import type { DaemonProcess } from "./procs.ts";
+import { processUid, readEnviron, type DaemonProcess } from "./procs.ts";
 
 export const DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
 export const DEFAULT_DAEMON_JSON = "/etc/docker/daemon.json";
@@ -98,8 +98,10 @@ export function daemonConfigPath(d: DaemonProcess | null, env: NodeJS.ProcessEnv
   const flag = d?.flags["--config-file"]?.at(-1);
   if (flag) return flag;
   if (d && d.uid !== null && d.uid !== 0) {
-    const home = env.HOME ?? "";
-    return `${env.XDG_CONFIG_HOME || `${home}/.config`}/docker/daemon.json`;
+    // Rootless dockerd reads $XDG_CONFIG_HOME/docker/daemon.json of *its* environment, not ours.
+    const denv = (processUid(d.pid) === d.uid ? readEnviron(d.pid) : null) ?? env;
+    const home = denv.HOME ?? env.HOME ?? "";
+    return `${denv.XDG_CONFIG_HOME || `${home}/.config`}/docker/daemon.json`;
   }
   if (d && d.exe.startsWith("/snap/")) return "/var/snap/docker/current/config/daemon.json";
   return DEFAULT_DAEMON_JSON;

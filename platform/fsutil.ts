@@ -3,7 +3,7 @@
 // backups, atomic symlink switches, and a lock file that serialises concurrent runs.
 import {
   closeSync, constants, copyFileSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync,
-  renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync, fchmodSync, fchownSync, existsSync, utimesSync,
+  renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync, fchmodSync, fchownSync, existsSync, utimesSync, readdirSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -91,11 +91,16 @@ export function backupName(path: string, now = new Date()): string {
   return `${path}.gvisor-doctor-${ts}.bak`;
 }
 
-/** Copy `path` (through symlinks) to a timestamped backup beside it, keeping its mode. Returns the backup path. */
-export function backupFile(path: string, now = new Date()): string {
+/**
+ * Copy `path` (through symlinks) to a timestamped backup beside it (or in `dir`), keeping
+ * its mode. Returns the backup path.
+ */
+export function backupFile(path: string, now = new Date(), dir?: string): string {
   const target = resolveForWrite(path);
-  let dest = backupName(target, now);
-  for (let i = 1; existsSync(dest); i++) dest = backupName(target, now).replace(/\.bak$/, `.${i}.bak`);
+  if (dir) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const name = dir ? join(dir, basename(target)) : target;
+  let dest = backupName(name, now);
+  for (let i = 1; existsSync(dest); i++) dest = backupName(name, now).replace(/\.bak$/, `.${i}.bak`);
   copyFileSync(target, dest, constants.COPYFILE_EXCL);
   const st = statSync(target);
   try {
@@ -135,11 +140,13 @@ export class LockBusyError extends Error {
 
 /**
  * Run `fn` holding an exclusive lock file (O_EXCL create, our pid inside). A lock
- * left by a dead process (SIGKILL) is taken over. Waits up to `waitMs` for a live holder.
+ * left by a dead process (SIGKILL) is taken over. Waits up to `waitMs` for a live holder,
+ * calling `onWait` once when it starts waiting.
  */
-export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, waitMs = 30_000): Promise<T> {
+export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, waitMs = 30_000, onWait?: (holder: number | null) => void): Promise<T> {
   mkdirSync(dirname(lockPath), { recursive: true });
   const deadline = Date.now() + waitMs;
+  let told = false;
   for (;;) {
     try {
       const fd = openSync(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
@@ -171,6 +178,10 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, wa
         continue;
       }
       if (Date.now() > deadline) throw new LockBusyError(lockPath, holder);
+      if (!told) {
+        told = true;
+        onWait?.(holder);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -181,4 +192,30 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, wa
       if (Number.parseInt(readFileSync(lockPath, "utf8"), 10) === process.pid) unlinkSync(lockPath);
     } catch {}
   }
+}
+
+/**
+ * Remove temp files `atomicWriteFile` left beside `path` when a writer was killed
+ * (SIGKILL between create and rename). Only temps of processes that are gone.
+ */
+export function removeStaleTemps(path: string): string[] {
+  const target = resolveForWrite(path);
+  const prefix = `.${basename(target)}.gvd-tmp-`;
+  const removed: string[] = [];
+  let names: string[] = [];
+  try {
+    names = readdirSync(dirname(target));
+  } catch {
+    return removed;
+  }
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue;
+    const pid = Number.parseInt(n.slice(prefix.length), 10);
+    if (!pid || pidAlive(pid)) continue;
+    try {
+      rmSync(join(dirname(target), n), { force: true });
+      removed.push(join(dirname(target), n));
+    } catch {}
+  }
+  return removed;
 }

@@ -65,3 +65,27 @@ export function findProcesses(names: string[], valueFlags: string[], procRoot = 
 
 export const DOCKERD_VALUE_FLAGS = ["--config-file", "-H", "--host", "--data-root", "--exec-root", "--pidfile", "-p", "--containerd"];
 export const CONTAINERD_VALUE_FLAGS = ["-c", "--config", "-a", "--address", "--root", "--state"];
+
+/** A process's environment (/proc/PID/environ), or null when unreadable. */
+export function readEnviron(pid: number, procRoot = "/proc"): Record<string, string> | null {
+  try {
+    const env: Record<string, string> = {};
+    for (const kv of readFileSync(`${procRoot}/${pid}/environ`, "latin1").split("\0")) {
+      const eq = kv.indexOf("=");
+      if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
+    }
+    return env;
+  } catch {
+    return null;
+  }
+}
+
+/** Real uid of a running process, or null. */
+export function processUid(pid: number, procRoot = "/proc"): number | null {
+  try {
+    const m = readFileSync(`${procRoot}/${pid}/status`, "utf8").match(/^Uid:\s+(\d+)/m);
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,177 @@
+// Writing a plan: under a per-file lock, check nothing changed since the plan was
+// made, back up every file we modify or delete, write atomically (old or new content,
+// never a mix), and undo the files already written when a later one fails.
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { atomicWriteFile, backupFile, removeStaleTemps, resolveForWrite, withLock } from "../fsutil.ts";
+import { EngineConfigError, type AppliedFile, type FileChange } from "./types.ts";
+
+/** The plan was made from content that has changed since (another run, or a person). */
+export class StalePlanError extends Error {
+  constructor(readonly path: string) {
+    super(`${path} changed while gvisor-doctor was planning; run configure again`);
+  }
+}
+
+export function readOrNull(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return null;
+    throw e;
+  }
+}
+
+/** A file named by an absolute path in a config, for inspection: null when missing, relative or unreadable. */
+export function readIfAbsolute(path: string | null | undefined): string | null {
+  if (!path || !path.startsWith("/")) return null;
+  try {
+    return readOrNull(path);
+  } catch {
+    return null;
+  }
+}
+
+function lockDir(): string {
+  // Non-root runs cannot create files in root's /run/lock/gvisor-doctor: a per-user directory.
+  const uid = typeof process.getuid === "function" ? process.getuid() : 0;
+  if (uid !== 0) return join(tmpdir(), `gvisor-doctor-locks-${uid}`);
+  for (const d of ["/run/lock", "/var/lock"]) {
+    try {
+      if (statSync(d).isDirectory()) return join(d, "gvisor-doctor");
+    } catch {}
+  }
+  return join(tmpdir(), "gvisor-doctor-locks");
+}
+
+/** One lock per config file (by resolved path), so runs on different files never wait. */
+export function lockPathFor(configPath: string): string {
+  const key = createHash("sha256").update(resolveForWrite(configPath)).digest("hex").slice(0, 16);
+  return join(lockDir(), `configure-${key}.lock`);
+}
+
+/** A file-system error as a message that names the file, the cause and the fix. */
+export function explainWriteError(e: unknown, path: string): EngineConfigError {
+  const err = e as NodeJS.ErrnoException;
+  const dir = dirname(path);
+  const spot = { file: path };
+  switch (err.code) {
+    case "EROFS":
+      return new EngineConfigError(`cannot write ${path}: the file system holding ${dir} is read-only`, spot, `remount it read-write (mount -o remount,rw <mountpoint>), or point --config at a writable copy; nothing was changed`, null, "read-only");
+    case "EACCES":
+    case "EPERM":
+      return new EngineConfigError(`cannot write ${path}: permission denied in ${dir}`, spot, `run as root (sudo gvisor-doctor configure …); as root this means the file or directory is immutable (lsattr; chattr -i) or on a file system that refuses writes; nothing was changed`, null, "permission");
+    case "ENOSPC":
+    case "EDQUOT":
+      return new EngineConfigError(`cannot write ${path}: no space left on the file system holding ${dir}`, spot, "free some space and run configure again; nothing was changed", null, "no-space");
+    case "ENOTDIR":
+    case "ENOENT":
+      return new EngineConfigError(`cannot write ${path}: ${dir} does not exist or is not a directory`, spot, "create the directory or pass --config with the right path; nothing was changed", null, "no-dir");
+    default:
+      return new EngineConfigError(`cannot write ${path}: ${err?.message ?? String(e)}`, spot, null, null, "write-failed");
+  }
+}
+
+export interface ApplyOptions {
+  now: Date;
+  /** Lock file; default lockPathFor(the first change's path). */
+  lockPath?: string;
+  /** Test hook: runs after a temp file is complete, before it replaces the file. */
+  beforeRename?: (tempPath: string) => void;
+  /** Told once when another run holds the lock and we wait for it. */
+  log?: (message: string) => void;
+}
+
+/**
+ * Where a backup goes: beside the file, except in drop-in directories (`*.d`), where an
+ * engine may read every file (a backup there could override the new content): then in
+ * `<dir>.gvisor-doctor-backups/` beside the directory.
+ */
+export function backupDirFor(path: string): string | undefined {
+  const dir = dirname(resolveForWrite(path));
+  return dir.endsWith(".d") ? `${dir}.gvisor-doctor-backups` : undefined;
+}
+
+function writeOne(c: FileChange, opts: ApplyOptions): AppliedFile {
+  removeStaleTemps(c.path);
+  if (c.after === null) {
+    const backup = c.backup === false ? null : backupFile(c.path, opts.now, backupDirFor(c.path));
+    rmSync(c.path, { force: true });
+    return { path: c.path, action: "delete", backup };
+  }
+  if (c.before === null) {
+    mkdirSync(dirname(resolveForWrite(c.path)), { recursive: true, mode: 0o755 });
+    atomicWriteFile(c.path, c.after, { mode: c.mode ?? 0o644, beforeRename: opts.beforeRename });
+    return { path: c.path, action: "create", backup: null };
+  }
+  const backup = backupFile(c.path, opts.now, backupDirFor(c.path));
+  atomicWriteFile(c.path, c.after, { beforeRename: opts.beforeRename });
+  return { path: c.path, action: "modify", backup };
+}
+
+function undo(done: { change: FileChange; applied: AppliedFile }[]): string[] {
+  const failed: string[] = [];
+  for (const { change, applied } of [...done].reverse()) {
+    try {
+      if (applied.action === "create") rmSync(change.path, { force: true });
+      else atomicWriteFile(change.path, change.before ?? "", { mode: applied.backup ? statSync(applied.backup).mode & 0o7777 : (change.mode ?? 0o644) });
+    } catch {
+      failed.push(change.path);
+    }
+  }
+  return failed;
+}
+
+/**
+ * Apply file changes in order, holding the lock. Every file must still hold the
+ * content the plan was made from (StalePlanError otherwise, nothing written).
+ */
+export async function applyChanges(changes: FileChange[], opts: ApplyOptions): Promise<AppliedFile[]> {
+  if (changes.length === 0) return [];
+  const lockPath = opts.lockPath ?? lockPathFor(changes[0].path);
+  let lockHeld = false;
+  try {
+    const onWait = (holder: number | null) => opts.log?.(`waiting for another gvisor-doctor (pid ${holder ?? "?"}) to finish with ${changes[0].path}…`);
+    return await withLock(lockPath, () => {
+      lockHeld = true;
+      for (const c of changes) {
+        let current: string | null;
+        try {
+          current = readOrNull(c.path);
+        } catch (e) {
+          throw explainWriteError(e, c.path);
+        }
+        if (current !== c.before) throw new StalePlanError(c.path);
+      }
+      const done: { change: FileChange; applied: AppliedFile }[] = [];
+      for (const c of changes) {
+        try {
+          done.push({ change: c, applied: writeOne(c, opts) });
+        } catch (e) {
+          const undoFailed = undo(done);
+          const err = explainWriteError(e, c.path);
+          if (done.length) {
+            const restored = done.map((d) => d.change.path).filter((p) => !undoFailed.includes(p));
+            const tail = undoFailed.length ? `; could NOT restore ${undoFailed.join(", ")} (backups: ${done.map((d) => d.applied.backup).filter(Boolean).join(", ")})` : `; restored ${restored.join(", ")}`;
+            throw new EngineConfigError(err.message + tail, err.spot, err.hint, null, err.code);
+          }
+          throw err;
+        }
+      }
+      return done.map((d) => d.applied);
+    }, 30_000, onWait);
+  } catch (e) {
+    if (e instanceof StalePlanError || e instanceof EngineConfigError) throw e;
+    // The lock itself could not be taken (read-only /run, permissions): explain like a write.
+    if (!lockHeld && (e as NodeJS.ErrnoException).code) throw explainWriteError(e, lockPath);
+    throw e;
+  }
+}
+
+/** An adapter's apply(): the plan's changes under the lock of the engine's config file. */
+export async function applyPlan(plan: { changes: FileChange[]; configPath: string }, opts: Omit<ApplyOptions, "lockPath">): Promise<{ files: AppliedFile[] }> {
+  return { files: await applyChanges(plan.changes, { ...opts, lockPath: lockPathFor(plan.configPath) }) };
+}

@@ -1,0 +1,179 @@
+// containerd: the adapter. Runtime tables in config.toml for the CRI plugin of the file's
+// schema (containerd-config.ts), planned surgically (containerd-plan.ts), checked with
+// `containerd config dump` (containerd-dump.ts), loaded by a restart: containerd has no
+// live reload and exits on SIGHUP. Without containerd-shim-runsc-v1 the runtime uses the
+// runc shim with runsc as its binary.
+import { readFileSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import { resolveForWrite } from "../fsutil.ts";
+import { run } from "../proc.ts";
+import { findProcesses, readEnviron, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "../procs.ts";
+import { which, whichAll, SYSTEM_BIN_DIRS } from "../which.ts";
+import { applyPlan, readIfAbsolute, readOrNull } from "./apply.ts";
+import { processStartMs, restartCommand, restartProcess, sameNamespaces, snapshotProcess, systemctl, systemdUnitOf, waitForUnixSocket } from "./daemon-control.ts";
+import { buildPlan } from "./plan.ts";
+import { parseWrapper } from "./runtime-args.ts";
+import { shimConfigArgs } from "./shim-config.ts";
+import { managedByTool } from "./text.ts";
+import { getPath, parseTomlStrict } from "./toml-check.ts";
+import { EngineConfigError, type DeclaredRuntime, type EngineAdapter, type EngineContext, type EngineDetection, type EngineInspection, type Plan, type ReloadOptions, type ReloadResult, type VerifyResult } from "./types.ts";
+import { DEFAULT_CONTAINERD_ADDRESS, DEFAULT_CONTAINERD_CONFIG, fsReader, inspectConfig, RUNC_SHIM_TYPE, RUNSC_SHIM, RUNSC_SHIM_TYPE } from "./containerd-config.ts";
+import { configDump, dumpMismatch, validateWithContainerd } from "./containerd-dump.ts";
+import { planContainerd, type ContainerdPlanResult } from "./containerd-plan.ts";
+
+// The read side, for the doctor's checks: containerd.inspectConfig(path) and friends.
+export { criDisabled, CRI_PLUGIN, inspectConfig, inspectContainerdText, runtimesPath, schemaFaults, RUNSC_SHIM, type ContainerdInspection, type ContainerdSchema } from "./containerd-config.ts";
+export { planContainerd, type ContainerdPlanInput, type ContainerdPlanResult } from "./containerd-plan.ts";
+
+
+export interface ContainerdDetection extends EngineDetection {
+  /** containerd-shim-runsc-v1 where containerd looks for shims, or null. */
+  shim: string | null;
+  /** The gRPC socket of the matched daemon. */
+  address: string;
+}
+
+function daemonConfig(d: DaemonProcess): string {
+  return d.flags["-c"]?.at(-1) ?? d.flags["--config"]?.at(-1) ?? DEFAULT_CONTAINERD_CONFIG;
+}
+
+const sameFile = (a: string, b: string) => a === b || resolveForWrite(a) === resolveForWrite(b);
+
+async function containerdVersion(bin: string): Promise<string | null> {
+  const r = await run(bin, ["--version"], { timeoutMs: 5_000 });
+  // "containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3"
+  return r.code === 0 ? (r.stdout.trim().split(/\s+/)[2] ?? null) : null;
+}
+
+/** containerd looks for shims on its own PATH and next to its binary. */
+function findShim(binary: string | null, daemon: DaemonProcess | null, env: NodeJS.ProcessEnv): string | null {
+  const daemonPath = daemon ? readEnviron(daemon.pid)?.PATH : undefined;
+  const dirs = [...(binary ? [dirname(binary)] : []), ...SYSTEM_BIN_DIRS];
+  return whichAll(RUNSC_SHIM, dirs, daemonPath ?? env.PATH ?? "")[0] ?? null;
+}
+
+function addressOf(d: DaemonProcess | null, configPath: string): string {
+  const flag = d?.flags["-a"]?.at(-1) ?? d?.flags["--address"]?.at(-1);
+  if (flag) return flag;
+  try {
+    const a = getPath(parseTomlStrict(readFileSync(configPath, "utf8"), configPath), ["grpc", "address"]);
+    if (typeof a === "string" && a) return a;
+  } catch {}
+  return DEFAULT_CONTAINERD_ADDRESS;
+}
+
+function newestMtime(paths: string[]): number {
+  let m = 0;
+  for (const p of paths) {
+    try {
+      m = Math.max(m, statSync(p).mtimeMs);
+    } catch {}
+  }
+  return m;
+}
+
+export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
+  name: "containerd",
+  title: "containerd",
+
+  async detect(ctx: EngineContext): Promise<ContainerdDetection> {
+    const env = ctx.env;
+    const binary = which("containerd", [env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
+    const daemons = ctx.facts?.containerd ?? findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS);
+    const daemon = ctx.configPath ? (daemons.find((d) => sameFile(daemonConfig(d), ctx.configPath!)) ?? null) : (daemons.find((d) => daemonConfig(d) === DEFAULT_CONTAINERD_CONFIG) ?? null);
+    const configPath = ctx.configPath ?? (daemon ? daemonConfig(daemon) : DEFAULT_CONTAINERD_CONFIG);
+    const shim = findShim(binary, daemon, env);
+    const notes: string[] = [];
+    if (daemon) notes.push(`containerd pid ${daemon.pid} reads ${configPath}`);
+    notes.push(shim ? `runsc shim: ${shim}` : `${RUNSC_SHIM} not found on containerd's PATH`);
+    let managedBy: string | null = null;
+    try {
+      managedBy = managedByTool(readOrNull(configPath));
+    } catch {}
+    return {
+      engine: "containerd", installed: !!binary, binary, running: !!daemon, pid: daemon?.pid ?? null,
+      version: binary ? await containerdVersion(binary) : null, configPath,
+      configSource: ctx.configPath ? "--config" : daemon && daemonConfig(daemon) !== DEFAULT_CONTAINERD_CONFIG ? `-c of containerd pid ${daemon.pid}` : "default",
+      managedBy, systemdUnit: daemon ? systemdUnitOf(daemon.pid) : null, notes, shim, address: addressOf(daemon, configPath),
+    };
+  },
+
+  async inspect(det): Promise<EngineInspection> {
+    const ins = inspectConfig(det.configPath, det.version);
+    const runtimes: Record<string, DeclaredRuntime> = {};
+    for (const [name, r] of Object.entries(ins.runtimes)) {
+      let path: string | null = typeof r.options.BinaryName === "string" && r.options.BinaryName ? r.options.BinaryName : r.runtimeType === RUNC_SHIM_TYPE ? "runc" : null;
+      let args: string[] = [];
+      const cfg = typeof r.options.ConfigPath === "string" ? r.options.ConfigPath : null;
+      if (r.runtimeType === RUNSC_SHIM_TYPE) {
+        // The shim runs binary_name from runsc.toml (default: runsc on PATH) with [runsc_config] as flags.
+        path = "runsc";
+        try {
+          const text = cfg ? readOrNull(cfg) : null;
+          args = shimConfigArgs(text, cfg ?? "");
+          const bn = text ? getPath(parseTomlStrict(text, cfg!), ["binary_name"]) : undefined;
+          if (typeof bn === "string") path = bn;
+        } catch (e) {
+          ins.faults.push({ code: "containerd.shim-config-invalid", severity: "error", file: cfg ?? r.file, message: (e as Error).message, fix: "containers of this runtime fail to start: fix the file" });
+        }
+      }
+      const wrapper = parseWrapper(readIfAbsolute(path));
+      if (wrapper) args = wrapper.args;
+      runtimes[name] = { name, path: wrapper?.runsc ?? path, args, type: r.runtimeType, source: { file: r.file, line: r.line ?? undefined }, raw: r.options };
+      if (r.runtimeType === RUNSC_SHIM_TYPE && !det.shim) ins.faults.push({ code: "containerd.shim-missing", severity: "error", file: r.file, line: r.line ?? undefined, message: `runtime "${name}" uses ${RUNSC_SHIM_TYPE}, but ${RUNSC_SHIM} is not on containerd's PATH: containerd reports 'binary not installed "${RUNSC_SHIM}"'`, fix: `install ${RUNSC_SHIM} next to containerd, or run gvisor-doctor configure containerd to use the runc shim` });
+    }
+    const files = [{ path: det.configPath, exists: ins.exists, managedBy: ins.managedBy }, ...ins.imports.flatMap((i) => (i.files ?? []).map((f) => ({ path: f, exists: readOrNull(f) !== null, managedBy: managedByTool(readOrNull(f)) })))];
+    return { engine: "containerd", configPath: det.configPath, files, runtimes, defaultRuntime: ins.defaultRuntimeName, faults: ins.faults };
+  },
+
+  async plan(det, req, ctx): Promise<Plan> {
+    const r = planContainerd({ configPath: det.configPath, reader: fsReader, containerdVersion: det.version, shim: det.shim, wrapperDir: ctx.wrapperDir, request: req, force: ctx.force });
+    if (det.binary && r.changes.length) {
+      ctx.log(`containerd: checking the result with ${det.binary} config dump`);
+      const problem = await validateWithContainerd(det.binary, det.configPath, fsReader, r.changes, req.name, r.expect);
+      if (problem) throw new EngineConfigError(`${det.configPath}: ${problem}; nothing was written`, { file: det.configPath }, "edit the file by hand, or write the runtime into the main config", null, "dump-check");
+      r.notes.push(`checked with containerd ${det.version ?? ""} config dump`.replace("  ", " "));
+    } else if (!det.binary && r.changes.length) r.notes.push("containerd is not installed here: the result was checked with a TOML parser only");
+    return buildPlan({ engine: "containerd", request: req, configPath: det.configPath, existed: r.existed, changes: r.changes, notes: r.notes, effective: r.effective, engineData: r.expect });
+  },
+
+  async apply(plan, ctx) {
+    return applyPlan(plan, { now: ctx.now(), log: ctx.log });
+  },
+
+  async reload(det, _plan, opts: ReloadOptions): Promise<ReloadResult> {
+    if (!det.pid) return { action: "not-running", method: null, command: null, message: "containerd is not running here; it reads the file when it starts" };
+    if (det.systemdUnit) {
+      const command = `systemctl restart ${det.systemdUnit}`;
+      if (!opts.reload) return { action: "pending", method: null, command, message: `--no-reload: restart containerd to load the change: ${command}` };
+      const r = await systemctl("restart", det.systemdUnit);
+      return r.ok ? { action: "restarted", method: r.command, command: null, message: `restarted with ${r.command}` } : { action: "failed", method: r.command, command, message: `${r.command} failed: ${r.message}` };
+    }
+    const snap = snapshotProcess(det.pid);
+    const command = `gvisor-doctor configure containerd --config ${det.configPath} --restart`;
+    if (!opts.restart || !opts.reload) {
+      return { action: "pending", method: null, command: snap ? `${command}   # or by hand: ${restartCommand(snap)}` : command, message: "containerd has no live reload (and exits on SIGHUP): restart it to load the change" };
+    }
+    if (!snap) return { action: "failed", method: null, command, message: `cannot read /proc/${det.pid} to restart containerd` };
+    if (!sameNamespaces(det.pid)) return { action: "failed", method: null, command: restartCommand(snap), message: `containerd pid ${det.pid} runs in other namespaces than gvisor-doctor; restart it the way it was started` };
+    const r = await restartProcess(snap, () => waitForUnixSocket(det.address, 300));
+    return r.ok ? { action: "restarted", method: `stopped pid ${det.pid} (SIGTERM) and started it again with its argv and environment`, command: null, message: r.message } : { action: "failed", method: "restart by hand", command: restartCommand(snap), message: r.message };
+  },
+
+  async verify(det, plan): Promise<VerifyResult> {
+    if (!det.binary) return { ok: null, message: "not verified: containerd is not installed", details: [] };
+    const { doc, error } = await configDump(det.binary, det.configPath);
+    if (!doc) return { ok: false, message: `containerd cannot load ${det.configPath}: ${error}`, details: [] };
+    const expect = (plan.engineData as ContainerdPlanResult["expect"] | undefined) ?? { version: 2, runtime: plan.request.remove ? null : { runtime_type: plan.effective?.type, options: {} } };
+    const mismatch = dumpMismatch(doc, plan.request.name, expect);
+    if (mismatch) return { ok: false, message: mismatch, details: [`$ ${det.binary} -c ${det.configPath} config dump`] };
+    const configured = plan.request.remove ? `containerd config dump no longer shows "${plan.request.name}"` : `containerd config dump shows ${plan.request.name} (${plan.effective!.type})`;
+    if (!det.pid) return { ok: true, message: configured, details: [] };
+    const started = processStartMs(det.pid);
+    const ins = inspectConfig(det.configPath, det.version);
+    const changed = newestMtime([det.configPath, ...ins.imports.flatMap((i) => i.files ?? [])]);
+    if (started !== null && started < changed) return { ok: false, message: `${configured}, but containerd pid ${det.pid} started before the change: it has not loaded it`, details: [] };
+    return { ok: true, message: `${configured}; containerd pid ${det.pid} started after the change`, details: [] };
+  },
+};
+

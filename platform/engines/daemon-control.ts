@@ -1,0 +1,160 @@
+// Reloading and restarting engine daemons: through systemd when systemd runs them,
+// otherwise by signal (dockerd reloads on SIGHUP) or by stopping the process and
+// starting it again with its original argv, environment, directory and log files
+// (containerd has no live reload and exits on SIGHUP).
+import { spawn } from "node:child_process";
+import { closeSync, openSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { connect } from "node:net";
+import { readEnviron } from "../procs.ts";
+import { run, failureText } from "../proc.ts";
+import { which, SYSTEM_BIN_DIRS } from "../which.ts";
+
+/** The systemd unit whose cgroup holds `pid` (e.g. "docker.service"), when systemd is init. */
+export function systemdUnitOf(pid: number, procRoot = "/proc"): string | null {
+  try {
+    if (!statSync("/run/systemd/system").isDirectory()) return null;
+  } catch {
+    return null;
+  }
+  try {
+    const cg = readFileSync(`${procRoot}/${pid}/cgroup`, "utf8");
+    return cg.match(/\/([^/\n]+\.service)\s*$/m)?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    const state = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "")[0];
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * When a process started, in ms since the epoch: its start tick (/proc/PID/stat) against
+ * the uptime now (/proc/uptime, 10 ms resolution; /proc/stat's btime is whole seconds,
+ * too coarse to tell "restarted just after the write" from "before").
+ */
+export function processStartMs(pid: number): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ");
+    const ticks = Number(fields[19]); // field 22 (starttime) counted from field 3
+    const uptime = Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+    // USER_HZ is 100 on every Linux ABI gvisor-doctor supports (x86_64, arm64).
+    return Number.isFinite(ticks) && Number.isFinite(uptime) ? Date.now() - uptime * 1000 + ticks * 10 : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function systemctl(action: "reload" | "restart", unit: string): Promise<{ ok: boolean; message: string; command: string }> {
+  const bin = which("systemctl", SYSTEM_BIN_DIRS.join(":")) ?? "systemctl";
+  const r = await run(bin, [action, unit], { timeoutMs: 90_000 });
+  return { ok: r.code === 0, message: r.code === 0 ? `systemctl ${action} ${unit}` : failureText(r), command: `systemctl ${action} ${unit}` };
+}
+
+/** Whether `pid` shares our network and mount namespaces (restarting it from here recreates it in ours). */
+export function sameNamespaces(pid: number): boolean {
+  try {
+    return ["net", "mnt"].every((ns) => readlinkSync(`/proc/${pid}/ns/${ns}`) === readlinkSync(`/proc/self/ns/${ns}`));
+  } catch {
+    return false;
+  }
+}
+
+export function waitForUnixSocket(path: string, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  return new Promise((resolve) => {
+    const attempt = () => {
+      const s = connect(path);
+      s.once("connect", () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once("error", () => {
+        s.destroy();
+        if (Date.now() > end) resolve(false);
+        else setTimeout(attempt, 100);
+      });
+    };
+    attempt();
+  });
+}
+
+export interface ProcessSnapshot {
+  pid: number;
+  exe: string;
+  argv: string[];
+  env: Record<string, string>;
+  cwd: string;
+  /** Regular files its stdout/stderr were appending to (null: not a file). */
+  stdout: string | null;
+  stderr: string | null;
+}
+
+function fdFile(pid: number, fd: number): string | null {
+  try {
+    const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    return target.startsWith("/") && statSync(target).isFile() ? target : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Everything needed to start a process again the way it was started. */
+export function snapshotProcess(pid: number): ProcessSnapshot | null {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0");
+    if (argv.at(-1) === "") argv.pop();
+    let exe = readlinkSync(`/proc/${pid}/exe`);
+    // An upgraded binary shows as "(deleted)": start the file now at that path.
+    exe = exe.replace(/ \(deleted\)$/, "");
+    return { pid, exe, argv, env: readEnviron(pid) ?? {}, cwd: readlinkSync(`/proc/${pid}/cwd`), stdout: fdFile(pid, 1), stderr: fdFile(pid, 2) };
+  } catch {
+    return null;
+  }
+}
+
+/** The shell command that restarts a snapshot by hand (for "restart pending" messages). */
+export function restartCommand(s: ProcessSnapshot): string {
+  const q = (w: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+  const log = s.stdout ? ` >>${q(s.stdout)} 2>&1` : " >/dev/null 2>&1";
+  return `kill ${s.pid} && while kill -0 ${s.pid} 2>/dev/null; do sleep 0.1; done && setsid ${[s.exe, ...s.argv.slice(1)].map(q).join(" ")}${log} &`;
+}
+
+/**
+ * SIGTERM the process, wait for it to exit, start it again detached with the same argv,
+ * environment, directory and log files, and wait until `ready` says it serves again.
+ */
+export async function restartProcess(s: ProcessSnapshot, ready: () => Promise<boolean>, timeoutMs = 30_000): Promise<{ ok: boolean; pid: number | null; message: string }> {
+  try {
+    process.kill(s.pid, "SIGTERM");
+  } catch (e) {
+    return { ok: false, pid: null, message: `cannot stop pid ${s.pid}: ${(e as Error).message}` };
+  }
+  const end = Date.now() + timeoutMs;
+  while (pidAlive(s.pid)) {
+    if (Date.now() > end) return { ok: false, pid: null, message: `pid ${s.pid} did not exit within ${timeoutMs / 1000}s of SIGTERM` };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const out = s.stdout ? openSync(s.stdout, "a") : "ignore";
+  const err = s.stderr ? (s.stderr === s.stdout ? out : openSync(s.stderr, "a")) : "ignore";
+  const child = spawn(s.exe, s.argv.slice(1), { argv0: s.argv[0], env: s.env, cwd: s.cwd, detached: true, stdio: ["ignore", out, err] });
+  const spawnError = await new Promise<string | null>((resolve) => {
+    child.once("error", (e) => resolve(e.message));
+    child.once("spawn", () => resolve(null));
+  });
+  for (const fd of new Set([out, err])) if (typeof fd === "number") closeSync(fd);
+  if (spawnError) return { ok: false, pid: null, message: `could not start ${s.exe}: ${spawnError}` };
+  child.unref();
+  while (Date.now() < end) {
+    if (child.exitCode !== null || !pidAlive(child.pid!)) return { ok: false, pid: null, message: `${s.exe} exited right after the restart (exit ${child.exitCode ?? "?"})${s.stderr ? `; see ${s.stderr}` : ""}` };
+    if (await ready()) return { ok: true, pid: child.pid!, message: `restarted (pid ${s.pid} → ${child.pid})` };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { ok: false, pid: child.pid ?? null, message: `${s.exe} (pid ${child.pid}) did not become ready within ${timeoutMs / 1000}s` };
+}

@@ -1,0 +1,23 @@
+// The engine registry: every adapter, in the order `configure all` handles them.
+// Commands and checks reach engines only through here.
+import { containerdAdapter } from "./containerd.ts";
+import { crioAdapter } from "./crio.ts";
+import { dockerAdapter } from "./docker.ts";
+import { podmanAdapter } from "./podman.ts";
+import { ENGINE_NAMES, type EngineAdapter, type EngineName } from "./types.ts";
+
+export const ENGINES: Record<EngineName, EngineAdapter<any>> = {
+  docker: dockerAdapter,
+  containerd: containerdAdapter,
+  podman: podmanAdapter,
+  crio: crioAdapter,
+};
+
+export function adapterFor(name: EngineName): EngineAdapter<any> {
+  return ENGINES[name];
+}
+
+export const isEngineName = (s: string): s is EngineName => (ENGINE_NAMES as readonly string[]).includes(s);
+
+export { ENGINE_NAMES };
+export type { EngineAdapter, EngineName };

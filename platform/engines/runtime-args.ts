@@ -1,0 +1,109 @@
+// runsc flags as a runtime's arguments, in the three shapes engines need them:
+// Docker's runtimeArgs (["--network=none"]), the shim's runsc.toml [runsc_config]
+// table ({network = "none"}), and a wrapper script for engines that cannot pass
+// arguments at all (Podman 4.3, containerd's runc shim, CRI-O's oci mode).
+import { join } from "node:path";
+import { CREATED_MARKER, shellQuote } from "./text.ts";
+import { EngineConfigError, type EngineName, type FileChange } from "./types.ts";
+
+const FLAG = /^--([A-Za-z0-9][A-Za-z0-9_.-]*)(?:=(.*))?$/s;
+
+/**
+ * `--network=none`, `network=none` (Podman's --runtime-flag spelling) and `--debug` all
+ * become `--name[=value]`. Returns an error message for anything else.
+ */
+export function normalizeRuntimeArgs(args: string[]): { args: string[]; error: string | null } {
+  const out: string[] = [];
+  for (const a of args) {
+    const withDashes = a.startsWith("-") ? a.replace(/^-(?!-)/, "--") : `--${a}`;
+    if (!FLAG.test(withDashes)) return { args: [], error: `runtime argument '${a}' is not a runsc flag: use --name or --name=value (e.g. --runtime-arg=--network=none)` };
+    out.push(withDashes);
+  }
+  return { args: out, error: null };
+}
+
+/** ["--network=none", "--debug"] → {network: "none", debug: "true"} (the shim passes each as --key=value). */
+export function argsToRunscConfig(args: string[]): Record<string, string> {
+  const cfg: Record<string, string> = {};
+  for (const a of args) {
+    const m = FLAG.exec(a);
+    if (m) cfg[m[1]] = m[2] ?? "true";
+  }
+  return cfg;
+}
+
+export function runscConfigToArgs(cfg: Record<string, unknown>): string[] {
+  return Object.entries(cfg).map(([k, v]) => (v === "true" || v === true ? `--${k}` : `--${k}=${String(v)}`));
+}
+
+/** Where the wrapper for `engine`/`name` lives, e.g. /usr/local/libexec/gvisor-doctor/podman-runsc. */
+export function wrapperPath(wrapperDir: string, engine: EngineName, name: string): string {
+  return join(wrapperDir, `${engine}-${name}`);
+}
+
+export const DEFAULT_WRAPPER_DIR = "/usr/local/libexec/gvisor-doctor";
+
+/** The runsc symlink `gvisor-doctor install` maintains; registered by default so upgrades need no reconfiguration. */
+export const INSTALLED_RUNSC = "/usr/local/bin/runsc";
+
+/** A /bin/sh script that runs runsc with fixed flags before whatever the engine passes. */
+export function renderWrapper(engine: EngineName, name: string, runsc: string, args: string[], why: string): string {
+  return [
+    "#!/bin/sh",
+    `# ${CREATED_MARKER} configure ${engine} (runtime "${name}"): ${why}`,
+    `# \`gvisor-doctor configure ${engine} --runtime-name ${name} --remove\` deletes it.`,
+    `exec ${[runsc, ...args].map(shellQuote).join(" ")} "$@"`,
+    "",
+  ].join("\n");
+}
+
+function unquote(word: string): string {
+  if (word.startsWith("'")) return word.slice(1, -1).replace(/'\\''/g, "'");
+  return word;
+}
+
+/** The runsc and flags of a wrapper we wrote (null for anything else). */
+export function parseWrapper(text: string | null): { runsc: string; args: string[] } | null {
+  if (!text || !text.includes(CREATED_MARKER)) return null;
+  const line = text.split("\n").find((l) => l.startsWith("exec "));
+  if (!line) return null;
+  const words = line.slice(5).match(/'(?:[^']|'\\'')*'|\S+/g) ?? [];
+  if (words.at(-1) !== '"$@"') return null;
+  const [runsc, ...args] = words.slice(0, -1).map(unquote);
+  return runsc ? { runsc, args } : null;
+}
+
+export interface WrapperPlan {
+  /** What the engine should run: the wrapper when there are args, else runsc itself. */
+  binary: string;
+  args: string[];
+  changes: FileChange[];
+}
+
+/**
+ * The binary an engine that cannot pass runtime args should run. `oldBinary` is what the
+ * config names now: a wrapper we wrote there is rewritten, kept (args null keeps its
+ * args) or deleted when no longer needed. A file at the wrapper path that we did not
+ * write is never touched.
+ */
+export function planWrapper(o: { engine: EngineName; name: string; runsc: string; args: string[] | null; wrapperDir: string; oldBinary: string | null; read: (p: string) => string | null; why: string }): WrapperPlan {
+  const ours = wrapperPath(o.wrapperDir, o.engine, o.name);
+  const oldText = o.oldBinary ? o.read(o.oldBinary) : null;
+  const old = parseWrapper(oldText);
+  const args = o.args ?? old?.args ?? [];
+  const changes: WrapperPlan["changes"] = [];
+  if (old && o.oldBinary !== ours) {
+    changes.push({ path: o.oldBinary!, before: oldText, after: null, action: "delete", mode: 0o755, backup: false, reason: "wrapper created by gvisor-doctor, no longer used" });
+  }
+  if (!args.length) {
+    if (old && o.oldBinary === ours) changes.push({ path: ours, before: oldText, after: null, action: "delete", mode: 0o755, backup: false, reason: "wrapper no longer needed (no runtime args)" });
+    return { binary: o.runsc, args, changes };
+  }
+  const before = o.read(ours);
+  if (before !== null && !parseWrapper(before)) {
+    throw new EngineConfigError(`${ours} exists and was not written by gvisor-doctor`, { file: ours }, "move it away, or pass --wrapper-dir DIR", null, "wrapper-exists");
+  }
+  const after = renderWrapper(o.engine, o.name, o.runsc, args, o.why);
+  if (before !== after) changes.push({ path: ours, before, after, action: before === null ? "create" : "modify", mode: 0o755, reason: `wrapper that runs runsc ${args.join(" ")}` });
+  return { binary: ours, args, changes };
+}

@@ -1,0 +1,111 @@
+// `gvisor-doctor configure`: register runsc with Docker, containerd, Podman and CRI-O
+// (or --remove it). Thin: the work is in src/configure-engines.ts, imported lazily so
+// `--version` and `check --quick` never load the config editors.
+import type { Command, IO } from "../args.ts";
+import type { ConfigureReport, ConfigureRequest } from "../configure-engines.ts";
+import { UsageError } from "../errors.ts";
+import { DEFAULT_WRAPPER_DIR, INSTALLED_RUNSC } from "../../platform/engines/runtime-args.ts";
+import { ENGINE_NAMES, type EngineName } from "../../platform/engines/types.ts";
+
+export type { ConfigureReport, ConfigureRequest, EngineReport, EngineStatus } from "../configure-engines.ts";
+
+
+/** Register (or remove) runsc with the engines: install, uninstall and --fix call this. */
+export async function configureEngines(req: ConfigureRequest, io: IO): Promise<ConfigureReport> {
+  return (await import("../configure-engines.ts")).configureEngines(req, io);
+}
+
+/** Print a report the way `configure` does (stdout). */
+export async function renderConfigureReport(r: ConfigureReport, io: IO): Promise<void> {
+  (await import("../configure-engines.ts")).renderConfigureReport(r, io);
+}
+
+export const CONFIGURE_HELP = `Usage: gvisor-doctor configure [docker|containerd|podman|crio|all]... [options]
+
+Register runsc as a runtime with the container engines, editing their config files
+surgically (only the runtime's lines change), with a timestamped backup, an atomic
+write and a lock; then reload the engine and prove it sees the runtime.
+Without an engine: every engine installed here.
+
+Options:
+  --config PATH         Edit this file (or drop-in directory) instead of the detected one
+                        (one engine only)
+  --runsc PATH          The runsc to register (default: ${INSTALLED_RUNSC} if present,
+                        else the first runsc on PATH)
+  --runtime-name NAME   Runtime name (default: runsc)
+  --runtime-arg ARG     A runsc flag for the runtime, repeatable: --runtime-arg=--network=none
+                        or --runtime-arg network=none. Without it an existing entry keeps its
+                        args; --runtime-arg= (empty) clears them
+  --default             Also make it the engine's default runtime
+  --remove              Unregister the runtime instead (files gvisor-doctor created are deleted)
+  --dry-run             Print the unified diff of every file and change nothing
+  --no-reload           Write the files but do not reload or restart any engine
+  --restart             Restart engines that have no live reload (containerd without systemd,
+                        CRI-O); containerd is never sent SIGHUP (it exits on it)
+  --no-verify           Skip the checks after reloading (docker info, a podman container)
+  --force               Edit files a configuration-management tool (Ansible, Puppet, Chef,
+                        Salt) says it owns; accept a --runsc that does not exist yet
+  --wrapper-dir DIR     Where wrapper scripts go when an engine cannot pass runtime args
+                        (default: ${DEFAULT_WRAPPER_DIR})
+  --json                One JSON report on stdout (schemaVersion 1)
+  -v, --verbose         Show every note, each diff and what ran
+
+What changes:
+  docker      runtimes.<name> = {"path", "runtimeArgs"} in the daemon.json dockerd reads
+              (its --config-file, else /etc/docker/daemon.json); reload: systemctl reload
+              docker or SIGHUP; checked with docker info
+  containerd  [plugins.<CRI plugin>.containerd.runtimes.<name>] for the file's config
+              version (1, 2 or 3) in its config.toml (or a drop-in of its imports), plus
+              runsc.toml for the runsc shim; without containerd-shim-runsc-v1 the runc shim
+              runs runsc. Checked with containerd config dump; restart to load
+  podman      [engine.runtimes] <name> in /etc/containers/containers.conf.d/99-gvisor.conf
+              (runtime args through a wrapper script); checked by running a container
+  crio        [crio.runtime.runtimes.<name>] in /etc/crio/crio.conf.d/99-gvisor.conf
+
+Exit codes: 0 done (or nothing to do) · 1 an engine refused or failed · 2 usage error
+            3 files written but an engine still needs a restart (the command is printed)
+
+Examples:
+  sudo gvisor-doctor configure --runtime-arg=--network=none
+  sudo gvisor-doctor configure docker --dry-run
+  sudo gvisor-doctor configure containerd --restart
+  sudo gvisor-doctor configure --remove`;
+
+export const configureCommand: Command = {
+  name: "configure",
+  summary: "Register runsc with Docker, containerd, Podman and CRI-O (or --remove it)",
+  help: CONFIGURE_HELP,
+  maxPositionals: 4,
+  options: {
+    config: { type: "string" },
+    runsc: { type: "string" },
+    "runtime-name": { type: "string" },
+    "runtime-arg": { type: "string", multiple: true },
+    default: { type: "boolean" },
+    remove: { type: "boolean" },
+    "dry-run": { type: "boolean" },
+    "no-reload": { type: "boolean" },
+    restart: { type: "boolean" },
+    "no-verify": { type: "boolean" },
+    force: { type: "boolean" },
+    "wrapper-dir": { type: "string" },
+  },
+  async run(p, io) {
+    const names = p.positionals.flatMap((s) => s.split(",")).filter(Boolean);
+    for (const n of names) if (n !== "all" && !(ENGINE_NAMES as readonly string[]).includes(n)) throw new UsageError(`unknown engine '${n}'`, `engines: ${ENGINE_NAMES.join(", ")}, all`);
+    const engines = names.includes("all") || !names.length ? undefined : (names as EngineName[]);
+    const v = p.values;
+    if (v.remove && v.default) throw new UsageError("--default and --remove contradict each other");
+    // Each --runtime-arg is one flag (no comma splitting: values may contain commas); --runtime-arg= clears them.
+    const runtimeArgs = v["runtime-arg"] === undefined ? undefined : (v["runtime-arg"] as string[]).filter((a) => a !== "");
+    const report = await configureEngines({
+      engines, explicit: !!engines, configPath: v.config as string | undefined, runscPath: v.runsc as string | undefined,
+      runtimeName: v["runtime-name"] as string | undefined, runtimeArgs, makeDefault: !!v.default, remove: !!v.remove,
+      dryRun: !!v["dry-run"], reload: !v["no-reload"], restart: !!v.restart, verify: !v["no-verify"], force: !!v.force,
+      wrapperDir: v["wrapper-dir"] as string | undefined,
+    }, io);
+    if (io.json) io.stdout(JSON.stringify(report, null, 2));
+    else await renderConfigureReport(report, io);
+    return report.exitCode;
+  },
+};

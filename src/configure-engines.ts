@@ -1,0 +1,295 @@
+// Registering (or with --remove unregistering) runsc with the container engines,
+// through one adapter per engine (platform/engines/): the engine of `configure`, and
+// what install, uninstall and --fix call. Loaded lazily by src/commands/configure.ts.
+import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { StalePlanError } from "../platform/engines/apply.ts";
+import { adapterFor, ENGINE_NAMES } from "../platform/engines/index.ts";
+import { DEFAULT_WRAPPER_DIR, INSTALLED_RUNSC, normalizeRuntimeArgs } from "../platform/engines/runtime-args.ts";
+import {
+  EngineConfigError, type AppliedFile, type EngineContext, type EngineDetection, type EngineName, type Plan, type ReloadResult,
+  type RuntimeRequest, type VerifyResult,
+} from "../platform/engines/types.ts";
+import type { HostFacts } from "../platform/facts.ts";
+import { findRunscBinaries, primaryRunsc } from "../platform/runsc.ts";
+import type { IO } from "./args.ts";
+import { EXIT, UsageError } from "./errors.ts";
+import { startProgress } from "./ui/spinner.ts";
+import { VERSION } from "./version.ts";
+
+export const DEFAULT_RUNTIME_NAME = "runsc";
+
+export interface ConfigureRequest {
+  /** Engines to configure; default every engine (those not installed are skipped unless named). */
+  engines?: EngineName[];
+  /** The engines were named by the user: configure them even when not installed. */
+  explicit?: boolean;
+  /** The file (or drop-in directory) to edit; only with exactly one engine. */
+  configPath?: string;
+  /** Default: /usr/local/bin/runsc if present, else the runsc the host facts found. */
+  runscPath?: string;
+  runtimeName?: string;
+  /** runsc flags (--network=none or network=none); undefined keeps an existing entry's. */
+  runtimeArgs?: string[];
+  makeDefault?: boolean;
+  remove?: boolean;
+  dryRun?: boolean;
+  /** false: --no-reload (nothing is reloaded or restarted). */
+  reload?: boolean;
+  /** --restart: engines without live reload (containerd without systemd, CRI-O) are restarted. */
+  restart?: boolean;
+  /** --force: edit files a configuration-management tool owns; accept a runsc path that does not exist yet. */
+  force?: boolean;
+  /** false: --no-verify (no docker info polling, no podman container). */
+  verify?: boolean;
+  wrapperDir?: string;
+  facts?: HostFacts | null;
+  env?: NodeJS.ProcessEnv;
+  now?: () => Date;
+}
+
+export type EngineStatus = "changed" | "unchanged" | "planned" | "refused" | "failed" | "skipped";
+
+export interface EngineReport {
+  engine: EngineName;
+  title: string;
+  status: EngineStatus;
+  /** One line for people. */
+  message: string;
+  action: Plan["action"] | null;
+  detected: EngineDetection | null;
+  /** Files written (or, with --dry-run, that would be). */
+  files: AppliedFile[];
+  diff: string;
+  notes: string[];
+  effective: Plan["effective"];
+  reload: ReloadResult | null;
+  verify: VerifyResult | null;
+  error: { message: string; hint: string | null; file: string | null; line: number | null; column: number | null; snippet: string | null; code: string } | null;
+}
+
+export interface ConfigureReport {
+  schemaVersion: 1;
+  tool: { name: "gvisor-doctor"; version: string };
+  ok: boolean;
+  exitCode: number;
+  dryRun: boolean;
+  runtime: { name: string; runscPath: string | null; runtimeArgs: string[] | null; default: boolean; remove: boolean };
+  engines: EngineReport[];
+}
+
+function validateRuntimeName(name: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new UsageError(`invalid runtime name '${name}': use letters, digits, '.', '_' and '-'`, "see: gvisor-doctor configure --help");
+  if (name === "runc") throw new UsageError("the runtime name 'runc' would replace the engines' default runtime: pick another name (default: runsc)");
+}
+
+async function defaultRunsc(req: ConfigureRequest, env: NodeJS.ProcessEnv): Promise<string | null> {
+  if (existsSync(INSTALLED_RUNSC)) return INSTALLED_RUNSC;
+  const found = req.facts?.runsc ?? (await findRunscBinaries(env));
+  return primaryRunsc(found)?.path ?? null;
+}
+
+function checkRunsc(path: string, force: boolean): string {
+  const abs = isAbsolute(path) ? path : resolve(path);
+  if (force) return abs;
+  try {
+    if (!statSync(abs).isFile()) throw new Error("not a file");
+    accessSync(abs, constants.X_OK);
+  } catch {
+    throw new UsageError(`--runsc ${path}: not an executable file`, "install runsc first (gvisor-doctor install), or pass --force to register a path that will exist later");
+  }
+  return abs;
+}
+
+/** Turn a ConfigureRequest into the adapters' RuntimeRequest (validated). */
+export async function resolveRuntimeRequest(req: ConfigureRequest, env: NodeJS.ProcessEnv): Promise<RuntimeRequest> {
+  const name = req.runtimeName ?? DEFAULT_RUNTIME_NAME;
+  validateRuntimeName(name);
+  let runtimeArgs: string[] | null = null;
+  if (req.runtimeArgs !== undefined) {
+    const n = normalizeRuntimeArgs(req.runtimeArgs);
+    if (n.error) throw new UsageError(n.error, "see: gvisor-doctor configure --help");
+    runtimeArgs = n.args;
+  }
+  let runscPath = "";
+  if (!req.remove) {
+    const p = req.runscPath ?? (await defaultRunsc(req, env));
+    if (!p) throw new UsageError("no runsc found on this host", "install it first (gvisor-doctor install), or pass --runsc PATH");
+    runscPath = checkRunsc(p, !!req.force);
+  }
+  return { name, runscPath, runtimeArgs, makeDefault: !!req.makeDefault, remove: !!req.remove };
+}
+
+function errorOf(e: EngineConfigError): NonNullable<EngineReport["error"]> {
+  return { message: e.message, hint: e.hint, file: e.spot?.file ?? null, line: e.spot?.line ?? null, column: e.spot?.column ?? null, snippet: e.snippet, code: e.code };
+}
+
+function describeRuntime(name: string, eff: Plan["effective"]): string {
+  if (!eff) return `"${name}"`;
+  return `"${name}" → ${eff.path}${eff.args.length ? ` ${eff.args.join(" ")}` : ""}`;
+}
+
+const PENDING: ReloadResult["action"][] = ["pending"];
+const NO_VERIFY: ReloadResult["action"][] = ["pending", "failed", "skipped"];
+
+async function configureOne(engine: EngineName, rt: RuntimeRequest, req: ConfigureRequest, ctx: EngineContext, progress: (s: string) => void): Promise<EngineReport> {
+  const adapter = adapterFor(engine);
+  const report: EngineReport = { engine, title: adapter.title, status: "skipped", message: "", action: null, detected: null, files: [], diff: "", notes: [], effective: null, reload: null, verify: null, error: null };
+  progress(`${adapter.title}: detecting…`);
+  let det = await adapter.detect(ctx);
+  report.detected = det;
+  if (!det.installed && !req.explicit && !req.configPath) {
+    report.message = `${adapter.title} is not installed`;
+    return report;
+  }
+  let plan: Plan | null = null;
+  try {
+    for (let attempt = 1; ; attempt++) {
+      progress(`${adapter.title}: planning…`);
+      plan = await adapter.plan(det, rt, ctx);
+      report.action = plan.action;
+      report.diff = plan.diff;
+      report.notes = plan.notes;
+      report.effective = plan.effective;
+      if (req.dryRun || plan.action === "unchanged") break;
+      try {
+        progress(`${adapter.title}: writing…`);
+        report.files = (await adapter.apply(plan, ctx)).files;
+        break;
+      } catch (e) {
+        // Another run changed a file between our read and our write: plan again from its result.
+        if (!(e instanceof StalePlanError) || attempt >= 3) throw e;
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof EngineConfigError)) throw e;
+    if (e.notApplicable && !req.explicit) {
+      report.message = e.message;
+      report.notes = e.hint ? [e.hint] : [];
+      return report;
+    }
+    report.status = e.code === "read-only" || e.code === "permission" || e.code === "no-space" || e.code === "no-dir" || e.code === "write-failed" ? "failed" : "refused";
+    report.error = errorOf(e);
+    report.message = e.message;
+    return report;
+  }
+  plan = plan!;
+  const changed = plan.action !== "unchanged";
+  if (req.dryRun) {
+    report.status = changed ? "planned" : "unchanged";
+    report.files = [...plan.changes, ...plan.afterReload].map((c) => ({ path: c.path, action: c.action, backup: null }));
+    report.message = changed ? `would ${plan.action === "remove" ? "unregister" : plan.action === "update" ? "update" : "register"} ${describeRuntime(rt.name, plan.effective)}` : `already ${rt.remove ? "absent" : "registered as asked"}: nothing to change`;
+    return report;
+  }
+  const verifyOn = req.verify !== false;
+  const verify = async (): Promise<VerifyResult> => {
+    if (!verifyOn) return { ok: null, message: "not verified (--no-verify)", details: [] };
+    progress(`${adapter.title}: verifying…`);
+    return adapter.verify(det, plan!, ctx, { afterReload: !!report.reload });
+  };
+  const reloadOpts = { reload: req.reload !== false, restart: !!req.restart };
+  // Unchanged files may still not be live (an earlier --no-reload): reload only when verify says so.
+  let v = changed ? null : await verify();
+  if (changed || v?.ok === false) {
+    progress(`${adapter.title}: reloading…`);
+    report.reload = await adapter.reload(det, plan, reloadOpts, ctx);
+    if (report.reload.action === "restarted" || report.reload.action === "reloaded") det = await adapter.detect(ctx);
+    v = NO_VERIFY.includes(report.reload.action) ? { ok: null, message: `not verified: ${report.reload.message}`, details: [] } : await verify();
+  }
+  report.verify = v;
+  // Files that go only once the engine let go of the runtime (docker: a daemon.json we created).
+  if (plan.afterReload.length && (v?.ok !== false) && !(report.reload && PENDING.includes(report.reload.action))) {
+    try {
+      report.files.push(...(await adapter.apply({ ...plan, changes: plan.afterReload }, ctx)).files);
+    } catch (e) {
+      if (!(e instanceof EngineConfigError || e instanceof StalePlanError)) throw e;
+      report.notes.push(`could not delete ${plan.afterReload.map((c) => c.path).join(", ")}: ${e.message}`);
+    }
+  }
+  const what = rt.remove ? `unregistered "${rt.name}"` : `${plan.action === "update" ? "updated" : "registered"} ${describeRuntime(rt.name, plan.effective)}`;
+  if (report.reload?.action === "failed" || v?.ok === false) {
+    report.status = "failed";
+    report.message = `${changed ? `${what}, but ` : ""}${report.reload?.action === "failed" ? report.reload.message : v!.message}`;
+  } else if (changed) {
+    report.status = "changed";
+    report.message = what;
+  } else {
+    report.status = "unchanged";
+    report.message = `already ${rt.remove ? "absent" : `registered: ${describeRuntime(rt.name, plan.effective)}`}${report.reload ? ` (the engine had not loaded it: ${report.reload.action})` : ""}`;
+  }
+  return report;
+}
+
+function exitCodeOf(engines: EngineReport[]): number {
+  if (engines.some((e) => e.status === "refused" || e.status === "failed")) return EXIT.FAILED;
+  if (engines.some((e) => e.reload?.action === "pending")) return EXIT.RESTART_PENDING;
+  return EXIT.OK;
+}
+
+/**
+ * Configure the engines (install, uninstall and --fix call this). Usage problems throw
+ * UsageError; per-engine refusals and failures are in the report, never thrown.
+ */
+export async function configureEngines(req: ConfigureRequest, io: IO): Promise<ConfigureReport> {
+  const env = req.env ?? io.env;
+  const engines = req.engines?.length ? req.engines : [...ENGINE_NAMES];
+  if (req.configPath && engines.length !== 1) throw new UsageError("--config names one engine's file: say which engine, e.g. gvisor-doctor configure docker --config /etc/docker/daemon.json");
+  const rt = await resolveRuntimeRequest(req, env);
+  if (rt.runscPath.startsWith("/tmp/") && !req.force) io.stderr(`warning: registering ${rt.runscPath}: a runsc under /tmp disappears on reboot (install it with gvisor-doctor install)`);
+  const spinner = startProgress("configuring…", io.spinner && !io.json);
+  const log = (m: string) => {
+    if (io.verbose) io.stderr(m);
+  };
+  const ctx: EngineContext = {
+    env, facts: req.facts ?? null, configPath: req.configPath ? resolve(req.configPath) : undefined, wrapperDir: resolve(req.wrapperDir ?? DEFAULT_WRAPPER_DIR),
+    force: !!req.force, now: req.now ?? (() => new Date()), log,
+  };
+  const reports: EngineReport[] = [];
+  try {
+    for (const e of engines) {
+      reports.push(await configureOne(e, rt, { ...req, explicit: req.explicit ?? !!req.engines?.length }, ctx, (s) => {
+        spinner.update(s);
+        log(s);
+      }));
+    }
+  } finally {
+    spinner.stop();
+  }
+  const exitCode = exitCodeOf(reports);
+  return {
+    schemaVersion: 1,
+    tool: { name: "gvisor-doctor", version: VERSION },
+    ok: exitCode !== EXIT.FAILED,
+    exitCode,
+    dryRun: !!req.dryRun,
+    runtime: { name: rt.name, runscPath: rt.runscPath || null, runtimeArgs: rt.runtimeArgs, default: rt.makeDefault, remove: rt.remove },
+    engines: reports,
+  };
+}
+
+/** The human rendering of a report (stdout), one block per engine. */
+export function renderConfigureReport(r: ConfigureReport, io: IO): void {
+  const c = io.c;
+  const w = Math.max(...r.engines.map((e) => e.engine.length));
+  const mark: Record<EngineStatus, string> = { changed: c.green("✓"), unchanged: c.green("="), planned: c.cyan("~"), refused: c.red("✗"), failed: c.red("✗"), skipped: c.dim("-") };
+  const pad = " ".repeat(w + 3);
+  for (const e of r.engines) {
+    io.stdout(`${mark[e.status]} ${c.bold(e.engine.padEnd(w))} ${e.status === "skipped" ? c.dim(`skipped: ${e.message}`) : e.message}`);
+    if (e.status === "skipped") continue;
+    for (const f of e.files) {
+      const verb = r.dryRun ? { create: "would create", modify: "would modify", delete: "would delete" }[f.action] : { create: "created", modify: "modified", delete: "deleted" }[f.action];
+      io.stdout(`${pad}${f.path}: ${verb}${f.backup ? c.dim(` (backup ${f.backup})`) : ""}`);
+    }
+    if (e.error?.hint) io.stdout(`${pad}${c.yellow("fix:")} ${e.error.hint}`);
+    if (e.error?.snippet) io.stdout(`${pad}snippet:\n${e.error.snippet.replace(/^/gm, pad + "  ")}`);
+    if (e.reload && e.reload.action !== "not-needed") {
+      const how = e.reload.action === "pending" ? c.yellow(`pending — run: ${e.reload.command}`) : e.reload.message;
+      io.stdout(`${pad}${e.engine === "docker" ? "reload" : "restart"}: ${how}`);
+    }
+    if (e.verify && e.verify.ok !== null) io.stdout(`${pad}verify: ${e.verify.ok ? e.verify.message : c.red(e.verify.message)}`);
+    for (const n of e.notes) if (io.verbose || r.dryRun || e.status !== "unchanged") io.stdout(`${pad}${c.dim(`note: ${n}`)}`);
+    if (io.verbose && e.verify?.details.length) for (const d of e.verify.details) io.stdout(`${pad}${c.dim(d)}`);
+    if ((r.dryRun || io.verbose) && e.diff) io.stdout(e.diff.replace(/\n$/, ""));
+  }
+  if (r.dryRun) io.stdout(c.dim("dry run: nothing was written"));
+}
