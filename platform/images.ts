@@ -1,7 +1,9 @@
 // Local probe images: imported from a host-built rootfs, tagged by content hash,
 // so they are built once per daemon and never pulled from a registry.
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { run, failureText } from "./proc.ts";
-import { helloRootfs, imageTag, rootfsTar } from "./rootfs.ts";
+import { helloRootfs, identityKey, imageTag, rootfsTar, writeRootfs, type Rootfs } from "./rootfs.ts";
 
 export interface EnsuredImage {
   tag: string;
@@ -22,4 +24,45 @@ export async function ensureProbeImage(cli: string, env: NodeJS.ProcessEnv = pro
   const imp = await run(cli, ["import", "--message", "gvisor-doctor probe image", "-", tag], { input: tar, timeoutMs: 60_000, env });
   if (imp.code !== 0) throw new Error(`could not import the probe image ${tag}: ${failureText(imp)}`);
   return { tag, built: true, source: fs.source };
+}
+
+export const DEFAULT_CACHE_DIR = "/var/cache/gvisor-doctor";
+
+/**
+ * The probe rootfs as a directory (for `runsc run`), built once per content hash
+ * under `<cacheDir>/rootfs/<hash>`: written to a temp dir beside it and renamed, so
+ * a concurrent or interrupted build never leaves a half-written tree under the real
+ * name. `rootfs/by-source/<identity key>` links to it, so later runs find it without
+ * reading and hashing the source files.
+ */
+export async function ensureProbeRootfsDir(cacheDir: string = DEFAULT_CACHE_DIR): Promise<{ dir: string; rootfs: Rootfs; built: boolean }> {
+  const fs = await helloRootfs();
+  const parent = join(cacheDir, "rootfs");
+  const index = join(parent, "by-source", identityKey(fs).slice(0, 16));
+  try {
+    const dir = join(parent, "by-source", readlinkSync(index));
+    if (statSync(dir).isDirectory()) return { dir, rootfs: fs, built: false };
+  } catch {}
+  const name = fs.hash.slice(0, 16);
+  const dir = join(parent, name);
+  let built = false;
+  if (!existsSync(dir)) {
+    mkdirSync(parent, { recursive: true, mode: 0o755 });
+    const tmp = mkdtempSync(`${dir}.tmp-`);
+    try {
+      chmodSync(tmp, 0o755); // mkdtemp makes 0700; this becomes the sandbox's /
+      writeRootfs(fs, tmp);
+      renameSync(tmp, dir);
+      built = true;
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true });
+      // Another process finished the same build first: theirs is identical.
+      if (!existsSync(dir)) throw e;
+    }
+  }
+  mkdirSync(dirname(index), { recursive: true, mode: 0o755 });
+  const link = `${index}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  symlinkSync(`../${name}`, link);
+  renameSync(link, index); // atomic replace
+  return { dir, rootfs: fs, built };
 }

@@ -1,6 +1,6 @@
 // Spawning processes: argument arrays only (never a shell string), bounded output,
 // a timeout that kills the child, and a trace of every command for `-v`.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 
 export interface RunOptions {
   timeoutMs?: number;
@@ -10,6 +10,16 @@ export interface RunOptions {
   cwd?: string;
   /** Cap on captured bytes per stream; the rest is dropped and `truncated` set. */
   maxBytes?: number;
+  /** "inherit": the child reads this process's stdin (instead of /dev/null or `input`).
+   *  "pipe": the caller streams stdin itself through the child from `onSpawn`. */
+  stdin?: "inherit" | "pipe";
+  /** Every chunk as it arrives (streaming), whatever the capture cap. */
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+  /** Start the child in a new session and process group, so a signal can reach all its processes. */
+  processGroup?: boolean;
+  /** The started child, e.g. to forward signals to it. */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 export interface RunResult {
@@ -49,6 +59,8 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
     let errLen = 0;
     let truncated = false;
     let timedOut = false;
+    // Declared before finish(): a spawn that throws synchronously calls finish() before the timer exists.
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const finish = (partial: Partial<RunResult>) => {
       if (settled) return;
       settled = true;
@@ -72,27 +84,30 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
       child = spawn(file, args, {
         cwd: opts.cwd,
         env: (opts.env ?? process.env) as NodeJS.ProcessEnv,
-        stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+        stdio: [opts.stdin === "inherit" ? "inherit" : opts.stdin === "pipe" || opts.input !== undefined ? "pipe" : "ignore", "pipe", "pipe"],
+        detached: !!opts.processGroup,
       });
     } catch (e) {
       finish({ spawnError: (e as Error).message });
       return;
     }
-    const timer = opts.timeoutMs
+    timer = opts.timeoutMs
       ? setTimeout(() => {
           timedOut = true;
           child.kill("SIGKILL");
         }, opts.timeoutMs)
       : undefined;
     child.stdout!.on("data", (b: Buffer) => {
+      opts.onStdout?.(b);
       if (outLen + b.length > maxBytes) { truncated = true; b = b.subarray(0, Math.max(0, maxBytes - outLen)); }
       outLen += b.length;
-      out.push(b);
+      if (b.length) out.push(b); // an empty slice would still pin the whole chunk in memory
     });
     child.stderr!.on("data", (b: Buffer) => {
+      opts.onStderr?.(b);
       if (errLen + b.length > maxBytes) { truncated = true; b = b.subarray(0, Math.max(0, maxBytes - errLen)); }
       errLen += b.length;
-      err.push(b);
+      if (b.length) err.push(b);
     });
     child.on("error", (e: NodeJS.ErrnoException) => {
       finish({ spawnError: e.code === "ENOENT" ? `${file}: command not found` : e.message });
@@ -100,7 +115,8 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
     child.on("close", (code, signal) => {
       finish({ code: timedOut ? null : code, signal: signal ?? null });
     });
-    if (opts.input !== undefined) {
+    opts.onSpawn?.(child);
+    if (opts.input !== undefined && opts.stdin === undefined) {
       child.stdin!.on("error", () => {}); // child may exit before reading all input
       child.stdin!.end(opts.input);
     }

@@ -2,15 +2,16 @@
 // work offline and never pull from a registry. Preferred: a static busybox. Fallback:
 // the host's own dynamically linked tools plus the libraries `ldd` names.
 import { createHash } from "node:crypto";
-import { readFileSync, realpathSync, statSync } from "node:fs";
-import { basename } from "node:path";
+import { chmodSync, mkdirSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { Header, Pack, ReadEntry } from "tar";
 import { readElf } from "./elf.ts";
 import { run } from "./proc.ts";
 import { which, SYSTEM_BIN_DIRS } from "./which.ts";
 
 export type RootfsEntry =
-  | { type: "file"; path: string; mode: number; data: Uint8Array }
+  /** `source`: the host file the bytes are read from (lazily, on first use of `data`). */
+  | { type: "file"; path: string; mode: number; data: Uint8Array; source?: string }
   | { type: "symlink"; path: string; target: string }
   | { type: "dir"; path: string; mode: number };
 
@@ -54,11 +55,38 @@ export function findStaticBusybox(): string | null {
   return null;
 }
 
+/** A file entry whose bytes are read from `source` only when needed (hash, tar, write). */
+function sourcedFile(path: string, mode: number, source: string): RootfsEntry {
+  let bytes: Uint8Array | undefined;
+  return { type: "file", path, mode, source, get data() { return (bytes ??= readFileSync(source)); } };
+}
+
 function busyboxRootfs(busybox: string): Rootfs {
-  const entries: RootfsEntry[] = [...skeleton(), { type: "file", path: "bin/busybox", mode: 0o755, data: readFileSync(busybox) }];
+  const entries: RootfsEntry[] = [...skeleton(), sourcedFile("bin/busybox", 0o755, busybox)];
   for (const a of APPLETS) entries.push({ type: "symlink", path: `bin/${a}`, target: "busybox" });
   entries.push({ type: "file", path: "etc/passwd", mode: 0o644, data: Buffer.from("root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n") });
-  return { entries, hash: hashEntries(entries), source: `static busybox (${busybox})` };
+  let hash: string | undefined;
+  return { entries, get hash() { return (hash ??= hashEntries(entries)); }, source: `static busybox (${busybox})` };
+}
+
+/**
+ * A cheap stand-in for the content hash: like it, but a sourced file counts by its
+ * identity (path, inode, size, mtime, ctime) instead of its bytes. Any change to a
+ * source file changes its ctime, so equal keys mean equal content.
+ */
+export function identityKey(fs: Rootfs): string {
+  const h = createHash("sha256");
+  for (const e of fs.entries) {
+    h.update(`${e.type}\0${e.path}\0`);
+    if (e.type === "file" && e.source) {
+      const st = statSync(e.source);
+      h.update(`${e.mode}\0source\0${e.source}\0${st.ino}\0${st.size}\0${st.mtimeMs}\0${st.ctimeMs}`);
+    } else if (e.type === "file") h.update(`${e.mode}\0`).update(e.data);
+    else if (e.type === "symlink") h.update(e.target);
+    else h.update(`${e.mode}`);
+    h.update("\0");
+  }
+  return h.digest("hex");
 }
 
 /** Shared libraries a dynamic executable loads, per `ldd`. */
@@ -142,3 +170,18 @@ export async function rootfsTar(fs: Rootfs): Promise<Buffer> {
 
 export const imageTag = (fs: Rootfs) => `gvisor-doctor/hello:${fs.hash.slice(0, 16)}`;
 export const describeRootfs = (fs: Rootfs) => `${fs.source}, ${fs.entries.length} entries, ${basename(imageTag(fs))}`;
+
+/**
+ * Write the rootfs into an empty directory (a per-run root for `runsc run`: runsc
+ * creates mount points in the root directory it is given, so it must not be shared).
+ */
+export function writeRootfs(fs: Rootfs, dir: string): void {
+  for (const e of fs.entries) {
+    const p = join(dir, e.path);
+    if (e.type === "dir") {
+      mkdirSync(p, { recursive: true });
+      chmodSync(p, e.mode); // mkdir applies the umask; /tmp needs its sticky 1777
+    } else if (e.type === "symlink") symlinkSync(e.target, p);
+    else writeFileSync(p, e.data, { mode: e.mode });
+  }
+}

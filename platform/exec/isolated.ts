@@ -1,0 +1,89 @@
+// runIsolated: validate → detect (only the facts the method needs) → choose → prepare
+// the method's launch → run it. The CLI's `exec` and the library entry (src/lib.ts)
+// are both this function.
+import { ActionError, EXIT } from "../../src/errors.ts";
+import { ensureProbeImage } from "../images.ts";
+import { chooseMethod, detectAll, detectFromView, findTool, whyNot } from "./detect.ts";
+import { normalizeRequest } from "./options.ts";
+import { EXIT_CANNOT_START, runLaunch } from "./run.ts";
+import type { ExecResult, Launch, RunIsolatedOptions, SandboxDetection } from "./types.ts";
+import { engineWarnings, launchEngine } from "./via-engine.ts";
+import { launchNone, unenforced } from "./via-none.ts";
+import { cgroupsWritable, launchRunsc, runscStartFailure } from "./via-runsc.ts";
+
+/** No gVisor method is available and the caller required one (or asked for one that is not). Nothing ran. */
+export class SandboxUnavailableError extends ActionError {
+  constructor(message: string, readonly detection: SandboxDetection) {
+    super(message, "see which methods work and why: gvisor-doctor check (docs/exec.md, \"Method selection\")", EXIT.FAILED);
+    this.name = "SandboxUnavailableError";
+  }
+}
+
+/** Which methods work on this host and why not, in auto's order. */
+export async function detectSandbox(opts: { env?: NodeJS.ProcessEnv } = {}): Promise<SandboxDetection> {
+  return detectAll(opts.env ?? process.env);
+}
+
+/** True when commands can run under gVisor here (runsc as root, or Docker/Podman with runsc). */
+export async function isGvisorAvailable(opts: { env?: NodeJS.ProcessEnv } = {}): Promise<boolean> {
+  return (await detectSandbox(opts)).gvisor;
+}
+
+const defaultWarn = (m: string) => {
+  process.stderr.write(`gvisor-doctor: warning: ${m}\n`);
+};
+
+/**
+ * Run a command isolated: under gVisor when it is there, else (unless
+ * `requireSandbox`) as a plain subprocess with a warning and `sandboxed: false`.
+ * Throws UsageError for bad options, SandboxUnavailableError when a required or
+ * requested method is missing, ActionError (code 125) when the sandbox cannot be prepared.
+ */
+export async function runIsolated(options: RunIsolatedOptions): Promise<ExecResult> {
+  const req = normalizeRequest(options);
+  const hostEnv = options.hostEnv ?? process.env;
+  const warn = options.onWarning ?? defaultWarn;
+  const stdin = options.stdin ?? "ignore";
+  // An explicit engine needs the probe image: look it up while `docker info` runs.
+  const engineCli = !req.image && (req.via === "docker" || req.via === "podman") ? findTool(req.via, hostEnv) : null;
+  const earlyImage = engineCli ? ensureProbeImage(engineCli, hostEnv) : null;
+  earlyImage?.catch(() => {}); // awaited below only if the engine is usable
+  const choice = await chooseMethod(req.via, req.requireSandbox, hostEnv);
+  if (!choice.ok) throw new SandboxUnavailableError(choice.message, choice.detection);
+  const s = choice.status;
+  let launch: Launch;
+  if (s.method === "docker" || s.method === "podman") {
+    let image = req.image;
+    if (!image) {
+      try {
+        image = (await (earlyImage && engineCli === s.detail.cli ? earlyImage : ensureProbeImage(s.detail.cli, hostEnv))).tag;
+      } catch (e) {
+        throw new ActionError(`cannot prepare the sandbox image: ${(e as Error).message}`, "pass --image with a local image, or see: gvisor-doctor check --only docker", EXIT_CANNOT_START);
+      }
+    }
+    for (const w of engineWarnings(req, s)) warn(w);
+    launch = launchEngine(req, { engine: s.method, cli: s.detail.cli, runtime: s.detail.runtime, runsc: s.detail.runsc, image, localImage: !req.image }, hostEnv, stdin !== "ignore");
+  } else if (s.method === "runsc") {
+    const cgroups = cgroupsWritable();
+    if (!cgroups) warn(`cgroups are read-only here, so runsc runs with --ignore-cgroups: the pids${req.memoryBytes ? " and memory limits are" : " limit is"} not enforced by the sandbox (only by whatever contains this process)`);
+    launch = await launchRunsc(req, { runsc: s.detail.runsc, ignoreCgroups: !cgroups });
+  } else {
+    if (req.via === "auto") {
+      const why = whyNot(detectFromView(choice.view));
+      warn(`no gVisor sandbox here (${why}); running '${req.command[0]}' as a plain subprocess without ${unenforced(req).join(", ")}. --require-sandbox refuses instead.`);
+    }
+    launch = launchNone(req, hostEnv);
+  }
+  options.onMethod?.(s);
+  return runLaunch(launch, {
+    timeoutMs: req.timeoutMs,
+    stdin,
+    onStdout: options.onStdout,
+    onStderr: options.onStderr,
+    maxOutputBytes: options.maxOutputBytes,
+    signal: options.signal,
+    forwardSignals: options.forwardSignals,
+    killGraceMs: options.killGraceMs,
+    startFailure: s.method === "runsc" ? runscStartFailure : undefined,
+  });
+}
