@@ -1,8 +1,9 @@
-// The check catalog, in the order findings are printed. A check must come after
-// every check it needs (the engine relies on it; a unit test enforces it).
-// Ids are part of the JSON contract.
-import { dockerDaemon, dockerHello, dockerNetwork, dockerRuntime, dockerRuntimePath, dockerSignature } from "./docker.ts";
+// The check catalog, in the order findings are printed. Ids are part of the JSON
+// contract. `needs` may point anywhere in the list, but never in a cycle (a unit test checks).
+import { dockerConfig, dockerDaemon, dockerHello, dockerNetwork, dockerRuntime, dockerRuntimePath, dockerSignature } from "./docker.ts";
 import { k8sRuntimeClass } from "./k8s.ts";
+import { containerdConfig, containerdDaemon, containerdHello, containerdRuntime } from "./containerd.ts";
+import { crioRuntime, podmanHello, podmanRuntime } from "./podman.ts";
 import { hostCgroups, hostContainer, hostCpu, hostKernel, hostKvm, hostPlatform, hostPtrace, hostTmp, hostUserns, hostWsl } from "./host.ts";
 import { runscBinary, runscPermissions, runscShim, runscSidecars, runscSmoke, runscVersion } from "./runsc.ts";
 import { sandboxSelf } from "./sandbox.ts";
@@ -26,11 +27,19 @@ export const CATALOG: Check[] = [
   runscShim,
   runscSmoke,
   dockerDaemon,
+  dockerConfig,
   dockerRuntime,
   dockerRuntimePath,
   dockerHello,
   dockerSignature,
   dockerNetwork,
+  containerdDaemon,
+  containerdConfig,
+  containerdRuntime,
+  containerdHello,
+  podmanRuntime,
+  podmanHello,
+  crioRuntime,
   k8sRuntimeClass,
   sandboxSelf,
 ];

@@ -42,19 +42,73 @@ export const dockerDaemon: Check = {
   },
 };
 
+const spotOf = (f: { file: string; line?: number; column?: number }) => `${f.file}${f.line ? `:${f.line}${f.column ? `:${f.column}` : ""}` : ""}`;
+
+export const dockerConfig: Check = {
+  id: "docker.config",
+  title: "daemon.json is valid (dockerd would accept it)",
+  run(ctx) {
+    const e = ctx.facts.engines?.docker;
+    if (e?.error) return fail(`cannot inspect Docker's config: ${e.error}`, null);
+    const det = e?.detection;
+    const ins = e?.inspection;
+    if (!det || !ins || (!det.installed && !det.running)) return skip("Docker is not installed");
+    const file = det.configPath;
+    if (!ins.files[0]?.exists) return pass(`no ${file}: dockerd runs on its defaults`);
+    const errors = ins.faults.filter((f) => f.severity === "error");
+    const warnings = ins.faults.filter((f) => f.severity === "warning");
+    const lines = [...errors, ...warnings].map((f) => `${spotOf(f)}: ${f.message}${f.fix ? ` — ${f.fix}` : ""}`);
+    const managed = ins.files[0].managedBy ? [`managed by ${ins.files[0].managedBy}: change it in its source of truth (configure refuses without --force)`] : [];
+    const running = ctx.facts.docker.info ? "dockerd still runs on the last config it loaded, but will refuse this file on its next start or reload" : "dockerd refuses to start with this file";
+    const first = errors[0];
+    if (first) {
+      const repairable = first.code === "docker.config-repairable";
+      return fail(`${spotOf(first)}: ${first.message}`, {
+        cause: `${running}.${repairable ? " The file is empty, blank or starts with a UTF-8 BOM." : ""}`,
+        fix: repairable
+          ? gvdFix("docker.repair-config", `Repair ${file} (a backup is kept) and register runsc`, ["configure", "docker"])
+          : { id: "docker.edit-config", summary: `Edit ${file} at ${spotOf(first)}${first.fix ? `: ${first.fix}` : ""}`, command: `$EDITOR ${file}`, automatic: false },
+      }, [...lines, ...managed]);
+    }
+    if (warnings.length) return warn(`${spotOf(warnings[0])}: ${warnings[0].message}`, { cause: "dockerd accepts the file, but not the way it reads.", fix: { id: "docker.edit-config", summary: warnings[0].fix ?? `Edit ${file}`, command: `$EDITOR ${file}`, automatic: false } }, [...lines, ...managed]);
+    return pass(`${file} is valid JSON dockerd accepts`, managed);
+  },
+};
+
+const sameArgs = (a: string[] = [], b: string[] = []) => a.length === b.length && a.every((x, i) => x === b[i]);
+
 export const dockerRuntime: Check = {
   id: "docker.runtime",
-  title: "runsc is registered with dockerd",
+  title: "runsc is registered in daemon.json and loaded by dockerd",
   needs: ["docker.daemon"],
   run(ctx) {
     const d = ctx.facts.docker;
-    const rt = d.info!.runtimes[RUNTIME_NAME];
+    const e = ctx.facts.engines?.docker;
+    const file = e?.detection?.configPath ?? d.configPath;
+    const inFile = e?.inspection?.runtimes[RUNTIME_NAME];
+    const loaded = d.info!.runtimes[RUNTIME_NAME];
     const listed = Object.keys(d.info!.runtimes).join(", ");
-    if (!rt) {
-      return fail(`dockerd at ${d.host} does not list a "${RUNTIME_NAME}" runtime (it has: ${listed})`, diagnoseState("runtime-unknown", rc(ctx)), [`docker info runtimes: ${listed}`]);
+    const reload = gvdFix("docker.register-runtime", `Reload dockerd so it loads "${RUNTIME_NAME}" from ${file}`, ["configure", "docker"]);
+    if (!loaded && inFile) {
+      return fail(`"${RUNTIME_NAME}" is in ${file} (line ${inFile.source.line ?? "?"}) but dockerd has not loaded it: it was not reloaded since the edit`, {
+        cause: "dockerd reads daemon.json only at start and on reload (SIGHUP / systemctl reload docker).",
+        fix: reload,
+        rule: "runtime-unknown",
+      }, [`docker info runtimes: ${listed}`]);
     }
-    const args = rt.runtimeArgs?.length ? ` ${rt.runtimeArgs.join(" ")}` : "";
-    return pass(`${RUNTIME_NAME} → ${rt.path}${args}${d.info!.defaultRuntime === RUNTIME_NAME ? " (default runtime)" : ""}`, [`default runtime: ${d.info!.defaultRuntime}`], rt);
+    if (!loaded) return fail(`dockerd at ${d.host} does not list a "${RUNTIME_NAME}" runtime (it has: ${listed})`, diagnoseState("runtime-unknown", rc(ctx)), [`docker info runtimes: ${listed}`]);
+    const args = loaded.runtimeArgs?.length ? ` ${loaded.runtimeArgs.join(" ")}` : "";
+    const msg = `${RUNTIME_NAME} → ${loaded.path}${args}${d.info!.defaultRuntime === RUNTIME_NAME ? " (default runtime)" : ""}`;
+    const details = [`default runtime: ${d.info!.defaultRuntime}`, `config: ${file}`];
+    if (!inFile) {
+      const flag = (e?.detection as { daemonArgv?: string[] | null } | undefined)?.daemonArgv?.some((a) => a.startsWith("--add-runtime"));
+      if (flag) return pass(`${msg} (from dockerd's --add-runtime flag)`, details, loaded);
+      return warn(`${msg} is loaded, but ${file} no longer declares it`, { cause: "The file changed since dockerd loaded it; the next restart drops the runtime.", fix: gvdFix("docker.register-runtime", `Declare "${RUNTIME_NAME}" in ${file} again`, ["configure", "docker"]) }, details, loaded);
+    }
+    if (inFile.path !== loaded.path || !sameArgs(inFile.args, loaded.runtimeArgs)) {
+      return fail(`dockerd runs "${RUNTIME_NAME}" as ${loaded.path}${args}, but ${file} now says ${inFile.path} ${inFile.args.join(" ")}`.trimEnd(), { cause: "daemon.json was edited and dockerd not reloaded.", fix: reload }, details, loaded);
+    }
+    return pass(msg, details, loaded);
   },
 };
 

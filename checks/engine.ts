@@ -44,8 +44,17 @@ function skipReason(check: Check, facts: HostFacts, opts: CheckOptions, sel: Sel
 
 export async function runChecks(catalog: Check[], facts: HostFacts, opts: CheckOptions, sel: Selection = {}): Promise<Finding[]> {
   const checks = selectChecks(catalog, sel);
-  const ids = new Set(checks.map((c) => c.id));
+  const byId = new Map(checks.map((c) => [c.id, c]));
   const results = new Map<string, Promise<Finding>>();
+  /** Each check's finding, started on first demand (so a check may need one listed after it). */
+  const findingOf = (id: string): Promise<Finding> => {
+    let p = results.get(id);
+    if (!p) {
+      p = runOne(byId.get(id)!);
+      results.set(id, p);
+    }
+    return p;
+  };
 
   const runOne = async (check: Check): Promise<Finding> => {
     const started = performance.now();
@@ -61,7 +70,7 @@ export async function runChecks(catalog: Check[], facts: HostFacts, opts: CheckO
     });
     const reason = skipReason(check, facts, opts, sel);
     if (reason) return finish({ status: "skip", message: reason });
-    const needed = await Promise.all((check.needs ?? []).filter((n) => ids.has(n)).map((n) => results.get(n)!));
+    const needed = await Promise.all((check.needs ?? []).filter((n) => byId.has(n)).map(findingOf));
     const blocked = needed.find((f) => f.status === "fail" || f.status === "skip");
     if (blocked) {
       return finish({ status: "skip", message: `needs ${blocked.id} (${blocked.status === "fail" ? "failed" : "skipped"})` });
@@ -110,9 +119,7 @@ export async function runChecks(catalog: Check[], facts: HostFacts, opts: CheckO
     }
   };
 
-  // Catalog order guarantees a check's needs are registered before it (validated in tests).
-  for (const c of checks) results.set(c.id, runOne(c));
-  return Promise.all(checks.map((c) => results.get(c.id)!));
+  return Promise.all(checks.map((c) => findingOf(c.id)));
 }
 
 export function summarize(findings: Finding[]) {

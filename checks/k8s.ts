@@ -1,5 +1,6 @@
 // Kubernetes: pods opt into gVisor through a RuntimeClass whose handler names the
 // runtime registered with containerd/CRI-O ("runsc").
+import { existsSync } from "node:fs";
 import { run, failureText } from "../platform/proc.ts";
 import { which } from "../platform/which.ts";
 import { fail, pass, skip, type Check } from "./types.ts";
@@ -18,10 +19,14 @@ export const k8sRuntimeClass: Check = {
   async run({ options }) {
     const kubectl = which("kubectl", options.env.PATH ?? "");
     if (!kubectl) return skip("kubectl is not installed");
+    // Without a kubeconfig kubectl only tries localhost:8080; say so instead of waiting on it.
+    const kubeconfig = options.env.KUBECONFIG || `${options.env.HOME ?? ""}/.kube/config`;
+    if (!options.env.KUBECONFIG && !existsSync(kubeconfig) && !options.env.KUBERNETES_SERVICE_HOST) return skip(`no cluster configured (no ${kubeconfig}, KUBECONFIG unset)`);
     const r = await run(kubectl, ["get", "runtimeclass", "-o", "json", "--request-timeout=5s"], { timeoutMs: 10_000, env: options.env });
     if (r.code !== 0) {
       if (/the server doesn't have a resource type|no matches for kind/i.test(r.stderr)) return skip("this cluster has no RuntimeClass API (Kubernetes < 1.14)");
-      return skip(`no reachable cluster (${failureText(r).slice(0, 160)})`);
+      const last = r.stderr.trim().split("\n").filter(Boolean).at(-1) ?? failureText(r);
+      return skip(`no reachable cluster: ${last.slice(0, 200)}`);
     }
     let items: { metadata?: { name?: string }; handler?: string }[] = [];
     try {

@@ -7,6 +7,7 @@ import { EXPECTED_SIDECARS, primaryRunsc, type RunscBinary } from "../platform/r
 import { compareGvisor, gvisorAgeDays } from "../platform/versions.ts";
 import { diagnose, diagnoseState, unknownError, type RuleContext } from "./rules.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
+import type { EngineDetection } from "../platform/engines/types.ts";
 
 const INSTALL_FIX = gvdFix("runsc.install", "Install gVisor (runsc and its shim) for this host", ["install"]);
 const rc = (ctx: CheckContext): Omit<RuleContext, "match"> => ({ facts: ctx.facts, engine: "runsc", runtime: "runsc" });
@@ -110,15 +111,18 @@ export const runscSidecars: Check = {
 export const runscShim: Check = {
   id: "runsc.shim",
   title: "containerd-shim-runsc-v1 is where containerd looks",
-  needs: ["runsc.binary"],
+  needs: ["runsc.binary", "containerd.daemon"],
   run(ctx) {
-    const { facts } = ctx;
-    if (!facts.containerdBinary && facts.containerd.length === 0) return skip("containerd is not installed");
-    if (facts.shim.path) return pass(`${facts.shim.path}`);
-    // Without the shim, containerd can still run runsc through the runc shim (BinaryName).
-    return warn("containerd-shim-runsc-v1 is not on containerd's PATH nor next to containerd", {
-      ...diagnoseState("shim-missing", rc(ctx)),
-    }, [`searched: ${facts.shim.searchPath.join(":")}`, "`gvisor-doctor configure containerd` falls back to the runc shim with BinaryName=<runsc> when the shim is missing"]);
+    const cd = ctx.facts.engines?.containerd;
+    const det = cd?.detection as (EngineDetection & { shim?: string | null }) | null | undefined;
+    if (!det?.installed && !det?.running) return skip("containerd is not installed");
+    if (det.shim) return pass(det.shim);
+    // containerd can also run runsc through the runc shim (runtime_type io.containerd.runc.v2 + BinaryName).
+    const rt = cd?.inspection?.runtimes.runsc;
+    if (rt && rt.type !== "io.containerd.runsc.v1") return pass(`not needed: containerd runs runsc through ${rt.type ?? "the runc shim"} (BinaryName ${rt.path})`);
+    const d = diagnoseState("shim-missing", rc(ctx));
+    if (rt) return fail("containerd's runsc runtime uses io.containerd.runsc.v1, but containerd-shim-runsc-v1 is not where containerd looks", d, det.notes);
+    return warn("containerd-shim-runsc-v1 is not on containerd's PATH nor next to containerd", d, [...det.notes, "`gvisor-doctor configure containerd` falls back to the runc shim with BinaryName=<runsc> when the shim is missing"]);
   },
 };
 

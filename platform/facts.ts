@@ -2,13 +2,13 @@
 // data; checks read them and never re-run a command a fact already ran.
 import { existsSync, lstatSync, readFileSync, readlinkSync, accessSync, constants, readdirSync } from "node:fs";
 import os from "node:os";
-import { dirname } from "node:path";
 import { unameArch } from "./arch.ts";
 import { dockerCli, dockerHost, dockerInfo, matchDockerd, daemonConfigPath, type DockerInfo } from "./docker.ts";
 import { run, failureText, type RunResult } from "./proc.ts";
 import { findProcesses, DOCKERD_VALUE_FLAGS, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "./procs.ts";
 import { findRunscBinaries, type RunscBinary } from "./runsc.ts";
 import { parseKernel } from "./versions.ts";
+import { gatherEngineFacts, type EnginesFacts } from "./engine-facts.ts";
 import { which, SYSTEM_BIN_DIRS } from "./which.ts";
 
 export interface SelfSandboxFacts {
@@ -51,13 +51,11 @@ export interface HostFacts {
   /** null when /proc/cpuinfo has no flags line (non-x86, or unreadable). */
   cpu: { xsave: boolean | null; avx2: boolean | null };
   runsc: RunscBinary[];
-  /** containerd-shim-runsc-v1 as containerd would find it (its PATH, then its own directory). */
-  shim: { path: string | null; searchPath: string[] };
-  /** The containerd binary, when installed. */
-  containerdBinary: string | null;
   dockerd: DaemonProcess[];
   containerd: DaemonProcess[];
   docker: DockerFacts;
+  /** Each engine's detection and config (read side of platform/engines); null with selfOnly. */
+  engines: EnginesFacts | null;
   /** Milliseconds spent gathering. */
   durationMs: number;
 }
@@ -137,22 +135,6 @@ function tmpFacts(env: NodeJS.ProcessEnv): HostFacts["tmp"] {
   return { path: candidates[0], symlink: false, target: null };
 }
 
-function processPath(pid: number): string | null {
-  try {
-    const env = readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
-    return env.find((e) => e.startsWith("PATH="))?.slice(5) ?? null;
-  } catch {
-    return null;
-  }
-}
-
-/** containerd resolves shims on its own PATH, then next to its binary. */
-function shimFacts(containerd: DaemonProcess[], containerdBinary: string | null, env: NodeJS.ProcessEnv): HostFacts["shim"] {
-  const path = (containerd[0] && processPath(containerd[0].pid)) ?? env.PATH ?? SYSTEM_BIN_DIRS.join(":");
-  const dirs = [...new Set([...path.split(":").filter(Boolean), ...(containerdBinary ? [dirname(containerd[0]?.exe ?? containerdBinary)] : [])])];
-  return { path: which("containerd-shim-runsc-v1", dirs.join(":")), searchPath: dirs };
-}
-
 export async function dockerFacts(env: NodeJS.ProcessEnv, dockerd: DaemonProcess[]): Promise<DockerFacts> {
   const cli = dockerCli(env);
   const host = dockerHost(env);
@@ -179,12 +161,12 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
   }
   const dockerd = opts.selfOnly ? [] : findProcesses(["dockerd"], DOCKERD_VALUE_FLAGS);
   const containerd = opts.selfOnly ? [] : findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS);
-  const containerdBinary = which("containerd", env.PATH ?? "") ?? which("containerd", SYSTEM_BIN_DIRS.join(":"));
-  const [gvisor, runsc, docker] = await Promise.all([
-    detectSelfSandbox(),
-    opts.selfOnly ? Promise.resolve([]) : findRunscBinaries(env),
-    opts.selfOnly ? Promise.resolve(null) : dockerFacts(env, dockerd),
-  ]);
+  const dockerP = opts.selfOnly ? Promise.resolve(null) : dockerFacts(env, dockerd);
+  const runscP = opts.selfOnly ? Promise.resolve([]) : findRunscBinaries(env);
+  const enginesP = opts.selfOnly
+    ? Promise.resolve(null)
+    : gatherEngineFacts(env, { dockerd, containerd }, Promise.all([dockerP, runscP]).then(([docker, runsc]) => ({ dockerd, containerd, runsc, docker: docker ?? undefined })));
+  const [gvisor, runsc, docker, engines] = await Promise.all([detectSelfSandbox(), runscP, dockerP, enginesP]);
   return {
     os: process.platform,
     arch: unameArch(),
@@ -201,11 +183,10 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
     tmp: tmpFacts(env),
     cpu: cpuFacts(),
     runsc,
-    shim: shimFacts(containerd, containerdBinary, env),
-    containerdBinary,
     dockerd,
     containerd,
     docker: docker ?? { cli: null, host: dockerHost(env), daemon: null, configPath: daemonConfigPath(null, env), info: null, infoError: null, infoResult: null },
+    engines,
     durationMs: Math.round(performance.now() - started),
   };
 }

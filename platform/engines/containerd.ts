@@ -80,7 +80,13 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     const env = ctx.env;
     const binary = which("containerd", [env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
     const daemons = ctx.facts?.containerd ?? findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS);
-    const daemon = ctx.configPath ? (daemons.find((d) => sameFile(daemonConfig(d), ctx.configPath!)) ?? null) : (daemons.find((d) => daemonConfig(d) === DEFAULT_CONTAINERD_CONFIG) ?? null);
+    // The containerd we mean: the one reading --config, else the one serving CONTAINERD_ADDRESS
+    // (as ctr/crictl pick it), else the one reading the default config. A dockerd-managed
+    // containerd (its own config under /var/run/docker) is never picked by accident.
+    const want = env.CONTAINERD_ADDRESS;
+    const daemon = ctx.configPath
+      ? (daemons.find((d) => sameFile(daemonConfig(d), ctx.configPath!)) ?? null)
+      : ((want ? daemons.find((d) => addressOf(d, daemonConfig(d)) === want) : undefined) ?? daemons.find((d) => daemonConfig(d) === DEFAULT_CONTAINERD_CONFIG) ?? null);
     const configPath = ctx.configPath ?? (daemon ? daemonConfig(daemon) : DEFAULT_CONTAINERD_CONFIG);
     const shim = findShim(binary, daemon, env);
     const notes: string[] = [];

@@ -33,6 +33,14 @@ export function hostJson(f: HostFacts) {
       runtimes: f.docker.info?.runtimes ?? null,
       error: f.docker.infoError,
     },
+    engines: f.engines
+      ? Object.fromEntries(
+          (["docker", "containerd", "podman", "crio"] as const).map((n) => {
+            const e = f.engines![n];
+            return [n, { installed: e.detection?.installed ?? false, running: e.detection?.running ?? false, version: e.detection?.version ?? null, configPath: e.detection?.configPath ?? null, runtimes: e.inspection ? Object.keys(e.inspection.runtimes) : [], error: e.error }];
+          }),
+        )
+      : null,
     factsMs: f.durationMs,
   };
 }

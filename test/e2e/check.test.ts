@@ -5,6 +5,9 @@ import { BED, startDockerBed, type DockerBed } from "../bed/bed.ts";
 import { finding, gvd } from "../helpers/cli.ts";
 import { assertReportSchema } from "../helpers/schema.ts";
 
+// These tests are about Docker: the host's own Podman/containerd (and their storage) stay out of it.
+const NOT_OTHER_ENGINES = ["--skip", "podman,containerd,crio,k8s"];
+
 describe.skipIf(!BED.ok)("check against a real dockerd", () => {
   let bed: DockerBed;
   beforeAll(async () => {
@@ -15,7 +18,7 @@ describe.skipIf(!BED.ok)("check against a real dockerd", () => {
   });
 
   test("with runsc registered: docker.runtime, docker.hello and docker.signature pass, the dmesg signature is in the details", () => {
-    const r = gvd(["check", "--json"], { env: bed.env });
+    const r = gvd(["check", "--json", ...NOT_OTHER_ENGINES], { env: bed.env });
     expect(r.json).toBeDefined();
     assertReportSchema(r.json);
     const daemon = finding(r.json, "docker.daemon");
@@ -42,7 +45,7 @@ describe.skipIf(!BED.ok)("check against a real dockerd", () => {
   });
 
   test("--quick skips the container probe and is still a valid report", () => {
-    const r = gvd(["check", "--json", "--quick"], { env: bed.env });
+    const r = gvd(["check", "--json", "--quick", ...NOT_OTHER_ENGINES], { env: bed.env });
     assertReportSchema(r.json);
     expect(finding(r.json, "docker.hello")).toMatchObject({ status: "skip", message: "skipped by --quick (starts a container)" });
     expect(finding(r.json, "docker.runtime").status).toBe("pass");
@@ -53,7 +56,7 @@ describe.skipIf(!BED.ok)("check against a real dockerd", () => {
     writeFileSync(bed.configFile, '{ "runtimes": {} }\n');
     await bed.reload();
     try {
-      const r = gvd(["check", "--json"], { env: bed.env });
+      const r = gvd(["check", "--json", ...NOT_OTHER_ENGINES], { env: bed.env });
       assertReportSchema(r.json);
       const rt = finding(r.json, "docker.runtime");
       expect(rt.status).toBe("fail");
@@ -64,7 +67,7 @@ describe.skipIf(!BED.ok)("check against a real dockerd", () => {
       expect(r.code).toBe(1);
       expect(r.json.ok).toBe(false);
 
-      const human = gvd(["check"], { env: bed.env });
+      const human = gvd(["check", ...NOT_OTHER_ENGINES], { env: bed.env });
       expect(human.code).toBe(1);
       expect(human.stdout).toMatch(/✗ docker\.runtime +dockerd at .* does not list a "runsc" runtime/);
       expect(human.stdout).toContain("fix:");
@@ -96,7 +99,7 @@ describe.skipIf(!BED.ok)("check against a real dockerd", () => {
   test("with two dockerd running, the doctor reads the config of the one behind DOCKER_HOST", async () => {
     const other = await startDockerBed({ daemonJson: {} });
     try {
-      const a = gvd(["check", "--json", "--quick"], { env: bed.env });
+      const a = gvd(["check", "--json", "--quick", ...NOT_OTHER_ENGINES], { env: bed.env });
       const b = gvd(["check", "--json", "--quick"], { env: other.env });
       expect(a.json.host.docker.configPath).toBe(bed.configFile);
       expect(b.json.host.docker.configPath).toBe(other.configFile);

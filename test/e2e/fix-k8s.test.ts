@@ -21,7 +21,8 @@ case "$1" in
 esac
 `);
     chmodSync(join(dir, "kubectl"), 0o755);
-    env = { ...process.env, NO_COLOR: "1", PATH: `${dir}:${process.env.PATH}`, DOCKER_HOST: "unix:///nonexistent.sock" };
+    writeFileSync(join(dir, "kubeconfig"), "apiVersion: v1\nkind: Config\n");
+    env = { ...process.env, NO_COLOR: "1", PATH: `${dir}:${process.env.PATH}`, DOCKER_HOST: "unix:///nonexistent.sock", KUBECONFIG: join(dir, "kubeconfig") };
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -86,13 +86,24 @@ describe("check engine", () => {
     expect(unknownPatterns(CATALOG, ["docker", "nope.x", "host.kernel"])).toEqual(["nope.x"]);
   });
 
-  test("the catalog lists every check after the checks it needs, ids are unique", () => {
-    const seen = new Set<string>();
-    for (const c of CATALOG) {
-      expect(seen.has(c.id)).toBe(false);
-      for (const n of c.needs ?? []) expect(seen.has(n)).toBe(true);
-      seen.add(c.id);
-    }
+  test("catalog ids are unique, every need exists, and needs have no cycle", () => {
+    const ids = CATALOG.map((c) => c.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const byId = new Map(CATALOG.map((c) => [c.id, c]));
+    const visit = (id: string, path: string[]) => {
+      expect(path.includes(id) ? [...path, id].join(" → ") : "no cycle").toBe("no cycle");
+      expect(byId.has(id)).toBe(true);
+      for (const n of byId.get(id)!.needs ?? []) visit(n, [...path, id]);
+    };
+    for (const c of CATALOG) visit(c.id, []);
+  });
+
+  test("a check may need one listed after it", async () => {
+    const f = await runChecks([
+      { id: "o.late-reader", title: "", needs: ["o.source"], run: ({ finding }) => pass(`saw ${finding("o.source").message}`) },
+      { id: "o.source", title: "", run: () => pass("source") },
+    ], facts, opts);
+    expect(f.map((x) => x.message)).toEqual(["saw source", "source"]);
   });
 
   test("summarize counts statuses", () => {

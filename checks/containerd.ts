@@ -1,0 +1,153 @@
+// containerd checks: is it running, is its config one containerd reads the way the
+// user thinks (schema version vs plugin path), does the merged config show runsc,
+// and does a container run under gVisor through it (ctr)?
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { processStartMs } from "../platform/engines/daemon-control.ts";
+import { RUNC_SHIM_TYPE, RUNSC_SHIM_TYPE, runtimesPath } from "../platform/engines/containerd-config.ts";
+import type { EngineDetection } from "../platform/engines/types.ts";
+import { getPath } from "../platform/engines/toml-check.ts";
+import { run, failureText } from "../platform/proc.ts";
+import { helloRootfs, writeRootfs } from "../platform/rootfs.ts";
+import { which, SYSTEM_BIN_DIRS } from "../platform/which.ts";
+import { diagnose, unknownError, type RuleContext } from "./rules.ts";
+import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
+import { GVISOR_SIGNATURE, RUNTIME_NAME } from "./docker.ts";
+
+type ContainerdDetection = EngineDetection & { shim: string | null; address: string };
+const det = (ctx: CheckContext) => ctx.facts.engines?.containerd.detection as ContainerdDetection | null | undefined;
+const rc = (ctx: CheckContext): RuleContext => ({ facts: ctx.facts, engine: "containerd", runtime: RUNTIME_NAME, configPath: det(ctx)?.configPath });
+const REGISTER = gvdFix("containerd.register-runtime", "Register runsc with containerd and restart it", ["configure", "containerd", "--restart"], { confirm: "restarts containerd" });
+
+export const containerdDaemon: Check = {
+  id: "containerd.daemon",
+  title: "containerd is running",
+  run(ctx) {
+    const d = det(ctx);
+    const err = ctx.facts.engines?.containerd.error;
+    if (err) return fail(`cannot inspect containerd: ${err}`, null);
+    if (!d?.installed && !d?.running) return skip("containerd is not installed");
+    const details = [`binary: ${d.binary}`, `config: ${d.configPath} (${d.configSource})`, `address: ${d.address}`, ...d.notes];
+    // Installed but idle (e.g. pulled in by docker.io, which runs its own): nothing uses it now.
+    if (!d.running) return skip(`containerd ${d.version ?? ""} is installed but not running at ${d.address} (start it: ${ctx.facts.systemd ? "systemctl start containerd" : "containerd &"})`.replace("  ", " "), details);
+    return pass(`containerd ${d.version ?? ""} (pid ${d.pid}) at ${d.address}`.replace("  ", " "), details);
+  },
+};
+
+export const containerdConfig: Check = {
+  id: "containerd.config",
+  title: "containerd's config is valid and uses the plugin path of its version",
+  needs: ["containerd.daemon"],
+  run(ctx) {
+    const ins = ctx.facts.engines!.containerd.inspection;
+    const d = det(ctx)!;
+    if (!ins) return skip("containerd's config could not be read");
+    const file = ins.files[0];
+    if (!file?.exists) return pass(`no ${d.configPath}: containerd runs on its built-in defaults`);
+    // A missing shim is runsc.shim's finding, not a config problem.
+    const faults = ins.faults.filter((f) => !f.code.startsWith("containerd.shim-missing"));
+    const errors = faults.filter((f) => f.severity === "error");
+    const warnings = faults.filter((f) => f.severity === "warning");
+    const spot = (f: (typeof faults)[number]) => `${f.file}${f.line ? `:${f.line}` : ""}${f.column ? `:${f.column}` : ""}: ${f.message}${f.fix ? ` — ${f.fix}` : ""}`;
+    const fixFor = (code: string) =>
+      /v2-section-in-v3|v3-on-1x|v1-on-2x|section-in-v/.test(code)
+        ? gvdFix("containerd.register-runtime", "Re-register runsc under the plugin path this config version uses (and restart containerd)", ["configure", "containerd", "--restart"], { confirm: "restarts containerd" })
+        : { id: "containerd.edit-config", summary: `Fix ${d.configPath} at the spot shown`, command: `$EDITOR ${d.configPath}`, automatic: false };
+    if (errors.length) {
+      return fail(`${errors.length} problem${errors.length === 1 ? "" : "s"} in ${d.configPath}: ${errors[0].message}`, { cause: errors.map(spot).join("; "), fix: fixFor(errors[0].code) }, [...errors, ...warnings].map(spot));
+    }
+    if (warnings.length) return warn(`${warnings[0].message}`, { cause: warnings.map(spot).join("; "), fix: fixFor(warnings[0].code) }, warnings.map(spot));
+    return pass(`${d.configPath} is valid${ins.files.length > 1 ? ` (with ${ins.files.length - 1} imported file${ins.files.length > 2 ? "s" : ""})` : ""}`, [`runtimes declared: ${Object.keys(ins.runtimes).join(", ") || "none"}`]);
+  },
+};
+
+/** The runtime table of `name` in a `containerd config dump` document. */
+export function dumpRuntime(dump: Record<string, any>, name: string): Record<string, any> | undefined {
+  return getPath(dump, [...runtimesPath(dump.version === 3 ? 3 : 2), name]) as Record<string, any> | undefined;
+}
+
+export const containerdRuntime: Check = {
+  id: "containerd.runtime",
+  title: "containerd's merged config (config dump) has the runsc runtime",
+  needs: ["containerd.config"],
+  run(ctx) {
+    const e = ctx.facts.engines!;
+    const d = det(ctx)!;
+    const declared = e.containerd.inspection?.runtimes[RUNTIME_NAME];
+    const dump = e.containerdDump;
+    if (!dump?.doc) {
+      if (!declared) return fail(`no "${RUNTIME_NAME}" runtime in ${d.configPath}`, { ...diagnoseCri(ctx), fix: REGISTER });
+      return warn(`cannot verify with \`containerd config dump\`: ${dump?.error ?? "containerd not installed"}`);
+    }
+    const got = dumpRuntime(dump.doc, RUNTIME_NAME);
+    if (!got) {
+      const cri = diagnoseCri(ctx);
+      if (declared) return fail(`${d.configPath} declares "${RUNTIME_NAME}" (line ${declared.source.line ?? "?"}), but containerd's merged config does not have it`, { cause: `containerd ignores that table: it sits under a plugin path this config version does not read. ${cri.cause}`, fix: REGISTER });
+      return fail(`containerd's merged config has no "${RUNTIME_NAME}" runtime`, { ...cri, fix: REGISTER });
+    }
+    const type = String(got.runtime_type ?? "");
+    const binary = getPath(got, ["options", "BinaryName"]) as string | undefined;
+    const msg = `${RUNTIME_NAME} → ${type}${binary ? ` (BinaryName ${binary})` : ""}`;
+    // containerd has no live reload: a config newer than the daemon is not in effect yet.
+    if (d.running && d.pid) {
+      const started = processStartMs(d.pid);
+      const newest = Math.max(...(e.containerd.inspection?.files ?? []).map((f) => { try { return statSync(f.path).mtimeMs; } catch { return 0; } }));
+      if (started !== null && newest > started + 1000) {
+        return fail(`${msg} is configured, but containerd (pid ${d.pid}) started before the config changed`, { cause: "containerd reads its config only at start (it has no reload; SIGHUP makes it exit).", fix: REGISTER, rule: "cri-no-runtime" }, [`config changed ${new Date(newest).toISOString()}, containerd started ${new Date(started).toISOString()}`]);
+      }
+    }
+    return pass(msg, [`from containerd -c ${d.configPath} config dump`], { runtime: got });
+  },
+};
+
+function diagnoseCri(ctx: CheckContext) {
+  return diagnose("containerd.runtime", `no runtime for "${RUNTIME_NAME}" is configured`, rc(ctx))!;
+}
+
+export const containerdHello: Check = {
+  id: "containerd.hello",
+  title: "A container runs under gVisor through containerd (ctr run)",
+  needs: ["containerd.runtime"],
+  requires: { root: true, containers: true },
+  timeoutMs: 90_000,
+  async run(ctx) {
+    const d = det(ctx)!;
+    if (!d.running) return skip("containerd is not running");
+    const ctr = which("ctr", [ctx.options.env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
+    if (!ctr) return skip("ctr (containerd's CLI) is not installed");
+    const rt = (ctx.finding("containerd.runtime").data as { runtime: Record<string, any> }).runtime;
+    const type = String(rt.runtime_type ?? "");
+    // ctr ignores the CRI runtime tables, so pass what the table says by hand.
+    const runtimeArgs: string[] = [];
+    if (type === RUNC_SHIM_TYPE) {
+      const bin = getPath(rt, ["options", "BinaryName"]);
+      if (typeof bin !== "string" || !bin) return fail(`the "${RUNTIME_NAME}" runtime uses the runc shim without BinaryName: it runs runc, not runsc`, { cause: "runtime_type io.containerd.runc.v2 needs options.BinaryName = <runsc or its wrapper>.", fix: REGISTER });
+      runtimeArgs.push("--runtime", RUNC_SHIM_TYPE, "--runc-binary", bin);
+    } else if (type === RUNSC_SHIM_TYPE) {
+      runtimeArgs.push("--runtime", RUNSC_SHIM_TYPE);
+      const cfg = getPath(rt, ["options", "ConfigPath"]);
+      if (typeof cfg === "string" && cfg) runtimeArgs.push("--runtime-config-path", cfg);
+    } else return skip(`runtime_type ${type} is not one gvisor-doctor knows how to drive with ctr`);
+    const root = mkdtempSync(join(tmpdir(), "gvd-ctr-rootfs-"));
+    const id = `gvisor-doctor-hello-${process.pid}-${Date.now().toString(36)}`;
+    try {
+      writeRootfs(await helloRootfs(), root); // runsc creates mount points in it: one per run
+      const args = ["-a", d.address, "-n", "gvisor-doctor", "run", "--rm", "--rootfs", ...runtimeArgs, root, id, "sh", "-c", "dmesg 2>&1; exit 0"];
+      const r = await run(ctr, args, { timeoutMs: 60_000, env: ctx.options.env });
+      const cmd = `ctr ${args.join(" ")}`.replace(root, "<rootfs>");
+      const details = [`$ ${cmd}  (${r.durationMs} ms)`];
+      if (r.code !== 0) {
+        const text = `${r.stderr}\n${r.stdout}`;
+        const dg = diagnose("containerd.hello", text, rc(ctx)) ?? unknownError(cmd, text || failureText(r));
+        return fail(`the container did not start: ${failureText(r)}`, dg, details);
+      }
+      const sig = r.stdout.split("\n").find((l) => l.includes(GVISOR_SIGNATURE));
+      if (!sig) return fail(`the container ran, but not under gVisor: dmesg says "${r.stdout.split("\n")[0]}"`, { cause: `The "${RUNTIME_NAME}" runtime does not run runsc.`, fix: REGISTER }, details);
+      return pass(`dmesg shows "${sig.trim()}" (${r.durationMs} ms)`, [...details, `dmesg: ${sig.trim()}`]);
+    } finally {
+      await run(ctr, ["-a", d.address, "-n", "gvisor-doctor", "containers", "rm", id], { timeoutMs: 10_000 }).catch(() => {});
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+};

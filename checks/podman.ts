@@ -1,0 +1,77 @@
+// Podman and CRI-O checks: is runsc declared in their config (Podman also finds it on
+// its built-in paths), and does a Podman container really run under gVisor?
+import { existsSync } from "node:fs";
+import { ensureProbeImage } from "../platform/images.ts";
+import { run, failureText } from "../platform/proc.ts";
+import { diagnose, unknownError, type RuleContext } from "./rules.ts";
+import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
+import { GVISOR_SIGNATURE, RUNTIME_NAME } from "./docker.ts";
+
+/** containers/common's built-in [engine.runtimes] runsc paths. */
+export const PODMAN_BUILTIN_RUNSC = ["/usr/bin/runsc", "/usr/sbin/runsc", "/usr/local/bin/runsc", "/usr/local/sbin/runsc", "/bin/runsc", "/sbin/runsc", "/run/current-system/sw/bin/runsc"];
+
+const rc = (ctx: CheckContext, engine: "podman" | "crio"): RuleContext => ({ facts: ctx.facts, engine, runtime: RUNTIME_NAME, configPath: ctx.facts.engines?.[engine].detection?.configPath });
+const register = (engine: "podman" | "crio") => gvdFix(`${engine}.register-runtime`, `Register runsc with ${engine === "crio" ? "CRI-O" : "Podman"}`, ["configure", engine]);
+
+export const podmanRuntime: Check = {
+  id: "podman.runtime",
+  title: "Podman knows the runsc runtime",
+  run(ctx) {
+    const e = ctx.facts.engines?.podman;
+    if (e?.error) return fail(`cannot inspect Podman: ${e.error}`, null);
+    if (!e?.detection?.installed) return skip("Podman is not installed");
+    const ins = e.inspection!;
+    const bad = ins.faults.filter((f) => f.severity === "error");
+    if (bad.length) return fail(`${bad[0].file}: ${bad[0].message}`, { cause: "Podman refuses to start with an invalid containers.conf.", fix: { id: "podman.edit-config", summary: `Fix ${bad[0].file}`, command: `$EDITOR ${bad[0].file}`, automatic: false } });
+    const rt = ins.runtimes[RUNTIME_NAME];
+    const files = ins.files.filter((f) => f.exists).map((f) => f.path);
+    if (rt) return pass(`${RUNTIME_NAME} → ${rt.path}${rt.args.length ? ` ${rt.args.join(" ")}` : ""} (${rt.source.file})`, [`config files: ${files.join(", ") || "none"}`], { path: rt.path, declared: true });
+    const builtin = PODMAN_BUILTIN_RUNSC.find((p) => existsSync(p));
+    if (builtin) {
+      return warn(`not configured; Podman's built-in runtime list finds ${builtin}, without runtime flags`, {
+        cause: "`podman --runtime runsc` works through Podman's defaults, but flags this host may need (network=none) cannot be added there.",
+        fix: register("podman"),
+      }, [`config files: ${files.join(", ") || "none"}`], { path: builtin, declared: false });
+    }
+    return fail(`no "${RUNTIME_NAME}" runtime in ${files.join(", ") || "containers.conf"}, and runsc is not on Podman's built-in paths`, { cause: "`podman --runtime runsc` fails: Podman cannot find the runtime.", fix: register("podman") });
+  },
+};
+
+export const podmanHello: Check = {
+  id: "podman.hello",
+  title: "A Podman container runs under gVisor (podman --runtime runsc run)",
+  needs: ["podman.runtime"],
+  requires: { root: true, containers: true },
+  timeoutMs: 120_000,
+  async run(ctx) {
+    const bin = ctx.facts.engines!.podman.detection!.binary!;
+    const image = await ensureProbeImage(bin, ctx.options.env);
+    const args = ["--runtime", RUNTIME_NAME, "run", "--rm", "--network", "none", image.tag, "sh", "-c", "dmesg 2>&1; exit 0"];
+    const r = await run(bin, args, { timeoutMs: 90_000, env: ctx.options.env });
+    const cmd = `podman ${args.slice(0, -1).join(" ")} '${args.at(-1)}'`;
+    const details = [`$ ${cmd}  (${r.durationMs} ms)`];
+    if (r.code !== 0) {
+      const text = `${r.stderr}\n${r.stdout}`;
+      return fail(`the container did not start: ${failureText(r)}`, diagnose("podman.hello", text, rc(ctx, "podman")) ?? unknownError(cmd, text), [...details, ...r.stderr.trim().split("\n").slice(-4)]);
+    }
+    const sig = r.stdout.split("\n").find((l) => l.includes(GVISOR_SIGNATURE));
+    if (!sig) return fail(`the container ran, but not under gVisor: dmesg says "${r.stdout.split("\n")[0]}"`, { cause: `Podman's "${RUNTIME_NAME}" runtime does not run runsc.`, fix: register("podman") }, details);
+    return pass(`dmesg shows "${sig.trim()}" (${r.durationMs} ms)`, [...details, `dmesg: ${sig.trim()}`]);
+  },
+};
+
+export const crioRuntime: Check = {
+  id: "crio.runtime",
+  title: "CRI-O declares the runsc runtime (config only)",
+  run(ctx) {
+    const e = ctx.facts.engines?.crio;
+    if (e?.error) return fail(`cannot inspect CRI-O: ${e.error}`, null);
+    if (!e?.detection?.installed && !e?.detection?.running) return skip("CRI-O is not installed");
+    const ins = e.inspection!;
+    const bad = ins.faults.filter((f) => f.severity === "error");
+    if (bad.length) return fail(`${bad[0].file}: ${bad[0].message}`, { cause: "CRI-O refuses an invalid config.", fix: { id: "crio.edit-config", summary: `Fix ${bad[0].file}`, command: `$EDITOR ${bad[0].file}`, automatic: false } });
+    const rt = ins.runtimes[RUNTIME_NAME];
+    if (!rt) return fail(`no [crio.runtime.runtimes.${RUNTIME_NAME}] in ${ins.files.filter((f) => f.exists).map((f) => f.path).join(", ") || e.detection!.configPath}`, { cause: "Pods with a RuntimeClass handler runsc fail: CRI-O does not know the handler.", fix: { ...register("crio"), summary: "Add the CRI-O drop-in (99-gvisor.conf) and runsc.toml, then restart CRI-O", confirm: "restarts CRI-O", argv: ["configure", "crio", "--restart"], command: "sudo gvisor-doctor configure crio --restart" } });
+    return pass(`${RUNTIME_NAME} → ${rt.path} (${rt.type ?? "oci"}, ${rt.source.file})`);
+  },
+};

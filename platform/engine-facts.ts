@@ -1,0 +1,62 @@
+// Engine facts: what each container engine's adapter detects and reads from its
+// config (the read side only), plus containerd's merged config. Gathered once with
+// the other host facts; checks read them and never re-read or re-run.
+import { existsSync } from "node:fs";
+import { configDump } from "./engines/containerd-dump.ts";
+import { ENGINES, ENGINE_NAMES, type EngineName } from "./engines/index.ts";
+import { DEFAULT_WRAPPER_DIR } from "./engines/runtime-args.ts";
+import type { EngineContext, EngineDetection, EngineInspection } from "./engines/types.ts";
+import type { HostFacts } from "./facts.ts";
+
+export interface EngineFacts {
+  detection: EngineDetection | null;
+  /** The engine's config as it declares runtimes (null when not installed or unreadable). */
+  inspection: EngineInspection | null;
+  /** Why detection or inspection failed, verbatim. */
+  error: string | null;
+}
+
+export interface EnginesFacts extends Record<EngineName, EngineFacts> {
+  /** `containerd config dump` of the config the detected containerd reads. */
+  containerdDump: { doc: Record<string, any> | null; error: string | null } | null;
+}
+
+function engineContext(env: NodeJS.ProcessEnv, facts: Partial<HostFacts>): EngineContext {
+  return { env, facts: facts as HostFacts, wrapperDir: DEFAULT_WRAPPER_DIR, force: false, now: () => new Date(), log: () => {} };
+}
+
+export async function engineFacts(name: EngineName, env: NodeJS.ProcessEnv, facts: Partial<HostFacts>): Promise<EngineFacts> {
+  const adapter = ENGINES[name];
+  const ctx = engineContext(env, facts);
+  let detection: EngineDetection | null = null;
+  try {
+    const d = await adapter.detect(ctx);
+    detection = d;
+    if (!d.installed && !d.running) return { detection: d, inspection: null, error: null };
+    return { detection: d, inspection: await adapter.inspect(d, ctx), error: null };
+  } catch (e) {
+    return { detection, inspection: null, error: (e as Error).message };
+  }
+}
+
+export async function containerdDump(f: EngineFacts): Promise<EnginesFacts["containerdDump"]> {
+  const d = f.detection;
+  if (!d?.installed || !d.binary) return null;
+  // Without a file containerd runs on its defaults; `-c` of a missing file would fail.
+  if (!existsSync(d.configPath)) return { doc: null, error: `${d.configPath} does not exist (containerd runs on its built-in defaults)` };
+  return configDump(d.binary, d.configPath);
+}
+
+/**
+ * Detect and inspect every engine. Docker's detection reads `docker info` from the
+ * facts, so it runs after `dockerReady`; the others start at once.
+ */
+export async function gatherEngineFacts(env: NodeJS.ProcessEnv, early: Partial<HostFacts>, dockerReady: Promise<Partial<HostFacts>>): Promise<EnginesFacts> {
+  const others = ENGINE_NAMES.filter((n) => n !== "docker").map((n) => engineFacts(n, env, early).then((f) => [n, f] as const));
+  const containerd = others[ENGINE_NAMES.filter((n) => n !== "docker").indexOf("containerd")].then(([, f]) => containerdDump(f));
+  const docker = dockerReady.then((full) => engineFacts("docker", env, full));
+  const [d, rest, dump] = await Promise.all([docker, Promise.all(others), containerd]);
+  const out = { docker: d, containerdDump: dump } as EnginesFacts;
+  for (const [n, f] of rest) out[n] = f;
+  return out;
+}
