@@ -133,7 +133,8 @@ export const containerdHello: Check = {
     const id = `gvisor-doctor-hello-${process.pid}-${Date.now().toString(36)}`;
     try {
       writeRootfs(await helloRootfs(), root); // runsc creates mount points in it: one per run
-      const args = ["-a", d.address, "-n", "gvisor-doctor", "run", "--rm", "--rootfs", ...runtimeArgs, root, id, "sh", "-c", "dmesg 2>&1; exit 0"];
+      // A --rootfs container has no image config, hence no PATH: name the binaries.
+      const args = ["-a", d.address, "-n", "gvisor-doctor", "run", "--rm", "--rootfs", ...runtimeArgs, root, id, "/bin/sh", "-c", "/bin/dmesg 2>&1; exit 0"];
       const r = await run(ctr, args, { timeoutMs: 60_000, env: ctx.options.env });
       const cmd = `ctr ${args.join(" ")}`.replace(root, "<rootfs>");
       const details = [`$ ${cmd}  (${r.durationMs} ms)`];

@@ -37,13 +37,16 @@ export interface Rule {
 
 const engineOf = (c: RuleContext) => (c.engine === "runsc" ? "all" : c.engine);
 /** Register (or update) the runtime with the engine; `args` are runsc flags to add. */
-const registerFix = (c: RuleContext, summary?: string, args: string[] = [], extraArgv: string[] = []): Fix =>
-  gvdFix(
+const registerFix = (c: RuleContext, summary?: string, args: string[] = [], extraArgv: string[] = []): Fix => {
+  // containerd (and CRI-O) have no live reload: a config change takes effect only with a restart.
+  const restart = (c.engine === "containerd" || c.engine === "crio") && !extraArgv.includes("--restart") ? ["--restart"] : [];
+  return gvdFix(
     `${c.engine}.register-runtime`,
-    summary ?? `Register ${c.runtime} with ${c.engine}${c.configPath ? ` in ${c.configPath}` : ""} and reload it`,
-    ["configure", engineOf(c), ...args.map((a) => `--runtime-arg=${a}`), ...extraArgv],
-    c.engine === "containerd" && extraArgv.includes("--restart") ? { confirm: "restarts containerd" } : {},
+    summary ?? `Register ${c.runtime} with ${c.engine}${c.configPath ? ` in ${c.configPath}` : ""} and ${restart.length || extraArgv.includes("--restart") ? "restart" : "reload"} it`,
+    ["configure", engineOf(c), ...args.map((a) => `--runtime-arg=${a}`), ...extraArgv, ...restart],
+    restart.length || extraArgv.includes("--restart") ? { confirm: `restarts ${c.engine === "crio" ? "CRI-O" : "containerd"}` } : {},
   );
+};
 const INSTALL: Fix = gvdFix("runsc.install", "Install gVisor from a verified release tarball (runsc, shim and sidecars together)", ["install"]);
 /** Podman spells runtime flags without the leading dashes (--runtime-flag network=none). */
 const flag = (c: RuleContext, f: string) => (c.engine === "podman" ? f : `--${f}`);
@@ -153,14 +156,16 @@ export const RULES: Rule[] = [
     scope: ["containerd.", "k8s."], pattern: /no runtime for "([^"]+)" is configured|RuntimeHandler "([^"]+)" not supported/,
     sample: 'failed to get sandbox runtime: no runtime for "runsc" is configured',
     cause: (c) => `containerd's config has no ${c.runtime} runtime under the plugin path its config version uses (v2: io.containerd.grpc.v1.cri, v3: io.containerd.cri.v1.runtime), or containerd was not restarted, or kubelet talks to another runtime.`,
-    fix: (c) => registerFix({ ...c, engine: "containerd" }, "Register runsc under the right plugin path and restart containerd", [], ["--restart"]),
+    fix: (c) => registerFix({ ...c, engine: "containerd" }, "Register runsc under the right plugin path and restart containerd"),
   },
   {
     id: "shim-missing", ref: 15, title: "containerd cannot find containerd-shim-runsc-v1",
     scope: ["containerd.", "runsc.shim", "k8s."], pattern: /binary not installed "containerd-shim-runsc-v1"|containerd-shim-runsc-v1["]?: file does not exist/,
     sample: 'runtime "io.containerd.runsc.v1" binary not installed "containerd-shim-runsc-v1": file does not exist: unknown',
     cause: () => "containerd-shim-runsc-v1 is not on containerd's PATH nor next to the containerd binary.",
-    fix: () => ({ ...INSTALL, summary: "Install gVisor's shim next to runsc (or let configure fall back to the runc shim with BinaryName=runsc)" }),
+    // Works offline: configure re-plans the runtime through the runc shim (BinaryName) when the
+    // shim is missing. `gvisor-doctor install` puts the shim in place instead, when online.
+    fix: (c) => registerFix({ ...c, engine: "containerd" }, "Run runsc through the runc shim (BinaryName) and restart containerd — or install the shim: gvisor-doctor install"),
   },
   {
     id: "tmp-symlink", ref: 16, title: "/tmp or $TMPDIR is a symlink",

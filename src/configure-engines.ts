@@ -241,7 +241,7 @@ export async function configureEngines(req: ConfigureRequest, io: IO): Promise<C
     if (io.verbose) io.stderr(m);
   };
   const ctx: EngineContext = {
-    env, facts: req.facts ?? null, configPath: req.configPath ? resolve(req.configPath) : undefined, wrapperDir: resolve(req.wrapperDir ?? DEFAULT_WRAPPER_DIR),
+    env, facts: req.facts ?? null, configPath: req.configPath ? resolve(req.configPath) : undefined, wrapperDir: resolve(req.wrapperDir ?? env.GVISOR_DOCTOR_WRAPPER_DIR ?? DEFAULT_WRAPPER_DIR),
     force: !!req.force, now: req.now ?? (() => new Date()), log,
   };
   const reports: EngineReport[] = [];
