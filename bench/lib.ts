@@ -9,6 +9,8 @@ export interface Case {
   env?: NodeJS.ProcessEnv;
   /** Prepare before each run (not timed). */
   before?: () => void;
+  /** Exit codes that are fine (default [0]); e.g. a check run that reports a failing check. */
+  okCodes?: number[];
 }
 
 export function timeOnce(c: Case): number {
@@ -16,7 +18,7 @@ export function timeOnce(c: Case): number {
   const t0 = performance.now();
   const r = spawnSync(c.argv[0], c.argv.slice(1), { env: c.env ?? process.env, stdio: ["ignore", "ignore", "pipe"] });
   const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`${c.argv.join(" ")} exited ${r.status}: ${r.stderr?.toString().slice(-500)}`);
+  if (!(c.okCodes ?? [0]).includes(r.status ?? -1)) throw new Error(`${c.argv.join(" ")} exited ${r.status}: ${r.stderr?.toString().slice(-500)}`);
   return ms;
 }
 

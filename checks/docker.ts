@@ -2,7 +2,7 @@
 // container really run under gVisor, and what network does it get?
 import { realpathSync, statSync } from "node:fs";
 import { readElf } from "../platform/elf.ts";
-import { ensureProbeImage } from "../platform/images.ts";
+import { runInProbeImage } from "../platform/images.ts";
 import { run, failureText, type RunResult } from "../platform/proc.ts";
 import { primaryRunsc } from "../platform/runsc.ts";
 import { which } from "../platform/which.ts";
@@ -170,12 +170,13 @@ export const dockerHello: Check = {
   async run(ctx) {
     const { facts, options } = ctx;
     const cli = facts.docker.cli!;
-    const image = await ensureProbeImage(cli, options.env);
     // `; exit 0` separates "the container did not start" (docker exits 125–127) from
     // "it ran but dmesg was denied" (runc: klogctl EPERM; gVisor allows syslog(2) to anyone).
     const script = `dmesg 2>&1; echo '${NET_MARK}'; cat /proc/net/dev 2>&1; exit 0`;
-    const args = ["run", "--rm", `--runtime=${RUNTIME_NAME}`, "--log-driver=none", image.tag, "sh", "-c", script];
-    const r = await run(cli, args, { timeoutMs: 60_000, env: options.env });
+    // A runtime with --network=none ignores Docker's network namespace: skip setting one up (~100 ms).
+    const rtArgs = facts.docker.info!.runtimes[RUNTIME_NAME]?.runtimeArgs ?? [];
+    const noNet = rtArgs.some((a) => /^--?network=none$/.test(a)) ? ["--network", "none"] : [];
+    const { result: r, image, args } = await runInProbeImage(cli, ["--rm", `--runtime=${RUNTIME_NAME}`, "--log-driver=none", ...noNet], ["sh", "-c", script], { env: options.env });
     const cmd = `docker run --rm --runtime=${RUNTIME_NAME} ${image.tag} dmesg`;
     const details = [`$ docker ${args.slice(0, -1).join(" ")} '${script}'  (${r.durationMs} ms)`, `image: ${image.tag}${image.built ? ` (built now from ${image.source})` : ""}`];
     if (r.code !== 0) {

@@ -1,7 +1,7 @@
 // Podman and CRI-O checks: is runsc declared in their config (Podman also finds it on
 // its built-in paths), and does a Podman container really run under gVisor?
 import { existsSync } from "node:fs";
-import { ensureProbeImage } from "../platform/images.ts";
+import { runInProbeImage } from "../platform/images.ts";
 import { run, failureText } from "../platform/proc.ts";
 import { diagnose, unknownError, type RuleContext } from "./rules.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
@@ -45,9 +45,7 @@ export const podmanHello: Check = {
   timeoutMs: 120_000,
   async run(ctx) {
     const bin = ctx.facts.engines!.podman.detection!.binary!;
-    const image = await ensureProbeImage(bin, ctx.options.env);
-    const args = ["--runtime", RUNTIME_NAME, "run", "--rm", "--network", "none", image.tag, "sh", "-c", "dmesg 2>&1; exit 0"];
-    const r = await run(bin, args, { timeoutMs: 90_000, env: ctx.options.env });
+    const { result: r, args } = await runInProbeImage(bin, ["--runtime", RUNTIME_NAME, "--rm", "--network", "none"], ["sh", "-c", "dmesg 2>&1; exit 0"], { env: ctx.options.env, timeoutMs: 90_000 });
     const cmd = `podman ${args.slice(0, -1).join(" ")} '${args.at(-1)}'`;
     const details = [`$ ${cmd}  (${r.durationMs} ms)`];
     if (r.code !== 0) {

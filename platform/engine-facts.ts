@@ -22,7 +22,7 @@ export interface EnginesFacts extends Record<EngineName, EngineFacts> {
 }
 
 function engineContext(env: NodeJS.ProcessEnv, facts: Partial<HostFacts>): EngineContext {
-  return { env, facts: facts as HostFacts, wrapperDir: DEFAULT_WRAPPER_DIR, force: false, now: () => new Date(), log: () => {} };
+  return { env, facts: facts as HostFacts, wrapperDir: DEFAULT_WRAPPER_DIR, force: false, now: () => new Date(), log: () => {}, lightDetect: true };
 }
 
 export async function engineFacts(name: EngineName, env: NodeJS.ProcessEnv, facts: Partial<HostFacts>): Promise<EngineFacts> {
@@ -41,7 +41,8 @@ export async function engineFacts(name: EngineName, env: NodeJS.ProcessEnv, fact
 
 export async function containerdDump(f: EngineFacts): Promise<EnginesFacts["containerdDump"]> {
   const d = f.detection;
-  if (!d?.installed || !d.binary) return null;
+  // Only a running containerd's merged config matters to the checks.
+  if (!d?.installed || !d.binary || !d.running) return null;
   // Without a file containerd runs on its defaults; `-c` of a missing file would fail.
   if (!existsSync(d.configPath)) return { doc: null, error: `${d.configPath} does not exist (containerd runs on its built-in defaults)` };
   return configDump(d.binary, d.configPath);

@@ -99,13 +99,17 @@ export function detectContainer(env: NodeJS.ProcessEnv): HostFacts["container"] 
 }
 
 /** Independent tells of "this process runs inside gVisor" (gvisor-facts §6). */
-export async function detectSelfSandbox(): Promise<SelfSandboxFacts> {
+export async function detectSelfSandbox(opts: { dmesg: "always" | "to-confirm" } = { dmesg: "always" }): Promise<SelfSandboxFacts> {
   const sentryMeminfo = existsSync("/proc/sentry-meminfo");
   const kernelRelease = os.release();
+  const unameTell = /-gvisor$/.test(kernelRelease) || kernelRelease === "4.4.0";
   const dmesgBin = which("dmesg") ?? which("dmesg", SYSTEM_BIN_DIRS.join(":"));
   let dmesgFirstLine: string | null = null;
   let dmesgError: string | null = null;
-  if (dmesgBin) {
+  // `check` on a host only reads dmesg to confirm another tell (a process start saved);
+  // preflight reads every tell.
+  if (opts.dmesg === "to-confirm" && !sentryMeminfo && !unameTell) dmesgError = "not read: no other tell matched";
+  else if (dmesgBin) {
     const r = await run(dmesgBin, [], { timeoutMs: 3_000, maxBytes: 64 * 1024 });
     if (r.code === 0) dmesgFirstLine = r.stdout.split("\n")[0] ?? "";
     else dmesgError = failureText(r);
@@ -113,7 +117,7 @@ export async function detectSelfSandbox(): Promise<SelfSandboxFacts> {
   const tells: string[] = [];
   if (sentryMeminfo) tells.push("/proc/sentry-meminfo");
   if (dmesgFirstLine?.includes("Starting gVisor")) tells.push("dmesg");
-  if (/-gvisor$/.test(kernelRelease) || kernelRelease === "4.4.0") tells.push("uname");
+  if (unameTell) tells.push("uname");
   return { inside: tells.length > 0, tells, evidence: { sentryMeminfo, dmesgFirstLine, dmesgError, kernelRelease } };
 }
 
@@ -166,7 +170,7 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
   const enginesP = opts.selfOnly
     ? Promise.resolve(null)
     : gatherEngineFacts(env, { dockerd, containerd }, Promise.all([dockerP, runscP]).then(([docker, runsc]) => ({ dockerd, containerd, runsc, docker: docker ?? undefined })));
-  const [gvisor, runsc, docker, engines] = await Promise.all([detectSelfSandbox(), runscP, dockerP, enginesP]);
+  const [gvisor, runsc, docker, engines] = await Promise.all([detectSelfSandbox({ dmesg: opts.selfOnly ? "always" : "to-confirm" }), runscP, dockerP, enginesP]);
   return {
     os: process.platform,
     arch: unameArch(),

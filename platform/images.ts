@@ -2,7 +2,7 @@
 // so they are built once per daemon and never pulled from a registry.
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { run, failureText } from "./proc.ts";
+import { run, failureText, type RunResult } from "./proc.ts";
 import { helloRootfs, identityKey, imageTag, rootfsTar, writeRootfs, type Rootfs } from "./rootfs.ts";
 
 export interface EnsuredImage {
@@ -65,4 +65,27 @@ export async function ensureProbeRootfsDir(cacheDir: string = DEFAULT_CACHE_DIR)
   symlinkSync(`../${name}`, link);
   renameSync(link, index); // atomic replace
   return { dir, rootfs: fs, built };
+}
+
+/** What `docker run --pull=never` / `podman run --pull=never` say when the image is absent. */
+const MISSING_IMAGE = /No such image|Unable to find image|image not known|not found locally|does not exist locally/i;
+
+/**
+ * `<cli> run --pull=never <runArgs> <probe image> <cmd>`, importing the probe image only
+ * when the engine says it is missing (one process on the common path instead of an
+ * `image inspect` first). --pull=never: a registry must never answer for our tag.
+ */
+export async function runInProbeImage(cli: string, runArgs: string[], cmd: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ result: RunResult; image: EnsuredImage; args: string[] }> {
+  const fs = await helloRootfs();
+  const tag = imageTag(fs);
+  const args = ["run", "--pull=never", ...runArgs, tag, ...cmd];
+  let result = await run(cli, args, { env: opts.env, timeoutMs: opts.timeoutMs ?? 60_000 });
+  let built = false;
+  if (result.code !== 0 && MISSING_IMAGE.test(result.stderr)) {
+    const imp = await run(cli, ["import", "--message", "gvisor-doctor probe image", "-", tag], { input: await rootfsTar(fs), timeoutMs: 60_000, env: opts.env });
+    if (imp.code !== 0) throw new Error(`could not import the probe image ${tag}: ${failureText(imp)}`);
+    built = true;
+    result = await run(cli, args, { env: opts.env, timeoutMs: opts.timeoutMs ?? 60_000 });
+  }
+  return { result, image: { tag, built, source: fs.source }, args };
 }

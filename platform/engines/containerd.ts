@@ -98,7 +98,7 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     } catch {}
     return {
       engine: "containerd", installed: !!binary, binary, running: !!daemon, pid: daemon?.pid ?? null,
-      version: binary ? await containerdVersion(binary) : null, configPath,
+      version: binary && (daemon || !ctx.lightDetect) ? await containerdVersion(binary) : null, configPath,
       configSource: ctx.configPath ? "--config" : daemon && daemonConfig(daemon) !== DEFAULT_CONTAINERD_CONFIG ? `-c of containerd pid ${daemon.pid}` : "default",
       managedBy, systemdUnit: daemon ? systemdUnitOf(daemon.pid) : null, notes, shim, address: addressOf(daemon, configPath),
     };

@@ -179,7 +179,7 @@ export const podmanAdapter: EngineAdapter<PodmanDetection> = {
     const binary = which("podman", [ctx.env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
     const uid = typeof process.getuid === "function" ? process.getuid() : 0;
     let version: string | null = null;
-    if (binary) {
+    if (binary && !ctx.lightDetect) {
       const r = await run(binary, ["--version"], { timeoutMs: 10_000, env: ctx.env });
       version = r.code === 0 ? (r.stdout.match(/version (\S+)/)?.[1] ?? null) : null;
     }

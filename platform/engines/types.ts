@@ -92,6 +92,11 @@ export interface EngineContext {
   now(): Date;
   /** Progress lines (stderr). */
   log(message: string): void;
+  /**
+   * Skip `<engine> --version` for engines that are not running (the doctor's facts: the
+   * version only matters for an engine in use, and each probe is a process start).
+   */
+  lightDetect?: boolean;
 }
 
 export type FileAction = "create" | "modify" | "delete";
