@@ -123,7 +123,8 @@ export function switchSymlink(link: string, target: string): void {
   fsyncDir(dirname(link));
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, under another user). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,0 +1,597 @@
+// install: resolve the release, stream download → sha512 → decompress → unpack into
+// a private staging directory, and only after the hash matched (and every binary is an
+// ELF for this CPU and `runsc --version` runs) move it in and switch `current`.
+// A failure at any point removes the staging directory and leaves the live version alone.
+import { closeSync, constants, existsSync, openSync, renameSync, rmdirSync, rmSync, writeSync } from "node:fs";
+import { Flusher, syncFile } from "./flush.ts";
+import { join } from "node:path";
+import { ActionError } from "../../src/errors.ts";
+import type { GvisorArch } from "../arch.ts";
+import { readElf } from "../elf.ts";
+import { backupName, LockBusyError, withLock } from "../fsutil.ts";
+import { run, failureText } from "../proc.ts";
+import { parseGvisorVersion } from "../versions.ts";
+import { artifactsFor, FORMAT_ORDER, objectPath, versionDirName, type ReleaseFormat, type VersionSpec } from "./channels.ts";
+import { canDecode, createDecoder, DecodeError, type DecoderChoice } from "./decode.ts";
+import { ArchiveError, TarStager, type StagedMember } from "./extract.ts";
+import { DownloadError, formatBytes, NotFoundError } from "./http.ts";
+import {
+  activate, freeDirName, layoutFor, linkStatus, liveDir, makeStaging, markExecutable, mkdirs, placeVersion, previousDir,
+  readState, removeStaleStaging, removeVersionDir, searchProblems, writeProblems, writeState, type InstallState, type Layout, type VersionRecord,
+} from "./layout.ts";
+import { insecureMirror, type Source } from "./source.ts";
+import { ChecksumFileError, createSha512, parseSha512File } from "./verify.ts";
+import { proxyFor, redactProxy } from "./proxy.ts";
+import { lockWaitMs, pauseForTest } from "./hooks.ts";
+
+export interface Progress {
+  /** A new phase (non-TTY: one line each). */
+  phase(text: string): void;
+  /** Details for -v (URLs, timings, route). */
+  detail(text: string): void;
+  /** Bytes of the current download (TTY: a progress line). */
+  bytes(done: number, total: number | null): void;
+  warn(text: string): void;
+}
+
+export interface InstallOptions {
+  spec: VersionSpec;
+  format: ReleaseFormat | null;
+  source: Source;
+  prefix: string;
+  arch: GvisorArch;
+  pinnedSha512: string | null;
+  force: boolean;
+  dryRun: boolean;
+  decoder: DecoderChoice;
+  env: NodeJS.ProcessEnv;
+  root: boolean;
+  signal?: AbortSignal;
+  progress: Progress;
+  /** The command to print when the prefix is not writable, e.g. "sudo /usr/local/bin/gvisor-doctor install …". */
+  sudoCommand: string;
+  /** The same install into ~/.local, for a user without root. */
+  userCommand: string;
+}
+
+export interface PlannedArtifact {
+  name: string;
+  url: string;
+  /** Expected hash, null until known (a pinned tarball's format is found by downloading). */
+  sha512: string | null;
+  /** Where the expected hash came from: a .sha512 URL or "--sha512". */
+  hashFrom: string | null;
+  installAs?: string;
+  optional?: boolean;
+}
+
+export interface Plan {
+  format: ReleaseFormat;
+  artifacts: PlannedArtifact[];
+  /** Every URL requested while resolving, in order (for the not-found message). */
+  tried: string[];
+}
+
+export interface InstallResult {
+  action: "installed" | "unchanged" | "would-install" | "would-do-nothing";
+  requested: string;
+  format: ReleaseFormat | null;
+  version: string | null;
+  runscVersion: string | null;
+  dir: string | null;
+  url: string | null;
+  sha512: string | null;
+  pinned: boolean;
+  previous: string | null;
+  layout: Layout;
+  links: string[];
+  bytes: number;
+  decoder: string | null;
+  warnings: string[];
+  tried: string[];
+  timings: Record<string, number>;
+}
+
+class ChecksumMismatch extends ActionError {}
+
+const MAGIC: Record<ReleaseFormat, { bytes: number[]; what: string }> = {
+  zstd: { bytes: [0x28, 0xb5, 0x2f, 0xfd], what: "a zstd archive" },
+  bz2: { bytes: [0x42, 0x5a, 0x68], what: "a bzip2 archive" },
+  loose: { bytes: [0x7f, 0x45, 0x4c, 0x46], what: "an ELF executable" },
+};
+
+function describeStart(b: Uint8Array, contentType: string | null): string {
+  const text = Buffer.from(b.subarray(0, 40)).toString("latin1");
+  const printable = /^[\x09\x0a\x0d\x20-\x7e]*$/.test(text);
+  const start = printable ? JSON.stringify(text.trim().slice(0, 40)) : Buffer.from(b.subarray(0, 8)).toString("hex").replace(/(..)/g, "$1 ").trim();
+  const html = /^\s*</.test(text) || /html/i.test(contentType ?? "");
+  return `starts with ${start}${contentType ? `, Content-Type ${contentType}` : ""}${html ? ": an HTML page (a captive portal, a proxy's error page, or a wrong --mirror?)" : ""}`;
+}
+
+function notFoundMessage(o: InstallOptions, tried: string[]): ActionError {
+  const what = o.spec.moving ? `the ${o.spec.requested} release` : `release ${o.spec.requested}`;
+  const hint = o.spec.moving
+    ? "check --mirror / GVISOR_MIRROR: it must have the bucket's layout (<base>/release/latest/<arch>/gvisor.tar.zstd)"
+    : `gVisor may not have published ${o.spec.requested} for ${o.arch} (release/latest can lag, and some point releases were never uploaded): check the version, try --version ${o.spec.requested.replace(/\.\d+$/, "")} or --version latest`;
+  return new ActionError(`${what} was not found for ${o.arch} at ${o.source.base}\ntried:\n${tried.map((t) => `  ${t}`).join("\n")}`, hint);
+}
+
+/** Find the layout the mirror has: zstd, then bz2, then loose, following 404s on the .sha512 files. */
+export async function resolvePlan(o: InstallOptions): Promise<Plan> {
+  const tried: string[] = [];
+  const formats = o.format ? [o.format] : FORMAT_ORDER.filter((f) => {
+    if (canDecode(f, o.env.PATH)) return true;
+    o.progress.detail(`skipping gvisor.tar.bz2: no lbzip2, bzip2 or busybox on PATH to decode it`);
+    return false;
+  });
+  if (o.format && !canDecode(o.format, o.env.PATH)) {
+    throw new ActionError(`--format ${o.format} needs lbzip2, bzip2 or busybox on PATH to decode gvisor.tar.bz2`, "install bzip2 (apt-get install bzip2) or use --format zstd");
+  }
+  for (const format of formats) {
+    const arts = artifactsFor(format);
+    if (o.pinnedSha512 && arts.length > 1) o.progress.warn(`--sha512 pins ${arts[0].name} only: ${arts.slice(1).map((a) => a.name).join(", ")} ${arts.length > 2 ? "are" : "is"} not installed (no hash to pin)`);
+    const wanted = o.pinnedSha512 ? arts.slice(0, 1) : arts;
+    const where = wanted.map((a) => {
+      const rel = objectPath(o.spec, o.arch, a.name);
+      return { a, rel, url: o.source.locate(rel), sumUrl: o.source.locate(`${rel}.sha512`) };
+    });
+    if (o.pinnedSha512 && o.format) {
+      // The mirror's .sha512 is neither trusted nor fetched when the hash is pinned.
+      return { format, artifacts: where.map((w) => ({ name: w.a.name, url: w.url, sha512: o.pinnedSha512, hashFrom: "--sha512", installAs: w.a.installAs })), tried };
+    }
+    // The .sha512 files of one layout are fetched side by side (loose: runsc and the shim).
+    const texts = await Promise.allSettled(where.map((w) => o.source.getText(`${w.rel}.sha512`)));
+    const planned: PlannedArtifact[] = [];
+    let missing = false;
+    for (const [i, w] of where.entries()) {
+      tried.push(w.sumUrl);
+      const t = texts[i];
+      if (t.status === "fulfilled") {
+        // Pinned without --format: the .sha512 only shows which layout exists; its content is ignored.
+        if (o.pinnedSha512) planned.push({ name: w.a.name, url: w.url, sha512: o.pinnedSha512, hashFrom: "--sha512", installAs: w.a.installAs });
+        else {
+          try {
+            planned.push({ name: w.a.name, url: w.url, sha512: parseSha512File(t.value, w.sumUrl), hashFrom: w.sumUrl, installAs: w.a.installAs, optional: w.a.optional });
+          } catch (e) {
+            if (e instanceof ChecksumFileError) throw new ActionError(e.message, "check --mirror, or pin the hash with --sha512");
+            throw e;
+          }
+        }
+        o.progress.detail(`found ${w.sumUrl}`);
+        continue;
+      }
+      const e = t.reason;
+      if (e instanceof NotFoundError) {
+        o.progress.detail(`not found: ${w.sumUrl}`);
+        if (i === 0) {
+          missing = true;
+          break;
+        }
+        if (w.a.optional) continue;
+      }
+      if (e instanceof DownloadError) throw new ActionError(e.message, e.hint);
+      throw e;
+    }
+    if (!missing) return { format, artifacts: planned, tried };
+  }
+  throw notFoundMessage(o, tried);
+}
+
+function sameRelease(rec: VersionRecord | undefined, o: InstallOptions, plan: Plan | null): boolean {
+  if (!rec) return false;
+  if (o.pinnedSha512) return rec.sha512 === o.pinnedSha512 && (o.spec.moving || rec.requested === o.spec.requested);
+  const primary = plan?.artifacts[0];
+  if (primary?.sha512 && rec.format === plan!.format && rec.sha512 === primary.sha512) return true;
+  return !o.spec.moving && rec.requested === o.spec.requested && !o.format;
+}
+
+/** The live version is complete: each binary it has is linked from bin/, and nothing foreign sits there. */
+function liveIsHealthy(l: Layout, live: string | null): boolean {
+  if (!live) return false;
+  return l.links.every((k) => {
+    const st = linkStatus(k);
+    return existsSync(join(l.root, live, k.name)) ? st === "ours" : st !== "foreign";
+  });
+}
+
+/** Refuse early, before any download, when the install cannot be completed here. */
+export function preflight(o: InstallOptions, l: Layout, warnings: string[]): void {
+  const w = writeProblems(l);
+  if (w.length) {
+    const dirs = w.map((p) => p.dir).join(", ");
+    if (w.some((p) => p.kind === "read-only")) {
+      throw new ActionError(`cannot install into ${l.prefix}: ${dirs} is on a read-only file system`, `choose a writable prefix, e.g. --prefix /opt/gvisor or --prefix ~/.local`);
+    }
+    throw new ActionError(
+      `cannot install into ${l.prefix}: ${dirs} is not writable${o.root ? "" : " (you are not root)"}`,
+      o.root ? `check the permissions of ${dirs}` : `run it as root:\n  ${o.sudoCommand}\nor install for yourself only:\n  ${o.userCommand}`,
+    );
+  }
+  const s = searchProblems(l);
+  if (s.length) {
+    const dirs = s.map((p) => p.dir);
+    const msg = `${dirs.join(", ")} ${dirs.length > 1 ? "are" : "is"} not readable and searchable by all users; runsc's sandbox runs as nobody and could not reach ${l.root}`;
+    if (o.root) throw new ActionError(`cannot install into ${l.prefix}: ${msg}`, `allow it: chmod a+rx ${dirs.join(" ")}\nor choose another prefix, e.g. --prefix /usr/local`);
+    warnings.push(`${msg} (fine for rootless runsc; run 'chmod a+rx ${dirs.join(" ")}' for anything else)`);
+  }
+  const foreign = l.links.filter((k) => linkStatus(k) === "foreign");
+  if (foreign.length && !o.force) {
+    throw new ActionError(
+      `${foreign.map((k) => k.path).join(" and ")} already exist${foreign.length > 1 ? "" : "s"} and ${foreign.length > 1 ? "were" : "was"} not installed by gvisor-doctor`,
+      `remove or move ${foreign.length > 1 ? "them" : "it"}, or pass --force to keep ${foreign.length > 1 ? "them" : "it"} as ${backupName(foreign[0].path).replace(/^.*\//, "")} and install over ${foreign.length > 1 ? "them" : "it"}`,
+    );
+  }
+}
+
+interface Downloaded {
+  members: StagedMember[];
+  bytes: number;
+  sha512: string;
+  decoder: string;
+  /** Why unpacking failed, if it did: reported only after the hash (a bad hash explains it better). */
+  unpackError: Error | null;
+  /** Resolves once the unpacked files are on disk. */
+  synced: Promise<void>;
+}
+
+/**
+ * Stream one tarball into `staging`, hashing the compressed bytes on the way. When
+ * unpacking fails the download still runs to the end for the hash: a mismatch is the
+ * real cause then; with a matching hash the archive itself is at fault.
+ */
+async function downloadTarball(o: InstallOptions, plan: Plan, art: PlannedArtifact, staging: string, rel: string): Promise<Downloaded> {
+  const hash = createSha512();
+  const stager = new TarStager(staging);
+  const decoder = createDecoder(plan.format, (c) => stager.write(c), o.decoder, o.env.PATH);
+  o.progress.detail(`decoding with ${decoder.name}, hashing with ${hash.impl}`);
+  let sniffed = false;
+  let contentType: string | null = null;
+  let total: number | null = null;
+  let done = 0;
+  let unpackError: Error | null = null;
+  let members: StagedMember[] = [];
+  const failUnpack = (e: unknown) => {
+    if (!(e instanceof DecodeError || e instanceof ArchiveError)) throw e;
+    unpackError ??= e;
+    decoder.destroy();
+  };
+  try {
+    const r = await o.source.stream(rel, async (chunk) => {
+      if (!sniffed) {
+        sniffed = true;
+        const m = MAGIC[plan.format];
+        if (chunk.length < m.bytes.length || m.bytes.some((b, i) => chunk[i] !== b)) {
+          throw new ActionError(`${art.url} is not ${m.what}: it ${describeStart(chunk, contentType)}`, "check --mirror; nothing was installed");
+        }
+      }
+      hash.update(chunk);
+      if (!unpackError) {
+        try {
+          await decoder.write(chunk);
+        } catch (e) {
+          failUnpack(e);
+        }
+      }
+      done += chunk.length;
+      o.progress.bytes(done, total);
+    }, (s) => {
+      contentType = s.contentType;
+      total = s.total;
+      o.progress.bytes(0, total);
+    });
+    if (!unpackError) {
+      try {
+        await decoder.end();
+        members = await stager.end();
+      } catch (e) {
+        failUnpack(e);
+      }
+    }
+    if (unpackError) await stager.abort();
+    const synced = stager.synced();
+    synced.catch(() => {});
+    return { members, bytes: r.bytes, sha512: hash.hex(), decoder: decoder.name, unpackError, synced };
+  } catch (e) {
+    decoder.destroy();
+    await stager.abort();
+    throw e;
+  }
+}
+
+/** Stream a loose binary into `staging/<installAs>`. */
+async function downloadLoose(o: InstallOptions, art: PlannedArtifact, staging: string, rel: string, onBytes: (n: number, total: number | null) => void): Promise<{ bytes: number; sha512: string; synced: Promise<void> }> {
+  const hash = createSha512();
+  const dest = join(staging, art.installAs ?? art.name);
+  const fd = openSync(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  const flusher = new Flusher(fd, dest);
+  let first = true;
+  let contentType: string | null = null;
+  let total: number | null = null;
+  try {
+    const r = await o.source.stream(rel, (chunk) => {
+      if (first) {
+        first = false;
+        if (chunk.length < 4 || MAGIC.loose.bytes.some((b, i) => chunk[i] !== b)) {
+          throw new ActionError(`${art.url} is not an ELF executable: it ${describeStart(chunk, contentType)}`, "check --mirror; nothing was installed");
+        }
+      }
+      hash.update(chunk);
+      let off = 0;
+      while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+      flusher.wrote(chunk.length);
+      onBytes(chunk.length, total);
+    }, (s) => {
+      contentType = s.contentType;
+      total = s.total;
+    });
+    await flusher.settle();
+    closeSync(fd);
+    const synced = syncFile(dest);
+    synced.catch(() => {});
+    return { bytes: r.bytes, sha512: hash.hex(), synced };
+  } catch (e) {
+    await flusher.settle().catch(() => {});
+    try {
+      closeSync(fd);
+    } catch {}
+    throw e;
+  }
+}
+
+function hostElfProblems(dir: string, members: string[], arch: GvisorArch): string[] {
+  const problems: string[] = [];
+  for (const m of members) {
+    const p = join(dir, m);
+    const elf = readElf(p);
+    if (!elf) problems.push(`${m} is not an ELF executable`);
+    else if (elf.arch !== arch) problems.push(`${m} is an ${elf.arch} binary; this host is ${arch}`);
+  }
+  return problems;
+}
+
+function versionWarning(o: InstallOptions, runscVersion: string | null): string | null {
+  const v = runscVersion ? parseGvisorVersion(runscVersion) : null;
+  if (o.spec.moving) return v && !v.distro ? null : `runsc reports "${runscVersion ?? "nothing"}", not a gVisor release version; installed anyway: the sha512 vouches for the bytes`;
+  const want = o.spec.requested.match(/(\d{8})(?:\.(\d+))?/);
+  const wantDate = want?.[1] ?? o.spec.requested.replace(/^nightly\//, "").replace(/-/g, "");
+  const same = v && !v.distro && v.date === wantDate && (want?.[2] === undefined || v.point === Number(want[2]) || o.spec.requested.startsWith("nightly"));
+  return same ? null : `runsc reports "${runscVersion ?? "nothing"}", not ${o.spec.requested} (a repackaging mirror or a distribution build?); installed anyway: the sha512 vouches for the bytes`;
+}
+
+export async function install(o: InstallOptions): Promise<InstallResult> {
+  try {
+    return await installInner(o);
+  } catch (e) {
+    if (e instanceof DownloadError) throw new ActionError(`${e.message}\nnothing was installed`, e.hint);
+    if (e instanceof NotFoundError) throw new ActionError(`${e.message}\nnothing was installed`, "the mirror lists a .sha512 for a file it does not serve: check --mirror");
+    if (e instanceof LockBusyError) throw new ActionError(`${e.message}; it is still installing`, `wait for it to finish (or stop process ${e.holder ?? "?"}), then run the command again`);
+    throw e;
+  }
+}
+
+async function installInner(o: InstallOptions): Promise<InstallResult> {
+  const l = layoutFor(o.prefix);
+  const warnings: string[] = [];
+  const timings: Record<string, number> = {};
+  const t0 = performance.now();
+  const mark = (k: string, since: number) => (timings[k] = Math.round(performance.now() - since));
+  const result: InstallResult = {
+    action: o.dryRun ? "would-install" : "installed", requested: o.spec.requested, format: null, version: null, runscVersion: null, dir: null,
+    url: null, sha512: null, pinned: !!o.pinnedSha512, previous: null, layout: l, links: l.links.map((k) => k.path), bytes: 0, decoder: null, warnings, tried: [], timings,
+  };
+  preflight(o, l, warnings);
+  if (insecureMirror(o.source) && !o.pinnedSha512) warnings.push(`${o.source.base} is plain http: the .sha512 travels the same unprotected way as the file; pin the hash with --sha512 or use https`);
+  for (const w of warnings) o.progress.warn(w);
+  if (o.source.kind === "http") {
+    const route = proxyFor(o.source.base, o.env);
+    o.progress.detail(route.proxy ? `via proxy ${redactProxy(route.proxy)} (${route.reason})` : `direct connection (${route.reason})`);
+  }
+
+  o.progress.phase(`resolving ${o.spec.requested} for ${o.arch} at ${o.source.base}`);
+  let t = performance.now();
+  const plan = await resolvePlan(o);
+  mark("resolveMs", t);
+  result.format = plan.format;
+  result.tried = plan.tried;
+  const primary = plan.artifacts[0];
+  result.url = primary.url;
+  result.sha512 = primary.sha512;
+  o.progress.detail(`${plan.format} layout: ${plan.artifacts.map((a) => a.url).join(", ")} (${timings.resolveMs} ms)`);
+
+  if (o.dryRun) {
+    const state = readState(l);
+    const live = liveDir(l);
+    if (!o.force && sameRelease(live ? state.versions[live] : undefined, o, plan) && liveIsHealthy(l, live)) {
+      result.action = "would-do-nothing";
+      result.version = live;
+      result.runscVersion = state.versions[live!]?.runscVersion ?? null;
+      result.dir = join(l.root, live!);
+    }
+    result.previous = live;
+    mark("totalMs", t0);
+    return result;
+  }
+
+  const created = mkdirs(l.root);
+  let done = false;
+  try {
+    const r = await installLocked(o, l, plan, result, created, warnings, timings, t0);
+    done = true;
+    return r;
+  } finally {
+    // A failed first install leaves no empty directories behind.
+    if (!done) {
+      for (const d of [...created].reverse()) {
+        try {
+          rmdirSync(d);
+        } catch {}
+      }
+    }
+  }
+}
+
+async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: InstallResult, created: string[], warnings: string[], timings: Record<string, number>, t0: number): Promise<InstallResult> {
+  const primary = plan.artifacts[0];
+  let t = performance.now();
+  const mark = (k: string, since: number) => (timings[k] = Math.round(performance.now() - since));
+  return withLock(l.lock, async () => {
+    removeStaleStaging(l);
+    const state = readState(l);
+    state.created = [...new Set([...state.created, ...created])];
+    const live = liveDir(l);
+    // A version recorded but never made live belongs to an install that was killed: drop it.
+    for (const d of Object.keys(state.versions)) {
+      if (d === live || state.history.includes(d)) continue;
+      removeVersionDir(l, d);
+      delete state.versions[d];
+    }
+    result.previous = live;
+    if (!o.force && sameRelease(live ? state.versions[live] : undefined, o, plan) && liveIsHealthy(l, live)) {
+      const rec = state.versions[live!];
+      if (created.length) writeState(l, state);
+      Object.assign(result, { action: "unchanged", version: live, runscVersion: rec.runscVersion, dir: join(l.root, live!), sha512: rec.sha512, format: rec.format, url: rec.url });
+      mark("totalMs", t0);
+      return result;
+    }
+
+    const staging = makeStaging(l);
+    let placed: string | null = null;
+    let activated = false;
+    try {
+      // Download, hash, unpack: one pass per file, nothing executable yet.
+      t = performance.now();
+      let members: string[];
+      let actualSha = "";
+      let synced: Promise<unknown>;
+      if (plan.format === "loose") {
+        // runsc and the shim download side by side; the progress line shows their sum.
+        o.progress.phase(`downloading ${plan.artifacts.map((a) => a.url).join(" and ")}`);
+        let done = 0;
+        const totals = new Map<string, number | null>();
+        const gots = await Promise.all(plan.artifacts.map((art) => downloadLoose(o, art, staging, objectPath(o.spec, o.arch, art.name), (n, total) => {
+          done += n;
+          totals.set(art.name, total);
+          const all = [...totals.values()];
+          o.progress.bytes(done, all.length === plan.artifacts.length && all.every((x) => x !== null) ? all.reduce((a, b) => a! + b!, 0) : null);
+        })));
+        members = [];
+        plan.artifacts.forEach((art, i) => {
+          result.bytes += gots[i].bytes;
+          checkHash(art, gots[i].sha512);
+          members.push(art.installAs ?? art.name);
+        });
+        actualSha = gots[0].sha512;
+        synced = Promise.all(gots.map((g) => g.synced));
+        result.decoder = "none";
+      } else {
+        o.progress.phase(`downloading ${primary.url}`);
+        const rel = objectPath(o.spec, o.arch, primary.name);
+        const got = await downloadTarball(o, plan, primary, staging, rel);
+        result.bytes = got.bytes;
+        result.decoder = got.decoder;
+        checkHash(primary, got.sha512);
+        if (got.unpackError) {
+          throw new ActionError(`${primary.url} (its sha512 matches) cannot be installed safely: ${got.unpackError.message}`, "the release archive is malformed or not a gVisor release; nothing was installed");
+        }
+        actualSha = got.sha512;
+        synced = got.synced;
+        members = got.members.filter((m) => m.type !== "symlink").map((m) => m.path);
+      }
+      mark("downloadMs", t);
+      o.progress.detail(`downloaded ${formatBytes(result.bytes)} in ${timings.downloadMs} ms; sha512 ${actualSha.slice(0, 16)}… matches ${primary.hashFrom}`);
+      result.sha512 = actualSha;
+
+      // Checks before anything can go live.
+      t = performance.now();
+      o.progress.phase("checking the binaries");
+      if (!members.includes("runsc")) throw new ActionError(`${primary.url} has no runsc in it (members: ${members.join(", ") || "none"})`, "this is not a gVisor release; nothing was installed");
+      markExecutable(staging);
+      await pauseForTest("verified", o.env);
+      const elfProblems = hostElfProblems(staging, members, o.arch);
+      if (elfProblems.length) throw new ActionError(`${primary.url}: ${elfProblems.join("; ")}`, `the mirror serves the wrong files under ${o.arch}/; nothing was installed`);
+      const v = await run(join(staging, "runsc"), ["--version"], { timeoutMs: 20_000, env: { PATH: o.env.PATH ?? "/usr/bin:/bin" } });
+      if (v.code !== 0) throw new ActionError(`the downloaded runsc does not run: runsc --version: ${failureText(v)}`, "nothing was installed; check that this host can run gVisor (gvisor-doctor check)");
+      result.runscVersion = v.stdout.split("\n")[0].trim() || null;
+      const reported = result.runscVersion?.match(/runsc version (\S+)/)?.[1] ?? null;
+      const vw = versionWarning(o, reported);
+      if (vw) {
+        warnings.push(vw);
+        o.progress.warn(vw);
+      }
+      if (!members.includes("containerd-shim-runsc-v1")) {
+        const w = "this release has no containerd-shim-runsc-v1: containerd cannot use it (Docker and Podman can)";
+        warnings.push(w);
+        o.progress.warn(w);
+      }
+      mark("checkMs", t);
+
+      // Move in, record, switch (unless interrupted: after this point the install completes).
+      await synced;
+      if (o.signal?.aborted) throw o.signal.reason;
+      t = performance.now();
+      // Recorded before the move, so a kill in between leaves a directory the next run knows to remove.
+      const name = freeDirName(l, versionDirName(o.spec, reported, actualSha));
+      state.versions[name] = {
+        dir: name, requested: o.spec.requested, runscVersion: result.runscVersion, format: plan.format, url: primary.url, sha512: actualSha,
+        pinned: !!o.pinnedSha512, installedAt: new Date().toISOString(), files: members,
+      };
+      writeState(l, state);
+      placed = placeVersion(l, staging, name);
+      state.created = [...new Set([...state.created, ...mkdirs(l.binDir)])];
+      for (const k of l.links) {
+        if (linkStatus(k) !== "foreign") continue;
+        const backup = backupName(k.path);
+        renameSync(k.path, backup);
+        state.replaced.push({ path: k.path, backup });
+        const w = `moved ${k.path} aside to ${backup} (--force)`;
+        warnings.push(w);
+        o.progress.warn(w);
+      }
+      writeState(l, state);
+      await pauseForTest("before-switch", o.env);
+      o.progress.phase(`activating ${name}`);
+      activate(l, name);
+      activated = true;
+      await pauseForTest("after-switch", o.env);
+      state.history.push(name);
+      gc(l, state, name);
+      writeState(l, state);
+      mark("activateMs", t);
+      Object.assign(result, { version: name, dir: placed });
+      mark("totalMs", t0);
+      return result;
+    } catch (e) {
+      if (placed && !activated) {
+        try {
+          const name = placed.slice(l.root.length + 1);
+          removeVersionDir(l, name);
+          delete state.versions[name];
+          writeState(l, state);
+        } catch {}
+      }
+      throw e;
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }, lockWaitMs(o.env), (holder) => o.progress.phase(`waiting for another gvisor-doctor (pid ${holder ?? "?"}) that holds ${l.lock}`));
+
+  function checkHash(art: PlannedArtifact, got: string): void {
+    if (art.sha512 && got !== art.sha512) {
+      throw new ChecksumMismatch(
+        `sha512 mismatch for ${art.url}\n  expected ${art.sha512} (from ${art.hashFrom})\n  got      ${got}\nnothing was installed`,
+        art.hashFrom === "--sha512" ? "the file differs from the pinned hash: check --sha512 (it must be the hash of this exact file, e.g. gvisor.tar.zstd; use --format to pick another) and --mirror" : "the download was corrupted or the mirror serves a different file than its .sha512 describes: run the command again, or check --mirror",
+      );
+    }
+  }
+}
+
+/** Keep the live version and the one before it; remove other versions this tool installed. */
+function gc(l: Layout, state: InstallState, live: string): void {
+  const keep = new Set([live, previousDir(l, state, live)].filter(Boolean) as string[]);
+  for (const d of Object.keys(state.versions)) {
+    if (keep.has(d)) continue;
+    removeVersionDir(l, d);
+    delete state.versions[d];
+  }
+  state.history = state.history.filter((d) => state.versions[d]);
+}

@@ -1,0 +1,153 @@
+// `gvisor-doctor install`: put a gVisor release under a prefix, verified, atomically.
+// The work is in platform/release/; this file parses flags and reports.
+import type { Command, IO } from "../args.ts";
+import { ActionError, EXIT, UsageError } from "../errors.ts";
+import { VERSION } from "../version.ts";
+
+export const INSTALL_HELP = `Usage: gvisor-doctor install [options]
+
+Download a gVisor release, verify its sha512, and install runsc and
+containerd-shim-runsc-v1 under a prefix. The previous version is kept for
+'gvisor-doctor rollback'; nothing goes live until every check has passed.
+
+Options:
+  --version V       latest (default), YYYYMMDD, YYYYMMDD.N, nightly or nightly/YYYY-MM-DD
+  --mirror URL|DIR  Another base URL with the bucket's layout, or a local directory
+                    (air-gapped hosts). Also GVISOR_MIRROR. Default:
+                    https://storage.googleapis.com/gvisor/releases
+  --prefix DIR      Install under DIR (default /usr/local): DIR/lib/gvisor/<version>/
+                    and the links DIR/bin/runsc, DIR/bin/containerd-shim-runsc-v1.
+                    Without root: --prefix ~/.local
+  --sha512 HEX      Pin the expected sha512 of the downloaded file (the tarball, or
+                    runsc with --format loose); the mirror's .sha512 is then not trusted
+  --format F        zstd, bz2 or loose (default: the first the release has, in that order)
+  --no-configure    Do not hand over to engine configuration afterwards
+  --dry-run         Print the release, URLs, paths and what would change; change nothing
+  --force           Reinstall the live version; move a foreign bin/runsc aside (kept as .bak)
+  --json            Print one JSON result document on stdout (logs on stderr)
+  -v, --verbose     URLs, proxy route, decoder and timings
+
+Environment:
+  HTTPS_PROXY, HTTP_PROXY, NO_PROXY (either case)  proxies for the download
+  GVISOR_MIRROR                                  same as --mirror
+  GVISOR_DOCTOR_HTTP_TIMEOUT=30                  seconds without a response or data
+  GVISOR_DOCTOR_HTTP_RETRIES=4                   retries on resets, timeouts, 5xx, 429
+
+Exit codes: 0 installed (or already live) · 1 failed, nothing changed · 2 usage error
+
+Examples:
+  sudo gvisor-doctor install
+  gvisor-doctor install --prefix ~/.local --version 20260817.0
+  gvisor-doctor install --mirror /srv/gvisor --sha512 3f1a…e9 --no-configure`;
+
+/**
+ * Engine configuration after an install. The engines issue provides `gvisor-doctor
+ * configure`; until it is wired in here, say exactly what to run next. Returns the command.
+ */
+export function handOffToConfigure(runscPath: string, io: IO): string {
+  const cmd = `gvisor-doctor configure --runsc ${runscPath}`;
+  if (!io.json) io.stdout(`next: register it with your container engines:\n  ${cmd}`);
+  return cmd;
+}
+
+export const installCommand: Command = {
+  name: "install",
+  summary: "Download, verify and install a gVisor release (runsc + shim)",
+  help: INSTALL_HELP,
+  options: {
+    version: { type: "string" },
+    mirror: { type: "string" },
+    prefix: { type: "string" },
+    sha512: { type: "string" },
+    format: { type: "string" },
+    "no-configure": { type: "boolean" },
+    "dry-run": { type: "boolean" },
+    force: { type: "boolean" },
+  },
+  async run(p, io) {
+    const [{ parseVersionSpec, parseFormat }, { parsePinnedSha512 }, { gvisorArch, unameArch }, { expandPrefix, sudoCommand, userPrefixCommand }, { openSource }, { httpOptionsFromEnv }, { install }, { downloadProgress }] = await Promise.all([
+      import("../../platform/release/channels.ts"), import("../../platform/release/verify.ts"), import("../../platform/arch.ts"),
+      import("../../platform/release/invocation.ts"), import("../../platform/release/source.ts"), import("../../platform/release/http.ts"),
+      import("../../platform/release/installer.ts"), import("../ui/download-progress.ts"),
+    ]);
+    const v = p.values;
+    const spec = parseVersionSpec(v.version as string | undefined);
+    const format = parseFormat(v.format as string | undefined);
+    let pinned: string | null = null;
+    if (v.sha512 !== undefined) {
+      pinned = parsePinnedSha512(v.sha512 as string);
+      if (!pinned) throw new UsageError(`--sha512 must be 128 hex digits (a sha512sum), got ${JSON.stringify(String(v.sha512).slice(0, 40))}`, "e.g. --sha512 $(cut -d' ' -f1 gvisor.tar.zstd.sha512)");
+    }
+    const arch = gvisorArch(unameArch());
+    if (!arch) throw new ActionError(`gVisor runs on x86_64 and aarch64 only; this host is ${unameArch()}`);
+    const prefix = expandPrefix((v.prefix as string | undefined) ?? "/usr/local", io.env);
+    const args = process.argv.slice(2);
+    const abort = new AbortController();
+    const onSignal = (sig: string) => abort.abort(new ActionError(`interrupted by ${sig}; nothing was changed`, undefined, 130));
+    const sigint = () => onSignal("SIGINT");
+    const sigterm = () => onSignal("SIGTERM");
+    process.on("SIGINT", sigint);
+    process.on("SIGTERM", sigterm);
+    const progress = downloadProgress(io);
+    const started = performance.now();
+    try {
+      const source = openSource((v.mirror as string | undefined) ?? io.env.GVISOR_MIRROR, httpOptionsFromEnv(io.env, `gvisor-doctor/${VERSION}`, abort.signal));
+      const r = await install({
+        spec, format, source, prefix, arch, pinnedSha512: pinned, force: !!v.force, dryRun: !!v["dry-run"],
+        decoder: (io.env.GVISOR_DOCTOR_DECODER as "builtin" | "system" | undefined) ?? "auto", env: io.env,
+        root: process.getuid?.() === 0, signal: abort.signal, progress,
+        sudoCommand: sudoCommand(args, io.env), userCommand: userPrefixCommand(args),
+      });
+      progress.close();
+      const runscLink = r.layout.links[0].path;
+      const live = r.action === "installed" || r.action === "unchanged";
+      let next: string | null = null;
+      if (!io.json) printHuman(r, io);
+      if (live && !v["no-configure"]) next = handOffToConfigure(runscLink, io);
+      if (io.json) {
+        io.stdout(JSON.stringify({
+          schemaVersion: 1, command: "install", ok: true, action: r.action, requested: r.requested, version: r.version, runscVersion: r.runscVersion,
+          format: r.format, url: r.url, sha512: r.sha512, pinned: r.pinned, prefix: r.layout.prefix, dir: r.dir,
+          links: Object.fromEntries(r.layout.links.map((k) => [k.name, k.path])), previous: r.previous, bytes: r.bytes, decoder: r.decoder,
+          durationMs: Math.round(performance.now() - started), timings: r.timings, warnings: r.warnings, tried: r.tried, next,
+        }, null, 2));
+      }
+      return EXIT.OK;
+    } catch (e) {
+      progress.close();
+      if (io.json && e instanceof ActionError) {
+        io.stdout(JSON.stringify({ schemaVersion: 1, command: "install", ok: false, error: { message: e.message, hint: e.hint ?? null } }, null, 2));
+      }
+      throw e;
+    } finally {
+      process.off("SIGINT", sigint);
+      process.off("SIGTERM", sigterm);
+    }
+  },
+};
+
+function printHuman(r: import("../../platform/release/installer.ts").InstallResult, io: IO): void {
+  const l = r.layout;
+  const runsc = r.runscVersion ? ` (${r.runscVersion})` : "";
+  switch (r.action) {
+    case "unchanged":
+      io.stdout(`gVisor ${r.version}${runsc} is already installed and live in ${r.dir}; nothing to do (--force reinstalls it)`);
+      return;
+    case "installed":
+      io.stdout(`${io.c.green("installed")} gVisor ${r.version}${runsc} in ${r.dir}`);
+      for (const k of l.links) io.stdout(`  ${k.path} -> ${k.target}`);
+      if (r.previous && r.previous !== r.version) io.stdout(`  previous: ${r.previous} ('gvisor-doctor rollback${l.prefix === "/usr/local" ? "" : ` --prefix ${l.prefix}`}' switches back)`);
+      return;
+    case "would-do-nothing":
+      io.stdout(`dry run: gVisor ${r.version}${runsc} is already live in ${r.dir}; install would do nothing`);
+      return;
+    case "would-install":
+      io.stdout(`dry run: nothing was changed. install would:`);
+      io.stdout(`  download  ${r.url} (${r.format}${r.pinned ? ", hash pinned by --sha512" : ""})`);
+      io.stdout(`  verify    sha512 ${r.sha512 ?? "?"}`);
+      io.stdout(`  unpack to ${l.root}/<version>/ (named ${r.requested === "latest" || r.requested === "nightly" ? "after the release runsc reports" : r.requested.replace("/", "-")})`);
+      io.stdout(`  switch    ${l.current} -> <version>${r.previous ? ` (now ${r.previous}, kept for rollback)` : ""}`);
+      for (const k of l.links) io.stdout(`  link      ${k.path} -> ${k.target}`);
+      return;
+  }
+}

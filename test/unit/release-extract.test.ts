@@ -1,0 +1,87 @@
+// Unpacking: only the members a gVisor release has, written 0600 until the hash matches.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { ArchiveError, checkMemberPath, TarStager } from "../../platform/release/extract.ts";
+import { buildTar } from "../helpers/fake-bucket.ts";
+
+let dir: string;
+let staging: string;
+beforeEach(() => {
+  dir = mkdtempSync("/tmp/gvd-test-extract-");
+  staging = join(dir, "staging");
+  mkdirSync(staging, { mode: 0o700 });
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const file = (path: string, text = path) => ({ path, data: Buffer.from(text) });
+
+async function unpack(tar: Buffer, chunk = 700): Promise<string[]> {
+  const s = new TarStager(staging);
+  try {
+    for (let off = 0; off < tar.length; off += chunk) s.write(tar.subarray(off, off + chunk));
+  } catch (e) {
+    await s.abort();
+    throw e;
+  }
+  return (await s.end()).map((m) => `${m.type}:${m.path}:${m.size}`);
+}
+
+describe("a well-formed release", () => {
+  test("runsc, the shim and gvisor-bin/* land in staging, private and not executable", async () => {
+    const members = await unpack(buildTar([
+      { path: "./", type: "Directory" }, file("./runsc", "RUNSC"), file("./containerd-shim-runsc-v1"),
+      { path: "./gvisor-bin/", type: "Directory" }, file("./gvisor-bin/gvisor_sentry"), file("gvisor-bin/checkpointgofer"),
+    ]));
+    expect(members).toEqual(["file:runsc:5", "file:containerd-shim-runsc-v1:26", "file:gvisor-bin/gvisor_sentry:26", "file:gvisor-bin/checkpointgofer:26"]);
+    expect(readFileSync(join(staging, "runsc"), "utf8")).toBe("RUNSC");
+    expect(statSync(join(staging, "runsc")).mode & 0o777).toBe(0o600);
+    expect(statSync(join(staging, "gvisor-bin")).mode & 0o777).toBe(0o700);
+  });
+  test("a link between members that stays inside is kept", async () => {
+    await unpack(buildTar([file("runsc"), { path: "gvisor-bin/runsc-alias", type: "SymbolicLink", linkpath: "../runsc" }, { path: "gvisor-bin/hard", type: "Link", linkpath: "./runsc" }]));
+    expect(lstatSync(join(staging, "gvisor-bin/runsc-alias")).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(staging, "gvisor-bin/hard"), "utf8")).toBe("runsc");
+  });
+  test("large members arrive intact across many small writes", async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024 + 123, 7);
+    await unpack(buildTar([{ path: "runsc", data: big }]), 4096);
+    expect(readFileSync(join(staging, "runsc")).equals(big)).toBe(true);
+  });
+});
+
+describe("members that are refused (nothing is written outside staging)", () => {
+  const cases: [string, Parameters<typeof buildTar>[0], RegExp][] = [
+    ["a ../ path", [file("runsc"), file("../escaped")], /"..\/escaped" climbs out of the directory/],
+    ["a ../ hidden in the middle", [file("gvisor-bin/../../escaped")], /climbs out/],
+    ["an absolute path", [file("/tmp/gvd-absolute")], /"\/tmp\/gvd-absolute" has an absolute path/],
+    ["a symlink out of the directory", [file("runsc"), { path: "gvisor-bin/x", type: "SymbolicLink", linkpath: "../../etc/passwd" }], /symlink to "..\/..\/etc\/passwd", outside the release directory/],
+    ["an absolute symlink", [{ path: "runsc", type: "SymbolicLink", linkpath: "/bin/sh" }], /symlink to "\/bin\/sh", outside/],
+    ["a hard link to a file outside", [{ path: "runsc", type: "Link", linkpath: "/etc/shadow" }], /absolute path/],
+    ["a device file", [file("runsc"), { path: "gvisor-bin/console", type: "CharacterDevice" }], /"gvisor-bin\/console" is a device file/],
+    ["an unexpected file", [file("runsc"), file("etc/cron.d/x")], /unexpected member "etc\/cron.d\/x"/],
+    ["an unexpected directory", [{ path: "usr/", type: "Directory" }], /unexpected directory "usr\/"/],
+    ["a nested sidecar", [file("gvisor-bin/a/b")], /unexpected member/],
+    ["a duplicate member", [file("runsc"), file("./runsc")], /appears twice/],
+  ];
+  test.each(cases)("%s", async (_name, members, message) => {
+    const err = await unpack(buildTar(members)).catch((e) => e);
+    expect(err).toBeInstanceOf(ArchiveError);
+    expect((err as Error).message).toMatch(message);
+    expect(existsSync(join(dir, "escaped"))).toBe(false);
+    expect(readdirSync(dir)).toEqual(["staging"]);
+  });
+  test("a truncated tarball is an error, not a short file", async () => {
+    const tar = buildTar([{ path: "runsc", data: Buffer.alloc(100_000, 1) }]);
+    const err = await unpack(tar.subarray(0, 50_000)).catch((e) => e);
+    expect(err).toBeInstanceOf(ArchiveError);
+  });
+  test("garbage is not a tarball", async () => {
+    const err = await unpack(Buffer.alloc(4096, 0x41)).catch((e) => e);
+    expect(err).toBeInstanceOf(ArchiveError);
+  });
+  test("path checks: ./ prefixes and doubled slashes are normalised", () => {
+    expect(checkMemberPath("./gvisor-bin//gvisor_sentry")).toBe("gvisor-bin/gvisor_sentry");
+    expect(() => checkMemberPath("a/../../b")).toThrow(ArchiveError);
+  });
+});

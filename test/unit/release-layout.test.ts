@@ -1,0 +1,117 @@
+// The install layout: one atomic switch of `current`, links made once, rollback
+// history, leftovers of killed installs, and what the sudo advice says.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { activate, emptyState, freeDirName, layoutFor, linkStatus, liveDir, mkdirs, previousDir, readState, removeStaleStaging, writeState } from "../../platform/release/layout.ts";
+import { expandPrefix, sudoCommand, userPrefixCommand } from "../../platform/release/invocation.ts";
+
+let prefix: string;
+beforeEach(() => { prefix = mkdtempSync("/tmp/gvd-test-layout-"); });
+afterEach(() => rmSync(prefix, { recursive: true, force: true }));
+
+function fakeVersion(name: string, files = ["runsc", "containerd-shim-runsc-v1"]): void {
+  const l = layoutFor(prefix);
+  mkdirSync(join(l.root, name), { recursive: true });
+  for (const f of files) writeFileSync(join(l.root, name, f), name);
+}
+
+describe("layout", () => {
+  test("links are relative and go through current", () => {
+    const l = layoutFor("/usr/local");
+    expect(l.root).toBe("/usr/local/lib/gvisor");
+    expect(l.links.map((k) => [k.path, k.target])).toEqual([
+      ["/usr/local/bin/runsc", "../lib/gvisor/current/runsc"],
+      ["/usr/local/bin/containerd-shim-runsc-v1", "../lib/gvisor/current/containerd-shim-runsc-v1"],
+    ]);
+  });
+  test("activate switches both binaries with one rename, and the links resolve to the version", () => {
+    const l = layoutFor(prefix);
+    fakeVersion("A");
+    fakeVersion("B");
+    expect(activate(l, "A")).toEqual([]);
+    expect(realpathSync(join(prefix, "bin/runsc"))).toBe(join(l.root, "A/runsc"));
+    activate(l, "B");
+    expect(readlinkSync(l.current)).toBe("B");
+    expect(realpathSync(join(prefix, "bin/containerd-shim-runsc-v1"))).toBe(join(l.root, "B/containerd-shim-runsc-v1"));
+    expect(liveDir(l)).toBe("B");
+    expect(readdirSync(l.root).sort()).toEqual(["A", "B", "current"]);
+  });
+  test("a release without a shim drops our shim link; a foreign file is never touched", () => {
+    const l = layoutFor(prefix);
+    fakeVersion("A");
+    fakeVersion("C", ["runsc"]);
+    activate(l, "A");
+    activate(l, "C");
+    expect(existsSync(join(prefix, "bin/containerd-shim-runsc-v1"))).toBe(false);
+    writeFileSync(join(prefix, "bin/containerd-shim-runsc-v1"), "mine");
+    expect(activate(l, "A")).toEqual([join(prefix, "bin/containerd-shim-runsc-v1")]);
+    expect(linkStatus(l.links[1])).toBe("foreign");
+  });
+  test("previous is the newest other version in the history that still exists", () => {
+    const l = layoutFor(prefix);
+    fakeVersion("A");
+    fakeVersion("B");
+    const s = emptyState();
+    for (const d of ["A", "B"]) s.versions[d] = { dir: d } as never;
+    s.history = ["A", "B", "A"];
+    expect(previousDir(l, s, "A")).toBe("B");
+    rmSync(join(l.root, "B"), { recursive: true });
+    expect(previousDir(l, s, "A")).toBeNull();
+  });
+  test("state round-trips; a damaged state says how to get out", () => {
+    const l = layoutFor(prefix);
+    mkdirs(l.root);
+    const s = emptyState();
+    s.history.push("A");
+    writeState(l, s);
+    expect(readState(l).history).toEqual(["A"]);
+    writeFileSync(l.state, "{not json");
+    expect(() => readState(l)).toThrow(/state.json is damaged .* move it aside/);
+  });
+  test("mkdirs makes 0755 directories whatever the umask, and says which it made", () => {
+    const old = process.umask(0o077);
+    try {
+      const made = mkdirs(join(prefix, "a/b/c"));
+      expect(made).toEqual([join(prefix, "a"), join(prefix, "a/b"), join(prefix, "a/b/c")]);
+      expect(statSync(join(prefix, "a/b")).mode & 0o777).toBe(0o755);
+    } finally {
+      process.umask(old);
+    }
+  });
+  test("leftovers of dead installs are removed, those of live ones kept", () => {
+    const l = layoutFor(prefix);
+    mkdirs(l.root);
+    mkdirs(l.binDir);
+    mkdirSync(join(l.root, ".staging-999999-abcd1234"));
+    mkdirSync(join(l.root, `.staging-${process.ppid}-abcd1234`));
+    symlinkSync("x", join(l.root, ".current.gvd-link-999999-00ff00ff"));
+    symlinkSync("x", join(l.binDir, ".runsc.gvd-link-999999-00ff00ff"));
+    writeFileSync(join(l.binDir, ".other.gvd-link-999999-00ff00ff"), "");
+    removeStaleStaging(l);
+    expect(readdirSync(l.root)).toEqual([`.staging-${process.ppid}-abcd1234`]);
+    expect(readdirSync(l.binDir)).toEqual([".other.gvd-link-999999-00ff00ff"]);
+  });
+  test("freeDirName never reuses an existing directory or 'current'", () => {
+    const l = layoutFor(prefix);
+    fakeVersion("20260817.0");
+    expect(freeDirName(l, "20260907.0")).toBe("20260907.0");
+    expect(freeDirName(l, "20260817.0")).toBe("20260817.0_2");
+    expect(freeDirName(l, "current")).toBe("current_2");
+  });
+});
+
+describe("advice for a user without root", () => {
+  test("the exact sudo command, keeping the proxy variables sudo would drop", () => {
+    const cmd = sudoCommand(["install", "--version", "20260817.0", "--mirror", "https://m.example/a b"], { HTTPS_PROXY: "http://p:3128", no_proxy: "x" }, ["/usr/local/bin/gvisor-doctor", "/$bunfs/root/gvisor-doctor"], "/usr/local/bin/gvisor-doctor");
+    expect(cmd).toBe("sudo --preserve-env=HTTPS_PROXY,no_proxy /usr/local/bin/gvisor-doctor install --version 20260817.0 --mirror 'https://m.example/a b'");
+  });
+  test("the same install into ~/.local, replacing any --prefix", () => {
+    expect(userPrefixCommand(["install", "--prefix", "/usr/local", "--force"], ["bun", "/$bunfs/root/x"], "/opt/gvd")).toBe("/opt/gvd install --force --prefix ~/.local");
+    expect(userPrefixCommand(["install", "--prefix=/opt"], ["bun", "/$bunfs/root/x"], "/opt/gvd")).toBe("/opt/gvd install --prefix ~/.local");
+  });
+  test("--prefix=~/.local is expanded even when no shell did it", () => {
+    expect(expandPrefix("~/.local", { HOME: "/home/ann" })).toBe("/home/ann/.local");
+    expect(expandPrefix("/usr/local/", {})).toBe("/usr/local");
+  });
+});
