@@ -3,7 +3,7 @@
 // (e.g. registering runsc lets the hello container run into the sandbox-network
 // failure, whose fix is a runtime argument). Fixes that are gvisor-doctor commands run
 // in-process with exactly the arguments the report prints.
-import { chmodSync, statSync } from "node:fs";
+import { chmodSync, existsSync, statSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Finding, Fix } from "../checks/types.ts";
 import { shellQuote } from "../checks/types.ts";
@@ -55,12 +55,17 @@ const orderOf = (id: string) => {
   return i < 0 ? FIX_ORDER.length : i;
 };
 
-/** Runtime args a runtime already has, so adding one keeps the user's others. */
-function existingRuntimeArgs(facts: HostFacts, fix: Fix): string[] {
-  if (fix.id === "docker.register-runtime") return facts.docker.info?.runtimes.runsc?.runtimeArgs ?? [];
-  return [];
+/** The runsc runtime an engine already declares (path and args), from the facts. */
+function existingRuntime(facts: HostFacts, fix: Fix): { path: string | null; args: string[] } | null {
+  const engine = fix.id.replace(/\.register-runtime$/, "");
+  if (engine === fix.id) return null;
+  const declared = facts.engines?.[engine as "docker" | "containerd" | "podman" | "crio"]?.inspection?.runtimes.runsc;
+  if (engine === "docker") {
+    const loaded = facts.docker.info?.runtimes.runsc;
+    if (declared || loaded) return { path: declared?.path ?? loaded?.path ?? null, args: declared?.args ?? loaded?.runtimeArgs ?? [] };
+  }
+  return declared ? { path: declared.path, args: declared.args } : null;
 }
-
 /**
  * The fixes to apply for `findings`: automatic ones of failing checks, merged per fix
  * id (runtime arguments united), in dependency order.
@@ -83,11 +88,14 @@ export function planFixes(findings: Finding[], facts: HostFacts): PlannedFix[] {
   for (const p of planned) {
     const argv = p.fix.argv;
     if (!argv) continue;
-    // configure replaces runtime args when any are given: keep the ones already there.
-    if (argv.some((a) => a.startsWith("--runtime-arg="))) {
-      const keep = existingRuntimeArgs(facts, p.fix).map((a) => `--runtime-arg=${a}`).filter((a) => !argv.includes(a));
+    // Adding a runtime arg changes only the args: keep the runtime's path (configure would
+    // otherwise pick its default runsc) and the args already there (configure replaces them).
+    const existing = existingRuntime(facts, p.fix);
+    if (existing && argv.some((a) => a.startsWith("--runtime-arg="))) {
+      const keep = existing.args.map((a) => `--runtime-arg=${a}`).filter((a) => !argv.includes(a));
       const at = argv.findIndex((a) => a.startsWith("--runtime-arg="));
       argv.splice(at, 0, ...keep);
+      if (existing.path?.startsWith("/") && existsSync(existing.path) && !argv.includes("--runsc")) argv.push("--runsc", existing.path);
     }
     p.fix.command = `sudo gvisor-doctor ${argv.map(shellQuote).join(" ")}`;
   }

@@ -21,7 +21,8 @@ Options:
   --sha512 HEX      Pin the expected sha512 of the downloaded file (the tarball, or
                     runsc with --format loose); the mirror's .sha512 is then not trusted
   --format F        zstd, bz2 or loose (default: the first the release has, in that order)
-  --no-configure    Do not hand over to engine configuration afterwards
+  --no-configure    Do not register the new runsc with the container engines afterwards
+                    (by default: what 'gvisor-doctor configure --runsc <prefix>/bin/runsc' does)
   --dry-run         Print the release, URLs, paths and what would change; change nothing
   --force           Reinstall the live version; move a foreign bin/runsc aside (kept as .bak)
   --json            Print one JSON result document on stdout (logs on stderr)
@@ -33,7 +34,9 @@ Environment:
   GVISOR_DOCTOR_HTTP_TIMEOUT=30                  seconds without a response or data
   GVISOR_DOCTOR_HTTP_RETRIES=4                   retries on resets, timeouts, 5xx, 429
 
-Exit codes: 0 installed (or already live) · 1 failed, nothing changed · 2 usage error
+Exit codes: 0 installed (or already live) and registered · 1 failed, nothing changed (or
+            an engine refused the change: the install stays) · 2 usage error ·
+            3 installed and registered, an engine restart is pending
 
 Examples:
   sudo gvisor-doctor install
@@ -41,13 +44,18 @@ Examples:
   gvisor-doctor install --mirror /srv/gvisor --sha512 3f1a…e9 --no-configure`;
 
 /**
- * Engine configuration after an install. The engines issue provides `gvisor-doctor
- * configure`; until it is wired in here, say exactly what to run next. Returns the command.
+ * After an install: register `<prefix>/bin/runsc` (the stable link, never the versioned
+ * path) with every engine installed here, reload them, and prove it — the same work as
+ * `gvisor-doctor configure --runsc <link>`. Returns the configure report.
  */
-export function handOffToConfigure(runscPath: string, io: IO): string {
-  const cmd = `gvisor-doctor configure --runsc ${runscPath}`;
-  if (!io.json) io.stdout(`next: register it with your container engines:\n  ${cmd}`);
-  return cmd;
+export async function handOffToConfigure(runscPath: string, io: IO, dryRun: boolean): Promise<import("./configure.ts").ConfigureReport> {
+  const { configureEngines, renderConfigureReport } = await import("./configure.ts");
+  const report = await configureEngines({ runscPath, dryRun }, io);
+  if (!io.json) {
+    io.stdout("");
+    await renderConfigureReport(report, io);
+  }
+  return report;
 }
 
 export const installCommand: Command = {
@@ -101,18 +109,21 @@ export const installCommand: Command = {
       progress.close();
       const runscLink = r.layout.links[0].path;
       const live = r.action === "installed" || r.action === "unchanged";
-      let next: string | null = null;
       if (!io.json) printHuman(r, io);
-      if (live && !v["no-configure"]) next = handOffToConfigure(runscLink, io);
+      const configure = live && !v["no-configure"] ? await handOffToConfigure(runscLink, io, false) : null;
+      if (r.action === "would-install" && !v["no-configure"] && !io.json) io.stdout(`then: register ${runscLink} with the container engines (gvisor-doctor configure --runsc ${runscLink})`);
+      const next = configure && configure.exitCode !== EXIT.OK ? "gvisor-doctor check" : null;
+      if (next && !io.json) io.stderr(`gVisor is installed, but not every engine took it (see above): run ${next} for a diagnosis`);
       if (io.json) {
         io.stdout(JSON.stringify({
           schemaVersion: 1, command: "install", ok: true, action: r.action, requested: r.requested, version: r.version, runscVersion: r.runscVersion,
           format: r.format, url: r.url, sha512: r.sha512, pinned: r.pinned, prefix: r.layout.prefix, dir: r.dir,
           links: Object.fromEntries(r.layout.links.map((k) => [k.name, k.path])), previous: r.previous, bytes: r.bytes, decoder: r.decoder,
-          durationMs: Math.round(performance.now() - started), timings: r.timings, warnings: r.warnings, tried: r.tried, next,
+          durationMs: Math.round(performance.now() - started), timings: r.timings, warnings: r.warnings, tried: r.tried, next, configure,
         }, null, 2));
       }
-      return EXIT.OK;
+      // The install itself succeeded; a refused or pending engine change is the configure exit code (1 or 3).
+      return configure?.exitCode ?? EXIT.OK;
     } catch (e) {
       progress.close();
       if (io.json && e instanceof ActionError) {

@@ -10,7 +10,8 @@ not create are left alone; a file moved aside by 'install --force' is put back.
 
 Options:
   --prefix DIR      The prefix given to install (default /usr/local)
-  --no-configure    Do not hand over to engine configuration (removing the runtime)
+  --no-configure    Leave the engines' runsc runtime alone (by default it is unregistered
+                    from every engine whose runtime points into this prefix, first)
   --dry-run         List what would be removed; change nothing
   --json            Print one JSON result document on stdout
   -v, --verbose     More detail
@@ -18,13 +19,20 @@ Options:
 Exit codes: 0 removed (or nothing was installed) · 1 failed · 2 usage error`;
 
 /**
- * Engine configuration after an uninstall. The engines issue provides `gvisor-doctor
- * configure --remove`; until it is wired in here, say what to run. Returns the command.
+ * Before the binaries go: unregister the runtime from every engine whose runsc runtime
+ * points into this prefix (directly or through a gvisor-doctor wrapper), so no engine is
+ * left with a runtime path that no longer exists. Engines whose runsc is another binary
+ * (a distro package, a hand install) are left alone.
  */
-export function handOffToUnconfigure(io: IO): string {
-  const cmd = "gvisor-doctor configure --remove";
-  if (!io.json) io.stdout(`next: remove the runsc runtime from your container engines:\n  ${cmd}`);
-  return cmd;
+export async function handOffToUnconfigure(prefix: string, io: IO, dryRun: boolean): Promise<import("./configure.ts").ConfigureReport | null> {
+  const [{ gatherFacts }, { configureEngines, renderConfigureReport }] = await Promise.all([import("../../platform/facts.ts"), import("./configure.ts")]);
+  const facts = await gatherFacts({ env: io.env });
+  const ours = (p: string | null | undefined) => !!p && (p.startsWith(`${prefix}/bin/`) || p.startsWith(`${prefix}/lib/gvisor/`));
+  const engines = (["docker", "containerd", "podman", "crio"] as const).filter((n) => ours(facts.engines?.[n].inspection?.runtimes.runsc?.path));
+  if (!engines.length) return null;
+  const report = await configureEngines({ engines: [...engines], explicit: true, remove: true, dryRun, facts }, io);
+  if (!io.json) await renderConfigureReport(report, io);
+  return report;
 }
 
 export const uninstallCommand: Command = {
@@ -34,9 +42,11 @@ export const uninstallCommand: Command = {
   options: { prefix: { type: "string" }, "dry-run": { type: "boolean" }, "no-configure": { type: "boolean" } },
   async run(p, io) {
     const [{ uninstall }, { expandPrefix, sudoCommand }] = await Promise.all([import("../../platform/release/manage.ts"), import("../../platform/release/invocation.ts")]);
+    const prefix = expandPrefix((p.values.prefix as string | undefined) ?? "/usr/local", io.env);
     try {
+      const configure = p.values["no-configure"] ? null : await handOffToUnconfigure(prefix, io, !!p.values["dry-run"]);
       const r = await uninstall({
-        prefix: expandPrefix((p.values.prefix as string | undefined) ?? "/usr/local", io.env), dryRun: !!p.values["dry-run"], env: io.env,
+        prefix, dryRun: !!p.values["dry-run"], env: io.env,
         root: process.getuid?.() === 0, sudoCommand: sudoCommand(process.argv.slice(2), io.env),
         onWait: (pid) => io.stderr(`waiting for another gvisor-doctor (pid ${pid ?? "?"})…`),
       });
@@ -48,9 +58,8 @@ export const uninstallCommand: Command = {
           for (const f of r.restored) io.stdout(`  ${r.action === "would-uninstall" ? "restore " : "restored "}${f}`);
         }
       }
-      const next = r.action === "uninstalled" && !p.values["no-configure"] ? handOffToUnconfigure(io) : null;
-      if (io.json) io.stdout(JSON.stringify({ schemaVersion: 1, command: "uninstall", ok: true, action: r.action, prefix: r.layout.prefix, removed: r.removed, restored: r.restored, next }, null, 2));
-      return EXIT.OK;
+      if (io.json) io.stdout(JSON.stringify({ schemaVersion: 1, command: "uninstall", ok: true, action: r.action, prefix: r.layout.prefix, removed: r.removed, restored: r.restored, configure }, null, 2));
+      return configure?.exitCode ?? EXIT.OK;
     } catch (e) {
       if (io.json && e instanceof ActionError) io.stdout(JSON.stringify({ schemaVersion: 1, command: "uninstall", ok: false, error: { message: e.message, hint: e.hint ?? null } }, null, 2));
       throw e;

@@ -49,11 +49,10 @@ describe("install", () => {
     expect(state.versions[doc.version]).toMatchObject({ format: "zstd", sha512: doc.sha512, requested: "latest" });
   });
 
-  test("without --no-configure it says exactly what to run next", async () => {
-    const r = await install("--version", RELEASES.current);
+  test("--dry-run without --no-configure says it would then register the new runsc (the engines are not touched)", async () => {
+    const r = await install("--version", RELEASES.current, "--dry-run");
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`installed gVisor ${RELEASES.current}`);
-    expect(r.stdout).toContain(`next: register it with your container engines:\n  gvisor-doctor configure --runsc ${prefix}/bin/runsc`);
+    expect(r.stdout).toContain(`then: register ${prefix}/bin/runsc with the container engines (gvisor-doctor configure --runsc ${prefix}/bin/runsc)`);
   });
 
   test("legacy layout: no tarball, so the loose runsc and shim are installed (and the 404s are followed)", async () => {

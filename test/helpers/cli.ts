@@ -31,7 +31,10 @@ export function gvd(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: strin
   if (args.includes("--json")) {
     try {
       res.json = JSON.parse(res.stdout);
-    } catch {}
+    } catch {
+      // Leave json undefined (tests fail on it), and say why in the log.
+      console.warn(`[gvd] ${args.join(" ")}: stdout is not JSON (exit ${res.code})\n--- stdout ---\n${res.stdout.slice(0, 2000)}\n--- stderr ---\n${res.stderr.slice(-2000)}`);
+    }
   }
   return res;
 }

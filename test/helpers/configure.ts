@@ -15,6 +15,8 @@ export function assertConfigureReport(doc: unknown): void {
 
 export interface PodmanSandbox {
   dir: string;
+  /** The private copy mounted over /etc/containerd (with `containerd: true`). */
+  etcContainerd?: string;
   /** The private copy mounted over /etc/containers. */
   etc: string;
   env: NodeJS.ProcessEnv;
@@ -29,7 +31,7 @@ export interface PodmanSandbox {
  * ones in a private mount namespace for each command), private storage (vfs, under `dir`)
  * and a private tmp_dir. Drop-ins written to /etc/containers/containers.conf.d land in the copy.
  */
-export function podmanSandbox(dir: string): PodmanSandbox {
+export function podmanSandbox(dir: string, opts: { containerd?: boolean } = {}): PodmanSandbox {
   const etc = join(dir, "etc-containers");
   cpSync("/etc/containers", etc, { recursive: true });
   // Podman writes /etc/containers/networks on first use: it lands in the copy too.
@@ -40,15 +42,18 @@ export function podmanSandbox(dir: string): PodmanSandbox {
   mkdirSync(varLib, { recursive: true });
   const env: NodeJS.ProcessEnv = { ...process.env, CONTAINERS_STORAGE_CONF: join(dir, "storage.conf"), NO_COLOR: "1", XDG_RUNTIME_DIR: join(dir, "xdg") };
   delete env.CONTAINERS_CONF;
+  // With containerd: a private copy of /etc/containerd too (configure edits its config.toml).
+  const etcContainerd = join(dir, "etc-containerd");
+  if (opts.containerd) cpSync("/etc/containerd", etcContainerd, { recursive: true });
   const run = (cmd: string[], input?: string | Buffer): CliResult => {
     // Also a private /var/lib/containers: image imports update its blob-info cache whatever the storage root.
-    const script = 'mount --bind "$1" /etc/containers && { [ ! -d /var/lib/containers ] || mount --bind "$2" /var/lib/containers; } && shift 2 && exec "$@"';
-    const r = spawnSync("unshare", ["-m", "--propagation", "private", "--", "/bin/sh", "-c", script, "sh", etc, varLib, ...cmd], { env, input, encoding: "utf8", timeout: 180_000, maxBuffer: 64 << 20 });
+    const script = 'mount --bind "$1" /etc/containers && { [ ! -d /var/lib/containers ] || mount --bind "$2" /var/lib/containers; } && { [ -z "$3" ] || mount --bind "$3" /etc/containerd; } && shift 3 && exec "$@"';
+    const r = spawnSync("unshare", ["-m", "--propagation", "private", "--", "/bin/sh", "-c", script, "sh", etc, varLib, opts.containerd ? etcContainerd : "", ...cmd], { env, input, encoding: "utf8", timeout: 180_000, maxBuffer: 64 << 20 });
     const res: CliResult = { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
     try {
       res.json = JSON.parse(res.stdout);
     } catch {}
     return res;
   };
-  return { dir, etc, env, run, gvd: (args) => run([BINARY, ...args]) };
+  return { dir, etc, etcContainerd: opts.containerd ? etcContainerd : undefined, env, run, gvd: (args) => run([BINARY, ...args]) };
 }
