@@ -3,6 +3,7 @@
 // user's terms, and the fix. Checks never hand-write these explanations: they ask
 // `diagnose()` (error text) or `diagnoseState()` (a known broken state).
 import type { HostFacts } from "../platform/facts.ts";
+import { primaryRunsc } from "../platform/runsc.ts";
 import { gvdFix, type Diagnosis, type Fix } from "./types.ts";
 
 export type Engine = "docker" | "containerd" | "podman" | "crio" | "runsc";
@@ -47,7 +48,16 @@ const registerFix = (c: RuleContext, summary?: string, args: string[] = [], extr
     restart.length || extraArgv.includes("--restart") ? { confirm: `restarts ${c.engine === "crio" ? "CRI-O" : "containerd"}` } : {},
   );
 };
-const INSTALL: Fix = gvdFix("runsc.install", "Install gVisor from a verified release tarball (runsc, shim and sidecars together)", ["install"]);
+/**
+ * Install (or reinstall) gVisor. When the runsc in use was installed by gvisor-doctor
+ * (<prefix>/lib/gvisor/<version>/runsc), reinstall into that prefix; `sameRelease` pins
+ * the live version (a repair, not an upgrade).
+ */
+export function installFix(c: Pick<RuleContext, "facts">, summary: string, opts: { force?: boolean; sameRelease?: boolean } = {}): Fix {
+  const m = primaryRunsc(c.facts.runsc ?? [])?.realPath.match(/^(.*)\/lib\/gvisor\/([^/]+)\/runsc$/);
+  const argv = ["install", ...(opts.force ? ["--force"] : []), ...(m && m[1] !== "/usr/local" ? ["--prefix", m[1]] : []), ...(m && opts.sameRelease ? ["--version", m[2]] : [])];
+  return gvdFix("runsc.install", summary, argv);
+}
 /** Podman spells runtime flags without the leading dashes (--runtime-flag network=none). */
 const flag = (c: RuleContext, f: string) => (c.engine === "podman" ? f : `--${f}`);
 
@@ -71,28 +81,28 @@ export const RULES: Rule[] = [
     scope: ["runsc.", "docker.", "containerd.", "podman."], pattern: /exec format error/,
     sample: "fork/exec /usr/bin/containerd-shim-runsc-v1: exec format error",
     cause: () => "The binary is for another architecture, or is an HTTP error page saved under the binary's name.",
-    fix: () => ({ ...INSTALL, summary: "Reinstall runsc for this architecture from a verified download" }),
+    fix: (c) => installFix(c, "Reinstall runsc for this architecture from a verified download", { force: true }),
   },
   {
     id: "download-404", ref: 4, title: "The release file is not in the bucket",
     scope: ["install", "runsc."], pattern: /curl: \(22\).*\b404\b|HTTP 404|NoSuchKey/,
     sample: "curl: (22) The requested URL returned error: 404 (…/release/latest/x86_64/runsc)",
     cause: () => "gVisor stopped publishing loose runsc binaries after release 20260817.0 (only gvisor.tar.zstd/.bz2 now), the release is missing from the bucket, or the URL uses amd64/arm64 instead of x86_64/aarch64.",
-    fix: () => ({ ...INSTALL, summary: "Install from the release tarball (gvisor-doctor tries zstd, bz2, then loose files)" }),
+    fix: (c) => installFix(c, "Install from the release tarball (gvisor-doctor tries zstd, bz2, then loose files)"),
   },
   {
     id: "sidecar-missing", ref: 5, title: "gVisor sidecar binaries are missing",
     scope: ["runsc.", "docker.", "containerd.", "podman."], pattern: /sidecar binary "([^"]+)" not found|Executing embedded copy of sidecar/,
     sample: 'sidecar binary "gvisor_sentry" not found (expected at /usr/local/bin/gvisor-bin/gvisor_sentry)',
     cause: () => "Only runsc was copied: gvisor-bin/ must sit next to the real (symlink-resolved) runsc file.",
-    fix: () => ({ ...INSTALL, summary: "Install the whole release tarball so gvisor-bin/ sits next to runsc" }),
+    fix: (c) => installFix(c, "Install the whole release tarball so gvisor-bin/ sits next to runsc", { force: true, sameRelease: true }),
   },
   {
     id: "sidecar-mismatch", ref: 6, title: "Sidecars come from another gVisor release",
     scope: ["runsc.", "docker.", "containerd.", "podman."], pattern: /build label .* does not match the expected release|all gVisor binaries must come from the same release/,
     sample: "panic: this binary's build label release-20260720.0 does not match the expected release release-20260817.0; all gVisor binaries must come from the same release",
     cause: () => "runsc and the binaries in gvisor-bin/ were installed from different releases.",
-    fix: () => gvdFix("runsc.install", "Reinstall every gVisor file from one release tarball", ["install", "--force"]),
+    fix: (c) => installFix(c, "Reinstall every gVisor file from one release tarball", { force: true, sameRelease: true }),
   },
   {
     id: "ptrace-blocked", ref: 7, title: "ptrace is blocked (Yama ptrace_scope = 3)",
@@ -135,14 +145,14 @@ export const RULES: Rule[] = [
     scope: ["runsc.", "docker.", "containerd.", "podman."], pattern: /flag provided but not defined: -systemd-cgroup|systemd cgroup flag passed, but systemd cgroups not supported|cgroups V2 is not yet supported/,
     sample: "flag provided but not defined: -systemd-cgroup",
     cause: () => "A very old runsc (often a distribution package) lacks flags the engine passes.",
-    fix: () => ({ ...INSTALL, summary: "Install a current gVisor release" }),
+    fix: (c) => installFix(c, "Install a current gVisor release"),
   },
   {
     id: "systemd-cgroups-path", ref: 12, title: "systemd-style cgroup path without --systemd-cgroup",
     scope: ["docker.", "containerd."], pattern: /write \/sys\/fs\/cgroup\/system\.slice\/cgroup\.subtree_control: no such file or directory/,
     sample: "write /sys/fs/cgroup/system.slice/cgroup.subtree_control: no such file or directory",
     cause: () => "The engine passes a systemd cgroupsPath to a runsc that does not run with --systemd-cgroup (fixed in gVisor after June 2026).",
-    fix: () => ({ ...INSTALL, summary: "Install a current gVisor release, or use the daemon.json runsc runtime instead of io.containerd.runsc.v1" }),
+    fix: (c) => installFix(c, "Install a current gVisor release, or use the daemon.json runsc runtime instead of io.containerd.runsc.v1"),
   },
   {
     id: "cgroup-driver-mismatch", ref: 13, title: "cgroup drivers disagree",

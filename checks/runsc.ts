@@ -5,11 +5,10 @@ import { latestRelease } from "../platform/latest-release.ts";
 import { run, failureText } from "../platform/proc.ts";
 import { EXPECTED_SIDECARS, primaryRunsc, type RunscBinary } from "../platform/runsc.ts";
 import { compareGvisor, gvisorAgeDays } from "../platform/versions.ts";
-import { diagnose, diagnoseState, unknownError, type RuleContext } from "./rules.ts";
+import { diagnose, diagnoseState, installFix, unknownError, type RuleContext } from "./rules.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 import type { EngineDetection } from "../platform/engines/types.ts";
 
-const INSTALL_FIX = gvdFix("runsc.install", "Install gVisor (runsc and its shim) for this host", ["install"]);
 const rc = (ctx: CheckContext): Omit<RuleContext, "match"> => ({ facts: ctx.facts, engine: "runsc", runtime: "runsc" });
 /** The runsc every runsc.* check is about (the one runsc.binary accepted). */
 const theRunsc = (ctx: CheckContext) => ctx.finding("runsc.binary").data as RunscBinary;
@@ -22,17 +21,17 @@ export const runscBinary: Check = {
   run(ctx) {
     const { facts } = ctx;
     const r = primaryRunsc(facts.runsc);
-    if (!r) return fail("runsc not found on PATH or in /usr/local/bin, /usr/bin, /usr/sbin, /bin, /sbin", { cause: "gVisor is not installed on this host.", fix: INSTALL_FIX });
+    if (!r) return fail("runsc not found on PATH or in /usr/local/bin, /usr/bin, /usr/sbin, /bin, /sbin", { cause: "gVisor is not installed on this host.", fix: installFix(ctx, "Install gVisor (runsc, its shim and sidecars) for this host") });
     const others = facts.runsc.filter((o) => o !== r).map((o) => `also found: ${where(o)} (${o.versionText})`);
     if (!r.elf) {
-      return fail(`${where(r)} is not an ELF executable`, { cause: "The file is not a Linux program: often an HTML or XML error page saved by a failed download.", fix: { ...INSTALL_FIX, summary: "Reinstall runsc from a verified download" } }, others);
+      return fail(`${where(r)} is not an ELF executable`, { cause: "The file is not a Linux program: often an HTML or XML error page saved by a failed download.", fix: installFix(ctx, "Reinstall runsc from a verified download", { force: true }) }, others);
     }
     const want = gvisorArch(facts.arch);
     if (r.elf.arch !== want) {
-      return fail(`${where(r)} is built for ${r.elf.arch}, this host is ${facts.arch}`, { cause: "A runsc for another CPU architecture fails with \"exec format error\".", fix: { ...INSTALL_FIX, summary: `Reinstall runsc for ${facts.arch}` } }, others);
+      return fail(`${where(r)} is built for ${r.elf.arch}, this host is ${facts.arch}`, { cause: "A runsc for another CPU architecture fails with \"exec format error\".", fix: installFix(ctx, `Reinstall runsc for ${facts.arch}`, { force: true }) }, others);
     }
     if (!r.versionOk) {
-      const d = diagnose("runsc.binary", r.versionText, rc(ctx)) ?? { cause: "`runsc --version` failed; the binary is damaged or not executable.", fix: { ...INSTALL_FIX, summary: "Reinstall runsc" } };
+      const d = diagnose("runsc.binary", r.versionText, rc(ctx)) ?? { cause: "`runsc --version` failed; the binary is damaged or not executable.", fix: installFix(ctx, "Reinstall runsc", { force: true }) };
       return fail(`${where(r)} does not run: ${r.versionText}`, d, others);
     }
     const details = [`path: ${where(r)}`, `version: ${r.versionText}`, ...others];
@@ -63,7 +62,7 @@ export const runscVersion: Check = {
   async run(ctx) {
     const r = theRunsc(ctx);
     const v = r.version;
-    const upgrade = { ...INSTALL_FIX, summary: "Install the current gVisor release" };
+    const upgrade = installFix(ctx, "Install the current gVisor release");
     if (!v) return warn(`unrecognised version "${r.versionText}" (an unstamped or development build)`, { cause: "Without a release label, gvisor-doctor cannot tell its age or match sidecars to it.", fix: upgrade });
     const age = gvisorAgeDays(v);
     const details = [`released ${v.date.slice(0, 4)}-${v.date.slice(4, 6)}-${v.date.slice(6)} (${age} days ago)`];

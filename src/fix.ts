@@ -150,7 +150,8 @@ async function applyOne(p: PlannedFix, io: IO, dryRun: boolean): Promise<{ statu
   }
   if (!p.fix.argv) return { status: "failed", message: `no automatic action for ${p.fix.id}` };
   const { runArgv } = await import("./dispatch.ts"); // lazy: dispatch imports the commands, which import us
-  const argv = dryRun ? [...p.fix.argv, "--dry-run"] : p.fix.argv;
+  // An install inside --fix leaves the engines to their own fixes (the next round re-checks them).
+  const argv = [...p.fix.argv, ...(p.fix.argv[0] === "install" ? ["--no-configure"] : []), ...(dryRun ? ["--dry-run"] : [])];
   const code = await runArgv(argv, nestedIO(io));
   if (dryRun) return code === EXIT.OK || code === EXIT.RESTART_PENDING ? { status: "planned", message: "dry run shown above" } : { status: "failed", message: `dry run of gvisor-doctor ${p.fix.argv.join(" ")} exited ${code}` };
   if (code === EXIT.OK) return { status: "applied", message: "done" };
