@@ -165,9 +165,12 @@ describe("install", () => {
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain(`${prefix}/lib/gvisor/${RELEASES.legacy}`);
     expect(existsSync(join(prefix, "bin/runsc"))).toBe(true);
-    const r = await gvd(["uninstall", "--prefix", prefix], env);
+    const r = await gvd(["uninstall", "--prefix", prefix, "--json"], env);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("next: remove the runsc runtime from your container engines:\n  gvisor-doctor configure --remove");
+    expect(r.json).toMatchObject({ action: "uninstalled", removed: expect.arrayContaining([`${prefix}/bin/runsc`]) });
+    // No engine's runtime pointed into this prefix, so no engine config was touched
+    // (install-configure.test.ts covers the hand-off both ways).
+    expect(r.json.configure).toBeNull();
     expect(tree(prefix)).toEqual(["bin/", "bin/other-tool 7 644"]);
     const again = await gvd(["uninstall", "--prefix", prefix, "--json"], env);
     expect(again.code).toBe(0);
