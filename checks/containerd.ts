@@ -148,7 +148,11 @@ export const containerdHello: Check = {
       return pass(`dmesg shows "${sig.trim()}" (${r.durationMs} ms)`, [...details, `dmesg: ${sig.trim()}`]);
     } finally {
       await run(ctr, ["-a", d.address, "-n", "gvisor-doctor", "containers", "rm", id], { timeoutMs: 10_000 }).catch(() => {});
-      rmSync(root, { recursive: true, force: true });
+      try {
+        rmSync(root, { recursive: true, force: true });
+      } catch {
+        // Never turn a finished probe into a crash over a temp dir (e.g. EBUSY while runsc exits).
+      }
     }
   },
 };

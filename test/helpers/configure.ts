@@ -24,6 +24,8 @@ export interface PodmanSandbox {
   run(cmd: string[], input?: string | Buffer): CliResult;
   /** gvisor-doctor inside the sandbox. */
   gvd(args: string[]): CliResult;
+  /** The argv that runs `cmd` inside the sandbox (for benchmarks that time it). */
+  argv(cmd: string[]): string[];
 }
 
 /**
@@ -45,15 +47,17 @@ export function podmanSandbox(dir: string, opts: { containerd?: boolean } = {}):
   // With containerd: a private copy of /etc/containerd too (configure edits its config.toml).
   const etcContainerd = join(dir, "etc-containerd");
   if (opts.containerd) cpSync("/etc/containerd", etcContainerd, { recursive: true });
+  // Also a private /var/lib/containers: image imports update its blob-info cache whatever the storage root.
+  const script = 'mount --bind "$1" /etc/containers && { [ ! -d /var/lib/containers ] || mount --bind "$2" /var/lib/containers; } && { [ -z "$3" ] || mount --bind "$3" /etc/containerd; } && shift 3 && exec "$@"';
+  const argv = (cmd: string[]) => ["unshare", "-m", "--propagation", "private", "--", "/bin/sh", "-c", script, "sh", etc, varLib, opts.containerd ? etcContainerd : "", ...cmd];
   const run = (cmd: string[], input?: string | Buffer): CliResult => {
-    // Also a private /var/lib/containers: image imports update its blob-info cache whatever the storage root.
-    const script = 'mount --bind "$1" /etc/containers && { [ ! -d /var/lib/containers ] || mount --bind "$2" /var/lib/containers; } && { [ -z "$3" ] || mount --bind "$3" /etc/containerd; } && shift 3 && exec "$@"';
-    const r = spawnSync("unshare", ["-m", "--propagation", "private", "--", "/bin/sh", "-c", script, "sh", etc, varLib, opts.containerd ? etcContainerd : "", ...cmd], { env, input, encoding: "utf8", timeout: 180_000, maxBuffer: 64 << 20 });
+    const [file, ...args] = argv(cmd);
+    const r = spawnSync(file, args, { env, input, encoding: "utf8", timeout: 180_000, maxBuffer: 64 << 20 });
     const res: CliResult = { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
     try {
       res.json = JSON.parse(res.stdout);
     } catch {}
     return res;
   };
-  return { dir, etc, etcContainerd: opts.containerd ? etcContainerd : undefined, env, run, gvd: (args) => run([BINARY, ...args]) };
+  return { dir, etc, etcContainerd: opts.containerd ? etcContainerd : undefined, env, run, argv, gvd: (args) => run([BINARY, ...args]) };
 }
