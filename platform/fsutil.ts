@@ -7,6 +7,7 @@ import {
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { pidAlive } from "./procs.ts";
 
 /** Resolve symlinks so a write replaces the target file and the link stays a link. */
 export function resolveForWrite(path: string): string {
@@ -123,15 +124,6 @@ export function switchSymlink(link: string, target: string): void {
   fsyncDir(dirname(link));
 }
 
-/** Whether a process with this pid exists (EPERM: it does, under another user). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 export class LockBusyError extends Error {
   constructor(readonly lockPath: string, readonly holder: number | null) {

@@ -89,3 +89,21 @@ export function processUid(pid: number, procRoot = "/proc"): number | null {
     return null;
   }
 }
+
+/**
+ * Whether a process with this pid is alive: it exists (EPERM means it does, under another
+ * user) and is not a zombie waiting to be reaped.
+ */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  try {
+    const state = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "")[0];
+    return state !== "Z" && state !== "X";
+  } catch {
+    return true; // no /proc (or it vanished between the calls): trust kill(0)
+  }
+}

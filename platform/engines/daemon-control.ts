@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { connect } from "node:net";
-import { readEnviron } from "../procs.ts";
+import { pidAlive, readEnviron } from "../procs.ts";
 import { run, failureText } from "../proc.ts";
 import { which, SYSTEM_BIN_DIRS } from "../which.ts";
 
@@ -24,15 +24,6 @@ export function systemdUnitOf(pid: number, procRoot = "/proc"): string | null {
   }
 }
 
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    const state = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "")[0];
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
-}
 
 /**
  * When a process started, in ms since the epoch: its start tick (/proc/PID/stat) against

@@ -1,7 +1,7 @@
 // Streaming decompression of the release tarball. zstd: node:zlib (Bun and Deno
 // ship it) or the host's `zstd`; bz2: the host's lbzip2/bzip2/busybox (Bun has no
 // bzip2 and the pure-JS decoders measured 2.4× slower than bzip2 itself). Which one
-// runs by default was chosen by measurement: see bench/RESULTS-install.md.
+// runs by default was chosen by measurement: see bench/RESULTS.md (install).
 import * as zlib from "node:zlib";
 import type { ChildProcess } from "node:child_process";
 import { run, failureText, type RunResult } from "../proc.ts";

@@ -8,7 +8,8 @@ import { accessSync, constants, chmodSync, existsSync, lstatSync, mkdirSync, rea
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { ActionError } from "../../src/errors.ts";
-import { atomicWriteFile, pidAlive, switchSymlink } from "../fsutil.ts";
+import { atomicWriteFile, switchSymlink } from "../fsutil.ts";
+import { pidAlive } from "../procs.ts";
 import { RELEASE_BINARIES } from "./channels.ts";
 
 export interface LinkSpec {

@@ -1,5 +1,5 @@
 // sha512 while the bytes stream, and the `.sha512` file format (one `sha512sum`
-// line: 128 hex, two spaces, the file name). Measured on 124 MB (bench/RESULTS-install.md):
+// line: 128 hex, two spaces, the file name). Measured on 124 MB (bench/RESULTS.md (install)):
 // node:crypto 0.23 s in Bun and in Deno, @noble/hashes 1.6–2.3 s, so the runtime's
 // native hash does the work; @noble/hashes stands in where node:crypto lacks sha512.
 import { createHash } from "node:crypto";

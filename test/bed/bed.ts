@@ -7,6 +7,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pidAlive } from "../../platform/procs.ts";
 
 export const BED_PREFIX = "/tmp/gvd-bed-";
 const REQUIRED = ["dockerd", "containerd", "runsc", "unshare", "busybox", "docker"];
@@ -45,16 +46,7 @@ export interface DockerBed {
   stop(): Promise<void>;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !readFileSync(`/proc/${pid}/stat`, "utf8").split(" ")[2]?.startsWith("Z");
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs: number, logFile?: string): Promise<void> {
+export async function waitFor(what: string, cond: () => boolean, timeoutMs: number, logFile?: string): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (cond()) return;
@@ -141,7 +133,17 @@ export async function startDockerBed(opts: DockerBedOptions = {}): Promise<Docke
     return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
   };
   const answers = () => docker(["version", "--format", "{{.Server.Version}}"]).code === 0;
-  await waitFor("dockerd to answer", () => existsSync(sock) && answers(), 45_000, dLog);
+  try {
+    await waitFor("dockerd to answer", () => existsSync(sock) && answers(), 45_000, dLog);
+  } catch (e) {
+    // A dockerd that does not come up (e.g. a daemon.json it refuses) must not leak the bed.
+    await stopPid(dd.pid!);
+    await stopPid(cd.pid!);
+    reapShims(dir);
+    unmountUnder(dir);
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
 
   const bed: DockerBed = {
     dir,

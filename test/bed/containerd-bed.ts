@@ -6,7 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { appendFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { helloRootfs, rootfsTar } from "../../platform/rootfs.ts";
-import { BED, BED_PREFIX, reapShims, unmountUnder } from "./bed.ts";
+import { BED, BED_PREFIX, reapShims, unmountUnder, waitFor } from "./bed.ts";
 
 export interface ContainerdBed {
   dir: string;
@@ -36,14 +36,6 @@ export function containerdPidsFor(configFile: string): number[] {
   return pids;
 }
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs: number, log?: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (cond()) return;
-    await Bun.sleep(50);
-  }
-  throw new Error(`containerd bed: timed out waiting for ${what}${log && existsSync(log) ? `\n${readFileSync(log, "utf8").split("\n").slice(-20).join("\n")}` : ""}`);
-}
 
 /** Start containerd with `configText(dir)` (default: version 2, private paths, CRI off). */
 export async function startContainerdBed(configText?: (paths: { dir: string; socket: string }) => string): Promise<ContainerdBed> {
