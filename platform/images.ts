@@ -1,7 +1,10 @@
 // Local probe images: imported from a host-built rootfs, tagged by content hash,
 // so they are built once per daemon and never pulled from a registry.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
+import { reapStrayShims } from "./stray-shims.ts";
 import { run, failureText, type RunResult } from "./proc.ts";
 import { helloRootfs, identityKey, imageTag, rootfsTar, writeRootfs, type Rootfs } from "./rootfs.ts";
 
@@ -78,14 +81,32 @@ const MISSING_IMAGE = /No such image|Unable to find image|image not known|not fo
 export async function runInProbeImage(cli: string, runArgs: string[], cmd: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ result: RunResult; image: EnsuredImage; args: string[] }> {
   const fs = await helloRootfs();
   const tag = imageTag(fs);
-  const args = ["run", "--pull=never", ...runArgs, tag, ...cmd];
-  let result = await run(cli, args, { env: opts.env, timeoutMs: opts.timeoutMs ?? 60_000 });
-  let built = false;
-  if (result.code !== 0 && MISSING_IMAGE.test(result.stderr)) {
-    const imp = await run(cli, ["import", "--message", "gvisor-doctor probe image", "-", tag], { input: await rootfsTar(fs), timeoutMs: 60_000, env: opts.env });
-    if (imp.code !== 0) throw new Error(`could not import the probe image ${tag}: ${failureText(imp)}`);
-    built = true;
-    result = await run(cli, args, { env: opts.env, timeoutMs: opts.timeoutMs ?? 60_000 });
+  // The engine writes the container id here, so a shim stranded by a failed start can be reaped.
+  const cidfile = join(tmpdir(), `gvd-probe-${process.pid}-${randomBytes(4).toString("hex")}.cid`);
+  const args = (withCid: boolean) => ["run", "--pull=never", ...(withCid ? ["--cidfile", cidfile] : []), ...runArgs, tag, ...cmd];
+  const attempt = async () => {
+    rmSync(cidfile, { force: true });
+    const r = await run(cli, args(true), { env: opts.env, timeoutMs: opts.timeoutMs ?? 60_000 });
+    if (r.code === null || (r.code >= 125 && r.code <= 127)) {
+      let id = "";
+      try {
+        id = readFileSync(cidfile, "utf8").trim();
+      } catch {}
+      if (id) await reapStrayShims(id);
+    }
+    return r;
+  };
+  try {
+    let result = await attempt();
+    let built = false;
+    if (result.code !== 0 && MISSING_IMAGE.test(result.stderr)) {
+      const imp = await run(cli, ["import", "--message", "gvisor-doctor probe image", "-", tag], { input: await rootfsTar(fs), timeoutMs: 60_000, env: opts.env });
+      if (imp.code !== 0) throw new Error(`could not import the probe image ${tag}: ${failureText(imp)}`);
+      built = true;
+      result = await attempt();
+    }
+    return { result, image: { tag, built, source: fs.source }, args: args(false) };
+  } finally {
+    rmSync(cidfile, { force: true });
   }
-  return { result, image: { tag, built, source: fs.source }, args };
 }

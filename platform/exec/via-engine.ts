@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { run } from "../proc.ts";
-import { findProcesses } from "../procs.ts";
+import { reapStrayShims } from "../stray-shims.ts";
 import type { ExecRequest, Launch, MethodStatus } from "./types.ts";
 
 export const EXEC_LABEL = "gvisor-doctor.exec";
@@ -60,55 +60,6 @@ export function engineWarnings(req: ExecRequest, status: MethodStatus): string[]
   return w;
 }
 
-/** Running (a zombie waiting for its parent — init, for a shim — has exited). */
-const alive = (pid: number) => {
-  try {
-    return !readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").startsWith("Z");
-  } catch {
-    return false;
-  }
-};
-
-/** SIGTERM, wait for the exit (up to 3 s), then SIGKILL. */
-async function stopProcess(pid: number): Promise<void> {
-  try {
-    process.kill(pid, "SIGTERM");
-  } catch {
-    return;
-  }
-  for (let i = 0; i < 60 && alive(pid); i++) await sleep(50);
-  if (alive(pid)) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {}
-  }
-}
-
-/**
- * containerd shims left running for container `id`. When runsc fails to start a
- * container (e.g. the command does not exist), Docker removes the container but its
- * containerd-shim-runc-v2 stays behind forever (measured with dockerd 20.10,
- * containerd 1.6, runsc 20221219; runc does not do this).
- */
-const SHIMS = ["containerd-shim-runc-v2", "containerd-shim-runsc-v1", "containerd-shim"];
-
-export function strayShims(id: string): number[] {
-  return findProcesses(SHIMS, ["-id", "--id"])
-    .filter((p) => !p.argv.includes("delete") && [...(p.flags["-id"] ?? []), ...(p.flags["--id"] ?? [])].includes(id))
-    .map((p) => p.pid);
-}
-
-/** Processes still working on container `id` (containerd's `shim delete` → `runsc delete` after a shim exits). */
-const busyWith = (id: string) => findProcesses([...SHIMS, "runsc", "sh"], []).filter((p) => alive(p.pid) && p.argv.some((a) => a.includes(id)));
-
-/** Stop the shims stranded for `id`, then wait (bounded) for containerd's cleanup that follows. */
-async function reapShims(id: string): Promise<void> {
-  const shims = strayShims(id);
-  if (!shims.length) return;
-  await Promise.all(shims.map((pid) => stopProcess(pid)));
-  for (let i = 0; i < 100 && busyWith(id).length; i++) await sleep(50);
-}
-
 export function launchEngine(req: ExecRequest, target: EngineTarget, hostEnv: NodeJS.ProcessEnv, stdin: boolean): Launch {
   const name = target.name ?? containerName();
   const cli = target.cli;
@@ -154,7 +105,7 @@ export function launchEngine(req: ExecRequest, target: EngineTarget, hostEnv: No
         try {
           id = readFileSync(cidfile, "utf8").trim();
         } catch {}
-        if (id) await reapShims(id);
+        if (id) await reapStrayShims(id);
       }
       rmSync(cidfile, { force: true });
     },

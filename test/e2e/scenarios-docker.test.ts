@@ -4,11 +4,18 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
 import { BED, RUNSC_DAEMON_JSON, startDockerBed, type DockerBed } from "../bed/bed.ts";
 import { finding, gvd } from "../helpers/cli.ts";
 import { assertReportSchema } from "../helpers/schema.ts";
 
 const DOCKER = ["--only", "docker"];
+
+/** containerd shims and runsc sandboxes/gofers working for this bed (by their --root/-address under it). */
+function bedProcesses(dir: string): string[] {
+  const out = spawnSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).stdout;
+  return out.split("\n").filter((l) => l.includes(dir) && /containerd-shim|runsc-sandbox|runsc-gofer/.test(l)).map((l) => l.trim());
+}
 const GOOD = `${JSON.stringify(RUNSC_DAEMON_JSON, null, 2)}\n`;
 
 describe.skipIf(!BED.ok)("broken Docker hosts: diagnosed, then fixed by --fix", () => {
@@ -87,6 +94,8 @@ describe.skipIf(!BED.ok)("broken Docker hosts: diagnosed, then fixed by --fix", 
     const hello = finding(before.json, "docker.hello");
     expect(hello).toMatchObject({ status: "fail", diagnosis: { rule: "netns-root" } });
     expect(hello.message).toContain("cannot run with network enabled in root network namespace");
+    // The failed start left no containerd shim or runsc sandbox behind (Docker alone would).
+    expect(bedProcesses(bed.dir)).toEqual([]);
     const r = fix();
     expect(r.code).toBe(0);
     expect(r.json.fix.applied).toHaveLength(1);
