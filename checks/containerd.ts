@@ -10,6 +10,7 @@ import type { EngineDetection } from "../platform/engines/types.ts";
 import { getPath } from "../platform/engines/toml-check.ts";
 import { run, failureText } from "../platform/proc.ts";
 import { helloRootfs, writeRootfs } from "../platform/rootfs.ts";
+import { reapStrayShims } from "../platform/stray-shims.ts";
 import { which, SYSTEM_BIN_DIRS } from "../platform/which.ts";
 import { diagnose, unknownError, type RuleContext } from "./rules.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
@@ -147,6 +148,8 @@ export const containerdHello: Check = {
       if (!sig) return fail(`the container ran, but not under gVisor: dmesg says "${r.stdout.split("\n")[0]}"`, { cause: `The "${RUNTIME_NAME}" runtime does not run runsc.`, fix: REGISTER }, details);
       return pass(`dmesg shows "${sig.trim()}" (${r.durationMs} ms)`, [...details, `dmesg: ${sig.trim()}`]);
     } finally {
+      // A start that failed can strand the shim (with runsc's sandbox) and the container record.
+      await reapStrayShims(id);
       await run(ctr, ["-a", d.address, "-n", "gvisor-doctor", "containers", "rm", id], { timeoutMs: 10_000 }).catch(() => {});
       try {
         rmSync(root, { recursive: true, force: true });
