@@ -186,7 +186,8 @@ export const dockerHello: Check = {
     }
     const parsed = parseHelloOutput(r.stdout);
     const data: HelloData = { result: r, ...parsed };
-    return pass(`started and exited (${r.durationMs} ms)`, details, data);
+    // What the container said first; docker.signature judges it.
+    return pass(`started and exited (${r.durationMs} ms)`, [...details, `dmesg: ${parsed.dmesg[0]?.trim() ?? "(empty)"}`], data);
   },
 };
 
