@@ -8,7 +8,9 @@ bash test/bed/setup.sh
 bash test/bed/cleanup.sh
 npm run --silent build || exit 2
 mkdir -p test-results
-npx bun test --reporter=junit --reporter-outfile=test-results/junit.xml "$@"
+# --timeout: end-to-end tests start real daemons; on a timeout bun also kills the processes a
+# test spawned (the test bed's daemons). The preload's setDefaultTimeout covers only the first file.
+npx bun test --timeout 180000 --reporter=junit --reporter-outfile=test-results/junit.xml "$@"
 status=$?
 bash test/bed/cleanup.sh
 exit $status
