@@ -8,13 +8,13 @@ import { processStartMs } from "../platform/engines/daemon-control.ts";
 import { RUNC_SHIM_TYPE, RUNSC_SHIM_TYPE, runtimesPath } from "../platform/engines/containerd-config.ts";
 import type { EngineDetection } from "../platform/engines/types.ts";
 import { getPath } from "../platform/engines/toml-check.ts";
-import { run, failureText } from "../platform/proc.ts";
+import { run } from "../platform/proc.ts";
 import { helloRootfs, writeRootfs } from "../platform/rootfs.ts";
 import { reapStrayShims } from "../platform/stray-shims.ts";
 import { which, SYSTEM_BIN_DIRS } from "../platform/which.ts";
-import { diagnose, unknownError, type RuleContext } from "./rules.ts";
+import { diagnose, type RuleContext } from "./rules.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
-import { GVISOR_SIGNATURE, RUNTIME_NAME } from "./docker.ts";
+import { didNotStart, RUNTIME_NAME, signatureOutcome } from "./probe.ts";
 
 type ContainerdDetection = EngineDetection & { shim: string | null; address: string };
 const det = (ctx: CheckContext) => ctx.facts.engines?.containerd.detection as ContainerdDetection | null | undefined;
@@ -139,14 +139,8 @@ export const containerdHello: Check = {
       const r = await run(ctr, args, { timeoutMs: 60_000, env: ctx.options.env });
       const cmd = `ctr ${args.join(" ")}`.replace(root, "<rootfs>");
       const details = [`$ ${cmd}  (${r.durationMs} ms)`];
-      if (r.code !== 0) {
-        const text = `${r.stderr}\n${r.stdout}`;
-        const dg = diagnose("containerd.hello", text, rc(ctx)) ?? unknownError(cmd, text || failureText(r));
-        return fail(`the container did not start: ${failureText(r)}`, dg, details);
-      }
-      const sig = r.stdout.split("\n").find((l) => l.includes(GVISOR_SIGNATURE));
-      if (!sig) return fail(`the container ran, but not under gVisor: dmesg says "${r.stdout.split("\n")[0]}"`, { cause: `The "${RUNTIME_NAME}" runtime does not run runsc.`, fix: REGISTER }, details);
-      return pass(`dmesg shows "${sig.trim()}" (${r.durationMs} ms)`, [...details, `dmesg: ${sig.trim()}`]);
+      if (r.code !== 0) return didNotStart("containerd.hello", r, cmd, rc(ctx), details);
+      return signatureOutcome(r.stdout.split("\n").filter(Boolean), { cause: `The "${RUNTIME_NAME}" runtime does not run runsc.`, fix: REGISTER }, details, r.durationMs);
     } finally {
       // A start that failed can strand the shim (with runsc's sandbox) and the container record.
       await reapStrayShims(id);

@@ -3,14 +3,16 @@
 import { realpathSync, statSync } from "node:fs";
 import { readElf } from "../platform/elf.ts";
 import { runInProbeImage } from "../platform/images.ts";
-import { run, failureText, type RunResult } from "../platform/proc.ts";
+import type { RunResult } from "../platform/proc.ts";
 import { primaryRunsc } from "../platform/runsc.ts";
-import { which } from "../platform/which.ts";
-import { diagnose, diagnoseState, unknownError, type RuleContext } from "./rules.ts";
+import { which, SYSTEM_BIN_DIRS } from "../platform/which.ts";
+import { DEFAULT_DOCKER_HOST } from "../platform/docker.ts";
+import { diagnose, diagnoseState, type RuleContext } from "./rules.ts";
+import { didNotStart, RUNTIME_NAME, signatureOutcome } from "./probe.ts";
+
+export { GVISOR_SIGNATURE, RUNTIME_NAME } from "./probe.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext, type Diagnosis } from "./types.ts";
 
-export const RUNTIME_NAME = "runsc";
-export const GVISOR_SIGNATURE = "Starting gVisor";
 const NET_MARK = "--- /proc/net/dev ---";
 
 const rc = (ctx: CheckContext): Omit<RuleContext, "match"> => ({ facts: ctx.facts, engine: "docker", runtime: RUNTIME_NAME, configPath: ctx.facts.docker.configPath });
@@ -30,9 +32,10 @@ export const dockerDaemon: Check = {
   title: "Docker daemon is reachable",
   run({ facts }) {
     const d = facts.docker;
-    const explicitHost = !!facts.docker.host && facts.docker.host !== "unix:///var/run/docker.sock";
+    const explicitHost = d.host !== DEFAULT_DOCKER_HOST;
+    const dockerdInstalled = !!facts.engines?.docker.detection?.installed;
     if (!d.cli && facts.dockerd.length === 0) return skip("Docker is not installed");
-    if (!d.info && facts.dockerd.length === 0 && !explicitHost && !which("dockerd", "/usr/bin:/usr/sbin:/usr/local/bin:/usr/local/sbin:/bin:/sbin")) {
+    if (!d.info && facts.dockerd.length === 0 && !explicitHost && !dockerdInstalled) {
       return skip("only the docker CLI is installed (no dockerd here, DOCKER_HOST unset)");
     }
     if (!d.cli) return fail("dockerd runs but the docker CLI is not on PATH", { cause: "The doctor drives Docker through its CLI.", fix: { id: "docker.install-cli", summary: "Install the docker CLI", command: "sudo apt-get install docker.io  # or docker-ce-cli", automatic: false } });
@@ -120,7 +123,7 @@ export const dockerRuntimePath: Check = {
     const { facts } = ctx;
     const rt = facts.docker.info!.runtimes[RUNTIME_NAME];
     // dockerd resolves a bare name on its own PATH; we can only approximate with the system dirs.
-    const path = rt.path.includes("/") ? rt.path : which(rt.path, "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    const path = rt.path.includes("/") ? rt.path : which(rt.path, SYSTEM_BIN_DIRS.join(":"));
     if (!path) return fail(`"${rt.path}" is not found on dockerd's PATH`, diagnoseState("runtime-path-missing", { ...rc(ctx), match: ["", rt.path] }));
     let real: string;
     try {
@@ -179,11 +182,7 @@ export const dockerHello: Check = {
     const { result: r, image, args } = await runInProbeImage(cli, ["--rm", `--runtime=${RUNTIME_NAME}`, "--log-driver=none", ...noNet], ["sh", "-c", script], { env: options.env });
     const cmd = `docker run --rm --runtime=${RUNTIME_NAME} ${image.tag} dmesg`;
     const details = [`$ docker ${args.slice(0, -1).join(" ")} '${script}'  (${r.durationMs} ms)`, `image: ${image.tag}${image.built ? ` (built now from ${image.source})` : ""}`];
-    if (r.code !== 0) {
-      const text = `${r.stderr}\n${r.stdout}`;
-      const d = diagnose("docker.hello", text, rc(ctx)) ?? unknownError(cmd, text || failureText(r));
-      return fail(`the container did not start: ${failureText(r)}`, d, [...details, ...r.stderr.trim().split("\n").filter(Boolean).slice(-4)]);
-    }
+    if (r.code !== 0) return didNotStart("docker.hello", r, cmd, rc(ctx), details);
     const parsed = parseHelloOutput(r.stdout);
     const data: HelloData = { result: r, ...parsed };
     // What the container said first; docker.signature judges it.
@@ -197,15 +196,11 @@ export const dockerSignature: Check = {
   needs: ["docker.hello"],
   run(ctx) {
     const h = ctx.finding("docker.hello").data as HelloData;
-    const sig = h.dmesg.find((l) => l.includes(GVISOR_SIGNATURE));
-    if (!sig) {
-      const rt = ctx.facts.docker.info!.runtimes[RUNTIME_NAME];
-      return fail(`the container ran, but not under gVisor: dmesg says "${h.dmesg[0] ?? ""}"`, {
-        cause: `The "${RUNTIME_NAME}" runtime's path (${rt?.path}) is not runsc.`,
-        fix: gvdFix("docker.register-runtime", "Point the runtime at the real runsc", ["configure", "docker"]),
-      }, h.dmesg.slice(0, 3));
-    }
-    return pass(`dmesg shows "${sig.trim()}"`, [`dmesg: ${sig.trim()}`]);
+    const rt = ctx.facts.docker.info!.runtimes[RUNTIME_NAME];
+    return signatureOutcome(h.dmesg, {
+      cause: `The "${RUNTIME_NAME}" runtime's path (${rt?.path}) is not runsc.`,
+      fix: gvdFix("docker.register-runtime", "Point the runtime at the real runsc", ["configure", "docker"]),
+    }, []);
   },
 };
 

@@ -2,10 +2,9 @@
 // its built-in paths), and does a Podman container really run under gVisor?
 import { existsSync } from "node:fs";
 import { runInProbeImage } from "../platform/images.ts";
-import { run, failureText } from "../platform/proc.ts";
-import { diagnose, unknownError, type RuleContext } from "./rules.ts";
+import type { RuleContext } from "./rules.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
-import { GVISOR_SIGNATURE, RUNTIME_NAME } from "./docker.ts";
+import { didNotStart, RUNTIME_NAME, signatureOutcome } from "./probe.ts";
 
 /** containers/common's built-in [engine.runtimes] runsc paths. */
 export const PODMAN_BUILTIN_RUNSC = ["/usr/bin/runsc", "/usr/sbin/runsc", "/usr/local/bin/runsc", "/usr/local/sbin/runsc", "/bin/runsc", "/sbin/runsc", "/run/current-system/sw/bin/runsc"];
@@ -48,13 +47,8 @@ export const podmanHello: Check = {
     const { result: r, args } = await runInProbeImage(bin, ["--runtime", RUNTIME_NAME, "--rm", "--network", "none"], ["sh", "-c", "dmesg 2>&1; exit 0"], { env: ctx.options.env, timeoutMs: 90_000 });
     const cmd = `podman ${args.slice(0, -1).join(" ")} '${args.at(-1)}'`;
     const details = [`$ ${cmd}  (${r.durationMs} ms)`];
-    if (r.code !== 0) {
-      const text = `${r.stderr}\n${r.stdout}`;
-      return fail(`the container did not start: ${failureText(r)}`, diagnose("podman.hello", text, rc(ctx, "podman")) ?? unknownError(cmd, text), [...details, ...r.stderr.trim().split("\n").slice(-4)]);
-    }
-    const sig = r.stdout.split("\n").find((l) => l.includes(GVISOR_SIGNATURE));
-    if (!sig) return fail(`the container ran, but not under gVisor: dmesg says "${r.stdout.split("\n")[0]}"`, { cause: `Podman's "${RUNTIME_NAME}" runtime does not run runsc.`, fix: register("podman") }, details);
-    return pass(`dmesg shows "${sig.trim()}" (${r.durationMs} ms)`, [...details, `dmesg: ${sig.trim()}`]);
+    if (r.code !== 0) return didNotStart("podman.hello", r, cmd, rc(ctx, "podman"), details);
+    return signatureOutcome(r.stdout.split("\n").filter(Boolean), { cause: `Podman's "${RUNTIME_NAME}" runtime does not run runsc.`, fix: register("podman") }, details, r.durationMs);
   },
 };
 

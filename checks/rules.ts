@@ -3,6 +3,7 @@
 // user's terms, and the fix. Checks never hand-write these explanations: they ask
 // `diagnose()` (error text) or `diagnoseState()` (a known broken state).
 import type { HostFacts } from "../platform/facts.ts";
+import { installedReleaseOf } from "../platform/release/layout.ts";
 import { primaryRunsc } from "../platform/runsc.ts";
 import { gvdFix, type Diagnosis, type Fix } from "./types.ts";
 
@@ -54,8 +55,9 @@ const registerFix = (c: RuleContext, summary?: string, args: string[] = [], extr
  * the live version (a repair, not an upgrade).
  */
 export function installFix(c: Pick<RuleContext, "facts">, summary: string, opts: { force?: boolean; sameRelease?: boolean } = {}): Fix {
-  const m = primaryRunsc(c.facts.runsc ?? [])?.realPath.match(/^(.*)\/lib\/gvisor\/([^/]+)\/runsc$/);
-  const argv = ["install", ...(opts.force ? ["--force"] : []), ...(m && m[1] !== "/usr/local" ? ["--prefix", m[1]] : []), ...(m && opts.sameRelease ? ["--version", m[2]] : [])];
+  const r = primaryRunsc(c.facts.runsc ?? []);
+  const ours = r ? installedReleaseOf(r.realPath) : null;
+  const argv = ["install", ...(opts.force ? ["--force"] : []), ...(ours && ours.prefix !== "/usr/local" ? ["--prefix", ours.prefix] : []), ...(ours && opts.sameRelease ? ["--version", ours.version] : [])];
   return gvdFix("runsc.install", summary, argv);
 }
 /** Podman spells runtime flags without the leading dashes (--runtime-flag network=none). */

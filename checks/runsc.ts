@@ -2,10 +2,11 @@
 // are its sidecars and shim in place, and does a sandbox start?
 import { gvisorArch } from "../platform/arch.ts";
 import { latestRelease } from "../platform/latest-release.ts";
-import { run, failureText } from "../platform/proc.ts";
+import { run } from "../platform/proc.ts";
 import { EXPECTED_SIDECARS, primaryRunsc, type RunscBinary } from "../platform/runsc.ts";
 import { compareGvisor, gvisorAgeDays } from "../platform/versions.ts";
 import { diagnose, diagnoseState, installFix, unknownError, type RuleContext } from "./rules.ts";
+import { didNotStart, signatureOutcome } from "./probe.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 import type { EngineDetection } from "../platform/engines/types.ts";
 
@@ -137,13 +138,7 @@ export const runscSmoke: Check = {
     const args = ["--network=none", "do", "dmesg"];
     const res = await run(r.path, args, { timeoutMs: 30_000, env: ctx.options.env, cwd: "/" });
     const cmd = `sudo ${r.path} ${args.join(" ")}`;
-    if (res.code === 0) {
-      const sig = res.stdout.split("\n").find((l) => l.includes("Starting gVisor"));
-      if (!sig) return fail(`\`${cmd}\` ran, but its dmesg lacks "Starting gVisor"`, unknownError(cmd, res.stdout.split("\n")[0] ?? ""), [`$ ${cmd}`]);
-      return pass(`a sandbox started: dmesg shows "${sig.trim()}" (${res.durationMs} ms)`, [`$ ${cmd}`, `dmesg: ${sig.trim()}`]);
-    }
-    const text = `${res.stderr}\n${res.stdout}`;
-    const d = diagnose("runsc.smoke", text, rc(ctx)) ?? unknownError(cmd, text || failureText(res));
-    return fail(`\`${cmd}\` failed: ${failureText(res)}`, d, [`$ ${cmd}`, ...text.trim().split("\n").filter(Boolean).slice(-5)]);
+    if (res.code !== 0) return didNotStart("runsc.smoke", res, cmd, rc(ctx), [`$ ${cmd}`], "the sandbox");
+    return signatureOutcome(res.stdout.split("\n").filter(Boolean), unknownError(cmd, res.stdout.split("\n")[0] ?? ""), [`$ ${cmd}`], res.durationMs);
   },
 };

@@ -53,11 +53,10 @@ export async function containerdDump(f: EngineFacts): Promise<EnginesFacts["cont
  * facts, so it runs after `dockerReady`; the others start at once.
  */
 export async function gatherEngineFacts(env: NodeJS.ProcessEnv, early: Partial<HostFacts>, dockerReady: Promise<Partial<HostFacts>>): Promise<EnginesFacts> {
-  const others = ENGINE_NAMES.filter((n) => n !== "docker").map((n) => engineFacts(n, env, early).then((f) => [n, f] as const));
-  const containerd = others[ENGINE_NAMES.filter((n) => n !== "docker").indexOf("containerd")].then(([, f]) => containerdDump(f));
-  const docker = dockerReady.then((full) => engineFacts("docker", env, full));
-  const [d, rest, dump] = await Promise.all([docker, Promise.all(others), containerd]);
-  const out = { docker: d, containerdDump: dump } as EnginesFacts;
-  for (const [n, f] of rest) out[n] = f;
-  return out;
+  const facts = Object.fromEntries(
+    ENGINE_NAMES.map((n) => [n, n === "docker" ? dockerReady.then((full) => engineFacts(n, env, full)) : engineFacts(n, env, early)]),
+  ) as Record<EngineName, Promise<EngineFacts>>;
+  const dump = facts.containerd.then(containerdDump);
+  const [docker, containerd, podman, crio, containerdDumpResult] = await Promise.all([facts.docker, facts.containerd, facts.podman, facts.crio, dump]);
+  return { docker, containerd, podman, crio, containerdDump: containerdDumpResult };
 }

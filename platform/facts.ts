@@ -6,7 +6,7 @@ import { unameArch } from "./arch.ts";
 import { dockerCli, dockerHost, dockerInfo, matchDockerd, daemonConfigPath, type DockerInfo } from "./docker.ts";
 import { run, failureText, type RunResult } from "./proc.ts";
 import { findProcesses, DOCKERD_VALUE_FLAGS, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "./procs.ts";
-import { findRunscBinaries, type RunscBinary } from "./runsc.ts";
+import { findRunscBinaries, GVISOR_SIGNATURE, type RunscBinary } from "./runsc.ts";
 import { parseKernel } from "./versions.ts";
 import { gatherEngineFacts, type EnginesFacts } from "./engine-facts.ts";
 import { which, SYSTEM_BIN_DIRS } from "./which.ts";
@@ -116,7 +116,7 @@ export async function detectSelfSandbox(opts: { dmesg: "always" | "to-confirm" }
   } else dmesgError = "dmesg not found";
   const tells: string[] = [];
   if (sentryMeminfo) tells.push("/proc/sentry-meminfo");
-  if (dmesgFirstLine?.includes("Starting gVisor")) tells.push("dmesg");
+  if (dmesgFirstLine?.includes(GVISOR_SIGNATURE)) tells.push("dmesg");
   if (unameTell) tells.push("uname");
   return { inside: tells.length > 0, tells, evidence: { sentryMeminfo, dmesgFirstLine, dmesgError, kernelRelease } };
 }

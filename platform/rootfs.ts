@@ -3,7 +3,7 @@
 // the host's own dynamically linked tools plus the libraries `ldd` names.
 import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { Header, Pack, ReadEntry } from "tar";
 import { readElf } from "./elf.ts";
 import { run } from "./proc.ts";
@@ -89,17 +89,21 @@ export function identityKey(fs: Rootfs): string {
   return h.digest("hex");
 }
 
-/** Shared libraries a dynamic executable loads, per `ldd`. */
-async function sharedLibs(bin: string): Promise<string[]> {
-  const ldd = findTool("ldd");
-  if (!ldd) return [];
-  const r = await run(ldd, [bin], { timeoutMs: 5_000 });
+/** The library paths in `ldd` output ("libc.so.6 => /lib/…/libc.so.6 (…)", "/lib64/ld-linux… (…)"). */
+export function parseLdd(stdout: string): string[] {
   const libs: string[] = [];
-  for (const line of r.stdout.split("\n")) {
+  for (const line of stdout.split("\n")) {
     const m = line.match(/=>\s*(\/\S+)/) ?? line.match(/^\s*(\/\S+)\s*\(/);
     if (m) libs.push(m[1]);
   }
   return libs;
+}
+
+/** Shared libraries a dynamic executable loads, per `ldd`. */
+async function sharedLibs(bin: string): Promise<string[]> {
+  const ldd = findTool("ldd");
+  if (!ldd) return [];
+  return parseLdd((await run(ldd, [bin], { timeoutMs: 5_000 })).stdout);
 }
 
 async function hostToolsRootfs(): Promise<Rootfs | null> {
@@ -169,7 +173,6 @@ export async function rootfsTar(fs: Rootfs): Promise<Buffer> {
 }
 
 export const imageTag = (fs: Rootfs) => `gvisor-doctor/hello:${fs.hash.slice(0, 16)}`;
-export const describeRootfs = (fs: Rootfs) => `${fs.source}, ${fs.entries.length} entries, ${basename(imageTag(fs))}`;
 
 /**
  * Write the rootfs into an empty directory (a per-run root for `runsc run`: runsc

@@ -33,6 +33,9 @@ export interface RunscBinary {
   sidecarLabels: Record<string, string | null>;
 }
 
+/** The first line of dmesg in every gVisor sandbox (pkg/sentry/kernel/syslog.go). */
+export const GVISOR_SIGNATURE = "Starting gVisor";
+
 /** Sidecar binaries of the tarball releases (gvisor:runsc/gvisorbinaries). */
 export const EXPECTED_SIDECARS = ["checkpointgofer", "gvisor-sentry-prewarmer", "gvisor_sentry", "runsc-metric-server"];
 

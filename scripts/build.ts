@@ -8,7 +8,7 @@
 // The version is stamped from `git describe` (package.json's version when there is no git).
 // .env/bunfig.toml autoload is switched off: the binary runs as root in arbitrary directories.
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createSha512 } from "../platform/release/verify.ts";
 import { copyFileSync, createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
@@ -55,9 +55,9 @@ function compile(target: string | null, outfile: string, version: string): void 
 }
 
 async function sha512(path: string): Promise<string> {
-  const h = createHash("sha512");
+  const h = createSha512(); // the installer's hash, so SHA512SUMS and verification agree by construction
   for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest("hex");
+  return h.hex();
 }
 
 /** DIR/SHA512SUMS in `sha512sum -c` format, sorted by name. */

@@ -115,7 +115,7 @@ export function planContainerd(input: ContainerdPlanInput): ContainerdPlanResult
   }
   const targetBefore = target === configPath ? mainBefore : reader.read(target);
   const targetText = target === configPath ? mainText : (targetBefore ?? `# ${CREATED_MARKER} configure containerd (runtime "${req.name}"), imported by ${configPath}.\n# \`gvisor-doctor configure containerd --runtime-name ${req.name} --remove\` deletes it.\nversion = ${version}\n`);
-  if (targetBefore !== null) refuseIfManaged("containerd", target, targetBefore, input.force, containerdSnippet(version, req, input.shim, configDir, input.wrapperDir));
+  if (targetBefore !== null) refuseIfManaged(target, targetBefore, input.force, containerdSnippet(version, req, input.shim, configDir, input.wrapperDir));
   else if (dropIn && mainBefore !== null && managedByTool(mainBefore)) notes.push(`${configPath} is managed by ${managedByTool(mainBefore)}; the runtime goes into the drop-in ${target}, which it does not own`);
   if (dropIn) notes.push(`${configPath} imports ${dirname(target)}: the runtime goes into the drop-in ${target}`);
 

@@ -94,7 +94,7 @@ export function planCrio(input: CrioPlanInput): { changes: FileChange[]; existed
   const oldPath = typeof existing?.runtime_path === "string" ? existing.runtime_path : null;
   const oldCfg = typeof existing?.runtime_config_path === "string" ? existing.runtime_config_path : null;
   const wrapperFor = (args: string[] | null) => planWrapper({ engine: "crio", name: req.name, runsc: req.runscPath, args, wrapperDir: input.wrapperDir, oldBinary: oldPath, read, why: "CRI-O passes no arguments to an OCI runtime" });
-  if (before !== null) refuseIfManaged("crio", target, before, input.force, crioSnippet(req, input.shim, root));
+  if (before !== null) refuseIfManaged(target, before, input.force, crioSnippet(req, input.shim, root));
 
   if (req.remove) {
     if (!existing) return { changes, existed: false, notes, effective: null };

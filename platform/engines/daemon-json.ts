@@ -186,7 +186,7 @@ export function planDaemonJson(input: DaemonJsonPlanInput): DaemonJsonPlan {
   const { file, before, request: req } = input;
   const notes: string[] = [];
   const ins = inspectDaemonJson(before, file);
-  if (before !== null) refuseIfManaged("docker", file, before, input.force, req.remove ? `delete "${req.name}" from "runtimes" (and set "default-runtime" back to "runc" if it is "${req.name}")` : dockerSnippet(req));
+  if (before !== null) refuseIfManaged(file, before, input.force, req.remove ? `delete "${req.name}" from "runtimes" (and set "default-runtime" back to "runc" if it is "${req.name}")` : dockerSnippet(req));
   if (ins.parseError && !ins.repairable && ins.parseError.whatDockerdWouldSay) {
     throw new EngineConfigError(
       `${file}:${ins.parseError.line}:${ins.parseError.column}: ${ins.parseError.message}; dockerd says "${ins.parseError.whatDockerdWouldSay}"`,

@@ -17,7 +17,6 @@ export function adapterFor(name: EngineName): EngineAdapter<any> {
   return ENGINES[name];
 }
 
-export const isEngineName = (s: string): s is EngineName => (ENGINE_NAMES as readonly string[]).includes(s);
 
 export { ENGINE_NAMES };
 export type { EngineAdapter, EngineName };

@@ -5,7 +5,7 @@ import { managedByTool } from "./text.ts";
 import { EngineConfigError, type EngineName, type FileChange, type Plan, type RuntimeRequest } from "./types.ts";
 
 /** Refuse to edit a file whose header says Ansible/Puppet/Chef/Salt owns it, unless --force. */
-export function refuseIfManaged(engine: EngineName, file: string, text: string | null, force: boolean, snippet: string): void {
+export function refuseIfManaged(file: string, text: string | null, force: boolean, snippet: string): void {
   const tool = managedByTool(text);
   if (!tool || force) return;
   throw new EngineConfigError(

@@ -20,7 +20,7 @@ import {
   type FileChange, type Plan, type RuntimeRequest, type VerifyResult,
 } from "./types.ts";
 
-export const GVISOR_SIGNATURE = "Starting gVisor";
+import { GVISOR_SIGNATURE } from "../runsc.ts";
 const RUNTIMES = ["engine", "runtimes"];
 
 export const podmanDropInName = (name: string) => (name === "runsc" ? "99-gvisor.conf" : `99-gvisor-${name}.conf`);
@@ -118,7 +118,7 @@ export function planPodman(input: PodmanPlanInput): { changes: FileChange[]; exi
 
   if (req.remove) {
     if (!existing) return { changes, existed: false, notes, effective: null };
-    if (before !== null) refuseIfManaged("podman", target, before, input.force, podmanSnippet(req, input.wrapperDir));
+    if (before !== null) refuseIfManaged(target, before, input.force, podmanSnippet(req, input.wrapperDir));
     doc.unset(RUNTIMES, req.name);
     mutations.push((d) => deleteIn(d, [...RUNTIMES, req.name]));
     if (getPath(parsed, ["engine", "runtime"]) === req.name) {
@@ -138,7 +138,7 @@ export function planPodman(input: PodmanPlanInput): { changes: FileChange[]; exi
     return { changes, existed: true, notes, effective: null };
   }
 
-  if (before !== null) refuseIfManaged("podman", target, before, input.force, podmanSnippet(req, input.wrapperDir));
+  if (before !== null) refuseIfManaged(target, before, input.force, podmanSnippet(req, input.wrapperDir));
   const w = wrapperFor(req.runtimeArgs);
   changes.push(...w.changes);
   const value = [w.binary];

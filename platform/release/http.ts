@@ -75,7 +75,7 @@ export function httpOptionsFromEnv(env: NodeJS.ProcessEnv, userAgent: string, si
 
 let proxySetup: Promise<void> | null = null;
 /** Node's fetch ignores the proxy variables; undici's EnvHttpProxyAgent reads them. Bun and Deno need nothing. */
-function ensureProxySupport(): Promise<void> {
+export function ensureProxySupport(): Promise<void> {
   const g = globalThis as { Bun?: unknown; Deno?: unknown };
   if (g.Bun !== undefined || g.Deno !== undefined) return Promise.resolve();
   proxySetup ??= (async () => {

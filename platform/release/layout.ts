@@ -46,6 +46,12 @@ export function layoutFor(prefix: string): Layout {
   };
 }
 
+/** The inverse of layoutFor: which prefix and version a resolved `<prefix>/lib/gvisor/<version>/<file>` belongs to. */
+export function installedReleaseOf(realPath: string): { prefix: string; version: string } | null {
+  const m = realPath.match(/^(.*)\/lib\/gvisor\/([^/]+)\/[^/]+$/);
+  return m && m[2] !== "current" ? { prefix: m[1] || "/", version: m[2] } : null;
+}
+
 export interface VersionRecord {
   /** Directory name under <prefix>/lib/gvisor. */
   dir: string;

@@ -27,8 +27,11 @@ Exit codes: 0 removed (or nothing was installed) · 1 failed · 2 usage error`;
 export async function handOffToUnconfigure(prefix: string, io: IO, dryRun: boolean): Promise<import("./configure.ts").ConfigureReport | null> {
   const [{ gatherFacts }, { configureEngines, renderConfigureReport }] = await Promise.all([import("../../platform/facts.ts"), import("./configure.ts")]);
   const facts = await gatherFacts({ env: io.env });
-  const ours = (p: string | null | undefined) => !!p && (p.startsWith(`${prefix}/bin/`) || p.startsWith(`${prefix}/lib/gvisor/`));
-  const engines = (["docker", "containerd", "podman", "crio"] as const).filter((n) => ours(facts.engines?.[n].inspection?.runtimes.runsc?.path));
+  const { layoutFor } = await import("../../platform/release/layout.ts");
+  const l = layoutFor(prefix);
+  const ours = (p: string | null | undefined) => !!p && (p.startsWith(`${l.binDir}/`) || p.startsWith(`${l.root}/`));
+  const { ENGINE_NAMES } = await import("../../platform/engines/types.ts");
+  const engines = ENGINE_NAMES.filter((n) => ours(facts.engines?.[n].inspection?.runtimes.runsc?.path));
   if (!engines.length) return null;
   const report = await configureEngines({ engines: [...engines], explicit: true, remove: true, dryRun, facts }, io);
   if (!io.json) await renderConfigureReport(report, io);

@@ -3,6 +3,7 @@ import type { HostFacts } from "../../platform/facts.ts";
 import type { Finding } from "../../checks/types.ts";
 import { summarize } from "../../checks/engine.ts";
 import { VERSION } from "../version.ts";
+import { ENGINE_NAMES } from "../../platform/engines/types.ts";
 
 export function hostJson(f: HostFacts) {
   return {
@@ -35,7 +36,7 @@ export function hostJson(f: HostFacts) {
     },
     engines: f.engines
       ? Object.fromEntries(
-          (["docker", "containerd", "podman", "crio"] as const).map((n) => {
+          ENGINE_NAMES.map((n) => {
             const e = f.engines![n];
             return [n, { installed: e.detection?.installed ?? false, running: e.detection?.running ?? false, version: e.detection?.version ?? null, configPath: e.detection?.configPath ?? null, runtimes: e.inspection ? Object.keys(e.inspection.runtimes) : [], error: e.error }];
           }),

@@ -8,14 +8,11 @@ import { spawn, spawnSync } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pidAlive } from "../../platform/procs.ts";
+import { which } from "../../platform/which.ts";
 
 export const BED_PREFIX = "/tmp/gvd-bed-";
 const REQUIRED = ["dockerd", "containerd", "runsc", "unshare", "busybox", "docker"];
 
-function which(cmd: string): string | null {
-  const r = spawnSync("sh", ["-c", 'command -v "$1"', "sh", cmd], { encoding: "utf8" });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
 
 /** Whether real-daemon tests can run here, and if not, why (reported as the skip reason). */
 export function bedAvailability(): { ok: boolean; reason: string } {

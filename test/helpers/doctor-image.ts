@@ -5,15 +5,10 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, copyFileSync, mkdirSync, symlinkSync, realpathSync, chmodSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { BINARY } from "./cli.ts";
+import { parseLdd } from "../../platform/rootfs.ts";
 
 export function libsOf(bin: string): string[] {
-  const r = spawnSync("ldd", [bin], { encoding: "utf8" });
-  const libs: string[] = [];
-  for (const line of r.stdout.split("\n")) {
-    const m = line.match(/=>\s*(\/\S+)/) ?? line.match(/^\s*(\/\S+)\s*\(/);
-    if (m) libs.push(m[1]);
-  }
-  return libs;
+  return parseLdd(spawnSync("ldd", [bin], { encoding: "utf8" }).stdout);
 }
 
 /** Import the image into the engine behind `cli` (docker/podman) with `env`; returns its tag. */
