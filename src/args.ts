@@ -46,6 +46,8 @@ export interface Command {
   maxPositionals?: number;
   /** Whether a `-- CMD ...` tail is allowed. */
   acceptsRest?: boolean;
+  /** A command group (e.g. `k8s`): the first argument names one of these; `run` is not called. */
+  subcommands?: Command[];
   run(p: Parsed, io: IO): Promise<number>;
 }
 

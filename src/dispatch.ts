@@ -38,9 +38,23 @@ export function resolveCommand(argv: string[]): { cmd: Command; args: string[] }
       const near = COMMANDS.find((c) => c.name.startsWith(first.slice(0, 3)));
       throw new UsageError(`unknown command '${first}'`, near ? `did you mean '${near.name}'? see: gvisor-doctor --help` : "see: gvisor-doctor --help");
     }
-    return { cmd, args: argv.slice(1) };
+    return cmd.subcommands ? resolveSubcommand(cmd, argv.slice(1)) : { cmd, args: argv.slice(1) };
   }
   return { cmd: COMMANDS.find((c) => c.name === "check")!, args: argv };
+}
+
+/** `k8s manifests ...`: the group's first argument picks the subcommand (named "k8s manifests"). */
+function resolveSubcommand(group: Command, args: string[]): { cmd: Command; args: string[] } {
+  const first = args[0];
+  const names = group.subcommands!.map((c) => c.name.split(" ").at(-1)).join(", ");
+  if (first === undefined || first.startsWith("-")) {
+    // `k8s --help` (or nothing): the group's own help.
+    if (first === "--help" || first === "-h") return { cmd: group, args };
+    throw new UsageError(`'${group.name}' needs a subcommand: ${names}`, `see: gvisor-doctor ${group.name} --help`);
+  }
+  const cmd = group.subcommands!.find((c) => c.name === `${group.name} ${first}`);
+  if (!cmd) throw new UsageError(`unknown subcommand '${group.name} ${first}'`, `${group.name} has: ${names}; see: gvisor-doctor ${group.name} --help`);
+  return { cmd, args: args.slice(1) };
 }
 
 export async function runArgv(argv: string[], io: IO): Promise<number> {
@@ -54,7 +68,8 @@ export async function runArgv(argv: string[], io: IO): Promise<number> {
       return EXIT.OK;
     }
     if (argv[0] === "help") {
-      const target = argv[1] ? COMMANDS.find((c) => c.name === argv[1]) : undefined;
+      const group = argv[1] ? COMMANDS.find((c) => c.name === argv[1]) : undefined;
+      const target = group?.subcommands && argv[2] ? (group.subcommands.find((c) => c.name === `${group.name} ${argv[2]}`) ?? group) : group;
       io.stdout(target ? target.help : mainHelp());
       return EXIT.OK;
     }

@@ -5,8 +5,9 @@ import { checkCommand } from "./check.ts";
 import { configureCommand } from "./configure.ts";
 import { execCommand } from "./exec.ts";
 import { installCommand } from "./install.ts";
+import { k8sCommand } from "./k8s.ts";
 import { preflightCommand } from "./preflight.ts";
 import { rollbackCommand } from "./rollback.ts";
 import { uninstallCommand } from "./uninstall.ts";
 
-export const COMMANDS: Command[] = [checkCommand, preflightCommand, execCommand, configureCommand, installCommand, rollbackCommand, uninstallCommand];
+export const COMMANDS: Command[] = [checkCommand, preflightCommand, execCommand, configureCommand, installCommand, rollbackCommand, uninstallCommand, k8sCommand];
