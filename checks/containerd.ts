@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { processStartMs } from "../platform/engines/daemon-control.ts";
+import { hostRootAt } from "../platform/host-root.ts";
 import { RUNC_SHIM_TYPE, RUNSC_SHIM_TYPE, runtimesPath } from "../platform/engines/containerd-config.ts";
 import type { EngineDetection } from "../platform/engines/types.ts";
 import { getPath } from "../platform/engines/toml-check.ts";
@@ -93,7 +94,8 @@ export const containerdRuntime: Check = {
     // containerd has no live reload: a config newer than the daemon is not in effect yet.
     if (d.running && d.pid) {
       const started = processStartMs(d.pid);
-      const newest = Math.max(...(e.containerd.inspection?.files ?? []).map((f) => { try { return statSync(f.path).mtimeMs; } catch { return 0; } }));
+      const root = hostRootAt(ctx.facts.hostRoot ?? undefined);
+      const newest = Math.max(...(e.containerd.inspection?.files ?? []).map((f) => { try { return statSync(root.local(f.path)).mtimeMs; } catch { return 0; } }));
       if (started !== null && newest > started + 1000) {
         return fail(`${msg} is configured, but containerd (pid ${d.pid}) started before the config changed`, { cause: "containerd reads its config only at start (it has no reload; SIGHUP makes it exit).", fix: REGISTER, rule: "cri-no-runtime" }, [`config changed ${new Date(newest).toISOString()}, containerd started ${new Date(started).toISOString()}`]);
       }
@@ -110,7 +112,7 @@ export const containerdHello: Check = {
   id: "containerd.hello",
   title: "A container runs under gVisor through containerd (ctr run)",
   needs: ["containerd.runtime"],
-  requires: { root: true, containers: true },
+  requires: { root: true, containers: true, thisMachine: true },
   timeoutMs: 90_000,
   async run(ctx) {
     const d = det(ctx)!;

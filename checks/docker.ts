@@ -30,6 +30,7 @@ function daemonDiagnosis(error: string, systemd: boolean): Diagnosis {
 export const dockerDaemon: Check = {
   id: "docker.daemon",
   title: "Docker daemon is reachable",
+  requires: { thisMachine: true },
   run({ facts }) {
     const d = facts.docker;
     const explicitHost = d.host !== DEFAULT_DOCKER_HOST;
@@ -50,6 +51,7 @@ const spotOf = (f: { file: string; line?: number; column?: number }) => `${f.fil
 export const dockerConfig: Check = {
   id: "docker.config",
   title: "daemon.json is valid (dockerd would accept it)",
+  requires: { thisMachine: true },
   run(ctx) {
     const e = ctx.facts.engines?.docker;
     if (e?.error) return fail(`cannot inspect Docker's config: ${e.error}`, null);
@@ -83,6 +85,7 @@ const sameArgs = (a: string[] = [], b: string[] = []) => a.length === b.length &
 export const dockerRuntime: Check = {
   id: "docker.runtime",
   title: "runsc is registered in daemon.json and loaded by dockerd",
+  requires: { thisMachine: true },
   needs: ["docker.daemon"],
   run(ctx) {
     const d = ctx.facts.docker;
@@ -118,6 +121,7 @@ export const dockerRuntime: Check = {
 export const dockerRuntimePath: Check = {
   id: "docker.runtime-path",
   title: "The registered runtime path is the runsc we expect",
+  requires: { thisMachine: true },
   needs: ["docker.runtime"],
   run(ctx) {
     const { facts } = ctx;
@@ -168,7 +172,7 @@ export const dockerHello: Check = {
   id: "docker.hello",
   title: "A container starts with --runtime=runsc",
   needs: ["docker.runtime"],
-  requires: { containers: true },
+  requires: { containers: true, thisMachine: true },
   timeoutMs: 90_000,
   async run(ctx) {
     const { facts, options } = ctx;
@@ -193,6 +197,7 @@ export const dockerHello: Check = {
 export const dockerSignature: Check = {
   id: "docker.signature",
   title: "The container's kernel is gVisor (dmesg shows \"Starting gVisor\")",
+  requires: { thisMachine: true },
   needs: ["docker.hello"],
   run(ctx) {
     const h = ctx.finding("docker.hello").data as HelloData;
@@ -207,6 +212,7 @@ export const dockerSignature: Check = {
 export const dockerNetwork: Check = {
   id: "docker.network",
   title: "Network inside gVisor containers",
+  requires: { thisMachine: true },
   needs: ["docker.hello", "docker.signature"],
   run(ctx) {
     const h = ctx.finding("docker.hello").data as HelloData;

@@ -2,7 +2,7 @@
 // each after the checks it needs, each under a timeout; a throw or a timeout becomes
 // a `fail` finding, never a crash. Findings come back in catalog order.
 import type { HostFacts } from "../platform/facts.ts";
-import type { Check, CheckOptions, Finding, Outcome } from "./types.ts";
+import { gvdFix, shellQuote, type Check, type CheckOptions, type Finding, type Fix, type Outcome } from "./types.ts";
 
 export interface Selection {
   /** Ids or id prefixes (e.g. "docker" or "docker.runtime"); empty = all. */
@@ -39,7 +39,16 @@ function skipReason(check: Check, facts: HostFacts, opts: CheckOptions, sel: Sel
   if (r.containers && opts.quick) return "skipped by --quick (starts a container)";
   if (r.network && opts.offline) return "skipped by --offline (needs the network)";
   if (r.root && !facts.user.root) return "needs root: run it with sudo";
+  if (r.thisMachine && facts.hostRoot) return "not checked with --host-root (it looks at the machine gvisor-doctor runs on; k8s check proves pods run under gVisor)";
   return null;
+}
+
+/** Host-root mode: a gvisor-doctor fix acts on the node only with the same --host-root. */
+const NODE_COMMANDS = ["install", "configure", "uninstall", "rollback"];
+function onNode(fix: Fix | null, hostRoot: string): Fix | null {
+  if (!fix?.argv) return fix;
+  if (!NODE_COMMANDS.includes(fix.argv[0])) return { ...fix, automatic: false };
+  return gvdFix(fix.id, fix.summary, [...fix.argv, "--host-root", hostRoot], { automatic: fix.automatic, confirm: fix.confirm, command: `gvisor-doctor ${[...fix.argv, "--host-root", hostRoot].map(shellQuote).join(" ")}` });
 }
 
 export async function runChecks(catalog: Check[], facts: HostFacts, opts: CheckOptions, sel: Selection = {}): Promise<Finding[]> {
@@ -64,7 +73,7 @@ export async function runChecks(catalog: Check[], facts: HostFacts, opts: CheckO
       status: o.status,
       message: o.message,
       details: o.details ?? [],
-      diagnosis: o.diagnosis ?? null,
+      diagnosis: o.diagnosis && facts.hostRoot ? { ...o.diagnosis, fix: onNode(o.diagnosis.fix, facts.hostRoot) } : (o.diagnosis ?? null),
       durationMs: Math.round(performance.now() - started),
       ...(o.data !== undefined ? { data: o.data } : {}),
     });

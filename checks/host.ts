@@ -133,6 +133,7 @@ export const hostTmp: Check = {
 export const hostContainer: Check = {
   id: "host.container",
   title: "Running inside a container?",
+  requires: { thisMachine: true },
   needs: ["host.platform"],
   run({ facts }) {
     const c = facts.container;

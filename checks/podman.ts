@@ -15,6 +15,7 @@ const register = (engine: "podman" | "crio") => gvdFix(`${engine}.register-runti
 export const podmanRuntime: Check = {
   id: "podman.runtime",
   title: "Podman knows the runsc runtime",
+  requires: { thisMachine: true },
   run(ctx) {
     const e = ctx.facts.engines?.podman;
     if (e?.error) return fail(`cannot inspect Podman: ${e.error}`, null);
@@ -40,7 +41,7 @@ export const podmanHello: Check = {
   id: "podman.hello",
   title: "A Podman container runs under gVisor (podman --runtime runsc run)",
   needs: ["podman.runtime"],
-  requires: { root: true, containers: true },
+  requires: { root: true, containers: true, thisMachine: true },
   timeoutMs: 120_000,
   async run(ctx) {
     const bin = ctx.facts.engines!.podman.detection!.binary!;

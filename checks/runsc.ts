@@ -130,7 +130,7 @@ export const runscSmoke: Check = {
   id: "runsc.smoke",
   title: "A sandbox starts (runsc do dmesg shows \"Starting gVisor\")",
   needs: ["runsc.binary"],
-  requires: { root: true, containers: true },
+  requires: { root: true, containers: true, thisMachine: true },
   timeoutMs: 45_000,
   async run(ctx) {
     const r = theRunsc(ctx);

@@ -4,6 +4,7 @@ import { pass, type Check } from "./types.ts";
 export const sandboxSelf: Check = {
   id: "sandbox.self",
   title: "This process runs inside gVisor",
+  requires: { thisMachine: true },
   run({ facts }) {
     const g = facts.gvisor;
     const e = g.evidence;

@@ -73,6 +73,11 @@ export interface Requirements {
   network?: boolean;
   /** Starts containers (skipped with --quick). */
   containers?: boolean;
+  /**
+   * Looks at this machine itself (its Docker, Podman, own sandbox, containers it starts):
+   * skipped with --host-root, where gvisor-doctor runs in a pod and the node is at DIR.
+   */
+  thisMachine?: boolean;
 }
 
 export interface Check {

@@ -4,9 +4,11 @@
 import { existsSync } from "node:fs";
 import { configDump } from "./engines/containerd-dump.ts";
 import { ENGINES, ENGINE_NAMES, type EngineName } from "./engines/index.ts";
+import { HOST_ROOT_ENGINES } from "./engines/types.ts";
 import { DEFAULT_WRAPPER_DIR } from "./engines/runtime-args.ts";
 import type { EngineContext, EngineDetection, EngineInspection } from "./engines/types.ts";
 import type { HostFacts } from "./facts.ts";
+import { SELF_ROOT, type HostRoot } from "./host-root.ts";
 
 export interface EngineFacts {
   detection: EngineDetection | null;
@@ -21,13 +23,13 @@ export interface EnginesFacts extends Record<EngineName, EngineFacts> {
   containerdDump: { doc: Record<string, any> | null; error: string | null } | null;
 }
 
-function engineContext(env: NodeJS.ProcessEnv, facts: Partial<HostFacts>): EngineContext {
-  return { env, facts: facts as HostFacts, wrapperDir: DEFAULT_WRAPPER_DIR, force: false, now: () => new Date(), log: () => {}, lightDetect: true };
+function engineContext(env: NodeJS.ProcessEnv, facts: Partial<HostFacts>, root: HostRoot): EngineContext {
+  return { env, facts: facts as HostFacts, wrapperDir: DEFAULT_WRAPPER_DIR, force: false, now: () => new Date(), log: () => {}, lightDetect: true, root };
 }
 
-export async function engineFacts(name: EngineName, env: NodeJS.ProcessEnv, facts: Partial<HostFacts>): Promise<EngineFacts> {
+export async function engineFacts(name: EngineName, env: NodeJS.ProcessEnv, facts: Partial<HostFacts>, root: HostRoot = SELF_ROOT): Promise<EngineFacts> {
   const adapter = ENGINES[name];
-  const ctx = engineContext(env, facts);
+  const ctx = engineContext(env, facts, root);
   let detection: EngineDetection | null = null;
   try {
     const d = await adapter.detect(ctx);
@@ -39,24 +41,28 @@ export async function engineFacts(name: EngineName, env: NodeJS.ProcessEnv, fact
   }
 }
 
-export async function containerdDump(f: EngineFacts): Promise<EnginesFacts["containerdDump"]> {
+export async function containerdDump(f: EngineFacts, root: HostRoot = SELF_ROOT): Promise<EnginesFacts["containerdDump"]> {
   const d = f.detection;
   // Only a running containerd's merged config matters to the checks.
   if (!d?.installed || !d.binary || !d.running) return null;
   // Without a file containerd runs on its defaults; `-c` of a missing file would fail.
-  if (!existsSync(d.configPath)) return { doc: null, error: `${d.configPath} does not exist (containerd runs on its built-in defaults)` };
-  return configDump(d.binary, d.configPath);
+  if (!existsSync(root.local(d.configPath))) return { doc: null, error: `${d.configPath} does not exist (containerd runs on its built-in defaults)` };
+  return configDump(d.binary, d.configPath, root);
 }
 
 /**
  * Detect and inspect every engine. Docker's detection reads `docker info` from the
  * facts, so it runs after `dockerReady`; the others start at once.
  */
-export async function gatherEngineFacts(env: NodeJS.ProcessEnv, early: Partial<HostFacts>, dockerReady: Promise<Partial<HostFacts>>): Promise<EnginesFacts> {
+export async function gatherEngineFacts(env: NodeJS.ProcessEnv, early: Partial<HostFacts>, dockerReady: Promise<Partial<HostFacts>>, root: HostRoot = SELF_ROOT): Promise<EnginesFacts> {
+  const none: EngineFacts = { detection: null, inspection: null, error: null };
   const facts = Object.fromEntries(
-    ENGINE_NAMES.map((n) => [n, n === "docker" ? dockerReady.then((full) => engineFacts(n, env, full)) : engineFacts(n, env, early)]),
+    ENGINE_NAMES.map((n) => [
+      n,
+      root.foreign && !HOST_ROOT_ENGINES.includes(n) ? Promise.resolve(none) : n === "docker" ? dockerReady.then((full) => engineFacts(n, env, full, root)) : engineFacts(n, env, early, root),
+    ]),
   ) as Record<EngineName, Promise<EngineFacts>>;
-  const dump = facts.containerd.then(containerdDump);
+  const dump = facts.containerd.then((f) => containerdDump(f, root));
   const [docker, containerd, podman, crio, containerdDumpResult] = await Promise.all([facts.docker, facts.containerd, facts.podman, facts.crio, dump]);
   return { docker, containerd, podman, crio, containerdDump: containerdDumpResult };
 }

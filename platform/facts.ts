@@ -6,7 +6,9 @@ import { unameArch } from "./arch.ts";
 import { dockerCli, dockerHost, dockerInfo, matchDockerd, daemonConfigPath, type DockerInfo } from "./docker.ts";
 import { run, failureText, type RunResult } from "./proc.ts";
 import { findProcesses, DOCKERD_VALUE_FLAGS, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "./procs.ts";
-import { findRunscBinaries, GVISOR_SIGNATURE, type RunscBinary } from "./runsc.ts";
+import { findRunscBinaries, findRunscInRoot, GVISOR_SIGNATURE, type RunscBinary } from "./runsc.ts";
+import { SELF_ROOT, type HostRoot } from "./host-root.ts";
+import { join } from "node:path";
 import { parseKernel } from "./versions.ts";
 import { gatherEngineFacts, type EnginesFacts } from "./engine-facts.ts";
 import { which, SYSTEM_BIN_DIRS } from "./which.ts";
@@ -34,6 +36,8 @@ export interface DockerFacts {
 }
 
 export interface HostFacts {
+  /** --host-root: the directory the node's / is mounted at; null for this machine itself. */
+  hostRoot: string | null;
   os: string;
   /** `uname -m` spelling: x86_64, aarch64, ... */
   arch: string;
@@ -64,6 +68,12 @@ export interface FactOptions {
   env?: NodeJS.ProcessEnv;
   /** Skip probes that talk to daemons (used by `preflight`, which only needs self facts). */
   selfOnly?: boolean;
+  /**
+   * --host-root: the node's file system mounted elsewhere. Kernel-wide facts are the same;
+   * files, binaries, daemons (hostPID) and engine configs are the node's; Docker and
+   * Podman are not inspected (host-root mode serves Kubernetes nodes).
+   */
+  root?: HostRoot;
 }
 
 const readText = (p: string): string | null => {
@@ -78,11 +88,11 @@ const readInt = (p: string): number | null => {
   return t === null || t.trim() === "" ? null : Number.parseInt(t.trim(), 10);
 };
 
-function detectLibc(): HostFacts["libc"] {
+function detectLibc(root: HostRoot): HostFacts["libc"] {
   try {
-    if (readdirSync("/lib").some((f) => f.startsWith("ld-musl-"))) return "musl";
+    if (readdirSync(root.local("/lib")).some((f) => f.startsWith("ld-musl-"))) return "musl";
   } catch {}
-  if (existsSync("/lib64/ld-linux-x86-64.so.2") || existsSync("/lib/ld-linux-aarch64.so.1") || existsSync("/lib/x86_64-linux-gnu/libc.so.6") || existsSync("/lib/aarch64-linux-gnu/libc.so.6")) return "glibc";
+  if (["/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1", "/lib/x86_64-linux-gnu/libc.so.6", "/lib/aarch64-linux-gnu/libc.so.6"].some((p) => existsSync(root.local(p)))) return "glibc";
   return "unknown";
 }
 
@@ -129,11 +139,13 @@ function cpuFacts(): HostFacts["cpu"] {
 }
 
 /** runsc builds the sandbox chroot in os.TempDir(): $TMPDIR for whoever runs it, /tmp for daemons. */
-function tmpFacts(env: NodeJS.ProcessEnv): HostFacts["tmp"] {
-  const candidates = [...new Set([env.TMPDIR, "/tmp"].filter((p): p is string => !!p))];
+function tmpFacts(env: NodeJS.ProcessEnv, root: HostRoot): HostFacts["tmp"] {
+  // The node's daemons use the node's /tmp; our own $TMPDIR means nothing there.
+  const candidates = root.foreign ? ["/tmp"] : [...new Set([env.TMPDIR, "/tmp"].filter((p): p is string => !!p))];
   for (const path of candidates) {
+    const at = root.foreign ? join(root.dir, path) : path;
     try {
-      if (lstatSync(path).isSymbolicLink()) return { path, symlink: true, target: readlinkSync(path) };
+      if (lstatSync(at).isSymbolicLink()) return { path, symlink: true, target: readlinkSync(at) };
     } catch {}
   }
   return { path: candidates[0], symlink: false, target: null };
@@ -152,6 +164,8 @@ export async function dockerFacts(env: NodeJS.ProcessEnv, dockerd: DaemonProcess
 export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
   const started = performance.now();
   const env = opts.env ?? process.env;
+  const root = opts.root ?? SELF_ROOT;
+  const daemonsToo = !opts.selfOnly;
   const release = os.release();
   const uid = typeof process.getuid === "function" ? process.getuid() : -1;
   const procVersion = readText("/proc/version") ?? "";
@@ -163,33 +177,34 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
       kvmUsable = true;
     } catch {}
   }
-  const dockerd = opts.selfOnly ? [] : findProcesses(["dockerd"], DOCKERD_VALUE_FLAGS);
-  const containerd = opts.selfOnly ? [] : findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS);
-  const dockerP = opts.selfOnly ? Promise.resolve(null) : dockerFacts(env, dockerd);
-  const runscP = opts.selfOnly ? Promise.resolve([]) : findRunscBinaries(env);
-  const enginesP = opts.selfOnly
+  const dockerd = daemonsToo && !root.foreign ? findProcesses(["dockerd"], DOCKERD_VALUE_FLAGS) : [];
+  const containerd = daemonsToo ? findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS).filter((d) => root.owns(d.pid)) : [];
+  const dockerP = daemonsToo && !root.foreign ? dockerFacts(env, dockerd) : Promise.resolve(null);
+  const runscP = !daemonsToo ? Promise.resolve([]) : root.foreign ? findRunscInRoot(root) : findRunscBinaries(env);
+  const enginesP = !daemonsToo
     ? Promise.resolve(null)
-    : gatherEngineFacts(env, { dockerd, containerd }, Promise.all([dockerP, runscP]).then(([docker, runsc]) => ({ dockerd, containerd, runsc, docker: docker ?? undefined })));
+    : gatherEngineFacts(env, { dockerd, containerd }, Promise.all([dockerP, runscP]).then(([docker, runsc]) => ({ dockerd, containerd, runsc, docker: docker ?? undefined })), root);
   const [gvisor, runsc, docker, engines] = await Promise.all([detectSelfSandbox({ dmesg: opts.selfOnly ? "always" : "to-confirm" }), runscP, dockerP, enginesP]);
   return {
+    hostRoot: root.foreign ? root.dir : null,
     os: process.platform,
     arch: unameArch(),
     kernel: { release, version: parseKernel(release)?.version ?? null },
-    libc: detectLibc(),
+    libc: detectLibc(root),
     user: { uid, root: uid === 0 },
-    systemd: existsSync("/run/systemd/system"),
+    systemd: existsSync(root.local("/run/systemd/system")),
     container: detectContainer(env),
     gvisor,
     wsl: /microsoft/i.test(procVersion) || !!env.WSL_DISTRO_NAME,
     kvm: { present: kvmPresent, usable: kvmUsable },
     cgroup: { version: existsSync("/sys/fs/cgroup/cgroup.controllers") ? 2 : existsSync("/sys/fs/cgroup") ? 1 : null },
     sysctl: { ptraceScope: readInt("/proc/sys/kernel/yama/ptrace_scope"), maxUserNamespaces: readInt("/proc/sys/user/max_user_namespaces") },
-    tmp: tmpFacts(env),
+    tmp: tmpFacts(env, root),
     cpu: cpuFacts(),
     runsc,
     dockerd,
     containerd,
-    docker: docker ?? { cli: null, host: dockerHost(env), daemon: null, configPath: daemonConfigPath(null, env), info: null, infoError: null, infoResult: null },
+    docker: docker ?? { cli: null, host: dockerHost(env), daemon: null, configPath: daemonConfigPath(null, env), info: null, infoError: root.foreign ? "not inspected with --host-root" : null, infoResult: null },
     engines,
     durationMs: Math.round(performance.now() - started),
   };

@@ -5,7 +5,8 @@ import { dirname, join } from "node:path";
 import { readElf, type ElfInfo } from "./elf.ts";
 import { run } from "./proc.ts";
 import { parseGvisorVersion, type GvisorVersion } from "./versions.ts";
-import { whichAll, SYSTEM_BIN_DIRS } from "./which.ts";
+import { isExecutableFile, whichAll, SYSTEM_BIN_DIRS } from "./which.ts";
+import type { HostRoot } from "./host-root.ts";
 
 export interface PathPermission {
   path: string;
@@ -141,6 +142,30 @@ export async function findRunscBinaries(env: NodeJS.ProcessEnv = process.env, ex
     if (!byReal.has(real)) byReal.set(real, p);
   }
   return Promise.all([...byReal.values()].map((p) => inspectRunsc(p, onPath.has(p))));
+}
+
+/**
+ * --host-root: every runsc in the node's system directories (and its gvisor-doctor install),
+ * inspected through the root and named by the node's paths. The system directories stand in
+ * for PATH (the node's daemons find runsc there).
+ */
+export async function findRunscInRoot(root: HostRoot): Promise<RunscBinary[]> {
+  const byReal = new Map<string, string>();
+  for (const d of EXTRA_DIRS) {
+    // root.local resolves every link inside the root: the key is the real file.
+    const local = root.local(join(d, "runsc"));
+    if (!isExecutableFile(local)) continue;
+    if (!byReal.has(local)) byReal.set(local, join(d, "runsc"));
+  }
+  const found = await Promise.all([...byReal.entries()].map(async ([local, hostPath]) => ({ hostPath, r: await inspectRunsc(local, SYSTEM_BIN_DIRS.includes(dirname(hostPath))) })));
+  const inRoot = (p: string) => p === root.dir || p.startsWith(`${root.dir}/`);
+  return found.map(({ hostPath, r }) => ({
+    ...r,
+    path: hostPath,
+    realPath: root.host(r.realPath),
+    // The chain above the host's / is this pod's, not the node's.
+    permissions: r.permissions.filter((p) => inRoot(p.path)).map((p) => ({ ...p, path: root.host(p.path) })),
+  }));
 }
 
 /** The runsc a user gets by typing `runsc`: the first on PATH, else the first found anywhere. */

@@ -3,14 +3,16 @@
 // what install, uninstall and --fix call. Loaded lazily by src/commands/configure.ts.
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
-import { StalePlanError } from "../platform/engines/apply.ts";
+import { pruneBackups, StalePlanError } from "../platform/engines/apply.ts";
 import { adapterFor, ENGINE_NAMES } from "../platform/engines/index.ts";
 import { DEFAULT_WRAPPER_DIR, INSTALLED_RUNSC, normalizeRuntimeArgs } from "../platform/engines/runtime-args.ts";
 import {
-  EngineConfigError, type AppliedFile, type EngineContext, type EngineDetection, type EngineName, type Plan, type ReloadResult,
+  EngineConfigError, HOST_ROOT_ENGINES, type AppliedFile, type EngineContext, type EngineDetection, type EngineName, type Plan, type ReloadResult,
   type RuntimeRequest, type VerifyResult,
 } from "../platform/engines/types.ts";
 import type { HostFacts } from "../platform/facts.ts";
+import { whichInRoot } from "../platform/host-exec.ts";
+import { SELF_ROOT, type HostRoot } from "../platform/host-root.ts";
 import { findRunscBinaries, primaryRunsc } from "../platform/runsc.ts";
 import type { IO } from "./args.ts";
 import { EXIT, UsageError } from "./errors.ts";
@@ -43,6 +45,12 @@ export interface ConfigureRequest {
   /** false: --no-verify (no docker info polling, no podman container). */
   verify?: boolean;
   wrapperDir?: string;
+  /** --host-root: operate on the node whose / is mounted there (containerd and CRI-O only). */
+  hostRoot?: HostRoot;
+  /** uninstall: after a removal that restores a file to its content before gvisor-doctor, delete its backups. */
+  pruneBackups?: boolean;
+  /** --restart-command: how to restart an engine in host-root mode (argv). */
+  restartCommand?: string[] | null;
   facts?: HostFacts | null;
   env?: NodeJS.ProcessEnv;
   now?: () => Date;
@@ -74,6 +82,8 @@ export interface ConfigureReport {
   ok: boolean;
   exitCode: number;
   dryRun: boolean;
+  /** The directory the node's / is mounted at (--host-root); null on this machine itself. Paths in the report are the node's. */
+  hostRoot: string | null;
   runtime: { name: string; runscPath: string | null; runtimeArgs: string[] | null; default: boolean; remove: boolean };
   engines: EngineReport[];
 }
@@ -84,19 +94,22 @@ function validateRuntimeName(name: string): void {
 }
 
 async function defaultRunsc(req: ConfigureRequest, env: NodeJS.ProcessEnv): Promise<string | null> {
-  if (existsSync(INSTALLED_RUNSC)) return INSTALLED_RUNSC;
+  const root = req.hostRoot ?? SELF_ROOT;
+  if (existsSync(root.local(INSTALLED_RUNSC))) return INSTALLED_RUNSC;
+  if (root.foreign) return whichInRoot(root, "runsc");
   const found = req.facts?.runsc ?? (await findRunscBinaries(env));
   return primaryRunsc(found)?.path ?? null;
 }
 
-function checkRunsc(path: string, force: boolean): string {
+function checkRunsc(path: string, force: boolean, root: HostRoot): string {
+  if (root.foreign && !isAbsolute(path)) throw new UsageError(`--runsc ${path}: with --host-root, give the node's absolute path (e.g. ${INSTALLED_RUNSC})`);
   const abs = isAbsolute(path) ? path : resolve(path);
   if (force) return abs;
   try {
-    if (!statSync(abs).isFile()) throw new Error("not a file");
-    accessSync(abs, constants.X_OK);
+    if (!statSync(root.local(abs)).isFile()) throw new Error("not a file");
+    accessSync(root.local(abs), constants.X_OK);
   } catch {
-    throw new UsageError(`--runsc ${path}: not an executable file`, "install runsc first (gvisor-doctor install), or pass --force to register a path that will exist later");
+    throw new UsageError(`--runsc ${root.show(path)}: not an executable file`, `install runsc first (gvisor-doctor install${root.foreign ? ` --host-root ${root.dir}` : ""}), or pass --force to register a path that will exist later`);
   }
   return abs;
 }
@@ -115,7 +128,7 @@ export async function resolveRuntimeRequest(req: ConfigureRequest, env: NodeJS.P
   if (!req.remove) {
     const p = req.runscPath ?? (await defaultRunsc(req, env));
     if (!p) throw new UsageError("no runsc found on this host", "install it first (gvisor-doctor install), or pass --runsc PATH");
-    runscPath = checkRunsc(p, !!req.force);
+    runscPath = checkRunsc(p, !!req.force, req.hostRoot ?? SELF_ROOT);
   }
   return { name, runscPath, runtimeArgs, makeDefault: !!req.makeDefault, remove: !!req.remove };
 }
@@ -206,6 +219,13 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
       report.notes.push(`could not delete ${plan.afterReload.map((c) => c.path).join(", ")}: ${e.message}`);
     }
   }
+  if (rt.remove && req.pruneBackups && changed && v?.ok !== false) {
+    const root = ctx.root ?? SELF_ROOT;
+    for (const c of plan.changes.filter((x) => x.after !== null && x.before !== null)) {
+      const gone = pruneBackups(root.local(c.path));
+      if (gone.length) report.notes.push(`${c.path} is byte-for-byte as before gvisor-doctor first changed it: deleted its ${gone.length} backup${gone.length === 1 ? "" : "s"} (${gone.map((g) => root.host(g)).join(", ")})`);
+    }
+  }
   const what = rt.remove ? `unregistered "${rt.name}"` : `${plan.action === "update" ? "updated" : "registered"} ${describeRuntime(rt.name, plan.effective)}`;
   if (report.reload?.action === "failed" || v?.ok === false) {
     report.status = "failed";
@@ -232,7 +252,11 @@ function exitCodeOf(engines: EngineReport[]): number {
  */
 export async function configureEngines(req: ConfigureRequest, io: IO): Promise<ConfigureReport> {
   const env = req.env ?? io.env;
-  const engines = req.engines?.length ? req.engines : [...ENGINE_NAMES];
+  const root = req.hostRoot ?? SELF_ROOT;
+  const engines = req.engines?.length ? req.engines : root.foreign ? [...HOST_ROOT_ENGINES] : [...ENGINE_NAMES];
+  const unsupported = root.foreign ? engines.filter((e) => !HOST_ROOT_ENGINES.includes(e)) : [];
+  if (unsupported.length) throw new UsageError(`--host-root configures the Kubernetes node runtimes (${HOST_ROOT_ENGINES.join(", ")}), not ${unsupported.join(", ")}`, "run gvisor-doctor on the node itself for Docker and Podman");
+  if (root.foreign && req.configPath && !isAbsolute(req.configPath)) throw new UsageError(`--config ${req.configPath}: with --host-root, give the node's absolute path (e.g. /etc/containerd/config.toml)`);
   if (req.configPath && engines.length !== 1) throw new UsageError("--config names one engine's file: say which engine, e.g. gvisor-doctor configure docker --config /etc/docker/daemon.json");
   const rt = await resolveRuntimeRequest(req, env);
   if (rt.runscPath.startsWith("/tmp/") && !req.force) io.stderr(`warning: registering ${rt.runscPath}: a runsc under /tmp disappears on reboot (install it with gvisor-doctor install)`);
@@ -242,7 +266,7 @@ export async function configureEngines(req: ConfigureRequest, io: IO): Promise<C
   };
   const ctx: EngineContext = {
     env, facts: req.facts ?? null, configPath: req.configPath ? resolve(req.configPath) : undefined, wrapperDir: resolve(req.wrapperDir ?? env.GVISOR_DOCTOR_WRAPPER_DIR ?? DEFAULT_WRAPPER_DIR),
-    force: !!req.force, now: req.now ?? (() => new Date()), log,
+    force: !!req.force, now: req.now ?? (() => new Date()), log, root, restartCommand: req.restartCommand ?? null,
   };
   const reports: EngineReport[] = [];
   try {
@@ -262,6 +286,7 @@ export async function configureEngines(req: ConfigureRequest, io: IO): Promise<C
     ok: exitCode !== EXIT.FAILED,
     exitCode,
     dryRun: !!req.dryRun,
+    hostRoot: root.foreign ? root.dir : null,
     runtime: { name: rt.name, runscPath: rt.runscPath || null, runtimeArgs: rt.runtimeArgs, default: rt.makeDefault, remove: rt.remove },
     engines: reports,
   };
@@ -273,6 +298,7 @@ export function renderConfigureReport(r: ConfigureReport, io: IO): void {
   const w = Math.max(...r.engines.map((e) => e.engine.length));
   const mark: Record<EngineStatus, string> = { changed: c.green("✓"), unchanged: c.green("="), planned: c.cyan("~"), refused: c.red("✗"), failed: c.red("✗"), skipped: c.dim("-") };
   const pad = " ".repeat(w + 3);
+  if (r.hostRoot) io.stdout(c.dim(`host root: ${r.hostRoot} (the node's / is mounted there; every path below is the node's, written at ${r.hostRoot}<path>)`));
   for (const e of r.engines) {
     io.stdout(`${mark[e.status]} ${c.bold(e.engine.padEnd(w))} ${e.status === "skipped" ? c.dim(`skipped: ${e.message}`) : e.message}`);
     if (e.status === "skipped") continue;

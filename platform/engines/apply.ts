@@ -2,11 +2,12 @@
 // made, back up every file we modify or delete, write atomically (old or new content,
 // never a mix), and undo the files already written when a later one fails.
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { atomicWriteFile, backupFile, removeStaleTemps, resolveForWrite, withLock } from "../fsutil.ts";
 import { EngineConfigError, type AppliedFile, type FileChange } from "./types.ts";
+import { SELF_ROOT, type HostRoot } from "../host-root.ts";
 
 /** The plan was made from content that has changed since (another run, or a person). */
 export class StalePlanError extends Error {
@@ -26,10 +27,10 @@ export function readOrNull(path: string): string | null {
 }
 
 /** A file named by an absolute path in a config, for inspection: null when missing, relative or unreadable. */
-export function readIfAbsolute(path: string | null | undefined): string | null {
+export function readIfAbsolute(path: string | null | undefined, root: HostRoot = SELF_ROOT): string | null {
   if (!path || !path.startsWith("/")) return null;
   try {
-    return readOrNull(path);
+    return readOrNull(root.local(path));
   } catch {
     return null;
   }
@@ -171,7 +172,47 @@ export async function applyChanges(changes: FileChange[], opts: ApplyOptions): P
   }
 }
 
-/** An adapter's apply(): the plan's changes under the lock of the engine's config file. */
-export async function applyPlan(plan: { changes: FileChange[]; configPath: string }, opts: Omit<ApplyOptions, "lockPath">): Promise<{ files: AppliedFile[] }> {
-  return { files: await applyChanges(plan.changes, { ...opts, lockPath: lockPathFor(plan.configPath) }) };
+/**
+ * After a removal: when `path` again holds exactly what it held before gvisor-doctor first
+ * changed it (its oldest backup), every gvisor-doctor backup of it is redundant (each holds
+ * that content or a state gvisor-doctor wrote): delete them, so an uninstall leaves the
+ * directory as it found it. Returns the backups deleted (local paths).
+ */
+export function pruneBackups(path: string): string[] {
+  const target = resolveForWrite(path);
+  const current = readOrNull(target);
+  if (current === null) return [];
+  const dirs = [dirname(target), backupDirFor(path)].filter((d): d is string => !!d);
+  const prefix = `${basename(target)}.gvisor-doctor-`;
+  const backups = dirs.flatMap((d) => {
+    try {
+      return readdirSync(d).filter((n) => n.startsWith(prefix) && n.endsWith(".bak")).map((n) => join(d, n));
+    } catch {
+      return [];
+    }
+  });
+  if (!backups.length) return [];
+  // The timestamp in the name orders them; `.N.bak` suffixes sort after their base name.
+  const oldest = [...backups].sort((a, b) => basename(a).localeCompare(basename(b)))[0];
+  if (readOrNull(oldest) !== current) return [];
+  for (const b of backups) rmSync(b, { force: true });
+  const dropInBackups = backupDirFor(path);
+  if (dropInBackups) {
+    try {
+      rmdirSync(dropInBackups);
+    } catch {} // not empty: other files' backups
+  }
+  return backups;
+}
+
+/**
+ * An adapter's apply(): the plan's changes under the lock of the engine's config file.
+ * With a host root the plan's host paths are written through it, and the result names
+ * host paths again (backups included).
+ */
+export async function applyPlan(plan: { changes: FileChange[]; configPath: string }, opts: Omit<ApplyOptions, "lockPath"> & { root?: HostRoot }): Promise<{ files: AppliedFile[] }> {
+  const root = opts.root ?? SELF_ROOT;
+  const changes = plan.changes.map((c) => ({ ...c, path: root.local(c.path) }));
+  const files = await applyChanges(changes, { ...opts, lockPath: lockPathFor(root.local(plan.configPath)) });
+  return { files: files.map((f) => ({ ...f, path: root.host(f.path), backup: f.backup && root.host(f.backup) })) };
 }

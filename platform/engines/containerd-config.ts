@@ -6,6 +6,7 @@ import { readdirSync } from "node:fs";
 import { dirname } from "node:path";
 import semver from "semver";
 import { readOrNull } from "./apply.ts";
+import { SELF_ROOT, type HostRoot } from "../host-root.ts";
 import { absolutize, expandGlob } from "./glob.ts";
 import { managedByTool } from "./text.ts";
 import { getPath, parseTomlStrict } from "./toml-check.ts";
@@ -156,16 +157,21 @@ export interface ConfigReader {
   list(dir: string): string[] | null;
 }
 
-export const fsReader: ConfigReader = {
-  read: readOrNull,
-  list(dir) {
-    try {
-      return readdirSync(dir);
-    } catch {
-      return null;
-    }
-  },
-};
+/** A reader of host paths through `root` (this machine's own files by default). */
+export function readerFor(root: HostRoot = SELF_ROOT): ConfigReader {
+  return {
+    read: (path) => readOrNull(root.local(path)),
+    list(dir) {
+      try {
+        return readdirSync(root.local(dir));
+      } catch {
+        return null;
+      }
+    },
+  };
+}
+
+export const fsReader: ConfigReader = readerFor(SELF_ROOT);
 
 /** The config file and everything it imports, in containerd's merge order (later wins). */
 export function inspectConfig(path: string, containerdVersion: string | null = null, reader: ConfigReader = fsReader): ContainerdInspection {

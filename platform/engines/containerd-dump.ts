@@ -1,10 +1,12 @@
 // `containerd config dump`: the merged, effective config containerd would run with.
 // Planned files are staged in a private directory and dumped before anything is
 // written, and compared with the dump of the current config.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync as writeLocal } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { run, failureText } from "../proc.ts";
+import { SELF_ROOT, type HostRoot } from "../host-root.ts";
+import { which, SYSTEM_BIN_DIRS } from "../which.ts";
 import { absolutize, expandGlob } from "./glob.ts";
 import { deleteIn, firstDifference, getPath, parseTomlStrict } from "./toml-check.ts";
 import { showPath, TomlDoc } from "./toml-edit.ts";
@@ -13,8 +15,17 @@ import { criDisabled, runtimesPath, type ConfigReader } from "./containerd-confi
 import type { ContainerdPlanResult } from "./containerd-plan.ts";
 
 
-export async function configDump(bin: string, configPath: string): Promise<{ doc: Record<string, any> | null; error: string | null }> {
-  const r = await run(bin, ["-c", configPath, "config", "dump"], { timeoutMs: 20_000 });
+/**
+ * The merged config. With a host root the host's own containerd runs chrooted into it, so
+ * it reads host paths (imports included) with the host's own libraries.
+ */
+export async function configDump(bin: string, configPath: string, root: HostRoot = SELF_ROOT): Promise<{ doc: Record<string, any> | null; error: string | null }> {
+  let r;
+  if (root.foreign) {
+    const chroot = which("chroot", [process.env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
+    if (!chroot) return { doc: null, error: "chroot is not installed here: cannot run the host's containerd" };
+    r = await run(chroot, [root.dir, bin, "-c", configPath, "config", "dump"], { timeoutMs: 20_000 });
+  } else r = await run(bin, ["-c", configPath, "config", "dump"], { timeoutMs: 20_000 });
   if (r.code !== 0) return { doc: null, error: failureText(r) };
   try {
     return { doc: parseTomlStrict(r.stdout, `containerd config dump of ${configPath}`), error: null };
@@ -52,8 +63,11 @@ export function dumpMismatch(dump: Record<string, any>, name: string, expect: Co
  * with the dump of the current config. Everything but the runtime must be equal
  * (this catches the shallow merge of imports before containerd 2.1).
  */
-export async function validateWithContainerd(bin: string, configPath: string, reader: ConfigReader, changes: FileChange[], name: string, expect: ContainerdPlanResult["expect"]): Promise<string | null> {
-  const dir = mkdtempSync(join(tmpdir(), "gvd-containerd-validate-"));
+export async function validateWithContainerd(bin: string, configPath: string, reader: ConfigReader, changes: FileChange[], name: string, expect: ContainerdPlanResult["expect"], root: HostRoot = SELF_ROOT): Promise<string | null> {
+  // A chrooted containerd must see the staged copies: stage them in the host's /tmp.
+  const local = mkdtempSync(join(root.foreign ? root.local("/tmp") : tmpdir(), "gvd-containerd-validate-"));
+  const dir = root.host(local);
+  const writeFileSync = (p: string, text: string) => writeLocal(root.local(p), text);
   try {
     const planned = new Map(changes.filter((c) => c.after !== null).map((c) => [c.path, c.after!]));
     const deleted = new Set(changes.filter((c) => c.after === null).map((c) => c.path));
@@ -99,7 +113,7 @@ export async function validateWithContainerd(bin: string, configPath: string, re
     const currentMain = reader.read(configPath);
     const merges = /^\s*imports\s*=/m.test(currentMain ?? "") || /^\s*imports\s*=/m.test(readPlanned(configPath) ?? "");
     const afterMain = stage("after", readPlanned(configPath), readPlanned);
-    const [b, a] = await Promise.all([merges ? configDump(bin, stage("before", currentMain, reader.read)) : Promise.resolve({ doc: null, error: null }), configDump(bin, afterMain)]);
+    const [b, a] = await Promise.all([merges ? configDump(bin, stage("before", currentMain, reader.read), root) : Promise.resolve({ doc: null, error: null }), configDump(bin, afterMain, root)]);
     if (a.error) return `containerd cannot load the result: ${a.error.replaceAll(dir, "<staged copy>")}`;
     const mismatch = dumpMismatch(a.doc!, name, expect);
     if (mismatch) return mismatch;
@@ -120,7 +134,7 @@ export async function validateWithContainerd(bin: string, configPath: string, re
     }
     return null;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(local, { recursive: true, force: true });
   }
 }
 

@@ -147,6 +147,17 @@ export function planContainerd(input: ContainerdPlanInput): ContainerdPlanResult
       mutations.push((d) => setIn(d, [...P, "containerd", "default_runtime_name"], "runc"));
       notes.push(`default_runtime_name was "${req.name}": set back to "runc"`);
     }
+    // Registering wrote containerd's built-in runc out (a config with any runtime loses it),
+    // marked with RUNC_MARKER. When that table is all that is left in every file, it goes
+    // too: containerd's built-in runc is the same runtime, and the file is back to what it was.
+    const others = [configPath, ...imported].flatMap((f) => Object.entries<any>(getPath(f === target ? tparsed : docOf(f), R) ?? {}).filter(([n]) => n !== req.name).map(([n, t]) => ({ n, t, f })));
+    const plainRunc = others.length === 1 && others[0].n === "runc" && others[0].f === target && Object.keys(others[0].t ?? {}).length === 1 && others[0].t.runtime_type === RUNC_SHIM_TYPE && doc.tableLines([...R, "runc"]).some((l) => l.trim() === `# ${RUNC_MARKER}`);
+    const runcDefault = [dr, ...[configPath, ...imported].map((f) => getPath(docOf(f), [...P, "containerd", "default_runtime_name"]))].every((x) => x === undefined || x === "runc" || x === req.name);
+    if (plainRunc && runcDefault && doc.table([...R, "runc"])) {
+      doc.removeTable([...R, "runc"]);
+      mutations.push((d) => deleteIn(d, [...R, "runc"]));
+      notes.push(`removed the [${showPath([...R, "runc"])}] table gvisor-doctor wrote out: with no runtime tables containerd uses the same built-in runc`);
+    }
     let after: string | null = doc.text;
     verifyTomlEdit(targetText, after, target, (d) => mutations.forEach((m) => m(d)));
     // A file we created that now holds nothing but `version` (and the runc table we wrote) goes away.
@@ -200,7 +211,7 @@ export function planContainerd(input: ContainerdPlanInput): ContainerdPlanResult
 
   if (!anyRuntimeTables && req.name !== "runc") {
     refuseConflicts([...R, "runc"]);
-    doc.addTable([...R, "runc"], [["runtime_type", RUNC_SHIM_TYPE]]);
+    doc.addTable([...R, "runc"], [["runtime_type", RUNC_SHIM_TYPE]], undefined, RUNC_MARKER);
     mutations.push((d) => setIn(d, [...R, "runc", "runtime_type"], RUNC_SHIM_TYPE));
     notes.push(`wrote containerd's built-in runc runtime out as [${showPath([...R, "runc"])}]: containerd forgets it once a config defines any runtime`);
   }
@@ -238,6 +249,9 @@ export function planContainerd(input: ContainerdPlanInput): ContainerdPlanResult
   const runtime: Record<string, unknown> = { runtime_type: runtimeType, options: Object.fromEntries(options) };
   return { changes, existed, notes, effective: { path: effectivePath, args: effectiveArgs, type: runtimeType }, expect: { version, runtime, ...(req.makeDefault ? { defaultRuntimeName: req.name } : {}) } };
 }
+
+/** The comment in the runc table gvisor-doctor writes out: says why, and lets --remove take it back. */
+export const RUNC_MARKER = "written by gvisor-doctor: containerd drops its built-in runc once a config defines any runtime";
 
 /** Nothing left but `version` and the plain runc table gvisor-doctor writes out. */
 function onlyWhatWeWrite(doc: Record<string, any>, R: string[]): boolean {

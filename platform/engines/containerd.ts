@@ -8,7 +8,7 @@ import { dirname } from "node:path";
 import { resolveForWrite } from "../fsutil.ts";
 import { run } from "../proc.ts";
 import { findProcesses, readEnviron, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "../procs.ts";
-import { which, whichAll, SYSTEM_BIN_DIRS } from "../which.ts";
+import { isExecutableFile, which, whichAll, SYSTEM_BIN_DIRS } from "../which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "./apply.ts";
 import { processStartMs, restartCommand, restartProcess, sameNamespaces, snapshotProcess, systemctl, systemdUnitOf, waitForUnixSocket } from "./daemon-control.ts";
 import { buildPlan } from "./plan.ts";
@@ -17,7 +17,9 @@ import { shimConfigArgs } from "./shim-config.ts";
 import { managedByTool } from "./text.ts";
 import { getPath, parseTomlStrict } from "./toml-check.ts";
 import { EngineConfigError, type DeclaredRuntime, type EngineAdapter, type EngineContext, type EngineDetection, type EngineInspection, type Plan, type ReloadOptions, type ReloadResult, type VerifyResult } from "./types.ts";
-import { DEFAULT_CONTAINERD_ADDRESS, DEFAULT_CONTAINERD_CONFIG, fsReader, inspectConfig, RUNC_SHIM_TYPE, RUNSC_SHIM, RUNSC_SHIM_TYPE } from "./containerd-config.ts";
+import { DEFAULT_CONTAINERD_ADDRESS, DEFAULT_CONTAINERD_CONFIG, inspectConfig, readerFor, RUNC_SHIM_TYPE, RUNSC_SHIM, RUNSC_SHIM_TYPE } from "./containerd-config.ts";
+import { SELF_ROOT, type HostRoot } from "../host-root.ts";
+import { hostRestartArgv, runHostBinary, runRestart, whichInRoot } from "../host-exec.ts";
 import { configDump, dumpMismatch, validateWithContainerd } from "./containerd-dump.ts";
 import { planContainerd, type ContainerdPlanResult } from "./containerd-plan.ts";
 
@@ -39,37 +41,60 @@ function daemonConfig(d: DaemonProcess): string {
 
 const sameFile = (a: string, b: string) => a === b || resolveForWrite(a) === resolveForWrite(b);
 
-async function containerdVersion(bin: string): Promise<string | null> {
-  const r = await run(bin, ["--version"], { timeoutMs: 5_000 });
+async function containerdVersion(bin: string, root: HostRoot): Promise<string | null> {
+  const r = await runHostBinary(root, bin, ["--version"], { timeoutMs: 5_000 });
   // "containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3"
   return r.code === 0 ? (r.stdout.trim().split(/\s+/)[2] ?? null) : null;
 }
 
 /** containerd looks for shims on its own PATH and next to its binary. */
-function findShim(binary: string | null, daemon: DaemonProcess | null, env: NodeJS.ProcessEnv): string | null {
+function findShim(binary: string | null, daemon: DaemonProcess | null, env: NodeJS.ProcessEnv, root: HostRoot): string | null {
   const daemonPath = daemon ? readEnviron(daemon.pid)?.PATH : undefined;
+  if (root.foreign) return whichInRoot(root, RUNSC_SHIM, [...(binary ? [dirname(binary)] : []), daemonPath ?? ""].join(":"));
   const dirs = [...(binary ? [dirname(binary)] : []), ...SYSTEM_BIN_DIRS];
   return whichAll(RUNSC_SHIM, dirs, daemonPath ?? env.PATH ?? "")[0] ?? null;
 }
 
-function addressOf(d: DaemonProcess | null, configPath: string): string {
+function addressOf(d: DaemonProcess | null, configPath: string, root: HostRoot): string {
   const flag = d?.flags["-a"]?.at(-1) ?? d?.flags["--address"]?.at(-1);
   if (flag) return flag;
   try {
-    const a = getPath(parseTomlStrict(readFileSync(configPath, "utf8"), configPath), ["grpc", "address"]);
+    const a = getPath(parseTomlStrict(readFileSync(root.local(configPath), "utf8"), configPath), ["grpc", "address"]);
     if (typeof a === "string" && a) return a;
   } catch {}
   return DEFAULT_CONTAINERD_ADDRESS;
 }
 
-function newestMtime(paths: string[]): number {
+function newestMtime(paths: string[], root: HostRoot): number {
   let m = 0;
   for (const p of paths) {
     try {
-      m = Math.max(m, statSync(p).mtimeMs);
+      m = Math.max(m, statSync(root.local(p)).mtimeMs);
     } catch {}
   }
   return m;
+}
+
+/**
+ * Host-root mode: the host's init restarts containerd (or --restart-command does); then wait
+ * until a new containerd of the host serves its socket again.
+ */
+async function restartOnHost(det: ContainerdDetection, opts: ReloadOptions, root: HostRoot, override: string[] | null | undefined): Promise<ReloadResult> {
+  const unit = det.systemdUnit ?? "containerd";
+  const how = hostRestartArgv(root, unit, override);
+  const shown = how.argv?.join(" ") ?? null;
+  if (!how.argv) return { action: "pending", method: null, command: `systemctl restart ${unit}   # on the node`, message: `cannot restart containerd from here (${how.why}); restart it on the node, or pass --restart-command` };
+  if (!opts.restart || !opts.reload) return { action: "pending", method: null, command: shown, message: "containerd has no live reload: restart it to load the change (--restart does it)" };
+  const r = await runRestart(how.argv);
+  if (!r.ok) return { action: "failed", method: shown, command: shown, message: r.message };
+  const socket = root.local(det.address);
+  const end = Date.now() + 60_000;
+  while (Date.now() < end) {
+    const now = findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS).filter((d) => root.owns(d.pid) && d.pid !== det.pid);
+    if (now.length && (await waitForUnixSocket(socket, 300))) return { action: "restarted", method: `${shown} (${how.why})`, command: null, message: `restarted (pid ${det.pid} → ${now.map((d) => d.pid).join(", ")}) with ${shown}` };
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  return { action: "failed", method: shown, command: shown, message: `${shown} ran, but no new containerd serves ${det.address} within 60s` };
 }
 
 export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
@@ -78,34 +103,40 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
 
   async detect(ctx: EngineContext): Promise<ContainerdDetection> {
     const env = ctx.env;
-    const binary = which("containerd", [env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
-    const daemons = ctx.facts?.containerd ?? findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS);
+    const root = ctx.root ?? SELF_ROOT;
+    // Only this root's daemons count: a containerd in a container or chroot (a kind node, a
+    // DaemonSet pod) reads another /etc/containerd/config.toml than the one we would edit.
+    const daemons = (ctx.facts?.containerd ?? findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS)).filter((d) => root.owns(d.pid));
     // The containerd we mean: the one reading --config, else the one serving CONTAINERD_ADDRESS
     // (as ctr/crictl pick it), else the one reading the default config. A dockerd-managed
     // containerd (its own config under /var/run/docker) is never picked by accident.
     const want = env.CONTAINERD_ADDRESS;
     const daemon = ctx.configPath
       ? (daemons.find((d) => sameFile(daemonConfig(d), ctx.configPath!)) ?? null)
-      : ((want ? daemons.find((d) => addressOf(d, daemonConfig(d)) === want) : undefined) ?? daemons.find((d) => daemonConfig(d) === DEFAULT_CONTAINERD_CONFIG) ?? null);
+      : ((want ? daemons.find((d) => addressOf(d, daemonConfig(d), root) === want) : undefined) ?? daemons.find((d) => daemonConfig(d) === DEFAULT_CONTAINERD_CONFIG) ?? null);
     const configPath = ctx.configPath ?? (daemon ? daemonConfig(daemon) : DEFAULT_CONTAINERD_CONFIG);
-    const shim = findShim(binary, daemon, env);
+    // The host's binary: the daemon's own executable (as the host names it), else its system directories.
+    const binary = root.foreign ? (daemon && isExecutableFile(root.local(daemon.exe)) ? daemon.exe : whichInRoot(root, "containerd")) : which("containerd", [env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
+    const shim = findShim(binary, daemon, env, root);
     const notes: string[] = [];
     if (daemon) notes.push(`containerd pid ${daemon.pid} reads ${configPath}`);
     notes.push(shim ? `runsc shim: ${shim}` : `${RUNSC_SHIM} not found on containerd's PATH`);
     let managedBy: string | null = null;
     try {
-      managedBy = managedByTool(readOrNull(configPath));
+      managedBy = managedByTool(readOrNull(root.local(configPath)));
     } catch {}
     return {
       engine: "containerd", installed: !!binary, binary, running: !!daemon, pid: daemon?.pid ?? null,
-      version: binary && (daemon || !ctx.lightDetect) ? await containerdVersion(binary) : null, configPath,
+      version: binary && (daemon || !ctx.lightDetect) ? await containerdVersion(binary, root) : null, configPath,
       configSource: ctx.configPath ? "--config" : daemon && daemonConfig(daemon) !== DEFAULT_CONTAINERD_CONFIG ? `-c of containerd pid ${daemon.pid}` : "default",
-      managedBy, systemdUnit: daemon ? systemdUnitOf(daemon.pid) : null, notes, shim, address: addressOf(daemon, configPath),
+      managedBy, systemdUnit: daemon ? systemdUnitOf(daemon.pid, "/proc", root.local("/run/systemd/system")) : null, notes, shim, address: addressOf(daemon, configPath, root),
     };
   },
 
-  async inspect(det): Promise<EngineInspection> {
-    const ins = inspectConfig(det.configPath, det.version);
+  async inspect(det, ctx): Promise<EngineInspection> {
+    const root = ctx.root ?? SELF_ROOT;
+    const reader = readerFor(root);
+    const ins = inspectConfig(det.configPath, det.version, reader);
     const runtimes: Record<string, DeclaredRuntime> = {};
     for (const [name, r] of Object.entries(ins.runtimes)) {
       let path: string | null = typeof r.options.BinaryName === "string" && r.options.BinaryName ? r.options.BinaryName : r.runtimeType === RUNC_SHIM_TYPE ? "runc" : null;
@@ -115,7 +146,7 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
         // The shim runs binary_name from runsc.toml (default: runsc on PATH) with [runsc_config] as flags.
         path = "runsc";
         try {
-          const text = cfg ? readOrNull(cfg) : null;
+          const text = cfg ? reader.read(cfg) : null;
           args = shimConfigArgs(text, cfg ?? "");
           const bn = text ? getPath(parseTomlStrict(text, cfg!), ["binary_name"]) : undefined;
           if (typeof bn === "string") path = bn;
@@ -123,20 +154,21 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
           ins.faults.push({ code: "containerd.shim-config-invalid", severity: "error", file: cfg ?? r.file, message: (e as Error).message, fix: "containers of this runtime fail to start: fix the file" });
         }
       }
-      const wrapper = parseWrapper(readIfAbsolute(path));
+      const wrapper = parseWrapper(readIfAbsolute(path, root));
       if (wrapper) args = wrapper.args;
       runtimes[name] = { name, path: wrapper?.runsc ?? path, args, type: r.runtimeType, source: { file: r.file, line: r.line ?? undefined }, raw: r.options };
       if (r.runtimeType === RUNSC_SHIM_TYPE && !det.shim) ins.faults.push({ code: "containerd.shim-missing", severity: "error", file: r.file, line: r.line ?? undefined, message: `runtime "${name}" uses ${RUNSC_SHIM_TYPE}, but ${RUNSC_SHIM} is not on containerd's PATH: containerd reports 'binary not installed "${RUNSC_SHIM}"'`, fix: `install ${RUNSC_SHIM} next to containerd, or run gvisor-doctor configure containerd to use the runc shim` });
     }
-    const files = [{ path: det.configPath, exists: ins.exists, managedBy: ins.managedBy }, ...ins.imports.flatMap((i) => (i.files ?? []).map((f) => ({ path: f, exists: readOrNull(f) !== null, managedBy: managedByTool(readOrNull(f)) })))];
+    const files = [{ path: det.configPath, exists: ins.exists, managedBy: ins.managedBy }, ...ins.imports.flatMap((i) => (i.files ?? []).map((f) => ({ path: f, exists: reader.read(f) !== null, managedBy: managedByTool(reader.read(f)) })))];
     return { engine: "containerd", configPath: det.configPath, files, runtimes, defaultRuntime: ins.defaultRuntimeName, faults: ins.faults };
   },
 
   async plan(det, req, ctx): Promise<Plan> {
-    const r = planContainerd({ configPath: det.configPath, reader: fsReader, containerdVersion: det.version, shim: det.shim, wrapperDir: ctx.wrapperDir, request: req, force: ctx.force });
+    const root = ctx.root ?? SELF_ROOT;
+    const r = planContainerd({ configPath: det.configPath, reader: readerFor(root), containerdVersion: det.version, shim: det.shim, wrapperDir: ctx.wrapperDir, request: req, force: ctx.force });
     if (det.binary && r.changes.length) {
       ctx.log(`containerd: checking the result with ${det.binary} config dump`);
-      const problem = await validateWithContainerd(det.binary, det.configPath, fsReader, r.changes, req.name, r.expect);
+      const problem = await validateWithContainerd(det.binary, det.configPath, readerFor(root), r.changes, req.name, r.expect, root);
       if (problem) throw new EngineConfigError(`${det.configPath}: ${problem}; nothing was written`, { file: det.configPath }, "edit the file by hand, or write the runtime into the main config", null, "dump-check");
       r.notes.push(`checked with containerd ${det.version ?? ""} config dump`.replace("  ", " "));
     } else if (!det.binary && r.changes.length) r.notes.push("containerd is not installed here: the result was checked with a TOML parser only");
@@ -144,11 +176,12 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
   },
 
   async apply(plan, ctx) {
-    return applyPlan(plan, { now: ctx.now(), log: ctx.log });
+    return applyPlan(plan, { now: ctx.now(), log: ctx.log, root: ctx.root });
   },
 
-  async reload(det, _plan, opts: ReloadOptions): Promise<ReloadResult> {
+  async reload(det, _plan, opts: ReloadOptions, ctx): Promise<ReloadResult> {
     if (!det.pid) return { action: "not-running", method: null, command: null, message: "containerd is not running here; it reads the file when it starts" };
+    if (ctx.root?.foreign) return restartOnHost(det, opts, ctx.root, ctx.restartCommand);
     if (det.systemdUnit) {
       const command = `systemctl restart ${det.systemdUnit}`;
       if (!opts.reload) return { action: "pending", method: null, command, message: `--no-reload: restart containerd to load the change: ${command}` };
@@ -166,9 +199,10 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     return r.ok ? { action: "restarted", method: `stopped pid ${det.pid} (SIGTERM) and started it again with its argv and environment`, command: null, message: r.message } : { action: "failed", method: "restart by hand", command: restartCommand(snap), message: r.message };
   },
 
-  async verify(det, plan): Promise<VerifyResult> {
+  async verify(det, plan, ctx): Promise<VerifyResult> {
     if (!det.binary) return { ok: null, message: "not verified: containerd is not installed", details: [] };
-    const { doc, error } = await configDump(det.binary, det.configPath);
+    const root = ctx.root ?? SELF_ROOT;
+    const { doc, error } = await configDump(det.binary, det.configPath, root);
     if (!doc) return { ok: false, message: `containerd cannot load ${det.configPath}: ${error}`, details: [] };
     const expect = (plan.engineData as ContainerdPlanResult["expect"] | undefined) ?? { version: 2, runtime: plan.request.remove ? null : { runtime_type: plan.effective?.type, options: {} } };
     const mismatch = dumpMismatch(doc, plan.request.name, expect);
@@ -176,8 +210,8 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     const configured = plan.request.remove ? `containerd config dump no longer shows "${plan.request.name}"` : `containerd config dump shows ${plan.request.name} (${plan.effective!.type})`;
     if (!det.pid) return { ok: true, message: configured, details: [] };
     const started = processStartMs(det.pid);
-    const ins = inspectConfig(det.configPath, det.version);
-    const changed = newestMtime([det.configPath, ...ins.imports.flatMap((i) => i.files ?? [])]);
+    const ins = inspectConfig(det.configPath, det.version, readerFor(root));
+    const changed = newestMtime([det.configPath, ...ins.imports.flatMap((i) => i.files ?? [])], root);
     if (started !== null && started < changed) return { ok: false, message: `${configured}, but containerd pid ${det.pid} started before the change: it has not loaded it`, details: [] };
     return { ok: true, message: `${configured}; containerd pid ${det.pid} started after the change`, details: [] };
   },

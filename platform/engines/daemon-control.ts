@@ -10,9 +10,9 @@ import { run, failureText } from "../proc.ts";
 import { which, SYSTEM_BIN_DIRS } from "../which.ts";
 
 /** The systemd unit whose cgroup holds `pid` (e.g. "docker.service"), when systemd is init. */
-export function systemdUnitOf(pid: number, procRoot = "/proc"): string | null {
+export function systemdUnitOf(pid: number, procRoot = "/proc", systemdDir = "/run/systemd/system"): string | null {
   try {
-    if (!statSync("/run/systemd/system").isDirectory()) return null;
+    if (!statSync(systemdDir).isDirectory()) return null;
   } catch {
     return null;
   }

@@ -414,7 +414,17 @@ export class TomlDoc {
    * table sharing the longest path prefix (and its sub-tables), indented like `like`
    * (an analogous table, e.g. the runc runtime for runsc) or like its parent's keys.
    */
-  addTable(path: string[], entries: [string, TomlValue][], like?: string[]): void {
+  /** The table's own lines: header, comments and entries (not its sub-tables). */
+  tableLines(path: string[]): string[] {
+    const t = this.table(path);
+    if (!t) return [];
+    const out: string[] = [];
+    for (let l = t.line; l <= this.lastLineOf(t); l++) out.push(this.lineText(l - 1));
+    return out;
+  }
+
+  /** Add [path] with `entries`; `comment` becomes a `# …` line at the top of its body. */
+  addTable(path: string[], entries: [string, TomlValue][], like?: string[], comment?: string): void {
     if (this.table(path)) throw new Error(`[${showPath(path)}] exists`);
     let best: TomlTable | undefined;
     let bestLen = 0;
@@ -441,7 +451,7 @@ export class TomlDoc {
       keyIndent = headerIndent + " ".repeat(this.style.step);
     }
     const header = `${headerIndent}[${path.map((s) => this.renderKey(s)).join(".")}]`;
-    const body = entries.map(([k, v]) => `${keyIndent}${this.renderKey(k)} = ${this.renderValue(v)}`);
+    const body = [...(comment ? [`${keyIndent}# ${comment}`] : []), ...entries.map(([k, v]) => `${keyIndent}${this.renderKey(k)} = ${this.renderValue(v)}`)];
     // A table whose sub-tables exist already goes right before the first of them (and its comments).
     const child = this.tables.find((t) => startsWith(t.path, path) && t.path.length > path.length);
     if (child) {

@@ -3,9 +3,12 @@
 // request into a Plan (before/after text of every file, a unified diff), applies it
 // (backup + atomic write under a lock), reloads or restarts the engine, and verifies.
 import type { HostFacts } from "../facts.ts";
+import type { HostRoot } from "../host-root.ts";
 
 export type EngineName = "docker" | "containerd" | "podman" | "crio";
 export const ENGINE_NAMES: readonly EngineName[] = ["docker", "containerd", "podman", "crio"];
+/** The engines --host-root configures: the ones kubelet runs pods through. */
+export const HOST_ROOT_ENGINES: readonly EngineName[] = ["containerd", "crio"];
 
 export interface EngineDetection {
   engine: EngineName;
@@ -97,6 +100,13 @@ export interface EngineContext {
    * version only matters for an engine in use, and each probe is a process start).
    */
   lightDetect?: boolean;
+  /**
+   * --host-root: the node's file system mounted elsewhere (a pod's /host). Paths in
+   * detections, plans and configs stay host paths; only file access goes through it.
+   */
+  root?: HostRoot;
+  /** --restart-command: how to restart an engine in host-root mode (argv, no shell). */
+  restartCommand?: string[] | null;
 }
 
 export type FileAction = "create" | "modify" | "delete";

@@ -52,6 +52,8 @@ export interface InstallOptions {
   sudoCommand: string;
   /** The same install into ~/.local, for a user without root. */
   userCommand: string;
+  /** --host-root: the node's / (permission walks stop there); "/" otherwise. */
+  top?: string;
 }
 
 export interface PlannedArtifact {
@@ -207,7 +209,7 @@ export function preflight(o: InstallOptions, l: Layout, warnings: string[]): voi
       o.root ? `check the permissions of ${dirs}` : `run it as root:\n  ${o.sudoCommand}\nor install for yourself only:\n  ${o.userCommand}`,
     );
   }
-  const s = searchProblems(l);
+  const s = searchProblems(l, o.top);
   if (s.length) {
     const dirs = s.map((p) => p.dir);
     const msg = `${dirs.join(", ")} ${dirs.length > 1 ? "are" : "is"} not readable and searchable by all users; runsc's sandbox runs as nobody and could not reach ${l.root}`;

@@ -98,8 +98,9 @@ export function readState(l: Layout): InstallState {
   try {
     const s = JSON.parse(text) as InstallState;
     if (s?.schemaVersion !== 1 || typeof s.versions !== "object" || !Array.isArray(s.history)) throw new Error("unknown format");
-    s.created ??= [];
-    s.replaced ??= [];
+    // Paths are stored relative to the prefix (older files hold absolute ones: resolve keeps those).
+    s.created = (s.created ?? []).map((p) => resolve(l.prefix, p));
+    s.replaced = (s.replaced ?? []).map((r) => ({ path: resolve(l.prefix, r.path), backup: resolve(l.prefix, r.backup) }));
     return s;
   } catch (e) {
     throw new StateError(`${l.state} is damaged (${(e as Error).message}); move it aside (e.g. mv ${l.state} ${l.state}.bad) and run the command again`);
@@ -107,7 +108,11 @@ export function readState(l: Layout): InstallState {
 }
 
 export function writeState(l: Layout, s: InstallState): void {
-  atomicWriteFile(l.state, `${JSON.stringify(s, null, 2)}\n`, { mode: 0o644 });
+  // Relative to the prefix: the same tree seen from a pod (/host/usr/local) and from the
+  // node (/usr/local) must mean the same files.
+  const rel = (p: string) => relative(l.prefix, p) || ".";
+  const stored = { ...s, created: s.created.map(rel), replaced: s.replaced.map((r) => ({ path: rel(r.path), backup: rel(r.backup) })) };
+  atomicWriteFile(l.state, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o644 });
 }
 
 /** The version directory `current` points at, or null. */
@@ -185,10 +190,11 @@ export function writeProblems(l: Layout): AccessProblem[] {
 }
 
 /** Existing directories on the way to the install that "nobody" (the sandbox user) cannot search. */
-export function searchProblems(l: Layout): AccessProblem[] {
+export function searchProblems(l: Layout, top = "/"): AccessProblem[] {
   const out: AccessProblem[] = [];
   const seen = new Set<string>();
   for (const target of [l.root, l.binDir]) {
+    // `top`: with --host-root the walk ends at the node's / (the directories above it are the pod's).
     for (let d = existingAncestor(target); ; d = dirname(d)) {
       if (!seen.has(d)) {
         seen.add(d);
@@ -196,7 +202,7 @@ export function searchProblems(l: Layout): AccessProblem[] {
           if ((statSync(d).mode & 0o005) !== 0o005) out.push({ dir: d, kind: "not-searchable" });
         } catch {}
       }
-      if (dirname(d) === d) break;
+      if (dirname(d) === d || d === top) break;
     }
   }
   return out;

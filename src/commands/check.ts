@@ -3,6 +3,7 @@ import { CATALOG } from "../../checks/catalog.ts";
 import { runChecks, summarize, unknownPatterns } from "../../checks/engine.ts";
 import type { Check, CheckOptions, Finding } from "../../checks/types.ts";
 import { gatherFacts, type HostFacts } from "../../platform/facts.ts";
+import { hostRootAt } from "../../platform/host-root.ts";
 import { onCommand, type RunResult } from "../../platform/proc.ts";
 import { listOption, type Command, type IO, type Parsed } from "../args.ts";
 import { EXIT, UsageError } from "../errors.ts";
@@ -24,6 +25,9 @@ Options:
   --list            List the checks (id, title, needs root, needs network) and exit
   --strict          Treat warnings as failures (exit 1)
   --offline         Skip checks that need the network
+  --host-root DIR   Check the node whose / is mounted at DIR (from a privileged pod with
+                    hostPID): its runsc, containerd and CRI-O; checks of this machine's own
+                    Docker, Podman and sandbox are skipped
   --fix             Apply the automatic fixes of failing checks in dependency order, re-check,
                     and show before → after (also: gvisor-doctor --fix)
   --dry-run         With --fix: show the fixes and their diffs, change nothing
@@ -52,6 +56,7 @@ export const CHECK_OPTIONS = {
   fix: { type: "boolean" },
   "dry-run": { type: "boolean" },
   yes: { type: "boolean", short: "y" },
+  "host-root": { type: "string" },
 } as const;
 
 function listCatalog(catalog: Check[], io: IO): number {
@@ -84,7 +89,7 @@ export async function runCheckMatrix(p: Parsed, io: IO, catalog: Check[] = CATAL
   const stopTrace = onCommand((r) => trace.push(r));
   const progress = startProgress("gathering host facts…", io.spinner && !io.json);
   try {
-    const facts = await gatherFacts({ env: io.env });
+    const facts = await gatherFacts({ env: io.env, root: hostRootAt(p.values["host-root"] as string | undefined) });
     progress.update("running checks…");
     const opts: CheckOptions = { quick: !!p.values.quick, offline: !!p.values.offline, verbose: io.verbose, env: io.env };
     const findings = await runChecks(catalog, facts, opts, { only, skip: skipIds });
@@ -127,6 +132,7 @@ export const checkCommand: Command = {
   async run(p, io) {
     if (p.values.list) return listCatalog(CATALOG, io);
     if (p.values["dry-run"] && !p.values.fix) throw new UsageError("--dry-run applies to --fix", "try: gvisor-doctor --fix --dry-run");
+    if (p.values.fix && p.values["host-root"]) throw new UsageError("--fix does not take --host-root yet", "run the fix commands the report prints with --host-root DIR added (install, configure)");
     if (p.values.fix) {
       const { runFix } = await import("../fix.ts");
       return runFix(p, io);

@@ -4,6 +4,7 @@
 import type { Command, IO } from "../args.ts";
 import type { ConfigureReport, ConfigureRequest } from "../configure-engines.ts";
 import { UsageError } from "../errors.ts";
+import { hostRootHelp, HOST_ROOT_OPTIONS, hostRootFlags } from "../host-root-flags.ts";
 import { DEFAULT_WRAPPER_DIR, INSTALLED_RUNSC } from "../../platform/engines/runtime-args.ts";
 import { ENGINE_NAMES, type EngineName } from "../../platform/engines/types.ts";
 
@@ -47,6 +48,7 @@ Options:
                         Salt) says it owns; accept a --runsc that does not exist yet
   --wrapper-dir DIR     Where wrapper scripts go when an engine cannot pass runtime args
                         (default: $GVISOR_DOCTOR_WRAPPER_DIR, else ${DEFAULT_WRAPPER_DIR})
+${hostRootHelp(24)}
   --json                One JSON report on stdout (schemaVersion 1)
   -v, --verbose         Show every note, each diff and what ran
 
@@ -69,7 +71,8 @@ Examples:
   sudo gvisor-doctor configure --runtime-arg=--network=none
   sudo gvisor-doctor configure docker --dry-run
   sudo gvisor-doctor configure containerd --restart
-  sudo gvisor-doctor configure --remove`;
+  sudo gvisor-doctor configure --remove
+  gvisor-doctor configure containerd --host-root /host --restart   # from a privileged pod`;
 
 export const configureCommand: Command = {
   name: "configure",
@@ -89,12 +92,14 @@ export const configureCommand: Command = {
     "no-verify": { type: "boolean" },
     force: { type: "boolean" },
     "wrapper-dir": { type: "string" },
+    ...HOST_ROOT_OPTIONS,
   },
   async run(p, io) {
     const names = p.positionals.flatMap((s) => s.split(",")).filter(Boolean);
     for (const n of names) if (n !== "all" && !(ENGINE_NAMES as readonly string[]).includes(n)) throw new UsageError(`unknown engine '${n}'`, `engines: ${ENGINE_NAMES.join(", ")}, all`);
     const engines = names.includes("all") || !names.length ? undefined : (names as EngineName[]);
     const v = p.values;
+    const { root, restartCommand } = hostRootFlags(p);
     if (v.remove && v.default) throw new UsageError("--default and --remove contradict each other");
     // Each --runtime-arg is one flag (no comma splitting: values may contain commas); --runtime-arg= clears them.
     const runtimeArgs = v["runtime-arg"] === undefined ? undefined : (v["runtime-arg"] as string[]).filter((a) => a !== "");
@@ -102,7 +107,7 @@ export const configureCommand: Command = {
       engines, explicit: !!engines, configPath: v.config as string | undefined, runscPath: v.runsc as string | undefined,
       runtimeName: v["runtime-name"] as string | undefined, runtimeArgs, makeDefault: !!v.default, remove: !!v.remove,
       dryRun: !!v["dry-run"], reload: !v["no-reload"], restart: !!v.restart, verify: !v["no-verify"], force: !!v.force,
-      wrapperDir: v["wrapper-dir"] as string | undefined,
+      wrapperDir: v["wrapper-dir"] as string | undefined, hostRoot: root, restartCommand,
     }, io);
     if (io.json) io.stdout(JSON.stringify(report, null, 2));
     else await renderConfigureReport(report, io);

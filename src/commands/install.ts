@@ -3,6 +3,8 @@
 import type { Command, IO } from "../args.ts";
 import { ActionError, EXIT, UsageError } from "../errors.ts";
 import { VERSION } from "../version.ts";
+import { hostRootHelp, HOST_ROOT_OPTIONS, hostRootFlags } from "../host-root-flags.ts";
+import type { HostRoot } from "../../platform/host-root.ts";
 
 export const INSTALL_HELP = `Usage: gvisor-doctor install [options]
 
@@ -23,6 +25,10 @@ Options:
   --format F        zstd, bz2 or loose (default: the first the release has, in that order)
   --no-configure    Do not register the new runsc with the container engines afterwards
                     (by default: what 'gvisor-doctor configure --runsc <prefix>/bin/runsc' does)
+  --runtime-arg ARG A runsc flag for the registered runtime, repeatable (as in configure)
+  --restart         Restart engines that have no live reload (containerd, CRI-O) so they
+                    load the runtime (as in configure --restart)
+${hostRootHelp(20)}
   --dry-run         Print the release, URLs, paths and what would change; change nothing
   --force           Reinstall the live version; move a foreign bin/runsc aside (kept as .bak)
   --json            Print one JSON result document on stdout (logs on stderr)
@@ -41,16 +47,17 @@ Exit codes: 0 installed (or already live) and registered · 1 failed, nothing ch
 Examples:
   sudo gvisor-doctor install
   gvisor-doctor install --prefix ~/.local --version 20260817.0
-  gvisor-doctor install --mirror /srv/gvisor --sha512 3f1a…e9 --no-configure`;
+  gvisor-doctor install --mirror /srv/gvisor --sha512 3f1a…e9 --no-configure
+  gvisor-doctor install --host-root /host --version 20260817.0 --restart   # a node, from a pod`;
 
 /**
  * After an install: register `<prefix>/bin/runsc` (the stable link, never the versioned
  * path) with every engine installed here, reload them, and prove it — the same work as
  * `gvisor-doctor configure --runsc <link>`. Returns the configure report.
  */
-export async function handOffToConfigure(runscPath: string, io: IO, dryRun: boolean): Promise<import("./configure.ts").ConfigureReport> {
+export async function handOffToConfigure(runscPath: string, io: IO, dryRun: boolean, more: Partial<import("./configure.ts").ConfigureRequest> = {}): Promise<import("./configure.ts").ConfigureReport> {
   const { configureEngines, renderConfigureReport } = await import("./configure.ts");
-  const report = await configureEngines({ runscPath, dryRun }, io);
+  const report = await configureEngines({ ...more, runscPath, dryRun }, io);
   if (!io.json) {
     io.stdout("");
     await renderConfigureReport(report, io);
@@ -71,6 +78,9 @@ export const installCommand: Command = {
     "no-configure": { type: "boolean" },
     "dry-run": { type: "boolean" },
     force: { type: "boolean" },
+    "runtime-arg": { type: "string", multiple: true },
+    restart: { type: "boolean" },
+    ...HOST_ROOT_OPTIONS,
   },
   async run(p, io) {
     const [{ parseVersionSpec, parseFormat }, { parsePinnedSha512 }, { gvisorArch, unameArch }, { expandPrefix, sudoCommand, userPrefixCommand }, { openSource }, { httpOptionsFromEnv }, { install }, { downloadProgress }] = await Promise.all([
@@ -88,7 +98,12 @@ export const installCommand: Command = {
     }
     const arch = gvisorArch(unameArch());
     if (!arch) throw new ActionError(`gVisor runs on x86_64 and aarch64 only; this host is ${unameArch()}`);
-    const prefix = expandPrefix((v.prefix as string | undefined) ?? "/usr/local", io.env);
+    const { root, restartCommand } = hostRootFlags(p);
+    const asked = (v.prefix as string | undefined) ?? "/usr/local";
+    if (root.foreign && !asked.startsWith("/")) throw new UsageError(`--prefix ${asked}: with --host-root, give the node's absolute path (e.g. /usr/local)`);
+    // With --host-root the release goes under DIR; the links inside are relative, so they hold on the node.
+    const prefix = root.foreign ? root.local(asked) : expandPrefix(asked, io.env);
+    const runtimeArgs = v["runtime-arg"] === undefined ? undefined : (v["runtime-arg"] as string[]).filter((a) => a !== "");
     const args = process.argv.slice(2);
     const abort = new AbortController();
     const onSignal = (sig: string) => abort.abort(new ActionError(`interrupted by ${sig}; nothing was changed`, undefined, 130));
@@ -104,21 +119,22 @@ export const installCommand: Command = {
         spec, format, source, prefix, arch, pinnedSha512: pinned, force: !!v.force, dryRun: !!v["dry-run"],
         decoder: (io.env.GVISOR_DOCTOR_DECODER as "builtin" | "system" | undefined) ?? "auto", env: io.env,
         root: process.getuid?.() === 0, signal: abort.signal, progress,
-        sudoCommand: sudoCommand(args, io.env), userCommand: userPrefixCommand(args),
+        sudoCommand: sudoCommand(args, io.env), userCommand: userPrefixCommand(args), top: root.dir,
       });
       progress.close();
       const runscLink = r.layout.links[0].path;
       const live = r.action === "installed" || r.action === "unchanged";
-      if (!io.json) printHuman(r, io);
-      const configure = live && !v["no-configure"] ? await handOffToConfigure(runscLink, io, false) : null;
-      if (r.action === "would-install" && !v["no-configure"] && !io.json) io.stdout(`then: register ${runscLink} with the container engines (gvisor-doctor configure --runsc ${runscLink})`);
+      if (!io.json) printHuman(r, io, root);
+      const hostLink = root.host(runscLink);
+      const configure = live && !v["no-configure"] ? await handOffToConfigure(hostLink, io, false, { hostRoot: root, restartCommand, restart: !!v.restart, runtimeArgs }) : null;
+      if (r.action === "would-install" && !v["no-configure"] && !io.json) io.stdout(`then: register ${hostLink} with the container engines (gvisor-doctor configure --runsc ${hostLink}${root.foreign ? ` --host-root ${root.dir}` : ""})`);
       const next = configure && configure.exitCode !== EXIT.OK ? "gvisor-doctor check" : null;
       if (next && !io.json) io.stderr(`gVisor is installed, but not every engine took it (see above): run ${next} for a diagnosis`);
       if (io.json) {
         io.stdout(JSON.stringify({
           schemaVersion: 1, command: "install", ok: true, action: r.action, requested: r.requested, version: r.version, runscVersion: r.runscVersion,
-          format: r.format, url: r.url, sha512: r.sha512, pinned: r.pinned, prefix: r.layout.prefix, dir: r.dir,
-          links: Object.fromEntries(r.layout.links.map((k) => [k.name, k.path])), previous: r.previous, bytes: r.bytes, decoder: r.decoder,
+          format: r.format, url: r.url, sha512: r.sha512, pinned: r.pinned, hostRoot: root.foreign ? root.dir : null, prefix: root.host(r.layout.prefix), dir: r.dir && root.host(r.dir),
+          links: Object.fromEntries(r.layout.links.map((k) => [k.name, root.host(k.path)])), previous: r.previous, bytes: r.bytes, decoder: r.decoder,
           durationMs: Math.round(performance.now() - started), timings: r.timings, warnings: r.warnings, tried: r.tried, next, configure,
         }, null, 2));
       }
@@ -137,8 +153,12 @@ export const installCommand: Command = {
   },
 };
 
-function printHuman(r: import("../../platform/release/installer.ts").InstallResult, io: IO): void {
-  const l = r.layout;
+function printHuman(r: import("../../platform/release/installer.ts").InstallResult, io: IO, root: HostRoot): void {
+  // Paths as the node names them (with --host-root, DIR is where they were written).
+  const h = (p: string) => root.host(p);
+  const l = { ...r.layout, prefix: h(r.layout.prefix), root: h(r.layout.root), current: h(r.layout.current), links: r.layout.links.map((k) => ({ ...k, path: h(k.path) })) };
+  r = { ...r, dir: r.dir && h(r.dir) };
+  if (root.foreign) io.stdout(io.c.dim(`host root: ${root.dir} (paths below are the node's, written at ${root.dir}<path>)`));
   const runsc = r.runscVersion ? ` (${r.runscVersion})` : "";
   switch (r.action) {
     case "unchanged":

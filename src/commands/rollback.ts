@@ -1,6 +1,7 @@
 // `gvisor-doctor rollback`: make the previously installed gVisor live again (one atomic switch).
+import { hostRootAt } from "../../platform/host-root.ts";
 import type { Command } from "../args.ts";
-import { ActionError, EXIT } from "../errors.ts";
+import { ActionError, EXIT, UsageError } from "../errors.ts";
 
 export const ROLLBACK_HELP = `Usage: gvisor-doctor rollback [options]
 
@@ -10,6 +11,7 @@ where you started.
 
 Options:
   --prefix DIR    The prefix given to install (default /usr/local)
+  --host-root DIR The node whose / is mounted at DIR (from a pod): --prefix is the node's
   --dry-run       Say which version would go live; change nothing
   --json          Print one JSON result document on stdout
   -v, --verbose   More detail
@@ -20,20 +22,23 @@ export const rollbackCommand: Command = {
   name: "rollback",
   summary: "Switch back to the previously installed gVisor",
   help: ROLLBACK_HELP,
-  options: { prefix: { type: "string" }, "dry-run": { type: "boolean" } },
+  options: { prefix: { type: "string" }, "dry-run": { type: "boolean" }, "host-root": { type: "string" } },
   async run(p, io) {
     const [{ rollback }, { expandPrefix, sudoCommand }] = await Promise.all([import("../../platform/release/manage.ts"), import("../../platform/release/invocation.ts")]);
+    const root = hostRootAt(p.values["host-root"] as string | undefined);
+    const asked = (p.values.prefix as string | undefined) ?? "/usr/local";
+    if (root.foreign && !asked.startsWith("/")) throw new UsageError(`--prefix ${asked}: with --host-root, give the node's absolute path (e.g. /usr/local)`);
     try {
       const r = await rollback({
-        prefix: expandPrefix((p.values.prefix as string | undefined) ?? "/usr/local", io.env), dryRun: !!p.values["dry-run"], env: io.env,
+        prefix: root.foreign ? root.local(asked) : expandPrefix(asked, io.env), dryRun: !!p.values["dry-run"], env: io.env,
         root: process.getuid?.() === 0, sudoCommand: sudoCommand(process.argv.slice(2), io.env),
         onWait: (pid) => io.stderr(`waiting for another gvisor-doctor (pid ${pid ?? "?"})…`),
       });
       for (const w of r.warnings) io.stderr(`${io.ce.yellow("warning:")} ${w}`);
       if (io.json) {
-        io.stdout(JSON.stringify({ schemaVersion: 1, command: "rollback", ok: true, action: r.action, from: r.from, to: r.to, runscVersion: r.runscVersion, prefix: r.layout.prefix, dir: `${r.layout.root}/${r.to}`, warnings: r.warnings }, null, 2));
+        io.stdout(JSON.stringify({ schemaVersion: 1, command: "rollback", ok: true, action: r.action, from: r.from, to: r.to, runscVersion: r.runscVersion, prefix: root.host(r.layout.prefix), dir: root.host(`${r.layout.root}/${r.to}`), warnings: r.warnings }, null, 2));
       } else if (r.action === "would-roll-back") {
-        io.stdout(`dry run: rollback would switch ${r.layout.current} from ${r.from ?? "nothing"} to ${r.to}${r.runscVersion ? ` (${r.runscVersion})` : ""}`);
+        io.stdout(`dry run: rollback would switch ${root.host(r.layout.current)} from ${r.from ?? "nothing"} to ${r.to}${r.runscVersion ? ` (${r.runscVersion})` : ""}`);
       } else {
         io.stdout(`${io.c.green("rolled back")} to gVisor ${r.to}${r.runscVersion ? ` (${r.runscVersion})` : ""}; ${r.from ?? "nothing"} is kept (rollback again to return to it)`);
       }

@@ -14,7 +14,7 @@ export function colorFor(c: ChalkInstance, s: Status) {
 
 export function header(facts: HostFacts): string {
   const who = facts.user.root ? "root" : `uid ${facts.user.uid}`;
-  const where = facts.container.inside ? ", in a container" : "";
+  const where = facts.hostRoot ? `; the node at ${facts.hostRoot} (--host-root)` : facts.container.inside ? ", in a container" : "";
   return `gvisor-doctor ${VERSION} — ${facts.os === "linux" ? "Linux" : facts.os} ${facts.kernel.release} ${facts.arch}, ${who}${where}`;
 }
 

@@ -7,6 +7,7 @@ import { ENGINE_NAMES } from "../../platform/engines/types.ts";
 
 export function hostJson(f: HostFacts) {
   return {
+    hostRoot: f.hostRoot,
     os: f.os,
     arch: f.arch,
     kernel: f.kernel,

@@ -1,0 +1,78 @@
+// `--host-root DIR` and `--restart-command CMD`: shared by install, configure, check and
+// uninstall (and the flags' help text, so every command explains them the same way).
+import { hostRootAt, type HostRoot } from "../platform/host-root.ts";
+import type { OptionSpec, Parsed } from "./args.ts";
+import { UsageError } from "./errors.ts";
+
+export const HOST_ROOT_OPTIONS: OptionSpec = {
+  "host-root": { type: "string" },
+  "restart-command": { type: "string" },
+};
+
+/** The two options' help, aligned to the command's description column. */
+export function hostRootHelp(col: number): string {
+  const opt = (flag: string, lines: string[]) => {
+    const pad = " ".repeat(col);
+    const head = `  ${flag}`;
+    return head.length < col ? [head.padEnd(col) + lines[0], ...lines.slice(1).map((l) => pad + l)] : [head, ...lines.map((l) => pad + l)];
+  };
+  return [
+    ...opt("--host-root DIR", ["Operate on the node whose / is mounted at DIR (a Kubernetes pod's", "/host): files under DIR, the node's daemons (hostPID), its containerd", "and CRI-O configs; every path shown is the node's"]),
+    ...opt("--restart-command CMD", ["With --host-root: how to restart the engine on the node (default:", "nsenter --target 1 --mount --uts --ipc --net --pid -- systemctl", "restart <unit>, when the pod has hostPID); run without a shell"]),
+  ].join("\n");
+}
+
+/**
+ * Split a command line into words the way a POSIX shell would for plain words and
+ * quotes (no expansion, no operators): it is run as an argument array, never by a shell.
+ */
+export function splitCommandLine(line: string): string[] {
+  const words: string[] = [];
+  let cur = "";
+  let inWord = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (ch === "'") {
+      const end = line.indexOf("'", i + 1);
+      if (end < 0) throw new UsageError(`--restart-command: unterminated ' in ${JSON.stringify(line)}`);
+      cur += line.slice(i + 1, end);
+      i = end;
+      inWord = true;
+    } else if (ch === '"') {
+      let j = i + 1;
+      for (; j < line.length && line[j] !== '"'; j++) {
+        if (line[j] === "\\" && j + 1 < line.length && '"\\$`'.includes(line[j + 1])) j++;
+        cur += line[j];
+      }
+      if (j >= line.length) throw new UsageError(`--restart-command: unterminated " in ${JSON.stringify(line)}`);
+      i = j;
+      inWord = true;
+    } else if (ch === "\\" && i + 1 < line.length) {
+      cur += line[++i];
+      inWord = true;
+    } else if (/\s/.test(ch)) {
+      if (inWord) words.push(cur);
+      cur = "";
+      inWord = false;
+    } else {
+      cur += ch;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(cur);
+  return words;
+}
+
+export interface HostRootFlags {
+  root: HostRoot;
+  restartCommand: string[] | null;
+}
+
+export function hostRootFlags(p: Parsed): HostRootFlags {
+  const root = hostRootAt(p.values["host-root"] as string | undefined);
+  const rc = p.values["restart-command"] as string | undefined;
+  if (rc !== undefined && !root.foreign) throw new UsageError("--restart-command applies to --host-root", "on the node itself gvisor-doctor restarts engines through systemd or by their pid (--restart)");
+  const restartCommand = rc === undefined ? null : splitCommandLine(rc);
+  if (restartCommand && !restartCommand.length) throw new UsageError("--restart-command is empty");
+  return { root, restartCommand };
+}
