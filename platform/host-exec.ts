@@ -4,6 +4,9 @@
 import { join } from "node:path";
 import { run, failureText, type RunOptions, type RunResult } from "./proc.ts";
 import type { HostRoot } from "./host-root.ts";
+import { waitForUnixSocket } from "./engines/daemon-control.ts";
+import type { ReloadOptions, ReloadResult } from "./engines/types.ts";
+import { findProcesses } from "./procs.ts";
 import { isExecutableFile, which, SYSTEM_BIN_DIRS } from "./which.ts";
 
 /** The host path of `name` in the host's system directories (or on `hostPath`), or null. */
@@ -40,8 +43,34 @@ export function hostRestartArgv(root: HostRoot, unit: string, override: string[]
   return { argv: [nsenter, "--target", "1", "--mount", "--uts", "--ipc", "--net", "--pid", "--", "systemctl", "restart", unit], why: "the host's systemd (nsenter into PID 1)" };
 }
 
-/** Run a restart command and say what happened, in one line. */
-export async function runRestart(argv: string[]): Promise<{ ok: boolean; message: string }> {
-  const r = await run(argv[0], argv.slice(1), { timeoutMs: 120_000 });
-  return r.code === 0 ? { ok: true, message: `ran ${argv.join(" ")}` } : { ok: false, message: `${argv.join(" ")} failed: ${failureText(r)}` };
+export interface HostService {
+  title: string;
+  /** The daemon's executable name, to find the restarted process. */
+  process: string;
+  valueFlags: string[];
+  unit: string;
+  pid: number;
+  /** Its socket (host path): serving again means restarted. */
+  socket: string;
+}
+
+/**
+ * Host-root mode: restart an engine without live reload through the node's init (or
+ * --restart-command), then wait until a new daemon of the node serves its socket.
+ */
+export async function restartOnHost(root: HostRoot, override: string[] | null | undefined, opts: ReloadOptions, svc: HostService): Promise<ReloadResult> {
+  const how = hostRestartArgv(root, svc.unit, override);
+  const shown = how.argv?.join(" ") ?? null;
+  if (!how.argv) return { action: "pending", method: null, command: `systemctl restart ${svc.unit}   # on the node`, message: `cannot restart ${svc.title} from here (${how.why}); restart it on the node, or pass --restart-command` };
+  if (!opts.restart || !opts.reload) return { action: "pending", method: null, command: shown, message: `${svc.title} has no live reload: restart it to load the change (--restart does it)` };
+  const r = await run(how.argv[0], how.argv.slice(1), { timeoutMs: 120_000 });
+  if (r.code !== 0) return { action: "failed", method: shown, command: shown, message: `${shown} failed: ${failureText(r)}` };
+  const socket = root.local(svc.socket);
+  const end = Date.now() + 60_000;
+  while (Date.now() < end) {
+    const now = findProcesses([svc.process], svc.valueFlags).filter((d) => root.owns(d.pid) && d.pid !== svc.pid);
+    if (now.length && (await waitForUnixSocket(socket, 300))) return { action: "restarted", method: `${shown} (${how.why})`, command: null, message: `restarted (pid ${svc.pid} → ${now.map((d) => d.pid).join(", ")}) with ${shown}` };
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  return { action: "failed", method: shown, command: shown, message: `${shown} ran, but no new ${svc.title} serves ${svc.socket} within 60s` };
 }

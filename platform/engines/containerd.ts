@@ -6,7 +6,6 @@
 import { readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { resolveForWrite } from "../fsutil.ts";
-import { run } from "../proc.ts";
 import { findProcesses, readEnviron, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "../procs.ts";
 import { isExecutableFile, which, whichAll, SYSTEM_BIN_DIRS } from "../which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "./apply.ts";
@@ -19,7 +18,7 @@ import { getPath, parseTomlStrict } from "./toml-check.ts";
 import { EngineConfigError, type DeclaredRuntime, type EngineAdapter, type EngineContext, type EngineDetection, type EngineInspection, type Plan, type ReloadOptions, type ReloadResult, type VerifyResult } from "./types.ts";
 import { DEFAULT_CONTAINERD_ADDRESS, DEFAULT_CONTAINERD_CONFIG, inspectConfig, readerFor, RUNC_SHIM_TYPE, RUNSC_SHIM, RUNSC_SHIM_TYPE } from "./containerd-config.ts";
 import { SELF_ROOT, type HostRoot } from "../host-root.ts";
-import { hostRestartArgv, runHostBinary, runRestart, whichInRoot } from "../host-exec.ts";
+import { restartOnHost, runHostBinary, whichInRoot } from "../host-exec.ts";
 import { configDump, dumpMismatch, validateWithContainerd } from "./containerd-dump.ts";
 import { planContainerd, type ContainerdPlanResult } from "./containerd-plan.ts";
 
@@ -73,28 +72,6 @@ function newestMtime(paths: string[], root: HostRoot): number {
     } catch {}
   }
   return m;
-}
-
-/**
- * Host-root mode: the host's init restarts containerd (or --restart-command does); then wait
- * until a new containerd of the host serves its socket again.
- */
-async function restartOnHost(det: ContainerdDetection, opts: ReloadOptions, root: HostRoot, override: string[] | null | undefined): Promise<ReloadResult> {
-  const unit = det.systemdUnit ?? "containerd";
-  const how = hostRestartArgv(root, unit, override);
-  const shown = how.argv?.join(" ") ?? null;
-  if (!how.argv) return { action: "pending", method: null, command: `systemctl restart ${unit}   # on the node`, message: `cannot restart containerd from here (${how.why}); restart it on the node, or pass --restart-command` };
-  if (!opts.restart || !opts.reload) return { action: "pending", method: null, command: shown, message: "containerd has no live reload: restart it to load the change (--restart does it)" };
-  const r = await runRestart(how.argv);
-  if (!r.ok) return { action: "failed", method: shown, command: shown, message: r.message };
-  const socket = root.local(det.address);
-  const end = Date.now() + 60_000;
-  while (Date.now() < end) {
-    const now = findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS).filter((d) => root.owns(d.pid) && d.pid !== det.pid);
-    if (now.length && (await waitForUnixSocket(socket, 300))) return { action: "restarted", method: `${shown} (${how.why})`, command: null, message: `restarted (pid ${det.pid} → ${now.map((d) => d.pid).join(", ")}) with ${shown}` };
-    await new Promise((res) => setTimeout(res, 200));
-  }
-  return { action: "failed", method: shown, command: shown, message: `${shown} ran, but no new containerd serves ${det.address} within 60s` };
 }
 
 export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
@@ -181,7 +158,7 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
 
   async reload(det, _plan, opts: ReloadOptions, ctx): Promise<ReloadResult> {
     if (!det.pid) return { action: "not-running", method: null, command: null, message: "containerd is not running here; it reads the file when it starts" };
-    if (ctx.root?.foreign) return restartOnHost(det, opts, ctx.root, ctx.restartCommand);
+    if (ctx.root?.foreign) return restartOnHost(ctx.root, ctx.restartCommand, opts, { title: "containerd", process: "containerd", valueFlags: CONTAINERD_VALUE_FLAGS, unit: det.systemdUnit ?? "containerd", pid: det.pid, socket: det.address });
     if (det.systemdUnit) {
       const command = `systemctl restart ${det.systemdUnit}`;
       if (!opts.reload) return { action: "pending", method: null, command, message: `--no-reload: restart containerd to load the change: ${command}` };

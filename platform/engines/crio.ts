@@ -5,9 +5,10 @@
 // needs flags. CRI-O loads runtimes at start: restart it (systemd) to apply.
 import { readdirSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { run } from "../proc.ts";
+import { restartOnHost, runHostBinary, whichInRoot } from "../host-exec.ts";
+import { SELF_ROOT, type HostRoot } from "../host-root.ts";
 import { findProcesses, readEnviron } from "../procs.ts";
-import { which, whichAll, SYSTEM_BIN_DIRS } from "../which.ts";
+import { isExecutableFile, which, whichAll, SYSTEM_BIN_DIRS } from "../which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "./apply.ts";
 import { processStartMs, systemctl, systemdUnitOf } from "./daemon-control.ts";
 import { buildPlan, refuseIfManaged } from "./plan.ts";
@@ -24,6 +25,8 @@ import { RUNSC_SHIM } from "./containerd.ts";
 
 export const DEFAULT_CRIO_CONFIG = "/etc/crio/crio.conf";
 export const DEFAULT_CRIO_DROPIN_DIR = "/etc/crio/crio.conf.d";
+const CRIO_SOCKET = "/var/run/crio/crio.sock";
+const CRIO_VALUE_FLAGS = ["--config", "-c", "--config-dir", "-d"];
 const RUNTIMES = ["crio", "runtime", "runtimes"];
 export const crioDropInName = (name: string) => (name === "runsc" ? "99-gvisor.conf" : `99-gvisor-${name}.conf`);
 
@@ -173,16 +176,16 @@ export interface CrioDetection extends EngineDetection {
   dropInDir: string;
 }
 
-const isDir = (p: string) => {
+const isDir = (p: string, root: HostRoot) => {
   try {
-    return statSync(p).isDirectory();
+    return statSync(root.local(p)).isDirectory();
   } catch {
     return p.endsWith(".d") || p.endsWith("/");
   }
 };
 
-function targetFor(det: CrioDetection, configPath: string | undefined, name: string): string {
-  if (configPath) return isDir(configPath) ? join(configPath, crioDropInName(name)) : configPath;
+function targetFor(det: CrioDetection, configPath: string | undefined, name: string, root: HostRoot): string {
+  if (configPath) return isDir(configPath, root) ? join(configPath, crioDropInName(name)) : configPath;
   return join(det.dropInDir, crioDropInName(name));
 }
 
@@ -191,29 +194,32 @@ export const crioAdapter: EngineAdapter<CrioDetection> = {
   title: "CRI-O",
 
   async detect(ctx: EngineContext): Promise<CrioDetection> {
-    const binary = which("crio", [ctx.env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
-    const daemon = findProcesses(["crio"], ["--config", "-c", "--config-dir", "-d"])[0] ?? null;
+    const root = ctx.root ?? SELF_ROOT;
+    const daemon = findProcesses(["crio"], CRIO_VALUE_FLAGS).filter((d) => root.owns(d.pid))[0] ?? null;
+    const binary = root.foreign ? (daemon && isExecutableFile(root.local(daemon.exe)) ? daemon.exe : whichInRoot(root, "crio")) : which("crio", [ctx.env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
     const dropInDir = daemon?.flags["--config-dir"]?.at(-1) ?? daemon?.flags["-d"]?.at(-1) ?? DEFAULT_CRIO_DROPIN_DIR;
     let version: string | null = null;
     if (binary) {
-      const r = await run(binary, ["--version"], { timeoutMs: 10_000 });
+      const r = await runHostBinary(root, binary, ["--version"], { timeoutMs: 10_000 });
       version = r.stdout.match(/version\s*:?\s*(\d+\.\d+\.\d+)/i)?.[1] ?? null;
     }
     const shimPath = daemon ? readEnviron(daemon.pid)?.PATH : undefined;
-    const shim = whichAll(RUNSC_SHIM, SYSTEM_BIN_DIRS, shimPath ?? ctx.env.PATH ?? "")[0] ?? null;
+    const shim = root.foreign ? whichInRoot(root, RUNSC_SHIM, shimPath ?? "") : (whichAll(RUNSC_SHIM, SYSTEM_BIN_DIRS, shimPath ?? ctx.env.PATH ?? "")[0] ?? null);
     const det: CrioDetection = {
       engine: "crio", installed: !!binary, binary, running: !!daemon, pid: daemon?.pid ?? null, version, configPath: "", configSource: ctx.configPath ? "--config" : "drop-in",
-      managedBy: null, systemdUnit: daemon ? systemdUnitOf(daemon.pid) : null, notes: [shim ? `runsc shim: ${shim}` : `${RUNSC_SHIM} not found`], shim, dropInDir,
+      managedBy: null, systemdUnit: daemon ? systemdUnitOf(daemon.pid, "/proc", root.local("/run/systemd/system")) : null, notes: [shim ? `runsc shim: ${shim}` : `${RUNSC_SHIM} not found`], shim, dropInDir,
     };
-    det.configPath = targetFor(det, ctx.configPath, "runsc");
-    det.managedBy = managedByTool(readOrNull(det.configPath));
+    det.configPath = targetFor(det, ctx.configPath, "runsc", root);
+    det.managedBy = managedByTool(readOrNull(root.local(det.configPath)));
     return det;
   },
 
-  async inspect(det): Promise<EngineInspection> {
+  async inspect(det, ctx): Promise<EngineInspection> {
+    const root = ctx.root ?? SELF_ROOT;
+    const read = (p: string) => readOrNull(root.local(p));
     let dropIns: string[] = [];
     try {
-      dropIns = readdirSync(det.dropInDir).filter((n) => n.endsWith(".conf")).sort().map((n) => join(det.dropInDir, n));
+      dropIns = readdirSync(root.local(det.dropInDir)).filter((n) => n.endsWith(".conf")).sort().map((n) => join(det.dropInDir, n));
     } catch {}
     const runtimes: Record<string, DeclaredRuntime> = {};
     let defaultRuntime: string | null = null;
@@ -221,13 +227,13 @@ export const crioAdapter: EngineAdapter<CrioDetection> = {
     const files: EngineInspection["files"] = [];
     // The main file first, then the drop-ins in lexical order: later files win.
     for (const f of [DEFAULT_CRIO_CONFIG, ...dropIns]) {
-      const ins = inspectCrioConf(readOrNull(f), f);
+      const ins = inspectCrioConf(read(f), f);
       files.push({ path: f, exists: ins.exists, managedBy: ins.managedBy });
       if (ins.parseError) faults.push({ code: "crio.config-invalid", severity: "error", file: f, message: ins.parseError });
       for (const [name, r] of Object.entries(ins.runtimes)) {
-        const w = parseWrapper(readIfAbsolute(r.path));
+        const w = parseWrapper(readIfAbsolute(r.path, root));
         const cfg = r.configPath;
-        runtimes[name] = { name, path: w?.runsc ?? r.path, args: w?.args ?? (cfg ? shimConfigArgs(readOrNull(cfg), cfg) : []), type: r.type, source: { file: f, line: r.line ?? undefined }, raw: r.raw };
+        runtimes[name] = { name, path: w?.runsc ?? r.path, args: w?.args ?? (cfg ? shimConfigArgs(read(cfg), cfg) : []), type: r.type, source: { file: f, line: r.line ?? undefined }, raw: r.raw };
       }
       defaultRuntime = ins.defaultRuntime ?? defaultRuntime;
     }
@@ -235,32 +241,35 @@ export const crioAdapter: EngineAdapter<CrioDetection> = {
   },
 
   async plan(det, req, ctx): Promise<Plan> {
-    const target = targetFor(det, ctx.configPath, req.name);
-    const r = planCrio({ target, read: readOrNull, shim: det.shim, wrapperDir: ctx.wrapperDir, request: req, force: ctx.force });
+    const root = ctx.root ?? SELF_ROOT;
+    const target = targetFor(det, ctx.configPath, req.name, root);
+    const r = planCrio({ target, read: (p) => readOrNull(root.local(p)), shim: det.shim, wrapperDir: ctx.wrapperDir, request: req, force: ctx.force });
     return buildPlan({ engine: "crio", request: req, configPath: target, existed: r.existed, changes: r.changes, notes: r.notes, effective: r.effective });
   },
 
   async apply(plan, ctx) {
-    return applyPlan(plan, { now: ctx.now(), log: ctx.log });
+    return applyPlan(plan, { now: ctx.now(), log: ctx.log, root: ctx.root });
   },
 
-  async reload(det, _plan, opts: ReloadOptions): Promise<ReloadResult> {
+  async reload(det, _plan, opts: ReloadOptions, ctx): Promise<ReloadResult> {
     if (!det.pid) return { action: "not-running", method: null, command: null, message: "CRI-O is not running here; it reads the file when it starts" };
+    if (ctx.root?.foreign) return restartOnHost(ctx.root, ctx.restartCommand, opts, { title: "CRI-O", process: "crio", valueFlags: CRIO_VALUE_FLAGS, unit: det.systemdUnit ?? "crio", pid: det.pid, socket: CRIO_SOCKET });
     const command = `systemctl restart ${det.systemdUnit ?? "crio"}`;
     if (!det.systemdUnit || !opts.restart || !opts.reload) return { action: "pending", method: null, command, message: "CRI-O loads runtimes when it starts: restart it" };
     const r = await systemctl("restart", det.systemdUnit);
     return r.ok ? { action: "restarted", method: r.command, command: null, message: `restarted with ${r.command}` } : { action: "failed", method: r.command, command, message: r.message };
   },
 
-  async verify(det, plan): Promise<VerifyResult> {
-    const declared = getPath(parseTomlStrict(readOrNull(plan.configPath) ?? "", plan.configPath), [...RUNTIMES, plan.request.name]);
+  async verify(det, plan, ctx): Promise<VerifyResult> {
+    const root = ctx.root ?? SELF_ROOT;
+    const declared = getPath(parseTomlStrict(readOrNull(root.local(plan.configPath)) ?? "", plan.configPath), [...RUNTIMES, plan.request.name]);
     if (plan.request.remove ? declared : !declared) return { ok: false, message: `${plan.configPath} ${plan.request.remove ? "still declares" : "does not declare"} "${plan.request.name}"`, details: [] };
     const msg = `${plan.configPath} ${plan.request.remove ? "no longer declares" : "declares"} "${plan.request.name}"`;
     if (!det.pid) return { ok: true, message: `${msg}; CRI-O is not running here`, details: [] };
     const started = processStartMs(det.pid);
     let mtime = 0;
     try {
-      mtime = statSync(plan.configPath).mtimeMs;
+      mtime = statSync(root.local(plan.configPath)).mtimeMs;
     } catch {}
     if (started !== null && started < mtime) return { ok: false, message: `${msg}, but crio pid ${det.pid} started before the change`, details: [] };
     return { ok: true, message: msg, details: [] };

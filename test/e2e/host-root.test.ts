@@ -140,3 +140,24 @@ function makeHostTreeless(): string {
   mkdirSync(join(d, "etc"));
   return d;
 }
+
+describe("--host-root with CRI-O (files only: CRI-O is not installed here)", () => {
+  test("the drop-in goes under DIR, names the node's runsc, and --remove takes it back", () => {
+    const { mkdtempSync, mkdirSync, writeFileSync, chmodSync } = require("node:fs") as typeof import("node:fs");
+    const dir = mkdtempSync("/tmp/gvd-test-hostroot-crio-");
+    mkdirSync(join(dir, "etc/crio/crio.conf.d"), { recursive: true });
+    mkdirSync(join(dir, "usr/local/bin"), { recursive: true });
+    writeFileSync(join(dir, "etc/crio/crio.conf"), "[crio.runtime]\ndefault_runtime = \"crun\"\n");
+    writeFileSync(join(dir, "usr/local/bin/runsc"), "#!/bin/sh\n");
+    chmodSync(join(dir, "usr/local/bin/runsc"), 0o755);
+    const r = gvd(["configure", "crio", "--host-root", dir, "--json"]);
+    expect(r.code).toBe(0);
+    expect(r.json.engines[0]).toMatchObject({ engine: "crio", status: "changed", files: [{ path: "/etc/crio/crio.conf.d/99-gvisor.conf", action: "create" }] });
+    const dropIn = readFileSync(join(dir, "etc/crio/crio.conf.d/99-gvisor.conf"), "utf8");
+    expect(dropIn).toContain('runtime_path = "/usr/local/bin/runsc"');
+    expect(existsSync("/etc/crio/crio.conf.d/99-gvisor.conf")).toBe(false);
+    const gone = gvd(["configure", "crio", "--host-root", dir, "--remove", "--json"]);
+    expect(gone.json.engines[0]).toMatchObject({ status: "changed", files: [{ path: "/etc/crio/crio.conf.d/99-gvisor.conf", action: "delete" }] });
+    expect(existsSync(join(dir, "etc/crio/crio.conf.d/99-gvisor.conf"))).toBe(false);
+  });
+});

@@ -1,0 +1,80 @@
+// Host-root mode's path rules: host paths in, the node's symlinks followed inside DIR,
+// never out of it; --restart-command split into words without a shell.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import { hostRestartArgv } from "../../platform/host-exec.ts";
+import { hostRootAt, resolveInRoot, SELF_ROOT } from "../../platform/host-root.ts";
+import { splitCommandLine } from "../../src/host-root-flags.ts";
+import { UsageError } from "../../src/errors.ts";
+
+describe("a host root", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync("/tmp/gvd-test-hostroot-unit-");
+    mkdirSync(join(dir, "etc/containerd"), { recursive: true });
+    mkdirSync(join(dir, "srv/cfg"), { recursive: true });
+    // The node's config is an absolute link: on the node it means /srv/cfg/containerd.toml.
+    symlinkSync("/srv/cfg/containerd.toml", join(dir, "etc/containerd/config.toml"));
+    symlinkSync("../srv", join(dir, "etc/srv-rel"));
+    symlinkSync("/", join(dir, "etc/up"));
+    symlinkSync("loop-b", join(dir, "etc/loop-a"));
+    symlinkSync("loop-a", join(dir, "etc/loop-b"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("maps host paths into DIR and back", () => {
+    const root = hostRootAt(dir);
+    expect(root.foreign).toBe(true);
+    expect(root.local("/etc/crio/crio.conf")).toBe(join(dir, "etc/crio/crio.conf"));
+    expect(root.host(join(dir, "etc/crio/crio.conf"))).toBe("/etc/crio/crio.conf");
+    expect(root.host(dir)).toBe("/");
+    expect(root.show("/etc/x")).toBe(`/etc/x (at ${join(dir, "etc/x")})`);
+  });
+
+  test("follows the node's absolute symlinks inside DIR, never into this machine's files", () => {
+    expect(resolveInRoot(dir, "/etc/containerd/config.toml")).toBe(join(dir, "srv/cfg/containerd.toml"));
+    expect(resolveInRoot(dir, "/etc/srv-rel/cfg")).toBe(join(dir, "srv/cfg"));
+    expect(resolveInRoot(dir, "/etc/up/etc/up/etc")).toBe(join(dir, "etc"));
+    expect(resolveInRoot(dir, "/../../etc/passwd")).toBe(join(dir, "etc/passwd"));
+    expect(() => resolveInRoot(dir, "/etc/loop-a")).toThrow(/too many levels of symbolic links/);
+  });
+
+  test("'/' and no flag are this machine itself; a directory without etc/ is refused", () => {
+    expect(hostRootAt(undefined)).toBe(SELF_ROOT);
+    expect(hostRootAt("/")).toBe(SELF_ROOT);
+    expect(SELF_ROOT.owns(process.pid)).toBe(true);
+    expect(() => hostRootAt(join(dir, "srv"))).toThrow(UsageError);
+    expect(() => hostRootAt(join(dir, "nope"))).toThrow(/no such directory/);
+  });
+
+  test("the default restart needs the node's systemctl and its PID 1; --restart-command wins", () => {
+    const root = hostRootAt(dir);
+    expect(hostRestartArgv(root, "containerd", null)).toEqual({ argv: null, why: "the host has no systemctl" });
+    mkdirSync(join(dir, "usr/bin"), { recursive: true });
+    writeFileSync(join(dir, "usr/bin/systemctl"), "");
+    chmodSync(join(dir, "usr/bin/systemctl"), 0o755);
+    // PID 1 of this machine does not run in DIR (no hostPID into this "node").
+    expect(hostRestartArgv(root, "containerd", null).why).toContain("hostPID");
+    expect(hostRestartArgv(root, "containerd", ["/bin/true"])).toEqual({ argv: ["/bin/true"], why: "--restart-command" });
+    // On a node whose PID 1 is visible the default is nsenter into it.
+    const node = { ...root, owns: (pid: number) => pid === 1 };
+    const argv = hostRestartArgv(node, "containerd.service", null).argv!;
+    expect(argv.slice(1)).toEqual(["--target", "1", "--mount", "--uts", "--ipc", "--net", "--pid", "--", "systemctl", "restart", "containerd.service"]);
+  });
+});
+
+describe("--restart-command is split into words, never given to a shell", () => {
+  test.each([
+    ["systemctl restart containerd", ["systemctl", "restart", "containerd"]],
+    ["  chroot /host  systemctl restart containerd ", ["chroot", "/host", "systemctl", "restart", "containerd"]],
+    [`sh -c 'kill -HUP $(cat /run/x.pid)'`, ["sh", "-c", "kill -HUP $(cat /run/x.pid)"]],
+    [`a "b c" d\\ e ""`, ["a", "b c", "d e", ""]],
+    [`x "say \\"hi\\"" ;rm`, ["x", 'say "hi"', ";rm"]],
+  ])("%p", (line, words) => {
+    expect(splitCommandLine(line)).toEqual(words);
+  });
+  test("an unterminated quote is a usage error", () => {
+    expect(() => splitCommandLine("sh -c 'oops")).toThrow(UsageError);
+  });
+});
