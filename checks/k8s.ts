@@ -1,8 +1,6 @@
 // Kubernetes: pods opt into gVisor through a RuntimeClass whose handler names the
 // runtime registered with containerd/CRI-O ("runsc").
-import { existsSync } from "node:fs";
-import { run, failureText } from "../platform/proc.ts";
-import { which } from "../platform/which.ts";
+import { findKubectl, kubectlJson, noClusterReason } from "../src/k8s/kubectl.ts";
 import { fail, pass, skip, type Check } from "./types.ts";
 
 export const RUNTIMECLASS_YAML = `apiVersion: node.k8s.io/v1
@@ -15,25 +13,24 @@ handler: runsc
 export const k8sRuntimeClass: Check = {
   id: "k8s.runtimeclass",
   title: "Kubernetes has a RuntimeClass with handler runsc",
+  requires: { thisMachine: true },
   timeoutMs: 15_000,
   async run({ options }) {
-    const kubectl = which("kubectl", options.env.PATH ?? "");
+    const kubectl = findKubectl(options.env);
     if (!kubectl) return skip("kubectl is not installed");
-    // Without a kubeconfig kubectl only tries localhost:8080; say so instead of waiting on it.
-    const kubeconfig = options.env.KUBECONFIG || `${options.env.HOME ?? ""}/.kube/config`;
-    if (!options.env.KUBECONFIG && !existsSync(kubeconfig) && !options.env.KUBERNETES_SERVICE_HOST) return skip(`no cluster configured (no ${kubeconfig}, KUBECONFIG unset)`);
-    const r = await run(kubectl, ["get", "runtimeclass", "-o", "json", "--request-timeout=5s"], { timeoutMs: 10_000, env: options.env });
-    if (r.code !== 0) {
-      if (/the server doesn't have a resource type|no matches for kind/i.test(r.stderr)) return skip("this cluster has no RuntimeClass API (Kubernetes < 1.14)");
-      const last = r.stderr.trim().split("\n").filter(Boolean).at(-1) ?? failureText(r);
-      return skip(`no reachable cluster: ${last.slice(0, 200)}`);
+    const noCluster = noClusterReason(options.env);
+    if (noCluster) return skip(noCluster);
+    const r = await kubectlJson<{ items?: { metadata?: { name?: string }; handler?: string }[] }>(
+      { path: kubectl, context: null, env: options.env, requestTimeoutS: 5 },
+      ["get", "runtimeclass"],
+      { timeoutMs: 10_000 },
+    );
+    if (!r.ok) {
+      if (r.kind === "no-resource-type") return skip("this cluster has no RuntimeClass API (Kubernetes < 1.14)");
+      if (r.result.code === 0) return skip("kubectl printed something that is not JSON");
+      return skip(`no reachable cluster: ${r.message.slice(0, 200)}`);
     }
-    let items: { metadata?: { name?: string }; handler?: string }[] = [];
-    try {
-      items = JSON.parse(r.stdout).items ?? [];
-    } catch {
-      return skip("kubectl printed something that is not JSON");
-    }
+    const items = r.value.items ?? [];
     const rc = items.find((i) => i.handler === "runsc");
     if (rc) return pass(`RuntimeClass "${rc.metadata?.name}" → handler runsc (pods: spec.runtimeClassName: ${rc.metadata?.name})`, [], { kubectl });
     return fail(`no RuntimeClass has handler runsc${items.length ? ` (found: ${items.map((i) => `${i.metadata?.name}→${i.handler}`).join(", ")})` : ""}`, {
