@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { BED, startDockerBed, type DockerBed } from "../bed/bed.ts";
 import { BINARY, ROOT, gvd } from "../helpers/cli.ts";
+import { bucketDir, RELEASES } from "../helpers/fake-bucket.ts";
+import { makeHostTree } from "../helpers/host-tree.ts";
 import { assembleImageContext, IMAGE_BINARY, type ImageContext } from "../../scripts/k8s-image.ts";
 
 const IMAGE = "gvd-test/k8s-installer:e2e";
@@ -69,6 +71,40 @@ describe.skipIf(!BED.ok)("the installer image (examples/k8s/Dockerfile), built b
     const r = docker(["run", "--rm", "-v", "/:/host:ro", "--entrypoint", "chroot", IMAGE, "/host", "/bin/sh", "-c", "echo from-the-host"]);
     expect(r.stderr).toBe("");
     expect(r.stdout).toBe("from-the-host\n");
+  });
+
+  test("as the DaemonSet's init containers run it: install and check a node mounted at /host (hostPID; SYS_PTRACE to see the node's daemons)", async () => {
+    // The "node": a tree with a real containerd running chrooted into it (see test/helpers/host-tree.ts).
+    const node = makeHostTree();
+    try {
+      await node.start();
+      const pristine = node.snapshot();
+      // This machine runs in a container whose capability set --privileged exceeds: the caps the pod needs here.
+      const pod = (args: string[]) => docker(["run", "--rm", "--cap-add=SYS_PTRACE", "--cap-add=SYS_ADMIN", "--security-opt=apparmor=unconfined", "--pid=host", "--network=none", "-v", `${node.root}:/host`, "-v", `${bucketDir()}:/mirror:ro`, IMAGE, ...args]);
+      const install = pod(["install", "--host-root", "/host", "--mirror", "/mirror", "--version", RELEASES.current, "--runtime-arg=--network=none", "--json"]);
+      // Written and verified with the node's containerd (chrooted dump); its restart is the node's init's job (exit 3 without --restart).
+      expect(install.code, install.stderr).toBe(3);
+      const doc = JSON.parse(install.stdout);
+      expect(doc).toMatchObject({ action: "installed", hostRoot: "/host", links: { runsc: "/usr/local/bin/runsc" } });
+      const cd = doc.configure.engines.find((e: any) => e.engine === "containerd");
+      expect(cd).toMatchObject({ status: "changed", reload: { action: "pending" } });
+      expect(cd.detected.pid).toBe(node.containerdPid()); // the node's daemon, seen through hostPID and /proc/PID/root
+      expect(cd.notes.join("\n")).toContain("checked with containerd");
+      // The node's init restarts containerd; then the check container passes.
+      spawnSync(node.restartScript);
+      await Bun.sleep(500);
+      const check = pod(["check", "--host-root", "/host", "--json"]);
+      const report = JSON.parse(check.stdout);
+      expect(report.checks.filter((c: any) => c.status === "fail")).toEqual([]);
+      expect(report.checks.find((c: any) => c.id === "containerd.runtime")).toMatchObject({ status: "pass" });
+      expect(check.code).toBe(0);
+      // And out again, byte for byte (configure --remove, then uninstall).
+      expect(pod(["uninstall", "--host-root", "/host", "--json"]).code).toBe(3);
+      spawnSync(node.restartScript);
+      expect(node.snapshot()).toEqual(pristine);
+    } finally {
+      await node.stop();
+    }
   });
 
   /** `tar -tv` of the image's file system (a created container, exported). */
