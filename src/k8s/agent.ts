@@ -58,7 +58,11 @@ export interface AgentLine {
 export const AGENT_KIND = "gvisor-doctor.agent";
 
 /** Is this parsed log line an agent round? */
-export const isAgentLine = (v: unknown): v is AgentLine => typeof v === "object" && v !== null && (v as AgentLine).kind === AGENT_KIND;
+/** Is this parsed log line an agent round of this schema (every field `k8s check` reads, of its type)? */
+export const isAgentLine = (v: unknown): v is AgentLine => {
+  const l = v as AgentLine;
+  return typeof v === "object" && v !== null && l.kind === AGENT_KIND && l.schemaVersion === 1 && typeof l.time === "string" && typeof l.ok === "boolean" && Array.isArray(l.failing) && l.failing.every((f) => typeof f?.id === "string" && typeof f.message === "string") && typeof l.label?.key === "string" && typeof l.label.action === "string";
+};
 
 export interface CheckRunResult {
   code: number;

@@ -5,6 +5,7 @@
 // against the recorded-cluster stub kubectl. The fake API lives in this process, so the
 // binary is spawned asynchronously (a blocking spawn would starve the server).
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { assertAgentLineSchema, assertK8sCheckSchema } from "../helpers/schema.ts";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -129,6 +130,7 @@ describe("k8s agent (compiled binary, real check on a host tree)", () => {
     const lines = r.stdout.trim().split("\n");
     expect(lines).toHaveLength(1);
     const line = JSON.parse(lines[0]);
+    assertAgentLineSchema(line);
     expect(line).toMatchObject({ schemaVersion: 1, kind: "gvisor-doctor.agent", node: "worker-a", ok: false, version: "20260817.0", label: { key: "gvisor.dev/runsc", value: null, action: "removed", error: null } });
     // The empty host tree has no runsc: the real check says so, with its host root.
     expect(line.failing.map((f: any) => f.id)).toContain("runsc.binary");
@@ -145,6 +147,7 @@ describe("k8s agent (compiled binary, real check on a host tree)", () => {
     const r = await gvdAsync(["k8s", "agent", "--host-root", host, "--once", "--", "--only", "host.platform"], env);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, version: "20260817.0", label: { value: "20260817.0", action: "set" }, failing: [] });
+    assertAgentLineSchema(JSON.parse(r.stdout));
     expect(api.nodes["worker-a"]["gvisor.dev/runsc"]).toBe("20260817.0");
     const probe = await gvdAsync(["k8s", "agent", "--probe"], env);
     expect(probe.code).toBe(0);
@@ -203,6 +206,7 @@ describe("k8s check (compiled binary, recorded cluster)", () => {
     const r = await gvdAsync(["k8s", "check", "--json"], stub.env);
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout);
+    assertK8sCheckSchema(doc);
     expect(doc).toMatchObject({ schemaVersion: 1, command: "k8s check", namespace: "gvisor-system", runtimeClass: "gvisor", ok: false, selector: { key: "gvisor.dev/runsc", value: "20260817.0" }, cluster: { context: "admin@prod-eu", server: "https://10.20.0.10:6443", version: "v1.31.6" } });
     const status = Object.fromEntries(doc.checks.map((c: any) => [c.id, c.status]));
     expect(status).toEqual({ "k8s.cluster": "pass", "k8s.runtimeclass": "pass", "k8s.daemonset": "warn", "k8s.nodes": "pass", "node/cp-1": "warn", "node/worker-a": "pass", "node/worker-b": "fail", "k8s.pod": "pass" });
@@ -230,6 +234,7 @@ describe("k8s check (compiled binary, recorded cluster)", () => {
     const r = await gvdAsync(["k8s", "check", "--json"], { ...stub.env, PATH: "/nonexistent" });
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout);
+    assertK8sCheckSchema(doc);
     expect(doc.ok).toBe(false);
     expect(doc.checks[0]).toMatchObject({ id: "k8s.cluster", status: "fail", message: "kubectl is not installed (not on PATH)" });
   });

@@ -13,12 +13,20 @@ import { agentRound, failingChecks, probeMarker, runAgent, type AgentDeps, type 
 import { ensureNodeLabel, inClusterConfig } from "../../src/k8s/in-cluster.ts";
 import { fakeApi, podEnv, SUBJECT, type FakeApi } from "../fixtures/k8s/kubectl/fake-api.ts";
 import { KUBECTL_FIXTURES } from "../fixtures/k8s/kubectl/stub.ts";
+import { assertAgentLineSchema } from "../helpers/schema.ts";
 
 /** The check init container's report on worker-b: containerd.runtime fails. */
 const FAILING_DOC = readFileSync(join(KUBECTL_FIXTURES, "logs-check-worker-b.txt"), "utf8");
 /** The passing report inside worker-a's agent log. */
 const PASSING_DOC = JSON.stringify(JSON.parse(readFileSync(join(KUBECTL_FIXTURES, "logs-agent-worker-a.txt"), "utf8").split("\n")[1]).check);
 const checkSays = (stdout: string, code = 0, stderr = ""): AgentDeps["runCheck"] => async () => ({ code, stdout, stderr });
+
+/** One round; its line, as printed, must match docs/k8s-agent-line.schema.json. */
+async function round(...args: Parameters<typeof agentRound>): ReturnType<typeof agentRound> {
+  const r = await agentRound(...args);
+  if (r) assertAgentLineSchema(JSON.parse(JSON.stringify(r.line)));
+  return r;
+}
 
 let dir: string;
 let host: string;
@@ -57,7 +65,7 @@ afterEach(async () => {
 
 describe("one agent round", () => {
   test("check passed: the node is labelled with the live release, the line says so, the marker is written", async () => {
-    const { line, ready } = (await agentRound(options(), deps(checkSays(PASSING_DOC))))!;
+    const { line, ready } = (await round(options(), deps(checkSays(PASSING_DOC))))!;
     expect(ready).toBe(true);
     expect(line).toMatchObject({ schemaVersion: 1, kind: "gvisor-doctor.agent", time: "2026-08-20T09:15:02.331Z", node: "worker-a", ok: true, version: "20260817.0", label: { key: "gvisor.dev/runsc", value: "20260817.0", action: "set", error: null }, failing: [] });
     expect(line.check!.ok).toBe(true);
@@ -66,8 +74,8 @@ describe("one agent round", () => {
   });
 
   test("the next passing round changes nothing: it reads the label and does not patch", async () => {
-    await agentRound(options(), deps(checkSays(PASSING_DOC)));
-    const { line } = (await agentRound(options(), deps(checkSays(PASSING_DOC))))!;
+    await round(options(), deps(checkSays(PASSING_DOC)));
+    const { line } = (await round(options(), deps(checkSays(PASSING_DOC))))!;
     expect(line.label.action).toBe("unchanged");
     expect(api.requests.filter((r) => r.method === "PATCH")).toHaveLength(1);
   });
@@ -75,7 +83,7 @@ describe("one agent round", () => {
   test("check failed: the label is removed (no gVisor pods on a broken node), failing checks with their fixes, no marker", async () => {
     api.nodes["worker-a"]["gvisor.dev/runsc"] = "20260817.0";
     writeFileSync(join(dir, "ready"), "{}");
-    const { line, ready } = (await agentRound(options(), deps(checkSays(FAILING_DOC, 1))))!;
+    const { line, ready } = (await round(options(), deps(checkSays(FAILING_DOC, 1))))!;
     expect(ready).toBe(false);
     expect(line).toMatchObject({ ok: false, version: "20260817.0", label: { value: null, action: "removed", error: null } });
     expect(line.failing).toEqual([{ id: "containerd.runtime", message: 'containerd\'s merged config has no "runsc" runtime', fix: "Register runsc with containerd and restart it", command: "sudo gvisor-doctor configure containerd --restart" }]);
@@ -87,14 +95,14 @@ describe("one agent round", () => {
   test("check passed but no release is live under the prefix: no label, and the line says why", async () => {
     rmSync(host, { recursive: true });
     host = hostTree(null);
-    const { line, ready } = (await agentRound(options(), deps(checkSays(PASSING_DOC))))!;
+    const { line, ready } = (await round(options(), deps(checkSays(PASSING_DOC))))!;
     expect(ready).toBe(false);
     expect(line).toMatchObject({ ok: true, version: null, label: { value: null, action: "unchanged", error: "no gVisor release is live under /usr/local on the node (install --host-root puts it there)" } });
   });
 
   test("the API refuses (RBAC): action failed with the cause and the fix; not ready", async () => {
     api.failWith = { status: 403, reason: "Forbidden", message: `nodes "{name}" is forbidden: User "${SUBJECT}" cannot {verb} resource "nodes" in API group "" at the cluster scope` };
-    const { line, ready } = (await agentRound(options(), deps(checkSays(PASSING_DOC))))!;
+    const { line, ready } = (await round(options(), deps(checkSays(PASSING_DOC))))!;
     expect(ready).toBe(false);
     expect(line.label.action).toBe("failed");
     expect(line.label.error).toStartWith(`RBAC: ${SUBJECT} may not get nodes (403 Forbidden)`);
@@ -102,7 +110,7 @@ describe("one agent round", () => {
   });
 
   test("check printed no report (e.g. a usage error): one failing entry says what check said", async () => {
-    const { line } = (await agentRound(options(), deps(checkSays("", 2, "gvisor-doctor: unknown option --frob for 'check'\nsee: gvisor-doctor check --help"))))!;
+    const { line } = (await round(options(), deps(checkSays("", 2, "gvisor-doctor: unknown option --frob for 'check'\nsee: gvisor-doctor check --help"))))!;
     expect(line.ok).toBe(false);
     expect(line.check).toBeNull();
     expect(line.failing).toEqual([{ id: "agent.check", message: "gvisor-doctor check printed no report (exit 2): gvisor-doctor: unknown option --frob for 'check' | see: gvisor-doctor check --help", fix: expect.stringContaining("gvisor-doctor check --host-root"), command: null }]);
@@ -110,7 +118,7 @@ describe("one agent round", () => {
 
   test("check is asked about the host root, with the extra arguments after --", async () => {
     const seen: string[][] = [];
-    await agentRound(options({ checkArgs: ["--skip", "docker.hello"] }), deps(async (d, extra): Promise<CheckRunResult> => {
+    await round(options({ checkArgs: ["--skip", "docker.hello"] }), deps(async (d, extra): Promise<CheckRunResult> => {
       seen.push([d, ...extra]);
       return { code: 0, stdout: PASSING_DOC, stderr: "" };
     }));
@@ -118,7 +126,7 @@ describe("one agent round", () => {
   });
 
   test("a custom --label-key is the one managed", async () => {
-    const { line } = (await agentRound(options({ labelKey: "example.com/gvisor" }), deps(checkSays(PASSING_DOC))))!;
+    const { line } = (await round(options({ labelKey: "example.com/gvisor" }), deps(checkSays(PASSING_DOC))))!;
     expect(line.label.key).toBe("example.com/gvisor");
     expect(api.nodes["worker-a"]["example.com/gvisor"]).toBe("20260817.0");
   });
@@ -126,6 +134,26 @@ describe("one agent round", () => {
   test("failingChecks: only failed checks, with fix summary and command", () => {
     expect(failingChecks(JSON.parse(FAILING_DOC)).map((f) => f.id)).toEqual(["containerd.runtime"]);
     expect(failingChecks(null)).toEqual([]);
+  });
+});
+
+describe("the line (docs/k8s-agent-line.schema.json)", () => {
+  test("a round's line matches the schema; a wrong field type, an unknown field or a check that is no report does not", async () => {
+    const { line } = (await round(options(), deps(checkSays(FAILING_DOC, 1))))!;
+    const doc = JSON.parse(JSON.stringify(line));
+    assertAgentLineSchema(doc);
+    const broken = (change: (d: any) => void) => {
+      const d = structuredClone(doc);
+      change(d);
+      return () => assertAgentLineSchema(d);
+    };
+    expect(broken((d) => (d.ok = "false"))).toThrow("k8s-agent-line.schema.json");
+    expect(broken((d) => (d.label.action = "patched"))).toThrow("must be equal to one of the allowed values");
+    expect(broken((d) => (d.failing[0].fix = undefined))).toThrow("must have required property 'fix'");
+    expect(broken((d) => (d.marker = "/tmp/x"))).toThrow("must NOT have additional properties");
+    expect(broken((d) => (d.label.previous = null))).toThrow("must NOT have additional properties");
+    expect(broken((d) => (d.check = { ok: false }))).toThrow("must have required property 'schemaVersion'");
+    expect(broken((d) => Object.assign(d, { check: null, ok: true }))).toThrow("must be equal to constant");
   });
 });
 
@@ -171,6 +199,7 @@ describe("the loop", () => {
     expect(markerSeen).toEqual([false, true, false]);
     // Round 3 was in flight when the stop came: dropped, not printed.
     expect(printed.map((l) => JSON.parse(l)).map((l) => [l.ok, l.label.action])).toEqual([[true, "set"], [false, "removed"]]);
+    for (const l of printed) assertAgentLineSchema(JSON.parse(l));
     expect(existsSync(join(dir, "ready"))).toBe(false);
   });
 
@@ -188,6 +217,7 @@ describe("the loop", () => {
     expect(await running).toBe(0);
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(out).toHaveLength(3);
+    for (const l of out) assertAgentLineSchema(JSON.parse(l));
   });
 });
 

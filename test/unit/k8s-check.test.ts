@@ -4,10 +4,13 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { summarize } from "../../checks/engine.ts";
+import { clusterReportJson } from "../../src/commands/k8s-check.ts";
 import { checkCluster, type ClusterCheckOptions, type ClusterReport } from "../../src/k8s/cluster-check.ts";
 import { checkDocInLog, lastAgentLine } from "../../src/k8s/node-report.ts";
 import { podStatusReason, untoleratedTaints, type List, type PodObj } from "../../src/k8s/objects.ts";
 import { clusterRoutes, fixtureJson as fixture, KUBECTL_ERRORS, KUBECTL_FIXTURES, stubCluster, testPodRoutes, type Route, type StubCluster } from "../fixtures/k8s/kubectl/stub.ts";
+import { assertAgentLineSchema, assertK8sCheckSchema, assertReportSchema } from "../helpers/schema.ts";
 
 let stub: StubCluster | null = null;
 afterEach(() => {
@@ -15,10 +18,20 @@ afterEach(() => {
   stub = null;
 });
 
+/** The `k8s check --json` document of a report, as the command prints it (ok as it computes it). */
+const jsonDoc = (r: ClusterReport): any => JSON.parse(clusterReportJson(r, summarize(r.findings).fail === 0));
+
+/** checkCluster directly; every report's --json document must match docs/k8s-check-report.schema.json. */
+async function checkChecked(o: ClusterCheckOptions): Promise<ClusterReport> {
+  const r = await checkCluster(o);
+  assertK8sCheckSchema(jsonDoc(r));
+  return r;
+}
+
 /** checkCluster against the stub; `files` replace recorded answers of the same name. */
 async function check(routes: Route[], opts: Partial<ClusterCheckOptions> = {}, files: Record<string, unknown> = {}): Promise<ClusterReport> {
   stub = stubCluster(routes, files);
-  return checkCluster({ namespace: "gvisor-system", runtimeClass: "gvisor", image: "busybox:1.36", pod: true, timeoutS: 30, context: null, env: stub.env, pollMs: 20, ...opts });
+  return checkChecked({ namespace: "gvisor-system", runtimeClass: "gvisor", image: "busybox:1.36", pod: true, timeoutS: 30, context: null, env: stub.env, pollMs: 20, ...opts });
 }
 
 /** The finding `id` (as `any`, like a parsed --json report: tests read its diagnosis directly). */
@@ -110,6 +123,7 @@ describe("k8s check: nodes without the label, and why", () => {
     const lines = readFileSync(join(KUBECTL_FIXTURES, "logs-agent-worker-a.txt"), "utf8").split("\n");
     const last = JSON.parse(lines[1]);
     change(last);
+    assertAgentLineSchema(last);
     // kubectl logs mixes stderr in: a warning after the last round must not hide it.
     return [lines[0], JSON.stringify(last), lines[2], ""].join("\n");
   };
@@ -142,6 +156,7 @@ describe("k8s check: nodes without the label, and why", () => {
   test("the agent's last round: lastAgentLine skips stderr lines and other JSON", () => {
     const line = lastAgentLine(readFileSync(join(KUBECTL_FIXTURES, "logs-agent-worker-a.txt"), "utf8"));
     expect(line).toMatchObject({ kind: "gvisor-doctor.agent", node: "worker-a", time: "2026-08-20T09:15:02.331Z", ok: true });
+    assertAgentLineSchema(line);
     expect(lastAgentLine('{"kind":"something-else"}\nnot json')).toBeNull();
   });
 
@@ -265,7 +280,7 @@ describe("k8s check: the test pod, when it does not prove gVisor", () => {
 describe("k8s check: no cluster", () => {
   test("kubectl missing: k8s.cluster fails with the reason, the rest is skipped", async () => {
     stub = stubCluster([]);
-    const r = await checkCluster({ namespace: "gvisor-system", runtimeClass: "gvisor", image: "busybox:1.36", pod: true, timeoutS: 30, context: null, env: { ...stub.env, PATH: "/nonexistent" } });
+    const r = await checkChecked({ namespace: "gvisor-system", runtimeClass: "gvisor", image: "busybox:1.36", pod: true, timeoutS: 30, context: null, env: { ...stub.env, PATH: "/nonexistent" } });
     expect(find(r, "k8s.cluster")).toMatchObject({ status: "fail", message: "kubectl is not installed (not on PATH)" });
     expect(r.findings.filter((f) => f.id !== "k8s.cluster").map((f) => f.status)).toEqual(["skip", "skip", "skip", "skip"]);
   });
@@ -273,7 +288,7 @@ describe("k8s check: no cluster", () => {
   test("no kubeconfig: says so without asking localhost:8080", async () => {
     stub = stubCluster([]);
     const { KUBECONFIG: _, ...env } = stub.env;
-    const r = await checkCluster({ namespace: "gvisor-system", runtimeClass: "gvisor", image: "busybox:1.36", pod: true, timeoutS: 30, context: null, env: { ...env, HOME: stub.dir, KUBERNETES_SERVICE_HOST: "" } });
+    const r = await checkChecked({ namespace: "gvisor-system", runtimeClass: "gvisor", image: "busybox:1.36", pod: true, timeoutS: 30, context: null, env: { ...env, HOME: stub.dir, KUBERNETES_SERVICE_HOST: "" } });
     expect(find(r, "k8s.cluster").message).toBe(`no cluster configured (no ${stub.dir}/.kube/config, KUBECONFIG unset)`);
     expect(stub.calls()).toHaveLength(0);
   });
@@ -332,7 +347,29 @@ describe("reading pods and logs", () => {
   test("the check container's log: the JSON document even after stderr lines", () => {
     const doc = readFileSync(join(KUBECTL_FIXTURES, "logs-check-worker-b.txt"), "utf8");
     expect(checkDocInLog(doc)?.ok).toBe(false);
+    assertReportSchema(checkDocInLog(doc));
     expect(checkDocInLog(`gathering host facts…\nwarning: something\n${doc}`)?.ok).toBe(false);
     expect(checkDocInLog("gvisor-doctor: unknown option --host-root for 'check'")).toBeNull();
+  });
+});
+
+describe("the --json document (docs/k8s-check-report.schema.json)", () => {
+  test("a full run matches the schema; a wrong field type or an unknown field does not", async () => {
+    const r = await check([...clusterRoutes(), ...testPodRoutes({ status: "testpod-succeeded.json" })]);
+    const doc = jsonDoc(r);
+    expect(doc).toMatchObject({ schemaVersion: 1, command: "k8s check", namespace: "gvisor-system", runtimeClass: "gvisor", ok: false, testPod: { deleted: true } });
+    expect(doc.nodes.find((n: any) => n.name === "worker-b").lastCheck).toMatchObject({ source: "check", time: null, label: null });
+    assertK8sCheckSchema(doc);
+    const broken = (change: (d: any) => void) => {
+      const d = structuredClone(doc);
+      change(d);
+      return () => assertK8sCheckSchema(d);
+    };
+    expect(broken((d) => (d.ok = "false"))).toThrow("k8s-check-report.schema.json");
+    expect(broken((d) => (d.nodes[0].ready = 1))).toThrow("must be boolean");
+    expect(broken((d) => (d.checks[0].status = "ok"))).toThrow("must be equal to one of the allowed values");
+    expect(broken((d) => (d.testPod.extra = true))).toThrow("must NOT have additional properties");
+    expect(broken((d) => (d.hosts = []))).toThrow("must NOT have additional properties");
+    expect(broken((d) => delete d.testPod)).toThrow("must have required property 'testPod'");
   });
 });
