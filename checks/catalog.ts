@@ -2,6 +2,7 @@
 // contract. `needs` may point anywhere in the list, but never in a cycle (a unit test checks).
 import { dockerConfig, dockerDaemon, dockerHello, dockerNetwork, dockerRuntime, dockerRuntimePath, dockerSignature } from "./docker.ts";
 import { k8sRuntimeClass } from "./k8s.ts";
+import { nodeRuntime } from "./node.ts";
 import { containerdConfig, containerdDaemon, containerdHello, containerdRuntime } from "./containerd.ts";
 import { crioRuntime, podmanHello, podmanRuntime } from "./podman.ts";
 import { hostCgroups, hostContainer, hostCpu, hostKernel, hostKvm, hostPlatform, hostPtrace, hostTmp, hostUserns, hostWsl } from "./host.ts";
@@ -40,6 +41,7 @@ export const CATALOG: Check[] = [
   podmanRuntime,
   podmanHello,
   crioRuntime,
+  nodeRuntime,
   k8sRuntimeClass,
   sandboxSelf,
 ];

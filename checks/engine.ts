@@ -39,6 +39,7 @@ function skipReason(check: Check, facts: HostFacts, opts: CheckOptions, sel: Sel
   if (r.containers && opts.quick) return "skipped by --quick (starts a container)";
   if (r.network && opts.offline) return "skipped by --offline (needs the network)";
   if (r.root && !facts.user.root) return "needs root: run it with sudo";
+  if (r.hostRootOnly && !facts.hostRoot) return "only with --host-root (a Kubernetes node mounted at DIR)";
   if (r.thisMachine && facts.hostRoot) return "not checked with --host-root (it looks at the machine gvisor-doctor runs on; k8s check proves pods run under gVisor)";
   return null;
 }

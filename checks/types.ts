@@ -78,6 +78,8 @@ export interface Requirements {
    * skipped with --host-root, where gvisor-doctor runs in a pod and the node is at DIR.
    */
   thisMachine?: boolean;
+  /** Only meaningful for a node seen through --host-root (skipped otherwise). */
+  hostRootOnly?: boolean;
 }
 
 export interface Check {

@@ -128,6 +128,10 @@ export const installCommand: Command = {
       const hostLink = root.host(runscLink);
       const configure = live && !v["no-configure"] ? await handOffToConfigure(hostLink, io, false, { hostRoot: root, restartCommand, restart: !!v.restart, runtimeArgs }) : null;
       if (r.action === "would-install" && !v["no-configure"] && !io.json) io.stdout(`then: register ${hostLink} with the container engines (gvisor-doctor configure --runsc ${hostLink}${root.foreign ? ` --host-root ${root.dir}` : ""})`);
+      // A node whose kubelet runtime was not found would pass every check with nothing registered.
+      if (root.foreign && configure && configure.engines.every((e) => e.status === "skipped")) {
+        throw new ActionError(`gVisor is installed in ${root.dir}, but neither containerd nor CRI-O was found on the node to register it with`, `check that ${root.dir} is the node's / and the pod has hostPID; then: gvisor-doctor configure --host-root ${root.dir} --restart`);
+      }
       const next = configure && configure.exitCode !== EXIT.OK ? "gvisor-doctor check" : null;
       if (next && !io.json) io.stderr(`gVisor is installed, but not every engine took it (see above): run ${next} for a diagnosis`);
       if (io.json) {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { parse } from "smol-toml";
 import { BED } from "../bed/bed.ts";
 import { finding, gvd } from "../helpers/cli.ts";
-import { RELEASES, startFakeBucket, type FakeBucket } from "../helpers/fake-bucket.ts";
+import { bucketDir, RELEASES, startFakeBucket, type FakeBucket } from "../helpers/fake-bucket.ts";
 import { makeHostTree, NODE_CONFIG, type HostTree } from "../helpers/host-tree.ts";
 
 const sha = (p: string) => (existsSync(p) ? createHash("sha256").update(readFileSync(p)).digest("hex") : "absent");
@@ -140,6 +140,23 @@ function makeHostTreeless(): string {
   mkdirSync(join(d, "etc"));
   return d;
 }
+
+describe("--host-root on a node where neither containerd nor CRI-O runs", () => {
+  test("install says nothing was registered (exit 1), and check fails node.runtime, so the agent never labels it", () => {
+    const dir = makeHostTreeless();
+    const { chmodSync } = require("node:fs") as typeof import("node:fs");
+    chmodSync(dir, 0o755);
+    const r = gvd(["install", "--host-root", dir, "--mirror", bucketDir(), "--version", RELEASES.current]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`gVisor is installed in ${dir}, but neither containerd nor CRI-O was found on the node to register it with`);
+    const c = gvd(["check", "--host-root", dir, "--json"]);
+    expect(c.code).toBe(1);
+    expect(finding(c.json, "node.runtime")).toMatchObject({ status: "fail" });
+    expect(finding(c.json, "runsc.binary")).toMatchObject({ status: "pass" });
+    // On this machine itself the node check does not apply.
+    expect(finding(gvd(["check", "--json", "--quick", "--only", "node"]).json, "node.runtime").message).toContain("only with --host-root");
+  });
+});
 
 describe("--host-root with CRI-O (files only: CRI-O is not installed here)", () => {
   test("the drop-in goes under DIR, names the node's runsc, and --remove takes it back", () => {
