@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { ROOT } from "../helpers/cli.ts";
+import { gvd, ROOT } from "../helpers/cli.ts";
 import { assertReportSchema } from "../helpers/schema.ts";
 
 const deno = join(ROOT, "node_modules", ".bin", "deno");
@@ -22,4 +22,16 @@ describe("under Deno", () => {
     assertReportSchema(doc);
     expect(doc.checks.find((c: any) => c.id === "host.platform").status).toBe("pass");
   });
+
+  test("deno run -A src/cli.ts k8s manifests prints what the compiled binary prints (the yaml package, no Bun YAML)", () => {
+    const r = runDeno(["k8s", "manifests", "--version", "20260817.0", "--json"]);
+    expect(r.status).toBe(0);
+    // The header names the tool version (dev under Deno); the documents are the same.
+    expect(JSON.parse(r.stdout).items).toEqual(gvd(["k8s", "manifests", "--version", "20260817.0", "--json"]).json.items.map((o: any) => JSON.parse(JSON.stringify(o).replaceAll(gvdVersion(), "0.1.0-dev"))));
+  });
 });
+
+/** The compiled binary's version as the manifests spell it (label-safe). */
+function gvdVersion(): string {
+  return gvd(["--version"]).stdout.trim().split(" ")[1].replace(/\+/g, "_");
+}
