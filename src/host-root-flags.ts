@@ -1,6 +1,7 @@
 // `--host-root DIR` and `--restart-command CMD`: shared by install, configure, check and
 // uninstall (and the flags' help text, so every command explains them the same way).
 import { hostRootAt, type HostRoot } from "../platform/host-root.ts";
+import { expandPrefix } from "../platform/release/invocation.ts";
 import type { OptionSpec, Parsed } from "./args.ts";
 import { UsageError } from "./errors.ts";
 
@@ -75,4 +76,18 @@ export function hostRootFlags(p: Parsed): HostRootFlags {
   const restartCommand = rc === undefined ? null : splitCommandLine(rc);
   if (restartCommand && !restartCommand.length) throw new UsageError("--restart-command is empty");
   return { root, restartCommand };
+}
+
+/**
+ * --prefix of install, rollback and uninstall: `host` as the node names it (shown, and
+ * compared with runtime paths in configs), `local` where this process reaches it.
+ */
+export function prefixFlag(p: Parsed, root: HostRoot, env: NodeJS.ProcessEnv): { host: string; local: string } {
+  const asked = (p.values.prefix as string | undefined) ?? "/usr/local";
+  if (!root.foreign) {
+    const local = expandPrefix(asked, env);
+    return { host: local, local };
+  }
+  if (!asked.startsWith("/")) throw new UsageError(`--prefix ${asked}: with --host-root, give the node's absolute path (e.g. /usr/local)`);
+  return { host: asked, local: root.local(asked) };
 }

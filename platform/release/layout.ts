@@ -154,11 +154,19 @@ export function linkStatus(link: LinkSpec): LinkStatus {
 export function mkdirs(dir: string): string[] {
   const missing: string[] = [];
   for (let d = resolve(dir); !existsSync(d); d = dirname(d)) missing.unshift(d);
+  const created: string[] = [];
   for (const d of missing) {
-    mkdirSync(d, { mode: 0o755 });
+    try {
+      mkdirSync(d, { mode: 0o755 });
+    } catch (e) {
+      // A concurrent install made it between our look and our mkdir: it is that run's to record.
+      if ((e as NodeJS.ErrnoException).code === "EEXIST" && statSync(d).isDirectory()) continue;
+      throw e;
+    }
     chmodSync(d, 0o755);
+    created.push(d);
   }
-  return missing;
+  return created;
 }
 
 /** Nearest existing ancestor of `path` (itself included). */

@@ -3,7 +3,7 @@
 import type { Command, IO } from "../args.ts";
 import { ActionError, EXIT, UsageError } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import { hostRootHelp, HOST_ROOT_OPTIONS, hostRootFlags } from "../host-root-flags.ts";
+import { hostRootHelp, HOST_ROOT_OPTIONS, hostRootFlags, prefixFlag } from "../host-root-flags.ts";
 import type { HostRoot } from "../../platform/host-root.ts";
 
 export const INSTALL_HELP = `Usage: gvisor-doctor install [options]
@@ -83,7 +83,7 @@ export const installCommand: Command = {
     ...HOST_ROOT_OPTIONS,
   },
   async run(p, io) {
-    const [{ parseVersionSpec, parseFormat }, { parsePinnedSha512 }, { gvisorArch, unameArch }, { expandPrefix, sudoCommand, userPrefixCommand }, { openSource }, { httpOptionsFromEnv }, { install }, { downloadProgress }] = await Promise.all([
+    const [{ parseVersionSpec, parseFormat }, { parsePinnedSha512 }, { gvisorArch, unameArch }, { sudoCommand, userPrefixCommand }, { openSource }, { httpOptionsFromEnv }, { install }, { downloadProgress }] = await Promise.all([
       import("../../platform/release/channels.ts"), import("../../platform/release/verify.ts"), import("../../platform/arch.ts"),
       import("../../platform/release/invocation.ts"), import("../../platform/release/source.ts"), import("../../platform/release/http.ts"),
       import("../../platform/release/installer.ts"), import("../ui/download-progress.ts"),
@@ -99,10 +99,8 @@ export const installCommand: Command = {
     const arch = gvisorArch(unameArch());
     if (!arch) throw new ActionError(`gVisor runs on x86_64 and aarch64 only; this host is ${unameArch()}`);
     const { root, restartCommand } = hostRootFlags(p);
-    const asked = (v.prefix as string | undefined) ?? "/usr/local";
-    if (root.foreign && !asked.startsWith("/")) throw new UsageError(`--prefix ${asked}: with --host-root, give the node's absolute path (e.g. /usr/local)`);
     // With --host-root the release goes under DIR; the links inside are relative, so they hold on the node.
-    const prefix = root.foreign ? root.local(asked) : expandPrefix(asked, io.env);
+    const prefix = prefixFlag(p, root, io.env).local;
     const runtimeArgs = v["runtime-arg"] === undefined ? undefined : (v["runtime-arg"] as string[]).filter((a) => a !== "");
     const args = process.argv.slice(2);
     const abort = new AbortController();

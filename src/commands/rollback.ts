@@ -1,7 +1,8 @@
 // `gvisor-doctor rollback`: make the previously installed gVisor live again (one atomic switch).
 import { hostRootAt } from "../../platform/host-root.ts";
+import { prefixFlag } from "../host-root-flags.ts";
 import type { Command } from "../args.ts";
-import { ActionError, EXIT, UsageError } from "../errors.ts";
+import { ActionError, EXIT } from "../errors.ts";
 
 export const ROLLBACK_HELP = `Usage: gvisor-doctor rollback [options]
 
@@ -24,13 +25,11 @@ export const rollbackCommand: Command = {
   help: ROLLBACK_HELP,
   options: { prefix: { type: "string" }, "dry-run": { type: "boolean" }, "host-root": { type: "string" } },
   async run(p, io) {
-    const [{ rollback }, { expandPrefix, sudoCommand }] = await Promise.all([import("../../platform/release/manage.ts"), import("../../platform/release/invocation.ts")]);
+    const [{ rollback }, { sudoCommand }] = await Promise.all([import("../../platform/release/manage.ts"), import("../../platform/release/invocation.ts")]);
     const root = hostRootAt(p.values["host-root"] as string | undefined);
-    const asked = (p.values.prefix as string | undefined) ?? "/usr/local";
-    if (root.foreign && !asked.startsWith("/")) throw new UsageError(`--prefix ${asked}: with --host-root, give the node's absolute path (e.g. /usr/local)`);
     try {
       const r = await rollback({
-        prefix: root.foreign ? root.local(asked) : expandPrefix(asked, io.env), dryRun: !!p.values["dry-run"], env: io.env,
+        prefix: prefixFlag(p, root, io.env).local, dryRun: !!p.values["dry-run"], env: io.env,
         root: process.getuid?.() === 0, sudoCommand: sudoCommand(process.argv.slice(2), io.env),
         onWait: (pid) => io.stderr(`waiting for another gvisor-doctor (pid ${pid ?? "?"})…`),
       });

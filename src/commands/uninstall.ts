@@ -1,7 +1,7 @@
 // `gvisor-doctor uninstall`: remove what `install` put under a prefix, and nothing else.
 import type { Command, IO } from "../args.ts";
-import { ActionError, EXIT, UsageError } from "../errors.ts";
-import { hostRootHelp, HOST_ROOT_OPTIONS, hostRootFlags } from "../host-root-flags.ts";
+import { ActionError, EXIT } from "../errors.ts";
+import { hostRootHelp, HOST_ROOT_OPTIONS, hostRootFlags, prefixFlag } from "../host-root-flags.ts";
 import { SELF_ROOT } from "../../platform/host-root.ts";
 
 export const UNINSTALL_HELP = `Usage: gvisor-doctor uninstall [options]
@@ -57,12 +57,9 @@ export const uninstallCommand: Command = {
   help: UNINSTALL_HELP,
   options: { prefix: { type: "string" }, "dry-run": { type: "boolean" }, "no-configure": { type: "boolean" }, restart: { type: "boolean" }, ...HOST_ROOT_OPTIONS },
   async run(p, io) {
-    const [{ uninstall }, { expandPrefix, sudoCommand }] = await Promise.all([import("../../platform/release/manage.ts"), import("../../platform/release/invocation.ts")]);
+    const [{ uninstall }, { sudoCommand }] = await Promise.all([import("../../platform/release/manage.ts"), import("../../platform/release/invocation.ts")]);
     const { root, restartCommand } = hostRootFlags(p);
-    const asked = (p.values.prefix as string | undefined) ?? "/usr/local";
-    if (root.foreign && !asked.startsWith("/")) throw new UsageError(`--prefix ${asked}: with --host-root, give the node's absolute path (e.g. /usr/local)`);
-    const hostPrefix = root.foreign ? asked : expandPrefix(asked, io.env);
-    const prefix = root.local(hostPrefix);
+    const { host: hostPrefix, local: prefix } = prefixFlag(p, root, io.env);
     try {
       const configure = p.values["no-configure"] ? null : await handOffToUnconfigure(hostPrefix, io, !!p.values["dry-run"], { hostRoot: root, restartCommand, restart: !!p.values.restart });
       const r = await uninstall({

@@ -1,8 +1,9 @@
 // The install layout: one atomic switch of `current`, links made once, rollback
 // history, leftovers of killed installs, and what the sudo advice says.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { activate, emptyState, freeDirName, layoutFor, linkStatus, liveDir, mkdirs, previousDir, readState, removeStaleStaging, writeState } from "../../platform/release/layout.ts";
 import { expandPrefix, sudoCommand, userPrefixCommand } from "../../platform/release/invocation.ts";
 
@@ -78,6 +79,24 @@ describe("layout", () => {
     } finally {
       process.umask(old);
     }
+  });
+  test("mkdirs racing another install's mkdirs: neither fails, each directory is claimed by exactly one", async () => {
+    // Four processes create the same 150 fresh trees at once (two installs into a new prefix
+    // race like this; one used to die with EEXIST).
+    const roots = Array.from({ length: 150 }, (_, i) => join(prefix, `race-${i}`, "lib", "gvisor"));
+    const script = `const { mkdirs } = await import(${JSON.stringify(join(import.meta.dirname, "../../platform/release/layout.ts"))}); const out = []; for (const r of ${JSON.stringify(roots)}) out.push(...mkdirs(r)); console.log(JSON.stringify(out));`;
+    const runs = await Promise.all(Array.from({ length: 4 }, () => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (b) => (out += b));
+      child.stderr.on("data", (b) => (err += b));
+      child.on("close", (code) => resolve({ code, out, err }));
+    })));
+    for (const r of runs) expect(r.err).toBe("");
+    expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0]);
+    const claimed = runs.flatMap((r) => JSON.parse(r.out) as string[]).sort();
+    expect(claimed).toEqual(roots.flatMap((r) => [dirname(dirname(r)), dirname(r), r]).sort());
   });
   test("leftovers of dead installs are removed, those of live ones kept", () => {
     const l = layoutFor(prefix);
