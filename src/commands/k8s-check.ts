@@ -5,7 +5,8 @@ import { summarize } from "../../checks/engine.ts";
 import { onCommand, type RunResult } from "../../platform/proc.ts";
 import type { Command, IO } from "../args.ts";
 import { EXIT, UsageError } from "../errors.ts";
-import { checkCluster, type ClusterReport } from "../k8s/cluster-check.ts";
+// The cluster check loads only when it runs (not on every start-up).
+import type { ClusterReport } from "../k8s/cluster-check.ts";
 import { DAEMONSET_NAME, DEFAULT_NAMESPACE, DEFAULT_RUNTIME_CLASS, NODE_LABEL_KEY } from "../k8s/contract.ts";
 import { checkJson } from "../report/json.ts";
 import { renderFindings, renderTrace, summaryLine } from "../report/human.ts";
@@ -119,6 +120,7 @@ export const k8sCheckCommand: Command = {
     process.on("SIGTERM", onSignal);
     let report: ClusterReport;
     try {
+      const { checkCluster } = await import("../k8s/cluster-check.ts");
       report = await checkCluster({
         namespace: nonEmpty("namespace") ?? DEFAULT_NAMESPACE,
         runtimeClass: nonEmpty("runtime-class") ?? DEFAULT_RUNTIME_CLASS,

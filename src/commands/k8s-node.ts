@@ -6,9 +6,9 @@ import { isAbsolute } from "node:path";
 import { hostRootAt } from "../../platform/host-root.ts";
 import type { Command, IO, Parsed } from "../args.ts";
 import { ActionError, EXIT, UsageError } from "../errors.ts";
-import { checkInProcess, markerPath, probeMarker, runAgent, STALE_INTERVALS, type AgentDeps, type AgentOptions } from "../k8s/agent.ts";
-import { CONTAINERS, DAEMONSET_NAME, HOST_ROOT, NODE_LABEL_KEY } from "../k8s/contract.ts";
-import { ApiError, ensureNodeLabel, inClusterConfig, readToken, SA_DIR } from "../k8s/in-cluster.ts";
+// The agent and the API client load only when a subcommand runs (not on every start-up).
+import type { AgentDeps, AgentOptions } from "../k8s/agent.ts";
+import { CONTAINERS, DAEMONSET_NAME, HOST_ROOT, NODE_LABEL_KEY, SA_DIR, STALE_INTERVALS } from "../k8s/contract.ts";
 import { labelKeyProblem, labelValueProblem } from "../k8s/labels.ts";
 
 const DEFAULT_INTERVAL_S = 300;
@@ -120,6 +120,7 @@ export const k8sLabelNodeCommand: Command = {
     }
     const node = nodeName(p, io, "k8s label-node");
     const doc = { schemaVersion: 1, command: "k8s label-node", node, label: { key, value } };
+    const { ApiError, ensureNodeLabel, inClusterConfig } = await import("../k8s/in-cluster.ts");
     try {
       const r = await ensureNodeLabel(inClusterConfig(io.env), node, key, value);
       if (io.json) io.stdout(JSON.stringify({ ...doc, ok: true, action: r.action, previous: r.previous }, null, 2));
@@ -158,6 +159,7 @@ export const k8sAgentCommand: Command = {
   },
   async run(p, io) {
     const v = p.values;
+    const [{ checkInProcess, markerPath, probeMarker }, { ensureNodeLabel, inClusterConfig, readToken }] = await Promise.all([import("../k8s/agent.ts"), import("../k8s/in-cluster.ts")]);
     const marker = markerPath(io.env);
     if (v.probe) {
       const others = Object.keys(v).filter((k) => k !== "probe" && v[k] !== undefined && !["json", "verbose", "no-color"].includes(k));
@@ -198,6 +200,7 @@ export async function runAgentCommand(o: AgentOptions, deps: AgentDeps, io: IO, 
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
   try {
+    const { runAgent } = await import("../k8s/agent.ts");
     const ready = await runAgent(o, deps, io.stdout, stop.signal, once);
     if (once) return ready ? EXIT.OK : EXIT.FAILED;
     return EXIT.OK;

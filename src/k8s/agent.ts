@@ -15,8 +15,8 @@ import { labelValueFor } from "./labels.ts";
 /** Readiness marker: present while the last round passed; the probe also checks its age. */
 export const DEFAULT_MARKER = "/tmp/gvisor-doctor-agent.ready";
 export const markerPath = (env: NodeJS.ProcessEnv) => env.GVISOR_DOCTOR_AGENT_READY || DEFAULT_MARKER;
-/** The probe fails once the last passed round is older than this many intervals. */
-export const STALE_INTERVALS = 3;
+import { STALE_INTERVALS } from "./contract.ts";
+export { STALE_INTERVALS };
 
 /** The parts of a `check --json` document (src/report/json.ts) the agent and `k8s check` read. */
 export interface CheckDoc {

@@ -16,3 +16,7 @@ export const POD_SELECTOR = "app.kubernetes.io/name=gvisor-doctor,app.kubernetes
 export const CONTAINERS = { install: "install", check: "check", agent: "agent" } as const;
 /** Where the host's root file system is mounted in the DaemonSet pod. */
 export const HOST_ROOT = "/host";
+/** Where a pod's service account token and CA are mounted. */
+export const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+/** The agent's readiness probe fails once the last passed round is older than this many intervals. */
+export const STALE_INTERVALS = 3;

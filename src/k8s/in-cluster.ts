@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { ActionError } from "../errors.ts";
 import { DAEMONSET_NAME, DEFAULT_NAMESPACE } from "./contract.ts";
 
-export const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+export { SA_DIR } from "./contract.ts";
+import { SA_DIR } from "./contract.ts";
 const TIMEOUT_MS = 15_000;
 
 export interface ApiConfig {
