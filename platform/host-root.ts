@@ -39,11 +39,16 @@ export const SELF_ROOT: HostRoot = {
   local: (p) => p,
   host: (p) => p,
   owns: (pid) => {
-    // Our own root: a process in another root (a container, a chroot) is not "this host".
+    // A process in another root (a container, a chroot) is not this machine's daemon. stat,
+    // not readlink: a container's root reads as "/" from outside its mount namespace.
     try {
-      return readlinkSync(`/proc/${pid}/root`) === "/" || sameInode(`/proc/${pid}/root`, "/");
-    } catch {
-      return true; // not allowed to look (another user's process): assume ours, as before host-root existed
+      const a = statSync(`/proc/${pid}/root`);
+      const b = statSync("/");
+      return a.dev === b.dev && a.ino === b.ino;
+    } catch (e) {
+      // Not allowed to look (another user's process, without root): count it, as before.
+      const code = (e as NodeJS.ErrnoException).code;
+      return code === "EACCES" || code === "EPERM";
     }
   },
   show: (p) => p,
