@@ -83,7 +83,8 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     const root = ctx.root ?? SELF_ROOT;
     // Only this root's daemons count: a containerd in a container or chroot (a kind node, a
     // DaemonSet pod) reads another /etc/containerd/config.toml than the one we would edit.
-    const daemons = (ctx.facts?.containerd ?? findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS)).filter((d) => root.owns(d.pid));
+    // (Host facts hold only this root's daemons already.)
+    const daemons = ctx.facts?.containerd ?? findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS).filter((d) => root.owns(d.pid));
     // The containerd we mean: the one reading --config, else the one serving CONTAINERD_ADDRESS
     // (as ctr/crictl pick it), else the one reading the default config. A dockerd-managed
     // containerd (its own config under /var/run/docker) is never picked by accident.

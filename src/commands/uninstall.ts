@@ -46,7 +46,8 @@ export async function handOffToUnconfigure(hostPrefix: string, io: IO, dryRun: b
   const inspected = await Promise.all(candidates.map((n) => engineFacts(n, io.env, facts, root)));
   const engines = candidates.filter((_, i) => ours(inspected[i].inspection?.runtimes.runsc?.path));
   if (!engines.length) return null;
-  const report = await configureEngines({ ...more, engines: [...engines], explicit: true, remove: true, dryRun, pruneBackups: true }, io);
+  // The same partial facts: `docker info` runs once.
+  const report = await configureEngines({ ...more, engines: [...engines], explicit: true, remove: true, dryRun, pruneBackups: true, facts: facts as import("../../platform/facts.ts").HostFacts }, io);
   if (!io.json) await renderConfigureReport(report, io);
   return report;
 }
