@@ -6,7 +6,7 @@ import { run, failureText, type RunOptions, type RunResult } from "./proc.ts";
 import type { HostRoot } from "./host-root.ts";
 import { waitForUnixSocket } from "./engines/daemon-control.ts";
 import type { ReloadOptions, ReloadResult } from "./engines/types.ts";
-import { findProcesses } from "./procs.ts";
+import { findProcesses, type DaemonProcess } from "./procs.ts";
 import { isExecutableFile, which, SYSTEM_BIN_DIRS } from "./which.ts";
 
 /** The host path of `name` in the host's system directories (or on `hostPath`), or null. */
@@ -14,6 +14,16 @@ export function whichInRoot(root: HostRoot, name: string, hostPath = ""): string
   const dirs = [...hostPath.split(":").filter((d) => d.startsWith("/")), ...SYSTEM_BIN_DIRS];
   for (const d of dirs) if (isExecutableFile(root.local(join(d, name)))) return join(d, name);
   return null;
+}
+
+/**
+ * An engine's binary: with a host root the node's (the running daemon's own executable,
+ * else the node's system directories), named by its node path; otherwise PATH, then the
+ * usual system directories.
+ */
+export function engineBinary(root: HostRoot, name: string, daemon: DaemonProcess | null, env: NodeJS.ProcessEnv): string | null {
+  if (!root.foreign) return which(name, [env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
+  return daemon && isExecutableFile(root.local(daemon.exe)) ? daemon.exe : whichInRoot(root, name);
 }
 
 /** A tool of our own (chroot, nsenter): our PATH, then the usual system directories. */

@@ -4,9 +4,9 @@
 import { mkdtempSync, rmSync, writeFileSync as writeLocal } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { run, failureText } from "../proc.ts";
+import { failureText } from "../proc.ts";
+import { runHostBinary } from "../host-exec.ts";
 import { SELF_ROOT, type HostRoot } from "../host-root.ts";
-import { which, SYSTEM_BIN_DIRS } from "../which.ts";
 import { absolutize, expandGlob } from "./glob.ts";
 import { deleteIn, firstDifference, getPath, parseTomlStrict } from "./toml-check.ts";
 import { showPath, TomlDoc } from "./toml-edit.ts";
@@ -20,12 +20,7 @@ import type { ContainerdPlanResult } from "./containerd-plan.ts";
  * it reads host paths (imports included) with the host's own libraries.
  */
 export async function configDump(bin: string, configPath: string, root: HostRoot = SELF_ROOT): Promise<{ doc: Record<string, any> | null; error: string | null }> {
-  let r;
-  if (root.foreign) {
-    const chroot = which("chroot", [process.env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
-    if (!chroot) return { doc: null, error: "chroot is not installed here: cannot run the host's containerd" };
-    r = await run(chroot, [root.dir, bin, "-c", configPath, "config", "dump"], { timeoutMs: 20_000 });
-  } else r = await run(bin, ["-c", configPath, "config", "dump"], { timeoutMs: 20_000 });
+  const r = await runHostBinary(root, bin, ["-c", configPath, "config", "dump"], { timeoutMs: 20_000 });
   if (r.code !== 0) return { doc: null, error: failureText(r) };
   try {
     return { doc: parseTomlStrict(r.stdout, `containerd config dump of ${configPath}`), error: null };

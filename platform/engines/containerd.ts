@@ -7,7 +7,7 @@ import { readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { resolveForWrite } from "../fsutil.ts";
 import { findProcesses, readEnviron, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "../procs.ts";
-import { isExecutableFile, which, whichAll, SYSTEM_BIN_DIRS } from "../which.ts";
+import { whichAll, SYSTEM_BIN_DIRS } from "../which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "./apply.ts";
 import { processStartMs, restartCommand, restartProcess, sameNamespaces, snapshotProcess, systemctl, systemdUnitOf, waitForUnixSocket } from "./daemon-control.ts";
 import { buildPlan } from "./plan.ts";
@@ -18,7 +18,7 @@ import { getPath, parseTomlStrict } from "./toml-check.ts";
 import { EngineConfigError, type DeclaredRuntime, type EngineAdapter, type EngineContext, type EngineDetection, type EngineInspection, type Plan, type ReloadOptions, type ReloadResult, type VerifyResult } from "./types.ts";
 import { DEFAULT_CONTAINERD_ADDRESS, DEFAULT_CONTAINERD_CONFIG, inspectConfig, readerFor, RUNC_SHIM_TYPE, RUNSC_SHIM, RUNSC_SHIM_TYPE } from "./containerd-config.ts";
 import { SELF_ROOT, type HostRoot } from "../host-root.ts";
-import { restartOnHost, runHostBinary, whichInRoot } from "../host-exec.ts";
+import { engineBinary, restartOnHost, runHostBinary, whichInRoot } from "../host-exec.ts";
 import { configDump, dumpMismatch, validateWithContainerd } from "./containerd-dump.ts";
 import { planContainerd, type ContainerdPlanResult } from "./containerd-plan.ts";
 
@@ -94,7 +94,7 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
       : ((want ? daemons.find((d) => addressOf(d, daemonConfig(d), root) === want) : undefined) ?? daemons.find((d) => daemonConfig(d) === DEFAULT_CONTAINERD_CONFIG) ?? null);
     const configPath = ctx.configPath ?? (daemon ? daemonConfig(daemon) : DEFAULT_CONTAINERD_CONFIG);
     // The host's binary: the daemon's own executable (as the host names it), else its system directories.
-    const binary = root.foreign ? (daemon && isExecutableFile(root.local(daemon.exe)) ? daemon.exe : whichInRoot(root, "containerd")) : which("containerd", [env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
+    const binary = engineBinary(root, "containerd", daemon, env);
     const shim = findShim(binary, daemon, env, root);
     const notes: string[] = [];
     if (daemon) notes.push(`containerd pid ${daemon.pid} reads ${configPath}`);

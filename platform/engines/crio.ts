@@ -5,10 +5,10 @@
 // needs flags. CRI-O loads runtimes at start: restart it (systemd) to apply.
 import { readdirSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { restartOnHost, runHostBinary, whichInRoot } from "../host-exec.ts";
+import { engineBinary, restartOnHost, runHostBinary, whichInRoot } from "../host-exec.ts";
 import { SELF_ROOT, type HostRoot } from "../host-root.ts";
 import { findProcesses, readEnviron } from "../procs.ts";
-import { isExecutableFile, which, whichAll, SYSTEM_BIN_DIRS } from "../which.ts";
+import { whichAll, SYSTEM_BIN_DIRS } from "../which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "./apply.ts";
 import { processStartMs, systemctl, systemdUnitOf } from "./daemon-control.ts";
 import { buildPlan, refuseIfManaged } from "./plan.ts";
@@ -196,7 +196,7 @@ export const crioAdapter: EngineAdapter<CrioDetection> = {
   async detect(ctx: EngineContext): Promise<CrioDetection> {
     const root = ctx.root ?? SELF_ROOT;
     const daemon = findProcesses(["crio"], CRIO_VALUE_FLAGS).filter((d) => root.owns(d.pid))[0] ?? null;
-    const binary = root.foreign ? (daemon && isExecutableFile(root.local(daemon.exe)) ? daemon.exe : whichInRoot(root, "crio")) : which("crio", [ctx.env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
+    const binary = engineBinary(root, "crio", daemon, ctx.env);
     const dropInDir = daemon?.flags["--config-dir"]?.at(-1) ?? daemon?.flags["-d"]?.at(-1) ?? DEFAULT_CRIO_DROPIN_DIR;
     let version: string | null = null;
     if (binary) {

@@ -43,7 +43,8 @@ const AGENT_HELP = `Usage: gvisor-doctor k8s agent --host-root DIR [options] [--
        gvisor-doctor k8s agent --probe
 
 The node agent: the long-running '${CONTAINERS.agent}' container of the ${DAEMONSET_NAME} DaemonSet.
-Every interval it runs 'gvisor-doctor check --host-root DIR --json' (in this process) and
+Every interval it runs 'gvisor-doctor check --host-root DIR --json --offline' (in this process;
+--offline: the manifests pin the release, so no node asks the bucket for a newer one) and
   - when the check passed: labels the node ${NODE_LABEL_KEY}=<installed version> (the
     release live under --prefix on the node), so the RuntimeClass schedules gVisor pods here;
   - when it failed: removes the label, so gVisor pods stop landing on a broken node;
@@ -179,7 +180,9 @@ export const k8sAgentCommand: Command = {
       labelKey: checkedKey((v["label-key"] as string | undefined) ?? NODE_LABEL_KEY),
       intervalS: parseInterval(v.interval as string | undefined),
       marker,
-      checkArgs: p.rest ?? [],
+      // --offline: the manifests pin the version, so asking the release bucket for a newer one
+      // from every node every round would only be load (the init container's check still asks).
+      checkArgs: ["--offline", ...(p.rest ?? [])],
     };
     // Not in a pod: stop now, not with a failed label in every round.
     const api = inClusterConfig(io.env);

@@ -3,7 +3,8 @@
 // when the check passed and takes the label away when it failed, so the RuntimeClass's
 // nodeSelector sends gVisor pods only to nodes that were just proven to run them.
 // One JSON line per round on stdout is the agent's log and what `k8s check` reads.
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { atomicWriteFile } from "../../platform/fsutil.ts";
 import { dirname } from "node:path";
 import type { HostRoot } from "../../platform/host-root.ts";
 import { layoutFor, liveDir } from "../../platform/release/layout.ts";
@@ -170,9 +171,7 @@ export interface Marker {
 
 function writeMarker(path: string, m: Marker): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(m)}\n`);
-  renameSync(tmp, path); // the probe never reads half a marker
+  atomicWriteFile(path, `${JSON.stringify(m)}\n`); // the probe never reads half a marker
 }
 
 export function removeMarker(path: string): void {

@@ -1,8 +1,9 @@
 // Kubernetes label syntax (k8s.io/apimachinery validation: IsQualifiedName, IsValidLabelValue),
 // checked before anything is sent so a bad --label is a usage error, not an HTTP 422.
 
+import { dns1123SubdomainError } from "./names.ts";
+
 const NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Why `key` is not a valid label key, or null when it is. */
 export function labelKeyProblem(key: string): string | null {
@@ -11,8 +12,8 @@ export function labelKeyProblem(key: string): string | null {
   const name = slash >= 0 ? key.slice(slash + 1) : key;
   if (prefix !== null) {
     if (!prefix) return `label key "${key}": the prefix before "/" is empty`;
-    if (prefix.length > 253) return `label key "${key}": the prefix is longer than 253 characters`;
-    if (!prefix.split(".").every((l) => DNS_LABEL.test(l))) return `label key "${key}": the prefix "${prefix}" is not a DNS subdomain (lowercase letters, digits, '-' and '.')`;
+    const bad = dns1123SubdomainError(prefix);
+    if (bad) return `label key "${key}": the prefix "${prefix}" is not a DNS subdomain: it ${bad}`;
   }
   if (!name) return `label key "${key}": the name is empty`;
   if (name.length > 63) return `label key "${key}": the name is longer than 63 characters`;

@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { assertAgentLineSchema, assertK8sCheckSchema } from "../helpers/schema.ts";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY } from "../helpers/cli.ts";
 import { fakeApi, podEnv, SUBJECT, type FakeApi } from "../fixtures/k8s/kubectl/fake-api.ts";
@@ -155,6 +155,18 @@ describe("k8s agent (compiled binary, real check on a host tree)", () => {
     const again = await gvdAsync(["k8s", "agent", "--host-root", host, "--once", "--", "--only", "host.platform"], env);
     expect(JSON.parse(again.stdout).label.action).toBe("unchanged");
     expect(api.requests.filter((q) => q.method === "PATCH")).toHaveLength(1);
+  });
+
+  test.skipIf(!existsSync("/usr/bin/runsc"))("rounds are --offline: no node asks the release bucket for a newer gVisor every interval", async () => {
+    api = await fakeApi({ nodes: { "worker-a": {} } });
+    const host = hostTree();
+    copyFileSync("/usr/bin/runsc", join(host, "usr/local/lib/gvisor/20260817.0/runsc"));
+    chmodSync(join(host, "usr/local/lib/gvisor/20260817.0/runsc"), 0o755);
+    mkdirSync(join(host, "usr/local/bin"), { recursive: true });
+    symlinkSync("../lib/gvisor/current/runsc", join(host, "usr/local/bin/runsc"));
+    const r = await gvdAsync(["k8s", "agent", "--host-root", host, "--once", "--", "--only", "runsc.version"], { ...podEnv(api), GVISOR_DOCTOR_AGENT_READY: join(dir, "ready") });
+    const version = JSON.parse(r.stdout).check.checks.find((c: any) => c.id === "runsc.version");
+    expect(version.details).toContain("newer-release lookup skipped (--offline)");
   });
 
   test("the loop prints a line per round and ends promptly on SIGTERM (exit 0), taking its readiness with it", async () => {
