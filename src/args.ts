@@ -78,3 +78,11 @@ export function listOption(v: string | boolean | string[] | undefined): string[]
   if (v === undefined || typeof v === "boolean") return [];
   return (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
 }
+
+/** A `--flag SECONDS` option: a positive number, or the default when absent. */
+export function secondsOption(flag: string, v: string | boolean | string[] | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (typeof v !== "string" || !(n > 0) || !Number.isFinite(n)) throw new UsageError(`${flag} ${String(v)}: expected a number of seconds greater than 0`, `e.g. ${flag} ${fallback}`);
+  return n;
+}

@@ -3,7 +3,7 @@
 // per finding with cause and fix, or one JSON document.
 import { summarize } from "../../checks/engine.ts";
 import { onCommand, type RunResult } from "../../platform/proc.ts";
-import type { Command, IO } from "../args.ts";
+import { secondsOption, type Command, type IO } from "../args.ts";
 import { EXIT, UsageError } from "../errors.ts";
 // The cluster check loads only when it runs (not on every start-up).
 import type { ClusterReport } from "../k8s/cluster-check.ts";
@@ -82,13 +82,6 @@ function render(r: ClusterReport, io: IO, ms: number, trace: RunResult[]): void 
   if (io.verbose) io.stderr(renderTrace(io.ce, trace));
 }
 
-function parseTimeout(v: string | undefined): number {
-  if (v === undefined) return DEFAULT_TIMEOUT_S;
-  const n = Number(v);
-  if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`--timeout ${v}: expected a number of seconds greater than 0`, `e.g. --timeout ${DEFAULT_TIMEOUT_S}`);
-  return n;
-}
-
 export const k8sCheckCommand: Command = {
   name: "k8s check",
   summary: "Check gVisor in the cluster: RuntimeClass, node labels and why not, a test pod",
@@ -108,7 +101,7 @@ export const k8sCheckCommand: Command = {
       if (s !== undefined && !s.trim()) throw new UsageError(`--${flag} needs a value`);
       return s;
     };
-    const timeoutS = parseTimeout(v.timeout as string | undefined);
+    const timeoutS = secondsOption("--timeout", v.timeout, DEFAULT_TIMEOUT_S);
     const started = performance.now();
     const trace: RunResult[] = [];
     const stopTrace = onCommand((r) => trace.push(r));

@@ -4,7 +4,7 @@
 // pod's service account (src/k8s/in-cluster.ts): the image has no kubectl.
 import { isAbsolute } from "node:path";
 import { hostRootAt } from "../../platform/host-root.ts";
-import type { Command, IO, Parsed } from "../args.ts";
+import { secondsOption, type Command, type IO, type Parsed } from "../args.ts";
 import { ActionError, EXIT, UsageError } from "../errors.ts";
 // The agent and the API client load only when a subcommand runs (not on every start-up).
 import type { AgentDeps, AgentOptions } from "../k8s/agent.ts";
@@ -137,13 +137,6 @@ export const k8sLabelNodeCommand: Command = {
   },
 };
 
-function parseInterval(v: string | undefined): number {
-  if (v === undefined) return DEFAULT_INTERVAL_S;
-  const n = Number(v);
-  if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`--interval ${v}: expected a number of seconds greater than 0`, `e.g. --interval ${DEFAULT_INTERVAL_S}`);
-  return n;
-}
-
 export const k8sAgentCommand: Command = {
   name: "k8s agent",
   summary: "Node agent: check the node, keep its gvisor.dev/runsc label true",
@@ -178,7 +171,7 @@ export const k8sAgentCommand: Command = {
       prefix,
       node: nodeName(p, io, "k8s agent"),
       labelKey: checkedKey((v["label-key"] as string | undefined) ?? NODE_LABEL_KEY),
-      intervalS: parseInterval(v.interval as string | undefined),
+      intervalS: secondsOption("--interval", v.interval, DEFAULT_INTERVAL_S),
       marker,
       // --offline: the manifests pin the version, so asking the release bucket for a newer one
       // from every node every round would only be load (the init container's check still asks).
