@@ -1,10 +1,15 @@
 // Argument parsing on node:util parseArgs (Bun, Deno and Node all ship it), with
 // usage errors that name the problem in one line and say where help is.
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { parseArgs, type ParseArgsOptionDescriptor } from "node:util";
 import type { ChalkInstance } from "chalk";
 import { UsageError } from "./errors.ts";
 
-export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
+/**
+ * The flags a command takes. A string flag's value must not be empty (`--prefix ''` and `--prefix=` are usage
+ * errors: an empty path or URL would silently mean "here" or "the default"); `allowEmpty` opts a flag out where
+ * an empty value means something (`--runtime-arg=` clears the args).
+ */
+export type OptionSpec = Record<string, ParseArgsOptionDescriptor & { allowEmpty?: boolean }>;
 
 /** Flags every command accepts. */
 export const COMMON_OPTIONS: OptionSpec = {
@@ -56,9 +61,12 @@ export function parseCommandArgs(cmd: Command, argv: string[]): Parsed {
   const head = dd >= 0 ? argv.slice(0, dd) : argv;
   const rest = dd >= 0 ? argv.slice(dd + 1) : null;
   if (rest && !cmd.acceptsRest) throw new UsageError(`'${cmd.name}' takes no arguments after --`, `see: gvisor-doctor ${cmd.name} --help`);
+  const spec: OptionSpec = { ...COMMON_OPTIONS, ...cmd.options };
+  // parseArgs gets only its own keys.
+  const options = Object.fromEntries(Object.entries(spec).map(([k, { allowEmpty: _, ...o }]) => [k, o]));
   let parsed;
   try {
-    parsed = parseArgs({ args: head, options: { ...COMMON_OPTIONS, ...cmd.options }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: head, options, allowPositionals: true, strict: true });
   } catch (e) {
     const err = e as Error & { code?: string };
     const opt = err.message.match(/option '(-[^' ]+)/i)?.[1] ?? err.message.match(/'(-[^' ]+)/)?.[1];
@@ -69,6 +77,11 @@ export function parseCommandArgs(cmd: Command, argv: string[]): Parsed {
   const max = cmd.maxPositionals ?? 0;
   if (parsed.positionals.length > max) {
     throw new UsageError(`unexpected argument '${parsed.positionals[max]}' for '${cmd.name}'`, `see: gvisor-doctor ${cmd.name} --help`);
+  }
+  for (const [name, v] of Object.entries(parsed.values)) {
+    if (!spec[name]?.allowEmpty && (v === "" || (Array.isArray(v) && v.includes("")))) {
+      throw new UsageError(`--${name} needs a value, got an empty one`, `see: gvisor-doctor ${cmd.name} --help`);
+    }
   }
   return { values: parsed.values as Parsed["values"], positionals: parsed.positionals, rest };
 }
