@@ -2,6 +2,7 @@
 // usage errors that name the problem in one line and say where help is.
 import { parseArgs, type ParseArgsOptionDescriptor } from "node:util";
 import type { ChalkInstance } from "chalk";
+import { echoInput } from "./echo-input.ts";
 import { UsageError } from "./errors.ts";
 
 /**
@@ -92,10 +93,35 @@ export function listOption(v: string | boolean | string[] | undefined): string[]
   return (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
 }
 
-/** A `--flag SECONDS` option: a positive number, or the default when absent. */
+/** The longest delay a timer holds: 2^31-1 ms (~24.8 days); setTimeout fires a longer one after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The most seconds any `--timeout`/`--interval` flag takes (2147483, ~24.8 days). */
+export const MAX_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+
+export interface NumberRange {
+  min: number;
+  max: number;
+  /** Whole numbers only (no fraction). */
+  integer?: boolean;
+  /** What the value is, for the message: "a number of seconds", "a whole number". */
+  what: string;
+}
+
+/**
+ * A number as a person writes it on a command line: decimal digits with an optional fraction — no sign,
+ * hex (`0x10`), exponent, `Infinity` or spaces — inside `range`. Every numeric flag goes through here.
+ */
+export function parseDecimal(flag: string, spec: string, range: NumberRange, hint?: string): number {
+  const n = (range.integer ? /^\d+$/ : /^\d+(\.\d+)?$/).test(spec) ? Number(spec) : NaN;
+  if (!(n >= range.min && n <= range.max)) {
+    throw new UsageError(`${flag} ${echoInput(spec)}: expected ${range.what} from ${range.min} to ${range.max}`, hint);
+  }
+  return n;
+}
+
+/** A `--flag SECONDS` option (fractions allowed, at most MAX_SECONDS), or the default when absent. */
 export function secondsOption(flag: string, v: string | boolean | string[] | undefined, fallback: number): number {
   if (v === undefined) return fallback;
-  const n = Number(v);
-  if (typeof v !== "string" || !(n > 0) || !Number.isFinite(n)) throw new UsageError(`${flag} ${String(v)}: expected a number of seconds greater than 0`, `e.g. ${flag} ${fallback}`);
-  return n;
+  const what = "a number of seconds";
+  return parseDecimal(flag, String(v), { min: 0.001, max: MAX_SECONDS, what }, `e.g. ${flag} ${fallback}`);
 }
