@@ -1,6 +1,7 @@
 // runIsolated: validate → detect (only the facts the method needs) → choose → prepare
 // the method's launch → run it. The CLI's `exec` and the library entry (src/lib.ts)
 // are both this function.
+import { echoInput } from "../../src/echo-input.ts";
 import { ActionError, EXIT } from "../../src/errors.ts";
 import { ensureProbeImage } from "../images.ts";
 import { chooseMethod, detectAll, detectFromView, findTool, whyNot } from "./detect.ts";
@@ -68,10 +69,12 @@ export async function runIsolated(options: RunIsolatedOptions): Promise<ExecResu
     if (!cgroups) warn(`cgroups are read-only here, so runsc runs with --ignore-cgroups: the pids${req.memoryBytes ? " and memory limits are" : " limit is"} not enforced by the sandbox (only by whatever contains this process)`);
     launch = await launchRunsc(req, { runsc: s.detail.runsc, ignoreCgroups: !cgroups });
   } else {
+    // Whenever nothing sandboxes the command, stderr says so — also when --via none asked for it.
+    const what = `'${echoInput(req.command[0])}' as a plain subprocess without ${unenforced(req).join(", ")}`;
     if (req.via === "auto") {
       const why = whyNot(detectFromView(choice.view));
-      warn(`no gVisor sandbox here (${why}); running '${req.command[0]}' as a plain subprocess without ${unenforced(req).join(", ")}. --require-sandbox refuses instead.`);
-    }
+      warn(`no gVisor sandbox here (${why}); running ${what}. --require-sandbox refuses instead.`);
+    } else warn(`--via none: running ${what}.`);
     launch = launchNone(req, hostEnv);
   }
   options.onMethod?.(s);

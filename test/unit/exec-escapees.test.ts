@@ -52,6 +52,16 @@ describe("exec --via none: escapees", () => {
     expect(running(6)).toEqual([]);
   });
 
+  test("--via none, asked for explicitly, still warns on stderr that nothing sandboxes the command", async () => {
+    const warnings: string[] = [];
+    const r = await runIsolated({ command: ["true"], via: "none", pids: 64, onWarning: (m) => warnings.push(m) });
+    expect(r).toMatchObject({ method: "none", sandboxed: false, exitCode: 0 });
+    expect(warnings).toEqual([
+      "--via none: running 'true' as a plain subprocess without gVisor isolation, the read-only root, " +
+        "no-new-privileges and dropped capabilities, the pids limit (64), network none.",
+    ]);
+  });
+
   test("the sweep finds a run's processes by group, session and marker, and killRun ends them all", () => {
     const id = `test-${tag}`;
     const child = Bun.spawn(["setsid", "sleep", sleeper(7)], { env: { ...process.env, [EXEC_ID_ENV]: id } });
