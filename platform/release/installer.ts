@@ -16,7 +16,7 @@ import { canDecode, createDecoder, DecodeError, type DecoderChoice } from "./dec
 import { ArchiveError, TarStager, type StagedMember } from "./extract.ts";
 import { DownloadError, formatBytes, NotFoundError } from "./http.ts";
 import {
-  activate, freeDirName, layoutFor, linkStatus, liveDir, makeStaging, markExecutable, mkdirs, placeVersion, previousDir,
+  activate, checkOwnDir, freeDirName, layoutFor, linkStatus, liveDir, makeStaging, markExecutable, mkdirs, placeVersion, previousDir,
   readState, removeStaleStaging, removeVersionDir, searchProblems, unsafeDirs, unsafeDirsError, writeProblems, writeState, type InstallState, type Layout, type VersionRecord,
 } from "./layout.ts";
 import { insecureMirror, type Source } from "./source.ts";
@@ -520,6 +520,7 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
       await pauseForTest("verified", o.env);
       const elfProblems = hostElfProblems(staging.path, members, o.arch);
       if (elfProblems.length) throw new ActionError(`${primary.url}: ${elfProblems.join("; ")}`, `the mirror serves the wrong files under ${o.arch}/; nothing was installed`);
+      checkOwnDir(staging); // the binary about to run is the one just verified
       const v = await run(join(staging.path, "runsc"), ["--version"], { timeoutMs: 20_000, env: { PATH: o.env.PATH ?? "/usr/bin:/bin" } });
       if (v.code !== 0) throw new ActionError(`the downloaded runsc does not run: runsc --version: ${failureText(v)}`, "nothing was installed; check that this host can run gVisor (gvisor-doctor check)");
       result.runscVersion = v.stdout.split("\n")[0].trim() || null;
