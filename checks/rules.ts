@@ -117,6 +117,21 @@ export const RULES: Rule[] = [
     fix: () => ({ id: "host.ptrace-scope", summary: "Allow ptrace (scope ≤ 2); 3 cannot be lowered without a reboot", command: "echo 'kernel.yama.ptrace_scope = 1' | sudo tee /etc/sysctl.d/10-gvisor-ptrace.conf  # then reboot", automatic: false }),
   },
   {
+    // Before sandbox-permissions: the same fork/exec text, but runsc names the real cause.
+    id: "userns-denied", ref: 24, title: "The kernel refuses runsc a user namespace",
+    scope: ["runsc.", "docker.", "containerd.", "podman."],
+    pattern: /fork\/exec \/proc\/self\/exe: operation not permitted: check whether \/proc\/sys\/user\/max_user_namespaces/,
+    sample: "gofer: fork/exec /proc/self/exe: operation not permitted: check whether /proc/sys/user/max_user_namespaces is set too low",
+    cause: (c) => c.facts.sysctl.maxUserNamespaces === 0
+      ? "user.max_user_namespaces is 0: the kernel refuses the user namespace runsc's gofer runs in."
+      : `user.max_user_namespaces is ${c.facts.sysctl.maxUserNamespaces ?? "unknown"}, so the kernel refuses the user namespace for another reason: the engine (and runsc) run chrooted — the kernel denies new user namespaces to a process whose root is not its mount namespace's root. Start the engine with pivot_root (a container runtime, systemd-nspawn), not chroot.`,
+    fix: (c) => ({
+      id: "host.userns", automatic: false,
+      summary: c.facts.sysctl.maxUserNamespaces === 0 ? "Allow user namespaces (user.max_user_namespaces > 0)" : "Run the engine in its own mount namespace with pivot_root instead of a chroot",
+      command: c.facts.sysctl.maxUserNamespaces === 0 ? "echo 'user.max_user_namespaces = 15000' | sudo tee /etc/sysctl.d/10-gvisor-userns.conf && sudo sysctl --system" : null,
+    }),
+  },
+  {
     id: "sandbox-permissions", ref: 7, title: "The sandbox user (nobody) cannot execute runsc",
     scope: ["runsc.", "docker.", "containerd.", "podman."], pattern: /unable to attach: operation not permitted|fork\/exec \/proc\/self\/exe: (?:invalid argument|operation not permitted)/,
     sample: "fork/exec /proc/self/exe: invalid argument: unknown",
@@ -136,6 +151,13 @@ export const RULES: Rule[] = [
     sample: "cannot set up cgroup for root: configuring cgroup: write /sys/fs/cgroup/cgroup.subtree_control: device or resource busy",
     cause: () => "runsc runs inside a container (or the root cgroup is not empty) on cgroup v2.",
     fix: (c) => registerFix(c, `Run ${c.runtime} with --ignore-cgroups`, [flag(c, "ignore-cgroups")]),
+  },
+  {
+    id: "cgroup-controller-missing", ref: 9, title: "cgroup v2 without the controllers runsc needs",
+    scope: ["docker.", "containerd.", "podman.", "runsc."], pattern: /mandatory cgroup controller "([^"]+)" is missing/,
+    sample: 'cannot set up cgroup for root: configuring cgroup: mandatory cgroup controller "memory" is missing',
+    cause: (c) => `This host's cgroup v2 tree does not offer the "${c.match?.[1] ?? "memory"}" controller to runsc (controllers delegated away: nested containers, some rootless and hybrid cgroup setups). With --ignore-cgroups runsc runs, but gVisor then does not enforce the container's memory, CPU and pids limits.`,
+    fix: (c) => registerFix(c, `Run ${c.runtime} with --ignore-cgroups (containers run; their resource limits are not enforced by gVisor)`, [flag(c, "ignore-cgroups")]),
   },
   {
     id: "cgroup-denied", ref: 10, title: "Rootless engine without cgroup delegation",
