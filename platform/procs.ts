@@ -120,7 +120,8 @@ export function listeningUnixPaths(pid: number, procRoot = "/proc"): string[] | 
     for (const line of readFileSync(`${procRoot}/${pid}/net/unix`, "utf8").split("\n").slice(1)) {
       // Num RefCount Protocol Flags Type St Inode [Path]; flag 0x10000 is __SO_ACCEPTCON (listening).
       const f = line.trim().split(/\s+/);
-      if (f.length >= 8 && (Number.parseInt(f[3], 16) & 0x10000) !== 0 && f[7].startsWith("/")) listening.set(f[6], f[7]);
+      const listens = f.length >= 8 && (Number.parseInt(f[3], 16) & 0x10000) !== 0;
+      if (listens && f[7].startsWith("/")) listening.set(f[6], f[7]);
     }
     fds = readdirSync(`${procRoot}/${pid}/fd`);
   } catch {

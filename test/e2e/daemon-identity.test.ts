@@ -7,7 +7,8 @@
 // argv alone (the old matchDockerd) picks the lowest pid that names the path: B1.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync }
+  from "node:fs";
 import { join } from "node:path";
 import { dockerdServing, matchDockerd } from "../../platform/docker.ts";
 import { DOCKERD_VALUE_FLAGS, findProcesses, pidAlive } from "../../platform/procs.ts";
@@ -43,7 +44,8 @@ exec dockerd --config-file ${claim}/daemon.json -H unix://${claim}/docker.sock -
 async function startOther(dir: string, claim: string, script: string): Promise<Other> {
   const log = join(dir, "dockerd.log");
   // unshare and sh exec: the spawned pid is dockerd's. Own network namespace, as every bed dockerd.
-  const child = spawn("unshare", ["-m", "-n", "--propagation", "private", "sh", "-ec", script], { detached: true, stdio: "ignore" });
+  const argv = ["-m", "-n", "--propagation", "private", "sh", "-ec", script];
+  const child = spawn("unshare", argv, { detached: true, stdio: "ignore" });
   child.unref();
   appendFileSync(join(dir, "pids"), `${child.pid}\n`);
   const pid = child.pid!;
@@ -87,14 +89,17 @@ describe.skipIf(!BED.ok)("configure docker signals the dockerd behind the socket
     // B1: this root, its own mount namespace; a tmpfs hides our claimDir from it.
     const d1 = mkdtempSync(`${BED_PREFIX}identity-b1-`);
     writeFileSync(join(d1, "containerd.toml"), containerdToml(d1));
-    b1 = await startOther(d1, claimDir, `mount -t tmpfs tmpfs ${claimDir}\n${daemonsScript(d1, claimDir, `${d1}/pids`)}`);
+    const hide = `mount -t tmpfs tmpfs ${claimDir}`;
+    b1 = await startOther(d1, claimDir, `${hide}\n${daemonsScript(d1, claimDir, `${d1}/pids`)}`);
     // B2: another root: /usr and /etc bound read-only in its private mount namespace, then chroot.
     const d2 = mkdtempSync(`${BED_PREFIX}identity-b2-`);
     b2root = d2;
-    for (const d of ["usr", "etc", "proc", "dev", "sys", "tmp", "var/run", claimDir.slice(1)]) mkdirSync(join(d2, d), { recursive: true });
+    const dirs = ["usr", "etc", "proc", "dev", "sys", "tmp", "var/run", claimDir.slice(1)];
+    for (const d of dirs) mkdirSync(join(d2, d), { recursive: true });
     for (const l of ["bin", "sbin", "lib", "lib64"]) symlinkSync(`usr/${l}`, join(d2, l));
     writeFileSync(join(d2, "containerd.toml"), containerdToml(""));
-    const mounts = ["usr", "etc"].map((d) => `mount --bind /${d} ${d2}/${d}; mount -o remount,bind,ro ${d2}/${d}`).join("\n");
+    const ro = (d: string) => `mount --bind /${d} ${d2}/${d}; mount -o remount,bind,ro ${d2}/${d}`;
+    const mounts = ["usr", "etc"].map(ro).join("\n");
     const inside = daemonsScript("", claimDir, "/pids").replace(/'/g, `'\\''`);
     b2 = await startOther(d2, claimDir, `${mounts}
 mount -t proc proc ${d2}/proc; mount --rbind /dev ${d2}/dev; mount --rbind /sys ${d2}/sys
@@ -140,7 +145,8 @@ exec chroot ${d2} /bin/sh -ec '${inside}'`);
     expect(engine.reload).toMatchObject({ action: "reloaded", method: `SIGHUP to dockerd pid ${a.dockerdPid}` });
     expect(engine.verify.ok).toBe(true);
     expect(r.code).toBe(0);
-    expect(JSON.parse(a.docker(["info", "--format", "{{json .Runtimes}}"]).stdout).runsc).toEqual({ path: RUNSC, runtimeArgs: ["--network=none"] });
+    const runtimes = JSON.parse(a.docker(["info", "--format", "{{json .Runtimes}}"]).stdout);
+    expect(runtimes.runsc).toEqual({ path: RUNSC, runtimeArgs: ["--network=none"] });
     // The others were not touched: no reload in their logs, and no daemon.json written at the path they claim.
     for (const o of [b1!, b2!]) expect(readFileSync(o.log, "utf8")).not.toContain("reload");
     expect(existsSync(join(claimDir, "daemon.json"))).toBe(false);
