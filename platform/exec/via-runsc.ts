@@ -203,6 +203,16 @@ export async function launchRunsc(req: ExecRequest, t: RunscTarget): Promise<Lau
         }
       }
     },
+    verdict(code) {
+      const hits = group?.pidsLimitHits() ?? 0;
+      if (!hits || code === 0) return null;
+      // Past the limit gVisor cannot start a host thread and the whole sandbox dies (exit 2, silently).
+      return {
+        exitCode: code === 2 ? 137 : undefined,
+        message: `the sandbox reached its pids limit (--pids ${req.pids}, which counts gVisor's own host threads ` +
+          `too) and gVisor stopped it${code === 2 ? " (exit 137)" : ""}; raise --pids if the command needs more processes`,
+      };
+    },
     async cleanup() {
       // `runsc run` deletes its container when it ends normally; after a kill it may not have.
       if (tornDown || readdirSafe(state).some((f) => f.includes(id))) await runsc(["delete", "--force", id]);
