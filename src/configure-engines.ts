@@ -15,6 +15,7 @@ import { whichInRoot } from "../platform/host-exec.ts";
 import { SELF_ROOT, type HostRoot } from "../platform/host-root.ts";
 import { findRunscBinaries, primaryRunsc } from "../platform/runsc.ts";
 import type { IO } from "./args.ts";
+import { echoInput } from "./echo-input.ts";
 import { EXIT, UsageError } from "./errors.ts";
 import { startProgress } from "./ui/spinner.ts";
 import { VERSION } from "./version.ts";
@@ -89,7 +90,7 @@ export interface ConfigureReport {
 }
 
 function validateRuntimeName(name: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new UsageError(`invalid runtime name '${name}': use letters, digits, '.', '_' and '-'`, "see: gvisor-doctor configure --help");
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new UsageError(`invalid runtime name '${echoInput(name)}': use letters, digits, '.', '_' and '-'`, "see: gvisor-doctor configure --help");
   if (name === "runc") throw new UsageError("the runtime name 'runc' would replace the engines' default runtime: pick another name (default: runsc)");
 }
 
@@ -102,14 +103,14 @@ async function defaultRunsc(req: ConfigureRequest, env: NodeJS.ProcessEnv): Prom
 }
 
 function checkRunsc(path: string, force: boolean, root: HostRoot): string {
-  if (root.foreign && !isAbsolute(path)) throw new UsageError(`--runsc ${path}: with --host-root, give the node's absolute path (e.g. ${INSTALLED_RUNSC})`);
+  if (root.foreign && !isAbsolute(path)) throw new UsageError(`--runsc ${echoInput(path)}: with --host-root, give the node's absolute path (e.g. ${INSTALLED_RUNSC})`);
   const abs = isAbsolute(path) ? path : resolve(path);
   if (force) return abs;
   try {
     if (!statSync(root.local(abs)).isFile()) throw new Error("not a file");
     accessSync(root.local(abs), constants.X_OK);
   } catch {
-    throw new UsageError(`--runsc ${root.show(path)}: not an executable file`, `install runsc first (gvisor-doctor install${root.foreign ? ` --host-root ${root.dir}` : ""}), or pass --force to register a path that will exist later`);
+    throw new UsageError(`--runsc ${echoInput(root.show(path))}: not an executable file`, `install runsc first (gvisor-doctor install${root.foreign ? ` --host-root ${root.dir}` : ""}), or pass --force to register a path that will exist later`);
   }
   return abs;
 }
@@ -256,7 +257,7 @@ export async function configureEngines(req: ConfigureRequest, io: IO): Promise<C
   const engines = req.engines?.length ? req.engines : root.foreign ? [...HOST_ROOT_ENGINES] : [...ENGINE_NAMES];
   const unsupported = root.foreign ? engines.filter((e) => !HOST_ROOT_ENGINES.includes(e)) : [];
   if (unsupported.length) throw new UsageError(`--host-root configures the Kubernetes node runtimes (${HOST_ROOT_ENGINES.join(", ")}), not ${unsupported.join(", ")}`, "run gvisor-doctor on the node itself for Docker and Podman");
-  if (root.foreign && req.configPath && !isAbsolute(req.configPath)) throw new UsageError(`--config ${req.configPath}: with --host-root, give the node's absolute path (e.g. /etc/containerd/config.toml)`);
+  if (root.foreign && req.configPath && !isAbsolute(req.configPath)) throw new UsageError(`--config ${echoInput(req.configPath)}: with --host-root, give the node's absolute path (e.g. /etc/containerd/config.toml)`);
   if (req.configPath && engines.length !== 1) throw new UsageError("--config names one engine's file: say which engine, e.g. gvisor-doctor configure docker --config /etc/docker/daemon.json");
   const rt = await resolveRuntimeRequest(req, env);
   if (rt.runscPath.startsWith("/tmp/") && !req.force) io.stderr(`warning: registering ${rt.runscPath}: a runsc under /tmp disappears on reboot (install it with gvisor-doctor install)`);

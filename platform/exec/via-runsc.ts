@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSyn
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { echoInput } from "../../src/echo-input.ts";
 import { UsageError } from "../../src/errors.ts";
 import { run } from "../proc.ts";
 import { ensureProbeRootfsDir } from "../images.ts";
@@ -143,9 +144,9 @@ function hasPoint(root: string, p: { path: string; dir: boolean }): boolean {
 async function sandboxRoot(req: ExecRequest, dir: string): Promise<string> {
   const points = mountPoints(req);
   if (req.image) {
-    if (!hasPoint(req.image, { path: "/", dir: true })) throw new UsageError(`--image ${req.image}: with --via runsc the image is a root file system directory`, "give a directory holding the sandbox's /, or leave --image out for the built-in one");
+    if (!hasPoint(req.image, { path: "/", dir: true })) throw new UsageError(`--image ${echoInput(req.image)}: with --via runsc the image is a root file system directory`, "give a directory holding the sandbox's /, or leave --image out for the built-in one");
     for (const p of [...["/proc", "/dev", "/sys"].map((path) => ({ path, dir: true })), ...points]) {
-      if (!hasPoint(req.image, p)) throw new UsageError(`${p.path} does not exist in ${req.image}${p.dir ? "" : " (as a file)"}`, `create it: ${p.dir ? "mkdir -p" : "touch"} ${join(req.image, p.path)}`);
+      if (!hasPoint(req.image, p)) throw new UsageError(`${echoInput(p.path)} does not exist in ${echoInput(req.image)}${p.dir ? "" : " (as a file)"}`, `create it: ${p.dir ? "mkdir -p" : "touch"} ${echoInput(join(req.image, p.path))}`);
     }
     return req.image;
   }
@@ -201,6 +202,16 @@ export async function launchRunsc(req: ExecRequest, t: RunscTarget): Promise<Lau
           } catch {}
         }
       }
+    },
+    verdict(code) {
+      const hits = group?.pidsLimitHits() ?? 0;
+      if (!hits || code === 0) return null;
+      // Past the limit gVisor cannot start a host thread and the whole sandbox dies (exit 2, silently).
+      return {
+        exitCode: code === 2 ? 137 : undefined,
+        message: `the sandbox reached its pids limit (--pids ${req.pids}, which counts gVisor's own host threads ` +
+          `too) and gVisor stopped it${code === 2 ? " (exit 137)" : ""}; raise --pids if the command needs more processes`,
+      };
     },
     async cleanup() {
       // `runsc run` deletes its container when it ends normally; after a kill it may not have.

@@ -9,6 +9,7 @@ import { dirname, join, posix } from "node:path";
 import { Parser, type ReadEntry } from "tar";
 import { RELEASE_BINARIES, SIDECAR_DIR } from "./channels.ts";
 import { syncFile } from "./flush.ts";
+import { echoInput } from "../../src/echo-input.ts";
 
 export class ArchiveError extends Error {}
 
@@ -26,10 +27,10 @@ export const MAX_UNPACKED_BYTES = 4 * 1024 ** 3;
 
 /** Normalised member path, or an ArchiveError saying why it is refused. */
 export function checkMemberPath(raw: string): string {
-  if (raw.startsWith("/")) throw new ArchiveError(`member "${raw}" has an absolute path`);
-  if (raw.includes("\0")) throw new ArchiveError(`member ${JSON.stringify(raw)} has a NUL byte in its name`);
+  if (raw.startsWith("/")) throw new ArchiveError(`member "${echoInput(raw)}" has an absolute path`);
+  if (raw.includes("\0")) throw new ArchiveError(`member "${echoInput(raw)}" has a NUL byte in its name`);
   const parts = raw.split("/").filter((s) => s !== "" && s !== ".");
-  if (parts.includes("..")) throw new ArchiveError(`member "${raw}" climbs out of the directory with ".."`);
+  if (parts.includes("..")) throw new ArchiveError(`member "${echoInput(raw)}" climbs out of the directory with ".."`);
   return parts.join("/");
 }
 
@@ -74,7 +75,7 @@ export class TarStager {
     try {
       this.stage(e);
     } catch (err) {
-      this.fail(err instanceof ArchiveError ? err : new ArchiveError(`cannot unpack "${e.path}": ${(err as Error).message}`));
+      this.fail(err instanceof ArchiveError ? err : new ArchiveError(`cannot unpack "${echoInput(e.path)}": ${(err as Error).message}`));
       e.resume();
     }
   }
@@ -88,15 +89,15 @@ export class TarStager {
     const dest = join(this.dir, rel);
     switch (e.type) {
       case "Directory":
-        if (rel !== "" && rel !== SIDECAR_DIR) throw new ArchiveError(`unexpected directory "${e.path}" (a gVisor release has only ${SIDECAR_DIR}/)`);
+        if (rel !== "" && rel !== SIDECAR_DIR) throw new ArchiveError(`unexpected directory "${echoInput(e.path)}" (a gVisor release has only ${SIDECAR_DIR}/)`);
         this.ensureDir(rel);
         e.resume();
         return;
       case "File":
       case "OldFile":
       case "ContiguousFile": {
-        if (!allowedFile(rel)) throw new ArchiveError(`unexpected member "${e.path}" (a gVisor release has only runsc, containerd-shim-runsc-v1 and ${SIDECAR_DIR}/*)`);
-        if (this.members.has(rel)) throw new ArchiveError(`member "${e.path}" appears twice`);
+        if (!allowedFile(rel)) throw new ArchiveError(`unexpected member "${echoInput(e.path)}" (a gVisor release has only runsc, containerd-shim-runsc-v1 and ${SIDECAR_DIR}/*)`);
+        if (this.members.has(rel)) throw new ArchiveError(`member "${echoInput(e.path)}" appears twice`);
         this.ensureDir(dirname(rel) === "." ? "" : dirname(rel));
         const size = e.size ?? 0;
         this.total += size;
@@ -124,13 +125,13 @@ export class TarStager {
         return;
       }
       case "SymbolicLink": {
-        if (!allowedFile(rel)) throw new ArchiveError(`unexpected member "${e.path}" (a symlink where a gVisor release has none)`);
+        if (!allowedFile(rel)) throw new ArchiveError(`unexpected member "${echoInput(e.path)}" (a symlink where a gVisor release has none)`);
         const target = e.linkpath ?? "";
         const resolved = posix.normalize(posix.join(posix.dirname(rel), target));
         if (target.startsWith("/") || resolved === ".." || resolved.startsWith("../") || resolved === ".") {
-          throw new ArchiveError(`member "${e.path}" is a symlink to "${target}", outside the release directory`);
+          throw new ArchiveError(`member "${echoInput(e.path)}" is a symlink to "${echoInput(target)}", outside the release directory`);
         }
-        if (this.members.has(rel)) throw new ArchiveError(`member "${e.path}" appears twice`);
+        if (this.members.has(rel)) throw new ArchiveError(`member "${echoInput(e.path)}" appears twice`);
         this.ensureDir(dirname(rel) === "." ? "" : dirname(rel));
         symlinkSync(target, dest);
         this.members.set(rel, { path: rel, type: "symlink", size: 0 });
@@ -138,10 +139,10 @@ export class TarStager {
         return;
       }
       case "Link": {
-        if (!allowedFile(rel)) throw new ArchiveError(`unexpected member "${e.path}" (a hard link where a gVisor release has none)`);
+        if (!allowedFile(rel)) throw new ArchiveError(`unexpected member "${echoInput(e.path)}" (a hard link where a gVisor release has none)`);
         const target = checkMemberPath(e.linkpath ?? "");
-        if (this.members.get(target)?.type !== "file") throw new ArchiveError(`member "${e.path}" is a hard link to "${e.linkpath}", which is not a file of this release`);
-        if (this.members.has(rel)) throw new ArchiveError(`member "${e.path}" appears twice`);
+        if (this.members.get(target)?.type !== "file") throw new ArchiveError(`member "${echoInput(e.path)}" is a hard link to "${echoInput(e.linkpath ?? "")}", which is not a file of this release`);
+        if (this.members.has(rel)) throw new ArchiveError(`member "${echoInput(e.path)}" appears twice`);
         this.ensureDir(dirname(rel) === "." ? "" : dirname(rel));
         linkSync(join(this.dir, target), dest);
         this.members.set(rel, { path: rel, type: "hardlink", size: 0 });
@@ -151,9 +152,9 @@ export class TarStager {
       case "CharacterDevice":
       case "BlockDevice":
       case "FIFO":
-        throw new ArchiveError(`member "${e.path}" is a device file (${e.type}): a gVisor release has none`);
+        throw new ArchiveError(`member "${echoInput(e.path)}" is a device file (${e.type}): a gVisor release has none`);
       default:
-        throw new ArchiveError(`member "${e.path}" has an unsupported type (${e.type})`);
+        throw new ArchiveError(`member "${echoInput(e.path)}" has an unsupported type (${e.type})`);
     }
   }
 

@@ -6,6 +6,7 @@ import { gatherFacts, type HostFacts } from "../../platform/facts.ts";
 import { hostRootAt } from "../../platform/host-root.ts";
 import { onCommand, type RunResult } from "../../platform/proc.ts";
 import { listOption, type Command, type IO, type Parsed } from "../args.ts";
+import { echoInput } from "../echo-input.ts";
 import { EXIT, UsageError } from "../errors.ts";
 import { header, renderFindings, renderTrace, summaryLine } from "../report/human.ts";
 import { reportJson } from "../report/json.ts";
@@ -83,7 +84,7 @@ export async function runCheckMatrix(p: Parsed, io: IO, catalog: Check[] = CATAL
   const only = listOption(p.values.only);
   const skipIds = listOption(p.values.skip);
   const bad = unknownPatterns(catalog, [...only, ...skipIds]);
-  if (bad.length) throw new UsageError(`unknown check id: ${bad.join(", ")}`, "see: gvisor-doctor check --list");
+  if (bad.length) throw new UsageError(`unknown check id: ${echoInput(bad.join(", "), 300)}`, "see: gvisor-doctor check --list");
   const started = performance.now();
   const trace: RunResult[] = [];
   const stopTrace = onCommand((r) => trace.push(r));

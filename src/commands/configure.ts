@@ -3,6 +3,7 @@
 // `--version` and `check --quick` never load the config editors.
 import type { Command, IO } from "../args.ts";
 import type { ConfigureReport, ConfigureRequest } from "../configure-engines.ts";
+import { echoInput } from "../echo-input.ts";
 import { UsageError } from "../errors.ts";
 import { hostRootHelp, HOST_ROOT_OPTIONS, hostRootFlags } from "../host-root-flags.ts";
 import { DEFAULT_WRAPPER_DIR, INSTALLED_RUNSC } from "../../platform/engines/runtime-args.ts";
@@ -96,7 +97,7 @@ export const configureCommand: Command = {
   },
   async run(p, io) {
     const names = p.positionals.flatMap((s) => s.split(",")).filter(Boolean);
-    for (const n of names) if (n !== "all" && !(ENGINE_NAMES as readonly string[]).includes(n)) throw new UsageError(`unknown engine '${n}'`, `engines: ${ENGINE_NAMES.join(", ")}, all`);
+    for (const n of names) if (n !== "all" && !(ENGINE_NAMES as readonly string[]).includes(n)) throw new UsageError(`unknown engine '${echoInput(n)}'`, `engines: ${ENGINE_NAMES.join(", ")}, all`);
     const engines = names.includes("all") || !names.length ? undefined : (names as EngineName[]);
     const v = p.values;
     const { root, restartCommand } = hostRootFlags(p);

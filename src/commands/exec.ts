@@ -2,6 +2,7 @@
 // (platform/exec/isolated.ts), which the library exports too.
 import { isatty } from "node:tty";
 import type { Command } from "../args.ts";
+import { echoInput } from "../echo-input.ts";
 import { UsageError } from "../errors.ts";
 
 export const EXEC_HELP = `Usage: gvisor-doctor exec [options] -- CMD [ARGS...]
@@ -73,7 +74,7 @@ export const execCommand: Command = {
   maxPositionals: Number.POSITIVE_INFINITY,
   acceptsRest: true,
   async run(p, io) {
-    if (p.positionals.length) throw new UsageError(`put the command after --: gvisor-doctor exec [options] -- ${p.positionals.join(" ")}`, "see: gvisor-doctor exec --help");
+    if (p.positionals.length) throw new UsageError(`put the command after --: gvisor-doctor exec [options] -- ${echoInput(p.positionals.join(" "))}`, "see: gvisor-doctor exec --help");
     const { parseBytes, parseEnv, parsePositiveInt, parseSeconds, parseVia, parseNetwork } = await import("../../platform/exec/options.ts");
     const env: Record<string, string> = {};
     for (const e of strs(p.values.env)) {

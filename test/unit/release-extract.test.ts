@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ArchiveError, checkMemberPath, TarStager } from "../../platform/release/extract.ts";
+import { Pax } from "tar";
 import { buildTar } from "../helpers/fake-bucket.ts";
 
 let dir: string;
@@ -79,6 +80,18 @@ describe("members that are refused (nothing is written outside staging)", () => 
   test("garbage is not a tarball", async () => {
     const err = await unpack(Buffer.alloc(4096, 0x41)).catch((e) => e);
     expect(err).toBeInstanceOf(ArchiveError);
+  });
+  test("a 6 KB member name is echoed cut to its start and length, without terminal escapes (issue 14)", async () => {
+    const name = `gvisor-bin/${"n".repeat(6000)}\u001b]0;title\u0007`;
+    // A long name travels in a pax extended header before the member's own.
+    const pax = new Pax({ path: `${name}/x` }).encode();
+    const tar = buildTar([file("runsc"), file("short-name")]);
+    const second = tar.indexOf(Buffer.from("short-name"), 512);
+    const err = await unpack(Buffer.concat([tar.subarray(0, second), pax, tar.subarray(second)])).catch((e) => e);
+    expect(err).toBeInstanceOf(ArchiveError);
+    expect((err as Error).message).toMatch(/^unexpected member "gvisor-bin\/n+… \(6023 characters\)" \(a gVisor release has only/);
+    expect((err as Error).message.length).toBeLessThan(300);
+    expect(() => checkMemberPath(`/${name}`)).toThrow(/^member "\/gvisor-bin\/n+… \(6022 characters\)" has an absolute path$/);
   });
   test("path checks: ./ prefixes and doubled slashes are normalised", () => {
     expect(checkMemberPath("./gvisor-bin//gvisor_sentry")).toBe("gvisor-bin/gvisor_sentry");
