@@ -114,8 +114,8 @@ detect_arch() {
 }
 
 # musl or glibc. `ldd --version` answers on both (musl's ldd prints "musl libc" and exits 1);
-# the loader file decides when there is no ldd. A glibc system with Debian's `musl` package also
-# has /lib/ld-musl-*, so the loader is only the last resort.
+# the loader files decide when there is no ldd. A glibc system with Debian's `musl` package also
+# has /lib/ld-musl-*, so a glibc loader there means glibc (outside Alpine, whose gcompat adds one).
 detect_libc() {
   _ldd_out=$(ldd --version 2>&1 </dev/null || true)
   case "$_ldd_out" in
@@ -135,6 +135,10 @@ detect_libc() {
   _libc=glibc
   for _f in /lib/ld-musl-*.so.1; do
     if [ -e "$_f" ]; then _libc=musl; fi
+  done
+  [ -e /etc/alpine-release ] && return 0
+  for _f in /lib64/ld-linux-x86-64.so.2 /lib/ld-linux-x86-64.so.2 /lib/ld-linux-aarch64.so.1; do
+    if [ -e "$_f" ]; then _libc=glibc; fi
   done
 }
 

@@ -91,12 +91,23 @@ describe.skipIf(MISSING.length > 0)("install.sh end to end", () => {
       expect(real.requests).toEqual(["GET /install.sh", "GET /SHA512SUMS", `GET /${asset}.gz`]);
     });
 
-    test.skipIf(!ROOT_USER)("nobody: `wget -qO- … | busybox sh -s -- --version` on a busybox-only PATH installs to ~/.local/bin and passes the arguments", async () => {
+    // Without ldd or getconf the loaders decide: Debian's `musl` package adds /lib/ld-musl-* to a glibc
+    // host, and the glibc build is still the one it needs (the second case adds that loader, by overlay).
+    const MUSL_LOADER = `/usr/lib/ld-musl-${process.arch === "arm64" ? "aarch64" : "x86_64"}.so.1`;
+    test.skipIf(!ROOT_USER).each(["as this host is", "with Debian's musl loader also present"])("nobody: `wget -qO- … | busybox sh -s -- --version` on a busybox-only PATH installs to ~/.local/bin and passes the arguments (%s)", async (variant) => {
       const home = fresh("home", NOBODY);
       const path = toolbox(fresh("busybox-bin"), { busybox: true });
+      const ovl = fresh("usr-lib-overlay");
+      const withMusl = [
+        "unshare", "-m", "--propagation", "private", "sh", "-c",
+        `mkdir "$1/u" "$1/w" "$1/m" && mount -t overlay overlay -o "lowerdir=/usr/lib,upperdir=$1/u,workdir=$1/w" "$1/m" && ` +
+          `touch "$1/m/${MUSL_LOADER.slice("/usr/lib/".length)}" && mount --bind "$1/m" /usr/lib && shift && exec "$@"`,
+        "sh", ovl,
+      ];
       const r = await runShell(oneLiner("wget", "busybox sh"), ["--version"], {
         env: cleanEnv({ PATH: path, HOME: home, GVD_URL: real.url, GVISOR_DOCTOR_BASE: real.url }),
         user: "nobody",
+        wrap: variant.startsWith("with") ? withMusl : undefined,
       });
       expect(r.stdout).toBe(`gvisor-doctor ${realVersion()}\n`); // stdout is gvisor-doctor's alone
       expect(r.stderr).toContain(`info: installed gvisor-doctor ${realVersion()} to ${home}/.local/bin/gvisor-doctor`);
