@@ -23,7 +23,9 @@ export function refuseIfManaged(file: string, text: string | null, force: boolea
  * config that named it no longer does. So an engine never points at a file that is not there.
  */
 export function referencedFirst(changes: FileChange[]): FileChange[] {
-  const named = (c: FileChange) => changes.some((o) => o !== c && (o.after?.includes(c.path) || o.before?.includes(c.path)));
+  // Named outside comments: a wrapper's "# used by: <config>" line is not a reference.
+  const names = (text: string | null, path: string) => !!text?.split("\n").some((l) => !l.trimStart().startsWith("#") && l.includes(path));
+  const named = (c: FileChange) => changes.some((o) => o !== c && (names(o.after, c.path) || names(o.before, c.path)));
   const first = changes.filter((c) => c.after !== null && named(c));
   const last = changes.filter((c) => c.after === null && named(c));
   return [...first, ...changes.filter((c) => !first.includes(c) && !last.includes(c)), ...last];
