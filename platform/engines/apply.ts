@@ -97,12 +97,22 @@ export function backupDirFor(path: string): string | undefined {
   return dir.endsWith(".d") ? `${dir}.gvisor-doctor-backups` : undefined;
 }
 
+/** Run `write`; when it fails, the backup made for it goes too ("nothing was changed" leaves nothing behind). */
+function withBackup(backup: string | null, write: () => void): string | null {
+  try {
+    write();
+  } catch (e) {
+    if (backup) rmSync(backup, { force: true });
+    throw e;
+  }
+  return backup;
+}
+
 function writeOne(c: FileChange, opts: ApplyOptions): AppliedFile {
   removeStaleTemps(c.path);
   if (c.after === null) {
     const backup = c.backup === false ? null : backupFile(c.path, opts.now, backupDirFor(c.path));
-    rmSync(c.path, { force: true });
-    return { path: c.path, action: "delete", backup };
+    return { path: c.path, action: "delete", backup: withBackup(backup, () => rmSync(c.path, { force: true })) };
   }
   if (c.before === null) {
     mkdirSync(dirname(resolveForWrite(c.path)), { recursive: true, mode: 0o755 });
@@ -110,7 +120,7 @@ function writeOne(c: FileChange, opts: ApplyOptions): AppliedFile {
     return { path: c.path, action: "create", backup: null };
   }
   const backup = backupFile(c.path, opts.now, backupDirFor(c.path));
-  atomicWriteFile(c.path, encodeBytes(c.after), { beforeRename: opts.beforeRename });
+  withBackup(backup, () => atomicWriteFile(c.path, encodeBytes(c.after!), { beforeRename: opts.beforeRename }));
   return { path: c.path, action: "modify", backup };
 }
 
@@ -120,6 +130,8 @@ function undo(done: { change: FileChange; applied: AppliedFile }[]): string[] {
     try {
       if (applied.action === "create") rmSync(change.path, { force: true });
       else atomicWriteFile(change.path, encodeBytes(change.before ?? ""), { mode: applied.backup ? statSync(applied.backup).mode & 0o7777 : (change.mode ?? 0o644) });
+      // Restored: its backup is redundant, and the run reports that nothing changed.
+      if (applied.backup) rmSync(applied.backup, { force: true });
     } catch {
       failed.push(change.path);
     }
@@ -157,7 +169,7 @@ export async function applyChanges(changes: FileChange[], opts: ApplyOptions): P
           const err = explainWriteError(e, c.path);
           if (done.length) {
             const restored = done.map((d) => d.change.path).filter((p) => !undoFailed.includes(p));
-            const tail = undoFailed.length ? `; could NOT restore ${undoFailed.join(", ")} (backups: ${done.map((d) => d.applied.backup).filter(Boolean).join(", ")})` : `; restored ${restored.join(", ")}`;
+            const tail = undoFailed.length ? `; could NOT restore ${undoFailed.join(", ")} (backups: ${done.filter((d) => undoFailed.includes(d.change.path)).map((d) => d.applied.backup).filter(Boolean).join(", ")})` : `; restored ${restored.join(", ")}`;
             throw new EngineConfigError(err.message + tail, err.spot, err.hint, null, err.code);
           }
           throw err;
