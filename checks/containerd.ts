@@ -13,7 +13,8 @@ import { run } from "../platform/proc.ts";
 import { helloRootfs, writeRootfs } from "../platform/rootfs.ts";
 import { reapStrayShims } from "../platform/stray-shims.ts";
 import { which, SYSTEM_BIN_DIRS } from "../platform/which.ts";
-import { diagnose, type RuleContext } from "./rules.ts";
+import { diagnose, diagnoseState, type RuleContext } from "./rules.ts";
+import { brokenRuntimeFile } from "./runtime-files.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 import { didNotStart, RUNTIME_NAME, signatureOutcome } from "./probe.ts";
 
@@ -91,10 +92,17 @@ export const containerdRuntime: Check = {
     const type = String(got.runtime_type ?? "");
     const binary = getPath(got, ["options", "BinaryName"]) as string | undefined;
     const msg = `${RUNTIME_NAME} → ${type}${binary ? ` (BinaryName ${binary})` : ""}`;
+    const root = hostRootAt(ctx.facts.hostRoot ?? undefined);
+    const cfgPath = getPath(got, ["options", "ConfigPath"]) as string | undefined;
+    const shimBinary = type === RUNSC_SHIM_TYPE ? declared?.path : null;
+    const bad = brokenRuntimeFile([{ path: binary, exec: true }, { path: cfgPath, exec: false }, { path: shimBinary, exec: true }], root);
+    if (bad) {
+      const d = diagnoseState("runtime-path-missing", { ...rc(ctx), match: ["", bad.path] as unknown as RegExpMatchArray });
+      return fail(`${msg}, but ${bad.path} ${bad.problem}: containers of this runtime fail to start`, d, [`from containerd -c ${det(ctx)!.configPath} config dump`]);
+    }
     // containerd has no live reload: a config newer than the daemon is not in effect yet.
     if (d.running && d.pid) {
       const started = processStartMs(d.pid);
-      const root = hostRootAt(ctx.facts.hostRoot ?? undefined);
       const newest = Math.max(...(e.containerd.inspection?.files ?? []).map((f) => { try { return statSync(root.local(f.path)).mtimeMs; } catch { return 0; } }));
       if (started !== null && newest > started + 1000) {
         return fail(`${msg} is configured, but containerd (pid ${d.pid}) started before the config changed`, { cause: "containerd reads its config only at start (it has no reload; SIGHUP makes it exit).", fix: REGISTER, rule: "cri-no-runtime" }, [`config changed ${new Date(newest).toISOString()}, containerd started ${new Date(started).toISOString()}`]);

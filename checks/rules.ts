@@ -39,7 +39,7 @@ export interface Rule {
 
 const engineOf = (c: RuleContext) => (c.engine === "runsc" ? "all" : c.engine);
 /** Register (or update) the runtime with the engine; `args` are runsc flags to add. */
-const registerFix = (c: RuleContext, summary?: string, args: string[] = [], extraArgv: string[] = []): Fix => {
+export const registerFix = (c: RuleContext, summary?: string, args: string[] = [], extraArgv: string[] = []): Fix => {
   // containerd (and CRI-O) have no live reload: a config change takes effect only with a restart.
   const restart = (c.engine === "containerd" || c.engine === "crio") && !extraArgv.includes("--restart") ? ["--restart"] : [];
   return gvdFix(
@@ -73,9 +73,11 @@ export const RULES: Rule[] = [
   },
   {
     id: "runtime-path-missing", ref: 2, title: "The runtime path in the engine config does not exist",
-    scope: ["docker.", "containerd.", "podman."], pattern: /error while looking up the specified runtime path: exec: "([^"]+)": stat [^:]+: no such file or directory/,
+    scope: ["docker.", "containerd.", "podman.", "crio."],
+    // Docker says it at `docker run`; containerd's runc shim only when it starts the binary (a deleted wrapper).
+    pattern: /error while looking up the specified runtime path: exec: "([^"]+)": stat [^:]+: no such file or directory|fork\/exec (\/[^:\s]+): no such file or directory/,
     sample: 'docker: Error response from daemon: error while looking up the specified runtime path: exec: "/usr/local/bin/runsc": stat /usr/local/bin/runsc: no such file or directory.',
-    cause: (c) => `The engine points the ${c.runtime} runtime at ${c.match?.[1] ?? "a path"} that does not exist in the daemon's file system (runsc moved or deleted, installed from a temp dir, or the daemon runs in another VM).`,
+    cause: (c) => `The engine points the ${c.runtime} runtime at ${c.match?.[1] ?? c.match?.[2] ?? "a path"} that does not exist in the daemon's file system or is not executable (runsc or its gvisor-doctor wrapper moved or deleted, installed from a temp dir, or the daemon runs in another VM).`,
     fix: (c) => registerFix(c, `Point the ${c.runtime} runtime at an existing runsc`),
   },
   {

@@ -3,7 +3,7 @@
 import { existsSync, lstatSync, readFileSync, readlinkSync, accessSync, constants, readdirSync } from "node:fs";
 import os from "node:os";
 import { unameArch } from "./arch.ts";
-import { dockerCli, dockerHost, dockerInfo, matchDockerd, daemonConfigPath, type DockerInfo } from "./docker.ts";
+import { dockerCli, dockerHost, dockerInfo, dockerdServing, daemonConfigPath, type DockerInfo } from "./docker.ts";
 import { run, failureText, type RunResult } from "./proc.ts";
 import { findProcesses, DOCKERD_VALUE_FLAGS, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "./procs.ts";
 import { findRunscBinaries, findRunscInRoot, GVISOR_SIGNATURE, type RunscBinary } from "./runsc.ts";
@@ -154,7 +154,7 @@ function tmpFacts(env: NodeJS.ProcessEnv, root: HostRoot): HostFacts["tmp"] {
 export async function dockerFacts(env: NodeJS.ProcessEnv, dockerd: DaemonProcess[]): Promise<DockerFacts> {
   const cli = dockerCli(env);
   const host = dockerHost(env);
-  const daemon = matchDockerd(host, dockerd);
+  const daemon = dockerdServing(host, dockerd);
   const base = { cli, host, daemon, configPath: daemonConfigPath(daemon, env) };
   if (!cli) return { ...base, info: null, infoError: "docker CLI not found on PATH", infoResult: null };
   const { info, result } = await dockerInfo(cli, env);

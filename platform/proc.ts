@@ -20,7 +20,18 @@ export interface RunOptions {
   processGroup?: boolean;
   /** The started child, e.g. to forward signals to it. */
   onSpawn?: (child: ChildProcess) => void;
+  /** The child itself exited (its stdout/stderr may still be open, held by processes it left behind). */
+  onExit?: () => void;
+  /**
+   * Once this is aborted and the child has exited, stop waiting for stdout/stderr to close: a process the
+   * child left behind may hold them for hours. What is still arriving is read until the pipes are quiet
+   * for PIPE_QUIET_MS (at most PIPE_DRAIN_MAX_MS), then they are closed and the result is the child's.
+   */
+  releasePipes?: AbortSignal;
 }
+
+export const PIPE_QUIET_MS = 250;
+export const PIPE_DRAIN_MAX_MS = 2000;
 
 export interface RunResult {
   cmd: string[];
@@ -61,10 +72,15 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
     let timedOut = false;
     // Declared before finish(): a spawn that throws synchronously calls finish() before the timer exists.
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+    let lastData = 0;
+    let drain: ReturnType<typeof setInterval> | undefined;
     const finish = (partial: Partial<RunResult>) => {
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
+      if (drain) clearInterval(drain);
+      opts.releasePipes?.removeEventListener("abort", release);
       const r: RunResult = {
         cmd,
         code: null,
@@ -97,13 +113,32 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
           child.kill("SIGKILL");
         }, opts.timeoutMs)
       : undefined;
+    function release() {
+      if (!exit || drain || settled) return;
+      const since = performance.now();
+      drain = setInterval(() => {
+        const now = performance.now();
+        if (now - lastData < PIPE_QUIET_MS && now - since < PIPE_DRAIN_MAX_MS) return;
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+        finish({ code: timedOut ? null : exit!.code, signal: exit!.signal });
+      }, 50);
+    }
+    child.on("exit", (code, signal) => {
+      exit = { code, signal };
+      opts.onExit?.();
+      if (opts.releasePipes?.aborted) release();
+    });
+    opts.releasePipes?.addEventListener("abort", release);
     child.stdout!.on("data", (b: Buffer) => {
+      lastData = performance.now();
       opts.onStdout?.(b);
       if (outLen + b.length > maxBytes) { truncated = true; b = b.subarray(0, Math.max(0, maxBytes - outLen)); }
       outLen += b.length;
       if (b.length) out.push(b); // an empty slice would still pin the whole chunk in memory
     });
     child.stderr!.on("data", (b: Buffer) => {
+      lastData = performance.now();
       opts.onStderr?.(b);
       if (errLen + b.length > maxBytes) { truncated = true; b = b.subarray(0, Math.max(0, maxBytes - errLen)); }
       errLen += b.length;

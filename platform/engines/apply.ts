@@ -6,6 +6,7 @@ import { mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } fro
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { atomicWriteFile, backupFile, removeStaleTemps, resolveForWrite, withLock } from "../fsutil.ts";
+import { decodeBytes, encodeBytes } from "./text.ts";
 import { EngineConfigError, type AppliedFile, type FileChange } from "./types.ts";
 import { SELF_ROOT, type HostRoot } from "../host-root.ts";
 
@@ -18,7 +19,7 @@ export class StalePlanError extends Error {
 
 export function readOrNull(path: string): string | null {
   try {
-    return readFileSync(path, "utf8");
+    return decodeBytes(readFileSync(path));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return null;
@@ -105,11 +106,11 @@ function writeOne(c: FileChange, opts: ApplyOptions): AppliedFile {
   }
   if (c.before === null) {
     mkdirSync(dirname(resolveForWrite(c.path)), { recursive: true, mode: 0o755 });
-    atomicWriteFile(c.path, c.after, { mode: c.mode ?? 0o644, beforeRename: opts.beforeRename });
+    atomicWriteFile(c.path, encodeBytes(c.after), { mode: c.mode ?? 0o644, beforeRename: opts.beforeRename });
     return { path: c.path, action: "create", backup: null };
   }
   const backup = backupFile(c.path, opts.now, backupDirFor(c.path));
-  atomicWriteFile(c.path, c.after, { beforeRename: opts.beforeRename });
+  atomicWriteFile(c.path, encodeBytes(c.after), { beforeRename: opts.beforeRename });
   return { path: c.path, action: "modify", backup };
 }
 
@@ -118,7 +119,7 @@ function undo(done: { change: FileChange; applied: AppliedFile }[]): string[] {
   for (const { change, applied } of [...done].reverse()) {
     try {
       if (applied.action === "create") rmSync(change.path, { force: true });
-      else atomicWriteFile(change.path, change.before ?? "", { mode: applied.backup ? statSync(applied.backup).mode & 0o7777 : (change.mode ?? 0o644) });
+      else atomicWriteFile(change.path, encodeBytes(change.before ?? ""), { mode: applied.backup ? statSync(applied.backup).mode & 0o7777 : (change.mode ?? 0o644) });
     } catch {
       failed.push(change.path);
     }

@@ -1,6 +1,7 @@
 // runIsolated: validate → detect (only the facts the method needs) → choose → prepare
 // the method's launch → run it. The CLI's `exec` and the library entry (src/lib.ts)
 // are both this function.
+import { echoInput } from "../../src/echo-input.ts";
 import { ActionError, EXIT } from "../../src/errors.ts";
 import { ensureProbeImage } from "../images.ts";
 import { chooseMethod, detectAll, detectFromView, findTool, whyNot } from "./detect.ts";
@@ -78,10 +79,12 @@ export async function runIsolated(options: RunIsolatedOptions): Promise<ExecResu
     else if (missing.length) warn(ignoringCgroups(req, `this host's cgroup v2 tree lacks the ${missing.join(", ")} controller${missing.length > 1 ? "s" : ""}`));
     launch = await launchRunsc(req, { runsc: s.detail.runsc, ignoreCgroups: !cgroups || missing.length > 0 });
   } else {
+    // Whenever nothing sandboxes the command, stderr says so — also when --via none asked for it.
+    const what = `'${echoInput(req.command[0])}' as a plain subprocess without ${unenforced(req).join(", ")}`;
     if (req.via === "auto") {
       const why = whyNot(detectFromView(choice.view));
-      warn(`no gVisor sandbox here (${why}); running '${req.command[0]}' as a plain subprocess without ${unenforced(req).join(", ")}. --require-sandbox refuses instead.`);
-    }
+      warn(`no gVisor sandbox here (${why}); running ${what}. --require-sandbox refuses instead.`);
+    } else warn(`--via none: running ${what}.`);
     launch = launchNone(req, hostEnv);
   }
   options.onMethod?.(s);

@@ -3,6 +3,8 @@
 // naming the value and the fix; nothing starts.
 import { statSync } from "node:fs";
 import { isAbsolute, normalize, posix, resolve } from "node:path";
+import { MAX_SECONDS, MAX_TIMER_MS, parseDecimal } from "../../src/args.ts";
+import { echoInput } from "../../src/echo-input.ts";
 import { UsageError } from "../../src/errors.ts";
 import { METHODS, type ExecRequest, type Mount, type Network, type RunIsolatedOptions, type Via } from "./types.ts";
 
@@ -46,25 +48,27 @@ export function parseEnv(spec: string, hostEnv: NodeJS.ProcessEnv = process.env)
 }
 
 const UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+/** Limits past these are not limits: the kernel's PID_MAX_LIMIT (2^22 tasks), and the largest exact byte count. */
+export const MAX_PIDS = 4_194_304;
+export const MAX_BYTES = Number.MAX_SAFE_INTEGER;
 
 /** "536870912", "512m", "1g" (binary units, like docker) → bytes. */
 export function parseBytes(spec: string, flag = "--memory"): number {
-  const m = spec.trim().toLowerCase().match(/^(\d+(?:\.\d+)?)\s*([bkmg]?)i?b?$/);
+  const m = spec.toLowerCase().match(/^(\d+(?:\.\d+)?)([bkmg]?)i?b?$/);
   const n = m ? Math.floor(Number(m[1]) * UNITS[m[2]]) : NaN;
-  if (!m || !Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} '${spec}': expected a size in bytes, e.g. 536870912, 512m or 1g`, HINT);
+  if (!(n >= 1 && n <= MAX_BYTES)) {
+    throw new UsageError(`${flag} ${echoInput(spec)}: expected a size from 1 byte to ${MAX_BYTES} (8 PiB), e.g. 536870912, 512m or 1g`, HINT);
+  }
   return n;
 }
 
-/** Seconds (fractions allowed) → milliseconds. */
+/** Seconds (fractions allowed, 0.001 to MAX_SECONDS: a longer timer would fire at once) → milliseconds. */
 export function parseSeconds(spec: string, flag = "--timeout"): number {
-  const n = Number(spec);
-  if (spec.trim() === "" || !Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} '${spec}': expected a positive number of seconds, e.g. 30 or 0.5`, HINT);
-  return Math.round(n * 1000);
+  return Math.round(parseDecimal(flag, spec, { min: 0.001, max: MAX_SECONDS, what: "a number of seconds" }, HINT) * 1000);
 }
 
-export function parsePositiveInt(spec: string, flag: string): number {
-  if (!/^\d+$/.test(spec.trim()) || Number(spec) < 1) throw new UsageError(`${flag} '${spec}': expected a whole number ≥ 1`, HINT);
-  return Number(spec);
+export function parsePositiveInt(spec: string, flag: string, max = MAX_PIDS): number {
+  return parseDecimal(flag, spec, { min: 1, max, integer: true, what: "a whole number" }, HINT);
 }
 
 export function parseVia(spec: string): Via {
@@ -98,12 +102,16 @@ export function normalizeRequest(o: RunIsolatedOptions, cwd: string = process.cw
     if (typeof v !== "string" || v.includes("\0")) throw new UsageError(`env ${k}: the value must be a string without NUL bytes`, HINT);
     env[k] = v;
   }
-  const positive = (v: number | undefined, name: string) => {
-    if (v !== undefined && (!Number.isFinite(v) || v <= 0)) throw new UsageError(`${name} must be a positive number (got ${v})`, HINT);
+  const inRange = (v: number | undefined, name: string, max: number) => {
+    if (v !== undefined && !(Number.isFinite(v) && v > 0 && v <= max)) {
+      throw new UsageError(`${name} must be a positive number up to ${max} (got ${v})`, HINT);
+    }
     return v ?? null;
   };
   const pids = o.pids ?? DEFAULT_PIDS;
-  if (!Number.isInteger(pids) || pids < 1) throw new UsageError(`pids must be a whole number ≥ 1 (got ${pids})`, HINT);
+  if (!Number.isInteger(pids) || pids < 1 || pids > MAX_PIDS) {
+    throw new UsageError(`pids must be a whole number from 1 to ${MAX_PIDS} (got ${pids})`, HINT);
+  }
   return {
     command: [...o.command],
     via,
@@ -112,8 +120,8 @@ export function normalizeRequest(o: RunIsolatedOptions, cwd: string = process.cw
     workdir: o.workdir ? posix.normalize(o.workdir) : null,
     network: parseNetwork(o.network ?? "none"),
     env,
-    timeoutMs: positive(o.timeoutMs, "timeoutMs"),
-    memoryBytes: positive(o.memoryBytes, "memoryBytes"),
+    timeoutMs: inRange(o.timeoutMs, "timeoutMs", MAX_TIMER_MS),
+    memoryBytes: inRange(o.memoryBytes, "memoryBytes", MAX_BYTES),
     pids,
     requireSandbox: !!o.requireSandbox,
   };

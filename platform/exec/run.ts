@@ -30,8 +30,11 @@ export async function runLaunch(l: Launch, o: RunnerOptions): Promise<ExecResult
   let teardownRun: Promise<void> | null = null;
   let markExited!: () => void;
   const exited = new Promise<void>((r) => (markExited = r));
+  // Whatever holds stdout/stderr open after teardown (or after a plain subprocess exited) is not waited for.
+  const pipes = new AbortController();
   const teardown = () => {
     tornDown = true;
+    pipes.abort();
     teardownRun ??= l.teardown({ pid, exited }).catch(() => {});
   };
   let grace: ReturnType<typeof setTimeout> | undefined;
@@ -64,6 +67,13 @@ export async function runLaunch(l: Launch, o: RunnerOptions): Promise<ExecResult
       onStderr: o.onStderr,
       processGroup: true,
       onSpawn: (c) => (pid = c.pid),
+      releasePipes: pipes.signal,
+      onExit: l.onExit
+        ? () => {
+            l.onExit!(pid);
+            pipes.abort();
+          }
+        : undefined,
     });
   } finally {
     markExited();

@@ -86,6 +86,12 @@ export function objectPath(spec: VersionSpec, arch: GvisorArch, name: string): s
  * is named as asked; a moving channel after the release its runsc reports
  * ("release-20260817.0" → "20260817.0"), else after the channel and the hash.
  */
+/**
+ * What versionDirName (and freeDirName's `_N`) can produce: one path component, no leading dot.
+ * Names read back from state.json are held to it, so an edited entry cannot name `..` or a path.
+ */
+export const VERSION_DIR_NAME = /^[A-Za-z0-9_][A-Za-z0-9._~+-]{0,127}$/;
+
 export function versionDirName(spec: VersionSpec, runscVersion: string | null, sha512: string): string {
   const reported = runscVersion?.replace(/^release-/, "").replace(/[^A-Za-z0-9._~+-]/g, "_") ?? "";
   if (!spec.moving) return spec.requested.replace("/", "-");

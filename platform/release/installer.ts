@@ -16,8 +16,8 @@ import { canDecode, createDecoder, DecodeError, type DecoderChoice } from "./dec
 import { ArchiveError, TarStager, type StagedMember } from "./extract.ts";
 import { DownloadError, formatBytes, NotFoundError } from "./http.ts";
 import {
-  activate, freeDirName, layoutFor, linkStatus, liveDir, makeStaging, markExecutable, mkdirs, placeVersion, previousDir,
-  readState, removeStaleStaging, removeVersionDir, searchProblems, writeProblems, writeState, type InstallState, type Layout, type VersionRecord,
+  activate, checkOwnDir, freeDirName, layoutFor, linkStatus, liveDir, makeStaging, markExecutable, mkdirs, placeVersion, previousDir,
+  readState, removeStaleStaging, removeVersionDir, searchProblems, unsafeDirs, unsafeDirsError, writeProblems, writeState, type InstallState, type Layout, type VersionRecord,
 } from "./layout.ts";
 import { insecureMirror, type Source } from "./source.ts";
 import { ChecksumFileError, createSha512, parseSha512File } from "./verify.ts";
@@ -208,6 +208,10 @@ export function preflight(o: InstallOptions, l: Layout, warnings: string[]): voi
       `cannot install into ${l.prefix}: ${dirs} is not writable${o.root ? "" : " (you are not root)"}`,
       o.root ? `check the permissions of ${dirs}` : `run it as root:\n  ${o.sudoCommand}\nor install for yourself only:\n  ${o.userCommand}`,
     );
+  }
+  if (o.root) {
+    const unsafe = unsafeDirs(l, o.top);
+    if (unsafe.length) throw unsafeDirsError(l, unsafe);
   }
   const s = searchProblems(l, o.top);
   if (s.length) {
@@ -437,6 +441,11 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
   let t = performance.now();
   const mark = (k: string, since: number) => (timings[k] = Math.round(performance.now() - since));
   return withLock(l.lock, async () => {
+    // Again under the lock: directories made since preflight (by us or by someone racing us).
+    if (o.root) {
+      const unsafe = unsafeDirs(l, o.top);
+      if (unsafe.length) throw unsafeDirsError(l, unsafe);
+    }
     removeStaleStaging(l);
     const state = readState(l);
     state.created = [...new Set([...state.created, ...created])];
@@ -470,7 +479,7 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
         o.progress.phase(`downloading ${plan.artifacts.map((a) => a.url).join(" and ")}`);
         let done = 0;
         const totals = new Map<string, number | null>();
-        const gots = await Promise.all(plan.artifacts.map((art) => downloadLoose(o, art, staging, objectPath(o.spec, o.arch, art.name), (n, total) => {
+        const gots = await Promise.all(plan.artifacts.map((art) => downloadLoose(o, art, staging.path, objectPath(o.spec, o.arch, art.name), (n, total) => {
           done += n;
           totals.set(art.name, total);
           const all = [...totals.values()];
@@ -488,7 +497,7 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
       } else {
         o.progress.phase(`downloading ${primary.url}`);
         const rel = objectPath(o.spec, o.arch, primary.name);
-        const got = await downloadTarball(o, plan, primary, staging, rel);
+        const got = await downloadTarball(o, plan, primary, staging.path, rel);
         result.bytes = got.bytes;
         result.decoder = got.decoder;
         checkHash(primary, got.sha512);
@@ -509,9 +518,10 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
       if (!members.includes("runsc")) throw new ActionError(`${primary.url} has no runsc in it (members: ${members.join(", ") || "none"})`, "this is not a gVisor release; nothing was installed");
       markExecutable(staging);
       await pauseForTest("verified", o.env);
-      const elfProblems = hostElfProblems(staging, members, o.arch);
+      const elfProblems = hostElfProblems(staging.path, members, o.arch);
       if (elfProblems.length) throw new ActionError(`${primary.url}: ${elfProblems.join("; ")}`, `the mirror serves the wrong files under ${o.arch}/; nothing was installed`);
-      const v = await run(join(staging, "runsc"), ["--version"], { timeoutMs: 20_000, env: { PATH: o.env.PATH ?? "/usr/bin:/bin" } });
+      checkOwnDir(staging); // the binary about to run is the one just verified
+      const v = await run(join(staging.path, "runsc"), ["--version"], { timeoutMs: 20_000, env: { PATH: o.env.PATH ?? "/usr/bin:/bin" } });
       if (v.code !== 0) throw new ActionError(`the downloaded runsc does not run: runsc --version: ${failureText(v)}`, "nothing was installed; check that this host can run gVisor (gvisor-doctor check)");
       result.runscVersion = v.stdout.split("\n")[0].trim() || null;
       const reported = result.runscVersion?.match(/runsc version (\S+)/)?.[1] ?? null;
@@ -573,7 +583,8 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
       }
       throw e;
     } finally {
-      rmSync(staging, { recursive: true, force: true });
+      // rmSync does not follow a symlink put in its place: it would remove only the link.
+      rmSync(staging.path, { recursive: true, force: true });
     }
   }, lockWaitMs(o.env), (holder) => o.progress.phase(`waiting for another gvisor-doctor (pid ${holder ?? "?"}) that holds ${l.lock}`));
 

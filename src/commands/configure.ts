@@ -83,7 +83,7 @@ export const configureCommand: Command = {
     config: { type: "string" },
     runsc: { type: "string" },
     "runtime-name": { type: "string" },
-    "runtime-arg": { type: "string", multiple: true },
+    "runtime-arg": { type: "string", multiple: true, allowEmpty: true }, // --runtime-arg= clears the args
     default: { type: "boolean" },
     remove: { type: "boolean" },
     "dry-run": { type: "boolean" },

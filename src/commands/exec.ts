@@ -16,6 +16,7 @@ Options:
   --via METHOD        auto (default) | runsc | docker | podman | none
                       auto: runsc directly inside a container (as root); else Docker,
                       then Podman, with a runsc runtime; else runsc as root; else none
+                      none: a plain subprocess, with a warning on stderr
   --image IMG         docker/podman: an image (default: a tiny image built from the
                       host's busybox, tagged by content hash, never pulled);
                       runsc: a root file system directory

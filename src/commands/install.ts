@@ -78,7 +78,7 @@ export const installCommand: Command = {
     "no-configure": { type: "boolean" },
     "dry-run": { type: "boolean" },
     force: { type: "boolean" },
-    "runtime-arg": { type: "string", multiple: true },
+    "runtime-arg": { type: "string", multiple: true, allowEmpty: true }, // --runtime-arg= clears the args
     restart: { type: "boolean" },
     ...HOST_ROOT_OPTIONS,
   },

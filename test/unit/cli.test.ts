@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { parseCommandArgs, listOption } from "../../src/args.ts";
-import { resolveCommand } from "../../src/dispatch.ts";
+import { resolveCommand, runArgv } from "../../src/dispatch.ts";
+import { COMMANDS } from "../../src/commands/index.ts";
+import { Chalk } from "chalk";
 import { checkCommand } from "../../src/commands/check.ts";
 import { UsageError } from "../../src/errors.ts";
 import { colorLevel } from "../../src/ui/color.ts";
@@ -27,6 +29,50 @@ describe("argument parsing", () => {
   test("--only accepts repeated and comma-separated ids", () => {
     const p = parseCommandArgs(checkCommand, ["--only", "docker,host.kernel", "--only", "runsc"]);
     expect(listOption(p.values.only)).toEqual(["docker", "host.kernel", "runsc"]);
+  });
+});
+
+describe("empty option values", () => {
+  // Every command and subcommand, with every string flag it takes.
+  const all = COMMANDS.flatMap((c) => (c.subcommands ? [c, ...c.subcommands] : [c]));
+  const stringFlags = all.flatMap((c) => Object.entries(c.options).filter(([, o]) => o.type === "string").map(([f, o]) => ({ c, f, o })));
+  test("--prefix '', --prefix= and --mirror '' are usage errors that name the flag", () => {
+    const install = all.find((c) => c.name === "install")!;
+    for (const argv of [["--prefix", ""], ["--prefix="], ["--mirror", ""], ["--mirror="]]) {
+      const flag = argv[0].replace(/=$/, "");
+      expect(() => parseCommandArgs(install, argv)).toThrow(`${flag} needs a value, got an empty one`);
+    }
+  });
+  test("every string flag of every command refuses an empty value, unless it opts out", () => {
+    expect(stringFlags.length).toBeGreaterThan(30);
+    for (const { c, f, o } of stringFlags) {
+      if (o.allowEmpty) continue;
+      for (const argv of [[`--${f}`, ""], [`--${f}=`], ...(o.multiple ? [[`--${f}=x`, `--${f}=`]] : [])]) {
+        let err: unknown;
+        try {
+          parseCommandArgs(c, argv);
+        } catch (e) {
+          err = e;
+        }
+        expect({ cmd: c.name, argv, usage: err instanceof UsageError }).toEqual({ cmd: c.name, argv, usage: true });
+      }
+    }
+  });
+  test("the opt-outs are exactly the flags where empty means something: --runtime-arg= clears the args", () => {
+    const optedOut = stringFlags.filter(({ o }) => o.allowEmpty).map(({ c, f }) => `${c.name} --${f}`);
+    expect(optedOut.sort()).toEqual(["configure --runtime-arg", "install --runtime-arg"]);
+    const configure = all.find((c) => c.name === "configure")!;
+    expect(parseCommandArgs(configure, ["--runtime-arg="]).values["runtime-arg"]).toEqual([""]);
+  });
+  test("through the CLI: exit 2 and nothing printed on stdout", async () => {
+    const c = new Chalk({ level: 0 });
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { env: {}, stdout: (s: string) => out.push(s), stderr: (s: string) => err.push(s), c, ce: c,
+      json: false, verbose: false, spinner: false, interactive: false };
+    expect(await runArgv(["k8s", "manifests", "--mirror", ""], io)).toBe(2);
+    expect(out).toEqual([]);
+    expect(err.join("\n")).toContain("--mirror needs a value");
   });
 });
 

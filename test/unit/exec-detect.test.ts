@@ -184,6 +184,7 @@ describe("what each method runs", () => {
     expect(() => launchNone(normalizeRequest({ command: ["pwd"], workdir: "/no/such/dir" }), {})).toThrow("--workdir /no/such/dir: /no/such/dir is not a directory on this host");
     const l = launchNone(normalizeRequest({ command: ["pwd"], workdir: "/tmp", env: { A: "1" } }), { PATH: "/bin", HOME: "/h", SECRET: "x" });
     expect(l).toMatchObject({ cwd: "/tmp", sandboxed: false });
-    expect(l.env).toEqual({ PATH: "/bin", HOME: "/h", A: "1" }); // the host's other variables stay out
+    // The host's other variables stay out; the run's marker (escapees.ts) goes in.
+    expect(l.env).toEqual({ PATH: "/bin", HOME: "/h", A: "1", GVISOR_DOCTOR_EXEC_ID: expect.stringMatching(/^\d+-[0-9a-f]{16}$/) });
   });
 });
