@@ -76,6 +76,22 @@ export function cgroupsWritable(mountinfo: string = readText("/proc/self/mountin
   return false;
 }
 
+/** The controllers runsc's cgroup v2 setup refuses to run without (runsc/cgroup: mandatory). */
+export const RUNSC_V2_CONTROLLERS = ["cpu", "cpuset", "io", "memory", "pids"];
+
+/**
+ * On a cgroup v2 host, the controllers runsc needs that the tree does not offer (a hybrid
+ * kernel, controllers delegated away: nested containers, some rootless setups); runsc then
+ * fails with `mandatory cgroup controller "memory" is missing` unless told --ignore-cgroups.
+ * Empty on cgroup v1 and when the tree offers them all.
+ */
+export function missingCgroupControllers(root = "/sys/fs/cgroup"): string[] {
+  const text = readText(join(root, "cgroup.controllers"));
+  if (!existsSync(join(root, "cgroup.controllers"))) return [];
+  const have = new Set(text.split(/\s+/).filter(Boolean));
+  return RUNSC_V2_CONTROLLERS.filter((c) => !have.has(c));
+}
+
 function readText(p: string): string {
   try {
     return readFileSync(p, "utf8");
