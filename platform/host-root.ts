@@ -86,6 +86,31 @@ export function resolveInRoot(root: string, hostPath: string): string {
   return join(root, ...done);
 }
 
+/**
+ * Whether process `pid` reads at `path` (absolute, as it names it) the file we reach at
+ * `local`: the path resolved through its root and mount namespace (/proc/PID/root, with
+ * absolute symlinks kept inside that root) is the same inode. Both absent counts as the
+ * same. null when we cannot look (another user's process) or the path is relative.
+ */
+export function seesSameFile(pid: number, path: string, local: string): boolean | null {
+  if (!isAbsolute(path)) return null;
+  const stat = (p: string) => statSync(p, { throwIfNoEntry: false }) ?? null;
+  let theirs: ReturnType<typeof stat>;
+  try {
+    theirs = stat(resolveInRoot(`/proc/${pid}/root`, path));
+  } catch {
+    return null;
+  }
+  let ours: ReturnType<typeof stat>;
+  try {
+    ours = stat(local);
+  } catch {
+    ours = null;
+  }
+  if (!theirs || !ours) return !theirs && !ours;
+  return theirs.dev === ours.dev && theirs.ino === ours.ino;
+}
+
 /** The HostRoot for `--host-root DIR` (validated: DIR must be a directory that looks like a root). */
 export function hostRootAt(dir: string | undefined): HostRoot {
   if (dir === undefined || dir === "") return SELF_ROOT;

@@ -205,8 +205,13 @@ export function pruneBackups(path: string): string[] {
     }
   });
   if (!backups.length) return [];
-  // The timestamp in the name orders them; `.N.bak` suffixes sort after their base name.
-  const oldest = [...backups].sort((a, b) => basename(a).localeCompare(basename(b)))[0];
+  // The timestamp in the name orders them; within one second, NAME.bak came before NAME.1.bak,
+  // NAME.2.bak… (as text ".1.bak" sorts before ".bak", which made the newest look oldest).
+  const order = (p: string) => {
+    const m = basename(p).match(/-(\d{8}T\d{6}Z)(?:\.(\d+))?\.bak$/);
+    return m ? `${m[1]}.${(m[2] ?? "0").padStart(6, "0")}` : basename(p);
+  };
+  const oldest = [...backups].sort((a, b) => order(a).localeCompare(order(b)))[0];
   if (readOrNull(oldest) !== current) return [];
   for (const b of backups) rmSync(b, { force: true });
   const dropInBackups = backupDirFor(path);

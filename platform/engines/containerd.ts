@@ -4,7 +4,7 @@
 // live reload and exits on SIGHUP. Without containerd-shim-runsc-v1 the runtime uses the
 // runc shim with runsc as its binary.
 import { readFileSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, isAbsolute } from "node:path";
 import { resolveForWrite } from "../fsutil.ts";
 import { findProcesses, readEnviron, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "../procs.ts";
 import { whichAll, SYSTEM_BIN_DIRS } from "../which.ts";
@@ -17,7 +17,7 @@ import { managedByTool } from "./text.ts";
 import { getPath, parseTomlStrict } from "./toml-check.ts";
 import { EngineConfigError, type DeclaredRuntime, type EngineAdapter, type EngineContext, type EngineDetection, type EngineInspection, type Plan, type ReloadOptions, type ReloadResult, type VerifyResult } from "./types.ts";
 import { DEFAULT_CONTAINERD_ADDRESS, DEFAULT_CONTAINERD_CONFIG, inspectConfig, readerFor, RUNC_SHIM_TYPE, RUNSC_SHIM, RUNSC_SHIM_TYPE } from "./containerd-config.ts";
-import { SELF_ROOT, type HostRoot } from "../host-root.ts";
+import { seesSameFile, SELF_ROOT, type HostRoot } from "../host-root.ts";
 import { engineBinary, restartOnHost, runHostBinary, whichInRoot } from "../host-exec.ts";
 import { configDump, dumpMismatch, validateWithContainerd } from "./containerd-dump.ts";
 import { planContainerd, type ContainerdPlanResult } from "./containerd-plan.ts";
@@ -84,7 +84,13 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     // Only this root's daemons count: a containerd in a container or chroot (a kind node, a
     // DaemonSet pod) reads another /etc/containerd/config.toml than the one we would edit.
     // (Host facts hold only this root's daemons already.)
-    const daemons = ctx.facts?.containerd ?? findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS).filter((d) => root.owns(d.pid));
+    const ofRoot = ctx.facts?.containerd
+      ?? findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS).filter((d) => root.owns(d.pid));
+    // Nor one that reads another file at the same path (its own mount namespace, e.g. a test
+    // sandbox or a daemon of a lived-in host seen from a private /etc): restarting it would
+    // not load what we write.
+    const readsOurs = (c: string, pid: number) => !isAbsolute(c) || seesSameFile(pid, c, root.local(c)) !== false;
+    const daemons = ofRoot.filter((d) => readsOurs(daemonConfig(d), d.pid));
     // The containerd we mean: the one reading --config, else the one serving CONTAINERD_ADDRESS
     // (as ctr/crictl pick it), else the one reading the default config. A dockerd-managed
     // containerd (its own config under /var/run/docker) is never picked by accident.

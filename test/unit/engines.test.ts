@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { applyChanges, StalePlanError } from "../../platform/engines/apply.ts";
+import { applyChanges, pruneBackups, StalePlanError } from "../../platform/engines/apply.ts";
 import { inspectContainerdText, inspectConfig as inspectContainerdConfig, planContainerd } from "../../platform/engines/containerd.ts";
 import { flagConflicts, inspectDaemonJson } from "../../platform/engines/docker.ts";
 import { dropInNameFor, expandGlob, globToRegExp } from "../../platform/engines/glob.ts";
@@ -306,6 +306,19 @@ describe("applying changes", () => {
     expect(statSync(f).mode & 0o777).toBe(0o640);
     expect(statSync(`${f}.gvisor-doctor-20261123T160102Z.bak`).mode & 0o777).toBe(0o640);
     expect(statSync(w).mode & 0o777).toBe(0o755);
+  });
+  test("a removal in the same second as the registration finds the first backup and prunes them all", async () => {
+    // configure then uninstall in one second: NAME.bak holds the original, NAME.1.bak the registered state.
+    const f = join(dir, "config.toml");
+    writeFileSync(f, "original\n");
+    const reg: FileChange = { path: f, before: "original\n", after: "registered\n", action: "modify", reason: "" };
+    await applyChanges([reg], { now, lockPath: join(dir, "lock") });
+    const unreg: FileChange = { path: f, before: "registered\n", after: "original\n", action: "modify", reason: "" };
+    await applyChanges([unreg], { now, lockPath: join(dir, "lock") });
+    expect(readdirSync(dir).filter((n) => n.endsWith(".bak")).sort()).toEqual([
+      "config.toml.gvisor-doctor-20261123T160102Z.1.bak", "config.toml.gvisor-doctor-20261123T160102Z.bak"]);
+    expect(pruneBackups(f)).toHaveLength(2);
+    expect(readdirSync(dir).filter((n) => n.endsWith(".bak"))).toEqual([]);
   });
   test("SIGKILL between writing the temp file and the rename leaves the old file; the next run cleans up and writes", async () => {
     const f = join(dir, "daemon.json");
