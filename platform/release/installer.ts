@@ -25,7 +25,7 @@ import { proxyFor, redactProxy } from "./proxy.ts";
 import { lockWaitMs, pauseForTest } from "./hooks.ts";
 import type { Trust } from "./trust.ts";
 import type { SignedChain } from "./apt/chain.ts";
-import { checkDowngrade } from "./apt/freshness.ts";
+import { checkDowngrade, checkReportedDowngrade, liveRelease } from "./apt/freshness.ts";
 
 export interface Progress {
   /** A new phase (non-TTY: one line each). */
@@ -416,7 +416,7 @@ async function installInner(o: InstallOptions): Promise<InstallResult> {
   if (!o.allowDowngrade) {
     const liveRec = readState(l).versions[liveDir(l) ?? ""];
     const next = plan.signed ? plan.signed.deb.version : o.spec.moving ? null : o.spec.requested;
-    checkDowngrade(liveRec ? liveRec.release ?? liveRec.runscVersion : null, next, false, plan.signed ? "the signed release" : "release");
+    checkDowngrade(liveRelease(liveRec), next, false, plan.signed ? "the signed release" : "release");
   }
   result.format = plan.format;
   result.tried = plan.tried;
@@ -564,7 +564,7 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
       const reported = result.runscVersion?.match(/runsc version (\S+)/)?.[1] ?? null;
       // The live release must not be replaced by an older one (what runsc itself reports counts).
       const liveRec = live ? state.versions[live] : undefined;
-      checkDowngrade(liveRec?.runscVersion ?? null, result.runscVersion, !!o.allowDowngrade, "runsc");
+      checkReportedDowngrade(liveRec?.runscVersion ?? null, result.runscVersion, !!o.allowDowngrade);
       const vw = versionWarning(o, reported, plan.signed ? "the signature" : "the sha512");
       if (vw) {
         warnings.push(vw);

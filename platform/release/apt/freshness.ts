@@ -31,3 +31,23 @@ export function checkDowngrade(live: string | null, next: string | null, allow: 
     throw new ActionError(`${what} ${b.raw} is older than the live ${a.raw}: refusing to downgrade; nothing was installed`, DOWNGRADE_HINT);
   }
 }
+
+/**
+ * The release a live install is, for the downgrade check: the signed package Version, else
+ * what runsc reports (unless a distribution build), else the dated release that was asked for.
+ */
+export function liveRelease(rec: { release?: string; runscVersion: string | null; requested: string } | undefined): string | null {
+  if (!rec) return null;
+  if (rec.release) return rec.release;
+  const v = rec.runscVersion ? parseGvisorVersion(rec.runscVersion) : null;
+  if (v && !v.distro) return v.raw;
+  return /^\d{8}(\.\d+)?$/.test(rec.requested) ? rec.requested : null;
+}
+
+/** Like checkDowngrade, for runsc's own reports: distribution builds ("0.0~2022…") say nothing. */
+export function checkReportedDowngrade(live: string | null, next: string | null, allow: boolean): void {
+  const a = live ? parseGvisorVersion(live) : null;
+  const b = next ? parseGvisorVersion(next) : null;
+  if (a?.distro || b?.distro) return;
+  checkDowngrade(live, next, allow, "runsc");
+}
