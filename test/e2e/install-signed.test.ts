@@ -86,6 +86,10 @@ describe("install --verify signed", () => {
     const state = JSON.parse(readFileSync(join(prefix, "lib/gvisor/state.json"), "utf8"));
     expect(state.versions[r.json.version]).toMatchObject({ format: "deb", release: "20260817.0", trust: { level: "signed", key: key.fingerprint } });
     expect(Object.keys(state.aptSeen)).toEqual([`${served.url} release`]);
+    // check's runsc.binary shows the live install's trust level.
+    const c = await gvd(["check", "--only", "runsc.binary", "--offline", "--json"], cleanEnv({ PATH: `${prefix}/bin:${process.env.PATH}` }));
+    const bin = c.json.checks.find((x: { id: string }) => x.id === "runsc.binary");
+    expect(bin.details).toContain(`trust: signed (OpenPGP key ${key.fingerprint.toUpperCase()})`);
     // The same again: nothing to do; human output names the trust level.
     const again = await gvd(["install", "--source", "apt", "--mirror", served.url, "--prefix", prefix, "--no-configure", "--keyring", key.binaryKey], env);
     expect(again.code).toBe(0);
