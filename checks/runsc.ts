@@ -9,6 +9,19 @@ import { diagnose, diagnoseState, installFix, unknownError, type RuleContext } f
 import { didNotStart, signatureOutcome } from "./probe.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 import type { EngineDetection } from "../platform/engines/types.ts";
+import { installedReleaseOf, layoutFor, readState } from "../platform/release/layout.ts";
+import { describeTrust } from "../platform/release/trust.ts";
+
+/** The trust level gvisor-doctor recorded when it installed this runsc (state.json of its prefix). */
+function trustOfLive(realPath: string): string {
+  const ours = installedReleaseOf(realPath);
+  if (!ours) return "unknown: not installed by gvisor-doctor ('gvisor-doctor install --verify signed' gets the signed level)";
+  try {
+    return describeTrust(readState(layoutFor(ours.prefix)).versions[ours.version]?.trust);
+  } catch {
+    return "unknown: state.json of its prefix cannot be read";
+  }
+}
 
 const rc = (ctx: CheckContext): Omit<RuleContext, "match"> => ({ facts: ctx.facts, engine: "runsc", runtime: "runsc" });
 /** The runsc every runsc.* check is about (the one runsc.binary accepted). */
@@ -35,7 +48,7 @@ export const runscBinary: Check = {
       const d = diagnose("runsc.binary", r.versionText, rc(ctx)) ?? { cause: "`runsc --version` failed; the binary is damaged or not executable.", fix: installFix(ctx, "Reinstall runsc", { force: true }) };
       return fail(`${where(r)} does not run: ${r.versionText}`, d, others);
     }
-    const details = [`path: ${where(r)}`, `version: ${r.versionText}`, ...others];
+    const details = [`path: ${where(r)}`, `version: ${r.versionText}`, `trust: ${trustOfLive(r.realPath)}`, ...others];
     return pass(`${r.version?.raw ?? r.versionText.replace(/^runsc version /, "")} at ${where(r)}`, details, r);
   },
 };

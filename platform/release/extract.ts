@@ -51,7 +51,14 @@ export class TarStager {
   private done: Promise<void>;
 
   /** `dir` must exist and be private (0700); `durable` fsyncs every file in the background. */
-  constructor(private readonly dir: string, private readonly durable = true, private readonly maxBytes = MAX_UNPACKED_BYTES) {
+  /**
+   * `mapPath` renames members (a .deb's usr/bin/runsc is the release's runsc); null skips one
+   * unwritten. The release's member rules apply to the renamed path.
+   */
+  constructor(
+    private readonly dir: string, private readonly durable = true, private readonly maxBytes = MAX_UNPACKED_BYTES,
+    private readonly mapPath?: (rel: string) => string | null,
+  ) {
     this.parser = new Parser({ strict: true, brotli: false, zstd: false } as ConstructorParameters<typeof Parser>[0]);
     this.parser.on("entry", (e: ReadEntry) => this.onEntry(e));
     this.done = new Promise<void>((resolve) => {
@@ -85,7 +92,15 @@ export class TarStager {
   }
 
   private stage(e: ReadEntry): void {
-    const rel = checkMemberPath(e.path);
+    const raw = checkMemberPath(e.path);
+    if (["CharacterDevice", "BlockDevice", "FIFO"].includes(e.type as string)) {
+      throw new ArchiveError(`member "${e.path}" is a device file (${e.type}): a gVisor release has none`);
+    }
+    const rel = this.mapPath ? this.mapPath(raw) : raw;
+    if (rel === null) {
+      e.resume();
+      return;
+    }
     const dest = join(this.dir, rel);
     switch (e.type) {
       case "Directory":
@@ -140,7 +155,8 @@ export class TarStager {
       }
       case "Link": {
         if (!allowedFile(rel)) throw new ArchiveError(`unexpected member "${echoInput(e.path)}" (a hard link where a gVisor release has none)`);
-        const target = checkMemberPath(e.linkpath ?? "");
+        const linked = checkMemberPath(e.linkpath ?? "");
+        const target = (this.mapPath ? this.mapPath(linked) : linked) ?? linked;
         if (this.members.get(target)?.type !== "file") throw new ArchiveError(`member "${echoInput(e.path)}" is a hard link to "${echoInput(e.linkpath ?? "")}", which is not a file of this release`);
         if (this.members.has(rel)) throw new ArchiveError(`member "${echoInput(e.path)}" appears twice`);
         this.ensureDir(dirname(rel) === "." ? "" : dirname(rel));

@@ -23,6 +23,9 @@ import { insecureMirror, type Source } from "./source.ts";
 import { ChecksumFileError, createSha512, parseSha512File } from "./verify.ts";
 import { proxyFor, redactProxy } from "./proxy.ts";
 import { lockWaitMs, pauseForTest } from "./hooks.ts";
+import type { Trust } from "./trust.ts";
+import type { SignedChain } from "./apt/chain.ts";
+import { checkDowngrade, checkReportedDowngrade, liveRelease } from "./apt/freshness.ts";
 
 export interface Progress {
   /** A new phase (non-TTY: one line each). */
@@ -54,6 +57,14 @@ export interface InstallOptions {
   userCommand: string;
   /** --host-root: the node's / (permission walks stop there); "/" otherwise. */
   top?: string;
+  /** sha512 (the bucket's .sha512 or --sha512) or signed (gVisor's signed apt chain). */
+  verify?: "sha512" | "signed";
+  /** --keyring: trust these OpenPGP keys instead of the compiled-in gVisor key. */
+  keyring?: { path: string; bytes: Uint8Array } | null;
+  /** Let an older release (or an older signed Release of a suite) replace the live one. */
+  allowDowngrade?: boolean;
+  /** The clock signatures and Valid-Until are checked against (tests). */
+  now?: Date;
 }
 
 export interface PlannedArtifact {
@@ -68,16 +79,18 @@ export interface PlannedArtifact {
 }
 
 export interface Plan {
-  format: ReleaseFormat;
+  format: ReleaseFormat | "deb";
   artifacts: PlannedArtifact[];
   /** Every URL requested while resolving, in order (for the not-found message). */
   tried: string[];
+  /** --verify signed: the verified chain down to the .deb. */
+  signed?: SignedChain;
 }
 
 export interface InstallResult {
   action: "installed" | "unchanged" | "would-install" | "would-do-nothing";
   requested: string;
-  format: ReleaseFormat | null;
+  format: ReleaseFormat | "deb" | null;
   version: string | null;
   runscVersion: string | null;
   dir: string | null;
@@ -92,6 +105,8 @@ export interface InstallResult {
   warnings: string[];
   tried: string[];
   timings: Record<string, number>;
+  /** How far this install can be trusted (null on a dry run before anything was checked). */
+  trust: Trust | null;
 }
 
 class ChecksumMismatch extends ActionError {}
@@ -181,6 +196,8 @@ export async function resolvePlan(o: InstallOptions): Promise<Plan> {
 
 function sameRelease(rec: VersionRecord | undefined, o: InstallOptions, plan: Plan | null): boolean {
   if (!rec) return false;
+  if (plan?.signed) return rec.format === "deb" && rec.url === plan.artifacts[0].url && rec.release === plan.signed.deb.version;
+  if (rec.format === "deb") return false;
   if (o.pinnedSha512) return rec.sha512 === o.pinnedSha512 && (o.spec.moving || rec.requested === o.spec.requested);
   const primary = plan?.artifacts[0];
   if (primary?.sha512 && rec.format === plan!.format && rec.sha512 === primary.sha512) return true;
@@ -248,7 +265,8 @@ interface Downloaded {
 async function downloadTarball(o: InstallOptions, plan: Plan, art: PlannedArtifact, staging: string, rel: string): Promise<Downloaded> {
   const hash = createSha512();
   const stager = new TarStager(staging);
-  const decoder = createDecoder(plan.format, (c) => stager.write(c), o.decoder, o.env.PATH);
+  const format = plan.format as ReleaseFormat;
+  const decoder = createDecoder(format, (c) => stager.write(c), o.decoder, o.env.PATH);
   o.progress.detail(`decoding with ${decoder.name}, hashing with ${hash.impl}`);
   let sniffed = false;
   let contentType: string | null = null;
@@ -265,7 +283,7 @@ async function downloadTarball(o: InstallOptions, plan: Plan, art: PlannedArtifa
     const r = await o.source.stream(rel, async (chunk) => {
       if (!sniffed) {
         sniffed = true;
-        const m = MAGIC[plan.format];
+        const m = MAGIC[format];
         if (chunk.length < m.bytes.length || m.bytes.some((b, i) => chunk[i] !== b)) {
           throw new ActionError(`${art.url} is not ${m.what}: it ${describeStart(chunk, contentType)}`, "check --mirror; nothing was installed");
         }
@@ -355,13 +373,13 @@ function hostElfProblems(dir: string, members: string[], arch: GvisorArch): stri
   return problems;
 }
 
-function versionWarning(o: InstallOptions, runscVersion: string | null): string | null {
+function versionWarning(o: InstallOptions, runscVersion: string | null, voucher: string): string | null {
   const v = runscVersion ? parseGvisorVersion(runscVersion) : null;
-  if (o.spec.moving) return v && !v.distro ? null : `runsc reports "${runscVersion ?? "nothing"}", not a gVisor release version; installed anyway: the sha512 vouches for the bytes`;
+  if (o.spec.moving) return v && !v.distro ? null : `runsc reports "${runscVersion ?? "nothing"}", not a gVisor release version; installed anyway: ${voucher} vouches for the bytes`;
   const want = o.spec.requested.match(/(\d{8})(?:\.(\d+))?/);
   const wantDate = want?.[1] ?? o.spec.requested.replace(/^nightly\//, "").replace(/-/g, "");
   const same = v && !v.distro && v.date === wantDate && (want?.[2] === undefined || v.point === Number(want[2]) || o.spec.requested.startsWith("nightly"));
-  return same ? null : `runsc reports "${runscVersion ?? "nothing"}", not ${o.spec.requested} (a repackaging mirror or a distribution build?); installed anyway: the sha512 vouches for the bytes`;
+  return same ? null : `runsc reports "${runscVersion ?? "nothing"}", not ${o.spec.requested} (a repackaging mirror or a distribution build?); installed anyway: ${voucher} vouches for the bytes`;
 }
 
 export async function install(o: InstallOptions): Promise<InstallResult> {
@@ -384,6 +402,7 @@ async function installInner(o: InstallOptions): Promise<InstallResult> {
   const result: InstallResult = {
     action: o.dryRun ? "would-install" : "installed", requested: o.spec.requested, format: null, version: null, runscVersion: null, dir: null,
     url: null, sha512: null, pinned: !!o.pinnedSha512, previous: null, layout: l, links: l.links.map((k) => k.path), bytes: 0, decoder: null, warnings, tried: [], timings,
+    trust: null,
   };
   preflight(o, l, warnings);
   if (insecureMirror(o.source) && !o.pinnedSha512) warnings.push(`${o.source.base} is plain http: the .sha512 travels the same unprotected way as the file; pin the hash with --sha512 or use https`);
@@ -395,8 +414,14 @@ async function installInner(o: InstallOptions): Promise<InstallResult> {
 
   o.progress.phase(`resolving ${o.spec.requested} for ${o.arch} at ${o.source.base}`);
   let t = performance.now();
-  const plan = await resolvePlan(o);
+  const plan = o.verify === "signed" ? await resolveSignedPlan(o, l) : await resolvePlan(o);
   mark("resolveMs", t);
+  // Before any download: a named release older than the live one is refused (rollback attack).
+  if (!o.allowDowngrade) {
+    const liveRec = readState(l).versions[liveDir(l) ?? ""];
+    const next = plan.signed ? plan.signed.deb.version : o.spec.moving ? null : o.spec.requested;
+    checkDowngrade(liveRelease(liveRec), next, false, plan.signed ? "the signed release" : "release");
+  }
   result.format = plan.format;
   result.tried = plan.tried;
   const primary = plan.artifacts[0];
@@ -460,7 +485,7 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
     if (!o.force && sameRelease(live ? state.versions[live] : undefined, o, plan) && liveIsHealthy(l, live)) {
       const rec = state.versions[live!];
       if (created.length) writeState(l, state);
-      Object.assign(result, { action: "unchanged", version: live, runscVersion: rec.runscVersion, dir: join(l.root, live!), sha512: rec.sha512, format: rec.format, url: rec.url });
+      Object.assign(result, { action: "unchanged", version: live, runscVersion: rec.runscVersion, dir: join(l.root, live!), sha512: rec.sha512, format: rec.format, url: rec.url, trust: rec.trust ?? null });
       mark("totalMs", t0);
       return result;
     }
@@ -494,6 +519,27 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
         actualSha = gots[0].sha512;
         synced = Promise.all(gots.map((g) => g.synced));
         result.decoder = "none";
+      } else if (plan.signed) {
+        o.progress.phase(`downloading ${primary.url}`);
+        const { stageDeb } = await import("./apt/stage-deb.ts");
+        const deb = plan.signed.deb;
+        const got = await stageDeb({ source: o.source, rel: plan.signed.debRel, url: primary.url, staging, pathEnv: o.env.PATH, onBytes: (d, tot) => o.progress.bytes(d, tot) });
+        result.bytes = got.bytes;
+        result.decoder = got.decoder;
+        const [algo, want, have] = deb.sha512 ? ["sha512", deb.sha512, got.sha512] : ["sha256", deb.sha256!, got.sha256];
+        if (want !== have || got.bytes !== deb.size) {
+          throw new ChecksumMismatch(
+            `${algo} mismatch for ${primary.url}\n  expected ${want} (${deb.size} bytes, from the signed ${plan.signed.packagesUrl})\n  got      ${have} (${got.bytes} bytes)\nnothing was installed`,
+            "the .deb is not the one gVisor's signed index lists: a corrupted download or a tampered mirror; check --mirror",
+          );
+        }
+        if (got.unpackError) {
+          throw new ActionError(`${primary.url} (signed) cannot be installed safely: ${got.unpackError.message}`, "the package is malformed; nothing was installed");
+        }
+        plan.signed.chain.push(`${primary.url}: ${algo} ${want.slice(0, 16)}… as listed in the signed Packages (${deb.version})`);
+        actualSha = got.sha512;
+        synced = got.synced;
+        members = got.members.filter((m) => m.type !== "symlink" && m.path !== "").map((m) => m.path);
       } else {
         o.progress.phase(`downloading ${primary.url}`);
         const rel = objectPath(o.spec, o.arch, primary.name);
@@ -511,6 +557,7 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
       mark("downloadMs", t);
       o.progress.detail(`downloaded ${formatBytes(result.bytes)} in ${timings.downloadMs} ms; sha512 ${actualSha.slice(0, 16)}… matches ${primary.hashFrom}`);
       result.sha512 = actualSha;
+      result.trust = trustOf(plan, o);
 
       // Checks before anything can go live.
       t = performance.now();
@@ -525,7 +572,10 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
       if (v.code !== 0) throw new ActionError(`the downloaded runsc does not run: runsc --version: ${failureText(v)}`, "nothing was installed; check that this host can run gVisor (gvisor-doctor check)");
       result.runscVersion = v.stdout.split("\n")[0].trim() || null;
       const reported = result.runscVersion?.match(/runsc version (\S+)/)?.[1] ?? null;
-      const vw = versionWarning(o, reported);
+      // The live release must not be replaced by an older one (what runsc itself reports counts).
+      const liveRec = live ? state.versions[live] : undefined;
+      checkReportedDowngrade(liveRec?.runscVersion ?? null, result.runscVersion, !!o.allowDowngrade);
+      const vw = versionWarning(o, reported, plan.signed ? "the signature" : "the sha512");
       if (vw) {
         warnings.push(vw);
         o.progress.warn(vw);
@@ -545,7 +595,8 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
       const name = freeDirName(l, versionDirName(o.spec, reported, actualSha));
       state.versions[name] = {
         dir: name, requested: o.spec.requested, runscVersion: result.runscVersion, format: plan.format, url: primary.url, sha512: actualSha,
-        pinned: !!o.pinnedSha512, installedAt: new Date().toISOString(), files: members,
+        pinned: !!o.pinnedSha512, installedAt: new Date().toISOString(), files: members, trust: result.trust ?? undefined,
+        ...(plan.signed ? { release: plan.signed.deb.version } : {}),
       };
       writeState(l, state);
       placed = placeVersion(l, staging, name);
@@ -566,6 +617,7 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
       activated = true;
       await pauseForTest("after-switch", o.env);
       state.history.push(name);
+      if (plan.signed?.release.date) (state.aptSeen ??= {})[aptSeenKey(o, plan.signed)] = plan.signed.release.date;
       gc(l, state, name);
       writeState(l, state);
       mark("activateMs", t);
@@ -596,6 +648,44 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
       );
     }
   }
+}
+
+/** The trust level this install reached, and the checks that got it there. */
+function trustOf(plan: Plan, o: InstallOptions): Trust {
+  const a = plan.artifacts[0];
+  if (plan.signed) return { level: "signed", key: plan.signed.signer, chain: plan.signed.chain };
+  const files = plan.artifacts.map((x) => x.url).join(", ");
+  if (o.pinnedSha512) return { level: "pinned-sha512", key: null, chain: [`${files}: sha512 matches --sha512`] };
+  return { level: "bucket-sha512", key: null, chain: plan.artifacts.map((x) => `${x.url}: sha512 matches ${x.hashFrom ?? a.hashFrom}`) };
+}
+
+/** state.json remembers the newest signed Release per repository and suite (replay protection). */
+function aptSeenKey(o: InstallOptions, c: SignedChain): string {
+  return `${o.source.base} ${c.target.suite}`;
+}
+
+/** --verify signed: walk the signed apt chain down to runsc's .deb (nothing downloaded beyond indexes). */
+async function resolveSignedPlan(o: InstallOptions, l: Layout): Promise<Plan> {
+  const [{ aptTarget }, { loadTrustedKeys, SignatureError }, { resolveSignedChain }, { checkReleaseFreshness }] = await Promise.all([
+    import("./apt/plan.ts"), import("./apt/signature.ts"), import("./apt/chain.ts"), import("./apt/freshness.ts"),
+  ]);
+  const target = aptTarget(o.spec, o.arch);
+  let trusted;
+  try {
+    trusted = await loadTrustedKeys(o.keyring ?? null);
+  } catch (e) {
+    if (e instanceof SignatureError) throw new ActionError(e.message, "--keyring takes an OpenPGP public key file (armored, or binary as gpg --export writes it)");
+    throw e;
+  }
+  const now = o.now ?? new Date();
+  const chain = await resolveSignedChain({ source: o.source, target, trusted, now, pathEnv: o.env.PATH, detail: (t) => o.progress.detail(t) });
+  const seen = readState(l).aptSeen?.[aptSeenKey(o, chain)] ?? null;
+  checkReleaseFreshness({ what: chain.releaseUrl, date: chain.release.date, validUntil: chain.release.validUntil, seen, allowDowngrade: !!o.allowDowngrade, now });
+  o.progress.detail(chain.chain.join("\n"));
+  return {
+    format: "deb", tried: [chain.releaseUrl, chain.packagesUrl], signed: chain,
+    artifacts: [{ name: "runsc.deb", url: chain.debUrl, sha512: chain.deb.sha512, hashFrom: chain.packagesUrl }],
+  };
 }
 
 /** Keep the live version and the one before it; remove other versions this tool installed. */

@@ -62,7 +62,7 @@ export interface VersionRecord {
   requested: string;
   /** First line of `runsc --version` of the installed binary. */
   runscVersion: string | null;
-  format: "zstd" | "bz2" | "loose";
+  format: "zstd" | "bz2" | "loose" | "deb";
   /** The file the hash vouches for (tarball or runsc). */
   url: string;
   sha512: string;
@@ -70,6 +70,10 @@ export interface VersionRecord {
   pinned: boolean;
   installedAt: string;
   files: string[];
+  /** How far the install could be trusted (absent in state written before trust levels). */
+  trust?: import("./trust.ts").Trust;
+  /** The package Version of a signed install (the release, whatever runsc reports). */
+  release?: string;
 }
 
 export interface InstallState {
@@ -81,6 +85,8 @@ export interface InstallState {
   created: string[];
   /** Files that were in the way of a link and were moved aside with --force. */
   replaced: { path: string; backup: string }[];
+  /** --verify signed: the Date of the newest Release verified, per "<repository> <suite>" (replay protection). */
+  aptSeen?: Record<string, string>;
 }
 
 /** state.json cannot be read or understood: an action error with the way out. */
