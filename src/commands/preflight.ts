@@ -1,6 +1,6 @@
 // `gvisor-doctor preflight`: "am I running under gVisor?" from inside a container,
 // from independent tells; with --require it refuses to start the app outside gVisor.
-import { detectSelfSandbox, type SelfSandboxFacts } from "../../platform/facts.ts";
+import { detectSelfSandbox, type SelfSandboxFacts } from "../../platform/self-sandbox.ts";
 import { CommandNotFoundError, replaceProcess } from "../../platform/replace-process.ts";
 import type { Command, IO } from "../args.ts";
 import { ActionError, EXIT, UsageError } from "../errors.ts";
