@@ -7,6 +7,8 @@ export interface Case {
   name: string;
   argv: string[];
   env?: NodeJS.ProcessEnv;
+  /** Working directory (default: the bench's own). */
+  cwd?: string;
   /** Prepare before each run (not timed). */
   before?: () => void;
   /** Exit codes that are fine (default [0]); e.g. a check run that reports a failing check. */
@@ -16,7 +18,7 @@ export interface Case {
 export function timeOnce(c: Case): number {
   c.before?.();
   const t0 = performance.now();
-  const r = spawnSync(c.argv[0], c.argv.slice(1), { env: c.env ?? process.env, stdio: ["ignore", "ignore", "pipe"] });
+  const r = spawnSync(c.argv[0], c.argv.slice(1), { env: c.env ?? process.env, cwd: c.cwd, stdio: ["ignore", "ignore", "pipe"] });
   const ms = performance.now() - t0;
   if (!(c.okCodes ?? [0]).includes(r.status ?? -1)) throw new Error(`${c.argv.join(" ")} exited ${r.status}: ${r.stderr?.toString().slice(-500)}`);
   return ms;

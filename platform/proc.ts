@@ -1,6 +1,6 @@
 // Spawning processes: argument arrays only (never a shell string), bounded output,
 // a timeout that kills the child, and a trace of every command for `-v`.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 
 export interface RunOptions {
   timeoutMs?: number;
@@ -156,6 +156,38 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
       child.stdin!.end(opts.input);
     }
   });
+}
+
+/**
+ * run() for one short command whose answer is needed before anything else can go on
+ * (preflight's dmesg): spawnSync skips the child's stream machinery, ~5 ms of preflight's
+ * ~20 ms (bench/startup.ts). Same result, same trace; stdin is /dev/null.
+ */
+export function runSync(file: string, args: string[], opts: Pick<RunOptions, "timeoutMs" | "env" | "cwd" | "maxBytes"> = {}): RunResult {
+  const started = performance.now();
+  const maxBytes = opts.maxBytes ?? 4 * 1024 * 1024;
+  // A generous buffer, cut to maxBytes below: spawnSync kills a child that overflows it, while
+  // run() lets the child finish and only drops the excess (dmesg on a long-running host is big).
+  const r = spawnSync(file, args, {
+    cwd: opts.cwd, env: (opts.env ?? process.env) as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"],
+    timeout: opts.timeoutMs, killSignal: "SIGKILL", maxBuffer: Math.max(maxBytes, 64 * 1024 * 1024),
+  });
+  const e = r.error as NodeJS.ErrnoException | undefined;
+  const timedOut = e?.code === "ETIMEDOUT";
+  const cut = (b: Buffer | null) => (b ?? Buffer.alloc(0)).subarray(0, maxBytes);
+  const result: RunResult = {
+    cmd: [file, ...args],
+    code: timedOut ? null : r.status,
+    signal: r.signal ?? null,
+    stdout: cut(r.stdout).toString("utf8"),
+    stderr: cut(r.stderr).toString("utf8"),
+    durationMs: Math.round(performance.now() - started),
+    timedOut,
+    truncated: (r.stdout?.length ?? 0) > maxBytes || (r.stderr?.length ?? 0) > maxBytes || e?.code === "ENOBUFS",
+    ...(e && !timedOut && e.code !== "ENOBUFS" ? { spawnError: e.code === "ENOENT" ? `${file}: command not found` : e.message } : {}),
+  };
+  for (const s of sinks) s(result);
+  return result;
 }
 
 /** True when the command started and exited 0. */

@@ -6,7 +6,7 @@ import { parseCommandArgs, type Command, type IO } from "./args.ts";
 import { COMMANDS } from "./commands/index.ts";
 import { boundMessage, echoInput } from "./echo-input.ts";
 import { ActionError, EXIT, UsageError } from "./errors.ts";
-import { VERSION } from "./version.ts";
+import { VERSION, versionText } from "./version.ts";
 
 export function mainHelp(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -61,7 +61,7 @@ function resolveSubcommand(group: Command, args: string[]): { cmd: Command; args
 export async function runArgv(argv: string[], io: IO): Promise<number> {
   try {
     if (argv[0] === "--version" || argv[0] === "-V") {
-      io.stdout(io.json ? JSON.stringify({ name: "gvisor-doctor", version: VERSION }) : `gvisor-doctor ${VERSION}`);
+      io.stdout(versionText(io.json));
       return EXIT.OK;
     }
     if (argv.length === 1 && (argv[0] === "--help" || argv[0] === "-h")) {

@@ -523,7 +523,7 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
         o.progress.phase(`downloading ${primary.url}`);
         const { stageDeb } = await import("./apt/stage-deb.ts");
         const deb = plan.signed.deb;
-        const got = await stageDeb({ source: o.source, rel: plan.signed.debRel, url: primary.url, staging, pathEnv: o.env.PATH, onBytes: (d, tot) => o.progress.bytes(d, tot) });
+        const got = await stageDeb({ source: o.source, rel: plan.signed.debRel, url: primary.url, staging: staging.path, pathEnv: o.env.PATH, onBytes: (d, tot) => o.progress.bytes(d, tot) });
         result.bytes = got.bytes;
         result.decoder = got.decoder;
         const [algo, want, have] = deb.sha512 ? ["sha512", deb.sha512, got.sha512] : ["sha256", deb.sha256!, got.sha256];
