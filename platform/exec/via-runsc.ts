@@ -212,8 +212,9 @@ export async function launchRunsc(req: ExecRequest, t: RunscTarget): Promise<Lau
       // Past the limit gVisor cannot start a host thread and the whole sandbox dies (exit 2, silently).
       return {
         exitCode: code === 2 ? 137 : undefined,
-        message: `the sandbox reached its pids limit (--pids ${req.pids}, which counts gVisor's own host threads ` +
-          `too) and gVisor stopped it${code === 2 ? " (exit 137)" : ""}; raise --pids if the command needs more processes`,
+        message: `the sandbox reached its pids limit (--pids ${req.pids}, which counts gVisor's own host ` +
+          `threads too) and gVisor stopped it${code === 2 ? " (exit 137)" : ""}; raise --pids if the command ` +
+          "needs more processes",
       };
     },
     async cleanup() {
