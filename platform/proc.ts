@@ -116,9 +116,13 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
     function release() {
       if (!exit || drain || settled) return;
       const since = performance.now();
+      // Quiet on two ticks in a row: an event-loop turn (which reads what is in the pipes) lies between them,
+      // so output written just before the exit is not cut off after a stall.
+      let quietTicks = 0;
       drain = setInterval(() => {
         const now = performance.now();
-        if (now - lastData < PIPE_QUIET_MS && now - since < PIPE_DRAIN_MAX_MS) return;
+        quietTicks = now - Math.max(lastData, since) >= PIPE_QUIET_MS ? quietTicks + 1 : 0;
+        if (quietTicks < 2 && now - since < PIPE_DRAIN_MAX_MS) return;
         child.stdout!.destroy();
         child.stderr!.destroy();
         finish({ code: timedOut ? null : exit!.code, signal: exit!.signal });

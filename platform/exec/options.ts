@@ -58,14 +58,16 @@ export function parseBytes(spec: string, flag = "--memory"): number {
   const m = spec.toLowerCase().match(/^(\d+(?:\.\d+)?)([bkmg]?)i?b?$/);
   const n = m ? Math.floor(Number(m[1]) * UNITS[m[2]]) : NaN;
   if (!(n >= 1 && n <= MAX_BYTES)) {
-    throw new UsageError(`${flag} ${echoInput(spec)}: expected a size from 1 byte to ${MAX_BYTES} (8 PiB), e.g. 536870912, 512m or 1g`, HINT);
+    const want = `a size from 1 byte to ${MAX_BYTES} (8 PiB), e.g. 536870912, 512m or 1g`;
+    throw new UsageError(`${flag} ${echoInput(spec)}: expected ${want}`, HINT);
   }
   return n;
 }
 
 /** Seconds (fractions allowed, 0.001 to MAX_SECONDS: a longer timer would fire at once) → milliseconds. */
 export function parseSeconds(spec: string, flag = "--timeout"): number {
-  return Math.round(parseDecimal(flag, spec, { min: 0.001, max: MAX_SECONDS, what: "a number of seconds" }, HINT) * 1000);
+  const seconds = parseDecimal(flag, spec, { min: 0.001, max: MAX_SECONDS, what: "a number of seconds" }, HINT);
+  return Math.round(seconds * 1000);
 }
 
 export function parsePositiveInt(spec: string, flag: string, max = MAX_PIDS): number {
@@ -90,7 +92,11 @@ export function normalizeRequest(o: RunIsolatedOptions, cwd: string = process.cw
   if (o.command.some((a) => typeof a !== "string" || a.includes("\0"))) throw new UsageError("the command's arguments must be strings without NUL bytes", HINT);
   const via = parseVia(o.via ?? "auto");
   if (via === "none" && o.requireSandbox) throw new UsageError("--via none contradicts --require-sandbox: a plain subprocess is not sandboxed", HINT);
-  const mounts = (o.mounts ?? []).map((m) => (typeof m === "string" ? parseMount(m, cwd) : checkMount({ ...m, source: resolve(cwd, m.source) }, echoInput(`${m.source}:${m.target}`))));
+  const mounts = (o.mounts ?? []).map((m) =>
+    typeof m === "string"
+      ? parseMount(m, cwd)
+      : checkMount({ ...m, source: resolve(cwd, m.source) }, echoInput(`${m.source}:${m.target}`)),
+  );
   const targets = new Set<string>();
   for (const m of mounts) {
     if (targets.has(m.target)) throw new UsageError(`two mounts target ${echoInput(m.target)}`, HINT);

@@ -109,11 +109,15 @@ export async function runLaunch(l: Launch, o: RunnerOptions): Promise<ExecResult
     if (forwarded && r.code === 128 + signalNumber(forwarded)) signal = forwarded;
     // gVisor's crash code (the Go runtime's): a silent 2 is never left to read as exec's usage error.
     if (l.sandboxed && exitCode === EXIT_SANDBOX_DIED && !verdict && !r.stderr.trim()) {
-      verdict = { message: `the sandbox ended with exit 2 and nothing on stderr: unless the command exited 2 itself, gVisor stopped (most often at the pids limit, which counts gVisor's own threads too: raise --pids)` };
+      verdict = {
+        message: "the sandbox ended with exit 2 and nothing on stderr: unless the command exited 2 itself, gVisor " +
+          "stopped (most often at the pids limit, which counts gVisor's own threads too: raise --pids)",
+      };
     }
     if (verdict?.exitCode !== undefined) {
       exitCode = verdict.exitCode;
-      signal = exitCode > 128 ? (Object.entries(constants.signals).find(([, n]) => n === exitCode - 128)?.[0] ?? null) : null;
+      const sig = Object.entries(constants.signals).find(([, n]) => n === exitCode - 128);
+      signal = exitCode > 128 && sig ? sig[0] : null;
     }
   } else if (r.signal) {
     exitCode = 128 + signalNumber(r.signal);

@@ -27,10 +27,11 @@ Options:
   --network MODE      none (default) | host
   --env K=V           Set a variable (K alone copies the host's); repeatable. The host's
                       environment is not passed in
-  --timeout SECONDS   Kill the sandbox after SECONDS; exit 124
+  --timeout SECONDS   Kill the sandbox after SECONDS (0.001 to 2147483); exit 124
   --memory BYTES      Memory limit (e.g. 536870912, 512m, 1g)
-  --pids N            Task limit (default 1024). Under gVisor it counts the sandbox's
-                      host threads (~7 per guest process on ptrace), not processes
+  --pids N            Task limit (default 1024, at most 4194304). Under gVisor it counts
+                      the sandbox's host threads (~7 per guest process on ptrace), not
+                      processes; past it the sandbox dies (exec says so; runsc: exit 137)
   --require-sandbox   Exit 1 without running anything when gVisor is not available
   --json              Print {method, sandboxed, exitCode, signal, timedOut, durationMs,
                       stdout, stderr, truncated} on stdout instead of streaming

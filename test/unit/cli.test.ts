@@ -36,7 +36,9 @@ describe("argument parsing", () => {
 describe("empty option values", () => {
   // Every command and subcommand, with every string flag it takes.
   const all = COMMANDS.flatMap((c) => (c.subcommands ? [c, ...c.subcommands] : [c]));
-  const stringFlags = all.flatMap((c) => Object.entries(c.options).filter(([, o]) => o.type === "string").map(([f, o]) => ({ c, f, o })));
+  const stringFlags = all.flatMap((c) =>
+    Object.entries(c.options).filter(([, o]) => o.type === "string").map(([f, o]) => ({ c, f, o })),
+  );
   test("--prefix '', --prefix= and --mirror '' are usage errors that name the flag", () => {
     const install = all.find((c) => c.name === "install")!;
     for (const argv of [["--prefix", ""], ["--prefix="], ["--mirror", ""], ["--mirror="]]) {
@@ -50,7 +52,8 @@ describe("empty option values", () => {
     expect(stringFlags.length).toBeGreaterThan(30);
     for (const { c, f, o } of stringFlags) {
       if (o.allowEmpty) continue;
-      for (const argv of [[`--${f}`, ""], [`--${f}=`], [`--${f}`, " \t"], ...(o.multiple ? [[`--${f}=x`, `--${f}=`]] : [])]) {
+      const repeated = o.multiple ? [[`--${f}=x`, `--${f}=`]] : [];
+      for (const argv of [[`--${f}`, ""], [`--${f}=`], [`--${f}`, " \t"], ...repeated]) {
         let err: unknown;
         try {
           parseCommandArgs(c, argv);
@@ -115,7 +118,8 @@ describe("input echoed in errors is bounded (issue 14: 100 KB flag values printe
   });
   test("boundMessage, the backstop for every printed error: lines cut, newlines and tabs kept", () => {
     expect(boundMessage("one\n\ttwo")).toBe("one\n\ttwo");
-    expect(boundMessage(`a\n${"z".repeat(5000)}\u001b`)).toBe(`a\n${"z".repeat(MESSAGE_LINE_MAX)}… (5001 characters)`);
+    const long = `a\n${"z".repeat(5000)}\u001b`;
+    expect(boundMessage(long)).toBe(`a\n${"z".repeat(MESSAGE_LINE_MAX)}… (5001 characters)`);
   });
 });
 

@@ -89,9 +89,11 @@ describe("members that are refused (nothing is written outside staging)", () => 
     const second = tar.indexOf(Buffer.from("short-name"), 512);
     const err = await unpack(Buffer.concat([tar.subarray(0, second), pax, tar.subarray(second)])).catch((e) => e);
     expect(err).toBeInstanceOf(ArchiveError);
-    expect((err as Error).message).toMatch(/^unexpected member "gvisor-bin\/n+… \(6023 characters\)" \(a gVisor release has only/);
+    expect((err as Error).message)
+      .toMatch(/^unexpected member "gvisor-bin\/n+… \(6023 characters\)" \(a gVisor release has only/);
     expect((err as Error).message.length).toBeLessThan(300);
-    expect(() => checkMemberPath(`/${name}`)).toThrow(/^member "\/gvisor-bin\/n+… \(6022 characters\)" has an absolute path$/);
+    expect(() => checkMemberPath(`/${name}`))
+      .toThrow(/^member "\/gvisor-bin\/n+… \(6022 characters\)" has an absolute path$/);
   });
   test("path checks: ./ prefixes and doubled slashes are normalised", () => {
     expect(checkMemberPath("./gvisor-bin//gvisor_sentry")).toBe("gvisor-bin/gvisor_sentry");
