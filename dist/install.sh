@@ -18,6 +18,7 @@
 #   GVISOR_DOCTOR_SUDO=1                 when not root: install to /usr/local/bin and run with `sudo -E`
 #   GVISOR_DOCTOR_TARGET=linux-x64-musl  skip the detection (linux-{x64,x64-baseline,arm64}[-musl])
 #   GVISOR_DOCTOR_PRINT=target           only print the file name this machine needs
+#   GVISOR_DOCTOR_HTTP_TIMEOUT=30        seconds to connect, and seconds a download may stall
 #   HTTPS_PROXY, HTTP_PROXY, NO_PROXY    honoured (upper or lower case) by curl and wget
 #
 # The whole script is functions; the one command that runs them is the last line, inside
@@ -53,6 +54,10 @@ config() {
     '' | 0) _want_sudo= ;;
     1) _want_sudo=1 ;;
     *) die "GVISOR_DOCTOR_SUDO=${GVISOR_DOCTOR_SUDO} is not 0 or 1" ;;
+  esac
+  _timeout=${GVISOR_DOCTOR_HTTP_TIMEOUT:-30}
+  case "$_timeout" in
+    '' | 0 | *[!0-9]*) die "GVISOR_DOCTOR_HTTP_TIMEOUT=$_timeout is not a whole number of seconds (at least 1)" ;;
   esac
 }
 
@@ -234,10 +239,55 @@ pick_install_dir() {
 }
 
 cleanup() {
+  if [ -n "${_child:-}" ]; then
+    kill "$_child" 2>/dev/null || true
+    _child=
+  fi
   if [ -n "${_tmp:-}" ]; then
     priv rm -rf "$_tmp" || true
     _tmp=
   fi
+}
+
+# A signal while a download runs: stop the download too (a trap waits for a foreground child, so
+# downloads run in the background and are waited for; see bgpriv).
+on_signal() {
+  cleanup
+  exit "$1"
+}
+
+# bgpriv CMD...: priv CMD in the background, waited for, so that a signal is handled at once.
+# A simple command (not a function) in the background: $! is the command itself, for the kill.
+bgpriv() {
+  if [ -n "$_sudo" ]; then
+    sudo -E "$@" </dev/null &
+  else
+    "$@" </dev/null &
+  fi
+  _child=$!
+  _bgrc=0
+  if [ -n "${_watch:-}" ]; then watch_stall "$_watch"; fi
+  wait "$_child" || _bgrc=$?
+  _child=
+  return "$_bgrc"
+}
+
+# watch_stall FILE: kill the download ($_child) once FILE has not grown for $_timeout seconds
+# (busybox wget has no working read timeout: its -T crashes busybox 1.35).
+watch_stall() {
+  _last=
+  _still=0
+  while kill -0 "$_child" 2>/dev/null; do
+    sleep 1
+    _size=$(wc -c <"$1" 2>/dev/null) || _size=
+    if [ -n "$_size" ] && [ "$_size" = "$_last" ]; then _still=$((_still + 1)); else _still=0; fi
+    _last=$_size
+    if [ "$_still" -ge "$_timeout" ]; then
+      _stalled=1
+      kill "$_child" 2>/dev/null || true
+      return 0
+    fi
+  done
 }
 
 # A private directory inside the install directory: it is on the same filesystem (so the final
@@ -245,9 +295,9 @@ cleanup() {
 make_tmp() {
   _tmp=
   trap cleanup EXIT
-  trap 'exit 129' HUP
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
+  trap 'on_signal 129' HUP
+  trap 'on_signal 130' INT
+  trap 'on_signal 143' TERM
   if has mktemp; then
     _tmp=$(priv mktemp -d "$_dir/.gvisor-doctor-install.XXXXXX") || die "cannot create a temporary directory in $_dir"
   else
@@ -297,6 +347,12 @@ pick_base() {
     esac
   fi
   if [ -z "$_dl" ] && has wget; then _dl=wget; fi
+  # GNU wget retries 20 times by default (a stalled server: 20 timeouts); busybox wget has no --tries.
+  # Its -T is a connect and read timeout; other wgets (busybox) are watched for stalls instead.
+  _wget_gnu=
+  if [ "$_dl" = wget ]; then
+    case "$(wget --version 2>/dev/null </dev/null || true)" in *"GNU Wget"*) _wget_gnu=1 ;; esac
+  fi
   [ -n "$_dl" ] || die "neither curl nor wget is installed, so nothing can be downloaded. Install one (apt-get install curl / dnf install curl / apk add curl), or download the release files yourself and point GVISOR_DOCTOR_BASE at their directory."
 }
 
@@ -310,28 +366,40 @@ fetch() {
   fi
   _url=$_base/$1
   if [ "$_dl" = curl ]; then
-    set -- --fail --location --retry 3 --output "$_out"
+    # A server that stops sending (under 1 KB/s for the timeout) fails the download like a dead one.
+    # Retries (resets, 5xx) only within the first timeout's worth of time: a stall is not waited out twice.
+    set -- --fail --location --retry 3 --retry-max-time "$_timeout" --connect-timeout "$_timeout" \
+      --speed-limit 1024 --speed-time "$_timeout" --output "$_out"
     # https only, redirects included: a redirect to plain http would defeat the point.
     case "$_url" in https://*) set -- "$@" --proto '=https' --tlsv1.2 ;; esac
     if [ -t 2 ]; then set -- "$@" --progress-bar; else set -- "$@" --silent --show-error; fi
-    priv curl "$@" "$_url"
+    bgpriv curl "$@" "$_url"
   else
-    priv wget -q -O "$_out" "$_url"
+    if [ -n "$_wget_gnu" ]; then
+      bgpriv wget -q -T "$_timeout" --tries=2 -O "$_out" "$_url"
+    else
+      _watch=$_out
+      bgpriv wget -q -O "$_out" "$_url" || { _rc=$?; _watch=; return "$_rc"; }
+      _watch=
+    fi
   fi
 }
 
 fetch_or_die() {
   _rc=0
+  _stalled=
   fetch "$1" || _rc=$?
   [ "$_rc" = 0 ] && return 0
   if [ -n "$_local" ]; then die "$_local/$1 is missing (GVISOR_DOCTOR_BASE is a directory; it needs SHA512SUMS and the file for $_target)"; fi
   # curl explains itself (--show-error); GNU wget -q says nothing, so translate its exit code.
   case "$_dl:$_rc" in
     curl:22 | wget:8) _why="the server answered with an HTTP error" ;;
-    wget:4) _why="network failure" ;;
+    curl:28) _why="timed out: no connection or no data for $_timeout s (GVISOR_DOCTOR_HTTP_TIMEOUT)" ;;
+    wget:4) _why="network failure or no data for $_timeout s (GVISOR_DOCTOR_HTTP_TIMEOUT)" ;;
     wget:5) _why="TLS certificate verification failed" ;;
     *) _why="see the message above" ;;
   esac
+  if [ -n "$_stalled" ]; then _why="timed out: no data for $_timeout s (GVISOR_DOCTOR_HTTP_TIMEOUT)"; fi
   die "could not download $_base/$1 with $_dl (exit $_rc: $_why). A 404 means this release has no such file: check GVISOR_DOCTOR_VERSION and GVISOR_DOCTOR_BASE."
 }
 
@@ -360,9 +428,10 @@ sha512() {
   _sum=${_sum%% *}  # the others: "HASH  FILE"
 }
 
-# expected NAME: set _want to NAME's hash in SHA512SUMS (`sha512sum` format), or empty.
+# expected NAME: set _want to NAME's hash in SHA512SUMS (`sha512sum` format), or empty. As with
+# `sha512sum -c`, CRLF line ends and upper-case hex are accepted.
 expected() {
-  _want=$(printf '%s\n' "$_sums" | awk -v n="$1" '$2 == n || $2 == "*" n { print $1; exit }')
+  _want=$(printf '%s\n' "$_sums" | awk -v n="$1" '{ sub(/\r$/, "") } $2 == n || $2 == "*" n { print tolower($1); exit }')
 }
 
 verify() {
@@ -452,10 +521,38 @@ path_hint() {
       fi
       say ""
       say "$_dir is not on your PATH. Add it for this shell and future logins:"
-      say "  export PATH=\"$_dir:\$PATH\""
-      say "  echo 'export PATH=\"$_dir:\$PATH\"' >> ~/.profile"
+      case "$_dir" in
+        *[!A-Za-z0-9/._+,:@%=~-]*)
+          # Quoted for pasting: a $, quote, backslash or space in the path stays literal.
+          shquote "$_dir"
+          _line="export PATH=$_quoted:\"\$PATH\""
+          shquote "$_line"
+          say "  $_line"
+          say "  printf '%s\\n' $_quoted >> ~/.profile"
+          ;;
+        *)
+          say "  export PATH=\"$_dir:\$PATH\""
+          say "  echo 'export PATH=\"$_dir:\$PATH\"' >> ~/.profile"
+          ;;
+      esac
       ;;
   esac
+}
+
+# shquote STRING: set _quoted to STRING in single quotes, each ' written as '\''.
+shquote() {
+  _q=
+  _r=$1
+  while :; do
+    case "$_r" in
+      *"'"*)
+        _q="$_q${_r%%"'"*}'\\''"
+        _r=${_r#*"'"}
+        ;;
+      *) break ;;
+    esac
+  done
+  _quoted="'$_q$_r'"
 }
 
 next_steps() {

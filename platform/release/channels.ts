@@ -11,6 +11,11 @@ export type ReleaseFormat = "zstd" | "bz2" | "loose";
 export const RELEASE_BINARIES = ["runsc", "containerd-shim-runsc-v1"] as const;
 /** runsc's sidecar binaries live here, next to the real runsc file. */
 export const SIDECAR_DIR = "gvisor-bin";
+/**
+ * The size class of a release file: runsc and the tarballs are ~30–70 MB. A download past this is not
+ * a gVisor release (or never ends): it is stopped. GVISOR_DOCTOR_MAX_DOWNLOAD_MB overrides it.
+ */
+export const MAX_DOWNLOAD_BYTES = 1024 * 1024 * 1024;
 /** The order `install` tries when no --format is given: smallest/fastest first. */
 export const FORMAT_ORDER: ReleaseFormat[] = ["zstd", "bz2", "loose"];
 

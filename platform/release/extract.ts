@@ -7,11 +7,34 @@
 import { closeSync, constants, linkSync, mkdirSync, openSync, symlinkSync, writeSync } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import { Parser, type ReadEntry } from "tar";
+import { ActionError } from "../../src/errors.ts";
 import { RELEASE_BINARIES, SIDECAR_DIR } from "./channels.ts";
 import { syncFile } from "./flush.ts";
 import { echoInput } from "../../src/echo-input.ts";
 
 export class ArchiveError extends Error {}
+
+/** The disk, not the archive, is at fault (full, over quota, out of descriptors): said as such. */
+export class DiskError extends ActionError {}
+
+/** fsyncs in flight at once: each holds a descriptor (20,000 members must not hit EMFILE). */
+const MAX_PARALLEL_SYNCS = 16;
+
+/** Blame what failed: a full disk or a descriptor limit is the host's problem, anything else the member's. */
+export function writeFailure(err: unknown, dir: string, member: string): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return new DiskError(
+      `no space left on the file system of ${dir} while writing ${member} (${code === "EDQUOT" ? "disk quota exceeded" : "the disk is full"})`,
+      `free some space there (df -h ${dir}): a gVisor release needs about 500 MB unpacked; or choose another --prefix. Nothing was installed`,
+    );
+  }
+  if (code === "EMFILE" || code === "ENFILE") {
+    return new DiskError(`too many open files while unpacking ${member} (${code})`, "raise the open-file limit (ulimit -n) and run the command again; nothing was installed");
+  }
+  if (code === "EROFS" || code === "EIO") return new DiskError(`cannot write ${member} in ${dir}: ${(err as Error).message}`, "check the disk; nothing was installed");
+  return new ArchiveError(`cannot unpack "${member}": ${(err as Error).message}`);
+}
 
 export interface StagedMember {
   /** Path inside the version directory, e.g. "runsc", "gvisor-bin/gvisor_sentry". */
@@ -82,7 +105,7 @@ export class TarStager {
     try {
       this.stage(e);
     } catch (err) {
-      this.fail(err instanceof ArchiveError ? err : new ArchiveError(`cannot unpack "${echoInput(e.path)}": ${(err as Error).message}`));
+      this.fail(err instanceof ArchiveError ? err : writeFailure(err, dirname(this.dir), echoInput(e.path)));
       e.resume();
     }
   }
@@ -126,7 +149,7 @@ export class TarStager {
             let off = 0;
             while (off < c.length) off += writeSync(fd, c, off, c.length - off);
           } catch (err) {
-            this.fail(new ArchiveError(`cannot write ${dest}: ${(err as Error).message}`));
+            this.fail(writeFailure(err, dirname(this.dir), echoInput(e.path)));
           }
         });
         e.on("end", () => {
@@ -135,7 +158,7 @@ export class TarStager {
           // in. (Flushing while writing, as loose downloads do, measured slower for tarballs.)
           this.open.delete(fd);
           closeSync(fd);
-          if (this.durable && !this.error) this.fsyncs.push(syncFile(dest).catch((err) => this.fail(new ArchiveError((err as Error).message))));
+          if (this.durable && !this.error) this.fsyncs.push(this.limitedSync(dest).catch((err) => this.fail(writeFailure(err, dirname(this.dir), echoInput(e.path)))));
         });
         return;
       }
@@ -171,6 +194,21 @@ export class TarStager {
         throw new ArchiveError(`member "${echoInput(e.path)}" is a device file (${e.type}): a gVisor release has none`);
       default:
         throw new ArchiveError(`member "${echoInput(e.path)}" has an unsupported type (${e.type})`);
+    }
+  }
+
+  private syncing = 0;
+  private syncWaiters: (() => void)[] = [];
+
+  /** syncFile, at most MAX_PARALLEL_SYNCS at a time (each holds a descriptor until done). */
+  private async limitedSync(path: string): Promise<void> {
+    while (this.syncing >= MAX_PARALLEL_SYNCS) await new Promise<void>((r) => this.syncWaiters.push(r));
+    this.syncing++;
+    try {
+      await syncFile(path);
+    } finally {
+      this.syncing--;
+      this.syncWaiters.shift()?.();
     }
   }
 

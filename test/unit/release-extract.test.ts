@@ -100,3 +100,30 @@ describe("members that are refused (nothing is written outside staging)", () => 
     expect(() => checkMemberPath("a/../../b")).toThrow(ArchiveError);
   });
 });
+
+describe("many members", () => {
+  test("20,000 members unpack under a 256-descriptor limit (syncs are bounded, no EMFILE)", () => {
+    // A child with `ulimit -n 256` runs the stager; before, one sync per member held a descriptor each.
+    const script = join(dir, "many.ts");
+    const root = join(import.meta.dir, "../..");
+    require("node:fs").writeFileSync(script, `
+      import { mkdirSync } from "node:fs";
+      import { TarStager } from "${root}/platform/release/extract.ts";
+      import { buildTar } from "${root}/test/helpers/fake-bucket.ts";
+      const members = [{ path: "runsc", data: Buffer.from("x") }];
+      for (let i = 0; i < 20000; i++) members.push({ path: "gvisor-bin/f" + i, data: Buffer.from("y") });
+      const tar = buildTar(members);
+      const dir = process.argv[2];
+      mkdirSync(dir, { mode: 0o700 });
+      const s = new TarStager(dir);
+      for (let off = 0; off < tar.length; off += 1 << 20) s.write(tar.subarray(off, off + (1 << 20)));
+      const got = await s.end();
+      await s.synced();
+      console.log(got.length);
+    `);
+    const r = Bun.spawnSync(["sh", "-c", 'ulimit -n 256 && exec "$0" "$@"', process.execPath, script, join(dir, "many")], { stderr: "pipe" });
+    expect(r.stderr.toString()).not.toContain("EMFILE");
+    expect(r.stdout.toString().trim()).toBe("20001");
+    expect(r.exitCode).toBe(0);
+  }, 120_000);
+});
