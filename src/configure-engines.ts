@@ -181,7 +181,7 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
       report.notes = e.hint ? [e.hint] : [];
       return report;
     }
-    report.status = e.code === "read-only" || e.code === "permission" || e.code === "no-space" || e.code === "no-dir" || e.code === "write-failed" ? "failed" : "refused";
+    report.status = e.code === "read-only" || e.code === "permission" || e.code === "no-space" || e.code === "no-dir" || e.code === "write-failed" || e.code === "busy" || e.code === "lock-dir" ? "failed" : "refused";
     report.error = errorOf(e);
     report.message = e.message;
     return report;

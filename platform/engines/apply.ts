@@ -3,9 +3,9 @@
 // never a mix), and undo the files already written when a later one fails.
 import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { atomicWriteFile, backupFile, removeStaleTemps, resolveForWrite, withLock } from "../fsutil.ts";
+import { atomicWriteFile, backupFile, LockBusyError, removeStaleTemps, resolveForWrite, withLock } from "../fsutil.ts";
+import { LockDirError, secureLockDir, withFlock } from "../flock.ts";
 import { decodeBytes, encodeBytes } from "./text.ts";
 import { EngineConfigError, type AppliedFile, type FileChange } from "./types.ts";
 import { SELF_ROOT, type HostRoot } from "../host-root.ts";
@@ -37,22 +37,10 @@ export function readIfAbsolute(path: string | null | undefined, root: HostRoot =
   }
 }
 
-function lockDir(): string {
-  // Non-root runs cannot create files in root's /run/lock/gvisor-doctor: a per-user directory.
-  const uid = typeof process.getuid === "function" ? process.getuid() : 0;
-  if (uid !== 0) return join(tmpdir(), `gvisor-doctor-locks-${uid}`);
-  for (const d of ["/run/lock", "/var/lock"]) {
-    try {
-      if (statSync(d).isDirectory()) return join(d, "gvisor-doctor");
-    } catch {}
-  }
-  return join(tmpdir(), "gvisor-doctor-locks");
-}
-
 /** One lock per config file (by resolved path), so runs on different files never wait. */
 export function lockPathFor(configPath: string): string {
   const key = createHash("sha256").update(resolveForWrite(configPath)).digest("hex").slice(0, 16);
-  return join(lockDir(), `configure-${key}.lock`);
+  return join(secureLockDir(), `configure-${key}.lock`);
 }
 
 /** A file-system error as a message that names the file, the cause and the fix. */
@@ -79,8 +67,12 @@ export function explainWriteError(e: unknown, path: string): EngineConfigError {
 
 export interface ApplyOptions {
   now: Date;
-  /** Lock file; default lockPathFor(the first change's path). */
+  /** Lock file; default lockPathFor(lockKey ?? the first change's path). */
   lockPath?: string;
+  /** The config whose lock to take (the engine's config file). */
+  lockKey?: string;
+  /** How long to wait for another run holding the lock (default 30 s). */
+  lockWaitMs?: number;
   /** Test hook: runs after a temp file is complete, before it replaces the file. */
   beforeRename?: (tempPath: string) => void;
   /** Told once when another run holds the lock and we wait for it. */
@@ -145,11 +137,15 @@ function undo(done: { change: FileChange; applied: AppliedFile }[]): string[] {
  */
 export async function applyChanges(changes: FileChange[], opts: ApplyOptions): Promise<AppliedFile[]> {
   if (changes.length === 0) return [];
-  const lockPath = opts.lockPath ?? lockPathFor(changes[0].path);
+  let lockPath = "";
   let lockHeld = false;
   try {
+    lockPath = opts.lockPath ?? lockPathFor(opts.lockKey ?? changes[0].path);
     const onWait = (holder: number | null) => opts.log?.(`waiting for another gvisor-doctor (pid ${holder ?? "?"}) to finish with ${changes[0].path}…`);
-    return await withLock(lockPath, () => {
+    // flock where libc can be loaded (the kernel releases it when the holder dies), else the lock file.
+    const wait = opts.lockWaitMs ?? 30_000;
+    const locked = <T>(fn: () => T) => withFlock(lockPath, fn, wait, onWait).then((r) => r ?? withLock(lockPath, fn, wait, onWait).then((value) => ({ value })));
+    return (await locked(() => {
       lockHeld = true;
       for (const c of changes) {
         let current: string | null;
@@ -176,9 +172,13 @@ export async function applyChanges(changes: FileChange[], opts: ApplyOptions): P
         }
       }
       return done.map((d) => d.applied);
-    }, 30_000, onWait);
+    })).value;
   } catch (e) {
     if (e instanceof StalePlanError || e instanceof EngineConfigError) throw e;
+    if (e instanceof LockBusyError) {
+      throw new EngineConfigError(`another gvisor-doctor (pid ${e.holder ?? "?"}) is still changing ${changes[0].path}: nothing was changed`, { file: changes[0].path }, `wait for it to finish, then run the command again${e.holder ? ` (ps -p ${e.holder} -o pid,args shows it)` : ""}`, null, "busy");
+    }
+    if (e instanceof LockDirError) throw new EngineConfigError(e.message, { file: e.dir }, `remove ${e.dir} (as root) and run the command again; nothing was changed`, null, "lock-dir");
     // The lock itself could not be taken (read-only /run, permissions): explain like a write.
     if (!lockHeld && (e as NodeJS.ErrnoException).code) throw explainWriteError(e, lockPath);
     throw e;
@@ -223,9 +223,9 @@ export function pruneBackups(path: string): string[] {
  * With a host root the plan's host paths are written through it, and the result names
  * host paths again (backups included).
  */
-export async function applyPlan(plan: { changes: FileChange[]; configPath: string }, opts: Omit<ApplyOptions, "lockPath"> & { root?: HostRoot }): Promise<{ files: AppliedFile[] }> {
+export async function applyPlan(plan: { changes: FileChange[]; configPath: string }, opts: Omit<ApplyOptions, "lockPath" | "lockKey"> & { root?: HostRoot }): Promise<{ files: AppliedFile[] }> {
   const root = opts.root ?? SELF_ROOT;
   const changes = plan.changes.map((c) => ({ ...c, path: root.local(c.path) }));
-  const files = await applyChanges(changes, { ...opts, lockPath: lockPathFor(root.local(plan.configPath)) });
+  const files = await applyChanges(changes, { ...opts, lockKey: root.local(plan.configPath) });
   return { files: files.map((f) => ({ ...f, path: root.host(f.path), backup: f.backup && root.host(f.backup) })) };
 }
