@@ -2,7 +2,7 @@
 // made, back up every file we modify or delete, write atomically (old or new content,
 // never a mix), and undo the files already written when a later one fails.
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { atomicWriteFile, backupFile, LockBusyError, removeStaleTemps, resolveForWrite, withLock } from "../fsutil.ts";
 import { LockDirError, secureLockDir, withFlock } from "../flock.ts";
@@ -17,13 +17,46 @@ export class StalePlanError extends Error {
   }
 }
 
+/** Engine configs are small; anything larger is not one (and /dev/zero must not fill memory). */
+export const MAX_CONFIG_BYTES = 8 << 20;
+
+/**
+ * A config file's text (null when missing). Only a regular file of at most MAX_CONFIG_BYTES
+ * is read: a FIFO, device, directory or endless /proc file is an EngineConfigError naming it.
+ */
 export function readOrNull(path: string): string | null {
+  let fd: number;
   try {
-    return decodeBytes(readFileSync(path));
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return null;
     throw e;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) {
+      const what = st.isDirectory() ? "a directory" : st.isFIFO() ? "a FIFO" : st.isCharacterDevice() || st.isBlockDevice() ? "a device" : st.isSocket() ? "a socket" : "not a regular file";
+      throw new EngineConfigError(`${path} is ${what}, not a config file`, { file: path }, "pass the engine's config file (a regular file)", null, "not-a-file");
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.alloc(64 << 10);
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (e) {
+        throw new EngineConfigError(`cannot read ${path}: ${(e as Error).message}`, { file: path }, "pass the engine's config file (a regular file)", null, "unreadable");
+      }
+      if (n === 0) break;
+      total += n;
+      if (total > MAX_CONFIG_BYTES) throw new EngineConfigError(`${path} is larger than ${MAX_CONFIG_BYTES >> 20} MiB: not an engine config`, { file: path }, "pass the engine's config file", null, "too-large");
+      chunks.push(buf.subarray(0, n));
+    }
+    return decodeBytes(Buffer.concat(chunks));
+  } finally {
+    closeSync(fd);
   }
 }
 
