@@ -3,20 +3,20 @@
 // backups, atomic symlink switches, and a lock file that serialises concurrent runs.
 import {
   closeSync, constants, copyFileSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync,
-  renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync, fchmodSync, fchownSync, utimesSync, readdirSync, linkSync,
+  renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync, fchmodSync, fchownSync, utimesSync, readdirSync, linkSync, readlinkSync,
 } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { pidAlive } from "./procs.ts";
 
 /** Resolve symlinks so a write replaces the target file and the link stays a link. */
-export function resolveForWrite(path: string): string {
+export function resolveForWrite(path: string, depth = 0): string {
   try {
     return realpathSync(path);
   } catch {
-    // Dangling link or missing file: follow one level of link if present.
+    // A dangling link: the file it names (created by the write; the link stays a link).
     try {
-      if (lstatSync(path).isSymbolicLink()) return realpathSync(dirname(path)) + "/" + basename(path);
+      if (depth < 40 && lstatSync(path).isSymbolicLink()) return resolveForWrite(resolve(dirname(path), readlinkSync(path)), depth + 1);
     } catch {}
     return path;
   }

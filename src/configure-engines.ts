@@ -3,7 +3,7 @@
 // what install, uninstall and --fix call. Loaded lazily by src/commands/configure.ts.
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
-import { pruneBackups, StalePlanError } from "../platform/engines/apply.ts";
+import { pruneBackups, readOrNull, StalePlanError } from "../platform/engines/apply.ts";
 import { adapterFor, ENGINE_NAMES } from "../platform/engines/index.ts";
 import { DEFAULT_WRAPPER_DIR, INSTALLED_RUNSC, normalizeRuntimeArgs } from "../platform/engines/runtime-args.ts";
 import {
@@ -115,6 +115,29 @@ function checkRunsc(path: string, force: boolean, root: HostRoot): string {
   return abs;
 }
 
+/**
+ * --config names a regular file of bounded size (or a drop-in directory, for the engines that
+ * have them), or a path that does not exist yet: never a FIFO, device or /proc file.
+ */
+function checkConfigArg(path: string, engine: EngineName): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return; // created by configure (through a dangling symlink, the file it names)
+  }
+  if (st.isDirectory()) {
+    if (engine === "podman" || engine === "crio") return;
+    throw new UsageError(`--config ${path} is a directory: give ${engine}'s config file`, "see: gvisor-doctor configure --help");
+  }
+  try {
+    readOrNull(path);
+  } catch (e) {
+    if (e instanceof EngineConfigError) throw new UsageError(`--config ${e.message}`, e.hint ?? undefined);
+    throw e;
+  }
+}
+
 /** Turn a ConfigureRequest into the adapters' RuntimeRequest (validated). */
 export async function resolveRuntimeRequest(req: ConfigureRequest, env: NodeJS.ProcessEnv): Promise<RuntimeRequest> {
   const name = req.runtimeName ?? DEFAULT_RUNTIME_NAME;
@@ -172,7 +195,10 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
         break;
       } catch (e) {
         // Another run changed a file between our read and our write: plan again from its result.
-        if (!(e instanceof StalePlanError) || attempt >= 3) throw e;
+        // Each stale attempt means another run wrote; bounded, then a plain failure (exit 1).
+        if (!(e instanceof StalePlanError)) throw e;
+        if (attempt >= 25) throw new EngineConfigError(e.message, { file: e.path }, "other runs keep changing it: run configure again when they are done", null, "changed");
+        await new Promise((r) => setTimeout(r, Math.random() * 50 * Math.min(attempt, 5)));
       }
     }
   } catch (e) {
@@ -182,7 +208,7 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
       report.notes = e.hint ? [e.hint] : [];
       return report;
     }
-    report.status = e.code === "read-only" || e.code === "permission" || e.code === "no-space" || e.code === "no-dir" || e.code === "write-failed" ? "failed" : "refused";
+    report.status = e.code === "read-only" || e.code === "permission" || e.code === "no-space" || e.code === "no-dir" || e.code === "write-failed" || e.code === "busy" || e.code === "lock-dir" || e.code === "changed" ? "failed" : "refused";
     report.error = errorOf(e);
     report.message = e.message;
     return report;
@@ -259,6 +285,7 @@ export async function configureEngines(req: ConfigureRequest, io: IO): Promise<C
   if (unsupported.length) throw new UsageError(`--host-root configures the Kubernetes node runtimes (${HOST_ROOT_ENGINES.join(", ")}), not ${unsupported.join(", ")}`, "run gvisor-doctor on the node itself for Docker and Podman");
   if (root.foreign && req.configPath && !isAbsolute(req.configPath)) throw new UsageError(`--config ${echoInput(req.configPath)}: with --host-root, give the node's absolute path (e.g. /etc/containerd/config.toml)`);
   if (req.configPath && engines.length !== 1) throw new UsageError("--config names one engine's file: say which engine, e.g. gvisor-doctor configure docker --config /etc/docker/daemon.json");
+  if (req.configPath) checkConfigArg(root.local(resolve(req.configPath)), engines[0]);
   const rt = await resolveRuntimeRequest(req, env);
   if (rt.runscPath.startsWith("/tmp/") && !req.force) io.stderr(`warning: registering ${rt.runscPath}: a runsc under /tmp disappears on reboot (install it with gvisor-doctor install)`);
   const spinner = startProgress("configuring…", io.spinner && !io.json);

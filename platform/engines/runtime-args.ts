@@ -16,6 +16,8 @@ const FLAG = /^--([A-Za-z0-9][A-Za-z0-9_.-]*)(?:=(.*))?$/s;
 export function normalizeRuntimeArgs(args: string[]): { args: string[]; error: string | null } {
   const out: string[] = [];
   for (const a of args) {
+    // A newline would split the wrapper's exec line (the next run could not read it back).
+    if (/[\x00-\x1f\x7f]/.test(a)) return { args: [], error: `runtime argument ${JSON.stringify(a.length > 80 ? `${a.slice(0, 80)}…` : a)} contains a newline or another control character: runsc flags are one line` };
     const withDashes = a.startsWith("-") ? a.replace(/^-(?!-)/, "--") : `--${a}`;
     if (!FLAG.test(withDashes)) return { args: [], error: `runtime argument '${a}' is not a runsc flag: use --name or --name=value (e.g. --runtime-arg=--network=none)` };
     out.push(withDashes);
