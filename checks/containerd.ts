@@ -58,7 +58,9 @@ export const containerdConfig: Check = {
         ? gvdFix("containerd.register-runtime", "Re-register runsc under the plugin path this config version uses (and restart containerd)", ["configure", "containerd", "--restart"], { confirm: "restarts containerd" })
         : { id: "containerd.edit-config", summary: `Fix ${d.configPath} at the spot shown`, command: `$EDITOR ${d.configPath}`, automatic: false };
     if (errors.length) {
-      return fail(`${errors.length} problem${errors.length === 1 ? "" : "s"} in ${d.configPath}: ${errors[0].message}`, { cause: errors.map(spot).join("; "), fix: fixFor(errors[0].code) }, [...errors, ...warnings].map(spot));
+      const msg = `${errors.length} problem${errors.length === 1 ? "" : "s"} in ${d.configPath}: ${errors[0].message}`;
+      if (/section-in-v/.test(errors[0].code)) return fail(msg, diagnoseState("containerd-plugin-path", rc(ctx)), [...errors, ...warnings].map(spot));
+      return fail(msg, { cause: errors.map(spot).join("; "), fix: fixFor(errors[0].code) }, [...errors, ...warnings].map(spot));
     }
     if (warnings.length) return warn(`${warnings[0].message}`, { cause: warnings.map(spot).join("; "), fix: fixFor(warnings[0].code) }, warnings.map(spot));
     return pass(`${d.configPath} is valid${ins.files.length > 1 ? ` (with ${ins.files.length - 1} imported file${ins.files.length > 2 ? "s" : ""})` : ""}`, [`runtimes declared: ${Object.keys(ins.runtimes).join(", ") || "none"}`]);

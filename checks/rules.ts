@@ -195,6 +195,13 @@ export const RULES: Rule[] = [
     fix: (c) => registerFix({ ...c, engine: "containerd" }, "Register runsc under the right plugin path and restart containerd"),
   },
   {
+    // A state containerd.config detects in the file itself: containerd logs nothing at default level.
+    id: "containerd-plugin-path", ref: 14, title: "runsc is under the plugin path of another config version",
+    scope: ["containerd.config"],
+    cause: (c) => `${c.configPath ?? "containerd's config"} names runsc under a plugin path its config version does not read (version 2: io.containerd.grpc.v1.cri, version 3: io.containerd.cri.v1.runtime); containerd ignores such sections silently, so it has no runsc runtime.`,
+    fix: (c) => registerFix({ ...c, engine: "containerd" }, "Re-register runsc under the plugin path this config version uses and restart containerd"),
+  },
+  {
     id: "shim-missing", ref: 15, title: "containerd cannot find containerd-shim-runsc-v1",
     scope: ["containerd.", "runsc.shim", "k8s."], pattern: /binary not installed "containerd-shim-runsc-v1"|containerd-shim-runsc-v1["]?: file does not exist/,
     sample: 'runtime "io.containerd.runsc.v1" binary not installed "containerd-shim-runsc-v1": file does not exist: unknown',

@@ -127,6 +127,15 @@ describe("containerd planning decisions", () => {
     const r = planContainerd({ configPath: "/etc/containerd/config.toml", reader: fs, containerdVersion: "1.6.20", shim: null, wrapperDir: "/w", request: request({ runtimeArgs: [] }), force: false });
     expect(r.changes.map((c) => c.path)).toEqual(["/etc/containerd/conf.d/50-k8s.toml"]);
   });
+  test("runsc under the other version's plugin path (a v3 table in a v2 file, as seen on containerd 2.1) is moved to the right one", () => {
+    const text = 'version = 2\n\n[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runsc]\n  runtime_type = "io.containerd.runc.v2"\n  [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runsc.options]\n    BinaryName = "/usr/bin/runsc"\n    SystemdCgroup = true\n';
+    const fs = new MemFs({ "/etc/containerd/config.toml": text });
+    const r = planContainerd({ configPath: "/etc/containerd/config.toml", reader: fs, containerdVersion: "2.1.9", shim: null, wrapperDir: "/w", request: request({ runtimeArgs: [] }), force: false });
+    const after = r.changes.find((c) => c.path === "/etc/containerd/config.toml")!.after!;
+    expect(after).not.toContain("io.containerd.cri.v1.runtime");
+    expect(after).toContain('[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc]');
+    expect(r.notes.join("\n")).toContain("moved runtime \"runsc\"");
+  });
   test("version 3 on containerd 1.6 is refused with the fix", () => {
     const fs = new MemFs({ "/c.toml": fixture("containerd", "v3-containerd2.toml") });
     expect(() => planContainerd({ configPath: "/c.toml", reader: fs, containerdVersion: "1.6.20", shim: null, wrapperDir: "/w", request: request(), force: false })).toThrow(/containerd 1\.6\.20 ignores/);
