@@ -27,8 +27,10 @@ export const CRI_PLUGIN: Record<ContainerdSchema, string[]> = {
   3: ["plugins", "io.containerd.cri.v1.runtime"],
 };
 /** Keys of plugins."io.containerd.grpc.v1.cri" that containerd 2.x still reads (the rest moved to cri.v1.*). */
-const GRPC_CRI_V3_KEYS = new Set(["disable_tcp_service", "stream_server_address", "stream_server_port", "stream_idle_timeout",
-  "enable_tls_streaming", "x509_key_pair_streaming"]);
+const GRPC_CRI_V3_KEYS = new Set([
+  "disable_tcp_service", "stream_server_address", "stream_server_port", "stream_idle_timeout", "enable_tls_streaming",
+  "x509_key_pair_streaming",
+]);
 
 export const runtimesPath = (v: ContainerdSchema) => [...CRI_PLUGIN[v], "containerd", "runtimes"];
 
@@ -79,12 +81,16 @@ export function schemaFaults(text: string, file: string, version: ContainerdSche
   const faults: ConfigFault[] = [];
   const firstLine = (prefix: string[], keep: (path: string[]) => boolean = () => true) => {
     const hit = (p: string[]) => startsWith(p, prefix) && keep(p);
-    const lines = [...doc.tables.filter((t) => hit(t.path)).map((t) => t.line), ...doc.kvs.filter((k) => hit([...k.table, ...k.key])).map((k) => k.line)];
+    const lines = [
+      ...doc.tables.filter((t) => hit(t.path)).map((t) => t.line),
+      ...doc.kvs.filter((k) => hit([...k.table, ...k.key])).map((k) => k.line),
+    ];
     return lines.length ? Math.min(...lines) : null;
   };
   // containerd 2.x still reads plugins."io.containerd.grpc.v1.cri" for its streaming server
   // (`containerd config default` and `config migrate` of 2.1 write it): only other keys there are ignored.
-  const ignoredInV3 = (p: string[]) => p.length > CRI_PLUGIN[2].length && !GRPC_CRI_V3_KEYS.has(p[CRI_PLUGIN[2].length]);
+  const n = CRI_PLUGIN[2].length;
+  const ignoredInV3 = (p: string[]) => p.length > n && !GRPC_CRI_V3_KEYS.has(p[n]);
   // Measured with containerd 1.6: plugins.cri in a version 2 file and plugins."io.containerd.grpc.v1.cri"
   // in a file without a version are both ignored, as version 2 sections are in version 3 files.
   for (const other of ([1, 2, 3] as ContainerdSchema[]).filter((v) => v !== version)) {
@@ -105,8 +111,10 @@ export function schemaFaults(text: string, file: string, version: ContainerdSche
     // First: it is the cause, and its fix (the migration) also settles the section faults.
     faults.unshift({
       code: "containerd.v1-on-2x", severity: "error", file, line: 1,
-      message: `a file without a version line is read as version 1 by containerd ${containerdVersion}, which silently drops its CRI runtimes`,
-      fix: "let gvisor-doctor migrate it to version 3 with containerd config migrate: gvisor-doctor configure containerd --migrate (add --dry-run to see the diff first)",
+      message: `a file without a version line is read as version 1 by containerd ${containerdVersion}, ` +
+        "which silently drops its CRI runtimes",
+      fix: "let gvisor-doctor migrate it to version 3 with containerd config migrate: " +
+        "gvisor-doctor configure containerd --migrate (add --dry-run to see the diff first)",
     });
   }
   return faults;

@@ -143,25 +143,34 @@ export async function validateWithContainerd(bin: string, configPath: string, re
  * the reason) when runtimes would still be lost, for version 1 names (plugins.cri) and for
  * imports (migrate inlines them).
  */
-export async function migrateUnversioned(bin: string, configPath: string, text: string, containerdVersion: string | null,
+export async function migrateUnversioned(bin: string, configPath: string, text: string, version: string | null,
   root: HostRoot = SELF_ROOT): Promise<{ text: string; error: null } | { text: null; error: string }> {
   const doc = parseTomlStrict(text, configPath);
+  const refuse = (error: string) => ({ text: null, error });
   if (getPath(doc, CRI_PLUGIN[1]) !== undefined) {
-    return { text: null, error: `it uses version 1 plugin names ([${showPath(CRI_PLUGIN[1])}]), whose runtimes containerd config migrate drops` };
+    return refuse(`it uses version 1 plugin names ([${showPath(CRI_PLUGIN[1])}]), ` +
+      "whose runtimes containerd config migrate drops");
   }
-  if (Array.isArray(doc.imports) && doc.imports.length) return { text: null, error: "it imports other files, which containerd config migrate would inline" };
+  if (Array.isArray(doc.imports) && doc.imports.length) {
+    return refuse("it imports other files, which containerd config migrate would inline");
+  }
   const declared = Object.keys(getPath(doc, runtimesPath(2)) ?? {});
   const local = mkdtempSync(join(root.foreign ? root.local("/tmp") : tmpdir(), "gvd-containerd-migrate-"));
   try {
     const staged = join(local, "config.toml");
     writeLocal(staged, `version = 2\n${text}`);
     const r = await runHostBinary(root, bin, ["-c", root.host(staged), "config", "migrate"], { timeoutMs: 20_000 });
-    if (r.code !== 0) return { text: null, error: `containerd config migrate failed: ${failureText(r).replaceAll(root.host(local), "<staged copy>")}` };
+    if (r.code !== 0) {
+      const why = failureText(r).replaceAll(root.host(local), "<staged copy>");
+      return refuse(`containerd config migrate failed: ${why}`);
+    }
     const out = parseTomlStrict(r.stdout, `containerd config migrate of ${configPath}`);
     const lost = declared.filter((n) => getPath(out, [...runtimesPath(3), n]) === undefined);
-    if (out.version !== 3 || lost.length) return { text: null, error: `containerd config migrate loses runtime${lost.length === 1 ? "" : "s"} ${lost.join(", ")}` };
-    const header = `# Migrated to version 3 by gvisor-doctor with \`containerd config migrate\` (containerd ${containerdVersion ?? "2.x"}):\n` +
-      `# the file had no version line, so containerd 2.x dropped its CRI runtimes. The original is in the backup.\n`;
+    if (out.version !== 3) return refuse(`containerd config migrate wrote version ${out.version}, not 3`);
+    if (lost.length) return refuse(`containerd config migrate loses runtime ${lost.join(", ")}`);
+    const header = "# Migrated to version 3 by gvisor-doctor with `containerd config migrate` " +
+      `(containerd ${version ?? "2.x"}):\n` +
+      "# the file had no version line, so containerd 2.x dropped its CRI runtimes. The original is in the backup.\n";
     return { text: `${header}${r.stdout}`, error: null };
   } finally {
     rmSync(local, { recursive: true, force: true });

@@ -5,8 +5,10 @@
 // Debian sid host tree the matrix builds (test/hosts), skipped when neither is there.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync,
-  writeFileSync } from "node:fs";
+import {
+  appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync,
+  symlinkSync, writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { parse } from "smol-toml";
 import { BED_PREFIX, reapShims, waitFor } from "../bed/bed.ts";
@@ -15,7 +17,8 @@ import { FIXTURES } from "../helpers/engines.ts";
 
 const HOSTS = "/var/cache/gvisor-doctor-tests/hosts";
 function containerd2(): string | null {
-  const sid = existsSync(HOSTS) ? readdirSync(HOSTS).filter((n) => n.startsWith("sid-")).map((n) => join(HOSTS, n, "usr/bin/containerd")) : [];
+  const trees = existsSync(HOSTS) ? readdirSync(HOSTS).filter((n) => n.startsWith("sid-")) : [];
+  const sid = trees.map((n) => join(HOSTS, n, "usr/bin/containerd"));
   for (const bin of [process.env.GVD_CONTAINERD2 ?? "", ...sid].filter((b) => b && existsSync(b))) {
     const v = spawnSync(bin, ["--version"], { encoding: "utf8" }).stdout ?? "";
     if (/ v?[2-9]\.\d+/.test(v)) return bin;
@@ -24,27 +27,31 @@ function containerd2(): string | null {
 }
 const BIN = containerd2();
 const RUNTIMES_V3 = ["plugins", "io.containerd.cri.v1.runtime", "containerd", "runtimes"];
+const SKIP = !BIN || process.getuid?.() !== 0;
+const FIXTURE = join(FIXTURES, "containerd", "v2-names-no-version.toml");
 
-describe.skipIf(!BIN || process.getuid?.() !== 0)("containerd 2.x, config without a version line: refuse, or migrate with consent", () => {
+describe.skipIf(SKIP)("containerd 2.x, config without a version line: refuse, or migrate with consent", () => {
   let dir = "";
   let cfg = "";
   let env: NodeJS.ProcessEnv;
-  const original = readFileSync(join(FIXTURES, "containerd", "v2-names-no-version.toml"), "utf8");
-  const dump = (file: string) => parse(spawnSync(BIN!, ["-c", file, "config", "dump"], { encoding: "utf8" }).stdout) as any;
+  const original = readFileSync(FIXTURE, "utf8");
+  const dump = (file: string) => parse(spawnSync(BIN!, ["-c", file, "config", "dump"], { encoding: "utf8" }).stdout) as
+    any;
   const runtimes = (doc: any) => Object.keys(RUNTIMES_V3.reduce((o, k) => o?.[k], doc) ?? {}).sort();
   beforeAll(() => {
     dir = mkdtempSync("/tmp/gvd-test-migrate-");
     mkdirSync(join(dir, "bin"));
     symlinkSync(BIN!, join(dir, "bin", "containerd")); // the containerd gvisor-doctor finds on PATH
     cfg = join(dir, "config.toml");
-    copyFileSync(join(FIXTURES, "containerd", "v2-names-no-version.toml"), cfg);
+    copyFileSync(FIXTURE, cfg);
     env = { ...process.env, PATH: `${join(dir, "bin")}:${process.env.PATH}`, NO_COLOR: "1" };
   });
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
   const configure = (more: string[]) =>
-    gvd(["configure", "containerd", "--config", cfg, "--runsc", "/usr/bin/runsc", "--wrapper-dir", join(dir, "wrappers"), ...more], { env });
+    gvd(["configure", "containerd", "--config", cfg, "--runsc", "/usr/bin/runsc", "--wrapper-dir", join(dir, "wrappers"),
+      ...more], { env });
 
   test("why: containerd 2.x loads the file and drops its runtimes (kata is gone from config dump)", () => {
     expect(runtimes(dump(cfg))).toEqual(["runc"]);
@@ -83,7 +90,7 @@ describe.skipIf(!BIN || process.getuid?.() !== 0)("containerd 2.x, config withou
   });
 });
 
-describe.skipIf(!BIN || process.getuid?.() !== 0)("a running containerd 2.x on such a file: check names the migration, --fix applies it only with --yes", () => {
+describe.skipIf(SKIP)("containerd 2.x running on such a file: check names the migration, --fix applies it with --yes", () => {
   let dir = "";
   let cfg = "";
   let env: NodeJS.ProcessEnv;
@@ -94,16 +101,17 @@ describe.skipIf(!BIN || process.getuid?.() !== 0)("a running containerd 2.x on s
     symlinkSync(BIN!, join(dir, "bin", "containerd"));
     cfg = join(dir, "config.toml");
     text = `root = "${dir}/root"\nstate = "${dir}/state"\n[grpc]\n  address = "${dir}/containerd.sock"\n` +
-      `[ttrpc]\n  address = "${dir}/containerd.sock.ttrpc"\n\n${readFileSync(join(FIXTURES, "containerd", "v2-names-no-version.toml"), "utf8")}`;
+      `[ttrpc]\n  address = "${dir}/containerd.sock.ttrpc"\n\n${readFileSync(FIXTURE, "utf8")}`;
     writeFileSync(cfg, text);
     // CONTAINERD_ADDRESS: how ctr, crictl and gvisor-doctor pick this daemon over the default one.
     const address = join(dir, "containerd.sock");
-    env = { ...process.env, PATH: `${join(dir, "bin")}:${process.env.PATH}`, NO_COLOR: "1", CONTAINERD_ADDRESS: address };
+    env = { ...process.env, PATH: `${join(dir, "bin")}:${process.env.PATH}`, NO_COLOR: "1",
+      CONTAINERD_ADDRESS: address };
     const log = openSync(join(dir, "containerd.log"), "a");
     const cd = spawn(join(dir, "bin", "containerd"), ["-c", cfg], { detached: true, stdio: ["ignore", log, log], env });
     cd.unref();
     appendFileSync(join(dir, "pids"), `${cd.pid}\n`);
-    await waitFor("containerd 2.x socket", () => existsSync(join(dir, "containerd.sock")), 30_000, join(dir, "containerd.log"));
+    await waitFor("containerd 2.x socket", () => existsSync(address), 30_000, join(dir, "containerd.log"));
   });
   afterAll(() => {
     if (!dir) return;
@@ -117,7 +125,8 @@ describe.skipIf(!BIN || process.getuid?.() !== 0)("a running containerd 2.x on s
     const f = finding(r.json, "containerd.config");
     expect(f.status).toBe("fail");
     expect(f.message).toContain("silently drops its CRI runtimes");
-    expect(f.diagnosis.fix).toMatchObject({ automatic: true, confirm: expect.stringContaining("containerd config migrate") });
+    const consent = expect.stringContaining("containerd config migrate");
+    expect(f.diagnosis.fix).toMatchObject({ automatic: true, confirm: consent });
     expect(f.diagnosis.fix.argv).toEqual(expect.arrayContaining(["configure", "containerd", "--migrate", "--restart"]));
   });
 
@@ -127,7 +136,8 @@ describe.skipIf(!BIN || process.getuid?.() !== 0)("a running containerd 2.x on s
     expect(readFileSync(cfg, "utf8")).toBe(text);
     const yes = check(["--fix", "--yes"]);
     expect(readFileSync(cfg, "utf8")).toContain("version = 3");
-    expect(yes.json.fix.applied.map((a: any) => `${a.command}: ${a.status}`)).toEqual(["sudo gvisor-doctor configure containerd --migrate --restart: applied"]);
+    const applied = yes.json.fix.applied.map((a: any) => `${a.command}: ${a.status}`);
+    expect(applied).toEqual(["sudo gvisor-doctor configure containerd --migrate --restart: applied"]);
     expect(finding(yes.json, "containerd.config").status).toBe("pass");
     expect(finding(yes.json, "containerd.runtime").status).toBe("pass");
   });
