@@ -50,7 +50,7 @@ describe.skipIf(SKIP)("containerd 2.x, config without a version line: refuse, or
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
   const configure = (more: string[]) =>
-    gvd(["configure", "containerd", "--config", cfg, "--runsc", "/usr/bin/runsc", "--wrapper-dir", join(dir, "wrappers"),
+    gvd(["configure", "containerd", "--config", cfg, "--runsc", "/usr/bin/runsc", "--wrapper-dir", join(dir, "wrapper"),
       ...more], { env });
 
   test("why: containerd 2.x loads the file and drops its runtimes (kata is gone from config dump)", () => {
@@ -90,7 +90,7 @@ describe.skipIf(SKIP)("containerd 2.x, config without a version line: refuse, or
   });
 });
 
-describe.skipIf(SKIP)("containerd 2.x running on such a file: check names the migration, --fix applies it with --yes", () => {
+describe.skipIf(SKIP)("containerd 2.x running on it: check offers the migration, --fix applies it with --yes", () => {
   let dir = "";
   let cfg = "";
   let env: NodeJS.ProcessEnv;
