@@ -53,8 +53,13 @@ export const containerdConfig: Check = {
     const errors = faults.filter((f) => f.severity === "error");
     const warnings = faults.filter((f) => f.severity === "warning");
     const spot = (f: (typeof faults)[number]) => `${f.file}${f.line ? `:${f.line}` : ""}${f.column ? `:${f.column}` : ""}: ${f.message}${f.fix ? ` — ${f.fix}` : ""}`;
+    // No version line on containerd 2.x: its own migration, shown as a diff, only with consent (--yes).
+    const migrate = gvdFix("containerd.register-runtime",
+      "Migrate the config to version 3 with containerd config migrate, register runsc and restart containerd",
+      ["configure", "containerd", "--migrate", "--restart"],
+      { confirm: "rewrites config.toml with containerd config migrate and restarts containerd" });
     const fixFor = (code: string) =>
-      /v2-section-in-v3|v3-on-1x|v1-on-2x|section-in-v/.test(code)
+      code === "containerd.v1-on-2x" ? migrate : /v2-section-in-v3|v3-on-1x|section-in-v/.test(code)
         ? gvdFix("containerd.register-runtime", "Re-register runsc under the plugin path this config version uses (and restart containerd)", ["configure", "containerd", "--restart"], { confirm: "restarts containerd" })
         : { id: "containerd.edit-config", summary: `Fix ${d.configPath} at the spot shown`, command: `$EDITOR ${d.configPath}`, automatic: false };
     if (errors.length) {

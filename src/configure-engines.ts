@@ -45,6 +45,8 @@ export interface ConfigureRequest {
   force?: boolean;
   /** false: --no-verify (no docker info polling, no podman container). */
   verify?: boolean;
+  /** --migrate: the user agreed to rewrite an outdated config with the engine's own migration (containerd 2.x). */
+  migrate?: boolean;
   wrapperDir?: string;
   /** --host-root: operate on the node whose / is mounted there (containerd and CRI-O only). */
   hostRoot?: HostRoot;
@@ -295,6 +297,7 @@ export async function configureEngines(req: ConfigureRequest, io: IO): Promise<C
   const ctx: EngineContext = {
     env, facts: req.facts ?? null, configPath: req.configPath ? resolve(req.configPath) : undefined, wrapperDir: resolve(req.wrapperDir ?? env.GVISOR_DOCTOR_WRAPPER_DIR ?? DEFAULT_WRAPPER_DIR),
     force: !!req.force, now: req.now ?? (() => new Date()), log, root, restartCommand: req.restartCommand ?? null,
+    migrate: !!req.migrate,
   };
   const reports: EngineReport[] = [];
   try {

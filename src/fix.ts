@@ -218,7 +218,8 @@ export async function runFix(p: Parsed, io: IO): Promise<number> {
       let result: { status: FixStatus; message: string };
       if (item.fix.confirm && !dryRun && !yes && !(await askYes(`      This ${item.fix.confirm}. Apply it?`, io))) {
         pendingRestart = true;
-        if (item.fix.argv?.includes("--restart")) {
+        // A migration rewrites the whole config: it is what needs the yes, not only the restart.
+        if (item.fix.argv?.includes("--restart") && !item.fix.argv.includes("--migrate")) {
           // Edit the config now; leave the restart to the user (exit 3 says one is pending).
           const editOnly = { ...item, fix: { ...item.fix, argv: item.fix.argv.filter((a) => a !== "--restart") } };
           result = await applyOne(editOnly, io, dryRun);

@@ -45,6 +45,9 @@ Options:
   --restart             Restart engines that have no live reload (containerd without systemd,
                         CRI-O); containerd is never sent SIGHUP (it exits on it)
   --no-verify           Skip the checks after reloading (docker info, a podman container)
+  --migrate             containerd 2.x with a config.toml that has no version line (it drops
+                        its runtimes silently): rewrite it as version 3 with containerd
+                        config migrate first (--dry-run shows the diff; refused without it)
   --force               Edit files a configuration-management tool (Ansible, Puppet, Chef,
                         Salt) says it owns; accept a --runsc that does not exist yet
   --wrapper-dir DIR     Where wrapper scripts go when an engine cannot pass runtime args
@@ -92,6 +95,7 @@ export const configureCommand: Command = {
     restart: { type: "boolean" },
     "no-verify": { type: "boolean" },
     force: { type: "boolean" },
+    migrate: { type: "boolean" },
     "wrapper-dir": { type: "string" },
     ...HOST_ROOT_OPTIONS,
   },
@@ -108,6 +112,7 @@ export const configureCommand: Command = {
       engines, explicit: !!engines, configPath: v.config as string | undefined, runscPath: v.runsc as string | undefined,
       runtimeName: v["runtime-name"] as string | undefined, runtimeArgs, makeDefault: !!v.default, remove: !!v.remove,
       dryRun: !!v["dry-run"], reload: !v["no-reload"], restart: !!v.restart, verify: !v["no-verify"], force: !!v.force,
+      migrate: !!v.migrate,
       wrapperDir: v["wrapper-dir"] as string | undefined, hostRoot: root, restartCommand,
     }, io);
     if (io.json) io.stdout(JSON.stringify(report, null, 2));

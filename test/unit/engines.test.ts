@@ -111,6 +111,25 @@ describe("inspectContainerdText: the read side of the containerd checks", () => 
   });
 });
 
+describe("containerd 2.x schema faults", () => {
+  test("grpc.v1.cri streaming keys, which containerd 2.x still reads, are no version 2 section in a v3 file", () => {
+    const codes = (text: string) => inspectContainerdText(text, "f", "2.1.9").faults.map((f) => f.code);
+    const v3 = "version = 3\n[plugins.'io.containerd.grpc.v1.cri']\n  disable_tcp_service = true\n" +
+      "  stream_server_port = '0'\n" +
+      "  [plugins.'io.containerd.grpc.v1.cri'.x509_key_pair_streaming]\n    tls_cert_file = ''\n";
+    expect(codes(v3)).toEqual([]);
+    const stale = `${v3}[plugins.'io.containerd.grpc.v1.cri'.containerd.runtimes.runsc]\n` +
+      "  runtime_type = 'io.containerd.runsc.v1'\n";
+    expect(codes(stale)).toEqual(["containerd.v2-section-in-v3"]);
+  });
+  test("no version line on 2.x: the cause comes first, and its fix is the migration", () => {
+    const text = readFileSync(join(FIXTURES, "containerd", "v2-names-no-version.toml"), "utf8");
+    const f = inspectContainerdText(text, "f", "2.1.9").faults;
+    expect(f[0].code).toBe("containerd.v1-on-2x");
+    expect(f[0].fix).toContain("configure containerd --migrate");
+  });
+});
+
 describe("containerd planning decisions", () => {
   test("a drop-in defining the CRI plugin would wipe the main file's settings before containerd 2.1: the main file is edited", () => {
     const fs = new MemFs({ "/etc/containerd/config.toml": fixture("containerd", "imports-with-plugin.toml") });
