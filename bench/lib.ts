@@ -57,3 +57,17 @@ export function ratio(label: string, a: number, b: number, goal?: number): void 
   const verdict = goal === undefined ? "" : r <= goal ? `  ✓ goal ≤ ${goal}×` : `  ✗ goal ≤ ${goal}× (misses by ${((r / goal - 1) * 100).toFixed(0)}%)`;
   console.log(`  ${label.padEnd(48)} ${r.toFixed(2)}×${verdict}`);
 }
+
+/** Peak RSS in MB (GNU time's max RSS, the largest of `runs` runs) of a command; null without /usr/bin/time. */
+export function peakRssMb(c: Case, runs = 3): number | null {
+  let peak = 0;
+  for (let i = 0; i < runs; i++) {
+    c.before?.();
+    const r = spawnSync("/usr/bin/time", ["-f", "GVD_MAXRSS %M", ...c.argv], { env: c.env ?? process.env, cwd: c.cwd, encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] });
+    const kb = r.stderr?.match(/GVD_MAXRSS (\d+)/)?.[1];
+    if (!kb) return null;
+    if (!(c.okCodes ?? [0]).includes(r.status ?? -1)) throw new Error(`${c.argv.join(" ")} exited ${r.status}: ${r.stderr.slice(-500)}`);
+    peak = Math.max(peak, Number(kb) / 1024);
+  }
+  return peak;
+}

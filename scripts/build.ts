@@ -54,14 +54,14 @@ export const COMPILE_FLAGS = [
   "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
 ];
 
-function compile(target: string | null, outfile: string, version: string): void {
+export function compile(target: string | null, outfile: string, version: string, entry = join(root, "src/cli.ts")): void {
   const bun = process.execPath; // the bun running this script
   // Built in a directory of its own: with --splitting bun writes a .map per chunk beside the outfile.
   const work = `${outfile}.build`;
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const args = [
-    "build", join(root, "src/cli.ts"),
+    "build", entry,
     ...COMPILE_FLAGS,
     `--define`, `GVD_VERSION=${JSON.stringify(version)}`,
     "--outfile", join(work, "gvisor-doctor"),
