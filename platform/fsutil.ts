@@ -135,7 +135,9 @@ export class LockBusyError extends Error {
 
 /** flock(1) (util-linux), if installed: locks are then held by an open descriptor, not named by a pid. */
 function flockBinary(): string | null {
-  for (const p of ["/usr/bin/flock", "/bin/flock", "/usr/local/bin/flock", "/usr/sbin/flock"]) if (existsSync(p)) return p;
+  for (const p of ["/usr/bin/flock", "/bin/flock", "/usr/local/bin/flock", "/usr/sbin/flock"]) {
+    if (existsSync(p)) return p;
+  }
   return null;
 }
 
@@ -169,7 +171,8 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, wa
   let told = false;
   let fd: number;
   for (;;) {
-    fd = openSync(lockPath, constants.O_RDWR | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0), 0o600);
+    const flags = constants.O_RDWR | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+    fd = openSync(lockPath, flags, 0o600);
     if (!fstatSync(fd).isFile()) {
       closeSync(fd);
       throw new Error(`${lockPath} is not a regular file: remove it`);
@@ -191,7 +194,10 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, wa
       continue;
     }
     closeSync(fd);
-    if (r.status !== 1) throw new Error(`flock ${lockPath} failed: ${r.error?.message ?? r.stderr?.toString().trim() ?? `exit ${r.status}`}`);
+    if (r.status !== 1) {
+      const why = r.error?.message ?? r.stderr?.toString().trim() ?? `exit ${r.status}`;
+      throw new Error(`flock ${lockPath} failed: ${why}`);
+    }
     const holder = lockHolder(lockPath);
     if (Date.now() > deadline) throw new LockBusyError(lockPath, holder);
     if (!told) {
@@ -212,7 +218,9 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, wa
 }
 
 /** The lock without flock(1): O_EXCL create with our pid inside; a lock left by a dead process is taken over. */
-async function withPidLock<T>(lockPath: string, fn: () => Promise<T> | T, waitMs: number, onWait?: (holder: number | null) => void): Promise<T> {
+async function withPidLock<T>(
+  lockPath: string, fn: () => Promise<T> | T, waitMs: number, onWait?: (holder: number | null) => void,
+): Promise<T> {
   mkdirSync(dirname(lockPath), { recursive: true });
   const deadline = Date.now() + waitMs;
   let told = false;

@@ -84,15 +84,19 @@ export function wrapperVerdicts(
   return out;
 }
 
-/** Remove (or list, with --dry-run) the wrappers wrapperVerdicts allows; rmdir <prefix>/libexec/gvisor-doctor when empty. */
-async function takeBackWrappers(hostPrefix: string, io: IO, dryRun: boolean, root: import("../../platform/host-root.ts").HostRoot): Promise<WrapperVerdict[]> {
-  const [fs, { engineFacts }, { layoutFor }, { ENGINE_NAMES, HOST_ROOT_ENGINES }, { DEFAULT_WRAPPER_DIR, parseWrapper }] = await Promise.all([
-    import("node:fs"), import("../../platform/engine-facts.ts"), import("../../platform/release/layout.ts"), import("../../platform/engines/types.ts"),
-    import("../../platform/engines/runtime-args.ts"),
-  ]);
+/** Remove (or list, with --dry-run) what wrapperVerdicts allows; rmdir <prefix>/libexec/gvisor-doctor when empty. */
+async function takeBackWrappers(
+  hostPrefix: string, io: IO, dryRun: boolean, root: import("../../platform/host-root.ts").HostRoot,
+): Promise<WrapperVerdict[]> {
+  const [fs, { engineFacts }, { layoutFor }, { ENGINE_NAMES, HOST_ROOT_ENGINES }, { DEFAULT_WRAPPER_DIR, parseWrapper }]
+    = await Promise.all([
+      import("node:fs"), import("../../platform/engine-facts.ts"), import("../../platform/release/layout.ts"),
+      import("../../platform/engines/types.ts"), import("../../platform/engines/runtime-args.ts"),
+    ]);
   const l = layoutFor(hostPrefix);
   const own = `${l.prefix === "/" ? "" : l.prefix}/libexec/gvisor-doctor`;
-  const dirs = [own, DEFAULT_WRAPPER_DIR, ...(io.env.GVISOR_DOCTOR_WRAPPER_DIR ? [io.env.GVISOR_DOCTOR_WRAPPER_DIR] : [])];
+  const envDir = io.env.GVISOR_DOCTOR_WRAPPER_DIR;
+  const dirs = [own, DEFAULT_WRAPPER_DIR, ...(envDir ? [envDir] : [])];
   const read = (p: string) => {
     try {
       const st = fs.lstatSync(root.local(p));
@@ -113,7 +117,8 @@ async function takeBackWrappers(hostPrefix: string, io: IO, dryRun: boolean, roo
   // Which engines' config files (as the engines read them) still name a wrapper.
   const names = root.foreign ? HOST_ROOT_ENGINES : ENGINE_NAMES;
   const inspected = await Promise.all(names.map((n) => engineFacts(n, io.env, {}, root)));
-  const configs = inspected.flatMap((f, i) => (f.inspection?.files ?? []).filter((x) => x.exists).map((x) => ({ engine: names[i], text: read(x.path) ?? "" })));
+  const configs = inspected.flatMap((f, i) =>
+    (f.inspection?.files ?? []).filter((x) => x.exists).map((x) => ({ engine: names[i], text: read(x.path) ?? "" })));
   const verdicts = wrapperVerdicts(dirs, read, list, ours, configs, parseWrapper);
   for (const v of verdicts) {
     if (v.action === "remove" && !dryRun) fs.rmSync(root.local(v.path), { force: true });
@@ -142,25 +147,30 @@ export const uninstallCommand: Command = {
         root: process.getuid?.() === 0, sudoCommand: sudoCommand(process.argv.slice(2), io.env),
         onWait: (pid) => io.stderr(`waiting for another gvisor-doctor (pid ${pid ?? "?"})…`),
       });
-      // Wrappers configure wrote for this runsc live outside <prefix>/bin: taken back too, unless an engine still names one.
-      const wrappers = r.action === "nothing-installed" ? [] : await takeBackWrappers(hostPrefix, io, !!p.values["dry-run"], root);
+      // Wrappers configure wrote for this runsc live outside <prefix>/bin: taken back too, unless an engine names one.
+      const dry = !!p.values["dry-run"];
+      const wrappers = r.action === "nothing-installed" ? [] : await takeBackWrappers(hostPrefix, io, dry, root);
       const gone = wrappers.filter((w) => w.action === "remove").map((w) => w.path);
       const kept = wrappers.filter((w) => w.action === "keep");
       if (!io.json) {
         if (r.action === "nothing-installed") io.stdout(`gvisor-doctor has nothing installed in ${root.show(hostPrefix)}; nothing to do`);
         else {
           io.stdout(r.action === "would-uninstall" ? "dry run: nothing was changed. uninstall would remove:" : `${io.c.green("uninstalled")} gVisor from ${root.show(hostPrefix)}:`);
-          for (const f of [...r.removed.map(root.host), ...gone]) io.stdout(`  ${r.action === "would-uninstall" ? "" : "removed "}${f}`);
+          for (const f of [...r.removed.map(root.host), ...gone]) {
+            io.stdout(`  ${r.action === "would-uninstall" ? "" : "removed "}${f}`);
+          }
           for (const f of r.restored) io.stdout(`  ${r.action === "would-uninstall" ? "restore " : "restored "}${root.host(f)}`);
         }
       }
       for (const w of kept) {
-        io.stderr(`warning: ${w.path} runs ${hostPrefix}'s runsc, which is gone, and ${w.usedBy.join(", ")} still ${w.usedBy.length > 1 ? "use" : "uses"} it: ` +
+        const users = `${w.usedBy.join(", ")} still ${w.usedBy.length > 1 ? "use" : "uses"} it`;
+        io.stderr(`warning: ${w.path} runs ${hostPrefix}'s runsc, which is gone, and ${users}: ` +
           `left in place; unregister it: gvisor-doctor configure ${w.usedBy.join(" ")} --remove`);
       }
       if (io.json) {
         io.stdout(JSON.stringify({
-          schemaVersion: 1, command: "uninstall", ok: true, action: r.action, hostRoot: root.foreign ? root.dir : null, prefix: hostPrefix,
+          schemaVersion: 1, command: "uninstall", ok: true, action: r.action, hostRoot: root.foreign ? root.dir : null,
+          prefix: hostPrefix,
           removed: [...r.removed.map(root.host), ...gone], restored: r.restored.map(root.host),
           wrappersInUse: kept.map((w) => ({ path: w.path, engines: w.usedBy })), configure,
         }, null, 2));
