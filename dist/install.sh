@@ -431,7 +431,8 @@ sha512() {
 # expected NAME: set _want to NAME's hash in SHA512SUMS (`sha512sum` format), or empty. As with
 # `sha512sum -c`, CRLF line ends and upper-case hex are accepted.
 expected() {
-  _want=$(printf '%s\n' "$_sums" | awk -v n="$1" '{ sub(/\r$/, "") } $2 == n || $2 == "*" n { print tolower($1); exit }')
+  _want=$(printf '%s\n' "$_sums" |
+    awk -v n="$1" '{ sub(/\r$/, "") } $2 == n || $2 == "*" n { print tolower($1); exit }')
 }
 
 verify() {

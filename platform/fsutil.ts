@@ -3,8 +3,10 @@
 // backups, atomic symlink switches, and a lock file that serialises concurrent runs.
 import {
   closeSync, constants, copyFileSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync,
-  renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync, fchmodSync, fchownSync, utimesSync, readdirSync, linkSync, readlinkSync,
+  renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync, fchmodSync, fchownSync, existsSync, utimesSync, readdirSync,
+  linkSync, readlinkSync, fstatSync, ftruncateSync, readSync,
 } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { pidAlive } from "./procs.ts";
@@ -167,12 +169,94 @@ export class LockBusyError extends Error {
   }
 }
 
+/** flock(1) (util-linux), if installed: locks are then held by an open descriptor, not named by a pid. */
+function flockBinary(): string | null {
+  for (const p of ["/usr/bin/flock", "/bin/flock", "/usr/local/bin/flock", "/usr/sbin/flock"]) {
+    if (existsSync(p)) return p;
+  }
+  return null;
+}
+
+/** The pid a lock file names (informational: for messages only when flock is used), read with a bound. */
+function lockHolder(lockPath: string): number | null {
+  let fd: number | undefined;
+  try {
+    fd = openSync(lockPath, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
+    const buf = Buffer.alloc(32);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return Number.parseInt(buf.subarray(0, n).toString("latin1"), 10) || null;
+  } catch {
+    return null;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /**
- * Run `fn` holding an exclusive lock file (O_EXCL create, our pid inside). A lock
- * left by a dead process (SIGKILL) is taken over. Waits up to `waitMs` for a live holder,
- * calling `onWait` once when it starts waiting.
+ * Run `fn` holding an exclusive lock on `lockPath`. With flock(1): flock(2) on a descriptor this
+ * process keeps open (the kernel drops it when the process dies, so neither a SIGKILL nor a reused
+ * pid can leave a lock behind or fake one); the pid written inside only names the holder in messages.
+ * Without flock(1): an O_EXCL lock file with our pid, taken over when that pid is dead.
+ * Waits up to `waitMs` for a live holder, calling `onWait` once when it starts waiting.
  */
 export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, waitMs = 30_000, onWait?: (holder: number | null) => void): Promise<T> {
+  const flock = flockBinary();
+  if (!flock) return withPidLock(lockPath, fn, waitMs, onWait);
+  mkdirSync(dirname(lockPath), { recursive: true });
+  const deadline = Date.now() + waitMs;
+  let told = false;
+  let fd: number;
+  for (;;) {
+    const flags = constants.O_RDWR | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+    fd = openSync(lockPath, flags, 0o600);
+    if (!fstatSync(fd).isFile()) {
+      closeSync(fd);
+      throw new Error(`${lockPath} is not a regular file: remove it`);
+    }
+    const r = spawnSync(flock, ["--exclusive", "--nonblock", "3"], { stdio: ["ignore", "ignore", "pipe", fd] });
+    if (r.status === 0) {
+      // Ours, unless a releaser unlinked this file between our open and our flock: then try the new one.
+      const held = fstatSync(fd);
+      let now: ReturnType<typeof lstatSync> | null = null;
+      try {
+        now = lstatSync(lockPath);
+      } catch {}
+      if (now && now.ino === held.ino && now.dev === held.dev) {
+        ftruncateSync(fd, 0);
+        writeSync(fd, `${process.pid}\n`, 0);
+        break;
+      }
+      closeSync(fd);
+      continue;
+    }
+    closeSync(fd);
+    if (r.status !== 1) {
+      const why = r.error?.message ?? r.stderr?.toString().trim() ?? `exit ${r.status}`;
+      throw new Error(`flock ${lockPath} failed: ${why}`);
+    }
+    const holder = lockHolder(lockPath);
+    if (Date.now() > deadline) throw new LockBusyError(lockPath, holder);
+    if (!told) {
+      told = true;
+      onWait?.(holder);
+    }
+    await new Promise((res) => setTimeout(res, 150));
+  }
+  try {
+    return await fn();
+  } finally {
+    // Unlink before closing: a waiter that opened this file sees it gone after its flock and retries.
+    try {
+      unlinkSync(lockPath);
+    } catch {}
+    closeSync(fd);
+  }
+}
+
+/** The lock without flock(1): O_EXCL create with our pid inside; a lock left by a dead process is taken over. */
+async function withPidLock<T>(
+  lockPath: string, fn: () => Promise<T> | T, waitMs: number, onWait?: (holder: number | null) => void,
+): Promise<T> {
   mkdirSync(dirname(lockPath), { recursive: true });
   const deadline = Date.now() + waitMs;
   let told = false;

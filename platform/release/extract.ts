@@ -25,14 +25,20 @@ export function writeFailure(err: unknown, dir: string, member: string): Error {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === "ENOSPC" || code === "EDQUOT") {
     return new DiskError(
-      `no space left on the file system of ${dir} while writing ${member} (${code === "EDQUOT" ? "disk quota exceeded" : "the disk is full"})`,
-      `free some space there (df -h ${dir}): a gVisor release needs about 500 MB unpacked; or choose another --prefix. Nothing was installed`,
+      `no space left on the file system of ${dir} while writing ${member} ` +
+        `(${code === "EDQUOT" ? "disk quota exceeded" : "the disk is full"})`,
+      `free some space there (df -h ${dir}): a gVisor release needs about 500 MB unpacked; ` +
+        "or choose another --prefix. Nothing was installed",
     );
   }
   if (code === "EMFILE" || code === "ENFILE") {
-    return new DiskError(`too many open files while unpacking ${member} (${code})`, "raise the open-file limit (ulimit -n) and run the command again; nothing was installed");
+    return new DiskError(`too many open files while unpacking ${member} (${code})`,
+      "raise the open-file limit (ulimit -n) and run the command again; nothing was installed");
   }
-  if (code === "EROFS" || code === "EIO") return new DiskError(`cannot write ${member} in ${dir}: ${(err as Error).message}`, "check the disk; nothing was installed");
+  if (code === "EROFS" || code === "EIO") {
+    return new DiskError(`cannot write ${member} in ${dir}: ${(err as Error).message}`,
+      "check the disk; nothing was installed");
+  }
   return new ArchiveError(`cannot unpack "${member}": ${(err as Error).message}`);
 }
 
@@ -158,7 +164,10 @@ export class TarStager {
           // in. (Flushing while writing, as loose downloads do, measured slower for tarballs.)
           this.open.delete(fd);
           closeSync(fd);
-          if (this.durable && !this.error) this.fsyncs.push(this.limitedSync(dest).catch((err) => this.fail(writeFailure(err, dirname(this.dir), echoInput(e.path)))));
+          if (this.durable && !this.error) {
+            const failed = (err: unknown) => this.fail(writeFailure(err, dirname(this.dir), echoInput(e.path)));
+            this.fsyncs.push(this.limitedSync(dest).catch(failed));
+          }
         });
         return;
       }

@@ -37,8 +37,10 @@ export function syncFile(path: string): Promise<void> {
   return new Promise((resolve, reject) => {
     open(path, "r", (err, fd) => {
       // The errno stays on the error: ENOSPC or EMFILE is the disk's fault, not the file's.
-      if (err) return reject(Object.assign(new Error(`cannot sync ${path}: ${err.message}`), { code: err.code }));
-      fsync(fd, (e) => close(fd, () => (e ? reject(Object.assign(new Error(`cannot sync ${path}: ${e.message}`), { code: e.code })) : resolve())));
+      const failed = (e: NodeJS.ErrnoException) =>
+        reject(Object.assign(new Error(`cannot sync ${path}: ${e.message}`), { code: e.code }));
+      if (err) return failed(err);
+      fsync(fd, (e) => close(fd, () => (e ? failed(e) : resolve())));
     });
   });
 }

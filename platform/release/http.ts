@@ -214,9 +214,13 @@ export async function httpStream(
           next = loc ? new URL(loc, at) : null;
         } catch {}
         const shown = (loc ?? "").slice(0, 200);
-        if (!next) throw new DownloadError(url, `GET ${at}: HTTP ${res.status} redirect without a usable Location (${JSON.stringify(shown)})`);
+        if (!next) {
+          const why = `HTTP ${res.status} redirect without a usable Location (${JSON.stringify(shown)})`;
+          throw new DownloadError(url, `GET ${at}: ${why}`);
+        }
         if (next.protocol !== "http:" && next.protocol !== "https:") {
-          throw new DownloadError(url, `GET ${at}: redirected to ${shown}, which is not http(s): refused`, "check --mirror: a mirror redirects only to http:// or https:// URLs");
+          throw new DownloadError(url, `GET ${at}: redirected to ${shown}, which is not http(s): refused`,
+            "check --mirror: a mirror redirects only to http:// or https:// URLs");
         }
         if (hops >= 10) throw new DownloadError(url, `GET ${url}: more than 10 redirects`, "check --mirror");
         at = next.href;

@@ -11,13 +11,16 @@ import { readElf } from "../elf.ts";
 import { backupName, LockBusyError, withLock } from "../fsutil.ts";
 import { run, failureText } from "../proc.ts";
 import { parseGvisorVersion } from "../versions.ts";
-import { artifactsFor, FORMAT_ORDER, MAX_DOWNLOAD_BYTES, objectPath, versionDirName, type ReleaseFormat, type VersionSpec } from "./channels.ts";
+import {
+  artifactsFor, FORMAT_ORDER, MAX_DOWNLOAD_BYTES, objectPath, versionDirName, type ReleaseFormat, type VersionSpec,
+} from "./channels.ts";
 import { canDecode, createDecoder, DecodeError, type DecoderChoice } from "./decode.ts";
 import { ArchiveError, TarStager, writeFailure, type StagedMember } from "./extract.ts";
 import { DownloadError, formatBytes, NotFoundError } from "./http.ts";
 import {
-  activate, checkOwnDir, freeDirName, layoutFor, linkStatus, liveDir, makeStaging, markExecutable, mkdirs, placeVersion, previousDir,
-  readState, removeStaleStaging, removeVersionDir, searchProblems, unsafeDirs, unsafeDirsError, writeProblems, writeState, type InstallState, type Layout, type VersionRecord,
+  activate, checkOwnDir, freeDirName, layoutFor, linkStatus, liveDir, makeStaging, markExecutable, mkdirs, placeVersion,
+  previousDir, readState, removeStaleStaging, removeVersionDir, searchProblems, unsafeDirs, unsafeDirsError,
+  writeProblems, writeState, type InstallState, type Layout, type VersionRecord,
 } from "./layout.ts";
 import { insecureMirror, type Source } from "./source.ts";
 import { ChecksumFileError, createSha512, parseSha512File } from "./verify.ts";
@@ -264,8 +267,10 @@ function maxDownloadBytes(env: NodeJS.ProcessEnv): number {
 }
 
 function tooBig(url: string, bytes: number, max: number, announced: boolean): ActionError {
+  const limit = formatBytes(max);
+  const size = announced ? `is ${formatBytes(bytes)}, more than ${limit}` : `sent more than ${limit}`;
   return new ActionError(
-    `${url} ${announced ? "is" : "sent more than"} ${formatBytes(announced ? bytes : max)}${announced ? `, more than ${formatBytes(max)}` : ""}: ` +
+    `${url} ${size}: ` +
       "a gVisor release file is far smaller; the download was stopped",
     "check --mirror; nothing was installed",
   );
@@ -323,7 +328,8 @@ async function downloadTarball(o: InstallOptions, plan: Plan, art: PlannedArtifa
   const m = MAGIC[format];
   const sniff = sniffer(m.bytes.length, (head) => {
     if (head.length < m.bytes.length || m.bytes.some((b, i) => head[i] !== b)) {
-      throw new ActionError(`${art.url} is not ${m.what}: it ${head.length ? describeStart(head, contentType) : "is empty"}`, "check --mirror; nothing was installed");
+      const what = head.length ? describeStart(head, contentType) : "is empty";
+      throw new ActionError(`${art.url} is not ${m.what}: it ${what}`, "check --mirror; nothing was installed");
     }
   }, async (chunk) => {
     hash.update(chunk);
@@ -376,7 +382,8 @@ async function downloadLoose(o: InstallOptions, art: PlannedArtifact, staging: s
   const hash = createSha512();
   const member = art.installAs ?? art.name;
   const dest = join(staging, member);
-  const fd = openSync(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o600);
+  const fd = openSync(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0),
+    0o600);
   const flusher = new Flusher(fd, dest);
   let contentType: string | null = null;
   let total: number | null = null;
@@ -384,7 +391,8 @@ async function downloadLoose(o: InstallOptions, art: PlannedArtifact, staging: s
   const max = maxDownloadBytes(o.env);
   const sniff = sniffer(MAGIC.loose.bytes.length, (head) => {
     if (head.length < 4 || MAGIC.loose.bytes.some((b, i) => head[i] !== b)) {
-      throw new ActionError(`${art.url} is not an ELF executable: it ${head.length ? describeStart(head, contentType) : "is empty"}`, "check --mirror; nothing was installed");
+      const what = head.length ? describeStart(head, contentType) : "is empty";
+      throw new ActionError(`${art.url} is not an ELF executable: it ${what}`, "check --mirror; nothing was installed");
     }
   }, (chunk) => {
     hash.update(chunk);

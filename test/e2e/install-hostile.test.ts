@@ -147,3 +147,17 @@ describe("state.json is checked before any of it is used as a path", () => {
     expect(existsSync(join(prefix, "bin/runsc"))).toBe(true);
   });
 });
+
+describe("the install lock is held, not named", () => {
+  test("a .lock naming a live process that holds nothing (pid reuse) does not make install wait", async () => {
+    mkdirSync(join(prefix, "lib/gvisor"), { recursive: true });
+    writeFileSync(join(prefix, "lib/gvisor/.lock"), "1\n"); // before: waited, then "stop process 1"
+    const t0 = Date.now();
+    const r = await gvd(["install", "--mirror", bucket.mirror(), "--prefix", prefix, "--version", RELEASES.legacy, "--no-configure"],
+      cleanEnv({ GVISOR_DOCTOR_LOCK_WAIT: "3" }));
+    expect(r.stderr).not.toContain("waiting for another gvisor-doctor");
+    expect(r.code).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    expect(existsSync(join(prefix, "lib/gvisor/.lock"))).toBe(false);
+  });
+});
