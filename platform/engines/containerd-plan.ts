@@ -5,7 +5,7 @@
 import { dirname, join } from "node:path";
 import { absolutize, dropInNameFor, expandGlob } from "./glob.ts";
 import { refuseIfManaged } from "./plan.ts";
-import { argsToRunscConfig, parseWrapper, planWrapper, wrapperPath } from "./runtime-args.ts";
+import { argsToRunscConfig, parseWrapper, planWrapper, readProgram, wrapperPath } from "./runtime-args.ts";
 import { planShimConfig, planShimConfigRemoval, shimConfigArgs, shimConfigPath } from "./shim-config.ts";
 import { createdByUs, CREATED_MARKER, managedByTool } from "./text.ts";
 import { deleteIn, getPath, parseTomlStrict, pruneEmptyTables, setIn, verifyTomlEdit } from "./toml-check.ts";
@@ -187,7 +187,7 @@ export function planContainerd(input: ContainerdPlanInput): ContainerdPlanResult
   let effectivePath: string;
   if (useShim) {
     const cfgPath = typeof exOpts.ConfigPath === "string" ? exOpts.ConfigPath : shimConfigPath(configDir, req.name);
-    const keepArgs = req.runtimeArgs ?? (parseWrapper(oldBinary ? reader.read(oldBinary) : null)?.args ?? null);
+    const keepArgs = req.runtimeArgs ?? (parseWrapper(readProgram(reader.read, oldBinary))?.args ?? null);
     const shimCfg = planShimConfig("containerd", req.name, cfgPath, reader.read(cfgPath), { binaryName: req.runscPath, args: keepArgs, carried: systemdCgroup ? { "systemd-cgroup": "true" } : {} });
     if (shimCfg.change) changes.push(shimCfg.change);
     changes.push(...wrapperFor([]).changes);

@@ -98,6 +98,29 @@ export interface WrapperPlan {
  * args) or deleted when no longer needed. A file at the wrapper path that we did not
  * write is never touched.
  */
+/**
+ * The text of a file a config runs, when it may be one of our wrappers: null when missing
+ * or when it is no config-sized text file (runsc itself is far larger than a wrapper).
+ */
+export function readProgram(read: (p: string) => string | null, path: string | null): string | null {
+  if (!path) return null;
+  try {
+    return read(path);
+  } catch (e) {
+    if (e instanceof EngineConfigError) return null;
+    throw e;
+  }
+}
+
+/** A file is at `path`, though too large or odd to read as text. */
+function existsProgram(read: (p: string) => string | null, path: string): boolean {
+  try {
+    return read(path) !== null;
+  } catch (e) {
+    return e instanceof EngineConfigError;
+  }
+}
+
 export function planWrapper(o: { engine: EngineName; name: string; runsc: string; args: string[] | null; wrapperDir: string; oldBinary: string | null; read: (p: string) => string | null; why: string; config: string }): WrapperPlan {
   // A wrapper another config still runs is neither rewritten nor deleted for this one: it says
   // which config it was written for; one from before that is another config's unless this config names it.
@@ -109,8 +132,8 @@ export function planWrapper(o: { engine: EngineName; name: string; runsc: string
     return o.read(owner)?.includes(path) ?? false;
   };
   let ours = wrapperPath(o.wrapperDir, o.engine, o.name);
-  if (usedElsewhere(ours, o.read(ours))) ours = `${ours}-${createHash("sha256").update(o.config).digest("hex").slice(0, 8)}`;
-  const oldText = o.oldBinary ? o.read(o.oldBinary) : null;
+  if (usedElsewhere(ours, readProgram(o.read, ours))) ours = `${ours}-${createHash("sha256").update(o.config).digest("hex").slice(0, 8)}`;
+  const oldText = readProgram(o.read, o.oldBinary);
   const old = parseWrapper(oldText);
   const args = o.args ?? old?.args ?? [];
   const changes: WrapperPlan["changes"] = [];
@@ -122,7 +145,10 @@ export function planWrapper(o: { engine: EngineName; name: string; runsc: string
     if (old && o.oldBinary === ours && !keepOld) changes.push({ path: ours, before: oldText, after: null, action: "delete", mode: 0o755, backup: false, reason: "wrapper no longer needed (no runtime args)" });
     return { binary: o.runsc, args, changes };
   }
-  const before = o.read(ours);
+  const before = readProgram(o.read, ours);
+  if (before === null && existsProgram(o.read, ours)) {
+    throw new EngineConfigError(`${ours} exists and was not written by gvisor-doctor`, { file: ours }, "move it away, or pass --wrapper-dir DIR", null, "wrapper-exists");
+  }
   if (before !== null && !parseWrapper(before)) {
     throw new EngineConfigError(`${ours} exists and was not written by gvisor-doctor`, { file: ours }, "move it away, or pass --wrapper-dir DIR", null, "wrapper-exists");
   }
