@@ -4,6 +4,7 @@
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { pruneBackups, readOrNull, StalePlanError } from "../platform/engines/apply.ts";
+import { removeStaleTemps } from "../platform/fsutil.ts";
 import { adapterFor, ENGINE_NAMES } from "../platform/engines/index.ts";
 import { DEFAULT_WRAPPER_DIR, INSTALLED_RUNSC, normalizeRuntimeArgs } from "../platform/engines/runtime-args.ts";
 import {
@@ -187,7 +188,12 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
       report.diff = plan.diff;
       report.notes = plan.notes;
       report.effective = plan.effective;
-      if (req.dryRun || plan.action === "unchanged") break;
+      if (req.dryRun) break;
+      // Temp files of a run killed mid-write (its pid is gone), also when there is nothing to write.
+      if (plan.action === "unchanged") {
+        removeStaleTemps((ctx.root ?? SELF_ROOT).local(plan.configPath));
+        break;
+      }
       try {
         progress(`${adapter.title}: writing…`);
         report.files = (await adapter.apply(plan, ctx)).files;
