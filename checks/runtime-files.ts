@@ -13,7 +13,10 @@ export interface RuntimeFile {
 }
 
 /** The first named file that is missing, not a regular file, or not executable; null when all are fine. */
-export function brokenRuntimeFile(files: RuntimeFile[], root: HostRoot = SELF_ROOT): { path: string; problem: string } | null {
+export function brokenRuntimeFile(
+  files: RuntimeFile[],
+  root: HostRoot = SELF_ROOT,
+): { path: string; problem: string } | null {
   const queue = [...files];
   for (let f = queue.shift(); f; f = queue.shift()) {
     // A bare name is looked up on the engine's PATH: the engine's own checks cover that.

@@ -2,7 +2,9 @@
 // pid file to trust (pid reuse) and no stale-lock takeover to race. The lock files live in a
 // directory only the caller can write (verified with lstat: no symlink, owner, mode), are
 // opened O_NOFOLLOW, and only a few bytes are ever read from them (the holder's pid).
-import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readSync, unlinkSync, writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LockBusyError } from "./fsutil.ts";
@@ -87,14 +89,17 @@ function holderOf(fd: number): number | null {
  * sees that (the path no longer names its inode) and starts over with the new one.
  * Returns null (without running `fn`) where flock cannot be loaded: the caller falls back.
  */
-export async function withFlock<T>(lockPath: string, fn: () => Promise<T> | T, waitMs = 30_000, onWait?: (holder: number | null) => void): Promise<{ value: T } | null> {
+export async function withFlock<T>(
+  lockPath: string, fn: () => Promise<T> | T, waitMs = 30_000, onWait?: (holder: number | null) => void,
+): Promise<{ value: T } | null> {
   const flock = loadFlock();
   if (!flock) return null;
   const deadline = Date.now() + waitMs;
   let told = false;
   let fd: number;
   for (;;) {
-    fd = openSync(lockPath, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (constants.O_NONBLOCK ?? 0), 0o600);
+    // O_NONBLOCK: a FIFO planted there cannot hang the open.
+    fd = openSync(lockPath, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
     let locked = false;
     try {
       const st = fstatSync(fd);
@@ -111,7 +116,9 @@ export async function withFlock<T>(lockPath: string, fn: () => Promise<T> | T, w
         }
         continue; // locked a file the previous holder already unlinked: take the new one
       }
-      if (!r.busy && r.errno !== EINTR) throw Object.assign(new Error(`flock ${lockPath}: errno ${r.errno}`), { code: "ENOLCK" });
+      if (!r.busy && r.errno !== EINTR) {
+        throw Object.assign(new Error(`flock ${lockPath}: errno ${r.errno}`), { code: "ENOLCK" });
+      }
       const holder = holderOf(fd);
       if (Date.now() > deadline) throw new LockBusyError(lockPath, holder);
       if (!told) {

@@ -134,7 +134,10 @@ export function planContainerd(input: ContainerdPlanInput): ContainerdPlanResult
     if (c) throw new EngineConfigError(`${target}:${c.line}: ${c.message}`, { file: target, line: c.line }, `write it as a [${showPath(path)}] table (gvisor-doctor edits tables, not dotted keys or inline tables), or add the runtime by hand`, containerdSnippet(version, req, input.shim, configDir, input.wrapperDir), "toml-shape");
   };
   const oldBinary = typeof exOpts.BinaryName === "string" ? exOpts.BinaryName : null;
-  const wrapperFor = (args: string[] | null) => planWrapper({ engine: "containerd", name: req.name, runsc: req.runscPath, args, wrapperDir: input.wrapperDir, oldBinary, read: reader.read, why: "the runc shim cannot pass runtime arguments to runsc", config: target });
+  const wrapperFor = (args: string[] | null) => planWrapper({
+    engine: "containerd", name: req.name, runsc: req.runscPath, args, wrapperDir: input.wrapperDir, oldBinary,
+    read: reader.read, why: "the runc shim cannot pass runtime arguments to runsc", config: target,
+  });
 
   if (req.remove) {
     if (!existing) return { changes, existed: false, notes, effective: null, expect: { version, runtime: null } };
