@@ -16,13 +16,22 @@ const LOCK_UN = 8;
 const EWOULDBLOCK = 11;
 const EINTR = 4;
 
+/** The part of bun:ffi used here (typed locally: the k8s manifests type-check without Bun's types). */
+interface BunFfi {
+  dlopen(name: string, defs: Record<string, { args: unknown[]; returns: unknown }>): {
+    symbols: { flock(fd: number, op: number): number; __errno_location(): unknown };
+  };
+  FFIType: { i32: unknown; ptr: unknown };
+  read: { i32(ptr: unknown, offset: number): number };
+}
+
 let flockFn: Flock | null | undefined;
 /** libc's flock through Bun's FFI (glibc or musl); null where neither loads. */
 function loadFlock(): Flock | null {
   if (flockFn !== undefined) return flockFn;
   flockFn = null;
   try {
-    const { dlopen, FFIType, read } = require("bun:ffi") as typeof import("bun:ffi");
+    const { dlopen, FFIType, read } = require("bun:ffi") as BunFfi;
     const arch = process.arch === "arm64" ? "aarch64" : "x86_64";
     for (const name of ["libc.so.6", `libc.musl-${arch}.so.1`, "libc.so"]) {
       try {
@@ -32,7 +41,7 @@ function loadFlock(): Flock | null {
         });
         flockFn = (fd, op) => {
           const r = lib.symbols.flock(fd, op);
-          const errno = r === 0 ? 0 : read.i32(lib.symbols.__errno_location()!, 0);
+          const errno = r === 0 ? 0 : read.i32(lib.symbols.__errno_location(), 0);
           return { ok: r === 0, busy: errno === EWOULDBLOCK, errno };
         };
         break;
