@@ -198,7 +198,7 @@ export async function applyChanges(changes: FileChange[], opts: ApplyOptions): P
         try {
           current = readOrNull(c.path);
         } catch (e) {
-          throw explainWriteError(e, c.path);
+          throw e instanceof EngineConfigError ? e : explainWriteError(e, c.path);
         }
         if (current !== c.before) throw new StalePlanError(c.path);
       }
