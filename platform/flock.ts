@@ -3,7 +3,7 @@
 // directory only the caller can write (verified with lstat: no symlink, owner, mode), are
 // opened O_NOFOLLOW, and only a few bytes are ever read from them (the holder's pid).
 import {
-  closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readSync, unlinkSync, writeSync,
+  closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -59,14 +59,25 @@ export class LockDirError extends Error {
 
 const euid = () => (typeof process.geteuid === "function" ? process.geteuid() : 0);
 
+/** /run/gvisor-doctor where /run is root's alone (a scratch container image may have no /run). */
+function rootRunDir(): string | null {
+  for (const d of ["/run", "/var/run"]) {
+    try {
+      const st = statSync(d);
+      if (st.isDirectory() && st.uid === 0 && !(st.mode & 0o022)) return join(d, "gvisor-doctor");
+    } catch {}
+  }
+  return null;
+}
+
 /**
  * The directory for configure's locks: /run/gvisor-doctor for root (/run is root's alone,
- * unlike the world-writable /run/lock), else a per-user one under the temp dir. Created 0700
+ * unlike the world-writable /run/lock), else (or without /run) a per-user one under the temp dir. Created 0700
  * and verified: a real directory (not a symlink), owned by us, writable by nobody else.
  */
 export function secureLockDir(base?: string): string {
   const uid = euid();
-  const dir = base ?? (uid === 0 ? "/run/gvisor-doctor" : join(tmpdir(), `gvisor-doctor-locks-${uid}`));
+  const dir = base ?? (uid === 0 ? rootRunDir() : null) ?? join(tmpdir(), `gvisor-doctor-locks-${uid}`);
   try {
     mkdirSync(dir, { mode: 0o700 });
   } catch (e) {
