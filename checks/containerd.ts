@@ -102,10 +102,13 @@ export const containerdRuntime: Check = {
     const root = hostRootAt(ctx.facts.hostRoot ?? undefined);
     const cfgPath = getPath(got, ["options", "ConfigPath"]) as string | undefined;
     const shimBinary = type === RUNSC_SHIM_TYPE ? declared?.path : null;
-    const bad = brokenRuntimeFile([{ path: binary, exec: true }, { path: cfgPath, exec: false }, { path: shimBinary, exec: true }], root);
+    const files = [{ path: binary, exec: true }, { path: cfgPath, exec: false }, { path: shimBinary, exec: true }];
+    const bad = brokenRuntimeFile(files, root);
     if (bad) {
-      const d = diagnoseState("runtime-path-missing", { ...rc(ctx), match: ["", bad.path] as unknown as RegExpMatchArray });
-      return fail(`${msg}, but ${bad.path} ${bad.problem}: containers of this runtime fail to start`, d, [`from containerd -c ${det(ctx)!.configPath} config dump`]);
+      const match = ["", bad.path] as unknown as RegExpMatchArray;
+      const d = diagnoseState("runtime-path-missing", { ...rc(ctx), match });
+      const why = `${msg}, but ${bad.path} ${bad.problem}: containers of this runtime fail to start`;
+      return fail(why, d, [`from containerd -c ${det(ctx)!.configPath} config dump`]);
     }
     // containerd has no live reload: a config newer than the daemon is not in effect yet.
     if (d.running && d.pid) {

@@ -75,9 +75,16 @@ export const RULES: Rule[] = [
     id: "runtime-path-missing", ref: 2, title: "The runtime path in the engine config does not exist",
     scope: ["docker.", "containerd.", "podman.", "crio."],
     // Docker says it at `docker run`; containerd's runc shim only when it starts the binary (a deleted wrapper).
-    pattern: /error while looking up the specified runtime path: exec: "([^"]+)": stat [^:]+: no such file or directory|fork\/exec (\/[^:\s]+): no such file or directory/,
+    pattern: new RegExp([
+      String.raw`error while looking up the specified runtime path: exec: "([^"]+)": stat [^:]+: ` +
+        "no such file or directory",
+      String.raw`fork/exec (/[^:\s]+): no such file or directory`,
+    ].join("|")),
     sample: 'docker: Error response from daemon: error while looking up the specified runtime path: exec: "/usr/local/bin/runsc": stat /usr/local/bin/runsc: no such file or directory.',
-    cause: (c) => `The engine points the ${c.runtime} runtime at ${c.match?.[1] ?? c.match?.[2] ?? "a path"} that does not exist in the daemon's file system or is not executable (runsc or its gvisor-doctor wrapper moved or deleted, installed from a temp dir, or the daemon runs in another VM).`,
+    cause: (c) =>
+      `The engine points the ${c.runtime} runtime at ${c.match?.[1] ?? c.match?.[2] ?? "a path"} that does not ` +
+      "exist in the daemon's file system or is not executable (runsc or its gvisor-doctor wrapper moved or " +
+      "deleted, installed from a temp dir, or the daemon runs in another VM).",
     fix: (c) => registerFix(c, `Point the ${c.runtime} runtime at an existing runsc`),
   },
   {

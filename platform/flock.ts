@@ -2,7 +2,9 @@
 // pid file to trust (pid reuse) and no stale-lock takeover to race. The lock files live in a
 // directory only the caller can write (verified with lstat: no symlink, owner, mode), are
 // opened O_NOFOLLOW, and only a few bytes are ever read from them (the holder's pid).
-import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LockBusyError } from "./fsutil.ts";
@@ -14,13 +16,22 @@ const LOCK_UN = 8;
 const EWOULDBLOCK = 11;
 const EINTR = 4;
 
+/** The part of bun:ffi used here (typed locally: the k8s manifests type-check without Bun's types). */
+interface BunFfi {
+  dlopen(name: string, defs: Record<string, { args: unknown[]; returns: unknown }>): {
+    symbols: { flock(fd: number, op: number): number; __errno_location(): unknown };
+  };
+  FFIType: { i32: unknown; ptr: unknown };
+  read: { i32(ptr: unknown, offset: number): number };
+}
+
 let flockFn: Flock | null | undefined;
 /** libc's flock through Bun's FFI (glibc or musl); null where neither loads. */
 function loadFlock(): Flock | null {
   if (flockFn !== undefined) return flockFn;
   flockFn = null;
   try {
-    const { dlopen, FFIType, read } = require("bun:ffi") as typeof import("bun:ffi");
+    const { dlopen, FFIType, read } = require("bun:ffi") as BunFfi;
     const arch = process.arch === "arm64" ? "aarch64" : "x86_64";
     for (const name of ["libc.so.6", `libc.musl-${arch}.so.1`, "libc.so"]) {
       try {
@@ -30,7 +41,7 @@ function loadFlock(): Flock | null {
         });
         flockFn = (fd, op) => {
           const r = lib.symbols.flock(fd, op);
-          const errno = r === 0 ? 0 : read.i32(lib.symbols.__errno_location()!, 0);
+          const errno = r === 0 ? 0 : read.i32(lib.symbols.__errno_location(), 0);
           return { ok: r === 0, busy: errno === EWOULDBLOCK, errno };
         };
         break;
@@ -48,14 +59,25 @@ export class LockDirError extends Error {
 
 const euid = () => (typeof process.geteuid === "function" ? process.geteuid() : 0);
 
+/** /run/gvisor-doctor where /run is root's alone (a scratch container image may have no /run). */
+function rootRunDir(): string | null {
+  for (const d of ["/run", "/var/run"]) {
+    try {
+      const st = statSync(d);
+      if (st.isDirectory() && st.uid === 0 && !(st.mode & 0o022)) return join(d, "gvisor-doctor");
+    } catch {}
+  }
+  return null;
+}
+
 /**
  * The directory for configure's locks: /run/gvisor-doctor for root (/run is root's alone,
- * unlike the world-writable /run/lock), else a per-user one under the temp dir. Created 0700
+ * unlike the world-writable /run/lock), else (or without /run) a per-user one under the temp dir. Created 0700
  * and verified: a real directory (not a symlink), owned by us, writable by nobody else.
  */
 export function secureLockDir(base?: string): string {
   const uid = euid();
-  const dir = base ?? (uid === 0 ? "/run/gvisor-doctor" : join(tmpdir(), `gvisor-doctor-locks-${uid}`));
+  const dir = base ?? (uid === 0 ? rootRunDir() : null) ?? join(tmpdir(), `gvisor-doctor-locks-${uid}`);
   try {
     mkdirSync(dir, { mode: 0o700 });
   } catch (e) {
@@ -87,14 +109,17 @@ function holderOf(fd: number): number | null {
  * sees that (the path no longer names its inode) and starts over with the new one.
  * Returns null (without running `fn`) where flock cannot be loaded: the caller falls back.
  */
-export async function withFlock<T>(lockPath: string, fn: () => Promise<T> | T, waitMs = 30_000, onWait?: (holder: number | null) => void): Promise<{ value: T } | null> {
+export async function withFlock<T>(
+  lockPath: string, fn: () => Promise<T> | T, waitMs = 30_000, onWait?: (holder: number | null) => void,
+): Promise<{ value: T } | null> {
   const flock = loadFlock();
   if (!flock) return null;
   const deadline = Date.now() + waitMs;
   let told = false;
   let fd: number;
   for (;;) {
-    fd = openSync(lockPath, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (constants.O_NONBLOCK ?? 0), 0o600);
+    // O_NONBLOCK: a FIFO planted there cannot hang the open.
+    fd = openSync(lockPath, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
     let locked = false;
     try {
       const st = fstatSync(fd);
@@ -111,7 +136,9 @@ export async function withFlock<T>(lockPath: string, fn: () => Promise<T> | T, w
         }
         continue; // locked a file the previous holder already unlinked: take the new one
       }
-      if (!r.busy && r.errno !== EINTR) throw Object.assign(new Error(`flock ${lockPath}: errno ${r.errno}`), { code: "ENOLCK" });
+      if (!r.busy && r.errno !== EINTR) {
+        throw Object.assign(new Error(`flock ${lockPath}: errno ${r.errno}`), { code: "ENOLCK" });
+      }
       const holder = holderOf(fd);
       if (Date.now() > deadline) throw new LockBusyError(lockPath, holder);
       if (!told) {

@@ -18,7 +18,9 @@ export function resolveForWrite(path: string, depth = 0): string {
   } catch {
     // A dangling link: the file it names (created by the write; the link stays a link).
     try {
-      if (depth < 40 && lstatSync(path).isSymbolicLink()) return resolveForWrite(resolve(dirname(path), readlinkSync(path)), depth + 1);
+      if (depth < 40 && lstatSync(path).isSymbolicLink()) {
+        return resolveForWrite(resolve(dirname(path), readlinkSync(path)), depth + 1);
+      }
     } catch {}
     return path;
   }
@@ -55,9 +57,11 @@ export interface AtomicWriteOptions {
  * A complete, synced temp file beside `target` (the name removeStaleTemps knows) with `data`,
  * `mode` and, when given, `owner`. Nothing is left behind when writing it fails (ENOSPC).
  */
-function writeTemp(target: string, data: string | Uint8Array, mode: number, owner: { uid: number; gid: number } | null): string {
+function writeTemp(
+  target: string, data: string | Uint8Array, mode: number, owner: { uid: number; gid: number } | null,
+): string {
   const tmp = join(dirname(target), `.${basename(target)}.gvd-tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o600);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     const buf = typeof data === "string" ? Buffer.from(data, "utf8") : data;
     let off = 0;

@@ -4,6 +4,7 @@
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { pruneBackups, readOrNull, StalePlanError } from "../platform/engines/apply.ts";
+import { removeStaleTemps } from "../platform/fsutil.ts";
 import { adapterFor, ENGINE_NAMES } from "../platform/engines/index.ts";
 import { DEFAULT_WRAPPER_DIR, INSTALLED_RUNSC, normalizeRuntimeArgs } from "../platform/engines/runtime-args.ts";
 import {
@@ -130,7 +131,8 @@ function checkConfigArg(path: string, engine: EngineName): void {
   }
   if (st.isDirectory()) {
     if (engine === "podman" || engine === "crio") return;
-    throw new UsageError(`--config ${path} is a directory: give ${engine}'s config file`, "see: gvisor-doctor configure --help");
+    const hint = "see: gvisor-doctor configure --help";
+    throw new UsageError(`--config ${path} is a directory: give ${engine}'s config file`, hint);
   }
   try {
     readOrNull(path);
@@ -169,6 +171,8 @@ function describeRuntime(name: string, eff: Plan["effective"]): string {
 }
 
 const PENDING: ReloadResult["action"][] = ["pending"];
+/** Errors where the config was fine but writing it failed (the rest are refusals). */
+const FAILED_CODES = ["read-only", "permission", "no-space", "no-dir", "write-failed", "busy", "lock-dir", "changed"];
 const NO_VERIFY: ReloadResult["action"][] = ["pending", "failed", "skipped"];
 
 async function configureOne(engine: EngineName, rt: RuntimeRequest, req: ConfigureRequest, ctx: EngineContext, progress: (s: string) => void): Promise<EngineReport> {
@@ -190,7 +194,12 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
       report.diff = plan.diff;
       report.notes = plan.notes;
       report.effective = plan.effective;
-      if (req.dryRun || plan.action === "unchanged") break;
+      if (req.dryRun) break;
+      // Temp files of a run killed mid-write (its pid is gone), also when there is nothing to write.
+      if (plan.action === "unchanged") {
+        removeStaleTemps((ctx.root ?? SELF_ROOT).local(plan.configPath));
+        break;
+      }
       try {
         progress(`${adapter.title}: writing…`);
         report.files = (await adapter.apply(plan, ctx)).files;
@@ -199,7 +208,10 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
         // Another run changed a file between our read and our write: plan again from its result.
         // Each stale attempt means another run wrote; bounded, then a plain failure (exit 1).
         if (!(e instanceof StalePlanError)) throw e;
-        if (attempt >= 25) throw new EngineConfigError(e.message, { file: e.path }, "other runs keep changing it: run configure again when they are done", null, "changed");
+        if (attempt >= 25) {
+          const hint = "other runs keep changing it: run configure again when they are done";
+          throw new EngineConfigError(e.message, { file: e.path }, hint, null, "changed");
+        }
         await new Promise((r) => setTimeout(r, Math.random() * 50 * Math.min(attempt, 5)));
       }
     }
@@ -210,7 +222,7 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
       report.notes = e.hint ? [e.hint] : [];
       return report;
     }
-    report.status = e.code === "read-only" || e.code === "permission" || e.code === "no-space" || e.code === "no-dir" || e.code === "write-failed" || e.code === "busy" || e.code === "lock-dir" || e.code === "changed" ? "failed" : "refused";
+    report.status = FAILED_CODES.includes(e.code) ? "failed" : "refused";
     report.error = errorOf(e);
     report.message = e.message;
     return report;

@@ -82,7 +82,8 @@ export function planFixes(findings: Finding[], facts: HostFacts): PlannedFix[] {
     const key = fix.argv ? `${fix.id} ${fix.argv[0]} ${fix.argv[1] ?? ""}` : fix.id;
     const prev = byKey.get(key);
     if (!prev) {
-      byKey.set(key, { fix: { ...fix, argv: fix.argv ? [...fix.argv] : undefined }, checks: [f.id], data: f.data, rules: [f.diagnosis?.rule] });
+      const copy = { ...fix, argv: fix.argv ? [...fix.argv] : undefined };
+      byKey.set(key, { fix: copy, checks: [f.id], data: f.data, rules: [f.diagnosis?.rule] });
       continue;
     }
     prev.checks.push(f.id);
@@ -94,7 +95,8 @@ export function planFixes(findings: Finding[], facts: HostFacts): PlannedFix[] {
   for (const f of findings) {
     const engine = /^(docker|containerd|podman|crio)\./.exec(f.id)?.[1] as RuleContext["engine"] | undefined;
     if (f.status !== "fail" || f.diagnosis?.fix?.id !== "runsc.install" || !engine) continue;
-    const repoint = registerFix({ facts, engine, runtime: "runsc" }, `Point ${engine}'s runsc runtime at the reinstalled runsc`);
+    const summary = `Point ${engine}'s runsc runtime at the reinstalled runsc`;
+    const repoint = registerFix({ facts, engine, runtime: "runsc" }, summary);
     const key = `${repoint.id} ${repoint.argv![0]} ${repoint.argv![1] ?? ""}`;
     const prev = byKey.get(key);
     if (prev) prev.checks.push(f.id), prev.rules?.push(f.diagnosis.rule);
@@ -234,7 +236,8 @@ export async function runFix(p: Parsed, io: IO): Promise<number> {
     if (dryRun) break;
     log(c.dim("Re-checking…"));
     last = await runCheckMatrix(p, io);
-    for (const r of unverified(records.filter((x) => x.round === round), todo, last.findings)) log(`      ${c.red("✗")} ${r.id}: ${r.message}`);
+    const failedNow = unverified(records.filter((x) => x.round === round), todo, last.findings);
+    for (const r of failedNow) log(`      ${c.red("✗")} ${r.id}: ${r.message}`);
   }
 
   const before = new Map(first.findings.map((f) => [f.id, f.status]));

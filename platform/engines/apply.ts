@@ -2,7 +2,9 @@
 // made, back up every file we modify or delete, write atomically (old or new content,
 // never a mix), and undo the files already written when a later one fails.
 import { createHash } from "node:crypto";
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmdirSync, rmSync, statSync } from "node:fs";
+import {
+  closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmdirSync, rmSync, statSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { atomicWriteFile, backupFile, LockBusyError, removeStaleTemps, resolveForWrite, withLock } from "../fsutil.ts";
 import { LockDirError, secureLockDir, withFlock } from "../flock.ts";
@@ -19,6 +21,7 @@ export class StalePlanError extends Error {
 
 /** Engine configs are small; anything larger is not one (and /dev/zero must not fill memory). */
 export const MAX_CONFIG_BYTES = 8 << 20;
+const READ_HINT = "pass the engine's config file (a regular file)";
 
 /**
  * A config file's text (null when missing). Only a regular file of at most MAX_CONFIG_BYTES
@@ -36,8 +39,10 @@ export function readOrNull(path: string): string | null {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) {
-      const what = st.isDirectory() ? "a directory" : st.isFIFO() ? "a FIFO" : st.isCharacterDevice() || st.isBlockDevice() ? "a device" : st.isSocket() ? "a socket" : "not a regular file";
-      throw new EngineConfigError(`${path} is ${what}, not a config file`, { file: path }, "pass the engine's config file (a regular file)", null, "not-a-file");
+      const what = st.isDirectory() ? "a directory" : st.isFIFO() ? "a FIFO"
+        : st.isCharacterDevice() || st.isBlockDevice() ? "a device" : st.isSocket() ? "a socket" : "not a regular file";
+      const msg = `${path} is ${what}, not a config file`;
+      throw new EngineConfigError(msg, { file: path }, READ_HINT, null, "not-a-file");
     }
     const chunks: Buffer[] = [];
     let total = 0;
@@ -47,11 +52,15 @@ export function readOrNull(path: string): string | null {
       try {
         n = readSync(fd, buf, 0, buf.length, null);
       } catch (e) {
-        throw new EngineConfigError(`cannot read ${path}: ${(e as Error).message}`, { file: path }, "pass the engine's config file (a regular file)", null, "unreadable");
+        const msg = `cannot read ${path}: ${(e as Error).message}`;
+        throw new EngineConfigError(msg, { file: path }, READ_HINT, null, "unreadable");
       }
       if (n === 0) break;
       total += n;
-      if (total > MAX_CONFIG_BYTES) throw new EngineConfigError(`${path} is larger than ${MAX_CONFIG_BYTES >> 20} MiB: not an engine config`, { file: path }, "pass the engine's config file", null, "too-large");
+      if (total > MAX_CONFIG_BYTES) {
+        const msg = `${path} is larger than ${MAX_CONFIG_BYTES >> 20} MiB: not an engine config`;
+        throw new EngineConfigError(msg, { file: path }, READ_HINT, null, "too-large");
+      }
       chunks.push(buf.subarray(0, n));
     }
     return decodeBytes(Buffer.concat(chunks));
@@ -154,7 +163,10 @@ function undo(done: { change: FileChange; applied: AppliedFile }[]): string[] {
   for (const { change, applied } of [...done].reverse()) {
     try {
       if (applied.action === "create") rmSync(change.path, { force: true });
-      else atomicWriteFile(change.path, encodeBytes(change.before ?? ""), { mode: applied.backup ? statSync(applied.backup).mode & 0o7777 : (change.mode ?? 0o644) });
+      else {
+        const mode = applied.backup ? statSync(applied.backup).mode & 0o7777 : (change.mode ?? 0o644);
+        atomicWriteFile(change.path, encodeBytes(change.before ?? ""), { mode });
+      }
       // Restored: its backup is redundant, and the run reports that nothing changed.
       if (applied.backup) rmSync(applied.backup, { force: true });
     } catch {
@@ -177,7 +189,8 @@ export async function applyChanges(changes: FileChange[], opts: ApplyOptions): P
     const onWait = (holder: number | null) => opts.log?.(`waiting for another gvisor-doctor (pid ${holder ?? "?"}) to finish with ${changes[0].path}…`);
     // flock where libc can be loaded (the kernel releases it when the holder dies), else the lock file.
     const wait = opts.lockWaitMs ?? 30_000;
-    const locked = <T>(fn: () => T) => withFlock(lockPath, fn, wait, onWait).then((r) => r ?? withLock(lockPath, fn, wait, onWait).then((value) => ({ value })));
+    const locked = async <T>(fn: () => T) =>
+      (await withFlock(lockPath, fn, wait, onWait)) ?? { value: await withLock(lockPath, fn, wait, onWait) };
     return (await locked(() => {
       lockHeld = true;
       for (const c of changes) {
@@ -185,7 +198,7 @@ export async function applyChanges(changes: FileChange[], opts: ApplyOptions): P
         try {
           current = readOrNull(c.path);
         } catch (e) {
-          throw explainWriteError(e, c.path);
+          throw e instanceof EngineConfigError ? e : explainWriteError(e, c.path);
         }
         if (current !== c.before) throw new StalePlanError(c.path);
       }
@@ -198,7 +211,11 @@ export async function applyChanges(changes: FileChange[], opts: ApplyOptions): P
           const err = explainWriteError(e, c.path);
           if (done.length) {
             const restored = done.map((d) => d.change.path).filter((p) => !undoFailed.includes(p));
-            const tail = undoFailed.length ? `; could NOT restore ${undoFailed.join(", ")} (backups: ${done.filter((d) => undoFailed.includes(d.change.path)).map((d) => d.applied.backup).filter(Boolean).join(", ")})` : `; restored ${restored.join(", ")}`;
+            const kept = done.filter((d) => undoFailed.includes(d.change.path)).map((d) => d.applied.backup)
+              .filter(Boolean);
+            const tail = undoFailed.length
+              ? `; could NOT restore ${undoFailed.join(", ")} (backups: ${kept.join(", ")})`
+              : `; restored ${restored.join(", ")}`;
             throw new EngineConfigError(err.message + tail, err.spot, err.hint, null, err.code);
           }
           throw err;
@@ -209,9 +226,16 @@ export async function applyChanges(changes: FileChange[], opts: ApplyOptions): P
   } catch (e) {
     if (e instanceof StalePlanError || e instanceof EngineConfigError) throw e;
     if (e instanceof LockBusyError) {
-      throw new EngineConfigError(`another gvisor-doctor (pid ${e.holder ?? "?"}) is still changing ${changes[0].path}: nothing was changed`, { file: changes[0].path }, `wait for it to finish, then run the command again${e.holder ? ` (ps -p ${e.holder} -o pid,args shows it)` : ""}`, null, "busy");
+      const file = changes[0].path;
+      const msg = `another gvisor-doctor (pid ${e.holder ?? "?"}) is still changing ${file}: nothing was changed`;
+      const who = e.holder ? ` (ps -p ${e.holder} -o pid,args shows it)` : "";
+      const hint = `wait for it to finish, then run the command again${who}`;
+      throw new EngineConfigError(msg, { file }, hint, null, "busy");
     }
-    if (e instanceof LockDirError) throw new EngineConfigError(e.message, { file: e.dir }, `remove ${e.dir} (as root) and run the command again; nothing was changed`, null, "lock-dir");
+    if (e instanceof LockDirError) {
+      const hint = `remove ${e.dir} (as root) and run the command again; nothing was changed`;
+      throw new EngineConfigError(e.message, { file: e.dir }, hint, null, "lock-dir");
+    }
     // The lock itself could not be taken (read-only /run, permissions): explain like a write.
     if (!lockHeld && (e as NodeJS.ErrnoException).code) throw explainWriteError(e, lockPath);
     throw e;
@@ -261,7 +285,10 @@ export function pruneBackups(path: string): string[] {
  * With a host root the plan's host paths are written through it, and the result names
  * host paths again (backups included).
  */
-export async function applyPlan(plan: { changes: FileChange[]; configPath: string }, opts: Omit<ApplyOptions, "lockPath" | "lockKey"> & { root?: HostRoot }): Promise<{ files: AppliedFile[] }> {
+export async function applyPlan(
+  plan: { changes: FileChange[]; configPath: string },
+  opts: Omit<ApplyOptions, "lockPath" | "lockKey"> & { root?: HostRoot },
+): Promise<{ files: AppliedFile[] }> {
   const root = opts.root ?? SELF_ROOT;
   const changes = plan.changes.map((c) => ({ ...c, path: root.local(c.path) }));
   const files = await applyChanges(changes, { ...opts, lockKey: root.local(plan.configPath) });

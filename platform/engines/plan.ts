@@ -24,7 +24,8 @@ export function refuseIfManaged(file: string, text: string | null, force: boolea
  */
 export function referencedFirst(changes: FileChange[]): FileChange[] {
   // Named outside comments: a wrapper's "# used by: <config>" line is not a reference.
-  const names = (text: string | null, path: string) => !!text?.split("\n").some((l) => !l.trimStart().startsWith("#") && l.includes(path));
+  const names = (text: string | null, path: string) =>
+    !!text?.split("\n").some((l) => !l.trimStart().startsWith("#") && l.includes(path));
   const named = (c: FileChange) => changes.some((o) => o !== c && (names(o.after, c.path) || names(o.before, c.path)));
   const first = changes.filter((c) => c.after !== null && named(c));
   const last = changes.filter((c) => c.after === null && named(c));

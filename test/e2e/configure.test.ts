@@ -311,9 +311,10 @@ describe.skipIf(!BED.ok || !existsSync("/usr/bin/podman"))("configure podman (pr
     assertConfigureReport(r.json);
     const e = r.json.engines[0];
     expect(r.code).toBe(0);
+    // The wrapper first: a crash between the writes never leaves the drop-in naming a missing file.
     expect(e.files).toEqual([
-      { path: "/etc/containers/containers.conf.d/99-gvisor.conf", action: "create", backup: null },
       { path: join(dir, "bin", "podman-runsc"), action: "create", backup: null },
+      { path: "/etc/containers/containers.conf.d/99-gvisor.conf", action: "create", backup: null },
     ]);
     expect(e.verify.ok).toBe(true);
     expect(e.verify.message).toContain("Starting gVisor");

@@ -54,6 +54,17 @@ describe("--config", () => {
   });
 });
 
+describe("programs a config names", () => {
+  test("a runtime that names a binary larger than any config (runsc itself) is re-planned, not refused as a config", async () => {
+    const big = join(dir, "runsc");
+    writeFileSync(big, Buffer.alloc(9 << 20), { mode: 0o755 });
+    const f = join(dir, "containers.conf");
+    writeFileSync(f, `[engine.runtimes]\nrunsc = ["${big}"]\n`);
+    const r = await configureEngines({ engines: ["podman"], configPath: f, runscPath: "/bin/sh", runtimeArgs: ["--network=none"], reload: false, verify: false }, quietIO());
+    expect(r.engines[0]).toMatchObject({ status: "changed", error: null });
+  });
+});
+
 describe("daemon.json and runtime args", () => {
   test("nesting deeper than dockerd's 10000 levels is refused the way dockerd says it (no stack overflow)", async () => {
     const f = join(dir, "daemon.json");

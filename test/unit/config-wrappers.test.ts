@@ -72,4 +72,11 @@ describe("wrappers shared between configs", () => {
     await podman(a, { remove: true });
     expect(existsSync(w)).toBe(false);
   });
+  test("a config naming a wrapper that was deleted is pointed at runsc again (what --fix runs for runtime-path-missing)", async () => {
+    const a = join(dir, "a.conf");
+    writeFileSync(a, `[engine.runtimes]\nrunsc = ["${join(dir, "wrappers", "podman-runsc")}"]\n`);
+    const r = await podman(a, {});
+    expect(r.engines[0]).toMatchObject({ status: "changed" });
+    expect(binaryIn(a)).toBe("/bin/sh");
+  });
 });
