@@ -13,6 +13,13 @@ export function libsOf(bin: string): string[] {
 
 /** Import the image into the engine behind `cli` (docker/podman) with `env`; returns its tag. */
 export function importDoctorImage(cli: string, env: NodeJS.ProcessEnv, tag = "local/gvisor-doctor-test:latest"): string {
+  const imp = spawnSync(cli, ["import", "-", tag], { input: doctorImageTar(), env, encoding: "utf8" });
+  if (imp.status !== 0) throw new Error(`${cli} import failed: ${imp.stderr}`);
+  return tag;
+}
+
+/** The image's root file system as a tar (for `docker import`). */
+export function doctorImageTar(): Buffer {
   const root = mkdtempSync("/tmp/gvd-test-rootfs-");
   try {
     for (const d of ["bin", "usr/local/bin", "tmp", "proc", "sys", "dev", "etc"]) mkdirSync(join(root, d), { recursive: true });
@@ -28,9 +35,8 @@ export function importDoctorImage(cli: string, env: NodeJS.ProcessEnv, tag = "lo
     chmodSync(join(root, "bin/busybox"), 0o755);
     for (const a of ["sh", "dmesg", "echo", "cat", "sleep", "true", "uname"]) symlinkSync("busybox", join(root, "bin", a));
     const tar = spawnSync("tar", ["-C", root, "-c", "."], { maxBuffer: 1 << 30 });
-    const imp = spawnSync(cli, ["import", "-", tag], { input: tar.stdout, env, encoding: "utf8" });
-    if (imp.status !== 0) throw new Error(`${cli} import failed: ${imp.stderr}`);
-    return tag;
+    if (tar.status !== 0) throw new Error(`tar of the doctor image failed: ${tar.stderr}`);
+    return tar.stdout;
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
