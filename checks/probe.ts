@@ -13,7 +13,16 @@ export const RUNTIME_NAME = "runsc";
 export function didNotStart(checkId: string, r: RunResult, cmd: string, rc: RuleContext, details: string[], what = "the container"): Outcome {
   const text = `${r.stderr}\n${r.stdout}`;
   const d = diagnose(checkId, text, rc) ?? unknownError(cmd, text.trim() ? text : failureText(r));
-  return fail(`${what} did not start: ${failureText(r)}`, d, [...details, ...r.stderr.trim().split("\n").filter(Boolean).slice(-4)]);
+  // A failure with no words ("exit 2"): say so, and where the words are.
+  const silent = text.trim() ? [] : [`the command printed nothing; ${daemonLogHint(rc)}`];
+  return fail(`${what} did not start: ${failureText(r)}${silent.length ? " (no output)" : ""}`, d, [...details, ...r.stderr.trim().split("\n").filter(Boolean).slice(-4), ...silent]);
+}
+
+/** Where an engine's daemon logs why a container did not start. */
+export function daemonLogHint(rc: Pick<RuleContext, "engine" | "facts">): string {
+  const unit = rc.engine === "docker" ? "docker" : rc.engine === "containerd" ? "containerd" : rc.engine === "crio" ? "crio" : null;
+  if (!unit) return `rerun with ${rc.engine === "podman" ? "podman --log-level=debug" : "runsc --debug --debug-log=/tmp/runsc/"} to see why`;
+  return rc.facts.systemd ? `the daemon's log says why: journalctl -u ${unit}.service -n 50` : `the daemon's log (its stderr) says why`;
 }
 
 /** The probe ran: its dmesg must show gVisor's signature, or it ran under something else. */

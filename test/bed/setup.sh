@@ -2,7 +2,8 @@
 # Install the real parts the end-to-end tests drive (Debian packages), when we can:
 # root and apt-get. Otherwise say so; the e2e tests then report themselves skipped.
 set -u
-PKGS=(docker.io containerd runsc podman busybox-static shellcheck zstd bzip2 xz-utils curl wget dash util-linux iproute2 musl-tools)
+# mmdebstrap: the host matrix's trees (test/hosts/trees.ts); it pulls in what it needs (apt, dpkg tools).
+PKGS=(docker.io containerd runsc podman busybox-static shellcheck zstd bzip2 xz-utils curl wget dash util-linux iproute2 musl-tools mmdebstrap)
 need=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")

@@ -21,9 +21,14 @@ export function staticPreflight(): string {
   return staticBuilt;
 }
 
-function importTree(cli: string, env: NodeJS.ProcessEnv, root: string, tag: string): string {
+function tarOf(root: string): Buffer {
   const tar = spawnSync("tar", ["-C", root, "-c", "."], { maxBuffer: 1 << 30 });
-  const imp = spawnSync(cli, ["import", "-", tag], { input: tar.stdout, env, encoding: "utf8" });
+  if (tar.status !== 0) throw new Error(`tar of ${root} failed: ${tar.stderr}`);
+  return tar.stdout;
+}
+
+function importTree(cli: string, env: NodeJS.ProcessEnv, root: string, tag: string): string {
+  const imp = spawnSync(cli, ["import", "-", tag], { input: tarOf(root), env, encoding: "utf8" });
   if (imp.status !== 0) throw new Error(`${cli} import failed: ${imp.stderr}`);
   return tag;
 }
@@ -46,6 +51,13 @@ export function libsOf(bin: string): string[] {
 
 /** Import the image into the engine behind `cli` (docker/podman) with `env`; returns its tag. */
 export function importDoctorImage(cli: string, env: NodeJS.ProcessEnv, tag = "local/gvisor-doctor-test:latest"): string {
+  const imp = spawnSync(cli, ["import", "-", tag], { input: doctorImageTar(), env, encoding: "utf8" });
+  if (imp.status !== 0) throw new Error(`${cli} import failed: ${imp.stderr}`);
+  return tag;
+}
+
+/** The image's root file system as a tar (for `docker import`, or a host of the matrix). */
+export function doctorImageTar(): Buffer {
   const root = mkdtempSync("/tmp/gvd-test-rootfs-");
   try {
     for (const d of ["bin", "usr/local/bin", "tmp", "proc", "sys", "dev", "etc"]) mkdirSync(join(root, d), { recursive: true });
@@ -62,7 +74,7 @@ export function importDoctorImage(cli: string, env: NodeJS.ProcessEnv, tag = "lo
     copyFileSync("/bin/busybox", join(root, "bin/busybox"));
     chmodSync(join(root, "bin/busybox"), 0o755);
     for (const a of ["sh", "dmesg", "echo", "cat", "sleep", "true", "uname"]) symlinkSync("busybox", join(root, "bin", a));
-    return importTree(cli, env, root, tag);
+    return tarOf(root);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

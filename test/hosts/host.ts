@@ -46,6 +46,10 @@ export interface Host {
   runAsync(argv: string[], opts?: RunOptions): Promise<RunResult>;
   /** Path inside the host of the compiled binary copied in by `boot`. */
   doctor: string;
+  /** Restart containerd the host's way (systemctl, or by hand without init) and wait until it answers. */
+  restartContainerd(): RunResult;
+  /** Reload dockerd the host's way (systemctl reload, or SIGHUP) and wait until it answers. */
+  reloadDocker(): RunResult;
   /** Wait until dockerd (and, with systemd, the system) answers. */
   waitReady(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -172,6 +176,19 @@ export async function bootHost(suite: Suite, opts: BootOptions): Promise<Host> {
     run,
     runAsync,
     doctor: DOCTOR_IN_HOST,
+    restartContainerd() {
+      const r = opts.init === "systemd"
+        ? run(["systemctl", "restart", "containerd.service"])
+        : run(["/bin/sh", "-c", "pkill -x containerd; while pgrep -x containerd >/dev/null; do sleep 0.1; done; " +
+          "nohup containerd >>/var/log/containerd.log 2>&1 </dev/null &"]);
+      if (r.code !== 0) return r;
+      return run(["/bin/sh", "-c", "for i in $(seq 150); do ctr version >/dev/null 2>&1 && exit 0; sleep 0.2; done; ctr version"]);
+    },
+    reloadDocker() {
+      const r = opts.init === "systemd" ? run(["systemctl", "reload", "docker.service"]) : run(["pkill", "-HUP", "-x", "dockerd"]);
+      if (r.code !== 0) return r;
+      return run(["/bin/sh", "-c", "sleep 0.5; for i in $(seq 150); do docker info >/dev/null 2>&1 && exit 0; sleep 0.2; done; docker info"]);
+    },
     async waitReady(timeoutMs = 90_000) {
       if (opts.init === "systemd") {
         await waitUntil("systemd to finish booting", () => {
@@ -191,7 +208,14 @@ export async function bootHost(suite: Suite, opts: BootOptions): Promise<Host> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  if (opts.init === "none") await startDaemons(host, dir);
+  if (opts.init === "none") {
+    try {
+      await startDaemons(host, dir);
+    } catch (e) {
+      await host.stop();
+      throw e;
+    }
+  }
   return host;
 }
 
@@ -200,7 +224,8 @@ async function startDaemons(host: Host, dir: string): Promise<void> {
   const start = (argv: string[], log: string) =>
     host.run(["/bin/sh", "-c", `nohup "$@" >>${log} 2>&1 </dev/null & echo $!`, "sh", ...argv]).stdout.trim();
   const cd = start(["containerd"], "/var/log/containerd.log");
-  await waitUntil("containerd's socket", () => existsSync(join(host.root, "run/containerd/containerd.sock")), 30_000);
+  // /run is the host's own tmpfs: look from inside.
+  await waitUntil("containerd's socket", () => host.run(["test", "-S", "/run/containerd/containerd.sock"]).code === 0, 30_000);
   const dd = start(["dockerd", "--iptables=false", "--ip6tables=false", "--bridge=none"], "/var/log/dockerd.log");
   // Their pids as the host numbers them (for the record; the host's end reaps them).
   appendFileSync(join(dir, "daemons"), `containerd ${cd}\ndockerd ${dd}\n`);
