@@ -70,7 +70,7 @@ describe("docker daemon discovery", () => {
     expect(daemonConfigPath(a)).toBe("/tmp/a.json");
     expect(daemonConfigPath(def)).toBe("/etc/docker/daemon.json");
   });
-  test("the snap's dockerd (confined in its base snap's root) still serves this machine; another root's does not", () => {
+  test("the snap's dockerd (confined in its base snap's root) serves this machine; another root's does not", () => {
     const gone = 4194304; // above pid_max: its /proc entries cannot be read, as for an unknown daemon
     const snap = { ...proc(["dockerd"]), pid: gone, exe: "/snap/docker/2932/bin/dockerd" };
     expect(dockerdServing("unix:///var/run/docker.sock", [snap])?.exe).toBe("/snap/docker/2932/bin/dockerd");
