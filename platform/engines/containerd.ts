@@ -56,7 +56,9 @@ async function containerdVersion(bin: string, root: HostRoot): Promise<string | 
 function findShim(binary: string | null, daemon: DaemonProcess | null, env: NodeJS.ProcessEnv, root: HostRoot): string | null {
   const daemonPath = daemon ? readEnviron(daemon.pid)?.PATH : undefined;
   if (root.foreign) return whichInRoot(root, RUNSC_SHIM, [...(binary ? [dirname(binary)] : []), daemonPath ?? ""].join(":"));
-  const dirs = [...(binary ? [dirname(binary)] : []), ...SYSTEM_BIN_DIRS];
+  // A running daemon's own PATH says it all; the usual system directories stand in for the PATH
+  // of a containerd not running (systemd's default PATH has them).
+  const dirs = [...(binary ? [dirname(binary)] : []), ...(daemonPath === undefined ? SYSTEM_BIN_DIRS : [])];
   return whichAll(RUNSC_SHIM, dirs, daemonPath ?? env.PATH ?? "")[0] ?? null;
 }
 

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { helloRootfs, imageTag, rootfsTar } from "../../platform/rootfs.ts";
 import { inspectDaemonJson } from "../../platform/engines/docker.ts";
 import { BED, BED_PREFIX, startDockerBed, type DockerBed } from "../bed/bed.ts";
@@ -13,8 +13,15 @@ import { BINARY, gvd } from "../helpers/cli.ts";
 import { assertConfigureReport, podmanSandbox } from "../helpers/configure.ts";
 import { FIXTURES } from "../helpers/engines.ts";
 import { hostState } from "../helpers/host-state.ts";
+import { SYSTEM_BIN_DIRS, which, whichAll } from "../../platform/which.ts";
 
 const RUNSC = "/usr/bin/runsc";
+// Where no containerd runs, configure looks for containerd-shim-runsc-v1 where a containerd would
+// (next to it and in the system directories): on a host gvisor-doctor installed, it is there.
+const containerdBin = which("containerd");
+const shimDirs = [...(containerdBin ? [dirname(containerdBin)] : []), ...SYSTEM_BIN_DIRS];
+const SHIM_HERE = whichAll("containerd-shim-runsc-v1", shimDirs).length > 0;
+const SHIM_TYPE = SHIM_HERE ? "io.containerd.runsc.v1" : "io.containerd.runc.v2";
 const fixture = (engine: string, name: string) => readFileSync(join(FIXTURES, engine, name), "utf8");
 const backups = (dir: string) => readdirSync(dir).filter((n) => n.includes(".gvisor-doctor-"));
 
@@ -250,7 +257,8 @@ describe.skipIf(!BED.ok)("configure containerd over the fixture corpus: containe
         const base = ["containerd", "--config", file, "--runsc", RUNSC, "--wrapper-dir", join(dir, "bin")];
         const r = configure([...base, "--runtime-arg=--network=none"]);
         expect(r.code).toBe(0);
-        expect(r.engine).toMatchObject({ status: "changed", verify: { ok: true, message: "containerd config dump shows runsc (io.containerd.runc.v2)" } });
+        const shown = `containerd config dump shows runsc (${SHIM_TYPE})`;
+        expect(r.engine).toMatchObject({ status: "changed", verify: { ok: true, message: shown } });
         const again = configure([...base, "--runtime-arg=--network=none"]);
         expect(again.engine.status).toBe("unchanged");
         const rm = configure([...base, "--remove"]);
@@ -270,9 +278,13 @@ describe.skipIf(!BED.ok)("configure containerd over the fixture corpus: containe
       writeFileSync(file, `version = 2\nimports = ["${dir}/conf.d/*.toml"]\n`);
       const r = configure(["containerd", "--config", file, "--runsc", RUNSC, "--wrapper-dir", join(dir, "bin")]);
       expect(r.code).toBe(0);
-      expect(r.engine.files.map((x: any) => x.path)).toEqual([join(dir, "conf.d", "99-gvisor.toml")]);
+      // With the runsc shim at hand its options file comes too.
+      const files = [join(dir, "conf.d", "99-gvisor.toml"), ...(SHIM_HERE ? [join(dir, "runsc.toml")] : [])].sort();
+      expect(r.engine.files.map((x: any) => x.path).sort()).toEqual(files);
       expect(r.engine.verify.ok).toBe(true);
-      expect(configure(["containerd", "--config", file, "--remove"]).engine.files).toEqual([{ path: join(dir, "conf.d", "99-gvisor.toml"), action: "delete", backup: null }]);
+      const removed = configure(["containerd", "--config", file, "--remove"]).engine.files;
+      expect(removed.map((x: any) => x.path).sort()).toEqual(files);
+      expect(removed.every((x: any) => x.action === "delete" && x.backup === null)).toBe(true);
       expect(readdirSync(join(dir, "conf.d"))).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });

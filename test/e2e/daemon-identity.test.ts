@@ -199,3 +199,40 @@ describe.skipIf(!BED.ok || NO_ETC_CONTAINERD)("containerd detection: only a daem
     expect(detected).toMatchObject({ configPath: "/etc/containerd/config.toml", running: true, pid });
   });
 });
+
+// containerd finds shims on its own PATH and next to its binary: a runsc shim in a directory
+// the running daemon's PATH leaves out is not one it can use. The daemon and gvisor-doctor run in
+// a private mount namespace whose /usr/local/bin (a tmpfs) holds a stand-in shim.
+describe.skipIf(!BED.ok)("containerd detection: the runsc shim as the running daemon finds it", () => {
+  let dir = "";
+  let pid = 0;
+  beforeAll(async () => {
+    dir = mkdtempSync(`${BED_PREFIX}identity-shim-`);
+    writeFileSync(join(dir, "config.toml"), containerdToml(dir));
+    const script = `mount -t tmpfs tmpfs /usr/local/bin\ncp /bin/true /usr/local/bin/containerd-shim-runsc-v1\n` +
+      `PATH=/usr/sbin:/usr/bin:/sbin:/bin exec containerd -c ${dir}/config.toml >>${dir}/containerd.log 2>&1`;
+    const argv = ["-m", "--propagation", "private", "sh", "-ec", script];
+    const child = spawn("unshare", argv, { detached: true, stdio: "ignore" });
+    child.unref();
+    pid = child.pid!;
+    appendFileSync(join(dir, "pids"), `${pid}\n`);
+    const sock = join(dir, "containerd.sock");
+    await waitFor("containerd socket", () => existsSync(sock), 20_000, join(dir, "containerd.log"));
+  });
+  afterAll(async () => {
+    if (pid) {
+      process.kill(pid, "SIGTERM");
+      await waitFor("containerd to exit", () => !pidAlive(pid), 15_000).catch(() => process.kill(pid, "SIGKILL"));
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a shim in /usr/local/bin, which the daemon's PATH leaves out, is not the one it runs", () => {
+    const env = { ...process.env, CONTAINERD_ADDRESS: join(dir, "containerd.sock") };
+    const argv = ["nsenter", "-t", String(pid), "-m", BINARY, "configure", "containerd", "--dry-run", "--json"];
+    const r = Bun.spawnSync(argv, { env });
+    const detected = JSON.parse(r.stdout.toString()).engines[0].detected;
+    expect(detected).toMatchObject({ running: true, pid, shim: null });
+    expect(detected.notes).toContain("containerd-shim-runsc-v1 not found on containerd's PATH");
+  });
+});

@@ -59,7 +59,8 @@ GVD=$REPO/dist/gvisor-doctor
 export NO_COLOR=1
 log "install $VERSION into /usr/local: exit $("$GVD" install --mirror "$BUCKET" --version "$VERSION" >"$W/install.log" 2>&1; echo $?)"
 log "configure containerd --restart: exit $("$GVD" configure containerd --restart >>"$W/install.log" 2>&1; echo $?)"
-log "--fix --yes: exit $("$GVD" --fix --yes >>"$W/install.log" 2>&1; echo $?)"
+log "--fix --yes: exit $("$GVD" --fix --yes >"$W/fix.log" 2>&1; echo $?)"
+grep -E '✗|failed|fail ' "$W/fix.log" | tail -8 >&2 || true
 # The containerd gvisor-doctor restarted: plain `containerd` in this mount namespace (not another test's).
 for p in $(pgrep -x containerd); do
   [ "$(readlink "/proc/$p/ns/mnt")" = "$(readlink /proc/self/ns/mnt)" ] && [ "$(tr '\0' ' ' <"/proc/$p/cmdline")" = "containerd " ] \
