@@ -27,6 +27,8 @@ export const RELEASE_TARGETS = [
 export const INSTALL_SH = join(dist, "install.sh");
 
 export function stampVersion(): string {
+  // GVD_BUILD_VERSION: a build that claims another version (the self-update tests need two).
+  if (process.env.GVD_BUILD_VERSION) return process.env.GVD_BUILD_VERSION;
   const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version as string;
   const r = spawnSync("git", ["describe", "--tags", "--always", "--dirty"], { cwd: root, encoding: "utf8" });
   const desc = r.status === 0 ? r.stdout.trim() : "";
@@ -36,7 +38,32 @@ export function stampVersion(): string {
   return `${pkg}+g${desc}`;
 }
 
-function compile(target: string | null, outfile: string, version: string): void {
+/** The SSH namespace release signatures are made in (platform/self/sshsig.ts checks it). */
+export const SIGN_NAMESPACE = "gvisor-doctor-release";
+
+/** The public half of the signing key GVD_SIGNING_KEY names (an ssh-ed25519 private key file). */
+export function signingPublicKey(keyPath: string): string {
+  const r = spawnSync("ssh-keygen", ["-y", "-f", keyPath], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`ssh-keygen -y -f ${keyPath}: ${r.stderr.trim()}`);
+  const key = r.stdout.trim().split(/\s+/).slice(0, 2).join(" ");
+  if (!key.startsWith("ssh-ed25519 ")) throw new Error(`${keyPath} is not an ssh-ed25519 key (release signatures use ed25519)`);
+  return key;
+}
+
+/** DIR/SHA512SUMS.sig: `ssh-keygen -Y sign` over SHA512SUMS (verify: RELEASING.md). */
+export function signSums(dir: string, keyPath: string): void {
+  rmSync(join(dir, "SHA512SUMS.sig"), { force: true });
+  const r = spawnSync("ssh-keygen", ["-q", "-Y", "sign", "-f", keyPath, "-n", SIGN_NAMESPACE, join(dir, "SHA512SUMS")], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`ssh-keygen -Y sign failed: ${r.stderr.trim()}`);
+}
+
+/** install.sh with the release key filled in (its GVD_RELEASE_PUBKEY= line). */
+export function stampInstallSh(text: string, pubkey: string): string {
+  if (!/^\s*GVD_RELEASE_PUBKEY=$/m.test(text)) throw new Error("install.sh has no empty GVD_RELEASE_PUBKEY= line to stamp");
+  return text.replace(/^(\s*)GVD_RELEASE_PUBKEY=$/m, `$1GVD_RELEASE_PUBKEY='${pubkey}'`);
+}
+
+function compile(target: string | null, outfile: string, version: string, pubkey = ""): void {
   const bun = process.execPath; // the bun running this script
   const args = [
     "build", join(root, "src/cli.ts"),
@@ -45,6 +72,9 @@ function compile(target: string | null, outfile: string, version: string): void 
     "--compile", "--minify", "--sourcemap", "--bytecode", "--format=esm",
     "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
     `--define`, `GVD_VERSION=${JSON.stringify(version)}`,
+    // self-update fetches the same build (target) and trusts the key that signed this release.
+    `--define`, `GVD_TARGET=${JSON.stringify(target ?? "")}`,
+    `--define`, `GVD_RELEASE_PUBKEY=${JSON.stringify(pubkey)}`,
     "--outfile", `${outfile}.tmp`,
     ...(target ? [`--target=bun-${target}`] : []),
   ];
@@ -79,14 +109,15 @@ export async function gzipFile(path: string, level = 9): Promise<void> {
  * install.sh, VERSION, and SHA512SUMS covering every file. Returns the file names, sorted.
  * The tests build their fixture releases with this too.
  */
-export async function assembleRelease(dir: string, binaries: string[], version: string, opts: { gzipLevel?: number } = {}): Promise<string[]> {
+export async function assembleRelease(dir: string, binaries: string[], version: string, opts: { gzipLevel?: number; pubkey?: string } = {}): Promise<string[]> {
   // One compression per core: zlib runs on the thread pool.
   const queue = [...binaries];
   const workers = Array.from({ length: Math.max(1, Math.min(queue.length, availableParallelism())) }, async () => {
     for (let b = queue.shift(); b !== undefined; b = queue.shift()) await gzipFile(join(dir, b), opts.gzipLevel);
   });
   await Promise.all(workers);
-  if (resolve(dir, "install.sh") !== resolve(INSTALL_SH)) copyFileSync(INSTALL_SH, join(dir, "install.sh"));
+  if (opts.pubkey) writeFileSync(join(dir, "install.sh"), stampInstallSh(readFileSync(INSTALL_SH, "utf8"), opts.pubkey), { mode: 0o755 });
+  else if (resolve(dir, "install.sh") !== resolve(INSTALL_SH)) copyFileSync(INSTALL_SH, join(dir, "install.sh"));
   writeFileSync(join(dir, "VERSION"), `${version}\n`);
   const files = [...binaries, ...binaries.map((b) => `${b}.gz`), "install.sh", "VERSION"].sort();
   await writeSums(dir, files);
@@ -105,16 +136,24 @@ if (import.meta.main) {
     compile(null, out, version);
     console.log(`built ${out} ${version}`);
   } else {
+    // --sign: GVD_SIGNING_KEY is the maintainers' ssh-ed25519 private key (RELEASING.md).
+    const signKey = process.argv.includes("--sign") ? process.env.GVD_SIGNING_KEY : undefined;
+    if (process.argv.includes("--sign") && !signKey) throw new Error("--sign needs GVD_SIGNING_KEY=<ssh-ed25519 private key file>");
+    const pubkey = signKey ? signingPublicKey(signKey) : "";
     const dirIdx = process.argv.indexOf("--outdir");
     const outdir = dirIdx > 0 ? resolve(process.argv[dirIdx + 1]) : dist;
     mkdirSync(outdir, { recursive: true });
     const names: string[] = [];
     for (const t of RELEASE_TARGETS) {
       const name = `gvisor-doctor-${t}`;
-      compile(t, join(outdir, name), version);
+      compile(t, join(outdir, name), version, pubkey);
       names.push(name);
     }
-    const files = await assembleRelease(outdir, names, version);
+    const files = await assembleRelease(outdir, names, version, { pubkey });
+    if (signKey) {
+      signSums(outdir, signKey);
+      files.push("SHA512SUMS.sig");
+    }
     console.log(`release ${version} in ${outdir}: ${files.length} files, SHA512SUMS covers them all\n  ${files.join("\n  ")}`);
   }
 }
