@@ -398,10 +398,12 @@ verify_signature() {
     warn "no ssh-keygen (OpenSSH client) on this host, so the signature SHA512SUMS.sig could not be checked: only the SHA-512 hashes were"
     return 0
   fi
-  printf 'gvisor-doctor-release %s\n' "$_pubkey" >"$_tmp/allowed_signers" || die "cannot write $_tmp/allowed_signers"
   _rc=0
-  _out=$(priv ssh-keygen -Y verify -f "$_tmp/allowed_signers" -I gvisor-doctor-release -n gvisor-doctor-release \
-    -s "$_tmp/SHA512SUMS.sig" <"$_tmp/SHA512SUMS" 2>&1) || _rc=$?
+  # priv closes stdin: the key and the message go in through a shell of the same privilege.
+  # shellcheck disable=SC2016 # $1 expands in that shell
+  _out=$(priv sh -c 'printf "gvisor-doctor-release %s\n" "$2" >"$1/allowed_signers" &&
+    ssh-keygen -Y verify -f "$1/allowed_signers" -I gvisor-doctor-release -n gvisor-doctor-release \
+      -s "$1/SHA512SUMS.sig" <"$1/SHA512SUMS"' sh "$_tmp" "$_pubkey" 2>&1) || _rc=$?
   if [ "$_rc" = 0 ]; then
     info "SHA512SUMS signature verified with ssh-keygen (key $_pubkey)"
     return 0
