@@ -13,7 +13,8 @@ import { run } from "../platform/proc.ts";
 import { helloRootfs, writeRootfs } from "../platform/rootfs.ts";
 import { reapStrayShims } from "../platform/stray-shims.ts";
 import { which, SYSTEM_BIN_DIRS } from "../platform/which.ts";
-import { diagnose, type RuleContext } from "./rules.ts";
+import { diagnose, diagnoseState, type RuleContext } from "./rules.ts";
+import { brokenRuntimeFile } from "./runtime-files.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 import { didNotStart, RUNTIME_NAME, signatureOutcome } from "./probe.ts";
 
@@ -52,12 +53,19 @@ export const containerdConfig: Check = {
     const errors = faults.filter((f) => f.severity === "error");
     const warnings = faults.filter((f) => f.severity === "warning");
     const spot = (f: (typeof faults)[number]) => `${f.file}${f.line ? `:${f.line}` : ""}${f.column ? `:${f.column}` : ""}: ${f.message}${f.fix ? ` — ${f.fix}` : ""}`;
+    // No version line on containerd 2.x: its own migration, shown as a diff, only with consent (--yes).
+    const migrate = gvdFix("containerd.register-runtime",
+      "Migrate the config to version 3 with containerd config migrate, register runsc and restart containerd",
+      ["configure", "containerd", "--migrate", "--restart"],
+      { confirm: "rewrites config.toml with containerd config migrate and restarts containerd" });
     const fixFor = (code: string) =>
-      /v2-section-in-v3|v3-on-1x|v1-on-2x|section-in-v/.test(code)
+      code === "containerd.v1-on-2x" ? migrate : /v2-section-in-v3|v3-on-1x|section-in-v/.test(code)
         ? gvdFix("containerd.register-runtime", "Re-register runsc under the plugin path this config version uses (and restart containerd)", ["configure", "containerd", "--restart"], { confirm: "restarts containerd" })
         : { id: "containerd.edit-config", summary: `Fix ${d.configPath} at the spot shown`, command: `$EDITOR ${d.configPath}`, automatic: false };
     if (errors.length) {
-      return fail(`${errors.length} problem${errors.length === 1 ? "" : "s"} in ${d.configPath}: ${errors[0].message}`, { cause: errors.map(spot).join("; "), fix: fixFor(errors[0].code) }, [...errors, ...warnings].map(spot));
+      const msg = `${errors.length} problem${errors.length === 1 ? "" : "s"} in ${d.configPath}: ${errors[0].message}`;
+      if (/section-in-v/.test(errors[0].code)) return fail(msg, diagnoseState("containerd-plugin-path", rc(ctx)), [...errors, ...warnings].map(spot));
+      return fail(msg, { cause: errors.map(spot).join("; "), fix: fixFor(errors[0].code) }, [...errors, ...warnings].map(spot));
     }
     if (warnings.length) return warn(`${warnings[0].message}`, { cause: warnings.map(spot).join("; "), fix: fixFor(warnings[0].code) }, warnings.map(spot));
     return pass(`${d.configPath} is valid${ins.files.length > 1 ? ` (with ${ins.files.length - 1} imported file${ins.files.length > 2 ? "s" : ""})` : ""}`, [`runtimes declared: ${Object.keys(ins.runtimes).join(", ") || "none"}`]);
@@ -91,10 +99,17 @@ export const containerdRuntime: Check = {
     const type = String(got.runtime_type ?? "");
     const binary = getPath(got, ["options", "BinaryName"]) as string | undefined;
     const msg = `${RUNTIME_NAME} → ${type}${binary ? ` (BinaryName ${binary})` : ""}`;
+    const root = hostRootAt(ctx.facts.hostRoot ?? undefined);
+    const cfgPath = getPath(got, ["options", "ConfigPath"]) as string | undefined;
+    const shimBinary = type === RUNSC_SHIM_TYPE ? declared?.path : null;
+    const bad = brokenRuntimeFile([{ path: binary, exec: true }, { path: cfgPath, exec: false }, { path: shimBinary, exec: true }], root);
+    if (bad) {
+      const d = diagnoseState("runtime-path-missing", { ...rc(ctx), match: ["", bad.path] as unknown as RegExpMatchArray });
+      return fail(`${msg}, but ${bad.path} ${bad.problem}: containers of this runtime fail to start`, d, [`from containerd -c ${det(ctx)!.configPath} config dump`]);
+    }
     // containerd has no live reload: a config newer than the daemon is not in effect yet.
     if (d.running && d.pid) {
       const started = processStartMs(d.pid);
-      const root = hostRootAt(ctx.facts.hostRoot ?? undefined);
       const newest = Math.max(...(e.containerd.inspection?.files ?? []).map((f) => { try { return statSync(root.local(f.path)).mtimeMs; } catch { return 0; } }));
       if (started !== null && newest > started + 1000) {
         return fail(`${msg} is configured, but containerd (pid ${d.pid}) started before the config changed`, { cause: "containerd reads its config only at start (it has no reload; SIGHUP makes it exit).", fix: REGISTER, rule: "cri-no-runtime" }, [`config changed ${new Date(newest).toISOString()}, containerd started ${new Date(started).toISOString()}`]);

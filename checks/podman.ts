@@ -2,7 +2,9 @@
 // its built-in paths), and does a Podman container really run under gVisor?
 import { existsSync } from "node:fs";
 import { runInProbeImage } from "../platform/images.ts";
-import type { RuleContext } from "./rules.ts";
+import { hostRootAt } from "../platform/host-root.ts";
+import { diagnoseState, type RuleContext } from "./rules.ts";
+import { brokenRuntimeFile } from "./runtime-files.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 import { didNotStart, RUNTIME_NAME, signatureOutcome } from "./probe.ts";
 
@@ -10,6 +12,14 @@ import { didNotStart, RUNTIME_NAME, signatureOutcome } from "./probe.ts";
 export const PODMAN_BUILTIN_RUNSC = ["/usr/bin/runsc", "/usr/sbin/runsc", "/usr/local/bin/runsc", "/usr/local/sbin/runsc", "/bin/runsc", "/sbin/runsc", "/run/current-system/sw/bin/runsc"];
 
 const rc = (ctx: CheckContext, engine: "podman" | "crio"): RuleContext => ({ facts: ctx.facts, engine, runtime: RUNTIME_NAME, configPath: ctx.facts.engines?.[engine].detection?.configPath });
+/** The runtime names a file that is missing or not executable: fail like the engine will, with the rule. */
+function brokenRuntime(ctx: CheckContext, engine: "podman" | "crio", label: string, files: Parameters<typeof brokenRuntimeFile>[0]) {
+  const bad = brokenRuntimeFile(files, hostRootAt(ctx.facts.hostRoot ?? undefined));
+  if (!bad) return null;
+  const d = diagnoseState("runtime-path-missing", { ...rc(ctx, engine), match: ["", bad.path] as unknown as RegExpMatchArray });
+  return fail(`${label}, but ${bad.path} ${bad.problem}`, d);
+}
+
 const register = (engine: "podman" | "crio") => gvdFix(`${engine}.register-runtime`, `Register runsc with ${engine === "crio" ? "CRI-O" : "Podman"}`, ["configure", engine]);
 
 export const podmanRuntime: Check = {
@@ -25,6 +35,12 @@ export const podmanRuntime: Check = {
     if (bad.length) return fail(`${bad[0].file}: ${bad[0].message}`, { cause: "Podman refuses to start with an invalid containers.conf.", fix: { id: "podman.edit-config", summary: `Fix ${bad[0].file}`, command: `$EDITOR ${bad[0].file}`, automatic: false } });
     const rt = ins.runtimes[RUNTIME_NAME];
     const files = ins.files.filter((f) => f.exists).map((f) => f.path);
+    // Podman runs the first path of the list that exists; when none does, it falls back to its
+    // built-in list without the flags the wrapper carried.
+    const paths = Array.isArray(rt?.raw) ? (rt.raw as string[]) : [];
+    const named = paths.find((p) => existsSync(p)) ?? paths[0];
+    const broken = rt && brokenRuntime(ctx, "podman", `${RUNTIME_NAME} → ${named ?? rt.path} (${rt.source.file})`, [{ path: named ?? rt.path, exec: true }]);
+    if (broken) return broken;
     if (rt) return pass(`${RUNTIME_NAME} → ${rt.path}${rt.args.length ? ` ${rt.args.join(" ")}` : ""} (${rt.source.file})`, [`config files: ${files.join(", ") || "none"}`], { path: rt.path, declared: true });
     const builtin = PODMAN_BUILTIN_RUNSC.find((p) => existsSync(p));
     if (builtin) {
@@ -65,6 +81,11 @@ export const crioRuntime: Check = {
     if (bad.length) return fail(`${bad[0].file}: ${bad[0].message}`, { cause: "CRI-O refuses an invalid config.", fix: { id: "crio.edit-config", summary: `Fix ${bad[0].file}`, command: `$EDITOR ${bad[0].file}`, automatic: false } });
     const rt = ins.runtimes[RUNTIME_NAME];
     if (!rt) return fail(`no [crio.runtime.runtimes.${RUNTIME_NAME}] in ${ins.files.filter((f) => f.exists).map((f) => f.path).join(", ") || e.detection!.configPath}`, { cause: "Pods with a RuntimeClass handler runsc fail: CRI-O does not know the handler.", fix: { ...register("crio"), summary: "Add the CRI-O drop-in (99-gvisor.conf) and runsc.toml, then restart CRI-O", confirm: "restarts CRI-O", argv: ["configure", "crio", "--restart"], command: "sudo gvisor-doctor configure crio --restart" } });
+    const raw = (rt.raw ?? {}) as Record<string, unknown>;
+    const str = (v: unknown) => (typeof v === "string" ? v : null);
+    const files = [{ path: str(raw.runtime_path), exec: true }, { path: str(raw.runtime_config_path), exec: false }];
+    const broken = brokenRuntime(ctx, "crio", `${RUNTIME_NAME} → ${str(raw.runtime_path) ?? rt.path} (${rt.source.file})`, files);
+    if (broken) return broken;
     return pass(`${RUNTIME_NAME} → ${rt.path} (${rt.type ?? "oci"}, ${rt.source.file})`);
   },
 };

@@ -39,7 +39,7 @@ export interface Rule {
 
 const engineOf = (c: RuleContext) => (c.engine === "runsc" ? "all" : c.engine);
 /** Register (or update) the runtime with the engine; `args` are runsc flags to add. */
-const registerFix = (c: RuleContext, summary?: string, args: string[] = [], extraArgv: string[] = []): Fix => {
+export const registerFix = (c: RuleContext, summary?: string, args: string[] = [], extraArgv: string[] = []): Fix => {
   // containerd (and CRI-O) have no live reload: a config change takes effect only with a restart.
   const restart = (c.engine === "containerd" || c.engine === "crio") && !extraArgv.includes("--restart") ? ["--restart"] : [];
   return gvdFix(
@@ -73,9 +73,11 @@ export const RULES: Rule[] = [
   },
   {
     id: "runtime-path-missing", ref: 2, title: "The runtime path in the engine config does not exist",
-    scope: ["docker.", "containerd.", "podman."], pattern: /error while looking up the specified runtime path: exec: "([^"]+)": stat [^:]+: no such file or directory/,
+    scope: ["docker.", "containerd.", "podman.", "crio."],
+    // Docker says it at `docker run`; containerd's runc shim only when it starts the binary (a deleted wrapper).
+    pattern: /error while looking up the specified runtime path: exec: "([^"]+)": stat [^:]+: no such file or directory|fork\/exec (\/[^:\s]+): no such file or directory/,
     sample: 'docker: Error response from daemon: error while looking up the specified runtime path: exec: "/usr/local/bin/runsc": stat /usr/local/bin/runsc: no such file or directory.',
-    cause: (c) => `The engine points the ${c.runtime} runtime at ${c.match?.[1] ?? "a path"} that does not exist in the daemon's file system (runsc moved or deleted, installed from a temp dir, or the daemon runs in another VM).`,
+    cause: (c) => `The engine points the ${c.runtime} runtime at ${c.match?.[1] ?? c.match?.[2] ?? "a path"} that does not exist in the daemon's file system or is not executable (runsc or its gvisor-doctor wrapper moved or deleted, installed from a temp dir, or the daemon runs in another VM).`,
     fix: (c) => registerFix(c, `Point the ${c.runtime} runtime at an existing runsc`),
   },
   {
@@ -115,6 +117,21 @@ export const RULES: Rule[] = [
     fix: () => ({ id: "host.ptrace-scope", summary: "Allow ptrace (scope ≤ 2); 3 cannot be lowered without a reboot", command: "echo 'kernel.yama.ptrace_scope = 1' | sudo tee /etc/sysctl.d/10-gvisor-ptrace.conf  # then reboot", automatic: false }),
   },
   {
+    // Before sandbox-permissions: the same fork/exec text, but runsc names the real cause.
+    id: "userns-denied", ref: 24, title: "The kernel refuses runsc a user namespace",
+    scope: ["runsc.", "docker.", "containerd.", "podman."],
+    pattern: /fork\/exec \/proc\/self\/exe: operation not permitted: check whether \/proc\/sys\/user\/max_user_namespaces/,
+    sample: "gofer: fork/exec /proc/self/exe: operation not permitted: check whether /proc/sys/user/max_user_namespaces is set too low",
+    cause: (c) => c.facts.sysctl.maxUserNamespaces === 0
+      ? "user.max_user_namespaces is 0: the kernel refuses the user namespace runsc's gofer runs in."
+      : `user.max_user_namespaces is ${c.facts.sysctl.maxUserNamespaces ?? "unknown"}, so the kernel refuses the user namespace for another reason: the engine (and runsc) run chrooted — the kernel denies new user namespaces to a process whose root is not its mount namespace's root. Start the engine with pivot_root (a container runtime, systemd-nspawn), not chroot.`,
+    fix: (c) => ({
+      id: "host.userns", automatic: false,
+      summary: c.facts.sysctl.maxUserNamespaces === 0 ? "Allow user namespaces (user.max_user_namespaces > 0)" : "Run the engine in its own mount namespace with pivot_root instead of a chroot",
+      command: c.facts.sysctl.maxUserNamespaces === 0 ? "echo 'user.max_user_namespaces = 15000' | sudo tee /etc/sysctl.d/10-gvisor-userns.conf && sudo sysctl --system" : null,
+    }),
+  },
+  {
     id: "sandbox-permissions", ref: 7, title: "The sandbox user (nobody) cannot execute runsc",
     scope: ["runsc.", "docker.", "containerd.", "podman."], pattern: /unable to attach: operation not permitted|fork\/exec \/proc\/self\/exe: (?:invalid argument|operation not permitted)/,
     sample: "fork/exec /proc/self/exe: invalid argument: unknown",
@@ -134,6 +151,13 @@ export const RULES: Rule[] = [
     sample: "cannot set up cgroup for root: configuring cgroup: write /sys/fs/cgroup/cgroup.subtree_control: device or resource busy",
     cause: () => "runsc runs inside a container (or the root cgroup is not empty) on cgroup v2.",
     fix: (c) => registerFix(c, `Run ${c.runtime} with --ignore-cgroups`, [flag(c, "ignore-cgroups")]),
+  },
+  {
+    id: "cgroup-controller-missing", ref: 9, title: "cgroup v2 without the controllers runsc needs",
+    scope: ["docker.", "containerd.", "podman.", "runsc."], pattern: /mandatory cgroup controller "([^"]+)" is missing/,
+    sample: 'cannot set up cgroup for root: configuring cgroup: mandatory cgroup controller "memory" is missing',
+    cause: (c) => `This host's cgroup v2 tree does not offer the "${c.match?.[1] ?? "memory"}" controller to runsc (controllers delegated away: nested containers, some rootless and hybrid cgroup setups). With --ignore-cgroups runsc runs, but gVisor then does not enforce the container's memory, CPU and pids limits.`,
+    fix: (c) => registerFix(c, `Run ${c.runtime} with --ignore-cgroups (containers run; their resource limits are not enforced by gVisor)`, [flag(c, "ignore-cgroups")]),
   },
   {
     id: "cgroup-denied", ref: 10, title: "Rootless engine without cgroup delegation",
@@ -169,6 +193,13 @@ export const RULES: Rule[] = [
     sample: 'failed to get sandbox runtime: no runtime for "runsc" is configured',
     cause: (c) => `containerd's config has no ${c.runtime} runtime under the plugin path its config version uses (v2: io.containerd.grpc.v1.cri, v3: io.containerd.cri.v1.runtime), or containerd was not restarted, or kubelet talks to another runtime.`,
     fix: (c) => registerFix({ ...c, engine: "containerd" }, "Register runsc under the right plugin path and restart containerd"),
+  },
+  {
+    // A state containerd.config detects in the file itself: containerd logs nothing at default level.
+    id: "containerd-plugin-path", ref: 14, title: "runsc is under the plugin path of another config version",
+    scope: ["containerd.config"],
+    cause: (c) => `${c.configPath ?? "containerd's config"} names runsc under a plugin path its config version does not read (version 2: io.containerd.grpc.v1.cri, version 3: io.containerd.cri.v1.runtime); containerd ignores such sections silently, so it has no runsc runtime.`,
+    fix: (c) => registerFix({ ...c, engine: "containerd" }, "Re-register runsc under the plugin path this config version uses and restart containerd"),
   },
   {
     id: "shim-missing", ref: 15, title: "containerd cannot find containerd-shim-runsc-v1",

@@ -151,7 +151,19 @@ export const runscSmoke: Check = {
     const args = ["--network=none", "do", "dmesg"];
     const res = await run(r.path, args, { timeoutMs: 30_000, env: ctx.options.env, cwd: "/" });
     const cmd = `sudo ${r.path} ${args.join(" ")}`;
-    if (res.code !== 0) return didNotStart("runsc.smoke", res, cmd, rc(ctx), [`$ ${cmd}`], "the sandbox");
+    if (res.code !== 0) {
+      const failed = didNotStart("runsc.smoke", res, cmd, rc(ctx), [`$ ${cmd}`], "the sandbox");
+      if (failed.diagnosis?.rule !== "cgroup-controller-missing") return failed;
+      // cgroup v2 without the controllers runsc wants: the engines get --ignore-cgroups from their own
+      // checks' fixes; here, say whether gVisor runs at all with it, and what it costs.
+      const again = ["--ignore-cgroups", ...args];
+      const res2 = await run(r.path, again, { timeoutMs: 30_000, env: ctx.options.env, cwd: "/" });
+      const cmd2 = `sudo ${r.path} ${again.join(" ")}`;
+      if (res2.code !== 0) return failed;
+      const ok = signatureOutcome(res2.stdout.split("\n").filter(Boolean), unknownError(cmd2, res2.stdout.split("\n")[0] ?? ""), [`$ ${cmd}`, failed.message, `$ ${cmd2}`], res2.durationMs);
+      if (ok.status !== "pass") return ok;
+      return warn(`the sandbox starts only with --ignore-cgroups: ${ok.message}`, failed.diagnosis, ok.details);
+    }
     return signatureOutcome(res.stdout.split("\n").filter(Boolean), unknownError(cmd, res.stdout.split("\n")[0] ?? ""), [`$ ${cmd}`], res.durationMs);
   },
 };

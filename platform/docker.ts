@@ -1,9 +1,10 @@
 // Talking to Docker through its CLI (it handles every DOCKER_HOST scheme and API
 // version negotiation), and matching the daemon we talk to with its process.
-import { realpathSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
+import { SELF_ROOT } from "./host-root.ts";
 import { run, type RunResult } from "./proc.ts";
 import { which, SYSTEM_BIN_DIRS } from "./which.ts";
-import { processUid, readEnviron, type DaemonProcess } from "./procs.ts";
+import { listeningUnixPaths, processUid, readEnviron, sameMountNamespace, type DaemonProcess } from "./procs.ts";
 
 export const DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
 export const DEFAULT_DAEMON_JSON = "/etc/docker/daemon.json";
@@ -91,6 +92,45 @@ export function matchDockerd(host: string, daemons: DaemonProcess[]): DaemonProc
     if (socks.some((s) => samePath(s, want))) return d;
   }
   return null;
+}
+
+function sameInode(a: string, b: string): boolean {
+  try {
+    const x = statSync(a);
+    const y = statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether process `pid` listens on the socket file at `sock` (our path): one of its
+ * listening sockets is bound to a path that, seen through its root and mount namespace
+ * (/proc/PID/root), is the same file. A daemon in another mount namespace or root can
+ * bind the same path string to a different file. null: its sockets are unreadable.
+ */
+export function servesSocket(pid: number, sock: string): boolean | null {
+  const paths = listeningUnixPaths(pid);
+  if (paths === null) return null;
+  return paths.some((p) => sameInode(`/proc/${pid}/root${p}`, sock));
+}
+
+/**
+ * The dockerd that serves `host`, the one a reload must signal. Daemons of another root
+ * (Docker-in-Docker, kind nodes, chroots) are never it. Among ours, the one holding the
+ * listening socket behind the path decides; argv (matchDockerd) only when sockets cannot
+ * be read. Several dockerd may name the same -H path in different mount namespaces.
+ */
+export function dockerdServing(host: string, daemons: DaemonProcess[]): DaemonProcess | null {
+  const ours = daemons.filter((d) => SELF_ROOT.owns(d.pid));
+  const want = socketPath(host);
+  if (!want) return ours.length === 1 ? ours[0] : null;
+  const serves = ours.map((d) => ({ d, serves: servesSocket(d.pid, want) }));
+  const holders = serves.filter((s) => s.serves).map((s) => s.d);
+  if (holders.length) return holders.find((d) => sameMountNamespace(d.pid)) ?? holders[0];
+  const unknown = serves.filter((s) => s.serves === null).map((s) => s.d);
+  return unknown.length ? matchDockerd(host, unknown) : null;
 }
 
 /** The daemon.json a dockerd process reads: its --config-file, else the default for its mode. */

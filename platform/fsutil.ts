@@ -3,22 +3,30 @@
 // backups, atomic symlink switches, and a lock file that serialises concurrent runs.
 import {
   closeSync, constants, copyFileSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync,
-  renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync, fchmodSync, fchownSync, existsSync, utimesSync, readdirSync,
+  renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync, fchmodSync, fchownSync, utimesSync, readdirSync, linkSync, readlinkSync,
 } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { pidAlive } from "./procs.ts";
 
 /** Resolve symlinks so a write replaces the target file and the link stays a link. */
-export function resolveForWrite(path: string): string {
+export function resolveForWrite(path: string, depth = 0): string {
   try {
     return realpathSync(path);
   } catch {
-    // Dangling link or missing file: follow one level of link if present.
+    // A dangling link: the file it names (created by the write; the link stays a link).
     try {
-      if (lstatSync(path).isSymbolicLink()) return realpathSync(dirname(path)) + "/" + basename(path);
+      if (depth < 40 && lstatSync(path).isSymbolicLink()) return resolveForWrite(resolve(dirname(path), readlinkSync(path)), depth + 1);
     } catch {}
     return path;
+  }
+}
+
+function lstatOrNull(path: string) {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
   }
 }
 
@@ -42,22 +50,12 @@ export interface AtomicWriteOptions {
 }
 
 /**
- * Replace `path` with `data` atomically: readers see the old or the new content,
- * never a mix, even after a crash or SIGKILL. Keeps mode and owner of an existing
- * file, writes through symlinks. Returns the path actually written.
+ * A complete, synced temp file beside `target` (the name removeStaleTemps knows) with `data`,
+ * `mode` and, when given, `owner`. Nothing is left behind when writing it fails (ENOSPC).
  */
-export function atomicWriteFile(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): string {
-  const target = resolveForWrite(path);
-  const dir = dirname(target);
-  let mode = opts.mode ?? 0o644;
-  let owner: { uid: number; gid: number } | null = null;
-  try {
-    const st = statSync(target);
-    mode = st.mode & 0o7777;
-    owner = { uid: st.uid, gid: st.gid };
-  } catch {}
-  const tmp = join(dir, `.${basename(target)}.gvd-tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+function writeTemp(target: string, data: string | Uint8Array, mode: number, owner: { uid: number; gid: number } | null): string {
+  const tmp = join(dirname(target), `.${basename(target)}.gvd-tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o600);
   try {
     const buf = typeof data === "string" ? Buffer.from(data, "utf8") : data;
     let off = 0;
@@ -75,6 +73,25 @@ export function atomicWriteFile(path: string, data: string | Uint8Array, opts: A
     throw e;
   }
   closeSync(fd);
+  return tmp;
+}
+
+/**
+ * Replace `path` with `data` atomically: readers see the old or the new content,
+ * never a mix, even after a crash or SIGKILL. Keeps mode and owner of an existing
+ * file, writes through symlinks. Returns the path actually written.
+ */
+export function atomicWriteFile(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): string {
+  const target = resolveForWrite(path);
+  const dir = dirname(target);
+  let mode = opts.mode ?? 0o644;
+  let owner: { uid: number; gid: number } | null = null;
+  try {
+    const st = statSync(target);
+    mode = st.mode & 0o7777;
+    owner = { uid: st.uid, gid: st.gid };
+  } catch {}
+  const tmp = writeTemp(target, data, mode, owner);
   try {
     opts.beforeRename?.(tmp);
     renameSync(tmp, target);
@@ -94,20 +111,39 @@ export function backupName(path: string, now = new Date()): string {
 
 /**
  * Copy `path` (through symlinks) to a timestamped backup beside it (or in `dir`), keeping
- * its mode. Returns the backup path.
+ * its mode, owner, group and mtime. Atomic: a complete temp file is linked to the backup
+ * name (never replacing one), so a full disk or a crash leaves no empty or partial backup.
+ * Returns the backup path.
  */
 export function backupFile(path: string, now = new Date(), dir?: string): string {
   const target = resolveForWrite(path);
   if (dir) mkdirSync(dir, { recursive: true, mode: 0o700 });
   const name = dir ? join(dir, basename(target)) : target;
-  let dest = backupName(name, now);
-  for (let i = 1; existsSync(dest); i++) dest = backupName(name, now).replace(/\.bak$/, `.${i}.bak`);
-  copyFileSync(target, dest, constants.COPYFILE_EXCL);
   const st = statSync(target);
+  const tmp = writeTemp(name, readFileSync(target), st.mode & 0o7777, { uid: st.uid, gid: st.gid });
   try {
-    utimesSync(dest, st.atime, st.mtime);
-  } catch {}
-  return dest;
+    try {
+      utimesSync(tmp, st.atime, st.mtime);
+    } catch {}
+    for (let i = 0; ; i++) {
+      const dest = i ? backupName(name, now).replace(/\.bak$/, `.${i}.bak`) : backupName(name, now);
+      try {
+        linkSync(tmp, dest);
+        fsyncDir(dirname(dest));
+        return dest;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "EEXIST") continue;
+        // File systems without hard links (vfat): rename, after checking the name is free.
+        if ((code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") || lstatOrNull(dest)) throw e;
+        renameSync(tmp, dest);
+        fsyncDir(dirname(dest));
+        return dest;
+      }
+    }
+  } finally {
+    rmSync(tmp, { force: true });
+  }
 }
 
 /** Point `link` at `target` atomically (new symlink + rename over the old one). */

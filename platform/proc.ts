@@ -1,6 +1,6 @@
 // Spawning processes: argument arrays only (never a shell string), bounded output,
 // a timeout that kills the child, and a trace of every command for `-v`.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 
 export interface RunOptions {
   timeoutMs?: number;
@@ -20,7 +20,18 @@ export interface RunOptions {
   processGroup?: boolean;
   /** The started child, e.g. to forward signals to it. */
   onSpawn?: (child: ChildProcess) => void;
+  /** The child itself exited (its stdout/stderr may still be open, held by processes it left behind). */
+  onExit?: () => void;
+  /**
+   * Once this is aborted and the child has exited, stop waiting for stdout/stderr to close: a process the
+   * child left behind may hold them for hours. What is still arriving is read until the pipes are quiet
+   * for PIPE_QUIET_MS (at most PIPE_DRAIN_MAX_MS), then they are closed and the result is the child's.
+   */
+  releasePipes?: AbortSignal;
 }
+
+export const PIPE_QUIET_MS = 250;
+export const PIPE_DRAIN_MAX_MS = 2000;
 
 export interface RunResult {
   cmd: string[];
@@ -61,10 +72,15 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
     let timedOut = false;
     // Declared before finish(): a spawn that throws synchronously calls finish() before the timer exists.
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+    let lastData = 0;
+    let drain: ReturnType<typeof setInterval> | undefined;
     const finish = (partial: Partial<RunResult>) => {
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
+      if (drain) clearInterval(drain);
+      opts.releasePipes?.removeEventListener("abort", release);
       const r: RunResult = {
         cmd,
         code: null,
@@ -97,13 +113,36 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
           child.kill("SIGKILL");
         }, opts.timeoutMs)
       : undefined;
+    function release() {
+      if (!exit || drain || settled) return;
+      const since = performance.now();
+      // Quiet on two ticks in a row: an event-loop turn (which reads what is in the pipes) lies between them,
+      // so output written just before the exit is not cut off after a stall.
+      let quietTicks = 0;
+      drain = setInterval(() => {
+        const now = performance.now();
+        quietTicks = now - Math.max(lastData, since) >= PIPE_QUIET_MS ? quietTicks + 1 : 0;
+        if (quietTicks < 2 && now - since < PIPE_DRAIN_MAX_MS) return;
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+        finish({ code: timedOut ? null : exit!.code, signal: exit!.signal });
+      }, 50);
+    }
+    child.on("exit", (code, signal) => {
+      exit = { code, signal };
+      opts.onExit?.();
+      if (opts.releasePipes?.aborted) release();
+    });
+    opts.releasePipes?.addEventListener("abort", release);
     child.stdout!.on("data", (b: Buffer) => {
+      lastData = performance.now();
       opts.onStdout?.(b);
       if (outLen + b.length > maxBytes) { truncated = true; b = b.subarray(0, Math.max(0, maxBytes - outLen)); }
       outLen += b.length;
       if (b.length) out.push(b); // an empty slice would still pin the whole chunk in memory
     });
     child.stderr!.on("data", (b: Buffer) => {
+      lastData = performance.now();
       opts.onStderr?.(b);
       if (errLen + b.length > maxBytes) { truncated = true; b = b.subarray(0, Math.max(0, maxBytes - errLen)); }
       errLen += b.length;
@@ -121,6 +160,38 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
       child.stdin!.end(opts.input);
     }
   });
+}
+
+/**
+ * run() for one short command whose answer is needed before anything else can go on
+ * (preflight's dmesg): spawnSync skips the child's stream machinery, ~5 ms of preflight's
+ * ~20 ms (bench/startup.ts). Same result, same trace; stdin is /dev/null.
+ */
+export function runSync(file: string, args: string[], opts: Pick<RunOptions, "timeoutMs" | "env" | "cwd" | "maxBytes"> = {}): RunResult {
+  const started = performance.now();
+  const maxBytes = opts.maxBytes ?? 4 * 1024 * 1024;
+  // A generous buffer, cut to maxBytes below: spawnSync kills a child that overflows it, while
+  // run() lets the child finish and only drops the excess (dmesg on a long-running host is big).
+  const r = spawnSync(file, args, {
+    cwd: opts.cwd, env: (opts.env ?? process.env) as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"],
+    timeout: opts.timeoutMs, killSignal: "SIGKILL", maxBuffer: Math.max(maxBytes, 64 * 1024 * 1024),
+  });
+  const e = r.error as NodeJS.ErrnoException | undefined;
+  const timedOut = e?.code === "ETIMEDOUT";
+  const cut = (b: Buffer | null) => (b ?? Buffer.alloc(0)).subarray(0, maxBytes);
+  const result: RunResult = {
+    cmd: [file, ...args],
+    code: timedOut ? null : r.status,
+    signal: r.signal ?? null,
+    stdout: cut(r.stdout).toString("utf8"),
+    stderr: cut(r.stderr).toString("utf8"),
+    durationMs: Math.round(performance.now() - started),
+    timedOut,
+    truncated: (r.stdout?.length ?? 0) > maxBytes || (r.stderr?.length ?? 0) > maxBytes || e?.code === "ENOBUFS",
+    ...(e && !timedOut && e.code !== "ENOBUFS" ? { spawnError: e.code === "ENOENT" ? `${file}: command not found` : e.message } : {}),
+  };
+  for (const s of sinks) s(result);
+  return result;
 }
 
 /** True when the command started and exited 0. */

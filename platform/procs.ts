@@ -107,3 +107,42 @@ export function pidAlive(pid: number): boolean {
     return true; // no /proc (or it vanished between the calls): trust kill(0)
   }
 }
+
+/**
+ * The unix sockets process `pid` listens on, as the paths it bound them to (in its own
+ * mount namespace): the listening entries of its network namespace's /proc/PID/net/unix
+ * whose inode is one of its fds. null when either is unreadable (another user's process).
+ */
+export function listeningUnixPaths(pid: number, procRoot = "/proc"): string[] | null {
+  const listening = new Map<string, string>();
+  let fds: string[];
+  try {
+    for (const line of readFileSync(`${procRoot}/${pid}/net/unix`, "utf8").split("\n").slice(1)) {
+      // Num RefCount Protocol Flags Type St Inode [Path]; flag 0x10000 is __SO_ACCEPTCON (listening).
+      const f = line.trim().split(/\s+/);
+      const listens = f.length >= 8 && (Number.parseInt(f[3], 16) & 0x10000) !== 0;
+      if (listens && f[7].startsWith("/")) listening.set(f[6], f[7]);
+    }
+    fds = readdirSync(`${procRoot}/${pid}/fd`);
+  } catch {
+    return null;
+  }
+  const paths = new Set<string>();
+  for (const fd of fds) {
+    try {
+      const m = readlinkSync(`${procRoot}/${pid}/fd/${fd}`).match(/^socket:\[(\d+)\]$/);
+      const path = m && listening.get(m[1]);
+      if (path) paths.add(path);
+    } catch {}
+  }
+  return [...paths];
+}
+
+/** Whether `pid` runs in our mount namespace (null: cannot tell). */
+export function sameMountNamespace(pid: number, procRoot = "/proc"): boolean | null {
+  try {
+    return readlinkSync(`${procRoot}/${pid}/ns/mnt`) === readlinkSync(`${procRoot}/self/ns/mnt`);
+  } catch {
+    return null;
+  }
+}

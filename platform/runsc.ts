@@ -7,6 +7,8 @@ import { run } from "./proc.ts";
 import { parseGvisorVersion, type GvisorVersion } from "./versions.ts";
 import { isExecutableFile, whichAll, SYSTEM_BIN_DIRS } from "./which.ts";
 import type { HostRoot } from "./host-root.ts";
+// Defined with the self-sandbox tells (a module preflight loads alone); re-exported for the probes.
+export { GVISOR_SIGNATURE } from "./self-sandbox.ts";
 
 export interface PathPermission {
   path: string;
@@ -34,8 +36,6 @@ export interface RunscBinary {
   sidecarLabels: Record<string, string | null>;
 }
 
-/** The first line of dmesg in every gVisor sandbox (pkg/sentry/kernel/syslog.go). */
-export const GVISOR_SIGNATURE = "Starting gVisor";
 
 /** Sidecar binaries of the tarball releases (gvisor:runsc/gvisorbinaries). */
 export const EXPECTED_SIDECARS = ["checkpointgofer", "gvisor-sentry-prewarmer", "gvisor_sentry", "runsc-metric-server"];

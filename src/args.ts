@@ -1,10 +1,16 @@
 // Argument parsing on node:util parseArgs (Bun, Deno and Node all ship it), with
 // usage errors that name the problem in one line and say where help is.
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { parseArgs, type ParseArgsOptionDescriptor } from "node:util";
 import type { ChalkInstance } from "chalk";
+import { boundMessage, echoInput } from "./echo-input.ts";
 import { UsageError } from "./errors.ts";
 
-export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
+/**
+ * The flags a command takes. A string flag's value must not be empty or blank (`--prefix ''` and `--prefix=` are
+ * usage errors: an empty path or URL would silently mean "here" or "the default"); `allowEmpty` opts a flag out
+ * where an empty value means something (`--runtime-arg=` clears the args).
+ */
+export type OptionSpec = Record<string, ParseArgsOptionDescriptor & { allowEmpty?: boolean }>;
 
 /** Flags every command accepts. */
 export const COMMON_OPTIONS: OptionSpec = {
@@ -56,19 +62,30 @@ export function parseCommandArgs(cmd: Command, argv: string[]): Parsed {
   const head = dd >= 0 ? argv.slice(0, dd) : argv;
   const rest = dd >= 0 ? argv.slice(dd + 1) : null;
   if (rest && !cmd.acceptsRest) throw new UsageError(`'${cmd.name}' takes no arguments after --`, `see: gvisor-doctor ${cmd.name} --help`);
+  const spec: OptionSpec = { ...COMMON_OPTIONS, ...cmd.options };
+  // parseArgs gets only its own keys.
+  const options = Object.fromEntries(Object.entries(spec).map(([k, { allowEmpty: _, ...o }]) => [k, o]));
   let parsed;
   try {
-    parsed = parseArgs({ args: head, options: { ...COMMON_OPTIONS, ...cmd.options }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: head, options, allowPositionals: true, strict: true });
   } catch (e) {
     const err = e as Error & { code?: string };
-    const opt = err.message.match(/option '(-[^' ]+)/i)?.[1] ?? err.message.match(/'(-[^' ]+)/)?.[1];
+    const found = err.message.match(/option '(-[^' ]+)/i)?.[1] ?? err.message.match(/'(-[^' ]+)/)?.[1];
+    const opt = found === undefined ? undefined : echoInput(found);
     if (err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") throw new UsageError(`unknown option ${opt ?? ""} for '${cmd.name}'`.trim(), `see: gvisor-doctor ${cmd.name} --help`);
     if (err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") throw new UsageError(`${opt ?? "an option"} ${/argument missing/.test(err.message) ? "needs a value" : "takes no value"}`, `see: gvisor-doctor ${cmd.name} --help`);
-    throw new UsageError(err.message, `see: gvisor-doctor ${cmd.name} --help`);
+    throw new UsageError(boundMessage(err.message), `see: gvisor-doctor ${cmd.name} --help`);
   }
   const max = cmd.maxPositionals ?? 0;
   if (parsed.positionals.length > max) {
-    throw new UsageError(`unexpected argument '${parsed.positionals[max]}' for '${cmd.name}'`, `see: gvisor-doctor ${cmd.name} --help`);
+    throw new UsageError(`unexpected argument '${echoInput(parsed.positionals[max])}' for '${cmd.name}'`, `see: gvisor-doctor ${cmd.name} --help`);
+  }
+  for (const [name, v] of Object.entries(parsed.values)) {
+    const blank = (Array.isArray(v) ? v : [v]).find((s) => typeof s === "string" && s.trim() === "");
+    if (blank !== undefined && !spec[name]?.allowEmpty) {
+      const got = blank === "" ? "an empty one" : "only white space";
+      throw new UsageError(`--${name} needs a value, got ${got}`, `see: gvisor-doctor ${cmd.name} --help`);
+    }
   }
   return { values: parsed.values as Parsed["values"], positionals: parsed.positionals, rest };
 }
@@ -79,10 +96,35 @@ export function listOption(v: string | boolean | string[] | undefined): string[]
   return (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
 }
 
-/** A `--flag SECONDS` option: a positive number, or the default when absent. */
+/** The longest delay a timer holds: 2^31-1 ms (~24.8 days); setTimeout fires a longer one after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The most seconds any `--timeout`/`--interval` flag takes (2147483, ~24.8 days). */
+export const MAX_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+
+export interface NumberRange {
+  min: number;
+  max: number;
+  /** Whole numbers only (no fraction). */
+  integer?: boolean;
+  /** What the value is, for the message: "a number of seconds", "a whole number". */
+  what: string;
+}
+
+/**
+ * A number as a person writes it on a command line: decimal digits with an optional fraction — no sign,
+ * hex (`0x10`), exponent, `Infinity` or spaces — inside `range`. Every numeric flag goes through here.
+ */
+export function parseDecimal(flag: string, spec: string, range: NumberRange, hint?: string): number {
+  const n = (range.integer ? /^\d+$/ : /^\d+(\.\d+)?$/).test(spec) ? Number(spec) : NaN;
+  if (!(n >= range.min && n <= range.max)) {
+    throw new UsageError(`${flag} ${echoInput(spec)}: expected ${range.what} from ${range.min} to ${range.max}`, hint);
+  }
+  return n;
+}
+
+/** A `--flag SECONDS` option (fractions allowed, at most MAX_SECONDS), or the default when absent. */
 export function secondsOption(flag: string, v: string | boolean | string[] | undefined, fallback: number): number {
   if (v === undefined) return fallback;
-  const n = Number(v);
-  if (typeof v !== "string" || !(n > 0) || !Number.isFinite(n)) throw new UsageError(`${flag} ${String(v)}: expected a number of seconds greater than 0`, `e.g. ${flag} ${fallback}`);
-  return n;
+  const what = "a number of seconds";
+  return parseDecimal(flag, String(v), { min: 0.001, max: MAX_SECONDS, what }, `e.g. ${flag} ${fallback}`);
 }

@@ -3,7 +3,7 @@
 // what install, uninstall and --fix call. Loaded lazily by src/commands/configure.ts.
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
-import { pruneBackups, StalePlanError } from "../platform/engines/apply.ts";
+import { pruneBackups, readOrNull, StalePlanError } from "../platform/engines/apply.ts";
 import { adapterFor, ENGINE_NAMES } from "../platform/engines/index.ts";
 import { DEFAULT_WRAPPER_DIR, INSTALLED_RUNSC, normalizeRuntimeArgs } from "../platform/engines/runtime-args.ts";
 import {
@@ -15,6 +15,7 @@ import { whichInRoot } from "../platform/host-exec.ts";
 import { SELF_ROOT, type HostRoot } from "../platform/host-root.ts";
 import { findRunscBinaries, primaryRunsc } from "../platform/runsc.ts";
 import type { IO } from "./args.ts";
+import { echoInput } from "./echo-input.ts";
 import { EXIT, UsageError } from "./errors.ts";
 import { startProgress } from "./ui/spinner.ts";
 import { VERSION } from "./version.ts";
@@ -44,6 +45,8 @@ export interface ConfigureRequest {
   force?: boolean;
   /** false: --no-verify (no docker info polling, no podman container). */
   verify?: boolean;
+  /** --migrate: the user agreed to rewrite an outdated config with the engine's own migration (containerd 2.x). */
+  migrate?: boolean;
   wrapperDir?: string;
   /** --host-root: operate on the node whose / is mounted there (containerd and CRI-O only). */
   hostRoot?: HostRoot;
@@ -89,7 +92,7 @@ export interface ConfigureReport {
 }
 
 function validateRuntimeName(name: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new UsageError(`invalid runtime name '${name}': use letters, digits, '.', '_' and '-'`, "see: gvisor-doctor configure --help");
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new UsageError(`invalid runtime name '${echoInput(name)}': use letters, digits, '.', '_' and '-'`, "see: gvisor-doctor configure --help");
   if (name === "runc") throw new UsageError("the runtime name 'runc' would replace the engines' default runtime: pick another name (default: runsc)");
 }
 
@@ -102,16 +105,39 @@ async function defaultRunsc(req: ConfigureRequest, env: NodeJS.ProcessEnv): Prom
 }
 
 function checkRunsc(path: string, force: boolean, root: HostRoot): string {
-  if (root.foreign && !isAbsolute(path)) throw new UsageError(`--runsc ${path}: with --host-root, give the node's absolute path (e.g. ${INSTALLED_RUNSC})`);
+  if (root.foreign && !isAbsolute(path)) throw new UsageError(`--runsc ${echoInput(path)}: with --host-root, give the node's absolute path (e.g. ${INSTALLED_RUNSC})`);
   const abs = isAbsolute(path) ? path : resolve(path);
   if (force) return abs;
   try {
     if (!statSync(root.local(abs)).isFile()) throw new Error("not a file");
     accessSync(root.local(abs), constants.X_OK);
   } catch {
-    throw new UsageError(`--runsc ${root.show(path)}: not an executable file`, `install runsc first (gvisor-doctor install${root.foreign ? ` --host-root ${root.dir}` : ""}), or pass --force to register a path that will exist later`);
+    throw new UsageError(`--runsc ${echoInput(root.show(path))}: not an executable file`, `install runsc first (gvisor-doctor install${root.foreign ? ` --host-root ${root.dir}` : ""}), or pass --force to register a path that will exist later`);
   }
   return abs;
+}
+
+/**
+ * --config names a regular file of bounded size (or a drop-in directory, for the engines that
+ * have them), or a path that does not exist yet: never a FIFO, device or /proc file.
+ */
+function checkConfigArg(path: string, engine: EngineName): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return; // created by configure (through a dangling symlink, the file it names)
+  }
+  if (st.isDirectory()) {
+    if (engine === "podman" || engine === "crio") return;
+    throw new UsageError(`--config ${path} is a directory: give ${engine}'s config file`, "see: gvisor-doctor configure --help");
+  }
+  try {
+    readOrNull(path);
+  } catch (e) {
+    if (e instanceof EngineConfigError) throw new UsageError(`--config ${e.message}`, e.hint ?? undefined);
+    throw e;
+  }
 }
 
 /** Turn a ConfigureRequest into the adapters' RuntimeRequest (validated). */
@@ -171,7 +197,10 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
         break;
       } catch (e) {
         // Another run changed a file between our read and our write: plan again from its result.
-        if (!(e instanceof StalePlanError) || attempt >= 3) throw e;
+        // Each stale attempt means another run wrote; bounded, then a plain failure (exit 1).
+        if (!(e instanceof StalePlanError)) throw e;
+        if (attempt >= 25) throw new EngineConfigError(e.message, { file: e.path }, "other runs keep changing it: run configure again when they are done", null, "changed");
+        await new Promise((r) => setTimeout(r, Math.random() * 50 * Math.min(attempt, 5)));
       }
     }
   } catch (e) {
@@ -181,7 +210,7 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
       report.notes = e.hint ? [e.hint] : [];
       return report;
     }
-    report.status = e.code === "read-only" || e.code === "permission" || e.code === "no-space" || e.code === "no-dir" || e.code === "write-failed" ? "failed" : "refused";
+    report.status = e.code === "read-only" || e.code === "permission" || e.code === "no-space" || e.code === "no-dir" || e.code === "write-failed" || e.code === "busy" || e.code === "lock-dir" || e.code === "changed" ? "failed" : "refused";
     report.error = errorOf(e);
     report.message = e.message;
     return report;
@@ -256,8 +285,9 @@ export async function configureEngines(req: ConfigureRequest, io: IO): Promise<C
   const engines = req.engines?.length ? req.engines : root.foreign ? [...HOST_ROOT_ENGINES] : [...ENGINE_NAMES];
   const unsupported = root.foreign ? engines.filter((e) => !HOST_ROOT_ENGINES.includes(e)) : [];
   if (unsupported.length) throw new UsageError(`--host-root configures the Kubernetes node runtimes (${HOST_ROOT_ENGINES.join(", ")}), not ${unsupported.join(", ")}`, "run gvisor-doctor on the node itself for Docker and Podman");
-  if (root.foreign && req.configPath && !isAbsolute(req.configPath)) throw new UsageError(`--config ${req.configPath}: with --host-root, give the node's absolute path (e.g. /etc/containerd/config.toml)`);
+  if (root.foreign && req.configPath && !isAbsolute(req.configPath)) throw new UsageError(`--config ${echoInput(req.configPath)}: with --host-root, give the node's absolute path (e.g. /etc/containerd/config.toml)`);
   if (req.configPath && engines.length !== 1) throw new UsageError("--config names one engine's file: say which engine, e.g. gvisor-doctor configure docker --config /etc/docker/daemon.json");
+  if (req.configPath) checkConfigArg(root.local(resolve(req.configPath)), engines[0]);
   const rt = await resolveRuntimeRequest(req, env);
   if (rt.runscPath.startsWith("/tmp/") && !req.force) io.stderr(`warning: registering ${rt.runscPath}: a runsc under /tmp disappears on reboot (install it with gvisor-doctor install)`);
   const spinner = startProgress("configuring…", io.spinner && !io.json);
@@ -267,6 +297,7 @@ export async function configureEngines(req: ConfigureRequest, io: IO): Promise<C
   const ctx: EngineContext = {
     env, facts: req.facts ?? null, configPath: req.configPath ? resolve(req.configPath) : undefined, wrapperDir: resolve(req.wrapperDir ?? env.GVISOR_DOCTOR_WRAPPER_DIR ?? DEFAULT_WRAPPER_DIR),
     force: !!req.force, now: req.now ?? (() => new Date()), log, root, restartCommand: req.restartCommand ?? null,
+    migrate: !!req.migrate,
   };
   const reports: EngineReport[] = [];
   try {

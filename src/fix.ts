@@ -6,12 +6,14 @@
 import { chmodSync, existsSync, statSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Finding, Fix } from "../checks/types.ts";
+import type { RuleContext } from "../checks/rules.ts";
 import { shellQuote } from "../checks/types.ts";
+import { registerFix } from "../checks/rules.ts";
 import type { PathPermission } from "../platform/runsc.ts";
 import type { HostFacts } from "../platform/facts.ts";
 import { failureText, run } from "../platform/proc.ts";
 import type { IO, Parsed } from "./args.ts";
-import { exitCodeFor, printReport, runCheckMatrix, type CheckRun } from "./commands/check.ts";
+import { exitCodeFor, printReport, runCheckMatrix, type CheckRun } from "./commands/check-run.ts";
 import { EXIT } from "./errors.ts";
 import { reportJson } from "./report/json.ts";
 import { matrixCells } from "./report/matrix.ts";
@@ -36,6 +38,8 @@ export interface PlannedFix {
   checks: string[];
   /** Data of the first such finding (e.g. the paths with bad permissions). */
   data?: unknown;
+  /** The rule each of `checks` failed with: the fix is verified when none fails with it again. */
+  rules?: (string | undefined)[];
 }
 
 export type FixStatus = "applied" | "failed" | "declined" | "pending-restart" | "planned";
@@ -78,11 +82,23 @@ export function planFixes(findings: Finding[], facts: HostFacts): PlannedFix[] {
     const key = fix.argv ? `${fix.id} ${fix.argv[0]} ${fix.argv[1] ?? ""}` : fix.id;
     const prev = byKey.get(key);
     if (!prev) {
-      byKey.set(key, { fix: { ...fix, argv: fix.argv ? [...fix.argv] : undefined }, checks: [f.id], data: f.data });
+      byKey.set(key, { fix: { ...fix, argv: fix.argv ? [...fix.argv] : undefined }, checks: [f.id], data: f.data, rules: [f.diagnosis?.rule] });
       continue;
     }
     prev.checks.push(f.id);
+    prev.rules?.push(f.diagnosis?.rule);
     if (prev.fix.argv && fix.argv) for (const a of fix.argv) if (!prev.fix.argv.includes(a)) prev.fix.argv.push(a);
+  }
+  // A broken runsc an engine points at (an HTML page saved as runsc): reinstalling runsc alone
+  // leaves the engine on the broken file, so also point that engine at the reinstalled runsc.
+  for (const f of findings) {
+    const engine = /^(docker|containerd|podman|crio)\./.exec(f.id)?.[1] as RuleContext["engine"] | undefined;
+    if (f.status !== "fail" || f.diagnosis?.fix?.id !== "runsc.install" || !engine) continue;
+    const repoint = registerFix({ facts, engine, runtime: "runsc" }, `Point ${engine}'s runsc runtime at the reinstalled runsc`);
+    const key = `${repoint.id} ${repoint.argv![0]} ${repoint.argv![1] ?? ""}`;
+    const prev = byKey.get(key);
+    if (prev) prev.checks.push(f.id), prev.rules?.push(f.diagnosis.rule);
+    else byKey.set(key, { fix: repoint, checks: [f.id], rules: [f.diagnosis.rule] });
   }
   const planned = [...byKey.values()].sort((a, b) => orderOf(a.fix.id) - orderOf(b.fix.id));
   for (const p of planned) {
@@ -159,6 +175,26 @@ async function applyOne(p: PlannedFix, io: IO, dryRun: boolean): Promise<{ statu
   return { status: "failed", message: `gvisor-doctor ${p.fix.argv.join(" ")} exited ${code}` };
 }
 
+/**
+ * A fix reported applied is verified by the re-check: when a check it was for still fails with
+ * the same rule, the fix did not work (e.g. runsc reinstalled, the engine still on a broken
+ * file). Such records become failed; returns them.
+ */
+export function unverified(records: FixRecord[], planned: PlannedFix[], after: Finding[]): FixRecord[] {
+  const out: FixRecord[] = [];
+  for (const r of records) {
+    if (r.status !== "applied") continue;
+    const p = planned.find((x) => x.fix.id === r.id && x.fix.command === r.command);
+    const still = r.checks.map((id, i) => ({ f: after.find((x) => x.id === id), rule: p?.rules?.[i] }))
+      .find(({ f, rule }) => f?.status === "fail" && (f.diagnosis?.rule ?? null) === (rule ?? null));
+    if (!still?.f) continue;
+    r.status = "failed";
+    r.message = `applied, but ${still.f.id} still fails: ${still.f.message}`;
+    out.push(r);
+  }
+  return out;
+}
+
 export async function runFix(p: Parsed, io: IO): Promise<number> {
   const dryRun = !!p.values["dry-run"];
   const yes = !!p.values.yes;
@@ -182,7 +218,8 @@ export async function runFix(p: Parsed, io: IO): Promise<number> {
       let result: { status: FixStatus; message: string };
       if (item.fix.confirm && !dryRun && !yes && !(await askYes(`      This ${item.fix.confirm}. Apply it?`, io))) {
         pendingRestart = true;
-        if (item.fix.argv?.includes("--restart")) {
+        // A migration rewrites the whole config: it is what needs the yes, not only the restart.
+        if (item.fix.argv?.includes("--restart") && !item.fix.argv.includes("--migrate")) {
           // Edit the config now; leave the restart to the user (exit 3 says one is pending).
           const editOnly = { ...item, fix: { ...item.fix, argv: item.fix.argv.filter((a) => a !== "--restart") } };
           result = await applyOne(editOnly, io, dryRun);
@@ -197,6 +234,7 @@ export async function runFix(p: Parsed, io: IO): Promise<number> {
     if (dryRun) break;
     log(c.dim("Re-checking…"));
     last = await runCheckMatrix(p, io);
+    for (const r of unverified(records.filter((x) => x.round === round), todo, last.findings)) log(`      ${c.red("✗")} ${r.id}: ${r.message}`);
   }
 
   const before = new Map(first.findings.map((f) => [f.id, f.status]));

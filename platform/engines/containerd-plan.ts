@@ -121,7 +121,12 @@ export function planContainerd(input: ContainerdPlanInput): ContainerdPlanResult
 
   const doc = new TomlDoc(targetText, { quote: version === 3 ? "'" : '"', step: 2, blankBetweenTables: true });
   const tparsed = target === configPath ? mainDoc : parseTomlStrict(targetText, target);
-  const existing = getPath(tparsed, [...R, req.name]) as Record<string, any> | undefined;
+  // The runtime under another config version's plugin path (a hand edit, a copied snippet): containerd
+  // ignores it (1.x) or reads it only by luck of its migration (2.1 keeps a v3 table in a v2 file).
+  // Registering moves it to this version's path (a wrapper it named keeps its runsc arguments).
+  const strayPath = ([1, 2, 3] as ContainerdSchema[]).filter((v) => v !== version).map((v) => [...runtimesPath(v), req.name])
+    .find((p) => getPath(tparsed, p) !== undefined && !!doc.table(p));
+  const existing = (getPath(tparsed, [...R, req.name]) ?? (strayPath && !req.remove ? getPath(tparsed, strayPath) : undefined)) as Record<string, any> | undefined;
   // containerd drops its built-in runc runtime as soon as a config defines any runtime
   // (measured with 1.6: the runtimes map is replaced), and CRI refuses a default_runtime_name
   // it cannot find. So when no file defines runtimes yet, runc is written out too.
@@ -134,7 +139,7 @@ export function planContainerd(input: ContainerdPlanInput): ContainerdPlanResult
     if (c) throw new EngineConfigError(`${target}:${c.line}: ${c.message}`, { file: target, line: c.line }, `write it as a [${showPath(path)}] table (gvisor-doctor edits tables, not dotted keys or inline tables), or add the runtime by hand`, containerdSnippet(version, req, input.shim, configDir, input.wrapperDir), "toml-shape");
   };
   const oldBinary = typeof exOpts.BinaryName === "string" ? exOpts.BinaryName : null;
-  const wrapperFor = (args: string[] | null) => planWrapper({ engine: "containerd", name: req.name, runsc: req.runscPath, args, wrapperDir: input.wrapperDir, oldBinary, read: reader.read, why: "the runc shim cannot pass runtime arguments to runsc" });
+  const wrapperFor = (args: string[] | null) => planWrapper({ engine: "containerd", name: req.name, runsc: req.runscPath, args, wrapperDir: input.wrapperDir, oldBinary, read: reader.read, why: "the runc shim cannot pass runtime arguments to runsc", config: target });
 
   if (req.remove) {
     if (!existing) return { changes, existed: false, notes, effective: null, expect: { version, runtime: null } };
@@ -174,6 +179,11 @@ export function planContainerd(input: ContainerdPlanInput): ContainerdPlanResult
     return { changes, existed, notes, effective: null, expect: { version, runtime: null, ...(dr === req.name ? { defaultRuntimeName: "runc" } : {}) } };
   }
 
+  if (strayPath) {
+    doc.removeTable(strayPath);
+    mutations.push((d) => deleteIn(d, strayPath));
+    notes.push(`moved runtime "${req.name}" from [${showPath(strayPath)}], a path this version ${version} file does not use, to [${showPath([...R, req.name])}]`);
+  }
   // SystemdCgroup must agree between runc and runsc (nvidia-docker#1788): carry it over.
   const merged = [mainDoc, ...parsedImports.values()];
   const defaultName = merged.map((d) => getPath(d, [...P, "containerd", "default_runtime_name"])).filter((x) => typeof x === "string").at(-1) ?? "runc";

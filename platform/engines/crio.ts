@@ -96,7 +96,7 @@ export function planCrio(input: CrioPlanInput): { changes: FileChange[]; existed
   const changes: FileChange[] = [];
   const oldPath = typeof existing?.runtime_path === "string" ? existing.runtime_path : null;
   const oldCfg = typeof existing?.runtime_config_path === "string" ? existing.runtime_config_path : null;
-  const wrapperFor = (args: string[] | null) => planWrapper({ engine: "crio", name: req.name, runsc: req.runscPath, args, wrapperDir: input.wrapperDir, oldBinary: oldPath, read, why: "CRI-O passes no arguments to an OCI runtime" });
+  const wrapperFor = (args: string[] | null) => planWrapper({ engine: "crio", name: req.name, runsc: req.runscPath, args, wrapperDir: input.wrapperDir, oldBinary: oldPath, read, why: "CRI-O passes no arguments to an OCI runtime", config: target });
   if (before !== null) refuseIfManaged(target, before, input.force, crioSnippet(req, input.shim, root));
 
   if (req.remove) {

@@ -1,7 +1,7 @@
 // Docker: the adapter. runtimes in the daemon.json dockerd reads (daemon-json.ts plans
 // the edit), reloaded with `systemctl reload` or SIGHUP (dockerd reloads runtimes without
 // a restart), verified with `docker info`.
-import { daemonConfigPath, dockerCli, dockerHost, dockerInfo, matchDockerd } from "../docker.ts";
+import { daemonConfigPath, dockerCli, dockerHost, dockerInfo, dockerdServing } from "../docker.ts";
 import { resolveForWrite } from "../fsutil.ts";
 import { findProcesses, DOCKERD_VALUE_FLAGS } from "../procs.ts";
 import { which, SYSTEM_BIN_DIRS } from "../which.ts";
@@ -34,7 +34,7 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
     const env = ctx.env;
     const host = ctx.facts?.docker.host ?? dockerHost(env);
     const daemons = ctx.facts?.dockerd ?? findProcesses(["dockerd"], DOCKERD_VALUE_FLAGS);
-    const daemon = ctx.facts ? ctx.facts.docker.daemon : matchDockerd(host, daemons);
+    const daemon = ctx.facts ? ctx.facts.docker.daemon : dockerdServing(host, daemons);
     const daemonCfg = daemon ? daemonConfigPath(daemon, env) : null;
     const configPath = ctx.configPath ?? daemonCfg ?? daemonConfigPath(null, env);
     const binary = which("dockerd", [env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));

@@ -59,3 +59,62 @@ export function managedByTool(text: string | null): string | null {
 export function shellQuote(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
+
+// Config files are edited as text, but engines accept bytes that are not UTF-8 (a Latin-1
+// comment in config.toml, raw bytes in daemon.json strings). Decoding them as UTF-8 would turn
+// each into U+FFFD on write. So every byte of an invalid sequence is kept as a lone surrogate
+// U+DC80–U+DCFF (Python's "surrogateescape"), which valid UTF-8 never decodes to, and turned
+// back into that byte on write: every byte outside an edit stays as it was.
+const STRICT = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** Length of the valid UTF-8 sequence at `i` (0: invalid). */
+function utf8SeqLen(b: Uint8Array, i: number): number {
+  const c = b[i];
+  if (c < 0x80) return 1;
+  const cont = (k: number, lo = 0x80, hi = 0xbf) => i + k < b.length && b[i + k] >= lo && b[i + k] <= hi;
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    const [lo, hi] = c === 0xe0 ? [0xa0, 0xbf] : c === 0xed ? [0x80, 0x9f] : [0x80, 0xbf];
+    return cont(1, lo, hi) && cont(2) ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    const [lo, hi] = c === 0xf0 ? [0x90, 0xbf] : c === 0xf4 ? [0x80, 0x8f] : [0x80, 0xbf];
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+}
+
+/** A file's bytes as text, losslessly (see above); a BOM stays in the text. */
+export function decodeBytes(buf: Uint8Array): string {
+  try {
+    return STRICT.decode(buf);
+  } catch {}
+  let out = "";
+  let start = 0;
+  for (let i = 0; i < buf.length; ) {
+    const n = utf8SeqLen(buf, i);
+    if (n) {
+      i += n;
+      continue;
+    }
+    out += STRICT.decode(buf.subarray(start, i)) + String.fromCharCode(0xdc00 + buf[i]);
+    start = ++i;
+  }
+  return out + STRICT.decode(buf.subarray(start));
+}
+
+/** A lone low surrogate U+DC80–U+DCFF: a byte decodeBytes kept (a pair's low half is preceded by its high half). */
+const ESCAPED_BYTE = /(?<![\uD800-\uDBFF])[\uDC80-\uDCFF]/g;
+
+/** Text from decodeBytes (possibly edited) back to the file's bytes. */
+export function encodeBytes(text: string): Buffer {
+  if (!/[\uDC80-\uDCFF]/.test(text)) return Buffer.from(text, "utf8");
+  const parts: Buffer[] = [];
+  let last = 0;
+  for (const m of text.matchAll(ESCAPED_BYTE)) {
+    parts.push(Buffer.from(text.slice(last, m.index), "utf8"), Buffer.from([m[0].charCodeAt(0) - 0xdc00]));
+    last = m.index + 1;
+  }
+  parts.push(Buffer.from(text.slice(last), "utf8"));
+  return Buffer.concat(parts);
+}

@@ -1,15 +1,16 @@
 // runIsolated: validate → detect (only the facts the method needs) → choose → prepare
 // the method's launch → run it. The CLI's `exec` and the library entry (src/lib.ts)
 // are both this function.
+import { echoInput } from "../../src/echo-input.ts";
 import { ActionError, EXIT } from "../../src/errors.ts";
 import { ensureProbeImage } from "../images.ts";
 import { chooseMethod, detectAll, detectFromView, findTool, whyNot } from "./detect.ts";
 import { normalizeRequest } from "./options.ts";
 import { EXIT_CANNOT_START, runLaunch } from "./run.ts";
-import type { ExecResult, Launch, RunIsolatedOptions, SandboxDetection } from "./types.ts";
+import type { ExecRequest, ExecResult, Launch, RunIsolatedOptions, SandboxDetection } from "./types.ts";
 import { engineWarnings, launchEngine } from "./via-engine.ts";
 import { launchNone, unenforced } from "./via-none.ts";
-import { cgroupsWritable, launchRunsc, runscStartFailure } from "./via-runsc.ts";
+import { cgroupsWritable, launchRunsc, missingCgroupControllers, runscStartFailure } from "./via-runsc.ts";
 
 /** No gVisor method is available and the caller required one (or asked for one that is not). Nothing ran. */
 export class SandboxUnavailableError extends ActionError {
@@ -39,6 +40,11 @@ const defaultWarn = (m: string) => {
  * Throws UsageError for bad options, SandboxUnavailableError when a required or
  * requested method is missing, ActionError (code 125) when the sandbox cannot be prepared.
  */
+/** runsc would refuse to start: it runs with --ignore-cgroups, and the user is told what that costs. */
+function ignoringCgroups(req: ExecRequest, why: string): string {
+  return `${why}, so runsc runs with --ignore-cgroups: the pids${req.memoryBytes ? " and memory limits are" : " limit is"} not enforced by the sandbox (only by whatever contains this process)`;
+}
+
 export async function runIsolated(options: RunIsolatedOptions): Promise<ExecResult> {
   const req = normalizeRequest(options);
   const hostEnv = options.hostEnv ?? process.env;
@@ -62,16 +68,23 @@ export async function runIsolated(options: RunIsolatedOptions): Promise<ExecResu
       }
     }
     for (const w of engineWarnings(req, s)) warn(w);
-    launch = launchEngine(req, { engine: s.method, cli: s.detail.cli, runtime: s.detail.runtime, runsc: s.detail.runsc, image, localImage: !req.image }, hostEnv, stdin !== "ignore");
+    // podman runs runsc by path with our flags (docker uses the runtime as registered).
+    const missing = s.method === "podman" ? missingCgroupControllers() : [];
+    if (missing.length) warn(ignoringCgroups(req, `this host's cgroup v2 tree lacks the ${missing.join(", ")} controller${missing.length > 1 ? "s" : ""}`));
+    launch = launchEngine(req, { engine: s.method, cli: s.detail.cli, runtime: s.detail.runtime, runsc: s.detail.runsc, image, localImage: !req.image, ignoreCgroups: missing.length > 0 }, hostEnv, stdin !== "ignore");
   } else if (s.method === "runsc") {
     const cgroups = cgroupsWritable();
-    if (!cgroups) warn(`cgroups are read-only here, so runsc runs with --ignore-cgroups: the pids${req.memoryBytes ? " and memory limits are" : " limit is"} not enforced by the sandbox (only by whatever contains this process)`);
-    launch = await launchRunsc(req, { runsc: s.detail.runsc, ignoreCgroups: !cgroups });
+    const missing = cgroups ? missingCgroupControllers() : [];
+    if (!cgroups) warn(ignoringCgroups(req, "cgroups are read-only here"));
+    else if (missing.length) warn(ignoringCgroups(req, `this host's cgroup v2 tree lacks the ${missing.join(", ")} controller${missing.length > 1 ? "s" : ""}`));
+    launch = await launchRunsc(req, { runsc: s.detail.runsc, ignoreCgroups: !cgroups || missing.length > 0 });
   } else {
+    // Whenever nothing sandboxes the command, stderr says so — also when --via none asked for it.
+    const what = `'${echoInput(req.command[0])}' as a plain subprocess without ${unenforced(req).join(", ")}`;
     if (req.via === "auto") {
       const why = whyNot(detectFromView(choice.view));
-      warn(`no gVisor sandbox here (${why}); running '${req.command[0]}' as a plain subprocess without ${unenforced(req).join(", ")}. --require-sandbox refuses instead.`);
-    }
+      warn(`no gVisor sandbox here (${why}); running ${what}. --require-sandbox refuses instead.`);
+    } else warn(`--via none: running ${what}.`);
     launch = launchNone(req, hostEnv);
   }
   options.onMethod?.(s);

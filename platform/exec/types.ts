@@ -128,6 +128,16 @@ export interface Launch {
   forward(signal: NodeJS.Signals, pid: number | undefined): Promise<void>;
   /** Kill the command and its sandbox now, and wait until the child has exited. Safe to call more than once. */
   teardown(child: { pid: number | undefined; exited: Promise<unknown> }): Promise<void>;
+  /**
+   * The child itself exited, and what it left behind must go now (the plain subprocess: like a sandbox's,
+   * its background processes end with it). exec then stops waiting for pipes they might hold open.
+   */
+  onExit?(pid: number | undefined): void;
+  /**
+   * What the method knows about how the run ended that its exit code does not say (read before cleanup):
+   * e.g. the sandbox died at its pids limit. `exitCode` replaces the code; `message` goes to stderr.
+   */
+  verdict?(code: number | null): { exitCode?: number; message: string } | null;
   /** After the process ended (any way): remove what the launch created (temp dirs, cgroups). */
   cleanup(outcome: { code: number | null; tornDown: boolean }): Promise<void>;
 }

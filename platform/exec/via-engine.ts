@@ -22,6 +22,8 @@ export interface EngineTarget {
   image: string;
   /** The image is our local probe image: never pull it. */
   localImage: boolean;
+  /** podman: run runsc with --ignore-cgroups (the host cannot give it the cgroups it needs). */
+  ignoreCgroups?: boolean;
   name?: string;
 }
 
@@ -32,7 +34,10 @@ export function engineRunArgs(req: ExecRequest, t: EngineTarget & { name: string
   const a = ["run", "--rm", "--name", t.name, "--label", `${EXEC_LABEL}=1`];
   if (opts.cidfile) a.push("--cidfile", opts.cidfile);
   if (t.engine === "docker") a.push(`--runtime=${t.runtime}`, "--log-driver=none");
-  else a.push("--runtime", t.runsc!, `--runtime-flag=network=${req.network}`); // podman's own --network none is not enough for runsc
+  else {
+    a.push("--runtime", t.runsc!, `--runtime-flag=network=${req.network}`); // podman's own --network none is not enough for runsc
+    if (t.ignoreCgroups) a.push("--runtime-flag=ignore-cgroups");
+  }
   a.push(
     `--network=${req.network}`,
     "--read-only",

@@ -4,7 +4,9 @@
 // inside a mount is translated to the mount's host directory.
 import { statSync } from "node:fs";
 import { posix, relative, join } from "node:path";
+import { echoInput } from "../../src/echo-input.ts";
 import { UsageError } from "../../src/errors.ts";
+import { EXEC_ID_ENV, killRun, newExecId } from "./escapees.ts";
 import type { ExecRequest, Launch } from "./types.ts";
 
 /** The host directory for the sandbox path `workdir`: through the mount that holds it, else as given; none → `cwd`. */
@@ -41,8 +43,14 @@ export function launchNone(req: ExecRequest, hostEnv: NodeJS.ProcessEnv, cwd: st
     isDir = statSync(dir).isDirectory();
   } catch {}
   // spawn() would report a missing cwd as "command not found".
-  if (!isDir) throw new UsageError(`--workdir ${req.workdir}: ${dir} is not a directory on this host (without a sandbox the command runs on the host)`, "mount a host directory there (--mount DIR:" + req.workdir + ") or pick an existing directory");
-  const env: NodeJS.ProcessEnv = { PATH: hostEnv.PATH ?? "/usr/local/bin:/usr/bin:/bin", ...(hostEnv.HOME ? { HOME: hostEnv.HOME } : {}), ...req.env };
+  const wd = echoInput(req.workdir ?? dir);
+  if (!isDir) throw new UsageError(`--workdir ${wd}: ${echoInput(dir)} is not a directory on this host (without a sandbox the command runs on the host)`, `mount a host directory there (--mount DIR:${wd}) or pick an existing directory`);
+  // The marker finds what the command leaves behind, wherever it moved to (escapees.ts).
+  const id = newExecId();
+  const env: NodeJS.ProcessEnv = {
+    PATH: hostEnv.PATH ?? "/usr/local/bin:/usr/bin:/bin", ...(hostEnv.HOME ? { HOME: hostEnv.HOME } : {}), ...req.env,
+    [EXEC_ID_ENV]: id,
+  };
   return {
     method: "none",
     sandboxed: false,
@@ -54,9 +62,11 @@ export function launchNone(req: ExecRequest, hostEnv: NodeJS.ProcessEnv, cwd: st
       signalGroup(pid, sig);
     },
     async teardown({ pid, exited }) {
-      signalGroup(pid, "SIGKILL");
+      killRun(pid, id);
       await exited;
     },
+    // Nothing outlives the command, as in a sandbox: its group, session and marked processes end with it.
+    onExit: (pid) => killRun(pid, id),
     async cleanup() {},
   };
 }

@@ -36,8 +36,9 @@ export class Flusher {
 export function syncFile(path: string): Promise<void> {
   return new Promise((resolve, reject) => {
     open(path, "r", (err, fd) => {
-      if (err) return reject(new Error(`cannot sync ${path}: ${err.message}`));
-      fsync(fd, (e) => close(fd, () => (e ? reject(new Error(`cannot sync ${path}: ${e.message}`)) : resolve())));
+      // The errno stays on the error: ENOSPC or EMFILE is the disk's fault, not the file's.
+      if (err) return reject(Object.assign(new Error(`cannot sync ${path}: ${err.message}`), { code: err.code }));
+      fsync(fd, (e) => close(fd, () => (e ? reject(Object.assign(new Error(`cannot sync ${path}: ${e.message}`), { code: e.code })) : resolve())));
     });
   });
 }

@@ -4,20 +4,20 @@
 // A failure at any point removes the staging directory and leaves the live version alone.
 import { closeSync, constants, existsSync, openSync, renameSync, rmdirSync, rmSync, writeSync } from "node:fs";
 import { Flusher, syncFile } from "./flush.ts";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { ActionError } from "../../src/errors.ts";
 import type { GvisorArch } from "../arch.ts";
 import { readElf } from "../elf.ts";
 import { backupName, LockBusyError, withLock } from "../fsutil.ts";
 import { run, failureText } from "../proc.ts";
 import { parseGvisorVersion } from "../versions.ts";
-import { artifactsFor, FORMAT_ORDER, objectPath, versionDirName, type ReleaseFormat, type VersionSpec } from "./channels.ts";
+import { artifactsFor, FORMAT_ORDER, MAX_DOWNLOAD_BYTES, objectPath, versionDirName, type ReleaseFormat, type VersionSpec } from "./channels.ts";
 import { canDecode, createDecoder, DecodeError, type DecoderChoice } from "./decode.ts";
-import { ArchiveError, TarStager, type StagedMember } from "./extract.ts";
+import { ArchiveError, TarStager, writeFailure, type StagedMember } from "./extract.ts";
 import { DownloadError, formatBytes, NotFoundError } from "./http.ts";
 import {
-  activate, freeDirName, layoutFor, linkStatus, liveDir, makeStaging, markExecutable, mkdirs, placeVersion, previousDir,
-  readState, removeStaleStaging, removeVersionDir, searchProblems, writeProblems, writeState, type InstallState, type Layout, type VersionRecord,
+  activate, checkOwnDir, freeDirName, layoutFor, linkStatus, liveDir, makeStaging, markExecutable, mkdirs, placeVersion, previousDir,
+  readState, removeStaleStaging, removeVersionDir, searchProblems, unsafeDirs, unsafeDirsError, writeProblems, writeState, type InstallState, type Layout, type VersionRecord,
 } from "./layout.ts";
 import { insecureMirror, type Source } from "./source.ts";
 import { ChecksumFileError, createSha512, parseSha512File } from "./verify.ts";
@@ -226,6 +226,10 @@ export function preflight(o: InstallOptions, l: Layout, warnings: string[]): voi
       o.root ? `check the permissions of ${dirs}` : `run it as root:\n  ${o.sudoCommand}\nor install for yourself only:\n  ${o.userCommand}`,
     );
   }
+  if (o.root) {
+    const unsafe = unsafeDirs(l, o.top);
+    if (unsafe.length) throw unsafeDirsError(l, unsafe);
+  }
   const s = searchProblems(l, o.top);
   if (s.length) {
     const dirs = s.map((p) => p.dir);
@@ -253,10 +257,51 @@ interface Downloaded {
   synced: Promise<void>;
 }
 
+/** GVISOR_DOCTOR_MAX_DOWNLOAD_MB, else MAX_DOWNLOAD_BYTES. */
+function maxDownloadBytes(env: NodeJS.ProcessEnv): number {
+  const n = Number(env.GVISOR_DOCTOR_MAX_DOWNLOAD_MB);
+  return env.GVISOR_DOCTOR_MAX_DOWNLOAD_MB && Number.isFinite(n) && n > 0 ? n * 1024 * 1024 : MAX_DOWNLOAD_BYTES;
+}
+
+function tooBig(url: string, bytes: number, max: number, announced: boolean): ActionError {
+  return new ActionError(
+    `${url} ${announced ? "is" : "sent more than"} ${formatBytes(announced ? bytes : max)}${announced ? `, more than ${formatBytes(max)}` : ""}: ` +
+      "a gVisor release file is far smaller; the download was stopped",
+    "check --mirror; nothing was installed",
+  );
+}
+
 /**
- * Stream one tarball into `staging`, hashing the compressed bytes on the way. When
- * unpacking fails the download still runs to the end for the hash: a mismatch is the
- * real cause then; with a matching hash the archive itself is at fault.
+ * Waits until the first `n` bytes have arrived (a first chunk can be shorter than a magic number),
+ * checks them, then passes every byte on, in order.
+ */
+function sniffer(n: number, check: (head: Uint8Array) => void, next: (c: Uint8Array) => Promise<void> | void) {
+  let head: Uint8Array[] | null = [];
+  let len = 0;
+  const release = async () => {
+    const buf = Buffer.concat(head!);
+    head = null;
+    check(buf);
+    if (buf.length) await next(buf);
+  };
+  return {
+    async write(c: Uint8Array): Promise<void> {
+      if (!head) return next(c);
+      head.push(c);
+      len += c.length;
+      if (len >= n) await release();
+    },
+    /** At the end of the stream: a file shorter than the magic is checked (and refused) now. */
+    async end(): Promise<void> {
+      if (head) await release();
+    },
+  };
+}
+
+/**
+ * Stream one tarball into `staging`, hashing the compressed bytes on the way. The first member
+ * or block that cannot be unpacked stops the download (its hash is then unknown). A failure only
+ * at the very end is reported after the hash: a mismatch is the real cause then.
  */
 async function downloadTarball(o: InstallOptions, plan: Plan, art: PlannedArtifact, staging: string, rel: string): Promise<Downloaded> {
   const hash = createSha512();
@@ -264,41 +309,49 @@ async function downloadTarball(o: InstallOptions, plan: Plan, art: PlannedArtifa
   const format = plan.format as ReleaseFormat;
   const decoder = createDecoder(format, (c) => stager.write(c), o.decoder, o.env.PATH);
   o.progress.detail(`decoding with ${decoder.name}, hashing with ${hash.impl}`);
-  let sniffed = false;
   let contentType: string | null = null;
   let total: number | null = null;
   let done = 0;
   let unpackError: Error | null = null;
   let members: StagedMember[] = [];
+  const max = maxDownloadBytes(o.env);
   const failUnpack = (e: unknown) => {
     if (!(e instanceof DecodeError || e instanceof ArchiveError)) throw e;
     unpackError ??= e;
     decoder.destroy();
   };
+  const m = MAGIC[format];
+  const sniff = sniffer(m.bytes.length, (head) => {
+    if (head.length < m.bytes.length || m.bytes.some((b, i) => head[i] !== b)) {
+      throw new ActionError(`${art.url} is not ${m.what}: it ${head.length ? describeStart(head, contentType) : "is empty"}`, "check --mirror; nothing was installed");
+    }
+  }, async (chunk) => {
+    hash.update(chunk);
+    try {
+      await decoder.write(chunk);
+    } catch (e) {
+      failUnpack(e);
+      // Nothing after a bad block or member can make the release installable: stop downloading.
+      throw new ActionError(
+        `${art.url} cannot be installed safely: ${unpackError!.message}`,
+        "the download was stopped there: the file is not a gVisor release, is malformed, or was damaged on the way " +
+          "(run the command again, or check --mirror); nothing was installed",
+      );
+    }
+  });
   try {
     const r = await o.source.stream(rel, async (chunk) => {
-      if (!sniffed) {
-        sniffed = true;
-        const m = MAGIC[format];
-        if (chunk.length < m.bytes.length || m.bytes.some((b, i) => chunk[i] !== b)) {
-          throw new ActionError(`${art.url} is not ${m.what}: it ${describeStart(chunk, contentType)}`, "check --mirror; nothing was installed");
-        }
-      }
-      hash.update(chunk);
-      if (!unpackError) {
-        try {
-          await decoder.write(chunk);
-        } catch (e) {
-          failUnpack(e);
-        }
-      }
       done += chunk.length;
+      if (done > max) throw tooBig(art.url, done, max, false);
+      await sniff.write(chunk);
       o.progress.bytes(done, total);
     }, (s) => {
       contentType = s.contentType;
       total = s.total;
+      if (total !== null && total > max) throw tooBig(art.url, total, max, true);
       o.progress.bytes(0, total);
     });
+    await sniff.end();
     if (!unpackError) {
       try {
         await decoder.end();
@@ -321,29 +374,40 @@ async function downloadTarball(o: InstallOptions, plan: Plan, art: PlannedArtifa
 /** Stream a loose binary into `staging/<installAs>`. */
 async function downloadLoose(o: InstallOptions, art: PlannedArtifact, staging: string, rel: string, onBytes: (n: number, total: number | null) => void): Promise<{ bytes: number; sha512: string; synced: Promise<void> }> {
   const hash = createSha512();
-  const dest = join(staging, art.installAs ?? art.name);
-  const fd = openSync(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  const member = art.installAs ?? art.name;
+  const dest = join(staging, member);
+  const fd = openSync(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o600);
   const flusher = new Flusher(fd, dest);
-  let first = true;
   let contentType: string | null = null;
   let total: number | null = null;
-  try {
-    const r = await o.source.stream(rel, (chunk) => {
-      if (first) {
-        first = false;
-        if (chunk.length < 4 || MAGIC.loose.bytes.some((b, i) => chunk[i] !== b)) {
-          throw new ActionError(`${art.url} is not an ELF executable: it ${describeStart(chunk, contentType)}`, "check --mirror; nothing was installed");
-        }
-      }
-      hash.update(chunk);
-      let off = 0;
+  let done = 0;
+  const max = maxDownloadBytes(o.env);
+  const sniff = sniffer(MAGIC.loose.bytes.length, (head) => {
+    if (head.length < 4 || MAGIC.loose.bytes.some((b, i) => head[i] !== b)) {
+      throw new ActionError(`${art.url} is not an ELF executable: it ${head.length ? describeStart(head, contentType) : "is empty"}`, "check --mirror; nothing was installed");
+    }
+  }, (chunk) => {
+    hash.update(chunk);
+    let off = 0;
+    try {
       while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
-      flusher.wrote(chunk.length);
+    } catch (e) {
+      throw writeFailure(e, dirname(staging), member);
+    }
+    flusher.wrote(chunk.length);
+  });
+  try {
+    const r = await o.source.stream(rel, async (chunk) => {
+      done += chunk.length;
+      if (done > max) throw tooBig(art.url, done, max, false);
+      await sniff.write(chunk);
       onBytes(chunk.length, total);
     }, (s) => {
       contentType = s.contentType;
       total = s.total;
+      if (total !== null && total > max) throw tooBig(art.url, total, max, true);
     });
+    await sniff.end();
     await flusher.settle();
     closeSync(fd);
     const synced = syncFile(dest);
@@ -462,6 +526,11 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
   let t = performance.now();
   const mark = (k: string, since: number) => (timings[k] = Math.round(performance.now() - since));
   return withLock(l.lock, async () => {
+    // Again under the lock: directories made since preflight (by us or by someone racing us).
+    if (o.root) {
+      const unsafe = unsafeDirs(l, o.top);
+      if (unsafe.length) throw unsafeDirsError(l, unsafe);
+    }
     removeStaleStaging(l);
     const state = readState(l);
     state.created = [...new Set([...state.created, ...created])];
@@ -495,7 +564,7 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
         o.progress.phase(`downloading ${plan.artifacts.map((a) => a.url).join(" and ")}`);
         let done = 0;
         const totals = new Map<string, number | null>();
-        const gots = await Promise.all(plan.artifacts.map((art) => downloadLoose(o, art, staging, objectPath(o.spec, o.arch, art.name), (n, total) => {
+        const gots = await Promise.all(plan.artifacts.map((art) => downloadLoose(o, art, staging.path, objectPath(o.spec, o.arch, art.name), (n, total) => {
           done += n;
           totals.set(art.name, total);
           const all = [...totals.values()];
@@ -514,7 +583,7 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
         o.progress.phase(`downloading ${primary.url}`);
         const { stageDeb } = await import("./apt/stage-deb.ts");
         const deb = plan.signed.deb;
-        const got = await stageDeb({ source: o.source, rel: plan.signed.debRel, url: primary.url, staging, pathEnv: o.env.PATH, onBytes: (d, tot) => o.progress.bytes(d, tot) });
+        const got = await stageDeb({ source: o.source, rel: plan.signed.debRel, url: primary.url, staging: staging.path, pathEnv: o.env.PATH, onBytes: (d, tot) => o.progress.bytes(d, tot) });
         result.bytes = got.bytes;
         result.decoder = got.decoder;
         const [algo, want, have] = deb.sha512 ? ["sha512", deb.sha512, got.sha512] : ["sha256", deb.sha256!, got.sha256];
@@ -534,7 +603,7 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
       } else {
         o.progress.phase(`downloading ${primary.url}`);
         const rel = objectPath(o.spec, o.arch, primary.name);
-        const got = await downloadTarball(o, plan, primary, staging, rel);
+        const got = await downloadTarball(o, plan, primary, staging.path, rel);
         result.bytes = got.bytes;
         result.decoder = got.decoder;
         checkHash(primary, got.sha512);
@@ -556,9 +625,10 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
       if (!members.includes("runsc")) throw new ActionError(`${primary.url} has no runsc in it (members: ${members.join(", ") || "none"})`, "this is not a gVisor release; nothing was installed");
       markExecutable(staging);
       await pauseForTest("verified", o.env);
-      const elfProblems = hostElfProblems(staging, members, o.arch);
+      const elfProblems = hostElfProblems(staging.path, members, o.arch);
       if (elfProblems.length) throw new ActionError(`${primary.url}: ${elfProblems.join("; ")}`, `the mirror serves the wrong files under ${o.arch}/; nothing was installed`);
-      const v = await run(join(staging, "runsc"), ["--version"], { timeoutMs: 20_000, env: { PATH: o.env.PATH ?? "/usr/bin:/bin" } });
+      checkOwnDir(staging); // the binary about to run is the one just verified
+      const v = await run(join(staging.path, "runsc"), ["--version"], { timeoutMs: 20_000, env: { PATH: o.env.PATH ?? "/usr/bin:/bin" } });
       if (v.code !== 0) throw new ActionError(`the downloaded runsc does not run: runsc --version: ${failureText(v)}`, "nothing was installed; check that this host can run gVisor (gvisor-doctor check)");
       result.runscVersion = v.stdout.split("\n")[0].trim() || null;
       const reported = result.runscVersion?.match(/runsc version (\S+)/)?.[1] ?? null;
@@ -625,7 +695,8 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
       }
       throw e;
     } finally {
-      rmSync(staging, { recursive: true, force: true });
+      // rmSync does not follow a symlink put in its place: it would remove only the link.
+      rmSync(staging.path, { recursive: true, force: true });
     }
   }, lockWaitMs(o.env), (holder) => o.progress.phase(`waiting for another gvisor-doctor (pid ${holder ?? "?"}) that holds ${l.lock}`));
 

@@ -4,13 +4,16 @@
 //   <prefix>/bin/runsc -> ../lib/gvisor/current/runsc   (and the shim; made once)
 //   <prefix>/lib/gvisor/state.json, .lock, .staging-<pid>-<rand>/
 // runsc finds gvisor-bin/ next to its real path, which the symlinks resolve to.
-import { accessSync, constants, chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync } from "node:fs";
+import {
+  accessSync, closeSync, constants, chmodSync, existsSync, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync,
+  readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, type Stats,
+} from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { ActionError } from "../../src/errors.ts";
 import { atomicWriteFile, switchSymlink } from "../fsutil.ts";
 import { pidAlive } from "../procs.ts";
-import { RELEASE_BINARIES } from "./channels.ts";
+import { RELEASE_BINARIES, VERSION_DIR_NAME } from "./channels.ts";
 
 export interface LinkSpec {
   name: string;
@@ -101,16 +104,85 @@ export function readState(l: Layout): InstallState {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return emptyState();
     throw new StateError(`cannot read ${l.state}: ${(e as Error).message}`);
   }
+  let s: InstallState;
   try {
-    const s = JSON.parse(text) as InstallState;
-    if (s?.schemaVersion !== 1 || typeof s.versions !== "object" || !Array.isArray(s.history)) throw new Error("unknown format");
-    // Paths are stored relative to the prefix (older files hold absolute ones: resolve keeps those).
-    s.created = (s.created ?? []).map((p) => resolve(l.prefix, p));
-    s.replaced = (s.replaced ?? []).map((r) => ({ path: resolve(l.prefix, r.path), backup: resolve(l.prefix, r.backup) }));
-    return s;
+    s = JSON.parse(text) as InstallState;
+    if (s?.schemaVersion !== 1 || typeof s.versions !== "object" || s.versions === null || !Array.isArray(s.history)) {
+      throw new Error("unknown format");
+    }
+    if (!Array.isArray(s.created ?? []) || !Array.isArray(s.replaced ?? [])) throw new Error("unknown format");
   } catch (e) {
     throw new StateError(`${l.state} is damaged (${(e as Error).message}); move it aside (e.g. mv ${l.state} ${l.state}.bad) and run the command again`);
   }
+  return checkState(l, s);
+}
+
+/** An entry, quoted and cut short for a message. */
+function quoteEntry(v: unknown): string {
+  const t = JSON.stringify(v) ?? String(v);
+  return t.length > 200 ? `${t.slice(0, 200)}…` : t;
+}
+
+/**
+ * Every entry of state.json is used as a path (versions are removed, backups renamed, directories
+ * rmdir'd): hold each to what install itself writes, or stop naming the entry before anything is touched.
+ */
+function checkState(l: Layout, s: InstallState): InstallState {
+  const bad = (what: string, entry: unknown, why: string) =>
+    new StateError(
+      `${l.state}: ${what} ${quoteEntry(entry)} ${why}; nothing was changed`,
+      `gvisor-doctor did not write that: inspect ${l.state}, or move it aside (mv ${l.state} ${l.state}.bad) and remove ${l.root} by hand`,
+    );
+  const asRoot = process.geteuid?.() === 0;
+  // Root acts only on entries root wrote: a state file another user could write is not trusted.
+  if (asRoot) {
+    const st = lstatSync(l.state);
+    if (st.uid !== 0 || (st.mode & 0o022) !== 0) throw bad("the file", l.state, "is not owned by root and writable by root only");
+  }
+  const ownedAsExpected = (p: string, what: string, entry: unknown, dir: boolean) => {
+    let st: Stats;
+    try {
+      st = lstatSync(p);
+    } catch {
+      return;
+    }
+    if (st.isSymbolicLink() || (dir && !st.isDirectory())) throw bad(what, entry, `names ${p}, which is ${st.isSymbolicLink() ? "a symlink" : "not a directory"}`);
+    if (asRoot && st.uid !== 0) throw bad(what, entry, `names ${p}, which is not owned by root`);
+  };
+  const name = (what: string, n: unknown): string => {
+    if (typeof n !== "string" || !VERSION_DIR_NAME.test(n) || n === "current") {
+      throw bad(what, n, "is not a version directory name (one path component, e.g. 20260817.0)");
+    }
+    return n;
+  };
+  for (const [k, rec] of Object.entries(s.versions)) {
+    name("version", k);
+    if (typeof rec !== "object" || rec === null || (rec.dir !== undefined && rec.dir !== k)) throw bad("version", k, "has a record that does not match its name");
+    ownedAsExpected(join(l.root, k), "version", k, true);
+  }
+  for (const h of s.history) name("history entry", h);
+  // install creates lib/gvisor, bin and their missing parents: nothing else may be listed.
+  const mayCreate = new Set<string>();
+  for (const t of [l.root, l.binDir]) for (let d = t; dirname(d) !== d; d = dirname(d)) mayCreate.add(d);
+  // Paths are stored relative to the prefix (older files hold absolute ones: resolve keeps those).
+  s.created = (s.created ?? []).map((p) => {
+    const abs = typeof p === "string" ? resolve(l.prefix, p) : "";
+    if (!mayCreate.has(abs)) throw bad("created directory", p, `is not ${l.root}, ${l.binDir} or one of their parents`);
+    return abs;
+  });
+  // A backup is the file a link replaced, moved aside beside it: <prefix>/bin/<name>.gvisor-doctor-<time>.bak.
+  s.replaced = (s.replaced ?? []).map((r) => {
+    const path = typeof r?.path === "string" ? resolve(l.prefix, r.path) : "";
+    const backup = typeof r?.backup === "string" ? resolve(l.prefix, r.backup) : "";
+    if (!l.links.some((k) => k.path === path)) throw bad("replaced entry", r, `has a path that is not one of ${l.links.map((k) => k.path).join(", ")}`);
+    if (dirname(backup) !== l.binDir || !/^\.gvisor-doctor-[0-9TZ]+(?:\.\d+)?\.bak$/.test(basename(backup).slice(basename(path).length)) ||
+      !basename(backup).startsWith(basename(path))) {
+      throw bad("replaced entry", r, `has a backup that is not ${path}.gvisor-doctor-<time>.bak`);
+    }
+    ownedAsExpected(backup, "replaced entry", r, false);
+    return { path, backup };
+  });
+  return s;
 }
 
 export function writeState(l: Layout, s: InstallState): void {
@@ -222,11 +294,86 @@ export function searchProblems(l: Layout, top = "/"): AccessProblem[] {
   return out;
 }
 
+/**
+ * Directories on the way to the install (existing ancestors of lib/gvisor and bin, as named and as
+ * resolved, up to `top`) that someone other than root could change: not owned by root, or group- or
+ * world-writable without the sticky bit. Such a user could swap what root writes, chmods and renames
+ * there (e.g. the staging directory for a symlink to another directory).
+ */
+export function unsafeDirs(l: Layout, top = "/"): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const topReal = (() => {
+    try {
+      return realpathSync(top);
+    } catch {
+      return top;
+    }
+  })();
+  const walk = (start: string, stop: string) => {
+    for (let d = start; ; d = dirname(d)) {
+      if (!seen.has(d)) {
+        seen.add(d);
+        try {
+          const st = statSync(d);
+          const sticky = (st.mode & 0o1000) !== 0;
+          if (st.uid !== 0 || ((st.mode & 0o022) !== 0 && !sticky)) out.push(d);
+        } catch {}
+      }
+      if (dirname(d) === d || d === stop) break;
+    }
+  };
+  for (const target of [l.root, l.binDir]) {
+    const d = existingAncestor(target);
+    walk(d, top);
+    try {
+      walk(realpathSync(d), topReal);
+    } catch {}
+  }
+  return out;
+}
+
+/** The error for unsafeDirs(): which directories, and how to make them safe. */
+export function unsafeDirsError(l: Layout, dirs: string[]): ActionError {
+  const list = dirs.join(" ");
+  return new ActionError(
+    `refusing to install into ${l.prefix} as root: ${dirs.join(", ")} ${dirs.length > 1 ? "are" : "is"} writable by a user other than root, ` +
+      "who could redirect what root writes there",
+    `make ${dirs.length > 1 ? "them" : "it"} root's: chown root: ${list} && chmod go-w ${list}\nor choose another prefix, e.g. --prefix /usr/local`,
+  );
+}
+
+/** What a directory this run created must still be (an lstat of it is compared with this). */
+export interface DirIdentity {
+  path: string;
+  dev: number;
+  ino: number;
+  uid: number;
+}
+
 /** A private staging directory next to the versions (same file system: the final move is a rename). */
-export function makeStaging(l: Layout): string {
+export function makeStaging(l: Layout): DirIdentity {
   const dir = join(l.root, `.staging-${process.pid}-${randomBytes(4).toString("hex")}`);
   mkdirSync(dir, { mode: 0o700 });
-  return dir;
+  const st = lstatSync(dir);
+  const id = { path: dir, dev: st.dev, ino: st.ino, uid: process.geteuid?.() ?? st.uid };
+  checkOwnDir(id);
+  return id;
+}
+
+/** Stop unless `id.path` is still the directory this run made (not a symlink, not swapped, still ours). */
+export function checkOwnDir(id: DirIdentity): void {
+  let st: Stats | null = null;
+  try {
+    st = lstatSync(id.path);
+  } catch {}
+  if (!st || st.isSymbolicLink() || !st.isDirectory() || st.dev !== id.dev || st.ino !== id.ino || st.uid !== id.uid) {
+    throw new ActionError(
+      `${id.path} was replaced while installing (${st ? (st.isSymbolicLink() ? "now a symlink" : "a different file") : "gone"}): ` +
+        "another user can write to its directory",
+      `make ${dirname(id.path)} and its parents writable by root only, then run the command again; nothing was installed`,
+    );
+  }
 }
 
 /**
@@ -260,22 +407,49 @@ export function freeDirName(l: Layout, name: string): string {
   for (let i = 2; ; i++) if (!existsSync(join(l.root, `${name}_${i}`))) return `${name}_${i}`;
 }
 
-/** Make every staged file 0755 and every directory 0755 (after the hash matched). */
-export function markExecutable(dir: string): void {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const st = lstatSync(p);
-    if (st.isSymbolicLink()) continue;
-    if (st.isDirectory()) markExecutable(p);
-    chmodSync(p, 0o755);
+/**
+ * Make every staged file 0755 and every directory 0755 (after the hash matched). Only inside the
+ * staging directory this run made; every entry is opened O_NOFOLLOW and chmodded through its fd, so
+ * a symlink (or a directory swapped for one) is never followed.
+ */
+export function markExecutable(staging: DirIdentity): void {
+  checkOwnDir(staging);
+  const nofollow = constants.O_NOFOLLOW ?? 0;
+  const walk = (dir: string, fd: number) => {
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      if (lstatSync(p).isSymbolicLink()) continue;
+      let child: number;
+      try {
+        child = openSync(p, constants.O_RDONLY | nofollow);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ELOOP") continue;
+        throw e;
+      }
+      try {
+        if (fstatSync(child).isDirectory()) walk(p, child);
+        else fchmodSync(child, 0o755);
+      } finally {
+        closeSync(child);
+      }
+    }
+    fchmodSync(fd, 0o755);
+  };
+  const fd = openSync(staging.path, constants.O_RDONLY | (constants.O_DIRECTORY ?? 0) | nofollow);
+  try {
+    const st = fstatSync(fd);
+    if (st.dev !== staging.dev || st.ino !== staging.ino) checkOwnDir({ ...staging, ino: -1 });
+    walk(staging.path, fd);
+  } finally {
+    closeSync(fd);
   }
-  chmodSync(dir, 0o755);
 }
 
 /** Move a verified staging directory to its version name (a rename on the same file system). */
-export function placeVersion(l: Layout, staging: string, name: string): string {
+export function placeVersion(l: Layout, staging: DirIdentity, name: string): string {
   const dest = join(l.root, name);
-  renameSync(staging, dest);
+  checkOwnDir(staging);
+  renameSync(staging.path, dest);
   return dest;
 }
 

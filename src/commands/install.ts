@@ -48,6 +48,7 @@ Environment:
   GVISOR_MIRROR                                  same as --mirror
   GVISOR_DOCTOR_HTTP_TIMEOUT=30                  seconds without a response or data
   GVISOR_DOCTOR_HTTP_RETRIES=4                   retries on resets, timeouts, 5xx, 429
+  GVISOR_DOCTOR_MAX_DOWNLOAD_MB=1024             larger release files are refused
 
 Exit codes: 0 installed (or already live) and registered · 1 failed, nothing changed (or
             an engine refused the change: the install stays) · 2 usage error ·
@@ -91,7 +92,7 @@ export const installCommand: Command = {
     "no-configure": { type: "boolean" },
     "dry-run": { type: "boolean" },
     force: { type: "boolean" },
-    "runtime-arg": { type: "string", multiple: true },
+    "runtime-arg": { type: "string", multiple: true, allowEmpty: true }, // --runtime-arg= clears the args
     restart: { type: "boolean" },
     ...HOST_ROOT_OPTIONS,
   },

@@ -43,7 +43,10 @@ export async function handOffToUnconfigure(hostPrefix: string, io: IO, dryRun: b
   // Docker's adapter reads `docker info` from the facts; the others need none.
   const dockerd = root.foreign ? [] : findProcesses(["dockerd"], DOCKERD_VALUE_FLAGS);
   const facts = root.foreign ? {} : { dockerd, docker: await dockerFacts(io.env, dockerd) };
-  const inspected = await Promise.all(candidates.map((n) => engineFacts(n, io.env, facts, root)));
+  // An engine whose binary is gone may still have a config naming our runsc: it counts too.
+  const inspect = (n: import("../../platform/engines/index.ts").EngineName) =>
+    engineFacts(n, io.env, facts, root, { configWithoutEngine: true });
+  const inspected = await Promise.all(candidates.map(inspect));
   const engines = candidates.filter((_, i) => ours(inspected[i].inspection?.runtimes.runsc?.path));
   if (!engines.length) return null;
   // The same partial facts: `docker info` runs once.

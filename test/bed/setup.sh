@@ -2,7 +2,7 @@
 # Install the real parts the end-to-end tests drive (Debian packages), when we can:
 # root and apt-get. Otherwise say so; the e2e tests then report themselves skipped.
 set -u
-PKGS=(docker.io containerd runsc podman busybox-static shellcheck zstd bzip2 curl wget dash util-linux iproute2 gnupg apt-utils xz-utils openssh-client dpkg)
+PKGS=(docker.io containerd runsc podman busybox-static shellcheck zstd bzip2 xz-utils curl wget dash util-linux iproute2 musl-tools gnupg apt-utils openssh-client dpkg)
 need=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")

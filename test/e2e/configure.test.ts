@@ -12,6 +12,7 @@ import { startContainerdBed, type ContainerdBed } from "../bed/containerd-bed.ts
 import { BINARY, gvd } from "../helpers/cli.ts";
 import { assertConfigureReport, podmanSandbox } from "../helpers/configure.ts";
 import { FIXTURES } from "../helpers/engines.ts";
+import { hostState } from "../helpers/host-state.ts";
 
 const RUNSC = "/usr/bin/runsc";
 const fixture = (engine: string, name: string) => readFileSync(join(FIXTURES, engine, name), "utf8");
@@ -295,7 +296,9 @@ describe.skipIf(!BED.ok)("configure containerd over the fixture corpus: containe
 describe.skipIf(!BED.ok || !existsSync("/usr/bin/podman"))("configure podman (private /etc/containers, private storage)", () => {
   let dir: string;
   let sb: ReturnType<typeof podmanSandbox>;
+  let hostBefore: Record<string, string>;
   beforeAll(() => {
+    hostBefore = hostState(["/etc/containers"]);
     dir = mkdtempSync("/tmp/gvd-test-podman-");
     sb = podmanSandbox(dir);
   });
@@ -315,7 +318,7 @@ describe.skipIf(!BED.ok || !existsSync("/usr/bin/podman"))("configure podman (pr
     expect(e.verify.ok).toBe(true);
     expect(e.verify.message).toContain("Starting gVisor");
     expect(readFileSync(join(sb.etc, "containers.conf.d", "99-gvisor.conf"), "utf8")).toContain(`runsc = ["${join(dir, "bin", "podman-runsc")}"]`);
-    expect(existsSync("/etc/containers/containers.conf.d")).toBe(false); // the host's directory was never touched
+    expect(hostState(["/etc/containers"])).toEqual(hostBefore); // the host's directory was never touched
   });
 
   test("--remove deletes the drop-in and the wrapper (both were created by configure)", () => {

@@ -56,6 +56,7 @@ describe.skipIf(!BED.ok)("broken containerd hosts: diagnosed, then fixed by --fi
     expect(cfg.status).toBe("fail");
     expect(cfg.details.join("\n")).toMatch(/io\.containerd\.grpc\.v1\.cri[\s\S]*version = 3|version = 3[\s\S]*io\.containerd\.grpc\.v1\.cri/);
     expect(cfg.diagnosis.fix.id).toBe("containerd.register-runtime");
+    expect(cfg.diagnosis.rule).toBe("containerd-plugin-path");
     const text = readFileSync(bed.configFile, "utf8");
     const r = gvd(["--fix", "--yes", ...ONLY], { env });
     expect(r.code).toBe(1);

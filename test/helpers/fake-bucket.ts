@@ -50,6 +50,7 @@ export const FAULTS = [
   "no-response", // accept the connection, never answer
   "stall", // headers and the body up to 40% of the file, then silence; always
   "throttle", // body at ~4 MB/s (for killing an install mid-download)
+  "split-magic", // tarballs/binaries: the first 2 bytes alone, the rest 200 ms later (a magic split across chunks)
 ] as const;
 export type Fault = (typeof FAULTS)[number];
 
@@ -186,12 +187,57 @@ function bucketKey(): string {
   return h.digest("hex").slice(0, 12);
 }
 
+/** A bucket nobody used for this long (no run touched its .used) is stale. */
+export const STALE_BUCKET_MS = 24 * 3600_000;
+
+/**
+ * Remove what no run needs any more: half-built buckets of processes that are gone, and buckets of
+ * other inputs unused for a day. A bucket of other inputs may be another checkout's, in use right now
+ * (parallel runs from several worktrees): it stays.
+ */
+export function removeStaleBuckets(keep: string, tmpDir = "/tmp", now = Date.now()): string[] {
+  const removed: string[] = [];
+  for (const n of readdirSync(tmpDir)) {
+    const p = join(tmpDir, n);
+    if (p === keep) continue;
+    const build = n.match(/^gvd-fake-bucket-[0-9a-f]{12}\.build-(\d+)-[0-9a-f]+$/);
+    let stale = false;
+    if (build) stale = !pidAlive(Number(build[1]));
+    else if (/^gvd-fake-bucket-[0-9a-f]{12}$/.test(n)) {
+      try {
+        stale = now - statSync(join(p, existsSync(join(p, ".used")) ? ".used" : ".complete")).mtimeMs > STALE_BUCKET_MS;
+      } catch {}
+    }
+    if (!stale) continue;
+    rmSync(p, { recursive: true, force: true });
+    removed.push(p);
+  }
+  return removed;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function markUsed(dir: string): void {
+  try {
+    writeFileSync(join(dir, ".used"), "");
+  } catch {}
+}
+
 /** Build the bucket once per machine state (concurrent test files share it). */
 export function bucketDir(): string {
   const dir = `/tmp/gvd-fake-bucket-${bucketKey()}`;
-  if (existsSync(join(dir, ".complete"))) return dir;
-  // Buckets built from other inputs (an older runsc or builder) are of no further use.
-  for (const n of readdirSync("/tmp")) if (/^gvd-fake-bucket-[0-9a-f]{12}$/.test(n) && `/tmp/${n}` !== dir) rmSync(`/tmp/${n}`, { recursive: true, force: true });
+  if (existsSync(join(dir, ".complete"))) {
+    markUsed(dir);
+    return dir;
+  }
+  removeStaleBuckets(dir);
   const tmp = `${dir}.build-${process.pid}-${randomBytes(3).toString("hex")}`;
   mkdirSync(tmp, { recursive: true });
   buildBucket(tmp);
@@ -201,6 +247,7 @@ export function bucketDir(): string {
   } catch {
     rmSync(tmp, { recursive: true, force: true }); // another process published it first
   }
+  markUsed(dir);
   return dir;
 }
 
@@ -291,6 +338,17 @@ export async function startFakeBucket(opts: BucketOptions = {}): Promise<FakeBuc
       res.socket?.resetAndDestroy?.() ?? res.socket?.destroy();
     };
     if (end <= start) return finish();
+    if (fault === "split-magic" && isPayload(path) && start === 0 && end > 2) {
+      res.write(readFileSync(file).subarray(0, 2));
+      const t = setTimeout(() => {
+        timers.delete(t);
+        const rest = createReadStream(file, { start: 2, end: end - 1, highWaterMark: 1 << 20 });
+        rest.on("data", (c) => { if (!res.write(c)) { rest.pause(); res.once("drain", () => rest.resume()); } });
+        rest.on("end", finish);
+      }, 200);
+      timers.add(t);
+      return;
+    }
     const stream = createReadStream(file, { start, end: end - 1, highWaterMark: 1 << 20 });
     if (fault === "throttle" && isPayload(path)) {
       const bps = opts.throttleBps ?? 4 << 20;

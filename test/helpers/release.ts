@@ -61,7 +61,7 @@ export async function makeRelease(dir: string, opts: { assets: string[]; binary:
       }
     }
   }
-  await assembleRelease(dir, opts.assets, opts.version ?? FAKE_VERSION, { gzipLevel: opts.gzipLevel ?? 1, pubkey: opts.pubkey });
+  await assembleRelease(dir, opts.assets, opts.version ?? FAKE_VERSION, { gzipLevel: opts.gzipLevel ?? 1, xzLevel: 0, pubkey: opts.pubkey });
 }
 
 // --- HTTP ----------------------------------------------------------------------------------

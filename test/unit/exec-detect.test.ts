@@ -1,11 +1,13 @@
 // Method detection and what each method is asked to run, from made-up host views.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, test } from "bun:test";
 import type { DockerFacts } from "../../platform/facts.ts";
 import { chooseMethod, detectFromView, runscRuntime, type SandboxView } from "../../platform/exec/detect.ts";
 import { normalizeRequest } from "../../platform/exec/options.ts";
 import { engineRunArgs } from "../../platform/exec/via-engine.ts";
 import { hostWorkdir, launchNone } from "../../platform/exec/via-none.ts";
-import { cgroupsWritable, runscGlobalArgs, runscSpec, runscStartFailure } from "../../platform/exec/via-runsc.ts";
+import { cgroupsWritable, missingCgroupControllers, runscGlobalArgs, runscSpec, runscStartFailure } from "../../platform/exec/via-runsc.ts";
 
 const docker = (runtimes: Record<string, { path: string; runtimeArgs?: string[] }> | null, infoError = "Cannot connect to the Docker daemon"): DockerFacts => ({
   cli: "/usr/bin/docker",
@@ -154,6 +156,23 @@ describe("what each method runs", () => {
     expect(cgroupsWritable("30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec - cgroup2 cgroup2 rw,nsdelegate\n")).toBe(true);
     expect(cgroupsWritable("")).toBe(false);
   });
+  test("a cgroup v2 tree without runsc's mandatory controllers is detected (the sid/trixie host shape); v1 and full trees are not", () => {
+    const dir = mkdtempSync("/tmp/gvd-test-cg-");
+    try {
+      expect(missingCgroupControllers(dir)).toEqual([]); // no cgroup.controllers: v1
+      writeFileSync(join(dir, "cgroup.controllers"), "hugetlb\n");
+      expect(missingCgroupControllers(dir)).toEqual(["cpu", "cpuset", "io", "memory", "pids"]);
+      writeFileSync(join(dir, "cgroup.controllers"), "cpuset cpu io memory hugetlb pids rdma misc\n");
+      expect(missingCgroupControllers(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  test("podman on such a host: runsc gets ignore-cgroups as a runtime flag", () => {
+    const t = { engine: "podman" as const, cli: "podman", runsc: "/usr/bin/runsc", image: "alpine", localImage: false, name: "n" };
+    expect(engineRunArgs(req, { ...t, ignoreCgroups: true }, { stdin: false })).toContain("--runtime-flag=ignore-cgroups");
+    expect(engineRunArgs(req, t, { stdin: false })).not.toContain("--runtime-flag=ignore-cgroups");
+  });
   test("none: a workdir inside a mount runs in the mount's host directory", () => {
     const m = [{ source: "/home/u/repo", target: "/work", writable: true }];
     expect(hostWorkdir({ workdir: "/work/pkg", mounts: m }, "/cwd")).toBe("/home/u/repo/pkg");
@@ -165,6 +184,8 @@ describe("what each method runs", () => {
     expect(() => launchNone(normalizeRequest({ command: ["pwd"], workdir: "/no/such/dir" }), {})).toThrow("--workdir /no/such/dir: /no/such/dir is not a directory on this host");
     const l = launchNone(normalizeRequest({ command: ["pwd"], workdir: "/tmp", env: { A: "1" } }), { PATH: "/bin", HOME: "/h", SECRET: "x" });
     expect(l).toMatchObject({ cwd: "/tmp", sandboxed: false });
-    expect(l.env).toEqual({ PATH: "/bin", HOME: "/h", A: "1" }); // the host's other variables stay out
+    // The host's other variables stay out; the run's marker (escapees.ts) goes in.
+    const marker = expect.stringMatching(/^\d+-[0-9a-f]{16}$/);
+    expect(l.env).toEqual({ PATH: "/bin", HOME: "/h", A: "1", GVISOR_DOCTOR_EXEC_ID: marker });
   });
 });

@@ -2,7 +2,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseCommandArgs } from "../../src/args.ts";
+import { Chalk } from "chalk";
+import { MAX_SECONDS, MAX_TIMER_MS, parseCommandArgs, secondsOption } from "../../src/args.ts";
+import { runArgv } from "../../src/dispatch.ts";
 import { execCommand } from "../../src/commands/exec.ts";
 import { UsageError } from "../../src/errors.ts";
 import { DEFAULT_PIDS, normalizeRequest, parseBytes, parseEnv, parseMount, parsePositiveInt, parseSeconds, parseVia } from "../../platform/exec/options.ts";
@@ -90,6 +92,60 @@ describe("env, sizes, durations", () => {
     for (const bad of ["0", "1.5", "-2", "x"]) expect(() => parsePositiveInt(bad, "--pids")).toThrow("--pids");
     expect(parseVia("podman")).toBe("podman");
     expect(usage(() => parseVia("kata")).message).toBe("--via 'kata': expected auto, runsc, docker, podman or none");
+  });
+});
+
+describe("numbers are strict decimals within a range (issue 14)", () => {
+  const io = () => {
+    const c = new Chalk({ level: 0 });
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { env: process.env, stdout: (s: string) => out.push(s), stderr: (s: string) => err.push(s), c, ce: c,
+      json: false, verbose: false, spinner: false, interactive: false };
+    return { io, out, err };
+  };
+  test("no hex, sign, exponent, spaces or Infinity", () => {
+    for (const bad of ["0x10", "+5", "1e3", " 5", "5 ", "Infinity", "NaN", "1_000", ".5", "5."]) {
+      expect(() => parseSeconds(bad)).toThrow(UsageError);
+      expect(() => parsePositiveInt(bad, "--pids")).toThrow(UsageError);
+    }
+    for (const bad of ["0x10", "+5m", "1e3", " 5m", "-5m"]) expect(() => parseBytes(bad)).toThrow(UsageError);
+  });
+  test("--timeout stops where a timer stops: 2147483 s (24.8 days); beyond, it would fire after 1 ms", () => {
+    expect(MAX_SECONDS).toBe(2147483);
+    expect(parseSeconds("2147483")).toBe(2147483000);
+    expect(parseSeconds("0.001")).toBe(1);
+    expect(usage(() => parseSeconds("2147484")).message)
+      .toBe("--timeout 2147484: expected a number of seconds from 0.001 to 2147483");
+    expect(() => parseSeconds("0.0001")).toThrow(UsageError); // would round to 0 ms: no timeout at all
+    expect(() => normalizeRequest({ command: ["true"], timeoutMs: MAX_TIMER_MS + 1 }))
+      .toThrow("timeoutMs must be a positive number up to 2147483647");
+  });
+  test("--pids is at most the kernel's PID_MAX_LIMIT, --memory at most 2^53-1 bytes", () => {
+    expect(parsePositiveInt("4194304", "--pids")).toBe(4194304);
+    expect(usage(() => parsePositiveInt("99999999999999999999", "--pids")).message)
+      .toBe("--pids 99999999999999999999: expected a whole number from 1 to 4194304");
+    expect(() => normalizeRequest({ command: ["true"], pids: 1e20 }))
+      .toThrow("pids must be a whole number from 1 to 4194304");
+    expect(() => parseBytes("99999999999999999999")).toThrow("expected a size from 1 byte");
+    expect(() => parseBytes("9999999999g")).toThrow(UsageError);
+    expect(() => normalizeRequest({ command: ["true"], memoryBytes: 2 ** 60 }))
+      .toThrow("memoryBytes must be a positive number");
+  });
+  test("k8s check --timeout and k8s agent --interval use the same rule", () => {
+    for (const bad of ["0x10", "1e3", "2147484", "-1"]) {
+      expect(() => secondsOption("--timeout", bad, 300)).toThrow(UsageError);
+    }
+    expect(secondsOption("--interval", "2147483", 300)).toBe(2147483);
+    expect(secondsOption("--interval", "0.5", 300)).toBe(0.5);
+  });
+  test("through the CLI: --pids 99999999999999999999 and --timeout 0x10 exit 2 before anything runs", async () => {
+    for (const flags of [["--pids", "99999999999999999999"], ["--timeout", "0x10"], ["--timeout", "2147484"]]) {
+      const { io: o, out, err } = io();
+      expect(await runArgv(["exec", "--via", "none", ...flags, "--", "echo", "ran"], o)).toBe(2);
+      expect(out).toEqual([]);
+      expect(err.join("\n")).toContain(`${flags[0]} ${flags[1]}: expected`);
+    }
   });
 });
 

@@ -2,9 +2,14 @@
 // history, leftovers of killed installs, and what the sudo advice says.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
-import { activate, emptyState, freeDirName, layoutFor, linkStatus, liveDir, mkdirs, previousDir, readState, removeStaleStaging, writeState } from "../../platform/release/layout.ts";
+import {
+  activate, emptyState, freeDirName, layoutFor, linkStatus, liveDir, makeStaging, markExecutable, mkdirs, placeVersion, previousDir, readState,
+  removeStaleStaging, writeState,
+} from "../../platform/release/layout.ts";
 import { expandPrefix, sudoCommand, userPrefixCommand } from "../../platform/release/invocation.ts";
 
 let prefix: string;
@@ -132,5 +137,40 @@ describe("advice for a user without root", () => {
   test("--prefix=~/.local is expanded even when no shell did it", () => {
     expect(expandPrefix("~/.local", { HOME: "/home/ann" })).toBe("/home/ann/.local");
     expect(expandPrefix("/usr/local/", {})).toBe("/usr/local");
+  });
+});
+
+describe("the staging directory is used only while it is the one this run made", () => {
+  test("swapped for a symlink to another directory: markExecutable and placeVersion refuse, and chmod nothing there", () => {
+    const l = layoutFor(prefix);
+    mkdirs(l.root);
+    const staging = makeStaging(l);
+    writeFileSync(join(staging.path, "runsc"), "x", { mode: 0o600 });
+    const other = join(prefix, "other");
+    mkdirSync(other, { mode: 0o700 });
+    writeFileSync(join(other, "secret"), "s", { mode: 0o600 });
+    renameSync(staging.path, `${staging.path}.moved`);
+    symlinkSync(other, staging.path);
+    expect(() => markExecutable(staging)).toThrow(`${staging.path} was replaced while installing (now a symlink)`);
+    expect(() => placeVersion(l, staging, "20260817.0")).toThrow("was replaced while installing");
+    expect(statSync(join(other, "secret")).mode & 0o777).toBe(0o600);
+    expect(statSync(other).mode & 0o777).toBe(0o700);
+    expect(existsSync(join(l.root, "20260817.0"))).toBe(false);
+  });
+
+  test("markExecutable does not follow a symlink inside staging", () => {
+    const l = layoutFor(prefix);
+    mkdirs(l.root);
+    const staging = makeStaging(l);
+    const other = join(prefix, "other");
+    writeFileSync(other, "s", { mode: 0o600 });
+    chmodSync(other, 0o600);
+    symlinkSync(other, join(staging.path, "runsc"));
+    mkdirSync(join(staging.path, "gvisor-bin"), { mode: 0o700 });
+    writeFileSync(join(staging.path, "gvisor-bin", "gvisor_sentry"), "x", { mode: 0o600 });
+    markExecutable(staging);
+    expect(statSync(other).mode & 0o777).toBe(0o600);
+    expect(statSync(join(staging.path, "gvisor-bin", "gvisor_sentry")).mode & 0o777).toBe(0o755);
+    expect(statSync(staging.path).mode & 0o777).toBe(0o755);
   });
 });

@@ -73,6 +73,35 @@ describe("diagnosis rules", () => {
     expect(d.fix?.automatic).toBe(true);
   });
 
+  test("real (sid host, cgroup2 without controllers): each missing controller → --ignore-cgroups, automatic, and the cause says limits are not enforced", () => {
+    for (const ctl of ["memory", "pids", "cpuset"]) {
+      const real = `docker: Error response from daemon: OCI runtime create failed: creating container: cannot set up cgroup for root: configuring cgroup: mandatory cgroup controller "${ctl}" is missing: unknown.`;
+      const d = diagnose("docker.hello", real, ctx())!;
+      expect(d.rule).toBe("cgroup-controller-missing");
+      expect(d.cause).toContain(`"${ctl}"`);
+      expect(d.cause).toContain("not enforce");
+      expect(d.fix).toMatchObject({ id: "docker.register-runtime", automatic: true, command: "sudo gvisor-doctor configure docker --runtime-arg=--ignore-cgroups" });
+    }
+    const pod = diagnose("podman.hello", 'mandatory cgroup controller "memory" is missing', { ...ctx(), engine: "podman" })!;
+    expect(pod.fix?.command).toContain("--runtime-arg=ignore-cgroups");
+    const cd = diagnose("containerd.hello", 'mandatory cgroup controller "pids" is missing', { ...ctx(), engine: "containerd" })!;
+    expect(cd.fix?.command).toContain("--restart");
+  });
+
+  test("real (runsc in a chroot): user namespaces denied is not a permissions problem; the cause follows the sysctl", () => {
+    const real = "OCI runtime create failed: creating container: cannot create gofer process: gofer: fork/exec /proc/self/exe: operation not permitted: check whether /proc/sys/user/max_user_namespaces is set too low: unknown";
+    const chrooted = diagnose("docker.hello", real, ctx())!;
+    expect(chrooted.rule).toBe("userns-denied");
+    expect(chrooted.cause).toContain("chroot");
+    expect(chrooted.fix).toMatchObject({ id: "host.userns", automatic: false });
+    const zero = diagnose("docker.hello", real, ctx(facts({ sysctl: { ptraceScope: 1, maxUserNamespaces: 0 } })))!;
+    expect(zero.rule).toBe("userns-denied");
+    expect(zero.cause).toContain("max_user_namespaces is 0");
+    expect(zero.fix?.command).toContain("user.max_user_namespaces");
+    // The other fork/exec text is still the permissions problem.
+    expect(diagnose("docker.hello", "fork/exec /proc/self/exe: invalid argument: unknown", ctx())?.rule).toBe("sandbox-permissions");
+  });
+
   test("the runtime path from the error is named in the cause", () => {
     const d = diagnose("docker.hello", RULES.find((r) => r.id === "runtime-path-missing")!.sample!, ctx())!;
     expect(d.cause).toContain("/usr/local/bin/runsc");
