@@ -39,6 +39,8 @@ beforeAll(() => {
   evil = serveDir(evilRepo);
 }, 180_000);
 afterAll(() => {
+  key?.close();
+  other?.close();
   served?.close();
   evil?.close();
   rmSync(dir, { recursive: true, force: true });
