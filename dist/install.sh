@@ -18,6 +18,8 @@
 #   GVISOR_DOCTOR_SUDO=1                 when not root: install to /usr/local/bin and run with `sudo -E`
 #   GVISOR_DOCTOR_TARGET=linux-x64-musl  skip the detection (linux-{x64,x64-baseline,arm64}[-musl])
 #   GVISOR_DOCTOR_PRINT=target           only print the file name this machine needs
+#   GVISOR_DOCTOR_UNSIGNED=1             accept a release whose SHA512SUMS is not signed
+#   GVISOR_DOCTOR_RELEASE_PUBKEY=KEY     trust this ssh-ed25519 key for SHA512SUMS.sig
 #   GVISOR_DOCTOR_HTTP_TIMEOUT=30        seconds to connect, and seconds a download may stall
 #   HTTPS_PROXY, HTTP_PROXY, NO_PROXY    honoured (upper or lower case) by curl and wget
 #
@@ -42,6 +44,9 @@ config() {
   # The project's GitHub repository: the one place the release location is spelled out.
   GVD_REPO=gvisor-doctor/gvisor-doctor
   GVD_BIN=gvisor-doctor
+  # The release key (ssh-ed25519) that signs SHA512SUMS: stamped by `npm run release` (empty in git).
+  GVD_RELEASE_PUBKEY=
+  _pubkey=${GVISOR_DOCTOR_RELEASE_PUBKEY:-$GVD_RELEASE_PUBKEY}
   _version=${GVISOR_DOCTOR_VERSION:-}
   _version=${_version#v}
   _print=${GVISOR_DOCTOR_PRINT:-}
@@ -448,6 +453,44 @@ verify() {
   fi
 }
 
+# SHA512SUMS.sig: an SSH signature (`ssh-keygen -Y sign -n gvisor-doctor-release`) by the
+# release key. Verified with ssh-keygen when the host has it; otherwise say that only the
+# hashes could be checked. A signed release without its .sig is refused unless UNSIGNED=1.
+verify_signature() {
+  if [ -z "$_pubkey" ]; then
+    info "this install.sh names no release key: only the SHA-512 hashes were checked"
+    return 0
+  fi
+  if ! fetch SHA512SUMS.sig; then
+    if [ "${GVISOR_DOCTOR_UNSIGNED:-}" = 1 ]; then
+      warn "$_base has no SHA512SUMS.sig; GVISOR_DOCTOR_UNSIGNED=1: only the SHA-512 hashes are checked"
+      return 0
+    fi
+    die "$_base has no SHA512SUMS.sig: the release is not signed, so it cannot be verified. Set GVISOR_DOCTOR_UNSIGNED=1 to accept it with its SHA-512 hashes only."
+  fi
+  if ! has ssh-keygen; then
+    warn "no ssh-keygen (OpenSSH client) on this host, so the signature SHA512SUMS.sig could not be checked: only the SHA-512 hashes were"
+    return 0
+  fi
+  _rc=0
+  # priv closes stdin: the key and the message go in through a shell of the same privilege.
+  # shellcheck disable=SC2016 # $1 expands in that shell
+  _out=$(priv sh -c 'printf "gvisor-doctor-release %s\n" "$2" >"$1/allowed_signers" &&
+    ssh-keygen -Y verify -f "$1/allowed_signers" -I gvisor-doctor-release -n gvisor-doctor-release \
+      -s "$1/SHA512SUMS.sig" <"$1/SHA512SUMS"' sh "$_tmp" "$_pubkey" 2>&1) || _rc=$?
+  if [ "$_rc" = 0 ]; then
+    info "SHA512SUMS signature verified with ssh-keygen (key $_pubkey)"
+    return 0
+  fi
+  case "$_out" in
+    *"illegal option"* | *"unknown option"* | *usage:*)
+      warn "this ssh-keygen cannot verify signatures (OpenSSH older than 8.1): only the SHA-512 hashes were checked"
+      return 0
+      ;;
+  esac
+  die "the signature of SHA512SUMS from $_base does not verify ($_out). The release was modified or signed by another key; nothing was installed."
+}
+
 # --- install --------------------------------------------------------------------------------
 
 fmt_tool() {
@@ -458,6 +501,7 @@ download_and_verify() {
   _name=gvisor-doctor-$_target
   fetch_or_die SHA512SUMS
   _sums=$(priv cat "$_tmp/SHA512SUMS") || die "cannot read the downloaded SHA512SUMS"
+  verify_signature
   # The smallest copy this machine can unpack: .xz (~40 MB) with xz, else .gz (~54 MB) with
   # gzip, else the raw file (~115 MB). The raw file is checked too once it is unpacked.
   _fmt=

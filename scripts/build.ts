@@ -34,6 +34,8 @@ export const PREFLIGHT_SH = join(dist, "gvisor-preflight.sh");
 export const PREFLIGHT_C = join(root, "scripts", "preflight", "gvisor-preflight.c");
 
 export function stampVersion(): string {
+  // GVD_BUILD_VERSION: a build that claims another version (the self-update tests need two).
+  if (process.env.GVD_BUILD_VERSION) return process.env.GVD_BUILD_VERSION;
   const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version as string;
   const r = spawnSync("git", ["describe", "--tags", "--always", "--dirty"], { cwd: root, encoding: "utf8" });
   const desc = r.status === 0 ? r.stdout.trim() : "";
@@ -41,6 +43,31 @@ export function stampVersion(): string {
   // A tag like v0.2.0 is the version; otherwise "<pkg>+g<hash>[-dirty]".
   if (/^v?\d+\.\d+\.\d+/.test(desc)) return desc.replace(/^v/, "");
   return `${pkg}+g${desc}`;
+}
+
+/** The SSH namespace release signatures are made in (platform/self/sshsig.ts checks it). */
+export const SIGN_NAMESPACE = "gvisor-doctor-release";
+
+/** The public half of the signing key GVD_SIGNING_KEY names (an ssh-ed25519 private key file). */
+export function signingPublicKey(keyPath: string): string {
+  const r = spawnSync("ssh-keygen", ["-y", "-f", keyPath], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`ssh-keygen -y -f ${keyPath}: ${r.stderr.trim()}`);
+  const key = r.stdout.trim().split(/\s+/).slice(0, 2).join(" ");
+  if (!key.startsWith("ssh-ed25519 ")) throw new Error(`${keyPath} is not an ssh-ed25519 key (release signatures use ed25519)`);
+  return key;
+}
+
+/** DIR/SHA512SUMS.sig: `ssh-keygen -Y sign` over SHA512SUMS (verify: RELEASING.md). */
+export function signSums(dir: string, keyPath: string): void {
+  rmSync(join(dir, "SHA512SUMS.sig"), { force: true });
+  const r = spawnSync("ssh-keygen", ["-q", "-Y", "sign", "-f", keyPath, "-n", SIGN_NAMESPACE, join(dir, "SHA512SUMS")], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`ssh-keygen -Y sign failed: ${r.stderr.trim()}`);
+}
+
+/** install.sh with the release key filled in (its GVD_RELEASE_PUBKEY= line). */
+export function stampInstallSh(text: string, pubkey: string): string {
+  if (!/^\s*GVD_RELEASE_PUBKEY=$/m.test(text)) throw new Error("install.sh has no empty GVD_RELEASE_PUBKEY= line to stamp");
+  return text.replace(/^(\s*)GVD_RELEASE_PUBKEY=$/m, `$1GVD_RELEASE_PUBKEY='${pubkey}'`);
 }
 
 /** The release's `bun build` flags (bench/startup.ts builds Bun's floor binary with them too). */
@@ -54,7 +81,7 @@ export const COMPILE_FLAGS = [
   "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
 ];
 
-export function compile(target: string | null, outfile: string, version: string, entry = join(root, "src/cli.ts")): void {
+export function compile(target: string | null, outfile: string, version: string, entry = join(root, "src/cli.ts"), pubkey = ""): void {
   const bun = process.execPath; // the bun running this script
   // Built in a directory of its own: with --splitting bun writes a .map per chunk beside the outfile.
   const work = `${outfile}.build`;
@@ -64,6 +91,9 @@ export function compile(target: string | null, outfile: string, version: string,
     "build", entry,
     ...COMPILE_FLAGS,
     `--define`, `GVD_VERSION=${JSON.stringify(version)}`,
+    // self-update fetches the same build (target) and trusts the key that signed this release.
+    `--define`, `GVD_TARGET=${JSON.stringify(target ?? "")}`,
+    `--define`, `GVD_RELEASE_PUBKEY=${JSON.stringify(pubkey)}`,
     "--outfile", join(work, "gvisor-doctor"),
     ...(target ? [`--target=bun-${target}`] : []),
   ];
@@ -134,14 +164,15 @@ export function buildStaticPreflight(outfile: string, version: string, cc = proc
  * sorted. The tests build their fixture releases with this too (xzLevel 0: fast).
  */
 export async function assembleRelease(dir: string, binaries: string[], version: string,
-  opts: { gzipLevel?: number; xzLevel?: number; extra?: string[] } = {}): Promise<string[]> {
+  opts: { gzipLevel?: number; xzLevel?: number; extra?: string[]; pubkey?: string } = {}): Promise<string[]> {
   // One compression per core: zlib runs on the thread pool, xz in its own process.
   const queue = binaries.flatMap((b) => [() => xzFile(join(dir, b), opts.xzLevel), () => gzipFile(join(dir, b), opts.gzipLevel)]);
   const workers = Array.from({ length: Math.max(1, Math.min(queue.length, availableParallelism())) }, async () => {
     for (let job = queue.shift(); job !== undefined; job = queue.shift()) await job();
   });
   await Promise.all(workers);
-  if (resolve(dir, "install.sh") !== resolve(INSTALL_SH)) copyFileSync(INSTALL_SH, join(dir, "install.sh"));
+  if (opts.pubkey) writeFileSync(join(dir, "install.sh"), stampInstallSh(readFileSync(INSTALL_SH, "utf8"), opts.pubkey), { mode: 0o755 });
+  else if (resolve(dir, "install.sh") !== resolve(INSTALL_SH)) copyFileSync(INSTALL_SH, join(dir, "install.sh"));
   writeFileSync(join(dir, "gvisor-preflight.sh"), preflightScript(version), { mode: 0o755 });
   writeFileSync(join(dir, "VERSION"), `${version}\n`);
   const files = [...binaries, ...binaries.flatMap((b) => [`${b}.gz`, `${b}.xz`]), ...(opts.extra ?? []),
@@ -162,13 +193,17 @@ if (import.meta.main) {
     compile(null, out, version);
     console.log(`built ${out} ${version}`);
   } else {
+    // --sign: GVD_SIGNING_KEY is the maintainers' ssh-ed25519 private key (RELEASING.md).
+    const signKey = process.argv.includes("--sign") ? process.env.GVD_SIGNING_KEY : undefined;
+    if (process.argv.includes("--sign") && !signKey) throw new Error("--sign needs GVD_SIGNING_KEY=<ssh-ed25519 private key file>");
+    const pubkey = signKey ? signingPublicKey(signKey) : "";
     const dirIdx = process.argv.indexOf("--outdir");
     const outdir = dirIdx > 0 ? resolve(process.argv[dirIdx + 1]) : dist;
     mkdirSync(outdir, { recursive: true });
     const names: string[] = [];
     for (const t of RELEASE_TARGETS) {
       const name = `gvisor-doctor-${t}`;
-      compile(t, join(outdir, name), version);
+      compile(t, join(outdir, name), version, undefined, pubkey);
       names.push(name);
     }
     // The static preflight for this host's architecture (a cross compiler would add the other one).
@@ -176,7 +211,11 @@ if (import.meta.main) {
     const pre = `gvisor-preflight-linux-${arch}`;
     const cc = buildStaticPreflight(join(outdir, pre), version);
     console.log(`built ${pre} with ${cc}`);
-    const files = await assembleRelease(outdir, names, version, { extra: [pre] });
+    const files = await assembleRelease(outdir, names, version, { extra: [pre], pubkey });
+    if (signKey) {
+      signSums(outdir, signKey);
+      files.push("SHA512SUMS.sig");
+    }
     console.log(`release ${version} in ${outdir}: ${files.length} files, SHA512SUMS covers them all\n  ${files.join("\n  ")}`);
   }
 }

@@ -64,6 +64,8 @@ export interface InstallOptions {
   verify?: "sha512" | "signed";
   /** --keyring: trust these OpenPGP keys instead of the compiled-in gVisor key. */
   keyring?: { path: string; bytes: Uint8Array } | null;
+  /** Tarball path: also fetch the signed .deb of the same release; every file both have must be equal. */
+  crossCheck?: boolean;
   /** Let an older release (or an older signed Release of a suite) replace the live one. */
   allowDowngrade?: boolean;
   /** The clock signatures and Valid-Until are checked against (tests). */
@@ -88,6 +90,8 @@ export interface Plan {
   tried: string[];
   /** --verify signed: the verified chain down to the .deb. */
   signed?: SignedChain;
+  /** --cross-check: the signed chain of the same release, to compare the tarball with. */
+  crossCheck?: SignedChain;
 }
 
 export interface InstallResult {
@@ -483,6 +487,7 @@ async function installInner(o: InstallOptions): Promise<InstallResult> {
   o.progress.phase(`resolving ${o.spec.requested} for ${o.arch} at ${o.source.base}`);
   let t = performance.now();
   const plan = o.verify === "signed" ? await resolveSignedPlan(o, l) : await resolvePlan(o);
+  if (o.crossCheck && !plan.signed) plan.crossCheck = (await resolveSignedPlan(o, l)).signed;
   mark("resolveMs", t);
   // Before any download: a named release older than the live one is refused (rollback attack).
   if (!o.allowDowngrade) {
@@ -622,6 +627,7 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
         synced = got.synced;
         members = got.members.filter((m) => m.type !== "symlink").map((m) => m.path);
       }
+      if (plan.crossCheck) await crossCheck(o, l, plan.crossCheck, primary.url, staging.path, members);
       mark("downloadMs", t);
       o.progress.detail(`downloaded ${formatBytes(result.bytes)} in ${timings.downloadMs} ms; sha512 ${actualSha.slice(0, 16)}… matches ${primary.hashFrom}`);
       result.sha512 = actualSha;
@@ -718,13 +724,48 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
   }
 }
 
+/**
+ * --cross-check: unpack the signed .deb of the same release beside the staged tarball; runsc and
+ * every other file both hold must be equal byte for byte. A mismatch names both sources.
+ */
+async function crossCheck(o: InstallOptions, l: Layout, c: SignedChain, tarballUrl: string, staged: string, members: string[]): Promise<void> {
+  const { stageDeb } = await import("./apt/stage-deb.ts");
+  const { createHash } = await import("node:crypto");
+  const { readFileSync } = await import("node:fs");
+  o.progress.phase(`cross-checking against the signed ${c.debUrl}`);
+  const other = makeStaging(l);
+  try {
+    const got = await stageDeb({ source: o.source, rel: c.debRel, url: c.debUrl, staging: other.path, pathEnv: o.env.PATH, onBytes: () => {} });
+    const [algo, want, have] = c.deb.sha512 ? ["sha512", c.deb.sha512, got.sha512] : ["sha256", c.deb.sha256!, got.sha256];
+    if (want !== have) throw new ActionError(`${algo} mismatch for ${c.debUrl} (the signed index lists ${want})\nnothing was installed`, "the apt mirror serves a tampered .deb; check --mirror");
+    if (got.unpackError) throw new ActionError(`${c.debUrl} (signed) cannot be unpacked: ${got.unpackError.message}\nnothing was installed`);
+    await got.synced;
+    const debFiles = new Set(got.members.filter((m) => m.type === "file").map((m) => m.path));
+    const hash = (p: string) => createHash("sha512").update(readFileSync(p)).digest("hex");
+    const common = members.filter((m) => debFiles.has(m));
+    if (!common.includes("runsc")) throw new ActionError(`cross-check: the signed ${c.debUrl} has no runsc to compare with ${tarballUrl}\nnothing was installed`);
+    const differ = common.filter((m) => hash(join(staged, m)) !== hash(join(other.path, m)));
+    if (differ.length) {
+      throw new ActionError(
+        `cross-check failed: ${differ.join(", ")} from ${tarballUrl} ${differ.length > 1 ? "differ" : "differs"} from the signed ${c.debUrl} (${c.deb.version}, signed by ${c.signer.toUpperCase()})\nnothing was installed`,
+        "the tarball is not what gVisor signed: do not use this mirror; install --verify signed takes the signed package",
+      );
+    }
+    c.chain.push(`${c.debUrl}: ${algo} ${want.slice(0, 16)}… as listed in the signed Packages (${c.deb.version})`);
+    c.chain.push(`${tarballUrl}: ${common.join(", ")} equal byte for byte to the signed .deb's`);
+  } finally {
+    rmSync(other.path, { recursive: true, force: true });
+  }
+}
+
 /** The trust level this install reached, and the checks that got it there. */
 function trustOf(plan: Plan, o: InstallOptions): Trust {
   const a = plan.artifacts[0];
   if (plan.signed) return { level: "signed", key: plan.signed.signer, chain: plan.signed.chain };
   const files = plan.artifacts.map((x) => x.url).join(", ");
-  if (o.pinnedSha512) return { level: "pinned-sha512", key: null, chain: [`${files}: sha512 matches --sha512`] };
-  return { level: "bucket-sha512", key: null, chain: plan.artifacts.map((x) => `${x.url}: sha512 matches ${x.hashFrom ?? a.hashFrom}`) };
+  const cross = plan.crossCheck ? plan.crossCheck.chain : [];
+  if (o.pinnedSha512) return { level: "pinned-sha512", key: null, chain: [`${files}: sha512 matches --sha512`, ...cross] };
+  return { level: "bucket-sha512", key: null, chain: [...plan.artifacts.map((x) => `${x.url}: sha512 matches ${x.hashFrom ?? a.hashFrom}`), ...cross] };
 }
 
 /** state.json remembers the newest signed Release per repository and suite (replay protection). */

@@ -30,6 +30,8 @@ Options:
   --source apt      Same as --verify signed
   --keyring FILE    With --verify signed: trust the OpenPGP keys in FILE instead of gVisor's
                     (a mirror that re-signs the repository)
+  --cross-check     Tarball path: also fetch the signed .deb of the same release (apt suite,
+                    as --verify signed); every file both hold must be equal byte for byte
   --allow-downgrade Install a release older than the live one (refused by default: a
                     signed but old release is a rollback attack)
   --no-configure    Do not register the new runsc with the container engines afterwards
@@ -89,6 +91,7 @@ export const installCommand: Command = {
     source: { type: "string" },
     keyring: { type: "string" },
     "allow-downgrade": { type: "boolean" },
+    "cross-check": { type: "boolean" },
     "no-configure": { type: "boolean" },
     "dry-run": { type: "boolean" },
     force: { type: "boolean" },
@@ -113,7 +116,8 @@ export const installCommand: Command = {
     const verify = parseVerify(v.verify as string | undefined, v.source as string | undefined);
     if (verify === "signed" && pinned) throw new UsageError("--sha512 and --verify signed exclude each other", "the signed chain supplies the hashes; drop --sha512");
     if (verify === "signed" && format) throw new UsageError("--format does not apply to --verify signed (the apt repository serves a .deb)", "drop --format");
-    if (v.keyring !== undefined && verify !== "signed") throw new UsageError("--keyring needs --verify signed", "e.g. --verify signed --keyring /usr/share/keyrings/mirror.gpg");
+    if (v["cross-check"] && verify === "signed") throw new UsageError("--cross-check compares the tarball with the signed .deb; with --verify signed there is no tarball", "drop one of them");
+    if (v.keyring !== undefined && verify !== "signed" && !v["cross-check"]) throw new UsageError("--keyring needs --verify signed or --cross-check", "e.g. --verify signed --keyring /usr/share/keyrings/mirror.gpg");
     let keyring: { path: string; bytes: Uint8Array } | null = null;
     if (v.keyring !== undefined) {
       const { readFileSync } = await import("node:fs");
@@ -145,7 +149,7 @@ export const installCommand: Command = {
         decoder: (io.env.GVISOR_DOCTOR_DECODER as "builtin" | "system" | undefined) ?? "auto", env: io.env,
         root: process.getuid?.() === 0, signal: abort.signal, progress,
         sudoCommand: sudoCommand(args, io.env), userCommand: userPrefixCommand(args), top: root.dir,
-        verify, keyring, allowDowngrade: !!v["allow-downgrade"],
+        verify, keyring, allowDowngrade: !!v["allow-downgrade"], crossCheck: !!v["cross-check"],
         now: io.env.GVISOR_DOCTOR_TEST_NOW ? new Date(io.env.GVISOR_DOCTOR_TEST_NOW) : undefined,
       });
       progress.close();

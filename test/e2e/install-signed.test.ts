@@ -3,10 +3,12 @@
 // host's runsc inside). Each tampering is refused and leaves the prefix exactly as it was.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { GVISOR_KEY_FINGERPRINT } from "../../platform/release/gvisor-key.ts";
 import { buildDeb, buildEvilDeb, DEB_ARCH, makeKey, writeSuite, type TestKey } from "../helpers/apt-repo.ts";
+import { ARCH, buildTar, BUSYBOX, RUNSC } from "../helpers/fake-bucket.ts";
 import { cleanEnv, gvdAsync as gvd, makePrefix, removePrefix, tree } from "../helpers/install-env.ts";
 import { serveDir, type Served } from "../helpers/release.ts";
 
@@ -33,12 +35,16 @@ beforeAll(() => {
   writeSuite(repo, { suite: "release", debs: [{ version: "20260817.0", path: debA }], key, date: new Date(Date.now() - DAY) });
   writeSuite(repo, { suite: "20260817", debs: [{ version: "20260817.0", path: debA }], key });
   writeSuite(repo, { suite: "20260101", debs: [{ version: "20260101.0", path: debB }], key });
+  // The bucket's tarball of the same release, holding the same files as the .deb.
+  writeTarball(join(repo, "release/20260817.0", ARCH), readFileSync(RUNSC));
   served = serveDir(repo);
   const evilRepo = join(dir, "evil");
   writeSuite(evilRepo, { suite: "release", debs: [{ version: "20260817.0", path: buildEvilDeb(dir, "20260817.0", "./usr/bin/../../../../../tmp/gvd-evil-e2e") }], key });
   evil = serveDir(evilRepo);
 }, 180_000);
 afterAll(() => {
+  key?.close();
+  other?.close();
   served?.close();
   evil?.close();
   rmSync(dir, { recursive: true, force: true });
@@ -48,6 +54,21 @@ beforeEach(() => {
   served.reset();
 });
 afterEach(() => removePrefix(prefix));
+
+/** gvisor.tar.zstd (+ .sha512) with `runsc` and the .deb's shim and sidecar. */
+function writeTarball(d: string, runsc: Buffer): { tar: Buffer; sum: string } {
+  mkdirSync(d, { recursive: true });
+  const bb = readFileSync(BUSYBOX);
+  const plain = buildTar([
+    { path: "./", type: "Directory" }, { path: "./runsc", data: runsc }, { path: "./containerd-shim-runsc-v1", data: bb },
+    { path: "./gvisor-bin/", type: "Directory" }, { path: "./gvisor-bin/runsc-metric-server", data: bb },
+  ]);
+  const tar = spawnSync("zstd", ["-q", "-1", "-c"], { input: plain, maxBuffer: 1 << 27 }).stdout as Buffer;
+  writeFileSync(join(d, "gvisor.tar.zstd"), tar);
+  const sum = `${createHash("sha512").update(tar).digest("hex")}  gvisor.tar.zstd\n`;
+  writeFileSync(join(d, "gvisor.tar.zstd.sha512"), sum);
+  return { tar, sum };
+}
 
 const env = cleanEnv();
 const install = (...args: string[]) => gvd(["install", "--verify", "signed", "--mirror", served.url, "--prefix", prefix, "--no-configure", "--json", ...args], env);
@@ -168,5 +189,27 @@ describe("tampering is refused with nothing installed", () => {
     const r = await withKey("--version", "20260101", "--allow-downgrade");
     expect(r.code).toBe(0);
     expect(r.json.trust.chain[2]).toContain("(20260101.0)");
+  });
+});
+
+describe("--cross-check: the bucket's tarball against the signed .deb of the same release", () => {
+  const cross = (...args: string[]) => gvd(["install", "--cross-check", "--keyring", key.publicKey, "--mirror", served.url, "--prefix", prefix,
+    "--no-configure", "--json", "--version", "20260817.0", ...args], env);
+
+  test("equal files: installed from the tarball, the comparison recorded in the trust chain", async () => {
+    const r = await cross();
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ format: "zstd", trust: { level: "bucket-sha512" } });
+    expect(r.json.trust.chain.at(-1)).toBe(`${served.url}/release/20260817.0/${ARCH}/gvisor.tar.zstd: runsc, containerd-shim-runsc-v1, gvisor-bin/runsc-metric-server equal byte for byte to the signed .deb's`);
+    expect(served.requests).toContain(`GET /pool/20260817.0/binary-${DEB_ARCH}/runsc.deb`);
+  });
+
+  test("a tarball whose runsc differs (its .sha512 rewritten to match) is a hard failure naming both sources", async () => {
+    const other = writeTarball(mkdtempSync(join(dir, "swapped-")), Buffer.concat([readFileSync(RUNSC), Buffer.from("\nbackdoor\n")]));
+    served.override(`/release/20260817.0/${ARCH}/gvisor.tar.zstd`, () => new Response(other.tar));
+    served.override(`/release/20260817.0/${ARCH}/gvisor.tar.zstd.sha512`, () => new Response(other.sum));
+    const msg = await refused(/cross-check failed: runsc from .*gvisor\.tar\.zstd differs from the signed .*runsc\.deb \(20260817\.0, signed by/, () => cross());
+    expect(msg).toContain(`${served.url}/release/20260817.0/${ARCH}/gvisor.tar.zstd`);
+    expect(msg).toContain(`${served.url}/pool/20260817.0/binary-${DEB_ARCH}/runsc.deb`);
   });
 });

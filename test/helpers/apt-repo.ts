@@ -25,6 +25,8 @@ export interface TestKey {
   binaryKey: string;
   /** Extra gpg arguments for signing (e.g. a faked clock). */
   sign(file: string, mode: "clear" | "detached", extra?: string[]): void;
+  /** Stop the gpg-agent that signing started. */
+  close(): void;
 }
 
 /** A fresh signing key in its own GNUPGHOME. `ageDays` backdates its creation. */
@@ -46,6 +48,7 @@ export function makeKey(dir: string, name: string, ageDays = 0): TestKey {
       rmSync(out, { force: true });
       sh("gpg", ["--batch", "--yes", "--quiet", "--digest-algo", "SHA512", "--local-user", fpr, ...extra, mode === "clear" ? "--clearsign" : "--detach-sign", "--armor", "--output", out, file], { env });
     },
+    close: () => void spawnSync("gpgconf", ["--kill", "gpg-agent"], { env }),
   };
 }
 
