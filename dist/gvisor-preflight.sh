@@ -104,19 +104,26 @@ render() {
   else
     if $required; then printf '✗'; else printf '!'; fi
     printf ' not running under gVisor: no tell matched\n'
-    printf '  %s\n' "If this is a 'docker build' RUN step: RUN steps never run under runsc. Run the preflight at container start."
-    printf '  %s\n' "Otherwise start the container with the gVisor runtime: docker run --runtime=runsc … (Kubernetes: runtimeClassName: gvisor)"
+    printf '  %s %s\n' "If this is a 'docker build' RUN step: RUN steps never run under runsc." \
+      "Run the preflight at container start."
+    printf '  %s %s\n' "Otherwise start the container with the gVisor runtime: docker run --runtime=runsc …" \
+      "(Kubernetes: runtimeClassName: gvisor)"
   fi
   if $verbose || ! $inside; then
     if $sentry; then printf '  /proc/sentry-meminfo: present\n'; else printf '  /proc/sentry-meminfo: absent\n'; fi
-    if [ -n "${dmesg_line+x}" ]; then printf '  dmesg: %s\n' "$dmesg_line"; else printf '  dmesg: unavailable (%s)\n' "$dmesg_error"; fi
+    if [ -n "${dmesg_line+x}" ]; then
+      printf '  dmesg: %s\n' "$dmesg_line"
+    else
+      printf '  dmesg: unavailable (%s)\n' "$dmesg_error"
+    fi
     printf '  uname -r: %s\n' "$release"
   fi
 }
 
 # JSON.stringify(preflightJson(...), null, 2), byte for byte.
 print_json() {
-  printf '{\n  "schemaVersion": 1,\n  "tool": {\n    "name": "gvisor-doctor",\n    "version": %s\n  },\n' "$(json_str "$GVD_VERSION")"
+  printf '{\n  "schemaVersion": 1,\n  "tool": {\n    "name": "gvisor-doctor",\n'
+  printf '    "version": %s\n  },\n' "$(json_str "$GVD_VERSION")"
   printf '  "sandboxed": %s,\n  "required": %s,\n' "$inside" "$required"
   if [ -z "$tells" ]; then
     printf '  "tells": [],\n'

@@ -167,7 +167,9 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
  * (preflight's dmesg): spawnSync skips the child's stream machinery, ~5 ms of preflight's
  * ~20 ms (bench/startup.ts). Same result, same trace; stdin is /dev/null.
  */
-export function runSync(file: string, args: string[], opts: Pick<RunOptions, "timeoutMs" | "env" | "cwd" | "maxBytes"> = {}): RunResult {
+export function runSync(
+  file: string, args: string[], opts: Pick<RunOptions, "timeoutMs" | "env" | "cwd" | "maxBytes"> = {},
+): RunResult {
   const started = performance.now();
   const maxBytes = opts.maxBytes ?? 4 * 1024 * 1024;
   // A generous buffer, cut to maxBytes below: spawnSync kills a child that overflows it, while
@@ -188,7 +190,9 @@ export function runSync(file: string, args: string[], opts: Pick<RunOptions, "ti
     durationMs: Math.round(performance.now() - started),
     timedOut,
     truncated: (r.stdout?.length ?? 0) > maxBytes || (r.stderr?.length ?? 0) > maxBytes || e?.code === "ENOBUFS",
-    ...(e && !timedOut && e.code !== "ENOBUFS" ? { spawnError: e.code === "ENOENT" ? `${file}: command not found` : e.message } : {}),
+    ...(e && !timedOut && e.code !== "ENOBUFS"
+      ? { spawnError: e.code === "ENOENT" ? `${file}: command not found` : e.message }
+      : {}),
   };
   for (const s of sinks) s(result);
   return result;

@@ -81,7 +81,9 @@ export const COMPILE_FLAGS = [
   "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
 ];
 
-export function compile(target: string | null, outfile: string, version: string, entry = join(root, "src/cli.ts"), pubkey = ""): void {
+export function compile(
+  target: string | null, outfile: string, version: string, entry = join(root, "src/cli.ts"), pubkey = "",
+): void {
   const bun = process.execPath; // the bun running this script
   // Built in a directory of its own: with --splitting bun writes a .map per chunk beside the outfile.
   const work = `${outfile}.build`;
@@ -147,8 +149,8 @@ export async function xzFile(path: string, level = 9): Promise<void> {
 export function buildStaticPreflight(outfile: string, version: string, cc = process.env.CC): string {
   const compilers = cc ? [cc] : ["musl-gcc", "gcc"];
   for (const c of compilers) {
-    const r = spawnSync(c, ["-static", "-Os", "-s", "-Wall", "-Wextra", "-Werror", `-DGVD_VERSION=${JSON.stringify(version)}`,
-      "-o", `${outfile}.tmp`, PREFLIGHT_C], { encoding: "utf8" });
+    const flags = ["-static", "-Os", "-s", "-Wall", "-Wextra", "-Werror", `-DGVD_VERSION=${JSON.stringify(version)}`];
+    const r = spawnSync(c, [...flags, "-o", `${outfile}.tmp`, PREFLIGHT_C], { encoding: "utf8" });
     if (r.error && (r.error as NodeJS.ErrnoException).code === "ENOENT") continue;
     if (r.status !== 0) throw new Error(`${c} failed to build ${PREFLIGHT_C}:\n${r.stderr}`);
     renameSync(`${outfile}.tmp`, outfile);
@@ -166,7 +168,9 @@ export function buildStaticPreflight(outfile: string, version: string, cc = proc
 export async function assembleRelease(dir: string, binaries: string[], version: string,
   opts: { gzipLevel?: number; xzLevel?: number; extra?: string[]; pubkey?: string } = {}): Promise<string[]> {
   // One compression per core: zlib runs on the thread pool, xz in its own process.
-  const queue = binaries.flatMap((b) => [() => xzFile(join(dir, b), opts.xzLevel), () => gzipFile(join(dir, b), opts.gzipLevel)]);
+  const queue = binaries.flatMap((b) => [
+    () => xzFile(join(dir, b), opts.xzLevel), () => gzipFile(join(dir, b), opts.gzipLevel),
+  ]);
   const workers = Array.from({ length: Math.max(1, Math.min(queue.length, availableParallelism())) }, async () => {
     for (let job = queue.shift(); job !== undefined; job = queue.shift()) await job();
   });

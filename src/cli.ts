@@ -14,13 +14,14 @@ export async function makeIO(argv: string[], env: NodeJS.ProcessEnv): Promise<IO
   const noColor = argv.includes("--no-color");
   // TTY tests by fd: process.stdout/stderr are streams Bun builds on first use (~8 ms at start-up).
   const [inTTY, outTTY, errTTY] = [isatty(0), isatty(1), isatty(2)];
+  const [c, ce] = await Promise.all([outTTY, errTTY].map((tty) => makeChalk(colorLevel({ isTTY: tty }, env, noColor))));
   return {
     env,
     // console.log/error write each line synchronously; the process.stdout stream costs ~8 ms to set up.
     stdout: (s) => console.log(s.endsWith("\n") ? s.slice(0, -1) : s),
     stderr: (s) => console.error(s.endsWith("\n") ? s.slice(0, -1) : s),
-    c: makeChalk(colorLevel({ isTTY: outTTY }, env, noColor)),
-    ce: makeChalk(colorLevel({ isTTY: errTTY }, env, noColor)),
+    c,
+    ce,
     json: argv.includes("--json"),
     verbose: argv.includes("-v") || argv.includes("--verbose"),
     spinner: errTTY && spinnerAllowed(process.stderr, env),
@@ -34,6 +35,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (argv[0] === "--version" || argv[0] === "-V") {
     console.log(versionText(argv.includes("--json")));
     return 0;
+  }
+  if (argv[0] === "preflight") {
+    // A container's entrypoint: its own module, not the dispatcher with every other command.
+    const [{ runCommand }, { preflightCommand }, io] = await Promise.all([
+      import("./run-command.ts"), import("./commands/preflight.ts"), makeIO(argv, env),
+    ]);
+    return runCommand(preflightCommand, argv.slice(1), io);
   }
   const [{ runArgv }, io] = await Promise.all([import("./dispatch.ts"), makeIO(argv, env)]);
   return runArgv(argv, io);

@@ -2,10 +2,11 @@
 // pick the command, parse its flags, run it, and map errors to the documented exit
 // codes. The CLI entry uses it, and so does `--fix`, which applies fixes by running
 // the very gvisor-doctor commands it prints.
-import { parseCommandArgs, type Command, type IO } from "./args.ts";
+import type { Command, IO } from "./args.ts";
 import { COMMANDS } from "./commands/index.ts";
-import { boundMessage, echoInput } from "./echo-input.ts";
-import { ActionError, EXIT, UsageError } from "./errors.ts";
+import { echoInput } from "./echo-input.ts";
+import { EXIT, UsageError } from "./errors.ts";
+import { reportError, runCommand } from "./run-command.ts";
 import { VERSION, versionText } from "./version.ts";
 
 export function mainHelp(): string {
@@ -75,26 +76,8 @@ export async function runArgv(argv: string[], io: IO): Promise<number> {
       return EXIT.OK;
     }
     const { cmd, args } = resolveCommand(argv);
-    const parsed = parseCommandArgs(cmd, args);
-    if (parsed.values.help) {
-      io.stdout(cmd.help);
-      return EXIT.OK;
-    }
-    return await cmd.run(parsed, io);
+    return await runCommand(cmd, args, io);
   } catch (e) {
-    // Messages echo input (flag values, paths, tar member names): bounded and without control characters.
-    if (e instanceof UsageError) {
-      io.stderr(boundMessage(`gvisor-doctor: ${e.message}${e.hint ? `\n${e.hint}` : ""}`));
-      return EXIT.USAGE;
-    }
-    if (e instanceof ActionError) {
-      io.stderr(`${io.ce.red("error:")} ${boundMessage(`${e.message}${e.hint ? `\n${e.hint}` : ""}`)}`);
-      return e.code;
-    }
-    const err = e as Error;
-    io.stderr(`${io.ce.red("internal error:")} ${boundMessage(err?.message ?? String(e))}`);
-    if (io.verbose && err?.stack) io.stderr(err.stack);
-    else io.stderr("run again with -v for a stack trace, and please report it");
-    return EXIT.USAGE;
+    return reportError(e, io);
   }
 }

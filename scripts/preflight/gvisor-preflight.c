@@ -118,8 +118,10 @@ static void render(FILE *f, int verbose) {
     fprintf(f, ")\n");
   } else {
     fprintf(f, "%s not running under gVisor: no tell matched\n", s.required ? "\xe2\x9c\x97" : "!");
-    fprintf(f, "  If this is a 'docker build' RUN step: RUN steps never run under runsc. Run the preflight at container start.\n");
-    fprintf(f, "  Otherwise start the container with the gVisor runtime: docker run --runtime=runsc \xe2\x80\xa6 (Kubernetes: runtimeClassName: gvisor)\n");
+    fprintf(f, "  If this is a 'docker build' RUN step: RUN steps never run under runsc."
+               " Run the preflight at container start.\n");
+    fprintf(f, "  Otherwise start the container with the gVisor runtime: docker run --runtime=runsc \xe2\x80\xa6"
+               " (Kubernetes: runtimeClassName: gvisor)\n");
   }
   if (verbose || !s.inside) {
     fprintf(f, "  /proc/sentry-meminfo: %s\n", s.sentry ? "present" : "absent");
@@ -152,7 +154,8 @@ static void json_str(const char *t) {
 static void print_json(void) {
   printf("{\n  \"schemaVersion\": 1,\n  \"tool\": {\n    \"name\": \"gvisor-doctor\",\n    \"version\": ");
   json_str(GVD_VERSION);
-  printf("\n  },\n  \"sandboxed\": %s,\n  \"required\": %s,\n", s.inside ? "true" : "false", s.required ? "true" : "false");
+  printf("\n  },\n  \"sandboxed\": %s,\n  \"required\": %s,\n", s.inside ? "true" : "false",
+         s.required ? "true" : "false");
   if (!s.ntells) printf("  \"tells\": [],\n");
   else {
     printf("  \"tells\": [\n");
@@ -190,7 +193,8 @@ int main(int argc, char **argv) {
       usage_error("unknown option %s for 'preflight'", opt, NULL);
     } else usage_error("unexpected argument '%s' for 'preflight'", a, NULL);
   }
-  if (cmd && !cmd[0]) usage_error("nothing to run after --%s", "", "usage: gvisor-doctor preflight --require -- CMD [ARGS...]");
+  if (cmd && !cmd[0])
+    usage_error("nothing to run after --%s", "", "usage: gvisor-doctor preflight --require -- CMD [ARGS...]");
   s.required = require || cmd;
   detect();
   if (json) print_json();

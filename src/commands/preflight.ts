@@ -63,7 +63,9 @@ export const preflightCommand: Command = {
   async run(p, io) {
     const cmd = p.rest;
     if (p.values["print-script"]) {
-      if (cmd || p.values.require || io.json) throw new UsageError("--print-script takes no other option", "usage: gvisor-doctor preflight --print-script > gvisor-preflight.sh");
+      if (cmd || p.values.require || io.json) {
+        throw new UsageError("--print-script takes no other option", "usage: gvisor-doctor preflight --print-script > gvisor-preflight.sh");
+      }
       const { preflightScript } = await import("./preflight-script.ts");
       process.stdout.write(preflightScript(VERSION)); // verbatim: the file, not a line of a report
       return EXIT.OK;

@@ -136,3 +136,17 @@ describe("color and spinner policy", () => {
     expect(spinnerAllowed({ isTTY: true, columns: 80 } as any, {})).toBe(true);
   });
 });
+
+describe("no color without chalk", () => {
+  test("PLAIN styles like chalk at level 0 (chained, several arguments, non-strings), and color loads chalk", async () => {
+    const { Chalk } = await import("chalk");
+    const { PLAIN, makeChalk } = await import("../../src/ui/color.ts");
+    const ref = new Chalk({ level: 0 });
+    for (const args of [["a"], ["a", "b"], [5], [], [""]] as unknown[][]) {
+      expect(PLAIN.bold.red(...args)).toBe(ref.bold.red(...args));
+      expect(PLAIN.dim(...args)).toBe(ref.dim(...args));
+    }
+    expect(await makeChalk(0)).toBe(PLAIN);
+    expect((await makeChalk(1)).red("x")).toBe("\u001b[31mx\u001b[39m");
+  });
+});

@@ -58,11 +58,18 @@ describe("start-up loads only what the command uses", () => {
     expect([...staticClosure("src/cli.ts")].sort()).toEqual(["src/cli.ts", "src/version.ts"]);
   });
 
-  test("--help and preflight: the dispatcher, the IO (chalk) and the preflight tells, nothing heavy", () => {
-    const mods = staticClosure("src/cli.ts", "src/dispatch.ts", "src/ui/color.ts", "src/ui/spinner.ts",
+  test("preflight (a container's entrypoint): its command, the IO and the tells; no other command", () => {
+    const mods = staticClosure("src/cli.ts", "src/run-command.ts", "src/ui/color.ts", "src/ui/spinner.ts",
       "src/commands/preflight.ts");
     expect(mods.has("platform/self-sandbox.ts")).toBe(true);
-    expect(packages(mods)).toEqual(["chalk"]);
+    expect(packages(mods)).toEqual([]); // not even chalk: without a TTY there is no color to make
+    expect([...mods].filter((m) => m.startsWith("src/commands/"))).toEqual(["src/commands/preflight.ts"]);
+    expect(mods.has("src/dispatch.ts")).toBe(false);
+  });
+
+  test("--help: the dispatcher and every command's flags and help, nothing heavy", () => {
+    const mods = staticClosure("src/cli.ts", "src/dispatch.ts", "src/ui/color.ts", "src/ui/spinner.ts");
+    expect(packages(mods)).toEqual([]); // not even chalk: without a TTY there is no color to make
     for (const m of HEAVY_MODULES) expect(mods.has(m)).toBe(false);
   });
 
