@@ -5,6 +5,7 @@
 import type { HostFacts } from "../platform/facts.ts";
 import { installedReleaseOf } from "../platform/release/layout.ts";
 import { primaryRunsc } from "../platform/runsc.ts";
+import { unknownFlags } from "../platform/runsc-features.ts";
 import { gvdFix, type Diagnosis, type Fix } from "./types.ts";
 
 export type Engine = "docker" | "containerd" | "podman" | "crio" | "runsc";
@@ -40,6 +41,13 @@ export interface Rule {
 const engineOf = (c: RuleContext) => (c.engine === "runsc" ? "all" : c.engine);
 /** Register (or update) the runtime with the engine; `args` are runsc flags to add. */
 export const registerFix = (c: RuleContext, summary?: string, args: string[] = [], extraArgv: string[] = []): Fix => {
+  // Never register a flag the installed runsc rejects ("flag provided but not defined"): upgrade instead.
+  const r = primaryRunsc(c.facts.runsc ?? []);
+  const unknown = unknownFlags(r?.features, args).map((a) => `--${a.replace(/^--?/, "")}`);
+  if (unknown.length) {
+    const what = `${r!.path} (${r!.version?.raw ?? r!.versionText}) does not know ${unknown.join(", ")}`;
+    return installFix(c, `Install a current gVisor release: ${what}, which the fix needs`);
+  }
   // containerd (and CRI-O) have no live reload: a config change takes effect only with a restart.
   const restart = (c.engine === "containerd" || c.engine === "crio") && !extraArgv.includes("--restart") ? ["--restart"] : [];
   return gvdFix(

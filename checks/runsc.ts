@@ -4,6 +4,7 @@ import { gvisorArch } from "../platform/arch.ts";
 import { latestRelease } from "../platform/latest-release.ts";
 import { run } from "../platform/proc.ts";
 import { EXPECTED_SIDECARS, primaryRunsc, type RunscBinary } from "../platform/runsc.ts";
+import { unknownFlags } from "../platform/runsc-features.ts";
 import { compareGvisor, gvisorAgeDays } from "../platform/versions.ts";
 import { diagnose, diagnoseState, installFix, unknownError, type RuleContext } from "./rules.ts";
 import { didNotStart, signatureOutcome } from "./probe.ts";
@@ -154,6 +155,7 @@ export const runscSmoke: Check = {
     if (res.code !== 0) {
       const failed = didNotStart("runsc.smoke", res, cmd, rc(ctx), [`$ ${cmd}`], "the sandbox");
       if (failed.diagnosis?.rule !== "cgroup-controller-missing") return failed;
+      if (unknownFlags(r.features, ["--ignore-cgroups"]).length) return failed;
       // cgroup v2 without the controllers runsc wants: the engines get --ignore-cgroups from their own
       // checks' fixes; here, say whether gVisor runs at all with it, and what it costs.
       const again = ["--ignore-cgroups", ...args];
