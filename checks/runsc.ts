@@ -4,9 +4,10 @@ import { gvisorArch } from "../platform/arch.ts";
 import { latestRelease } from "../platform/latest-release.ts";
 import { run } from "../platform/proc.ts";
 import { EXPECTED_SIDECARS, primaryRunsc, type RunscBinary } from "../platform/runsc.ts";
+import { unknownFlags } from "../platform/runsc-features.ts";
 import { compareGvisor, gvisorAgeDays } from "../platform/versions.ts";
 import { diagnose, diagnoseState, installFix, unknownError, type RuleContext } from "./rules.ts";
-import { didNotStart, signatureOutcome } from "./probe.ts";
+import { decodeStartFailure, didNotStart, signatureOutcome } from "./probe.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 import type { EngineDetection } from "../platform/engines/types.ts";
 import { installedReleaseOf, layoutFor, readState } from "../platform/release/layout.ts";
@@ -153,7 +154,10 @@ export const runscSmoke: Check = {
     const cmd = `sudo ${r.path} ${args.join(" ")}`;
     if (res.code !== 0) {
       const failed = didNotStart("runsc.smoke", res, cmd, rc(ctx), [`$ ${cmd}`], "the sandbox");
-      if (failed.diagnosis?.rule !== "cgroup-controller-missing") return failed;
+      if (failed.diagnosis?.rule !== "cgroup-controller-missing") {
+        return decodeStartFailure(failed, res, "runsc.smoke", { ...rc(ctx) }, { runsc: r, args, env: ctx.options.env });
+      }
+      if (unknownFlags(r.features, ["--ignore-cgroups"]).length) return failed;
       // cgroup v2 without the controllers runsc wants: the engines get --ignore-cgroups from their own
       // checks' fixes; here, say whether gVisor runs at all with it, and what it costs.
       const again = ["--ignore-cgroups", ...args];

@@ -14,7 +14,10 @@ import {
 import type { HostFacts } from "../platform/facts.ts";
 import { whichInRoot } from "../platform/host-exec.ts";
 import { SELF_ROOT, type HostRoot } from "../platform/host-root.ts";
+import { run } from "../platform/proc.ts";
 import { findRunscBinaries, primaryRunsc } from "../platform/runsc.ts";
+import { runscFeatures, unknownFlags } from "../platform/runsc-features.ts";
+import { parseGvisorVersion } from "../platform/versions.ts";
 import type { IO } from "./args.ts";
 import { echoInput } from "./echo-input.ts";
 import { EXIT, UsageError } from "./errors.ts";
@@ -119,6 +122,21 @@ function checkRunsc(path: string, force: boolean, root: HostRoot): string {
 }
 
 /**
+ * Refuse runtime arguments the runsc being registered does not know: the engine would accept
+ * them and every container would then fail with "flag provided but not defined".
+ */
+async function checkFlagsKnown(runscPath: string, args: string[], root: HostRoot): Promise<void> {
+  const local = root.local(runscPath);
+  const version = parseGvisorVersion((await run(local, ["--version"], { timeoutMs: 5_000 })).stdout);
+  const unknown = unknownFlags(await runscFeatures(local, version), args);
+  if (!unknown.length) return;
+  throw new UsageError(
+    `${root.show(runscPath)} (${version?.raw ?? "unknown release"}) does not know ${unknown.join(", ")}: runsc would refuse to start`,
+    `install a current release (gvisor-doctor install), or pass --force to register ${unknown.length > 1 ? "them" : "it"} anyway`,
+  );
+}
+
+/**
  * --config names a regular file of bounded size (or a drop-in directory, for the engines that
  * have them), or a path that does not exist yet: never a FIFO, device or /proc file.
  */
@@ -157,6 +175,7 @@ export async function resolveRuntimeRequest(req: ConfigureRequest, env: NodeJS.P
     const p = req.runscPath ?? (await defaultRunsc(req, env));
     if (!p) throw new UsageError("no runsc found on this host", "install it first (gvisor-doctor install), or pass --runsc PATH");
     runscPath = checkRunsc(p, !!req.force, req.hostRoot ?? SELF_ROOT);
+    if (runtimeArgs?.length && !req.force) await checkFlagsKnown(runscPath, runtimeArgs, req.hostRoot ?? SELF_ROOT);
   }
   return { name, runscPath, runtimeArgs, makeDefault: !!req.makeDefault, remove: !!req.remove };
 }
