@@ -20,10 +20,11 @@ afterAll(() => bucket?.close());
 beforeEach(() => { prefix = makePrefix(); });
 afterEach(() => removePrefix(prefix));
 
-const args = (mirror: string, ...more: string[]) => ["install", "--mirror", mirror, "--prefix", prefix, "--no-configure", ...more];
+const args = (mirror: string, ...more: string[]) =>
+  ["install", "--mirror", mirror, "--prefix", prefix, "--no-configure", ...more];
 
 describe("downloads", () => {
-  test.each([["zstd"], ["loose"]])("a first chunk shorter than the magic number (%s) is waited on, not refused", async (format) => {
+  test.each([["zstd"], ["loose"]])("a first chunk shorter than the magic (%s) is waited on, not refused", async (format) => {
     const version = format === "loose" ? RELEASES.legacy : RELEASES.current;
     const r = await gvd(args(bucket.mirror("split-magic"), "--version", version, "--format", format), cleanEnv());
     expect(r.stderr).not.toContain("is not a");
@@ -33,9 +34,11 @@ describe("downloads", () => {
 
   test("a file larger than a release's size class is refused from its Content-Length, before its body", async () => {
     const before = bucket.requests.length;
-    const r = await gvd(args(bucket.mirror("throttle"), "--version", RELEASES.current), cleanEnv({ GVISOR_DOCTOR_MAX_DOWNLOAD_MB: "1" }));
+    const small = cleanEnv({ GVISOR_DOCTOR_MAX_DOWNLOAD_MB: "1" });
+    const r = await gvd(args(bucket.mirror("throttle"), "--version", RELEASES.current), small);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/gvisor\.tar\.zstd is [\d.]+ MB, more than 1\.0 MB: a gVisor release file is far smaller; the download was stopped/);
+    expect(r.stderr).toMatch(/gvisor\.tar\.zstd is [\d.]+ MB, more than 1\.0 MB: a gVisor release file is far smaller/);
+    expect(r.stderr).toContain("the download was stopped");
     // Refused at once: not retried as a network error.
     expect(bucket.requests.slice(before).filter((q) => q.path.endsWith("gvisor.tar.zstd"))).toHaveLength(1);
     expect(existsSync(join(prefix, "bin/runsc"))).toBe(false);
@@ -43,7 +46,8 @@ describe("downloads", () => {
   });
 
   test("a local mirror's file past the bound is refused the same way", async () => {
-    const r = await gvd(args(bucket.dir, "--version", RELEASES.legacy, "--format", "loose"), cleanEnv({ GVISOR_DOCTOR_MAX_DOWNLOAD_MB: "1" }));
+    const small = cleanEnv({ GVISOR_DOCTOR_MAX_DOWNLOAD_MB: "1" });
+    const r = await gvd(args(bucket.dir, "--version", RELEASES.legacy, "--format", "loose"), small);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/runsc is [\d.]+ MB, more than 1\.0 MB/);
   });
@@ -53,7 +57,7 @@ describe("downloads", () => {
     const r = await gvd(args(bucket.mirror("throttle"), "--version", RELEASES.absolute), cleanEnv());
     const ms = Date.now() - t0;
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`gvisor.tar.zstd cannot be installed safely: member "/tmp/gvd-absolute-member" has an absolute path`);
+    expect(r.stderr).toContain(`gvisor.tar.zstd cannot be installed safely: member "/tmp/gvd-absolute-member" has an absolute`);
     expect(r.stderr).toContain("the download was stopped there");
     expect(ms).toBeLessThan(5_000); // the whole file takes ~9 s at 1 MB/s
     expect(existsSync("/tmp/gvd-absolute-member")).toBe(false);
@@ -70,7 +74,8 @@ describe.skipIf(process.getuid?.() !== 0)("the disk, not the archive", () => {
         wrap: ["unshare", "-m", "--propagation", "private"],
       });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`no space left on the file system of ${prefix}/lib/gvisor while writing \\S+ \\(the disk is full\\)`));
+    const full = `no space left on the file system of ${prefix}/lib/gvisor while writing \\S+ \\(the disk is full\\)`;
+    expect(r.stderr).toMatch(new RegExp(full));
     expect(r.stderr).toContain(`df -h ${prefix}/lib/gvisor`);
     expect(r.stderr).not.toContain("cannot be installed safely");
     expect(r.stderr).not.toContain("internal error");
@@ -83,7 +88,8 @@ describe.skipIf(process.getuid?.() !== 0)("the disk, not the archive", () => {
         wrap: ["unshare", "-m", "--propagation", "private"],
       });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`no space left on the file system of ${prefix}/lib/gvisor while writing (runsc|containerd-shim-runsc-v1) `));
+    const full = `no space left on the file system of ${prefix}/lib/gvisor while writing (runsc|containerd-shim-runsc-v1) `;
+    expect(r.stderr).toMatch(new RegExp(full));
     expect(r.stderr).not.toContain("internal error");
   });
 });

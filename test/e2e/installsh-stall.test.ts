@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { cleanEnv, fakeDoctor, hostAsset, INSTALL_SH, makeRelease, runShell, serveDir, toolbox, type Served } from "../helpers/release.ts";
+import {
+  cleanEnv, fakeDoctor, hostAsset, INSTALL_SH, makeRelease, runShell, serveDir, toolbox, type Served,
+} from "../helpers/release.ts";
 
 setDefaultTimeout(60_000);
 
@@ -58,7 +60,9 @@ describe.skipIf(MISSING.length > 0)("install.sh and a server that stalls", () =>
   const run = (path: string, dir: string, timeout: string, onSpawn?: (pid: number) => void, shell = "dash") =>
     runShell(`exec ${shell} -s`, [], {
       input: readFileSync(INSTALL_SH),
-      env: cleanEnv({ PATH: path, GVISOR_DOCTOR_BASE: served.url, GVISOR_DOCTOR_INSTALL_DIR: dir, GVISOR_DOCTOR_HTTP_TIMEOUT: timeout }),
+      env: cleanEnv({
+        PATH: path, GVISOR_DOCTOR_BASE: served.url, GVISOR_DOCTOR_INSTALL_DIR: dir, GVISOR_DOCTOR_HTTP_TIMEOUT: timeout,
+      }),
       onSpawn,
       timeoutMs: 40_000, // a guard: without time limits the installer never ends here
     });
@@ -74,7 +78,7 @@ describe.skipIf(MISSING.length > 0)("install.sh and a server that stalls", () =>
     const s = (Date.now() - t0) / 1000;
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`error: could not download ${served.url}/${asset}(\\.gz)? with (curl|wget)`));
-    expect(r.stderr).toMatch(/timed out: no (connection or no )?data for 2 s|no data for 2 s \(GVISOR_DOCTOR_HTTP_TIMEOUT\)/);
+    expect(r.stderr).toMatch(/timed out: no (connection or no )?data for 2 s|no data for 2 s \(GVISOR_DOCTOR_HTTP/);
     expect(s).toBeLessThan(20); // 2 s per stall, a retry or two; before: no limit at all
     expect(readdirSync(dir)).toEqual([]);
   });
@@ -91,7 +95,9 @@ describe.skipIf(MISSING.length > 0)("install.sh and a server that stalls", () =>
     stall();
     const done = run(process.env.PATH!, dir, "60", (p) => (pid = p), shell);
     const end = Date.now() + 20_000;
-    while (!served.requests.some((q) => q.includes(asset)) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    while (!served.requests.some((q) => q.includes(asset)) && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     await new Promise((r) => setTimeout(r, 300)); // curl is now waiting on the stalled body
     const curls = () => spawnSync("pgrep", ["-f", `${served.url}/${asset}`], { encoding: "utf8" }).stdout.trim();
     expect(curls()).not.toBe("");

@@ -104,7 +104,8 @@ describe.skipIf(MISSING.length > 0)("install.sh end to end", () => {
       const ovl = fresh("usr-lib-overlay");
       const withMusl = [
         "unshare", "-m", "--propagation", "private", "sh", "-c",
-        `mkdir "$1/u" "$1/w" "$1/m" && mount -t overlay overlay -o "lowerdir=/usr/lib,upperdir=$1/u,workdir=$1/w" "$1/m" && ` +
+        `mkdir "$1/u" "$1/w" "$1/m" && ` +
+          `mount -t overlay overlay -o "lowerdir=/usr/lib,upperdir=$1/u,workdir=$1/w" "$1/m" && ` +
           `touch "$1/m/${MUSL_LOADER.slice("/usr/lib/".length)}" && mount --bind "$1/m" /usr/lib && shift && exec "$@"`,
         "sh", ovl,
       ];

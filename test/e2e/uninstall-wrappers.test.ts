@@ -14,7 +14,8 @@ let prefix: string;
 beforeAll(() => { mirror = bucketDir(); }, 180_000);
 beforeEach(async () => {
   prefix = makePrefix();
-  const r = await gvd(["install", "--mirror", mirror, "--prefix", prefix, "--version", RELEASES.legacy, "--no-configure"], cleanEnv());
+  const argv = ["install", "--mirror", mirror, "--prefix", prefix, "--version", RELEASES.legacy, "--no-configure"];
+  const r = await gvd(argv, cleanEnv());
   expect(r.code).toBe(0);
 });
 afterEach(() => removePrefix(prefix));
@@ -24,8 +25,9 @@ const conf = () => join(prefix, "containers.conf");
 /** configure podman (4.3: runtime args only through a wrapper) for the prefix's runsc, with CONTAINERS_CONF. */
 async function configureWithWrapper(): Promise<string> {
   writeFileSync(conf(), "");
-  const r = await gvd(["configure", "podman", "--runsc", join(prefix, "bin/runsc"), "--runtime-arg=--network=none", "--wrapper-dir", wrappers(), "--no-verify"],
-    cleanEnv({ CONTAINERS_CONF: conf() }));
+  const argv = ["configure", "podman", "--runsc", join(prefix, "bin/runsc"), "--runtime-arg=--network=none",
+    "--wrapper-dir", wrappers(), "--no-verify"];
+  const r = await gvd(argv, cleanEnv({ CONTAINERS_CONF: conf() }));
   expect(r.code).toBe(0);
   const w = join(wrappers(), "podman-runsc");
   expect(readFileSync(conf(), "utf8")).toContain(w);
@@ -55,7 +57,8 @@ describe("uninstall and the wrappers configure wrote", () => {
 
   test("a wrapper an engine still names (uninstall --no-configure) is kept, and the engine is named", async () => {
     const w = await configureWithWrapper();
-    const r = await gvd(["uninstall", "--prefix", prefix, "--no-configure", "--json"], cleanEnv({ CONTAINERS_CONF: conf() }));
+    const argv = ["uninstall", "--prefix", prefix, "--no-configure", "--json"];
+    const r = await gvd(argv, cleanEnv({ CONTAINERS_CONF: conf() }));
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`warning: ${w} runs ${prefix}'s runsc, which is gone, and podman still uses it`);
     expect(r.stderr).toContain("gvisor-doctor configure podman --remove");

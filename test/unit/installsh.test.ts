@@ -133,7 +133,9 @@ describe.each(SHELLS.map((s) => [s.join(" "), s] as const))("target selection un
 const functionsOnly = text.split("\n").slice(0, -2).join("\n");
 /** Run `body` after install.sh's function definitions, in `sh`; stderr carries say/warn/die. */
 const withFunctions = (sh: string[], body: string, env: Record<string, string> = {}) =>
-  spawnSync(sh[0], [...sh.slice(1), "-s"], { input: `${functionsOnly}\n${body}\n`, encoding: "utf8", env: { PATH: process.env.PATH!, ...env } });
+  spawnSync(sh[0], [...sh.slice(1), "-s"], {
+    input: `${functionsOnly}\n${body}\n`, encoding: "utf8", env: { PATH: process.env.PATH!, ...env },
+  });
 
 describe.each(SHELLS.map((s) => [s.join(" "), s] as const))("under %s", (_name, sh) => {
   test.each([
@@ -142,17 +144,20 @@ describe.each(SHELLS.map((s) => [s.join(" "), s] as const))("under %s", (_name, 
     ["a double quote, a backquote and a backslash", '/home/q"`\\z/.local/bin'],
     ["nothing special (the familiar form)", "/home/plain/.local/bin"],
   ])("the PATH hint for a directory with %s works when pasted", (_what, dir) => {
-    const r = withFunctions(sh, "GVD_BIN=gvisor-doctor; _dest=\"$_dir/gvisor-doctor\"; path_hint", { _dir: dir, PATH: "/usr/bin:/bin" });
+    const hint = "GVD_BIN=gvisor-doctor; _dest=\"$_dir/gvisor-doctor\"; path_hint";
+    const r = withFunctions(sh, hint, { _dir: dir, PATH: "/usr/bin:/bin" });
     expect(r.status).toBe(0);
     const lines = r.stderr.split("\n").map((l) => l.trim());
     const exportLine = lines.find((l) => l.startsWith("export PATH="))!;
     const profileLine = lines.find((l) => l.endsWith(">> ~/.profile"))!;
     const home = mkdtempSync(join(tmp, "home-"));
     // Pasted into a shell: PATH starts with the directory, exactly.
-    const pasted = spawnSync(sh[0], [...sh.slice(1), "-c", `${exportLine}\nprintf '%s' "$PATH"`], { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } });
+    const shell = (script: string, env: Record<string, string>) =>
+      spawnSync(sh[0], [...sh.slice(1), "-c", script], { encoding: "utf8", env: { PATH: "/usr/bin:/bin", ...env } });
+    const pasted = shell(`${exportLine}\nprintf '%s' "$PATH"`, {});
     expect(pasted.stdout).toBe(`${dir}:/usr/bin:/bin`);
     // The ~/.profile line writes a line that does the same at the next login.
-    const saved = spawnSync(sh[0], [...sh.slice(1), "-c", `${profileLine}\n. "$HOME/.profile"\nprintf '%s' "$PATH"`], { encoding: "utf8", env: { PATH: "/usr/bin:/bin", HOME: home } });
+    const saved = shell(`${profileLine}\n. "$HOME/.profile"\nprintf '%s' "$PATH"`, { HOME: home });
     expect(saved.stdout).toBe(`${dir}:/usr/bin:/bin`);
     if (!/[^A-Za-z0-9/._-]/.test(dir)) expect(exportLine).toBe(`export PATH="${dir}:$PATH"`);
   });
@@ -163,8 +168,10 @@ describe.each(SHELLS.map((s) => [s.join(" "), s] as const))("under %s", (_name, 
     const sum = spawnSync("sha512sum", [join(d, "gvisor-doctor-linux-x64")], { encoding: "utf8" }).stdout.split(" ")[0];
     const sums = `${"0".repeat(128)}  other\r\n${sum.toUpperCase()}  gvisor-doctor-linux-x64\r\n`;
     writeFileSync(join(d, "SHA512SUMS"), sums);
-    expect(spawnSync("sha512sum", ["-c", "--ignore-missing", "SHA512SUMS"], { cwd: d, encoding: "utf8" }).stdout).toContain("gvisor-doctor-linux-x64: OK");
-    const r = withFunctions(sh, `_tmp=${d}; _base=test; _hasher=sha512sum; _sums=$(cat ${d}/SHA512SUMS); verify gvisor-doctor-linux-x64 && echo verified`);
+    const check = spawnSync("sha512sum", ["-c", "--ignore-missing", "SHA512SUMS"], { cwd: d, encoding: "utf8" });
+    expect(check.stdout).toContain("gvisor-doctor-linux-x64: OK");
+    const setup = `_tmp=${d}; _base=test; _hasher=sha512sum; _sums=$(cat ${d}/SHA512SUMS)`;
+    const r = withFunctions(sh, `${setup}; verify gvisor-doctor-linux-x64 && echo verified`);
     expect(r.stderr).toBe("");
     expect(r.stdout).toBe("verified\n");
   });

@@ -121,7 +121,8 @@ describe("many members", () => {
       await s.synced();
       console.log(got.length);
     `);
-    const r = Bun.spawnSync(["sh", "-c", 'ulimit -n 256 && exec "$0" "$@"', process.execPath, script, join(dir, "many")], { stderr: "pipe" });
+    const argv = ["sh", "-c", 'ulimit -n 256 && exec "$0" "$@"', process.execPath, script, join(dir, "many")];
+    const r = Bun.spawnSync(argv, { stderr: "pipe" });
     expect(r.stderr.toString()).not.toContain("EMFILE");
     expect(r.stdout.toString().trim()).toBe("20001");
     expect(r.exitCode).toBe(0);

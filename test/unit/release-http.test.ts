@@ -93,7 +93,10 @@ describe("redirects", () => {
     const http = await import("node:http");
     server = http.createServer((req, res) => {
       hits.push(req.url ?? "");
-      const to = { "/to-file": "file:///etc/passwd", "/to-ftp": "ftp://127.0.0.1/x", "/to-ok": `${bucket.mirror()}/${REL}` }[req.url ?? ""];
+      const targets: Record<string, string> = {
+        "/to-file": "file:///etc/passwd", "/to-ftp": "ftp://127.0.0.1/x", "/to-ok": `${bucket.mirror()}/${REL}`,
+      };
+      const to = targets[req.url ?? ""];
       if (req.url === "/loop") return res.writeHead(302, { Location: "/loop" }).end();
       res.writeHead(to ? 302 : 404, to ? { Location: to } : {}).end();
     });
