@@ -3,15 +3,12 @@
 // backups, atomic symlink switches, and a lock file that serialises concurrent runs.
 import {
   closeSync, constants, copyFileSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync,
-  renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync, fchmodSync, fchownSync, existsSync, utimesSync, readdirSync,
+  renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync, fchmodSync, fchownSync, utimesSync, readdirSync,
+  linkSync, readlinkSync,
 } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { pidAlive } from "./procs.ts";
-
-// Backups (hard links) and dangling --config links.
-import { linkSync, readlinkSync } from "node:fs";
-import { resolve } from "node:path";
 
 /** Resolve symlinks so a write replaces the target file and the link stays a link. */
 export function resolveForWrite(path: string, depth = 0): string {
