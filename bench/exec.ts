@@ -3,11 +3,11 @@
 //     against a throwaway dockerd (the test bed, runsc registered); same image.
 //  2. `exec --via runsc -- true` vs `runsc --network=none do true` (root; the default
 //     `runsc do` network cannot start on this kernel, see docs/exec.md).
-// Goals: both ≤ 1.1×.   Run: npx bun bench/exec.ts [runs]   (GVD_BINARY=… for another build)
+// Goals: both ≤ 1.1×. Plus exec's own peak RSS.   Run: npx bun bench/exec.ts [runs]   (GVD_BINARY=… for another build)
 import { join } from "node:path";
 import { ensureProbeImage } from "../platform/images.ts";
 import { BED, startDockerBed } from "../test/bed/bed.ts";
-import { interleaved, ratio, report } from "./lib.ts";
+import { interleaved, peakRssMb, ratio, report } from "./lib.ts";
 
 const runs = Number(process.argv[2] ?? 15);
 const bin = process.env.GVD_BINARY ?? join(import.meta.dirname, "..", "dist", "gvisor-doctor");
@@ -30,6 +30,9 @@ try {
   ], runs);
   const mr = report("exec via runsc (root)", runsc);
   ratio("exec --via runsc / runsc do", mr["gvisor-doctor exec --via runsc -- true"], mr["runsc --network=none do true"], 1.1);
+  const rss = (via: string) => peakRssMb({ name: via, argv: [bin, "exec", "--via", via, "--", "true"], env })?.toFixed(0) ?? "n/a";
+  // GNU time: the largest process of the tree it waited for (gvisor-doctor, or a child it waited for).
+  console.log(`  peak RSS: exec --via docker ${rss("docker")} MB, --via runsc ${rss("runsc")} MB (max of 3)`);
 } finally {
   await bed.stop();
 }

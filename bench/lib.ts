@@ -7,6 +7,8 @@ export interface Case {
   name: string;
   argv: string[];
   env?: NodeJS.ProcessEnv;
+  /** Working directory (default: the bench's own). */
+  cwd?: string;
   /** Prepare before each run (not timed). */
   before?: () => void;
   /** Exit codes that are fine (default [0]); e.g. a check run that reports a failing check. */
@@ -16,7 +18,7 @@ export interface Case {
 export function timeOnce(c: Case): number {
   c.before?.();
   const t0 = performance.now();
-  const r = spawnSync(c.argv[0], c.argv.slice(1), { env: c.env ?? process.env, stdio: ["ignore", "ignore", "pipe"] });
+  const r = spawnSync(c.argv[0], c.argv.slice(1), { env: c.env ?? process.env, cwd: c.cwd, stdio: ["ignore", "ignore", "pipe"] });
   const ms = performance.now() - t0;
   if (!(c.okCodes ?? [0]).includes(r.status ?? -1)) throw new Error(`${c.argv.join(" ")} exited ${r.status}: ${r.stderr?.toString().slice(-500)}`);
   return ms;
@@ -54,4 +56,18 @@ export function ratio(label: string, a: number, b: number, goal?: number): void 
   const r = a / b;
   const verdict = goal === undefined ? "" : r <= goal ? `  ✓ goal ≤ ${goal}×` : `  ✗ goal ≤ ${goal}× (misses by ${((r / goal - 1) * 100).toFixed(0)}%)`;
   console.log(`  ${label.padEnd(48)} ${r.toFixed(2)}×${verdict}`);
+}
+
+/** Peak RSS in MB (GNU time's max RSS, the largest of `runs` runs) of a command; null without /usr/bin/time. */
+export function peakRssMb(c: Case, runs = 3): number | null {
+  let peak = 0;
+  for (let i = 0; i < runs; i++) {
+    c.before?.();
+    const r = spawnSync("/usr/bin/time", ["-f", "GVD_MAXRSS %M", ...c.argv], { env: c.env ?? process.env, cwd: c.cwd, encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] });
+    const kb = r.stderr?.match(/GVD_MAXRSS (\d+)/)?.[1];
+    if (!kb) return null;
+    if (!(c.okCodes ?? [0]).includes(r.status ?? -1)) throw new Error(`${c.argv.join(" ")} exited ${r.status}: ${r.stderr.slice(-500)}`);
+    peak = Math.max(peak, Number(kb) / 1024);
+  }
+  return peak;
 }

@@ -53,8 +53,13 @@ export const containerdConfig: Check = {
     const errors = faults.filter((f) => f.severity === "error");
     const warnings = faults.filter((f) => f.severity === "warning");
     const spot = (f: (typeof faults)[number]) => `${f.file}${f.line ? `:${f.line}` : ""}${f.column ? `:${f.column}` : ""}: ${f.message}${f.fix ? ` — ${f.fix}` : ""}`;
+    // No version line on containerd 2.x: its own migration, shown as a diff, only with consent (--yes).
+    const migrate = gvdFix("containerd.register-runtime",
+      "Migrate the config to version 3 with containerd config migrate, register runsc and restart containerd",
+      ["configure", "containerd", "--migrate", "--restart"],
+      { confirm: "rewrites config.toml with containerd config migrate and restarts containerd" });
     const fixFor = (code: string) =>
-      /v2-section-in-v3|v3-on-1x|v1-on-2x|section-in-v/.test(code)
+      code === "containerd.v1-on-2x" ? migrate : /v2-section-in-v3|v3-on-1x|section-in-v/.test(code)
         ? gvdFix("containerd.register-runtime", "Re-register runsc under the plugin path this config version uses (and restart containerd)", ["configure", "containerd", "--restart"], { confirm: "restarts containerd" })
         : { id: "containerd.edit-config", summary: `Fix ${d.configPath} at the spot shown`, command: `$EDITOR ${d.configPath}`, automatic: false };
     if (errors.length) {
@@ -97,10 +102,13 @@ export const containerdRuntime: Check = {
     const root = hostRootAt(ctx.facts.hostRoot ?? undefined);
     const cfgPath = getPath(got, ["options", "ConfigPath"]) as string | undefined;
     const shimBinary = type === RUNSC_SHIM_TYPE ? declared?.path : null;
-    const bad = brokenRuntimeFile([{ path: binary, exec: true }, { path: cfgPath, exec: false }, { path: shimBinary, exec: true }], root);
+    const files = [{ path: binary, exec: true }, { path: cfgPath, exec: false }, { path: shimBinary, exec: true }];
+    const bad = brokenRuntimeFile(files, root);
     if (bad) {
-      const d = diagnoseState("runtime-path-missing", { ...rc(ctx), match: ["", bad.path] as unknown as RegExpMatchArray });
-      return fail(`${msg}, but ${bad.path} ${bad.problem}: containers of this runtime fail to start`, d, [`from containerd -c ${det(ctx)!.configPath} config dump`]);
+      const match = ["", bad.path] as unknown as RegExpMatchArray;
+      const d = diagnoseState("runtime-path-missing", { ...rc(ctx), match });
+      const why = `${msg}, but ${bad.path} ${bad.problem}: containers of this runtime fail to start`;
+      return fail(why, d, [`from containerd -c ${det(ctx)!.configPath} config dump`]);
     }
     // containerd has no live reload: a config newer than the daemon is not in effect yet.
     if (d.running && d.pid) {

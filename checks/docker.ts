@@ -1,17 +1,18 @@
 // Docker checks: is the daemon there, does it know runsc (and the right runsc), does a
 // container really run under gVisor, and what network does it get?
-import { realpathSync, statSync } from "node:fs";
+import { existsSync, realpathSync, statSync } from "node:fs";
 import { readElf } from "../platform/elf.ts";
 import { runInProbeImage } from "../platform/images.ts";
 import type { RunResult } from "../platform/proc.ts";
-import { primaryRunsc } from "../platform/runsc.ts";
+import { readEnviron } from "../platform/procs.ts";
+import { inspectRunsc, primaryRunsc } from "../platform/runsc.ts";
 import { which, SYSTEM_BIN_DIRS } from "../platform/which.ts";
 import { DEFAULT_DOCKER_HOST } from "../platform/docker.ts";
 import { diagnose, diagnoseState, type RuleContext } from "./rules.ts";
-import { didNotStart, RUNTIME_NAME, signatureOutcome } from "./probe.ts";
+import { decodeStartFailure, didNotStart, RUNTIME_NAME, signatureOutcome } from "./probe.ts";
 
 export { GVISOR_SIGNATURE, RUNTIME_NAME } from "./probe.ts";
-import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext, type Diagnosis } from "./types.ts";
+import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext, type Diagnosis, type Outcome } from "./types.ts";
 
 const NET_MARK = "--- /proc/net/dev ---";
 
@@ -168,6 +169,32 @@ export interface HelloData {
   interfaces: string[];
 }
 
+/**
+ * `docker run --runtime` takes only registered runtimes, so Docker cannot be handed a one-off
+ * debugging runtime without editing the user's daemon.json. A generic start failure is rerun
+ * as `runsc do true` instead: the runtime's own path and arguments, dockerd's $TMPDIR, with
+ * debug logs (a different workload than the container, which the details say).
+ */
+async function decodeDockerStart(ctx: CheckContext, failed: Outcome, r: RunResult, rtArgs: string[]): Promise<Outcome> {
+  const path = ctx.facts.docker.info?.runtimes[RUNTIME_NAME]?.path;
+  if (!path?.startsWith("/") || !existsSync(path)) return failed;
+  let real = path;
+  try {
+    real = realpathSync(path);
+  } catch {}
+  const runsc = ctx.facts.runsc.find((b) => b.path === path) ?? (await inspectRunsc(path, false));
+  if (!runsc.versionOk) return failed;
+  // The sandbox builds its chroot in dockerd's temp dir, not ours.
+  const pid = ctx.facts.docker.daemon?.pid;
+  const denv = pid ? readEnviron(pid) : null;
+  const env = { ...ctx.options.env, TMPDIR: denv?.TMPDIR };
+  if (!env.TMPDIR) delete env.TMPDIR;
+  // Without a --network argument `do` would set up a host network for the sandbox: not the question.
+  const args = [...rtArgs, ...(rtArgs.some((a) => /^--?network=/.test(a)) ? [] : ["--network=none"]), "do", "true"];
+  const note = `Docker cannot run a one-off runtime: this is \`runsc do true\` with the runtime's path${real !== path ? ` (→ ${real})` : ""} and arguments, not the container`;
+  return decodeStartFailure(failed, r, "docker.hello", rc(ctx), { runsc: { ...runsc, path }, args, env, note });
+}
+
 export const dockerHello: Check = {
   id: "docker.hello",
   title: "A container starts with --runtime=runsc",
@@ -186,7 +213,7 @@ export const dockerHello: Check = {
     const { result: r, image, args } = await runInProbeImage(cli, ["--rm", `--runtime=${RUNTIME_NAME}`, "--log-driver=none", ...noNet], ["sh", "-c", script], { env: options.env });
     const cmd = `docker run --rm --runtime=${RUNTIME_NAME} ${image.tag} dmesg`;
     const details = [`$ docker ${args.slice(0, -1).join(" ")} '${script}'  (${r.durationMs} ms)`, `image: ${image.tag}${image.built ? ` (built now from ${image.source})` : ""}`];
-    if (r.code !== 0) return didNotStart("docker.hello", r, cmd, rc(ctx), details);
+    if (r.code !== 0) return decodeDockerStart(ctx, didNotStart("docker.hello", r, cmd, rc(ctx), details), r, rtArgs);
     const parsed = parseHelloOutput(r.stdout);
     const data: HelloData = { result: r, ...parsed };
     // What the container said first; docker.signature judges it.

@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { runInProbeImage } from "../platform/images.ts";
 import { hostRootAt } from "../platform/host-root.ts";
 import { diagnoseState, type RuleContext } from "./rules.ts";
-import { brokenRuntimeFile } from "./runtime-files.ts";
+import { brokenRuntimeFile, type RuntimeFile } from "./runtime-files.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 import { didNotStart, RUNTIME_NAME, signatureOutcome } from "./probe.ts";
 
@@ -12,11 +12,12 @@ import { didNotStart, RUNTIME_NAME, signatureOutcome } from "./probe.ts";
 export const PODMAN_BUILTIN_RUNSC = ["/usr/bin/runsc", "/usr/sbin/runsc", "/usr/local/bin/runsc", "/usr/local/sbin/runsc", "/bin/runsc", "/sbin/runsc", "/run/current-system/sw/bin/runsc"];
 
 const rc = (ctx: CheckContext, engine: "podman" | "crio"): RuleContext => ({ facts: ctx.facts, engine, runtime: RUNTIME_NAME, configPath: ctx.facts.engines?.[engine].detection?.configPath });
-/** The runtime names a file that is missing or not executable: fail like the engine will, with the rule. */
-function brokenRuntime(ctx: CheckContext, engine: "podman" | "crio", label: string, files: Parameters<typeof brokenRuntimeFile>[0]) {
+/** The runtime names a file that is missing or not executable: fail as the engine will, with the rule. */
+function brokenRuntime(ctx: CheckContext, engine: "podman" | "crio", label: string, files: RuntimeFile[]) {
   const bad = brokenRuntimeFile(files, hostRootAt(ctx.facts.hostRoot ?? undefined));
   if (!bad) return null;
-  const d = diagnoseState("runtime-path-missing", { ...rc(ctx, engine), match: ["", bad.path] as unknown as RegExpMatchArray });
+  const match = ["", bad.path] as unknown as RegExpMatchArray;
+  const d = diagnoseState("runtime-path-missing", { ...rc(ctx, engine), match });
   return fail(`${label}, but ${bad.path} ${bad.problem}`, d);
 }
 
@@ -39,7 +40,8 @@ export const podmanRuntime: Check = {
     // built-in list without the flags the wrapper carried.
     const paths = Array.isArray(rt?.raw) ? (rt.raw as string[]) : [];
     const named = paths.find((p) => existsSync(p)) ?? paths[0];
-    const broken = rt && brokenRuntime(ctx, "podman", `${RUNTIME_NAME} → ${named ?? rt.path} (${rt.source.file})`, [{ path: named ?? rt.path, exec: true }]);
+    const label = `${RUNTIME_NAME} → ${named ?? rt?.path} (${rt?.source.file})`;
+    const broken = rt && brokenRuntime(ctx, "podman", label, [{ path: named ?? rt.path, exec: true }]);
     if (broken) return broken;
     if (rt) return pass(`${RUNTIME_NAME} → ${rt.path}${rt.args.length ? ` ${rt.args.join(" ")}` : ""} (${rt.source.file})`, [`config files: ${files.join(", ") || "none"}`], { path: rt.path, declared: true });
     const builtin = PODMAN_BUILTIN_RUNSC.find((p) => existsSync(p));
@@ -84,7 +86,8 @@ export const crioRuntime: Check = {
     const raw = (rt.raw ?? {}) as Record<string, unknown>;
     const str = (v: unknown) => (typeof v === "string" ? v : null);
     const files = [{ path: str(raw.runtime_path), exec: true }, { path: str(raw.runtime_config_path), exec: false }];
-    const broken = brokenRuntime(ctx, "crio", `${RUNTIME_NAME} → ${str(raw.runtime_path) ?? rt.path} (${rt.source.file})`, files);
+    const label = `${RUNTIME_NAME} → ${str(raw.runtime_path) ?? rt.path} (${rt.source.file})`;
+    const broken = brokenRuntime(ctx, "crio", label, files);
     if (broken) return broken;
     return pass(`${RUNTIME_NAME} → ${rt.path} (${rt.type ?? "oci"}, ${rt.source.file})`);
   },

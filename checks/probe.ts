@@ -2,7 +2,8 @@
 // and how a probe's result becomes a finding — a start that failed is diagnosed by the
 // rules table (else shown verbatim), a run is judged by gVisor's dmesg signature.
 import { failureText, type RunResult } from "../platform/proc.ts";
-import { GVISOR_SIGNATURE } from "../platform/runsc.ts";
+import { GVISOR_SIGNATURE, type RunscBinary } from "../platform/runsc.ts";
+import { isGenericStartError, logKind, rerunWithDebug } from "../platform/runsc-debug.ts";
 import { diagnose, unknownError, type RuleContext } from "./rules.ts";
 import { fail, pass, type Diagnosis, type Outcome } from "./types.ts";
 
@@ -30,4 +31,36 @@ export function signatureOutcome(dmesg: string[], notGvisor: Diagnosis, details:
   const sig = dmesg.find((l) => l.includes(GVISOR_SIGNATURE));
   if (!sig) return fail(`the container ran, but not under gVisor: dmesg says "${dmesg[0]?.trim() ?? ""}"`, notGvisor, [...details, ...dmesg.slice(0, 3)]);
   return pass(`dmesg shows "${sig.trim()}"${durationMs === undefined ? "" : ` (${durationMs} ms)`}`, [...details, `dmesg: ${sig.trim()}`]);
+}
+
+export interface DebugRerun {
+  /** The runsc the failed probe ran (its features say whether --debug-command exists). */
+  runsc: RunscBinary;
+  /** runsc's arguments for the rerun: the probe's own, or `do true` with the engine's runtime args. */
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  /** Said in the details when the rerun is not the probe itself (engines: `runsc do`). */
+  note?: string;
+}
+
+/**
+ * A probe that failed with a generic start error ("sync file … EOF", exit status 128, nothing)
+ * is rerun once with runsc's debug logs in a private temp dir: the first fatal line of the
+ * sandbox's own logs is matched against the rules, and the decisive lines go into the details.
+ */
+export async function decodeStartFailure(failed: Outcome, r: RunResult, checkId: string, rc: RuleContext, rerun: DebugRerun): Promise<Outcome> {
+  if (failed.status !== "fail" || !isGenericStartError(`${r.stderr}\n${r.stdout}`)) return failed;
+  const dbg = await rerunWithDebug(rerun.runsc.path, rerun.args, rerun.runsc.features, { env: rerun.env, timeoutMs: 30_000, cwd: "/" });
+  const how = `$ ${rerun.runsc.path} ${dbg.debugArgs[0]} --debug-log=<private temp dir>/ ${rerun.args.join(" ")}`;
+  const details = [...(failed.details ?? []), `rerun with runsc debug logs${rerun.note ? ` (${rerun.note})` : ""}:`, how];
+  if (dbg.result.code === 0) return { ...failed, details: [...details, "the rerun started the sandbox: the failure did not repeat, no log to decode"] };
+  if (!dbg.lines.length) {
+    const why = dbg.files.length ? `the logs (${dbg.files.map(logKind).join(", ")}) name no fatal error` : "runsc wrote no debug log";
+    return { ...failed, details: [...details, why, ...dbg.result.stderr.trim().split("\n").slice(-4)] };
+  }
+  details.push(`decisive lines of ${dbg.files.map(logKind).join(", ")}:`, ...dbg.lines.map((l) => `  ${l}`));
+  const decoded = dbg.causes.length ? diagnose(checkId, dbg.causes.join("\n"), rc) : null;
+  const first = dbg.causes[0];
+  const diagnosis = decoded ?? (first ? { ...(failed.diagnosis ?? unknownError(how, first)), cause: `${failed.diagnosis?.cause ?? "The sandbox did not start."} runsc's log says: ${first}` } : failed.diagnosis);
+  return { ...failed, message: first ? `${failed.message}; runsc's log: ${first}` : failed.message, details, diagnosis };
 }

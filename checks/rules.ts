@@ -5,6 +5,7 @@
 import type { HostFacts } from "../platform/facts.ts";
 import { installedReleaseOf } from "../platform/release/layout.ts";
 import { primaryRunsc } from "../platform/runsc.ts";
+import { unknownFlags } from "../platform/runsc-features.ts";
 import { gvdFix, type Diagnosis, type Fix } from "./types.ts";
 
 export type Engine = "docker" | "containerd" | "podman" | "crio" | "runsc";
@@ -29,8 +30,8 @@ export interface Rule {
   scope: string[];
   /** The error text signature; absent for rules that match host state only. */
   pattern?: RegExp;
-  /** Extra condition on host facts; a state rule matches on this alone. */
-  when?: (facts: HostFacts) => boolean;
+  /** Extra condition on host facts (and the match); a state rule matches on this alone. */
+  when?: (facts: HostFacts, match?: RegExpMatchArray) => boolean;
   /** A sample of the real error text (tests feed it; docs quote it). */
   sample?: string;
   cause: (c: RuleContext) => string;
@@ -40,6 +41,13 @@ export interface Rule {
 const engineOf = (c: RuleContext) => (c.engine === "runsc" ? "all" : c.engine);
 /** Register (or update) the runtime with the engine; `args` are runsc flags to add. */
 export const registerFix = (c: RuleContext, summary?: string, args: string[] = [], extraArgv: string[] = []): Fix => {
+  // Never register a flag the installed runsc rejects ("flag provided but not defined"): upgrade instead.
+  const r = primaryRunsc(c.facts.runsc ?? []);
+  const unknown = unknownFlags(r?.features, args).map((a) => `--${a.replace(/^--?/, "")}`);
+  if (unknown.length) {
+    const what = `${r!.path} (${r!.version?.raw ?? r!.versionText}) does not know ${unknown.join(", ")}`;
+    return installFix(c, `Install a current gVisor release: ${what}, which the fix needs`);
+  }
   // containerd (and CRI-O) have no live reload: a config change takes effect only with a restart.
   const restart = (c.engine === "containerd" || c.engine === "crio") && !extraArgv.includes("--restart") ? ["--restart"] : [];
   return gvdFix(
@@ -75,9 +83,16 @@ export const RULES: Rule[] = [
     id: "runtime-path-missing", ref: 2, title: "The runtime path in the engine config does not exist",
     scope: ["docker.", "containerd.", "podman.", "crio."],
     // Docker says it at `docker run`; containerd's runc shim only when it starts the binary (a deleted wrapper).
-    pattern: /error while looking up the specified runtime path: exec: "([^"]+)": stat [^:]+: no such file or directory|fork\/exec (\/[^:\s]+): no such file or directory/,
+    pattern: new RegExp([
+      String.raw`error while looking up the specified runtime path: exec: "([^"]+)": stat [^:]+: ` +
+        "no such file or directory",
+      String.raw`fork/exec (/[^:\s]+): no such file or directory`,
+    ].join("|")),
     sample: 'docker: Error response from daemon: error while looking up the specified runtime path: exec: "/usr/local/bin/runsc": stat /usr/local/bin/runsc: no such file or directory.',
-    cause: (c) => `The engine points the ${c.runtime} runtime at ${c.match?.[1] ?? c.match?.[2] ?? "a path"} that does not exist in the daemon's file system or is not executable (runsc or its gvisor-doctor wrapper moved or deleted, installed from a temp dir, or the daemon runs in another VM).`,
+    cause: (c) =>
+      `The engine points the ${c.runtime} runtime at ${c.match?.[1] ?? c.match?.[2] ?? "a path"} that does not ` +
+      "exist in the daemon's file system or is not executable (runsc or its gvisor-doctor wrapper moved or " +
+      "deleted, installed from a temp dir, or the daemon runs in another VM).",
     fix: (c) => registerFix(c, `Point the ${c.runtime} runtime at an existing runsc`),
   },
   {
@@ -212,11 +227,21 @@ export const RULES: Rule[] = [
   },
   {
     id: "tmp-symlink", ref: 16, title: "/tmp or $TMPDIR is a symlink",
-    scope: ["host.tmp", "runsc.", "docker.", "containerd.", "podman."], pattern: /cannot read client sync file: waiting for sandbox to start: EOF|expected to open \/tmp, but found/,
-    when: (f) => f.tmp.symlink,
+    scope: ["host.tmp", "runsc.", "docker.", "containerd.", "podman."],
+    // runsc's boot log names both paths (decoded debug logs); the generic EOF needs the host facts.
+    pattern: /expected to open (\/\S*), but found (\/\S+)|cannot read client sync file: waiting for sandbox to start: EOF/,
+    when: (f, m) => !!m?.[1] || f.tmp.symlink,
     sample: "creating container: cannot create sandbox: cannot read client sync file: waiting for sandbox to start: EOF",
-    cause: (c) => `The sandbox builds its chroot in ${c.facts.tmp.path}, which is a symlink to ${c.facts.tmp.target}; runsc refuses symlinks there and the sandbox dies at start.`,
+    cause: (c) => `The sandbox builds its chroot in ${c.match?.[1] ?? c.facts.tmp.path}, which is a symlink to ${c.match?.[2] ?? c.facts.tmp.target}; runsc refuses symlinks there and the sandbox dies at start.`,
     fix: (c) => ({ id: "host.tmp-real-dir", summary: `Make ${c.facts.tmp.path} a real directory (or set TMPDIR to one for the engine)`, command: c.facts.tmp.path === "/tmp" ? "sudo sh -c 'rm /tmp && mkdir -m 1777 /tmp'" : `export TMPDIR=${c.facts.tmp.target}`, automatic: false }),
+  },
+  {
+    // Seen in runsc 20221219's boot log with TMPDIR a 0700 directory: stderr only said "sync file … EOF".
+    id: "tmp-unreachable", ref: 16, title: "The sandbox user cannot reach $TMPDIR",
+    scope: ["runsc.", "docker.", "containerd.", "podman."], pattern: /failed to safely mount: Open\((\/[^,]+), _, _\): permission denied/,
+    sample: "error setting up chroot: error mounting tmpfs in choot: failed to safely mount: Open(/root/tmp, _, _): permission denied",
+    cause: (c) => `The sandbox builds its chroot in ${c.match?.[1] ?? "$TMPDIR"}, but it runs as nobody, who cannot open that directory (it or a parent lacks o+x, e.g. a 0700 private temp dir).`,
+    fix: (c) => ({ id: "host.tmp-reachable", summary: `Give runsc a temp dir everyone can search (unset TMPDIR to use /tmp, or chmod o+x ${c.match?.[1] ?? "$TMPDIR"} and its parents)`, command: "unset TMPDIR", automatic: false }),
   },
   {
     id: "sandbox-early-exit", ref: 16, title: "The sandbox died while starting",
@@ -246,6 +271,14 @@ export const RULES: Rule[] = [
     sample: "panic: failed to create a syscall thread",
     cause: () => "WSL2's kernel restricts ptrace; gVisor under WSL is very much unsupported.",
     fix: () => ({ id: "host.use-linux-vm", summary: "Use a real Linux VM or machine", command: null, automatic: false }),
+  },
+  {
+    // Seen in runsc 20240729's boot log under `ulimit -v 2000000`: stderr only said "sync file … EOF".
+    id: "syscall-thread", ref: 19, title: "The sandbox cannot create its syscall threads",
+    scope: ["runsc.", "docker.", "containerd.", "podman."], pattern: /failed to create a syscall thread/,
+    sample: "panic: failed to create a syscall thread",
+    cause: () => "The sandbox could not map or start its systrap stub threads: a virtual-memory limit on the engine or shell (ulimit -v, systemd LimitAS=), a low pids/threads limit, or a kernel that restricts ptrace.",
+    fix: () => ({ id: "host.address-space", summary: "Lift the virtual-memory limit for the engine (ulimit -v unlimited; systemd: LimitAS=infinity)", command: "ulimit -v; sudo systemctl show -p LimitAS docker containerd", automatic: false }),
   },
   {
     id: "not-linux", ref: 20, title: "Not a Linux host (macOS, Windows)",
@@ -296,7 +329,7 @@ export function diagnose(checkId: string, text: string, c: Omit<RuleContext, "ma
     if (!rule.pattern || !inScope(rule, checkId)) continue;
     const m = text.match(rule.pattern);
     if (!m) continue;
-    if (rule.when && !rule.when(c.facts)) continue;
+    if (rule.when && !rule.when(c.facts, m)) continue;
     const ctx = { ...c, match: m };
     return { cause: rule.cause(ctx), fix: rule.fix(ctx), rule: rule.id };
   }

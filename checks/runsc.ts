@@ -4,11 +4,25 @@ import { gvisorArch } from "../platform/arch.ts";
 import { latestRelease } from "../platform/latest-release.ts";
 import { run } from "../platform/proc.ts";
 import { EXPECTED_SIDECARS, primaryRunsc, type RunscBinary } from "../platform/runsc.ts";
+import { unknownFlags } from "../platform/runsc-features.ts";
 import { compareGvisor, gvisorAgeDays } from "../platform/versions.ts";
 import { diagnose, diagnoseState, installFix, unknownError, type RuleContext } from "./rules.ts";
-import { didNotStart, signatureOutcome } from "./probe.ts";
+import { decodeStartFailure, didNotStart, signatureOutcome } from "./probe.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 import type { EngineDetection } from "../platform/engines/types.ts";
+import { installedReleaseOf, layoutFor, readState } from "../platform/release/layout.ts";
+import { describeTrust } from "../platform/release/trust.ts";
+
+/** The trust level gvisor-doctor recorded when it installed this runsc (state.json of its prefix). */
+function trustOfLive(realPath: string): string {
+  const ours = installedReleaseOf(realPath);
+  if (!ours) return "unknown: not installed by gvisor-doctor ('gvisor-doctor install --verify signed' gets the signed level)";
+  try {
+    return describeTrust(readState(layoutFor(ours.prefix)).versions[ours.version]?.trust);
+  } catch {
+    return "unknown: state.json of its prefix cannot be read";
+  }
+}
 
 const rc = (ctx: CheckContext): Omit<RuleContext, "match"> => ({ facts: ctx.facts, engine: "runsc", runtime: "runsc" });
 /** The runsc every runsc.* check is about (the one runsc.binary accepted). */
@@ -35,7 +49,7 @@ export const runscBinary: Check = {
       const d = diagnose("runsc.binary", r.versionText, rc(ctx)) ?? { cause: "`runsc --version` failed; the binary is damaged or not executable.", fix: installFix(ctx, "Reinstall runsc", { force: true }) };
       return fail(`${where(r)} does not run: ${r.versionText}`, d, others);
     }
-    const details = [`path: ${where(r)}`, `version: ${r.versionText}`, ...others];
+    const details = [`path: ${where(r)}`, `version: ${r.versionText}`, `trust: ${trustOfLive(r.realPath)}`, ...others];
     return pass(`${r.version?.raw ?? r.versionText.replace(/^runsc version /, "")} at ${where(r)}`, details, r);
   },
 };
@@ -140,7 +154,10 @@ export const runscSmoke: Check = {
     const cmd = `sudo ${r.path} ${args.join(" ")}`;
     if (res.code !== 0) {
       const failed = didNotStart("runsc.smoke", res, cmd, rc(ctx), [`$ ${cmd}`], "the sandbox");
-      if (failed.diagnosis?.rule !== "cgroup-controller-missing") return failed;
+      if (failed.diagnosis?.rule !== "cgroup-controller-missing") {
+        return decodeStartFailure(failed, res, "runsc.smoke", { ...rc(ctx) }, { runsc: r, args, env: ctx.options.env });
+      }
+      if (unknownFlags(r.features, ["--ignore-cgroups"]).length) return failed;
       // cgroup v2 without the controllers runsc wants: the engines get --ignore-cgroups from their own
       // checks' fixes; here, say whether gVisor runs at all with it, and what it costs.
       const again = ["--ignore-cgroups", ...args];

@@ -18,6 +18,9 @@
 #   GVISOR_DOCTOR_SUDO=1                 when not root: install to /usr/local/bin and run with `sudo -E`
 #   GVISOR_DOCTOR_TARGET=linux-x64-musl  skip the detection (linux-{x64,x64-baseline,arm64}[-musl])
 #   GVISOR_DOCTOR_PRINT=target           only print the file name this machine needs
+#   GVISOR_DOCTOR_UNSIGNED=1             accept a release whose SHA512SUMS is not signed
+#   GVISOR_DOCTOR_RELEASE_PUBKEY=KEY     trust this ssh-ed25519 key for SHA512SUMS.sig
+#   GVISOR_DOCTOR_HTTP_TIMEOUT=30        seconds to connect, and seconds a download may stall
 #   HTTPS_PROXY, HTTP_PROXY, NO_PROXY    honoured (upper or lower case) by curl and wget
 #
 # The whole script is functions; the one command that runs them is the last line, inside
@@ -41,6 +44,9 @@ config() {
   # The project's GitHub repository: the one place the release location is spelled out.
   GVD_REPO=gvisor-doctor/gvisor-doctor
   GVD_BIN=gvisor-doctor
+  # The release key (ssh-ed25519) that signs SHA512SUMS: stamped by `npm run release` (empty in git).
+  GVD_RELEASE_PUBKEY=
+  _pubkey=${GVISOR_DOCTOR_RELEASE_PUBKEY:-$GVD_RELEASE_PUBKEY}
   _version=${GVISOR_DOCTOR_VERSION:-}
   _version=${_version#v}
   _print=${GVISOR_DOCTOR_PRINT:-}
@@ -53,6 +59,10 @@ config() {
     '' | 0) _want_sudo= ;;
     1) _want_sudo=1 ;;
     *) die "GVISOR_DOCTOR_SUDO=${GVISOR_DOCTOR_SUDO} is not 0 or 1" ;;
+  esac
+  _timeout=${GVISOR_DOCTOR_HTTP_TIMEOUT:-30}
+  case "$_timeout" in
+    '' | 0 | *[!0-9]*) die "GVISOR_DOCTOR_HTTP_TIMEOUT=$_timeout is not a whole number of seconds (at least 1)" ;;
   esac
 }
 
@@ -114,8 +124,8 @@ detect_arch() {
 }
 
 # musl or glibc. `ldd --version` answers on both (musl's ldd prints "musl libc" and exits 1);
-# the loader file decides when there is no ldd. A glibc system with Debian's `musl` package also
-# has /lib/ld-musl-*, so the loader is only the last resort.
+# the loader files decide when there is no ldd. A glibc system with Debian's `musl` package also
+# has /lib/ld-musl-*, so a glibc loader there means glibc (outside Alpine, whose gcompat adds one).
 detect_libc() {
   _ldd_out=$(ldd --version 2>&1 </dev/null || true)
   case "$_ldd_out" in
@@ -135,6 +145,10 @@ detect_libc() {
   _libc=glibc
   for _f in /lib/ld-musl-*.so.1; do
     if [ -e "$_f" ]; then _libc=musl; fi
+  done
+  [ -e /etc/alpine-release ] && return 0
+  for _f in /lib64/ld-linux-x86-64.so.2 /lib/ld-linux-x86-64.so.2 /lib/ld-linux-aarch64.so.1; do
+    if [ -e "$_f" ]; then _libc=glibc; fi
   done
 }
 
@@ -230,10 +244,55 @@ pick_install_dir() {
 }
 
 cleanup() {
+  if [ -n "${_child:-}" ]; then
+    kill "$_child" 2>/dev/null || true
+    _child=
+  fi
   if [ -n "${_tmp:-}" ]; then
     priv rm -rf "$_tmp" || true
     _tmp=
   fi
+}
+
+# A signal while a download runs: stop the download too (a trap waits for a foreground child, so
+# downloads run in the background and are waited for; see bgpriv).
+on_signal() {
+  cleanup
+  exit "$1"
+}
+
+# bgpriv CMD...: priv CMD in the background, waited for, so that a signal is handled at once.
+# A simple command (not a function) in the background: $! is the command itself, for the kill.
+bgpriv() {
+  if [ -n "$_sudo" ]; then
+    sudo -E "$@" </dev/null &
+  else
+    "$@" </dev/null &
+  fi
+  _child=$!
+  _bgrc=0
+  if [ -n "${_watch:-}" ]; then watch_stall "$_watch"; fi
+  wait "$_child" || _bgrc=$?
+  _child=
+  return "$_bgrc"
+}
+
+# watch_stall FILE: kill the download ($_child) once FILE has not grown for $_timeout seconds
+# (busybox wget has no working read timeout: its -T crashes busybox 1.35).
+watch_stall() {
+  _last=
+  _still=0
+  while kill -0 "$_child" 2>/dev/null; do
+    sleep 1
+    _size=$(wc -c <"$1" 2>/dev/null) || _size=
+    if [ -n "$_size" ] && [ "$_size" = "$_last" ]; then _still=$((_still + 1)); else _still=0; fi
+    _last=$_size
+    if [ "$_still" -ge "$_timeout" ]; then
+      _stalled=1
+      kill "$_child" 2>/dev/null || true
+      return 0
+    fi
+  done
 }
 
 # A private directory inside the install directory: it is on the same filesystem (so the final
@@ -241,9 +300,9 @@ cleanup() {
 make_tmp() {
   _tmp=
   trap cleanup EXIT
-  trap 'exit 129' HUP
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
+  trap 'on_signal 129' HUP
+  trap 'on_signal 130' INT
+  trap 'on_signal 143' TERM
   if has mktemp; then
     _tmp=$(priv mktemp -d "$_dir/.gvisor-doctor-install.XXXXXX") || die "cannot create a temporary directory in $_dir"
   else
@@ -293,6 +352,12 @@ pick_base() {
     esac
   fi
   if [ -z "$_dl" ] && has wget; then _dl=wget; fi
+  # GNU wget retries 20 times by default (a stalled server: 20 timeouts); busybox wget has no --tries.
+  # Its -T is a connect and read timeout; other wgets (busybox) are watched for stalls instead.
+  _wget_gnu=
+  if [ "$_dl" = wget ]; then
+    case "$(wget --version 2>/dev/null </dev/null || true)" in *"GNU Wget"*) _wget_gnu=1 ;; esac
+  fi
   [ -n "$_dl" ] || die "neither curl nor wget is installed, so nothing can be downloaded. Install one (apt-get install curl / dnf install curl / apk add curl), or download the release files yourself and point GVISOR_DOCTOR_BASE at their directory."
 }
 
@@ -306,28 +371,40 @@ fetch() {
   fi
   _url=$_base/$1
   if [ "$_dl" = curl ]; then
-    set -- --fail --location --retry 3 --output "$_out"
+    # A server that stops sending (under 1 KB/s for the timeout) fails the download like a dead one.
+    # Retries (resets, 5xx) only within the first timeout's worth of time: a stall is not waited out twice.
+    set -- --fail --location --retry 3 --retry-max-time "$_timeout" --connect-timeout "$_timeout" \
+      --speed-limit 1024 --speed-time "$_timeout" --output "$_out"
     # https only, redirects included: a redirect to plain http would defeat the point.
     case "$_url" in https://*) set -- "$@" --proto '=https' --tlsv1.2 ;; esac
     if [ -t 2 ]; then set -- "$@" --progress-bar; else set -- "$@" --silent --show-error; fi
-    priv curl "$@" "$_url"
+    bgpriv curl "$@" "$_url"
   else
-    priv wget -q -O "$_out" "$_url"
+    if [ -n "$_wget_gnu" ]; then
+      bgpriv wget -q -T "$_timeout" --tries=2 -O "$_out" "$_url"
+    else
+      _watch=$_out
+      bgpriv wget -q -O "$_out" "$_url" || { _rc=$?; _watch=; return "$_rc"; }
+      _watch=
+    fi
   fi
 }
 
 fetch_or_die() {
   _rc=0
+  _stalled=
   fetch "$1" || _rc=$?
   [ "$_rc" = 0 ] && return 0
   if [ -n "$_local" ]; then die "$_local/$1 is missing (GVISOR_DOCTOR_BASE is a directory; it needs SHA512SUMS and the file for $_target)"; fi
   # curl explains itself (--show-error); GNU wget -q says nothing, so translate its exit code.
   case "$_dl:$_rc" in
     curl:22 | wget:8) _why="the server answered with an HTTP error" ;;
-    wget:4) _why="network failure" ;;
+    curl:28) _why="timed out: no connection or no data for $_timeout s (GVISOR_DOCTOR_HTTP_TIMEOUT)" ;;
+    wget:4) _why="network failure or no data for $_timeout s (GVISOR_DOCTOR_HTTP_TIMEOUT)" ;;
     wget:5) _why="TLS certificate verification failed" ;;
     *) _why="see the message above" ;;
   esac
+  if [ -n "$_stalled" ]; then _why="timed out: no data for $_timeout s (GVISOR_DOCTOR_HTTP_TIMEOUT)"; fi
   die "could not download $_base/$1 with $_dl (exit $_rc: $_why). A 404 means this release has no such file: check GVISOR_DOCTOR_VERSION and GVISOR_DOCTOR_BASE."
 }
 
@@ -356,9 +433,11 @@ sha512() {
   _sum=${_sum%% *}  # the others: "HASH  FILE"
 }
 
-# expected NAME: set _want to NAME's hash in SHA512SUMS (`sha512sum` format), or empty.
+# expected NAME: set _want to NAME's hash in SHA512SUMS (`sha512sum` format), or empty. As with
+# `sha512sum -c`, CRLF line ends and upper-case hex are accepted.
 expected() {
-  _want=$(printf '%s\n' "$_sums" | awk -v n="$1" '$2 == n || $2 == "*" n { print $1; exit }')
+  _want=$(printf '%s\n' "$_sums" |
+    awk -v n="$1" '{ sub(/\r$/, "") } $2 == n || $2 == "*" n { print tolower($1); exit }')
 }
 
 verify() {
@@ -374,21 +453,75 @@ verify() {
   fi
 }
 
+# SHA512SUMS.sig: an SSH signature (`ssh-keygen -Y sign -n gvisor-doctor-release`) by the
+# release key. Verified with ssh-keygen when the host has it; otherwise say that only the
+# hashes could be checked. A signed release without its .sig is refused unless UNSIGNED=1.
+verify_signature() {
+  if [ -z "$_pubkey" ]; then
+    info "this install.sh names no release key: only the SHA-512 hashes were checked"
+    return 0
+  fi
+  if ! fetch SHA512SUMS.sig; then
+    if [ "${GVISOR_DOCTOR_UNSIGNED:-}" = 1 ]; then
+      warn "$_base has no SHA512SUMS.sig; GVISOR_DOCTOR_UNSIGNED=1: only the SHA-512 hashes are checked"
+      return 0
+    fi
+    die "$_base has no SHA512SUMS.sig: the release is not signed, so it cannot be verified. Set GVISOR_DOCTOR_UNSIGNED=1 to accept it with its SHA-512 hashes only."
+  fi
+  if ! has ssh-keygen; then
+    warn "no ssh-keygen (OpenSSH client) on this host, so the signature SHA512SUMS.sig could not be checked: only the SHA-512 hashes were"
+    return 0
+  fi
+  _rc=0
+  # priv closes stdin: the key and the message go in through a shell of the same privilege.
+  # shellcheck disable=SC2016 # $1 expands in that shell
+  _out=$(priv sh -c 'printf "gvisor-doctor-release %s\n" "$2" >"$1/allowed_signers" &&
+    ssh-keygen -Y verify -f "$1/allowed_signers" -I gvisor-doctor-release -n gvisor-doctor-release \
+      -s "$1/SHA512SUMS.sig" <"$1/SHA512SUMS"' sh "$_tmp" "$_pubkey" 2>&1) || _rc=$?
+  if [ "$_rc" = 0 ]; then
+    info "SHA512SUMS signature verified with ssh-keygen (key $_pubkey)"
+    return 0
+  fi
+  case "$_out" in
+    *"illegal option"* | *"unknown option"* | *usage:*)
+      warn "this ssh-keygen cannot verify signatures (OpenSSH older than 8.1): only the SHA-512 hashes were checked"
+      return 0
+      ;;
+  esac
+  die "the signature of SHA512SUMS from $_base does not verify ($_out). The release was modified or signed by another key; nothing was installed."
+}
+
 # --- install --------------------------------------------------------------------------------
+
+fmt_tool() {
+  case "$1" in xz) printf xz ;; gz) printf gzip ;; esac
+}
 
 download_and_verify() {
   _name=gvisor-doctor-$_target
   fetch_or_die SHA512SUMS
   _sums=$(priv cat "$_tmp/SHA512SUMS") || die "cannot read the downloaded SHA512SUMS"
-  # The .gz copy is half the size; the raw file is checked too once it is unpacked.
-  expected "$_name.gz"
-  if [ -n "$_want" ] && has gzip; then
-    info "downloading $_name.gz from $_base"
-    fetch_or_die "$_name.gz"
-    verify "$_name.gz"
-    priv gzip -d "$_tmp/$_name.gz" || die "could not unpack $_name.gz"
+  verify_signature
+  # The smallest copy this machine can unpack: .xz (~40 MB) with xz, else .gz (~54 MB) with
+  # gzip, else the raw file (~115 MB). The raw file is checked too once it is unpacked.
+  _fmt=
+  expected "$_name.xz"
+  if [ -n "$_want" ] && has xz; then
+    _fmt=xz
   else
-    info "downloading $_name from $_base"
+    expected "$_name.gz"
+    if [ -n "$_want" ] && has gzip; then _fmt=gz; fi
+  fi
+  case "$_fmt" in
+    xz) info "downloading $_name.xz from $_base (xz: the smallest download)" ;;
+    gz) info "downloading $_name.gz from $_base (gzip; with xz installed the download is ~25% smaller)" ;;
+    *) info "downloading $_name from $_base (uncompressed: neither xz nor gzip is installed)" ;;
+  esac
+  if [ -n "$_fmt" ]; then
+    fetch_or_die "$_name.$_fmt"
+    verify "$_name.$_fmt"
+    priv "$(fmt_tool "$_fmt")" -d "$_tmp/$_name.$_fmt" || die "could not unpack $_name.$_fmt"
+  else
     fetch_or_die "$_name"
   fi
   verify "$_name"
@@ -448,10 +581,38 @@ path_hint() {
       fi
       say ""
       say "$_dir is not on your PATH. Add it for this shell and future logins:"
-      say "  export PATH=\"$_dir:\$PATH\""
-      say "  echo 'export PATH=\"$_dir:\$PATH\"' >> ~/.profile"
+      case "$_dir" in
+        *[!A-Za-z0-9/._+,:@%=~-]*)
+          # Quoted for pasting: a $, quote, backslash or space in the path stays literal.
+          shquote "$_dir"
+          _line="export PATH=$_quoted:\"\$PATH\""
+          shquote "$_line"
+          say "  $_line"
+          say "  printf '%s\\n' $_quoted >> ~/.profile"
+          ;;
+        *)
+          say "  export PATH=\"$_dir:\$PATH\""
+          say "  echo 'export PATH=\"$_dir:\$PATH\"' >> ~/.profile"
+          ;;
+      esac
       ;;
   esac
+}
+
+# shquote STRING: set _quoted to STRING in single quotes, each ' written as '\''.
+shquote() {
+  _q=
+  _r=$1
+  while :; do
+    case "$_r" in
+      *"'"*)
+        _q="$_q${_r%%"'"*}'\\''"
+        _r=${_r#*"'"}
+        ;;
+      *) break ;;
+    esac
+  done
+  _quoted="'$_q$_r'"
 }
 
 next_steps() {

@@ -123,7 +123,9 @@ export function servesSocket(pid: number, sock: string): boolean | null {
  * be read. Several dockerd may name the same -H path in different mount namespaces.
  */
 export function dockerdServing(host: string, daemons: DaemonProcess[]): DaemonProcess | null {
-  const ours = daemons.filter((d) => SELF_ROOT.owns(d.pid));
+  // The snap's dockerd runs confined in its base snap's root, yet serves this machine (its
+  // daemon.json is the host's /var/snap/docker/current/config/daemon.json): it counts as ours.
+  const ours = daemons.filter((d) => SELF_ROOT.owns(d.pid) || d.exe.startsWith("/snap/"));
   const want = socketPath(host);
   if (!want) return ours.length === 1 ? ours[0] : null;
   const serves = ours.map((d) => ({ d, serves: servesSocket(d.pid, want) }));

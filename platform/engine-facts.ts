@@ -27,14 +27,24 @@ function engineContext(env: NodeJS.ProcessEnv, facts: Partial<HostFacts>, root: 
   return { env, facts: facts as HostFacts, wrapperDir: DEFAULT_WRAPPER_DIR, force: false, now: () => new Date(), log: () => {}, lightDetect: true, root };
 }
 
-export async function engineFacts(name: EngineName, env: NodeJS.ProcessEnv, facts: Partial<HostFacts>, root: HostRoot = SELF_ROOT): Promise<EngineFacts> {
+export interface EngineFactsOptions {
+  /**
+   * Read the engine's config even when the engine is not installed (uninstall: a config
+   * that names our runsc must not be left behind because the engine's binary is gone).
+   */
+  configWithoutEngine?: boolean;
+}
+
+export async function engineFacts(name: EngineName, env: NodeJS.ProcessEnv, facts: Partial<HostFacts>,
+  root: HostRoot = SELF_ROOT, opts: EngineFactsOptions = {}): Promise<EngineFacts> {
   const adapter = ENGINES[name];
   const ctx = engineContext(env, facts, root);
   let detection: EngineDetection | null = null;
   try {
     const d = await adapter.detect(ctx);
     detection = d;
-    if (!d.installed && !d.running) return { detection: d, inspection: null, error: null };
+    const configOnly = opts.configWithoutEngine && existsSync(root.local(d.configPath));
+    if (!d.installed && !d.running && !configOnly) return { detection: d, inspection: null, error: null };
     return { detection: d, inspection: await adapter.inspect(d, ctx), error: null };
   } catch (e) {
     return { detection, inspection: null, error: (e as Error).message };

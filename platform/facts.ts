@@ -6,21 +6,15 @@ import { unameArch } from "./arch.ts";
 import { dockerCli, dockerHost, dockerInfo, dockerdServing, daemonConfigPath, type DockerInfo } from "./docker.ts";
 import { run, failureText, type RunResult } from "./proc.ts";
 import { findProcesses, DOCKERD_VALUE_FLAGS, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "./procs.ts";
-import { findRunscBinaries, findRunscInRoot, GVISOR_SIGNATURE, type RunscBinary } from "./runsc.ts";
+import { findRunscBinaries, findRunscInRoot, type RunscBinary } from "./runsc.ts";
 import { SELF_ROOT, type HostRoot } from "./host-root.ts";
 import { join } from "node:path";
 import { parseKernel } from "./versions.ts";
 import { gatherEngineFacts, type EnginesFacts } from "./engine-facts.ts";
 import { which, SYSTEM_BIN_DIRS } from "./which.ts";
+import { detectSelfSandbox, type SelfSandboxFacts } from "./self-sandbox.ts";
 
-export interface SelfSandboxFacts {
-  /** True when at least one tell says we run inside gVisor. */
-  inside: boolean;
-  /** Which independent tells matched, e.g. ["/proc/sentry-meminfo", "dmesg", "uname"]. */
-  tells: string[];
-  /** What each tell saw (for the preflight report). */
-  evidence: { sentryMeminfo: boolean; dmesgFirstLine: string | null; dmesgError: string | null; kernelRelease: string };
-}
+export { detectSelfSandbox, type SelfSandboxFacts };
 
 export interface DockerFacts {
   cli: string | null;
@@ -106,29 +100,6 @@ export function detectContainer(env: NodeJS.ProcessEnv): HostFacts["container"] 
   if (kubernetes) tells.push("KUBERNETES_SERVICE_HOST");
   if (env.container) tells.push(`container=${env.container}`);
   return { inside: tells.length > 0, tells, kubernetes };
-}
-
-/** Independent tells of "this process runs inside gVisor" (gvisor-facts §6). */
-export async function detectSelfSandbox(opts: { dmesg: "always" | "to-confirm" } = { dmesg: "always" }): Promise<SelfSandboxFacts> {
-  const sentryMeminfo = existsSync("/proc/sentry-meminfo");
-  const kernelRelease = os.release();
-  const unameTell = /-gvisor$/.test(kernelRelease) || kernelRelease === "4.4.0";
-  const dmesgBin = which("dmesg") ?? which("dmesg", SYSTEM_BIN_DIRS.join(":"));
-  let dmesgFirstLine: string | null = null;
-  let dmesgError: string | null = null;
-  // `check` on a host only reads dmesg to confirm another tell (a process start saved);
-  // preflight reads every tell.
-  if (opts.dmesg === "to-confirm" && !sentryMeminfo && !unameTell) dmesgError = "not read: no other tell matched";
-  else if (dmesgBin) {
-    const r = await run(dmesgBin, [], { timeoutMs: 3_000, maxBytes: 64 * 1024 });
-    if (r.code === 0) dmesgFirstLine = r.stdout.split("\n")[0] ?? "";
-    else dmesgError = failureText(r);
-  } else dmesgError = "dmesg not found";
-  const tells: string[] = [];
-  if (sentryMeminfo) tells.push("/proc/sentry-meminfo");
-  if (dmesgFirstLine?.includes(GVISOR_SIGNATURE)) tells.push("dmesg");
-  if (unameTell) tells.push("uname");
-  return { inside: tells.length > 0, tells, evidence: { sentryMeminfo, dmesgFirstLine, dmesgError, kernelRelease } };
 }
 
 function cpuFacts(): HostFacts["cpu"] {

@@ -4,21 +4,33 @@
 import {
   closeSync, constants, copyFileSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync,
   renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync, fchmodSync, fchownSync, existsSync, utimesSync, readdirSync,
+  linkSync, readlinkSync, fstatSync, ftruncateSync, readSync,
 } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { pidAlive } from "./procs.ts";
 
 /** Resolve symlinks so a write replaces the target file and the link stays a link. */
-export function resolveForWrite(path: string): string {
+export function resolveForWrite(path: string, depth = 0): string {
   try {
     return realpathSync(path);
   } catch {
-    // Dangling link or missing file: follow one level of link if present.
+    // A dangling link: the file it names (created by the write; the link stays a link).
     try {
-      if (lstatSync(path).isSymbolicLink()) return realpathSync(dirname(path)) + "/" + basename(path);
+      if (depth < 40 && lstatSync(path).isSymbolicLink()) {
+        return resolveForWrite(resolve(dirname(path), readlinkSync(path)), depth + 1);
+      }
     } catch {}
     return path;
+  }
+}
+
+function lstatOrNull(path: string) {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
   }
 }
 
@@ -42,22 +54,14 @@ export interface AtomicWriteOptions {
 }
 
 /**
- * Replace `path` with `data` atomically: readers see the old or the new content,
- * never a mix, even after a crash or SIGKILL. Keeps mode and owner of an existing
- * file, writes through symlinks. Returns the path actually written.
+ * A complete, synced temp file beside `target` (the name removeStaleTemps knows) with `data`,
+ * `mode` and, when given, `owner`. Nothing is left behind when writing it fails (ENOSPC).
  */
-export function atomicWriteFile(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): string {
-  const target = resolveForWrite(path);
-  const dir = dirname(target);
-  let mode = opts.mode ?? 0o644;
-  let owner: { uid: number; gid: number } | null = null;
-  try {
-    const st = statSync(target);
-    mode = st.mode & 0o7777;
-    owner = { uid: st.uid, gid: st.gid };
-  } catch {}
-  const tmp = join(dir, `.${basename(target)}.gvd-tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+function writeTemp(
+  target: string, data: string | Uint8Array, mode: number, owner: { uid: number; gid: number } | null,
+): string {
+  const tmp = join(dirname(target), `.${basename(target)}.gvd-tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     const buf = typeof data === "string" ? Buffer.from(data, "utf8") : data;
     let off = 0;
@@ -75,6 +79,25 @@ export function atomicWriteFile(path: string, data: string | Uint8Array, opts: A
     throw e;
   }
   closeSync(fd);
+  return tmp;
+}
+
+/**
+ * Replace `path` with `data` atomically: readers see the old or the new content,
+ * never a mix, even after a crash or SIGKILL. Keeps mode and owner of an existing
+ * file, writes through symlinks. Returns the path actually written.
+ */
+export function atomicWriteFile(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): string {
+  const target = resolveForWrite(path);
+  const dir = dirname(target);
+  let mode = opts.mode ?? 0o644;
+  let owner: { uid: number; gid: number } | null = null;
+  try {
+    const st = statSync(target);
+    mode = st.mode & 0o7777;
+    owner = { uid: st.uid, gid: st.gid };
+  } catch {}
+  const tmp = writeTemp(target, data, mode, owner);
   try {
     opts.beforeRename?.(tmp);
     renameSync(tmp, target);
@@ -94,20 +117,39 @@ export function backupName(path: string, now = new Date()): string {
 
 /**
  * Copy `path` (through symlinks) to a timestamped backup beside it (or in `dir`), keeping
- * its mode. Returns the backup path.
+ * its mode, owner, group and mtime. Atomic: a complete temp file is linked to the backup
+ * name (never replacing one), so a full disk or a crash leaves no empty or partial backup.
+ * Returns the backup path.
  */
 export function backupFile(path: string, now = new Date(), dir?: string): string {
   const target = resolveForWrite(path);
   if (dir) mkdirSync(dir, { recursive: true, mode: 0o700 });
   const name = dir ? join(dir, basename(target)) : target;
-  let dest = backupName(name, now);
-  for (let i = 1; existsSync(dest); i++) dest = backupName(name, now).replace(/\.bak$/, `.${i}.bak`);
-  copyFileSync(target, dest, constants.COPYFILE_EXCL);
   const st = statSync(target);
+  const tmp = writeTemp(name, readFileSync(target), st.mode & 0o7777, { uid: st.uid, gid: st.gid });
   try {
-    utimesSync(dest, st.atime, st.mtime);
-  } catch {}
-  return dest;
+    try {
+      utimesSync(tmp, st.atime, st.mtime);
+    } catch {}
+    for (let i = 0; ; i++) {
+      const dest = i ? backupName(name, now).replace(/\.bak$/, `.${i}.bak`) : backupName(name, now);
+      try {
+        linkSync(tmp, dest);
+        fsyncDir(dirname(dest));
+        return dest;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "EEXIST") continue;
+        // File systems without hard links (vfat): rename, after checking the name is free.
+        if ((code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") || lstatOrNull(dest)) throw e;
+        renameSync(tmp, dest);
+        fsyncDir(dirname(dest));
+        return dest;
+      }
+    }
+  } finally {
+    rmSync(tmp, { force: true });
+  }
 }
 
 /** Point `link` at `target` atomically (new symlink + rename over the old one). */
@@ -131,12 +173,94 @@ export class LockBusyError extends Error {
   }
 }
 
+/** flock(1) (util-linux), if installed: locks are then held by an open descriptor, not named by a pid. */
+function flockBinary(): string | null {
+  for (const p of ["/usr/bin/flock", "/bin/flock", "/usr/local/bin/flock", "/usr/sbin/flock"]) {
+    if (existsSync(p)) return p;
+  }
+  return null;
+}
+
+/** The pid a lock file names (informational: for messages only when flock is used), read with a bound. */
+function lockHolder(lockPath: string): number | null {
+  let fd: number | undefined;
+  try {
+    fd = openSync(lockPath, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
+    const buf = Buffer.alloc(32);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return Number.parseInt(buf.subarray(0, n).toString("latin1"), 10) || null;
+  } catch {
+    return null;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /**
- * Run `fn` holding an exclusive lock file (O_EXCL create, our pid inside). A lock
- * left by a dead process (SIGKILL) is taken over. Waits up to `waitMs` for a live holder,
- * calling `onWait` once when it starts waiting.
+ * Run `fn` holding an exclusive lock on `lockPath`. With flock(1): flock(2) on a descriptor this
+ * process keeps open (the kernel drops it when the process dies, so neither a SIGKILL nor a reused
+ * pid can leave a lock behind or fake one); the pid written inside only names the holder in messages.
+ * Without flock(1): an O_EXCL lock file with our pid, taken over when that pid is dead.
+ * Waits up to `waitMs` for a live holder, calling `onWait` once when it starts waiting.
  */
 export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, waitMs = 30_000, onWait?: (holder: number | null) => void): Promise<T> {
+  const flock = flockBinary();
+  if (!flock) return withPidLock(lockPath, fn, waitMs, onWait);
+  mkdirSync(dirname(lockPath), { recursive: true });
+  const deadline = Date.now() + waitMs;
+  let told = false;
+  let fd: number;
+  for (;;) {
+    const flags = constants.O_RDWR | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+    fd = openSync(lockPath, flags, 0o600);
+    if (!fstatSync(fd).isFile()) {
+      closeSync(fd);
+      throw new Error(`${lockPath} is not a regular file: remove it`);
+    }
+    const r = spawnSync(flock, ["--exclusive", "--nonblock", "3"], { stdio: ["ignore", "ignore", "pipe", fd] });
+    if (r.status === 0) {
+      // Ours, unless a releaser unlinked this file between our open and our flock: then try the new one.
+      const held = fstatSync(fd);
+      let now: ReturnType<typeof lstatSync> | null = null;
+      try {
+        now = lstatSync(lockPath);
+      } catch {}
+      if (now && now.ino === held.ino && now.dev === held.dev) {
+        ftruncateSync(fd, 0);
+        writeSync(fd, `${process.pid}\n`, 0);
+        break;
+      }
+      closeSync(fd);
+      continue;
+    }
+    closeSync(fd);
+    if (r.status !== 1) {
+      const why = r.error?.message ?? r.stderr?.toString().trim() ?? `exit ${r.status}`;
+      throw new Error(`flock ${lockPath} failed: ${why}`);
+    }
+    const holder = lockHolder(lockPath);
+    if (Date.now() > deadline) throw new LockBusyError(lockPath, holder);
+    if (!told) {
+      told = true;
+      onWait?.(holder);
+    }
+    await new Promise((res) => setTimeout(res, 150));
+  }
+  try {
+    return await fn();
+  } finally {
+    // Unlink before closing: a waiter that opened this file sees it gone after its flock and retries.
+    try {
+      unlinkSync(lockPath);
+    } catch {}
+    closeSync(fd);
+  }
+}
+
+/** The lock without flock(1): O_EXCL create with our pid inside; a lock left by a dead process is taken over. */
+async function withPidLock<T>(
+  lockPath: string, fn: () => Promise<T> | T, waitMs: number, onWait?: (holder: number | null) => void,
+): Promise<T> {
   mkdirSync(dirname(lockPath), { recursive: true });
   const deadline = Date.now() + waitMs;
   let told = false;

@@ -6,6 +6,7 @@
 // DIR belong to the host (our own container's processes have another root).
 import { lstatSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, normalize, posix, resolve } from "node:path";
+import { echoInput } from "../src/echo-input.ts";
 import { UsageError } from "../src/errors.ts";
 
 export interface HostRoot {
@@ -85,6 +86,31 @@ export function resolveInRoot(root: string, hostPath: string): string {
   return join(root, ...done);
 }
 
+/**
+ * Whether process `pid` reads at `path` (absolute, as it names it) the file we reach at
+ * `local`: the path resolved through its root and mount namespace (/proc/PID/root, with
+ * absolute symlinks kept inside that root) is the same inode. Both absent counts as the
+ * same. null when we cannot look (another user's process) or the path is relative.
+ */
+export function seesSameFile(pid: number, path: string, local: string): boolean | null {
+  if (!isAbsolute(path)) return null;
+  const stat = (p: string) => statSync(p, { throwIfNoEntry: false }) ?? null;
+  let theirs: ReturnType<typeof stat>;
+  try {
+    theirs = stat(resolveInRoot(`/proc/${pid}/root`, path));
+  } catch {
+    return null;
+  }
+  let ours: ReturnType<typeof stat>;
+  try {
+    ours = stat(local);
+  } catch {
+    ours = null;
+  }
+  if (!theirs || !ours) return !theirs && !ours;
+  return theirs.dev === ours.dev && theirs.ino === ours.ino;
+}
+
 /** The HostRoot for `--host-root DIR` (validated: DIR must be a directory that looks like a root). */
 export function hostRootAt(dir: string | undefined): HostRoot {
   if (dir === undefined || dir === "") return SELF_ROOT;
@@ -93,11 +119,11 @@ export function hostRootAt(dir: string | undefined): HostRoot {
     abs = realpathSync(resolve(dir));
     if (!statSync(abs).isDirectory()) throw new Error("not a directory");
   } catch (e) {
-    throw new UsageError(`--host-root ${dir}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such directory" : (e as Error).message}`, "mount the node's / there (a hostPath volume with path: /), e.g. --host-root /host");
+    throw new UsageError(`--host-root ${echoInput(dir)}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such directory" : (e as Error).message}`, "mount the node's / there (a hostPath volume with path: /), e.g. --host-root /host");
   }
   if (abs === "/") return SELF_ROOT;
   if (!statSync(join(abs, "etc"), { throwIfNoEntry: false })?.isDirectory()) {
-    throw new UsageError(`--host-root ${dir}: ${abs}/etc does not exist, so this is not a host's root file system`, "mount the node's / there (a hostPath volume with path: /)");
+    throw new UsageError(`--host-root ${echoInput(dir)}: ${echoInput(abs)}/etc does not exist, so this is not a host's root file system`, "mount the node's / there (a hostPath volume with path: /)");
   }
   const local = (p: string) => {
     if (!isAbsolute(p)) throw new Error(`host path must be absolute: ${p}`);

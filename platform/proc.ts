@@ -1,6 +1,6 @@
 // Spawning processes: argument arrays only (never a shell string), bounded output,
 // a timeout that kills the child, and a trace of every command for `-v`.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 
 export interface RunOptions {
   timeoutMs?: number;
@@ -116,9 +116,13 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
     function release() {
       if (!exit || drain || settled) return;
       const since = performance.now();
+      // Quiet on two ticks in a row: an event-loop turn (which reads what is in the pipes) lies between them,
+      // so output written just before the exit is not cut off after a stall.
+      let quietTicks = 0;
       drain = setInterval(() => {
         const now = performance.now();
-        if (now - lastData < PIPE_QUIET_MS && now - since < PIPE_DRAIN_MAX_MS) return;
+        quietTicks = now - Math.max(lastData, since) >= PIPE_QUIET_MS ? quietTicks + 1 : 0;
+        if (quietTicks < 2 && now - since < PIPE_DRAIN_MAX_MS) return;
         child.stdout!.destroy();
         child.stderr!.destroy();
         finish({ code: timedOut ? null : exit!.code, signal: exit!.signal });
@@ -156,6 +160,42 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
       child.stdin!.end(opts.input);
     }
   });
+}
+
+/**
+ * run() for one short command whose answer is needed before anything else can go on
+ * (preflight's dmesg): spawnSync skips the child's stream machinery, ~5 ms of preflight's
+ * ~20 ms (bench/startup.ts). Same result, same trace; stdin is /dev/null.
+ */
+export function runSync(
+  file: string, args: string[], opts: Pick<RunOptions, "timeoutMs" | "env" | "cwd" | "maxBytes"> = {},
+): RunResult {
+  const started = performance.now();
+  const maxBytes = opts.maxBytes ?? 4 * 1024 * 1024;
+  // A generous buffer, cut to maxBytes below: spawnSync kills a child that overflows it, while
+  // run() lets the child finish and only drops the excess (dmesg on a long-running host is big).
+  const r = spawnSync(file, args, {
+    cwd: opts.cwd, env: (opts.env ?? process.env) as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"],
+    timeout: opts.timeoutMs, killSignal: "SIGKILL", maxBuffer: Math.max(maxBytes, 64 * 1024 * 1024),
+  });
+  const e = r.error as NodeJS.ErrnoException | undefined;
+  const timedOut = e?.code === "ETIMEDOUT";
+  const cut = (b: Buffer | null) => (b ?? Buffer.alloc(0)).subarray(0, maxBytes);
+  const result: RunResult = {
+    cmd: [file, ...args],
+    code: timedOut ? null : r.status,
+    signal: r.signal ?? null,
+    stdout: cut(r.stdout).toString("utf8"),
+    stderr: cut(r.stderr).toString("utf8"),
+    durationMs: Math.round(performance.now() - started),
+    timedOut,
+    truncated: (r.stdout?.length ?? 0) > maxBytes || (r.stderr?.length ?? 0) > maxBytes || e?.code === "ENOBUFS",
+    ...(e && !timedOut && e.code !== "ENOBUFS"
+      ? { spawnError: e.code === "ENOENT" ? `${file}: command not found` : e.message }
+      : {}),
+  };
+  for (const s of sinks) s(result);
+  return result;
 }
 
 /** True when the command started and exited 0. */

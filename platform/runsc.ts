@@ -3,10 +3,13 @@
 import { closeSync, lstatSync, openSync, readdirSync, readSync, realpathSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { readElf, type ElfInfo } from "./elf.ts";
+import { runscFeatures, type RunscFeatures } from "./runsc-features.ts";
 import { run } from "./proc.ts";
 import { parseGvisorVersion, type GvisorVersion } from "./versions.ts";
 import { isExecutableFile, whichAll, SYSTEM_BIN_DIRS } from "./which.ts";
 import type { HostRoot } from "./host-root.ts";
+// Defined with the self-sandbox tells (a module preflight loads alone); re-exported for the probes.
+export { GVISOR_SIGNATURE } from "./self-sandbox.ts";
 
 export interface PathPermission {
   path: string;
@@ -32,10 +35,10 @@ export interface RunscBinary {
   sidecars: string[];
   /** The release label embedded in each sidecar (null when none was found). */
   sidecarLabels: Record<string, string | null>;
+  /** The flags this binary knows (its own `runsc flags`, cached per sha256); null when unreadable. */
+  features?: RunscFeatures | null;
 }
 
-/** The first line of dmesg in every gVisor sandbox (pkg/sentry/kernel/syslog.go). */
-export const GVISOR_SIGNATURE = "Starting gVisor";
 
 /** Sidecar binaries of the tarball releases (gvisor:runsc/gvisorbinaries). */
 export const EXPECTED_SIDECARS = ["checkpointgofer", "gvisor-sentry-prewarmer", "gvisor_sentry", "runsc-metric-server"];
@@ -114,18 +117,20 @@ export async function inspectRunsc(path: string, onPath: boolean): Promise<Runsc
   }
   if (sidecars.length) perms.set(binDir, permissionChain(binDir)[0]);
   const r = await run(path, ["--version"], { timeoutMs: 5_000 });
+  const version = r.code === 0 ? parseGvisorVersion(r.stdout) : null;
   const versionText = r.code === 0 ? r.stdout.split("\n")[0].trim() : (r.spawnError ?? (r.stderr.trim() || `exit ${r.code}`)).split("\n")[0];
   return {
     path,
     realPath,
     onPath,
     elf: readElf(realPath),
-    version: r.code === 0 ? parseGvisorVersion(r.stdout) : null,
+    version,
     versionText,
     versionOk: r.code === 0,
     permissions: [...perms.values()],
     sidecars,
     sidecarLabels,
+    features: r.code === 0 ? await runscFeatures(path, version) : null,
   };
 }
 

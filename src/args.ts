@@ -2,13 +2,13 @@
 // usage errors that name the problem in one line and say where help is.
 import { parseArgs, type ParseArgsOptionDescriptor } from "node:util";
 import type { ChalkInstance } from "chalk";
-import { echoInput } from "./echo-input.ts";
+import { boundMessage, echoInput } from "./echo-input.ts";
 import { UsageError } from "./errors.ts";
 
 /**
- * The flags a command takes. A string flag's value must not be empty (`--prefix ''` and `--prefix=` are usage
- * errors: an empty path or URL would silently mean "here" or "the default"); `allowEmpty` opts a flag out where
- * an empty value means something (`--runtime-arg=` clears the args).
+ * The flags a command takes. A string flag's value must not be empty or blank (`--prefix ''` and `--prefix=` are
+ * usage errors: an empty path or URL would silently mean "here" or "the default"); `allowEmpty` opts a flag out
+ * where an empty value means something (`--runtime-arg=` clears the args).
  */
 export type OptionSpec = Record<string, ParseArgsOptionDescriptor & { allowEmpty?: boolean }>;
 
@@ -70,18 +70,21 @@ export function parseCommandArgs(cmd: Command, argv: string[]): Parsed {
     parsed = parseArgs({ args: head, options, allowPositionals: true, strict: true });
   } catch (e) {
     const err = e as Error & { code?: string };
-    const opt = err.message.match(/option '(-[^' ]+)/i)?.[1] ?? err.message.match(/'(-[^' ]+)/)?.[1];
+    const found = err.message.match(/option '(-[^' ]+)/i)?.[1] ?? err.message.match(/'(-[^' ]+)/)?.[1];
+    const opt = found === undefined ? undefined : echoInput(found);
     if (err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") throw new UsageError(`unknown option ${opt ?? ""} for '${cmd.name}'`.trim(), `see: gvisor-doctor ${cmd.name} --help`);
     if (err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") throw new UsageError(`${opt ?? "an option"} ${/argument missing/.test(err.message) ? "needs a value" : "takes no value"}`, `see: gvisor-doctor ${cmd.name} --help`);
-    throw new UsageError(err.message, `see: gvisor-doctor ${cmd.name} --help`);
+    throw new UsageError(boundMessage(err.message), `see: gvisor-doctor ${cmd.name} --help`);
   }
   const max = cmd.maxPositionals ?? 0;
   if (parsed.positionals.length > max) {
-    throw new UsageError(`unexpected argument '${parsed.positionals[max]}' for '${cmd.name}'`, `see: gvisor-doctor ${cmd.name} --help`);
+    throw new UsageError(`unexpected argument '${echoInput(parsed.positionals[max])}' for '${cmd.name}'`, `see: gvisor-doctor ${cmd.name} --help`);
   }
   for (const [name, v] of Object.entries(parsed.values)) {
-    if (!spec[name]?.allowEmpty && (v === "" || (Array.isArray(v) && v.includes("")))) {
-      throw new UsageError(`--${name} needs a value, got an empty one`, `see: gvisor-doctor ${cmd.name} --help`);
+    const blank = (Array.isArray(v) ? v : [v]).find((s) => typeof s === "string" && s.trim() === "");
+    if (blank !== undefined && !spec[name]?.allowEmpty) {
+      const got = blank === "" ? "an empty one" : "only white space";
+      throw new UsageError(`--${name} needs a value, got ${got}`, `see: gvisor-doctor ${cmd.name} --help`);
     }
   }
   return { values: parsed.values as Parsed["values"], positionals: parsed.positionals, rest };

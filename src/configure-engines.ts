@@ -3,7 +3,8 @@
 // what install, uninstall and --fix call. Loaded lazily by src/commands/configure.ts.
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
-import { pruneBackups, StalePlanError } from "../platform/engines/apply.ts";
+import { pruneBackups, readOrNull, StalePlanError } from "../platform/engines/apply.ts";
+import { removeStaleTemps } from "../platform/fsutil.ts";
 import { adapterFor, ENGINE_NAMES } from "../platform/engines/index.ts";
 import { DEFAULT_WRAPPER_DIR, INSTALLED_RUNSC, normalizeRuntimeArgs } from "../platform/engines/runtime-args.ts";
 import {
@@ -13,8 +14,12 @@ import {
 import type { HostFacts } from "../platform/facts.ts";
 import { whichInRoot } from "../platform/host-exec.ts";
 import { SELF_ROOT, type HostRoot } from "../platform/host-root.ts";
+import { run } from "../platform/proc.ts";
 import { findRunscBinaries, primaryRunsc } from "../platform/runsc.ts";
+import { runscFeatures, unknownFlags } from "../platform/runsc-features.ts";
+import { parseGvisorVersion } from "../platform/versions.ts";
 import type { IO } from "./args.ts";
+import { echoInput } from "./echo-input.ts";
 import { EXIT, UsageError } from "./errors.ts";
 import { startProgress } from "./ui/spinner.ts";
 import { VERSION } from "./version.ts";
@@ -44,6 +49,8 @@ export interface ConfigureRequest {
   force?: boolean;
   /** false: --no-verify (no docker info polling, no podman container). */
   verify?: boolean;
+  /** --migrate: the user agreed to rewrite an outdated config with the engine's own migration (containerd 2.x). */
+  migrate?: boolean;
   wrapperDir?: string;
   /** --host-root: operate on the node whose / is mounted there (containerd and CRI-O only). */
   hostRoot?: HostRoot;
@@ -89,7 +96,7 @@ export interface ConfigureReport {
 }
 
 function validateRuntimeName(name: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new UsageError(`invalid runtime name '${name}': use letters, digits, '.', '_' and '-'`, "see: gvisor-doctor configure --help");
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new UsageError(`invalid runtime name '${echoInput(name)}': use letters, digits, '.', '_' and '-'`, "see: gvisor-doctor configure --help");
   if (name === "runc") throw new UsageError("the runtime name 'runc' would replace the engines' default runtime: pick another name (default: runsc)");
 }
 
@@ -102,16 +109,55 @@ async function defaultRunsc(req: ConfigureRequest, env: NodeJS.ProcessEnv): Prom
 }
 
 function checkRunsc(path: string, force: boolean, root: HostRoot): string {
-  if (root.foreign && !isAbsolute(path)) throw new UsageError(`--runsc ${path}: with --host-root, give the node's absolute path (e.g. ${INSTALLED_RUNSC})`);
+  if (root.foreign && !isAbsolute(path)) throw new UsageError(`--runsc ${echoInput(path)}: with --host-root, give the node's absolute path (e.g. ${INSTALLED_RUNSC})`);
   const abs = isAbsolute(path) ? path : resolve(path);
   if (force) return abs;
   try {
     if (!statSync(root.local(abs)).isFile()) throw new Error("not a file");
     accessSync(root.local(abs), constants.X_OK);
   } catch {
-    throw new UsageError(`--runsc ${root.show(path)}: not an executable file`, `install runsc first (gvisor-doctor install${root.foreign ? ` --host-root ${root.dir}` : ""}), or pass --force to register a path that will exist later`);
+    throw new UsageError(`--runsc ${echoInput(root.show(path))}: not an executable file`, `install runsc first (gvisor-doctor install${root.foreign ? ` --host-root ${root.dir}` : ""}), or pass --force to register a path that will exist later`);
   }
   return abs;
+}
+
+/**
+ * Refuse runtime arguments the runsc being registered does not know: the engine would accept
+ * them and every container would then fail with "flag provided but not defined".
+ */
+async function checkFlagsKnown(runscPath: string, args: string[], root: HostRoot): Promise<void> {
+  const local = root.local(runscPath);
+  const version = parseGvisorVersion((await run(local, ["--version"], { timeoutMs: 5_000 })).stdout);
+  const unknown = unknownFlags(await runscFeatures(local, version), args);
+  if (!unknown.length) return;
+  throw new UsageError(
+    `${root.show(runscPath)} (${version?.raw ?? "unknown release"}) does not know ${unknown.join(", ")}: runsc would refuse to start`,
+    `install a current release (gvisor-doctor install), or pass --force to register ${unknown.length > 1 ? "them" : "it"} anyway`,
+  );
+}
+
+/**
+ * --config names a regular file of bounded size (or a drop-in directory, for the engines that
+ * have them), or a path that does not exist yet: never a FIFO, device or /proc file.
+ */
+function checkConfigArg(path: string, engine: EngineName): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return; // created by configure (through a dangling symlink, the file it names)
+  }
+  if (st.isDirectory()) {
+    if (engine === "podman" || engine === "crio") return;
+    const hint = "see: gvisor-doctor configure --help";
+    throw new UsageError(`--config ${path} is a directory: give ${engine}'s config file`, hint);
+  }
+  try {
+    readOrNull(path);
+  } catch (e) {
+    if (e instanceof EngineConfigError) throw new UsageError(`--config ${e.message}`, e.hint ?? undefined);
+    throw e;
+  }
 }
 
 /** Turn a ConfigureRequest into the adapters' RuntimeRequest (validated). */
@@ -129,6 +175,7 @@ export async function resolveRuntimeRequest(req: ConfigureRequest, env: NodeJS.P
     const p = req.runscPath ?? (await defaultRunsc(req, env));
     if (!p) throw new UsageError("no runsc found on this host", "install it first (gvisor-doctor install), or pass --runsc PATH");
     runscPath = checkRunsc(p, !!req.force, req.hostRoot ?? SELF_ROOT);
+    if (runtimeArgs?.length && !req.force) await checkFlagsKnown(runscPath, runtimeArgs, req.hostRoot ?? SELF_ROOT);
   }
   return { name, runscPath, runtimeArgs, makeDefault: !!req.makeDefault, remove: !!req.remove };
 }
@@ -143,6 +190,8 @@ function describeRuntime(name: string, eff: Plan["effective"]): string {
 }
 
 const PENDING: ReloadResult["action"][] = ["pending"];
+/** Errors where the config was fine but writing it failed (the rest are refusals). */
+const FAILED_CODES = ["read-only", "permission", "no-space", "no-dir", "write-failed", "busy", "lock-dir", "changed"];
 const NO_VERIFY: ReloadResult["action"][] = ["pending", "failed", "skipped"];
 
 async function configureOne(engine: EngineName, rt: RuntimeRequest, req: ConfigureRequest, ctx: EngineContext, progress: (s: string) => void): Promise<EngineReport> {
@@ -164,14 +213,25 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
       report.diff = plan.diff;
       report.notes = plan.notes;
       report.effective = plan.effective;
-      if (req.dryRun || plan.action === "unchanged") break;
+      if (req.dryRun) break;
+      // Temp files of a run killed mid-write (its pid is gone), also when there is nothing to write.
+      if (plan.action === "unchanged") {
+        removeStaleTemps((ctx.root ?? SELF_ROOT).local(plan.configPath));
+        break;
+      }
       try {
         progress(`${adapter.title}: writing…`);
         report.files = (await adapter.apply(plan, ctx)).files;
         break;
       } catch (e) {
         // Another run changed a file between our read and our write: plan again from its result.
-        if (!(e instanceof StalePlanError) || attempt >= 3) throw e;
+        // Each stale attempt means another run wrote; bounded, then a plain failure (exit 1).
+        if (!(e instanceof StalePlanError)) throw e;
+        if (attempt >= 25) {
+          const hint = "other runs keep changing it: run configure again when they are done";
+          throw new EngineConfigError(e.message, { file: e.path }, hint, null, "changed");
+        }
+        await new Promise((r) => setTimeout(r, Math.random() * 50 * Math.min(attempt, 5)));
       }
     }
   } catch (e) {
@@ -181,7 +241,7 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
       report.notes = e.hint ? [e.hint] : [];
       return report;
     }
-    report.status = e.code === "read-only" || e.code === "permission" || e.code === "no-space" || e.code === "no-dir" || e.code === "write-failed" ? "failed" : "refused";
+    report.status = FAILED_CODES.includes(e.code) ? "failed" : "refused";
     report.error = errorOf(e);
     report.message = e.message;
     return report;
@@ -256,8 +316,9 @@ export async function configureEngines(req: ConfigureRequest, io: IO): Promise<C
   const engines = req.engines?.length ? req.engines : root.foreign ? [...HOST_ROOT_ENGINES] : [...ENGINE_NAMES];
   const unsupported = root.foreign ? engines.filter((e) => !HOST_ROOT_ENGINES.includes(e)) : [];
   if (unsupported.length) throw new UsageError(`--host-root configures the Kubernetes node runtimes (${HOST_ROOT_ENGINES.join(", ")}), not ${unsupported.join(", ")}`, "run gvisor-doctor on the node itself for Docker and Podman");
-  if (root.foreign && req.configPath && !isAbsolute(req.configPath)) throw new UsageError(`--config ${req.configPath}: with --host-root, give the node's absolute path (e.g. /etc/containerd/config.toml)`);
+  if (root.foreign && req.configPath && !isAbsolute(req.configPath)) throw new UsageError(`--config ${echoInput(req.configPath)}: with --host-root, give the node's absolute path (e.g. /etc/containerd/config.toml)`);
   if (req.configPath && engines.length !== 1) throw new UsageError("--config names one engine's file: say which engine, e.g. gvisor-doctor configure docker --config /etc/docker/daemon.json");
+  if (req.configPath) checkConfigArg(root.local(resolve(req.configPath)), engines[0]);
   const rt = await resolveRuntimeRequest(req, env);
   if (rt.runscPath.startsWith("/tmp/") && !req.force) io.stderr(`warning: registering ${rt.runscPath}: a runsc under /tmp disappears on reboot (install it with gvisor-doctor install)`);
   const spinner = startProgress("configuring…", io.spinner && !io.json);
@@ -267,6 +328,7 @@ export async function configureEngines(req: ConfigureRequest, io: IO): Promise<C
   const ctx: EngineContext = {
     env, facts: req.facts ?? null, configPath: req.configPath ? resolve(req.configPath) : undefined, wrapperDir: resolve(req.wrapperDir ?? env.GVISOR_DOCTOR_WRAPPER_DIR ?? DEFAULT_WRAPPER_DIR),
     force: !!req.force, now: req.now ?? (() => new Date()), log, root, restartCommand: req.restartCommand ?? null,
+    migrate: !!req.migrate,
   };
   const reports: EngineReport[] = [];
   try {

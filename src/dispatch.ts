@@ -2,10 +2,12 @@
 // pick the command, parse its flags, run it, and map errors to the documented exit
 // codes. The CLI entry uses it, and so does `--fix`, which applies fixes by running
 // the very gvisor-doctor commands it prints.
-import { parseCommandArgs, type Command, type IO } from "./args.ts";
+import type { Command, IO } from "./args.ts";
 import { COMMANDS } from "./commands/index.ts";
-import { ActionError, EXIT, UsageError } from "./errors.ts";
-import { VERSION } from "./version.ts";
+import { echoInput } from "./echo-input.ts";
+import { EXIT, UsageError } from "./errors.ts";
+import { reportError, runCommand } from "./run-command.ts";
+import { VERSION, versionText } from "./version.ts";
 
 export function mainHelp(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -36,7 +38,7 @@ export function resolveCommand(argv: string[]): { cmd: Command; args: string[] }
     const cmd = COMMANDS.find((c) => c.name === first);
     if (!cmd) {
       const near = COMMANDS.find((c) => c.name.startsWith(first.slice(0, 3)));
-      throw new UsageError(`unknown command '${first}'`, near ? `did you mean '${near.name}'? see: gvisor-doctor --help` : "see: gvisor-doctor --help");
+      throw new UsageError(`unknown command '${echoInput(first)}'`, near ? `did you mean '${near.name}'? see: gvisor-doctor --help` : "see: gvisor-doctor --help");
     }
     return cmd.subcommands ? resolveSubcommand(cmd, argv.slice(1)) : { cmd, args: argv.slice(1) };
   }
@@ -53,14 +55,14 @@ function resolveSubcommand(group: Command, args: string[]): { cmd: Command; args
     throw new UsageError(`'${group.name}' needs a subcommand: ${names}`, `see: gvisor-doctor ${group.name} --help`);
   }
   const cmd = group.subcommands!.find((c) => c.name === `${group.name} ${first}`);
-  if (!cmd) throw new UsageError(`unknown subcommand '${group.name} ${first}'`, `${group.name} has: ${names}; see: gvisor-doctor ${group.name} --help`);
+  if (!cmd) throw new UsageError(`unknown subcommand '${group.name} ${echoInput(first)}'`, `${group.name} has: ${names}; see: gvisor-doctor ${group.name} --help`);
   return { cmd, args: args.slice(1) };
 }
 
 export async function runArgv(argv: string[], io: IO): Promise<number> {
   try {
     if (argv[0] === "--version" || argv[0] === "-V") {
-      io.stdout(io.json ? JSON.stringify({ name: "gvisor-doctor", version: VERSION }) : `gvisor-doctor ${VERSION}`);
+      io.stdout(versionText(io.json));
       return EXIT.OK;
     }
     if (argv.length === 1 && (argv[0] === "--help" || argv[0] === "-h")) {
@@ -74,25 +76,8 @@ export async function runArgv(argv: string[], io: IO): Promise<number> {
       return EXIT.OK;
     }
     const { cmd, args } = resolveCommand(argv);
-    const parsed = parseCommandArgs(cmd, args);
-    if (parsed.values.help) {
-      io.stdout(cmd.help);
-      return EXIT.OK;
-    }
-    return await cmd.run(parsed, io);
+    return await runCommand(cmd, args, io);
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr(`gvisor-doctor: ${e.message}${e.hint ? `\n${e.hint}` : ""}`);
-      return EXIT.USAGE;
-    }
-    if (e instanceof ActionError) {
-      io.stderr(`${io.ce.red("error:")} ${e.message}${e.hint ? `\n${e.hint}` : ""}`);
-      return e.code;
-    }
-    const err = e as Error;
-    io.stderr(`${io.ce.red("internal error:")} ${err?.message ?? String(e)}`);
-    if (io.verbose && err?.stack) io.stderr(err.stack);
-    else io.stderr("run again with -v for a stack trace, and please report it");
-    return EXIT.USAGE;
+    return reportError(e, io);
   }
 }

@@ -4,17 +4,34 @@
 
 /** At most this many characters of one input go into a message. */
 export const ECHO_MAX = 120;
+/** Longest line of an error message or hint printed: past it, a line is input nobody capped. */
+export const MESSAGE_LINE_MAX = 1000;
 
 // C0 controls, DEL and C1 controls (ESC starts terminal sequences; CR and NL would forge lines).
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
+function cut(s: string, max: number, keepTab: boolean): string {
+  const long = s.length > max;
+  // Not between the two halves of a surrogate pair.
+  const end = long && /[\ud800-\udbff]/.test(s[max - 1]) ? max - 1 : max;
+  const shown = (long ? s.slice(0, end) : s).replace(CONTROL, (c) =>
+    c === "\t" ? (keepTab ? c : "\\t") : c === "\n" ? "\\n" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+  return long ? `${shown}… (${s.length} characters)` : shown;
+}
+
 /** `s` as a message shows it: control characters as \n, \t or \xNN, cut to `max` characters with the length said. */
 export function echoInput(s: string, max: number = ECHO_MAX): string {
-  const cut = s.length > max;
-  // Not between the two halves of a surrogate pair.
-  const end = cut && /[\ud800-\udbff]/.test(s[max - 1]) ? max - 1 : max;
-  const shown = (cut ? s.slice(0, end) : s).replace(CONTROL, (c) =>
-    c === "\n" ? "\\n" : c === "\t" ? "\\t" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
-  return cut ? `${shown}… (${s.length} characters)` : shown;
+  return cut(s, max, false);
+}
+
+/**
+ * A whole message as printed (the backstop behind echoInput at each site): each line cut to
+ * MESSAGE_LINE_MAX characters, control characters other than newline and tab escaped.
+ */
+export function boundMessage(s: string): string {
+  return s
+    .split("\n")
+    .map((line) => cut(line, MESSAGE_LINE_MAX, true))
+    .join("\n");
 }

@@ -13,7 +13,7 @@ import type { PathPermission } from "../platform/runsc.ts";
 import type { HostFacts } from "../platform/facts.ts";
 import { failureText, run } from "../platform/proc.ts";
 import type { IO, Parsed } from "./args.ts";
-import { exitCodeFor, printReport, runCheckMatrix, type CheckRun } from "./commands/check.ts";
+import { exitCodeFor, printReport, runCheckMatrix, type CheckRun } from "./commands/check-run.ts";
 import { EXIT } from "./errors.ts";
 import { reportJson } from "./report/json.ts";
 import { matrixCells } from "./report/matrix.ts";
@@ -82,7 +82,8 @@ export function planFixes(findings: Finding[], facts: HostFacts): PlannedFix[] {
     const key = fix.argv ? `${fix.id} ${fix.argv[0]} ${fix.argv[1] ?? ""}` : fix.id;
     const prev = byKey.get(key);
     if (!prev) {
-      byKey.set(key, { fix: { ...fix, argv: fix.argv ? [...fix.argv] : undefined }, checks: [f.id], data: f.data, rules: [f.diagnosis?.rule] });
+      const copy = { ...fix, argv: fix.argv ? [...fix.argv] : undefined };
+      byKey.set(key, { fix: copy, checks: [f.id], data: f.data, rules: [f.diagnosis?.rule] });
       continue;
     }
     prev.checks.push(f.id);
@@ -94,7 +95,8 @@ export function planFixes(findings: Finding[], facts: HostFacts): PlannedFix[] {
   for (const f of findings) {
     const engine = /^(docker|containerd|podman|crio)\./.exec(f.id)?.[1] as RuleContext["engine"] | undefined;
     if (f.status !== "fail" || f.diagnosis?.fix?.id !== "runsc.install" || !engine) continue;
-    const repoint = registerFix({ facts, engine, runtime: "runsc" }, `Point ${engine}'s runsc runtime at the reinstalled runsc`);
+    const summary = `Point ${engine}'s runsc runtime at the reinstalled runsc`;
+    const repoint = registerFix({ facts, engine, runtime: "runsc" }, summary);
     const key = `${repoint.id} ${repoint.argv![0]} ${repoint.argv![1] ?? ""}`;
     const prev = byKey.get(key);
     if (prev) prev.checks.push(f.id), prev.rules?.push(f.diagnosis.rule);
@@ -218,7 +220,8 @@ export async function runFix(p: Parsed, io: IO): Promise<number> {
       let result: { status: FixStatus; message: string };
       if (item.fix.confirm && !dryRun && !yes && !(await askYes(`      This ${item.fix.confirm}. Apply it?`, io))) {
         pendingRestart = true;
-        if (item.fix.argv?.includes("--restart")) {
+        // A migration rewrites the whole config: it is what needs the yes, not only the restart.
+        if (item.fix.argv?.includes("--restart") && !item.fix.argv.includes("--migrate")) {
           // Edit the config now; leave the restart to the user (exit 3 says one is pending).
           const editOnly = { ...item, fix: { ...item.fix, argv: item.fix.argv.filter((a) => a !== "--restart") } };
           result = await applyOne(editOnly, io, dryRun);
@@ -233,7 +236,8 @@ export async function runFix(p: Parsed, io: IO): Promise<number> {
     if (dryRun) break;
     log(c.dim("Re-checking…"));
     last = await runCheckMatrix(p, io);
-    for (const r of unverified(records.filter((x) => x.round === round), todo, last.findings)) log(`      ${c.red("✗")} ${r.id}: ${r.message}`);
+    const failedNow = unverified(records.filter((x) => x.round === round), todo, last.findings);
+    for (const r of failedNow) log(`      ${c.red("✗")} ${r.id}: ${r.message}`);
   }
 
   const before = new Map(first.findings.map((f) => [f.id, f.status]));

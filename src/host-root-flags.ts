@@ -3,6 +3,7 @@
 import { hostRootAt, type HostRoot } from "../platform/host-root.ts";
 import { expandPrefix } from "../platform/release/invocation.ts";
 import type { OptionSpec, Parsed } from "./args.ts";
+import { echoInput } from "./echo-input.ts";
 import { UsageError } from "./errors.ts";
 
 export const HOST_ROOT_OPTIONS: OptionSpec = {
@@ -35,7 +36,7 @@ export function splitCommandLine(line: string): string[] {
     const ch = line[i];
     if (ch === "'") {
       const end = line.indexOf("'", i + 1);
-      if (end < 0) throw new UsageError(`--restart-command: unterminated ' in ${JSON.stringify(line)}`);
+      if (end < 0) throw new UsageError(`--restart-command: unterminated ' in "${echoInput(line)}"`);
       cur += line.slice(i + 1, end);
       i = end;
       inWord = true;
@@ -45,7 +46,7 @@ export function splitCommandLine(line: string): string[] {
         if (line[j] === "\\" && j + 1 < line.length && '"\\$`'.includes(line[j + 1])) j++;
         cur += line[j];
       }
-      if (j >= line.length) throw new UsageError(`--restart-command: unterminated " in ${JSON.stringify(line)}`);
+      if (j >= line.length) throw new UsageError(`--restart-command: unterminated " in \"${echoInput(line)}\"`);
       i = j;
       inWord = true;
     } else if (ch === "\\" && i + 1 < line.length) {
@@ -88,6 +89,6 @@ export function prefixFlag(p: Parsed, root: HostRoot, env: NodeJS.ProcessEnv): {
     const local = expandPrefix(asked, env);
     return { host: local, local };
   }
-  if (!asked.startsWith("/")) throw new UsageError(`--prefix ${asked}: with --host-root, give the node's absolute path (e.g. /usr/local)`);
+  if (!asked.startsWith("/")) throw new UsageError(`--prefix ${echoInput(asked)}: with --host-root, give the node's absolute path (e.g. /usr/local)`);
   return { host: asked, local: root.local(asked) };
 }

@@ -2,3 +2,8 @@
 // (bun/deno run src/cli.ts) report the package version with a "-dev" suffix.
 declare const GVD_VERSION: string | undefined;
 export const VERSION: string = typeof GVD_VERSION === "string" ? GVD_VERSION : "0.1.0-dev";
+
+/** What `--version` prints (the entry answers it before loading any other module). */
+export function versionText(json: boolean): string {
+  return json ? JSON.stringify({ name: "gvisor-doctor", version: VERSION }) : `gvisor-doctor ${VERSION}`;
+}

@@ -2,10 +2,12 @@
 // made, back up every file we modify or delete, write atomically (old or new content,
 // never a mix), and undo the files already written when a later one fails.
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import {
+  closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmdirSync, rmSync, statSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { atomicWriteFile, backupFile, removeStaleTemps, resolveForWrite, withLock } from "../fsutil.ts";
+import { atomicWriteFile, backupFile, LockBusyError, removeStaleTemps, resolveForWrite, withLock } from "../fsutil.ts";
+import { LockDirError, secureLockDir, withFlock } from "../flock.ts";
 import { decodeBytes, encodeBytes } from "./text.ts";
 import { EngineConfigError, type AppliedFile, type FileChange } from "./types.ts";
 import { SELF_ROOT, type HostRoot } from "../host-root.ts";
@@ -17,13 +19,53 @@ export class StalePlanError extends Error {
   }
 }
 
+/** Engine configs are small; anything larger is not one (and /dev/zero must not fill memory). */
+export const MAX_CONFIG_BYTES = 8 << 20;
+const READ_HINT = "pass the engine's config file (a regular file)";
+
+/**
+ * A config file's text (null when missing). Only a regular file of at most MAX_CONFIG_BYTES
+ * is read: a FIFO, device, directory or endless /proc file is an EngineConfigError naming it.
+ */
 export function readOrNull(path: string): string | null {
+  let fd: number;
   try {
-    return decodeBytes(readFileSync(path));
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return null;
     throw e;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) {
+      const what = st.isDirectory() ? "a directory" : st.isFIFO() ? "a FIFO"
+        : st.isCharacterDevice() || st.isBlockDevice() ? "a device" : st.isSocket() ? "a socket" : "not a regular file";
+      const msg = `${path} is ${what}, not a config file`;
+      throw new EngineConfigError(msg, { file: path }, READ_HINT, null, "not-a-file");
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.alloc(64 << 10);
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (e) {
+        const msg = `cannot read ${path}: ${(e as Error).message}`;
+        throw new EngineConfigError(msg, { file: path }, READ_HINT, null, "unreadable");
+      }
+      if (n === 0) break;
+      total += n;
+      if (total > MAX_CONFIG_BYTES) {
+        const msg = `${path} is larger than ${MAX_CONFIG_BYTES >> 20} MiB: not an engine config`;
+        throw new EngineConfigError(msg, { file: path }, READ_HINT, null, "too-large");
+      }
+      chunks.push(buf.subarray(0, n));
+    }
+    return decodeBytes(Buffer.concat(chunks));
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -37,22 +79,10 @@ export function readIfAbsolute(path: string | null | undefined, root: HostRoot =
   }
 }
 
-function lockDir(): string {
-  // Non-root runs cannot create files in root's /run/lock/gvisor-doctor: a per-user directory.
-  const uid = typeof process.getuid === "function" ? process.getuid() : 0;
-  if (uid !== 0) return join(tmpdir(), `gvisor-doctor-locks-${uid}`);
-  for (const d of ["/run/lock", "/var/lock"]) {
-    try {
-      if (statSync(d).isDirectory()) return join(d, "gvisor-doctor");
-    } catch {}
-  }
-  return join(tmpdir(), "gvisor-doctor-locks");
-}
-
 /** One lock per config file (by resolved path), so runs on different files never wait. */
 export function lockPathFor(configPath: string): string {
   const key = createHash("sha256").update(resolveForWrite(configPath)).digest("hex").slice(0, 16);
-  return join(lockDir(), `configure-${key}.lock`);
+  return join(secureLockDir(), `configure-${key}.lock`);
 }
 
 /** A file-system error as a message that names the file, the cause and the fix. */
@@ -79,8 +109,12 @@ export function explainWriteError(e: unknown, path: string): EngineConfigError {
 
 export interface ApplyOptions {
   now: Date;
-  /** Lock file; default lockPathFor(the first change's path). */
+  /** Lock file; default lockPathFor(lockKey ?? the first change's path). */
   lockPath?: string;
+  /** The config whose lock to take (the engine's config file). */
+  lockKey?: string;
+  /** How long to wait for another run holding the lock (default 30 s). */
+  lockWaitMs?: number;
   /** Test hook: runs after a temp file is complete, before it replaces the file. */
   beforeRename?: (tempPath: string) => void;
   /** Told once when another run holds the lock and we wait for it. */
@@ -97,12 +131,22 @@ export function backupDirFor(path: string): string | undefined {
   return dir.endsWith(".d") ? `${dir}.gvisor-doctor-backups` : undefined;
 }
 
+/** Run `write`; when it fails, the backup made for it goes too ("nothing was changed" leaves nothing behind). */
+function withBackup(backup: string | null, write: () => void): string | null {
+  try {
+    write();
+  } catch (e) {
+    if (backup) rmSync(backup, { force: true });
+    throw e;
+  }
+  return backup;
+}
+
 function writeOne(c: FileChange, opts: ApplyOptions): AppliedFile {
   removeStaleTemps(c.path);
   if (c.after === null) {
     const backup = c.backup === false ? null : backupFile(c.path, opts.now, backupDirFor(c.path));
-    rmSync(c.path, { force: true });
-    return { path: c.path, action: "delete", backup };
+    return { path: c.path, action: "delete", backup: withBackup(backup, () => rmSync(c.path, { force: true })) };
   }
   if (c.before === null) {
     mkdirSync(dirname(resolveForWrite(c.path)), { recursive: true, mode: 0o755 });
@@ -110,7 +154,7 @@ function writeOne(c: FileChange, opts: ApplyOptions): AppliedFile {
     return { path: c.path, action: "create", backup: null };
   }
   const backup = backupFile(c.path, opts.now, backupDirFor(c.path));
-  atomicWriteFile(c.path, encodeBytes(c.after), { beforeRename: opts.beforeRename });
+  withBackup(backup, () => atomicWriteFile(c.path, encodeBytes(c.after!), { beforeRename: opts.beforeRename }));
   return { path: c.path, action: "modify", backup };
 }
 
@@ -119,7 +163,12 @@ function undo(done: { change: FileChange; applied: AppliedFile }[]): string[] {
   for (const { change, applied } of [...done].reverse()) {
     try {
       if (applied.action === "create") rmSync(change.path, { force: true });
-      else atomicWriteFile(change.path, encodeBytes(change.before ?? ""), { mode: applied.backup ? statSync(applied.backup).mode & 0o7777 : (change.mode ?? 0o644) });
+      else {
+        const mode = applied.backup ? statSync(applied.backup).mode & 0o7777 : (change.mode ?? 0o644);
+        atomicWriteFile(change.path, encodeBytes(change.before ?? ""), { mode });
+      }
+      // Restored: its backup is redundant, and the run reports that nothing changed.
+      if (applied.backup) rmSync(applied.backup, { force: true });
     } catch {
       failed.push(change.path);
     }
@@ -133,18 +182,23 @@ function undo(done: { change: FileChange; applied: AppliedFile }[]): string[] {
  */
 export async function applyChanges(changes: FileChange[], opts: ApplyOptions): Promise<AppliedFile[]> {
   if (changes.length === 0) return [];
-  const lockPath = opts.lockPath ?? lockPathFor(changes[0].path);
+  let lockPath = "";
   let lockHeld = false;
   try {
+    lockPath = opts.lockPath ?? lockPathFor(opts.lockKey ?? changes[0].path);
     const onWait = (holder: number | null) => opts.log?.(`waiting for another gvisor-doctor (pid ${holder ?? "?"}) to finish with ${changes[0].path}…`);
-    return await withLock(lockPath, () => {
+    // flock where libc can be loaded (the kernel releases it when the holder dies), else the lock file.
+    const wait = opts.lockWaitMs ?? 30_000;
+    const locked = async <T>(fn: () => T) =>
+      (await withFlock(lockPath, fn, wait, onWait)) ?? { value: await withLock(lockPath, fn, wait, onWait) };
+    return (await locked(() => {
       lockHeld = true;
       for (const c of changes) {
         let current: string | null;
         try {
           current = readOrNull(c.path);
         } catch (e) {
-          throw explainWriteError(e, c.path);
+          throw e instanceof EngineConfigError ? e : explainWriteError(e, c.path);
         }
         if (current !== c.before) throw new StalePlanError(c.path);
       }
@@ -157,16 +211,31 @@ export async function applyChanges(changes: FileChange[], opts: ApplyOptions): P
           const err = explainWriteError(e, c.path);
           if (done.length) {
             const restored = done.map((d) => d.change.path).filter((p) => !undoFailed.includes(p));
-            const tail = undoFailed.length ? `; could NOT restore ${undoFailed.join(", ")} (backups: ${done.map((d) => d.applied.backup).filter(Boolean).join(", ")})` : `; restored ${restored.join(", ")}`;
+            const kept = done.filter((d) => undoFailed.includes(d.change.path)).map((d) => d.applied.backup)
+              .filter(Boolean);
+            const tail = undoFailed.length
+              ? `; could NOT restore ${undoFailed.join(", ")} (backups: ${kept.join(", ")})`
+              : `; restored ${restored.join(", ")}`;
             throw new EngineConfigError(err.message + tail, err.spot, err.hint, null, err.code);
           }
           throw err;
         }
       }
       return done.map((d) => d.applied);
-    }, 30_000, onWait);
+    })).value;
   } catch (e) {
     if (e instanceof StalePlanError || e instanceof EngineConfigError) throw e;
+    if (e instanceof LockBusyError) {
+      const file = changes[0].path;
+      const msg = `another gvisor-doctor (pid ${e.holder ?? "?"}) is still changing ${file}: nothing was changed`;
+      const who = e.holder ? ` (ps -p ${e.holder} -o pid,args shows it)` : "";
+      const hint = `wait for it to finish, then run the command again${who}`;
+      throw new EngineConfigError(msg, { file }, hint, null, "busy");
+    }
+    if (e instanceof LockDirError) {
+      const hint = `remove ${e.dir} (as root) and run the command again; nothing was changed`;
+      throw new EngineConfigError(e.message, { file: e.dir }, hint, null, "lock-dir");
+    }
     // The lock itself could not be taken (read-only /run, permissions): explain like a write.
     if (!lockHeld && (e as NodeJS.ErrnoException).code) throw explainWriteError(e, lockPath);
     throw e;
@@ -193,8 +262,13 @@ export function pruneBackups(path: string): string[] {
     }
   });
   if (!backups.length) return [];
-  // The timestamp in the name orders them; `.N.bak` suffixes sort after their base name.
-  const oldest = [...backups].sort((a, b) => basename(a).localeCompare(basename(b)))[0];
+  // The timestamp in the name orders them; within one second, NAME.bak came before NAME.1.bak,
+  // NAME.2.bak… (as text ".1.bak" sorts before ".bak", which made the newest look oldest).
+  const order = (p: string) => {
+    const m = basename(p).match(/-(\d{8}T\d{6}Z)(?:\.(\d+))?\.bak$/);
+    return m ? `${m[1]}.${(m[2] ?? "0").padStart(6, "0")}` : basename(p);
+  };
+  const oldest = [...backups].sort((a, b) => order(a).localeCompare(order(b)))[0];
   if (readOrNull(oldest) !== current) return [];
   for (const b of backups) rmSync(b, { force: true });
   const dropInBackups = backupDirFor(path);
@@ -211,9 +285,12 @@ export function pruneBackups(path: string): string[] {
  * With a host root the plan's host paths are written through it, and the result names
  * host paths again (backups included).
  */
-export async function applyPlan(plan: { changes: FileChange[]; configPath: string }, opts: Omit<ApplyOptions, "lockPath"> & { root?: HostRoot }): Promise<{ files: AppliedFile[] }> {
+export async function applyPlan(
+  plan: { changes: FileChange[]; configPath: string },
+  opts: Omit<ApplyOptions, "lockPath" | "lockKey"> & { root?: HostRoot },
+): Promise<{ files: AppliedFile[] }> {
   const root = opts.root ?? SELF_ROOT;
   const changes = plan.changes.map((c) => ({ ...c, path: root.local(c.path) }));
-  const files = await applyChanges(changes, { ...opts, lockPath: lockPathFor(root.local(plan.configPath)) });
+  const files = await applyChanges(changes, { ...opts, lockKey: root.local(plan.configPath) });
   return { files: files.map((f) => ({ ...f, path: root.host(f.path), backup: f.backup && root.host(f.backup) })) };
 }

@@ -26,6 +26,12 @@ export const CRI_PLUGIN: Record<ContainerdSchema, string[]> = {
   2: ["plugins", "io.containerd.grpc.v1.cri"],
   3: ["plugins", "io.containerd.cri.v1.runtime"],
 };
+/** Keys of plugins."io.containerd.grpc.v1.cri" that containerd 2.x still reads (the rest moved to cri.v1.*). */
+const GRPC_CRI_V3_KEYS = new Set([
+  "disable_tcp_service", "stream_server_address", "stream_server_port", "stream_idle_timeout", "enable_tls_streaming",
+  "x509_key_pair_streaming",
+]);
+
 export const runtimesPath = (v: ContainerdSchema) => [...CRI_PLUGIN[v], "containerd", "runtimes"];
 
 export interface ContainerdRuntime {
@@ -73,14 +79,22 @@ export function majorMinor(version: string | null): { major: number; minor: numb
 export function schemaFaults(text: string, file: string, version: ContainerdSchema, containerdVersion: string | null): ConfigFault[] {
   const doc = new TomlDoc(text);
   const faults: ConfigFault[] = [];
-  const firstLine = (prefix: string[]) => {
-    const lines = [...doc.tables.filter((t) => startsWith(t.path, prefix)).map((t) => t.line), ...doc.kvs.filter((k) => startsWith([...k.table, ...k.key], prefix)).map((k) => k.line)];
+  const firstLine = (prefix: string[], keep: (path: string[]) => boolean = () => true) => {
+    const hit = (p: string[]) => startsWith(p, prefix) && keep(p);
+    const lines = [
+      ...doc.tables.filter((t) => hit(t.path)).map((t) => t.line),
+      ...doc.kvs.filter((k) => hit([...k.table, ...k.key])).map((k) => k.line),
+    ];
     return lines.length ? Math.min(...lines) : null;
   };
+  // containerd 2.x still reads plugins."io.containerd.grpc.v1.cri" for its streaming server
+  // (`containerd config default` and `config migrate` of 2.1 write it): only other keys there are ignored.
+  const n = CRI_PLUGIN[2].length;
+  const ignoredInV3 = (p: string[]) => p.length > n && !GRPC_CRI_V3_KEYS.has(p[n]);
   // Measured with containerd 1.6: plugins.cri in a version 2 file and plugins."io.containerd.grpc.v1.cri"
   // in a file without a version are both ignored, as version 2 sections are in version 3 files.
   for (const other of ([1, 2, 3] as ContainerdSchema[]).filter((v) => v !== version)) {
-    const line = firstLine(CRI_PLUGIN[other]);
+    const line = firstLine(CRI_PLUGIN[other], other === 2 && version === 3 ? ignoredInV3 : undefined);
     if (line === null) continue;
     const code = `containerd.v${other}-section-in-v${version}`;
     faults.push({
@@ -91,7 +105,18 @@ export function schemaFaults(text: string, file: string, version: ContainerdSche
   }
   const mm = majorMinor(containerdVersion);
   if (mm && version === 3 && mm.major < 2) faults.push({ code: "containerd.v3-on-1x", severity: "error", file, line: 1, message: `version = 3 is for containerd 2.x; containerd ${containerdVersion} ignores its plugins.'io.containerd.cri.v1.runtime' section`, fix: "use version = 2 with plugins.\"io.containerd.grpc.v1.cri\", or upgrade containerd" });
-  if (mm && version === 1 && mm.major >= 2) faults.push({ code: "containerd.v1-on-2x", severity: "error", file, line: 1, message: `a file without a version line is version 1, which containerd ${containerdVersion} no longer reads`, fix: "add version = 3 and move the CRI settings under plugins.'io.containerd.cri.v1.runtime'" });
+  if (mm && version === 1 && mm.major >= 2) {
+    // Measured with containerd 2.1.9: it loads the file and logs "Ignoring unknown key in TOML
+    // for plugin … containerd runtimes"; `containerd config migrate` of it drops them too.
+    // First: it is the cause, and its fix (the migration) also settles the section faults.
+    faults.unshift({
+      code: "containerd.v1-on-2x", severity: "error", file, line: 1,
+      message: `a file without a version line is read as version 1 by containerd ${containerdVersion}, ` +
+        "which silently drops its CRI runtimes",
+      fix: "let gvisor-doctor migrate it to version 3 with containerd config migrate: " +
+        "gvisor-doctor configure containerd --migrate (add --dry-run to see the diff first)",
+    });
+  }
   return faults;
 }
 

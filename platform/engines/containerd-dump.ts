@@ -11,7 +11,7 @@ import { absolutize, expandGlob } from "./glob.ts";
 import { deleteIn, firstDifference, getPath, parseTomlStrict } from "./toml-check.ts";
 import { showPath, TomlDoc } from "./toml-edit.ts";
 import type { FileChange } from "./types.ts";
-import { criDisabled, runtimesPath, type ConfigReader } from "./containerd-config.ts";
+import { criDisabled, CRI_PLUGIN, runtimesPath, type ConfigReader } from "./containerd-config.ts";
 import type { ContainerdPlanResult } from "./containerd-plan.ts";
 
 
@@ -133,3 +133,46 @@ export async function validateWithContainerd(bin: string, configPath: string, re
   }
 }
 
+
+/**
+ * The text `containerd config migrate` makes of a config that has no version line, for
+ * containerd 2.x. containerd 2.1 reads such a file as version 1 and silently drops its CRI
+ * runtimes ("Ignoring unknown key in TOML for plugin … containerd runtimes"), and so does a
+ * plain `config migrate` of it (measured with 2.1.9). A file written with version 2's plugin
+ * names migrates when read as what it is: `version = 2` is put in front first. Refused (with
+ * the reason) when runtimes would still be lost, for version 1 names (plugins.cri) and for
+ * imports (migrate inlines them).
+ */
+export async function migrateUnversioned(bin: string, configPath: string, text: string, version: string | null,
+  root: HostRoot = SELF_ROOT): Promise<{ text: string; error: null } | { text: null; error: string }> {
+  const doc = parseTomlStrict(text, configPath);
+  const refuse = (error: string) => ({ text: null, error });
+  if (getPath(doc, CRI_PLUGIN[1]) !== undefined) {
+    return refuse(`it uses version 1 plugin names ([${showPath(CRI_PLUGIN[1])}]), ` +
+      "whose runtimes containerd config migrate drops");
+  }
+  if (Array.isArray(doc.imports) && doc.imports.length) {
+    return refuse("it imports other files, which containerd config migrate would inline");
+  }
+  const declared = Object.keys(getPath(doc, runtimesPath(2)) ?? {});
+  const local = mkdtempSync(join(root.foreign ? root.local("/tmp") : tmpdir(), "gvd-containerd-migrate-"));
+  try {
+    const staged = join(local, "config.toml");
+    writeLocal(staged, `version = 2\n${text}`);
+    const r = await runHostBinary(root, bin, ["-c", root.host(staged), "config", "migrate"], { timeoutMs: 20_000 });
+    if (r.code !== 0) {
+      const why = failureText(r).replaceAll(root.host(local), "<staged copy>");
+      return refuse(`containerd config migrate failed: ${why}`);
+    }
+    const out = parseTomlStrict(r.stdout, `containerd config migrate of ${configPath}`);
+    const lost = declared.filter((n) => getPath(out, [...runtimesPath(3), n]) === undefined);
+    if (out.version !== 3) return refuse(`containerd config migrate wrote version ${out.version}, not 3`);
+    if (lost.length) return refuse(`containerd config migrate loses runtime ${lost.join(", ")}`);
+    const header = "# Migrated to version 3 by gvisor-doctor with `containerd config migrate` " +
+      `(containerd ${version ?? "2.x"}):\n` +
+      "# the file had no version line, so containerd 2.x dropped its CRI runtimes. The original is in the backup.\n";
+    return { text: `${header}${r.stdout}`, error: null };
+  } finally {
+    rmSync(local, { recursive: true, force: true });
+  }
+}

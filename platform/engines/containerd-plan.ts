@@ -5,7 +5,7 @@
 import { dirname, join } from "node:path";
 import { absolutize, dropInNameFor, expandGlob } from "./glob.ts";
 import { refuseIfManaged } from "./plan.ts";
-import { argsToRunscConfig, parseWrapper, planWrapper, wrapperPath } from "./runtime-args.ts";
+import { argsToRunscConfig, parseWrapper, planWrapper, readProgram, wrapperPath } from "./runtime-args.ts";
 import { planShimConfig, planShimConfigRemoval, shimConfigArgs, shimConfigPath } from "./shim-config.ts";
 import { createdByUs, CREATED_MARKER, managedByTool } from "./text.ts";
 import { deleteIn, getPath, parseTomlStrict, pruneEmptyTables, setIn, verifyTomlEdit } from "./toml-check.ts";
@@ -139,7 +139,10 @@ export function planContainerd(input: ContainerdPlanInput): ContainerdPlanResult
     if (c) throw new EngineConfigError(`${target}:${c.line}: ${c.message}`, { file: target, line: c.line }, `write it as a [${showPath(path)}] table (gvisor-doctor edits tables, not dotted keys or inline tables), or add the runtime by hand`, containerdSnippet(version, req, input.shim, configDir, input.wrapperDir), "toml-shape");
   };
   const oldBinary = typeof exOpts.BinaryName === "string" ? exOpts.BinaryName : null;
-  const wrapperFor = (args: string[] | null) => planWrapper({ engine: "containerd", name: req.name, runsc: req.runscPath, args, wrapperDir: input.wrapperDir, oldBinary, read: reader.read, why: "the runc shim cannot pass runtime arguments to runsc" });
+  const wrapperFor = (args: string[] | null) => planWrapper({
+    engine: "containerd", name: req.name, runsc: req.runscPath, args, wrapperDir: input.wrapperDir, oldBinary,
+    read: reader.read, why: "the runc shim cannot pass runtime arguments to runsc", config: target,
+  });
 
   if (req.remove) {
     if (!existing) return { changes, existed: false, notes, effective: null, expect: { version, runtime: null } };
@@ -197,7 +200,7 @@ export function planContainerd(input: ContainerdPlanInput): ContainerdPlanResult
   let effectivePath: string;
   if (useShim) {
     const cfgPath = typeof exOpts.ConfigPath === "string" ? exOpts.ConfigPath : shimConfigPath(configDir, req.name);
-    const keepArgs = req.runtimeArgs ?? (parseWrapper(oldBinary ? reader.read(oldBinary) : null)?.args ?? null);
+    const keepArgs = req.runtimeArgs ?? (parseWrapper(readProgram(reader.read, oldBinary))?.args ?? null);
     const shimCfg = planShimConfig("containerd", req.name, cfgPath, reader.read(cfgPath), { binaryName: req.runscPath, args: keepArgs, carried: systemdCgroup ? { "systemd-cgroup": "true" } : {} });
     if (shimCfg.change) changes.push(shimCfg.change);
     changes.push(...wrapperFor([]).changes);

@@ -4,7 +4,7 @@
 // live reload and exits on SIGHUP. Without containerd-shim-runsc-v1 the runtime uses the
 // runc shim with runsc as its binary.
 import { readFileSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, isAbsolute } from "node:path";
 import { resolveForWrite } from "../fsutil.ts";
 import { findProcesses, readEnviron, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "../procs.ts";
 import { whichAll, SYSTEM_BIN_DIRS } from "../which.ts";
@@ -15,11 +15,17 @@ import { parseWrapper } from "./runtime-args.ts";
 import { shimConfigArgs } from "./shim-config.ts";
 import { managedByTool } from "./text.ts";
 import { getPath, parseTomlStrict } from "./toml-check.ts";
-import { EngineConfigError, type DeclaredRuntime, type EngineAdapter, type EngineContext, type EngineDetection, type EngineInspection, type Plan, type ReloadOptions, type ReloadResult, type VerifyResult } from "./types.ts";
-import { DEFAULT_CONTAINERD_ADDRESS, DEFAULT_CONTAINERD_CONFIG, inspectConfig, readerFor, RUNC_SHIM_TYPE, RUNSC_SHIM, RUNSC_SHIM_TYPE } from "./containerd-config.ts";
-import { SELF_ROOT, type HostRoot } from "../host-root.ts";
+import {
+  EngineConfigError, type DeclaredRuntime, type EngineAdapter, type EngineContext, type EngineDetection,
+  type EngineInspection, type Plan, type ReloadOptions, type ReloadResult, type RuntimeRequest, type VerifyResult,
+} from "./types.ts";
+import {
+  DEFAULT_CONTAINERD_ADDRESS, DEFAULT_CONTAINERD_CONFIG, inspectConfig, majorMinor, readerFor, RUNC_SHIM_TYPE,
+  RUNSC_SHIM, RUNSC_SHIM_TYPE, schemaOf, type ConfigReader,
+} from "./containerd-config.ts";
+import { seesSameFile, SELF_ROOT, type HostRoot } from "../host-root.ts";
 import { engineBinary, restartOnHost, runHostBinary, whichInRoot } from "../host-exec.ts";
-import { configDump, dumpMismatch, validateWithContainerd } from "./containerd-dump.ts";
+import { configDump, dumpMismatch, migrateUnversioned, validateWithContainerd } from "./containerd-dump.ts";
 import { planContainerd, type ContainerdPlanResult } from "./containerd-plan.ts";
 
 // The read side, for the doctor's checks: containerd.inspectConfig(path) and friends.
@@ -50,7 +56,9 @@ async function containerdVersion(bin: string, root: HostRoot): Promise<string | 
 function findShim(binary: string | null, daemon: DaemonProcess | null, env: NodeJS.ProcessEnv, root: HostRoot): string | null {
   const daemonPath = daemon ? readEnviron(daemon.pid)?.PATH : undefined;
   if (root.foreign) return whichInRoot(root, RUNSC_SHIM, [...(binary ? [dirname(binary)] : []), daemonPath ?? ""].join(":"));
-  const dirs = [...(binary ? [dirname(binary)] : []), ...SYSTEM_BIN_DIRS];
+  // A running daemon's own PATH says it all; the usual system directories stand in for the PATH
+  // of a containerd not running (systemd's default PATH has them).
+  const dirs = [...(binary ? [dirname(binary)] : []), ...(daemonPath === undefined ? SYSTEM_BIN_DIRS : [])];
   return whichAll(RUNSC_SHIM, dirs, daemonPath ?? env.PATH ?? "")[0] ?? null;
 }
 
@@ -74,6 +82,32 @@ function newestMtime(paths: string[], root: HostRoot): number {
   return m;
 }
 
+/** A reader that sees `text` at `path` (a planned rewrite other plans build on). */
+function withFile(reader: ConfigReader, path: string, text: string): ConfigReader {
+  return { read: (p) => (p === path ? text : reader.read(p)), list: reader.list };
+}
+
+/**
+ * containerd 2.x and a config.toml without a version line (its CRI runtimes are dropped):
+ * with --migrate, the file as `containerd config migrate` rewrites it; otherwise the plan
+ * refuses (planContainerd) and says how to consent. null when no migration applies.
+ */
+async function migrationFor(det: ContainerdDetection, req: RuntimeRequest, ctx: EngineContext, root: HostRoot):
+  Promise<{ before: string; after: string } | null> {
+  const mm = majorMinor(det.version);
+  if (!ctx.migrate || req.remove || !det.binary || !mm || mm.major < 2) return null;
+  const before = readOrNull(root.local(det.configPath));
+  if (before === null || schemaOf(parseTomlStrict(before, det.configPath), det.configPath).declared) return null;
+  ctx.log(`containerd: ${det.binary} config migrate of ${det.configPath}`);
+  const m = await migrateUnversioned(det.binary, det.configPath, before, det.version, root);
+  if (m.error !== null) {
+    const message = `${det.configPath}: cannot migrate it with containerd config migrate: ${m.error}; nothing written`;
+    const hint = "add version = 3 and move the CRI settings under plugins.'io.containerd.cri.v1.runtime' by hand";
+    throw new EngineConfigError(message, { file: det.configPath }, hint, null, "migrate-failed");
+  }
+  return { before, after: m.text };
+}
+
 export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
   name: "containerd",
   title: "containerd",
@@ -84,7 +118,13 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     // Only this root's daemons count: a containerd in a container or chroot (a kind node, a
     // DaemonSet pod) reads another /etc/containerd/config.toml than the one we would edit.
     // (Host facts hold only this root's daemons already.)
-    const daemons = ctx.facts?.containerd ?? findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS).filter((d) => root.owns(d.pid));
+    const ofRoot = ctx.facts?.containerd
+      ?? findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS).filter((d) => root.owns(d.pid));
+    // Nor one that reads another file at the same path (its own mount namespace, e.g. a test
+    // sandbox or a daemon of a lived-in host seen from a private /etc): restarting it would
+    // not load what we write.
+    const readsOurs = (c: string, pid: number) => !isAbsolute(c) || seesSameFile(pid, c, root.local(c)) !== false;
+    const daemons = ofRoot.filter((d) => readsOurs(daemonConfig(d), d.pid));
     // The containerd we mean: the one reading --config, else the one serving CONTAINERD_ADDRESS
     // (as ctr/crictl pick it), else the one reading the default config. A dockerd-managed
     // containerd (its own config under /var/run/docker) is never picked by accident.
@@ -143,10 +183,28 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
 
   async plan(det, req, ctx): Promise<Plan> {
     const root = ctx.root ?? SELF_ROOT;
-    const r = planContainerd({ configPath: det.configPath, reader: readerFor(root), containerdVersion: det.version, shim: det.shim, wrapperDir: ctx.wrapperDir, request: req, force: ctx.force });
+    const migration = await migrationFor(det, req, ctx, root);
+    const reader = migration ? withFile(readerFor(root), det.configPath, migration.after) : readerFor(root);
+    const r = planContainerd({
+      configPath: det.configPath, reader, containerdVersion: det.version, shim: det.shim, wrapperDir: ctx.wrapperDir,
+      request: req, force: ctx.force,
+    });
+    if (migration) {
+      // One change of config.toml: from the file as it is to the migrated file with the runtime.
+      const main = r.changes.find((c) => c.path === det.configPath);
+      if (main) main.before = migration.before;
+      else {
+        const { before, after } = migration;
+        const reason = "containerd config migrate";
+        r.changes.unshift({ path: det.configPath, before, after, action: "modify", reason });
+      }
+      r.notes.unshift(`${det.configPath} had no version line: migrated to version 3 with containerd config migrate`);
+    }
     if (det.binary && r.changes.length) {
       ctx.log(`containerd: checking the result with ${det.binary} config dump`);
-      const problem = await validateWithContainerd(det.binary, det.configPath, readerFor(root), r.changes, req.name, r.expect, root);
+      // After a migration the dump to compare with is the migrated file's (the original's drops settings).
+      const problem = await validateWithContainerd(det.binary, det.configPath, reader, r.changes, req.name, r.expect,
+        root);
       if (problem) throw new EngineConfigError(`${det.configPath}: ${problem}; nothing was written`, { file: det.configPath }, "edit the file by hand, or write the runtime into the main config", null, "dump-check");
       r.notes.push(`checked with containerd ${det.version ?? ""} config dump`.replace("  ", " "));
     } else if (!det.binary && r.changes.length) r.notes.push("containerd is not installed here: the result was checked with a TOML parser only");

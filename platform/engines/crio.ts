@@ -12,7 +12,7 @@ import { whichAll, SYSTEM_BIN_DIRS } from "../which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "./apply.ts";
 import { processStartMs, systemctl, systemdUnitOf } from "./daemon-control.ts";
 import { buildPlan, refuseIfManaged } from "./plan.ts";
-import { parseWrapper, planWrapper } from "./runtime-args.ts";
+import { parseWrapper, planWrapper, readProgram } from "./runtime-args.ts";
 import { planShimConfig, planShimConfigRemoval, shimConfigArgs, shimConfigPath } from "./shim-config.ts";
 import { createdByUs, CREATED_MARKER, managedByTool } from "./text.ts";
 import { deleteIn, getPath, parseTomlStrict, setIn, verifyTomlEdit } from "./toml-check.ts";
@@ -96,7 +96,10 @@ export function planCrio(input: CrioPlanInput): { changes: FileChange[]; existed
   const changes: FileChange[] = [];
   const oldPath = typeof existing?.runtime_path === "string" ? existing.runtime_path : null;
   const oldCfg = typeof existing?.runtime_config_path === "string" ? existing.runtime_config_path : null;
-  const wrapperFor = (args: string[] | null) => planWrapper({ engine: "crio", name: req.name, runsc: req.runscPath, args, wrapperDir: input.wrapperDir, oldBinary: oldPath, read, why: "CRI-O passes no arguments to an OCI runtime" });
+  const wrapperFor = (args: string[] | null) => planWrapper({
+    engine: "crio", name: req.name, runsc: req.runscPath, args, wrapperDir: input.wrapperDir, oldBinary: oldPath, read,
+    why: "CRI-O passes no arguments to an OCI runtime", config: target,
+  });
   if (before !== null) refuseIfManaged(target, before, input.force, crioSnippet(req, input.shim, root));
 
   if (req.remove) {
@@ -132,7 +135,7 @@ export function planCrio(input: CrioPlanInput): { changes: FileChange[]; existed
   let effective: Plan["effective"];
   if (input.shim) {
     const cfgPath = oldCfg ?? shimConfigPath(root, req.name);
-    const keep = req.runtimeArgs ?? parseWrapper(oldPath ? read(oldPath) : null)?.args ?? null;
+    const keep = req.runtimeArgs ?? parseWrapper(readProgram(read, oldPath))?.args ?? null;
     const shim = planShimConfig("crio", req.name, cfgPath, read(cfgPath), { binaryName: req.runscPath, grouping: true, args: keep, carried: {} });
     if (shim.change) changes.push(shim.change);
     changes.push(...wrapperFor([]).changes);

@@ -7,6 +7,8 @@
 // trailing comma, "unexpected EOF" for a truncated file. Text after the first value is
 // never read, so dockerd accepts `{} trailing junk`.
 
+import { encodeBytes } from "./text.ts";
+
 export interface GoJsonError {
   /** Byte offset of the offending byte in the UTF-8 file. */
   byteOffset: number;
@@ -100,16 +102,23 @@ function scanValue(b: Uint8Array, start: number): { end: number; kind: "object" 
     }
     i += word.length;
   };
+  let depth = 0;
+  // encoding/json's scanner refuses nesting deeper than maxNestingDepth (10000).
+  const push = () => {
+    if (++depth > 10_000) throw bad(i, "exceeded max depth");
+    i++;
+  };
   const value = (): "object" | "array" | "string" | "number" | "literal" => {
     skip();
     if (i >= b.length) throw eof();
     const c = b[i];
     if (c === 0x7b) {
-      i++;
+      push();
       skip();
       if (i >= b.length) throw eof();
       if (b[i] === 0x7d) {
         i++;
+        depth--;
         return "object";
       }
       for (;;) {
@@ -130,17 +139,19 @@ function scanValue(b: Uint8Array, start: number): { end: number; kind: "object" 
         }
         if (b[i] === 0x7d) {
           i++;
+          depth--;
           return "object";
         }
         throw bad(i, "after object key:value pair");
       }
     }
     if (c === 0x5b) {
-      i++;
+      push();
       skip();
       if (i >= b.length) throw eof();
       if (b[i] === 0x5d) {
         i++;
+        depth--;
         return "array";
       }
       for (;;) {
@@ -153,6 +164,7 @@ function scanValue(b: Uint8Array, start: number): { end: number; kind: "object" 
         }
         if (b[i] === 0x5d) {
           i++;
+          depth--;
           return "array";
         }
         throw bad(i, "after array element");
@@ -182,7 +194,7 @@ const KIND_NAME = { array: "array", string: "string", number: "number", literal:
  * it. Also reports a top-level value that is not an object, as Go's map decode does.
  */
 export function dockerdJsonError(text: string): GoJsonError | null {
-  const b = new TextEncoder().encode(text);
+  const b = encodeBytes(text); // the file's bytes, as dockerd reads them
   let i = 0;
   while (i < b.length && isSpace(b[i])) i++;
   const at = (byteOffset: number, message: string): GoJsonError => ({

@@ -17,6 +17,21 @@ export function refuseIfManaged(file: string, text: string | null, force: boolea
   );
 }
 
+/**
+ * Write order for a crash at any point: a file another change's config names (a wrapper,
+ * runsc.toml) is written before the config that will name it, and deleted only after the
+ * config that named it no longer does. So an engine never points at a file that is not there.
+ */
+export function referencedFirst(changes: FileChange[]): FileChange[] {
+  // Named outside comments: a wrapper's "# used by: <config>" line is not a reference.
+  const names = (text: string | null, path: string) =>
+    !!text?.split("\n").some((l) => !l.trimStart().startsWith("#") && l.includes(path));
+  const named = (c: FileChange) => changes.some((o) => o !== c && (names(o.after, c.path) || names(o.before, c.path)));
+  const first = changes.filter((c) => c.after !== null && named(c));
+  const last = changes.filter((c) => c.after === null && named(c));
+  return [...first, ...changes.filter((c) => !first.includes(c) && !last.includes(c)), ...last];
+}
+
 export function buildPlan(args: {
   engine: EngineName;
   request: RuntimeRequest;
@@ -28,7 +43,7 @@ export function buildPlan(args: {
   effective: Plan["effective"];
   engineData?: unknown;
 }): Plan {
-  const changes = args.changes.filter((c): c is FileChange => c !== null && c.before !== c.after);
+  const changes = referencedFirst(args.changes.filter((c): c is FileChange => c !== null && c.before !== c.after));
   const afterReload = args.afterReload ?? [];
   const touched = changes.length + afterReload.length > 0;
   const action = !touched ? "unchanged" : args.request.remove ? "remove" : args.existed ? "update" : "add";

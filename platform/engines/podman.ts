@@ -110,7 +110,10 @@ export function planPodman(input: PodmanPlanInput): { changes: FileChange[]; exi
   const doc = new TomlDoc(text, { quote: '"', step: 0, blankBetweenTables: true });
   const mutations: ((d: Record<string, any>) => void)[] = [];
   const changes: FileChange[] = [];
-  const wrapperFor = (args: string[] | null) => planWrapper({ engine: "podman", name: req.name, runsc: req.runscPath, args, wrapperDir: input.wrapperDir, oldBinary, read, why: "podman 4.3 has no [engine.runtimes_flags] to pass runtime arguments" });
+  const wrapperFor = (args: string[] | null) => planWrapper({
+    engine: "podman", name: req.name, runsc: req.runscPath, args, wrapperDir: input.wrapperDir, oldBinary, read,
+    why: "podman 4.3 has no [engine.runtimes_flags] to pass runtime arguments", config: target,
+  });
   const refuseConflicts = (path: string[]) => {
     const c = doc.conflicts(path)[0];
     if (c) throw new EngineConfigError(`${target}:${c.line}: ${c.message}`, { file: target, line: c.line }, `write it as an [${showPath(path)}] table, or add the runtime by hand`, podmanSnippet(req, input.wrapperDir), "toml-shape");

@@ -2,6 +2,7 @@
 // Docker's runtimeArgs (["--network=none"]), the shim's runsc.toml [runsc_config]
 // table ({network = "none"}), and a wrapper script for engines that cannot pass
 // arguments at all (Podman 4.3, containerd's runc shim, CRI-O's oci mode).
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { CREATED_MARKER, shellQuote } from "./text.ts";
 import { EngineConfigError, type EngineName, type FileChange } from "./types.ts";
@@ -15,6 +16,12 @@ const FLAG = /^--([A-Za-z0-9][A-Za-z0-9_.-]*)(?:=(.*))?$/s;
 export function normalizeRuntimeArgs(args: string[]): { args: string[]; error: string | null } {
   const out: string[] = [];
   for (const a of args) {
+    // A newline would split the wrapper's exec line (the next run could not read it back).
+    if (/[\x00-\x1f\x7f]/.test(a)) {
+      const shown = JSON.stringify(a.length > 80 ? `${a.slice(0, 80)}…` : a);
+      const why = "contains a newline or another control character: runsc flags are one line";
+      return { args: [], error: `runtime argument ${shown} ${why}` };
+    }
     const withDashes = a.startsWith("-") ? a.replace(/^-(?!-)/, "--") : `--${a}`;
     if (!FLAG.test(withDashes)) return { args: [], error: `runtime argument '${a}' is not a runsc flag: use --name or --name=value (e.g. --runtime-arg=--network=none)` };
     out.push(withDashes);
@@ -47,14 +54,25 @@ export const DEFAULT_WRAPPER_DIR = "/usr/local/libexec/gvisor-doctor";
 export const INSTALLED_RUNSC = "/usr/local/bin/runsc";
 
 /** A /bin/sh script that runs runsc with fixed flags before whatever the engine passes. */
-export function renderWrapper(engine: EngineName, name: string, runsc: string, args: string[], why: string): string {
+export function renderWrapper(
+  engine: EngineName, name: string, runsc: string, args: string[], why: string, config?: string,
+): string {
   return [
     "#!/bin/sh",
     `# ${CREATED_MARKER} configure ${engine} (runtime "${name}"): ${why}`,
     `# \`gvisor-doctor configure ${engine} --runtime-name ${name} --remove\` deletes it.`,
+    ...(config ? [`${OWNER_PREFIX}${config}`] : []),
     `exec ${[runsc, ...args].map(shellQuote).join(" ")} "$@"`,
     "",
   ].join("\n");
+}
+
+const OWNER_PREFIX = "# used by: ";
+
+/** The config a wrapper was written for (null: written before wrappers said so). */
+export function wrapperOwner(text: string | null): string | null {
+  const line = text?.split("\n", 6).find((l) => l.startsWith(OWNER_PREFIX));
+  return line ? line.slice(OWNER_PREFIX.length) : null;
 }
 
 function unquote(word: string): string {
@@ -86,24 +104,68 @@ export interface WrapperPlan {
  * args) or deleted when no longer needed. A file at the wrapper path that we did not
  * write is never touched.
  */
-export function planWrapper(o: { engine: EngineName; name: string; runsc: string; args: string[] | null; wrapperDir: string; oldBinary: string | null; read: (p: string) => string | null; why: string }): WrapperPlan {
-  const ours = wrapperPath(o.wrapperDir, o.engine, o.name);
-  const oldText = o.oldBinary ? o.read(o.oldBinary) : null;
+/**
+ * The text of a file a config runs, when it may be one of our wrappers: null when missing
+ * or when it is no config-sized text file (runsc itself is far larger than a wrapper).
+ */
+export function readProgram(read: (p: string) => string | null, path: string | null): string | null {
+  if (!path) return null;
+  try {
+    return read(path);
+  } catch (e) {
+    if (e instanceof EngineConfigError) return null;
+    throw e;
+  }
+}
+
+/** A file is at `path`, though too large or odd to read as text. */
+function existsProgram(read: (p: string) => string | null, path: string): boolean {
+  try {
+    return read(path) !== null;
+  } catch (e) {
+    return e instanceof EngineConfigError;
+  }
+}
+
+export function planWrapper(o: {
+  engine: EngineName; name: string; runsc: string; args: string[] | null; wrapperDir: string; oldBinary: string | null;
+  read: (p: string) => string | null; why: string;
+  /** The config that will name the wrapper (recorded in it). */
+  config: string;
+}): WrapperPlan {
+  // A wrapper another config still runs is neither rewritten nor deleted for this one: it says which
+  // config it was written for; one from before that is another config's unless this config names it.
+  const usedElsewhere = (path: string, text: string | null) => {
+    if (!parseWrapper(text)) return false;
+    const owner = wrapperOwner(text);
+    if (owner === o.config) return false;
+    if (owner === null) return o.oldBinary !== path;
+    return o.read(owner)?.includes(path) ?? false;
+  };
+  let ours = wrapperPath(o.wrapperDir, o.engine, o.name);
+  if (usedElsewhere(ours, readProgram(o.read, ours))) {
+    ours = `${ours}-${createHash("sha256").update(o.config).digest("hex").slice(0, 8)}`;
+  }
+  const oldText = readProgram(o.read, o.oldBinary);
   const old = parseWrapper(oldText);
   const args = o.args ?? old?.args ?? [];
   const changes: WrapperPlan["changes"] = [];
-  if (old && o.oldBinary !== ours) {
+  const keepOld = old && usedElsewhere(o.oldBinary!, oldText);
+  if (old && o.oldBinary !== ours && !keepOld) {
     changes.push({ path: o.oldBinary!, before: oldText, after: null, action: "delete", mode: 0o755, backup: false, reason: "wrapper created by gvisor-doctor, no longer used" });
   }
   if (!args.length) {
-    if (old && o.oldBinary === ours) changes.push({ path: ours, before: oldText, after: null, action: "delete", mode: 0o755, backup: false, reason: "wrapper no longer needed (no runtime args)" });
+    if (old && o.oldBinary === ours && !keepOld) {
+      const reason = "wrapper no longer needed (no runtime args)";
+      changes.push({ path: ours, before: oldText, after: null, action: "delete", mode: 0o755, backup: false, reason });
+    }
     return { binary: o.runsc, args, changes };
   }
-  const before = o.read(ours);
-  if (before !== null && !parseWrapper(before)) {
+  const before = readProgram(o.read, ours);
+  if ((before === null && existsProgram(o.read, ours)) || (before !== null && !parseWrapper(before))) {
     throw new EngineConfigError(`${ours} exists and was not written by gvisor-doctor`, { file: ours }, "move it away, or pass --wrapper-dir DIR", null, "wrapper-exists");
   }
-  const after = renderWrapper(o.engine, o.name, o.runsc, args, o.why);
+  const after = renderWrapper(o.engine, o.name, o.runsc, args, o.why, o.config);
   if (before !== after) changes.push({ path: ours, before, after, action: before === null ? "create" : "modify", mode: 0o755, reason: `wrapper that runs runsc ${args.join(" ")}` });
   return { binary: ours, args, changes };
 }

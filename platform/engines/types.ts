@@ -107,6 +107,11 @@ export interface EngineContext {
   root?: HostRoot;
   /** --restart-command: how to restart an engine in host-root mode (argv, no shell). */
   restartCommand?: string[] | null;
+  /**
+   * --migrate: consent to rewrite a config the engine no longer reads as written with the
+   * engine's own migration (containerd 2.x and a config.toml without a version line).
+   */
+  migrate?: boolean;
 }
 
 export type FileAction = "create" | "modify" | "delete";

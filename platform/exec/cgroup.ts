@@ -13,6 +13,8 @@ export interface LimitGroup {
   procs: string[];
   /** SIGKILL everything in the group, wait until it is empty, remove it (idempotent). */
   remove(): Promise<void>;
+  /** How often a task could not start because of the pids limit (pids.events "max"), before remove(). */
+  pidsLimitHits(): number;
 }
 
 /** /proc/self/cgroup (v1 lines "8:pids:/a/b", "2:cpu,cpuacct:/") → controller → path. */
@@ -67,6 +69,7 @@ export function createLimitGroup(name: string, limits: { pids: number; memoryByt
   }
   return {
     procs: dirs.map((d) => join(d, "cgroup.procs")),
+    pidsLimitHits: () => Number(read(join(dirs[0], "pids.events")).match(/^max (\d+)$/m)?.[1] ?? 0),
     async remove() {
       // After a normal exit the sandbox's processes are still leaving for a few ms:
       // poll fast first, back off up to 50 ms, give up after ~5 s.

@@ -43,19 +43,22 @@ export function findRunProcesses(leader: number | undefined, id: string): number
 }
 
 /**
- * SIGKILL the run's process group and every process findRunProcesses sees, until a sweep finds none
- * (a process may fork between one sweep and the kill; bounded, so a fork bomb cannot keep exec here).
+ * SIGKILL the run's process group and every process findRunProcesses sees, until a sweep finds none that
+ * was not killed already: one may fork between a sweep and its kill, but not once SIGKILL is pending (a
+ * dying process still shows for a moment). Bounded, so a fork bomb cannot keep exec here.
  */
 export function killRun(leader: number | undefined, id: string): void {
+  const killed = new Set<number>();
   for (let round = 0; round < 50; round++) {
     if (leader) {
       try {
         process.kill(-leader, "SIGKILL");
       } catch {}
     }
-    const left = findRunProcesses(leader, id);
+    const left = findRunProcesses(leader, id).filter((pid) => !killed.has(pid));
     if (!left.length) return;
     for (const pid of left) {
+      killed.add(pid);
       try {
         process.kill(pid, "SIGKILL");
       } catch {}

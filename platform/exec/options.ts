@@ -17,20 +17,21 @@ export function parseMount(spec: string, cwd: string = process.cwd()): Mount {
   let writable = false;
   if (parts.length === 3 && (parts[2] === "ro" || parts[2] === "rw")) writable = parts.pop() === "rw";
   if (parts.length !== 2 || !parts[0] || !parts[1]) {
-    throw new UsageError(`--mount '${spec}': expected SRC:DST, SRC:DST:ro or SRC:DST:rw (paths cannot contain ':')`, HINT);
+    throw new UsageError(`--mount '${echoInput(spec)}': expected SRC:DST, SRC:DST:ro or SRC:DST:rw (paths cannot contain ':')`, HINT);
   }
-  return checkMount({ source: resolve(cwd, parts[0]), target: parts[1], writable }, spec);
+  return checkMount({ source: resolve(cwd, parts[0]), target: parts[1], writable }, echoInput(spec));
 }
 
 function checkMount(m: Mount, spec: string): Mount {
   if (m.source.includes(":") || m.target.includes(":")) throw new UsageError(`mount '${spec}': paths cannot contain ':'`, HINT);
-  if (!isAbsolute(m.target)) throw new UsageError(`mount '${spec}': the target '${m.target}' must be an absolute path inside the sandbox`, HINT);
+  if (!isAbsolute(m.target)) throw new UsageError(`mount '${spec}': the target '${echoInput(m.target)}' must be an absolute path inside the sandbox`, HINT);
   const target = posix.normalize(m.target).replace(/(.)\/+$/, "$1");
   if (target === "/") throw new UsageError(`mount '${spec}': cannot mount over the sandbox's root`, HINT);
   try {
     statSync(m.source);
   } catch {
-    throw new UsageError(`mount '${spec}': the source ${m.source} does not exist`, `create it first (mkdir -p ${m.source}), or fix the path`);
+    const src = echoInput(m.source);
+    throw new UsageError(`mount '${spec}': the source ${src} does not exist`, `create it first (mkdir -p ${src}), or fix the path`);
   }
   return { source: normalize(m.source), target, writable: m.writable };
 }
@@ -41,7 +42,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export function parseEnv(spec: string, hostEnv: NodeJS.ProcessEnv = process.env): [string, string] | null {
   const eq = spec.indexOf("=");
   const name = eq >= 0 ? spec.slice(0, eq) : spec;
-  if (!ENV_NAME.test(name)) throw new UsageError(`--env '${spec}': '${name}' is not a variable name (letters, digits, _; not starting with a digit)`, HINT);
+  if (!ENV_NAME.test(name)) throw new UsageError(`--env '${echoInput(spec)}': '${echoInput(name)}' is not a variable name (letters, digits, _; not starting with a digit)`, HINT);
   if (eq >= 0) return [name, spec.slice(eq + 1)];
   const v = hostEnv[name];
   return v === undefined ? null : [name, v];
@@ -57,14 +58,16 @@ export function parseBytes(spec: string, flag = "--memory"): number {
   const m = spec.toLowerCase().match(/^(\d+(?:\.\d+)?)([bkmg]?)i?b?$/);
   const n = m ? Math.floor(Number(m[1]) * UNITS[m[2]]) : NaN;
   if (!(n >= 1 && n <= MAX_BYTES)) {
-    throw new UsageError(`${flag} ${echoInput(spec)}: expected a size from 1 byte to ${MAX_BYTES} (8 PiB), e.g. 536870912, 512m or 1g`, HINT);
+    const want = `a size from 1 byte to ${MAX_BYTES} (8 PiB), e.g. 536870912, 512m or 1g`;
+    throw new UsageError(`${flag} ${echoInput(spec)}: expected ${want}`, HINT);
   }
   return n;
 }
 
 /** Seconds (fractions allowed, 0.001 to MAX_SECONDS: a longer timer would fire at once) → milliseconds. */
 export function parseSeconds(spec: string, flag = "--timeout"): number {
-  return Math.round(parseDecimal(flag, spec, { min: 0.001, max: MAX_SECONDS, what: "a number of seconds" }, HINT) * 1000);
+  const seconds = parseDecimal(flag, spec, { min: 0.001, max: MAX_SECONDS, what: "a number of seconds" }, HINT);
+  return Math.round(seconds * 1000);
 }
 
 export function parsePositiveInt(spec: string, flag: string, max = MAX_PIDS): number {
@@ -73,12 +76,12 @@ export function parsePositiveInt(spec: string, flag: string, max = MAX_PIDS): nu
 
 export function parseVia(spec: string): Via {
   if (spec === "auto" || (METHODS as readonly string[]).includes(spec)) return spec as Via;
-  throw new UsageError(`--via '${spec}': expected auto, runsc, docker, podman or none`, HINT);
+  throw new UsageError(`--via '${echoInput(spec)}': expected auto, runsc, docker, podman or none`, HINT);
 }
 
 export function parseNetwork(spec: string): Network {
   if (spec === "none" || spec === "host") return spec;
-  throw new UsageError(`--network '${spec}': expected none or host`, HINT);
+  throw new UsageError(`--network '${echoInput(spec)}': expected none or host`, HINT);
 }
 
 /** Library options → a validated request (throws UsageError on bad input). */
@@ -89,17 +92,21 @@ export function normalizeRequest(o: RunIsolatedOptions, cwd: string = process.cw
   if (o.command.some((a) => typeof a !== "string" || a.includes("\0"))) throw new UsageError("the command's arguments must be strings without NUL bytes", HINT);
   const via = parseVia(o.via ?? "auto");
   if (via === "none" && o.requireSandbox) throw new UsageError("--via none contradicts --require-sandbox: a plain subprocess is not sandboxed", HINT);
-  const mounts = (o.mounts ?? []).map((m) => (typeof m === "string" ? parseMount(m, cwd) : checkMount({ ...m, source: resolve(cwd, m.source) }, `${m.source}:${m.target}`)));
+  const mounts = (o.mounts ?? []).map((m) =>
+    typeof m === "string"
+      ? parseMount(m, cwd)
+      : checkMount({ ...m, source: resolve(cwd, m.source) }, echoInput(`${m.source}:${m.target}`)),
+  );
   const targets = new Set<string>();
   for (const m of mounts) {
-    if (targets.has(m.target)) throw new UsageError(`two mounts target ${m.target}`, HINT);
+    if (targets.has(m.target)) throw new UsageError(`two mounts target ${echoInput(m.target)}`, HINT);
     targets.add(m.target);
   }
-  if (o.workdir !== undefined && !isAbsolute(o.workdir)) throw new UsageError(`--workdir '${o.workdir}': must be an absolute path inside the sandbox`, HINT);
+  if (o.workdir !== undefined && !isAbsolute(o.workdir)) throw new UsageError(`--workdir '${echoInput(o.workdir)}': must be an absolute path inside the sandbox`, HINT);
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(o.env ?? {})) {
-    if (!ENV_NAME.test(k)) throw new UsageError(`env '${k}' is not a variable name`, HINT);
-    if (typeof v !== "string" || v.includes("\0")) throw new UsageError(`env ${k}: the value must be a string without NUL bytes`, HINT);
+    if (!ENV_NAME.test(k)) throw new UsageError(`env '${echoInput(k)}' is not a variable name`, HINT);
+    if (typeof v !== "string" || v.includes("\0")) throw new UsageError(`env ${echoInput(k)}: the value must be a string without NUL bytes`, HINT);
     env[k] = v;
   }
   const inRange = (v: number | undefined, name: string, max: number) => {

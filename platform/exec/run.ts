@@ -9,6 +9,8 @@ import type { ExecResult, Launch, RunIsolatedOptions } from "./types.ts";
 export const EXIT_TIMEOUT = 124;
 /** The sandbox could not start (Docker's and coreutils `timeout`'s convention). */
 export const EXIT_CANNOT_START = 125;
+/** How a gVisor sandbox ends when its Sentry dies (a Go runtime crash, e.g. no thread at the pids limit). */
+export const EXIT_SANDBOX_DIED = 2;
 export const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
 export const DEFAULT_KILL_GRACE_MS = 10_000;
 export const FORWARDED_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
@@ -56,6 +58,7 @@ export async function runLaunch(l: Launch, o: RunnerOptions): Promise<ExecResult
     : undefined;
   const stdin = o.stdin ?? "ignore";
   let r: RunResult | undefined;
+  let verdict: ReturnType<NonNullable<Launch["verdict"]>> = null;
   try {
     if (o.signal?.aborted) onAbort();
     r = await run(l.file, l.args, {
@@ -82,6 +85,7 @@ export async function runLaunch(l: Launch, o: RunnerOptions): Promise<ExecResult
     if (o.forwardSignals) for (const s of FORWARDED_SIGNALS) process.off(s, onSignal);
     o.signal?.removeEventListener("abort", onAbort);
     if (teardownRun) await teardownRun;
+    if (r && !tornDown && !r.spawnError) verdict = l.verdict?.(r.code) ?? null;
     await l.cleanup({ code: r?.code ?? null, tornDown });
   }
 
@@ -103,10 +107,27 @@ export async function runLaunch(l: Launch, o: RunnerOptions): Promise<ExecResult
   } else if (r.code !== null) {
     exitCode = o.startFailure?.(r.code, r.stderr) ?? r.code;
     if (forwarded && r.code === 128 + signalNumber(forwarded)) signal = forwarded;
+    // gVisor's crash code (the Go runtime's): a silent 2 is never left to read as exec's usage error.
+    if (l.sandboxed && exitCode === EXIT_SANDBOX_DIED && !verdict && !r.stderr.trim()) {
+      verdict = {
+        message: "the sandbox ended with exit 2 and nothing on stderr: unless the command exited 2 itself, gVisor " +
+          "stopped (most often at the pids limit, which counts gVisor's own threads too: raise --pids)",
+      };
+    }
+    if (verdict?.exitCode !== undefined) {
+      exitCode = verdict.exitCode;
+      const sig = Object.entries(constants.signals).find(([, n]) => n === exitCode - 128);
+      signal = exitCode > 128 && sig ? sig[0] : null;
+    }
   } else if (r.signal) {
     exitCode = 128 + signalNumber(r.signal);
     signal = r.signal;
   } else exitCode = EXIT_CANNOT_START;
+  if (verdict) {
+    const msg = `gvisor-doctor: ${verdict.message}\n`;
+    o.onStderr?.(Buffer.from(msg));
+    stderr += msg;
+  }
   return {
     method: l.method,
     sandboxed: l.sandboxed,

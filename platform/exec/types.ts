@@ -133,6 +133,11 @@ export interface Launch {
    * its background processes end with it). exec then stops waiting for pipes they might hold open.
    */
   onExit?(pid: number | undefined): void;
+  /**
+   * What the method knows about how the run ended that its exit code does not say (read before cleanup):
+   * e.g. the sandbox died at its pids limit. `exitCode` replaces the code; `message` goes to stderr.
+   */
+  verdict?(code: number | null): { exitCode?: number; message: string } | null;
   /** After the process ended (any way): remove what the launch created (temp dirs, cgroups). */
   cleanup(outcome: { code: number | null; tornDown: boolean }): Promise<void>;
 }

@@ -4,6 +4,7 @@
 // inside a mount is translated to the mount's host directory.
 import { statSync } from "node:fs";
 import { posix, relative, join } from "node:path";
+import { echoInput } from "../../src/echo-input.ts";
 import { UsageError } from "../../src/errors.ts";
 import { EXEC_ID_ENV, killRun, newExecId } from "./escapees.ts";
 import type { ExecRequest, Launch } from "./types.ts";
@@ -42,7 +43,8 @@ export function launchNone(req: ExecRequest, hostEnv: NodeJS.ProcessEnv, cwd: st
     isDir = statSync(dir).isDirectory();
   } catch {}
   // spawn() would report a missing cwd as "command not found".
-  if (!isDir) throw new UsageError(`--workdir ${req.workdir}: ${dir} is not a directory on this host (without a sandbox the command runs on the host)`, "mount a host directory there (--mount DIR:" + req.workdir + ") or pick an existing directory");
+  const wd = echoInput(req.workdir ?? dir);
+  if (!isDir) throw new UsageError(`--workdir ${wd}: ${echoInput(dir)} is not a directory on this host (without a sandbox the command runs on the host)`, `mount a host directory there (--mount DIR:${wd}) or pick an existing directory`);
   // The marker finds what the command leaves behind, wherever it moved to (escapees.ts).
   const id = newExecId();
   const env: NodeJS.ProcessEnv = {

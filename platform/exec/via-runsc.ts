@@ -7,8 +7,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSyn
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { echoInput } from "../../src/echo-input.ts";
 import { UsageError } from "../../src/errors.ts";
 import { run } from "../proc.ts";
+import { which } from "../which.ts";
 import { ensureProbeRootfsDir } from "../images.ts";
 import { createLimitGroup, joinGroupArgv } from "./cgroup.ts";
 import { writeRootfs } from "../rootfs.ts";
@@ -159,9 +161,9 @@ function hasPoint(root: string, p: { path: string; dir: boolean }): boolean {
 async function sandboxRoot(req: ExecRequest, dir: string): Promise<string> {
   const points = mountPoints(req);
   if (req.image) {
-    if (!hasPoint(req.image, { path: "/", dir: true })) throw new UsageError(`--image ${req.image}: with --via runsc the image is a root file system directory`, "give a directory holding the sandbox's /, or leave --image out for the built-in one");
+    if (!hasPoint(req.image, { path: "/", dir: true })) throw new UsageError(`--image ${echoInput(req.image)}: with --via runsc the image is a root file system directory`, "give a directory holding the sandbox's /, or leave --image out for the built-in one");
     for (const p of [...["/proc", "/dev", "/sys"].map((path) => ({ path, dir: true })), ...points]) {
-      if (!hasPoint(req.image, p)) throw new UsageError(`${p.path} does not exist in ${req.image}${p.dir ? "" : " (as a file)"}`, `create it: ${p.dir ? "mkdir -p" : "touch"} ${join(req.image, p.path)}`);
+      if (!hasPoint(req.image, p)) throw new UsageError(`${echoInput(p.path)} does not exist in ${echoInput(req.image)}${p.dir ? "" : " (as a file)"}`, `create it: ${p.dir ? "mkdir -p" : "touch"} ${echoInput(join(req.image, p.path))}`);
     }
     return req.image;
   }
@@ -191,8 +193,10 @@ export async function launchRunsc(req: ExecRequest, t: RunscTarget): Promise<Lau
   // Limits in a cgroup of our own when we can (cgroup v1); else runsc makes its own.
   const group = t.ignoreCgroups ? null : createLimitGroup(id, { pids: req.pids, memoryBytes: req.memoryBytes });
   const global = runscGlobalArgs(state, req.network, t.ignoreCgroups || !!group);
-  const runArgv = [t.runsc, ...global, "run", "--bundle", dir, id];
-  const [file, args] = group ? joinGroupArgv(group.procs, runArgv) : [t.runsc, runArgv.slice(1)];
+  // The sandbox dies with exec, even with a SIGKILLed exec: `runsc run` gets SIGKILL when its parent dies, and
+  // takes its --attached sandbox along. Left running, `runsc delete --force` later fails (exit 128).
+  const runArgv = [...dieWithParent(), t.runsc, ...global, "run", "--bundle", dir, id];
+  const [file, args] = group ? joinGroupArgv(group.procs, runArgv) : [runArgv[0], runArgv.slice(1)];
   let tornDown = false;
   const runsc = (args: string[]) => run(t.runsc, [...global, ...args], { timeoutMs: 30_000 });
   return {
@@ -218,6 +222,17 @@ export async function launchRunsc(req: ExecRequest, t: RunscTarget): Promise<Lau
         }
       }
     },
+    verdict(code) {
+      const hits = group?.pidsLimitHits() ?? 0;
+      if (!hits || code === 0) return null;
+      // Past the limit gVisor cannot start a host thread and the whole sandbox dies (exit 2, silently).
+      return {
+        exitCode: code === 2 ? 137 : undefined,
+        message: `the sandbox reached its pids limit (--pids ${req.pids}, which counts gVisor's own host ` +
+          `threads too) and gVisor stopped it${code === 2 ? " (exit 137)" : ""}; raise --pids if the command ` +
+          "needs more processes",
+      };
+    },
     async cleanup() {
       // `runsc run` deletes its container when it ends normally; after a kill it may not have.
       if (tornDown || readdirSafe(state).some((f) => f.includes(id))) await runsc(["delete", "--force", id]);
@@ -226,6 +241,15 @@ export async function launchRunsc(req: ExecRequest, t: RunscTarget): Promise<Lau
       removeCgroups(id);
     },
   };
+}
+
+/**
+ * argv prefix that makes what follows die (SIGKILL) when exec does: util-linux `setpriv --pdeathsig`, which
+ * the exec()s of the cgroup join script and of runsc keep. None when setpriv is missing.
+ */
+export function dieWithParent(pathEnv = `${process.env.PATH ?? ""}:/usr/bin:/bin`): string[] {
+  const setpriv = which("setpriv", pathEnv);
+  return setpriv ? [setpriv, "--pdeathsig", "KILL", "--"] : [];
 }
 
 function readdirSafe(d: string): string[] {

@@ -1,5 +1,6 @@
 // Which directory of the release bucket a `--version` names, and which files each
 // layout puts there. Bucket layout: <base>/<channel dir>/<arch>/<file> (gvisor-facts §1).
+import { echoInput } from "../../src/echo-input.ts";
 import { UsageError } from "../../src/errors.ts";
 import type { GvisorArch } from "../arch.ts";
 
@@ -10,6 +11,11 @@ export type ReleaseFormat = "zstd" | "bz2" | "loose";
 export const RELEASE_BINARIES = ["runsc", "containerd-shim-runsc-v1"] as const;
 /** runsc's sidecar binaries live here, next to the real runsc file. */
 export const SIDECAR_DIR = "gvisor-bin";
+/**
+ * The size class of a release file: runsc and the tarballs are ~30–70 MB. A download past this is not
+ * a gVisor release (or never ends): it is stopped. GVISOR_DOCTOR_MAX_DOWNLOAD_MB overrides it.
+ */
+export const MAX_DOWNLOAD_BYTES = 1024 * 1024 * 1024;
 /** The order `install` tries when no --format is given: smallest/fastest first. */
 export const FORMAT_ORDER: ReleaseFormat[] = ["zstd", "bz2", "loose"];
 
@@ -36,23 +42,23 @@ export function parseVersionSpec(input: string | undefined): VersionSpec {
   if (v === "nightly" || v === "nightly/latest") return { requested: "nightly", dir: "nightly/latest", moving: true };
   const n = v.match(/^nightly\/(\d{4})-(\d{2})-(\d{2})$/);
   if (n) {
-    if (!validDate(n[1], n[2], n[3])) throw new UsageError(`--version ${v}: ${n[1]}-${n[2]}-${n[3]} is not a calendar date`, `accepted: ${VERSION_FORMS}`);
+    if (!validDate(n[1], n[2], n[3])) throw new UsageError(`--version ${echoInput(v)}: ${n[1]}-${n[2]}-${n[3]} is not a calendar date`, `accepted: ${VERSION_FORMS}`);
     return { requested: v, dir: v, moving: false };
   }
   const r = v.match(/^(?:release-)?(\d{4})(\d{2})(\d{2})(\.\d+)?$/);
   if (r) {
-    if (!validDate(r[1], r[2], r[3])) throw new UsageError(`--version ${v}: ${r[1]}${r[2]}${r[3]} is not a calendar date`, `accepted: ${VERSION_FORMS}`);
+    if (!validDate(r[1], r[2], r[3])) throw new UsageError(`--version ${echoInput(v)}: ${r[1]}${r[2]}${r[3]} is not a calendar date`, `accepted: ${VERSION_FORMS}`);
     const name = `${r[1]}${r[2]}${r[3]}${r[4] ?? ""}`;
     return { requested: name, dir: `release/${name}`, moving: false };
   }
-  throw new UsageError(`--version ${v} is not a gVisor release`, `accepted: ${VERSION_FORMS} (e.g. --version 20260817.0)`);
+  throw new UsageError(`--version ${echoInput(v)} is not a gVisor release`, `accepted: ${VERSION_FORMS} (e.g. --version 20260817.0)`);
 }
 
 export function parseFormat(input: string | undefined): ReleaseFormat | null {
   if (input === undefined) return null;
   const f = input === "zst" ? "zstd" : input === "bzip2" ? "bz2" : input;
   if (f === "zstd" || f === "bz2" || f === "loose") return f;
-  throw new UsageError(`--format ${input} is not one of zstd, bz2, loose`, "see: gvisor-doctor install --help");
+  throw new UsageError(`--format ${echoInput(input)} is not one of zstd, bz2, loose`, "see: gvisor-doctor install --help");
 }
 
 export interface Artifact {

@@ -19,7 +19,7 @@ export interface Decoder {
 
 export class DecodeError extends Error {}
 
-type Out = (chunk: Buffer) => void;
+export type Out = (chunk: Buffer) => void;
 
 /** node:zlib streams do one job per write; ~1 MiB writes measured fastest in Bun. */
 const BLOCK = 1 << 20;
@@ -83,7 +83,7 @@ function zlibZstd(out: Out): Decoder {
 }
 
 /** A decompressor process: compressed bytes into its stdin, decoded bytes out of its stdout. */
-function processDecoder(bin: string, args: string[], label: string, out: Out): Decoder {
+export function processDecoder(bin: string, args: string[], label: string, out: Out): Decoder {
   let child: ChildProcess | null = null;
   let outError: unknown = null;
   let stdinError: Error | null = null;
@@ -132,7 +132,7 @@ function processDecoder(bin: string, args: string[], label: string, out: Out): D
 }
 
 /** Pass-through for loose binaries. */
-function identity(out: Out): Decoder {
+export function identity(out: Out): Decoder {
   return { name: "none", async write(c) { out(Buffer.from(c.buffer, c.byteOffset, c.byteLength)); }, async end() {}, destroy() {} };
 }
 

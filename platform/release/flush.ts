@@ -36,8 +36,11 @@ export class Flusher {
 export function syncFile(path: string): Promise<void> {
   return new Promise((resolve, reject) => {
     open(path, "r", (err, fd) => {
-      if (err) return reject(new Error(`cannot sync ${path}: ${err.message}`));
-      fsync(fd, (e) => close(fd, () => (e ? reject(new Error(`cannot sync ${path}: ${e.message}`)) : resolve())));
+      // The errno stays on the error: ENOSPC or EMFILE is the disk's fault, not the file's.
+      const failed = (e: NodeJS.ErrnoException) =>
+        reject(Object.assign(new Error(`cannot sync ${path}: ${e.message}`), { code: e.code }));
+      if (err) return failed(err);
+      fsync(fd, (e) => close(fd, () => (e ? failed(e) : resolve())));
     });
   });
 }

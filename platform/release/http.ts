@@ -196,11 +196,34 @@ export async function httpStream(
       }
       arm(`no response within ${opts.timeoutMs / 1000} s`);
       let res: Response;
-      try {
-        res = await fetch(url, { headers, signal: ctl.signal, redirect: "follow" });
-      } catch (e) {
-        if (timedOut) throw new AttemptError(timedOut, true);
-        throw e;
+      // Redirects are followed here, not by fetch: one to another scheme (file://, ftp://) is refused
+      // at once instead of failing as a network error, retried.
+      let at = url;
+      for (let hops = 0; ; hops++) {
+        try {
+          res = await fetch(at, { headers, signal: ctl.signal, redirect: "manual" });
+        } catch (e) {
+          if (timedOut) throw new AttemptError(timedOut, true);
+          throw e;
+        }
+        if (![301, 302, 303, 307, 308].includes(res.status)) break;
+        await res.body?.cancel().catch(() => {});
+        const loc = res.headers.get("location");
+        let next: URL | null = null;
+        try {
+          next = loc ? new URL(loc, at) : null;
+        } catch {}
+        const shown = (loc ?? "").slice(0, 200);
+        if (!next) {
+          const why = `HTTP ${res.status} redirect without a usable Location (${JSON.stringify(shown)})`;
+          throw new DownloadError(url, `GET ${at}: ${why}`);
+        }
+        if (next.protocol !== "http:" && next.protocol !== "https:") {
+          throw new DownloadError(url, `GET ${at}: redirected to ${shown}, which is not http(s): refused`,
+            "check --mirror: a mirror redirects only to http:// or https:// URLs");
+        }
+        if (hops >= 10) throw new DownloadError(url, `GET ${url}: more than 10 redirects`, "check --mirror");
+        at = next.href;
       }
       let skip = 0;
       if (res.status === 206 && offset > 0) {
@@ -234,7 +257,13 @@ export async function httpStream(
       }
       if (!startedOnce) {
         startedOnce = true;
-        onStart?.({ total, contentType: res.headers.get("content-type") });
+        try {
+          onStart?.({ total, contentType: res.headers.get("content-type") });
+        } catch (e) {
+          // The caller refused what it saw (e.g. a size): not a network failure, never retried.
+          await res.body?.cancel().catch(() => {});
+          throw new SinkFailure(e);
+        }
       }
       if (!res.body) throw new AttemptError("empty response body", true);
       const reader = res.body.getReader();

@@ -4,25 +4,31 @@
 // A failure at any point removes the staging directory and leaves the live version alone.
 import { closeSync, constants, existsSync, openSync, renameSync, rmdirSync, rmSync, writeSync } from "node:fs";
 import { Flusher, syncFile } from "./flush.ts";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { ActionError } from "../../src/errors.ts";
 import type { GvisorArch } from "../arch.ts";
 import { readElf } from "../elf.ts";
 import { backupName, LockBusyError, withLock } from "../fsutil.ts";
 import { run, failureText } from "../proc.ts";
 import { parseGvisorVersion } from "../versions.ts";
-import { artifactsFor, FORMAT_ORDER, objectPath, versionDirName, type ReleaseFormat, type VersionSpec } from "./channels.ts";
+import {
+  artifactsFor, FORMAT_ORDER, MAX_DOWNLOAD_BYTES, objectPath, versionDirName, type ReleaseFormat, type VersionSpec,
+} from "./channels.ts";
 import { canDecode, createDecoder, DecodeError, type DecoderChoice } from "./decode.ts";
-import { ArchiveError, TarStager, type StagedMember } from "./extract.ts";
+import { ArchiveError, TarStager, writeFailure, type StagedMember } from "./extract.ts";
 import { DownloadError, formatBytes, NotFoundError } from "./http.ts";
 import {
-  activate, checkOwnDir, freeDirName, layoutFor, linkStatus, liveDir, makeStaging, markExecutable, mkdirs, placeVersion, previousDir,
-  readState, removeStaleStaging, removeVersionDir, searchProblems, unsafeDirs, unsafeDirsError, writeProblems, writeState, type InstallState, type Layout, type VersionRecord,
+  activate, checkOwnDir, freeDirName, layoutFor, linkStatus, liveDir, makeStaging, markExecutable, mkdirs, placeVersion,
+  previousDir, readState, removeStaleStaging, removeVersionDir, searchProblems, unsafeDirs, unsafeDirsError,
+  writeProblems, writeState, type InstallState, type Layout, type VersionRecord,
 } from "./layout.ts";
 import { insecureMirror, type Source } from "./source.ts";
 import { ChecksumFileError, createSha512, parseSha512File } from "./verify.ts";
 import { proxyFor, redactProxy } from "./proxy.ts";
 import { lockWaitMs, pauseForTest } from "./hooks.ts";
+import type { Trust } from "./trust.ts";
+import type { SignedChain } from "./apt/chain.ts";
+import { checkDowngrade, checkReportedDowngrade, liveRelease } from "./apt/freshness.ts";
 
 export interface Progress {
   /** A new phase (non-TTY: one line each). */
@@ -54,6 +60,16 @@ export interface InstallOptions {
   userCommand: string;
   /** --host-root: the node's / (permission walks stop there); "/" otherwise. */
   top?: string;
+  /** sha512 (the bucket's .sha512 or --sha512) or signed (gVisor's signed apt chain). */
+  verify?: "sha512" | "signed";
+  /** --keyring: trust these OpenPGP keys instead of the compiled-in gVisor key. */
+  keyring?: { path: string; bytes: Uint8Array } | null;
+  /** Tarball path: also fetch the signed .deb of the same release; every file both have must be equal. */
+  crossCheck?: boolean;
+  /** Let an older release (or an older signed Release of a suite) replace the live one. */
+  allowDowngrade?: boolean;
+  /** The clock signatures and Valid-Until are checked against (tests). */
+  now?: Date;
 }
 
 export interface PlannedArtifact {
@@ -68,16 +84,20 @@ export interface PlannedArtifact {
 }
 
 export interface Plan {
-  format: ReleaseFormat;
+  format: ReleaseFormat | "deb";
   artifacts: PlannedArtifact[];
   /** Every URL requested while resolving, in order (for the not-found message). */
   tried: string[];
+  /** --verify signed: the verified chain down to the .deb. */
+  signed?: SignedChain;
+  /** --cross-check: the signed chain of the same release, to compare the tarball with. */
+  crossCheck?: SignedChain;
 }
 
 export interface InstallResult {
   action: "installed" | "unchanged" | "would-install" | "would-do-nothing";
   requested: string;
-  format: ReleaseFormat | null;
+  format: ReleaseFormat | "deb" | null;
   version: string | null;
   runscVersion: string | null;
   dir: string | null;
@@ -92,6 +112,8 @@ export interface InstallResult {
   warnings: string[];
   tried: string[];
   timings: Record<string, number>;
+  /** How far this install can be trusted (null on a dry run before anything was checked). */
+  trust: Trust | null;
 }
 
 class ChecksumMismatch extends ActionError {}
@@ -181,6 +203,8 @@ export async function resolvePlan(o: InstallOptions): Promise<Plan> {
 
 function sameRelease(rec: VersionRecord | undefined, o: InstallOptions, plan: Plan | null): boolean {
   if (!rec) return false;
+  if (plan?.signed) return rec.format === "deb" && rec.url === plan.artifacts[0].url && rec.release === plan.signed.deb.version;
+  if (rec.format === "deb") return false;
   if (o.pinnedSha512) return rec.sha512 === o.pinnedSha512 && (o.spec.moving || rec.requested === o.spec.requested);
   const primary = plan?.artifacts[0];
   if (primary?.sha512 && rec.format === plan!.format && rec.sha512 === primary.sha512) return true;
@@ -240,51 +264,104 @@ interface Downloaded {
   synced: Promise<void>;
 }
 
+/** GVISOR_DOCTOR_MAX_DOWNLOAD_MB, else MAX_DOWNLOAD_BYTES. */
+function maxDownloadBytes(env: NodeJS.ProcessEnv): number {
+  const n = Number(env.GVISOR_DOCTOR_MAX_DOWNLOAD_MB);
+  return env.GVISOR_DOCTOR_MAX_DOWNLOAD_MB && Number.isFinite(n) && n > 0 ? n * 1024 * 1024 : MAX_DOWNLOAD_BYTES;
+}
+
+function tooBig(url: string, bytes: number, max: number, announced: boolean): ActionError {
+  const limit = formatBytes(max);
+  const size = announced ? `is ${formatBytes(bytes)}, more than ${limit}` : `sent more than ${limit}`;
+  return new ActionError(
+    `${url} ${size}: ` +
+      "a gVisor release file is far smaller; the download was stopped",
+    "check --mirror; nothing was installed",
+  );
+}
+
 /**
- * Stream one tarball into `staging`, hashing the compressed bytes on the way. When
- * unpacking fails the download still runs to the end for the hash: a mismatch is the
- * real cause then; with a matching hash the archive itself is at fault.
+ * Waits until the first `n` bytes have arrived (a first chunk can be shorter than a magic number),
+ * checks them, then passes every byte on, in order.
+ */
+function sniffer(n: number, check: (head: Uint8Array) => void, next: (c: Uint8Array) => Promise<void> | void) {
+  let head: Uint8Array[] | null = [];
+  let len = 0;
+  const release = async () => {
+    const buf = Buffer.concat(head!);
+    head = null;
+    check(buf);
+    if (buf.length) await next(buf);
+  };
+  return {
+    async write(c: Uint8Array): Promise<void> {
+      if (!head) return next(c);
+      head.push(c);
+      len += c.length;
+      if (len >= n) await release();
+    },
+    /** At the end of the stream: a file shorter than the magic is checked (and refused) now. */
+    async end(): Promise<void> {
+      if (head) await release();
+    },
+  };
+}
+
+/**
+ * Stream one tarball into `staging`, hashing the compressed bytes on the way. The first member
+ * or block that cannot be unpacked stops the download (its hash is then unknown). A failure only
+ * at the very end is reported after the hash: a mismatch is the real cause then.
  */
 async function downloadTarball(o: InstallOptions, plan: Plan, art: PlannedArtifact, staging: string, rel: string): Promise<Downloaded> {
   const hash = createSha512();
   const stager = new TarStager(staging);
-  const decoder = createDecoder(plan.format, (c) => stager.write(c), o.decoder, o.env.PATH);
+  const format = plan.format as ReleaseFormat;
+  const decoder = createDecoder(format, (c) => stager.write(c), o.decoder, o.env.PATH);
   o.progress.detail(`decoding with ${decoder.name}, hashing with ${hash.impl}`);
-  let sniffed = false;
   let contentType: string | null = null;
   let total: number | null = null;
   let done = 0;
   let unpackError: Error | null = null;
   let members: StagedMember[] = [];
+  const max = maxDownloadBytes(o.env);
   const failUnpack = (e: unknown) => {
     if (!(e instanceof DecodeError || e instanceof ArchiveError)) throw e;
     unpackError ??= e;
     decoder.destroy();
   };
+  const m = MAGIC[format];
+  const sniff = sniffer(m.bytes.length, (head) => {
+    if (head.length < m.bytes.length || m.bytes.some((b, i) => head[i] !== b)) {
+      const what = head.length ? describeStart(head, contentType) : "is empty";
+      throw new ActionError(`${art.url} is not ${m.what}: it ${what}`, "check --mirror; nothing was installed");
+    }
+  }, async (chunk) => {
+    hash.update(chunk);
+    try {
+      await decoder.write(chunk);
+    } catch (e) {
+      failUnpack(e);
+      // Nothing after a bad block or member can make the release installable: stop downloading.
+      throw new ActionError(
+        `${art.url} cannot be installed safely: ${unpackError!.message}`,
+        "the download was stopped there: the file is not a gVisor release, is malformed, or was damaged on the way " +
+          "(run the command again, or check --mirror); nothing was installed",
+      );
+    }
+  });
   try {
     const r = await o.source.stream(rel, async (chunk) => {
-      if (!sniffed) {
-        sniffed = true;
-        const m = MAGIC[plan.format];
-        if (chunk.length < m.bytes.length || m.bytes.some((b, i) => chunk[i] !== b)) {
-          throw new ActionError(`${art.url} is not ${m.what}: it ${describeStart(chunk, contentType)}`, "check --mirror; nothing was installed");
-        }
-      }
-      hash.update(chunk);
-      if (!unpackError) {
-        try {
-          await decoder.write(chunk);
-        } catch (e) {
-          failUnpack(e);
-        }
-      }
       done += chunk.length;
+      if (done > max) throw tooBig(art.url, done, max, false);
+      await sniff.write(chunk);
       o.progress.bytes(done, total);
     }, (s) => {
       contentType = s.contentType;
       total = s.total;
+      if (total !== null && total > max) throw tooBig(art.url, total, max, true);
       o.progress.bytes(0, total);
     });
+    await sniff.end();
     if (!unpackError) {
       try {
         await decoder.end();
@@ -307,29 +384,42 @@ async function downloadTarball(o: InstallOptions, plan: Plan, art: PlannedArtifa
 /** Stream a loose binary into `staging/<installAs>`. */
 async function downloadLoose(o: InstallOptions, art: PlannedArtifact, staging: string, rel: string, onBytes: (n: number, total: number | null) => void): Promise<{ bytes: number; sha512: string; synced: Promise<void> }> {
   const hash = createSha512();
-  const dest = join(staging, art.installAs ?? art.name);
-  const fd = openSync(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  const member = art.installAs ?? art.name;
+  const dest = join(staging, member);
+  const fd = openSync(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0),
+    0o600);
   const flusher = new Flusher(fd, dest);
-  let first = true;
   let contentType: string | null = null;
   let total: number | null = null;
-  try {
-    const r = await o.source.stream(rel, (chunk) => {
-      if (first) {
-        first = false;
-        if (chunk.length < 4 || MAGIC.loose.bytes.some((b, i) => chunk[i] !== b)) {
-          throw new ActionError(`${art.url} is not an ELF executable: it ${describeStart(chunk, contentType)}`, "check --mirror; nothing was installed");
-        }
-      }
-      hash.update(chunk);
-      let off = 0;
+  let done = 0;
+  const max = maxDownloadBytes(o.env);
+  const sniff = sniffer(MAGIC.loose.bytes.length, (head) => {
+    if (head.length < 4 || MAGIC.loose.bytes.some((b, i) => head[i] !== b)) {
+      const what = head.length ? describeStart(head, contentType) : "is empty";
+      throw new ActionError(`${art.url} is not an ELF executable: it ${what}`, "check --mirror; nothing was installed");
+    }
+  }, (chunk) => {
+    hash.update(chunk);
+    let off = 0;
+    try {
       while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
-      flusher.wrote(chunk.length);
+    } catch (e) {
+      throw writeFailure(e, dirname(staging), member);
+    }
+    flusher.wrote(chunk.length);
+  });
+  try {
+    const r = await o.source.stream(rel, async (chunk) => {
+      done += chunk.length;
+      if (done > max) throw tooBig(art.url, done, max, false);
+      await sniff.write(chunk);
       onBytes(chunk.length, total);
     }, (s) => {
       contentType = s.contentType;
       total = s.total;
+      if (total !== null && total > max) throw tooBig(art.url, total, max, true);
     });
+    await sniff.end();
     await flusher.settle();
     closeSync(fd);
     const synced = syncFile(dest);
@@ -355,13 +445,13 @@ function hostElfProblems(dir: string, members: string[], arch: GvisorArch): stri
   return problems;
 }
 
-function versionWarning(o: InstallOptions, runscVersion: string | null): string | null {
+function versionWarning(o: InstallOptions, runscVersion: string | null, voucher: string): string | null {
   const v = runscVersion ? parseGvisorVersion(runscVersion) : null;
-  if (o.spec.moving) return v && !v.distro ? null : `runsc reports "${runscVersion ?? "nothing"}", not a gVisor release version; installed anyway: the sha512 vouches for the bytes`;
+  if (o.spec.moving) return v && !v.distro ? null : `runsc reports "${runscVersion ?? "nothing"}", not a gVisor release version; installed anyway: ${voucher} vouches for the bytes`;
   const want = o.spec.requested.match(/(\d{8})(?:\.(\d+))?/);
   const wantDate = want?.[1] ?? o.spec.requested.replace(/^nightly\//, "").replace(/-/g, "");
   const same = v && !v.distro && v.date === wantDate && (want?.[2] === undefined || v.point === Number(want[2]) || o.spec.requested.startsWith("nightly"));
-  return same ? null : `runsc reports "${runscVersion ?? "nothing"}", not ${o.spec.requested} (a repackaging mirror or a distribution build?); installed anyway: the sha512 vouches for the bytes`;
+  return same ? null : `runsc reports "${runscVersion ?? "nothing"}", not ${o.spec.requested} (a repackaging mirror or a distribution build?); installed anyway: ${voucher} vouches for the bytes`;
 }
 
 export async function install(o: InstallOptions): Promise<InstallResult> {
@@ -384,6 +474,7 @@ async function installInner(o: InstallOptions): Promise<InstallResult> {
   const result: InstallResult = {
     action: o.dryRun ? "would-install" : "installed", requested: o.spec.requested, format: null, version: null, runscVersion: null, dir: null,
     url: null, sha512: null, pinned: !!o.pinnedSha512, previous: null, layout: l, links: l.links.map((k) => k.path), bytes: 0, decoder: null, warnings, tried: [], timings,
+    trust: null,
   };
   preflight(o, l, warnings);
   if (insecureMirror(o.source) && !o.pinnedSha512) warnings.push(`${o.source.base} is plain http: the .sha512 travels the same unprotected way as the file; pin the hash with --sha512 or use https`);
@@ -395,8 +486,15 @@ async function installInner(o: InstallOptions): Promise<InstallResult> {
 
   o.progress.phase(`resolving ${o.spec.requested} for ${o.arch} at ${o.source.base}`);
   let t = performance.now();
-  const plan = await resolvePlan(o);
+  const plan = o.verify === "signed" ? await resolveSignedPlan(o, l) : await resolvePlan(o);
+  if (o.crossCheck && !plan.signed) plan.crossCheck = (await resolveSignedPlan(o, l)).signed;
   mark("resolveMs", t);
+  // Before any download: a named release older than the live one is refused (rollback attack).
+  if (!o.allowDowngrade) {
+    const liveRec = readState(l).versions[liveDir(l) ?? ""];
+    const next = plan.signed ? plan.signed.deb.version : o.spec.moving ? null : o.spec.requested;
+    checkDowngrade(liveRelease(liveRec), next, false, plan.signed ? "the signed release" : "release");
+  }
   result.format = plan.format;
   result.tried = plan.tried;
   const primary = plan.artifacts[0];
@@ -460,7 +558,7 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
     if (!o.force && sameRelease(live ? state.versions[live] : undefined, o, plan) && liveIsHealthy(l, live)) {
       const rec = state.versions[live!];
       if (created.length) writeState(l, state);
-      Object.assign(result, { action: "unchanged", version: live, runscVersion: rec.runscVersion, dir: join(l.root, live!), sha512: rec.sha512, format: rec.format, url: rec.url });
+      Object.assign(result, { action: "unchanged", version: live, runscVersion: rec.runscVersion, dir: join(l.root, live!), sha512: rec.sha512, format: rec.format, url: rec.url, trust: rec.trust ?? null });
       mark("totalMs", t0);
       return result;
     }
@@ -494,6 +592,27 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
         actualSha = gots[0].sha512;
         synced = Promise.all(gots.map((g) => g.synced));
         result.decoder = "none";
+      } else if (plan.signed) {
+        o.progress.phase(`downloading ${primary.url}`);
+        const { stageDeb } = await import("./apt/stage-deb.ts");
+        const deb = plan.signed.deb;
+        const got = await stageDeb({ source: o.source, rel: plan.signed.debRel, url: primary.url, staging: staging.path, pathEnv: o.env.PATH, onBytes: (d, tot) => o.progress.bytes(d, tot) });
+        result.bytes = got.bytes;
+        result.decoder = got.decoder;
+        const [algo, want, have] = deb.sha512 ? ["sha512", deb.sha512, got.sha512] : ["sha256", deb.sha256!, got.sha256];
+        if (want !== have || got.bytes !== deb.size) {
+          throw new ChecksumMismatch(
+            `${algo} mismatch for ${primary.url}\n  expected ${want} (${deb.size} bytes, from the signed ${plan.signed.packagesUrl})\n  got      ${have} (${got.bytes} bytes)\nnothing was installed`,
+            "the .deb is not the one gVisor's signed index lists: a corrupted download or a tampered mirror; check --mirror",
+          );
+        }
+        if (got.unpackError) {
+          throw new ActionError(`${primary.url} (signed) cannot be installed safely: ${got.unpackError.message}`, "the package is malformed; nothing was installed");
+        }
+        plan.signed.chain.push(`${primary.url}: ${algo} ${want.slice(0, 16)}… as listed in the signed Packages (${deb.version})`);
+        actualSha = got.sha512;
+        synced = got.synced;
+        members = got.members.filter((m) => m.type !== "symlink" && m.path !== "").map((m) => m.path);
       } else {
         o.progress.phase(`downloading ${primary.url}`);
         const rel = objectPath(o.spec, o.arch, primary.name);
@@ -508,9 +627,11 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
         synced = got.synced;
         members = got.members.filter((m) => m.type !== "symlink").map((m) => m.path);
       }
+      if (plan.crossCheck) await crossCheck(o, l, plan.crossCheck, primary.url, staging.path, members);
       mark("downloadMs", t);
       o.progress.detail(`downloaded ${formatBytes(result.bytes)} in ${timings.downloadMs} ms; sha512 ${actualSha.slice(0, 16)}… matches ${primary.hashFrom}`);
       result.sha512 = actualSha;
+      result.trust = trustOf(plan, o);
 
       // Checks before anything can go live.
       t = performance.now();
@@ -525,7 +646,10 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
       if (v.code !== 0) throw new ActionError(`the downloaded runsc does not run: runsc --version: ${failureText(v)}`, "nothing was installed; check that this host can run gVisor (gvisor-doctor check)");
       result.runscVersion = v.stdout.split("\n")[0].trim() || null;
       const reported = result.runscVersion?.match(/runsc version (\S+)/)?.[1] ?? null;
-      const vw = versionWarning(o, reported);
+      // The live release must not be replaced by an older one (what runsc itself reports counts).
+      const liveRec = live ? state.versions[live] : undefined;
+      checkReportedDowngrade(liveRec?.runscVersion ?? null, result.runscVersion, !!o.allowDowngrade);
+      const vw = versionWarning(o, reported, plan.signed ? "the signature" : "the sha512");
       if (vw) {
         warnings.push(vw);
         o.progress.warn(vw);
@@ -545,7 +669,8 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
       const name = freeDirName(l, versionDirName(o.spec, reported, actualSha));
       state.versions[name] = {
         dir: name, requested: o.spec.requested, runscVersion: result.runscVersion, format: plan.format, url: primary.url, sha512: actualSha,
-        pinned: !!o.pinnedSha512, installedAt: new Date().toISOString(), files: members,
+        pinned: !!o.pinnedSha512, installedAt: new Date().toISOString(), files: members, trust: result.trust ?? undefined,
+        ...(plan.signed ? { release: plan.signed.deb.version } : {}),
       };
       writeState(l, state);
       placed = placeVersion(l, staging, name);
@@ -566,6 +691,7 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
       activated = true;
       await pauseForTest("after-switch", o.env);
       state.history.push(name);
+      if (plan.signed?.release.date) (state.aptSeen ??= {})[aptSeenKey(o, plan.signed)] = plan.signed.release.date;
       gc(l, state, name);
       writeState(l, state);
       mark("activateMs", t);
@@ -596,6 +722,79 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
       );
     }
   }
+}
+
+/**
+ * --cross-check: unpack the signed .deb of the same release beside the staged tarball; runsc and
+ * every other file both hold must be equal byte for byte. A mismatch names both sources.
+ */
+async function crossCheck(o: InstallOptions, l: Layout, c: SignedChain, tarballUrl: string, staged: string, members: string[]): Promise<void> {
+  const { stageDeb } = await import("./apt/stage-deb.ts");
+  const { createHash } = await import("node:crypto");
+  const { readFileSync } = await import("node:fs");
+  o.progress.phase(`cross-checking against the signed ${c.debUrl}`);
+  const other = makeStaging(l);
+  try {
+    const got = await stageDeb({ source: o.source, rel: c.debRel, url: c.debUrl, staging: other.path, pathEnv: o.env.PATH, onBytes: () => {} });
+    const [algo, want, have] = c.deb.sha512 ? ["sha512", c.deb.sha512, got.sha512] : ["sha256", c.deb.sha256!, got.sha256];
+    if (want !== have) throw new ActionError(`${algo} mismatch for ${c.debUrl} (the signed index lists ${want})\nnothing was installed`, "the apt mirror serves a tampered .deb; check --mirror");
+    if (got.unpackError) throw new ActionError(`${c.debUrl} (signed) cannot be unpacked: ${got.unpackError.message}\nnothing was installed`);
+    await got.synced;
+    const debFiles = new Set(got.members.filter((m) => m.type === "file").map((m) => m.path));
+    const hash = (p: string) => createHash("sha512").update(readFileSync(p)).digest("hex");
+    const common = members.filter((m) => debFiles.has(m));
+    if (!common.includes("runsc")) throw new ActionError(`cross-check: the signed ${c.debUrl} has no runsc to compare with ${tarballUrl}\nnothing was installed`);
+    const differ = common.filter((m) => hash(join(staged, m)) !== hash(join(other.path, m)));
+    if (differ.length) {
+      throw new ActionError(
+        `cross-check failed: ${differ.join(", ")} from ${tarballUrl} ${differ.length > 1 ? "differ" : "differs"} from the signed ${c.debUrl} (${c.deb.version}, signed by ${c.signer.toUpperCase()})\nnothing was installed`,
+        "the tarball is not what gVisor signed: do not use this mirror; install --verify signed takes the signed package",
+      );
+    }
+    c.chain.push(`${c.debUrl}: ${algo} ${want.slice(0, 16)}… as listed in the signed Packages (${c.deb.version})`);
+    c.chain.push(`${tarballUrl}: ${common.join(", ")} equal byte for byte to the signed .deb's`);
+  } finally {
+    rmSync(other.path, { recursive: true, force: true });
+  }
+}
+
+/** The trust level this install reached, and the checks that got it there. */
+function trustOf(plan: Plan, o: InstallOptions): Trust {
+  const a = plan.artifacts[0];
+  if (plan.signed) return { level: "signed", key: plan.signed.signer, chain: plan.signed.chain };
+  const files = plan.artifacts.map((x) => x.url).join(", ");
+  const cross = plan.crossCheck ? plan.crossCheck.chain : [];
+  if (o.pinnedSha512) return { level: "pinned-sha512", key: null, chain: [`${files}: sha512 matches --sha512`, ...cross] };
+  return { level: "bucket-sha512", key: null, chain: [...plan.artifacts.map((x) => `${x.url}: sha512 matches ${x.hashFrom ?? a.hashFrom}`), ...cross] };
+}
+
+/** state.json remembers the newest signed Release per repository and suite (replay protection). */
+function aptSeenKey(o: InstallOptions, c: SignedChain): string {
+  return `${o.source.base} ${c.target.suite}`;
+}
+
+/** --verify signed: walk the signed apt chain down to runsc's .deb (nothing downloaded beyond indexes). */
+async function resolveSignedPlan(o: InstallOptions, l: Layout): Promise<Plan> {
+  const [{ aptTarget }, { loadTrustedKeys, SignatureError }, { resolveSignedChain }, { checkReleaseFreshness }] = await Promise.all([
+    import("./apt/plan.ts"), import("./apt/signature.ts"), import("./apt/chain.ts"), import("./apt/freshness.ts"),
+  ]);
+  const target = aptTarget(o.spec, o.arch);
+  let trusted;
+  try {
+    trusted = await loadTrustedKeys(o.keyring ?? null);
+  } catch (e) {
+    if (e instanceof SignatureError) throw new ActionError(e.message, "--keyring takes an OpenPGP public key file (armored, or binary as gpg --export writes it)");
+    throw e;
+  }
+  const now = o.now ?? new Date();
+  const chain = await resolveSignedChain({ source: o.source, target, trusted, now, pathEnv: o.env.PATH, detail: (t) => o.progress.detail(t) });
+  const seen = readState(l).aptSeen?.[aptSeenKey(o, chain)] ?? null;
+  checkReleaseFreshness({ what: chain.releaseUrl, date: chain.release.date, validUntil: chain.release.validUntil, seen, allowDowngrade: !!o.allowDowngrade, now });
+  o.progress.detail(chain.chain.join("\n"));
+  return {
+    format: "deb", tried: [chain.releaseUrl, chain.packagesUrl], signed: chain,
+    artifacts: [{ name: "runsc.deb", url: chain.debUrl, sha512: chain.deb.sha512, hashFrom: chain.packagesUrl }],
+  };
 }
 
 /** Keep the live version and the one before it; remove other versions this tool installed. */

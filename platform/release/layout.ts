@@ -5,7 +5,8 @@
 //   <prefix>/lib/gvisor/state.json, .lock, .staging-<pid>-<rand>/
 // runsc finds gvisor-bin/ next to its real path, which the symlinks resolve to.
 import {
-  accessSync, closeSync, constants, chmodSync, existsSync, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync,
+  accessSync, closeSync, constants, chmodSync, existsSync, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync,
+  readFileSync,
   readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, type Stats,
 } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -62,7 +63,7 @@ export interface VersionRecord {
   requested: string;
   /** First line of `runsc --version` of the installed binary. */
   runscVersion: string | null;
-  format: "zstd" | "bz2" | "loose";
+  format: "zstd" | "bz2" | "loose" | "deb";
   /** The file the hash vouches for (tarball or runsc). */
   url: string;
   sha512: string;
@@ -70,6 +71,10 @@ export interface VersionRecord {
   pinned: boolean;
   installedAt: string;
   files: string[];
+  /** How far the install could be trusted (absent in state written before trust levels). */
+  trust?: import("./trust.ts").Trust;
+  /** The package Version of a signed install (the release, whatever runsc reports). */
+  release?: string;
 }
 
 export interface InstallState {
@@ -81,6 +86,8 @@ export interface InstallState {
   created: string[];
   /** Files that were in the way of a link and were moved aside with --force. */
   replaced: { path: string; backup: string }[];
+  /** --verify signed: the Date of the newest Release verified, per "<repository> <suite>" (replay protection). */
+  aptSeen?: Record<string, string>;
 }
 
 /** state.json cannot be read or understood: an action error with the way out. */
@@ -125,13 +132,16 @@ function checkState(l: Layout, s: InstallState): InstallState {
   const bad = (what: string, entry: unknown, why: string) =>
     new StateError(
       `${l.state}: ${what} ${quoteEntry(entry)} ${why}; nothing was changed`,
-      `gvisor-doctor did not write that: inspect ${l.state}, or move it aside (mv ${l.state} ${l.state}.bad) and remove ${l.root} by hand`,
+      `gvisor-doctor did not write that: inspect ${l.state}, or move it aside (mv ${l.state} ${l.state}.bad) ` +
+        `and remove ${l.root} by hand`,
     );
   const asRoot = process.geteuid?.() === 0;
   // Root acts only on entries root wrote: a state file another user could write is not trusted.
   if (asRoot) {
     const st = lstatSync(l.state);
-    if (st.uid !== 0 || (st.mode & 0o022) !== 0) throw bad("the file", l.state, "is not owned by root and writable by root only");
+    if (st.uid !== 0 || (st.mode & 0o022) !== 0) {
+      throw bad("the file", l.state, "is not owned by root and writable by root only");
+    }
   }
   const ownedAsExpected = (p: string, what: string, entry: unknown, dir: boolean) => {
     let st: Stats;
@@ -140,7 +150,9 @@ function checkState(l: Layout, s: InstallState): InstallState {
     } catch {
       return;
     }
-    if (st.isSymbolicLink() || (dir && !st.isDirectory())) throw bad(what, entry, `names ${p}, which is ${st.isSymbolicLink() ? "a symlink" : "not a directory"}`);
+    if (st.isSymbolicLink() || (dir && !st.isDirectory())) {
+      throw bad(what, entry, `names ${p}, which is ${st.isSymbolicLink() ? "a symlink" : "not a directory"}`);
+    }
     if (asRoot && st.uid !== 0) throw bad(what, entry, `names ${p}, which is not owned by root`);
   };
   const name = (what: string, n: unknown): string => {
@@ -151,7 +163,9 @@ function checkState(l: Layout, s: InstallState): InstallState {
   };
   for (const [k, rec] of Object.entries(s.versions)) {
     name("version", k);
-    if (typeof rec !== "object" || rec === null || (rec.dir !== undefined && rec.dir !== k)) throw bad("version", k, "has a record that does not match its name");
+    if (typeof rec !== "object" || rec === null || (rec.dir !== undefined && rec.dir !== k)) {
+      throw bad("version", k, "has a record that does not match its name");
+    }
     ownedAsExpected(join(l.root, k), "version", k, true);
   }
   for (const h of s.history) name("history entry", h);
@@ -168,9 +182,12 @@ function checkState(l: Layout, s: InstallState): InstallState {
   s.replaced = (s.replaced ?? []).map((r) => {
     const path = typeof r?.path === "string" ? resolve(l.prefix, r.path) : "";
     const backup = typeof r?.backup === "string" ? resolve(l.prefix, r.backup) : "";
-    if (!l.links.some((k) => k.path === path)) throw bad("replaced entry", r, `has a path that is not one of ${l.links.map((k) => k.path).join(", ")}`);
-    if (dirname(backup) !== l.binDir || !/^\.gvisor-doctor-[0-9TZ]+(?:\.\d+)?\.bak$/.test(basename(backup).slice(basename(path).length)) ||
-      !basename(backup).startsWith(basename(path))) {
+    if (!l.links.some((k) => k.path === path)) {
+      throw bad("replaced entry", r, `has a path that is not one of ${l.links.map((k) => k.path).join(", ")}`);
+    }
+    const suffix = basename(backup).slice(basename(path).length);
+    if (dirname(backup) !== l.binDir || !basename(backup).startsWith(basename(path)) ||
+      !/^\.gvisor-doctor-[0-9TZ]+(?:\.\d+)?\.bak$/.test(suffix)) {
       throw bad("replaced entry", r, `has a backup that is not ${path}.gvisor-doctor-<time>.bak`);
     }
     ownedAsExpected(backup, "replaced entry", r, false);
@@ -331,9 +348,11 @@ export function unsafeDirs(l: Layout, top = "/"): string[] {
 export function unsafeDirsError(l: Layout, dirs: string[]): ActionError {
   const list = dirs.join(" ");
   return new ActionError(
-    `refusing to install into ${l.prefix} as root: ${dirs.join(", ")} ${dirs.length > 1 ? "are" : "is"} writable by a user other than root, ` +
+    `refusing to install into ${l.prefix} as root: ${dirs.join(", ")} ${dirs.length > 1 ? "are" : "is"} ` +
+      "writable by a user other than root, " +
       "who could redirect what root writes there",
-    `make ${dirs.length > 1 ? "them" : "it"} root's: chown root: ${list} && chmod go-w ${list}\nor choose another prefix, e.g. --prefix /usr/local`,
+    `make ${dirs.length > 1 ? "them" : "it"} root's: chown root: ${list} && chmod go-w ${list}\n` +
+      "or choose another prefix, e.g. --prefix /usr/local",
   );
 }
 
@@ -363,9 +382,11 @@ export function checkOwnDir(id: DirIdentity): void {
   } catch {}
   if (!st || st.isSymbolicLink() || !st.isDirectory() || st.dev !== id.dev || st.ino !== id.ino || st.uid !== id.uid) {
     throw new ActionError(
-      `${id.path} was replaced while installing (${st ? (st.isSymbolicLink() ? "now a symlink" : "a different file") : "gone"}): ` +
+      `${id.path} was replaced while installing ` +
+        `(${st ? (st.isSymbolicLink() ? "now a symlink" : "a different file") : "gone"}): ` +
         "another user can write to its directory",
-      `make ${dirname(id.path)} and its parents writable by root only, then run the command again; nothing was installed`,
+      `make ${dirname(id.path)} and its parents writable by root only, then run the command again; ` +
+        "nothing was installed",
     );
   }
 }

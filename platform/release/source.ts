@@ -5,6 +5,7 @@
 import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { echoInput } from "../../src/echo-input.ts";
 import { UsageError } from "../../src/errors.ts";
 import { DEFAULT_BASE } from "./channels.ts";
 import { httpGetText, httpStream, NotFoundError, type HttpOptions, type StreamResult, type StreamStart } from "./http.ts";
@@ -79,16 +80,16 @@ export function openSource(mirror: string | undefined, opts: HttpOptions, cwd = 
     try {
       new URL(m);
     } catch {
-      throw new UsageError(`--mirror ${m} is not a valid URL`, "e.g. --mirror https://mirror.example.com/gvisor/releases or --mirror /srv/gvisor-releases");
+      throw new UsageError(`--mirror ${echoInput(m)} is not a valid URL`, "e.g. --mirror https://mirror.example.com/gvisor/releases or --mirror /srv/gvisor-releases");
     }
     return httpSource(m, opts);
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(m) && !/^file:\/\//i.test(m)) {
-    throw new UsageError(`--mirror ${m}: only http://, https://, file:// or a directory are supported`, "e.g. --mirror https://mirror.example.com/gvisor/releases or --mirror /srv/gvisor-releases");
+    throw new UsageError(`--mirror ${echoInput(m)}: only http://, https://, file:// or a directory are supported`, "e.g. --mirror https://mirror.example.com/gvisor/releases or --mirror /srv/gvisor-releases");
   }
   const dir = /^file:\/\//i.test(m) ? fileURLToPath(m) : isAbsolute(m) ? m : resolve(cwd, m);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new UsageError(`--mirror ${m}: ${dir} is not a directory`, "a local mirror is a directory laid out like the bucket: <dir>/release/<version>/<arch>/gvisor.tar.zstd (+ .sha512)");
+    throw new UsageError(`--mirror ${echoInput(m)}: ${echoInput(dir)} is not a directory`, "a local mirror is a directory laid out like the bucket: <dir>/release/<version>/<arch>/gvisor.tar.zstd (+ .sha512)");
   }
   return dirSource(dir);
 }

@@ -3,6 +3,7 @@
 // `--version` and `check --quick` never load the config editors.
 import type { Command, IO } from "../args.ts";
 import type { ConfigureReport, ConfigureRequest } from "../configure-engines.ts";
+import { echoInput } from "../echo-input.ts";
 import { UsageError } from "../errors.ts";
 import { hostRootHelp, HOST_ROOT_OPTIONS, hostRootFlags } from "../host-root-flags.ts";
 import { DEFAULT_WRAPPER_DIR, INSTALLED_RUNSC } from "../../platform/engines/runtime-args.ts";
@@ -44,6 +45,9 @@ Options:
   --restart             Restart engines that have no live reload (containerd without systemd,
                         CRI-O); containerd is never sent SIGHUP (it exits on it)
   --no-verify           Skip the checks after reloading (docker info, a podman container)
+  --migrate             containerd 2.x with a config.toml that has no version line (it drops
+                        its runtimes silently): rewrite it as version 3 with containerd
+                        config migrate first (--dry-run shows the diff; refused without it)
   --force               Edit files a configuration-management tool (Ansible, Puppet, Chef,
                         Salt) says it owns; accept a --runsc that does not exist yet
   --wrapper-dir DIR     Where wrapper scripts go when an engine cannot pass runtime args
@@ -91,12 +95,13 @@ export const configureCommand: Command = {
     restart: { type: "boolean" },
     "no-verify": { type: "boolean" },
     force: { type: "boolean" },
+    migrate: { type: "boolean" },
     "wrapper-dir": { type: "string" },
     ...HOST_ROOT_OPTIONS,
   },
   async run(p, io) {
     const names = p.positionals.flatMap((s) => s.split(",")).filter(Boolean);
-    for (const n of names) if (n !== "all" && !(ENGINE_NAMES as readonly string[]).includes(n)) throw new UsageError(`unknown engine '${n}'`, `engines: ${ENGINE_NAMES.join(", ")}, all`);
+    for (const n of names) if (n !== "all" && !(ENGINE_NAMES as readonly string[]).includes(n)) throw new UsageError(`unknown engine '${echoInput(n)}'`, `engines: ${ENGINE_NAMES.join(", ")}, all`);
     const engines = names.includes("all") || !names.length ? undefined : (names as EngineName[]);
     const v = p.values;
     const { root, restartCommand } = hostRootFlags(p);
@@ -107,6 +112,7 @@ export const configureCommand: Command = {
       engines, explicit: !!engines, configPath: v.config as string | undefined, runscPath: v.runsc as string | undefined,
       runtimeName: v["runtime-name"] as string | undefined, runtimeArgs, makeDefault: !!v.default, remove: !!v.remove,
       dryRun: !!v["dry-run"], reload: !v["no-reload"], restart: !!v.restart, verify: !v["no-verify"], force: !!v.force,
+      migrate: !!v.migrate,
       wrapperDir: v["wrapper-dir"] as string | undefined, hostRoot: root, restartCommand,
     }, io);
     if (io.json) io.stdout(JSON.stringify(report, null, 2));

@@ -2,6 +2,7 @@
 // (platform/exec/isolated.ts), which the library exports too.
 import { isatty } from "node:tty";
 import type { Command } from "../args.ts";
+import { echoInput } from "../echo-input.ts";
 import { UsageError } from "../errors.ts";
 
 export const EXEC_HELP = `Usage: gvisor-doctor exec [options] -- CMD [ARGS...]
@@ -26,10 +27,11 @@ Options:
   --network MODE      none (default) | host
   --env K=V           Set a variable (K alone copies the host's); repeatable. The host's
                       environment is not passed in
-  --timeout SECONDS   Kill the sandbox after SECONDS; exit 124
+  --timeout SECONDS   Kill the sandbox after SECONDS (0.001 to 2147483); exit 124
   --memory BYTES      Memory limit (e.g. 536870912, 512m, 1g)
-  --pids N            Task limit (default 1024). Under gVisor it counts the sandbox's
-                      host threads (~7 per guest process on ptrace), not processes
+  --pids N            Task limit (default 1024, at most 4194304). Under gVisor it counts
+                      the sandbox's host threads (~7 per guest process on ptrace), not
+                      processes; past it the sandbox dies (exec says so; runsc: exit 137)
   --require-sandbox   Exit 1 without running anything when gVisor is not available
   --json              Print {method, sandboxed, exitCode, signal, timedOut, durationMs,
                       stdout, stderr, truncated} on stdout instead of streaming
@@ -73,7 +75,7 @@ export const execCommand: Command = {
   maxPositionals: Number.POSITIVE_INFINITY,
   acceptsRest: true,
   async run(p, io) {
-    if (p.positionals.length) throw new UsageError(`put the command after --: gvisor-doctor exec [options] -- ${p.positionals.join(" ")}`, "see: gvisor-doctor exec --help");
+    if (p.positionals.length) throw new UsageError(`put the command after --: gvisor-doctor exec [options] -- ${echoInput(p.positionals.join(" "))}`, "see: gvisor-doctor exec --help");
     const { parseBytes, parseEnv, parsePositiveInt, parseSeconds, parseVia, parseNetwork } = await import("../../platform/exec/options.ts");
     const env: Record<string, string> = {};
     for (const e of strs(p.values.env)) {

@@ -8,6 +8,7 @@ import { installCommand } from "./install.ts";
 import { k8sCommand } from "./k8s.ts";
 import { preflightCommand } from "./preflight.ts";
 import { rollbackCommand } from "./rollback.ts";
+import { selfUpdateCommand } from "./self-update.ts";
 import { uninstallCommand } from "./uninstall.ts";
 
-export const COMMANDS: Command[] = [checkCommand, preflightCommand, execCommand, configureCommand, installCommand, rollbackCommand, uninstallCommand, k8sCommand];
+export const COMMANDS: Command[] = [checkCommand, preflightCommand, execCommand, configureCommand, installCommand, rollbackCommand, uninstallCommand, selfUpdateCommand, k8sCommand];

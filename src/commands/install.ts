@@ -5,6 +5,7 @@ import { ActionError, EXIT, UsageError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { hostRootHelp, HOST_ROOT_OPTIONS, hostRootFlags, prefixFlag } from "../host-root-flags.ts";
 import type { HostRoot } from "../../platform/host-root.ts";
+import { describeTrust } from "../../platform/release/trust.ts";
 
 export const INSTALL_HELP = `Usage: gvisor-doctor install [options]
 
@@ -23,6 +24,16 @@ Options:
   --sha512 HEX      Pin the expected sha512 of the downloaded file (the tarball, or
                     runsc with --format loose); the mirror's .sha512 is then not trusted
   --format F        zstd, bz2 or loose (default: the first the release has, in that order)
+  --verify MODE     sha512 (default): the bucket's .sha512 (or --sha512) vouches for the
+                    bytes; signed: gVisor's signed apt repository does (InRelease signed by
+                    the compiled-in gVisor key → Packages → runsc .deb). See docs/security.md
+  --source apt      Same as --verify signed
+  --keyring FILE    With --verify signed: trust the OpenPGP keys in FILE instead of gVisor's
+                    (a mirror that re-signs the repository)
+  --cross-check     Tarball path: also fetch the signed .deb of the same release (apt suite,
+                    as --verify signed); every file both hold must be equal byte for byte
+  --allow-downgrade Install a release older than the live one (refused by default: a
+                    signed but old release is a rollback attack)
   --no-configure    Do not register the new runsc with the container engines afterwards
                     (by default: what 'gvisor-doctor configure --runsc <prefix>/bin/runsc' does)
   --runtime-arg ARG A runsc flag for the registered runtime, repeatable (as in configure)
@@ -39,6 +50,7 @@ Environment:
   GVISOR_MIRROR                                  same as --mirror
   GVISOR_DOCTOR_HTTP_TIMEOUT=30                  seconds without a response or data
   GVISOR_DOCTOR_HTTP_RETRIES=4                   retries on resets, timeouts, 5xx, 429
+  GVISOR_DOCTOR_MAX_DOWNLOAD_MB=1024             larger release files are refused
 
 Exit codes: 0 installed (or already live) and registered · 1 failed, nothing changed (or
             an engine refused the change: the install stays) · 2 usage error ·
@@ -75,6 +87,11 @@ export const installCommand: Command = {
     prefix: { type: "string" },
     sha512: { type: "string" },
     format: { type: "string" },
+    verify: { type: "string" },
+    source: { type: "string" },
+    keyring: { type: "string" },
+    "allow-downgrade": { type: "boolean" },
+    "cross-check": { type: "boolean" },
     "no-configure": { type: "boolean" },
     "dry-run": { type: "boolean" },
     force: { type: "boolean" },
@@ -95,6 +112,20 @@ export const installCommand: Command = {
     if (v.sha512 !== undefined) {
       pinned = parsePinnedSha512(v.sha512 as string);
       if (!pinned) throw new UsageError(`--sha512 must be 128 hex digits (a sha512sum), got ${JSON.stringify(String(v.sha512).slice(0, 40))}`, "e.g. --sha512 $(cut -d' ' -f1 gvisor.tar.zstd.sha512)");
+    }
+    const verify = parseVerify(v.verify as string | undefined, v.source as string | undefined);
+    if (verify === "signed" && pinned) throw new UsageError("--sha512 and --verify signed exclude each other", "the signed chain supplies the hashes; drop --sha512");
+    if (verify === "signed" && format) throw new UsageError("--format does not apply to --verify signed (the apt repository serves a .deb)", "drop --format");
+    if (v["cross-check"] && verify === "signed") throw new UsageError("--cross-check compares the tarball with the signed .deb; with --verify signed there is no tarball", "drop one of them");
+    if (v.keyring !== undefined && verify !== "signed" && !v["cross-check"]) throw new UsageError("--keyring needs --verify signed or --cross-check", "e.g. --verify signed --keyring /usr/share/keyrings/mirror.gpg");
+    let keyring: { path: string; bytes: Uint8Array } | null = null;
+    if (v.keyring !== undefined) {
+      const { readFileSync } = await import("node:fs");
+      try {
+        keyring = { path: v.keyring as string, bytes: readFileSync(v.keyring as string) };
+      } catch (e) {
+        throw new UsageError(`--keyring ${v.keyring}: ${(e as Error).message}`);
+      }
     }
     const arch = gvisorArch(unameArch());
     if (!arch) throw new ActionError(`gVisor runs on x86_64 and aarch64 only; this host is ${unameArch()}`);
@@ -118,6 +149,8 @@ export const installCommand: Command = {
         decoder: (io.env.GVISOR_DOCTOR_DECODER as "builtin" | "system" | undefined) ?? "auto", env: io.env,
         root: process.getuid?.() === 0, signal: abort.signal, progress,
         sudoCommand: sudoCommand(args, io.env), userCommand: userPrefixCommand(args), top: root.dir,
+        verify, keyring, allowDowngrade: !!v["allow-downgrade"], crossCheck: !!v["cross-check"],
+        now: io.env.GVISOR_DOCTOR_TEST_NOW ? new Date(io.env.GVISOR_DOCTOR_TEST_NOW) : undefined,
       });
       progress.close();
       const runscLink = r.layout.links[0].path;
@@ -138,6 +171,7 @@ export const installCommand: Command = {
           format: r.format, url: r.url, sha512: r.sha512, pinned: r.pinned, hostRoot: root.foreign ? root.dir : null, prefix: root.host(r.layout.prefix), dir: r.dir && root.host(r.dir),
           links: Object.fromEntries(r.layout.links.map((k) => [k.name, root.host(k.path)])), previous: r.previous, bytes: r.bytes, decoder: r.decoder,
           durationMs: Math.round(performance.now() - started), timings: r.timings, warnings: r.warnings, tried: r.tried, next, configure,
+          trust: r.trust,
         }, null, 2));
       }
       // The install itself succeeded; a refused or pending engine change is the configure exit code (1 or 3).
@@ -155,6 +189,13 @@ export const installCommand: Command = {
   },
 };
 
+function parseVerify(verify: string | undefined, source: string | undefined): "sha512" | "signed" {
+  if (source !== undefined && source !== "apt" && source !== "bucket") throw new UsageError(`--source ${source} is not apt or bucket`, "--source apt installs from gVisor's signed apt repository");
+  if (verify !== undefined && verify !== "sha512" && verify !== "signed") throw new UsageError(`--verify ${verify} is not sha512 or signed`, "see: gvisor-doctor install --help");
+  if (source === "apt" && verify === "sha512") throw new UsageError("--source apt is always --verify signed");
+  return source === "apt" || verify === "signed" ? "signed" : "sha512";
+}
+
 function printHuman(r: import("../../platform/release/installer.ts").InstallResult, io: IO, root: HostRoot): void {
   // Paths as the node names them (with --host-root, DIR is where they were written).
   const h = (p: string) => root.host(p);
@@ -169,6 +210,7 @@ function printHuman(r: import("../../platform/release/installer.ts").InstallResu
     case "installed":
       io.stdout(`${io.c.green("installed")} gVisor ${r.version}${runsc} in ${r.dir}`);
       for (const k of l.links) io.stdout(`  ${k.path} -> ${k.target}`);
+      io.stdout(`  trust: ${describeTrust(r.trust)}`);
       if (r.previous && r.previous !== r.version) io.stdout(`  previous: ${r.previous} ('gvisor-doctor rollback${l.prefix === "/usr/local" ? "" : ` --prefix ${l.prefix}`}' switches back)`);
       return;
     case "would-do-nothing":

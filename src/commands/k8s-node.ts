@@ -5,6 +5,7 @@
 import { isAbsolute } from "node:path";
 import { hostRootAt } from "../../platform/host-root.ts";
 import { secondsOption, type Command, type IO, type Parsed } from "../args.ts";
+import { echoInput } from "../echo-input.ts";
 import { ActionError, EXIT, UsageError } from "../errors.ts";
 // The agent and the API client load only when a subcommand runs (not on every start-up).
 import type { AgentDeps, AgentOptions } from "../k8s/agent.ts";
@@ -110,7 +111,7 @@ export const k8sLabelNodeCommand: Command = {
     let value: string | null;
     if (set !== undefined) {
       const eq = set.indexOf("=");
-      if (eq < 0) throw new UsageError(`--label ${set}: expected KEY=VALUE`, `e.g. --label ${NODE_LABEL_KEY}=20260817.0`);
+      if (eq < 0) throw new UsageError(`--label ${echoInput(set)}: expected KEY=VALUE`, `e.g. --label ${NODE_LABEL_KEY}=20260817.0`);
       key = checkedKey(set.slice(0, eq));
       value = set.slice(eq + 1);
       const problem = labelValueProblem(value);
@@ -165,7 +166,7 @@ export const k8sAgentCommand: Command = {
     }
     if (!v["host-root"]) throw new UsageError("k8s agent needs --host-root DIR (where the node's / is mounted)", `the DaemonSet runs: gvisor-doctor k8s agent --host-root ${HOST_ROOT}`);
     const prefix = (v.prefix as string | undefined) ?? "/usr/local";
-    if (!isAbsolute(prefix)) throw new UsageError(`--prefix ${prefix}: give the node's absolute path (e.g. /usr/local)`);
+    if (!isAbsolute(prefix)) throw new UsageError(`--prefix ${echoInput(prefix)}: give the node's absolute path (e.g. /usr/local)`);
     const o: AgentOptions = {
       root: hostRootAt(v["host-root"] as string),
       prefix,

@@ -1,12 +1,13 @@
 // `gvisor-doctor preflight`: "am I running under gVisor?" from inside a container,
 // from independent tells; with --require it refuses to start the app outside gVisor.
-import { detectSelfSandbox, type SelfSandboxFacts } from "../../platform/facts.ts";
+import { detectSelfSandbox, type SelfSandboxFacts } from "../../platform/self-sandbox.ts";
 import { CommandNotFoundError, replaceProcess } from "../../platform/replace-process.ts";
 import type { Command, IO } from "../args.ts";
 import { ActionError, EXIT, UsageError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 
 const HELP = `Usage: gvisor-doctor preflight [--json] [--require] [-- CMD ARGS...]
+       gvisor-doctor preflight --print-script > gvisor-preflight.sh
 
 Answer "am I running under gVisor?" from inside a container, from independent tells:
   /proc/sentry-meminfo exists (gVisor only) · dmesg starts with "Starting gVisor" ·
@@ -18,9 +19,14 @@ Options:
                 signals and exit code pass straight through). Implies --require.
   --json        Print the result as JSON on stdout
   -v            Show each tell's evidence
+  --print-script
+                Print gvisor-preflight.sh: this preflight in POSIX sh (same tells, options,
+                messages and exit codes; ~7 KB instead of this ~115 MB binary in an app image)
 
-Dockerfile:
-  ENTRYPOINT ["gvisor-doctor", "preflight", "--require", "--"]
+Dockerfile (images with a shell: the script; without one: the static gvisor-preflight-linux-<arch>
+from the release, 47 KB; see README):
+  COPY gvisor-preflight.sh /usr/local/bin/
+  ENTRYPOINT ["/usr/local/bin/gvisor-preflight.sh", "--require", "--"]
   CMD ["/app/server"]
 Note: 'docker build' RUN steps never run under runsc (the builder uses runc), so run the
 preflight at container start (ENTRYPOINT/HEALTHCHECK), not in a RUN step.
@@ -52,10 +58,18 @@ export const preflightCommand: Command = {
   name: "preflight",
   summary: "Am I running under gVisor? (for container entrypoints)",
   help: HELP,
-  options: { require: { type: "boolean" } },
+  options: { require: { type: "boolean" }, "print-script": { type: "boolean" } },
   acceptsRest: true,
   async run(p, io) {
     const cmd = p.rest;
+    if (p.values["print-script"]) {
+      if (cmd || p.values.require || io.json) {
+        throw new UsageError("--print-script takes no other option", "usage: gvisor-doctor preflight --print-script > gvisor-preflight.sh");
+      }
+      const { preflightScript } = await import("./preflight-script.ts");
+      process.stdout.write(preflightScript(VERSION)); // verbatim: the file, not a line of a report
+      return EXIT.OK;
+    }
     if (cmd && cmd.length === 0) throw new UsageError("nothing to run after --", "usage: gvisor-doctor preflight --require -- CMD [ARGS...]");
     const required = !!p.values.require || !!cmd;
     const s = await detectSelfSandbox();

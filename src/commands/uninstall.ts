@@ -9,6 +9,8 @@ export const UNINSTALL_HELP = `Usage: gvisor-doctor uninstall [options]
 Remove the gVisor versions gvisor-doctor installed under a prefix, its links in
 <prefix>/bin, its state, and the directories it created (when empty). Files it did
 not create are left alone; a file moved aside by 'install --force' is put back.
+Wrapper scripts configure wrote for this runsc (<prefix>/libexec/gvisor-doctor) go
+too, unless an engine still names one: then it stays and the engine is named.
 
 Options:
   --prefix DIR      The prefix given to install (default /usr/local)
@@ -43,13 +45,93 @@ export async function handOffToUnconfigure(hostPrefix: string, io: IO, dryRun: b
   // Docker's adapter reads `docker info` from the facts; the others need none.
   const dockerd = root.foreign ? [] : findProcesses(["dockerd"], DOCKERD_VALUE_FLAGS);
   const facts = root.foreign ? {} : { dockerd, docker: await dockerFacts(io.env, dockerd) };
-  const inspected = await Promise.all(candidates.map((n) => engineFacts(n, io.env, facts, root)));
+  // An engine whose binary is gone may still have a config naming our runsc: it counts too.
+  const inspect = (n: import("../../platform/engines/index.ts").EngineName) =>
+    engineFacts(n, io.env, facts, root, { configWithoutEngine: true });
+  const inspected = await Promise.all(candidates.map(inspect));
   const engines = candidates.filter((_, i) => ours(inspected[i].inspection?.runtimes.runsc?.path));
   if (!engines.length) return null;
   // The same partial facts: `docker info` runs once.
   const report = await configureEngines({ ...more, engines: [...engines], explicit: true, remove: true, dryRun, pruneBackups: true, facts: facts as import("../../platform/facts.ts").HostFacts }, io);
   if (!io.json) await renderConfigureReport(report, io);
   return report;
+}
+
+export interface WrapperVerdict {
+  path: string;
+  /** "removed" (or would be, with --dry-run), or still named by these engines' configs and left. */
+  action: "remove" | "keep";
+  usedBy: string[];
+}
+
+/**
+ * What to do with the wrappers configure wrote for this prefix's runsc (in <prefix>/libexec/gvisor-doctor,
+ * the default wrapper directory, GVISOR_DOCTOR_WRAPPER_DIR): each one no engine config names any more is
+ * removed; one still named is kept and its engines are listed. Wrappers of another runsc, and files
+ * gvisor-doctor did not write, are not considered.
+ */
+export function wrapperVerdicts(
+  dirs: string[], read: (p: string) => string | null, list: (dir: string) => string[], ours: (runsc: string) => boolean,
+  configs: { engine: string; text: string }[], parse: (text: string | null) => { runsc: string } | null,
+): WrapperVerdict[] {
+  const out: WrapperVerdict[] = [];
+  for (const dir of [...new Set(dirs)]) {
+    for (const name of list(dir)) {
+      const path = `${dir.replace(/\/+$/, "")}/${name}`;
+      const w = parse(read(path));
+      if (!w || !ours(w.runsc)) continue;
+      const usedBy = [...new Set(configs.filter((c) => c.text.includes(path)).map((c) => c.engine))];
+      out.push({ path, action: usedBy.length ? "keep" : "remove", usedBy });
+    }
+  }
+  return out;
+}
+
+/** Remove (or list, with --dry-run) what wrapperVerdicts allows; rmdir <prefix>/libexec/gvisor-doctor when empty. */
+async function takeBackWrappers(
+  hostPrefix: string, io: IO, dryRun: boolean, root: import("../../platform/host-root.ts").HostRoot,
+): Promise<WrapperVerdict[]> {
+  const [fs, { engineFacts }, { layoutFor }, { ENGINE_NAMES, HOST_ROOT_ENGINES }, { DEFAULT_WRAPPER_DIR, parseWrapper }]
+    = await Promise.all([
+      import("node:fs"), import("../../platform/engine-facts.ts"), import("../../platform/release/layout.ts"),
+      import("../../platform/engines/types.ts"), import("../../platform/engines/runtime-args.ts"),
+    ]);
+  const l = layoutFor(hostPrefix);
+  const own = `${l.prefix === "/" ? "" : l.prefix}/libexec/gvisor-doctor`;
+  const envDir = io.env.GVISOR_DOCTOR_WRAPPER_DIR;
+  const dirs = [own, DEFAULT_WRAPPER_DIR, ...(envDir ? [envDir] : [])];
+  const read = (p: string) => {
+    try {
+      const st = fs.lstatSync(root.local(p));
+      return st.isFile() && st.size < 64 * 1024 ? fs.readFileSync(root.local(p), "utf8") : null;
+    } catch {
+      return null;
+    }
+  };
+  const list = (d: string) => {
+    try {
+      return fs.readdirSync(root.local(d));
+    } catch {
+      return [];
+    }
+  };
+  const ours = (p: string) => p.startsWith(`${l.binDir}/`) || p.startsWith(`${l.root}/`);
+  if (!dirs.some((d) => list(d).length)) return [];
+  // Which engines' config files (as the engines read them) still name a wrapper.
+  const names = root.foreign ? HOST_ROOT_ENGINES : ENGINE_NAMES;
+  const inspected = await Promise.all(names.map((n) => engineFacts(n, io.env, {}, root)));
+  const configs = inspected.flatMap((f, i) =>
+    (f.inspection?.files ?? []).filter((x) => x.exists).map((x) => ({ engine: names[i], text: read(x.path) ?? "" })));
+  const verdicts = wrapperVerdicts(dirs, read, list, ours, configs, parseWrapper);
+  for (const v of verdicts) {
+    if (v.action === "remove" && !dryRun) fs.rmSync(root.local(v.path), { force: true });
+  }
+  if (!dryRun && verdicts.some((v) => v.action === "remove")) {
+    try {
+      fs.rmdirSync(root.local(own)); // only when empty
+    } catch {}
+  }
+  return verdicts;
 }
 
 export const uninstallCommand: Command = {
@@ -68,15 +150,34 @@ export const uninstallCommand: Command = {
         root: process.getuid?.() === 0, sudoCommand: sudoCommand(process.argv.slice(2), io.env),
         onWait: (pid) => io.stderr(`waiting for another gvisor-doctor (pid ${pid ?? "?"})…`),
       });
+      // Wrappers configure wrote for this runsc live outside <prefix>/bin: taken back too, unless an engine names one.
+      const dry = !!p.values["dry-run"];
+      const wrappers = r.action === "nothing-installed" ? [] : await takeBackWrappers(hostPrefix, io, dry, root);
+      const gone = wrappers.filter((w) => w.action === "remove").map((w) => w.path);
+      const kept = wrappers.filter((w) => w.action === "keep");
       if (!io.json) {
         if (r.action === "nothing-installed") io.stdout(`gvisor-doctor has nothing installed in ${root.show(hostPrefix)}; nothing to do`);
         else {
           io.stdout(r.action === "would-uninstall" ? "dry run: nothing was changed. uninstall would remove:" : `${io.c.green("uninstalled")} gVisor from ${root.show(hostPrefix)}:`);
-          for (const f of r.removed) io.stdout(`  ${r.action === "would-uninstall" ? "" : "removed "}${root.host(f)}`);
+          for (const f of [...r.removed.map(root.host), ...gone]) {
+            io.stdout(`  ${r.action === "would-uninstall" ? "" : "removed "}${f}`);
+          }
           for (const f of r.restored) io.stdout(`  ${r.action === "would-uninstall" ? "restore " : "restored "}${root.host(f)}`);
         }
       }
-      if (io.json) io.stdout(JSON.stringify({ schemaVersion: 1, command: "uninstall", ok: true, action: r.action, hostRoot: root.foreign ? root.dir : null, prefix: hostPrefix, removed: r.removed.map(root.host), restored: r.restored.map(root.host), configure }, null, 2));
+      for (const w of kept) {
+        const users = `${w.usedBy.join(", ")} still ${w.usedBy.length > 1 ? "use" : "uses"} it`;
+        io.stderr(`warning: ${w.path} runs ${hostPrefix}'s runsc, which is gone, and ${users}: ` +
+          `left in place; unregister it: gvisor-doctor configure ${w.usedBy.join(" ")} --remove`);
+      }
+      if (io.json) {
+        io.stdout(JSON.stringify({
+          schemaVersion: 1, command: "uninstall", ok: true, action: r.action, hostRoot: root.foreign ? root.dir : null,
+          prefix: hostPrefix,
+          removed: [...r.removed.map(root.host), ...gone], restored: r.restored.map(root.host),
+          wrappersInUse: kept.map((w) => ({ path: w.path, engines: w.usedBy })), configure,
+        }, null, 2));
+      }
       return configure?.exitCode ?? EXIT.OK;
     } catch (e) {
       if (io.json && e instanceof ActionError) io.stdout(JSON.stringify({ schemaVersion: 1, command: "uninstall", ok: false, error: { message: e.message, hint: e.hint ?? null } }, null, 2));

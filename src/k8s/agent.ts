@@ -9,7 +9,7 @@ import { dirname } from "node:path";
 import type { HostRoot } from "../../platform/host-root.ts";
 import { layoutFor, liveDir } from "../../platform/release/layout.ts";
 import type { IO } from "../args.ts";
-import { makeChalk } from "../ui/color.ts";
+import { PLAIN } from "../ui/color.ts";
 import type { LabelAction, LabelResult } from "./in-cluster.ts";
 import { labelValueFor } from "./labels.ts";
 
@@ -101,7 +101,7 @@ export async function checkInProcess(env: NodeJS.ProcessEnv, hostRootDir: string
   const { runArgv } = await import("../dispatch.ts"); // lazy: dispatch imports the commands, which import us
   const out: string[] = [];
   const err: string[] = [];
-  const c = makeChalk(0);
+  const c = PLAIN;
   const io: IO = { env, stdout: (s) => out.push(s), stderr: (s) => err.push(s), c, ce: c, json: true, verbose: false, spinner: false, interactive: false };
   const code = await runArgv(["check", "--host-root", hostRootDir, "--json", ...extraArgs], io);
   return { code, stdout: out.join("\n"), stderr: err.join("\n") };

@@ -1,6 +1,7 @@
 // `k8s manifests` flags → ManifestOptions, refusing (exit 2, with the rule and a way
 // out) anything the API server would refuse or that would leave the cluster
 // inconsistent — above all a moving --version.
+import { echoInput } from "../echo-input.ts";
 import { UsageError } from "../errors.ts";
 import { parseVersionSpec } from "../../platform/release/channels.ts";
 import { normalizeRuntimeArgs } from "../../platform/engines/runtime-args.ts";
@@ -23,23 +24,23 @@ export function manifestOptions(v: Values, toolVersion: string): ManifestOptions
   requireValid("--runtime-class", runtimeClass, dns1123SubdomainError(runtimeClass), "e.g. --runtime-class gvisor");
 
   const image = str("image") ?? defaultImage(toolVersion);
-  if (image === "" || /[\s]/.test(image)) throw new UsageError(`--image ${JSON.stringify(image)} is not an image reference`, "e.g. --image registry.example.com/gvisor-doctor:0.1.0");
+  if (image === "" || /[\s]/.test(image)) throw new UsageError(`--image "${echoInput(image)}" is not an image reference`, "e.g. --image registry.example.com/gvisor-doctor:0.1.0");
 
   const mirror = str("mirror") ?? null;
   if (mirror !== null && !/^https?:\/\/[^\s/]+/.test(mirror)) {
     // A directory would be looked up inside the installer image, which has none.
-    throw new UsageError(`--mirror ${JSON.stringify(mirror)} is not an http(s) URL`, "the pods download from it, e.g. --mirror https://mirror.example.com/gvisor/releases");
+    throw new UsageError(`--mirror "${echoInput(mirror)}" is not an http(s) URL`, "the pods download from it, e.g. --mirror https://mirror.example.com/gvisor/releases");
   }
 
   const nodeSelector: [string, string][] = [];
   for (const kv of list("node-selector")) {
     const eq = kv.indexOf("=");
-    if (eq < 0) throw new UsageError(`--node-selector ${JSON.stringify(kv)} is not KEY=VALUE`, "e.g. --node-selector kubernetes.io/arch=amd64 (repeat the flag for more)");
+    if (eq < 0) throw new UsageError(`--node-selector "${echoInput(kv)}" is not KEY=VALUE`, "e.g. --node-selector kubernetes.io/arch=amd64 (repeat the flag for more)");
     const [key, value] = [kv.slice(0, eq), kv.slice(eq + 1)];
     const problem = labelKeyProblem(key) ?? labelValueProblem(value);
-    if (problem) throw new UsageError(`--node-selector ${kv}: ${problem}`, "a label key is [prefix/]name (name up to 63 of A-Z a-z 0-9 - _ ., prefix a DNS subdomain); a value up to 63 of the same");
-    if (key === NODE_LABEL_KEY) throw new UsageError(`--node-selector ${key} would keep the installer off every node: the agent sets that label only after installing`, "select nodes by another label, e.g. a node pool's");
-    if (nodeSelector.some(([k]) => k === key)) throw new UsageError(`--node-selector ${key} is given twice`, "a node selector holds one value per key");
+    if (problem) throw new UsageError(`--node-selector ${echoInput(kv)}: ${problem}`, "a label key is [prefix/]name (name up to 63 of A-Z a-z 0-9 - _ ., prefix a DNS subdomain); a value up to 63 of the same");
+    if (key === NODE_LABEL_KEY) throw new UsageError(`--node-selector ${echoInput(key)} would keep the installer off every node: the agent sets that label only after installing`, "select nodes by another label, e.g. a node pool's");
+    if (nodeSelector.some(([k]) => k === key)) throw new UsageError(`--node-selector ${echoInput(key)} is given twice`, "a node selector holds one value per key");
     nodeSelector.push([key, value]);
   }
 
@@ -62,12 +63,12 @@ export function releaseVersion(input: string | undefined): string {
   if (input === undefined) throw new UsageError("k8s manifests needs --version YYYYMMDD[.N]: the release every node installs and the RuntimeClass selects", pick);
   const spec = parseVersionSpec(input);
   if (spec.moving) {
-    throw new UsageError(`--version ${input} moves: every node must install the same release, and the node label and the RuntimeClass selector must name it`, pick);
+    throw new UsageError(`--version ${echoInput(input)} moves: every node must install the same release, and the node label and the RuntimeClass selector must name it`, pick);
   }
   if (!/^\d{8}(\.\d+)?$/.test(spec.requested)) {
-    throw new UsageError(`--version ${input} is not a release: nightlies have no stable name to label nodes with`, "use a release, YYYYMMDD or YYYYMMDD.N (e.g. --version 20260817.0)");
+    throw new UsageError(`--version ${echoInput(input)} is not a release: nightlies have no stable name to label nodes with`, "use a release, YYYYMMDD or YYYYMMDD.N (e.g. --version 20260817.0)");
   }
   const problem = labelValueProblem(spec.requested);
-  if (problem) throw new UsageError(`--version ${input}: ${problem} (it becomes the ${NODE_LABEL_KEY} label value)`, pick);
+  if (problem) throw new UsageError(`--version ${echoInput(input)}: ${problem} (it becomes the ${NODE_LABEL_KEY} label value)`, pick);
   return spec.requested;
 }

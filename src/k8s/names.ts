@@ -2,6 +2,7 @@
 // labels for namespaces, subdomains for most names), checked before anything is
 // printed: a manifest the API server would refuse fails here, with the rule, not at
 // `kubectl apply`. Label keys and values: labels.ts.
+import { echoInput } from "../echo-input.ts";
 import { UsageError } from "../errors.ts";
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -23,5 +24,5 @@ export function dns1123SubdomainError(s: string): string | null {
 
 /** Throw a UsageError naming the flag when `value` breaks `rule`. */
 export function requireValid(flag: string, value: string, error: string | null, hint: string): void {
-  if (error) throw new UsageError(`${flag} ${JSON.stringify(value)} ${error}`, hint);
+  if (error) throw new UsageError(`${flag} "${echoInput(value)}" ${error}`, hint);
 }

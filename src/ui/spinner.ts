@@ -1,6 +1,8 @@
 // A spinner on stderr only where it cannot misbehave: a TTY that reports a width
 // (ora loops forever on 0 columns), no CI, and stdin left alone (discardStdin: false).
-import ora, { type Ora } from "ora";
+// ora (and its dozen dependencies) is loaded only when a spinner is shown: every start of the
+// binary reads this module (spinnerAllowed), few of them spin.
+import type { Ora } from "ora";
 
 export interface Progress {
   update(text: string): void;
@@ -15,9 +17,19 @@ export function spinnerAllowed(stream: NodeJS.WriteStream, env: NodeJS.ProcessEn
 
 export function startProgress(text: string, enabled: boolean): Progress {
   if (!enabled) return NOOP;
-  const s: Ora = ora({ text, stream: process.stderr, discardStdin: false, isEnabled: true }).start();
+  let s: Ora | null = null;
+  let stopped = false;
+  void import("ora").then(({ default: ora }) => {
+    if (!stopped) s = ora({ text, stream: process.stderr, discardStdin: false, isEnabled: true }).start();
+  });
   return {
-    update: (t) => { s.text = t; },
-    stop: () => s.stop(),
+    update: (t) => {
+      text = t;
+      if (s) s.text = t;
+    },
+    stop: () => {
+      stopped = true;
+      s?.stop();
+    },
   };
 }

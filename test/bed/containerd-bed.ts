@@ -47,7 +47,12 @@ export async function startContainerdBed(configText?: (paths: { dir: string; soc
   const base = `version = 2\nroot = "${dir}/root"\nstate = "${dir}/state"\n\n[grpc]\n  address = "${socket}"\n\n[ttrpc]\n  address = "${socket}.ttrpc"\n\n[plugins."io.containerd.grpc.v1.cri"]\n  disable_tcp_service = true\n  stream_server_address = "127.0.0.1"\n`;
   writeFileSync(configFile, configText ? configText({ dir, socket }) : base);
   const log = join(dir, "containerd.log");
-  const cd = spawn("containerd", ["--config", configFile], { detached: true, stdio: ["ignore", openSync(log, "a"), openSync(log, "a")] });
+  // The runc-shim path is what these beds test: containerd's PATH leaves out directories holding
+  // containerd-shim-runsc-v1 (a host where gvisor-doctor installed it has one in /usr/local/bin).
+  const dirs = (process.env.PATH ?? "").split(":").filter((d) => d && !existsSync(join(d, "containerd-shim-runsc-v1")));
+  const env = { ...process.env, PATH: dirs.join(":") };
+  const stdio: ("ignore" | number)[] = ["ignore", openSync(log, "a"), openSync(log, "a")];
+  const cd = spawn("containerd", ["--config", configFile], { detached: true, stdio, env });
   cd.unref();
   appendFileSync(join(dir, "pids"), `${cd.pid}\n`);
   const namespace = `gvd-${dir.slice(BED_PREFIX.length)}`;

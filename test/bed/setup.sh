@@ -3,7 +3,8 @@
 # root and apt-get. Otherwise say so; the e2e tests then report themselves skipped.
 set -u
 # mmdebstrap: the host matrix's trees (test/hosts/trees.ts); it pulls in what it needs (apt, dpkg tools).
-PKGS=(docker.io containerd runsc podman busybox-static shellcheck zstd bzip2 curl wget dash util-linux iproute2 mmdebstrap)
+# gnupg, apt-utils, dpkg, openssh-client: the signed apt repo and SSH-signed releases the trust tests build.
+PKGS=(docker.io containerd runsc podman busybox-static shellcheck zstd bzip2 xz-utils curl wget dash util-linux iproute2 musl-tools mmdebstrap gnupg apt-utils openssh-client dpkg)
 need=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { helloRootfs, imageTag, rootfsTar } from "../../platform/rootfs.ts";
 import { inspectDaemonJson } from "../../platform/engines/docker.ts";
 import { BED, BED_PREFIX, startDockerBed, type DockerBed } from "../bed/bed.ts";
@@ -12,8 +12,16 @@ import { startContainerdBed, type ContainerdBed } from "../bed/containerd-bed.ts
 import { BINARY, gvd } from "../helpers/cli.ts";
 import { assertConfigureReport, podmanSandbox } from "../helpers/configure.ts";
 import { FIXTURES } from "../helpers/engines.ts";
+import { hostState } from "../helpers/host-state.ts";
+import { SYSTEM_BIN_DIRS, which, whichAll } from "../../platform/which.ts";
 
 const RUNSC = "/usr/bin/runsc";
+// Where no containerd runs, configure looks for containerd-shim-runsc-v1 where a containerd would
+// (next to it and in the system directories): on a host gvisor-doctor installed, it is there.
+const containerdBin = which("containerd");
+const shimDirs = [...(containerdBin ? [dirname(containerdBin)] : []), ...SYSTEM_BIN_DIRS];
+const SHIM_HERE = whichAll("containerd-shim-runsc-v1", shimDirs).length > 0;
+const SHIM_TYPE = SHIM_HERE ? "io.containerd.runsc.v1" : "io.containerd.runc.v2";
 const fixture = (engine: string, name: string) => readFileSync(join(FIXTURES, engine, name), "utf8");
 const backups = (dir: string) => readdirSync(dir).filter((n) => n.includes(".gvisor-doctor-"));
 
@@ -249,7 +257,8 @@ describe.skipIf(!BED.ok)("configure containerd over the fixture corpus: containe
         const base = ["containerd", "--config", file, "--runsc", RUNSC, "--wrapper-dir", join(dir, "bin")];
         const r = configure([...base, "--runtime-arg=--network=none"]);
         expect(r.code).toBe(0);
-        expect(r.engine).toMatchObject({ status: "changed", verify: { ok: true, message: "containerd config dump shows runsc (io.containerd.runc.v2)" } });
+        const shown = `containerd config dump shows runsc (${SHIM_TYPE})`;
+        expect(r.engine).toMatchObject({ status: "changed", verify: { ok: true, message: shown } });
         const again = configure([...base, "--runtime-arg=--network=none"]);
         expect(again.engine.status).toBe("unchanged");
         const rm = configure([...base, "--remove"]);
@@ -269,9 +278,13 @@ describe.skipIf(!BED.ok)("configure containerd over the fixture corpus: containe
       writeFileSync(file, `version = 2\nimports = ["${dir}/conf.d/*.toml"]\n`);
       const r = configure(["containerd", "--config", file, "--runsc", RUNSC, "--wrapper-dir", join(dir, "bin")]);
       expect(r.code).toBe(0);
-      expect(r.engine.files.map((x: any) => x.path)).toEqual([join(dir, "conf.d", "99-gvisor.toml")]);
+      // With the runsc shim at hand its options file comes too.
+      const files = [join(dir, "conf.d", "99-gvisor.toml"), ...(SHIM_HERE ? [join(dir, "runsc.toml")] : [])].sort();
+      expect(r.engine.files.map((x: any) => x.path).sort()).toEqual(files);
       expect(r.engine.verify.ok).toBe(true);
-      expect(configure(["containerd", "--config", file, "--remove"]).engine.files).toEqual([{ path: join(dir, "conf.d", "99-gvisor.toml"), action: "delete", backup: null }]);
+      const removed = configure(["containerd", "--config", file, "--remove"]).engine.files;
+      expect(removed.map((x: any) => x.path).sort()).toEqual(files);
+      expect(removed.every((x: any) => x.action === "delete" && x.backup === null)).toBe(true);
       expect(readdirSync(join(dir, "conf.d"))).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -295,7 +308,9 @@ describe.skipIf(!BED.ok)("configure containerd over the fixture corpus: containe
 describe.skipIf(!BED.ok || !existsSync("/usr/bin/podman"))("configure podman (private /etc/containers, private storage)", () => {
   let dir: string;
   let sb: ReturnType<typeof podmanSandbox>;
+  let hostBefore: Record<string, string>;
   beforeAll(() => {
+    hostBefore = hostState(["/etc/containers"]);
     dir = mkdtempSync("/tmp/gvd-test-podman-");
     sb = podmanSandbox(dir);
   });
@@ -308,14 +323,15 @@ describe.skipIf(!BED.ok || !existsSync("/usr/bin/podman"))("configure podman (pr
     assertConfigureReport(r.json);
     const e = r.json.engines[0];
     expect(r.code).toBe(0);
+    // The wrapper first: a crash between the writes never leaves the drop-in naming a missing file.
     expect(e.files).toEqual([
-      { path: "/etc/containers/containers.conf.d/99-gvisor.conf", action: "create", backup: null },
       { path: join(dir, "bin", "podman-runsc"), action: "create", backup: null },
+      { path: "/etc/containers/containers.conf.d/99-gvisor.conf", action: "create", backup: null },
     ]);
     expect(e.verify.ok).toBe(true);
     expect(e.verify.message).toContain("Starting gVisor");
     expect(readFileSync(join(sb.etc, "containers.conf.d", "99-gvisor.conf"), "utf8")).toContain(`runsc = ["${join(dir, "bin", "podman-runsc")}"]`);
-    expect(existsSync("/etc/containers/containers.conf.d")).toBe(false); // the host's directory was never touched
+    expect(hostState(["/etc/containers"])).toEqual(hostBefore); // the host's directory was never touched
   });
 
   test("--remove deletes the drop-in and the wrapper (both were created by configure)", () => {

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { dockerdServing, matchDockerd } from "../../platform/docker.ts";
 import { DOCKERD_VALUE_FLAGS, findProcesses, pidAlive } from "../../platform/procs.ts";
 import { BED, BED_PREFIX, startDockerBed, unmountUnder, waitFor, type DockerBed } from "../bed/bed.ts";
-import { gvd } from "../helpers/cli.ts";
+import { BINARY, gvd } from "../helpers/cli.ts";
 
 const RUNSC = "/usr/bin/runsc";
 
@@ -150,5 +150,89 @@ exec chroot ${d2} /bin/sh -ec '${inside}'`);
     // The others were not touched: no reload in their logs, and no daemon.json written at the path they claim.
     for (const o of [b1!, b2!]) expect(readFileSync(o.log, "utf8")).not.toContain("reload");
     expect(existsSync(join(claimDir, "daemon.json"))).toBe(false);
+  });
+});
+
+// A lived-in host's containerd reads /etc/containerd/config.toml; a private view of /etc/containerd
+// (a test sandbox, a second root) has another file at that path. Both sides here run in their own
+// mount namespaces: the machine's own /etc/containerd is never read by a daemon nor written.
+const NO_ETC_CONTAINERD = !existsSync("/etc/containerd");
+describe.skipIf(!BED.ok || NO_ETC_CONTAINERD)("containerd detection: only a daemon reading our file is ours", () => {
+  let dir = "";
+  let pid = 0;
+  const mine = () => join(dir, "mine");
+  beforeAll(async () => {
+    dir = mkdtempSync(`${BED_PREFIX}identity-cd-`);
+    for (const d of ["theirs", "mine"]) mkdirSync(join(dir, d));
+    writeFileSync(join(dir, "theirs/config.toml"), containerdToml(dir));
+    writeFileSync(join(dir, "mine/config.toml"), "version = 2\n");
+    const script = `mount --bind ${dir}/theirs /etc/containerd\nexec containerd -c /etc/containerd/config.toml` +
+      ` >>${dir}/containerd.log 2>&1`;
+    const argv = ["-m", "--propagation", "private", "sh", "-ec", script];
+    const child = spawn("unshare", argv, { detached: true, stdio: "ignore" });
+    child.unref();
+    pid = child.pid!;
+    appendFileSync(join(dir, "pids"), `${pid}\n`);
+    const sock = join(dir, "containerd.sock");
+    await waitFor("containerd socket", () => existsSync(sock), 20_000, join(dir, "containerd.log"));
+  });
+  afterAll(async () => {
+    if (pid) {
+      process.kill(pid, "SIGTERM");
+      await waitFor("containerd to exit", () => !pidAlive(pid), 15_000).catch(() => process.kill(pid, "SIGKILL"));
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** configure containerd --dry-run with `etc` mounted over /etc/containerd (in a private mount namespace). */
+  const dryRun = (etc: string) => {
+    const r = Bun.spawnSync(["unshare", "-m", "--propagation", "private", "sh", "-ec",
+      `mount --bind ${etc} /etc/containerd\nexec "$0" configure containerd --dry-run --json`, BINARY]);
+    return JSON.parse(r.stdout.toString()).engines[0].detected;
+  };
+
+  test("a containerd that reads another file at /etc/containerd/config.toml is not the one we would restart", () => {
+    expect(dryRun(mine())).toMatchObject({ configPath: "/etc/containerd/config.toml", running: false, pid: null });
+  });
+  test("seen with its own file, the same daemon is ours", () => {
+    const detected = dryRun(join(dir, "theirs"));
+    expect(detected).toMatchObject({ configPath: "/etc/containerd/config.toml", running: true, pid });
+  });
+});
+
+// containerd finds shims on its own PATH and next to its binary: a runsc shim in a directory
+// the running daemon's PATH leaves out is not one it can use. The daemon and gvisor-doctor run in
+// a private mount namespace whose /usr/local/bin (a tmpfs) holds a stand-in shim.
+describe.skipIf(!BED.ok)("containerd detection: the runsc shim as the running daemon finds it", () => {
+  let dir = "";
+  let pid = 0;
+  beforeAll(async () => {
+    dir = mkdtempSync(`${BED_PREFIX}identity-shim-`);
+    writeFileSync(join(dir, "config.toml"), containerdToml(dir));
+    const script = `mount -t tmpfs tmpfs /usr/local/bin\ncp /bin/true /usr/local/bin/containerd-shim-runsc-v1\n` +
+      `PATH=/usr/sbin:/usr/bin:/sbin:/bin exec containerd -c ${dir}/config.toml >>${dir}/containerd.log 2>&1`;
+    const argv = ["-m", "--propagation", "private", "sh", "-ec", script];
+    const child = spawn("unshare", argv, { detached: true, stdio: "ignore" });
+    child.unref();
+    pid = child.pid!;
+    appendFileSync(join(dir, "pids"), `${pid}\n`);
+    const sock = join(dir, "containerd.sock");
+    await waitFor("containerd socket", () => existsSync(sock), 20_000, join(dir, "containerd.log"));
+  });
+  afterAll(async () => {
+    if (pid) {
+      process.kill(pid, "SIGTERM");
+      await waitFor("containerd to exit", () => !pidAlive(pid), 15_000).catch(() => process.kill(pid, "SIGKILL"));
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a shim in /usr/local/bin, which the daemon's PATH leaves out, is not the one it runs", () => {
+    const env = { ...process.env, CONTAINERD_ADDRESS: join(dir, "containerd.sock") };
+    const argv = ["nsenter", "-t", String(pid), "-m", BINARY, "configure", "containerd", "--dry-run", "--json"];
+    const r = Bun.spawnSync(argv, { env });
+    const detected = JSON.parse(r.stdout.toString()).engines[0].detected;
+    expect(detected).toMatchObject({ running: true, pid, shim: null });
+    expect(detected.notes).toContain("containerd-shim-runsc-v1 not found on containerd's PATH");
   });
 });

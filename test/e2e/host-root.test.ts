@@ -158,6 +158,27 @@ describe("--host-root on a node where neither containerd nor CRI-O runs", () => 
   });
 });
 
+describe("--host-root on a node whose containerd binary is gone but whose config names our runsc", () => {
+  test("uninstall unregisters what configure registered: the config is back byte for byte, no dangling runtime", () => {
+    const dir = makeHostTreeless();
+    const { chmodSync, mkdirSync, writeFileSync, readdirSync } = require("node:fs") as typeof import("node:fs");
+    chmodSync(dir, 0o755);
+    mkdirSync(join(dir, "etc/containerd"));
+    const cfg = join(dir, "etc/containerd/config.toml");
+    writeFileSync(cfg, NODE_CONFIG);
+    expect(gvd(["install", "--host-root", dir, "--mirror", bucketDir(), "--version", RELEASES.current]).code).toBe(1);
+    const reg = gvd(["configure", "containerd", "--host-root", dir, "--json"]);
+    expect(reg.json.engines[0]).toMatchObject({ engine: "containerd", status: "changed" });
+    expect(readFileSync(cfg, "utf8")).toContain("runtimes.runsc");
+    const r = gvd(["uninstall", "--host-root", dir, "--json"]);
+    expect(r.code).toBe(0);
+    expect(r.json.removed).toContain("/usr/local/bin/containerd-shim-runsc-v1");
+    expect(r.json.configure?.engines?.[0]).toMatchObject({ engine: "containerd", action: "remove", status: "changed" });
+    expect(readFileSync(cfg, "utf8")).toBe(NODE_CONFIG);
+    expect(readdirSync(join(dir, "etc/containerd"))).toEqual(["config.toml"]);
+  });
+});
+
 describe("--host-root with CRI-O (files only: CRI-O is not installed here)", () => {
   test("the drop-in goes under DIR, names the node's runsc, and --remove takes it back", () => {
     const { mkdtempSync, mkdirSync, writeFileSync, chmodSync } = require("node:fs") as typeof import("node:fs");

@@ -3,7 +3,9 @@
 // attacker's steps run as nobody (setpriv); the tool must refuse and leave everything outside alone.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { RELEASES, startFakeBucket, type FakeBucket } from "../helpers/fake-bucket.ts";
 import { cleanEnv, gvdAsync as gvd, makePrefix, removePrefix } from "../helpers/install-env.ts";
@@ -28,12 +30,13 @@ afterEach(() => {
 });
 
 const env = cleanEnv();
-const install = (version: string, mirror = bucket.mirror()) =>
-  gvd(["install", "--mirror", mirror, "--prefix", prefix, "--version", version, "--no-configure"], env);
+const install = (version: string, mirror = bucket.mirror(), extra: Record<string, string> = {}) =>
+  gvd(["install", "--mirror", mirror, "--prefix", prefix, "--version", version, "--no-configure"], { ...env, ...extra });
 
 /** A shell loop run as nobody until killed. */
 function asNobodyLoop(script: string): ChildProcess {
-  return spawn("setpriv", [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "sh", "-c", script], { stdio: "ignore" });
+  const argv = [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "sh", "-c", script];
+  return spawn("setpriv", argv, { stdio: "ignore" });
 }
 
 describe.skipIf(!canAttack)("a directory of the prefix writable by another user", () => {
@@ -58,7 +61,7 @@ describe.skipIf(!canAttack)("a directory of the prefix writable by another user"
     expect(statSync(join(secrets, "key")).mode & 0o777).toBe(0o600);
     expect(statSync(secrets).mode & 0o777).toBe(0o700);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`refusing to install into ${prefix} as root: ${lib} is writable by a user other than root`);
+    expect(r.stderr).toContain(`refusing to install into ${prefix} as root: ${lib} is writable by a user other than`);
     expect(r.stderr).toContain(`chown root: ${lib} && chmod go-w ${lib}`);
     expect(existsSync(join(prefix, "bin/runsc"))).toBe(false);
   });
@@ -145,5 +148,18 @@ describe("state.json is checked before any of it is used as a path", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("is not owned by root and writable by root only");
     expect(existsSync(join(prefix, "bin/runsc"))).toBe(true);
+  });
+});
+
+describe("the install lock is held, not named", () => {
+  test("a .lock naming a live process that holds nothing (pid reuse) does not make install wait", async () => {
+    mkdirSync(join(prefix, "lib/gvisor"), { recursive: true });
+    writeFileSync(join(prefix, "lib/gvisor/.lock"), "1\n"); // before: waited, then "stop process 1"
+    const t0 = Date.now();
+    const r = await install(RELEASES.legacy, bucket.mirror(), { GVISOR_DOCTOR_LOCK_WAIT: "3" });
+    expect(r.stderr).not.toContain("waiting for another gvisor-doctor");
+    expect(r.code).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    expect(existsSync(join(prefix, "lib/gvisor/.lock"))).toBe(false);
   });
 });

@@ -98,7 +98,7 @@ describe("install", () => {
     const a = await gvd(["install", "--mirror", bucket.dir, "--prefix", prefix, "--version", RELEASES.current, "--json", "--no-configure"], env);
     expect(a.code).toBe(0);
     expect(a.json.url).toBe(join(bucket.dir, rel(RELEASES.current, "gvisor.tar.zstd")));
-    const b = await gvd(["install", "--mirror", pathToFileURL(bucket.dir).href, "--prefix", prefix, "--version", RELEASES.legacy, "--json", "--no-configure"], env);
+    const b = await gvd(["install", "--mirror", pathToFileURL(bucket.dir).href, "--prefix", prefix, "--version", RELEASES.legacy, "--allow-downgrade", "--json", "--no-configure"], env);
     expect(b.code).toBe(0);
     expect(b.json.format).toBe("loose");
     const c = await gvd(["install", "--prefix", prefix, "--version", RELEASES.nightly, "--json", "--no-configure"], cleanEnv({ GVISOR_MIRROR: bucket.mirror() }));
@@ -124,6 +124,24 @@ describe("install", () => {
     const forced = await install("--json", "--no-configure", "--force");
     expect(forced.json.action).toBe("installed");
     expect(runsc().status).toBe(0);
+  });
+
+  test("trust: bucket-sha512 by default, pinned-sha512 with --sha512 (json, human and state.json); an older release is refused before any download", async () => {
+    const a = await install("--version", RELEASES.current, "--json", "--no-configure");
+    expect(a.json.trust).toEqual({ level: "bucket-sha512", key: null, chain: [`${a.json.url}: sha512 matches ${a.json.url}.sha512`] });
+    const state = () => JSON.parse(readFileSync(join(prefix, "lib/gvisor/state.json"), "utf8"));
+    expect(state().versions[a.json.version].trust.level).toBe("bucket-sha512");
+    const sha = bucket.sha(rel(RELEASES.current, "gvisor.tar.zstd"));
+    const b = await install("--version", RELEASES.current, "--format", "zstd", "--sha512", sha, "--force", "--no-configure");
+    expect(b.stdout).toContain("trust: pinned-sha512 (the hash given with --sha512)");
+    const before = tree(prefix);
+    const n = bucket.requests.length;
+    const old = await install("--version", RELEASES.legacy, "--no-configure");
+    expect(old.code).toBe(1);
+    expect(old.stderr).toContain(`release ${RELEASES.legacy} is older than the live ${RELEASES.current}: refusing to downgrade; nothing was installed`);
+    expect(old.stderr).toContain("--allow-downgrade");
+    expect(bucket.requests.slice(n).map((q) => q.path).filter((p) => !p.endsWith(".sha512"))).toEqual([]);
+    expect(tree(prefix)).toEqual(before);
   });
 
   test("rollback switches back and forth atomically; the older versions are cleaned up", async () => {
@@ -189,7 +207,7 @@ describe("install", () => {
     const before = tree(prefix);
     const again = await install("--version", RELEASES.current, "--dry-run", "--json");
     expect(again.json.action).toBe("would-do-nothing");
-    const other = await install("--version", RELEASES.legacy, "--dry-run", "--json");
+    const other = await install("--version", RELEASES.legacy, "--allow-downgrade", "--dry-run", "--json");
     expect(other.json).toMatchObject({ action: "would-install", format: "loose", previous: RELEASES.current });
     expect(tree(prefix)).toEqual(before);
   });
@@ -202,7 +220,7 @@ describe("install", () => {
     expect(ok.json.pinned).toBe(true);
     expect(bucket.requests.slice(n).map((q) => q.path)).toEqual([rel(RELEASES.current, "gvisor.tar.zstd")]);
     const before = tree(prefix);
-    const bad = await install("--version", RELEASES.legacy, "--sha512", sha, "--no-configure");
+    const bad = await install("--version", RELEASES.legacy, "--allow-downgrade", "--sha512", sha, "--no-configure");
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain(`sha512 mismatch for ${bucket.mirror()}/${rel(RELEASES.legacy, "runsc")}`);
     expect(bad.stderr).toContain(`expected ${sha} (from --sha512)`);

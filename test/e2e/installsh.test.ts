@@ -18,6 +18,10 @@ const MISSING = ["dash", "busybox", "curl", "wget", "gzip", "sha512sum"].filter(
 if (MISSING.length) console.warn(`[installsh] tests skipped: missing ${MISSING.join(", ")} (test/bed/setup.sh installs them)`);
 if (!ROOT_USER) console.warn("[installsh] root-only tests skipped (nobody via setpriv, private mount namespaces)");
 
+// The compressed copy install.sh fetches on this machine: .xz when xz is installed, else .gz.
+const PACKED = has("xz") ? "xz" : "gz";
+const PACKER = PACKED === "xz" ? "xz" : "gzip";
+
 const realVersion = () => spawnSync(BINARY, ["--version"], { encoding: "utf8" }).stdout.trim().replace(/^gvisor-doctor /, "");
 
 describe.skipIf(MISSING.length > 0)("install.sh end to end", () => {
@@ -77,7 +81,7 @@ describe.skipIf(MISSING.length > 0)("install.sh end to end", () => {
         env: cleanEnv({ GVD_URL: real.url, GVISOR_DOCTOR_BASE: real.url, ULB: ulb }),
         wrap: ["unshare", "-m", "--propagation", "private"],
       });
-      expect(r.stderr).toContain(`info: downloading ${asset}.gz from ${real.url}`);
+      expect(r.stderr).toContain(`info: downloading ${asset}.${PACKED} from ${real.url}`);
       expect(r.stderr).toContain(`info: installed gvisor-doctor ${realVersion()} to /usr/local/bin/gvisor-doctor`);
       expect(r.stdout).toMatch(/✓ host\.platform +Linux/); // the quick check ran
       expect(r.stderr).toContain("Next steps:");
@@ -87,16 +91,28 @@ describe.skipIf(MISSING.length > 0)("install.sh end to end", () => {
       expect(entries(ulb)).toEqual(["gvisor-doctor"]); // no temporary directory left behind
       expect(readFileSync(join(ulb, "gvisor-doctor")).equals(readFileSync(BINARY))).toBe(true);
       expect(statSync(join(ulb, "gvisor-doctor")).mode & 0o777).toBe(0o755);
-      // The .gz is preferred when gzip exists; the raw file is never fetched.
-      expect(real.requests).toEqual(["GET /install.sh", "GET /SHA512SUMS", `GET /${asset}.gz`]);
+      // The .xz is preferred when xz exists (else the .gz); the raw file is never fetched.
+      expect(real.requests).toEqual(["GET /install.sh", "GET /SHA512SUMS", `GET /${asset}.${PACKED}`]);
     });
 
-    test.skipIf(!ROOT_USER)("nobody: `wget -qO- … | busybox sh -s -- --version` on a busybox-only PATH installs to ~/.local/bin and passes the arguments", async () => {
+    // Without ldd or getconf the loaders decide: Debian's `musl` package adds /lib/ld-musl-* to a glibc
+    // host, and the glibc build is still the one it needs (the second case adds that loader, by overlay).
+    const MUSL_LOADER = `/usr/lib/ld-musl-${process.arch === "arm64" ? "aarch64" : "x86_64"}.so.1`;
+    test.skipIf(!ROOT_USER).each(["as this host is", "with Debian's musl loader also present"])("nobody: `wget -qO- … | busybox sh -s -- --version` on a busybox-only PATH installs to ~/.local/bin and passes the arguments (%s)", async (variant) => {
       const home = fresh("home", NOBODY);
       const path = toolbox(fresh("busybox-bin"), { busybox: true });
+      const ovl = fresh("usr-lib-overlay");
+      const withMusl = [
+        "unshare", "-m", "--propagation", "private", "sh", "-c",
+        `mkdir "$1/u" "$1/w" "$1/m" && ` +
+          `mount -t overlay overlay -o "lowerdir=/usr/lib,upperdir=$1/u,workdir=$1/w" "$1/m" && ` +
+          `touch "$1/m/${MUSL_LOADER.slice("/usr/lib/".length)}" && mount --bind "$1/m" /usr/lib && shift && exec "$@"`,
+        "sh", ovl,
+      ];
       const r = await runShell(oneLiner("wget", "busybox sh"), ["--version"], {
         env: cleanEnv({ PATH: path, HOME: home, GVD_URL: real.url, GVISOR_DOCTOR_BASE: real.url }),
         user: "nobody",
+        wrap: variant.startsWith("with") ? withMusl : undefined,
       });
       expect(r.stdout).toBe(`gvisor-doctor ${realVersion()}\n`); // stdout is gvisor-doctor's alone
       expect(r.stderr).toContain(`info: installed gvisor-doctor ${realVersion()} to ${home}/.local/bin/gvisor-doctor`);
@@ -192,7 +208,10 @@ describe.skipIf(MISSING.length > 0)("install.sh end to end", () => {
     test("every child reads /dev/null, never the piped script (stdin theft)", async () => {
       // Wrappers for the download, unpack and hash tools log what their stdin is; so does the stand-in.
       const path = toolbox(fresh("wrapped"), {
-        scripts: { curl: stdinLoggingWrapper("curl", "/usr/bin/curl"), gzip: stdinLoggingWrapper("gzip", "/usr/bin/gzip"), sha512sum: stdinLoggingWrapper("sha512sum", "/usr/bin/sha512sum") },
+        scripts: {
+          curl: stdinLoggingWrapper("curl", "/usr/bin/curl"), gzip: stdinLoggingWrapper("gzip", "/usr/bin/gzip"), sha512sum: stdinLoggingWrapper("sha512sum", "/usr/bin/sha512sum"),
+          ...(has("xz") ? { xz: stdinLoggingWrapper("xz", "/usr/bin/xz") } : {}),
+        },
       });
       const dir = fresh("bin");
       // The outer curl (fetching the script) is the real one, so its stdin is not logged.
@@ -202,7 +221,7 @@ describe.skipIf(MISSING.length > 0)("install.sh end to end", () => {
       expect(r.code).toBe(0);
       const lines = logLines();
       const who = lines.map((l) => l.split("|")[0].replace(/^\d+$/, "gvisor-doctor"));
-      expect(new Set(who)).toEqual(new Set(["curl", "gzip", "sha512sum", "gvisor-doctor"]));
+      expect(new Set(who)).toEqual(new Set(["curl", PACKER, "sha512sum", "gvisor-doctor"]));
       for (const l of lines) expect(`${l.split("|")[0]} stdin=${l.split("|")[1]}`).toBe(`${l.split("|")[0]} stdin=/dev/null`);
     });
 
@@ -229,7 +248,37 @@ describe.skipIf(MISSING.length > 0)("install.sh end to end", () => {
       const dir = fresh("bin");
       const path = toolbox(fresh("offline"), { exclude: ["curl", "wget"] });
       const r = await runShell("dash -s -- --version", [], { input: readFileSync(INSTALL_SH), env: cleanEnv({ PATH: path, GVISOR_DOCTOR_BASE: fakeDir, GVISOR_DOCTOR_INSTALL_DIR: dir }) });
-      expect(r.stderr).toContain(`info: downloading ${asset}.gz from ${fakeDir}`);
+      expect(r.stderr).toContain(`info: downloading ${asset}.${PACKED} from ${fakeDir}`);
+      expect(r.stdout).toBe(`gvisor-doctor ${FAKE_VERSION}\n`);
+      expect(r.code).toBe(0);
+    });
+
+    // The smallest download the machine can unpack, and the installer says which it took.
+    // busybox sh runs its own xz applet whatever PATH holds, so it always takes the .xz.
+    test.each([
+      ["dash", "xz and gzip", [], "xz", "(xz: the smallest download)"],
+      ["dash", "gzip only", ["xz"], "gz", "(gzip; with xz installed the download is ~25% smaller)"],
+      ["busybox sh", "xz and gzip", [], "xz", "(xz: the smallest download)"],
+      ["busybox sh", "no xz on PATH", ["xz"], "xz", "(xz: the smallest download)"],
+      ["dash", "neither", ["xz", "gzip"], "", "(uncompressed: neither xz nor gzip is installed)"],
+    ] as const)("under %s with %s: fetches the .%s copy and says so", async (shell, _what, exclude, ext, why) => {
+      if (!(exclude as readonly string[]).includes("xz") && !has("xz")) return;
+      const path = toolbox(fresh("tools"), { exclude: [...exclude] });
+      const dir = fresh("bin");
+      const r = await runShell(oneLiner("curl", shell), ["--version"], { env: cleanEnv({ PATH: path, GVD_URL: fake.url, GVISOR_DOCTOR_BASE: fake.url, GVISOR_DOCTOR_INSTALL_DIR: dir }) });
+      const file = ext ? `${asset}.${ext}` : asset;
+      expect(r.stderr).toContain(`info: downloading ${file} from ${fake.url} ${why}`);
+      expect(fake.requests).toEqual(["GET /install.sh", "GET /SHA512SUMS", `GET /${file}`]);
+      expect(r.stdout).toBe(`gvisor-doctor ${FAKE_VERSION}\n`);
+      expect(r.code).toBe(0);
+      expect(entries(dir)).toEqual(["gvisor-doctor"]);
+    });
+
+    test("a busybox-only machine unpacks the .xz with busybox's own xz", async () => {
+      const path = toolbox(fresh("busybox-bin"), { busybox: true });
+      const dir = fresh("bin");
+      const r = await runShell(oneLiner("wget", "busybox sh"), ["--version"], { env: cleanEnv({ PATH: path, GVD_URL: fake.url, GVISOR_DOCTOR_BASE: fake.url, GVISOR_DOCTOR_INSTALL_DIR: dir }) });
+      expect(r.stderr).toContain(`info: downloading ${asset}.xz from ${fake.url}`);
       expect(r.stdout).toBe(`gvisor-doctor ${FAKE_VERSION}\n`);
       expect(r.code).toBe(0);
     });
@@ -274,19 +323,22 @@ describe.skipIf(MISSING.length > 0)("install.sh end to end", () => {
     };
     const fileBytes = (name: string) => new Uint8Array(readFileSync(join(fakeDir, name)));
 
-    test.each(["dash", "busybox sh"] as const)("a corrupted .gz → checksum mismatch (%s)", async (shell) => {
-      fake.override(`/${asset}.gz`, () => new Response(flipByte(fileBytes(`${asset}.gz`))));
+    // (busybox sh always has xz: its own applet)
+    test.each([["dash", "gz"], ["dash", "xz"], ["busybox sh", "xz"]] as const)("a corrupted download → checksum mismatch (%s, .%s)", async (shell, ext) => {
+      if (ext === "xz" && !has("xz")) return;
+      fake.override(`/${asset}.${ext}`, () => new Response(flipByte(fileBytes(`${asset}.${ext}`))));
       const dir = fresh("bin");
-      const r = await runShell(oneLiner("curl", shell), [], { env: env(dir) });
-      expect(r.stderr).toMatch(new RegExp(`error: checksum mismatch for ${asset}\\.gz from ${fake.url}: expected [0-9a-f]{128}, got [0-9a-f]{128}\\. The download is corrupt or was tampered with; nothing was installed\\.`));
+      // .gz: a machine without xz
+      const r = await runShell(oneLiner("curl", shell), [], { env: env(dir, ext === "gz" ? { PATH: toolbox(fresh("no-xz"), { exclude: ["xz"] }) } : {}) });
+      expect(r.stderr).toMatch(new RegExp(`error: checksum mismatch for ${asset}\\.${ext} from ${fake.url}: expected [0-9a-f]{128}, got [0-9a-f]{128}\\. The download is corrupt or was tampered with; nothing was installed\\.`));
       expect(r.code).toBe(1);
       expectNothingInstalled(dir);
     });
 
-    test("a corrupted binary without gzip on the machine (raw download) → checksum mismatch", async () => {
+    test("a corrupted binary without xz or gzip on the machine (raw download) → checksum mismatch", async () => {
       fake.override(`/${asset}`, () => new Response(flipByte(fileBytes(asset))));
       const dir = fresh("bin");
-      const path = toolbox(fresh("no-gzip"), { exclude: ["gzip"] });
+      const path = toolbox(fresh("no-gzip"), { exclude: ["gzip", "xz"] });
       const r = await runShell(oneLiner("curl", "dash"), [], { env: env(dir, { PATH: path }) });
       expect(r.stderr).toContain(`error: checksum mismatch for ${asset} from ${fake.url}`);
       expect(fake.requests).toEqual(["GET /install.sh", "GET /SHA512SUMS", `GET /${asset}`]);
@@ -295,11 +347,11 @@ describe.skipIf(MISSING.length > 0)("install.sh end to end", () => {
     });
 
     test("a SHA512SUMS whose hash for the binary is wrong → refused", async () => {
-      const sums = readFileSync(join(fakeDir, "SHA512SUMS"), "utf8").replace(/^[0-9a-f]{128}(?=  \S+\.gz$)/m, "0".repeat(128));
+      const sums = readFileSync(join(fakeDir, "SHA512SUMS"), "utf8").replace(new RegExp(`^[0-9a-f]{128}(?=  \\S+\\.${PACKED}$)`, "m"), "0".repeat(128));
       fake.override("/SHA512SUMS", () => new Response(sums));
       const dir = fresh("bin");
       const r = await runShell(oneLiner("wget", "dash"), [], { env: env(dir) });
-      expect(r.stderr).toContain(`error: checksum mismatch for ${asset}.gz`);
+      expect(r.stderr).toContain(`error: checksum mismatch for ${asset}.${PACKED}`);
       expect(r.stderr).toContain(`expected ${"0".repeat(128)}`);
       expect(r.code).toBe(1);
       expectNothingInstalled(dir);
@@ -369,7 +421,7 @@ describe.skipIf(MISSING.length > 0)("install.sh end to end", () => {
       const ok = fresh("bin");
       expect((await runShell(oneLiner("curl", "dash"), ["--version"], { env: env(ok, { PATH: path }) })).code).toBe(0);
       expect(entries(ok)).toEqual(["gvisor-doctor"]);
-      fake.override(`/${asset}.gz`, () => new Response(flipByte(fileBytes(`${asset}.gz`))));
+      fake.override(`/${asset}.${PACKED}`, () => new Response(flipByte(fileBytes(`${asset}.${PACKED}`))));
       const bad = fresh("bin");
       const r = await runShell(oneLiner("curl", "dash"), [], { env: env(bad, { PATH: path }) });
       expect(r.stderr).toContain("checksum mismatch");
@@ -441,7 +493,7 @@ describe.skipIf(MISSING.length > 0)("install.sh end to end", () => {
     test("SIGINT during the download removes the temporary directory; nothing is installed", async () => {
       let release = () => {};
       const held = new Promise<void>((r) => (release = r));
-      fake.override(`/${asset}.gz`, () => new Response(new ReadableStream({
+      fake.override(`/${asset}.${PACKED}`, () => new Response(new ReadableStream({
         async start(c) {
           c.enqueue(new Uint8Array(1024)); // the first bytes, then the server stalls
           await held;
@@ -453,7 +505,7 @@ describe.skipIf(MISSING.length > 0)("install.sh end to end", () => {
       const done = runShell("exec dash -s", [], { input: readFileSync(INSTALL_SH), env: env(dir), detached: true, onSpawn: (p) => (pid = p) });
       try {
         // Wait until the download is under way: its request seen, the temporary directory made.
-        while (!fake.requests.includes(`GET /${asset}.gz`) || entries(dir).length === 0) await Bun.sleep(20);
+        while (!fake.requests.includes(`GET /${asset}.${PACKED}`) || entries(dir).length === 0) await Bun.sleep(20);
         expect(entries(dir)[0]).toMatch(/^\.gvisor-doctor-install\.\w+$/);
         expect(statSync(join(dir, entries(dir)[0])).mode & 0o777).toBe(0o700);
         process.kill(-pid, "SIGINT"); // Ctrl-C: the whole process group, as a terminal does
@@ -482,7 +534,7 @@ describe.skipIf(MISSING.length > 0)("install.sh end to end", () => {
       const sudo = logLines().filter((l) => l.startsWith("sudo "));
       expect(sudo.every((l) => l.startsWith("sudo -E "))).toBe(true);
       const programs = sudo.map((l) => l.split(" ")[2].replace(/^.*\//, ""));
-      for (const p of ["mkdir", "mktemp", "curl", "gzip", "sha512sum", "mv", "rm"]) expect(programs).toContain(p);
+      for (const p of ["mkdir", "mktemp", "curl", PACKER, "sha512sum", "mv", "rm"]) expect(programs).toContain(p);
       expect(sudo.at(-1)).toBe(`sudo -E ${dir}/gvisor-doctor install --no-configure`); // an absolute path: sudo's secure_path may lack the directory
     });
 
@@ -560,7 +612,7 @@ describe.skipIf(MISSING.length > 0)("install.sh end to end", () => {
         expect(r.code).toBe(0);
         const hostPort = tls.url.replace("https://", "");
         expect(proxy.log).toEqual([`CONNECT ${hostPort} HTTP/1.1`, `CONNECT ${hostPort} HTTP/1.1`]);
-        expect(tls.requests.slice(-2)).toEqual(["GET /SHA512SUMS", `GET /${asset}.gz`]);
+        expect(tls.requests.slice(-2)).toEqual(["GET /SHA512SUMS", `GET /${asset}.${PACKED}`]);
       } finally {
         proxy.close();
       }
@@ -572,7 +624,7 @@ describe.skipIf(MISSING.length > 0)("install.sh end to end", () => {
         const dir = fresh("bin");
         const r = await runShell("dash -s -- --version", [], { input: readFileSync(INSTALL_SH), env: proxied({ HTTP_PROXY: proxy.url, GVISOR_DOCTOR_BASE: fake.url, GVISOR_DOCTOR_INSTALL_DIR: dir }) });
         expect(r.code).toBe(0);
-        expect(proxy.log).toEqual([`GET ${fake.url}/SHA512SUMS HTTP/1.1`, `GET ${fake.url}/${asset}.gz HTTP/1.1`]);
+        expect(proxy.log).toEqual([`GET ${fake.url}/SHA512SUMS HTTP/1.1`, `GET ${fake.url}/${asset}.${PACKED} HTTP/1.1`]);
       } finally {
         proxy.close();
       }

@@ -1,87 +1,160 @@
-// `gvisor-doctor preflight` inside real containers: under runsc it passes and execs the
-// app; under runc it refuses to start it.
+// The preflight in all its forms — `gvisor-doctor preflight`, dist/gvisor-preflight.sh (POSIX sh)
+// and the static C gvisor-preflight — held to one spec: on this host, and inside real
+// containers, where under runsc it passes and execs the app, and under runc it refuses to.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { BED, startDockerBed, type DockerBed } from "../bed/bed.ts";
-import { gvd } from "../helpers/cli.ts";
-import { importDoctorImage } from "../helpers/doctor-image.ts";
+import { BINARY } from "../helpers/cli.ts";
+import { importDoctorImage, importScratchPreflightImage, PREFLIGHT_SH, staticPreflight } from "../helpers/doctor-image.ts";
 
-describe("preflight on this host (not sandboxed)", () => {
-  test("reports no tell, exit 0 without --require", () => {
-    const r = gvd(["preflight"]);
+interface Impl {
+  name: string;
+  /** argv on this host */
+  host: () => string[];
+  /** argv inside the test image */
+  image: string[];
+}
+const IMPLS: Impl[] = [
+  { name: "gvisor-doctor preflight", host: () => [BINARY, "preflight"], image: ["gvisor-doctor", "preflight"] },
+  { name: "gvisor-preflight.sh under dash", host: () => ["dash", PREFLIGHT_SH], image: ["/usr/local/bin/gvisor-preflight.sh"] },
+  { name: "gvisor-preflight.sh under busybox sh", host: () => ["busybox", "sh", PREFLIGHT_SH], image: ["/usr/local/bin/gvisor-preflight.sh"] }, // by its #!/bin/sh (busybox)
+  { name: "static gvisor-preflight", host: () => [staticPreflight()], image: ["/usr/local/bin/gvisor-preflight"] },
+];
+
+function onHost(impl: Impl, args: string[]) {
+  const [file, ...pre] = impl.host();
+  const r = spawnSync(file, [...pre, ...args], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+/**
+ * The JSON document without the version (source vs build stamps differ) and without the kernel
+ * log's first line: on a busy host the log wraps between two runs, and the static preflight reads
+ * it with syslog(2), whose window can start elsewhere than dmesg's /dev/kmsg.
+ */
+const doc = (stdout: string) => {
+  const d = JSON.parse(stdout);
+  delete d.tool.version;
+  expect(typeof d.evidence.dmesgFirstLine).toBe("string");
+  d.evidence.dmesgFirstLine = "(a line)";
+  return d;
+};
+const report = (stdout: string) => stdout.replace(/^ {2}dmesg: .*$/m, "  dmesg: (a line)");
+
+describe.each(IMPLS)("$name on this host (not sandboxed)", (impl) => {
+  const binary = IMPLS[0];
+  test("reports no tell, exit 0 without --require; the same report as the binary", () => {
+    const r = onHost(impl, []);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("not running under gVisor");
+    expect(r.stdout).toContain("! not running under gVisor: no tell matched");
+    expect(report(r.stdout)).toBe(report(onHost(binary, []).stdout));
   });
   test("--require exits 1; with -- CMD the command is never run", () => {
-    expect(gvd(["preflight", "--require"]).code).toBe(1);
-    const r = gvd(["preflight", "--require", "--", "sh", "-c", "echo SHOULD-NOT-RUN"]);
+    expect(onHost(impl, ["--require"]).code).toBe(1);
+    const r = onHost(impl, ["--require", "--", "sh", "-c", "echo SHOULD-NOT-RUN"]);
     expect(r.code).toBe(1);
     expect(r.stdout).not.toContain("SHOULD-NOT-RUN");
     expect(r.stderr).toContain("refusing to start sh: not running under gVisor");
+    expect(report(r.stderr)).toBe(report(onHost(binary, ["--require", "--", "sh", "-c", "echo SHOULD-NOT-RUN"]).stderr));
   });
-  test("--json reports the evidence of each tell", () => {
-    const r = gvd(["preflight", "--json"]);
-    expect(r.json).toMatchObject({ schemaVersion: 1, sandboxed: false, tells: [] });
-    expect(r.json.evidence).toHaveProperty("sentryMeminfo", false);
+  test("--json reports the evidence of each tell, the document the binary prints", () => {
+    const r = onHost(impl, ["--json"]);
+    expect(doc(r.stdout)).toMatchObject({ schemaVersion: 1, tool: { name: "gvisor-doctor" }, sandboxed: false, required: false, tells: [] });
+    expect(doc(r.stdout)).toEqual(doc(onHost(binary, ["--json"]).stdout));
   });
-  test("-- with nothing after it is a usage error", () => {
-    expect(gvd(["preflight", "--"]).code).toBe(2);
+  test("usage errors exit 2 with the binary's message", () => {
+    for (const args of [["--"], ["--frob"], ["extra"]]) {
+      const r = onHost(impl, args);
+      expect(r.code).toBe(2);
+      expect(r.stderr.split("\n")[0]).toBe(onHost(binary, args).stderr.split("\n")[0]);
+    }
   });
+});
+
+test("`gvisor-doctor preflight --print-script` prints dist/gvisor-preflight.sh with the binary's version", () => {
+  const r = spawnSync(BINARY, ["preflight", "--print-script"], { encoding: "utf8" });
+  const version = spawnSync(BINARY, ["--version"], { encoding: "utf8" }).stdout.trim().replace("gvisor-doctor ", "");
+  expect(r.status).toBe(0);
+  const file = require("node:fs").readFileSync(PREFLIGHT_SH, "utf8") as string;
+  expect(r.stdout).toBe(file.replace(/^GVD_VERSION=.*$/m, `GVD_VERSION="${version}"`));
 });
 
 describe.skipIf(!BED.ok)("preflight in containers", () => {
   let bed: DockerBed;
   let image: string;
+  let scratch: string;
   beforeAll(async () => {
     bed = await startDockerBed();
     image = importDoctorImage("docker", bed.env);
+    scratch = importScratchPreflightImage("docker", bed.env);
   });
   afterAll(async () => {
     await bed?.stop();
   });
 
-  test("under runsc: every tell matches and the app starts, replacing the preflight (same PID, its exit code)", () => {
-    const r = bed.docker(["run", "--rm", "--runtime=runsc", image, "gvisor-doctor", "preflight", "--require", "--", "sh", "-c", "echo app-pid=$$; exit 7"]);
-    expect(r.stderr).not.toContain("refusing");
-    // The preflight is PID 1 and execs the app, so the app is PID 1 too.
-    expect(r.stdout.trim()).toBe("app-pid=1");
-    expect(r.code).toBe(7);
+  describe.each(IMPLS.filter((i) => !i.name.includes("dash")))("$name", (impl) => {
+    test("under runsc: every tell matches and the app starts, replacing the preflight (same PID, its exit code)", () => {
+      const r = bed.docker(["run", "--rm", "--runtime=runsc", image, ...impl.image, "--require", "--", "sh", "-c", "echo app-pid=$$; exit 7"]);
+      expect(r.stderr).not.toContain("refusing");
+      // The preflight is PID 1 and execs the app, so the app is PID 1 too.
+      expect(r.stdout.trim()).toBe("app-pid=1");
+      expect(r.code).toBe(7);
+    });
+
+    test("under runsc: --json lists /proc/sentry-meminfo, dmesg and uname as tells", () => {
+      const r = bed.docker(["run", "--rm", "--runtime=runsc", image, ...impl.image, "--json"]);
+      const d = JSON.parse(r.stdout);
+      expect(d.sandboxed).toBe(true);
+      expect(d.tells).toEqual(["/proc/sentry-meminfo", "dmesg", "uname"]); // Debian's runsc reports 4.4.0, the host does not
+      expect(d.evidence.dmesgFirstLine).toContain("Starting gVisor");
+    });
+
+    test("under runsc: a CMD that does not exist is exit 127", () => {
+      const r = bed.docker(["run", "--rm", "--runtime=runsc", image, ...impl.image, "--", "no-such-app"]);
+      expect(r.code).toBe(127);
+      expect(r.stderr).toContain("error: no-such-app: command not found (PATH=");
+    });
+
+    test("under runc: refuses to start the app, exit 1, explains why on stderr", () => {
+      const r = bed.docker(["run", "--rm", image, ...impl.image, "--require", "--", "sh", "-c", "echo SHOULD-NOT-RUN"]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).not.toContain("SHOULD-NOT-RUN");
+      expect(r.stderr).toContain("✗ not running under gVisor: no tell matched");
+      expect(r.stderr).toContain("RUN steps never run under runsc");
+      expect(r.stderr).toContain("gvisor-doctor preflight: refusing to start sh: not running under gVisor");
+    });
+
+    test("under runsc: a signal sent to the container reaches the app (no wrapper in between)", async () => {
+      const name = `gvd-sig-${process.pid}-${impl.image.length}-${impl.image.at(-1)!.length}`;
+      const run = Bun.spawn(["docker", "run", "--rm", "--name", name, "--runtime=runsc", image, ...impl.image, "--", "sh", "-c", "trap 'echo got-TERM; exit 42' TERM; echo ready; while true; do sleep 0.1; done"], { env: bed.env, stdout: "pipe", stderr: "pipe" });
+      const reader = run.stdout.getReader();
+      let out = "";
+      while (!out.includes("ready")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += new TextDecoder().decode(value);
+      }
+      bed.docker(["kill", "--signal", "TERM", name]);
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += new TextDecoder().decode(value);
+      }
+      expect(out).toContain("got-TERM");
+      expect(await run.exited).toBe(42);
+    });
   });
 
-  test("under runsc: --json lists /proc/sentry-meminfo, dmesg and uname as tells", () => {
-    const r = bed.docker(["run", "--rm", "--runtime=runsc", image, "gvisor-doctor", "preflight", "--json"]);
-    const doc = JSON.parse(r.stdout);
-    expect(doc.sandboxed).toBe(true);
-    expect(doc.tells).toContain("/proc/sentry-meminfo");
-    expect(doc.tells).toContain("dmesg");
-    expect(doc.tells).toContain("uname"); // Debian's runsc reports 4.4.0, the host does not
-    expect(doc.evidence.dmesgFirstLine).toContain("Starting gVisor");
-  });
-
-  test("under runc: refuses to start the app, exit 1, explains why on stderr", () => {
-    const r = bed.docker(["run", "--rm", image, "gvisor-doctor", "preflight", "--require", "--", "sh", "-c", "echo SHOULD-NOT-RUN"]);
-    expect(r.code).toBe(1);
-    expect(r.stdout).not.toContain("SHOULD-NOT-RUN");
-    expect(r.stderr).toContain("not running under gVisor");
-    expect(r.stderr).toContain("RUN steps never run under runsc");
-  });
-
-  test("under runsc: a signal sent to the container reaches the app (no wrapper in between)", async () => {
-    const name = `gvd-sig-${process.pid}`;
-    const run = Bun.spawn(["docker", "run", "--rm", "--name", name, "--runtime=runsc", image, "gvisor-doctor", "preflight", "--", "sh", "-c", "trap 'echo got-TERM; exit 42' TERM; echo ready; while true; do sleep 0.1; done"], { env: bed.env, stdout: "pipe", stderr: "pipe" });
-    const reader = run.stdout.getReader();
-    let out = "";
-    while (!out.includes("ready")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      out += new TextDecoder().decode(value);
-    }
-    bed.docker(["kill", "--signal", "TERM", name]);
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      out += new TextDecoder().decode(value);
-    }
-    expect(out).toContain("got-TERM");
-    expect(await run.exited).toBe(42);
+  describe("static gvisor-preflight in an image FROM scratch (no shell, no libc, no dmesg)", () => {
+    test("under runsc: all three tells (the kernel log read with syslog(2)), then the app", () => {
+      const r = bed.docker(["run", "--rm", "--runtime=runsc", scratch, "/gvisor-preflight", "--require", "--", "/gvisor-preflight", "--json"]);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ sandboxed: true, tells: ["/proc/sentry-meminfo", "dmesg", "uname"] });
+    });
+    test("under runc: refuses, exit 1", () => {
+      const r = bed.docker(["run", "--rm", scratch, "/gvisor-preflight", "--require", "--", "/gvisor-preflight", "--json"]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toContain("gvisor-doctor preflight: refusing to start /gvisor-preflight: not running under gVisor");
+    });
   });
 });

@@ -1,7 +1,7 @@
 // Broken hosts, for real (containerd): a throwaway containerd with its CRI plugin,
 // picked by the doctor through CONTAINERD_ADDRESS. Break → check → --fix → check.
 import { afterEach, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { BED } from "../bed/bed.ts";
 import { startContainerdBed, type ContainerdBed } from "../bed/containerd-bed.ts";
 import { finding, gvd } from "../helpers/cli.ts";
@@ -62,5 +62,28 @@ describe.skipIf(!BED.ok)("broken containerd hosts: diagnosed, then fixed by --fi
     expect(r.code).toBe(1);
     expect(r.stdout + r.stderr).toMatch(/version = 3|containerd 1\.6|containerd 2/);
     expect(readFileSync(bed.configFile, "utf8")).toBe(text); // refused: nothing written
+  });
+  test("BinaryName names a gvisor-doctor wrapper that was deleted → containerd.runtime fails (runtime-path-missing) instead of passing → --fix --yes points the runtime at runsc, restarts containerd, and ctr runs under gVisor", async () => {
+    let wrapper = "";
+    bed = await startContainerdBed((b) => {
+      wrapper = `${b.dir}/wrappers/containerd-runsc`;
+      return config(2, `\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]\n  runtime_type = "io.containerd.runc.v2"\n\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc]\n  runtime_type = "io.containerd.runc.v2"\n\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc.options]\n  BinaryName = "${wrapper}"\n`)(b);
+    });
+    const env = envFor(bed);
+    const before = gvd(["check", "--json", ...ONLY], { env });
+    const rt = finding(before.json, "containerd.runtime");
+    expect(rt).toMatchObject({ status: "fail", diagnosis: { rule: "runtime-path-missing", fix: { id: "containerd.register-runtime", automatic: true } } });
+    expect(rt.message).toContain(`${wrapper} does not exist`);
+    const r = gvd(["--fix", "--yes", "--json", ...ONLY], { env });
+    expect(r.code).toBe(0);
+    // Round 1 repoints the runtime; on this kernel round 2 adds --network=none (netns-root).
+    expect(r.json.fix.applied[0]).toMatchObject({ id: "containerd.register-runtime", checks: ["containerd.runtime"], status: "applied", round: 1 });
+    expect(r.json.fix.applied.every((a: any) => a.status === "applied")).toBe(true);
+    // Whatever BinaryName names now exists (a wrapper again once round 2 added a flag).
+    const binary = /BinaryName = "([^"]+)"/.exec(readFileSync(bed.configFile, "utf8"))![1];
+    expect(existsSync(binary)).toBe(true);
+    const after = gvd(["check", "--json", ...ONLY], { env });
+    expect(finding(after.json, "containerd.runtime").status).toBe("pass");
+    expect(finding(after.json, "containerd.hello")).toMatchObject({ status: "pass", message: expect.stringContaining("Starting gVisor") });
   });
 });

@@ -159,6 +159,9 @@ describe.skipIf(!BED.ok)("broken Docker hosts: diagnosed, then fixed by --fix", 
   });
 
   test("$TMPDIR a symlink → host.tmp fails and the sandbox dies at start (tmp-symlink) → not automatic: --fix says so and exits 1", () => {
+    // Only the symlink is wrong: a 0700 scratch dir would be a second fault runsc's boot log reports
+    // first (nobody cannot open the link: tmp-unreachable), now that runsc.smoke decodes those logs.
+    chmodSync(scratch, 0o755);
     const real = join(scratch, "real-tmp");
     mkdirSync(real, { recursive: true });
     const link = join(scratch, "link-tmp");

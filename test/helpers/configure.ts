@@ -2,7 +2,8 @@
 // /etc/containers so podman runs never touch the host's configuration or storage.
 import Ajv from "ajv";
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createdByUs } from "../../platform/engines/text.ts";
 import { join } from "node:path";
 import { BINARY, ROOT, type CliResult } from "./cli.ts";
 
@@ -36,6 +37,12 @@ export interface PodmanSandbox {
 export function podmanSandbox(dir: string, opts: { containerd?: boolean } = {}): PodmanSandbox {
   const etc = join(dir, "etc-containers");
   cpSync("/etc/containers", etc, { recursive: true });
+  // On a host gvisor-doctor already served (a lived-in host), the copy starts without the
+  // drop-ins it created there: the tests register from the host's own podman config.
+  const dropIns = join(etc, "containers.conf.d");
+  for (const n of existsSync(dropIns) ? readdirSync(dropIns) : []) {
+    if (createdByUs(readFileSync(join(dropIns, n), "utf8"))) rmSync(join(dropIns, n));
+  }
   // Podman writes /etc/containers/networks on first use: it lands in the copy too.
   writeFileSync(join(etc, "containers.conf"), `[engine]\ntmp_dir = "${dir}/libpod-tmp"\nevents_logger = "file"\nevents_logfile_path = "${dir}/events.log"\n`);
   writeFileSync(join(dir, "storage.conf"), `[storage]\ndriver = "vfs"\ngraphroot = "${dir}/storage"\nrunroot = "${dir}/run"\n`);

@@ -50,6 +50,7 @@ export const FAULTS = [
   "no-response", // accept the connection, never answer
   "stall", // headers and the body up to 40% of the file, then silence; always
   "throttle", // body at ~4 MB/s (for killing an install mid-download)
+  "split-magic", // tarballs/binaries: the first 2 bytes alone, the rest 200 ms later (a magic split across chunks)
 ] as const;
 export type Fault = (typeof FAULTS)[number];
 
@@ -337,6 +338,17 @@ export async function startFakeBucket(opts: BucketOptions = {}): Promise<FakeBuc
       res.socket?.resetAndDestroy?.() ?? res.socket?.destroy();
     };
     if (end <= start) return finish();
+    if (fault === "split-magic" && isPayload(path) && start === 0 && end > 2) {
+      res.write(readFileSync(file).subarray(0, 2));
+      const t = setTimeout(() => {
+        timers.delete(t);
+        const rest = createReadStream(file, { start: 2, end: end - 1, highWaterMark: 1 << 20 });
+        rest.on("data", (c) => { if (!res.write(c)) { rest.pause(); res.once("drain", () => rest.resume()); } });
+        rest.on("end", finish);
+      }, 200);
+      timers.add(t);
+      return;
+    }
     const stream = createReadStream(file, { start, end: end - 1, highWaterMark: 1 << 20 });
     if (fault === "throttle" && isPayload(path)) {
       const bps = opts.throttleBps ?? 4 << 20;

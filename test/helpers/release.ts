@@ -48,7 +48,7 @@ exit ${opts.exit ?? 0}
  * A release directory: `binary` (a file path, or script text) under each asset name, then the
  * .gz copies, install.sh, VERSION and SHA512SUMS exactly as `npm run release` makes them.
  */
-export async function makeRelease(dir: string, opts: { assets: string[]; binary: { path: string } | { script: string }; version?: string; gzipLevel?: number }): Promise<void> {
+export async function makeRelease(dir: string, opts: { assets: string[]; binary: { path: string } | { script: string }; version?: string; gzipLevel?: number; pubkey?: string }): Promise<void> {
   mkdirSync(dir, { recursive: true });
   for (const a of opts.assets) {
     const dest = join(dir, a);
@@ -61,7 +61,7 @@ export async function makeRelease(dir: string, opts: { assets: string[]; binary:
       }
     }
   }
-  await assembleRelease(dir, opts.assets, opts.version ?? FAKE_VERSION, { gzipLevel: opts.gzipLevel ?? 1 });
+  await assembleRelease(dir, opts.assets, opts.version ?? FAKE_VERSION, { gzipLevel: opts.gzipLevel ?? 1, xzLevel: 0, pubkey: opts.pubkey });
 }
 
 // --- HTTP ----------------------------------------------------------------------------------

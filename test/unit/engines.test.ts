@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { applyChanges, StalePlanError } from "../../platform/engines/apply.ts";
+import { applyChanges, pruneBackups, StalePlanError } from "../../platform/engines/apply.ts";
 import { inspectContainerdText, inspectConfig as inspectContainerdConfig, planContainerd } from "../../platform/engines/containerd.ts";
 import { flagConflicts, inspectDaemonJson } from "../../platform/engines/docker.ts";
 import { dropInNameFor, expandGlob, globToRegExp } from "../../platform/engines/glob.ts";
@@ -108,6 +108,25 @@ describe("inspectContainerdText: the read side of the containerd checks", () => 
     expect(ins.imports).toEqual([{ pattern: "/etc/containerd/conf.d/*.toml", files: ["/etc/containerd/conf.d/10-a.toml"] }, { pattern: "missing.toml", files: ["/etc/containerd/missing.toml"] }]);
     expect(ins.runtimes.runsc).toMatchObject({ file: "/etc/containerd/conf.d/10-a.toml", line: 2 });
     expect(ins.faults.map((f) => f.code)).toEqual(["containerd.import-missing"]);
+  });
+});
+
+describe("containerd 2.x schema faults", () => {
+  test("grpc.v1.cri streaming keys, which containerd 2.x still reads, are no version 2 section in a v3 file", () => {
+    const codes = (text: string) => inspectContainerdText(text, "f", "2.1.9").faults.map((f) => f.code);
+    const v3 = "version = 3\n[plugins.'io.containerd.grpc.v1.cri']\n  disable_tcp_service = true\n" +
+      "  stream_server_port = '0'\n" +
+      "  [plugins.'io.containerd.grpc.v1.cri'.x509_key_pair_streaming]\n    tls_cert_file = ''\n";
+    expect(codes(v3)).toEqual([]);
+    const stale = `${v3}[plugins.'io.containerd.grpc.v1.cri'.containerd.runtimes.runsc]\n` +
+      "  runtime_type = 'io.containerd.runsc.v1'\n";
+    expect(codes(stale)).toEqual(["containerd.v2-section-in-v3"]);
+  });
+  test("no version line on 2.x: the cause comes first, and its fix is the migration", () => {
+    const text = readFileSync(join(FIXTURES, "containerd", "v2-names-no-version.toml"), "utf8");
+    const f = inspectContainerdText(text, "f", "2.1.9").faults;
+    expect(f[0].code).toBe("containerd.v1-on-2x");
+    expect(f[0].fix).toContain("configure containerd --migrate");
   });
 });
 
@@ -315,6 +334,19 @@ describe("applying changes", () => {
     expect(statSync(f).mode & 0o777).toBe(0o640);
     expect(statSync(`${f}.gvisor-doctor-20261123T160102Z.bak`).mode & 0o777).toBe(0o640);
     expect(statSync(w).mode & 0o777).toBe(0o755);
+  });
+  test("a removal in the same second as the registration finds the first backup and prunes them all", async () => {
+    // configure then uninstall in one second: NAME.bak holds the original, NAME.1.bak the registered state.
+    const f = join(dir, "config.toml");
+    writeFileSync(f, "original\n");
+    const reg: FileChange = { path: f, before: "original\n", after: "registered\n", action: "modify", reason: "" };
+    await applyChanges([reg], { now, lockPath: join(dir, "lock") });
+    const unreg: FileChange = { path: f, before: "registered\n", after: "original\n", action: "modify", reason: "" };
+    await applyChanges([unreg], { now, lockPath: join(dir, "lock") });
+    expect(readdirSync(dir).filter((n) => n.endsWith(".bak")).sort()).toEqual([
+      "config.toml.gvisor-doctor-20261123T160102Z.1.bak", "config.toml.gvisor-doctor-20261123T160102Z.bak"]);
+    expect(pruneBackups(f)).toHaveLength(2);
+    expect(readdirSync(dir).filter((n) => n.endsWith(".bak"))).toEqual([]);
   });
   test("SIGKILL between writing the temp file and the rename leaves the old file; the next run cleans up and writes", async () => {
     const f = join(dir, "daemon.json");

@@ -185,6 +185,7 @@ describe("what each method runs", () => {
     const l = launchNone(normalizeRequest({ command: ["pwd"], workdir: "/tmp", env: { A: "1" } }), { PATH: "/bin", HOME: "/h", SECRET: "x" });
     expect(l).toMatchObject({ cwd: "/tmp", sandboxed: false });
     // The host's other variables stay out; the run's marker (escapees.ts) goes in.
-    expect(l.env).toEqual({ PATH: "/bin", HOME: "/h", A: "1", GVISOR_DOCTOR_EXEC_ID: expect.stringMatching(/^\d+-[0-9a-f]{16}$/) });
+    const marker = expect.stringMatching(/^\d+-[0-9a-f]{16}$/);
+    expect(l.env).toEqual({ PATH: "/bin", HOME: "/h", A: "1", GVISOR_DOCTOR_EXEC_ID: marker });
   });
 });

@@ -115,20 +115,27 @@ describe("numbers are strict decimals within a range (issue 14)", () => {
     expect(MAX_SECONDS).toBe(2147483);
     expect(parseSeconds("2147483")).toBe(2147483000);
     expect(parseSeconds("0.001")).toBe(1);
-    expect(usage(() => parseSeconds("2147484")).message).toBe("--timeout 2147484: expected a number of seconds from 0.001 to 2147483");
+    expect(usage(() => parseSeconds("2147484")).message)
+      .toBe("--timeout 2147484: expected a number of seconds from 0.001 to 2147483");
     expect(() => parseSeconds("0.0001")).toThrow(UsageError); // would round to 0 ms: no timeout at all
-    expect(() => normalizeRequest({ command: ["true"], timeoutMs: MAX_TIMER_MS + 1 })).toThrow("timeoutMs must be a positive number up to 2147483647");
+    expect(() => normalizeRequest({ command: ["true"], timeoutMs: MAX_TIMER_MS + 1 }))
+      .toThrow("timeoutMs must be a positive number up to 2147483647");
   });
   test("--pids is at most the kernel's PID_MAX_LIMIT, --memory at most 2^53-1 bytes", () => {
     expect(parsePositiveInt("4194304", "--pids")).toBe(4194304);
-    expect(usage(() => parsePositiveInt("99999999999999999999", "--pids")).message).toBe("--pids 99999999999999999999: expected a whole number from 1 to 4194304");
-    expect(() => normalizeRequest({ command: ["true"], pids: 1e20 })).toThrow("pids must be a whole number from 1 to 4194304");
+    expect(usage(() => parsePositiveInt("99999999999999999999", "--pids")).message)
+      .toBe("--pids 99999999999999999999: expected a whole number from 1 to 4194304");
+    expect(() => normalizeRequest({ command: ["true"], pids: 1e20 }))
+      .toThrow("pids must be a whole number from 1 to 4194304");
     expect(() => parseBytes("99999999999999999999")).toThrow("expected a size from 1 byte");
     expect(() => parseBytes("9999999999g")).toThrow(UsageError);
-    expect(() => normalizeRequest({ command: ["true"], memoryBytes: 2 ** 60 })).toThrow("memoryBytes must be a positive number");
+    expect(() => normalizeRequest({ command: ["true"], memoryBytes: 2 ** 60 }))
+      .toThrow("memoryBytes must be a positive number");
   });
   test("k8s check --timeout and k8s agent --interval use the same rule", () => {
-    for (const bad of ["0x10", "1e3", "2147484", "-1"]) expect(() => secondsOption("--timeout", bad, 300)).toThrow(UsageError);
+    for (const bad of ["0x10", "1e3", "2147484", "-1"]) {
+      expect(() => secondsOption("--timeout", bad, 300)).toThrow(UsageError);
+    }
     expect(secondsOption("--interval", "2147483", 300)).toBe(2147483);
     expect(secondsOption("--interval", "0.5", 300)).toBe(0.5);
   });

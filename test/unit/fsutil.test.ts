@@ -2,6 +2,9 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, lstatSync, readlinkSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { atomicWriteFile, backupFile, LockBusyError, switchSymlink, withLock } from "../../platform/fsutil.ts";
+import { existsSync } from "node:fs";
+
+const hasFlock = ["/usr/bin/flock", "/bin/flock"].some((p) => existsSync(p));
 
 let dir: string;
 beforeEach(() => { dir = mkdtempSync("/tmp/gvd-test-fs-"); });
@@ -78,9 +81,36 @@ describe("lock", () => {
     writeFileSync(lock, "999999\n");
     expect(await withLock(lock, () => 42)).toBe(42);
   });
-  test("a live holder past the wait is a clear error", async () => {
+  // A live holder is one that holds the lock (flock(2) on an open descriptor), not a pid written in a file.
+  test.skipIf(!hasFlock)("a live holder past the wait is a clear error naming it", async () => {
     const lock = join(dir, "lock");
-    writeFileSync(lock, `${process.ppid}\n`);
-    await expect(withLock(lock, () => 1, 150)).rejects.toBeInstanceOf(LockBusyError);
+    // One process (sh, then sleep by exec) holds the descriptor: killing it releases the lock.
+    const holder = Bun.spawn(["sh", "-c", 'exec 9>>"$0"; flock -x 9; echo $$ >"$0"; exec sleep 5', lock]);
+    while (!readFileSync(lock, { flag: "a+" }).length) await Bun.sleep(20);
+    try {
+      const err = await withLock(lock, () => 1, 300).catch((e) => e);
+      expect(err).toBeInstanceOf(LockBusyError);
+      expect(err.message).toMatch(/another gvisor-doctor \(pid \d+\) holds /);
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.exited;
+    }
+    // Its death releases the lock at once: no stale lock to take over.
+    expect(await withLock(lock, () => 7, 2_000)).toBe(7);
+  });
+  test.skipIf(!hasFlock)("a lock file naming a live process that does not hold it (pid reuse) does not block", async () => {
+    const lock = join(dir, "lock");
+    writeFileSync(lock, "1\n"); // before: waited for pid 1 until the deadline, then "stop process 1"
+    const t0 = Date.now();
+    expect(await withLock(lock, () => 42, 5_000)).toBe(42);
+    expect(Date.now() - t0).toBeLessThan(1_000);
+  });
+  test.skipIf(!hasFlock)("a symlink in the lock's place is refused, not followed", async () => {
+    const lock = join(dir, "lock");
+    const target = join(dir, "target");
+    writeFileSync(target, "keep\n");
+    symlinkSync(target, lock);
+    await expect(withLock(lock, () => 1, 200)).rejects.toThrow();
+    expect(readFileSync(target, "utf8")).toBe("keep\n");
   });
 });

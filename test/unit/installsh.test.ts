@@ -127,3 +127,60 @@ describe.each(SHELLS.map((s) => [s.join(" "), s] as const))("target selection un
     expect(r.stderr).toMatch(message);
   });
 });
+
+// --- functions on their own: the script without its last line (`{ main "$@"; }`) defines them only ---
+
+const functionsOnly = text.split("\n").slice(0, -2).join("\n");
+/** Run `body` after install.sh's function definitions, in `sh`; stderr carries say/warn/die. */
+const withFunctions = (sh: string[], body: string, env: Record<string, string> = {}) =>
+  spawnSync(sh[0], [...sh.slice(1), "-s"], {
+    input: `${functionsOnly}\n${body}\n`, encoding: "utf8", env: { PATH: process.env.PATH!, ...env },
+  });
+
+describe.each(SHELLS.map((s) => [s.join(" "), s] as const))("under %s", (_name, sh) => {
+  test.each([
+    ["a $ and a space", "/home/a$x b/.local/bin"],
+    ["a single quote", "/home/o'brien/.local/bin"],
+    ["a double quote, a backquote and a backslash", '/home/q"`\\z/.local/bin'],
+    ["nothing special (the familiar form)", "/home/plain/.local/bin"],
+  ])("the PATH hint for a directory with %s works when pasted", (_what, dir) => {
+    const hint = "GVD_BIN=gvisor-doctor; _dest=\"$_dir/gvisor-doctor\"; path_hint";
+    const r = withFunctions(sh, hint, { _dir: dir, PATH: "/usr/bin:/bin" });
+    expect(r.status).toBe(0);
+    const lines = r.stderr.split("\n").map((l) => l.trim());
+    const exportLine = lines.find((l) => l.startsWith("export PATH="))!;
+    const profileLine = lines.find((l) => l.endsWith(">> ~/.profile"))!;
+    const home = mkdtempSync(join(tmp, "home-"));
+    // Pasted into a shell: PATH starts with the directory, exactly.
+    const shell = (script: string, env: Record<string, string>) =>
+      spawnSync(sh[0], [...sh.slice(1), "-c", script], { encoding: "utf8", env: { PATH: "/usr/bin:/bin", ...env } });
+    const pasted = shell(`${exportLine}\nprintf '%s' "$PATH"`, {});
+    expect(pasted.stdout).toBe(`${dir}:/usr/bin:/bin`);
+    // The ~/.profile line writes a line that does the same at the next login.
+    const saved = shell(`${profileLine}\n. "$HOME/.profile"\nprintf '%s' "$PATH"`, { HOME: home });
+    expect(saved.stdout).toBe(`${dir}:/usr/bin:/bin`);
+    if (!/[^A-Za-z0-9/._-]/.test(dir)) expect(exportLine).toBe(`export PATH="${dir}:$PATH"`);
+  });
+
+  test("SHA512SUMS with upper-case hex and CRLF line ends verifies, as with `sha512sum -c`", () => {
+    const d = mkdtempSync(join(tmp, "sums-"));
+    writeFileSync(join(d, "gvisor-doctor-linux-x64"), "the binary\n");
+    const sum = spawnSync("sha512sum", [join(d, "gvisor-doctor-linux-x64")], { encoding: "utf8" }).stdout.split(" ")[0];
+    const sums = `${"0".repeat(128)}  other\r\n${sum.toUpperCase()}  gvisor-doctor-linux-x64\r\n`;
+    writeFileSync(join(d, "SHA512SUMS"), sums);
+    const check = spawnSync("sha512sum", ["-c", "--ignore-missing", "SHA512SUMS"], { cwd: d, encoding: "utf8" });
+    expect(check.stdout).toContain("gvisor-doctor-linux-x64: OK");
+    const setup = `_tmp=${d}; _base=test; _hasher=sha512sum; _sums=$(cat ${d}/SHA512SUMS)`;
+    const r = withFunctions(sh, `${setup}; verify gvisor-doctor-linux-x64 && echo verified`);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("verified\n");
+  });
+
+  test("a wrong hash in upper case is still a mismatch", () => {
+    const d = mkdtempSync(join(tmp, "sums-"));
+    writeFileSync(join(d, "f"), "the binary\n");
+    const r = withFunctions(sh, `_tmp=${d}; _base=test; _hasher=sha512sum; _sums='${"AB".repeat(64)}  f'; verify f`);
+    expect(r.stderr).toContain(`checksum mismatch for f from test: expected ${"ab".repeat(64)}`);
+    expect(r.status).toBe(1);
+  });
+});

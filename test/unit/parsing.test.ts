@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { gvisorArch, unameArch } from "../../platform/arch.ts";
-import { matchDockerd, daemonConfigPath, parseDockerInfo } from "../../platform/docker.ts";
+import { dockerdServing, matchDockerd, daemonConfigPath, parseDockerInfo } from "../../platform/docker.ts";
 import { parseElf, readElf } from "../../platform/elf.ts";
 import { parseFlags, type DaemonProcess } from "../../platform/procs.ts";
 import { compareGvisor, parseGvisorVersion, parseKernel } from "../../platform/versions.ts";
@@ -69,6 +69,13 @@ describe("docker daemon discovery", () => {
     expect(matchDockerd("unix:///var/run/docker.sock", [a, b, def])?.pid).toBe(3);
     expect(daemonConfigPath(a)).toBe("/tmp/a.json");
     expect(daemonConfigPath(def)).toBe("/etc/docker/daemon.json");
+  });
+  test("the snap's dockerd (confined in its base snap's root) serves this machine; another root's does not", () => {
+    const gone = 4194304; // above pid_max: its /proc entries cannot be read, as for an unknown daemon
+    const snap = { ...proc(["dockerd"]), pid: gone, exe: "/snap/docker/2932/bin/dockerd" };
+    expect(dockerdServing("unix:///var/run/docker.sock", [snap])?.exe).toBe("/snap/docker/2932/bin/dockerd");
+    expect(daemonConfigPath(snap)).toBe("/var/snap/docker/current/config/daemon.json");
+    expect(dockerdServing("unix:///var/run/docker.sock", [{ ...proc(["dockerd"]), pid: gone }])).toBeNull();
   });
   test("rootless daemons read ~/.config/docker/daemon.json", () => {
     expect(daemonConfigPath(proc(["dockerd"], 1000), { HOME: "/home/u" })).toBe("/home/u/.config/docker/daemon.json");

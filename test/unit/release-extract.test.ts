@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ArchiveError, checkMemberPath, TarStager } from "../../platform/release/extract.ts";
+import { Pax } from "tar";
 import { buildTar } from "../helpers/fake-bucket.ts";
 
 let dir: string;
@@ -80,8 +81,50 @@ describe("members that are refused (nothing is written outside staging)", () => 
     const err = await unpack(Buffer.alloc(4096, 0x41)).catch((e) => e);
     expect(err).toBeInstanceOf(ArchiveError);
   });
+  test("a 6 KB member name is echoed cut to its start and length, without terminal escapes (issue 14)", async () => {
+    const name = `gvisor-bin/${"n".repeat(6000)}\u001b]0;title\u0007`;
+    // A long name travels in a pax extended header before the member's own.
+    const pax = new Pax({ path: `${name}/x` }).encode();
+    const tar = buildTar([file("runsc"), file("short-name")]);
+    const second = tar.indexOf(Buffer.from("short-name"), 512);
+    const err = await unpack(Buffer.concat([tar.subarray(0, second), pax, tar.subarray(second)])).catch((e) => e);
+    expect(err).toBeInstanceOf(ArchiveError);
+    expect((err as Error).message)
+      .toMatch(/^unexpected member "gvisor-bin\/n+… \(6023 characters\)" \(a gVisor release has only/);
+    expect((err as Error).message.length).toBeLessThan(300);
+    expect(() => checkMemberPath(`/${name}`))
+      .toThrow(/^member "\/gvisor-bin\/n+… \(6022 characters\)" has an absolute path$/);
+  });
   test("path checks: ./ prefixes and doubled slashes are normalised", () => {
     expect(checkMemberPath("./gvisor-bin//gvisor_sentry")).toBe("gvisor-bin/gvisor_sentry");
     expect(() => checkMemberPath("a/../../b")).toThrow(ArchiveError);
   });
+});
+
+describe("many members", () => {
+  test("20,000 members unpack under a 256-descriptor limit (syncs are bounded, no EMFILE)", () => {
+    // A child with `ulimit -n 256` runs the stager; before, one sync per member held a descriptor each.
+    const script = join(dir, "many.ts");
+    const root = join(import.meta.dir, "../..");
+    require("node:fs").writeFileSync(script, `
+      import { mkdirSync } from "node:fs";
+      import { TarStager } from "${root}/platform/release/extract.ts";
+      import { buildTar } from "${root}/test/helpers/fake-bucket.ts";
+      const members = [{ path: "runsc", data: Buffer.from("x") }];
+      for (let i = 0; i < 20000; i++) members.push({ path: "gvisor-bin/f" + i, data: Buffer.from("y") });
+      const tar = buildTar(members);
+      const dir = process.argv[2];
+      mkdirSync(dir, { mode: 0o700 });
+      const s = new TarStager(dir);
+      for (let off = 0; off < tar.length; off += 1 << 20) s.write(tar.subarray(off, off + (1 << 20)));
+      const got = await s.end();
+      await s.synced();
+      console.log(got.length);
+    `);
+    const argv = ["sh", "-c", 'ulimit -n 256 && exec "$0" "$@"', process.execPath, script, join(dir, "many")];
+    const r = Bun.spawnSync(argv, { stderr: "pipe" });
+    expect(r.stderr.toString()).not.toContain("EMFILE");
+    expect(r.stdout.toString().trim()).toBe("20001");
+    expect(r.exitCode).toBe(0);
+  }, 120_000);
 });

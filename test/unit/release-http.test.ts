@@ -84,3 +84,42 @@ describe("httpStream", () => {
     await expect(httpGetText(`${bucket.mirror()}/${REL}`, opts())).rejects.toThrow(/not a checksum file/);
   });
 });
+
+describe("redirects", () => {
+  let server: import("node:http").Server;
+  let base = "";
+  let hits: string[] = [];
+  beforeAll(async () => {
+    const http = await import("node:http");
+    server = http.createServer((req, res) => {
+      hits.push(req.url ?? "");
+      const targets: Record<string, string> = {
+        "/to-file": "file:///etc/passwd", "/to-ftp": "ftp://127.0.0.1/x", "/to-ok": `${bucket.mirror()}/${REL}`,
+      };
+      const to = targets[req.url ?? ""];
+      if (req.url === "/loop") return res.writeHead(302, { Location: "/loop" }).end();
+      res.writeHead(to ? 302 : 404, to ? { Location: to } : {}).end();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    base = `http://127.0.0.1:${(server.address() as import("node:net").AddressInfo).port}`;
+  });
+  afterAll(() => server?.close());
+
+  test.each(["/to-file", "/to-ftp"])("a redirect off http(s) (%s) is refused at once, not retried", async (path) => {
+    hits = [];
+    const err = await download(`${base}${path}`, opts({ retries: 4 })).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toMatch(/redirected to (file|ftp):\/\/\S+, which is not http\(s\): refused/);
+    expect(hits).toEqual([path]);
+  });
+  test("a redirect to another http(s) URL is followed", async () => {
+    const r = await download(`${base}/to-ok`);
+    expect(r.sha).toBe(bucket.sha(REL));
+  });
+  test("a redirect loop ends after 10 hops", async () => {
+    hits = [];
+    const err = await download(`${base}/loop`, opts({ retries: 0 })).catch((e) => e);
+    expect(err.message).toContain("more than 10 redirects");
+    expect(hits.length).toBe(11);
+  });
+});

@@ -3,11 +3,13 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import {
-  chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync,
+  chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync,
+  symlinkSync, writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
 import {
-  activate, emptyState, freeDirName, layoutFor, linkStatus, liveDir, makeStaging, markExecutable, mkdirs, placeVersion, previousDir, readState,
+  activate, emptyState, freeDirName, layoutFor, linkStatus, liveDir, makeStaging, markExecutable, mkdirs, placeVersion,
+  previousDir, readState,
   removeStaleStaging, writeState,
 } from "../../platform/release/layout.ts";
 import { expandPrefix, sudoCommand, userPrefixCommand } from "../../platform/release/invocation.ts";

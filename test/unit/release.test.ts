@@ -22,15 +22,20 @@ describe("release targets", () => {
 });
 
 describe("assembleRelease", () => {
-  test("adds a .gz of each binary, install.sh and VERSION, and SHA512SUMS covering all of them", async () => {
+  test("adds a .xz and a .gz of each binary, install.sh, gvisor-preflight.sh and VERSION, and SHA512SUMS covering all of them", async () => {
     const dir = join(tmp, "rel");
     spawnSync("mkdir", ["-p", dir]);
     const bins = ["gvisor-doctor-linux-x64", "gvisor-doctor-linux-arm64-musl"];
     for (const b of bins) writeFileSync(join(dir, b), `#!/bin/sh\necho ${b}\n`.repeat(1000), { mode: 0o755 });
-    const files = await assembleRelease(dir, bins, "1.2.3");
-    expect(files).toEqual(["VERSION", "gvisor-doctor-linux-arm64-musl", "gvisor-doctor-linux-arm64-musl.gz", "gvisor-doctor-linux-x64", "gvisor-doctor-linux-x64.gz", "install.sh"]);
+    writeFileSync(join(dir, "gvisor-preflight-linux-x64"), "static preflight");
+    const files = await assembleRelease(dir, bins, "1.2.3", { xzLevel: 0, extra: ["gvisor-preflight-linux-x64"] });
+    expect(files).toEqual(["VERSION", "gvisor-doctor-linux-arm64-musl", "gvisor-doctor-linux-arm64-musl.gz", "gvisor-doctor-linux-arm64-musl.xz",
+      "gvisor-doctor-linux-x64", "gvisor-doctor-linux-x64.gz", "gvisor-doctor-linux-x64.xz", "gvisor-preflight-linux-x64", "gvisor-preflight.sh", "install.sh"]);
     expect(readdirSync(dir).sort()).toEqual([...files, "SHA512SUMS"].sort()); // no temporary files left
     for (const b of bins) expect(gunzipSync(readFileSync(join(dir, `${b}.gz`))).equals(readFileSync(join(dir, b)))).toBe(true);
+    for (const b of bins) expect(spawnSync("xz", ["-dc", join(dir, `${b}.xz`)]).stdout.equals(readFileSync(join(dir, b)))).toBe(true);
+    // The preflight script carries the release's version (its JSON reports it).
+    expect(readFileSync(join(dir, "gvisor-preflight.sh"), "utf8")).toContain('\nGVD_VERSION="1.2.3"\n');
     expect(readFileSync(join(dir, "install.sh"), "utf8")).toBe(readFileSync(INSTALL_SH, "utf8"));
     expect(readFileSync(join(dir, "VERSION"), "utf8")).toBe("1.2.3\n");
     const sums = readFileSync(join(dir, "SHA512SUMS"), "utf8");

@@ -1,0 +1,106 @@
+// Benchmark: `install --verify signed` (gVisor's signed apt chain: InRelease → Packages → the
+// runsc .deb, ar → data.tar.gz) against the default tarball path (gvisor.tar.zstd + .sha512), on
+// one realistic release (~450 MB unpacked, from real ELF binaries of this machine) holding the
+// same files both ways, served on 127.0.0.1. Interleaved runs, medians, same-run ratio.
+//   npx bun bench/install-signed.ts [--runs 3] [--binary PATH]
+// The release is built once into $GVD_BENCH_CACHE (default ~/.cache/gvisor-doctor-bench).
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { ARCH } from "../test/helpers/fake-bucket.ts";
+import { DEB_ARCH, makeKey, writeSuite } from "../test/helpers/apt-repo.ts";
+import { serveDir } from "../test/helpers/release.ts";
+
+const argv = process.argv.slice(2);
+const opt = (name: string, def: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : def);
+const RUNS = Number(opt("--runs", "3"));
+const ROOT = join(import.meta.dirname, "..");
+const BINARY = opt("--binary", process.env.GVD_BINARY || join(ROOT, "dist", "gvisor-doctor"));
+const CACHE = join(process.env.GVD_BENCH_CACHE || join(homedir(), ".cache", "gvisor-doctor-bench"), "signed-v1");
+const REPO = join(CACHE, "repo");
+const VERSION = "20260907.0";
+
+function sh(cmd: string, args: string[], opts: { cwd?: string; stdout?: string } = {}): void {
+  const r = spawnSync(cmd, args, { cwd: opts.cwd, stdio: ["ignore", opts.stdout ? "pipe" : "inherit", "inherit"], maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (exit ${r.status})`);
+  if (opts.stdout) writeFileSync(opts.stdout, r.stdout);
+}
+
+const cat = (dest: string, parts: string[]) => writeFileSync(dest, Buffer.concat(parts.map((p) => readFileSync(p))), { mode: 0o755 });
+
+/** The release tree (bench/install.ts's recipe), then a tarball and a .deb of it, the .deb in a signed suite. */
+function buildRelease(): void {
+  if (existsSync(join(CACHE, "done"))) return;
+  console.error(`building the benchmark release in ${CACHE} (once)…`);
+  rmSync(CACHE, { recursive: true, force: true });
+  const tree = join(CACHE, "debroot", "usr", "bin");
+  mkdirSync(join(tree, "gvisor-bin"), { recursive: true });
+  const [runsc, dockerd, containerd, shimv2, shimv1, ctr, podman, runc, busybox] = ["/usr/bin/runsc", "/usr/sbin/dockerd", "/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", "/usr/bin/containerd-shim-runc-v1", "/usr/bin/ctr", "/usr/bin/podman", "/usr/sbin/runc", "/bin/busybox"];
+  cat(join(tree, "runsc"), [runsc, dockerd, containerd]);
+  cat(join(tree, "containerd-shim-runsc-v1"), [shimv2, ctr]);
+  cat(join(tree, "gvisor-bin/gvisor_sentry"), [dockerd, containerd, runsc]);
+  cat(join(tree, "gvisor-bin/checkpointgofer"), [podman, ctr, runc]);
+  cat(join(tree, "gvisor-bin/runsc-metric-server"), [containerd]);
+  cat(join(tree, "gvisor-bin/gvisor-sentry-prewarmer"), [shimv1, busybox]);
+  const dir = join(REPO, "release", VERSION, ARCH);
+  mkdirSync(dir, { recursive: true });
+  const tar = join(CACHE, "gvisor.tar");
+  sh("tar", ["-C", tree, "-cf", tar, "."]);
+  sh("zstd", ["-10", "-T0", "-q", "-f", tar, "-o", join(dir, "gvisor.tar.zstd")]);
+  rmSync(tar);
+  sh("sha512sum", ["gvisor.tar.zstd"], { cwd: dir, stdout: join(dir, "gvisor.tar.zstd.sha512") });
+  mkdirSync(join(CACHE, "debroot", "DEBIAN"));
+  writeFileSync(join(CACHE, "debroot", "DEBIAN", "control"), `Package: runsc\nVersion: ${VERSION}\nArchitecture: ${DEB_ARCH}\nMaintainer: bench\nDescription: gVisor\n`);
+  const deb = join(CACHE, "runsc.deb");
+  // gzip: what gVisor's bazel-built .deb carries (data.tar.gz), decoded in-process.
+  sh("dpkg-deb", ["--root-owner-group", "-Zgzip", "-z6", "--build", join(CACHE, "debroot"), deb]);
+  rmSync(join(CACHE, "debroot"), { recursive: true, force: true });
+  const key = makeKey(CACHE, "bench-archive");
+  writeSuite(REPO, { suite: VERSION.split(".")[0], debs: [{ version: VERSION, path: deb }], key });
+  key.close();
+  rmSync(deb);
+  writeFileSync(join(CACHE, "done"), key.publicKey);
+}
+
+function run(args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    spawnSync("sync");
+    const t = performance.now();
+    const p = spawn(BINARY, args, { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    p.stderr.on("data", (d) => (err += d));
+    p.on("close", (code) => (code === 0 ? resolve((performance.now() - t) / 1000) : reject(new Error(`${args.join(" ")}: exit ${code}\n${err}`))));
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+buildRelease();
+const keyring = readFileSync(join(CACHE, "done"), "utf8").trim();
+const served = serveDir(REPO);
+const cases: Record<string, (prefix: string) => string[]> = {
+  "tarball (gvisor.tar.zstd + .sha512)": (p) => ["install", "--mirror", served.url, "--prefix", p, "--no-configure", "--version", VERSION],
+  "--verify signed (InRelease → Packages.gz → runsc.deb)": (p) => ["install", "--verify", "signed", "--keyring", keyring, "--mirror", served.url, "--prefix", p, "--no-configure", "--version", VERSION.split(".")[0]],
+};
+const times: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+for (let i = 0; i < RUNS; i++) {
+  const names = Object.keys(cases);
+  for (const name of i % 2 ? names.reverse() : names) {
+    const prefix = mkdtempSync("/tmp/gvd-bench-signed-");
+    try {
+      times[name].push(await run(cases[name](prefix)));
+    } finally {
+      rmSync(prefix, { recursive: true, force: true });
+    }
+  }
+}
+served.close();
+const [tarball, signed] = Object.keys(cases);
+for (const [name, xs] of Object.entries(times)) {
+  console.log(`${name.padEnd(56)} median ${median(xs).toFixed(2)} s  (${xs.map((x) => x.toFixed(2)).join(", ")})`);
+}
+const sizes = (rel: string) => (existsSync(join(REPO, rel)) ? (readFileSync(join(REPO, rel)).length / 1e6).toFixed(1) : "?");
+console.log(`download: gvisor.tar.zstd ${sizes(`release/${VERSION}/${ARCH}/gvisor.tar.zstd`)} MB, runsc.deb ${sizes(`pool/${VERSION}/binary-${DEB_ARCH}/runsc.deb`)} MB`);
+console.log(`ratio signed / tarball: ${(median(times[signed]) / median(times[tarball])).toFixed(2)}×`);
+

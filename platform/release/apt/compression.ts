@@ -1,0 +1,102 @@
+// Decoders for what a .deb and an apt index are compressed with: gzip (node:zlib), xz (the
+// host's xz: neither Bun nor Deno ships one), zstd (the release tarball's decoders), none.
+// Every decoder ends, with an error, on truncated input: a cut-off download must fail, not hang.
+import * as zlib from "node:zlib";
+import { which } from "../../which.ts";
+import { createDecoder, DecodeError, identity, processDecoder, type Decoder, type Out } from "../decode.ts";
+
+export type Compression = "gz" | "xz" | "zst" | "none";
+
+/** The compression of a member or index by its name (data.tar.xz, Packages.gz, …). */
+export function compressionOf(name: string): Compression | null {
+  if (/\.gz$/.test(name)) return "gz";
+  if (/\.xz$/.test(name)) return "xz";
+  if (/\.zst$/.test(name)) return "zst";
+  if (/\.(tar|deb)$|\/Packages$|^Packages$/.test(name)) return "none";
+  return null;
+}
+
+export function xzProgram(pathEnv?: string): string | null {
+  return which("xz", `${pathEnv ?? process.env.PATH ?? ""}:/usr/bin:/bin`);
+}
+
+function gunzip(out: Out): Decoder {
+  const z = zlib.createGunzip({ chunkSize: 1 << 20 });
+  let failed: Error | null = null;
+  let ended = false;
+  let outError: unknown = null;
+  z.on("data", (c: Buffer) => {
+    if (outError) return;
+    try {
+      out(c);
+    } catch (e) {
+      outError = e;
+      z.destroy();
+    }
+  });
+  // 'close' follows 'end' or 'error'; a stream that closes without 'end' was cut short.
+  const closed = new Promise<void>((resolve) => {
+    z.on("end", () => (ended = true));
+    z.on("error", (e: Error) => (failed = e));
+    z.on("close", () => resolve());
+  });
+  const check = () => {
+    if (outError) throw outError;
+    if (failed) throw new DecodeError(`gzip: ${(failed as Error).message}`);
+  };
+  return {
+    name: "node:zlib",
+    async write(chunk) {
+      check();
+      if (!z.write(chunk)) await new Promise<void>((r) => {
+        const done = () => { z.off("drain", done); z.off("close", done); r(); };
+        z.on("drain", done);
+        z.on("close", done);
+      });
+      check();
+    },
+    async end() {
+      check();
+      z.end();
+      await closed;
+      check();
+      if (!ended) throw new DecodeError("gzip: the stream ends early (truncated)");
+    },
+    destroy: () => z.destroy(),
+  };
+}
+
+export function createAptDecoder(c: Compression, out: Out, pathEnv?: string): Decoder {
+  switch (c) {
+    case "gz":
+      return gunzip(out);
+    case "xz": {
+      const xz = xzProgram(pathEnv);
+      if (!xz) throw new DecodeError("this .deb is xz-compressed and there is no xz program on PATH (apt-get install xz-utils)");
+      return processDecoder(xz, ["-d", "-c", "-q"], "xz", out);
+    }
+    case "zst":
+      return createDecoder("zstd", out, "auto", pathEnv);
+    case "none":
+      return identity(out);
+  }
+}
+
+/** Decode a small whole file (an index) in memory, refusing more than `max` bytes out. */
+export async function decodeAll(c: Compression, data: Uint8Array, max: number, pathEnv?: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  const d = createAptDecoder(c, (b) => {
+    n += b.length;
+    if (n > max) throw new DecodeError(`decodes to more than ${max} bytes`);
+    parts.push(b);
+  }, pathEnv);
+  try {
+    await d.write(data);
+    await d.end();
+  } catch (e) {
+    d.destroy();
+    throw e;
+  }
+  return Buffer.concat(parts);
+}

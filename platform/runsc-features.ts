@@ -1,0 +1,108 @@
+// What a given runsc binary supports. A 2022 runsc rejects flags a 2026 one needs
+// ("flag provided but not defined: -host-settings") and the sandbox never starts, so
+// nothing gvisor-doctor writes or runs may add a flag the installed runsc does not know.
+// The truth is the binary's own `runsc flags` output, read once per binary content
+// (sha256) and cached; the table below is the fallback when the binary cannot be run
+// (another architecture under --host-root, a broken file) and documents the history.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { run } from "./proc.ts";
+import type { GvisorVersion } from "./versions.ts";
+
+/**
+ * The flags gvisor-doctor cares about. `knownIn`: a release seen (`runsc flags` of Debian's 20221219
+ * and 20240729 builds) or documented (gvisor-facts) to have the flag; `absentIn`: the newest release
+ * seen without it. The fallback counts a flag as supported only from `knownIn` on (never a guess).
+ */
+export const RUNSC_FLAG_TABLE: { flag: string; knownIn: string | null; absentIn?: string; why: string }[] = [
+  { flag: "network", knownIn: "20221219", why: "--network=none/host where the sandbox network cannot start" },
+  { flag: "debug", knownIn: "20221219", why: "debug logs the doctor decodes after a generic start failure" },
+  { flag: "debug-log", knownIn: "20221219", why: "where those logs go" },
+  { flag: "debug-command", knownIn: "20221219", why: "limits debug logs to boot,gofer,create,start" },
+  { flag: "ignore-cgroups", knownIn: "20221219", why: "runs without the cgroup controllers runsc wants (limits not enforced)" },
+  { flag: "systemd-cgroup", knownIn: "20221219", why: "systemd cgroup paths (engines pass it when their driver is systemd)" },
+  { flag: "host-settings", knownIn: null, absentIn: "20240729", why: "check/adjust/enforce the host settings runsc reads" },
+  { flag: "gvisor-marker-file", knownIn: null, absentIn: "20240729", why: "/proc/gvisor/kernel_is_gvisor in the sandbox" },
+  { flag: "sidecar-usage-policy", knownIn: null, absentIn: "20240729", why: "STRICT: a missing sidecar fails, no fallback" },
+];
+
+/** Sidecar binaries (gvisor-bin/ next to the real runsc); `since`: the tarball layout that ships them. */
+export const RUNSC_SIDECAR_TABLE: { name: string; since: string | null }[] = [
+  { name: "checkpointgofer", since: "20260721" },
+  { name: "gvisor-sentry-prewarmer", since: "20260721" },
+  { name: "gvisor_sentry", since: "20260721" },
+  { name: "runsc-metric-server", since: "20260721" },
+  { name: "runsc-fd-parking", since: null },
+];
+
+export interface RunscFeatures {
+  /** sha256 of the binary: the cache key (a reinstall under the same path is another binary). */
+  sha256: string;
+  /** Top-level flag names without dashes ("ignore-cgroups"). */
+  flags: string[];
+  /** Where `flags` came from: the binary itself, or the table by release date. */
+  source: "runsc flags" | "table";
+  /** The release date (YYYYMMDD) the table was read for (null: unknown release). */
+  release: string | null;
+}
+
+const cache = new Map<string, RunscFeatures>();
+
+/** sha256 of a file (null when unreadable). */
+export function fileSha256(path: string): string | null {
+  try {
+    return createHash("sha256").update(readFileSync(path)).digest("hex");
+  } catch {
+    return null;
+  }
+}
+
+/** Flag names from `runsc flags` output (Go's flag.PrintDefaults: two spaces, one dash, the name). */
+export function parseRunscFlags(text: string): string[] {
+  const names = new Set<string>();
+  for (const m of text.matchAll(/^ {2}-([A-Za-z0-9][A-Za-z0-9_.-]*)/gm)) names.add(m[1]);
+  return [...names].sort();
+}
+
+/** The table's flags of a release (YYYYMMDD), for a binary that cannot be asked. */
+export function tableFlags(version: Pick<GvisorVersion, "date"> | null): string[] {
+  if (!version) return [];
+  return RUNSC_FLAG_TABLE.filter((f) => f.knownIn !== null && f.knownIn <= version.date).map((f) => f.flag);
+}
+
+/**
+ * What the runsc at `path` supports: its own `runsc flags`, cached per binary content;
+ * falls back to the table for `version` when the binary cannot list its flags.
+ */
+export async function runscFeatures(path: string, version: Pick<GvisorVersion, "date"> | null = null): Promise<RunscFeatures | null> {
+  const sha256 = fileSha256(path);
+  if (!sha256) return null;
+  const hit = cache.get(sha256);
+  if (hit) return hit;
+  const r = await run(path, ["flags"], { timeoutMs: 5_000 });
+  const listed = r.code === 0 ? parseRunscFlags(r.stdout + r.stderr) : [];
+  const features: RunscFeatures = listed.length
+    ? { sha256, flags: listed, source: "runsc flags", release: version?.date ?? null }
+    : { sha256, flags: tableFlags(version), source: "table", release: version?.date ?? null };
+  // A table guess is not cached: the next call may be able to run the binary.
+  if (features.source === "runsc flags") cache.set(sha256, features);
+  return features;
+}
+
+/** The flag name of a runtime argument: "--network=none", "-network", "network=none" → "network". */
+export const flagName = (arg: string) => arg.replace(/^--?/, "").replace(/=.*$/s, "");
+
+/**
+ * The arguments among `args` the runsc does not know. From `runsc flags`: every flag it does not
+ * list. From the table: only flags the table knows a release at least as new lacked (no guessing).
+ */
+export function unknownFlags(features: RunscFeatures | null | undefined, args: string[]): string[] {
+  if (!features) return [];
+  if (features.source === "runsc flags") return args.filter((a) => !features.flags.includes(flagName(a)));
+  const release = features.release;
+  if (!release) return [];
+  return args.filter((a) => {
+    const row = RUNSC_FLAG_TABLE.find((f) => f.flag === flagName(a));
+    return !!row?.absentIn && release <= row.absentIn;
+  });
+}

@@ -1,0 +1,82 @@
+// A wrapper belongs to the config it was written for: configure on a second config does not
+// take over (and rewrite) a wrapper another config still runs, and --remove on one config
+// never deletes a wrapper another live config uses.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Chalk } from "chalk";
+import type { IO } from "../../src/args.ts";
+import { configureEngines } from "../../src/commands/configure.ts";
+import { renderWrapper, wrapperOwner } from "../../platform/engines/runtime-args.ts";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync("/tmp/gvd-test-wrappers-");
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+function quietIO(): IO {
+  const c = new Chalk({ level: 0 });
+  return { env: { ...process.env, GVISOR_DOCTOR_WRAPPER_DIR: join(dir, "wrappers") }, stdout: () => {}, stderr: () => {}, c, ce: c, json: false, verbose: false, spinner: false, interactive: false };
+}
+const podman = (config: string, extra: { runtimeArgs?: string[]; remove?: boolean }) =>
+  configureEngines({ engines: ["podman"], configPath: config, runscPath: "/bin/sh", reload: false, verify: false, ...extra }, quietIO());
+const binaryIn = (config: string) => /runsc = \["([^"]+)"\]/.exec(readFileSync(config, "utf8"))?.[1];
+
+describe("wrappers shared between configs", () => {
+  test("a second config gets its own wrapper; --remove on either leaves the other's wrapper in place", async () => {
+    const [a, b] = [join(dir, "a.conf"), join(dir, "b.conf")];
+    writeFileSync(a, "[engine]\n");
+    writeFileSync(b, "[engine]\n");
+    await podman(a, { runtimeArgs: ["--network=none"] });
+    const wa = binaryIn(a)!;
+    const aWrapper = readFileSync(wa, "utf8");
+    expect(wrapperOwner(aWrapper)).toBe(a);
+    const rb = await podman(b, { runtimeArgs: ["--debug"] });
+    expect(rb.engines[0].status).toBe("changed");
+    const wb = binaryIn(b)!;
+    expect(wb).not.toBe(wa);
+    expect(readFileSync(wa, "utf8")).toBe(aWrapper); // not adopted, not rewritten with b's flags
+    expect(readFileSync(wb, "utf8")).toContain("--debug");
+    await podman(b, { remove: true });
+    expect(existsSync(wb)).toBe(false);
+    expect(readFileSync(wa, "utf8")).toBe(aWrapper);
+    // a still owns its wrapper: its --remove deletes it.
+    await podman(a, { remove: true });
+    expect(existsSync(wa)).toBe(false);
+  });
+
+  test("a config that names another config's live wrapper (an older run shared it) does not delete it on --remove", async () => {
+    const [a, b] = [join(dir, "a.conf"), join(dir, "b.conf")];
+    writeFileSync(a, "[engine]\n");
+    await podman(a, { runtimeArgs: ["--network=none"] });
+    const wa = binaryIn(a)!;
+    writeFileSync(b, readFileSync(a, "utf8"));
+    const r = await podman(b, { remove: true });
+    expect(r.engines[0].status).toBe("changed");
+    expect(binaryIn(b)).toBeUndefined();
+    expect(existsSync(wa)).toBe(true);
+  });
+
+  test("a wrapper from before wrappers named their config is kept for the config that names it, not taken by another", async () => {
+    const [a, b] = [join(dir, "a.conf"), join(dir, "b.conf")];
+    const w = join(dir, "wrappers", "podman-runsc");
+    writeFileSync(a, `[engine.runtimes]\nrunsc = ["${w}"]\n`);
+    const legacy = renderWrapper("podman", "runsc", "/bin/sh", ["--network=none"], "old");
+    mkdirSync(join(dir, "wrappers"));
+    writeFileSync(w, legacy, { mode: 0o755 });
+    writeFileSync(b, "[engine]\n");
+    await podman(b, { runtimeArgs: ["--debug"] });
+    expect(binaryIn(b)).not.toBe(w);
+    expect(readFileSync(w, "utf8")).toBe(legacy);
+    // The config that names it still owns it: its --remove deletes it.
+    await podman(a, { remove: true });
+    expect(existsSync(w)).toBe(false);
+  });
+  test("a config naming a wrapper that was deleted is pointed at runsc again (what --fix runs for runtime-path-missing)", async () => {
+    const a = join(dir, "a.conf");
+    writeFileSync(a, `[engine.runtimes]\nrunsc = ["${join(dir, "wrappers", "podman-runsc")}"]\n`);
+    const r = await podman(a, {});
+    expect(r.engines[0]).toMatchObject({ status: "changed" });
+    expect(binaryIn(a)).toBe("/bin/sh");
+  });
+});

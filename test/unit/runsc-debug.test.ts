@@ -1,0 +1,124 @@
+// The debug-log decoder: real logs of runsc 20221219 and 20240729 (test/fixtures/runsc-logs, see
+// its README), and the same faults injected live into `runsc do` through the runsc.smoke check.
+import { describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { diagnose } from "../../checks/rules.ts";
+import { runscSmoke } from "../../checks/runsc.ts";
+import type { CheckContext, Finding } from "../../checks/types.ts";
+import type { HostFacts } from "../../platform/facts.ts";
+import { inspectRunsc } from "../../platform/runsc.ts";
+import { decodeLogDir, isGenericStartError } from "../../platform/runsc-debug.ts";
+import { treePath } from "../hosts/trees.ts";
+
+const FIXTURES = join(import.meta.dir, "../fixtures/runsc-logs");
+const facts = {
+  os: "linux", arch: "x86_64", wsl: false, cpu: { xsave: true, avx2: true },
+  sysctl: { ptraceScope: 1, maxUserNamespaces: 1000 }, tmp: { path: "/tmp", symlink: false, target: null }, runsc: [],
+} as unknown as HostFacts;
+const rc = { facts, engine: "runsc" as const, runtime: "runsc" };
+
+describe("decoding real runsc debug logs", () => {
+  test("both fixtures failed with nothing but the generic start error", () => {
+    for (const d of readdirSync(FIXTURES).filter((f) => !f.endsWith(".md"))) {
+      const stderr = Bun.file(join(FIXTURES, d, "stderr.txt"));
+      expect(stderr.size).toBeGreaterThan(0);
+    }
+    expect(isGenericStartError("creating container: cannot create sandbox: cannot read client sync file: waiting for sandbox to start: EOF")).toBe(true);
+    expect(isGenericStartError("")).toBe(true);
+    expect(isGenericStartError("flag provided but not defined: -foo")).toBe(false);
+  });
+
+  test("runsc 20221219, TMPDIR a symlink: the boot log names both paths → tmp-symlink", () => {
+    const d = decodeLogDir(join(FIXTURES, "20221219-tmp-symlink"));
+    expect(d.files.length).toBe(3);
+    expect(d.lines[0]).toBe("boot: error setting up chroot: error mounting tmpfs in choot: failed to safely mount: expected to open /tmp/gvd-link, but found /tmp/gvd-real");
+    expect(d.lines.length).toBeLessThanOrEqual(10);
+    // The generic echo of create/do comes last, and is not what rules are matched on.
+    expect(d.lines.at(-1)).toContain("do: creating container: cannot create sandbox: cannot read client sync file");
+    expect(d.causes.every((c) => !c.includes("sync file"))).toBe(true);
+    const diag = diagnose("runsc.smoke", d.causes.join("\n"), rc);
+    expect(diag?.rule).toBe("tmp-symlink");
+    expect(diag?.cause).toContain("/tmp/gvd-link, which is a symlink to /tmp/gvd-real");
+  });
+
+  test("runsc 20240729 under ulimit -v: the boot log's panic → syscall-thread", () => {
+    const d = decodeLogDir(join(FIXTURES, "20240729-address-space-limit"));
+    expect(d.lines[0]).toBe("boot: panic: failed to create a syscall thread");
+    expect(d.lines.length).toBeLessThanOrEqual(10);
+    expect(diagnose("runsc.smoke", d.causes.join("\n"), rc)?.rule).toBe("syscall-thread");
+    // On WSL the same line is the WSL rule.
+    expect(diagnose("runsc.smoke", d.causes.join("\n"), { ...rc, facts: { ...facts, wsl: true } })?.rule).toBe("wsl");
+  });
+});
+
+/** Run runsc.smoke for `runsc` (path or wrapper) with `env`, as the matrix would. */
+async function smoke(runscPath: string, env: NodeJS.ProcessEnv): Promise<Awaited<ReturnType<typeof runscSmoke.run>>> {
+  const bin = await inspectRunsc(runscPath, true);
+  const ctx = {
+    facts: { ...facts, runsc: [bin] },
+    options: { quick: false, offline: true, verbose: false, env },
+    finding: (id: string) => ({ id, status: "pass", data: bin }) as unknown as Finding,
+    signal: new AbortController().signal,
+  } as CheckContext;
+  return runscSmoke.run(ctx);
+}
+
+const HOST_RUNSC = "/usr/bin/runsc";
+const TRIXIE_RUNSC = join(treePath("trixie"), "usr/bin/runsc");
+const root = process.getuid?.() === 0;
+
+describe.skipIf(!root)("runsc.smoke decodes a real fault from the sandbox's own logs", () => {
+  test.skipIf(!existsSync(HOST_RUNSC))("runsc 20221219 with TMPDIR a symlink the host facts do not know about", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gvd-smoke-"));
+    chmodSync(dir, 0o755); // the sandbox user (nobody) must reach it: else that is the failure
+    try {
+      mkdirSync(join(dir, "real"));
+      symlinkSync(join(dir, "real"), join(dir, "link"));
+      const before = new Set(readdirSync(tmpdir()).filter((f) => f.startsWith("gvd-runsc-debug-")));
+      const o = await smoke(HOST_RUNSC, { ...process.env, TMPDIR: join(dir, "link") });
+      expect(o.status).toBe("fail");
+      expect(o.diagnosis?.rule).toBe("tmp-symlink");
+      expect(o.message).toContain(`expected to open ${join(dir, "link")}, but found ${join(dir, "real")}`);
+      expect(o.details).toContain(`  boot: error setting up chroot: error mounting tmpfs in choot: failed to safely mount: expected to open ${join(dir, "link")}, but found ${join(dir, "real")}`);
+      // The private log dir is gone.
+      const after = readdirSync(tmpdir()).filter((f) => f.startsWith("gvd-runsc-debug-") && !before.has(f));
+      expect(after).toEqual([]);
+      expect(readdirSync(join(dir, "real")).filter((f) => f.startsWith("gvd-runsc-debug-"))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  test.skipIf(!existsSync(HOST_RUNSC))("runsc 20221219 with TMPDIR inside a 0700 directory: nobody cannot open it", async () => {
+    const parent = mkdtempSync(join(tmpdir(), "gvd-smoke-")); // mode 0700
+    const dir = join(parent, "tmp");
+    mkdirSync(dir, { mode: 0o1777 });
+    try {
+      const o = await smoke(HOST_RUNSC, { ...process.env, TMPDIR: dir });
+      expect(o.status).toBe("fail");
+      expect(o.diagnosis?.rule).toBe("tmp-unreachable");
+      expect(o.diagnosis?.cause).toContain(`chroot in ${dir}, but it runs as nobody`);
+      expect(o.details).toContain(`  boot: error setting up chroot: error mounting tmpfs in choot: failed to safely mount: Open(${dir}, _, _): permission denied`);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  test.skipIf(!existsSync(TRIXIE_RUNSC))("runsc 20240729 (trixie) under ulimit -v 2000000, through a wrapper", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gvd-smoke-"));
+    try {
+      const wrapper = join(dir, "runsc");
+      writeFileSync(wrapper, `#!/bin/sh\nulimit -v 2000000\nexec ${TRIXIE_RUNSC} "$@"\n`);
+      chmodSync(wrapper, 0o755);
+      const o = await smoke(wrapper, process.env);
+      expect(o.status).toBe("fail");
+      expect(o.diagnosis?.rule).toBe("syscall-thread");
+      expect(o.details).toContain("  boot: panic: failed to create a syscall thread");
+      expect(o.details?.some((l) => l.includes("--debug --debug-log=<private temp dir>/ --network=none do dmesg"))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
+});

@@ -1,0 +1,107 @@
+// What the installed runsc knows, read from the real binaries: Debian's runsc 20221219 (this
+// host's /usr/bin/runsc) and 20240729 (the trixie tree of the host matrix, when it is built).
+// Fixes and `configure` never register a flag the runsc in use would reject.
+import { describe, expect, test } from "bun:test";
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { installFix, registerFix } from "../../checks/rules.ts";
+import type { HostFacts } from "../../platform/facts.ts";
+import { onCommand } from "../../platform/proc.ts";
+import { inspectRunsc } from "../../platform/runsc.ts";
+import { RUNSC_FLAG_TABLE, runscFeatures, unknownFlags } from "../../platform/runsc-features.ts";
+import { resolveRuntimeRequest } from "../../src/configure-engines.ts";
+import { treePath } from "../hosts/trees.ts";
+
+const HOST_RUNSC = "/usr/bin/runsc"; // Debian bookworm's 0.0~20221219.0
+const TRIXIE_RUNSC = join(treePath("trixie"), "usr/bin/runsc"); // 0.0~20240729.0
+const NEW_FLAGS = ["host-settings", "gvisor-marker-file", "sidecar-usage-policy"];
+const OLD_FLAGS = ["network", "debug", "debug-log", "debug-command", "ignore-cgroups", "systemd-cgroup"];
+
+describe("runsc features from the binary itself", () => {
+  test.skipIf(!existsSync(HOST_RUNSC))("runsc 20221219 knows --ignore-cgroups, not --gvisor-marker-file", async () => {
+    const f = (await runscFeatures(HOST_RUNSC))!;
+    expect(f.source).toBe("runsc flags");
+    for (const flag of OLD_FLAGS) expect(f.flags).toContain(flag);
+    for (const flag of NEW_FLAGS) expect(f.flags).not.toContain(flag);
+    expect(unknownFlags(f, ["--network=none", "ignore-cgroups", "--sidecar-usage-policy=STRICT"])).toEqual(["--sidecar-usage-policy=STRICT"]);
+  });
+
+  test.skipIf(!existsSync(TRIXIE_RUNSC))("runsc 20240729 (trixie) knows the same old flags and none of the new", async () => {
+    const f = (await runscFeatures(TRIXIE_RUNSC))!;
+    expect(f.source).toBe("runsc flags");
+    for (const flag of OLD_FLAGS) expect(f.flags).toContain(flag);
+    for (const flag of NEW_FLAGS) expect(f.flags).not.toContain(flag);
+    // The table records what these releases showed.
+    for (const row of RUNSC_FLAG_TABLE) {
+      if (row.knownIn && row.knownIn <= "20240729") expect(f.flags).toContain(row.flag);
+      if (row.absentIn && row.absentIn >= "20240729") expect(f.flags).not.toContain(row.flag);
+    }
+  });
+
+  test.skipIf(!existsSync(HOST_RUNSC))("cached per binary content: a copy elsewhere is not asked again", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gvd-features-"));
+    try {
+      await runscFeatures(HOST_RUNSC);
+      const copy = join(dir, "runsc");
+      copyFileSync(HOST_RUNSC, copy);
+      const ran: string[][] = [];
+      const stop = onCommand((r) => ran.push(r.cmd));
+      const f = await runscFeatures(copy);
+      stop();
+      expect(f?.flags).toContain("ignore-cgroups");
+      expect(ran).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a binary that cannot list its flags falls back to the table, which never guesses", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gvd-features-"));
+    try {
+      const fake = join(dir, "runsc");
+      await Bun.write(fake, "#!/bin/sh\nexit 1\n");
+      const { chmodSync } = await import("node:fs");
+      chmodSync(fake, 0o755);
+      const f = (await runscFeatures(fake, { date: "20221219" }))!;
+      expect(f.source).toBe("table");
+      expect(f.flags).toContain("ignore-cgroups");
+      expect(unknownFlags(f, ["--gvisor-marker-file", "--ignore-cgroups", "--some-flag-the-table-lacks"])).toEqual(["--gvisor-marker-file"]);
+      // An unknown release: nothing is called unknown.
+      expect(unknownFlags(await runscFeatures(fake, null), ["--gvisor-marker-file"])).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.skipIf(!existsSync(HOST_RUNSC))("fixes never add a flag the installed runsc does not know", () => {
+  const factsWith = async () => ({ runsc: [await inspectRunsc(HOST_RUNSC, true)] }) as unknown as HostFacts;
+
+  test("inspectRunsc carries the binary's features", async () => {
+    const r = await inspectRunsc(HOST_RUNSC, true);
+    expect(r.features?.flags).toContain("ignore-cgroups");
+  });
+
+  test("a flag runsc 20221219 knows is registered; one it lacks turns the fix into an upgrade", async () => {
+    const c = { facts: await factsWith(), engine: "docker" as const, runtime: "runsc" };
+    const ok = registerFix(c, undefined, ["--ignore-cgroups"]);
+    expect(ok.id).toBe("docker.register-runtime");
+    expect(ok.argv).toContain("--runtime-arg=--ignore-cgroups");
+    const podman = registerFix({ ...c, engine: "podman" }, undefined, ["ignore-cgroups"]);
+    expect(podman.id).toBe("podman.register-runtime");
+    const up = registerFix(c, undefined, ["--sidecar-usage-policy=STRICT"]);
+    expect(up.id).toBe(installFix(c, "").id);
+    expect(up.summary).toContain("does not know --sidecar-usage-policy=STRICT");
+    expect(up.argv).not.toContain("--runtime-arg=--sidecar-usage-policy=STRICT");
+  });
+
+  test("configure refuses a --runtime-arg the runsc it registers does not know (unless --force)", async () => {
+    const req = { engines: ["docker"], runscPath: HOST_RUNSC, runtimeArgs: ["--gvisor-marker-file"] };
+    await expect(resolveRuntimeRequest(req as never, process.env)).rejects.toThrow(/does not know --gvisor-marker-file/);
+    const forced = await resolveRuntimeRequest({ ...req, force: true } as never, process.env);
+    expect(forced.runtimeArgs).toEqual(["--gvisor-marker-file"]);
+    const fine = await resolveRuntimeRequest({ ...req, runtimeArgs: ["network=none"] } as never, process.env);
+    expect(fine.runtimeArgs).toEqual(["--network=none"]);
+  });
+});
