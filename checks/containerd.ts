@@ -64,7 +64,9 @@ export const containerdConfig: Check = {
         : { id: "containerd.edit-config", summary: `Fix ${d.configPath} at the spot shown`, command: `$EDITOR ${d.configPath}`, automatic: false };
     if (errors.length) {
       const msg = `${errors.length} problem${errors.length === 1 ? "" : "s"} in ${d.configPath}: ${errors[0].message}`;
-      if (/section-in-v/.test(errors[0].code)) return fail(msg, diagnoseState("containerd-plugin-path", rc(ctx)), [...errors, ...warnings].map(spot));
+      const spots = [...errors, ...warnings].map(spot);
+      const stray = /section-in-v/.test(errors[0].code);
+      if (stray) return fail(msg, diagnoseState("containerd-plugin-path", rc(ctx)), spots);
       return fail(msg, { cause: errors.map(spot).join("; "), fix: fixFor(errors[0].code) }, [...errors, ...warnings].map(spot));
     }
     if (warnings.length) return warn(`${warnings[0].message}`, { cause: warnings.map(spot).join("; "), fix: fixFor(warnings[0].code) }, warnings.map(spot));

@@ -16,14 +16,20 @@ export function didNotStart(checkId: string, r: RunResult, cmd: string, rc: Rule
   const d = diagnose(checkId, text, rc) ?? unknownError(cmd, text.trim() ? text : failureText(r));
   // A failure with no words ("exit 2"): say so, and where the words are.
   const silent = text.trim() ? [] : [`the command printed nothing; ${daemonLogHint(rc)}`];
-  return fail(`${what} did not start: ${failureText(r)}${silent.length ? " (no output)" : ""}`, d, [...details, ...r.stderr.trim().split("\n").filter(Boolean).slice(-4), ...silent]);
+  const said = r.stderr.trim().split("\n").filter(Boolean).slice(-4);
+  const message = `${what} did not start: ${failureText(r)}${silent.length ? " (no output)" : ""}`;
+  return fail(message, d, [...details, ...said, ...silent]);
 }
 
 /** Where an engine's daemon logs why a container did not start. */
 export function daemonLogHint(rc: Pick<RuleContext, "engine" | "facts">): string {
-  const unit = rc.engine === "docker" ? "docker" : rc.engine === "containerd" ? "containerd" : rc.engine === "crio" ? "crio" : null;
-  if (!unit) return `rerun with ${rc.engine === "podman" ? "podman --log-level=debug" : "runsc --debug --debug-log=/tmp/runsc/"} to see why`;
-  return rc.facts.systemd ? `the daemon's log says why: journalctl -u ${unit}.service -n 50` : `the daemon's log (its stderr) says why`;
+  const unit = ({ docker: "docker", containerd: "containerd", crio: "crio" } as Record<string, string>)[rc.engine];
+  if (!unit) {
+    const debug = rc.engine === "podman" ? "podman --log-level=debug" : "runsc --debug --debug-log=/tmp/runsc/";
+    return `rerun with ${debug} to see why`;
+  }
+  if (!rc.facts.systemd) return "the daemon's log (its stderr) says why";
+  return `the daemon's log says why: journalctl -u ${unit}.service -n 50`;
 }
 
 /** The probe ran: its dmesg must show gVisor's signature, or it ran under something else. */

@@ -164,7 +164,9 @@ export const runscSmoke: Check = {
       const res2 = await run(r.path, again, { timeoutMs: 30_000, env: ctx.options.env, cwd: "/" });
       const cmd2 = `sudo ${r.path} ${again.join(" ")}`;
       if (res2.code !== 0) return failed;
-      const ok = signatureOutcome(res2.stdout.split("\n").filter(Boolean), unknownError(cmd2, res2.stdout.split("\n")[0] ?? ""), [`$ ${cmd}`, failed.message, `$ ${cmd2}`], res2.durationMs);
+      const lines = res2.stdout.split("\n").filter(Boolean);
+      const seen = [`$ ${cmd}`, failed.message, `$ ${cmd2}`];
+      const ok = signatureOutcome(lines, unknownError(cmd2, lines[0] ?? ""), seen, res2.durationMs);
       if (ok.status !== "pass") return ok;
       return warn(`the sandbox starts only with --ignore-cgroups: ${ok.message}`, failed.diagnosis, ok.details);
     }

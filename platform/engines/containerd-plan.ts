@@ -124,9 +124,12 @@ export function planContainerd(input: ContainerdPlanInput): ContainerdPlanResult
   // The runtime under another config version's plugin path (a hand edit, a copied snippet): containerd
   // ignores it (1.x) or reads it only by luck of its migration (2.1 keeps a v3 table in a v2 file).
   // Registering moves it to this version's path (a wrapper it named keeps its runsc arguments).
-  const strayPath = ([1, 2, 3] as ContainerdSchema[]).filter((v) => v !== version).map((v) => [...runtimesPath(v), req.name])
+  const strayPath = ([1, 2, 3] as ContainerdSchema[])
+    .filter((v) => v !== version)
+    .map((v) => [...runtimesPath(v), req.name])
     .find((p) => getPath(tparsed, p) !== undefined && !!doc.table(p));
-  const existing = (getPath(tparsed, [...R, req.name]) ?? (strayPath && !req.remove ? getPath(tparsed, strayPath) : undefined)) as Record<string, any> | undefined;
+  const stray = strayPath && !req.remove ? getPath(tparsed, strayPath) : undefined;
+  const existing = (getPath(tparsed, [...R, req.name]) ?? stray) as Record<string, any> | undefined;
   // containerd drops its built-in runc runtime as soon as a config defines any runtime
   // (measured with 1.6: the runtimes map is replaced), and CRI refuses a default_runtime_name
   // it cannot find. So when no file defines runtimes yet, runc is written out too.
@@ -185,7 +188,9 @@ export function planContainerd(input: ContainerdPlanInput): ContainerdPlanResult
   if (strayPath) {
     doc.removeTable(strayPath);
     mutations.push((d) => deleteIn(d, strayPath));
-    notes.push(`moved runtime "${req.name}" from [${showPath(strayPath)}], a path this version ${version} file does not use, to [${showPath([...R, req.name])}]`);
+    const to = showPath([...R, req.name]);
+    const from = showPath(strayPath);
+    notes.push(`moved runtime "${req.name}" from [${from}], a path version ${version} files do not use, to [${to}]`);
   }
   // SystemdCgroup must agree between runc and runsc (nvidia-docker#1788): carry it over.
   const merged = [mainDoc, ...parsedImports.values()];

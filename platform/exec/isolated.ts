@@ -40,9 +40,14 @@ const defaultWarn = (m: string) => {
  * Throws UsageError for bad options, SandboxUnavailableError when a required or
  * requested method is missing, ActionError (code 125) when the sandbox cannot be prepared.
  */
+const lacking = (missing: string[]) =>
+  `this host's cgroup v2 tree lacks the ${missing.join(", ")} controller${missing.length > 1 ? "s" : ""}`;
+
 /** runsc would refuse to start: it runs with --ignore-cgroups, and the user is told what that costs. */
 function ignoringCgroups(req: ExecRequest, why: string): string {
-  return `${why}, so runsc runs with --ignore-cgroups: the pids${req.memoryBytes ? " and memory limits are" : " limit is"} not enforced by the sandbox (only by whatever contains this process)`;
+  const limits = req.memoryBytes ? "pids and memory limits are" : "pids limit is";
+  const by = "not enforced by the sandbox (only by whatever contains this process)";
+  return `${why}, so runsc runs with --ignore-cgroups: the ${limits} ${by}`;
 }
 
 export async function runIsolated(options: RunIsolatedOptions): Promise<ExecResult> {
@@ -70,13 +75,15 @@ export async function runIsolated(options: RunIsolatedOptions): Promise<ExecResu
     for (const w of engineWarnings(req, s)) warn(w);
     // podman runs runsc by path with our flags (docker uses the runtime as registered).
     const missing = s.method === "podman" ? missingCgroupControllers() : [];
-    if (missing.length) warn(ignoringCgroups(req, `this host's cgroup v2 tree lacks the ${missing.join(", ")} controller${missing.length > 1 ? "s" : ""}`));
-    launch = launchEngine(req, { engine: s.method, cli: s.detail.cli, runtime: s.detail.runtime, runsc: s.detail.runsc, image, localImage: !req.image, ignoreCgroups: missing.length > 0 }, hostEnv, stdin !== "ignore");
+    if (missing.length) warn(ignoringCgroups(req, lacking(missing)));
+    const { cli, runtime, runsc } = s.detail;
+    const target = { engine: s.method, cli, runtime, runsc, image, localImage: !req.image };
+    launch = launchEngine(req, { ...target, ignoreCgroups: missing.length > 0 }, hostEnv, stdin !== "ignore");
   } else if (s.method === "runsc") {
     const cgroups = cgroupsWritable();
     const missing = cgroups ? missingCgroupControllers() : [];
     if (!cgroups) warn(ignoringCgroups(req, "cgroups are read-only here"));
-    else if (missing.length) warn(ignoringCgroups(req, `this host's cgroup v2 tree lacks the ${missing.join(", ")} controller${missing.length > 1 ? "s" : ""}`));
+    else if (missing.length) warn(ignoringCgroups(req, lacking(missing)));
     launch = await launchRunsc(req, { runsc: s.detail.runsc, ignoreCgroups: !cgroups || missing.length > 0 });
   } else {
     // Whenever nothing sandboxes the command, stderr says so — also when --via none asked for it.
