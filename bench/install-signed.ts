@@ -5,7 +5,7 @@
 //   npx bun bench/install-signed.ts [--runs 3] [--binary PATH]
 // The release is built once into $GVD_BENCH_CACHE (default ~/.cache/gvisor-doctor-bench).
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { ARCH } from "../test/helpers/fake-bucket.ts";
@@ -88,6 +88,7 @@ for (let i = 0; i < RUNS; i++) {
   const names = Object.keys(cases);
   for (const name of i % 2 ? names.reverse() : names) {
     const prefix = mkdtempSync("/tmp/gvd-bench-signed-");
+    chmodSync(prefix, 0o755); // runsc's sandbox user must reach it
     try {
       times[name].push(await run(cases[name](prefix)));
     } finally {

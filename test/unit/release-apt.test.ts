@@ -10,7 +10,7 @@ import { GVISOR_ARCHIVE_KEY, GVISOR_KEY_FINGERPRINT } from "../../platform/relea
 import { formatFingerprint, loadTrustedKeys, SignatureError, verifyClearsigned, verifyDetached } from "../../platform/release/apt/signature.ts";
 import { findPackages, parseRelease } from "../../platform/release/apt/release-file.ts";
 import { ArReader, type ArMember } from "../../platform/release/apt/ar.ts";
-import { decodeAll } from "../../platform/release/apt/compression.ts";
+import { createAptDecoder, decodeAll } from "../../platform/release/apt/compression.ts";
 import { debPath, DebStager } from "../../platform/release/apt/deb.ts";
 import { checkDowngrade, checkReleaseFreshness } from "../../platform/release/apt/freshness.ts";
 import { aptTarget } from "../../platform/release/apt/plan.ts";
@@ -145,6 +145,20 @@ describe("ar and gzip readers", () => {
     expect(Date.now() - started).toBeLessThan(5000);
     expect((await decodeAll("gz", z, 1 << 22)).length).toBe(1 << 20);
     await expect(decodeAll("gz", z, 1000)).rejects.toThrow(/more than 1000 bytes/);
+  });
+
+  test("the host's gzip (GVISOR_DOCTOR_DECODER=system) also fails on a cut-off stream, and decodes a whole one", async () => {
+    const z = gzipSync(Buffer.alloc(1 << 20, 2));
+    const run = async (data: Buffer) => {
+      let n = 0;
+      const d = createAptDecoder("gz", (b) => void (n += b.length), process.env.PATH, "system");
+      expect(d.name).toMatch(/gzip|pigz/);
+      await d.write(data);
+      await d.end();
+      return n;
+    };
+    expect(await run(z)).toBe(1 << 20);
+    await expect(run(z.subarray(0, z.length >> 1))).rejects.toThrow(/gzip/);
   });
 });
 
