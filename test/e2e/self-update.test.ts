@@ -3,7 +3,7 @@
 // made in the test: good update, bad signature, truncated download, downgrade, unsigned, rollback.
 import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { signSums } from "../../scripts/build.ts";
@@ -175,6 +175,16 @@ describe("self-update", () => {
     const r = await run(exe, ["self-update", "--json"], env("unsigned", { GVISOR_DOCTOR_UNSIGNED: "1" }));
     expect(r.code).toBe(0);
     expect(r.json).toMatchObject({ action: "updated", verified: "sha512-only" });
+  });
+
+  test("a user who cannot write the binary's directory may --check, but not replace it", async () => {
+    for (const d of [dir, bin]) chmodSync(d, 0o755);
+    const asNobody = (args: string[]) => run("setpriv", ["--reuid", "65534", "--regid", "65534", "--clear-groups", exe, ...args], env("new"));
+    const check = await asNobody(["self-update", "--check", "--json"]);
+    expect(check.code).toBe(0);
+    expect(check.json).toMatchObject({ action: "update-available", to: NEW });
+    const before = sha(exe);
+    refused(await asNobody(["self-update"]), /cannot replace .*: .* is not writable \(you are not root\)/, before);
   });
 
   test("already the release: nothing to do", async () => {
