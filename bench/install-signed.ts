@@ -5,7 +5,7 @@
 //   npx bun bench/install-signed.ts [--runs 3] [--binary PATH]
 // The release is built once into $GVD_BENCH_CACHE (default ~/.cache/gvisor-doctor-bench).
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { ARCH } from "../test/helpers/fake-bucket.ts";
@@ -22,12 +22,17 @@ const REPO = join(CACHE, "repo");
 const VERSION = "20260907.0";
 
 function sh(cmd: string, args: string[], opts: { cwd?: string; stdout?: string } = {}): void {
-  const r = spawnSync(cmd, args, { cwd: opts.cwd, stdio: ["ignore", opts.stdout ? "pipe" : "inherit", "inherit"], maxBuffer: 1 << 20 });
+  const r = spawnSync(cmd, args, {
+    cwd: opts.cwd,
+    stdio: ["ignore", opts.stdout ? "pipe" : "inherit", "inherit"],
+    maxBuffer: 1 << 20,
+  });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (exit ${r.status})`);
   if (opts.stdout) writeFileSync(opts.stdout, r.stdout);
 }
 
-const cat = (dest: string, parts: string[]) => writeFileSync(dest, Buffer.concat(parts.map((p) => readFileSync(p))), { mode: 0o755 });
+const cat = (dest: string, parts: string[]) =>
+  writeFileSync(dest, Buffer.concat(parts.map((p) => readFileSync(p))), { mode: 0o755 });
 
 /** The release tree (bench/install.ts's recipe), then a tarball and a .deb of it, the .deb in a signed suite. */
 function buildRelease(): void {
@@ -36,7 +41,17 @@ function buildRelease(): void {
   rmSync(CACHE, { recursive: true, force: true });
   const tree = join(CACHE, "debroot", "usr", "bin");
   mkdirSync(join(tree, "gvisor-bin"), { recursive: true });
-  const [runsc, dockerd, containerd, shimv2, shimv1, ctr, podman, runc, busybox] = ["/usr/bin/runsc", "/usr/sbin/dockerd", "/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", "/usr/bin/containerd-shim-runc-v1", "/usr/bin/ctr", "/usr/bin/podman", "/usr/sbin/runc", "/bin/busybox"];
+  const [runsc, dockerd, containerd, shimv2, shimv1, ctr, podman, runc, busybox] = [
+    "/usr/bin/runsc",
+    "/usr/sbin/dockerd",
+    "/usr/bin/containerd",
+    "/usr/bin/containerd-shim-runc-v2",
+    "/usr/bin/containerd-shim-runc-v1",
+    "/usr/bin/ctr",
+    "/usr/bin/podman",
+    "/usr/sbin/runc",
+    "/bin/busybox",
+  ];
   cat(join(tree, "runsc"), [runsc, dockerd, containerd]);
   cat(join(tree, "containerd-shim-runsc-v1"), [shimv2, ctr]);
   cat(join(tree, "gvisor-bin/gvisor_sentry"), [dockerd, containerd, runsc]);
@@ -51,7 +66,10 @@ function buildRelease(): void {
   rmSync(tar);
   sh("sha512sum", ["gvisor.tar.zstd"], { cwd: dir, stdout: join(dir, "gvisor.tar.zstd.sha512") });
   mkdirSync(join(CACHE, "debroot", "DEBIAN"));
-  writeFileSync(join(CACHE, "debroot", "DEBIAN", "control"), `Package: runsc\nVersion: ${VERSION}\nArchitecture: ${DEB_ARCH}\nMaintainer: bench\nDescription: gVisor\n`);
+  writeFileSync(
+    join(CACHE, "debroot", "DEBIAN", "control"),
+    `Package: runsc\nVersion: ${VERSION}\nArchitecture: ${DEB_ARCH}\nMaintainer: bench\nDescription: gVisor\n`,
+  );
   const deb = join(CACHE, "runsc.deb");
   // gzip: what gVisor's bazel-built .deb carries (data.tar.gz), decoded in-process.
   sh("dpkg-deb", ["--root-owner-group", "-Zgzip", "-z6", "--build", join(CACHE, "debroot"), deb]);
@@ -70,7 +88,11 @@ function run(args: string[]): Promise<number> {
     const p = spawn(BINARY, args, { stdio: ["ignore", "ignore", "pipe"] });
     let err = "";
     p.stderr.on("data", (d) => (err += d));
-    p.on("close", (code) => (code === 0 ? resolve((performance.now() - t) / 1000) : reject(new Error(`${args.join(" ")}: exit ${code}\n${err}`))));
+    p.on("close", (code) =>
+      code === 0
+        ? resolve((performance.now() - t) / 1000)
+        : reject(new Error(`${args.join(" ")}: exit ${code}\n${err}`)),
+    );
   });
 }
 
@@ -80,14 +102,37 @@ buildRelease();
 const keyring = readFileSync(join(CACHE, "done"), "utf8").trim();
 const served = serveDir(REPO);
 const cases: Record<string, (prefix: string) => string[]> = {
-  "tarball (gvisor.tar.zstd + .sha512)": (p) => ["install", "--mirror", served.url, "--prefix", p, "--no-configure", "--version", VERSION],
-  "--verify signed (InRelease → Packages.gz → runsc.deb)": (p) => ["install", "--verify", "signed", "--keyring", keyring, "--mirror", served.url, "--prefix", p, "--no-configure", "--version", VERSION.split(".")[0]],
+  "tarball (gvisor.tar.zstd + .sha512)": (p) => [
+    "install",
+    "--mirror",
+    served.url,
+    "--prefix",
+    p,
+    "--no-configure",
+    "--version",
+    VERSION,
+  ],
+  "--verify signed (InRelease → Packages.gz → runsc.deb)": (p) => [
+    "install",
+    "--verify",
+    "signed",
+    "--keyring",
+    keyring,
+    "--mirror",
+    served.url,
+    "--prefix",
+    p,
+    "--no-configure",
+    "--version",
+    VERSION.split(".")[0],
+  ],
 };
 const times: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
 for (let i = 0; i < RUNS; i++) {
   const names = Object.keys(cases);
   for (const name of i % 2 ? names.reverse() : names) {
     const prefix = mkdtempSync("/tmp/gvd-bench-signed-");
+    chmodSync(prefix, 0o755); // runsc's sandbox user must reach it
     try {
       times[name].push(await run(cases[name](prefix)));
     } finally {
@@ -100,7 +145,10 @@ const [tarball, signed] = Object.keys(cases);
 for (const [name, xs] of Object.entries(times)) {
   console.log(`${name.padEnd(56)} median ${median(xs).toFixed(2)} s  (${xs.map((x) => x.toFixed(2)).join(", ")})`);
 }
-const sizes = (rel: string) => (existsSync(join(REPO, rel)) ? (readFileSync(join(REPO, rel)).length / 1e6).toFixed(1) : "?");
-console.log(`download: gvisor.tar.zstd ${sizes(`release/${VERSION}/${ARCH}/gvisor.tar.zstd`)} MB, runsc.deb ${sizes(`pool/${VERSION}/binary-${DEB_ARCH}/runsc.deb`)} MB`);
+const sizes = (rel: string) =>
+  existsSync(join(REPO, rel)) ? (readFileSync(join(REPO, rel)).length / 1e6).toFixed(1) : "?";
+console.log(
+  `download: gvisor.tar.zstd ${sizes(`release/${VERSION}/${ARCH}/gvisor.tar.zstd`)} MB, ` +
+    `runsc.deb ${sizes(`pool/${VERSION}/binary-${DEB_ARCH}/runsc.deb`)} MB`,
+);
 console.log(`ratio signed / tarball: ${(median(times[signed]) / median(times[tarball])).toFixed(2)}×`);
-

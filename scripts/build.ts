@@ -53,20 +53,25 @@ export function signingPublicKey(keyPath: string): string {
   const r = spawnSync("ssh-keygen", ["-y", "-f", keyPath], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`ssh-keygen -y -f ${keyPath}: ${r.stderr.trim()}`);
   const key = r.stdout.trim().split(/\s+/).slice(0, 2).join(" ");
-  if (!key.startsWith("ssh-ed25519 ")) throw new Error(`${keyPath} is not an ssh-ed25519 key (release signatures use ed25519)`);
+  if (!key.startsWith("ssh-ed25519 ")) {
+    throw new Error(`${keyPath} is not an ssh-ed25519 key (release signatures use ed25519)`);
+  }
   return key;
 }
 
 /** DIR/SHA512SUMS.sig: `ssh-keygen -Y sign` over SHA512SUMS (verify: RELEASING.md). */
 export function signSums(dir: string, keyPath: string): void {
   rmSync(join(dir, "SHA512SUMS.sig"), { force: true });
-  const r = spawnSync("ssh-keygen", ["-q", "-Y", "sign", "-f", keyPath, "-n", SIGN_NAMESPACE, join(dir, "SHA512SUMS")], { encoding: "utf8" });
+  const args = ["-q", "-Y", "sign", "-f", keyPath, "-n", SIGN_NAMESPACE, join(dir, "SHA512SUMS")];
+  const r = spawnSync("ssh-keygen", args, { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`ssh-keygen -Y sign failed: ${r.stderr.trim()}`);
 }
 
 /** install.sh with the release key filled in (its GVD_RELEASE_PUBKEY= line). */
 export function stampInstallSh(text: string, pubkey: string): string {
-  if (!/^\s*GVD_RELEASE_PUBKEY=$/m.test(text)) throw new Error("install.sh has no empty GVD_RELEASE_PUBKEY= line to stamp");
+  if (!/^\s*GVD_RELEASE_PUBKEY=$/m.test(text)) {
+    throw new Error("install.sh has no empty GVD_RELEASE_PUBKEY= line to stamp");
+  }
   return text.replace(/^(\s*)GVD_RELEASE_PUBKEY=$/m, `$1GVD_RELEASE_PUBKEY='${pubkey}'`);
 }
 
@@ -175,8 +180,9 @@ export async function assembleRelease(dir: string, binaries: string[], version: 
     for (let job = queue.shift(); job !== undefined; job = queue.shift()) await job();
   });
   await Promise.all(workers);
-  if (opts.pubkey) writeFileSync(join(dir, "install.sh"), stampInstallSh(readFileSync(INSTALL_SH, "utf8"), opts.pubkey), { mode: 0o755 });
-  else if (resolve(dir, "install.sh") !== resolve(INSTALL_SH)) copyFileSync(INSTALL_SH, join(dir, "install.sh"));
+  if (opts.pubkey) {
+    writeFileSync(join(dir, "install.sh"), stampInstallSh(readFileSync(INSTALL_SH, "utf8"), opts.pubkey), { mode: 0o755 });
+  } else if (resolve(dir, "install.sh") !== resolve(INSTALL_SH)) copyFileSync(INSTALL_SH, join(dir, "install.sh"));
   writeFileSync(join(dir, "gvisor-preflight.sh"), preflightScript(version), { mode: 0o755 });
   writeFileSync(join(dir, "VERSION"), `${version}\n`);
   const files = [...binaries, ...binaries.flatMap((b) => [`${b}.gz`, `${b}.xz`]), ...(opts.extra ?? []),
@@ -199,7 +205,9 @@ if (import.meta.main) {
   } else {
     // --sign: GVD_SIGNING_KEY is the maintainers' ssh-ed25519 private key (RELEASING.md).
     const signKey = process.argv.includes("--sign") ? process.env.GVD_SIGNING_KEY : undefined;
-    if (process.argv.includes("--sign") && !signKey) throw new Error("--sign needs GVD_SIGNING_KEY=<ssh-ed25519 private key file>");
+    if (process.argv.includes("--sign") && !signKey) {
+      throw new Error("--sign needs GVD_SIGNING_KEY=<ssh-ed25519 private key file>");
+    }
     const pubkey = signKey ? signingPublicKey(signKey) : "";
     const dirIdx = process.argv.indexOf("--outdir");
     const outdir = dirIdx > 0 ? resolve(process.argv[dirIdx + 1]) : dist;

@@ -728,27 +728,42 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
  * --cross-check: unpack the signed .deb of the same release beside the staged tarball; runsc and
  * every other file both hold must be equal byte for byte. A mismatch names both sources.
  */
-async function crossCheck(o: InstallOptions, l: Layout, c: SignedChain, tarballUrl: string, staged: string, members: string[]): Promise<void> {
+async function crossCheck(
+  o: InstallOptions, l: Layout, c: SignedChain, tarballUrl: string, staged: string, members: string[],
+): Promise<void> {
   const { stageDeb } = await import("./apt/stage-deb.ts");
   const { createHash } = await import("node:crypto");
   const { readFileSync } = await import("node:fs");
   o.progress.phase(`cross-checking against the signed ${c.debUrl}`);
   const other = makeStaging(l);
   try {
-    const got = await stageDeb({ source: o.source, rel: c.debRel, url: c.debUrl, staging: other.path, pathEnv: o.env.PATH, onBytes: () => {} });
-    const [algo, want, have] = c.deb.sha512 ? ["sha512", c.deb.sha512, got.sha512] : ["sha256", c.deb.sha256!, got.sha256];
-    if (want !== have) throw new ActionError(`${algo} mismatch for ${c.debUrl} (the signed index lists ${want})\nnothing was installed`, "the apt mirror serves a tampered .deb; check --mirror");
-    if (got.unpackError) throw new ActionError(`${c.debUrl} (signed) cannot be unpacked: ${got.unpackError.message}\nnothing was installed`);
+    const got = await stageDeb({
+      source: o.source, rel: c.debRel, url: c.debUrl, staging: other.path, pathEnv: o.env.PATH, onBytes: () => {},
+    });
+    const [algo, want, have] = c.deb.sha512
+      ? ["sha512", c.deb.sha512, got.sha512]
+      : ["sha256", c.deb.sha256!, got.sha256];
+    if (want !== have) {
+      throw new ActionError(`${algo} mismatch for ${c.debUrl} (the signed index lists ${want})\nnothing was installed`,
+        "the apt mirror serves a tampered .deb; check --mirror");
+    }
+    if (got.unpackError) {
+      throw new ActionError(`${c.debUrl} (signed) cannot be unpacked: ${got.unpackError.message}\nnothing was installed`);
+    }
     await got.synced;
     const debFiles = new Set(got.members.filter((m) => m.type === "file").map((m) => m.path));
     const hash = (p: string) => createHash("sha512").update(readFileSync(p)).digest("hex");
     const common = members.filter((m) => debFiles.has(m));
-    if (!common.includes("runsc")) throw new ActionError(`cross-check: the signed ${c.debUrl} has no runsc to compare with ${tarballUrl}\nnothing was installed`);
+    if (!common.includes("runsc")) {
+      throw new ActionError(`cross-check: the signed ${c.debUrl} has no runsc to compare with ${tarballUrl}\nnothing was installed`);
+    }
     const differ = common.filter((m) => hash(join(staged, m)) !== hash(join(other.path, m)));
     if (differ.length) {
       throw new ActionError(
-        `cross-check failed: ${differ.join(", ")} from ${tarballUrl} ${differ.length > 1 ? "differ" : "differs"} from the signed ${c.debUrl} (${c.deb.version}, signed by ${c.signer.toUpperCase()})\nnothing was installed`,
-        "the tarball is not what gVisor signed: do not use this mirror; install --verify signed takes the signed package",
+        `cross-check failed: ${differ.join(", ")} from ${tarballUrl} ${differ.length > 1 ? "differ" : "differs"} ` +
+          `from the signed ${c.debUrl} (${c.deb.version}, signed by ${c.signer.toUpperCase()})\nnothing was installed`,
+        "the tarball is not what gVisor signed: do not use this mirror; " +
+          "install --verify signed takes the signed package",
       );
     }
     c.chain.push(`${c.debUrl}: ${algo} ${want.slice(0, 16)}… as listed in the signed Packages (${c.deb.version})`);
@@ -765,7 +780,8 @@ function trustOf(plan: Plan, o: InstallOptions): Trust {
   const files = plan.artifacts.map((x) => x.url).join(", ");
   const cross = plan.crossCheck ? plan.crossCheck.chain : [];
   if (o.pinnedSha512) return { level: "pinned-sha512", key: null, chain: [`${files}: sha512 matches --sha512`, ...cross] };
-  return { level: "bucket-sha512", key: null, chain: [...plan.artifacts.map((x) => `${x.url}: sha512 matches ${x.hashFrom ?? a.hashFrom}`), ...cross] };
+  const sums = plan.artifacts.map((x) => `${x.url}: sha512 matches ${x.hashFrom ?? a.hashFrom}`);
+  return { level: "bucket-sha512", key: null, chain: [...sums, ...cross] };
 }
 
 /** state.json remembers the newest signed Release per repository and suite (replay protection). */

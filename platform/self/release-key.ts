@@ -4,7 +4,8 @@
 // GVISOR_DOCTOR_RELEASE_PUBKEY overrides it (a mirror that re-signs; the tests' own key).
 declare const GVD_RELEASE_PUBKEY: string | undefined;
 
-export const BUILT_IN_RELEASE_KEY: string | null = typeof GVD_RELEASE_PUBKEY === "string" && GVD_RELEASE_PUBKEY ? GVD_RELEASE_PUBKEY : null;
+export const BUILT_IN_RELEASE_KEY: string | null =
+  typeof GVD_RELEASE_PUBKEY === "string" && GVD_RELEASE_PUBKEY ? GVD_RELEASE_PUBKEY : null;
 
 export function releaseKey(env: NodeJS.ProcessEnv): { key: string; from: string } | null {
   const e = env.GVISOR_DOCTOR_RELEASE_PUBKEY?.trim();

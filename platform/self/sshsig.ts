@@ -48,7 +48,12 @@ export function parseEd25519PublicKey(line: string): Buffer {
 }
 
 /** `ssh-keygen -Y verify` for ed25519: the armored signature over `message` by `publicKey` in `namespace`. */
-export function verifySshSig(message: Uint8Array, armored: string, publicKey: Buffer, namespace = RELEASE_NAMESPACE): void {
+export function verifySshSig(
+  message: Uint8Array,
+  armored: string,
+  publicKey: Buffer,
+  namespace = RELEASE_NAMESPACE,
+): void {
   const m = armored.match(/-----BEGIN SSH SIGNATURE-----([\s\S]*?)-----END SSH SIGNATURE-----/);
   if (!m) throw new SshSigError("not an SSH signature (no BEGIN SSH SIGNATURE block)");
   const r = new Reader(Buffer.from(m[1].replace(/\s+/g, ""), "base64"));
@@ -67,8 +72,16 @@ export function verifySshSig(message: Uint8Array, armored: string, publicKey: Bu
   if (sigBlob.string().toString() !== "ssh-ed25519") throw new SshSigError("not an ssh-ed25519 signature");
   const sig = sigBlob.string();
   const signed = Buffer.concat([
-    Buffer.from("SSHSIG"), sshString(ns), sshString(reserved), sshString(hashAlg), sshString(createHash(hashAlg).update(message).digest()),
+    Buffer.from("SSHSIG"),
+    sshString(ns),
+    sshString(reserved),
+    sshString(hashAlg),
+    sshString(createHash(hashAlg).update(message).digest()),
   ]);
-  const key = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: publicKey.toString("base64url") }, format: "jwk" });
-  if (!verify(null, signed, key, sig)) throw new SshSigError("the signature does not match SHA512SUMS (modified, or signed by another key)");
+  const key = createPublicKey({
+    key: { kty: "OKP", crv: "Ed25519", x: publicKey.toString("base64url") },
+    format: "jwk",
+  });
+  if (!verify(null, signed, key, sig))
+    throw new SshSigError("the signature does not match SHA512SUMS (modified, or signed by another key)");
 }

@@ -4,7 +4,20 @@
 // is renamed over the old one (same directory: one rename(2)). The old binary stays beside it
 // as .gvisor-doctor.previous for `self-update --rollback`.
 import { createHash } from "node:crypto";
-import { accessSync, closeSync, constants, existsSync, fsyncSync, linkSync, openSync, readFileSync, realpathSync, renameSync, rmSync, writeSync } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import semver from "semver";
@@ -55,7 +68,10 @@ export async function releaseTarget(env: NodeJS.ProcessEnv): Promise<string> {
   const arch = process.arch === "arm64" ? "arm64" : "x64";
   const ldd = await run("ldd", ["--version"], { timeoutMs: 5000 }).catch(() => null);
   const text = ldd ? ldd.stdout + ldd.stderr : "";
-  const musl = /musl/.test(text) || (!/GLIBC|GNU libc|GNU C Library/.test(text) && existsSync(`/lib/ld-musl-${process.arch === "arm64" ? "aarch64" : "x86_64"}.so.1`));
+  const musl =
+    /musl/.test(text) ||
+    (!/GLIBC|GNU libc|GNU C Library/.test(text) &&
+      existsSync(`/lib/ld-musl-${process.arch === "arm64" ? "aarch64" : "x86_64"}.so.1`));
   let avx2 = false;
   try {
     avx2 = /\bavx2\b/.test(readFileSync("/proc/cpuinfo", "utf8"));
@@ -66,9 +82,17 @@ export async function releaseTarget(env: NodeJS.ProcessEnv): Promise<string> {
 function openBase(env: NodeJS.ProcessEnv, version: string | null, http: HttpOptions): Source {
   const b = env.GVISOR_DOCTOR_BASE?.trim();
   if (b && !/^[a-z]+:\/\//i.test(b)) return dirSource(b);
-  const url = b || (version ? `https://github.com/${GVD_REPO}/releases/download/v${version}` : `https://github.com/${GVD_REPO}/releases/latest/download`);
+  const url =
+    b ||
+    (version
+      ? `https://github.com/${GVD_REPO}/releases/download/v${version}`
+      : `https://github.com/${GVD_REPO}/releases/latest/download`);
   const src = httpSource(url, http);
-  if (insecureMirror(src)) throw new ActionError(`GVISOR_DOCTOR_BASE=${url} is plain http: the binary and its signature could be swapped in transit`, "use https (or a local directory)");
+  if (insecureMirror(src))
+    throw new ActionError(
+      `GVISOR_DOCTOR_BASE=${url} is plain http: the binary and its signature could be swapped in transit`,
+      "use https (or a local directory)",
+    );
   return src;
 }
 
@@ -99,27 +123,48 @@ async function reportsVersion(bin: string): Promise<string> {
 
 export async function selfUpdate(o: SelfUpdateOptions): Promise<SelfUpdateResult> {
   if (/^(bun|deno|node)(\.exe)?$/.test(basename(o.exe))) {
-    throw new ActionError("self-update replaces the compiled gvisor-doctor binary; this is a source run under a JavaScript runtime", "update the checkout instead (git pull)");
+    throw new ActionError(
+      "self-update replaces the compiled gvisor-doctor binary; this is a source run under a JavaScript runtime",
+      "update the checkout instead (git pull)",
+    );
   }
   const exe = realpathSync(o.exe);
   const owner = await managedBy([...new Set([o.exe, exe])], o.env.PATH);
   if (owner) {
     throw new ActionError(
       `${exe} is managed by ${owner.manager} (${owner.how}); self-update would fight the package manager`,
-      `update it the way it was installed (e.g. your ${owner.manager} upgrade command), or install gvisor-doctor with install.sh into /usr/local/bin or ~/.local/bin`,
+      `update it the way it was installed (e.g. your ${owner.manager} upgrade command), ` +
+        "or install gvisor-doctor with install.sh into /usr/local/bin or ~/.local/bin",
     );
   }
   const dir = dirname(exe);
+  // --check only reads: a user without write access to /usr/local/bin may still ask.
   try {
-    accessSync(dir, constants.W_OK);
+    if (!o.check) accessSync(dir, constants.W_OK);
   } catch {
-    throw new ActionError(`cannot replace ${exe}: ${dir} is not writable${process.getuid?.() === 0 ? "" : " (you are not root)"}`, `run it as the owner of ${dir}, e.g. sudo ${exe} self-update`);
+    throw new ActionError(
+      `cannot replace ${exe}: ${dir} is not writable${process.getuid?.() === 0 ? "" : " (you are not root)"}`,
+      `run it as the owner of ${dir}, e.g. sudo ${exe} self-update`,
+    );
   }
-  const base: SelfUpdateResult = { action: "up-to-date", path: exe, from: o.current, to: o.current, base: null, previous: null, verified: null, key: null };
+  const base: SelfUpdateResult = {
+    action: "up-to-date",
+    path: exe,
+    from: o.current,
+    to: o.current,
+    base: null,
+    previous: null,
+    verified: null,
+    key: null,
+  };
 
   if (o.rollback) {
     const prev = previousOf(exe);
-    if (!existsSync(prev)) throw new ActionError(`there is no previous gvisor-doctor to roll back to (${prev})`, "self-update keeps one when it replaces the binary");
+    if (!existsSync(prev))
+      throw new ActionError(
+        `there is no previous gvisor-doctor to roll back to (${prev})`,
+        "self-update keeps one when it replaces the binary",
+      );
     const to = await reportsVersion(prev);
     // The live binary becomes .previous, .previous goes live: a second rollback undoes the first.
     const tmp = `${prev}.tmp-${process.pid}`;
@@ -142,7 +187,11 @@ export async function selfUpdate(o: SelfUpdateOptions): Promise<SelfUpdateResult
     }
   };
   const sums = await get("SHA512SUMS").catch((e) => {
-    if (e instanceof NotFoundError) throw new ActionError(`${src.locate("SHA512SUMS")} was not found${o.version ? `: is ${o.version} a gvisor-doctor release?` : ""}`, "check --version and GVISOR_DOCTOR_BASE");
+    if (e instanceof NotFoundError)
+      throw new ActionError(
+        `${src.locate("SHA512SUMS")} was not found${o.version ? `: is ${o.version} a gvisor-doctor release?` : ""}`,
+        "check --version and GVISOR_DOCTOR_BASE",
+      );
     throw e;
   });
   const unsigned = o.env.GVISOR_DOCTOR_UNSIGNED === "1";
@@ -157,7 +206,11 @@ export async function selfUpdate(o: SelfUpdateOptions): Promise<SelfUpdateResult
     try {
       verifySshSig(Buffer.from(sums), sig, parseEd25519PublicKey(key.key));
     } catch (e) {
-      if (e instanceof SshSigError) throw new ActionError(`${src.locate("SHA512SUMS.sig")}: ${e.message} (key: ${key.from}); nothing was changed`, "the release is not the one the gvisor-doctor maintainers signed: check GVISOR_DOCTOR_BASE");
+      if (e instanceof SshSigError)
+        throw new ActionError(
+          `${src.locate("SHA512SUMS.sig")}: ${e.message} (key: ${key.from}); nothing was changed`,
+          "the release is not the one the gvisor-doctor maintainers signed: check GVISOR_DOCTOR_BASE",
+        );
       throw e;
     }
     Object.assign(base, { verified: "ssh-signature", key: key.key.split(/\s+/).slice(0, 2).join(" ") });
@@ -165,40 +218,61 @@ export async function selfUpdate(o: SelfUpdateOptions): Promise<SelfUpdateResult
     base.verified = "sha512-only";
   } else {
     throw new ActionError(
-      !sig ? `${src.locate("SHA512SUMS.sig")} is missing: the release is not signed; nothing was changed` : "this gvisor-doctor has no release key built in (a development build); nothing was changed",
-      "GVISOR_DOCTOR_UNSIGNED=1 accepts a release checked by its SHA512SUMS only; GVISOR_DOCTOR_RELEASE_PUBKEY='ssh-ed25519 AAAA…' names the key",
+      !sig
+        ? `${src.locate("SHA512SUMS.sig")} is missing: the release is not signed; nothing was changed`
+        : "this gvisor-doctor has no release key built in (a development build); nothing was changed",
+      "GVISOR_DOCTOR_UNSIGNED=1 accepts a release checked by its SHA512SUMS only; " +
+        "GVISOR_DOCTOR_RELEASE_PUBKEY='ssh-ed25519 AAAA…' names the key",
     );
   }
 
   const versionText = await get("VERSION");
   const vWant = sumsEntry(sums, "VERSION");
-  if (!vWant || createHash("sha512").update(versionText).digest("hex") !== vWant) throw new ActionError(`${src.locate("VERSION")} does not match SHA512SUMS; nothing was changed`, "check GVISOR_DOCTOR_BASE");
+  if (!vWant || createHash("sha512").update(versionText).digest("hex") !== vWant)
+    throw new ActionError(
+      `${src.locate("VERSION")} does not match SHA512SUMS; nothing was changed`,
+      "check GVISOR_DOCTOR_BASE",
+    );
   const next = versionText.trim();
   base.to = next;
-  const cmp = semver.valid(next) && semver.valid(o.current) ? semver.compare(next, o.current) : next === o.current ? 0 : 1;
+  const cmp =
+    semver.valid(next) && semver.valid(o.current) ? semver.compare(next, o.current) : next === o.current ? 0 : 1;
   if (cmp === 0) return base;
   if (cmp < 0 && !o.allowDowngrade) {
-    throw new ActionError(`the release at ${src.base} is ${next}, older than this gvisor-doctor ${o.current}: refusing to downgrade; nothing was changed`, "pass --allow-downgrade to install it anyway");
+    throw new ActionError(
+      `the release at ${src.base} is ${next}, older than this gvisor-doctor ${o.current}: ` +
+        "refusing to downgrade; nothing was changed",
+      "pass --allow-downgrade to install it anyway",
+    );
   }
   if (o.check) return { ...base, action: "update-available" };
 
   const name = `gvisor-doctor-${await releaseTarget(o.env)}`;
   const gzWant = sumsEntry(sums, `${name}.gz`);
   const rawWant = sumsEntry(sums, name);
-  if (!rawWant) throw new ActionError(`SHA512SUMS of ${next} has no ${name}; nothing was changed`, "GVISOR_DOCTOR_TARGET picks another build (linux-x64, linux-x64-baseline, linux-arm64, with -musl)");
+  if (!rawWant)
+    throw new ActionError(
+      `SHA512SUMS of ${next} has no ${name}; nothing was changed`,
+      "GVISOR_DOCTOR_TARGET picks another build (linux-x64, linux-x64-baseline, linux-arm64, with -musl)",
+    );
   const file = gzWant ? `${name}.gz` : name;
   o.progress(`downloading ${src.locate(file)}`);
   const parts: Uint8Array[] = [];
   try {
     await src.stream(file, (c) => void parts.push(Buffer.from(c)));
   } catch (e) {
-    if (e instanceof DownloadError || e instanceof NotFoundError) throw new ActionError(`${e.message}; nothing was changed`);
+    if (e instanceof DownloadError || e instanceof NotFoundError)
+      throw new ActionError(`${e.message}; nothing was changed`);
     throw e;
   }
   let bytes: Buffer = Buffer.concat(parts);
   const check = (b: Uint8Array, want: string, what: string) => {
     const got = createHash("sha512").update(b).digest("hex");
-    if (got !== want) throw new ActionError(`sha512 mismatch for ${what}: expected ${want} (signed SHA512SUMS), got ${got}; nothing was changed`, "the download is truncated or was tampered with: run it again, or check GVISOR_DOCTOR_BASE");
+    if (got !== want)
+      throw new ActionError(
+        `sha512 mismatch for ${what}: expected ${want} (signed SHA512SUMS), got ${got}; nothing was changed`,
+        "the download is truncated or was tampered with: run it again, or check GVISOR_DOCTOR_BASE",
+      );
   };
   if (gzWant) {
     check(bytes, gzWant, src.locate(file));
@@ -217,7 +291,11 @@ export async function selfUpdate(o: SelfUpdateOptions): Promise<SelfUpdateResult
       closeSync(fd);
     }
     const reported = await reportsVersion(incoming);
-    if (reported !== next) throw new ActionError(`the new binary reports ${reported}, but the release is ${next}; nothing was changed`, "check GVISOR_DOCTOR_BASE");
+    if (reported !== next)
+      throw new ActionError(
+        `the new binary reports ${reported}, but the release is ${next}; nothing was changed`,
+        "check GVISOR_DOCTOR_BASE",
+      );
     swapIn(exe, incoming);
   } finally {
     rmSync(incoming, { force: true });

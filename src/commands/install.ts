@@ -116,8 +116,13 @@ export const installCommand: Command = {
     const verify = parseVerify(v.verify as string | undefined, v.source as string | undefined);
     if (verify === "signed" && pinned) throw new UsageError("--sha512 and --verify signed exclude each other", "the signed chain supplies the hashes; drop --sha512");
     if (verify === "signed" && format) throw new UsageError("--format does not apply to --verify signed (the apt repository serves a .deb)", "drop --format");
-    if (v["cross-check"] && verify === "signed") throw new UsageError("--cross-check compares the tarball with the signed .deb; with --verify signed there is no tarball", "drop one of them");
-    if (v.keyring !== undefined && verify !== "signed" && !v["cross-check"]) throw new UsageError("--keyring needs --verify signed or --cross-check", "e.g. --verify signed --keyring /usr/share/keyrings/mirror.gpg");
+    if (v["cross-check"] && verify === "signed") {
+      throw new UsageError("--cross-check compares the tarball with the signed .deb; with --verify signed there is no tarball",
+        "drop one of them");
+    }
+    if (v.keyring !== undefined && verify !== "signed" && !v["cross-check"]) {
+      throw new UsageError("--keyring needs --verify signed or --cross-check", "e.g. --verify signed --keyring /usr/share/keyrings/mirror.gpg");
+    }
     let keyring: { path: string; bytes: Uint8Array } | null = null;
     if (v.keyring !== undefined) {
       const { readFileSync } = await import("node:fs");

@@ -41,18 +41,32 @@ export const selfUpdateCommand: Command = {
     "allow-downgrade": { type: "boolean" },
   },
   async run(p, io) {
-    const [{ selfUpdate }, { httpOptionsFromEnv }] = await Promise.all([import("../../platform/self/update.ts"), import("../../platform/release/http.ts")]);
+    const [{ selfUpdate }, { httpOptionsFromEnv }] = await Promise.all([
+      import("../../platform/self/update.ts"),
+      import("../../platform/release/http.ts"),
+    ]);
     const v = p.values;
     const r = await selfUpdate({
-      env: io.env, exe: process.execPath, current: VERSION, version: (v.version as string | undefined)?.replace(/^v/, "") ?? null,
-      check: !!v.check, rollback: !!v.rollback, allowDowngrade: !!v["allow-downgrade"],
-      http: httpOptionsFromEnv(io.env, `gvisor-doctor/${VERSION}`), progress: (t) => io.stderr(t),
+      env: io.env,
+      exe: process.execPath,
+      current: VERSION,
+      version: (v.version as string | undefined)?.replace(/^v/, "") ?? null,
+      check: !!v.check,
+      rollback: !!v.rollback,
+      allowDowngrade: !!v["allow-downgrade"],
+      http: httpOptionsFromEnv(io.env, `gvisor-doctor/${VERSION}`),
+      progress: (t) => io.stderr(t),
     });
     if (io.json) {
       io.stdout(JSON.stringify({ schemaVersion: 1, command: "self-update", ok: true, ...r }, null, 2));
       return EXIT.OK;
     }
-    const how = r.verified === "ssh-signature" ? `signature by ${r.key} and sha512 verified` : r.verified === "sha512-only" ? "sha512 only (GVISOR_DOCTOR_UNSIGNED=1)" : "";
+    const how =
+      r.verified === "ssh-signature"
+        ? `signature by ${r.key} and sha512 verified`
+        : r.verified === "sha512-only"
+          ? "sha512 only (GVISOR_DOCTOR_UNSIGNED=1)"
+          : "";
     switch (r.action) {
       case "up-to-date":
         io.stdout(`gvisor-doctor ${r.from} is the release at ${r.base}; nothing to do`);
@@ -61,7 +75,10 @@ export const selfUpdateCommand: Command = {
         io.stdout(`gvisor-doctor ${r.to} is available (this is ${r.from}; ${how}): run 'gvisor-doctor self-update'`);
         break;
       case "updated":
-        io.stdout(`${io.c.green("updated")} ${r.path}: ${r.from} → ${r.to} (${how}); the old one is kept for 'gvisor-doctor self-update --rollback'`);
+        io.stdout(
+          `${io.c.green("updated")} ${r.path}: ${r.from} → ${r.to} (${how}); ` +
+            "the old one is kept for 'gvisor-doctor self-update --rollback'",
+        );
         break;
       case "rolled-back":
         io.stdout(`${io.c.green("rolled back")} ${r.path}: ${r.from} → ${r.to}`);

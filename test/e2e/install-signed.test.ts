@@ -32,14 +32,25 @@ beforeAll(() => {
   const debA = buildDeb(dir, "20260817.0");
   const debB = buildDeb(dir, "20260101.0");
   repo = join(dir, "repo");
-  writeSuite(repo, { suite: "release", debs: [{ version: "20260817.0", path: debA }], key, date: new Date(Date.now() - DAY) });
+  writeSuite(repo, {
+    suite: "release",
+    debs: [{ version: "20260817.0", path: debA }],
+    key,
+    date: new Date(Date.now() - DAY),
+  });
   writeSuite(repo, { suite: "20260817", debs: [{ version: "20260817.0", path: debA }], key });
   writeSuite(repo, { suite: "20260101", debs: [{ version: "20260101.0", path: debB }], key });
   // The bucket's tarball of the same release, holding the same files as the .deb.
   writeTarball(join(repo, "release/20260817.0", ARCH), readFileSync(RUNSC));
   served = serveDir(repo);
   const evilRepo = join(dir, "evil");
-  writeSuite(evilRepo, { suite: "release", debs: [{ version: "20260817.0", path: buildEvilDeb(dir, "20260817.0", "./usr/bin/../../../../../tmp/gvd-evil-e2e") }], key });
+  writeSuite(evilRepo, {
+    suite: "release",
+    debs: [
+      { version: "20260817.0", path: buildEvilDeb(dir, "20260817.0", "./usr/bin/../../../../../tmp/gvd-evil-e2e") },
+    ],
+    key,
+  });
   evil = serveDir(evilRepo);
 }, 180_000);
 afterAll(() => {
@@ -60,8 +71,11 @@ function writeTarball(d: string, runsc: Buffer): { tar: Buffer; sum: string } {
   mkdirSync(d, { recursive: true });
   const bb = readFileSync(BUSYBOX);
   const plain = buildTar([
-    { path: "./", type: "Directory" }, { path: "./runsc", data: runsc }, { path: "./containerd-shim-runsc-v1", data: bb },
-    { path: "./gvisor-bin/", type: "Directory" }, { path: "./gvisor-bin/runsc-metric-server", data: bb },
+    { path: "./", type: "Directory" },
+    { path: "./runsc", data: runsc },
+    { path: "./containerd-shim-runsc-v1", data: bb },
+    { path: "./gvisor-bin/", type: "Directory" },
+    { path: "./gvisor-bin/runsc-metric-server", data: bb },
   ]);
   const tar = spawnSync("zstd", ["-q", "-1", "-c"], { input: plain, maxBuffer: 1 << 27 }).stdout as Buffer;
   writeFileSync(join(d, "gvisor.tar.zstd"), tar);
@@ -71,7 +85,11 @@ function writeTarball(d: string, runsc: Buffer): { tar: Buffer; sum: string } {
 }
 
 const env = cleanEnv();
-const install = (...args: string[]) => gvd(["install", "--verify", "signed", "--mirror", served.url, "--prefix", prefix, "--no-configure", "--json", ...args], env);
+const install = (...args: string[]) =>
+  gvd(
+    ["install", "--verify", "signed", "--mirror", served.url, "--prefix", prefix, "--no-configure", "--json", ...args],
+    env,
+  );
 const withKey = (...args: string[]) => install("--keyring", key.publicKey, ...args);
 const file = (rel: string) => readFileSync(join(repo, rel));
 const serve = (rel: string, body: string | Uint8Array) => served.override(`/${rel}`, () => new Response(body));
@@ -93,26 +111,56 @@ describe("install --verify signed", () => {
     const r = await withKey();
     expect(r.stderr).not.toContain("error");
     expect(r.code).toBe(0);
-    expect(r.json).toMatchObject({ ok: true, action: "installed", format: "deb", url: `${served.url}/pool/20260817.0/binary-${DEB_ARCH}/runsc.deb` });
+    expect(r.json).toMatchObject({
+      ok: true,
+      action: "installed",
+      format: "deb",
+      url: `${served.url}/pool/20260817.0/binary-${DEB_ARCH}/runsc.deb`,
+    });
     expect(r.json.trust.level).toBe("signed");
     expect(r.json.trust.key).toBe(key.fingerprint);
     expect(r.json.trust.chain).toHaveLength(3);
     expect(r.json.trust.chain[0]).toContain(`${served.url}/dists/release/InRelease: OpenPGP signature by`);
     expect(r.json.trust.chain[1]).toContain(`${bins}/Packages.gz: sha512`);
     expect(r.json.trust.chain[2]).toContain("runsc.deb: sha512");
-    expect(served.requests).toEqual(["GET /dists/release/InRelease", `GET /dists/release/${bins}/Packages.gz`, `GET /pool/20260817.0/binary-${DEB_ARCH}/runsc.deb`]);
+    expect(served.requests).toEqual([
+      "GET /dists/release/InRelease",
+      `GET /dists/release/${bins}/Packages.gz`,
+      `GET /pool/20260817.0/binary-${DEB_ARCH}/runsc.deb`,
+    ]);
     expect(spawnSync(join(prefix, "bin/runsc"), ["--version"]).status).toBe(0);
     expect(existsSync(join(r.json.dir, "gvisor-bin/runsc-metric-server"))).toBe(true);
     expect(existsSync(join(r.json.dir, "runsc.toml"))).toBe(false);
     const state = JSON.parse(readFileSync(join(prefix, "lib/gvisor/state.json"), "utf8"));
-    expect(state.versions[r.json.version]).toMatchObject({ format: "deb", release: "20260817.0", trust: { level: "signed", key: key.fingerprint } });
+    expect(state.versions[r.json.version]).toMatchObject({
+      format: "deb",
+      release: "20260817.0",
+      trust: { level: "signed", key: key.fingerprint },
+    });
     expect(Object.keys(state.aptSeen)).toEqual([`${served.url} release`]);
     // check's runsc.binary shows the live install's trust level.
-    const c = await gvd(["check", "--only", "runsc.binary", "--offline", "--json"], cleanEnv({ PATH: `${prefix}/bin:${process.env.PATH}` }));
+    const c = await gvd(
+      ["check", "--only", "runsc.binary", "--offline", "--json"],
+      cleanEnv({ PATH: `${prefix}/bin:${process.env.PATH}` }),
+    );
     const bin = c.json.checks.find((x: { id: string }) => x.id === "runsc.binary");
     expect(bin.details).toContain(`trust: signed (OpenPGP key ${key.fingerprint.toUpperCase()})`);
     // The same again: nothing to do; human output names the trust level.
-    const again = await gvd(["install", "--source", "apt", "--mirror", served.url, "--prefix", prefix, "--no-configure", "--keyring", key.binaryKey], env);
+    const again = await gvd(
+      [
+        "install",
+        "--source",
+        "apt",
+        "--mirror",
+        served.url,
+        "--prefix",
+        prefix,
+        "--no-configure",
+        "--keyring",
+        key.binaryKey,
+      ],
+      env,
+    );
     expect(again.code).toBe(0);
     expect(again.stdout).toContain("already installed");
   });
@@ -133,7 +181,9 @@ describe("install --verify signed", () => {
 
 describe("tampering is refused with nothing installed", () => {
   test("InRelease modified after signing", async () => {
-    const text = file("dists/release/InRelease").toString().replace(/^(Date: .*)$/m, "$1 ");
+    const text = file("dists/release/InRelease")
+      .toString()
+      .replace(/^(Date: .*)$/m, "$1 ");
     serve("dists/release/InRelease", text.replace("Components: main", "Components: main contrib"));
     await refused(/InRelease has no valid signature/, () => withKey());
   });
@@ -149,14 +199,28 @@ describe("tampering is refused with nothing installed", () => {
   test("an expired signature (made three days ago, valid for one)", async () => {
     const d = mkdtempSync(join(dir, "expired-"));
     const past = `${Math.floor((Date.now() - 3 * DAY) / 1000)}!`;
-    writeSuite(d, { suite: "release", debs: [{ version: "20260817.0", path: buildDeb(d, "20260817.0") }], key, signArgs: ["--faked-system-time", past, "--default-sig-expire", "1d"] });
+    writeSuite(d, {
+      suite: "release",
+      debs: [{ version: "20260817.0", path: buildDeb(d, "20260817.0") }],
+      key,
+      signArgs: ["--faked-system-time", past, "--default-sig-expire", "1d"],
+    });
     serve("dists/release/InRelease", readFileSync(join(d, "dists/release/InRelease")));
     await refused(/expired/i, () => withKey());
   });
 
   test("Packages that do not match the hash in the signed Release", async () => {
     const { gzipSync } = await import("node:zlib");
-    serve(`dists/release/${bins}/Packages.gz`, gzipSync(Buffer.from(file(`dists/release/${bins}/Packages`).toString().replace(/^SHA256: .*$/m, `SHA256: ${"0".repeat(64)}`))));
+    serve(
+      `dists/release/${bins}/Packages.gz`,
+      gzipSync(
+        Buffer.from(
+          file(`dists/release/${bins}/Packages`)
+            .toString()
+            .replace(/^SHA256: .*$/m, `SHA256: ${"0".repeat(64)}`),
+        ),
+      ),
+    );
     await refused(/Packages\.gz does not match the signed Release/, () => withKey());
   });
 
@@ -167,7 +231,22 @@ describe("tampering is refused with nothing installed", () => {
 
   test('a correctly signed .deb whose data.tar climbs out with ".."', async () => {
     const before = tree(prefix);
-    const r = await gvd(["install", "--verify", "signed", "--keyring", key.publicKey, "--mirror", evil.url, "--prefix", prefix, "--no-configure", "--json"], env);
+    const r = await gvd(
+      [
+        "install",
+        "--verify",
+        "signed",
+        "--keyring",
+        key.publicKey,
+        "--mirror",
+        evil.url,
+        "--prefix",
+        prefix,
+        "--no-configure",
+        "--json",
+      ],
+      env,
+    );
     expect(r.code).toBe(1);
     expect(r.json.error.message).toMatch(/cannot be installed safely: member ".*" climbs out of the directory/);
     expect(tree(prefix)).toEqual(before);
@@ -177,15 +256,28 @@ describe("tampering is refused with nothing installed", () => {
   test("a replayed older Release (validly signed) after a newer one was installed", async () => {
     expect((await withKey()).code).toBe(0);
     const d = mkdtempSync(join(dir, "replay-"));
-    writeSuite(d, { suite: "release", debs: [{ version: "20260817.0", path: buildDeb(d, "20260817.0") }], key, date: new Date(Date.now() - 30 * DAY) });
-    for (const f of ["InRelease", `${bins}/Packages.gz`]) serve(`dists/release/${f}`, readFileSync(join(d, "dists/release", f)));
-    served.override(`/pool/20260817.0/binary-${DEB_ARCH}/runsc.deb`, () => new Response(readFileSync(join(d, `pool/20260817.0/binary-${DEB_ARCH}/runsc.deb`))));
-    await refused(/older \(Date .*\) than the one this prefix already verified .*: a replayed Release/, () => withKey("--force"));
+    writeSuite(d, {
+      suite: "release",
+      debs: [{ version: "20260817.0", path: buildDeb(d, "20260817.0") }],
+      key,
+      date: new Date(Date.now() - 30 * DAY),
+    });
+    for (const f of ["InRelease", `${bins}/Packages.gz`])
+      serve(`dists/release/${f}`, readFileSync(join(d, "dists/release", f)));
+    served.override(
+      `/pool/20260817.0/binary-${DEB_ARCH}/runsc.deb`,
+      () => new Response(readFileSync(join(d, `pool/20260817.0/binary-${DEB_ARCH}/runsc.deb`))),
+    );
+    await refused(/older \(Date .*\) than the one this prefix already verified .*: a replayed Release/, () =>
+      withKey("--force"),
+    );
   });
 
   test("an older release than the live one, unless --allow-downgrade", async () => {
     expect((await withKey("--version", "20260817")).code).toBe(0);
-    await refused(/the signed release 20260101\.0 is older than the live 20260817\.0: refusing to downgrade/, () => withKey("--version", "20260101"));
+    await refused(/the signed release 20260101\.0 is older than the live 20260817\.0: refusing to downgrade/, () =>
+      withKey("--version", "20260101"),
+    );
     const r = await withKey("--version", "20260101", "--allow-downgrade");
     expect(r.code).toBe(0);
     expect(r.json.trust.chain[2]).toContain("(20260101.0)");
@@ -193,22 +285,47 @@ describe("tampering is refused with nothing installed", () => {
 });
 
 describe("--cross-check: the bucket's tarball against the signed .deb of the same release", () => {
-  const cross = (...args: string[]) => gvd(["install", "--cross-check", "--keyring", key.publicKey, "--mirror", served.url, "--prefix", prefix,
-    "--no-configure", "--json", "--version", "20260817.0", ...args], env);
+  const cross = (...args: string[]) =>
+    gvd(
+      [
+        "install",
+        "--cross-check",
+        "--keyring",
+        key.publicKey,
+        "--mirror",
+        served.url,
+        "--prefix",
+        prefix,
+        "--no-configure",
+        "--json",
+        "--version",
+        "20260817.0",
+        ...args,
+      ],
+      env,
+    );
 
   test("equal files: installed from the tarball, the comparison recorded in the trust chain", async () => {
     const r = await cross();
     expect(r.code).toBe(0);
     expect(r.json).toMatchObject({ format: "zstd", trust: { level: "bucket-sha512" } });
-    expect(r.json.trust.chain.at(-1)).toBe(`${served.url}/release/20260817.0/${ARCH}/gvisor.tar.zstd: runsc, containerd-shim-runsc-v1, gvisor-bin/runsc-metric-server equal byte for byte to the signed .deb's`);
+    expect(r.json.trust.chain.at(-1)).toBe(
+      `${served.url}/release/20260817.0/${ARCH}/gvisor.tar.zstd: runsc, containerd-shim-runsc-v1, gvisor-bin/runsc-metric-server equal byte for byte to the signed .deb's`,
+    );
     expect(served.requests).toContain(`GET /pool/20260817.0/binary-${DEB_ARCH}/runsc.deb`);
   });
 
   test("a tarball whose runsc differs (its .sha512 rewritten to match) is a hard failure naming both sources", async () => {
-    const other = writeTarball(mkdtempSync(join(dir, "swapped-")), Buffer.concat([readFileSync(RUNSC), Buffer.from("\nbackdoor\n")]));
+    const other = writeTarball(
+      mkdtempSync(join(dir, "swapped-")),
+      Buffer.concat([readFileSync(RUNSC), Buffer.from("\nbackdoor\n")]),
+    );
     served.override(`/release/20260817.0/${ARCH}/gvisor.tar.zstd`, () => new Response(other.tar));
     served.override(`/release/20260817.0/${ARCH}/gvisor.tar.zstd.sha512`, () => new Response(other.sum));
-    const msg = await refused(/cross-check failed: runsc from .*gvisor\.tar\.zstd differs from the signed .*runsc\.deb \(20260817\.0, signed by/, () => cross());
+    const msg = await refused(
+      /cross-check failed: runsc from .*gvisor\.tar\.zstd differs from the signed .*runsc\.deb \(20260817\.0, signed by/,
+      () => cross(),
+    );
     expect(msg).toContain(`${served.url}/release/20260817.0/${ARCH}/gvisor.tar.zstd`);
     expect(msg).toContain(`${served.url}/pool/20260817.0/binary-${DEB_ARCH}/runsc.deb`);
   });

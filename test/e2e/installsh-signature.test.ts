@@ -33,7 +33,10 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 /** Run `release`'s install.sh against `release` (a directory base) into a fresh directory. */
 function installFrom(release: string, extra: Record<string, string> = {}, script = join(release, "install.sh")) {
   const dir = join(tmp, `bin-${++n}`);
-  const r = spawnSync("sh", [script, "--version"], { env: cleanEnv({ GVISOR_DOCTOR_BASE: release, GVISOR_DOCTOR_INSTALL_DIR: dir, ...extra }), encoding: "utf8" });
+  const r = spawnSync("sh", [script, "--version"], {
+    env: cleanEnv({ GVISOR_DOCTOR_BASE: release, GVISOR_DOCTOR_INSTALL_DIR: dir, ...extra }),
+    encoding: "utf8",
+  });
   return { code: r.status, stderr: r.stderr, stdout: r.stdout, installed: existsSync(join(dir, "gvisor-doctor")) };
 }
 
@@ -49,7 +52,13 @@ describe("install.sh verifies SHA512SUMS.sig", () => {
     expect(readFileSync(join(signed, "install.sh"), "utf8")).toContain(`GVD_RELEASE_PUBKEY='${pubkey}'`);
     expect(readFileSync(INSTALL_SH, "utf8")).toMatch(/^\s*GVD_RELEASE_PUBKEY=$/m);
     expect(() => stampInstallSh("#!/bin/sh\n", pubkey)).toThrow(/no empty GVD_RELEASE_PUBKEY/);
-    expect(spawnSync("ssh-keygen", ["-Y", "check-novalidate", "-n", "gvisor-doctor-release", "-s", join(signed, "SHA512SUMS.sig")], { input: readFileSync(join(signed, "SHA512SUMS")) }).status).toBe(0);
+    expect(
+      spawnSync(
+        "ssh-keygen",
+        ["-Y", "check-novalidate", "-n", "gvisor-doctor-release", "-s", join(signed, "SHA512SUMS.sig")],
+        { input: readFileSync(join(signed, "SHA512SUMS")) },
+      ).status,
+    ).toBe(0);
   });
 
   test("a good signature: verified with ssh-keygen, and installed", () => {
@@ -74,9 +83,14 @@ describe("install.sh verifies SHA512SUMS.sig", () => {
     const asset = hostAsset();
     copyFileSync("/bin/busybox", join(d, asset));
     rmSync(join(d, `${asset}.gz`));
-    const sums = readFileSync(join(d, "SHA512SUMS"), "utf8").split("\n").filter((l) => l && !l.endsWith(`  ${asset}.gz`));
+    const sums = readFileSync(join(d, "SHA512SUMS"), "utf8")
+      .split("\n")
+      .filter((l) => l && !l.endsWith(`  ${asset}.gz`));
     const h = spawnSync("sha512sum", [join(d, asset)], { encoding: "utf8" }).stdout.split(" ")[0];
-    Bun.write(join(d, "SHA512SUMS"), `${sums.map((l) => (l.endsWith(`  ${asset}`) ? `${h}  ${asset}` : l)).join("\n")}\n`);
+    Bun.write(
+      join(d, "SHA512SUMS"),
+      `${sums.map((l) => (l.endsWith(`  ${asset}`) ? `${h}  ${asset}` : l)).join("\n")}\n`,
+    );
     const r = installFrom(d);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("does not verify");
@@ -100,7 +114,9 @@ describe("install.sh verifies SHA512SUMS.sig", () => {
     const path = toolbox(join(tmp, "no-ssh-keygen"), { exclude: ["ssh-keygen"] });
     const r = installFrom(signed, { PATH: path });
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain("warn: no ssh-keygen (OpenSSH client) on this host, so the signature SHA512SUMS.sig could not be checked: only the SHA-512 hashes were");
+    expect(r.stderr).toContain(
+      "warn: no ssh-keygen (OpenSSH client) on this host, so the signature SHA512SUMS.sig could not be checked: only the SHA-512 hashes were",
+    );
     expect(r.installed).toBe(true);
   });
 
@@ -110,4 +126,3 @@ describe("install.sh verifies SHA512SUMS.sig", () => {
     expect(r.stderr).toContain("this install.sh names no release key: only the SHA-512 hashes were checked");
   });
 });
-

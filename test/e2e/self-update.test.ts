@@ -3,7 +3,7 @@
 // made in the test: good update, bad signature, truncated download, downgrade, unsigned, rollback.
 import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { signSums } from "../../scripts/build.ts";
@@ -41,7 +41,10 @@ beforeAll(async () => {
   asset = hostAsset();
   // A real gvisor-doctor that says it is 9.9.9: the release to update to.
   newBinary = join(dir, "build", "gvisor-doctor");
-  const b = spawnSync(process.execPath, [join(ROOT, "scripts/build.ts"), "--outfile", newBinary], { env: { ...process.env, GVD_BUILD_VERSION: NEW }, encoding: "utf8" });
+  const b = spawnSync(process.execPath, [join(ROOT, "scripts/build.ts"), "--outfile", newBinary], {
+    env: { ...process.env, GVD_BUILD_VERSION: NEW },
+    encoding: "utf8",
+  });
   if (b.status !== 0) throw new Error(b.stderr);
   await makeRelease(join(dir, "new"), { assets: [asset], binary: { path: newBinary }, version: NEW });
   signSums(join(dir, "new"), key);
@@ -63,11 +66,16 @@ beforeEach(() => {
   served.reset();
 });
 
-const env = (release: string, extra: Record<string, string> = {}) => cleanEnv({ GVISOR_DOCTOR_BASE: `${served.url}/${release}`, GVISOR_DOCTOR_RELEASE_PUBKEY: pubkey, ...extra });
+const env = (release: string, extra: Record<string, string> = {}) =>
+  cleanEnv({ GVISOR_DOCTOR_BASE: `${served.url}/${release}`, GVISOR_DOCTOR_RELEASE_PUBKEY: pubkey, ...extra });
 /** Run a binary without blocking this process: the release server lives in it. */
 async function run(binary: string, args: string[], e: NodeJS.ProcessEnv) {
   const p = Bun.spawn([binary, ...args], { env: e, stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(p.stdout).text(),
+    new Response(p.stderr).text(),
+    p.exited,
+  ]);
   let json: any = null;
   try {
     json = JSON.parse(stdout);
@@ -88,7 +96,13 @@ describe("self-update", () => {
     const before = sha(exe);
     const r = await run(exe, ["self-update", "--check", "--json"], env("new"));
     expect(r.code).toBe(0);
-    expect(r.json).toMatchObject({ ok: true, action: "update-available", from: current, to: NEW, verified: "ssh-signature" });
+    expect(r.json).toMatchObject({
+      ok: true,
+      action: "update-available",
+      from: current,
+      to: NEW,
+      verified: "ssh-signature",
+    });
     expect(sha(exe)).toBe(before);
     expect(served.requests).toEqual(["GET /new/SHA512SUMS", "GET /new/SHA512SUMS.sig", "GET /new/VERSION"]);
   });
@@ -98,7 +112,9 @@ describe("self-update", () => {
     const r = await run(exe, ["self-update"], env("new"));
     expect(r.stderr).not.toContain("error");
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`updated ${exe}: ${current} → ${NEW} (signature by ${pubkey.split(" ").slice(0, 2).join(" ")} and sha512 verified)`);
+    expect(r.stdout).toContain(
+      `updated ${exe}: ${current} → ${NEW} (signature by ${pubkey.split(" ").slice(0, 2).join(" ")} and sha512 verified)`,
+    );
     expect(versionOf(exe)).toBe(`gvisor-doctor ${NEW}`);
     expect(sha(exe)).toBe(sha(newBinary));
     expect(sha(join(bin, ".gvisor-doctor.previous"))).toBe(before);
@@ -115,7 +131,11 @@ describe("self-update", () => {
   });
 
   test("a release signed by another key is refused", async () => {
-    refused(await run(exe, ["self-update"], env("other")), /SHA512SUMS\.sig: signed by another key than the release key/, sha(exe));
+    refused(
+      await run(exe, ["self-update"], env("other")),
+      /SHA512SUMS\.sig: signed by another key than the release key/,
+      sha(exe),
+    );
   });
 
   test("a SHA512SUMS changed after signing is refused", async () => {
@@ -127,22 +147,44 @@ describe("self-update", () => {
   test("a truncated download is refused by its signed hash", async () => {
     const gz = readFileSync(join(dir, "new", `${asset}.gz`));
     served.override(`/new/${asset}.gz`, () => new Response(gz.subarray(0, gz.length >> 1)));
-    refused(await run(exe, ["self-update"], env("new")), /sha512 mismatch for .*\.gz: expected [0-9a-f]{128} \(signed SHA512SUMS\)/, sha(exe));
+    refused(
+      await run(exe, ["self-update"], env("new")),
+      /sha512 mismatch for .*\.gz: expected [0-9a-f]{128} \(signed SHA512SUMS\)/,
+      sha(exe),
+    );
   });
 
   test("an older release is refused unless --allow-downgrade", async () => {
     copyFileSync(newBinary, exe);
-    refused(await run(exe, ["self-update"], env("old")), new RegExp(`is ${current.replace(/[.+]/g, "\\$&")}, older than this gvisor-doctor ${NEW}: refusing to downgrade`), sha(exe));
+    refused(
+      await run(exe, ["self-update"], env("old")),
+      new RegExp(`is ${current.replace(/[.+]/g, "\\$&")}, older than this gvisor-doctor ${NEW}: refusing to downgrade`),
+      sha(exe),
+    );
     const r = await run(exe, ["self-update", "--allow-downgrade", "--json"], env("old"));
     expect(r.code).toBe(0);
     expect(versionOf(exe)).toBe(`gvisor-doctor ${current}`);
   });
 
   test("an unsigned release is refused unless GVISOR_DOCTOR_UNSIGNED=1 (then the hashes alone vouch)", async () => {
-    refused(await run(exe, ["self-update"], env("unsigned")), /SHA512SUMS\.sig is missing: the release is not signed/, sha(exe));
+    refused(
+      await run(exe, ["self-update"], env("unsigned")),
+      /SHA512SUMS\.sig is missing: the release is not signed/,
+      sha(exe),
+    );
     const r = await run(exe, ["self-update", "--json"], env("unsigned", { GVISOR_DOCTOR_UNSIGNED: "1" }));
     expect(r.code).toBe(0);
     expect(r.json).toMatchObject({ action: "updated", verified: "sha512-only" });
+  });
+
+  test("a user who cannot write the binary's directory may --check, but not replace it", async () => {
+    for (const d of [dir, bin]) chmodSync(d, 0o755);
+    const asNobody = (args: string[]) => run("setpriv", ["--reuid", "65534", "--regid", "65534", "--clear-groups", exe, ...args], env("new"));
+    const check = await asNobody(["self-update", "--check", "--json"]);
+    expect(check.code).toBe(0);
+    expect(check.json).toMatchObject({ action: "update-available", to: NEW });
+    const before = sha(exe);
+    refused(await asNobody(["self-update"]), /cannot replace .*: .* is not writable \(you are not root\)/, before);
   });
 
   test("already the release: nothing to do", async () => {

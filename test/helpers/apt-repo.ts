@@ -35,18 +35,54 @@ export function makeKey(dir: string, name: string, ageDays = 0): TestKey {
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const env = { ...process.env, GNUPGHOME: home };
   const faked = ageDays ? [`--faked-system-time`, `${Math.floor(Date.now() / 1000) - ageDays * 86400}!`] : [];
-  sh("gpg", ["--batch", "--quiet", ...faked, "--passphrase", "", "--quick-gen-key", `${name} <${name}@test.invalid>`, "ed25519", "sign", "never"], { env });
+  sh(
+    "gpg",
+    [
+      "--batch",
+      "--quiet",
+      ...faked,
+      "--passphrase",
+      "",
+      "--quick-gen-key",
+      `${name} <${name}@test.invalid>`,
+      "ed25519",
+      "sign",
+      "never",
+    ],
+    { env },
+  );
   const fpr = sh("gpg", ["--batch", "--with-colons", "--list-keys"], { env }).match(/^fpr:+([0-9A-F]{40}):/m)![1];
   const publicKey = join(dir, `${name}.asc`);
   const binaryKey = join(dir, `${name}.gpg`);
   writeFileSync(publicKey, sh("gpg", ["--batch", "--armor", "--export", fpr], { env }));
   spawnSync("gpg", ["--batch", "--export", "--output", binaryKey, fpr], { env });
   return {
-    home, fingerprint: fpr.toLowerCase(), publicKey, binaryKey,
+    home,
+    fingerprint: fpr.toLowerCase(),
+    publicKey,
+    binaryKey,
     sign(file, mode, extra = []) {
       const out = mode === "clear" ? file.replace(/Release$/, "InRelease") : `${file}.gpg`;
       rmSync(out, { force: true });
-      sh("gpg", ["--batch", "--yes", "--quiet", "--digest-algo", "SHA512", "--local-user", fpr, ...extra, mode === "clear" ? "--clearsign" : "--detach-sign", "--armor", "--output", out, file], { env });
+      sh(
+        "gpg",
+        [
+          "--batch",
+          "--yes",
+          "--quiet",
+          "--digest-algo",
+          "SHA512",
+          "--local-user",
+          fpr,
+          ...extra,
+          mode === "clear" ? "--clearsign" : "--detach-sign",
+          "--armor",
+          "--output",
+          out,
+          file,
+        ],
+        { env },
+      );
     },
     close: () => void spawnSync("gpgconf", ["--kill", "gpg-agent"], { env }),
   };
@@ -63,10 +99,17 @@ export function buildDeb(dir: string, version: string): string {
   copyFileSync(BUSYBOX, join(root, "usr/bin/gvisor-bin/runsc-metric-server"));
   writeFileSync(join(root, "etc/containerd/runsc.toml"), "# runsc\n[runsc_config]\n");
   writeFileSync(join(root, "DEBIAN/conffiles"), "/etc/containerd/runsc.toml\n");
-  writeFileSync(join(root, "DEBIAN/control"), [
-    "Package: runsc", `Version: ${version}`, `Architecture: ${DEB_ARCH}`, "Maintainer: The gVisor Authors <gvisor-bot@google.com>",
-    "Description: gVisor container sandbox runtime", "",
-  ].join("\n"));
+  writeFileSync(
+    join(root, "DEBIAN/control"),
+    [
+      "Package: runsc",
+      `Version: ${version}`,
+      `Architecture: ${DEB_ARCH}`,
+      "Maintainer: The gVisor Authors <gvisor-bot@google.com>",
+      "Description: gVisor container sandbox runtime",
+      "",
+    ].join("\n"),
+  );
   sh("chmod", ["-R", "go-w", root]);
   const out = join(dir, `runsc_${version}_${DEB_ARCH}.deb`);
   sh("dpkg-deb", ["--root-owner-group", "-Zgzip", "-z1", "--build", root, out]);
@@ -88,14 +131,32 @@ function arMember(name: string, data: Buffer): Buffer {
 
 /** A .deb whose data.tar holds runsc and a member that climbs out with "..": signed like any other. */
 export function buildEvilDeb(dir: string, version: string, evilPath: string): string {
-  const control = gzipSync(buildTar([{ path: "./control", data: Buffer.from(`Package: runsc\nVersion: ${version}\nArchitecture: ${DEB_ARCH}\n`), mode: 0o644 }]));
-  const data = gzipSync(buildTar([
-    { path: "./usr/bin/", type: "Directory" },
-    { path: "./usr/bin/runsc", data: readFileSync(RUNSC) },
-    { path: evilPath, data: Buffer.from("#!/bin/sh\necho pwned\n") },
-  ]));
+  const control = gzipSync(
+    buildTar([
+      {
+        path: "./control",
+        data: Buffer.from(`Package: runsc\nVersion: ${version}\nArchitecture: ${DEB_ARCH}\n`),
+        mode: 0o644,
+      },
+    ]),
+  );
+  const data = gzipSync(
+    buildTar([
+      { path: "./usr/bin/", type: "Directory" },
+      { path: "./usr/bin/runsc", data: readFileSync(RUNSC) },
+      { path: evilPath, data: Buffer.from("#!/bin/sh\necho pwned\n") },
+    ]),
+  );
   const out = join(dir, `evil_${version}.deb`);
-  writeFileSync(out, Buffer.concat([Buffer.from("!<arch>\n"), arMember("debian-binary", Buffer.from("2.0\n")), arMember("control.tar.gz", control), arMember("data.tar.gz", data)]));
+  writeFileSync(
+    out,
+    Buffer.concat([
+      Buffer.from("!<arch>\n"),
+      arMember("debian-binary", Buffer.from("2.0\n")),
+      arMember("control.tar.gz", control),
+      arMember("data.tar.gz", data),
+    ]),
+  );
   return out;
 }
 
@@ -124,10 +185,22 @@ export function writeSuite(root: string, s: SuiteSpec): string {
   const packages = s.debs.map((d) => sh("apt-ftparchive", ["packages", `pool/${d.version}`], { cwd: root })).join("");
   writeFileSync(join(bin, "Packages"), packages);
   writeFileSync(join(bin, "Packages.gz"), gzipSync(packages));
-  const release = sh("apt-ftparchive", [
-    "-o", `APT::FTPArchive::Release::Suite=${s.suite}`, "-o", `APT::FTPArchive::Release::Codename=${s.suite}`,
-    "-o", `APT::FTPArchive::Release::Architectures=${DEB_ARCH}`, "-o", "APT::FTPArchive::Release::Components=main", "release", ".",
-  ], { cwd: dists });
+  const release = sh(
+    "apt-ftparchive",
+    [
+      "-o",
+      `APT::FTPArchive::Release::Suite=${s.suite}`,
+      "-o",
+      `APT::FTPArchive::Release::Codename=${s.suite}`,
+      "-o",
+      `APT::FTPArchive::Release::Architectures=${DEB_ARCH}`,
+      "-o",
+      "APT::FTPArchive::Release::Components=main",
+      "release",
+      ".",
+    ],
+    { cwd: dists },
+  );
   const date = (s.date ?? new Date()).toUTCString().replace("GMT", "UTC");
   writeFileSync(join(dists, "Release"), release.replace(/^Date: .*$/m, `Date: ${date}`));
   if (s.inRelease !== false) s.key.sign(join(dists, "Release"), "clear", s.signArgs);

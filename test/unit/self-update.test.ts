@@ -21,7 +21,9 @@ const sign = (k: string, file: string, ns = RELEASE_NAMESPACE) => {
   expect(spawnSync("ssh-keygen", ["-q", "-Y", "sign", "-f", k, "-n", ns, file]).status).toBe(0);
   return readFileSync(`${file}.sig`, "utf8");
 };
-beforeAll(() => { dir = mkdtempSync("/tmp/gvd-test-sshsig-"); });
+beforeAll(() => {
+  dir = mkdtempSync("/tmp/gvd-test-sshsig-");
+});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("SSH signatures (ssh-keygen -Y sign)", () => {
@@ -32,10 +34,17 @@ describe("SSH signatures (ssh-keygen -Y sign)", () => {
     writeFileSync(msg, `${"0".repeat(128)}  VERSION\n`);
     const sig = sign(a.path, msg);
     expect(() => verifySshSig(readFileSync(msg), sig, a.pub)).not.toThrow();
-    expect(() => verifySshSig(Buffer.from(`${"1".repeat(128)}  VERSION\n`), sig, a.pub)).toThrow(/does not match SHA512SUMS/);
+    expect(() => verifySshSig(Buffer.from(`${"1".repeat(128)}  VERSION\n`), sig, a.pub)).toThrow(
+      /does not match SHA512SUMS/,
+    );
     expect(() => verifySshSig(readFileSync(msg), sig, b.pub)).toThrow(/signed by another key/);
-    expect(() => verifySshSig(readFileSync(msg), sign(a.path, msg, "file"), a.pub)).toThrow(/namespace "file", not "gvisor-doctor-release"/);
-    const body = sig.split("\n").filter((l) => l && !l.startsWith("-----")).join("");
+    expect(() => verifySshSig(readFileSync(msg), sign(a.path, msg, "file"), a.pub)).toThrow(
+      /namespace "file", not "gvisor-doctor-release"/,
+    );
+    const body = sig
+      .split("\n")
+      .filter((l) => l && !l.startsWith("-----"))
+      .join("");
     const cut = `-----BEGIN SSH SIGNATURE-----\n${body.slice(0, -24)}\n-----END SSH SIGNATURE-----\n`;
     expect(() => verifySshSig(readFileSync(msg), cut, a.pub)).toThrow(/truncated/);
     expect(() => verifySshSig(readFileSync(msg), "hello", a.pub)).toThrow(/not an SSH signature/);

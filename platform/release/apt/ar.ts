@@ -53,7 +53,8 @@ export class ArReader {
       buf = buf.subarray(Math.min(need, buf.length));
       if (this.head.length < (this.magicSeen ? 60 : MAGIC.length)) break;
       if (!this.magicSeen) {
-        if (this.head.toString("latin1") !== MAGIC) throw new ArError("not an ar archive (a .deb starts with \"!<arch>\")");
+        if (this.head.toString("latin1") !== MAGIC)
+          throw new ArError('not an ar archive (a .deb starts with "!<arch>")');
         this.magicSeen = true;
         this.head = Buffer.alloc(0);
         continue;

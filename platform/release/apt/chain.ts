@@ -36,22 +36,36 @@ export async function fetchAll(src: Source, rel: string, max: number): Promise<B
   let n = 0;
   await src.stream(rel, (c) => {
     n += c.length;
-    if (n > max) throw new ActionError(`${src.locate(rel)} is larger than ${max} bytes: not an apt index`, "check --mirror");
+    if (n > max)
+      throw new ActionError(`${src.locate(rel)} is larger than ${max} bytes: not an apt index`, "check --mirror");
     parts.push(Buffer.from(c));
   });
   return Buffer.concat(parts);
 }
 
-function refuse(msg: string, hint = "check --mirror; the repository does not match what gVisor's key signed"): ActionError {
+function refuse(
+  msg: string,
+  hint = "check --mirror; the repository does not match what gVisor's key signed",
+): ActionError {
   return new ActionError(`${msg}\nnothing was installed`, hint);
 }
 
 function safeRel(p: string): boolean {
-  return !p.startsWith("/") && !p.includes("\\") && !/^[a-z][a-z0-9+.-]*:/i.test(p) && p.split("/").every((s) => s !== ".." && s !== "." && s !== "");
+  return (
+    !p.startsWith("/") &&
+    !p.includes("\\") &&
+    !/^[a-z][a-z0-9+.-]*:/i.test(p) &&
+    p.split("/").every((s) => s !== ".." && s !== "." && s !== "")
+  );
 }
 
 export async function resolveSignedChain(o: {
-  source: Source; target: AptTarget; trusted: TrustedKeys; now: Date; pathEnv?: string; detail(t: string): void;
+  source: Source;
+  target: AptTarget;
+  trusted: TrustedKeys;
+  now: Date;
+  pathEnv?: string;
+  detail(t: string): void;
 }): Promise<SignedChain> {
   const { source, target, trusted } = o;
   const dists = `dists/${target.suite}`;
@@ -71,9 +85,17 @@ export async function resolveSignedChain(o: {
       verified = await verifyDetached(data, sig, trusted, releaseUrl, o.now);
     }
   } catch (e) {
-    if (e instanceof SignatureError) throw refuse(e.message, `the repository is not signed by the trusted key: check --mirror${trusted.from.startsWith("gVisor") ? "" : " and --keyring"}`);
+    if (e instanceof SignatureError)
+      throw refuse(
+        e.message,
+        "the repository is not signed by the trusted key: check --mirror" +
+          (trusted.from.startsWith("gVisor") ? "" : " and --keyring"),
+      );
     if (e instanceof NotFoundError) {
-      throw refuse(`gVisor's apt repository has no suite ${target.suite} at ${source.base} (${e.message})`, "check --version and --mirror (apt suites: release, nightly, YYYYMMDD)");
+      throw refuse(
+        `gVisor's apt repository has no suite ${target.suite} at ${source.base} (${e.message})`,
+        "check --version and --mirror (apt suites: release, nightly, YYYYMMDD)",
+      );
     }
     throw e;
   }
@@ -87,10 +109,15 @@ export async function resolveSignedChain(o: {
   }
   // A Release signed for another suite (say, an old dated one) must not stand in for this one.
   if (release.suite !== target.suite && release.codename !== target.suite) {
-    throw refuse(`${releaseUrl} is signed for suite ${release.suite ?? release.codename ?? "(none)"}, not ${target.suite}`);
+    throw refuse(
+      `${releaseUrl} is signed for suite ${release.suite ?? release.codename ?? "(none)"}, not ${target.suite}`,
+    );
   }
   if (release.architectures.length && !release.architectures.includes(target.arch)) {
-    throw refuse(`suite ${target.suite} has no ${target.arch} packages (Architectures: ${release.architectures.join(" ")})`, "check the host's architecture");
+    throw refuse(
+      `suite ${target.suite} has no ${target.arch} packages (Architectures: ${release.architectures.join(" ")})`,
+      "check the host's architecture",
+    );
   }
 
   // Packages: gz (decoded in-process), plain, then xz (needs the xz program).
@@ -101,10 +128,13 @@ export async function resolveSignedChain(o: {
   const want = release.files.get(pick)!;
   const packagesUrl = source.locate(`${dists}/${pick}`);
   const raw = await fetchAll(source, `${dists}/${pick}`, MAX_PACKAGES);
-  const [algo, expected] = want.sha512 ? ["sha512", want.sha512] as const : ["sha256", want.sha256!] as const;
+  const [algo, expected] = want.sha512 ? (["sha512", want.sha512] as const) : (["sha256", want.sha256!] as const);
   const got = createHash(algo).update(raw).digest("hex");
   if (raw.length !== want.size || got !== expected) {
-    throw refuse(`${packagesUrl} does not match the signed Release: ${algo} ${got} (${raw.length} bytes), signed ${expected} (${want.size} bytes)`);
+    throw refuse(
+      `${packagesUrl} does not match the signed Release: ${algo} ${got} (${raw.length} bytes), ` +
+        `signed ${expected} (${want.size} bytes)`,
+    );
   }
   chain.push(`${packagesUrl}: ${algo} ${expected.slice(0, 16)}… as listed in the signed Release`);
   let entries: PackageEntry[];
@@ -116,7 +146,10 @@ export async function resolveSignedChain(o: {
   }
   if (target.version) entries = entries.filter((e) => e.version === target.version);
   if (!entries.length) {
-    throw refuse(`${packagesUrl} has no runsc${target.version ? ` ${target.version}` : ""} for ${target.arch}`, "check --version: apt carries only some point releases");
+    throw refuse(
+      `${packagesUrl} has no runsc${target.version ? ` ${target.version}` : ""} for ${target.arch}`,
+      "check --version: apt carries only some point releases",
+    );
   }
   const newest = (e: PackageEntry) => parseGvisorVersion(e.version);
   entries.sort((a, b) => {
@@ -125,9 +158,19 @@ export async function resolveSignedChain(o: {
     return va && vb ? compareGvisor(vb, va) : b.version.localeCompare(a.version);
   });
   const deb = entries[0];
-  if (!safeRel(deb.filename)) throw refuse(`${packagesUrl}: runsc's Filename ${JSON.stringify(deb.filename)} leaves the repository`);
+  if (!safeRel(deb.filename))
+    throw refuse(`${packagesUrl}: runsc's Filename ${JSON.stringify(deb.filename)} leaves the repository`);
   const debUrl = source.locate(deb.filename);
   return {
-    target, releaseUrl, release, signer: verified.fingerprint, signedAt: verified.signedAt, packagesUrl, deb, debRel: deb.filename, debUrl, chain,
+    target,
+    releaseUrl,
+    release,
+    signer: verified.fingerprint,
+    signedAt: verified.signedAt,
+    packagesUrl,
+    deb,
+    debRel: deb.filename,
+    debUrl,
+    chain,
   };
 }

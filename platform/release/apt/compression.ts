@@ -48,11 +48,16 @@ function gunzip(out: Out): Decoder {
     name: "node:zlib",
     async write(chunk) {
       check();
-      if (!z.write(chunk)) await new Promise<void>((r) => {
-        const done = () => { z.off("drain", done); z.off("close", done); r(); };
-        z.on("drain", done);
-        z.on("close", done);
-      });
+      if (!z.write(chunk))
+        await new Promise<void>((r) => {
+          const done = () => {
+            z.off("drain", done);
+            z.off("close", done);
+            r();
+          };
+          z.on("drain", done);
+          z.on("close", done);
+        });
       check();
     },
     async end() {
@@ -66,13 +71,28 @@ function gunzip(out: Out): Decoder {
   };
 }
 
-export function createAptDecoder(c: Compression, out: Out, pathEnv?: string): Decoder {
+/**
+ * gz: node:zlib. GVISOR_DOCTOR_DECODER=system takes the host's pigz or gzip instead: measured
+ * slower on a 155 MB .deb (bench/RESULTS.md, install --verify signed), unlike zstd.
+ */
+export function createAptDecoder(
+  c: Compression,
+  out: Out,
+  pathEnv?: string,
+  choice = process.env.GVISOR_DOCTOR_DECODER,
+): Decoder {
   switch (c) {
-    case "gz":
-      return gunzip(out);
+    case "gz": {
+      const path = `${pathEnv ?? process.env.PATH ?? ""}:/usr/bin:/bin`;
+      const sys = choice === "system" ? (which("pigz", path) ?? which("gzip", path)) : null;
+      return sys ? processDecoder(sys, ["-d", "-c"], "gzip", out) : gunzip(out);
+    }
     case "xz": {
       const xz = xzProgram(pathEnv);
-      if (!xz) throw new DecodeError("this .deb is xz-compressed and there is no xz program on PATH (apt-get install xz-utils)");
+      if (!xz)
+        throw new DecodeError(
+          "this .deb is xz-compressed and there is no xz program on PATH (apt-get install xz-utils)",
+        );
       return processDecoder(xz, ["-d", "-c", "-q"], "xz", out);
     }
     case "zst":
@@ -86,11 +106,17 @@ export function createAptDecoder(c: Compression, out: Out, pathEnv?: string): De
 export async function decodeAll(c: Compression, data: Uint8Array, max: number, pathEnv?: string): Promise<Buffer> {
   const parts: Buffer[] = [];
   let n = 0;
-  const d = createAptDecoder(c, (b) => {
-    n += b.length;
-    if (n > max) throw new DecodeError(`decodes to more than ${max} bytes`);
-    parts.push(b);
-  }, pathEnv);
+  // Small indexes: in-process (no process start for a few KB).
+  const d = createAptDecoder(
+    c,
+    (b) => {
+      n += b.length;
+      if (n > max) throw new DecodeError(`decodes to more than ${max} bytes`);
+      parts.push(b);
+    },
+    pathEnv,
+    "builtin",
+  );
   try {
     await d.write(data);
     await d.end();

@@ -9,14 +9,23 @@ import { compareGvisor, parseGvisorVersion } from "../../versions.ts";
 export const DOWNGRADE_HINT = "pass --allow-downgrade to install an older release on purpose";
 
 export function checkReleaseFreshness(o: {
-  what: string; date: string | null; validUntil: string | null; seen: string | null; allowDowngrade: boolean; now: Date;
+  what: string;
+  date: string | null;
+  validUntil: string | null;
+  seen: string | null;
+  allowDowngrade: boolean;
+  now: Date;
 }): void {
   if (o.validUntil && Date.parse(o.validUntil) < o.now.getTime()) {
-    throw new ActionError(`${o.what} expired on ${o.validUntil} (Valid-Until): a stale copy of the repository; nothing was installed`, "use an up-to-date mirror");
+    throw new ActionError(
+      `${o.what} expired on ${o.validUntil} (Valid-Until): a stale copy of the repository; nothing was installed`,
+      "use an up-to-date mirror",
+    );
   }
   if (o.seen && o.date && Date.parse(o.date) < Date.parse(o.seen) && !o.allowDowngrade) {
     throw new ActionError(
-      `${o.what} is older (Date ${o.date}) than the one this prefix already verified (Date ${o.seen}): a replayed Release; nothing was installed`,
+      `${o.what} is older (Date ${o.date}) than the one this prefix already verified (Date ${o.seen}): ` +
+        "a replayed Release; nothing was installed",
       `check --mirror; ${DOWNGRADE_HINT}`,
     );
   }
@@ -28,7 +37,10 @@ export function checkDowngrade(live: string | null, next: string | null, allow: 
   const b = next ? parseGvisorVersion(next) : null;
   if (!a || !b || allow) return;
   if (compareGvisor(b, a) < 0) {
-    throw new ActionError(`${what} ${b.raw} is older than the live ${a.raw}: refusing to downgrade; nothing was installed`, DOWNGRADE_HINT);
+    throw new ActionError(
+      `${what} ${b.raw} is older than the live ${a.raw}: refusing to downgrade; nothing was installed`,
+      DOWNGRADE_HINT,
+    );
   }
 }
 
@@ -36,7 +48,9 @@ export function checkDowngrade(live: string | null, next: string | null, allow: 
  * The release a live install is, for the downgrade check: the signed package Version, else
  * what runsc reports (unless a distribution build), else the dated release that was asked for.
  */
-export function liveRelease(rec: { release?: string; runscVersion: string | null; requested: string } | undefined): string | null {
+export function liveRelease(
+  rec: { release?: string; runscVersion: string | null; requested: string } | undefined,
+): string | null {
   if (!rec) return null;
   if (rec.release) return rec.release;
   const v = rec.runscVersion ? parseGvisorVersion(rec.runscVersion) : null;

@@ -21,6 +21,7 @@ export function aptTarget(spec: VersionSpec, arch: GvisorArch): AptTarget {
   if (m) return { suite: m[1], arch: debArch, version: m[2] === undefined ? null : spec.requested };
   throw new UsageError(
     `--verify signed: gVisor's signed apt repository has no suite for ${spec.requested}`,
-    "the apt suites are release, nightly and YYYYMMDD: use --version latest, nightly or a release date, or --verify sha512",
+    "the apt suites are release, nightly and YYYYMMDD: use --version latest, nightly or a release date, " +
+      "or --verify sha512",
   );
 }

@@ -18,7 +18,8 @@ export function parseParagraphs(text: string): Paragraph[] {
       continue;
     }
     if (/^[ \t]/.test(line)) {
-      if (!cur || !last) throw new AptIndexError(`continuation line without a field: ${JSON.stringify(line.slice(0, 60))}`);
+      if (!cur || !last)
+        throw new AptIndexError(`continuation line without a field: ${JSON.stringify(line.slice(0, 60))}`);
       cur.set(last, `${cur.get(last)}\n${line.trim()}`);
       continue;
     }
@@ -62,12 +63,16 @@ export function parseRelease(text: string): ReleaseFile {
   const [p] = parseParagraphs(text);
   if (!p) throw new AptIndexError("the Release file is empty");
   const files = new Map<string, IndexEntry>();
-  for (const [field, algo] of [["sha256", "sha256"], ["sha512", "sha512"]] as const) {
+  for (const [field, algo] of [
+    ["sha256", "sha256"],
+    ["sha512", "sha512"],
+  ] as const) {
     const block = p.get(field);
     if (!block) continue;
     for (const line of block.split("\n").filter((l) => l.trim())) {
       const m = line.trim().match(/^([0-9a-fA-F]+)\s+(\d+)\s+(\S+)$/);
-      if (!m) throw new AptIndexError(`bad ${field.toUpperCase()} line in Release: ${JSON.stringify(line.slice(0, 80))}`);
+      if (!m)
+        throw new AptIndexError(`bad ${field.toUpperCase()} line in Release: ${JSON.stringify(line.slice(0, 80))}`);
       const want = algo === "sha256" ? 64 : 128;
       if (m[1].length !== want) throw new AptIndexError(`bad ${field.toUpperCase()} hash for ${m[3]} in Release`);
       const e = files.get(m[3]) ?? { size: Number(m[2]) };
@@ -79,8 +84,13 @@ export function parseRelease(text: string): ReleaseFile {
   if (!files.size) throw new AptIndexError("the Release file lists no SHA256 or SHA512 hashes");
   const words = (k: string) => (p.get(k) ?? "").split(/\s+/).filter(Boolean);
   return {
-    suite: p.get("suite") ?? null, codename: p.get("codename") ?? null, date: parseDebDate(p.get("date")),
-    validUntil: parseDebDate(p.get("valid-until")), architectures: words("architectures"), components: words("components"), files,
+    suite: p.get("suite") ?? null,
+    codename: p.get("codename") ?? null,
+    date: parseDebDate(p.get("date")),
+    validUntil: parseDebDate(p.get("valid-until")),
+    architectures: words("architectures"),
+    components: words("components"),
+    files,
   };
 }
 
@@ -103,10 +113,15 @@ export function findPackages(text: string, name: string, arch: string): PackageE
     if (a !== arch && a !== "all") continue;
     const filename = p.get("filename");
     const size = Number(p.get("size"));
-    if (!filename || !Number.isSafeInteger(size)) throw new AptIndexError(`the ${name} entry in Packages has no Filename or Size`);
+    if (!filename || !Number.isSafeInteger(size))
+      throw new AptIndexError(`the ${name} entry in Packages has no Filename or Size`);
     const sha256 = p.get("sha256")?.toLowerCase() ?? null;
     const sha512 = p.get("sha512")?.toLowerCase() ?? null;
-    if ((sha256 && !/^[0-9a-f]{64}$/.test(sha256)) || (sha512 && !/^[0-9a-f]{128}$/.test(sha512)) || (!sha256 && !sha512)) {
+    if (
+      (sha256 && !/^[0-9a-f]{64}$/.test(sha256)) ||
+      (sha512 && !/^[0-9a-f]{128}$/.test(sha512)) ||
+      (!sha256 && !sha512)
+    ) {
       throw new AptIndexError(`the ${name} ${p.get("version") ?? ""} entry in Packages has no usable SHA256/SHA512`);
     }
     out.push({ package: name, version: p.get("version") ?? "", architecture: a, filename, size, sha256, sha512 });

@@ -38,19 +38,32 @@ export async function loadTrustedKeys(keyring: { path: string; bytes: Uint8Array
         : await pgp.readKeys({ binaryKeys: keyring.bytes });
     }
   } catch (e) {
-    throw new SignatureError(`${keyring?.path ?? "the compiled-in key"} holds no OpenPGP public key: ${(e as Error).message}`);
+    throw new SignatureError(
+      `${keyring?.path ?? "the compiled-in key"} holds no OpenPGP public key: ${(e as Error).message}`,
+    );
   }
   const fingerprints = keys.map((k) => k.getFingerprint().toLowerCase());
-  if (!keyring && !fingerprints.includes(GVISOR_KEY_FINGERPRINT)) throw new SignatureError("the compiled-in gVisor key is damaged");
+  if (!keyring && !fingerprints.includes(GVISOR_KEY_FINGERPRINT))
+    throw new SignatureError("the compiled-in gVisor key is damaged");
   return { from: keyring ? keyring.path : "gVisor's archive key (compiled in)", fingerprints, keys };
 }
 
 /** Group a fingerprint as gpg prints it. */
 export function formatFingerprint(fpr: string): string {
-  return fpr.toUpperCase().replace(/(.{4})/g, "$1 ").trim().replace(/^((?:\S{4} ){5})/, "$1 ");
+  return fpr
+    .toUpperCase()
+    .replace(/(.{4})/g, "$1 ")
+    .trim()
+    .replace(/^((?:\S{4} ){5})/, "$1 ");
 }
 
-async function check(pgp: OpenPGP, trusted: TrustedKeys, what: string, run: () => Promise<{ signatures: unknown[] }>, now: Date): Promise<{ fingerprint: string; signedAt: string | null }> {
+async function check(
+  pgp: OpenPGP,
+  trusted: TrustedKeys,
+  what: string,
+  run: () => Promise<{ signatures: unknown[] }>,
+  now: Date,
+): Promise<{ fingerprint: string; signedAt: string | null }> {
   let res;
   try {
     res = await run();
@@ -58,14 +71,21 @@ async function check(pgp: OpenPGP, trusted: TrustedKeys, what: string, run: () =
     throw new SignatureError(`${what}: ${(e as Error).message}`);
   }
   const problems: string[] = [];
-  for (const s of res.signatures as { keyID: { toHex(): string }; verified: Promise<boolean>; signature: Promise<{ packets: { created: Date | null }[] }> }[]) {
+  for (const s of res.signatures as {
+    keyID: { toHex(): string };
+    verified: Promise<boolean>;
+    signature: Promise<{ packets: { created: Date | null }[] }>;
+  }[]) {
     try {
       await s.verified;
-      const key = (trusted.keys as Awaited<ReturnType<OpenPGP["readKeys"]>>).find((k) => k.getKeys(s.keyID as never).length > 0);
+      const key = (trusted.keys as Awaited<ReturnType<OpenPGP["readKeys"]>>).find(
+        (k) => k.getKeys(s.keyID as never).length > 0,
+      );
       if (!key) continue;
       // openpgp checks expiry against `date`; the key's own expiry too (an expired key signs nothing).
       const exp = await key.getExpirationTime();
-      if (exp instanceof Date && exp.getTime() <= now.getTime()) throw new Error(`the key ${key.getFingerprint()} expired on ${exp.toISOString()}`);
+      if (exp instanceof Date && exp.getTime() <= now.getTime())
+        throw new Error(`the key ${key.getFingerprint()} expired on ${exp.toISOString()}`);
       const created = (await s.signature).packets[0]?.created ?? null;
       return { fingerprint: key.getFingerprint().toLowerCase(), signedAt: created ? created.toISOString() : null };
     } catch (e) {
@@ -73,11 +93,19 @@ async function check(pgp: OpenPGP, trusted: TrustedKeys, what: string, run: () =
     }
   }
   void pgp;
-  throw new SignatureError(`${what} has no valid signature by ${trusted.from} (${trusted.fingerprints.map(formatFingerprint).join(", ")})${problems.length ? `: ${problems.join("; ")}` : ""}`);
+  throw new SignatureError(
+    `${what} has no valid signature by ${trusted.from} (${trusted.fingerprints.map(formatFingerprint).join(", ")})` +
+      (problems.length ? `: ${problems.join("; ")}` : ""),
+  );
 }
 
 /** Verify a clearsigned InRelease; returns only the text that the signature covers. */
-export async function verifyClearsigned(text: string, trusted: TrustedKeys, what: string, now = new Date()): Promise<Verified> {
+export async function verifyClearsigned(
+  text: string,
+  trusted: TrustedKeys,
+  what: string,
+  now = new Date(),
+): Promise<Verified> {
   const pgp = await openpgp();
   let message;
   try {
@@ -86,25 +114,45 @@ export async function verifyClearsigned(text: string, trusted: TrustedKeys, what
     throw new SignatureError(`${what} is not a clearsigned OpenPGP message: ${(e as Error).message}`);
   }
   let data = "";
-  const who = await check(pgp, trusted, what, async () => {
-    const r = await pgp.verify({ message, verificationKeys: trusted.keys as never, date: now, expectSigned: false });
-    data = r.data as string;
-    return r;
-  }, now);
+  const who = await check(
+    pgp,
+    trusted,
+    what,
+    async () => {
+      const r = await pgp.verify({ message, verificationKeys: trusted.keys as never, date: now, expectSigned: false });
+      data = r.data as string;
+      return r;
+    },
+    now,
+  );
   return { text: data, ...who };
 }
 
 /** Verify Release against a detached Release.gpg (armored or binary). */
-export async function verifyDetached(data: Uint8Array, sig: Uint8Array, trusted: TrustedKeys, what: string, now = new Date()): Promise<Verified> {
+export async function verifyDetached(
+  data: Uint8Array,
+  sig: Uint8Array,
+  trusted: TrustedKeys,
+  what: string,
+  now = new Date(),
+): Promise<Verified> {
   const pgp = await openpgp();
   let signature;
   try {
     const s = Buffer.from(sig).toString("latin1");
-    signature = s.includes("-----BEGIN PGP SIGNATURE-----") ? await pgp.readSignature({ armoredSignature: s }) : await pgp.readSignature({ binarySignature: sig });
+    signature = s.includes("-----BEGIN PGP SIGNATURE-----")
+      ? await pgp.readSignature({ armoredSignature: s })
+      : await pgp.readSignature({ binarySignature: sig });
   } catch (e) {
     throw new SignatureError(`${what}.gpg is not an OpenPGP signature: ${(e as Error).message}`);
   }
   const message = await pgp.createMessage({ binary: data });
-  const who = await check(pgp, trusted, what, () => pgp.verify({ message, signature, verificationKeys: trusted.keys as never, date: now, format: "binary" }), now);
+  const who = await check(
+    pgp,
+    trusted,
+    what,
+    () => pgp.verify({ message, signature, verificationKeys: trusted.keys as never, date: now, format: "binary" }),
+    now,
+  );
   return { text: Buffer.from(data).toString("utf8"), ...who };
 }

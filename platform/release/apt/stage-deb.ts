@@ -21,7 +21,12 @@ export interface StagedDeb {
 const MAGIC = Buffer.from("!<arch>\n");
 
 export async function stageDeb(o: {
-  source: Source; rel: string; url: string; staging: string; pathEnv?: string; onBytes(done: number, total: number | null): void;
+  source: Source;
+  rel: string;
+  url: string;
+  staging: string;
+  pathEnv?: string;
+  onBytes(done: number, total: number | null): void;
 }): Promise<StagedDeb> {
   const h256 = createHash("sha256");
   const h512 = createHash("sha512");
@@ -36,27 +41,34 @@ export async function stageDeb(o: {
     await deb.abort();
   };
   try {
-    const r = await o.source.stream(o.rel, async (chunk) => {
-      if (!sniffed) {
-        sniffed = true;
-        if (chunk.length < MAGIC.length || !MAGIC.equals(Buffer.from(chunk.subarray(0, MAGIC.length)))) {
-          throw new ActionError(`${o.url} is not a .deb package (it does not start with "!<arch>")`, "check --mirror; nothing was installed");
+    const r = await o.source.stream(
+      o.rel,
+      async (chunk) => {
+        if (!sniffed) {
+          sniffed = true;
+          if (chunk.length < MAGIC.length || !MAGIC.equals(Buffer.from(chunk.subarray(0, MAGIC.length)))) {
+            throw new ActionError(
+              `${o.url} is not a .deb package (it does not start with "!<arch>")`,
+              "check --mirror; nothing was installed",
+            );
+          }
         }
-      }
-      h256.update(chunk);
-      h512.update(chunk);
-      if (!unpackError) {
-        try {
-          await deb.write(chunk);
-        } catch (e) {
-          await fail(e);
+        h256.update(chunk);
+        h512.update(chunk);
+        if (!unpackError) {
+          try {
+            await deb.write(chunk);
+          } catch (e) {
+            await fail(e);
+          }
         }
-      }
-      done += chunk.length;
-      o.onBytes(done, total);
-    }, (s) => {
-      total = s.total;
-    });
+        done += chunk.length;
+        o.onBytes(done, total);
+      },
+      (s) => {
+        total = s.total;
+      },
+    );
     let members: StagedMember[] = [];
     if (!unpackError) {
       try {
@@ -67,7 +79,15 @@ export async function stageDeb(o: {
     }
     const synced = unpackError ? Promise.resolve() : deb.synced();
     synced.catch(() => {});
-    return { members, bytes: r.bytes, sha256: h256.digest("hex"), sha512: h512.digest("hex"), decoder: deb.decoderName, unpackError, synced };
+    return {
+      members,
+      bytes: r.bytes,
+      sha256: h256.digest("hex"),
+      sha512: h512.digest("hex"),
+      decoder: deb.decoderName,
+      unpackError,
+      synced,
+    };
   } catch (e) {
     await deb.abort();
     throw e;
