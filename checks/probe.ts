@@ -13,7 +13,7 @@ export const RUNTIME_NAME = "runsc";
 /** The probe did not start: the rule that matches its error, else the error and the command. */
 export function didNotStart(checkId: string, r: RunResult, cmd: string, rc: RuleContext, details: string[], what = "the container"): Outcome {
   const text = `${r.stderr}\n${r.stdout}`;
-  const d = diagnose(checkId, text, rc) ?? unknownError(cmd, text.trim() ? text : failureText(r));
+  const d = diagnose(checkId, text, rc) ?? unknownError(cmd, r.stderr.trim() || r.stdout.trim() ? text : failureText(r));
   return fail(`${what} did not start: ${failureText(r)}`, d, [...details, ...r.stderr.trim().split("\n").filter(Boolean).slice(-4)]);
 }
 
@@ -52,6 +52,8 @@ export async function decodeStartFailure(failed: Outcome, r: RunResult, checkId:
   details.push(`decisive lines of ${dbg.files.map(logKind).join(", ")}:`, ...dbg.lines.map((l) => `  ${l}`));
   const decoded = dbg.causes.length ? diagnose(checkId, dbg.causes.join("\n"), rc) : null;
   const first = dbg.causes[0];
-  const diagnosis = decoded ?? (first ? { ...(failed.diagnosis ?? unknownError(how, first)), cause: `${failed.diagnosis?.cause ?? "The sandbox did not start."} runsc's log says: ${first}` } : failed.diagnosis);
+  const base = decoded ?? (first ? { ...(failed.diagnosis ?? unknownError(how, first)), cause: `${failed.diagnosis?.cause ?? "The sandbox did not start."} runsc's log says: ${first}` } : failed.diagnosis);
+  // An unknown error keeps the probe's own output too (decoded: the rule explains it; the log shows it).
+  const diagnosis = base ? { ...base, ...(decoded ? {} : { output: failed.diagnosis?.output ?? unknownError(how, `${r.stderr}\n${r.stdout}`).output }), log: dbg.lines } : base;
   return { ...failed, message: first ? `${failed.message}; runsc's log: ${first}` : failed.message, details, diagnosis };
 }

@@ -338,8 +338,14 @@ export function diagnoseState(ruleId: string, c: RuleContext): Diagnosis {
 
 /** For unknown errors: show the text verbatim with the command that produced it. */
 export function unknownError(command: string, text: string): Diagnosis {
+  const lines = text.trim().split("\n");
+  const shown = lines.slice(-3).join(" | ") || "(no output on stderr or stdout)";
+  // The whole output travels with the finding (--json): the last lines alone often miss the cause.
+  const output = lines.length > MAX_OUTPUT_LINES ? [`… ${lines.length - MAX_OUTPUT_LINES} earlier lines`, ...lines.slice(-MAX_OUTPUT_LINES)] : lines;
   return {
-    cause: `Unrecognised error from \`${command}\`: ${text.trim().split("\n").slice(-3).join(" | ")}`,
+    cause: `Unrecognised error from \`${command}\`: ${shown}`,
     fix: { id: "rerun-verbose", summary: "Run the command by hand to see the full error; if gvisor-doctor should recognise it, please report it", command, automatic: false },
+    output: output.map((l) => (l.length > 1000 ? `${l.slice(0, 1000)}…` : l)),
   };
 }
+const MAX_OUTPUT_LINES = 200;

@@ -40,6 +40,7 @@ describe.skipIf(!BED.ok)("docker.hello: a generic start failure is decoded from 
     expect(hello.diagnosis.cause).toContain(`chroot in ${tmp}, but it runs as nobody`);
     expect(hello.details).toContain(`  boot: error setting up chroot: error mounting tmpfs in choot: failed to safely mount: Open(${tmp}, _, _): permission denied`);
     expect(hello.details.some((l: string) => l.includes("Docker cannot run a one-off runtime") && l.includes("not the container"))).toBe(true);
+    expect(hello.diagnosis.log[0]).toBe(`boot: error setting up chroot: error mounting tmpfs in choot: failed to safely mount: Open(${tmp}, _, _): permission denied`);
     const decisive = hello.details.filter((l: string) => /^ {2}(boot|gofer|create|start|run|do): /.test(l));
     expect(decisive.length).toBeGreaterThan(0);
     expect(decisive.length).toBeLessThanOrEqual(10);

@@ -100,7 +100,9 @@ describe.skipIf(!root)("runsc.smoke decodes a real fault from the sandbox's own 
       expect(o.status).toBe("fail");
       expect(o.diagnosis?.rule).toBe("tmp-unreachable");
       expect(o.diagnosis?.cause).toContain(`chroot in ${dir}, but it runs as nobody`);
-      expect(o.details).toContain(`  boot: error setting up chroot: error mounting tmpfs in choot: failed to safely mount: Open(${dir}, _, _): permission denied`);
+      const line = `  boot: error setting up chroot: error mounting tmpfs in choot: failed to safely mount: Open(${dir}, _, _): permission denied`;
+      expect(o.details).toContain(line);
+      expect(o.diagnosis?.log?.[0]).toBe(line.trim());
     } finally {
       rmSync(parent, { recursive: true, force: true });
     }
@@ -121,4 +123,39 @@ describe.skipIf(!root)("runsc.smoke decodes a real fault from the sandbox's own 
       rmSync(dir, { recursive: true, force: true });
     }
   }, 90_000);
+});
+
+describe.skipIf(!root || !existsSync(HOST_RUNSC))("unknown errors keep the whole output, never just an exit code", () => {
+  test("runsc rejecting a flag: the first line (the cause) is kept, not only the last three", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gvd-smoke-"));
+    try {
+      const wrapper = join(dir, "runsc");
+      writeFileSync(wrapper, `#!/bin/sh\nexec ${HOST_RUNSC} --no-such-flag "$@"\n`);
+      chmodSync(wrapper, 0o755);
+      const o = await smoke(wrapper, process.env);
+      expect(o.status).toBe("fail");
+      expect(o.diagnosis?.rule).toBeUndefined();
+      expect(o.diagnosis?.cause).not.toContain("no-such-flag"); // the last lines are runsc's usage text
+      expect(o.diagnosis?.output?.[0]).toBe("flag provided but not defined: -no-such-flag");
+      expect(o.diagnosis?.output?.length).toBeGreaterThan(30);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  test("a probe that fails silently says so", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gvd-smoke-"));
+    try {
+      const wrapper = join(dir, "runsc");
+      // --version and flags work (the real runsc); the sandbox run exits 3 without a word.
+      writeFileSync(wrapper, `#!/bin/sh\ncase "$1" in --version|flags) exec ${HOST_RUNSC} "$@";; esac\nexit 3\n`);
+      chmodSync(wrapper, 0o755);
+      const o = await smoke(wrapper, process.env);
+      expect(o.status).toBe("fail");
+      expect(o.message).toContain("exit 3, no output on stderr or stdout");
+      expect(o.details).toContain("runsc wrote no debug log");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
