@@ -19,11 +19,11 @@ export const RUNSC_FLAG_TABLE: { flag: string; knownIn: string | null; absentIn?
   { flag: "debug", knownIn: "20221219", why: "debug logs the doctor decodes after a generic start failure" },
   { flag: "debug-log", knownIn: "20221219", why: "where those logs go" },
   { flag: "debug-command", knownIn: "20221219", why: "limits debug logs to boot,gofer,create,start" },
-  { flag: "ignore-cgroups", knownIn: "20221219", why: "runs without the cgroup controllers runsc wants (limits not enforced)" },
-  { flag: "systemd-cgroup", knownIn: "20221219", why: "systemd cgroup paths (engines pass it when their driver is systemd)" },
-  { flag: "host-settings", knownIn: null, absentIn: "20240729", why: "check/adjust/enforce the host settings runsc reads" },
-  { flag: "gvisor-marker-file", knownIn: null, absentIn: "20240729", why: "/proc/gvisor/kernel_is_gvisor in the sandbox" },
-  { flag: "sidecar-usage-policy", knownIn: null, absentIn: "20240729", why: "STRICT: a missing sidecar fails, no fallback" },
+  { flag: "ignore-cgroups", knownIn: "20221219", why: "runs without the cgroup controllers runsc wants" },
+  { flag: "systemd-cgroup", knownIn: "20221219", why: "systemd cgroup paths (a systemd cgroup driver)" },
+  { flag: "host-settings", knownIn: null, absentIn: "20240729", why: "check/adjust/enforce host settings" },
+  { flag: "gvisor-marker-file", knownIn: null, absentIn: "20240729", why: "/proc/gvisor/kernel_is_gvisor" },
+  { flag: "sidecar-usage-policy", knownIn: null, absentIn: "20240729", why: "STRICT: no sidecar fallback" },
 ];
 
 /** Sidecar binaries (gvisor-bin/ next to the real runsc); `since`: the tarball layout that ships them. */
@@ -74,7 +74,9 @@ export function tableFlags(version: Pick<GvisorVersion, "date"> | null): string[
  * What the runsc at `path` supports: its own `runsc flags`, cached per binary content;
  * falls back to the table for `version` when the binary cannot list its flags.
  */
-export async function runscFeatures(path: string, version: Pick<GvisorVersion, "date"> | null = null): Promise<RunscFeatures | null> {
+export async function runscFeatures(
+  path: string, version: Pick<GvisorVersion, "date"> | null = null,
+): Promise<RunscFeatures | null> {
   const sha256 = fileSha256(path);
   if (!sha256) return null;
   const hit = cache.get(sha256);

@@ -77,12 +77,17 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
       if (v.ok === false && !ctx.force) {
         const now = before === null ? null : await validateDaemonJson(det.binary, before, det.configPath);
         const already = now?.ok === false ? " (dockerd refuses the current file too: the edit is not the cause)" : "";
-        throw new EngineConfigError(`dockerd --validate refuses the planned ${det.configPath}${already}: ${v.message}`, { file: det.configPath }, "fix the key dockerd names, or pass --force to write it anyway", null, "dockerd-invalid");
+        const message = `dockerd --validate refuses the planned ${det.configPath}${already}: ${v.message}`;
+        const hint = "fix the key dockerd names, or pass --force to write it anyway";
+        throw new EngineConfigError(message, { file: det.configPath }, hint, null, "dockerd-invalid");
       }
       notes.push(v.message);
     }
     const afterReload: FileChange[] = p.afterReload === null ? [{ path: det.configPath, before: p.after, after: null, action: "delete", backup: false, reason: "daemon.json held only gvisor-doctor's entries" }] : [];
-    return buildPlan({ engine: "docker", request: req, configPath: det.configPath, existed: p.existed, changes: [change], afterReload, notes, effective: p.effective });
+    return buildPlan({
+      engine: "docker", request: req, configPath: det.configPath, existed: p.existed, changes: [change],
+      afterReload, notes, effective: p.effective,
+    });
   },
 
   async apply(plan, ctx) {

@@ -15,7 +15,9 @@ export interface DockerdValidation {
 }
 
 /** Run `dockerd --validate --config-file` on `text` (written to a private temp file) as `shownPath`. */
-export async function validateDaemonJson(dockerd: string, text: string, shownPath: string): Promise<DockerdValidation> {
+export async function validateDaemonJson(
+  dockerd: string, text: string, shownPath: string,
+): Promise<DockerdValidation> {
   const dir = mkdtempSync(join(tmpdir(), "gvd-daemon-json-"));
   try {
     const file = join(dir, "daemon.json");
@@ -26,7 +28,8 @@ export async function validateDaemonJson(dockerd: string, text: string, shownPat
       return { ok: null, message: `${dockerd} has no --validate (Docker < 23): validation was syntax-only` };
     }
     if (r.code === 0) return { ok: true, message: `dockerd --validate: ${said.split("\n")[0] || "configuration OK"}` };
-    return { ok: false, message: said.split("\n").filter(Boolean).slice(-3).join(" | ") || `dockerd --validate exit ${r.code}` };
+    const last = said.split("\n").filter(Boolean).slice(-3).join(" | ");
+    return { ok: false, message: last || `dockerd --validate exit ${r.code}` };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
