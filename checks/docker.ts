@@ -12,7 +12,8 @@ import { diagnose, diagnoseState, type RuleContext } from "./rules.ts";
 import { decodeStartFailure, didNotStart, RUNTIME_NAME, signatureOutcome } from "./probe.ts";
 
 export { GVISOR_SIGNATURE, RUNTIME_NAME } from "./probe.ts";
-import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext, type Diagnosis, type Outcome } from "./types.ts";
+import { fail, gvdFix, pass, skip, warn } from "./types.ts";
+import type { Check, CheckContext, Diagnosis, Outcome } from "./types.ts";
 
 const NET_MARK = "--- /proc/net/dev ---";
 
@@ -191,7 +192,9 @@ async function decodeDockerStart(ctx: CheckContext, failed: Outcome, r: RunResul
   if (!env.TMPDIR) delete env.TMPDIR;
   // Without a --network argument `do` would set up a host network for the sandbox: not the question.
   const args = [...rtArgs, ...(rtArgs.some((a) => /^--?network=/.test(a)) ? [] : ["--network=none"]), "do", "true"];
-  const note = `Docker cannot run a one-off runtime: this is \`runsc do true\` with the runtime's path${real !== path ? ` (→ ${real})` : ""} and arguments, not the container`;
+  const via = real !== path ? ` (→ ${real})` : "";
+  const note = "Docker cannot run a one-off runtime: this is `runsc do true` with the runtime's path" +
+    `${via} and arguments, not the container`;
   return decodeStartFailure(failed, r, "docker.hello", rc(ctx), { runsc: { ...runsc, path }, args, env, note });
 }
 

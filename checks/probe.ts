@@ -54,19 +54,34 @@ export interface DebugRerun {
  * is rerun once with runsc's debug logs in a private temp dir: the first fatal line of the
  * sandbox's own logs is matched against the rules, and the decisive lines go into the details.
  */
-export async function decodeStartFailure(failed: Outcome, r: RunResult, checkId: string, rc: RuleContext, rerun: DebugRerun): Promise<Outcome> {
+export async function decodeStartFailure(
+  failed: Outcome, r: RunResult, checkId: string, rc: RuleContext, rerun: DebugRerun,
+): Promise<Outcome> {
   if (failed.status !== "fail" || !isGenericStartError(`${r.stderr}\n${r.stdout}`)) return failed;
-  const dbg = await rerunWithDebug(rerun.runsc.path, rerun.args, rerun.runsc.features, { env: rerun.env, timeoutMs: 30_000, cwd: "/" });
+  const opts = { env: rerun.env, timeoutMs: 30_000, cwd: "/" };
+  const dbg = await rerunWithDebug(rerun.runsc.path, rerun.args, rerun.runsc.features, opts);
   const how = `$ ${rerun.runsc.path} ${dbg.debugArgs[0]} --debug-log=<private temp dir>/ ${rerun.args.join(" ")}`;
-  const details = [...(failed.details ?? []), `rerun with runsc debug logs${rerun.note ? ` (${rerun.note})` : ""}:`, how];
-  if (dbg.result.code === 0) return { ...failed, details: [...details, "the rerun started the sandbox: the failure did not repeat, no log to decode"] };
+  const head = `rerun with runsc debug logs${rerun.note ? ` (${rerun.note})` : ""}:`;
+  const details = [...(failed.details ?? []), head, how];
+  const kinds = dbg.files.map(logKind).join(", ");
+  if (dbg.result.code === 0) {
+    const why = "the rerun started the sandbox: the failure did not repeat, no log to decode";
+    return { ...failed, details: [...details, why] };
+  }
   if (!dbg.lines.length) {
-    const why = dbg.files.length ? `the logs (${dbg.files.map(logKind).join(", ")}) name no fatal error` : "runsc wrote no debug log";
+    const why = dbg.files.length ? `the logs (${kinds}) name no fatal error` : "runsc wrote no debug log";
     return { ...failed, details: [...details, why, ...dbg.result.stderr.trim().split("\n").slice(-4)] };
   }
-  details.push(`decisive lines of ${dbg.files.map(logKind).join(", ")}:`, ...dbg.lines.map((l) => `  ${l}`));
+  details.push(`decisive lines of ${kinds}:`, ...dbg.lines.map((l) => `  ${l}`));
   const decoded = dbg.causes.length ? diagnose(checkId, dbg.causes.join("\n"), rc) : null;
   const first = dbg.causes[0];
-  const diagnosis = decoded ?? (first ? { ...(failed.diagnosis ?? unknownError(how, first)), cause: `${failed.diagnosis?.cause ?? "The sandbox did not start."} runsc's log says: ${first}` } : failed.diagnosis);
-  return { ...failed, message: first ? `${failed.message}; runsc's log: ${first}` : failed.message, details, diagnosis };
+  const said = `${failed.diagnosis?.cause ?? "The sandbox did not start."} runsc's log says: ${first}`;
+  const undecoded = first ? { ...(failed.diagnosis ?? unknownError(how, first)), cause: said } : failed.diagnosis;
+  const base = decoded ?? undecoded;
+  // An unknown error keeps the probe's own output too (decoded: the rule explains it; the log shows it).
+  const whole = failed.diagnosis?.output ?? unknownError(how, `${r.stderr}\n${r.stdout}`).output;
+  const output = decoded ? {} : { output: whole };
+  const diagnosis = base ? { ...base, ...output, log: dbg.lines } : base;
+  const message = first ? `${failed.message}; runsc's log: ${first}` : failed.message;
+  return { ...failed, message, details, diagnosis };
 }

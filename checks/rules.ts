@@ -229,19 +229,37 @@ export const RULES: Rule[] = [
     id: "tmp-symlink", ref: 16, title: "/tmp or $TMPDIR is a symlink",
     scope: ["host.tmp", "runsc.", "docker.", "containerd.", "podman."],
     // runsc's boot log names both paths (decoded debug logs); the generic EOF needs the host facts.
-    pattern: /expected to open (\/\S*), but found (\/\S+)|cannot read client sync file: waiting for sandbox to start: EOF/,
+    pattern: /expected to open (\/\S*), but found (\/\S+)|client sync file: waiting for sandbox to start: EOF/,
     when: (f, m) => !!m?.[1] || f.tmp.symlink,
     sample: "creating container: cannot create sandbox: cannot read client sync file: waiting for sandbox to start: EOF",
-    cause: (c) => `The sandbox builds its chroot in ${c.match?.[1] ?? c.facts.tmp.path}, which is a symlink to ${c.match?.[2] ?? c.facts.tmp.target}; runsc refuses symlinks there and the sandbox dies at start.`,
-    fix: (c) => ({ id: "host.tmp-real-dir", summary: `Make ${c.facts.tmp.path} a real directory (or set TMPDIR to one for the engine)`, command: c.facts.tmp.path === "/tmp" ? "sudo sh -c 'rm /tmp && mkdir -m 1777 /tmp'" : `export TMPDIR=${c.facts.tmp.target}`, automatic: false }),
+    cause: (c) =>
+      `The sandbox builds its chroot in ${c.match?.[1] ?? c.facts.tmp.path}, which is a symlink to ` +
+      `${c.match?.[2] ?? c.facts.tmp.target}; runsc refuses symlinks there and the sandbox dies at start.`,
+    fix: (c) => {
+      // The paths runsc's log names win over the facts (the engine's TMPDIR is not ours).
+      const [path, target] = c.match?.[1] ? [c.match[1], c.match[2]] : [c.facts.tmp.path, c.facts.tmp.target];
+      const command = path === "/tmp" ? "sudo sh -c 'rm /tmp && mkdir -m 1777 /tmp'" : `export TMPDIR=${target}`;
+      const summary = `Make ${path} a real directory (or set TMPDIR to one for the engine)`;
+      return { id: "host.tmp-real-dir", summary, command, automatic: false };
+    },
   },
   {
-    // Seen in runsc 20221219's boot log with TMPDIR a 0700 directory: stderr only said "sync file … EOF".
+    // Seen in runsc 20221219's boot log with TMPDIR inside a 0700 directory: stderr only said "sync file … EOF".
     id: "tmp-unreachable", ref: 16, title: "The sandbox user cannot reach $TMPDIR",
-    scope: ["runsc.", "docker.", "containerd.", "podman."], pattern: /failed to safely mount: Open\((\/[^,]+), _, _\): permission denied/,
-    sample: "error setting up chroot: error mounting tmpfs in choot: failed to safely mount: Open(/root/tmp, _, _): permission denied",
-    cause: (c) => `The sandbox builds its chroot in ${c.match?.[1] ?? "$TMPDIR"}, but it runs as nobody, who cannot open that directory (it or a parent lacks o+x, e.g. a 0700 private temp dir).`,
-    fix: (c) => ({ id: "host.tmp-reachable", summary: `Give runsc a temp dir everyone can search (unset TMPDIR to use /tmp, or chmod o+x ${c.match?.[1] ?? "$TMPDIR"} and its parents)`, command: "unset TMPDIR", automatic: false }),
+    scope: ["runsc.", "docker.", "containerd.", "podman."],
+    pattern: /failed to safely mount: Open\((\/[^,]+), _, _\): permission denied/,
+    sample: "error setting up chroot: error mounting tmpfs in choot: failed to safely mount: " +
+      "Open(/root/tmp, _, _): permission denied",
+    cause: (c) =>
+      `The sandbox builds its chroot in ${c.match?.[1] ?? "$TMPDIR"}, but it runs as nobody, who cannot open ` +
+      "that directory (it or a parent lacks o+x, e.g. a 0700 private temp dir).",
+    fix: (c) => ({
+      id: "host.tmp-reachable",
+      summary: "Give runsc a temp dir everyone can search " +
+        `(unset TMPDIR to use /tmp, or chmod o+x ${c.match?.[1] ?? "$TMPDIR"} and its parents)`,
+      command: "unset TMPDIR",
+      automatic: false,
+    }),
   },
   {
     id: "sandbox-early-exit", ref: 16, title: "The sandbox died while starting",
@@ -277,8 +295,15 @@ export const RULES: Rule[] = [
     id: "syscall-thread", ref: 19, title: "The sandbox cannot create its syscall threads",
     scope: ["runsc.", "docker.", "containerd.", "podman."], pattern: /failed to create a syscall thread/,
     sample: "panic: failed to create a syscall thread",
-    cause: () => "The sandbox could not map or start its systrap stub threads: a virtual-memory limit on the engine or shell (ulimit -v, systemd LimitAS=), a low pids/threads limit, or a kernel that restricts ptrace.",
-    fix: () => ({ id: "host.address-space", summary: "Lift the virtual-memory limit for the engine (ulimit -v unlimited; systemd: LimitAS=infinity)", command: "ulimit -v; sudo systemctl show -p LimitAS docker containerd", automatic: false }),
+    cause: () =>
+      "The sandbox could not map or start its systrap stub threads: a virtual-memory limit on the engine or " +
+      "shell (ulimit -v, systemd LimitAS=), a low pids/threads limit, or a kernel that restricts ptrace.",
+    fix: () => ({
+      id: "host.address-space",
+      summary: "Lift the virtual-memory limit for the engine (ulimit -v unlimited; systemd: LimitAS=infinity)",
+      command: "ulimit -v; sudo systemctl show -p LimitAS docker containerd",
+      automatic: false,
+    }),
   },
   {
     id: "not-linux", ref: 20, title: "Not a Linux host (macOS, Windows)",
@@ -345,8 +370,15 @@ export function diagnoseState(ruleId: string, c: RuleContext): Diagnosis {
 
 /** For unknown errors: show the text verbatim with the command that produced it. */
 export function unknownError(command: string, text: string): Diagnosis {
+  const lines = text.trim().split("\n");
+  const shown = lines.slice(-3).join(" | ") || "(no output on stderr or stdout)";
+  // The whole output travels with the finding (--json): the last lines alone often miss the cause.
+  const dropped = lines.length - MAX_OUTPUT_LINES;
+  const output = dropped > 0 ? [`… ${dropped} earlier lines`, ...lines.slice(-MAX_OUTPUT_LINES)] : lines;
   return {
-    cause: `Unrecognised error from \`${command}\`: ${text.trim().split("\n").slice(-3).join(" | ")}`,
+    cause: `Unrecognised error from \`${command}\`: ${shown}`,
     fix: { id: "rerun-verbose", summary: "Run the command by hand to see the full error; if gvisor-doctor should recognise it, please report it", command, automatic: false },
+    output: output.map((l) => (l.length > 1000 ? `${l.slice(0, 1000)}…` : l)),
   };
 }
+const MAX_OUTPUT_LINES = 200;

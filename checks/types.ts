@@ -31,6 +31,10 @@ export interface Diagnosis {
   fix: Fix | null;
   /** Id of the diagnosis rule that matched, when one did. */
   rule?: string;
+  /** Unknown errors: the failing command's whole output (stderr, else stdout; capped), never just an exit code. */
+  output?: string[];
+  /** The decisive lines of runsc's debug logs, when a start failure was decoded from them. */
+  log?: string[];
 }
 
 export interface Outcome {

@@ -207,5 +207,6 @@ export function failureText(r: RunResult): string {
   if (r.timedOut) return `${r.cmd.join(" ")} timed out after ${r.durationMs} ms`;
   const text = (r.stderr.trim() || r.stdout.trim()).split("\n").filter(Boolean).slice(-3).join(" | ");
   const how = r.signal ? `killed by ${r.signal}` : `exit ${r.code}`;
-  return text ? `${text} (${how})` : how;
+  // Never just an exit code: say that there was nothing else to show.
+  return text ? `${text} (${how})` : `${how}, no output on stderr or stdout`;
 }

@@ -9,7 +9,8 @@ import { run, type RunOptions, type RunResult } from "./proc.ts";
 import type { RunscFeatures } from "./runsc-features.ts";
 
 /** Errors that say only "the sandbox died": the debug logs hold the reason. */
-const GENERIC = /cannot read client sync file|waiting for sandbox to start: EOF|exit status 128|unable to retrieve OCI runtime error/;
+const GENERIC =
+  /cannot read client sync file|waiting for sandbox to start: EOF|exit status 128|unable to retrieve OCI runtime error/;
 
 /** Whether a failed probe's text says nothing but "the sandbox did not start" (or nothing at all). */
 export const isGenericStartError = (text: string) => !text.trim() || GENERIC.test(text);
@@ -49,7 +50,8 @@ export interface DecodedLogs {
 export function decodeLogDir(dir: string): DecodedLogs {
   let files: string[] = [];
   try {
-    files = readdirSync(dir).filter((f) => f.startsWith("runsc.log.") || /\.(boot|gofer|create|start|run|do)(\.txt)?$/.test(f));
+    const named = /\.(boot|gofer|create|start|run|do)(\.txt)?$/;
+    files = readdirSync(dir).filter((f) => f.startsWith("runsc.log.") || named.test(f));
   } catch {}
   const rank = (f: string) => {
     const i = KIND_ORDER.indexOf(logKind(f));
@@ -86,7 +88,9 @@ export interface DebugRun extends DecodedLogs {
  * and decode the logs. `--debug-command` limits them to the processes that matter where the
  * release knows it.
  */
-export async function rerunWithDebug(runsc: string, args: string[], features: RunscFeatures | null | undefined, opts: RunOptions = {}): Promise<DebugRun> {
+export async function rerunWithDebug(
+  runsc: string, args: string[], features: RunscFeatures | null | undefined, opts: RunOptions = {},
+): Promise<DebugRun> {
   const dir = mkdtempSync(join(tmpdir(), "gvd-runsc-debug-"));
   try {
     const debugArgs = ["--debug", `--debug-log=${dir}/`];

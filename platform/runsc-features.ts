@@ -5,7 +5,8 @@
 // (sha256) and cached; the table below is the fallback when the binary cannot be run
 // (another architecture under --host-root, a broken file) and documents the history.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { run } from "./proc.ts";
 import type { GvisorVersion } from "./versions.ts";
 
@@ -19,11 +20,11 @@ export const RUNSC_FLAG_TABLE: { flag: string; knownIn: string | null; absentIn?
   { flag: "debug", knownIn: "20221219", why: "debug logs the doctor decodes after a generic start failure" },
   { flag: "debug-log", knownIn: "20221219", why: "where those logs go" },
   { flag: "debug-command", knownIn: "20221219", why: "limits debug logs to boot,gofer,create,start" },
-  { flag: "ignore-cgroups", knownIn: "20221219", why: "runs without the cgroup controllers runsc wants (limits not enforced)" },
-  { flag: "systemd-cgroup", knownIn: "20221219", why: "systemd cgroup paths (engines pass it when their driver is systemd)" },
-  { flag: "host-settings", knownIn: null, absentIn: "20240729", why: "check/adjust/enforce the host settings runsc reads" },
-  { flag: "gvisor-marker-file", knownIn: null, absentIn: "20240729", why: "/proc/gvisor/kernel_is_gvisor in the sandbox" },
-  { flag: "sidecar-usage-policy", knownIn: null, absentIn: "20240729", why: "STRICT: a missing sidecar fails, no fallback" },
+  { flag: "ignore-cgroups", knownIn: "20221219", why: "runs without the cgroup controllers runsc wants" },
+  { flag: "systemd-cgroup", knownIn: "20221219", why: "systemd cgroup paths (a systemd cgroup driver)" },
+  { flag: "host-settings", knownIn: null, absentIn: "20240729", why: "check/adjust/enforce host settings" },
+  { flag: "gvisor-marker-file", knownIn: null, absentIn: "20240729", why: "/proc/gvisor/kernel_is_gvisor" },
+  { flag: "sidecar-usage-policy", knownIn: null, absentIn: "20240729", why: "STRICT: no sidecar fallback" },
 ];
 
 /** Sidecar binaries (gvisor-bin/ next to the real runsc); `since`: the tarball layout that ships them. */
@@ -47,6 +48,41 @@ export interface RunscFeatures {
 }
 
 const cache = new Map<string, RunscFeatures>();
+
+/**
+ * Hashing a 24-30 MB runsc and running `runsc flags` costs ~150 ms, over `check --quick`'s budget:
+ * the result is also kept on disk, keyed by the file's identity (device, inode, size, mtime, ctime;
+ * any rewrite or chmod changes ctime), so later runs pay neither. Best effort: unwritable is fine.
+ */
+export const FEATURES_CACHE_DIR = join(process.env.GVD_CACHE_DIR ?? "/var/cache/gvisor-doctor", "runsc-features");
+
+function identity(path: string): string | null {
+  try {
+    const st = statSync(path);
+    const id = [path, st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs].join(":");
+    return createHash("sha256").update(id).digest("hex").slice(0, 32);
+  } catch {
+    return null;
+  }
+}
+
+function readDiskCache(id: string): RunscFeatures | null {
+  try {
+    const f = JSON.parse(readFileSync(join(FEATURES_CACHE_DIR, `${id}.json`), "utf8")) as RunscFeatures;
+    return typeof f.sha256 === "string" && Array.isArray(f.flags) && f.source === "runsc flags" ? f : null;
+  } catch {
+    return null;
+  }
+}
+
+function writeDiskCache(id: string, f: RunscFeatures): void {
+  try {
+    mkdirSync(FEATURES_CACHE_DIR, { recursive: true, mode: 0o755 });
+    const tmp = join(FEATURES_CACHE_DIR, `.${id}.${process.pid}`);
+    writeFileSync(tmp, `${JSON.stringify(f)}\n`, { mode: 0o644 });
+    renameSync(tmp, join(FEATURES_CACHE_DIR, `${id}.json`));
+  } catch {}
+}
 
 /** sha256 of a file (null when unreadable). */
 export function fileSha256(path: string): string | null {
@@ -74,7 +110,15 @@ export function tableFlags(version: Pick<GvisorVersion, "date"> | null): string[
  * What the runsc at `path` supports: its own `runsc flags`, cached per binary content;
  * falls back to the table for `version` when the binary cannot list its flags.
  */
-export async function runscFeatures(path: string, version: Pick<GvisorVersion, "date"> | null = null): Promise<RunscFeatures | null> {
+export async function runscFeatures(
+  path: string, version: Pick<GvisorVersion, "date"> | null = null,
+): Promise<RunscFeatures | null> {
+  const id = identity(path);
+  const known = id ? readDiskCache(id) : null;
+  if (known) {
+    cache.set(known.sha256, known);
+    return known;
+  }
   const sha256 = fileSha256(path);
   if (!sha256) return null;
   const hit = cache.get(sha256);
@@ -85,7 +129,10 @@ export async function runscFeatures(path: string, version: Pick<GvisorVersion, "
     ? { sha256, flags: listed, source: "runsc flags", release: version?.date ?? null }
     : { sha256, flags: tableFlags(version), source: "table", release: version?.date ?? null };
   // A table guess is not cached: the next call may be able to run the binary.
-  if (features.source === "runsc flags") cache.set(sha256, features);
+  if (features.source === "runsc flags") {
+    cache.set(sha256, features);
+    if (id) writeDiskCache(id, features);
+  }
   return features;
 }
 

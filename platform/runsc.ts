@@ -116,7 +116,8 @@ export async function inspectRunsc(path: string, onPath: boolean): Promise<Runsc
     perms.set(join(binDir, s), permissionChain(join(binDir, s))[0]);
   }
   if (sidecars.length) perms.set(binDir, permissionChain(binDir)[0]);
-  const r = await run(path, ["--version"], { timeoutMs: 5_000 });
+  // Its flags are read alongside (a disk-cache hit on later runs); the table fallback needs the version.
+  const [r, listed] = await Promise.all([run(path, ["--version"], { timeoutMs: 5_000 }), runscFeatures(path)]);
   const version = r.code === 0 ? parseGvisorVersion(r.stdout) : null;
   const versionText = r.code === 0 ? r.stdout.split("\n")[0].trim() : (r.spawnError ?? (r.stderr.trim() || `exit ${r.code}`)).split("\n")[0];
   return {
@@ -130,7 +131,7 @@ export async function inspectRunsc(path: string, onPath: boolean): Promise<Runsc
     permissions: [...perms.values()],
     sidecars,
     sidecarLabels,
-    features: r.code === 0 ? await runscFeatures(path, version) : null,
+    features: r.code !== 0 ? null : listed?.source === "table" ? await runscFeatures(path, version) : listed,
   };
 }
 

@@ -130,9 +130,11 @@ async function checkFlagsKnown(runscPath: string, args: string[], root: HostRoot
   const version = parseGvisorVersion((await run(local, ["--version"], { timeoutMs: 5_000 })).stdout);
   const unknown = unknownFlags(await runscFeatures(local, version), args);
   if (!unknown.length) return;
+  const them = unknown.length > 1 ? "them" : "it";
   throw new UsageError(
-    `${root.show(runscPath)} (${version?.raw ?? "unknown release"}) does not know ${unknown.join(", ")}: runsc would refuse to start`,
-    `install a current release (gvisor-doctor install), or pass --force to register ${unknown.length > 1 ? "them" : "it"} anyway`,
+    `${root.show(runscPath)} (${version?.raw ?? "unknown release"}) does not know ${unknown.join(", ")}: ` +
+      "runsc would refuse to start",
+    `install a current release (gvisor-doctor install), or pass --force to register ${them} anyway`,
   );
 }
 

@@ -8,8 +8,10 @@ import { which, SYSTEM_BIN_DIRS } from "../which.ts";
 import { applyPlan, readOrNull } from "./apply.ts";
 import { systemctl, systemdUnitOf } from "./daemon-control.ts";
 import { flagConflicts, inspectConfig, planDaemonJson, sameArgs } from "./daemon-json.ts";
+import { validateDaemonJson } from "./dockerd-validate.ts";
 import { buildPlan } from "./plan.ts";
 import { managedByTool } from "./text.ts";
+import { EngineConfigError } from "./types.ts";
 import type { DeclaredRuntime, EngineAdapter, EngineContext, EngineDetection, EngineInspection, FileChange, Plan, ReloadOptions, ReloadResult, VerifyResult } from "./types.ts";
 
 // The read side, for the doctor's checks: docker.inspectConfig(path) and friends.
@@ -68,8 +70,24 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
     const before = readOrNull(det.configPath);
     const p = planDaemonJson({ file: det.configPath, before, request: req, force: ctx.force, daemonArgv: det.running ? det.daemonArgv : null });
     const change: FileChange | null = p.after === before ? null : { path: det.configPath, before, after: p.after, action: before === null ? "create" : p.after === null ? "delete" : "modify", reason: req.remove ? `unregister runtime "${req.name}"` : `register runtime "${req.name}"` };
+    const notes = [...p.notes];
+    // The node's dockerd under --host-root is not ours to run; --force writes whatever dockerd thinks.
+    if (change?.after && det.binary && !ctx.root?.foreign) {
+      const v = await validateDaemonJson(det.binary, change.after, det.configPath);
+      if (v.ok === false && !ctx.force) {
+        const now = before === null ? null : await validateDaemonJson(det.binary, before, det.configPath);
+        const already = now?.ok === false ? " (dockerd refuses the current file too: the edit is not the cause)" : "";
+        const message = `dockerd --validate refuses the planned ${det.configPath}${already}: ${v.message}`;
+        const hint = "fix the key dockerd names, or pass --force to write it anyway";
+        throw new EngineConfigError(message, { file: det.configPath }, hint, null, "dockerd-invalid");
+      }
+      notes.push(v.message);
+    }
     const afterReload: FileChange[] = p.afterReload === null ? [{ path: det.configPath, before: p.after, after: null, action: "delete", backup: false, reason: "daemon.json held only gvisor-doctor's entries" }] : [];
-    return buildPlan({ engine: "docker", request: req, configPath: det.configPath, existed: p.existed, changes: [change], afterReload, notes: p.notes, effective: p.effective });
+    return buildPlan({
+      engine: "docker", request: req, configPath: det.configPath, existed: p.existed, changes: [change],
+      afterReload, notes, effective: p.effective,
+    });
   },
 
   async apply(plan, ctx) {

@@ -8,6 +8,8 @@ import { BED, startDockerBed, type DockerBed } from "../bed/bed.ts";
 import { finding, gvd } from "../helpers/cli.ts";
 import { assertReportSchema } from "../helpers/schema.ts";
 
+const CHROOT = "boot: error setting up chroot: error mounting tmpfs in choot: failed to safely mount: ";
+
 describe.skipIf(!BED.ok)("docker.hello: a generic start failure is decoded from runsc's debug logs", () => {
   let bed: DockerBed;
   let scratch: string;
@@ -22,7 +24,8 @@ describe.skipIf(!BED.ok)("docker.hello: a generic start failure is decoded from 
     const wrapper = join(scratch, "runsc");
     writeFileSync(wrapper, `#!/bin/sh\nTMPDIR=${tmp} exec /usr/bin/runsc "$@"\n`);
     chmodSync(wrapper, 0o755);
-    bed = await startDockerBed({ daemonJson: { runtimes: { runsc: { path: wrapper, runtimeArgs: ["--network=none"] } } } });
+    const runsc = { path: wrapper, runtimeArgs: ["--network=none"] };
+    bed = await startDockerBed({ daemonJson: { runtimes: { runsc } } });
   });
   afterAll(async () => {
     await bed?.stop();
@@ -38,8 +41,11 @@ describe.skipIf(!BED.ok)("docker.hello: a generic start failure is decoded from 
     expect(hello.message).toContain("waiting for sandbox to start: EOF");
     expect(hello.diagnosis.rule).toBe("tmp-unreachable");
     expect(hello.diagnosis.cause).toContain(`chroot in ${tmp}, but it runs as nobody`);
-    expect(hello.details).toContain(`  boot: error setting up chroot: error mounting tmpfs in choot: failed to safely mount: Open(${tmp}, _, _): permission denied`);
-    expect(hello.details.some((l: string) => l.includes("Docker cannot run a one-off runtime") && l.includes("not the container"))).toBe(true);
+    const line = `${CHROOT}Open(${tmp}, _, _): permission denied`;
+    expect(hello.details).toContain(`  ${line}`);
+    const said = (l: string) => l.includes("Docker cannot run a one-off runtime") && l.includes("not the container");
+    expect(hello.details.some(said)).toBe(true);
+    expect(hello.diagnosis.log[0]).toBe(line);
     const decisive = hello.details.filter((l: string) => /^ {2}(boot|gofer|create|start|run|do): /.test(l));
     expect(decisive.length).toBeGreaterThan(0);
     expect(decisive.length).toBeLessThanOrEqual(10);

@@ -118,3 +118,15 @@ describe("diagnosis rules", () => {
     expect(d.fix?.command).toBe("docker run --rm --runtime=runsc img dmesg");
   });
 });
+
+describe("unknown errors", () => {
+  test("keep the whole output (capped at 200 lines), not only the last three in the cause", () => {
+    const text = Array.from({ length: 250 }, (_, i) => `line ${i}`).join("\n");
+    const d = unknownError("runsc do true", text);
+    expect(d.cause).toContain("line 247 | line 248 | line 249");
+    expect(d.output?.length).toBe(201);
+    expect(d.output?.[0]).toBe("… 50 earlier lines");
+    expect(d.output?.at(-1)).toBe("line 249");
+    expect(unknownError("x", "").cause).toContain("(no output on stderr or stdout)");
+  });
+});

@@ -1,7 +1,8 @@
 // The debug-log decoder: real logs of runsc 20221219 and 20240729 (test/fixtures/runsc-logs, see
 // its README), and the same faults injected live into `runsc do` through the runsc.smoke check.
 import { describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { diagnose } from "../../checks/rules.ts";
@@ -12,6 +13,7 @@ import { inspectRunsc } from "../../platform/runsc.ts";
 import { decodeLogDir, isGenericStartError } from "../../platform/runsc-debug.ts";
 import { treePath } from "../hosts/trees.ts";
 
+const CHROOT = "boot: error setting up chroot: error mounting tmpfs in choot: failed to safely mount: ";
 const FIXTURES = join(import.meta.dir, "../fixtures/runsc-logs");
 const facts = {
   os: "linux", arch: "x86_64", wsl: false, cpu: { xsave: true, avx2: true },
@@ -25,7 +27,9 @@ describe("decoding real runsc debug logs", () => {
       const stderr = Bun.file(join(FIXTURES, d, "stderr.txt"));
       expect(stderr.size).toBeGreaterThan(0);
     }
-    expect(isGenericStartError("creating container: cannot create sandbox: cannot read client sync file: waiting for sandbox to start: EOF")).toBe(true);
+    const eof = "creating container: cannot create sandbox: cannot read client sync file: " +
+      "waiting for sandbox to start: EOF";
+    expect(isGenericStartError(eof)).toBe(true);
     expect(isGenericStartError("")).toBe(true);
     expect(isGenericStartError("flag provided but not defined: -foo")).toBe(false);
   });
@@ -33,7 +37,7 @@ describe("decoding real runsc debug logs", () => {
   test("runsc 20221219, TMPDIR a symlink: the boot log names both paths → tmp-symlink", () => {
     const d = decodeLogDir(join(FIXTURES, "20221219-tmp-symlink"));
     expect(d.files.length).toBe(3);
-    expect(d.lines[0]).toBe("boot: error setting up chroot: error mounting tmpfs in choot: failed to safely mount: expected to open /tmp/gvd-link, but found /tmp/gvd-real");
+    expect(d.lines[0]).toBe(`${CHROOT}expected to open /tmp/gvd-link, but found /tmp/gvd-real`);
     expect(d.lines.length).toBeLessThanOrEqual(10);
     // The generic echo of create/do comes last, and is not what rules are matched on.
     expect(d.lines.at(-1)).toContain("do: creating container: cannot create sandbox: cannot read client sync file");
@@ -70,7 +74,7 @@ const TRIXIE_RUNSC = join(treePath("trixie"), "usr/bin/runsc");
 const root = process.getuid?.() === 0;
 
 describe.skipIf(!root)("runsc.smoke decodes a real fault from the sandbox's own logs", () => {
-  test.skipIf(!existsSync(HOST_RUNSC))("runsc 20221219 with TMPDIR a symlink the host facts do not know about", async () => {
+  test.skipIf(!existsSync(HOST_RUNSC))("runsc 20221219, TMPDIR a symlink the host facts do not know of", async () => {
     const dir = mkdtempSync(join(tmpdir(), "gvd-smoke-"));
     chmodSync(dir, 0o755); // the sandbox user (nobody) must reach it: else that is the failure
     try {
@@ -81,7 +85,9 @@ describe.skipIf(!root)("runsc.smoke decodes a real fault from the sandbox's own 
       expect(o.status).toBe("fail");
       expect(o.diagnosis?.rule).toBe("tmp-symlink");
       expect(o.message).toContain(`expected to open ${join(dir, "link")}, but found ${join(dir, "real")}`);
-      expect(o.details).toContain(`  boot: error setting up chroot: error mounting tmpfs in choot: failed to safely mount: expected to open ${join(dir, "link")}, but found ${join(dir, "real")}`);
+      // The fix names the path runsc's log gave, not the doctor's own /tmp.
+      expect(o.diagnosis?.fix?.command).toBe(`export TMPDIR=${join(dir, "real")}`);
+      expect(o.details).toContain(`  ${CHROOT}expected to open ${join(dir, "link")}, but found ${join(dir, "real")}`);
       // The private log dir is gone.
       const after = readdirSync(tmpdir()).filter((f) => f.startsWith("gvd-runsc-debug-") && !before.has(f));
       expect(after).toEqual([]);
@@ -91,7 +97,7 @@ describe.skipIf(!root)("runsc.smoke decodes a real fault from the sandbox's own 
     }
   }, 90_000);
 
-  test.skipIf(!existsSync(HOST_RUNSC))("runsc 20221219 with TMPDIR inside a 0700 directory: nobody cannot open it", async () => {
+  test.skipIf(!existsSync(HOST_RUNSC))("runsc 20221219, TMPDIR inside a 0700 dir: nobody cannot open it", async () => {
     const parent = mkdtempSync(join(tmpdir(), "gvd-smoke-")); // mode 0700
     const dir = join(parent, "tmp");
     mkdirSync(dir, { mode: 0o1777 });
@@ -100,13 +106,15 @@ describe.skipIf(!root)("runsc.smoke decodes a real fault from the sandbox's own 
       expect(o.status).toBe("fail");
       expect(o.diagnosis?.rule).toBe("tmp-unreachable");
       expect(o.diagnosis?.cause).toContain(`chroot in ${dir}, but it runs as nobody`);
-      expect(o.details).toContain(`  boot: error setting up chroot: error mounting tmpfs in choot: failed to safely mount: Open(${dir}, _, _): permission denied`);
+      const line = `  ${CHROOT}Open(${dir}, _, _): permission denied`;
+      expect(o.details).toContain(line);
+      expect(o.diagnosis?.log?.[0]).toBe(line.trim());
     } finally {
       rmSync(parent, { recursive: true, force: true });
     }
   }, 90_000);
 
-  test.skipIf(!existsSync(TRIXIE_RUNSC))("runsc 20240729 (trixie) under ulimit -v 2000000, through a wrapper", async () => {
+  test.skipIf(!existsSync(TRIXIE_RUNSC))("runsc 20240729 (trixie), ulimit -v 2000000 in a wrapper", async () => {
     const dir = mkdtempSync(join(tmpdir(), "gvd-smoke-"));
     try {
       const wrapper = join(dir, "runsc");
@@ -116,9 +124,45 @@ describe.skipIf(!root)("runsc.smoke decodes a real fault from the sandbox's own 
       expect(o.status).toBe("fail");
       expect(o.diagnosis?.rule).toBe("syscall-thread");
       expect(o.details).toContain("  boot: panic: failed to create a syscall thread");
-      expect(o.details?.some((l) => l.includes("--debug --debug-log=<private temp dir>/ --network=none do dmesg"))).toBe(true);
+      const rerun = "--debug --debug-log=<private temp dir>/ --network=none do dmesg";
+      expect(o.details?.some((l) => l.includes(rerun))).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 90_000);
+});
+
+describe.skipIf(!root || !existsSync(HOST_RUNSC))("unknown errors keep the whole output, not an exit code", () => {
+  test("runsc rejecting a flag: the first line (the cause) is kept, not only the last three", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gvd-smoke-"));
+    try {
+      const wrapper = join(dir, "runsc");
+      writeFileSync(wrapper, `#!/bin/sh\nexec ${HOST_RUNSC} --no-such-flag "$@"\n`);
+      chmodSync(wrapper, 0o755);
+      const o = await smoke(wrapper, process.env);
+      expect(o.status).toBe("fail");
+      expect(o.diagnosis?.rule).toBeUndefined();
+      expect(o.diagnosis?.cause).not.toContain("no-such-flag"); // the last lines are runsc's usage text
+      expect(o.diagnosis?.output?.[0]).toBe("flag provided but not defined: -no-such-flag");
+      expect(o.diagnosis?.output?.length).toBeGreaterThan(30);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  test("a probe that fails silently says so", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gvd-smoke-"));
+    try {
+      const wrapper = join(dir, "runsc");
+      // --version and flags work (the real runsc); the sandbox run exits 3 without a word.
+      writeFileSync(wrapper, `#!/bin/sh\ncase "$1" in --version|flags) exec ${HOST_RUNSC} "$@";; esac\nexit 3\n`);
+      chmodSync(wrapper, 0o755);
+      const o = await smoke(wrapper, process.env);
+      expect(o.status).toBe("fail");
+      expect(o.message).toContain("exit 3, no output on stderr or stdout");
+      expect(o.details).toContain("runsc wrote no debug log");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

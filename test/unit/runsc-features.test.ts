@@ -2,14 +2,14 @@
 // host's /usr/bin/runsc) and 20240729 (the trixie tree of the host matrix, when it is built).
 // Fixes and `configure` never register a flag the runsc in use would reject.
 import { describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { installFix, registerFix } from "../../checks/rules.ts";
 import type { HostFacts } from "../../platform/facts.ts";
 import { onCommand } from "../../platform/proc.ts";
 import { inspectRunsc } from "../../platform/runsc.ts";
-import { RUNSC_FLAG_TABLE, runscFeatures, unknownFlags } from "../../platform/runsc-features.ts";
+import { FEATURES_CACHE_DIR, RUNSC_FLAG_TABLE, runscFeatures, unknownFlags } from "../../platform/runsc-features.ts";
 import { resolveRuntimeRequest } from "../../src/configure-engines.ts";
 import { treePath } from "../hosts/trees.ts";
 
@@ -24,10 +24,11 @@ describe("runsc features from the binary itself", () => {
     expect(f.source).toBe("runsc flags");
     for (const flag of OLD_FLAGS) expect(f.flags).toContain(flag);
     for (const flag of NEW_FLAGS) expect(f.flags).not.toContain(flag);
-    expect(unknownFlags(f, ["--network=none", "ignore-cgroups", "--sidecar-usage-policy=STRICT"])).toEqual(["--sidecar-usage-policy=STRICT"]);
+    const args = ["--network=none", "ignore-cgroups", "--sidecar-usage-policy=STRICT"];
+    expect(unknownFlags(f, args)).toEqual(["--sidecar-usage-policy=STRICT"]);
   });
 
-  test.skipIf(!existsSync(TRIXIE_RUNSC))("runsc 20240729 (trixie) knows the same old flags and none of the new", async () => {
+  test.skipIf(!existsSync(TRIXIE_RUNSC))("runsc 20240729 (trixie): the same old flags, none of the new", async () => {
     const f = (await runscFeatures(TRIXIE_RUNSC))!;
     expect(f.source).toBe("runsc flags");
     for (const flag of OLD_FLAGS) expect(f.flags).toContain(flag);
@@ -51,6 +52,8 @@ describe("runsc features from the binary itself", () => {
       stop();
       expect(f?.flags).toContain("ignore-cgroups");
       expect(ran).toEqual([]);
+      // Kept on disk by the file's identity too (root can write the cache dir): the next run pays nothing.
+      if (process.getuid?.() === 0) expect(readdirSync(FEATURES_CACHE_DIR).some((n) => n.endsWith(".json"))).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -66,7 +69,8 @@ describe("runsc features from the binary itself", () => {
       const f = (await runscFeatures(fake, { date: "20221219" }))!;
       expect(f.source).toBe("table");
       expect(f.flags).toContain("ignore-cgroups");
-      expect(unknownFlags(f, ["--gvisor-marker-file", "--ignore-cgroups", "--some-flag-the-table-lacks"])).toEqual(["--gvisor-marker-file"]);
+      const args = ["--gvisor-marker-file", "--ignore-cgroups", "--some-flag-the-table-lacks"];
+      expect(unknownFlags(f, args)).toEqual(["--gvisor-marker-file"]);
       // An unknown release: nothing is called unknown.
       expect(unknownFlags(await runscFeatures(fake, null), ["--gvisor-marker-file"])).toEqual([]);
     } finally {
@@ -98,7 +102,8 @@ describe.skipIf(!existsSync(HOST_RUNSC))("fixes never add a flag the installed r
 
   test("configure refuses a --runtime-arg the runsc it registers does not know (unless --force)", async () => {
     const req = { engines: ["docker"], runscPath: HOST_RUNSC, runtimeArgs: ["--gvisor-marker-file"] };
-    await expect(resolveRuntimeRequest(req as never, process.env)).rejects.toThrow(/does not know --gvisor-marker-file/);
+    const refused = resolveRuntimeRequest(req as never, process.env);
+    await expect(refused).rejects.toThrow(/does not know --gvisor-marker-file/);
     const forced = await resolveRuntimeRequest({ ...req, force: true } as never, process.env);
     expect(forced.runtimeArgs).toEqual(["--gvisor-marker-file"]);
     const fine = await resolveRuntimeRequest({ ...req, runtimeArgs: ["network=none"] } as never, process.env);
