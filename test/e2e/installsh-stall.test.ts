@@ -34,12 +34,12 @@ describe.skipIf(MISSING.length > 0)("install.sh and a server that stalls", () =>
     stall();
   }, 60_000);
   /**
-   * The binary (raw and .gz): 100 bytes, then one byte every 5 s, for ever: a stalled transfer that
+   * The binary (raw, .gz and .xz: whichever format install.sh picks): 100 bytes, then one byte every 5 s, for ever: a stalled transfer that
    * keeps the connection open (the server's own idle timeout never fires).
    */
   const stall = () => {
     served.reset();
-    for (const path of [`/${asset}`, `/${asset}.gz`]) {
+    for (const path of [`/${asset}`, `/${asset}.gz`, `/${asset}.xz`]) {
       served.override(path, () => {
         let first = true;
         return new Response(new ReadableStream({
@@ -77,7 +77,7 @@ describe.skipIf(MISSING.length > 0)("install.sh and a server that stalls", () =>
     const r = await run(path(), dir, "2", undefined, shell);
     const s = (Date.now() - t0) / 1000;
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`error: could not download ${served.url}/${asset}(\\.gz)? with (curl|wget)`));
+    expect(r.stderr).toMatch(new RegExp(`error: could not download ${served.url}/${asset}(\\.gz|\\.xz)? with (curl|wget)`));
     expect(r.stderr).toMatch(/timed out: no (connection or no )?data for 2 s|no data for 2 s \(GVISOR_DOCTOR_HTTP/);
     expect(s).toBeLessThan(20); // 2 s per stall, a retry or two; before: no limit at all
     expect(readdirSync(dir)).toEqual([]);
