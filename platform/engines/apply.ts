@@ -6,8 +6,8 @@ import {
   closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmdirSync, rmSync, statSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { atomicWriteFile, backupFile, LockBusyError, removeStaleTemps, resolveForWrite, withLock } from "../fsutil.ts";
-import { LockDirError, secureLockDir, withFlock } from "../flock.ts";
+import { atomicWriteFile, backupFile, removeStaleTemps, resolveForWrite } from "../fsutil.ts";
+import { LockBusyError, LockDirError, secureLockDir, withLock } from "../flock.ts";
 import { decodeBytes, encodeBytes } from "./text.ts";
 import { EngineConfigError, type AppliedFile, type FileChange } from "./types.ts";
 import { SELF_ROOT, type HostRoot } from "../host-root.ts";
@@ -187,11 +187,8 @@ export async function applyChanges(changes: FileChange[], opts: ApplyOptions): P
   try {
     lockPath = opts.lockPath ?? lockPathFor(opts.lockKey ?? changes[0].path);
     const onWait = (holder: number | null) => opts.log?.(`waiting for another gvisor-doctor (pid ${holder ?? "?"}) to finish with ${changes[0].path}…`);
-    // flock where libc can be loaded (the kernel releases it when the holder dies), else the lock file.
     const wait = opts.lockWaitMs ?? 30_000;
-    const locked = async <T>(fn: () => T) =>
-      (await withFlock(lockPath, fn, wait, onWait)) ?? { value: await withLock(lockPath, fn, wait, onWait) };
-    return (await locked(() => {
+    return await withLock(lockPath, () => {
       lockHeld = true;
       for (const c of changes) {
         let current: string | null;
@@ -222,7 +219,7 @@ export async function applyChanges(changes: FileChange[], opts: ApplyOptions): P
         }
       }
       return done.map((d) => d.applied);
-    })).value;
+    }, wait, onWait);
   } catch (e) {
     if (e instanceof StalePlanError || e instanceof EngineConfigError) throw e;
     if (e instanceof LockBusyError) {
