@@ -7,7 +7,7 @@ import {
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { atomicWriteFile, backupFile, removeStaleTemps, resolveForWrite } from "../fsutil.ts";
-import { LockBusyError, LockDirError, secureLockDir, withLock } from "../flock.ts";
+import { LockBusyError, LockDirError, secureLockDir, withLock, wrappersLockPath } from "../flock.ts";
 import { decodeBytes, encodeBytes } from "./text.ts";
 import { EngineConfigError, type AppliedFile, type FileChange } from "./types.ts";
 import { SELF_ROOT, type HostRoot } from "../host-root.ts";
@@ -113,6 +113,8 @@ export interface ApplyOptions {
   lockPath?: string;
   /** The config whose lock to take (the engine's config file). */
   lockKey?: string;
+  /** The lock shared with uninstall's take-back of wrappers; default wrappersLockPath(). */
+  wrappersLockPath?: string;
   /** How long to wait for another run holding the lock (default 30 s). */
   lockWaitMs?: number;
   /** Test hook: runs after a temp file is complete, before it replaces the file. */
@@ -188,7 +190,11 @@ export async function applyChanges(changes: FileChange[], opts: ApplyOptions): P
     lockPath = opts.lockPath ?? lockPathFor(opts.lockKey ?? changes[0].path);
     const onWait = (holder: number | null) => opts.log?.(`waiting for another gvisor-doctor (pid ${holder ?? "?"}) to finish with ${changes[0].path}…`);
     const wait = opts.lockWaitMs ?? 30_000;
-    return await withLock(lockPath, () => {
+    // Then the wrappers lock: uninstall decides which wrappers no config uses under it, so it never
+    // decides while a config here is being made to name one.
+    const wrappersLock = opts.wrappersLockPath ?? wrappersLockPath();
+    const locked = <T>(fn: () => T) => withLock(lockPath, () => withLock(wrappersLock, fn, wait, onWait), wait, onWait);
+    return await locked(() => {
       lockHeld = true;
       for (const c of changes) {
         let current: string | null;
@@ -219,7 +225,7 @@ export async function applyChanges(changes: FileChange[], opts: ApplyOptions): P
         }
       }
       return done.map((d) => d.applied);
-    }, wait, onWait);
+    });
   } catch (e) {
     if (e instanceof StalePlanError || e instanceof EngineConfigError) throw e;
     if (e instanceof LockBusyError) {

@@ -3,6 +3,7 @@ import type { Command, IO } from "../args.ts";
 import { ActionError, EXIT } from "../errors.ts";
 import { hostRootHelp, HOST_ROOT_OPTIONS, hostRootFlags, prefixFlag } from "../host-root-flags.ts";
 import { SELF_ROOT } from "../../platform/host-root.ts";
+import type { WrapperVerdict } from "../../platform/engines/runtime-args.ts";
 
 export const UNINSTALL_HELP = `Usage: gvisor-doctor uninstall [options]
 
@@ -57,53 +58,33 @@ export async function handOffToUnconfigure(hostPrefix: string, io: IO, dryRun: b
   return report;
 }
 
-export interface WrapperVerdict {
-  path: string;
-  /** "removed" (or would be, with --dry-run), or still named by these engines' configs and left. */
-  action: "remove" | "keep";
-  usedBy: string[];
-}
-
-/**
- * What to do with the wrappers configure wrote for this prefix's runsc (in <prefix>/libexec/gvisor-doctor,
- * the default wrapper directory, GVISOR_DOCTOR_WRAPPER_DIR): each one no engine config names any more is
- * removed; one still named is kept and its engines are listed. Wrappers of another runsc, and files
- * gvisor-doctor did not write, are not considered.
- */
-export function wrapperVerdicts(
-  dirs: string[], read: (p: string) => string | null, list: (dir: string) => string[], ours: (runsc: string) => boolean,
-  configs: { engine: string; text: string }[], parse: (text: string | null) => { runsc: string } | null,
-): WrapperVerdict[] {
-  const out: WrapperVerdict[] = [];
-  for (const dir of [...new Set(dirs)]) {
-    for (const name of list(dir)) {
-      const path = `${dir.replace(/\/+$/, "")}/${name}`;
-      const w = parse(read(path));
-      if (!w || !ours(w.runsc)) continue;
-      const usedBy = [...new Set(configs.filter((c) => c.text.includes(path)).map((c) => c.engine))];
-      out.push({ path, action: usedBy.length ? "keep" : "remove", usedBy });
-    }
-  }
-  return out;
-}
-
 /** Remove (or list, with --dry-run) what wrapperVerdicts allows; rmdir <prefix>/libexec/gvisor-doctor when empty. */
 async function takeBackWrappers(
   hostPrefix: string, io: IO, dryRun: boolean, root: import("../../platform/host-root.ts").HostRoot,
 ): Promise<WrapperVerdict[]> {
-  const [fs, { engineFacts }, { layoutFor }, { ENGINE_NAMES, HOST_ROOT_ENGINES }, { DEFAULT_WRAPPER_DIR, parseWrapper }]
+  const [fs, { engineFacts }, { layoutFor }, { ENGINE_NAMES, HOST_ROOT_ENGINES }, { DEFAULT_WRAPPER_DIR, wrapperVerdicts }, lock, { lockWaitMs }]
     = await Promise.all([
       import("node:fs"), import("../../platform/engine-facts.ts"), import("../../platform/release/layout.ts"),
       import("../../platform/engines/types.ts"), import("../../platform/engines/runtime-args.ts"),
+      import("../../platform/flock.ts"), import("../../platform/release/hooks.ts"),
     ]);
   const l = layoutFor(hostPrefix);
   const own = `${l.prefix === "/" ? "" : l.prefix}/libexec/gvisor-doctor`;
   const envDir = io.env.GVISOR_DOCTOR_WRAPPER_DIR;
   const dirs = [own, DEFAULT_WRAPPER_DIR, ...(envDir ? [envDir] : [])];
+  const readUpTo = (max: number) => (p: string) => {
+    let st: import("node:fs").Stats;
+    try {
+      st = fs.statSync(root.local(p));
+    } catch {
+      return null; // gone: names nothing
+    }
+    if (!st.isFile() || st.size > max) throw new Error(`${p}: not a config-sized regular file`);
+    return fs.readFileSync(root.local(p), "utf8");
+  };
   const read = (p: string) => {
     try {
-      const st = fs.lstatSync(root.local(p));
-      return st.isFile() && st.size < 64 * 1024 ? fs.readFileSync(root.local(p), "utf8") : null;
+      return fs.lstatSync(root.local(p)).isFile() ? readUpTo(64 * 1024)(p) : null;
     } catch {
       return null;
     }
@@ -121,10 +102,22 @@ async function takeBackWrappers(
   const names = root.foreign ? HOST_ROOT_ENGINES : ENGINE_NAMES;
   const inspected = await Promise.all(names.map((n) => engineFacts(n, io.env, {}, root)));
   const configs = inspected.flatMap((f, i) =>
-    (f.inspection?.files ?? []).filter((x) => x.exists).map((x) => ({ engine: names[i], text: read(x.path) ?? "" })));
-  const verdicts = wrapperVerdicts(dirs, read, list, ours, configs, parseWrapper);
-  for (const v of verdicts) {
-    if (v.action === "remove" && !dryRun) fs.rmSync(root.local(v.path), { force: true });
+    (f.inspection?.files ?? []).filter((x) => x.exists).map((x) => ({ engine: names[i], path: x.path })));
+  // Decided and acted on under the lock configure takes while it writes wrappers and configs.
+  const decide = () => {
+    const verdicts = wrapperVerdicts(dirs, read, readUpTo(4 << 20), list, ours, configs);
+    for (const v of verdicts) {
+      if (v.action === "remove" && !dryRun) fs.rmSync(root.local(v.path), { force: true });
+    }
+    return verdicts;
+  };
+  let verdicts: WrapperVerdict[];
+  try {
+    verdicts = dryRun ? decide() : await lock.withLock(lock.wrappersLockPath(), decide, Math.min(lockWaitMs(io.env), 30_000));
+  } catch (e) {
+    if (!(e instanceof lock.LockBusyError)) throw e;
+    throw new ActionError(`${e.message}: a configure is changing wrappers; the wrappers were left in place`,
+      "wait for it to finish, then run uninstall again");
   }
   if (!dryRun && verdicts.some((v) => v.action === "remove")) {
     try {

@@ -80,3 +80,26 @@ describe("wrappers shared between configs", () => {
     expect(binaryIn(a)).toBe("/bin/sh");
   });
 });
+
+describe("one rule for 'is this wrapper still used' (configure --remove and uninstall)", () => {
+  test("users: the config the wrapper names and the known ones that name it outside comments; unreadable counts", async () => {
+    const { wrapperUsers } = await import("../../platform/engines/runtime-args.ts");
+    const w = join(dir, "podman-runsc");
+    const owner = join(dir, "owner.conf");
+    const text = renderWrapper("podman", "runsc", "/bin/sh", ["--debug"], "test", owner);
+    const files: Record<string, string> = {
+      [owner]: `runsc = ["${w}"]\n`, [join(dir, "other.conf")]: `# runsc = ["${w}"]\n`, [join(dir, "k.conf")]: w,
+    };
+    const read = (p: string) => {
+      if (p === join(dir, "odd.conf")) throw new Error("not a regular file");
+      return files[p] ?? null;
+    };
+    expect(wrapperUsers(w, text, read)).toEqual([owner]);
+    expect(wrapperUsers(w, text, read, [join(dir, "other.conf"), join(dir, "k.conf"), join(dir, "gone.conf")]))
+      .toEqual([owner, join(dir, "k.conf")]);
+    expect(wrapperUsers(w, text, read, [join(dir, "odd.conf")])).toEqual([owner, join(dir, "odd.conf")]);
+    files[owner] = "";
+    expect(wrapperUsers(w, text, read)).toEqual([]);
+    expect(wrapperUsers(w, "#!/bin/sh\nexec runsc \"$@\"\n", read, [join(dir, "k.conf")])).toEqual([]); // not ours
+  });
+});
