@@ -58,15 +58,33 @@ export async function handOffToUnconfigure(hostPrefix: string, io: IO, dryRun: b
   return report;
 }
 
+/**
+ * Run `fn` (the uninstall and its take-back of wrappers) holding the lock configure's writes take
+ * (after configure's own locks, so the hand-off to configure --remove runs before, outside it).
+ * Busy is a plain failure before anything was removed.
+ */
+async function holdingWrappersLock<T>(io: IO, fn: () => Promise<T>): Promise<T> {
+  const [lock, { lockWaitMs }] = await Promise.all([
+    import("../../platform/flock.ts"), import("../../platform/release/hooks.ts"),
+  ]);
+  try {
+    return await lock.withLock(lock.wrappersLockPath(), fn, Math.min(lockWaitMs(io.env), 30_000),
+      (pid) => io.stderr(`waiting for another gvisor-doctor (pid ${pid ?? "?"}) writing engine configs…`));
+  } catch (e) {
+    if (!(e instanceof lock.LockBusyError)) throw e;
+    throw new ActionError(`${e.message}: it is writing engine configs and wrappers; nothing was removed`,
+      `wait for it to finish, then run uninstall again${e.holder ? ` (ps -p ${e.holder} -o pid,args shows it)` : ""}`);
+  }
+}
+
 /** Remove (or list, with --dry-run) what wrapperVerdicts allows; rmdir <prefix>/libexec/gvisor-doctor when empty. */
 async function takeBackWrappers(
   hostPrefix: string, io: IO, dryRun: boolean, root: import("../../platform/host-root.ts").HostRoot,
 ): Promise<WrapperVerdict[]> {
-  const [fs, { engineFacts }, { layoutFor }, { ENGINE_NAMES, HOST_ROOT_ENGINES }, { DEFAULT_WRAPPER_DIR, wrapperVerdicts }, lock, { lockWaitMs }]
+  const [fs, { engineFacts }, { layoutFor }, { ENGINE_NAMES, HOST_ROOT_ENGINES }, { DEFAULT_WRAPPER_DIR, wrapperVerdicts }]
     = await Promise.all([
       import("node:fs"), import("../../platform/engine-facts.ts"), import("../../platform/release/layout.ts"),
       import("../../platform/engines/types.ts"), import("../../platform/engines/runtime-args.ts"),
-      import("../../platform/flock.ts"), import("../../platform/release/hooks.ts"),
     ]);
   const l = layoutFor(hostPrefix);
   const own = `${l.prefix === "/" ? "" : l.prefix}/libexec/gvisor-doctor`;
@@ -103,21 +121,10 @@ async function takeBackWrappers(
   const inspected = await Promise.all(names.map((n) => engineFacts(n, io.env, {}, root)));
   const configs = inspected.flatMap((f, i) =>
     (f.inspection?.files ?? []).filter((x) => x.exists).map((x) => ({ engine: names[i], path: x.path })));
-  // Decided and acted on under the lock configure takes while it writes wrappers and configs.
-  const decide = () => {
-    const verdicts = wrapperVerdicts(dirs, read, readUpTo(4 << 20), list, ours, configs);
-    for (const v of verdicts) {
-      if (v.action === "remove" && !dryRun) fs.rmSync(root.local(v.path), { force: true });
-    }
-    return verdicts;
-  };
-  let verdicts: WrapperVerdict[];
-  try {
-    verdicts = dryRun ? decide() : await lock.withLock(lock.wrappersLockPath(), decide, Math.min(lockWaitMs(io.env), 30_000));
-  } catch (e) {
-    if (!(e instanceof lock.LockBusyError)) throw e;
-    throw new ActionError(`${e.message}: a configure is changing wrappers; the wrappers were left in place`,
-      "wait for it to finish, then run uninstall again");
+  // The caller holds the wrappers lock: no configure makes a config name a wrapper while this decides.
+  const verdicts = wrapperVerdicts(dirs, read, readUpTo(4 << 20), list, ours, configs);
+  for (const v of verdicts) {
+    if (v.action === "remove" && !dryRun) fs.rmSync(root.local(v.path), { force: true });
   }
   if (!dryRun && verdicts.some((v) => v.action === "remove")) {
     try {
@@ -138,14 +145,17 @@ export const uninstallCommand: Command = {
     const { host: hostPrefix, local: prefix } = prefixFlag(p, root, io.env);
     try {
       const configure = p.values["no-configure"] ? null : await handOffToUnconfigure(hostPrefix, io, !!p.values["dry-run"], { hostRoot: root, restartCommand, restart: !!p.values.restart });
-      const r = await uninstall({
-        prefix, dryRun: !!p.values["dry-run"], env: io.env,
-        root: process.getuid?.() === 0, sudoCommand: sudoCommand(process.argv.slice(2), io.env),
-        onWait: (pid) => io.stderr(`waiting for another gvisor-doctor (pid ${pid ?? "?"})…`),
-      });
-      // Wrappers configure wrote for this runsc live outside <prefix>/bin: taken back too, unless an engine names one.
       const dry = !!p.values["dry-run"];
-      const wrappers = r.action === "nothing-installed" ? [] : await takeBackWrappers(hostPrefix, io, dry, root);
+      const work = async () => {
+        const r = await uninstall({
+          prefix, dryRun: dry, env: io.env,
+          root: process.getuid?.() === 0, sudoCommand: sudoCommand(process.argv.slice(2), io.env),
+          onWait: (pid) => io.stderr(`waiting for another gvisor-doctor (pid ${pid ?? "?"})…`),
+        });
+        // Wrappers configure wrote for this runsc live outside <prefix>/bin: taken back too, unless a config names one.
+        return { r, wrappers: r.action === "nothing-installed" ? [] : await takeBackWrappers(hostPrefix, io, dry, root) };
+      };
+      const { r, wrappers } = dry ? await work() : await holdingWrappersLock(io, work);
       const gone = wrappers.filter((w) => w.action === "remove").map((w) => w.path);
       const kept = wrappers.filter((w) => w.action === "keep");
       if (!io.json) {

@@ -103,3 +103,19 @@ describe("one lock for install, uninstall and configure", () => {
     }
   });
 });
+
+test("configure's write also takes the wrappers lock uninstall decides under: held, the run fails plainly", async () => {
+  const f = join(dir, "containers.conf");
+  writeFileSync(f, "");
+  const locks = secureLockDir(join(dir, "locks"));
+  const child = await holder(join(locks, "wrappers.lock"));
+  try {
+    const change = { path: f, before: "", after: "[engine]\n", action: "modify" as const, reason: "" };
+    const opts = { now: new Date(), lockPath: join(locks, "c.lock"), wrappersLockPath: join(locks, "wrappers.lock") };
+    const err = await applyChanges([change], { ...opts, lockWaitMs: 200 }).catch((e) => e);
+    expect(err).toMatchObject({ code: "busy", message: `another gvisor-doctor (pid ${child.pid}) is still changing ${f}: nothing was changed` });
+    expect(readFileSync(f, "utf8")).toBe("");
+  } finally {
+    child.kill("SIGKILL");
+  }
+});
