@@ -81,11 +81,11 @@ async function holdingWrappersLock<T>(io: IO, fn: () => Promise<T>): Promise<T> 
 async function takeBackWrappers(
   hostPrefix: string, io: IO, dryRun: boolean, root: import("../../platform/host-root.ts").HostRoot,
 ): Promise<WrapperVerdict[]> {
-  const [fs, { engineFacts }, { layoutFor }, { ENGINE_NAMES, HOST_ROOT_ENGINES }, { DEFAULT_WRAPPER_DIR, wrapperVerdicts }]
-    = await Promise.all([
+  const [fs, { engineFacts }, { layoutFor }, types, { DEFAULT_WRAPPER_DIR, wrapperVerdicts }] = await Promise.all([
       import("node:fs"), import("../../platform/engine-facts.ts"), import("../../platform/release/layout.ts"),
       import("../../platform/engines/types.ts"), import("../../platform/engines/runtime-args.ts"),
     ]);
+  const { ENGINE_NAMES, HOST_ROOT_ENGINES } = types;
   const l = layoutFor(hostPrefix);
   const own = `${l.prefix === "/" ? "" : l.prefix}/libexec/gvisor-doctor`;
   const envDir = io.env.GVISOR_DOCTOR_WRAPPER_DIR;
@@ -153,7 +153,8 @@ export const uninstallCommand: Command = {
           onWait: (pid) => io.stderr(`waiting for another gvisor-doctor (pid ${pid ?? "?"})…`),
         });
         // Wrappers configure wrote for this runsc live outside <prefix>/bin: taken back too, unless a config names one.
-        return { r, wrappers: r.action === "nothing-installed" ? [] : await takeBackWrappers(hostPrefix, io, dry, root) };
+        const none = r.action === "nothing-installed";
+        return { r, wrappers: none ? [] : await takeBackWrappers(hostPrefix, io, dry, root) };
       };
       const { r, wrappers } = dry ? await work() : await holdingWrappersLock(io, work);
       const gone = wrappers.filter((w) => w.action === "remove").map((w) => w.path);

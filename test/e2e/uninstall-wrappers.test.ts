@@ -95,7 +95,8 @@ describe("uninstall and the wrappers configure wrote", () => {
     const holder = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] });
     try {
       await new Promise<void>((ok) => holder.stdout!.on("data", (b: Buffer) => b.toString().includes("held") && ok()));
-      const r = await gvd(["uninstall", "--prefix", prefix, "--no-configure"], cleanEnv({ GVISOR_DOCTOR_LOCK_WAIT: "1" }));
+      const argv = ["uninstall", "--prefix", prefix, "--no-configure"];
+      const r = await gvd(argv, cleanEnv({ GVISOR_DOCTOR_LOCK_WAIT: "1" }));
       expect(r.code).toBe(1);
       expect(r.stderr).toContain(`another gvisor-doctor (pid ${holder.pid}) holds`);
       expect(r.stderr).toContain("nothing was removed");

@@ -21,7 +21,10 @@ async function holder(lock: string) {
   const script = join(dir, "hold.ts");
   writeFileSync(script, `
     import { withLock } from ${JSON.stringify(join(import.meta.dirname, "../../platform/flock.ts"))};
-    await withLock(${JSON.stringify(lock)}, async () => { process.stdout.write("held\\n"); await new Promise(() => {}); });
+    await withLock(${JSON.stringify(lock)}, async () => {
+      process.stdout.write("held\\n");
+      await new Promise(() => {});
+    });
   `);
   const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] });
   await new Promise<void>((resolve) => child.stdout!.on("data", (b: Buffer) => b.toString().includes("held") && resolve()));
@@ -72,7 +75,8 @@ describe("configure's lock", () => {
     try {
       const err = await applyChanges([{ path: f, before: "{}\n", after: '{"a": 1}\n', action: "modify", reason: "" }], { now: new Date(), lockPath: lock, lockWaitMs: 200 }).catch((e) => e);
       expect(err).toBeInstanceOf(EngineConfigError);
-      expect(err).toMatchObject({ code: "busy", message: `another gvisor-doctor (pid ${child.pid}) is still changing ${f}: nothing was changed` });
+      const message = `another gvisor-doctor (pid ${child.pid}) is still changing ${f}: nothing was changed`;
+    expect(err).toMatchObject({ code: "busy", message });
       expect(readFileSync(f, "utf8")).toBe("{}\n");
     } finally {
       child.kill("SIGKILL");
@@ -96,7 +100,8 @@ describe("one lock for install, uninstall and configure", () => {
     try {
       useLockerForTests("binary");
       const err = await withLock(lock, () => 1, 200).catch((e) => e);
-      expect(err).toMatchObject({ holder: child.pid, message: `another gvisor-doctor (pid ${child.pid}) holds ${lock}` });
+      const message = `another gvisor-doctor (pid ${child.pid}) holds ${lock}`;
+      expect(err).toMatchObject({ holder: child.pid, message });
     } finally {
       child.kill("SIGKILL");
       useLockerForTests("default");
