@@ -113,6 +113,8 @@ export interface ApplyOptions {
   lockPath?: string;
   /** The config whose lock to take (the engine's config file). */
   lockKey?: string;
+  /** Files the plan relies on without writing them: each must still hold this text (else StalePlanError). */
+  relies?: { path: string; text: string }[];
   /** The lock shared with uninstall's take-back of wrappers; default wrappersLockPath(). */
   wrappersLockPath?: string;
   /** How long to wait for another run holding the lock (default 30 s). */
@@ -205,6 +207,9 @@ export async function applyChanges(changes: FileChange[], opts: ApplyOptions): P
         }
         if (current !== c.before) throw new StalePlanError(c.path);
       }
+      for (const r of opts.relies ?? []) {
+        if (readOrNull(r.path) !== r.text) throw new StalePlanError(r.path);
+      }
       const done: { change: FileChange; applied: AppliedFile }[] = [];
       for (const c of changes) {
         try {
@@ -289,11 +294,12 @@ export function pruneBackups(path: string): string[] {
  * host paths again (backups included).
  */
 export async function applyPlan(
-  plan: { changes: FileChange[]; configPath: string },
+  plan: { changes: FileChange[]; configPath: string; relies?: { path: string; text: string }[] },
   opts: Omit<ApplyOptions, "lockPath" | "lockKey"> & { root?: HostRoot },
 ): Promise<{ files: AppliedFile[] }> {
   const root = opts.root ?? SELF_ROOT;
   const changes = plan.changes.map((c) => ({ ...c, path: root.local(c.path) }));
-  const files = await applyChanges(changes, { ...opts, lockKey: root.local(plan.configPath) });
+  const relies = plan.relies?.map((r) => ({ ...r, path: root.local(r.path) }));
+  const files = await applyChanges(changes, { ...opts, relies, lockKey: root.local(plan.configPath) });
   return { files: files.map((f) => ({ ...f, path: root.host(f.path), backup: f.backup && root.host(f.backup) })) };
 }

@@ -42,6 +42,7 @@ export function buildPlan(args: {
   notes?: string[];
   effective: Plan["effective"];
   engineData?: unknown;
+  relies?: Plan["relies"];
 }): Plan {
   const changes = referencedFirst(args.changes.filter((c): c is FileChange => c !== null && c.before !== c.after));
   const afterReload = args.afterReload ?? [];
@@ -58,5 +59,6 @@ export function buildPlan(args: {
     diff: planDiff([...changes, ...afterReload]),
     effective: args.effective,
     engineData: args.engineData,
+    ...(args.relies?.length ? { relies: args.relies } : {}),
   };
 }

@@ -162,6 +162,8 @@ export interface WrapperPlan {
   binary: string;
   args: string[];
   changes: FileChange[];
+  /** The wrapper the engine will run, reused unchanged (not in changes): it must still be there at apply. */
+  relies: { path: string; text: string }[];
 }
 
 /**
@@ -222,7 +224,7 @@ export function planWrapper(o: {
       const reason = "wrapper no longer needed (no runtime args)";
       changes.push({ path: ours, before: oldText, after: null, action: "delete", mode: 0o755, backup: false, reason });
     }
-    return { binary: o.runsc, args, changes };
+    return { binary: o.runsc, args, changes, relies: [] };
   }
   const before = readProgram(o.read, ours);
   if ((before === null && existsProgram(o.read, ours)) || (before !== null && !parseWrapper(before))) {
@@ -230,5 +232,5 @@ export function planWrapper(o: {
   }
   const after = renderWrapper(o.engine, o.name, o.runsc, args, o.why, o.config);
   if (before !== after) changes.push({ path: ours, before, after, action: before === null ? "create" : "modify", mode: 0o755, reason: `wrapper that runs runsc ${args.join(" ")}` });
-  return { binary: ours, args, changes };
+  return { binary: ours, args, changes, relies: before === after ? [{ path: ours, text: after }] : [] };
 }
