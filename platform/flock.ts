@@ -1,20 +1,42 @@
-// flock(2) locks for configure: the kernel drops a lock when its holder dies, so there is no
-// pid file to trust (pid reuse) and no stale-lock takeover to race. The lock files live in a
-// directory only the caller can write (verified with lstat: no symlink, owner, mode), are
-// opened O_NOFOLLOW, and only a few bytes are ever read from them (the holder's pid).
+// The one lock of gvisor-doctor (install, uninstall, rollback, configure, --fix): flock(2) on a
+// descriptor the holder keeps open. The kernel drops it when the holder dies, so there is no pid
+// file to trust (pid reuse) and no stale-lock takeover to race. Taken through libc with bun:ffi,
+// else through util-linux flock(1) on the held descriptor (Deno, or a libc FFI cannot load).
+// Lock files are opened O_NOFOLLOW|O_NONBLOCK (no planted link or FIFO is followed or hangs us),
+// must be regular files of ours, and only 32 bytes are ever read from them (the holder's pid).
+// Shared lock directories come from secureLockDir (root's own /run/gvisor-doctor, or a per-uid one).
 import {
-  closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeSync,
+  closeSync, constants, existsSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readSync, statSync,
+  unlinkSync, writeSync,
 } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LockBusyError } from "./fsutil.ts";
 
-type Flock = (fd: number, op: number) => { ok: boolean; busy: boolean; errno: number };
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 const LOCK_UN = 8;
 const EWOULDBLOCK = 11;
 const EINTR = 4;
+
+export class LockBusyError extends Error {
+  constructor(readonly lockPath: string, readonly holder: number | null) {
+    super(`another gvisor-doctor (pid ${holder ?? "?"}) holds ${lockPath}`);
+  }
+}
+
+export class LockDirError extends Error {
+  constructor(readonly dir: string, why: string) {
+    super(`refusing the lock directory ${dir}: ${why}`);
+  }
+}
+
+/** One non-blocking attempt on an open descriptor: locked, busy (someone holds it), or an error. */
+interface Locker {
+  tryLock(fd: number): { ok: boolean; busy: boolean; why: string };
+  /** Before close (closing the last descriptor releases it anyway). */
+  unlock(fd: number): void;
+}
 
 /** The part of bun:ffi used here (typed locally: the k8s manifests type-check without Bun's types). */
 interface BunFfi {
@@ -25,36 +47,56 @@ interface BunFfi {
   read: { i32(ptr: unknown, offset: number): number };
 }
 
-let flockFn: Flock | null | undefined;
-/** libc's flock through Bun's FFI (glibc or musl); null where neither loads. */
-function loadFlock(): Flock | null {
-  if (flockFn !== undefined) return flockFn;
-  flockFn = null;
+/** libc's flock through Bun's FFI (glibc or musl); null under Deno or where no libc loads. */
+function ffiLocker(): Locker | null {
+  let ffi: BunFfi;
   try {
-    const { dlopen, FFIType, read } = require("bun:ffi") as BunFfi;
-    const arch = process.arch === "arm64" ? "aarch64" : "x86_64";
-    for (const name of ["libc.so.6", `libc.musl-${arch}.so.1`, "libc.so"]) {
-      try {
-        const lib = dlopen(name, {
-          flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-          __errno_location: { args: [], returns: FFIType.ptr },
-        });
-        flockFn = (fd, op) => {
-          const r = lib.symbols.flock(fd, op);
-          const errno = r === 0 ? 0 : read.i32(lib.symbols.__errno_location(), 0);
-          return { ok: r === 0, busy: errno === EWOULDBLOCK, errno };
-        };
-        break;
-      } catch {}
-    }
-  } catch {}
-  return flockFn;
+    // Loaded lazily and guarded: `require` or `bun:ffi` is missing outside Bun.
+    ffi = require("bun:ffi") as BunFfi;
+  } catch {
+    return null;
+  }
+  const arch = process.arch === "arm64" ? "aarch64" : "x86_64";
+  for (const name of ["libc.so.6", `libc.musl-${arch}.so.1`, "libc.so"]) {
+    try {
+      const lib = ffi.dlopen(name, {
+        flock: { args: [ffi.FFIType.i32, ffi.FFIType.i32], returns: ffi.FFIType.i32 },
+        __errno_location: { args: [], returns: ffi.FFIType.ptr },
+      });
+      const flock = (fd: number, op: number) => {
+        const r = lib.symbols.flock(fd, op);
+        return r === 0 ? 0 : ffi.read.i32(lib.symbols.__errno_location(), 0);
+      };
+      return {
+        tryLock(fd) {
+          const errno = flock(fd, LOCK_EX | LOCK_NB);
+          return { ok: errno === 0, busy: errno === EWOULDBLOCK || errno === EINTR, why: `errno ${errno}` };
+        },
+        unlock: (fd) => void flock(fd, LOCK_UN),
+      };
+    } catch {}
+  }
+  return null;
 }
 
-export class LockDirError extends Error {
-  constructor(readonly dir: string, why: string) {
-    super(`refusing the lock directory ${dir}: ${why}`);
-  }
+/** flock(1) run on our descriptor: the lock belongs to the open file, which we keep; closing it unlocks. */
+function binaryLocker(): Locker | null {
+  const bin = ["/usr/bin/flock", "/bin/flock", "/usr/local/bin/flock", "/usr/sbin/flock"].find((p) => existsSync(p));
+  if (!bin) return null;
+  return {
+    tryLock(fd) {
+      const r = spawnSync(bin, ["--exclusive", "--nonblock", "3"], { stdio: ["ignore", "ignore", "pipe", fd] });
+      const why = r.error?.message ?? (r.stderr?.toString().trim() || `exit ${r.status}`);
+      return { ok: r.status === 0, busy: r.status === 1, why };
+    },
+    unlock() {},
+  };
+}
+
+let locker: Locker | null | undefined;
+function theLocker(): Locker | null {
+  if (locker === undefined) locker = ffiLocker() ?? binaryLocker();
+  return locker;
 }
 
 const euid = () => (typeof process.geteuid === "function" ? process.geteuid() : 0);
@@ -71,9 +113,9 @@ function rootRunDir(): string | null {
 }
 
 /**
- * The directory for configure's locks: /run/gvisor-doctor for root (/run is root's alone,
+ * The directory for locks not tied to a prefix: /run/gvisor-doctor for root (/run is root's alone,
  * unlike the world-writable /run/lock), else (or without /run) a per-user one under the temp dir. Created 0700
- * and verified: a real directory (not a symlink), owned by us, writable by nobody else.
+ * and verified with lstat: a real directory (not a symlink), owned by us, writable by nobody else.
  */
 export function secureLockDir(base?: string): string {
   const uid = euid();
@@ -91,6 +133,15 @@ export function secureLockDir(base?: string): string {
   return dir;
 }
 
+/**
+ * The lock configure's wrapper decisions and uninstall's take-back of wrappers share: whether a
+ * wrapper is still used is read from the configs and acted on under it, so neither deletes a
+ * wrapper the other is making a config name.
+ */
+export function wrappersLockPath(): string {
+  return join(secureLockDir(), "wrappers.lock");
+}
+
 /** The pid a holder wrote into the lock file (at most 32 bytes read). */
 function holderOf(fd: number): number | null {
   const buf = Buffer.alloc(32);
@@ -103,28 +154,31 @@ function holderOf(fd: number): number | null {
 }
 
 /**
- * Run `fn` holding an exclusive flock on `lockPath` (in a directory from secureLockDir).
- * Waits up to `waitMs` for a holder, telling `onWait` once; then LockBusyError naming it.
- * The holder unlinks the file before it unlocks, so a waiter that locked the unlinked file
- * sees that (the path no longer names its inode) and starts over with the new one.
- * Returns null (without running `fn`) where flock cannot be loaded: the caller falls back.
+ * Run `fn` holding an exclusive flock on `lockPath`, in a directory only its owner can write
+ * (secureLockDir, or a prefix the installer verified). Waits up to `waitMs` for a holder, telling
+ * `onWait` once; then LockBusyError naming it (callers turn that into a plain exit-1 failure).
+ * The holder unlinks the file before it unlocks, so a waiter that locked the unlinked file sees
+ * that (the path no longer names its inode) and starts over with the new one.
  */
-export async function withFlock<T>(
+export async function withLock<T>(
   lockPath: string, fn: () => Promise<T> | T, waitMs = 30_000, onWait?: (holder: number | null) => void,
-): Promise<{ value: T } | null> {
-  const flock = loadFlock();
-  if (!flock) return null;
+): Promise<T> {
+  const lk = theLocker();
+  if (!lk) {
+    const msg = `cannot lock ${lockPath}: neither libc's flock (bun:ffi) nor flock(1) (util-linux) is available`;
+    throw Object.assign(new Error(msg), { code: "ENOLCK" });
+  }
   const deadline = Date.now() + waitMs;
   let told = false;
   let fd: number;
   for (;;) {
-    // O_NONBLOCK: a FIFO planted there cannot hang the open.
-    fd = openSync(lockPath, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
+    const flags = constants.O_RDWR | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+    fd = openSync(lockPath, flags, 0o600);
     let locked = false;
     try {
       const st = fstatSync(fd);
       if (!st.isFile() || st.uid !== euid()) throw new LockDirError(lockPath, "the lock is not a regular file of ours");
-      const r = flock(fd, LOCK_EX | LOCK_NB);
+      const r = lk.tryLock(fd);
       if (r.ok) {
         let now: ReturnType<typeof lstatSync> | null = null;
         try {
@@ -134,11 +188,10 @@ export async function withFlock<T>(
           locked = true;
           break;
         }
+        lk.unlock(fd);
         continue; // locked a file the previous holder already unlinked: take the new one
       }
-      if (!r.busy && r.errno !== EINTR) {
-        throw Object.assign(new Error(`flock ${lockPath}: errno ${r.errno}`), { code: "ENOLCK" });
-      }
+      if (!r.busy) throw Object.assign(new Error(`flock ${lockPath} failed: ${r.why}`), { code: "ENOLCK" });
       const holder = holderOf(fd);
       if (Date.now() > deadline) throw new LockBusyError(lockPath, holder);
       if (!told) {
@@ -153,12 +206,18 @@ export async function withFlock<T>(
   try {
     ftruncateSync(fd, 0);
     writeSync(fd, `${process.pid}\n`, 0);
-    return { value: await fn() };
+    return await fn();
   } finally {
+    // Unlink before unlocking: a waiter that opened this file sees it gone after its flock and retries.
     try {
       unlinkSync(lockPath);
     } catch {}
-    flock(fd, LOCK_UN);
+    lk.unlock(fd);
     closeSync(fd);
   }
+}
+
+/** For tests: force the flock(1) path (as under Deno), or back to the default choice. */
+export function useLockerForTests(kind: "binary" | "default"): void {
+  locker = kind === "binary" ? binaryLocker() : undefined;
 }

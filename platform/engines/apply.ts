@@ -6,8 +6,8 @@ import {
   closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmdirSync, rmSync, statSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { atomicWriteFile, backupFile, LockBusyError, removeStaleTemps, resolveForWrite, withLock } from "../fsutil.ts";
-import { LockDirError, secureLockDir, withFlock } from "../flock.ts";
+import { atomicWriteFile, backupFile, removeStaleTemps, resolveForWrite } from "../fsutil.ts";
+import { LockBusyError, LockDirError, secureLockDir, withLock, wrappersLockPath } from "../flock.ts";
 import { decodeBytes, encodeBytes } from "./text.ts";
 import { EngineConfigError, type AppliedFile, type FileChange } from "./types.ts";
 import { SELF_ROOT, type HostRoot } from "../host-root.ts";
@@ -113,6 +113,10 @@ export interface ApplyOptions {
   lockPath?: string;
   /** The config whose lock to take (the engine's config file). */
   lockKey?: string;
+  /** Files the plan relies on without writing them: each must still hold this text (else StalePlanError). */
+  relies?: { path: string; text: string }[];
+  /** The lock shared with uninstall's take-back of wrappers; default wrappersLockPath(). */
+  wrappersLockPath?: string;
   /** How long to wait for another run holding the lock (default 30 s). */
   lockWaitMs?: number;
   /** Test hook: runs after a temp file is complete, before it replaces the file. */
@@ -187,11 +191,12 @@ export async function applyChanges(changes: FileChange[], opts: ApplyOptions): P
   try {
     lockPath = opts.lockPath ?? lockPathFor(opts.lockKey ?? changes[0].path);
     const onWait = (holder: number | null) => opts.log?.(`waiting for another gvisor-doctor (pid ${holder ?? "?"}) to finish with ${changes[0].path}…`);
-    // flock where libc can be loaded (the kernel releases it when the holder dies), else the lock file.
     const wait = opts.lockWaitMs ?? 30_000;
-    const locked = async <T>(fn: () => T) =>
-      (await withFlock(lockPath, fn, wait, onWait)) ?? { value: await withLock(lockPath, fn, wait, onWait) };
-    return (await locked(() => {
+    // Then the wrappers lock: uninstall decides which wrappers no config uses under it, so it never
+    // decides while a config here is being made to name one.
+    const wrappersLock = opts.wrappersLockPath ?? wrappersLockPath();
+    const locked = <T>(fn: () => T) => withLock(lockPath, () => withLock(wrappersLock, fn, wait, onWait), wait, onWait);
+    return await locked(() => {
       lockHeld = true;
       for (const c of changes) {
         let current: string | null;
@@ -201,6 +206,9 @@ export async function applyChanges(changes: FileChange[], opts: ApplyOptions): P
           throw e instanceof EngineConfigError ? e : explainWriteError(e, c.path);
         }
         if (current !== c.before) throw new StalePlanError(c.path);
+      }
+      for (const r of opts.relies ?? []) {
+        if (readOrNull(r.path) !== r.text) throw new StalePlanError(r.path);
       }
       const done: { change: FileChange; applied: AppliedFile }[] = [];
       for (const c of changes) {
@@ -222,7 +230,7 @@ export async function applyChanges(changes: FileChange[], opts: ApplyOptions): P
         }
       }
       return done.map((d) => d.applied);
-    })).value;
+    });
   } catch (e) {
     if (e instanceof StalePlanError || e instanceof EngineConfigError) throw e;
     if (e instanceof LockBusyError) {
@@ -286,11 +294,12 @@ export function pruneBackups(path: string): string[] {
  * host paths again (backups included).
  */
 export async function applyPlan(
-  plan: { changes: FileChange[]; configPath: string },
+  plan: { changes: FileChange[]; configPath: string; relies?: { path: string; text: string }[] },
   opts: Omit<ApplyOptions, "lockPath" | "lockKey"> & { root?: HostRoot },
 ): Promise<{ files: AppliedFile[] }> {
   const root = opts.root ?? SELF_ROOT;
   const changes = plan.changes.map((c) => ({ ...c, path: root.local(c.path) }));
-  const files = await applyChanges(changes, { ...opts, lockKey: root.local(plan.configPath) });
+  const relies = plan.relies?.map((r) => ({ ...r, path: root.local(r.path) }));
+  const files = await applyChanges(changes, { ...opts, relies, lockKey: root.local(plan.configPath) });
   return { files: files.map((f) => ({ ...f, path: root.host(f.path), backup: f.backup && root.host(f.backup) })) };
 }

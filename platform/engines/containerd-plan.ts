@@ -30,6 +30,7 @@ export interface ContainerdPlanResult {
   existed: boolean;
   notes: string[];
   effective: { path: string; args: string[]; type: string } | null;
+  relies?: { path: string; text: string }[];
   /** What `containerd config dump` must show, for the validation step. */
   expect: { version: ContainerdSchema; runtime: Record<string, unknown> | null; defaultRuntimeName?: string };
 }
@@ -203,6 +204,7 @@ export function planContainerd(input: ContainerdPlanInput): ContainerdPlanResult
   const unsetOptions: string[] = [];
   let effectiveArgs: string[] = [];
   let effectivePath: string;
+  let relies: { path: string; text: string }[] = [];
   if (useShim) {
     const cfgPath = typeof exOpts.ConfigPath === "string" ? exOpts.ConfigPath : shimConfigPath(configDir, req.name);
     const keepArgs = req.runtimeArgs ?? (parseWrapper(readProgram(reader.read, oldBinary))?.args ?? null);
@@ -220,6 +222,7 @@ export function planContainerd(input: ContainerdPlanInput): ContainerdPlanResult
     changes.push(...w.changes);
     effectiveArgs = w.args;
     effectivePath = w.binary;
+    relies = w.relies;
     notes.push(`${RUNSC_SHIM} is not on containerd's PATH: using the runc shim (${RUNC_SHIM_TYPE}) with BinaryName = ${w.args.length ? `a wrapper that runs runsc ${w.args.join(" ")}` : req.runscPath}; install the shim to use runsc.toml options`);
     options.push(["BinaryName", effectivePath]);
     if (systemdCgroup && exOpts.SystemdCgroup === undefined) options.push(["SystemdCgroup", true]);
@@ -265,7 +268,7 @@ export function planContainerd(input: ContainerdPlanInput): ContainerdPlanResult
     changes.unshift({ path: target, before: targetBefore, after: doc.text, action: targetBefore === null ? "create" : "modify", reason: `register runtime "${req.name}"` });
   }
   const runtime: Record<string, unknown> = { runtime_type: runtimeType, options: Object.fromEntries(options) };
-  return { changes, existed, notes, effective: { path: effectivePath, args: effectiveArgs, type: runtimeType }, expect: { version, runtime, ...(req.makeDefault ? { defaultRuntimeName: req.name } : {}) } };
+  return { changes, existed, notes, relies, effective: { path: effectivePath, args: effectiveArgs, type: runtimeType }, expect: { version, runtime, ...(req.makeDefault ? { defaultRuntimeName: req.name } : {}) } };
 }
 
 /** The comment in the runc table gvisor-doctor writes out: says why, and lets --remove take it back. */

@@ -208,7 +208,8 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
       if (problem) throw new EngineConfigError(`${det.configPath}: ${problem}; nothing was written`, { file: det.configPath }, "edit the file by hand, or write the runtime into the main config", null, "dump-check");
       r.notes.push(`checked with containerd ${det.version ?? ""} config dump`.replace("  ", " "));
     } else if (!det.binary && r.changes.length) r.notes.push("containerd is not installed here: the result was checked with a TOML parser only");
-    return buildPlan({ engine: "containerd", request: req, configPath: det.configPath, existed: r.existed, changes: r.changes, notes: r.notes, effective: r.effective, engineData: r.expect });
+    return buildPlan({ engine: "containerd", request: req, configPath: det.configPath, existed: r.existed, changes: r.changes, notes: r.notes, effective: r.effective, engineData: r.expect,
+      relies: r.relies });
   },
 
   async apply(plan, ctx) {

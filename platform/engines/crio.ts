@@ -82,7 +82,9 @@ export interface CrioPlanInput {
   force: boolean;
 }
 
-export function planCrio(input: CrioPlanInput): { changes: FileChange[]; existed: boolean; notes: string[]; effective: Plan["effective"] } {
+export function planCrio(input: CrioPlanInput): {
+  changes: FileChange[]; existed: boolean; notes: string[]; effective: Plan["effective"]; relies?: Plan["relies"];
+} {
   const { target, read, request: req } = input;
   const notes: string[] = [];
   const before = read(target);
@@ -133,6 +135,7 @@ export function planCrio(input: CrioPlanInput): { changes: FileChange[]; existed
 
   let entries: [string, TomlValue][];
   let effective: Plan["effective"];
+  let relies: Plan["relies"] = [];
   if (input.shim) {
     const cfgPath = oldCfg ?? shimConfigPath(root, req.name);
     const keep = req.runtimeArgs ?? parseWrapper(readProgram(read, oldPath))?.args ?? null;
@@ -151,6 +154,7 @@ export function planCrio(input: CrioPlanInput): { changes: FileChange[]; existed
     }
     notes.push(`${RUNSC_SHIM} not found: runsc is registered as a plain OCI runtime (runtime_type "oci")${w.args.length ? ` through a wrapper that adds ${w.args.join(" ")}` : ""}; gVisor's CRI-O guide uses the shim with runtime_type "vm"`);
     effective = { path: w.binary, args: w.args, type: "oci" };
+    relies = w.relies;
   }
   if (!doc.table(rt)) {
     const c = doc.conflicts(rt)[0];
@@ -169,7 +173,7 @@ export function planCrio(input: CrioPlanInput): { changes: FileChange[]; existed
     changes.unshift({ path: target, before, after: doc.text, action: before === null ? "create" : "modify", reason: `register runtime "${req.name}"` });
   }
   notes.push('gVisor\'s CRI-O guide also sets [crio.runtime] selinux = false; gvisor-doctor leaves that global setting to you');
-  return { changes, existed: !!existing, notes, effective };
+  return { changes, existed: !!existing, notes, effective, relies };
 }
 
 // ---------------------------------------------------------------------------------
@@ -247,7 +251,8 @@ export const crioAdapter: EngineAdapter<CrioDetection> = {
     const root = ctx.root ?? SELF_ROOT;
     const target = targetFor(det, ctx.configPath, req.name, root);
     const r = planCrio({ target, read: (p) => readOrNull(root.local(p)), shim: det.shim, wrapperDir: ctx.wrapperDir, request: req, force: ctx.force });
-    return buildPlan({ engine: "crio", request: req, configPath: target, existed: r.existed, changes: r.changes, notes: r.notes, effective: r.effective });
+    return buildPlan({ engine: "crio", request: req, configPath: target, existed: r.existed, changes: r.changes, notes: r.notes, effective: r.effective,
+      relies: r.relies });
   },
 
   async apply(plan, ctx) {

@@ -1,6 +1,7 @@
 // Pieces every adapter's planner shares: refusing files a configuration-management
 // tool owns (with the snippet for their source of truth), and assembling the Plan.
 import { planDiff } from "./diff.ts";
+import { namesPath } from "./runtime-args.ts";
 import { managedByTool } from "./text.ts";
 import { EngineConfigError, type EngineName, type FileChange, type Plan, type RuntimeRequest } from "./types.ts";
 
@@ -24,9 +25,8 @@ export function refuseIfManaged(file: string, text: string | null, force: boolea
  */
 export function referencedFirst(changes: FileChange[]): FileChange[] {
   // Named outside comments: a wrapper's "# used by: <config>" line is not a reference.
-  const names = (text: string | null, path: string) =>
-    !!text?.split("\n").some((l) => !l.trimStart().startsWith("#") && l.includes(path));
-  const named = (c: FileChange) => changes.some((o) => o !== c && (names(o.after, c.path) || names(o.before, c.path)));
+  const named = (c: FileChange) =>
+    changes.some((o) => o !== c && (namesPath(o.after, c.path) || namesPath(o.before, c.path)));
   const first = changes.filter((c) => c.after !== null && named(c));
   const last = changes.filter((c) => c.after === null && named(c));
   return [...first, ...changes.filter((c) => !first.includes(c) && !last.includes(c)), ...last];
@@ -42,6 +42,7 @@ export function buildPlan(args: {
   notes?: string[];
   effective: Plan["effective"];
   engineData?: unknown;
+  relies?: Plan["relies"];
 }): Plan {
   const changes = referencedFirst(args.changes.filter((c): c is FileChange => c !== null && c.before !== c.after));
   const afterReload = args.afterReload ?? [];
@@ -58,5 +59,6 @@ export function buildPlan(args: {
     diff: planDiff([...changes, ...afterReload]),
     effective: args.effective,
     engineData: args.engineData,
+    ...(args.relies?.length ? { relies: args.relies } : {}),
   };
 }

@@ -98,7 +98,9 @@ export interface PodmanPlanInput {
   force: boolean;
 }
 
-export function planPodman(input: PodmanPlanInput): { changes: FileChange[]; existed: boolean; notes: string[]; effective: Plan["effective"] } {
+export function planPodman(input: PodmanPlanInput): {
+  changes: FileChange[]; existed: boolean; notes: string[]; effective: Plan["effective"]; relies?: Plan["relies"];
+} {
   const { target, read, request: req } = input;
   const notes: string[] = [];
   const before = read(target);
@@ -163,7 +165,7 @@ export function planPodman(input: PodmanPlanInput): { changes: FileChange[]; exi
     changes.unshift({ path: target, before, after: doc.text, action: before === null ? "create" : "modify", reason: `register runtime "${req.name}"` });
   }
   if (w.args.length) notes.push(`runtime args go through the wrapper ${w.binary} (podman 4.3 cannot pass them from containers.conf)`);
-  return { changes, existed: !!existing, notes, effective: { path: w.binary, args: w.args } };
+  return { changes, existed: !!existing, notes, effective: { path: w.binary, args: w.args }, relies: w.relies };
 }
 
 // ---------------------------------------------------------------------------------
@@ -214,7 +216,8 @@ export const podmanAdapter: EngineAdapter<PodmanDetection> = {
   async plan(det, req, ctx): Promise<Plan> {
     const t = podmanTarget(ctx.configPath, ctx.env, det.uid, req.name);
     const r = planPodman({ target: t.path, read: readOrNull, wrapperDir: ctx.wrapperDir, request: req, force: ctx.force });
-    return buildPlan({ engine: "podman", request: req, configPath: t.path, existed: r.existed, changes: r.changes, notes: r.notes, effective: r.effective });
+    return buildPlan({ engine: "podman", request: req, configPath: t.path, existed: r.existed, changes: r.changes, notes: r.notes, effective: r.effective,
+      relies: r.relies });
   },
 
   async apply(plan, ctx) {

@@ -75,6 +75,72 @@ export function wrapperOwner(text: string | null): string | null {
   return line ? line.slice(OWNER_PREFIX.length) : null;
 }
 
+/** `text` names `path` outside comment lines (a wrapper's "# used by:" line or a commented-out entry runs nothing). */
+export function namesPath(text: string | null, path: string): boolean {
+  return !!text?.split("\n").some((l) => !l.trimStart().startsWith("#") && l.includes(path));
+}
+
+/**
+ * The one rule for "is this wrapper still used" (configure's --remove and reuse, uninstall's take-back):
+ * the configs, among the one the wrapper says it was written for and `known` (e.g. every engine's config),
+ * that still name `path`. [] for a file gvisor-doctor did not write. A config that cannot be read counts
+ * as a user: a wrapper is deleted only when no config we know of may still run it.
+ */
+export function wrapperUsers(
+  path: string, text: string | null, read: (p: string) => string | null, known: string[] = [],
+): string[] {
+  if (!parseWrapper(text)) return [];
+  const owner = wrapperOwner(text);
+  return [...new Set([...(owner ? [owner] : []), ...known])].filter((config) => {
+    try {
+      return namesPath(read(config), path);
+    } catch {
+      return true;
+    }
+  });
+}
+
+/** The engine a wrapper was written for (its header), e.g. "podman". */
+export function wrapperEngine(text: string | null): string | null {
+  return /^# .* configure ([a-z-]+) \(runtime /m.exec(text ?? "")?.[1] ?? null;
+}
+
+export interface WrapperVerdict {
+  path: string;
+  /** "removed" (or would be, with --dry-run), or still named by these engines' configs and left. */
+  action: "remove" | "keep";
+  usedBy: string[];
+}
+
+/**
+ * What to do with the wrappers configure wrote for this prefix's runsc (in <prefix>/libexec/gvisor-doctor,
+ * the default wrapper directory, GVISOR_DOCTOR_WRAPPER_DIR), by configure's own rule (wrapperUsers): one no
+ * config we know of names any more (the engines' configs, and the config the wrapper says it was written
+ * for) is removed; one still named is kept and its engines are listed. Wrappers of another runsc, and files
+ * gvisor-doctor did not write, are not considered.
+ */
+export function wrapperVerdicts(
+  dirs: string[], read: (p: string) => string | null, readConfig: (p: string) => string | null,
+  list: (dir: string) => string[], ours: (runsc: string) => boolean, configs: { engine: string; path: string }[],
+): WrapperVerdict[] {
+  const out: WrapperVerdict[] = [];
+  for (const dir of [...new Set(dirs)]) {
+    for (const name of list(dir)) {
+      const path = `${dir.replace(/\/+$/, "")}/${name}`;
+      const text = read(path);
+      const w = parseWrapper(text);
+      if (!w || !ours(w.runsc)) continue;
+      const users = wrapperUsers(path, text, readConfig, configs.map((c) => c.path));
+      // A config no engine reads by default (configure --config) is named by the engine the wrapper is for.
+      const engineOf = (config: string) =>
+        configs.find((c) => c.path === config)?.engine ?? wrapperEngine(text) ?? config;
+      const usedBy = [...new Set(users.map(engineOf))];
+      out.push({ path, action: usedBy.length ? "keep" : "remove", usedBy });
+    }
+  }
+  return out;
+}
+
 function unquote(word: string): string {
   if (word.startsWith("'")) return word.slice(1, -1).replace(/'\\''/g, "'");
   return word;
@@ -96,6 +162,8 @@ export interface WrapperPlan {
   binary: string;
   args: string[];
   changes: FileChange[];
+  /** The wrapper the engine will run, reused unchanged (not in changes): it must still be there at apply. */
+  relies: { path: string; text: string }[];
 }
 
 /**
@@ -136,11 +204,8 @@ export function planWrapper(o: {
   // A wrapper another config still runs is neither rewritten nor deleted for this one: it says which
   // config it was written for; one from before that is another config's unless this config names it.
   const usedElsewhere = (path: string, text: string | null) => {
-    if (!parseWrapper(text)) return false;
-    const owner = wrapperOwner(text);
-    if (owner === o.config) return false;
-    if (owner === null) return o.oldBinary !== path;
-    return o.read(owner)?.includes(path) ?? false;
+    if (parseWrapper(text) && wrapperOwner(text) === null) return o.oldBinary !== path;
+    return wrapperUsers(path, text, o.read).some((config) => config !== o.config);
   };
   let ours = wrapperPath(o.wrapperDir, o.engine, o.name);
   if (usedElsewhere(ours, readProgram(o.read, ours))) {
@@ -159,7 +224,7 @@ export function planWrapper(o: {
       const reason = "wrapper no longer needed (no runtime args)";
       changes.push({ path: ours, before: oldText, after: null, action: "delete", mode: 0o755, backup: false, reason });
     }
-    return { binary: o.runsc, args, changes };
+    return { binary: o.runsc, args, changes, relies: [] };
   }
   const before = readProgram(o.read, ours);
   if ((before === null && existsProgram(o.read, ours)) || (before !== null && !parseWrapper(before))) {
@@ -167,5 +232,5 @@ export function planWrapper(o: {
   }
   const after = renderWrapper(o.engine, o.name, o.runsc, args, o.why, o.config);
   if (before !== after) changes.push({ path: ours, before, after, action: before === null ? "create" : "modify", mode: 0o755, reason: `wrapper that runs runsc ${args.join(" ")}` });
-  return { binary: ours, args, changes };
+  return { binary: ours, args, changes, relies: before === after ? [{ path: ours, text: after }] : [] };
 }

@@ -149,6 +149,11 @@ export interface Plan {
   effective: { path: string; args: string[]; type?: string } | null;
   /** What the adapter's verify step needs to know about this plan (adapter-specific). */
   engineData?: unknown;
+  /**
+   * Files the new config names that this plan does not write (a wrapper reused as it is): applied only
+   * while each still holds this text, so an uninstall that removed one in between makes configure plan again.
+   */
+  relies?: { path: string; text: string }[];
 }
 
 export interface AppliedFile {

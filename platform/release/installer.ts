@@ -8,7 +8,8 @@ import { dirname, join } from "node:path";
 import { ActionError } from "../../src/errors.ts";
 import type { GvisorArch } from "../arch.ts";
 import { readElf } from "../elf.ts";
-import { backupName, LockBusyError, withLock } from "../fsutil.ts";
+import { backupName } from "../fsutil.ts";
+import { LockBusyError, withLock } from "../flock.ts";
 import { run, failureText } from "../proc.ts";
 import { parseGvisorVersion } from "../versions.ts";
 import {

@@ -4,7 +4,8 @@
 import { existsSync, readdirSync, renameSync, rmSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { ActionError } from "../../src/errors.ts";
-import { LockBusyError, removeStaleTemps, withLock } from "../fsutil.ts";
+import { removeStaleTemps } from "../fsutil.ts";
+import { LockBusyError, withLock } from "../flock.ts";
 import { lockWaitMs } from "./hooks.ts";
 import {
   activate, layoutFor, linkStatus, liveDir, previousDir, readState, removeStaleStaging, removeVersionDir, writeProblems, writeState, type Layout,

@@ -3,6 +3,7 @@ import type { Command, IO } from "../args.ts";
 import { ActionError, EXIT } from "../errors.ts";
 import { hostRootHelp, HOST_ROOT_OPTIONS, hostRootFlags, prefixFlag } from "../host-root-flags.ts";
 import { SELF_ROOT } from "../../platform/host-root.ts";
+import type { WrapperVerdict } from "../../platform/engines/runtime-args.ts";
 
 export const UNINSTALL_HELP = `Usage: gvisor-doctor uninstall [options]
 
@@ -57,53 +58,51 @@ export async function handOffToUnconfigure(hostPrefix: string, io: IO, dryRun: b
   return report;
 }
 
-export interface WrapperVerdict {
-  path: string;
-  /** "removed" (or would be, with --dry-run), or still named by these engines' configs and left. */
-  action: "remove" | "keep";
-  usedBy: string[];
-}
-
 /**
- * What to do with the wrappers configure wrote for this prefix's runsc (in <prefix>/libexec/gvisor-doctor,
- * the default wrapper directory, GVISOR_DOCTOR_WRAPPER_DIR): each one no engine config names any more is
- * removed; one still named is kept and its engines are listed. Wrappers of another runsc, and files
- * gvisor-doctor did not write, are not considered.
+ * Run `fn` (the uninstall and its take-back of wrappers) holding the lock configure's writes take
+ * (after configure's own locks, so the hand-off to configure --remove runs before, outside it).
+ * Busy is a plain failure before anything was removed.
  */
-export function wrapperVerdicts(
-  dirs: string[], read: (p: string) => string | null, list: (dir: string) => string[], ours: (runsc: string) => boolean,
-  configs: { engine: string; text: string }[], parse: (text: string | null) => { runsc: string } | null,
-): WrapperVerdict[] {
-  const out: WrapperVerdict[] = [];
-  for (const dir of [...new Set(dirs)]) {
-    for (const name of list(dir)) {
-      const path = `${dir.replace(/\/+$/, "")}/${name}`;
-      const w = parse(read(path));
-      if (!w || !ours(w.runsc)) continue;
-      const usedBy = [...new Set(configs.filter((c) => c.text.includes(path)).map((c) => c.engine))];
-      out.push({ path, action: usedBy.length ? "keep" : "remove", usedBy });
-    }
+async function holdingWrappersLock<T>(io: IO, fn: () => Promise<T>): Promise<T> {
+  const [lock, { lockWaitMs }] = await Promise.all([
+    import("../../platform/flock.ts"), import("../../platform/release/hooks.ts"),
+  ]);
+  try {
+    return await lock.withLock(lock.wrappersLockPath(), fn, Math.min(lockWaitMs(io.env), 30_000),
+      (pid) => io.stderr(`waiting for another gvisor-doctor (pid ${pid ?? "?"}) writing engine configs…`));
+  } catch (e) {
+    if (!(e instanceof lock.LockBusyError)) throw e;
+    throw new ActionError(`${e.message}: it is writing engine configs and wrappers; nothing was removed`,
+      `wait for it to finish, then run uninstall again${e.holder ? ` (ps -p ${e.holder} -o pid,args shows it)` : ""}`);
   }
-  return out;
 }
 
 /** Remove (or list, with --dry-run) what wrapperVerdicts allows; rmdir <prefix>/libexec/gvisor-doctor when empty. */
 async function takeBackWrappers(
   hostPrefix: string, io: IO, dryRun: boolean, root: import("../../platform/host-root.ts").HostRoot,
 ): Promise<WrapperVerdict[]> {
-  const [fs, { engineFacts }, { layoutFor }, { ENGINE_NAMES, HOST_ROOT_ENGINES }, { DEFAULT_WRAPPER_DIR, parseWrapper }]
-    = await Promise.all([
+  const [fs, { engineFacts }, { layoutFor }, types, { DEFAULT_WRAPPER_DIR, wrapperVerdicts }] = await Promise.all([
       import("node:fs"), import("../../platform/engine-facts.ts"), import("../../platform/release/layout.ts"),
       import("../../platform/engines/types.ts"), import("../../platform/engines/runtime-args.ts"),
     ]);
+  const { ENGINE_NAMES, HOST_ROOT_ENGINES } = types;
   const l = layoutFor(hostPrefix);
   const own = `${l.prefix === "/" ? "" : l.prefix}/libexec/gvisor-doctor`;
   const envDir = io.env.GVISOR_DOCTOR_WRAPPER_DIR;
   const dirs = [own, DEFAULT_WRAPPER_DIR, ...(envDir ? [envDir] : [])];
+  const readUpTo = (max: number) => (p: string) => {
+    let st: import("node:fs").Stats;
+    try {
+      st = fs.statSync(root.local(p));
+    } catch {
+      return null; // gone: names nothing
+    }
+    if (!st.isFile() || st.size > max) throw new Error(`${p}: not a config-sized regular file`);
+    return fs.readFileSync(root.local(p), "utf8");
+  };
   const read = (p: string) => {
     try {
-      const st = fs.lstatSync(root.local(p));
-      return st.isFile() && st.size < 64 * 1024 ? fs.readFileSync(root.local(p), "utf8") : null;
+      return fs.lstatSync(root.local(p)).isFile() ? readUpTo(64 * 1024)(p) : null;
     } catch {
       return null;
     }
@@ -121,8 +120,9 @@ async function takeBackWrappers(
   const names = root.foreign ? HOST_ROOT_ENGINES : ENGINE_NAMES;
   const inspected = await Promise.all(names.map((n) => engineFacts(n, io.env, {}, root)));
   const configs = inspected.flatMap((f, i) =>
-    (f.inspection?.files ?? []).filter((x) => x.exists).map((x) => ({ engine: names[i], text: read(x.path) ?? "" })));
-  const verdicts = wrapperVerdicts(dirs, read, list, ours, configs, parseWrapper);
+    (f.inspection?.files ?? []).filter((x) => x.exists).map((x) => ({ engine: names[i], path: x.path })));
+  // The caller holds the wrappers lock: no configure makes a config name a wrapper while this decides.
+  const verdicts = wrapperVerdicts(dirs, read, readUpTo(4 << 20), list, ours, configs);
   for (const v of verdicts) {
     if (v.action === "remove" && !dryRun) fs.rmSync(root.local(v.path), { force: true });
   }
@@ -145,14 +145,18 @@ export const uninstallCommand: Command = {
     const { host: hostPrefix, local: prefix } = prefixFlag(p, root, io.env);
     try {
       const configure = p.values["no-configure"] ? null : await handOffToUnconfigure(hostPrefix, io, !!p.values["dry-run"], { hostRoot: root, restartCommand, restart: !!p.values.restart });
-      const r = await uninstall({
-        prefix, dryRun: !!p.values["dry-run"], env: io.env,
-        root: process.getuid?.() === 0, sudoCommand: sudoCommand(process.argv.slice(2), io.env),
-        onWait: (pid) => io.stderr(`waiting for another gvisor-doctor (pid ${pid ?? "?"})…`),
-      });
-      // Wrappers configure wrote for this runsc live outside <prefix>/bin: taken back too, unless an engine names one.
       const dry = !!p.values["dry-run"];
-      const wrappers = r.action === "nothing-installed" ? [] : await takeBackWrappers(hostPrefix, io, dry, root);
+      const work = async () => {
+        const r = await uninstall({
+          prefix, dryRun: dry, env: io.env,
+          root: process.getuid?.() === 0, sudoCommand: sudoCommand(process.argv.slice(2), io.env),
+          onWait: (pid) => io.stderr(`waiting for another gvisor-doctor (pid ${pid ?? "?"})…`),
+        });
+        // Wrappers configure wrote for this runsc live outside <prefix>/bin: taken back too, unless a config names one.
+        const none = r.action === "nothing-installed";
+        return { r, wrappers: none ? [] : await takeBackWrappers(hostPrefix, io, dry, root) };
+      };
+      const { r, wrappers } = dry ? await work() : await holdingWrappersLock(io, work);
       const gone = wrappers.filter((w) => w.action === "remove").map((w) => w.path);
       const kept = wrappers.filter((w) => w.action === "keep");
       if (!io.json) {

@@ -4,6 +4,7 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { spawn } from "node:child_process";
 import { bucketDir, RELEASES } from "../helpers/fake-bucket.ts";
 import { cleanEnv, gvdAsync as gvd, makePrefix, removePrefix } from "../helpers/install-env.ts";
 
@@ -49,6 +50,7 @@ describe("uninstall and the wrappers configure wrote", () => {
 
   test("with nothing else there, <prefix>/libexec/gvisor-doctor goes too", async () => {
     const w = await configureWithWrapper();
+    writeFileSync(conf(), ""); // no config names it any more
     const r = await gvd(["uninstall", "--prefix", prefix, "--no-configure"], cleanEnv());
     expect(r.code).toBe(0);
     expect(existsSync(w)).toBe(false);
@@ -73,5 +75,38 @@ describe("uninstall and the wrappers configure wrote", () => {
     expect(existsSync(w)).toBe(false);
     expect(readFileSync(conf(), "utf8")).not.toContain(w);
   });
-});
 
+  test("configure's rule: a wrapper whose config (not an engine's default one) still names it is kept", async () => {
+    const w = await configureWithWrapper();
+    // Without CONTAINERS_CONF uninstall reads podman's default config; the wrapper says which config it serves.
+    const r = await gvd(["uninstall", "--prefix", prefix, "--no-configure", "--json"], cleanEnv());
+    expect(r.code).toBe(0);
+    expect(r.json.wrappersInUse).toEqual([{ path: w, engines: ["podman"] }]);
+    expect(existsSync(w)).toBe(true);
+  });
+
+  test("uninstall and configure's writes exclude each other: while one holds the lock, uninstall removes nothing", async () => {
+    const w = await configureWithWrapper();
+    writeFileSync(conf(), "");
+    const script = join(prefix, "hold.ts");
+    const flock = join(import.meta.dirname, "../../platform/flock.ts");
+    writeFileSync(script, `import { withLock, wrappersLockPath } from ${JSON.stringify(flock)};
+      await withLock(wrappersLockPath(), async () => { console.log("held"); await new Promise(() => {}); });`);
+    const holder = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      await new Promise<void>((ok) => holder.stdout!.on("data", (b: Buffer) => b.toString().includes("held") && ok()));
+      const argv = ["uninstall", "--prefix", prefix, "--no-configure"];
+      const r = await gvd(argv, cleanEnv({ GVISOR_DOCTOR_LOCK_WAIT: "1" }));
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`another gvisor-doctor (pid ${holder.pid}) holds`);
+      expect(r.stderr).toContain("nothing was removed");
+      expect(existsSync(w)).toBe(true);
+      expect(existsSync(join(prefix, "bin/runsc"))).toBe(true);
+    } finally {
+      holder.kill("SIGKILL");
+    }
+    const again = await gvd(["uninstall", "--prefix", prefix, "--no-configure"], cleanEnv());
+    expect(again.code).toBe(0);
+    expect(existsSync(w)).toBe(false);
+  });
+});

@@ -6,7 +6,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { join } from "node:path";
 import { spawn, spawnSync } from "node:child_process";
 import { applyChanges } from "../../platform/engines/apply.ts";
-import { LockDirError, secureLockDir, withFlock } from "../../platform/flock.ts";
+import { LockDirError, secureLockDir, withLock } from "../../platform/flock.ts";
 import { EngineConfigError } from "../../platform/engines/types.ts";
 
 let dir: string;
@@ -20,8 +20,11 @@ const root = process.getuid?.() === 0;
 async function holder(lock: string) {
   const script = join(dir, "hold.ts");
   writeFileSync(script, `
-    import { withFlock } from ${JSON.stringify(join(import.meta.dirname, "../../platform/flock.ts"))};
-    await withFlock(${JSON.stringify(lock)}, async () => { process.stdout.write("held\\n"); await new Promise(() => {}); });
+    import { withLock } from ${JSON.stringify(join(import.meta.dirname, "../../platform/flock.ts"))};
+    await withLock(${JSON.stringify(lock)}, async () => {
+      process.stdout.write("held\\n");
+      await new Promise(() => {});
+    });
   `);
   const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] });
   await new Promise<void>((resolve) => child.stdout!.on("data", (b: Buffer) => b.toString().includes("held") && resolve()));
@@ -55,10 +58,10 @@ describe("configure's lock", () => {
     const child = await holder(lock);
     const t0 = Date.now();
     const waited: (number | null)[] = [];
-    const next = withFlock(lock, () => "ran", 10_000, (h) => waited.push(h));
+    const next = withLock(lock, () => "ran", 10_000, (h) => waited.push(h));
     await Bun.sleep(300);
     child.kill("SIGKILL");
-    expect(await next).toEqual({ value: "ran" });
+    expect(await next).toBe("ran");
     expect(waited).toEqual([child.pid!]);
     expect(Date.now() - t0).toBeLessThan(3000);
     expect(existsSync(lock)).toBe(false);
@@ -72,7 +75,8 @@ describe("configure's lock", () => {
     try {
       const err = await applyChanges([{ path: f, before: "{}\n", after: '{"a": 1}\n', action: "modify", reason: "" }], { now: new Date(), lockPath: lock, lockWaitMs: 200 }).catch((e) => e);
       expect(err).toBeInstanceOf(EngineConfigError);
-      expect(err).toMatchObject({ code: "busy", message: `another gvisor-doctor (pid ${child.pid}) is still changing ${f}: nothing was changed` });
+      const message = `another gvisor-doctor (pid ${child.pid}) is still changing ${f}: nothing was changed`;
+    expect(err).toMatchObject({ code: "busy", message });
       expect(readFileSync(f, "utf8")).toBe("{}\n");
     } finally {
       child.kill("SIGKILL");
@@ -82,8 +86,41 @@ describe("configure's lock", () => {
   test("a lock path planted as a symlink (to /dev/zero) or a FIFO is not followed nor read", async () => {
     const locks = secureLockDir(join(dir, "locks"));
     symlinkSync("/dev/zero", join(locks, "z.lock"));
-    await expect(withFlock(join(locks, "z.lock"), () => 1, 100)).rejects.toMatchObject({ code: "ELOOP" });
+    await expect(withLock(join(locks, "z.lock"), () => 1, 100)).rejects.toMatchObject({ code: "ELOOP" });
     spawnSync("mkfifo", [join(locks, "f.lock")]);
-    await expect(withFlock(join(locks, "f.lock"), () => 1, 100)).rejects.toBeInstanceOf(LockDirError);
+    await expect(withLock(join(locks, "f.lock"), () => 1, 100)).rejects.toBeInstanceOf(LockDirError);
   });
+});
+
+describe("one lock for install, uninstall and configure", () => {
+  test("the flock(1) fallback (as under Deno) and libc's flock are the same lock: each waits for the other", async () => {
+    const { useLockerForTests } = await import("../../platform/flock.ts");
+    const lock = join(secureLockDir(join(dir, "locks")), "both.lock");
+    const child = await holder(lock); // libc flock through bun:ffi
+    try {
+      useLockerForTests("binary");
+      const err = await withLock(lock, () => 1, 200).catch((e) => e);
+      const message = `another gvisor-doctor (pid ${child.pid}) holds ${lock}`;
+      expect(err).toMatchObject({ holder: child.pid, message });
+    } finally {
+      child.kill("SIGKILL");
+      useLockerForTests("default");
+    }
+  });
+});
+
+test("configure's write also takes the wrappers lock uninstall decides under: held, the run fails plainly", async () => {
+  const f = join(dir, "containers.conf");
+  writeFileSync(f, "");
+  const locks = secureLockDir(join(dir, "locks"));
+  const child = await holder(join(locks, "wrappers.lock"));
+  try {
+    const change = { path: f, before: "", after: "[engine]\n", action: "modify" as const, reason: "" };
+    const opts = { now: new Date(), lockPath: join(locks, "c.lock"), wrappersLockPath: join(locks, "wrappers.lock") };
+    const err = await applyChanges([change], { ...opts, lockWaitMs: 200 }).catch((e) => e);
+    expect(err).toMatchObject({ code: "busy", message: `another gvisor-doctor (pid ${child.pid}) is still changing ${f}: nothing was changed` });
+    expect(readFileSync(f, "utf8")).toBe("");
+  } finally {
+    child.kill("SIGKILL");
+  }
 });

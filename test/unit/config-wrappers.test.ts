@@ -80,3 +80,49 @@ describe("wrappers shared between configs", () => {
     expect(binaryIn(a)).toBe("/bin/sh");
   });
 });
+
+describe("one rule for 'is this wrapper still used' (configure --remove and uninstall)", () => {
+  test("users: the config the wrapper names and the known ones that name it outside comments; unreadable counts", async () => {
+    const { wrapperUsers } = await import("../../platform/engines/runtime-args.ts");
+    const w = join(dir, "podman-runsc");
+    const owner = join(dir, "owner.conf");
+    const text = renderWrapper("podman", "runsc", "/bin/sh", ["--debug"], "test", owner);
+    const files: Record<string, string> = {
+      [owner]: `runsc = ["${w}"]\n`, [join(dir, "other.conf")]: `# runsc = ["${w}"]\n`, [join(dir, "k.conf")]: w,
+    };
+    const read = (p: string) => {
+      if (p === join(dir, "odd.conf")) throw new Error("not a regular file");
+      return files[p] ?? null;
+    };
+    expect(wrapperUsers(w, text, read)).toEqual([owner]);
+    expect(wrapperUsers(w, text, read, [join(dir, "other.conf"), join(dir, "k.conf"), join(dir, "gone.conf")]))
+      .toEqual([owner, join(dir, "k.conf")]);
+    expect(wrapperUsers(w, text, read, [join(dir, "odd.conf")])).toEqual([owner, join(dir, "odd.conf")]);
+    files[owner] = "";
+    expect(wrapperUsers(w, text, read)).toEqual([]);
+    expect(wrapperUsers(w, "#!/bin/sh\nexec runsc \"$@\"\n", read, [join(dir, "k.conf")])).toEqual([]); // not ours
+  });
+});
+
+test("a wrapper configure reuses unchanged must still be there when the config is written (an uninstall may take it)", async () => {
+  const { planWrapper } = await import("../../platform/engines/runtime-args.ts");
+  const { applyChanges, StalePlanError } = await import("../../platform/engines/apply.ts");
+  const { secureLockDir } = await import("../../platform/flock.ts");
+  const [conf, wdir] = [join(dir, "c.conf"), join(dir, "w")];
+  mkdirSync(wdir);
+  const w = join(wdir, "podman-runsc");
+  writeFileSync(w, renderWrapper("podman", "runsc", "/bin/sh", ["--debug"], "podman 4.3 has no runtimes_flags", conf));
+  writeFileSync(conf, "");
+  const read = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : null);
+  const why = "podman 4.3 has no runtimes_flags";
+  const p = planWrapper({ engine: "podman", name: "runsc", runsc: "/bin/sh", args: ["--debug"], wrapperDir: wdir,
+    oldBinary: null, read, why, config: conf });
+  expect(p.changes).toEqual([]);
+  expect(p.relies).toEqual([{ path: w, text: readFileSync(w, "utf8") }]);
+  rmSync(w); // uninstall took it back between configure's plan and its write
+  const locks = secureLockDir(join(dir, "locks"));
+  const change = { path: conf, before: "", after: `runsc = ["${w}"]\n`, action: "modify" as const, reason: "" };
+  const opts = { now: new Date(), relies: p.relies, lockPath: join(locks, "c.lock"), wrappersLockPath: join(locks, "w.lock") };
+  expect(await applyChanges([change], opts).catch((e) => e)).toBeInstanceOf(StalePlanError);
+  expect(readFileSync(conf, "utf8")).toBe(""); // configure plans again, and then writes the wrapper first
+});

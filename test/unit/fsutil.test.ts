@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, lstatSync, readlinkSync, chmodSync } from "node:fs";
 import { join } from "node:path";
-import { atomicWriteFile, backupFile, LockBusyError, switchSymlink, withLock } from "../../platform/fsutil.ts";
+import { atomicWriteFile, backupFile, switchSymlink } from "../../platform/fsutil.ts";
+import { LockBusyError, withLock } from "../../platform/flock.ts";
 import { existsSync } from "node:fs";
 
 const hasFlock = ["/usr/bin/flock", "/bin/flock"].some((p) => existsSync(p));
