@@ -15,6 +15,7 @@ let staticBuilt: string | null = null;
 export function staticPreflight(): string {
   if (!staticBuilt) {
     const dir = mkdtempSync("/tmp/gvd-test-preflight-");
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
     buildStaticPreflight(join(dir, "gvisor-preflight"), "0.1.0-dev");
     staticBuilt = join(dir, "gvisor-preflight");
   }
