@@ -15,11 +15,16 @@ let staticBuilt: string | null = null;
 export function staticPreflight(): string {
   if (!staticBuilt) {
     const dir = mkdtempSync("/tmp/gvd-test-preflight-");
-    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
     buildStaticPreflight(join(dir, "gvisor-preflight"), "0.1.0-dev");
     staticBuilt = join(dir, "gvisor-preflight");
   }
   return staticBuilt;
+}
+
+/** Remove the static preflight staticPreflight() built (call from afterAll). */
+export function removeStaticPreflight(): void {
+  if (staticBuilt) rmSync(dirname(staticBuilt), { recursive: true, force: true });
+  staticBuilt = null;
 }
 
 function importTree(cli: string, env: NodeJS.ProcessEnv, root: string, tag: string): string {
