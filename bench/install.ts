@@ -25,7 +25,10 @@ const LEGACY = "20260817.0";
 const dirOf = (v: string) => join(BUCKET, "release", v, ARCH);
 
 function sh(cmd: string, args: string[], opts: { cwd?: string; stdout?: string } = {}): void {
-  const r = spawnSync(cmd, args, { cwd: opts.cwd, stdio: ["ignore", opts.stdout ? "pipe" : "inherit", "inherit"], maxBuffer: 1 << 20 });
+  // A captured stdout can be the whole .tar.bz2 (140 MB): spawnSync kills a child that overflows maxBuffer.
+  const r = spawnSync(cmd, args, {
+    cwd: opts.cwd, stdio: ["ignore", opts.stdout ? "pipe" : "inherit", "inherit"], maxBuffer: opts.stdout ? 1 << 30 : 1 << 20,
+  });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (exit ${r.status})`);
   if (opts.stdout) writeFileSync(opts.stdout, r.stdout);
 }

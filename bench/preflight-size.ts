@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { startDockerBed } from "../test/bed/bed.ts";
-import { libsOf, staticPreflight, PREFLIGHT_SH } from "../test/helpers/doctor-image.ts";
+import { libsOf, removeStaticPreflight, staticPreflight, PREFLIGHT_SH } from "../test/helpers/doctor-image.ts";
 import { BINARY } from "../test/helpers/cli.ts";
 import { machine } from "./lib.ts";
 
@@ -59,4 +59,5 @@ try {
 } finally {
   await bed.stop();
   rmSync(ctx, { recursive: true, force: true });
+  removeStaticPreflight();
 }

@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { BED, startDockerBed, type DockerBed } from "../bed/bed.ts";
 import { BINARY } from "../helpers/cli.ts";
-import { importDoctorImage, importScratchPreflightImage, PREFLIGHT_SH, staticPreflight } from "../helpers/doctor-image.ts";
+import {
+  importDoctorImage, importScratchPreflightImage, PREFLIGHT_SH, removeStaticPreflight, staticPreflight,
+} from "../helpers/doctor-image.ts";
 
 interface Impl {
   name: string;
@@ -20,6 +22,8 @@ const IMPLS: Impl[] = [
   { name: "gvisor-preflight.sh under busybox sh", host: () => ["busybox", "sh", PREFLIGHT_SH], image: ["/usr/local/bin/gvisor-preflight.sh"] }, // by its #!/bin/sh (busybox)
   { name: "static gvisor-preflight", host: () => [staticPreflight()], image: ["/usr/local/bin/gvisor-preflight"] },
 ];
+
+afterAll(removeStaticPreflight);
 
 function onHost(impl: Impl, args: string[]) {
   const [file, ...pre] = impl.host();

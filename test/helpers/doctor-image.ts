@@ -21,6 +21,12 @@ export function staticPreflight(): string {
   return staticBuilt;
 }
 
+/** Remove the static preflight staticPreflight() built (call from afterAll). */
+export function removeStaticPreflight(): void {
+  if (staticBuilt) rmSync(dirname(staticBuilt), { recursive: true, force: true });
+  staticBuilt = null;
+}
+
 function tarOf(root: string): Buffer {
   const tar = spawnSync("tar", ["-C", root, "-c", "."], { maxBuffer: 1 << 30 });
   if (tar.status !== 0) throw new Error(`tar of ${root} failed: ${tar.stderr}`);
