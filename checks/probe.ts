@@ -17,7 +17,7 @@ export function didNotStart(checkId: string, r: RunResult, cmd: string, rc: Rule
   // A failure with no words ("exit 2"): say so, and where the words are.
   const silent = text.trim() ? [] : [`the command printed nothing; ${daemonLogHint(rc)}`];
   const said = r.stderr.trim().split("\n").filter(Boolean).slice(-4);
-  const message = `${what} did not start: ${failureText(r)}${silent.length ? " (no output)" : ""}`;
+  const message = `${what} did not start: ${failureText(r)}`; // failureText says when there was no output
   return fail(message, d, [...details, ...said, ...silent]);
 }
 

@@ -12,7 +12,7 @@ const rc = (engine: "docker" | "podman", systemd: boolean) =>
 
 test("exit 2 with no output: the finding says there was none and names the daemon's log", () => {
   const o = didNotStart("docker.hello", result({}), "docker run --runtime=runsc img", rc("docker", true), []);
-  expect(o.message).toBe("the container did not start: exit 2 (no output)");
+  expect(o.message).toBe("the container did not start: exit 2, no output on stderr or stdout");
   expect(o.details!.join("\n")).toContain("journalctl -u docker.service");
   const pod = didNotStart("podman.hello", result({}), "podman run --runtime runsc img", rc("podman", false), []);
   expect(pod.details!.join("\n")).toContain("podman --log-level=debug");
