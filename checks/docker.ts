@@ -9,7 +9,7 @@ import { inspectRunsc, primaryRunsc } from "../platform/runsc.ts";
 import { which, SYSTEM_BIN_DIRS } from "../platform/which.ts";
 import { DEFAULT_DOCKER_HOST } from "../platform/docker.ts";
 import { diagnose, diagnoseState, type RuleContext } from "./rules.ts";
-import { decodeStartFailure, didNotStart, RUNTIME_NAME, signatureOutcome } from "./probe.ts";
+import { decodeStartFailure, didNotStart, RUNTIME_NAME, silentRetryNote, signatureOutcome } from "./probe.ts";
 
 export { GVISOR_SIGNATURE, RUNTIME_NAME } from "./probe.ts";
 import { fail, gvdFix, pass, skip, warn } from "./types.ts";
@@ -213,9 +213,10 @@ export const dockerHello: Check = {
     // A runtime with --network=none ignores Docker's network namespace: skip setting one up (~100 ms).
     const rtArgs = facts.docker.info!.runtimes[RUNTIME_NAME]?.runtimeArgs ?? [];
     const noNet = rtArgs.some((a) => /^--?network=none$/.test(a)) ? ["--network", "none"] : [];
-    const { result: r, image, args } = await runInProbeImage(cli, ["--rm", `--runtime=${RUNTIME_NAME}`, "--log-driver=none", ...noNet], ["sh", "-c", script], { env: options.env });
+    const { result: r, image, args, silentFirst } = await runInProbeImage(cli, ["--rm", `--runtime=${RUNTIME_NAME}`, "--log-driver=none", ...noNet], ["sh", "-c", script], { env: options.env });
     const cmd = `docker run --rm --runtime=${RUNTIME_NAME} ${image.tag} dmesg`;
     const details = [`$ docker ${args.slice(0, -1).join(" ")} '${script}'  (${r.durationMs} ms)`, `image: ${image.tag}${image.built ? ` (built now from ${image.source})` : ""}`];
+    if (silentFirst) details.push(silentRetryNote(silentFirst));
     if (r.code !== 0) return decodeDockerStart(ctx, didNotStart("docker.hello", r, cmd, rc(ctx), details), r, rtArgs);
     const parsed = parseHelloOutput(r.stdout);
     const data: HelloData = { result: r, ...parsed };

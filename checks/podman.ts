@@ -6,7 +6,7 @@ import { hostRootAt } from "../platform/host-root.ts";
 import { diagnoseState, type RuleContext } from "./rules.ts";
 import { brokenRuntimeFile, type RuntimeFile } from "./runtime-files.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
-import { didNotStart, RUNTIME_NAME, signatureOutcome } from "./probe.ts";
+import { didNotStart, RUNTIME_NAME, silentRetryNote, signatureOutcome } from "./probe.ts";
 
 /** containers/common's built-in [engine.runtimes] runsc paths. */
 export const PODMAN_BUILTIN_RUNSC = ["/usr/bin/runsc", "/usr/sbin/runsc", "/usr/local/bin/runsc", "/usr/local/sbin/runsc", "/bin/runsc", "/sbin/runsc", "/run/current-system/sw/bin/runsc"];
@@ -63,9 +63,10 @@ export const podmanHello: Check = {
   timeoutMs: 120_000,
   async run(ctx) {
     const bin = ctx.facts.engines!.podman.detection!.binary!;
-    const { result: r, args } = await runInProbeImage(bin, ["--runtime", RUNTIME_NAME, "--rm", "--network", "none"], ["sh", "-c", "dmesg 2>&1; exit 0"], { env: ctx.options.env, timeoutMs: 90_000 });
+    const { result: r, args, silentFirst } = await runInProbeImage(bin, ["--runtime", RUNTIME_NAME, "--rm", "--network", "none"], ["sh", "-c", "dmesg 2>&1; exit 0"], { env: ctx.options.env, timeoutMs: 90_000 });
     const cmd = `podman ${args.slice(0, -1).join(" ")} '${args.at(-1)}'`;
     const details = [`$ ${cmd}  (${r.durationMs} ms)`];
+    if (silentFirst) details.push(silentRetryNote(silentFirst));
     if (r.code !== 0) return didNotStart("podman.hello", r, cmd, rc(ctx, "podman"), details);
     return signatureOutcome(r.stdout.split("\n").filter(Boolean), { cause: `Podman's "${RUNTIME_NAME}" runtime does not run runsc.`, fix: register("podman") }, details, r.durationMs);
   },

@@ -10,6 +10,11 @@ import { fail, pass, type Diagnosis, type Outcome } from "./types.ts";
 export { GVISOR_SIGNATURE };
 export const RUNTIME_NAME = "runsc";
 
+/** The detail line for a first attempt that failed without a word and was retried. */
+export function silentRetryNote(first: RunResult): string {
+  return `first attempt: ${failureText(first)} after ${first.durationMs} ms; retried once`;
+}
+
 /** The probe did not start: the rule that matches its error, else the error and the command. */
 export function didNotStart(checkId: string, r: RunResult, cmd: string, rc: RuleContext, details: string[], what = "the container"): Outcome {
   const text = `${r.stderr}\n${r.stdout}`;

@@ -78,7 +78,22 @@ const MISSING_IMAGE = /No such image|Unable to find image|image not known|not fo
  * when the engine says it is missing (one process on the common path instead of an
  * `image inspect` first). --pull=never: a registry must never answer for our tag.
  */
-export async function runInProbeImage(cli: string, runArgs: string[], cmd: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ result: RunResult; image: EnsuredImage; args: string[] }> {
+export interface ProbeRun {
+  result: RunResult;
+  image: EnsuredImage;
+  args: string[];
+  /** A first attempt that failed without a word and was retried (kept for the report). */
+  silentFirst?: RunResult;
+}
+
+/** Did the run fail without printing anything (no stderr, no stdout, a plain exit code)? */
+export function failedSilently(r: RunResult): boolean {
+  return r.code !== 0 && r.code !== null && !r.spawnError && !r.timedOut && !r.stdout.trim() && !r.stderr.trim();
+}
+
+export async function runInProbeImage(
+  cli: string, runArgs: string[], cmd: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<ProbeRun> {
   const fs = await helloRootfs();
   const tag = imageTag(fs);
   // The engine writes the container id here, so a shim stranded by a failed start can be reaped.
@@ -105,7 +120,16 @@ export async function runInProbeImage(cli: string, runArgs: string[], cmd: strin
       built = true;
       result = await attempt();
     }
-    return { result, image: { tag, built, source: fs.source }, args: args(false) };
+    // Seen on systemd hosts (sid: dockerd 28.5, podman 5.8) in the check right after an engine was
+    // reloaded or restarted: a start that exits 2 with no output at all, once, then never again.
+    // Retry such a start once; the first attempt stays in the report (silentFirst), never hidden.
+    let silentFirst: RunResult | undefined;
+    if (failedSilently(result)) {
+      silentFirst = result;
+      await new Promise((r) => setTimeout(r, 1000));
+      result = await attempt();
+    }
+    return { result, image: { tag, built, source: fs.source }, args: args(false), silentFirst };
   } finally {
     rmSync(cidfile, { force: true });
   }
