@@ -9,7 +9,9 @@ import { installFix, registerFix } from "../../checks/rules.ts";
 import type { HostFacts } from "../../platform/facts.ts";
 import { onCommand } from "../../platform/proc.ts";
 import { inspectRunsc } from "../../platform/runsc.ts";
-import { FEATURES_CACHE_DIR, RUNSC_FLAG_TABLE, runscFeatures, unknownFlags } from "../../platform/runsc-features.ts";
+import {
+  expectedSidecars, FEATURES_CACHE_DIR, RUNSC_FLAG_TABLE, runscFeatures, unknownFlags,
+} from "../../platform/runsc-features.ts";
 import { resolveRuntimeRequest } from "../../src/configure-engines.ts";
 import { treePath } from "../hosts/trees.ts";
 
@@ -76,6 +78,19 @@ describe("runsc features from the binary itself", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the sidecar set a release expects (runsc.sidecars)", () => {
+  test("from the tarball layout on (20260721): the four of gvisor:runsc/gvisorbinaries; none before or unknown", () => {
+    const four = ["checkpointgofer", "gvisor-sentry-prewarmer", "gvisor_sentry", "runsc-metric-server"];
+    expect(expectedSidecars({ date: "20260907" })).toEqual(four);
+    expect(expectedSidecars({ date: "20260721" })).toEqual(four);
+    expect(expectedSidecars({ date: "20260720" })).toEqual([]);
+    expect(expectedSidecars({ date: "20240729" })).toEqual([]); // Debian's trixie runsc
+    expect(expectedSidecars(null)).toEqual([]);
+    // runsc-fd-parking has no known first release: never required, so a good install never fails on a guess.
+    expect(expectedSidecars({ date: "29991231" })).not.toContain("runsc-fd-parking");
   });
 });
 
