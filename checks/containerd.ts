@@ -1,14 +1,14 @@
 // containerd checks: is it running, is its config one containerd reads the way the
 // user thinks (schema version vs plugin path), does the merged config show runsc,
 // and does a container run under gVisor through it (ctr)?
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { processStartMs } from "../platform/engines/daemon-control.ts";
 import { hostRootAt } from "../platform/host-root.ts";
 import { RUNC_SHIM_TYPE, RUNSC_SHIM_TYPE, runtimesPath } from "../platform/engines/containerd-config.ts";
 import type { EngineDetection } from "../platform/engines/types.ts";
-import { getPath } from "../platform/engines/toml-check.ts";
+import { getPath, parseTomlStrict } from "../platform/engines/toml-check.ts";
 import { run } from "../platform/proc.ts";
 import { helloRootfs, writeRootfs } from "../platform/rootfs.ts";
 import { reapStrayShims } from "../platform/stray-shims.ts";
@@ -63,16 +63,36 @@ export const containerdConfig: Check = {
         ? gvdFix("containerd.register-runtime", "Re-register runsc under the plugin path this config version uses (and restart containerd)", ["configure", "containerd", "--restart"], { confirm: "restarts containerd" })
         : { id: "containerd.edit-config", summary: `Fix ${d.configPath} at the spot shown`, command: `$EDITOR ${d.configPath}`, automatic: false };
     if (errors.length) {
-      const msg = `${errors.length} problem${errors.length === 1 ? "" : "s"} in ${d.configPath}: ${errors[0].message}`;
+      let msg = `${errors.length} problem${errors.length === 1 ? "" : "s"} in ${d.configPath}: ${errors[0].message}`;
       const spots = [...errors, ...warnings].map(spot);
+      // The proof, from containerd itself: the runtimes the file declares that its config dump lacks.
+      const dropped = errors[0].code === "containerd.v1-on-2x" ? droppedRuntimes(ctx, file.path) : [];
+      if (dropped.length) {
+        msg += ` (gone from containerd config dump: ${dropped.join(", ")})`;
+        spots.unshift(`declared in ${file.path}, absent from containerd config dump: ${dropped.join(", ")}`);
+      }
       const stray = /section-in-v/.test(errors[0].code);
       if (stray) return fail(msg, diagnoseState("containerd-plugin-path", rc(ctx)), spots);
-      return fail(msg, { cause: errors.map(spot).join("; "), fix: fixFor(errors[0].code) }, [...errors, ...warnings].map(spot));
+      return fail(msg, { cause: errors.map(spot).join("; "), fix: fixFor(errors[0].code) }, spots);
     }
     if (warnings.length) return warn(`${warnings[0].message}`, { cause: warnings.map(spot).join("; "), fix: fixFor(warnings[0].code) }, warnings.map(spot));
     return pass(`${d.configPath} is valid${ins.files.length > 1 ? ` (with ${ins.files.length - 1} imported file${ins.files.length > 2 ? "s" : ""})` : ""}`, [`runtimes declared: ${Object.keys(ins.runtimes).join(", ") || "none"}`]);
   },
 };
+
+/** Runtime names `file` declares under any config version's CRI path that containerd's config dump does not have. */
+function droppedRuntimes(ctx: CheckContext, file: string): string[] {
+  const dump = ctx.facts.engines?.containerdDump?.doc;
+  if (!dump) return [];
+  let doc: Record<string, any>;
+  try {
+    doc = parseTomlStrict(readFileSync(hostRootAt(ctx.facts.hostRoot ?? undefined).local(file), "utf8"), file);
+  } catch {
+    return [];
+  }
+  const names = new Set(([1, 2, 3] as const).flatMap((v) => Object.keys(getPath(doc, runtimesPath(v)) ?? {})));
+  return [...names].filter((n) => !dumpRuntime(dump, n)).sort();
+}
 
 /** The runtime table of `name` in a `containerd config dump` document. */
 export function dumpRuntime(dump: Record<string, any>, name: string): Record<string, any> | undefined {

@@ -3,6 +3,7 @@
 import { existsSync } from "node:fs";
 import { runInProbeImage } from "../platform/images.ts";
 import { hostRootAt } from "../platform/host-root.ts";
+import { podmanInfoError } from "../platform/engines/podman.ts";
 import { diagnoseState, type RuleContext } from "./rules.ts";
 import { brokenRuntimeFile, type RuntimeFile } from "./runtime-files.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
@@ -27,10 +28,19 @@ export const podmanRuntime: Check = {
   id: "podman.runtime",
   title: "Podman knows the runsc runtime",
   requires: { thisMachine: true },
-  run(ctx) {
+  timeoutMs: 25_000,
+  async run(ctx) {
     const e = ctx.facts.engines?.podman;
     if (e?.error) return fail(`cannot inspect Podman: ${e.error}`, null);
     if (!e?.detection?.installed) return skip("Podman is not installed");
+    // Podman's own reading of its config first (ours only approximates it): its error names file and line.
+    const refused = e.detection.binary ? await podmanInfoError(e.detection.binary, ctx.options.env) : null;
+    if (refused) {
+      const cause = "Podman refuses to start with this containers.conf: every podman command fails the same way.";
+      const file = refused.file ?? e.detection.configPath;
+      const fix = { id: "podman.edit-config", summary: `Fix ${file}`, command: `$EDITOR ${file}`, automatic: false };
+      return fail(`podman info fails: ${refused.message}`, { cause, fix });
+    }
     const ins = e.inspection!;
     const bad = ins.faults.filter((f) => f.severity === "error");
     if (bad.length) return fail(`${bad[0].file}: ${bad[0].message}`, { cause: "Podman refuses to start with an invalid containers.conf.", fix: { id: "podman.edit-config", summary: `Fix ${bad[0].file}`, command: `$EDITOR ${bad[0].file}`, automatic: false } });

@@ -3,8 +3,8 @@
 import { gvisorArch } from "../platform/arch.ts";
 import { latestRelease } from "../platform/latest-release.ts";
 import { run } from "../platform/proc.ts";
-import { EXPECTED_SIDECARS, primaryRunsc, type RunscBinary } from "../platform/runsc.ts";
-import { unknownFlags } from "../platform/runsc-features.ts";
+import { primaryRunsc, type RunscBinary } from "../platform/runsc.ts";
+import { expectedSidecars, SIDECARS_SINCE, unknownFlags } from "../platform/runsc-features.ts";
 import { compareGvisor, gvisorAgeDays } from "../platform/versions.ts";
 import { diagnose, diagnoseState, installFix, unknownError, type RuleContext } from "./rules.ts";
 import { decodeStartFailure, didNotStart, signatureOutcome } from "./probe.ts";
@@ -96,29 +96,40 @@ export const runscVersion: Check = {
   },
 };
 
-/** Sidecars ship in tarball releases from 20260721 on; runsc looks for them next to its real path. */
-const SIDECARS_SINCE = "20260721";
-
 export const runscSidecars: Check = {
   id: "runsc.sidecars",
-  title: "gvisor-bin/ sidecars next to the real runsc, from the same release",
+  title: "gvisor-bin/ sidecars next to the real runsc, from the same release, executable by nobody",
   needs: ["runsc.binary"],
   run(ctx) {
     const r = theRunsc(ctx);
     const v = r.version;
-    const expected = !!v && v.date >= SIDECARS_SINCE;
+    // The set this release ships (runsc-features' table); runsc looks for them next to its real path.
+    const expected = expectedSidecars(v);
     const dir = `${r.realPath.replace(/\/[^/]+$/, "")}/gvisor-bin`;
     const mismatched = Object.entries(r.sidecarLabels).filter(([, label]) => label && v && !label.includes(v.date));
     if (mismatched.length) {
-      return fail(`sidecars from another release than runsc ${v?.raw}: ${mismatched.map(([f, l]) => `${f} (${l})`).join(", ")}`, diagnoseState("sidecar-mismatch", rc(ctx)), mismatched.map(([f, l]) => `${dir}/${f}: ${l}`));
+      const list = mismatched.map(([f, l]) => `${f} (${l})`).join(", ");
+      const details = mismatched.map(([f, l]) => `${dir}/${f}: ${l}`);
+      const d = diagnoseState("sidecar-mismatch", rc(ctx));
+      return fail(`sidecars from another release than runsc ${v?.raw}: ${list}`, d, details);
     }
-    if (!expected) {
+    const missing = expected.filter((s) => !r.sidecars.includes(s));
+    if (missing.length) {
+      return fail(`missing in ${dir}: ${missing.join(", ")}`, diagnoseState("sidecar-missing", rc(ctx)));
+    }
+    // runsc starts its sidecars as the sandbox user (nobody): a 0700 sidecar is "missing" at start.
+    const locked = r.permissions.filter((p) => (p.path === dir || p.path.startsWith(`${dir}/`)) && !p.worldOk);
+    if (locked.length) {
+      const list = locked.map((p) => `${p.path} (${p.mode})`).join(", ");
+      const manual = [`manual fix: sudo chmod a+rx ${locked.map((p) => p.path).join(" ")}`];
+      const d = diagnoseState("sandbox-permissions", rc(ctx));
+      return fail(`not executable by the sandbox user (nobody): ${list}`, d, manual, locked);
+    }
+    if (!expected.length) {
       if (r.sidecars.length) return pass(`${r.sidecars.length} sidecars in ${dir}`);
       return pass(`not needed: ${v ? `release ${v.date} predates the sidecar layout (${SIDECARS_SINCE})` : "unknown release"}`);
     }
-    const missing = EXPECTED_SIDECARS.filter((s) => !r.sidecars.includes(s));
-    if (missing.length) return fail(`missing in ${dir}: ${missing.join(", ")}`, diagnoseState("sidecar-missing", rc(ctx)));
-    return pass(`${r.sidecars.length} sidecars in ${dir}, release ${v!.raw}`);
+    return pass(`${r.sidecars.length} sidecars in ${dir}, release ${v!.raw}: ${expected.join(", ")}`);
   },
 };
 

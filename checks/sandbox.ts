@@ -1,4 +1,5 @@
 // "Am I inside gVisor?" — informational for `check`, decisive for `preflight`.
+import { GVISOR_MARKER_FILE } from "../platform/self-sandbox.ts";
 import { pass, type Check } from "./types.ts";
 
 export const sandboxSelf: Check = {
@@ -9,6 +10,7 @@ export const sandboxSelf: Check = {
     const g = facts.gvisor;
     const e = g.evidence;
     const details = [
+      `${GVISOR_MARKER_FILE}: ${e.kernelIsGvisor ? "gvisor" : "absent"}`,
       `/proc/sentry-meminfo: ${e.sentryMeminfo ? "present" : "absent"}`,
       `dmesg: ${e.dmesgFirstLine ?? `unavailable (${e.dmesgError})`}`,
       `uname -r: ${e.kernelRelease}`,

@@ -18,6 +18,7 @@ help() {
 Usage: gvisor-preflight.sh [--json] [--require] [-- CMD ARGS...]
 
 Answer "am I running under gVisor?" from inside a container, from independent tells:
+  /proc/gvisor/kernel_is_gvisor reads "gvisor" (runsc --gvisor-marker-file; cannot be faked) ·
   /proc/sentry-meminfo exists (gVisor only) · dmesg starts with "Starting gVisor" ·
   uname -r ends in -gvisor (or is 4.4.0 on older releases)
 
@@ -67,6 +68,9 @@ find_dmesg() {
 
 # The tells (platform/self-sandbox.ts): sets inside, tells, and the evidence variables.
 detect() {
+  # First the marker runsc --gvisor-marker-file writes: a workload under runc cannot fake it.
+  marker=false
+  [ "$(cat /proc/gvisor/kernel_is_gvisor 2>/dev/null)" = gvisor ] && marker=true
   sentry=false
   [ -e /proc/sentry-meminfo ] && sentry=true
   release=$(uname -r 2>/dev/null)
@@ -92,7 +96,8 @@ detect() {
     dmesg_error="dmesg not found"
   fi
   tells=""
-  $sentry && tells="/proc/sentry-meminfo"
+  $marker && tells="/proc/gvisor/kernel_is_gvisor"
+  $sentry && tells="${tells:+$tells }/proc/sentry-meminfo"
   case ${dmesg_line-} in *"Starting gVisor"*) tells="${tells:+$tells }dmesg" ;; esac
   $uname_tell && tells="${tells:+$tells }uname"
   if [ -n "$tells" ]; then inside=true; else inside=false; fi
@@ -110,6 +115,8 @@ render() {
       "(Kubernetes: runtimeClassName: gvisor)"
   fi
   if $verbose || ! $inside; then
+    if $marker; then _m=gvisor; else _m=absent; fi
+    printf '  /proc/gvisor/kernel_is_gvisor: %s\n' "$_m"
     if $sentry; then printf '  /proc/sentry-meminfo: present\n'; else printf '  /proc/sentry-meminfo: absent\n'; fi
     if [ -n "${dmesg_line+x}" ]; then
       printf '  dmesg: %s\n' "$dmesg_line"
@@ -137,7 +144,8 @@ print_json() {
     done
     printf '\n  ],\n'
   fi
-  printf '  "evidence": {\n    "sentryMeminfo": %s,\n' "$sentry"
+  printf '  "evidence": {\n    "kernelIsGvisor": %s,\n' "$marker"
+  printf '    "sentryMeminfo": %s,\n' "$sentry"
   printf '    "dmesgFirstLine": %s,\n' "$(json_str ${dmesg_line+"$dmesg_line"})"
   printf '    "dmesgError": %s,\n' "$(json_str ${dmesg_error+"$dmesg_error"})"
   printf '    "kernelRelease": %s\n  }\n}\n' "$(json_str "$release")"

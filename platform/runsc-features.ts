@@ -36,6 +36,19 @@ export const RUNSC_SIDECAR_TABLE: { name: string; since: string | null }[] = [
   { name: "runsc-fd-parking", since: null },
 ];
 
+/** The first release whose tarball layout ships sidecars (gvisor-bin/ next to the real runsc). */
+export const SIDECARS_SINCE = RUNSC_SIDECAR_TABLE.map((s) => s.since).filter((d) => d !== null).sort()[0]!;
+
+/**
+ * The sidecars a release ships, by the table: none for an unknown release or one before the layout.
+ * A sidecar with no known first release (runsc-fd-parking) is never required: a guess would fail a
+ * good install.
+ */
+export function expectedSidecars(version: Pick<GvisorVersion, "date"> | null): string[] {
+  if (!version) return [];
+  return RUNSC_SIDECAR_TABLE.filter((s) => s.since !== null && s.since <= version.date).map((s) => s.name).sort();
+}
+
 export interface RunscFeatures {
   /** sha256 of the binary: the cache key (a reinstall under the same path is another binary). */
   sha256: string;

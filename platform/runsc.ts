@@ -39,10 +39,6 @@ export interface RunscBinary {
   features?: RunscFeatures | null;
 }
 
-
-/** Sidecar binaries of the tarball releases (gvisor:runsc/gvisorbinaries). */
-export const EXPECTED_SIDECARS = ["checkpointgofer", "gvisor-sentry-prewarmer", "gvisor_sentry", "runsc-metric-server"];
-
 /**
  * The first `release-YYYYMMDD.N` label embedded in a binary. gVisor stamps its build
  * label into every binary of a release; sidecars with another label panic at start.

@@ -16,7 +16,7 @@ import { whichInRoot } from "../platform/host-exec.ts";
 import { SELF_ROOT, type HostRoot } from "../platform/host-root.ts";
 import { run } from "../platform/proc.ts";
 import { findRunscBinaries, primaryRunsc } from "../platform/runsc.ts";
-import { runscFeatures, unknownFlags } from "../platform/runsc-features.ts";
+import { flagName, runscFeatures, unknownFlags } from "../platform/runsc-features.ts";
 import { parseGvisorVersion } from "../platform/versions.ts";
 import type { IO } from "./args.ts";
 import { echoInput } from "./echo-input.ts";
@@ -39,6 +39,12 @@ export interface ConfigureRequest {
   /** runsc flags (--network=none or network=none); undefined keeps an existing entry's. */
   runtimeArgs?: string[];
   makeDefault?: boolean;
+  /**
+   * --marker: add --gvisor-marker-file to the runtime's args (with any --runtime-arg), so sandboxes
+   * get /proc/gvisor/kernel_is_gvisor, the preflight tell an image cannot fake. Refused where the
+   * runsc being registered lacks the flag.
+   */
+  marker?: boolean;
   remove?: boolean;
   dryRun?: boolean;
   /** false: --no-reload (nothing is reloaded or restarted). */
@@ -138,6 +144,20 @@ async function checkFlagsKnown(runscPath: string, args: string[], root: HostRoot
   );
 }
 
+const MARKER_FLAG = "gvisor-marker-file";
+
+/** --marker where the runsc being registered has no --gvisor-marker-file: say so before the generic refusal. */
+async function checkMarkerKnown(runscPath: string, root: HostRoot): Promise<void> {
+  const local = root.local(runscPath);
+  const version = parseGvisorVersion((await run(local, ["--version"], { timeoutMs: 5_000 })).stdout);
+  if (!unknownFlags(await runscFeatures(local, version), [`--${MARKER_FLAG}`]).length) return;
+  throw new UsageError(
+    `--marker: ${root.show(runscPath)} (${version?.raw ?? "unknown release"}) has no --${MARKER_FLAG}, ` +
+      "so its sandboxes cannot get /proc/gvisor/kernel_is_gvisor (preflight keeps its other tells)",
+    "install a current release (gvisor-doctor install), then configure --marker again",
+  );
+}
+
 /**
  * --config names a regular file of bounded size (or a drop-in directory, for the engines that
  * have them), or a path that does not exist yet: never a FIFO, device or /proc file.
@@ -172,11 +192,16 @@ export async function resolveRuntimeRequest(req: ConfigureRequest, env: NodeJS.P
     if (n.error) throw new UsageError(n.error, "see: gvisor-doctor configure --help");
     runtimeArgs = n.args;
   }
+  if (req.marker) {
+    if (req.remove) throw new UsageError("--marker and --remove contradict each other");
+    runtimeArgs = [...(runtimeArgs ?? []).filter((a) => flagName(a) !== MARKER_FLAG), `--${MARKER_FLAG}`];
+  }
   let runscPath = "";
   if (!req.remove) {
     const p = req.runscPath ?? (await defaultRunsc(req, env));
     if (!p) throw new UsageError("no runsc found on this host", "install it first (gvisor-doctor install), or pass --runsc PATH");
     runscPath = checkRunsc(p, !!req.force, req.hostRoot ?? SELF_ROOT);
+    if (req.marker && !req.force) await checkMarkerKnown(runscPath, req.hostRoot ?? SELF_ROOT);
     if (runtimeArgs?.length && !req.force) await checkFlagsKnown(runscPath, runtimeArgs, req.hostRoot ?? SELF_ROOT);
   }
   return { name, runscPath, runtimeArgs, makeDefault: !!req.makeDefault, remove: !!req.remove };

@@ -235,6 +235,10 @@ export const podmanAdapter: EngineAdapter<PodmanDetection> = {
       const still = inspectContainersConf(readOrNull(plan.configPath), plan.configPath).runtimes[name];
       return still ? { ok: false, message: `${plan.configPath} still declares "${name}"`, details: [] } : { ok: true, message: `${plan.configPath} no longer declares "${name}"`, details: [] };
     }
+    const refused = await podmanInfoError(det.binary, ctx.env);
+    if (refused) {
+      return { ok: false, message: `podman refuses its config after the edit: ${refused.message}`, details: [] };
+    }
     let image: string;
     try {
       image = (await ensureProbeImage(det.binary, ctx.env)).tag;
@@ -250,3 +254,19 @@ export const podmanAdapter: EngineAdapter<PodmanDetection> = {
     return { ok: false, message: `\`podman --runtime ${name} run\` failed: ${failureText(r)}`, details: [`$ ${cmd}`, ...r.stderr.trim().split("\n").slice(-5)] };
   },
 };
+
+/**
+ * What `podman info` says when it cannot start (null when it runs). Podman logs as logrus:
+ * time="…" level=error msg="reading system config \"F\": decode configuration F: toml: line N …";
+ * the msg is the message, and its file the config that broke.
+ */
+export async function podmanInfoError(
+  binary: string, env: NodeJS.ProcessEnv,
+): Promise<{ message: string; file: string | null } | null> {
+  const r = await run(binary, ["info", "--format", "{{.Host.OCIRuntime.Name}}"], { timeoutMs: 20_000, env });
+  if (r.code === 0) return null;
+  const m = r.stderr.match(/msg="((?:[^"\\]|\\.)*)"/);
+  const message = m ? m[1].replace(/\\(.)/g, "$1") : failureText(r);
+  const file = message.match(/(?:reading system config|decode configuration) "?([^":]+)"?/)?.[1] ?? null;
+  return { message, file };
+}

@@ -6,6 +6,7 @@
  * Built by scripts/build.ts with musl-gcc -static -Os (about 30 KB); GVD_VERSION is stamped.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ static const char HELP[] =
     "Usage: gvisor-preflight [--json] [--require] [-- CMD ARGS...]\n"
     "\n"
     "Answer \"am I running under gVisor?\" from inside a container, from independent tells:\n"
+    "  /proc/gvisor/kernel_is_gvisor reads \"gvisor\" (runsc --gvisor-marker-file; cannot be faked) \xc2\xb7\n"
     "  /proc/sentry-meminfo exists (gVisor only) \xc2\xb7 the kernel log starts with \"Starting gVisor\" \xc2\xb7\n"
     "  uname -r ends in -gvisor (or is 4.4.0 on older releases)\n"
     "\n"
@@ -69,11 +71,11 @@ static const char *which(const char *name, char *buf, size_t len) {
 }
 
 static struct {
-  int sentry, uname_tell, inside, required;
+  int marker, sentry, uname_tell, inside, required;
   char release[65];
   char *dmesg_line; /* NULL when the log could not be read */
   char dmesg_error[128];
-  const char *tells[3];
+  const char *tells[4];
   int ntells;
 } s;
 
@@ -98,13 +100,28 @@ static void read_klog(void) {
   s.dmesg_line = line;
 }
 
+/* The marker runsc --gvisor-marker-file writes, "gvisor\n": a workload under runc cannot fake it. */
+static int read_marker(void) {
+  char b[16];
+  int fd = open("/proc/gvisor/kernel_is_gvisor", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, b, sizeof b - 1);
+  close(fd);
+  if (n < 0) return 0;
+  while (n > 0 && (b[n - 1] == '\n' || b[n - 1] == ' ' || b[n - 1] == '\t')) n--;
+  b[n] = 0;
+  return strcmp(b, "gvisor") == 0;
+}
+
 static void detect(void) {
   struct utsname u;
+  s.marker = read_marker();
   s.sentry = access("/proc/sentry-meminfo", F_OK) == 0;
   if (uname(&u) == 0) snprintf(s.release, sizeof s.release, "%s", u.release);
   size_t rl = strlen(s.release);
   s.uname_tell = (rl >= 7 && strcmp(s.release + rl - 7, "-gvisor") == 0) || strcmp(s.release, "4.4.0") == 0;
   read_klog();
+  if (s.marker) s.tells[s.ntells++] = "/proc/gvisor/kernel_is_gvisor";
   if (s.sentry) s.tells[s.ntells++] = "/proc/sentry-meminfo";
   if (s.dmesg_line && strstr(s.dmesg_line, "Starting gVisor")) s.tells[s.ntells++] = "dmesg";
   if (s.uname_tell) s.tells[s.ntells++] = "uname";
@@ -124,6 +141,7 @@ static void render(FILE *f, int verbose) {
                " (Kubernetes: runtimeClassName: gvisor)\n");
   }
   if (verbose || !s.inside) {
+    fprintf(f, "  /proc/gvisor/kernel_is_gvisor: %s\n", s.marker ? "gvisor" : "absent");
     fprintf(f, "  /proc/sentry-meminfo: %s\n", s.sentry ? "present" : "absent");
     if (s.dmesg_line) fprintf(f, "  dmesg: %s\n", s.dmesg_line);
     else fprintf(f, "  dmesg: unavailable (%s)\n", s.dmesg_error);
@@ -162,7 +180,8 @@ static void print_json(void) {
     for (int i = 0; i < s.ntells; i++) printf("    \"%s\"%s\n", s.tells[i], i + 1 < s.ntells ? "," : "");
     printf("  ],\n");
   }
-  printf("  \"evidence\": {\n    \"sentryMeminfo\": %s,\n    \"dmesgFirstLine\": ", s.sentry ? "true" : "false");
+  printf("  \"evidence\": {\n    \"kernelIsGvisor\": %s,\n", s.marker ? "true" : "false");
+  printf("    \"sentryMeminfo\": %s,\n    \"dmesgFirstLine\": ", s.sentry ? "true" : "false");
   json_str(s.dmesg_line);
   printf(",\n    \"dmesgError\": ");
   json_str(s.dmesg_line ? NULL : s.dmesg_error);

@@ -39,6 +39,9 @@ Options:
                         or --runtime-arg network=none. Without it an existing entry keeps its
                         args; --runtime-arg= (empty) clears them
   --default             Also make it the engine's default runtime
+  --marker              Add --gvisor-marker-file to the runtime's args (with any --runtime-arg;
+                        replaces its other args): sandboxes get /proc/gvisor/kernel_is_gvisor,
+                        the preflight tell an image cannot fake. Refused where runsc lacks the flag
   --remove              Unregister the runtime instead (files gvisor-doctor created are deleted)
   --dry-run             Print the unified diff of every file and change nothing
   --no-reload           Write the files but do not reload or restart any engine
@@ -89,6 +92,7 @@ export const configureCommand: Command = {
     "runtime-name": { type: "string" },
     "runtime-arg": { type: "string", multiple: true, allowEmpty: true }, // --runtime-arg= clears the args
     default: { type: "boolean" },
+    marker: { type: "boolean" },
     remove: { type: "boolean" },
     "dry-run": { type: "boolean" },
     "no-reload": { type: "boolean" },
@@ -112,7 +116,7 @@ export const configureCommand: Command = {
       engines, explicit: !!engines, configPath: v.config as string | undefined, runscPath: v.runsc as string | undefined,
       runtimeName: v["runtime-name"] as string | undefined, runtimeArgs, makeDefault: !!v.default, remove: !!v.remove,
       dryRun: !!v["dry-run"], reload: !v["no-reload"], restart: !!v.restart, verify: !v["no-verify"], force: !!v.force,
-      migrate: !!v.migrate,
+      migrate: !!v.migrate, marker: !!v.marker,
       wrapperDir: v["wrapper-dir"] as string | undefined, hostRoot: root, restartCommand,
     }, io);
     if (io.json) io.stdout(JSON.stringify(report, null, 2));

@@ -1,6 +1,6 @@
 // `gvisor-doctor preflight`: "am I running under gVisor?" from inside a container,
 // from independent tells; with --require it refuses to start the app outside gVisor.
-import { detectSelfSandbox, type SelfSandboxFacts } from "../../platform/self-sandbox.ts";
+import { detectSelfSandbox, GVISOR_MARKER_FILE, type SelfSandboxFacts } from "../../platform/self-sandbox.ts";
 import { CommandNotFoundError, replaceProcess } from "../../platform/replace-process.ts";
 import type { Command, IO } from "../args.ts";
 import { ActionError, EXIT, UsageError } from "../errors.ts";
@@ -10,6 +10,7 @@ const HELP = `Usage: gvisor-doctor preflight [--json] [--require] [-- CMD ARGS..
        gvisor-doctor preflight --print-script > gvisor-preflight.sh
 
 Answer "am I running under gVisor?" from inside a container, from independent tells:
+  /proc/gvisor/kernel_is_gvisor reads "gvisor" (runsc --gvisor-marker-file; cannot be faked) ·
   /proc/sentry-meminfo exists (gVisor only) · dmesg starts with "Starting gVisor" ·
   uname -r ends in -gvisor (or is 4.4.0 on older releases)
 
@@ -48,6 +49,7 @@ function render(s: SelfSandboxFacts, io: IO, required: boolean, out: (line: stri
     out(c.dim("  Otherwise start the container with the gVisor runtime: docker run --runtime=runsc … (Kubernetes: runtimeClassName: gvisor)"));
   }
   if (io.verbose || !s.inside) {
+    out(c.dim(`  ${GVISOR_MARKER_FILE}: ${e.kernelIsGvisor ? "gvisor" : "absent"}`));
     out(c.dim(`  /proc/sentry-meminfo: ${e.sentryMeminfo ? "present" : "absent"}`));
     out(c.dim(`  dmesg: ${e.dmesgFirstLine ?? `unavailable (${e.dmesgError})`}`));
     out(c.dim(`  uname -r: ${e.kernelRelease}`));

@@ -125,6 +125,8 @@ describe.skipIf(SKIP)("containerd 2.x running on it: check offers the migration,
     const f = finding(r.json, "containerd.config");
     expect(f.status).toBe("fail");
     expect(f.message).toContain("silently drops its CRI runtimes");
+    // The proof, from containerd itself: its config dump lacks the runtime the file declares.
+    expect(f.message).toContain("(gone from containerd config dump: kata)");
     const consent = expect.stringContaining("containerd config migrate");
     expect(f.diagnosis.fix).toMatchObject({ automatic: true, confirm: consent });
     expect(f.diagnosis.fix.argv).toEqual(expect.arrayContaining(["configure", "containerd", "--migrate", "--restart"]));

@@ -3,6 +3,9 @@
 // containers, where under runsc it passes and execs the app, and under runc it refuses to.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { BED, startDockerBed, type DockerBed } from "../bed/bed.ts";
 import { BINARY } from "../helpers/cli.ts";
 import {
@@ -42,6 +45,36 @@ const doc = (stdout: string) => {
   d.evidence.dmesgFirstLine = "(a line)";
   return d;
 };
+/**
+ * Run impl with a /proc where /proc/gvisor/kernel_is_gvisor holds `marker`, as runsc
+ * --gvisor-marker-file makes it (neither runsc on this host has the flag): in a private mount
+ * namespace, a tmpfs over /proc whose other entries link to the real one (the binary needs
+ * /proc/self/exe). Null where unshare cannot do it here.
+ */
+function withMarker(impl: Impl, args: string[], marker: string) {
+  const real = mkdtempSync(join(tmpdir(), "gvd-realproc-"));
+  try {
+    const script = [
+      'mount --rbind /proc "$R" && mount -t tmpfs gvd-proc /proc && for e in "$R"/*; do ln -s "$e" /proc/; done',
+      'mkdir /proc/gvisor && printf "%s\\n" "$M" > /proc/gvisor/kernel_is_gvisor && exec "$@"',
+    ].join(" && ");
+    const r = spawnSync("unshare", ["-r", "-m", "sh", "-c", script, "sh", ...impl.host(), ...args], {
+      encoding: "utf8", env: { ...process.env, NO_COLOR: "1", R: real, M: marker },
+    });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  } finally {
+    rmSync(real, { recursive: true, force: true });
+  }
+}
+/** doc() where the kernel log is unreadable (syslog(2) is refused in a user namespace; each reader words it). */
+const markerDoc = (stdout: string) => {
+  const d = JSON.parse(stdout);
+  delete d.tool.version;
+  d.evidence.dmesgFirstLine = d.evidence.dmesgError = "(refused)";
+  return d;
+};
+const UNSHARE_OK = spawnSync("unshare", ["-r", "-m", "true"]).status === 0;
+
 const report = (stdout: string) => stdout.replace(/^ {2}dmesg: .*$/m, "  dmesg: (a line)");
 
 describe.each(IMPLS)("$name on this host (not sandboxed)", (impl) => {
@@ -64,6 +97,24 @@ describe.each(IMPLS)("$name on this host (not sandboxed)", (impl) => {
     const r = onHost(impl, ["--json"]);
     expect(doc(r.stdout)).toMatchObject({ schemaVersion: 1, tool: { name: "gvisor-doctor" }, sandboxed: false, required: false, tells: [] });
     expect(doc(r.stdout)).toEqual(doc(onHost(binary, ["--json"]).stdout));
+  });
+  test.skipIf(!UNSHARE_OK)("/proc/gvisor/kernel_is_gvisor = gvisor: the first tell; the binary's report", () => {
+    const r = withMarker(impl, ["--json"], "gvisor");
+    expect(r.stderr).toBe("");
+    const d = markerDoc(r.stdout);
+    const marked = { sandboxed: true, tells: ["/proc/gvisor/kernel_is_gvisor"], evidence: { kernelIsGvisor: true } };
+    expect(d).toMatchObject(marked);
+    expect(d).toEqual(markerDoc(withMarker(binary, ["--json"], "gvisor").stdout));
+    const v = withMarker(impl, ["-v", "--require", "--", "sh", "-c", "echo app-ran"], "gvisor");
+    expect(v.code).toBe(0);
+    expect(v.stdout).toBe("app-ran\n");
+    expect(v.stderr).toContain("✓ running under gVisor (/proc/gvisor/kernel_is_gvisor)");
+    expect(v.stderr).toContain("  /proc/gvisor/kernel_is_gvisor: gvisor");
+    expect(report(v.stderr)).toBe(report(withMarker(binary, ["-v"], "gvisor").stdout));
+  });
+  test.skipIf(!UNSHARE_OK)("a marker file holding anything but gvisor is no tell", () => {
+    const r = withMarker(impl, ["--json"], "runc");
+    expect(markerDoc(r.stdout)).toMatchObject({ sandboxed: false, tells: [], evidence: { kernelIsGvisor: false } });
   });
   test("usage errors exit 2 with the binary's message", () => {
     for (const args of [["--"], ["--frob"], ["extra"]]) {
@@ -108,7 +159,9 @@ describe.skipIf(!BED.ok)("preflight in containers", () => {
       const r = bed.docker(["run", "--rm", "--runtime=runsc", image, ...impl.image, "--json"]);
       const d = JSON.parse(r.stdout);
       expect(d.sandboxed).toBe(true);
-      expect(d.tells).toEqual(["/proc/sentry-meminfo", "dmesg", "uname"]); // Debian's runsc reports 4.4.0, the host does not
+      // Debian's runsc reports 4.4.0, the host does not; 20221219 has no --gvisor-marker-file, so no marker tell
+      expect(d.tells).toEqual(["/proc/sentry-meminfo", "dmesg", "uname"]);
+      expect(d.evidence.kernelIsGvisor).toBe(false);
       expect(d.evidence.dmesgFirstLine).toContain("Starting gVisor");
     });
 

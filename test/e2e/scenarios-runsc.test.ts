@@ -1,7 +1,7 @@
 // Broken runsc installs, for real: gVisor installed by gvisor-doctor from the fake
 // bucket (a local-directory mirror), then broken → check → --fix → check.
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, readdirSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { finding, gvd } from "../helpers/cli.ts";
 import { RELEASES, startFakeBucket, type FakeBucket } from "../helpers/fake-bucket.ts";
@@ -38,6 +38,18 @@ describe("broken runsc installs: diagnosed, then fixed by --fix", () => {
     const after = gvd(["check", "--json", "--only", "runsc"], { env });
     expect(finding(after.json, "runsc.sidecars").status).toBe("pass");
     expect(readdirSync(bin).sort()).toEqual(["checkpointgofer", "gvisor-sentry-prewarmer", "gvisor_sentry", "runsc-metric-server"]);
+  });
+
+  test("a sidecar only root can execute → runsc.sidecars fails: the sandbox user (nobody) starts it", () => {
+    const sentry = join(realpathSync(join(prefix, "lib/gvisor/current/gvisor-bin")), "gvisor_sentry");
+    chmodSync(sentry, 0o700);
+    const side = finding(gvd(["check", "--json", "--only", "runsc"], { env }).json, "runsc.sidecars");
+    const diagnosis = { rule: "sandbox-permissions", fix: { automatic: true } };
+    expect(side).toMatchObject({ status: "fail", diagnosis });
+    expect(side.message).toBe(`not executable by the sandbox user (nobody): ${sentry} (0700)`);
+    chmodSync(sentry, 0o755);
+    const after = finding(gvd(["check", "--json", "--only", "runsc"], { env }).json, "runsc.sidecars");
+    expect(after.status).toBe("pass");
   });
 
   test("the installed runsc is what runsc.binary finds: the link resolves into <prefix>/lib/gvisor/<version>", () => {

@@ -9,7 +9,9 @@ import { installFix, registerFix } from "../../checks/rules.ts";
 import type { HostFacts } from "../../platform/facts.ts";
 import { onCommand } from "../../platform/proc.ts";
 import { inspectRunsc } from "../../platform/runsc.ts";
-import { FEATURES_CACHE_DIR, RUNSC_FLAG_TABLE, runscFeatures, unknownFlags } from "../../platform/runsc-features.ts";
+import {
+  expectedSidecars, FEATURES_CACHE_DIR, RUNSC_FLAG_TABLE, runscFeatures, unknownFlags,
+} from "../../platform/runsc-features.ts";
 import { resolveRuntimeRequest } from "../../src/configure-engines.ts";
 import { treePath } from "../hosts/trees.ts";
 
@@ -79,6 +81,19 @@ describe("runsc features from the binary itself", () => {
   });
 });
 
+describe("the sidecar set a release expects (runsc.sidecars)", () => {
+  test("from the tarball layout on (20260721): the four of gvisor:runsc/gvisorbinaries; none before or unknown", () => {
+    const four = ["checkpointgofer", "gvisor-sentry-prewarmer", "gvisor_sentry", "runsc-metric-server"];
+    expect(expectedSidecars({ date: "20260907" })).toEqual(four);
+    expect(expectedSidecars({ date: "20260721" })).toEqual(four);
+    expect(expectedSidecars({ date: "20260720" })).toEqual([]);
+    expect(expectedSidecars({ date: "20240729" })).toEqual([]); // Debian's trixie runsc
+    expect(expectedSidecars(null)).toEqual([]);
+    // runsc-fd-parking has no known first release: never required, so a good install never fails on a guess.
+    expect(expectedSidecars({ date: "29991231" })).not.toContain("runsc-fd-parking");
+  });
+});
+
 describe.skipIf(!existsSync(HOST_RUNSC))("fixes never add a flag the installed runsc does not know", () => {
   const factsWith = async () => ({ runsc: [await inspectRunsc(HOST_RUNSC, true)] }) as unknown as HostFacts;
 
@@ -108,5 +123,35 @@ describe.skipIf(!existsSync(HOST_RUNSC))("fixes never add a flag the installed r
     expect(forced.runtimeArgs).toEqual(["--gvisor-marker-file"]);
     const fine = await resolveRuntimeRequest({ ...req, runtimeArgs: ["network=none"] } as never, process.env);
     expect(fine.runtimeArgs).toEqual(["--network=none"]);
+  });
+
+  test("configure --marker is refused, by name, where runsc (20221219) has no --gvisor-marker-file", async () => {
+    const req = { engines: ["docker"], runscPath: HOST_RUNSC, marker: true };
+    const refused = resolveRuntimeRequest(req as never, process.env);
+    const why = /^--marker: \/usr\/bin\/runsc \(\S+\) has no --gvisor-marker-file, so its sandboxes/;
+    await expect(refused).rejects.toThrow(why);
+  });
+});
+
+describe("configure --marker where runsc has --gvisor-marker-file", () => {
+  test("adds it as a runtime argument after any --runtime-arg, once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gvd-marker-"));
+    try {
+      // A runsc whose `runsc flags` lists the flag, as a current release does (none on this host has it).
+      const fake = join(dir, "runsc");
+      const flags = "  -gvisor-marker-file\n    \tcreate /proc/gvisor/kernel_is_gvisor\n  -network string\n";
+      const version = "runsc version release-20260907.0";
+      await Bun.write(fake, `#!/bin/sh\ncase $1 in flags) printf '${flags}' ;; *) echo '${version}' ;; esac\n`);
+      const { chmodSync } = await import("node:fs");
+      chmodSync(fake, 0o755);
+      const req = { engines: ["docker"], runscPath: fake, marker: true };
+      expect((await resolveRuntimeRequest(req as never, process.env)).runtimeArgs).toEqual(["--gvisor-marker-file"]);
+      const args = ["network=none", "--gvisor-marker-file"];
+      const both = await resolveRuntimeRequest({ ...req, runtimeArgs: args } as never, process.env);
+      expect(both.runtimeArgs).toEqual(["--network=none", "--gvisor-marker-file"]);
+      await expect(resolveRuntimeRequest({ ...req, remove: true } as never, process.env)).rejects.toThrow(/contradict/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -58,10 +58,10 @@ describe("the files a runtime names", () => {
     expect(f.diagnosis).toMatchObject({ rule: "runtime-path-missing", fix: { id: "containerd.register-runtime", argv: ["configure", "containerd", "--restart"] } });
   });
 
-  test("podman.runtime and crio.runtime fail the same way for a missing wrapper", () => {
+  test("podman.runtime and crio.runtime fail the same way for a missing wrapper", async () => {
     const gone = join(dir, "podman-runsc");
     const podman = { detection: { installed: true, configPath: "/etc/containers/containers.conf" }, inspection: { faults: [], files: [], runtimes: { runsc: { path: gone, args: [], source: { file: "c.conf" }, raw: [gone] } } } };
-    const p = podmanRuntime.run(ctxWith({ podman })) as any;
+    const p = (await podmanRuntime.run(ctxWith({ podman }))) as any; // async: it asks podman info (no binary here)
     expect(p).toMatchObject({ status: "fail", diagnosis: { rule: "runtime-path-missing", fix: { id: "podman.register-runtime" } } });
     expect(p.message).toContain(`${gone} does not exist`);
     const crio = { detection: { installed: true, configPath: "/etc/crio/crio.conf" }, inspection: { faults: [], files: [], runtimes: { runsc: { path: gone, args: [], source: { file: "c.conf" }, raw: { runtime_path: gone } } } } };
