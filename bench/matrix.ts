@@ -7,7 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { MATRIX_HOSTS } from "../test/matrix/hosts.ts";
+import { hostName, MATRIX_HOSTS } from "../test/matrix/hosts.ts";
 
 const root = join(import.meta.dirname, "..");
 const started = Date.now();
@@ -19,7 +19,7 @@ console.log("| host | journeys | boot | --fix blank → green | hello containers
 console.log("|---|---|---|---|---|---|");
 const wanted = (process.env.GVD_MATRIX_HOSTS ?? "").split(",").filter(Boolean);
 for (const h of MATRIX_HOSTS) {
-  const name = `${h.suite}-${h.init}`;
+  const name = hostName(h);
   if (wanted.length && !wanted.includes(name) && !wanted.includes(h.suite)) continue;
   try {
     const res = JSON.parse(readFileSync(join(root, "test-results", "matrix", `${name}.json`), "utf8"));
