@@ -123,8 +123,12 @@ for (const spec of selected) {
 
     journey(3, "exec through docker, podman and runsc; " +
       "preflight --require under runsc (CMD's exit) and runc (exit 1)", () => {
-      // No wait here: journey 1's --fix restarted containerd, and it returns only once dockerd reaches
-      // containerd again (issue 13, "first --fix fails after restarting containerd").
+      // --fix now returns only once dockerd reaches the containerd it restarted, yet on sid a container
+      // right after journey 1 still exited 2 without a word (2 of 3 runs on a loaded machine; podman once
+      // too, which does not use containerd): a cause not found yet. This journey is about exec, so it waits.
+      host.run(["/bin/sh", "-c", "for i in $(seq 60); do docker run --rm --runtime=runsc --network=none " +
+        "$(docker images --format '{{.Repository}}:{{.Tag}}' | grep gvisor-doctor/hello | head -1) true && exit 0; " +
+        "sleep 0.5; done"]);
       for (const via of ["docker", "podman", "runsc"]) {
         const r = host.run([host.doctor, "exec", "--via", via, "--json", "--", "sh", "-c", "dmesg | head -1; exit 7"]);
         const out = JSON.parse(r.stdout || "{}");
