@@ -124,8 +124,8 @@ for (const spec of selected) {
     journey(3, "exec through docker, podman and runsc; " +
       "preflight --require under runsc (CMD's exit) and runc (exit 1)", () => {
       // --fix now returns only once dockerd reaches the containerd it restarted, yet on sid a container
-      // right after journey 1 still exited 2 without a word (2 of 3 runs on a loaded machine; podman once
-      // too, which does not use containerd): a cause not found yet. This journey is about exec, so it waits.
+      // right after journey 1 still exited 2 without a word (once in 2 runs on a loaded machine; podman, which
+      // does not use containerd, in the other): a cause not found yet. This journey is about exec, so it waits.
       host.run(["/bin/sh", "-c", "for i in $(seq 60); do docker run --rm --runtime=runsc --network=none " +
         "$(docker images --format '{{.Repository}}:{{.Tag}}' | grep gvisor-doctor/hello | head -1) true && exit 0; " +
         "sleep 0.5; done"]);
