@@ -7,11 +7,12 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { MATRIX_HOSTS } from "../test/matrix/hosts.ts";
+import { hostName, MATRIX_HOSTS } from "../test/matrix/hosts.ts";
 
 const root = join(import.meta.dirname, "..");
 const started = Date.now();
-const r = spawnSync("npx", ["bun", "test", "--timeout", "900000", "test/matrix/journeys.test.ts"], { cwd: root, stdio: "inherit", env: process.env });
+const r = spawnSync("npx", ["bun", "test", "--timeout", "900000", "test/matrix/journeys.test.ts"],
+  { cwd: root, stdio: "inherit", env: process.env });
 const wallS = (Date.now() - started) / 1000;
 const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 console.log(`\nmatrix wall time: ${wallS.toFixed(0)} s (bun test exit ${r.status}; load average now ${load})\n`);
@@ -19,13 +20,15 @@ console.log("| host | journeys | boot | --fix blank → green | hello containers
 console.log("|---|---|---|---|---|---|");
 const wanted = (process.env.GVD_MATRIX_HOSTS ?? "").split(",").filter(Boolean);
 for (const h of MATRIX_HOSTS) {
-  const name = `${h.suite}-${h.init}`;
+  const name = hostName(h);
   if (wanted.length && !wanted.includes(name) && !wanted.includes(h.suite)) continue;
   try {
     const res = JSON.parse(readFileSync(join(root, "test-results", "matrix", `${name}.json`), "utf8"));
     const f = res.figures;
     const passed = Object.values(res.journeys).filter((s) => s === "pass").length;
-    console.log(`| ${name} | ${passed}/${Object.keys(res.journeys).length} | ${(f.bootMs / 1000).toFixed(1)} s | ${(f.fixMs / 1000).toFixed(1)} s | ${(f.hellosMs / 1000).toFixed(1)} s | ${(f.fixMs / f.hellosMs).toFixed(2)}× |`);
+    const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+    console.log(`| ${name} | ${passed}/${Object.keys(res.journeys).length} | ${s(f.bootMs)} | ${s(f.fixMs)} | ` +
+      `${s(f.hellosMs)} | ${(f.fixMs / f.hellosMs).toFixed(2)}× |`);
   } catch (e) {
     console.log(`| ${name} | no result (${(e as Error).message}) | | | | |`);
   }

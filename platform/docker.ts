@@ -31,6 +31,8 @@ export interface DockerInfo {
   cgroupVersion: string;
   dockerRootDir: string;
   operatingSystem: string;
+  /** The containerd revision dockerd reached; "N/A" while it cannot reach containerd (restarting). */
+  containerdCommit?: string;
 }
 
 export function parseDockerInfo(json: string): DockerInfo {
@@ -46,6 +48,7 @@ export function parseDockerInfo(json: string): DockerInfo {
     cgroupVersion: j.CgroupVersion ?? "",
     dockerRootDir: j.DockerRootDir ?? "",
     operatingSystem: j.OperatingSystem ?? "",
+    containerdCommit: j.ContainerdCommit?.ID ?? "",
   };
 }
 

@@ -14,6 +14,8 @@ interface HostResult {
   host: string;
   suite: string;
   init: "systemd" | "none";
+  /** Set up first as gvisor-doctor leaves a host it served (test/hosts/lived-in.ts). */
+  livedIn?: boolean;
   versions: Record<string, string>;
   journeys: Record<string, "pass" | "fail">;
 }
@@ -27,7 +29,8 @@ export function readResults(dir = RESULTS): HostResult[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir).filter((f) => f.endsWith(".json")).sort()
     .map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as HostResult)
-    .sort((a, b) => SUITE_ORDER.indexOf(a.suite) - SUITE_ORDER.indexOf(b.suite) || a.init.localeCompare(b.init));
+    .sort((a, b) => SUITE_ORDER.indexOf(a.suite) - SUITE_ORDER.indexOf(b.suite) || a.init.localeCompare(b.init)
+      || Number(!!a.livedIn) - Number(!!b.livedIn));
 }
 
 export function testedOnSection(results = readResults()): string {
@@ -36,13 +39,16 @@ export function testedOnSection(results = readResults()): string {
     const failed = Object.keys(r.journeys).filter((j) => r.journeys[j] !== "pass").sort();
     const journeys = `${passed.length}/${passed.length + failed.length}${failed.length ? ` (failed: ${failed.join(", ")})` : ""}`;
     const v = r.versions;
-    return `| ${DEBIAN[r.suite] ?? r.suite} | ${r.init === "systemd" ? `systemd ${upstream(v.systemd)}` : "none (daemons by hand)"} | ${upstream(v["docker.io"])} | ${upstream(v.containerd)} | ${upstream(v.podman)} | ${upstream(v.runsc)} | ${journeys} |`;
+    const init = `${r.init === "systemd" ? `systemd ${upstream(v.systemd)}` : "none (daemons by hand)"}` +
+      (r.livedIn ? ", lived in" : "");
+    return `| ${DEBIAN[r.suite] ?? r.suite} | ${init} | ${upstream(v["docker.io"])} | ${upstream(v.containerd)} | ${upstream(v.podman)} | ${upstream(v.runsc)} | ${journeys} |`;
   });
   return [
     START,
     "",
     "Every journey (blank host → `--fix`; install → uninstall; `exec` and `preflight`; broken hosts repaired) runs on",
     "these hosts in CI, each built from Debian's archive and booted in its own namespaces (test/matrix/journeys.test.ts).",
+    "\"Lived in\": set up first as gvisor-doctor leaves a host it served (a release in /usr/local, runsc registered).",
     "",
     "| Distribution | Init | Docker | containerd | Podman | runsc | Journeys passed |",
     "|---|---|---|---|---|---|---|",

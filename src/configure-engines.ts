@@ -327,6 +327,39 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
   return report;
 }
 
+/** How long engines that depend on a restarted one (dockerd on containerd) get to answer again. */
+export const DEPENDENT_WAIT_MS = 30_000;
+
+/**
+ * After an engine restarted, wait (bounded) until the running engines that depend on it answer
+ * again, so a check or command right after us does not meet a daemon still reconnecting (dockerd
+ * after containerd: its next container exits 2 without a word). The outcome is a note of the
+ * restarted engine's report; a daemon that stays unready is said, not a failure of configure.
+ */
+async function awaitDependents(reports: EngineReport[], ctx: EngineContext, io: IO, progress: (s: string) => void,
+  timeoutMs = DEPENDENT_WAIT_MS): Promise<void> {
+  for (const restarted of reports.filter((r) => r.reload?.action === "restarted")) {
+    for (const name of ENGINE_NAMES) {
+      const dep = adapterFor(name);
+      if (!dep.dependsOn?.includes(restarted.engine) || !dep.ready) continue;
+      const t0 = Date.now();
+      let state = await dep.ready(ctx);
+      if (!state) continue;
+      const what = `${dep.title}: waiting for it to answer after ${restarted.title} restarted (up to ${timeoutMs / 1000} s)`;
+      if (!state.ok && (!io.spinner || io.json)) io.stderr(`${what}…`);
+      while (!state.ok && Date.now() - t0 < timeoutMs) {
+        progress(`${what}: ${state.message}`);
+        await Bun.sleep(250);
+        state = (await dep.ready(ctx)) ?? { ok: true, message: `${dep.title} no longer runs` };
+      }
+      const secs = ((Date.now() - t0) / 1000).toFixed(1);
+      restarted.notes.push(state.ok
+        ? `${dep.title} answered again ${secs} s after the restart: ${state.message}`
+        : `${dep.title} did not answer within ${secs} s after the restart: ${state.message}`);
+    }
+  }
+}
+
 function exitCodeOf(engines: EngineReport[]): number {
   if (engines.some((e) => e.status === "refused" || e.status === "failed")) return EXIT.FAILED;
   if (engines.some((e) => e.reload?.action === "pending")) return EXIT.RESTART_PENDING;
@@ -365,6 +398,10 @@ export async function configureEngines(req: ConfigureRequest, io: IO): Promise<C
         log(s);
       }));
     }
+    if (!root.foreign && !req.dryRun) await awaitDependents(reports, ctx, io, (s) => {
+      spinner.update(s);
+      log(s);
+    });
   } finally {
     spinner.stop();
   }

@@ -111,6 +111,22 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
     return { action: "reloaded", method: `SIGHUP to dockerd pid ${det.pid}`, command: null, message: `sent SIGHUP to dockerd pid ${det.pid}` };
   },
 
+  // dockerd runs every container through containerd: after containerd restarts, dockerd answers
+  // `docker info` at once but starts containers only once it reconnected (its containerd commit is
+  // "N/A" until then); a container started before that exits without a word.
+  dependsOn: ["containerd"],
+
+  async ready(ctx) {
+    const daemon = dockerdServing(dockerHost(ctx.env), findProcesses(["dockerd"], DOCKERD_VALUE_FLAGS));
+    const cli = dockerCli(ctx.env);
+    if (!daemon || !cli) return null;
+    const { info, result } = await dockerInfo(cli, ctx.env);
+    if (!info) return { ok: false, message: `docker info failed: ${(result.stderr || result.stdout).trim().slice(-300)}` };
+    const commit = info.containerdCommit;
+    if (commit === "N/A") return { ok: false, message: `dockerd pid ${daemon.pid} has not reconnected to containerd yet` };
+    return { ok: true, message: `dockerd pid ${daemon.pid} answers and reaches containerd${commit ? ` ${commit}` : ""}` };
+  },
+
   async verify(det, plan, ctx, opts): Promise<VerifyResult> {
     if (!det.running) return { ok: null, message: "not verified: no running dockerd reads this file", details: [] };
     if (!det.cli) return { ok: null, message: "not verified: the docker CLI is not installed", details: [] };

@@ -212,6 +212,13 @@ export interface EngineAdapter<D extends EngineDetection = EngineDetection> {
   reload(det: D, plan: Plan, opts: ReloadOptions, ctx: EngineContext): Promise<ReloadResult>;
   /** Prove the engine sees the runtime as planned (or no longer sees it, for remove). */
   verify(det: D, plan: Plan, ctx: EngineContext, opts?: VerifyOptions): Promise<VerifyResult>;
+  /** Engines whose daemon this one's daemon runs containers through (dockerd → containerd). */
+  readonly dependsOn?: readonly EngineName[];
+  /**
+   * Whether the running daemon answers and reaches the engines it depends on (after one of
+   * them restarted). null: no daemon of this engine runs here, nothing to wait for.
+   */
+  ready?(ctx: EngineContext): Promise<{ ok: boolean; message: string } | null>;
 }
 
 /**

@@ -81,6 +81,8 @@ export interface DockerBedOptions {
   daemonJson?: string | object;
   /** Extra dockerd flags. */
   dockerdArgs?: string[];
+  /** Keep containerd's CRI plugin (configure containerd refuses a containerd without it). */
+  containerdCri?: boolean;
 }
 
 export const RUNSC_DAEMON_JSON = { runtimes: { runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--network=none"] } } };
@@ -96,7 +98,7 @@ export async function startDockerBed(opts: DockerBedOptions = {}): Promise<Docke
   // containerd: private config (CRI disabled: dockerd does not need it and it is slow to start).
   const cdSock = join(dir, "containerd.sock");
   const cdConfig = join(dir, "containerd.toml");
-  writeFileSync(cdConfig, `version = 2\nroot = "${dir}/containerd-root"\nstate = "${dir}/containerd-state"\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "${cdSock}"\n[ttrpc]\n  address = "${cdSock}.ttrpc"\n`);
+  writeFileSync(cdConfig, `version = 2\nroot = "${dir}/containerd-root"\nstate = "${dir}/containerd-state"\n${opts.containerdCri ? "" : 'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'}[grpc]\n  address = "${cdSock}"\n[ttrpc]\n  address = "${cdSock}.ttrpc"\n`);
   const cdLog = join(dir, "containerd.log");
   const cd = spawn("containerd", ["--config", cdConfig], { detached: true, stdio: ["ignore", openSync(cdLog, "a"), openSync(cdLog, "a")] });
   cd.unref();

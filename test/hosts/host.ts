@@ -9,7 +9,9 @@
 // after a crash. Killing unshare (--kill-child) kills PID 1, which ends every process of the
 // PID namespace; the mount namespace and all its mounts go with them.
 import { spawn, spawnSync } from "node:child_process";
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { BED_PREFIX } from "../bed/bed.ts";
 import { pidAlive } from "../../platform/procs.ts";
@@ -80,7 +82,8 @@ function bootScript(init: Init): string {
   ];
   if (init === "systemd") return [...common, "exec env -i container=other /lib/systemd/systemd"].join("\n");
   // No init: PID 1 reaps orphans (busybox sh's wait does) and otherwise sleeps.
-  return [...common, "ip link set lo up", "exec /bin/busybox sh -c 'trap \"exit 0\" TERM; while :; do sleep 3600 & wait; done'"].join("\n");
+  const idle = "exec /bin/busybox sh -c 'trap \"exit 0\" TERM; while :; do sleep 3600 & wait; done'";
+  return [...common, "ip link set lo up", idle].join("\n");
 }
 
 function childOf(pid: number): number | null {
@@ -123,7 +126,9 @@ export async function bootHost(suite: Suite, opts: BootOptions): Promise<Host> {
   writeFileSync(join(root, "etc/hostname"), `${name}\n`);
   appendFileSync(join(root, "etc/hosts"), `127.0.1.1 ${name}\n`);
   const log = join(dir, "boot.log");
-  const p = spawn("unshare", ["--fork", "--kill-child", ...NS_FLAGS, "--propagation", "private", "bash", "-c", bootScript(opts.init)], {
+  const unshare = ["--fork", "--kill-child", ...NS_FLAGS, "--propagation", "private",
+    "bash", "-c", bootScript(opts.init)];
+  const p = spawn("unshare", unshare, {
     detached: true,
     stdio: ["ignore", openSync(log, "a"), openSync(log, "a")],
     env: { PATH: process.env.PATH ?? HOST_PATH, ROOT: root, HOSTNAME_IN: name },
@@ -143,13 +148,16 @@ export async function bootHost(suite: Suite, opts: BootOptions): Promise<Host> {
   }
   appendFileSync(join(dir, "pids"), `${pid}\n`);
 
-  const env = (extra?: Record<string, string>) => ({ PATH: HOST_PATH, HOME: "/root", LANG: "C.UTF-8", NO_COLOR: "1", ...extra });
-  const nsenter = (argv: string[]) => ["-t", String(pid), "-m", "-p", "-n", "-u", "-i", "-C", "-r", "-w", "--", ...argv];
+  const env = (extra?: Record<string, string>) =>
+    ({ PATH: HOST_PATH, HOME: "/root", LANG: "C.UTF-8", NO_COLOR: "1", ...extra });
+  const nsenter = (argv: string[]) =>
+    ["-t", String(pid), "-m", "-p", "-n", "-u", "-i", "-C", "-r", "-w", "--", ...argv];
   const run = (argv: string[], o: RunOptions = {}): RunResult => {
     const r = spawnSync("nsenter", nsenter(argv), {
       env: env(o.env), input: o.input, encoding: "utf8", timeout: o.timeoutMs ?? 300_000, maxBuffer: 64 << 20,
     });
-    return { code: r.status ?? (r.signal ? 128 : -1), stdout: r.stdout ?? "", stderr: (r.stderr ?? "") + (r.error ? `\n${r.error.message}` : "") };
+    const stderr = (r.stderr ?? "") + (r.error ? `\n${r.error.message}` : "");
+    return { code: r.status ?? (r.signal ? 128 : -1), stdout: r.stdout ?? "", stderr };
   };
   const runAsync = (argv: string[], o: RunOptions = {}): Promise<RunResult> =>
     new Promise((resolve) => {
@@ -182,12 +190,16 @@ export async function bootHost(suite: Suite, opts: BootOptions): Promise<Host> {
         : run(["/bin/sh", "-c", "pkill -x containerd; while pgrep -x containerd >/dev/null; do sleep 0.1; done; " +
           "nohup containerd >>/var/log/containerd.log 2>&1 </dev/null &"]);
       if (r.code !== 0) return r;
-      return run(["/bin/sh", "-c", "for i in $(seq 150); do ctr version >/dev/null 2>&1 && exit 0; sleep 0.2; done; ctr version"]);
+      return run(["/bin/sh", "-c",
+        "for i in $(seq 150); do ctr version >/dev/null 2>&1 && exit 0; sleep 0.2; done; ctr version"]);
     },
     reloadDocker() {
-      const r = opts.init === "systemd" ? run(["systemctl", "reload", "docker.service"]) : run(["pkill", "-HUP", "-x", "dockerd"]);
+      const r = opts.init === "systemd"
+        ? run(["systemctl", "reload", "docker.service"])
+        : run(["pkill", "-HUP", "-x", "dockerd"]);
       if (r.code !== 0) return r;
-      return run(["/bin/sh", "-c", "sleep 0.5; for i in $(seq 150); do docker info >/dev/null 2>&1 && exit 0; sleep 0.2; done; docker info"]);
+      return run(["/bin/sh", "-c",
+        "sleep 0.5; for i in $(seq 150); do docker info >/dev/null 2>&1 && exit 0; sleep 0.2; done; docker info"]);
     },
     async waitReady(timeoutMs = 90_000) {
       if (opts.init === "systemd") {
@@ -196,7 +208,8 @@ export async function bootHost(suite: Suite, opts: BootOptions): Promise<Host> {
           return s === "running" || s === "degraded";
         }, timeoutMs);
       }
-      await waitUntil("dockerd to answer", () => run(["docker", "version", "--format", "{{.Server.Version}}"]).code === 0, timeoutMs);
+      const answers = () => run(["docker", "version", "--format", "{{.Server.Version}}"]).code === 0;
+      await waitUntil("dockerd to answer", answers, timeoutMs);
     },
     async stop() {
       if (pidAlive(p.pid!)) {
@@ -225,7 +238,8 @@ async function startDaemons(host: Host, dir: string): Promise<void> {
     host.run(["/bin/sh", "-c", `nohup "$@" >>${log} 2>&1 </dev/null & echo $!`, "sh", ...argv]).stdout.trim();
   const cd = start(["containerd"], "/var/log/containerd.log");
   // /run is the host's own tmpfs: look from inside.
-  await waitUntil("containerd's socket", () => host.run(["test", "-S", "/run/containerd/containerd.sock"]).code === 0, 30_000);
+  const socket = () => host.run(["test", "-S", "/run/containerd/containerd.sock"]).code === 0;
+  await waitUntil("containerd's socket", socket, 30_000);
   const dd = start(["dockerd", "--iptables=false", "--ip6tables=false", "--bridge=none"], "/var/log/dockerd.log");
   // Their pids as the host numbers them (for the record; the host's end reaps them).
   appendFileSync(join(dir, "daemons"), `containerd ${cd}\ndockerd ${dd}\n`);

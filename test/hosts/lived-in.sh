@@ -57,18 +57,22 @@ read -r BUCKET VERSION < <(cd "$REPO" && npx bun -e \
   'const b = await import("./test/helpers/fake-bucket.ts"); console.log(b.bucketDir(), b.RELEASES.current)')
 GVD=$REPO/dist/gvisor-doctor
 export NO_COLOR=1
-log "install $VERSION into /usr/local: exit $("$GVD" install --mirror "$BUCKET" --version "$VERSION" >"$W/install.log" 2>&1; echo $?)"
-log "configure containerd --restart: exit $("$GVD" configure containerd --restart >>"$W/install.log" 2>&1; echo $?)"
+rc=0; "$GVD" install --mirror "$BUCKET" --version "$VERSION" >"$W/install.log" 2>&1 || rc=$?
+log "install $VERSION into /usr/local: exit $rc"
+rc=0; "$GVD" configure containerd --restart >>"$W/install.log" 2>&1 || rc=$?
+log "configure containerd --restart: exit $rc"
 log "--fix --yes: exit $("$GVD" --fix --yes >"$W/fix.log" 2>&1; echo $?)"
 grep -E '✗|failed|fail ' "$W/fix.log" | tail -8 >&2 || true
 # The containerd gvisor-doctor restarted: plain `containerd` in this mount namespace (not another test's).
 for p in $(pgrep -x containerd); do
-  [ "$(readlink "/proc/$p/ns/mnt")" = "$(readlink /proc/self/ns/mnt)" ] && [ "$(tr '\0' ' ' <"/proc/$p/cmdline")" = "containerd " ] \
-    && echo "$p" >>"$W/pids"
+  [ "$(readlink "/proc/$p/ns/mnt")" = "$(readlink /proc/self/ns/mnt)" ] \
+    && [ "$(tr '\0' ' ' <"/proc/$p/cmdline")" = "containerd " ] && echo "$p" >>"$W/pids"
 done
-log "lived in: $(ls /usr/local/lib/gvisor 2>/dev/null | tr '\n' ' ')| /usr/local/libexec/gvisor-doctor: $(ls /usr/local/libexec/gvisor-doctor 2>/dev/null | tr '\n' ' ')"
+log "lived in: $(ls /usr/local/lib/gvisor 2>/dev/null | tr '\n' ' ')|" \
+  "/usr/local/libexec/gvisor-doctor: $(ls /usr/local/libexec/gvisor-doctor 2>/dev/null | tr '\n' ' ')"
 log "docker info runtimes: $(docker info --format '{{json .Runtimes}}' 2>&1)"
-log "containerd config: $(grep -c runsc /etc/containerd/config.toml) lines name runsc; podman drop-ins: $(ls /etc/containers/containers.conf.d 2>/dev/null | tr '\n' ' ')"
+log "containerd config: $(grep -c runsc /etc/containerd/config.toml) lines name runsc;" \
+  "podman drop-ins: $(ls /etc/containers/containers.conf.d 2>/dev/null | tr '\n' ' ')"
 
 files=("$@")
 [ ${#files[@]} -gt 0 ] || files=("${DEFAULT_FILES[@]}")

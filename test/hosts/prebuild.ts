@@ -19,5 +19,6 @@ for (const r of results) {
     console.error(`[hosts] ${r.reason instanceof Error ? r.reason.message : r.reason}`);
   }
 }
-console.log(`[hosts] ${wanted.length - failed}/${wanted.length} trees ready in ${Math.round((Date.now() - started) / 1000)} s`);
+const secs = Math.round((Date.now() - started) / 1000);
+console.log(`[hosts] ${wanted.length - failed}/${wanted.length} trees ready in ${secs} s`);
 process.exit(failed ? 1 : 0);

@@ -118,7 +118,8 @@ export async function ensureTree(suite: Suite, onProgress?: (line: string) => vo
       rmSync(tmp, { recursive: true, force: true });
       throw new Error(`mmdebstrap ${suite} failed (exit ${code}):\n${tail}`);
     }
-    writeFileSync(join(tmp, ".complete"), JSON.stringify({ suite, packages: packagesFor(suite), seconds: (Date.now() - started) / 1000 }));
+    const seconds = (Date.now() - started) / 1000;
+    writeFileSync(join(tmp, ".complete"), JSON.stringify({ suite, packages: packagesFor(suite), seconds }));
     renameSync(tmp, path);
     onProgress?.(`${suite}: built in ${Math.round((Date.now() - started) / 1000)} s`);
     return path;
@@ -134,7 +135,8 @@ export function treeVersions(root: string): Record<string, string> {
   for (const stanza of status.split("\n\n")) {
     const name = stanza.match(/^Package: (\S+)/m)?.[1];
     const version = stanza.match(/^Version: (\S+)/m)?.[1];
-    if (name && version && ["docker.io", "containerd", "podman", "runsc", "systemd"].includes(name)) out[name] = version;
+    const tracked = ["docker.io", "containerd", "podman", "runsc", "systemd"];
+    if (name && version && tracked.includes(name)) out[name] = version;
   }
   return out;
 }

@@ -13,13 +13,14 @@ import { join } from "node:path";
 import { BINARY } from "../helpers/cli.ts";
 import { doctorImageTar } from "../helpers/doctor-image.ts";
 import { bootHost, type Host } from "../hosts/host.ts";
-import { MATRIX_HOSTS } from "./hosts.ts";
+import { liveIn } from "../hosts/lived-in.ts";
+import { hostName, MATRIX_HOSTS } from "./hosts.ts";
 import { putBucket, RELEASES } from "../hosts/bucket.ts";
 import { treeAvailability } from "../hosts/trees.ts";
 
 const LONG = 900_000;
 const wanted = (process.env.GVD_MATRIX_HOSTS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-const selected = MATRIX_HOSTS.filter((h) => !wanted.length || wanted.includes(`${h.suite}-${h.init}`) || wanted.includes(h.suite));
+const selected = MATRIX_HOSTS.filter((h) => !wanted.length || wanted.includes(hostName(h)) || wanted.includes(h.suite));
 export const RESULTS_DIR = join(import.meta.dir, "../../test-results/matrix");
 
 interface Check {
@@ -44,7 +45,8 @@ function doc(r: { code: number; stdout: string; stderr: string }): Doc {
 }
 const byId = (d: Doc) => new Map(d.checks.map((c) => [c.id, c]));
 /** The failing checks, in a form that makes a failed expect() readable. */
-const failures = (d: Doc) => d.checks.filter((c) => c.status === "fail").map((c) => `${c.id}: ${c.message} [${c.diagnosis?.rule ?? "-"}]`);
+const failures = (d: Doc) => d.checks.filter((c) => c.status === "fail")
+  .map((c) => `${c.id}: ${c.message} [${c.diagnosis?.rule ?? "-"}]`);
 const ENGINES = ["docker", "containerd", "podman"] as const;
 /** The cells journey 1 requires green: each engine's runtime and hello, Docker's signature. */
 const CELLS = [...ENGINES.flatMap((e) => [`${e}.runtime`, `${e}.hello`]), "docker.signature"];
@@ -53,11 +55,12 @@ const CELLS = [...ENGINES.flatMap((e) => [`${e}.runtime`, `${e}.hello`]), "docke
 const CONFIGS = ["/etc/docker/daemon.json", "/etc/containerd/config.toml", "/etc/containers/containers.conf",
   "/etc/containers/containers.conf.d/99-gvisor.conf"];
 function configBytes(h: Host): Record<string, string | null> {
-  return Object.fromEntries(CONFIGS.map((p) => [p, existsSync(join(h.root, p)) ? readFileSync(join(h.root, p), "latin1") : null]));
+  const bytes = (p: string) => existsSync(join(h.root, p)) ? readFileSync(join(h.root, p), "latin1") : null;
+  return Object.fromEntries(CONFIGS.map((p) => [p, bytes(p)]));
 }
 
 for (const spec of selected) {
-  const name = `${spec.suite}-${spec.init}`;
+  const name = hostName(spec);
   const avail = treeAvailability(spec.suite);
   const d = avail.ok ? describe : describe.skip;
   d(`host ${name}${avail.ok ? "" : ` (skipped: ${avail.reason})`}`, () => {
@@ -65,7 +68,8 @@ for (const spec of selected) {
     // journey 2 starts from a blank host of its own.
     let host: Host;
     const result = {
-      host: name, suite: spec.suite, init: spec.init, versions: {} as Record<string, string>,
+      host: name, suite: spec.suite, init: spec.init, ...(spec.livedIn ? { livedIn: true } : {}),
+      versions: {} as Record<string, string>,
       journeys: {} as Record<string, "pass" | "fail">, figures: {} as Record<string, number>,
     };
     // A journey passes when every test of it ran and passed (journey 4 has several).
@@ -82,6 +86,7 @@ for (const spec of selected) {
       const t = Date.now();
       host = await bootHost(spec.suite, { init: spec.init, binary: BINARY });
       await host.waitReady(180_000);
+      if (spec.livedIn) liveIn(host);
       result.versions = host.versions;
       result.figures.bootMs = Date.now() - t;
     }, LONG);
@@ -92,15 +97,19 @@ for (const spec of selected) {
       writeFileSync(join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
     }, LONG);
 
-    journey(1, "blank host → --fix --yes exits 0 on the first run; check passes every engine's runtime, hello and signature", () => {
+    journey(1, "blank host → --fix --yes exits 0 on the first run; " +
+      "check passes every engine's runtime, hello and signature", () => {
       const before = doc(host.run([host.doctor, "check", "--offline", "--json"]));
-      // Blank: runsc is not registered anywhere yet.
-      for (const e of ["docker", "containerd"]) expect(byId(before).get(`${e}.runtime`)?.status).toBe("fail");
+      // Blank: runsc is not registered anywhere yet. Lived in: registered by an earlier install.
+      for (const e of ["docker", "containerd"]) {
+        expect([e, byId(before).get(`${e}.runtime`)?.status]).toEqual([e, spec.livedIn ? "pass" : "fail"]);
+      }
       const t = Date.now();
       const fixed = host.run([host.doctor, "--fix", "--yes", "--offline", "--json"]);
       result.figures.fixMs = Date.now() - t;
       const fd = doc(fixed);
-      expect({ code: fixed.code, failures: failures(fd), log: fixed.code ? fixed.stderr.slice(-4000) : "" }).toEqual({ code: 0, failures: [], log: "" });
+      expect({ code: fixed.code, failures: failures(fd), log: fixed.code ? fixed.stderr.slice(-4000) : "" })
+        .toEqual({ code: 0, failures: [], log: "" });
       const after = host.run([host.doctor, "check", "--offline", "--json"]);
       const ad = doc(after);
       const cells = byId(ad);
@@ -112,25 +121,30 @@ for (const spec of selected) {
       expect([smoke.status, smoke.diagnosis?.rule]).toEqual(["warn", "cgroup-controller-missing"]);
     });
 
-    journey(3, "exec through docker, podman and runsc; preflight --require under runsc (CMD's exit) and runc (exit 1)", () => {
-      // dockerd may still be reconnecting to the containerd that journey 1's --fix restarted: a container
-      // started then exits 2 without a word (seen on sid). The doctor does not wait for that yet (issue 13,
-      // "first --fix fails after restarting containerd"); this journey is about exec, so it waits.
+    journey(3, "exec through docker, podman and runsc; " +
+      "preflight --require under runsc (CMD's exit) and runc (exit 1)", () => {
+      // --fix now returns only once dockerd reaches the containerd it restarted, yet on sid a container
+      // right after journey 1 still exited 2 without a word (once in 2 runs on a loaded machine; podman, which
+      // does not use containerd, in the other): a cause not found yet. This journey is about exec, so it waits.
       host.run(["/bin/sh", "-c", "for i in $(seq 60); do docker run --rm --runtime=runsc --network=none " +
-        "$(docker images --format '{{.Repository}}:{{.Tag}}' | grep gvisor-doctor/hello | head -1) true && exit 0; sleep 0.5; done"]);
+        "$(docker images --format '{{.Repository}}:{{.Tag}}' | grep gvisor-doctor/hello | head -1) true && exit 0; " +
+        "sleep 0.5; done"]);
       for (const via of ["docker", "podman", "runsc"]) {
         const r = host.run([host.doctor, "exec", "--via", via, "--json", "--", "sh", "-c", "dmesg | head -1; exit 7"]);
         const out = JSON.parse(r.stdout || "{}");
-        expect({ via, code: r.code, sandboxed: out.sandboxed, stderr: r.code === 7 ? "" : r.stderr.slice(-2000) }).toEqual({ via, code: 7, sandboxed: true, stderr: "" });
+        expect({ via, code: r.code, sandboxed: out.sandboxed, stderr: r.code === 7 ? "" : r.stderr.slice(-2000) })
+          .toEqual({ via, code: 7, sandboxed: true, stderr: "" });
         expect(out.stdout).toContain("gVisor");
       }
       writeFileSync(join(host.root, "opt/gvd-test/doctor-image.tar"), doctorImageTar());
       const imp = host.run(["docker", "import", "/opt/gvd-test/doctor-image.tar", "local/gvisor-doctor-test:latest"]);
       expect(imp.stderr).toBe("");
-      const under = (runtime: string[]) => host.run(["docker", "run", "--rm", ...runtime, "local/gvisor-doctor-test:latest",
+      const under = (runtime: string[]) => host.run(["docker", "run", "--rm", ...runtime,
+        "local/gvisor-doctor-test:latest",
         "gvisor-doctor", "preflight", "--require", "--", "sh", "-c", "echo app-ran; exit 7"]);
       const gv = under(["--runtime=runsc"]);
-      expect({ code: gv.code, stdout: gv.stdout.trim(), stderr: gv.code === 7 ? "" : gv.stderr }).toEqual({ code: 7, stdout: "app-ran", stderr: "" });
+      expect({ code: gv.code, stdout: gv.stdout.trim(), stderr: gv.code === 7 ? "" : gv.stderr })
+        .toEqual({ code: 7, stdout: "app-ran", stderr: "" });
       const runc = under([]);
       expect({ code: runc.code, ran: runc.stdout.includes("app-ran") }).toEqual({ code: 1, ran: false });
     });
@@ -145,9 +159,11 @@ for (const spec of selected) {
           breakIt();
           const broken = doc(host.run([host.doctor, "check", "--offline", "--json"]));
           const c = byId(broken).get(checkId);
-          expect({ status: c?.status, rule: c?.diagnosis?.rule ?? c?.diagnosis?.fix?.id }).toEqual({ status: "fail", rule });
+          expect({ status: c?.status, rule: c?.diagnosis?.rule ?? c?.diagnosis?.fix?.id })
+            .toEqual({ status: "fail", rule });
           const fixed = host.run([host.doctor, "--fix", "--yes", "--offline", "--json"]);
-          expect({ code: fixed.code, failures: failures(doc(fixed)), log: fixed.code ? fixed.stderr.slice(-3000) : "" }).toEqual({ code: 0, failures: [], log: "" });
+          const log = fixed.code ? fixed.stderr.slice(-3000) : "";
+          expect({ code: fixed.code, failures: failures(doc(fixed)), log }).toEqual({ code: 0, failures: [], log: "" });
           const after = byId(doc(host.run([host.doctor, "check", "--offline", "--json"])));
           expect(CELLS.map((id) => [id, after.get(id)?.status])).toEqual(CELLS.map((id) => [id, "pass"]));
         });
@@ -164,38 +180,46 @@ for (const spec of selected) {
       scenario("daemon.json with a BOM written after dockerd started", "docker.config", "docker.repair-config", () => {
         writeFileSync(daemonJson(), `\ufeff${readFileSync(daemonJson(), "utf8")}`);
       });
-      scenario("runtime path pointing at an HTML page (a captive portal saved as runsc)", "docker.runtime-path", "exec-format", () => {
-        writeFileSync(join(host.root, "usr/local/bin/runsc-html"), "<!DOCTYPE html><html><body>Sign in</body></html>\n", { mode: 0o755 });
+      scenario("runtime path pointing at an HTML page (a captive portal saved as runsc)", "docker.runtime-path",
+        "exec-format", () => {
+        const html = "<!DOCTYPE html><html><body>Sign in</body></html>\n";
+        writeFileSync(join(host.root, "usr/local/bin/runsc-html"), html, { mode: 0o755 });
         const cfg = JSON.parse(readFileSync(daemonJson(), "utf8"));
         cfg.runtimes.runsc.path = "/usr/local/bin/runsc-html";
         writeFileSync(daemonJson(), `${JSON.stringify(cfg, null, 2)}\n`);
         reloadDocker();
       });
-      scenario("containerd config with runsc under the wrong plugin path for its version", "containerd.config", "containerd-plugin-path", () => {
+      scenario("containerd config with runsc under the wrong plugin path for its version", "containerd.config",
+        "containerd-plugin-path", () => {
         const p = join(host.root, "etc/containerd/config.toml");
         const toml = readFileSync(p, "utf8");
         // v2 files name the CRI runtimes io.containerd.grpc.v1.cri; v3 io.containerd.cri.v1.runtime. Swap them.
         const wrong = /version\s*=\s*3/.test(toml)
           ? toml.replaceAll('"io.containerd.cri.v1.runtime"', '"io.containerd.grpc.v1.cri"')
-          : toml.replaceAll('"io.containerd.grpc.v1.cri".containerd.runtimes.runsc', '"io.containerd.cri.v1.runtime".containerd.runtimes.runsc');
+          : toml.replaceAll('"io.containerd.grpc.v1.cri".containerd.runtimes.runsc',
+            '"io.containerd.cri.v1.runtime".containerd.runtimes.runsc');
         expect(wrong).not.toBe(toml);
         writeFileSync(p, wrong);
         expect(host.restartContainerd().code).toBe(0);
       });
     });
 
-    journey(2, "install from the fake bucket (both layouts) → registered → check → uninstall → configs byte for byte", async () => {
+    journey(2, "install from the fake bucket (both layouts) → registered → check → uninstall → " +
+      "configs byte for byte", async () => {
       const blank = await bootHost(spec.suite, { init: spec.init, binary: BINARY });
       try {
         await blank.waitReady(180_000);
+        // Lived in: what uninstall must give back is the host before gvisor-doctor ever served it.
         const original = configBytes(blank);
+        if (spec.livedIn) liveIn(blank);
         const mirror = putBucket(blank);
         // The legacy layout (loose files), then an upgrade to the tarball layout. These hosts need
         // --ignore-cgroups (journey 1 shows --fix finds it); install takes it as a runtime argument.
         for (const version of [RELEASES.legacy, RELEASES.current]) {
           const r = blank.run([blank.doctor, "install", "--mirror", mirror, "--version", version, "--restart",
             "--runtime-arg=--ignore-cgroups", "--runtime-arg=--network=none", "--json"]);
-          expect({ version, code: r.code, err: r.code ? r.stderr.slice(-3000) : "" }).toEqual({ version, code: 0, err: "" });
+          expect({ version, code: r.code, err: r.code ? r.stderr.slice(-3000) : "" })
+            .toEqual({ version, code: 0, err: "" });
         }
         const checked = byId(doc(blank.run([blank.doctor, "check", "--offline", "--json"])));
         // The fake bucket's containerd-shim-runsc-v1 is a busybox stand-in (test/helpers/fake-bucket.ts),
