@@ -16,7 +16,8 @@ import { which, SYSTEM_BIN_DIRS } from "../platform/which.ts";
 import { diagnose, diagnoseState, type RuleContext } from "./rules.ts";
 import { brokenRuntimeFile } from "./runtime-files.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
-import { didNotStart, RUNTIME_NAME, signatureOutcome } from "./probe.ts";
+import { didNotStart, RUNTIME_NAME, signatureOutcome, silentRetryNote } from "./probe.ts";
+import { failedSilently } from "../platform/images.ts";
 
 type ContainerdDetection = EngineDetection & { shim: string | null; address: string };
 const det = (ctx: CheckContext) => ctx.facts.engines?.containerd.detection as ContainerdDetection | null | undefined;
@@ -178,9 +179,18 @@ export const containerdHello: Check = {
       writeRootfs(await helloRootfs(), root); // runsc creates mount points in it: one per run
       // A --rootfs container has no image config, hence no PATH: name the binaries.
       const args = ["-a", d.address, "-n", "gvisor-doctor", "run", "--rm", "--rootfs", ...runtimeArgs, root, id, "/bin/sh", "-c", "/bin/dmesg 2>&1; exit 0"];
-      const r = await run(ctr, args, { timeoutMs: 60_000, env: ctx.options.env });
+      let r = await run(ctr, args, { timeoutMs: 60_000, env: ctx.options.env });
+      // The same wordless start failure the docker and podman probes retry (platform/images.ts).
+      const silentFirst = failedSilently(r) ? r : undefined;
+      if (silentFirst) {
+        await reapStrayShims(id);
+        await run(ctr, ["-a", d.address, "-n", "gvisor-doctor", "containers", "rm", id], { timeoutMs: 10_000 }).catch(() => {});
+        await new Promise((res) => setTimeout(res, 1000));
+        r = await run(ctr, args, { timeoutMs: 60_000, env: ctx.options.env });
+      }
       const cmd = `ctr ${args.join(" ")}`.replace(root, "<rootfs>");
       const details = [`$ ${cmd}  (${r.durationMs} ms)`];
+      if (silentFirst) details.push(silentRetryNote(silentFirst));
       if (r.code !== 0) return didNotStart("containerd.hello", r, cmd, rc(ctx), details);
       return signatureOutcome(r.stdout.split("\n").filter(Boolean), { cause: `The "${RUNTIME_NAME}" runtime does not run runsc.`, fix: REGISTER }, details, r.durationMs);
     } finally {
