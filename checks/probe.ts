@@ -2,9 +2,9 @@
 // and how a probe's result becomes a finding — a start that failed is diagnosed by the
 // rules table (else shown verbatim), a run is judged by gVisor's dmesg signature.
 import { failureText, type RunResult } from "../platform/proc.ts";
-import { GVISOR_SIGNATURE, type RunscBinary } from "../platform/runsc.ts";
+import { GVISOR_SIGNATURE, primaryRunsc, readsWrongGoroutineId, type RunscBinary } from "../platform/runsc.ts";
 import { isGenericStartError, logKind, rerunWithDebug } from "../platform/runsc-debug.ts";
-import { diagnose, unknownError, type RuleContext } from "./rules.ts";
+import { diagnose, diagnoseState, unknownError, type RuleContext } from "./rules.ts";
 import { fail, pass, type Diagnosis, type Outcome } from "./types.ts";
 
 export { GVISOR_SIGNATURE };
@@ -18,7 +18,11 @@ export function silentRetryNote(first: RunResult): string {
 /** The probe did not start: the rule that matches its error, else the error and the command. */
 export function didNotStart(checkId: string, r: RunResult, cmd: string, rc: RuleContext, details: string[], what = "the container"): Outcome {
   const text = `${r.stderr}\n${r.stdout}`;
-  const d = diagnose(checkId, text, rc) ?? unknownError(cmd, text.trim() ? text : failureText(r));
+  // A wordless exit 2 (the Go runtime's crash code) from a runsc known to panic at random: that panic.
+  const known = primaryRunsc(rc.facts.runsc ?? []);
+  const crashed = !text.trim() && r.code === 2 && !!known && readsWrongGoroutineId(known);
+  const d = (crashed ? diagnoseState("runsc-goroutine-panic", rc) : null) ?? diagnose(checkId, text, rc) ??
+    unknownError(cmd, text.trim() ? text : failureText(r));
   // A failure with no words ("exit 2"): say so, and where the words are.
   const silent = text.trim() ? [] : [`the command printed nothing; ${daemonLogHint(rc)}`];
   const said = r.stderr.trim().split("\n").filter(Boolean).slice(-4);

@@ -4,7 +4,7 @@
 // `diagnose()` (error text) or `diagnoseState()` (a known broken state).
 import type { HostFacts } from "../platform/facts.ts";
 import { installedReleaseOf } from "../platform/release/layout.ts";
-import { primaryRunsc } from "../platform/runsc.ts";
+import { GOID_OFFSET_CHANGE, primaryRunsc, readsWrongGoroutineId } from "../platform/runsc.ts";
 import { unknownFlags } from "../platform/runsc-features.ts";
 import { gvdFix, type Diagnosis, type Fix } from "./types.ts";
 
@@ -70,6 +70,18 @@ export function installFix(c: Pick<RuleContext, "facts">, summary: string, opts:
 }
 /** Podman spells runtime flags without the leading dashes (--runtime-flag network=none). */
 const flag = (c: RuleContext, f: string) => (c.engine === "podman" ? f : `--${f}`);
+
+/** Why a runsc reads a wrong goroutine id (rules runsc-goroutine-panic, runsc-go-toolchain). */
+function goroutineIdCause(facts: HostFacts, what: string): string {
+  const r = primaryRunsc(facts.runsc ?? []);
+  const build = r ? `${r.path} (${r.version?.raw ?? r.versionText}${r.goVersion ? `, built with ${r.goVersion}` : ""})` : "runsc";
+  const [maj, min] = GOID_OFFSET_CHANGE.go;
+  return `${what}: ${build} reads the Go runtime's goroutine id at the offset of the Go versions its release ` +
+    `knew; Go ${maj}.${min} moved it, and gVisor releases before ${GOID_OFFSET_CHANGE.knownSince.slice(0, 4)}-` +
+    `${GOID_OFFSET_CHANGE.knownSince.slice(4, 6)} do not know that. A distribution that builds such a release with ` +
+    `a newer Go (Debian sid: runsc 20240729 with go1.26) ships a runsc whose sandboxes panic at random, most often ` +
+    "when a container starts several processes: an exit status 2 with nothing on stderr.";
+}
 
 export const RULES: Rule[] = [
   {
@@ -302,6 +314,27 @@ export const RULES: Rule[] = [
       id: "host.address-space",
       summary: "Lift the virtual-memory limit for the engine (ulimit -v unlimited; systemd: LimitAS=infinity)",
       command: "ulimit -v; sudo systemctl show -p LimitAS docker containerd",
+      automatic: false,
+    }),
+  },
+  {
+    // The Sentry's own panic, decoded from the boot log (platform/runsc-debug.ts).
+    id: "runsc-goroutine-panic", ref: 16, title: "The Sentry panicked on a wrong goroutine id",
+    scope: ["runsc.", "docker.", "containerd.", "podman.", "crio."],
+    pattern: /panic: running on goroutine \d+ \(task goroutine for kernel\.Task 0x[0-9a-f]+ is \d+\)/,
+    sample: "panic: running on goroutine 21217947318848 (task goroutine for kernel.Task 0x134c2fec0008 is 0)",
+    cause: (c) => goroutineIdCause(c.facts, "The sandbox's kernel (the Sentry) panicked"),
+    fix: (c) => installFix(c, "Install gVisor's own build of a current release (built with the Go it was written for)"),
+  },
+  {
+    // The same defect, seen before it strikes: the binary's release and Go toolchain (runsc.version).
+    id: "runsc-go-toolchain", ref: 16, title: "runsc was built with a Go its release does not know",
+    scope: ["runsc.version"],
+    when: (f) => { const r = primaryRunsc(f.runsc ?? []); return !!r && readsWrongGoroutineId(r); },
+    cause: (c) => goroutineIdCause(c.facts, "Sandboxes will crash at random"),
+    // Asked for, not applied by --fix (runsc.version warns): a probe that hits the panic is what fails.
+    fix: (c) => ({
+      ...installFix(c, "Install gVisor's own build of a current release (built with the Go it was written for)"),
       automatic: false,
     }),
   },

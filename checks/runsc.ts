@@ -3,7 +3,7 @@
 import { gvisorArch } from "../platform/arch.ts";
 import { latestRelease } from "../platform/latest-release.ts";
 import { run } from "../platform/proc.ts";
-import { primaryRunsc, type RunscBinary } from "../platform/runsc.ts";
+import { primaryRunsc, readsWrongGoroutineId, type RunscBinary } from "../platform/runsc.ts";
 import { expectedSidecars, SIDECARS_SINCE, unknownFlags } from "../platform/runsc-features.ts";
 import { compareGvisor, gvisorAgeDays } from "../platform/versions.ts";
 import { diagnose, diagnoseState, installFix, unknownError, type RuleContext } from "./rules.ts";
@@ -81,6 +81,13 @@ export const runscVersion: Check = {
     if (!v) return warn(`unrecognised version "${r.versionText}" (an unstamped or development build)`, { cause: "Without a release label, gvisor-doctor cannot tell its age or match sidecars to it.", fix: upgrade });
     const age = gvisorAgeDays(v);
     const details = [`released ${v.date.slice(0, 4)}-${v.date.slice(4, 6)}-${v.date.slice(6)} (${age} days ago)`];
+    if (r.goVersion) details.push(`built with ${r.goVersion}`);
+    // Not a matter of age: this build crashes sandboxes at random. A warning, not a failure: --fix does not
+    // swap a distribution's runsc for a download unasked; a probe that hits the crash fails (and --fix does).
+    if (readsWrongGoroutineId(r)) {
+      return warn(`${v.raw} was built with ${r.goVersion}, which its release predates: its sandboxes crash at random`,
+        diagnoseState("runsc-go-toolchain", rc(ctx)), details);
+    }
     let newer: string | null = null;
     if (!ctx.options.offline) {
       const latest = await latestRelease(ctx.options.env);

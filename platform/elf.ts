@@ -60,3 +60,49 @@ export function readElf(path: string): ElfInfo | null {
     if (fd !== undefined) closeSync(fd);
   }
 }
+
+/**
+ * The Go toolchain a binary was built with ("go1.26.2"), from its .go.buildinfo section (Go ≥ 1.18
+ * stores it inline: magic, pointer size, flags, then varint-prefixed strings from offset 32).
+ * A gVisor release built by a distribution with a much newer Go than the release was written for
+ * can misbehave (Debian sid's runsc 20240729 with go1.26: rule runsc-goroutine-panic); null when unknown.
+ */
+export function goBuildVersion(path: string): string | null {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const read = (pos: number, len: number) => {
+      const b = Buffer.alloc(len);
+      return b.subarray(0, readSync(fd!, b, 0, len, pos));
+    };
+    const head = read(0, 64);
+    if (head.length < 64 || head.readUInt32BE(0) !== 0x7f454c46 || head[4] !== 2) return null;
+    const le = head[5] === 1;
+    const u16 = (b: Buffer, o: number) => (le ? b.readUInt16LE(o) : b.readUInt16BE(o));
+    const u64 = (b: Buffer, o: number) => Number(le ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o));
+    const shoff = u64(head, 40);
+    const shentsize = u16(head, 58);
+    const shnum = u16(head, 60);
+    const shstrndx = u16(head, 62);
+    if (!shoff || shentsize < 64 || shnum === 0 || shnum > 1000 || shstrndx >= shnum) return null;
+    const table = read(shoff, shentsize * shnum);
+    if (table.length < shentsize * shnum) return null;
+    const sec = (i: number) => ({ name: table.readUInt32LE(i * shentsize), off: u64(table, i * shentsize + 24) });
+    const names = read(sec(shstrndx).off, 4096).toString("latin1");
+    for (let i = 0; i < shnum; i++) {
+      const s = sec(i);
+      if (!names.startsWith(".go.buildinfo\0", s.name)) continue;
+      const info = read(s.off, 64);
+      if (info.length < 33 || info.toString("latin1", 0, 14) !== "\xff Go buildinf:" || !(info[15] & 2)) return null;
+      const len = info[32];
+      if (len >= 0x80 || 33 + len > info.length) return null;
+      const v = info.toString("latin1", 33, 33 + len);
+      return /^go\d+\.\d+(?:\.\d+)?\S*$/.test(v) ? v : null;
+    }
+    return null;
+  } catch {
+    return null;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}

@@ -2,7 +2,7 @@
 // sandbox user (nobody) can execute it, which release it is, and its sidecars.
 import { closeSync, lstatSync, openSync, readdirSync, readSync, realpathSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { readElf, type ElfInfo } from "./elf.ts";
+import { goBuildVersion, readElf, type ElfInfo } from "./elf.ts";
 import { runscFeatures, type RunscFeatures } from "./runsc-features.ts";
 import { run } from "./proc.ts";
 import { parseGvisorVersion, type GvisorVersion } from "./versions.ts";
@@ -37,6 +37,8 @@ export interface RunscBinary {
   sidecarLabels: Record<string, string | null>;
   /** The flags this binary knows (its own `runsc flags`, cached per sha256); null when unreadable. */
   features?: RunscFeatures | null;
+  /** The Go toolchain it was built with ("go1.26.2"), from its build info; null when unknown. */
+  goVersion?: string | null;
 }
 
 /**
@@ -121,6 +123,7 @@ export async function inspectRunsc(path: string, onPath: boolean): Promise<Runsc
     realPath,
     onPath,
     elf: readElf(realPath),
+    goVersion: goBuildVersion(realPath),
     version,
     versionText,
     versionOk: r.code === 0,
@@ -173,4 +176,28 @@ export async function findRunscInRoot(root: HostRoot): Promise<RunscBinary[]> {
 /** The runsc a user gets by typing `runsc`: the first on PATH, else the first found anywhere. */
 export function primaryRunsc(all: RunscBinary[]): RunscBinary | null {
   return all.find((r) => r.onPath) ?? all[0] ?? null;
+}
+
+/**
+ * gVisor reads the current goroutine's id at a fixed offset into the Go runtime's `g` struct, one
+ * offset per Go version it knows (pkg/goid). Go 1.25 moved the field (152, was 160), and gVisor
+ * learned that in mid-2025: an older release built by a distribution with Go ≥ 1.25 reads a wrong
+ * id, and the Sentry panics at random ("running on goroutine N (task goroutine for kernel.Task … is 0)").
+ * Seen: Debian sid's runsc 0.0~20240729.0-7+b1 (go1.26.2), about one multi-process start in eight.
+ */
+export const GOID_OFFSET_CHANGE = { go: [1, 25] as const, knownSince: "20250701" };
+
+/** The Go minor version ("go1.26.2" → [1, 26]); null when unknown. */
+export function goMinor(v: string | null | undefined): [number, number] | null {
+  const m = /^go(\d+)\.(\d+)/.exec(v ?? "");
+  return m ? [Number(m[1]), Number(m[2])] : null;
+}
+
+/** Whether this runsc was built with a Go newer than its release's goroutine-id offsets (see above). */
+export function readsWrongGoroutineId(r: Pick<RunscBinary, "goVersion" | "version">): boolean {
+  const go = goMinor(r.goVersion);
+  if (!go || !r.version) return false;
+  const [maj, min] = GOID_OFFSET_CHANGE.go;
+  const newGo = go[0] > maj || (go[0] === maj && go[1] >= min);
+  return newGo && r.version.date < GOID_OFFSET_CHANGE.knownSince;
 }

@@ -92,7 +92,16 @@ export function planFixes(findings: Finding[], facts: HostFacts): PlannedFix[] {
   }
   // A broken runsc an engine points at (an HTML page saved as runsc): reinstalling runsc alone
   // leaves the engine on the broken file, so also point that engine at the reinstalled runsc.
-  for (const f of findings) {
+  // A runsc that is itself broken (built with a Go its release does not know) is replaced by the install:
+  // every engine registered with runsc is pointed at the new one, not only the engines whose probe failed.
+  const replaced = findings.find((f) => f.status === "fail" && f.diagnosis?.fix?.id === "runsc.install" &&
+    (f.diagnosis.rule === "runsc-go-toolchain" || f.diagnosis.rule === "runsc-goroutine-panic"));
+  const registered = replaced
+    ? (["docker", "containerd", "podman", "crio"] as const).filter((e) =>
+      facts.engines?.[e]?.inspection?.runtimes.runsc || (e === "docker" && facts.docker.info?.runtimes.runsc))
+      .map((e) => ({ id: `${e}.runtime`, status: "fail" as const, diagnosis: replaced.diagnosis }))
+    : [];
+  for (const f of [...findings, ...registered]) {
     const engine = /^(docker|containerd|podman|crio)\./.exec(f.id)?.[1] as RuleContext["engine"] | undefined;
     if (f.status !== "fail" || f.diagnosis?.fix?.id !== "runsc.install" || !engine) continue;
     const summary = `Point ${engine}'s runsc runtime at the reinstalled runsc`;

@@ -111,7 +111,8 @@ export async function runLaunch(l: Launch, o: RunnerOptions): Promise<ExecResult
     if (l.sandboxed && exitCode === EXIT_SANDBOX_DIED && !verdict && !r.stderr.trim()) {
       verdict = {
         message: "the sandbox ended with exit 2 and nothing on stderr: unless the command exited 2 itself, gVisor " +
-          "stopped (most often at the pids limit, which counts gVisor's own threads too: raise --pids)",
+          "stopped (most often at the pids limit, which counts gVisor's own threads too: raise --pids; " +
+          "`gvisor-doctor check` finds a runsc that crashes by itself)",
       };
     }
     if (verdict?.exitCode !== undefined) {

@@ -116,6 +116,10 @@ for (const spec of selected) {
       expect(CELLS.map((id) => [id, cells.get(id)?.status])).toEqual(CELLS.map((id) => [id, "pass"]));
       expect({ code: after.code, failures: failures(ad) }).toEqual({ code: 0, failures: [] });
       result.figures.hellosMs = ENGINES.reduce((s, e) => s + (cells.get(`${e}.hello`)?.durationMs ?? 0), 0);
+      // sid's own runsc crashes at random (go1.26 build of 20240729): the doctor names it, with the fix.
+      const version = cells.get("runsc.version");
+      if (spec.runscPanics) expect([version?.status, version?.diagnosis?.rule]).toEqual(["warn", "runsc-go-toolchain"]);
+      else expect(version?.diagnosis?.rule).not.toBe("runsc-go-toolchain");
       // runsc directly works only with --ignore-cgroups here: a warning that says why, not a failure.
       const smoke = cells.get("runsc.smoke")!;
       expect([smoke.status, smoke.diagnosis?.rule]).toEqual(["warn", "cgroup-controller-missing"]);
@@ -123,14 +127,22 @@ for (const spec of selected) {
 
     journey(3, "exec through docker, podman and runsc; " +
       "preflight --require under runsc (CMD's exit) and runc (exit 1)", () => {
-      // --fix now returns only once dockerd reaches the containerd it restarted, yet on sid a container
-      // right after journey 1 still exited 2 without a word (once in 2 runs on a loaded machine; podman, which
-      // does not use containerd, in the other): a cause not found yet. This journey is about exec, so it waits.
-      host.run(["/bin/sh", "-c", "for i in $(seq 60); do docker run --rm --runtime=runsc --network=none " +
-        "$(docker images --format '{{.Repository}}:{{.Tag}}' | grep gvisor-doctor/hello | head -1) true && exit 0; " +
-        "sleep 0.5; done"]);
+      // On sid, runsc itself panics at random (journey 1 shows the doctor says so: runsc-go-toolchain), and a
+      // pipeline starts several processes: about one exec in eight ends with the Go runtime's exit 2 and no
+      // output. There, and only for that signature, an exec is tried again (at most 4 times); exec's own
+      // behaviour (the command's exit code, sandboxed, gVisor's dmesg) is asserted on the run that got through.
+      const crashed = (r: { code: number; stdout: string }) => {
+        try {
+          const out = JSON.parse(r.stdout);
+          return r.code === 2 && out.exitCode === 2 && !out.stdout;
+        } catch {
+          return false;
+        }
+      };
       for (const via of ["docker", "podman", "runsc"]) {
-        const r = host.run([host.doctor, "exec", "--via", via, "--json", "--", "sh", "-c", "dmesg | head -1; exit 7"]);
+        const exec = () => host.run([host.doctor, "exec", "--via", via, "--json", "--", "sh", "-c", "dmesg | head -1; exit 7"]);
+        let r = exec();
+        for (let i = 0; spec.runscPanics && crashed(r) && i < 3; i++) r = exec();
         const out = JSON.parse(r.stdout || "{}");
         expect({ via, code: r.code, sandboxed: out.sandboxed, stderr: r.code === 7 ? "" : r.stderr.slice(-2000) })
           .toEqual({ via, code: 7, sandboxed: true, stderr: "" });

@@ -20,6 +20,11 @@ const facts = {
   sysctl: { ptraceScope: 1, maxUserNamespaces: 1000 }, tmp: { path: "/tmp", symlink: false, target: null }, runsc: [],
 } as unknown as HostFacts;
 const rc = { facts, engine: "runsc" as const, runtime: "runsc" };
+/** Debian sid's runsc, as the facts describe it. */
+const sidRunsc = {
+  path: "/usr/bin/runsc", realPath: "/usr/bin/runsc", onPath: true, goVersion: "go1.26.2", versionText: "runsc version",
+  version: { raw: "release-20240729.0", date: "20240729", point: 0, commits: 0, isRelease: true, distro: true },
+};
 
 describe("decoding real runsc debug logs", () => {
   test("both fixtures failed with nothing but the generic start error", () => {
@@ -54,6 +59,17 @@ describe("decoding real runsc debug logs", () => {
     expect(diagnose("runsc.smoke", d.causes.join("\n"), rc)?.rule).toBe("syscall-thread");
     // On WSL the same line is the WSL rule.
     expect(diagnose("runsc.smoke", d.causes.join("\n"), { ...rc, facts: { ...facts, wsl: true } })?.rule).toBe("wsl");
+  });
+
+  test("runsc 20240729 built with go1.26 (Debian sid): the Sentry's goroutine-id panic → runsc-goroutine-panic", () => {
+    const d = decodeLogDir(join(FIXTURES, "20240729-go126-goroutine-panic"));
+    expect(d.lines[0]).toBe("boot: panic: running on goroutine 21217947318848 (task goroutine for kernel.Task " +
+      "0x134c2fec0008 is 0)");
+    const sid = { ...facts, runsc: [sidRunsc] } as HostFacts;
+    const diag = diagnose("podman.hello", d.causes.join("\n"), { ...rc, engine: "podman", facts: sid });
+    expect(diag?.rule).toBe("runsc-goroutine-panic");
+    expect(diag?.cause).toContain("/usr/bin/runsc (release-20240729.0, built with go1.26.2)");
+    expect(diag?.fix?.argv?.[0]).toBe("install");
   });
 });
 
