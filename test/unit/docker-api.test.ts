@@ -126,6 +126,9 @@ describe("which path: the API on a unix socket, the CLI for other schemes and co
   test("DOCKER_HOST unix:// (or unset) with or without the CLI: the API", () => {
     expect(dockerEndpoint(env({ DOCKER_HOST: "unix:///run/x.sock" }), "/usr/bin/docker")).toMatchObject({ via: "api", api: "/run/x.sock" });
     expect(dockerEndpoint(env({}), null)).toMatchObject({ via: "api", api: "/var/run/docker.sock" });
+    const forced = env({ DOCKER_HOST: "unix:///run/x.sock", GVISOR_DOCTOR_DOCKER_VIA: "cli" });
+    expect(dockerEndpoint(forced, "/usr/bin/docker")).toMatchObject({ via: "cli", api: "/run/x.sock" });
+    expect(dockerEndpoint(forced, null)).toMatchObject({ via: "api" }); // nothing to force: no CLI
   });
   test("tcp:// and ssh:// need the CLI; without it the endpoint says why", () => {
     expect(dockerEndpoint(env({ DOCKER_HOST: "tcp://10.0.0.1:2376" }), "/usr/bin/docker")).toMatchObject({ via: "cli", api: null });
