@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BED, startDockerBed, type DockerBed } from "../bed/bed.ts";
-import { BINARY, finding } from "../helpers/cli.ts";
+import { BINARY, ROOT, finding } from "../helpers/cli.ts";
 import { assertReportSchema } from "../helpers/schema.ts";
 import { SYSTEM_BIN_DIRS, isExecutableFile, which } from "../../platform/which.ts";
 
@@ -125,6 +125,18 @@ describe.skipIf(!BED.ok)("Docker checks with the docker CLI hidden", () => {
       writeFileSync(bed.configFile, RUNSC_JSON);
       await bed.reload();
     }
+  });
+
+  test("under Deno too: node:http over the unix socket reads the runtimes and runs the probe", () => {
+    const deno = join(ROOT, "node_modules", ".bin", "deno");
+    const r = spawnSync(deno, ["run", "-A", join(ROOT, "src/cli.ts"), "check", "--json", "--only", "docker.runtime,docker.hello,docker.signature"], {
+      cwd: ROOT, env: bed.env, encoding: "utf8", timeout: 180_000,
+    });
+    const doc = JSON.parse(r.stdout);
+    expect(doc.host.docker.via).toBe("api");
+    expect(finding(doc, "docker.runtime")).toMatchObject({ status: "pass", message: "runsc → /usr/bin/runsc --network=none" });
+    expect(finding(doc, "docker.hello").status).toBe("pass");
+    expect(finding(doc, "docker.signature").status).toBe("pass");
   });
 
   test("DOCKER_HOST over tcp without the CLI: docker.daemon says the CLI is needed, and how to do without it", () => {
