@@ -2,7 +2,7 @@
 // container really run under gVisor, and what network does it get?
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { readElf } from "../platform/elf.ts";
-import { runInProbeImage } from "../platform/images.ts";
+import { runDockerProbe } from "../platform/images.ts";
 import type { RunResult } from "../platform/proc.ts";
 import { readEnviron } from "../platform/procs.ts";
 import { inspectRunsc, primaryRunsc } from "../platform/runsc.ts";
@@ -37,12 +37,18 @@ export const dockerDaemon: Check = {
     const d = facts.docker;
     const explicitHost = d.host !== DEFAULT_DOCKER_HOST;
     const dockerdInstalled = !!facts.engines?.docker.detection?.installed;
-    if (!d.cli && facts.dockerd.length === 0) return skip("Docker is not installed");
+    if (!d.cli && !d.info && facts.dockerd.length === 0) return skip("Docker is not installed");
     if (!d.info && facts.dockerd.length === 0 && !explicitHost && !dockerdInstalled) {
       return skip("only the docker CLI is installed (no dockerd here, DOCKER_HOST unset)");
     }
-    if (!d.cli) return fail("dockerd runs but the docker CLI is not on PATH", { cause: "The doctor drives Docker through its CLI.", fix: { id: "docker.install-cli", summary: "Install the docker CLI", command: "sudo apt-get install docker.io  # or docker-ce-cli", automatic: false } });
-    const details = [`host: ${d.host}`, `config: ${d.configPath}`, ...(d.daemon ? [`pid: ${d.daemon.pid} (${d.daemon.argv.join(" ")})`] : [])];
+    if (!d.via) {
+      return fail(`dockerd runs but the docker CLI is not on PATH, and DOCKER_HOST=${d.host} is not a unix socket`, {
+        cause: "Without the CLI the doctor reaches dockerd through the Engine API on a unix socket only.",
+        fix: { id: "docker.install-cli", summary: "Install the docker CLI, or point DOCKER_HOST at dockerd's unix socket", command: "sudo apt-get install docker-cli  # or docker.io, docker-ce-cli", automatic: false },
+      });
+    }
+    const via = d.via === "api" ? `via: the Engine API on ${d.api}${d.cli ? "" : " (no docker CLI on PATH)"}` : `via: ${d.cli}`;
+    const details = [`host: ${d.host}`, `config: ${d.configPath}`, ...(d.daemon ? [`pid: ${d.daemon.pid} (${d.daemon.argv.join(" ")})`] : []), via];
     if (!d.info) return fail(`cannot reach dockerd at ${d.host}: ${d.infoError}`, daemonDiagnosis(d.infoError ?? "", facts.systemd), details);
     return pass(`Docker ${d.info.serverVersion} at ${d.host}`, details);
   },
@@ -206,16 +212,16 @@ export const dockerHello: Check = {
   timeoutMs: 90_000,
   async run(ctx) {
     const { facts, options } = ctx;
-    const cli = facts.docker.cli!;
     // `; exit 0` separates "the container did not start" (docker exits 125–127) from
     // "it ran but dmesg was denied" (runc: klogctl EPERM; gVisor allows syslog(2) to anyone).
     const script = `dmesg 2>&1; echo '${NET_MARK}'; cat /proc/net/dev 2>&1; exit 0`;
     // A runtime with --network=none ignores Docker's network namespace: skip setting one up (~100 ms).
     const rtArgs = facts.docker.info!.runtimes[RUNTIME_NAME]?.runtimeArgs ?? [];
-    const noNet = rtArgs.some((a) => /^--?network=none$/.test(a)) ? ["--network", "none"] : [];
-    const { result: r, image, args, silentFirst } = await runInProbeImage(cli, ["--rm", `--runtime=${RUNTIME_NAME}`, "--log-driver=none", ...noNet], ["sh", "-c", script], { env: options.env });
+    const networkNone = rtArgs.some((a) => /^--?network=none$/.test(a));
+    const spec = { runtime: RUNTIME_NAME, networkNone, cmd: ["sh", "-c", script], env: options.env };
+    const { result: r, image, command, silentFirst } = await runDockerProbe(facts.docker, spec);
     const cmd = `docker run --rm --runtime=${RUNTIME_NAME} ${image.tag} dmesg`;
-    const details = [`$ docker ${args.slice(0, -1).join(" ")} '${script}'  (${r.durationMs} ms)`, `image: ${image.tag}${image.built ? ` (built now from ${image.source})` : ""}`];
+    const details = [`${command}  (${r.durationMs} ms)`, `image: ${image.tag}${image.built ? ` (built now from ${image.source})` : ""}`];
     if (silentFirst) details.push(silentRetryNote(silentFirst));
     if (r.code !== 0) return decodeDockerStart(ctx, didNotStart("docker.hello", r, cmd, rc(ctx), details), r, rtArgs);
     const parsed = parseHelloOutput(r.stdout);

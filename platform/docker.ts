@@ -1,8 +1,11 @@
-// Talking to Docker through its CLI (it handles every DOCKER_HOST scheme and API
-// version negotiation), and matching the daemon we talk to with its process.
-import { realpathSync, statSync } from "node:fs";
+// Talking to Docker: through the Engine API on dockerd's unix socket (no CLI needed, and
+// faster: bench/docker-api.ts), else through its CLI (every other DOCKER_HOST scheme, and
+// docker contexts); and matching the daemon we talk to with its process.
+import { readFileSync, realpathSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { DockerApi, unixSocketOf } from "./engines/docker-api.ts";
 import { SELF_ROOT } from "./host-root.ts";
-import { run, type RunResult } from "./proc.ts";
+import { failureText, run, type RunResult } from "./proc.ts";
 import { which, SYSTEM_BIN_DIRS } from "./which.ts";
 import { listeningUnixPaths, processUid, readEnviron, sameMountNamespace, type DaemonProcess } from "./procs.ts";
 
@@ -36,20 +39,92 @@ export interface DockerInfo {
 }
 
 export function parseDockerInfo(json: string): DockerInfo {
-  const j = JSON.parse(json);
+  return dockerInfoOf(JSON.parse(json));
+}
+
+const str = (v: unknown, dflt = ""): string => (typeof v === "string" ? v : dflt);
+const strings = (v: unknown): string[] | undefined => (Array.isArray(v) && v.every((x) => typeof x === "string") ? v : undefined);
+
+/** `docker info` / GET /info as data; fields of the wrong type count as absent. */
+export function dockerInfoOf(j: any): DockerInfo {
   const runtimes: Record<string, DockerRuntime> = {};
-  for (const [k, v] of Object.entries<any>(j.Runtimes ?? {})) runtimes[k] = { path: v?.path ?? "", ...(v?.runtimeArgs ? { runtimeArgs: v.runtimeArgs } : {}) };
+  const rts = j?.Runtimes && typeof j.Runtimes === "object" ? j.Runtimes : {};
+  for (const [k, v] of Object.entries<any>(rts)) {
+    const args = strings(v?.runtimeArgs);
+    runtimes[k] = { path: str(v?.path), ...(args ? { runtimeArgs: args } : {}) };
+  }
   return {
-    serverVersion: j.ServerVersion ?? "",
-    defaultRuntime: j.DefaultRuntime ?? "runc",
+    serverVersion: str(j?.ServerVersion),
+    defaultRuntime: str(j?.DefaultRuntime, "runc"),
     runtimes,
-    rootless: Array.isArray(j.SecurityOptions) && j.SecurityOptions.some((s: string) => s.includes("rootless")),
-    cgroupDriver: j.CgroupDriver ?? "",
-    cgroupVersion: j.CgroupVersion ?? "",
-    dockerRootDir: j.DockerRootDir ?? "",
-    operatingSystem: j.OperatingSystem ?? "",
-    containerdCommit: j.ContainerdCommit?.ID ?? "",
+    rootless: (strings(j?.SecurityOptions) ?? []).some((s) => s.includes("rootless")),
+    cgroupDriver: str(j?.CgroupDriver),
+    cgroupVersion: str(j?.CgroupVersion),
+    dockerRootDir: str(j?.DockerRootDir),
+    operatingSystem: str(j?.OperatingSystem),
+    containerdCommit: str(j?.ContainerdCommit?.ID),
   };
+}
+
+/** How the doctor talks to dockerd: "api" (its unix socket) or "cli"; null when it cannot. */
+export interface DockerEndpoint {
+  via: "api" | "cli" | null;
+  cli: string | null;
+  /** The unix socket behind DOCKER_HOST (null for tcp://, ssh:// …). */
+  api: string | null;
+  /** Why neither path serves (via null). */
+  why: string | null;
+}
+
+/** Whether the docker CLI would follow a context rather than DOCKER_HOST or the default socket. */
+export function contextSelected(env: NodeJS.ProcessEnv): boolean {
+  const name = env.DOCKER_CONTEXT?.trim();
+  if (name) return name !== "default";
+  if (env.DOCKER_HOST?.trim()) return false; // DOCKER_HOST overrides the config's current context
+  const dir = env.DOCKER_CONFIG || join(env.HOME ?? "/root", ".docker");
+  try {
+    const cur = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"))?.currentContext;
+    return typeof cur === "string" && cur !== "" && cur !== "default";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The API on a unix socket whenever it reaches the same daemon the CLI would (no context in
+ * use); the CLI for other schemes and contexts. Decided once, with the facts.
+ * GVISOR_DOCTOR_DOCKER_VIA=cli keeps the CLI where both would serve (a way around a quirk of
+ * either path, and how the tests compare the two).
+ */
+export function dockerEndpoint(env: NodeJS.ProcessEnv = process.env, cli = dockerCli(env)): DockerEndpoint {
+  const host = dockerHost(env);
+  const api = unixSocketOf(host);
+  const wantCli = env.GVISOR_DOCTOR_DOCKER_VIA === "cli";
+  if (cli && (!api || wantCli || contextSelected(env))) return { via: "cli", cli, api, why: null };
+  if (api) return { via: "api", cli, api, why: null };
+  return { via: null, cli, api, why: `the docker CLI is not on PATH, and DOCKER_HOST=${host} is not a unix socket the doctor can reach without it` };
+}
+
+/** What `dockerInfoVia` read: the info, or why not; the CLI's run result when the CLI ran. */
+export interface DockerInfoRead {
+  info: DockerInfo | null;
+  error: string | null;
+  result: RunResult | null;
+}
+
+/** dockerd's info through the endpoint's path. */
+export async function dockerInfoVia(ep: DockerEndpoint, env: NodeJS.ProcessEnv = process.env): Promise<DockerInfoRead> {
+  if (ep.via === "cli") {
+    const { info, result } = await dockerInfo(ep.cli!, env);
+    return { info, error: info ? null : failureText(result), result };
+  }
+  if (ep.via === null) return { info: null, error: ep.why, result: null };
+  try {
+    const info = dockerInfoOf(await new DockerApi(ep.api!).info());
+    return info.serverVersion ? { info, error: null, result: null } : { info: null, error: "GET /info names no ServerVersion", result: null };
+  } catch (e) {
+    return { info: null, error: (e as Error).message, result: null };
+  }
 }
 
 /** `docker info` as data; the run result is kept for diagnosis and `-v`. */

@@ -3,7 +3,7 @@
 import { existsSync, lstatSync, readFileSync, readlinkSync, accessSync, constants, readdirSync } from "node:fs";
 import os from "node:os";
 import { unameArch } from "./arch.ts";
-import { dockerCli, dockerHost, dockerInfo, dockerdServing, daemonConfigPath, type DockerInfo } from "./docker.ts";
+import { dockerEndpoint, dockerHost, dockerInfoVia, dockerdServing, daemonConfigPath, type DockerInfo } from "./docker.ts";
 import { run, failureText, type RunResult } from "./proc.ts";
 import { findProcesses, DOCKERD_VALUE_FLAGS, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "./procs.ts";
 import { findRunscBinaries, findRunscInRoot, type RunscBinary } from "./runsc.ts";
@@ -18,14 +18,19 @@ export { detectSelfSandbox, type SelfSandboxFacts };
 
 export interface DockerFacts {
   cli: string | null;
+  /** The unix socket behind `host` (the Engine API's), null for other schemes. */
+  api: string | null;
+  /** How the doctor talks to dockerd (platform/docker.ts dockerEndpoint); null: it cannot. */
+  via: "api" | "cli" | null;
   host: string;
   /** The dockerd process behind `host`, when it runs on this machine. */
   daemon: DaemonProcess | null;
   /** The daemon.json that daemon reads (its --config-file or the default). */
   configPath: string;
   info: DockerInfo | null;
-  /** Why `docker info` failed, verbatim. */
+  /** Why `docker info` (or GET /info) failed, verbatim. */
   infoError: string | null;
+  /** The CLI's `docker info` run (null through the API). */
   infoResult: RunResult | null;
 }
 
@@ -123,13 +128,12 @@ function tmpFacts(env: NodeJS.ProcessEnv, root: HostRoot): HostFacts["tmp"] {
 }
 
 export async function dockerFacts(env: NodeJS.ProcessEnv, dockerd: DaemonProcess[]): Promise<DockerFacts> {
-  const cli = dockerCli(env);
+  const ep = dockerEndpoint(env);
   const host = dockerHost(env);
   const daemon = dockerdServing(host, dockerd);
-  const base = { cli, host, daemon, configPath: daemonConfigPath(daemon, env) };
-  if (!cli) return { ...base, info: null, infoError: "docker CLI not found on PATH", infoResult: null };
-  const { info, result } = await dockerInfo(cli, env);
-  return { ...base, info, infoError: info ? null : failureText(result), infoResult: result };
+  const base = { cli: ep.cli, api: ep.api, via: ep.via, host, daemon, configPath: daemonConfigPath(daemon, env) };
+  const { info, error, result } = await dockerInfoVia(ep, env);
+  return { ...base, info, infoError: error, infoResult: result };
 }
 
 export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
@@ -175,7 +179,7 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
     runsc,
     dockerd,
     containerd,
-    docker: docker ?? { cli: null, host: dockerHost(env), daemon: null, configPath: daemonConfigPath(null, env), info: null, infoError: root.foreign ? "not inspected with --host-root" : null, infoResult: null },
+    docker: docker ?? { cli: null, api: null, via: null, host: dockerHost(env), daemon: null, configPath: daemonConfigPath(null, env), info: null, infoError: root.foreign ? "not inspected with --host-root" : null, infoResult: null },
     engines,
     durationMs: Math.round(performance.now() - started),
   };

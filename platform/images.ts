@@ -6,7 +6,9 @@ import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { reapStrayShims } from "./stray-shims.ts";
 import { run, failureText, type RunResult } from "./proc.ts";
-import { helloRootfs, identityKey, imageTag, rootfsTar, writeRootfs, type Rootfs } from "./rootfs.ts";
+import { helloRootfs, identityKey, imageArchive, imageTag, rootfsTar, writeRootfs, type Rootfs } from "./rootfs.ts";
+import { DockerApi, runContainer } from "./engines/docker-api.ts";
+import type { DockerEndpoint } from "./docker.ts";
 
 export interface EnsuredImage {
   tag: string;
@@ -134,3 +136,56 @@ export async function runInProbeImage(
     rmSync(cidfile, { force: true });
   }
 }
+
+export interface DockerProbeSpec {
+  runtime: string;
+  /** No network namespace (`--network none`): for a runtime that runs with --network=none anyway. */
+  networkNone: boolean;
+  cmd: string[];
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}
+
+/** A Docker probe run, whichever path ran it; `command` shows how, for the details. */
+export interface DockerProbeRun extends ProbeRun {
+  command: string;
+}
+
+/**
+ * `docker run --rm --runtime=R [--network none] <probe image> <cmd>` through the endpoint's
+ * path: the CLI (runInProbeImage), or the Engine API (create, start, wait, logs, remove;
+ * the image loaded with POST /images/load when missing), with the same one retry of a start
+ * that failed without a word.
+ */
+export async function runDockerProbe(ep: Pick<DockerEndpoint, "via" | "cli" | "api">, spec: DockerProbeSpec): Promise<DockerProbeRun> {
+  const net = spec.networkNone ? ["--network", "none"] : [];
+  if (ep.via === "cli") {
+    const runArgs = ["--rm", `--runtime=${spec.runtime}`, "--log-driver=none", ...net];
+    const r = await runInProbeImage(ep.cli!, runArgs, spec.cmd, { env: spec.env, timeoutMs: spec.timeoutMs });
+    return { ...r, command: `$ docker ${r.args.slice(0, -spec.cmd.length).join(" ")} ${quoteArgs(spec.cmd)}` };
+  }
+  if (!ep.api) throw new Error("neither the docker CLI nor a unix socket reaches dockerd");
+  const fs = await helloRootfs();
+  const tag = imageTag(fs);
+  const api = new DockerApi(ep.api);
+  const attempt = () => runContainer(api, {
+    image: tag, cmd: spec.cmd, runtime: spec.runtime, networkNone: spec.networkNone, timeoutMs: spec.timeoutMs ?? 60_000,
+    imageArchive: () => imageArchive(fs, tag), onStartFailure: reapStrayShims,
+  });
+  let run = await attempt();
+  let built = run.loaded;
+  // As with the CLI: a start that failed without a word right after a reload is retried once.
+  let silentFirst: RunResult | undefined;
+  if (failedSilently(run.result)) {
+    silentFirst = run.result;
+    await new Promise((r) => setTimeout(r, 1000));
+    run = await attempt();
+    built ||= run.loaded;
+  }
+  const how = `Runtime=${spec.runtime}${spec.networkNone ? ", NetworkMode=none" : ""}`;
+  const command = `via the Engine API at ${ep.api}: create (${how}), start, wait, logs, remove; cmd ${quoteArgs(spec.cmd)}`;
+  const args = ["run", "--rm", `--runtime=${spec.runtime}`, ...net, tag];
+  return { result: run.result, image: { tag, built, source: fs.source }, args, silentFirst, command };
+}
+
+const quoteArgs = (a: string[]) => a.map((x) => (/^[\w@%+=:,./-]+$/.test(x) ? x : `'${x.replace(/'/g, `'\\''`)}'`)).join(" ");

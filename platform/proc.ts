@@ -49,6 +49,11 @@ export interface RunResult {
 
 export type TraceSink = (r: RunResult) => void;
 const sinks: TraceSink[] = [];
+/** Record something that is not a child process (an Engine API request) in the `-v` trace. */
+export function traceCommand(r: RunResult): void {
+  for (const s of sinks) s(r);
+}
+
 /** Observe every finished command (used by `-v` to show what ran and how long it took). */
 export function onCommand(sink: TraceSink): () => void {
   sinks.push(sink);

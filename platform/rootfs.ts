@@ -142,8 +142,8 @@ export function helloRootfs(): Promise<Rootfs> {
   return cached;
 }
 
-/** The rootfs as a tar stream's bytes (for `docker import -` / `podman import -`). */
-export async function rootfsTar(fs: Rootfs): Promise<Buffer> {
+/** Entries as tar bytes: portable headers, mtime 0, so equal entries give equal bytes. */
+async function tarBytes(entries: RootfsEntry[]): Promise<Buffer> {
   const pack = new Pack({ portable: true });
   const chunks: Buffer[] = [];
   pack.on("data", (c: Buffer) => chunks.push(c));
@@ -152,7 +152,7 @@ export async function rootfsTar(fs: Rootfs): Promise<Buffer> {
     pack.on("error", reject);
   });
   const mtime = new Date(0);
-  for (const e of fs.entries) {
+  for (const e of entries) {
     if (e.type === "dir") {
       const re = new ReadEntry(new Header({ path: `${e.path}/`, type: "Directory", size: 0, mode: e.mode, mtime }));
       pack.write(re);
@@ -170,6 +170,39 @@ export async function rootfsTar(fs: Rootfs): Promise<Buffer> {
   pack.end();
   await done;
   return Buffer.concat(chunks);
+}
+
+/** The rootfs as a tar stream's bytes (for `docker import -` / `podman import -`). */
+export function rootfsTar(fs: Rootfs): Promise<Buffer> {
+  return tarBytes(fs.entries);
+}
+
+const GO_ARCH: Record<string, string> = { x64: "amd64", arm64: "arm64", ia32: "386", arm: "arm" };
+const sha256 = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
+
+/**
+ * The rootfs as a one-layer image archive in `docker save` layout (manifest.json, the image
+ * config, the layer), tagged `tag`: what the Engine API's POST /images/load takes. Built from
+ * fixed bytes, so the image id is the same on every host with the same rootfs.
+ */
+export async function imageArchive(fs: Rootfs, tag: string, nodeArch: string = process.arch): Promise<Buffer> {
+  const layer = await rootfsTar(fs);
+  const diff = sha256(layer);
+  const epoch = "1970-01-01T00:00:00Z";
+  const config = JSON.stringify({
+    architecture: GO_ARCH[nodeArch] ?? nodeArch, os: "linux", created: epoch, config: {},
+    rootfs: { type: "layers", diff_ids: [`sha256:${diff}`] },
+    history: [{ created: epoch, comment: "gvisor-doctor probe image" }],
+  });
+  const configName = `${sha256(config)}.json`;
+  const manifest = JSON.stringify([{ Config: configName, RepoTags: [tag], Layers: [`${diff}/layer.tar`] }]);
+  const text = (path: string, t: string): RootfsEntry => ({ type: "file", path, mode: 0o644, data: Buffer.from(t) });
+  return tarBytes([
+    { type: "dir", path: diff, mode: 0o755 },
+    { type: "file", path: `${diff}/layer.tar`, mode: 0o644, data: layer },
+    text(configName, config),
+    text("manifest.json", manifest),
+  ]);
 }
 
 export const imageTag = (fs: Rootfs) => `gvisor-doctor/hello:${fs.hash.slice(0, 16)}`;

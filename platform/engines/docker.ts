@@ -1,7 +1,7 @@
 // Docker: the adapter. runtimes in the daemon.json dockerd reads (daemon-json.ts plans
 // the edit), reloaded with `systemctl reload` or SIGHUP (dockerd reloads runtimes without
-// a restart), verified with `docker info`.
-import { daemonConfigPath, dockerCli, dockerHost, dockerInfo, dockerdServing } from "../docker.ts";
+// a restart), verified with dockerd's info (GET /info on its socket, or `docker info`).
+import { daemonConfigPath, dockerCli, dockerEndpoint, dockerHost, dockerInfoVia, dockerdServing, type DockerEndpoint } from "../docker.ts";
 import { resolveForWrite } from "../fsutil.ts";
 import { findProcesses, DOCKERD_VALUE_FLAGS } from "../procs.ts";
 import { which, SYSTEM_BIN_DIRS } from "../which.ts";
@@ -25,6 +25,9 @@ export interface DockerDetection extends EngineDetection {
   /** The daemon.json that dockerd reads (may differ from configPath with --config). */
   daemonConfigPath: string | null;
 }
+
+/** What the messages call dockerd's info: the CLI command, or the API request. */
+const infoName = (ep: DockerEndpoint) => (ep.via === "cli" ? "docker info" : "dockerd's GET /info");
 
 const sameFile = (a: string, b: string) => a === b || resolveForWrite(a) === resolveForWrite(b);
 
@@ -118,10 +121,10 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
 
   async ready(ctx) {
     const daemon = dockerdServing(dockerHost(ctx.env), findProcesses(["dockerd"], DOCKERD_VALUE_FLAGS));
-    const cli = dockerCli(ctx.env);
-    if (!daemon || !cli) return null;
-    const { info, result } = await dockerInfo(cli, ctx.env);
-    if (!info) return { ok: false, message: `docker info failed: ${(result.stderr || result.stdout).trim().slice(-300)}` };
+    const ep = dockerEndpoint(ctx.env);
+    if (!daemon || !ep.via) return null;
+    const { info, error } = await dockerInfoVia(ep, ctx.env);
+    if (!info) return { ok: false, message: `${infoName(ep)} failed: ${(error ?? "").slice(-300)}` };
     const commit = info.containerdCommit;
     if (commit === "N/A") return { ok: false, message: `dockerd pid ${daemon.pid} has not reconnected to containerd yet` };
     return { ok: true, message: `dockerd pid ${daemon.pid} answers and reaches containerd${commit ? ` ${commit}` : ""}` };
@@ -129,22 +132,24 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
 
   async verify(det, plan, ctx, opts): Promise<VerifyResult> {
     if (!det.running) return { ok: null, message: "not verified: no running dockerd reads this file", details: [] };
-    if (!det.cli) return { ok: null, message: "not verified: the docker CLI is not installed", details: [] };
+    const ep = dockerEndpoint(ctx.env);
+    if (!ep.via) return { ok: null, message: `not verified: ${ep.why}`, details: [] };
+    const said = infoName(ep);
     const name = plan.request.name;
     const want = plan.effective;
     // Right after a reload dockerd may take a moment; otherwise one look says whether it is live.
     const deadline = Date.now() + (opts?.afterReload ? 20_000 : 0);
     let last = "";
     for (;;) {
-      const { info, result } = await dockerInfo(det.cli, ctx.env);
+      const { info, error } = await dockerInfoVia(ep, ctx.env);
       if (info) {
         const rt = info.runtimes[name];
         last = Object.entries(info.runtimes).map(([k, v]) => `${k}${v.path && v.path !== k ? ` → ${v.path}` : ""}${v.runtimeArgs?.length ? ` ${v.runtimeArgs.join(" ")}` : ""}`).join(", ");
         if (plan.request.remove ? !rt : rt && want && rt.path === want.path && sameArgs(rt.runtimeArgs ?? [], want.args)) {
-          const msg = plan.request.remove ? `docker info no longer lists "${name}"` : `docker info lists ${name} → ${rt!.path}${want!.args.length ? ` ${want!.args.join(" ")}` : ""}`;
-          return { ok: true, message: msg, details: [`docker info runtimes: ${last}`] };
+          const msg = plan.request.remove ? `${said} no longer lists "${name}"` : `${said} lists ${name} → ${rt!.path}${want!.args.length ? ` ${want!.args.join(" ")}` : ""}`;
+          return { ok: true, message: msg, details: [`${said} runtimes: ${last}`] };
         }
-      } else last = result.stderr.trim() || `exit ${result.code}`;
+      } else last = error ?? "";
       if (Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -153,7 +158,7 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
     return {
       ok: false,
       message: `${plan.request.remove ? `dockerd still lists "${name}" after the reload` : `dockerd does not list "${name}" as configured after the reload`}${conflicts.length ? `: ${conflicts[0].message}` : ""}`,
-      details: [`docker info runtimes: ${last}`, ...conflicts.map((c) => c.message), "dockerd logs why a reload failed (\"Error reloading configuration\"); a restart also loads the file"],
+      details: [`${said} runtimes: ${last}`, ...conflicts.map((c) => c.message), "dockerd logs why a reload failed (\"Error reloading configuration\"); a restart also loads the file"],
     };
   },
 };

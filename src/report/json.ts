@@ -27,6 +27,7 @@ export function hostJson(f: HostFacts) {
     containerd: f.containerd.map((d) => ({ pid: d.pid, exe: d.exe, argv: d.argv })),
     docker: {
       cli: f.docker.cli,
+      via: f.docker.via,
       host: f.docker.host,
       configPath: f.docker.configPath,
       daemonPid: f.docker.daemon?.pid ?? null,

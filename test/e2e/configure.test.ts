@@ -76,14 +76,14 @@ describe.skipIf(!BED.ok)("configure docker against a real dockerd", () => {
     await bed?.stop();
   });
 
-  test("finds the daemon.json of the dockerd behind DOCKER_HOST, edits it, reloads with SIGHUP and proves it with docker info", () => {
+  test("finds the daemon.json of the dockerd behind DOCKER_HOST, edits it, reloads with SIGHUP and proves it with dockerd's info", () => {
     const r = configure(["docker", "--runsc", RUNSC, "--runtime-arg=--network=none"], bed.env);
     expect(r.code).toBe(0);
     expect(r.engine).toMatchObject({ status: "changed", action: "add", detected: { configPath: bed.configFile, running: true, pid: bed.dockerdPid } });
     expect(r.engine.files).toEqual([{ path: bed.configFile, action: "modify", backup: expect.stringMatching(/daemon\.json\.gvisor-doctor-\d{8}T\d{6}Z\.bak$/) }]);
     expect(readFileSync(r.engine.files[0].backup, "utf8")).toBe(original);
     expect(r.engine.reload).toMatchObject({ action: "reloaded", method: `SIGHUP to dockerd pid ${bed.dockerdPid}` });
-    expect(r.engine.verify).toMatchObject({ ok: true, message: "docker info lists runsc → /usr/bin/runsc --network=none" });
+    expect(r.engine.verify).toMatchObject({ ok: true, message: "dockerd's GET /info lists runsc → /usr/bin/runsc --network=none" });
     const info = JSON.parse(bed.docker(["info", "--format", "{{json .Runtimes}}"]).stdout);
     expect(info.runsc).toEqual({ path: RUNSC, runtimeArgs: ["--network=none"] });
   });
@@ -110,7 +110,7 @@ describe.skipIf(!BED.ok)("configure docker against a real dockerd", () => {
     expect(bed.docker(["info", "--format", "{{.DefaultRuntime}}"]).stdout.trim()).toBe("runsc");
     const r = configure(["docker", "--remove"], bed.env);
     expect(r.code).toBe(0);
-    expect(r.engine).toMatchObject({ status: "changed", action: "remove", verify: { ok: true, message: 'docker info no longer lists "runsc"' } });
+    expect(r.engine).toMatchObject({ status: "changed", action: "remove", verify: { ok: true, message: `dockerd's GET /info no longer lists "runsc"` } });
     expect(bed.docker(["info", "--format", "{{.DefaultRuntime}}"]).stdout.trim()).toBe("runc");
     expect(Object.keys(JSON.parse(bed.docker(["info", "--format", "{{json .Runtimes}}"]).stdout))).not.toContain("runsc");
     // The user's file is back, plus "runtimes": {} (so that reloads drop runsc) and the reset default.

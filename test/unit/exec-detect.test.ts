@@ -11,6 +11,8 @@ import { cgroupsWritable, missingCgroupControllers, runscGlobalArgs, runscSpec, 
 
 const docker = (runtimes: Record<string, { path: string; runtimeArgs?: string[] }> | null, infoError = "Cannot connect to the Docker daemon"): DockerFacts => ({
   cli: "/usr/bin/docker",
+  api: "/var/run/docker.sock",
+  via: "cli",
   host: "unix:///var/run/docker.sock",
   daemon: null,
   configPath: "/etc/docker/daemon.json",
