@@ -23,7 +23,9 @@ export function whichInRoot(root: HostRoot, name: string, hostPath = ""): string
  */
 export function engineBinary(root: HostRoot, name: string, daemon: DaemonProcess | null, env: NodeJS.ProcessEnv): string | null {
   if (!root.foreign) return which(name, [env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
-  return daemon && isExecutableFile(root.local(daemon.exe)) ? daemon.exe : whichInRoot(root, name);
+  // A daemon chrooted into DIR (same mount namespace) shows its executable as DIR/…: name it as the node does.
+  const exe = daemon ? root.host(daemon.exe) : null;
+  return exe && isExecutableFile(root.local(exe)) ? exe : whichInRoot(root, name);
 }
 
 /** A tool of our own (chroot, nsenter): our PATH, then the usual system directories. */

@@ -27,7 +27,7 @@ import { seesSameFile, SELF_ROOT, type HostRoot } from "../host-root.ts";
 import { engineBinary, restartOnHost, runHostBinary, whichInRoot } from "../host-exec.ts";
 import { configDump, dumpMismatch, migrateUnversioned, validateWithContainerd } from "./containerd-dump.ts";
 import { planContainerd, type ContainerdPlanResult } from "./containerd-plan.ts";
-import { detectDistribution, DISTRIBUTIONS, distSchema, distTarget, planDistribution, type Distribution } from "./k8s-dist.ts";
+import { detectDistribution, distributionAt, distSchema, distTarget, planDistribution, type Distribution } from "./k8s-dist.ts";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -120,7 +120,7 @@ async function migrationFor(det: ContainerdDetection, req: RuntimeRequest, ctx: 
  */
 async function planForDistribution(det: ContainerdDetection, req: RuntimeRequest, ctx: EngineContext, root: HostRoot):
   Promise<Plan> {
-  const dist = DISTRIBUTIONS[det.distribution!.id];
+  const dist = distributionAt(det.distribution!.id, det.configPath);
   const r = planDistribution({
     dist, reader: readerFor(root), containerdVersion: det.version, shim: det.shim, wrapperDir: ctx.wrapperDir,
     request: req, force: ctx.force,
@@ -281,7 +281,7 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
 
   async reload(det, _plan, opts: ReloadOptions, ctx): Promise<ReloadResult> {
     if (!det.pid) return { action: "not-running", method: null, command: null, message: "containerd is not running here; it reads the file when it starts" };
-    const dist = det.distribution ? DISTRIBUTIONS[det.distribution.id] : null;
+    const dist = det.distribution ? distributionAt(det.distribution.id, det.configPath) : null;
     if (ctx.root?.foreign) {
       // A distribution's containerd restarts with the distribution (it renders the config first).
       const unit = det.systemdUnit ?? dist?.units[0] ?? "containerd";
@@ -318,7 +318,10 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     if (!det.pid) return { ok: true, message: configured, details: [] };
     const started = processStartMs(det.pid);
     const ins = inspectConfig(det.configPath, det.version, readerFor(root));
-    const changed = newestMtime([det.configPath, ...ins.imports.flatMap((i) => i.files ?? [])], root);
+    // A distribution writes its generated config right before it starts containerd (closer than the
+    // start time's resolution): what must be older than the daemon is what gvisor-doctor wrote.
+    const written = det.distribution ? [det.distribution.target, ...plan.changes.map((c) => c.path)] : null;
+    const changed = newestMtime(written ?? [det.configPath, ...ins.imports.flatMap((i) => i.files ?? [])], root);
     if (started !== null && started < changed) return { ok: false, message: `${configured}, but containerd pid ${det.pid} started before the change: it has not loaded it`, details: [] };
     return { ok: true, message: `${configured}; containerd pid ${det.pid} started after the change`, details: [] };
   },

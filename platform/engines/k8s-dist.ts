@@ -73,6 +73,19 @@ export const BASE_ACTION = '{{ template "base" . }}';
 export const MICROK8S_TEMPLATE = `${MICROK8S_ARGS}/containerd-template.toml`;
 export const K0S_DROP_IN = (name: string) => `${DISTRIBUTIONS.k0s.editDir}/${name === "runsc" ? "gvisor" : `gvisor-${name}`}.toml`;
 
+/**
+ * The distribution as the running containerd names its files: the microk8s snap starts it
+ * with $SNAP_DATA/args/containerd.toml, a revision's directory (/var/snap/microk8s/7394), where
+ * "current" is a symlink to it.
+ */
+export function distributionAt(id: DistributionId, config?: string | null): Distribution {
+  const dist = DISTRIBUTIONS[id];
+  const m = id === "microk8s" && config ? /^(\/var\/snap\/microk8s\/[^/]+)\/args\/containerd\.toml$/.exec(config) : null;
+  if (!m) return dist;
+  const at = (p: string) => p.replace("/var/snap/microk8s/current", m[1]!);
+  return { ...dist, config: at(dist.config), rendered: at(dist.rendered), editDir: at(dist.editDir) };
+}
+
 /** A distribution containerd was found to be part of, and how it was told. */
 export interface DetectedDistribution {
   dist: Distribution;
@@ -100,7 +113,7 @@ export function detectDistribution(daemons: DaemonProcess[], root: HostRoot = SE
   for (const d of daemons) {
     const c = configFlag(d);
     const dist = c ? DISTRIBUTION_IDS.map((id) => DISTRIBUTIONS[id]).find((x) => matches(x, c)) : undefined;
-    if (dist) return { dist, why: `containerd pid ${d.pid} reads ${c}`, daemon: d };
+    if (dist) return { dist: distributionAt(dist.id, c), why: `containerd pid ${d.pid} reads ${c}`, daemon: d };
   }
   for (const id of DISTRIBUTION_IDS) {
     const dist = DISTRIBUTIONS[id];
@@ -138,7 +151,7 @@ export function distSchema(dist: Distribution, reader: ConfigReader, containerdV
  */
 export function distTarget(dist: Distribution, reader: ConfigReader, version: ContainerdSchema, name: string): string {
   if (dist.style === "drop-in") return K0S_DROP_IN(name);
-  if (dist.style === "toml-template") return MICROK8S_TEMPLATE;
+  if (dist.style === "toml-template") return join(dist.editDir, "containerd-template.toml");
   const v3 = join(dist.editDir, "config-v3.toml.tmpl");
   const v2 = join(dist.editDir, "config.toml.tmpl");
   if (version === 3) return reader.read(v3) !== null || reader.read(v2) === null ? v3 : v2;
