@@ -3,16 +3,30 @@
 // (every engine check would only be skipped, and the node would look healthy).
 import { fail, pass, type Check } from "./types.ts";
 
+interface DistributionFact {
+  id: string;
+  title: string;
+  why: string;
+  target: string;
+}
+
 export const nodeRuntime: Check = {
   id: "node.runtime",
   title: "The node runs a Kubernetes runtime gVisor is registered with (containerd or CRI-O)",
   requires: { hostRootOnly: true },
   run({ facts }) {
+    // k3s, RKE2, k0s, microk8s: their own containerd, and the file runsc is registered in.
+    const dist = (facts.engines?.containerd.detection as { distribution?: DistributionFact | null } | undefined)?.distribution ?? null;
     const running = (["containerd", "crio"] as const).flatMap((n) => {
       const d = facts.engines?.[n].detection;
-      return d?.running ? [`${n === "crio" ? "CRI-O" : "containerd"} (pid ${d.pid}, ${d.configPath})`] : [];
+      const what = n === "crio" ? "CRI-O" : dist ? `${dist.title}'s containerd` : "containerd";
+      return d?.running ? [`${what} (pid ${d.pid}, ${d.configPath})`] : [];
     });
-    if (running.length) return pass(`${running.join(" and ")} runs on the node; the runsc runtime is checked below`);
+    const data = { distribution: dist };
+    if (running.length) {
+      const where = dist ? `; runsc is registered in ${dist.target} (${dist.title} renders its containerd config from it)` : "";
+      return pass(`${running.join(" and ")} runs on the node${where}; the runsc runtime is checked below`, [], data);
+    }
     return fail(`neither containerd nor CRI-O runs on the node at ${facts.hostRoot}`, {
       cause: "kubelet starts pods through containerd or CRI-O; with neither running, no RuntimeClass handler (runsc) can be served here, whatever is installed.",
       fix: { id: "node.start-runtime", summary: "Start the node's container runtime (systemctl start containerd), or check that --host-root names the node's / and the pod has hostPID", command: null, automatic: false },

@@ -23,7 +23,9 @@ export function whichInRoot(root: HostRoot, name: string, hostPath = ""): string
  */
 export function engineBinary(root: HostRoot, name: string, daemon: DaemonProcess | null, env: NodeJS.ProcessEnv): string | null {
   if (!root.foreign) return which(name, [env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
-  return daemon && isExecutableFile(root.local(daemon.exe)) ? daemon.exe : whichInRoot(root, name);
+  // A daemon chrooted into DIR (same mount namespace) shows its executable as DIR/…: name it as the node does.
+  const exe = daemon ? root.host(daemon.exe) : null;
+  return exe && isExecutableFile(root.local(exe)) ? exe : whichInRoot(root, name);
 }
 
 /** A tool of our own (chroot, nsenter): our PATH, then the usual system directories. */
@@ -44,8 +46,16 @@ export async function runHostBinary(root: HostRoot, bin: string, args: string[],
  * `nsenter --target 1 --mount --uts --ipc --net --pid -- systemctl restart UNIT` when the
  * host runs systemd and its PID 1 is visible (hostPID). Null, with the reason, otherwise.
  */
-export function hostRestartArgv(root: HostRoot, unit: string, override: string[] | null | undefined): { argv: string[] | null; why: string } {
+export function hostRestartArgv(root: HostRoot, unit: string, override: string[] | null | undefined, command?: string[]):
+  { argv: string[] | null; why: string } {
   if (override?.length) return { argv: override, why: "--restart-command" };
+  if (command?.length) {
+    // The service's own restart (microk8s: snap restart microk8s), in the host's namespaces.
+    if (!root.owns(1)) return { argv: null, why: "the host's PID 1 is not visible (the pod needs hostPID: true)" };
+    const nsenter = ownTool("nsenter");
+    if (!nsenter) return { argv: null, why: "nsenter is not installed in this image" };
+    return { argv: [nsenter, "--target", "1", "--mount", "--uts", "--ipc", "--net", "--pid", "--", ...command], why: `${command[0]} on the host (nsenter into PID 1)` };
+  }
   if (!isExecutableFile(root.local("/bin/systemctl")) && !isExecutableFile(root.local("/usr/bin/systemctl"))) return { argv: null, why: "the host has no systemctl" };
   if (!root.owns(1)) return { argv: null, why: "the host's PID 1 is not visible (the pod needs hostPID: true)" };
   const nsenter = ownTool("nsenter");
@@ -62,6 +72,8 @@ export interface HostService {
   pid: number;
   /** Its socket (host path): serving again means restarted. */
   socket: string;
+  /** How the host restarts it, when not `systemctl restart UNIT` (argv, e.g. snap restart microk8s). */
+  command?: string[];
 }
 
 /**
@@ -69,9 +81,10 @@ export interface HostService {
  * --restart-command), then wait until a new daemon of the node serves its socket.
  */
 export async function restartOnHost(root: HostRoot, override: string[] | null | undefined, opts: ReloadOptions, svc: HostService): Promise<ReloadResult> {
-  const how = hostRestartArgv(root, svc.unit, override);
+  const how = hostRestartArgv(root, svc.unit, override, svc.command);
   const shown = how.argv?.join(" ") ?? null;
-  if (!how.argv) return { action: "pending", method: null, command: `systemctl restart ${svc.unit}   # on the node`, message: `cannot restart ${svc.title} from here (${how.why}); restart it on the node, or pass --restart-command` };
+  const byHand = svc.command?.join(" ") ?? `systemctl restart ${svc.unit}`;
+  if (!how.argv) return { action: "pending", method: null, command: `${byHand}   # on the node`, message: `cannot restart ${svc.title} from here (${how.why}); restart it on the node, or pass --restart-command` };
   if (!opts.restart || !opts.reload) return { action: "pending", method: null, command: shown, message: `${svc.title} has no live reload: restart it to load the change (--restart does it)` };
   const r = await run(how.argv[0], how.argv.slice(1), { timeoutMs: 120_000 });
   if (r.code !== 0) return { action: "failed", method: shown, command: shown, message: `${shown} failed: ${failureText(r)}` };

@@ -27,6 +27,10 @@ import { seesSameFile, SELF_ROOT, type HostRoot } from "../host-root.ts";
 import { engineBinary, restartOnHost, runHostBinary, whichInRoot } from "../host-exec.ts";
 import { configDump, dumpMismatch, migrateUnversioned, validateWithContainerd } from "./containerd-dump.ts";
 import { planContainerd, type ContainerdPlanResult } from "./containerd-plan.ts";
+import { detectDistribution, distributionAt, distSchema, distTarget, planDistribution, type Distribution } from "./k8s-dist.ts";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 // The read side, for the doctor's checks: containerd.inspectConfig(path) and friends.
 export { criDisabled, CRI_PLUGIN, inspectConfig, inspectContainerdText, runtimesPath, schemaFaults, RUNSC_SHIM, type ContainerdInspection, type ContainerdSchema } from "./containerd-config.ts";
@@ -38,6 +42,8 @@ export interface ContainerdDetection extends EngineDetection {
   shim: string | null;
   /** The gRPC socket of the matched daemon. */
   address: string;
+  /** A Kubernetes distribution's own containerd (k3s, RKE2, k0s, microk8s), and the file runsc goes into. */
+  distribution?: { id: Distribution["id"]; title: string; why: string; target: string } | null;
 }
 
 function daemonConfig(d: DaemonProcess): string {
@@ -108,6 +114,47 @@ async function migrationFor(det: ContainerdDetection, req: RuntimeRequest, ctx: 
   return { before, after: m.text };
 }
 
+/**
+ * A distribution's containerd: runsc goes into its template or drop-in (k8s-dist.ts), and
+ * the config it will render from them is loaded with containerd config dump first.
+ */
+async function planForDistribution(det: ContainerdDetection, req: RuntimeRequest, ctx: EngineContext, root: HostRoot):
+  Promise<Plan> {
+  const dist = distributionAt(det.distribution!.id, det.configPath);
+  const r = planDistribution({
+    dist, reader: readerFor(root), containerdVersion: det.version, shim: det.shim, wrapperDir: ctx.wrapperDir,
+    request: req, force: ctx.force,
+  });
+  if (det.binary && r.changes.length && r.rendered !== null) {
+    ctx.log(`containerd: checking ${dist.rendered} as ${dist.title} will render it with ${det.binary} config dump`);
+    const problem = await dumpRendered(det.binary, r.rendered, req.name, r.expect, root);
+    if (problem) {
+      throw new EngineConfigError(`${r.target}: ${problem}; nothing was written`, { file: r.target },
+        `edit ${r.target} by hand`, null, "dump-check");
+    }
+    r.notes.push(`checked ${dist.rendered} as ${dist.title} will render it with containerd ${det.version ?? ""} config dump`
+      .replace("  ", " "));
+  } else if (r.changes.length && r.rendered === null) {
+    r.notes.push(`${dist.rendered} is not there yet (${dist.title} writes it when it starts): checked with a TOML parser only`);
+  }
+  return buildPlan({ engine: "containerd", request: req, configPath: det.configPath, existed: r.existed, changes: r.changes,
+    notes: r.notes, effective: r.effective, engineData: r.expect, relies: r.relies });
+}
+
+/** containerd config dump of `text` (staged where a chrooted containerd sees it): the mismatch, or null. */
+async function dumpRendered(bin: string, text: string, name: string, expect: ContainerdPlanResult["expect"], root: HostRoot):
+  Promise<string | null> {
+  const local = mkdtempSync(join(root.foreign ? root.local("/tmp") : tmpdir(), "gvd-containerd-rendered-"));
+  try {
+    writeFileSync(join(local, "config.toml"), text);
+    const { doc, error } = await configDump(bin, root.host(join(local, "config.toml")), root);
+    if (!doc) return `containerd cannot load the rendered config: ${error?.replaceAll(root.host(local), "<staged copy>")}`;
+    return dumpMismatch(doc, name, expect);
+  } finally {
+    rmSync(local, { recursive: true, force: true });
+  }
+}
+
 export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
   name: "containerd",
   title: "containerd",
@@ -129,10 +176,14 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     // (as ctr/crictl pick it), else the one reading the default config. A dockerd-managed
     // containerd (its own config under /var/run/docker) is never picked by accident.
     const want = env.CONTAINERD_ADDRESS;
-    const daemon = ctx.configPath
+    const picked = ctx.configPath
       ? (daemons.find((d) => sameFile(daemonConfig(d), ctx.configPath!)) ?? null)
       : ((want ? daemons.find((d) => addressOf(d, daemonConfig(d), root) === want) : undefined) ?? daemons.find((d) => daemonConfig(d) === DEFAULT_CONTAINERD_CONFIG) ?? null);
-    const configPath = ctx.configPath ?? (daemon ? daemonConfig(daemon) : DEFAULT_CONTAINERD_CONFIG);
+    // A distribution's containerd (k3s, RKE2, k0s, microk8s) when no plain one is meant: its
+    // config is generated elsewhere, and runsc goes where the distribution takes it from.
+    const dist = ctx.configPath || picked ? null : detectDistribution(daemons, root);
+    const daemon = picked ?? dist?.daemon ?? null;
+    const configPath = ctx.configPath ?? (daemon ? daemonConfig(daemon) : dist?.dist.config ?? DEFAULT_CONTAINERD_CONFIG);
     // The host's binary: the daemon's own executable (as the host names it), else its system directories.
     const binary = engineBinary(root, "containerd", daemon, env);
     const shim = findShim(binary, daemon, env, root);
@@ -143,11 +194,22 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     try {
       managedBy = managedByTool(readOrNull(root.local(configPath)));
     } catch {}
+    const version = binary && (daemon || !ctx.lightDetect || dist) ? await containerdVersion(binary, root) : null;
+    let distribution: ContainerdDetection["distribution"] = null;
+    if (dist) {
+      const reader = readerFor(root);
+      const target = distTarget(dist.dist, reader, distSchema(dist.dist, reader, version), "runsc");
+      distribution = { id: dist.dist.id, title: dist.dist.title, why: dist.why, target };
+      notes.unshift(`${dist.dist.title}: ${dist.why}; runsc is registered in ${target}`);
+      // The distribution generates its config: gvisor-doctor never edits it, so no tool "manages" it for us.
+      managedBy = null;
+    }
     return {
       engine: "containerd", installed: !!binary, binary, running: !!daemon, pid: daemon?.pid ?? null,
-      version: binary && (daemon || !ctx.lightDetect) ? await containerdVersion(binary, root) : null, configPath,
-      configSource: ctx.configPath ? "--config" : daemon && daemonConfig(daemon) !== DEFAULT_CONTAINERD_CONFIG ? `-c of containerd pid ${daemon.pid}` : "default",
-      managedBy, systemdUnit: daemon ? systemdUnitOf(daemon.pid, "/proc", root.local("/run/systemd/system")) : null, notes, shim, address: addressOf(daemon, configPath, root),
+      version, configPath,
+      configSource: ctx.configPath ? "--config" : dist ? `${dist.dist.title} (${dist.why})` : daemon && daemonConfig(daemon) !== DEFAULT_CONTAINERD_CONFIG ? `-c of containerd pid ${daemon.pid}` : "default",
+      managedBy, systemdUnit: daemon ? systemdUnitOf(daemon.pid, "/proc", root.local("/run/systemd/system")) : null, notes, shim,
+      address: dist && !daemon ? dist.dist.socket : addressOf(daemon, configPath, root), distribution,
     };
   },
 
@@ -183,6 +245,7 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
 
   async plan(det, req, ctx): Promise<Plan> {
     const root = ctx.root ?? SELF_ROOT;
+    if (det.distribution) return planForDistribution(det, req, ctx, root);
     const migration = await migrationFor(det, req, ctx, root);
     const reader = migration ? withFile(readerFor(root), det.configPath, migration.after) : readerFor(root);
     const r = planContainerd({
@@ -218,7 +281,14 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
 
   async reload(det, _plan, opts: ReloadOptions, ctx): Promise<ReloadResult> {
     if (!det.pid) return { action: "not-running", method: null, command: null, message: "containerd is not running here; it reads the file when it starts" };
-    if (ctx.root?.foreign) return restartOnHost(ctx.root, ctx.restartCommand, opts, { title: "containerd", process: "containerd", valueFlags: CONTAINERD_VALUE_FLAGS, unit: det.systemdUnit ?? "containerd", pid: det.pid, socket: det.address });
+    const dist = det.distribution ? distributionAt(det.distribution.id, det.configPath) : null;
+    if (ctx.root?.foreign) {
+      // A distribution's containerd restarts with the distribution (it renders the config first).
+      const unit = det.systemdUnit ?? dist?.units[0] ?? "containerd";
+      return restartOnHost(ctx.root, ctx.restartCommand, opts, { title: dist ? `${dist.title}'s containerd` : "containerd",
+        process: "containerd", valueFlags: CONTAINERD_VALUE_FLAGS, unit, pid: det.pid, socket: det.address,
+        command: dist?.restart ?? undefined });
+    }
     if (det.systemdUnit) {
       const command = `systemctl restart ${det.systemdUnit}`;
       if (!opts.reload) return { action: "pending", method: null, command, message: `--no-reload: restart containerd to load the change: ${command}` };
@@ -248,7 +318,10 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     if (!det.pid) return { ok: true, message: configured, details: [] };
     const started = processStartMs(det.pid);
     const ins = inspectConfig(det.configPath, det.version, readerFor(root));
-    const changed = newestMtime([det.configPath, ...ins.imports.flatMap((i) => i.files ?? [])], root);
+    // A distribution writes its generated config right before it starts containerd (closer than the
+    // start time's resolution): what must be older than the daemon is what gvisor-doctor wrote.
+    const written = det.distribution ? [det.distribution.target, ...plan.changes.map((c) => c.path)] : null;
+    const changed = newestMtime(written ?? [det.configPath, ...ins.imports.flatMap((i) => i.files ?? [])], root);
     if (started !== null && started < changed) return { ok: false, message: `${configured}, but containerd pid ${det.pid} started before the change: it has not loaded it`, details: [] };
     return { ok: true, message: `${configured}; containerd pid ${det.pid} started after the change`, details: [] };
   },

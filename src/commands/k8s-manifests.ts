@@ -42,6 +42,11 @@ Options:
   --admission-policy    Also emit a ValidatingAdmissionPolicy + binding (Kubernetes >= 1.30)
                         that lets the agent change only the gvisor.dev/runsc label, and
                         only on the node its own pod runs on
+  --distribution D      k3s, rke2, k0s, microk8s or auto (default): the nodes' Kubernetes
+                        distribution. The node's containerd is found on each node either way
+                        (k3s/RKE2: runsc goes into config.toml.tmpl, k0s: /etc/k0s/containerd.d/,
+                        microk8s: args/containerd-template.toml); naming it also mounts its
+                        containerd config and socket directories under /host
   --json                One JSON document: {"schemaVersion":1,"apiVersion":"v1","kind":"List","items":[…]}
 
 Notes:
@@ -76,6 +81,7 @@ export const k8sManifestsCommand: Command = {
     "runtime-class": { type: "string" },
     "runtime-arg": { type: "string", multiple: true },
     "admission-policy": { type: "boolean" },
+    distribution: { type: "string" },
   },
   async run(p, io) {
     // Loaded on use: the YAML renderer costs the other commands nothing at startup.

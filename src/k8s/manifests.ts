@@ -16,6 +16,7 @@ import type { IRuntimeClass } from "kubernetes-models/node.k8s.io/v1/RuntimeClas
 import type { IValidatingAdmissionPolicy } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy";
 import type { IValidatingAdmissionPolicyBinding } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding";
 import { shellQuote } from "../../platform/engines/text.ts";
+import { DISTRIBUTIONS, type DistributionId } from "../../platform/engines/k8s-dist.ts";
 import { CONTAINERS, DAEMONSET_NAME, DEFAULT_NAMESPACE, DEFAULT_RUNTIME_CLASS, HOST_ROOT, NODE_LABEL_KEY, POD_LABELS, RUNTIME_HANDLER } from "./contract.ts";
 import { labelValueFor } from "./labels.ts";
 import { renderYamlStream } from "./yaml.ts";
@@ -43,6 +44,8 @@ export interface ManifestOptions {
   admissionPolicy: boolean;
   /** This tool's version: the app.kubernetes.io/version label and the default image tag. */
   toolVersion: string;
+  /** k3s, RKE2, k0s or microk8s: also mount its containerd config and socket directories (null: auto). */
+  distribution?: DistributionId | null;
 }
 
 export interface ManifestDoc {
@@ -70,6 +73,7 @@ export function manifestArgv(o: ManifestOptions): string[] {
   // `=`: a value that starts with '-' is refused as a separate argument (node:util parseArgs).
   for (const a of o.runtimeArgs) argv.push(`--runtime-arg=${a}`);
   if (o.admissionPolicy) argv.push("--admission-policy");
+  if (o.distribution) argv.push("--distribution", o.distribution);
   return argv;
 }
 
@@ -152,7 +156,22 @@ export function buildManifests(o: ManifestOptions): ManifestDoc[] {
   return docs;
 }
 
+/**
+ * A distribution's own directories, mounted under /host explicitly: the file runsc goes into
+ * and the containerd socket's directory (a tmpfs under /run that a non-recursive mount of /
+ * would not carry). DirectoryOrCreate: k0s creates containerd.d only when a drop-in is there.
+ */
+export function distributionVolumes(id: DistributionId): { name: string; path: string }[] {
+  const d = DISTRIBUTIONS[id];
+  return [
+    { name: `${id}-containerd-config`, path: d.editDir },
+    { name: `${id}-containerd-socket`, path: d.socket.slice(0, d.socket.lastIndexOf("/")) },
+  ];
+}
+
 function daemonSet(o: ManifestOptions, labels: Record<string, string>): ManifestDoc {
+  const dist = o.distribution ? distributionVolumes(o.distribution) : [];
+  const distMounts = dist.map((v) => ({ name: v.name, mountPath: `${HOST_ROOT}${v.path}` }));
   // Every container: the same image, this binary as the command, the node's / at /host,
   // and the node's name (the agent labels that node; the others name it in their logs).
   const container = (name: string, args: string[], extra: Partial<IContainer> = {}): IContainer => ({
@@ -165,7 +184,7 @@ function daemonSet(o: ManifestOptions, labels: Record<string, string>): Manifest
     // the engine in the host's namespaces (nsenter -t 1, hence hostPID); check and the
     // agent run runsc and the engines' probes on the host.
     securityContext: { privileged: true },
-    volumeMounts: [{ name: "host", mountPath: HOST_ROOT }],
+    volumeMounts: [{ name: "host", mountPath: HOST_ROOT }, ...distMounts],
     ...extra,
   });
   const install = ["install", "--host-root", HOST_ROOT, "--version", o.gvisorVersion, "--restart"];
@@ -203,10 +222,12 @@ function daemonSet(o: ManifestOptions, labels: Record<string, string>): Manifest
               // engine CLIs it starts share the limit.
               resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } },
               // HostToContainer: mounts made on the host later (a new engine's socket dir) show up.
-              volumeMounts: [{ name: "host", mountPath: HOST_ROOT, mountPropagation: "HostToContainer" }],
+              volumeMounts: [{ name: "host", mountPath: HOST_ROOT, mountPropagation: "HostToContainer" },
+                ...distMounts.map((m) => ({ ...m, mountPropagation: "HostToContainer" as const }))],
             }),
           ],
-          volumes: [{ name: "host", hostPath: { path: "/", type: "Directory" } }],
+          volumes: [{ name: "host", hostPath: { path: "/", type: "Directory" } },
+            ...dist.map((v) => ({ name: v.name, hostPath: { path: v.path, type: "DirectoryOrCreate" as const } }))],
         },
       },
     },
@@ -216,6 +237,8 @@ function daemonSet(o: ManifestOptions, labels: Record<string, string>): Manifest
       `On every node: install gVisor ${o.gvisorVersion} into the host (its / is mounted at ${HOST_ROOT}), register it`,
       `with the engines and check it. The agent then re-checks every ${AGENT_INTERVAL_SECONDS} s and keeps the`,
       `label ${NODE_LABEL_KEY}=${o.gvisorVersion} on the node only while the checks pass.`,
+      ...(o.distribution ? [`${DISTRIBUTIONS[o.distribution].title}: its containerd config (${dist[0]!.path}) and socket`
+        + ` (${dist[1]!.path}) directories are mounted under ${HOST_ROOT} too.`] : []),
     ],
     object: ds,
   };

@@ -14,7 +14,8 @@ export function colorFor(c: ChalkInstance, s: Status) {
 
 export function header(facts: HostFacts): string {
   const who = facts.user.root ? "root" : `uid ${facts.user.uid}`;
-  const where = facts.hostRoot ? `; the node at ${facts.hostRoot} (--host-root)` : facts.container.inside ? ", in a container" : "";
+  const dist = (facts.engines?.containerd.detection as { distribution?: { title: string } | null } | null | undefined)?.distribution;
+  const where = facts.hostRoot ? `; the node at ${facts.hostRoot} (--host-root${dist ? `, ${dist.title}` : ""})` : facts.container.inside ? ", in a container" : "";
   return `gvisor-doctor ${VERSION} — ${facts.os === "linux" ? "Linux" : facts.os} ${facts.kernel.release} ${facts.arch}, ${who}${where}`;
 }
 

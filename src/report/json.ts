@@ -8,6 +8,8 @@ import { ENGINE_NAMES } from "../../platform/engines/types.ts";
 export function hostJson(f: HostFacts) {
   return {
     hostRoot: f.hostRoot,
+    // k3s, RKE2, k0s or microk8s: whose containerd this is, why we think so, and the file runsc goes into.
+    distribution: (f.engines?.containerd.detection as { distribution?: unknown } | null | undefined)?.distribution ?? null,
     os: f.os,
     arch: f.arch,
     kernel: f.kernel,

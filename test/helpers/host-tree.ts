@@ -42,7 +42,7 @@ export interface HostTree {
 
 const STATE_DIRS = new Set(["proc", "run", "var/lib/containerd"]);
 
-function copyWithLibs(bin: string, root: string, dest: string): void {
+export function copyWithLibs(bin: string, root: string, dest: string): void {
   mkdirSync(dirname(join(root, dest)), { recursive: true });
   copyFileSync(bin, join(root, dest));
   chmodSync(join(root, dest), 0o755);

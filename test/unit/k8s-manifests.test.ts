@@ -115,6 +115,8 @@ describe("golden output (GVD_UPDATE_GOLDEN=1 regenerates)", () => {
 describe.each([
   ["default", DEFAULT],
   ["every flag", FLAGS],
+  ["--distribution k3s", [...DEFAULT, "--distribution", "k3s"]],
+  ["--distribution microk8s", [...FLAGS, "--distribution", "microk8s"]],
 ])("what Kubernetes requires of every document (%s)", (_name, argv) => {
   const objs = objects(argv);
   const ns = argv.includes("--namespace") ? argv[argv.indexOf("--namespace") + 1] : "gvisor-system";
@@ -495,4 +497,32 @@ test("Kubernetes object names: DNS-1123 labels (namespaces) and subdomains (Runt
   expect(dns1123SubdomainError("a.b-c.d")).toBeNull();
   expect(dns1123SubdomainError("a..b")).not.toBeNull();
   expect(dns1123SubdomainError("x".repeat(254))).toContain("at most 253");
+});
+
+describe("--distribution: the Kubernetes distribution's containerd directories are mounted too", () => {
+  const pod = (argv: string[]) => one(objects(argv), "DaemonSet").spec.template.spec;
+  test.each([
+    ["k3s", "/var/lib/rancher/k3s/agent/etc/containerd", "/run/k3s/containerd"],
+    ["rke2", "/var/lib/rancher/rke2/agent/etc/containerd", "/run/k3s/containerd"],
+    ["k0s", "/etc/k0s/containerd.d", "/run/k0s"],
+    ["microk8s", "/var/snap/microk8s/current/args", "/var/snap/microk8s/common/run"],
+  ])("%s: its config directory %s and socket directory %s, under /host in every container", (id, config, socket) => {
+    const spec = pod([...DEFAULT, "--distribution", id]);
+    expect(spec.volumes).toEqual([
+      { name: "host", hostPath: { path: "/", type: "Directory" } },
+      { name: `${id}-containerd-config`, hostPath: { path: config, type: "DirectoryOrCreate" } },
+      { name: `${id}-containerd-socket`, hostPath: { path: socket, type: "DirectoryOrCreate" } },
+    ]);
+    for (const c of [...spec.initContainers, ...spec.containers]) {
+      expect(c.volumeMounts.map((m: any) => m.mountPath)).toEqual(["/host", `/host${config}`, `/host${socket}`]);
+    }
+    // The header's command reproduces it.
+    expect(print([...DEFAULT, "--distribution", id]).split("\n").slice(0, 5).join("\n")).toContain(`--distribution ${id}`);
+  });
+  test("auto (the default) mounts the node's / only: each node's distribution is found when the pod runs", () => {
+    expect(print([...DEFAULT, "--distribution", "auto"])).toBe(print(DEFAULT));
+  });
+  test("another name is a usage error that lists the known ones", () => {
+    expect(usageError([...DEFAULT, "--distribution", "kind"]).message).toBe("--distribution kind: not one of k3s, rke2, k0s, microk8s, auto");
+  });
 });

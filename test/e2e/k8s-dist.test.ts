@@ -1,0 +1,110 @@
+// Node mode on the Kubernetes distributions that run their own containerd: k3s, RKE2, k0s and
+// microk8s. Each node is a tree with the distribution's layout and default config files
+// (test/fixtures/k8s-dist), served by a real containerd — this machine's 1.6 and the host
+// matrix's 2.1 — started the way the distribution starts it (its config path, socket, root and
+// state), after rendering its config as the distribution renders it. The compiled binary
+// registers runsc with --host-root, restarts through the distribution's start, proves it with
+// containerd config dump, reports the distribution in check, and --remove gives every file back.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "smol-toml";
+import { BED } from "../bed/bed.ts";
+import { finding, gvd } from "../helpers/cli.ts";
+import { makeDistTree, type DistTree } from "../helpers/dist-tree.ts";
+import { treePath } from "../hosts/trees.ts";
+import { which } from "../../platform/which.ts";
+import { DISTRIBUTIONS, type DistributionId } from "../../platform/engines/k8s-dist.ts";
+
+const SID_CONTAINERD = join(treePath("sid"), "usr/bin/containerd");
+const CONTAINERDS = [
+  { label: "containerd 1.6 (this machine)", bin: which("containerd"), v3: false },
+  { label: "containerd 2.1 (sid)", bin: existsSync(SID_CONTAINERD) ? SID_CONTAINERD : null, v3: true },
+];
+
+const env = { ...process.env, NO_COLOR: "1" };
+/** The runtime tables of a config dump, whichever version it is. */
+function runtimes(dump: string): Record<string, any> {
+  const d = parse(dump) as any;
+  const cri = d.version === 3 ? d.plugins["io.containerd.cri.v1.runtime"] : d.plugins["io.containerd.grpc.v1.cri"];
+  return cri.containerd.runtimes;
+}
+
+const CASES: { id: DistributionId; target: (v3: boolean) => string }[] = [
+  { id: "k3s", target: (v3) => `/var/lib/rancher/k3s/agent/etc/containerd/${v3 ? "config-v3.toml.tmpl" : "config.toml.tmpl"}` },
+  { id: "rke2", target: (v3) => `/var/lib/rancher/rke2/agent/etc/containerd/${v3 ? "config-v3.toml.tmpl" : "config.toml.tmpl"}` },
+  { id: "k0s", target: () => "/etc/k0s/containerd.d/gvisor.toml" },
+  // The snap's containerd reads $SNAP_DATA/args (a revision's directory; "current" links to it).
+  { id: "microk8s", target: () => "/var/snap/microk8s/7394/args/containerd-template.toml" },
+];
+
+for (const cd of CONTAINERDS) {
+  for (const c of CASES) {
+    const dist = DISTRIBUTIONS[c.id];
+    describe.skipIf(!BED.ok || !cd.bin)(`${dist.title} with ${cd.label}`, () => {
+      let node: DistTree;
+      let pristine: Record<string, string>;
+      const target = c.target(cd.v3 && (c.id === "k3s" || c.id === "rke2"));
+      beforeAll(async () => {
+        node = makeDistTree(c.id, cd.bin!, { v3: cd.v3 });
+        await node.start();
+        pristine = node.snapshot();
+      });
+      afterAll(async () => {
+        await node?.stop();
+      });
+
+      test(`configure --host-root registers runsc in ${target}, restarts ${dist.title} and proves it`, () => {
+        const before = node.containerdPid();
+        const generated = existsSync(join(node.root, dist.config)) ? readFileSync(join(node.root, dist.config), "utf8") : null;
+        const r = gvd(["configure", "containerd", "--host-root", node.root, "--restart", "--restart-command", node.restartScript, "--json"], { env });
+        expect(r.json?.engines?.[0] ?? r.stderr).toMatchObject({ engine: "containerd", status: "changed", reload: { action: "restarted" }, verify: { ok: true } });
+        expect(r.code).toBe(0);
+        const files = r.json.engines[0].files.map((f: any) => f.path);
+        expect(files).toContain(target);
+        // Never the generated config: the distribution rewrote it from the template at its start.
+        expect(files).not.toContain(dist.config);
+        if (c.id === "k3s" || c.id === "rke2") {
+          const tmpl = readFileSync(join(node.root, target), "utf8");
+          expect(tmpl.startsWith('{{ template "base" . }}\n')).toBe(true);
+          expect(readFileSync(join(node.root, dist.config), "utf8").startsWith(generated!)).toBe(true);
+        }
+        expect(node.containerdPid()).not.toBe(before);
+        const rt = runtimes(node.configDump());
+        expect(rt.runsc).toMatchObject({ options: { BinaryName: "/usr/local/bin/runsc" } });
+        expect(rt.runc).toBeDefined();
+      });
+
+      test("a second configure changes nothing", () => {
+        const pid = node.containerdPid();
+        const r = gvd(["configure", "containerd", "--host-root", node.root, "--restart", "--restart-command", node.restartScript, "--json"], { env });
+        expect(r.json.engines[0]).toMatchObject({ status: "unchanged", reload: null, verify: { ok: true } });
+        expect(node.containerdPid()).toBe(pid);
+      });
+
+      test("check --host-root names the distribution and the file runsc is registered in", () => {
+        const r = gvd(["check", "--host-root", node.root, "--json", "--only", "node.runtime,containerd"], { env });
+        const n = finding(r.json, "node.runtime");
+        expect(n.status).toBe("pass");
+        expect(n.message).toContain(`${dist.title}'s containerd (pid ${node.containerdPid()}`);
+        expect(n.message).toContain(`runsc is registered in ${target}`);
+        expect(r.json.host.distribution).toMatchObject({ id: c.id, title: dist.title, target });
+        expect(finding(r.json, "containerd.runtime").status).toBe("pass");
+        const human = gvd(["check", "--host-root", node.root, "--only", "node.runtime"], { env });
+        expect(human.stdout).toContain(`runsc is registered in ${target}`);
+        expect(human.stdout).toContain(`(--host-root, ${dist.title})`);
+      });
+
+      test("--remove takes runsc out, restarts, and gives the node's files back byte for byte", () => {
+        const r = gvd(["configure", "containerd", "--host-root", node.root, "--remove", "--restart", "--restart-command", node.restartScript, "--json"], { env });
+        expect(r.json.engines[0]).toMatchObject({ status: "changed", reload: { action: "restarted" }, verify: { ok: true } });
+        expect(runtimes(node.configDump()).runsc).toBeUndefined();
+        // Every node file as it was; the only additions are configure's backups (uninstall prunes them).
+        const now = node.snapshot();
+        const backups = Object.keys(now).filter((p) => /\.gvisor-doctor-\d{8}T\d{6}Z(\.\d+)?\.bak$/.test(p));
+        for (const b of backups) delete now[b];
+        expect(now).toEqual(pristine);
+      });
+    });
+  }
+}
