@@ -13,6 +13,7 @@ import { fail, type CheckOptions, type Finding } from "../../checks/types.ts";
 import { DEFAULT_WRAPPER_DIR, defaultWrapperDir } from "../../platform/engines/runtime-args.ts";
 import type { HostFacts } from "../../platform/facts.ts";
 import { listeningUnixPaths } from "../../platform/procs.ts";
+import { systemdUnitOf } from "../../platform/engines/daemon-control.ts";
 import { planFixes } from "../../src/fix.ts";
 
 const facts = (uid: number, dockerRootless = false) => ({
@@ -121,5 +122,22 @@ describe("a rootless dockerd's API socket is found although its main thread sits
 
   test("both sockets are listed", () => {
     expect(listeningUnixPaths(42, root)?.sort()).toEqual(["/run/user/1001/docker.sock", "/run/user/1001/docker/libnetwork/a6c8.sock"]);
+  });
+});
+
+describe("a rootless dockerd run by the user's systemd is reloaded by signal, never by the system's systemctl", () => {
+  const root = mkdtempSync(join(tmpdir(), "gvd-cg-"));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(join(root, "systemd"));
+  const cgroup = (pid: number, text: string) => {
+    mkdirSync(join(root, String(pid)), { recursive: true });
+    writeFileSync(join(root, String(pid), "cgroup"), text);
+  };
+  cgroup(7, "0::/user.slice/user-1000.slice/user@1000.service/app.slice/docker.service\n");
+  cgroup(8, "0::/system.slice/docker.service\n");
+
+  test("user@1000.service/…/docker.service → no system unit; system.slice/docker.service → docker.service", () => {
+    expect(systemdUnitOf(7, root, join(root, "systemd"))).toBeNull();
+    expect(systemdUnitOf(8, root, join(root, "systemd"))).toBe("docker.service");
   });
 });
