@@ -231,6 +231,11 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
     report.message = `${adapter.title} is not installed`;
     return report;
   }
+  const notTheirs = !req.explicit && !req.configPath ? systemFileOfUser(det.configPath, ctx) : null;
+  if (notTheirs) {
+    report.message = notTheirs;
+    return report;
+  }
   let plan: Plan | null = null;
   try {
     for (let attempt = 1; ; attempt++) {
@@ -325,6 +330,18 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
     report.message = `already ${rt.remove ? "absent" : `registered: ${describeRuntime(rt.name, plan.effective)}`}${report.reload ? ` (the engine had not loaded it: ${report.reload.action})` : ""}`;
   }
   return report;
+}
+
+/**
+ * A normal user who names no engine configures the engines they run themselves (rootless Podman, a
+ * rootless dockerd: files under their home), never a system engine's file (why, or null when it is theirs).
+ */
+export function systemFileOfUser(configPath: string, ctx: Pick<EngineContext, "env" | "root">,
+  uid: number = process.getuid?.() ?? 0): string | null {
+  if (uid === 0 || ctx.root?.foreign) return null;
+  const homes = [ctx.env.HOME, ctx.env.XDG_CONFIG_HOME].filter((h): h is string => !!h && isAbsolute(h));
+  if (homes.some((h) => configPath.startsWith(`${h.replace(/\/+$/, "")}/`))) return null;
+  return `${configPath} belongs to the system's engine, not yours: configure it as root (sudo gvisor-doctor configure)`;
 }
 
 /** How long engines that depend on a restarted one (dockerd on containerd) get to answer again. */

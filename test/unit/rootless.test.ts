@@ -15,6 +15,7 @@ import type { HostFacts } from "../../platform/facts.ts";
 import { listeningUnixPaths } from "../../platform/procs.ts";
 import { systemdUnitOf } from "../../platform/engines/daemon-control.ts";
 import { planFixes } from "../../src/fix.ts";
+import { systemFileOfUser } from "../../src/configure-engines.ts";
 
 const facts = (uid: number, dockerRootless = false) => ({
   hostRoot: null, os: "linux", user: { uid, root: uid === 0 }, sysctl: { ptraceScope: 1, maxUserNamespaces: 1000 },
@@ -139,5 +140,15 @@ describe("a rootless dockerd run by the user's systemd is reloaded by signal, ne
   test("user@1000.service/…/docker.service → no system unit; system.slice/docker.service → docker.service", () => {
     expect(systemdUnitOf(7, root, join(root, "systemd"))).toBeNull();
     expect(systemdUnitOf(8, root, join(root, "systemd"))).toBe("docker.service");
+  });
+});
+
+describe("configure as a normal user, no engine named: only the engines whose files are theirs", () => {
+  const env = { HOME: "/home/u" };
+  test("their ~/.config files are theirs; /etc/containerd's is the system's (skipped, with how to do it as root)", () => {
+    expect(systemFileOfUser("/home/u/.config/containers/containers.conf.d/99-gvisor.conf", { env }, 1001)).toBeNull();
+    expect(systemFileOfUser("/home/u/.config/docker/daemon.json", { env }, 1001)).toBeNull();
+    expect(systemFileOfUser("/etc/containerd/config.toml", { env }, 1001)).toContain("sudo gvisor-doctor configure");
+    expect(systemFileOfUser("/etc/containerd/config.toml", { env }, 0)).toBeNull();
   });
 });
