@@ -15,6 +15,7 @@ import type { HostFacts } from "../../platform/facts.ts";
 import { listeningUnixPaths } from "../../platform/procs.ts";
 import { systemdUnitOf } from "../../platform/engines/daemon-control.ts";
 import { planFixes } from "../../src/fix.ts";
+import { planDaemonJson } from "../../platform/engines/daemon-json.ts";
 import { systemFileOfUser } from "../../src/configure-engines.ts";
 
 const facts = (uid: number, dockerRootless = false) => ({
@@ -150,5 +151,23 @@ describe("configure as a normal user, no engine named: only the engines whose fi
     expect(systemFileOfUser("/home/u/.config/docker/daemon.json", { env }, 1001)).toBeNull();
     expect(systemFileOfUser("/etc/containerd/config.toml", { env }, 1001)).toContain("sudo gvisor-doctor configure");
     expect(systemFileOfUser("/etc/containerd/config.toml", { env }, 0)).toBeNull();
+  });
+});
+
+describe("--remove gives a user's daemon.json back byte for byte", () => {
+  const mine = '{\n    "debug": false\n}\n';
+  const req = (remove: boolean) => ({ name: "runsc", runscPath: "/usr/bin/runsc", runtimeArgs: ["--ignore-cgroups"], makeDefault: false, remove });
+
+  test('"runtimes": {} stays until dockerd dropped runsc (a reload needs it), then goes: the file is as it was', () => {
+    const added = planDaemonJson({ file: "/h/.config/docker/daemon.json", before: mine, request: req(false), force: false }).after!;
+    const rm = planDaemonJson({ file: "/h/.config/docker/daemon.json", before: added, request: req(true), force: false });
+    expect(JSON.parse(rm.after!)).toEqual({ debug: false, runtimes: {} });
+    expect(rm.afterReload).toBe(mine);
+  });
+
+  test("other runtimes in the file: nothing more to do after the reload", () => {
+    const two = '{"runtimes": {"kata": {"path": "/usr/bin/kata"}, "runsc": {"path": "/usr/bin/runsc"}}}\n';
+    const rm = planDaemonJson({ file: "/d.json", before: two, request: req(true), force: false });
+    expect(rm.afterReload).toBeUndefined();
   });
 });
