@@ -121,14 +121,16 @@ describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman an
     const before = asUser(["check", "--json", "--only", "podman"], { DOCKER_HOST: "unix:///nonexistent.sock" });
     const hello = finding(before.json, "podman.hello");
     expect(hello).toMatchObject({ status: "fail", diagnosis: { rule: "cgroup-denied", fix: { id: "podman.register-runtime", automatic: true } } });
-    expect(hello.diagnosis.fix.command).toBe("gvisor-doctor configure podman --runtime-arg=ignore-cgroups");
+    // The probe re-ran the container with each flag a failure proved: cgroups first, then the network.
+    expect(hello.details.filter((d: string) => d.startsWith("→ "))).toEqual([
+      "→ cgroup-denied: retrying with --runtime-flag ignore-cgroups", "→ netns-root: retrying with --runtime-flag network=none",
+    ]);
+    expect(hello.diagnosis.fix.command).toBe("gvisor-doctor configure podman --runtime-arg=ignore-cgroups --runtime-arg=network=none");
 
     const fixed = asUser(["--fix", "--yes", "--json", "--only", "podman"], { DOCKER_HOST: "unix:///nonexistent.sock" });
     expect(fixed.code).toBe(0);
-    // Each round adds the flag the sandbox's last failure proved: cgroups first, then the network.
-    expect(fixed.json.fix.applied.map((a: any) => a.command)).toEqual([
-      "gvisor-doctor configure podman --runtime-arg=ignore-cgroups",
-      "gvisor-doctor configure podman --runtime-arg=--ignore-cgroups --runtime-arg=network=none --runsc /usr/bin/runsc",
+    expect(fixed.json.fix.applied.map((a: any) => `${a.command} ${a.status}`)).toEqual([
+      "gvisor-doctor configure podman --runtime-arg=ignore-cgroups --runtime-arg=network=none applied",
     ]);
     expect(finding(fixed.json, "podman.hello")).toMatchObject({ status: "pass", message: expect.stringContaining("Starting gVisor") });
     const wrapper = join(home, ".local", "libexec", "gvisor-doctor", "podman-runsc");
