@@ -52,6 +52,21 @@ function onNode(fix: Fix | null, hostRoot: string): Fix | null {
   return gvdFix(fix.id, fix.summary, [...fix.argv, "--host-root", hostRoot], { automatic: fix.automatic, confirm: fix.confirm, command: `gvisor-doctor ${[...fix.argv, "--host-root", hostRoot].map(shellQuote).join(" ")}` });
 }
 
+/**
+ * A fix the invoking user applies without root: registering runsc with an engine they run themselves
+ * (Podman as a normal user reads only their ~/.config/containers; a rootless dockerd their ~/.config/docker).
+ */
+export function userOwnedFix(fix: Fix | null, facts: HostFacts): boolean {
+  if (!fix?.argv || facts.user?.root !== false || facts.hostRoot || fix.argv[0] !== "configure") return false;
+  const engine = fix.argv[1];
+  return engine === "podman" || (engine === "docker" && !!facts.docker?.info?.rootless);
+}
+
+/** The fix as the user types it: without sudo for what they own. */
+export function asInvokingUser(fix: Fix | null, facts: HostFacts): Fix | null {
+  return fix?.command && userOwnedFix(fix, facts) ? { ...fix, command: fix.command.replace(/^sudo /, "") } : fix;
+}
+
 export async function runChecks(catalog: Check[], facts: HostFacts, opts: CheckOptions, sel: Selection = {}): Promise<Finding[]> {
   const checks = selectChecks(catalog, sel);
   const byId = new Map(checks.map((c) => [c.id, c]));
@@ -74,7 +89,8 @@ export async function runChecks(catalog: Check[], facts: HostFacts, opts: CheckO
       status: o.status,
       message: o.message,
       details: o.details ?? [],
-      diagnosis: o.diagnosis && facts.hostRoot ? { ...o.diagnosis, fix: onNode(o.diagnosis.fix, facts.hostRoot) } : (o.diagnosis ?? null),
+      diagnosis: o.diagnosis && facts.hostRoot ? { ...o.diagnosis, fix: onNode(o.diagnosis.fix, facts.hostRoot) }
+        : o.diagnosis ? { ...o.diagnosis, fix: asInvokingUser(o.diagnosis.fix, facts) } : null,
       durationMs: Math.round(performance.now() - started),
       ...(o.data !== undefined ? { data: o.data } : {}),
     });

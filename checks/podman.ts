@@ -4,9 +4,9 @@ import { existsSync } from "node:fs";
 import { runInProbeImage } from "../platform/images.ts";
 import { hostRootAt } from "../platform/host-root.ts";
 import { podmanInfoError } from "../platform/engines/podman.ts";
-import { diagnoseState, type RuleContext } from "./rules.ts";
+import { diagnoseState, registerFix, type RuleContext } from "./rules.ts";
 import { brokenRuntimeFile, type RuntimeFile } from "./runtime-files.ts";
-import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
+import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext, type Fix, type Outcome } from "./types.ts";
 import { didNotStart, RUNTIME_NAME, silentRetryNote, signatureOutcome } from "./probe.ts";
 
 /** containers/common's built-in [engine.runtimes] runsc paths. */
@@ -65,20 +65,60 @@ export const podmanRuntime: Check = {
   },
 };
 
+/** The runsc flags a register-runtime fix adds (podman spelling: "ignore-cgroups"). */
+const flagsOf = (fix: Fix | null | undefined): string[] =>
+  fix?.id === "podman.register-runtime" ? (fix.argv ?? []).filter((a) => a.startsWith("--runtime-arg=")).map((a) => a.slice(14)) : [];
+
+/** How many flags the probe adds, one failure at a time, before it gives up (cgroups, network, one spare). */
+const MAX_PROBED_FLAGS = 3;
+
 export const podmanHello: Check = {
   id: "podman.hello",
   title: "A Podman container runs under gVisor (podman --runtime runsc run)",
   needs: ["podman.runtime"],
-  requires: { root: true, containers: true, thisMachine: true },
+  // Podman run by a normal user is their own rootless engine: no root needed to prove it.
+  requires: { containers: true, thisMachine: true },
   timeoutMs: 120_000,
   async run(ctx) {
     const bin = ctx.facts.engines!.podman.detection!.binary!;
-    const { result: r, args, silentFirst } = await runInProbeImage(bin, ["--runtime", RUNTIME_NAME, "--rm", "--network", "none"], ["sh", "-c", "dmesg 2>&1; exit 0"], { env: ctx.options.env, timeoutMs: 90_000 });
-    const cmd = `podman ${args.slice(0, -1).join(" ")} '${args.at(-1)}'`;
-    const details = [`$ ${cmd}  (${r.durationMs} ms)`];
-    if (silentFirst) details.push(silentRetryNote(silentFirst));
-    if (r.code !== 0) return didNotStart("podman.hello", r, cmd, rc(ctx, "podman"), details);
-    return signatureOutcome(r.stdout.split("\n").filter(Boolean), { cause: `Podman's "${RUNTIME_NAME}" runtime does not run runsc.`, fix: register("podman") }, details, r.durationMs);
+    // A probe: when the sandbox fails with a rule whose fix is a runsc flag, run again with that flag
+    // (podman --runtime-flag) and observe the next failure, so one fix registers every flag this host
+    // proved it needs (rootless here: ignore-cgroups for cgroup-denied, then network=none for netns-root).
+    const probed: string[] = [];
+    const rules: string[] = [];
+    const causes: string[] = [];
+    const details: string[] = [];
+    let first: Outcome | null = null;
+    for (;;) {
+      const flags = probed.flatMap((f) => ["--runtime-flag", f]);
+      const runArgs = ["--runtime", RUNTIME_NAME, ...flags, "--rm", "--network", "none"];
+      const probe = await runInProbeImage(bin, runArgs, ["sh", "-c", "dmesg 2>&1; exit 0"], { env: ctx.options.env, timeoutMs: 90_000 });
+      const { result: r, args, silentFirst } = probe;
+      const cmd = `podman ${args.slice(0, -1).join(" ")} '${args.at(-1)}'`;
+      details.push(`$ ${cmd}  (${r.durationMs} ms)`);
+      if (silentFirst) details.push(silentRetryNote(silentFirst));
+      if (r.code !== 0) {
+        const failed = didNotStart("podman.hello", r, cmd, rc(ctx, "podman"), []);
+        const fresh = flagsOf(failed.diagnosis?.fix).filter((f) => !probed.includes(f));
+        if (!first) first = failed;
+        if (!fresh.length || probed.length + fresh.length > MAX_PROBED_FLAGS) {
+          // Nothing more to try: this failure as seen, after the probe's earlier runs.
+          return { ...failed, details: [...details, ...(failed.details ?? [])] };
+        }
+        details.push(`→ ${failed.diagnosis!.rule}: retrying with --runtime-flag ${fresh.join(" --runtime-flag ")}`);
+        rules.push(failed.diagnosis!.rule!);
+        causes.push(failed.diagnosis!.cause);
+        probed.push(...fresh);
+        continue;
+      }
+      const ok = signatureOutcome(r.stdout.split("\n").filter(Boolean), { cause: `Podman's "${RUNTIME_NAME}" runtime does not run runsc.`, fix: register("podman") }, details, r.durationMs);
+      if (!first || ok.status !== "pass") return ok;
+      // It runs under gVisor only with the probed flags: fail as first seen, with one fix for all of them.
+      const summary = `Run ${RUNTIME_NAME} with ${probed.join(", ")} (each proven by a probe: ${rules.join(", ")})`;
+      const fix = registerFix(rc(ctx, "podman"), summary, probed);
+      return fail(`${first.message}; it runs under gVisor with --runtime-flag ${probed.join(" --runtime-flag ")}`,
+        { ...first.diagnosis!, cause: causes.join(" Then: "), fix }, [...details, ...(ok.details ?? []).filter((d) => !details.includes(d))]);
+    }
   },
 };
 

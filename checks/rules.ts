@@ -188,10 +188,21 @@ export const RULES: Rule[] = [
   },
   {
     id: "cgroup-denied", ref: 10, title: "Rootless engine without cgroup delegation",
-    scope: ["docker.", "podman."], pattern: /open \/sys\/fs\/cgroup\/cgroup\.subtree_control: permission denied|systemd error: Interactive authentication required/,
-    sample: "open /sys/fs/cgroup/cgroup.subtree_control: permission denied",
-    cause: () => "A rootless Podman or Docker cannot create cgroups without delegation.",
-    fix: (c) => registerFix(c, `Run ${c.runtime} with ignore-cgroups and network=none`, [flag(c, "ignore-cgroups"), flag(c, "network=none")]),
+    scope: ["docker.", "podman."],
+    // cgroup v2 without delegation: subtree_control; cgroup v1 (the rootless engines on this machine): the mkdir.
+    pattern: new RegExp([
+      /open \/sys\/fs\/cgroup\/cgroup\.subtree_control: permission denied/.source,
+      /systemd error: Interactive authentication required/.source,
+      /cannot set up cgroup for root: configuring cgroup: mkdir \/sys\/fs\/cgroup\/\S+: permission denied/.source,
+    ].join("|")),
+    sample: "OCI runtime create failed: creating container: cannot set up cgroup for root: configuring cgroup: "
+      + "mkdir /sys/fs/cgroup/cpu/0d4141d6fa73: permission denied: unknown.",
+    cause: () => "A rootless Podman or Docker (an engine run by a normal user) cannot create the cgroups runsc sets up:"
+      + " never on cgroup v1, on cgroup v2 only with systemd delegation. With --ignore-cgroups the sandbox starts,"
+      + " but gVisor then does not enforce the container's CPU, memory and pids limits.",
+    // Only the flag this failure proves; the next probe (--fix re-runs the hello) shows whether the network needs one.
+    fix: (c) => registerFix(c, `Run ${c.runtime} with ${flag(c, "ignore-cgroups")} (the rootless engine has no cgroups`
+      + " to give it; gVisor does not enforce resource limits then)", [flag(c, "ignore-cgroups")]),
   },
   {
     id: "runsc-too-old", ref: 11, title: "runsc is too old for this engine",
@@ -369,7 +380,7 @@ export const RULES: Rule[] = [
   },
   {
     id: "userns-apparmor", ref: 24, title: "Unprivileged user namespaces blocked by AppArmor",
-    scope: ["runsc.", "podman."], pattern: /uid_map: Operation not permitted/,
+    scope: ["runsc.", "podman.", "docker."], pattern: /uid_map: Operation not permitted/,
     sample: "write /proc/self/uid_map: Operation not permitted",
     cause: () => "kernel.apparmor_restrict_unprivileged_userns=1 (Ubuntu ≥ 23.10) blocks the user namespaces runsc --rootless needs.",
     fix: () => ({ id: "host.userns-apparmor", summary: "Run runsc as root, or allow unprivileged user namespaces", command: "sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0", automatic: false }),

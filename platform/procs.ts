@@ -116,12 +116,26 @@ export function pidAlive(pid: number): boolean {
 export function listeningUnixPaths(pid: number, procRoot = "/proc"): string[] | null {
   const listening = new Map<string, string>();
   let fds: string[];
-  try {
-    for (const line of readFileSync(`${procRoot}/${pid}/net/unix`, "utf8").split("\n").slice(1)) {
+  const readTable = (file: string) => {
+    for (const line of readFileSync(file, "utf8").split("\n").slice(1)) {
       // Num RefCount Protocol Flags Type St Inode [Path]; flag 0x10000 is __SO_ACCEPTCON (listening).
       const f = line.trim().split(/\s+/);
       const listens = f.length >= 8 && (Number.parseInt(f[3], 16) & 0x10000) !== 0;
       if (listens && f[7].startsWith("/")) listening.set(f[6], f[7]);
+    }
+  };
+  try {
+    readTable(`${procRoot}/${pid}/net/unix`);
+    // /proc/PID/net is the main thread's network namespace; a rootless dockerd's main thread sits in
+    // libnetwork's while its other threads, which bound the API socket, stay in RootlessKit's.
+    const seen = new Set([readlinkOrNull(`${procRoot}/${pid}/ns/net`)]);
+    for (const tid of readdirOrEmpty(`${procRoot}/${pid}/task`)) {
+      const ns = readlinkOrNull(`${procRoot}/${pid}/task/${tid}/ns/net`);
+      if (ns === null || seen.has(ns)) continue;
+      seen.add(ns);
+      try {
+        readTable(`${procRoot}/${pid}/task/${tid}/net/unix`);
+      } catch {}
     }
     fds = readdirSync(`${procRoot}/${pid}/fd`);
   } catch {
@@ -136,6 +150,22 @@ export function listeningUnixPaths(pid: number, procRoot = "/proc"): string[] | 
     } catch {}
   }
   return [...paths];
+}
+
+function readlinkOrNull(p: string): string | null {
+  try {
+    return readlinkSync(p);
+  } catch {
+    return null;
+  }
+}
+
+function readdirOrEmpty(p: string): string[] {
+  try {
+    return readdirSync(p);
+  } catch {
+    return [];
+  }
 }
 
 /** Whether `pid` runs in our mount namespace (null: cannot tell). */

@@ -6,7 +6,7 @@ import { isAbsolute, resolve } from "node:path";
 import { pruneBackups, readOrNull, StalePlanError } from "../platform/engines/apply.ts";
 import { removeStaleTemps } from "../platform/fsutil.ts";
 import { adapterFor, ENGINE_NAMES } from "../platform/engines/index.ts";
-import { DEFAULT_WRAPPER_DIR, INSTALLED_RUNSC, normalizeRuntimeArgs } from "../platform/engines/runtime-args.ts";
+import { DEFAULT_WRAPPER_DIR, defaultWrapperDir, INSTALLED_RUNSC, normalizeRuntimeArgs } from "../platform/engines/runtime-args.ts";
 import {
   EngineConfigError, HOST_ROOT_ENGINES, type AppliedFile, type EngineContext, type EngineDetection, type EngineName, type Plan, type ReloadResult,
   type RuntimeRequest, type VerifyResult,
@@ -231,6 +231,11 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
     report.message = `${adapter.title} is not installed`;
     return report;
   }
+  const notTheirs = !req.explicit && !req.configPath ? systemFileOfUser(det.configPath, ctx) : null;
+  if (notTheirs) {
+    report.message = notTheirs;
+    return report;
+  }
   let plan: Plan | null = null;
   try {
     for (let attempt = 1; ; attempt++) {
@@ -327,6 +332,18 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
   return report;
 }
 
+/**
+ * A normal user who names no engine configures the engines they run themselves (rootless Podman, a
+ * rootless dockerd: files under their home), never a system engine's file (why, or null when it is theirs).
+ */
+export function systemFileOfUser(configPath: string, ctx: Pick<EngineContext, "env" | "root">,
+  uid: number = process.getuid?.() ?? 0): string | null {
+  if (uid === 0 || ctx.root?.foreign) return null;
+  const homes = [ctx.env.HOME, ctx.env.XDG_CONFIG_HOME].filter((h): h is string => !!h && isAbsolute(h));
+  if (homes.some((h) => configPath.startsWith(`${h.replace(/\/+$/, "")}/`))) return null;
+  return `${configPath} belongs to the system's engine, not yours: configure it as root (sudo gvisor-doctor configure)`;
+}
+
 /** How long engines that depend on a restarted one (dockerd on containerd) get to answer again. */
 export const DEPENDENT_WAIT_MS = 30_000;
 
@@ -386,7 +403,8 @@ export async function configureEngines(req: ConfigureRequest, io: IO): Promise<C
     if (io.verbose) io.stderr(m);
   };
   const ctx: EngineContext = {
-    env, facts: req.facts ?? null, configPath: req.configPath ? resolve(req.configPath) : undefined, wrapperDir: resolve(req.wrapperDir ?? env.GVISOR_DOCTOR_WRAPPER_DIR ?? DEFAULT_WRAPPER_DIR),
+    env, facts: req.facts ?? null, configPath: req.configPath ? resolve(req.configPath) : undefined, wrapperDir: resolve(req.wrapperDir ?? (root.foreign ? env.GVISOR_DOCTOR_WRAPPER_DIR ?? DEFAULT_WRAPPER_DIR
+      : defaultWrapperDir(env, process.getuid?.() ?? 0))),
     force: !!req.force, now: req.now ?? (() => new Date()), log, root, restartCommand: req.restartCommand ?? null,
     migrate: !!req.migrate,
   };

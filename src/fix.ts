@@ -9,6 +9,7 @@ import type { Finding, Fix } from "../checks/types.ts";
 import type { RuleContext } from "../checks/rules.ts";
 import { shellQuote } from "../checks/types.ts";
 import { registerFix } from "../checks/rules.ts";
+import { userOwnedFix } from "../checks/engine.ts";
 import type { PathPermission } from "../platform/runsc.ts";
 import type { HostFacts } from "../platform/facts.ts";
 import { failureText, run } from "../platform/proc.ts";
@@ -124,7 +125,9 @@ export function planFixes(findings: Finding[], facts: HostFacts): PlannedFix[] {
       argv.splice(at, 0, ...keep);
       if (existing.path?.startsWith("/") && existsSync(existing.path) && !argv.includes("--runsc")) argv.push("--runsc", existing.path);
     }
-    p.fix.command = `sudo gvisor-doctor ${argv.map(shellQuote).join(" ")}`;
+    // The engines a normal user runs themselves (rootless Podman, a rootless dockerd) need no sudo.
+    const sudo = userOwnedFix(p.fix, facts) ? "" : "sudo ";
+    p.fix.command = `${sudo}gvisor-doctor ${argv.map(shellQuote).join(" ")}`;
   }
   return planned;
 }

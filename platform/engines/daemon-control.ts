@@ -18,6 +18,9 @@ export function systemdUnitOf(pid: number, procRoot = "/proc", systemdDir = "/ru
   }
   try {
     const cg = readFileSync(`${procRoot}/${pid}/cgroup`, "utf8");
+    // A user's own unit (rootless dockerd: user@1000.service/app.slice/docker.service) is not the system
+    // manager's: `systemctl reload docker` would reach the system's dockerd. The caller signals it instead.
+    if (/\/user@\d+\.service\//.test(cg)) return null;
     return cg.match(/\/([^/\n]+\.service)\s*$/m)?.[1] ?? null;
   } catch {
     return null;

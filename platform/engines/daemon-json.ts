@@ -142,7 +142,10 @@ export interface DaemonJsonPlanInput {
 
 export interface DaemonJsonPlan {
   after: string | null;
-  /** Set when the file goes away only after dockerd dropped the runtime (see planDaemonJson). */
+  /**
+   * What the file becomes once dockerd dropped the runtime (see planDaemonJson): null, deleted; a text,
+   * rewritten (the empty "runtimes" removed); undefined, nothing more.
+   */
   afterReload: string | null | undefined;
   existed: boolean;
   notes: string[];
@@ -180,7 +183,9 @@ function isOurCreatedShape(text: string): boolean {
  * Removal leaves `"runtimes": {}` when the last runtime goes: dockerd's SIGHUP reload
  * keeps its runtimes when the key is absent, so only an empty object unregisters it.
  * A file that then holds nothing but what gvisor-doctor writes is deleted, after the
- * reload (afterReload), so dockerd drops the runtime first.
+ * reload (afterReload), so dockerd drops the runtime first; in any other file the empty
+ * "runtimes" goes after the reload too (to a starting dockerd, absent and empty are the
+ * same), so the user's file is back byte for byte.
  */
 export function planDaemonJson(input: DaemonJsonPlanInput): DaemonJsonPlan {
   const { file, before, request: req } = input;
@@ -246,6 +251,13 @@ export function planDaemonJson(input: DaemonJsonPlanInput): DaemonJsonPlan {
     if (isOurCreatedShape(body)) {
       notes.push(`${file} holds nothing but gvisor-doctor's entries: it is deleted once dockerd has dropped the runtime`);
       return { after: body, afterReload: null, existed, notes, effective: null };
+    }
+    const tree = parseTree(body)!;
+    const left = prop(tree, "runtimes")!;
+    if (!left.children![1].children?.length) {
+      const afterReload = removeProperty(body, tree, left);
+      notes.push(`"runtimes" is left empty: removed once dockerd has dropped the runtime (a reload keeps runtimes when the key is absent)`);
+      return { after: body, afterReload, existed, notes, effective: null };
     }
     return { after: body, afterReload: undefined, existed, notes, effective: null };
   }

@@ -3,6 +3,7 @@
 // table ({network = "none"}), and a wrapper script for engines that cannot pass
 // arguments at all (Podman 4.3, containerd's runc shim, CRI-O's oci mode).
 import { createHash } from "node:crypto";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { CREATED_MARKER, shellQuote } from "./text.ts";
 import { EngineConfigError, type EngineName, type FileChange } from "./types.ts";
@@ -49,6 +50,15 @@ export function wrapperPath(wrapperDir: string, engine: EngineName, name: string
 }
 
 export const DEFAULT_WRAPPER_DIR = "/usr/local/libexec/gvisor-doctor";
+
+/**
+ * The wrapper directory when none is given: root's is DEFAULT_WRAPPER_DIR; a normal user's (the wrapper of
+ * their rootless Podman, which they may not write under /usr/local) is ~/.local/libexec/gvisor-doctor.
+ */
+export function defaultWrapperDir(env: NodeJS.ProcessEnv, uid: number, home: string = homedir()): string {
+  if (env.GVISOR_DOCTOR_WRAPPER_DIR) return env.GVISOR_DOCTOR_WRAPPER_DIR;
+  return uid === 0 ? DEFAULT_WRAPPER_DIR : join(env.HOME || home, ".local", "libexec", "gvisor-doctor");
+}
 
 /** The runsc symlink `gvisor-doctor install` maintains; registered by default so upgrades need no reconfiguration. */
 export const INSTALLED_RUNSC = "/usr/local/bin/runsc";

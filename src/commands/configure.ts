@@ -54,7 +54,8 @@ Options:
   --force               Edit files a configuration-management tool (Ansible, Puppet, Chef,
                         Salt) says it owns; accept a --runsc that does not exist yet
   --wrapper-dir DIR     Where wrapper scripts go when an engine cannot pass runtime args
-                        (default: $GVISOR_DOCTOR_WRAPPER_DIR, else ${DEFAULT_WRAPPER_DIR})
+                        (default: $GVISOR_DOCTOR_WRAPPER_DIR, else ${DEFAULT_WRAPPER_DIR};
+                        a normal user's: ~/.local/libexec/gvisor-doctor)
 ${hostRootHelp(24)}
   --json                One JSON report on stdout (schemaVersion 1)
   -v, --verbose         Show every note, each diff and what ran

@@ -1,0 +1,197 @@
+// Rootless engines, for real: a throwaway unprivileged user with subordinate id ranges runs the
+// compiled binary against their own Podman and their own dockerd under RootlessKit
+// (dockerd-rootless.sh). check → --fix --yes → the hello container shows "Starting gVisor" →
+// configure --remove puts the user's files back byte for byte; /etc/containers and /etc/docker are
+// never written. The runtime flags come from what the sandbox says on this host (cgroup-denied →
+// ignore-cgroups, then netns-root → network=none), not from a guess.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync,
+  statSync, writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { pidAlive } from "../../platform/procs.ts";
+import { which } from "../../platform/which.ts";
+import { BED, BED_PREFIX, waitFor } from "../bed/bed.ts";
+import { BINARY, finding, gvd, type CliResult } from "../helpers/cli.ts";
+
+const ROOTLESS_SH = "/usr/share/docker.io/contrib/dockerd-rootless.sh";
+const TOOLS = ["runuser", "useradd", "userdel", "podman", "newuidmap"];
+const missing = TOOLS.filter((t) => !which(t, "/usr/sbin:/usr/bin:/sbin:/bin"));
+const CAN = BED.ok && !missing.length;
+if (BED.ok && missing.length) console.warn(`[rootless] skipped: missing ${missing.join(", ")} (test/bed/setup.sh installs them)`);
+const DOCKER_ROOTLESS = CAN && existsSync(ROOTLESS_SH) && !!which("rootlesskit", "/usr/bin:/usr/sbin");
+
+/** Every file under the dirs, as path → sha256 (absent dirs are empty). */
+function snapshot(dirs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    let names: string[];
+    try {
+      names = readdirSync(d);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const p = join(d, n);
+      const st = statSync(p, { throwIfNoEntry: false });
+      if (st?.isDirectory()) walk(p);
+      else if (st?.isFile()) out[p] = createHash("sha256").update(readFileSync(p)).digest("hex");
+    }
+  };
+  dirs.forEach(walk);
+  return out;
+}
+
+/** The pids of every process the user runs (podman's pause process, shims, RootlessKit). */
+function userPids(uid: number): number[] {
+  return readdirSync("/proc").filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => {
+    try {
+      return /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] === String(uid);
+    } catch {
+      return false;
+    }
+  });
+}
+
+describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman and dockerd, without sudo", () => {
+  const user = `gvdrl${process.pid % 100000}`;
+  let dir: string;
+  let home: string;
+  let uid: number;
+  let runtimeDir: string;
+  let system: Record<string, string>;
+  const userEnv = (extra: Record<string, string> = {}) => [
+    `HOME=${home}`, `USER=${user}`, `LOGNAME=${user}`, `XDG_RUNTIME_DIR=${runtimeDir}`, "NO_COLOR=1",
+    "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", ...Object.entries(extra).map(([k, v]) => `${k}=${v}`),
+  ];
+  /** The compiled binary, run as the user (a login-like environment: nothing of ours leaks in). */
+  const asUser = (args: string[], extra: Record<string, string> = {}): CliResult =>
+    gvd(["-u", user, "--", "env", "-i", ...userEnv(extra), BINARY, ...args], { binary: "runuser", cwd: home, timeoutMs: 240_000 });
+  const read = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : null);
+
+  beforeAll(() => {
+    system = snapshot(["/etc/containers", "/etc/docker"]);
+    dir = mkdtempSync(BED_PREFIX);
+    chmodSync(dir, 0o755);
+    const add = spawnSync("useradd", ["-m", "-s", "/bin/sh", "-d", join(dir, "home"), user], { encoding: "utf8" });
+    if (add.status !== 0) throw new Error(`useradd: ${add.stderr}`);
+    home = join(dir, "home");
+    uid = statSync(home).uid;
+    // useradd gives subordinate ids where login.defs says so; say it explicitly where it does not.
+    for (const f of ["/etc/subuid", "/etc/subgid"]) {
+      if (!readFileSync(f, "utf8").split("\n").some((l) => l.startsWith(`${user}:`))) {
+        appendFileSync(f, `${user}:${1_000_000 + (process.pid % 1000) * 65536}:65536\n`);
+      }
+    }
+    runtimeDir = join(dir, "run");
+    mkdirSync(runtimeDir, { mode: 0o700 });
+    chownSync(runtimeDir, uid, uid);
+    // The user's own settings, there before gvisor-doctor: --remove must give them back as they were.
+    mkdirSync(join(home, ".config", "containers"), { recursive: true });
+    writeFileSync(join(home, ".config", "containers", "containers.conf"), "# mine\n[containers]\nlog_size_max = -1\n");
+    mkdirSync(join(home, ".config", "docker"), { recursive: true });
+    writeFileSync(join(home, ".config", "docker", "daemon.json"), '{\n    "debug": false\n}\n');
+    spawnSync("chown", ["-R", `${user}:${user}`, join(home, ".config")]);
+  });
+
+  afterAll(async () => {
+    for (const sig of ["SIGTERM", "SIGKILL"] as const) {
+      for (const pid of userPids(uid)) {
+        try {
+          process.kill(pid, sig);
+        } catch {}
+      }
+      await waitFor("the test user's processes to exit", () => userPids(uid).every((p) => !pidAlive(p)), 10_000).catch(() => {});
+    }
+    spawnSync("userdel", ["-r", user]);
+    for (const f of ["/etc/subuid", "/etc/subgid"]) {
+      const text = readFileSync(f, "utf8");
+      const kept = text.split("\n").filter((l) => !l.startsWith(`${user}:`)).join("\n");
+      if (kept !== text) writeFileSync(f, kept);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("podman: check names cgroup-denied with a fix without sudo → --fix --yes → hello under runsc → --remove restores", () => {
+    const userConf = join(home, ".config", "containers", "containers.conf");
+    const mine = read(userConf);
+    const before = asUser(["check", "--json", "--only", "podman"], { DOCKER_HOST: "unix:///nonexistent.sock" });
+    const hello = finding(before.json, "podman.hello");
+    expect(hello).toMatchObject({ status: "fail", diagnosis: { rule: "cgroup-denied", fix: { id: "podman.register-runtime", automatic: true } } });
+    // The probe re-ran the container with each flag a failure proved: cgroups first, then the network.
+    expect(hello.details.filter((d: string) => d.startsWith("→ "))).toEqual([
+      "→ cgroup-denied: retrying with --runtime-flag ignore-cgroups", "→ netns-root: retrying with --runtime-flag network=none",
+    ]);
+    expect(hello.diagnosis.fix.command).toBe("gvisor-doctor configure podman --runtime-arg=ignore-cgroups --runtime-arg=network=none");
+
+    const fixed = asUser(["--fix", "--yes", "--json", "--only", "podman"], { DOCKER_HOST: "unix:///nonexistent.sock" });
+    expect(fixed.code).toBe(0);
+    expect(fixed.json.fix.applied.map((a: any) => `${a.command} ${a.status}`)).toEqual([
+      "gvisor-doctor configure podman --runtime-arg=ignore-cgroups --runtime-arg=network=none applied",
+    ]);
+    expect(finding(fixed.json, "podman.hello")).toMatchObject({ status: "pass", message: expect.stringContaining("Starting gVisor") });
+    const wrapper = join(home, ".local", "libexec", "gvisor-doctor", "podman-runsc");
+    expect(read(wrapper)).toContain("exec /usr/bin/runsc --ignore-cgroups --network=none \"$@\"");
+    expect(read(join(home, ".config", "containers", "containers.conf.d", "99-gvisor.conf"))).toContain(`runsc = ["${wrapper}"]`);
+    expect(statSync(wrapper).uid).toBe(uid);
+
+    const removed = asUser(["configure", "--remove", "--json"], { DOCKER_HOST: "unix:///nonexistent.sock" });
+    expect(removed.code).toBe(0);
+    const byEngine = Object.fromEntries(removed.json.engines.map((e: any) => [e.engine, e]));
+    expect(byEngine.podman.status).toBe("changed");
+    expect(byEngine.containerd).toMatchObject({ status: "skipped", message: expect.stringContaining("belongs to the system's engine") });
+    expect(existsSync(join(home, ".config", "containers", "containers.conf.d", "99-gvisor.conf"))).toBe(false);
+    expect(existsSync(wrapper)).toBe(false);
+    expect(read(userConf)).toBe(mine);
+    expect(snapshot(["/etc/containers", "/etc/docker"])).toEqual(system);
+  }, 300_000);
+
+  test.skipIf(!DOCKER_ROOTLESS)("rootless dockerd (RootlessKit): --fix registers runsc in ~/.config/docker/daemon.json, hello under runsc, --remove restores it", async () => {
+    const daemonJson = join(home, ".config", "docker", "daemon.json");
+    const mine = read(daemonJson);
+    const sock = join(runtimeDir, "docker.sock");
+    const host = `unix://${sock}`;
+    const log = join(dir, "dockerd-rootless.log");
+    writeFileSync(log, "");
+    // /dev/net/tun is 0600 on this machine (slirp4netns: "open(/dev/net/tun): Permission denied"), so RootlessKit
+    // shares a private network namespace (unshare -n) instead: no bridge, no iptables, containers use --network=none.
+    const env = userEnv({ DOCKERD_ROOTLESS_ROOTLESSKIT_NET: "host", DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER: "none" });
+    const d = spawn("unshare", ["-n", "runuser", "-u", user, "--", "env", "-i", ...env, ROOTLESS_SH,
+      "--bridge=none", "--iptables=false", "--ip-forward=false"], { detached: true, cwd: home, stdio: ["ignore", openSync(log, "a"), openSync(log, "a")] });
+    appendFileSync(join(dir, "pids"), `${d.pid}\n`);
+    const info = () => spawnSync("runuser", ["-u", user, "--", "env", "-i", ...userEnv({ DOCKER_HOST: host }), "docker", "info",
+      "--format", "{{.ServerVersion}}"], { encoding: "utf8", cwd: home });
+    await waitFor("the rootless dockerd to answer", () => existsSync(sock) && info().status === 0, 60_000, log);
+
+    const before = asUser(["check", "--json", "--only", "docker"], { DOCKER_HOST: host });
+    const rt = finding(before.json, "docker.runtime");
+    expect(rt).toMatchObject({ status: "fail", diagnosis: { fix: { id: "docker.register-runtime" } } });
+    expect(rt.diagnosis.fix.command).toBe("gvisor-doctor configure docker");
+    expect(rt.diagnosis.cause).toContain(daemonJson);
+
+    const fixed = asUser(["--fix", "--yes", "--json", "--only", "docker"], { DOCKER_HOST: host });
+    expect(fixed.code).toBe(0);
+    expect(fixed.json.fix.applied.map((a: any) => `${a.command} ${a.status}`)).toEqual([
+      "gvisor-doctor configure docker applied",
+      "gvisor-doctor configure docker --runtime-arg=--ignore-cgroups --runsc /usr/bin/runsc applied",
+      "gvisor-doctor configure docker --runtime-arg=--ignore-cgroups --runtime-arg=--network=none --runsc /usr/bin/runsc applied",
+    ]);
+    expect(finding(fixed.json, "docker.hello").status).toBe("pass");
+    expect(finding(fixed.json, "docker.signature")).toMatchObject({ status: "pass", message: expect.stringContaining("Starting gVisor") });
+    const json = JSON.parse(read(daemonJson)!);
+    expect(json).toMatchObject({ debug: false, runtimes: { runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--ignore-cgroups", "--network=none"] } } });
+
+    const removed = asUser(["configure", "--remove", "--json"], { DOCKER_HOST: host });
+    expect(removed.code).toBe(0);
+    const docker = removed.json.engines.find((e: any) => e.engine === "docker");
+    expect(docker).toMatchObject({ status: "changed", verify: { ok: true } });
+    expect(read(daemonJson)).toBe(mine);
+    expect(snapshot(["/etc/containers", "/etc/docker"])).toEqual(system);
+    try {
+      process.kill(-d.pid!, "SIGTERM");
+    } catch {}
+  }, 300_000);
+});
