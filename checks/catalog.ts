@@ -5,7 +5,10 @@ import { k8sRuntimeClass } from "./k8s.ts";
 import { nodeRuntime } from "./node.ts";
 import { containerdConfig, containerdDaemon, containerdHello, containerdRuntime } from "./containerd.ts";
 import { crioRuntime, podmanHello, podmanRuntime } from "./podman.ts";
-import { hostCgroups, hostContainer, hostCpu, hostKernel, hostKvm, hostPlatform, hostPtrace, hostTmp, hostUserns, hostWsl } from "./host.ts";
+import {
+  hostCgroups, hostContainer, hostCpu, hostKernel, hostKvm, hostMemlock, hostMmapMinAddr, hostPlatform, hostPtrace,
+  hostSeccomp, hostTmp, hostUserns, hostWsl,
+} from "./host.ts";
 import { runscBinary, runscPermissions, runscShim, runscSidecars, runscSmoke, runscVersion } from "./runsc.ts";
 import { sandboxSelf } from "./sandbox.ts";
 import type { Check } from "./types.ts";
@@ -14,6 +17,9 @@ export const CATALOG: Check[] = [
   hostPlatform,
   hostWsl,
   hostKernel,
+  hostMemlock,
+  hostSeccomp,
+  hostMmapMinAddr,
   hostCpu,
   hostKvm,
   hostPtrace,

@@ -1,8 +1,8 @@
 // Host checks: can this machine run gVisor at all, and what about it matters?
 import semver from "semver";
 import { gvisorArch } from "../platform/arch.ts";
-import { diagnoseState, type RuleContext } from "./rules.ts";
-import { fail, pass, warn, type Check, type CheckContext } from "./types.ts";
+import { diagnoseState, finiteMemlock, type RuleContext } from "./rules.ts";
+import { fail, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 
 const rc = (ctx: CheckContext): Omit<RuleContext, "match"> => ({ facts: ctx.facts, engine: "runsc", runtime: "runsc" });
 
@@ -46,14 +46,64 @@ export const hostKernel: Check = {
     const { facts } = ctx;
     const v = facts.kernel.version;
     if (!v) return warn(`cannot parse kernel release "${facts.kernel.release}"`);
-    if (semver.lt(v, "4.14.77")) {
-      return fail(`kernel ${facts.kernel.release} is too old`, { cause: "gVisor needs Linux 4.14.77 or newer (5.6+ for releases after 20260817).", fix: { id: "host.upgrade-kernel", summary: "Upgrade the kernel to 5.6 or newer", command: null, automatic: false } });
-    }
-    if (memlockBug(v)) return warn(`kernel ${facts.kernel.release} has the memlock bug (5.1–5.3.15, 5.4.2, 5.5)`, diagnoseState("memlock-kernel", rc(ctx)));
-    if (semver.lt(v, "5.6.0")) {
-      return warn(`kernel ${facts.kernel.release} is older than 5.6`, { cause: "gVisor releases after 20260817 need Linux 5.6+ (openat2); older releases still run on 4.14.77+.", fix: { id: "host.upgrade-kernel", summary: "Upgrade the kernel to 5.6 or newer, or pin gVisor to release 20260817.0", command: "sudo gvisor-doctor install --version 20260817.0", automatic: false } });
-    }
+    const old = () => diagnoseState("kernel-too-old", rc(ctx));
+    if (semver.lt(v, "4.14.77")) return fail(`kernel ${facts.kernel.release} is too old`, old());
+    if (semver.lt(v, "5.6.0")) return warn(`kernel ${facts.kernel.release} is older than 5.6`, old());
     return pass(`${facts.kernel.release} (5.6+ required)`);
+  },
+};
+
+export const hostMemlock: Check = {
+  id: "host.memlock",
+  title: "Memlock limits on kernels with the memlock bug",
+  needs: ["host.platform"],
+  run(ctx) {
+    const { facts } = ctx;
+    const v = facts.kernel.version;
+    const shown = (facts.memlock ?? []).map((m) =>
+      `${m.who}${m.pid ? ` (pid ${m.pid})` : ""}: memlock ${m.soft ?? "unlimited"}`);
+    if (!v || !memlockBug(v)) return pass(`kernel ${facts.kernel.release} has no memlock bug`, shown);
+    const finite = finiteMemlock(facts).filter((m) => m.who !== "self");
+    const bug = `kernel ${facts.kernel.release} has the memlock bug (5.1–5.3.15, 5.4.2, 5.5)`;
+    if (finite.length) {
+      const which = finite.map((m) => `${m.who} ${m.soft} bytes`).join(", ");
+      return fail(`${bug} and a finite memlock limit: ${which}`, diagnoseState("memlock-kernel", rc(ctx)), shown);
+    }
+    const daemons = (facts.memlock ?? []).filter((m) => m.who !== "self");
+    if (daemons.length) return pass(`${bug}, worked around: the engines' memlock is unlimited`, shown);
+    const unseen = `${bug}; no engine daemon seen to check its memlock limit`;
+    return warn(unseen, diagnoseState("memlock-kernel", rc(ctx)), shown);
+  },
+};
+
+export const hostSeccomp: Check = {
+  id: "host.seccomp",
+  title: "The kernel has seccomp",
+  needs: ["host.platform"],
+  run(ctx) {
+    const s = ctx.facts.seccomp;
+    if (!s || s.available === null) return warn("cannot read /proc/self/status");
+    if (!s.available) {
+      const msg = "no Seccomp line in /proc/self/status: the kernel lacks CONFIG_SECCOMP";
+      return fail(msg, diagnoseState("seccomp-unavailable", rc(ctx)));
+    }
+    const mode = s.mode === 2 ? `, this process runs under ${s.filters ?? "a"} seccomp filter(s)` : "";
+    return pass(`seccomp available (mode ${s.mode}${mode})`);
+  },
+};
+
+export const hostMmapMinAddr: Check = {
+  id: "host.mmap-min-addr",
+  title: "/proc/sys/vm/mmap_min_addr is readable (runsc reads it at start)",
+  needs: ["host.platform"],
+  run(ctx) {
+    const m = ctx.facts.mmapMinAddr;
+    if (!m) return skip("not gathered");
+    if (m.error !== null) {
+      const d = diagnoseState("mmap-min-addr-unreadable", rc(ctx));
+      return fail(`cannot read /proc/sys/vm/mmap_min_addr: ${m.error}`, d);
+    }
+    return pass(`vm.mmap_min_addr = ${m.value}`);
   },
 };
 

@@ -2,6 +2,7 @@
 // where it applies, what it matches (error text and/or host facts), the cause in the
 // user's terms, and the fix. Checks never hand-write these explanations: they ask
 // `diagnose()` (error text) or `diagnoseState()` (a known broken state).
+import semver from "semver";
 import type { HostFacts } from "../platform/facts.ts";
 import { installedReleaseOf } from "../platform/release/layout.ts";
 import { GOID_OFFSET_CHANGE, primaryRunsc, readsWrongGoroutineId } from "../platform/runsc.ts";
@@ -82,6 +83,14 @@ function goroutineIdCause(facts: HostFacts, what: string): string {
     `a newer Go (Debian sid: runsc 20240729 with go1.26) ships a runsc whose sandboxes panic at random, most often ` +
     "when a container starts several processes: an exit status 2 with nothing on stderr.";
 }
+/** Whether the primary runsc, its sidecars and every parent directory are world-executable (facts). */
+const runscWorldExecutable = (f: HostFacts) => {
+  const r = primaryRunsc(f.runsc ?? []);
+  return !!r?.permissions?.length && r.permissions.every((p) => p.worldOk);
+};
+const kernelBelow = (f: HostFacts, v: string) => !!f.kernel?.version && semver.lt(f.kernel.version, v);
+/** Memlock limits that are finite (what the memlock kernel bug needs lifted). */
+export const finiteMemlock = (f: HostFacts) => (f.memlock ?? []).filter((m) => m.soft !== null);
 
 export const RULES: Rule[] = [
   {
@@ -136,12 +145,92 @@ export const RULES: Rule[] = [
     fix: (c) => installFix(c, "Reinstall every gVisor file from one release tarball", { force: true, sameRelease: true }),
   },
   {
-    id: "ptrace-blocked", ref: 7, title: "ptrace is blocked (Yama ptrace_scope = 3)",
-    scope: ["host.ptrace", "runsc.", "docker.", "containerd.", "podman."], pattern: /unable to attach: operation not permitted|unable to initialize systrap source/,
-    when: (f) => f.sysctl.ptraceScope === 3,
+    id: "ptrace-blocked", ref: 7, title: "ptrace is blocked (Yama ptrace_scope = 3, or a filter around the engine)",
+    scope: ["host.ptrace", "runsc.", "docker.", "containerd.", "podman."],
+    pattern: /unable to attach: operation not permitted|unable to initialize systrap source/,
+    // The same words mean "runsc not executable by nobody" (sandbox-permissions) unless the facts
+    // rule that out: Yama 3, or runsc and every parent directory world-executable.
+    when: (f) => f.sysctl.ptraceScope === 3 || runscWorldExecutable(f),
     sample: "panic: unable to initialize systrap source: unable to attach: operation not permitted",
-    cause: () => "kernel.yama.ptrace_scope is 3: no process may ptrace, so the systrap platform cannot attach to its stub processes.",
-    fix: () => ({ id: "host.ptrace-scope", summary: "Allow ptrace (scope ≤ 2); 3 cannot be lowered without a reboot", command: "echo 'kernel.yama.ptrace_scope = 1' | sudo tee /etc/sysctl.d/10-gvisor-ptrace.conf  # then reboot", automatic: false }),
+    cause: (c) => c.facts.sysctl.ptraceScope === 3
+      ? "kernel.yama.ptrace_scope is 3: no process may ptrace, so the systrap platform cannot attach to its " +
+        "stub processes."
+      : "The sandbox may not ptrace its own stub processes, and it is not file permissions (runsc and its " +
+        `directories are world-executable${c.facts.sysctl.ptraceScope === null ? "; Yama is off" : ""}): ` +
+        "ptrace(2) is denied around the engine — a seccomp profile (a container's, systemd SystemCallFilter=) " +
+        "or an LSM policy (AppArmor, SELinux).",
+    fix: (c) => c.facts.sysctl.ptraceScope === 3
+      ? {
+        id: "host.ptrace-scope", automatic: false,
+        summary: "Allow ptrace (scope ≤ 2); 3 cannot be lowered without a reboot",
+        command: "echo 'kernel.yama.ptrace_scope = 1' | sudo tee /etc/sysctl.d/10-gvisor-ptrace.conf  # then reboot",
+      }
+      : {
+        id: "host.ptrace-filter", automatic: false,
+        summary: "Run the engine without a seccomp/LSM policy that denies ptrace(2) (check its Seccomp line)",
+        command: "grep -H Seccomp /proc/$(pidof -s dockerd || pidof -s containerd)/status",
+      },
+  },
+  {
+    // runsc reads it in an init function: every runsc command, even --version, panics without it.
+    id: "mmap-min-addr-unreadable", ref: 16, title: "runsc cannot read /proc/sys/vm/mmap_min_addr",
+    scope: ["host.mmap-min-addr", "runsc.", "docker.", "containerd.", "podman."],
+    pattern: /couldn't (?:open|parse) [^\n]*?\/proc\/sys\/vm\/mmap_min_addr: ([^\n]*)/,
+    sample: "panic: couldn't open /proc/sys/vm/mmap_min_addr: open /proc/sys/vm/mmap_min_addr: permission denied",
+    cause: (c) =>
+      "runsc reads /proc/sys/vm/mmap_min_addr as it starts and panics when it cannot " +
+      `(${c.match?.[1] ?? c.facts.mmapMinAddr?.error ?? "unreadable"}), so every runsc command fails, even ` +
+      "--version: /proc/sys is masked, mounted over or denied to it (a container that hides /proc/sys, an LSM policy).",
+    fix: () => ({
+      id: "host.mmap-min-addr", automatic: false,
+      summary: "Let runsc read /proc/sys/vm/mmap_min_addr: run it (and the engine) where /proc/sys is not masked",
+      command: "cat /proc/sys/vm/mmap_min_addr; grep -w /proc/sys /proc/self/mountinfo",
+    }),
+  },
+  {
+    // Real: runsc 20221219's gofer ("installing seccomp filters") and 20240729's ("cannot determine
+    // default seccomp action") when seccomp(2) fails with ENOSYS; stderr only said "sync file … EOF".
+    id: "seccomp-unavailable", ref: 16, title: "seccomp is not available to runsc",
+    scope: ["host.seccomp", "runsc.", "docker.", "containerd.", "podman."],
+    pattern: /(?:installing seccomp filters|cannot determine default seccomp action): function not implemented/,
+    sample: "panic: cannot determine default seccomp action: function not implemented",
+    cause: (c) => c.facts.seccomp?.available === false
+      ? "This kernel has no seccomp (/proc/self/status has no Seccomp line: CONFIG_SECCOMP is off); gVisor " +
+        "filters its own system calls and its systrap platform traps the workload's with seccomp."
+      : "seccomp(2) failed with ENOSYS for runsc although this kernel has seccomp (Seccomp line in " +
+        "/proc/self/status): the engine runs under a filter that denies seccomp(2) (a container's seccomp " +
+        "profile, systemd SystemCallFilter=), or the kernel lacks CONFIG_SECCOMP_FILTER.",
+    fix: (c) => c.facts.seccomp?.available === false
+      ? {
+        id: "host.seccomp", automatic: false,
+        summary: "Boot a kernel built with CONFIG_SECCOMP=y and CONFIG_SECCOMP_FILTER=y",
+        command: "grep SECCOMP /boot/config-$(uname -r)",
+      }
+      : {
+        id: "host.seccomp", automatic: false,
+        summary: "Run the engine without a seccomp filter that denies seccomp(2)",
+        command: "grep -H Seccomp /proc/$(pidof -s dockerd || pidof -s containerd)/status",
+      },
+  },
+  {
+    // Releases after 20260817.0 open files with openat2 (Linux 5.6). The exact words of that failure
+    // were not seen here (no such release or kernel on this machine): the errno is what the kernel gives.
+    id: "kernel-too-old", ref: 16, title: "The kernel is older than gVisor needs",
+    scope: ["host.kernel", "runsc.", "docker.", "containerd.", "podman."],
+    pattern: /openat2[^\n]*function not implemented/,
+    when: (f) => kernelBelow(f, "5.6.0"),
+    sample: "openat2 /: function not implemented",
+    cause: (c) => kernelBelow(c.facts, "4.14.77")
+      ? `Linux ${c.facts.kernel?.release} is older than 4.14.77: no gVisor release runs on it.`
+      : `Linux ${c.facts.kernel?.release ?? "(this kernel)"} is older than 5.6: gVisor releases after 20260817 ` +
+        "need openat2 (5.6); older releases still run on 4.14.77+.",
+    fix: (c) => kernelBelow(c.facts, "4.14.77")
+      ? { id: "host.upgrade-kernel", summary: "Upgrade the kernel to 5.6 or newer", command: null, automatic: false }
+      : {
+        id: "host.upgrade-kernel", automatic: false,
+        summary: "Upgrade the kernel to 5.6 or newer, or pin gVisor to release 20260817.0",
+        command: "sudo gvisor-doctor install --version 20260817.0",
+      },
   },
   {
     // Before sandbox-permissions: the same fork/exec text, but runsc names the real cause.
@@ -358,10 +447,20 @@ export const RULES: Rule[] = [
   },
   {
     id: "memlock-kernel", ref: 21, title: "Kernel memlock bug",
-    scope: ["host.kernel", "docker.", "containerd.", "podman."], pattern: /mount submount "[^"]*": [^\n]*input\/output error/,
+    scope: ["host.memlock", "docker.", "containerd.", "podman."],
+    pattern: /mount submount "[^"]*": [^\n]*input\/output error/,
     sample: 'mount submount "/etc/hostname": creating mount with source ".../hostname": input/output error',
-    cause: () => "Linux 5.1–5.3.15, 5.4.2 and 5.5 have a memlock bug that breaks gVisor's mounts.",
-    fix: () => ({ id: "host.memlock", summary: "Upgrade the kernel, or set LimitMEMLOCK=infinity for containerd/dockerd", command: "sudo systemctl edit containerd  # [Service] LimitMEMLOCK=infinity", automatic: false }),
+    cause: (c) => {
+      const limited = finiteMemlock(c.facts).map((m) => `${m.who} ${m.soft} bytes`);
+      return "Linux 5.1–5.3.15, 5.4.2 and 5.5 have a memlock bug that breaks gVisor's mounts when the engine " +
+        `runs with a finite RLIMIT_MEMLOCK${limited.length ? ` (here: ${limited.join(", ")})` : ""}.`;
+    },
+    fix: (c) => {
+      const unit = finiteMemlock(c.facts).find((m) => m.who !== "self")?.who === "dockerd" ? "docker" : "containerd";
+      const summary = `Upgrade the kernel, or set LimitMEMLOCK=infinity for ${unit} (and restart it)`;
+      const command = `sudo systemctl edit ${unit}  # [Service] LimitMEMLOCK=infinity`;
+      return { id: "host.memlock", summary, command, automatic: false };
+    },
   },
   {
     id: "no-xsave", ref: 22, title: "CPU without XSAVE",

@@ -50,6 +50,18 @@ export interface HostFacts {
   kvm: { present: boolean; usable: boolean };
   cgroup: { version: 1 | 2 | null };
   sysctl: { ptraceScope: number | null; maxUserNamespaces: number | null };
+  /**
+   * runsc panics at start (every command, even --version) when it cannot read this file; the
+   * error is what reading it said (e.g. "EACCES: permission denied"), null when it was read.
+   */
+  mmapMinAddr: { value: number | null; error: string | null };
+  /**
+   * /proc/self/status: the Seccomp line exists only with CONFIG_SECCOMP (available false without
+   * it); mode 2 = this process already runs under a seccomp filter (a container's profile).
+   */
+  seccomp: { available: boolean | null; mode: number | null; filters: number | null };
+  /** RLIMIT_MEMLOCK (soft; null = unlimited) of this process and of the engine daemons found. */
+  memlock: MemlockLimit[];
   tmp: { path: string; symlink: boolean; target: string | null };
   /** null when /proc/cpuinfo has no flags line (non-x86, or unreadable). */
   cpu: { xsave: boolean | null; avx2: boolean | null };
@@ -61,6 +73,14 @@ export interface HostFacts {
   engines: EnginesFacts | null;
   /** Milliseconds spent gathering. */
   durationMs: number;
+}
+
+export interface MemlockLimit {
+  /** "self", "dockerd", "containerd". */
+  who: string;
+  pid: number | null;
+  /** Bytes; null when unlimited. */
+  soft: number | null;
 }
 
 export interface FactOptions {
@@ -105,6 +125,49 @@ export function detectContainer(env: NodeJS.ProcessEnv): HostFacts["container"] 
   if (kubernetes) tells.push("KUBERNETES_SERVICE_HOST");
   if (env.container) tells.push(`container=${env.container}`);
   return { inside: tells.length > 0, tells, kubernetes };
+}
+
+/** Read a /proc file for a fact: its text, or why it could not be read (the errno's words). */
+function readProc(p: string): { text: string | null; error: string | null } {
+  try {
+    return { text: readFileSync(p, "utf8"), error: null };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    // "EACCES: permission denied, open '/proc/…'" → "EACCES: permission denied"
+    const words = err.message.replace(/^\w+: /, "").replace(/, open .*$/, "");
+    return { text: null, error: err.code ? `${err.code}: ${words}` : String(e) };
+  }
+}
+
+export function mmapMinAddrFacts(path = "/proc/sys/vm/mmap_min_addr"): HostFacts["mmapMinAddr"] {
+  const { text, error } = readProc(path);
+  if (text === null) return { value: null, error };
+  const value = /^\s*\d+\s*$/.test(text) ? Number(text.trim()) : null;
+  return { value, error: value === null ? `not a number: ${JSON.stringify(text.trim())}` : null };
+}
+
+/** Seccomp facts from a /proc/<pid>/status text (null: unreadable). */
+export function seccompFacts(status: string | null): HostFacts["seccomp"] {
+  if (status === null) return { available: null, mode: null, filters: null };
+  const mode = /^Seccomp:\s*(\d+)/m.exec(status);
+  const filters = /^Seccomp_filters:\s*(\d+)/m.exec(status);
+  return { available: !!mode, mode: mode ? Number(mode[1]) : null, filters: filters ? Number(filters[1]) : null };
+}
+
+/** The soft "Max locked memory" of a /proc/<pid>/limits text: bytes, null = unlimited, undefined = unknown. */
+export function memlockOf(limits: string | null): number | null | undefined {
+  const m = /^Max locked memory\s+(\S+)/m.exec(limits ?? "");
+  if (!m) return undefined;
+  return m[1] === "unlimited" ? null : Number(m[1]);
+}
+
+function memlockFacts(daemons: { who: string; pid: number }[]): MemlockLimit[] {
+  const out: MemlockLimit[] = [];
+  for (const d of [{ who: "self", pid: null as number | null }, ...daemons]) {
+    const soft = memlockOf(readText(`/proc/${d.pid ?? "self"}/limits`));
+    if (soft !== undefined) out.push({ who: d.who, pid: d.pid, soft });
+  }
+  return out;
 }
 
 function cpuFacts(): HostFacts["cpu"] {
@@ -174,6 +237,12 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
     kvm: { present: kvmPresent, usable: kvmUsable },
     cgroup: { version: existsSync("/sys/fs/cgroup/cgroup.controllers") ? 2 : existsSync("/sys/fs/cgroup") ? 1 : null },
     sysctl: { ptraceScope: readInt("/proc/sys/kernel/yama/ptrace_scope"), maxUserNamespaces: readInt("/proc/sys/user/max_user_namespaces") },
+    mmapMinAddr: mmapMinAddrFacts(),
+    seccomp: seccompFacts(readText("/proc/self/status")),
+    memlock: memlockFacts([
+      ...dockerd.map((d) => ({ who: "dockerd", pid: d.pid })),
+      ...containerd.map((d) => ({ who: "containerd", pid: d.pid })),
+    ]),
     tmp: tmpFacts(env, root),
     cpu: cpuFacts(),
     runsc,

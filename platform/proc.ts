@@ -210,7 +210,10 @@ export const ok = (r: RunResult) => r.code === 0;
 export function failureText(r: RunResult): string {
   if (r.spawnError) return r.spawnError;
   if (r.timedOut) return `${r.cmd.join(" ")} timed out after ${r.durationMs} ms`;
-  const text = (r.stderr.trim() || r.stdout.trim()).split("\n").filter(Boolean).slice(-3).join(" | ");
+  const lines = (r.stderr.trim() || r.stdout.trim()).split("\n").filter(Boolean);
+  // A Go panic's last lines are its stack trace (where); its first line says why.
+  const panic = lines.find((l) => /^panic: /.test(l));
+  const text = (panic ? [panic] : lines.slice(-3)).join(" | ");
   const how = r.signal ? `killed by ${r.signal}` : `exit ${r.code}`;
   // Never just an exit code: say that there was nothing else to show.
   return text ? `${text} (${how})` : `${how}, no output on stderr or stdout`;

@@ -13,6 +13,8 @@ export const END = "<!-- troubleshooting:end -->";
 const sampleFacts = {
   os: "linux", arch: "x86_64", wsl: false, cpu: { xsave: true, avx2: true },
   sysctl: { ptraceScope: 1, maxUserNamespaces: 15000 }, tmp: { path: "/tmp", symlink: true, target: "/private/tmp" },
+  kernel: { release: "6.1.0-13-amd64", version: "6.1.0" }, seccomp: { available: true, mode: 0, filters: 0 },
+  mmapMinAddr: { value: 65536, error: null }, memlock: [], runsc: [],
 } as unknown as HostFacts;
 
 export function troubleshootingSection(): string {

@@ -18,6 +18,7 @@ const checkFor = (scope: string) => (scope.endsWith(".") ? `${scope}hello` : sco
 const STATE: Record<string, Partial<HostFacts>> = {
   "tmp-symlink": { tmp: { path: "/tmp", symlink: true, target: "/private/tmp" } },
   "ptrace-blocked": { sysctl: { ptraceScope: 3, maxUserNamespaces: 1000 } },
+  "kernel-too-old": { kernel: { release: "5.4.0-150-generic", version: "5.4.0" } },
   wsl: { wsl: true },
   "not-linux": { os: "darwin" },
   "no-xsave": { cpu: { xsave: false, avx2: false } },
