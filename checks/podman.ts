@@ -4,10 +4,13 @@ import { existsSync } from "node:fs";
 import { runInProbeImage } from "../platform/images.ts";
 import { hostRootAt } from "../platform/host-root.ts";
 import { podmanInfoError } from "../platform/engines/podman.ts";
+import { isGenericStartError } from "../platform/runsc-debug.ts";
 import { diagnoseState, type RuleContext } from "./rules.ts";
 import { brokenRuntimeFile, type RuntimeFile } from "./runtime-files.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
-import { didNotStart, RUNTIME_NAME, silentRetryNote, signatureOutcome } from "./probe.ts";
+import {
+  decodeStartFailure, didNotStart, probeRunsc, RUNTIME_NAME, silentRetryNote, signatureOutcome,
+} from "./probe.ts";
 
 /** containers/common's built-in [engine.runtimes] runsc paths. */
 export const PODMAN_BUILTIN_RUNSC = ["/usr/bin/runsc", "/usr/sbin/runsc", "/usr/local/bin/runsc", "/usr/local/sbin/runsc", "/bin/runsc", "/sbin/runsc", "/run/current-system/sw/bin/runsc"];
@@ -73,11 +76,27 @@ export const podmanHello: Check = {
   timeoutMs: 120_000,
   async run(ctx) {
     const bin = ctx.facts.engines!.podman.detection!.binary!;
-    const { result: r, args, silentFirst } = await runInProbeImage(bin, ["--runtime", RUNTIME_NAME, "--rm", "--network", "none"], ["sh", "-c", "dmesg 2>&1; exit 0"], { env: ctx.options.env, timeoutMs: 90_000 });
+    const script = ["sh", "-c", "dmesg 2>&1; exit 0"];
+    const opts = { env: ctx.options.env, timeoutMs: 90_000 };
+    const probe = (flags: string[] = []) =>
+      runInProbeImage(bin, ["--runtime", RUNTIME_NAME, ...flags, "--rm", "--network", "none"], script, opts);
+    const { result: r, args, silentFirst } = await probe();
     const cmd = `podman ${args.slice(0, -1).join(" ")} '${args.at(-1)}'`;
     const details = [`$ ${cmd}  (${r.durationMs} ms)`];
     if (silentFirst) details.push(silentRetryNote(silentFirst));
-    if (r.code !== 0) return didNotStart("podman.hello", r, cmd, rc(ctx, "podman"), details);
+    if (r.code !== 0) {
+      const failed = didNotStart("podman.hello", r, cmd, rc(ctx, "podman"), details);
+      if (!isGenericStartError(`${r.stderr}\n${r.stdout}`)) return failed;
+      const runsc = await probeRunsc(ctx, (ctx.finding("podman.runtime").data as { path?: string } | undefined)?.path);
+      if (!runsc) return failed;
+      // --runtime-flag hands runsc's debug flags to this one podman run; containers.conf is not touched.
+      const asFlags = (debugArgs: string[]) => debugArgs.flatMap((a) => ["--runtime-flag", a.replace(/^--/, "")]);
+      const shown = asFlags(["--debug", "--debug-log=<private temp dir>/"]).join(" ");
+      const how = `podman run --runtime ${RUNTIME_NAME} ${shown} …`;
+      const rerun = async (debugArgs: string[]) => (await probe(asFlags(debugArgs))).result;
+      const rerunOf = { runsc, args: [], env: ctx.options.env, engine: { how, rerun } };
+      return decodeStartFailure(failed, r, "podman.hello", rc(ctx, "podman"), rerunOf);
+    }
     return signatureOutcome(r.stdout.split("\n").filter(Boolean), { cause: `Podman's "${RUNTIME_NAME}" runtime does not run runsc.`, fix: register("podman") }, details, r.durationMs);
   },
 };

@@ -2,10 +2,11 @@
 // and how a probe's result becomes a finding — a start that failed is diagnosed by the
 // rules table (else shown verbatim), a run is judged by gVisor's dmesg signature.
 import { failureText, type RunResult } from "../platform/proc.ts";
-import { GVISOR_SIGNATURE, type RunscBinary } from "../platform/runsc.ts";
-import { isGenericStartError, logKind, rerunWithDebug } from "../platform/runsc-debug.ts";
+import { existsSync } from "node:fs";
+import { GVISOR_SIGNATURE, inspectRunsc, type RunscBinary } from "../platform/runsc.ts";
+import { isGenericStartError, logKind, rerunWithDebug, withDebugLogs } from "../platform/runsc-debug.ts";
 import { diagnose, unknownError, type RuleContext } from "./rules.ts";
-import { fail, pass, type Diagnosis, type Outcome } from "./types.ts";
+import { fail, pass, type CheckContext, type Diagnosis, type Outcome } from "./types.ts";
 
 export { GVISOR_SIGNATURE };
 export const RUNTIME_NAME = "runsc";
@@ -44,6 +45,13 @@ export function signatureOutcome(dmesg: string[], notGvisor: Diagnosis, details:
   return pass(`dmesg shows "${sig.trim()}"${durationMs === undefined ? "" : ` (${durationMs} ms)`}`, [...details, `dmesg: ${sig.trim()}`]);
 }
 
+/** The runsc (or wrapper) at `path` an engine runs, inspected once (facts first); null if unusable. */
+export async function probeRunsc(ctx: CheckContext, path: string | null | undefined): Promise<RunscBinary | null> {
+  if (!path?.startsWith("/") || !existsSync(path)) return null;
+  const r = ctx.facts.runsc.find((b) => b.path === path) ?? (await inspectRunsc(path, false));
+  return r.versionOk ? { ...r, path } : null;
+}
+
 export interface DebugRerun {
   /** The runsc the failed probe ran (its features say whether --debug-command exists). */
   runsc: RunscBinary;
@@ -52,6 +60,12 @@ export interface DebugRerun {
   env: NodeJS.ProcessEnv;
   /** Said in the details when the rerun is not the probe itself (engines: `runsc do`). */
   note?: string;
+  /**
+   * The probe itself, rerun through its engine with runsc's debug flags handed over by a one-off
+   * means only this rerun uses (never the user's runtime config); `how` is its command line for
+   * the details. Without it, the rerun is `runsc ARGS`.
+   */
+  engine?: { how: string; rerun: (debugArgs: string[]) => Promise<RunResult> };
 }
 
 /**
@@ -64,8 +78,12 @@ export async function decodeStartFailure(
 ): Promise<Outcome> {
   if (failed.status !== "fail" || !isGenericStartError(`${r.stderr}\n${r.stdout}`)) return failed;
   const opts = { env: rerun.env, timeoutMs: 30_000, cwd: "/" };
-  const dbg = await rerunWithDebug(rerun.runsc.path, rerun.args, rerun.runsc.features, opts);
-  const how = `$ ${rerun.runsc.path} ${dbg.debugArgs[0]} --debug-log=<private temp dir>/ ${rerun.args.join(" ")}`;
+  const dbg = rerun.engine
+    ? await withDebugLogs(rerun.runsc.features, rerun.engine.rerun)
+    : await rerunWithDebug(rerun.runsc.path, rerun.args, rerun.runsc.features, opts);
+  const how = rerun.engine
+    ? `$ ${rerun.engine.how}`
+    : `$ ${rerun.runsc.path} ${dbg.debugArgs[0]} --debug-log=<private temp dir>/ ${rerun.args.join(" ")}`;
   const head = `rerun with runsc debug logs${rerun.note ? ` (${rerun.note})` : ""}:`;
   const details = [...(failed.details ?? []), head, how];
   const kinds = dbg.files.map(logKind).join(", ");
