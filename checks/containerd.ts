@@ -17,7 +17,8 @@ import { diagnose, diagnoseState, type RuleContext } from "./rules.ts";
 import { brokenRuntimeFile } from "./runtime-files.ts";
 import { fail, gvdFix, pass, shellQuote, skip, warn, type Check, type CheckContext } from "./types.ts";
 import {
-  decodeStartFailure, didNotStart, probeRunsc, RUNTIME_NAME, signatureOutcome, silentRetryNote,
+  decodeStartFailure, didNotStart, probeRunsc, RUNTIME_NAME, signatureOutcome, silentRetryNote, STRICT_NOTE,
+  strictSidecars,
 } from "./probe.ts";
 import { primaryRunsc } from "../platform/runsc.ts";
 import { failedSilently } from "../platform/images.ts";
@@ -197,37 +198,39 @@ export const containerdHello: Check = {
       await reapStrayShims(cid);
       await run(ctr, [...ns, "containers", "rm", cid], { timeoutMs: 10_000 }).catch(() => {});
     };
+    // Where the runsc knows --sidecar-usage-policy, the probe runs STRICT (through a one-off runtime,
+    // ctr cannot add runsc flags otherwise): an embedded-sidecar fallback cannot hide a missing one.
+    const oneOff = await oneOffRuntime(ctx, rt, type);
+    const strict = strictSidecars(oneOff?.runsc);
+    const probeArgs = oneOff && strict.length ? oneOff.args(strict) : runtimeArgs;
     try {
-      let { r, cmd } = await ctrRun(runtimeArgs, id);
+      let { r, cmd } = await ctrRun(probeArgs, id);
       // The same wordless start failure the docker and podman probes retry (platform/images.ts).
       const silentFirst = failedSilently(r) ? r : undefined;
       if (silentFirst) {
         await cleanUp(id);
         await new Promise((res) => setTimeout(res, 1000));
-        ({ r, cmd } = await ctrRun(runtimeArgs, id));
+        ({ r, cmd } = await ctrRun(probeArgs, id));
       }
       const details = [`$ ${cmd}  (${r.durationMs} ms)`];
+      if (oneOff && strict.length) details.push(`sidecars: ${STRICT_NOTE} (${oneOff.describe(strict)})`);
       if (silentFirst) details.push(silentRetryNote(silentFirst));
       if (r.code !== 0) {
         const failed = didNotStart("containerd.hello", r, cmd, rc(ctx), details);
-        if (!isGenericStartError(`${r.stderr}\n${r.stdout}`)) return failed;
-        const debug = await debugRuntime(ctx, rt, type);
-        if (!debug) return failed;
-        try {
-          const cid = `${id}-debug`;
-          ids.push(cid);
-          const rerun = async (debugArgs: string[]) => (await ctrRun(debug.args(debugArgs), cid)).r;
-          const how = `ctr run --rm --rootfs ${debug.how} <rootfs> ${cid} …`;
-          const env = ctx.options.env;
-          const rerunOf = { runsc: debug.runsc, args: [], env, engine: { how, rerun }, note: debug.note };
-          return await decodeStartFailure(failed, r, "containerd.hello", rc(ctx), rerunOf);
-        } finally {
-          debug.remove();
-        }
+        if (!oneOff || !isGenericStartError(`${r.stderr}\n${r.stdout}`)) return failed;
+        const cid = `${id}-debug`;
+        ids.push(cid);
+        const rerun = async (debugArgs: string[]) => (await ctrRun(oneOff.args([...strict, ...debugArgs]), cid)).r;
+        const shown = oneOff.describe([...strict, "--debug", "--debug-log=<private temp dir>/"]);
+        const how = `ctr run --rm --rootfs ${shown} <rootfs> ${cid} …`;
+        const env = ctx.options.env;
+        const rerunOf = { runsc: oneOff.runsc, args: [], env, engine: { how, rerun }, note: oneOff.note };
+        return await decodeStartFailure(failed, r, "containerd.hello", rc(ctx), rerunOf);
       }
       const notRunsc = { cause: `The "${RUNTIME_NAME}" runtime does not run runsc.`, fix: REGISTER };
       return signatureOutcome(r.stdout.split("\n").filter(Boolean), notRunsc, details, r.durationMs);
     } finally {
+      oneOff?.remove();
       for (const cid of ids) await cleanUp(cid);
       for (const root of roots) {
         try {
@@ -257,11 +260,11 @@ export function withRunscConfig(original: string, debugArgs: string[]): string {
 }
 
 /**
- * A one-off runtime only the debug rerun uses (the user's containerd config is not touched): for the
- * runc shim, a wrapper script that starts BinaryName with runsc's debug flags; for the runsc shim, a
- * copy of its ConfigPath with the flags in [runsc_config].
+ * A one-off runtime only this probe uses (the user's containerd config is not touched), carrying extra
+ * runsc flags: for the runc shim, a wrapper script that starts BinaryName with them; for the runsc
+ * shim, a copy of its ConfigPath with them in [runsc_config]. Null when the runsc cannot be found.
  */
-async function debugRuntime(ctx: CheckContext, rt: Record<string, any>, type: string) {
+async function oneOffRuntime(ctx: CheckContext, rt: Record<string, any>, type: string) {
   const dir = mkdtempSync(join(tmpdir(), "gvd-ctr-debug-"));
   const remove = () => rmSync(dir, { recursive: true, force: true });
   if (type === RUNC_SHIM_TYPE) {
@@ -269,14 +272,15 @@ async function debugRuntime(ctx: CheckContext, rt: Record<string, any>, type: st
     const runsc = await probeRunsc(ctx, bin);
     if (!runsc) return (remove(), null);
     const wrapper = join(dir, "runsc");
-    const args = (debugArgs: string[]) => {
-      const line = [bin, ...debugArgs].map(shellQuote).join(" ");
+    const args = (flags: string[]) => {
+      const line = [bin, ...flags].map(shellQuote).join(" ");
       writeFileSync(wrapper, `#!/bin/sh\nexec ${line} "$@"\n`, { mode: 0o755 });
       return ["--runtime", RUNC_SHIM_TYPE, "--runc-binary", wrapper];
     };
-    const how = `--runtime ${RUNC_SHIM_TYPE} --runc-binary ` +
-      `<one-off wrapper: ${bin} --debug --debug-log=<private temp dir>/>`;
-    return { runsc, args, remove, how, note: `a one-off runtime: ${bin} with debug flags, through the runc shim` };
+    const describe = (flags: string[]) =>
+      `--runtime ${RUNC_SHIM_TYPE} --runc-binary <one-off wrapper: ${[bin, ...flags].join(" ")}>`;
+    const note = `a one-off runtime: ${bin} with debug flags, through the runc shim`;
+    return { runsc, args, remove, describe, note };
   }
   // The runsc shim runs the runsc on containerd's PATH unless its config names another (binary_name).
   const cfg = getPath(rt, ["options", "ConfigPath"]);
@@ -288,11 +292,12 @@ async function debugRuntime(ctx: CheckContext, rt: Record<string, any>, type: st
   const runsc = await probeRunsc(ctx, named?.startsWith("/") ? named : primaryRunsc(ctx.facts.runsc)?.path);
   if (!runsc) return (remove(), null);
   const path = join(dir, "runsc.toml");
-  const args = (debugArgs: string[]) => {
-    writeFileSync(path, withRunscConfig(original, debugArgs));
+  const args = (flags: string[]) => {
+    writeFileSync(path, withRunscConfig(original, flags));
     return ["--runtime", RUNSC_SHIM_TYPE, "--runtime-config-path", path];
   };
-  const how = `--runtime ${RUNSC_SHIM_TYPE} --runtime-config-path <one-off copy of ${cfg || "the shim config"} ` +
-    "with [runsc_config] debug, debug-log>";
-  return { runsc, args, remove, how, note: `a one-off copy of ${cfg || "the runsc shim's config"} with debug flags` };
+  const describe = (flags: string[]) => `--runtime ${RUNSC_SHIM_TYPE} --runtime-config-path ` +
+    `<one-off copy of ${cfg || "the shim config"} with [runsc_config] ${flags.join(" ")}>`;
+  const note = `a one-off copy of ${cfg || "the runsc shim's config"} with debug flags`;
+  return { runsc, args, remove, describe, note };
 }

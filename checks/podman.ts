@@ -9,7 +9,8 @@ import { diagnoseState, type RuleContext } from "./rules.ts";
 import { brokenRuntimeFile, type RuntimeFile } from "./runtime-files.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 import {
-  decodeStartFailure, didNotStart, probeRunsc, RUNTIME_NAME, silentRetryNote, signatureOutcome,
+  decodeStartFailure, didNotStart, probeRunsc, RUNTIME_NAME, silentRetryNote, signatureOutcome, STRICT_NOTE,
+  strictSidecars,
 } from "./probe.ts";
 
 /** containers/common's built-in [engine.runtimes] runsc paths. */
@@ -78,22 +79,23 @@ export const podmanHello: Check = {
     const bin = ctx.facts.engines!.podman.detection!.binary!;
     const script = ["sh", "-c", "dmesg 2>&1; exit 0"];
     const opts = { env: ctx.options.env, timeoutMs: 90_000 };
+    // --runtime-flag hands runsc flags to this one podman run; containers.conf is not touched.
+    const asFlags = (flags: string[]) => flags.flatMap((a) => ["--runtime-flag", a.replace(/^--/, "")]);
     const probe = (flags: string[] = []) =>
-      runInProbeImage(bin, ["--runtime", RUNTIME_NAME, ...flags, "--rm", "--network", "none"], script, opts);
-    const { result: r, args, silentFirst } = await probe();
+      runInProbeImage(bin, ["--runtime", RUNTIME_NAME, ...asFlags(flags), "--rm", "--network", "none"], script, opts);
+    const runsc = await probeRunsc(ctx, (ctx.finding("podman.runtime").data as { path?: string } | undefined)?.path);
+    const strict = strictSidecars(runsc);
+    const { result: r, args, silentFirst } = await probe(strict);
     const cmd = `podman ${args.slice(0, -1).join(" ")} '${args.at(-1)}'`;
     const details = [`$ ${cmd}  (${r.durationMs} ms)`];
+    if (strict.length) details.push(`sidecars: ${STRICT_NOTE}`);
     if (silentFirst) details.push(silentRetryNote(silentFirst));
     if (r.code !== 0) {
       const failed = didNotStart("podman.hello", r, cmd, rc(ctx, "podman"), details);
-      if (!isGenericStartError(`${r.stderr}\n${r.stdout}`)) return failed;
-      const runsc = await probeRunsc(ctx, (ctx.finding("podman.runtime").data as { path?: string } | undefined)?.path);
-      if (!runsc) return failed;
-      // --runtime-flag hands runsc's debug flags to this one podman run; containers.conf is not touched.
-      const asFlags = (debugArgs: string[]) => debugArgs.flatMap((a) => ["--runtime-flag", a.replace(/^--/, "")]);
-      const shown = asFlags(["--debug", "--debug-log=<private temp dir>/"]).join(" ");
+      if (!runsc || !isGenericStartError(`${r.stderr}\n${r.stdout}`)) return failed;
+      const shown = asFlags([...strict, "--debug", "--debug-log=<private temp dir>/"]).join(" ");
       const how = `podman run --runtime ${RUNTIME_NAME} ${shown} …`;
-      const rerun = async (debugArgs: string[]) => (await probe(asFlags(debugArgs))).result;
+      const rerun = async (debugArgs: string[]) => (await probe([...strict, ...debugArgs])).result;
       const rerunOf = { runsc, args: [], env: ctx.options.env, engine: { how, rerun } };
       return decodeStartFailure(failed, r, "podman.hello", rc(ctx, "podman"), rerunOf);
     }

@@ -52,6 +52,17 @@ export async function probeRunsc(ctx: CheckContext, path: string | null | undefi
   return r.versionOk ? { ...r, path } : null;
 }
 
+/** What the details say of a probe run with --sidecar-usage-policy=STRICT. */
+export const STRICT_NOTE = "STRICT (--sidecar-usage-policy=STRICT: no embedded fallback can hide a missing sidecar)";
+
+/**
+ * The flags that make a probe's runsc refuse the embedded-sidecar fallback, where its release knows
+ * --sidecar-usage-policy (a fallback would pass the probe and hide a missing gvisor-bin/ sidecar).
+ */
+export function strictSidecars(runsc: Pick<RunscBinary, "features"> | null | undefined): string[] {
+  return runsc?.features?.flags.includes("sidecar-usage-policy") ? ["--sidecar-usage-policy=STRICT"] : [];
+}
+
 export interface DebugRerun {
   /** The runsc the failed probe ran (its features say whether --debug-command exists). */
   runsc: RunscBinary;
