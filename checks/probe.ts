@@ -5,7 +5,7 @@ import { failureText, type RunResult } from "../platform/proc.ts";
 import { existsSync } from "node:fs";
 import { GVISOR_SIGNATURE, inspectRunsc, type RunscBinary } from "../platform/runsc.ts";
 import { isGenericStartError, logKind, rerunWithDebug, withDebugLogs } from "../platform/runsc-debug.ts";
-import { diagnose, unknownError, type RuleContext } from "./rules.ts";
+import { diagnose, RULES, unknownError, type RuleContext } from "./rules.ts";
 import { fail, pass, type CheckContext, type Diagnosis, type Outcome } from "./types.ts";
 
 export { GVISOR_SIGNATURE };
@@ -108,7 +108,10 @@ export async function decodeStartFailure(
   }
   details.push(`decisive lines of ${kinds}:`, ...dbg.lines.map((l) => `  ${l}`));
   const decoded = dbg.causes.length ? diagnose(checkId, dbg.causes.join("\n"), rc) : null;
-  const first = dbg.causes[0];
+  // The message names the line the rule matched (seccomp refused: the boot log's ptrace panic comes
+  // first, but the gofer's seccomp line is the cause), else the sandbox's first fatal line.
+  const pattern = RULES.find((x) => x.id === decoded?.rule)?.pattern;
+  const first = (pattern && dbg.causes.find((c) => pattern.test(c))) || dbg.causes[0];
   const said = `${failed.diagnosis?.cause ?? "The sandbox did not start."} runsc's log says: ${first}`;
   const undecoded = first ? { ...(failed.diagnosis ?? unknownError(how, first)), cause: said } : failed.diagnosis;
   const base = decoded ?? undecoded;
