@@ -265,7 +265,7 @@ export function withRunscConfig(original: string, debugArgs: string[]): string {
  * shim, a copy of its ConfigPath with them in [runsc_config]. Null when the runsc cannot be found.
  */
 async function oneOffRuntime(ctx: CheckContext, rt: Record<string, any>, type: string) {
-  const dir = mkdtempSync(join(tmpdir(), "gvd-ctr-debug-"));
+  const dir = mkdtempSync(join(tmpdir(), "gvd-ctr-oneoff-"));
   const remove = () => rmSync(dir, { recursive: true, force: true });
   if (type === RUNC_SHIM_TYPE) {
     const bin = String(getPath(rt, ["options", "BinaryName"]));

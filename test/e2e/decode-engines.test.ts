@@ -49,8 +49,8 @@ function podmanRuntime(box: PodmanSandbox, path: string): string {
   return readFileSync(file, "utf8");
 }
 
-/** The debug dirs the doctor made and must have removed. */
-const debugDirs = () => readdirSync(tmpdir()).filter((f) => /^gvd-(runsc|ctr)-debug-/.test(f));
+/** The temp dirs (debug logs, one-off runtimes) the doctor made and must have removed. */
+const debugDirs = () => readdirSync(tmpdir()).filter((f) => /^gvd-(runsc-debug|ctr-oneoff)-/.test(f));
 
 function expectDecoded(hello: any, tmp: string, via: RegExp) {
   expect(hello.status).toBe("fail");
@@ -170,7 +170,7 @@ describe.skipIf(!BED.ok)("the probes run STRICT where the runsc knows --sidecar-
       };
       const hello = finding(gvd(["check", "--json", "--only", "containerd.hello"], { env }).json, "containerd.hello");
       expect(hello.status).toBe("pass");
-      expect(hello.details[0]).toMatch(/--runc-binary \/tmp\/gvd-ctr-debug-\S+\/runsc /);
+      expect(hello.details[0]).toMatch(/--runc-binary \/tmp\/gvd-ctr-oneoff-\S+\/runsc /);
       expect(hello.details).toContain(
         `sidecars: STRICT (--sidecar-usage-policy=STRICT: no embedded fallback can hide a missing sidecar) ` +
         `(--runtime io.containerd.runc.v2 --runc-binary <one-off wrapper: ${fake.path} ${strictFlag}>)`);
