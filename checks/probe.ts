@@ -45,11 +45,14 @@ export function signatureOutcome(dmesg: string[], notGvisor: Diagnosis, details:
   return pass(`dmesg shows "${sig.trim()}"${durationMs === undefined ? "" : ` (${durationMs} ms)`}`, [...details, `dmesg: ${sig.trim()}`]);
 }
 
-/** The runsc (or wrapper) at `path` an engine runs, inspected once (facts first); null if unusable. */
+/**
+ * The runsc (or wrapper) at `path` an engine runs, inspected once (facts first); null when there is
+ * no such file. `versionOk` false: it does not run at all (decodeStartFailure reads its words).
+ */
 export async function probeRunsc(ctx: CheckContext, path: string | null | undefined): Promise<RunscBinary | null> {
   if (!path?.startsWith("/") || !existsSync(path)) return null;
   const r = ctx.facts.runsc.find((b) => b.path === path) ?? (await inspectRunsc(path, false));
-  return r.versionOk ? { ...r, path } : null;
+  return { ...r, path };
 }
 
 /** What the details say of a probe run with --sidecar-usage-policy=STRICT. */
@@ -88,6 +91,14 @@ export async function decodeStartFailure(
   failed: Outcome, r: RunResult, checkId: string, rc: RuleContext, rerun: DebugRerun,
 ): Promise<Outcome> {
   if (failed.status !== "fail" || !isGenericStartError(`${r.stderr}\n${r.stdout}`)) return failed;
+  // The engine's runsc does not even print its version (e.g. it panics in an init function): a
+  // debug rerun would die the same way before logging; its own words are the evidence.
+  if (!rerun.runsc.versionOk) {
+    const said = `\`${rerun.runsc.path} --version\` fails too: ${rerun.runsc.versionText}`;
+    const d = diagnose(checkId, rerun.runsc.versionText, rc);
+    const details = [...(failed.details ?? []), said];
+    return d ? { ...failed, message: `${failed.message}; ${said}`, details, diagnosis: d } : { ...failed, details };
+  }
   const opts = { env: rerun.env, timeoutMs: 30_000, cwd: "/" };
   const dbg = rerun.engine
     ? await withDebugLogs(rerun.runsc.features, rerun.engine.rerun)
