@@ -1,7 +1,7 @@
 // containerd checks: is it running, is its config one containerd reads the way the
 // user thinks (schema version vs plugin path), does the merged config show runsc,
 // and does a container run under gVisor through it (ctr)?
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { processStartMs } from "../platform/engines/daemon-control.ts";
@@ -15,9 +15,14 @@ import { reapStrayShims } from "../platform/stray-shims.ts";
 import { which, SYSTEM_BIN_DIRS } from "../platform/which.ts";
 import { diagnose, diagnoseState, type RuleContext } from "./rules.ts";
 import { brokenRuntimeFile } from "./runtime-files.ts";
-import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
-import { didNotStart, RUNTIME_NAME, signatureOutcome, silentRetryNote } from "./probe.ts";
+import { fail, gvdFix, pass, shellQuote, skip, warn, type Check, type CheckContext } from "./types.ts";
+import {
+  decodeStartFailure, didNotStart, probeRunsc, RUNTIME_NAME, signatureOutcome, silentRetryNote, STRICT_NOTE,
+  strictSidecars,
+} from "./probe.ts";
+import { primaryRunsc } from "../platform/runsc.ts";
 import { failedSilently } from "../platform/images.ts";
+import { isGenericStartError } from "../platform/runsc-debug.ts";
 
 type ContainerdDetection = EngineDetection & { shim: string | null; address: string };
 const det = (ctx: CheckContext) => ctx.facts.engines?.containerd.detection as ContainerdDetection | null | undefined;
@@ -173,35 +178,126 @@ export const containerdHello: Check = {
       const cfg = getPath(rt, ["options", "ConfigPath"]);
       if (typeof cfg === "string" && cfg) runtimeArgs.push("--runtime-config-path", cfg);
     } else return skip(`runtime_type ${type} is not one gvisor-doctor knows how to drive with ctr`);
-    const root = mkdtempSync(join(tmpdir(), "gvd-ctr-rootfs-"));
     const id = `gvisor-doctor-hello-${process.pid}-${Date.now().toString(36)}`;
-    try {
-      writeRootfs(await helloRootfs(), root); // runsc creates mount points in it: one per run
+    const ns = ["-a", d.address, "-n", "gvisor-doctor"];
+    const rootfs = await helloRootfs();
+    const roots: string[] = [];
+    const ids = [id];
+    /** One `ctr run` of the hello container with these runtime arguments (a fresh rootfs each time). */
+    const ctrRun = async (rtArgs: string[], cid: string) => {
+      const root = mkdtempSync(join(tmpdir(), "gvd-ctr-rootfs-"));
+      roots.push(root);
+      writeRootfs(rootfs, root); // runsc creates mount points in it: one per run
       // A --rootfs container has no image config, hence no PATH: name the binaries.
-      const args = ["-a", d.address, "-n", "gvisor-doctor", "run", "--rm", "--rootfs", ...runtimeArgs, root, id, "/bin/sh", "-c", "/bin/dmesg 2>&1; exit 0"];
-      let r = await run(ctr, args, { timeoutMs: 60_000, env: ctx.options.env });
+      const args = [...ns, "run", "--rm", "--rootfs", ...rtArgs, root, cid, "/bin/sh", "-c", "/bin/dmesg 2>&1; exit 0"];
+      const r = await run(ctr, args, { timeoutMs: 60_000, env: ctx.options.env });
+      return { r, cmd: `ctr ${args.join(" ")}`.replace(root, "<rootfs>") };
+    };
+    /** A start that failed can strand the shim (with runsc's sandbox) and the container record. */
+    const cleanUp = async (cid: string) => {
+      await reapStrayShims(cid);
+      await run(ctr, [...ns, "containers", "rm", cid], { timeoutMs: 10_000 }).catch(() => {});
+    };
+    // Where the runsc knows --sidecar-usage-policy, the probe runs STRICT (through a one-off runtime,
+    // ctr cannot add runsc flags otherwise): an embedded-sidecar fallback cannot hide a missing one.
+    const oneOff = await oneOffRuntime(ctx, rt, type);
+    const strict = strictSidecars(oneOff?.runsc);
+    const probeArgs = oneOff && strict.length ? oneOff.args(strict) : runtimeArgs;
+    try {
+      let { r, cmd } = await ctrRun(probeArgs, id);
       // The same wordless start failure the docker and podman probes retry (platform/images.ts).
       const silentFirst = failedSilently(r) ? r : undefined;
       if (silentFirst) {
-        await reapStrayShims(id);
-        await run(ctr, ["-a", d.address, "-n", "gvisor-doctor", "containers", "rm", id], { timeoutMs: 10_000 }).catch(() => {});
+        await cleanUp(id);
         await new Promise((res) => setTimeout(res, 1000));
-        r = await run(ctr, args, { timeoutMs: 60_000, env: ctx.options.env });
+        ({ r, cmd } = await ctrRun(probeArgs, id));
       }
-      const cmd = `ctr ${args.join(" ")}`.replace(root, "<rootfs>");
       const details = [`$ ${cmd}  (${r.durationMs} ms)`];
+      if (oneOff && strict.length) details.push(`sidecars: ${STRICT_NOTE} (${oneOff.describe(strict)})`);
       if (silentFirst) details.push(silentRetryNote(silentFirst));
-      if (r.code !== 0) return didNotStart("containerd.hello", r, cmd, rc(ctx), details);
-      return signatureOutcome(r.stdout.split("\n").filter(Boolean), { cause: `The "${RUNTIME_NAME}" runtime does not run runsc.`, fix: REGISTER }, details, r.durationMs);
+      if (r.code !== 0) {
+        const failed = didNotStart("containerd.hello", r, cmd, rc(ctx), details);
+        if (!oneOff || !isGenericStartError(`${r.stderr}\n${r.stdout}`)) return failed;
+        const cid = `${id}-debug`;
+        ids.push(cid);
+        const rerun = async (debugArgs: string[]) => (await ctrRun(oneOff.args([...strict, ...debugArgs]), cid)).r;
+        const shown = oneOff.describe([...strict, "--debug", "--debug-log=<private temp dir>/"]);
+        const how = `ctr run --rm --rootfs ${shown} <rootfs> ${cid} …`;
+        const env = ctx.options.env;
+        const rerunOf = { runsc: oneOff.runsc, args: [], env, engine: { how, rerun }, note: oneOff.note };
+        return await decodeStartFailure(failed, r, "containerd.hello", rc(ctx), rerunOf);
+      }
+      const notRunsc = { cause: `The "${RUNTIME_NAME}" runtime does not run runsc.`, fix: REGISTER };
+      return signatureOutcome(r.stdout.split("\n").filter(Boolean), notRunsc, details, r.durationMs);
     } finally {
-      // A start that failed can strand the shim (with runsc's sandbox) and the container record.
-      await reapStrayShims(id);
-      await run(ctr, ["-a", d.address, "-n", "gvisor-doctor", "containers", "rm", id], { timeoutMs: 10_000 }).catch(() => {});
-      try {
-        rmSync(root, { recursive: true, force: true });
-      } catch {
-        // Never turn a finished probe into a crash over a temp dir (e.g. EBUSY while runsc exits).
+      oneOff?.remove();
+      for (const cid of ids) await cleanUp(cid);
+      for (const root of roots) {
+        try {
+          rmSync(root, { recursive: true, force: true });
+        } catch {
+          // Never turn a finished probe into a crash over a temp dir (e.g. EBUSY while runsc exits).
+        }
       }
     }
   },
 };
+
+/** runsc's flags as a runsc shim config's [runsc_config] table wants them ("--debug" → debug = "true"). */
+export function withRunscConfig(original: string, debugArgs: string[]): string {
+  const flags: Record<string, string> = Object.fromEntries(debugArgs.map((a) => {
+    const [k, ...v] = a.replace(/^--?/, "").split("=");
+    return [k!, v.length ? v.join("=") : "true"];
+  }));
+  // Keys the original sets for runsc go: ours replace them (a TOML table may not repeat a key).
+  const key = (l: string) => /^\s*"?([\w-]+)"?\s*=/.exec(l)?.[1];
+  const lines = original.split("\n").filter((l) => !(key(l) && key(l)! in flags));
+  const entries = Object.entries(flags).map(([k, v]) => `  "${k}" = ${JSON.stringify(v)}`);
+  const at = lines.findIndex((l) => /^\s*\[runsc_config\]\s*$/.test(l));
+  if (at >= 0) lines.splice(at + 1, 0, ...entries);
+  else lines.push("[runsc_config]", ...entries);
+  return `${lines.join("\n").trim()}\n`;
+}
+
+/**
+ * A one-off runtime only this probe uses (the user's containerd config is not touched), carrying extra
+ * runsc flags: for the runc shim, a wrapper script that starts BinaryName with them; for the runsc
+ * shim, a copy of its ConfigPath with them in [runsc_config]. Null when the runsc cannot be found.
+ */
+async function oneOffRuntime(ctx: CheckContext, rt: Record<string, any>, type: string) {
+  const dir = mkdtempSync(join(tmpdir(), "gvd-ctr-oneoff-"));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  if (type === RUNC_SHIM_TYPE) {
+    const bin = String(getPath(rt, ["options", "BinaryName"]));
+    const runsc = await probeRunsc(ctx, bin);
+    if (!runsc) return (remove(), null);
+    const wrapper = join(dir, "runsc");
+    const args = (flags: string[]) => {
+      const line = [bin, ...flags].map(shellQuote).join(" ");
+      writeFileSync(wrapper, `#!/bin/sh\nexec ${line} "$@"\n`, { mode: 0o755 });
+      return ["--runtime", RUNC_SHIM_TYPE, "--runc-binary", wrapper];
+    };
+    const describe = (flags: string[]) =>
+      `--runtime ${RUNC_SHIM_TYPE} --runc-binary <one-off wrapper: ${[bin, ...flags].join(" ")}>`;
+    const note = `a one-off runtime: ${bin} with debug flags, through the runc shim`;
+    return { runsc, args, remove, describe, note };
+  }
+  // The runsc shim runs the runsc on containerd's PATH unless its config names another (binary_name).
+  const cfg = getPath(rt, ["options", "ConfigPath"]);
+  let original = "";
+  try {
+    original = typeof cfg === "string" && cfg ? readFileSync(cfg, "utf8") : "";
+  } catch {}
+  const named = /^\s*binary_name\s*=\s*"([^"]+)"/m.exec(original)?.[1];
+  const runsc = await probeRunsc(ctx, named?.startsWith("/") ? named : primaryRunsc(ctx.facts.runsc)?.path);
+  if (!runsc) return (remove(), null);
+  const path = join(dir, "runsc.toml");
+  const args = (flags: string[]) => {
+    writeFileSync(path, withRunscConfig(original, flags));
+    return ["--runtime", RUNSC_SHIM_TYPE, "--runtime-config-path", path];
+  };
+  const describe = (flags: string[]) => `--runtime ${RUNSC_SHIM_TYPE} --runtime-config-path ` +
+    `<one-off copy of ${cfg || "the shim config"} with [runsc_config] ${flags.join(" ")}>`;
+  const note = `a one-off copy of ${cfg || "the runsc shim's config"} with debug flags`;
+  return { runsc, args, remove, describe, note };
+}

@@ -1,15 +1,17 @@
 // Docker checks: is the daemon there, does it know runsc (and the right runsc), does a
 // container really run under gVisor, and what network does it get?
-import { existsSync, realpathSync, statSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
 import { readElf } from "../platform/elf.ts";
 import { runDockerProbe } from "../platform/images.ts";
 import type { RunResult } from "../platform/proc.ts";
 import { readEnviron } from "../platform/procs.ts";
-import { inspectRunsc, primaryRunsc } from "../platform/runsc.ts";
+import { primaryRunsc } from "../platform/runsc.ts";
 import { which, SYSTEM_BIN_DIRS } from "../platform/which.ts";
 import { DEFAULT_DOCKER_HOST } from "../platform/docker.ts";
 import { diagnose, diagnoseState, type RuleContext } from "./rules.ts";
-import { decodeStartFailure, didNotStart, RUNTIME_NAME, silentRetryNote, signatureOutcome } from "./probe.ts";
+import {
+  decodeStartFailure, didNotStart, probeRunsc, RUNTIME_NAME, silentRetryNote, signatureOutcome,
+} from "./probe.ts";
 
 export { GVISOR_SIGNATURE, RUNTIME_NAME } from "./probe.ts";
 import { fail, gvdFix, pass, skip, warn } from "./types.ts";
@@ -184,13 +186,12 @@ export interface HelloData {
  */
 async function decodeDockerStart(ctx: CheckContext, failed: Outcome, r: RunResult, rtArgs: string[]): Promise<Outcome> {
   const path = ctx.facts.docker.info?.runtimes[RUNTIME_NAME]?.path;
-  if (!path?.startsWith("/") || !existsSync(path)) return failed;
+  const runsc = await probeRunsc(ctx, path);
+  if (!path || !runsc) return failed;
   let real = path;
   try {
     real = realpathSync(path);
   } catch {}
-  const runsc = ctx.facts.runsc.find((b) => b.path === path) ?? (await inspectRunsc(path, false));
-  if (!runsc.versionOk) return failed;
   // The sandbox builds its chroot in dockerd's temp dir, not ours.
   const pid = ctx.facts.docker.daemon?.pid;
   const denv = pid ? readEnviron(pid) : null;
@@ -201,7 +202,7 @@ async function decodeDockerStart(ctx: CheckContext, failed: Outcome, r: RunResul
   const via = real !== path ? ` (→ ${real})` : "";
   const note = "Docker cannot run a one-off runtime: this is `runsc do true` with the runtime's path" +
     `${via} and arguments, not the container`;
-  return decodeStartFailure(failed, r, "docker.hello", rc(ctx), { runsc: { ...runsc, path }, args, env, note });
+  return decodeStartFailure(failed, r, "docker.hello", rc(ctx), { runsc, args, env, note });
 }
 
 export const dockerHello: Check = {

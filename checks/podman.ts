@@ -4,10 +4,14 @@ import { existsSync } from "node:fs";
 import { runInProbeImage } from "../platform/images.ts";
 import { hostRootAt } from "../platform/host-root.ts";
 import { podmanInfoError } from "../platform/engines/podman.ts";
+import { isGenericStartError } from "../platform/runsc-debug.ts";
 import { diagnoseState, registerFix, type RuleContext } from "./rules.ts";
 import { brokenRuntimeFile, type RuntimeFile } from "./runtime-files.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext, type Fix, type Outcome } from "./types.ts";
-import { didNotStart, RUNTIME_NAME, silentRetryNote, signatureOutcome } from "./probe.ts";
+import {
+  decodeStartFailure, didNotStart, probeRunsc, RUNTIME_NAME, silentRetryNote, signatureOutcome, STRICT_NOTE,
+  strictSidecars,
+} from "./probe.ts";
 
 /** containers/common's built-in [engine.runtimes] runsc paths. */
 export const PODMAN_BUILTIN_RUNSC = ["/usr/bin/runsc", "/usr/sbin/runsc", "/usr/local/bin/runsc", "/usr/local/sbin/runsc", "/bin/runsc", "/sbin/runsc", "/run/current-system/sw/bin/runsc"];
@@ -81,24 +85,37 @@ export const podmanHello: Check = {
   timeoutMs: 120_000,
   async run(ctx) {
     const bin = ctx.facts.engines!.podman.detection!.binary!;
+    const script = ["sh", "-c", "dmesg 2>&1; exit 0"];
+    const opts = { env: ctx.options.env, timeoutMs: 90_000 };
+    // --runtime-flag hands runsc flags to this one podman run; containers.conf is not touched.
+    const asFlags = (flags: string[]) => flags.flatMap((a) => ["--runtime-flag", a.replace(/^--/, "")]);
+    const probe = (flags: string[] = []) =>
+      runInProbeImage(bin, ["--runtime", RUNTIME_NAME, ...asFlags(flags), "--rm", "--network", "none"], script, opts);
+    const runsc = await probeRunsc(ctx, (ctx.finding("podman.runtime").data as { path?: string } | undefined)?.path);
+    const strict = strictSidecars(runsc);
     // A probe: when the sandbox fails with a rule whose fix is a runsc flag, run again with that flag
     // (podman --runtime-flag) and observe the next failure, so one fix registers every flag this host
     // proved it needs (rootless here: ignore-cgroups for cgroup-denied, then network=none for netns-root).
     const probed: string[] = [];
     const rules: string[] = [];
     const causes: string[] = [];
-    const details: string[] = [];
+    const details: string[] = strict.length ? [`sidecars: ${STRICT_NOTE}`] : [];
     let first: Outcome | null = null;
     for (;;) {
-      const flags = probed.flatMap((f) => ["--runtime-flag", f]);
-      const runArgs = ["--runtime", RUNTIME_NAME, ...flags, "--rm", "--network", "none"];
-      const probe = await runInProbeImage(bin, runArgs, ["sh", "-c", "dmesg 2>&1; exit 0"], { env: ctx.options.env, timeoutMs: 90_000 });
-      const { result: r, args, silentFirst } = probe;
+      const { result: r, args, silentFirst } = await probe([...strict, ...probed]);
       const cmd = `podman ${args.slice(0, -1).join(" ")} '${args.at(-1)}'`;
       details.push(`$ ${cmd}  (${r.durationMs} ms)`);
       if (silentFirst) details.push(silentRetryNote(silentFirst));
       if (r.code !== 0) {
-        const failed = didNotStart("podman.hello", r, cmd, rc(ctx, "podman"), []);
+        let failed = didNotStart("podman.hello", r, cmd, rc(ctx, "podman"), []);
+        if (runsc && isGenericStartError(`${r.stderr}\n${r.stdout}`)) {
+          // The generic start error says nothing: rerun once with runsc's debug logs and decode them.
+          const shown = asFlags([...strict, ...probed, "--debug", "--debug-log=<private temp dir>/"]).join(" ");
+          const how = `podman run --runtime ${RUNTIME_NAME} ${shown} …`;
+          const rerun = async (debugArgs: string[]) => (await probe([...strict, ...probed, ...debugArgs])).result;
+          const rerunOf = { runsc, args: [], env: ctx.options.env, engine: { how, rerun } };
+          failed = await decodeStartFailure(failed, r, "podman.hello", rc(ctx, "podman"), rerunOf);
+        }
         const fresh = flagsOf(failed.diagnosis?.fix).filter((f) => !probed.includes(f));
         if (!first) first = failed;
         if (!fresh.length || probed.length + fresh.length > MAX_PROBED_FLAGS) {

@@ -2,10 +2,11 @@
 // and how a probe's result becomes a finding — a start that failed is diagnosed by the
 // rules table (else shown verbatim), a run is judged by gVisor's dmesg signature.
 import { failureText, type RunResult } from "../platform/proc.ts";
-import { GVISOR_SIGNATURE, primaryRunsc, readsWrongGoroutineId, type RunscBinary } from "../platform/runsc.ts";
-import { isGenericStartError, logKind, rerunWithDebug } from "../platform/runsc-debug.ts";
-import { diagnose, diagnoseState, unknownError, type RuleContext } from "./rules.ts";
-import { fail, pass, type Diagnosis, type Outcome } from "./types.ts";
+import { existsSync } from "node:fs";
+import { GVISOR_SIGNATURE, inspectRunsc, primaryRunsc, readsWrongGoroutineId, type RunscBinary } from "../platform/runsc.ts";
+import { isGenericStartError, logKind, rerunWithDebug, withDebugLogs } from "../platform/runsc-debug.ts";
+import { diagnose, diagnoseState, RULES, unknownError, type RuleContext } from "./rules.ts";
+import { fail, pass, type CheckContext, type Diagnosis, type Outcome } from "./types.ts";
 
 export { GVISOR_SIGNATURE };
 export const RUNTIME_NAME = "runsc";
@@ -48,6 +49,27 @@ export function signatureOutcome(dmesg: string[], notGvisor: Diagnosis, details:
   return pass(`dmesg shows "${sig.trim()}"${durationMs === undefined ? "" : ` (${durationMs} ms)`}`, [...details, `dmesg: ${sig.trim()}`]);
 }
 
+/**
+ * The runsc (or wrapper) at `path` an engine runs, inspected once (facts first); null when there is
+ * no such file. `versionOk` false: it does not run at all (decodeStartFailure reads its words).
+ */
+export async function probeRunsc(ctx: CheckContext, path: string | null | undefined): Promise<RunscBinary | null> {
+  if (!path?.startsWith("/") || !existsSync(path)) return null;
+  const r = ctx.facts.runsc.find((b) => b.path === path) ?? (await inspectRunsc(path, false));
+  return { ...r, path };
+}
+
+/** What the details say of a probe run with --sidecar-usage-policy=STRICT. */
+export const STRICT_NOTE = "STRICT (--sidecar-usage-policy=STRICT: no embedded fallback can hide a missing sidecar)";
+
+/**
+ * The flags that make a probe's runsc refuse the embedded-sidecar fallback, where its release knows
+ * --sidecar-usage-policy (a fallback would pass the probe and hide a missing gvisor-bin/ sidecar).
+ */
+export function strictSidecars(runsc: Pick<RunscBinary, "features"> | null | undefined): string[] {
+  return runsc?.features?.flags.includes("sidecar-usage-policy") ? ["--sidecar-usage-policy=STRICT"] : [];
+}
+
 export interface DebugRerun {
   /** The runsc the failed probe ran (its features say whether --debug-command exists). */
   runsc: RunscBinary;
@@ -56,6 +78,12 @@ export interface DebugRerun {
   env: NodeJS.ProcessEnv;
   /** Said in the details when the rerun is not the probe itself (engines: `runsc do`). */
   note?: string;
+  /**
+   * The probe itself, rerun through its engine with runsc's debug flags handed over by a one-off
+   * means only this rerun uses (never the user's runtime config); `how` is its command line for
+   * the details. Without it, the rerun is `runsc ARGS`.
+   */
+  engine?: { how: string; rerun: (debugArgs: string[]) => Promise<RunResult> };
 }
 
 /**
@@ -67,9 +95,21 @@ export async function decodeStartFailure(
   failed: Outcome, r: RunResult, checkId: string, rc: RuleContext, rerun: DebugRerun,
 ): Promise<Outcome> {
   if (failed.status !== "fail" || !isGenericStartError(`${r.stderr}\n${r.stdout}`)) return failed;
+  // The engine's runsc does not even print its version (e.g. it panics in an init function): a
+  // debug rerun would die the same way before logging; its own words are the evidence.
+  if (!rerun.runsc.versionOk) {
+    const said = `\`${rerun.runsc.path} --version\` fails too: ${rerun.runsc.versionText}`;
+    const d = diagnose(checkId, rerun.runsc.versionText, rc);
+    const details = [...(failed.details ?? []), said];
+    return d ? { ...failed, message: `${failed.message}; ${said}`, details, diagnosis: d } : { ...failed, details };
+  }
   const opts = { env: rerun.env, timeoutMs: 30_000, cwd: "/" };
-  const dbg = await rerunWithDebug(rerun.runsc.path, rerun.args, rerun.runsc.features, opts);
-  const how = `$ ${rerun.runsc.path} ${dbg.debugArgs[0]} --debug-log=<private temp dir>/ ${rerun.args.join(" ")}`;
+  const dbg = rerun.engine
+    ? await withDebugLogs(rerun.runsc.features, rerun.engine.rerun)
+    : await rerunWithDebug(rerun.runsc.path, rerun.args, rerun.runsc.features, opts);
+  const how = rerun.engine
+    ? `$ ${rerun.engine.how}`
+    : `$ ${rerun.runsc.path} ${dbg.debugArgs[0]} --debug-log=<private temp dir>/ ${rerun.args.join(" ")}`;
   const head = `rerun with runsc debug logs${rerun.note ? ` (${rerun.note})` : ""}:`;
   const details = [...(failed.details ?? []), head, how];
   const kinds = dbg.files.map(logKind).join(", ");
@@ -83,7 +123,10 @@ export async function decodeStartFailure(
   }
   details.push(`decisive lines of ${kinds}:`, ...dbg.lines.map((l) => `  ${l}`));
   const decoded = dbg.causes.length ? diagnose(checkId, dbg.causes.join("\n"), rc) : null;
-  const first = dbg.causes[0];
+  // The message names the line the rule matched (seccomp refused: the boot log's ptrace panic comes
+  // first, but the gofer's seccomp line is the cause), else the sandbox's first fatal line.
+  const pattern = RULES.find((x) => x.id === decoded?.rule)?.pattern;
+  const first = (pattern && dbg.causes.find((c) => pattern.test(c))) || dbg.causes[0];
   const said = `${failed.diagnosis?.cause ?? "The sandbox did not start."} runsc's log says: ${first}`;
   const undecoded = first ? { ...(failed.diagnosis ?? unknownError(how, first)), cause: said } : failed.diagnosis;
   const base = decoded ?? undecoded;

@@ -7,7 +7,7 @@ import { primaryRunsc, readsWrongGoroutineId, type RunscBinary } from "../platfo
 import { expectedSidecars, SIDECARS_SINCE, unknownFlags } from "../platform/runsc-features.ts";
 import { compareGvisor, gvisorAgeDays } from "../platform/versions.ts";
 import { diagnose, diagnoseState, installFix, unknownError, type RuleContext } from "./rules.ts";
-import { decodeStartFailure, didNotStart, signatureOutcome } from "./probe.ts";
+import { decodeStartFailure, didNotStart, signatureOutcome, STRICT_NOTE, strictSidecars } from "./probe.ts";
 import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 import type { EngineDetection } from "../platform/engines/types.ts";
 import { installedReleaseOf, layoutFor, readState } from "../platform/release/layout.ts";
@@ -167,11 +167,13 @@ export const runscSmoke: Check = {
   async run(ctx) {
     const r = theRunsc(ctx);
     // dmesg inside the sandbox doubles as the signature probe (runsc do uses the host's files).
-    const args = ["--network=none", "do", "dmesg"];
+    const strict = strictSidecars(r);
+    const args = [...strict, "--network=none", "do", "dmesg"];
     const res = await run(r.path, args, { timeoutMs: 30_000, env: ctx.options.env, cwd: "/" });
     const cmd = `sudo ${r.path} ${args.join(" ")}`;
+    const sidecars = strict.length ? [`sidecars: ${STRICT_NOTE}`] : [];
     if (res.code !== 0) {
-      const failed = didNotStart("runsc.smoke", res, cmd, rc(ctx), [`$ ${cmd}`], "the sandbox");
+      const failed = didNotStart("runsc.smoke", res, cmd, rc(ctx), [`$ ${cmd}`, ...sidecars], "the sandbox");
       if (failed.diagnosis?.rule !== "cgroup-controller-missing") {
         return decodeStartFailure(failed, res, "runsc.smoke", { ...rc(ctx) }, { runsc: r, args, env: ctx.options.env });
       }
@@ -188,6 +190,8 @@ export const runscSmoke: Check = {
       if (ok.status !== "pass") return ok;
       return warn(`the sandbox starts only with --ignore-cgroups: ${ok.message}`, failed.diagnosis, ok.details);
     }
-    return signatureOutcome(res.stdout.split("\n").filter(Boolean), unknownError(cmd, res.stdout.split("\n")[0] ?? ""), [`$ ${cmd}`], res.durationMs);
+    const notGvisor = unknownError(cmd, res.stdout.split("\n")[0] ?? "");
+    const lines = res.stdout.split("\n").filter(Boolean);
+    return signatureOutcome(lines, notGvisor, [`$ ${cmd}`, ...sidecars], res.durationMs);
   },
 };

@@ -1,6 +1,7 @@
 // Host facts: gathered once, concurrently, before any check runs. Facts are plain
 // data; checks read them and never re-run a command a fact already ran.
 import { existsSync, lstatSync, readFileSync, readlinkSync, accessSync, constants, readdirSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import os from "node:os";
 import { unameArch } from "./arch.ts";
 import { dockerEndpoint, dockerHost, dockerInfoVia, dockerdServing, daemonConfigPath, type DockerInfo } from "./docker.ts";
@@ -128,9 +129,9 @@ export function detectContainer(env: NodeJS.ProcessEnv): HostFacts["container"] 
 }
 
 /** Read a /proc file for a fact: its text, or why it could not be read (the errno's words). */
-function readProc(p: string): { text: string | null; error: string | null } {
+async function readProc(p: string): Promise<{ text: string | null; error: string | null }> {
   try {
-    return { text: readFileSync(p, "utf8"), error: null };
+    return { text: await readFile(p, "utf8"), error: null };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     // "EACCES: permission denied, open '/proc/…'" → "EACCES: permission denied"
@@ -139,8 +140,8 @@ function readProc(p: string): { text: string | null; error: string | null } {
   }
 }
 
-export function mmapMinAddrFacts(path = "/proc/sys/vm/mmap_min_addr"): HostFacts["mmapMinAddr"] {
-  const { text, error } = readProc(path);
+export async function mmapMinAddrFacts(path = "/proc/sys/vm/mmap_min_addr"): Promise<HostFacts["mmapMinAddr"]> {
+  const { text, error } = await readProc(path);
   if (text === null) return { value: null, error };
   const value = /^\s*\d+\s*$/.test(text) ? Number(text.trim()) : null;
   return { value, error: value === null ? `not a number: ${JSON.stringify(text.trim())}` : null };
@@ -161,13 +162,27 @@ export function memlockOf(limits: string | null): number | null | undefined {
   return m[1] === "unlimited" ? null : Number(m[1]);
 }
 
-function memlockFacts(daemons: { who: string; pid: number }[]): MemlockLimit[] {
-  const out: MemlockLimit[] = [];
-  for (const d of [{ who: "self", pid: null as number | null }, ...daemons]) {
-    const soft = memlockOf(readText(`/proc/${d.pid ?? "self"}/limits`));
-    if (soft !== undefined) out.push({ who: d.who, pid: d.pid, soft });
-  }
-  return out;
+async function memlockFacts(daemons: { who: string; pid: number }[]): Promise<MemlockLimit[]> {
+  const all = [{ who: "self", pid: null as number | null }, ...daemons];
+  const limits = await Promise.all(all.map((d) => readProc(`/proc/${d.pid ?? "self"}/limits`)));
+  return all.flatMap((d, i) => {
+    const soft = memlockOf(limits[i]!.text);
+    return soft === undefined ? [] : [{ who: d.who, pid: d.pid, soft }];
+  });
+}
+
+/** The kernel facts runsc needs beyond the version: read together, alongside the other facts. */
+async function runscHostFacts(daemons: DaemonProcess[][]) {
+  const [dockerd, containerd] = daemons;
+  const [mmapMinAddr, status, memlock] = await Promise.all([
+    mmapMinAddrFacts(),
+    readProc("/proc/self/status"),
+    memlockFacts([
+      ...dockerd!.map((d) => ({ who: "dockerd", pid: d.pid })),
+      ...containerd!.map((d) => ({ who: "containerd", pid: d.pid })),
+    ]),
+  ]);
+  return { mmapMinAddr, seccomp: seccompFacts(status.text), memlock };
 }
 
 function cpuFacts(): HostFacts["cpu"] {
@@ -222,7 +237,10 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
   const enginesP = !daemonsToo
     ? Promise.resolve(null)
     : gatherEngineFacts(env, { dockerd, containerd }, Promise.all([dockerP, runscP]).then(([docker, runsc]) => ({ dockerd, containerd, runsc, docker: docker ?? undefined })), root);
-  const [gvisor, runsc, docker, engines] = await Promise.all([detectSelfSandbox({ dmesg: opts.selfOnly ? "always" : "to-confirm" }), runscP, dockerP, enginesP]);
+  const selfP = detectSelfSandbox({ dmesg: opts.selfOnly ? "always" : "to-confirm" });
+  const [gvisor, runsc, docker, engines, runscHost] = await Promise.all([
+    selfP, runscP, dockerP, enginesP, runscHostFacts([dockerd, containerd]),
+  ]);
   return {
     hostRoot: root.foreign ? root.dir : null,
     os: process.platform,
@@ -237,12 +255,7 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
     kvm: { present: kvmPresent, usable: kvmUsable },
     cgroup: { version: existsSync("/sys/fs/cgroup/cgroup.controllers") ? 2 : existsSync("/sys/fs/cgroup") ? 1 : null },
     sysctl: { ptraceScope: readInt("/proc/sys/kernel/yama/ptrace_scope"), maxUserNamespaces: readInt("/proc/sys/user/max_user_namespaces") },
-    mmapMinAddr: mmapMinAddrFacts(),
-    seccomp: seccompFacts(readText("/proc/self/status")),
-    memlock: memlockFacts([
-      ...dockerd.map((d) => ({ who: "dockerd", pid: d.pid })),
-      ...containerd.map((d) => ({ who: "containerd", pid: d.pid })),
-    ]),
+    ...runscHost,
     tmp: tmpFacts(env, root),
     cpu: cpuFacts(),
     runsc,

@@ -84,20 +84,28 @@ export interface DebugRun extends DecodedLogs {
 }
 
 /**
- * Run `runsc ARGS` once more with debug logging into a private temp dir (removed afterwards)
- * and decode the logs. `--debug-command` limits them to the processes that matter where the
- * release knows it.
+ * Run a probe once more with runsc's debug flags (`--debug --debug-log=DIR/`, and `--debug-command`
+ * where the release knows it) pointing into a private temp dir, decode the logs, remove the dir.
+ * `rerun` gets the flags as runsc global flags and decides how they reach runsc: on its command
+ * line, through `podman --runtime-flag`, through a one-off wrapper or shim config for ctr.
  */
-export async function rerunWithDebug(
-  runsc: string, args: string[], features: RunscFeatures | null | undefined, opts: RunOptions = {},
+export async function withDebugLogs(
+  features: RunscFeatures | null | undefined, rerun: (debugArgs: string[]) => Promise<RunResult>,
 ): Promise<DebugRun> {
   const dir = mkdtempSync(join(tmpdir(), "gvd-runsc-debug-"));
   try {
     const debugArgs = ["--debug", `--debug-log=${dir}/`];
     if (features?.flags.includes("debug-command")) debugArgs.push("--debug-command=boot,gofer,create,start,run,do");
-    const result = await run(runsc, [...debugArgs, ...args], opts);
+    const result = await rerun(debugArgs);
     return { result, debugArgs, ...decodeLogDir(dir) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Run `runsc ARGS` once more with debug logs (withDebugLogs) and decode them. */
+export function rerunWithDebug(
+  runsc: string, args: string[], features: RunscFeatures | null | undefined, opts: RunOptions = {},
+): Promise<DebugRun> {
+  return withDebugLogs(features, (debugArgs) => run(runsc, [...debugArgs, ...args], opts));
 }

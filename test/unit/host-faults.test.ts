@@ -259,8 +259,9 @@ describe.skipIf(!root)("runsc on a real faulty host: the checks diagnose it by r
     }, 30_000);
 
     const faults = [
-      { name: "seccomp(2) → ENOSYS", deny: "38 seccomp", rule: "seccomp-unavailable" },
-      { name: "ptrace(2) → EPERM", deny: "1 ptrace", rule: "ptrace-blocked" },
+      // The boot log's first line is a ptrace panic in both cases: the message names the matched line.
+      { name: "seccomp(2) → ENOSYS", deny: "38 seccomp", rule: "seccomp-unavailable", said: /log: .*seccomp/ },
+      { name: "ptrace(2) → EPERM", deny: "1 ptrace", rule: "ptrace-blocked", said: /log: .*unable to attach/ },
     ];
     for (const f of faults) {
       test.skipIf(!existsSync(runsc) || !denySyscallTool())(`runsc ${release}, ${f.name}: runsc.smoke`, async () => {
@@ -270,6 +271,7 @@ describe.skipIf(!root)("runsc on a real faulty host: the checks diagnose it by r
           const o = await checkWith(runscSmoke, wrapper(dir, runsc, `${denySyscallTool()} ${f.deny}`));
           expect(o.status).toBe("fail");
           expect(o.message).toContain("waiting for sandbox to start: EOF");
+          expect(o.message).toMatch(f.said);
           expect(o.diagnosis?.rule).toBe(f.rule);
           expect(o.diagnosis?.log?.length).toBeGreaterThan(0);
           expect(o.diagnosis?.log?.length).toBeLessThanOrEqual(10);
