@@ -99,12 +99,13 @@ export const podmanHello: Check = {
     const probed: string[] = [];
     const rules: string[] = [];
     const causes: string[] = [];
-    const details: string[] = strict.length ? [`sidecars: ${STRICT_NOTE}`] : [];
+    const details: string[] = [];
     let first: Outcome | null = null;
     for (;;) {
       const { result: r, args, silentFirst } = await probe([...strict, ...probed]);
       const cmd = `podman ${args.slice(0, -1).join(" ")} '${args.at(-1)}'`;
       details.push(`$ ${cmd}  (${r.durationMs} ms)`);
+      if (strict.length && details.length === 1) details.push(`sidecars: ${STRICT_NOTE}`);
       if (silentFirst) details.push(silentRetryNote(silentFirst));
       if (r.code !== 0) {
         let failed = didNotStart("podman.hello", r, cmd, rc(ctx, "podman"), []);
