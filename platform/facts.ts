@@ -11,6 +11,7 @@ import { findRunscBinaries, findRunscInRoot, type RunscBinary } from "./runsc.ts
 import { SELF_ROOT, type HostRoot } from "./host-root.ts";
 import { join } from "node:path";
 import { parseKernel } from "./versions.ts";
+import { readElf } from "./elf.ts";
 import { gatherEngineFacts, type EnginesFacts } from "./engine-facts.ts";
 import { which, SYSTEM_BIN_DIRS } from "./which.ts";
 import { detectSelfSandbox, type SelfSandboxFacts } from "./self-sandbox.ts";
@@ -108,7 +109,10 @@ const readInt = (p: string): number | null => {
   return t === null || t.trim() === "" ? null : Number.parseInt(t.trim(), 10);
 };
 
-function detectLibc(root: HostRoot): HostFacts["libc"] {
+export function detectLibc(root: HostRoot): HostFacts["libc"] {
+  // The system's libc is the one its own shell loads: a glibc host with musl-tools has ld-musl-* in /lib too.
+  const interp = readElf(root.local("/bin/sh"))?.interpreter; // root.local keeps links inside the root
+  if (interp) return /ld-musl/.test(interp) ? "musl" : /ld-linux/.test(interp) ? "glibc" : "unknown";
   try {
     if (readdirSync(root.local("/lib")).some((f) => f.startsWith("ld-musl-"))) return "musl";
   } catch {}
