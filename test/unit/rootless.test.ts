@@ -3,6 +3,7 @@
 // doctor finds a rootless dockerd's socket. Texts marked "real" were produced here (uid 1001,
 // cgroup v1, runsc 20221219, podman 4.3.1, dockerd 20.10 under RootlessKit 1.1).
 import { afterAll, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +14,7 @@ import { fail, type CheckOptions, type Finding } from "../../checks/types.ts";
 import { DEFAULT_WRAPPER_DIR, defaultWrapperDir } from "../../platform/engines/runtime-args.ts";
 import type { HostFacts } from "../../platform/facts.ts";
 import { listeningUnixPaths } from "../../platform/procs.ts";
+import { dockerHost } from "../../platform/docker.ts";
 import { systemdUnitOf } from "../../platform/engines/daemon-control.ts";
 import { planFixes } from "../../src/fix.ts";
 import { planDaemonJson } from "../../platform/engines/daemon-json.ts";
@@ -169,5 +171,22 @@ describe("--remove gives a user's daemon.json back byte for byte", () => {
     const two = '{"runtimes": {"kata": {"path": "/usr/bin/kata"}, "runsc": {"path": "/usr/bin/runsc"}}}\n';
     const rm = planDaemonJson({ file: "/d.json", before: two, request: req(true), force: false });
     expect(rm.afterReload).toBeUndefined();
+  });
+});
+
+describe("a rootless dockerd reached through a docker context (docker context use rootless), as the CLI resolves it", () => {
+  const home = mkdtempSync(join(tmpdir(), "gvd-ctx-"));
+  afterAll(() => rmSync(home, { recursive: true, force: true }));
+  const id = createHash("sha256").update("rootless").digest("hex");
+  mkdirSync(join(home, ".docker", "contexts", "meta", id), { recursive: true });
+  writeFileSync(join(home, ".docker", "contexts", "meta", id, "meta.json"),
+    JSON.stringify({ Name: "rootless", Endpoints: { docker: { Host: "unix:///run/user/1001/docker.sock", SkipTLSVerify: false } } }));
+  writeFileSync(join(home, ".docker", "config.json"), JSON.stringify({ currentContext: "rootless" }));
+
+  test("currentContext → its socket; DOCKER_HOST wins; DOCKER_CONTEXT=default → the default socket", () => {
+    expect(dockerHost({ HOME: home })).toBe("unix:///run/user/1001/docker.sock");
+    expect(dockerHost({ HOME: home, DOCKER_HOST: "unix:///x.sock" })).toBe("unix:///x.sock");
+    expect(dockerHost({ HOME: home, DOCKER_CONTEXT: "default" })).toBe("unix:///var/run/docker.sock");
+    expect(dockerHost({ HOME: join(home, "nowhere") })).toBe("unix:///var/run/docker.sock");
   });
 });
