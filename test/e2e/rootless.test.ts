@@ -18,6 +18,8 @@ import { BED, BED_PREFIX, waitFor } from "../bed/bed.ts";
 import { BINARY, finding, gvd, type CliResult } from "../helpers/cli.ts";
 
 const ROOTLESS_SH = "/usr/share/docker.io/contrib/dockerd-rootless.sh";
+/** The runsc configure registers by default (gvisor-doctor install's link first, as on a served host). */
+const RUNSC = existsSync("/usr/local/bin/runsc") ? "/usr/local/bin/runsc" : "/usr/bin/runsc";
 const TOOLS = ["runuser", "useradd", "userdel", "podman", "newuidmap"];
 const missing = TOOLS.filter((t) => !which(t, "/usr/sbin:/usr/bin:/sbin:/bin"));
 const CAN = BED.ok && !missing.length;
@@ -115,6 +117,13 @@ describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman an
     rmSync(dir, { recursive: true, force: true });
   });
 
+  test("runsc direct: runsc.smoke runs for the user, rootless (runsc --rootless --network=none do)", () => {
+    const r = asUser(["check", "--json", "--only", "runsc.smoke"], { DOCKER_HOST: "unix:///nonexistent.sock" });
+    const smoke = finding(r.json, "runsc.smoke");
+    expect(smoke).toMatchObject({ status: "pass", message: expect.stringContaining("Starting gVisor") });
+    expect(smoke.details[0]).toBe(`$ ${RUNSC} --rootless --network=none do dmesg`);
+  });
+
   test("podman: check names cgroup-denied with a fix without sudo → --fix --yes → hello under runsc → --remove restores", () => {
     const userConf = join(home, ".config", "containers", "containers.conf");
     const mine = read(userConf);
@@ -134,7 +143,7 @@ describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman an
     ]);
     expect(finding(fixed.json, "podman.hello")).toMatchObject({ status: "pass", message: expect.stringContaining("Starting gVisor") });
     const wrapper = join(home, ".local", "libexec", "gvisor-doctor", "podman-runsc");
-    expect(read(wrapper)).toContain("exec /usr/bin/runsc --ignore-cgroups --network=none \"$@\"");
+    expect(read(wrapper)).toContain(`exec ${RUNSC} --ignore-cgroups --network=none "$@"`);
     expect(read(join(home, ".config", "containers", "containers.conf.d", "99-gvisor.conf"))).toContain(`runsc = ["${wrapper}"]`);
     expect(statSync(wrapper).uid).toBe(uid);
 
@@ -176,13 +185,13 @@ describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman an
     expect(fixed.code).toBe(0);
     expect(fixed.json.fix.applied.map((a: any) => `${a.command} ${a.status}`)).toEqual([
       "gvisor-doctor configure docker applied",
-      "gvisor-doctor configure docker --runtime-arg=--ignore-cgroups --runsc /usr/bin/runsc applied",
-      "gvisor-doctor configure docker --runtime-arg=--ignore-cgroups --runtime-arg=--network=none --runsc /usr/bin/runsc applied",
+      `gvisor-doctor configure docker --runtime-arg=--ignore-cgroups --runsc ${RUNSC} applied`,
+      `gvisor-doctor configure docker --runtime-arg=--ignore-cgroups --runtime-arg=--network=none --runsc ${RUNSC} applied`,
     ]);
     expect(finding(fixed.json, "docker.hello").status).toBe("pass");
     expect(finding(fixed.json, "docker.signature")).toMatchObject({ status: "pass", message: expect.stringContaining("Starting gVisor") });
     const json = JSON.parse(read(daemonJson)!);
-    expect(json).toMatchObject({ debug: false, runtimes: { runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--ignore-cgroups", "--network=none"] } } });
+    expect(json).toMatchObject({ debug: false, runtimes: { runsc: { path: RUNSC, runtimeArgs: ["--ignore-cgroups", "--network=none"] } } });
 
     const removed = asUser(["configure", "--remove", "--json"], { DOCKER_HOST: host });
     expect(removed.code).toBe(0);
