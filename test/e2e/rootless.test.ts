@@ -175,6 +175,10 @@ describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman an
       "--format", "{{.ServerVersion}}"], { encoding: "utf8", cwd: home });
     await waitFor("the rootless dockerd to answer", () => existsSync(sock) && info().status === 0, 60_000, log);
 
+    // Without DOCKER_HOST (and no docker context) docker talks to the system's socket: the doctor says where yours is.
+    const unset = finding(asUser(["check", "--json", "--only", "docker.daemon"]).json, "docker.daemon");
+    expect(unset).toMatchObject({ status: "fail", diagnosis: { fix: { id: "docker.rootless-host", command: `export DOCKER_HOST=${host}` } } });
+
     const before = asUser(["check", "--json", "--only", "docker"], { DOCKER_HOST: host });
     const rt = finding(before.json, "docker.runtime");
     expect(rt).toMatchObject({ status: "fail", diagnosis: { fix: { id: "docker.register-runtime" } } });
