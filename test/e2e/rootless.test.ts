@@ -124,6 +124,25 @@ describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman an
     expect(smoke.details[0]).toBe(`$ ${RUNSC} --rootless --network=none do dmesg`);
   });
 
+  test("podman without subordinate ids: the probe ends at subids-missing (not a runsc permission problem), fix for root", () => {
+    // Only this user's lines go and come back: other users' ranges are never rewritten.
+    const mine = (l: string) => l.startsWith(`${user}:`);
+    const lines = (f: string) => readFileSync(f, "utf8").split("\n");
+    const saved = ["/etc/subuid", "/etc/subgid"].map((f) => [f, lines(f).filter(mine).join("\n")] as const);
+    try {
+      for (const [f] of saved) writeFileSync(f, lines(f).filter((l) => !mine(l)).join("\n"));
+      const r = asUser(["check", "--json", "--only", "podman"], { DOCKER_HOST: "unix:///nonexistent.sock" });
+      const hello = finding(r.json, "podman.hello");
+      expect(hello).toMatchObject({ status: "fail", diagnosis: { rule: "subids-missing", fix: { id: "host.subids", automatic: false } } });
+      expect(hello.details).toContain("→ cgroup-denied: retrying with --runtime-flag ignore-cgroups");
+    } finally {
+      for (const [f, text] of saved) appendFileSync(f, `${readFileSync(f, "utf8").endsWith("\n") ? "" : "\n"}${text}\n`);
+    }
+    // What the fix says after the ids are back: podman maps them again.
+    const migrate = spawnSync("runuser", ["-u", user, "--", "env", "-i", ...userEnv(), "podman", "system", "migrate"], { cwd: home, encoding: "utf8" });
+    expect(migrate.status).toBe(0);
+  }, 120_000);
+
   test("podman: check names cgroup-denied with a fix without sudo → --fix --yes → hello under runsc → --remove restores", () => {
     const userConf = join(home, ".config", "containers", "containers.conf");
     const mine = read(userConf);

@@ -12,7 +12,7 @@ import { podmanHello } from "../../checks/podman.ts";
 import { diagnose, registerFix } from "../../checks/rules.ts";
 import { fail, type CheckOptions, type Finding } from "../../checks/types.ts";
 import { DEFAULT_WRAPPER_DIR, defaultWrapperDir } from "../../platform/engines/runtime-args.ts";
-import type { HostFacts } from "../../platform/facts.ts";
+import { hasSubIds, type HostFacts } from "../../platform/facts.ts";
 import { listeningUnixPaths } from "../../platform/procs.ts";
 import { dockerHost } from "../../platform/docker.ts";
 import { systemdUnitOf } from "../../platform/engines/daemon-control.ts";
@@ -188,5 +188,25 @@ describe("a rootless dockerd reached through a docker context (docker context us
     expect(dockerHost({ HOME: home, DOCKER_HOST: "unix:///x.sock" })).toBe("unix:///x.sock");
     expect(dockerHost({ HOME: home, DOCKER_CONTEXT: "default" })).toBe("unix:///var/run/docker.sock");
     expect(dockerHost({ HOME: join(home, "nowhere") })).toBe("unix:///var/run/docker.sock");
+  });
+});
+
+describe("a normal user without subordinate ids", () => {
+  const text = (subuid: string, subgid: string) => (p: string) => (p === "/etc/subuid" ? subuid : subgid);
+
+  test("hasSubIds: a range in both files, by name or uid; one file without it is not enough", () => {
+    expect(hasSubIds(1001, text("u:100000:65536\n", "u:100000:65536\n"), "u")).toBe(true);
+    expect(hasSubIds(1001, text("1001:100000:65536\n", "1001:100000:65536\n"), "u")).toBe(true);
+    expect(hasSubIds(1001, text("u:100000:65536\n", "other:100000:65536\n"), "u")).toBe(false);
+    expect(hasSubIds(1001, () => { throw new Error("EACCES"); }, "u")).toBeNull();
+  });
+
+  test("real: runsc's fork/exec EPERM is subids-missing for them, still sandbox-permissions otherwise", () => {
+    const real = "Error: /usr/bin/runsc: creating container: cannot create sandbox: cannot create sandbox process: starting sandbox: "
+      + "fork/exec /proc/self/exe: operation not permitted: OCI permission denied";
+    const without = { ...facts(1002), user: { uid: 1002, root: false, subIds: false } } as HostFacts;
+    expect(diagnose("podman.hello", real, { facts: without, engine: "podman", runtime: "runsc" })?.rule).toBe("subids-missing");
+    const withIds = { ...facts(1002), user: { uid: 1002, root: false, subIds: true } } as HostFacts;
+    expect(diagnose("podman.hello", real, { facts: withIds, engine: "podman", runtime: "runsc" })?.rule).toBe("sandbox-permissions");
   });
 });
