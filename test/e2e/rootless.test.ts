@@ -16,6 +16,7 @@ import { pidAlive } from "../../platform/procs.ts";
 import { which } from "../../platform/which.ts";
 import { BED, BED_PREFIX, waitFor } from "../bed/bed.ts";
 import { BINARY, finding, gvd, type CliResult } from "../helpers/cli.ts";
+import { assertReportSchema } from "../helpers/schema.ts";
 
 const ROOTLESS_SH = "/usr/share/docker.io/contrib/dockerd-rootless.sh";
 /** The runsc configure registers by default (gvisor-doctor install's link first, as on a served host). */
@@ -147,6 +148,8 @@ describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman an
     const userConf = join(home, ".config", "containers", "containers.conf");
     const mine = read(userConf);
     const before = asUser(["check", "--json", "--only", "podman"], { DOCKER_HOST: "unix:///nonexistent.sock" });
+    assertReportSchema(before.json);
+    expect(before.json.host.user).toMatchObject({ uid, root: false, subIds: true });
     const hello = finding(before.json, "podman.hello");
     expect(hello).toMatchObject({ status: "fail", diagnosis: { rule: "cgroup-denied", fix: { id: "podman.register-runtime", automatic: true } } });
     // The probe re-ran the container with each flag a failure proved: cgroups first, then the network.
