@@ -63,8 +63,10 @@ export const dockerDaemon: Check = {
       return fail(`cannot reach dockerd at ${d.host}: ${d.infoError}`, {
         cause: `Your rootless dockerd listens at ${rootless}, but DOCKER_HOST is unset and no docker context names it: `
           + `docker (and gvisor-doctor) talk to ${d.host} instead.`,
-        fix: { id: "docker.rootless-host", summary: "Point docker at your rootless dockerd", command: `export DOCKER_HOST=${rootless}`,
-          automatic: false },
+        fix: {
+          id: "docker.rootless-host", summary: "Point docker at your rootless dockerd",
+          command: `export DOCKER_HOST=${rootless}`, automatic: false,
+        },
       }, details);
     }
     if (!d.info) return fail(`cannot reach dockerd at ${d.host}: ${d.infoError}`, daemonDiagnosis(d.infoError ?? "", facts.systemd), details);

@@ -143,9 +143,10 @@ export const RULES: Rule[] = [
       + " only your own uid: runsc cannot switch its sandbox to the user nobody there.",
     fix: () => ({
       id: "host.subids", automatic: false,
-      summary: "Give the user a range of subordinate ids no other user has (root edits /etc/subuid and /etc/subgid), then"
-        + " let Podman pick it up",
-      command: "sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 \"$USER\" && podman system migrate",
+      summary: "Give the user a range of subordinate ids no other user has (root edits /etc/subuid and"
+        + " /etc/subgid), then let Podman pick it up",
+      command: "sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 \"$USER\""
+        + " && podman system migrate",
     }),
   },
   {

@@ -25,7 +25,8 @@ export function contextHost(env: NodeJS.ProcessEnv): string | null {
   const dir = env.DOCKER_CONFIG || (env.HOME ? join(env.HOME, ".docker") : null);
   if (!dir) return null;
   try {
-    const name = env.DOCKER_CONTEXT?.trim() || JSON.parse(readFileSync(join(dir, "config.json"), "utf8"))?.currentContext;
+    const name = env.DOCKER_CONTEXT?.trim()
+      || JSON.parse(readFileSync(join(dir, "config.json"), "utf8"))?.currentContext;
     if (typeof name !== "string" || !name || name === "default") return null;
     const id = createHash("sha256").update(name).digest("hex");
     const meta = JSON.parse(readFileSync(join(dir, "contexts", "meta", id, "meta.json"), "utf8"));
