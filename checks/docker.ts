@@ -31,11 +31,26 @@ function daemonDiagnosis(error: string, systemd: boolean): Diagnosis {
   };
 }
 
+/**
+ * A normal user's rootless dockerd listens at $XDG_RUNTIME_DIR/docker.sock, but the CLI (and so the
+ * doctor) was pointed elsewhere: neither DOCKER_HOST nor a docker context names it.
+ */
+export function rootlessSocketUnused(facts: CheckContext["facts"], env: NodeJS.ProcessEnv): string | null {
+  if (facts.user?.root !== false || !env.XDG_RUNTIME_DIR) return null;
+  const sock = `${env.XDG_RUNTIME_DIR.replace(/\/+$/, "")}/docker.sock`;
+  try {
+    if (!statSync(sock).isSocket()) return null;
+  } catch {
+    return null;
+  }
+  return facts.docker.host === `unix://${sock}` ? null : `unix://${sock}`;
+}
+
 export const dockerDaemon: Check = {
   id: "docker.daemon",
   title: "Docker daemon is reachable",
   requires: { thisMachine: true },
-  run({ facts }) {
+  run({ facts, options }) {
     const d = facts.docker;
     const explicitHost = d.host !== DEFAULT_DOCKER_HOST;
     const dockerdInstalled = !!facts.engines?.docker.detection?.installed;
@@ -51,6 +66,17 @@ export const dockerDaemon: Check = {
     }
     const via = d.via === "api" ? `via: the Engine API on ${d.api}${d.cli ? "" : " (no docker CLI on PATH)"}` : `via: ${d.cli}`;
     const details = [`host: ${d.host}`, `config: ${d.configPath}`, ...(d.daemon ? [`pid: ${d.daemon.pid} (${d.daemon.argv.join(" ")})`] : []), via];
+    const rootless = rootlessSocketUnused(facts, options.env);
+    if (!d.info && rootless) {
+      return fail(`cannot reach dockerd at ${d.host}: ${d.infoError}`, {
+        cause: `Your rootless dockerd listens at ${rootless}, but DOCKER_HOST is unset and no docker context names it: `
+          + `docker (and gvisor-doctor) talk to ${d.host} instead.`,
+        fix: {
+          id: "docker.rootless-host", summary: "Point docker at your rootless dockerd",
+          command: `export DOCKER_HOST=${rootless}`, automatic: false,
+        },
+      }, details);
+    }
     if (!d.info) return fail(`cannot reach dockerd at ${d.host}: ${d.infoError}`, daemonDiagnosis(d.infoError ?? "", facts.systemd), details);
     return pass(`Docker ${d.info.serverVersion} at ${d.host}`, details);
   },

@@ -70,8 +70,8 @@ export const podmanRuntime: Check = {
 };
 
 /** The runsc flags a register-runtime fix adds (podman spelling: "ignore-cgroups"). */
-const flagsOf = (fix: Fix | null | undefined): string[] =>
-  fix?.id === "podman.register-runtime" ? (fix.argv ?? []).filter((a) => a.startsWith("--runtime-arg=")).map((a) => a.slice(14)) : [];
+const flagsOf = (fix: Fix | null | undefined): string[] => fix?.id !== "podman.register-runtime" ? []
+  : (fix.argv ?? []).filter((a) => a.startsWith("--runtime-arg=")).map((a) => a.slice("--runtime-arg=".length));
 
 /** How many flags the probe adds, one failure at a time, before it gives up (cgroups, network, one spare). */
 const MAX_PROBED_FLAGS = 3;
@@ -129,13 +129,15 @@ export const podmanHello: Check = {
         probed.push(...fresh);
         continue;
       }
-      const ok = signatureOutcome(r.stdout.split("\n").filter(Boolean), { cause: `Podman's "${RUNTIME_NAME}" runtime does not run runsc.`, fix: register("podman") }, details, r.durationMs);
+      const notGvisor = { cause: `Podman's "${RUNTIME_NAME}" runtime does not run runsc.`, fix: register("podman") };
+      const ok = signatureOutcome(r.stdout.split("\n").filter(Boolean), notGvisor, details, r.durationMs);
       if (!first || ok.status !== "pass") return ok;
       // It runs under gVisor only with the probed flags: fail as first seen, with one fix for all of them.
       const summary = `Run ${RUNTIME_NAME} with ${probed.join(", ")} (each proven by a probe: ${rules.join(", ")})`;
       const fix = registerFix(rc(ctx, "podman"), summary, probed);
       return fail(`${first.message}; it runs under gVisor with --runtime-flag ${probed.join(" --runtime-flag ")}`,
-        { ...first.diagnosis!, cause: causes.join(" Then: "), fix }, [...details, ...(ok.details ?? []).filter((d) => !details.includes(d))]);
+        { ...first.diagnosis!, cause: causes.join(" Then: "), fix },
+        [...details, ...(ok.details ?? []).filter((d) => !details.includes(d))]);
     }
   },
 };

@@ -233,6 +233,24 @@ export const RULES: Rule[] = [
       },
   },
   {
+    // Before sandbox-permissions: the same words, but for a normal user without subordinate ids the
+    // sandbox's user (nobody) is not mapped in the engine's user namespace at all.
+    id: "subids-missing", ref: 24, title: "A rootless engine without subordinate ids for the user",
+    scope: ["podman.", "docker."], pattern: /fork\/exec \/proc\/self\/exe: operation not permitted/,
+    when: (f) => f.user?.root === false && f.user.subIds === false,
+    sample: "Error: /usr/bin/runsc: creating container: cannot create sandbox: cannot create sandbox process: "
+      + "starting sandbox: fork/exec /proc/self/exe: operation not permitted: OCI permission denied",
+    cause: () => "/etc/subuid or /etc/subgid gives this user no range, so the rootless engine's user namespace maps"
+      + " only your own uid: runsc cannot switch its sandbox to the user nobody there.",
+    fix: () => ({
+      id: "host.subids", automatic: false,
+      summary: "Give the user a range of subordinate ids no other user has (root edits /etc/subuid and"
+        + " /etc/subgid), then let Podman pick it up",
+      command: "sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 \"$USER\""
+        + " && podman system migrate",
+    }),
+  },
+  {
     // Before sandbox-permissions: the same fork/exec text, but runsc names the real cause.
     id: "userns-denied", ref: 24, title: "The kernel refuses runsc a user namespace",
     scope: ["runsc.", "docker.", "containerd.", "podman."],

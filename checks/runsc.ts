@@ -162,15 +162,18 @@ export const runscSmoke: Check = {
   id: "runsc.smoke",
   title: "A sandbox starts (runsc do dmesg shows \"Starting gVisor\")",
   needs: ["runsc.binary"],
-  requires: { root: true, containers: true, thisMachine: true },
+  requires: { containers: true, thisMachine: true },
   timeoutMs: 45_000,
   async run(ctx) {
     const r = theRunsc(ctx);
+    // A normal user runs it rootless (runsc maps them to root in a user namespace of its own).
+    const rootless = ctx.facts.user?.root === false;
+    const sudo = rootless ? "" : "sudo ";
     // dmesg inside the sandbox doubles as the signature probe (runsc do uses the host's files).
     const strict = strictSidecars(r);
-    const args = [...strict, "--network=none", "do", "dmesg"];
+    const args = [...(rootless ? ["--rootless"] : []), ...strict, "--network=none", "do", "dmesg"];
     const res = await run(r.path, args, { timeoutMs: 30_000, env: ctx.options.env, cwd: "/" });
-    const cmd = `sudo ${r.path} ${args.join(" ")}`;
+    const cmd = `${sudo}${r.path} ${args.join(" ")}`;
     const sidecars = strict.length ? [`sidecars: ${STRICT_NOTE}`] : [];
     if (res.code !== 0) {
       const failed = didNotStart("runsc.smoke", res, cmd, rc(ctx), [`$ ${cmd}`, ...sidecars], "the sandbox");
@@ -182,7 +185,7 @@ export const runscSmoke: Check = {
       // checks' fixes; here, say whether gVisor runs at all with it, and what it costs.
       const again = ["--ignore-cgroups", ...args];
       const res2 = await run(r.path, again, { timeoutMs: 30_000, env: ctx.options.env, cwd: "/" });
-      const cmd2 = `sudo ${r.path} ${again.join(" ")}`;
+      const cmd2 = `${sudo}${r.path} ${again.join(" ")}`;
       if (res2.code !== 0) return failed;
       const lines = res2.stdout.split("\n").filter(Boolean);
       const seen = [`$ ${cmd}`, failed.message, `$ ${cmd2}`];

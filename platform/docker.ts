@@ -1,6 +1,7 @@
 // Talking to Docker: through the Engine API on dockerd's unix socket (no CLI needed, and
 // faster: bench/docker-api.ts), else through its CLI (every other DOCKER_HOST scheme, and
 // docker contexts); and matching the daemon we talk to with its process.
+import { createHash } from "node:crypto";
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { DockerApi, unixSocketOf } from "./engines/docker-api.ts";
@@ -12,8 +13,30 @@ import { listeningUnixPaths, processUid, readEnviron, sameMountNamespace, type D
 export const DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
 export const DEFAULT_DAEMON_JSON = "/etc/docker/daemon.json";
 
+/**
+ * The daemon the docker CLI talks to, resolved as the CLI does: DOCKER_HOST, else the context
+ * DOCKER_CONTEXT or the config's currentContext names (`docker context use rootless`, which
+ * dockerd-rootless-setuptool.sh sets up: a rootless dockerd's socket under $XDG_RUNTIME_DIR).
+ */
 export function dockerHost(env: NodeJS.ProcessEnv = process.env): string {
-  return env.DOCKER_HOST?.trim() || DEFAULT_DOCKER_HOST;
+  return env.DOCKER_HOST?.trim() || contextHost(env) || DEFAULT_DOCKER_HOST;
+}
+
+/** The docker endpoint of the current docker context; null for "default" or when unreadable. */
+export function contextHost(env: NodeJS.ProcessEnv): string | null {
+  const dir = env.DOCKER_CONFIG || (env.HOME ? join(env.HOME, ".docker") : null);
+  if (!dir) return null;
+  try {
+    const name = env.DOCKER_CONTEXT?.trim()
+      || JSON.parse(readFileSync(join(dir, "config.json"), "utf8"))?.currentContext;
+    if (typeof name !== "string" || !name || name === "default") return null;
+    const id = createHash("sha256").update(name).digest("hex");
+    const meta = JSON.parse(readFileSync(join(dir, "contexts", "meta", id, "meta.json"), "utf8"));
+    const host = meta?.Endpoints?.docker?.Host;
+    return typeof host === "string" && host ? host : null;
+  } catch {
+    return null;
+  }
 }
 
 export function dockerCli(env: NodeJS.ProcessEnv = process.env): string | null {

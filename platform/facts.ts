@@ -44,7 +44,11 @@ export interface HostFacts {
   arch: string;
   kernel: { release: string; version: string | null };
   libc: "glibc" | "musl" | "unknown";
-  user: { uid: number; root: boolean };
+  /**
+   * subIds: whether /etc/subuid and /etc/subgid both give this user a range (what a rootless engine maps
+   * its container's users to); null for root or when unreadable.
+   */
+  user: { uid: number; root: boolean; subIds?: boolean | null };
   systemd: boolean;
   container: { inside: boolean; tells: string[]; kubernetes: boolean };
   gvisor: SelfSandboxFacts;
@@ -251,7 +255,7 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
     arch: unameArch(),
     kernel: { release, version: parseKernel(release)?.version ?? null },
     libc: detectLibc(root),
-    user: { uid, root: uid === 0 },
+    user: { uid, root: uid === 0, subIds: uid === 0 || root.foreign ? null : hasSubIds(uid) },
     systemd: existsSync(root.local("/run/systemd/system")),
     container: detectContainer(env),
     gvisor,
@@ -269,4 +273,26 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
     engines,
     durationMs: Math.round(performance.now() - started),
   };
+}
+
+/** Whether /etc/subuid and /etc/subgid both list a range for `uid` (by name or number); null: unreadable. */
+export function hasSubIds(uid: number, read: (p: string) => string = (p) => readFileSync(p, "utf8"),
+  name: string | null = userName()): boolean | null {
+  try {
+    const has = (text: string) => text.split("\n").some((l) => {
+      const [who, , count] = l.trim().split(":");
+      return (who === String(uid) || (name !== null && who === name)) && Number(count) > 0;
+    });
+    return has(read("/etc/subuid")) && has(read("/etc/subgid"));
+  } catch {
+    return null;
+  }
+}
+
+function userName(): string | null {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return null;
+  }
 }

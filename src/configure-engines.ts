@@ -6,7 +6,9 @@ import { isAbsolute, resolve } from "node:path";
 import { pruneBackups, readOrNull, StalePlanError } from "../platform/engines/apply.ts";
 import { removeStaleTemps } from "../platform/fsutil.ts";
 import { adapterFor, ENGINE_NAMES } from "../platform/engines/index.ts";
-import { DEFAULT_WRAPPER_DIR, defaultWrapperDir, INSTALLED_RUNSC, normalizeRuntimeArgs } from "../platform/engines/runtime-args.ts";
+import {
+  DEFAULT_WRAPPER_DIR, defaultWrapperDir, INSTALLED_RUNSC, normalizeRuntimeArgs,
+} from "../platform/engines/runtime-args.ts";
 import {
   EngineConfigError, HOST_ROOT_ENGINES, type AppliedFile, type EngineContext, type EngineDetection, type EngineName, type Plan, type ReloadResult,
   type RuntimeRequest, type VerifyResult,
@@ -403,7 +405,9 @@ export async function configureEngines(req: ConfigureRequest, io: IO): Promise<C
     if (io.verbose) io.stderr(m);
   };
   const ctx: EngineContext = {
-    env, facts: req.facts ?? null, configPath: req.configPath ? resolve(req.configPath) : undefined, wrapperDir: resolve(req.wrapperDir ?? (root.foreign ? env.GVISOR_DOCTOR_WRAPPER_DIR ?? DEFAULT_WRAPPER_DIR
+    env, facts: req.facts ?? null, configPath: req.configPath ? resolve(req.configPath) : undefined,
+    // A normal user's own engines run wrappers from their home; a node's (--host-root) from the node's /usr/local.
+    wrapperDir: resolve(req.wrapperDir ?? (root.foreign ? env.GVISOR_DOCTOR_WRAPPER_DIR ?? DEFAULT_WRAPPER_DIR
       : defaultWrapperDir(env, process.getuid?.() ?? 0))),
     force: !!req.force, now: req.now ?? (() => new Date()), log, root, restartCommand: req.restartCommand ?? null,
     migrate: !!req.migrate,

@@ -256,7 +256,8 @@ export function planDaemonJson(input: DaemonJsonPlanInput): DaemonJsonPlan {
     const left = prop(tree, "runtimes")!;
     if (!left.children![1].children?.length) {
       const afterReload = removeProperty(body, tree, left);
-      notes.push(`"runtimes" is left empty: removed once dockerd has dropped the runtime (a reload keeps runtimes when the key is absent)`);
+      notes.push(`"runtimes" is left empty: removed once dockerd has dropped the runtime`
+        + " (a reload keeps runtimes when the key is absent)");
       return { after: body, afterReload, existed, notes, effective: null };
     }
     return { after: body, afterReload: undefined, existed, notes, effective: null };

@@ -86,9 +86,13 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
       }
       notes.push(v.message);
     }
-    const afterReload: FileChange[] = p.afterReload === null ? [{ path: det.configPath, before: p.after, after: null, action: "delete", backup: false, reason: "daemon.json held only gvisor-doctor's entries" }]
-      : typeof p.afterReload === "string" ? [{ path: det.configPath, before: p.after, after: p.afterReload, action: "modify",
-        backup: false, reason: 'the empty "runtimes" dockerd needed to drop the runtime' }] : [];
+    const afterReload: FileChange[] = p.afterReload === null
+      ? [{ path: det.configPath, before: p.after, after: null, action: "delete", backup: false,
+        reason: "daemon.json held only gvisor-doctor's entries" }]
+      : typeof p.afterReload === "string"
+        ? [{ path: det.configPath, before: p.after, after: p.afterReload, action: "modify", backup: false,
+          reason: 'the empty "runtimes" dockerd needed to drop the runtime' }]
+        : [];
     return buildPlan({
       engine: "docker", request: req, configPath: det.configPath, existed: p.existed, changes: [change],
       afterReload, notes, effective: p.effective,

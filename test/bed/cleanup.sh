@@ -18,4 +18,10 @@ for dir in /tmp/gvd-bed-*; do
   rm -rf "$dir"
 done
 rm -rf /tmp/gvd-test-* 2>/dev/null
+# Throwaway users of test/e2e/rootless.test.ts (gvdrl<digits>): their processes, home, subordinate ids.
+for u in $(getent passwd | cut -d: -f1 | grep -E '^gvdrl[0-9]+$'); do
+  pkill -KILL -u "$u" 2>/dev/null
+  userdel -r "$u" 2>/dev/null
+  sed -i "/^$u:/d" /etc/subuid /etc/subgid 2>/dev/null
+done
 exit 0

@@ -4,9 +4,10 @@
 set -u
 # mmdebstrap: the host matrix's trees (test/hosts/trees.ts); it pulls in what it needs (apt, dpkg tools).
 # gnupg, apt-utils, dpkg, openssh-client: the signed apt repo and SSH-signed releases the trust tests build.
-# uidmap, slirp4netns, rootlesskit: rootless Podman and dockerd-rootless.sh as a throwaway user (test/e2e/rootless.test.ts).
-# gcc, libc6-dev: test/helpers/deny-syscall.c (seccomp(2)/ptrace(2) refused to runsc for real).
-PKGS=(docker.io containerd runsc podman busybox-static uidmap slirp4netns rootlesskit shellcheck zstd bzip2 xz-utils curl wget dash util-linux iproute2 musl-tools mmdebstrap gnupg apt-utils openssh-client dpkg gcc libc6-dev)
+# uidmap, slirp4netns, rootlesskit: rootless Podman and dockerd-rootless.sh as a throwaway user
+# (test/e2e/rootless.test.ts). gcc, libc6-dev: test/helpers/deny-syscall.c (seccomp(2)/ptrace(2) refused to runsc).
+PKGS=(docker.io containerd runsc podman busybox-static shellcheck zstd bzip2 xz-utils curl wget dash util-linux iproute2 musl-tools mmdebstrap gnupg apt-utils openssh-client dpkg)
+PKGS+=(uidmap slirp4netns rootlesskit gcc libc6-dev)
 need=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")

@@ -115,7 +115,8 @@ describe.skipIf(!BED.ok)("configure docker against a real dockerd", () => {
     expect(Object.keys(JSON.parse(bed.docker(["info", "--format", "{{json .Runtimes}}"]).stdout))).not.toContain("runsc");
     // The user's file is back, plus the reset default; the "runtimes": {} that made the reload drop runsc
     // is removed once dockerd has dropped it.
-    expect(JSON.parse(readFileSync(bed.configFile, "utf8"))).toEqual({ ...JSON.parse(original), "default-runtime": "runc" });
+    const back = JSON.parse(readFileSync(bed.configFile, "utf8"));
+    expect(back).toEqual({ ...JSON.parse(original), "default-runtime": "runc" });
   });
 
   test("why --remove leaves \"runtimes\": {}: dockerd's SIGHUP reload keeps runtimes when the key is absent", async () => {

@@ -16,12 +16,17 @@ import { pidAlive } from "../../platform/procs.ts";
 import { which } from "../../platform/which.ts";
 import { BED, BED_PREFIX, waitFor } from "../bed/bed.ts";
 import { BINARY, finding, gvd, type CliResult } from "../helpers/cli.ts";
+import { assertReportSchema } from "../helpers/schema.ts";
 
 const ROOTLESS_SH = "/usr/share/docker.io/contrib/dockerd-rootless.sh";
+/** The runsc configure registers by default (gvisor-doctor install's link first, as on a served host). */
+const RUNSC = existsSync("/usr/local/bin/runsc") ? "/usr/local/bin/runsc" : "/usr/bin/runsc";
 const TOOLS = ["runuser", "useradd", "userdel", "podman", "newuidmap"];
 const missing = TOOLS.filter((t) => !which(t, "/usr/sbin:/usr/bin:/sbin:/bin"));
 const CAN = BED.ok && !missing.length;
-if (BED.ok && missing.length) console.warn(`[rootless] skipped: missing ${missing.join(", ")} (test/bed/setup.sh installs them)`);
+if (BED.ok && missing.length) {
+  console.warn(`[rootless] skipped: missing ${missing.join(", ")} (test/bed/setup.sh installs them)`);
+}
 const DOCKER_ROOTLESS = CAN && existsSync(ROOTLESS_SH) && !!which("rootlesskit", "/usr/bin:/usr/sbin");
 
 /** Every file under the dirs, as path → sha256 (absent dirs are empty). */
@@ -69,7 +74,12 @@ describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman an
   ];
   /** The compiled binary, run as the user (a login-like environment: nothing of ours leaks in). */
   const asUser = (args: string[], extra: Record<string, string> = {}): CliResult =>
-    gvd(["-u", user, "--", "env", "-i", ...userEnv(extra), BINARY, ...args], { binary: "runuser", cwd: home, timeoutMs: 240_000 });
+    gvd(["-u", user, "--", "env", "-i", ...userEnv(extra), BINARY, ...args],
+      { binary: "runuser", cwd: home, timeoutMs: 240_000 });
+  /** Another program run as the user. */
+  const userRun = (argv: string[], extra: Record<string, string> = {}) =>
+    spawnSync("runuser", ["-u", user, "--", "env", "-i", ...userEnv(extra), ...argv], { cwd: home, encoding: "utf8" });
+  const NO_DOCKER = { DOCKER_HOST: "unix:///nonexistent.sock" };
   const read = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : null);
 
   beforeAll(() => {
@@ -104,7 +114,8 @@ describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman an
           process.kill(pid, sig);
         } catch {}
       }
-      await waitFor("the test user's processes to exit", () => userPids(uid).every((p) => !pidAlive(p)), 10_000).catch(() => {});
+      const gone = () => userPids(uid).every((p) => !pidAlive(p));
+      await waitFor("the test user's processes to exit", gone, 10_000).catch(() => {});
     }
     spawnSync("userdel", ["-r", user]);
     for (const f of ["/etc/subuid", "/etc/subgid"]) {
@@ -115,41 +126,79 @@ describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman an
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test("podman: check names cgroup-denied with a fix without sudo → --fix --yes → hello under runsc → --remove restores", () => {
+  test("runsc direct: runsc.smoke runs for the user, rootless (runsc --rootless --network=none do)", () => {
+    const r = asUser(["check", "--json", "--only", "runsc.smoke"], NO_DOCKER);
+    const smoke = finding(r.json, "runsc.smoke");
+    expect(smoke).toMatchObject({ status: "pass", message: expect.stringContaining("Starting gVisor") });
+    expect(smoke.details[0]).toBe(`$ ${RUNSC} --rootless --network=none do dmesg`);
+  });
+
+  test("podman without subordinate ids: the probe ends at subids-missing (not runsc's permissions)", () => {
+    // Only this user's lines go and come back: other users' ranges are never rewritten.
+    const mine = (l: string) => l.startsWith(`${user}:`);
+    const lines = (f: string) => readFileSync(f, "utf8").split("\n");
+    const saved = ["/etc/subuid", "/etc/subgid"].map((f) => [f, lines(f).filter(mine).join("\n")] as const);
+    try {
+      for (const [f] of saved) writeFileSync(f, lines(f).filter((l) => !mine(l)).join("\n"));
+      const r = asUser(["check", "--json", "--only", "podman"], NO_DOCKER);
+      const hello = finding(r.json, "podman.hello");
+      const diagnosis = { rule: "subids-missing", fix: { id: "host.subids", automatic: false } };
+      expect(hello).toMatchObject({ status: "fail", diagnosis });
+      expect(hello.details).toContain("→ cgroup-denied: retrying with --runtime-flag ignore-cgroups");
+    } finally {
+      for (const [f, text] of saved) {
+        appendFileSync(f, `${readFileSync(f, "utf8").endsWith("\n") ? "" : "\n"}${text}\n`);
+      }
+    }
+    // What the fix says after the ids are back: podman maps them again.
+    expect(userRun(["podman", "system", "migrate"]).status).toBe(0);
+  }, 120_000);
+
+  test("podman: check (cgroup-denied, no sudo) → --fix --yes → hello under runsc → --remove restores", () => {
     const userConf = join(home, ".config", "containers", "containers.conf");
     const mine = read(userConf);
-    const before = asUser(["check", "--json", "--only", "podman"], { DOCKER_HOST: "unix:///nonexistent.sock" });
+    const before = asUser(["check", "--json", "--only", "podman"], NO_DOCKER);
+    assertReportSchema(before.json);
+    expect(before.json.host.user).toMatchObject({ uid, root: false, subIds: true });
     const hello = finding(before.json, "podman.hello");
-    expect(hello).toMatchObject({ status: "fail", diagnosis: { rule: "cgroup-denied", fix: { id: "podman.register-runtime", automatic: true } } });
+    const diagnosis = { rule: "cgroup-denied", fix: { id: "podman.register-runtime", automatic: true } };
+    expect(hello).toMatchObject({ status: "fail", diagnosis });
     // The probe re-ran the container with each flag a failure proved: cgroups first, then the network.
     expect(hello.details.filter((d: string) => d.startsWith("→ "))).toEqual([
-      "→ cgroup-denied: retrying with --runtime-flag ignore-cgroups", "→ netns-root: retrying with --runtime-flag network=none",
+      "→ cgroup-denied: retrying with --runtime-flag ignore-cgroups",
+      "→ netns-root: retrying with --runtime-flag network=none",
     ]);
-    expect(hello.diagnosis.fix.command).toBe("gvisor-doctor configure podman --runtime-arg=ignore-cgroups --runtime-arg=network=none");
+    const both = "gvisor-doctor configure podman --runtime-arg=ignore-cgroups --runtime-arg=network=none";
+    expect(hello.diagnosis.fix.command).toBe(both);
 
-    const fixed = asUser(["--fix", "--yes", "--json", "--only", "podman"], { DOCKER_HOST: "unix:///nonexistent.sock" });
+    const fixed = asUser(["--fix", "--yes", "--json", "--only", "podman"], NO_DOCKER);
     expect(fixed.code).toBe(0);
     expect(fixed.json.fix.applied.map((a: any) => `${a.command} ${a.status}`)).toEqual([
-      "gvisor-doctor configure podman --runtime-arg=ignore-cgroups --runtime-arg=network=none applied",
+      `${both} applied`,
     ]);
-    expect(finding(fixed.json, "podman.hello")).toMatchObject({ status: "pass", message: expect.stringContaining("Starting gVisor") });
+    const gvisor = { status: "pass", message: expect.stringContaining("Starting gVisor") };
+    expect(finding(fixed.json, "podman.hello")).toMatchObject(gvisor);
     const wrapper = join(home, ".local", "libexec", "gvisor-doctor", "podman-runsc");
-    expect(read(wrapper)).toContain("exec /usr/bin/runsc --ignore-cgroups --network=none \"$@\"");
-    expect(read(join(home, ".config", "containers", "containers.conf.d", "99-gvisor.conf"))).toContain(`runsc = ["${wrapper}"]`);
+    expect(read(wrapper)).toContain(`exec ${RUNSC} --ignore-cgroups --network=none "$@"`);
+    const dropIn = join(home, ".config", "containers", "containers.conf.d", "99-gvisor.conf");
+    expect(read(dropIn)).toContain(`runsc = ["${wrapper}"]`);
     expect(statSync(wrapper).uid).toBe(uid);
 
-    const removed = asUser(["configure", "--remove", "--json"], { DOCKER_HOST: "unix:///nonexistent.sock" });
+    const removed = asUser(["configure", "--remove", "--json"], NO_DOCKER);
     expect(removed.code).toBe(0);
     const byEngine = Object.fromEntries(removed.json.engines.map((e: any) => [e.engine, e]));
     expect(byEngine.podman.status).toBe("changed");
-    expect(byEngine.containerd).toMatchObject({ status: "skipped", message: expect.stringContaining("belongs to the system's engine") });
-    expect(existsSync(join(home, ".config", "containers", "containers.conf.d", "99-gvisor.conf"))).toBe(false);
+    const notYours = expect.stringContaining("belongs to the system's engine");
+    expect(byEngine.containerd).toMatchObject({ status: "skipped", message: notYours });
+    expect(existsSync(dropIn)).toBe(false);
     expect(existsSync(wrapper)).toBe(false);
     expect(read(userConf)).toBe(mine);
     expect(snapshot(["/etc/containers", "/etc/docker"])).toEqual(system);
   }, 300_000);
 
-  test.skipIf(!DOCKER_ROOTLESS)("rootless dockerd (RootlessKit): --fix registers runsc in ~/.config/docker/daemon.json, hello under runsc, --remove restores it", async () => {
+  const dockerJourney = "rootless dockerd (RootlessKit): --fix registers runsc in ~/.config/docker/daemon.json, "
+    + "hello under runsc, --remove restores it";
+  test.skipIf(!DOCKER_ROOTLESS)(dockerJourney, async () => {
     const daemonJson = join(home, ".config", "docker", "daemon.json");
     const mine = read(daemonJson);
     const sock = join(runtimeDir, "docker.sock");
@@ -159,12 +208,18 @@ describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman an
     // /dev/net/tun is 0600 on this machine (slirp4netns: "open(/dev/net/tun): Permission denied"), so RootlessKit
     // shares a private network namespace (unshare -n) instead: no bridge, no iptables, containers use --network=none.
     const env = userEnv({ DOCKERD_ROOTLESS_ROOTLESSKIT_NET: "host", DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER: "none" });
-    const d = spawn("unshare", ["-n", "runuser", "-u", user, "--", "env", "-i", ...env, ROOTLESS_SH,
-      "--bridge=none", "--iptables=false", "--ip-forward=false"], { detached: true, cwd: home, stdio: ["ignore", openSync(log, "a"), openSync(log, "a")] });
+    const argv = ["-n", "runuser", "-u", user, "--", "env", "-i", ...env, ROOTLESS_SH,
+      "--bridge=none", "--iptables=false", "--ip-forward=false"];
+    const out = openSync(log, "a");
+    const d = spawn("unshare", argv, { detached: true, cwd: home, stdio: ["ignore", out, out] });
     appendFileSync(join(dir, "pids"), `${d.pid}\n`);
-    const info = () => spawnSync("runuser", ["-u", user, "--", "env", "-i", ...userEnv({ DOCKER_HOST: host }), "docker", "info",
-      "--format", "{{.ServerVersion}}"], { encoding: "utf8", cwd: home });
+    const info = () => userRun(["docker", "info", "--format", "{{.ServerVersion}}"], { DOCKER_HOST: host });
     await waitFor("the rootless dockerd to answer", () => existsSync(sock) && info().status === 0, 60_000, log);
+
+    // Without DOCKER_HOST (and no docker context) docker talks to the system's socket: the doctor says where yours is.
+    const unset = finding(asUser(["check", "--json", "--only", "docker.daemon"]).json, "docker.daemon");
+    const exportLine = { id: "docker.rootless-host", command: `export DOCKER_HOST=${host}` };
+    expect(unset).toMatchObject({ status: "fail", diagnosis: { fix: exportLine } });
 
     const before = asUser(["check", "--json", "--only", "docker"], { DOCKER_HOST: host });
     const rt = finding(before.json, "docker.runtime");
@@ -176,13 +231,16 @@ describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman an
     expect(fixed.code).toBe(0);
     expect(fixed.json.fix.applied.map((a: any) => `${a.command} ${a.status}`)).toEqual([
       "gvisor-doctor configure docker applied",
-      "gvisor-doctor configure docker --runtime-arg=--ignore-cgroups --runsc /usr/bin/runsc applied",
-      "gvisor-doctor configure docker --runtime-arg=--ignore-cgroups --runtime-arg=--network=none --runsc /usr/bin/runsc applied",
+      `gvisor-doctor configure docker --runtime-arg=--ignore-cgroups --runsc ${RUNSC} applied`,
+      `gvisor-doctor configure docker --runtime-arg=--ignore-cgroups --runtime-arg=--network=none --runsc ${RUNSC}`
+        + " applied",
     ]);
     expect(finding(fixed.json, "docker.hello").status).toBe("pass");
-    expect(finding(fixed.json, "docker.signature")).toMatchObject({ status: "pass", message: expect.stringContaining("Starting gVisor") });
+    const gvisor = { status: "pass", message: expect.stringContaining("Starting gVisor") };
+    expect(finding(fixed.json, "docker.signature")).toMatchObject(gvisor);
     const json = JSON.parse(read(daemonJson)!);
-    expect(json).toMatchObject({ debug: false, runtimes: { runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--ignore-cgroups", "--network=none"] } } });
+    const runsc = { path: RUNSC, runtimeArgs: ["--ignore-cgroups", "--network=none"] };
+    expect(json).toMatchObject({ debug: false, runtimes: { runsc } });
 
     const removed = asUser(["configure", "--remove", "--json"], { DOCKER_HOST: host });
     expect(removed.code).toBe(0);

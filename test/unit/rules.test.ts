@@ -22,6 +22,7 @@ const STATE: Record<string, Partial<HostFacts>> = {
   wsl: { wsl: true },
   "not-linux": { os: "darwin" },
   "no-xsave": { cpu: { xsave: false, avx2: false } },
+  "subids-missing": { user: { uid: 1002, root: false, subIds: false } },
 };
 
 describe("diagnosis rules", () => {
