@@ -17,8 +17,8 @@ try {
   const env = bed.env;
   const cli = dockerCli(env);
   if (!cli) throw new Error("the bench compares both paths: it needs the docker CLI");
-  const viaCli: DockerEndpoint = { via: "cli", cli, api: unixSocketOf(bed.host), why: null };
-  const viaApi: DockerEndpoint = { ...viaCli, via: "api" };
+  const viaCli: DockerEndpoint = { via: "cli", probe: "cli", cli, api: unixSocketOf(bed.host), why: null };
+  const viaApi: DockerEndpoint = { ...viaCli, via: "api", probe: "api" };
   const probe = (ep: DockerEndpoint) => async () => {
     const r = await runDockerProbe(ep, { runtime: "runsc", networkNone: true, cmd: ["dmesg"], env });
     if (r.result.code !== 0 || !r.result.stdout.includes("gVisor")) throw new Error(`${ep.via} probe: ${r.result.stderr}`);

@@ -47,7 +47,9 @@ export const dockerDaemon: Check = {
         fix: { id: "docker.install-cli", summary: "Install the docker CLI, or point DOCKER_HOST at dockerd's unix socket", command: "sudo apt-get install docker-cli  # or docker.io, docker-ce-cli", automatic: false },
       });
     }
-    const via = d.via === "api" ? `via: the Engine API on ${d.api}${d.cli ? "" : " (no docker CLI on PATH)"}` : `via: ${d.cli}`;
+    const path = (v: "api" | "cli" | null) => (v === "api" ? `the Engine API on ${d.api}` : d.cli);
+    const how = d.via === d.probeVia ? path(d.via) : `${path(d.via)}; hello probe: ${path(d.probeVia)}`;
+    const via = `via: ${how}${d.cli ? "" : " (no docker CLI on PATH)"}`;
     const details = [`host: ${d.host}`, `config: ${d.configPath}`, ...(d.daemon ? [`pid: ${d.daemon.pid} (${d.daemon.argv.join(" ")})`] : []), via];
     if (!d.info) return fail(`cannot reach dockerd at ${d.host}: ${d.infoError}`, daemonDiagnosis(d.infoError ?? "", facts.systemd), details);
     return pass(`Docker ${d.info.serverVersion} at ${d.host}`, details);
@@ -219,7 +221,8 @@ export const dockerHello: Check = {
     const rtArgs = facts.docker.info!.runtimes[RUNTIME_NAME]?.runtimeArgs ?? [];
     const networkNone = rtArgs.some((a) => /^--?network=none$/.test(a));
     const spec = { runtime: RUNTIME_NAME, networkNone, cmd: ["sh", "-c", script], env: options.env };
-    const { result: r, image, command, silentFirst } = await runDockerProbe(facts.docker, spec);
+    const d = facts.docker;
+    const { result: r, image, command, silentFirst } = await runDockerProbe({ probe: d.probeVia, cli: d.cli, api: d.api }, spec);
     const cmd = `docker run --rm --runtime=${RUNTIME_NAME} ${image.tag} dmesg`;
     const details = [`${command}  (${r.durationMs} ms)`, `image: ${image.tag}${image.built ? ` (built now from ${image.source})` : ""}`];
     if (silentFirst) details.push(silentRetryNote(silentFirst));

@@ -20,8 +20,9 @@ export interface DockerFacts {
   cli: string | null;
   /** The unix socket behind `host` (the Engine API's), null for other schemes. */
   api: string | null;
-  /** How the doctor talks to dockerd (platform/docker.ts dockerEndpoint); null: it cannot. */
+  /** How the doctor reads dockerd's info and runs the hello probe (platform/docker.ts dockerEndpoint); null: it cannot. */
   via: "api" | "cli" | null;
+  probeVia: "api" | "cli" | null;
   host: string;
   /** The dockerd process behind `host`, when it runs on this machine. */
   daemon: DaemonProcess | null;
@@ -131,7 +132,7 @@ export async function dockerFacts(env: NodeJS.ProcessEnv, dockerd: DaemonProcess
   const ep = dockerEndpoint(env);
   const host = dockerHost(env);
   const daemon = dockerdServing(host, dockerd);
-  const base = { cli: ep.cli, api: ep.api, via: ep.via, host, daemon, configPath: daemonConfigPath(daemon, env) };
+  const base = { cli: ep.cli, api: ep.api, via: ep.via, probeVia: ep.probe, host, daemon, configPath: daemonConfigPath(daemon, env) };
   const { info, error, result } = await dockerInfoVia(ep, env);
   return { ...base, info, infoError: error, infoResult: result };
 }
@@ -179,7 +180,7 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
     runsc,
     dockerd,
     containerd,
-    docker: docker ?? { cli: null, api: null, via: null, host: dockerHost(env), daemon: null, configPath: daemonConfigPath(null, env), info: null, infoError: root.foreign ? "not inspected with --host-root" : null, infoResult: null },
+    docker: docker ?? { cli: null, api: null, via: null, probeVia: null, host: dockerHost(env), daemon: null, configPath: daemonConfigPath(null, env), info: null, infoError: root.foreign ? "not inspected with --host-root" : null, infoResult: null },
     engines,
     durationMs: Math.round(performance.now() - started),
   };

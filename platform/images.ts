@@ -157,9 +157,9 @@ export interface DockerProbeRun extends ProbeRun {
  * the image loaded with POST /images/load when missing), with the same one retry of a start
  * that failed without a word.
  */
-export async function runDockerProbe(ep: Pick<DockerEndpoint, "via" | "cli" | "api">, spec: DockerProbeSpec): Promise<DockerProbeRun> {
+export async function runDockerProbe(ep: Pick<DockerEndpoint, "probe" | "cli" | "api">, spec: DockerProbeSpec): Promise<DockerProbeRun> {
   const net = spec.networkNone ? ["--network", "none"] : [];
-  if (ep.via === "cli") {
+  if (ep.probe === "cli") {
     const runArgs = ["--rm", `--runtime=${spec.runtime}`, "--log-driver=none", ...net];
     const r = await runInProbeImage(ep.cli!, runArgs, spec.cmd, { env: spec.env, timeoutMs: spec.timeoutMs });
     return { ...r, command: `$ docker ${r.args.slice(0, -spec.cmd.length).join(" ")} ${quoteArgs(spec.cmd)}` };

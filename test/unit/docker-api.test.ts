@@ -110,35 +110,40 @@ describe("hostile or broken answers", () => {
   test("/info that is not a JSON object is an error naming what came; wrong field types count as absent", async () => {
     const ping = (res: ServerResponse) => (res.writeHead(200, { "Api-Version": "1.45" }), res.end("OK"));
     const d = await fakeDockerd((req, _b, res) => (req.url === "/_ping" ? ping(res) : res.end("<html>proxy</html>")));
-    const r = await dockerInfoVia({ via: "api", cli: null, api: d.sock, why: null });
+    const r = await dockerInfoVia({ via: "api", probe: "api", cli: null, api: d.sock, why: null });
     expect(r).toMatchObject({ info: null, error: expect.stringContaining("GET /info: the answer is not JSON") });
     const odd = dockerInfoOf({ ServerVersion: 28, Runtimes: { runsc: { path: ["x"], runtimeArgs: "--network=none" } }, SecurityOptions: "rootless" });
     expect(odd).toMatchObject({ serverVersion: "", runtimes: { runsc: { path: "" } }, rootless: false });
   });
   test("no socket and a refused socket read as the CLI says them (the rules and fixes match)", async () => {
-    const r = await dockerInfoVia({ via: "api", cli: null, api: join(dir, "absent.sock"), why: null });
+    const r = await dockerInfoVia({ via: "api", probe: "api", cli: null, api: join(dir, "absent.sock"), why: null });
     expect(r.error).toBe(`Cannot connect to the Docker daemon at unix://${join(dir, "absent.sock")}. Is the docker daemon running?`);
   });
 });
 
 describe("which path: the API on a unix socket, the CLI for other schemes and contexts", () => {
   const env = (e: Record<string, string>) => ({ HOME: dir, ...e });
-  test("DOCKER_HOST unix:// (or unset) with or without the CLI: the API", () => {
-    expect(dockerEndpoint(env({ DOCKER_HOST: "unix:///run/x.sock" }), "/usr/bin/docker")).toMatchObject({ via: "api", api: "/run/x.sock" });
-    expect(dockerEndpoint(env({}), null)).toMatchObject({ via: "api", api: "/var/run/docker.sock" });
-    const forced = env({ DOCKER_HOST: "unix:///run/x.sock", GVISOR_DOCTOR_DOCKER_VIA: "cli" });
-    expect(dockerEndpoint(forced, "/usr/bin/docker")).toMatchObject({ via: "cli", api: "/run/x.sock" });
-    expect(dockerEndpoint(forced, null)).toMatchObject({ via: "api" }); // nothing to force: no CLI
+  test("DOCKER_HOST unix:// (or unset): info through the API; the hello through the CLI when there is one", () => {
+    const unix = env({ DOCKER_HOST: "unix:///run/x.sock" });
+    expect(dockerEndpoint(unix, "/usr/bin/docker")).toMatchObject({ via: "api", probe: "cli", api: "/run/x.sock" });
+    expect(dockerEndpoint(env({}), null)).toMatchObject({ via: "api", probe: "api", api: "/var/run/docker.sock" });
+  });
+  test("GVISOR_DOCTOR_DOCKER_VIA=cli|api takes one path for both where both serve, and cannot conjure a missing one", () => {
+    const forced = (via: string) => env({ DOCKER_HOST: "unix:///run/x.sock", GVISOR_DOCTOR_DOCKER_VIA: via });
+    expect(dockerEndpoint(forced("cli"), "/usr/bin/docker")).toMatchObject({ via: "cli", probe: "cli", api: "/run/x.sock" });
+    expect(dockerEndpoint(forced("api"), "/usr/bin/docker")).toMatchObject({ via: "api", probe: "api" });
+    expect(dockerEndpoint(forced("cli"), null)).toMatchObject({ via: "api", probe: "api" });
+    expect(dockerEndpoint(env({ DOCKER_HOST: "tcp://h:2375", GVISOR_DOCTOR_DOCKER_VIA: "api" }), "/usr/bin/docker").via).toBe("cli");
   });
   test("tcp:// and ssh:// need the CLI; without it the endpoint says why", () => {
-    expect(dockerEndpoint(env({ DOCKER_HOST: "tcp://10.0.0.1:2376" }), "/usr/bin/docker")).toMatchObject({ via: "cli", api: null });
+    expect(dockerEndpoint(env({ DOCKER_HOST: "tcp://10.0.0.1:2376" }), "/usr/bin/docker")).toMatchObject({ via: "cli", probe: "cli", api: null });
     const none = dockerEndpoint(env({ DOCKER_HOST: "ssh://me@box" }), null);
-    expect(none).toMatchObject({ via: null });
+    expect(none).toMatchObject({ via: null, probe: null });
     expect(none.why).toContain("DOCKER_HOST=ssh://me@box is not a unix socket");
     expect(unixSocketOf("unix://relative.sock")).toBeNull();
   });
   test("a docker context (DOCKER_CONTEXT, or currentContext without DOCKER_HOST) keeps the CLI", async () => {
-    expect(dockerEndpoint(env({ DOCKER_CONTEXT: "remote" }), "/usr/bin/docker").via).toBe("cli");
+    expect(dockerEndpoint(env({ DOCKER_CONTEXT: "remote" }), "/usr/bin/docker")).toMatchObject({ via: "cli", probe: "cli" });
     expect(contextSelected(env({ DOCKER_CONTEXT: "default" }))).toBe(false);
     const cfg = join(dir, "cfg");
     await Bun.write(join(cfg, "config.json"), JSON.stringify({ currentContext: "rootless" }));
