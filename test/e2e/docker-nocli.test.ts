@@ -111,6 +111,24 @@ describe.skipIf(!BED.ok)("Docker checks with the docker CLI hidden", () => {
     }
   });
 
+  test("a sandbox that does not start (runsc without --network=none here): the same failure and diagnosis as with the CLI", async () => {
+    writeFileSync(bed.configFile, JSON.stringify({ runtimes: { runsc: { path: "/usr/bin/runsc" } } }));
+    await bed.reload();
+    try {
+      const only = ["check", "--json", "--only", "docker.hello"];
+      const api = finding(noCli(only).json, "docker.hello");
+      const cli = finding(withCli(only).json, "docker.hello");
+      // Seen here: both fail with rule netns-root ("cannot run with network enabled in root network namespace").
+      expect(api.status).toBe(cli.status);
+      expect(api.diagnosis?.rule).toBe(cli.diagnosis?.rule);
+      expect(api.diagnosis?.fix).toEqual(cli.diagnosis?.fix);
+      if (api.status === "fail") expect(api.message).toContain("the container did not start: Error response from daemon: ");
+    } finally {
+      writeFileSync(bed.configFile, RUNSC_JSON);
+      await bed.reload();
+    }
+  });
+
   test("configure docker reloads dockerd and verifies the runtime through the API", async () => {
     writeFileSync(bed.configFile, "{}\n");
     await bed.reload();
@@ -130,10 +148,10 @@ describe.skipIf(!BED.ok)("Docker checks with the docker CLI hidden", () => {
   test("under Deno too: node:http over the unix socket reads the runtimes and runs the probe", () => {
     const deno = join(ROOT, "node_modules", ".bin", "deno");
     const r = spawnSync(deno, ["run", "-A", join(ROOT, "src/cli.ts"), "check", "--json", "--only", "docker.runtime,docker.hello,docker.signature"], {
-      cwd: ROOT, env: bed.env, encoding: "utf8", timeout: 180_000,
+      cwd: ROOT, env: { ...bed.env, GVISOR_DOCTOR_DOCKER_VIA: "api" }, encoding: "utf8", timeout: 180_000,
     });
     const doc = JSON.parse(r.stdout);
-    expect(doc.host.docker.via).toBe("api");
+    expect(doc.host.docker).toMatchObject({ via: "api", probeVia: "api" });
     expect(finding(doc, "docker.runtime")).toMatchObject({ status: "pass", message: "runsc → /usr/bin/runsc --network=none" });
     expect(finding(doc, "docker.hello").status).toBe("pass");
     expect(finding(doc, "docker.signature").status).toBe("pass");
