@@ -234,8 +234,10 @@ export async function runContainer(api: DockerApi, spec: ApiRunSpec): Promise<Ap
       created = await api.v("/containers/create", { method: "POST", body, timeoutMs: left() });
     }
     if (created.status !== 201) return { result: daemonSaid(created), loaded };
-    id = String(jsonObject(created.body, "POST /containers/create").Id ?? "");
-    if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`POST /containers/create: no container id in the answer`);
+    const newId = String(jsonObject(created.body, "POST /containers/create").Id ?? "");
+    // Checked before it is kept: the id goes into URLs (and the final DELETE).
+    if (!/^[0-9a-f]{64}$/.test(newId)) throw new Error(`POST /containers/create: no container id in the answer`);
+    id = newId;
     step = ["POST", `/containers/${id.slice(0, 12)}/start`];
     const start = await api.v(`/containers/${id}/start`, { method: "POST", timeoutMs: left() });
     if (start.status !== 204 && start.status !== 304) {

@@ -201,6 +201,27 @@ describe("the probe container through the API", () => {
     const create = d.seen.find((s) => s.url.endsWith("/containers/create"))!;
     expect(JSON.parse(create.body.toString()).HostConfig.NetworkMode).toBeUndefined();
   });
+  test("a container that never exits: the deadline ends the wait, the result says timed out, the container is removed", async () => {
+    const d = await fakeDockerd((req, _b, res) => {
+      const u = req.url!;
+      if (u === "/_ping") return res.writeHead(200, { "Api-Version": "1.47" }), res.end("OK");
+      if (u.endsWith("/containers/create")) return json(res, 201, { Id: ID });
+      if (u.endsWith("/start") || req.method === "DELETE") return res.writeHead(204), res.end();
+      // /wait: never answers
+    });
+    const r = await runContainer(new DockerApi(d.sock), spec(d.sock, { timeoutMs: 300 }));
+    expect(r.result).toMatchObject({ code: null, timedOut: true, cmd: ["POST", `/containers/${ID.slice(0, 12)}/wait`] });
+    expect(d.seen.at(-1)).toMatchObject({ method: "DELETE", url: `/v1.47/containers/${ID}?force=1&v=1` });
+  });
+  test("an answer without a well-formed container id is refused before any id reaches a URL", async () => {
+    const d = await fakeDockerd((req, _b, res) => {
+      if (req.url === "/_ping") return res.writeHead(200, { "Api-Version": "1.47" }), res.end("OK");
+      json(res, 201, { Id: "../../images/x" });
+    });
+    const r = await runContainer(new DockerApi(d.sock), spec(d.sock));
+    expect(r.result).toMatchObject({ code: null, stderr: "POST /containers/create: no container id in the answer" });
+    expect(d.seen.map((s) => s.method)).toEqual(["GET", "POST"]);
+  });
   test("an error inside the load stream (HTTP 200) is an error, not a loaded image", async () => {
     const d = await fakeDockerd((req, _b, res) => {
       if (req.url === "/_ping") return res.end("OK");
