@@ -43,7 +43,8 @@ export function parseDockerInfo(json: string): DockerInfo {
 }
 
 const str = (v: unknown, dflt = ""): string => (typeof v === "string" ? v : dflt);
-const strings = (v: unknown): string[] | undefined => (Array.isArray(v) && v.every((x) => typeof x === "string") ? v : undefined);
+const strings = (v: unknown): string[] | undefined =>
+  Array.isArray(v) && v.every((x) => typeof x === "string") ? v : undefined;
 
 /** `docker info` / GET /info as data; fields of the wrong type count as absent. */
 export function dockerInfoOf(j: any): DockerInfo {
@@ -105,9 +106,12 @@ export function dockerEndpoint(env: NodeJS.ProcessEnv = process.env, cli = docke
   const host = dockerHost(env);
   const api = unixSocketOf(host);
   const want = env.GVISOR_DOCTOR_DOCKER_VIA;
-  if (cli && (!api || want === "cli" || (want !== "api" && contextSelected(env)))) return { via: "cli", probe: "cli", cli, api, why: null };
+  if (cli && (!api || want === "cli" || (want !== "api" && contextSelected(env)))) {
+    return { via: "cli", probe: "cli", cli, api, why: null };
+  }
   if (api) return { via: "api", probe: cli && want !== "api" ? "cli" : "api", cli, api, why: null };
-  const why = `the docker CLI is not on PATH, and DOCKER_HOST=${host} is not a unix socket the doctor can reach without it`;
+  const why = `the docker CLI is not on PATH, and DOCKER_HOST=${host} is not a unix socket the doctor can reach ` +
+    "without it";
   return { via: null, probe: null, cli, api, why };
 }
 
@@ -127,7 +131,8 @@ export async function dockerInfoVia(ep: DockerEndpoint, env: NodeJS.ProcessEnv =
   if (ep.via === null) return { info: null, error: ep.why, result: null };
   try {
     const info = dockerInfoOf(await new DockerApi(ep.api!).info());
-    return info.serverVersion ? { info, error: null, result: null } : { info: null, error: "GET /info names no ServerVersion", result: null };
+    if (!info.serverVersion) return { info: null, error: "GET /info names no ServerVersion", result: null };
+    return { info, error: null, result: null };
   } catch (e) {
     return { info: null, error: (e as Error).message, result: null };
   }

@@ -37,8 +37,10 @@ export function apiRequest(socketPath: string, path: string, opts: ApiRequest = 
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   const raw = opts.body;
-  const body = raw === undefined ? null : Buffer.isBuffer(raw) ? raw : Buffer.from(typeof raw === "string" ? raw : JSON.stringify(raw));
-  const type = opts.contentType ?? (raw !== undefined && !Buffer.isBuffer(raw) ? "application/json" : "application/octet-stream");
+  const json = raw !== undefined && !Buffer.isBuffer(raw);
+  const text = raw === undefined || Buffer.isBuffer(raw) ? null : typeof raw === "string" ? raw : JSON.stringify(raw);
+  const body = Buffer.isBuffer(raw) ? raw : text === null ? null : Buffer.from(text);
+  const type = opts.contentType ?? (json ? "application/json" : "application/octet-stream");
   const headers: Record<string, string> = { Host: "docker" };
   if (body) Object.assign(headers, { "Content-Type": type, "Content-Length": String(body.length) });
   return new Promise((resolve, reject) => {
@@ -60,7 +62,9 @@ export function apiRequest(socketPath: string, path: string, opts: ApiRequest = 
         if (len > maxBytes) finish(new Error(`${method} ${path}: the answer exceeds ${maxBytes} bytes`));
         else chunks.push(c);
       });
-      res.on("end", () => finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on("end", () => {
+        finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+      });
       res.on("error", (e) => finish(e));
     });
     const timer = setTimeout(() => finish(new Error(`${method} ${path} timed out after ${timeoutMs} ms`)), timeoutMs);
@@ -72,8 +76,12 @@ export function apiRequest(socketPath: string, path: string, opts: ApiRequest = 
 /** The docker CLI's words for the same failures, so the same rules and fixes apply. */
 function connectError(socketPath: string, e: NodeJS.ErrnoException): string {
   const at = `unix://${socketPath}`;
-  if (e.code === "EACCES" || e.code === "EPERM") return `permission denied while trying to connect to the Docker daemon socket at ${at}`;
-  if (e.code === "ENOENT" || e.code === "ECONNREFUSED") return `Cannot connect to the Docker daemon at ${at}. Is the docker daemon running?`;
+  if (e.code === "EACCES" || e.code === "EPERM") {
+    return `permission denied while trying to connect to the Docker daemon socket at ${at}`;
+  }
+  if (e.code === "ENOENT" || e.code === "ECONNREFUSED") {
+    return `Cannot connect to the Docker daemon at ${at}. Is the docker daemon running?`;
+  }
   return `${at}: ${e.message}`;
 }
 
@@ -213,7 +221,8 @@ export async function runContainer(api: DockerApi, spec: ApiRunSpec): Promise<Ap
   const left = () => Math.max(1, Math.round(deadline - performance.now()));
   let step = ["POST", "/containers/create"];
   const end = (code: number | null, stdout: string, stderr: string, timedOut = false): RunResult => ({
-    cmd: step, code, signal: null, stdout, stderr, timedOut, truncated: false, durationMs: Math.round(performance.now() - started),
+    cmd: step, code, signal: null, stdout, stderr, timedOut, truncated: false,
+    durationMs: Math.round(performance.now() - started),
   });
   const daemonSaid = (r: ApiResponse) => end(125, "", `Error response from daemon: ${apiErrorText(r)}`);
   const hostConfig = {
@@ -250,10 +259,12 @@ export async function runContainer(api: DockerApi, spec: ApiRunSpec): Promise<Ap
     const waited = jsonObject(wait.body, "POST /containers/wait");
     const code = Number.isInteger(waited.StatusCode) ? waited.StatusCode : null;
     step = ["GET", `/containers/${id.slice(0, 12)}/logs`];
-    const logs = await api.v(`/containers/${id}/logs?stdout=1&stderr=1`, { timeoutMs: left(), maxBytes: LOG_MAX_BYTES });
+    const logsPath = `/containers/${id}/logs?stdout=1&stderr=1`;
+    const logs = await api.v(logsPath, { timeoutMs: left(), maxBytes: LOG_MAX_BYTES });
     if (logs.status !== 200) return { result: daemonSaid(logs), loaded };
     const out = demuxStream(logs.body);
-    const waitError = typeof waited.Error?.Message === "string" && waited.Error.Message ? `\n${waited.Error.Message}` : "";
+    const said = waited.Error?.Message;
+    const waitError = typeof said === "string" && said ? `\n${said}` : "";
     return { result: end(code, out.stdout, out.stderr + waitError), loaded };
   } catch (e) {
     const msg = (e as Error).message;
@@ -265,7 +276,8 @@ export async function runContainer(api: DockerApi, spec: ApiRunSpec): Promise<Ap
 
 /** POST /images/load answers 200 and then streams JSON lines, an error among them. */
 async function loadImage(api: DockerApi, archive: Buffer, timeoutMs: number): Promise<void> {
-  const r = await api.v("/images/load?quiet=1", { method: "POST", body: archive, contentType: "application/x-tar", timeoutMs });
+  const opts = { method: "POST", body: archive, contentType: "application/x-tar", timeoutMs };
+  const r = await api.v("/images/load?quiet=1", opts);
   if (r.status !== 200) throw new Error(`could not load the probe image: ${apiErrorText(r)}`);
   for (const line of r.body.toString("utf8").split("\n")) {
     if (!line.trim()) continue;
