@@ -153,10 +153,10 @@ export class DockerApi {
     const cmd = [opts.method ?? "GET", path];
     try {
       const r = await apiRequest(this.socketPath, path, { timeoutMs: this.timeoutMs, ...opts });
-      traceCommand(traced(cmd, r.status < 400 ? 0 : 1, "", started));
+      traceCommand({ ...traced(cmd, r.status < 400 ? 0 : 1, started), httpStatus: r.status });
       return r;
     } catch (e) {
-      traceCommand(traced(cmd, null, (e as Error).message, started));
+      traceCommand({ ...traced(cmd, null, started), spawnError: (e as Error).message });
       throw e;
     }
   }
@@ -292,7 +292,7 @@ async function loadImage(api: DockerApi, archive: Buffer, timeoutMs: number): Pr
   }
 }
 
-function traced(cmd: string[], code: number | null, stderr: string, started: number): RunResult {
+function traced(cmd: string[], code: number | null, started: number): RunResult {
   const durationMs = Math.round(performance.now() - started);
-  return { cmd, code, signal: null, stdout: "", stderr, durationMs, timedOut: false, truncated: false };
+  return { cmd, code, signal: null, stdout: "", stderr: "", durationMs, timedOut: false, truncated: false };
 }

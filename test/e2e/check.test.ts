@@ -120,6 +120,6 @@ describe.skipIf(!BED.ok)("check against a real dockerd", () => {
     expect(r.stderr).toContain("commands run:");
     // DOCKER_HOST is a unix socket: dockerd's info comes from the Engine API, each request traced.
     expect(r.stderr).toMatch(/\d+ ms +GET \/_ping/);
-    expect(r.stderr).toMatch(/\d+ ms +GET \/v1\.\d+\/info/);
+    expect(r.stderr).toMatch(/\d+ ms +GET \/v1\.\d+\/info +→ HTTP 200/);
   });
 });

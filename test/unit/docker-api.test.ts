@@ -10,6 +10,7 @@ import {
 } from "../../platform/engines/docker-api.ts";
 import { contextSelected, dockerEndpoint, dockerInfoVia, dockerInfoOf } from "../../platform/docker.ts";
 import { imageArchive, type Rootfs } from "../../platform/rootfs.ts";
+import { onCommand, type RunResult } from "../../platform/proc.ts";
 
 const dir = mkdtempSync("/tmp/gvd-api-test-");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -105,6 +106,28 @@ describe("API version negotiation", () => {
     });
     await new DockerApi(d.sock).info();
     expect(d.seen.map((s) => s.url)).toEqual(["/_ping", "/version", "/v1.40/info"]);
+  });
+});
+
+describe("the -v trace", () => {
+  test("every request is recorded like a command: method, path, HTTP status, or why it failed", async () => {
+    const d = await fakeDockerd((req, _b, res) => {
+      if (req.url === "/_ping") return res.end("OK");
+      json(res, 404, { message: "no" });
+    });
+    const seen: RunResult[] = [];
+    const off = onCommand((r) => seen.push(r));
+    try {
+      await new DockerApi(d.sock).call("/_ping");
+      await new DockerApi(d.sock).call("/containers/x/json");
+      await new DockerApi(join(dir, "absent.sock")).call("/_ping").catch(() => {});
+    } finally {
+      off();
+    }
+    expect(seen.map((r) => [r.cmd.join(" "), r.httpStatus, r.code])).toEqual([
+      ["GET /_ping", 200, 0], ["GET /containers/x/json", 404, 1], ["GET /_ping", undefined, null],
+    ]);
+    expect(seen[2].spawnError).toStartWith("Cannot connect to the Docker daemon at unix://");
   });
 });
 
