@@ -31,20 +31,23 @@ export function unixSocketOf(host: string): string | null {
   return path.startsWith("/") ? path : null;
 }
 
+/** A request that ran out of time (told apart from errors whose text merely says "timed out"). */
+export class ApiTimeout extends Error {}
+
 /** One HTTP request to the socket. Rejects on connection errors, timeouts and oversized bodies. */
 export function apiRequest(socketPath: string, path: string, opts: ApiRequest = {}): Promise<ApiResponse> {
   const method = opts.method ?? "GET";
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   const raw = opts.body;
-  const json = raw !== undefined && !Buffer.isBuffer(raw);
   const text = raw === undefined || Buffer.isBuffer(raw) ? null : typeof raw === "string" ? raw : JSON.stringify(raw);
   const body = Buffer.isBuffer(raw) ? raw : text === null ? null : Buffer.from(text);
-  const type = opts.contentType ?? (json ? "application/json" : "application/octet-stream");
+  const type = opts.contentType ?? (text !== null ? "application/json" : "application/octet-stream");
   const headers: Record<string, string> = { Host: "docker" };
   if (body) Object.assign(headers, { "Content-Type": type, "Content-Length": String(body.length) });
   return new Promise((resolve, reject) => {
     let done = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const finish = (e: Error | null, r?: ApiResponse) => {
       if (done) return;
       done = true;
@@ -67,7 +70,7 @@ export function apiRequest(socketPath: string, path: string, opts: ApiRequest = 
       });
       res.on("error", (e) => finish(e));
     });
-    const timer = setTimeout(() => finish(new Error(`${method} ${path} timed out after ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => finish(new ApiTimeout(`${method} ${path} timed out after ${timeoutMs} ms`)), timeoutMs);
     req.on("error", (e) => finish(new Error(connectError(socketPath, e as NodeJS.ErrnoException))));
     req.end(body ?? undefined);
   });
@@ -268,7 +271,7 @@ export async function runContainer(api: DockerApi, spec: ApiRunSpec): Promise<Ap
     return { result: end(code, out.stdout, out.stderr + waitError), loaded };
   } catch (e) {
     const msg = (e as Error).message;
-    return { result: end(null, "", msg, /timed out/.test(msg)), loaded };
+    return { result: end(null, "", msg, e instanceof ApiTimeout), loaded };
   } finally {
     if (id) await api.v(`/containers/${id}?force=1&v=1`, { method: "DELETE", timeoutMs: 10_000 }).catch(() => {});
   }
