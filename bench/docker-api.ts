@@ -17,11 +17,12 @@ try {
   const env = bed.env;
   const cli = dockerCli(env);
   if (!cli) throw new Error("the bench compares both paths: it needs the docker CLI");
-  const viaCli: DockerEndpoint = { via: "cli", cli, api: unixSocketOf(bed.host), why: null };
-  const viaApi: DockerEndpoint = { ...viaCli, via: "api" };
+  const viaCli: DockerEndpoint = { via: "cli", probe: "cli", cli, api: unixSocketOf(bed.host), why: null };
+  const viaApi: DockerEndpoint = { ...viaCli, via: "api", probe: "api" };
   const probe = (ep: DockerEndpoint) => async () => {
     const r = await runDockerProbe(ep, { runtime: "runsc", networkNone: true, cmd: ["dmesg"], env });
-    if (r.result.code !== 0 || !r.result.stdout.includes("gVisor")) throw new Error(`${ep.via} probe: ${r.result.stderr}`);
+    const ok = r.result.code === 0 && r.result.stdout.includes("gVisor");
+    if (!ok) throw new Error(`${ep.probe} probe: ${r.result.stderr}`);
   };
   const info = (ep: DockerEndpoint) => async () => {
     const r = await dockerInfoVia(ep, env);
@@ -46,7 +47,8 @@ try {
   const med: number[] = [];
   for (const [name, xs] of times) {
     med.push(median(xs));
-    console.log(`  ${name.padEnd(52)} median ${median(xs).toFixed(1).padStart(8)} ms   (n=${xs.length}, min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`);
+    const spread = `(n=${xs.length}, min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`;
+    console.log(`  ${name.padEnd(52)} median ${median(xs).toFixed(1).padStart(8)} ms   ${spread}`);
   }
   console.log(`  ${"info: API / CLI".padEnd(52)} ${(med[1] / med[0]).toFixed(2)}×`);
   console.log(`  ${"hello probe: API / CLI".padEnd(52)} ${(med[3] / med[2]).toFixed(2)}×`);

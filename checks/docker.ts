@@ -61,11 +61,17 @@ export const dockerDaemon: Check = {
     if (!d.via) {
       return fail(`dockerd runs but the docker CLI is not on PATH, and DOCKER_HOST=${d.host} is not a unix socket`, {
         cause: "Without the CLI the doctor reaches dockerd through the Engine API on a unix socket only.",
-        fix: { id: "docker.install-cli", summary: "Install the docker CLI, or point DOCKER_HOST at dockerd's unix socket", command: "sudo apt-get install docker-cli  # or docker.io, docker-ce-cli", automatic: false },
+        fix: {
+          id: "docker.install-cli", summary: "Install the docker CLI, or point DOCKER_HOST at dockerd's unix socket",
+          command: "sudo apt-get install docker-cli  # or docker.io, docker-ce-cli", automatic: false,
+        },
       });
     }
-    const via = d.via === "api" ? `via: the Engine API on ${d.api}${d.cli ? "" : " (no docker CLI on PATH)"}` : `via: ${d.cli}`;
-    const details = [`host: ${d.host}`, `config: ${d.configPath}`, ...(d.daemon ? [`pid: ${d.daemon.pid} (${d.daemon.argv.join(" ")})`] : []), via];
+    const path = (v: "api" | "cli" | null) => (v === "api" ? `the Engine API on ${d.api}` : d.cli);
+    const how = d.via === d.probeVia ? path(d.via) : `${path(d.via)}; hello probe: ${path(d.probeVia)}`;
+    const via = `via: ${how}${d.cli ? "" : " (no docker CLI on PATH)"}`;
+    const pid = d.daemon ? [`pid: ${d.daemon.pid} (${d.daemon.argv.join(" ")})`] : [];
+    const details = [`host: ${d.host}`, `config: ${d.configPath}`, ...pid, via];
     const rootless = rootlessSocketUnused(facts, options.env);
     if (!d.info && rootless) {
       return fail(`cannot reach dockerd at ${d.host}: ${d.infoError}`, {
@@ -246,9 +252,12 @@ export const dockerHello: Check = {
     const rtArgs = facts.docker.info!.runtimes[RUNTIME_NAME]?.runtimeArgs ?? [];
     const networkNone = rtArgs.some((a) => /^--?network=none$/.test(a));
     const spec = { runtime: RUNTIME_NAME, networkNone, cmd: ["sh", "-c", script], env: options.env };
-    const { result: r, image, command, silentFirst } = await runDockerProbe(facts.docker, spec);
+    const d = facts.docker;
+    const ep = { probe: d.probeVia, cli: d.cli, api: d.api };
+    const { result: r, image, command, silentFirst } = await runDockerProbe(ep, spec);
     const cmd = `docker run --rm --runtime=${RUNTIME_NAME} ${image.tag} dmesg`;
-    const details = [`${command}  (${r.durationMs} ms)`, `image: ${image.tag}${image.built ? ` (built now from ${image.source})` : ""}`];
+    const built = image.built ? ` (built now from ${image.source})` : "";
+    const details = [`${command}  (${r.durationMs} ms)`, `image: ${image.tag}${built}`];
     if (silentFirst) details.push(silentRetryNote(silentFirst));
     if (r.code !== 0) return decodeDockerStart(ctx, didNotStart("docker.hello", r, cmd, rc(ctx), details), r, rtArgs);
     const parsed = parseHelloOutput(r.stdout);

@@ -66,7 +66,8 @@ export function parseDockerInfo(json: string): DockerInfo {
 }
 
 const str = (v: unknown, dflt = ""): string => (typeof v === "string" ? v : dflt);
-const strings = (v: unknown): string[] | undefined => (Array.isArray(v) && v.every((x) => typeof x === "string") ? v : undefined);
+const strings = (v: unknown): string[] | undefined =>
+  Array.isArray(v) && v.every((x) => typeof x === "string") ? v : undefined;
 
 /** `docker info` / GET /info as data; fields of the wrong type count as absent. */
 export function dockerInfoOf(j: any): DockerInfo {
@@ -91,7 +92,10 @@ export function dockerInfoOf(j: any): DockerInfo {
 
 /** How the doctor talks to dockerd: "api" (its unix socket) or "cli"; null when it cannot. */
 export interface DockerEndpoint {
+  /** For dockerd's info (version, runtimes; configure's verification). */
   via: "api" | "cli" | null;
+  /** For the hello probe (a container). */
+  probe: "api" | "cli" | null;
   cli: string | null;
   /** The unix socket behind DOCKER_HOST (null for tcp://, ssh:// …). */
   api: string | null;
@@ -114,18 +118,24 @@ export function contextSelected(env: NodeJS.ProcessEnv): boolean {
 }
 
 /**
- * The API on a unix socket whenever it reaches the same daemon the CLI would (no context in
- * use); the CLI for other schemes and contexts. Decided once, with the facts.
- * GVISOR_DOCTOR_DOCKER_VIA=cli keeps the CLI where both would serve (a way around a quirk of
- * either path, and how the tests compare the two).
+ * Each operation takes the faster path that reaches the daemon the CLI would (bench/docker-api.ts,
+ * same run): dockerd's info through the API on a unix socket (0.35× the CLI's time), the hello
+ * probe through the CLI when there is one (the API's create/start/wait/logs/remove took 0.96–1.09×,
+ * no gain) and through the API when there is none. The CLI alone serves tcp://, ssh:// and docker
+ * contexts. GVISOR_DOCTOR_DOCKER_VIA=cli|api takes one path for both where both serve (a way
+ * around a quirk of either, and how the tests and the bench compare them). Decided once, with the facts.
  */
 export function dockerEndpoint(env: NodeJS.ProcessEnv = process.env, cli = dockerCli(env)): DockerEndpoint {
   const host = dockerHost(env);
   const api = unixSocketOf(host);
-  const wantCli = env.GVISOR_DOCTOR_DOCKER_VIA === "cli";
-  if (cli && (!api || wantCli || contextSelected(env))) return { via: "cli", cli, api, why: null };
-  if (api) return { via: "api", cli, api, why: null };
-  return { via: null, cli, api, why: `the docker CLI is not on PATH, and DOCKER_HOST=${host} is not a unix socket the doctor can reach without it` };
+  const want = env.GVISOR_DOCTOR_DOCKER_VIA;
+  if (cli && (!api || want === "cli" || (want !== "api" && contextSelected(env)))) {
+    return { via: "cli", probe: "cli", cli, api, why: null };
+  }
+  if (api) return { via: "api", probe: cli && want !== "api" ? "cli" : "api", cli, api, why: null };
+  const why = `the docker CLI is not on PATH, and DOCKER_HOST=${host} is not a unix socket the doctor can reach ` +
+    "without it";
+  return { via: null, probe: null, cli, api, why };
 }
 
 /** What `dockerInfoVia` read: the info, or why not; the CLI's run result when the CLI ran. */
@@ -144,7 +154,8 @@ export async function dockerInfoVia(ep: DockerEndpoint, env: NodeJS.ProcessEnv =
   if (ep.via === null) return { info: null, error: ep.why, result: null };
   try {
     const info = dockerInfoOf(await new DockerApi(ep.api!).info());
-    return info.serverVersion ? { info, error: null, result: null } : { info: null, error: "GET /info names no ServerVersion", result: null };
+    if (!info.serverVersion) return { info: null, error: "GET /info names no ServerVersion", result: null };
+    return { info, error: null, result: null };
   } catch (e) {
     return { info: null, error: (e as Error).message, result: null };
   }

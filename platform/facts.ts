@@ -4,7 +4,8 @@ import { existsSync, lstatSync, readFileSync, readlinkSync, accessSync, constant
 import { readFile } from "node:fs/promises";
 import os from "node:os";
 import { unameArch } from "./arch.ts";
-import { dockerEndpoint, dockerHost, dockerInfoVia, dockerdServing, daemonConfigPath, type DockerInfo } from "./docker.ts";
+import { dockerEndpoint, dockerHost, dockerInfoVia, dockerdServing, daemonConfigPath, type DockerInfo }
+  from "./docker.ts";
 import { run, failureText, type RunResult } from "./proc.ts";
 import { findProcesses, DOCKERD_VALUE_FLAGS, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "./procs.ts";
 import { findRunscBinaries, findRunscInRoot, type RunscBinary } from "./runsc.ts";
@@ -22,8 +23,9 @@ export interface DockerFacts {
   cli: string | null;
   /** The unix socket behind `host` (the Engine API's), null for other schemes. */
   api: string | null;
-  /** How the doctor talks to dockerd (platform/docker.ts dockerEndpoint); null: it cannot. */
+  /** How the doctor reads dockerd's info, and runs the hello probe (docker.ts dockerEndpoint); null: it cannot. */
   via: "api" | "cli" | null;
+  probeVia: "api" | "cli" | null;
   host: string;
   /** The dockerd process behind `host`, when it runs on this machine. */
   daemon: DaemonProcess | null;
@@ -217,7 +219,8 @@ export async function dockerFacts(env: NodeJS.ProcessEnv, dockerd: DaemonProcess
   const ep = dockerEndpoint(env);
   const host = dockerHost(env);
   const daemon = dockerdServing(host, dockerd);
-  const base = { cli: ep.cli, api: ep.api, via: ep.via, host, daemon, configPath: daemonConfigPath(daemon, env) };
+  const configPath = daemonConfigPath(daemon, env);
+  const base = { cli: ep.cli, api: ep.api, via: ep.via, probeVia: ep.probe, host, daemon, configPath };
   const { info, error, result } = await dockerInfoVia(ep, env);
   return { ...base, info, infoError: error, infoResult: result };
 }
@@ -269,7 +272,11 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
     runsc,
     dockerd,
     containerd,
-    docker: docker ?? { cli: null, api: null, via: null, host: dockerHost(env), daemon: null, configPath: daemonConfigPath(null, env), info: null, infoError: root.foreign ? "not inspected with --host-root" : null, infoResult: null },
+    docker: docker ?? {
+      cli: null, api: null, via: null, probeVia: null, host: dockerHost(env), daemon: null,
+      configPath: daemonConfigPath(null, env),
+      info: null, infoError: root.foreign ? "not inspected with --host-root" : null, infoResult: null,
+    },
     engines,
     durationMs: Math.round(performance.now() - started),
   };

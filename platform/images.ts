@@ -157,9 +157,11 @@ export interface DockerProbeRun extends ProbeRun {
  * the image loaded with POST /images/load when missing), with the same one retry of a start
  * that failed without a word.
  */
-export async function runDockerProbe(ep: Pick<DockerEndpoint, "via" | "cli" | "api">, spec: DockerProbeSpec): Promise<DockerProbeRun> {
+export async function runDockerProbe(
+  ep: Pick<DockerEndpoint, "probe" | "cli" | "api">, spec: DockerProbeSpec,
+): Promise<DockerProbeRun> {
   const net = spec.networkNone ? ["--network", "none"] : [];
-  if (ep.via === "cli") {
+  if (ep.probe === "cli") {
     const runArgs = ["--rm", `--runtime=${spec.runtime}`, "--log-driver=none", ...net];
     const r = await runInProbeImage(ep.cli!, runArgs, spec.cmd, { env: spec.env, timeoutMs: spec.timeoutMs });
     return { ...r, command: `$ docker ${r.args.slice(0, -spec.cmd.length).join(" ")} ${quoteArgs(spec.cmd)}` };
@@ -169,7 +171,8 @@ export async function runDockerProbe(ep: Pick<DockerEndpoint, "via" | "cli" | "a
   const tag = imageTag(fs);
   const api = new DockerApi(ep.api);
   const attempt = () => runContainer(api, {
-    image: tag, cmd: spec.cmd, runtime: spec.runtime, networkNone: spec.networkNone, timeoutMs: spec.timeoutMs ?? 60_000,
+    image: tag, cmd: spec.cmd, runtime: spec.runtime, networkNone: spec.networkNone,
+    timeoutMs: spec.timeoutMs ?? 60_000,
     imageArchive: () => imageArchive(fs, tag), onStartFailure: reapStrayShims,
   });
   let run = await attempt();
@@ -183,9 +186,12 @@ export async function runDockerProbe(ep: Pick<DockerEndpoint, "via" | "cli" | "a
     built ||= run.loaded;
   }
   const how = `Runtime=${spec.runtime}${spec.networkNone ? ", NetworkMode=none" : ""}`;
-  const command = `via the Engine API at ${ep.api}: create (${how}), start, wait, logs, remove; cmd ${quoteArgs(spec.cmd)}`;
+  const command = `via the Engine API at ${ep.api}: create (${how}), start, wait, logs, remove; ` +
+    `cmd ${quoteArgs(spec.cmd)}`;
   const args = ["run", "--rm", `--runtime=${spec.runtime}`, ...net, tag];
   return { result: run.result, image: { tag, built, source: fs.source }, args, silentFirst, command };
 }
 
-const quoteArgs = (a: string[]) => a.map((x) => (/^[\w@%+=:,./-]+$/.test(x) ? x : `'${x.replace(/'/g, `'\\''`)}'`)).join(" ");
+/** Arguments as a shell would need them, for the command shown in the details. */
+const quoteArgs = (a: string[]) =>
+  a.map((x) => (/^[\w@%+=:,./-]+$/.test(x) ? x : `'${x.replace(/'/g, `'\\''`)}'`)).join(" ");

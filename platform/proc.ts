@@ -45,6 +45,8 @@ export interface RunResult {
   truncated: boolean;
   /** Set when the process could not be started (e.g. ENOENT). */
   spawnError?: string;
+  /** An Engine API request in the `-v` trace: the HTTP status it got. */
+  httpStatus?: number;
 }
 
 export type TraceSink = (r: RunResult) => void;

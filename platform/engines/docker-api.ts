@@ -31,18 +31,23 @@ export function unixSocketOf(host: string): string | null {
   return path.startsWith("/") ? path : null;
 }
 
+/** A request that ran out of time (told apart from errors whose text merely says "timed out"). */
+export class ApiTimeout extends Error {}
+
 /** One HTTP request to the socket. Rejects on connection errors, timeouts and oversized bodies. */
 export function apiRequest(socketPath: string, path: string, opts: ApiRequest = {}): Promise<ApiResponse> {
   const method = opts.method ?? "GET";
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   const raw = opts.body;
-  const body = raw === undefined ? null : Buffer.isBuffer(raw) ? raw : Buffer.from(typeof raw === "string" ? raw : JSON.stringify(raw));
-  const type = opts.contentType ?? (raw !== undefined && !Buffer.isBuffer(raw) ? "application/json" : "application/octet-stream");
+  const text = raw === undefined || Buffer.isBuffer(raw) ? null : typeof raw === "string" ? raw : JSON.stringify(raw);
+  const body = Buffer.isBuffer(raw) ? raw : text === null ? null : Buffer.from(text);
+  const type = opts.contentType ?? (text !== null ? "application/json" : "application/octet-stream");
   const headers: Record<string, string> = { Host: "docker" };
   if (body) Object.assign(headers, { "Content-Type": type, "Content-Length": String(body.length) });
   return new Promise((resolve, reject) => {
     let done = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const finish = (e: Error | null, r?: ApiResponse) => {
       if (done) return;
       done = true;
@@ -60,10 +65,12 @@ export function apiRequest(socketPath: string, path: string, opts: ApiRequest = 
         if (len > maxBytes) finish(new Error(`${method} ${path}: the answer exceeds ${maxBytes} bytes`));
         else chunks.push(c);
       });
-      res.on("end", () => finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on("end", () => {
+        finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+      });
       res.on("error", (e) => finish(e));
     });
-    const timer = setTimeout(() => finish(new Error(`${method} ${path} timed out after ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => finish(new ApiTimeout(`${method} ${path} timed out after ${timeoutMs} ms`)), timeoutMs);
     req.on("error", (e) => finish(new Error(connectError(socketPath, e as NodeJS.ErrnoException))));
     req.end(body ?? undefined);
   });
@@ -72,8 +79,12 @@ export function apiRequest(socketPath: string, path: string, opts: ApiRequest = 
 /** The docker CLI's words for the same failures, so the same rules and fixes apply. */
 function connectError(socketPath: string, e: NodeJS.ErrnoException): string {
   const at = `unix://${socketPath}`;
-  if (e.code === "EACCES" || e.code === "EPERM") return `permission denied while trying to connect to the Docker daemon socket at ${at}`;
-  if (e.code === "ENOENT" || e.code === "ECONNREFUSED") return `Cannot connect to the Docker daemon at ${at}. Is the docker daemon running?`;
+  if (e.code === "EACCES" || e.code === "EPERM") {
+    return `permission denied while trying to connect to the Docker daemon socket at ${at}`;
+  }
+  if (e.code === "ENOENT" || e.code === "ECONNREFUSED") {
+    return `Cannot connect to the Docker daemon at ${at}. Is the docker daemon running?`;
+  }
   return `${at}: ${e.message}`;
 }
 
@@ -145,10 +156,10 @@ export class DockerApi {
     const cmd = [opts.method ?? "GET", path];
     try {
       const r = await apiRequest(this.socketPath, path, { timeoutMs: this.timeoutMs, ...opts });
-      traceCommand(traced(cmd, r.status < 400 ? 0 : 1, "", started));
+      traceCommand({ ...traced(cmd, r.status < 400 ? 0 : 1, started), httpStatus: r.status });
       return r;
     } catch (e) {
-      traceCommand(traced(cmd, null, (e as Error).message, started));
+      traceCommand({ ...traced(cmd, null, started), spawnError: (e as Error).message });
       throw e;
     }
   }
@@ -213,7 +224,8 @@ export async function runContainer(api: DockerApi, spec: ApiRunSpec): Promise<Ap
   const left = () => Math.max(1, Math.round(deadline - performance.now()));
   let step = ["POST", "/containers/create"];
   const end = (code: number | null, stdout: string, stderr: string, timedOut = false): RunResult => ({
-    cmd: step, code, signal: null, stdout, stderr, timedOut, truncated: false, durationMs: Math.round(performance.now() - started),
+    cmd: step, code, signal: null, stdout, stderr, timedOut, truncated: false,
+    durationMs: Math.round(performance.now() - started),
   });
   const daemonSaid = (r: ApiResponse) => end(125, "", `Error response from daemon: ${apiErrorText(r)}`);
   const hostConfig = {
@@ -234,8 +246,10 @@ export async function runContainer(api: DockerApi, spec: ApiRunSpec): Promise<Ap
       created = await api.v("/containers/create", { method: "POST", body, timeoutMs: left() });
     }
     if (created.status !== 201) return { result: daemonSaid(created), loaded };
-    id = String(jsonObject(created.body, "POST /containers/create").Id ?? "");
-    if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`POST /containers/create: no container id in the answer`);
+    const newId = String(jsonObject(created.body, "POST /containers/create").Id ?? "");
+    // Checked before it is kept: the id goes into URLs (and the final DELETE).
+    if (!/^[0-9a-f]{64}$/.test(newId)) throw new Error(`POST /containers/create: no container id in the answer`);
+    id = newId;
     step = ["POST", `/containers/${id.slice(0, 12)}/start`];
     const start = await api.v(`/containers/${id}/start`, { method: "POST", timeoutMs: left() });
     if (start.status !== 204 && start.status !== 304) {
@@ -248,14 +262,16 @@ export async function runContainer(api: DockerApi, spec: ApiRunSpec): Promise<Ap
     const waited = jsonObject(wait.body, "POST /containers/wait");
     const code = Number.isInteger(waited.StatusCode) ? waited.StatusCode : null;
     step = ["GET", `/containers/${id.slice(0, 12)}/logs`];
-    const logs = await api.v(`/containers/${id}/logs?stdout=1&stderr=1`, { timeoutMs: left(), maxBytes: LOG_MAX_BYTES });
+    const logsPath = `/containers/${id}/logs?stdout=1&stderr=1`;
+    const logs = await api.v(logsPath, { timeoutMs: left(), maxBytes: LOG_MAX_BYTES });
     if (logs.status !== 200) return { result: daemonSaid(logs), loaded };
     const out = demuxStream(logs.body);
-    const waitError = typeof waited.Error?.Message === "string" && waited.Error.Message ? `\n${waited.Error.Message}` : "";
+    const said = waited.Error?.Message;
+    const waitError = typeof said === "string" && said ? `\n${said}` : "";
     return { result: end(code, out.stdout, out.stderr + waitError), loaded };
   } catch (e) {
     const msg = (e as Error).message;
-    return { result: end(null, "", msg, /timed out/.test(msg)), loaded };
+    return { result: end(null, "", msg, e instanceof ApiTimeout), loaded };
   } finally {
     if (id) await api.v(`/containers/${id}?force=1&v=1`, { method: "DELETE", timeoutMs: 10_000 }).catch(() => {});
   }
@@ -263,7 +279,8 @@ export async function runContainer(api: DockerApi, spec: ApiRunSpec): Promise<Ap
 
 /** POST /images/load answers 200 and then streams JSON lines, an error among them. */
 async function loadImage(api: DockerApi, archive: Buffer, timeoutMs: number): Promise<void> {
-  const r = await api.v("/images/load?quiet=1", { method: "POST", body: archive, contentType: "application/x-tar", timeoutMs });
+  const opts = { method: "POST", body: archive, contentType: "application/x-tar", timeoutMs };
+  const r = await api.v("/images/load?quiet=1", opts);
   if (r.status !== 200) throw new Error(`could not load the probe image: ${apiErrorText(r)}`);
   for (const line of r.body.toString("utf8").split("\n")) {
     if (!line.trim()) continue;
@@ -278,7 +295,7 @@ async function loadImage(api: DockerApi, archive: Buffer, timeoutMs: number): Pr
   }
 }
 
-function traced(cmd: string[], code: number | null, stderr: string, started: number): RunResult {
+function traced(cmd: string[], code: number | null, started: number): RunResult {
   const durationMs = Math.round(performance.now() - started);
-  return { cmd, code, signal: null, stdout: "", stderr, durationMs, timedOut: false, truncated: false };
+  return { cmd, code, signal: null, stdout: "", stderr: "", durationMs, timedOut: false, truncated: false };
 }

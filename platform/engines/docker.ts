@@ -1,7 +1,9 @@
 // Docker: the adapter. runtimes in the daemon.json dockerd reads (daemon-json.ts plans
 // the edit), reloaded with `systemctl reload` or SIGHUP (dockerd reloads runtimes without
 // a restart), verified with dockerd's info (GET /info on its socket, or `docker info`).
-import { daemonConfigPath, dockerCli, dockerEndpoint, dockerHost, dockerInfoVia, dockerdServing, type DockerEndpoint } from "../docker.ts";
+import {
+  daemonConfigPath, dockerCli, dockerEndpoint, dockerHost, dockerInfoVia, dockerdServing, type DockerEndpoint,
+} from "../docker.ts";
 import { resolveForWrite } from "../fsutil.ts";
 import { findProcesses, DOCKERD_VALUE_FLAGS } from "../procs.ts";
 import { which, SYSTEM_BIN_DIRS } from "../which.ts";
@@ -152,7 +154,9 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
         const rt = info.runtimes[name];
         last = Object.entries(info.runtimes).map(([k, v]) => `${k}${v.path && v.path !== k ? ` → ${v.path}` : ""}${v.runtimeArgs?.length ? ` ${v.runtimeArgs.join(" ")}` : ""}`).join(", ");
         if (plan.request.remove ? !rt : rt && want && rt.path === want.path && sameArgs(rt.runtimeArgs ?? [], want.args)) {
-          const msg = plan.request.remove ? `${said} no longer lists "${name}"` : `${said} lists ${name} → ${rt!.path}${want!.args.length ? ` ${want!.args.join(" ")}` : ""}`;
+          const args = want?.args.length ? ` ${want.args.join(" ")}` : ""; // no `want` for --remove
+          const msg = plan.request.remove ? `${said} no longer lists "${name}"` :
+            `${said} lists ${name} → ${rt!.path}${args}`;
           return { ok: true, message: msg, details: [`${said} runtimes: ${last}`] };
         }
       } else last = error ?? "";
@@ -164,7 +168,10 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
     return {
       ok: false,
       message: `${plan.request.remove ? `dockerd still lists "${name}" after the reload` : `dockerd does not list "${name}" as configured after the reload`}${conflicts.length ? `: ${conflicts[0].message}` : ""}`,
-      details: [`${said} runtimes: ${last}`, ...conflicts.map((c) => c.message), "dockerd logs why a reload failed (\"Error reloading configuration\"); a restart also loads the file"],
+      details: [
+        `${said} runtimes: ${last}`, ...conflicts.map((c) => c.message),
+        "dockerd logs why a reload failed (\"Error reloading configuration\"); a restart also loads the file",
+      ],
     };
   },
 };

@@ -58,7 +58,8 @@ export function renderTrace(c: ChalkInstance, trace: RunResult[]): string {
   if (!trace.length) return "";
   const lines = [c.bold("commands run:")];
   for (const r of trace) {
-    const status = r.spawnError ? r.spawnError : r.timedOut ? "timed out" : `exit ${r.code}`;
+    const exit = r.httpStatus ? `HTTP ${r.httpStatus}` : `exit ${r.code}`;
+    const status = r.spawnError ? r.spawnError : r.timedOut ? "timed out" : exit;
     lines.push(`  ${c.dim(`${String(r.durationMs).padStart(5)} ms`)}  ${r.cmd.join(" ")}  ${c.dim(`→ ${status}`)}`);
   }
   return lines.join("\n");

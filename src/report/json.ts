@@ -33,6 +33,7 @@ export function hostJson(f: HostFacts) {
     docker: {
       cli: f.docker.cli,
       via: f.docker.via,
+      probeVia: f.docker.probeVia,
       host: f.docker.host,
       configPath: f.docker.configPath,
       daemonPid: f.docker.daemon?.pid ?? null,

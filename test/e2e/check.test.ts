@@ -33,6 +33,9 @@ describe.skipIf(!BED.ok)("check against a real dockerd", () => {
     expect(sig.details.some((d: string) => /dmesg: .*Starting gVisor/.test(d))).toBe(true);
     expect(finding(r.json, "docker.network")).toMatchObject({ status: "pass", message: expect.stringContaining("--network=none") });
     expect(r.json.host.docker.configPath).toBe(bed.configFile);
+    // A unix socket and a CLI: info through the Engine API, the hello through the CLI (each the faster).
+    expect(r.json.host.docker).toMatchObject({ via: "api", probeVia: "cli" });
+    expect(hello.details[0]).toMatch(/^\$ docker run --pull=never /);
     expect(r.code).toBe(0);
     expect(r.json.ok).toBe(true);
   });
@@ -117,6 +120,6 @@ describe.skipIf(!BED.ok)("check against a real dockerd", () => {
     expect(r.stderr).toContain("commands run:");
     // DOCKER_HOST is a unix socket: dockerd's info comes from the Engine API, each request traced.
     expect(r.stderr).toMatch(/\d+ ms +GET \/_ping/);
-    expect(r.stderr).toMatch(/\d+ ms +GET \/v1\.\d+\/info/);
+    expect(r.stderr).toMatch(/\d+ ms +GET \/v1\.\d+\/info +→ HTTP 200/);
   });
 });

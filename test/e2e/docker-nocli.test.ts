@@ -5,7 +5,9 @@
 // private mount namespace. The doctor then talks to dockerd's Engine API on the socket.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { BED, startDockerBed, type DockerBed } from "../bed/bed.ts";
 import { BINARY, ROOT, finding } from "../helpers/cli.ts";
@@ -13,6 +15,8 @@ import { assertReportSchema } from "../helpers/schema.ts";
 import { SYSTEM_BIN_DIRS, isExecutableFile, which } from "../../platform/which.ts";
 
 const NOT_OTHER_ENGINES = ["--skip", "podman,containerd,crio,k8s"];
+const RUNSC_LOADED = "runsc → /usr/bin/runsc --network=none";
+const SPAWN = { encoding: "utf8" as const, timeout: 180_000, maxBuffer: 64 << 20 };
 const RUNSC_JSON = JSON.stringify({ runtimes: { runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--network=none"] } } });
 
 describe.skipIf(!BED.ok)("Docker checks with the docker CLI hidden", () => {
@@ -46,9 +50,8 @@ describe.skipIf(!BED.ok)("Docker checks with the docker CLI hidden", () => {
   /** The binary in a private mount namespace where no docker CLI can be found. */
   function noCli(args: string[], env: NodeJS.ProcessEnv = {}) {
     const script = `${mounts}exec "$@"`;
-    const r = spawnSync(which("unshare")!, ["--mount", "--propagation", "private", "--", "/bin/sh", "-c", script, "sh", BINARY, ...args], {
-      env: { ...bed.env, PATH: farm, ...env }, encoding: "utf8", timeout: 180_000, maxBuffer: 64 << 20,
-    });
+    const argv = ["--mount", "--propagation", "private", "--", "/bin/sh", "-c", script, "sh", BINARY, ...args];
+    const r = spawnSync(which("unshare")!, argv, { env: { ...bed.env, PATH: farm, ...env }, ...SPAWN });
     let json: any;
     try {
       json = JSON.parse(r.stdout);
@@ -56,7 +59,7 @@ describe.skipIf(!BED.ok)("Docker checks with the docker CLI hidden", () => {
     return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "", json };
   }
   const withCli = (args: string[]) => {
-    const r = spawnSync(BINARY, args, { env: { ...bed.env, GVISOR_DOCTOR_DOCKER_VIA: "cli" }, encoding: "utf8", timeout: 180_000, maxBuffer: 64 << 20 });
+    const r = spawnSync(BINARY, args, { env: { ...bed.env, GVISOR_DOCTOR_DOCKER_VIA: "cli" }, ...SPAWN });
     return { code: r.status ?? -1, json: JSON.parse(r.stdout), stderr: r.stderr };
   };
 
@@ -66,21 +69,24 @@ describe.skipIf(!BED.ok)("Docker checks with the docker CLI hidden", () => {
     expect(r.json.host.docker).toMatchObject({ cli: null, via: "api" });
   });
 
-  test("docker.daemon, docker.runtime, docker.hello and docker.signature pass as with the CLI; the probe image is loaded through the API", () => {
+  test("docker.daemon/runtime/hello/signature pass as with the CLI; the probe image is loaded through the API", () => {
     const api = noCli(["check", "--json", ...NOT_OTHER_ENGINES]);
     assertReportSchema(api.json);
     const daemon = finding(api.json, "docker.daemon");
     expect(daemon.status).toBe("pass");
-    expect(daemon.details).toContain(`via: the Engine API on ${bed.host.slice("unix://".length)} (no docker CLI on PATH)`);
+    const sock = bed.host.slice("unix://".length);
+    expect(daemon.details).toContain(`via: the Engine API on ${sock} (no docker CLI on PATH)`);
     expect(daemon.details).toContain(`config: ${bed.configFile}`);
-    expect(finding(api.json, "docker.runtime")).toMatchObject({ status: "pass", message: "runsc → /usr/bin/runsc --network=none" });
+    expect(finding(api.json, "docker.runtime")).toMatchObject({ status: "pass", message: RUNSC_LOADED });
     const hello = finding(api.json, "docker.hello");
     expect(hello.status).toBe("pass");
-    expect(hello.details[0]).toMatch(/^via the Engine API at .*docker\.sock: create \(Runtime=runsc, NetworkMode=none\), start, wait, logs, remove/);
+    const how = "create (Runtime=runsc, NetworkMode=none), start, wait, logs, remove";
+    expect(hello.details[0]).toStartWith(`via the Engine API at ${sock}: ${how}`);
     expect(hello.details.join("\n")).toContain("built now"); // a fresh dockerd: POST /images/load ran
     expect(hello.details).toContain("dmesg: [   0.000000] Starting gVisor...");
     expect(finding(api.json, "docker.signature").status).toBe("pass");
-    expect(api.json.checks.filter((c: any) => c.status === "fail").map((c: any) => `${c.id}: ${c.message}`)).toEqual([]);
+    const failed = api.json.checks.filter((c: any) => c.status === "fail");
+    expect(failed.map((c: any) => `${c.id}: ${c.message}`)).toEqual([]);
     expect(api.code).toBe(0);
     // The image the API loaded is the tag the CLI path imports, and no probe container is left.
     expect(bed.docker(["images", "-q", "gvisor-doctor/hello"]).stdout.trim().split("\n")).toHaveLength(1);
@@ -103,8 +109,28 @@ describe.skipIf(!BED.ok)("Docker checks with the docker CLI hidden", () => {
     try {
       const api = noCli(["check", "--json", "--only", "docker.runtime"]);
       const cli = withCli(["check", "--json", "--only", "docker.runtime"]);
-      expect(finding(api.json, "docker.runtime")).toMatchObject({ status: "fail", diagnosis: { fix: { id: "docker.register-runtime" } } });
+      const diagnosis = { fix: { id: "docker.register-runtime" } };
+      expect(finding(api.json, "docker.runtime")).toMatchObject({ status: "fail", diagnosis });
       expect(finding(api.json, "docker.runtime").message).toBe(finding(cli.json, "docker.runtime").message);
+    } finally {
+      writeFileSync(bed.configFile, RUNSC_JSON);
+      await bed.reload();
+    }
+  });
+
+  test("a sandbox that does not start (runsc without --network=none): the same failure and diagnosis", async () => {
+    writeFileSync(bed.configFile, JSON.stringify({ runtimes: { runsc: { path: "/usr/bin/runsc" } } }));
+    await bed.reload();
+    try {
+      const only = ["check", "--json", "--only", "docker.hello"];
+      const api = finding(noCli(only).json, "docker.hello");
+      const cli = finding(withCli(only).json, "docker.hello");
+      // Seen here: both fail with rule netns-root ("cannot run with network enabled in root network namespace").
+      expect(api.status).toBe(cli.status);
+      expect(api.diagnosis?.rule).toBe(cli.diagnosis?.rule);
+      expect(api.diagnosis?.fix).toEqual(cli.diagnosis?.fix);
+      const said = "the container did not start: Error response from daemon: ";
+      if (api.status === "fail") expect(api.message).toContain(said);
     } finally {
       writeFileSync(bed.configFile, RUNSC_JSON);
       await bed.reload();
@@ -116,11 +142,12 @@ describe.skipIf(!BED.ok)("Docker checks with the docker CLI hidden", () => {
     await bed.reload();
     try {
       const wrappers = join(dir, "wrappers");
-      const r = noCli(["configure", "docker", "--runsc", "/usr/bin/runsc", "--runtime-arg=--network=none", "--json"], { GVISOR_DOCTOR_WRAPPER_DIR: wrappers });
+      const args = ["configure", "docker", "--runsc", "/usr/bin/runsc", "--runtime-arg=--network=none", "--json"];
+      const r = noCli(args, { GVISOR_DOCTOR_WRAPPER_DIR: wrappers });
       expect(r.code).toBe(0);
       const engine = r.json.engines[0];
       expect(engine.reload).toMatchObject({ action: "reloaded", method: `SIGHUP to dockerd pid ${bed.dockerdPid}` });
-      expect(engine.verify).toMatchObject({ ok: true, message: "dockerd's GET /info lists runsc → /usr/bin/runsc --network=none" });
+      expect(engine.verify).toMatchObject({ ok: true, message: `dockerd's GET /info lists ${RUNSC_LOADED}` });
     } finally {
       writeFileSync(bed.configFile, RUNSC_JSON);
       await bed.reload();
@@ -129,12 +156,13 @@ describe.skipIf(!BED.ok)("Docker checks with the docker CLI hidden", () => {
 
   test("under Deno too: node:http over the unix socket reads the runtimes and runs the probe", () => {
     const deno = join(ROOT, "node_modules", ".bin", "deno");
-    const r = spawnSync(deno, ["run", "-A", join(ROOT, "src/cli.ts"), "check", "--json", "--only", "docker.runtime,docker.hello,docker.signature"], {
-      cwd: ROOT, env: bed.env, encoding: "utf8", timeout: 180_000,
+    const only = ["--only", "docker.runtime,docker.hello,docker.signature"];
+    const r = spawnSync(deno, ["run", "-A", join(ROOT, "src/cli.ts"), "check", "--json", ...only], {
+      cwd: ROOT, env: { ...bed.env, GVISOR_DOCTOR_DOCKER_VIA: "api" }, ...SPAWN,
     });
     const doc = JSON.parse(r.stdout);
-    expect(doc.host.docker.via).toBe("api");
-    expect(finding(doc, "docker.runtime")).toMatchObject({ status: "pass", message: "runsc → /usr/bin/runsc --network=none" });
+    expect(doc.host.docker).toMatchObject({ via: "api", probeVia: "api" });
+    expect(finding(doc, "docker.runtime")).toMatchObject({ status: "pass", message: RUNSC_LOADED });
     expect(finding(doc, "docker.hello").status).toBe("pass");
     expect(finding(doc, "docker.signature").status).toBe("pass");
   });
@@ -143,6 +171,8 @@ describe.skipIf(!BED.ok)("Docker checks with the docker CLI hidden", () => {
     const r = noCli(["check", "--json", "--only", "docker.daemon"], { DOCKER_HOST: "tcp://127.0.0.1:2375" });
     const d = finding(r.json, "docker.daemon");
     expect(d).toMatchObject({ status: "fail", diagnosis: { fix: { id: "docker.install-cli" } } });
-    expect(d.message).toBe("dockerd runs but the docker CLI is not on PATH, and DOCKER_HOST=tcp://127.0.0.1:2375 is not a unix socket");
+    const why = "dockerd runs but the docker CLI is not on PATH, and DOCKER_HOST=tcp://127.0.0.1:2375 " +
+      "is not a unix socket";
+    expect(d.message).toBe(why);
   });
 });

@@ -5,9 +5,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { DockerApi, apiRequest, demuxStream, negotiateVersion, runContainer, unixSocketOf, API_MAX_VERSION } from "../../platform/engines/docker-api.ts";
+import {
+  DockerApi, apiRequest, demuxStream, negotiateVersion, runContainer, unixSocketOf, API_MAX_VERSION,
+} from "../../platform/engines/docker-api.ts";
 import { contextSelected, dockerEndpoint, dockerInfoVia, dockerInfoOf } from "../../platform/docker.ts";
 import { imageArchive, type Rootfs } from "../../platform/rootfs.ts";
+import { onCommand, type RunResult } from "../../platform/proc.ts";
 
 const dir = mkdtempSync("/tmp/gvd-api-test-");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -53,12 +56,17 @@ const frame = (stream: 1 | 2, text: string) => {
   h.writeUInt32BE(payload.length, 4);
   return Buffer.concat([h, payload]);
 };
-const INFO = { ServerVersion: "28.5.1", DefaultRuntime: "runc", Runtimes: { runc: { path: "runc" }, runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--network=none"] } } };
+const INFO = {
+  ServerVersion: "28.5.1", DefaultRuntime: "runc",
+  Runtimes: { runc: { path: "runc" }, runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--network=none"] } },
+};
+const DOCKER = "/usr/bin/docker";
 
 describe("log stream demux (8-byte headers)", () => {
   test("stdout and stderr frames are split by their stream byte, in order", () => {
-    const buf = Buffer.concat([frame(1, "[   0.000000] Starting gVisor...\n"), frame(2, "warn\n"), frame(1, "eth0:\n")]);
-    expect(demuxStream(buf)).toEqual({ stdout: "[   0.000000] Starting gVisor...\neth0:\n", stderr: "warn\n", malformed: false });
+    const sig = "[   0.000000] Starting gVisor...\n";
+    const buf = Buffer.concat([frame(1, sig), frame(2, "warn\n"), frame(1, "eth0:\n")]);
+    expect(demuxStream(buf)).toEqual({ stdout: `${sig}eth0:\n`, stderr: "warn\n", malformed: false });
   });
   test("a frame cut short keeps what arrived and says so", () => {
     const whole = frame(1, "hello world");
@@ -82,7 +90,10 @@ describe("API version negotiation", () => {
     expect(negotiateVersion(null)).toBe(API_MAX_VERSION);
   });
   test("GET /_ping's API-Version header sets the path prefix of every later request", async () => {
-    const d = await fakeDockerd((req, _b, res) => (req.url === "/_ping" ? (res.writeHead(200, { "API-Version": "1.41" }), res.end("OK")) : json(res, 200, INFO)));
+    const d = await fakeDockerd((req, _b, res) => {
+      if (req.url === "/_ping") return res.writeHead(200, { "API-Version": "1.41" }), res.end("OK");
+      json(res, 200, INFO);
+    });
     const info = dockerInfoOf(await new DockerApi(d.sock).info());
     expect(info.runtimes.runsc).toEqual({ path: "/usr/bin/runsc", runtimeArgs: ["--network=none"] });
     expect(d.seen.map((s) => s.url)).toEqual(["/_ping", "/v1.41/info"]);
@@ -98,6 +109,28 @@ describe("API version negotiation", () => {
   });
 });
 
+describe("the -v trace", () => {
+  test("every request is recorded like a command: method, path, HTTP status, or why it failed", async () => {
+    const d = await fakeDockerd((req, _b, res) => {
+      if (req.url === "/_ping") return res.end("OK");
+      json(res, 404, { message: "no" });
+    });
+    const seen: RunResult[] = [];
+    const off = onCommand((r) => seen.push(r));
+    try {
+      await new DockerApi(d.sock).call("/_ping");
+      await new DockerApi(d.sock).call("/containers/x/json");
+      await new DockerApi(join(dir, "absent.sock")).call("/_ping").catch(() => {});
+    } finally {
+      off();
+    }
+    expect(seen.map((r) => [r.cmd.join(" "), r.httpStatus, r.code])).toEqual([
+      ["GET /_ping", 200, 0], ["GET /containers/x/json", 404, 1], ["GET /_ping", undefined, null],
+    ]);
+    expect(seen[2].spawnError).toStartWith("Cannot connect to the Docker daemon at unix://");
+  });
+});
+
 describe("hostile or broken answers", () => {
   test("a body over the cap is refused, not buffered", async () => {
     const d = await fakeDockerd((_r, _b, res) => res.end(Buffer.alloc(2 << 20, 0x61)));
@@ -110,35 +143,44 @@ describe("hostile or broken answers", () => {
   test("/info that is not a JSON object is an error naming what came; wrong field types count as absent", async () => {
     const ping = (res: ServerResponse) => (res.writeHead(200, { "Api-Version": "1.45" }), res.end("OK"));
     const d = await fakeDockerd((req, _b, res) => (req.url === "/_ping" ? ping(res) : res.end("<html>proxy</html>")));
-    const r = await dockerInfoVia({ via: "api", cli: null, api: d.sock, why: null });
+    const r = await dockerInfoVia({ via: "api", probe: "api", cli: null, api: d.sock, why: null });
     expect(r).toMatchObject({ info: null, error: expect.stringContaining("GET /info: the answer is not JSON") });
-    const odd = dockerInfoOf({ ServerVersion: 28, Runtimes: { runsc: { path: ["x"], runtimeArgs: "--network=none" } }, SecurityOptions: "rootless" });
+    const runtimes = { runsc: { path: ["x"], runtimeArgs: "--network=none" } };
+    const odd = dockerInfoOf({ ServerVersion: 28, Runtimes: runtimes, SecurityOptions: "rootless" });
     expect(odd).toMatchObject({ serverVersion: "", runtimes: { runsc: { path: "" } }, rootless: false });
   });
   test("no socket and a refused socket read as the CLI says them (the rules and fixes match)", async () => {
-    const r = await dockerInfoVia({ via: "api", cli: null, api: join(dir, "absent.sock"), why: null });
-    expect(r.error).toBe(`Cannot connect to the Docker daemon at unix://${join(dir, "absent.sock")}. Is the docker daemon running?`);
+    const r = await dockerInfoVia({ via: "api", probe: "api", cli: null, api: join(dir, "absent.sock"), why: null });
+    const at = `unix://${join(dir, "absent.sock")}`;
+    expect(r.error).toBe(`Cannot connect to the Docker daemon at ${at}. Is the docker daemon running?`);
   });
 });
 
 describe("which path: the API on a unix socket, the CLI for other schemes and contexts", () => {
   const env = (e: Record<string, string>) => ({ HOME: dir, ...e });
-  test("DOCKER_HOST unix:// (or unset) with or without the CLI: the API", () => {
-    expect(dockerEndpoint(env({ DOCKER_HOST: "unix:///run/x.sock" }), "/usr/bin/docker")).toMatchObject({ via: "api", api: "/run/x.sock" });
-    expect(dockerEndpoint(env({}), null)).toMatchObject({ via: "api", api: "/var/run/docker.sock" });
-    const forced = env({ DOCKER_HOST: "unix:///run/x.sock", GVISOR_DOCTOR_DOCKER_VIA: "cli" });
-    expect(dockerEndpoint(forced, "/usr/bin/docker")).toMatchObject({ via: "cli", api: "/run/x.sock" });
-    expect(dockerEndpoint(forced, null)).toMatchObject({ via: "api" }); // nothing to force: no CLI
+  test("DOCKER_HOST unix:// (or unset): info through the API; the hello through the CLI when there is one", () => {
+    const unix = env({ DOCKER_HOST: "unix:///run/x.sock" });
+    expect(dockerEndpoint(unix, "/usr/bin/docker")).toMatchObject({ via: "api", probe: "cli", api: "/run/x.sock" });
+    expect(dockerEndpoint(env({}), null)).toMatchObject({ via: "api", probe: "api", api: "/var/run/docker.sock" });
+  });
+  test("GVISOR_DOCTOR_DOCKER_VIA=cli|api: one path for both where both serve; a missing one is not conjured", () => {
+    const forced = (via: string) => env({ DOCKER_HOST: "unix:///run/x.sock", GVISOR_DOCTOR_DOCKER_VIA: via });
+    expect(dockerEndpoint(forced("cli"), DOCKER)).toMatchObject({ via: "cli", probe: "cli", api: "/run/x.sock" });
+    expect(dockerEndpoint(forced("api"), DOCKER)).toMatchObject({ via: "api", probe: "api" });
+    expect(dockerEndpoint(forced("cli"), null)).toMatchObject({ via: "api", probe: "api" });
+    const tcpApi = env({ DOCKER_HOST: "tcp://h:2375", GVISOR_DOCTOR_DOCKER_VIA: "api" });
+    expect(dockerEndpoint(tcpApi, DOCKER).via).toBe("cli");
   });
   test("tcp:// and ssh:// need the CLI; without it the endpoint says why", () => {
-    expect(dockerEndpoint(env({ DOCKER_HOST: "tcp://10.0.0.1:2376" }), "/usr/bin/docker")).toMatchObject({ via: "cli", api: null });
+    const tcp = env({ DOCKER_HOST: "tcp://10.0.0.1:2376" });
+    expect(dockerEndpoint(tcp, DOCKER)).toMatchObject({ via: "cli", probe: "cli", api: null });
     const none = dockerEndpoint(env({ DOCKER_HOST: "ssh://me@box" }), null);
-    expect(none).toMatchObject({ via: null });
+    expect(none).toMatchObject({ via: null, probe: null });
     expect(none.why).toContain("DOCKER_HOST=ssh://me@box is not a unix socket");
     expect(unixSocketOf("unix://relative.sock")).toBeNull();
   });
   test("a docker context (DOCKER_CONTEXT, or currentContext without DOCKER_HOST) keeps the CLI", async () => {
-    expect(dockerEndpoint(env({ DOCKER_CONTEXT: "remote" }), "/usr/bin/docker").via).toBe("cli");
+    expect(dockerEndpoint(env({ DOCKER_CONTEXT: "remote" }), DOCKER)).toMatchObject({ via: "cli", probe: "cli" });
     expect(contextSelected(env({ DOCKER_CONTEXT: "default" }))).toBe(false);
     const cfg = join(dir, "cfg");
     await Bun.write(join(cfg, "config.json"), JSON.stringify({ currentContext: "rootless" }));
@@ -149,8 +191,10 @@ describe("which path: the API on a unix socket, the CLI for other schemes and co
 
 describe("the probe container through the API", () => {
   const ID = "a".repeat(64);
+  const REFUSED = "failed to create task for container: unknown runtime";
   const spec = (sock: string, extra: Partial<Parameters<typeof runContainer>[1]> = {}) => ({
-    image: "gvisor-doctor/hello:0123456789abcdef", cmd: ["sh", "-c", "dmesg"], runtime: "runsc", networkNone: true, timeoutMs: 5000,
+    image: "gvisor-doctor/hello:0123456789abcdef", cmd: ["sh", "-c", "dmesg"], runtime: "runsc", networkNone: true,
+    timeoutMs: 5000,
     imageArchive: async () => Buffer.from("ARCHIVE"), ...extra,
   });
   test("missing image: load, create (Runtime, NetworkMode none), start, wait, logs demuxed, remove", async () => {
@@ -158,7 +202,9 @@ describe("the probe container through the API", () => {
     const d = await fakeDockerd((req, body, res) => {
       const u = req.url!;
       if (u === "/_ping") return res.writeHead(200, { "Api-Version": "1.47" }), res.end("OK");
-      if (u.endsWith("/containers/create")) return haveImage ? json(res, 201, { Id: ID }) : json(res, 404, { message: "No such image: x" });
+      if (u.endsWith("/containers/create")) {
+        return haveImage ? json(res, 201, { Id: ID }) : json(res, 404, { message: "No such image: x" });
+      }
       if (u.includes("/images/load")) {
         haveImage = body.toString() === "ARCHIVE";
         return json(res, 200, { stream: "Loaded image: x\n" });
@@ -174,32 +220,58 @@ describe("the probe container through the API", () => {
     expect(r.result).toMatchObject({ code: 0, stdout: "Starting gVisor...\n", stderr: "note\n", timedOut: false });
     expect(d.seen.map((s) => `${s.method} ${s.url}`)).toEqual([
       "GET /_ping", "POST /v1.47/containers/create", "POST /v1.47/images/load?quiet=1", "POST /v1.47/containers/create",
-      `POST /v1.47/containers/${ID}/start`, `POST /v1.47/containers/${ID}/wait`, `GET /v1.47/containers/${ID}/logs?stdout=1&stderr=1`,
+      `POST /v1.47/containers/${ID}/start`, `POST /v1.47/containers/${ID}/wait`,
+      `GET /v1.47/containers/${ID}/logs?stdout=1&stderr=1`,
       `DELETE /v1.47/containers/${ID}?force=1&v=1`,
     ]);
     const created = JSON.parse(d.seen[3].body.toString());
-    expect(created).toMatchObject({ Image: spec("").image, Cmd: ["sh", "-c", "dmesg"], HostConfig: { Runtime: "runsc", NetworkMode: "none" } });
+    const hostConfig = { Runtime: "runsc", NetworkMode: "none" };
+    expect(created).toMatchObject({ Image: spec("").image, Cmd: ["sh", "-c", "dmesg"], HostConfig: hostConfig });
   });
-  test("a start the daemon refuses: exit 125 with dockerd's words, the shim hook runs, the container is removed", async () => {
+  test("a start dockerd refuses: exit 125 with its words, the shim hook runs, the container is removed", async () => {
     const failed: string[] = [];
     const d = await fakeDockerd((req, _b, res) => {
       const u = req.url!;
       if (u === "/_ping") return res.end("OK");
       if (u.endsWith("/containers/create")) return json(res, 201, { Id: ID });
-      if (u.endsWith("/start")) return json(res, 500, { message: "failed to create task for container: unknown runtime" });
+      if (u.endsWith("/start")) return json(res, 500, { message: REFUSED });
       res.writeHead(204), res.end();
     });
-    const r = await runContainer(new DockerApi(d.sock), spec(d.sock, { networkNone: false, onStartFailure: async (id) => void failed.push(id) }));
-    expect(r.result).toMatchObject({ code: 125, stdout: "", stderr: "Error response from daemon: failed to create task for container: unknown runtime" });
+    const onStartFailure = async (id: string) => void failed.push(id);
+    const r = await runContainer(new DockerApi(d.sock), spec(d.sock, { networkNone: false, onStartFailure }));
+    expect(r.result).toMatchObject({ code: 125, stdout: "", stderr: `Error response from daemon: ${REFUSED}` });
     expect(failed).toEqual([ID]);
     expect(d.seen.at(-1)).toMatchObject({ method: "DELETE" });
     const create = d.seen.find((s) => s.url.endsWith("/containers/create"))!;
     expect(JSON.parse(create.body.toString()).HostConfig.NetworkMode).toBeUndefined();
   });
+  test("a container that never exits: the deadline ends the wait (timed out), the container is removed", async () => {
+    const d = await fakeDockerd((req, _b, res) => {
+      const u = req.url!;
+      if (u === "/_ping") return res.writeHead(200, { "Api-Version": "1.47" }), res.end("OK");
+      if (u.endsWith("/containers/create")) return json(res, 201, { Id: ID });
+      if (u.endsWith("/start") || req.method === "DELETE") return res.writeHead(204), res.end();
+      // /wait: never answers
+    });
+    const r = await runContainer(new DockerApi(d.sock), spec(d.sock, { timeoutMs: 300 }));
+    const cmd = ["POST", `/containers/${ID.slice(0, 12)}/wait`];
+    expect(r.result).toMatchObject({ code: null, timedOut: true, cmd });
+    expect(d.seen.at(-1)).toMatchObject({ method: "DELETE", url: `/v1.47/containers/${ID}?force=1&v=1` });
+  });
+  test("an answer without a well-formed container id is refused before any id reaches a URL", async () => {
+    const d = await fakeDockerd((req, _b, res) => {
+      if (req.url === "/_ping") return res.writeHead(200, { "Api-Version": "1.47" }), res.end("OK");
+      json(res, 201, { Id: "../../images/x" });
+    });
+    const r = await runContainer(new DockerApi(d.sock), spec(d.sock));
+    expect(r.result).toMatchObject({ code: null, stderr: "POST /containers/create: no container id in the answer" });
+    expect(d.seen.map((s) => s.method)).toEqual(["GET", "POST"]);
+  });
   test("an error inside the load stream (HTTP 200) is an error, not a loaded image", async () => {
     const d = await fakeDockerd((req, _b, res) => {
       if (req.url === "/_ping") return res.end("OK");
-      if (req.url!.includes("/images/load")) return res.end('{"errorDetail":{"message":"invalid tar header"},"error":"invalid tar header"}\n');
+      const said = '{"errorDetail":{"message":"invalid tar header"},"error":"invalid tar header"}\n';
+      if (req.url!.includes("/images/load")) return res.end(said);
       json(res, 404, { message: "No such image" });
     });
     const r = await runContainer(new DockerApi(d.sock), spec(d.sock));
@@ -223,7 +295,7 @@ describe("the probe image archive for POST /images/load", () => {
     }
     return files;
   };
-  test("docker save layout: manifest names the tag, the config's diff_id is the layer's sha256; same bytes every time", async () => {
+  test("docker save layout: manifest names the tag, diff_id is the layer's sha256, same bytes each time", async () => {
     const a = await imageArchive(fs, "gvisor-doctor/hello:ffffffffffffffff", "x64");
     expect((await imageArchive(fs, "gvisor-doctor/hello:ffffffffffffffff", "x64")).equals(a)).toBe(true);
     const files = untar(a);

@@ -13,6 +13,7 @@ const docker = (runtimes: Record<string, { path: string; runtimeArgs?: string[] 
   cli: "/usr/bin/docker",
   api: "/var/run/docker.sock",
   via: "cli",
+  probeVia: "cli",
   host: "unix:///var/run/docker.sock",
   daemon: null,
   configPath: "/etc/docker/daemon.json",

@@ -42,6 +42,15 @@ describe("diagnosis rules", () => {
     });
   }
 
+  // The Engine API path (no docker CLI) reports dockerd's words without the CLI's "docker: " prefix.
+  for (const rule of RULES.filter((r) => r.sample?.startsWith("docker: ") && r.pattern)) {
+    test(`${rule.id}: dockerd's words through the Engine API (no "docker: " prefix) are diagnosed the same`, () => {
+      const f = facts(STATE[rule.id] ?? {});
+      const d = diagnose(checkFor(rule.scope[0]), rule.sample!.slice("docker: ".length), ctx(f));
+      expect(d?.rule).toBe(rule.id);
+    });
+  }
+
   for (const id of Object.keys(STATE)) {
     test(`${id}: the broken state alone yields the diagnosis`, () => {
       const d = diagnoseState(id, ctx(facts(STATE[id])));
