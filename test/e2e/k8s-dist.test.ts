@@ -6,7 +6,8 @@
 // registers runsc with --host-root, restarts through the distribution's start, proves it with
 // containerd config dump, reports the distribution in check, and --remove gives every file back.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "smol-toml";
 import { BED } from "../bed/bed.ts";
@@ -23,6 +24,9 @@ const CONTAINERDS = [
 ];
 
 const env = { ...process.env, NO_COLOR: "1" };
+/** README's "Tested on" lists the distributions from these (scripts/tested-on.ts). */
+export const DIST_RESULTS_DIR = join(import.meta.dir, "../../test-results/k8s-dist");
+const JOURNEYS = ["configure", "check", "remove"] as const;
 /** The runtime tables of a config dump, whichever version it is. */
 function runtimes(dump: string): Record<string, any> {
   const d = parse(dump) as any;
@@ -45,6 +49,14 @@ for (const cd of CONTAINERDS) {
       let node: DistTree;
       let pristine: Record<string, string>;
       const target = c.target(cd.v3 && (c.id === "k3s" || c.id === "rke2"));
+      // Which journeys ran and which got to their end (a failed expect stops a test before it).
+      const started = new Set<string>();
+      const passed = new Set<string>();
+      const journey = (j: (typeof JOURNEYS)[number], name: string, body: () => void) => test(name, () => {
+        started.add(j);
+        body();
+        passed.add(j);
+      });
       beforeAll(async () => {
         node = makeDistTree(c.id, cd.bin!, { v3: cd.v3 });
         await node.start();
@@ -52,9 +64,16 @@ for (const cd of CONTAINERDS) {
       });
       afterAll(async () => {
         await node?.stop();
+        if (started.size < JOURNEYS.length) return; // a filtered run says nothing about the others
+        const version = spawnSync(cd.bin!, ["--version"], { encoding: "utf8" }).stdout.trim().split(/\s+/)[2] ?? "?";
+        const result = { distribution: c.id, title: dist.title, containerd: version, file: target,
+          journeys: Object.fromEntries(JOURNEYS.map((j) => [j, passed.has(j) ? "pass" : "fail"])) };
+        mkdirSync(DIST_RESULTS_DIR, { recursive: true });
+        const major = version.split(".").slice(0, 2).join(".");
+        writeFileSync(join(DIST_RESULTS_DIR, `${c.id}-containerd-${major}.json`), `${JSON.stringify(result, null, 2)}\n`);
       });
 
-      test(`configure --host-root registers runsc in ${target}, restarts ${dist.title} and proves it`, () => {
+      journey("configure", `configure --host-root registers runsc in ${target}, restarts ${dist.title} and proves it`, () => {
         const before = node.containerdPid();
         const generated = existsSync(join(node.root, dist.config)) ? readFileSync(join(node.root, dist.config), "utf8") : null;
         const r = gvd(["configure", "containerd", "--host-root", node.root, "--restart", "--restart-command", node.restartScript, "--json"], { env });
@@ -82,7 +101,7 @@ for (const cd of CONTAINERDS) {
         expect(node.containerdPid()).toBe(pid);
       });
 
-      test("check --host-root names the distribution and the file runsc is registered in", () => {
+      journey("check", "check --host-root names the distribution and the file runsc is registered in", () => {
         const r = gvd(["check", "--host-root", node.root, "--json", "--only", "node.runtime,containerd"], { env });
         const n = finding(r.json, "node.runtime");
         expect(n.status).toBe("pass");
@@ -95,7 +114,7 @@ for (const cd of CONTAINERDS) {
         expect(human.stdout).toContain(`(--host-root, ${dist.title})`);
       });
 
-      test("--remove takes runsc out, restarts, and gives the node's files back byte for byte", () => {
+      journey("remove", "--remove takes runsc out, restarts, and gives the node's files back byte for byte", () => {
         const r = gvd(["configure", "containerd", "--host-root", node.root, "--remove", "--restart", "--restart-command", node.restartScript, "--json"], { env });
         expect(r.json.engines[0]).toMatchObject({ status: "changed", reload: { action: "restarted" }, verify: { ok: true } });
         expect(runtimes(node.configDump()).runsc).toBeUndefined();
