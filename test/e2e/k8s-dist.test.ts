@@ -34,9 +34,10 @@ function runtimes(dump: string): Record<string, any> {
   return cri.containerd.runtimes;
 }
 
+const TEMPLATE = (v3: boolean) => (v3 ? "config-v3.toml.tmpl" : "config.toml.tmpl");
 const CASES: { id: DistributionId; target: (v3: boolean) => string }[] = [
-  { id: "k3s", target: (v3) => `/var/lib/rancher/k3s/agent/etc/containerd/${v3 ? "config-v3.toml.tmpl" : "config.toml.tmpl"}` },
-  { id: "rke2", target: (v3) => `/var/lib/rancher/rke2/agent/etc/containerd/${v3 ? "config-v3.toml.tmpl" : "config.toml.tmpl"}` },
+  { id: "k3s", target: (v3) => `/var/lib/rancher/k3s/agent/etc/containerd/${TEMPLATE(v3)}` },
+  { id: "rke2", target: (v3) => `/var/lib/rancher/rke2/agent/etc/containerd/${TEMPLATE(v3)}` },
   { id: "k0s", target: () => "/etc/k0s/containerd.d/gvisor.toml" },
   // The snap's containerd reads $SNAP_DATA/args (a revision's directory; "current" links to it).
   { id: "microk8s", target: () => "/var/snap/microk8s/7394/args/containerd-template.toml" },
@@ -70,14 +71,19 @@ for (const cd of CONTAINERDS) {
           journeys: Object.fromEntries(JOURNEYS.map((j) => [j, passed.has(j) ? "pass" : "fail"])) };
         mkdirSync(DIST_RESULTS_DIR, { recursive: true });
         const major = version.split(".").slice(0, 2).join(".");
-        writeFileSync(join(DIST_RESULTS_DIR, `${c.id}-containerd-${major}.json`), `${JSON.stringify(result, null, 2)}\n`);
+        const file = join(DIST_RESULTS_DIR, `${c.id}-containerd-${major}.json`);
+        writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
       });
 
-      journey("configure", `configure --host-root registers runsc in ${target}, restarts ${dist.title} and proves it`, () => {
+      const configure = (...extra: string[]) => gvd(["configure", "containerd", "--host-root", node.root, "--restart",
+        "--restart-command", node.restartScript, "--json", ...extra], { env });
+      const changed = { status: "changed", reload: { action: "restarted" }, verify: { ok: true } };
+      journey("configure", `configure --host-root registers runsc in ${target}, restarts, proves it`, () => {
         const before = node.containerdPid();
-        const generated = existsSync(join(node.root, dist.config)) ? readFileSync(join(node.root, dist.config), "utf8") : null;
-        const r = gvd(["configure", "containerd", "--host-root", node.root, "--restart", "--restart-command", node.restartScript, "--json"], { env });
-        expect(r.json?.engines?.[0] ?? r.stderr).toMatchObject({ engine: "containerd", status: "changed", reload: { action: "restarted" }, verify: { ok: true } });
+        const generatedAt = join(node.root, dist.config);
+        const generated = existsSync(generatedAt) ? readFileSync(generatedAt, "utf8") : null;
+        const r = configure();
+        expect(r.json?.engines?.[0] ?? r.stderr).toMatchObject({ engine: "containerd", ...changed });
         expect(r.code).toBe(0);
         const files = r.json.engines[0].files.map((f: any) => f.path);
         expect(files).toContain(target);
@@ -96,7 +102,7 @@ for (const cd of CONTAINERDS) {
 
       test("a second configure changes nothing", () => {
         const pid = node.containerdPid();
-        const r = gvd(["configure", "containerd", "--host-root", node.root, "--restart", "--restart-command", node.restartScript, "--json"], { env });
+        const r = configure();
         expect(r.json.engines[0]).toMatchObject({ status: "unchanged", reload: null, verify: { ok: true } });
         expect(node.containerdPid()).toBe(pid);
       });
@@ -115,8 +121,8 @@ for (const cd of CONTAINERDS) {
       });
 
       journey("remove", "--remove takes runsc out, restarts, and gives the node's files back byte for byte", () => {
-        const r = gvd(["configure", "containerd", "--host-root", node.root, "--remove", "--restart", "--restart-command", node.restartScript, "--json"], { env });
-        expect(r.json.engines[0]).toMatchObject({ status: "changed", reload: { action: "restarted" }, verify: { ok: true } });
+        const r = configure("--remove");
+        expect(r.json.engines[0]).toMatchObject(changed);
         expect(runtimes(node.configDump()).runsc).toBeUndefined();
         // Every node file as it was; the only additions are configure's backups (uninstall prunes them).
         const now = node.snapshot();
