@@ -133,3 +133,40 @@ for (const cd of CONTAINERDS) {
     });
   }
 }
+
+// A node whose k3s already has a template of its own: it is extended at its end, never replaced.
+describe.skipIf(!BED.ok || !CONTAINERDS[0]!.bin)("k3s with a custom config.toml.tmpl (containerd 1.6)", () => {
+  const custom = readFileSync(join(import.meta.dir, "../fixtures/k8s-dist/k3s/custom.toml.tmpl"), "utf8");
+  const tmpl = "/var/lib/rancher/k3s/agent/etc/containerd/config.toml.tmpl";
+  let node: DistTree;
+  let pristine: Record<string, string>;
+  beforeAll(async () => {
+    node = makeDistTree("k3s", CONTAINERDS[0]!.bin!, { template: custom });
+    await node.start();
+    pristine = node.snapshot();
+  });
+  afterAll(async () => {
+    await node?.stop();
+  });
+  const configure = (...extra: string[]) => gvd(["configure", "containerd", "--host-root", node.root, "--restart",
+    "--restart-command", node.restartScript, "--json", ...extra], { env });
+
+  test("runsc's tables go after the node's own; both runtimes are in containerd's config; --remove restores it", () => {
+    expect(runtimes(node.configDump()).crun).toMatchObject({ options: { BinaryName: "/usr/bin/crun" } });
+    const r = configure();
+    expect(r.json.engines[0]).toMatchObject({
+      status: "changed", files: [{ path: tmpl, action: "modify" }], verify: { ok: true },
+    });
+    const text = readFileSync(join(node.root, tmpl), "utf8");
+    expect(text.startsWith(custom)).toBe(true);
+    expect(text.slice(custom.length)).toMatch(/^\n# gvisor-doctor: runtime "runsc" \(begin;/);
+    const rt = runtimes(node.configDump());
+    expect(Object.keys(rt).sort()).toEqual(["crun", "runc", "runsc"]);
+    const back = configure("--remove");
+    expect(back.json.engines[0]).toMatchObject({ status: "changed", verify: { ok: true } });
+    expect(readFileSync(join(node.root, tmpl), "utf8")).toBe(custom);
+    const now = node.snapshot();
+    for (const p of Object.keys(now)) if (/\.gvisor-doctor-\d{8}T\d{6}Z(\.\d+)?\.bak$/.test(p)) delete now[p];
+    expect(now).toEqual(pristine);
+  });
+});
