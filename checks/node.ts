@@ -19,7 +19,7 @@ export const nodeRuntime: Check = {
     const data = { distribution: dist };
     if (running.length) {
       const where = dist
-        ? `; runsc is registered in ${dist.target} (${dist.title} renders its containerd config from it)` : "";
+        ? `; runsc is registered in ${dist.target} (${dist.title} builds its containerd config from it)` : "";
       return pass(`${running.join(" and ")} runs on the node${where}; the runsc runtime is checked below`, [], data);
     }
     return fail(`neither containerd nor CRI-O runs on the node at ${facts.hostRoot}`, {

@@ -28,7 +28,7 @@ import { engineBinary, restartOnHost, runHostBinary, whichInRoot } from "../host
 import { configDump, dumpMismatch, migrateUnversioned, validateWithContainerd } from "./containerd-dump.ts";
 import { planContainerd, type ContainerdPlanResult } from "./containerd-plan.ts";
 import {
-  detectDistribution, distributionAt, distSchema, distTarget, planDistribution, type DistributionFact,
+  detectDistribution, distributionAt, distSchema, distTarget, distUnit, planDistribution, type DistributionFact,
 } from "./k8s-dist.ts";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -208,7 +208,7 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
       const reader = readerFor(root);
       const target = distTarget(dist.dist, reader, distSchema(dist.dist, reader, version), "runsc");
       distribution = { id: dist.dist.id, title: dist.dist.title, why: dist.why, target };
-      notes.unshift(`${dist.dist.title}: ${dist.why}; runsc is registered in ${target}`);
+      notes.unshift(`${dist.dist.title}'s containerd: runsc is registered in ${target}`);
       // The distribution generates its config: gvisor-doctor never edits it, so no tool "manages" it for us.
       managedBy = null;
     }
@@ -295,7 +295,7 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     const dist = det.distribution ? distributionAt(det.distribution.id, det.configPath) : null;
     if (ctx.root?.foreign) {
       // A distribution's containerd restarts with the distribution (it renders the config first).
-      const unit = det.systemdUnit ?? dist?.units[0] ?? "containerd";
+      const unit = det.systemdUnit ?? (dist ? distUnit(dist, ctx.root) : "containerd");
       return restartOnHost(ctx.root, ctx.restartCommand, opts, {
         title: dist ? `${dist.title}'s containerd` : "containerd", process: "containerd",
         valueFlags: CONTAINERD_VALUE_FLAGS, unit, pid: det.pid, socket: det.address,

@@ -78,6 +78,19 @@ function readerExists(root: HostRoot, p: string): boolean {
   }
 }
 
+const UNIT_DIRS = [
+  "/etc/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system",
+];
+
+/**
+ * The systemd unit that runs the distribution on this node: a server or an agent (k3s /
+ * k3s-agent, rke2-server / rke2-agent, k0scontroller / k0sworker), by the unit file its
+ * installer wrote; the first one when none is found.
+ */
+export function distUnit(dist: Distribution, root: HostRoot = SELF_ROOT): string {
+  return dist.units.find((u) => UNIT_DIRS.some((d) => readerExists(root, `${d}/${u}.service`))) ?? dist.units[0]!;
+}
+
 /** The config version the distribution's containerd reads: its generated config's, else by containerd's version. */
 export function distSchema(dist: Distribution, reader: ConfigReader, containerdVersion: string | null):
   ContainerdSchema {
@@ -105,25 +118,32 @@ export function distTarget(dist: Distribution, reader: ConfigReader, version: Co
   return v2;
 }
 
-const BEGIN = (name: string) =>
-  `# gvisor-doctor: runtime "${name}" (begin; \`gvisor-doctor configure containerd --remove\` takes it out)`;
+const BEGIN = (name: string, noEol = false) =>
+  `# gvisor-doctor: runtime "${name}" (begin; \`gvisor-doctor configure containerd --remove\` takes it out` +
+  `${noEol ? "; the line before had no newline" : ""})`;
 const END = (name: string) => `# gvisor-doctor: runtime "${name}" (end)`;
 
 /**
- * Our marked block in a template or drop-in: `start` includes the blank line put before it
- * (so taking it out gives the file back byte for byte), `at` is its first line, `end` is
- * exclusive; null when the text has none.
+ * Our marked block in a template or drop-in: `start` includes what was put before it (a blank
+ * line, or the newline a file without a final one lacked), so taking it out gives the file back
+ * byte for byte; `at` is its first line, `end` is exclusive; null when the text has none.
  */
-export function findBlock(text: string, name: string): { start: number; at: number; end: number; body: string } | null {
-  const at = text.startsWith(`${BEGIN(name)}\n`) ? 0 : text.indexOf(`\n${BEGIN(name)}\n`) + 1;
-  if (at <= 0 && !text.startsWith(BEGIN(name))) return null;
-  const e = text.indexOf(`\n${END(name)}\n`, at);
-  if (e < 0) return null;
-  const start = text.slice(0, at).endsWith("\n\n") ? at - 1 : at;
-  return { start, at, end: e + END(name).length + 2, body: text.slice(at + BEGIN(name).length + 1, e + 1) };
+export function findBlock(text: string, name: string):
+  { start: number; at: number; end: number; body: string; noEol: boolean } | null {
+  for (const noEol of [false, true]) {
+    const begin = BEGIN(name, noEol);
+    const at = text.startsWith(`${begin}\n`) ? 0 : text.indexOf(`\n${begin}\n`) + 1;
+    if (at <= 0 && !text.startsWith(`${begin}\n`)) continue;
+    const e = text.indexOf(`\n${END(name)}\n`, at);
+    if (e < 0) return null;
+    const blank = text.slice(0, at).endsWith("\n\n");
+    const start = blank ? at - (noEol ? 2 : 1) : at;
+    return { start, at, end: e + END(name).length + 2, body: text.slice(at + begin.length + 1, e + 1), noEol };
+  }
+  return null;
 }
 
-/** The text with our block (and the blank line put before it) taken out. */
+/** The text with our block (and what was put before it) taken out. */
 export function stripBlock(text: string, name: string): string {
   const b = findBlock(text, name);
   return b ? text.slice(0, b.start) + text.slice(b.end) : text;
@@ -141,11 +161,13 @@ export function createdText(dist: Distribution, version: ContainerdSchema): stri
 
 /** `text` with the block holding `body`: in place of the old one, or at the end after a blank line. */
 export function withBlock(text: string, name: string, body: string, created: boolean): string {
-  const wrapped = `${BEGIN(name)}\n${body}${body.endsWith("\n") || body === "" ? "" : "\n"}${END(name)}\n`;
+  const wrapped = (noEol: boolean) =>
+    `${BEGIN(name, noEol)}\n${body}${body.endsWith("\n") || body === "" ? "" : "\n"}${END(name)}\n`;
   const old = findBlock(text, name);
-  if (old) return text.slice(0, old.at) + wrapped + text.slice(old.end);
+  if (old) return text.slice(0, old.at) + wrapped(old.noEol) + text.slice(old.end);
   // One blank line before the block, which --remove takes out with it (none after our own header).
-  return `${text}${text === "" || created ? "" : text.endsWith("\n") ? "\n" : "\n\n"}${wrapped}`;
+  if (text === "" || created) return `${text}${wrapped(false)}`;
+  return text.endsWith("\n") ? `${text}\n${wrapped(false)}` : `${text}\n\n${wrapped(true)}`;
 }
 
 export interface DistPlanInput {

@@ -4,15 +4,16 @@
 // surgically and taken out byte for byte. The real containerd loads the results in
 // test/e2e/k8s-dist.test.ts.
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "smol-toml";
 import type { ConfigReader } from "../../platform/engines/containerd-config.ts";
 import {
-  BASE_ACTION, detectDistribution, DISTRIBUTIONS, findBlock, MICROK8S_TEMPLATE, planDistribution, renderBaseTemplate,
+  BASE_ACTION, detectDistribution, DISTRIBUTIONS, distUnit, findBlock, MICROK8S_TEMPLATE, planDistribution, renderBaseTemplate,
   renderMicrok8s, type DistributionId,
 } from "../../platform/engines/k8s-dist.ts";
 import type { DaemonProcess } from "../../platform/procs.ts";
+import { hostRootAt } from "../../platform/host-root.ts";
 import type { RuntimeRequest } from "../../platform/engines/types.ts";
 
 const FIX = join(import.meta.dir, "../fixtures/k8s-dist");
@@ -137,6 +138,19 @@ describe("k3s and RKE2: the template k3s renders config.toml from", () => {
     expect(back.changes[0]!.after).toBe(custom);
   });
 
+  test("a template without a final newline, or ending in blank lines, is given back byte for byte", () => {
+    for (const custom of [`${BASE_ACTION}`, `${BASE_ACTION}\n# mine`, `${BASE_ACTION}\n\n\n`, `${BASE_ACTION}\n`]) {
+      const files = { [`${dir}/config.toml`]: base, [`${dir}/config.toml.tmpl`]: custom };
+      const r = plan("k3s", files);
+      const started = applied(files, r.changes);
+      expect(parse(renderBaseTemplate(started[`${dir}/config.toml.tmpl`]!, base))).toEqual(parse(r.rendered!));
+      started[`${dir}/config.toml`] = renderBaseTemplate(started[`${dir}/config.toml.tmpl`]!, base);
+      expect(plan("k3s", started).changes).toEqual([]);
+      const back = plan("k3s", started, REMOVE);
+      expect(back.changes.map((c) => [c.action, c.after])).toEqual([["modify", custom]]);
+    }
+  });
+
   test("--remove deletes a template gvisor-doctor created, and changes nothing when runsc is not there", () => {
     const files = { [`${dir}/config.toml`]: base };
     const r = plan("k3s", files);
@@ -171,6 +185,24 @@ describe("k3s and RKE2: the template k3s renders config.toml from", () => {
     expect(r.target).toBe(`${rdir}/config.toml.tmpl`);
     expect(CRI(parse(r.rendered!)).runsc.options).toEqual({ BinaryName: "/usr/local/bin/runsc", SystemdCgroup: true });
   });
+});
+
+test("the unit to restart: the distribution's server or agent, by the unit file its installer wrote", () => {
+  const dir = mkdtempSync("/tmp/gvd-test-k8s-dist-unit-");
+  try {
+    mkdirSync(join(dir, "etc"));
+    const root = hostRootAt(dir);
+    expect(distUnit(DISTRIBUTIONS.rke2, root)).toBe("rke2-server");
+    mkdirSync(join(dir, "usr/local/lib/systemd/system"), { recursive: true });
+    writeFileSync(join(dir, "usr/local/lib/systemd/system/rke2-agent.service"), "[Service]\n");
+    expect(distUnit(DISTRIBUTIONS.rke2, root)).toBe("rke2-agent");
+    mkdirSync(join(dir, "etc/systemd/system"), { recursive: true });
+    writeFileSync(join(dir, "etc/systemd/system/k0sworker.service"), "[Service]\n");
+    expect(distUnit(DISTRIBUTIONS.k0s, root)).toBe("k0sworker");
+    expect(distUnit(DISTRIBUTIONS.k3s, root)).toBe("k3s");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe("k0s: a drop-in in /etc/k0s/containerd.d", () => {
