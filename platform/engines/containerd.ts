@@ -193,7 +193,10 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     const configPath = ctx.configPath
       ?? (daemon ? daemonConfig(daemon) : dist?.dist.config ?? DEFAULT_CONTAINERD_CONFIG);
     // The host's binary: the daemon's own executable (as the host names it), else its system directories.
-    const binary = engineBinary(root, "containerd", daemon, env);
+    // A distribution's containerd that is not running: its own binary, not a system one the node may also have.
+    const distBinary = dist && !daemon ? whichInRoot(root, "containerd", dist.dist.binDir) : null;
+    const binary = distBinary && dirname(distBinary) === dist!.dist.binDir ? distBinary
+      : engineBinary(root, "containerd", daemon, env);
     const shim = findShim(binary, daemon, env, root);
     const notes: string[] = [];
     if (daemon) notes.push(`containerd pid ${daemon.pid} reads ${configPath}`);

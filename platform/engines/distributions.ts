@@ -22,6 +22,8 @@ export interface Distribution {
   units: string[];
   /** A restart command other than `systemctl restart UNIT` (argv, run on the node). */
   restart: string[] | null;
+  /** Where its own containerd binary is (found there when it is not running). */
+  binDir: string;
 }
 
 const RANCHER = (d: "k3s" | "rke2") => `/var/lib/rancher/${d}/agent/etc/containerd`;
@@ -32,22 +34,26 @@ export const DISTRIBUTIONS: Record<DistributionId, Distribution> = {
     id: "k3s", title: "k3s", config: `${RANCHER("k3s")}/config.toml`,
     rendered: `${RANCHER("k3s")}/config.toml`, socket: "/run/k3s/containerd/containerd.sock",
     style: "template", editDir: RANCHER("k3s"), units: ["k3s", "k3s-agent"], restart: null,
+    binDir: "/var/lib/rancher/k3s/data/current/bin",
   },
   rke2: {
     id: "rke2", title: "RKE2", config: `${RANCHER("rke2")}/config.toml`,
     rendered: `${RANCHER("rke2")}/config.toml`, socket: "/run/k3s/containerd/containerd.sock",
     style: "template", editDir: RANCHER("rke2"), units: ["rke2-server", "rke2-agent"], restart: null,
+    binDir: "/var/lib/rancher/rke2/bin",
   },
   k0s: {
     id: "k0s", title: "k0s", config: "/etc/k0s/containerd.toml",
     rendered: "/run/k0s/containerd-cri.toml", socket: "/run/k0s/containerd.sock",
     style: "drop-in", editDir: "/etc/k0s/containerd.d", units: ["k0scontroller", "k0sworker"], restart: null,
+    binDir: "/var/lib/k0s/bin",
   },
   microk8s: {
     id: "microk8s", title: "microk8s", config: `${MICROK8S_ARGS}/containerd.toml`,
     rendered: `${MICROK8S_ARGS}/containerd.toml`,
     socket: "/var/snap/microk8s/common/run/containerd.sock", style: "toml-template", editDir: MICROK8S_ARGS,
     units: ["snap.microk8s.daemon-containerd"], restart: ["snap", "restart", "microk8s"],
+    binDir: "/snap/microk8s/current/bin",
   },
 };
 

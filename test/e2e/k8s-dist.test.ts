@@ -170,3 +170,34 @@ describe.skipIf(!BED.ok || !CONTAINERDS[0]!.bin)("k3s with a custom config.toml.
     expect(now).toEqual(pristine);
   });
 });
+
+// k3s stopped (its containerd with it): the node's files still say k3s, and k3s's own containerd
+// binary (not a system one) checks the plan; nothing can be proven until it runs again.
+describe.skipIf(!BED.ok || !CONTAINERDS[0]!.bin)("k3s whose containerd is not running (containerd 1.6)", () => {
+  let node: DistTree;
+  beforeAll(async () => {
+    node = makeDistTree("k3s", CONTAINERDS[0]!.bin!);
+    await node.start();
+    const pid = node.containerdPid()!;
+    process.kill(pid, "SIGTERM");
+    while (node.containerdPid() === pid) await Bun.sleep(50);
+  });
+  afterAll(async () => {
+    await node?.stop();
+  });
+
+  test("check and configure --dry-run find k3s by its files and use its containerd binary", () => {
+    const r = gvd(["check", "--host-root", node.root, "--json", "--only", "node.runtime,containerd.daemon"], { env });
+    const config = "/var/lib/rancher/k3s/agent/etc/containerd/config.toml";
+    expect(r.json.host.distribution)
+      .toMatchObject({ id: "k3s", why: `${config} exists (its containerd is not running)` });
+    expect(finding(r.json, "containerd.daemon").details)
+      .toContain("binary: /var/lib/rancher/k3s/data/current/bin/containerd");
+    expect(finding(r.json, "node.runtime").status).toBe("fail");
+    const dry = gvd(["configure", "containerd", "--host-root", node.root, "--dry-run", "--json"], { env });
+    const e = dry.json.engines[0];
+    expect(e.files.map((f: any) => f.path)).toEqual([`${config}.tmpl`]);
+    expect(e.notes.join("\n")).toMatch(/checked .*config\.toml as k3s will render it with containerd 1\.6/);
+    expect(existsSync(join(node.root, `${config}.tmpl`))).toBe(false);
+  });
+});
