@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { parse } from "smol-toml";
 import { BED } from "../bed/bed.ts";
 import { finding, gvd } from "../helpers/cli.ts";
+import { RELEASES, startFakeBucket, type FakeBucket } from "../helpers/fake-bucket.ts";
 import { makeDistTree, type DistTree } from "../helpers/dist-tree.ts";
 import { treePath } from "../hosts/trees.ts";
 import { which } from "../../platform/which.ts";
@@ -199,5 +200,44 @@ describe.skipIf(!BED.ok || !CONTAINERDS[0]!.bin)("k3s whose containerd is not ru
     expect(e.files.map((f: any) => f.path)).toEqual([`${config}.tmpl`]);
     expect(e.notes.join("\n")).toMatch(/checked .*config\.toml as k3s will render it with containerd 1\.6/);
     expect(existsSync(join(node.root, `${config}.tmpl`))).toBe(false);
+  });
+});
+
+// What the DaemonSet's init container runs on a k3s node (containerd 2.x): install from the
+// release bucket registers the release with k3s's template and restarts k3s; uninstall takes
+// everything back, backups included.
+describe.skipIf(!BED.ok || !CONTAINERDS[1]!.bin)("install, uninstall --host-root on a k3s node (containerd 2.1)", () => {
+  let node: DistTree;
+  let bucket: FakeBucket;
+  let pristine: Record<string, string>;
+  const tmpl = "/var/lib/rancher/k3s/agent/etc/containerd/config-v3.toml.tmpl";
+  const benv = { ...env, NO_PROXY: "127.0.0.1,localhost" };
+  beforeAll(async () => {
+    [node, bucket] = [makeDistTree("k3s", CONTAINERDS[1]!.bin!, { v3: true, runsc: false }), await startFakeBucket()];
+    await node.start();
+    pristine = node.snapshot();
+  });
+  afterAll(async () => {
+    await node?.stop();
+    await bucket?.close();
+  });
+
+  test("install registers the release in k3s's template, uninstall gives the node back byte for byte", () => {
+    const how = ["--host-root", node.root, "--restart", "--restart-command", node.restartScript, "--json"];
+    const r = gvd(["install", "--mirror", bucket.dir, "--version", RELEASES.current, ...how], { env: benv });
+    const cd = r.json?.configure?.engines?.find((e: any) => e.engine === "containerd");
+    expect(cd ?? r.stderr).toMatchObject({ status: "changed", reload: { action: "restarted" }, verify: { ok: true } });
+    expect(r.code).toBe(0);
+    expect(cd.files.map((f: any) => f.path)).toContain(tmpl);
+    const rt = runtimes(node.configDump()).runsc;
+    // The release's runsc, directly or through runsc.toml beside the template.
+    const path = rt.options.BinaryName ?? rt.options.ConfigPath;
+    expect(path).toMatch(/^\/(usr\/local\/bin\/runsc|var\/lib\/rancher\/k3s\/agent\/etc\/containerd\/runsc\.toml)$/);
+    const u = gvd(["uninstall", ...how], { env: benv });
+    expect(u.code).toBe(0);
+    expect(u.json.configure.engines[0])
+      .toMatchObject({ engine: "containerd", status: "changed", verify: { ok: true } });
+    expect(runtimes(node.configDump()).runsc).toBeUndefined();
+    expect(node.snapshot()).toEqual(pristine);
   });
 });

@@ -61,8 +61,8 @@ const STATE = new Set([
  * `containerd`: the binary to run (host path on this machine); `v3`: k3s/RKE2 as they
  * ship with containerd 2.x (config-v3 base). `template`: a custom template already there.
  */
-export function makeDistTree(id: DistributionId, containerd: string, opts: { v3?: boolean; template?: string } = {}):
-  DistTree {
+export function makeDistTree(id: DistributionId, containerd: string,
+  opts: { v3?: boolean; template?: string; runsc?: boolean } = {}): DistTree {
   const dist = DISTRIBUTIONS[id];
   const lay = LAYOUT[id];
   const bed = mkdtempSync(`${BED_PREFIX}dist-${id}-`);
@@ -72,9 +72,11 @@ export function makeDistTree(id: DistributionId, containerd: string, opts: { v3?
   }
   chmodSync(join(root, "tmp"), 0o1777);
   copyWithLibs(containerd, root, lay.bin);
-  // The runsc the node has (gvisor-doctor install would put it here).
-  copyFileSync(which("runsc")!, join(root, "usr/local/bin/runsc"));
-  chmodSync(join(root, "usr/local/bin/runsc"), 0o755);
+  // The runsc the node has (what gvisor-doctor install puts there; runsc: false leaves that to install).
+  if (opts.runsc !== false) {
+    copyFileSync(which("runsc")!, join(root, "usr/local/bin/runsc"));
+    chmodSync(join(root, "usr/local/bin/runsc"), 0o755);
+  }
   const at = (p: string) => join(root, p);
   const put = (p: string, text: string) => {
     mkdirSync(join(at(p), ".."), { recursive: true });
