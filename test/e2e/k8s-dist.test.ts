@@ -206,14 +206,15 @@ describe.skipIf(!BED.ok || !CONTAINERDS[0]!.bin)("k3s whose containerd is not ru
 // What the DaemonSet's init container runs on a k3s node (containerd 2.x): install from the
 // release bucket registers the release with k3s's template and restarts k3s; uninstall takes
 // everything back, backups included.
-describe.skipIf(!BED.ok || !CONTAINERDS[1]!.bin)("install, uninstall --host-root on a k3s node (containerd 2.1)", () => {
+const SID = CONTAINERDS[1]!;
+describe.skipIf(!BED.ok || !SID.bin)("install, uninstall --host-root on a k3s node (containerd 2.1)", () => {
   let node: DistTree;
   let bucket: FakeBucket;
   let pristine: Record<string, string>;
   const tmpl = "/var/lib/rancher/k3s/agent/etc/containerd/config-v3.toml.tmpl";
   const benv = { ...env, NO_PROXY: "127.0.0.1,localhost" };
   beforeAll(async () => {
-    [node, bucket] = [makeDistTree("k3s", CONTAINERDS[1]!.bin!, { v3: true, runsc: false }), await startFakeBucket()];
+    [node, bucket] = [makeDistTree("k3s", SID.bin!, { v3: true, runsc: false }), await startFakeBucket()];
     await node.start();
     pristine = node.snapshot();
   });
