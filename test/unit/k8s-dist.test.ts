@@ -12,7 +12,7 @@ import {
   BASE_ACTION, detectDistribution, DISTRIBUTIONS, distUnit, findBlock, MICROK8S_TEMPLATE, planDistribution, renderBaseTemplate,
   renderMicrok8s, type DistributionId,
 } from "../../platform/engines/k8s-dist.ts";
-import type { DaemonProcess } from "../../platform/procs.ts";
+import { CONTAINERD_VALUE_FLAGS, parseFlags, type DaemonProcess } from "../../platform/procs.ts";
 import { hostRootAt } from "../../platform/host-root.ts";
 import type { RuntimeRequest } from "../../platform/engines/types.ts";
 
@@ -51,8 +51,8 @@ function applied(files: Record<string, string>, changes: { path: string; after: 
   return out;
 }
 
-const daemon = (pid: number, config: string): DaemonProcess =>
-  ({ pid, exe: "/usr/bin/containerd", argv: ["containerd", "-c", config], flags: { "-c": [config] }, uid: 0 });
+const daemon = (pid: number, config: string, argv = ["containerd", "-c", config]): DaemonProcess =>
+  ({ pid, exe: "/usr/bin/containerd", argv, flags: parseFlags(argv, CONTAINERD_VALUE_FLAGS), uid: 0 });
 const K3S = "/var/lib/rancher/k3s/agent/etc/containerd";
 const RKE2 = "/var/lib/rancher/rke2/agent/etc/containerd";
 const CRI = (doc: any) => doc.plugins["io.containerd.grpc.v1.cri"].containerd.runtimes;
@@ -63,7 +63,10 @@ describe("which distribution a node runs", () => {
     expect(detectDistribution([daemon(7, `${K3S}/config.toml`)], undefined, none))
       .toMatchObject({ dist: { id: "k3s" }, why: `containerd pid 7 reads ${K3S}/config.toml` });
     expect(detectDistribution([daemon(8, `${RKE2}/config.toml`)], undefined, none)?.dist.id).toBe("rke2");
-    expect(detectDistribution([daemon(9, "/etc/k0s/containerd.toml")], undefined, none)?.dist.id).toBe("k0s");
+    // k0s names its flags with '=' (--config=…).
+    const k0s = ["/var/lib/k0s/bin/containerd", "--root=/var/lib/k0s/containerd", "--state=/run/k0s/containerd",
+      "--address=/run/k0s/containerd.sock", "--config=/etc/k0s/containerd.toml"];
+    expect(detectDistribution([daemon(9, "", k0s)], undefined, none)?.dist.id).toBe("k0s");
     // The snap names its revision's directory ($SNAP_DATA), not "current".
     const snap = detectDistribution([daemon(10, "/var/snap/microk8s/7394/args/containerd.toml")], undefined, none);
     expect(snap?.dist).toMatchObject({ id: "microk8s", editDir: "/var/snap/microk8s/7394/args" });
