@@ -13,6 +13,7 @@ import { parse } from "smol-toml";
 import { BED } from "../bed/bed.ts";
 import { finding, gvd } from "../helpers/cli.ts";
 import { RELEASES, startFakeBucket, type FakeBucket } from "../helpers/fake-bucket.ts";
+import { assertReportSchema } from "../helpers/schema.ts";
 import { makeDistTree, type DistTree } from "../helpers/dist-tree.ts";
 import { treePath } from "../hosts/trees.ts";
 import { which } from "../../platform/which.ts";
@@ -115,6 +116,7 @@ for (const cd of CONTAINERDS) {
         expect(n.message).toContain(`${dist.title}'s containerd (pid ${node.containerdPid()}`);
         expect(n.message).toContain(`runsc is registered in ${target}`);
         expect(r.json.host.distribution).toMatchObject({ id: c.id, title: dist.title, target });
+        assertReportSchema(r.json);
         expect(finding(r.json, "containerd.runtime").status).toBe("pass");
         const human = gvd(["check", "--host-root", node.root, "--only", "node.runtime"], { env });
         expect(human.stdout).toContain(`runsc is registered in ${target}`);
