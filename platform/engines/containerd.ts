@@ -28,7 +28,7 @@ import { engineBinary, restartOnHost, runHostBinary, whichInRoot } from "../host
 import { configDump, dumpMismatch, migrateUnversioned, validateWithContainerd } from "./containerd-dump.ts";
 import { planContainerd, type ContainerdPlanResult } from "./containerd-plan.ts";
 import {
-  detectDistribution, distributionAt, distSchema, distTarget, distUnit, planDistribution, type DistributionFact,
+  detectDistribution, distributionAt, distributionForConfig, distSchema, distTarget, distUnit, planDistribution, type DistributionFact,
 } from "./k8s-dist.ts";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -188,7 +188,8 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
       : ((want ? daemons.find((d) => addressOf(d, daemonConfig(d), root) === want) : undefined) ?? daemons.find((d) => daemonConfig(d) === DEFAULT_CONTAINERD_CONFIG) ?? null);
     // A distribution's containerd (k3s, RKE2, k0s, microk8s) when no plain one is meant: its
     // config is generated elsewhere, and runsc goes where the distribution takes it from.
-    const dist = ctx.configPath || picked ? null : detectDistribution(daemons, root);
+    const dist = ctx.configPath ? distributionForConfig(ctx.configPath, picked)
+      : picked ? null : detectDistribution(daemons, root);
     const daemon = picked ?? dist?.daemon ?? null;
     const configPath = ctx.configPath
       ?? (daemon ? daemonConfig(daemon) : dist?.dist.config ?? DEFAULT_CONTAINERD_CONFIG);

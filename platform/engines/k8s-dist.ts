@@ -70,6 +70,15 @@ export function detectDistribution(daemons: DaemonProcess[], root: HostRoot = SE
   return null;
 }
 
+/**
+ * --config naming a distribution's own config (k3s's generated config.toml, k0s's
+ * containerd.toml): the distribution's, so runsc still goes where the distribution takes it from.
+ */
+export function distributionForConfig(config: string, daemon: DaemonProcess | null): DetectedDistribution | null {
+  const dist = DISTRIBUTION_IDS.map((id) => DISTRIBUTIONS[id]).find((x) => matches(x, config));
+  return dist ? { dist: distributionAt(dist.id, config), why: `--config ${config} is ${dist.title}'s`, daemon } : null;
+}
+
 function readerExists(root: HostRoot, p: string): boolean {
   try {
     return existsSync(root.local(p));

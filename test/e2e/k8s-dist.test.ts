@@ -202,6 +202,10 @@ describe.skipIf(!BED.ok || !CONTAINERDS[0]!.bin)("k3s whose containerd is not ru
     expect(e.files.map((f: any) => f.path)).toEqual([`${config}.tmpl`]);
     expect(e.notes.join("\n")).toMatch(/checked .*config\.toml as k3s will render it with containerd 1\.6/);
     expect(existsSync(join(node.root, `${config}.tmpl`))).toBe(false);
+    // --config naming the generated file still means k3s's template: k3s would overwrite config.toml.
+    const named = gvd(["configure", "containerd", "--config", config, "--host-root", node.root, "--dry-run", "--json"],
+      { env });
+    expect(named.json.engines[0].files.map((f: any) => f.path)).toEqual([`${config}.tmpl`]);
   });
 });
 
