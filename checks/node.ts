@@ -1,14 +1,8 @@
 // A Kubernetes node seen through --host-root: kubelet runs pods through containerd or
 // CRI-O, so one of them must run there, or no RuntimeClass can ever reach gVisor on it
 // (every engine check would only be skipped, and the node would look healthy).
+import { distributionOf } from "../platform/engines/distributions.ts";
 import { fail, pass, type Check } from "./types.ts";
-
-interface DistributionFact {
-  id: string;
-  title: string;
-  why: string;
-  target: string;
-}
 
 export const nodeRuntime: Check = {
   id: "node.runtime",
@@ -16,7 +10,7 @@ export const nodeRuntime: Check = {
   requires: { hostRootOnly: true },
   run({ facts }) {
     // k3s, RKE2, k0s, microk8s: their own containerd, and the file runsc is registered in.
-    const dist = (facts.engines?.containerd.detection as { distribution?: DistributionFact | null } | undefined)?.distribution ?? null;
+    const dist = distributionOf(facts.engines?.containerd.detection);
     const running = (["containerd", "crio"] as const).flatMap((n) => {
       const d = facts.engines?.[n].detection;
       const what = n === "crio" ? "CRI-O" : dist ? `${dist.title}'s containerd` : "containerd";
@@ -24,7 +18,8 @@ export const nodeRuntime: Check = {
     });
     const data = { distribution: dist };
     if (running.length) {
-      const where = dist ? `; runsc is registered in ${dist.target} (${dist.title} renders its containerd config from it)` : "";
+      const where = dist
+        ? `; runsc is registered in ${dist.target} (${dist.title} builds its containerd config from it)` : "";
       return pass(`${running.join(" and ")} runs on the node${where}; the runsc runtime is checked below`, [], data);
     }
     return fail(`neither containerd nor CRI-O runs on the node at ${facts.hostRoot}`, {

@@ -46,15 +46,16 @@ export async function runHostBinary(root: HostRoot, bin: string, args: string[],
  * `nsenter --target 1 --mount --uts --ipc --net --pid -- systemctl restart UNIT` when the
  * host runs systemd and its PID 1 is visible (hostPID). Null, with the reason, otherwise.
  */
-export function hostRestartArgv(root: HostRoot, unit: string, override: string[] | null | undefined, command?: string[]):
-  { argv: string[] | null; why: string } {
+export function hostRestartArgv(root: HostRoot, unit: string, override: string[] | null | undefined,
+  command?: string[]): { argv: string[] | null; why: string } {
   if (override?.length) return { argv: override, why: "--restart-command" };
   if (command?.length) {
     // The service's own restart (microk8s: snap restart microk8s), in the host's namespaces.
     if (!root.owns(1)) return { argv: null, why: "the host's PID 1 is not visible (the pod needs hostPID: true)" };
     const nsenter = ownTool("nsenter");
     if (!nsenter) return { argv: null, why: "nsenter is not installed in this image" };
-    return { argv: [nsenter, "--target", "1", "--mount", "--uts", "--ipc", "--net", "--pid", "--", ...command], why: `${command[0]} on the host (nsenter into PID 1)` };
+    const argv = [nsenter, "--target", "1", "--mount", "--uts", "--ipc", "--net", "--pid", "--", ...command];
+    return { argv, why: `${command[0]} on the host (nsenter into PID 1)` };
   }
   if (!isExecutableFile(root.local("/bin/systemctl")) && !isExecutableFile(root.local("/usr/bin/systemctl"))) return { argv: null, why: "the host has no systemctl" };
   if (!root.owns(1)) return { argv: null, why: "the host's PID 1 is not visible (the pod needs hostPID: true)" };
@@ -84,7 +85,11 @@ export async function restartOnHost(root: HostRoot, override: string[] | null | 
   const how = hostRestartArgv(root, svc.unit, override, svc.command);
   const shown = how.argv?.join(" ") ?? null;
   const byHand = svc.command?.join(" ") ?? `systemctl restart ${svc.unit}`;
-  if (!how.argv) return { action: "pending", method: null, command: `${byHand}   # on the node`, message: `cannot restart ${svc.title} from here (${how.why}); restart it on the node, or pass --restart-command` };
+  if (!how.argv) {
+    const message = `cannot restart ${svc.title} from here (${how.why}); ` +
+      "restart it on the node, or pass --restart-command";
+    return { action: "pending", method: null, command: `${byHand}   # on the node`, message };
+  }
   if (!opts.restart || !opts.reload) return { action: "pending", method: null, command: shown, message: `${svc.title} has no live reload: restart it to load the change (--restart does it)` };
   const r = await run(how.argv[0], how.argv.slice(1), { timeoutMs: 120_000 });
   if (r.code !== 0) return { action: "failed", method: shown, command: shown, message: `${shown} failed: ${failureText(r)}` };

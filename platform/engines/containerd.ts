@@ -27,7 +27,9 @@ import { seesSameFile, SELF_ROOT, type HostRoot } from "../host-root.ts";
 import { engineBinary, restartOnHost, runHostBinary, whichInRoot } from "../host-exec.ts";
 import { configDump, dumpMismatch, migrateUnversioned, validateWithContainerd } from "./containerd-dump.ts";
 import { planContainerd, type ContainerdPlanResult } from "./containerd-plan.ts";
-import { detectDistribution, distributionAt, distSchema, distTarget, planDistribution, type Distribution } from "./k8s-dist.ts";
+import {
+  detectDistribution, distributionAt, distributionForConfig, distSchema, distTarget, distUnit, planDistribution, type DistributionFact,
+} from "./k8s-dist.ts";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -43,7 +45,7 @@ export interface ContainerdDetection extends EngineDetection {
   /** The gRPC socket of the matched daemon. */
   address: string;
   /** A Kubernetes distribution's own containerd (k3s, RKE2, k0s, microk8s), and the file runsc goes into. */
-  distribution?: { id: Distribution["id"]; title: string; why: string; target: string } | null;
+  distribution?: DistributionFact | null;
 }
 
 function daemonConfig(d: DaemonProcess): string {
@@ -132,23 +134,28 @@ async function planForDistribution(det: ContainerdDetection, req: RuntimeRequest
       throw new EngineConfigError(`${r.target}: ${problem}; nothing was written`, { file: r.target },
         `edit ${r.target} by hand`, null, "dump-check");
     }
-    r.notes.push(`checked ${dist.rendered} as ${dist.title} will render it with containerd ${det.version ?? ""} config dump`
-      .replace("  ", " "));
+    r.notes.push(`checked ${dist.rendered} as ${dist.title} will render it with containerd ${det.version ?? ""} ` +
+      "config dump");
   } else if (r.changes.length && r.rendered === null) {
-    r.notes.push(`${dist.rendered} is not there yet (${dist.title} writes it when it starts): checked with a TOML parser only`);
+    r.notes.push(`${dist.rendered} is not there yet (${dist.title} writes it when it starts): ` +
+      "checked with a TOML parser only");
   }
-  return buildPlan({ engine: "containerd", request: req, configPath: det.configPath, existed: r.existed, changes: r.changes,
-    notes: r.notes, effective: r.effective, engineData: r.expect, relies: r.relies });
+  return buildPlan({
+    engine: "containerd", request: req, configPath: det.configPath, existed: r.existed, changes: r.changes,
+    notes: r.notes, effective: r.effective, engineData: r.expect, relies: r.relies,
+  });
 }
 
 /** containerd config dump of `text` (staged where a chrooted containerd sees it): the mismatch, or null. */
-async function dumpRendered(bin: string, text: string, name: string, expect: ContainerdPlanResult["expect"], root: HostRoot):
-  Promise<string | null> {
+async function dumpRendered(bin: string, text: string, name: string, expect: ContainerdPlanResult["expect"],
+  root: HostRoot): Promise<string | null> {
   const local = mkdtempSync(join(root.foreign ? root.local("/tmp") : tmpdir(), "gvd-containerd-rendered-"));
   try {
     writeFileSync(join(local, "config.toml"), text);
     const { doc, error } = await configDump(bin, root.host(join(local, "config.toml")), root);
-    if (!doc) return `containerd cannot load the rendered config: ${error?.replaceAll(root.host(local), "<staged copy>")}`;
+    if (!doc) {
+      return `containerd cannot load the rendered config: ${error?.replaceAll(root.host(local), "<staged copy>")}`;
+    }
     return dumpMismatch(doc, name, expect);
   } finally {
     rmSync(local, { recursive: true, force: true });
@@ -181,11 +188,16 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
       : ((want ? daemons.find((d) => addressOf(d, daemonConfig(d), root) === want) : undefined) ?? daemons.find((d) => daemonConfig(d) === DEFAULT_CONTAINERD_CONFIG) ?? null);
     // A distribution's containerd (k3s, RKE2, k0s, microk8s) when no plain one is meant: its
     // config is generated elsewhere, and runsc goes where the distribution takes it from.
-    const dist = ctx.configPath || picked ? null : detectDistribution(daemons, root);
+    const dist = ctx.configPath ? distributionForConfig(ctx.configPath, picked)
+      : picked ? null : detectDistribution(daemons, root);
     const daemon = picked ?? dist?.daemon ?? null;
-    const configPath = ctx.configPath ?? (daemon ? daemonConfig(daemon) : dist?.dist.config ?? DEFAULT_CONTAINERD_CONFIG);
+    const configPath = ctx.configPath
+      ?? (daemon ? daemonConfig(daemon) : dist?.dist.config ?? DEFAULT_CONTAINERD_CONFIG);
     // The host's binary: the daemon's own executable (as the host names it), else its system directories.
-    const binary = engineBinary(root, "containerd", daemon, env);
+    // A distribution's containerd that is not running: its own binary, not a system one the node may also have.
+    const distBinary = dist && !daemon ? whichInRoot(root, "containerd", dist.dist.binDir) : null;
+    const binary = distBinary && dirname(distBinary) === dist!.dist.binDir ? distBinary
+      : engineBinary(root, "containerd", daemon, env);
     const shim = findShim(binary, daemon, env, root);
     const notes: string[] = [];
     if (daemon) notes.push(`containerd pid ${daemon.pid} reads ${configPath}`);
@@ -200,15 +212,18 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
       const reader = readerFor(root);
       const target = distTarget(dist.dist, reader, distSchema(dist.dist, reader, version), "runsc");
       distribution = { id: dist.dist.id, title: dist.dist.title, why: dist.why, target };
-      notes.unshift(`${dist.dist.title}: ${dist.why}; runsc is registered in ${target}`);
+      notes.unshift(`${dist.dist.title}'s containerd: runsc is registered in ${target}`);
       // The distribution generates its config: gvisor-doctor never edits it, so no tool "manages" it for us.
       managedBy = null;
     }
     return {
       engine: "containerd", installed: !!binary, binary, running: !!daemon, pid: daemon?.pid ?? null,
       version, configPath,
-      configSource: ctx.configPath ? "--config" : dist ? `${dist.dist.title} (${dist.why})` : daemon && daemonConfig(daemon) !== DEFAULT_CONTAINERD_CONFIG ? `-c of containerd pid ${daemon.pid}` : "default",
-      managedBy, systemdUnit: daemon ? systemdUnitOf(daemon.pid, "/proc", root.local("/run/systemd/system")) : null, notes, shim,
+      configSource: ctx.configPath ? "--config" : dist ? `${dist.dist.title} (${dist.why})`
+        : daemon && daemonConfig(daemon) !== DEFAULT_CONTAINERD_CONFIG ? `-c of containerd pid ${daemon.pid}`
+        : "default",
+      managedBy, systemdUnit: daemon ? systemdUnitOf(daemon.pid, "/proc", root.local("/run/systemd/system")) : null,
+      notes, shim,
       address: dist && !daemon ? dist.dist.socket : addressOf(daemon, configPath, root), distribution,
     };
   },
@@ -284,10 +299,12 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     const dist = det.distribution ? distributionAt(det.distribution.id, det.configPath) : null;
     if (ctx.root?.foreign) {
       // A distribution's containerd restarts with the distribution (it renders the config first).
-      const unit = det.systemdUnit ?? dist?.units[0] ?? "containerd";
-      return restartOnHost(ctx.root, ctx.restartCommand, opts, { title: dist ? `${dist.title}'s containerd` : "containerd",
-        process: "containerd", valueFlags: CONTAINERD_VALUE_FLAGS, unit, pid: det.pid, socket: det.address,
-        command: dist?.restart ?? undefined });
+      const unit = det.systemdUnit ?? (dist ? distUnit(dist, ctx.root) : "containerd");
+      return restartOnHost(ctx.root, ctx.restartCommand, opts, {
+        title: dist ? `${dist.title}'s containerd` : "containerd", process: "containerd",
+        valueFlags: CONTAINERD_VALUE_FLAGS, unit, pid: det.pid, socket: det.address,
+        command: dist?.restart ?? undefined,
+      });
     }
     if (det.systemdUnit) {
       const command = `systemctl restart ${det.systemdUnit}`;

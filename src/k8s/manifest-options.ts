@@ -9,7 +9,7 @@ import { labelKeyProblem, labelValueProblem } from "./labels.ts";
 import { dns1123LabelError, dns1123SubdomainError, requireValid } from "./names.ts";
 import { DEFAULT_NAMESPACE, DEFAULT_RUNTIME_CLASS, NODE_LABEL_KEY } from "./contract.ts";
 import { defaultImage, type ManifestOptions } from "./manifests.ts";
-import { DISTRIBUTION_IDS, type DistributionId } from "../../platform/engines/k8s-dist.ts";
+import { DISTRIBUTION_IDS, type DistributionId } from "../../platform/engines/distributions.ts";
 
 const HELP = "see: gvisor-doctor k8s manifests --help";
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -50,13 +50,15 @@ export function manifestOptions(v: Values, toolVersion: string): ManifestOptions
 
   const d = str("distribution") ?? "auto";
   if (d !== "auto" && !DISTRIBUTION_IDS.includes(d as DistributionId)) {
-    throw new UsageError(`--distribution ${echoInput(d)}: not one of ${DISTRIBUTION_IDS.join(", ")}, auto`, "auto (the default) finds the distribution on each node; naming it also mounts its containerd directories");
+    throw new UsageError(`--distribution ${echoInput(d)}: not one of ${DISTRIBUTION_IDS.join(", ")}, auto`,
+      "auto (the default) finds the distribution on each node; naming it also mounts its containerd directories");
   }
   const distribution = d === "auto" ? null : (d as DistributionId);
 
   return {
     namespace, createNamespace: !v["no-namespace"], image, gvisorVersion, mirror,
-    nodeSelector, runtimeClass, runtimeArgs: rt.args, admissionPolicy: !!v["admission-policy"], toolVersion, distribution,
+    nodeSelector, runtimeClass, runtimeArgs: rt.args, admissionPolicy: !!v["admission-policy"], toolVersion,
+    distribution,
   };
 }
 

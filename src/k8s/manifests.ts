@@ -16,7 +16,7 @@ import type { IRuntimeClass } from "kubernetes-models/node.k8s.io/v1/RuntimeClas
 import type { IValidatingAdmissionPolicy } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy";
 import type { IValidatingAdmissionPolicyBinding } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding";
 import { shellQuote } from "../../platform/engines/text.ts";
-import { DISTRIBUTIONS, type DistributionId } from "../../platform/engines/k8s-dist.ts";
+import { DISTRIBUTIONS, type DistributionId } from "../../platform/engines/distributions.ts";
 import { CONTAINERS, DAEMONSET_NAME, DEFAULT_NAMESPACE, DEFAULT_RUNTIME_CLASS, HOST_ROOT, NODE_LABEL_KEY, POD_LABELS, RUNTIME_HANDLER } from "./contract.ts";
 import { labelValueFor } from "./labels.ts";
 import { renderYamlStream } from "./yaml.ts";
@@ -237,8 +237,8 @@ function daemonSet(o: ManifestOptions, labels: Record<string, string>): Manifest
       `On every node: install gVisor ${o.gvisorVersion} into the host (its / is mounted at ${HOST_ROOT}), register it`,
       `with the engines and check it. The agent then re-checks every ${AGENT_INTERVAL_SECONDS} s and keeps the`,
       `label ${NODE_LABEL_KEY}=${o.gvisorVersion} on the node only while the checks pass.`,
-      ...(o.distribution ? [`${DISTRIBUTIONS[o.distribution].title}: its containerd config (${dist[0]!.path}) and socket`
-        + ` (${dist[1]!.path}) directories are mounted under ${HOST_ROOT} too.`] : []),
+      ...(o.distribution ? [`${DISTRIBUTIONS[o.distribution].title}: its containerd config (${dist[0]!.path}) and`
+        + ` socket (${dist[1]!.path}) directories are mounted under ${HOST_ROOT} too.`] : []),
     ],
     object: ds,
   };

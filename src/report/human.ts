@@ -5,6 +5,7 @@ import type { Finding, Status } from "../../checks/types.ts";
 import { summarize } from "../../checks/engine.ts";
 import type { RunResult } from "../../platform/proc.ts";
 import { VERSION } from "../version.ts";
+import { distributionOf } from "../../platform/engines/distributions.ts";
 
 export const SYMBOL: Record<Status, string> = { pass: "✓", warn: "!", fail: "✗", skip: "–" };
 
@@ -14,8 +15,9 @@ export function colorFor(c: ChalkInstance, s: Status) {
 
 export function header(facts: HostFacts): string {
   const who = facts.user.root ? "root" : `uid ${facts.user.uid}`;
-  const dist = (facts.engines?.containerd.detection as { distribution?: { title: string } | null } | null | undefined)?.distribution;
-  const where = facts.hostRoot ? `; the node at ${facts.hostRoot} (--host-root${dist ? `, ${dist.title}` : ""})` : facts.container.inside ? ", in a container" : "";
+  const dist = distributionOf(facts.engines?.containerd.detection);
+  const where = facts.hostRoot ? `; the node at ${facts.hostRoot} (--host-root${dist ? `, ${dist.title}` : ""})`
+    : facts.container.inside ? ", in a container" : "";
   return `gvisor-doctor ${VERSION} — ${facts.os === "linux" ? "Linux" : facts.os} ${facts.kernel.release} ${facts.arch}, ${who}${where}`;
 }
 

@@ -4,12 +4,13 @@ import type { Finding } from "../../checks/types.ts";
 import { summarize } from "../../checks/engine.ts";
 import { VERSION } from "../version.ts";
 import { ENGINE_NAMES } from "../../platform/engines/types.ts";
+import { distributionOf } from "../../platform/engines/distributions.ts";
 
 export function hostJson(f: HostFacts) {
   return {
     hostRoot: f.hostRoot,
     // k3s, RKE2, k0s or microk8s: whose containerd this is, why we think so, and the file runsc goes into.
-    distribution: (f.engines?.containerd.detection as { distribution?: unknown } | null | undefined)?.distribution ?? null,
+    distribution: distributionOf(f.engines?.containerd.detection),
     os: f.os,
     arch: f.arch,
     kernel: f.kernel,

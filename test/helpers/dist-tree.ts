@@ -7,7 +7,10 @@
 // tables; microk8s: the template with ${VARS} replaced), then (re)start containerd. The same
 // script is the --restart-command. Under the bed prefix: test/bed/cleanup.sh reaps it.
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync,
+  rmSync, statSync, symlinkSync, writeFileSync,
+} from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { BED_PREFIX, unmountUnder, waitFor } from "../bed/bed.ts";
@@ -35,28 +38,45 @@ export interface DistTree {
 
 /** Where each distribution keeps its containerd binary, and its root/state directories. */
 const LAYOUT: Record<DistributionId, { bin: string; root: string; state: string }> = {
-  k3s: { bin: "/var/lib/rancher/k3s/data/current/bin/containerd", root: "/var/lib/rancher/k3s/agent/containerd", state: "/run/k3s/containerd" },
-  rke2: { bin: "/var/lib/rancher/rke2/bin/containerd", root: "/var/lib/rancher/rke2/agent/containerd", state: "/run/k3s/containerd" },
+  k3s: {
+    bin: "/var/lib/rancher/k3s/data/current/bin/containerd", root: "/var/lib/rancher/k3s/agent/containerd",
+    state: "/run/k3s/containerd",
+  },
+  rke2: {
+    bin: "/var/lib/rancher/rke2/bin/containerd", root: "/var/lib/rancher/rke2/agent/containerd",
+    state: "/run/k3s/containerd",
+  },
   k0s: { bin: "/var/lib/k0s/bin/containerd", root: "/var/lib/k0s/containerd", state: "/run/k0s/containerd" },
-  microk8s: { bin: "/snap/microk8s/current/bin/containerd", root: "/var/snap/microk8s/common/var/lib/containerd", state: "/var/snap/microk8s/common/run/containerd" },
+  microk8s: {
+    bin: "/snap/microk8s/current/bin/containerd", root: "/var/snap/microk8s/common/var/lib/containerd",
+    state: "/var/snap/microk8s/common/run/containerd",
+  },
 };
-const STATE = new Set(["proc", "run", "var/lib/rancher/k3s/agent/containerd", "var/lib/rancher/rke2/agent/containerd", "var/lib/k0s/containerd", "var/snap/microk8s/common"]);
+const STATE = new Set([
+  "proc", "run", "var/lib/rancher/k3s/agent/containerd", "var/lib/rancher/rke2/agent/containerd",
+  "var/lib/k0s/containerd", "var/snap/microk8s/common",
+]);
 
 /**
  * `containerd`: the binary to run (host path on this machine); `v3`: k3s/RKE2 as they
  * ship with containerd 2.x (config-v3 base). `template`: a custom template already there.
  */
-export function makeDistTree(id: DistributionId, containerd: string, opts: { v3?: boolean; template?: string } = {}): DistTree {
+export function makeDistTree(id: DistributionId, containerd: string,
+  opts: { v3?: boolean; template?: string; runsc?: boolean } = {}): DistTree {
   const dist = DISTRIBUTIONS[id];
   const lay = LAYOUT[id];
   const bed = mkdtempSync(`${BED_PREFIX}dist-${id}-`);
   const root = join(bed, "host");
-  for (const d of ["etc", "usr/local/bin", "usr/bin", "var/lib", "run", "tmp", "proc"]) mkdirSync(join(root, d), { recursive: true });
+  for (const d of ["etc", "usr/local/bin", "usr/bin", "var/lib", "run", "tmp", "proc"]) {
+    mkdirSync(join(root, d), { recursive: true });
+  }
   chmodSync(join(root, "tmp"), 0o1777);
   copyWithLibs(containerd, root, lay.bin);
-  // The runsc the node has (gvisor-doctor install would put it here).
-  copyFileSync(which("runsc")!, join(root, "usr/local/bin/runsc"));
-  chmodSync(join(root, "usr/local/bin/runsc"), 0o755);
+  // The runsc the node has (what gvisor-doctor install puts there; runsc: false leaves that to install).
+  if (opts.runsc !== false) {
+    copyFileSync(which("runsc")!, join(root, "usr/local/bin/runsc"));
+    chmodSync(join(root, "usr/local/bin/runsc"), 0o755);
+  }
   const at = (p: string) => join(root, p);
   const put = (p: string, text: string) => {
     mkdirSync(join(at(p), ".."), { recursive: true });
@@ -75,7 +95,9 @@ export function makeDistTree(id: DistributionId, containerd: string, opts: { v3?
     render = `tmpl=""
 for t in ${tmpls.join(" ")}; do if [ -f "$t" ]; then tmpl="$t"; break; fi; done
 if [ -n "$tmpl" ]; then
-  awk -v base=${bed}/base.toml '$0 == "{{ template \\"base\\" . }}" { while ((getline l < base) > 0) print l; close(base); next } { print }' "$tmpl" >${at(dist.config)}
+  awk -v base=${bed}/base.toml \\
+    '$0 == "{{ template \\"base\\" . }}" { while ((getline l < base) > 0) print l; close(base); next } { print }' \\
+    "$tmpl" >${at(dist.config)}
 else cp ${bed}/base.toml ${at(dist.config)}; fi`;
   } else if (id === "k0s") {
     put(dist.config, fixture("k0s/containerd.toml"));
@@ -83,7 +105,8 @@ else cp ${bed}/base.toml ${at(dist.config)}; fi`;
     writeFileSync(join(bed, "cri-base.toml"), fixture("k0s/containerd-cri.toml"));
     // k0s merges the CRI tables of each drop-in into its generated CRI config.
     render = `mkdir -p ${at("/run/k0s")}
-{ cat ${bed}/cri-base.toml; for f in ${at(dist.editDir)}/*.toml; do [ -f "$f" ] && grep -v '^version' "$f"; done; } >${at(dist.rendered)}`;
+{ cat ${bed}/cri-base.toml
+  for f in ${at(dist.editDir)}/*.toml; do [ -f "$f" ] && grep -v '^version' "$f"; done; } >${at(dist.rendered)}`;
   } else {
     mkdirSync(at("/var/snap/microk8s/7394/args"), { recursive: true });
     symlinkSync("7394", at("/var/snap/microk8s/current"));
@@ -95,7 +118,9 @@ else cp ${bed}/base.toml ${at(dist.config)}; fi`;
   const pidFile = join(bed, "containerd.pid");
   const log = join(bed, "containerd.log");
   // Its own network namespace: the distributions' configs bind fixed loopback ports (10010, 1338).
-  const startLine = `setsid unshare -n chroot ${root} ${lay.bin} -c ${id === "microk8s" ? "/var/snap/microk8s/7394/args/containerd.toml" : dist.config} -a ${dist.socket} --root ${lay.root} --state ${lay.state} >>${log} 2>&1 </dev/null &
+  const config = id === "microk8s" ? "/var/snap/microk8s/7394/args/containerd.toml" : dist.config;
+  const startLine = `setsid unshare -n chroot ${root} ${lay.bin} -c ${config} -a ${dist.socket} \\
+  --root ${lay.root} --state ${lay.state} >>${log} 2>&1 </dev/null &
 echo $! >${pidFile}; echo $! >>${bed}/pids`;
   const restartScript = join(bed, `start-${id}`);
   writeFileSync(restartScript, `#!/bin/sh
@@ -135,7 +160,9 @@ ${startLine}
           else if (st.isDirectory()) {
             out[r] = `dir ${(st.mode & 0o7777).toString(8)}`;
             walk(r);
-          } else out[r] = `${(st.mode & 0o7777).toString(8)} ${createHash("sha256").update(readFileSync(p)).digest("hex")}`;
+          } else {
+            out[r] = `${(st.mode & 0o7777).toString(8)} ${createHash("sha256").update(readFileSync(p)).digest("hex")}`;
+          }
         }
       };
       walk("");
@@ -146,7 +173,8 @@ ${startLine}
       const r = spawnSync("sh", [restartScript], { encoding: "utf8" });
       if (r.status !== 0) throw new Error(`${restartScript}: ${r.stderr}`);
       const socket = at(dist.socket);
-      await waitFor(`${dist.title}'s containerd socket`, () => existsSync(socket) && statSync(socket).isSocket(), 20_000, log);
+      const serving = () => existsSync(socket) && statSync(socket).isSocket();
+      await waitFor(`${dist.title}'s containerd socket`, serving, 20_000, log);
     },
     async stop() {
       const pid = tree.containerdPid();

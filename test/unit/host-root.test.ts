@@ -101,6 +101,13 @@ describe("a host root", () => {
     const node = { ...root, owns: (pid: number) => pid === 1 };
     const argv = hostRestartArgv(node, "containerd.service", null).argv!;
     expect(argv.slice(1)).toEqual(["--target", "1", "--mount", "--uts", "--ipc", "--net", "--pid", "--", "systemctl", "restart", "containerd.service"]);
+    // A service with its own restart (microk8s: snap restart microk8s) runs that in the node's namespaces,
+    // and --restart-command still wins.
+    const snap = hostRestartArgv(node, "snap.microk8s.daemon-containerd", null, ["snap", "restart", "microk8s"]);
+    expect(snap.argv!.slice(1)).toEqual(["--target", "1", "--mount", "--uts", "--ipc", "--net", "--pid", "--",
+      "snap", "restart", "microk8s"]);
+    expect(hostRestartArgv(node, "x", ["/bin/true"], ["snap", "restart", "microk8s"]).argv).toEqual(["/bin/true"]);
+    expect(hostRestartArgv(root, "x", null, ["snap", "restart", "microk8s"]).why).toContain("hostPID");
   });
 });
 

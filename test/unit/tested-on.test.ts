@@ -18,3 +18,16 @@ test("Debian package versions are shown as upstream versions", () => {
   expect(upstream("252.39-1~deb12u2")).toBe("252.39");
   expect(upstream(undefined)).toBe("–");
 });
+
+test("the Kubernetes distributions' node-mode results get their own table, k3s first", () => {
+  const section = testedOnSection([], [
+    { distribution: "microk8s", title: "microk8s", containerd: "1.6.20~ds1", file: "/var/snap/microk8s/7394/args/containerd-template.toml", journeys: { configure: "pass", check: "pass", remove: "fail" } },
+    { distribution: "k3s", title: "k3s", containerd: "2.1.9+unknown", file: "/var/lib/rancher/k3s/agent/etc/containerd/config-v3.toml.tmpl", journeys: { configure: "pass", check: "pass", remove: "pass" } },
+  ]);
+  const rows = section.split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| Distribution"));
+  expect(rows).toEqual([
+    "| k3s | 2.1.9 | `/var/lib/rancher/k3s/agent/etc/containerd/config-v3.toml.tmpl` | 3/3 |",
+    "| microk8s | 1.6.20 | `/var/snap/microk8s/7394/args/containerd-template.toml` | 2/3 (failed: remove) |",
+  ]);
+  expect(testedOnSection([], [])).not.toContain("Kubernetes distributions");
+});
