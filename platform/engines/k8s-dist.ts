@@ -16,11 +16,11 @@ import type { DaemonProcess } from "../procs.ts";
 import { CREATED_MARKER } from "./text.ts";
 import { getPath, parseTomlStrict } from "./toml-check.ts";
 import { TomlDoc } from "./toml-edit.ts";
-import { EngineConfigError, type FileChange, type RuntimeRequest } from "./types.ts";
+import { EngineConfigError, type FileChange } from "./types.ts";
 import {
   majorMinor, RUNC_SHIM_TYPE, runtimesPath, schemaOf, type ConfigReader, type ContainerdSchema,
 } from "./containerd-config.ts";
-import { planContainerd, type ContainerdPlanResult } from "./containerd-plan.ts";
+import { planContainerd, type ContainerdPlanInput, type ContainerdPlanResult } from "./containerd-plan.ts";
 import {
   DISTRIBUTION_IDS, DISTRIBUTIONS, distributionAt, K0S_DROP_IN, MICROK8S_TEMPLATE, type Distribution,
 } from "./distributions.ts";
@@ -179,14 +179,9 @@ export function withBlock(text: string, name: string, body: string, created: boo
   return text.endsWith("\n") ? `${text}\n${wrapped(false)}` : `${text}\n\n${wrapped(true)}`;
 }
 
-export interface DistPlanInput {
+/** What planContainerd takes, with the distribution in place of one config path. */
+export interface DistPlanInput extends Omit<ContainerdPlanInput, "configPath"> {
   dist: Distribution;
-  reader: ConfigReader;
-  containerdVersion: string | null;
-  shim: string | null;
-  wrapperDir: string;
-  request: RuntimeRequest;
-  force: boolean;
 }
 
 export interface DistPlanResult extends ContainerdPlanResult {

@@ -8,16 +8,14 @@
 // script is the --restart-command. Under the bed prefix: test/bed/cleanup.sh reaps it.
 import { spawnSync } from "node:child_process";
 import {
-  chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync,
-  rmSync, statSync, symlinkSync, writeFileSync,
+  chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync,
 } from "node:fs";
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { BED_PREFIX, unmountUnder, waitFor } from "../bed/bed.ts";
 import { pidAlive } from "../../platform/procs.ts";
 import { which } from "../../platform/which.ts";
 import { DISTRIBUTIONS, MICROK8S_VARS, type DistributionId } from "../../platform/engines/k8s-dist.ts";
-import { copyWithLibs } from "./host-tree.ts";
+import { copyWithLibs, treeSnapshot } from "./host-tree.ts";
 
 const FIX = join(import.meta.dir, "../fixtures/k8s-dist");
 
@@ -149,24 +147,7 @@ ${startLine}
       return r.stdout;
     },
     snapshot() {
-      const out: Record<string, string> = {};
-      const walk = (rel: string) => {
-        for (const name of readdirSync(join(root, rel)).sort()) {
-          const r = rel ? `${rel}/${name}` : name;
-          if (STATE.has(r)) continue;
-          const p = join(root, r);
-          const st = lstatSync(p);
-          if (st.isSymbolicLink()) out[r] = `-> ${readlinkSync(p)}`;
-          else if (st.isDirectory()) {
-            out[r] = `dir ${(st.mode & 0o7777).toString(8)}`;
-            walk(r);
-          } else {
-            out[r] = `${(st.mode & 0o7777).toString(8)} ${createHash("sha256").update(readFileSync(p)).digest("hex")}`;
-          }
-        }
-      };
-      walk("");
-      return out;
+      return treeSnapshot(root, STATE);
     },
     async start() {
       spawnSync("mount", ["-t", "proc", "proc", join(root, "proc")]);

@@ -42,6 +42,26 @@ export interface HostTree {
 
 const STATE_DIRS = new Set(["proc", "run", "var/lib/containerd"]);
 
+/** Every file, directory and link under `root` (mode + sha256, link target), minus the `skip` paths: byte-for-byte checks. */
+export function treeSnapshot(root: string, skip: Set<string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string) => {
+    for (const name of readdirSync(join(root, rel)).sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      if (skip.has(r)) continue;
+      const p = join(root, r);
+      const st = lstatSync(p);
+      if (st.isSymbolicLink()) out[r] = `-> ${readlinkSync(p)}`;
+      else if (st.isDirectory()) {
+        out[r] = `dir ${(st.mode & 0o7777).toString(8)}`;
+        walk(r);
+      } else out[r] = `${(st.mode & 0o7777).toString(8)} ${createHash("sha256").update(readFileSync(p)).digest("hex")}`;
+    }
+  };
+  walk("");
+  return out;
+}
+
 export function copyWithLibs(bin: string, root: string, dest: string): void {
   mkdirSync(dirname(join(root, dest)), { recursive: true });
   copyFileSync(bin, join(root, dest));
@@ -93,22 +113,7 @@ ${startLine}
       return r.stdout;
     },
     snapshot() {
-      const out: Record<string, string> = {};
-      const walk = (rel: string) => {
-        for (const name of readdirSync(join(root, rel)).sort()) {
-          const r = rel ? `${rel}/${name}` : name;
-          if (STATE_DIRS.has(r)) continue;
-          const p = join(root, r);
-          const st = lstatSync(p);
-          if (st.isSymbolicLink()) out[r] = `-> ${readlinkSync(p)}`;
-          else if (st.isDirectory()) {
-            out[r] = `dir ${(st.mode & 0o7777).toString(8)}`;
-            walk(r);
-          } else out[r] = `${(st.mode & 0o7777).toString(8)} ${createHash("sha256").update(readFileSync(p)).digest("hex")}`;
-        }
-      };
-      walk("");
-      return out;
+      return treeSnapshot(root, STATE_DIRS);
     },
     async start() {
       spawnSync("mount", ["-t", "proc", "proc", join(root, "proc")]);
