@@ -6,7 +6,7 @@ import os from "node:os";
 import { unameArch } from "./arch.ts";
 import { dockerEndpoint, dockerHost, dockerInfoVia, dockerdServing, daemonConfigPath, type DockerInfo }
   from "./docker.ts";
-import { run, failureText, type RunResult } from "./proc.ts";
+import type { RunResult } from "./proc.ts";
 import { findProcesses, DOCKERD_VALUE_FLAGS, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "./procs.ts";
 import { findRunscBinaries, findRunscInRoot, type RunscBinary } from "./runsc.ts";
 import { SELF_ROOT, type HostRoot } from "./host-root.ts";
@@ -14,7 +14,6 @@ import { join } from "node:path";
 import { parseKernel } from "./versions.ts";
 import { readElf } from "./elf.ts";
 import { gatherEngineFacts, type EnginesFacts } from "./engine-facts.ts";
-import { which, SYSTEM_BIN_DIRS } from "./which.ts";
 import { detectSelfSandbox, type SelfSandboxFacts } from "./self-sandbox.ts";
 
 export { detectSelfSandbox, type SelfSandboxFacts };

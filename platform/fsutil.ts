@@ -2,11 +2,9 @@
 // (temp file in the same directory + fsync + rename + directory fsync), timestamped
 // backups, and atomic symlink switches (the lock that serialises runs is platform/flock.ts).
 import {
-  closeSync, constants, copyFileSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync,
-  renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync, fchmodSync, fchownSync, existsSync, utimesSync, readdirSync,
-  linkSync, readlinkSync, fstatSync, ftruncateSync, readSync,
+  closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync,
+  statSync, symlinkSync, writeSync, fchmodSync, fchownSync, utimesSync, readdirSync, linkSync, readlinkSync,
 } from "node:fs";
-import { spawnSync } from "node:child_process";
 import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { pidAlive } from "./procs.ts";

@@ -192,7 +192,7 @@ describe("which path: the API on a unix socket, the CLI for other schemes and co
 describe("the probe container through the API", () => {
   const ID = "a".repeat(64);
   const REFUSED = "failed to create task for container: unknown runtime";
-  const spec = (sock: string, extra: Partial<Parameters<typeof runContainer>[1]> = {}) => ({
+  const spec = (_sock: string, extra: Partial<Parameters<typeof runContainer>[1]> = {}) => ({
     image: "gvisor-doctor/hello:0123456789abcdef", cmd: ["sh", "-c", "dmesg"], runtime: "runsc", networkNone: true,
     timeoutMs: 5000,
     imageArchive: async () => Buffer.from("ARCHIVE"), ...extra,
