@@ -4,6 +4,7 @@
 // docker (which the doctor also looks in) is covered by an empty non-executable file in a
 // private mount namespace. The doctor then talks to dockerd's Engine API on the socket.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { recordMode } from "../helpers/mode-results.ts";
 import { spawnSync } from "node:child_process";
 import {
   chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync,
@@ -69,8 +70,15 @@ describe.skipIf(!BED.ok)("Docker checks with the docker CLI hidden", () => {
     expect(r.json.host.docker).toMatchObject({ cli: null, via: "api" });
   });
 
-  test("docker.daemon/runtime/hello/signature pass as with the CLI; the probe image is loaded through the API", () => {
+  let version = "";
+  const cells = ["docker.daemon", "docker.runtime", "docker.hello", "docker.signature"];
+  test("docker.daemon/runtime/hello/signature pass as with the CLI; the probe image is loaded through the API", () => recordMode(
+    cells, () => ({
+      id: "docker-without-cli", engine: "Docker", version, mode: "every docker CLI hidden (as Debian 13's docker.io without docker-cli)",
+      registered: "runsc, checked and probed through the Engine API on dockerd's unix socket",
+    }), () => {
     const api = noCli(["check", "--json", ...NOT_OTHER_ENGINES]);
+    version = /^Docker (\S+)/.exec(finding(api.json, "docker.daemon").message)?.[1] ?? "?";
     assertReportSchema(api.json);
     const daemon = finding(api.json, "docker.daemon");
     expect(daemon.status).toBe("pass");
@@ -101,7 +109,7 @@ describe.skipIf(!BED.ok)("Docker checks with the docker CLI hidden", () => {
       if (id !== "docker.hello") expect(a.message).toBe(c.message);
     }
     expect(finding(cli.json, "docker.hello").details[0]).toMatch(/^\$ docker run --pull=never .*--runtime=runsc/);
-  });
+  }));
 
   test("a runtime dockerd has not loaded: docker.runtime fails with the same diagnosis as with the CLI", async () => {
     writeFileSync(bed.configFile, '{ "runtimes": {} }\n');

@@ -16,6 +16,7 @@ import { pidAlive } from "../../platform/procs.ts";
 import { which } from "../../platform/which.ts";
 import { BED, BED_PREFIX, waitFor } from "../bed/bed.ts";
 import { BINARY, finding, gvd, type CliResult } from "../helpers/cli.ts";
+import { recordMode } from "../helpers/mode-results.ts";
 import { assertReportSchema } from "../helpers/schema.ts";
 
 const ROOTLESS_SH = "/usr/share/docker.io/contrib/dockerd-rootless.sh";
@@ -154,7 +155,13 @@ describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman an
     expect(userRun(["podman", "system", "migrate"]).status).toBe(0);
   }, 120_000);
 
-  test("podman: check (cgroup-denied, no sudo) → --fix --yes → hello under runsc → --remove restores", () => {
+  const JOURNEYS = ["check", "--fix", "hello under runsc", "--remove restores"];
+  const podmanVersion = () => (spawnSync("podman", ["--version"], { encoding: "utf8" }).stdout ?? "").trim().split(" ").at(-1)!;
+  test("podman: check (cgroup-denied, no sudo) → --fix --yes → hello under runsc → --remove restores", () => recordMode(
+    JOURNEYS, () => ({
+      id: "podman-rootless", engine: "Podman", version: podmanVersion(), mode: "rootless, as an unprivileged user",
+      registered: "a wrapper running runsc --ignore-cgroups --network=none, in ~/.config/containers",
+    }), () => {
     const userConf = join(home, ".config", "containers", "containers.conf");
     const mine = read(userConf);
     const before = asUser(["check", "--json", "--only", "podman"], NO_DOCKER);
@@ -194,11 +201,15 @@ describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman an
     expect(existsSync(wrapper)).toBe(false);
     expect(read(userConf)).toBe(mine);
     expect(snapshot(["/etc/containers", "/etc/docker"])).toEqual(system);
-  }, 300_000);
+  }), 300_000);
 
   const dockerJourney = "rootless dockerd (RootlessKit): --fix registers runsc in ~/.config/docker/daemon.json, "
     + "hello under runsc, --remove restores it";
-  test.skipIf(!DOCKER_ROOTLESS)(dockerJourney, async () => {
+  let rootlessDockerd = "";
+  test.skipIf(!DOCKER_ROOTLESS)(dockerJourney, () => recordMode(JOURNEYS, () => ({
+    id: "dockerd-rootless", engine: "Docker", version: rootlessDockerd, mode: "rootless (RootlessKit), as an unprivileged user",
+    registered: "runsc --ignore-cgroups --network=none, in ~/.config/docker/daemon.json",
+  }), async () => {
     const daemonJson = join(home, ".config", "docker", "daemon.json");
     const mine = read(daemonJson);
     const sock = join(runtimeDir, "docker.sock");
@@ -215,6 +226,7 @@ describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman an
     appendFileSync(join(dir, "pids"), `${d.pid}\n`);
     const info = () => userRun(["docker", "info", "--format", "{{.ServerVersion}}"], { DOCKER_HOST: host });
     await waitFor("the rootless dockerd to answer", () => existsSync(sock) && info().status === 0, 60_000, log);
+    rootlessDockerd = info().stdout.trim();
 
     // Without DOCKER_HOST (and no docker context) docker talks to the system's socket: the doctor says where yours is.
     const unset = finding(asUser(["check", "--json", "--only", "docker.daemon"]).json, "docker.daemon");
@@ -251,5 +263,5 @@ describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman an
     try {
       process.kill(-d.pid!, "SIGTERM");
     } catch {}
-  }, 300_000);
+  }), 300_000);
 });
