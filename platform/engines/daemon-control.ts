@@ -99,6 +99,20 @@ function fdFile(pid: number, fd: number): string | null {
   }
 }
 
+/**
+ * The directory to start a process again in. A daemon's cwd can be gone (deleted: "… (deleted)"), outside
+ * our root ("(unreachable)/…", or a path of another root after a pivot_root): spawning there fails with
+ * ENOENT and the daemon stays down, so those start in "/" (daemons do not depend on their cwd).
+ */
+export function usableCwd(cwd: string): string {
+  if (!cwd.startsWith("/") || cwd.endsWith(" (deleted)")) return "/";
+  try {
+    return statSync(cwd).isDirectory() ? cwd : "/";
+  } catch {
+    return "/";
+  }
+}
+
 /** Everything needed to start a process again the way it was started. */
 export function snapshotProcess(pid: number): ProcessSnapshot | null {
   try {
@@ -107,7 +121,7 @@ export function snapshotProcess(pid: number): ProcessSnapshot | null {
     let exe = readlinkSync(`/proc/${pid}/exe`);
     // An upgraded binary shows as "(deleted)": start the file now at that path.
     exe = exe.replace(/ \(deleted\)$/, "");
-    return { pid, exe, argv, env: readEnviron(pid) ?? {}, cwd: readlinkSync(`/proc/${pid}/cwd`), stdout: fdFile(pid, 1), stderr: fdFile(pid, 2) };
+    return { pid, exe, argv, env: readEnviron(pid) ?? {}, cwd: usableCwd(readlinkSync(`/proc/${pid}/cwd`)), stdout: fdFile(pid, 1), stderr: fdFile(pid, 2) };
   } catch {
     return null;
   }
