@@ -2,6 +2,7 @@
 // usage errors that name the problem in one line and say where help is.
 import { parseArgs, type ParseArgsOptionDescriptor } from "node:util";
 import type { ChalkInstance } from "chalk";
+import { COMMON_OPTIONS } from "./args-fast.ts";
 import { boundMessage, echoInput } from "./echo-input.ts";
 import { UsageError } from "./errors.ts";
 
@@ -12,13 +13,7 @@ import { UsageError } from "./errors.ts";
  */
 export type OptionSpec = Record<string, ParseArgsOptionDescriptor & { allowEmpty?: boolean }>;
 
-/** Flags every command accepts. */
-export const COMMON_OPTIONS: OptionSpec = {
-  json: { type: "boolean" },
-  verbose: { type: "boolean", short: "v" },
-  "no-color": { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-};
+export { COMMON_OPTIONS };
 
 export interface Parsed {
   values: Record<string, string | boolean | string[] | undefined>;
