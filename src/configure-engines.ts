@@ -21,8 +21,8 @@ import { findRunscBinaries, primaryRunsc } from "../platform/runsc.ts";
 import { flagName, runscFeatures, unknownFlags } from "../platform/runsc-features.ts";
 import { parseGvisorVersion } from "../platform/versions.ts";
 import type { IO } from "./args.ts";
-import { echoInput } from "./echo-input.ts";
-import { EXIT, UsageError } from "./errors.ts";
+import { echoInput } from "../platform/echo-input.ts";
+import { EXIT, UsageError } from "../platform/errors.ts";
 import { startProgress } from "./ui/spinner.ts";
 import { VERSION } from "./version.ts";
 

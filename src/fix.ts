@@ -15,7 +15,7 @@ import type { HostFacts } from "../platform/facts.ts";
 import { failureText, run } from "../platform/proc.ts";
 import type { IO, Parsed } from "./args.ts";
 import { exitCodeFor, printReport, runCheckMatrix, type CheckRun } from "./commands/check-run.ts";
-import { EXIT } from "./errors.ts";
+import { EXIT } from "../platform/errors.ts";
 import { reportJson } from "./report/json.ts";
 import { matrixCells } from "./report/matrix.ts";
 import { SYMBOL, colorFor } from "./report/human.ts";

@@ -2,8 +2,8 @@
 // documented exit codes. Apart from the dispatcher (which knows every command) so that
 // `preflight`, a container's entrypoint, starts without loading the other commands.
 import { parseCommandArgs, type Command, type IO } from "./args.ts";
-import { boundMessage } from "./echo-input.ts";
-import { ActionError, EXIT, UsageError } from "./errors.ts";
+import { boundMessage } from "../platform/echo-input.ts";
+import { ActionError, EXIT, UsageError } from "../platform/errors.ts";
 
 export async function runCommand(cmd: Command, args: string[], io: IO): Promise<number> {
   try {

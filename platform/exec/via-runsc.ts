@@ -7,8 +7,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSyn
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { echoInput } from "../../src/echo-input.ts";
-import { UsageError } from "../../src/errors.ts";
+import { echoInput } from "../echo-input.ts";
+import { UsageError } from "../errors.ts";
 import { run } from "../proc.ts";
 import { which } from "../which.ts";
 import { ensureProbeRootfsDir } from "../images.ts";

@@ -5,7 +5,7 @@
 import { closeSync, constants, existsSync, openSync, renameSync, rmdirSync, rmSync, writeSync } from "node:fs";
 import { Flusher, syncFile } from "./flush.ts";
 import { dirname, join } from "node:path";
-import { ActionError } from "../../src/errors.ts";
+import { ActionError } from "../errors.ts";
 import type { GvisorArch } from "../arch.ts";
 import { readElf } from "../elf.ts";
 import { backupName } from "../fsutil.ts";

@@ -2,8 +2,8 @@
 // (platform/exec/isolated.ts), which the library exports too.
 import { isatty } from "node:tty";
 import type { Command } from "../args.ts";
-import { echoInput } from "../echo-input.ts";
-import { UsageError } from "../errors.ts";
+import { echoInput } from "../../platform/echo-input.ts";
+import { UsageError } from "../../platform/errors.ts";
 
 export const EXEC_HELP = `Usage: gvisor-doctor exec [options] -- CMD [ARGS...]
 

@@ -3,7 +3,7 @@
 import { detectSelfSandbox, GVISOR_MARKER_FILE, type SelfSandboxFacts } from "../../platform/self-sandbox.ts";
 import { CommandNotFoundError, replaceProcess } from "../../platform/replace-process.ts";
 import type { Command, IO } from "../args.ts";
-import { ActionError, EXIT, UsageError } from "../errors.ts";
+import { ActionError, EXIT, UsageError } from "../../platform/errors.ts";
 import { VERSION } from "../version.ts";
 
 const HELP = `Usage: gvisor-doctor preflight [--json] [--require] [-- CMD ARGS...]

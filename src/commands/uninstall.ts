@@ -1,6 +1,6 @@
 // `gvisor-doctor uninstall`: remove what `install` put under a prefix, and nothing else.
 import type { Command, IO } from "../args.ts";
-import { ActionError, EXIT } from "../errors.ts";
+import { ActionError, EXIT } from "../../platform/errors.ts";
 import { hostRootHelp, HOST_ROOT_OPTIONS, hostRootFlags, prefixFlag } from "../host-root-flags.ts";
 import { SELF_ROOT } from "../../platform/host-root.ts";
 import type { WrapperVerdict } from "../../platform/engines/runtime-args.ts";

@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { GVISOR_SIGNATURE } from "../../platform/runsc.ts";
 import { fail, pass, type Diagnosis, type Outcome } from "../../checks/types.ts";
 import { CONTAINERS } from "./contract.ts";
-import { kubectl, kubectlErrorLine, kubectlJson, type Kubectl } from "./kubectl.ts";
+import { kubectl, kubectlErrorLine, kubectlJson, type Kubectl } from "../../platform/kubectl.ts";
 import { podStatusReason, type EventObj, type List, type PodObj } from "./objects.ts";
 
 export interface TestPodOptions {

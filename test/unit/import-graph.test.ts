@@ -34,6 +34,12 @@ const ALLOWED_CYCLES: { removedBy: string; files: string[] }[] = [
 ];
 
 
+/** Which layer may import which: a lower layer never reaches up. */
+const MAY_NOT_IMPORT: Record<string, string[]> = {
+  "platform/": ["src/", "checks/"],
+  "checks/": ["src/"],
+};
+
 const edges = importGraph();
 const show = (loop: Edge[]) => loop.map((e) => `${e.from} -${e.kind}-> ${e.to}`).join(", ");
 
@@ -74,4 +80,9 @@ describe("import graph", () => {
     expect(gone).toEqual([]);
   });
 
+  test("layers point down: platform imports neither src nor checks, checks does not import src", () => {
+    const up = edges.filter((e) => Object.entries(MAY_NOT_IMPORT)
+      .some(([layer, above]) => e.from.startsWith(layer) && above.some((a) => e.to.startsWith(a))));
+    expect(up.map((e) => `${e.from} -> ${e.to}`)).toEqual([]);
+  });
 });
