@@ -9,7 +9,7 @@ import { hostRootAt } from "../platform/host-root.ts";
 import { RUNC_SHIM_TYPE, RUNSC_SHIM_TYPE, runtimesPath } from "../platform/engines/containerd-config.ts";
 import type { EngineDetection } from "../platform/engines/types.ts";
 import { getPath, parseTomlStrict } from "../platform/engines/toml-check.ts";
-import { run } from "../platform/proc.ts";
+import { run } from "../platform/spawn.ts";
 import { helloRootfs, writeRootfs } from "../platform/rootfs.ts";
 import { reapStrayShims } from "../platform/stray-shims.ts";
 import { which, SYSTEM_BIN_DIRS } from "../platform/which.ts";

@@ -3,8 +3,8 @@
 import { realpathSync, statSync } from "node:fs";
 import { readElf } from "../platform/elf.ts";
 import { runDockerProbe } from "../platform/images.ts";
-import type { RunResult } from "../platform/proc.ts";
-import { readEnviron } from "../platform/procs.ts";
+import type { RunResult } from "../platform/spawn.ts";
+import { readEnviron } from "../platform/processes.ts";
 import { primaryRunsc } from "../platform/runsc.ts";
 import { which, SYSTEM_BIN_DIRS } from "../platform/which.ts";
 import { DEFAULT_DOCKER_HOST } from "../platform/docker.ts";

@@ -3,7 +3,7 @@
 // container start and must not load the host-inspection modules (semver, TOML, tar).
 import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
-import { failureText, runSync } from "./proc.ts";
+import { failureText, runSync } from "./spawn.ts";
 import { SYSTEM_BIN_DIRS, which } from "./which.ts";
 
 /** The first line of dmesg in every gVisor sandbox (pkg/sentry/kernel/syslog.go). */

@@ -16,7 +16,7 @@ import {
 import type { HostFacts } from "../platform/facts.ts";
 import { whichInRoot } from "../platform/host-exec.ts";
 import { SELF_ROOT, type HostRoot } from "../platform/host-root.ts";
-import { run } from "../platform/proc.ts";
+import { run } from "../platform/spawn.ts";
 import { findRunscBinaries, primaryRunsc } from "../platform/runsc.ts";
 import { flagName, runscFeatures, unknownFlags } from "../platform/runsc-features.ts";
 import { parseGvisorVersion } from "../platform/versions.ts";

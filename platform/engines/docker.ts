@@ -5,7 +5,7 @@ import {
   daemonConfigPath, dockerCli, dockerEndpoint, dockerHost, dockerInfoVia, dockerdServing, type DockerEndpoint,
 } from "../docker.ts";
 import { resolveForWrite } from "../fsutil.ts";
-import { findProcesses, DOCKERD_VALUE_FLAGS } from "../procs.ts";
+import { findProcesses, DOCKERD_VALUE_FLAGS } from "../processes.ts";
 import { which, SYSTEM_BIN_DIRS } from "../which.ts";
 import { applyPlan, readOrNull } from "./apply.ts";
 import { systemctl, systemdUnitOf } from "./daemon-control.ts";

@@ -6,7 +6,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { run } from "../proc.ts";
+import { run } from "../spawn.ts";
 import { reapStrayShims } from "../stray-shims.ts";
 import type { ExecRequest, Launch, MethodStatus } from "./types.ts";
 

@@ -9,7 +9,7 @@ import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { echoInput } from "../echo-input.ts";
 import { UsageError } from "../errors.ts";
-import { run } from "../proc.ts";
+import { run } from "../spawn.ts";
 import { which } from "../which.ts";
 import { ensureProbeRootfsDir } from "../images.ts";
 import { createLimitGroup, joinGroupArgv } from "./cgroup.ts";

@@ -10,7 +10,7 @@ import type { GvisorArch } from "../arch.ts";
 import { readElf } from "../elf.ts";
 import { backupName } from "../fsutil.ts";
 import { LockBusyError, withLock } from "../flock.ts";
-import { run, failureText } from "../proc.ts";
+import { run, failureText } from "../spawn.ts";
 import { parseGvisorVersion } from "../versions.ts";
 import {
   artifactsFor, FORMAT_ORDER, MAX_DOWNLOAD_BYTES, objectPath, versionDirName, type ReleaseFormat, type VersionSpec,

@@ -97,7 +97,7 @@ export const execCommand: Command = {
       requireSandbox: !!v["require-sandbox"],
     };
     const { runIsolated } = await import("../../platform/exec/isolated.ts");
-    const { onCommand } = await import("../../platform/proc.ts");
+    const { onCommand } = await import("../../platform/spawn.ts");
     const stopTrace = io.verbose ? onCommand((r) => io.stderr(io.ce.dim(`$ ${r.cmd.join(" ")}  (${r.durationMs} ms, ${r.spawnError ?? (r.code !== null ? `exit ${r.code}` : r.signal ?? "killed")})`))) : () => {};
     try {
       const r = await runIsolated({

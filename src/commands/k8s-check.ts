@@ -1,8 +1,8 @@
 // `gvisor-doctor k8s check`: is gVisor usable in the cluster kubectl points at, and on
 // which nodes not, and why (src/k8s/cluster-check.ts). Printed like `check`: one line
 // per finding with cause and fix, or one JSON document.
-import { summarize } from "../../checks/engine.ts";
-import { onCommand, type RunResult } from "../../platform/proc.ts";
+import { summarize } from "../../checks/runner.ts";
+import { onCommand, type RunResult } from "../../platform/spawn.ts";
 import { secondsOption, type Command, type IO } from "../args.ts";
 import { EXIT, UsageError } from "../../platform/errors.ts";
 // The cluster check loads only when it runs (not on every start-up).
