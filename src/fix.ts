@@ -7,7 +7,7 @@ import { chmodSync, existsSync, statSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Finding, Fix } from "../checks/types.ts";
 import type { RuleContext } from "../checks/rules.ts";
-import { shellQuote } from "../checks/types.ts";
+import { shellQuote } from "../platform/shell.ts";
 import { registerFix } from "../checks/rules.ts";
 import { userOwnedFix } from "../checks/runner.ts";
 import type { PathPermission } from "../platform/runsc.ts";
