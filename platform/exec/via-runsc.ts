@@ -6,9 +6,9 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { echoInput } from "../echo-input.ts";
 import { UsageError } from "../errors.ts";
+import { sleep } from "../sleep.ts";
 import { run } from "../spawn.ts";
 import { which } from "../which.ts";
 import { ensureProbeRootfsDir } from "../images.ts";

@@ -5,7 +5,8 @@ import { shellQuote } from "../../platform/shell.ts";
 
 /** The argv words /bin/sh makes of `line` (printf prints each between NULs). */
 function shWords(line: string): string[] {
-  const r = spawnSync("/bin/sh", ["-c", `printf '%s\\0' ${line}`], { encoding: "utf8", env: { HOME: "/home/someone" } });
+  const env = { HOME: "/home/someone" };
+  const r = spawnSync("/bin/sh", ["-c", `printf '%s\\0' ${line}`], { encoding: "utf8", env });
   expect(r.status).toBe(0);
   return r.stdout.split("\0").slice(0, -1);
 }
