@@ -153,7 +153,7 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
       if (info) {
         const rt = info.runtimes[name];
         last = Object.entries(info.runtimes).map(([k, v]) => `${k}${v.path && v.path !== k ? ` → ${v.path}` : ""}${v.runtimeArgs?.length ? ` ${v.runtimeArgs.join(" ")}` : ""}`).join(", ");
-        if (plan.request.remove ? !rt : rt && want && rt.path === want.path && sameArgs(rt.runtimeArgs ?? [], want.args)) {
+        if (plan.request.remove ? !rt : rt && want && rt.path === want.path && sameArgs(rt.runtimeArgs, want.args)) {
           const args = want?.args.length ? ` ${want.args.join(" ")}` : ""; // no `want` for --remove
           const msg = plan.request.remove ? `${said} no longer lists "${name}"` :
             `${said} lists ${name} → ${rt!.path}${args}`;
