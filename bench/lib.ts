@@ -24,17 +24,34 @@ export function timeOnce(c: Case): number {
   return ms;
 }
 
+/**
+ * CPU time (user + system, ms) of one run, from the child's wait4 rusage: it counts the processes
+ * the child waited for (e.g. a dmesg it ran), and a loaded machine barely moves it, unlike wall time.
+ */
+export function cpuOnce(c: Case): number {
+  c.before?.();
+  const r = Bun.spawnSync(c.argv, {
+    env: c.env ?? process.env, cwd: c.cwd, stdin: "ignore", stdout: "ignore", stderr: "pipe",
+  });
+  if (!(c.okCodes ?? [0]).includes(r.exitCode ?? -1)) {
+    throw new Error(`${c.argv.join(" ")} exited ${r.exitCode}: ${r.stderr?.toString().slice(-500)}`);
+  }
+  return Number(r.resourceUsage.cpuTime.total) / 1000;
+}
+
 export const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-/** Run every case `runs` times, interleaved, after one untimed warm-up each. */
-export function interleaved(cases: Case[], runs: number): Map<string, number[]> {
+/** Run every case `runs` times, interleaved, after one untimed warm-up each; `measure` is wall time by default. */
+export function interleaved(
+  cases: Case[], runs: number, measure: (c: Case) => number = timeOnce,
+): Map<string, number[]> {
   const times = new Map(cases.map((c) => [c.name, [] as number[]]));
-  for (const c of cases) timeOnce(c);
-  for (let i = 0; i < runs; i++) for (const c of cases) times.get(c.name)!.push(timeOnce(c));
+  for (const c of cases) measure(c);
+  for (let i = 0; i < runs; i++) for (const c of cases) times.get(c.name)!.push(measure(c));
   return times;
 }
 

@@ -254,7 +254,10 @@ export const RULES: Rule[] = [
     // Before sandbox-permissions: the same fork/exec text, but runsc names the real cause.
     id: "userns-denied", ref: 24, title: "The kernel refuses runsc a user namespace",
     scope: ["runsc.", "docker.", "containerd.", "podman."],
-    pattern: /fork\/exec \/proc\/self\/exe: operation not permitted: check whether \/proc\/sys\/user\/max_user_namespaces/,
+    // runsc ≥ 2023 names the sysctl; 20221219 says only "operation not permitted": then the host fact decides
+    // (an `unshare --user` this process tried was refused), not a guess at file permissions.
+    pattern: /fork\/exec \/proc\/self\/exe: operation not permitted(: check whether \/proc\/sys\/user\/max_user_namespaces)?/,
+    when: (f, m) => !!m?.[1] || f.userns?.refused === true,
     sample: "gofer: fork/exec /proc/self/exe: operation not permitted: check whether /proc/sys/user/max_user_namespaces is set too low",
     cause: (c) => c.facts.sysctl.maxUserNamespaces === 0
       ? "user.max_user_namespaces is 0: the kernel refuses the user namespace runsc's gofer runs in."
@@ -292,6 +295,15 @@ export const RULES: Rule[] = [
     sample: 'cannot set up cgroup for root: configuring cgroup: mandatory cgroup controller "memory" is missing',
     cause: (c) => `This host's cgroup v2 tree does not offer the "${c.match?.[1] ?? "memory"}" controller to runsc (controllers delegated away: nested containers, some rootless and hybrid cgroup setups). With --ignore-cgroups runsc runs, but gVisor then does not enforce the container's memory, CPU and pids limits.`,
     fix: (c) => registerFix(c, `Run ${c.runtime} with --ignore-cgroups (containers run; their resource limits are not enforced by gVisor)`, [flag(c, "ignore-cgroups")]),
+  },
+  {
+    // Seen running runsc in a chroot without /sys: 20221219 stats its v1 hierarchies and stops there.
+    id: "cgroupfs-missing", ref: 9, title: "No cgroup file system where runsc runs",
+    scope: ["docker.", "containerd.", "podman.", "runsc."],
+    pattern: /configuring cgroup: stat (\/sys\/fs\/cgroup\S*): no such file or directory/,
+    sample: "creating container: cannot set up cgroup for root: configuring cgroup: stat /sys/fs/cgroup/cpu: no such file or directory",
+    cause: (c) => `${c.match?.[1] ?? "/sys/fs/cgroup"} does not exist where runsc runs: /sys/fs/cgroup is not mounted there (a chroot, or a container started without /sys). runsc sets up the sandbox's cgroups there; with --ignore-cgroups it runs without, and gVisor then does not enforce the container's resource limits.`,
+    fix: (c) => registerFix(c, `Run ${c.runtime} with --ignore-cgroups (or mount /sys/fs/cgroup where the engine runs)`, [flag(c, "ignore-cgroups")]),
   },
   {
     id: "cgroup-denied", ref: 10, title: "Rootless engine without cgroup delegation",

@@ -6,12 +6,13 @@ import os from "node:os";
 import { unameArch } from "./arch.ts";
 import { dockerEndpoint, dockerHost, dockerInfoVia, dockerdServing, daemonConfigPath, type DockerInfo }
   from "./docker.ts";
-import type { RunResult } from "./spawn.ts";
+import { failureText, run, type RunResult } from "./spawn.ts";
 import { findProcesses, DOCKERD_VALUE_FLAGS, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "./processes.ts";
 import { findRunscBinaries, findRunscInRoot, type RunscBinary } from "./runsc.ts";
 import { SELF_ROOT, type HostRoot } from "./host-root.ts";
 import { join } from "node:path";
 import { parseKernel } from "./versions.ts";
+import { which, SYSTEM_BIN_DIRS } from "./which.ts";
 import { readElf } from "./elf.ts";
 import { gatherEngineFacts, type EnginesFacts } from "./engine-facts.ts";
 import { detectSelfSandbox, type SelfSandboxFacts } from "./self-sandbox.ts";
@@ -57,6 +58,12 @@ export interface HostFacts {
   kvm: { present: boolean; usable: boolean };
   cgroup: { version: 1 | 2 | null };
   sysctl: { ptraceScope: number | null; maxUserNamespaces: number | null };
+  /**
+   * Whether this process may create a user namespace (runsc's gofer and sandbox need one): `unshare --user true`
+   * tried for real. refused true with max_user_namespaces > 0 means a chroot (the kernel refuses a chrooted
+   * process) or an LSM; null when not tried (another root, no unshare).
+   */
+  userns: { refused: boolean | null; error: string | null };
   /**
    * runsc panics at start (every command, even --version) when it cannot read this file; the
    * error is what reading it said (e.g. "EACCES: permission denied"), null when it was read.
@@ -181,6 +188,16 @@ async function memlockFacts(daemons: { who: string; pid: number }[]): Promise<Me
 }
 
 /** The kernel facts runsc needs beyond the version: read together, alongside the other facts. */
+/** Try to create a user namespace, as runsc will (`unshare --user true`, util-linux). */
+async function usernsFacts(root: HostRoot): Promise<HostFacts["userns"]> {
+  const unshare = root.foreign ? null : which("unshare") ?? which("unshare", SYSTEM_BIN_DIRS.join(":"));
+  if (!unshare) return { refused: null, error: null };
+  const r = await run(unshare, ["--user", "true"], { timeoutMs: 5_000 });
+  if (r.code === 0) return { refused: false, error: null };
+  // unshare: unshare failed: Operation not permitted
+  return { refused: /not permitted|permission denied|no space left/i.test(r.stderr), error: failureText(r) };
+}
+
 async function runscHostFacts(daemons: DaemonProcess[][]) {
   const [dockerd, containerd] = daemons;
   const [mmapMinAddr, status, memlock] = await Promise.all([
@@ -248,8 +265,9 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
     ? Promise.resolve(null)
     : gatherEngineFacts(env, { dockerd, containerd }, Promise.all([dockerP, runscP]).then(([docker, runsc]) => ({ dockerd, containerd, runsc, docker: docker ?? undefined })), root);
   const selfP = detectSelfSandbox({ dmesg: opts.selfOnly ? "always" : "to-confirm" });
-  const [gvisor, runsc, docker, engines, runscHost] = await Promise.all([
-    selfP, runscP, dockerP, enginesP, runscHostFacts([dockerd, containerd]),
+  const usernsP = daemonsToo ? usernsFacts(root) : Promise.resolve({ refused: null, error: null });
+  const [gvisor, runsc, docker, engines, runscHost, userns] = await Promise.all([
+    selfP, runscP, dockerP, enginesP, runscHostFacts([dockerd, containerd]), usernsP,
   ]);
   return {
     hostRoot: root.foreign ? root.dir : null,
@@ -265,6 +283,7 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
     kvm: { present: kvmPresent, usable: kvmUsable },
     cgroup: { version: existsSync("/sys/fs/cgroup/cgroup.controllers") ? 2 : existsSync("/sys/fs/cgroup") ? 1 : null },
     sysctl: { ptraceScope: readInt("/proc/sys/kernel/yama/ptrace_scope"), maxUserNamespaces: readInt("/proc/sys/user/max_user_namespaces") },
+    userns,
     ...runscHost,
     tmp: tmpFacts(env, root),
     cpu: cpuFacts(),

@@ -12,6 +12,7 @@ import {
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { openLibc } from "./libc.ts";
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
@@ -38,45 +39,25 @@ interface Locker {
   unlock(fd: number): void;
 }
 
-/** The part of bun:ffi used here (typed locally: the k8s manifests type-check without Bun's types). */
-interface BunFfi {
-  dlopen(name: string, defs: Record<string, { args: unknown[]; returns: unknown }>): {
-    symbols: { flock(fd: number, op: number): number; __errno_location(): unknown };
-  };
-  FFIType: { i32: unknown; ptr: unknown };
-  read: { i32(ptr: unknown, offset: number): number };
-}
-
 /** libc's flock through Bun's FFI (glibc or musl); null under Deno or where no libc loads. */
 function ffiLocker(): Locker | null {
-  let ffi: BunFfi;
-  try {
-    // Loaded lazily and guarded: `require` or `bun:ffi` is missing outside Bun.
-    ffi = require("bun:ffi") as BunFfi;
-  } catch {
-    return null;
-  }
-  const arch = process.arch === "arm64" ? "aarch64" : "x86_64";
-  for (const name of ["libc.so.6", `libc.musl-${arch}.so.1`, "libc.so"]) {
-    try {
-      const lib = ffi.dlopen(name, {
-        flock: { args: [ffi.FFIType.i32, ffi.FFIType.i32], returns: ffi.FFIType.i32 },
-        __errno_location: { args: [], returns: ffi.FFIType.ptr },
-      });
-      const flock = (fd: number, op: number) => {
-        const r = lib.symbols.flock(fd, op);
-        return r === 0 ? 0 : ffi.read.i32(lib.symbols.__errno_location(), 0);
-      };
-      return {
-        tryLock(fd) {
-          const errno = flock(fd, LOCK_EX | LOCK_NB);
-          return { ok: errno === 0, busy: errno === EWOULDBLOCK || errno === EINTR, why: `errno ${errno}` };
-        },
-        unlock: (fd) => void flock(fd, LOCK_UN),
-      };
-    } catch {}
-  }
-  return null;
+  const libc = openLibc<{ flock(fd: number, op: number): number; __errno_location(): unknown }>((t) => ({
+    flock: { args: [t.i32, t.i32], returns: t.i32 },
+    __errno_location: { args: [], returns: t.ptr },
+  }));
+  if (!libc) return null;
+  const { ffi, symbols: lib } = libc;
+  const flock = (fd: number, op: number) => {
+    const r = lib.flock(fd, op);
+    return r === 0 ? 0 : ffi.read.i32(lib.__errno_location(), 0);
+  };
+  return {
+    tryLock(fd) {
+      const errno = flock(fd, LOCK_EX | LOCK_NB);
+      return { ok: errno === 0, busy: errno === EWOULDBLOCK || errno === EINTR, why: `errno ${errno}` };
+    },
+    unlock: (fd) => void flock(fd, LOCK_UN),
+  };
 }
 
 /** flock(1) run on our descriptor: the lock belongs to the open file, which we keep; closing it unlocks. */

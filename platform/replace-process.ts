@@ -2,7 +2,6 @@
 // (Bun, Node ≥ 23.11), so the program keeps our PID (PID 1 in a container) and gets
 // signals directly; elsewhere (Deno) a child with inherited stdio, signals forwarded,
 // and its exit status passed through.
-import { spawn } from "node:child_process";
 import { which } from "./which.ts";
 
 export class CommandNotFoundError extends Error {}
@@ -13,6 +12,8 @@ export async function replaceProcess(argv: string[], env: NodeJS.ProcessEnv = pr
   if (!file) throw new CommandNotFoundError(`${argv[0]}: command not found (PATH=${env.PATH ?? ""})`);
   const execve = (process as unknown as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
   if (typeof execve === "function") execve(file, argv, env);
+  // Only here, without execve: the preflight that hands over with execve never loads node:child_process.
+  const { spawn } = await import("node:child_process");
   return new Promise((resolve) => {
     const child = spawn(file, argv.slice(1), { stdio: "inherit", env, argv0: argv[0] });
     const forward = (sig: NodeJS.Signals) => () => child.kill(sig);

@@ -1,62 +1,14 @@
 // Argument parsing on node:util parseArgs (Bun, Deno and Node all ship it), with
 // usage errors that name the problem in one line and say where help is.
-import { parseArgs, type ParseArgsOptionDescriptor } from "node:util";
-import type { ChalkInstance } from "chalk";
+import { parseArgs } from "node:util";
+import { COMMON_OPTIONS } from "./args-fast.ts";
+import type { Command, OptionSpec, Parsed } from "./command.ts";
 import { boundMessage, echoInput } from "../platform/echo-input.ts";
 import { UsageError } from "../platform/errors.ts";
 import { MAX_SECONDS, parseDecimal } from "../platform/numbers.ts";
 
-/**
- * The flags a command takes. A string flag's value must not be empty or blank (`--prefix ''` and `--prefix=` are
- * usage errors: an empty path or URL would silently mean "here" or "the default"); `allowEmpty` opts a flag out
- * where an empty value means something (`--runtime-arg=` clears the args).
- */
-export type OptionSpec = Record<string, ParseArgsOptionDescriptor & { allowEmpty?: boolean }>;
-
-/** Flags every command accepts. */
-export const COMMON_OPTIONS: OptionSpec = {
-  json: { type: "boolean" },
-  verbose: { type: "boolean", short: "v" },
-  "no-color": { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-};
-
-export interface Parsed {
-  values: Record<string, string | boolean | string[] | undefined>;
-  positionals: string[];
-  /** Arguments after a literal `--` (the command to run, for exec/preflight). */
-  rest: string[] | null;
-}
-
-export interface IO {
-  env: NodeJS.ProcessEnv;
-  stdout: (s: string) => void;
-  stderr: (s: string) => void;
-  /** chalk for stdout / stderr, each with its own TTY decision. */
-  c: ChalkInstance;
-  ce: ChalkInstance;
-  json: boolean;
-  verbose: boolean;
-  /** Whether a spinner may be shown on stderr. */
-  spinner: boolean;
-  /** Whether stdin is a terminal (prompts are allowed only then). */
-  interactive: boolean;
-}
-
-export interface Command {
-  name: string;
-  summary: string;
-  /** Full help text, printed by `<command> --help`. */
-  help: string;
-  options: OptionSpec;
-  /** How many positionals the command takes (default 0). */
-  maxPositionals?: number;
-  /** Whether a `-- CMD ...` tail is allowed. */
-  acceptsRest?: boolean;
-  /** A command group (e.g. `k8s`): the first argument names one of these; `run` is not called. */
-  subcommands?: Command[];
-  run(p: Parsed, io: IO): Promise<number>;
-}
+export type { Command, IO, OptionSpec, Parsed } from "./command.ts";
+export { COMMON_OPTIONS };
 
 export function parseCommandArgs(cmd: Command, argv: string[]): Parsed {
   const dd = argv.indexOf("--");

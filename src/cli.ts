@@ -8,12 +8,12 @@ import type { IO } from "./args.ts";
 import { versionText } from "./version.ts";
 
 export async function makeIO(argv: string[], env: NodeJS.ProcessEnv): Promise<IO> {
-  const [{ colorLevel, makeChalk }, { spinnerAllowed }, { isatty }] = await Promise.all([
-    import("./ui/color.ts"), import("./ui/spinner.ts"), import("node:tty"),
+  const [{ colorLevel, makeChalk }, { spinnerAllowed }, { isattys }] = await Promise.all([
+    import("./ui/color.ts"), import("./ui/spinner.ts"), import("./ui/tty.ts"),
   ]);
   const noColor = argv.includes("--no-color");
   // TTY tests by fd: process.stdout/stderr are streams Bun builds on first use (~8 ms at start-up).
-  const [inTTY, outTTY, errTTY] = [isatty(0), isatty(1), isatty(2)];
+  const [inTTY, outTTY, errTTY] = await isattys([0, 1, 2]);
   const [c, ce] = await Promise.all([outTTY, errTTY].map((tty) => makeChalk(colorLevel({ isTTY: tty }, env, noColor))));
   return {
     env,

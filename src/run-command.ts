@@ -1,13 +1,15 @@
 // Run one resolved command: parse its flags, show its help or run it, and map errors to the
 // documented exit codes. Apart from the dispatcher (which knows every command) so that
 // `preflight`, a container's entrypoint, starts without loading the other commands.
-import { parseCommandArgs, type Command, type IO } from "./args.ts";
+import { parseBooleanFlags } from "./args-fast.ts";
+import type { Command, IO } from "./args.ts";
 import { boundMessage } from "../platform/echo-input.ts";
 import { ActionError, EXIT, UsageError } from "../platform/errors.ts";
 
 export async function runCommand(cmd: Command, args: string[], io: IO): Promise<number> {
   try {
-    const parsed = parseCommandArgs(cmd, args);
+    // node:util's parseArgs is loaded only for a command line that needs it (preflight's rarely does).
+    const parsed = parseBooleanFlags(cmd, args) ?? (await import("./args.ts")).parseCommandArgs(cmd, args);
     if (parsed.values.help) {
       io.stdout(cmd.help);
       return EXIT.OK;

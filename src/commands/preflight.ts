@@ -1,7 +1,6 @@
 // `gvisor-doctor preflight`: "am I running under gVisor?" from inside a container,
 // from independent tells; with --require it refuses to start the app outside gVisor.
 import { detectSelfSandbox, GVISOR_MARKER_FILE, type SelfSandboxFacts } from "../../platform/self-sandbox.ts";
-import { CommandNotFoundError, replaceProcess } from "../../platform/replace-process.ts";
 import type { Command, IO } from "../args.ts";
 import { ActionError, EXIT, UsageError } from "../../platform/errors.ts";
 import { VERSION } from "../version.ts";
@@ -84,6 +83,8 @@ export const preflightCommand: Command = {
       return EXIT.FAILED;
     }
     if (!cmd) return EXIT.OK;
+    // Loaded only to hand over to CMD: a bare preflight (a HEALTHCHECK, a report) does without it.
+    const { CommandNotFoundError, replaceProcess } = await import("../../platform/replace-process.ts");
     try {
       return await replaceProcess(cmd, io.env);
     } catch (e) {

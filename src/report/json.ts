@@ -23,6 +23,7 @@ export function hostJson(f: HostFacts) {
     kvm: f.kvm,
     cgroup: f.cgroup,
     sysctl: f.sysctl,
+    userns: f.userns,
     mmapMinAddr: f.mmapMinAddr,
     seccomp: f.seccomp,
     memlock: f.memlock,

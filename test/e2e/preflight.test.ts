@@ -201,6 +201,16 @@ describe.skipIf(!BED.ok)("preflight in containers", () => {
     });
   });
 
+  test("gvisor-doctor preflight under runsc reads the kernel log itself (syslog(2)): no dmesg program needed", () => {
+    const r = bed.docker(["run", "--rm", "--runtime=runsc", image, "sh", "-c",
+      "rm /bin/dmesg && exec gvisor-doctor preflight --json"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const d = JSON.parse(r.stdout);
+    expect(d.tells).toEqual(["/proc/sentry-meminfo", "dmesg", "uname"]);
+    expect(d.evidence.dmesgFirstLine).toContain("Starting gVisor");
+  });
+
   describe("static gvisor-preflight in an image FROM scratch (no shell, no libc, no dmesg)", () => {
     test("under runsc: all three tells (the kernel log read with syslog(2)), then the app", () => {
       const r = bed.docker(["run", "--rm", "--runtime=runsc", scratch, "/gvisor-preflight", "--require", "--", "/gvisor-preflight", "--json"]);

@@ -60,11 +60,19 @@ describe("start-up loads only what the command uses", () => {
 
   test("preflight (a container's entrypoint): its command, the IO and the tells; no other command", () => {
     const mods = staticClosure("src/cli.ts", "src/run-command.ts", "src/ui/color.ts", "src/ui/spinner.ts",
-      "src/commands/preflight.ts");
+      "src/ui/tty.ts", "src/commands/preflight.ts");
     expect(mods.has("platform/self-sandbox.ts")).toBe(true);
     expect(packages(mods)).toEqual([]); // not even chalk: without a TTY there is no color to make
     expect([...mods].filter((m) => m.startsWith("src/commands/"))).toEqual(["src/commands/preflight.ts"]);
     expect(mods.has("src/dispatch.ts")).toBe(false);
+    // ...nor what it loads only when it needs it: node:util's parseArgs (args.ts) for a command
+    // line that is not boolean flags, node:child_process (replace-process.ts, spawn.ts) to exec or to
+    // run dmesg where the kernel log cannot be read in-process.
+    for (const m of ["src/args.ts", "platform/replace-process.ts", "platform/spawn.ts"]) expect(mods.has(m)).toBe(false);
+    const builtins = [...mods].flatMap((m) => inputs[m].imports
+      .filter((i) => i.external && i.kind === "import-statement").map((i) => i.path.replace(/^node:/, "")));
+    expect(builtins).toContain("fs"); // (the list is the real one)
+    for (const b of ["util", "child_process", "tty"]) expect(builtins).not.toContain(b);
   });
 
   test("--help: the dispatcher and every command's flags and help, nothing heavy", () => {
