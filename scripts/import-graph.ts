@@ -2,8 +2,8 @@
 //   bun scripts/import-graph.ts            → print every cycle (strongly connected component)
 //   bun scripts/import-graph.ts --edges    → also print each edge with its kind
 // Every import counts: a type-only import ties the files together for the reader and for tsc, and a lazy
-// import("…") only hides a cycle from the loader. test/unit/import-graph.test.ts guards the cycles and the
-// layering (platform → nothing above it; checks → platform only).
+// import("…") only hides a cycle from the loader. It also prints imports that point up a layer (LAYERS).
+// test/unit/import-graph.test.ts guards both.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import ts from "typescript";
@@ -68,6 +68,18 @@ export function importGraph(root = ROOT, dirs = PRODUCT_DIRS): Edge[] {
   return edges;
 }
 
+/** Which layer may not import which: platform/ is below checks/, which is below src/ (ARCHITECTURE.md). */
+export const LAYERS: Record<string, string[]> = {
+  "platform/": ["src/", "checks/"],
+  "checks/": ["src/"],
+};
+
+/** The imports that reach up a layer. */
+export function layerViolations(edges: Edge[]): Edge[] {
+  return edges.filter((e) => Object.entries(LAYERS)
+    .some(([layer, above]) => e.from.startsWith(layer) && above.some((a) => e.to.startsWith(a))));
+}
+
 /** Strongly connected components with more than one file (or a file importing itself), Tarjan's algorithm. */
 export function cycles(edges: Edge[]): string[][] {
   const adj = new Map<string, Set<string>>();
@@ -123,6 +135,8 @@ if (import.meta.main) {
     for (const f of scc) console.log(`  ${f}`);
     console.log(`  e.g. ${loopThrough(edges, scc).map((e) => `${e.from} -${e.kind}-> ${e.to}`).join(", ")}`);
   }
-  console.log(found.length ? `${found.length} cycle(s)` : "no cycles");
-  process.exitCode = found.length ? 1 : 0;
+  const up = layerViolations(edges);
+  for (const e of up) console.log(`up a layer: ${e.from} -${e.kind}-> ${e.to}`);
+  console.log(`${found.length ? `${found.length} cycle(s)` : "no cycles"}, ${up.length} import(s) up a layer`);
+  process.exitCode = found.length || up.length ? 1 : 0;
 }
