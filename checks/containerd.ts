@@ -9,13 +9,14 @@ import { hostRootAt } from "../platform/host-root.ts";
 import { RUNC_SHIM_TYPE, RUNSC_SHIM_TYPE, runtimesPath } from "../platform/engines/containerd-config.ts";
 import type { EngineDetection } from "../platform/engines/types.ts";
 import { getPath, parseTomlStrict } from "../platform/engines/toml-check.ts";
-import { run } from "../platform/proc.ts";
+import { shellQuote } from "../platform/shell.ts";
+import { run } from "../platform/spawn.ts";
 import { helloRootfs, writeRootfs } from "../platform/rootfs.ts";
 import { reapStrayShims } from "../platform/stray-shims.ts";
 import { which, SYSTEM_BIN_DIRS } from "../platform/which.ts";
 import { diagnose, diagnoseState, type RuleContext } from "./rules.ts";
 import { brokenRuntimeFile } from "./runtime-files.ts";
-import { fail, gvdFix, pass, shellQuote, skip, warn, type Check, type CheckContext } from "./types.ts";
+import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 import {
   decodeStartFailure, didNotStart, probeRunsc, RUNTIME_NAME, signatureOutcome, silentRetryNote, STRICT_NOTE,
   strictSidecars,

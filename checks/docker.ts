@@ -3,11 +3,12 @@
 import { realpathSync, statSync } from "node:fs";
 import { readElf } from "../platform/elf.ts";
 import { runDockerProbe } from "../platform/images.ts";
-import type { RunResult } from "../platform/proc.ts";
-import { readEnviron } from "../platform/procs.ts";
+import type { RunResult } from "../platform/spawn.ts";
+import { readEnviron } from "../platform/processes.ts";
 import { primaryRunsc } from "../platform/runsc.ts";
 import { which, SYSTEM_BIN_DIRS } from "../platform/which.ts";
 import { DEFAULT_DOCKER_HOST } from "../platform/docker.ts";
+import { sameArgs } from "../platform/engines/daemon-json.ts";
 import { diagnose, diagnoseState, type RuleContext } from "./rules.ts";
 import {
   decodeStartFailure, didNotStart, probeRunsc, RUNTIME_NAME, silentRetryNote, signatureOutcome,
@@ -121,8 +122,6 @@ export const dockerConfig: Check = {
     return pass(`${file} is valid JSON dockerd accepts`, managed);
   },
 };
-
-const sameArgs = (a: string[] = [], b: string[] = []) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 export const dockerRuntime: Check = {
   id: "docker.runtime",

@@ -1,6 +1,6 @@
 // Kubernetes: pods opt into gVisor through a RuntimeClass whose handler names the
 // runtime registered with containerd/CRI-O ("runsc").
-import { findKubectl, kubectlJson, noClusterReason } from "../src/k8s/kubectl.ts";
+import { findKubectl, kubectlJson, noClusterReason } from "../platform/kubectl.ts";
 import { fail, pass, skip, type Check } from "./types.ts";
 
 export const RUNTIMECLASS_YAML = `apiVersion: node.k8s.io/v1

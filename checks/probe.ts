@@ -1,7 +1,7 @@
 // What the hello probes (docker, podman, containerd, runsc do) share: the runtime name,
 // and how a probe's result becomes a finding — a start that failed is diagnosed by the
 // rules table (else shown verbatim), a run is judged by gVisor's dmesg signature.
-import { failureText, type RunResult } from "../platform/proc.ts";
+import { failureText, type RunResult } from "../platform/spawn.ts";
 import { existsSync } from "node:fs";
 import { GVISOR_SIGNATURE, inspectRunsc, primaryRunsc, readsWrongGoroutineId, type RunscBinary } from "../platform/runsc.ts";
 import { isGenericStartError, logKind, rerunWithDebug, withDebugLogs } from "../platform/runsc-debug.ts";

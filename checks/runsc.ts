@@ -2,7 +2,7 @@
 // are its sidecars and shim in place, and does a sandbox start?
 import { gvisorArch } from "../platform/arch.ts";
 import { latestRelease } from "../platform/latest-release.ts";
-import { run } from "../platform/proc.ts";
+import { run } from "../platform/spawn.ts";
 import { primaryRunsc, readsWrongGoroutineId, type RunscBinary } from "../platform/runsc.ts";
 import { expectedSidecars, SIDECARS_SINCE, unknownFlags } from "../platform/runsc-features.ts";
 import { compareGvisor, gvisorAgeDays } from "../platform/versions.ts";

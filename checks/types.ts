@@ -1,6 +1,7 @@
 // The shape of a check and of what it finds. A check only looks; fixes are
 // described (diagnosis.fix) and applied elsewhere.
 import type { HostFacts } from "../platform/facts.ts";
+import { shellQuote } from "../platform/shell.ts";
 
 export type Status = "pass" | "warn" | "fail" | "skip";
 
@@ -17,9 +18,6 @@ export interface Fix {
   /** Why `--fix` needs --yes (or a yes on a TTY) before applying it, e.g. "restarts containerd". */
   confirm?: string;
 }
-
-/** Shell-quote one argument for display in a command line. */
-export const shellQuote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
 
 /** A fix that is a gvisor-doctor invocation, with the command line a person would type. */
 export function gvdFix(id: string, summary: string, argv: string[], extra: Partial<Fix> = {}): Fix {

@@ -6,9 +6,9 @@ import { readFileSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { DockerApi, unixSocketOf } from "./engines/docker-api.ts";
 import { SELF_ROOT } from "./host-root.ts";
-import { failureText, run, type RunResult } from "./proc.ts";
+import { failureText, run, type RunResult } from "./spawn.ts";
 import { which, SYSTEM_BIN_DIRS } from "./which.ts";
-import { listeningUnixPaths, processUid, readEnviron, sameMountNamespace, type DaemonProcess } from "./procs.ts";
+import { listeningUnixPaths, processUid, readEnviron, sameMountNamespace, type DaemonProcess } from "./processes.ts";
 
 export const DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
 export const DEFAULT_DAEMON_JSON = "/etc/docker/daemon.json";

@@ -6,8 +6,8 @@ import os from "node:os";
 import { unameArch } from "./arch.ts";
 import { dockerEndpoint, dockerHost, dockerInfoVia, dockerdServing, daemonConfigPath, type DockerInfo }
   from "./docker.ts";
-import { failureText, run, type RunResult } from "./proc.ts";
-import { findProcesses, DOCKERD_VALUE_FLAGS, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "./procs.ts";
+import { failureText, run, type RunResult } from "./spawn.ts";
+import { findProcesses, DOCKERD_VALUE_FLAGS, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "./processes.ts";
 import { findRunscBinaries, findRunscInRoot, type RunscBinary } from "./runsc.ts";
 import { SELF_ROOT, type HostRoot } from "./host-root.ts";
 import { join } from "node:path";

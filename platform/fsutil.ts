@@ -7,7 +7,7 @@ import {
 } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
-import { pidAlive } from "./procs.ts";
+import { pidAlive } from "./processes.ts";
 
 /** Resolve symlinks so a write replaces the target file and the link stays a link. */
 export function resolveForWrite(path: string, depth = 0): string {

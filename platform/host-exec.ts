@@ -2,11 +2,11 @@
 // under DIR (and named by their host path), run chrooted into DIR so they use the host's
 // libraries and see host paths, and engines restart through the host's init.
 import { join } from "node:path";
-import { run, failureText, type RunOptions, type RunResult } from "./proc.ts";
+import { run, failureText, type RunOptions, type RunResult } from "./spawn.ts";
 import type { HostRoot } from "./host-root.ts";
 import { waitForUnixSocket } from "./engines/daemon-control.ts";
 import type { ReloadOptions, ReloadResult } from "./engines/types.ts";
-import { findProcesses, type DaemonProcess } from "./procs.ts";
+import { findProcesses, type DaemonProcess } from "./processes.ts";
 import { isExecutableFile, which, SYSTEM_BIN_DIRS } from "./which.ts";
 
 /** The host path of `name` in the host's system directories (or on `hostPath`), or null. */

@@ -6,8 +6,8 @@
 // DIR belong to the host (our own container's processes have another root).
 import { lstatSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, normalize, posix, resolve } from "node:path";
-import { echoInput } from "../src/echo-input.ts";
-import { UsageError } from "../src/errors.ts";
+import { echoInput } from "./echo-input.ts";
+import { UsageError } from "./errors.ts";
 
 export interface HostRoot {
   /** The directory the host's `/` is mounted at; "/" for this machine itself. */

@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { reapStrayShims } from "./stray-shims.ts";
-import { run, failureText, type RunResult } from "./proc.ts";
+import { run, failureText, type RunResult } from "./spawn.ts";
 import { helloRootfs, identityKey, imageArchive, imageTag, rootfsTar, writeRootfs, type Rootfs } from "./rootfs.ts";
 import { DockerApi, runContainer } from "./engines/docker-api.ts";
 import type { DockerEndpoint } from "./docker.ts";

@@ -6,7 +6,7 @@ import { chmodSync, mkdirSync, readFileSync, realpathSync, statSync, symlinkSync
 import { join } from "node:path";
 import { Header, Pack, ReadEntry } from "tar";
 import { readElf } from "./elf.ts";
-import { run } from "./proc.ts";
+import { run } from "./spawn.ts";
 import { which, SYSTEM_BIN_DIRS } from "./which.ts";
 
 export type RootfsEntry =

@@ -5,7 +5,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { run, type RunOptions, type RunResult } from "./proc.ts";
+import { run, type RunOptions, type RunResult } from "./spawn.ts";
 import type { RunscFeatures } from "./runsc-features.ts";
 
 /** Errors that say only "the sandbox died": the debug logs hold the reason. */

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { run } from "./proc.ts";
+import { run } from "./spawn.ts";
 import type { GvisorVersion } from "./versions.ts";
 
 /**

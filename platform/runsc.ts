@@ -4,7 +4,7 @@ import { closeSync, lstatSync, openSync, readdirSync, readSync, realpathSync, st
 import { dirname, join } from "node:path";
 import { goBuildVersion, readElf, type ElfInfo } from "./elf.ts";
 import { runscFeatures, type RunscFeatures } from "./runsc-features.ts";
-import { run } from "./proc.ts";
+import { run } from "./spawn.ts";
 import { parseGvisorVersion, type GvisorVersion } from "./versions.ts";
 import { isExecutableFile, whichAll, SYSTEM_BIN_DIRS } from "./which.ts";
 import type { HostRoot } from "./host-root.ts";

@@ -139,7 +139,7 @@ export function readSyslog(): KernelLog | null {
 /** The dmesg program's first line: the fallback where this process cannot read the log itself. */
 async function runDmesg(): Promise<KernelLog> {
   const [{ failureText, runSync }, { SYSTEM_BIN_DIRS, which }] = await Promise.all([
-    import("./proc.ts"), import("./which.ts"),
+    import("./spawn.ts"), import("./which.ts"),
   ]);
   const bin = which("dmesg") ?? which("dmesg", SYSTEM_BIN_DIRS.join(":"));
   if (!bin) return { error: "dmesg not found" };

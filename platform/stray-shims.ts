@@ -3,8 +3,8 @@
 // container but its containerd-shim-runc-v2 (with runsc's sandbox and gofer) stays behind
 // forever (measured with dockerd 20.10, containerd 1.6, runsc 20221219; runc does not).
 // Whoever started the container reaps them by its id (docker run --cidfile).
-import { setTimeout as sleep } from "node:timers/promises";
-import { findProcesses, pidAlive } from "./procs.ts";
+import { findProcesses, pidAlive } from "./processes.ts";
+import { sleep } from "./sleep.ts";
 
 const SHIMS = ["containerd-shim-runc-v2", "containerd-shim-runsc-v1", "containerd-shim"];
 

@@ -3,7 +3,7 @@
 // command's boolean flags, spelled out (`--json`, `-v`, `--require`). Anything else (a value,
 // `--x=y`, grouped `-vh`, a positional, an unknown flag) is left to parseCommandArgs in args.ts,
 // which parses it or words the usage error; where both parse, they agree (test/unit/args-fast.test.ts).
-import type { Command, OptionSpec, Parsed } from "./args.ts";
+import type { Command, OptionSpec, Parsed } from "./command.ts";
 
 /** Flags every command accepts. */
 export const COMMON_OPTIONS: OptionSpec = {

@@ -1,56 +1,14 @@
 // Argument parsing on node:util parseArgs (Bun, Deno and Node all ship it), with
 // usage errors that name the problem in one line and say where help is.
-import { parseArgs, type ParseArgsOptionDescriptor } from "node:util";
-import type { ChalkInstance } from "chalk";
+import { parseArgs } from "node:util";
 import { COMMON_OPTIONS } from "./args-fast.ts";
-import { boundMessage, echoInput } from "./echo-input.ts";
-import { UsageError } from "./errors.ts";
+import type { Command, OptionSpec, Parsed } from "./command.ts";
+import { boundMessage, echoInput } from "../platform/echo-input.ts";
+import { UsageError } from "../platform/errors.ts";
+import { MAX_SECONDS, parseDecimal } from "../platform/numbers.ts";
 
-/**
- * The flags a command takes. A string flag's value must not be empty or blank (`--prefix ''` and `--prefix=` are
- * usage errors: an empty path or URL would silently mean "here" or "the default"); `allowEmpty` opts a flag out
- * where an empty value means something (`--runtime-arg=` clears the args).
- */
-export type OptionSpec = Record<string, ParseArgsOptionDescriptor & { allowEmpty?: boolean }>;
-
+export type { Command, IO, OptionSpec, Parsed } from "./command.ts";
 export { COMMON_OPTIONS };
-
-export interface Parsed {
-  values: Record<string, string | boolean | string[] | undefined>;
-  positionals: string[];
-  /** Arguments after a literal `--` (the command to run, for exec/preflight). */
-  rest: string[] | null;
-}
-
-export interface IO {
-  env: NodeJS.ProcessEnv;
-  stdout: (s: string) => void;
-  stderr: (s: string) => void;
-  /** chalk for stdout / stderr, each with its own TTY decision. */
-  c: ChalkInstance;
-  ce: ChalkInstance;
-  json: boolean;
-  verbose: boolean;
-  /** Whether a spinner may be shown on stderr. */
-  spinner: boolean;
-  /** Whether stdin is a terminal (prompts are allowed only then). */
-  interactive: boolean;
-}
-
-export interface Command {
-  name: string;
-  summary: string;
-  /** Full help text, printed by `<command> --help`. */
-  help: string;
-  options: OptionSpec;
-  /** How many positionals the command takes (default 0). */
-  maxPositionals?: number;
-  /** Whether a `-- CMD ...` tail is allowed. */
-  acceptsRest?: boolean;
-  /** A command group (e.g. `k8s`): the first argument names one of these; `run` is not called. */
-  subcommands?: Command[];
-  run(p: Parsed, io: IO): Promise<number>;
-}
 
 export function parseCommandArgs(cmd: Command, argv: string[]): Parsed {
   const dd = argv.indexOf("--");
@@ -89,32 +47,6 @@ export function parseCommandArgs(cmd: Command, argv: string[]): Parsed {
 export function listOption(v: string | boolean | string[] | undefined): string[] {
   if (v === undefined || typeof v === "boolean") return [];
   return (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
-}
-
-/** The longest delay a timer holds: 2^31-1 ms (~24.8 days); setTimeout fires a longer one after 1 ms. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
-/** The most seconds any `--timeout`/`--interval` flag takes (2147483, ~24.8 days). */
-export const MAX_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
-
-export interface NumberRange {
-  min: number;
-  max: number;
-  /** Whole numbers only (no fraction). */
-  integer?: boolean;
-  /** What the value is, for the message: "a number of seconds", "a whole number". */
-  what: string;
-}
-
-/**
- * A number as a person writes it on a command line: decimal digits with an optional fraction — no sign,
- * hex (`0x10`), exponent, `Infinity` or spaces — inside `range`. Every numeric flag goes through here.
- */
-export function parseDecimal(flag: string, spec: string, range: NumberRange, hint?: string): number {
-  const n = (range.integer ? /^\d+$/ : /^\d+(\.\d+)?$/).test(spec) ? Number(spec) : NaN;
-  if (!(n >= range.min && n <= range.max)) {
-    throw new UsageError(`${flag} ${echoInput(spec)}: expected ${range.what} from ${range.min} to ${range.max}`, hint);
-  }
-  return n;
 }
 
 /** A `--flag SECONDS` option (fractions allowed, at most MAX_SECONDS), or the default when absent. */

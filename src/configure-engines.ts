@@ -16,13 +16,14 @@ import {
 import type { HostFacts } from "../platform/facts.ts";
 import { whichInRoot } from "../platform/host-exec.ts";
 import { SELF_ROOT, type HostRoot } from "../platform/host-root.ts";
-import { run } from "../platform/proc.ts";
+import { sleep } from "../platform/sleep.ts";
+import { run } from "../platform/spawn.ts";
 import { findRunscBinaries, primaryRunsc } from "../platform/runsc.ts";
 import { flagName, runscFeatures, unknownFlags } from "../platform/runsc-features.ts";
 import { parseGvisorVersion } from "../platform/versions.ts";
 import type { IO } from "./args.ts";
-import { echoInput } from "./echo-input.ts";
-import { EXIT, UsageError } from "./errors.ts";
+import { echoInput } from "../platform/echo-input.ts";
+import { EXIT, UsageError } from "../platform/errors.ts";
 import { startProgress } from "./ui/spinner.ts";
 import { VERSION } from "./version.ts";
 
@@ -368,7 +369,7 @@ async function awaitDependents(reports: EngineReport[], ctx: EngineContext, io: 
       if (!state.ok && (!io.spinner || io.json)) io.stderr(`${what}…`);
       while (!state.ok && Date.now() - t0 < timeoutMs) {
         progress(`${what}: ${state.message}`);
-        await Bun.sleep(250);
+        await sleep(250);
         state = (await dep.ready(ctx)) ?? { ok: true, message: `${dep.title} no longer runs` };
       }
       const secs = ((Date.now() - t0) / 1000).toFixed(1);

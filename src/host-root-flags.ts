@@ -3,8 +3,8 @@
 import { hostRootAt, type HostRoot } from "../platform/host-root.ts";
 import { expandPrefix } from "../platform/release/invocation.ts";
 import type { OptionSpec, Parsed } from "./args.ts";
-import { echoInput } from "./echo-input.ts";
-import { UsageError } from "./errors.ts";
+import { echoInput } from "../platform/echo-input.ts";
+import { UsageError } from "../platform/errors.ts";
 
 export const HOST_ROOT_OPTIONS: OptionSpec = {
   "host-root": { type: "string" },

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync as writeLocal } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { failureText } from "../proc.ts";
+import { failureText } from "../spawn.ts";
 import { runHostBinary } from "../host-exec.ts";
 import { SELF_ROOT, type HostRoot } from "../host-root.ts";
 import { absolutize, expandGlob } from "./glob.ts";

@@ -6,7 +6,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute } from "node:path";
 import { resolveForWrite } from "../fsutil.ts";
-import { findProcesses, readEnviron, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "../procs.ts";
+import { findProcesses, readEnviron, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "../processes.ts";
 import { whichAll, SYSTEM_BIN_DIRS } from "../which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "./apply.ts";
 import { processStartMs, restartCommand, restartProcess, sameNamespaces, snapshotProcess, systemctl, systemdUnitOf, waitForUnixSocket } from "./daemon-control.ts";

@@ -7,7 +7,7 @@ import { readdirSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { engineBinary, restartOnHost, runHostBinary, whichInRoot } from "../host-exec.ts";
 import { SELF_ROOT, type HostRoot } from "../host-root.ts";
-import { findProcesses, readEnviron } from "../procs.ts";
+import { findProcesses, readEnviron } from "../processes.ts";
 import { whichAll, SYSTEM_BIN_DIRS } from "../which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "./apply.ts";
 import { processStartMs, systemctl, systemdUnitOf } from "./daemon-control.ts";

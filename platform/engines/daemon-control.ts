@@ -5,8 +5,8 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { connect } from "node:net";
-import { pidAlive, readEnviron } from "../procs.ts";
-import { run, failureText } from "../proc.ts";
+import { pidAlive, readEnviron } from "../processes.ts";
+import { run, failureText } from "../spawn.ts";
 import { which, SYSTEM_BIN_DIRS } from "../which.ts";
 
 /** The systemd unit whose cgroup holds `pid` (e.g. "docker.service"), when systemd is init. */

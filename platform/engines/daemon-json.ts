@@ -128,8 +128,15 @@ function describeJsonError(text: string, goMsg: string): string {
   return goMsg;
 }
 
-/** Same runtime args, in order. */
-export const sameArgs = (a: unknown, b: string[]) => Array.isArray(a) && a.length === b.length && a.every((x, i) => x === b[i]);
+/**
+ * Same runtime args, in order. Absent (undefined) is no args, as dockerd reads it; `a` may be anything a
+ * daemon.json holds, and a value that is not an array of these strings is never the same.
+ */
+export function sameArgs(a: unknown, b: readonly string[] | undefined): boolean {
+  // not `??`: a `"runtimeArgs": null` in the file is not the same as none, it is rewritten
+  const [x, y] = [a === undefined ? [] : a, b ?? []];
+  return Array.isArray(x) && x.length === y.length && x.every((v, i) => v === y[i]);
+}
 
 export interface DaemonJsonPlanInput {
   file: string;

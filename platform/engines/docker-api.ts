@@ -3,7 +3,7 @@
 // node:http with socketPath works in Bun and Deno alike. Every request has a deadline and a
 // cap on the body it reads; JSON is validated before use (a socket can answer anything).
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
-import { traceCommand, type RunResult } from "../proc.ts";
+import { traceCommand, type RunResult } from "../spawn.ts";
 
 /** The newest API version we speak; older daemons are spoken to in their own version. */
 export const API_MAX_VERSION = "1.47";

@@ -5,7 +5,7 @@ import {
   daemonConfigPath, dockerCli, dockerEndpoint, dockerHost, dockerInfoVia, dockerdServing, type DockerEndpoint,
 } from "../docker.ts";
 import { resolveForWrite } from "../fsutil.ts";
-import { findProcesses, DOCKERD_VALUE_FLAGS } from "../procs.ts";
+import { findProcesses, DOCKERD_VALUE_FLAGS } from "../processes.ts";
 import { which, SYSTEM_BIN_DIRS } from "../which.ts";
 import { applyPlan, readOrNull } from "./apply.ts";
 import { systemctl, systemdUnitOf } from "./daemon-control.ts";
@@ -153,7 +153,7 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
       if (info) {
         const rt = info.runtimes[name];
         last = Object.entries(info.runtimes).map(([k, v]) => `${k}${v.path && v.path !== k ? ` → ${v.path}` : ""}${v.runtimeArgs?.length ? ` ${v.runtimeArgs.join(" ")}` : ""}`).join(", ");
-        if (plan.request.remove ? !rt : rt && want && rt.path === want.path && sameArgs(rt.runtimeArgs ?? [], want.args)) {
+        if (plan.request.remove ? !rt : rt && want && rt.path === want.path && sameArgs(rt.runtimeArgs, want.args)) {
           const args = want?.args.length ? ` ${want.args.join(" ")}` : ""; // no `want` for --remove
           const msg = plan.request.remove ? `${said} no longer lists "${name}"` :
             `${said} lists ${name} → ${rt!.path}${args}`;

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { run } from "../proc.ts";
+import { run } from "../spawn.ts";
 
 export interface DockerdValidation {
   /** true: dockerd accepts it; false: dockerd refuses it; null: this dockerd cannot validate. */

@@ -12,7 +12,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { SELF_ROOT, type HostRoot } from "../host-root.ts";
-import type { DaemonProcess } from "../procs.ts";
+import type { DaemonProcess } from "../processes.ts";
 import { CREATED_MARKER } from "./text.ts";
 import { getPath, parseTomlStrict } from "./toml-check.ts";
 import { TomlDoc } from "./toml-edit.ts";

@@ -7,7 +7,7 @@ import { readdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { ensureProbeImage } from "../images.ts";
-import { run, failureText } from "../proc.ts";
+import { run, failureText } from "../spawn.ts";
 import { which, SYSTEM_BIN_DIRS } from "../which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "./apply.ts";
 import { buildPlan, refuseIfManaged } from "./plan.ts";

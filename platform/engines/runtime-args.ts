@@ -5,7 +5,8 @@
 import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { CREATED_MARKER, shellQuote } from "./text.ts";
+import { shellQuote } from "../shell.ts";
+import { CREATED_MARKER } from "./text.ts";
 import { EngineConfigError, type EngineName, type FileChange } from "./types.ts";
 
 const FLAG = /^--([A-Za-z0-9][A-Za-z0-9_.-]*)(?:=(.*))?$/s;

@@ -55,11 +55,6 @@ export function managedByTool(text: string | null): string | null {
   return null;
 }
 
-/** Single-quote a word for /bin/sh. */
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 // Config files are edited as text, but engines accept bytes that are not UTF-8 (a Latin-1
 // comment in config.toml, raw bytes in daemon.json strings). Decoding them as UTF-8 would turn
 // each into U+FFFD on write. So every byte of an invalid sequence is kept as a lone surrogate

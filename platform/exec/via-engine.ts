@@ -5,8 +5,8 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { run } from "../proc.ts";
+import { sleep } from "../sleep.ts";
+import { run } from "../spawn.ts";
 import { reapStrayShims } from "../stray-shims.ts";
 import type { ExecRequest, Launch, MethodStatus } from "./types.ts";
 

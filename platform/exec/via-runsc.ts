@@ -6,10 +6,10 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { echoInput } from "../../src/echo-input.ts";
-import { UsageError } from "../../src/errors.ts";
-import { run } from "../proc.ts";
+import { echoInput } from "../echo-input.ts";
+import { UsageError } from "../errors.ts";
+import { sleep } from "../sleep.ts";
+import { run } from "../spawn.ts";
 import { which } from "../which.ts";
 import { ensureProbeRootfsDir } from "../images.ts";
 import { createLimitGroup, joinGroupArgv } from "./cgroup.ts";

@@ -1,7 +1,7 @@
 // Which directory of the release bucket a `--version` names, and which files each
 // layout puts there. Bucket layout: <base>/<channel dir>/<arch>/<file> (gvisor-facts §1).
-import { echoInput } from "../../src/echo-input.ts";
-import { UsageError } from "../../src/errors.ts";
+import { echoInput } from "../echo-input.ts";
+import { UsageError } from "../errors.ts";
 import type { GvisorArch } from "../arch.ts";
 
 export const DEFAULT_BASE = "https://storage.googleapis.com/gvisor/releases";

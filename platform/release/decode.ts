@@ -4,7 +4,7 @@
 // runs by default was chosen by measurement: see bench/RESULTS.md (install).
 import * as zlib from "node:zlib";
 import type { ChildProcess } from "node:child_process";
-import { run, failureText, type RunResult } from "../proc.ts";
+import { run, failureText, type RunResult } from "../spawn.ts";
 import { which } from "../which.ts";
 import type { ReleaseFormat } from "./channels.ts";
 

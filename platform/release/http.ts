@@ -3,6 +3,7 @@
 // timeout for the response and for every silent stretch of the body, retries with
 // backoff on resets, timeouts, 5xx and 429, and Range resume when a body breaks off.
 // Bytes reach the sink in order, exactly once; a non-2xx body is never kept.
+import { sleep } from "../sleep.ts";
 
 export interface HttpOptions {
   /** No response, or no body bytes, for this long → the attempt fails. */
@@ -118,21 +119,6 @@ function retryAfterMs(h: string | null): number | undefined {
   return Number.isFinite(t) ? Math.min(30_000, Math.max(0, t - Date.now())) : undefined;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 /**
  * GET `url` and hand every body byte to `sink`, in order, exactly once. Transient
  * failures are retried; a body that breaks off resumes with `Range: bytes=N-` (and
@@ -171,7 +157,7 @@ export async function httpStream(
       const base = Math.min(8_000, opts.backoffMs * 2 ** (attempt - 1));
       const delayMs = ae.retryAfterMs ?? Math.round(base * (0.8 + Math.random() * 0.4));
       opts.onRetry?.({ url, attempt, reason: lastError, delayMs, offset });
-      await sleep(delayMs, opts.signal);
+      await sleep(delayMs, { signal: opts.signal, onAbort: "reject" });
     }
   }
 

@@ -5,12 +5,12 @@
 import { closeSync, constants, existsSync, openSync, renameSync, rmdirSync, rmSync, writeSync } from "node:fs";
 import { Flusher, syncFile } from "./flush.ts";
 import { dirname, join } from "node:path";
-import { ActionError } from "../../src/errors.ts";
+import { ActionError } from "../errors.ts";
 import type { GvisorArch } from "../arch.ts";
 import { readElf } from "../elf.ts";
 import { backupName } from "../fsutil.ts";
 import { LockBusyError, withLock } from "../flock.ts";
-import { run, failureText } from "../proc.ts";
+import { run, failureText } from "../spawn.ts";
 import { parseGvisorVersion } from "../versions.ts";
 import {
   artifactsFor, FORMAT_ORDER, MAX_DOWNLOAD_BYTES, objectPath, versionDirName, type ReleaseFormat, type VersionSpec,

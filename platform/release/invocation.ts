@@ -3,6 +3,7 @@
 // install into ~/.local, and `--prefix ~/...` expansion when no shell did it.
 import { homedir } from "node:os";
 import { resolve } from "node:path";
+import { shellQuote } from "../shell.ts";
 
 const KEEP_ENV = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "GVISOR_MIRROR"];
 
@@ -12,10 +13,6 @@ export function expandPrefix(p: string, env: NodeJS.ProcessEnv): string {
   if (p === "~") return home;
   if (p.startsWith("~/")) return resolve(home, p.slice(2));
   return resolve(p);
-}
-
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./~-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** This program as the user would type it again: the compiled binary, or runtime + script. */

@@ -3,7 +3,7 @@
 // never touch a file this tool did not create.
 import { existsSync, readdirSync, renameSync, rmSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
-import { ActionError } from "../../src/errors.ts";
+import { ActionError } from "../errors.ts";
 import { removeStaleTemps } from "../fsutil.ts";
 import { LockBusyError, withLock } from "../flock.ts";
 import { lockWaitMs } from "./hooks.ts";

@@ -5,8 +5,8 @@
 import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { echoInput } from "../../src/echo-input.ts";
-import { UsageError } from "../../src/errors.ts";
+import { echoInput } from "../echo-input.ts";
+import { UsageError } from "../errors.ts";
 import { DEFAULT_BASE } from "./channels.ts";
 import { httpGetText, httpStream, NotFoundError, type HttpOptions, type StreamResult, type StreamStart } from "./http.ts";
 

@@ -1,7 +1,7 @@
 // Is this binary owned by a package manager? Then self-update must leave it alone: the next
 // upgrade of the package would put the old file back, or fail on a file that changed under it.
 import { existsSync } from "node:fs";
-import { run } from "../proc.ts";
+import { run } from "../spawn.ts";
 import { which } from "../which.ts";
 
 const PATH_RULES: [RegExp, string][] = [

@@ -3,8 +3,8 @@
 // `--version` and `check --quick` never load the config editors.
 import type { Command, IO } from "../args.ts";
 import type { ConfigureReport, ConfigureRequest } from "../configure-engines.ts";
-import { echoInput } from "../echo-input.ts";
-import { UsageError } from "../errors.ts";
+import { echoInput } from "../../platform/echo-input.ts";
+import { UsageError } from "../../platform/errors.ts";
 import { hostRootHelp, HOST_ROOT_OPTIONS, hostRootFlags } from "../host-root-flags.ts";
 import { DEFAULT_WRAPPER_DIR, INSTALLED_RUNSC } from "../../platform/engines/runtime-args.ts";
 import { ENGINE_NAMES, type EngineName } from "../../platform/engines/types.ts";

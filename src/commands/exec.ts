@@ -2,8 +2,8 @@
 // (platform/exec/isolated.ts), which the library exports too.
 import { isatty } from "node:tty";
 import type { Command } from "../args.ts";
-import { echoInput } from "../echo-input.ts";
-import { UsageError } from "../errors.ts";
+import { echoInput } from "../../platform/echo-input.ts";
+import { UsageError } from "../../platform/errors.ts";
 
 export const EXEC_HELP = `Usage: gvisor-doctor exec [options] -- CMD [ARGS...]
 
@@ -97,7 +97,7 @@ export const execCommand: Command = {
       requireSandbox: !!v["require-sandbox"],
     };
     const { runIsolated } = await import("../../platform/exec/isolated.ts");
-    const { onCommand } = await import("../../platform/proc.ts");
+    const { onCommand } = await import("../../platform/spawn.ts");
     const stopTrace = io.verbose ? onCommand((r) => io.stderr(io.ce.dim(`$ ${r.cmd.join(" ")}  (${r.durationMs} ms, ${r.spawnError ?? (r.code !== null ? `exit ${r.code}` : r.signal ?? "killed")})`))) : () => {};
     try {
       const r = await runIsolated({

@@ -1,7 +1,7 @@
 // `gvisor-doctor install`: put a gVisor release under a prefix, verified, atomically.
 // The work is in platform/release/; this file parses flags and reports.
 import type { Command, IO } from "../args.ts";
-import { ActionError, EXIT, UsageError } from "../errors.ts";
+import { ActionError, EXIT, UsageError } from "../../platform/errors.ts";
 import { VERSION } from "../version.ts";
 import { hostRootHelp, HOST_ROOT_OPTIONS, hostRootFlags, prefixFlag } from "../host-root-flags.ts";
 import type { HostRoot } from "../../platform/host-root.ts";

@@ -2,7 +2,7 @@
 // from independent tells; with --require it refuses to start the app outside gVisor.
 import { detectSelfSandbox, GVISOR_MARKER_FILE, type SelfSandboxFacts } from "../../platform/self-sandbox.ts";
 import type { Command, IO } from "../args.ts";
-import { ActionError, EXIT, UsageError } from "../errors.ts";
+import { ActionError, EXIT, UsageError } from "../../platform/errors.ts";
 import { VERSION } from "../version.ts";
 
 const HELP = `Usage: gvisor-doctor preflight [--json] [--require] [-- CMD ARGS...]

@@ -2,7 +2,7 @@
 import { hostRootAt } from "../../platform/host-root.ts";
 import { prefixFlag } from "../host-root-flags.ts";
 import type { Command } from "../args.ts";
-import { ActionError, EXIT } from "../errors.ts";
+import { ActionError, EXIT } from "../../platform/errors.ts";
 
 export const ROLLBACK_HELP = `Usage: gvisor-doctor rollback [options]
 

@@ -1,6 +1,6 @@
 // `gvisor-doctor uninstall`: remove what `install` put under a prefix, and nothing else.
 import type { Command, IO } from "../args.ts";
-import { ActionError, EXIT } from "../errors.ts";
+import { ActionError, EXIT } from "../../platform/errors.ts";
 import { hostRootHelp, HOST_ROOT_OPTIONS, hostRootFlags, prefixFlag } from "../host-root-flags.ts";
 import { SELF_ROOT } from "../../platform/host-root.ts";
 import type { WrapperVerdict } from "../../platform/engines/runtime-args.ts";
@@ -35,7 +35,7 @@ Exit codes: 0 removed (or nothing was installed) · 1 failed · 2 usage error`;
  */
 export async function handOffToUnconfigure(hostPrefix: string, io: IO, dryRun: boolean, more: Partial<import("./configure.ts").ConfigureRequest> = {}): Promise<import("./configure.ts").ConfigureReport | null> {
   const [{ engineFacts }, { dockerFacts }, { findProcesses, DOCKERD_VALUE_FLAGS }, { configureEngines, renderConfigureReport }, { layoutFor }, { ENGINE_NAMES, HOST_ROOT_ENGINES }] = await Promise.all([
-    import("../../platform/engine-facts.ts"), import("../../platform/facts.ts"), import("../../platform/procs.ts"), import("./configure.ts"), import("../../platform/release/layout.ts"), import("../../platform/engines/types.ts"),
+    import("../../platform/engine-facts.ts"), import("../../platform/facts.ts"), import("../../platform/processes.ts"), import("./configure.ts"), import("../../platform/release/layout.ts"), import("../../platform/engines/types.ts"),
   ]);
   const root = more.hostRoot ?? SELF_ROOT;
   // Runtime paths in configs are the node's: compare with the prefix as the node names it.

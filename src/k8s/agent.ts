@@ -5,6 +5,7 @@
 // One JSON line per round on stdout is the agent's log and what `k8s check` reads.
 import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { atomicWriteFile } from "../../platform/fsutil.ts";
+import { sleep } from "../../platform/sleep.ts";
 import { dirname } from "node:path";
 import type { HostRoot } from "../../platform/host-root.ts";
 import { layoutFor, liveDir } from "../../platform/release/layout.ts";
@@ -196,20 +197,6 @@ export function probeMarker(path: string, now: Date): { ready: boolean; message:
   return { ready: true, message: `ready: node ${m.node} passed at ${m.time} (gVisor ${m.version ?? "?"})` };
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
 /**
  * Rounds until `signal` aborts (SIGTERM), or one round with `once`. A stale marker from
  * before is removed first: readiness means a round of this process passed.
@@ -226,7 +213,7 @@ export async function runAgent(o: AgentOptions, deps: AgentDeps, print: (line: s
     ready = r.ready;
     print(JSON.stringify(r.line));
     if (once) break;
-    await sleep(o.intervalS * 1000, signal);
+    await sleep(o.intervalS * 1000, { signal, onAbort: "resolve" });
   }
   if (signal.aborted) removeMarker(o.marker);
   return ready;

@@ -1,8 +1,8 @@
 // `k8s manifests` flags → ManifestOptions, refusing (exit 2, with the rule and a way
 // out) anything the API server would refuse or that would leave the cluster
 // inconsistent — above all a moving --version.
-import { echoInput } from "../echo-input.ts";
-import { UsageError } from "../errors.ts";
+import { echoInput } from "../../platform/echo-input.ts";
+import { UsageError } from "../../platform/errors.ts";
 import { parseVersionSpec } from "../../platform/release/channels.ts";
 import { normalizeRuntimeArgs } from "../../platform/engines/runtime-args.ts";
 import { labelKeyProblem, labelValueProblem } from "./labels.ts";

@@ -15,7 +15,7 @@ import type { IDaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import type { IRuntimeClass } from "kubernetes-models/node.k8s.io/v1/RuntimeClass";
 import type { IValidatingAdmissionPolicy } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy";
 import type { IValidatingAdmissionPolicyBinding } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding";
-import { shellQuote } from "../../platform/engines/text.ts";
+import { shellQuote } from "../../platform/shell.ts";
 import { DISTRIBUTIONS, type DistributionId } from "../../platform/engines/distributions.ts";
 import { CONTAINERS, DAEMONSET_NAME, DEFAULT_NAMESPACE, DEFAULT_RUNTIME_CLASS, HOST_ROOT, NODE_LABEL_KEY, POD_LABELS, RUNTIME_HANDLER } from "./contract.ts";
 import { labelValueFor } from "./labels.ts";

@@ -5,7 +5,7 @@
 import { fail, pass, warn, type Diagnosis, type Outcome } from "../../checks/types.ts";
 import { failingChecks, isAgentLine, type AgentLine, type CheckDoc, type FailingCheck } from "./agent.ts";
 import { CONTAINERS, DAEMONSET_NAME, NODE_LABEL_KEY } from "./contract.ts";
-import { kubectl, type Kubectl, type KubectlJson } from "./kubectl.ts";
+import { kubectl, type Kubectl, type KubectlJson } from "../../platform/kubectl.ts";
 import { containerStatus, hasRun, newestPod, nodeReady, podStatusReason, taintText, untoleratedTaints, type DaemonSetObj, type List, type NodeObj, type PodObj } from "./objects.ts";
 
 /** What a node's finding needs to know about the check's options. */

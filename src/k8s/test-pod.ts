@@ -3,9 +3,10 @@
 // events say why (no runsc handler on the node, no node matches, image not pullable).
 import { randomBytes } from "node:crypto";
 import { GVISOR_SIGNATURE } from "../../platform/runsc.ts";
+import { sleep } from "../../platform/sleep.ts";
 import { fail, pass, type Diagnosis, type Outcome } from "../../checks/types.ts";
 import { CONTAINERS } from "./contract.ts";
-import { kubectl, kubectlErrorLine, kubectlJson, type Kubectl } from "./kubectl.ts";
+import { kubectl, kubectlErrorLine, kubectlJson, type Kubectl } from "../../platform/kubectl.ts";
 import { podStatusReason, type EventObj, type List, type PodObj } from "./objects.ts";
 
 export interface TestPodOptions {
@@ -56,8 +57,6 @@ export function testPodManifest(name: string, o: TestPodOptions): object {
     },
   };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Why the pod will not get further, from its status and events; null while it may still. */
 function stuckReason(pod: PodObj | null, events: EventObj[]): string | null {

@@ -2,8 +2,8 @@
 import type { ChalkInstance } from "chalk";
 import type { HostFacts } from "../../platform/facts.ts";
 import type { Finding, Status } from "../../checks/types.ts";
-import { summarize } from "../../checks/engine.ts";
-import type { RunResult } from "../../platform/proc.ts";
+import { summarize } from "../../checks/runner.ts";
+import type { RunResult } from "../../platform/spawn.ts";
 import { VERSION } from "../version.ts";
 import { distributionOf } from "../../platform/engines/distributions.ts";
 

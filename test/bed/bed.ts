@@ -7,7 +7,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pidAlive } from "../../platform/procs.ts";
+import { pidAlive } from "../../platform/processes.ts";
 import { which } from "../../platform/which.ts";
 
 export const BED_PREFIX = "/tmp/gvd-bed-";

@@ -11,7 +11,7 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSyn
   from "node:fs";
 import { join } from "node:path";
 import { dockerdServing, matchDockerd } from "../../platform/docker.ts";
-import { DOCKERD_VALUE_FLAGS, findProcesses, pidAlive } from "../../platform/procs.ts";
+import { DOCKERD_VALUE_FLAGS, findProcesses, pidAlive } from "../../platform/processes.ts";
 import { BED, BED_PREFIX, startDockerBed, unmountUnder, waitFor, type DockerBed } from "../bed/bed.ts";
 import { BINARY, gvd } from "../helpers/cli.ts";
 

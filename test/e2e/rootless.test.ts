@@ -12,7 +12,7 @@ import {
   statSync, writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { pidAlive } from "../../platform/procs.ts";
+import { pidAlive } from "../../platform/processes.ts";
 import { which } from "../../platform/which.ts";
 import { BED, BED_PREFIX, waitFor } from "../bed/bed.ts";
 import { BINARY, finding, gvd, type CliResult } from "../helpers/cli.ts";

@@ -12,7 +12,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { BED_PREFIX, unmountUnder, waitFor } from "../bed/bed.ts";
-import { pidAlive } from "../../platform/procs.ts";
+import { pidAlive } from "../../platform/processes.ts";
 import { which } from "../../platform/which.ts";
 import { DISTRIBUTIONS, MICROK8S_VARS, type DistributionId } from "../../platform/engines/k8s-dist.ts";
 import { copyWithLibs, treeSnapshot } from "./host-tree.ts";

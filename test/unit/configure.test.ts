@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Chalk } from "chalk";
 import type { IO } from "../../src/args.ts";
 import { configureEngines, renderConfigureReport } from "../../src/commands/configure.ts";
-import { UsageError } from "../../src/errors.ts";
+import { UsageError } from "../../platform/errors.ts";
 import { inspectCrioConf } from "../../platform/engines/crio.ts";
 import { FIXTURES } from "../helpers/engines.ts";
 

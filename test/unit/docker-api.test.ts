@@ -10,7 +10,7 @@ import {
 } from "../../platform/engines/docker-api.ts";
 import { contextSelected, dockerEndpoint, dockerInfoVia, dockerInfoOf } from "../../platform/docker.ts";
 import { imageArchive, type Rootfs } from "../../platform/rootfs.ts";
-import { onCommand, type RunResult } from "../../platform/proc.ts";
+import { onCommand, type RunResult } from "../../platform/spawn.ts";
 
 const dir = mkdtempSync("/tmp/gvd-api-test-");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

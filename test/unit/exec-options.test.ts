@@ -3,10 +3,11 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Chalk } from "chalk";
-import { MAX_SECONDS, MAX_TIMER_MS, parseCommandArgs, secondsOption } from "../../src/args.ts";
+import { parseCommandArgs, secondsOption } from "../../src/args.ts";
+import { MAX_SECONDS, MAX_TIMER_MS } from "../../platform/numbers.ts";
 import { runArgv } from "../../src/dispatch.ts";
 import { execCommand } from "../../src/commands/exec.ts";
-import { UsageError } from "../../src/errors.ts";
+import { UsageError } from "../../platform/errors.ts";
 import { DEFAULT_PIDS, normalizeRequest, parseBytes, parseEnv, parseMount, parsePositiveInt, parseSeconds, parseVia } from "../../platform/exec/options.ts";
 
 const dir = mkdtempSync("/tmp/gvd-test-exec-opts-");

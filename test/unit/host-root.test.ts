@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { hostRestartArgv } from "../../platform/host-exec.ts";
 import { hostRootAt, resolveInRoot, SELF_ROOT } from "../../platform/host-root.ts";
 import { splitCommandLine } from "../../src/host-root-flags.ts";
-import { UsageError } from "../../src/errors.ts";
+import { UsageError } from "../../platform/errors.ts";
 
 describe("a host root", () => {
   let dir: string;

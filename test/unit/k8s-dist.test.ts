@@ -12,7 +12,7 @@ import {
   BASE_ACTION, detectDistribution, DISTRIBUTIONS, distUnit, findBlock, MICROK8S_TEMPLATE, planDistribution, renderBaseTemplate,
   renderMicrok8s, type DistributionId,
 } from "../../platform/engines/k8s-dist.ts";
-import { CONTAINERD_VALUE_FLAGS, parseFlags, type DaemonProcess } from "../../platform/procs.ts";
+import { CONTAINERD_VALUE_FLAGS, parseFlags, type DaemonProcess } from "../../platform/processes.ts";
 import { hostRootAt } from "../../platform/host-root.ts";
 import type { RuntimeRequest } from "../../platform/engines/types.ts";
 

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { gvisorArch, unameArch } from "../../platform/arch.ts";
 import { dockerdServing, matchDockerd, daemonConfigPath, parseDockerInfo } from "../../platform/docker.ts";
 import { parseElf, readElf } from "../../platform/elf.ts";
-import { parseFlags, type DaemonProcess } from "../../platform/procs.ts";
+import { parseFlags, type DaemonProcess } from "../../platform/processes.ts";
 import { compareGvisor, parseGvisorVersion, parseKernel } from "../../platform/versions.ts";
 import { memlockBug } from "../../checks/host.ts";
 

@@ -3,7 +3,7 @@
 import { expect, test } from "bun:test";
 import { didNotStart } from "../../checks/probe.ts";
 import type { HostFacts } from "../../platform/facts.ts";
-import type { RunResult } from "../../platform/proc.ts";
+import type { RunResult } from "../../platform/spawn.ts";
 
 const result = (over: Partial<RunResult>): RunResult =>
   ({ cmd: ["docker"], code: 2, signal: null, stdout: "", stderr: "", durationMs: 5, timedOut: false, truncated: false, ...over }) as RunResult;

@@ -1,7 +1,7 @@
 // --version → bucket directory, --format, and how installed versions are named.
 import { describe, expect, test } from "bun:test";
 import { artifactsFor, objectPath, parseFormat, parseVersionSpec, versionDirName } from "../../platform/release/channels.ts";
-import { UsageError } from "../../src/errors.ts";
+import { UsageError } from "../../platform/errors.ts";
 
 describe("--version names a directory of the bucket", () => {
   test.each([

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { installFix, registerFix } from "../../checks/rules.ts";
 import type { HostFacts } from "../../platform/facts.ts";
-import { onCommand } from "../../platform/proc.ts";
+import { onCommand } from "../../platform/spawn.ts";
 import { inspectRunsc } from "../../platform/runsc.ts";
 import {
   expectedSidecars, FEATURES_CACHE_DIR, RUNSC_FLAG_TABLE, runscFeatures, unknownFlags,

@@ -2,7 +2,7 @@
 // is trusted: dists/<suite>/InRelease (or Release + Release.gpg) signed by a trusted key →
 // main/binary-<arch>/Packages by the hash the signed Release lists → runsc's .deb by the hash
 // the Packages entry lists (checked while it streams: see installer.ts).
-import { ActionError } from "../../../src/errors.ts";
+import { ActionError } from "../../errors.ts";
 import { createHash } from "node:crypto";
 import { NotFoundError } from "../http.ts";
 import type { Source } from "../source.ts";

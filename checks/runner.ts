@@ -2,7 +2,8 @@
 // each after the checks it needs, each under a timeout; a throw or a timeout becomes
 // a `fail` finding, never a crash. Findings come back in catalog order.
 import type { HostFacts } from "../platform/facts.ts";
-import { gvdFix, shellQuote, type Check, type CheckOptions, type Finding, type Fix, type Outcome } from "./types.ts";
+import { shellQuote } from "../platform/shell.ts";
+import { gvdFix, type Check, type CheckOptions, type Finding, type Fix, type Outcome } from "./types.ts";
 
 export interface Selection {
   /** Ids or id prefixes (e.g. "docker" or "docker.runtime"); empty = all. */

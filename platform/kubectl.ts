@@ -2,8 +2,8 @@
 // auth plugins all just work): find it, run it with a request timeout, read its JSON,
 // and turn its errors into one of a few causes a person can act on.
 import { existsSync } from "node:fs";
-import { run, type RunResult } from "../../platform/proc.ts";
-import { which } from "../../platform/which.ts";
+import { run, type RunResult } from "./spawn.ts";
+import { which } from "./which.ts";
 
 export interface Kubectl {
   path: string;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { CATALOG } from "../../checks/catalog.ts";
-import { runChecks, selectChecks, summarize, unknownPatterns } from "../../checks/engine.ts";
+import { runChecks, selectChecks, summarize, unknownPatterns } from "../../checks/runner.ts";
 import { fail, pass, type Check, type CheckOptions } from "../../checks/types.ts";
 import type { HostFacts } from "../../platform/facts.ts";
 
@@ -8,7 +8,7 @@ const facts = { user: { uid: 1000, root: false } } as unknown as HostFacts;
 const opts: CheckOptions = { quick: false, offline: false, verbose: false, env: {} };
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe("check engine", () => {
+describe("check runner", () => {
   test("runs independent checks concurrently and prints them in catalog order", async () => {
     const order: string[] = [];
     const mk = (id: string, ms: number): Check => ({ id, title: id, async run() { await delay(ms); order.push(id); return pass(id); } });
