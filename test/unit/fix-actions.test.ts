@@ -29,7 +29,10 @@ mkdirSync(dirname(ours), { recursive: true });
 writeFileSync(ours, "#!/bin/sh\n", { mode: 0o755 });
 
 const runsc = (realPath: string, features?: unknown) =>
-  ({ path: realPath, realPath, onPath: true, version: { raw: "release-20260817.0" }, versionText: "runsc version release-20260817.0", features });
+  ({
+    path: realPath, realPath, onPath: true, version: { raw: "release-20260817.0" },
+    versionText: "runsc version release-20260817.0", features,
+  });
 const base = {
   os: "linux", arch: "x86_64", wsl: false, cpu: { xsave: true }, user: { uid: 0, root: true },
   sysctl: { ptraceScope: 1 }, tmp: { path: "/tmp", symlink: false, target: null }, seccomp: { available: true },
@@ -86,15 +89,17 @@ const onNode = (xs: { name: string; fix: Fix }[]) => xs.flatMap(({ name, fix }) 
   fix.action?.kind === "configure" || fix.action?.kind === "install"
     ? [{ name: `${name} on a node`, fix: withAction(fix, { ...fix.action, hostRoot: node }) }] : []);
 
+/** A HostRoot (an object with functions) compared by the directory it stands for. */
 const normalize = <T extends { hostRoot?: unknown }>(r: T) =>
-  ({ ...r, hostRoot: (r.hostRoot as { dir?: string } | string | undefined) && typeof r.hostRoot === "object" ? (r.hostRoot as { dir: string }).dir : r.hostRoot });
+  ({ ...r, hostRoot: r.hostRoot && typeof r.hostRoot === "object" ? (r.hostRoot as { dir: string }).dir : r.hostRoot });
 
 describe("fixes are typed actions; the printed command is rendered from them", () => {
   const fixes = [...ruleFixes(), ...plannedFixes()];
   const all = [...fixes, ...onNode(fixes)].filter((x) => x.fix.action && actionArgv(x.fix.action));
 
   test("the rules give configure and install fixes (with runtime args, a prefix, a pinned version, a node)", () => {
-    const kinds = new Set(all.map((x) => x.fix.argv!.filter((a) => a.startsWith("-")).map((a) => a.split("=")[0])).flat());
+    const flags = all.flatMap((x) => x.fix.argv!.filter((a) => a.startsWith("-")).map((a) => a.split("=")[0]));
+    const kinds = new Set(flags);
     for (const k of ["--runtime-arg", "--restart", "--force", "--prefix", "--version", "--runsc", "--host-root"]) {
       expect(kinds).toContain(k);
     }
@@ -104,7 +109,8 @@ describe("fixes are typed actions; the printed command is rendered from them", (
   test("command and argv are renderings of the action, and a shell splits the command back into argv", () => {
     for (const { name, fix } of all) {
       expect({ name, argv: fix.argv }).toEqual({ name, argv: actionArgv(fix.action!)! });
-      expect({ name, command: fix.command }).toEqual({ name, command: actionCommand(fix.action!, fix.command!.startsWith("sudo ")) });
+      const sudo = fix.command!.startsWith("sudo ");
+      expect({ name, command: fix.command }).toEqual({ name, command: actionCommand(fix.action!, sudo) });
       const words = splitCommandLine(fix.command!.replace(/^sudo /, ""));
       expect({ name, words }).toEqual({ name, words: ["gvisor-doctor", ...fix.argv!] });
     }
@@ -116,14 +122,15 @@ describe("fixes are typed actions; the printed command is rendered from them", (
       const { cmd, args } = resolveCommand(fix.argv!);
       const parsed = parseCommandArgs(cmd, args);
       if (a.kind === "configure") {
-        expect({ name, req: normalize(configureRequestFrom(parsed)) }).toEqual({ name, req: normalize(configureRequestOf(a, false)) });
+        const req = normalize(configureRequestOf(a, false));
+        expect({ name, req: normalize(configureRequestFrom(parsed)) }).toEqual({ name, req });
       } else if (a.kind === "install") {
         expect({ name, opts: installOptionsFrom(parsed) }).toEqual({ name, opts: installOptionsOf(a, false) });
       } else throw new Error(`${name}: ${a.kind} renders no gvisor-doctor command`);
     }
   });
 
-  test("the --json form of a fix is unchanged: id, summary, command, automatic, argv, confirm (no action)", async () => {
+  test("a fix's --json form is unchanged: id, summary, command, automatic, argv, confirm (no action)", async () => {
     const { checkJson } = await import("../../src/report/json.ts");
     const fix = fixes.find((x) => x.fix.confirm && x.fix.argv)!.fix;
     const shown = checkJson(failing("containerd.hello", fix)).diagnosis!.fix!;
