@@ -1,8 +1,9 @@
 // `gvisor-doctor --fix`: run the matrix, apply the automatic fixes of failing checks in
 // dependency order, re-run the matrix, and repeat while a fix uncovers the next problem
 // (e.g. registering runsc lets the hello container run into the sandbox-network
-// failure, whose fix is a runtime argument). Fixes that are gvisor-doctor commands run
-// in-process with exactly the arguments the report prints.
+// failure, whose fix is a runtime argument). A fix is a typed action (checks/fix-actions.ts):
+// the report prints the command rendered from it, and --fix hands the request that command
+// makes to the services (configureEngines, the installer) with the facts it already has.
 import { chmodSync, existsSync, statSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { ConfigureAction, Finding, Fix, FixAction, InstallAction } from "../checks/types.ts";
