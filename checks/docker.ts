@@ -155,8 +155,9 @@ export const dockerRuntime: Check = {
     if (!inFile) {
       const flag = (e?.detection as { daemonArgv?: string[] | null } | undefined)?.daemonArgv?.some((a) => a.startsWith("--add-runtime"));
       if (flag) return pass(`${msg} (from dockerd's --add-runtime flag)`, details, loaded);
-      return warn(`${msg} is loaded, but ${file} no longer declares it`, { cause: "The file changed since dockerd loaded it; the next restart drops the runtime.", fix: actionFix("docker.register-runtime", `Declare "${RUNTIME_NAME}" in ${file} again`,
-        CONFIGURE_DOCKER) }, details, loaded);
+      const fix = actionFix("docker.register-runtime", `Declare "${RUNTIME_NAME}" in ${file} again`, CONFIGURE_DOCKER);
+      const cause = "The file changed since dockerd loaded it; the next restart drops the runtime.";
+      return warn(`${msg} is loaded, but ${file} no longer declares it`, { cause, fix }, details, loaded);
     }
     if (inFile.path !== loaded.path || !sameArgs(inFile.args, loaded.runtimeArgs)) {
       return fail(`dockerd runs "${RUNTIME_NAME}" as ${loaded.path}${args}, but ${file} now says ${inFile.path} ${inFile.args.join(" ")}`.trimEnd(), { cause: "daemon.json was edited and dockerd not reloaded.", fix: reload }, details, loaded);

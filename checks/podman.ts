@@ -155,9 +155,14 @@ export const crioRuntime: Check = {
     const bad = ins.faults.filter((f) => f.severity === "error");
     if (bad.length) return fail(`${bad[0].file}: ${bad[0].message}`, { cause: "CRI-O refuses an invalid config.", fix: { id: "crio.edit-config", summary: `Fix ${bad[0].file}`, command: `$EDITOR ${bad[0].file}`, automatic: false } });
     const rt = ins.runtimes[RUNTIME_NAME];
-    if (!rt) return fail(`no [crio.runtime.runtimes.${RUNTIME_NAME}] in ${ins.files.filter((f) => f.exists).map((f) => f.path).join(", ") || e.detection!.configPath}`, { cause: "Pods with a RuntimeClass handler runsc fail: CRI-O does not know the handler.", fix: actionFix("crio.register-runtime",
-      "Add the CRI-O drop-in (99-gvisor.conf) and runsc.toml, then restart CRI-O",
-      { kind: "configure", engines: ["crio"], restart: true }, { confirm: "restarts CRI-O" }) });
+    if (!rt) {
+      const files = ins.files.filter((f) => f.exists).map((f) => f.path).join(", ") || e.detection!.configPath;
+      const fix = actionFix("crio.register-runtime",
+        "Add the CRI-O drop-in (99-gvisor.conf) and runsc.toml, then restart CRI-O",
+        { kind: "configure", engines: ["crio"], restart: true }, { confirm: "restarts CRI-O" });
+      const cause = "Pods with a RuntimeClass handler runsc fail: CRI-O does not know the handler.";
+      return fail(`no [crio.runtime.runtimes.${RUNTIME_NAME}] in ${files}`, { cause, fix });
+    }
     const raw = (rt.raw ?? {}) as Record<string, unknown>;
     const str = (v: unknown) => (typeof v === "string" ? v : null);
     const files = [{ path: str(raw.runtime_path), exec: true }, { path: str(raw.runtime_config_path), exec: false }];

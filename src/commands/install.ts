@@ -171,7 +171,9 @@ export async function runInstall(o: InstallOptions, io: IO): Promise<number> {
   }
   const arch = gvisorArch(unameArch());
   if (!arch) throw new ActionError(`gVisor runs on x86_64 and aarch64 only; this host is ${unameArch()}`);
-  const { root, restartCommand } = hostRootFlags({ values: { "host-root": o.hostRoot, "restart-command": o.restartCommand } });
+  const { root, restartCommand } = hostRootFlags({
+    values: { "host-root": o.hostRoot, "restart-command": o.restartCommand },
+  });
   // With --host-root the release goes under DIR; the links inside are relative, so they hold on the node.
   const prefix = prefixFlag({ values: { prefix: o.prefix } }, root, io.env).local;
   const runtimeArgs = o.runtimeArgs;
