@@ -16,7 +16,8 @@ import { reapStrayShims } from "../platform/stray-shims.ts";
 import { which, SYSTEM_BIN_DIRS } from "../platform/which.ts";
 import { diagnose, diagnoseState, type RuleContext } from "./rules.ts";
 import { brokenRuntimeFile } from "./runtime-files.ts";
-import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
+import { actionFix } from "./fix-actions.ts";
+import { fail, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 import {
   decodeStartFailure, didNotStart, probeRunsc, RUNTIME_NAME, signatureOutcome, silentRetryNote, STRICT_NOTE,
   strictSidecars,
@@ -28,7 +29,8 @@ import { isGenericStartError } from "../platform/runsc-debug.ts";
 type ContainerdDetection = EngineDetection & { shim: string | null; address: string };
 const det = (ctx: CheckContext) => ctx.facts.engines?.containerd.detection as ContainerdDetection | null | undefined;
 const rc = (ctx: CheckContext): RuleContext => ({ facts: ctx.facts, engine: "containerd", runtime: RUNTIME_NAME, configPath: det(ctx)?.configPath });
-const REGISTER = gvdFix("containerd.register-runtime", "Register runsc with containerd and restart it", ["configure", "containerd", "--restart"], { confirm: "restarts containerd" });
+const REGISTER = actionFix("containerd.register-runtime", "Register runsc with containerd and restart it",
+  { kind: "configure", engines: ["containerd"], restart: true }, { confirm: "restarts containerd" });
 
 export const containerdDaemon: Check = {
   id: "containerd.daemon",
@@ -61,13 +63,15 @@ export const containerdConfig: Check = {
     const warnings = faults.filter((f) => f.severity === "warning");
     const spot = (f: (typeof faults)[number]) => `${f.file}${f.line ? `:${f.line}` : ""}${f.column ? `:${f.column}` : ""}: ${f.message}${f.fix ? ` — ${f.fix}` : ""}`;
     // No version line on containerd 2.x: its own migration, shown as a diff, only with consent (--yes).
-    const migrate = gvdFix("containerd.register-runtime",
+    const migrate = actionFix("containerd.register-runtime",
       "Migrate the config to version 3 with containerd config migrate, register runsc and restart containerd",
-      ["configure", "containerd", "--migrate", "--restart"],
+      { kind: "configure", engines: ["containerd"], migrate: true, restart: true },
       { confirm: "rewrites config.toml with containerd config migrate and restarts containerd" });
     const fixFor = (code: string) =>
       code === "containerd.v1-on-2x" ? migrate : /v2-section-in-v3|v3-on-1x|section-in-v/.test(code)
-        ? gvdFix("containerd.register-runtime", "Re-register runsc under the plugin path this config version uses (and restart containerd)", ["configure", "containerd", "--restart"], { confirm: "restarts containerd" })
+        ? actionFix("containerd.register-runtime",
+          "Re-register runsc under the plugin path this config version uses (and restart containerd)",
+          { kind: "configure", engines: ["containerd"], restart: true }, { confirm: "restarts containerd" })
         : { id: "containerd.edit-config", summary: `Fix ${d.configPath} at the spot shown`, command: `$EDITOR ${d.configPath}`, automatic: false };
     if (errors.length) {
       let msg = `${errors.length} problem${errors.length === 1 ? "" : "s"} in ${d.configPath}: ${errors[0].message}`;

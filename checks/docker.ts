@@ -15,10 +15,13 @@ import {
 } from "./probe.ts";
 
 export { GVISOR_SIGNATURE, RUNTIME_NAME } from "./probe.ts";
-import { fail, gvdFix, pass, skip, warn } from "./types.ts";
-import type { Check, CheckContext, Diagnosis, Outcome } from "./types.ts";
+import { actionFix } from "./fix-actions.ts";
+import { fail, pass, skip, warn } from "./types.ts";
+import type { Check, CheckContext, Diagnosis, FixAction, Outcome } from "./types.ts";
 
 const NET_MARK = "--- /proc/net/dev ---";
+/** Register runsc with this dockerd (and reload it). */
+const CONFIGURE_DOCKER: FixAction = { kind: "configure", engines: ["docker"] };
 
 const rc = (ctx: CheckContext): Omit<RuleContext, "match"> => ({ facts: ctx.facts, engine: "docker", runtime: RUNTIME_NAME, configPath: ctx.facts.docker.configPath });
 
@@ -114,7 +117,7 @@ export const dockerConfig: Check = {
       return fail(`${spotOf(first)}: ${first.message}`, {
         cause: `${running}.${repairable ? " The file is empty, blank or starts with a UTF-8 BOM." : ""}`,
         fix: repairable
-          ? gvdFix("docker.repair-config", `Repair ${file} (a backup is kept) and register runsc`, ["configure", "docker"])
+          ? actionFix("docker.repair-config", `Repair ${file} (a backup is kept) and register runsc`, CONFIGURE_DOCKER)
           : { id: "docker.edit-config", summary: `Edit ${file} at ${spotOf(first)}${first.fix ? `: ${first.fix}` : ""}`, command: `$EDITOR ${file}`, automatic: false },
       }, [...lines, ...managed]);
     }
@@ -135,7 +138,8 @@ export const dockerRuntime: Check = {
     const inFile = e?.inspection?.runtimes[RUNTIME_NAME];
     const loaded = d.info!.runtimes[RUNTIME_NAME];
     const listed = Object.keys(d.info!.runtimes).join(", ");
-    const reload = gvdFix("docker.register-runtime", `Reload dockerd so it loads "${RUNTIME_NAME}" from ${file}`, ["configure", "docker"]);
+    const reload = actionFix("docker.register-runtime", `Reload dockerd so it loads "${RUNTIME_NAME}" from ${file}`,
+      CONFIGURE_DOCKER);
     if (!loaded && inFile) {
       return fail(`"${RUNTIME_NAME}" is in ${file} (line ${inFile.source.line ?? "?"}) but dockerd has not loaded it: it was not reloaded since the edit`, {
         cause: "dockerd reads daemon.json only at start and on reload (SIGHUP / systemctl reload docker).",
@@ -150,7 +154,9 @@ export const dockerRuntime: Check = {
     if (!inFile) {
       const flag = (e?.detection as { daemonArgv?: string[] | null } | undefined)?.daemonArgv?.some((a) => a.startsWith("--add-runtime"));
       if (flag) return pass(`${msg} (from dockerd's --add-runtime flag)`, details, loaded);
-      return warn(`${msg} is loaded, but ${file} no longer declares it`, { cause: "The file changed since dockerd loaded it; the next restart drops the runtime.", fix: gvdFix("docker.register-runtime", `Declare "${RUNTIME_NAME}" in ${file} again`, ["configure", "docker"]) }, details, loaded);
+      const fix = actionFix("docker.register-runtime", `Declare "${RUNTIME_NAME}" in ${file} again`, CONFIGURE_DOCKER);
+      const cause = "The file changed since dockerd loaded it; the next restart drops the runtime.";
+      return warn(`${msg} is loaded, but ${file} no longer declares it`, { cause, fix }, details, loaded);
     }
     if (inFile.path !== loaded.path || !sameArgs(inFile.args, loaded.runtimeArgs)) {
       return fail(`dockerd runs "${RUNTIME_NAME}" as ${loaded.path}${args}, but ${file} now says ${inFile.path} ${inFile.args.join(" ")}`.trimEnd(), { cause: "daemon.json was edited and dockerd not reloaded.", fix: reload }, details, loaded);
@@ -186,7 +192,8 @@ export const dockerRuntimePath: Check = {
     if (primary && primary.realPath !== real) {
       return warn(`dockerd uses ${path} (${version}), but runsc on PATH is ${primary.path} (${primary.versionText.replace(/^runsc version /, "")})`, {
         cause: "Two different runsc binaries: containers run the one in daemon.json, not the one you upgrade or test.",
-        fix: gvdFix("docker.register-runtime", `Point the runtime at ${primary.path}`, ["configure", "docker", "--runsc", primary.path]),
+        fix: actionFix("docker.register-runtime", `Point the runtime at ${primary.path}`,
+          { kind: "configure", engines: ["docker"], runsc: primary.path }),
       });
     }
     return pass(`${path}${real !== path ? ` → ${real}` : ""} (${version})`);
@@ -276,7 +283,7 @@ export const dockerSignature: Check = {
     const rt = ctx.facts.docker.info!.runtimes[RUNTIME_NAME];
     return signatureOutcome(h.dmesg, {
       cause: `The "${RUNTIME_NAME}" runtime's path (${rt?.path}) is not runsc.`,
-      fix: gvdFix("docker.register-runtime", "Point the runtime at the real runsc", ["configure", "docker"]),
+      fix: actionFix("docker.register-runtime", "Point the runtime at the real runsc", CONFIGURE_DOCKER),
     }, []);
   },
 };

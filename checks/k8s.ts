@@ -1,6 +1,7 @@
 // Kubernetes: pods opt into gVisor through a RuntimeClass whose handler names the
 // runtime registered with containerd/CRI-O ("runsc").
 import { findKubectl, kubectlJson, noClusterReason } from "../platform/kubectl.ts";
+import { actionFix } from "./fix-actions.ts";
 import { fail, pass, skip, type Check } from "./types.ts";
 
 export const RUNTIMECLASS_YAML = `apiVersion: node.k8s.io/v1
@@ -35,7 +36,8 @@ export const k8sRuntimeClass: Check = {
     if (rc) return pass(`RuntimeClass "${rc.metadata?.name}" → handler runsc (pods: spec.runtimeClassName: ${rc.metadata?.name})`, [], { kubectl });
     return fail(`no RuntimeClass has handler runsc${items.length ? ` (found: ${items.map((i) => `${i.metadata?.name}→${i.handler}`).join(", ")})` : ""}`, {
       cause: "Pods select gVisor with spec.runtimeClassName; the RuntimeClass's handler must equal the runtime name in containerd/CRI-O (runsc).",
-      fix: { id: "k8s.runtimeclass", summary: "Create the gvisor RuntimeClass (kubectl apply)", command: `kubectl apply -f - <<'EOF'\n${RUNTIMECLASS_YAML}EOF`, automatic: true, confirm: "creates a RuntimeClass in your cluster" },
+      fix: actionFix("k8s.runtimeclass", "Create the gvisor RuntimeClass (kubectl apply)",
+        { kind: "kubectl-apply", manifest: RUNTIMECLASS_YAML }, { confirm: "creates a RuntimeClass in your cluster" }),
     }, [], { kubectl });
   },
 };

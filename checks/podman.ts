@@ -7,7 +7,8 @@ import { podmanInfoError } from "../platform/engines/podman.ts";
 import { isGenericStartError } from "../platform/runsc-debug.ts";
 import { diagnoseState, registerFix, type RuleContext } from "./rules.ts";
 import { brokenRuntimeFile, type RuntimeFile } from "./runtime-files.ts";
-import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext, type Fix, type Outcome } from "./types.ts";
+import { actionFix } from "./fix-actions.ts";
+import { fail, pass, skip, warn, type Check, type CheckContext, type Fix, type Outcome } from "./types.ts";
 import {
   decodeStartFailure, didNotStart, probeRunsc, RUNTIME_NAME, silentRetryNote, signatureOutcome, STRICT_NOTE,
   strictSidecars,
@@ -26,7 +27,8 @@ function brokenRuntime(ctx: CheckContext, engine: "podman" | "crio", label: stri
   return fail(`${label}, but ${bad.path} ${bad.problem}`, d);
 }
 
-const register = (engine: "podman" | "crio") => gvdFix(`${engine}.register-runtime`, `Register runsc with ${engine === "crio" ? "CRI-O" : "Podman"}`, ["configure", engine]);
+const register = (engine: "podman" | "crio") => actionFix(`${engine}.register-runtime`,
+  `Register runsc with ${engine === "crio" ? "CRI-O" : "Podman"}`, { kind: "configure", engines: [engine] });
 
 export const podmanRuntime: Check = {
   id: "podman.runtime",
@@ -71,7 +73,7 @@ export const podmanRuntime: Check = {
 
 /** The runsc flags a register-runtime fix adds (podman spelling: "ignore-cgroups"). */
 const flagsOf = (fix: Fix | null | undefined): string[] => fix?.id !== "podman.register-runtime" ? []
-  : (fix.argv ?? []).filter((a) => a.startsWith("--runtime-arg=")).map((a) => a.slice("--runtime-arg=".length));
+  : fix.action?.kind === "configure" ? fix.action.runtimeArgs ?? [] : [];
 
 /** How many flags the probe adds, one failure at a time, before it gives up (cgroups, network, one spare). */
 const MAX_PROBED_FLAGS = 3;
@@ -153,7 +155,14 @@ export const crioRuntime: Check = {
     const bad = ins.faults.filter((f) => f.severity === "error");
     if (bad.length) return fail(`${bad[0].file}: ${bad[0].message}`, { cause: "CRI-O refuses an invalid config.", fix: { id: "crio.edit-config", summary: `Fix ${bad[0].file}`, command: `$EDITOR ${bad[0].file}`, automatic: false } });
     const rt = ins.runtimes[RUNTIME_NAME];
-    if (!rt) return fail(`no [crio.runtime.runtimes.${RUNTIME_NAME}] in ${ins.files.filter((f) => f.exists).map((f) => f.path).join(", ") || e.detection!.configPath}`, { cause: "Pods with a RuntimeClass handler runsc fail: CRI-O does not know the handler.", fix: { ...register("crio"), summary: "Add the CRI-O drop-in (99-gvisor.conf) and runsc.toml, then restart CRI-O", confirm: "restarts CRI-O", argv: ["configure", "crio", "--restart"], command: "sudo gvisor-doctor configure crio --restart" } });
+    if (!rt) {
+      const files = ins.files.filter((f) => f.exists).map((f) => f.path).join(", ") || e.detection!.configPath;
+      const fix = actionFix("crio.register-runtime",
+        "Add the CRI-O drop-in (99-gvisor.conf) and runsc.toml, then restart CRI-O",
+        { kind: "configure", engines: ["crio"], restart: true }, { confirm: "restarts CRI-O" });
+      const cause = "Pods with a RuntimeClass handler runsc fail: CRI-O does not know the handler.";
+      return fail(`no [crio.runtime.runtimes.${RUNTIME_NAME}] in ${files}`, { cause, fix });
+    }
     const raw = (rt.raw ?? {}) as Record<string, unknown>;
     const str = (v: unknown) => (typeof v === "string" ? v : null);
     const files = [{ path: str(raw.runtime_path), exec: true }, { path: str(raw.runtime_config_path), exec: false }];

@@ -7,7 +7,8 @@ import type { HostFacts } from "../platform/facts.ts";
 import { installedReleaseOf } from "../platform/release/layout.ts";
 import { GOID_OFFSET_CHANGE, primaryRunsc, readsWrongGoroutineId } from "../platform/runsc.ts";
 import { unknownFlags } from "../platform/runsc-features.ts";
-import { gvdFix, type Diagnosis, type Fix } from "./types.ts";
+import { actionFix } from "./fix-actions.ts";
+import type { ConfigureTarget, Diagnosis, Fix } from "./types.ts";
 
 export type Engine = "docker" | "containerd" | "podman" | "crio" | "runsc";
 
@@ -39,9 +40,9 @@ export interface Rule {
   fix: (c: RuleContext) => Fix;
 }
 
-const engineOf = (c: RuleContext) => (c.engine === "runsc" ? "all" : c.engine);
+const engineOf = (c: RuleContext): ConfigureTarget => (c.engine === "runsc" ? "all" : c.engine);
 /** Register (or update) the runtime with the engine; `args` are runsc flags to add. */
-export const registerFix = (c: RuleContext, summary?: string, args: string[] = [], extraArgv: string[] = []): Fix => {
+export const registerFix = (c: RuleContext, summary?: string, args: string[] = []): Fix => {
   // Never register a flag the installed runsc rejects ("flag provided but not defined"): upgrade instead.
   const r = primaryRunsc(c.facts.runsc ?? []);
   const unknown = unknownFlags(r?.features, args).map((a) => `--${a.replace(/^--?/, "")}`);
@@ -50,12 +51,16 @@ export const registerFix = (c: RuleContext, summary?: string, args: string[] = [
     return installFix(c, `Install a current gVisor release: ${what}, which the fix needs`);
   }
   // containerd (and CRI-O) have no live reload: a config change takes effect only with a restart.
-  const restart = (c.engine === "containerd" || c.engine === "crio") && !extraArgv.includes("--restart") ? ["--restart"] : [];
-  return gvdFix(
+  const restart = c.engine === "containerd" || c.engine === "crio";
+  const where = c.configPath ? ` in ${c.configPath}` : "";
+  return actionFix(
     `${c.engine}.register-runtime`,
-    summary ?? `Register ${c.runtime} with ${c.engine}${c.configPath ? ` in ${c.configPath}` : ""} and ${restart.length || extraArgv.includes("--restart") ? "restart" : "reload"} it`,
-    ["configure", engineOf(c), ...args.map((a) => `--runtime-arg=${a}`), ...extraArgv, ...restart],
-    restart.length || extraArgv.includes("--restart") ? { confirm: `restarts ${c.engine === "crio" ? "CRI-O" : "containerd"}` } : {},
+    summary ?? `Register ${c.runtime} with ${c.engine}${where} and ${restart ? "restart" : "reload"} it`,
+    {
+      kind: "configure", engines: [engineOf(c)], ...(args.length ? { runtimeArgs: args } : {}),
+      ...(restart ? { restart } : {}),
+    },
+    restart ? { confirm: `restarts ${c.engine === "crio" ? "CRI-O" : "containerd"}` } : {},
   );
 };
 /**
@@ -66,8 +71,11 @@ export const registerFix = (c: RuleContext, summary?: string, args: string[] = [
 export function installFix(c: Pick<RuleContext, "facts">, summary: string, opts: { force?: boolean; sameRelease?: boolean } = {}): Fix {
   const r = primaryRunsc(c.facts.runsc ?? []);
   const ours = r ? installedReleaseOf(r.realPath) : null;
-  const argv = ["install", ...(opts.force ? ["--force"] : []), ...(ours && ours.prefix !== "/usr/local" ? ["--prefix", ours.prefix] : []), ...(ours && opts.sameRelease ? ["--version", ours.version] : [])];
-  return gvdFix("runsc.install", summary, argv);
+  return actionFix("runsc.install", summary, {
+    kind: "install", ...(opts.force ? { force: true } : {}),
+    ...(ours && ours.prefix !== "/usr/local" ? { prefix: ours.prefix } : {}),
+    ...(ours && opts.sameRelease ? { version: ours.version } : {}),
+  });
 }
 /** Podman spells runtime flags without the leading dashes (--runtime-flag network=none). */
 const flag = (c: RuleContext, f: string) => (c.engine === "podman" ? f : `--${f}`);
@@ -273,7 +281,8 @@ export const RULES: Rule[] = [
     scope: ["runsc.", "docker.", "containerd.", "podman."], pattern: /unable to attach: operation not permitted|fork\/exec \/proc\/self\/exe: (?:invalid argument|operation not permitted)/,
     sample: "fork/exec /proc/self/exe: invalid argument: unknown",
     cause: () => "runsc re-executes itself as nobody: runsc, gvisor-bin/ and every parent directory must be world-readable and executable (chmod a+rx).",
-    fix: () => ({ id: "runsc.fix-permissions", summary: "Make runsc, gvisor-bin and their parent directories world-readable and executable", command: "sudo gvisor-doctor --fix --only runsc.permissions", automatic: true }),
+    fix: () => actionFix("runsc.fix-permissions",
+      "Make runsc, gvisor-bin and their parent directories world-readable and executable", { kind: "chmod" }),
   },
   {
     id: "netns-root", ref: 8, title: "runsc's sandbox network cannot start here",

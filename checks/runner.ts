@@ -2,8 +2,8 @@
 // each after the checks it needs, each under a timeout; a throw or a timeout becomes
 // a `fail` finding, never a crash. Findings come back in catalog order.
 import type { HostFacts } from "../platform/facts.ts";
-import { shellQuote } from "../platform/shell.ts";
-import { gvdFix, type Check, type CheckOptions, type Finding, type Fix, type Outcome } from "./types.ts";
+import { withAction } from "./fix-actions.ts";
+import type { Check, CheckOptions, Finding, Fix, Outcome } from "./types.ts";
 
 export interface Selection {
   /** Ids or id prefixes (e.g. "docker" or "docker.runtime"); empty = all. */
@@ -45,12 +45,11 @@ function skipReason(check: Check, facts: HostFacts, opts: CheckOptions, sel: Sel
   return null;
 }
 
-/** Host-root mode: a gvisor-doctor fix acts on the node only with the same --host-root. */
-const NODE_COMMANDS = ["install", "configure", "uninstall", "rollback"];
+/** Host-root mode: a gvisor-doctor fix acts on the node only with the same --host-root (run as root there). */
 function onNode(fix: Fix | null, hostRoot: string): Fix | null {
-  if (!fix?.argv) return fix;
-  if (!NODE_COMMANDS.includes(fix.argv[0])) return { ...fix, automatic: false };
-  return gvdFix(fix.id, fix.summary, [...fix.argv, "--host-root", hostRoot], { automatic: fix.automatic, confirm: fix.confirm, command: `gvisor-doctor ${[...fix.argv, "--host-root", hostRoot].map(shellQuote).join(" ")}` });
+  const a = fix?.action;
+  if (a?.kind !== "configure" && a?.kind !== "install") return fix;
+  return withAction(fix!, { ...a, hostRoot });
 }
 
 /**
@@ -58,14 +57,14 @@ function onNode(fix: Fix | null, hostRoot: string): Fix | null {
  * (Podman as a normal user reads only their ~/.config/containers; a rootless dockerd their ~/.config/docker).
  */
 export function userOwnedFix(fix: Fix | null, facts: HostFacts): boolean {
-  if (!fix?.argv || facts.user?.root !== false || facts.hostRoot || fix.argv[0] !== "configure") return false;
-  const engine = fix.argv[1];
+  if (fix?.action?.kind !== "configure" || facts.user?.root !== false || facts.hostRoot) return false;
+  const engine = fix.action.engines[0];
   return engine === "podman" || (engine === "docker" && !!facts.docker?.info?.rootless);
 }
 
 /** The fix as the user types it: without sudo for what they own. */
 export function asInvokingUser(fix: Fix | null, facts: HostFacts): Fix | null {
-  return fix?.command && userOwnedFix(fix, facts) ? { ...fix, command: fix.command.replace(/^sudo /, "") } : fix;
+  return fix?.action && userOwnedFix(fix, facts) ? withAction(fix, fix.action, false) : fix;
 }
 
 export async function runChecks(catalog: Check[], facts: HostFacts, opts: CheckOptions, sel: Selection = {}): Promise<Finding[]> {

@@ -8,7 +8,8 @@ import { expectedSidecars, SIDECARS_SINCE, unknownFlags } from "../platform/runs
 import { compareGvisor, gvisorAgeDays } from "../platform/versions.ts";
 import { diagnose, diagnoseState, installFix, unknownError, type RuleContext } from "./rules.ts";
 import { decodeStartFailure, didNotStart, signatureOutcome, STRICT_NOTE, strictSidecars } from "./probe.ts";
-import { fail, gvdFix, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
+import { actionFix } from "./fix-actions.ts";
+import { fail, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 import type { EngineDetection } from "../platform/engines/types.ts";
 import { installedReleaseOf, layoutFor, readState } from "../platform/release/layout.ts";
 import { describeTrust } from "../platform/release/trust.ts";
@@ -97,7 +98,10 @@ export const runscVersion: Check = {
       } else details.push(`could not check for a newer release: ${latest.error}`);
     } else details.push("newer-release lookup skipped (--offline)");
     const kind = v.distro ? "a distribution build" : v.isRelease ? "a release" : `a development build ${v.commits} commits after release ${v.date}.${v.point}`;
-    if (newer) return warn(`${v.raw} is ${kind}; ${newer} is available`, { cause: "A newer gVisor release exists.", fix: gvdFix("runsc.install", upgrade.summary, ["install", "--version", newer.replace(/^release-/, "")]) }, details);
+    if (newer) {
+      const fix = actionFix("runsc.install", upgrade.summary, { kind: "install", version: newer.replace(/^release-/, "") });
+      return warn(`${v.raw} is ${kind}; ${newer} is available`, { cause: "A newer gVisor release exists.", fix }, details);
+    }
     if (age > STALE_DAYS) return warn(`${v.raw} is ${kind} from ${age} days ago`, { cause: `runsc is more than ${STALE_DAYS} days old: it lacks security fixes and features current engines expect.`, fix: upgrade }, details);
     return pass(`${v.raw} (${kind}, ${age} days old)`, details);
   },

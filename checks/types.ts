@@ -1,28 +1,64 @@
 // The shape of a check and of what it finds. A check only looks; fixes are
 // described (diagnosis.fix) and applied elsewhere.
 import type { HostFacts } from "../platform/facts.ts";
-import { shellQuote } from "../platform/shell.ts";
 
 export type Status = "pass" | "warn" | "fail" | "skip";
 
 export interface Fix {
-  /** Stable id, e.g. "docker.register-runtime"; `--fix` dispatches on it. */
+  /** Stable id, e.g. "docker.register-runtime". */
   id: string;
   summary: string;
-  /** The command a person would run to apply it. */
+  /** The command a person would run to apply it (for an action: rendered from it, checks/fix-actions.ts). */
   command: string | null;
   /** Whether `gvisor-doctor --fix` applies it. */
   automatic: boolean;
-  /** When the fix is a gvisor-doctor invocation: its arguments (`--fix` runs exactly this). */
+  /** When the action is a gvisor-doctor invocation: its arguments, rendered from the action (--json shows them). */
   argv?: string[];
   /** Why `--fix` needs --yes (or a yes on a TTY) before applying it, e.g. "restarts containerd". */
   confirm?: string;
+  /** What `--fix` does (absent: a manual fix, only the command). Not in --json: argv and command render it. */
+  action?: FixAction;
 }
 
-/** A fix that is a gvisor-doctor invocation, with the command line a person would type. */
-export function gvdFix(id: string, summary: string, argv: string[], extra: Partial<Fix> = {}): Fix {
-  return { id, summary, command: `sudo gvisor-doctor ${argv.map(shellQuote).join(" ")}`, automatic: true, argv, ...extra };
+export type ConfigureTarget = "docker" | "containerd" | "podman" | "crio" | "all";
+
+/** `gvisor-doctor configure ENGINE…`: register (or re-register) runsc with engines. */
+export interface ConfigureAction {
+  kind: "configure";
+  engines: ConfigureTarget[];
+  /** runsc flags for the runtime (replacing its args); empty or absent: keep the existing ones. */
+  runtimeArgs?: string[];
+  /** containerd 2.x: rewrite an unversioned config with containerd config migrate first. */
+  migrate?: boolean;
+  /** Restart engines without live reload (containerd, CRI-O). */
+  restart?: boolean;
+  /** The runsc to register (default: configure's own choice). */
+  runsc?: string;
+  /** A node mounted at this directory (check --host-root). */
+  hostRoot?: string;
 }
+
+/** `gvisor-doctor install`: (re)install a gVisor release. */
+export interface InstallAction {
+  kind: "install";
+  force?: boolean;
+  prefix?: string;
+  version?: string;
+  hostRoot?: string;
+}
+
+/** Make runsc, its sidecars and their directories world-executable (the paths are the finding's data). */
+export interface ChmodAction {
+  kind: "chmod";
+}
+
+/** Apply a manifest with kubectl (the kubectl the finding's data names, else kubectl on PATH). */
+export interface KubectlApplyAction {
+  kind: "kubectl-apply";
+  manifest: string;
+}
+
+export type FixAction = ConfigureAction | InstallAction | ChmodAction | KubectlApplyAction;
 
 export interface Diagnosis {
   cause: string;

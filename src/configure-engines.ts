@@ -301,7 +301,10 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
   if (changed || v?.ok === false) {
     progress(`${adapter.title}: reloading…`);
     report.reload = await adapter.reload(det, plan, reloadOpts, ctx);
-    if (report.reload.action === "restarted" || report.reload.action === "reloaded") det = await adapter.detect(ctx);
+    // The facts (--fix hands them over) describe the daemon before: a restarted one has another pid.
+    if (report.reload.action === "restarted" || report.reload.action === "reloaded") {
+      det = await adapter.detect({ ...ctx, facts: null });
+    }
     v = NO_VERIFY.includes(report.reload.action) ? { ok: null, message: `not verified: ${report.reload.message}`, details: [] } : await verify();
   }
   report.verify = v;

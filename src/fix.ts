@@ -1,36 +1,31 @@
 // `gvisor-doctor --fix`: run the matrix, apply the automatic fixes of failing checks in
 // dependency order, re-run the matrix, and repeat while a fix uncovers the next problem
 // (e.g. registering runsc lets the hello container run into the sandbox-network
-// failure, whose fix is a runtime argument). Fixes that are gvisor-doctor commands run
-// in-process with exactly the arguments the report prints.
+// failure, whose fix is a runtime argument). A fix is a typed action (checks/fix-actions.ts):
+// the report prints the command rendered from it, and --fix hands the request that command
+// makes to the services (configureEngines, the installer) with the facts it already has.
 import { chmodSync, existsSync, statSync } from "node:fs";
 import { createInterface } from "node:readline";
-import type { Finding, Fix } from "../checks/types.ts";
+import type { ConfigureAction, Finding, Fix, FixAction, InstallAction } from "../checks/types.ts";
 import type { RuleContext } from "../checks/rules.ts";
-import { shellQuote } from "../platform/shell.ts";
+import { actionArgv, fixPhase, withAction } from "../checks/fix-actions.ts";
 import { registerFix } from "../checks/rules.ts";
 import { userOwnedFix } from "../checks/runner.ts";
 import type { PathPermission } from "../platform/runsc.ts";
+import type { EngineName } from "../platform/engines/types.ts";
 import type { HostFacts } from "../platform/facts.ts";
+import { hostRootAt } from "../platform/host-root.ts";
 import { failureText, run } from "../platform/spawn.ts";
 import type { IO, Parsed } from "./args.ts";
 import { exitCodeFor, printReport, runCheckMatrix, type CheckRun } from "./commands/check-run.ts";
-import { EXIT } from "../platform/errors.ts";
+import { configureEngines, renderConfigureReport, type ConfigureRequest } from "./commands/configure.ts";
+import type { InstallOptions } from "./commands/install.ts";
+import { EXIT, UsageError } from "../platform/errors.ts";
+import { reportError } from "./run-command.ts";
 import { reportJson } from "./report/json.ts";
 import { matrixCells } from "./report/matrix.ts";
 import { SYMBOL, colorFor } from "./report/human.ts";
 
-/** Dependency order: binaries before permissions before engine registration before reloads. */
-const FIX_ORDER = [
-  "runsc.install",
-  "runsc.fix-permissions",
-  "docker.repair-config",
-  "docker.register-runtime",
-  "containerd.register-runtime",
-  "podman.register-runtime",
-  "crio.register-runtime",
-  "k8s.runtimeclass",
-];
 const MAX_ROUNDS = 3;
 
 export interface PlannedFix {
@@ -55,11 +50,6 @@ export interface FixRecord {
   round: number;
 }
 
-const orderOf = (id: string) => {
-  const i = FIX_ORDER.indexOf(id);
-  return i < 0 ? FIX_ORDER.length : i;
-};
-
 /** The runsc runtime an engine already declares (path and args), from the facts. */
 function existingRuntime(facts: HostFacts, fix: Fix): { path: string | null; args: string[] } | null {
   const engine = fix.id.replace(/\.register-runtime$/, "");
@@ -71,6 +61,29 @@ function existingRuntime(facts: HostFacts, fix: Fix): { path: string | null; arg
   }
   return declared ? { path: declared.path, args: declared.args } : null;
 }
+
+/** Fixes that do the same thing to the same target merge into one (their runtime args united). */
+const mergeKey = (fix: Fix) => {
+  const argv = fix.action && actionArgv(fix.action);
+  return argv ? `${fix.id} ${argv[0]} ${argv[1] ?? ""}` : fix.id;
+};
+
+/** One action doing what both do: flags either asks for, runtime args of both (first ones first). */
+function merged(a: FixAction, b: FixAction): FixAction {
+  if (a.kind === "configure" && b.kind === "configure") {
+    const args = [...(a.runtimeArgs ?? []), ...(b.runtimeArgs ?? [])].filter((x, i, all) => all.indexOf(x) === i);
+    return {
+      ...a, ...(args.length ? { runtimeArgs: args } : {}), ...(a.migrate || b.migrate ? { migrate: true } : {}),
+      ...(a.restart || b.restart ? { restart: true } : {}),
+      ...(a.runsc ?? b.runsc ? { runsc: a.runsc ?? b.runsc } : {}),
+    };
+  }
+  if (a.kind === "install" && b.kind === "install") {
+    return { ...b, ...a, ...(a.force || b.force ? { force: true } : {}) };
+  }
+  return a;
+}
+
 /**
  * The fixes to apply for `findings`: automatic ones of failing checks, merged per fix
  * id (runtime arguments united), in dependency order.
@@ -80,16 +93,15 @@ export function planFixes(findings: Finding[], facts: HostFacts): PlannedFix[] {
   for (const f of findings) {
     const fix = f.diagnosis?.fix;
     if (f.status !== "fail" || !fix?.automatic) continue;
-    const key = fix.argv ? `${fix.id} ${fix.argv[0]} ${fix.argv[1] ?? ""}` : fix.id;
+    const key = mergeKey(fix);
     const prev = byKey.get(key);
     if (!prev) {
-      const copy = { ...fix, argv: fix.argv ? [...fix.argv] : undefined };
-      byKey.set(key, { fix: copy, checks: [f.id], data: f.data, rules: [f.diagnosis?.rule] });
+      byKey.set(key, { fix, checks: [f.id], data: f.data, rules: [f.diagnosis?.rule] });
       continue;
     }
     prev.checks.push(f.id);
     prev.rules?.push(f.diagnosis?.rule);
-    if (prev.fix.argv && fix.argv) for (const a of fix.argv) if (!prev.fix.argv.includes(a)) prev.fix.argv.push(a);
+    if (prev.fix.action && fix.action) prev.fix = withAction(prev.fix, merged(prev.fix.action, fix.action));
   }
   // A broken runsc an engine points at (an HTML page saved as runsc): reinstalling runsc alone
   // leaves the engine on the broken file, so also point that engine at the reinstalled runsc.
@@ -107,27 +119,26 @@ export function planFixes(findings: Finding[], facts: HostFacts): PlannedFix[] {
     if (f.status !== "fail" || f.diagnosis?.fix?.id !== "runsc.install" || !engine) continue;
     const summary = `Point ${engine}'s runsc runtime at the reinstalled runsc`;
     const repoint = registerFix({ facts, engine, runtime: "runsc" }, summary);
-    const key = `${repoint.id} ${repoint.argv![0]} ${repoint.argv![1] ?? ""}`;
+    const key = mergeKey(repoint);
     const prev = byKey.get(key);
     if (prev) prev.checks.push(f.id), prev.rules?.push(f.diagnosis.rule);
     else byKey.set(key, { fix: repoint, checks: [f.id], rules: [f.diagnosis.rule] });
   }
-  const planned = [...byKey.values()].sort((a, b) => orderOf(a.fix.id) - orderOf(b.fix.id));
+  const planned = [...byKey.values()].sort((a, b) => fixPhase(a.fix.action) - fixPhase(b.fix.action));
   for (const p of planned) {
-    const argv = p.fix.argv;
-    if (!argv) continue;
+    const a = p.fix.action;
+    if (!a) continue;
     // Adding a runtime arg changes only the args: keep the runtime's path (configure would
     // otherwise pick its default runsc) and the args already there (configure replaces them).
     const existing = existingRuntime(facts, p.fix);
-    if (existing && argv.some((a) => a.startsWith("--runtime-arg="))) {
-      const keep = existing.args.map((a) => `--runtime-arg=${a}`).filter((a) => !argv.includes(a));
-      const at = argv.findIndex((a) => a.startsWith("--runtime-arg="));
-      argv.splice(at, 0, ...keep);
-      if (existing.path?.startsWith("/") && existsSync(existing.path) && !argv.includes("--runsc")) argv.push("--runsc", existing.path);
+    let action = a;
+    if (existing && a.kind === "configure" && a.runtimeArgs?.length) {
+      const runsc = !a.runsc && existing.path?.startsWith("/") && existsSync(existing.path) ? existing.path : a.runsc;
+      const args = [...existing.args.filter((x) => !a.runtimeArgs!.includes(x)), ...a.runtimeArgs];
+      action = { ...a, runtimeArgs: args, ...(runsc ? { runsc } : {}) };
     }
     // The engines a normal user runs themselves (rootless Podman, a rootless dockerd) need no sudo.
-    const sudo = userOwnedFix(p.fix, facts) ? "" : "sudo ";
-    p.fix.command = `${sudo}gvisor-doctor ${argv.map(shellQuote).join(" ")}`;
+    p.fix = withAction(p.fix, action, !userOwnedFix(p.fix, facts));
   }
   return planned;
 }
@@ -161,8 +172,16 @@ function chmodAll(bad: PathPermission[]): string[] {
   return done;
 }
 
-async function applyOne(p: PlannedFix, io: IO, dryRun: boolean): Promise<{ status: FixStatus; message: string }> {
-  if (p.fix.id === "runsc.fix-permissions") {
+interface Applied {
+  status: FixStatus;
+  message: string;
+  /** The fix changed what the facts describe (runsc binaries, an engine's process): later fixes detect afresh. */
+  changedFacts?: boolean;
+}
+
+async function applyOne(p: PlannedFix, io: IO, dryRun: boolean, facts: HostFacts | null): Promise<Applied> {
+  const a = p.fix.action;
+  if (a?.kind === "chmod") {
     const bad = (p.data as PathPermission[] | undefined) ?? [];
     if (dryRun) return { status: "planned", message: `would chmod a+rx ${bad.map((b) => b.path).join(" ")}` };
     try {
@@ -171,22 +190,61 @@ async function applyOne(p: PlannedFix, io: IO, dryRun: boolean): Promise<{ statu
       return { status: "failed", message: (e as Error).message };
     }
   }
-  if (p.fix.id === "k8s.runtimeclass") {
-    const { RUNTIMECLASS_YAML } = await import("../checks/k8s.ts");
+  if (a?.kind === "kubectl-apply") {
     const kubectl = (p.data as { kubectl?: string } | undefined)?.kubectl ?? "kubectl";
-    if (dryRun) return { status: "planned", message: `would apply:\n${RUNTIMECLASS_YAML}` };
-    const r = await run(kubectl, ["apply", "-f", "-"], { input: RUNTIMECLASS_YAML, timeoutMs: 30_000, env: io.env });
+    if (dryRun) return { status: "planned", message: `would apply:\n${a.manifest}` };
+    const r = await run(kubectl, ["apply", "-f", "-"], { input: a.manifest, timeoutMs: 30_000, env: io.env });
     return r.code === 0 ? { status: "applied", message: r.stdout.trim() || "RuntimeClass created" } : { status: "failed", message: failureText(r) };
   }
-  if (!p.fix.argv) return { status: "failed", message: `no automatic action for ${p.fix.id}` };
-  const { runArgv } = await import("./dispatch.ts"); // lazy: dispatch imports the commands, which import us
-  // An install inside --fix leaves the engines to their own fixes (the next round re-checks them).
-  const argv = [...p.fix.argv, ...(p.fix.argv[0] === "install" ? ["--no-configure"] : []), ...(dryRun ? ["--dry-run"] : [])];
-  const code = await runArgv(argv, nestedIO(io));
-  if (dryRun) return code === EXIT.OK || code === EXIT.RESTART_PENDING ? { status: "planned", message: "dry run shown above" } : { status: "failed", message: `dry run of gvisor-doctor ${p.fix.argv.join(" ")} exited ${code}` };
-  if (code === EXIT.OK) return { status: "applied", message: "done" };
-  if (code === EXIT.RESTART_PENDING) return { status: "pending-restart", message: "applied; the engine must be restarted to use it" };
-  return { status: "failed", message: `gvisor-doctor ${p.fix.argv.join(" ")} exited ${code}` };
+  if (!a || !p.fix.argv) return { status: "failed", message: `no automatic action for ${p.fix.id}` };
+  const nested = nestedIO(io);
+  let code: number;
+  let changedFacts = a.kind === "install";
+  try {
+    if (a.kind === "configure") {
+      const report = await configureEngines({ ...configureRequestOf(a, dryRun), facts }, nested);
+      await renderConfigureReport(report, nested);
+      // A restarted engine has another pid (and its dependents reconnected): the facts no longer describe it.
+      changedFacts = report.engines.some((e) => e.reload?.action === "restarted");
+      code = report.exitCode;
+    } else {
+      // An install inside --fix leaves the engines to their own fixes (the next round re-checks them).
+      const { runInstall } = await import("./commands/install.ts");
+      code = await runInstall({ ...installOptionsOf(a, dryRun), noConfigure: true }, nested);
+    }
+  } catch (e) {
+    code = reportError(e, nested);
+  }
+  const cmd = `gvisor-doctor ${p.fix.argv.join(" ")}`;
+  if (dryRun) {
+    return code === EXIT.OK || code === EXIT.RESTART_PENDING ? { status: "planned", message: "dry run shown above" }
+      : { status: "failed", message: `dry run of ${cmd} exited ${code}` };
+  }
+  if (code === EXIT.OK) return { status: "applied", message: "done", changedFacts };
+  if (code === EXIT.RESTART_PENDING) {
+    return { status: "pending-restart", message: "applied; the engine must be restarted to use it", changedFacts };
+  }
+  return { status: "failed", message: `${cmd} exited ${code}`, changedFacts };
+}
+
+/** The request `gvisor-doctor configure …` (the action's rendered command) makes: test/unit/fix-actions.test.ts. */
+export function configureRequestOf(a: ConfigureAction, dryRun: boolean): ConfigureRequest {
+  const engines = a.engines.includes("all") ? undefined : (a.engines as EngineName[]);
+  return {
+    engines, explicit: !!engines, configPath: undefined, runscPath: a.runsc, runtimeName: undefined,
+    runtimeArgs: a.runtimeArgs?.length ? [...a.runtimeArgs] : undefined, makeDefault: false, remove: false, dryRun,
+    reload: true, restart: !!a.restart, verify: true, force: false, migrate: !!a.migrate, marker: false,
+    wrapperDir: undefined, hostRoot: hostRootAt(a.hostRoot), restartCommand: null,
+  };
+}
+
+/** The options `gvisor-doctor install …` (the action's rendered command) runs with: test/unit/fix-actions.test.ts. */
+export function installOptionsOf(a: InstallAction, dryRun: boolean): InstallOptions {
+  return {
+    version: a.version, mirror: undefined, prefix: a.prefix, sha512: undefined, format: undefined, verify: undefined,
+    source: undefined, keyring: undefined, allowDowngrade: false, crossCheck: false, noConfigure: false, dryRun,
+    force: !!a.force, runtimeArgs: undefined, restart: false, hostRoot: a.hostRoot, restartCommand: undefined,
+  };
 }
 
 /**
@@ -213,6 +271,10 @@ export async function runFix(p: Parsed, io: IO): Promise<number> {
   const dryRun = !!p.values["dry-run"];
   const yes = !!p.values.yes;
   const strict = !!p.values.strict;
+  if (p.values["host-root"]) {
+    const hint = "run the fix commands the report prints with --host-root DIR added (install, configure)";
+    throw new UsageError("--fix does not take --host-root yet", hint);
+  }
   const c = io.ce;
   const log = (s: string) => (io.json ? io.stderr(s) : io.stdout(s));
   const first = await runCheckMatrix(p, io);
@@ -224,22 +286,26 @@ export async function runFix(p: Parsed, io: IO): Promise<number> {
   for (let round = 1; round <= MAX_ROUNDS; round++) {
     const todo = planFixes(last.findings, last.facts).filter((f) => !attempted.has(fixKey(f)));
     if (!todo.length) break;
+    // The facts this round was planned on, handed to the services until a fix changes what they describe.
+    let facts: HostFacts | null = last.facts;
     log(c.bold(`${dryRun ? "Would apply" : round === 1 ? "Applying" : "Then applying"} ${todo.length} fix${todo.length === 1 ? "" : "es"}:`));
     for (const [i, item] of todo.entries()) {
       attempted.add(fixKey(item));
       log(`  [${i + 1}/${todo.length}] ${item.fix.summary} ${c.dim(`(${item.fix.id}, for ${item.checks.join(", ")})`)}`);
       if (item.fix.command) log(`      ${c.cyan(`$ ${item.fix.command.replace(/^sudo /, "")}`)}`);
-      let result: { status: FixStatus; message: string };
+      let result: Applied;
       if (item.fix.confirm && !dryRun && !yes && !(await askYes(`      This ${item.fix.confirm}. Apply it?`, io))) {
         pendingRestart = true;
         // A migration rewrites the whole config: it is what needs the yes, not only the restart.
-        if (item.fix.argv?.includes("--restart") && !item.fix.argv.includes("--migrate")) {
+        const a = item.fix.action;
+        if (a?.kind === "configure" && a.restart && !a.migrate) {
           // Edit the config now; leave the restart to the user (exit 3 says one is pending).
-          const editOnly = { ...item, fix: { ...item.fix, argv: item.fix.argv.filter((a) => a !== "--restart") } };
-          result = await applyOne(editOnly, io, dryRun);
+          const editOnly = { ...item, fix: withAction(item.fix, { ...a, restart: false }) };
+          result = await applyOne(editOnly, io, dryRun, facts);
           if (result.status === "applied") result = { status: "pending-restart", message: `config changed; not restarted (it ${item.fix.confirm}): re-run with --yes, or restart it yourself` };
         } else result = { status: "declined", message: `not applied: it ${item.fix.confirm}; re-run with --yes to apply it` };
-      } else result = await applyOne(item, io, dryRun);
+      } else result = await applyOne(item, io, dryRun, facts);
+      if (result.changedFacts) facts = null;
       if (result.status === "pending-restart") pendingRestart = true;
       const mark = result.status === "applied" || result.status === "planned" ? c.green("✓") : result.status === "failed" ? c.red("✗") : c.yellow("!");
       log(`      ${mark} ${result.status}: ${result.message}`);

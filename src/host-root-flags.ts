@@ -70,7 +70,7 @@ export interface HostRootFlags {
   restartCommand: string[] | null;
 }
 
-export function hostRootFlags(p: Parsed): HostRootFlags {
+export function hostRootFlags(p: Pick<Parsed, "values">): HostRootFlags {
   const root = hostRootAt(p.values["host-root"] as string | undefined);
   const rc = p.values["restart-command"] as string | undefined;
   if (rc !== undefined && !root.foreign) throw new UsageError("--restart-command applies to --host-root", "on the node itself gvisor-doctor restarts engines through systemd or by their pid (--restart)");
@@ -83,7 +83,7 @@ export function hostRootFlags(p: Parsed): HostRootFlags {
  * --prefix of install, rollback and uninstall: `host` as the node names it (shown, and
  * compared with runtime paths in configs), `local` where this process reaches it.
  */
-export function prefixFlag(p: Parsed, root: HostRoot, env: NodeJS.ProcessEnv): { host: string; local: string } {
+export function prefixFlag(p: Pick<Parsed, "values">, root: HostRoot, env: NodeJS.ProcessEnv): { host: string; local: string } {
   const asked = (p.values.prefix as string | undefined) ?? "/usr/local";
   if (!root.foreign) {
     const local = expandPrefix(asked, env);

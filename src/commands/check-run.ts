@@ -81,11 +81,6 @@ export function printReport(r: CheckRun, io: IO, strict: boolean): void {
 export async function runCheck(p: Parsed, io: IO): Promise<number> {
   if (p.values.list) return listCatalog(CATALOG, io);
   if (p.values["dry-run"] && !p.values.fix) throw new UsageError("--dry-run applies to --fix", "try: gvisor-doctor --fix --dry-run");
-  if (p.values.fix && p.values["host-root"]) throw new UsageError("--fix does not take --host-root yet", "run the fix commands the report prints with --host-root DIR added (install, configure)");
-  if (p.values.fix) {
-    const { runFix } = await import("../fix.ts");
-    return runFix(p, io);
-  }
   const r = await runCheckMatrix(p, io);
   printReport(r, io, !!p.values.strict);
   return exitCodeFor(r.findings, !!p.values.strict);

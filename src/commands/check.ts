@@ -56,7 +56,8 @@ export const checkCommand: Command = {
   help: CHECK_HELP,
   options: CHECK_OPTIONS,
   async run(p, io) {
-    const { runCheck } = await import("./check-run.ts");
-    return runCheck(p, io);
+    // --fix (not with --list) runs the check itself, between its fixes.
+    if (p.values.fix && !p.values.list) return (await import("../fix.ts")).runFix(p, io);
+    return (await import("./check-run.ts")).runCheck(p, io);
   },
 };

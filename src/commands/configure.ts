@@ -1,7 +1,7 @@
 // `gvisor-doctor configure`: register runsc with Docker, containerd, Podman and CRI-O
 // (or --remove it). Thin: the work is in src/configure-engines.ts, imported lazily so
 // `--version` and `check --quick` never load the config editors.
-import type { Command, IO } from "../args.ts";
+import type { Command, IO, Parsed } from "../args.ts";
 import type { ConfigureReport, ConfigureRequest } from "../configure-engines.ts";
 import { echoInput } from "../../platform/echo-input.ts";
 import { UsageError } from "../../platform/errors.ts";
@@ -20,6 +20,25 @@ export async function configureEngines(req: ConfigureRequest, io: IO): Promise<C
 /** Print a report the way `configure` does (stdout). */
 export async function renderConfigureReport(r: ConfigureReport, io: IO): Promise<void> {
   (await import("../configure-engines.ts")).renderConfigureReport(r, io);
+}
+
+/** What `configure`'s flags ask configureEngines for (usage errors thrown). --fix builds the same from its action. */
+export function configureRequestFrom(p: Parsed): ConfigureRequest {
+  const names = p.positionals.flatMap((s) => s.split(",")).filter(Boolean);
+  for (const n of names) if (n !== "all" && !(ENGINE_NAMES as readonly string[]).includes(n)) throw new UsageError(`unknown engine '${echoInput(n)}'`, `engines: ${ENGINE_NAMES.join(", ")}, all`);
+  const engines = names.includes("all") || !names.length ? undefined : (names as EngineName[]);
+  const v = p.values;
+  const { root, restartCommand } = hostRootFlags(p);
+  if (v.remove && v.default) throw new UsageError("--default and --remove contradict each other");
+  // Each --runtime-arg is one flag (no comma splitting: values may contain commas); --runtime-arg= clears them.
+  const runtimeArgs = v["runtime-arg"] === undefined ? undefined : (v["runtime-arg"] as string[]).filter((a) => a !== "");
+  return {
+    engines, explicit: !!engines, configPath: v.config as string | undefined, runscPath: v.runsc as string | undefined,
+    runtimeName: v["runtime-name"] as string | undefined, runtimeArgs, makeDefault: !!v.default, remove: !!v.remove,
+    dryRun: !!v["dry-run"], reload: !v["no-reload"], restart: !!v.restart, verify: !v["no-verify"], force: !!v.force,
+    migrate: !!v.migrate, marker: !!v.marker,
+    wrapperDir: v["wrapper-dir"] as string | undefined, hostRoot: root, restartCommand,
+  };
 }
 
 export const CONFIGURE_HELP = `Usage: gvisor-doctor configure [docker|containerd|podman|crio|all]... [options]
@@ -105,21 +124,7 @@ export const configureCommand: Command = {
     ...HOST_ROOT_OPTIONS,
   },
   async run(p, io) {
-    const names = p.positionals.flatMap((s) => s.split(",")).filter(Boolean);
-    for (const n of names) if (n !== "all" && !(ENGINE_NAMES as readonly string[]).includes(n)) throw new UsageError(`unknown engine '${echoInput(n)}'`, `engines: ${ENGINE_NAMES.join(", ")}, all`);
-    const engines = names.includes("all") || !names.length ? undefined : (names as EngineName[]);
-    const v = p.values;
-    const { root, restartCommand } = hostRootFlags(p);
-    if (v.remove && v.default) throw new UsageError("--default and --remove contradict each other");
-    // Each --runtime-arg is one flag (no comma splitting: values may contain commas); --runtime-arg= clears them.
-    const runtimeArgs = v["runtime-arg"] === undefined ? undefined : (v["runtime-arg"] as string[]).filter((a) => a !== "");
-    const report = await configureEngines({
-      engines, explicit: !!engines, configPath: v.config as string | undefined, runscPath: v.runsc as string | undefined,
-      runtimeName: v["runtime-name"] as string | undefined, runtimeArgs, makeDefault: !!v.default, remove: !!v.remove,
-      dryRun: !!v["dry-run"], reload: !v["no-reload"], restart: !!v.restart, verify: !v["no-verify"], force: !!v.force,
-      migrate: !!v.migrate, marker: !!v.marker,
-      wrapperDir: v["wrapper-dir"] as string | undefined, hostRoot: root, restartCommand,
-    }, io);
+    const report = await configureEngines(configureRequestFrom(p), io);
     if (io.json) io.stdout(JSON.stringify(report, null, 2));
     else await renderConfigureReport(report, io);
     return report.exitCode;

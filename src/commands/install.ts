@@ -1,6 +1,6 @@
 // `gvisor-doctor install`: put a gVisor release under a prefix, verified, atomically.
 // The work is in platform/release/; this file parses flags and reports.
-import type { Command, IO } from "../args.ts";
+import type { Command, IO, Parsed } from "../args.ts";
 import { ActionError, EXIT, UsageError } from "../../platform/errors.ts";
 import { VERSION } from "../version.ts";
 import { hostRootHelp, HOST_ROOT_OPTIONS, hostRootFlags, prefixFlag } from "../host-root-flags.ts";
@@ -99,100 +99,138 @@ export const installCommand: Command = {
     restart: { type: "boolean" },
     ...HOST_ROOT_OPTIONS,
   },
-  async run(p, io) {
-    const [{ parseVersionSpec, parseFormat }, { parsePinnedSha512 }, { gvisorArch, unameArch }, { sudoCommand, userPrefixCommand }, { openSource }, { httpOptionsFromEnv }, { install }, { downloadProgress }] = await Promise.all([
-      import("../../platform/release/channels.ts"), import("../../platform/release/verify.ts"), import("../../platform/arch.ts"),
-      import("../../platform/release/invocation.ts"), import("../../platform/release/source.ts"), import("../../platform/release/http.ts"),
-      import("../../platform/release/installer.ts"), import("../ui/download-progress.ts"),
-    ]);
-    const v = p.values;
-    const spec = parseVersionSpec(v.version as string | undefined);
-    const format = parseFormat(v.format as string | undefined);
-    let pinned: string | null = null;
-    if (v.sha512 !== undefined) {
-      pinned = parsePinnedSha512(v.sha512 as string);
-      if (!pinned) throw new UsageError(`--sha512 must be 128 hex digits (a sha512sum), got ${JSON.stringify(String(v.sha512).slice(0, 40))}`, "e.g. --sha512 $(cut -d' ' -f1 gvisor.tar.zstd.sha512)");
-    }
-    const verify = parseVerify(v.verify as string | undefined, v.source as string | undefined);
-    if (verify === "signed" && pinned) throw new UsageError("--sha512 and --verify signed exclude each other", "the signed chain supplies the hashes; drop --sha512");
-    if (verify === "signed" && format) throw new UsageError("--format does not apply to --verify signed (the apt repository serves a .deb)", "drop --format");
-    if (v["cross-check"] && verify === "signed") {
-      throw new UsageError("--cross-check compares the tarball with the signed .deb; with --verify signed there is no tarball",
-        "drop one of them");
-    }
-    if (v.keyring !== undefined && verify !== "signed" && !v["cross-check"]) {
-      throw new UsageError("--keyring needs --verify signed or --cross-check", "e.g. --verify signed --keyring /usr/share/keyrings/mirror.gpg");
-    }
-    let keyring: { path: string; bytes: Uint8Array } | null = null;
-    if (v.keyring !== undefined) {
-      const { readFileSync } = await import("node:fs");
-      try {
-        keyring = { path: v.keyring as string, bytes: readFileSync(v.keyring as string) };
-      } catch (e) {
-        throw new UsageError(`--keyring ${v.keyring}: ${(e as Error).message}`);
-      }
-    }
-    const arch = gvisorArch(unameArch());
-    if (!arch) throw new ActionError(`gVisor runs on x86_64 and aarch64 only; this host is ${unameArch()}`);
-    const { root, restartCommand } = hostRootFlags(p);
-    // With --host-root the release goes under DIR; the links inside are relative, so they hold on the node.
-    const prefix = prefixFlag(p, root, io.env).local;
-    const runtimeArgs = v["runtime-arg"] === undefined ? undefined : (v["runtime-arg"] as string[]).filter((a) => a !== "");
-    const args = process.argv.slice(2);
-    const abort = new AbortController();
-    const onSignal = (sig: string) => abort.abort(new ActionError(`interrupted by ${sig}; nothing was changed`, undefined, 130));
-    const sigint = () => onSignal("SIGINT");
-    const sigterm = () => onSignal("SIGTERM");
-    process.on("SIGINT", sigint);
-    process.on("SIGTERM", sigterm);
-    const progress = downloadProgress(io);
-    const started = performance.now();
-    try {
-      const source = openSource((v.mirror as string | undefined) ?? io.env.GVISOR_MIRROR, httpOptionsFromEnv(io.env, `gvisor-doctor/${VERSION}`, abort.signal));
-      const r = await install({
-        spec, format, source, prefix, arch, pinnedSha512: pinned, force: !!v.force, dryRun: !!v["dry-run"],
-        decoder: (io.env.GVISOR_DOCTOR_DECODER as "builtin" | "system" | undefined) ?? "auto", env: io.env,
-        root: process.getuid?.() === 0, signal: abort.signal, progress,
-        sudoCommand: sudoCommand(args, io.env), userCommand: userPrefixCommand(args), top: root.dir,
-        verify, keyring, allowDowngrade: !!v["allow-downgrade"], crossCheck: !!v["cross-check"],
-        now: io.env.GVISOR_DOCTOR_TEST_NOW ? new Date(io.env.GVISOR_DOCTOR_TEST_NOW) : undefined,
-      });
-      progress.close();
-      const runscLink = r.layout.links[0].path;
-      const live = r.action === "installed" || r.action === "unchanged";
-      if (!io.json) printHuman(r, io, root);
-      const hostLink = root.host(runscLink);
-      const configure = live && !v["no-configure"] ? await handOffToConfigure(hostLink, io, false, { hostRoot: root, restartCommand, restart: !!v.restart, runtimeArgs }) : null;
-      if (r.action === "would-install" && !v["no-configure"] && !io.json) io.stdout(`then: register ${hostLink} with the container engines (gvisor-doctor configure --runsc ${hostLink}${root.foreign ? ` --host-root ${root.dir}` : ""})`);
-      // A node whose kubelet runtime was not found would pass every check with nothing registered.
-      if (root.foreign && configure && configure.engines.every((e) => e.status === "skipped")) {
-        throw new ActionError(`gVisor is installed in ${root.dir}, but neither containerd nor CRI-O was found on the node to register it with`, `check that ${root.dir} is the node's / and the pod has hostPID; then: gvisor-doctor configure --host-root ${root.dir} --restart`);
-      }
-      const next = configure && configure.exitCode !== EXIT.OK ? "gvisor-doctor check" : null;
-      if (next && !io.json) io.stderr(`gVisor is installed, but not every engine took it (see above): run ${next} for a diagnosis`);
-      if (io.json) {
-        io.stdout(JSON.stringify({
-          schemaVersion: 1, command: "install", ok: true, action: r.action, requested: r.requested, version: r.version, runscVersion: r.runscVersion,
-          format: r.format, url: r.url, sha512: r.sha512, pinned: r.pinned, hostRoot: root.foreign ? root.dir : null, prefix: root.host(r.layout.prefix), dir: r.dir && root.host(r.dir),
-          links: Object.fromEntries(r.layout.links.map((k) => [k.name, root.host(k.path)])), previous: r.previous, bytes: r.bytes, decoder: r.decoder,
-          durationMs: Math.round(performance.now() - started), timings: r.timings, warnings: r.warnings, tried: r.tried, next, configure,
-          trust: r.trust,
-        }, null, 2));
-      }
-      // The install itself succeeded; a refused or pending engine change is the configure exit code (1 or 3).
-      return configure?.exitCode ?? EXIT.OK;
-    } catch (e) {
-      progress.close();
-      if (io.json && e instanceof ActionError) {
-        io.stdout(JSON.stringify({ schemaVersion: 1, command: "install", ok: false, error: { message: e.message, hint: e.hint ?? null } }, null, 2));
-      }
-      throw e;
-    } finally {
-      process.off("SIGINT", sigint);
-      process.off("SIGTERM", sigterm);
-    }
-  },
+  run: (p, io) => runInstall(installOptionsFrom(p), io),
 };
+
+/** install's flags as data: what `install` parses, and what --fix builds from its action. */
+export interface InstallOptions {
+  version?: string;
+  mirror?: string;
+  prefix?: string;
+  sha512?: string;
+  format?: string;
+  verify?: string;
+  source?: string;
+  keyring?: string;
+  allowDowngrade?: boolean;
+  crossCheck?: boolean;
+  noConfigure?: boolean;
+  dryRun?: boolean;
+  force?: boolean;
+  /** --runtime-arg (empty ones dropped); undefined: not given. */
+  runtimeArgs?: string[];
+  restart?: boolean;
+  hostRoot?: string;
+  restartCommand?: string;
+}
+
+export function installOptionsFrom(p: Parsed): InstallOptions {
+  const v = p.values;
+  const str = (k: string) => v[k] as string | undefined;
+  return {
+    version: str("version"), mirror: str("mirror"), prefix: str("prefix"), sha512: str("sha512"), format: str("format"),
+    verify: str("verify"), source: str("source"), keyring: str("keyring"), allowDowngrade: !!v["allow-downgrade"],
+    crossCheck: !!v["cross-check"], noConfigure: !!v["no-configure"], dryRun: !!v["dry-run"], force: !!v.force,
+    runtimeArgs: v["runtime-arg"] === undefined ? undefined : (v["runtime-arg"] as string[]).filter((a) => a !== ""),
+    restart: !!v.restart, hostRoot: str("host-root"), restartCommand: str("restart-command"),
+  };
+}
+
+/** Install a release as `install` does with these flags (output and exit code the same). */
+export async function runInstall(o: InstallOptions, io: IO): Promise<number> {
+  const [{ parseVersionSpec, parseFormat }, { parsePinnedSha512 }, { gvisorArch, unameArch }, { sudoCommand, userPrefixCommand }, { openSource }, { httpOptionsFromEnv }, { install }, { downloadProgress }] = await Promise.all([
+    import("../../platform/release/channels.ts"), import("../../platform/release/verify.ts"), import("../../platform/arch.ts"),
+    import("../../platform/release/invocation.ts"), import("../../platform/release/source.ts"), import("../../platform/release/http.ts"),
+    import("../../platform/release/installer.ts"), import("../ui/download-progress.ts"),
+  ]);
+  const spec = parseVersionSpec(o.version);
+  const format = parseFormat(o.format);
+  let pinned: string | null = null;
+  if (o.sha512 !== undefined) {
+    pinned = parsePinnedSha512(o.sha512);
+    if (!pinned) throw new UsageError(`--sha512 must be 128 hex digits (a sha512sum), got ${JSON.stringify(String(o.sha512).slice(0, 40))}`, "e.g. --sha512 $(cut -d' ' -f1 gvisor.tar.zstd.sha512)");
+  }
+  const verify = parseVerify(o.verify, o.source);
+  if (verify === "signed" && pinned) throw new UsageError("--sha512 and --verify signed exclude each other", "the signed chain supplies the hashes; drop --sha512");
+  if (verify === "signed" && format) throw new UsageError("--format does not apply to --verify signed (the apt repository serves a .deb)", "drop --format");
+  if (o.crossCheck && verify === "signed") {
+    throw new UsageError("--cross-check compares the tarball with the signed .deb; with --verify signed there is no tarball",
+      "drop one of them");
+  }
+  if (o.keyring !== undefined && verify !== "signed" && !o.crossCheck) {
+    throw new UsageError("--keyring needs --verify signed or --cross-check", "e.g. --verify signed --keyring /usr/share/keyrings/mirror.gpg");
+  }
+  let keyring: { path: string; bytes: Uint8Array } | null = null;
+  if (o.keyring !== undefined) {
+    const { readFileSync } = await import("node:fs");
+    try {
+      keyring = { path: o.keyring, bytes: readFileSync(o.keyring) };
+    } catch (e) {
+      throw new UsageError(`--keyring ${o.keyring}: ${(e as Error).message}`);
+    }
+  }
+  const arch = gvisorArch(unameArch());
+  if (!arch) throw new ActionError(`gVisor runs on x86_64 and aarch64 only; this host is ${unameArch()}`);
+  const { root, restartCommand } = hostRootFlags({
+    values: { "host-root": o.hostRoot, "restart-command": o.restartCommand },
+  });
+  // With --host-root the release goes under DIR; the links inside are relative, so they hold on the node.
+  const prefix = prefixFlag({ values: { prefix: o.prefix } }, root, io.env).local;
+  const runtimeArgs = o.runtimeArgs;
+  const args = process.argv.slice(2);
+  const abort = new AbortController();
+  const onSignal = (sig: string) => abort.abort(new ActionError(`interrupted by ${sig}; nothing was changed`, undefined, 130));
+  const sigint = () => onSignal("SIGINT");
+  const sigterm = () => onSignal("SIGTERM");
+  process.on("SIGINT", sigint);
+  process.on("SIGTERM", sigterm);
+  const progress = downloadProgress(io);
+  const started = performance.now();
+  try {
+    const source = openSource(o.mirror ?? io.env.GVISOR_MIRROR, httpOptionsFromEnv(io.env, `gvisor-doctor/${VERSION}`, abort.signal));
+    const r = await install({
+      spec, format, source, prefix, arch, pinnedSha512: pinned, force: !!o.force, dryRun: !!o.dryRun,
+      decoder: (io.env.GVISOR_DOCTOR_DECODER as "builtin" | "system" | undefined) ?? "auto", env: io.env,
+      root: process.getuid?.() === 0, signal: abort.signal, progress,
+      sudoCommand: sudoCommand(args, io.env), userCommand: userPrefixCommand(args), top: root.dir,
+      verify, keyring, allowDowngrade: !!o.allowDowngrade, crossCheck: !!o.crossCheck,
+      now: io.env.GVISOR_DOCTOR_TEST_NOW ? new Date(io.env.GVISOR_DOCTOR_TEST_NOW) : undefined,
+    });
+    progress.close();
+    const runscLink = r.layout.links[0].path;
+    const live = r.action === "installed" || r.action === "unchanged";
+    if (!io.json) printHuman(r, io, root);
+    const hostLink = root.host(runscLink);
+    const configure = live && !o.noConfigure ? await handOffToConfigure(hostLink, io, false, { hostRoot: root, restartCommand, restart: !!o.restart, runtimeArgs }) : null;
+    if (r.action === "would-install" && !o.noConfigure && !io.json) io.stdout(`then: register ${hostLink} with the container engines (gvisor-doctor configure --runsc ${hostLink}${root.foreign ? ` --host-root ${root.dir}` : ""})`);
+    // A node whose kubelet runtime was not found would pass every check with nothing registered.
+    if (root.foreign && configure && configure.engines.every((e) => e.status === "skipped")) {
+      throw new ActionError(`gVisor is installed in ${root.dir}, but neither containerd nor CRI-O was found on the node to register it with`, `check that ${root.dir} is the node's / and the pod has hostPID; then: gvisor-doctor configure --host-root ${root.dir} --restart`);
+    }
+    const next = configure && configure.exitCode !== EXIT.OK ? "gvisor-doctor check" : null;
+    if (next && !io.json) io.stderr(`gVisor is installed, but not every engine took it (see above): run ${next} for a diagnosis`);
+    if (io.json) {
+      io.stdout(JSON.stringify({
+        schemaVersion: 1, command: "install", ok: true, action: r.action, requested: r.requested, version: r.version, runscVersion: r.runscVersion,
+        format: r.format, url: r.url, sha512: r.sha512, pinned: r.pinned, hostRoot: root.foreign ? root.dir : null, prefix: root.host(r.layout.prefix), dir: r.dir && root.host(r.dir),
+        links: Object.fromEntries(r.layout.links.map((k) => [k.name, root.host(k.path)])), previous: r.previous, bytes: r.bytes, decoder: r.decoder,
+        durationMs: Math.round(performance.now() - started), timings: r.timings, warnings: r.warnings, tried: r.tried, next, configure,
+        trust: r.trust,
+      }, null, 2));
+    }
+    // The install itself succeeded; a refused or pending engine change is the configure exit code (1 or 3).
+    return configure?.exitCode ?? EXIT.OK;
+  } catch (e) {
+    progress.close();
+    if (io.json && e instanceof ActionError) {
+      io.stdout(JSON.stringify({ schemaVersion: 1, command: "install", ok: false, error: { message: e.message, hint: e.hint ?? null } }, null, 2));
+    }
+    throw e;
+  } finally {
+    process.off("SIGINT", sigint);
+    process.off("SIGTERM", sigterm);
+  }
+}
 
 function parseVerify(verify: string | undefined, source: string | undefined): "sha512" | "signed" {
   if (source !== undefined && source !== "apt" && source !== "bucket") throw new UsageError(`--source ${source} is not apt or bucket`, "--source apt installs from gVisor's signed apt repository");

@@ -99,12 +99,15 @@ export function installedVersion(root: HostRoot, prefix: string): string | null 
 
 /** The check, run in this process with its output captured (no second binary in the image). */
 export async function checkInProcess(env: NodeJS.ProcessEnv, hostRootDir: string, extraArgs: string[]): Promise<CheckRunResult> {
-  const { runArgv } = await import("../dispatch.ts"); // lazy: dispatch imports the commands, which import us
+  // The check command itself, not the dispatcher (which imports every command, this agent's among them).
+  const [{ runCommand }, { checkCommand }] = await Promise.all([
+    import("../run-command.ts"), import("../commands/check.ts"),
+  ]);
   const out: string[] = [];
   const err: string[] = [];
   const c = PLAIN;
   const io: IO = { env, stdout: (s) => out.push(s), stderr: (s) => err.push(s), c, ce: c, json: true, verbose: false, spinner: false, interactive: false };
-  const code = await runArgv(["check", "--host-root", hostRootDir, "--json", ...extraArgs], io);
+  const code = await runCommand(checkCommand, ["--host-root", hostRootDir, "--json", ...extraArgs], io);
   return { code, stdout: out.join("\n"), stderr: err.join("\n") };
 }
 

@@ -1,6 +1,6 @@
 // The --json document (schemaVersion 1). Field names are a contract: see README.
 import type { HostFacts } from "../../platform/facts.ts";
-import type { Finding } from "../../checks/types.ts";
+import type { Finding, Fix } from "../../checks/types.ts";
 import { summarize } from "../../checks/runner.ts";
 import { VERSION } from "../version.ts";
 import { ENGINE_NAMES } from "../../platform/engines/types.ts";
@@ -56,8 +56,19 @@ export function hostJson(f: HostFacts) {
   };
 }
 
+/** A fix as --json shows it: its command and argv render the action, which stays internal. */
+const fixJson = (fix: Fix | null) => {
+  if (!fix?.action) return fix;
+  const { action: _, ...shown } = fix;
+  return shown;
+};
+
 export function checkJson(f: Finding) {
-  return { id: f.id, title: f.title, status: f.status, message: f.message, details: f.details, diagnosis: f.diagnosis, durationMs: f.durationMs };
+  const diagnosis = f.diagnosis && { ...f.diagnosis, fix: fixJson(f.diagnosis.fix) };
+  return {
+    id: f.id, title: f.title, status: f.status, message: f.message, details: f.details, diagnosis,
+    durationMs: f.durationMs,
+  };
 }
 
 export function reportJson(facts: HostFacts, findings: Finding[], ok: boolean, extra: Record<string, unknown> = {}): string {

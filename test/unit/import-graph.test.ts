@@ -21,16 +21,6 @@ const ALLOWED_CYCLES: { removedBy: string; files: string[] }[] = [
       "platform/facts.ts", "platform/host-exec.ts",
     ],
   },
-  {
-    // --fix turns a fix into argv and re-enters the CLI:
-    // fix.ts → dispatch.ts → commands → check-run.ts → fix.ts.
-    removedBy: "issue 17 item 1 (fixes are typed actions, not argv)",
-    files: [
-      "src/commands/check-run.ts", "src/commands/check.ts", "src/commands/index.ts", "src/commands/k8s-check.ts",
-      "src/commands/k8s-node.ts", "src/commands/k8s.ts", "src/dispatch.ts", "src/fix.ts", "src/k8s/agent.ts",
-      "src/k8s/cluster-check.ts", "src/k8s/node-report.ts",
-    ],
-  },
 ];
 
 const edges = importGraph();
