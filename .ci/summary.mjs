@@ -5,7 +5,10 @@ import { existsSync, readFileSync } from "node:fs";
 
 const [file, statusArg] = process.argv.slice(2);
 const status = Number(statusArg ?? 0);
-let tests = 0, failures = 0, skipped = 0, errors = 0;
+let tests = 0,
+  failures = 0,
+  skipped = 0,
+  errors = 0;
 if (existsSync(file)) {
   const xml = readFileSync(file, "utf8");
   const root = xml.match(/<testsuites\b[^>]*>/)?.[0] ?? "";

@@ -26,7 +26,14 @@ try {
   const tag = imageTag(await helloRootfs());
   const inBox = (name: string, cmd: string[], okCodes = [0]) => ({ name, argv: box.argv(cmd), env, okCodes });
   const first = box.gvd(["check", "--json"]);
-  console.log(`check before timing: exit ${first.code}; failing: ${first.json?.checks.filter((c: any) => c.status === "fail").map((c: any) => c.id).join(", ") || "none"}`);
+  console.log(
+    `check before timing: exit ${first.code}; failing: ${
+      first.json?.checks
+        .filter((c: any) => c.status === "fail")
+        .map((c: any) => c.id)
+        .join(", ") || "none"
+    }`,
+  );
   const probes = [
     ["docker", "run", "--rm", "--runtime=runsc", tag, "dmesg"],
     ["podman", "--runtime", "runsc", "run", "--rm", "--network", "none", tag, "dmesg"],
@@ -34,23 +41,53 @@ try {
   ];
   const q = (a: string[]) => a.map((x) => `'${x}'`).join(" ");
   const atOnce = `${probes.map((p) => `${q(p)} >/dev/null &`).join(" ")} wait`;
-  const t = interleaved([
-    inBox("the probes at once (sh: … & … & … & wait)", ["/bin/sh", "-c", atOnce]),
-    inBox("gvisor-doctor check (full)", [bin, "check"], [0, 1]),
-    inBox("docker run --rm --runtime=runsc IMG dmesg", ["docker", "run", "--rm", "--runtime=runsc", tag, "dmesg"]),
-    inBox("podman --runtime runsc run --rm IMG dmesg", ["podman", "--runtime", "runsc", "run", "--rm", "--network", "none", tag, "dmesg"]),
-    inBox("runsc --network=none do dmesg", ["runsc", "--network=none", "do", "dmesg"]),
-    inBox("gvisor-doctor check --quick", [bin, "check", "--quick"], [0, 1]),
-  ], runs);
+  const t = interleaved(
+    [
+      inBox("the probes at once (sh: … & … & … & wait)", ["/bin/sh", "-c", atOnce]),
+      inBox("gvisor-doctor check (full)", [bin, "check"], [0, 1]),
+      inBox("docker run --rm --runtime=runsc IMG dmesg", ["docker", "run", "--rm", "--runtime=runsc", tag, "dmesg"]),
+      inBox("podman --runtime runsc run --rm IMG dmesg", [
+        "podman",
+        "--runtime",
+        "runsc",
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        tag,
+        "dmesg",
+      ]),
+      inBox("runsc --network=none do dmesg", ["runsc", "--network=none", "do", "dmesg"]),
+      inBox("gvisor-doctor check --quick", [bin, "check", "--quick"], [0, 1]),
+    ],
+    runs,
+  );
   const m = report("check", t);
-  const names = ["docker run --rm --runtime=runsc IMG dmesg", "podman --runtime runsc run --rm IMG dmesg", "runsc --network=none do dmesg"];
+  const names = [
+    "docker run --rm --runtime=runsc IMG dmesg",
+    "podman --runtime runsc run --rm IMG dmesg",
+    "runsc --network=none do dmesg",
+  ];
   const slowest = names.reduce((a, b) => (m[a] >= m[b] ? a : b));
-  ratio("check (full) / the probes at once (shell)", m["gvisor-doctor check (full)"], m["the probes at once (sh: … & … & … & wait)"], 1.25);
+  ratio(
+    "check (full) / the probes at once (shell)",
+    m["gvisor-doctor check (full)"],
+    m["the probes at once (sh: … & … & … & wait)"],
+    1.25,
+  );
   ratio(`check (full) / slowest probe alone (${slowest.split(" ")[0]})`, m["gvisor-doctor check (full)"], m[slowest]);
-  ratio("check (full) / docker hello container", m["gvisor-doctor check (full)"], m["docker run --rm --runtime=runsc IMG dmesg"]);
+  ratio(
+    "check (full) / docker hello container",
+    m["gvisor-doctor check (full)"],
+    m["docker run --rm --runtime=runsc IMG dmesg"],
+  );
   const rss = (args: string[]) => peakRssMb(inBox(args.join(" "), [bin, ...args], [0, 1, 3]))?.toFixed(0) ?? "n/a";
-  console.log(`  peak RSS: check ${rss(["check"])} MB, check --fix --dry-run ${rss(["check", "--fix", "--dry-run"])} MB (max of 3)`);
-  console.log(`  check --quick median ${m["gvisor-doctor check --quick"].toFixed(1)} ms ${m["gvisor-doctor check --quick"] <= 150 ? "✓" : "✗"} goal ≤ 150 ms`);
+  console.log(
+    `  peak RSS: check ${rss(["check"])} MB, check --fix --dry-run ${rss(["check", "--fix", "--dry-run"])} MB (max of 3)`,
+  );
+  console.log(
+    `  check --quick median ${m["gvisor-doctor check --quick"].toFixed(1)} ms ${m["gvisor-doctor check --quick"] <= 150 ? "✓" : "✗"} goal ≤ 150 ms`,
+  );
 } finally {
   await bed.stop();
   rmSync(dir, { recursive: true, force: true });

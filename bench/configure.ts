@@ -21,21 +21,58 @@ try {
     for (const n of readdirSync(dir)) if (n.includes(".gvisor-doctor-") || n.endsWith("~")) rmSync(join(dir, n));
     copyFileSync(join(fixtures, "docker", "registry-and-logs.json"), f);
   };
-  const docker = interleaved([
-    { name: "gvisor-doctor configure docker --config F", argv: [bin, "configure", "docker", "--config", a, "--runsc", "/usr/bin/runsc", "--runtime-arg=--network=none"], before: fresh(a) },
-    { name: "runsc install --config_file F", argv: ["runsc", "install", "--config_file", b, "--", "--network=none"], before: fresh(b) },
-  ], runs);
+  const docker = interleaved(
+    [
+      {
+        name: "gvisor-doctor configure docker --config F",
+        argv: [bin, "configure", "docker", "--config", a, "--runsc", "/usr/bin/runsc", "--runtime-arg=--network=none"],
+        before: fresh(a),
+      },
+      {
+        name: "runsc install --config_file F",
+        argv: ["runsc", "install", "--config_file", b, "--", "--network=none"],
+        before: fresh(b),
+      },
+    ],
+    runs,
+  );
   const md = report("configure docker vs runsc install (same daemon.json, rewritten each run)", docker);
-  ratio("configure docker / runsc install", md["gvisor-doctor configure docker --config F"], md["runsc install --config_file F"], 2);
+  ratio(
+    "configure docker / runsc install",
+    md["gvisor-doctor configure docker --config F"],
+    md["runsc install --config_file F"],
+    2,
+  );
 
   const c = join(dir, "config.toml");
   copyFileSync(join(fixtures, "containerd", "k8s-v2-systemd.toml"), c);
-  const containerd = interleaved([
-    { name: "gvisor-doctor configure containerd --dry-run", argv: [bin, "configure", "containerd", "--config", c, "--runsc", "/usr/bin/runsc", "--runtime-arg=--network=none", "--dry-run"] },
-    { name: "containerd -c F config dump", argv: ["containerd", "-c", c, "config", "dump"] },
-  ], runs);
+  const containerd = interleaved(
+    [
+      {
+        name: "gvisor-doctor configure containerd --dry-run",
+        argv: [
+          bin,
+          "configure",
+          "containerd",
+          "--config",
+          c,
+          "--runsc",
+          "/usr/bin/runsc",
+          "--runtime-arg=--network=none",
+          "--dry-run",
+        ],
+      },
+      { name: "containerd -c F config dump", argv: ["containerd", "-c", c, "config", "dump"] },
+    ],
+    runs,
+  );
   const mc = report("configure containerd (planning with the config dump check) vs one config dump", containerd);
-  ratio("configure containerd / config dump", mc["gvisor-doctor configure containerd --dry-run"], mc["containerd -c F config dump"], 3);
+  ratio(
+    "configure containerd / config dump",
+    mc["gvisor-doctor configure containerd --dry-run"],
+    mc["containerd -c F config dump"],
+    3,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

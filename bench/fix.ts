@@ -23,7 +23,9 @@ const bed = await startDockerBed({ daemonJson: { debug: true, runtimes: {} }, co
 const cdConfig = join(bed.dir, "containerd.toml");
 const original = { daemonJson: readFileSync(bed.configFile, "utf8"), containerd: readFileSync(cdConfig, "utf8") };
 const env = {
-  ...bed.env, CONTAINERD_ADDRESS: bed.containerdSocket, GVISOR_DOCTOR_WRAPPER_DIR: join(bed.dir, "wrappers"),
+  ...bed.env,
+  CONTAINERD_ADDRESS: bed.containerdSocket,
+  GVISOR_DOCTOR_WRAPPER_DIR: join(bed.dir, "wrappers"),
 };
 const INFO = /Calling GET \/v[\d.]+\/info/g;
 const infoCalls = () => (readFileSync(join(bed.dir, "dockerd.log"), "utf8").match(INFO) ?? []).length;
@@ -52,8 +54,11 @@ try {
       const n0 = infoCalls();
       const t0 = performance.now();
       const quick = process.env.GVD_BENCH_QUICK === "1" ? ["--quick"] : [];
-      const r = spawnSync(bin, ["--fix", "--yes", "--offline", ...quick, "--json", "--only", "docker,containerd"],
-        { env, encoding: "utf8", maxBuffer: 64 << 20 });
+      const r = spawnSync(bin, ["--fix", "--yes", "--offline", ...quick, "--json", "--only", "docker,containerd"], {
+        env,
+        encoding: "utf8",
+        maxBuffer: 64 << 20,
+      });
       const ms = performance.now() - t0;
       await Bun.sleep(500); // dockerd's log line may trail the answer
       const doc = JSON.parse(r.stdout);
@@ -75,7 +80,9 @@ console.log(`\n--fix --yes${mode}: docker + containerd registration  (${when}, $
 for (const name of Object.keys(binaries)) {
   const xs = times[name];
   const range = `min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)}`;
-  console.log(`  ${name.padEnd(8)} median ${median(xs).toFixed(0).padStart(6)} ms (n=${xs.length}, ${range}); ` +
-    `dockerd info per run: ${infos[name].join(", ")}; rounds: ${rounds[name].join(", ")}`);
+  console.log(
+    `  ${name.padEnd(8)} median ${median(xs).toFixed(0).padStart(6)} ms (n=${xs.length}, ${range}); ` +
+      `dockerd info per run: ${infos[name].join(", ")}; rounds: ${rounds[name].join(", ")}`,
+  );
 }
 console.log(`  after / before: ${(median(times.after) / median(times.before)).toFixed(2)}×`);

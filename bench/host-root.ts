@@ -21,27 +21,88 @@ try {
   copyFileSync("/usr/bin/runsc", join(node.root, "usr/local/bin/runsc"));
   const own = join(node.bed, "config.toml");
   copyFileSync(join(node.root, "etc/containerd/config.toml"), own);
-  const r = interleaved([
-    { name: "configure containerd --host-root DIR --dry-run", argv: [bin, "configure", "containerd", "--host-root", node.root, "--runtime-arg=--network=none", "--dry-run"] },
-    { name: "configure containerd --config F --dry-run", argv: [bin, "configure", "containerd", "--config", own, "--runsc", "/usr/bin/runsc", "--runtime-arg=--network=none", "--dry-run"] },
-  ], runs);
+  const r = interleaved(
+    [
+      {
+        name: "configure containerd --host-root DIR --dry-run",
+        argv: [bin, "configure", "containerd", "--host-root", node.root, "--runtime-arg=--network=none", "--dry-run"],
+      },
+      {
+        name: "configure containerd --config F --dry-run",
+        argv: [
+          bin,
+          "configure",
+          "containerd",
+          "--config",
+          own,
+          "--runsc",
+          "/usr/bin/runsc",
+          "--runtime-arg=--network=none",
+          "--dry-run",
+        ],
+      },
+    ],
+    runs,
+  );
   const m = report("configure containerd: a node's config at DIR vs this machine's file (same content)", r);
-  ratio("host-root / native", m["configure containerd --host-root DIR --dry-run"], m["configure containerd --config F --dry-run"], 1.3);
+  ratio(
+    "host-root / native",
+    m["configure containerd --host-root DIR --dry-run"],
+    m["configure containerd --config F --dry-run"],
+    1.3,
+  );
 
   await node.start();
   // A node with gVisor registered and loaded, as the agent finds it after install.
-  const reg = spawnSync(bin, ["configure", "containerd", "--host-root", node.root, "--runtime-arg=--network=none", "--restart", "--restart-command", node.restartScript]);
+  const reg = spawnSync(bin, [
+    "configure",
+    "containerd",
+    "--host-root",
+    node.root,
+    "--runtime-arg=--network=none",
+    "--restart",
+    "--restart-command",
+    node.restartScript,
+  ]);
   if (reg.status !== 0) throw new Error(`configure --host-root failed: ${reg.stderr}`);
-  const agent = interleaved([
-    { name: "check --host-root DIR (the agent's round)", argv: [bin, "check", "--host-root", node.root, "--json", "--offline"] },
-    { name: "sh: chroot DIR containerd config dump; DIR/…/runsc --version", argv: ["sh", "-c", `chroot ${node.root} /usr/bin/containerd -c /etc/containerd/config.toml config dump >/dev/null && ${node.root}/usr/local/bin/runsc --version >/dev/null`] },
-  ], runs);
+  const agent = interleaved(
+    [
+      {
+        name: "check --host-root DIR (the agent's round)",
+        argv: [bin, "check", "--host-root", node.root, "--json", "--offline"],
+      },
+      {
+        name: "sh: chroot DIR containerd config dump; DIR/…/runsc --version",
+        argv: [
+          "sh",
+          "-c",
+          `chroot ${node.root} /usr/bin/containerd -c /etc/containerd/config.toml config dump >/dev/null && ${node.root}/usr/local/bin/runsc --version >/dev/null`,
+        ],
+      },
+    ],
+    runs,
+  );
   const ma = report("the agent's round vs the bare facts a shell probe gathers", agent);
-  ratio("check --host-root / shell probe", ma["check --host-root DIR (the agent's round)"], ma["sh: chroot DIR containerd config dump; DIR/…/runsc --version"], 3);
+  ratio(
+    "check --host-root / shell probe",
+    ma["check --host-root DIR (the agent's round)"],
+    ma["sh: chroot DIR containerd config dump; DIR/…/runsc --version"],
+    3,
+  );
   if (existsSync("/usr/bin/time")) {
-    const rss = Array.from({ length: 5 }, () => Number(spawnSync("/usr/bin/time", ["-f", "GVD_MAXRSS %M", bin, "check", "--host-root", node.root, "--json", "--offline"], { encoding: "utf8" }).stderr.match(/GVD_MAXRSS (\d+)/)?.[1] ?? 0));
+    const rss = Array.from({ length: 5 }, () =>
+      Number(
+        spawnSync(
+          "/usr/bin/time",
+          ["-f", "GVD_MAXRSS %M", bin, "check", "--host-root", node.root, "--json", "--offline"],
+          { encoding: "utf8" },
+        ).stderr.match(/GVD_MAXRSS (\d+)/)?.[1] ?? 0,
+      ),
+    );
     const peak = Math.max(...rss) / 1024;
-    console.log(`  peak RSS of check --host-root   ${peak.toFixed(0)} MB (max of 5 runs; goal ≤ 128 MB: ${peak <= 128 ? "✓" : "✗"})`);
+    console.log(
+      `  peak RSS of check --host-root   ${peak.toFixed(0)} MB (max of 5 runs; goal ≤ 128 MB: ${peak <= 128 ? "✓" : "✗"})`,
+    );
   }
 } finally {
   await node.stop();

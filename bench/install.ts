@@ -4,7 +4,17 @@
 //   npx bun bench/install.ts [--runs N] [--legacy-runs N] [--binary PATH]
 // The release is built once into ~/.cache/gvisor-doctor-bench (GVD_BENCH_CACHE) and reused.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { ARCH, startFakeBucket } from "../test/helpers/fake-bucket.ts";
@@ -27,7 +37,9 @@ const dirOf = (v: string) => join(BUCKET, "release", v, ARCH);
 function sh(cmd: string, args: string[], opts: { cwd?: string; stdout?: string } = {}): void {
   // A captured stdout can be the whole .tar.bz2 (140 MB): spawnSync kills a child that overflows maxBuffer.
   const r = spawnSync(cmd, args, {
-    cwd: opts.cwd, stdio: ["ignore", opts.stdout ? "pipe" : "inherit", "inherit"], maxBuffer: opts.stdout ? 1 << 30 : 1 << 20,
+    cwd: opts.cwd,
+    stdio: ["ignore", opts.stdout ? "pipe" : "inherit", "inherit"],
+    maxBuffer: opts.stdout ? 1 << 30 : 1 << 20,
   });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (exit ${r.status})`);
   if (opts.stdout) writeFileSync(opts.stdout, r.stdout);
@@ -48,7 +60,17 @@ function buildRelease(): void {
     const tree = join(CACHE, "release-v1", "tree");
     rmSync(tree, { recursive: true, force: true });
     mkdirSync(join(tree, "gvisor-bin"), { recursive: true });
-    const [runsc, dockerd, containerd, shimv2, shimv1, ctr, podman, runc, busybox] = ["/usr/bin/runsc", "/usr/sbin/dockerd", "/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", "/usr/bin/containerd-shim-runc-v1", "/usr/bin/ctr", "/usr/bin/podman", "/usr/sbin/runc", "/bin/busybox"];
+    const [runsc, dockerd, containerd, shimv2, shimv1, ctr, podman, runc, busybox] = [
+      "/usr/bin/runsc",
+      "/usr/sbin/dockerd",
+      "/usr/bin/containerd",
+      "/usr/bin/containerd-shim-runc-v2",
+      "/usr/bin/containerd-shim-runc-v1",
+      "/usr/bin/ctr",
+      "/usr/bin/podman",
+      "/usr/sbin/runc",
+      "/bin/busybox",
+    ];
     cat(join(tree, "runsc"), [runsc, dockerd, containerd]);
     cat(join(tree, "containerd-shim-runsc-v1"), [shimv2, ctr]);
     cat(join(tree, "gvisor-bin/gvisor_sentry"), [dockerd, containerd, runsc]);
@@ -60,7 +82,8 @@ function buildRelease(): void {
     sh("tar", ["-C", tree, "-cf", tar, "."]);
     sh("zstd", ["-19", "-T0", "-q", "-f", tar, "-o", join(d, "gvisor.tar.zstd")]);
     sh("bzip2", ["-9", "-c", tar], { stdout: join(d, "gvisor.tar.bz2") });
-    for (const f of ["gvisor.tar.zstd", "gvisor.tar.bz2"]) sh("sha512sum", [f], { cwd: d, stdout: join(d, `${f}.sha512`) });
+    for (const f of ["gvisor.tar.zstd", "gvisor.tar.bz2"])
+      sh("sha512sum", [f], { cwd: d, stdout: join(d, `${f}.sha512`) });
     rmSync(tar);
     rmSync(tree, { recursive: true, force: true });
   }
@@ -109,7 +132,9 @@ async function main(): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
   for (const k of ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "GVISOR_MIRROR"]) delete env[k];
   const time = existsSync("/usr/bin/time") ? ["/usr/bin/time", "-f", "GVD_MAXRSS %M"] : [];
-  const sizes = Object.fromEntries(["gvisor.tar.zstd", "gvisor.tar.bz2"].map((f) => [f, statSync(join(dirOf(VERSION), f)).size]));
+  const sizes = Object.fromEntries(
+    ["gvisor.tar.zstd", "gvisor.tar.bz2"].map((f) => [f, statSync(join(dirOf(VERSION), f)).size]),
+  );
 
   // Each case prepares a fresh target (not timed), then runs.
   const fresh = (name: string) => {
@@ -121,28 +146,81 @@ async function main(): Promise<void> {
   };
   const shc = (script: string) => ["bash", "-c", script];
   const cases: Record<string, () => Promise<Sample>> = {
-    "gvisor-doctor install": () => timed([...time, BINARY, "install", "--mirror", base, "--version", VERSION, "--prefix", fresh("gvd"), "--no-configure"], env),
-    "gvisor-doctor install (node:zlib)": () => timed([BINARY, "install", "--mirror", base, "--version", VERSION, "--prefix", fresh("gvdz"), "--no-configure"], { ...env, GVISOR_DOCTOR_DECODER: "builtin" }),
+    "gvisor-doctor install": () =>
+      timed(
+        [
+          ...time,
+          BINARY,
+          "install",
+          "--mirror",
+          base,
+          "--version",
+          VERSION,
+          "--prefix",
+          fresh("gvd"),
+          "--no-configure",
+        ],
+        env,
+      ),
+    "gvisor-doctor install (node:zlib)": () =>
+      timed([BINARY, "install", "--mirror", base, "--version", VERSION, "--prefix", fresh("gvdz"), "--no-configure"], {
+        ...env,
+        GVISOR_DOCTOR_DECODER: "builtin",
+      }),
     "documented snippet (wget, sha512sum -c, tar -xjf)": () => {
       const d = fresh("snippet");
       mkdirSync(join(d, "bin"));
-      return timed(shc(`set -e; cd ${d}; wget -q ${url(VERSION, "gvisor.tar.bz2")} ${url(VERSION, "gvisor.tar.bz2.sha512")}; sha512sum -c --quiet gvisor.tar.bz2.sha512; tar -xjf gvisor.tar.bz2 -C bin`), env);
+      return timed(
+        shc(
+          `set -e; cd ${d}; wget -q ${url(VERSION, "gvisor.tar.bz2")} ${url(VERSION, "gvisor.tar.bz2.sha512")}; sha512sum -c --quiet gvisor.tar.bz2.sha512; tar -xjf gvisor.tar.bz2 -C bin`,
+        ),
+        env,
+      );
     },
     "C pipeline (curl | tee >(sha512sum) | zstd -d | tar -x)": () => {
       const d = fresh("cpipe");
-      return timed(shc(`set -eo pipefail; curl -fsS ${url(VERSION, "gvisor.tar.zstd")} | tee >(sha512sum > ${d}.sum) | zstd -d | tar -x -C ${d}`), env);
+      return timed(
+        shc(
+          `set -eo pipefail; curl -fsS ${url(VERSION, "gvisor.tar.zstd")} | tee >(sha512sum > ${d}.sum) | zstd -d | tar -x -C ${d}`,
+        ),
+        env,
+      );
     },
   };
   const legacy: Record<string, () => Promise<Sample>> = {
-    "gvisor-doctor install --format loose (24 MB runsc)": () => timed([BINARY, "install", "--mirror", base, "--version", LEGACY, "--format", "loose", "--prefix", fresh("gvdl"), "--no-configure"], env),
+    "gvisor-doctor install --format loose (24 MB runsc)": () =>
+      timed(
+        [
+          BINARY,
+          "install",
+          "--mirror",
+          base,
+          "--version",
+          LEGACY,
+          "--format",
+          "loose",
+          "--prefix",
+          fresh("gvdl"),
+          "--no-configure",
+        ],
+        env,
+      ),
     "wget + sha512sum -c + mv": () => {
       const d = fresh("wgetl");
       mkdirSync(join(d, "bin"));
-      return timed(shc(`set -e; cd ${d}; wget -q ${url(LEGACY, "runsc")} ${url(LEGACY, "runsc.sha512")}; sha512sum -c --quiet runsc.sha512; chmod 755 runsc; mv runsc bin/runsc`), env);
+      return timed(
+        shc(
+          `set -e; cd ${d}; wget -q ${url(LEGACY, "runsc")} ${url(LEGACY, "runsc.sha512")}; sha512sum -c --quiet runsc.sha512; chmod 755 runsc; mv runsc bin/runsc`,
+        ),
+        env,
+      );
     },
   };
 
-  async function interleave(set: Record<string, () => Promise<Sample>>, runs: number): Promise<Record<string, Sample[]>> {
+  async function interleave(
+    set: Record<string, () => Promise<Sample>>,
+    runs: number,
+  ): Promise<Record<string, Sample[]>> {
     const names = Object.keys(set);
     const out: Record<string, Sample[]> = Object.fromEntries(names.map((n) => [n, []]));
     for (const n of names) await set[n](); // warm-up: page cache, binaries
@@ -160,7 +238,9 @@ async function main(): Promise<void> {
   }
 
   console.log(`gvisor-doctor install benchmark — ${new Date().toISOString()}`);
-  console.log(`release: gvisor.tar.zstd ${(sizes["gvisor.tar.zstd"] / 1e6).toFixed(1)} MB, gvisor.tar.bz2 ${(sizes["gvisor.tar.bz2"] / 1e6).toFixed(1)} MB, unpacked ~456 MB; served from 127.0.0.1`);
+  console.log(
+    `release: gvisor.tar.zstd ${(sizes["gvisor.tar.zstd"] / 1e6).toFixed(1)} MB, gvisor.tar.bz2 ${(sizes["gvisor.tar.bz2"] / 1e6).toFixed(1)} MB, unpacked ~456 MB; served from 127.0.0.1`,
+  );
   console.log(`binary: ${BINARY}; runs: ${RUNS} (legacy ${LEGACY_RUNS}), interleaved, medians`);
   let main: Record<string, Sample[]>;
   let leg: Record<string, Sample[]>;
@@ -174,7 +254,9 @@ async function main(): Promise<void> {
 
   const row = (name: string, s: Sample[]) => {
     const ms = s.map((x) => x.ms);
-    console.log(`  ${name.padEnd(56)} median ${(median(ms) / 1000).toFixed(2)} s   (min ${(Math.min(...ms) / 1000).toFixed(2)}, max ${(Math.max(...ms) / 1000).toFixed(2)})`);
+    console.log(
+      `  ${name.padEnd(56)} median ${(median(ms) / 1000).toFixed(2)} s   (min ${(Math.min(...ms) / 1000).toFixed(2)}, max ${(Math.max(...ms) / 1000).toFixed(2)})`,
+    );
   };
   console.log("\nfull release (new layout):");
   for (const [n, s] of Object.entries(main)) row(n, s);
@@ -191,11 +273,21 @@ async function main(): Promise<void> {
   const peakMb = Math.max(...rss) / 1024;
   const goal = (ok: boolean) => (ok ? "goal met" : "GOAL MISSED");
   console.log("\nratios (same run, medians):");
-  console.log(`  install / C pipeline          ${(gvd / cpipe).toFixed(2)}×   (goal ≤ 1.3×: ${goal(gvd / cpipe <= 1.3)})`);
-  console.log(`  install / documented snippet  ${(gvd / snippet).toFixed(3)}×  (goal ≤ 0.1×: ${goal(gvd / snippet <= 0.1)})`);
-  console.log(`  legacy install / wget+mv      ${legacyRatio.toFixed(2)}×   (goal ≤ 1.0×: ${goal(legacyRatio <= 1.0)})`);
-  console.log(`  node:zlib decoder / default   ${zlibRatio.toFixed(2)}×   (why the host's zstd is the default when present)`);
-  console.log(`  peak RSS of install           ${rss.length && rss[0] ? `${peakMb.toFixed(0)} MB (max of ${rss.length} runs; goal ≤ 150 MB: ${goal(peakMb <= 150)})` : "n/a (/usr/bin/time missing)"}`);
+  console.log(
+    `  install / C pipeline          ${(gvd / cpipe).toFixed(2)}×   (goal ≤ 1.3×: ${goal(gvd / cpipe <= 1.3)})`,
+  );
+  console.log(
+    `  install / documented snippet  ${(gvd / snippet).toFixed(3)}×  (goal ≤ 0.1×: ${goal(gvd / snippet <= 0.1)})`,
+  );
+  console.log(
+    `  legacy install / wget+mv      ${legacyRatio.toFixed(2)}×   (goal ≤ 1.0×: ${goal(legacyRatio <= 1.0)})`,
+  );
+  console.log(
+    `  node:zlib decoder / default   ${zlibRatio.toFixed(2)}×   (why the host's zstd is the default when present)`,
+  );
+  console.log(
+    `  peak RSS of install           ${rss.length && rss[0] ? `${peakMb.toFixed(0)} MB (max of ${rss.length} runs; goal ≤ 150 MB: ${goal(peakMb <= 150)})` : "n/a (/usr/bin/time missing)"}`,
+  );
 }
 
 await main();

@@ -18,9 +18,14 @@ export interface Case {
 export function timeOnce(c: Case): number {
   c.before?.();
   const t0 = performance.now();
-  const r = spawnSync(c.argv[0], c.argv.slice(1), { env: c.env ?? process.env, cwd: c.cwd, stdio: ["ignore", "ignore", "pipe"] });
+  const r = spawnSync(c.argv[0], c.argv.slice(1), {
+    env: c.env ?? process.env,
+    cwd: c.cwd,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   const ms = performance.now() - t0;
-  if (!(c.okCodes ?? [0]).includes(r.status ?? -1)) throw new Error(`${c.argv.join(" ")} exited ${r.status}: ${r.stderr?.toString().slice(-500)}`);
+  if (!(c.okCodes ?? [0]).includes(r.status ?? -1))
+    throw new Error(`${c.argv.join(" ")} exited ${r.status}: ${r.stderr?.toString().slice(-500)}`);
   return ms;
 }
 
@@ -31,7 +36,11 @@ export function timeOnce(c: Case): number {
 export function cpuOnce(c: Case): number {
   c.before?.();
   const r = Bun.spawnSync(c.argv, {
-    env: c.env ?? process.env, cwd: c.cwd, stdin: "ignore", stdout: "ignore", stderr: "pipe",
+    env: c.env ?? process.env,
+    cwd: c.cwd,
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "pipe",
   });
   if (!(c.okCodes ?? [0]).includes(r.exitCode ?? -1)) {
     throw new Error(`${c.argv.join(" ")} exited ${r.exitCode}: ${r.stderr?.toString().slice(-500)}`);
@@ -47,7 +56,9 @@ export const median = (xs: number[]) => {
 
 /** Run every case `runs` times, interleaved, after one untimed warm-up each; `measure` is wall time by default. */
 export function interleaved(
-  cases: Case[], runs: number, measure: (c: Case) => number = timeOnce,
+  cases: Case[],
+  runs: number,
+  measure: (c: Case) => number = timeOnce,
 ): Map<string, number[]> {
   const times = new Map(cases.map((c) => [c.name, [] as number[]]));
   for (const c of cases) measure(c);
@@ -64,14 +75,21 @@ export function report(title: string, times: Map<string, number[]>): Record<stri
   const med: Record<string, number> = {};
   for (const [name, xs] of times) {
     med[name] = median(xs);
-    console.log(`  ${name.padEnd(48)} median ${med[name].toFixed(1).padStart(8)} ms   (n=${xs.length}, min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`);
+    console.log(
+      `  ${name.padEnd(48)} median ${med[name].toFixed(1).padStart(8)} ms   (n=${xs.length}, min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`,
+    );
   }
   return med;
 }
 
 export function ratio(label: string, a: number, b: number, goal?: number): void {
   const r = a / b;
-  const verdict = goal === undefined ? "" : r <= goal ? `  ✓ goal ≤ ${goal}×` : `  ✗ goal ≤ ${goal}× (misses by ${((r / goal - 1) * 100).toFixed(0)}%)`;
+  const verdict =
+    goal === undefined
+      ? ""
+      : r <= goal
+        ? `  ✓ goal ≤ ${goal}×`
+        : `  ✗ goal ≤ ${goal}× (misses by ${((r / goal - 1) * 100).toFixed(0)}%)`;
   console.log(`  ${label.padEnd(48)} ${r.toFixed(2)}×${verdict}`);
 }
 
@@ -80,10 +98,16 @@ export function peakRssMb(c: Case, runs = 3): number | null {
   let peak = 0;
   for (let i = 0; i < runs; i++) {
     c.before?.();
-    const r = spawnSync("/usr/bin/time", ["-f", "GVD_MAXRSS %M", ...c.argv], { env: c.env ?? process.env, cwd: c.cwd, encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] });
+    const r = spawnSync("/usr/bin/time", ["-f", "GVD_MAXRSS %M", ...c.argv], {
+      env: c.env ?? process.env,
+      cwd: c.cwd,
+      encoding: "utf8",
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     const kb = r.stderr?.match(/GVD_MAXRSS (\d+)/)?.[1];
     if (!kb) return null;
-    if (!(c.okCodes ?? [0]).includes(r.status ?? -1)) throw new Error(`${c.argv.join(" ")} exited ${r.status}: ${r.stderr.slice(-500)}`);
+    if (!(c.okCodes ?? [0]).includes(r.status ?? -1))
+      throw new Error(`${c.argv.join(" ")} exited ${r.status}: ${r.stderr.slice(-500)}`);
     peak = Math.max(peak, Number(kb) / 1024);
   }
   return peak;

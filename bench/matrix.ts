@@ -11,8 +11,11 @@ import { hostName, MATRIX_HOSTS } from "../test/matrix/hosts.ts";
 
 const root = join(import.meta.dirname, "..");
 const started = Date.now();
-const r = spawnSync("npx", ["bun", "test", "--timeout", "900000", "test/matrix/journeys.test.ts"],
-  { cwd: root, stdio: "inherit", env: process.env });
+const r = spawnSync("npx", ["bun", "test", "--timeout", "900000", "test/matrix/journeys.test.ts"], {
+  cwd: root,
+  stdio: "inherit",
+  env: process.env,
+});
 const wallS = (Date.now() - started) / 1000;
 const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 console.log(`\nmatrix wall time: ${wallS.toFixed(0)} s (bun test exit ${r.status}; load average now ${load})\n`);
@@ -27,8 +30,10 @@ for (const h of MATRIX_HOSTS) {
     const f = res.figures;
     const passed = Object.values(res.journeys).filter((s) => s === "pass").length;
     const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-    console.log(`| ${name} | ${passed}/${Object.keys(res.journeys).length} | ${s(f.bootMs)} | ${s(f.fixMs)} | ` +
-      `${s(f.hellosMs)} | ${(f.fixMs / f.hellosMs).toFixed(2)}× |`);
+    console.log(
+      `| ${name} | ${passed}/${Object.keys(res.journeys).length} | ${s(f.bootMs)} | ${s(f.fixMs)} | ` +
+        `${s(f.hellosMs)} | ${(f.fixMs / f.hellosMs).toFixed(2)}× |`,
+    );
   } catch (e) {
     console.log(`| ${name} | no result (${(e as Error).message}) | | | | |`);
   }

@@ -3,7 +3,16 @@
 // COPY'd in, and `docker image inspect` gives each size. Goal (issue 18): ≤ 1 MB added.
 // Run: npm run build && npx bun bench/preflight-size.ts
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { startDockerBed } from "../test/bed/bed.ts";
 import { libsOf, removeStaticPreflight, staticPreflight, PREFLIGHT_SH } from "../test/helpers/doctor-image.ts";
@@ -37,10 +46,22 @@ try {
   }
   for (const f of ["gvisor-preflight.sh", "gvisor-preflight", "gvisor-doctor"]) chmodSync(join(files, f), 0o755);
   const forms: [string, string][] = [
-    ["gvisor-preflight.sh", 'COPY gvisor-preflight.sh /usr/local/bin/\nENTRYPOINT ["/usr/local/bin/gvisor-preflight.sh", "--require", "--"]'],
-    ["static gvisor-preflight", 'COPY gvisor-preflight /gvisor-preflight\nENTRYPOINT ["/gvisor-preflight", "--require", "--"]'],
-    ["gvisor-doctor (binary only: a glibc base)", 'COPY gvisor-doctor /usr/local/bin/\nENTRYPOINT ["gvisor-doctor", "preflight", "--require", "--"]'],
-    ["gvisor-doctor + the glibc it links", 'COPY gvisor-doctor /usr/local/bin/\nCOPY libs/ /\nENTRYPOINT ["gvisor-doctor", "preflight", "--require", "--"]'],
+    [
+      "gvisor-preflight.sh",
+      'COPY gvisor-preflight.sh /usr/local/bin/\nENTRYPOINT ["/usr/local/bin/gvisor-preflight.sh", "--require", "--"]',
+    ],
+    [
+      "static gvisor-preflight",
+      'COPY gvisor-preflight /gvisor-preflight\nENTRYPOINT ["/gvisor-preflight", "--require", "--"]',
+    ],
+    [
+      "gvisor-doctor (binary only: a glibc base)",
+      'COPY gvisor-doctor /usr/local/bin/\nENTRYPOINT ["gvisor-doctor", "preflight", "--require", "--"]',
+    ],
+    [
+      "gvisor-doctor + the glibc it links",
+      'COPY gvisor-doctor /usr/local/bin/\nCOPY libs/ /\nENTRYPOINT ["gvisor-doctor", "preflight", "--require", "--"]',
+    ],
   ];
   const size = (tag: string) => Number(bed.docker(["image", "inspect", "-f", "{{.Size}}", tag]).stdout.trim());
   const base = size("bench/app:base");
@@ -54,7 +75,9 @@ try {
     const r = bed.docker(["run", "--rm", "--runtime=runsc", tag]);
     const added = size(tag) - base;
     const verdict = added <= 1e6 ? "✓ ≤ 1 MB" : "✗ > 1 MB";
-    console.log(`  ${`+ ${name}`.padEnd(44)} ${(size(tag) / 1e6).toFixed(2).padStart(8)} MB   adds ${added >= 1e5 ? `${(added / 1e6).toFixed(1)} MB` : `${(added / 1e3).toFixed(1)} KB`}  ${verdict}  (runsc: ${r.code === 0 ? `the app ran: ${r.stdout.trim()}` : `does not start (exit ${r.code})`})`);
+    console.log(
+      `  ${`+ ${name}`.padEnd(44)} ${(size(tag) / 1e6).toFixed(2).padStart(8)} MB   adds ${added >= 1e5 ? `${(added / 1e6).toFixed(1)} MB` : `${(added / 1e3).toFixed(1)} KB`}  ${verdict}  (runsc: ${r.code === 0 ? `the app ran: ${r.stdout.trim()}` : `does not start (exit ${r.code})`})`,
+    );
   }
 } finally {
   await bed.stop();

@@ -21,7 +21,10 @@ const dir = mkdtempSync(join(tmpdir(), "gvd-startup-"));
 try {
   writeFileSync(join(dir, "floor.ts"), 'console.log("gvisor-doctor 0.0.0");\n');
   const floor = join(dir, "bun-floor");
-  const b = spawnSync(process.execPath, ["build", join(dir, "floor.ts"), ...COMPILE_FLAGS, "--outfile", floor], { cwd: dir, encoding: "utf8" });
+  const b = spawnSync(process.execPath, ["build", join(dir, "floor.ts"), ...COMPILE_FLAGS, "--outfile", floor], {
+    cwd: dir,
+    encoding: "utf8",
+  });
   if (b.status !== 0) throw new Error(`building the floor binary failed: ${b.stderr}`);
 
   const env = { ...process.env, NO_COLOR: "1" };

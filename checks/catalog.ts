@@ -1,13 +1,32 @@
 // The check catalog, in the order findings are printed. Ids are part of the JSON
 // contract. `needs` may point anywhere in the list, but never in a cycle (a unit test checks).
-import { dockerConfig, dockerDaemon, dockerHello, dockerNetwork, dockerRuntime, dockerRuntimePath, dockerSignature } from "./docker.ts";
+import {
+  dockerConfig,
+  dockerDaemon,
+  dockerHello,
+  dockerNetwork,
+  dockerRuntime,
+  dockerRuntimePath,
+  dockerSignature,
+} from "./docker.ts";
 import { k8sRuntimeClass } from "./k8s.ts";
 import { nodeRuntime } from "./node.ts";
 import { containerdConfig, containerdDaemon, containerdHello, containerdRuntime } from "./containerd.ts";
 import { crioRuntime, podmanHello, podmanRuntime } from "./podman.ts";
 import {
-  hostCgroups, hostContainer, hostCpu, hostKernel, hostKvm, hostMemlock, hostMmapMinAddr, hostPlatform, hostPtrace,
-  hostSeccomp, hostTmp, hostUserns, hostWsl,
+  hostCgroups,
+  hostContainer,
+  hostCpu,
+  hostKernel,
+  hostKvm,
+  hostMemlock,
+  hostMmapMinAddr,
+  hostPlatform,
+  hostPtrace,
+  hostSeccomp,
+  hostTmp,
+  hostUserns,
+  hostWsl,
 } from "./host.ts";
 import { runscBinary, runscPermissions, runscShim, runscSidecars, runscSmoke, runscVersion } from "./runsc.ts";
 import { sandboxSelf } from "./sandbox.ts";

@@ -19,7 +19,13 @@ import { brokenRuntimeFile } from "./runtime-files.ts";
 import { actionFix } from "./fix-actions.ts";
 import { fail, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 import {
-  decodeStartFailure, didNotStart, probeRunsc, RUNTIME_NAME, signatureOutcome, silentRetryNote, STRICT_NOTE,
+  decodeStartFailure,
+  didNotStart,
+  probeRunsc,
+  RUNTIME_NAME,
+  signatureOutcome,
+  silentRetryNote,
+  STRICT_NOTE,
   strictSidecars,
 } from "./probe.ts";
 import { primaryRunsc } from "../platform/runsc.ts";
@@ -28,9 +34,18 @@ import { isGenericStartError } from "../platform/runsc-debug.ts";
 
 type ContainerdDetection = EngineDetection & { shim: string | null; address: string };
 const det = (ctx: CheckContext) => ctx.facts.engines?.containerd.detection as ContainerdDetection | null | undefined;
-const rc = (ctx: CheckContext): RuleContext => ({ facts: ctx.facts, engine: "containerd", runtime: RUNTIME_NAME, configPath: det(ctx)?.configPath });
-const REGISTER = actionFix("containerd.register-runtime", "Register runsc with containerd and restart it",
-  { kind: "configure", engines: ["containerd"], restart: true }, { confirm: "restarts containerd" });
+const rc = (ctx: CheckContext): RuleContext => ({
+  facts: ctx.facts,
+  engine: "containerd",
+  runtime: RUNTIME_NAME,
+  configPath: det(ctx)?.configPath,
+});
+const REGISTER = actionFix(
+  "containerd.register-runtime",
+  "Register runsc with containerd and restart it",
+  { kind: "configure", engines: ["containerd"], restart: true },
+  { confirm: "restarts containerd" },
+);
 
 export const containerdDaemon: Check = {
   id: "containerd.daemon",
@@ -40,9 +55,21 @@ export const containerdDaemon: Check = {
     const err = ctx.facts.engines?.containerd.error;
     if (err) return fail(`cannot inspect containerd: ${err}`, null);
     if (!d?.installed && !d?.running) return skip("containerd is not installed");
-    const details = [`binary: ${d.binary}`, `config: ${d.configPath} (${d.configSource})`, `address: ${d.address}`, ...d.notes];
+    const details = [
+      `binary: ${d.binary}`,
+      `config: ${d.configPath} (${d.configSource})`,
+      `address: ${d.address}`,
+      ...d.notes,
+    ];
     // Installed but idle (e.g. pulled in by docker.io, which runs its own): nothing uses it now.
-    if (!d.running) return skip(`containerd ${d.version ?? ""} is installed but not running at ${d.address} (start it: ${ctx.facts.systemd ? "systemctl start containerd" : "containerd &"})`.replace("  ", " "), details);
+    if (!d.running)
+      return skip(
+        `containerd ${d.version ?? ""} is installed but not running at ${d.address} (start it: ${ctx.facts.systemd ? "systemctl start containerd" : "containerd &"})`.replace(
+          "  ",
+          " ",
+        ),
+        details,
+      );
     return pass(`containerd ${d.version ?? ""} (pid ${d.pid}) at ${d.address}`.replace("  ", " "), details);
   },
 };
@@ -61,18 +88,31 @@ export const containerdConfig: Check = {
     const faults = ins.faults.filter((f) => !f.code.startsWith("containerd.shim-missing"));
     const errors = faults.filter((f) => f.severity === "error");
     const warnings = faults.filter((f) => f.severity === "warning");
-    const spot = (f: (typeof faults)[number]) => `${f.file}${f.line ? `:${f.line}` : ""}${f.column ? `:${f.column}` : ""}: ${f.message}${f.fix ? ` — ${f.fix}` : ""}`;
+    const spot = (f: (typeof faults)[number]) =>
+      `${f.file}${f.line ? `:${f.line}` : ""}${f.column ? `:${f.column}` : ""}: ${f.message}${f.fix ? ` — ${f.fix}` : ""}`;
     // No version line on containerd 2.x: its own migration, shown as a diff, only with consent (--yes).
-    const migrate = actionFix("containerd.register-runtime",
+    const migrate = actionFix(
+      "containerd.register-runtime",
       "Migrate the config to version 3 with containerd config migrate, register runsc and restart containerd",
       { kind: "configure", engines: ["containerd"], migrate: true, restart: true },
-      { confirm: "rewrites config.toml with containerd config migrate and restarts containerd" });
+      { confirm: "rewrites config.toml with containerd config migrate and restarts containerd" },
+    );
     const fixFor = (code: string) =>
-      code === "containerd.v1-on-2x" ? migrate : /v2-section-in-v3|v3-on-1x|section-in-v/.test(code)
-        ? actionFix("containerd.register-runtime",
-          "Re-register runsc under the plugin path this config version uses (and restart containerd)",
-          { kind: "configure", engines: ["containerd"], restart: true }, { confirm: "restarts containerd" })
-        : { id: "containerd.edit-config", summary: `Fix ${d.configPath} at the spot shown`, command: `$EDITOR ${d.configPath}`, automatic: false };
+      code === "containerd.v1-on-2x"
+        ? migrate
+        : /v2-section-in-v3|v3-on-1x|section-in-v/.test(code)
+          ? actionFix(
+              "containerd.register-runtime",
+              "Re-register runsc under the plugin path this config version uses (and restart containerd)",
+              { kind: "configure", engines: ["containerd"], restart: true },
+              { confirm: "restarts containerd" },
+            )
+          : {
+              id: "containerd.edit-config",
+              summary: `Fix ${d.configPath} at the spot shown`,
+              command: `$EDITOR ${d.configPath}`,
+              automatic: false,
+            };
     if (errors.length) {
       let msg = `${errors.length} problem${errors.length === 1 ? "" : "s"} in ${d.configPath}: ${errors[0].message}`;
       const spots = [...errors, ...warnings].map(spot);
@@ -86,8 +126,16 @@ export const containerdConfig: Check = {
       if (stray) return fail(msg, diagnoseState("containerd-plugin-path", rc(ctx)), spots);
       return fail(msg, { cause: errors.map(spot).join("; "), fix: fixFor(errors[0].code) }, spots);
     }
-    if (warnings.length) return warn(`${warnings[0].message}`, { cause: warnings.map(spot).join("; "), fix: fixFor(warnings[0].code) }, warnings.map(spot));
-    return pass(`${d.configPath} is valid${ins.files.length > 1 ? ` (with ${ins.files.length - 1} imported file${ins.files.length > 2 ? "s" : ""})` : ""}`, [`runtimes declared: ${Object.keys(ins.runtimes).join(", ") || "none"}`]);
+    if (warnings.length)
+      return warn(
+        `${warnings[0].message}`,
+        { cause: warnings.map(spot).join("; "), fix: fixFor(warnings[0].code) },
+        warnings.map(spot),
+      );
+    return pass(
+      `${d.configPath} is valid${ins.files.length > 1 ? ` (with ${ins.files.length - 1} imported file${ins.files.length > 2 ? "s" : ""})` : ""}`,
+      [`runtimes declared: ${Object.keys(ins.runtimes).join(", ") || "none"}`],
+    );
   },
 };
 
@@ -120,13 +168,21 @@ export const containerdRuntime: Check = {
     const declared = e.containerd.inspection?.runtimes[RUNTIME_NAME];
     const dump = e.containerdDump;
     if (!dump?.doc) {
-      if (!declared) return fail(`no "${RUNTIME_NAME}" runtime in ${d.configPath}`, { ...diagnoseCri(ctx), fix: REGISTER });
+      if (!declared)
+        return fail(`no "${RUNTIME_NAME}" runtime in ${d.configPath}`, { ...diagnoseCri(ctx), fix: REGISTER });
       return warn(`cannot verify with \`containerd config dump\`: ${dump?.error ?? "containerd not installed"}`);
     }
     const got = dumpRuntime(dump.doc, RUNTIME_NAME);
     if (!got) {
       const cri = diagnoseCri(ctx);
-      if (declared) return fail(`${d.configPath} declares "${RUNTIME_NAME}" (line ${declared.source.line ?? "?"}), but containerd's merged config does not have it`, { cause: `containerd ignores that table: it sits under a plugin path this config version does not read. ${cri.cause}`, fix: REGISTER });
+      if (declared)
+        return fail(
+          `${d.configPath} declares "${RUNTIME_NAME}" (line ${declared.source.line ?? "?"}), but containerd's merged config does not have it`,
+          {
+            cause: `containerd ignores that table: it sits under a plugin path this config version does not read. ${cri.cause}`,
+            fix: REGISTER,
+          },
+        );
       return fail(`containerd's merged config has no "${RUNTIME_NAME}" runtime`, { ...cri, fix: REGISTER });
     }
     const type = String(got.runtime_type ?? "");
@@ -135,7 +191,11 @@ export const containerdRuntime: Check = {
     const root = hostRootAt(ctx.facts.hostRoot ?? undefined);
     const cfgPath = getPath(got, ["options", "ConfigPath"]) as string | undefined;
     const shimBinary = type === RUNSC_SHIM_TYPE ? declared?.path : null;
-    const files = [{ path: binary, exec: true }, { path: cfgPath, exec: false }, { path: shimBinary, exec: true }];
+    const files = [
+      { path: binary, exec: true },
+      { path: cfgPath, exec: false },
+      { path: shimBinary, exec: true },
+    ];
     const bad = brokenRuntimeFile(files, root);
     if (bad) {
       const match = ["", bad.path] as unknown as RegExpMatchArray;
@@ -146,9 +206,25 @@ export const containerdRuntime: Check = {
     // containerd has no live reload: a config newer than the daemon is not in effect yet.
     if (d.running && d.pid) {
       const started = processStartMs(d.pid);
-      const newest = Math.max(...(e.containerd.inspection?.files ?? []).map((f) => { try { return statSync(root.local(f.path)).mtimeMs; } catch { return 0; } }));
+      const newest = Math.max(
+        ...(e.containerd.inspection?.files ?? []).map((f) => {
+          try {
+            return statSync(root.local(f.path)).mtimeMs;
+          } catch {
+            return 0;
+          }
+        }),
+      );
       if (started !== null && newest > started + 1000) {
-        return fail(`${msg} is configured, but containerd (pid ${d.pid}) started before the config changed`, { cause: "containerd reads its config only at start (it has no reload; SIGHUP makes it exit).", fix: REGISTER, rule: "cri-no-runtime" }, [`config changed ${new Date(newest).toISOString()}, containerd started ${new Date(started).toISOString()}`]);
+        return fail(
+          `${msg} is configured, but containerd (pid ${d.pid}) started before the config changed`,
+          {
+            cause: "containerd reads its config only at start (it has no reload; SIGHUP makes it exit).",
+            fix: REGISTER,
+            rule: "cri-no-runtime",
+          },
+          [`config changed ${new Date(newest).toISOString()}, containerd started ${new Date(started).toISOString()}`],
+        );
       }
     }
     return pass(msg, [`from containerd -c ${d.configPath} config dump`], { runtime: got });
@@ -176,7 +252,11 @@ export const containerdHello: Check = {
     const runtimeArgs: string[] = [];
     if (type === RUNC_SHIM_TYPE) {
       const bin = getPath(rt, ["options", "BinaryName"]);
-      if (typeof bin !== "string" || !bin) return fail(`the "${RUNTIME_NAME}" runtime uses the runc shim without BinaryName: it runs runc, not runsc`, { cause: "runtime_type io.containerd.runc.v2 needs options.BinaryName = <runsc or its wrapper>.", fix: REGISTER });
+      if (typeof bin !== "string" || !bin)
+        return fail(`the "${RUNTIME_NAME}" runtime uses the runc shim without BinaryName: it runs runc, not runsc`, {
+          cause: "runtime_type io.containerd.runc.v2 needs options.BinaryName = <runsc or its wrapper>.",
+          fix: REGISTER,
+        });
       runtimeArgs.push("--runtime", RUNC_SHIM_TYPE, "--runc-binary", bin);
     } else if (type === RUNSC_SHIM_TYPE) {
       runtimeArgs.push("--runtime", RUNSC_SHIM_TYPE);
@@ -250,10 +330,12 @@ export const containerdHello: Check = {
 
 /** runsc's flags as a runsc shim config's [runsc_config] table wants them ("--debug" → debug = "true"). */
 export function withRunscConfig(original: string, debugArgs: string[]): string {
-  const flags: Record<string, string> = Object.fromEntries(debugArgs.map((a) => {
-    const [k, ...v] = a.replace(/^--?/, "").split("=");
-    return [k!, v.length ? v.join("=") : "true"];
-  }));
+  const flags: Record<string, string> = Object.fromEntries(
+    debugArgs.map((a) => {
+      const [k, ...v] = a.replace(/^--?/, "").split("=");
+      return [k!, v.length ? v.join("=") : "true"];
+    }),
+  );
   // Keys the original sets for runsc go: ours replace them (a TOML table may not repeat a key).
   const key = (l: string) => /^\s*"?([\w-]+)"?\s*=/.exec(l)?.[1];
   const lines = original.split("\n").filter((l) => !(key(l) && key(l)! in flags));
@@ -301,7 +383,8 @@ async function oneOffRuntime(ctx: CheckContext, rt: Record<string, any>, type: s
     writeFileSync(path, withRunscConfig(original, flags));
     return ["--runtime", RUNSC_SHIM_TYPE, "--runtime-config-path", path];
   };
-  const describe = (flags: string[]) => `--runtime ${RUNSC_SHIM_TYPE} --runtime-config-path ` +
+  const describe = (flags: string[]) =>
+    `--runtime ${RUNSC_SHIM_TYPE} --runtime-config-path ` +
     `<one-off copy of ${cfg || "the shim config"} with [runsc_config] ${flags.join(" ")}>`;
   const note = `a one-off copy of ${cfg || "the runsc shim's config"} with debug flags`;
   return { runsc, args, remove, describe, note };

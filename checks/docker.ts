@@ -11,7 +11,12 @@ import { DEFAULT_DOCKER_HOST } from "../platform/docker.ts";
 import { sameArgs } from "../platform/engines/daemon-json.ts";
 import { diagnose, diagnoseState, type RuleContext } from "./rules.ts";
 import {
-  decodeStartFailure, didNotStart, probeRunsc, RUNTIME_NAME, silentRetryNote, signatureOutcome,
+  decodeStartFailure,
+  didNotStart,
+  probeRunsc,
+  RUNTIME_NAME,
+  silentRetryNote,
+  signatureOutcome,
 } from "./probe.ts";
 
 export { GVISOR_SIGNATURE, RUNTIME_NAME } from "./probe.ts";
@@ -23,15 +28,33 @@ const NET_MARK = "--- /proc/net/dev ---";
 /** Register runsc with this dockerd (and reload it). */
 const CONFIGURE_DOCKER: FixAction = { kind: "configure", engines: ["docker"] };
 
-const rc = (ctx: CheckContext): Omit<RuleContext, "match"> => ({ facts: ctx.facts, engine: "docker", runtime: RUNTIME_NAME, configPath: ctx.facts.docker.configPath });
+const rc = (ctx: CheckContext): Omit<RuleContext, "match"> => ({
+  facts: ctx.facts,
+  engine: "docker",
+  runtime: RUNTIME_NAME,
+  configPath: ctx.facts.docker.configPath,
+});
 
 function daemonDiagnosis(error: string, systemd: boolean): Diagnosis {
   if (/permission denied/i.test(error)) {
-    return { cause: "This user may not use the Docker socket.", fix: { id: "docker.socket-permission", summary: "Run as root, or add the user to the docker group", command: "sudo gvisor-doctor check  # or: sudo usermod -aG docker $USER", automatic: false } };
+    return {
+      cause: "This user may not use the Docker socket.",
+      fix: {
+        id: "docker.socket-permission",
+        summary: "Run as root, or add the user to the docker group",
+        command: "sudo gvisor-doctor check  # or: sudo usermod -aG docker $USER",
+        automatic: false,
+      },
+    };
   }
   return {
     cause: "dockerd is not running, or DOCKER_HOST points elsewhere.",
-    fix: { id: "docker.start", summary: "Start the Docker daemon", command: systemd ? "sudo systemctl start docker" : "sudo dockerd >/var/log/dockerd.log 2>&1 &", automatic: false },
+    fix: {
+      id: "docker.start",
+      summary: "Start the Docker daemon",
+      command: systemd ? "sudo systemctl start docker" : "sudo dockerd >/var/log/dockerd.log 2>&1 &",
+      automatic: false,
+    },
   };
 }
 
@@ -66,8 +89,10 @@ export const dockerDaemon: Check = {
       return fail(`dockerd runs but the docker CLI is not on PATH, and DOCKER_HOST=${d.host} is not a unix socket`, {
         cause: "Without the CLI the doctor reaches dockerd through the Engine API on a unix socket only.",
         fix: {
-          id: "docker.install-cli", summary: "Install the docker CLI, or point DOCKER_HOST at dockerd's unix socket",
-          command: "sudo apt-get install docker-cli  # or docker.io, docker-ce-cli", automatic: false,
+          id: "docker.install-cli",
+          summary: "Install the docker CLI, or point DOCKER_HOST at dockerd's unix socket",
+          command: "sudo apt-get install docker-cli  # or docker.io, docker-ce-cli",
+          automatic: false,
         },
       });
     }
@@ -78,21 +103,34 @@ export const dockerDaemon: Check = {
     const details = [`host: ${d.host}`, `config: ${d.configPath}`, ...pid, via];
     const rootless = rootlessSocketUnused(facts, options.env);
     if (!d.info && rootless) {
-      return fail(`cannot reach dockerd at ${d.host}: ${d.infoError}`, {
-        cause: `Your rootless dockerd listens at ${rootless}, but DOCKER_HOST is unset and no docker context names it: `
-          + `docker (and gvisor-doctor) talk to ${d.host} instead.`,
-        fix: {
-          id: "docker.rootless-host", summary: "Point docker at your rootless dockerd",
-          command: `export DOCKER_HOST=${rootless}`, automatic: false,
+      return fail(
+        `cannot reach dockerd at ${d.host}: ${d.infoError}`,
+        {
+          cause:
+            `Your rootless dockerd listens at ${rootless}, but DOCKER_HOST is unset and no docker context names it: ` +
+            `docker (and gvisor-doctor) talk to ${d.host} instead.`,
+          fix: {
+            id: "docker.rootless-host",
+            summary: "Point docker at your rootless dockerd",
+            command: `export DOCKER_HOST=${rootless}`,
+            automatic: false,
+          },
         },
-      }, details);
+        details,
+      );
     }
-    if (!d.info) return fail(`cannot reach dockerd at ${d.host}: ${d.infoError}`, daemonDiagnosis(d.infoError ?? "", facts.systemd), details);
+    if (!d.info)
+      return fail(
+        `cannot reach dockerd at ${d.host}: ${d.infoError}`,
+        daemonDiagnosis(d.infoError ?? "", facts.systemd),
+        details,
+      );
     return pass(`Docker ${d.info.serverVersion} at ${d.host}`, details);
   },
 };
 
-const spotOf = (f: { file: string; line?: number; column?: number }) => `${f.file}${f.line ? `:${f.line}${f.column ? `:${f.column}` : ""}` : ""}`;
+const spotOf = (f: { file: string; line?: number; column?: number }) =>
+  `${f.file}${f.line ? `:${f.line}${f.column ? `:${f.column}` : ""}` : ""}`;
 
 export const dockerConfig: Check = {
   id: "docker.config",
@@ -109,19 +147,49 @@ export const dockerConfig: Check = {
     const errors = ins.faults.filter((f) => f.severity === "error");
     const warnings = ins.faults.filter((f) => f.severity === "warning");
     const lines = [...errors, ...warnings].map((f) => `${spotOf(f)}: ${f.message}${f.fix ? ` — ${f.fix}` : ""}`);
-    const managed = ins.files[0].managedBy ? [`managed by ${ins.files[0].managedBy}: change it in its source of truth (configure refuses without --force)`] : [];
-    const running = ctx.facts.docker.info ? "dockerd still runs on the last config it loaded, but will refuse this file on its next start or reload" : "dockerd refuses to start with this file";
+    const managed = ins.files[0].managedBy
+      ? [`managed by ${ins.files[0].managedBy}: change it in its source of truth (configure refuses without --force)`]
+      : [];
+    const running = ctx.facts.docker.info
+      ? "dockerd still runs on the last config it loaded, but will refuse this file on its next start or reload"
+      : "dockerd refuses to start with this file";
     const first = errors[0];
     if (first) {
       const repairable = first.code === "docker.config-repairable";
-      return fail(`${spotOf(first)}: ${first.message}`, {
-        cause: `${running}.${repairable ? " The file is empty, blank or starts with a UTF-8 BOM." : ""}`,
-        fix: repairable
-          ? actionFix("docker.repair-config", `Repair ${file} (a backup is kept) and register runsc`, CONFIGURE_DOCKER)
-          : { id: "docker.edit-config", summary: `Edit ${file} at ${spotOf(first)}${first.fix ? `: ${first.fix}` : ""}`, command: `$EDITOR ${file}`, automatic: false },
-      }, [...lines, ...managed]);
+      return fail(
+        `${spotOf(first)}: ${first.message}`,
+        {
+          cause: `${running}.${repairable ? " The file is empty, blank or starts with a UTF-8 BOM." : ""}`,
+          fix: repairable
+            ? actionFix(
+                "docker.repair-config",
+                `Repair ${file} (a backup is kept) and register runsc`,
+                CONFIGURE_DOCKER,
+              )
+            : {
+                id: "docker.edit-config",
+                summary: `Edit ${file} at ${spotOf(first)}${first.fix ? `: ${first.fix}` : ""}`,
+                command: `$EDITOR ${file}`,
+                automatic: false,
+              },
+        },
+        [...lines, ...managed],
+      );
     }
-    if (warnings.length) return warn(`${spotOf(warnings[0])}: ${warnings[0].message}`, { cause: "dockerd accepts the file, but not the way it reads.", fix: { id: "docker.edit-config", summary: warnings[0].fix ?? `Edit ${file}`, command: `$EDITOR ${file}`, automatic: false } }, [...lines, ...managed]);
+    if (warnings.length)
+      return warn(
+        `${spotOf(warnings[0])}: ${warnings[0].message}`,
+        {
+          cause: "dockerd accepts the file, but not the way it reads.",
+          fix: {
+            id: "docker.edit-config",
+            summary: warnings[0].fix ?? `Edit ${file}`,
+            command: `$EDITOR ${file}`,
+            automatic: false,
+          },
+        },
+        [...lines, ...managed],
+      );
     return pass(`${file} is valid JSON dockerd accepts`, managed);
   },
 };
@@ -138,28 +206,47 @@ export const dockerRuntime: Check = {
     const inFile = e?.inspection?.runtimes[RUNTIME_NAME];
     const loaded = d.info!.runtimes[RUNTIME_NAME];
     const listed = Object.keys(d.info!.runtimes).join(", ");
-    const reload = actionFix("docker.register-runtime", `Reload dockerd so it loads "${RUNTIME_NAME}" from ${file}`,
-      CONFIGURE_DOCKER);
+    const reload = actionFix(
+      "docker.register-runtime",
+      `Reload dockerd so it loads "${RUNTIME_NAME}" from ${file}`,
+      CONFIGURE_DOCKER,
+    );
     if (!loaded && inFile) {
-      return fail(`"${RUNTIME_NAME}" is in ${file} (line ${inFile.source.line ?? "?"}) but dockerd has not loaded it: it was not reloaded since the edit`, {
-        cause: "dockerd reads daemon.json only at start and on reload (SIGHUP / systemctl reload docker).",
-        fix: reload,
-        rule: "runtime-unknown",
-      }, [`docker info runtimes: ${listed}`]);
+      return fail(
+        `"${RUNTIME_NAME}" is in ${file} (line ${inFile.source.line ?? "?"}) but dockerd has not loaded it: it was not reloaded since the edit`,
+        {
+          cause: "dockerd reads daemon.json only at start and on reload (SIGHUP / systemctl reload docker).",
+          fix: reload,
+          rule: "runtime-unknown",
+        },
+        [`docker info runtimes: ${listed}`],
+      );
     }
-    if (!loaded) return fail(`dockerd at ${d.host} does not list a "${RUNTIME_NAME}" runtime (it has: ${listed})`, diagnoseState("runtime-unknown", rc(ctx)), [`docker info runtimes: ${listed}`]);
+    if (!loaded)
+      return fail(
+        `dockerd at ${d.host} does not list a "${RUNTIME_NAME}" runtime (it has: ${listed})`,
+        diagnoseState("runtime-unknown", rc(ctx)),
+        [`docker info runtimes: ${listed}`],
+      );
     const args = loaded.runtimeArgs?.length ? ` ${loaded.runtimeArgs.join(" ")}` : "";
     const msg = `${RUNTIME_NAME} → ${loaded.path}${args}${d.info!.defaultRuntime === RUNTIME_NAME ? " (default runtime)" : ""}`;
     const details = [`default runtime: ${d.info!.defaultRuntime}`, `config: ${file}`];
     if (!inFile) {
-      const flag = (e?.detection as { daemonArgv?: string[] | null } | undefined)?.daemonArgv?.some((a) => a.startsWith("--add-runtime"));
+      const flag = (e?.detection as { daemonArgv?: string[] | null } | undefined)?.daemonArgv?.some((a) =>
+        a.startsWith("--add-runtime"),
+      );
       if (flag) return pass(`${msg} (from dockerd's --add-runtime flag)`, details, loaded);
       const fix = actionFix("docker.register-runtime", `Declare "${RUNTIME_NAME}" in ${file} again`, CONFIGURE_DOCKER);
       const cause = "The file changed since dockerd loaded it; the next restart drops the runtime.";
       return warn(`${msg} is loaded, but ${file} no longer declares it`, { cause, fix }, details, loaded);
     }
     if (inFile.path !== loaded.path || !sameArgs(inFile.args, loaded.runtimeArgs)) {
-      return fail(`dockerd runs "${RUNTIME_NAME}" as ${loaded.path}${args}, but ${file} now says ${inFile.path} ${inFile.args.join(" ")}`.trimEnd(), { cause: "daemon.json was edited and dockerd not reloaded.", fix: reload }, details, loaded);
+      return fail(
+        `dockerd runs "${RUNTIME_NAME}" as ${loaded.path}${args}, but ${file} now says ${inFile.path} ${inFile.args.join(" ")}`.trimEnd(),
+        { cause: "daemon.json was edited and dockerd not reloaded.", fix: reload },
+        details,
+        loaded,
+      );
     }
     return pass(msg, details, loaded);
   },
@@ -175,13 +262,21 @@ export const dockerRuntimePath: Check = {
     const rt = facts.docker.info!.runtimes[RUNTIME_NAME];
     // dockerd resolves a bare name on its own PATH; we can only approximate with the system dirs.
     const path = rt.path.includes("/") ? rt.path : which(rt.path, SYSTEM_BIN_DIRS.join(":"));
-    if (!path) return fail(`"${rt.path}" is not found on dockerd's PATH`, diagnoseState("runtime-path-missing", { ...rc(ctx), match: ["", rt.path] }));
+    if (!path)
+      return fail(
+        `"${rt.path}" is not found on dockerd's PATH`,
+        diagnoseState("runtime-path-missing", { ...rc(ctx), match: ["", rt.path] }),
+      );
     let real: string;
     try {
       real = realpathSync(path);
       if (!statSync(real).isFile()) throw new Error("not a file");
     } catch {
-      const d = diagnose("docker.runtime-path", `error while looking up the specified runtime path: exec: "${path}": stat ${path}: no such file or directory`, rc(ctx))!;
+      const d = diagnose(
+        "docker.runtime-path",
+        `error while looking up the specified runtime path: exec: "${path}": stat ${path}: no such file or directory`,
+        rc(ctx),
+      )!;
       return fail(`${path} does not exist`, d);
     }
     const elf = readElf(real);
@@ -190,11 +285,18 @@ export const dockerRuntimePath: Check = {
     const primary = primaryRunsc(facts.runsc);
     const version = known?.versionText.replace(/^runsc version /, "") ?? "version unknown";
     if (primary && primary.realPath !== real) {
-      return warn(`dockerd uses ${path} (${version}), but runsc on PATH is ${primary.path} (${primary.versionText.replace(/^runsc version /, "")})`, {
-        cause: "Two different runsc binaries: containers run the one in daemon.json, not the one you upgrade or test.",
-        fix: actionFix("docker.register-runtime", `Point the runtime at ${primary.path}`,
-          { kind: "configure", engines: ["docker"], runsc: primary.path }),
-      });
+      return warn(
+        `dockerd uses ${path} (${version}), but runsc on PATH is ${primary.path} (${primary.versionText.replace(/^runsc version /, "")})`,
+        {
+          cause:
+            "Two different runsc binaries: containers run the one in daemon.json, not the one you upgrade or test.",
+          fix: actionFix("docker.register-runtime", `Point the runtime at ${primary.path}`, {
+            kind: "configure",
+            engines: ["docker"],
+            runsc: primary.path,
+          }),
+        },
+      );
     }
     return pass(`${path}${real !== path ? ` → ${real}` : ""} (${version})`);
   },
@@ -238,7 +340,8 @@ async function decodeDockerStart(ctx: CheckContext, failed: Outcome, r: RunResul
   // Without a --network argument `do` would set up a host network for the sandbox: not the question.
   const args = [...rtArgs, ...(rtArgs.some((a) => /^--?network=/.test(a)) ? [] : ["--network=none"]), "do", "true"];
   const via = real !== path ? ` (→ ${real})` : "";
-  const note = "Docker cannot run a one-off runtime: this is `runsc do true` with the runtime's path" +
+  const note =
+    "Docker cannot run a one-off runtime: this is `runsc do true` with the runtime's path" +
     `${via} and arguments, not the container`;
   return decodeStartFailure(failed, r, "docker.hello", rc(ctx), { runsc, args, env, note });
 }
@@ -269,22 +372,30 @@ export const dockerHello: Check = {
     const parsed = parseHelloOutput(r.stdout);
     const data: HelloData = { result: r, ...parsed };
     // What the container said first; docker.signature judges it.
-    return pass(`started and exited (${r.durationMs} ms)`, [...details, `dmesg: ${parsed.dmesg[0]?.trim() ?? "(empty)"}`], data);
+    return pass(
+      `started and exited (${r.durationMs} ms)`,
+      [...details, `dmesg: ${parsed.dmesg[0]?.trim() ?? "(empty)"}`],
+      data,
+    );
   },
 };
 
 export const dockerSignature: Check = {
   id: "docker.signature",
-  title: "The container's kernel is gVisor (dmesg shows \"Starting gVisor\")",
+  title: 'The container\'s kernel is gVisor (dmesg shows "Starting gVisor")',
   requires: { thisMachine: true },
   needs: ["docker.hello"],
   run(ctx) {
     const h = ctx.finding("docker.hello").data as HelloData;
     const rt = ctx.facts.docker.info!.runtimes[RUNTIME_NAME];
-    return signatureOutcome(h.dmesg, {
-      cause: `The "${RUNTIME_NAME}" runtime's path (${rt?.path}) is not runsc.`,
-      fix: actionFix("docker.register-runtime", "Point the runtime at the real runsc", CONFIGURE_DOCKER),
-    }, []);
+    return signatureOutcome(
+      h.dmesg,
+      {
+        cause: `The "${RUNTIME_NAME}" runtime's path (${rt?.path}) is not runsc.`,
+        fix: actionFix("docker.register-runtime", "Point the runtime at the real runsc", CONFIGURE_DOCKER),
+      },
+      [],
+    );
   },
 };
 
@@ -298,10 +409,16 @@ export const dockerNetwork: Check = {
     const args = ctx.facts.docker.info!.runtimes[RUNTIME_NAME]?.runtimeArgs ?? [];
     const mode = args.find((a) => /^--?network=/.test(a))?.replace(/^--?network=/, "") ?? "sandbox";
     const ifaces = h.interfaces.join(", ") || "none";
-    if (mode === "none") return pass(`containers have no network (runtime runs with --network=none); interfaces: ${ifaces}`, ["use --network=host in the runtime arguments to share the host's network, or leave it off where the sandbox network works"]);
+    if (mode === "none")
+      return pass(`containers have no network (runtime runs with --network=none); interfaces: ${ifaces}`, [
+        "use --network=host in the runtime arguments to share the host's network, or leave it off where the sandbox network works",
+      ]);
     if (mode === "host") return pass(`containers share the host's network (--network=host); interfaces: ${ifaces}`);
     if (!h.interfaces.some((i) => i !== "lo")) {
-      return warn(`the sandbox network came up without interfaces (${ifaces})`, { cause: "runsc's network stack started but Docker gave the container no interface (e.g. --network none).", fix: null });
+      return warn(`the sandbox network came up without interfaces (${ifaces})`, {
+        cause: "runsc's network stack started but Docker gave the container no interface (e.g. --network none).",
+        fix: null,
+      });
     }
     return pass(`gVisor's network stack is up (interfaces: ${ifaces})`);
   },

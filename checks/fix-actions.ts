@@ -6,8 +6,15 @@ import { shellQuote } from "../platform/shell.ts";
 import type { Fix, FixAction } from "./types.ts";
 
 /** The order `--fix` applies fixes in: binaries, permissions, each engine's registration, the cluster. */
-const PHASES = ["install", "chmod", "configure:docker", "configure:containerd", "configure:podman", "configure:crio",
-  "kubectl-apply"];
+const PHASES = [
+  "install",
+  "chmod",
+  "configure:docker",
+  "configure:containerd",
+  "configure:podman",
+  "configure:crio",
+  "kubectl-apply",
+];
 
 /** A fix's phase (lower first); actions outside the table (e.g. configure all) come last. */
 export function fixPhase(a: FixAction | undefined): number {
@@ -22,14 +29,21 @@ export function actionArgv(a: FixAction): string[] | null {
   switch (a.kind) {
     case "configure":
       return [
-        "configure", ...a.engines, ...(a.runtimeArgs ?? []).map((x) => `--runtime-arg=${x}`),
-        ...(a.migrate ? ["--migrate"] : []), ...(a.restart ? ["--restart"] : []),
-        ...(a.runsc ? ["--runsc", a.runsc] : []), ...root,
+        "configure",
+        ...a.engines,
+        ...(a.runtimeArgs ?? []).map((x) => `--runtime-arg=${x}`),
+        ...(a.migrate ? ["--migrate"] : []),
+        ...(a.restart ? ["--restart"] : []),
+        ...(a.runsc ? ["--runsc", a.runsc] : []),
+        ...root,
       ];
     case "install":
       return [
-        "install", ...(a.force ? ["--force"] : []), ...(a.prefix ? ["--prefix", a.prefix] : []),
-        ...(a.version ? ["--version", a.version] : []), ...root,
+        "install",
+        ...(a.force ? ["--force"] : []),
+        ...(a.prefix ? ["--prefix", a.prefix] : []),
+        ...(a.version ? ["--version", a.version] : []),
+        ...root,
       ];
     default:
       return null;
@@ -48,8 +62,12 @@ export function actionCommand(a: FixAction, sudo: boolean): string {
 }
 
 /** A fix with this action: `command` and `argv` (the --json contract) are renderings of it. */
-export function actionFix(id: string, summary: string, action: FixAction,
-  extra: { confirm?: string; automatic?: boolean; sudo?: boolean } = {}): Fix {
+export function actionFix(
+  id: string,
+  summary: string,
+  action: FixAction,
+  extra: { confirm?: string; automatic?: boolean; sudo?: boolean } = {},
+): Fix {
   const { sudo, ...rest } = extra;
   const argv = actionArgv(action);
   const command = actionCommand(action, sudo ?? !("hostRoot" in action && action.hostRoot));

@@ -17,9 +17,21 @@ export const hostPlatform: Check = {
     }
     const arch = gvisorArch(facts.arch);
     if (!arch) {
-      return fail(`Linux ${facts.arch} is not supported`, { cause: "gVisor publishes runsc for x86_64 and aarch64 only.", fix: { id: "host.unsupported-arch", summary: "Use an x86_64 or aarch64 machine", command: null, automatic: false } });
+      return fail(`Linux ${facts.arch} is not supported`, {
+        cause: "gVisor publishes runsc for x86_64 and aarch64 only.",
+        fix: {
+          id: "host.unsupported-arch",
+          summary: "Use an x86_64 or aarch64 machine",
+          command: null,
+          automatic: false,
+        },
+      });
     }
-    return pass(`Linux ${arch} (${facts.libc})`, [`kernel ${facts.kernel.release}`, `uid ${facts.user.uid}${facts.user.root ? " (root)" : ""}`, `init: ${facts.systemd ? "systemd" : "not systemd"}`]);
+    return pass(`Linux ${arch} (${facts.libc})`, [
+      `kernel ${facts.kernel.release}`,
+      `uid ${facts.user.uid}${facts.user.root ? " (root)" : ""}`,
+      `init: ${facts.systemd ? "systemd" : "not systemd"}`,
+    ]);
   },
 };
 
@@ -28,7 +40,8 @@ export const hostWsl: Check = {
   title: "Not Windows Subsystem for Linux",
   needs: ["host.platform"],
   run(ctx) {
-    if (ctx.facts.wsl) return warn("this is WSL2: gVisor under WSL is very much unsupported", diagnoseState("wsl", rc(ctx)));
+    if (ctx.facts.wsl)
+      return warn("this is WSL2: gVisor under WSL is very much unsupported", diagnoseState("wsl", rc(ctx)));
     return pass("not WSL");
   },
 };
@@ -60,8 +73,9 @@ export const hostMemlock: Check = {
   run(ctx) {
     const { facts } = ctx;
     const v = facts.kernel.version;
-    const shown = (facts.memlock ?? []).map((m) =>
-      `${m.who}${m.pid ? ` (pid ${m.pid})` : ""}: memlock ${m.soft ?? "unlimited"}`);
+    const shown = (facts.memlock ?? []).map(
+      (m) => `${m.who}${m.pid ? ` (pid ${m.pid})` : ""}: memlock ${m.soft ?? "unlimited"}`,
+    );
     if (!v || !memlockBug(v)) return pass(`kernel ${facts.kernel.release} has no memlock bug`, shown);
     const finite = finiteMemlock(facts).filter((m) => m.who !== "self");
     const bug = `kernel ${facts.kernel.release} has the memlock bug (5.1–5.3.15, 5.4.2, 5.5)`;
@@ -125,8 +139,14 @@ export const hostKvm: Check = {
   title: "KVM platform availability (informational)",
   needs: ["host.platform"],
   run({ facts }) {
-    if (facts.kvm.usable) return pass("/dev/kvm is usable: --platform=kvm is possible (best on bare metal; systrap is usually faster in VMs)");
-    if (facts.kvm.present) return pass("/dev/kvm exists but is not accessible to this user: runsc uses systrap (the default)", ["add the user to the kvm group to use --platform=kvm"]);
+    if (facts.kvm.usable)
+      return pass(
+        "/dev/kvm is usable: --platform=kvm is possible (best on bare metal; systrap is usually faster in VMs)",
+      );
+    if (facts.kvm.present)
+      return pass("/dev/kvm exists but is not accessible to this user: runsc uses systrap (the default)", [
+        "add the user to the kvm group to use --platform=kvm",
+      ]);
     return pass("no /dev/kvm: runsc uses systrap (the default platform)");
   },
 };
@@ -150,9 +170,23 @@ export const hostUserns: Check = {
   run({ facts }) {
     const n = facts.sysctl.maxUserNamespaces;
     if (n === null) return pass("not limited (no user.max_user_namespaces)");
-    const fix = { id: "host.userns", summary: "Allow at least 256 user namespaces", command: "echo 'user.max_user_namespaces = 15000' | sudo tee /etc/sysctl.d/10-gvisor-userns.conf && sudo sysctl --system", automatic: false };
-    if (n < 2) return fail(`user.max_user_namespaces = ${n}: the gofer and the sandbox each need one`, { cause: "runsc creates a user namespace for the sandbox and one for the gofer.", fix });
-    if (n < 256) return warn(`user.max_user_namespaces = ${n} (256+ recommended)`, { cause: "Each sandbox uses user namespaces; a low limit caps how many containers can run.", fix });
+    const fix = {
+      id: "host.userns",
+      summary: "Allow at least 256 user namespaces",
+      command:
+        "echo 'user.max_user_namespaces = 15000' | sudo tee /etc/sysctl.d/10-gvisor-userns.conf && sudo sysctl --system",
+      automatic: false,
+    };
+    if (n < 2)
+      return fail(`user.max_user_namespaces = ${n}: the gofer and the sandbox each need one`, {
+        cause: "runsc creates a user namespace for the sandbox and one for the gofer.",
+        fix,
+      });
+    if (n < 256)
+      return warn(`user.max_user_namespaces = ${n} (256+ recommended)`, {
+        cause: "Each sandbox uses user namespaces; a low limit caps how many containers can run.",
+        fix,
+      });
     return pass(`user.max_user_namespaces = ${n}`);
   },
 };
@@ -163,8 +197,22 @@ export const hostCgroups: Check = {
   needs: ["host.platform"],
   run({ facts }) {
     const v = facts.cgroup.version;
-    if (v === null) return warn("no /sys/fs/cgroup: runsc cannot apply resource limits", { cause: "cgroupfs is not mounted.", fix: { id: "host.mount-cgroups", summary: "Mount cgroup2 at /sys/fs/cgroup", command: "sudo mount -t cgroup2 none /sys/fs/cgroup", automatic: false } });
-    const details = facts.container.inside && v === 2 ? ["inside a container on cgroup v2: if runsc fails with \"cgroup.subtree_control: device or resource busy\", run it with --ignore-cgroups"] : [];
+    if (v === null)
+      return warn("no /sys/fs/cgroup: runsc cannot apply resource limits", {
+        cause: "cgroupfs is not mounted.",
+        fix: {
+          id: "host.mount-cgroups",
+          summary: "Mount cgroup2 at /sys/fs/cgroup",
+          command: "sudo mount -t cgroup2 none /sys/fs/cgroup",
+          automatic: false,
+        },
+      });
+    const details =
+      facts.container.inside && v === 2
+        ? [
+            'inside a container on cgroup v2: if runsc fails with "cgroup.subtree_control: device or resource busy", run it with --ignore-cgroups',
+          ]
+        : [];
     return pass(`cgroup v${v}${facts.systemd ? ", managed by systemd" : ""}`, details);
   },
 };

@@ -33,11 +33,26 @@ export const k8sRuntimeClass: Check = {
     }
     const items = r.value.items ?? [];
     const rc = items.find((i) => i.handler === "runsc");
-    if (rc) return pass(`RuntimeClass "${rc.metadata?.name}" → handler runsc (pods: spec.runtimeClassName: ${rc.metadata?.name})`, [], { kubectl });
-    return fail(`no RuntimeClass has handler runsc${items.length ? ` (found: ${items.map((i) => `${i.metadata?.name}→${i.handler}`).join(", ")})` : ""}`, {
-      cause: "Pods select gVisor with spec.runtimeClassName; the RuntimeClass's handler must equal the runtime name in containerd/CRI-O (runsc).",
-      fix: actionFix("k8s.runtimeclass", "Create the gvisor RuntimeClass (kubectl apply)",
-        { kind: "kubectl-apply", manifest: RUNTIMECLASS_YAML }, { confirm: "creates a RuntimeClass in your cluster" }),
-    }, [], { kubectl });
+    if (rc)
+      return pass(
+        `RuntimeClass "${rc.metadata?.name}" → handler runsc (pods: spec.runtimeClassName: ${rc.metadata?.name})`,
+        [],
+        { kubectl },
+      );
+    return fail(
+      `no RuntimeClass has handler runsc${items.length ? ` (found: ${items.map((i) => `${i.metadata?.name}→${i.handler}`).join(", ")})` : ""}`,
+      {
+        cause:
+          "Pods select gVisor with spec.runtimeClassName; the RuntimeClass's handler must equal the runtime name in containerd/CRI-O (runsc).",
+        fix: actionFix(
+          "k8s.runtimeclass",
+          "Create the gvisor RuntimeClass (kubectl apply)",
+          { kind: "kubectl-apply", manifest: RUNTIMECLASS_YAML },
+          { confirm: "creates a RuntimeClass in your cluster" },
+        ),
+      },
+      [],
+      { kubectl },
+    );
   },
 };

@@ -19,12 +19,20 @@ export const nodeRuntime: Check = {
     const data = { distribution: dist };
     if (running.length) {
       const where = dist
-        ? `; runsc is registered in ${dist.target} (${dist.title} builds its containerd config from it)` : "";
+        ? `; runsc is registered in ${dist.target} (${dist.title} builds its containerd config from it)`
+        : "";
       return pass(`${running.join(" and ")} runs on the node${where}; the runsc runtime is checked below`, [], data);
     }
     return fail(`neither containerd nor CRI-O runs on the node at ${facts.hostRoot}`, {
-      cause: "kubelet starts pods through containerd or CRI-O; with neither running, no RuntimeClass handler (runsc) can be served here, whatever is installed.",
-      fix: { id: "node.start-runtime", summary: "Start the node's container runtime (systemctl start containerd), or check that --host-root names the node's / and the pod has hostPID", command: null, automatic: false },
+      cause:
+        "kubelet starts pods through containerd or CRI-O; with neither running, no RuntimeClass handler (runsc) can be served here, whatever is installed.",
+      fix: {
+        id: "node.start-runtime",
+        summary:
+          "Start the node's container runtime (systemctl start containerd), or check that --host-root names the node's / and the pod has hostPID",
+        command: null,
+        automatic: false,
+      },
     });
   },
 };

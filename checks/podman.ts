@@ -10,14 +10,33 @@ import { brokenRuntimeFile, type RuntimeFile } from "./runtime-files.ts";
 import { actionFix } from "./fix-actions.ts";
 import { fail, pass, skip, warn, type Check, type CheckContext, type Fix, type Outcome } from "./types.ts";
 import {
-  decodeStartFailure, didNotStart, probeRunsc, RUNTIME_NAME, silentRetryNote, signatureOutcome, STRICT_NOTE,
+  decodeStartFailure,
+  didNotStart,
+  probeRunsc,
+  RUNTIME_NAME,
+  silentRetryNote,
+  signatureOutcome,
+  STRICT_NOTE,
   strictSidecars,
 } from "./probe.ts";
 
 /** containers/common's built-in [engine.runtimes] runsc paths. */
-export const PODMAN_BUILTIN_RUNSC = ["/usr/bin/runsc", "/usr/sbin/runsc", "/usr/local/bin/runsc", "/usr/local/sbin/runsc", "/bin/runsc", "/sbin/runsc", "/run/current-system/sw/bin/runsc"];
+export const PODMAN_BUILTIN_RUNSC = [
+  "/usr/bin/runsc",
+  "/usr/sbin/runsc",
+  "/usr/local/bin/runsc",
+  "/usr/local/sbin/runsc",
+  "/bin/runsc",
+  "/sbin/runsc",
+  "/run/current-system/sw/bin/runsc",
+];
 
-const rc = (ctx: CheckContext, engine: "podman" | "crio"): RuleContext => ({ facts: ctx.facts, engine, runtime: RUNTIME_NAME, configPath: ctx.facts.engines?.[engine].detection?.configPath });
+const rc = (ctx: CheckContext, engine: "podman" | "crio"): RuleContext => ({
+  facts: ctx.facts,
+  engine,
+  runtime: RUNTIME_NAME,
+  configPath: ctx.facts.engines?.[engine].detection?.configPath,
+});
 /** The runtime names a file that is missing or not executable: fail as the engine will, with the rule. */
 function brokenRuntime(ctx: CheckContext, engine: "podman" | "crio", label: string, files: RuntimeFile[]) {
   const bad = brokenRuntimeFile(files, hostRootAt(ctx.facts.hostRoot ?? undefined));
@@ -27,8 +46,11 @@ function brokenRuntime(ctx: CheckContext, engine: "podman" | "crio", label: stri
   return fail(`${label}, but ${bad.path} ${bad.problem}`, d);
 }
 
-const register = (engine: "podman" | "crio") => actionFix(`${engine}.register-runtime`,
-  `Register runsc with ${engine === "crio" ? "CRI-O" : "Podman"}`, { kind: "configure", engines: [engine] });
+const register = (engine: "podman" | "crio") =>
+  actionFix(`${engine}.register-runtime`, `Register runsc with ${engine === "crio" ? "CRI-O" : "Podman"}`, {
+    kind: "configure",
+    engines: [engine],
+  });
 
 export const podmanRuntime: Check = {
   id: "podman.runtime",
@@ -49,7 +71,16 @@ export const podmanRuntime: Check = {
     }
     const ins = e.inspection!;
     const bad = ins.faults.filter((f) => f.severity === "error");
-    if (bad.length) return fail(`${bad[0].file}: ${bad[0].message}`, { cause: "Podman refuses to start with an invalid containers.conf.", fix: { id: "podman.edit-config", summary: `Fix ${bad[0].file}`, command: `$EDITOR ${bad[0].file}`, automatic: false } });
+    if (bad.length)
+      return fail(`${bad[0].file}: ${bad[0].message}`, {
+        cause: "Podman refuses to start with an invalid containers.conf.",
+        fix: {
+          id: "podman.edit-config",
+          summary: `Fix ${bad[0].file}`,
+          command: `$EDITOR ${bad[0].file}`,
+          automatic: false,
+        },
+      });
     const rt = ins.runtimes[RUNTIME_NAME];
     const files = ins.files.filter((f) => f.exists).map((f) => f.path);
     // Podman runs the first path of the list that exists; when none does, it falls back to its
@@ -59,21 +90,35 @@ export const podmanRuntime: Check = {
     const label = `${RUNTIME_NAME} → ${named ?? rt?.path} (${rt?.source.file})`;
     const broken = rt && brokenRuntime(ctx, "podman", label, [{ path: named ?? rt.path, exec: true }]);
     if (broken) return broken;
-    if (rt) return pass(`${RUNTIME_NAME} → ${rt.path}${rt.args.length ? ` ${rt.args.join(" ")}` : ""} (${rt.source.file})`, [`config files: ${files.join(", ") || "none"}`], { path: rt.path, declared: true });
+    if (rt)
+      return pass(
+        `${RUNTIME_NAME} → ${rt.path}${rt.args.length ? ` ${rt.args.join(" ")}` : ""} (${rt.source.file})`,
+        [`config files: ${files.join(", ") || "none"}`],
+        { path: rt.path, declared: true },
+      );
     const builtin = PODMAN_BUILTIN_RUNSC.find((p) => existsSync(p));
     if (builtin) {
-      return warn(`not configured; Podman's built-in runtime list finds ${builtin}, without runtime flags`, {
-        cause: "`podman --runtime runsc` works through Podman's defaults, but flags this host may need (network=none) cannot be added there.",
-        fix: register("podman"),
-      }, [`config files: ${files.join(", ") || "none"}`], { path: builtin, declared: false });
+      return warn(
+        `not configured; Podman's built-in runtime list finds ${builtin}, without runtime flags`,
+        {
+          cause:
+            "`podman --runtime runsc` works through Podman's defaults, but flags this host may need (network=none) cannot be added there.",
+          fix: register("podman"),
+        },
+        [`config files: ${files.join(", ") || "none"}`],
+        { path: builtin, declared: false },
+      );
     }
-    return fail(`no "${RUNTIME_NAME}" runtime in ${files.join(", ") || "containers.conf"}, and runsc is not on Podman's built-in paths`, { cause: "`podman --runtime runsc` fails: Podman cannot find the runtime.", fix: register("podman") });
+    return fail(
+      `no "${RUNTIME_NAME}" runtime in ${files.join(", ") || "containers.conf"}, and runsc is not on Podman's built-in paths`,
+      { cause: "`podman --runtime runsc` fails: Podman cannot find the runtime.", fix: register("podman") },
+    );
   },
 };
 
 /** The runsc flags a register-runtime fix adds (podman spelling: "ignore-cgroups"). */
-const flagsOf = (fix: Fix | null | undefined): string[] => fix?.id !== "podman.register-runtime" ? []
-  : fix.action?.kind === "configure" ? fix.action.runtimeArgs ?? [] : [];
+const flagsOf = (fix: Fix | null | undefined): string[] =>
+  fix?.id !== "podman.register-runtime" ? [] : fix.action?.kind === "configure" ? (fix.action.runtimeArgs ?? []) : [];
 
 /** How many flags the probe adds, one failure at a time, before it gives up (cgroups, network, one spare). */
 const MAX_PROBED_FLAGS = 3;
@@ -137,9 +182,11 @@ export const podmanHello: Check = {
       // It runs under gVisor only with the probed flags: fail as first seen, with one fix for all of them.
       const summary = `Run ${RUNTIME_NAME} with ${probed.join(", ")} (each proven by a probe: ${rules.join(", ")})`;
       const fix = registerFix(rc(ctx, "podman"), summary, probed);
-      return fail(`${first.message}; it runs under gVisor with --runtime-flag ${probed.join(" --runtime-flag ")}`,
+      return fail(
+        `${first.message}; it runs under gVisor with --runtime-flag ${probed.join(" --runtime-flag ")}`,
         { ...first.diagnosis!, cause: causes.join(" Then: "), fix },
-        [...details, ...(ok.details ?? []).filter((d) => !details.includes(d))]);
+        [...details, ...(ok.details ?? []).filter((d) => !details.includes(d))],
+      );
     }
   },
 };
@@ -153,19 +200,38 @@ export const crioRuntime: Check = {
     if (!e?.detection?.installed && !e?.detection?.running) return skip("CRI-O is not installed");
     const ins = e.inspection!;
     const bad = ins.faults.filter((f) => f.severity === "error");
-    if (bad.length) return fail(`${bad[0].file}: ${bad[0].message}`, { cause: "CRI-O refuses an invalid config.", fix: { id: "crio.edit-config", summary: `Fix ${bad[0].file}`, command: `$EDITOR ${bad[0].file}`, automatic: false } });
+    if (bad.length)
+      return fail(`${bad[0].file}: ${bad[0].message}`, {
+        cause: "CRI-O refuses an invalid config.",
+        fix: {
+          id: "crio.edit-config",
+          summary: `Fix ${bad[0].file}`,
+          command: `$EDITOR ${bad[0].file}`,
+          automatic: false,
+        },
+      });
     const rt = ins.runtimes[RUNTIME_NAME];
     if (!rt) {
-      const files = ins.files.filter((f) => f.exists).map((f) => f.path).join(", ") || e.detection!.configPath;
-      const fix = actionFix("crio.register-runtime",
+      const files =
+        ins.files
+          .filter((f) => f.exists)
+          .map((f) => f.path)
+          .join(", ") || e.detection!.configPath;
+      const fix = actionFix(
+        "crio.register-runtime",
         "Add the CRI-O drop-in (99-gvisor.conf) and runsc.toml, then restart CRI-O",
-        { kind: "configure", engines: ["crio"], restart: true }, { confirm: "restarts CRI-O" });
+        { kind: "configure", engines: ["crio"], restart: true },
+        { confirm: "restarts CRI-O" },
+      );
       const cause = "Pods with a RuntimeClass handler runsc fail: CRI-O does not know the handler.";
       return fail(`no [crio.runtime.runtimes.${RUNTIME_NAME}] in ${files}`, { cause, fix });
     }
     const raw = (rt.raw ?? {}) as Record<string, unknown>;
     const str = (v: unknown) => (typeof v === "string" ? v : null);
-    const files = [{ path: str(raw.runtime_path), exec: true }, { path: str(raw.runtime_config_path), exec: false }];
+    const files = [
+      { path: str(raw.runtime_path), exec: true },
+      { path: str(raw.runtime_config_path), exec: false },
+    ];
     const label = `${RUNTIME_NAME} → ${str(raw.runtime_path) ?? rt.path} (${rt.source.file})`;
     const broken = brokenRuntime(ctx, "crio", label, files);
     if (broken) return broken;

@@ -3,7 +3,13 @@
 // rules table (else shown verbatim), a run is judged by gVisor's dmesg signature.
 import { failureText, type RunResult } from "../platform/spawn.ts";
 import { existsSync } from "node:fs";
-import { GVISOR_SIGNATURE, inspectRunsc, primaryRunsc, readsWrongGoroutineId, type RunscBinary } from "../platform/runsc.ts";
+import {
+  GVISOR_SIGNATURE,
+  inspectRunsc,
+  primaryRunsc,
+  readsWrongGoroutineId,
+  type RunscBinary,
+} from "../platform/runsc.ts";
 import { isGenericStartError, logKind, rerunWithDebug, withDebugLogs } from "../platform/runsc-debug.ts";
 import { diagnose, diagnoseState, RULES, unknownError, type RuleContext } from "./rules.ts";
 import { fail, pass, type CheckContext, type Diagnosis, type Outcome } from "./types.ts";
@@ -17,12 +23,21 @@ export function silentRetryNote(first: RunResult): string {
 }
 
 /** The probe did not start: the rule that matches its error, else the error and the command. */
-export function didNotStart(checkId: string, r: RunResult, cmd: string, rc: RuleContext, details: string[], what = "the container"): Outcome {
+export function didNotStart(
+  checkId: string,
+  r: RunResult,
+  cmd: string,
+  rc: RuleContext,
+  details: string[],
+  what = "the container",
+): Outcome {
   const text = `${r.stderr}\n${r.stdout}`;
   // A wordless exit 2 (the Go runtime's crash code) from a runsc known to panic at random: that panic.
   const known = primaryRunsc(rc.facts.runsc ?? []);
   const crashed = !text.trim() && r.code === 2 && !!known && readsWrongGoroutineId(known);
-  const d = (crashed ? diagnoseState("runsc-goroutine-panic", rc) : null) ?? diagnose(checkId, text, rc) ??
+  const d =
+    (crashed ? diagnoseState("runsc-goroutine-panic", rc) : null) ??
+    diagnose(checkId, text, rc) ??
     unknownError(cmd, text.trim() ? text : failureText(r));
   // A failure with no words ("exit 2"): say so, and where the words are.
   const silent = text.trim() ? [] : [`the command printed nothing; ${daemonLogHint(rc)}`];
@@ -43,10 +58,22 @@ export function daemonLogHint(rc: Pick<RuleContext, "engine" | "facts">): string
 }
 
 /** The probe ran: its dmesg must show gVisor's signature, or it ran under something else. */
-export function signatureOutcome(dmesg: string[], notGvisor: Diagnosis, details: string[], durationMs?: number): Outcome {
+export function signatureOutcome(
+  dmesg: string[],
+  notGvisor: Diagnosis,
+  details: string[],
+  durationMs?: number,
+): Outcome {
   const sig = dmesg.find((l) => l.includes(GVISOR_SIGNATURE));
-  if (!sig) return fail(`the container ran, but not under gVisor: dmesg says "${dmesg[0]?.trim() ?? ""}"`, notGvisor, [...details, ...dmesg.slice(0, 3)]);
-  return pass(`dmesg shows "${sig.trim()}"${durationMs === undefined ? "" : ` (${durationMs} ms)`}`, [...details, `dmesg: ${sig.trim()}`]);
+  if (!sig)
+    return fail(`the container ran, but not under gVisor: dmesg says "${dmesg[0]?.trim() ?? ""}"`, notGvisor, [
+      ...details,
+      ...dmesg.slice(0, 3),
+    ]);
+  return pass(`dmesg shows "${sig.trim()}"${durationMs === undefined ? "" : ` (${durationMs} ms)`}`, [
+    ...details,
+    `dmesg: ${sig.trim()}`,
+  ]);
 }
 
 /**
@@ -92,7 +119,11 @@ export interface DebugRerun {
  * sandbox's own logs is matched against the rules, and the decisive lines go into the details.
  */
 export async function decodeStartFailure(
-  failed: Outcome, r: RunResult, checkId: string, rc: RuleContext, rerun: DebugRerun,
+  failed: Outcome,
+  r: RunResult,
+  checkId: string,
+  rc: RuleContext,
+  rerun: DebugRerun,
 ): Promise<Outcome> {
   if (failed.status !== "fail" || !isGenericStartError(`${r.stderr}\n${r.stdout}`)) return failed;
   // The engine's runsc does not even print its version (e.g. it panics in an init function): a

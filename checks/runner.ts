@@ -13,7 +13,8 @@ export interface Selection {
 
 const DEFAULT_TIMEOUT_MS = 20_000;
 
-export const matchesId = (id: string, pattern: string) => id === pattern || id.startsWith(pattern.endsWith(".") ? pattern : `${pattern}.`);
+export const matchesId = (id: string, pattern: string) =>
+  id === pattern || id.startsWith(pattern.endsWith(".") ? pattern : `${pattern}.`);
 
 /** Unknown ids in --only/--skip are usage errors; returns the offending patterns. */
 export function unknownPatterns(catalog: Check[], patterns: string[]): string[] {
@@ -41,7 +42,8 @@ function skipReason(check: Check, facts: HostFacts, opts: CheckOptions, sel: Sel
   if (r.network && opts.offline) return "skipped by --offline (needs the network)";
   if (r.root && !facts.user.root) return "needs root: run it with sudo";
   if (r.hostRootOnly && !facts.hostRoot) return "only with --host-root (a Kubernetes node mounted at DIR)";
-  if (r.thisMachine && facts.hostRoot) return "not checked with --host-root (it looks at the machine gvisor-doctor runs on; k8s check proves pods run under gVisor)";
+  if (r.thisMachine && facts.hostRoot)
+    return "not checked with --host-root (it looks at the machine gvisor-doctor runs on; k8s check proves pods run under gVisor)";
   return null;
 }
 
@@ -67,7 +69,12 @@ export function asInvokingUser(fix: Fix | null, facts: HostFacts): Fix | null {
   return fix?.action && userOwnedFix(fix, facts) ? withAction(fix, fix.action, false) : fix;
 }
 
-export async function runChecks(catalog: Check[], facts: HostFacts, opts: CheckOptions, sel: Selection = {}): Promise<Finding[]> {
+export async function runChecks(
+  catalog: Check[],
+  facts: HostFacts,
+  opts: CheckOptions,
+  sel: Selection = {},
+): Promise<Finding[]> {
   const checks = selectChecks(catalog, sel);
   const byId = new Map(checks.map((c) => [c.id, c]));
   const results = new Map<string, Promise<Finding>>();
@@ -89,8 +96,12 @@ export async function runChecks(catalog: Check[], facts: HostFacts, opts: CheckO
       status: o.status,
       message: o.message,
       details: o.details ?? [],
-      diagnosis: o.diagnosis && facts.hostRoot ? { ...o.diagnosis, fix: onNode(o.diagnosis.fix, facts.hostRoot) }
-        : o.diagnosis ? { ...o.diagnosis, fix: asInvokingUser(o.diagnosis.fix, facts) } : null,
+      diagnosis:
+        o.diagnosis && facts.hostRoot
+          ? { ...o.diagnosis, fix: onNode(o.diagnosis.fix, facts.hostRoot) }
+          : o.diagnosis
+            ? { ...o.diagnosis, fix: asInvokingUser(o.diagnosis.fix, facts) }
+            : null,
       durationMs: Math.round(performance.now() - started),
       ...(o.data !== undefined ? { data: o.data } : {}),
     });
@@ -99,7 +110,10 @@ export async function runChecks(catalog: Check[], facts: HostFacts, opts: CheckO
     const needed = await Promise.all((check.needs ?? []).filter((n) => byId.has(n)).map(findingOf));
     const blocked = needed.find((f) => f.status === "fail" || f.status === "skip");
     if (blocked) {
-      return finish({ status: "skip", message: `needs ${blocked.id} (${blocked.status === "fail" ? "failed" : "skipped"})` });
+      return finish({
+        status: "skip",
+        message: `needs ${blocked.id} (${blocked.status === "fail" ? "failed" : "skipped"})`,
+      });
     }
     const done = new Map(needed.map((f) => [f.id, f]));
     const ac = new AbortController();
@@ -111,7 +125,15 @@ export async function runChecks(catalog: Check[], facts: HostFacts, opts: CheckO
         resolve({
           status: "fail",
           message: `did not finish within ${Math.round(timeoutMs / 1000)} s`,
-          diagnosis: { cause: "The check timed out; the probe it runs hung or the host is overloaded.", fix: { id: "rerun-verbose", summary: "Re-run this check with -v to see the command that hung", command: `gvisor-doctor check --only ${check.id} -v`, automatic: false } },
+          diagnosis: {
+            cause: "The check timed out; the probe it runs hung or the host is overloaded.",
+            fix: {
+              id: "rerun-verbose",
+              summary: "Re-run this check with -v to see the command that hung",
+              command: `gvisor-doctor check --only ${check.id} -v`,
+              automatic: false,
+            },
+          },
         });
       }, timeoutMs);
     });
@@ -138,7 +160,10 @@ export async function runChecks(catalog: Check[], facts: HostFacts, opts: CheckO
         status: "fail",
         message: `check crashed: ${err?.message ?? String(e)}`,
         details: err?.stack ? err.stack.split("\n").slice(0, 6) : [],
-        diagnosis: { cause: "A bug in gvisor-doctor: this check threw instead of reporting.", fix: { id: "report-bug", summary: "Report it with the output of -v --json", command: null, automatic: false } },
+        diagnosis: {
+          cause: "A bug in gvisor-doctor: this check threw instead of reporting.",
+          fix: { id: "report-bug", summary: "Report it with the output of -v --json", command: null, automatic: false },
+        },
       });
     } finally {
       clearTimeout(timer);

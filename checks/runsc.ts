@@ -17,7 +17,8 @@ import { describeTrust } from "../platform/release/trust.ts";
 /** The trust level gvisor-doctor recorded when it installed this runsc (state.json of its prefix). */
 function trustOfLive(realPath: string): string {
   const ours = installedReleaseOf(realPath);
-  if (!ours) return "unknown: not installed by gvisor-doctor ('gvisor-doctor install --verify signed' gets the signed level)";
+  if (!ours)
+    return "unknown: not installed by gvisor-doctor ('gvisor-doctor install --verify signed' gets the signed level)";
   try {
     return describeTrust(readState(layoutFor(ours.prefix)).versions[ours.version]?.trust);
   } catch {
@@ -37,17 +38,38 @@ export const runscBinary: Check = {
   run(ctx) {
     const { facts } = ctx;
     const r = primaryRunsc(facts.runsc);
-    if (!r) return fail("runsc not found on PATH or in /usr/local/bin, /usr/bin, /usr/sbin, /bin, /sbin", { cause: "gVisor is not installed on this host.", fix: installFix(ctx, "Install gVisor (runsc, its shim and sidecars) for this host") });
+    if (!r)
+      return fail("runsc not found on PATH or in /usr/local/bin, /usr/bin, /usr/sbin, /bin, /sbin", {
+        cause: "gVisor is not installed on this host.",
+        fix: installFix(ctx, "Install gVisor (runsc, its shim and sidecars) for this host"),
+      });
     const others = facts.runsc.filter((o) => o !== r).map((o) => `also found: ${where(o)} (${o.versionText})`);
     if (!r.elf) {
-      return fail(`${where(r)} is not an ELF executable`, { cause: "The file is not a Linux program: often an HTML or XML error page saved by a failed download.", fix: installFix(ctx, "Reinstall runsc from a verified download", { force: true }) }, others);
+      return fail(
+        `${where(r)} is not an ELF executable`,
+        {
+          cause: "The file is not a Linux program: often an HTML or XML error page saved by a failed download.",
+          fix: installFix(ctx, "Reinstall runsc from a verified download", { force: true }),
+        },
+        others,
+      );
     }
     const want = gvisorArch(facts.arch);
     if (r.elf.arch !== want) {
-      return fail(`${where(r)} is built for ${r.elf.arch}, this host is ${facts.arch}`, { cause: "A runsc for another CPU architecture fails with \"exec format error\".", fix: installFix(ctx, `Reinstall runsc for ${facts.arch}`, { force: true }) }, others);
+      return fail(
+        `${where(r)} is built for ${r.elf.arch}, this host is ${facts.arch}`,
+        {
+          cause: 'A runsc for another CPU architecture fails with "exec format error".',
+          fix: installFix(ctx, `Reinstall runsc for ${facts.arch}`, { force: true }),
+        },
+        others,
+      );
     }
     if (!r.versionOk) {
-      const d = diagnose("runsc.binary", r.versionText, rc(ctx)) ?? { cause: "`runsc --version` failed; the binary is damaged or not executable.", fix: installFix(ctx, "Reinstall runsc", { force: true }) };
+      const d = diagnose("runsc.binary", r.versionText, rc(ctx)) ?? {
+        cause: "`runsc --version` failed; the binary is damaged or not executable.",
+        fix: installFix(ctx, "Reinstall runsc", { force: true }),
+      };
       return fail(`${where(r)} does not run: ${r.versionText}`, d, others);
     }
     const details = [`path: ${where(r)}`, `version: ${r.versionText}`, `trust: ${trustOfLive(r.realPath)}`, ...others];
@@ -62,9 +84,17 @@ export const runscPermissions: Check = {
   run(ctx) {
     const r = theRunsc(ctx);
     const bad = r.permissions.filter((p) => !p.worldOk);
-    if (bad.length === 0) return pass(`${r.realPath}${r.sidecars.length ? ", gvisor-bin/" : ""} and every parent directory are world-readable and executable`);
+    if (bad.length === 0)
+      return pass(
+        `${r.realPath}${r.sidecars.length ? ", gvisor-bin/" : ""} and every parent directory are world-readable and executable`,
+      );
     const d = diagnoseState("sandbox-permissions", rc(ctx));
-    return fail(`not accessible to the sandbox user: ${bad.map((b) => `${b.path} (${b.mode})`).join(", ")}`, d, [`manual fix: sudo chmod a+rx ${bad.map((b) => b.path).join(" ")}`], bad);
+    return fail(
+      `not accessible to the sandbox user: ${bad.map((b) => `${b.path} (${b.mode})`).join(", ")}`,
+      d,
+      [`manual fix: sudo chmod a+rx ${bad.map((b) => b.path).join(" ")}`],
+      bad,
+    );
   },
 };
 
@@ -79,15 +109,22 @@ export const runscVersion: Check = {
     const r = theRunsc(ctx);
     const v = r.version;
     const upgrade = installFix(ctx, "Install the current gVisor release");
-    if (!v) return warn(`unrecognised version "${r.versionText}" (an unstamped or development build)`, { cause: "Without a release label, gvisor-doctor cannot tell its age or match sidecars to it.", fix: upgrade });
+    if (!v)
+      return warn(`unrecognised version "${r.versionText}" (an unstamped or development build)`, {
+        cause: "Without a release label, gvisor-doctor cannot tell its age or match sidecars to it.",
+        fix: upgrade,
+      });
     const age = gvisorAgeDays(v);
     const details = [`released ${v.date.slice(0, 4)}-${v.date.slice(4, 6)}-${v.date.slice(6)} (${age} days ago)`];
     if (r.goVersion) details.push(`built with ${r.goVersion}`);
     // Not a matter of age: this build crashes sandboxes at random. A warning, not a failure: --fix does not
     // swap a distribution's runsc for a download unasked; a probe that hits the crash fails (and --fix does).
     if (readsWrongGoroutineId(r)) {
-      return warn(`${v.raw} was built with ${r.goVersion}, which its release predates: its sandboxes crash at random`,
-        diagnoseState("runsc-go-toolchain", rc(ctx)), details);
+      return warn(
+        `${v.raw} was built with ${r.goVersion}, which its release predates: its sandboxes crash at random`,
+        diagnoseState("runsc-go-toolchain", rc(ctx)),
+        details,
+      );
     }
     let newer: string | null = null;
     if (!ctx.options.offline) {
@@ -97,12 +134,31 @@ export const runscVersion: Check = {
         if (compareGvisor(latest.version, v) > 0) newer = latest.version.raw;
       } else details.push(`could not check for a newer release: ${latest.error}`);
     } else details.push("newer-release lookup skipped (--offline)");
-    const kind = v.distro ? "a distribution build" : v.isRelease ? "a release" : `a development build ${v.commits} commits after release ${v.date}.${v.point}`;
+    const kind = v.distro
+      ? "a distribution build"
+      : v.isRelease
+        ? "a release"
+        : `a development build ${v.commits} commits after release ${v.date}.${v.point}`;
     if (newer) {
-      const fix = actionFix("runsc.install", upgrade.summary, { kind: "install", version: newer.replace(/^release-/, "") });
-      return warn(`${v.raw} is ${kind}; ${newer} is available`, { cause: "A newer gVisor release exists.", fix }, details);
+      const fix = actionFix("runsc.install", upgrade.summary, {
+        kind: "install",
+        version: newer.replace(/^release-/, ""),
+      });
+      return warn(
+        `${v.raw} is ${kind}; ${newer} is available`,
+        { cause: "A newer gVisor release exists.", fix },
+        details,
+      );
     }
-    if (age > STALE_DAYS) return warn(`${v.raw} is ${kind} from ${age} days ago`, { cause: `runsc is more than ${STALE_DAYS} days old: it lacks security fixes and features current engines expect.`, fix: upgrade }, details);
+    if (age > STALE_DAYS)
+      return warn(
+        `${v.raw} is ${kind} from ${age} days ago`,
+        {
+          cause: `runsc is more than ${STALE_DAYS} days old: it lacks security fixes and features current engines expect.`,
+          fix: upgrade,
+        },
+        details,
+      );
     return pass(`${v.raw} (${kind}, ${age} days old)`, details);
   },
 };
@@ -138,7 +194,9 @@ export const runscSidecars: Check = {
     }
     if (!expected.length) {
       if (r.sidecars.length) return pass(`${r.sidecars.length} sidecars in ${dir}`);
-      return pass(`not needed: ${v ? `release ${v.date} predates the sidecar layout (${SIDECARS_SINCE})` : "unknown release"}`);
+      return pass(
+        `not needed: ${v ? `release ${v.date} predates the sidecar layout (${SIDECARS_SINCE})` : "unknown release"}`,
+      );
     }
     return pass(`${r.sidecars.length} sidecars in ${dir}, release ${v!.raw}: ${expected.join(", ")}`);
   },
@@ -155,16 +213,25 @@ export const runscShim: Check = {
     if (det.shim) return pass(det.shim);
     // containerd can also run runsc through the runc shim (runtime_type io.containerd.runc.v2 + BinaryName).
     const rt = cd?.inspection?.runtimes.runsc;
-    if (rt && rt.type !== "io.containerd.runsc.v1") return pass(`not needed: containerd runs runsc through ${rt.type ?? "the runc shim"} (BinaryName ${rt.path})`);
+    if (rt && rt.type !== "io.containerd.runsc.v1")
+      return pass(`not needed: containerd runs runsc through ${rt.type ?? "the runc shim"} (BinaryName ${rt.path})`);
     const d = diagnoseState("shim-missing", rc(ctx));
-    if (rt) return fail("containerd's runsc runtime uses io.containerd.runsc.v1, but containerd-shim-runsc-v1 is not where containerd looks", d, det.notes);
-    return warn("containerd-shim-runsc-v1 is not on containerd's PATH nor next to containerd", d, [...det.notes, "`gvisor-doctor configure containerd` falls back to the runc shim with BinaryName=<runsc> when the shim is missing"]);
+    if (rt)
+      return fail(
+        "containerd's runsc runtime uses io.containerd.runsc.v1, but containerd-shim-runsc-v1 is not where containerd looks",
+        d,
+        det.notes,
+      );
+    return warn("containerd-shim-runsc-v1 is not on containerd's PATH nor next to containerd", d, [
+      ...det.notes,
+      "`gvisor-doctor configure containerd` falls back to the runc shim with BinaryName=<runsc> when the shim is missing",
+    ]);
   },
 };
 
 export const runscSmoke: Check = {
   id: "runsc.smoke",
-  title: "A sandbox starts (runsc do dmesg shows \"Starting gVisor\")",
+  title: 'A sandbox starts (runsc do dmesg shows "Starting gVisor")',
   needs: ["runsc.binary"],
   requires: { containers: true, thisMachine: true },
   timeoutMs: 45_000,

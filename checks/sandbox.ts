@@ -16,6 +16,10 @@ export const sandboxSelf: Check = {
       `uname -r: ${e.kernelRelease}`,
     ];
     if (g.inside) return pass(`inside gVisor (${g.tells.join(", ")})`, details, g);
-    return pass(`not inside gVisor${facts.container.inside ? ` (in a container: ${facts.container.tells.join(", ")})` : ""}`, details, g);
+    return pass(
+      `not inside gVisor${facts.container.inside ? ` (in a container: ${facts.container.tells.join(", ")})` : ""}`,
+      details,
+      g,
+    );
   },
 };

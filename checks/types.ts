@@ -130,7 +130,22 @@ export interface Check {
   run(ctx: CheckContext): Promise<Outcome> | Outcome;
 }
 
-export const pass = (message: string, details: string[] = [], data?: unknown): Outcome => ({ status: "pass", message, details, data });
-export const warn = (message: string, diagnosis: Diagnosis | null = null, details: string[] = [], data?: unknown): Outcome => ({ status: "warn", message, details, diagnosis, data });
-export const fail = (message: string, diagnosis: Diagnosis | null, details: string[] = [], data?: unknown): Outcome => ({ status: "fail", message, details, diagnosis, data });
+export const pass = (message: string, details: string[] = [], data?: unknown): Outcome => ({
+  status: "pass",
+  message,
+  details,
+  data,
+});
+export const warn = (
+  message: string,
+  diagnosis: Diagnosis | null = null,
+  details: string[] = [],
+  data?: unknown,
+): Outcome => ({ status: "warn", message, details, diagnosis, data });
+export const fail = (
+  message: string,
+  diagnosis: Diagnosis | null,
+  details: string[] = [],
+  data?: unknown,
+): Outcome => ({ status: "fail", message, details, diagnosis, data });
 export const skip = (message: string, details: string[] = []): Outcome => ({ status: "skip", message, details });

@@ -27,8 +27,8 @@ export function contextHost(env: NodeJS.ProcessEnv): string | null {
   const dir = env.DOCKER_CONFIG || (env.HOME ? join(env.HOME, ".docker") : null);
   if (!dir) return null;
   try {
-    const name = env.DOCKER_CONTEXT?.trim()
-      || JSON.parse(readFileSync(join(dir, "config.json"), "utf8"))?.currentContext;
+    const name =
+      env.DOCKER_CONTEXT?.trim() || JSON.parse(readFileSync(join(dir, "config.json"), "utf8"))?.currentContext;
     if (typeof name !== "string" || !name || name === "default") return null;
     const id = createHash("sha256").update(name).digest("hex");
     const meta = JSON.parse(readFileSync(join(dir, "contexts", "meta", id, "meta.json"), "utf8"));
@@ -133,8 +133,8 @@ export function dockerEndpoint(env: NodeJS.ProcessEnv = process.env, cli = docke
     return { via: "cli", probe: "cli", cli, api, why: null };
   }
   if (api) return { via: "api", probe: cli && want !== "api" ? "cli" : "api", cli, api, why: null };
-  const why = `the docker CLI is not on PATH, and DOCKER_HOST=${host} is not a unix socket the doctor can reach ` +
-    "without it";
+  const why =
+    `the docker CLI is not on PATH, and DOCKER_HOST=${host} is not a unix socket the doctor can reach ` + "without it";
   return { via: null, probe: null, cli, api, why };
 }
 
@@ -162,7 +162,10 @@ export async function dockerInfoVia(ep: DockerEndpoint, env: NodeJS.ProcessEnv =
 }
 
 /** `docker info` as data; the run result is kept for diagnosis and `-v`. */
-export async function dockerInfo(cli: string, env: NodeJS.ProcessEnv = process.env): Promise<{ info: DockerInfo | null; result: RunResult }> {
+export async function dockerInfo(
+  cli: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ info: DockerInfo | null; result: RunResult }> {
   const result = await run(cli, ["info", "--format", "{{json .}}"], { timeoutMs: 15_000, env });
   if (result.code !== 0) return { info: null, result };
   try {

@@ -13,11 +13,20 @@ export interface ElfInfo {
   interpreter?: string;
 }
 
-const MACHINES: Record<number, ElfArch> = { 0x3e: "x86_64", 0xb7: "aarch64", 0x03: "i386", 0x28: "arm", 0xf3: "riscv64", 0x15: "ppc64", 0x16: "s390x" };
+const MACHINES: Record<number, ElfArch> = {
+  0x3e: "x86_64",
+  0xb7: "aarch64",
+  0x03: "i386",
+  0x28: "arm",
+  0xf3: "riscv64",
+  0x15: "ppc64",
+  0x16: "s390x",
+};
 
 /** Parse the ELF header of `bytes`; null when it is not an ELF file. */
 export function parseElf(bytes: Uint8Array): ElfInfo | null {
-  if (bytes.length < 52 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) return null;
+  if (bytes.length < 52 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46)
+    return null;
   const bits = bytes[4] === 2 ? 64 : 32;
   const le = bytes[5] === 1;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -39,7 +48,9 @@ export function parseElf(bytes: Uint8Array): ElfInfo | null {
       const off = uptr(o + (bits === 64 ? 8 : 4));
       const size = uptr(o + (bits === 64 ? 32 : 16));
       if (off + size <= bytes.length) {
-        interpreter = Buffer.from(bytes.subarray(off, off + size)).toString("latin1").replace(/\0+$/, "");
+        interpreter = Buffer.from(bytes.subarray(off, off + size))
+          .toString("latin1")
+          .replace(/\0+$/, "");
       }
     }
   }

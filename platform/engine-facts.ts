@@ -24,7 +24,16 @@ export interface EnginesFacts extends Record<EngineName, EngineFacts> {
 }
 
 function engineContext(env: NodeJS.ProcessEnv, facts: Partial<HostFacts>, root: HostRoot): EngineContext {
-  return { env, facts: facts as HostFacts, wrapperDir: DEFAULT_WRAPPER_DIR, force: false, now: () => new Date(), log: () => {}, lightDetect: true, root };
+  return {
+    env,
+    facts: facts as HostFacts,
+    wrapperDir: DEFAULT_WRAPPER_DIR,
+    force: false,
+    now: () => new Date(),
+    log: () => {},
+    lightDetect: true,
+    root,
+  };
 }
 
 export interface EngineFactsOptions {
@@ -35,8 +44,13 @@ export interface EngineFactsOptions {
   configWithoutEngine?: boolean;
 }
 
-export async function engineFacts(name: EngineName, env: NodeJS.ProcessEnv, facts: Partial<HostFacts>,
-  root: HostRoot = SELF_ROOT, opts: EngineFactsOptions = {}): Promise<EngineFacts> {
+export async function engineFacts(
+  name: EngineName,
+  env: NodeJS.ProcessEnv,
+  facts: Partial<HostFacts>,
+  root: HostRoot = SELF_ROOT,
+  opts: EngineFactsOptions = {},
+): Promise<EngineFacts> {
   const adapter = ENGINES[name];
   const ctx = engineContext(env, facts, root);
   let detection: EngineDetection | null = null;
@@ -51,12 +65,16 @@ export async function engineFacts(name: EngineName, env: NodeJS.ProcessEnv, fact
   }
 }
 
-export async function containerdDump(f: EngineFacts, root: HostRoot = SELF_ROOT): Promise<EnginesFacts["containerdDump"]> {
+export async function containerdDump(
+  f: EngineFacts,
+  root: HostRoot = SELF_ROOT,
+): Promise<EnginesFacts["containerdDump"]> {
   const d = f.detection;
   // Only a running containerd's merged config matters to the checks.
   if (!d?.installed || !d.binary || !d.running) return null;
   // Without a file containerd runs on its defaults; `-c` of a missing file would fail.
-  if (!existsSync(root.local(d.configPath))) return { doc: null, error: `${d.configPath} does not exist (containerd runs on its built-in defaults)` };
+  if (!existsSync(root.local(d.configPath)))
+    return { doc: null, error: `${d.configPath} does not exist (containerd runs on its built-in defaults)` };
   return configDump(d.binary, d.configPath, root);
 }
 
@@ -64,15 +82,30 @@ export async function containerdDump(f: EngineFacts, root: HostRoot = SELF_ROOT)
  * Detect and inspect every engine. Docker's detection reads `docker info` from the
  * facts, so it runs after `dockerReady`; the others start at once.
  */
-export async function gatherEngineFacts(env: NodeJS.ProcessEnv, early: Partial<HostFacts>, dockerReady: Promise<Partial<HostFacts>>, root: HostRoot = SELF_ROOT): Promise<EnginesFacts> {
+export async function gatherEngineFacts(
+  env: NodeJS.ProcessEnv,
+  early: Partial<HostFacts>,
+  dockerReady: Promise<Partial<HostFacts>>,
+  root: HostRoot = SELF_ROOT,
+): Promise<EnginesFacts> {
   const none: EngineFacts = { detection: null, inspection: null, error: null };
   const facts = Object.fromEntries(
     ENGINE_NAMES.map((n) => [
       n,
-      root.foreign && !HOST_ROOT_ENGINES.includes(n) ? Promise.resolve(none) : n === "docker" ? dockerReady.then((full) => engineFacts(n, env, full, root)) : engineFacts(n, env, early, root),
+      root.foreign && !HOST_ROOT_ENGINES.includes(n)
+        ? Promise.resolve(none)
+        : n === "docker"
+          ? dockerReady.then((full) => engineFacts(n, env, full, root))
+          : engineFacts(n, env, early, root),
     ]),
   ) as Record<EngineName, Promise<EngineFacts>>;
   const dump = facts.containerd.then((f) => containerdDump(f, root));
-  const [docker, containerd, podman, crio, containerdDumpResult] = await Promise.all([facts.docker, facts.containerd, facts.podman, facts.crio, dump]);
+  const [docker, containerd, podman, crio, containerdDumpResult] = await Promise.all([
+    facts.docker,
+    facts.containerd,
+    facts.podman,
+    facts.crio,
+    dump,
+  ]);
   return { docker, containerd, podman, crio, containerdDump: containerdDumpResult };
 }

@@ -11,14 +11,21 @@ export const EXIT = {
 
 /** A mistake in how the tool was called: exit 2 with a one-line hint. */
 export class UsageError extends Error {
-  constructor(message: string, readonly hint?: string) {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
     super(message);
   }
 }
 
 /** An action failed in a way we can explain: exit 1 with the message (and hint). */
 export class ActionError extends Error {
-  constructor(message: string, readonly hint?: string, readonly code: number = EXIT.FAILED) {
+  constructor(
+    message: string,
+    readonly hint?: string,
+    readonly code: number = EXIT.FAILED,
+  ) {
     super(message);
   }
 }

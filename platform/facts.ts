@@ -4,8 +4,14 @@ import { existsSync, lstatSync, readFileSync, readlinkSync, accessSync, constant
 import { readFile } from "node:fs/promises";
 import os from "node:os";
 import { unameArch } from "./arch.ts";
-import { dockerEndpoint, dockerHost, dockerInfoVia, dockerdServing, daemonConfigPath, type DockerInfo }
-  from "./docker.ts";
+import {
+  dockerEndpoint,
+  dockerHost,
+  dockerInfoVia,
+  dockerdServing,
+  daemonConfigPath,
+  type DockerInfo,
+} from "./docker.ts";
 import { failureText, run, type RunResult } from "./spawn.ts";
 import { findProcesses, DOCKERD_VALUE_FLAGS, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "./processes.ts";
 import { findRunscBinaries, findRunscInRoot, type RunscBinary } from "./runsc.ts";
@@ -128,7 +134,15 @@ export function detectLibc(root: HostRoot): HostFacts["libc"] {
   try {
     if (readdirSync(root.local("/lib")).some((f) => f.startsWith("ld-musl-"))) return "musl";
   } catch {}
-  if (["/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1", "/lib/x86_64-linux-gnu/libc.so.6", "/lib/aarch64-linux-gnu/libc.so.6"].some((p) => existsSync(root.local(p)))) return "glibc";
+  if (
+    [
+      "/lib64/ld-linux-x86-64.so.2",
+      "/lib/ld-linux-aarch64.so.1",
+      "/lib/x86_64-linux-gnu/libc.so.6",
+      "/lib/aarch64-linux-gnu/libc.so.6",
+    ].some((p) => existsSync(root.local(p)))
+  )
+    return "glibc";
   return "unknown";
 }
 
@@ -190,7 +204,7 @@ async function memlockFacts(daemons: { who: string; pid: number }[]): Promise<Me
 /** The kernel facts runsc needs beyond the version: read together, alongside the other facts. */
 /** Try to create a user namespace, as runsc will (`unshare --user true`, util-linux). */
 async function usernsFacts(root: HostRoot): Promise<HostFacts["userns"]> {
-  const unshare = root.foreign ? null : which("unshare") ?? which("unshare", SYSTEM_BIN_DIRS.join(":"));
+  const unshare = root.foreign ? null : (which("unshare") ?? which("unshare", SYSTEM_BIN_DIRS.join(":")));
   if (!unshare) return { refused: null, error: null };
   const r = await run(unshare, ["--user", "true"], { timeoutMs: 5_000 });
   if (r.code === 0) return { refused: false, error: null };
@@ -258,16 +272,33 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
     } catch {}
   }
   const dockerd = daemonsToo && !root.foreign ? findProcesses(["dockerd"], DOCKERD_VALUE_FLAGS) : [];
-  const containerd = daemonsToo ? findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS).filter((d) => root.owns(d.pid)) : [];
+  const containerd = daemonsToo
+    ? findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS).filter((d) => root.owns(d.pid))
+    : [];
   const dockerP = daemonsToo && !root.foreign ? dockerFacts(env, dockerd) : Promise.resolve(null);
   const runscP = !daemonsToo ? Promise.resolve([]) : root.foreign ? findRunscInRoot(root) : findRunscBinaries(env);
   const enginesP = !daemonsToo
     ? Promise.resolve(null)
-    : gatherEngineFacts(env, { dockerd, containerd }, Promise.all([dockerP, runscP]).then(([docker, runsc]) => ({ dockerd, containerd, runsc, docker: docker ?? undefined })), root);
+    : gatherEngineFacts(
+        env,
+        { dockerd, containerd },
+        Promise.all([dockerP, runscP]).then(([docker, runsc]) => ({
+          dockerd,
+          containerd,
+          runsc,
+          docker: docker ?? undefined,
+        })),
+        root,
+      );
   const selfP = detectSelfSandbox({ dmesg: opts.selfOnly ? "always" : "to-confirm" });
   const usernsP = daemonsToo ? usernsFacts(root) : Promise.resolve({ refused: null, error: null });
   const [gvisor, runsc, docker, engines, runscHost, userns] = await Promise.all([
-    selfP, runscP, dockerP, enginesP, runscHostFacts([dockerd, containerd]), usernsP,
+    selfP,
+    runscP,
+    dockerP,
+    enginesP,
+    runscHostFacts([dockerd, containerd]),
+    usernsP,
   ]);
   return {
     hostRoot: root.foreign ? root.dir : null,
@@ -282,7 +313,10 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
     wsl: /microsoft/i.test(procVersion) || !!env.WSL_DISTRO_NAME,
     kvm: { present: kvmPresent, usable: kvmUsable },
     cgroup: { version: existsSync("/sys/fs/cgroup/cgroup.controllers") ? 2 : existsSync("/sys/fs/cgroup") ? 1 : null },
-    sysctl: { ptraceScope: readInt("/proc/sys/kernel/yama/ptrace_scope"), maxUserNamespaces: readInt("/proc/sys/user/max_user_namespaces") },
+    sysctl: {
+      ptraceScope: readInt("/proc/sys/kernel/yama/ptrace_scope"),
+      maxUserNamespaces: readInt("/proc/sys/user/max_user_namespaces"),
+    },
     userns,
     ...runscHost,
     tmp: tmpFacts(env, root),
@@ -291,9 +325,16 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
     dockerd,
     containerd,
     docker: docker ?? {
-      cli: null, api: null, via: null, probeVia: null, host: dockerHost(env), daemon: null,
+      cli: null,
+      api: null,
+      via: null,
+      probeVia: null,
+      host: dockerHost(env),
+      daemon: null,
       configPath: daemonConfigPath(null, env),
-      info: null, infoError: root.foreign ? "not inspected with --host-root" : null, infoResult: null,
+      info: null,
+      infoError: root.foreign ? "not inspected with --host-root" : null,
+      infoResult: null,
     },
     engines,
     durationMs: Math.round(performance.now() - started),
@@ -301,13 +342,17 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
 }
 
 /** Whether /etc/subuid and /etc/subgid both list a range for `uid` (by name or number); null: unreadable. */
-export function hasSubIds(uid: number, read: (p: string) => string = (p) => readFileSync(p, "utf8"),
-  name: string | null = userName()): boolean | null {
+export function hasSubIds(
+  uid: number,
+  read: (p: string) => string = (p) => readFileSync(p, "utf8"),
+  name: string | null = userName(),
+): boolean | null {
   try {
-    const has = (text: string) => text.split("\n").some((l) => {
-      const [who, , count] = l.trim().split(":");
-      return (who === String(uid) || (name !== null && who === name)) && Number(count) > 0;
-    });
+    const has = (text: string) =>
+      text.split("\n").some((l) => {
+        const [who, , count] = l.trim().split(":");
+        return (who === String(uid) || (name !== null && who === name)) && Number(count) > 0;
+      });
     return has(read("/etc/subuid")) && has(read("/etc/subgid"));
   } catch {
     return null;

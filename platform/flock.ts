@@ -6,8 +6,18 @@
 // must be regular files of ours, and only 32 bytes are ever read from them (the holder's pid).
 // Shared lock directories come from secureLockDir (root's own /run/gvisor-doctor, or a per-uid one).
 import {
-  closeSync, constants, existsSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readSync, statSync,
-  unlinkSync, writeSync,
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  statSync,
+  unlinkSync,
+  writeSync,
 } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
@@ -21,13 +31,19 @@ const EWOULDBLOCK = 11;
 const EINTR = 4;
 
 export class LockBusyError extends Error {
-  constructor(readonly lockPath: string, readonly holder: number | null) {
+  constructor(
+    readonly lockPath: string,
+    readonly holder: number | null,
+  ) {
     super(`another gvisor-doctor (pid ${holder ?? "?"}) holds ${lockPath}`);
   }
 }
 
 export class LockDirError extends Error {
-  constructor(readonly dir: string, why: string) {
+  constructor(
+    readonly dir: string,
+    why: string,
+  ) {
     super(`refusing the lock directory ${dir}: ${why}`);
   }
 }
@@ -142,7 +158,10 @@ function holderOf(fd: number): number | null {
  * that (the path no longer names its inode) and starts over with the new one.
  */
 export async function withLock<T>(
-  lockPath: string, fn: () => Promise<T> | T, waitMs = 30_000, onWait?: (holder: number | null) => void,
+  lockPath: string,
+  fn: () => Promise<T> | T,
+  waitMs = 30_000,
+  onWait?: (holder: number | null) => void,
 ): Promise<T> {
   const lk = theLocker();
   if (!lk) {

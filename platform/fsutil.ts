@@ -2,8 +2,25 @@
 // (temp file in the same directory + fsync + rename + directory fsync), timestamped
 // backups, and atomic symlink switches (the lock that serialises runs is platform/flock.ts).
 import {
-  closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync,
-  statSync, symlinkSync, writeSync, fchmodSync, fchownSync, utimesSync, readdirSync, linkSync, readlinkSync,
+  closeSync,
+  constants,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeSync,
+  fchmodSync,
+  fchownSync,
+  utimesSync,
+  readdirSync,
+  linkSync,
+  readlinkSync,
 } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -56,7 +73,10 @@ export interface AtomicWriteOptions {
  * `mode` and, when given, `owner`. Nothing is left behind when writing it fails (ENOSPC).
  */
 function writeTemp(
-  target: string, data: string | Uint8Array, mode: number, owner: { uid: number; gid: number } | null,
+  target: string,
+  data: string | Uint8Array,
+  mode: number,
+  owner: { uid: number; gid: number } | null,
 ): string {
   const tmp = join(dirname(target), `.${basename(target)}.gvd-tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
@@ -109,7 +129,10 @@ export function atomicWriteFile(path: string, data: string | Uint8Array, opts: A
 
 /** `<file>.gvisor-doctor-<UTC timestamp>.bak`, e.g. daemon.json.gvisor-doctor-20261123T160102Z.bak */
 export function backupName(path: string, now = new Date()): string {
-  const ts = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const ts = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   return `${path}.gvisor-doctor-${ts}.bak`;
 }
 
@@ -163,7 +186,6 @@ export function switchSymlink(link: string, target: string): void {
   }
   fsyncDir(dirname(link));
 }
-
 
 /**
  * Remove temp files `atomicWriteFile` left beside `path` when a writer was killed

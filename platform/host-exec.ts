@@ -21,7 +21,12 @@ export function whichInRoot(root: HostRoot, name: string, hostPath = ""): string
  * else the node's system directories), named by its node path; otherwise PATH, then the
  * usual system directories.
  */
-export function engineBinary(root: HostRoot, name: string, daemon: DaemonProcess | null, env: NodeJS.ProcessEnv): string | null {
+export function engineBinary(
+  root: HostRoot,
+  name: string,
+  daemon: DaemonProcess | null,
+  env: NodeJS.ProcessEnv,
+): string | null {
   if (!root.foreign) return which(name, [env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
   // A daemon chrooted into DIR (same mount namespace) shows its executable as DIR/…: name it as the node does.
   const exe = daemon ? root.host(daemon.exe) : null;
@@ -34,10 +39,26 @@ export function ownTool(name: string): string | null {
 }
 
 /** Run a host binary (host path) as the host would: chrooted into the root in host-root mode. */
-export async function runHostBinary(root: HostRoot, bin: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+export async function runHostBinary(
+  root: HostRoot,
+  bin: string,
+  args: string[],
+  opts: RunOptions = {},
+): Promise<RunResult> {
   if (!root.foreign) return run(bin, args, opts);
   const chroot = ownTool("chroot");
-  if (!chroot) return { cmd: ["chroot", root.dir, bin, ...args], code: null, signal: null, stdout: "", stderr: "", durationMs: 0, timedOut: false, truncated: false, spawnError: "chroot is not installed in this image: cannot run the host's programs" };
+  if (!chroot)
+    return {
+      cmd: ["chroot", root.dir, bin, ...args],
+      code: null,
+      signal: null,
+      stdout: "",
+      stderr: "",
+      durationMs: 0,
+      timedOut: false,
+      truncated: false,
+      spawnError: "chroot is not installed in this image: cannot run the host's programs",
+    };
   return run(chroot, [root.dir, bin, ...args], opts);
 }
 
@@ -46,8 +67,12 @@ export async function runHostBinary(root: HostRoot, bin: string, args: string[],
  * `nsenter --target 1 --mount --uts --ipc --net --pid -- systemctl restart UNIT` when the
  * host runs systemd and its PID 1 is visible (hostPID). Null, with the reason, otherwise.
  */
-export function hostRestartArgv(root: HostRoot, unit: string, override: string[] | null | undefined,
-  command?: string[]): { argv: string[] | null; why: string } {
+export function hostRestartArgv(
+  root: HostRoot,
+  unit: string,
+  override: string[] | null | undefined,
+  command?: string[],
+): { argv: string[] | null; why: string } {
   if (override?.length) return { argv: override, why: "--restart-command" };
   if (command?.length) {
     // The service's own restart (microk8s: snap restart microk8s), in the host's namespaces.
@@ -57,11 +82,15 @@ export function hostRestartArgv(root: HostRoot, unit: string, override: string[]
     const argv = [nsenter, "--target", "1", "--mount", "--uts", "--ipc", "--net", "--pid", "--", ...command];
     return { argv, why: `${command[0]} on the host (nsenter into PID 1)` };
   }
-  if (!isExecutableFile(root.local("/bin/systemctl")) && !isExecutableFile(root.local("/usr/bin/systemctl"))) return { argv: null, why: "the host has no systemctl" };
+  if (!isExecutableFile(root.local("/bin/systemctl")) && !isExecutableFile(root.local("/usr/bin/systemctl")))
+    return { argv: null, why: "the host has no systemctl" };
   if (!root.owns(1)) return { argv: null, why: "the host's PID 1 is not visible (the pod needs hostPID: true)" };
   const nsenter = ownTool("nsenter");
   if (!nsenter) return { argv: null, why: "nsenter is not installed in this image" };
-  return { argv: [nsenter, "--target", "1", "--mount", "--uts", "--ipc", "--net", "--pid", "--", "systemctl", "restart", unit], why: "the host's systemd (nsenter into PID 1)" };
+  return {
+    argv: [nsenter, "--target", "1", "--mount", "--uts", "--ipc", "--net", "--pid", "--", "systemctl", "restart", unit],
+    why: "the host's systemd (nsenter into PID 1)",
+  };
 }
 
 export interface HostService {
@@ -81,24 +110,47 @@ export interface HostService {
  * Host-root mode: restart an engine without live reload through the node's init (or
  * --restart-command), then wait until a new daemon of the node serves its socket.
  */
-export async function restartOnHost(root: HostRoot, override: string[] | null | undefined, opts: ReloadOptions, svc: HostService): Promise<ReloadResult> {
+export async function restartOnHost(
+  root: HostRoot,
+  override: string[] | null | undefined,
+  opts: ReloadOptions,
+  svc: HostService,
+): Promise<ReloadResult> {
   const how = hostRestartArgv(root, svc.unit, override, svc.command);
   const shown = how.argv?.join(" ") ?? null;
   const byHand = svc.command?.join(" ") ?? `systemctl restart ${svc.unit}`;
   if (!how.argv) {
-    const message = `cannot restart ${svc.title} from here (${how.why}); ` +
-      "restart it on the node, or pass --restart-command";
+    const message =
+      `cannot restart ${svc.title} from here (${how.why}); ` + "restart it on the node, or pass --restart-command";
     return { action: "pending", method: null, command: `${byHand}   # on the node`, message };
   }
-  if (!opts.restart || !opts.reload) return { action: "pending", method: null, command: shown, message: `${svc.title} has no live reload: restart it to load the change (--restart does it)` };
+  if (!opts.restart || !opts.reload)
+    return {
+      action: "pending",
+      method: null,
+      command: shown,
+      message: `${svc.title} has no live reload: restart it to load the change (--restart does it)`,
+    };
   const r = await run(how.argv[0], how.argv.slice(1), { timeoutMs: 120_000 });
-  if (r.code !== 0) return { action: "failed", method: shown, command: shown, message: `${shown} failed: ${failureText(r)}` };
+  if (r.code !== 0)
+    return { action: "failed", method: shown, command: shown, message: `${shown} failed: ${failureText(r)}` };
   const socket = root.local(svc.socket);
   const end = Date.now() + 60_000;
   while (Date.now() < end) {
     const now = findProcesses([svc.process], svc.valueFlags).filter((d) => root.owns(d.pid) && d.pid !== svc.pid);
-    if (now.length && (await waitForUnixSocket(socket, 300))) return { action: "restarted", method: `${shown} (${how.why})`, command: null, message: `restarted (pid ${svc.pid} → ${now.map((d) => d.pid).join(", ")}) with ${shown}` };
+    if (now.length && (await waitForUnixSocket(socket, 300)))
+      return {
+        action: "restarted",
+        method: `${shown} (${how.why})`,
+        command: null,
+        message: `restarted (pid ${svc.pid} → ${now.map((d) => d.pid).join(", ")}) with ${shown}`,
+      };
     await new Promise((res) => setTimeout(res, 200));
   }
-  return { action: "failed", method: shown, command: shown, message: `${shown} ran, but no new ${svc.title} serves ${svc.socket} within 60s` };
+  return {
+    action: "failed",
+    method: shown,
+    command: shown,
+    message: `${shown} ran, but no new ${svc.title} serves ${svc.socket} within 60s`,
+  };
 }

@@ -119,11 +119,17 @@ export function hostRootAt(dir: string | undefined): HostRoot {
     abs = realpathSync(resolve(dir));
     if (!statSync(abs).isDirectory()) throw new Error("not a directory");
   } catch (e) {
-    throw new UsageError(`--host-root ${echoInput(dir)}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such directory" : (e as Error).message}`, "mount the node's / there (a hostPath volume with path: /), e.g. --host-root /host");
+    throw new UsageError(
+      `--host-root ${echoInput(dir)}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such directory" : (e as Error).message}`,
+      "mount the node's / there (a hostPath volume with path: /), e.g. --host-root /host",
+    );
   }
   if (abs === "/") return SELF_ROOT;
   if (!statSync(join(abs, "etc"), { throwIfNoEntry: false })?.isDirectory()) {
-    throw new UsageError(`--host-root ${echoInput(dir)}: ${echoInput(abs)}/etc does not exist, so this is not a host's root file system`, "mount the node's / there (a hostPath volume with path: /)");
+    throw new UsageError(
+      `--host-root ${echoInput(dir)}: ${echoInput(abs)}/etc does not exist, so this is not a host's root file system`,
+      "mount the node's / there (a hostPath volume with path: /)",
+    );
   }
   const local = (p: string) => {
     if (!isAbsolute(p)) throw new Error(`host path must be absolute: ${p}`);

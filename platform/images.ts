@@ -1,6 +1,17 @@
 // Local probe images: imported from a host-built rootfs, tagged by content hash,
 // so they are built once per daemon and never pulled from a registry.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
@@ -26,7 +37,11 @@ export async function ensureProbeImage(cli: string, env: NodeJS.ProcessEnv = pro
   const inspect = await run(cli, ["image", "inspect", "--format", "{{.Id}}", tag], { timeoutMs: 15_000, env });
   if (inspect.code === 0) return { tag, built: false, source: fs.source };
   const tar = await rootfsTar(fs);
-  const imp = await run(cli, ["import", "--message", "gvisor-doctor probe image", "-", tag], { input: tar, timeoutMs: 60_000, env });
+  const imp = await run(cli, ["import", "--message", "gvisor-doctor probe image", "-", tag], {
+    input: tar,
+    timeoutMs: 60_000,
+    env,
+  });
   if (imp.code !== 0) throw new Error(`could not import the probe image ${tag}: ${failureText(imp)}`);
   return { tag, built: true, source: fs.source };
 }
@@ -40,7 +55,9 @@ export const DEFAULT_CACHE_DIR = "/var/cache/gvisor-doctor";
  * name. `rootfs/by-source/<identity key>` links to it, so later runs find it without
  * reading and hashing the source files.
  */
-export async function ensureProbeRootfsDir(cacheDir: string = DEFAULT_CACHE_DIR): Promise<{ dir: string; rootfs: Rootfs; built: boolean }> {
+export async function ensureProbeRootfsDir(
+  cacheDir: string = DEFAULT_CACHE_DIR,
+): Promise<{ dir: string; rootfs: Rootfs; built: boolean }> {
   const fs = await helloRootfs();
   const parent = join(cacheDir, "rootfs");
   const index = join(parent, "by-source", identityKey(fs).slice(0, 16));
@@ -94,13 +111,23 @@ export function failedSilently(r: RunResult): boolean {
 }
 
 export async function runInProbeImage(
-  cli: string, runArgs: string[], cmd: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  cli: string,
+  runArgs: string[],
+  cmd: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<ProbeRun> {
   const fs = await helloRootfs();
   const tag = imageTag(fs);
   // The engine writes the container id here, so a shim stranded by a failed start can be reaped.
   const cidfile = join(tmpdir(), `gvd-probe-${process.pid}-${randomBytes(4).toString("hex")}.cid`);
-  const args = (withCid: boolean) => ["run", "--pull=never", ...(withCid ? ["--cidfile", cidfile] : []), ...runArgs, tag, ...cmd];
+  const args = (withCid: boolean) => [
+    "run",
+    "--pull=never",
+    ...(withCid ? ["--cidfile", cidfile] : []),
+    ...runArgs,
+    tag,
+    ...cmd,
+  ];
   const attempt = async () => {
     rmSync(cidfile, { force: true });
     const r = await run(cli, args(true), { env: opts.env, timeoutMs: opts.timeoutMs ?? 60_000 });
@@ -117,7 +144,11 @@ export async function runInProbeImage(
     let result = await attempt();
     let built = false;
     if (result.code !== 0 && MISSING_IMAGE.test(result.stderr)) {
-      const imp = await run(cli, ["import", "--message", "gvisor-doctor probe image", "-", tag], { input: await rootfsTar(fs), timeoutMs: 60_000, env: opts.env });
+      const imp = await run(cli, ["import", "--message", "gvisor-doctor probe image", "-", tag], {
+        input: await rootfsTar(fs),
+        timeoutMs: 60_000,
+        env: opts.env,
+      });
       if (imp.code !== 0) throw new Error(`could not import the probe image ${tag}: ${failureText(imp)}`);
       built = true;
       result = await attempt();
@@ -158,7 +189,8 @@ export interface DockerProbeRun extends ProbeRun {
  * that failed without a word.
  */
 export async function runDockerProbe(
-  ep: Pick<DockerEndpoint, "probe" | "cli" | "api">, spec: DockerProbeSpec,
+  ep: Pick<DockerEndpoint, "probe" | "cli" | "api">,
+  spec: DockerProbeSpec,
 ): Promise<DockerProbeRun> {
   const net = spec.networkNone ? ["--network", "none"] : [];
   if (ep.probe === "cli") {
@@ -170,11 +202,16 @@ export async function runDockerProbe(
   const fs = await helloRootfs();
   const tag = imageTag(fs);
   const api = new DockerApi(ep.api);
-  const attempt = () => runContainer(api, {
-    image: tag, cmd: spec.cmd, runtime: spec.runtime, networkNone: spec.networkNone,
-    timeoutMs: spec.timeoutMs ?? 60_000,
-    imageArchive: () => imageArchive(fs, tag), onStartFailure: reapStrayShims,
-  });
+  const attempt = () =>
+    runContainer(api, {
+      image: tag,
+      cmd: spec.cmd,
+      runtime: spec.runtime,
+      networkNone: spec.networkNone,
+      timeoutMs: spec.timeoutMs ?? 60_000,
+      imageArchive: () => imageArchive(fs, tag),
+      onStartFailure: reapStrayShims,
+    });
   let run = await attempt();
   let built = run.loaded;
   // As with the CLI: a start that failed without a word right after a reload is retried once.
@@ -186,8 +223,8 @@ export async function runDockerProbe(
     built ||= run.loaded;
   }
   const how = `Runtime=${spec.runtime}${spec.networkNone ? ", NetworkMode=none" : ""}`;
-  const command = `via the Engine API at ${ep.api}: create (${how}), start, wait, logs, remove; ` +
-    `cmd ${quoteArgs(spec.cmd)}`;
+  const command =
+    `via the Engine API at ${ep.api}: create (${how}), start, wait, logs, remove; ` + `cmd ${quoteArgs(spec.cmd)}`;
   const args = ["run", "--rm", `--runtime=${spec.runtime}`, ...net, tag];
   return { result: run.result, image: { tag, built, source: fs.source }, args, silentFirst, command };
 }

@@ -30,9 +30,17 @@ export function noClusterReason(env: NodeJS.ProcessEnv): string | null {
 }
 
 /** Run `kubectl ARGS` with the context and request timeout appended (kubectl takes global flags anywhere). */
-export function kubectl(k: Kubectl, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function kubectl(
+  k: Kubectl,
+  args: string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
   const flags = [...(k.context ? ["--context", k.context] : []), `--request-timeout=${k.requestTimeoutS}s`];
-  return run(k.path, [...args, ...flags], { env: k.env, input: opts.input, timeoutMs: opts.timeoutMs ?? (k.requestTimeoutS + 10) * 1000 });
+  return run(k.path, [...args, ...flags], {
+    env: k.env,
+    input: opts.input,
+    timeoutMs: opts.timeoutMs ?? (k.requestTimeoutS + 10) * 1000,
+  });
 }
 
 export type KubectlErrorKind =
@@ -50,19 +58,29 @@ export type KubectlErrorKind =
   | "other";
 
 const KINDS: [KubectlErrorKind, RegExp][] = [
-  ["no-context", /context was not found for specified context|context "[^"]*" does not exist|cannot locate context|current-context must exist/i],
+  [
+    "no-context",
+    /context was not found for specified context|context "[^"]*" does not exist|cannot locate context|current-context must exist/i,
+  ],
   ["no-resource-type", /the server doesn't have a resource type|no matches for kind/i],
   ["not-found", /\(NotFound\)|not found$/im],
   ["unauthorized", /\(Unauthorized\)|must be logged in|provide credentials/i],
   ["forbidden", /\(Forbidden\)|is forbidden/i],
-  ["unreachable", /connection to the server .* was refused|unable to connect to the server|dial tcp|i\/o timeout|no such host|context deadline exceeded|Client\.Timeout|TLS handshake|x509:|connection reset|EOF$/im],
+  [
+    "unreachable",
+    /connection to the server .* was refused|unable to connect to the server|dial tcp|i\/o timeout|no such host|context deadline exceeded|Client\.Timeout|TLS handshake|x509:|connection reset|EOF$/im,
+  ],
 ];
 
 /** The last line kubectl printed that is not a klog line ("E1123 17:56:08.650771 …"). */
 export function kubectlErrorLine(r: RunResult): string {
   if (r.spawnError) return r.spawnError;
-  if (r.timedOut) return `kubectl ${r.cmd.slice(1).join(" ")} did not answer within ${Math.round(r.durationMs / 1000)} s`;
-  const lines = r.stderr.split("\n").map((l) => l.trim()).filter((l) => l && !/^[IWEF]\d{4} \d/.test(l));
+  if (r.timedOut)
+    return `kubectl ${r.cmd.slice(1).join(" ")} did not answer within ${Math.round(r.durationMs / 1000)} s`;
+  const lines = r.stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !/^[IWEF]\d{4} \d/.test(l));
   return lines.at(-1) ?? r.stdout.trim().split("\n").at(-1) ?? `exit ${r.code}`;
 }
 
@@ -72,15 +90,26 @@ export function classifyKubectlError(r: RunResult): KubectlErrorKind {
   return KINDS.find(([, re]) => re.test(text))?.[0] ?? "other";
 }
 
-export type KubectlJson<T> = { ok: true; value: T; result: RunResult } | { ok: false; kind: KubectlErrorKind; message: string; result: RunResult };
+export type KubectlJson<T> =
+  | { ok: true; value: T; result: RunResult }
+  | { ok: false; kind: KubectlErrorKind; message: string; result: RunResult };
 
 /** `kubectl ARGS -o json`, parsed; a failure says which kind it was. */
-export async function kubectlJson<T = any>(k: Kubectl, args: string[], opts: { timeoutMs?: number } = {}): Promise<KubectlJson<T>> {
+export async function kubectlJson<T = any>(
+  k: Kubectl,
+  args: string[],
+  opts: { timeoutMs?: number } = {},
+): Promise<KubectlJson<T>> {
   const r = await kubectl(k, [...args, "-o", "json"], opts);
   if (r.code !== 0) return { ok: false, kind: classifyKubectlError(r), message: kubectlErrorLine(r), result: r };
   try {
     return { ok: true, value: JSON.parse(r.stdout) as T, result: r };
   } catch {
-    return { ok: false, kind: "other", message: `kubectl ${args.join(" ")} printed something that is not JSON: ${r.stdout.slice(0, 120)}`, result: r };
+    return {
+      ok: false,
+      kind: "other",
+      message: `kubectl ${args.join(" ")} printed something that is not JSON: ${r.stdout.slice(0, 120)}`,
+      result: r,
+    };
   }
 }

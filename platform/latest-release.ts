@@ -6,11 +6,19 @@ import { parseGvisorVersion, type GvisorVersion } from "./versions.ts";
 
 export const LATEST_URL = "https://github.com/google/gvisor/releases/latest";
 
-export async function latestRelease(env: NodeJS.ProcessEnv = process.env, timeoutMs = 4_000): Promise<{ version: GvisorVersion | null; source: string; error?: string }> {
+export async function latestRelease(
+  env: NodeJS.ProcessEnv = process.env,
+  timeoutMs = 4_000,
+): Promise<{ version: GvisorVersion | null; source: string; error?: string }> {
   const url = env.GVISOR_DOCTOR_LATEST_URL || LATEST_URL;
   try {
     await ensureProxySupport(); // the installer's proxy policy, so Node honours HTTPS_PROXY too
-    const r = await fetch(url, { method: "GET", redirect: "manual", signal: AbortSignal.timeout(timeoutMs), headers: { "user-agent": "gvisor-doctor" } });
+    const r = await fetch(url, {
+      method: "GET",
+      redirect: "manual",
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: { "user-agent": "gvisor-doctor" },
+    });
     const loc = r.headers.get("location") ?? "";
     // A redirect names the tag in its Location; a mirror may instead answer 200 with the tag in the body.
     let text = loc;

@@ -63,7 +63,16 @@ export function findProcesses(names: string[], valueFlags: string[], procRoot = 
   return found.sort((a, b) => a.pid - b.pid);
 }
 
-export const DOCKERD_VALUE_FLAGS = ["--config-file", "-H", "--host", "--data-root", "--exec-root", "--pidfile", "-p", "--containerd"];
+export const DOCKERD_VALUE_FLAGS = [
+  "--config-file",
+  "-H",
+  "--host",
+  "--data-root",
+  "--exec-root",
+  "--pidfile",
+  "-p",
+  "--containerd",
+];
 export const CONTAINERD_VALUE_FLAGS = ["-c", "--config", "-a", "--address", "--root", "--state"];
 
 /** A process's environment (/proc/PID/environ), or null when unreadable. */

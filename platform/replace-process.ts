@@ -10,7 +10,8 @@ export class CommandNotFoundError extends Error {}
 export async function replaceProcess(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const file = which(argv[0], env.PATH ?? "");
   if (!file) throw new CommandNotFoundError(`${argv[0]}: command not found (PATH=${env.PATH ?? ""})`);
-  const execve = (process as unknown as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
+  const execve = (process as unknown as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never })
+    .execve;
   if (typeof execve === "function") execve(file, argv, env);
   // Only here, without execve: the preflight that hands over with execve never loads node:child_process.
   const { spawn } = await import("node:child_process");
@@ -23,7 +24,15 @@ export async function replaceProcess(argv: string[], env: NodeJS.ProcessEnv = pr
     child.on("exit", (code, signal) => {
       for (const [s, h] of handlers) process.off(s, h);
       // Shell convention for death by signal: 128 + signal number.
-      const signo: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15 };
+      const signo: Record<string, number> = {
+        SIGHUP: 1,
+        SIGINT: 2,
+        SIGQUIT: 3,
+        SIGKILL: 9,
+        SIGUSR1: 10,
+        SIGUSR2: 12,
+        SIGTERM: 15,
+      };
       resolve(code ?? 128 + (signo[signal ?? ""] ?? 1));
     });
     child.on("error", () => resolve(127));

@@ -24,7 +24,33 @@ export interface Rootfs {
 }
 
 /** The applets probes and `exec` use. */
-export const APPLETS = ["sh", "dmesg", "true", "false", "cat", "echo", "uname", "ls", "sleep", "id", "env", "mkdir", "touch", "rm", "head", "wc", "yes", "dd", "printf", "test", "grep", "kill", "pwd", "wget", "nc"];
+export const APPLETS = [
+  "sh",
+  "dmesg",
+  "true",
+  "false",
+  "cat",
+  "echo",
+  "uname",
+  "ls",
+  "sleep",
+  "id",
+  "env",
+  "mkdir",
+  "touch",
+  "rm",
+  "head",
+  "wc",
+  "yes",
+  "dd",
+  "printf",
+  "test",
+  "grep",
+  "kill",
+  "pwd",
+  "wget",
+  "nc",
+];
 
 const SEARCH = [...SYSTEM_BIN_DIRS];
 const findTool = (name: string) => which(name) ?? which(name, SEARCH.join(":"));
@@ -42,7 +68,11 @@ function hashEntries(entries: RootfsEntry[]): string {
 }
 
 function skeleton(): RootfsEntry[] {
-  return ["bin", "dev", "etc", "proc", "sys", "tmp", "work"].map((d) => ({ type: "dir" as const, path: d, mode: d === "tmp" ? 0o1777 : 0o755 }));
+  return ["bin", "dev", "etc", "proc", "sys", "tmp", "work"].map((d) => ({
+    type: "dir" as const,
+    path: d,
+    mode: d === "tmp" ? 0o1777 : 0o755,
+  }));
 }
 
 /** A static busybox on the host, if any (Debian: busybox-static). */
@@ -58,15 +88,34 @@ export function findStaticBusybox(): string | null {
 /** A file entry whose bytes are read from `source` only when needed (hash, tar, write). */
 function sourcedFile(path: string, mode: number, source: string): RootfsEntry {
   let bytes: Uint8Array | undefined;
-  return { type: "file", path, mode, source, get data() { return (bytes ??= readFileSync(source)); } };
+  return {
+    type: "file",
+    path,
+    mode,
+    source,
+    get data() {
+      return (bytes ??= readFileSync(source));
+    },
+  };
 }
 
 function busyboxRootfs(busybox: string): Rootfs {
   const entries: RootfsEntry[] = [...skeleton(), sourcedFile("bin/busybox", 0o755, busybox)];
   for (const a of APPLETS) entries.push({ type: "symlink", path: `bin/${a}`, target: "busybox" });
-  entries.push({ type: "file", path: "etc/passwd", mode: 0o644, data: Buffer.from("root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n") });
+  entries.push({
+    type: "file",
+    path: "etc/passwd",
+    mode: 0o644,
+    data: Buffer.from("root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"),
+  });
   let hash: string | undefined;
-  return { entries, get hash() { return (hash ??= hashEntries(entries)); }, source: `static busybox (${busybox})` };
+  return {
+    entries,
+    get hash() {
+      return (hash ??= hashEntries(entries));
+    },
+    source: `static busybox (${busybox})`,
+  };
 }
 
 /**
@@ -116,7 +165,13 @@ async function hostToolsRootfs(): Promise<Rootfs | null> {
     files.set(`bin/${name}`, { type: "file", path: `bin/${name}`, mode: 0o755, data: readFileSync(real) });
     for (const lib of await sharedLibs(real)) {
       const rel = lib.replace(/^\/+/, "");
-      if (!files.has(rel)) files.set(rel, { type: "file", path: rel, mode: statSync(lib).mode & 0o777, data: readFileSync(realpathSync(lib)) });
+      if (!files.has(rel))
+        files.set(rel, {
+          type: "file",
+          path: rel,
+          mode: statSync(lib).mode & 0o777,
+          data: readFileSync(realpathSync(lib)),
+        });
     }
   }
   const dirs = new Set<string>();
@@ -124,9 +179,14 @@ async function hostToolsRootfs(): Promise<Rootfs | null> {
     const parts = rel.split("/").slice(0, -1);
     for (let i = 1; i <= parts.length; i++) dirs.add(parts.slice(0, i).join("/"));
   }
-  for (const d of [...dirs].sort()) if (!entries.some((e) => e.path === d)) entries.push({ type: "dir", path: d, mode: 0o755 });
+  for (const d of [...dirs].sort())
+    if (!entries.some((e) => e.path === d)) entries.push({ type: "dir", path: d, mode: 0o755 });
   entries.push(...[...files.values()].sort((a, b) => a.path.localeCompare(b.path)));
-  return { entries, hash: hashEntries(entries), source: `host tools (${tools.map(([n]) => n).join(", ")}) with their libraries` };
+  return {
+    entries,
+    hash: hashEntries(entries),
+    source: `host tools (${tools.map(([n]) => n).join(", ")}) with their libraries`,
+  };
 }
 
 let cached: Promise<Rootfs> | null = null;
@@ -137,7 +197,9 @@ export function helloRootfs(): Promise<Rootfs> {
     if (bb) return busyboxRootfs(bb);
     const host = await hostToolsRootfs();
     if (host) return host;
-    throw new Error("cannot build a probe image: no static busybox (apt-get install busybox-static) and no sh/dmesg/true/cat on the host");
+    throw new Error(
+      "cannot build a probe image: no static busybox (apt-get install busybox-static) and no sh/dmesg/true/cat on the host",
+    );
   })();
   return cached;
 }
@@ -158,7 +220,9 @@ async function tarBytes(entries: RootfsEntry[]): Promise<Buffer> {
       pack.write(re);
       re.end();
     } else if (e.type === "symlink") {
-      const re = new ReadEntry(new Header({ path: e.path, type: "SymbolicLink", linkpath: e.target, size: 0, mode: 0o777, mtime }));
+      const re = new ReadEntry(
+        new Header({ path: e.path, type: "SymbolicLink", linkpath: e.target, size: 0, mode: 0o777, mtime }),
+      );
       pack.write(re);
       re.end();
     } else {
@@ -190,7 +254,10 @@ export async function imageArchive(fs: Rootfs, tag: string, nodeArch: string = p
   const diff = sha256(layer);
   const epoch = "1970-01-01T00:00:00Z";
   const config = JSON.stringify({
-    architecture: GO_ARCH[nodeArch] ?? nodeArch, os: "linux", created: epoch, config: {},
+    architecture: GO_ARCH[nodeArch] ?? nodeArch,
+    os: "linux",
+    created: epoch,
+    config: {},
     rootfs: { type: "layers", diff_ids: [`sha256:${diff}`] },
     history: [{ created: epoch, comment: "gvisor-doctor probe image" }],
   });

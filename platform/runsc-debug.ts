@@ -90,7 +90,8 @@ export interface DebugRun extends DecodedLogs {
  * line, through `podman --runtime-flag`, through a one-off wrapper or shim config for ctr.
  */
 export async function withDebugLogs(
-  features: RunscFeatures | null | undefined, rerun: (debugArgs: string[]) => Promise<RunResult>,
+  features: RunscFeatures | null | undefined,
+  rerun: (debugArgs: string[]) => Promise<RunResult>,
 ): Promise<DebugRun> {
   const dir = mkdtempSync(join(tmpdir(), "gvd-runsc-debug-"));
   try {
@@ -105,7 +106,10 @@ export async function withDebugLogs(
 
 /** Run `runsc ARGS` once more with debug logs (withDebugLogs) and decode them. */
 export function rerunWithDebug(
-  runsc: string, args: string[], features: RunscFeatures | null | undefined, opts: RunOptions = {},
+  runsc: string,
+  args: string[],
+  features: RunscFeatures | null | undefined,
+  opts: RunOptions = {},
 ): Promise<DebugRun> {
   return withDebugLogs(features, (debugArgs) => run(runsc, [...debugArgs, ...args], opts));
 }

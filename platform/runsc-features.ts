@@ -37,7 +37,9 @@ export const RUNSC_SIDECAR_TABLE: { name: string; since: string | null }[] = [
 ];
 
 /** The first release whose tarball layout ships sidecars (gvisor-bin/ next to the real runsc). */
-export const SIDECARS_SINCE = RUNSC_SIDECAR_TABLE.map((s) => s.since).filter((d) => d !== null).sort()[0]!;
+export const SIDECARS_SINCE = RUNSC_SIDECAR_TABLE.map((s) => s.since)
+  .filter((d) => d !== null)
+  .sort()[0]!;
 
 /**
  * The sidecars a release ships, by the table: none for an unknown release or one before the layout.
@@ -46,7 +48,9 @@ export const SIDECARS_SINCE = RUNSC_SIDECAR_TABLE.map((s) => s.since).filter((d)
  */
 export function expectedSidecars(version: Pick<GvisorVersion, "date"> | null): string[] {
   if (!version) return [];
-  return RUNSC_SIDECAR_TABLE.filter((s) => s.since !== null && s.since <= version.date).map((s) => s.name).sort();
+  return RUNSC_SIDECAR_TABLE.filter((s) => s.since !== null && s.since <= version.date)
+    .map((s) => s.name)
+    .sort();
 }
 
 export interface RunscFeatures {
@@ -124,7 +128,8 @@ export function tableFlags(version: Pick<GvisorVersion, "date"> | null): string[
  * falls back to the table for `version` when the binary cannot list its flags.
  */
 export async function runscFeatures(
-  path: string, version: Pick<GvisorVersion, "date"> | null = null,
+  path: string,
+  version: Pick<GvisorVersion, "date"> | null = null,
 ): Promise<RunscFeatures | null> {
   const id = identity(path);
   const known = id ? readDiskCache(id) : null;

@@ -59,7 +59,10 @@ export function embeddedReleaseLabel(path: string): string | null {
       const hay = Buffer.concat([carry, buf.subarray(0, n)]);
       let i = hay.indexOf(needle);
       while (i >= 0) {
-        const m = hay.subarray(i, i + 24).toString("latin1").match(/^release-\d{8}(?:\.\d+)?/);
+        const m = hay
+          .subarray(i, i + 24)
+          .toString("latin1")
+          .match(/^release-\d{8}(?:\.\d+)?/);
         if (m) return m[0];
         i = hay.indexOf(needle, i + 1);
       }
@@ -100,7 +103,8 @@ export async function inspectRunsc(path: string, onPath: boolean): Promise<Runsc
     realPath = realpathSync(path);
   } catch {}
   const perms = new Map<string, PathPermission>();
-  for (const p of [...permissionChain(path), ...(realPath !== path ? permissionChain(realPath) : [])]) perms.set(p.path, p);
+  for (const p of [...permissionChain(path), ...(realPath !== path ? permissionChain(realPath) : [])])
+    perms.set(p.path, p);
   // A symlink's own mode is irrelevant: report the target's, which permissionChain(path) already stat'ed.
   let sidecars: string[] = [];
   const binDir = join(dirname(realPath), "gvisor-bin");
@@ -117,7 +121,10 @@ export async function inspectRunsc(path: string, onPath: boolean): Promise<Runsc
   // Its flags are read alongside (a disk-cache hit on later runs); the table fallback needs the version.
   const [r, listed] = await Promise.all([run(path, ["--version"], { timeoutMs: 5_000 }), runscFeatures(path)]);
   const version = r.code === 0 ? parseGvisorVersion(r.stdout) : null;
-  const versionText = r.code === 0 ? r.stdout.split("\n")[0].trim() : (r.spawnError ?? (r.stderr.trim() || `exit ${r.code}`)).split("\n")[0];
+  const versionText =
+    r.code === 0
+      ? r.stdout.split("\n")[0].trim()
+      : (r.spawnError ?? (r.stderr.trim() || `exit ${r.code}`)).split("\n")[0];
   return {
     path,
     realPath,
@@ -135,9 +142,21 @@ export async function inspectRunsc(path: string, onPath: boolean): Promise<Runsc
 }
 
 /** Every runsc on PATH and in the usual directories, deduplicated by real path (PATH order first). */
-export async function findRunscBinaries(env: NodeJS.ProcessEnv = process.env, extraPaths: string[] = []): Promise<RunscBinary[]> {
+export async function findRunscBinaries(
+  env: NodeJS.ProcessEnv = process.env,
+  extraPaths: string[] = [],
+): Promise<RunscBinary[]> {
   const onPath = new Set(whichAll("runsc", [], env.PATH ?? ""));
-  const all = [...whichAll("runsc", EXTRA_DIRS, env.PATH ?? ""), ...extraPaths.filter((p) => { try { return lstatSync(p).isFile() || lstatSync(p).isSymbolicLink(); } catch { return false; } })];
+  const all = [
+    ...whichAll("runsc", EXTRA_DIRS, env.PATH ?? ""),
+    ...extraPaths.filter((p) => {
+      try {
+        return lstatSync(p).isFile() || lstatSync(p).isSymbolicLink();
+      } catch {
+        return false;
+      }
+    }),
+  ];
   const byReal = new Map<string, string>();
   for (const p of all) {
     let real = p;
@@ -162,7 +181,12 @@ export async function findRunscInRoot(root: HostRoot): Promise<RunscBinary[]> {
     if (!isExecutableFile(local)) continue;
     if (!byReal.has(local)) byReal.set(local, join(d, "runsc"));
   }
-  const found = await Promise.all([...byReal.entries()].map(async ([local, hostPath]) => ({ hostPath, r: await inspectRunsc(local, SYSTEM_BIN_DIRS.includes(dirname(hostPath))) })));
+  const found = await Promise.all(
+    [...byReal.entries()].map(async ([local, hostPath]) => ({
+      hostPath,
+      r: await inspectRunsc(local, SYSTEM_BIN_DIRS.includes(dirname(hostPath))),
+    })),
+  );
   const inRoot = (p: string) => p === root.dir || p.startsWith(`${root.dir}/`);
   return found.map(({ hostPath, r }) => ({
     ...r,

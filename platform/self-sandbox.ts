@@ -26,13 +26,17 @@ export interface SelfSandboxFacts {
   evidence: {
     /** GVISOR_MARKER_FILE reads "gvisor" (absent without --gvisor-marker-file and before 2024 releases). */
     kernelIsGvisor: boolean;
-    sentryMeminfo: boolean; dmesgFirstLine: string | null; dmesgError: string | null;
+    sentryMeminfo: boolean;
+    dmesgFirstLine: string | null;
+    dmesgError: string | null;
     kernelRelease: string;
   };
 }
 
 /** Independent tells of "this process runs inside gVisor" (gvisor-facts §6). */
-export async function detectSelfSandbox(opts: { dmesg: "always" | "to-confirm" } = { dmesg: "always" }): Promise<SelfSandboxFacts> {
+export async function detectSelfSandbox(
+  opts: { dmesg: "always" | "to-confirm" } = { dmesg: "always" },
+): Promise<SelfSandboxFacts> {
   const kernelIsGvisor = readMarker();
   const sentryMeminfo = existsSync("/proc/sentry-meminfo");
   const kernelRelease = os.release();
@@ -113,8 +117,11 @@ export function kmsgLine(record: string): string {
   return `[${secs}.${String(usec % 1e6).padStart(6, "0")}] ${text.split("\n")[0]}`;
 }
 
-type Syslog = { klogctl(type: number, buf: Uint8Array | null, len: number): number; __errno_location(): unknown;
-  strerror(errno: number): unknown };
+type Syslog = {
+  klogctl(type: number, buf: Uint8Array | null, len: number): number;
+  __errno_location(): unknown;
+  strerror(errno: number): unknown;
+};
 
 /**
  * The kernel log through syslog(2), as dmesg reads it where there is no /dev/kmsg (gVisor has none,
@@ -133,13 +140,19 @@ export function readSyslog(): KernelLog | null {
   const n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, buf.length);
   if (n < 0) return { error: `syslog(2): ${String(strerror(libc.ffi.read.i32(__errno_location(), 0)))}` };
   // Each line starts with its priority ("<6>"), which dmesg does not print.
-  return { line: new TextDecoder().decode(buf.subarray(0, n)).split("\n")[0].replace(/^<\d{1,3}>/, "") };
+  return {
+    line: new TextDecoder()
+      .decode(buf.subarray(0, n))
+      .split("\n")[0]
+      .replace(/^<\d{1,3}>/, ""),
+  };
 }
 
 /** The dmesg program's first line: the fallback where this process cannot read the log itself. */
 async function runDmesg(): Promise<KernelLog> {
   const [{ failureText, runSync }, { SYSTEM_BIN_DIRS, which }] = await Promise.all([
-    import("./spawn.ts"), import("./which.ts"),
+    import("./spawn.ts"),
+    import("./which.ts"),
   ]);
   const bin = which("dmesg") ?? which("dmesg", SYSTEM_BIN_DIRS.join(":"));
   if (!bin) return { error: "dmesg not found" };

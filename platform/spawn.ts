@@ -107,7 +107,11 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
       child = spawn(file, args, {
         cwd: opts.cwd,
         env: (opts.env ?? process.env) as NodeJS.ProcessEnv,
-        stdio: [opts.stdin === "inherit" ? "inherit" : opts.stdin === "pipe" || opts.input !== undefined ? "pipe" : "ignore", "pipe", "pipe"],
+        stdio: [
+          opts.stdin === "inherit" ? "inherit" : opts.stdin === "pipe" || opts.input !== undefined ? "pipe" : "ignore",
+          "pipe",
+          "pipe",
+        ],
         detached: !!opts.processGroup,
       });
     } catch (e) {
@@ -144,14 +148,20 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
     child.stdout!.on("data", (b: Buffer) => {
       lastData = performance.now();
       opts.onStdout?.(b);
-      if (outLen + b.length > maxBytes) { truncated = true; b = b.subarray(0, Math.max(0, maxBytes - outLen)); }
+      if (outLen + b.length > maxBytes) {
+        truncated = true;
+        b = b.subarray(0, Math.max(0, maxBytes - outLen));
+      }
       outLen += b.length;
       if (b.length) out.push(b); // an empty slice would still pin the whole chunk in memory
     });
     child.stderr!.on("data", (b: Buffer) => {
       lastData = performance.now();
       opts.onStderr?.(b);
-      if (errLen + b.length > maxBytes) { truncated = true; b = b.subarray(0, Math.max(0, maxBytes - errLen)); }
+      if (errLen + b.length > maxBytes) {
+        truncated = true;
+        b = b.subarray(0, Math.max(0, maxBytes - errLen));
+      }
       errLen += b.length;
       if (b.length) err.push(b);
     });
@@ -175,15 +185,21 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
  * ~20 ms (bench/startup.ts). Same result, same trace; stdin is /dev/null.
  */
 export function runSync(
-  file: string, args: string[], opts: Pick<RunOptions, "timeoutMs" | "env" | "cwd" | "maxBytes"> = {},
+  file: string,
+  args: string[],
+  opts: Pick<RunOptions, "timeoutMs" | "env" | "cwd" | "maxBytes"> = {},
 ): RunResult {
   const started = performance.now();
   const maxBytes = opts.maxBytes ?? 4 * 1024 * 1024;
   // A generous buffer, cut to maxBytes below: spawnSync kills a child that overflows it, while
   // run() lets the child finish and only drops the excess (dmesg on a long-running host is big).
   const r = spawnSync(file, args, {
-    cwd: opts.cwd, env: (opts.env ?? process.env) as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"],
-    timeout: opts.timeoutMs, killSignal: "SIGKILL", maxBuffer: Math.max(maxBytes, 64 * 1024 * 1024),
+    cwd: opts.cwd,
+    env: (opts.env ?? process.env) as NodeJS.ProcessEnv,
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: opts.timeoutMs,
+    killSignal: "SIGKILL",
+    maxBuffer: Math.max(maxBytes, 64 * 1024 * 1024),
   });
   const e = r.error as NodeJS.ErrnoException | undefined;
   const timedOut = e?.code === "ETIMEDOUT";

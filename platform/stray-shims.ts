@@ -31,7 +31,8 @@ export function strayShims(id: string): number[] {
 }
 
 /** Processes still working on container `id` (containerd's `shim delete` → `runsc delete` after a shim exits). */
-const busyWith = (id: string) => findProcesses([...SHIMS, "runsc", "sh"], []).filter((p) => pidAlive(p.pid) && p.argv.some((a) => a.includes(id)));
+const busyWith = (id: string) =>
+  findProcesses([...SHIMS, "runsc", "sh"], []).filter((p) => pidAlive(p.pid) && p.argv.some((a) => a.includes(id)));
 
 /** Stop the shims stranded for `id`, then wait (bounded) for containerd's cleanup that follows. */
 export async function reapStrayShims(id: string): Promise<number> {

@@ -21,7 +21,8 @@ function rewriteSpecifiers(dir: string): void {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) rewriteSpecifiers(p);
-    else if (name.endsWith(".d.ts")) writeFileSync(p, readFileSync(p, "utf8").replace(/(from\s+["'](?:\.{1,2}\/)[^"']*?)\.ts(["'])/g, "$1.js$2"));
+    else if (name.endsWith(".d.ts"))
+      writeFileSync(p, readFileSync(p, "utf8").replace(/(from\s+["'](?:\.{1,2}\/)[^"']*?)\.ts(["'])/g, "$1.js$2"));
   }
 }
 
@@ -29,12 +30,33 @@ mkdirSync(out, { recursive: true });
 const tmp = join(out, `.lib-build-${process.pid}`);
 rmSync(tmp, { recursive: true, force: true });
 try {
-  step("bundling", process.execPath, ["build", "src/lib.ts", "--target=node", "--format=esm", "--packages=external", "--outfile", join(tmp, "lib.js")]);
+  step("bundling", process.execPath, [
+    "build",
+    "src/lib.ts",
+    "--target=node",
+    "--format=esm",
+    "--packages=external",
+    "--outfile",
+    join(tmp, "lib.js"),
+  ]);
   step("declarations", process.execPath, [
-    join(root, "node_modules", "typescript", "bin", "tsc"), "src/lib.ts",
-    "--declaration", "--emitDeclarationOnly", "--allowImportingTsExtensions", "--strict", "--skipLibCheck",
-    "--module", "esnext", "--moduleResolution", "bundler", "--target", "es2022", "--types", "node",
-    "--outDir", join(tmp, "types"),
+    join(root, "node_modules", "typescript", "bin", "tsc"),
+    "src/lib.ts",
+    "--declaration",
+    "--emitDeclarationOnly",
+    "--allowImportingTsExtensions",
+    "--strict",
+    "--skipLibCheck",
+    "--module",
+    "esnext",
+    "--moduleResolution",
+    "bundler",
+    "--target",
+    "es2022",
+    "--types",
+    "node",
+    "--outDir",
+    join(tmp, "types"),
   ]);
   rewriteSpecifiers(join(tmp, "types"));
   writeFileSync(join(tmp, "lib.d.ts"), 'export * from "./types/src/lib.js";\n');

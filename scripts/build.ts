@@ -12,7 +12,16 @@
 import { spawn, spawnSync } from "node:child_process";
 import { createSha512 } from "../platform/release/verify.ts";
 import { preflightScript } from "../src/commands/preflight-script.ts";
-import { copyFileSync, createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  createReadStream,
+  createWriteStream,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -24,8 +33,12 @@ const dist = join(root, "dist");
 // dist/install.sh picks among exactly these names (gvisor-doctor-linux-<arch>[-musl][-baseline]).
 // The default x64 builds need AVX2; -baseline runs on older CPUs and under QEMU.
 export const RELEASE_TARGETS = [
-  "linux-x64", "linux-x64-baseline", "linux-arm64",
-  "linux-x64-musl", "linux-x64-musl-baseline", "linux-arm64-musl",
+  "linux-x64",
+  "linux-x64-baseline",
+  "linux-arm64",
+  "linux-x64-musl",
+  "linux-x64-musl-baseline",
+  "linux-arm64-musl",
 ] as const;
 export const INSTALL_SH = join(dist, "install.sh");
 /** The standalone preflight for images with a shell (tracked in git; its version line is stamped). */
@@ -82,12 +95,22 @@ export const COMPILE_FLAGS = [
   // --splitting: each dynamically imported module is its own chunk in the binary, loaded (and its
   // bytecode read) only when imported; one bundle made every start pay for all of it: --version
   // 15 ms of CPU → 6 ms, Bun's floor (bench/startup.ts; test/unit/startup-imports.test.ts).
-  "--compile", "--minify", "--sourcemap", "--bytecode", "--format=esm", "--splitting",
-  "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
+  "--compile",
+  "--minify",
+  "--sourcemap",
+  "--bytecode",
+  "--format=esm",
+  "--splitting",
+  "--no-compile-autoload-dotenv",
+  "--no-compile-autoload-bunfig",
 ];
 
 export function compile(
-  target: string | null, outfile: string, version: string, entry = join(root, "src/cli.ts"), pubkey = "",
+  target: string | null,
+  outfile: string,
+  version: string,
+  entry = join(root, "src/cli.ts"),
+  pubkey = "",
 ): void {
   const bun = process.execPath; // the bun running this script
   // Built in a directory of its own: with --splitting bun writes a .map per chunk beside the outfile.
@@ -95,13 +118,18 @@ export function compile(
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const args = [
-    "build", entry,
+    "build",
+    entry,
     ...COMPILE_FLAGS,
-    `--define`, `GVD_VERSION=${JSON.stringify(version)}`,
+    `--define`,
+    `GVD_VERSION=${JSON.stringify(version)}`,
     // self-update fetches the same build (target) and trusts the key that signed this release.
-    `--define`, `GVD_TARGET=${JSON.stringify(target ?? "")}`,
-    `--define`, `GVD_RELEASE_PUBKEY=${JSON.stringify(pubkey)}`,
-    "--outfile", join(work, "gvisor-doctor"),
+    `--define`,
+    `GVD_TARGET=${JSON.stringify(target ?? "")}`,
+    `--define`,
+    `GVD_RELEASE_PUBKEY=${JSON.stringify(pubkey)}`,
+    "--outfile",
+    join(work, "gvisor-doctor"),
     ...(target ? [`--target=bun-${target}`] : []),
   ];
   const r = spawnSync(bun, args, { stdio: "inherit", cwd: root });
@@ -170,23 +198,36 @@ export function buildStaticPreflight(outfile: string, version: string, cc = proc
  * (`extra`: files already in the directory, e.g. the static preflight). Returns the file names,
  * sorted. The tests build their fixture releases with this too (xzLevel 0: fast).
  */
-export async function assembleRelease(dir: string, binaries: string[], version: string,
-  opts: { gzipLevel?: number; xzLevel?: number; extra?: string[]; pubkey?: string } = {}): Promise<string[]> {
+export async function assembleRelease(
+  dir: string,
+  binaries: string[],
+  version: string,
+  opts: { gzipLevel?: number; xzLevel?: number; extra?: string[]; pubkey?: string } = {},
+): Promise<string[]> {
   // One compression per core: zlib runs on the thread pool, xz in its own process.
   const queue = binaries.flatMap((b) => [
-    () => xzFile(join(dir, b), opts.xzLevel), () => gzipFile(join(dir, b), opts.gzipLevel),
+    () => xzFile(join(dir, b), opts.xzLevel),
+    () => gzipFile(join(dir, b), opts.gzipLevel),
   ]);
   const workers = Array.from({ length: Math.max(1, Math.min(queue.length, availableParallelism())) }, async () => {
     for (let job = queue.shift(); job !== undefined; job = queue.shift()) await job();
   });
   await Promise.all(workers);
   if (opts.pubkey) {
-    writeFileSync(join(dir, "install.sh"), stampInstallSh(readFileSync(INSTALL_SH, "utf8"), opts.pubkey), { mode: 0o755 });
+    writeFileSync(join(dir, "install.sh"), stampInstallSh(readFileSync(INSTALL_SH, "utf8"), opts.pubkey), {
+      mode: 0o755,
+    });
   } else if (resolve(dir, "install.sh") !== resolve(INSTALL_SH)) copyFileSync(INSTALL_SH, join(dir, "install.sh"));
   writeFileSync(join(dir, "gvisor-preflight.sh"), preflightScript(version), { mode: 0o755 });
   writeFileSync(join(dir, "VERSION"), `${version}\n`);
-  const files = [...binaries, ...binaries.flatMap((b) => [`${b}.gz`, `${b}.xz`]), ...(opts.extra ?? []),
-    "install.sh", "gvisor-preflight.sh", "VERSION"].sort();
+  const files = [
+    ...binaries,
+    ...binaries.flatMap((b) => [`${b}.gz`, `${b}.xz`]),
+    ...(opts.extra ?? []),
+    "install.sh",
+    "gvisor-preflight.sh",
+    "VERSION",
+  ].sort();
   await writeSums(dir, files);
   return files;
 }
@@ -228,6 +269,8 @@ if (import.meta.main) {
       signSums(outdir, signKey);
       files.push("SHA512SUMS.sig");
     }
-    console.log(`release ${version} in ${outdir}: ${files.length} files, SHA512SUMS covers them all\n  ${files.join("\n  ")}`);
+    console.log(
+      `release ${version} in ${outdir}: ${files.length} files, SHA512SUMS covers them all\n  ${files.join("\n  ")}`,
+    );
   }
 }

@@ -13,7 +13,11 @@ export const PRODUCT_DIRS = ["src", "platform", "checks"];
 
 /** static: import/export … from; type: import type / export type; dynamic: import("…") call or type. */
 export type EdgeKind = "static" | "type" | "dynamic";
-export interface Edge { from: string; to: string; kind: EdgeKind }
+export interface Edge {
+  from: string;
+  to: string;
+  kind: EdgeKind;
+}
 
 function tsFiles(dir: string): string[] {
   const out: string[] = [];
@@ -36,13 +40,22 @@ export function importsOf(text: string, fileName = "x.ts"): { spec: string; kind
     if (ts.isImportDeclaration(n) && ts.isStringLiteral(n.moduleSpecifier)) {
       const c = n.importClause;
       // `import { type A, type B }` with nothing else is erased like `import type`
-      const allTypes = !!c && !c.name && !!c.namedBindings && ts.isNamedImports(c.namedBindings)
-        && c.namedBindings.elements.length > 0 && c.namedBindings.elements.every((e) => e.isTypeOnly);
+      const allTypes =
+        !!c &&
+        !c.name &&
+        !!c.namedBindings &&
+        ts.isNamedImports(c.namedBindings) &&
+        c.namedBindings.elements.length > 0 &&
+        c.namedBindings.elements.every((e) => e.isTypeOnly);
       out.push({ spec: n.moduleSpecifier.text, kind: c?.isTypeOnly || allTypes ? "type" : "static" });
     } else if (ts.isExportDeclaration(n) && n.moduleSpecifier && ts.isStringLiteral(n.moduleSpecifier)) {
       out.push({ spec: n.moduleSpecifier.text, kind: n.isTypeOnly ? "type" : "static" });
-    } else if (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword
-      && n.arguments.length && ts.isStringLiteralLike(n.arguments[0])) {
+    } else if (
+      ts.isCallExpression(n) &&
+      n.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      n.arguments.length &&
+      ts.isStringLiteralLike(n.arguments[0])
+    ) {
       out.push({ spec: n.arguments[0].text, kind: "dynamic" });
     } else if (ts.isImportTypeNode(n) && ts.isLiteralTypeNode(n.argument) && ts.isStringLiteral(n.argument.literal)) {
       out.push({ spec: n.argument.literal.text, kind: "type" });
@@ -76,8 +89,9 @@ export const LAYERS: Record<string, string[]> = {
 
 /** The imports that reach up a layer. */
 export function layerViolations(edges: Edge[]): Edge[] {
-  return edges.filter((e) => Object.entries(LAYERS)
-    .some(([layer, above]) => e.from.startsWith(layer) && above.some((a) => e.to.startsWith(a))));
+  return edges.filter((e) =>
+    Object.entries(LAYERS).some(([layer, above]) => e.from.startsWith(layer) && above.some((a) => e.to.startsWith(a))),
+  );
 }
 
 /** Strongly connected components with more than one file (or a file importing itself), Tarjan's algorithm. */
@@ -88,19 +102,31 @@ export function cycles(edges: Edge[]): string[][] {
     if (!adj.has(e.to)) adj.set(e.to, new Set());
     adj.get(e.from)!.add(e.to);
   }
-  const index = new Map<string, number>(), low = new Map<string, number>();
-  const stack: string[] = [], onStack = new Set<string>(), out: string[][] = [];
+  const index = new Map<string, number>(),
+    low = new Map<string, number>();
+  const stack: string[] = [],
+    onStack = new Set<string>(),
+    out: string[][] = [];
   let next = 0;
   const connect = (v: string): void => {
-    index.set(v, next); low.set(v, next); next++;
-    stack.push(v); onStack.add(v);
+    index.set(v, next);
+    low.set(v, next);
+    next++;
+    stack.push(v);
+    onStack.add(v);
     for (const w of adj.get(v)!) {
-      if (!index.has(w)) { connect(w); low.set(v, Math.min(low.get(v)!, low.get(w)!)); }
-      else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+      if (!index.has(w)) {
+        connect(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
     }
     if (low.get(v) !== index.get(v)) return;
     const scc: string[] = [];
-    for (let w = stack.pop()!; ; w = stack.pop()!) { onStack.delete(w); scc.push(w); if (w === v) break; }
+    for (let w = stack.pop()!; ; w = stack.pop()!) {
+      onStack.delete(w);
+      scc.push(w);
+      if (w === v) break;
+    }
     if (scc.length > 1 || adj.get(v)!.has(v)) out.push(scc.sort());
   };
   for (const v of [...adj.keys()].sort()) if (!index.has(v)) connect(v);
@@ -120,7 +146,10 @@ export function loopThrough(edges: Edge[], scc: string[], start = scc[0]): Edge[
         for (let at = e.from; at !== start; at = prev.get(at)!.from) path.unshift(prev.get(at)!);
         return path;
       }
-      if (!prev.has(e.to)) { prev.set(e.to, e); todo.push(e.to); }
+      if (!prev.has(e.to)) {
+        prev.set(e.to, e);
+        todo.push(e.to);
+      }
     }
   }
   return [];
@@ -133,7 +162,11 @@ if (import.meta.main) {
   for (const scc of found) {
     console.log(`cycle of ${scc.length} files:`);
     for (const f of scc) console.log(`  ${f}`);
-    console.log(`  e.g. ${loopThrough(edges, scc).map((e) => `${e.from} -${e.kind}-> ${e.to}`).join(", ")}`);
+    console.log(
+      `  e.g. ${loopThrough(edges, scc)
+        .map((e) => `${e.from} -${e.kind}-> ${e.to}`)
+        .join(", ")}`,
+    );
   }
   const up = layerViolations(edges);
   for (const e of up) console.log(`up a layer: ${e.from} -${e.kind}-> ${e.to}`);

@@ -44,7 +44,8 @@ export function assembleImageContext(dir: string, opts: { binary?: string; tools
   if (!elf) throw new Error(`${binary} is not an ELF executable (build it first: npm run build)`);
   const here = process.arch === "arm64" ? "aarch64" : process.arch === "x64" ? "x86_64" : process.arch;
   // ldd runs the host's loader: it cannot list a foreign binary's libraries.
-  if (elf.arch !== here) throw new Error(`${binary} is for ${elf.arch}, this machine is ${here}: build the image on a ${elf.arch} machine`);
+  if (elf.arch !== here)
+    throw new Error(`${binary} is for ${elf.arch}, this machine is ${here}: build the image on a ${elf.arch} machine`);
 
   const rootfs = join(dir, "rootfs");
   rmSync(rootfs, { recursive: true, force: true });
@@ -61,17 +62,24 @@ export function assembleImageContext(dir: string, opts: { binary?: string; tools
   const programs = [binary];
   for (const tool of opts.tools ?? IMAGE_TOOLS) {
     const p = which(tool) ?? which(tool, SYSTEM_BIN_DIRS.join(":"));
-    if (!p) throw new Error(`${tool} is not installed here; the installer image needs it (Debian: coreutils has chroot, util-linux nsenter)`);
+    if (!p)
+      throw new Error(
+        `${tool} is not installed here; the installer image needs it (Debian: coreutils has chroot, util-linux nsenter)`,
+      );
     put(p, `usr/bin/${tool}`, 0o755);
     programs.push(p);
   }
-  for (const lib of new Set(programs.flatMap(sharedLibraries))) put(lib, lib.replace(/^\/+/, ""), statSync(lib).mode & 0o777);
+  for (const lib of new Set(programs.flatMap(sharedLibraries)))
+    put(lib, lib.replace(/^\/+/, ""), statSync(lib).mode & 0o777);
 
   // /tmp for temporary files; passwd so "nobody" (runsc's sandbox user) resolves.
   mkdirSync(join(rootfs, "tmp"), { recursive: true });
   chmodSync(join(rootfs, "tmp"), 0o1777);
   mkdirSync(join(rootfs, "etc"), { recursive: true });
-  writeFileSync(join(rootfs, "etc/passwd"), "root:x:0:0:root:/:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/:/usr/sbin/nologin\n");
+  writeFileSync(
+    join(rootfs, "etc/passwd"),
+    "root:x:0:0:root:/:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/:/usr/sbin/nologin\n",
+  );
   writeFileSync(join(rootfs, "etc/group"), "root:x:0:\nnogroup:x:65534:\n");
   files.add("etc/passwd").add("etc/group");
   copyFileSync(DOCKERFILE, join(dir, "Dockerfile"));
@@ -89,5 +97,7 @@ if (import.meta.main) {
   }
   mkdirSync(dir, { recursive: true });
   const ctx = assembleImageContext(resolve(dir), { binary });
-  console.log(`installer image context in ${ctx.dir}:\n  ${ctx.files.join("\n  ")}\nnext: docker build -t ghcr.io/gvisor-doctor/gvisor-doctor:<version> ${dir}`);
+  console.log(
+    `installer image context in ${ctx.dir}:\n  ${ctx.files.join("\n  ")}\nnext: docker build -t ghcr.io/gvisor-doctor/gvisor-doctor:<version> ${dir}`,
+  );
 }

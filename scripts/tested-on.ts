@@ -27,14 +27,18 @@ const DIST_ORDER = ["k3s", "rke2", "k0s", "microk8s"];
 
 export function readDistResults(dir = DIST_RESULTS): DistResult[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith(".json"))
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
     .map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as DistResult);
 }
 
 function distRows(results: DistResult[]): string[] {
   if (!results.length) return [];
-  const sorted = [...results].sort((a, b) => DIST_ORDER.indexOf(a.distribution) - DIST_ORDER.indexOf(b.distribution)
-    || a.containerd.localeCompare(b.containerd, "en", { numeric: true }));
+  const sorted = [...results].sort(
+    (a, b) =>
+      DIST_ORDER.indexOf(a.distribution) - DIST_ORDER.indexOf(b.distribution) ||
+      a.containerd.localeCompare(b.containerd, "en", { numeric: true }),
+  );
   const rows = sorted.map((r) => {
     const js = Object.keys(r.journeys);
     const failed = js.filter((j) => r.journeys[j] !== "pass");
@@ -66,7 +70,9 @@ interface ModeResult {
 
 export function readModeResults(dir = MODE_RESULTS): ModeResult[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith(".json")).sort()
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
     .map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as ModeResult);
 }
 
@@ -100,26 +106,48 @@ interface HostResult {
   journeys: Record<string, "pass" | "fail">;
 }
 
-const DEBIAN: Record<string, string> = { bookworm: "Debian 12 (bookworm)", trixie: "Debian 13 (trixie)", sid: "Debian sid" };
+const DEBIAN: Record<string, string> = {
+  bookworm: "Debian 12 (bookworm)",
+  trixie: "Debian 13 (trixie)",
+  sid: "Debian sid",
+};
 const SUITE_ORDER = ["bookworm", "trixie", "sid"];
 /** Upstream version of a Debian package version: 2:28.5.2+dfsg4-1 → 28.5.2, 0.0~20240729.0-2 → 20240729.0. */
-export const upstream = (v: string | undefined) => (v ? v.replace(/^\d+:/, "").replace(/-[^-]*$/, "").replace(/^0\.0~/, "").replace(/[+~].*$/, "") : "–");
+export const upstream = (v: string | undefined) =>
+  v
+    ? v
+        .replace(/^\d+:/, "")
+        .replace(/-[^-]*$/, "")
+        .replace(/^0\.0~/, "")
+        .replace(/[+~].*$/, "")
+    : "–";
 
 export function readResults(dir = RESULTS): HostResult[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith(".json")).sort()
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
     .map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as HostResult)
-    .sort((a, b) => SUITE_ORDER.indexOf(a.suite) - SUITE_ORDER.indexOf(b.suite) || a.init.localeCompare(b.init)
-      || Number(!!a.livedIn) - Number(!!b.livedIn));
+    .sort(
+      (a, b) =>
+        SUITE_ORDER.indexOf(a.suite) - SUITE_ORDER.indexOf(b.suite) ||
+        a.init.localeCompare(b.init) ||
+        Number(!!a.livedIn) - Number(!!b.livedIn),
+    );
 }
 
 export function testedOnSection(results = readResults(), dists = readDistResults(), modes = readModeResults()): string {
   const rows = results.map((r) => {
-    const passed = Object.keys(r.journeys).filter((j) => r.journeys[j] === "pass").sort();
-    const failed = Object.keys(r.journeys).filter((j) => r.journeys[j] !== "pass").sort();
+    const passed = Object.keys(r.journeys)
+      .filter((j) => r.journeys[j] === "pass")
+      .sort();
+    const failed = Object.keys(r.journeys)
+      .filter((j) => r.journeys[j] !== "pass")
+      .sort();
     const journeys = `${passed.length}/${passed.length + failed.length}${failed.length ? ` (failed: ${failed.join(", ")})` : ""}`;
     const v = r.versions;
-    const init = `${r.init === "systemd" ? `systemd ${upstream(v.systemd)}` : "none (daemons by hand)"}` +
+    const init =
+      `${r.init === "systemd" ? `systemd ${upstream(v.systemd)}` : "none (daemons by hand)"}` +
       (r.livedIn ? ", lived in" : "");
     return `| ${DEBIAN[r.suite] ?? r.suite} | ${init} | ${upstream(v["docker.io"])} | ${upstream(v.containerd)} | ${upstream(v.podman)} | ${upstream(v.runsc)} | ${journeys} |`;
   });
@@ -128,7 +156,7 @@ export function testedOnSection(results = readResults(), dists = readDistResults
     "",
     "Every journey (blank host → `--fix`; install → uninstall; `exec` and `preflight`; broken hosts repaired) runs on",
     "these hosts in CI, each built from Debian's archive and booted in its own namespaces (test/matrix/journeys.test.ts).",
-    "\"Lived in\": set up first as gvisor-doctor leaves a host it served (a release in /usr/local, runsc registered).",
+    '"Lived in": set up first as gvisor-doctor leaves a host it served (a release in /usr/local, runsc registered).',
     "",
     "| Distribution | Init | Docker | containerd | Podman | runsc | Journeys passed |",
     "|---|---|---|---|---|---|---|",

@@ -9,7 +9,9 @@ import { versionText } from "./version.ts";
 
 export async function makeIO(argv: string[], env: NodeJS.ProcessEnv): Promise<IO> {
   const [{ colorLevel, makeChalk }, { spinnerAllowed }, { isattys }] = await Promise.all([
-    import("./ui/color.ts"), import("./ui/spinner.ts"), import("./ui/tty.ts"),
+    import("./ui/color.ts"),
+    import("./ui/spinner.ts"),
+    import("./ui/tty.ts"),
   ]);
   const noColor = argv.includes("--no-color");
   // TTY tests by fd: process.stdout/stderr are streams Bun builds on first use (~8 ms at start-up).
@@ -39,7 +41,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (argv[0] === "preflight") {
     // A container's entrypoint: its own module, not the dispatcher with every other command.
     const [{ runCommand }, { preflightCommand }, io] = await Promise.all([
-      import("./run-command.ts"), import("./commands/preflight.ts"), makeIO(argv, env),
+      import("./run-command.ts"),
+      import("./commands/preflight.ts"),
+      makeIO(argv, env),
     ]);
     return runCommand(preflightCommand, argv.slice(1), io);
   }

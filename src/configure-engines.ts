@@ -7,11 +7,22 @@ import { pruneBackups, readOrNull, StalePlanError } from "../platform/engines/ap
 import { removeStaleTemps } from "../platform/fsutil.ts";
 import { adapterFor, ENGINE_NAMES } from "../platform/engines/index.ts";
 import {
-  DEFAULT_WRAPPER_DIR, defaultWrapperDir, INSTALLED_RUNSC, normalizeRuntimeArgs,
+  DEFAULT_WRAPPER_DIR,
+  defaultWrapperDir,
+  INSTALLED_RUNSC,
+  normalizeRuntimeArgs,
 } from "../platform/engines/runtime-args.ts";
 import {
-  EngineConfigError, HOST_ROOT_ENGINES, type AppliedFile, type EngineContext, type EngineDetection, type EngineName, type Plan, type ReloadResult,
-  type RuntimeRequest, type VerifyResult,
+  EngineConfigError,
+  HOST_ROOT_ENGINES,
+  type AppliedFile,
+  type EngineContext,
+  type EngineDetection,
+  type EngineName,
+  type Plan,
+  type ReloadResult,
+  type RuntimeRequest,
+  type VerifyResult,
 } from "../platform/engines/types.ts";
 import type { HostFacts } from "../platform/facts.ts";
 import { whichInRoot } from "../platform/host-exec.ts";
@@ -89,7 +100,15 @@ export interface EngineReport {
   effective: Plan["effective"];
   reload: ReloadResult | null;
   verify: VerifyResult | null;
-  error: { message: string; hint: string | null; file: string | null; line: number | null; column: number | null; snippet: string | null; code: string } | null;
+  error: {
+    message: string;
+    hint: string | null;
+    file: string | null;
+    line: number | null;
+    column: number | null;
+    snippet: string | null;
+    code: string;
+  } | null;
 }
 
 export interface ConfigureReport {
@@ -105,8 +124,15 @@ export interface ConfigureReport {
 }
 
 function validateRuntimeName(name: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new UsageError(`invalid runtime name '${echoInput(name)}': use letters, digits, '.', '_' and '-'`, "see: gvisor-doctor configure --help");
-  if (name === "runc") throw new UsageError("the runtime name 'runc' would replace the engines' default runtime: pick another name (default: runsc)");
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name))
+    throw new UsageError(
+      `invalid runtime name '${echoInput(name)}': use letters, digits, '.', '_' and '-'`,
+      "see: gvisor-doctor configure --help",
+    );
+  if (name === "runc")
+    throw new UsageError(
+      "the runtime name 'runc' would replace the engines' default runtime: pick another name (default: runsc)",
+    );
 }
 
 async function defaultRunsc(req: ConfigureRequest, env: NodeJS.ProcessEnv): Promise<string | null> {
@@ -118,14 +144,20 @@ async function defaultRunsc(req: ConfigureRequest, env: NodeJS.ProcessEnv): Prom
 }
 
 function checkRunsc(path: string, force: boolean, root: HostRoot): string {
-  if (root.foreign && !isAbsolute(path)) throw new UsageError(`--runsc ${echoInput(path)}: with --host-root, give the node's absolute path (e.g. ${INSTALLED_RUNSC})`);
+  if (root.foreign && !isAbsolute(path))
+    throw new UsageError(
+      `--runsc ${echoInput(path)}: with --host-root, give the node's absolute path (e.g. ${INSTALLED_RUNSC})`,
+    );
   const abs = isAbsolute(path) ? path : resolve(path);
   if (force) return abs;
   try {
     if (!statSync(root.local(abs)).isFile()) throw new Error("not a file");
     accessSync(root.local(abs), constants.X_OK);
   } catch {
-    throw new UsageError(`--runsc ${echoInput(root.show(path))}: not an executable file`, `install runsc first (gvisor-doctor install${root.foreign ? ` --host-root ${root.dir}` : ""}), or pass --force to register a path that will exist later`);
+    throw new UsageError(
+      `--runsc ${echoInput(root.show(path))}: not an executable file`,
+      `install runsc first (gvisor-doctor install${root.foreign ? ` --host-root ${root.dir}` : ""}), or pass --force to register a path that will exist later`,
+    );
   }
   return abs;
 }
@@ -202,7 +234,11 @@ export async function resolveRuntimeRequest(req: ConfigureRequest, env: NodeJS.P
   let runscPath = "";
   if (!req.remove) {
     const p = req.runscPath ?? (await defaultRunsc(req, env));
-    if (!p) throw new UsageError("no runsc found on this host", "install it first (gvisor-doctor install), or pass --runsc PATH");
+    if (!p)
+      throw new UsageError(
+        "no runsc found on this host",
+        "install it first (gvisor-doctor install), or pass --runsc PATH",
+      );
     runscPath = checkRunsc(p, !!req.force, req.hostRoot ?? SELF_ROOT);
     if (req.marker && !req.force) await checkMarkerKnown(runscPath, req.hostRoot ?? SELF_ROOT);
     if (runtimeArgs?.length && !req.force) await checkFlagsKnown(runscPath, runtimeArgs, req.hostRoot ?? SELF_ROOT);
@@ -211,7 +247,15 @@ export async function resolveRuntimeRequest(req: ConfigureRequest, env: NodeJS.P
 }
 
 function errorOf(e: EngineConfigError): NonNullable<EngineReport["error"]> {
-  return { message: e.message, hint: e.hint, file: e.spot?.file ?? null, line: e.spot?.line ?? null, column: e.spot?.column ?? null, snippet: e.snippet, code: e.code };
+  return {
+    message: e.message,
+    hint: e.hint,
+    file: e.spot?.file ?? null,
+    line: e.spot?.line ?? null,
+    column: e.spot?.column ?? null,
+    snippet: e.snippet,
+    code: e.code,
+  };
 }
 
 function describeRuntime(name: string, eff: Plan["effective"]): string {
@@ -224,9 +268,29 @@ const PENDING: ReloadResult["action"][] = ["pending"];
 const FAILED_CODES = ["read-only", "permission", "no-space", "no-dir", "write-failed", "busy", "lock-dir", "changed"];
 const NO_VERIFY: ReloadResult["action"][] = ["pending", "failed", "skipped"];
 
-async function configureOne(engine: EngineName, rt: RuntimeRequest, req: ConfigureRequest, ctx: EngineContext, progress: (s: string) => void): Promise<EngineReport> {
+async function configureOne(
+  engine: EngineName,
+  rt: RuntimeRequest,
+  req: ConfigureRequest,
+  ctx: EngineContext,
+  progress: (s: string) => void,
+): Promise<EngineReport> {
   const adapter = adapterFor(engine);
-  const report: EngineReport = { engine, title: adapter.title, status: "skipped", message: "", action: null, detected: null, files: [], diff: "", notes: [], effective: null, reload: null, verify: null, error: null };
+  const report: EngineReport = {
+    engine,
+    title: adapter.title,
+    status: "skipped",
+    message: "",
+    action: null,
+    detected: null,
+    files: [],
+    diff: "",
+    notes: [],
+    effective: null,
+    reload: null,
+    verify: null,
+    error: null,
+  };
   progress(`${adapter.title}: detecting…`);
   let det = await adapter.detect(ctx);
   report.detected = det;
@@ -285,8 +349,14 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
   const changed = plan.action !== "unchanged";
   if (req.dryRun) {
     report.status = changed ? "planned" : "unchanged";
-    report.files = [...plan.changes, ...plan.afterReload].map((c) => ({ path: c.path, action: c.action, backup: null }));
-    report.message = changed ? `would ${plan.action === "remove" ? "unregister" : plan.action === "update" ? "update" : "register"} ${describeRuntime(rt.name, plan.effective)}` : `already ${rt.remove ? "absent" : "registered as asked"}: nothing to change`;
+    report.files = [...plan.changes, ...plan.afterReload].map((c) => ({
+      path: c.path,
+      action: c.action,
+      backup: null,
+    }));
+    report.message = changed
+      ? `would ${plan.action === "remove" ? "unregister" : plan.action === "update" ? "update" : "register"} ${describeRuntime(rt.name, plan.effective)}`
+      : `already ${rt.remove ? "absent" : "registered as asked"}: nothing to change`;
     return report;
   }
   const verifyOn = req.verify !== false;
@@ -305,11 +375,13 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
     if (report.reload.action === "restarted" || report.reload.action === "reloaded") {
       det = await adapter.detect({ ...ctx, facts: null });
     }
-    v = NO_VERIFY.includes(report.reload.action) ? { ok: null, message: `not verified: ${report.reload.message}`, details: [] } : await verify();
+    v = NO_VERIFY.includes(report.reload.action)
+      ? { ok: null, message: `not verified: ${report.reload.message}`, details: [] }
+      : await verify();
   }
   report.verify = v;
   // Files that go only once the engine let go of the runtime (docker: a daemon.json we created).
-  if (plan.afterReload.length && (v?.ok !== false) && !(report.reload && PENDING.includes(report.reload.action))) {
+  if (plan.afterReload.length && v?.ok !== false && !(report.reload && PENDING.includes(report.reload.action))) {
     try {
       report.files.push(...(await adapter.apply({ ...plan, changes: plan.afterReload }, ctx)).files);
     } catch (e) {
@@ -321,10 +393,15 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
     const root = ctx.root ?? SELF_ROOT;
     for (const c of plan.changes.filter((x) => x.after !== null && x.before !== null)) {
       const gone = pruneBackups(root.local(c.path));
-      if (gone.length) report.notes.push(`${c.path} is byte-for-byte as before gvisor-doctor first changed it: deleted its ${gone.length} backup${gone.length === 1 ? "" : "s"} (${gone.map((g) => root.host(g)).join(", ")})`);
+      if (gone.length)
+        report.notes.push(
+          `${c.path} is byte-for-byte as before gvisor-doctor first changed it: deleted its ${gone.length} backup${gone.length === 1 ? "" : "s"} (${gone.map((g) => root.host(g)).join(", ")})`,
+        );
     }
   }
-  const what = rt.remove ? `unregistered "${rt.name}"` : `${plan.action === "update" ? "updated" : "registered"} ${describeRuntime(rt.name, plan.effective)}`;
+  const what = rt.remove
+    ? `unregistered "${rt.name}"`
+    : `${plan.action === "update" ? "updated" : "registered"} ${describeRuntime(rt.name, plan.effective)}`;
   if (report.reload?.action === "failed" || v?.ok === false) {
     report.status = "failed";
     report.message = `${changed ? `${what}, but ` : ""}${report.reload?.action === "failed" ? report.reload.message : v!.message}`;
@@ -342,8 +419,11 @@ async function configureOne(engine: EngineName, rt: RuntimeRequest, req: Configu
  * A normal user who names no engine configures the engines they run themselves (rootless Podman, a
  * rootless dockerd: files under their home), never a system engine's file (why, or null when it is theirs).
  */
-export function systemFileOfUser(configPath: string, ctx: Pick<EngineContext, "env" | "root">,
-  uid: number = process.getuid?.() ?? 0): string | null {
+export function systemFileOfUser(
+  configPath: string,
+  ctx: Pick<EngineContext, "env" | "root">,
+  uid: number = process.getuid?.() ?? 0,
+): string | null {
   if (uid === 0 || ctx.root?.foreign) return null;
   const homes = [ctx.env.HOME, ctx.env.XDG_CONFIG_HOME].filter((h): h is string => !!h && isAbsolute(h));
   if (homes.some((h) => configPath.startsWith(`${h.replace(/\/+$/, "")}/`))) return null;
@@ -359,8 +439,13 @@ export const DEPENDENT_WAIT_MS = 30_000;
  * after containerd: its next container exits 2 without a word). The outcome is a note of the
  * restarted engine's report; a daemon that stays unready is said, not a failure of configure.
  */
-async function awaitDependents(reports: EngineReport[], ctx: EngineContext, io: IO, progress: (s: string) => void,
-  timeoutMs = DEPENDENT_WAIT_MS): Promise<void> {
+async function awaitDependents(
+  reports: EngineReport[],
+  ctx: EngineContext,
+  io: IO,
+  progress: (s: string) => void,
+  timeoutMs = DEPENDENT_WAIT_MS,
+): Promise<void> {
   for (const restarted of reports.filter((r) => r.reload?.action === "restarted")) {
     for (const name of ENGINE_NAMES) {
       const dep = adapterFor(name);
@@ -376,9 +461,11 @@ async function awaitDependents(reports: EngineReport[], ctx: EngineContext, io: 
         state = (await dep.ready(ctx)) ?? { ok: true, message: `${dep.title} no longer runs` };
       }
       const secs = ((Date.now() - t0) / 1000).toFixed(1);
-      restarted.notes.push(state.ok
-        ? `${dep.title} answered again ${secs} s after the restart: ${state.message}`
-        : `${dep.title} did not answer within ${secs} s after the restart: ${state.message}`);
+      restarted.notes.push(
+        state.ok
+          ? `${dep.title} answered again ${secs} s after the restart: ${state.message}`
+          : `${dep.title} did not answer within ${secs} s after the restart: ${state.message}`,
+      );
     }
   }
 }
@@ -398,36 +485,62 @@ export async function configureEngines(req: ConfigureRequest, io: IO): Promise<C
   const root = req.hostRoot ?? SELF_ROOT;
   const engines = req.engines?.length ? req.engines : root.foreign ? [...HOST_ROOT_ENGINES] : [...ENGINE_NAMES];
   const unsupported = root.foreign ? engines.filter((e) => !HOST_ROOT_ENGINES.includes(e)) : [];
-  if (unsupported.length) throw new UsageError(`--host-root configures the Kubernetes node runtimes (${HOST_ROOT_ENGINES.join(", ")}), not ${unsupported.join(", ")}`, "run gvisor-doctor on the node itself for Docker and Podman");
-  if (root.foreign && req.configPath && !isAbsolute(req.configPath)) throw new UsageError(`--config ${echoInput(req.configPath)}: with --host-root, give the node's absolute path (e.g. /etc/containerd/config.toml)`);
-  if (req.configPath && engines.length !== 1) throw new UsageError("--config names one engine's file: say which engine, e.g. gvisor-doctor configure docker --config /etc/docker/daemon.json");
+  if (unsupported.length)
+    throw new UsageError(
+      `--host-root configures the Kubernetes node runtimes (${HOST_ROOT_ENGINES.join(", ")}), not ${unsupported.join(", ")}`,
+      "run gvisor-doctor on the node itself for Docker and Podman",
+    );
+  if (root.foreign && req.configPath && !isAbsolute(req.configPath))
+    throw new UsageError(
+      `--config ${echoInput(req.configPath)}: with --host-root, give the node's absolute path (e.g. /etc/containerd/config.toml)`,
+    );
+  if (req.configPath && engines.length !== 1)
+    throw new UsageError(
+      "--config names one engine's file: say which engine, e.g. gvisor-doctor configure docker --config /etc/docker/daemon.json",
+    );
   if (req.configPath) checkConfigArg(root.local(resolve(req.configPath)), engines[0]);
   const rt = await resolveRuntimeRequest(req, env);
-  if (rt.runscPath.startsWith("/tmp/") && !req.force) io.stderr(`warning: registering ${rt.runscPath}: a runsc under /tmp disappears on reboot (install it with gvisor-doctor install)`);
+  if (rt.runscPath.startsWith("/tmp/") && !req.force)
+    io.stderr(
+      `warning: registering ${rt.runscPath}: a runsc under /tmp disappears on reboot (install it with gvisor-doctor install)`,
+    );
   const spinner = startProgress("configuring…", io.spinner && !io.json);
   const log = (m: string) => {
     if (io.verbose) io.stderr(m);
   };
   const ctx: EngineContext = {
-    env, facts: req.facts ?? null, configPath: req.configPath ? resolve(req.configPath) : undefined,
+    env,
+    facts: req.facts ?? null,
+    configPath: req.configPath ? resolve(req.configPath) : undefined,
     // A normal user's own engines run wrappers from their home; a node's (--host-root) from the node's /usr/local.
-    wrapperDir: resolve(req.wrapperDir ?? (root.foreign ? env.GVISOR_DOCTOR_WRAPPER_DIR ?? DEFAULT_WRAPPER_DIR
-      : defaultWrapperDir(env, process.getuid?.() ?? 0))),
-    force: !!req.force, now: req.now ?? (() => new Date()), log, root, restartCommand: req.restartCommand ?? null,
+    wrapperDir: resolve(
+      req.wrapperDir ??
+        (root.foreign
+          ? (env.GVISOR_DOCTOR_WRAPPER_DIR ?? DEFAULT_WRAPPER_DIR)
+          : defaultWrapperDir(env, process.getuid?.() ?? 0)),
+    ),
+    force: !!req.force,
+    now: req.now ?? (() => new Date()),
+    log,
+    root,
+    restartCommand: req.restartCommand ?? null,
     migrate: !!req.migrate,
   };
   const reports: EngineReport[] = [];
   try {
     for (const e of engines) {
-      reports.push(await configureOne(e, rt, { ...req, explicit: req.explicit ?? !!req.engines?.length }, ctx, (s) => {
+      reports.push(
+        await configureOne(e, rt, { ...req, explicit: req.explicit ?? !!req.engines?.length }, ctx, (s) => {
+          spinner.update(s);
+          log(s);
+        }),
+      );
+    }
+    if (!root.foreign && !req.dryRun)
+      await awaitDependents(reports, ctx, io, (s) => {
         spinner.update(s);
         log(s);
-      }));
-    }
-    if (!root.foreign && !req.dryRun) await awaitDependents(reports, ctx, io, (s) => {
-      spinner.update(s);
-      log(s);
-    });
+      });
   } finally {
     spinner.stop();
   }
@@ -439,7 +552,13 @@ export async function configureEngines(req: ConfigureRequest, io: IO): Promise<C
     exitCode,
     dryRun: !!req.dryRun,
     hostRoot: root.foreign ? root.dir : null,
-    runtime: { name: rt.name, runscPath: rt.runscPath || null, runtimeArgs: rt.runtimeArgs, default: rt.makeDefault, remove: rt.remove },
+    runtime: {
+      name: rt.name,
+      runscPath: rt.runscPath || null,
+      runtimeArgs: rt.runtimeArgs,
+      default: rt.makeDefault,
+      remove: rt.remove,
+    },
     engines: reports,
   };
 }
@@ -448,14 +567,30 @@ export async function configureEngines(req: ConfigureRequest, io: IO): Promise<C
 export function renderConfigureReport(r: ConfigureReport, io: IO): void {
   const c = io.c;
   const w = Math.max(...r.engines.map((e) => e.engine.length));
-  const mark: Record<EngineStatus, string> = { changed: c.green("✓"), unchanged: c.green("="), planned: c.cyan("~"), refused: c.red("✗"), failed: c.red("✗"), skipped: c.dim("-") };
+  const mark: Record<EngineStatus, string> = {
+    changed: c.green("✓"),
+    unchanged: c.green("="),
+    planned: c.cyan("~"),
+    refused: c.red("✗"),
+    failed: c.red("✗"),
+    skipped: c.dim("-"),
+  };
   const pad = " ".repeat(w + 3);
-  if (r.hostRoot) io.stdout(c.dim(`host root: ${r.hostRoot} (the node's / is mounted there; every path below is the node's, written at ${r.hostRoot}<path>)`));
+  if (r.hostRoot)
+    io.stdout(
+      c.dim(
+        `host root: ${r.hostRoot} (the node's / is mounted there; every path below is the node's, written at ${r.hostRoot}<path>)`,
+      ),
+    );
   for (const e of r.engines) {
-    io.stdout(`${mark[e.status]} ${c.bold(e.engine.padEnd(w))} ${e.status === "skipped" ? c.dim(`skipped: ${e.message}`) : e.message}`);
+    io.stdout(
+      `${mark[e.status]} ${c.bold(e.engine.padEnd(w))} ${e.status === "skipped" ? c.dim(`skipped: ${e.message}`) : e.message}`,
+    );
     if (e.status === "skipped") continue;
     for (const f of e.files) {
-      const verb = r.dryRun ? { create: "would create", modify: "would modify", delete: "would delete" }[f.action] : { create: "created", modify: "modified", delete: "deleted" }[f.action];
+      const verb = r.dryRun
+        ? { create: "would create", modify: "would modify", delete: "would delete" }[f.action]
+        : { create: "created", modify: "modified", delete: "deleted" }[f.action];
       io.stdout(`${pad}${f.path}: ${verb}${f.backup ? c.dim(` (backup ${f.backup})`) : ""}`);
     }
     if (e.error?.hint) io.stdout(`${pad}${c.yellow("fix:")} ${e.error.hint}`);
@@ -464,8 +599,10 @@ export function renderConfigureReport(r: ConfigureReport, io: IO): void {
       const how = e.reload.action === "pending" ? c.yellow(`pending — run: ${e.reload.command}`) : e.reload.message;
       io.stdout(`${pad}${e.engine === "docker" ? "reload" : "restart"}: ${how}`);
     }
-    if (e.verify && e.verify.ok !== null) io.stdout(`${pad}verify: ${e.verify.ok ? e.verify.message : c.red(e.verify.message)}`);
-    for (const n of e.notes) if (io.verbose || r.dryRun || e.status !== "unchanged") io.stdout(`${pad}${c.dim(`note: ${n}`)}`);
+    if (e.verify && e.verify.ok !== null)
+      io.stdout(`${pad}verify: ${e.verify.ok ? e.verify.message : c.red(e.verify.message)}`);
+    for (const n of e.notes)
+      if (io.verbose || r.dryRun || e.status !== "unchanged") io.stdout(`${pad}${c.dim(`note: ${n}`)}`);
     if (io.verbose && e.verify?.details.length) for (const d of e.verify.details) io.stdout(`${pad}${c.dim(d)}`);
     if ((r.dryRun || io.verbose) && e.diff) io.stdout(e.diff.replace(/\n$/, ""));
   }

@@ -38,7 +38,10 @@ export function resolveCommand(argv: string[]): { cmd: Command; args: string[] }
     const cmd = COMMANDS.find((c) => c.name === first);
     if (!cmd) {
       const near = COMMANDS.find((c) => c.name.startsWith(first.slice(0, 3)));
-      throw new UsageError(`unknown command '${echoInput(first)}'`, near ? `did you mean '${near.name}'? see: gvisor-doctor --help` : "see: gvisor-doctor --help");
+      throw new UsageError(
+        `unknown command '${echoInput(first)}'`,
+        near ? `did you mean '${near.name}'? see: gvisor-doctor --help` : "see: gvisor-doctor --help",
+      );
     }
     return cmd.subcommands ? resolveSubcommand(cmd, argv.slice(1)) : { cmd, args: argv.slice(1) };
   }
@@ -55,7 +58,11 @@ function resolveSubcommand(group: Command, args: string[]): { cmd: Command; args
     throw new UsageError(`'${group.name}' needs a subcommand: ${names}`, `see: gvisor-doctor ${group.name} --help`);
   }
   const cmd = group.subcommands!.find((c) => c.name === `${group.name} ${first}`);
-  if (!cmd) throw new UsageError(`unknown subcommand '${group.name} ${echoInput(first)}'`, `${group.name} has: ${names}; see: gvisor-doctor ${group.name} --help`);
+  if (!cmd)
+    throw new UsageError(
+      `unknown subcommand '${group.name} ${echoInput(first)}'`,
+      `${group.name} has: ${names}; see: gvisor-doctor ${group.name} --help`,
+    );
   return { cmd, args: args.slice(1) };
 }
 
@@ -71,7 +78,10 @@ export async function runArgv(argv: string[], io: IO): Promise<number> {
     }
     if (argv[0] === "help") {
       const group = argv[1] ? COMMANDS.find((c) => c.name === argv[1]) : undefined;
-      const target = group?.subcommands && argv[2] ? (group.subcommands.find((c) => c.name === `${group.name} ${argv[2]}`) ?? group) : group;
+      const target =
+        group?.subcommands && argv[2]
+          ? (group.subcommands.find((c) => c.name === `${group.name} ${argv[2]}`) ?? group)
+          : group;
       io.stdout(target ? target.help : mainHelp());
       return EXIT.OK;
     }

@@ -57,7 +57,8 @@ function existingRuntime(facts: HostFacts, fix: Fix): { path: string | null; arg
   const declared = facts.engines?.[engine as "docker" | "containerd" | "podman" | "crio"]?.inspection?.runtimes.runsc;
   if (engine === "docker") {
     const loaded = facts.docker.info?.runtimes.runsc;
-    if (declared || loaded) return { path: declared?.path ?? loaded?.path ?? null, args: declared?.args ?? loaded?.runtimeArgs ?? [] };
+    if (declared || loaded)
+      return { path: declared?.path ?? loaded?.path ?? null, args: declared?.args ?? loaded?.runtimeArgs ?? [] };
   }
   return declared ? { path: declared.path, args: declared.args } : null;
 }
@@ -73,9 +74,11 @@ function merged(a: FixAction, b: FixAction): FixAction {
   if (a.kind === "configure" && b.kind === "configure") {
     const args = [...(a.runtimeArgs ?? []), ...(b.runtimeArgs ?? [])].filter((x, i, all) => all.indexOf(x) === i);
     return {
-      ...a, ...(args.length ? { runtimeArgs: args } : {}), ...(a.migrate || b.migrate ? { migrate: true } : {}),
+      ...a,
+      ...(args.length ? { runtimeArgs: args } : {}),
+      ...(a.migrate || b.migrate ? { migrate: true } : {}),
       ...(a.restart || b.restart ? { restart: true } : {}),
-      ...(a.runsc ?? b.runsc ? { runsc: a.runsc ?? b.runsc } : {}),
+      ...((a.runsc ?? b.runsc) ? { runsc: a.runsc ?? b.runsc } : {}),
     };
   }
   if (a.kind === "install" && b.kind === "install") {
@@ -107,12 +110,19 @@ export function planFixes(findings: Finding[], facts: HostFacts): PlannedFix[] {
   // leaves the engine on the broken file, so also point that engine at the reinstalled runsc.
   // A runsc that is itself broken (built with a Go its release does not know) is replaced by the install:
   // every engine registered with runsc is pointed at the new one, not only the engines whose probe failed.
-  const replaced = findings.find((f) => f.status === "fail" && f.diagnosis?.fix?.id === "runsc.install" &&
-    (f.diagnosis.rule === "runsc-go-toolchain" || f.diagnosis.rule === "runsc-goroutine-panic"));
+  const replaced = findings.find(
+    (f) =>
+      f.status === "fail" &&
+      f.diagnosis?.fix?.id === "runsc.install" &&
+      (f.diagnosis.rule === "runsc-go-toolchain" || f.diagnosis.rule === "runsc-goroutine-panic"),
+  );
   const registered = replaced
-    ? (["docker", "containerd", "podman", "crio"] as const).filter((e) =>
-      facts.engines?.[e]?.inspection?.runtimes.runsc || (e === "docker" && facts.docker.info?.runtimes.runsc))
-      .map((e) => ({ id: `${e}.runtime`, status: "fail" as const, diagnosis: replaced.diagnosis }))
+    ? (["docker", "containerd", "podman", "crio"] as const)
+        .filter(
+          (e) =>
+            facts.engines?.[e]?.inspection?.runtimes.runsc || (e === "docker" && facts.docker.info?.runtimes.runsc),
+        )
+        .map((e) => ({ id: `${e}.runtime`, status: "fail" as const, diagnosis: replaced.diagnosis }))
     : [];
   for (const f of [...findings, ...registered]) {
     const engine = /^(docker|containerd|podman|crio)\./.exec(f.id)?.[1] as RuleContext["engine"] | undefined;
@@ -158,8 +168,21 @@ async function askYes(question: string, io: IO): Promise<boolean> {
 
 /** An IO for a nested command: its output is ours, indented, and never on stdout in --json mode. */
 function nestedIO(io: IO): IO {
-  const indent = (w: (s: string) => void) => (s: string) => w(s.replace(/\n$/, "").split("\n").map((l) => `      ${l}`).join("\n"));
-  return { ...io, json: false, stdout: indent(io.json ? io.stderr : io.stdout), stderr: indent(io.stderr), spinner: false };
+  const indent = (w: (s: string) => void) => (s: string) =>
+    w(
+      s
+        .replace(/\n$/, "")
+        .split("\n")
+        .map((l) => `      ${l}`)
+        .join("\n"),
+    );
+  return {
+    ...io,
+    json: false,
+    stdout: indent(io.json ? io.stderr : io.stdout),
+    stderr: indent(io.stderr),
+    spinner: false,
+  };
 }
 
 function chmodAll(bad: PathPermission[]): string[] {
@@ -194,7 +217,9 @@ async function applyOne(p: PlannedFix, io: IO, dryRun: boolean, facts: HostFacts
     const kubectl = (p.data as { kubectl?: string } | undefined)?.kubectl ?? "kubectl";
     if (dryRun) return { status: "planned", message: `would apply:\n${a.manifest}` };
     const r = await run(kubectl, ["apply", "-f", "-"], { input: a.manifest, timeoutMs: 30_000, env: io.env });
-    return r.code === 0 ? { status: "applied", message: r.stdout.trim() || "RuntimeClass created" } : { status: "failed", message: failureText(r) };
+    return r.code === 0
+      ? { status: "applied", message: r.stdout.trim() || "RuntimeClass created" }
+      : { status: "failed", message: failureText(r) };
   }
   if (!a || !p.fix.argv) return { status: "failed", message: `no automatic action for ${p.fix.id}` };
   const nested = nestedIO(io);
@@ -217,7 +242,8 @@ async function applyOne(p: PlannedFix, io: IO, dryRun: boolean, facts: HostFacts
   }
   const cmd = `gvisor-doctor ${p.fix.argv.join(" ")}`;
   if (dryRun) {
-    return code === EXIT.OK || code === EXIT.RESTART_PENDING ? { status: "planned", message: "dry run shown above" }
+    return code === EXIT.OK || code === EXIT.RESTART_PENDING
+      ? { status: "planned", message: "dry run shown above" }
       : { status: "failed", message: `dry run of ${cmd} exited ${code}` };
   }
   if (code === EXIT.OK) return { status: "applied", message: "done", changedFacts };
@@ -231,19 +257,47 @@ async function applyOne(p: PlannedFix, io: IO, dryRun: boolean, facts: HostFacts
 export function configureRequestOf(a: ConfigureAction, dryRun: boolean): ConfigureRequest {
   const engines = a.engines.includes("all") ? undefined : (a.engines as EngineName[]);
   return {
-    engines, explicit: !!engines, configPath: undefined, runscPath: a.runsc, runtimeName: undefined,
-    runtimeArgs: a.runtimeArgs?.length ? [...a.runtimeArgs] : undefined, makeDefault: false, remove: false, dryRun,
-    reload: true, restart: !!a.restart, verify: true, force: false, migrate: !!a.migrate, marker: false,
-    wrapperDir: undefined, hostRoot: hostRootAt(a.hostRoot), restartCommand: null,
+    engines,
+    explicit: !!engines,
+    configPath: undefined,
+    runscPath: a.runsc,
+    runtimeName: undefined,
+    runtimeArgs: a.runtimeArgs?.length ? [...a.runtimeArgs] : undefined,
+    makeDefault: false,
+    remove: false,
+    dryRun,
+    reload: true,
+    restart: !!a.restart,
+    verify: true,
+    force: false,
+    migrate: !!a.migrate,
+    marker: false,
+    wrapperDir: undefined,
+    hostRoot: hostRootAt(a.hostRoot),
+    restartCommand: null,
   };
 }
 
 /** The options `gvisor-doctor install …` (the action's rendered command) runs with: test/unit/fix-actions.test.ts. */
 export function installOptionsOf(a: InstallAction, dryRun: boolean): InstallOptions {
   return {
-    version: a.version, mirror: undefined, prefix: a.prefix, sha512: undefined, format: undefined, verify: undefined,
-    source: undefined, keyring: undefined, allowDowngrade: false, crossCheck: false, noConfigure: false, dryRun,
-    force: !!a.force, runtimeArgs: undefined, restart: false, hostRoot: a.hostRoot, restartCommand: undefined,
+    version: a.version,
+    mirror: undefined,
+    prefix: a.prefix,
+    sha512: undefined,
+    format: undefined,
+    verify: undefined,
+    source: undefined,
+    keyring: undefined,
+    allowDowngrade: false,
+    crossCheck: false,
+    noConfigure: false,
+    dryRun,
+    force: !!a.force,
+    runtimeArgs: undefined,
+    restart: false,
+    hostRoot: a.hostRoot,
+    restartCommand: undefined,
   };
 }
 
@@ -257,7 +311,8 @@ export function unverified(records: FixRecord[], planned: PlannedFix[], after: F
   for (const r of records) {
     if (r.status !== "applied") continue;
     const p = planned.find((x) => x.fix.id === r.id && x.fix.command === r.command);
-    const still = r.checks.map((id, i) => ({ f: after.find((x) => x.id === id), rule: p?.rules?.[i] }))
+    const still = r.checks
+      .map((id, i) => ({ f: after.find((x) => x.id === id), rule: p?.rules?.[i] }))
       .find(({ f, rule }) => f?.status === "fail" && (f.diagnosis?.rule ?? null) === (rule ?? null));
     if (!still?.f) continue;
     r.status = "failed";
@@ -288,10 +343,16 @@ export async function runFix(p: Parsed, io: IO): Promise<number> {
     if (!todo.length) break;
     // The facts this round was planned on, handed to the services until a fix changes what they describe.
     let facts: HostFacts | null = last.facts;
-    log(c.bold(`${dryRun ? "Would apply" : round === 1 ? "Applying" : "Then applying"} ${todo.length} fix${todo.length === 1 ? "" : "es"}:`));
+    log(
+      c.bold(
+        `${dryRun ? "Would apply" : round === 1 ? "Applying" : "Then applying"} ${todo.length} fix${todo.length === 1 ? "" : "es"}:`,
+      ),
+    );
     for (const [i, item] of todo.entries()) {
       attempted.add(fixKey(item));
-      log(`  [${i + 1}/${todo.length}] ${item.fix.summary} ${c.dim(`(${item.fix.id}, for ${item.checks.join(", ")})`)}`);
+      log(
+        `  [${i + 1}/${todo.length}] ${item.fix.summary} ${c.dim(`(${item.fix.id}, for ${item.checks.join(", ")})`)}`,
+      );
       if (item.fix.command) log(`      ${c.cyan(`$ ${item.fix.command.replace(/^sudo /, "")}`)}`);
       let result: Applied;
       if (item.fix.confirm && !dryRun && !yes && !(await askYes(`      This ${item.fix.confirm}. Apply it?`, io))) {
@@ -302,45 +363,95 @@ export async function runFix(p: Parsed, io: IO): Promise<number> {
           // Edit the config now; leave the restart to the user (exit 3 says one is pending).
           const editOnly = { ...item, fix: withAction(item.fix, { ...a, restart: false }) };
           result = await applyOne(editOnly, io, dryRun, facts);
-          if (result.status === "applied") result = { status: "pending-restart", message: `config changed; not restarted (it ${item.fix.confirm}): re-run with --yes, or restart it yourself` };
-        } else result = { status: "declined", message: `not applied: it ${item.fix.confirm}; re-run with --yes to apply it` };
+          if (result.status === "applied")
+            result = {
+              status: "pending-restart",
+              message: `config changed; not restarted (it ${item.fix.confirm}): re-run with --yes, or restart it yourself`,
+            };
+        } else
+          result = {
+            status: "declined",
+            message: `not applied: it ${item.fix.confirm}; re-run with --yes to apply it`,
+          };
       } else result = await applyOne(item, io, dryRun, facts);
       if (result.changedFacts) facts = null;
       if (result.status === "pending-restart") pendingRestart = true;
-      const mark = result.status === "applied" || result.status === "planned" ? c.green("✓") : result.status === "failed" ? c.red("✗") : c.yellow("!");
+      const mark =
+        result.status === "applied" || result.status === "planned"
+          ? c.green("✓")
+          : result.status === "failed"
+            ? c.red("✗")
+            : c.yellow("!");
       log(`      ${mark} ${result.status}: ${result.message}`);
-      records.push({ id: item.fix.id, checks: item.checks, summary: item.fix.summary, command: item.fix.command, status: result.status, message: result.message, round });
+      records.push({
+        id: item.fix.id,
+        checks: item.checks,
+        summary: item.fix.summary,
+        command: item.fix.command,
+        status: result.status,
+        message: result.message,
+        round,
+      });
     }
     if (dryRun) break;
     log(c.dim("Re-checking…"));
     last = await runCheckMatrix(p, io);
-    const failedNow = unverified(records.filter((x) => x.round === round), todo, last.findings);
+    const failedNow = unverified(
+      records.filter((x) => x.round === round),
+      todo,
+      last.findings,
+    );
     for (const r of failedNow) log(`      ${c.red("✗")} ${r.id}: ${r.message}`);
   }
 
   const before = new Map(first.findings.map((f) => [f.id, f.status]));
   const changed = last.findings.filter((f) => before.get(f.id) !== f.status);
   if (!io.json) {
-    if (!records.length) log(first.findings.some((f) => f.status === "fail") ? "Nothing to apply automatically: the failures below need a manual fix." : "Nothing to fix.");
+    if (!records.length)
+      log(
+        first.findings.some((f) => f.status === "fail")
+          ? "Nothing to apply automatically: the failures below need a manual fix."
+          : "Nothing to fix.",
+      );
     if (changed.length) {
       log(c.bold("\nbefore → after:"));
       const w = Math.max(...changed.map((f) => f.id.length));
       for (const f of changed) {
         const b = before.get(f.id) ?? "skip";
-        log(`  ${f.id.padEnd(w)}  ${colorFor(c, b)(`${SYMBOL[b]} ${b}`)} → ${colorFor(c, f.status)(`${SYMBOL[f.status]} ${f.status}`)}`);
+        log(
+          `  ${f.id.padEnd(w)}  ${colorFor(c, b)(`${SYMBOL[b]} ${b}`)} → ${colorFor(c, f.status)(`${SYMBOL[f.status]} ${f.status}`)}`,
+        );
       }
     }
     log("");
     printReport(last, io, strict);
     const manual = last.findings.filter((f) => f.status === "fail" && f.diagnosis?.fix && !f.diagnosis.fix.automatic);
-    if (manual.length) io.stdout(c.yellow(`${manual.length} failure${manual.length === 1 ? "" : "s"} need${manual.length === 1 ? "s" : ""} a manual fix (see "fix:" above).`));
-    if (pendingRestart) io.stdout(c.yellow("A restart is still pending: re-run with --yes to let gvisor-doctor do it, or run the command shown above."));
+    if (manual.length)
+      io.stdout(
+        c.yellow(
+          `${manual.length} failure${manual.length === 1 ? "" : "s"} need${manual.length === 1 ? "s" : ""} a manual fix (see "fix:" above).`,
+        ),
+      );
+    if (pendingRestart)
+      io.stdout(
+        c.yellow(
+          "A restart is still pending: re-run with --yes to let gvisor-doctor do it, or run the command shown above.",
+        ),
+      );
   } else {
     const code = exitCodeFor(last.findings, strict);
-    io.stdout(reportJson(last.facts, last.findings, code === EXIT.OK && !pendingRestart, {
-      matrix: matrixCells(last.findings),
-      fix: { dryRun, rounds: new Set(records.map((r) => r.round)).size, applied: records, before: first.findings.map((f) => ({ id: f.id, status: f.status })), pendingRestart },
-    }));
+    io.stdout(
+      reportJson(last.facts, last.findings, code === EXIT.OK && !pendingRestart, {
+        matrix: matrixCells(last.findings),
+        fix: {
+          dryRun,
+          rounds: new Set(records.map((r) => r.round)).size,
+          applied: records,
+          before: first.findings.map((f) => ({ id: f.id, status: f.status })),
+          pendingRestart,
+        },
+      }),
+    );
   }
   const failing = exitCodeFor(last.findings, strict) !== EXIT.OK;
   if (failing) return EXIT.FAILED;

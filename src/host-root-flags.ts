@@ -16,11 +16,21 @@ export function hostRootHelp(col: number): string {
   const opt = (flag: string, lines: string[]) => {
     const pad = " ".repeat(col);
     const head = `  ${flag}`;
-    return head.length < col ? [head.padEnd(col) + lines[0], ...lines.slice(1).map((l) => pad + l)] : [head, ...lines.map((l) => pad + l)];
+    return head.length < col
+      ? [head.padEnd(col) + lines[0], ...lines.slice(1).map((l) => pad + l)]
+      : [head, ...lines.map((l) => pad + l)];
   };
   return [
-    ...opt("--host-root DIR", ["Operate on the node whose / is mounted at DIR (a Kubernetes pod's", "/host): files under DIR, the node's daemons (hostPID), its containerd", "and CRI-O configs; every path shown is the node's"]),
-    ...opt("--restart-command CMD", ["With --host-root: how to restart the engine on the node (default:", "nsenter --target 1 --mount --uts --ipc --net --pid -- systemctl", "restart <unit>, when the pod has hostPID); run without a shell"]),
+    ...opt("--host-root DIR", [
+      "Operate on the node whose / is mounted at DIR (a Kubernetes pod's",
+      "/host): files under DIR, the node's daemons (hostPID), its containerd",
+      "and CRI-O configs; every path shown is the node's",
+    ]),
+    ...opt("--restart-command CMD", [
+      "With --host-root: how to restart the engine on the node (default:",
+      "nsenter --target 1 --mount --uts --ipc --net --pid -- systemctl",
+      "restart <unit>, when the pod has hostPID); run without a shell",
+    ]),
   ].join("\n");
 }
 
@@ -73,7 +83,11 @@ export interface HostRootFlags {
 export function hostRootFlags(p: Pick<Parsed, "values">): HostRootFlags {
   const root = hostRootAt(p.values["host-root"] as string | undefined);
   const rc = p.values["restart-command"] as string | undefined;
-  if (rc !== undefined && !root.foreign) throw new UsageError("--restart-command applies to --host-root", "on the node itself gvisor-doctor restarts engines through systemd or by their pid (--restart)");
+  if (rc !== undefined && !root.foreign)
+    throw new UsageError(
+      "--restart-command applies to --host-root",
+      "on the node itself gvisor-doctor restarts engines through systemd or by their pid (--restart)",
+    );
   const restartCommand = rc === undefined ? null : splitCommandLine(rc);
   if (restartCommand && !restartCommand.length) throw new UsageError("--restart-command is empty");
   return { root, restartCommand };
@@ -83,12 +97,19 @@ export function hostRootFlags(p: Pick<Parsed, "values">): HostRootFlags {
  * --prefix of install, rollback and uninstall: `host` as the node names it (shown, and
  * compared with runtime paths in configs), `local` where this process reaches it.
  */
-export function prefixFlag(p: Pick<Parsed, "values">, root: HostRoot, env: NodeJS.ProcessEnv): { host: string; local: string } {
+export function prefixFlag(
+  p: Pick<Parsed, "values">,
+  root: HostRoot,
+  env: NodeJS.ProcessEnv,
+): { host: string; local: string } {
   const asked = (p.values.prefix as string | undefined) ?? "/usr/local";
   if (!root.foreign) {
     const local = expandPrefix(asked, env);
     return { host: local, local };
   }
-  if (!asked.startsWith("/")) throw new UsageError(`--prefix ${echoInput(asked)}: with --host-root, give the node's absolute path (e.g. /usr/local)`);
+  if (!asked.startsWith("/"))
+    throw new UsageError(
+      `--prefix ${echoInput(asked)}: with --host-root, give the node's absolute path (e.g. /usr/local)`,
+    );
   return { host: asked, local: root.local(asked) };
 }

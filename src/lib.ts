@@ -6,4 +6,13 @@
 //   if (!r.sandboxed) console.warn("ran without gVisor");
 export { runIsolated, detectSandbox, isGvisorAvailable, SandboxUnavailableError } from "../platform/exec/isolated.ts";
 export { ActionError, UsageError } from "../platform/errors.ts";
-export type { ExecResult, Method, MethodStatus, Mount, Network, RunIsolatedOptions, SandboxDetection, Via } from "../platform/exec/types.ts";
+export type {
+  ExecResult,
+  Method,
+  MethodStatus,
+  Mount,
+  Network,
+  RunIsolatedOptions,
+  SandboxDetection,
+  Via,
+} from "../platform/exec/types.ts";

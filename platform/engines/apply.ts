@@ -3,7 +3,16 @@
 // never a mix), and undo the files already written when a later one fails.
 import { createHash } from "node:crypto";
 import {
-  closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmdirSync, rmSync, statSync,
+  closeSync,
+  constants,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  rmdirSync,
+  rmSync,
+  statSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { atomicWriteFile, backupFile, removeStaleTemps, resolveForWrite } from "../fsutil.ts";
@@ -39,8 +48,15 @@ export function readOrNull(path: string): string | null {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) {
-      const what = st.isDirectory() ? "a directory" : st.isFIFO() ? "a FIFO"
-        : st.isCharacterDevice() || st.isBlockDevice() ? "a device" : st.isSocket() ? "a socket" : "not a regular file";
+      const what = st.isDirectory()
+        ? "a directory"
+        : st.isFIFO()
+          ? "a FIFO"
+          : st.isCharacterDevice() || st.isBlockDevice()
+            ? "a device"
+            : st.isSocket()
+              ? "a socket"
+              : "not a regular file";
       const msg = `${path} is ${what}, not a config file`;
       throw new EngineConfigError(msg, { file: path }, READ_HINT, null, "not-a-file");
     }
@@ -92,18 +108,48 @@ export function explainWriteError(e: unknown, path: string): EngineConfigError {
   const spot = { file: path };
   switch (err.code) {
     case "EROFS":
-      return new EngineConfigError(`cannot write ${path}: the file system holding ${dir} is read-only`, spot, `remount it read-write (mount -o remount,rw <mountpoint>), or point --config at a writable copy; nothing was changed`, null, "read-only");
+      return new EngineConfigError(
+        `cannot write ${path}: the file system holding ${dir} is read-only`,
+        spot,
+        `remount it read-write (mount -o remount,rw <mountpoint>), or point --config at a writable copy; nothing was changed`,
+        null,
+        "read-only",
+      );
     case "EACCES":
     case "EPERM":
-      return new EngineConfigError(`cannot write ${path}: permission denied in ${dir}`, spot, `run as root (sudo gvisor-doctor configure …); as root this means the file or directory is immutable (lsattr; chattr -i) or on a file system that refuses writes; nothing was changed`, null, "permission");
+      return new EngineConfigError(
+        `cannot write ${path}: permission denied in ${dir}`,
+        spot,
+        `run as root (sudo gvisor-doctor configure …); as root this means the file or directory is immutable (lsattr; chattr -i) or on a file system that refuses writes; nothing was changed`,
+        null,
+        "permission",
+      );
     case "ENOSPC":
     case "EDQUOT":
-      return new EngineConfigError(`cannot write ${path}: no space left on the file system holding ${dir}`, spot, "free some space and run configure again; nothing was changed", null, "no-space");
+      return new EngineConfigError(
+        `cannot write ${path}: no space left on the file system holding ${dir}`,
+        spot,
+        "free some space and run configure again; nothing was changed",
+        null,
+        "no-space",
+      );
     case "ENOTDIR":
     case "ENOENT":
-      return new EngineConfigError(`cannot write ${path}: ${dir} does not exist or is not a directory`, spot, "create the directory or pass --config with the right path; nothing was changed", null, "no-dir");
+      return new EngineConfigError(
+        `cannot write ${path}: ${dir} does not exist or is not a directory`,
+        spot,
+        "create the directory or pass --config with the right path; nothing was changed",
+        null,
+        "no-dir",
+      );
     default:
-      return new EngineConfigError(`cannot write ${path}: ${err?.message ?? String(e)}`, spot, null, null, "write-failed");
+      return new EngineConfigError(
+        `cannot write ${path}: ${err?.message ?? String(e)}`,
+        spot,
+        null,
+        null,
+        "write-failed",
+      );
   }
 }
 
@@ -190,7 +236,8 @@ export async function applyChanges(changes: FileChange[], opts: ApplyOptions): P
   let lockHeld = false;
   try {
     lockPath = opts.lockPath ?? lockPathFor(opts.lockKey ?? changes[0].path);
-    const onWait = (holder: number | null) => opts.log?.(`waiting for another gvisor-doctor (pid ${holder ?? "?"}) to finish with ${changes[0].path}…`);
+    const onWait = (holder: number | null) =>
+      opts.log?.(`waiting for another gvisor-doctor (pid ${holder ?? "?"}) to finish with ${changes[0].path}…`);
     const wait = opts.lockWaitMs ?? 30_000;
     // Then the wrappers lock: uninstall decides which wrappers no config uses under it, so it never
     // decides while a config here is being made to name one.
@@ -219,7 +266,9 @@ export async function applyChanges(changes: FileChange[], opts: ApplyOptions): P
           const err = explainWriteError(e, c.path);
           if (done.length) {
             const restored = done.map((d) => d.change.path).filter((p) => !undoFailed.includes(p));
-            const kept = done.filter((d) => undoFailed.includes(d.change.path)).map((d) => d.applied.backup)
+            const kept = done
+              .filter((d) => undoFailed.includes(d.change.path))
+              .map((d) => d.applied.backup)
               .filter(Boolean);
             const tail = undoFailed.length
               ? `; could NOT restore ${undoFailed.join(", ")} (backups: ${kept.join(", ")})`
@@ -264,7 +313,9 @@ export function pruneBackups(path: string): string[] {
   const prefix = `${basename(target)}.gvisor-doctor-`;
   const backups = dirs.flatMap((d) => {
     try {
-      return readdirSync(d).filter((n) => n.startsWith(prefix) && n.endsWith(".bak")).map((n) => join(d, n));
+      return readdirSync(d)
+        .filter((n) => n.startsWith(prefix) && n.endsWith(".bak"))
+        .map((n) => join(d, n));
     } catch {
       return [];
     }

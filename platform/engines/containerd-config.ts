@@ -28,7 +28,11 @@ export const CRI_PLUGIN: Record<ContainerdSchema, string[]> = {
 };
 /** Keys of plugins."io.containerd.grpc.v1.cri" that containerd 2.x still reads (the rest moved to cri.v1.*). */
 const GRPC_CRI_V3_KEYS = new Set([
-  "disable_tcp_service", "stream_server_address", "stream_server_port", "stream_idle_timeout", "enable_tls_streaming",
+  "disable_tcp_service",
+  "stream_server_address",
+  "stream_server_port",
+  "stream_idle_timeout",
+  "enable_tls_streaming",
   "x509_key_pair_streaming",
 ]);
 
@@ -67,7 +71,13 @@ export function schemaOf(doc: Record<string, any>, file: string): { version: Con
   const v = doc.version;
   if (v === undefined) return { version: 1, declared: false };
   if (v === 1 || v === 2 || v === 3) return { version: v, declared: true };
-  throw new EngineConfigError(`${file}: version = ${JSON.stringify(v)} is not a containerd config version (1, 2 or 3)`, { file }, "set version = 2 for containerd 1.x or version = 3 for containerd 2.x", null, "bad-version");
+  throw new EngineConfigError(
+    `${file}: version = ${JSON.stringify(v)} is not a containerd config version (1, 2 or 3)`,
+    { file },
+    "set version = 2 for containerd 1.x or version = 3 for containerd 2.x",
+    null,
+    "bad-version",
+  );
 }
 
 export function majorMinor(version: string | null): { major: number; minor: number } | null {
@@ -76,7 +86,12 @@ export function majorMinor(version: string | null): { major: number; minor: numb
 }
 
 /** Schema faults: sections containerd silently ignores for this file's version, or a version this containerd cannot read. */
-export function schemaFaults(text: string, file: string, version: ContainerdSchema, containerdVersion: string | null): ConfigFault[] {
+export function schemaFaults(
+  text: string,
+  file: string,
+  version: ContainerdSchema,
+  containerdVersion: string | null,
+): ConfigFault[] {
   const doc = new TomlDoc(text);
   const faults: ConfigFault[] = [];
   const firstLine = (prefix: string[], keep: (path: string[]) => boolean = () => true) => {
@@ -98,29 +113,50 @@ export function schemaFaults(text: string, file: string, version: ContainerdSche
     if (line === null) continue;
     const code = `containerd.v${other}-section-in-v${version}`;
     faults.push({
-      code, severity: "error", file, line,
+      code,
+      severity: "error",
+      file,
+      line,
       message: `[${showPath(CRI_PLUGIN[other])}…] is a version ${other} section in a version ${version} file: containerd ignores it silently`,
       fix: `move its runtimes under [${showPath(runtimesPath(version))}.<name>] (gvisor-doctor configure containerd writes the right section)`,
     });
   }
   const mm = majorMinor(containerdVersion);
-  if (mm && version === 3 && mm.major < 2) faults.push({ code: "containerd.v3-on-1x", severity: "error", file, line: 1, message: `version = 3 is for containerd 2.x; containerd ${containerdVersion} ignores its plugins.'io.containerd.cri.v1.runtime' section`, fix: "use version = 2 with plugins.\"io.containerd.grpc.v1.cri\", or upgrade containerd" });
+  if (mm && version === 3 && mm.major < 2)
+    faults.push({
+      code: "containerd.v3-on-1x",
+      severity: "error",
+      file,
+      line: 1,
+      message: `version = 3 is for containerd 2.x; containerd ${containerdVersion} ignores its plugins.'io.containerd.cri.v1.runtime' section`,
+      fix: 'use version = 2 with plugins."io.containerd.grpc.v1.cri", or upgrade containerd',
+    });
   if (mm && version === 1 && mm.major >= 2) {
     // Measured with containerd 2.1.9: it loads the file and logs "Ignoring unknown key in TOML
     // for plugin … containerd runtimes"; `containerd config migrate` of it drops them too.
     // First: it is the cause, and its fix (the migration) also settles the section faults.
     faults.unshift({
-      code: "containerd.v1-on-2x", severity: "error", file, line: 1,
-      message: `a file without a version line is read as version 1 by containerd ${containerdVersion}, ` +
+      code: "containerd.v1-on-2x",
+      severity: "error",
+      file,
+      line: 1,
+      message:
+        `a file without a version line is read as version 1 by containerd ${containerdVersion}, ` +
         "which silently drops its CRI runtimes",
-      fix: "let gvisor-doctor migrate it to version 3 with containerd config migrate: " +
+      fix:
+        "let gvisor-doctor migrate it to version 3 with containerd config migrate: " +
         "gvisor-doctor configure containerd --migrate (add --dry-run to see the diff first)",
     });
   }
   return faults;
 }
 
-function runtimesIn(doc: Record<string, any>, version: ContainerdSchema, file: string, text: string): Record<string, ContainerdRuntime> {
+function runtimesIn(
+  doc: Record<string, any>,
+  version: ContainerdSchema,
+  file: string,
+  text: string,
+): Record<string, ContainerdRuntime> {
   const out: Record<string, ContainerdRuntime> = {};
   const R = runtimesPath(version);
   const tables = getPath(doc, R);
@@ -128,17 +164,41 @@ function runtimesIn(doc: Record<string, any>, version: ContainerdSchema, file: s
   const tdoc = new TomlDoc(text);
   for (const [name, t] of Object.entries<any>(tables)) {
     if (!t || typeof t !== "object") continue;
-    const line = tdoc.table([...R, name])?.line ?? tdoc.kvs.find((k) => startsWith([...k.table, ...k.key], [...R, name]))?.line ?? null;
-    out[name] = { name, runtimeType: typeof t.runtime_type === "string" ? t.runtime_type : null, options: t.options && typeof t.options === "object" ? { ...t.options } : {}, file, line };
+    const line =
+      tdoc.table([...R, name])?.line ??
+      tdoc.kvs.find((k) => startsWith([...k.table, ...k.key], [...R, name]))?.line ??
+      null;
+    out[name] = {
+      name,
+      runtimeType: typeof t.runtime_type === "string" ? t.runtime_type : null,
+      options: t.options && typeof t.options === "object" ? { ...t.options } : {},
+      file,
+      line,
+    };
   }
   return out;
 }
 
 /** Read a config.toml's text (null: missing) into facts. Pure: imports are listed, not read. */
-export function inspectContainerdText(text: string | null, file: string, containerdVersion: string | null = null): ContainerdInspection {
+export function inspectContainerdText(
+  text: string | null,
+  file: string,
+  containerdVersion: string | null = null,
+): ContainerdInspection {
   const base: ContainerdInspection = {
-    file, exists: text !== null, version: 2, versionDeclared: false, pluginPath: CRI_PLUGIN[2], runtimesPath: runtimesPath(2),
-    runtimes: {}, defaultRuntimeName: null, imports: [], criDisabled: false, parseError: null, managedBy: managedByTool(text), faults: [],
+    file,
+    exists: text !== null,
+    version: 2,
+    versionDeclared: false,
+    pluginPath: CRI_PLUGIN[2],
+    runtimesPath: runtimesPath(2),
+    runtimes: {},
+    defaultRuntimeName: null,
+    imports: [],
+    criDisabled: false,
+    parseError: null,
+    managedBy: managedByTool(text),
+    faults: [],
   };
   if (text === null) {
     const mm = majorMinor(containerdVersion);
@@ -153,7 +213,15 @@ export function inspectContainerdText(text: string | null, file: string, contain
   } catch (e) {
     const err = e as EngineConfigError;
     base.parseError = { line: err.spot?.line ?? null, column: err.spot?.column ?? null, message: err.message };
-    base.faults.push({ code: "containerd.config-invalid", severity: "error", file, line: err.spot?.line, column: err.spot?.column, message: err.message, fix: "containerd refuses to start with it: fix the file by hand" });
+    base.faults.push({
+      code: "containerd.config-invalid",
+      severity: "error",
+      file,
+      line: err.spot?.line,
+      column: err.spot?.column,
+      message: err.message,
+      fix: "containerd refuses to start with it: fix the file by hand",
+    });
     return base;
   }
   base.version = schema.version;
@@ -167,7 +235,14 @@ export function inspectContainerdText(text: string | null, file: string, contain
   base.imports = imports.filter((p): p is string => typeof p === "string").map((pattern) => ({ pattern, files: null }));
   base.faults.push(...schemaFaults(text, file, schema.version, containerdVersion));
   base.criDisabled = criDisabled(doc);
-  if (base.criDisabled) base.faults.push({ code: "containerd.cri-disabled", severity: "warning", file, message: `disabled_plugins turns off the CRI plugin: runtime tables in ${file} have no effect (Kubernetes and crictl cannot use them)`, fix: "remove the CRI plugin from disabled_plugins if this containerd serves Kubernetes" });
+  if (base.criDisabled)
+    base.faults.push({
+      code: "containerd.cri-disabled",
+      severity: "warning",
+      file,
+      message: `disabled_plugins turns off the CRI plugin: runtime tables in ${file} have no effect (Kubernetes and crictl cannot use them)`,
+      fix: "remove the CRI plugin from disabled_plugins if this containerd serves Kubernetes",
+    });
   return base;
 }
 
@@ -199,14 +274,24 @@ export function readerFor(root: HostRoot = SELF_ROOT): ConfigReader {
 export const fsReader: ConfigReader = readerFor(SELF_ROOT);
 
 /** The config file and everything it imports, in containerd's merge order (later wins). */
-export function inspectConfig(path: string, containerdVersion: string | null = null, reader: ConfigReader = fsReader): ContainerdInspection {
+export function inspectConfig(
+  path: string,
+  containerdVersion: string | null = null,
+  reader: ConfigReader = fsReader,
+): ContainerdInspection {
   const ins = inspectContainerdText(reader.read(path), path, containerdVersion);
   for (const imp of ins.imports) {
     imp.files = expandGlob(absolutize(imp.pattern, dirname(path)), reader.list);
     for (const f of imp.files ?? []) {
       const text = reader.read(f);
       if (text === null) {
-        ins.faults.push({ code: "containerd.import-missing", severity: "error", file: path, message: `imports names ${f}, which does not exist: containerd fails to start`, fix: `create ${f} or remove it from imports` });
+        ins.faults.push({
+          code: "containerd.import-missing",
+          severity: "error",
+          file: path,
+          message: `imports names ${f}, which does not exist: containerd fails to start`,
+          fix: `create ${f} or remove it from imports`,
+        });
         continue;
       }
       const sub = inspectContainerdText(text, f, containerdVersion);
@@ -217,4 +302,3 @@ export function inspectConfig(path: string, containerdVersion: string | null = n
   }
   return ins;
 }
-

@@ -9,35 +9,77 @@ import { resolveForWrite } from "../fsutil.ts";
 import { findProcesses, readEnviron, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "../processes.ts";
 import { whichAll, SYSTEM_BIN_DIRS } from "../which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "./apply.ts";
-import { processStartMs, restartCommand, restartProcess, sameNamespaces, snapshotProcess, systemctl, systemdUnitOf, waitForUnixSocket } from "./daemon-control.ts";
+import {
+  processStartMs,
+  restartCommand,
+  restartProcess,
+  sameNamespaces,
+  snapshotProcess,
+  systemctl,
+  systemdUnitOf,
+  waitForUnixSocket,
+} from "./daemon-control.ts";
 import { buildPlan } from "./plan.ts";
 import { parseWrapper } from "./runtime-args.ts";
 import { shimConfigArgs } from "./shim-config.ts";
 import { managedByTool } from "./text.ts";
 import { getPath, parseTomlStrict } from "./toml-check.ts";
 import {
-  EngineConfigError, type DeclaredRuntime, type EngineAdapter, type EngineContext, type EngineDetection,
-  type EngineInspection, type Plan, type ReloadOptions, type ReloadResult, type RuntimeRequest, type VerifyResult,
+  EngineConfigError,
+  type DeclaredRuntime,
+  type EngineAdapter,
+  type EngineContext,
+  type EngineDetection,
+  type EngineInspection,
+  type Plan,
+  type ReloadOptions,
+  type ReloadResult,
+  type RuntimeRequest,
+  type VerifyResult,
 } from "./types.ts";
 import {
-  DEFAULT_CONTAINERD_ADDRESS, DEFAULT_CONTAINERD_CONFIG, inspectConfig, majorMinor, readerFor, RUNC_SHIM_TYPE,
-  RUNSC_SHIM, RUNSC_SHIM_TYPE, schemaOf, type ConfigReader,
+  DEFAULT_CONTAINERD_ADDRESS,
+  DEFAULT_CONTAINERD_CONFIG,
+  inspectConfig,
+  majorMinor,
+  readerFor,
+  RUNC_SHIM_TYPE,
+  RUNSC_SHIM,
+  RUNSC_SHIM_TYPE,
+  schemaOf,
+  type ConfigReader,
 } from "./containerd-config.ts";
 import { seesSameFile, SELF_ROOT, type HostRoot } from "../host-root.ts";
 import { engineBinary, restartOnHost, runHostBinary, whichInRoot } from "../host-exec.ts";
 import { configDump, dumpMismatch, migrateUnversioned, validateWithContainerd } from "./containerd-dump.ts";
 import { planContainerd, type ContainerdPlanResult } from "./containerd-plan.ts";
 import {
-  detectDistribution, distributionAt, distributionForConfig, distSchema, distTarget, distUnit, planDistribution, type DistributionFact,
+  detectDistribution,
+  distributionAt,
+  distributionForConfig,
+  distSchema,
+  distTarget,
+  distUnit,
+  planDistribution,
+  type DistributionFact,
 } from "./k8s-dist.ts";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 // The read side, for the doctor's checks: containerd.inspectConfig(path) and friends.
-export { criDisabled, CRI_PLUGIN, inspectConfig, inspectContainerdText, runtimesPath, schemaFaults, RUNSC_SHIM, type ContainerdInspection, type ContainerdSchema } from "./containerd-config.ts";
+export {
+  criDisabled,
+  CRI_PLUGIN,
+  inspectConfig,
+  inspectContainerdText,
+  runtimesPath,
+  schemaFaults,
+  RUNSC_SHIM,
+  type ContainerdInspection,
+  type ContainerdSchema,
+} from "./containerd-config.ts";
 export { planContainerd, type ContainerdPlanInput, type ContainerdPlanResult } from "./containerd-plan.ts";
-
 
 export interface ContainerdDetection extends EngineDetection {
   /** containerd-shim-runsc-v1 where containerd looks for shims, or null. */
@@ -61,9 +103,15 @@ async function containerdVersion(bin: string, root: HostRoot): Promise<string | 
 }
 
 /** containerd looks for shims on its own PATH and next to its binary. */
-function findShim(binary: string | null, daemon: DaemonProcess | null, env: NodeJS.ProcessEnv, root: HostRoot): string | null {
+function findShim(
+  binary: string | null,
+  daemon: DaemonProcess | null,
+  env: NodeJS.ProcessEnv,
+  root: HostRoot,
+): string | null {
   const daemonPath = daemon ? readEnviron(daemon.pid)?.PATH : undefined;
-  if (root.foreign) return whichInRoot(root, RUNSC_SHIM, [...(binary ? [dirname(binary)] : []), daemonPath ?? ""].join(":"));
+  if (root.foreign)
+    return whichInRoot(root, RUNSC_SHIM, [...(binary ? [dirname(binary)] : []), daemonPath ?? ""].join(":"));
   // A running daemon's own PATH says it all; the usual system directories stand in for the PATH
   // of a containerd not running (systemd's default PATH has them).
   const dirs = [...(binary ? [dirname(binary)] : []), ...(daemonPath === undefined ? SYSTEM_BIN_DIRS : [])];
@@ -100,8 +148,12 @@ function withFile(reader: ConfigReader, path: string, text: string): ConfigReade
  * with --migrate, the file as `containerd config migrate` rewrites it; otherwise the plan
  * refuses (planContainerd) and says how to consent. null when no migration applies.
  */
-async function migrationFor(det: ContainerdDetection, req: RuntimeRequest, ctx: EngineContext, root: HostRoot):
-  Promise<{ before: string; after: string } | null> {
+async function migrationFor(
+  det: ContainerdDetection,
+  req: RuntimeRequest,
+  ctx: EngineContext,
+  root: HostRoot,
+): Promise<{ before: string; after: string } | null> {
   const mm = majorMinor(det.version);
   if (!ctx.migrate || req.remove || !det.binary || !mm || mm.major < 2) return null;
   const before = readOrNull(root.local(det.configPath));
@@ -120,35 +172,64 @@ async function migrationFor(det: ContainerdDetection, req: RuntimeRequest, ctx: 
  * A distribution's containerd: runsc goes into its template or drop-in (k8s-dist.ts), and
  * the config it will render from them is loaded with containerd config dump first.
  */
-async function planForDistribution(det: ContainerdDetection, req: RuntimeRequest, ctx: EngineContext, root: HostRoot):
-  Promise<Plan> {
+async function planForDistribution(
+  det: ContainerdDetection,
+  req: RuntimeRequest,
+  ctx: EngineContext,
+  root: HostRoot,
+): Promise<Plan> {
   const dist = distributionAt(det.distribution!.id, det.configPath);
   const r = planDistribution({
-    dist, reader: readerFor(root), containerdVersion: det.version, shim: det.shim, wrapperDir: ctx.wrapperDir,
-    request: req, force: ctx.force,
+    dist,
+    reader: readerFor(root),
+    containerdVersion: det.version,
+    shim: det.shim,
+    wrapperDir: ctx.wrapperDir,
+    request: req,
+    force: ctx.force,
   });
   if (det.binary && r.changes.length && r.rendered !== null) {
     ctx.log(`containerd: checking ${dist.rendered} as ${dist.title} will render it with ${det.binary} config dump`);
     const problem = await dumpRendered(det.binary, r.rendered, req.name, r.expect, root);
     if (problem) {
-      throw new EngineConfigError(`${r.target}: ${problem}; nothing was written`, { file: r.target },
-        `edit ${r.target} by hand`, null, "dump-check");
+      throw new EngineConfigError(
+        `${r.target}: ${problem}; nothing was written`,
+        { file: r.target },
+        `edit ${r.target} by hand`,
+        null,
+        "dump-check",
+      );
     }
-    r.notes.push(`checked ${dist.rendered} as ${dist.title} will render it with containerd ${det.version ?? ""} ` +
-      "config dump");
+    r.notes.push(
+      `checked ${dist.rendered} as ${dist.title} will render it with containerd ${det.version ?? ""} ` + "config dump",
+    );
   } else if (r.changes.length && r.rendered === null) {
-    r.notes.push(`${dist.rendered} is not there yet (${dist.title} writes it when it starts): ` +
-      "checked with a TOML parser only");
+    r.notes.push(
+      `${dist.rendered} is not there yet (${dist.title} writes it when it starts): ` +
+        "checked with a TOML parser only",
+    );
   }
   return buildPlan({
-    engine: "containerd", request: req, configPath: det.configPath, existed: r.existed, changes: r.changes,
-    notes: r.notes, effective: r.effective, engineData: r.expect, relies: r.relies,
+    engine: "containerd",
+    request: req,
+    configPath: det.configPath,
+    existed: r.existed,
+    changes: r.changes,
+    notes: r.notes,
+    effective: r.effective,
+    engineData: r.expect,
+    relies: r.relies,
   });
 }
 
 /** containerd config dump of `text` (staged where a chrooted containerd sees it): the mismatch, or null. */
-async function dumpRendered(bin: string, text: string, name: string, expect: ContainerdPlanResult["expect"],
-  root: HostRoot): Promise<string | null> {
+async function dumpRendered(
+  bin: string,
+  text: string,
+  name: string,
+  expect: ContainerdPlanResult["expect"],
+  root: HostRoot,
+): Promise<string | null> {
   const local = mkdtempSync(join(root.foreign ? root.local("/tmp") : tmpdir(), "gvd-containerd-rendered-"));
   try {
     writeFileSync(join(local, "config.toml"), text);
@@ -172,8 +253,8 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     // Only this root's daemons count: a containerd in a container or chroot (a kind node, a
     // DaemonSet pod) reads another /etc/containerd/config.toml than the one we would edit.
     // (Host facts hold only this root's daemons already.)
-    const ofRoot = ctx.facts?.containerd
-      ?? findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS).filter((d) => root.owns(d.pid));
+    const ofRoot =
+      ctx.facts?.containerd ?? findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS).filter((d) => root.owns(d.pid));
     // Nor one that reads another file at the same path (its own mount namespace, e.g. a test
     // sandbox or a daemon of a lived-in host seen from a private /etc): restarting it would
     // not load what we write.
@@ -185,19 +266,26 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     const want = env.CONTAINERD_ADDRESS;
     const picked = ctx.configPath
       ? (daemons.find((d) => sameFile(daemonConfig(d), ctx.configPath!)) ?? null)
-      : ((want ? daemons.find((d) => addressOf(d, daemonConfig(d), root) === want) : undefined) ?? daemons.find((d) => daemonConfig(d) === DEFAULT_CONTAINERD_CONFIG) ?? null);
+      : ((want ? daemons.find((d) => addressOf(d, daemonConfig(d), root) === want) : undefined) ??
+        daemons.find((d) => daemonConfig(d) === DEFAULT_CONTAINERD_CONFIG) ??
+        null);
     // A distribution's containerd (k3s, RKE2, k0s, microk8s) when no plain one is meant: its
     // config is generated elsewhere, and runsc goes where the distribution takes it from.
-    const dist = ctx.configPath ? distributionForConfig(ctx.configPath, picked)
-      : picked ? null : detectDistribution(daemons, root);
+    const dist = ctx.configPath
+      ? distributionForConfig(ctx.configPath, picked)
+      : picked
+        ? null
+        : detectDistribution(daemons, root);
     const daemon = picked ?? dist?.daemon ?? null;
-    const configPath = ctx.configPath
-      ?? (daemon ? daemonConfig(daemon) : dist?.dist.config ?? DEFAULT_CONTAINERD_CONFIG);
+    const configPath =
+      ctx.configPath ?? (daemon ? daemonConfig(daemon) : (dist?.dist.config ?? DEFAULT_CONTAINERD_CONFIG));
     // The host's binary: the daemon's own executable (as the host names it), else its system directories.
     // A distribution's containerd that is not running: its own binary, not a system one the node may also have.
     const distBinary = dist && !daemon ? whichInRoot(root, "containerd", dist.dist.binDir) : null;
-    const binary = distBinary && dirname(distBinary) === dist!.dist.binDir ? distBinary
-      : engineBinary(root, "containerd", daemon, env);
+    const binary =
+      distBinary && dirname(distBinary) === dist!.dist.binDir
+        ? distBinary
+        : engineBinary(root, "containerd", daemon, env);
     const shim = findShim(binary, daemon, env, root);
     const notes: string[] = [];
     if (daemon) notes.push(`containerd pid ${daemon.pid} reads ${configPath}`);
@@ -217,14 +305,26 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
       managedBy = null;
     }
     return {
-      engine: "containerd", installed: !!binary, binary, running: !!daemon, pid: daemon?.pid ?? null,
-      version, configPath,
-      configSource: ctx.configPath ? "--config" : dist ? `${dist.dist.title} (${dist.why})`
-        : daemon && daemonConfig(daemon) !== DEFAULT_CONTAINERD_CONFIG ? `-c of containerd pid ${daemon.pid}`
-        : "default",
-      managedBy, systemdUnit: daemon ? systemdUnitOf(daemon.pid, "/proc", root.local("/run/systemd/system")) : null,
-      notes, shim,
-      address: dist && !daemon ? dist.dist.socket : addressOf(daemon, configPath, root), distribution,
+      engine: "containerd",
+      installed: !!binary,
+      binary,
+      running: !!daemon,
+      pid: daemon?.pid ?? null,
+      version,
+      configPath,
+      configSource: ctx.configPath
+        ? "--config"
+        : dist
+          ? `${dist.dist.title} (${dist.why})`
+          : daemon && daemonConfig(daemon) !== DEFAULT_CONTAINERD_CONFIG
+            ? `-c of containerd pid ${daemon.pid}`
+            : "default",
+      managedBy,
+      systemdUnit: daemon ? systemdUnitOf(daemon.pid, "/proc", root.local("/run/systemd/system")) : null,
+      notes,
+      shim,
+      address: dist && !daemon ? dist.dist.socket : addressOf(daemon, configPath, root),
+      distribution,
     };
   },
 
@@ -234,7 +334,12 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     const ins = inspectConfig(det.configPath, det.version, reader);
     const runtimes: Record<string, DeclaredRuntime> = {};
     for (const [name, r] of Object.entries(ins.runtimes)) {
-      let path: string | null = typeof r.options.BinaryName === "string" && r.options.BinaryName ? r.options.BinaryName : r.runtimeType === RUNC_SHIM_TYPE ? "runc" : null;
+      let path: string | null =
+        typeof r.options.BinaryName === "string" && r.options.BinaryName
+          ? r.options.BinaryName
+          : r.runtimeType === RUNC_SHIM_TYPE
+            ? "runc"
+            : null;
       let args: string[] = [];
       const cfg = typeof r.options.ConfigPath === "string" ? r.options.ConfigPath : null;
       if (r.runtimeType === RUNSC_SHIM_TYPE) {
@@ -246,16 +351,53 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
           const bn = text ? getPath(parseTomlStrict(text, cfg!), ["binary_name"]) : undefined;
           if (typeof bn === "string") path = bn;
         } catch (e) {
-          ins.faults.push({ code: "containerd.shim-config-invalid", severity: "error", file: cfg ?? r.file, message: (e as Error).message, fix: "containers of this runtime fail to start: fix the file" });
+          ins.faults.push({
+            code: "containerd.shim-config-invalid",
+            severity: "error",
+            file: cfg ?? r.file,
+            message: (e as Error).message,
+            fix: "containers of this runtime fail to start: fix the file",
+          });
         }
       }
       const wrapper = parseWrapper(readIfAbsolute(path, root));
       if (wrapper) args = wrapper.args;
-      runtimes[name] = { name, path: wrapper?.runsc ?? path, args, type: r.runtimeType, source: { file: r.file, line: r.line ?? undefined }, raw: r.options };
-      if (r.runtimeType === RUNSC_SHIM_TYPE && !det.shim) ins.faults.push({ code: "containerd.shim-missing", severity: "error", file: r.file, line: r.line ?? undefined, message: `runtime "${name}" uses ${RUNSC_SHIM_TYPE}, but ${RUNSC_SHIM} is not on containerd's PATH: containerd reports 'binary not installed "${RUNSC_SHIM}"'`, fix: `install ${RUNSC_SHIM} next to containerd, or run gvisor-doctor configure containerd to use the runc shim` });
+      runtimes[name] = {
+        name,
+        path: wrapper?.runsc ?? path,
+        args,
+        type: r.runtimeType,
+        source: { file: r.file, line: r.line ?? undefined },
+        raw: r.options,
+      };
+      if (r.runtimeType === RUNSC_SHIM_TYPE && !det.shim)
+        ins.faults.push({
+          code: "containerd.shim-missing",
+          severity: "error",
+          file: r.file,
+          line: r.line ?? undefined,
+          message: `runtime "${name}" uses ${RUNSC_SHIM_TYPE}, but ${RUNSC_SHIM} is not on containerd's PATH: containerd reports 'binary not installed "${RUNSC_SHIM}"'`,
+          fix: `install ${RUNSC_SHIM} next to containerd, or run gvisor-doctor configure containerd to use the runc shim`,
+        });
     }
-    const files = [{ path: det.configPath, exists: ins.exists, managedBy: ins.managedBy }, ...ins.imports.flatMap((i) => (i.files ?? []).map((f) => ({ path: f, exists: reader.read(f) !== null, managedBy: managedByTool(reader.read(f)) })))];
-    return { engine: "containerd", configPath: det.configPath, files, runtimes, defaultRuntime: ins.defaultRuntimeName, faults: ins.faults };
+    const files = [
+      { path: det.configPath, exists: ins.exists, managedBy: ins.managedBy },
+      ...ins.imports.flatMap((i) =>
+        (i.files ?? []).map((f) => ({
+          path: f,
+          exists: reader.read(f) !== null,
+          managedBy: managedByTool(reader.read(f)),
+        })),
+      ),
+    ];
+    return {
+      engine: "containerd",
+      configPath: det.configPath,
+      files,
+      runtimes,
+      defaultRuntime: ins.defaultRuntimeName,
+      faults: ins.faults,
+    };
   },
 
   async plan(det, req, ctx): Promise<Plan> {
@@ -264,8 +406,13 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     const migration = await migrationFor(det, req, ctx, root);
     const reader = migration ? withFile(readerFor(root), det.configPath, migration.after) : readerFor(root);
     const r = planContainerd({
-      configPath: det.configPath, reader, containerdVersion: det.version, shim: det.shim, wrapperDir: ctx.wrapperDir,
-      request: req, force: ctx.force,
+      configPath: det.configPath,
+      reader,
+      containerdVersion: det.version,
+      shim: det.shim,
+      wrapperDir: ctx.wrapperDir,
+      request: req,
+      force: ctx.force,
     });
     if (migration) {
       // One change of config.toml: from the file as it is to the migrated file with the runtime.
@@ -281,13 +428,37 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     if (det.binary && r.changes.length) {
       ctx.log(`containerd: checking the result with ${det.binary} config dump`);
       // After a migration the dump to compare with is the migrated file's (the original's drops settings).
-      const problem = await validateWithContainerd(det.binary, det.configPath, reader, r.changes, req.name, r.expect,
-        root);
-      if (problem) throw new EngineConfigError(`${det.configPath}: ${problem}; nothing was written`, { file: det.configPath }, "edit the file by hand, or write the runtime into the main config", null, "dump-check");
+      const problem = await validateWithContainerd(
+        det.binary,
+        det.configPath,
+        reader,
+        r.changes,
+        req.name,
+        r.expect,
+        root,
+      );
+      if (problem)
+        throw new EngineConfigError(
+          `${det.configPath}: ${problem}; nothing was written`,
+          { file: det.configPath },
+          "edit the file by hand, or write the runtime into the main config",
+          null,
+          "dump-check",
+        );
       r.notes.push(`checked with containerd ${det.version ?? ""} config dump`.replace("  ", " "));
-    } else if (!det.binary && r.changes.length) r.notes.push("containerd is not installed here: the result was checked with a TOML parser only");
-    return buildPlan({ engine: "containerd", request: req, configPath: det.configPath, existed: r.existed, changes: r.changes, notes: r.notes, effective: r.effective, engineData: r.expect,
-      relies: r.relies });
+    } else if (!det.binary && r.changes.length)
+      r.notes.push("containerd is not installed here: the result was checked with a TOML parser only");
+    return buildPlan({
+      engine: "containerd",
+      request: req,
+      configPath: det.configPath,
+      existed: r.existed,
+      changes: r.changes,
+      notes: r.notes,
+      effective: r.effective,
+      engineData: r.expect,
+      relies: r.relies,
+    });
   },
 
   async apply(plan, ctx) {
@@ -295,32 +466,69 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
   },
 
   async reload(det, _plan, opts: ReloadOptions, ctx): Promise<ReloadResult> {
-    if (!det.pid) return { action: "not-running", method: null, command: null, message: "containerd is not running here; it reads the file when it starts" };
+    if (!det.pid)
+      return {
+        action: "not-running",
+        method: null,
+        command: null,
+        message: "containerd is not running here; it reads the file when it starts",
+      };
     const dist = det.distribution ? distributionAt(det.distribution.id, det.configPath) : null;
     if (ctx.root?.foreign) {
       // A distribution's containerd restarts with the distribution (it renders the config first).
       const unit = det.systemdUnit ?? (dist ? distUnit(dist, ctx.root) : "containerd");
       return restartOnHost(ctx.root, ctx.restartCommand, opts, {
-        title: dist ? `${dist.title}'s containerd` : "containerd", process: "containerd",
-        valueFlags: CONTAINERD_VALUE_FLAGS, unit, pid: det.pid, socket: det.address,
+        title: dist ? `${dist.title}'s containerd` : "containerd",
+        process: "containerd",
+        valueFlags: CONTAINERD_VALUE_FLAGS,
+        unit,
+        pid: det.pid,
+        socket: det.address,
         command: dist?.restart ?? undefined,
       });
     }
     if (det.systemdUnit) {
       const command = `systemctl restart ${det.systemdUnit}`;
-      if (!opts.reload) return { action: "pending", method: null, command, message: `--no-reload: restart containerd to load the change: ${command}` };
+      if (!opts.reload)
+        return {
+          action: "pending",
+          method: null,
+          command,
+          message: `--no-reload: restart containerd to load the change: ${command}`,
+        };
       const r = await systemctl("restart", det.systemdUnit);
-      return r.ok ? { action: "restarted", method: r.command, command: null, message: `restarted with ${r.command}` } : { action: "failed", method: r.command, command, message: `${r.command} failed: ${r.message}` };
+      return r.ok
+        ? { action: "restarted", method: r.command, command: null, message: `restarted with ${r.command}` }
+        : { action: "failed", method: r.command, command, message: `${r.command} failed: ${r.message}` };
     }
     const snap = snapshotProcess(det.pid);
     const command = `gvisor-doctor configure containerd --config ${det.configPath} --restart`;
     if (!opts.restart || !opts.reload) {
-      return { action: "pending", method: null, command: snap ? `${command}   # or by hand: ${restartCommand(snap)}` : command, message: "containerd has no live reload (and exits on SIGHUP): restart it to load the change" };
+      return {
+        action: "pending",
+        method: null,
+        command: snap ? `${command}   # or by hand: ${restartCommand(snap)}` : command,
+        message: "containerd has no live reload (and exits on SIGHUP): restart it to load the change",
+      };
     }
-    if (!snap) return { action: "failed", method: null, command, message: `cannot read /proc/${det.pid} to restart containerd` };
-    if (!sameNamespaces(det.pid)) return { action: "failed", method: null, command: restartCommand(snap), message: `containerd pid ${det.pid} runs in other namespaces than gvisor-doctor; restart it the way it was started` };
+    if (!snap)
+      return { action: "failed", method: null, command, message: `cannot read /proc/${det.pid} to restart containerd` };
+    if (!sameNamespaces(det.pid))
+      return {
+        action: "failed",
+        method: null,
+        command: restartCommand(snap),
+        message: `containerd pid ${det.pid} runs in other namespaces than gvisor-doctor; restart it the way it was started`,
+      };
     const r = await restartProcess(snap, () => waitForUnixSocket(det.address, 300));
-    return r.ok ? { action: "restarted", method: `stopped pid ${det.pid} (SIGTERM) and started it again with its argv and environment`, command: null, message: r.message } : { action: "failed", method: "restart by hand", command: restartCommand(snap), message: r.message };
+    return r.ok
+      ? {
+          action: "restarted",
+          method: `stopped pid ${det.pid} (SIGTERM) and started it again with its argv and environment`,
+          command: null,
+          message: r.message,
+        }
+      : { action: "failed", method: "restart by hand", command: restartCommand(snap), message: r.message };
   },
 
   async verify(det, plan, ctx): Promise<VerifyResult> {
@@ -328,10 +536,16 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     const root = ctx.root ?? SELF_ROOT;
     const { doc, error } = await configDump(det.binary, det.configPath, root);
     if (!doc) return { ok: false, message: `containerd cannot load ${det.configPath}: ${error}`, details: [] };
-    const expect = (plan.engineData as ContainerdPlanResult["expect"] | undefined) ?? { version: 2, runtime: plan.request.remove ? null : { runtime_type: plan.effective?.type, options: {} } };
+    const expect = (plan.engineData as ContainerdPlanResult["expect"] | undefined) ?? {
+      version: 2,
+      runtime: plan.request.remove ? null : { runtime_type: plan.effective?.type, options: {} },
+    };
     const mismatch = dumpMismatch(doc, plan.request.name, expect);
-    if (mismatch) return { ok: false, message: mismatch, details: [`$ ${det.binary} -c ${det.configPath} config dump`] };
-    const configured = plan.request.remove ? `containerd config dump no longer shows "${plan.request.name}"` : `containerd config dump shows ${plan.request.name} (${plan.effective!.type})`;
+    if (mismatch)
+      return { ok: false, message: mismatch, details: [`$ ${det.binary} -c ${det.configPath} config dump`] };
+    const configured = plan.request.remove
+      ? `containerd config dump no longer shows "${plan.request.name}"`
+      : `containerd config dump shows ${plan.request.name} (${plan.effective!.type})`;
     if (!det.pid) return { ok: true, message: configured, details: [] };
     const started = processStartMs(det.pid);
     const ins = inspectConfig(det.configPath, det.version, readerFor(root));
@@ -339,8 +553,12 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     // start time's resolution): what must be older than the daemon is what gvisor-doctor wrote.
     const written = det.distribution ? [det.distribution.target, ...plan.changes.map((c) => c.path)] : null;
     const changed = newestMtime(written ?? [det.configPath, ...ins.imports.flatMap((i) => i.files ?? [])], root);
-    if (started !== null && started < changed) return { ok: false, message: `${configured}, but containerd pid ${det.pid} started before the change: it has not loaded it`, details: [] };
+    if (started !== null && started < changed)
+      return {
+        ok: false,
+        message: `${configured}, but containerd pid ${det.pid} started before the change: it has not loaded it`,
+        details: [],
+      };
     return { ok: true, message: `${configured}; containerd pid ${det.pid} started after the change`, details: [] };
   },
 };
-

@@ -18,8 +18,18 @@ import { createdByUs, CREATED_MARKER, managedByTool } from "./text.ts";
 import { deleteIn, getPath, parseTomlStrict, setIn, verifyTomlEdit } from "./toml-check.ts";
 import { showPath, TomlDoc, type TomlValue } from "./toml-edit.ts";
 import {
-  EngineConfigError, type DeclaredRuntime, type EngineAdapter, type EngineContext, type EngineDetection, type EngineInspection,
-  type FileChange, type Plan, type ReloadOptions, type ReloadResult, type RuntimeRequest, type VerifyResult,
+  EngineConfigError,
+  type DeclaredRuntime,
+  type EngineAdapter,
+  type EngineContext,
+  type EngineDetection,
+  type EngineInspection,
+  type FileChange,
+  type Plan,
+  type ReloadOptions,
+  type ReloadResult,
+  type RuntimeRequest,
+  type VerifyResult,
 } from "./types.ts";
 import { RUNSC_SHIM } from "./containerd.ts";
 
@@ -31,21 +41,43 @@ const RUNTIMES = ["crio", "runtime", "runtimes"];
 export const crioDropInName = (name: string) => (name === "runsc" ? "99-gvisor.conf" : `99-gvisor-${name}.conf`);
 
 /** The directory for runsc.toml: /etc/crio for both /etc/crio/crio.conf and /etc/crio/crio.conf.d/x.conf. */
-export const crioConfigRoot = (file: string) => (basename(dirname(file)).endsWith(".d") ? dirname(dirname(file)) : dirname(file));
+export const crioConfigRoot = (file: string) =>
+  basename(dirname(file)).endsWith(".d") ? dirname(dirname(file)) : dirname(file);
 
 export function crioSnippet(req: RuntimeRequest, shim: string | null, root: string): string {
   if (req.remove) return `delete [${showPath([...RUNTIMES, req.name])}]`;
   const d = new TomlDoc("", { quote: '"', step: 0, blankBetweenTables: true });
-  d.addTable([...RUNTIMES, req.name], shim
-    ? [["runtime_path", shim], ["runtime_config_path", shimConfigPath(root, req.name)], ["runtime_type", "vm"], ["runtime_root", "/run/runsc"]]
-    : [["runtime_path", req.runscPath], ["runtime_type", "oci"], ["runtime_root", "/run/runsc"]]);
+  d.addTable(
+    [...RUNTIMES, req.name],
+    shim
+      ? [
+          ["runtime_path", shim],
+          ["runtime_config_path", shimConfigPath(root, req.name)],
+          ["runtime_type", "vm"],
+          ["runtime_root", "/run/runsc"],
+        ]
+      : [
+          ["runtime_path", req.runscPath],
+          ["runtime_type", "oci"],
+          ["runtime_root", "/run/runsc"],
+        ],
+  );
   return d.text;
 }
 
 export interface CrioConfFile {
   path: string;
   exists: boolean;
-  runtimes: Record<string, { path: string | null; type: string | null; configPath: string | null; line: number | null; raw: Record<string, unknown> }>;
+  runtimes: Record<
+    string,
+    {
+      path: string | null;
+      type: string | null;
+      configPath: string | null;
+      line: number | null;
+      raw: Record<string, unknown>;
+    }
+  >;
   defaultRuntime: string | null;
   managedBy: string | null;
   parseError: string | null;
@@ -53,7 +85,14 @@ export interface CrioConfFile {
 
 /** A crio.conf or drop-in's text → the runtimes it declares. Pure. */
 export function inspectCrioConf(text: string | null, path: string): CrioConfFile {
-  const out: CrioConfFile = { path, exists: text !== null, runtimes: {}, defaultRuntime: null, managedBy: managedByTool(text), parseError: null };
+  const out: CrioConfFile = {
+    path,
+    exists: text !== null,
+    runtimes: {},
+    defaultRuntime: null,
+    managedBy: managedByTool(text),
+    parseError: null,
+  };
   if (text === null) return out;
   let doc: Record<string, any>;
   try {
@@ -66,7 +105,13 @@ export function inspectCrioConf(text: string | null, path: string): CrioConfFile
   for (const [name, t] of Object.entries<any>(getPath(doc, RUNTIMES) ?? {})) {
     if (!t || typeof t !== "object") continue;
     const str = (k: string) => (typeof t[k] === "string" ? (t[k] as string) : null);
-    out.runtimes[name] = { path: str("runtime_path"), type: str("runtime_type"), configPath: str("runtime_config_path"), line: tdoc.table([...RUNTIMES, name])?.line ?? null, raw: t };
+    out.runtimes[name] = {
+      path: str("runtime_path"),
+      type: str("runtime_type"),
+      configPath: str("runtime_config_path"),
+      line: tdoc.table([...RUNTIMES, name])?.line ?? null,
+      raw: t,
+    };
   }
   const dr = getPath(doc, ["crio", "runtime", "default_runtime"]);
   out.defaultRuntime = typeof dr === "string" ? dr : null;
@@ -83,13 +128,19 @@ export interface CrioPlanInput {
 }
 
 export function planCrio(input: CrioPlanInput): {
-  changes: FileChange[]; existed: boolean; notes: string[]; effective: Plan["effective"]; relies?: Plan["relies"];
+  changes: FileChange[];
+  existed: boolean;
+  notes: string[];
+  effective: Plan["effective"];
+  relies?: Plan["relies"];
 } {
   const { target, read, request: req } = input;
   const notes: string[] = [];
   const before = read(target);
   const root = crioConfigRoot(target);
-  const text = before ?? `# ${CREATED_MARKER} configure crio: registers the "${req.name}" runtime (gVisor).\n# \`gvisor-doctor configure crio --runtime-name ${req.name} --remove\` deletes it.\n`;
+  const text =
+    before ??
+    `# ${CREATED_MARKER} configure crio: registers the "${req.name}" runtime (gVisor).\n# \`gvisor-doctor configure crio --runtime-name ${req.name} --remove\` deletes it.\n`;
   const parsed = parseTomlStrict(text, target);
   const rt = [...RUNTIMES, req.name];
   const existing = getPath(parsed, rt) as Record<string, any> | undefined;
@@ -98,10 +149,18 @@ export function planCrio(input: CrioPlanInput): {
   const changes: FileChange[] = [];
   const oldPath = typeof existing?.runtime_path === "string" ? existing.runtime_path : null;
   const oldCfg = typeof existing?.runtime_config_path === "string" ? existing.runtime_config_path : null;
-  const wrapperFor = (args: string[] | null) => planWrapper({
-    engine: "crio", name: req.name, runsc: req.runscPath, args, wrapperDir: input.wrapperDir, oldBinary: oldPath, read,
-    why: "CRI-O passes no arguments to an OCI runtime", config: target,
-  });
+  const wrapperFor = (args: string[] | null) =>
+    planWrapper({
+      engine: "crio",
+      name: req.name,
+      runsc: req.runscPath,
+      args,
+      wrapperDir: input.wrapperDir,
+      oldBinary: oldPath,
+      read,
+      why: "CRI-O passes no arguments to an OCI runtime",
+      config: target,
+    });
   if (before !== null) refuseIfManaged(target, before, input.force, crioSnippet(req, input.shim, root));
 
   if (req.remove) {
@@ -122,9 +181,17 @@ export function planCrio(input: CrioPlanInput): {
     }
     verifyTomlEdit(text, doc.text, target, (d) => mutations.forEach((m) => m(d)));
     let after: string | null = doc.text;
-    const empty = (o: any): boolean => !!o && typeof o === "object" && !Array.isArray(o) && Object.values(o).every(empty);
+    const empty = (o: any): boolean =>
+      !!o && typeof o === "object" && !Array.isArray(o) && Object.values(o).every(empty);
     if (createdByUs(before) && empty(parseTomlStrict(after, target))) after = null;
-    changes.push({ path: target, before, after, action: after === null ? "delete" : "modify", ...(after === null ? { backup: false } : {}), reason: `unregister runtime "${req.name}"` });
+    changes.push({
+      path: target,
+      before,
+      after,
+      action: after === null ? "delete" : "modify",
+      ...(after === null ? { backup: false } : {}),
+      reason: `unregister runtime "${req.name}"`,
+    });
     if (oldCfg) {
       const c = planShimConfigRemoval(req.name, oldCfg, read(oldCfg), false);
       if (c) changes.push(c);
@@ -139,26 +206,49 @@ export function planCrio(input: CrioPlanInput): {
   if (input.shim) {
     const cfgPath = oldCfg ?? shimConfigPath(root, req.name);
     const keep = req.runtimeArgs ?? parseWrapper(readProgram(read, oldPath))?.args ?? null;
-    const shim = planShimConfig("crio", req.name, cfgPath, read(cfgPath), { binaryName: req.runscPath, grouping: true, args: keep, carried: {} });
+    const shim = planShimConfig("crio", req.name, cfgPath, read(cfgPath), {
+      binaryName: req.runscPath,
+      grouping: true,
+      args: keep,
+      carried: {},
+    });
     if (shim.change) changes.push(shim.change);
     changes.push(...wrapperFor([]).changes);
-    entries = [["runtime_path", input.shim], ["runtime_config_path", cfgPath], ["runtime_type", "vm"], ["runtime_root", "/run/runsc"]];
+    entries = [
+      ["runtime_path", input.shim],
+      ["runtime_config_path", cfgPath],
+      ["runtime_type", "vm"],
+      ["runtime_root", "/run/runsc"],
+    ];
     effective = { path: input.shim, args: shim.args, type: "vm" };
   } else {
     const w = wrapperFor(req.runtimeArgs ?? (oldCfg ? shimConfigArgs(read(oldCfg), oldCfg) : null));
     changes.push(...w.changes);
-    entries = [["runtime_path", w.binary], ["runtime_type", "oci"], ["runtime_root", "/run/runsc"]];
+    entries = [
+      ["runtime_path", w.binary],
+      ["runtime_type", "oci"],
+      ["runtime_root", "/run/runsc"],
+    ];
     if (oldCfg) {
       doc.unset(rt, "runtime_config_path");
       mutations.push((d) => deleteIn(d, [...rt, "runtime_config_path"]));
     }
-    notes.push(`${RUNSC_SHIM} not found: runsc is registered as a plain OCI runtime (runtime_type "oci")${w.args.length ? ` through a wrapper that adds ${w.args.join(" ")}` : ""}; gVisor's CRI-O guide uses the shim with runtime_type "vm"`);
+    notes.push(
+      `${RUNSC_SHIM} not found: runsc is registered as a plain OCI runtime (runtime_type "oci")${w.args.length ? ` through a wrapper that adds ${w.args.join(" ")}` : ""}; gVisor's CRI-O guide uses the shim with runtime_type "vm"`,
+    );
     effective = { path: w.binary, args: w.args, type: "oci" };
     relies = w.relies;
   }
   if (!doc.table(rt)) {
     const c = doc.conflicts(rt)[0];
-    if (c) throw new EngineConfigError(`${target}:${c.line}: ${c.message}`, { file: target, line: c.line }, `write it as a [${showPath(rt)}] table`, crioSnippet(req, input.shim, root), "toml-shape");
+    if (c)
+      throw new EngineConfigError(
+        `${target}:${c.line}: ${c.message}`,
+        { file: target, line: c.line },
+        `write it as a [${showPath(rt)}] table`,
+        crioSnippet(req, input.shim, root),
+        "toml-shape",
+      );
     const like = Object.keys(getPath(parsed, RUNTIMES) ?? {}).find((n) => doc.table([...RUNTIMES, n]));
     doc.addTable(rt, entries, like ? [...RUNTIMES, like] : undefined);
   } else for (const [k, v] of entries) doc.set(rt, k, v);
@@ -170,9 +260,17 @@ export function planCrio(input: CrioPlanInput): {
   }
   if (doc.text !== text || before === null) {
     verifyTomlEdit(text, doc.text, target, (d) => mutations.forEach((m) => m(d)));
-    changes.unshift({ path: target, before, after: doc.text, action: before === null ? "create" : "modify", reason: `register runtime "${req.name}"` });
+    changes.unshift({
+      path: target,
+      before,
+      after: doc.text,
+      action: before === null ? "create" : "modify",
+      reason: `register runtime "${req.name}"`,
+    });
   }
-  notes.push('gVisor\'s CRI-O guide also sets [crio.runtime] selinux = false; gvisor-doctor leaves that global setting to you');
+  notes.push(
+    "gVisor's CRI-O guide also sets [crio.runtime] selinux = false; gvisor-doctor leaves that global setting to you",
+  );
   return { changes, existed: !!existing, notes, effective, relies };
 }
 
@@ -211,10 +309,23 @@ export const crioAdapter: EngineAdapter<CrioDetection> = {
       version = r.stdout.match(/version\s*:?\s*(\d+\.\d+\.\d+)/i)?.[1] ?? null;
     }
     const shimPath = daemon ? readEnviron(daemon.pid)?.PATH : undefined;
-    const shim = root.foreign ? whichInRoot(root, RUNSC_SHIM, shimPath ?? "") : (whichAll(RUNSC_SHIM, SYSTEM_BIN_DIRS, shimPath ?? ctx.env.PATH ?? "")[0] ?? null);
+    const shim = root.foreign
+      ? whichInRoot(root, RUNSC_SHIM, shimPath ?? "")
+      : (whichAll(RUNSC_SHIM, SYSTEM_BIN_DIRS, shimPath ?? ctx.env.PATH ?? "")[0] ?? null);
     const det: CrioDetection = {
-      engine: "crio", installed: !!binary, binary, running: !!daemon, pid: daemon?.pid ?? null, version, configPath: "", configSource: ctx.configPath ? "--config" : "drop-in",
-      managedBy: null, systemdUnit: daemon ? systemdUnitOf(daemon.pid, "/proc", root.local("/run/systemd/system")) : null, notes: [shim ? `runsc shim: ${shim}` : `${RUNSC_SHIM} not found`], shim, dropInDir,
+      engine: "crio",
+      installed: !!binary,
+      binary,
+      running: !!daemon,
+      pid: daemon?.pid ?? null,
+      version,
+      configPath: "",
+      configSource: ctx.configPath ? "--config" : "drop-in",
+      managedBy: null,
+      systemdUnit: daemon ? systemdUnitOf(daemon.pid, "/proc", root.local("/run/systemd/system")) : null,
+      notes: [shim ? `runsc shim: ${shim}` : `${RUNSC_SHIM} not found`],
+      shim,
+      dropInDir,
     };
     det.configPath = targetFor(det, ctx.configPath, "runsc", root);
     det.managedBy = managedByTool(readOrNull(root.local(det.configPath)));
@@ -226,7 +337,10 @@ export const crioAdapter: EngineAdapter<CrioDetection> = {
     const read = (p: string) => readOrNull(root.local(p));
     let dropIns: string[] = [];
     try {
-      dropIns = readdirSync(root.local(det.dropInDir)).filter((n) => n.endsWith(".conf")).sort().map((n) => join(det.dropInDir, n));
+      dropIns = readdirSync(root.local(det.dropInDir))
+        .filter((n) => n.endsWith(".conf"))
+        .sort()
+        .map((n) => join(det.dropInDir, n));
     } catch {}
     const runtimes: Record<string, DeclaredRuntime> = {};
     let defaultRuntime: string | null = null;
@@ -236,11 +350,19 @@ export const crioAdapter: EngineAdapter<CrioDetection> = {
     for (const f of [DEFAULT_CRIO_CONFIG, ...dropIns]) {
       const ins = inspectCrioConf(read(f), f);
       files.push({ path: f, exists: ins.exists, managedBy: ins.managedBy });
-      if (ins.parseError) faults.push({ code: "crio.config-invalid", severity: "error", file: f, message: ins.parseError });
+      if (ins.parseError)
+        faults.push({ code: "crio.config-invalid", severity: "error", file: f, message: ins.parseError });
       for (const [name, r] of Object.entries(ins.runtimes)) {
         const w = parseWrapper(readIfAbsolute(r.path, root));
         const cfg = r.configPath;
-        runtimes[name] = { name, path: w?.runsc ?? r.path, args: w?.args ?? (cfg ? shimConfigArgs(read(cfg), cfg) : []), type: r.type, source: { file: f, line: r.line ?? undefined }, raw: r.raw };
+        runtimes[name] = {
+          name,
+          path: w?.runsc ?? r.path,
+          args: w?.args ?? (cfg ? shimConfigArgs(read(cfg), cfg) : []),
+          type: r.type,
+          source: { file: f, line: r.line ?? undefined },
+          raw: r.raw,
+        };
       }
       defaultRuntime = ins.defaultRuntime ?? defaultRuntime;
     }
@@ -250,9 +372,24 @@ export const crioAdapter: EngineAdapter<CrioDetection> = {
   async plan(det, req, ctx): Promise<Plan> {
     const root = ctx.root ?? SELF_ROOT;
     const target = targetFor(det, ctx.configPath, req.name, root);
-    const r = planCrio({ target, read: (p) => readOrNull(root.local(p)), shim: det.shim, wrapperDir: ctx.wrapperDir, request: req, force: ctx.force });
-    return buildPlan({ engine: "crio", request: req, configPath: target, existed: r.existed, changes: r.changes, notes: r.notes, effective: r.effective,
-      relies: r.relies });
+    const r = planCrio({
+      target,
+      read: (p) => readOrNull(root.local(p)),
+      shim: det.shim,
+      wrapperDir: ctx.wrapperDir,
+      request: req,
+      force: ctx.force,
+    });
+    return buildPlan({
+      engine: "crio",
+      request: req,
+      configPath: target,
+      existed: r.existed,
+      changes: r.changes,
+      notes: r.notes,
+      effective: r.effective,
+      relies: r.relies,
+    });
   },
 
   async apply(plan, ctx) {
@@ -260,18 +397,43 @@ export const crioAdapter: EngineAdapter<CrioDetection> = {
   },
 
   async reload(det, _plan, opts: ReloadOptions, ctx): Promise<ReloadResult> {
-    if (!det.pid) return { action: "not-running", method: null, command: null, message: "CRI-O is not running here; it reads the file when it starts" };
-    if (ctx.root?.foreign) return restartOnHost(ctx.root, ctx.restartCommand, opts, { title: "CRI-O", process: "crio", valueFlags: CRIO_VALUE_FLAGS, unit: det.systemdUnit ?? "crio", pid: det.pid, socket: CRIO_SOCKET });
+    if (!det.pid)
+      return {
+        action: "not-running",
+        method: null,
+        command: null,
+        message: "CRI-O is not running here; it reads the file when it starts",
+      };
+    if (ctx.root?.foreign)
+      return restartOnHost(ctx.root, ctx.restartCommand, opts, {
+        title: "CRI-O",
+        process: "crio",
+        valueFlags: CRIO_VALUE_FLAGS,
+        unit: det.systemdUnit ?? "crio",
+        pid: det.pid,
+        socket: CRIO_SOCKET,
+      });
     const command = `systemctl restart ${det.systemdUnit ?? "crio"}`;
-    if (!det.systemdUnit || !opts.restart || !opts.reload) return { action: "pending", method: null, command, message: "CRI-O loads runtimes when it starts: restart it" };
+    if (!det.systemdUnit || !opts.restart || !opts.reload)
+      return { action: "pending", method: null, command, message: "CRI-O loads runtimes when it starts: restart it" };
     const r = await systemctl("restart", det.systemdUnit);
-    return r.ok ? { action: "restarted", method: r.command, command: null, message: `restarted with ${r.command}` } : { action: "failed", method: r.command, command, message: r.message };
+    return r.ok
+      ? { action: "restarted", method: r.command, command: null, message: `restarted with ${r.command}` }
+      : { action: "failed", method: r.command, command, message: r.message };
   },
 
   async verify(det, plan, ctx): Promise<VerifyResult> {
     const root = ctx.root ?? SELF_ROOT;
-    const declared = getPath(parseTomlStrict(readOrNull(root.local(plan.configPath)) ?? "", plan.configPath), [...RUNTIMES, plan.request.name]);
-    if (plan.request.remove ? declared : !declared) return { ok: false, message: `${plan.configPath} ${plan.request.remove ? "still declares" : "does not declare"} "${plan.request.name}"`, details: [] };
+    const declared = getPath(parseTomlStrict(readOrNull(root.local(plan.configPath)) ?? "", plan.configPath), [
+      ...RUNTIMES,
+      plan.request.name,
+    ]);
+    if (plan.request.remove ? declared : !declared)
+      return {
+        ok: false,
+        message: `${plan.configPath} ${plan.request.remove ? "still declares" : "does not declare"} "${plan.request.name}"`,
+        details: [],
+      };
     const msg = `${plan.configPath} ${plan.request.remove ? "no longer declares" : "declares"} "${plan.request.name}"`;
     if (!det.pid) return { ok: true, message: `${msg}; CRI-O is not running here`, details: [] };
     const started = processStartMs(det.pid);
@@ -279,7 +441,8 @@ export const crioAdapter: EngineAdapter<CrioDetection> = {
     try {
       mtime = statSync(root.local(plan.configPath)).mtimeMs;
     } catch {}
-    if (started !== null && started < mtime) return { ok: false, message: `${msg}, but crio pid ${det.pid} started before the change`, details: [] };
+    if (started !== null && started < mtime)
+      return { ok: false, message: `${msg}, but crio pid ${det.pid} started before the change`, details: [] };
     return { ok: true, message: msg, details: [] };
   },
 };

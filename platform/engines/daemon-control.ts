@@ -27,7 +27,6 @@ export function systemdUnitOf(pid: number, procRoot = "/proc", systemdDir = "/ru
   }
 }
 
-
 /**
  * When a process started, in ms since the epoch: its start tick (/proc/PID/stat) against
  * the uptime now (/proc/uptime, 10 ms resolution; /proc/stat's btime is whole seconds,
@@ -35,7 +34,9 @@ export function systemdUnitOf(pid: number, procRoot = "/proc", systemdDir = "/ru
  */
 export function processStartMs(pid: number): number | null {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ");
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8")
+      .replace(/^.*\) /s, "")
+      .split(" ");
     const ticks = Number(fields[19]); // field 22 (starttime) counted from field 3
     const uptime = Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
     // USER_HZ is 100 on every Linux ABI gvisor-doctor supports (x86_64, arm64).
@@ -45,10 +46,17 @@ export function processStartMs(pid: number): number | null {
   }
 }
 
-export async function systemctl(action: "reload" | "restart", unit: string): Promise<{ ok: boolean; message: string; command: string }> {
+export async function systemctl(
+  action: "reload" | "restart",
+  unit: string,
+): Promise<{ ok: boolean; message: string; command: string }> {
   const bin = which("systemctl", SYSTEM_BIN_DIRS.join(":")) ?? "systemctl";
   const r = await run(bin, [action, unit], { timeoutMs: 90_000 });
-  return { ok: r.code === 0, message: r.code === 0 ? `systemctl ${action} ${unit}` : failureText(r), command: `systemctl ${action} ${unit}` };
+  return {
+    ok: r.code === 0,
+    message: r.code === 0 ? `systemctl ${action} ${unit}` : failureText(r),
+    command: `systemctl ${action} ${unit}`,
+  };
 }
 
 /** Whether `pid` shares our network and mount namespaces (restarting it from here recreates it in ours). */
@@ -121,7 +129,15 @@ export function snapshotProcess(pid: number): ProcessSnapshot | null {
     let exe = readlinkSync(`/proc/${pid}/exe`);
     // An upgraded binary shows as "(deleted)": start the file now at that path.
     exe = exe.replace(/ \(deleted\)$/, "");
-    return { pid, exe, argv, env: readEnviron(pid) ?? {}, cwd: usableCwd(readlinkSync(`/proc/${pid}/cwd`)), stdout: fdFile(pid, 1), stderr: fdFile(pid, 2) };
+    return {
+      pid,
+      exe,
+      argv,
+      env: readEnviron(pid) ?? {},
+      cwd: usableCwd(readlinkSync(`/proc/${pid}/cwd`)),
+      stdout: fdFile(pid, 1),
+      stderr: fdFile(pid, 2),
+    };
   } catch {
     return null;
   }
@@ -138,7 +154,11 @@ export function restartCommand(s: ProcessSnapshot): string {
  * SIGTERM the process, wait for it to exit, start it again detached with the same argv,
  * environment, directory and log files, and wait until `ready` says it serves again.
  */
-export async function restartProcess(s: ProcessSnapshot, ready: () => Promise<boolean>, timeoutMs = 30_000): Promise<{ ok: boolean; pid: number | null; message: string }> {
+export async function restartProcess(
+  s: ProcessSnapshot,
+  ready: () => Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<{ ok: boolean; pid: number | null; message: string }> {
   try {
     process.kill(s.pid, "SIGTERM");
   } catch (e) {
@@ -146,12 +166,19 @@ export async function restartProcess(s: ProcessSnapshot, ready: () => Promise<bo
   }
   const end = Date.now() + timeoutMs;
   while (pidAlive(s.pid)) {
-    if (Date.now() > end) return { ok: false, pid: null, message: `pid ${s.pid} did not exit within ${timeoutMs / 1000}s of SIGTERM` };
+    if (Date.now() > end)
+      return { ok: false, pid: null, message: `pid ${s.pid} did not exit within ${timeoutMs / 1000}s of SIGTERM` };
     await new Promise((r) => setTimeout(r, 100));
   }
   const out = s.stdout ? openSync(s.stdout, "a") : "ignore";
   const err = s.stderr ? (s.stderr === s.stdout ? out : openSync(s.stderr, "a")) : "ignore";
-  const child = spawn(s.exe, s.argv.slice(1), { argv0: s.argv[0], env: s.env, cwd: s.cwd, detached: true, stdio: ["ignore", out, err] });
+  const child = spawn(s.exe, s.argv.slice(1), {
+    argv0: s.argv[0],
+    env: s.env,
+    cwd: s.cwd,
+    detached: true,
+    stdio: ["ignore", out, err],
+  });
   const spawnError = await new Promise<string | null>((resolve) => {
     child.once("error", (e) => resolve(e.message));
     child.once("spawn", () => resolve(null));
@@ -160,9 +187,18 @@ export async function restartProcess(s: ProcessSnapshot, ready: () => Promise<bo
   if (spawnError) return { ok: false, pid: null, message: `could not start ${s.exe}: ${spawnError}` };
   child.unref();
   while (Date.now() < end) {
-    if (child.exitCode !== null || !pidAlive(child.pid!)) return { ok: false, pid: null, message: `${s.exe} exited right after the restart (exit ${child.exitCode ?? "?"})${s.stderr ? `; see ${s.stderr}` : ""}` };
+    if (child.exitCode !== null || !pidAlive(child.pid!))
+      return {
+        ok: false,
+        pid: null,
+        message: `${s.exe} exited right after the restart (exit ${child.exitCode ?? "?"})${s.stderr ? `; see ${s.stderr}` : ""}`,
+      };
     if (await ready()) return { ok: true, pid: child.pid!, message: `restarted (pid ${s.pid} → ${child.pid})` };
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { ok: false, pid: child.pid ?? null, message: `${s.exe} (pid ${child.pid}) did not become ready within ${timeoutMs / 1000}s` };
+  return {
+    ok: false,
+    pid: child.pid ?? null,
+    message: `${s.exe} (pid ${child.pid}) did not become ready within ${timeoutMs / 1000}s`,
+  };
 }

@@ -29,7 +29,13 @@ export interface DaemonJsonInspection {
   /** dockerd can load it (its decoder accepts the first JSON value). */
   valid: boolean;
   /** message: ours; dockerdError: Go's words; whatDockerdWouldSay: dockerd's whole line (null: dockerd accepts it). */
-  parseError: { line: number; column: number; message: string; dockerdError: string | null; whatDockerdWouldSay: string | null } | null;
+  parseError: {
+    line: number;
+    column: number;
+    message: string;
+    dockerdError: string | null;
+    whatDockerdWouldSay: string | null;
+  } | null;
   /** Empty, whitespace-only and BOM files: `configure` repairs them (with a backup). */
   repairable: boolean;
   runtimes: Record<string, DockerRuntimeEntry> | null;
@@ -58,8 +64,20 @@ function duplicatesOf(obj: Node | undefined, text: string, prefix: string): { ke
 /** Read a daemon.json's text (null: the file does not exist) into facts. Pure. */
 export function inspectDaemonJson(text: string | null, file: string): DaemonJsonInspection {
   const base: DaemonJsonInspection = {
-    file, exists: text !== null, empty: text === "", whitespaceOnly: false, bom: false, valid: text === null, parseError: null,
-    repairable: false, runtimes: text === null ? {} : null, runtimesError: null, defaultRuntime: null, duplicates: [], managedBy: managedByTool(text), faults: [],
+    file,
+    exists: text !== null,
+    empty: text === "",
+    whitespaceOnly: false,
+    bom: false,
+    valid: text === null,
+    parseError: null,
+    repairable: false,
+    runtimes: text === null ? {} : null,
+    runtimesError: null,
+    defaultRuntime: null,
+    duplicates: [],
+    managedBy: managedByTool(text),
+    faults: [],
   };
   if (text === null) return base;
   base.bom = text.startsWith(BOM);
@@ -68,9 +86,23 @@ export function inspectDaemonJson(text: string | null, file: string): DaemonJson
   const goErr = dockerdJsonError(text);
   if (goErr) {
     const at = lineCol(text, goErr.offset);
-    base.parseError = { ...at, message: describeJsonError(text, goErr.message), dockerdError: goErr.message, whatDockerdWouldSay: dockerdSays(file, goErr.message) };
+    base.parseError = {
+      ...at,
+      message: describeJsonError(text, goErr.message),
+      dockerdError: goErr.message,
+      whatDockerdWouldSay: dockerdSays(file, goErr.message),
+    };
     base.repairable = body.trim() === "" || (base.bom && dockerdJsonError(body) === null);
-    base.faults.push({ code: base.repairable ? "docker.config-repairable" : "docker.config-invalid", severity: "error", file, ...at, message: `dockerd cannot load ${file}: ${goErr.message}`, fix: base.repairable ? "gvisor-doctor configure docker repairs it (with a backup)" : "fix the JSON by hand at the position shown" });
+    base.faults.push({
+      code: base.repairable ? "docker.config-repairable" : "docker.config-invalid",
+      severity: "error",
+      file,
+      ...at,
+      message: `dockerd cannot load ${file}: ${goErr.message}`,
+      fix: base.repairable
+        ? "gvisor-doctor configure docker repairs it (with a backup)"
+        : "fix the JSON by hand at the position shown",
+    });
     if (!base.repairable) return base;
   }
   const errors: ParseError[] = [];
@@ -83,8 +115,21 @@ export function inspectDaemonJson(text: string | null, file: string): DaemonJson
   if (errors.length && !goErr) {
     // dockerd stops reading after the first value; trailing text is ignored by it but not by us.
     const at = lineCol(body, errors[0].offset);
-    base.parseError = { line: at.line, column: at.column, message: `${printParseErrorCode(errors[0].error)} after the JSON object (dockerd ignores text after the first value)`, dockerdError: null, whatDockerdWouldSay: null };
-    base.faults.push({ code: "docker.config-trailing", severity: "warning", file, ...at, message: base.parseError.message, fix: "delete the text after the closing }" });
+    base.parseError = {
+      line: at.line,
+      column: at.column,
+      message: `${printParseErrorCode(errors[0].error)} after the JSON object (dockerd ignores text after the first value)`,
+      dockerdError: null,
+      whatDockerdWouldSay: null,
+    };
+    base.faults.push({
+      code: "docker.config-trailing",
+      severity: "warning",
+      file,
+      ...at,
+      message: base.parseError.message,
+      fix: "delete the text after the closing }",
+    });
   }
   if (!root || root.type !== "object") return base;
   base.duplicates = [...duplicatesOf(root, body, "")];
@@ -95,7 +140,11 @@ export function inspectDaemonJson(text: string | null, file: string): DaemonJson
   else if (rt.children![1].type !== "object") {
     const line = lineCol(body, rt.offset).line;
     const kind = rt.children![1].type;
-    base.runtimesError = { keyPath: "runtimes", line, message: `"runtimes" is ${kind === "array" ? "an array" : `a ${kind}`}, not an object of runtimes` };
+    base.runtimesError = {
+      keyPath: "runtimes",
+      line,
+      message: `"runtimes" is ${kind === "array" ? "an array" : `a ${kind}`}, not an object of runtimes`,
+    };
   } else {
     base.duplicates.push(...duplicatesOf(rt.children![1], body, "runtimes."));
     base.runtimes = {};
@@ -104,17 +153,41 @@ export function inspectDaemonJson(text: string | null, file: string): DaemonJson
       const v = p.children![1];
       const line = lineCol(body, p.offset).line;
       if (v.type !== "object") {
-        base.runtimesError ??= { keyPath: `runtimes.${name}`, line, message: `"runtimes.${name}" is a ${v.type}, not an object with "path"` };
+        base.runtimesError ??= {
+          keyPath: `runtimes.${name}`,
+          line,
+          message: `"runtimes.${name}" is a ${v.type}, not an object with "path"`,
+        };
         continue;
       }
       const raw = nodeValue(v) as Record<string, unknown>;
-      base.runtimes[name] = { path: typeof raw.path === "string" ? raw.path : null, runtimeArgs: Array.isArray(raw.runtimeArgs) ? raw.runtimeArgs.map(String) : [], line, raw };
+      base.runtimes[name] = {
+        path: typeof raw.path === "string" ? raw.path : null,
+        runtimeArgs: Array.isArray(raw.runtimeArgs) ? raw.runtimeArgs.map(String) : [],
+        line,
+        raw,
+      };
     }
   }
   if (base.runtimesError) {
-    base.faults.push({ code: "docker.runtimes-not-object", severity: "error", file, line: base.runtimesError.line, message: `${base.runtimesError.message}; dockerd says "json: cannot unmarshal … into Go struct field Config.runtimes"`, fix: `make "${base.runtimesError.keyPath}" an object like {"runsc": {"path": "/usr/local/bin/runsc"}}` });
+    base.faults.push({
+      code: "docker.runtimes-not-object",
+      severity: "error",
+      file,
+      line: base.runtimesError.line,
+      message: `${base.runtimesError.message}; dockerd says "json: cannot unmarshal … into Go struct field Config.runtimes"`,
+      fix: `make "${base.runtimesError.keyPath}" an object like {"runsc": {"path": "/usr/local/bin/runsc"}}`,
+    });
   }
-  for (const d of base.duplicates) base.faults.push({ code: "docker.duplicate-key", severity: "warning", file, line: d.lines[0], message: `"${d.keyPath}" appears ${d.lines.length} times (lines ${d.lines.join(", ")}); dockerd uses the last one`, fix: "keep one" });
+  for (const d of base.duplicates)
+    base.faults.push({
+      code: "docker.duplicate-key",
+      severity: "warning",
+      file,
+      line: d.lines[0],
+      message: `"${d.keyPath}" appears ${d.lines.length} times (lines ${d.lines.join(", ")}); dockerd uses the last one`,
+      fix: "keep one",
+    });
   return base;
 }
 
@@ -122,7 +195,8 @@ function describeJsonError(text: string, goMsg: string): string {
   if (text === "") return "the file is empty";
   if (text.startsWith(BOM)) return "the file starts with a UTF-8 byte order mark";
   if (text.trim() === "") return "the file holds only whitespace";
-  if (/looking for beginning of object key string/.test(goMsg) && /^invalid character '\}'/.test(goMsg)) return "trailing comma before }";
+  if (/looking for beginning of object key string/.test(goMsg) && /^invalid character '\}'/.test(goMsg))
+    return "trailing comma before }";
   if (/invalid character '\/'/.test(goMsg)) return "comments are not JSON";
   if (goMsg === "unexpected EOF") return "the file ends in the middle of a value";
   return goMsg;
@@ -177,7 +251,11 @@ function isOurCreatedShape(text: string): boolean {
   }
   const keys = Object.keys(doc);
   const rt = doc.runtimes;
-  const onlyOurs = keys.every((k) => (k === "runtimes" && rt && typeof rt === "object" && Object.keys(rt).length === 0) || (k === "default-runtime" && doc[k] === "runc"));
+  const onlyOurs = keys.every(
+    (k) =>
+      (k === "runtimes" && rt && typeof rt === "object" && Object.keys(rt).length === 0) ||
+      (k === "default-runtime" && doc[k] === "runc"),
+  );
   return onlyOurs && text === `${JSON.stringify(doc, null, 2)}\n`;
 }
 
@@ -198,7 +276,15 @@ export function planDaemonJson(input: DaemonJsonPlanInput): DaemonJsonPlan {
   const { file, before, request: req } = input;
   const notes: string[] = [];
   const ins = inspectDaemonJson(before, file);
-  if (before !== null) refuseIfManaged(file, before, input.force, req.remove ? `delete "${req.name}" from "runtimes" (and set "default-runtime" back to "runc" if it is "${req.name}")` : dockerSnippet(req));
+  if (before !== null)
+    refuseIfManaged(
+      file,
+      before,
+      input.force,
+      req.remove
+        ? `delete "${req.name}" from "runtimes" (and set "default-runtime" back to "runc" if it is "${req.name}")`
+        : dockerSnippet(req),
+    );
   if (ins.parseError && !ins.repairable && ins.parseError.whatDockerdWouldSay) {
     throw new EngineConfigError(
       `${file}:${ins.parseError.line}:${ins.parseError.column}: ${ins.parseError.message}; dockerd says "${ins.parseError.whatDockerdWouldSay}"`,
@@ -209,29 +295,66 @@ export function planDaemonJson(input: DaemonJsonPlanInput): DaemonJsonPlan {
     );
   }
   if (ins.parseError && !ins.parseError.whatDockerdWouldSay) {
-    throw new EngineConfigError(`${file}:${ins.parseError.line}:${ins.parseError.column}: ${ins.parseError.message}`, { file, line: ins.parseError.line, column: ins.parseError.column }, "delete the text after the closing } and run configure again", null, "invalid-json");
+    throw new EngineConfigError(
+      `${file}:${ins.parseError.line}:${ins.parseError.column}: ${ins.parseError.message}`,
+      { file, line: ins.parseError.line, column: ins.parseError.column },
+      "delete the text after the closing } and run configure again",
+      null,
+      "invalid-json",
+    );
   }
   if (ins.runtimesError) {
-    throw new EngineConfigError(`${file}:${ins.runtimesError.line}: ${ins.runtimesError.message}`, { file, line: ins.runtimesError.line }, `make "${ins.runtimesError.keyPath}" an object, e.g. ${JSON.stringify({ [req.name]: { path: req.runscPath } })}`, null, "runtimes-not-object");
+    throw new EngineConfigError(
+      `${file}:${ins.runtimesError.line}: ${ins.runtimesError.message}`,
+      { file, line: ins.runtimesError.line },
+      `make "${ins.runtimesError.keyPath}" an object, e.g. ${JSON.stringify({ [req.name]: { path: req.runscPath } })}`,
+      null,
+      "runtimes-not-object",
+    );
   }
-  const dup = ins.duplicates.find((d) => d.keyPath === "runtimes" || d.keyPath === "default-runtime" || d.keyPath === `runtimes.${req.name.toLowerCase()}`);
-  if (dup) throw new EngineConfigError(`${file}:${dup.lines[0]}: "${dup.keyPath}" appears ${dup.lines.length} times (lines ${dup.lines.join(", ")}; keys match case-insensitively); dockerd uses the last one`, { file, line: dup.lines[0] }, "merge them into one, then run configure again", null, "duplicate-key");
+  const dup = ins.duplicates.find(
+    (d) =>
+      d.keyPath === "runtimes" || d.keyPath === "default-runtime" || d.keyPath === `runtimes.${req.name.toLowerCase()}`,
+  );
+  if (dup)
+    throw new EngineConfigError(
+      `${file}:${dup.lines[0]}: "${dup.keyPath}" appears ${dup.lines.length} times (lines ${dup.lines.join(", ")}; keys match case-insensitively); dockerd uses the last one`,
+      { file, line: dup.lines[0] },
+      "merge them into one, then run configure again",
+      null,
+      "duplicate-key",
+    );
 
   const flags = input.daemonArgv ?? [];
   const flagged = (f: string) => flags.some((a) => a === f || a.startsWith(`${f}=`));
   if (!req.remove && flagged("--add-runtime")) {
-    throw new EngineConfigError(`dockerd is started with --add-runtime, and dockerd refuses a daemon.json that also sets "runtimes" ("the following directives are specified both as a flag and in the configuration file: runtimes")`, { file }, `add --add-runtime=${req.name}=${req.runscPath} to dockerd's command line instead (runtime args need daemon.json), or move its --add-runtime flags into ${file}`, null, "flag-conflict");
+    throw new EngineConfigError(
+      `dockerd is started with --add-runtime, and dockerd refuses a daemon.json that also sets "runtimes" ("the following directives are specified both as a flag and in the configuration file: runtimes")`,
+      { file },
+      `add --add-runtime=${req.name}=${req.runscPath} to dockerd's command line instead (runtime args need daemon.json), or move its --add-runtime flags into ${file}`,
+      null,
+      "flag-conflict",
+    );
   }
   if (req.makeDefault && flagged("--default-runtime")) {
-    throw new EngineConfigError(`dockerd is started with --default-runtime, which conflicts with "default-runtime" in ${file}`, { file }, `change dockerd's --default-runtime flag to ${req.name} instead`, null, "flag-conflict");
+    throw new EngineConfigError(
+      `dockerd is started with --default-runtime, which conflicts with "default-runtime" in ${file}`,
+      { file },
+      `change dockerd's --default-runtime flag to ${req.name} instead`,
+      null,
+      "flag-conflict",
+    );
   }
 
   const existing = ins.runtimes?.[req.name] ?? null;
   const existed = !!existing;
   const repair = ins.repairable;
-  if (repair && !req.remove) notes.push(`repaired ${file}: ${ins.parseError!.message} (dockerd refuses it: "${ins.parseError!.dockerdError}")`);
+  if (repair && !req.remove)
+    notes.push(`repaired ${file}: ${ins.parseError!.message} (dockerd refuses it: "${ins.parseError!.dockerdError}")`);
   if (repair && req.remove) {
-    notes.push(`dockerd cannot load ${file} (${ins.parseError!.message}: "${ins.parseError!.dockerdError}"); --remove leaves it as it is`);
+    notes.push(
+      `dockerd cannot load ${file} (${ins.parseError!.message}: "${ins.parseError!.dockerdError}"); --remove leaves it as it is`,
+    );
     return { after: before, afterReload: undefined, existed: false, notes, effective: null };
   }
 
@@ -241,7 +364,14 @@ export function planDaemonJson(input: DaemonJsonPlanInput): DaemonJsonPlan {
   if (req.remove) {
     if (!existing) {
       // An earlier --remove left our `{"runtimes": {}}` for a reload that did not happen then.
-      if (before !== null && isOurCreatedShape(before)) return { after: before, afterReload: null, existed: false, notes: [`${file} holds nothing but gvisor-doctor's entries: deleted`], effective: null };
+      if (before !== null && isOurCreatedShape(before))
+        return {
+          after: before,
+          afterReload: null,
+          existed: false,
+          notes: [`${file} holds nothing but gvisor-doctor's entries: deleted`],
+          effective: null,
+        };
       return { after: before, afterReload: undefined, existed: false, notes, effective: null };
     }
     const root = parseTree(body)!;
@@ -256,15 +386,19 @@ export function planDaemonJson(input: DaemonJsonPlanInput): DaemonJsonPlan {
       if (d["default-runtime"] === req.name) d["default-runtime"] = "runc";
     });
     if (isOurCreatedShape(body)) {
-      notes.push(`${file} holds nothing but gvisor-doctor's entries: it is deleted once dockerd has dropped the runtime`);
+      notes.push(
+        `${file} holds nothing but gvisor-doctor's entries: it is deleted once dockerd has dropped the runtime`,
+      );
       return { after: body, afterReload: null, existed, notes, effective: null };
     }
     const tree = parseTree(body)!;
     const left = prop(tree, "runtimes")!;
     if (!left.children![1].children?.length) {
       const afterReload = removeProperty(body, tree, left);
-      notes.push(`"runtimes" is left empty: removed once dockerd has dropped the runtime`
-        + " (a reload keeps runtimes when the key is absent)");
+      notes.push(
+        `"runtimes" is left empty: removed once dockerd has dropped the runtime` +
+          " (a reload keeps runtimes when the key is absent)",
+      );
       return { after: body, afterReload, existed, notes, effective: null };
     }
     return { after: body, afterReload: undefined, existed, notes, effective: null };
@@ -281,7 +415,8 @@ export function planDaemonJson(input: DaemonJsonPlanInput): DaemonJsonPlan {
   }
   const st = styleOf(body, parseTree(body));
   const original = body;
-  if (!ins.runtimes || !prop(parseTree(body), "runtimes")) body = setMember(body, ["runtimes"], { [req.name]: entry }, st);
+  if (!ins.runtimes || !prop(parseTree(body), "runtimes"))
+    body = setMember(body, ["runtimes"], { [req.name]: entry }, st);
   else if (!existing) body = setMember(body, ["runtimes", req.name], entry, st);
   else {
     if (existing.path !== req.runscPath) body = setMember(body, ["runtimes", req.name, "path"], req.runscPath, st);
@@ -296,7 +431,8 @@ export function planDaemonJson(input: DaemonJsonPlanInput): DaemonJsonPlan {
   }
   if (req.makeDefault && ins.defaultRuntime !== req.name) body = setMember(body, ["default-runtime"], req.name, st);
   const after = body;
-  if (after === original && !before!.startsWith(BOM)) return { after: before, afterReload: undefined, existed, notes, effective: { path: req.runscPath, args } };
+  if (after === original && !before!.startsWith(BOM))
+    return { after: before, afterReload: undefined, existed, notes, effective: { path: req.runscPath, args } };
   checkSemantics(file, before!, after, (d) => {
     d.runtimes ??= {};
     d.runtimes[req.name] = { ...(d.runtimes[req.name] ?? {}), path: req.runscPath };
@@ -318,10 +454,28 @@ function checkSemantics(file: string, before: string, after: string, mutate: (d:
   try {
     got = JSON.parse(after);
   } catch (e) {
-    throw new EngineConfigError(`editing ${file} would produce invalid JSON (${(e as Error).message}); nothing was written`, { file }, "please report this with the file attached", null, "edit-check");
+    throw new EngineConfigError(
+      `editing ${file} would produce invalid JSON (${(e as Error).message}); nothing was written`,
+      { file },
+      "please report this with the file attached",
+      null,
+      "edit-check",
+    );
   }
-  const canon = (v: unknown): string => JSON.stringify(v, (_k, x) => (x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
-  if (canon(expected) !== canon(got)) throw new EngineConfigError(`editing ${file} would change more than the runtime; nothing was written`, { file }, "please report this with the file attached", null, "edit-check");
+  const canon = (v: unknown): string =>
+    JSON.stringify(v, (_k, x) =>
+      x && typeof x === "object" && !Array.isArray(x)
+        ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b)))
+        : x,
+    );
+  if (canon(expected) !== canon(got))
+    throw new EngineConfigError(
+      `editing ${file} would change more than the runtime; nothing was written`,
+      { file },
+      "please report this with the file attached",
+      null,
+      "edit-check",
+    );
 }
 
 /**
@@ -329,14 +483,21 @@ function checkSemantics(file: string, before: string, after: string, mutate: (d:
  * to reload) with "the following directives are specified both as a flag and in the
  * configuration file". `--add-runtime` conflicts with "runtimes".
  */
-export function flagConflicts(file: string, ins: DaemonJsonInspection, argv: string[], text: string | null = null): ConfigFault[] {
-  const raw = text ?? (() => {
-    try {
-      return readOrNull(file);
-    } catch {
-      return null;
-    }
-  })();
+export function flagConflicts(
+  file: string,
+  ins: DaemonJsonInspection,
+  argv: string[],
+  text: string | null = null,
+): ConfigFault[] {
+  const raw =
+    text ??
+    (() => {
+      try {
+        return readOrNull(file);
+      } catch {
+        return null;
+      }
+    })();
   if (!raw || !ins.valid) return [];
   let keys: string[];
   try {
@@ -347,7 +508,13 @@ export function flagConflicts(file: string, ins: DaemonJsonInspection, argv: str
   const flagFor = (k: string) => (k === "runtimes" ? "--add-runtime" : `--${k}`);
   return keys
     .filter((k) => argv.slice(1).some((a) => a === flagFor(k) || a.startsWith(`${flagFor(k)}=`)))
-    .map((k) => ({ code: "docker.flag-conflict", severity: "error" as const, file, message: `"${k}" is set both in ${file} and on dockerd's command line (${flagFor(k)}): dockerd refuses to start or reload ("the following directives are specified both as a flag and in the configuration file")`, fix: `remove one of them` }));
+    .map((k) => ({
+      code: "docker.flag-conflict",
+      severity: "error" as const,
+      file,
+      message: `"${k}" is set both in ${file} and on dockerd's command line (${flagFor(k)}): dockerd refuses to start or reload ("the following directives are specified both as a flag and in the configuration file")`,
+      fix: `remove one of them`,
+    }));
 }
 
 /** The daemon.json at `path`, read and inspected (for checks). */
@@ -357,7 +524,12 @@ export function inspectConfig(path: string): DaemonJsonInspection {
     text = readOrNull(path);
   } catch (e) {
     const ins = inspectDaemonJson(null, path);
-    ins.faults.push({ code: "docker.config-unreadable", severity: "error", file: path, message: `cannot read ${path}: ${(e as Error).message}` });
+    ins.faults.push({
+      code: "docker.config-unreadable",
+      severity: "error",
+      file: path,
+      message: `cannot read ${path}: ${(e as Error).message}`,
+    });
     return ins;
   }
   return inspectDaemonJson(text, path);

@@ -31,28 +31,51 @@ const MICROK8S_ARGS = "/var/snap/microk8s/current/args";
 
 export const DISTRIBUTIONS: Record<DistributionId, Distribution> = {
   k3s: {
-    id: "k3s", title: "k3s", config: `${RANCHER("k3s")}/config.toml`,
-    rendered: `${RANCHER("k3s")}/config.toml`, socket: "/run/k3s/containerd/containerd.sock",
-    style: "template", editDir: RANCHER("k3s"), units: ["k3s", "k3s-agent"], restart: null,
+    id: "k3s",
+    title: "k3s",
+    config: `${RANCHER("k3s")}/config.toml`,
+    rendered: `${RANCHER("k3s")}/config.toml`,
+    socket: "/run/k3s/containerd/containerd.sock",
+    style: "template",
+    editDir: RANCHER("k3s"),
+    units: ["k3s", "k3s-agent"],
+    restart: null,
     binDir: "/var/lib/rancher/k3s/data/current/bin",
   },
   rke2: {
-    id: "rke2", title: "RKE2", config: `${RANCHER("rke2")}/config.toml`,
-    rendered: `${RANCHER("rke2")}/config.toml`, socket: "/run/k3s/containerd/containerd.sock",
-    style: "template", editDir: RANCHER("rke2"), units: ["rke2-server", "rke2-agent"], restart: null,
+    id: "rke2",
+    title: "RKE2",
+    config: `${RANCHER("rke2")}/config.toml`,
+    rendered: `${RANCHER("rke2")}/config.toml`,
+    socket: "/run/k3s/containerd/containerd.sock",
+    style: "template",
+    editDir: RANCHER("rke2"),
+    units: ["rke2-server", "rke2-agent"],
+    restart: null,
     binDir: "/var/lib/rancher/rke2/bin",
   },
   k0s: {
-    id: "k0s", title: "k0s", config: "/etc/k0s/containerd.toml",
-    rendered: "/run/k0s/containerd-cri.toml", socket: "/run/k0s/containerd.sock",
-    style: "drop-in", editDir: "/etc/k0s/containerd.d", units: ["k0scontroller", "k0sworker"], restart: null,
+    id: "k0s",
+    title: "k0s",
+    config: "/etc/k0s/containerd.toml",
+    rendered: "/run/k0s/containerd-cri.toml",
+    socket: "/run/k0s/containerd.sock",
+    style: "drop-in",
+    editDir: "/etc/k0s/containerd.d",
+    units: ["k0scontroller", "k0sworker"],
+    restart: null,
     binDir: "/var/lib/k0s/bin",
   },
   microk8s: {
-    id: "microk8s", title: "microk8s", config: `${MICROK8S_ARGS}/containerd.toml`,
+    id: "microk8s",
+    title: "microk8s",
+    config: `${MICROK8S_ARGS}/containerd.toml`,
     rendered: `${MICROK8S_ARGS}/containerd.toml`,
-    socket: "/var/snap/microk8s/common/run/containerd.sock", style: "toml-template", editDir: MICROK8S_ARGS,
-    units: ["snap.microk8s.daemon-containerd"], restart: ["snap", "restart", "microk8s"],
+    socket: "/var/snap/microk8s/common/run/containerd.sock",
+    style: "toml-template",
+    editDir: MICROK8S_ARGS,
+    units: ["snap.microk8s.daemon-containerd"],
+    restart: ["snap", "restart", "microk8s"],
     binDir: "/snap/microk8s/current/bin",
   },
 };
@@ -68,8 +91,8 @@ export const K0S_DROP_IN = (name: string) =>
  */
 export function distributionAt(id: DistributionId, config?: string | null): Distribution {
   const dist = DISTRIBUTIONS[id];
-  const m = id === "microk8s" && config
-    ? /^(\/var\/snap\/microk8s\/[^/]+)\/args\/containerd\.toml$/.exec(config) : null;
+  const m =
+    id === "microk8s" && config ? /^(\/var\/snap\/microk8s\/[^/]+)\/args\/containerd\.toml$/.exec(config) : null;
   if (!m) return dist;
   const at = (p: string) => p.replace("/var/snap/microk8s/current", m[1]!);
   return { ...dist, config: at(dist.config), rendered: at(dist.rendered), editDir: at(dist.editDir) };

@@ -148,7 +148,10 @@ export function demuxStream(buf: Buffer): { stdout: string; stderr: string; malf
 /** A client for one daemon: the version is negotiated on first use and kept. */
 export class DockerApi {
   version: string | null = null;
-  constructor(readonly socketPath: string, readonly timeoutMs = DEFAULT_TIMEOUT_MS) {}
+  constructor(
+    readonly socketPath: string,
+    readonly timeoutMs = DEFAULT_TIMEOUT_MS,
+  ) {}
 
   /** A request, recorded for `-v` like a command (`GET /v1.47/info`). */
   async call(path: string, opts: ApiRequest = {}): Promise<ApiResponse> {
@@ -224,7 +227,13 @@ export async function runContainer(api: DockerApi, spec: ApiRunSpec): Promise<Ap
   const left = () => Math.max(1, Math.round(deadline - performance.now()));
   let step = ["POST", "/containers/create"];
   const end = (code: number | null, stdout: string, stderr: string, timedOut = false): RunResult => ({
-    cmd: step, code, signal: null, stdout, stderr, timedOut, truncated: false,
+    cmd: step,
+    code,
+    signal: null,
+    stdout,
+    stderr,
+    timedOut,
+    truncated: false,
     durationMs: Math.round(performance.now() - started),
   });
   const daemonSaid = (r: ApiResponse) => end(125, "", `Error response from daemon: ${apiErrorText(r)}`);

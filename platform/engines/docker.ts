@@ -2,7 +2,13 @@
 // the edit), reloaded with `systemctl reload` or SIGHUP (dockerd reloads runtimes without
 // a restart), verified with dockerd's info (GET /info on its socket, or `docker info`).
 import {
-  daemonConfigPath, dockerCli, dockerEndpoint, dockerHost, dockerInfoVia, dockerdServing, type DockerEndpoint,
+  daemonConfigPath,
+  dockerCli,
+  dockerEndpoint,
+  dockerHost,
+  dockerInfoVia,
+  dockerdServing,
+  type DockerEndpoint,
 } from "../docker.ts";
 import { resolveForWrite } from "../fsutil.ts";
 import { findProcesses, DOCKERD_VALUE_FLAGS } from "../processes.ts";
@@ -14,10 +20,31 @@ import { validateDaemonJson } from "./dockerd-validate.ts";
 import { buildPlan } from "./plan.ts";
 import { managedByTool } from "./text.ts";
 import { EngineConfigError } from "./types.ts";
-import type { DeclaredRuntime, EngineAdapter, EngineContext, EngineDetection, EngineInspection, FileChange, Plan, ReloadOptions, ReloadResult, VerifyResult } from "./types.ts";
+import type {
+  DeclaredRuntime,
+  EngineAdapter,
+  EngineContext,
+  EngineDetection,
+  EngineInspection,
+  FileChange,
+  Plan,
+  ReloadOptions,
+  ReloadResult,
+  VerifyResult,
+} from "./types.ts";
 
 // The read side, for the doctor's checks: docker.inspectConfig(path) and friends.
-export { dockerSnippet, flagConflicts, inspectConfig, inspectDaemonJson, planDaemonJson, type DaemonJsonInspection, type DaemonJsonPlan, type DaemonJsonPlanInput, type DockerRuntimeEntry } from "./daemon-json.ts";
+export {
+  dockerSnippet,
+  flagConflicts,
+  inspectConfig,
+  inspectDaemonJson,
+  planDaemonJson,
+  type DaemonJsonInspection,
+  type DaemonJsonPlan,
+  type DaemonJsonPlanInput,
+  type DockerRuntimeEntry,
+} from "./daemon-json.ts";
 
 export interface DockerDetection extends EngineDetection {
   host: string;
@@ -49,7 +76,8 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
     const running = !!daemon && !!daemonCfg && sameFile(configPath, daemonCfg);
     const notes = [`DOCKER_HOST ${host}`];
     if (daemon) notes.push(`dockerd pid ${daemon.pid} reads ${daemonCfg}`);
-    if (daemon && !running) notes.push(`--config ${configPath} is not the file dockerd pid ${daemon.pid} reads: it is not reloaded`);
+    if (daemon && !running)
+      notes.push(`--config ${configPath} is not the file dockerd pid ${daemon.pid} reads: it is not reloaded`);
     // `dockerd --version` costs ~60 ms (Go start-up) and planning does not need it: only facts' docker info.
     const version = ctx.facts?.docker.info?.serverVersion || null;
     let managedBy: string | null = null;
@@ -57,9 +85,27 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
       managedBy = managedByTool(readOrNull(configPath));
     } catch {}
     return {
-      engine: "docker", installed: !!binary || !!cli, binary, running, pid: daemon?.pid ?? null, version, configPath,
-      configSource: ctx.configPath ? "--config" : daemon?.flags["--config-file"]?.length ? `--config-file of dockerd pid ${daemon.pid}` : daemon ? `default for dockerd pid ${daemon.pid}` : "default",
-      managedBy, systemdUnit: daemon ? systemdUnitOf(daemon.pid) : null, notes, host, cli, daemonArgv: daemon?.argv ?? null, daemonConfigPath: daemonCfg,
+      engine: "docker",
+      installed: !!binary || !!cli,
+      binary,
+      running,
+      pid: daemon?.pid ?? null,
+      version,
+      configPath,
+      configSource: ctx.configPath
+        ? "--config"
+        : daemon?.flags["--config-file"]?.length
+          ? `--config-file of dockerd pid ${daemon.pid}`
+          : daemon
+            ? `default for dockerd pid ${daemon.pid}`
+            : "default",
+      managedBy,
+      systemdUnit: daemon ? systemdUnitOf(daemon.pid) : null,
+      notes,
+      host,
+      cli,
+      daemonArgv: daemon?.argv ?? null,
+      daemonConfigPath: daemonCfg,
     };
   },
 
@@ -67,14 +113,43 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
     const ins = inspectConfig(det.configPath);
     if (det.running && det.daemonArgv) ins.faults.push(...flagConflicts(det.configPath, ins, det.daemonArgv));
     const runtimes: Record<string, DeclaredRuntime> = {};
-    for (const [name, r] of Object.entries(ins.runtimes ?? {})) runtimes[name] = { name, path: r.path, args: r.runtimeArgs, source: { file: det.configPath, line: r.line }, raw: r.raw };
-    return { engine: "docker", configPath: det.configPath, files: [{ path: det.configPath, exists: ins.exists, managedBy: ins.managedBy }], runtimes, defaultRuntime: ins.defaultRuntime, faults: ins.faults };
+    for (const [name, r] of Object.entries(ins.runtimes ?? {}))
+      runtimes[name] = {
+        name,
+        path: r.path,
+        args: r.runtimeArgs,
+        source: { file: det.configPath, line: r.line },
+        raw: r.raw,
+      };
+    return {
+      engine: "docker",
+      configPath: det.configPath,
+      files: [{ path: det.configPath, exists: ins.exists, managedBy: ins.managedBy }],
+      runtimes,
+      defaultRuntime: ins.defaultRuntime,
+      faults: ins.faults,
+    };
   },
 
   async plan(det, req, ctx): Promise<Plan> {
     const before = readOrNull(det.configPath);
-    const p = planDaemonJson({ file: det.configPath, before, request: req, force: ctx.force, daemonArgv: det.running ? det.daemonArgv : null });
-    const change: FileChange | null = p.after === before ? null : { path: det.configPath, before, after: p.after, action: before === null ? "create" : p.after === null ? "delete" : "modify", reason: req.remove ? `unregister runtime "${req.name}"` : `register runtime "${req.name}"` };
+    const p = planDaemonJson({
+      file: det.configPath,
+      before,
+      request: req,
+      force: ctx.force,
+      daemonArgv: det.running ? det.daemonArgv : null,
+    });
+    const change: FileChange | null =
+      p.after === before
+        ? null
+        : {
+            path: det.configPath,
+            before,
+            after: p.after,
+            action: before === null ? "create" : p.after === null ? "delete" : "modify",
+            reason: req.remove ? `unregister runtime "${req.name}"` : `register runtime "${req.name}"`,
+          };
     const notes = [...p.notes];
     // The node's dockerd under --host-root is not ours to run; --force writes whatever dockerd thinks.
     if (change?.after && det.binary && !ctx.root?.foreign) {
@@ -88,16 +163,39 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
       }
       notes.push(v.message);
     }
-    const afterReload: FileChange[] = p.afterReload === null
-      ? [{ path: det.configPath, before: p.after, after: null, action: "delete", backup: false,
-        reason: "daemon.json held only gvisor-doctor's entries" }]
-      : typeof p.afterReload === "string"
-        ? [{ path: det.configPath, before: p.after, after: p.afterReload, action: "modify", backup: false,
-          reason: 'the empty "runtimes" dockerd needed to drop the runtime' }]
-        : [];
+    const afterReload: FileChange[] =
+      p.afterReload === null
+        ? [
+            {
+              path: det.configPath,
+              before: p.after,
+              after: null,
+              action: "delete",
+              backup: false,
+              reason: "daemon.json held only gvisor-doctor's entries",
+            },
+          ]
+        : typeof p.afterReload === "string"
+          ? [
+              {
+                path: det.configPath,
+                before: p.after,
+                after: p.afterReload,
+                action: "modify",
+                backup: false,
+                reason: 'the empty "runtimes" dockerd needed to drop the runtime',
+              },
+            ]
+          : [];
     return buildPlan({
-      engine: "docker", request: req, configPath: det.configPath, existed: p.existed, changes: [change],
-      afterReload, notes, effective: p.effective,
+      engine: "docker",
+      request: req,
+      configPath: det.configPath,
+      existed: p.existed,
+      changes: [change],
+      afterReload,
+      notes,
+      effective: p.effective,
     });
   },
 
@@ -106,20 +204,50 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
   },
 
   async reload(det, _plan, opts: ReloadOptions): Promise<ReloadResult> {
-    if (!det.pid) return { action: "not-running", method: null, command: null, message: "dockerd is not running here; it reads the file when it starts" };
-    if (!det.running) return { action: "skipped", method: null, command: null, message: `dockerd pid ${det.pid} reads ${det.daemonConfigPath}, not ${det.configPath}` };
+    if (!det.pid)
+      return {
+        action: "not-running",
+        method: null,
+        command: null,
+        message: "dockerd is not running here; it reads the file when it starts",
+      };
+    if (!det.running)
+      return {
+        action: "skipped",
+        method: null,
+        command: null,
+        message: `dockerd pid ${det.pid} reads ${det.daemonConfigPath}, not ${det.configPath}`,
+      };
     const command = det.systemdUnit ? `systemctl reload ${det.systemdUnit}` : `kill -HUP ${det.pid}`;
-    if (!opts.reload) return { action: "pending", method: null, command, message: `--no-reload: dockerd picks the change up after: ${command}` };
+    if (!opts.reload)
+      return {
+        action: "pending",
+        method: null,
+        command,
+        message: `--no-reload: dockerd picks the change up after: ${command}`,
+      };
     if (det.systemdUnit) {
       const r = await systemctl("reload", det.systemdUnit);
-      return r.ok ? { action: "reloaded", method: r.command, command: null, message: `reloaded with ${r.command}` } : { action: "failed", method: r.command, command, message: `${r.command} failed: ${r.message}` };
+      return r.ok
+        ? { action: "reloaded", method: r.command, command: null, message: `reloaded with ${r.command}` }
+        : { action: "failed", method: r.command, command, message: `${r.command} failed: ${r.message}` };
     }
     try {
       process.kill(det.pid, "SIGHUP");
     } catch (e) {
-      return { action: "failed", method: `SIGHUP to dockerd pid ${det.pid}`, command, message: `cannot signal dockerd pid ${det.pid}: ${(e as Error).message}` };
+      return {
+        action: "failed",
+        method: `SIGHUP to dockerd pid ${det.pid}`,
+        command,
+        message: `cannot signal dockerd pid ${det.pid}: ${(e as Error).message}`,
+      };
     }
-    return { action: "reloaded", method: `SIGHUP to dockerd pid ${det.pid}`, command: null, message: `sent SIGHUP to dockerd pid ${det.pid}` };
+    return {
+      action: "reloaded",
+      method: `SIGHUP to dockerd pid ${det.pid}`,
+      command: null,
+      message: `sent SIGHUP to dockerd pid ${det.pid}`,
+    };
   },
 
   // dockerd runs every container through containerd: after containerd restarts, dockerd answers
@@ -134,8 +262,12 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
     const { info, error } = await dockerInfoVia(ep, ctx.env);
     if (!info) return { ok: false, message: `${infoName(ep)} failed: ${(error ?? "").slice(-300)}` };
     const commit = info.containerdCommit;
-    if (commit === "N/A") return { ok: false, message: `dockerd pid ${daemon.pid} has not reconnected to containerd yet` };
-    return { ok: true, message: `dockerd pid ${daemon.pid} answers and reaches containerd${commit ? ` ${commit}` : ""}` };
+    if (commit === "N/A")
+      return { ok: false, message: `dockerd pid ${daemon.pid} has not reconnected to containerd yet` };
+    return {
+      ok: true,
+      message: `dockerd pid ${daemon.pid} answers and reaches containerd${commit ? ` ${commit}` : ""}`,
+    };
   },
 
   async verify(det, plan, ctx, opts): Promise<VerifyResult> {
@@ -152,11 +284,17 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
       const { info, error } = await dockerInfoVia(ep, ctx.env);
       if (info) {
         const rt = info.runtimes[name];
-        last = Object.entries(info.runtimes).map(([k, v]) => `${k}${v.path && v.path !== k ? ` → ${v.path}` : ""}${v.runtimeArgs?.length ? ` ${v.runtimeArgs.join(" ")}` : ""}`).join(", ");
+        last = Object.entries(info.runtimes)
+          .map(
+            ([k, v]) =>
+              `${k}${v.path && v.path !== k ? ` → ${v.path}` : ""}${v.runtimeArgs?.length ? ` ${v.runtimeArgs.join(" ")}` : ""}`,
+          )
+          .join(", ");
         if (plan.request.remove ? !rt : rt && want && rt.path === want.path && sameArgs(rt.runtimeArgs, want.args)) {
           const args = want?.args.length ? ` ${want.args.join(" ")}` : ""; // no `want` for --remove
-          const msg = plan.request.remove ? `${said} no longer lists "${name}"` :
-            `${said} lists ${name} → ${rt!.path}${args}`;
+          const msg = plan.request.remove
+            ? `${said} no longer lists "${name}"`
+            : `${said} lists ${name} → ${rt!.path}${args}`;
           return { ok: true, message: msg, details: [`${said} runtimes: ${last}`] };
         }
       } else last = error ?? "";
@@ -164,16 +302,17 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
       await new Promise((r) => setTimeout(r, 250));
     }
     // The usual reason a reload is ignored: a key set both in the file and as a dockerd flag.
-    const conflicts = det.daemonArgv ? flagConflicts(det.configPath, inspectConfig(det.configPath), det.daemonArgv) : [];
+    const conflicts = det.daemonArgv
+      ? flagConflicts(det.configPath, inspectConfig(det.configPath), det.daemonArgv)
+      : [];
     return {
       ok: false,
       message: `${plan.request.remove ? `dockerd still lists "${name}" after the reload` : `dockerd does not list "${name}" as configured after the reload`}${conflicts.length ? `: ${conflicts[0].message}` : ""}`,
       details: [
-        `${said} runtimes: ${last}`, ...conflicts.map((c) => c.message),
-        "dockerd logs why a reload failed (\"Error reloading configuration\"); a restart also loads the file",
+        `${said} runtimes: ${last}`,
+        ...conflicts.map((c) => c.message),
+        'dockerd logs why a reload failed ("Error reloading configuration"); a restart also loads the file',
       ],
     };
   },
 };
-
-

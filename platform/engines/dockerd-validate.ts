@@ -15,9 +15,7 @@ export interface DockerdValidation {
 }
 
 /** Run `dockerd --validate --config-file` on `text` (written to a private temp file) as `shownPath`. */
-export async function validateDaemonJson(
-  dockerd: string, text: string, shownPath: string,
-): Promise<DockerdValidation> {
+export async function validateDaemonJson(dockerd: string, text: string, shownPath: string): Promise<DockerdValidation> {
   const dir = mkdtempSync(join(tmpdir(), "gvd-daemon-json-"));
   try {
     const file = join(dir, "daemon.json");

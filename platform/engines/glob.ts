@@ -32,18 +32,24 @@ export function absolutize(pattern: string, baseDir: string): string {
 }
 
 /** Files a pattern names, sorted like Go's Glob; null when the directory part has wildcards. */
-export function expandGlob(pattern: string, list: (dir: string) => string[] | null = (d) => {
-  try {
-    return readdirSync(d);
-  } catch {
-    return null;
-  }
-}): string[] | null {
+export function expandGlob(
+  pattern: string,
+  list: (dir: string) => string[] | null = (d) => {
+    try {
+      return readdirSync(d);
+    } catch {
+      return null;
+    }
+  },
+): string[] | null {
   if (!hasGlob(pattern)) return [pattern];
   const dir = dirname(pattern);
   if (hasGlob(dir)) return null;
   const re = globToRegExp(basename(pattern));
-  return (list(dir) ?? []).filter((n) => re.test(n)).sort().map((n) => join(dir, n));
+  return (list(dir) ?? [])
+    .filter((n) => re.test(n))
+    .sort()
+    .map((n) => join(dir, n));
 }
 
 /** The first of `names` a pattern's last element matches (a drop-in file name that will be imported). */

@@ -20,7 +20,16 @@ export interface GoJsonError {
 function quoteChar(c: number): string {
   if (c === 0x27) return `'\\''`;
   if (c === 0x22) return `'"'`;
-  const named: Record<number, string> = { 7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r", 0x5c: "\\\\" };
+  const named: Record<number, string> = {
+    7: "\\a",
+    8: "\\b",
+    9: "\\t",
+    10: "\\n",
+    11: "\\v",
+    12: "\\f",
+    13: "\\r",
+    0x5c: "\\\\",
+  };
   if (named[c]) return `'${named[c]}'`;
   if (c < 0x20 || c === 0x7f) return `'\\x${c.toString(16).padStart(2, "0")}'`;
   // Go turns the byte into the rune U+00XX; C1 controls, NBSP and soft hyphen are not printable.
@@ -29,7 +38,10 @@ function quoteChar(c: number): string {
 }
 
 class Stop {
-  constructor(readonly pos: number, readonly message: string) {}
+  constructor(
+    readonly pos: number,
+    readonly message: string,
+  ) {}
 }
 
 const isSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
@@ -37,7 +49,10 @@ const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
 const isHex = (c: number) => isDigit(c) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
 
 /** Scan one JSON value the way encoding/json's scanner does; returns the end offset. */
-function scanValue(b: Uint8Array, start: number): { end: number; kind: "object" | "array" | "string" | "number" | "literal" } {
+function scanValue(
+  b: Uint8Array,
+  start: number,
+): { end: number; kind: "object" | "array" | "string" | "number" | "literal" } {
   let i = start;
   const eof = () => new Stop(b.length, "unexpected EOF");
   const bad = (pos: number, ctx: string) => new Stop(pos, `invalid character ${quoteChar(b[pos])} ${ctx}`);
@@ -178,9 +193,9 @@ function scanValue(b: Uint8Array, start: number): { end: number; kind: "object" 
       num();
       return "number";
     }
-    if (c === 0x74) return literal("true"), "literal";
-    if (c === 0x66) return literal("false"), "literal";
-    if (c === 0x6e) return literal("null"), "literal";
+    if (c === 0x74) return (literal("true"), "literal");
+    if (c === 0x66) return (literal("false"), "literal");
+    if (c === 0x6e) return (literal("null"), "literal");
     throw bad(i, "looking for beginning of value");
   };
   const kind = value();

@@ -17,6 +17,5 @@ export function adapterFor(name: EngineName): EngineAdapter<any> {
   return ENGINES[name];
 }
 
-
 export { ENGINE_NAMES };
 export type { EngineAdapter, EngineName };

@@ -12,7 +12,8 @@ export function prop(obj: Node | undefined, key: string): Node | undefined {
 /** The plain value of a node. */
 export function nodeValue(n: Node | undefined): unknown {
   if (!n) return undefined;
-  if (n.type === "object") return Object.fromEntries((n.children ?? []).map((p) => [p.children![0].value, nodeValue(p.children![1])]));
+  if (n.type === "object")
+    return Object.fromEntries((n.children ?? []).map((p) => [p.children![0].value, nodeValue(p.children![1])]));
   if (n.type === "array") return (n.children ?? []).map(nodeValue);
   return n.value;
 }
@@ -29,7 +30,9 @@ export function styleOf(body: string, root: Node | undefined): JsonStyle {
   const eol = detectEol(body);
   const kids = root?.children ?? [];
   const first = kids[0];
-  const sep = first ? body.slice(first.children![0].offset + first.children![0].length, first.children![1].offset) : ": ";
+  const sep = first
+    ? body.slice(first.children![0].offset + first.children![0].length, first.children![1].offset)
+    : ": ";
   if (!first) return { indent: "  ", eol, sep, comma: ", " };
   const lineStart = body.lastIndexOf("\n", first.offset) + 1;
   const lead = body.slice(lineStart, first.offset);
@@ -47,7 +50,8 @@ function render(v: unknown, depth: number, st: JsonStyle): string {
   const entries: [string | null, unknown][] = Array.isArray(v) ? v.map((x) => [null, x]) : Object.entries(v as object);
   const [o, c] = Array.isArray(v) ? ["[", "]"] : ["{", "}"];
   if (!entries.length) return o + c;
-  const item = ([k, x]: [string | null, unknown]) => (k === null ? "" : JSON.stringify(k) + st.sep) + render(x, depth + 1, st);
+  const item = ([k, x]: [string | null, unknown]) =>
+    (k === null ? "" : JSON.stringify(k) + st.sep) + render(x, depth + 1, st);
   if (st.indent === null) return o + entries.map(item).join(st.comma) + c;
   const pad = st.eol + st.indent.repeat(depth + 1);
   return o + entries.map((e) => pad + item(e)).join(",") + st.eol + st.indent.repeat(depth) + c;
@@ -82,9 +86,14 @@ export function setMember(text: string, path: string[], value: unknown, st: Json
   const kids = obj.children ?? [];
   if (kids.length) {
     const last = kids[kids.length - 1];
-    return splice(text, last.offset + last.length, 0, st.indent === null ? `${st.comma}${member}` : `,${st.eol}${st.indent.repeat(depth)}${member}`);
+    return splice(
+      text,
+      last.offset + last.length,
+      0,
+      st.indent === null ? `${st.comma}${member}` : `,${st.eol}${st.indent.repeat(depth)}${member}`,
+    );
   }
-  const inner = st.indent === null ? member : `${st.eol}${st.indent.repeat(depth)}${member}${st.eol}${st.indent.repeat(depth - 1)}`;
+  const inner =
+    st.indent === null ? member : `${st.eol}${st.indent.repeat(depth)}${member}${st.eol}${st.indent.repeat(depth - 1)}`;
   return splice(text, obj.offset + 1, obj.length - 2, inner);
 }
-

@@ -18,16 +18,33 @@ import { getPath, parseTomlStrict } from "./toml-check.ts";
 import { TomlDoc } from "./toml-edit.ts";
 import { EngineConfigError, type FileChange } from "./types.ts";
 import {
-  majorMinor, RUNC_SHIM_TYPE, runtimesPath, schemaOf, type ConfigReader, type ContainerdSchema,
+  majorMinor,
+  RUNC_SHIM_TYPE,
+  runtimesPath,
+  schemaOf,
+  type ConfigReader,
+  type ContainerdSchema,
 } from "./containerd-config.ts";
 import { planContainerd, type ContainerdPlanInput, type ContainerdPlanResult } from "./containerd-plan.ts";
 import {
-  DISTRIBUTION_IDS, DISTRIBUTIONS, distributionAt, K0S_DROP_IN, MICROK8S_TEMPLATE, type Distribution,
+  DISTRIBUTION_IDS,
+  DISTRIBUTIONS,
+  distributionAt,
+  K0S_DROP_IN,
+  MICROK8S_TEMPLATE,
+  type Distribution,
 } from "./distributions.ts";
 
 export {
-  DISTRIBUTION_IDS, DISTRIBUTIONS, distributionAt, distributionOf, K0S_DROP_IN, MICROK8S_TEMPLATE,
-  type Distribution, type DistributionFact, type DistributionId,
+  DISTRIBUTION_IDS,
+  DISTRIBUTIONS,
+  distributionAt,
+  distributionOf,
+  K0S_DROP_IN,
+  MICROK8S_TEMPLATE,
+  type Distribution,
+  type DistributionFact,
+  type DistributionId,
 } from "./distributions.ts";
 
 export const BASE_ACTION = '{{ template "base" . }}';
@@ -54,8 +71,11 @@ function matches(dist: Distribution, config: string): boolean {
  * Which distribution the node runs: the one whose containerd runs (by the config it reads),
  * else the first whose files are there (the generated config or the file we edit).
  */
-export function detectDistribution(daemons: DaemonProcess[], root: HostRoot = SELF_ROOT,
-  exists: (hostPath: string) => boolean = (p) => readerExists(root, p)): DetectedDistribution | null {
+export function detectDistribution(
+  daemons: DaemonProcess[],
+  root: HostRoot = SELF_ROOT,
+  exists: (hostPath: string) => boolean = (p) => readerExists(root, p),
+): DetectedDistribution | null {
   for (const d of daemons) {
     const c = configFlag(d);
     const dist = c ? DISTRIBUTION_IDS.map((id) => DISTRIBUTIONS[id]).find((x) => matches(x, c)) : undefined;
@@ -88,7 +108,10 @@ function readerExists(root: HostRoot, p: string): boolean {
 }
 
 const UNIT_DIRS = [
-  "/etc/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system",
+  "/etc/systemd/system",
+  "/usr/local/lib/systemd/system",
+  "/usr/lib/systemd/system",
+  "/lib/systemd/system",
 ];
 
 /**
@@ -101,8 +124,11 @@ export function distUnit(dist: Distribution, root: HostRoot = SELF_ROOT): string
 }
 
 /** The config version the distribution's containerd reads: its generated config's, else by containerd's version. */
-export function distSchema(dist: Distribution, reader: ConfigReader, containerdVersion: string | null):
-  ContainerdSchema {
+export function distSchema(
+  dist: Distribution,
+  reader: ConfigReader,
+  containerdVersion: string | null,
+): ContainerdSchema {
   const text = reader.read(dist.config);
   if (text !== null) {
     try {
@@ -137,8 +163,10 @@ const END = (name: string) => `# gvisor-doctor: runtime "${name}" (end)`;
  * line, or the newline a file without a final one lacked), so taking it out gives the file back
  * byte for byte; `at` is its first line, `end` is exclusive; null when the text has none.
  */
-export function findBlock(text: string, name: string):
-  { start: number; at: number; end: number; body: string; noEol: boolean } | null {
+export function findBlock(
+  text: string,
+  name: string,
+): { start: number; at: number; end: number; body: string; noEol: boolean } | null {
   for (const noEol of [false, true]) {
     const begin = BEGIN(name, noEol);
     const at = text.startsWith(`${begin}\n`) ? 0 : text.indexOf(`\n${begin}\n`) + 1;
@@ -161,11 +189,15 @@ export function stripBlock(text: string, name: string): string {
 /** A file gvisor-doctor creates starts with this; one that holds nothing else after --remove is deleted. */
 export function createdText(dist: Distribution, version: ContainerdSchema): string {
   if (dist.style === "template") {
-    return `${BASE_ACTION}\n# ${CREATED_MARKER} configure containerd: ${dist.title} renders this template into ` +
-      `${dist.config}\n`;
+    return (
+      `${BASE_ACTION}\n# ${CREATED_MARKER} configure containerd: ${dist.title} renders this template into ` +
+      `${dist.config}\n`
+    );
   }
-  return `# ${CREATED_MARKER} configure containerd: runtime tables ${dist.title} merges into ${dist.rendered}.\n` +
-    `version = ${version}\n`;
+  return (
+    `# ${CREATED_MARKER} configure containerd: runtime tables ${dist.title} merges into ${dist.rendered}.\n` +
+    `version = ${version}\n`
+  );
 }
 
 /** `text` with the block holding `body`: in place of the old one, or at the end after a blank line. */
@@ -216,8 +248,9 @@ export function planDistribution(input: DistPlanInput): DistPlanResult {
   if (dist.style === "toml-template") {
     const r = planContainerd({ ...input, configPath: target });
     const text = r.changes.find((c) => c.path === target)?.after ?? reader.read(target);
-    r.notes.unshift(`${dist.title} renders ${target} into ${dist.config} at every start: ` +
-      "the runtime goes into the template");
+    r.notes.unshift(
+      `${dist.title} renders ${target} into ${dist.config} at every start: ` + "the runtime goes into the template",
+    );
     return { ...r, target, rendered: text === null ? null : renderMicrok8s(text) };
   }
   const R = runtimesPath(version);
@@ -225,8 +258,12 @@ export function planDistribution(input: DistPlanInput): DistPlanResult {
   const block = before === null ? null : findBlock(before, req.name);
   const generated = reader.read(dist.rendered);
   // What the distribution renders by itself: its generated config without our runtime.
-  const own = generated === null ? null
-    : block ? withoutRuntime(stripBlock(generated, req.name), dist.rendered, R, req.name) : generated;
+  const own =
+    generated === null
+      ? null
+      : block
+        ? withoutRuntime(stripBlock(generated, req.name), dist.rendered, R, req.name)
+        : generated;
   const parsedOwn = (() => {
     try {
       return own === null ? null : parseTomlStrict(own, dist.rendered);
@@ -235,9 +272,14 @@ export function planDistribution(input: DistPlanInput): DistPlanResult {
     }
   })();
   if (!block && !req.remove && parsedOwn && getPath(parsedOwn, [...R, req.name]) !== undefined) {
-    throw new EngineConfigError(`${dist.rendered} already has runtime "${req.name}", not from gvisor-doctor: ` +
-      `${dist.title} writes it from its own settings or from ${target}`, { file: target },
-    "change it where it is written, or register under another name (--runtime-name)", null, "dist-runtime-exists");
+    throw new EngineConfigError(
+      `${dist.rendered} already has runtime "${req.name}", not from gvisor-doctor: ` +
+        `${dist.title} writes it from its own settings or from ${target}`,
+      { file: target },
+      "change it where it is written, or register under another name (--runtime-name)",
+      null,
+      "dist-runtime-exists",
+    );
   }
   if (req.remove && !block) {
     const expect = { version, runtime: null };
@@ -269,17 +311,24 @@ export function planDistribution(input: DistPlanInput): DistPlanResult {
   if (after !== before) {
     const action = after === null ? "delete" : before === null ? "create" : "modify";
     const how = dist.style === "template" ? "renders this template into" : "merges this file into";
-    changes.push({ path: target, before, after, action, ...(after === null ? { backup: false } : {}),
+    changes.push({
+      path: target,
+      before,
+      after,
+      action,
+      ...(after === null ? { backup: false } : {}),
       reason: `${req.remove ? "unregister" : "register"} runtime "${req.name}" (${dist.title} ${how} ${dist.rendered})`,
     });
   }
   changes.push(...r.changes.filter((c) => c.path !== standIn));
   const notes = r.notes.filter((n) => !n.includes(standIn));
-  notes.unshift(dist.style === "template"
-    ? `${dist.title} regenerates ${dist.config} from ${target} at every start: ` +
-      `the runtime goes there, after ${BASE_ACTION}`
-    : `${dist.title} merges the CRI tables of ${dist.editDir}/*.toml into ${dist.rendered}: ` +
-      `the runtime goes into ${target}`);
+  notes.unshift(
+    dist.style === "template"
+      ? `${dist.title} regenerates ${dist.config} from ${target} at every start: ` +
+          `the runtime goes there, after ${BASE_ACTION}`
+      : `${dist.title} merges the CRI tables of ${dist.editDir}/*.toml into ${dist.rendered}: ` +
+          `the runtime goes into ${target}`,
+  );
   const rendered = own === null ? null : req.remove ? own : `${own}${own.endsWith("\n") ? "" : "\n"}${body}`;
   return { ...r, changes, notes, target, rendered };
 }
@@ -291,8 +340,12 @@ function cutStub(text: string, stub: string, file: string): string {
 
 /** microk8s's variables, as the snap sets them (args/containerd-env may add more). */
 export const MICROK8S_VARS: Record<string, string> = {
-  SNAP: "/snap/microk8s/current", SNAP_DATA: "/var/snap/microk8s/current", SNAP_COMMON: "/var/snap/microk8s/common",
-  RUNTIME: "runc", RUNTIME_TYPE: "io.containerd.runc.v2", SNAPSHOTTER: "overlayfs",
+  SNAP: "/snap/microk8s/current",
+  SNAP_DATA: "/var/snap/microk8s/current",
+  SNAP_COMMON: "/var/snap/microk8s/common",
+  RUNTIME: "runc",
+  RUNTIME_TYPE: "io.containerd.runc.v2",
+  SNAPSHOTTER: "overlayfs",
 };
 
 /** The template as the snap renders it into args/containerd.toml (each ${VAR} replaced). */

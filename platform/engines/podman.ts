@@ -16,8 +16,16 @@ import { createdByUs, CREATED_MARKER, managedByTool } from "./text.ts";
 import { deleteIn, getPath, parseTomlStrict, setIn, verifyTomlEdit } from "./toml-check.ts";
 import { showPath, TomlDoc } from "./toml-edit.ts";
 import {
-  EngineConfigError, type DeclaredRuntime, type EngineAdapter, type EngineContext, type EngineDetection, type EngineInspection,
-  type FileChange, type Plan, type RuntimeRequest, type VerifyResult,
+  EngineConfigError,
+  type DeclaredRuntime,
+  type EngineAdapter,
+  type EngineContext,
+  type EngineDetection,
+  type EngineInspection,
+  type FileChange,
+  type Plan,
+  type RuntimeRequest,
+  type VerifyResult,
 } from "./types.ts";
 
 import { GVISOR_SIGNATURE } from "../runsc.ts";
@@ -36,11 +44,19 @@ export interface PodmanConfigFile {
 
 /** containers.conf text → the runtimes it declares. Pure. */
 export function inspectContainersConf(text: string | null, path: string): PodmanConfigFile {
-  const out: PodmanConfigFile = { path, exists: text !== null, runtimes: {}, defaultRuntime: null, managedBy: managedByTool(text), parseError: null };
+  const out: PodmanConfigFile = {
+    path,
+    exists: text !== null,
+    runtimes: {},
+    defaultRuntime: null,
+    managedBy: managedByTool(text),
+    parseError: null,
+  };
   if (text === null) return out;
   try {
     const doc = parseTomlStrict(text, path);
-    for (const [k, v] of Object.entries<any>(getPath(doc, RUNTIMES) ?? {})) if (Array.isArray(v)) out.runtimes[k] = v.map(String);
+    for (const [k, v] of Object.entries<any>(getPath(doc, RUNTIMES) ?? {}))
+      if (Array.isArray(v)) out.runtimes[k] = v.map(String);
     const r = getPath(doc, ["engine", "runtime"]);
     out.defaultRuntime = typeof r === "string" ? r : null;
   } catch (e) {
@@ -50,16 +66,28 @@ export function inspectContainersConf(text: string | null, path: string): Podman
 }
 
 /** Files podman reads, in order (later wins per key); CONTAINERS_CONF replaces them all. */
-export function podmanConfigFiles(env: NodeJS.ProcessEnv, uid: number, list: (dir: string) => string[] = (d) => {
-  try {
-    return readdirSync(d);
-  } catch {
-    return [];
-  }
-}): string[] {
+export function podmanConfigFiles(
+  env: NodeJS.ProcessEnv,
+  uid: number,
+  list: (dir: string) => string[] = (d) => {
+    try {
+      return readdirSync(d);
+    } catch {
+      return [];
+    }
+  },
+): string[] {
   if (env.CONTAINERS_CONF) return [env.CONTAINERS_CONF];
-  const dropIns = (dir: string) => list(dir).filter((n) => n.endsWith(".conf")).sort().map((n) => join(dir, n));
-  const files = ["/usr/share/containers/containers.conf", "/etc/containers/containers.conf", ...dropIns("/etc/containers/containers.conf.d")];
+  const dropIns = (dir: string) =>
+    list(dir)
+      .filter((n) => n.endsWith(".conf"))
+      .sort()
+      .map((n) => join(dir, n));
+  const files = [
+    "/usr/share/containers/containers.conf",
+    "/etc/containers/containers.conf",
+    ...dropIns("/etc/containers/containers.conf.d"),
+  ];
   if (uid !== 0) {
     const user = join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), ".config"), "containers");
     files.push(join(user, "containers.conf"), ...dropIns(join(user, "containers.conf.d")));
@@ -68,7 +96,12 @@ export function podmanConfigFiles(env: NodeJS.ProcessEnv, uid: number, list: (di
 }
 
 /** The file `configure podman` edits: --config (a file, or a directory for a drop-in), CONTAINERS_CONF, else a drop-in. */
-export function podmanTarget(configPath: string | undefined, env: NodeJS.ProcessEnv, uid: number, name: string): { path: string; dropIn: boolean; source: string } {
+export function podmanTarget(
+  configPath: string | undefined,
+  env: NodeJS.ProcessEnv,
+  uid: number,
+  name: string,
+): { path: string; dropIn: boolean; source: string } {
   const isDir = (p: string) => {
     try {
       return statSync(p).isDirectory();
@@ -76,17 +109,30 @@ export function podmanTarget(configPath: string | undefined, env: NodeJS.Process
       return p.endsWith(".d") || p.endsWith("/");
     }
   };
-  if (configPath) return isDir(configPath) ? { path: join(configPath, podmanDropInName(name)), dropIn: true, source: "--config (drop-in directory)" } : { path: configPath, dropIn: false, source: "--config" };
-  if (env.CONTAINERS_CONF) return { path: env.CONTAINERS_CONF, dropIn: false, source: "CONTAINERS_CONF (podman reads only this file)" };
-  const dir = uid === 0 ? "/etc/containers/containers.conf.d" : join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), ".config"), "containers", "containers.conf.d");
-  return { path: join(dir, podmanDropInName(name)), dropIn: true, source: uid === 0 ? "system drop-in" : "rootless user drop-in" };
+  if (configPath)
+    return isDir(configPath)
+      ? { path: join(configPath, podmanDropInName(name)), dropIn: true, source: "--config (drop-in directory)" }
+      : { path: configPath, dropIn: false, source: "--config" };
+  if (env.CONTAINERS_CONF)
+    return { path: env.CONTAINERS_CONF, dropIn: false, source: "CONTAINERS_CONF (podman reads only this file)" };
+  const dir =
+    uid === 0
+      ? "/etc/containers/containers.conf.d"
+      : join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), ".config"), "containers", "containers.conf.d");
+  return {
+    path: join(dir, podmanDropInName(name)),
+    dropIn: true,
+    source: uid === 0 ? "system drop-in" : "rootless user drop-in",
+  };
 }
 
 export function podmanSnippet(req: RuntimeRequest, wrapperDir: string): string {
   if (req.remove) return `delete ${req.name} from [engine.runtimes] (and runtime = "${req.name}" from [engine])`;
   const args = req.runtimeArgs ?? [];
   const binary = args.length ? wrapperPath(wrapperDir, "podman", req.name) : req.runscPath;
-  const wrapper = args.length ? `# ${binary} is an executable script:\n#   #!/bin/sh\n#   exec ${[req.runscPath, ...args].join(" ")} "$@"\n` : "";
+  const wrapper = args.length
+    ? `# ${binary} is an executable script:\n#   #!/bin/sh\n#   exec ${[req.runscPath, ...args].join(" ")} "$@"\n`
+    : "";
   return `${wrapper}[engine.runtimes]\n${req.name} = [${JSON.stringify(binary)}]\n${req.makeDefault ? `\n[engine]\nruntime = ${JSON.stringify(req.name)}\n` : ""}`;
 }
 
@@ -99,12 +145,18 @@ export interface PodmanPlanInput {
 }
 
 export function planPodman(input: PodmanPlanInput): {
-  changes: FileChange[]; existed: boolean; notes: string[]; effective: Plan["effective"]; relies?: Plan["relies"];
+  changes: FileChange[];
+  existed: boolean;
+  notes: string[];
+  effective: Plan["effective"];
+  relies?: Plan["relies"];
 } {
   const { target, read, request: req } = input;
   const notes: string[] = [];
   const before = read(target);
-  const text = before ?? `# ${CREATED_MARKER} configure podman: registers the "${req.name}" runtime (gVisor).\n# \`gvisor-doctor configure podman --runtime-name ${req.name} --remove\` deletes it.\n`;
+  const text =
+    before ??
+    `# ${CREATED_MARKER} configure podman: registers the "${req.name}" runtime (gVisor).\n# \`gvisor-doctor configure podman --runtime-name ${req.name} --remove\` deletes it.\n`;
   const parsed = parseTomlStrict(text, target);
   const existingPaths = getPath(parsed, [...RUNTIMES, req.name]) as unknown;
   const existing = Array.isArray(existingPaths) ? existingPaths.map(String) : null;
@@ -112,13 +164,28 @@ export function planPodman(input: PodmanPlanInput): {
   const doc = new TomlDoc(text, { quote: '"', step: 0, blankBetweenTables: true });
   const mutations: ((d: Record<string, any>) => void)[] = [];
   const changes: FileChange[] = [];
-  const wrapperFor = (args: string[] | null) => planWrapper({
-    engine: "podman", name: req.name, runsc: req.runscPath, args, wrapperDir: input.wrapperDir, oldBinary, read,
-    why: "podman 4.3 has no [engine.runtimes_flags] to pass runtime arguments", config: target,
-  });
+  const wrapperFor = (args: string[] | null) =>
+    planWrapper({
+      engine: "podman",
+      name: req.name,
+      runsc: req.runscPath,
+      args,
+      wrapperDir: input.wrapperDir,
+      oldBinary,
+      read,
+      why: "podman 4.3 has no [engine.runtimes_flags] to pass runtime arguments",
+      config: target,
+    });
   const refuseConflicts = (path: string[]) => {
     const c = doc.conflicts(path)[0];
-    if (c) throw new EngineConfigError(`${target}:${c.line}: ${c.message}`, { file: target, line: c.line }, `write it as an [${showPath(path)}] table, or add the runtime by hand`, podmanSnippet(req, input.wrapperDir), "toml-shape");
+    if (c)
+      throw new EngineConfigError(
+        `${target}:${c.line}: ${c.message}`,
+        { file: target, line: c.line },
+        `write it as an [${showPath(path)}] table, or add the runtime by hand`,
+        podmanSnippet(req, input.wrapperDir),
+        "toml-shape",
+      );
   };
 
   if (req.remove) {
@@ -137,9 +204,20 @@ export function planPodman(input: PodmanPlanInput): {
     verifyTomlEdit(text, doc.text, target, (d) => mutations.forEach((m) => m(d)));
     let after: string | null = doc.text;
     const rest = parseTomlStrict(after, target);
-    const empty = (o: any): boolean => !!o && typeof o === "object" && !Array.isArray(o) && Object.values(o).every(empty);
+    const empty = (o: any): boolean =>
+      !!o && typeof o === "object" && !Array.isArray(o) && Object.values(o).every(empty);
     if (createdByUs(before) && empty(rest)) after = null;
-    changes.push({ path: target, before, after, action: after === null ? "delete" : "modify", ...(after === null ? { backup: false } : {}), reason: `unregister runtime "${req.name}"` }, ...wrapperFor([]).changes);
+    changes.push(
+      {
+        path: target,
+        before,
+        after,
+        action: after === null ? "delete" : "modify",
+        ...(after === null ? { backup: false } : {}),
+        reason: `unregister runtime "${req.name}"`,
+      },
+      ...wrapperFor([]).changes,
+    );
     return { changes, existed: true, notes, effective: null };
   }
 
@@ -162,9 +240,16 @@ export function planPodman(input: PodmanPlanInput): {
   }
   if (doc.text !== text || before === null) {
     verifyTomlEdit(text, doc.text, target, (d) => mutations.forEach((m) => m(d)));
-    changes.unshift({ path: target, before, after: doc.text, action: before === null ? "create" : "modify", reason: `register runtime "${req.name}"` });
+    changes.unshift({
+      path: target,
+      before,
+      after: doc.text,
+      action: before === null ? "create" : "modify",
+      reason: `register runtime "${req.name}"`,
+    });
   }
-  if (w.args.length) notes.push(`runtime args go through the wrapper ${w.binary} (podman 4.3 cannot pass them from containers.conf)`);
+  if (w.args.length)
+    notes.push(`runtime args go through the wrapper ${w.binary} (podman 4.3 cannot pass them from containers.conf)`);
   return { changes, existed: !!existing, notes, effective: { path: w.binary, args: w.args }, relies: w.relies };
 }
 
@@ -191,8 +276,23 @@ export const podmanAdapter: EngineAdapter<PodmanDetection> = {
     // The target depends on the runtime name (99-gvisor.conf vs 99-gvisor-<name>.conf): plan() recomputes it.
     const t = podmanTarget(ctx.configPath, ctx.env, uid, "runsc");
     const notes = [`config: ${t.source}`];
-    if (ctx.env.CONTAINERS_CONF && ctx.configPath && ctx.configPath !== ctx.env.CONTAINERS_CONF) notes.push(`CONTAINERS_CONF=${ctx.env.CONTAINERS_CONF}: podman reads only that file, not ${ctx.configPath}`);
-    return { engine: "podman", installed: !!binary, binary, running: false, pid: null, version, configPath: t.path, configSource: t.source, managedBy: managedByTool(readOrNull(t.path)), systemdUnit: null, notes, dropIn: t.dropIn, uid };
+    if (ctx.env.CONTAINERS_CONF && ctx.configPath && ctx.configPath !== ctx.env.CONTAINERS_CONF)
+      notes.push(`CONTAINERS_CONF=${ctx.env.CONTAINERS_CONF}: podman reads only that file, not ${ctx.configPath}`);
+    return {
+      engine: "podman",
+      installed: !!binary,
+      binary,
+      running: false,
+      pid: null,
+      version,
+      configPath: t.path,
+      configSource: t.source,
+      managedBy: managedByTool(readOrNull(t.path)),
+      systemdUnit: null,
+      notes,
+      dropIn: t.dropIn,
+      uid,
+    };
   },
 
   async inspect(det, ctx): Promise<EngineInspection> {
@@ -201,7 +301,8 @@ export const podmanAdapter: EngineAdapter<PodmanDetection> = {
     let defaultRuntime: string | null = null;
     const faults: EngineInspection["faults"] = [];
     for (const f of files) {
-      if (f.parseError) faults.push({ code: "podman.config-invalid", severity: "error", file: f.path, message: f.parseError });
+      if (f.parseError)
+        faults.push({ code: "podman.config-invalid", severity: "error", file: f.path, message: f.parseError });
       for (const [name, paths] of Object.entries(f.runtimes)) {
         // Podman uses the first path that exists.
         const first = paths.find((p) => readIfAbsolute(p) !== null) ?? paths[0] ?? null;
@@ -210,14 +311,35 @@ export const podmanAdapter: EngineAdapter<PodmanDetection> = {
       }
       defaultRuntime = f.defaultRuntime ?? defaultRuntime;
     }
-    return { engine: "podman", configPath: det.configPath, files: files.map((f) => ({ path: f.path, exists: f.exists, managedBy: f.managedBy })), runtimes, defaultRuntime, faults };
+    return {
+      engine: "podman",
+      configPath: det.configPath,
+      files: files.map((f) => ({ path: f.path, exists: f.exists, managedBy: f.managedBy })),
+      runtimes,
+      defaultRuntime,
+      faults,
+    };
   },
 
   async plan(det, req, ctx): Promise<Plan> {
     const t = podmanTarget(ctx.configPath, ctx.env, det.uid, req.name);
-    const r = planPodman({ target: t.path, read: readOrNull, wrapperDir: ctx.wrapperDir, request: req, force: ctx.force });
-    return buildPlan({ engine: "podman", request: req, configPath: t.path, existed: r.existed, changes: r.changes, notes: r.notes, effective: r.effective,
-      relies: r.relies });
+    const r = planPodman({
+      target: t.path,
+      read: readOrNull,
+      wrapperDir: ctx.wrapperDir,
+      request: req,
+      force: ctx.force,
+    });
+    return buildPlan({
+      engine: "podman",
+      request: req,
+      configPath: t.path,
+      existed: r.existed,
+      changes: r.changes,
+      notes: r.notes,
+      effective: r.effective,
+      relies: r.relies,
+    });
   },
 
   async apply(plan, ctx) {
@@ -225,7 +347,12 @@ export const podmanAdapter: EngineAdapter<PodmanDetection> = {
   },
 
   async reload() {
-    return { action: "not-needed", method: null, command: null, message: "podman reads its configuration on every command" };
+    return {
+      action: "not-needed",
+      method: null,
+      command: null,
+      message: "podman reads its configuration on every command",
+    };
   },
 
   async verify(det, plan, ctx): Promise<VerifyResult> {
@@ -233,7 +360,9 @@ export const podmanAdapter: EngineAdapter<PodmanDetection> = {
     const name = plan.request.name;
     if (plan.request.remove) {
       const still = inspectContainersConf(readOrNull(plan.configPath), plan.configPath).runtimes[name];
-      return still ? { ok: false, message: `${plan.configPath} still declares "${name}"`, details: [] } : { ok: true, message: `${plan.configPath} no longer declares "${name}"`, details: [] };
+      return still
+        ? { ok: false, message: `${plan.configPath} still declares "${name}"`, details: [] }
+        : { ok: true, message: `${plan.configPath} no longer declares "${name}"`, details: [] };
     }
     const refused = await podmanInfoError(det.binary, ctx.env);
     if (refused) {
@@ -249,9 +378,23 @@ export const podmanAdapter: EngineAdapter<PodmanDetection> = {
     const r = await run(det.binary, args, { timeoutMs: 90_000, env: ctx.env });
     const cmd = `podman ${args.join(" ")}`;
     const sig = r.stdout.split("\n").find((l) => l.includes(GVISOR_SIGNATURE));
-    if (r.code === 0 && sig) return { ok: true, message: `\`podman --runtime ${name} run\` shows "${sig.trim()}" (${r.durationMs} ms)`, details: [`$ ${cmd}`] };
-    if (r.code === 0) return { ok: false, message: `the container ran, but not under gVisor (no "${GVISOR_SIGNATURE}" in dmesg)`, details: [`$ ${cmd}`, ...r.stdout.split("\n").slice(0, 3)] };
-    return { ok: false, message: `\`podman --runtime ${name} run\` failed: ${failureText(r)}`, details: [`$ ${cmd}`, ...r.stderr.trim().split("\n").slice(-5)] };
+    if (r.code === 0 && sig)
+      return {
+        ok: true,
+        message: `\`podman --runtime ${name} run\` shows "${sig.trim()}" (${r.durationMs} ms)`,
+        details: [`$ ${cmd}`],
+      };
+    if (r.code === 0)
+      return {
+        ok: false,
+        message: `the container ran, but not under gVisor (no "${GVISOR_SIGNATURE}" in dmesg)`,
+        details: [`$ ${cmd}`, ...r.stdout.split("\n").slice(0, 3)],
+      };
+    return {
+      ok: false,
+      message: `\`podman --runtime ${name} run\` failed: ${failureText(r)}`,
+      details: [`$ ${cmd}`, ...r.stderr.trim().split("\n").slice(-5)],
+    };
   },
 };
 
@@ -261,7 +404,8 @@ export const podmanAdapter: EngineAdapter<PodmanDetection> = {
  * the msg is the message, and its file the config that broke.
  */
 export async function podmanInfoError(
-  binary: string, env: NodeJS.ProcessEnv,
+  binary: string,
+  env: NodeJS.ProcessEnv,
 ): Promise<{ message: string; file: string | null } | null> {
   const r = await run(binary, ["info", "--format", "{{.Host.OCIRuntime.Name}}"], { timeoutMs: 20_000, env });
   if (r.code === 0) return null;

@@ -25,7 +25,11 @@ export function normalizeRuntimeArgs(args: string[]): { args: string[]; error: s
       return { args: [], error: `runtime argument ${shown} ${why}` };
     }
     const withDashes = a.startsWith("-") ? a.replace(/^-(?!-)/, "--") : `--${a}`;
-    if (!FLAG.test(withDashes)) return { args: [], error: `runtime argument '${a}' is not a runsc flag: use --name or --name=value (e.g. --runtime-arg=--network=none)` };
+    if (!FLAG.test(withDashes))
+      return {
+        args: [],
+        error: `runtime argument '${a}' is not a runsc flag: use --name or --name=value (e.g. --runtime-arg=--network=none)`,
+      };
     out.push(withDashes);
   }
   return { args: out, error: null };
@@ -66,7 +70,12 @@ export const INSTALLED_RUNSC = "/usr/local/bin/runsc";
 
 /** A /bin/sh script that runs runsc with fixed flags before whatever the engine passes. */
 export function renderWrapper(
-  engine: EngineName, name: string, runsc: string, args: string[], why: string, config?: string,
+  engine: EngineName,
+  name: string,
+  runsc: string,
+  args: string[],
+  why: string,
+  config?: string,
 ): string {
   return [
     "#!/bin/sh",
@@ -98,7 +107,10 @@ export function namesPath(text: string | null, path: string): boolean {
  * as a user: a wrapper is deleted only when no config we know of may still run it.
  */
 export function wrapperUsers(
-  path: string, text: string | null, read: (p: string) => string | null, known: string[] = [],
+  path: string,
+  text: string | null,
+  read: (p: string) => string | null,
+  known: string[] = [],
 ): string[] {
   if (!parseWrapper(text)) return [];
   const owner = wrapperOwner(text);
@@ -131,8 +143,12 @@ export interface WrapperVerdict {
  * gvisor-doctor did not write, are not considered.
  */
 export function wrapperVerdicts(
-  dirs: string[], read: (p: string) => string | null, readConfig: (p: string) => string | null,
-  list: (dir: string) => string[], ours: (runsc: string) => boolean, configs: { engine: string; path: string }[],
+  dirs: string[],
+  read: (p: string) => string | null,
+  readConfig: (p: string) => string | null,
+  list: (dir: string) => string[],
+  ours: (runsc: string) => boolean,
+  configs: { engine: string; path: string }[],
 ): WrapperVerdict[] {
   const out: WrapperVerdict[] = [];
   for (const dir of [...new Set(dirs)]) {
@@ -141,7 +157,12 @@ export function wrapperVerdicts(
       const text = read(path);
       const w = parseWrapper(text);
       if (!w || !ours(w.runsc)) continue;
-      const users = wrapperUsers(path, text, readConfig, configs.map((c) => c.path));
+      const users = wrapperUsers(
+        path,
+        text,
+        readConfig,
+        configs.map((c) => c.path),
+      );
       // A config no engine reads by default (configure --config) is named by the engine the wrapper is for.
       const engineOf = (config: string) =>
         configs.find((c) => c.path === config)?.engine ?? wrapperEngine(text) ?? config;
@@ -207,8 +228,14 @@ function existsProgram(read: (p: string) => string | null, path: string): boolea
 }
 
 export function planWrapper(o: {
-  engine: EngineName; name: string; runsc: string; args: string[] | null; wrapperDir: string; oldBinary: string | null;
-  read: (p: string) => string | null; why: string;
+  engine: EngineName;
+  name: string;
+  runsc: string;
+  args: string[] | null;
+  wrapperDir: string;
+  oldBinary: string | null;
+  read: (p: string) => string | null;
+  why: string;
   /** The config that will name the wrapper (recorded in it). */
   config: string;
 }): WrapperPlan {
@@ -228,7 +255,15 @@ export function planWrapper(o: {
   const changes: WrapperPlan["changes"] = [];
   const keepOld = old && usedElsewhere(o.oldBinary!, oldText);
   if (old && o.oldBinary !== ours && !keepOld) {
-    changes.push({ path: o.oldBinary!, before: oldText, after: null, action: "delete", mode: 0o755, backup: false, reason: "wrapper created by gvisor-doctor, no longer used" });
+    changes.push({
+      path: o.oldBinary!,
+      before: oldText,
+      after: null,
+      action: "delete",
+      mode: 0o755,
+      backup: false,
+      reason: "wrapper created by gvisor-doctor, no longer used",
+    });
   }
   if (!args.length) {
     if (old && o.oldBinary === ours && !keepOld) {
@@ -239,9 +274,23 @@ export function planWrapper(o: {
   }
   const before = readProgram(o.read, ours);
   if ((before === null && existsProgram(o.read, ours)) || (before !== null && !parseWrapper(before))) {
-    throw new EngineConfigError(`${ours} exists and was not written by gvisor-doctor`, { file: ours }, "move it away, or pass --wrapper-dir DIR", null, "wrapper-exists");
+    throw new EngineConfigError(
+      `${ours} exists and was not written by gvisor-doctor`,
+      { file: ours },
+      "move it away, or pass --wrapper-dir DIR",
+      null,
+      "wrapper-exists",
+    );
   }
   const after = renderWrapper(o.engine, o.name, o.runsc, args, o.why, o.config);
-  if (before !== after) changes.push({ path: ours, before, after, action: before === null ? "create" : "modify", mode: 0o755, reason: `wrapper that runs runsc ${args.join(" ")}` });
+  if (before !== after)
+    changes.push({
+      path: ours,
+      before,
+      after,
+      action: before === null ? "create" : "modify",
+      mode: 0o755,
+      reason: `wrapper that runs runsc ${args.join(" ")}`,
+    });
   return { binary: ours, args, changes, relies: before === after ? [{ path: ours, text: after }] : [] };
 }

@@ -28,9 +28,17 @@ export function shimConfigPath(dir: string, name: string): string {
  * the shim will pass. A file we created is ours: its [runsc_config] is replaced when
  * new args are given. Someone else's file only gets keys set, never removed.
  */
-export function planShimConfig(engine: EngineName, name: string, path: string, before: string | null, want: ShimConfigWant): { change: FileChange | null; args: string[] } {
+export function planShimConfig(
+  engine: EngineName,
+  name: string,
+  path: string,
+  before: string | null,
+  want: ShimConfigWant,
+): { change: FileChange | null; args: string[] } {
   const ours = before === null || createdByUs(before);
-  const base = before ?? `# ${CREATED_MARKER} configure ${engine} (runtime "${name}"): runsc shim options, read through the runtime's ConfigPath.\n# \`gvisor-doctor configure ${engine} --runtime-name ${name} --remove\` deletes it.\n`;
+  const base =
+    before ??
+    `# ${CREATED_MARKER} configure ${engine} (runtime "${name}"): runsc shim options, read through the runtime's ConfigPath.\n# \`gvisor-doctor configure ${engine} --runtime-name ${name} --remove\` deletes it.\n`;
   const doc = new TomlDoc(base, { quote: '"', step: 2, blankBetweenTables: true });
   const parsed = parseTomlStrict(base, path);
   const current: Record<string, unknown> = { ...(getPath(parsed, ["runsc_config"]) ?? {}) };
@@ -69,7 +77,13 @@ export function planShimConfig(engine: EngineName, name: string, path: string, b
   if (before !== null && doc.text === before) return { change: null, args };
   verifyTomlEdit(base, doc.text, path, (d) => mutations.forEach((m) => m(d)));
   return {
-    change: { path, before, after: doc.text, action: before === null ? "create" : "modify", reason: `runsc shim options for runtime "${name}"` },
+    change: {
+      path,
+      before,
+      after: doc.text,
+      action: before === null ? "create" : "modify",
+      reason: `runsc shim options for runtime "${name}"`,
+    },
     args,
   };
 }
@@ -81,7 +95,19 @@ export function shimConfigArgs(text: string | null, path: string): string[] {
 }
 
 /** Delete a runsc.toml we created once no runtime refers to it any more. */
-export function planShimConfigRemoval(name: string, path: string, before: string | null, stillReferenced: boolean): FileChange | null {
+export function planShimConfigRemoval(
+  name: string,
+  path: string,
+  before: string | null,
+  stillReferenced: boolean,
+): FileChange | null {
   if (before === null || !createdByUs(before) || stillReferenced) return null;
-  return { path, before, after: null, action: "delete", backup: false, reason: `runsc shim options for runtime "${name}" (created by gvisor-doctor)` };
+  return {
+    path,
+    before,
+    after: null,
+    action: "delete",
+    backup: false,
+    reason: `runsc shim options for runtime "${name}" (created by gvisor-doctor)`,
+  };
 }

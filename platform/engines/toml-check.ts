@@ -12,7 +12,13 @@ export function parseTomlStrict(text: string, file: string): Record<string, any>
   } catch (e) {
     const err = e as Error & { line?: number; column?: number };
     const first = err.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
-    throw new EngineConfigError(`${file} is not valid TOML: ${first}`, { file, line: err.line, column: err.column }, "fix the file by hand (the engine cannot load it either), then run configure again", null, "invalid-toml");
+    throw new EngineConfigError(
+      `${file} is not valid TOML: ${first}`,
+      { file, line: err.line, column: err.column },
+      "fix the file by hand (the engine cannot load it either), then run configure again",
+      null,
+      "invalid-toml",
+    );
   }
 }
 
@@ -32,9 +38,15 @@ function clone<T>(v: T): T {
 
 function norm(v: unknown): unknown {
   if (v instanceof Date) return `date:${v.toISOString()}`;
-  if (v && typeof v === "object" && !Array.isArray(v) && typeof (v as any).toISOString === "function") return `date:${String(v)}`;
+  if (v && typeof v === "object" && !Array.isArray(v) && typeof (v as any).toISOString === "function")
+    return `date:${String(v)}`;
   if (Array.isArray(v)) return v.map(norm);
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, norm(x)]));
+  if (v && typeof v === "object")
+    return Object.fromEntries(
+      Object.entries(v)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, x]) => [k, norm(x)]),
+    );
   return v;
 }
 
@@ -61,7 +73,8 @@ export function pruneEmptyTables<T>(doc: T): T {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(o)) {
       const w = walk(v);
-      if (w && typeof w === "object" && !Array.isArray(w) && !(w instanceof Date) && Object.keys(w).length === 0) continue;
+      if (w && typeof w === "object" && !Array.isArray(w) && !(w instanceof Date) && Object.keys(w).length === 0)
+        continue;
       out[k] = w;
     }
     return out;
@@ -93,12 +106,23 @@ export function verifyTomlEdit(before: string, after: string, file: string, muta
     got = parseToml(after) as Record<string, any>;
   } catch (e) {
     const err = e as Error & { line?: number };
-    throw new EngineConfigError(`editing ${file} would produce invalid TOML (${err.message.split("\n")[0]}); nothing was written`, { file, line: err.line }, "please report this with the file attached; edit the file by hand meanwhile", null, "edit-check");
+    throw new EngineConfigError(
+      `editing ${file} would produce invalid TOML (${err.message.split("\n")[0]}); nothing was written`,
+      { file, line: err.line },
+      "please report this with the file attached; edit the file by hand meanwhile",
+      null,
+      "edit-check",
+    );
   }
   // Removing the last [a.b.c] also removes the implicit [a] and [a.b]: empty tables count as absent.
   const diff = firstDifference(pruneEmptyTables(expected), pruneEmptyTables(got));
   if (diff) {
-    throw new EngineConfigError(`editing ${file} would change ${showPath(diff) || "the document"} unexpectedly; nothing was written`, { file }, "please report this with the file attached; edit the file by hand meanwhile", null, "edit-check");
+    throw new EngineConfigError(
+      `editing ${file} would change ${showPath(diff) || "the document"} unexpectedly; nothing was written`,
+      { file },
+      "please report this with the file attached; edit the file by hand meanwhile",
+      null,
+      "edit-check",
+    );
   }
 }
-

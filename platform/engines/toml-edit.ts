@@ -36,7 +36,8 @@ export interface TomlKeyValue {
 const BARE = /^[A-Za-z0-9_-]+$/;
 
 export const samePath = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
-export const startsWith = (a: string[], prefix: string[]) => prefix.length <= a.length && prefix.every((x, i) => x === a[i]);
+export const startsWith = (a: string[], prefix: string[]) =>
+  prefix.length <= a.length && prefix.every((x, i) => x === a[i]);
 export const showPath = (p: string[]) => p.map((s) => (BARE.test(s) ? s : JSON.stringify(s))).join(".");
 
 class Scanner {
@@ -188,7 +189,14 @@ export class TomlDoc {
   kvs: TomlKeyValue[] = [];
   private lineStarts: number[] = [];
 
-  constructor(text: string, readonly style: { quote: '"' | "'"; step: number; blankBetweenTables: boolean } = { quote: '"', step: 2, blankBetweenTables: true }) {
+  constructor(
+    text: string,
+    readonly style: { quote: '"' | "'"; step: number; blankBetweenTables: boolean } = {
+      quote: '"',
+      step: 2,
+      blankBetweenTables: true,
+    },
+  ) {
     this.text = text;
     this.scan();
     const detected = this.detectStyle();
@@ -241,7 +249,19 @@ export class TomlDoc {
         sc.ws();
         if (sc.ch() === "#") sc.toEol();
         sc.toEol();
-        this.kvs.push({ table, inArray, key, line: this.lineOf(start), lastLine: this.lineOf(sc.i), start, valueStart, valueEnd, end: sc.i, indent, valueKind });
+        this.kvs.push({
+          table,
+          inArray,
+          key,
+          line: this.lineOf(start),
+          lastLine: this.lineOf(sc.i),
+          start,
+          valueStart,
+          valueEnd,
+          end: sc.i,
+          indent,
+          valueKind,
+        });
       }
       const nl = s.indexOf("\n", sc.i);
       sc.i = nl < 0 ? s.length : nl + 1;
@@ -261,7 +281,8 @@ export class TomlDoc {
         break;
       }
     }
-    if (this.tables.length > 1) out.blankBetweenTables = this.tables.slice(1).some((t) => this.lineText(t.line - 2).trim() === "");
+    if (this.tables.length > 1)
+      out.blankBetweenTables = this.tables.slice(1).some((t) => this.lineText(t.line - 2).trim() === "");
     return out;
   }
 
@@ -308,13 +329,23 @@ export class TomlDoc {
       const full = [...k.table, ...k.key];
       if (k.inArray) continue;
       if (full.length <= path.length && startsWith(path, full)) {
-        out.push({ line: k.line, message: `\`${showPath(k.key)} = …\` in [${showPath(k.table)}] defines ${showPath(full)} as ${k.valueKind === "inline-table" ? "an inline table" : "a value"}, so [${showPath(path)}] cannot be added as a table` });
+        out.push({
+          line: k.line,
+          message: `\`${showPath(k.key)} = …\` in [${showPath(k.table)}] defines ${showPath(full)} as ${k.valueKind === "inline-table" ? "an inline table" : "a value"}, so [${showPath(path)}] cannot be added as a table`,
+        });
       } else if (startsWith(full, path) && k.table.length < path.length) {
-        out.push({ line: k.line, message: `the dotted key \`${showPath(k.key)}\` in [${showPath(k.table)}] defines part of ${showPath(path)}` });
+        out.push({
+          line: k.line,
+          message: `the dotted key \`${showPath(k.key)}\` in [${showPath(k.table)}] defines part of ${showPath(path)}`,
+        });
       }
     }
     for (const t of this.tables) {
-      if (t.array && (startsWith(path, t.path) || startsWith(t.path, path))) out.push({ line: t.line, message: `[[${showPath(t.path)}]] is an array of tables on the path to ${showPath(path)}` });
+      if (t.array && (startsWith(path, t.path) || startsWith(t.path, path)))
+        out.push({
+          line: t.line,
+          message: `[[${showPath(t.path)}]] is an array of tables on the path to ${showPath(path)}`,
+        });
     }
     return out;
   }
@@ -366,7 +397,8 @@ export class TomlDoc {
       return;
     }
     // The removed block ends the file without a newline: drop the break before it instead.
-    const prevEnd = first > 1 ? this.lineStarts[first - 1] - (this.text[this.lineStarts[first - 1] - 2] === "\r" ? 2 : 1) : 0;
+    const prevEnd =
+      first > 1 ? this.lineStarts[first - 1] - (this.text[this.lineStarts[first - 1] - 2] === "\r" ? 2 : 1) : 0;
     this.splice(prevEnd, this.text.length, "");
   }
 
@@ -380,7 +412,11 @@ export class TomlDoc {
     }
     const own = this.entries(path);
     const t = this.table(path);
-    const indent = own.length ? own[own.length - 1].indent : path.length === 0 ? "" : (t?.indent ?? "") + " ".repeat(this.style.step);
+    const indent = own.length
+      ? own[own.length - 1].indent
+      : path.length === 0
+        ? ""
+        : (t?.indent ?? "") + " ".repeat(this.style.step);
     const line = `${indent}${this.renderKey(key)} = ${rendered}`;
     if (own.length) return this.insertLines(own[own.length - 1].lastLine, [line]);
     if (t) return this.insertLines(t.line, [line]);
@@ -405,7 +441,9 @@ export class TomlDoc {
 
   /** Last line of a table's own statements (header or last key/value before the next header). */
   private lastLineOf(t: TomlTable): number {
-    const own = this.kvs.filter((k) => k.start > t.start && (this.tables.find((x) => x.start > t.start)?.start ?? Infinity) > k.start);
+    const own = this.kvs.filter(
+      (k) => k.start > t.start && (this.tables.find((x) => x.start > t.start)?.start ?? Infinity) > k.start,
+    );
     return own.length ? own[own.length - 1].lastLine : t.line;
   }
 
@@ -443,7 +481,9 @@ export class TomlDoc {
       headerIndent = analog.indent;
       keyIndent = this.entries(like!)[0]?.indent ?? headerIndent + " ".repeat(this.style.step);
     } else {
-      const ancestor = this.tables.filter((t) => !t.array && startsWith(path, t.path) && t.path.length < path.length).sort((a, b) => b.path.length - a.path.length)[0];
+      const ancestor = this.tables
+        .filter((t) => !t.array && startsWith(path, t.path) && t.path.length < path.length)
+        .sort((a, b) => b.path.length - a.path.length)[0];
       if (ancestor) {
         const ak = this.entries(ancestor.path)[0];
         headerIndent = ak ? ak.indent : ancestor.indent + " ".repeat(this.style.step);
@@ -451,7 +491,10 @@ export class TomlDoc {
       keyIndent = headerIndent + " ".repeat(this.style.step);
     }
     const header = `${headerIndent}[${path.map((s) => this.renderKey(s)).join(".")}]`;
-    const body = [...(comment ? [`${keyIndent}# ${comment}`] : []), ...entries.map(([k, v]) => `${keyIndent}${this.renderKey(k)} = ${this.renderValue(v)}`)];
+    const body = [
+      ...(comment ? [`${keyIndent}# ${comment}`] : []),
+      ...entries.map(([k, v]) => `${keyIndent}${this.renderKey(k)} = ${this.renderValue(v)}`),
+    ];
     // A table whose sub-tables exist already goes right before the first of them (and its comments).
     const child = this.tables.find((t) => startsWith(t.path, path) && t.path.length > path.length);
     if (child) {
@@ -465,7 +508,8 @@ export class TomlDoc {
       // After `best` and the tables right after it that stay inside the shared subtree.
       const idx = this.tables.indexOf(best);
       let last = best;
-      for (let k = idx + 1; k < this.tables.length && startsWith(this.tables[k].path, best.path.slice(0, bestLen)); k++) last = this.tables[k];
+      for (let k = idx + 1; k < this.tables.length && startsWith(this.tables[k].path, best.path.slice(0, bestLen)); k++)
+        last = this.tables[k];
       after = this.lastLineOf(last);
     } else {
       const lastStmt = Math.max(0, ...this.kvs.map((k) => k.lastLine), ...this.tables.map((t) => this.lastLineOf(t)));
@@ -487,7 +531,10 @@ export class TomlDoc {
   private removeOne(t: TomlTable): void {
     const last = this.lastLineOf(t);
     let first = t.line;
-    const afterIsSeparator = last >= this.lineStarts.length || this.lineText(last).trim() === "" || this.tables.some((x) => x.line === last + 1);
+    const afterIsSeparator =
+      last >= this.lineStarts.length ||
+      this.lineText(last).trim() === "" ||
+      this.tables.some((x) => x.line === last + 1);
     if (first > 1 && this.lineText(first - 2).trim() === "" && afterIsSeparator) first--;
     this.removeLines(first, last);
   }

@@ -38,13 +38,20 @@ const read = (p: string) => {
 const members = (dir: string) => read(join(dir, "cgroup.procs")).split("\n").filter(Boolean).map(Number);
 
 /** Make `name` with the limits, or null when this host cannot (v2, controller missing, read-only). */
-export function createLimitGroup(name: string, limits: { pids: number; memoryBytes: number | null }, root = "/sys/fs/cgroup", self = read("/proc/self/cgroup")): LimitGroup | null {
+export function createLimitGroup(
+  name: string,
+  limits: { pids: number; memoryBytes: number | null },
+  root = "/sys/fs/cgroup",
+  self = read("/proc/self/cgroup"),
+): LimitGroup | null {
   if (existsSync(join(root, "cgroup.controllers"))) return null; // v2 at the root
   const mine = parseSelfCgroups(self);
   const want: [string, Record<string, string>][] = [["pids", { "pids.max": String(limits.pids) }]];
   if (limits.memoryBytes) {
     // memsw (memory+swap) exists only with swap accounting; set after the plain limit.
-    const memsw: Record<string, string> = existsSync(join(root, "memory", "memory.memsw.limit_in_bytes")) ? { "memory.memsw.limit_in_bytes": String(limits.memoryBytes) } : {};
+    const memsw: Record<string, string> = existsSync(join(root, "memory", "memory.memsw.limit_in_bytes"))
+      ? { "memory.memsw.limit_in_bytes": String(limits.memoryBytes) }
+      : {};
     want.push(["memory", { "memory.limit_in_bytes": String(limits.memoryBytes), ...memsw }]);
   }
   const dirs: string[] = [];

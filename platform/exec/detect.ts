@@ -26,7 +26,8 @@ export interface SandboxView {
 }
 
 /** A tool on PATH, else in the system directories (sudo and cron trim PATH). */
-export const findTool = (name: string, env: NodeJS.ProcessEnv = process.env) => which(name, env.PATH ?? "") ?? which(name, SYSTEM_BIN_DIRS.join(":"));
+export const findTool = (name: string, env: NodeJS.ProcessEnv = process.env) =>
+  which(name, env.PATH ?? "") ?? which(name, SYSTEM_BIN_DIRS.join(":"));
 
 export function baseView(env: NodeJS.ProcessEnv = process.env): SandboxView {
   return { root: process.getuid?.() === 0, container: detectContainer(env) };
@@ -37,7 +38,12 @@ export function baseView(env: NodeJS.ProcessEnv = process.env): SandboxView {
  * `thorough` runs every runsc's --version (for reports); otherwise the first runsc
  * found is trusted, and a broken one surfaces as its own start error.
  */
-export async function extendView(view: SandboxView, methods: Method[], env: NodeJS.ProcessEnv, thorough = false): Promise<SandboxView> {
+export async function extendView(
+  view: SandboxView,
+  methods: Method[],
+  env: NodeJS.ProcessEnv,
+  thorough = false,
+): Promise<SandboxView> {
   const needRunsc = !view.runsc && methods.some((m) => m === "runsc" || m === "podman");
   const needDocker = !view.docker && methods.includes("docker");
   const [runsc, docker] = await Promise.all([
@@ -59,11 +65,18 @@ async function gatherRunsc(env: NodeJS.ProcessEnv, thorough: boolean): Promise<R
 }
 
 const NOT_CHECKED = "not checked";
-const notChecked = (method: Method): MethodStatus => ({ method, available: false, sandboxed: method !== "none", reason: NOT_CHECKED, detail: {} });
+const notChecked = (method: Method): MethodStatus => ({
+  method,
+  available: false,
+  sandboxed: method !== "none",
+  reason: NOT_CHECKED,
+  detail: {},
+});
 
 function usableRunsc(v: SandboxView): { bin: RunscSeen } | { why: string } {
   const bin = v.runsc?.[0];
-  if (!bin) return { why: "no runsc binary on PATH or in /usr/local/bin, /usr/bin (install: sudo gvisor-doctor install)" };
+  if (!bin)
+    return { why: "no runsc binary on PATH or in /usr/local/bin, /usr/bin (install: sudo gvisor-doctor install)" };
   if (bin.versionOk === false) return { why: `${bin.path} does not run: ${bin.versionText}` };
   return { bin };
 }
@@ -74,9 +87,22 @@ export function runscStatus(v: SandboxView): MethodStatus {
   if (!v.runsc) return notChecked("runsc");
   const r = usableRunsc(v);
   if ("why" in r) return { method: "runsc", available: false, sandboxed: true, reason: r.why, detail: {} };
-  if (!v.root) return { method: "runsc", available: false, sandboxed: true, reason: `running ${r.bin.path} directly needs root (like \`runsc do\`); run as root, or register runsc with Docker`, detail: { runsc: r.bin.path } };
+  if (!v.root)
+    return {
+      method: "runsc",
+      available: false,
+      sandboxed: true,
+      reason: `running ${r.bin.path} directly needs root (like \`runsc do\`); run as root, or register runsc with Docker`,
+      detail: { runsc: r.bin.path },
+    };
   const where = v.container.inside ? ` inside a container (${v.container.tells.join(", ")})` : "";
-  return { method: "runsc", available: true, sandboxed: true, reason: `${describeRunsc(r.bin)} as root${where}`, detail: { runsc: r.bin.path } };
+  return {
+    method: "runsc",
+    available: true,
+    sandboxed: true,
+    reason: `${describeRunsc(r.bin)} as root${where}`,
+    detail: { runsc: r.bin.path },
+  };
 }
 
 /** The docker runtime that is runsc: the one named "runsc", else any whose path is a runsc binary. */
@@ -88,36 +114,78 @@ export function runscRuntime(runtimes: Record<string, { path: string; runtimeArg
 export function dockerStatus(v: SandboxView): MethodStatus {
   const d = v.docker;
   if (!d) return notChecked("docker");
-  const no = (reason: string): MethodStatus => ({ method: "docker", available: false, sandboxed: true, reason, detail: {} });
+  const no = (reason: string): MethodStatus => ({
+    method: "docker",
+    available: false,
+    sandboxed: true,
+    reason,
+    detail: {},
+  });
   if (!d.cli) return no("the docker CLI is not installed");
   if (!d.info) return no(`cannot reach dockerd at ${d.host}: ${d.infoError}`);
   const name = runscRuntime(d.info.runtimes);
-  if (!name) return no(`dockerd at ${d.host} has no runsc runtime (it has: ${Object.keys(d.info.runtimes).join(", ")}); fix: sudo gvisor-doctor configure docker`);
+  if (!name)
+    return no(
+      `dockerd at ${d.host} has no runsc runtime (it has: ${Object.keys(d.info.runtimes).join(", ")}); fix: sudo gvisor-doctor configure docker`,
+    );
   const rt = d.info.runtimes[name];
   const args = rt.runtimeArgs?.length ? ` ${rt.runtimeArgs.join(" ")}` : "";
-  return { method: "docker", available: true, sandboxed: true, reason: `dockerd ${d.info.serverVersion} at ${d.host}, runtime ${name} → ${rt.path}${args}`, detail: { cli: d.cli, runtime: name, runtimeArgs: (rt.runtimeArgs ?? []).join(" ") } };
+  return {
+    method: "docker",
+    available: true,
+    sandboxed: true,
+    reason: `dockerd ${d.info.serverVersion} at ${d.host}, runtime ${name} → ${rt.path}${args}`,
+    detail: { cli: d.cli, runtime: name, runtimeArgs: (rt.runtimeArgs ?? []).join(" ") },
+  };
 }
 
 export function podmanStatus(v: SandboxView): MethodStatus {
   if (v.podman === undefined || !v.runsc) return notChecked("podman");
-  const no = (reason: string): MethodStatus => ({ method: "podman", available: false, sandboxed: true, reason, detail: {} });
+  const no = (reason: string): MethodStatus => ({
+    method: "podman",
+    available: false,
+    sandboxed: true,
+    reason,
+    detail: {},
+  });
   if (!v.podman) return no("podman is not installed");
   const r = usableRunsc(v);
   if ("why" in r) return no(`podman runs runsc by path, and ${r.why}`);
   // Rootless Podman needs --ignore-cgroups for runsc, which would silently drop the pids and memory limits.
-  if (!v.root) return no("rootless Podman cannot enforce the pids and memory limits under runsc (it needs --ignore-cgroups); run as root");
-  return { method: "podman", available: true, sandboxed: true, reason: `${v.podman} --runtime ${describeRunsc(r.bin)}`, detail: { cli: v.podman, runsc: r.bin.path } };
+  if (!v.root)
+    return no(
+      "rootless Podman cannot enforce the pids and memory limits under runsc (it needs --ignore-cgroups); run as root",
+    );
+  return {
+    method: "podman",
+    available: true,
+    sandboxed: true,
+    reason: `${v.podman} --runtime ${describeRunsc(r.bin)}`,
+    detail: { cli: v.podman, runsc: r.bin.path },
+  };
 }
 
-const NONE: MethodStatus = { method: "none", available: true, sandboxed: false, reason: "a plain subprocess: no isolation", detail: {} };
-const STATUS: Record<Method, (v: SandboxView) => MethodStatus> = { runsc: runscStatus, docker: dockerStatus, podman: podmanStatus, none: () => NONE };
+const NONE: MethodStatus = {
+  method: "none",
+  available: true,
+  sandboxed: false,
+  reason: "a plain subprocess: no isolation",
+  detail: {},
+};
+const STATUS: Record<Method, (v: SandboxView) => MethodStatus> = {
+  runsc: runscStatus,
+  docker: dockerStatus,
+  podman: podmanStatus,
+  none: () => NONE,
+};
 
 /**
  * Auto's order for this host: inside a container (or pod) runsc directly comes
  * first (an engine socket there usually belongs to the outer host); elsewhere the
  * engines come first (their runtime is what the admin configured), then runsc as root.
  */
-export const preferenceOrder = (inContainer: boolean): Method[] => (inContainer ? ["runsc", "docker", "podman", "none"] : ["docker", "podman", "runsc", "none"]);
+export const preferenceOrder = (inContainer: boolean): Method[] =>
+  inContainer ? ["runsc", "docker", "podman", "none"] : ["docker", "podman", "runsc", "none"];
 
 export function detectFromView(v: SandboxView): SandboxDetection {
   const methods = preferenceOrder(v.container.inside).map((m) => STATUS[m](v));
@@ -130,14 +198,21 @@ export async function detectAll(env: NodeJS.ProcessEnv = process.env): Promise<S
   return detectFromView(await extendView(baseView(env), ["runsc", "docker", "podman"], env, true));
 }
 
-export type Choice = { ok: true; status: MethodStatus; view: SandboxView } | { ok: false; message: string; detection: SandboxDetection };
+export type Choice =
+  | { ok: true; status: MethodStatus; view: SandboxView }
+  | { ok: false; message: string; detection: SandboxDetection };
 
 /**
  * The method to run with, probing no more than needed: an explicit `via` is checked
  * alone and never falls back; auto tries the methods in order and stops at the first
  * that works, else falls back to none — unless a sandbox is required.
  */
-export async function chooseMethod(via: Via, requireSandbox: boolean, env: NodeJS.ProcessEnv, view: SandboxView = baseView(env)): Promise<Choice> {
+export async function chooseMethod(
+  via: Via,
+  requireSandbox: boolean,
+  env: NodeJS.ProcessEnv,
+  view: SandboxView = baseView(env),
+): Promise<Choice> {
   if (via !== "auto") {
     view = await extendView(view, [via], env);
     const s = STATUS[via](view);
@@ -152,10 +227,17 @@ export async function chooseMethod(via: Via, requireSandbox: boolean, env: NodeJ
   }
   if (!requireSandbox) return { ok: true, status: NONE, view };
   const d = detectFromView(view);
-  return { ok: false, message: `no gVisor sandbox is available (${whyNot(d)}); --require-sandbox refuses to run without one`, detection: d };
+  return {
+    ok: false,
+    message: `no gVisor sandbox is available (${whyNot(d)}); --require-sandbox refuses to run without one`,
+    detection: d,
+  };
 }
 
 /** "docker: …; podman: …; runsc: …" for messages. */
 export function whyNot(d: SandboxDetection): string {
-  return d.methods.filter((m) => m.sandboxed && m.reason !== NOT_CHECKED).map((m) => `${m.method}: ${m.reason}`).join("; ");
+  return d.methods
+    .filter((m) => m.sandboxed && m.reason !== NOT_CHECKED)
+    .map((m) => `${m.method}: ${m.reason}`)
+    .join("; ");
 }

@@ -14,8 +14,15 @@ import { cgroupsWritable, launchRunsc, missingCgroupControllers, runscStartFailu
 
 /** No gVisor method is available and the caller required one (or asked for one that is not). Nothing ran. */
 export class SandboxUnavailableError extends ActionError {
-  constructor(message: string, readonly detection: SandboxDetection) {
-    super(message, "see which methods work and why: gvisor-doctor check (docs/exec.md, \"Method selection\")", EXIT.FAILED);
+  constructor(
+    message: string,
+    readonly detection: SandboxDetection,
+  ) {
+    super(
+      message,
+      'see which methods work and why: gvisor-doctor check (docs/exec.md, "Method selection")',
+      EXIT.FAILED,
+    );
     this.name = "SandboxUnavailableError";
   }
 }
@@ -67,9 +74,15 @@ export async function runIsolated(options: RunIsolatedOptions): Promise<ExecResu
     let image = req.image;
     if (!image) {
       try {
-        image = (await (earlyImage && engineCli === s.detail.cli ? earlyImage : ensureProbeImage(s.detail.cli, hostEnv))).tag;
+        image = (
+          await (earlyImage && engineCli === s.detail.cli ? earlyImage : ensureProbeImage(s.detail.cli, hostEnv))
+        ).tag;
       } catch (e) {
-        throw new ActionError(`cannot prepare the sandbox image: ${(e as Error).message}`, "pass --image with a local image, or see: gvisor-doctor check --only docker", EXIT_CANNOT_START);
+        throw new ActionError(
+          `cannot prepare the sandbox image: ${(e as Error).message}`,
+          "pass --image with a local image, or see: gvisor-doctor check --only docker",
+          EXIT_CANNOT_START,
+        );
       }
     }
     for (const w of engineWarnings(req, s)) warn(w);

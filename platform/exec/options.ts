@@ -17,21 +17,32 @@ export function parseMount(spec: string, cwd: string = process.cwd()): Mount {
   let writable = false;
   if (parts.length === 3 && (parts[2] === "ro" || parts[2] === "rw")) writable = parts.pop() === "rw";
   if (parts.length !== 2 || !parts[0] || !parts[1]) {
-    throw new UsageError(`--mount '${echoInput(spec)}': expected SRC:DST, SRC:DST:ro or SRC:DST:rw (paths cannot contain ':')`, HINT);
+    throw new UsageError(
+      `--mount '${echoInput(spec)}': expected SRC:DST, SRC:DST:ro or SRC:DST:rw (paths cannot contain ':')`,
+      HINT,
+    );
   }
   return checkMount({ source: resolve(cwd, parts[0]), target: parts[1], writable }, echoInput(spec));
 }
 
 function checkMount(m: Mount, spec: string): Mount {
-  if (m.source.includes(":") || m.target.includes(":")) throw new UsageError(`mount '${spec}': paths cannot contain ':'`, HINT);
-  if (!isAbsolute(m.target)) throw new UsageError(`mount '${spec}': the target '${echoInput(m.target)}' must be an absolute path inside the sandbox`, HINT);
+  if (m.source.includes(":") || m.target.includes(":"))
+    throw new UsageError(`mount '${spec}': paths cannot contain ':'`, HINT);
+  if (!isAbsolute(m.target))
+    throw new UsageError(
+      `mount '${spec}': the target '${echoInput(m.target)}' must be an absolute path inside the sandbox`,
+      HINT,
+    );
   const target = posix.normalize(m.target).replace(/(.)\/+$/, "$1");
   if (target === "/") throw new UsageError(`mount '${spec}': cannot mount over the sandbox's root`, HINT);
   try {
     statSync(m.source);
   } catch {
     const src = echoInput(m.source);
-    throw new UsageError(`mount '${spec}': the source ${src} does not exist`, `create it first (mkdir -p ${src}), or fix the path`);
+    throw new UsageError(
+      `mount '${spec}': the source ${src} does not exist`,
+      `create it first (mkdir -p ${src}), or fix the path`,
+    );
   }
   return { source: normalize(m.source), target, writable: m.writable };
 }
@@ -42,7 +53,11 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export function parseEnv(spec: string, hostEnv: NodeJS.ProcessEnv = process.env): [string, string] | null {
   const eq = spec.indexOf("=");
   const name = eq >= 0 ? spec.slice(0, eq) : spec;
-  if (!ENV_NAME.test(name)) throw new UsageError(`--env '${echoInput(spec)}': '${echoInput(name)}' is not a variable name (letters, digits, _; not starting with a digit)`, HINT);
+  if (!ENV_NAME.test(name))
+    throw new UsageError(
+      `--env '${echoInput(spec)}': '${echoInput(name)}' is not a variable name (letters, digits, _; not starting with a digit)`,
+      HINT,
+    );
   if (eq >= 0) return [name, spec.slice(eq + 1)];
   const v = hostEnv[name];
   return v === undefined ? null : [name, v];
@@ -89,9 +104,11 @@ export function normalizeRequest(o: RunIsolatedOptions, cwd: string = process.cw
   if (!Array.isArray(o.command) || o.command.length === 0 || typeof o.command[0] !== "string" || o.command[0] === "") {
     throw new UsageError("nothing to run: give the command after --, e.g. gvisor-doctor exec -- echo hi", HINT);
   }
-  if (o.command.some((a) => typeof a !== "string" || a.includes("\0"))) throw new UsageError("the command's arguments must be strings without NUL bytes", HINT);
+  if (o.command.some((a) => typeof a !== "string" || a.includes("\0")))
+    throw new UsageError("the command's arguments must be strings without NUL bytes", HINT);
   const via = parseVia(o.via ?? "auto");
-  if (via === "none" && o.requireSandbox) throw new UsageError("--via none contradicts --require-sandbox: a plain subprocess is not sandboxed", HINT);
+  if (via === "none" && o.requireSandbox)
+    throw new UsageError("--via none contradicts --require-sandbox: a plain subprocess is not sandboxed", HINT);
   const mounts = (o.mounts ?? []).map((m) =>
     typeof m === "string"
       ? parseMount(m, cwd)
@@ -102,11 +119,13 @@ export function normalizeRequest(o: RunIsolatedOptions, cwd: string = process.cw
     if (targets.has(m.target)) throw new UsageError(`two mounts target ${echoInput(m.target)}`, HINT);
     targets.add(m.target);
   }
-  if (o.workdir !== undefined && !isAbsolute(o.workdir)) throw new UsageError(`--workdir '${echoInput(o.workdir)}': must be an absolute path inside the sandbox`, HINT);
+  if (o.workdir !== undefined && !isAbsolute(o.workdir))
+    throw new UsageError(`--workdir '${echoInput(o.workdir)}': must be an absolute path inside the sandbox`, HINT);
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(o.env ?? {})) {
     if (!ENV_NAME.test(k)) throw new UsageError(`env '${echoInput(k)}' is not a variable name`, HINT);
-    if (typeof v !== "string" || v.includes("\0")) throw new UsageError(`env ${echoInput(k)}: the value must be a string without NUL bytes`, HINT);
+    if (typeof v !== "string" || v.includes("\0"))
+      throw new UsageError(`env ${echoInput(k)}: the value must be a string without NUL bytes`, HINT);
     env[k] = v;
   }
   const inRange = (v: number | undefined, name: string, max: number) => {

@@ -15,7 +15,10 @@ export const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
 export const DEFAULT_KILL_GRACE_MS = 10_000;
 export const FORWARDED_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
-export type RunnerOptions = Pick<RunIsolatedOptions, "stdin" | "onStdout" | "onStderr" | "maxOutputBytes" | "signal" | "forwardSignals" | "killGraceMs"> & {
+export type RunnerOptions = Pick<
+  RunIsolatedOptions,
+  "stdin" | "onStdout" | "onStderr" | "maxOutputBytes" | "signal" | "forwardSignals" | "killGraceMs"
+> & {
   timeoutMs: number | null;
   /** A method's own start failure as 125/126/127, from its exit code and stderr (runsc). */
   startFailure?: (code: number | null, stderr: string) => number | null;
@@ -110,7 +113,8 @@ export async function runLaunch(l: Launch, o: RunnerOptions): Promise<ExecResult
     // gVisor's crash code (the Go runtime's): a silent 2 is never left to read as exec's usage error.
     if (l.sandboxed && exitCode === EXIT_SANDBOX_DIED && !verdict && !r.stderr.trim()) {
       verdict = {
-        message: "the sandbox ended with exit 2 and nothing on stderr: unless the command exited 2 itself, gVisor " +
+        message:
+          "the sandbox ended with exit 2 and nothing on stderr: unless the command exited 2 itself, gVisor " +
           "stopped (most often at the pids limit, which counts gVisor's own threads too: raise --pids; " +
           "`gvisor-doctor check` finds a runsc that crashes by itself)",
       };

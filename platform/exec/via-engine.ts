@@ -30,7 +30,11 @@ export interface EngineTarget {
 export const containerName = () => `gvd-exec-${process.pid}-${randomBytes(4).toString("hex")}`;
 
 /** The `<engine> run …` arguments: every security default, then the image and the command. */
-export function engineRunArgs(req: ExecRequest, t: EngineTarget & { name: string }, opts: { stdin: boolean; cidfile?: string | null }): string[] {
+export function engineRunArgs(
+  req: ExecRequest,
+  t: EngineTarget & { name: string },
+  opts: { stdin: boolean; cidfile?: string | null },
+): string[] {
   const a = ["run", "--rm", "--name", t.name, "--label", `${EXEC_LABEL}=1`];
   if (opts.cidfile) a.push("--cidfile", opts.cidfile);
   if (t.engine === "docker") a.push(`--runtime=${t.runtime}`, "--log-driver=none");
@@ -60,12 +64,19 @@ export function engineRunArgs(req: ExecRequest, t: EngineTarget & { name: string
 export function engineWarnings(req: ExecRequest, status: MethodStatus): string[] {
   const w: string[] = [];
   if (req.network === "host" && /--network=none\b/.test(status.detail.runtimeArgs ?? "")) {
-    w.push(`the ${status.detail.runtime} runtime is registered with --network=none, so the command has no network even with --network host`);
+    w.push(
+      `the ${status.detail.runtime} runtime is registered with --network=none, so the command has no network even with --network host`,
+    );
   }
   return w;
 }
 
-export function launchEngine(req: ExecRequest, target: EngineTarget, hostEnv: NodeJS.ProcessEnv, stdin: boolean): Launch {
+export function launchEngine(
+  req: ExecRequest,
+  target: EngineTarget,
+  hostEnv: NodeJS.ProcessEnv,
+  stdin: boolean,
+): Launch {
   const name = target.name ?? containerName();
   const cli = target.cli;
   // Docker writes the container's id here, so a stray shim can be found by it afterwards.
@@ -73,7 +84,10 @@ export function launchEngine(req: ExecRequest, target: EngineTarget, hostEnv: No
   let removed = false;
   const remove = async () => {
     // docker rm -f kills at once; podman stops with a 10 s grace unless told -t 0.
-    const r = await run(cli, target.engine === "podman" ? ["rm", "-f", "-t", "0", name] : ["rm", "-f", name], { timeoutMs: 60_000, env: hostEnv });
+    const r = await run(cli, target.engine === "podman" ? ["rm", "-f", "-t", "0", name] : ["rm", "-f", name], {
+      timeoutMs: 60_000,
+      env: hostEnv,
+    });
     removed = true;
     return r;
   };

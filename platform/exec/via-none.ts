@@ -12,13 +12,20 @@ import type { ExecRequest, Launch } from "./types.ts";
 /** The host directory for the sandbox path `workdir`: through the mount that holds it, else as given; none → `cwd`. */
 export function hostWorkdir(req: Pick<ExecRequest, "workdir" | "mounts">, cwd: string): string {
   if (!req.workdir) return cwd;
-  const m = [...req.mounts].sort((a, b) => b.target.length - a.target.length).find((m) => req.workdir === m.target || req.workdir!.startsWith(`${m.target}/`));
+  const m = [...req.mounts]
+    .sort((a, b) => b.target.length - a.target.length)
+    .find((m) => req.workdir === m.target || req.workdir!.startsWith(`${m.target}/`));
   return m ? join(m.source, relative(m.target, req.workdir)) : req.workdir;
 }
 
 /** What the plain subprocess did not apply, for the warning. */
 export function unenforced(req: ExecRequest): string[] {
-  const out = ["gVisor isolation", "the read-only root", "no-new-privileges and dropped capabilities", `the pids limit (${req.pids})`];
+  const out = [
+    "gVisor isolation",
+    "the read-only root",
+    "no-new-privileges and dropped capabilities",
+    `the pids limit (${req.pids})`,
+  ];
   if (req.network === "none") out.push("network none");
   if (req.memoryBytes) out.push("the memory limit");
   if (req.mounts.length) out.push("the mounts (the command sees the whole host file system)");
@@ -44,11 +51,17 @@ export function launchNone(req: ExecRequest, hostEnv: NodeJS.ProcessEnv, cwd: st
   } catch {}
   // spawn() would report a missing cwd as "command not found".
   const wd = echoInput(req.workdir ?? dir);
-  if (!isDir) throw new UsageError(`--workdir ${wd}: ${echoInput(dir)} is not a directory on this host (without a sandbox the command runs on the host)`, `mount a host directory there (--mount DIR:${wd}) or pick an existing directory`);
+  if (!isDir)
+    throw new UsageError(
+      `--workdir ${wd}: ${echoInput(dir)} is not a directory on this host (without a sandbox the command runs on the host)`,
+      `mount a host directory there (--mount DIR:${wd}) or pick an existing directory`,
+    );
   // The marker finds what the command leaves behind, wherever it moved to (escapees.ts).
   const id = newExecId();
   const env: NodeJS.ProcessEnv = {
-    PATH: hostEnv.PATH ?? "/usr/local/bin:/usr/bin:/bin", ...(hostEnv.HOME ? { HOME: hostEnv.HOME } : {}), ...req.env,
+    PATH: hostEnv.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+    ...(hostEnv.HOME ? { HOME: hostEnv.HOME } : {}),
+    ...req.env,
     [EXEC_ID_ENV]: id,
   };
   return {

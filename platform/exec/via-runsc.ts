@@ -3,7 +3,17 @@
 // only when the cached probe rootfs lacks a mount point) run by
 // `runsc --network=none run`, inside a cgroup with the limits (cgroup.ts) when the
 // host allows. Cleanup removes the temp dir and the cgroups.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { echoInput } from "../echo-input.ts";
@@ -23,7 +33,9 @@ const NO_CAPS = { bounding: [], effective: [], inheritable: [], permitted: [], a
 /** The OCI runtime spec for one run: read-only root, no capabilities, no new privileges, limits. */
 export function runscSpec(req: ExecRequest, rootfs: string): Record<string, unknown> {
   const env = { PATH: SANDBOX_PATH, HOME: "/root", ...req.env };
-  const namespaces = ["pid", "ipc", "uts", "mount", ...(req.network === "none" ? ["network"] : [])].map((type) => ({ type }));
+  const namespaces = ["pid", "ipc", "uts", "mount", ...(req.network === "none" ? ["network"] : [])].map((type) => ({
+    type,
+  }));
   return {
     ociVersion: "1.0.0",
     process: {
@@ -40,9 +52,19 @@ export function runscSpec(req: ExecRequest, rootfs: string): Record<string, unkn
     hostname: "sandbox",
     mounts: [
       { destination: "/proc", type: "proc", source: "proc" },
-      { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+      {
+        destination: "/dev",
+        type: "tmpfs",
+        source: "tmpfs",
+        options: ["nosuid", "strictatime", "mode=755", "size=65536k"],
+      },
       { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
-      ...req.mounts.map((m) => ({ destination: m.target, type: "bind", source: m.source, options: ["rbind", m.writable ? "rw" : "ro"] })),
+      ...req.mounts.map((m) => ({
+        destination: m.target,
+        type: "bind",
+        source: m.source,
+        options: ["rbind", m.writable ? "rw" : "ro"],
+      })),
     ],
     linux: {
       namespaces,
@@ -104,7 +126,10 @@ function readText(p: string): string {
 /** runsc's own failures exit 128 with "running container: …"; map them like Docker does (125/126/127). */
 export function runscStartFailure(code: number | null, stderr: string): number | null {
   if (code !== 128) return null;
-  const line = stderr.split("\n").reverse().find((l) => /^running container: /.test(l));
+  const line = stderr
+    .split("\n")
+    .reverse()
+    .find((l) => /^running container: /.test(l));
   if (!line) return null;
   if (/no such file or directory|executable file not found/.test(line)) return 127;
   if (/permission denied/.test(line)) return 126;
@@ -140,7 +165,10 @@ export function mountPoints(req: ExecRequest): { path: string; dir: boolean }[] 
       return true;
     }
   };
-  return [...req.mounts.map((m) => ({ path: m.target, dir: isDir(m.source) })), ...(req.workdir ? [{ path: req.workdir, dir: true }] : [])];
+  return [
+    ...req.mounts.map((m) => ({ path: m.target, dir: isDir(m.source) })),
+    ...(req.workdir ? [{ path: req.workdir, dir: true }] : []),
+  ];
 }
 
 function hasPoint(root: string, p: { path: string; dir: boolean }): boolean {
@@ -161,9 +189,17 @@ function hasPoint(root: string, p: { path: string; dir: boolean }): boolean {
 async function sandboxRoot(req: ExecRequest, dir: string): Promise<string> {
   const points = mountPoints(req);
   if (req.image) {
-    if (!hasPoint(req.image, { path: "/", dir: true })) throw new UsageError(`--image ${echoInput(req.image)}: with --via runsc the image is a root file system directory`, "give a directory holding the sandbox's /, or leave --image out for the built-in one");
+    if (!hasPoint(req.image, { path: "/", dir: true }))
+      throw new UsageError(
+        `--image ${echoInput(req.image)}: with --via runsc the image is a root file system directory`,
+        "give a directory holding the sandbox's /, or leave --image out for the built-in one",
+      );
     for (const p of [...["/proc", "/dev", "/sys"].map((path) => ({ path, dir: true })), ...points]) {
-      if (!hasPoint(req.image, p)) throw new UsageError(`${echoInput(p.path)} does not exist in ${echoInput(req.image)}${p.dir ? "" : " (as a file)"}`, `create it: ${p.dir ? "mkdir -p" : "touch"} ${echoInput(join(req.image, p.path))}`);
+      if (!hasPoint(req.image, p))
+        throw new UsageError(
+          `${echoInput(p.path)} does not exist in ${echoInput(req.image)}${p.dir ? "" : " (as a file)"}`,
+          `create it: ${p.dir ? "mkdir -p" : "touch"} ${echoInput(join(req.image, p.path))}`,
+        );
     }
     return req.image;
   }
@@ -228,7 +264,8 @@ export async function launchRunsc(req: ExecRequest, t: RunscTarget): Promise<Lau
       // Past the limit gVisor cannot start a host thread and the whole sandbox dies (exit 2, silently).
       return {
         exitCode: code === 2 ? 137 : undefined,
-        message: `the sandbox reached its pids limit (--pids ${req.pids}, which counts gVisor's own host ` +
+        message:
+          `the sandbox reached its pids limit (--pids ${req.pids}, which counts gVisor's own host ` +
           `threads too) and gVisor stopped it${code === 2 ? " (exit 137)" : ""}; raise --pids if the command ` +
           "needs more processes",
       };

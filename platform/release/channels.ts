@@ -42,23 +42,37 @@ export function parseVersionSpec(input: string | undefined): VersionSpec {
   if (v === "nightly" || v === "nightly/latest") return { requested: "nightly", dir: "nightly/latest", moving: true };
   const n = v.match(/^nightly\/(\d{4})-(\d{2})-(\d{2})$/);
   if (n) {
-    if (!validDate(n[1], n[2], n[3])) throw new UsageError(`--version ${echoInput(v)}: ${n[1]}-${n[2]}-${n[3]} is not a calendar date`, `accepted: ${VERSION_FORMS}`);
+    if (!validDate(n[1], n[2], n[3]))
+      throw new UsageError(
+        `--version ${echoInput(v)}: ${n[1]}-${n[2]}-${n[3]} is not a calendar date`,
+        `accepted: ${VERSION_FORMS}`,
+      );
     return { requested: v, dir: v, moving: false };
   }
   const r = v.match(/^(?:release-)?(\d{4})(\d{2})(\d{2})(\.\d+)?$/);
   if (r) {
-    if (!validDate(r[1], r[2], r[3])) throw new UsageError(`--version ${echoInput(v)}: ${r[1]}${r[2]}${r[3]} is not a calendar date`, `accepted: ${VERSION_FORMS}`);
+    if (!validDate(r[1], r[2], r[3]))
+      throw new UsageError(
+        `--version ${echoInput(v)}: ${r[1]}${r[2]}${r[3]} is not a calendar date`,
+        `accepted: ${VERSION_FORMS}`,
+      );
     const name = `${r[1]}${r[2]}${r[3]}${r[4] ?? ""}`;
     return { requested: name, dir: `release/${name}`, moving: false };
   }
-  throw new UsageError(`--version ${echoInput(v)} is not a gVisor release`, `accepted: ${VERSION_FORMS} (e.g. --version 20260817.0)`);
+  throw new UsageError(
+    `--version ${echoInput(v)} is not a gVisor release`,
+    `accepted: ${VERSION_FORMS} (e.g. --version 20260817.0)`,
+  );
 }
 
 export function parseFormat(input: string | undefined): ReleaseFormat | null {
   if (input === undefined) return null;
   const f = input === "zst" ? "zstd" : input === "bzip2" ? "bz2" : input;
   if (f === "zstd" || f === "bz2" || f === "loose") return f;
-  throw new UsageError(`--format ${echoInput(input)} is not one of zstd, bz2, loose`, "see: gvisor-doctor install --help");
+  throw new UsageError(
+    `--format ${echoInput(input)} is not one of zstd, bz2, loose`,
+    "see: gvisor-doctor install --help",
+  );
 }
 
 export interface Artifact {
@@ -73,12 +87,15 @@ export interface Artifact {
 /** Files to download for a layout. Tarballs carry runsc, the shim and gvisor-bin/ inside. */
 export function artifactsFor(format: ReleaseFormat): Artifact[] {
   switch (format) {
-    case "zstd": return [{ name: "gvisor.tar.zstd" }];
-    case "bz2": return [{ name: "gvisor.tar.bz2" }];
-    case "loose": return [
-      { name: "runsc", installAs: "runsc" },
-      { name: "containerd-shim-runsc-v1", installAs: "containerd-shim-runsc-v1", optional: true },
-    ];
+    case "zstd":
+      return [{ name: "gvisor.tar.zstd" }];
+    case "bz2":
+      return [{ name: "gvisor.tar.bz2" }];
+    case "loose":
+      return [
+        { name: "runsc", installAs: "runsc" },
+        { name: "containerd-shim-runsc-v1", installAs: "containerd-shim-runsc-v1", optional: true },
+      ];
   }
 }
 

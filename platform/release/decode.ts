@@ -25,7 +25,9 @@ export type Out = (chunk: Buffer) => void;
 const BLOCK = 1 << 20;
 
 function zlibZstd(out: Out): Decoder {
-  const z = (zlib as unknown as { createZstdDecompress(o: object): NodeJS.ReadWriteStream & { destroy(): void } }).createZstdDecompress({ chunkSize: BLOCK });
+  const z = (
+    zlib as unknown as { createZstdDecompress(o: object): NodeJS.ReadWriteStream & { destroy(): void } }
+  ).createZstdDecompress({ chunkSize: BLOCK });
   let failed: Error | null = null;
   let outError: unknown = null;
   const ended = new Promise<void>((resolve, reject) => {
@@ -56,10 +58,18 @@ function zlibZstd(out: Out): Decoder {
     const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingLen);
     pending = [];
     pendingLen = 0;
-    if (!z.write(buf)) await new Promise<void>((r) => {
-      const done = () => { z.off("drain", done); z.off("error", done); z.off("close", done); r(); };
-      z.on("drain", done); z.on("error", done); z.on("close", done);
-    });
+    if (!z.write(buf))
+      await new Promise<void>((r) => {
+        const done = () => {
+          z.off("drain", done);
+          z.off("error", done);
+          z.off("close", done);
+          r();
+        };
+        z.on("drain", done);
+        z.on("error", done);
+        z.on("close", done);
+      });
     check();
   };
   return {
@@ -92,7 +102,9 @@ export function processDecoder(bin: string, args: string[], label: string, out: 
     maxBytes: 64 * 1024,
     onSpawn: (c) => {
       child = c;
-      c.stdin?.on("error", (e: Error) => { stdinError = e; });
+      c.stdin?.on("error", (e: Error) => {
+        stdinError = e;
+      });
     },
     onStdout: (c) => {
       if (outError) return;
@@ -106,7 +118,9 @@ export function processDecoder(bin: string, args: string[], label: string, out: 
   });
   const fail = (r: RunResult) => new DecodeError(`${label}: ${failureText(r)}`);
   let finished: RunResult | null = null;
-  result.then((r) => { finished = r; });
+  result.then((r) => {
+    finished = r;
+  });
   return {
     name: bin,
     async write(chunk) {
@@ -115,7 +129,11 @@ export function processDecoder(bin: string, args: string[], label: string, out: 
       if (!child?.stdin || stdinError) throw fail(await result);
       if (!child.stdin.write(chunk)) {
         await new Promise<void>((r) => {
-          const done = () => { child!.stdin!.off("drain", done); child!.stdin!.off("close", done); r(); };
+          const done = () => {
+            child!.stdin!.off("drain", done);
+            child!.stdin!.off("close", done);
+            r();
+          };
           child!.stdin!.on("drain", done);
           child!.stdin!.on("close", done);
         });
@@ -127,19 +145,31 @@ export function processDecoder(bin: string, args: string[], label: string, out: 
       if (outError) throw outError;
       if (r.code !== 0) throw fail(r);
     },
-    destroy: () => { child?.kill("SIGKILL"); },
+    destroy: () => {
+      child?.kill("SIGKILL");
+    },
   };
 }
 
 /** Pass-through for loose binaries. */
 export function identity(out: Out): Decoder {
-  return { name: "none", async write(c) { out(Buffer.from(c.buffer, c.byteOffset, c.byteLength)); }, async end() {}, destroy() {} };
+  return {
+    name: "none",
+    async write(c) {
+      out(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+    },
+    async end() {},
+    destroy() {},
+  };
 }
 
 export type DecoderChoice = "auto" | "builtin" | "system";
 
 /** The host's decompressor for a format, or null when none is installed. */
-export function systemDecoder(format: ReleaseFormat, pathEnv = process.env.PATH ?? ""): { bin: string; args: string[] } | null {
+export function systemDecoder(
+  format: ReleaseFormat,
+  pathEnv = process.env.PATH ?? "",
+): { bin: string; args: string[] } | null {
   const path = `${pathEnv}:/usr/local/bin:/usr/bin:/bin`;
   if (format === "zstd") {
     const z = which("zstd", path);
@@ -162,7 +192,12 @@ export function systemDecoder(format: ReleaseFormat, pathEnv = process.env.PATH 
  * its own process, beside hashing and writing; node:zlib's jobs run in lockstep with
  * the JS thread), node:zlib otherwise or with `builtin`. bz2 needs a host tool.
  */
-export function createDecoder(format: ReleaseFormat, out: Out, choice: DecoderChoice = "auto", pathEnv?: string): Decoder {
+export function createDecoder(
+  format: ReleaseFormat,
+  out: Out,
+  choice: DecoderChoice = "auto",
+  pathEnv?: string,
+): Decoder {
   if (format === "loose") return identity(out);
   const sys = choice === "builtin" ? null : systemDecoder(format, pathEnv);
   if (format === "zstd") {

@@ -32,12 +32,16 @@ export function writeFailure(err: unknown, dir: string, member: string): Error {
     );
   }
   if (code === "EMFILE" || code === "ENFILE") {
-    return new DiskError(`too many open files while unpacking ${member} (${code})`,
-      "raise the open-file limit (ulimit -n) and run the command again; nothing was installed");
+    return new DiskError(
+      `too many open files while unpacking ${member} (${code})`,
+      "raise the open-file limit (ulimit -n) and run the command again; nothing was installed",
+    );
   }
   if (code === "EROFS" || code === "EIO") {
-    return new DiskError(`cannot write ${member} in ${dir}: ${(err as Error).message}`,
-      "check the disk; nothing was installed");
+    return new DiskError(
+      `cannot write ${member} in ${dir}: ${(err as Error).message}`,
+      "check the disk; nothing was installed",
+    );
   }
   return new ArchiveError(`cannot unpack "${member}": ${(err as Error).message}`);
 }
@@ -48,7 +52,6 @@ export interface StagedMember {
   type: "file" | "symlink" | "hardlink";
   size: number;
 }
-
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 /** A gVisor release unpacks to ~450 MB; anything past this is not one (or is a bomb). */
@@ -85,7 +88,9 @@ export class TarStager {
    * unwritten. The release's member rules apply to the renamed path.
    */
   constructor(
-    private readonly dir: string, private readonly durable = true, private readonly maxBytes = MAX_UNPACKED_BYTES,
+    private readonly dir: string,
+    private readonly durable = true,
+    private readonly maxBytes = MAX_UNPACKED_BYTES,
     private readonly mapPath?: (rel: string) => string | null,
   ) {
     this.parser = new Parser({ strict: true, brotli: false, zstd: false } as ConstructorParameters<typeof Parser>[0]);
@@ -133,20 +138,31 @@ export class TarStager {
     const dest = join(this.dir, rel);
     switch (e.type) {
       case "Directory":
-        if (rel !== "" && rel !== SIDECAR_DIR) throw new ArchiveError(`unexpected directory "${echoInput(e.path)}" (a gVisor release has only ${SIDECAR_DIR}/)`);
+        if (rel !== "" && rel !== SIDECAR_DIR)
+          throw new ArchiveError(
+            `unexpected directory "${echoInput(e.path)}" (a gVisor release has only ${SIDECAR_DIR}/)`,
+          );
         this.ensureDir(rel);
         e.resume();
         return;
       case "File":
       case "OldFile":
       case "ContiguousFile": {
-        if (!allowedFile(rel)) throw new ArchiveError(`unexpected member "${echoInput(e.path)}" (a gVisor release has only runsc, containerd-shim-runsc-v1 and ${SIDECAR_DIR}/*)`);
+        if (!allowedFile(rel))
+          throw new ArchiveError(
+            `unexpected member "${echoInput(e.path)}" (a gVisor release has only runsc, containerd-shim-runsc-v1 and ${SIDECAR_DIR}/*)`,
+          );
         if (this.members.has(rel)) throw new ArchiveError(`member "${echoInput(e.path)}" appears twice`);
         this.ensureDir(dirname(rel) === "." ? "" : dirname(rel));
         const size = e.size ?? 0;
         this.total += size;
-        if (this.total > this.maxBytes) throw new ArchiveError(`the tarball unpacks to more than ${this.maxBytes} bytes: not a gVisor release`);
-        const fd = openSync(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o600);
+        if (this.total > this.maxBytes)
+          throw new ArchiveError(`the tarball unpacks to more than ${this.maxBytes} bytes: not a gVisor release`);
+        const fd = openSync(
+          dest,
+          constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0),
+          0o600,
+        );
         this.open.add(fd);
         this.members.set(rel, { path: rel, type: "file", size });
         e.on("data", (c: Buffer) => {
@@ -172,11 +188,16 @@ export class TarStager {
         return;
       }
       case "SymbolicLink": {
-        if (!allowedFile(rel)) throw new ArchiveError(`unexpected member "${echoInput(e.path)}" (a symlink where a gVisor release has none)`);
+        if (!allowedFile(rel))
+          throw new ArchiveError(
+            `unexpected member "${echoInput(e.path)}" (a symlink where a gVisor release has none)`,
+          );
         const target = e.linkpath ?? "";
         const resolved = posix.normalize(posix.join(posix.dirname(rel), target));
         if (target.startsWith("/") || resolved === ".." || resolved.startsWith("../") || resolved === ".") {
-          throw new ArchiveError(`member "${echoInput(e.path)}" is a symlink to "${echoInput(target)}", outside the release directory`);
+          throw new ArchiveError(
+            `member "${echoInput(e.path)}" is a symlink to "${echoInput(target)}", outside the release directory`,
+          );
         }
         if (this.members.has(rel)) throw new ArchiveError(`member "${echoInput(e.path)}" appears twice`);
         this.ensureDir(dirname(rel) === "." ? "" : dirname(rel));
@@ -186,10 +207,16 @@ export class TarStager {
         return;
       }
       case "Link": {
-        if (!allowedFile(rel)) throw new ArchiveError(`unexpected member "${echoInput(e.path)}" (a hard link where a gVisor release has none)`);
+        if (!allowedFile(rel))
+          throw new ArchiveError(
+            `unexpected member "${echoInput(e.path)}" (a hard link where a gVisor release has none)`,
+          );
         const linked = checkMemberPath(e.linkpath ?? "");
         const target = (this.mapPath ? this.mapPath(linked) : linked) ?? linked;
-        if (this.members.get(target)?.type !== "file") throw new ArchiveError(`member "${echoInput(e.path)}" is a hard link to "${echoInput(e.linkpath ?? "")}", which is not a file of this release`);
+        if (this.members.get(target)?.type !== "file")
+          throw new ArchiveError(
+            `member "${echoInput(e.path)}" is a hard link to "${echoInput(e.linkpath ?? "")}", which is not a file of this release`,
+          );
         if (this.members.has(rel)) throw new ArchiveError(`member "${echoInput(e.path)}" appears twice`);
         this.ensureDir(dirname(rel) === "." ? "" : dirname(rel));
         linkSync(join(this.dir, target), dest);

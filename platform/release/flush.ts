@@ -11,18 +11,23 @@ export class Flusher {
   private inFlight: Promise<void> | null = null;
   private failed: Error | null = null;
 
-  constructor(private readonly fd: number, private readonly path: string) {}
+  constructor(
+    private readonly fd: number,
+    private readonly path: string,
+  ) {}
 
   /** Count bytes just written; start a background flush when enough piled up and none runs. */
   wrote(n: number): void {
     this.since += n;
     if (this.since < STEP || this.inFlight) return;
     this.since = 0;
-    this.inFlight = new Promise<void>((resolve) => fdatasync(this.fd, (err) => {
-      if (err) this.failed ??= err;
-      this.inFlight = null;
-      resolve();
-    }));
+    this.inFlight = new Promise<void>((resolve) =>
+      fdatasync(this.fd, (err) => {
+        if (err) this.failed ??= err;
+        this.inFlight = null;
+        resolve();
+      }),
+    );
   }
 
   /** Wait for a running flush (call before closing the descriptor). */

@@ -5,7 +5,11 @@
 /** GVISOR_DOCTOR_LOCK_WAIT seconds (default 600): how long to queue behind another install. */
 export function lockWaitMs(env: NodeJS.ProcessEnv): number {
   const n = Number(env.GVISOR_DOCTOR_LOCK_WAIT);
-  return (Number.isFinite(n) && n >= 0 && env.GVISOR_DOCTOR_LOCK_WAIT !== "" && env.GVISOR_DOCTOR_LOCK_WAIT !== undefined ? n : 600) * 1000;
+  return (
+    (Number.isFinite(n) && n >= 0 && env.GVISOR_DOCTOR_LOCK_WAIT !== "" && env.GVISOR_DOCTOR_LOCK_WAIT !== undefined
+      ? n
+      : 600) * 1000
+  );
 }
 
 /** At the named step, say so on stderr and wait to be killed (test use only). */

@@ -34,14 +34,21 @@ export interface StreamResult {
 
 /** 404/410: the file is not there (callers fall back to another layout). */
 export class NotFoundError extends Error {
-  constructor(readonly url: string, readonly status: number) {
+  constructor(
+    readonly url: string,
+    readonly status: number,
+  ) {
     super(`${url}: not found (HTTP ${status})`);
   }
 }
 
 /** A download that failed for good; the message names the URL, what happened and how far it got. */
 export class DownloadError extends Error {
-  constructor(readonly url: string, message: string, readonly hint?: string) {
+  constructor(
+    readonly url: string,
+    message: string,
+    readonly hint?: string,
+  ) {
     super(message);
   }
 }
@@ -54,7 +61,11 @@ class SinkFailure extends Error {
 }
 
 class AttemptError extends Error {
-  constructor(message: string, readonly retryable: boolean, readonly retryAfterMs?: number) {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly retryAfterMs?: number,
+  ) {
     super(message);
   }
 }
@@ -102,11 +113,21 @@ function describeNetworkError(e: unknown): { text: string; retryable: boolean } 
   const err = e as { name?: string; message?: string; code?: string; cause?: { code?: string; message?: string } };
   const code = err?.code ?? err?.cause?.code ?? "";
   // Bun appends advice about its own fetch options; it means nothing to our users.
-  const msg = `${err?.message ?? String(e)}${err?.cause?.message ? ` (${err.cause.message})` : ""}`.replace(/\s*For more information, pass `verbose: true`[^.]*\.?/, "");
+  const msg = `${err?.message ?? String(e)}${err?.cause?.message ? ` (${err.cause.message})` : ""}`.replace(
+    /\s*For more information, pass `verbose: true`[^.]*\.?/,
+    "",
+  );
   if (err?.name === "TimeoutError") return { text: msg, retryable: true };
-  if (/ENOTFOUND|EAI_NONAME|getaddrinfo|dns error|failed to lookup/i.test(`${code} ${msg}`)) return { text: `cannot resolve the host name (${msg})`, retryable: false };
-  if (/ECONNREFUSED|ConnectionRefused|Unable to connect|connection refused/i.test(`${code} ${msg}`)) return { text: `connection refused (${msg})`, retryable: true };
-  if (/ECONNRESET|ConnectionClosed|closed unexpectedly|socket hang up|reset|EPIPE|terminated|other side closed/i.test(`${code} ${msg}`)) return { text: `connection reset (${msg})`, retryable: true };
+  if (/ENOTFOUND|EAI_NONAME|getaddrinfo|dns error|failed to lookup/i.test(`${code} ${msg}`))
+    return { text: `cannot resolve the host name (${msg})`, retryable: false };
+  if (/ECONNREFUSED|ConnectionRefused|Unable to connect|connection refused/i.test(`${code} ${msg}`))
+    return { text: `connection refused (${msg})`, retryable: true };
+  if (
+    /ECONNRESET|ConnectionClosed|closed unexpectedly|socket hang up|reset|EPIPE|terminated|other side closed/i.test(
+      `${code} ${msg}`,
+    )
+  )
+    return { text: `connection reset (${msg})`, retryable: true };
   if (/CERT|SSL|TLS|certificate/i.test(`${code} ${msg}`)) return { text: `TLS error (${msg})`, retryable: false };
   return { text: msg, retryable: true };
 }
@@ -147,12 +168,20 @@ export async function httpStream(
       if (e instanceof SinkFailure) throw e.inner;
       if (e instanceof NotFoundError || e instanceof DownloadError) throw e;
       if (opts.signal?.aborted) throw opts.signal.reason;
-      const ae = e instanceof AttemptError ? e : new AttemptError(describeNetworkError(e).text, describeNetworkError(e).retryable);
+      const ae =
+        e instanceof AttemptError
+          ? e
+          : new AttemptError(describeNetworkError(e).text, describeNetworkError(e).retryable);
       lastError = ae.message;
       if (!ae.retryable || attempt > opts.retries) {
         const where = offset > 0 ? ` after ${formatBytes(offset)}${total ? ` of ${formatBytes(total)}` : ""}` : "";
-        throw new DownloadError(url, `GET ${url} failed${where}: ${lastError} (${attempt} attempt${attempt > 1 ? "s" : ""})`,
-          ae.retryable ? "check the network, the proxy settings (HTTPS_PROXY, NO_PROXY) or the mirror, then run the command again" : undefined);
+        throw new DownloadError(
+          url,
+          `GET ${url} failed${where}: ${lastError} (${attempt} attempt${attempt > 1 ? "s" : ""})`,
+          ae.retryable
+            ? "check the network, the proxy settings (HTTPS_PROXY, NO_PROXY) or the mirror, then run the command again"
+            : undefined,
+        );
       }
       const base = Math.min(8_000, opts.backoffMs * 2 ** (attempt - 1));
       const delayMs = ae.retryAfterMs ?? Math.round(base * (0.8 + Math.random() * 0.4));
@@ -205,8 +234,11 @@ export async function httpStream(
           throw new DownloadError(url, `GET ${at}: ${why}`);
         }
         if (next.protocol !== "http:" && next.protocol !== "https:") {
-          throw new DownloadError(url, `GET ${at}: redirected to ${shown}, which is not http(s): refused`,
-            "check --mirror: a mirror redirects only to http:// or https:// URLs");
+          throw new DownloadError(
+            url,
+            `GET ${at}: redirected to ${shown}, which is not http(s): refused`,
+            "check --mirror: a mirror redirects only to http:// or https:// URLs",
+          );
         }
         if (hops >= 10) throw new DownloadError(url, `GET ${url}: more than 10 redirects`, "check --mirror");
         at = next.href;
@@ -216,7 +248,10 @@ export async function httpStream(
         const m = res.headers.get("content-range")?.match(/bytes (\d+)-(\d+)\/(\d+|\*)/);
         if (!m || Number(m[1]) !== offset) {
           await res.body?.cancel().catch(() => {});
-          throw new AttemptError(`server answered the resume at byte ${offset} with ${res.headers.get("content-range") ?? "no Content-Range"}`, true);
+          throw new AttemptError(
+            `server answered the resume at byte ${offset} with ${res.headers.get("content-range") ?? "no Content-Range"}`,
+            true,
+          );
         }
         if (m[3] !== "*") total = Number(m[3]);
         resumes++;
@@ -228,7 +263,11 @@ export async function httpStream(
         const v = res.headers.get("etag") ?? res.headers.get("last-modified");
         if (offset > 0 && validator && v && v !== validator) {
           await res.body?.cancel().catch(() => {});
-          throw new DownloadError(url, `GET ${url}: the file changed on the server during the download (${validator} → ${v})`, "run the command again");
+          throw new DownloadError(
+            url,
+            `GET ${url}: the file changed on the server during the download (${validator} → ${v})`,
+            "run the command again",
+          );
         }
         validator = v;
         const len = res.headers.get("content-length");
@@ -238,8 +277,19 @@ export async function httpStream(
         await res.body?.cancel().catch(() => {});
         if (res.status === 404 || res.status === 410) throw new NotFoundError(url, res.status);
         const transient = res.status >= 500 || res.status === 429 || res.status === 408;
-        if (!transient) throw new DownloadError(url, `GET ${url}: HTTP ${res.status} ${res.statusText}`.trim(), res.status === 401 || res.status === 403 ? "the mirror refused access: check the URL and any proxy in between" : undefined);
-        throw new AttemptError(`HTTP ${res.status} ${res.statusText}`.trim(), true, res.status === 429 || res.status === 503 ? retryAfterMs(res.headers.get("retry-after")) : undefined);
+        if (!transient)
+          throw new DownloadError(
+            url,
+            `GET ${url}: HTTP ${res.status} ${res.statusText}`.trim(),
+            res.status === 401 || res.status === 403
+              ? "the mirror refused access: check the URL and any proxy in between"
+              : undefined,
+          );
+        throw new AttemptError(
+          `HTTP ${res.status} ${res.statusText}`.trim(),
+          true,
+          res.status === 429 || res.status === 503 ? retryAfterMs(res.headers.get("retry-after")) : undefined,
+        );
       }
       if (!startedOnce) {
         startedOnce = true;
@@ -281,7 +331,8 @@ export async function httpStream(
       } finally {
         reader.releaseLock?.();
       }
-      if (total !== null && offset < total) throw new AttemptError(`connection closed after ${formatBytes(offset)} of ${formatBytes(total)}`, true);
+      if (total !== null && offset < total)
+        throw new AttemptError(`connection closed after ${formatBytes(offset)} of ${formatBytes(total)}`, true);
     } finally {
       if (timer) clearTimeout(timer);
       opts.signal?.removeEventListener("abort", onOuterAbort);
@@ -296,7 +347,12 @@ export async function httpGetText(url: string, opts: HttpOptions, maxBytes = 64 
   let size = 0;
   await httpStream(url, opts, (c) => {
     size += c.length;
-    if (size > maxBytes) throw new DownloadError(url, `${url} is larger than ${formatBytes(maxBytes)}: not a checksum file`, "check --mirror: it should point at the release bucket's layout");
+    if (size > maxBytes)
+      throw new DownloadError(
+        url,
+        `${url} is larger than ${formatBytes(maxBytes)}: not a checksum file`,
+        "check --mirror: it should point at the release bucket's layout",
+      );
     parts.push(c);
   });
   return Buffer.concat(parts).toString("utf8");

@@ -13,15 +13,40 @@ import { LockBusyError, withLock } from "../flock.ts";
 import { run, failureText } from "../spawn.ts";
 import { parseGvisorVersion } from "../versions.ts";
 import {
-  artifactsFor, FORMAT_ORDER, MAX_DOWNLOAD_BYTES, objectPath, versionDirName, type ReleaseFormat, type VersionSpec,
+  artifactsFor,
+  FORMAT_ORDER,
+  MAX_DOWNLOAD_BYTES,
+  objectPath,
+  versionDirName,
+  type ReleaseFormat,
+  type VersionSpec,
 } from "./channels.ts";
 import { canDecode, createDecoder, DecodeError, type DecoderChoice } from "./decode.ts";
 import { ArchiveError, TarStager, writeFailure, type StagedMember } from "./extract.ts";
 import { DownloadError, formatBytes, NotFoundError } from "./http.ts";
 import {
-  activate, checkOwnDir, freeDirName, layoutFor, linkStatus, liveDir, makeStaging, markExecutable, mkdirs, placeVersion,
-  previousDir, readState, removeStaleStaging, removeVersionDir, searchProblems, unsafeDirs, unsafeDirsError,
-  writeProblems, writeState, type InstallState, type Layout, type VersionRecord,
+  activate,
+  checkOwnDir,
+  freeDirName,
+  layoutFor,
+  linkStatus,
+  liveDir,
+  makeStaging,
+  markExecutable,
+  mkdirs,
+  placeVersion,
+  previousDir,
+  readState,
+  removeStaleStaging,
+  removeVersionDir,
+  searchProblems,
+  unsafeDirs,
+  unsafeDirsError,
+  writeProblems,
+  writeState,
+  type InstallState,
+  type Layout,
+  type VersionRecord,
 } from "./layout.ts";
 import { insecureMirror, type Source } from "./source.ts";
 import { ChecksumFileError, createSha512, parseSha512File } from "./verify.ts";
@@ -128,7 +153,9 @@ const MAGIC: Record<ReleaseFormat, { bytes: number[]; what: string }> = {
 function describeStart(b: Uint8Array, contentType: string | null): string {
   const text = Buffer.from(b.subarray(0, 40)).toString("latin1");
   const printable = /^[\x09\x0a\x0d\x20-\x7e]*$/.test(text);
-  const start = printable ? JSON.stringify(text.trim().slice(0, 40)) : Buffer.from(b.subarray(0, 8)).toString("hex").replace(/(..)/g, "$1 ").trim();
+  const start = printable
+    ? JSON.stringify(text.trim().slice(0, 40))
+    : Buffer.from(b.subarray(0, 8)).toString("hex").replace(/(..)/g, "$1 ").trim();
   const html = /^\s*</.test(text) || /html/i.test(contentType ?? "");
   return `starts with ${start}${contentType ? `, Content-Type ${contentType}` : ""}${html ? ": an HTML page (a captive portal, a proxy's error page, or a wrong --mirror?)" : ""}`;
 }
@@ -138,23 +165,37 @@ function notFoundMessage(o: InstallOptions, tried: string[]): ActionError {
   const hint = o.spec.moving
     ? "check --mirror / GVISOR_MIRROR: it must have the bucket's layout (<base>/release/latest/<arch>/gvisor.tar.zstd)"
     : `gVisor may not have published ${o.spec.requested} for ${o.arch} (release/latest can lag, and some point releases were never uploaded): check the version, try --version ${o.spec.requested.replace(/\.\d+$/, "")} or --version latest`;
-  return new ActionError(`${what} was not found for ${o.arch} at ${o.source.base}\ntried:\n${tried.map((t) => `  ${t}`).join("\n")}`, hint);
+  return new ActionError(
+    `${what} was not found for ${o.arch} at ${o.source.base}\ntried:\n${tried.map((t) => `  ${t}`).join("\n")}`,
+    hint,
+  );
 }
 
 /** Find the layout the mirror has: zstd, then bz2, then loose, following 404s on the .sha512 files. */
 export async function resolvePlan(o: InstallOptions): Promise<Plan> {
   const tried: string[] = [];
-  const formats = o.format ? [o.format] : FORMAT_ORDER.filter((f) => {
-    if (canDecode(f, o.env.PATH)) return true;
-    o.progress.detail(`skipping gvisor.tar.bz2: no lbzip2, bzip2 or busybox on PATH to decode it`);
-    return false;
-  });
+  const formats = o.format
+    ? [o.format]
+    : FORMAT_ORDER.filter((f) => {
+        if (canDecode(f, o.env.PATH)) return true;
+        o.progress.detail(`skipping gvisor.tar.bz2: no lbzip2, bzip2 or busybox on PATH to decode it`);
+        return false;
+      });
   if (o.format && !canDecode(o.format, o.env.PATH)) {
-    throw new ActionError(`--format ${o.format} needs lbzip2, bzip2 or busybox on PATH to decode gvisor.tar.bz2`, "install bzip2 (apt-get install bzip2) or use --format zstd");
+    throw new ActionError(
+      `--format ${o.format} needs lbzip2, bzip2 or busybox on PATH to decode gvisor.tar.bz2`,
+      "install bzip2 (apt-get install bzip2) or use --format zstd",
+    );
   }
   for (const format of formats) {
     const arts = artifactsFor(format);
-    if (o.pinnedSha512 && arts.length > 1) o.progress.warn(`--sha512 pins ${arts[0].name} only: ${arts.slice(1).map((a) => a.name).join(", ")} ${arts.length > 2 ? "are" : "is"} not installed (no hash to pin)`);
+    if (o.pinnedSha512 && arts.length > 1)
+      o.progress.warn(
+        `--sha512 pins ${arts[0].name} only: ${arts
+          .slice(1)
+          .map((a) => a.name)
+          .join(", ")} ${arts.length > 2 ? "are" : "is"} not installed (no hash to pin)`,
+      );
     const wanted = o.pinnedSha512 ? arts.slice(0, 1) : arts;
     const where = wanted.map((a) => {
       const rel = objectPath(o.spec, o.arch, a.name);
@@ -162,7 +203,17 @@ export async function resolvePlan(o: InstallOptions): Promise<Plan> {
     });
     if (o.pinnedSha512 && o.format) {
       // The mirror's .sha512 is neither trusted nor fetched when the hash is pinned.
-      return { format, artifacts: where.map((w) => ({ name: w.a.name, url: w.url, sha512: o.pinnedSha512, hashFrom: "--sha512", installAs: w.a.installAs })), tried };
+      return {
+        format,
+        artifacts: where.map((w) => ({
+          name: w.a.name,
+          url: w.url,
+          sha512: o.pinnedSha512,
+          hashFrom: "--sha512",
+          installAs: w.a.installAs,
+        })),
+        tried,
+      };
     }
     // The .sha512 files of one layout are fetched side by side (loose: runsc and the shim).
     const texts = await Promise.allSettled(where.map((w) => o.source.getText(`${w.rel}.sha512`)));
@@ -173,12 +224,27 @@ export async function resolvePlan(o: InstallOptions): Promise<Plan> {
       const t = texts[i];
       if (t.status === "fulfilled") {
         // Pinned without --format: the .sha512 only shows which layout exists; its content is ignored.
-        if (o.pinnedSha512) planned.push({ name: w.a.name, url: w.url, sha512: o.pinnedSha512, hashFrom: "--sha512", installAs: w.a.installAs });
+        if (o.pinnedSha512)
+          planned.push({
+            name: w.a.name,
+            url: w.url,
+            sha512: o.pinnedSha512,
+            hashFrom: "--sha512",
+            installAs: w.a.installAs,
+          });
         else {
           try {
-            planned.push({ name: w.a.name, url: w.url, sha512: parseSha512File(t.value, w.sumUrl), hashFrom: w.sumUrl, installAs: w.a.installAs, optional: w.a.optional });
+            planned.push({
+              name: w.a.name,
+              url: w.url,
+              sha512: parseSha512File(t.value, w.sumUrl),
+              hashFrom: w.sumUrl,
+              installAs: w.a.installAs,
+              optional: w.a.optional,
+            });
           } catch (e) {
-            if (e instanceof ChecksumFileError) throw new ActionError(e.message, "check --mirror, or pin the hash with --sha512");
+            if (e instanceof ChecksumFileError)
+              throw new ActionError(e.message, "check --mirror, or pin the hash with --sha512");
             throw e;
           }
         }
@@ -204,7 +270,8 @@ export async function resolvePlan(o: InstallOptions): Promise<Plan> {
 
 function sameRelease(rec: VersionRecord | undefined, o: InstallOptions, plan: Plan | null): boolean {
   if (!rec) return false;
-  if (plan?.signed) return rec.format === "deb" && rec.url === plan.artifacts[0].url && rec.release === plan.signed.deb.version;
+  if (plan?.signed)
+    return rec.format === "deb" && rec.url === plan.artifacts[0].url && rec.release === plan.signed.deb.version;
   if (rec.format === "deb") return false;
   if (o.pinnedSha512) return rec.sha512 === o.pinnedSha512 && (o.spec.moving || rec.requested === o.spec.requested);
   const primary = plan?.artifacts[0];
@@ -227,11 +294,16 @@ export function preflight(o: InstallOptions, l: Layout, warnings: string[]): voi
   if (w.length) {
     const dirs = w.map((p) => p.dir).join(", ");
     if (w.some((p) => p.kind === "read-only")) {
-      throw new ActionError(`cannot install into ${l.prefix}: ${dirs} is on a read-only file system`, `choose a writable prefix, e.g. --prefix /opt/gvisor or --prefix ~/.local`);
+      throw new ActionError(
+        `cannot install into ${l.prefix}: ${dirs} is on a read-only file system`,
+        `choose a writable prefix, e.g. --prefix /opt/gvisor or --prefix ~/.local`,
+      );
     }
     throw new ActionError(
       `cannot install into ${l.prefix}: ${dirs} is not writable${o.root ? "" : " (you are not root)"}`,
-      o.root ? `check the permissions of ${dirs}` : `run it as root:\n  ${o.sudoCommand}\nor install for yourself only:\n  ${o.userCommand}`,
+      o.root
+        ? `check the permissions of ${dirs}`
+        : `run it as root:\n  ${o.sudoCommand}\nor install for yourself only:\n  ${o.userCommand}`,
     );
   }
   if (o.root) {
@@ -242,7 +314,11 @@ export function preflight(o: InstallOptions, l: Layout, warnings: string[]): voi
   if (s.length) {
     const dirs = s.map((p) => p.dir);
     const msg = `${dirs.join(", ")} ${dirs.length > 1 ? "are" : "is"} not readable and searchable by all users; runsc's sandbox runs as nobody and could not reach ${l.root}`;
-    if (o.root) throw new ActionError(`cannot install into ${l.prefix}: ${msg}`, `allow it: chmod a+rx ${dirs.join(" ")}\nor choose another prefix, e.g. --prefix /usr/local`);
+    if (o.root)
+      throw new ActionError(
+        `cannot install into ${l.prefix}: ${msg}`,
+        `allow it: chmod a+rx ${dirs.join(" ")}\nor choose another prefix, e.g. --prefix /usr/local`,
+      );
     warnings.push(`${msg} (fine for rootless runsc; run 'chmod a+rx ${dirs.join(" ")}' for anything else)`);
   }
   const foreign = l.links.filter((k) => linkStatus(k) === "foreign");
@@ -275,8 +351,7 @@ function tooBig(url: string, bytes: number, max: number, announced: boolean): Ac
   const limit = formatBytes(max);
   const size = announced ? `is ${formatBytes(bytes)}, more than ${limit}` : `sent more than ${limit}`;
   return new ActionError(
-    `${url} ${size}: ` +
-      "a gVisor release file is far smaller; the download was stopped",
+    `${url} ${size}: ` + "a gVisor release file is far smaller; the download was stopped",
     "check --mirror; nothing was installed",
   );
 }
@@ -313,7 +388,13 @@ function sniffer(n: number, check: (head: Uint8Array) => void, next: (c: Uint8Ar
  * or block that cannot be unpacked stops the download (its hash is then unknown). A failure only
  * at the very end is reported after the hash: a mismatch is the real cause then.
  */
-async function downloadTarball(o: InstallOptions, plan: Plan, art: PlannedArtifact, staging: string, rel: string): Promise<Downloaded> {
+async function downloadTarball(
+  o: InstallOptions,
+  plan: Plan,
+  art: PlannedArtifact,
+  staging: string,
+  rel: string,
+): Promise<Downloaded> {
   const hash = createSha512();
   const stager = new TarStager(staging);
   const format = plan.format as ReleaseFormat;
@@ -331,37 +412,45 @@ async function downloadTarball(o: InstallOptions, plan: Plan, art: PlannedArtifa
     decoder.destroy();
   };
   const m = MAGIC[format];
-  const sniff = sniffer(m.bytes.length, (head) => {
-    if (head.length < m.bytes.length || m.bytes.some((b, i) => head[i] !== b)) {
-      const what = head.length ? describeStart(head, contentType) : "is empty";
-      throw new ActionError(`${art.url} is not ${m.what}: it ${what}`, "check --mirror; nothing was installed");
-    }
-  }, async (chunk) => {
-    hash.update(chunk);
-    try {
-      await decoder.write(chunk);
-    } catch (e) {
-      failUnpack(e);
-      // Nothing after a bad block or member can make the release installable: stop downloading.
-      throw new ActionError(
-        `${art.url} cannot be installed safely: ${unpackError!.message}`,
-        "the download was stopped there: the file is not a gVisor release, is malformed, or was damaged on the way " +
-          "(run the command again, or check --mirror); nothing was installed",
-      );
-    }
-  });
+  const sniff = sniffer(
+    m.bytes.length,
+    (head) => {
+      if (head.length < m.bytes.length || m.bytes.some((b, i) => head[i] !== b)) {
+        const what = head.length ? describeStart(head, contentType) : "is empty";
+        throw new ActionError(`${art.url} is not ${m.what}: it ${what}`, "check --mirror; nothing was installed");
+      }
+    },
+    async (chunk) => {
+      hash.update(chunk);
+      try {
+        await decoder.write(chunk);
+      } catch (e) {
+        failUnpack(e);
+        // Nothing after a bad block or member can make the release installable: stop downloading.
+        throw new ActionError(
+          `${art.url} cannot be installed safely: ${unpackError!.message}`,
+          "the download was stopped there: the file is not a gVisor release, is malformed, or was damaged on the way " +
+            "(run the command again, or check --mirror); nothing was installed",
+        );
+      }
+    },
+  );
   try {
-    const r = await o.source.stream(rel, async (chunk) => {
-      done += chunk.length;
-      if (done > max) throw tooBig(art.url, done, max, false);
-      await sniff.write(chunk);
-      o.progress.bytes(done, total);
-    }, (s) => {
-      contentType = s.contentType;
-      total = s.total;
-      if (total !== null && total > max) throw tooBig(art.url, total, max, true);
-      o.progress.bytes(0, total);
-    });
+    const r = await o.source.stream(
+      rel,
+      async (chunk) => {
+        done += chunk.length;
+        if (done > max) throw tooBig(art.url, done, max, false);
+        await sniff.write(chunk);
+        o.progress.bytes(done, total);
+      },
+      (s) => {
+        contentType = s.contentType;
+        total = s.total;
+        if (total !== null && total > max) throw tooBig(art.url, total, max, true);
+        o.progress.bytes(0, total);
+      },
+    );
     await sniff.end();
     if (!unpackError) {
       try {
@@ -383,43 +472,63 @@ async function downloadTarball(o: InstallOptions, plan: Plan, art: PlannedArtifa
 }
 
 /** Stream a loose binary into `staging/<installAs>`. */
-async function downloadLoose(o: InstallOptions, art: PlannedArtifact, staging: string, rel: string, onBytes: (n: number, total: number | null) => void): Promise<{ bytes: number; sha512: string; synced: Promise<void> }> {
+async function downloadLoose(
+  o: InstallOptions,
+  art: PlannedArtifact,
+  staging: string,
+  rel: string,
+  onBytes: (n: number, total: number | null) => void,
+): Promise<{ bytes: number; sha512: string; synced: Promise<void> }> {
   const hash = createSha512();
   const member = art.installAs ?? art.name;
   const dest = join(staging, member);
-  const fd = openSync(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0),
-    0o600);
+  const fd = openSync(
+    dest,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0),
+    0o600,
+  );
   const flusher = new Flusher(fd, dest);
   let contentType: string | null = null;
   let total: number | null = null;
   let done = 0;
   const max = maxDownloadBytes(o.env);
-  const sniff = sniffer(MAGIC.loose.bytes.length, (head) => {
-    if (head.length < 4 || MAGIC.loose.bytes.some((b, i) => head[i] !== b)) {
-      const what = head.length ? describeStart(head, contentType) : "is empty";
-      throw new ActionError(`${art.url} is not an ELF executable: it ${what}`, "check --mirror; nothing was installed");
-    }
-  }, (chunk) => {
-    hash.update(chunk);
-    let off = 0;
-    try {
-      while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
-    } catch (e) {
-      throw writeFailure(e, dirname(staging), member);
-    }
-    flusher.wrote(chunk.length);
-  });
+  const sniff = sniffer(
+    MAGIC.loose.bytes.length,
+    (head) => {
+      if (head.length < 4 || MAGIC.loose.bytes.some((b, i) => head[i] !== b)) {
+        const what = head.length ? describeStart(head, contentType) : "is empty";
+        throw new ActionError(
+          `${art.url} is not an ELF executable: it ${what}`,
+          "check --mirror; nothing was installed",
+        );
+      }
+    },
+    (chunk) => {
+      hash.update(chunk);
+      let off = 0;
+      try {
+        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+      } catch (e) {
+        throw writeFailure(e, dirname(staging), member);
+      }
+      flusher.wrote(chunk.length);
+    },
+  );
   try {
-    const r = await o.source.stream(rel, async (chunk) => {
-      done += chunk.length;
-      if (done > max) throw tooBig(art.url, done, max, false);
-      await sniff.write(chunk);
-      onBytes(chunk.length, total);
-    }, (s) => {
-      contentType = s.contentType;
-      total = s.total;
-      if (total !== null && total > max) throw tooBig(art.url, total, max, true);
-    });
+    const r = await o.source.stream(
+      rel,
+      async (chunk) => {
+        done += chunk.length;
+        if (done > max) throw tooBig(art.url, done, max, false);
+        await sniff.write(chunk);
+        onBytes(chunk.length, total);
+      },
+      (s) => {
+        contentType = s.contentType;
+        total = s.total;
+        if (total !== null && total > max) throw tooBig(art.url, total, max, true);
+      },
+    );
     await sniff.end();
     await flusher.settle();
     closeSync(fd);
@@ -448,11 +557,20 @@ function hostElfProblems(dir: string, members: string[], arch: GvisorArch): stri
 
 function versionWarning(o: InstallOptions, runscVersion: string | null, voucher: string): string | null {
   const v = runscVersion ? parseGvisorVersion(runscVersion) : null;
-  if (o.spec.moving) return v && !v.distro ? null : `runsc reports "${runscVersion ?? "nothing"}", not a gVisor release version; installed anyway: ${voucher} vouches for the bytes`;
+  if (o.spec.moving)
+    return v && !v.distro
+      ? null
+      : `runsc reports "${runscVersion ?? "nothing"}", not a gVisor release version; installed anyway: ${voucher} vouches for the bytes`;
   const want = o.spec.requested.match(/(\d{8})(?:\.(\d+))?/);
   const wantDate = want?.[1] ?? o.spec.requested.replace(/^nightly\//, "").replace(/-/g, "");
-  const same = v && !v.distro && v.date === wantDate && (want?.[2] === undefined || v.point === Number(want[2]) || o.spec.requested.startsWith("nightly"));
-  return same ? null : `runsc reports "${runscVersion ?? "nothing"}", not ${o.spec.requested} (a repackaging mirror or a distribution build?); installed anyway: ${voucher} vouches for the bytes`;
+  const same =
+    v &&
+    !v.distro &&
+    v.date === wantDate &&
+    (want?.[2] === undefined || v.point === Number(want[2]) || o.spec.requested.startsWith("nightly"));
+  return same
+    ? null
+    : `runsc reports "${runscVersion ?? "nothing"}", not ${o.spec.requested} (a repackaging mirror or a distribution build?); installed anyway: ${voucher} vouches for the bytes`;
 }
 
 export async function install(o: InstallOptions): Promise<InstallResult> {
@@ -460,8 +578,16 @@ export async function install(o: InstallOptions): Promise<InstallResult> {
     return await installInner(o);
   } catch (e) {
     if (e instanceof DownloadError) throw new ActionError(`${e.message}\nnothing was installed`, e.hint);
-    if (e instanceof NotFoundError) throw new ActionError(`${e.message}\nnothing was installed`, "the mirror lists a .sha512 for a file it does not serve: check --mirror");
-    if (e instanceof LockBusyError) throw new ActionError(`${e.message}; it is still installing`, `wait for it to finish (or stop process ${e.holder ?? "?"}), then run the command again`);
+    if (e instanceof NotFoundError)
+      throw new ActionError(
+        `${e.message}\nnothing was installed`,
+        "the mirror lists a .sha512 for a file it does not serve: check --mirror",
+      );
+    if (e instanceof LockBusyError)
+      throw new ActionError(
+        `${e.message}; it is still installing`,
+        `wait for it to finish (or stop process ${e.holder ?? "?"}), then run the command again`,
+      );
     throw e;
   }
 }
@@ -473,16 +599,36 @@ async function installInner(o: InstallOptions): Promise<InstallResult> {
   const t0 = performance.now();
   const mark = (k: string, since: number) => (timings[k] = Math.round(performance.now() - since));
   const result: InstallResult = {
-    action: o.dryRun ? "would-install" : "installed", requested: o.spec.requested, format: null, version: null, runscVersion: null, dir: null,
-    url: null, sha512: null, pinned: !!o.pinnedSha512, previous: null, layout: l, links: l.links.map((k) => k.path), bytes: 0, decoder: null, warnings, tried: [], timings,
+    action: o.dryRun ? "would-install" : "installed",
+    requested: o.spec.requested,
+    format: null,
+    version: null,
+    runscVersion: null,
+    dir: null,
+    url: null,
+    sha512: null,
+    pinned: !!o.pinnedSha512,
+    previous: null,
+    layout: l,
+    links: l.links.map((k) => k.path),
+    bytes: 0,
+    decoder: null,
+    warnings,
+    tried: [],
+    timings,
     trust: null,
   };
   preflight(o, l, warnings);
-  if (insecureMirror(o.source) && !o.pinnedSha512) warnings.push(`${o.source.base} is plain http: the .sha512 travels the same unprotected way as the file; pin the hash with --sha512 or use https`);
+  if (insecureMirror(o.source) && !o.pinnedSha512)
+    warnings.push(
+      `${o.source.base} is plain http: the .sha512 travels the same unprotected way as the file; pin the hash with --sha512 or use https`,
+    );
   for (const w of warnings) o.progress.warn(w);
   if (o.source.kind === "http") {
     const route = proxyFor(o.source.base, o.env);
-    o.progress.detail(route.proxy ? `via proxy ${redactProxy(route.proxy)} (${route.reason})` : `direct connection (${route.reason})`);
+    o.progress.detail(
+      route.proxy ? `via proxy ${redactProxy(route.proxy)} (${route.reason})` : `direct connection (${route.reason})`,
+    );
   }
 
   o.progress.phase(`resolving ${o.spec.requested} for ${o.arch} at ${o.source.base}`);
@@ -535,191 +681,267 @@ async function installInner(o: InstallOptions): Promise<InstallResult> {
   }
 }
 
-async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: InstallResult, created: string[], warnings: string[], timings: Record<string, number>, t0: number): Promise<InstallResult> {
+async function installLocked(
+  o: InstallOptions,
+  l: Layout,
+  plan: Plan,
+  result: InstallResult,
+  created: string[],
+  warnings: string[],
+  timings: Record<string, number>,
+  t0: number,
+): Promise<InstallResult> {
   const primary = plan.artifacts[0];
   let t = performance.now();
   const mark = (k: string, since: number) => (timings[k] = Math.round(performance.now() - since));
-  return withLock(l.lock, async () => {
-    // Again under the lock: directories made since preflight (by us or by someone racing us).
-    if (o.root) {
-      const unsafe = unsafeDirs(l, o.top);
-      if (unsafe.length) throw unsafeDirsError(l, unsafe);
-    }
-    removeStaleStaging(l);
-    const state = readState(l);
-    state.created = [...new Set([...state.created, ...created])];
-    const live = liveDir(l);
-    // A version recorded but never made live belongs to an install that was killed: drop it.
-    for (const d of Object.keys(state.versions)) {
-      if (d === live || state.history.includes(d)) continue;
-      removeVersionDir(l, d);
-      delete state.versions[d];
-    }
-    result.previous = live;
-    if (!o.force && sameRelease(live ? state.versions[live] : undefined, o, plan) && liveIsHealthy(l, live)) {
-      const rec = state.versions[live!];
-      if (created.length) writeState(l, state);
-      Object.assign(result, { action: "unchanged", version: live, runscVersion: rec.runscVersion, dir: join(l.root, live!), sha512: rec.sha512, format: rec.format, url: rec.url, trust: rec.trust ?? null });
-      mark("totalMs", t0);
-      return result;
-    }
-
-    const staging = makeStaging(l);
-    let placed: string | null = null;
-    let activated = false;
-    try {
-      // Download, hash, unpack: one pass per file, nothing executable yet.
-      t = performance.now();
-      let members: string[];
-      let actualSha = "";
-      let synced: Promise<unknown>;
-      if (plan.format === "loose") {
-        // runsc and the shim download side by side; the progress line shows their sum.
-        o.progress.phase(`downloading ${plan.artifacts.map((a) => a.url).join(" and ")}`);
-        let done = 0;
-        const totals = new Map<string, number | null>();
-        const gots = await Promise.all(plan.artifacts.map((art) => downloadLoose(o, art, staging.path, objectPath(o.spec, o.arch, art.name), (n, total) => {
-          done += n;
-          totals.set(art.name, total);
-          const all = [...totals.values()];
-          o.progress.bytes(done, all.length === plan.artifacts.length && all.every((x) => x !== null) ? all.reduce((a, b) => a! + b!, 0) : null);
-        })));
-        members = [];
-        plan.artifacts.forEach((art, i) => {
-          result.bytes += gots[i].bytes;
-          checkHash(art, gots[i].sha512);
-          members.push(art.installAs ?? art.name);
+  return withLock(
+    l.lock,
+    async () => {
+      // Again under the lock: directories made since preflight (by us or by someone racing us).
+      if (o.root) {
+        const unsafe = unsafeDirs(l, o.top);
+        if (unsafe.length) throw unsafeDirsError(l, unsafe);
+      }
+      removeStaleStaging(l);
+      const state = readState(l);
+      state.created = [...new Set([...state.created, ...created])];
+      const live = liveDir(l);
+      // A version recorded but never made live belongs to an install that was killed: drop it.
+      for (const d of Object.keys(state.versions)) {
+        if (d === live || state.history.includes(d)) continue;
+        removeVersionDir(l, d);
+        delete state.versions[d];
+      }
+      result.previous = live;
+      if (!o.force && sameRelease(live ? state.versions[live] : undefined, o, plan) && liveIsHealthy(l, live)) {
+        const rec = state.versions[live!];
+        if (created.length) writeState(l, state);
+        Object.assign(result, {
+          action: "unchanged",
+          version: live,
+          runscVersion: rec.runscVersion,
+          dir: join(l.root, live!),
+          sha512: rec.sha512,
+          format: rec.format,
+          url: rec.url,
+          trust: rec.trust ?? null,
         });
-        actualSha = gots[0].sha512;
-        synced = Promise.all(gots.map((g) => g.synced));
-        result.decoder = "none";
-      } else if (plan.signed) {
-        o.progress.phase(`downloading ${primary.url}`);
-        const { stageDeb } = await import("./apt/stage-deb.ts");
-        const deb = plan.signed.deb;
-        const got = await stageDeb({ source: o.source, rel: plan.signed.debRel, url: primary.url, staging: staging.path, pathEnv: o.env.PATH, onBytes: (d, tot) => o.progress.bytes(d, tot) });
-        result.bytes = got.bytes;
-        result.decoder = got.decoder;
-        const [algo, want, have] = deb.sha512 ? ["sha512", deb.sha512, got.sha512] : ["sha256", deb.sha256!, got.sha256];
-        if (want !== have || got.bytes !== deb.size) {
-          throw new ChecksumMismatch(
-            `${algo} mismatch for ${primary.url}\n  expected ${want} (${deb.size} bytes, from the signed ${plan.signed.packagesUrl})\n  got      ${have} (${got.bytes} bytes)\nnothing was installed`,
-            "the .deb is not the one gVisor's signed index lists: a corrupted download or a tampered mirror; check --mirror",
+        mark("totalMs", t0);
+        return result;
+      }
+
+      const staging = makeStaging(l);
+      let placed: string | null = null;
+      let activated = false;
+      try {
+        // Download, hash, unpack: one pass per file, nothing executable yet.
+        t = performance.now();
+        let members: string[];
+        let actualSha = "";
+        let synced: Promise<unknown>;
+        if (plan.format === "loose") {
+          // runsc and the shim download side by side; the progress line shows their sum.
+          o.progress.phase(`downloading ${plan.artifacts.map((a) => a.url).join(" and ")}`);
+          let done = 0;
+          const totals = new Map<string, number | null>();
+          const gots = await Promise.all(
+            plan.artifacts.map((art) =>
+              downloadLoose(o, art, staging.path, objectPath(o.spec, o.arch, art.name), (n, total) => {
+                done += n;
+                totals.set(art.name, total);
+                const all = [...totals.values()];
+                o.progress.bytes(
+                  done,
+                  all.length === plan.artifacts.length && all.every((x) => x !== null)
+                    ? all.reduce((a, b) => a! + b!, 0)
+                    : null,
+                );
+              }),
+            ),
           );
+          members = [];
+          plan.artifacts.forEach((art, i) => {
+            result.bytes += gots[i].bytes;
+            checkHash(art, gots[i].sha512);
+            members.push(art.installAs ?? art.name);
+          });
+          actualSha = gots[0].sha512;
+          synced = Promise.all(gots.map((g) => g.synced));
+          result.decoder = "none";
+        } else if (plan.signed) {
+          o.progress.phase(`downloading ${primary.url}`);
+          const { stageDeb } = await import("./apt/stage-deb.ts");
+          const deb = plan.signed.deb;
+          const got = await stageDeb({
+            source: o.source,
+            rel: plan.signed.debRel,
+            url: primary.url,
+            staging: staging.path,
+            pathEnv: o.env.PATH,
+            onBytes: (d, tot) => o.progress.bytes(d, tot),
+          });
+          result.bytes = got.bytes;
+          result.decoder = got.decoder;
+          const [algo, want, have] = deb.sha512
+            ? ["sha512", deb.sha512, got.sha512]
+            : ["sha256", deb.sha256!, got.sha256];
+          if (want !== have || got.bytes !== deb.size) {
+            throw new ChecksumMismatch(
+              `${algo} mismatch for ${primary.url}\n  expected ${want} (${deb.size} bytes, from the signed ${plan.signed.packagesUrl})\n  got      ${have} (${got.bytes} bytes)\nnothing was installed`,
+              "the .deb is not the one gVisor's signed index lists: a corrupted download or a tampered mirror; check --mirror",
+            );
+          }
+          if (got.unpackError) {
+            throw new ActionError(
+              `${primary.url} (signed) cannot be installed safely: ${got.unpackError.message}`,
+              "the package is malformed; nothing was installed",
+            );
+          }
+          plan.signed.chain.push(
+            `${primary.url}: ${algo} ${want.slice(0, 16)}… as listed in the signed Packages (${deb.version})`,
+          );
+          actualSha = got.sha512;
+          synced = got.synced;
+          members = got.members.filter((m) => m.type !== "symlink" && m.path !== "").map((m) => m.path);
+        } else {
+          o.progress.phase(`downloading ${primary.url}`);
+          const rel = objectPath(o.spec, o.arch, primary.name);
+          const got = await downloadTarball(o, plan, primary, staging.path, rel);
+          result.bytes = got.bytes;
+          result.decoder = got.decoder;
+          checkHash(primary, got.sha512);
+          if (got.unpackError) {
+            throw new ActionError(
+              `${primary.url} (its sha512 matches) cannot be installed safely: ${got.unpackError.message}`,
+              "the release archive is malformed or not a gVisor release; nothing was installed",
+            );
+          }
+          actualSha = got.sha512;
+          synced = got.synced;
+          members = got.members.filter((m) => m.type !== "symlink").map((m) => m.path);
         }
-        if (got.unpackError) {
-          throw new ActionError(`${primary.url} (signed) cannot be installed safely: ${got.unpackError.message}`, "the package is malformed; nothing was installed");
-        }
-        plan.signed.chain.push(`${primary.url}: ${algo} ${want.slice(0, 16)}… as listed in the signed Packages (${deb.version})`);
-        actualSha = got.sha512;
-        synced = got.synced;
-        members = got.members.filter((m) => m.type !== "symlink" && m.path !== "").map((m) => m.path);
-      } else {
-        o.progress.phase(`downloading ${primary.url}`);
-        const rel = objectPath(o.spec, o.arch, primary.name);
-        const got = await downloadTarball(o, plan, primary, staging.path, rel);
-        result.bytes = got.bytes;
-        result.decoder = got.decoder;
-        checkHash(primary, got.sha512);
-        if (got.unpackError) {
-          throw new ActionError(`${primary.url} (its sha512 matches) cannot be installed safely: ${got.unpackError.message}`, "the release archive is malformed or not a gVisor release; nothing was installed");
-        }
-        actualSha = got.sha512;
-        synced = got.synced;
-        members = got.members.filter((m) => m.type !== "symlink").map((m) => m.path);
-      }
-      if (plan.crossCheck) await crossCheck(o, l, plan.crossCheck, primary.url, staging.path, members);
-      mark("downloadMs", t);
-      o.progress.detail(`downloaded ${formatBytes(result.bytes)} in ${timings.downloadMs} ms; sha512 ${actualSha.slice(0, 16)}… matches ${primary.hashFrom}`);
-      result.sha512 = actualSha;
-      result.trust = trustOf(plan, o);
+        if (plan.crossCheck) await crossCheck(o, l, plan.crossCheck, primary.url, staging.path, members);
+        mark("downloadMs", t);
+        o.progress.detail(
+          `downloaded ${formatBytes(result.bytes)} in ${timings.downloadMs} ms; sha512 ${actualSha.slice(0, 16)}… matches ${primary.hashFrom}`,
+        );
+        result.sha512 = actualSha;
+        result.trust = trustOf(plan, o);
 
-      // Checks before anything can go live.
-      t = performance.now();
-      o.progress.phase("checking the binaries");
-      if (!members.includes("runsc")) throw new ActionError(`${primary.url} has no runsc in it (members: ${members.join(", ") || "none"})`, "this is not a gVisor release; nothing was installed");
-      markExecutable(staging);
-      await pauseForTest("verified", o.env);
-      const elfProblems = hostElfProblems(staging.path, members, o.arch);
-      if (elfProblems.length) throw new ActionError(`${primary.url}: ${elfProblems.join("; ")}`, `the mirror serves the wrong files under ${o.arch}/; nothing was installed`);
-      checkOwnDir(staging); // the binary about to run is the one just verified
-      const v = await run(join(staging.path, "runsc"), ["--version"], { timeoutMs: 20_000, env: { PATH: o.env.PATH ?? "/usr/bin:/bin" } });
-      if (v.code !== 0) throw new ActionError(`the downloaded runsc does not run: runsc --version: ${failureText(v)}`, "nothing was installed; check that this host can run gVisor (gvisor-doctor check)");
-      result.runscVersion = v.stdout.split("\n")[0].trim() || null;
-      const reported = result.runscVersion?.match(/runsc version (\S+)/)?.[1] ?? null;
-      // The live release must not be replaced by an older one (what runsc itself reports counts).
-      const liveRec = live ? state.versions[live] : undefined;
-      checkReportedDowngrade(liveRec?.runscVersion ?? null, result.runscVersion, !!o.allowDowngrade);
-      const vw = versionWarning(o, reported, plan.signed ? "the signature" : "the sha512");
-      if (vw) {
-        warnings.push(vw);
-        o.progress.warn(vw);
-      }
-      if (!members.includes("containerd-shim-runsc-v1")) {
-        const w = "this release has no containerd-shim-runsc-v1: containerd cannot use it (Docker and Podman can)";
-        warnings.push(w);
-        o.progress.warn(w);
-      }
-      mark("checkMs", t);
+        // Checks before anything can go live.
+        t = performance.now();
+        o.progress.phase("checking the binaries");
+        if (!members.includes("runsc"))
+          throw new ActionError(
+            `${primary.url} has no runsc in it (members: ${members.join(", ") || "none"})`,
+            "this is not a gVisor release; nothing was installed",
+          );
+        markExecutable(staging);
+        await pauseForTest("verified", o.env);
+        const elfProblems = hostElfProblems(staging.path, members, o.arch);
+        if (elfProblems.length)
+          throw new ActionError(
+            `${primary.url}: ${elfProblems.join("; ")}`,
+            `the mirror serves the wrong files under ${o.arch}/; nothing was installed`,
+          );
+        checkOwnDir(staging); // the binary about to run is the one just verified
+        const v = await run(join(staging.path, "runsc"), ["--version"], {
+          timeoutMs: 20_000,
+          env: { PATH: o.env.PATH ?? "/usr/bin:/bin" },
+        });
+        if (v.code !== 0)
+          throw new ActionError(
+            `the downloaded runsc does not run: runsc --version: ${failureText(v)}`,
+            "nothing was installed; check that this host can run gVisor (gvisor-doctor check)",
+          );
+        result.runscVersion = v.stdout.split("\n")[0].trim() || null;
+        const reported = result.runscVersion?.match(/runsc version (\S+)/)?.[1] ?? null;
+        // The live release must not be replaced by an older one (what runsc itself reports counts).
+        const liveRec = live ? state.versions[live] : undefined;
+        checkReportedDowngrade(liveRec?.runscVersion ?? null, result.runscVersion, !!o.allowDowngrade);
+        const vw = versionWarning(o, reported, plan.signed ? "the signature" : "the sha512");
+        if (vw) {
+          warnings.push(vw);
+          o.progress.warn(vw);
+        }
+        if (!members.includes("containerd-shim-runsc-v1")) {
+          const w = "this release has no containerd-shim-runsc-v1: containerd cannot use it (Docker and Podman can)";
+          warnings.push(w);
+          o.progress.warn(w);
+        }
+        mark("checkMs", t);
 
-      // Move in, record, switch (unless interrupted: after this point the install completes).
-      await synced;
-      if (o.signal?.aborted) throw o.signal.reason;
-      t = performance.now();
-      // Recorded before the move, so a kill in between leaves a directory the next run knows to remove.
-      const name = freeDirName(l, versionDirName(o.spec, reported, actualSha));
-      state.versions[name] = {
-        dir: name, requested: o.spec.requested, runscVersion: result.runscVersion, format: plan.format, url: primary.url, sha512: actualSha,
-        pinned: !!o.pinnedSha512, installedAt: new Date().toISOString(), files: members, trust: result.trust ?? undefined,
-        ...(plan.signed ? { release: plan.signed.deb.version } : {}),
-      };
-      writeState(l, state);
-      placed = placeVersion(l, staging, name);
-      state.created = [...new Set([...state.created, ...mkdirs(l.binDir)])];
-      for (const k of l.links) {
-        if (linkStatus(k) !== "foreign") continue;
-        const backup = backupName(k.path);
-        renameSync(k.path, backup);
-        state.replaced.push({ path: k.path, backup });
-        const w = `moved ${k.path} aside to ${backup} (--force)`;
-        warnings.push(w);
-        o.progress.warn(w);
+        // Move in, record, switch (unless interrupted: after this point the install completes).
+        await synced;
+        if (o.signal?.aborted) throw o.signal.reason;
+        t = performance.now();
+        // Recorded before the move, so a kill in between leaves a directory the next run knows to remove.
+        const name = freeDirName(l, versionDirName(o.spec, reported, actualSha));
+        state.versions[name] = {
+          dir: name,
+          requested: o.spec.requested,
+          runscVersion: result.runscVersion,
+          format: plan.format,
+          url: primary.url,
+          sha512: actualSha,
+          pinned: !!o.pinnedSha512,
+          installedAt: new Date().toISOString(),
+          files: members,
+          trust: result.trust ?? undefined,
+          ...(plan.signed ? { release: plan.signed.deb.version } : {}),
+        };
+        writeState(l, state);
+        placed = placeVersion(l, staging, name);
+        state.created = [...new Set([...state.created, ...mkdirs(l.binDir)])];
+        for (const k of l.links) {
+          if (linkStatus(k) !== "foreign") continue;
+          const backup = backupName(k.path);
+          renameSync(k.path, backup);
+          state.replaced.push({ path: k.path, backup });
+          const w = `moved ${k.path} aside to ${backup} (--force)`;
+          warnings.push(w);
+          o.progress.warn(w);
+        }
+        writeState(l, state);
+        await pauseForTest("before-switch", o.env);
+        o.progress.phase(`activating ${name}`);
+        activate(l, name);
+        activated = true;
+        await pauseForTest("after-switch", o.env);
+        state.history.push(name);
+        if (plan.signed?.release.date) (state.aptSeen ??= {})[aptSeenKey(o, plan.signed)] = plan.signed.release.date;
+        gc(l, state, name);
+        writeState(l, state);
+        mark("activateMs", t);
+        Object.assign(result, { version: name, dir: placed });
+        mark("totalMs", t0);
+        return result;
+      } catch (e) {
+        if (placed && !activated) {
+          try {
+            const name = placed.slice(l.root.length + 1);
+            removeVersionDir(l, name);
+            delete state.versions[name];
+            writeState(l, state);
+          } catch {}
+        }
+        throw e;
+      } finally {
+        // rmSync does not follow a symlink put in its place: it would remove only the link.
+        rmSync(staging.path, { recursive: true, force: true });
       }
-      writeState(l, state);
-      await pauseForTest("before-switch", o.env);
-      o.progress.phase(`activating ${name}`);
-      activate(l, name);
-      activated = true;
-      await pauseForTest("after-switch", o.env);
-      state.history.push(name);
-      if (plan.signed?.release.date) (state.aptSeen ??= {})[aptSeenKey(o, plan.signed)] = plan.signed.release.date;
-      gc(l, state, name);
-      writeState(l, state);
-      mark("activateMs", t);
-      Object.assign(result, { version: name, dir: placed });
-      mark("totalMs", t0);
-      return result;
-    } catch (e) {
-      if (placed && !activated) {
-        try {
-          const name = placed.slice(l.root.length + 1);
-          removeVersionDir(l, name);
-          delete state.versions[name];
-          writeState(l, state);
-        } catch {}
-      }
-      throw e;
-    } finally {
-      // rmSync does not follow a symlink put in its place: it would remove only the link.
-      rmSync(staging.path, { recursive: true, force: true });
-    }
-  }, lockWaitMs(o.env), (holder) => o.progress.phase(`waiting for another gvisor-doctor (pid ${holder ?? "?"}) that holds ${l.lock}`));
+    },
+    lockWaitMs(o.env),
+    (holder) => o.progress.phase(`waiting for another gvisor-doctor (pid ${holder ?? "?"}) that holds ${l.lock}`),
+  );
 
   function checkHash(art: PlannedArtifact, got: string): void {
     if (art.sha512 && got !== art.sha512) {
       throw new ChecksumMismatch(
         `sha512 mismatch for ${art.url}\n  expected ${art.sha512} (from ${art.hashFrom})\n  got      ${got}\nnothing was installed`,
-        art.hashFrom === "--sha512" ? "the file differs from the pinned hash: check --sha512 (it must be the hash of this exact file, e.g. gvisor.tar.zstd; use --format to pick another) and --mirror" : "the download was corrupted or the mirror serves a different file than its .sha512 describes: run the command again, or check --mirror",
+        art.hashFrom === "--sha512"
+          ? "the file differs from the pinned hash: check --sha512 (it must be the hash of this exact file, e.g. gvisor.tar.zstd; use --format to pick another) and --mirror"
+          : "the download was corrupted or the mirror serves a different file than its .sha512 describes: run the command again, or check --mirror",
       );
     }
   }
@@ -730,7 +952,12 @@ async function installLocked(o: InstallOptions, l: Layout, plan: Plan, result: I
  * every other file both hold must be equal byte for byte. A mismatch names both sources.
  */
 async function crossCheck(
-  o: InstallOptions, l: Layout, c: SignedChain, tarballUrl: string, staged: string, members: string[],
+  o: InstallOptions,
+  l: Layout,
+  c: SignedChain,
+  tarballUrl: string,
+  staged: string,
+  members: string[],
 ): Promise<void> {
   const { stageDeb } = await import("./apt/stage-deb.ts");
   const { createHash } = await import("node:crypto");
@@ -739,24 +966,35 @@ async function crossCheck(
   const other = makeStaging(l);
   try {
     const got = await stageDeb({
-      source: o.source, rel: c.debRel, url: c.debUrl, staging: other.path, pathEnv: o.env.PATH, onBytes: () => {},
+      source: o.source,
+      rel: c.debRel,
+      url: c.debUrl,
+      staging: other.path,
+      pathEnv: o.env.PATH,
+      onBytes: () => {},
     });
     const [algo, want, have] = c.deb.sha512
       ? ["sha512", c.deb.sha512, got.sha512]
       : ["sha256", c.deb.sha256!, got.sha256];
     if (want !== have) {
-      throw new ActionError(`${algo} mismatch for ${c.debUrl} (the signed index lists ${want})\nnothing was installed`,
-        "the apt mirror serves a tampered .deb; check --mirror");
+      throw new ActionError(
+        `${algo} mismatch for ${c.debUrl} (the signed index lists ${want})\nnothing was installed`,
+        "the apt mirror serves a tampered .deb; check --mirror",
+      );
     }
     if (got.unpackError) {
-      throw new ActionError(`${c.debUrl} (signed) cannot be unpacked: ${got.unpackError.message}\nnothing was installed`);
+      throw new ActionError(
+        `${c.debUrl} (signed) cannot be unpacked: ${got.unpackError.message}\nnothing was installed`,
+      );
     }
     await got.synced;
     const debFiles = new Set(got.members.filter((m) => m.type === "file").map((m) => m.path));
     const hash = (p: string) => createHash("sha512").update(readFileSync(p)).digest("hex");
     const common = members.filter((m) => debFiles.has(m));
     if (!common.includes("runsc")) {
-      throw new ActionError(`cross-check: the signed ${c.debUrl} has no runsc to compare with ${tarballUrl}\nnothing was installed`);
+      throw new ActionError(
+        `cross-check: the signed ${c.debUrl} has no runsc to compare with ${tarballUrl}\nnothing was installed`,
+      );
     }
     const differ = common.filter((m) => hash(join(staged, m)) !== hash(join(other.path, m)));
     if (differ.length) {
@@ -780,7 +1018,8 @@ function trustOf(plan: Plan, o: InstallOptions): Trust {
   if (plan.signed) return { level: "signed", key: plan.signed.signer, chain: plan.signed.chain };
   const files = plan.artifacts.map((x) => x.url).join(", ");
   const cross = plan.crossCheck ? plan.crossCheck.chain : [];
-  if (o.pinnedSha512) return { level: "pinned-sha512", key: null, chain: [`${files}: sha512 matches --sha512`, ...cross] };
+  if (o.pinnedSha512)
+    return { level: "pinned-sha512", key: null, chain: [`${files}: sha512 matches --sha512`, ...cross] };
   const sums = plan.artifacts.map((x) => `${x.url}: sha512 matches ${x.hashFrom ?? a.hashFrom}`);
   return { level: "bucket-sha512", key: null, chain: [...sums, ...cross] };
 }
@@ -792,24 +1031,48 @@ function aptSeenKey(o: InstallOptions, c: SignedChain): string {
 
 /** --verify signed: walk the signed apt chain down to runsc's .deb (nothing downloaded beyond indexes). */
 async function resolveSignedPlan(o: InstallOptions, l: Layout): Promise<Plan> {
-  const [{ aptTarget }, { loadTrustedKeys, SignatureError }, { resolveSignedChain }, { checkReleaseFreshness }] = await Promise.all([
-    import("./apt/plan.ts"), import("./apt/signature.ts"), import("./apt/chain.ts"), import("./apt/freshness.ts"),
-  ]);
+  const [{ aptTarget }, { loadTrustedKeys, SignatureError }, { resolveSignedChain }, { checkReleaseFreshness }] =
+    await Promise.all([
+      import("./apt/plan.ts"),
+      import("./apt/signature.ts"),
+      import("./apt/chain.ts"),
+      import("./apt/freshness.ts"),
+    ]);
   const target = aptTarget(o.spec, o.arch);
   let trusted;
   try {
     trusted = await loadTrustedKeys(o.keyring ?? null);
   } catch (e) {
-    if (e instanceof SignatureError) throw new ActionError(e.message, "--keyring takes an OpenPGP public key file (armored, or binary as gpg --export writes it)");
+    if (e instanceof SignatureError)
+      throw new ActionError(
+        e.message,
+        "--keyring takes an OpenPGP public key file (armored, or binary as gpg --export writes it)",
+      );
     throw e;
   }
   const now = o.now ?? new Date();
-  const chain = await resolveSignedChain({ source: o.source, target, trusted, now, pathEnv: o.env.PATH, detail: (t) => o.progress.detail(t) });
+  const chain = await resolveSignedChain({
+    source: o.source,
+    target,
+    trusted,
+    now,
+    pathEnv: o.env.PATH,
+    detail: (t) => o.progress.detail(t),
+  });
   const seen = readState(l).aptSeen?.[aptSeenKey(o, chain)] ?? null;
-  checkReleaseFreshness({ what: chain.releaseUrl, date: chain.release.date, validUntil: chain.release.validUntil, seen, allowDowngrade: !!o.allowDowngrade, now });
+  checkReleaseFreshness({
+    what: chain.releaseUrl,
+    date: chain.release.date,
+    validUntil: chain.release.validUntil,
+    seen,
+    allowDowngrade: !!o.allowDowngrade,
+    now,
+  });
   o.progress.detail(chain.chain.join("\n"));
   return {
-    format: "deb", tried: [chain.releaseUrl, chain.packagesUrl], signed: chain,
+    format: "deb",
+    tried: [chain.releaseUrl, chain.packagesUrl],
+    signed: chain,
     artifacts: [{ name: "runsc.deb", url: chain.debUrl, sha512: chain.deb.sha512, hashFrom: chain.packagesUrl }],
   };
 }

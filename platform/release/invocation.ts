@@ -25,9 +25,19 @@ export function selfCommand(argv = process.argv, execPath = process.execPath): s
 }
 
 /** `sudo [--preserve-env=…] <self> <args>` with the arguments of this run. */
-export function sudoCommand(args: string[], env: NodeJS.ProcessEnv, argv = process.argv, execPath = process.execPath): string {
+export function sudoCommand(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  argv = process.argv,
+  execPath = process.execPath,
+): string {
   const keep = KEEP_ENV.filter((k) => env[k]);
-  const parts = ["sudo", ...(keep.length ? [`--preserve-env=${keep.join(",")}`] : []), ...selfCommand(argv, execPath), ...args];
+  const parts = [
+    "sudo",
+    ...(keep.length ? [`--preserve-env=${keep.join(",")}`] : []),
+    ...selfCommand(argv, execPath),
+    ...args,
+  ];
   return parts.map(shellQuote).join(" ");
 }
 
@@ -42,5 +52,7 @@ export function userPrefixCommand(args: string[], argv = process.argv, execPath 
     if (args[i].startsWith("--prefix=")) continue;
     out.push(args[i]);
   }
-  return [...selfCommand(argv, execPath), ...out, "--prefix", "~/.local"].map((s) => (s === "~/.local" ? s : shellQuote(s))).join(" ");
+  return [...selfCommand(argv, execPath), ...out, "--prefix", "~/.local"]
+    .map((s) => (s === "~/.local" ? s : shellQuote(s)))
+    .join(" ");
 }

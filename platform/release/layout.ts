@@ -5,9 +5,24 @@
 //   <prefix>/lib/gvisor/state.json, .lock, .staging-<pid>-<rand>/
 // runsc finds gvisor-bin/ next to its real path, which the symlinks resolve to.
 import {
-  accessSync, closeSync, constants, chmodSync, existsSync, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync,
+  accessSync,
+  closeSync,
+  constants,
+  chmodSync,
+  existsSync,
+  fchmodSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
   readFileSync,
-  readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, type Stats,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  type Stats,
 } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join, relative, resolve } from "node:path";
@@ -46,7 +61,11 @@ export function layoutFor(prefix: string): Layout {
     current,
     state: join(root, "state.json"),
     lock: join(root, ".lock"),
-    links: RELEASE_BINARIES.map((name) => ({ name, path: join(binDir, name), target: relative(binDir, join(current, name)) })),
+    links: RELEASE_BINARIES.map((name) => ({
+      name,
+      path: join(binDir, name),
+      target: relative(binDir, join(current, name)),
+    })),
   };
 }
 
@@ -113,7 +132,9 @@ export function readState(l: Layout): InstallState {
     }
     if (!Array.isArray(s.created ?? []) || !Array.isArray(s.replaced ?? [])) throw new Error("unknown format");
   } catch (e) {
-    throw new StateError(`${l.state} is damaged (${(e as Error).message}); move it aside (e.g. mv ${l.state} ${l.state}.bad) and run the command again`);
+    throw new StateError(
+      `${l.state} is damaged (${(e as Error).message}); move it aside (e.g. mv ${l.state} ${l.state}.bad) and run the command again`,
+    );
   }
   return checkState(l, s);
 }
@@ -186,8 +207,11 @@ function checkState(l: Layout, s: InstallState): InstallState {
       throw bad("replaced entry", r, `has a path that is not one of ${l.links.map((k) => k.path).join(", ")}`);
     }
     const suffix = basename(backup).slice(basename(path).length);
-    if (dirname(backup) !== l.binDir || !basename(backup).startsWith(basename(path)) ||
-      !/^\.gvisor-doctor-[0-9TZ]+(?:\.\d+)?\.bak$/.test(suffix)) {
+    if (
+      dirname(backup) !== l.binDir ||
+      !basename(backup).startsWith(basename(path)) ||
+      !/^\.gvisor-doctor-[0-9TZ]+(?:\.\d+)?\.bak$/.test(suffix)
+    ) {
       throw bad("replaced entry", r, `has a backup that is not ${path}.gvisor-doctor-<time>.bak`);
     }
     ownedAsExpected(backup, "replaced entry", r, false);
@@ -200,7 +224,11 @@ export function writeState(l: Layout, s: InstallState): void {
   // Relative to the prefix: the same tree seen from a pod (/host/usr/local) and from the
   // node (/usr/local) must mean the same files.
   const rel = (p: string) => relative(l.prefix, p) || ".";
-  const stored = { ...s, created: s.created.map(rel), replaced: s.replaced.map((r) => ({ path: rel(r.path), backup: rel(r.backup) })) };
+  const stored = {
+    ...s,
+    created: s.created.map(rel),
+    replaced: s.replaced.map((r) => ({ path: rel(r.path), backup: rel(r.backup) })),
+  };
   atomicWriteFile(l.state, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o644 });
 }
 
@@ -236,7 +264,9 @@ export function linkStatus(link: LinkSpec): LinkStatus {
   }
   if (!st.isSymbolicLink()) return "foreign";
   const t = readlinkSync(link.path);
-  return t === link.target || resolve(dirname(link.path), t) === resolve(dirname(link.path), link.target) ? "ours" : "foreign";
+  return t === link.target || resolve(dirname(link.path), t) === resolve(dirname(link.path), link.target)
+    ? "ours"
+    : "foreign";
 }
 
 /** Make `dir` and missing parents, 0755 whatever the umask; returns the directories it created. */

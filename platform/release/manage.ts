@@ -8,7 +8,17 @@ import { removeStaleTemps } from "../fsutil.ts";
 import { LockBusyError, withLock } from "../flock.ts";
 import { lockWaitMs } from "./hooks.ts";
 import {
-  activate, layoutFor, linkStatus, liveDir, previousDir, readState, removeStaleStaging, removeVersionDir, writeProblems, writeState, type Layout,
+  activate,
+  layoutFor,
+  linkStatus,
+  liveDir,
+  previousDir,
+  readState,
+  removeStaleStaging,
+  removeVersionDir,
+  writeProblems,
+  writeState,
+  type Layout,
 } from "./layout.ts";
 
 export interface ManageOptions {
@@ -40,15 +50,18 @@ function requireWritable(l: Layout, o: ManageOptions, verb: string): void {
   const w = writeProblems(l);
   if (!w.length) return;
   const dirs = w.map((p) => p.dir).join(", ");
-  throw new ActionError(`cannot ${verb} in ${l.prefix}: ${dirs} is ${w[0].kind === "read-only" ? "on a read-only file system" : "not writable"}${o.root ? "" : " (you are not root)"}`,
-    o.root ? undefined : `run it as root:\n  ${o.sudoCommand}`);
+  throw new ActionError(
+    `cannot ${verb} in ${l.prefix}: ${dirs} is ${w[0].kind === "read-only" ? "on a read-only file system" : "not writable"}${o.root ? "" : " (you are not root)"}`,
+    o.root ? undefined : `run it as root:\n  ${o.sudoCommand}`,
+  );
 }
 
 async function locked<T>(l: Layout, o: ManageOptions, fn: () => T): Promise<T> {
   try {
     return await withLock(l.lock, fn, lockWaitMs(o.env), o.onWait);
   } catch (e) {
-    if (e instanceof LockBusyError) throw new ActionError(`${e.message}; an install is running`, `wait for it to finish, then run the command again`);
+    if (e instanceof LockBusyError)
+      throw new ActionError(`${e.message}; an install is running`, `wait for it to finish, then run the command again`);
     throw e;
   }
 }
@@ -58,14 +71,29 @@ export async function rollback(o: ManageOptions): Promise<RollbackResult> {
   const plan = () => {
     const state = readState(l);
     const live = liveDir(l);
-    if (!live && !Object.keys(state.versions).length) throw new ActionError(`gvisor-doctor has not installed gVisor in ${l.prefix} (no ${l.current})`, `install it: gvisor-doctor install --prefix ${l.prefix}`);
+    if (!live && !Object.keys(state.versions).length)
+      throw new ActionError(
+        `gvisor-doctor has not installed gVisor in ${l.prefix} (no ${l.current})`,
+        `install it: gvisor-doctor install --prefix ${l.prefix}`,
+      );
     const prev = previousDir(l, state, live);
-    if (!prev) throw new ActionError(`no previous version to roll back to in ${l.root} (only ${live ?? "nothing"} is installed)`, "install another version with: gvisor-doctor install --version <version>");
+    if (!prev)
+      throw new ActionError(
+        `no previous version to roll back to in ${l.root} (only ${live ?? "nothing"} is installed)`,
+        "install another version with: gvisor-doctor install --version <version>",
+      );
     return { state, live, prev };
   };
   if (o.dryRun) {
     const { state, live, prev } = plan();
-    return { action: "would-roll-back", from: live, to: prev, runscVersion: state.versions[prev]?.runscVersion ?? null, layout: l, warnings: [] };
+    return {
+      action: "would-roll-back",
+      from: live,
+      to: prev,
+      runscVersion: state.versions[prev]?.runscVersion ?? null,
+      layout: l,
+      warnings: [],
+    };
   }
   if (!existsSync(l.root)) plan();
   requireWritable(l, o, "roll back");
@@ -74,8 +102,17 @@ export async function rollback(o: ManageOptions): Promise<RollbackResult> {
     const foreign = activate(l, prev);
     state.history.push(prev);
     writeState(l, state);
-    const warnings = foreign.map((p) => `${p} is not a gvisor-doctor link and was left alone: it does not follow the rollback`);
-    return { action: "rolled-back" as const, from: live, to: prev, runscVersion: state.versions[prev]?.runscVersion ?? null, layout: l, warnings };
+    const warnings = foreign.map(
+      (p) => `${p} is not a gvisor-doctor link and was left alone: it does not follow the rollback`,
+    );
+    return {
+      action: "rolled-back" as const,
+      from: live,
+      to: prev,
+      runscVersion: state.versions[prev]?.runscVersion ?? null,
+      layout: l,
+      warnings,
+    };
   });
 }
 
@@ -93,7 +130,8 @@ export async function uninstall(o: ManageOptions): Promise<UninstallResult> {
     return { state, removed, restored };
   };
   const first = survey();
-  if (!first.removed.length && !first.restored.length) return { action: "nothing-installed", removed: [], restored: [], layout: l };
+  if (!first.removed.length && !first.restored.length)
+    return { action: "nothing-installed", removed: [], restored: [], layout: l };
   if (o.dryRun) return { action: "would-uninstall", removed: first.removed, restored: first.restored, layout: l };
   requireWritable(l, o, "uninstall");
   const { state, removed, restored } = await locked(l, o, () => {

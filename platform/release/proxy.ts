@@ -53,7 +53,8 @@ export function proxyFor(url: string, env: NodeJS.ProcessEnv): ProxyDecision {
   if (u.protocol !== "http:" && u.protocol !== "https:") return { proxy: null, reason: `${u.protocol} needs no proxy` };
   const port = u.port || (u.protocol === "https:" ? "443" : "80");
   const no = pick(env, "no_proxy");
-  if (no && noProxyMatches(no.value, u.hostname, port)) return { proxy: null, reason: `${u.hostname} matches ${no.from}` };
+  if (no && noProxyMatches(no.value, u.hostname, port))
+    return { proxy: null, reason: `${u.hostname} matches ${no.from}` };
   const chosen = u.protocol === "https:" ? pick(env, "https_proxy") : pick(env, "http_proxy");
   if (chosen) return { proxy: chosen.value, reason: chosen.from };
   return { proxy: null, reason: `no ${u.protocol === "https:" ? "https_proxy" : "http_proxy"} set` };

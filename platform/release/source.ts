@@ -8,7 +8,14 @@ import { fileURLToPath } from "node:url";
 import { echoInput } from "../echo-input.ts";
 import { UsageError } from "../errors.ts";
 import { DEFAULT_BASE } from "./channels.ts";
-import { httpGetText, httpStream, NotFoundError, type HttpOptions, type StreamResult, type StreamStart } from "./http.ts";
+import {
+  httpGetText,
+  httpStream,
+  NotFoundError,
+  type HttpOptions,
+  type StreamResult,
+  type StreamStart,
+} from "./http.ts";
 
 export interface Source {
   kind: "http" | "dir";
@@ -17,7 +24,11 @@ export interface Source {
   /** Full URL or path of a file, for messages. */
   locate(rel: string): string;
   getText(rel: string): Promise<string>;
-  stream(rel: string, sink: (chunk: Uint8Array) => void | Promise<void>, onStart?: (s: StreamStart) => void): Promise<StreamResult>;
+  stream(
+    rel: string,
+    sink: (chunk: Uint8Array) => void | Promise<void>,
+    onStart?: (s: StreamStart) => void,
+  ): Promise<StreamResult>;
 }
 
 export function httpSource(base: string, opts: HttpOptions): Source {
@@ -80,16 +91,25 @@ export function openSource(mirror: string | undefined, opts: HttpOptions, cwd = 
     try {
       new URL(m);
     } catch {
-      throw new UsageError(`--mirror ${echoInput(m)} is not a valid URL`, "e.g. --mirror https://mirror.example.com/gvisor/releases or --mirror /srv/gvisor-releases");
+      throw new UsageError(
+        `--mirror ${echoInput(m)} is not a valid URL`,
+        "e.g. --mirror https://mirror.example.com/gvisor/releases or --mirror /srv/gvisor-releases",
+      );
     }
     return httpSource(m, opts);
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(m) && !/^file:\/\//i.test(m)) {
-    throw new UsageError(`--mirror ${echoInput(m)}: only http://, https://, file:// or a directory are supported`, "e.g. --mirror https://mirror.example.com/gvisor/releases or --mirror /srv/gvisor-releases");
+    throw new UsageError(
+      `--mirror ${echoInput(m)}: only http://, https://, file:// or a directory are supported`,
+      "e.g. --mirror https://mirror.example.com/gvisor/releases or --mirror /srv/gvisor-releases",
+    );
   }
   const dir = /^file:\/\//i.test(m) ? fileURLToPath(m) : isAbsolute(m) ? m : resolve(cwd, m);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new UsageError(`--mirror ${echoInput(m)}: ${echoInput(dir)} is not a directory`, "a local mirror is a directory laid out like the bucket: <dir>/release/<version>/<arch>/gvisor.tar.zstd (+ .sha512)");
+    throw new UsageError(
+      `--mirror ${echoInput(m)}: ${echoInput(dir)} is not a directory`,
+      "a local mirror is a directory laid out like the bucket: <dir>/release/<version>/<arch>/gvisor.tar.zstd (+ .sha512)",
+    );
   }
   return dirSource(dir);
 }

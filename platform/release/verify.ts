@@ -34,7 +34,11 @@ export class ChecksumFileError extends Error {}
  * (an HTML error page, an empty file) is an error that quotes what was there.
  */
 export function parseSha512File(text: string, where: string): string {
-  const token = text.replace(/^\uFEFF/, "").trim().split(/\s+/)[0] ?? "";
+  const token =
+    text
+      .replace(/^\uFEFF/, "")
+      .trim()
+      .split(/\s+/)[0] ?? "";
   if (/^[0-9a-fA-F]{128}$/.test(token)) return token.toLowerCase();
   const looksHtml = /^\s*</.test(text);
   const shown = JSON.stringify(text.trim().slice(0, 60));

@@ -14,14 +14,24 @@ import { matrixCells, renderMatrix } from "../report/matrix.ts";
 import { startProgress } from "../ui/spinner.ts";
 
 function listCatalog(catalog: Check[], io: IO): number {
-  const rows = catalog.map((c) => ({ id: c.id, title: c.title, needsRoot: !!c.requires?.root, needsNetwork: !!c.requires?.network, startsContainers: !!c.requires?.containers, needs: c.needs ?? [] }));
+  const rows = catalog.map((c) => ({
+    id: c.id,
+    title: c.title,
+    needsRoot: !!c.requires?.root,
+    needsNetwork: !!c.requires?.network,
+    startsContainers: !!c.requires?.containers,
+    needs: c.needs ?? [],
+  }));
   if (io.json) {
     io.stdout(JSON.stringify({ schemaVersion: 1, checks: rows }, null, 2));
     return EXIT.OK;
   }
   const w = Math.max(...rows.map((r) => r.id.length));
   io.stdout(`${"ID".padEnd(w)}  ROOT  NET  TITLE`);
-  for (const r of rows) io.stdout(`${r.id.padEnd(w)}  ${(r.needsRoot ? "yes" : "-").padEnd(4)}  ${(r.needsNetwork ? "yes" : "-").padEnd(3)}  ${r.title}${r.startsContainers ? io.c.dim(" (starts a container)") : ""}`);
+  for (const r of rows)
+    io.stdout(
+      `${r.id.padEnd(w)}  ${(r.needsRoot ? "yes" : "-").padEnd(4)}  ${(r.needsNetwork ? "yes" : "-").padEnd(3)}  ${r.title}${r.startsContainers ? io.c.dim(" (starts a container)") : ""}`,
+    );
   return EXIT.OK;
 }
 
@@ -37,7 +47,8 @@ export async function runCheckMatrix(p: Parsed, io: IO, catalog: Check[] = CATAL
   const only = listOption(p.values.only);
   const skipIds = listOption(p.values.skip);
   const bad = unknownPatterns(catalog, [...only, ...skipIds]);
-  if (bad.length) throw new UsageError(`unknown check id: ${echoInput(bad.join(", "), 300)}`, "see: gvisor-doctor check --list");
+  if (bad.length)
+    throw new UsageError(`unknown check id: ${echoInput(bad.join(", "), 300)}`, "see: gvisor-doctor check --list");
   const started = performance.now();
   const trace: RunResult[] = [];
   const stopTrace = onCommand((r) => trace.push(r));
@@ -45,7 +56,12 @@ export async function runCheckMatrix(p: Parsed, io: IO, catalog: Check[] = CATAL
   try {
     const facts = await gatherFacts({ env: io.env, root: hostRootAt(p.values["host-root"] as string | undefined) });
     progress.update("running checks…");
-    const opts: CheckOptions = { quick: !!p.values.quick, offline: !!p.values.offline, verbose: io.verbose, env: io.env };
+    const opts: CheckOptions = {
+      quick: !!p.values.quick,
+      offline: !!p.values.offline,
+      verbose: io.verbose,
+      env: io.env,
+    };
     const findings = await runChecks(catalog, facts, opts, { only, skip: skipIds });
     return { facts, findings, trace, ms: Math.round(performance.now() - started) };
   } finally {
@@ -80,7 +96,8 @@ export function printReport(r: CheckRun, io: IO, strict: boolean): void {
 
 export async function runCheck(p: Parsed, io: IO): Promise<number> {
   if (p.values.list) return listCatalog(CATALOG, io);
-  if (p.values["dry-run"] && !p.values.fix) throw new UsageError("--dry-run applies to --fix", "try: gvisor-doctor --fix --dry-run");
+  if (p.values["dry-run"] && !p.values.fix)
+    throw new UsageError("--dry-run applies to --fix", "try: gvisor-doctor --fix --dry-run");
   const r = await runCheckMatrix(p, io);
   printReport(r, io, !!p.values.strict);
   return exitCodeFor(r.findings, !!p.values.strict);

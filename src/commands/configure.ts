@@ -11,7 +11,6 @@ import { ENGINE_NAMES, type EngineName } from "../../platform/engines/types.ts";
 
 export type { ConfigureReport, ConfigureRequest, EngineReport, EngineStatus } from "../configure-engines.ts";
 
-
 /** Register (or remove) runsc with the engines: install, uninstall and --fix call this. */
 export async function configureEngines(req: ConfigureRequest, io: IO): Promise<ConfigureReport> {
   return (await import("../configure-engines.ts")).configureEngines(req, io);
@@ -25,19 +24,35 @@ export async function renderConfigureReport(r: ConfigureReport, io: IO): Promise
 /** What `configure`'s flags ask configureEngines for (usage errors thrown). --fix builds the same from its action. */
 export function configureRequestFrom(p: Parsed): ConfigureRequest {
   const names = p.positionals.flatMap((s) => s.split(",")).filter(Boolean);
-  for (const n of names) if (n !== "all" && !(ENGINE_NAMES as readonly string[]).includes(n)) throw new UsageError(`unknown engine '${echoInput(n)}'`, `engines: ${ENGINE_NAMES.join(", ")}, all`);
+  for (const n of names)
+    if (n !== "all" && !(ENGINE_NAMES as readonly string[]).includes(n))
+      throw new UsageError(`unknown engine '${echoInput(n)}'`, `engines: ${ENGINE_NAMES.join(", ")}, all`);
   const engines = names.includes("all") || !names.length ? undefined : (names as EngineName[]);
   const v = p.values;
   const { root, restartCommand } = hostRootFlags(p);
   if (v.remove && v.default) throw new UsageError("--default and --remove contradict each other");
   // Each --runtime-arg is one flag (no comma splitting: values may contain commas); --runtime-arg= clears them.
-  const runtimeArgs = v["runtime-arg"] === undefined ? undefined : (v["runtime-arg"] as string[]).filter((a) => a !== "");
+  const runtimeArgs =
+    v["runtime-arg"] === undefined ? undefined : (v["runtime-arg"] as string[]).filter((a) => a !== "");
   return {
-    engines, explicit: !!engines, configPath: v.config as string | undefined, runscPath: v.runsc as string | undefined,
-    runtimeName: v["runtime-name"] as string | undefined, runtimeArgs, makeDefault: !!v.default, remove: !!v.remove,
-    dryRun: !!v["dry-run"], reload: !v["no-reload"], restart: !!v.restart, verify: !v["no-verify"], force: !!v.force,
-    migrate: !!v.migrate, marker: !!v.marker,
-    wrapperDir: v["wrapper-dir"] as string | undefined, hostRoot: root, restartCommand,
+    engines,
+    explicit: !!engines,
+    configPath: v.config as string | undefined,
+    runscPath: v.runsc as string | undefined,
+    runtimeName: v["runtime-name"] as string | undefined,
+    runtimeArgs,
+    makeDefault: !!v.default,
+    remove: !!v.remove,
+    dryRun: !!v["dry-run"],
+    reload: !v["no-reload"],
+    restart: !!v.restart,
+    verify: !v["no-verify"],
+    force: !!v.force,
+    migrate: !!v.migrate,
+    marker: !!v.marker,
+    wrapperDir: v["wrapper-dir"] as string | undefined,
+    hostRoot: root,
+    restartCommand,
   };
 }
 

@@ -75,8 +75,14 @@ export const execCommand: Command = {
   maxPositionals: Number.POSITIVE_INFINITY,
   acceptsRest: true,
   async run(p, io) {
-    if (p.positionals.length) throw new UsageError(`put the command after --: gvisor-doctor exec [options] -- ${echoInput(p.positionals.join(" "))}`, "see: gvisor-doctor exec --help");
-    const { parseBytes, parseEnv, parsePositiveInt, parseSeconds, parseVia, parseNetwork } = await import("../../platform/exec/options.ts");
+    if (p.positionals.length)
+      throw new UsageError(
+        `put the command after --: gvisor-doctor exec [options] -- ${echoInput(p.positionals.join(" "))}`,
+        "see: gvisor-doctor exec --help",
+      );
+    const { parseBytes, parseEnv, parsePositiveInt, parseSeconds, parseVia, parseNetwork } = await import(
+      "../../platform/exec/options.ts"
+    );
     const env: Record<string, string> = {};
     for (const e of strs(p.values.env)) {
       const kv = parseEnv(e, io.env);
@@ -98,7 +104,15 @@ export const execCommand: Command = {
     };
     const { runIsolated } = await import("../../platform/exec/isolated.ts");
     const { onCommand } = await import("../../platform/spawn.ts");
-    const stopTrace = io.verbose ? onCommand((r) => io.stderr(io.ce.dim(`$ ${r.cmd.join(" ")}  (${r.durationMs} ms, ${r.spawnError ?? (r.code !== null ? `exit ${r.code}` : r.signal ?? "killed")})`))) : () => {};
+    const stopTrace = io.verbose
+      ? onCommand((r) =>
+          io.stderr(
+            io.ce.dim(
+              `$ ${r.cmd.join(" ")}  (${r.durationMs} ms, ${r.spawnError ?? (r.code !== null ? `exit ${r.code}` : (r.signal ?? "killed"))})`,
+            ),
+          ),
+        )
+      : () => {};
     try {
       const r = await runIsolated({
         ...options,
@@ -107,10 +121,17 @@ export const execCommand: Command = {
         forwardSignals: true,
         // --json: one document on stdout, nothing streamed. Otherwise stream, and keep
         // only a little stderr (runsc's own start errors are read from it).
-        ...(io.json ? {} : { onStdout: (c: Uint8Array) => process.stdout.write(c), onStderr: (c: Uint8Array) => process.stderr.write(c), maxOutputBytes: 64 * 1024 }),
+        ...(io.json
+          ? {}
+          : {
+              onStdout: (c: Uint8Array) => process.stdout.write(c),
+              onStderr: (c: Uint8Array) => process.stderr.write(c),
+              maxOutputBytes: 64 * 1024,
+            }),
         onWarning: (m) => io.stderr(`${io.ce.yellow("gvisor-doctor: warning:")} ${m}`),
         onMethod: (s) => {
-          if (io.verbose) io.stderr(io.ce.dim(`exec: via ${s.method}${s.sandboxed ? "" : " (not sandboxed)"}: ${s.reason}`));
+          if (io.verbose)
+            io.stderr(io.ce.dim(`exec: via ${s.method}${s.sandboxed ? "" : " (not sandboxed)"}: ${s.reason}`));
         },
       });
       if (io.json) io.stdout(JSON.stringify(r));

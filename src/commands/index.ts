@@ -11,4 +11,14 @@ import { rollbackCommand } from "./rollback.ts";
 import { selfUpdateCommand } from "./self-update.ts";
 import { uninstallCommand } from "./uninstall.ts";
 
-export const COMMANDS: Command[] = [checkCommand, preflightCommand, execCommand, configureCommand, installCommand, rollbackCommand, uninstallCommand, selfUpdateCommand, k8sCommand];
+export const COMMANDS: Command[] = [
+  checkCommand,
+  preflightCommand,
+  execCommand,
+  configureCommand,
+  installCommand,
+  rollbackCommand,
+  uninstallCommand,
+  selfUpdateCommand,
+  k8sCommand,
+];

@@ -67,7 +67,12 @@ Examples:
  * path) with every engine installed here, reload them, and prove it — the same work as
  * `gvisor-doctor configure --runsc <link>`. Returns the configure report.
  */
-export async function handOffToConfigure(runscPath: string, io: IO, dryRun: boolean, more: Partial<import("./configure.ts").ConfigureRequest> = {}): Promise<import("./configure.ts").ConfigureReport> {
+export async function handOffToConfigure(
+  runscPath: string,
+  io: IO,
+  dryRun: boolean,
+  more: Partial<import("./configure.ts").ConfigureRequest> = {},
+): Promise<import("./configure.ts").ConfigureReport> {
   const { configureEngines, renderConfigureReport } = await import("./configure.ts");
   const report = await configureEngines({ ...more, runscPath, dryRun }, io);
   if (!io.json) {
@@ -128,37 +133,80 @@ export function installOptionsFrom(p: Parsed): InstallOptions {
   const v = p.values;
   const str = (k: string) => v[k] as string | undefined;
   return {
-    version: str("version"), mirror: str("mirror"), prefix: str("prefix"), sha512: str("sha512"), format: str("format"),
-    verify: str("verify"), source: str("source"), keyring: str("keyring"), allowDowngrade: !!v["allow-downgrade"],
-    crossCheck: !!v["cross-check"], noConfigure: !!v["no-configure"], dryRun: !!v["dry-run"], force: !!v.force,
+    version: str("version"),
+    mirror: str("mirror"),
+    prefix: str("prefix"),
+    sha512: str("sha512"),
+    format: str("format"),
+    verify: str("verify"),
+    source: str("source"),
+    keyring: str("keyring"),
+    allowDowngrade: !!v["allow-downgrade"],
+    crossCheck: !!v["cross-check"],
+    noConfigure: !!v["no-configure"],
+    dryRun: !!v["dry-run"],
+    force: !!v.force,
     runtimeArgs: v["runtime-arg"] === undefined ? undefined : (v["runtime-arg"] as string[]).filter((a) => a !== ""),
-    restart: !!v.restart, hostRoot: str("host-root"), restartCommand: str("restart-command"),
+    restart: !!v.restart,
+    hostRoot: str("host-root"),
+    restartCommand: str("restart-command"),
   };
 }
 
 /** Install a release as `install` does with these flags (output and exit code the same). */
 export async function runInstall(o: InstallOptions, io: IO): Promise<number> {
-  const [{ parseVersionSpec, parseFormat }, { parsePinnedSha512 }, { gvisorArch, unameArch }, { sudoCommand, userPrefixCommand }, { openSource }, { httpOptionsFromEnv }, { install }, { downloadProgress }] = await Promise.all([
-    import("../../platform/release/channels.ts"), import("../../platform/release/verify.ts"), import("../../platform/arch.ts"),
-    import("../../platform/release/invocation.ts"), import("../../platform/release/source.ts"), import("../../platform/release/http.ts"),
-    import("../../platform/release/installer.ts"), import("../ui/download-progress.ts"),
+  const [
+    { parseVersionSpec, parseFormat },
+    { parsePinnedSha512 },
+    { gvisorArch, unameArch },
+    { sudoCommand, userPrefixCommand },
+    { openSource },
+    { httpOptionsFromEnv },
+    { install },
+    { downloadProgress },
+  ] = await Promise.all([
+    import("../../platform/release/channels.ts"),
+    import("../../platform/release/verify.ts"),
+    import("../../platform/arch.ts"),
+    import("../../platform/release/invocation.ts"),
+    import("../../platform/release/source.ts"),
+    import("../../platform/release/http.ts"),
+    import("../../platform/release/installer.ts"),
+    import("../ui/download-progress.ts"),
   ]);
   const spec = parseVersionSpec(o.version);
   const format = parseFormat(o.format);
   let pinned: string | null = null;
   if (o.sha512 !== undefined) {
     pinned = parsePinnedSha512(o.sha512);
-    if (!pinned) throw new UsageError(`--sha512 must be 128 hex digits (a sha512sum), got ${JSON.stringify(String(o.sha512).slice(0, 40))}`, "e.g. --sha512 $(cut -d' ' -f1 gvisor.tar.zstd.sha512)");
+    if (!pinned)
+      throw new UsageError(
+        `--sha512 must be 128 hex digits (a sha512sum), got ${JSON.stringify(String(o.sha512).slice(0, 40))}`,
+        "e.g. --sha512 $(cut -d' ' -f1 gvisor.tar.zstd.sha512)",
+      );
   }
   const verify = parseVerify(o.verify, o.source);
-  if (verify === "signed" && pinned) throw new UsageError("--sha512 and --verify signed exclude each other", "the signed chain supplies the hashes; drop --sha512");
-  if (verify === "signed" && format) throw new UsageError("--format does not apply to --verify signed (the apt repository serves a .deb)", "drop --format");
+  if (verify === "signed" && pinned)
+    throw new UsageError(
+      "--sha512 and --verify signed exclude each other",
+      "the signed chain supplies the hashes; drop --sha512",
+    );
+  if (verify === "signed" && format)
+    throw new UsageError(
+      "--format does not apply to --verify signed (the apt repository serves a .deb)",
+      "drop --format",
+    );
   if (o.crossCheck && verify === "signed") {
-    throw new UsageError("--cross-check compares the tarball with the signed .deb; with --verify signed there is no tarball",
-      "drop one of them");
+    throw new UsageError(
+      "--cross-check compares the tarball with the signed .deb; with --verify signed there is no tarball",
+      "drop one of them",
+    );
   }
   if (o.keyring !== undefined && verify !== "signed" && !o.crossCheck) {
-    throw new UsageError("--keyring needs --verify signed or --cross-check", "e.g. --verify signed --keyring /usr/share/keyrings/mirror.gpg");
+    throw new UsageError(
+      "--keyring needs --verify signed or --cross-check",
+      "e.g. --verify signed --keyring /usr/share/keyrings/mirror.gpg",
+    );
   }
   let keyring: { path: string; bytes: Uint8Array } | null = null;
   if (o.keyring !== undefined) {
@@ -179,7 +227,8 @@ export async function runInstall(o: InstallOptions, io: IO): Promise<number> {
   const runtimeArgs = o.runtimeArgs;
   const args = process.argv.slice(2);
   const abort = new AbortController();
-  const onSignal = (sig: string) => abort.abort(new ActionError(`interrupted by ${sig}; nothing was changed`, undefined, 130));
+  const onSignal = (sig: string) =>
+    abort.abort(new ActionError(`interrupted by ${sig}; nothing was changed`, undefined, 130));
   const sigint = () => onSignal("SIGINT");
   const sigterm = () => onSignal("SIGTERM");
   process.on("SIGINT", sigint);
@@ -187,13 +236,31 @@ export async function runInstall(o: InstallOptions, io: IO): Promise<number> {
   const progress = downloadProgress(io);
   const started = performance.now();
   try {
-    const source = openSource(o.mirror ?? io.env.GVISOR_MIRROR, httpOptionsFromEnv(io.env, `gvisor-doctor/${VERSION}`, abort.signal));
+    const source = openSource(
+      o.mirror ?? io.env.GVISOR_MIRROR,
+      httpOptionsFromEnv(io.env, `gvisor-doctor/${VERSION}`, abort.signal),
+    );
     const r = await install({
-      spec, format, source, prefix, arch, pinnedSha512: pinned, force: !!o.force, dryRun: !!o.dryRun,
-      decoder: (io.env.GVISOR_DOCTOR_DECODER as "builtin" | "system" | undefined) ?? "auto", env: io.env,
-      root: process.getuid?.() === 0, signal: abort.signal, progress,
-      sudoCommand: sudoCommand(args, io.env), userCommand: userPrefixCommand(args), top: root.dir,
-      verify, keyring, allowDowngrade: !!o.allowDowngrade, crossCheck: !!o.crossCheck,
+      spec,
+      format,
+      source,
+      prefix,
+      arch,
+      pinnedSha512: pinned,
+      force: !!o.force,
+      dryRun: !!o.dryRun,
+      decoder: (io.env.GVISOR_DOCTOR_DECODER as "builtin" | "system" | undefined) ?? "auto",
+      env: io.env,
+      root: process.getuid?.() === 0,
+      signal: abort.signal,
+      progress,
+      sudoCommand: sudoCommand(args, io.env),
+      userCommand: userPrefixCommand(args),
+      top: root.dir,
+      verify,
+      keyring,
+      allowDowngrade: !!o.allowDowngrade,
+      crossCheck: !!o.crossCheck,
       now: io.env.GVISOR_DOCTOR_TEST_NOW ? new Date(io.env.GVISOR_DOCTOR_TEST_NOW) : undefined,
     });
     progress.close();
@@ -201,29 +268,76 @@ export async function runInstall(o: InstallOptions, io: IO): Promise<number> {
     const live = r.action === "installed" || r.action === "unchanged";
     if (!io.json) printHuman(r, io, root);
     const hostLink = root.host(runscLink);
-    const configure = live && !o.noConfigure ? await handOffToConfigure(hostLink, io, false, { hostRoot: root, restartCommand, restart: !!o.restart, runtimeArgs }) : null;
-    if (r.action === "would-install" && !o.noConfigure && !io.json) io.stdout(`then: register ${hostLink} with the container engines (gvisor-doctor configure --runsc ${hostLink}${root.foreign ? ` --host-root ${root.dir}` : ""})`);
+    const configure =
+      live && !o.noConfigure
+        ? await handOffToConfigure(hostLink, io, false, {
+            hostRoot: root,
+            restartCommand,
+            restart: !!o.restart,
+            runtimeArgs,
+          })
+        : null;
+    if (r.action === "would-install" && !o.noConfigure && !io.json)
+      io.stdout(
+        `then: register ${hostLink} with the container engines (gvisor-doctor configure --runsc ${hostLink}${root.foreign ? ` --host-root ${root.dir}` : ""})`,
+      );
     // A node whose kubelet runtime was not found would pass every check with nothing registered.
     if (root.foreign && configure && configure.engines.every((e) => e.status === "skipped")) {
-      throw new ActionError(`gVisor is installed in ${root.dir}, but neither containerd nor CRI-O was found on the node to register it with`, `check that ${root.dir} is the node's / and the pod has hostPID; then: gvisor-doctor configure --host-root ${root.dir} --restart`);
+      throw new ActionError(
+        `gVisor is installed in ${root.dir}, but neither containerd nor CRI-O was found on the node to register it with`,
+        `check that ${root.dir} is the node's / and the pod has hostPID; then: gvisor-doctor configure --host-root ${root.dir} --restart`,
+      );
     }
     const next = configure && configure.exitCode !== EXIT.OK ? "gvisor-doctor check" : null;
-    if (next && !io.json) io.stderr(`gVisor is installed, but not every engine took it (see above): run ${next} for a diagnosis`);
+    if (next && !io.json)
+      io.stderr(`gVisor is installed, but not every engine took it (see above): run ${next} for a diagnosis`);
     if (io.json) {
-      io.stdout(JSON.stringify({
-        schemaVersion: 1, command: "install", ok: true, action: r.action, requested: r.requested, version: r.version, runscVersion: r.runscVersion,
-        format: r.format, url: r.url, sha512: r.sha512, pinned: r.pinned, hostRoot: root.foreign ? root.dir : null, prefix: root.host(r.layout.prefix), dir: r.dir && root.host(r.dir),
-        links: Object.fromEntries(r.layout.links.map((k) => [k.name, root.host(k.path)])), previous: r.previous, bytes: r.bytes, decoder: r.decoder,
-        durationMs: Math.round(performance.now() - started), timings: r.timings, warnings: r.warnings, tried: r.tried, next, configure,
-        trust: r.trust,
-      }, null, 2));
+      io.stdout(
+        JSON.stringify(
+          {
+            schemaVersion: 1,
+            command: "install",
+            ok: true,
+            action: r.action,
+            requested: r.requested,
+            version: r.version,
+            runscVersion: r.runscVersion,
+            format: r.format,
+            url: r.url,
+            sha512: r.sha512,
+            pinned: r.pinned,
+            hostRoot: root.foreign ? root.dir : null,
+            prefix: root.host(r.layout.prefix),
+            dir: r.dir && root.host(r.dir),
+            links: Object.fromEntries(r.layout.links.map((k) => [k.name, root.host(k.path)])),
+            previous: r.previous,
+            bytes: r.bytes,
+            decoder: r.decoder,
+            durationMs: Math.round(performance.now() - started),
+            timings: r.timings,
+            warnings: r.warnings,
+            tried: r.tried,
+            next,
+            configure,
+            trust: r.trust,
+          },
+          null,
+          2,
+        ),
+      );
     }
     // The install itself succeeded; a refused or pending engine change is the configure exit code (1 or 3).
     return configure?.exitCode ?? EXIT.OK;
   } catch (e) {
     progress.close();
     if (io.json && e instanceof ActionError) {
-      io.stdout(JSON.stringify({ schemaVersion: 1, command: "install", ok: false, error: { message: e.message, hint: e.hint ?? null } }, null, 2));
+      io.stdout(
+        JSON.stringify(
+          { schemaVersion: 1, command: "install", ok: false, error: { message: e.message, hint: e.hint ?? null } },
+          null,
+          2,
+        ),
+      );
     }
     throw e;
   } finally {
@@ -233,8 +347,13 @@ export async function runInstall(o: InstallOptions, io: IO): Promise<number> {
 }
 
 function parseVerify(verify: string | undefined, source: string | undefined): "sha512" | "signed" {
-  if (source !== undefined && source !== "apt" && source !== "bucket") throw new UsageError(`--source ${source} is not apt or bucket`, "--source apt installs from gVisor's signed apt repository");
-  if (verify !== undefined && verify !== "sha512" && verify !== "signed") throw new UsageError(`--verify ${verify} is not sha512 or signed`, "see: gvisor-doctor install --help");
+  if (source !== undefined && source !== "apt" && source !== "bucket")
+    throw new UsageError(
+      `--source ${source} is not apt or bucket`,
+      "--source apt installs from gVisor's signed apt repository",
+    );
+  if (verify !== undefined && verify !== "sha512" && verify !== "signed")
+    throw new UsageError(`--verify ${verify} is not sha512 or signed`, "see: gvisor-doctor install --help");
   if (source === "apt" && verify === "sha512") throw new UsageError("--source apt is always --verify signed");
   return source === "apt" || verify === "signed" ? "signed" : "sha512";
 }
@@ -242,19 +361,31 @@ function parseVerify(verify: string | undefined, source: string | undefined): "s
 function printHuman(r: import("../../platform/release/installer.ts").InstallResult, io: IO, root: HostRoot): void {
   // Paths as the node names them (with --host-root, DIR is where they were written).
   const h = (p: string) => root.host(p);
-  const l = { ...r.layout, prefix: h(r.layout.prefix), root: h(r.layout.root), current: h(r.layout.current), links: r.layout.links.map((k) => ({ ...k, path: h(k.path) })) };
+  const l = {
+    ...r.layout,
+    prefix: h(r.layout.prefix),
+    root: h(r.layout.root),
+    current: h(r.layout.current),
+    links: r.layout.links.map((k) => ({ ...k, path: h(k.path) })),
+  };
   r = { ...r, dir: r.dir && h(r.dir) };
-  if (root.foreign) io.stdout(io.c.dim(`host root: ${root.dir} (paths below are the node's, written at ${root.dir}<path>)`));
+  if (root.foreign)
+    io.stdout(io.c.dim(`host root: ${root.dir} (paths below are the node's, written at ${root.dir}<path>)`));
   const runsc = r.runscVersion ? ` (${r.runscVersion})` : "";
   switch (r.action) {
     case "unchanged":
-      io.stdout(`gVisor ${r.version}${runsc} is already installed and live in ${r.dir}; nothing to do (--force reinstalls it)`);
+      io.stdout(
+        `gVisor ${r.version}${runsc} is already installed and live in ${r.dir}; nothing to do (--force reinstalls it)`,
+      );
       return;
     case "installed":
       io.stdout(`${io.c.green("installed")} gVisor ${r.version}${runsc} in ${r.dir}`);
       for (const k of l.links) io.stdout(`  ${k.path} -> ${k.target}`);
       io.stdout(`  trust: ${describeTrust(r.trust)}`);
-      if (r.previous && r.previous !== r.version) io.stdout(`  previous: ${r.previous} ('gvisor-doctor rollback${l.prefix === "/usr/local" ? "" : ` --prefix ${l.prefix}`}' switches back)`);
+      if (r.previous && r.previous !== r.version)
+        io.stdout(
+          `  previous: ${r.previous} ('gvisor-doctor rollback${l.prefix === "/usr/local" ? "" : ` --prefix ${l.prefix}`}' switches back)`,
+        );
       return;
     case "would-do-nothing":
       io.stdout(`dry run: gVisor ${r.version}${runsc} is already live in ${r.dir}; install would do nothing`);
@@ -263,7 +394,9 @@ function printHuman(r: import("../../platform/release/installer.ts").InstallResu
       io.stdout(`dry run: nothing was changed. install would:`);
       io.stdout(`  download  ${r.url} (${r.format}${r.pinned ? ", hash pinned by --sha512" : ""})`);
       io.stdout(`  verify    sha512 ${r.sha512 ?? "?"}`);
-      io.stdout(`  unpack to ${l.root}/<version>/ (named ${r.requested === "latest" || r.requested === "nightly" ? "after the release runsc reports" : r.requested.replace("/", "-")})`);
+      io.stdout(
+        `  unpack to ${l.root}/<version>/ (named ${r.requested === "latest" || r.requested === "nightly" ? "after the release runsc reports" : r.requested.replace("/", "-")})`,
+      );
       io.stdout(`  switch    ${l.current} -> <version>${r.previous ? ` (now ${r.previous}, kept for rollback)` : ""}`);
       for (const k of l.links) io.stdout(`  link      ${k.path} -> ${k.target}`);
       return;

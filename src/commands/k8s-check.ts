@@ -55,26 +55,36 @@ Examples:
 
 /** The --json document (schemaVersion 1; checks[] as in `check --json`). */
 export function clusterReportJson(r: ClusterReport, ok: boolean): string {
-  return JSON.stringify({
-    schemaVersion: 1,
-    tool: { name: "gvisor-doctor", version: VERSION },
-    command: "k8s check",
-    cluster: r.cluster,
-    namespace: r.namespace,
-    runtimeClass: r.runtimeClass,
-    selector: r.selector,
-    ok,
-    summary: summarize(r.findings),
-    checks: r.findings.map(checkJson),
-    nodes: r.nodes,
-    testPod: r.testPod,
-  }, null, 2);
+  return JSON.stringify(
+    {
+      schemaVersion: 1,
+      tool: { name: "gvisor-doctor", version: VERSION },
+      command: "k8s check",
+      cluster: r.cluster,
+      namespace: r.namespace,
+      runtimeClass: r.runtimeClass,
+      selector: r.selector,
+      ok,
+      summary: summarize(r.findings),
+      checks: r.findings.map(checkJson),
+      nodes: r.nodes,
+      testPod: r.testPod,
+    },
+    null,
+    2,
+  );
 }
 
 function render(r: ClusterReport, io: IO, ms: number, trace: RunResult[]): void {
   const c = io.c;
-  const where = r.cluster.context ? `context ${r.cluster.context}${r.cluster.server ? ` (${r.cluster.server})` : ""}` : r.cluster.server;
-  io.stdout(c.bold(`gvisor-doctor ${VERSION} — ${["Kubernetes", r.cluster.version, where].filter(Boolean).join(" ")}, namespace ${r.namespace}, RuntimeClass ${r.runtimeClass}`));
+  const where = r.cluster.context
+    ? `context ${r.cluster.context}${r.cluster.server ? ` (${r.cluster.server})` : ""}`
+    : r.cluster.server;
+  io.stdout(
+    c.bold(
+      `gvisor-doctor ${VERSION} — ${["Kubernetes", r.cluster.version, where].filter(Boolean).join(" ")}, namespace ${r.namespace}, RuntimeClass ${r.runtimeClass}`,
+    ),
+  );
   io.stdout("");
   io.stdout(renderFindings(c, r.findings, io.verbose));
   io.stdout("");

@@ -85,7 +85,10 @@ export const k8sManifestsCommand: Command = {
   },
   async run(p, io) {
     // Loaded on use: the YAML renderer costs the other commands nothing at startup.
-    const [{ manifestOptions }, { renderManifests }] = await Promise.all([import("../k8s/manifest-options.ts"), import("../k8s/manifests.ts")]);
+    const [{ manifestOptions }, { renderManifests }] = await Promise.all([
+      import("../k8s/manifest-options.ts"),
+      import("../k8s/manifests.ts"),
+    ]);
     io.stdout(renderManifests(manifestOptions(p.values, VERSION), io.json ? "json" : "yaml"));
     return EXIT.OK;
   },

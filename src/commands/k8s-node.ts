@@ -88,7 +88,11 @@ Examples (in the DaemonSet's agent container):
 /** --node, else $NODE_NAME: a usage error when neither says which node this is. */
 function nodeName(p: Parsed, io: IO, cmd: string): string {
   const node = (p.values.node as string | undefined) ?? io.env.NODE_NAME;
-  if (!node) throw new UsageError(`${cmd}: which node? --node is not given and NODE_NAME is not set`, "the DaemonSet sets NODE_NAME from the downward API (fieldRef: spec.nodeName); or pass --node NAME");
+  if (!node)
+    throw new UsageError(
+      `${cmd}: which node? --node is not given and NODE_NAME is not set`,
+      "the DaemonSet sets NODE_NAME from the downward API (fieldRef: spec.nodeName); or pass --node NAME",
+    );
   return node;
 }
 
@@ -106,12 +110,20 @@ export const k8sLabelNodeCommand: Command = {
   async run(p, io) {
     const set = p.values.label as string | undefined;
     const remove = p.values.remove as string | undefined;
-    if ((set === undefined) === (remove === undefined)) throw new UsageError("give exactly one of --label KEY=VALUE and --remove KEY", "see: gvisor-doctor k8s label-node --help");
+    if ((set === undefined) === (remove === undefined))
+      throw new UsageError(
+        "give exactly one of --label KEY=VALUE and --remove KEY",
+        "see: gvisor-doctor k8s label-node --help",
+      );
     let key: string;
     let value: string | null;
     if (set !== undefined) {
       const eq = set.indexOf("=");
-      if (eq < 0) throw new UsageError(`--label ${echoInput(set)}: expected KEY=VALUE`, `e.g. --label ${NODE_LABEL_KEY}=20260817.0`);
+      if (eq < 0)
+        throw new UsageError(
+          `--label ${echoInput(set)}: expected KEY=VALUE`,
+          `e.g. --label ${NODE_LABEL_KEY}=20260817.0`,
+        );
       key = checkedKey(set.slice(0, eq));
       value = set.slice(eq + 1);
       const problem = labelValueProblem(value);
@@ -128,11 +140,26 @@ export const k8sLabelNodeCommand: Command = {
       if (io.json) io.stdout(JSON.stringify({ ...doc, ok: true, action: r.action, previous: r.previous }, null, 2));
       else {
         const what = value === null ? `${key} removed` : `${key}=${value} set`;
-        io.stdout(r.action === "unchanged" ? `node ${node}: ${value === null ? `has no ${key}` : `already has ${key}=${value}`} (nothing to do)` : `node ${node}: ${io.c.green(what)}${r.previous !== null && value !== null ? ` (was ${r.previous})` : ""}`);
+        io.stdout(
+          r.action === "unchanged"
+            ? `node ${node}: ${value === null ? `has no ${key}` : `already has ${key}=${value}`} (nothing to do)`
+            : `node ${node}: ${io.c.green(what)}${r.previous !== null && value !== null ? ` (was ${r.previous})` : ""}`,
+        );
       }
       return EXIT.OK;
     } catch (e) {
-      if (io.json && e instanceof ActionError) io.stdout(JSON.stringify({ ...doc, ok: false, error: { message: e.message, hint: e.hint ?? null, status: e instanceof ApiError ? e.status : null } }, null, 2));
+      if (io.json && e instanceof ActionError)
+        io.stdout(
+          JSON.stringify(
+            {
+              ...doc,
+              ok: false,
+              error: { message: e.message, hint: e.hint ?? null, status: e instanceof ApiError ? e.status : null },
+            },
+            null,
+            2,
+          ),
+        );
       throw e;
     }
   },
@@ -154,19 +181,40 @@ export const k8sAgentCommand: Command = {
   },
   async run(p, io) {
     const v = p.values;
-    const [{ checkInProcess, markerPath, probeMarker }, { ensureNodeLabel, inClusterConfig, readToken }] = await Promise.all([import("../k8s/agent.ts"), import("../k8s/in-cluster.ts")]);
+    const [{ checkInProcess, markerPath, probeMarker }, { ensureNodeLabel, inClusterConfig, readToken }] =
+      await Promise.all([import("../k8s/agent.ts"), import("../k8s/in-cluster.ts")]);
     const marker = markerPath(io.env);
     if (v.probe) {
-      const others = Object.keys(v).filter((k) => k !== "probe" && v[k] !== undefined && !["json", "verbose", "no-color"].includes(k));
-      if (others.length || p.rest) throw new UsageError(`--probe takes no other options (got --${others[0] ?? "--"})`, "the readinessProbe runs: gvisor-doctor k8s agent --probe");
+      const others = Object.keys(v).filter(
+        (k) => k !== "probe" && v[k] !== undefined && !["json", "verbose", "no-color"].includes(k),
+      );
+      if (others.length || p.rest)
+        throw new UsageError(
+          `--probe takes no other options (got --${others[0] ?? "--"})`,
+          "the readinessProbe runs: gvisor-doctor k8s agent --probe",
+        );
       const r = probeMarker(marker, new Date());
-      if (io.json) io.stdout(JSON.stringify({ schemaVersion: 1, command: "k8s agent --probe", ready: r.ready, message: r.message, marker }));
+      if (io.json)
+        io.stdout(
+          JSON.stringify({
+            schemaVersion: 1,
+            command: "k8s agent --probe",
+            ready: r.ready,
+            message: r.message,
+            marker,
+          }),
+        );
       else (r.ready ? io.stdout : io.stderr)(r.message);
       return r.ready ? EXIT.OK : EXIT.FAILED;
     }
-    if (!v["host-root"]) throw new UsageError("k8s agent needs --host-root DIR (where the node's / is mounted)", `the DaemonSet runs: gvisor-doctor k8s agent --host-root ${HOST_ROOT}`);
+    if (!v["host-root"])
+      throw new UsageError(
+        "k8s agent needs --host-root DIR (where the node's / is mounted)",
+        `the DaemonSet runs: gvisor-doctor k8s agent --host-root ${HOST_ROOT}`,
+      );
     const prefix = (v.prefix as string | undefined) ?? "/usr/local";
-    if (!isAbsolute(prefix)) throw new UsageError(`--prefix ${echoInput(prefix)}: give the node's absolute path (e.g. /usr/local)`);
+    if (!isAbsolute(prefix))
+      throw new UsageError(`--prefix ${echoInput(prefix)}: give the node's absolute path (e.g. /usr/local)`);
     const o: AgentOptions = {
       root: hostRootAt(v["host-root"] as string),
       prefix,

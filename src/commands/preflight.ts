@@ -35,7 +35,14 @@ Exit codes: 0 under gVisor (or not required) · 1 not under gVisor with --requir
             2 usage error · 127 CMD not found · otherwise CMD's own exit code`;
 
 export function preflightJson(s: SelfSandboxFacts, required: boolean) {
-  return { schemaVersion: 1, tool: { name: "gvisor-doctor", version: VERSION }, sandboxed: s.inside, required, tells: s.tells, evidence: s.evidence };
+  return {
+    schemaVersion: 1,
+    tool: { name: "gvisor-doctor", version: VERSION },
+    sandboxed: s.inside,
+    required,
+    tells: s.tells,
+    evidence: s.evidence,
+  };
 }
 
 function render(s: SelfSandboxFacts, io: IO, required: boolean, out: (line: string) => void): void {
@@ -44,8 +51,16 @@ function render(s: SelfSandboxFacts, io: IO, required: boolean, out: (line: stri
   if (s.inside) out(`${c.green("✓")} running under gVisor (${s.tells.join(", ")})`);
   else {
     out(`${required ? c.red("✗") : c.yellow("!")} not running under gVisor: no tell matched`);
-    out(c.dim("  If this is a 'docker build' RUN step: RUN steps never run under runsc. Run the preflight at container start."));
-    out(c.dim("  Otherwise start the container with the gVisor runtime: docker run --runtime=runsc … (Kubernetes: runtimeClassName: gvisor)"));
+    out(
+      c.dim(
+        "  If this is a 'docker build' RUN step: RUN steps never run under runsc. Run the preflight at container start.",
+      ),
+    );
+    out(
+      c.dim(
+        "  Otherwise start the container with the gVisor runtime: docker run --runtime=runsc … (Kubernetes: runtimeClassName: gvisor)",
+      ),
+    );
   }
   if (io.verbose || !s.inside) {
     out(c.dim(`  ${GVISOR_MARKER_FILE}: ${e.kernelIsGvisor ? "gvisor" : "absent"}`));
@@ -65,13 +80,17 @@ export const preflightCommand: Command = {
     const cmd = p.rest;
     if (p.values["print-script"]) {
       if (cmd || p.values.require || io.json) {
-        throw new UsageError("--print-script takes no other option", "usage: gvisor-doctor preflight --print-script > gvisor-preflight.sh");
+        throw new UsageError(
+          "--print-script takes no other option",
+          "usage: gvisor-doctor preflight --print-script > gvisor-preflight.sh",
+        );
       }
       const { preflightScript } = await import("./preflight-script.ts");
       process.stdout.write(preflightScript(VERSION)); // verbatim: the file, not a line of a report
       return EXIT.OK;
     }
-    if (cmd && cmd.length === 0) throw new UsageError("nothing to run after --", "usage: gvisor-doctor preflight --require -- CMD [ARGS...]");
+    if (cmd && cmd.length === 0)
+      throw new UsageError("nothing to run after --", "usage: gvisor-doctor preflight --require -- CMD [ARGS...]");
     const required = !!p.values.require || !!cmd;
     const s = await detectSelfSandbox();
     if (io.json) io.stdout(JSON.stringify(preflightJson(s, required), null, 2));

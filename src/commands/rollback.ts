@@ -25,25 +25,59 @@ export const rollbackCommand: Command = {
   help: ROLLBACK_HELP,
   options: { prefix: { type: "string" }, "dry-run": { type: "boolean" }, "host-root": { type: "string" } },
   async run(p, io) {
-    const [{ rollback }, { sudoCommand }] = await Promise.all([import("../../platform/release/manage.ts"), import("../../platform/release/invocation.ts")]);
+    const [{ rollback }, { sudoCommand }] = await Promise.all([
+      import("../../platform/release/manage.ts"),
+      import("../../platform/release/invocation.ts"),
+    ]);
     const root = hostRootAt(p.values["host-root"] as string | undefined);
     try {
       const r = await rollback({
-        prefix: prefixFlag(p, root, io.env).local, dryRun: !!p.values["dry-run"], env: io.env,
-        root: process.getuid?.() === 0, sudoCommand: sudoCommand(process.argv.slice(2), io.env),
+        prefix: prefixFlag(p, root, io.env).local,
+        dryRun: !!p.values["dry-run"],
+        env: io.env,
+        root: process.getuid?.() === 0,
+        sudoCommand: sudoCommand(process.argv.slice(2), io.env),
         onWait: (pid) => io.stderr(`waiting for another gvisor-doctor (pid ${pid ?? "?"})…`),
       });
       for (const w of r.warnings) io.stderr(`${io.ce.yellow("warning:")} ${w}`);
       if (io.json) {
-        io.stdout(JSON.stringify({ schemaVersion: 1, command: "rollback", ok: true, action: r.action, from: r.from, to: r.to, runscVersion: r.runscVersion, prefix: root.host(r.layout.prefix), dir: root.host(`${r.layout.root}/${r.to}`), warnings: r.warnings }, null, 2));
+        io.stdout(
+          JSON.stringify(
+            {
+              schemaVersion: 1,
+              command: "rollback",
+              ok: true,
+              action: r.action,
+              from: r.from,
+              to: r.to,
+              runscVersion: r.runscVersion,
+              prefix: root.host(r.layout.prefix),
+              dir: root.host(`${r.layout.root}/${r.to}`),
+              warnings: r.warnings,
+            },
+            null,
+            2,
+          ),
+        );
       } else if (r.action === "would-roll-back") {
-        io.stdout(`dry run: rollback would switch ${root.host(r.layout.current)} from ${r.from ?? "nothing"} to ${r.to}${r.runscVersion ? ` (${r.runscVersion})` : ""}`);
+        io.stdout(
+          `dry run: rollback would switch ${root.host(r.layout.current)} from ${r.from ?? "nothing"} to ${r.to}${r.runscVersion ? ` (${r.runscVersion})` : ""}`,
+        );
       } else {
-        io.stdout(`${io.c.green("rolled back")} to gVisor ${r.to}${r.runscVersion ? ` (${r.runscVersion})` : ""}; ${r.from ?? "nothing"} is kept (rollback again to return to it)`);
+        io.stdout(
+          `${io.c.green("rolled back")} to gVisor ${r.to}${r.runscVersion ? ` (${r.runscVersion})` : ""}; ${r.from ?? "nothing"} is kept (rollback again to return to it)`,
+        );
       }
       return EXIT.OK;
     } catch (e) {
-      if (io.json && e instanceof ActionError) io.stdout(JSON.stringify({ schemaVersion: 1, command: "rollback", ok: false, error: { message: e.message, hint: e.hint ?? null } }, null, 2));
+      if (io.json && e instanceof ActionError)
+        io.stdout(
+          JSON.stringify(
+            { schemaVersion: 1, command: "rollback", ok: false, error: { message: e.message, hint: e.hint ?? null } },
+            null,
+            2,
+          ),
+        );
       throw e;
     }
   },

@@ -33,9 +33,26 @@ Exit codes: 0 removed (or nothing was installed) · 1 failed · 2 usage error`;
  * left with a runtime path that no longer exists. Engines whose runsc is another binary
  * (a distro package, a hand install) are left alone.
  */
-export async function handOffToUnconfigure(hostPrefix: string, io: IO, dryRun: boolean, more: Partial<import("./configure.ts").ConfigureRequest> = {}): Promise<import("./configure.ts").ConfigureReport | null> {
-  const [{ engineFacts }, { dockerFacts }, { findProcesses, DOCKERD_VALUE_FLAGS }, { configureEngines, renderConfigureReport }, { layoutFor }, { ENGINE_NAMES, HOST_ROOT_ENGINES }] = await Promise.all([
-    import("../../platform/engine-facts.ts"), import("../../platform/facts.ts"), import("../../platform/processes.ts"), import("./configure.ts"), import("../../platform/release/layout.ts"), import("../../platform/engines/types.ts"),
+export async function handOffToUnconfigure(
+  hostPrefix: string,
+  io: IO,
+  dryRun: boolean,
+  more: Partial<import("./configure.ts").ConfigureRequest> = {},
+): Promise<import("./configure.ts").ConfigureReport | null> {
+  const [
+    { engineFacts },
+    { dockerFacts },
+    { findProcesses, DOCKERD_VALUE_FLAGS },
+    { configureEngines, renderConfigureReport },
+    { layoutFor },
+    { ENGINE_NAMES, HOST_ROOT_ENGINES },
+  ] = await Promise.all([
+    import("../../platform/engine-facts.ts"),
+    import("../../platform/facts.ts"),
+    import("../../platform/processes.ts"),
+    import("./configure.ts"),
+    import("../../platform/release/layout.ts"),
+    import("../../platform/engines/types.ts"),
   ]);
   const root = more.hostRoot ?? SELF_ROOT;
   // Runtime paths in configs are the node's: compare with the prefix as the node names it.
@@ -53,7 +70,18 @@ export async function handOffToUnconfigure(hostPrefix: string, io: IO, dryRun: b
   const engines = candidates.filter((_, i) => ours(inspected[i].inspection?.runtimes.runsc?.path));
   if (!engines.length) return null;
   // The same partial facts: `docker info` runs once.
-  const report = await configureEngines({ ...more, engines: [...engines], explicit: true, remove: true, dryRun, pruneBackups: true, facts: facts as import("../../platform/facts.ts").HostFacts }, io);
+  const report = await configureEngines(
+    {
+      ...more,
+      engines: [...engines],
+      explicit: true,
+      remove: true,
+      dryRun,
+      pruneBackups: true,
+      facts: facts as import("../../platform/facts.ts").HostFacts,
+    },
+    io,
+  );
   if (!io.json) await renderConfigureReport(report, io);
   return report;
 }
@@ -65,26 +93,36 @@ export async function handOffToUnconfigure(hostPrefix: string, io: IO, dryRun: b
  */
 async function holdingWrappersLock<T>(io: IO, fn: () => Promise<T>): Promise<T> {
   const [lock, { lockWaitMs }] = await Promise.all([
-    import("../../platform/flock.ts"), import("../../platform/release/hooks.ts"),
+    import("../../platform/flock.ts"),
+    import("../../platform/release/hooks.ts"),
   ]);
   try {
-    return await lock.withLock(lock.wrappersLockPath(), fn, Math.min(lockWaitMs(io.env), 30_000),
-      (pid) => io.stderr(`waiting for another gvisor-doctor (pid ${pid ?? "?"}) writing engine configs…`));
+    return await lock.withLock(lock.wrappersLockPath(), fn, Math.min(lockWaitMs(io.env), 30_000), (pid) =>
+      io.stderr(`waiting for another gvisor-doctor (pid ${pid ?? "?"}) writing engine configs…`),
+    );
   } catch (e) {
     if (!(e instanceof lock.LockBusyError)) throw e;
-    throw new ActionError(`${e.message}: it is writing engine configs and wrappers; nothing was removed`,
-      `wait for it to finish, then run uninstall again${e.holder ? ` (ps -p ${e.holder} -o pid,args shows it)` : ""}`);
+    throw new ActionError(
+      `${e.message}: it is writing engine configs and wrappers; nothing was removed`,
+      `wait for it to finish, then run uninstall again${e.holder ? ` (ps -p ${e.holder} -o pid,args shows it)` : ""}`,
+    );
   }
 }
 
 /** Remove (or list, with --dry-run) what wrapperVerdicts allows; rmdir <prefix>/libexec/gvisor-doctor when empty. */
 async function takeBackWrappers(
-  hostPrefix: string, io: IO, dryRun: boolean, root: import("../../platform/host-root.ts").HostRoot,
+  hostPrefix: string,
+  io: IO,
+  dryRun: boolean,
+  root: import("../../platform/host-root.ts").HostRoot,
 ): Promise<WrapperVerdict[]> {
   const [fs, { engineFacts }, { layoutFor }, types, { DEFAULT_WRAPPER_DIR, wrapperVerdicts }] = await Promise.all([
-      import("node:fs"), import("../../platform/engine-facts.ts"), import("../../platform/release/layout.ts"),
-      import("../../platform/engines/types.ts"), import("../../platform/engines/runtime-args.ts"),
-    ]);
+    import("node:fs"),
+    import("../../platform/engine-facts.ts"),
+    import("../../platform/release/layout.ts"),
+    import("../../platform/engines/types.ts"),
+    import("../../platform/engines/runtime-args.ts"),
+  ]);
   const { ENGINE_NAMES, HOST_ROOT_ENGINES } = types;
   const l = layoutFor(hostPrefix);
   const own = `${l.prefix === "/" ? "" : l.prefix}/libexec/gvisor-doctor`;
@@ -120,7 +158,8 @@ async function takeBackWrappers(
   const names = root.foreign ? HOST_ROOT_ENGINES : ENGINE_NAMES;
   const inspected = await Promise.all(names.map((n) => engineFacts(n, io.env, {}, root)));
   const configs = inspected.flatMap((f, i) =>
-    (f.inspection?.files ?? []).filter((x) => x.exists).map((x) => ({ engine: names[i], path: x.path })));
+    (f.inspection?.files ?? []).filter((x) => x.exists).map((x) => ({ engine: names[i], path: x.path })),
+  );
   // The caller holds the wrappers lock: no configure makes a config name a wrapper while this decides.
   const verdicts = wrapperVerdicts(dirs, read, readUpTo(4 << 20), list, ours, configs);
   for (const v of verdicts) {
@@ -138,18 +177,36 @@ export const uninstallCommand: Command = {
   name: "uninstall",
   summary: "Remove the gVisor that gvisor-doctor installed",
   help: UNINSTALL_HELP,
-  options: { prefix: { type: "string" }, "dry-run": { type: "boolean" }, "no-configure": { type: "boolean" }, restart: { type: "boolean" }, ...HOST_ROOT_OPTIONS },
+  options: {
+    prefix: { type: "string" },
+    "dry-run": { type: "boolean" },
+    "no-configure": { type: "boolean" },
+    restart: { type: "boolean" },
+    ...HOST_ROOT_OPTIONS,
+  },
   async run(p, io) {
-    const [{ uninstall }, { sudoCommand }] = await Promise.all([import("../../platform/release/manage.ts"), import("../../platform/release/invocation.ts")]);
+    const [{ uninstall }, { sudoCommand }] = await Promise.all([
+      import("../../platform/release/manage.ts"),
+      import("../../platform/release/invocation.ts"),
+    ]);
     const { root, restartCommand } = hostRootFlags(p);
     const { host: hostPrefix, local: prefix } = prefixFlag(p, root, io.env);
     try {
-      const configure = p.values["no-configure"] ? null : await handOffToUnconfigure(hostPrefix, io, !!p.values["dry-run"], { hostRoot: root, restartCommand, restart: !!p.values.restart });
+      const configure = p.values["no-configure"]
+        ? null
+        : await handOffToUnconfigure(hostPrefix, io, !!p.values["dry-run"], {
+            hostRoot: root,
+            restartCommand,
+            restart: !!p.values.restart,
+          });
       const dry = !!p.values["dry-run"];
       const work = async () => {
         const r = await uninstall({
-          prefix, dryRun: dry, env: io.env,
-          root: process.getuid?.() === 0, sudoCommand: sudoCommand(process.argv.slice(2), io.env),
+          prefix,
+          dryRun: dry,
+          env: io.env,
+          root: process.getuid?.() === 0,
+          sudoCommand: sudoCommand(process.argv.slice(2), io.env),
           onWait: (pid) => io.stderr(`waiting for another gvisor-doctor (pid ${pid ?? "?"})…`),
         });
         // Wrappers configure wrote for this runsc live outside <prefix>/bin: taken back too, unless a config names one.
@@ -160,31 +217,58 @@ export const uninstallCommand: Command = {
       const gone = wrappers.filter((w) => w.action === "remove").map((w) => w.path);
       const kept = wrappers.filter((w) => w.action === "keep");
       if (!io.json) {
-        if (r.action === "nothing-installed") io.stdout(`gvisor-doctor has nothing installed in ${root.show(hostPrefix)}; nothing to do`);
+        if (r.action === "nothing-installed")
+          io.stdout(`gvisor-doctor has nothing installed in ${root.show(hostPrefix)}; nothing to do`);
         else {
-          io.stdout(r.action === "would-uninstall" ? "dry run: nothing was changed. uninstall would remove:" : `${io.c.green("uninstalled")} gVisor from ${root.show(hostPrefix)}:`);
+          io.stdout(
+            r.action === "would-uninstall"
+              ? "dry run: nothing was changed. uninstall would remove:"
+              : `${io.c.green("uninstalled")} gVisor from ${root.show(hostPrefix)}:`,
+          );
           for (const f of [...r.removed.map(root.host), ...gone]) {
             io.stdout(`  ${r.action === "would-uninstall" ? "" : "removed "}${f}`);
           }
-          for (const f of r.restored) io.stdout(`  ${r.action === "would-uninstall" ? "restore " : "restored "}${root.host(f)}`);
+          for (const f of r.restored)
+            io.stdout(`  ${r.action === "would-uninstall" ? "restore " : "restored "}${root.host(f)}`);
         }
       }
       for (const w of kept) {
         const users = `${w.usedBy.join(", ")} still ${w.usedBy.length > 1 ? "use" : "uses"} it`;
-        io.stderr(`warning: ${w.path} runs ${hostPrefix}'s runsc, which is gone, and ${users}: ` +
-          `left in place; unregister it: gvisor-doctor configure ${w.usedBy.join(" ")} --remove`);
+        io.stderr(
+          `warning: ${w.path} runs ${hostPrefix}'s runsc, which is gone, and ${users}: ` +
+            `left in place; unregister it: gvisor-doctor configure ${w.usedBy.join(" ")} --remove`,
+        );
       }
       if (io.json) {
-        io.stdout(JSON.stringify({
-          schemaVersion: 1, command: "uninstall", ok: true, action: r.action, hostRoot: root.foreign ? root.dir : null,
-          prefix: hostPrefix,
-          removed: [...r.removed.map(root.host), ...gone], restored: r.restored.map(root.host),
-          wrappersInUse: kept.map((w) => ({ path: w.path, engines: w.usedBy })), configure,
-        }, null, 2));
+        io.stdout(
+          JSON.stringify(
+            {
+              schemaVersion: 1,
+              command: "uninstall",
+              ok: true,
+              action: r.action,
+              hostRoot: root.foreign ? root.dir : null,
+              prefix: hostPrefix,
+              removed: [...r.removed.map(root.host), ...gone],
+              restored: r.restored.map(root.host),
+              wrappersInUse: kept.map((w) => ({ path: w.path, engines: w.usedBy })),
+              configure,
+            },
+            null,
+            2,
+          ),
+        );
       }
       return configure?.exitCode ?? EXIT.OK;
     } catch (e) {
-      if (io.json && e instanceof ActionError) io.stdout(JSON.stringify({ schemaVersion: 1, command: "uninstall", ok: false, error: { message: e.message, hint: e.hint ?? null } }, null, 2));
+      if (io.json && e instanceof ActionError)
+        io.stdout(
+          JSON.stringify(
+            { schemaVersion: 1, command: "uninstall", ok: false, error: { message: e.message, hint: e.hint ?? null } },
+            null,
+            2,
+          ),
+        );
       throw e;
     }
   },

@@ -23,7 +23,12 @@ export { STALE_INTERVALS };
 /** The parts of a `check --json` document (src/report/json.ts) the agent and `k8s check` read. */
 export interface CheckDoc {
   ok: boolean;
-  checks?: { id: string; status: string; message: string; diagnosis?: { cause?: string; fix?: { summary?: string; command?: string | null } | null } | null }[];
+  checks?: {
+    id: string;
+    status: string;
+    message: string;
+    diagnosis?: { cause?: string; fix?: { summary?: string; command?: string | null } | null } | null;
+  }[];
   [k: string]: unknown;
 }
 
@@ -40,7 +45,12 @@ export interface FailingCheck {
 export function failingChecks(doc: CheckDoc | null | undefined): FailingCheck[] {
   return (doc?.checks ?? [])
     .filter((c) => c.status === "fail")
-    .map((c) => ({ id: c.id, message: c.message, fix: c.diagnosis?.fix?.summary ?? null, command: c.diagnosis?.fix?.command ?? null }));
+    .map((c) => ({
+      id: c.id,
+      message: c.message,
+      fix: c.diagnosis?.fix?.summary ?? null,
+      command: c.diagnosis?.fix?.command ?? null,
+    }));
 }
 
 export interface AgentLine {
@@ -63,7 +73,18 @@ export const AGENT_KIND = "gvisor-doctor.agent";
 /** Is this parsed log line an agent round of this schema (every field `k8s check` reads, of its type)? */
 export const isAgentLine = (v: unknown): v is AgentLine => {
   const l = v as AgentLine;
-  return typeof v === "object" && v !== null && l.kind === AGENT_KIND && l.schemaVersion === 1 && typeof l.time === "string" && typeof l.ok === "boolean" && Array.isArray(l.failing) && l.failing.every((f) => typeof f?.id === "string" && typeof f.message === "string") && typeof l.label?.key === "string" && typeof l.label.action === "string";
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    l.kind === AGENT_KIND &&
+    l.schemaVersion === 1 &&
+    typeof l.time === "string" &&
+    typeof l.ok === "boolean" &&
+    Array.isArray(l.failing) &&
+    l.failing.every((f) => typeof f?.id === "string" && typeof f.message === "string") &&
+    typeof l.label?.key === "string" &&
+    typeof l.label.action === "string"
+  );
 };
 
 export interface CheckRunResult {
@@ -98,15 +119,30 @@ export function installedVersion(root: HostRoot, prefix: string): string | null 
 }
 
 /** The check, run in this process with its output captured (no second binary in the image). */
-export async function checkInProcess(env: NodeJS.ProcessEnv, hostRootDir: string, extraArgs: string[]): Promise<CheckRunResult> {
+export async function checkInProcess(
+  env: NodeJS.ProcessEnv,
+  hostRootDir: string,
+  extraArgs: string[],
+): Promise<CheckRunResult> {
   // The check command itself, not the dispatcher (which imports every command, this agent's among them).
   const [{ runCommand }, { checkCommand }] = await Promise.all([
-    import("../run-command.ts"), import("../commands/check.ts"),
+    import("../run-command.ts"),
+    import("../commands/check.ts"),
   ]);
   const out: string[] = [];
   const err: string[] = [];
   const c = PLAIN;
-  const io: IO = { env, stdout: (s) => out.push(s), stderr: (s) => err.push(s), c, ce: c, json: true, verbose: false, spinner: false, interactive: false };
+  const io: IO = {
+    env,
+    stdout: (s) => out.push(s),
+    stderr: (s) => err.push(s),
+    c,
+    ce: c,
+    json: true,
+    verbose: false,
+    spinner: false,
+    interactive: false,
+  };
   const code = await runCommand(checkCommand, ["--host-root", hostRootDir, "--json", ...extraArgs], io);
   return { code, stdout: out.join("\n"), stderr: err.join("\n") };
 }
@@ -117,14 +153,26 @@ function parseCheck(r: CheckRunResult): { doc: CheckDoc | null; problem: Failing
     if (typeof doc?.ok === "boolean") return { doc, problem: null };
   } catch {}
   const why = r.stderr.trim().split("\n").filter(Boolean).slice(-2).join(" | ") || `exit ${r.code}`;
-  return { doc: null, problem: { id: "agent.check", message: `gvisor-doctor check printed no report (exit ${r.code}): ${why}`, fix: "Run the same check by hand in the agent container to see why: gvisor-doctor check --host-root <dir> -v", command: null } };
+  return {
+    doc: null,
+    problem: {
+      id: "agent.check",
+      message: `gvisor-doctor check printed no report (exit ${r.code}): ${why}`,
+      fix: "Run the same check by hand in the agent container to see why: gvisor-doctor check --host-root <dir> -v",
+      command: null,
+    },
+  };
 }
 
 /**
  * One round: check, decide the label, apply it, update the readiness marker. Once
  * `signal` aborts (SIGTERM while the check ran), the round changes nothing: null.
  */
-export async function agentRound(o: AgentOptions, deps: AgentDeps, signal?: AbortSignal): Promise<{ line: AgentLine; ready: boolean } | null> {
+export async function agentRound(
+  o: AgentOptions,
+  deps: AgentDeps,
+  signal?: AbortSignal,
+): Promise<{ line: AgentLine; ready: boolean } | null> {
   const r = await deps.runCheck(o.root.dir, o.checkArgs);
   if (signal?.aborted) return null;
   const { doc, problem } = parseCheck(r);
@@ -133,7 +181,8 @@ export async function agentRound(o: AgentOptions, deps: AgentDeps, signal?: Abor
   let versionProblem: string | null = null;
   try {
     version = installedVersion(o.root, o.prefix);
-    if (!version) versionProblem = `no gVisor release is live under ${o.prefix} on the node (install --host-root puts it there)`;
+    if (!version)
+      versionProblem = `no gVisor release is live under ${o.prefix} on the node (install --host-root puts it there)`;
   } catch (e) {
     versionProblem = `cannot read the installed release under ${o.prefix}: ${(e as Error).message}`;
   }
@@ -190,13 +239,21 @@ export function probeMarker(path: string, now: Date): { ready: boolean; message:
     m = JSON.parse(readFileSync(path, "utf8")) as Marker;
     mtimeMs = statSync(path).mtimeMs;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { ready: false, message: `not ready: the last agent round did not pass, or none finished yet (no ${path})` };
+    if ((e as NodeJS.ErrnoException).code === "ENOENT")
+      return {
+        ready: false,
+        message: `not ready: the last agent round did not pass, or none finished yet (no ${path})`,
+      };
     return { ready: false, message: `not ready: ${path} is unreadable (${(e as Error).message})` };
   }
   const intervalS = Number(m.intervalS) > 0 ? Number(m.intervalS) : 300;
   const ageS = (now.getTime() - mtimeMs) / 1000;
   const maxS = STALE_INTERVALS * intervalS;
-  if (ageS > maxS) return { ready: false, message: `not ready: the last passed round was ${Math.round(ageS)} s ago (more than ${STALE_INTERVALS} × the ${intervalS} s interval): the agent is stuck` };
+  if (ageS > maxS)
+    return {
+      ready: false,
+      message: `not ready: the last passed round was ${Math.round(ageS)} s ago (more than ${STALE_INTERVALS} × the ${intervalS} s interval): the agent is stuck`,
+    };
   return { ready: true, message: `ready: node ${m.node} passed at ${m.time} (gVisor ${m.version ?? "?"})` };
 }
 
@@ -205,10 +262,18 @@ export function probeMarker(path: string, now: Date): { ready: boolean; message:
  * before is removed first: readiness means a round of this process passed.
  * Returns whether the last finished round was ready.
  */
-export async function runAgent(o: AgentOptions, deps: AgentDeps, print: (line: string) => void, signal: AbortSignal, once = false): Promise<boolean> {
+export async function runAgent(
+  o: AgentOptions,
+  deps: AgentDeps,
+  print: (line: string) => void,
+  signal: AbortSignal,
+  once = false,
+): Promise<boolean> {
   removeMarker(o.marker);
   let ready = false;
-  const aborted = new Promise<null>((resolve) => (signal.aborted ? resolve(null) : signal.addEventListener("abort", () => resolve(null), { once: true })));
+  const aborted = new Promise<null>((resolve) =>
+    signal.aborted ? resolve(null) : signal.addEventListener("abort", () => resolve(null), { once: true }),
+  );
   while (!signal.aborted) {
     // A round in flight does not hold up a SIGTERM: it is dropped, and changes nothing more.
     const r = await Promise.race([agentRound(o, deps, signal), aborted]);

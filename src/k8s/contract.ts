@@ -10,7 +10,10 @@ export const DEFAULT_RUNTIME_CLASS = "gvisor";
 /** The RuntimeClass handler: the runtime name registered with containerd/CRI-O. */
 export const RUNTIME_HANDLER = "runsc";
 /** Pod labels of the DaemonSet's pods (the selector `k8s check` lists them by). */
-export const POD_LABELS = { "app.kubernetes.io/name": "gvisor-doctor", "app.kubernetes.io/component": "node-installer" } as const;
+export const POD_LABELS = {
+  "app.kubernetes.io/name": "gvisor-doctor",
+  "app.kubernetes.io/component": "node-installer",
+} as const;
 export const POD_SELECTOR = "app.kubernetes.io/name=gvisor-doctor,app.kubernetes.io/component=node-installer";
 /** Container names in the DaemonSet pod, in the order they run. */
 export const CONTAINERS = { install: "install", check: "check", agent: "agent" } as const;

@@ -68,12 +68,22 @@ export interface ApiResponse {
 
 /** An API call that failed: the message names the cause, the hint the fix. */
 export class ApiError extends ActionError {
-  constructor(message: string, hint: string | undefined, readonly status: number | null) {
+  constructor(
+    message: string,
+    hint: string | undefined,
+    readonly status: number | null,
+  ) {
     super(message, hint);
   }
 }
 
-export async function apiRequest(cfg: ApiConfig, method: string, path: string, body?: unknown, contentType = "application/json"): Promise<ApiResponse> {
+export async function apiRequest(
+  cfg: ApiConfig,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = "application/json",
+): Promise<ApiResponse> {
   const token = readToken(cfg);
   const url = new URL(cfg.base + path);
   const tlsUrl = url.protocol === "https:";
@@ -83,11 +93,18 @@ export async function apiRequest(cfg: ApiConfig, method: string, path: string, b
     try {
       ca = readFileSync(caPath, "utf8");
     } catch {
-      throw new ActionError(`no cluster CA at ${caPath}: cannot verify the API server ${cfg.base}`, "run this in a pod that mounts its service account (the default)");
+      throw new ActionError(
+        `no cluster CA at ${caPath}: cannot verify the API server ${cfg.base}`,
+        "run this in a pod that mounts its service account (the default)",
+      );
     }
   }
   const payload = body === undefined ? undefined : JSON.stringify(body);
-  const headers: Record<string, string> = { Authorization: `Bearer ${token}`, Accept: "application/json", "User-Agent": "gvisor-doctor" };
+  const headers: Record<string, string> = {
+    Authorization: `Bearer ${token}`,
+    Accept: "application/json",
+    "User-Agent": "gvisor-doctor",
+  };
   if (payload !== undefined) {
     headers["Content-Type"] = contentType;
     headers["Content-Length"] = String(Buffer.byteLength(payload));
@@ -110,12 +127,18 @@ export async function apiRequest(cfg: ApiConfig, method: string, path: string, b
     const req = tlsUrl ? https.request(url, opts, onResponse) : http.request(url, opts, onResponse);
     req.on("timeout", () => req.destroy(new Error(`no answer within ${TIMEOUT_MS / 1000} s`)));
     req.on("error", (e: NodeJS.ErrnoException) => {
-      const certProblem = /certificate|self[- ]signed|unable to verify|CERT_|DEPTH_ZERO/i.test(`${e.code ?? ""} ${e.message}`);
-      reject(new ApiError(
-        `cannot reach the Kubernetes API at ${cfg.base}: ${e.message}`,
-        certProblem ? `the API server's certificate is not signed by ${join(cfg.saDir, "ca.crt")}` : "is the API server reachable from this pod (NetworkPolicy, KUBERNETES_SERVICE_HOST)?",
-        null,
-      ));
+      const certProblem = /certificate|self[- ]signed|unable to verify|CERT_|DEPTH_ZERO/i.test(
+        `${e.code ?? ""} ${e.message}`,
+      );
+      reject(
+        new ApiError(
+          `cannot reach the Kubernetes API at ${cfg.base}: ${e.message}`,
+          certProblem
+            ? `the API server's certificate is not signed by ${join(cfg.saDir, "ca.crt")}`
+            : "is the API server reachable from this pod (NetworkPolicy, KUBERNETES_SERVICE_HOST)?",
+          null,
+        ),
+      );
     });
     req.end(payload);
   });
@@ -123,14 +146,27 @@ export async function apiRequest(cfg: ApiConfig, method: string, path: string, b
 
 /** Turn a non-2xx answer about node `name` into an error that says why and what to do. */
 export function nodeApiError(cfg: ApiConfig, r: ApiResponse, verb: "get" | "patch", name: string): ApiError {
-  const serverMsg = typeof r.body === "object" && r.body?.message ? String(r.body.message) : typeof r.body === "string" ? r.body.trim().slice(0, 300) : "";
+  const serverMsg =
+    typeof r.body === "object" && r.body?.message
+      ? String(r.body.message)
+      : typeof r.body === "string"
+        ? r.body.trim().slice(0, 300)
+        : "";
   const subject = serverMsg.match(/User "([^"]+)"/)?.[1] ?? safeSubject(cfg) ?? "this pod's ServiceAccount";
   switch (r.status) {
     case 401:
-      return new ApiError(`the Kubernetes API rejected the service account token (401 Unauthorized)`, `the token expired or its ServiceAccount was deleted: restart the pod (kubectl -n ${DEFAULT_NAMESPACE} rollout restart daemonset ${DAEMONSET_NAME})`, 401);
+      return new ApiError(
+        `the Kubernetes API rejected the service account token (401 Unauthorized)`,
+        `the token expired or its ServiceAccount was deleted: restart the pod (kubectl -n ${DEFAULT_NAMESPACE} rollout restart daemonset ${DAEMONSET_NAME})`,
+        401,
+      );
     case 403:
       if (/admission|denied request/i.test(serverMsg)) {
-        return new ApiError(`an admission policy refused to ${verb} node "${name}" (403 Forbidden): ${serverMsg}`, "the policy (e.g. the manifests' ValidatingAdmissionPolicy) lets the agent change only its own node's label: check NODE_NAME and --label-key", 403);
+        return new ApiError(
+          `an admission policy refused to ${verb} node "${name}" (403 Forbidden): ${serverMsg}`,
+          "the policy (e.g. the manifests' ValidatingAdmissionPolicy) lets the agent change only its own node's label: check NODE_NAME and --label-key",
+          403,
+        );
       }
       return new ApiError(
         `RBAC: ${subject} may not ${verb} nodes (403 Forbidden)${serverMsg ? `: ${serverMsg}` : ""}`,
@@ -138,11 +174,25 @@ export function nodeApiError(cfg: ApiConfig, r: ApiResponse, verb: "get" | "patc
         403,
       );
     case 404:
-      return new ApiError(`no node named "${name}" (404 Not Found)`, "NODE_NAME must be this node's name: set it from the downward API (fieldRef: spec.nodeName), or pass --node NAME", 404);
+      return new ApiError(
+        `no node named "${name}" (404 Not Found)`,
+        "NODE_NAME must be this node's name: set it from the downward API (fieldRef: spec.nodeName), or pass --node NAME",
+        404,
+      );
     case 422:
-      return new ApiError(`the API server refused the change (422 Invalid)${serverMsg ? `: ${serverMsg}` : ""}`, /admission|denied request/i.test(serverMsg) ? "an admission policy lets the agent change only its own node's label: check NODE_NAME and --label-key" : undefined, 422);
+      return new ApiError(
+        `the API server refused the change (422 Invalid)${serverMsg ? `: ${serverMsg}` : ""}`,
+        /admission|denied request/i.test(serverMsg)
+          ? "an admission policy lets the agent change only its own node's label: check NODE_NAME and --label-key"
+          : undefined,
+        422,
+      );
     default:
-      return new ApiError(`the Kubernetes API answered ${r.status} to ${verb} node "${name}"${serverMsg ? `: ${serverMsg}` : ""}`, undefined, r.status);
+      return new ApiError(
+        `the Kubernetes API answered ${r.status} to ${verb} node "${name}"${serverMsg ? `: ${serverMsg}` : ""}`,
+        undefined,
+        r.status,
+      );
   }
 }
 
@@ -164,8 +214,19 @@ export async function getNodeLabels(cfg: ApiConfig, name: string): Promise<Recor
 }
 
 /** Set (value) or remove (null) one label with a JSON merge patch; returns the labels after. */
-export async function patchNodeLabel(cfg: ApiConfig, name: string, key: string, value: string | null): Promise<Record<string, string>> {
-  const r = await apiRequest(cfg, "PATCH", nodePath(name), { metadata: { labels: { [key]: value } } }, "application/merge-patch+json");
+export async function patchNodeLabel(
+  cfg: ApiConfig,
+  name: string,
+  key: string,
+  value: string | null,
+): Promise<Record<string, string>> {
+  const r = await apiRequest(
+    cfg,
+    "PATCH",
+    nodePath(name),
+    { metadata: { labels: { [key]: value } } },
+    "application/merge-patch+json",
+  );
   if (r.status !== 200) throw nodeApiError(cfg, r, "patch", name);
   return r.body?.metadata?.labels ?? {};
 }
@@ -182,7 +243,12 @@ export interface LabelResult {
  * Make node `name` carry `key=value` (or not carry `key`, for null). Reads first and
  * patches only on a change, so an agent round that changes nothing writes nothing.
  */
-export async function ensureNodeLabel(cfg: ApiConfig, name: string, key: string, value: string | null): Promise<LabelResult> {
+export async function ensureNodeLabel(
+  cfg: ApiConfig,
+  name: string,
+  key: string,
+  value: string | null,
+): Promise<LabelResult> {
   const labels = await getNodeLabels(cfg, name);
   const previous = Object.hasOwn(labels, key) ? labels[key] : null;
   if (previous === value) return { action: "unchanged", previous };

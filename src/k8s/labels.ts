@@ -17,7 +17,8 @@ export function labelKeyProblem(key: string): string | null {
   }
   if (!name) return `label key "${key}": the name is empty`;
   if (name.length > 63) return `label key "${key}": the name is longer than 63 characters`;
-  if (!NAME.test(name)) return `label key "${key}": the name must be letters, digits, '-', '_' or '.', starting and ending with a letter or digit`;
+  if (!NAME.test(name))
+    return `label key "${key}": the name must be letters, digits, '-', '_' or '.', starting and ending with a letter or digit`;
   return null;
 }
 
@@ -25,7 +26,8 @@ export function labelKeyProblem(key: string): string | null {
 export function labelValueProblem(value: string): string | null {
   if (value === "") return null;
   if (value.length > 63) return `label value "${value}" is longer than 63 characters`;
-  if (!NAME.test(value)) return `label value "${value}" must be letters, digits, '-', '_' or '.', starting and ending with a letter or digit`;
+  if (!NAME.test(value))
+    return `label value "${value}" must be letters, digits, '-', '_' or '.', starting and ending with a letter or digit`;
   return null;
 }
 
@@ -35,5 +37,8 @@ export function labelValueProblem(value: string): string | null {
  * become '_', cut to 63 characters, trimmed to start and end with a letter or digit).
  */
 export function labelValueFor(version: string): string {
-  return version.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, "");
+  return version
+    .replace(/[^A-Za-z0-9._-]/g, "_")
+    .slice(0, 63)
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, "");
 }

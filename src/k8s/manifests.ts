@@ -17,7 +17,16 @@ import type { IValidatingAdmissionPolicy } from "kubernetes-models/admissionregi
 import type { IValidatingAdmissionPolicyBinding } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding";
 import { shellQuote } from "../../platform/shell.ts";
 import { DISTRIBUTIONS, type DistributionId } from "../../platform/engines/distributions.ts";
-import { CONTAINERS, DAEMONSET_NAME, DEFAULT_NAMESPACE, DEFAULT_RUNTIME_CLASS, HOST_ROOT, NODE_LABEL_KEY, POD_LABELS, RUNTIME_HANDLER } from "./contract.ts";
+import {
+  CONTAINERS,
+  DAEMONSET_NAME,
+  DEFAULT_NAMESPACE,
+  DEFAULT_RUNTIME_CLASS,
+  HOST_ROOT,
+  NODE_LABEL_KEY,
+  POD_LABELS,
+  RUNTIME_HANDLER,
+} from "./contract.ts";
 import { labelValueFor } from "./labels.ts";
 import { renderYamlStream } from "./yaml.ts";
 
@@ -54,7 +63,15 @@ export interface ManifestDoc {
   object: K8sObject;
 }
 
-export type K8sObject = INamespace | IServiceAccount | IClusterRole | IClusterRoleBinding | IValidatingAdmissionPolicy | IValidatingAdmissionPolicyBinding | IDaemonSet | IRuntimeClass;
+export type K8sObject =
+  | INamespace
+  | IServiceAccount
+  | IClusterRole
+  | IClusterRoleBinding
+  | IValidatingAdmissionPolicy
+  | IValidatingAdmissionPolicyBinding
+  | IDaemonSet
+  | IRuntimeClass;
 
 /** The image `--image` defaults to: this release of gvisor-doctor. */
 export function defaultImage(toolVersion: string): string {
@@ -91,14 +108,21 @@ export function manifestHeader(o: ManifestOptions): string[] {
 }
 
 /** --json: one document, a v1 List (kubectl apply -f applies its items) marked with our schemaVersion. */
-export function manifestList(docs: ManifestDoc[]): { schemaVersion: 1; apiVersion: "v1"; kind: "List"; items: K8sObject[] } {
+export function manifestList(docs: ManifestDoc[]): {
+  schemaVersion: 1;
+  apiVersion: "v1";
+  kind: "List";
+  items: K8sObject[];
+} {
   return { schemaVersion: 1, apiVersion: "v1", kind: "List", items: docs.map((d) => d.object) };
 }
 
 /** What the command prints: YAML with the header and comments, or the --json List. */
 export function renderManifests(o: ManifestOptions, format: "yaml" | "json"): string {
   const docs = buildManifests(o);
-  return format === "json" ? `${JSON.stringify(manifestList(docs), null, 2)}\n` : renderYamlStream(manifestHeader(o), docs);
+  return format === "json"
+    ? `${JSON.stringify(manifestList(docs), null, 2)}\n`
+    : renderYamlStream(manifestHeader(o), docs);
 }
 
 export function buildManifests(o: ManifestOptions): ManifestDoc[] {
@@ -111,21 +135,42 @@ export function buildManifests(o: ManifestOptions): ManifestDoc[] {
   const docs: ManifestDoc[] = [];
   if (o.createNamespace) {
     docs.push({
-      comment: ["Pod Security: the installer pods are privileged, with hostPID and the node's / (a baseline or", "restricted default for namespaces would refuse them)."],
-      object: { apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels: { ...labels, "pod-security.kubernetes.io/enforce": "privileged" } } } satisfies INamespace,
+      comment: [
+        "Pod Security: the installer pods are privileged, with hostPID and the node's / (a baseline or",
+        "restricted default for namespaces would refuse them).",
+      ],
+      object: {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name: ns, labels: { ...labels, "pod-security.kubernetes.io/enforce": "privileged" } },
+      } satisfies INamespace,
     });
   }
-  docs.push({ comment: [], object: { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: APP, namespace: ns, labels } } satisfies IServiceAccount });
+  docs.push({
+    comment: [],
+    object: {
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata: { name: APP, namespace: ns, labels },
+    } satisfies IServiceAccount,
+  });
   docs.push({
     comment: [
       "The agent labels its node: get and patch on nodes, nothing else. Nodes are",
-      "cluster-scoped, so RBAC cannot say \"only the node this pod runs on\": this grants",
+      'cluster-scoped, so RBAC cannot say "only the node this pod runs on": this grants',
       ...(o.admissionPolicy
-        ? ["every node. The ValidatingAdmissionPolicy below confines the agent to the", `${NODE_LABEL_KEY} label of its own node (Kubernetes >= 1.30).`]
-        : ["every node. --admission-policy adds a ValidatingAdmissionPolicy that confines the", `agent to the ${NODE_LABEL_KEY} label of its own node (Kubernetes >= 1.30).`]),
+        ? [
+            "every node. The ValidatingAdmissionPolicy below confines the agent to the",
+            `${NODE_LABEL_KEY} label of its own node (Kubernetes >= 1.30).`,
+          ]
+        : [
+            "every node. --admission-policy adds a ValidatingAdmissionPolicy that confines the",
+            `agent to the ${NODE_LABEL_KEY} label of its own node (Kubernetes >= 1.30).`,
+          ]),
     ],
     object: {
-      apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole",
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
       metadata: { name: LABELER, labels },
       rules: [{ apiGroups: [""], resources: ["nodes"], verbs: ["get", "patch"] }],
     } satisfies IClusterRole,
@@ -133,7 +178,8 @@ export function buildManifests(o: ManifestOptions): ManifestDoc[] {
   docs.push({
     comment: [],
     object: {
-      apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding",
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
       metadata: { name: LABELER, labels },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: LABELER },
       subjects: [{ kind: "ServiceAccount", name: APP, namespace: ns }],
@@ -147,7 +193,8 @@ export function buildManifests(o: ManifestOptions): ManifestDoc[] {
       `agent has proved gVisor ${o.gvisorVersion} works there (label ${NODE_LABEL_KEY}=${o.gvisorVersion}).`,
     ],
     object: {
-      apiVersion: "node.k8s.io/v1", kind: "RuntimeClass",
+      apiVersion: "node.k8s.io/v1",
+      kind: "RuntimeClass",
       metadata: { name: o.runtimeClass, labels },
       handler: RUNTIME_HANDLER,
       scheduling: { nodeSelector: { [NODE_LABEL_KEY]: o.gvisorVersion } },
@@ -191,7 +238,8 @@ function daemonSet(o: ManifestOptions, labels: Record<string, string>): Manifest
   if (o.mirror) install.push("--mirror", o.mirror);
   for (const a of o.runtimeArgs) install.push(`--runtime-arg=${a}`);
   const ds: IDaemonSet = {
-    apiVersion: "apps/v1", kind: "DaemonSet",
+    apiVersion: "apps/v1",
+    kind: "DaemonSet",
     metadata: { name: DAEMONSET_NAME, namespace: o.namespace, labels: { ...labels, ...POD_LABELS } },
     spec: {
       // The selector is immutable: only the fixed pod labels, never the version.
@@ -215,19 +263,31 @@ function daemonSet(o: ManifestOptions, labels: Record<string, string>): Manifest
             container(CONTAINERS.check, ["check", "--host-root", HOST_ROOT, "--json"]),
           ],
           containers: [
-            container(CONTAINERS.agent, ["k8s", "agent", "--host-root", HOST_ROOT, "--interval", String(AGENT_INTERVAL_SECONDS)], {
-              // Ready only while the last check passed (the rollout waits on it).
-              readinessProbe: { exec: { command: [APP, "k8s", "agent", "--probe"] }, periodSeconds: 30, timeoutSeconds: 10 },
-              // Measured: the binary peaks at ~60 MB RSS for a full check; runsc and the
-              // engine CLIs it starts share the limit.
-              resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } },
-              // HostToContainer: mounts made on the host later (a new engine's socket dir) show up.
-              volumeMounts: [{ name: "host", mountPath: HOST_ROOT, mountPropagation: "HostToContainer" },
-                ...distMounts.map((m) => ({ ...m, mountPropagation: "HostToContainer" as const }))],
-            }),
+            container(
+              CONTAINERS.agent,
+              ["k8s", "agent", "--host-root", HOST_ROOT, "--interval", String(AGENT_INTERVAL_SECONDS)],
+              {
+                // Ready only while the last check passed (the rollout waits on it).
+                readinessProbe: {
+                  exec: { command: [APP, "k8s", "agent", "--probe"] },
+                  periodSeconds: 30,
+                  timeoutSeconds: 10,
+                },
+                // Measured: the binary peaks at ~60 MB RSS for a full check; runsc and the
+                // engine CLIs it starts share the limit.
+                resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+                // HostToContainer: mounts made on the host later (a new engine's socket dir) show up.
+                volumeMounts: [
+                  { name: "host", mountPath: HOST_ROOT, mountPropagation: "HostToContainer" },
+                  ...distMounts.map((m) => ({ ...m, mountPropagation: "HostToContainer" as const })),
+                ],
+              },
+            ),
           ],
-          volumes: [{ name: "host", hostPath: { path: "/", type: "Directory" } },
-            ...dist.map((v) => ({ name: v.name, hostPath: { path: v.path, type: "DirectoryOrCreate" as const } }))],
+          volumes: [
+            { name: "host", hostPath: { path: "/", type: "Directory" } },
+            ...dist.map((v) => ({ name: v.name, hostPath: { path: v.path, type: "DirectoryOrCreate" as const } })),
+          ],
         },
       },
     },
@@ -237,8 +297,12 @@ function daemonSet(o: ManifestOptions, labels: Record<string, string>): Manifest
       `On every node: install gVisor ${o.gvisorVersion} into the host (its / is mounted at ${HOST_ROOT}), register it`,
       `with the engines and check it. The agent then re-checks every ${AGENT_INTERVAL_SECONDS} s and keeps the`,
       `label ${NODE_LABEL_KEY}=${o.gvisorVersion} on the node only while the checks pass.`,
-      ...(o.distribution ? [`${DISTRIBUTIONS[o.distribution].title}: its containerd config (${dist[0]!.path}) and`
-        + ` socket (${dist[1]!.path}) directories are mounted under ${HOST_ROOT} too.`] : []),
+      ...(o.distribution
+        ? [
+            `${DISTRIBUTIONS[o.distribution].title}: its containerd config (${dist[0]!.path}) and` +
+              ` socket (${dist[1]!.path}) directories are mounted under ${HOST_ROOT} too.`,
+          ]
+        : []),
     ],
     object: ds,
   };
@@ -253,17 +317,23 @@ function admissionPolicy(ns: string, labels: Record<string, string>): ManifestDo
   const user = `system:serviceaccount:${ns}:${APP}`;
   const L = `'${NODE_LABEL_KEY}'`;
   const policy: IValidatingAdmissionPolicy = {
-    apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicy",
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "ValidatingAdmissionPolicy",
     metadata: { name: LABELER, labels },
     spec: {
       failurePolicy: "Fail",
       // A PATCH reaches admission as an UPDATE; the ClusterRole grants no other writes.
-      matchConstraints: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["UPDATE"], resources: ["nodes"] }] },
-      matchConditions: [{ name: "gvisor-doctor-service-account", expression: `request.userInfo.username == '${user}'` }],
+      matchConstraints: {
+        resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["UPDATE"], resources: ["nodes"] }],
+      },
+      matchConditions: [
+        { name: "gvisor-doctor-service-account", expression: `request.userInfo.username == '${user}'` },
+      ],
       validations: [
         {
           // Set for tokens bound to a pod (Kubernetes >= 1.30); absent means "refuse".
-          expression: "has(request.userInfo.extra) && 'authentication.kubernetes.io/node-name' in request.userInfo.extra && request.userInfo.extra['authentication.kubernetes.io/node-name'] == [object.metadata.name]",
+          expression:
+            "has(request.userInfo.extra) && 'authentication.kubernetes.io/node-name' in request.userInfo.extra && request.userInfo.extra['authentication.kubernetes.io/node-name'] == [object.metadata.name]",
           message: `${APP} may change only the node its own pod runs on`,
           reason: "Forbidden",
         },
@@ -285,7 +355,8 @@ function admissionPolicy(ns: string, labels: Record<string, string>): ManifestDo
     },
   };
   const binding: IValidatingAdmissionPolicyBinding = {
-    apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicyBinding",
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "ValidatingAdmissionPolicyBinding",
     metadata: { name: LABELER, labels },
     spec: { policyName: LABELER, validationActions: ["Deny"] },
   };

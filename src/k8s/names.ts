@@ -11,14 +11,16 @@ const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[
 /** Why `s` is not a DNS-1123 label (namespaces), or null when it is one. */
 export function dns1123LabelError(s: string): string | null {
   if (s.length > 63) return `is ${s.length} characters long; at most 63`;
-  if (!DNS1123_LABEL.test(s)) return "must be lowercase letters, digits and '-', starting and ending with a letter or digit";
+  if (!DNS1123_LABEL.test(s))
+    return "must be lowercase letters, digits and '-', starting and ending with a letter or digit";
   return null;
 }
 
 /** Why `s` is not a DNS-1123 subdomain (most object names), or null when it is one. */
 export function dns1123SubdomainError(s: string): string | null {
   if (s.length > 253) return `is ${s.length} characters long; at most 253`;
-  if (!DNS1123_SUBDOMAIN.test(s)) return "must be lowercase letters, digits, '-' and '.', starting and ending with a letter or digit";
+  if (!DNS1123_SUBDOMAIN.test(s))
+    return "must be lowercase letters, digits, '-' and '.', starting and ending with a letter or digit";
   return null;
 }
 

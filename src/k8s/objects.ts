@@ -35,7 +35,10 @@ export interface Toleration {
 export interface NodeObj {
   metadata: Meta;
   spec?: { taints?: Taint[]; unschedulable?: boolean };
-  status?: { conditions?: { type: string; status: string }[]; nodeInfo?: { containerRuntimeVersion?: string; kubeletVersion?: string; operatingSystem?: string } };
+  status?: {
+    conditions?: { type: string; status: string }[];
+    nodeInfo?: { containerRuntimeVersion?: string; kubeletVersion?: string; operatingSystem?: string };
+  };
 }
 
 export interface ContainerState {
@@ -55,13 +58,27 @@ export interface ContainerStatus {
 export interface PodObj {
   metadata: Meta;
   spec?: { nodeName?: string; initContainers?: { name: string }[]; containers?: { name: string }[] };
-  status?: { phase?: string; reason?: string; message?: string; initContainerStatuses?: ContainerStatus[]; containerStatuses?: ContainerStatus[] };
+  status?: {
+    phase?: string;
+    reason?: string;
+    message?: string;
+    initContainerStatuses?: ContainerStatus[];
+    containerStatuses?: ContainerStatus[];
+  };
 }
 
 export interface DaemonSetObj {
   metadata: Meta;
-  spec?: { template?: { spec?: { nodeSelector?: Record<string, string>; tolerations?: Toleration[]; affinity?: unknown } } };
-  status?: { desiredNumberScheduled?: number; numberReady?: number; updatedNumberScheduled?: number; numberAvailable?: number; numberUnavailable?: number };
+  spec?: {
+    template?: { spec?: { nodeSelector?: Record<string, string>; tolerations?: Toleration[]; affinity?: unknown } };
+  };
+  status?: {
+    desiredNumberScheduled?: number;
+    numberReady?: number;
+    updatedNumberScheduled?: number;
+    numberAvailable?: number;
+    numberUnavailable?: number;
+  };
 }
 
 export interface EventObj {
@@ -87,7 +104,12 @@ export function podStatusReason(pod: PodObj): string {
   for (let i = 0; i < inits.length; i++) {
     const s = inits[i].state ?? {};
     if (s.terminated && s.terminated.exitCode === 0) continue;
-    if (s.terminated) reason = s.terminated.reason ? `Init:${s.terminated.reason}` : s.terminated.signal ? `Init:Signal:${s.terminated.signal}` : `Init:ExitCode:${s.terminated.exitCode}`;
+    if (s.terminated)
+      reason = s.terminated.reason
+        ? `Init:${s.terminated.reason}`
+        : s.terminated.signal
+          ? `Init:Signal:${s.terminated.signal}`
+          : `Init:ExitCode:${s.terminated.exitCode}`;
     else if (s.waiting?.reason && s.waiting.reason !== "PodInitializing") reason = `Init:${s.waiting.reason}`;
     else reason = `Init:${i}/${initCount}`;
     initializing = true;
@@ -98,7 +120,10 @@ export function podStatusReason(pod: PodObj): string {
     for (const c of [...(st.containerStatuses ?? [])].reverse()) {
       const s = c.state ?? {};
       if (s.waiting?.reason) reason = s.waiting.reason;
-      else if (s.terminated) reason = s.terminated.reason || (s.terminated.signal ? `Signal:${s.terminated.signal}` : `ExitCode:${s.terminated.exitCode}`);
+      else if (s.terminated)
+        reason =
+          s.terminated.reason ||
+          (s.terminated.signal ? `Signal:${s.terminated.signal}` : `ExitCode:${s.terminated.exitCode}`);
       else if (s.running && c.ready) running = true;
     }
     if (running && reason === "Completed") reason = "Running";
@@ -109,7 +134,9 @@ export function podStatusReason(pod: PodObj): string {
 
 /** The container status named `name` among the pod's init and app containers. */
 export function containerStatus(pod: PodObj, name: string): ContainerStatus | undefined {
-  return [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].find((c) => c.name === name);
+  return [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].find(
+    (c) => c.name === name,
+  );
 }
 
 /** Has this container run at least once (so it has a log)? */
@@ -119,11 +146,15 @@ export function hasRun(s: ContainerStatus | undefined): boolean {
 
 const tolerates = (t: Toleration, taint: Taint) =>
   (!t.effect || t.effect === taint.effect) &&
-  (t.key === undefined || t.key === "" ? t.operator === "Exists" : t.key === taint.key && (t.operator === "Exists" || (t.value ?? "") === (taint.value ?? "")));
+  (t.key === undefined || t.key === ""
+    ? t.operator === "Exists"
+    : t.key === taint.key && (t.operator === "Exists" || (t.value ?? "") === (taint.value ?? "")));
 
 /** The node's scheduling taints that none of the tolerations tolerates. */
 export function untoleratedTaints(node: NodeObj, tolerations: Toleration[]): Taint[] {
-  return (node.spec?.taints ?? []).filter((taint) => taint.effect !== "PreferNoSchedule" && !tolerations.some((t) => tolerates(t, taint)));
+  return (node.spec?.taints ?? []).filter(
+    (taint) => taint.effect !== "PreferNoSchedule" && !tolerations.some((t) => tolerates(t, taint)),
+  );
 }
 
 export const taintText = (t: Taint) => `${t.key}${t.value ? `=${t.value}` : ""}:${t.effect}`;
@@ -136,5 +167,7 @@ export function nodeReady(node: NodeObj): boolean {
 export function newestPod(pods: PodObj[]): PodObj | undefined {
   const live = pods.filter((p) => !p.metadata.deletionTimestamp);
   const pool = live.length ? live : pods;
-  return [...pool].sort((a, b) => (b.metadata.creationTimestamp ?? "").localeCompare(a.metadata.creationTimestamp ?? ""))[0];
+  return [...pool].sort((a, b) =>
+    (b.metadata.creationTimestamp ?? "").localeCompare(a.metadata.creationTimestamp ?? ""),
+  )[0];
 }

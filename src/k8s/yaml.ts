@@ -18,7 +18,12 @@ export function renderYamlStream(header: string[], docs: YamlDocument[]): string
     const doc = new Document(d.object, { version: "1.1" });
     // Lists of plain words (args, verbs) on one line, as people write them: [get, patch].
     // Not with ':' or other punctuation inside: old YAML readers split "[https://x]".
-    visit(doc, { Seq(_, seq) { if (seq.items.every((i) => isScalar(i) && typeof i.value === "string" && FLOW_SAFE.test(i.value))) seq.flow = true; } });
+    visit(doc, {
+      Seq(_, seq) {
+        if (seq.items.every((i) => isScalar(i) && typeof i.value === "string" && FLOW_SAFE.test(i.value)))
+          seq.flow = true;
+      },
+    });
     out.push("---");
     for (const c of d.comment ?? []) out.push(commentLine(c));
     // lineWidth 0: never fold long strings (CEL expressions, args) across lines.

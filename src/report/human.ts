@@ -16,8 +16,11 @@ export function colorFor(c: ChalkInstance, s: Status) {
 export function header(facts: HostFacts): string {
   const who = facts.user.root ? "root" : `uid ${facts.user.uid}`;
   const dist = distributionOf(facts.engines?.containerd.detection);
-  const where = facts.hostRoot ? `; the node at ${facts.hostRoot} (--host-root${dist ? `, ${dist.title}` : ""})`
-    : facts.container.inside ? ", in a container" : "";
+  const where = facts.hostRoot
+    ? `; the node at ${facts.hostRoot} (--host-root${dist ? `, ${dist.title}` : ""})`
+    : facts.container.inside
+      ? ", in a container"
+      : "";
   return `gvisor-doctor ${VERSION} — ${facts.os === "linux" ? "Linux" : facts.os} ${facts.kernel.release} ${facts.arch}, ${who}${where}`;
 }
 
@@ -35,7 +38,9 @@ export function renderFindings(c: ChalkInstance, findings: Finding[], verbose: b
       if (f.diagnosis.fix) {
         const fx = f.diagnosis.fix;
         // --fix applies the automatic fixes of failing checks only (warnings are advice).
-        out.push(`${indent}${c.dim("fix:  ")} ${fx.summary}${fx.automatic && f.status === "fail" ? c.dim(" (gvisor-doctor --fix applies it)") : ""}`);
+        out.push(
+          `${indent}${c.dim("fix:  ")} ${fx.summary}${fx.automatic && f.status === "fail" ? c.dim(" (gvisor-doctor --fix applies it)") : ""}`,
+        );
         if (fx.command) out.push(`${indent}       ${c.cyan(fx.command)}`);
       }
     }

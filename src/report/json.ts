@@ -29,7 +29,15 @@ export function hostJson(f: HostFacts) {
     memlock: f.memlock,
     tmp: f.tmp,
     cpu: f.cpu,
-    runsc: f.runsc.map((r) => ({ path: r.path, realPath: r.realPath, onPath: r.onPath, version: r.version?.raw ?? null, versionText: r.versionText, arch: r.elf?.arch ?? null, sidecars: r.sidecars })),
+    runsc: f.runsc.map((r) => ({
+      path: r.path,
+      realPath: r.realPath,
+      onPath: r.onPath,
+      version: r.version?.raw ?? null,
+      versionText: r.versionText,
+      arch: r.elf?.arch ?? null,
+      sidecars: r.sidecars,
+    })),
     dockerd: f.dockerd.map((d) => ({ pid: d.pid, exe: d.exe, argv: d.argv })),
     containerd: f.containerd.map((d) => ({ pid: d.pid, exe: d.exe, argv: d.argv })),
     docker: {
@@ -48,7 +56,17 @@ export function hostJson(f: HostFacts) {
       ? Object.fromEntries(
           ENGINE_NAMES.map((n) => {
             const e = f.engines![n];
-            return [n, { installed: e.detection?.installed ?? false, running: e.detection?.running ?? false, version: e.detection?.version ?? null, configPath: e.detection?.configPath ?? null, runtimes: e.inspection ? Object.keys(e.inspection.runtimes) : [], error: e.error }];
+            return [
+              n,
+              {
+                installed: e.detection?.installed ?? false,
+                running: e.detection?.running ?? false,
+                version: e.detection?.version ?? null,
+                configPath: e.detection?.configPath ?? null,
+                runtimes: e.inspection ? Object.keys(e.inspection.runtimes) : [],
+                error: e.error,
+              },
+            ];
           }),
         )
       : null,
@@ -66,19 +84,33 @@ const fixJson = (fix: Fix | null) => {
 export function checkJson(f: Finding) {
   const diagnosis = f.diagnosis && { ...f.diagnosis, fix: fixJson(f.diagnosis.fix) };
   return {
-    id: f.id, title: f.title, status: f.status, message: f.message, details: f.details, diagnosis,
+    id: f.id,
+    title: f.title,
+    status: f.status,
+    message: f.message,
+    details: f.details,
+    diagnosis,
     durationMs: f.durationMs,
   };
 }
 
-export function reportJson(facts: HostFacts, findings: Finding[], ok: boolean, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({
-    schemaVersion: 1,
-    tool: { name: "gvisor-doctor", version: VERSION },
-    host: hostJson(facts),
-    ok,
-    summary: summarize(findings),
-    checks: findings.map(checkJson),
-    ...extra,
-  }, null, 2);
+export function reportJson(
+  facts: HostFacts,
+  findings: Finding[],
+  ok: boolean,
+  extra: Record<string, unknown> = {},
+): string {
+  return JSON.stringify(
+    {
+      schemaVersion: 1,
+      tool: { name: "gvisor-doctor", version: VERSION },
+      host: hostJson(facts),
+      ok,
+      summary: summarize(findings),
+      checks: findings.map(checkJson),
+      ...extra,
+    },
+    null,
+    2,
+  );
 }

@@ -14,11 +14,16 @@ export const MATRIX_ROWS: { engine: string; registered: string; hello: string; s
 
 const COLUMNS = ["registered", "hello", "signature"] as const;
 
-export function matrixCells(findings: Finding[]): { engine: string; cells: Record<(typeof COLUMNS)[number], Status | null> }[] {
+export function matrixCells(
+  findings: Finding[],
+): { engine: string; cells: Record<(typeof COLUMNS)[number], Status | null> }[] {
   const byId = new Map(findings.map((f) => [f.id, f]));
   return MATRIX_ROWS.map((row) => ({
     engine: row.engine,
-    cells: Object.fromEntries(COLUMNS.map((c) => [c, byId.get(row[c])?.status ?? null])) as Record<(typeof COLUMNS)[number], Status | null>,
+    cells: Object.fromEntries(COLUMNS.map((c) => [c, byId.get(row[c])?.status ?? null])) as Record<
+      (typeof COLUMNS)[number],
+      Status | null
+    >,
   }));
 }
 

@@ -5,14 +5,22 @@
 //    socket, and runs under `unshare -n` (a second dockerd can delete the host's docker0).
 // Every bed records its pids in <dir>/pids so test/bed/cleanup.sh can reap leftovers.
 import { spawn, spawnSync } from "node:child_process";
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { pidAlive } from "../../platform/processes.ts";
 import { which } from "../../platform/which.ts";
 
 export const BED_PREFIX = "/tmp/gvd-bed-";
 const REQUIRED = ["dockerd", "containerd", "runsc", "unshare", "busybox", "docker"];
-
 
 /** Whether real-daemon tests can run here, and if not, why (reported as the skip reason). */
 export function bedAvailability(): { ok: boolean; reason: string } {
@@ -49,7 +57,10 @@ export async function waitFor(what: string, cond: () => boolean, timeoutMs: numb
     if (cond()) return;
     await Bun.sleep(50);
   }
-  const log = logFile && existsSync(logFile) ? `\n--- ${logFile} (tail) ---\n${readFileSync(logFile, "utf8").split("\n").slice(-20).join("\n")}` : "";
+  const log =
+    logFile && existsSync(logFile)
+      ? `\n--- ${logFile} (tail) ---\n${readFileSync(logFile, "utf8").split("\n").slice(-20).join("\n")}`
+      : "";
   throw new Error(`test bed: timed out waiting for ${what}${log}`);
 }
 
@@ -98,9 +109,15 @@ export async function startDockerBed(opts: DockerBedOptions = {}): Promise<Docke
   // containerd: private config (CRI disabled: dockerd does not need it and it is slow to start).
   const cdSock = join(dir, "containerd.sock");
   const cdConfig = join(dir, "containerd.toml");
-  writeFileSync(cdConfig, `version = 2\nroot = "${dir}/containerd-root"\nstate = "${dir}/containerd-state"\n${opts.containerdCri ? "" : 'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'}[grpc]\n  address = "${cdSock}"\n[ttrpc]\n  address = "${cdSock}.ttrpc"\n`);
+  writeFileSync(
+    cdConfig,
+    `version = 2\nroot = "${dir}/containerd-root"\nstate = "${dir}/containerd-state"\n${opts.containerdCri ? "" : 'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'}[grpc]\n  address = "${cdSock}"\n[ttrpc]\n  address = "${cdSock}.ttrpc"\n`,
+  );
   const cdLog = join(dir, "containerd.log");
-  const cd = spawn("containerd", ["--config", cdConfig], { detached: true, stdio: ["ignore", openSync(cdLog, "a"), openSync(cdLog, "a")] });
+  const cd = spawn("containerd", ["--config", cdConfig], {
+    detached: true,
+    stdio: ["ignore", openSync(cdLog, "a"), openSync(cdLog, "a")],
+  });
   cd.unref();
   appendFileSync(pidsFile, `${cd.pid}\n`);
   await waitFor("containerd socket", () => existsSync(cdSock), 20_000, cdLog);
@@ -109,20 +126,32 @@ export async function startDockerBed(opts: DockerBedOptions = {}): Promise<Docke
   const host = `unix://${sock}`;
   const dLog = join(dir, "dockerd.log");
   const dockerdArgs = [
-    "-n", "dockerd",
-    "--config-file", configFile,
-    "--data-root", join(dir, "data"),
-    "--exec-root", join(dir, "exec"),
-    "--pidfile", join(dir, "dockerd.pid"),
-    "-H", host,
-    "--containerd", cdSock,
-    "--containerd-namespace", `gvd-${dir.slice(BED_PREFIX.length)}`,
-    "--containerd-plugins-namespace", `gvd-${dir.slice(BED_PREFIX.length)}-plugins`,
+    "-n",
+    "dockerd",
+    "--config-file",
+    configFile,
+    "--data-root",
+    join(dir, "data"),
+    "--exec-root",
+    join(dir, "exec"),
+    "--pidfile",
+    join(dir, "dockerd.pid"),
+    "-H",
+    host,
+    "--containerd",
+    cdSock,
+    "--containerd-namespace",
+    `gvd-${dir.slice(BED_PREFIX.length)}`,
+    "--containerd-plugins-namespace",
+    `gvd-${dir.slice(BED_PREFIX.length)}-plugins`,
     "--iptables=false",
     "--ip-masq=false",
     ...(opts.dockerdArgs ?? []),
   ];
-  const dd = spawn("unshare", dockerdArgs, { detached: true, stdio: ["ignore", openSync(dLog, "a"), openSync(dLog, "a")] });
+  const dd = spawn("unshare", dockerdArgs, {
+    detached: true,
+    stdio: ["ignore", openSync(dLog, "a"), openSync(dLog, "a")],
+  });
   dd.unref();
   appendFileSync(pidsFile, `${dd.pid}\n`);
   const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, NO_COLOR: "1" };

@@ -3,7 +3,16 @@
 // config file is the one `gvisor-doctor configure containerd --config` edits and
 // `--restart` restarts, so the bed finds its daemon by that file, not by a fixed pid.
 import { spawn, spawnSync } from "node:child_process";
-import { appendFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { helloRootfs, rootfsTar } from "../../platform/rootfs.ts";
 import { BED, BED_PREFIX, reapShims, unmountUnder, waitFor } from "./bed.ts";
@@ -36,9 +45,10 @@ export function containerdPidsFor(configFile: string): number[] {
   return pids;
 }
 
-
 /** Start containerd with `configText(dir)` (default: version 2, private paths, CRI off). */
-export async function startContainerdBed(configText?: (paths: { dir: string; socket: string }) => string): Promise<ContainerdBed> {
+export async function startContainerdBed(
+  configText?: (paths: { dir: string; socket: string }) => string,
+): Promise<ContainerdBed> {
   if (!BED.ok) throw new Error(`test bed unavailable: ${BED.reason}`);
   const dir = mkdtempSync(BED_PREFIX);
   const socket = join(dir, "containerd.sock");
@@ -57,13 +67,20 @@ export async function startContainerdBed(configText?: (paths: { dir: string; soc
   appendFileSync(join(dir, "pids"), `${cd.pid}\n`);
   const namespace = `gvd-${dir.slice(BED_PREFIX.length)}`;
   const ctr = (args: string[]) => {
-    const r = spawnSync("ctr", ["--address", socket, "--namespace", namespace, ...args], { encoding: "utf8", timeout: 120_000 });
+    const r = spawnSync("ctr", ["--address", socket, "--namespace", namespace, ...args], {
+      encoding: "utf8",
+      timeout: 120_000,
+    });
     return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
   };
   await waitFor("containerd to answer", () => existsSync(socket) && ctr(["version"]).code === 0, 20_000, log);
   let rootfsDir: string | null = null;
   return {
-    dir, configFile, socket, namespace, ctr,
+    dir,
+    configFile,
+    socket,
+    namespace,
+    ctr,
     pid: () => containerdPidsFor(configFile)[0] ?? null,
     async rootfs() {
       if (rootfsDir) return rootfsDir;

@@ -24,14 +24,20 @@ describe.skipIf(!BED.ok)("check against a real dockerd", () => {
     const daemon = finding(r.json, "docker.daemon");
     expect(daemon.status).toBe("pass");
     expect(daemon.details).toContain(`config: ${bed.configFile}`); // found from the dockerd process behind DOCKER_HOST
-    expect(finding(r.json, "docker.runtime")).toMatchObject({ status: "pass", message: "runsc → /usr/bin/runsc --network=none" });
+    expect(finding(r.json, "docker.runtime")).toMatchObject({
+      status: "pass",
+      message: "runsc → /usr/bin/runsc --network=none",
+    });
     const hello = finding(r.json, "docker.hello");
     expect(hello.status).toBe("pass");
     expect(hello.details).toContain("dmesg: [   0.000000] Starting gVisor...");
     const sig = finding(r.json, "docker.signature");
     expect(sig.status).toBe("pass");
     expect(sig.details.some((d: string) => /dmesg: .*Starting gVisor/.test(d))).toBe(true);
-    expect(finding(r.json, "docker.network")).toMatchObject({ status: "pass", message: expect.stringContaining("--network=none") });
+    expect(finding(r.json, "docker.network")).toMatchObject({
+      status: "pass",
+      message: expect.stringContaining("--network=none"),
+    });
     expect(r.json.host.docker.configPath).toBe(bed.configFile);
     // A unix socket and a CLI: info through the Engine API, the hello through the CLI (each the faster).
     expect(r.json.host.docker).toMatchObject({ via: "api", probeVia: "cli" });
@@ -41,7 +47,10 @@ describe.skipIf(!BED.ok)("check against a real dockerd", () => {
   });
 
   test("the probe image is built once, tagged by content hash, and reused", () => {
-    const images = bed.docker(["images", "--format", "{{.Repository}}:{{.Tag}}", "gvisor-doctor/hello"]).stdout.trim().split("\n");
+    const images = bed
+      .docker(["images", "--format", "{{.Repository}}:{{.Tag}}", "gvisor-doctor/hello"])
+      .stdout.trim()
+      .split("\n");
     expect(images).toHaveLength(1);
     expect(images[0]).toMatch(/^gvisor-doctor\/hello:[0-9a-f]{16}$/);
     const r = gvd(["check", "--json", "--only", "docker.hello", "-v"], { env: bed.env });
@@ -52,7 +61,10 @@ describe.skipIf(!BED.ok)("check against a real dockerd", () => {
   test("--quick skips the container probe and is still a valid report", () => {
     const r = gvd(["check", "--json", "--quick", ...NOT_OTHER_ENGINES], { env: bed.env });
     assertReportSchema(r.json);
-    expect(finding(r.json, "docker.hello")).toMatchObject({ status: "skip", message: "skipped by --quick (starts a container)" });
+    expect(finding(r.json, "docker.hello")).toMatchObject({
+      status: "skip",
+      message: "skipped by --quick (starts a container)",
+    });
     expect(finding(r.json, "docker.runtime").status).toBe("pass");
   });
 
@@ -68,7 +80,10 @@ describe.skipIf(!BED.ok)("check against a real dockerd", () => {
       expect(rt.diagnosis.fix).toMatchObject({ id: "docker.register-runtime", automatic: true });
       expect(rt.diagnosis.fix.command).toContain("gvisor-doctor configure docker");
       expect(rt.diagnosis.cause).toContain(bed.configFile);
-      expect(finding(r.json, "docker.hello")).toMatchObject({ status: "skip", message: "needs docker.runtime (failed)" });
+      expect(finding(r.json, "docker.hello")).toMatchObject({
+        status: "skip",
+        message: "needs docker.runtime (failed)",
+      });
       expect(r.code).toBe(1);
       expect(r.json.ok).toBe(false);
 
@@ -79,7 +94,10 @@ describe.skipIf(!BED.ok)("check against a real dockerd", () => {
       expect(human.stdout).toContain("sudo gvisor-doctor configure docker");
       expect(human.stdout).toMatch(/\d+ passed · \d+ warnings? · 1 failed · \d+ skipped/);
     } finally {
-      writeFileSync(bed.configFile, JSON.stringify({ runtimes: { runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--network=none"] } } }));
+      writeFileSync(
+        bed.configFile,
+        JSON.stringify({ runtimes: { runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--network=none"] } } }),
+      );
       await bed.reload();
     }
   });
@@ -96,7 +114,10 @@ describe.skipIf(!BED.ok)("check against a real dockerd", () => {
       expect(sig.message).toContain("klogctl"); // runc denies syslog(2); gVisor allows it
       expect(finding(r.json, "docker.runtime-path")).toMatchObject({ status: "warn" }); // runc is not the runsc on PATH
     } finally {
-      writeFileSync(bed.configFile, JSON.stringify({ runtimes: { runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--network=none"] } } }));
+      writeFileSync(
+        bed.configFile,
+        JSON.stringify({ runtimes: { runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--network=none"] } } }),
+      );
       await bed.reload();
     }
   });

@@ -21,7 +21,18 @@ describe("the gvisor-doctor binary", () => {
     expect(r.stdout).toContain("Exit codes");
     const c = gvd(["check", "--help"]);
     expect(c.code).toBe(0);
-    for (const flag of ["--json", "--quick", "--only", "--skip", "--list", "--strict", "--offline", "--verbose", "--no-color"]) expect(c.stdout).toContain(flag);
+    for (const flag of [
+      "--json",
+      "--quick",
+      "--only",
+      "--skip",
+      "--list",
+      "--strict",
+      "--offline",
+      "--verbose",
+      "--no-color",
+    ])
+      expect(c.stdout).toContain(flag);
   });
 
   test("unknown commands and flags exit 2 with a one-line hint on stderr", () => {
@@ -41,7 +52,16 @@ describe("the gvisor-doctor binary", () => {
     const r = gvd(["check", "--list"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^ID +ROOT +NET +TITLE/);
-    for (const id of ["host.platform", "host.kernel", "runsc.binary", "docker.daemon", "docker.runtime", "docker.hello", "sandbox.self"]) expect(r.stdout).toContain(id);
+    for (const id of [
+      "host.platform",
+      "host.kernel",
+      "runsc.binary",
+      "docker.daemon",
+      "docker.runtime",
+      "docker.hello",
+      "sandbox.self",
+    ])
+      expect(r.stdout).toContain(id);
     const j = gvd(["check", "--list", "--json"]);
     expect(j.json.checks.find((c: any) => c.id === "docker.hello").startsContainers).toBe(true);
   });
@@ -70,9 +90,13 @@ describe("the gvisor-doctor binary", () => {
   test("NO_COLOR and pipes get plain text; FORCE_COLOR gets ANSI colors", () => {
     const plain = gvd(["check", "--quick", "--only", "host"], { env: { ...noDocker, NO_COLOR: "1" } });
     expect(plain.stdout).not.toContain("\x1b[");
-    const forced = gvd(["check", "--quick", "--only", "host"], { env: { ...noDocker, NO_COLOR: "", FORCE_COLOR: "1" } });
+    const forced = gvd(["check", "--quick", "--only", "host"], {
+      env: { ...noDocker, NO_COLOR: "", FORCE_COLOR: "1" },
+    });
     expect(forced.stdout).toContain("\x1b[");
-    const flag = gvd(["check", "--quick", "--only", "host", "--no-color"], { env: { ...noDocker, NO_COLOR: "", FORCE_COLOR: "1" } });
+    const flag = gvd(["check", "--quick", "--only", "host", "--no-color"], {
+      env: { ...noDocker, NO_COLOR: "", FORCE_COLOR: "1" },
+    });
     expect(flag.stdout).not.toContain("\x1b[");
   });
 

@@ -14,30 +14,56 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const run = (args: string[]) => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-  const child = spawn(BINARY, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (b) => (out += b));
-  child.stderr!.on("data", (b) => (err += b));
-  child.on("exit", (code) => resolve({ code, out, err }));
-});
+const run = (args: string[]) =>
+  new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const child = spawn(BINARY, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+    let out = "";
+    let err = "";
+    child.stdout!.on("data", (b) => (out += b));
+    child.stderr!.on("data", (b) => (err += b));
+    child.on("exit", (code) => resolve({ code, out, err }));
+  });
 
 describe("configure (the binary) under concurrency and hostile inputs", () => {
   test("20 runs at once, each adding its own runtime to one daemon.json: every run succeeds and every runtime is there", async () => {
     const f = join(dir, "daemon.json");
     writeFileSync(f, "{}\n");
-    const runs = await Promise.all(Array.from({ length: 20 }, (_, i) => run(["configure", "docker", "--config", f, "--runsc", "/bin/sh", "--runtime-name", `rt${i}`, "--no-reload", "--no-verify", "--json"])));
+    const runs = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        run([
+          "configure",
+          "docker",
+          "--config",
+          f,
+          "--runsc",
+          "/bin/sh",
+          "--runtime-name",
+          `rt${i}`,
+          "--no-reload",
+          "--no-verify",
+          "--json",
+        ]),
+      ),
+    );
     for (const r of runs) expect(r.err).not.toContain("internal error");
     expect(runs.map((r) => r.code)).toEqual(Array(20).fill(0));
-    expect(Object.keys(JSON.parse(readFileSync(f, "utf8")).runtimes).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `rt${i}`).sort());
+    expect(Object.keys(JSON.parse(readFileSync(f, "utf8")).runtimes).sort()).toEqual(
+      Array.from({ length: 20 }, (_, i) => `rt${i}`).sort(),
+    );
   }, 120_000);
 
   test("--config /dev/zero, a FIFO, /proc/self/mem, a directory: exit 2 with the reason, at once", () => {
     const fifo = join(dir, "fifo");
     spawnSync("mkfifo", [fifo]);
-    for (const [path, msg] of [["/dev/zero", "is a device"], [fifo, "is a FIFO"], ["/proc/self/mem", "cannot read /proc/self/mem"], [dir, "is a directory"]]) {
-      const r = gvd(["configure", "docker", "--config", path, "--runsc", "/bin/sh", "--no-reload"], { timeoutMs: 20_000 });
+    for (const [path, msg] of [
+      ["/dev/zero", "is a device"],
+      [fifo, "is a FIFO"],
+      ["/proc/self/mem", "cannot read /proc/self/mem"],
+      [dir, "is a directory"],
+    ]) {
+      const r = gvd(["configure", "docker", "--config", path, "--runsc", "/bin/sh", "--no-reload"], {
+        timeoutMs: 20_000,
+      });
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(msg);
       expect(r.stderr).not.toContain("internal error");

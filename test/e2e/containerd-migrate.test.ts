@@ -6,8 +6,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
 import {
-  appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync,
-  symlinkSync, writeFileSync,
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
 import { parse } from "smol-toml";
@@ -35,8 +44,8 @@ describe.skipIf(SKIP)("containerd 2.x, config without a version line: refuse, or
   let cfg = "";
   let env: NodeJS.ProcessEnv;
   const original = readFileSync(FIXTURE, "utf8");
-  const dump = (file: string) => parse(spawnSync(BIN!, ["-c", file, "config", "dump"], { encoding: "utf8" }).stdout) as
-    any;
+  const dump = (file: string) =>
+    parse(spawnSync(BIN!, ["-c", file, "config", "dump"], { encoding: "utf8" }).stdout) as any;
   const runtimes = (doc: any) => Object.keys(RUNTIMES_V3.reduce((o, k) => o?.[k], doc) ?? {}).sort();
   beforeAll(() => {
     dir = mkdtempSync("/tmp/gvd-test-migrate-");
@@ -50,8 +59,20 @@ describe.skipIf(SKIP)("containerd 2.x, config without a version line: refuse, or
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
   const configure = (more: string[]) =>
-    gvd(["configure", "containerd", "--config", cfg, "--runsc", "/usr/bin/runsc", "--wrapper-dir", join(dir, "wrapper"),
-      ...more], { env });
+    gvd(
+      [
+        "configure",
+        "containerd",
+        "--config",
+        cfg,
+        "--runsc",
+        "/usr/bin/runsc",
+        "--wrapper-dir",
+        join(dir, "wrapper"),
+        ...more,
+      ],
+      { env },
+    );
 
   test("why: containerd 2.x loads the file and drops its runtimes (kata is gone from config dump)", () => {
     expect(runtimes(dump(cfg))).toEqual(["runc"]);
@@ -72,7 +93,7 @@ describe.skipIf(SKIP)("containerd 2.x, config without a version line: refuse, or
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`--- ${cfg}`);
     expect(r.stdout).toContain("+version = 3");
-    expect(r.stdout).toContain("-[plugins.\"io.containerd.grpc.v1.cri\"]");
+    expect(r.stdout).toContain('-[plugins."io.containerd.grpc.v1.cri"]');
     expect(readFileSync(cfg, "utf8")).toBe(original);
   });
 
@@ -100,13 +121,18 @@ describe.skipIf(SKIP)("containerd 2.x running on it: check offers the migration,
     mkdirSync(join(dir, "bin"));
     symlinkSync(BIN!, join(dir, "bin", "containerd"));
     cfg = join(dir, "config.toml");
-    text = `root = "${dir}/root"\nstate = "${dir}/state"\n[grpc]\n  address = "${dir}/containerd.sock"\n` +
+    text =
+      `root = "${dir}/root"\nstate = "${dir}/state"\n[grpc]\n  address = "${dir}/containerd.sock"\n` +
       `[ttrpc]\n  address = "${dir}/containerd.sock.ttrpc"\n\n${readFileSync(FIXTURE, "utf8")}`;
     writeFileSync(cfg, text);
     // CONTAINERD_ADDRESS: how ctr, crictl and gvisor-doctor pick this daemon over the default one.
     const address = join(dir, "containerd.sock");
-    env = { ...process.env, PATH: `${join(dir, "bin")}:${process.env.PATH}`, NO_COLOR: "1",
-      CONTAINERD_ADDRESS: address };
+    env = {
+      ...process.env,
+      PATH: `${join(dir, "bin")}:${process.env.PATH}`,
+      NO_COLOR: "1",
+      CONTAINERD_ADDRESS: address,
+    };
     const log = openSync(join(dir, "containerd.log"), "a");
     const cd = spawn(join(dir, "bin", "containerd"), ["-c", cfg], { detached: true, stdio: ["ignore", log, log], env });
     cd.unref();

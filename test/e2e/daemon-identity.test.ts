@@ -7,8 +7,16 @@
 // argv alone (the old matchDockerd) picks the lowest pid that names the path: B1.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync }
-  from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { dockerdServing, matchDockerd } from "../../platform/docker.ts";
 import { DOCKERD_VALUE_FLAGS, findProcesses, pidAlive } from "../../platform/processes.ts";
@@ -25,9 +33,11 @@ interface Other {
 }
 
 function containerdToml(dir: string): string {
-  return `version = 2\nroot = "${dir}/containerd-root"\nstate = "${dir}/containerd-state"\n` +
+  return (
+    `version = 2\nroot = "${dir}/containerd-root"\nstate = "${dir}/containerd-state"\n` +
     `disabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "${dir}/containerd.sock"\n` +
-    `[ttrpc]\n  address = "${dir}/containerd.sock.ttrpc"\n`;
+    `[ttrpc]\n  address = "${dir}/containerd.sock.ttrpc"\n`
+  );
 }
 
 /** sh lines that start containerd in `dir` (a path as the daemon sees it) and exec dockerd claiming `claim`. */
@@ -49,11 +59,16 @@ async function startOther(dir: string, claim: string, script: string): Promise<O
   child.unref();
   appendFileSync(join(dir, "pids"), `${child.pid}\n`);
   const pid = child.pid!;
-  await waitFor(`dockerd pid ${pid} to listen`, () => {
-    // Its socket as it sees it: through its root and mount namespace.
-    const r = Bun.spawnSync(["docker", "-H", `unix:///proc/${pid}/root${claim}/docker.sock`, "version"]);
-    return r.exitCode === 0;
-  }, 45_000, log);
+  await waitFor(
+    `dockerd pid ${pid} to listen`,
+    () => {
+      // Its socket as it sees it: through its root and mount namespace.
+      const r = Bun.spawnSync(["docker", "-H", `unix:///proc/${pid}/root${claim}/docker.sock`, "version"]);
+      return r.exitCode === 0;
+    },
+    45_000,
+    log,
+  );
   return { dir, pid, log };
 }
 
@@ -101,9 +116,13 @@ describe.skipIf(!BED.ok)("configure docker signals the dockerd behind the socket
     const ro = (d: string) => `mount --bind /${d} ${d2}/${d}; mount -o remount,bind,ro ${d2}/${d}`;
     const mounts = ["usr", "etc"].map(ro).join("\n");
     const inside = daemonsScript("", claimDir, "/pids").replace(/'/g, `'\\''`);
-    b2 = await startOther(d2, claimDir, `${mounts}
+    b2 = await startOther(
+      d2,
+      claimDir,
+      `${mounts}
 mount -t proc proc ${d2}/proc; mount --rbind /dev ${d2}/dev; mount --rbind /sys ${d2}/sys
-exec chroot ${d2} /bin/sh -ec '${inside}'`);
+exec chroot ${d2} /bin/sh -ec '${inside}'`,
+    );
     // A: the bed dockerd, started last, also serving the claimed path in this root.
     a = await startDockerBed({ daemonJson: {}, dockerdArgs: ["-H", `unix://${claimDir}/docker.sock`] });
   }, 180_000);
@@ -166,7 +185,8 @@ describe.skipIf(!BED.ok || NO_ETC_CONTAINERD)("containerd detection: only a daem
     for (const d of ["theirs", "mine"]) mkdirSync(join(dir, d));
     writeFileSync(join(dir, "theirs/config.toml"), containerdToml(dir));
     writeFileSync(join(dir, "mine/config.toml"), "version = 2\n");
-    const script = `mount --bind ${dir}/theirs /etc/containerd\nexec containerd -c /etc/containerd/config.toml` +
+    const script =
+      `mount --bind ${dir}/theirs /etc/containerd\nexec containerd -c /etc/containerd/config.toml` +
       ` >>${dir}/containerd.log 2>&1`;
     const argv = ["-m", "--propagation", "private", "sh", "-ec", script];
     const child = spawn("unshare", argv, { detached: true, stdio: "ignore" });
@@ -186,8 +206,16 @@ describe.skipIf(!BED.ok || NO_ETC_CONTAINERD)("containerd detection: only a daem
 
   /** configure containerd --dry-run with `etc` mounted over /etc/containerd (in a private mount namespace). */
   const dryRun = (etc: string) => {
-    const r = Bun.spawnSync(["unshare", "-m", "--propagation", "private", "sh", "-ec",
-      `mount --bind ${etc} /etc/containerd\nexec "$0" configure containerd --dry-run --json`, BINARY]);
+    const r = Bun.spawnSync([
+      "unshare",
+      "-m",
+      "--propagation",
+      "private",
+      "sh",
+      "-ec",
+      `mount --bind ${etc} /etc/containerd\nexec "$0" configure containerd --dry-run --json`,
+      BINARY,
+    ]);
     return JSON.parse(r.stdout.toString()).engines[0].detected;
   };
 
@@ -209,7 +237,8 @@ describe.skipIf(!BED.ok)("containerd detection: the runsc shim as the running da
   beforeAll(async () => {
     dir = mkdtempSync(`${BED_PREFIX}identity-shim-`);
     writeFileSync(join(dir, "config.toml"), containerdToml(dir));
-    const script = `mount -t tmpfs tmpfs /usr/local/bin\ncp /bin/true /usr/local/bin/containerd-shim-runsc-v1\n` +
+    const script =
+      `mount -t tmpfs tmpfs /usr/local/bin\ncp /bin/true /usr/local/bin/containerd-shim-runsc-v1\n` +
       `PATH=/usr/sbin:/usr/bin:/sbin:/bin exec containerd -c ${dir}/config.toml >>${dir}/containerd.log 2>&1`;
     const argv = ["-m", "--propagation", "private", "sh", "-ec", script];
     const child = spawn("unshare", argv, { detached: true, stdio: "ignore" });

@@ -115,7 +115,10 @@ describe.skipIf(!BED.ok)(viaWrapper, () => {
     const config = readFileSync(bed.configFile, "utf8");
     const before = new Set(debugDirs());
     const env = {
-      ...process.env, NO_COLOR: "1", CONTAINERD_ADDRESS: bed.socket, DOCKER_HOST: "unix:///nonexistent.sock",
+      ...process.env,
+      NO_COLOR: "1",
+      CONTAINERD_ADDRESS: bed.socket,
+      DOCKER_HOST: "unix:///nonexistent.sock",
     };
     const r = gvd(["check", "--json", "--only", "containerd.hello"], { env });
     assertReportSchema(r.json);
@@ -139,7 +142,10 @@ describe.skipIf(!BED.ok)("the probes run STRICT where the runsc knows --sidecar-
   });
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
   /** The runsc commands (create, …) that got the flag, from the wrapper's record. */
-  const strictCalls = () => readFileSync(fake.log, "utf8").split("\n").filter((l) => l.includes(strictFlag));
+  const strictCalls = () =>
+    readFileSync(fake.log, "utf8")
+      .split("\n")
+      .filter((l) => l.includes(strictFlag));
 
   test("podman.hello: --runtime-flag sidecar-usage-policy=STRICT reaches runsc; the probe passes", () => {
     const dir = mkdtempSync("/tmp/gvd-test-strict-podman-");
@@ -166,14 +172,18 @@ describe.skipIf(!BED.ok)("the probes run STRICT where the runsc knows --sidecar-
       const before = strictCalls().length;
       const dirsBefore = new Set(debugDirs());
       const env = {
-        ...process.env, NO_COLOR: "1", CONTAINERD_ADDRESS: bed.socket, DOCKER_HOST: "unix:///nonexistent.sock",
+        ...process.env,
+        NO_COLOR: "1",
+        CONTAINERD_ADDRESS: bed.socket,
+        DOCKER_HOST: "unix:///nonexistent.sock",
       };
       const hello = finding(gvd(["check", "--json", "--only", "containerd.hello"], { env }).json, "containerd.hello");
       expect(hello.status).toBe("pass");
       expect(hello.details[0]).toMatch(/--runc-binary \/tmp\/gvd-ctr-oneoff-\S+\/runsc /);
       expect(hello.details).toContain(
         `sidecars: STRICT (--sidecar-usage-policy=STRICT: no embedded fallback can hide a missing sidecar) ` +
-        `(--runtime io.containerd.runc.v2 --runc-binary <one-off wrapper: ${fake.path} ${strictFlag}>)`);
+          `(--runtime io.containerd.runc.v2 --runc-binary <one-off wrapper: ${fake.path} ${strictFlag}>)`,
+      );
       expect(strictCalls().length).toBeGreaterThan(before);
       expect(readFileSync(bed.configFile, "utf8")).toBe(config);
       expect(debugDirs().filter((d) => !dirsBefore.has(d))).toEqual([]); // the one-off runtime is gone

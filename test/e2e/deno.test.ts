@@ -8,7 +8,13 @@ import { gvd, ROOT } from "../helpers/cli.ts";
 import { assertReportSchema } from "../helpers/schema.ts";
 
 const deno = join(ROOT, "node_modules", ".bin", "deno");
-const runDeno = (args: string[]) => spawnSync(deno, ["run", "-A", join(ROOT, "src/cli.ts"), ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, NO_COLOR: "1", DOCKER_HOST: "unix:///nonexistent/docker.sock" }, timeout: 120_000 });
+const runDeno = (args: string[]) =>
+  spawnSync(deno, ["run", "-A", join(ROOT, "src/cli.ts"), ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1", DOCKER_HOST: "unix:///nonexistent/docker.sock" },
+    timeout: 120_000,
+  });
 
 describe("under Deno", () => {
   test("deno run -A src/cli.ts --version", () => {
@@ -34,7 +40,9 @@ describe("under Deno", () => {
       writeFileSync(join(dir, "dmesg"), "#!/bin/sh\necho '[    0.000000] the dmesg program ran'\n");
       chmodSync(join(dir, "dmesg"), 0o755);
       const r = spawnSync("unshare", ["-r", deno, "run", "-A", join(ROOT, "src/cli.ts"), "preflight", "--json"], {
-        cwd: ROOT, encoding: "utf8", timeout: 120_000,
+        cwd: ROOT,
+        encoding: "utf8",
+        timeout: 120_000,
         env: { ...process.env, NO_COLOR: "1", PATH: `${dir}:${process.env.PATH}` },
       });
       expect(r.status).toBe(0);
@@ -49,7 +57,11 @@ describe("under Deno", () => {
     const r = runDeno(["k8s", "manifests", "--version", "20260817.0", "--json"]);
     expect(r.status).toBe(0);
     // The header names the tool version (dev under Deno); the documents are the same.
-    expect(JSON.parse(r.stdout).items).toEqual(gvd(["k8s", "manifests", "--version", "20260817.0", "--json"]).json.items.map((o: any) => JSON.parse(JSON.stringify(o).replaceAll(gvdVersion(), "0.1.0-dev"))));
+    expect(JSON.parse(r.stdout).items).toEqual(
+      gvd(["k8s", "manifests", "--version", "20260817.0", "--json"]).json.items.map((o: any) =>
+        JSON.parse(JSON.stringify(o).replaceAll(gvdVersion(), "0.1.0-dev")),
+      ),
+    );
   });
 });
 

@@ -35,14 +35,18 @@ d(`configure containerd --restart waits for dockerd${BED.ok ? "" : ` (skipped: $
     const log = openSync(join(bed.dir, "containerd.log"), "a");
     spawn("containerd", ["--config", config()], { detached: true, stdio: ["ignore", log, log] }).unref();
     await waitFor("containerd to answer", () => containerdPidsFor(config()).length === 1 && commit() !== "", 20_000);
-    const r = gvd(["configure", "containerd", "--config", config(), "--restart",
-      "--wrapper-dir", join(bed.dir, "bin"), "--json"], { env: bed.env });
+    const r = gvd(
+      ["configure", "containerd", "--config", config(), "--restart", "--wrapper-dir", join(bed.dir, "bin"), "--json"],
+      { env: bed.env },
+    );
     // Asked at once: the code before this test returned while dockerd still said "N/A".
     const after = commit();
     expect({ code: r.code, err: r.code ? r.stderr.slice(-2000) : "" }).toEqual({ code: 0, err: "" });
     const engine = r.json.engines[0];
     expect(engine.reload.action).toBe("restarted");
     expect(after).toBe(before);
-    expect(engine.notes.join("\n")).toMatch(/Docker answered again [\d.]+ s after the restart: dockerd pid \d+ answers/);
+    expect(engine.notes.join("\n")).toMatch(
+      /Docker answered again [\d.]+ s after the restart: dockerd pid \d+ answers/,
+    );
   }, 120_000);
 });

@@ -7,7 +7,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { recordMode } from "../helpers/mode-results.ts";
 import { spawnSync } from "node:child_process";
 import {
-  chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync,
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
 import { BED, startDockerBed, type DockerBed } from "../bed/bed.ts";
@@ -39,8 +47,14 @@ describe.skipIf(!BED.ok)("Docker checks with the docker CLI hidden", () => {
     }
     const empty = join(dir, "no-docker");
     writeFileSync(empty, "", { mode: 0o644 });
-    const covered = [...new Set([...SYSTEM_BIN_DIRS, ...(process.env.PATH ?? "").split(":")]
-      .map((d) => join(d || "/", "docker")).filter(isExecutableFile).map((p) => realpathSync(p)))];
+    const covered = [
+      ...new Set(
+        [...SYSTEM_BIN_DIRS, ...(process.env.PATH ?? "").split(":")]
+          .map((d) => join(d || "/", "docker"))
+          .filter(isExecutableFile)
+          .map((p) => realpathSync(p)),
+      ),
+    ];
     mounts = covered.map((p) => `mount --bind ${empty} ${p} && `).join("");
   });
   afterAll(async () => {
@@ -72,44 +86,51 @@ describe.skipIf(!BED.ok)("Docker checks with the docker CLI hidden", () => {
 
   let version = "";
   const cells = ["docker.daemon", "docker.runtime", "docker.hello", "docker.signature"];
-  test("docker.daemon/runtime/hello/signature pass as with the CLI; the probe image is loaded through the API", () => recordMode(
-    cells, () => ({
-      id: "docker-without-cli", engine: "Docker", version, mode: "every docker CLI hidden (as Debian 13's docker.io without docker-cli)",
-      registered: "runsc, checked and probed through the Engine API on dockerd's unix socket",
-    }), () => {
-    const api = noCli(["check", "--json", ...NOT_OTHER_ENGINES]);
-    version = /^Docker (\S+)/.exec(finding(api.json, "docker.daemon").message)?.[1] ?? "?";
-    assertReportSchema(api.json);
-    const daemon = finding(api.json, "docker.daemon");
-    expect(daemon.status).toBe("pass");
-    const sock = bed.host.slice("unix://".length);
-    expect(daemon.details).toContain(`via: the Engine API on ${sock} (no docker CLI on PATH)`);
-    expect(daemon.details).toContain(`config: ${bed.configFile}`);
-    expect(finding(api.json, "docker.runtime")).toMatchObject({ status: "pass", message: RUNSC_LOADED });
-    const hello = finding(api.json, "docker.hello");
-    expect(hello.status).toBe("pass");
-    const how = "create (Runtime=runsc, NetworkMode=none), start, wait, logs, remove";
-    expect(hello.details[0]).toStartWith(`via the Engine API at ${sock}: ${how}`);
-    expect(hello.details.join("\n")).toContain("built now"); // a fresh dockerd: POST /images/load ran
-    expect(hello.details).toContain("dmesg: [   0.000000] Starting gVisor...");
-    expect(finding(api.json, "docker.signature").status).toBe("pass");
-    const failed = api.json.checks.filter((c: any) => c.status === "fail");
-    expect(failed.map((c: any) => `${c.id}: ${c.message}`)).toEqual([]);
-    expect(api.code).toBe(0);
-    // The image the API loaded is the tag the CLI path imports, and no probe container is left.
-    expect(bed.docker(["images", "-q", "gvisor-doctor/hello"]).stdout.trim().split("\n")).toHaveLength(1);
-    expect(bed.docker(["ps", "-aq"]).stdout.trim()).toBe("");
+  test("docker.daemon/runtime/hello/signature pass as with the CLI; the probe image is loaded through the API", () =>
+    recordMode(
+      cells,
+      () => ({
+        id: "docker-without-cli",
+        engine: "Docker",
+        version,
+        mode: "every docker CLI hidden (as Debian 13's docker.io without docker-cli)",
+        registered: "runsc, checked and probed through the Engine API on dockerd's unix socket",
+      }),
+      () => {
+        const api = noCli(["check", "--json", ...NOT_OTHER_ENGINES]);
+        version = /^Docker (\S+)/.exec(finding(api.json, "docker.daemon").message)?.[1] ?? "?";
+        assertReportSchema(api.json);
+        const daemon = finding(api.json, "docker.daemon");
+        expect(daemon.status).toBe("pass");
+        const sock = bed.host.slice("unix://".length);
+        expect(daemon.details).toContain(`via: the Engine API on ${sock} (no docker CLI on PATH)`);
+        expect(daemon.details).toContain(`config: ${bed.configFile}`);
+        expect(finding(api.json, "docker.runtime")).toMatchObject({ status: "pass", message: RUNSC_LOADED });
+        const hello = finding(api.json, "docker.hello");
+        expect(hello.status).toBe("pass");
+        const how = "create (Runtime=runsc, NetworkMode=none), start, wait, logs, remove";
+        expect(hello.details[0]).toStartWith(`via the Engine API at ${sock}: ${how}`);
+        expect(hello.details.join("\n")).toContain("built now"); // a fresh dockerd: POST /images/load ran
+        expect(hello.details).toContain("dmesg: [   0.000000] Starting gVisor...");
+        expect(finding(api.json, "docker.signature").status).toBe("pass");
+        const failed = api.json.checks.filter((c: any) => c.status === "fail");
+        expect(failed.map((c: any) => `${c.id}: ${c.message}`)).toEqual([]);
+        expect(api.code).toBe(0);
+        // The image the API loaded is the tag the CLI path imports, and no probe container is left.
+        expect(bed.docker(["images", "-q", "gvisor-doctor/hello"]).stdout.trim().split("\n")).toHaveLength(1);
+        expect(bed.docker(["ps", "-aq"]).stdout.trim()).toBe("");
 
-    const cli = withCli(["check", "--json", ...NOT_OTHER_ENGINES]);
-    expect(cli.json.host.docker.via).toBe("cli");
-    for (const id of ["docker.daemon", "docker.runtime", "docker.hello", "docker.signature", "docker.network"]) {
-      const a = finding(api.json, id);
-      const c = finding(cli.json, id);
-      expect({ id, status: a.status }).toEqual({ id, status: c.status });
-      if (id !== "docker.hello") expect(a.message).toBe(c.message);
-    }
-    expect(finding(cli.json, "docker.hello").details[0]).toMatch(/^\$ docker run --pull=never .*--runtime=runsc/);
-  }));
+        const cli = withCli(["check", "--json", ...NOT_OTHER_ENGINES]);
+        expect(cli.json.host.docker.via).toBe("cli");
+        for (const id of ["docker.daemon", "docker.runtime", "docker.hello", "docker.signature", "docker.network"]) {
+          const a = finding(api.json, id);
+          const c = finding(cli.json, id);
+          expect({ id, status: a.status }).toEqual({ id, status: c.status });
+          if (id !== "docker.hello") expect(a.message).toBe(c.message);
+        }
+        expect(finding(cli.json, "docker.hello").details[0]).toMatch(/^\$ docker run --pull=never .*--runtime=runsc/);
+      },
+    ));
 
   test("a runtime dockerd has not loaded: docker.runtime fails with the same diagnosis as with the CLI", async () => {
     writeFileSync(bed.configFile, '{ "runtimes": {} }\n');
@@ -166,7 +187,9 @@ describe.skipIf(!BED.ok)("Docker checks with the docker CLI hidden", () => {
     const deno = join(ROOT, "node_modules", ".bin", "deno");
     const only = ["--only", "docker.runtime,docker.hello,docker.signature"];
     const r = spawnSync(deno, ["run", "-A", join(ROOT, "src/cli.ts"), "check", "--json", ...only], {
-      cwd: ROOT, env: { ...bed.env, GVISOR_DOCTOR_DOCKER_VIA: "api" }, ...SPAWN,
+      cwd: ROOT,
+      env: { ...bed.env, GVISOR_DOCTOR_DOCKER_VIA: "api" },
+      ...SPAWN,
     });
     const doc = JSON.parse(r.stdout);
     expect(doc.host.docker).toMatchObject({ via: "api", probeVia: "api" });
@@ -179,8 +202,8 @@ describe.skipIf(!BED.ok)("Docker checks with the docker CLI hidden", () => {
     const r = noCli(["check", "--json", "--only", "docker.daemon"], { DOCKER_HOST: "tcp://127.0.0.1:2375" });
     const d = finding(r.json, "docker.daemon");
     expect(d).toMatchObject({ status: "fail", diagnosis: { fix: { id: "docker.install-cli" } } });
-    const why = "dockerd runs but the docker CLI is not on PATH, and DOCKER_HOST=tcp://127.0.0.1:2375 " +
-      "is not a unix socket";
+    const why =
+      "dockerd runs but the docker CLI is not on PATH, and DOCKER_HOST=tcp://127.0.0.1:2375 " + "is not a unix socket";
     expect(d.message).toBe(why);
   });
 });

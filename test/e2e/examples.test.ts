@@ -3,19 +3,45 @@
 // under runsc and runc; the GitHub Actions workflow's shell steps run against a loopback release.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { BED, startDockerBed, type DockerBed } from "../bed/bed.ts";
 import { BINARY, ROOT, gvd } from "../helpers/cli.ts";
 import { libsOf } from "../helpers/doctor-image.ts";
-import { DEFAULT_BASE, NOBODY, cleanEnv, fakeDoctor, hostAsset, makeRelease, runShell, serveDir, toolbox, type Served } from "../helpers/release.ts";
+import {
+  DEFAULT_BASE,
+  NOBODY,
+  cleanEnv,
+  fakeDoctor,
+  hostAsset,
+  makeRelease,
+  runShell,
+  serveDir,
+  toolbox,
+  type Served,
+} from "../helpers/release.ts";
 
 const EXAMPLES = join(ROOT, "examples");
-const version = () => spawnSync(BINARY, ["--version"], { encoding: "utf8" }).stdout.trim().replace(/^gvisor-doctor /, "");
+const version = () =>
+  spawnSync(BINARY, ["--version"], { encoding: "utf8" })
+    .stdout.trim()
+    .replace(/^gvisor-doctor /, "");
 /** Whether the binary under test has `command` (the examples use commands other issues add). */
 const hasCommand = (command: string) => gvd([command, "--help"]).code === 0;
 const HAS_INSTALL = hasCommand("install");
-if (!HAS_INSTALL) console.warn("[examples] Dockerfile.node-image test skipped: this gvisor-doctor has no `install` command yet");
+if (!HAS_INSTALL)
+  console.warn("[examples] Dockerfile.node-image test skipped: this gvisor-doctor has no `install` command yet");
 
 /** A release directory for a build context: install.sh, SHA512SUMS and the .gz (the raw binary is left out, as the example's instructions do). */
 async function contextRelease(dir: string): Promise<void> {
@@ -31,7 +57,12 @@ describe.skipIf(!BED.ok)("example Dockerfiles, built and run by a real dockerd",
 
   /** `docker` with the classic builder (dockerd 20.10 here; BuildKit would want to pull its frontend). */
   const docker = (args: string[]) => {
-    const r = spawnSync("docker", args, { env: { ...bed.env, DOCKER_BUILDKIT: "0" }, encoding: "utf8", timeout: 300_000, maxBuffer: 64 << 20 });
+    const r = spawnSync("docker", args, {
+      env: { ...bed.env, DOCKER_BUILDKIT: "0" },
+      encoding: "utf8",
+      timeout: 300_000,
+      maxBuffer: 64 << 20,
+    });
     return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
   };
 
@@ -41,18 +72,27 @@ describe.skipIf(!BED.ok)("example Dockerfiles, built and run by a real dockerd",
     // The base image: a static busybox with all its applets (sh, gzip, sha512sum, awk, mktemp…)
     // plus the glibc files gvisor-doctor links: a small glibc distribution made from host files.
     const root = join(tmp, "base-rootfs");
-    for (const d of ["bin", "usr/local/bin", "tmp", "proc", "sys", "dev", "etc", "root"]) mkdirSync(join(root, d), { recursive: true });
+    for (const d of ["bin", "usr/local/bin", "tmp", "proc", "sys", "dev", "etc", "root"])
+      mkdirSync(join(root, d), { recursive: true });
     chmodSync(join(root, "tmp"), 0o1777);
     copyFileSync("/bin/busybox", join(root, "bin/busybox"));
     chmodSync(join(root, "bin/busybox"), 0o755);
-    for (const a of spawnSync("busybox", ["--list"], { encoding: "utf8" }).stdout.split("\n")) if (a && a !== "busybox") symlinkSync("busybox", join(root, "bin", a));
+    for (const a of spawnSync("busybox", ["--list"], { encoding: "utf8" }).stdout.split("\n"))
+      if (a && a !== "busybox") symlinkSync("busybox", join(root, "bin", a));
     for (const lib of libsOf(BINARY)) {
       mkdirSync(dirname(join(root, lib)), { recursive: true });
       copyFileSync(realpathSync(lib), join(root, lib));
     }
-    writeFileSync(join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
+    writeFileSync(
+      join(root, "etc/passwd"),
+      "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    );
     const tar = spawnSync("tar", ["-C", root, "-c", "."], { maxBuffer: 1 << 30 });
-    const imp = spawnSync("docker", ["import", "--change", "ENV PATH=/usr/local/bin:/bin", "-", BASE], { input: tar.stdout, env: bed.env, encoding: "utf8" });
+    const imp = spawnSync("docker", ["import", "--change", "ENV PATH=/usr/local/bin:/bin", "-", BASE], {
+      input: tar.stdout,
+      env: bed.env,
+      encoding: "utf8",
+    });
     if (imp.status !== 0) throw new Error(`docker import failed: ${imp.stderr}`);
   }, 120_000);
   afterAll(async () => {
@@ -67,7 +107,16 @@ describe.skipIf(!BED.ok)("example Dockerfiles, built and run by a real dockerd",
       await contextRelease(join(ctx, "gvisor-doctor-release"));
       mkdirSync(join(ctx, "app"));
       writeFileSync(join(ctx, "app/start"), '#!/bin/sh\necho "app started as pid $$ with: $*"\n', { mode: 0o755 });
-      const b = docker(["build", "-f", join(EXAMPLES, "Dockerfile.preflight"), "--build-arg", `BASE=${BASE}`, "-t", IMAGE, ctx]);
+      const b = docker([
+        "build",
+        "-f",
+        join(EXAMPLES, "Dockerfile.preflight"),
+        "--build-arg",
+        `BASE=${BASE}`,
+        "-t",
+        IMAGE,
+        ctx,
+      ]);
       if (b.code !== 0) throw new Error(`docker build failed:\n${b.stdout}\n${b.stderr}`);
     }, 300_000);
 
@@ -112,19 +161,45 @@ describe.skipIf(!BED.ok)("example Dockerfiles, built and run by a real dockerd",
         writeFileSync(join(rel, `${f}.sha512`), sum);
       }
       spawnSync("nsenter", ["-t", String(bed.dockerdPid), "-n", "ip", "link", "set", "lo", "up"]);
-      httpd = spawn("nsenter", ["-t", String(bed.dockerdPid), "-n", "busybox", "httpd", "-f", "-p", `127.0.0.1:${PORT}`, "-h", mirror], { stdio: "ignore" });
+      httpd = spawn(
+        "nsenter",
+        ["-t", String(bed.dockerdPid), "-n", "busybox", "httpd", "-f", "-p", `127.0.0.1:${PORT}`, "-h", mirror],
+        { stdio: "ignore" },
+      );
       const sums = `http://127.0.0.1:${PORT}/release/20221219/${arch}/runsc.sha512`;
-      while (spawnSync("nsenter", ["-t", String(bed.dockerdPid), "-n", "busybox", "wget", "-q", "-O", "/dev/null", sums]).status !== 0) await Bun.sleep(50);
+      while (
+        spawnSync("nsenter", ["-t", String(bed.dockerdPid), "-n", "busybox", "wget", "-q", "-O", "/dev/null", sums])
+          .status !== 0
+      )
+        await Bun.sleep(50);
       const ctx = join(tmp, "ctx-node");
       await contextRelease(join(ctx, "gvisor-doctor-release"));
-      build = docker(["build", "--network", "host", "-f", join(EXAMPLES, "Dockerfile.node-image"), "--build-arg", `BASE=${BASE}`, "--build-arg", `GVISOR_MIRROR=http://127.0.0.1:${PORT}`, "--build-arg", "GVISOR_VERSION=20221219", "-t", IMAGE, ctx]);
+      build = docker([
+        "build",
+        "--network",
+        "host",
+        "-f",
+        join(EXAMPLES, "Dockerfile.node-image"),
+        "--build-arg",
+        `BASE=${BASE}`,
+        "--build-arg",
+        `GVISOR_MIRROR=http://127.0.0.1:${PORT}`,
+        "--build-arg",
+        "GVISOR_VERSION=20221219",
+        "-t",
+        IMAGE,
+        ctx,
+      ]);
     }, 300_000);
     afterAll(() => {
       httpd?.kill();
     });
 
     test("`gvisor-doctor install --no-configure --mirror …` at build time puts a working runsc in the image", () => {
-      expect({ code: build.code, out: build.code === 0 ? "" : build.stdout + build.stderr }).toEqual({ code: 0, out: "" });
+      expect({ code: build.code, out: build.code === 0 ? "" : build.stdout + build.stderr }).toEqual({
+        code: 0,
+        out: "",
+      });
       const r = docker(["run", "--rm", IMAGE, "runsc", "--version"]);
       expect(r.stdout).toContain("20221219");
       expect(r.code).toBe(0);
@@ -169,10 +244,25 @@ describe.skipIf(process.getuid?.() !== 0)("examples/github-actions.yml", () => {
     mkdirSync(home);
     chownSync(home, NOBODY, NOBODY);
     // sudo on the runner: here a stand-in that logs and runs the command as the same user.
-    const tools = toolbox(join(tmp, "tools"), { scripts: { sudo: `#!/bin/sh\necho "sudo $*" >>"$GVD_FAKE_LOG"\n[ "$1" = -E ] && shift\nexec "$@"\n` } });
+    const tools = toolbox(join(tmp, "tools"), {
+      scripts: { sudo: `#!/bin/sh\necho "sudo $*" >>"$GVD_FAKE_LOG"\n[ "$1" = -E ] && shift\nexec "$@"\n` },
+    });
     // GitHub runs `bash --noprofile --norc -eo pipefail {0}` for `shell: bash`.
-    const stepEnv = (s: any) => cleanEnv({ ...s.env, HOME: home, PATH: `${bin}:${tools}`, GVISOR_DOCTOR_BASE: srv.url, GVISOR_DOCTOR_INSTALL_DIR: bin, GVD_FAKE_LOG: log });
-    const asStep = (s: any, url = srv.url) => runShell('exec bash --noprofile --norc -eo pipefail -c "$1"', [String(s.run).replaceAll(DEFAULT_BASE, url)], { env: stepEnv(s), user: "nobody", cwd: home });
+    const stepEnv = (s: any) =>
+      cleanEnv({
+        ...s.env,
+        HOME: home,
+        PATH: `${bin}:${tools}`,
+        GVISOR_DOCTOR_BASE: srv.url,
+        GVISOR_DOCTOR_INSTALL_DIR: bin,
+        GVD_FAKE_LOG: log,
+      });
+    const asStep = (s: any, url = srv.url) =>
+      runShell('exec bash --noprofile --norc -eo pipefail -c "$1"', [String(s.run).replaceAll(DEFAULT_BASE, url)], {
+        env: stepEnv(s),
+        user: "nobody",
+        cwd: home,
+      });
 
     const install = await asStep(installStep);
     expect(install.code).toBe(0);
@@ -182,7 +272,9 @@ describe.skipIf(process.getuid?.() !== 0)("examples/github-actions.yml", () => {
 
     const check = await asStep(checkStep);
     expect(check.code).toBe(0);
-    expect(readFileSync(join(home, "gvisor-doctor-report.json"), "utf8")).toBe("fake gvisor-doctor ran: check --json\n");
+    expect(readFileSync(join(home, "gvisor-doctor-report.json"), "utf8")).toBe(
+      "fake gvisor-doctor ran: check --json\n",
+    );
 
     const missing = await asStep(installStep, `${srv.url}/no-such-release`);
     expect(missing.code).not.toBe(0); // pipefail: curl's 404 fails the step

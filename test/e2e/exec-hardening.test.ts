@@ -21,8 +21,9 @@ describe.skipIf(!root || !has("runsc"))("exec --via runsc", () => {
     expect(r.stderr).toContain("raise --pids");
   });
   test("--json: exitCode 137, signal SIGKILL, the message in stderr", () => {
-    const r = gvd(["exec", "--json", "--via", "runsc", "--pids", "200", "--timeout", "90", "--", ...FORK_BOMB],
-      { env });
+    const r = gvd(["exec", "--json", "--via", "runsc", "--pids", "200", "--timeout", "90", "--", ...FORK_BOMB], {
+      env,
+    });
     expect(r.json).toMatchObject({ method: "runsc", exitCode: 137, signal: "SIGKILL", timedOut: false });
     expect(r.json.stderr).toContain("reached its pids limit");
   });
@@ -34,14 +35,16 @@ describe.skipIf(!root || !has("runsc"))("exec --via runsc", () => {
 
 /** Processes whose command line names `text`. */
 const processesNaming = (text: string) =>
-  readdirSync("/proc").filter((p) => /^\d+$/.test(p)).flatMap((p) => {
-    try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, "latin1").replaceAll("\0", " ");
-      return cmd.includes(text) ? [`${p} ${cmd}`] : [];
-    } catch {
-      return [];
-    }
-  });
+  readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .flatMap((p) => {
+      try {
+        const cmd = readFileSync(`/proc/${p}/cmdline`, "latin1").replaceAll("\0", " ");
+        return cmd.includes(text) ? [`${p} ${cmd}`] : [];
+      } catch {
+        return [];
+      }
+    });
 const waitFor = async (ok: () => boolean, ms: number) => {
   for (const end = Date.now() + ms; !ok() && Date.now() < end; ) await Bun.sleep(100);
   return ok();
@@ -51,16 +54,20 @@ describe.skipIf(!root || !has("runsc") || !has("setpriv"))("exec --via runsc, SI
   test("the sandbox dies with exec, and the documented cleanup (runsc delete --force) then exits 0", async () => {
     const tmp = mkdtempSync("/tmp/gvd-test-exec-kill-");
     try {
-      const exec = spawn(BINARY, ["exec", "--via", "runsc", "--", "sh", "-c", "echo up; sleep 300"],
-        { env: { ...env, TMPDIR: tmp }, stdio: ["ignore", "pipe", "pipe"] });
+      const exec = spawn(BINARY, ["exec", "--via", "runsc", "--", "sh", "-c", "echo up; sleep 300"], {
+        env: { ...env, TMPDIR: tmp },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       await new Promise<void>((up) => exec.stdout.on("data", (b: Buffer) => b.toString().includes("up") && up()));
       const [bundle] = readdirSync(tmp).filter((n) => n.startsWith("gvd-exec-"));
       expect(processesNaming(bundle).length).toBeGreaterThanOrEqual(3); // runsc run, its sandbox and gofer
       exec.kill("SIGKILL");
       // Before: runsc run, the sandbox and the gofer (with `sleep 300` inside) kept running.
       expect(await waitFor(() => processesNaming(bundle).length === 0, 5000)).toBe(true);
-      const del = spawnSync("runsc", ["--root", join(tmp, bundle, "state"), "delete", "--force", bundle],
-        { encoding: "utf8", timeout: 60_000 });
+      const del = spawnSync("runsc", ["--root", join(tmp, bundle, "state"), "delete", "--force", bundle], {
+        encoding: "utf8",
+        timeout: 60_000,
+      });
       // Was exit 128, "destroying container: stopping container: context deadline exceeded".
       expect({ code: del.status, stderr: del.stderr }).toEqual({ code: 0, stderr: "" });
       const groups = spawnSync("find", ["/sys/fs/cgroup", "-maxdepth", "4", "-type", "d", "-name", bundle, "-delete"]);

@@ -18,16 +18,34 @@ describe.skipIf(!BED.ok)("library: runIsolated, detectSandbox, isGvisorAvailable
     const d = await detectSandbox({ env: { ...process.env, DOCKER_HOST: "unix:///nonexistent/docker.sock" } });
     expect(d.methods.map((m) => m.method).sort()).toEqual(["docker", "none", "podman", "runsc"]);
     for (const m of d.methods) expect(m.reason.length).toBeGreaterThan(0);
-    expect(d.methods.find((m) => m.method === "docker")).toMatchObject({ available: false, reason: expect.stringContaining("cannot reach dockerd at unix:///nonexistent/docker.sock") });
-    expect(d.methods.find((m) => m.method === "runsc")).toMatchObject({ available: true, reason: expect.stringContaining("runsc version") });
+    expect(d.methods.find((m) => m.method === "docker")).toMatchObject({
+      available: false,
+      reason: expect.stringContaining("cannot reach dockerd at unix:///nonexistent/docker.sock"),
+    });
+    expect(d.methods.find((m) => m.method === "runsc")).toMatchObject({
+      available: true,
+      reason: expect.stringContaining("runsc version"),
+    });
     expect(d.gvisor).toBe(true);
     expect(await isGvisorAvailable()).toBe(true);
   });
 
   test("runIsolated streams chunks as they come and returns the same result object as exec --json", async () => {
     const chunks: string[] = [];
-    const r = await runIsolated({ command: ["sh", "-c", "dmesg | head -1; echo err >&2; exit 5"], via: "runsc", onStdout: (c) => chunks.push(Buffer.from(c).toString()) });
-    expect(r).toMatchObject({ method: "runsc", sandboxed: true, exitCode: 5, signal: null, timedOut: false, stderr: "err\n", truncated: false });
+    const r = await runIsolated({
+      command: ["sh", "-c", "dmesg | head -1; echo err >&2; exit 5"],
+      via: "runsc",
+      onStdout: (c) => chunks.push(Buffer.from(c).toString()),
+    });
+    expect(r).toMatchObject({
+      method: "runsc",
+      sandboxed: true,
+      exitCode: 5,
+      signal: null,
+      timedOut: false,
+      stderr: "err\n",
+      truncated: false,
+    });
     expect(r.stdout).toContain(GVISOR);
     expect(chunks.join("")).toBe(r.stdout);
   });
@@ -49,7 +67,11 @@ describe.skipIf(!BED.ok)("library: runIsolated, detectSandbox, isGvisorAvailable
   });
 
   test("a method that is not there rejects with SandboxUnavailableError (nothing runs); bad options with UsageError", async () => {
-    const p = runIsolated({ command: ["true"], via: "docker", hostEnv: { ...process.env, DOCKER_HOST: "unix:///nonexistent/docker.sock" } });
+    const p = runIsolated({
+      command: ["true"],
+      via: "docker",
+      hostEnv: { ...process.env, DOCKER_HOST: "unix:///nonexistent/docker.sock" },
+    });
     await expect(p).rejects.toBeInstanceOf(SandboxUnavailableError);
     await p.catch((e: SandboxUnavailableError) => {
       expect(e.message).toStartWith("--via docker is not available here");
@@ -65,7 +87,10 @@ describe.skipIf(!BED.ok)("library under Node and Deno", () => {
   beforeAll(() => {
     // Inside the checkout so the bundle's imports (tar, …) resolve from its node_modules, like an installed package.
     out = mkdtempSync(join(ROOT, ".gvd-test-lib-"));
-    const b = spawnSync(process.execPath, [join(ROOT, "scripts/build-lib.ts"), "--outdir", out], { cwd: ROOT, encoding: "utf8" });
+    const b = spawnSync(process.execPath, [join(ROOT, "scripts/build-lib.ts"), "--outdir", out], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
     if (b.status !== 0) throw new Error(`build:lib failed: ${b.stdout}\n${b.stderr}`);
   });
   afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -88,13 +113,38 @@ describe.skipIf(!BED.ok)("library under Node and Deno", () => {
   });
 
   test("the declarations type-check a consumer (and catch a wrong option)", () => {
-    writeFileSync(join(out, "consumer.ts"), `import { runIsolated, type ExecResult } from "./lib.js";
+    writeFileSync(
+      join(out, "consumer.ts"),
+      `import { runIsolated, type ExecResult } from "./lib.js";
 const r: ExecResult = await runIsolated({ command: ["true"], via: "runsc", mounts: ["/tmp:/work:rw"], timeoutMs: 1000 });
 const code: number = r.exitCode;
 export { code };
-`);
-    writeFileSync(join(out, "bad.ts"), `import { runIsolated } from "./lib.js";\nawait runIsolated({ command: "true", via: "kata" });\n`);
-    const tsc = (file: string) => spawnSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "--noEmit", "--strict", "--module", "esnext", "--moduleResolution", "bundler", "--target", "es2022", "--types", "node", "--skipLibCheck", file], { cwd: out, encoding: "utf8" });
+`,
+    );
+    writeFileSync(
+      join(out, "bad.ts"),
+      `import { runIsolated } from "./lib.js";\nawait runIsolated({ command: "true", via: "kata" });\n`,
+    );
+    const tsc = (file: string) =>
+      spawnSync(
+        process.execPath,
+        [
+          join(ROOT, "node_modules/typescript/bin/tsc"),
+          "--noEmit",
+          "--strict",
+          "--module",
+          "esnext",
+          "--moduleResolution",
+          "bundler",
+          "--target",
+          "es2022",
+          "--types",
+          "node",
+          "--skipLibCheck",
+          file,
+        ],
+        { cwd: out, encoding: "utf8" },
+      );
     const good = tsc("consumer.ts");
     expect(good.stdout + good.stderr).toBe("");
     const bad = tsc("bad.ts");
@@ -105,7 +155,12 @@ export { code };
   test("Deno imports src/lib.ts directly", () => {
     const deno = join(ROOT, "node_modules", ".bin", "deno");
     const code = `const { runIsolated } = await import(${JSON.stringify(join(ROOT, "src/lib.ts"))}); console.log(JSON.stringify(await runIsolated({ command: ["dmesg"], via: "runsc" })));`;
-    const r = spawnSync(deno, ["eval", code], { cwd: ROOT, encoding: "utf8", timeout: 120_000, env: { ...process.env, NO_COLOR: "1" } });
+    const r = spawnSync(deno, ["eval", code], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 120_000,
+      env: { ...process.env, NO_COLOR: "1" },
+    });
     const doc = JSON.parse(r.stdout);
     expect(doc).toMatchObject({ method: "runsc", sandboxed: true, exitCode: 0 });
     expect(doc.stdout).toContain(GVISOR);

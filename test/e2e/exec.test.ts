@@ -48,7 +48,8 @@ function gvdAsync(args: string[], env: NodeJS.ProcessEnv) {
       resolve({ code, stdout, stderr, json });
     }),
   );
-  const sawOnStdout = (text: string) => new Promise<void>((resolve) => (stdout.includes(text) ? resolve() : waiters.push({ text, resolve })));
+  const sawOnStdout = (text: string) =>
+    new Promise<void>((resolve) => (stdout.includes(text) ? resolve() : waiters.push({ text, resolve })));
   return { child, done, sawOnStdout };
 }
 
@@ -68,16 +69,28 @@ function leftovers(bed: DockerBed) {
   }
   // runsc's own cgroups sit at the root of each hierarchy; exec's nest under its own cgroup.
   const self = parseSelfCgroups(readFileSync("/proc/self/cgroup", "utf8"));
-  const cgroupDirs = ["/sys/fs/cgroup", ...readdirSync("/sys/fs/cgroup").flatMap((c) => [join("/sys/fs/cgroup", c), join("/sys/fs/cgroup", c, self.get(c) ?? "")])];
+  const cgroupDirs = [
+    "/sys/fs/cgroup",
+    ...readdirSync("/sys/fs/cgroup").flatMap((c) => [
+      join("/sys/fs/cgroup", c),
+      join("/sys/fs/cgroup", c, self.get(c) ?? ""),
+    ]),
+  ];
   const cgroups = [...new Set(cgroupDirs)].flatMap((d) => {
     try {
-      return readdirSync(d).filter((n) => n.startsWith("gvd-exec-")).map((n) => join(d, n));
+      return readdirSync(d)
+        .filter((n) => n.startsWith("gvd-exec-"))
+        .map((n) => join(d, n));
     } catch {
       return [];
     }
   });
   return {
-    containers: bed.docker(["ps", "-aq", "--filter", `label=${LABEL}`]).stdout.trim().split("\n").filter(Boolean).length,
+    containers: bed
+      .docker(["ps", "-aq", "--filter", `label=${LABEL}`])
+      .stdout.trim()
+      .split("\n")
+      .filter(Boolean).length,
     processes: procs.sort(),
     tempDirs: readdirSync(tmpdir()).filter((n) => n.startsWith("gvd-exec-")),
     cgroups,
@@ -88,7 +101,8 @@ describe.skipIf(!BED.ok)("exec: sandboxed methods on this host", () => {
   let bed: DockerBed;
   let scratch: string;
   let clean: ReturnType<typeof leftovers>;
-  const exec = (args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}) => gvd(["exec", ...args], { env: opts.env ?? bed.env, input: opts.input });
+  const exec = (args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}) =>
+    gvd(["exec", ...args], { env: opts.env ?? bed.env, input: opts.input });
 
   beforeAll(async () => {
     bed = await startDockerBed();
@@ -104,9 +118,27 @@ describe.skipIf(!BED.ok)("exec: sandboxed methods on this host", () => {
     describe(`--via ${via}`, () => {
       test("runs under gVisor: dmesg shows the gVisor signature, and nothing is left behind", () => {
         const r = exec(["--via", via, "--json", "--", "dmesg"]);
-        expect(r.json).toMatchObject({ method: via, sandboxed: true, exitCode: 0, signal: null, timedOut: false, stderr: "", truncated: false });
+        expect(r.json).toMatchObject({
+          method: via,
+          sandboxed: true,
+          exitCode: 0,
+          signal: null,
+          timedOut: false,
+          stderr: "",
+          truncated: false,
+        });
         expect(r.json.stdout).toContain(GVISOR);
-        expect(Object.keys(r.json)).toEqual(["method", "sandboxed", "exitCode", "signal", "timedOut", "durationMs", "stdout", "stderr", "truncated"]);
+        expect(Object.keys(r.json)).toEqual([
+          "method",
+          "sandboxed",
+          "exitCode",
+          "signal",
+          "timedOut",
+          "durationMs",
+          "stdout",
+          "stderr",
+          "truncated",
+        ]);
         expect(r.code).toBe(0);
         expect(leftovers(bed)).toEqual(clean);
       });
@@ -127,16 +159,41 @@ describe.skipIf(!BED.ok)("exec: sandboxed methods on this host", () => {
       });
 
       test("the root file system is read-only: writing outside the mounts fails", () => {
-        const r = exec(["--via", via, "--", "sh", "-c", "for f in /gvd-probe /etc/gvd-probe /bin/gvd-probe; do touch $f && exit 9; done; exit 0"]);
-        expect(r.stderr).toBe(["/gvd-probe", "/etc/gvd-probe", "/bin/gvd-probe"].map((f) => `touch: ${f}: Read-only file system\n`).join(""));
+        const r = exec([
+          "--via",
+          via,
+          "--",
+          "sh",
+          "-c",
+          "for f in /gvd-probe /etc/gvd-probe /bin/gvd-probe; do touch $f && exit 9; done; exit 0",
+        ]);
+        expect(r.stderr).toBe(
+          ["/gvd-probe", "/etc/gvd-probe", "/bin/gvd-probe"]
+            .map((f) => `touch: ${f}: Read-only file system\n`)
+            .join(""),
+        );
         expect(r.code).toBe(0);
       });
 
       test("/tmp is gVisor's private in-memory tmpfs: writable, gone afterwards, never on the host", () => {
-        const r = exec(["--via", via, "--", "sh", "-c", "echo scratch > /tmp/gvd-probe && cat /tmp/gvd-probe && grep ' /tmp ' /proc/mounts"]);
+        const r = exec([
+          "--via",
+          via,
+          "--",
+          "sh",
+          "-c",
+          "echo scratch > /tmp/gvd-probe && cat /tmp/gvd-probe && grep ' /tmp ' /proc/mounts",
+        ]);
         expect(r.stdout).toMatch(/^scratch\nnone \/tmp tmpfs rw/);
         expect(exec(["--via", via, "--", "ls", "-A", "/tmp"]).stdout).toBe("");
-        if (via === "runsc") expect(readdirSync("/var/cache/gvisor-doctor/rootfs").flatMap((d) => (existsSync(`/var/cache/gvisor-doctor/rootfs/${d}/tmp`) ? readdirSync(`/var/cache/gvisor-doctor/rootfs/${d}/tmp`) : []))).toEqual([]);
+        if (via === "runsc")
+          expect(
+            readdirSync("/var/cache/gvisor-doctor/rootfs").flatMap((d) =>
+              existsSync(`/var/cache/gvisor-doctor/rootfs/${d}/tmp`)
+                ? readdirSync(`/var/cache/gvisor-doctor/rootfs/${d}/tmp`)
+                : [],
+            ),
+          ).toEqual([]);
       });
 
       test("mounts are read-only unless :rw, and a rw mount's writes reach the host", () => {
@@ -145,8 +202,20 @@ describe.skipIf(!BED.ok)("exec: sandboxed methods on this host", () => {
         mkdirSync(ro);
         mkdirSync(rw);
         writeFileSync(join(ro, "input.txt"), "from the host\n");
-        const r = exec(["--via", via, "--mount", `${ro}:/in`, "--mount", `${rw}:/out:rw`, "--workdir", "/out", "--", "sh", "-c",
-          "cat /in/input.txt; echo x > /in/written || echo ro-refused; echo result > made.txt && pwd"]);
+        const r = exec([
+          "--via",
+          via,
+          "--mount",
+          `${ro}:/in`,
+          "--mount",
+          `${rw}:/out:rw`,
+          "--workdir",
+          "/out",
+          "--",
+          "sh",
+          "-c",
+          "cat /in/input.txt; echo x > /in/written || echo ro-refused; echo result > made.txt && pwd",
+        ]);
         expect(r.stdout).toBe("from the host\nro-refused\n/out\n");
         expect(r.stderr).toMatch(/\/in\/written: (Read-only file system|Permission denied)/);
         expect(existsSync(join(ro, "written"))).toBe(false);
@@ -170,7 +239,11 @@ describe.skipIf(!BED.ok)("exec: sandboxed methods on this host", () => {
 
       test("no network by default: only a loopback interface", () => {
         const r = exec(["--via", via, "--", "cat", "/proc/net/dev"]);
-        const ifaces = r.stdout.split("\n").slice(2).map((l) => l.split(":")[0].trim()).filter(Boolean);
+        const ifaces = r.stdout
+          .split("\n")
+          .slice(2)
+          .map((l) => l.split(":")[0].trim())
+          .filter(Boolean);
         expect(ifaces).toEqual(["lo"]);
       });
 
@@ -178,7 +251,10 @@ describe.skipIf(!BED.ok)("exec: sandboxed methods on this host", () => {
         const grow = ["sh", "-c", "dd if=/dev/zero of=/tmp/big bs=1M count=300 2>/dev/null; echo survived"];
         const limited = exec(["--via", via, "--memory", "128m", "--json", "--", ...grow]);
         expect(limited.json).toMatchObject({ exitCode: 137, stdout: "" });
-        expect(exec(["--via", via, "--memory", "1g", "--json", "--", ...grow]).json).toMatchObject({ exitCode: 0, stdout: "survived\n" });
+        expect(exec(["--via", via, "--memory", "1g", "--json", "--", ...grow]).json).toMatchObject({
+          exitCode: 0,
+          stdout: "survived\n",
+        });
       });
 
       test("the pids limit is enforced (under gVisor it counts the sandbox's host threads: past it the sandbox dies)", () => {
@@ -186,19 +262,31 @@ describe.skipIf(!BED.ok)("exec: sandboxed methods on this host", () => {
         const limited = exec(["--via", via, "--pids", "64", "--json", "--", ...fork50]);
         expect(limited.json.exitCode).not.toBe(0);
         expect(limited.json.stdout).toBe("");
-        expect(exec(["--via", via, "--json", "--", ...fork50]).json).toMatchObject({ exitCode: 0, stdout: "spawned 50\n" });
+        expect(exec(["--via", via, "--json", "--", ...fork50]).json).toMatchObject({
+          exitCode: 0,
+          stdout: "spawned 50\n",
+        });
         expect(leftovers(bed)).toEqual(clean);
       });
 
       test("--timeout kills the sandbox: exit 124, and no container, process, temp dir or cgroup is left", () => {
         const r = exec(["--via", via, "--timeout", "1.5", "--json", "--", "sh", "-c", "echo started; sleep 60"]);
-        expect(r.json).toMatchObject({ method: via, exitCode: 124, timedOut: true, signal: "SIGKILL", stdout: "started\n" });
+        expect(r.json).toMatchObject({
+          method: via,
+          exitCode: 124,
+          timedOut: true,
+          signal: "SIGKILL",
+          stdout: "started\n",
+        });
         expect(r.code).toBe(124);
         expect(leftovers(bed)).toEqual(clean);
       });
 
       test("SIGTERM is forwarded to the command, which may handle it", async () => {
-        const p = gvdAsync(["exec", "--via", via, "--", "sh", "-c", 'trap "echo got TERM; exit 3" TERM; echo ready; sleep 60 & wait'], bed.env);
+        const p = gvdAsync(
+          ["exec", "--via", via, "--", "sh", "-c", 'trap "echo got TERM; exit 3" TERM; echo ready; sleep 60 & wait'],
+          bed.env,
+        );
         await p.sawOnStdout("ready");
         p.child.kill("SIGTERM");
         const r = await p.done;
@@ -211,7 +299,21 @@ describe.skipIf(!BED.ok)("exec: sandboxed methods on this host", () => {
         // --json prints nothing until the end, so the command says "ready" through a mount.
         const dir = join(scratch, `${via}-sig`);
         mkdirSync(dir);
-        const p = gvdAsync(["exec", "--via", via, "--json", "--mount", `${dir}:/sig:rw`, "--", "sh", "-c", 'trap "" TERM INT; echo ready; touch /sig/ready; sleep 60'], bed.env);
+        const p = gvdAsync(
+          [
+            "exec",
+            "--via",
+            via,
+            "--json",
+            "--mount",
+            `${dir}:/sig:rw`,
+            "--",
+            "sh",
+            "-c",
+            'trap "" TERM INT; echo ready; touch /sig/ready; sleep 60',
+          ],
+          bed.env,
+        );
         while (!existsSync(join(dir, "ready"))) await new Promise((r) => setTimeout(r, 50));
         p.child.kill("SIGTERM");
         await new Promise((r) => setTimeout(r, 300));
@@ -233,7 +335,10 @@ describe.skipIf(!BED.ok)("exec: sandboxed methods on this host", () => {
       });
 
       test("10 concurrent execs all succeed and all are cleaned up", async () => {
-        const runs = Array.from({ length: 10 }, (_, i) => gvdAsync(["exec", "--via", via, "--json", "--", "sh", "-c", `echo job-${i}`], bed.env).done);
+        const runs = Array.from(
+          { length: 10 },
+          (_, i) => gvdAsync(["exec", "--via", via, "--json", "--", "sh", "-c", `echo job-${i}`], bed.env).done,
+        );
         const results = await Promise.all(runs);
         results.forEach((r, i) => {
           expect(r.json).toMatchObject({ method: via, sandboxed: true, exitCode: 0, stdout: `job-${i}\n` });
@@ -277,19 +382,36 @@ describe.skipIf(!BED.ok)("exec: sandboxed methods on this host", () => {
 
   test("--via docker with no reachable dockerd refuses with Docker's reason (exit 1, no fallback)", () => {
     const marker = join(scratch, "docker-marker");
-    const r = exec(["--via", "docker", "--", "touch", marker], { env: { ...bed.env, DOCKER_HOST: "unix:///nonexistent/docker.sock" } });
+    const r = exec(["--via", "docker", "--", "touch", marker], {
+      env: { ...bed.env, DOCKER_HOST: "unix:///nonexistent/docker.sock" },
+    });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("--via docker is not available here: cannot reach dockerd at unix:///nonexistent/docker.sock");
+    expect(r.stderr).toContain(
+      "--via docker is not available here: cannot reach dockerd at unix:///nonexistent/docker.sock",
+    );
     expect(existsSync(marker)).toBe(false);
   });
 
   test("--via runsc --image DIR uses that directory as the root and refuses to create mount points in it", () => {
     const root = join(scratch, "image-root");
     for (const d of ["proc", "dev", "sys", "bin"]) mkdirSync(join(root, d), { recursive: true });
-    spawnSync("cp", [spawnSync("sh", ["-c", "command -v busybox"], { encoding: "utf8" }).stdout.trim(), join(root, "bin", "busybox")]);
+    spawnSync("cp", [
+      spawnSync("sh", ["-c", "command -v busybox"], { encoding: "utf8" }).stdout.trim(),
+      join(root, "bin", "busybox"),
+    ]);
     const ok = exec(["--via", "runsc", "--image", root, "--", "/bin/busybox", "echo", "own root"]);
     expect(ok.stdout).toBe("own root\n");
-    const refused = exec(["--via", "runsc", "--image", root, "--mount", `${scratch}:/data`, "--", "/bin/busybox", "true"]);
+    const refused = exec([
+      "--via",
+      "runsc",
+      "--image",
+      root,
+      "--mount",
+      `${scratch}:/data`,
+      "--",
+      "/bin/busybox",
+      "true",
+    ]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain(`/data does not exist in ${root}`);
     expect(existsSync(join(root, "data"))).toBe(false);
@@ -307,15 +429,27 @@ describe.skipIf(!BED.ok)("exec: sandboxed methods on this host", () => {
       if (!hadImage) spawnSync("podman", ["rmi", "-f", tag]);
     });
     test("runs under gVisor with the security defaults, and removes its container", () => {
-      const r = exec(["--via", "podman", "--json", "--", "sh", "-c", "dmesg | head -1; touch /etc/x 2>/dev/null || echo ro; cat /proc/net/dev | tail -n +3 | cut -d: -f1"]);
+      const r = exec([
+        "--via",
+        "podman",
+        "--json",
+        "--",
+        "sh",
+        "-c",
+        "dmesg | head -1; touch /etc/x 2>/dev/null || echo ro; cat /proc/net/dev | tail -n +3 | cut -d: -f1",
+      ]);
       expect(r.json).toMatchObject({ method: "podman", sandboxed: true, exitCode: 0 });
       expect(r.json.stdout).toMatch(new RegExp(`${GVISOR}.*\\nro\\n\\s*lo\\n$`));
-      expect(spawnSync("podman", ["ps", "-aq", "--filter", `label=${LABEL}`], { encoding: "utf8" }).stdout.trim()).toBe("");
+      expect(spawnSync("podman", ["ps", "-aq", "--filter", `label=${LABEL}`], { encoding: "utf8" }).stdout.trim()).toBe(
+        "",
+      );
     });
     test("--timeout removes the container too", () => {
       const r = exec(["--via", "podman", "--timeout", "2", "--", "sleep", "60"]);
       expect(r.code).toBe(124);
-      expect(spawnSync("podman", ["ps", "-aq", "--filter", `label=${LABEL}`], { encoding: "utf8" }).stdout.trim()).toBe("");
+      expect(spawnSync("podman", ["ps", "-aq", "--filter", `label=${LABEL}`], { encoding: "utf8" }).stdout.trim()).toBe(
+        "",
+      );
     });
   });
 });

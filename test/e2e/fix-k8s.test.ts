@@ -12,17 +12,26 @@ describe("k8s.runtimeclass", () => {
   beforeAll(() => {
     dir = mkdtempSync("/tmp/gvd-test-k8s-");
     // The stub answers `get runtimeclass -o json` from the state file and appends on `apply -f -`.
-    writeFileSync(join(dir, "kubectl"), `#!/bin/sh
+    writeFileSync(
+      join(dir, "kubectl"),
+      `#!/bin/sh
 state="${join(dir, "runtimeclasses.json")}"
 case "$1" in
   get) printf '{"items":%s}' "$(cat "$state")" ;;
   apply) input=$(cat); case "$input" in *"handler: runsc"*) echo '[{"metadata":{"name":"gvisor"},"handler":"runsc"}]' > "$state"; echo "runtimeclass.node.k8s.io/gvisor created";; *) exit 1;; esac ;;
   *) exit 2 ;;
 esac
-`);
+`,
+    );
     chmodSync(join(dir, "kubectl"), 0o755);
     writeFileSync(join(dir, "kubeconfig"), "apiVersion: v1\nkind: Config\n");
-    env = { ...process.env, NO_COLOR: "1", PATH: `${dir}:${process.env.PATH}`, DOCKER_HOST: "unix:///nonexistent.sock", KUBECONFIG: join(dir, "kubeconfig") };
+    env = {
+      ...process.env,
+      NO_COLOR: "1",
+      PATH: `${dir}:${process.env.PATH}`,
+      DOCKER_HOST: "unix:///nonexistent.sock",
+      KUBECONFIG: join(dir, "kubeconfig"),
+    };
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

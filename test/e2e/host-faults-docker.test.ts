@@ -60,8 +60,11 @@ describe.skipIf(!BED.ok)("docker.hello on a host where runsc cannot read /proc/s
     writeFileSync(file, "65536\n", { mode: 0o000 });
     const drop = "--inh-caps=-dac_override,-dac_read_search --bounding-set=-dac_override,-dac_read_search";
     const wrapper = join(scratch, "runsc");
-    writeFileSync(wrapper, "#!/bin/sh\nexec unshare -m --propagation private sh -c " +
-      `'mount --bind ${file} /proc/sys/vm/mmap_min_addr && exec setpriv ${drop} "$0" "$@"' /usr/bin/runsc "$@"\n`);
+    writeFileSync(
+      wrapper,
+      "#!/bin/sh\nexec unshare -m --propagation private sh -c " +
+        `'mount --bind ${file} /proc/sys/vm/mmap_min_addr && exec setpriv ${drop} "$0" "$@"' /usr/bin/runsc "$@"\n`,
+    );
     chmodSync(wrapper, 0o755);
     bed = await startDockerBed({ daemonJson: runtimeJson(wrapper) });
   });

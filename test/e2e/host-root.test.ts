@@ -36,10 +36,31 @@ describe.skipIf(!BED.ok)("--host-root DIR: install, configure, check and uninsta
 
   test("install --host-root puts the release under DIR, registers the node's path with the node's containerd and restarts it", () => {
     const before = node.containerdPid();
-    const r = gvd(["install", "--host-root", node.root, "--mirror", bucket.dir, "--version", RELEASES.current, "--restart", "--restart-command", node.restartScript, "--runtime-arg=--network=none", "--json"], { env });
+    const r = gvd(
+      [
+        "install",
+        "--host-root",
+        node.root,
+        "--mirror",
+        bucket.dir,
+        "--version",
+        RELEASES.current,
+        "--restart",
+        "--restart-command",
+        node.restartScript,
+        "--runtime-arg=--network=none",
+        "--json",
+      ],
+      { env },
+    );
     expect(r.code).toBe(0);
     // Every path in the report is the node's; DIR is said once.
-    expect(r.json).toMatchObject({ action: "installed", hostRoot: node.root, prefix: "/usr/local", links: { runsc: "/usr/local/bin/runsc" } });
+    expect(r.json).toMatchObject({
+      action: "installed",
+      hostRoot: node.root,
+      prefix: "/usr/local",
+      links: { runsc: "/usr/local/bin/runsc" },
+    });
     expect(existsSync(join(node.root, "usr/local/lib/gvisor", RELEASES.current, "runsc"))).toBe(true);
     const cd = r.json.configure.engines.find((e: any) => e.engine === "containerd");
     expect(cd).toMatchObject({ status: "changed", reload: { action: "restarted" }, verify: { ok: true } });
@@ -48,7 +69,10 @@ describe.skipIf(!BED.ok)("--host-root DIR: install, configure, check and uninsta
     // A new containerd of the node runs, and its merged config has runsc at the node's path.
     expect(node.containerdPid()).not.toBe(before);
     const dump = parse(node.configDump()) as any;
-    expect(dump.plugins["io.containerd.grpc.v1.cri"].containerd.runtimes.runsc).toMatchObject({ runtime_type: "io.containerd.runsc.v1", options: { ConfigPath: "/etc/containerd/runsc.toml" } });
+    expect(dump.plugins["io.containerd.grpc.v1.cri"].containerd.runtimes.runsc).toMatchObject({
+      runtime_type: "io.containerd.runsc.v1",
+      options: { ConfigPath: "/etc/containerd/runsc.toml" },
+    });
     const shimCfg = readFileSync(join(node.root, "etc/containerd/runsc.toml"), "utf8");
     expect(shimCfg).toContain('binary_name = "/usr/local/bin/runsc"');
     expect(shimCfg).toContain('network = "none"');
@@ -61,9 +85,16 @@ describe.skipIf(!BED.ok)("--host-root DIR: install, configure, check and uninsta
 
   test("a second configure --host-root is a no-op", () => {
     const pid = node.containerdPid();
-    const r = gvd(["configure", "--host-root", node.root, "--restart", "--restart-command", node.restartScript, "--json"], { env });
+    const r = gvd(
+      ["configure", "--host-root", node.root, "--restart", "--restart-command", node.restartScript, "--json"],
+      { env },
+    );
     expect(r.code).toBe(0);
-    expect(r.json.engines.find((e: any) => e.engine === "containerd")).toMatchObject({ status: "unchanged", reload: null, verify: { ok: true } });
+    expect(r.json.engines.find((e: any) => e.engine === "containerd")).toMatchObject({
+      status: "unchanged",
+      reload: null,
+      verify: { ok: true },
+    });
     expect(node.containerdPid()).toBe(pid);
   });
 
@@ -75,7 +106,8 @@ describe.skipIf(!BED.ok)("--host-root DIR: install, configure, check and uninsta
     expect(finding(r.json, "containerd.daemon")).toMatchObject({ status: "pass" });
     expect(finding(r.json, "containerd.daemon").message).toContain(`pid ${node.containerdPid()}`);
     expect(finding(r.json, "containerd.runtime")).toMatchObject({ status: "pass" });
-    for (const id of ["docker.daemon", "podman.runtime", "containerd.hello", "sandbox.self"]) expect(finding(r.json, id).message).toContain("--host-root");
+    for (const id of ["docker.daemon", "podman.runtime", "containerd.hello", "sandbox.self"])
+      expect(finding(r.json, id).message).toContain("--host-root");
     expect(r.json.checks.filter((c: any) => c.status === "fail")).toEqual([]);
     // Without --host-root the node's containerd (another root, same default config path) is not this machine's.
     const own = gvd(["check", "--json", "--only", "containerd.daemon"], { env });
@@ -86,24 +118,52 @@ describe.skipIf(!BED.ok)("--host-root DIR: install, configure, check and uninsta
     const r = gvd(["check", "--host-root", node.root, "--json", "--only", "runsc.binary"], { env: { ...env } });
     expect(r.code).toBe(0);
     // Break it: a node whose containerd lost the runtime is diagnosed with a node command.
-    const broken = gvd(["configure", "containerd", "--host-root", node.root, "--remove", "--no-reload", "--json"], { env });
+    const broken = gvd(["configure", "containerd", "--host-root", node.root, "--remove", "--no-reload", "--json"], {
+      env,
+    });
     expect(broken.code).toBe(3); // written, restart pending: containerd still runs the old config
     expect(broken.json.engines[0].reload).toMatchObject({ action: "pending" });
     const c = gvd(["check", "--host-root", node.root, "--json", "--only", "containerd"], { env });
     const f = finding(c.json, "containerd.runtime");
     expect(f.status).toBe("fail");
     expect(f.diagnosis.fix.command).toBe(`gvisor-doctor configure containerd --restart --host-root ${node.root}`);
-    const fixed = gvd(["configure", "containerd", "--host-root", node.root, "--restart", "--restart-command", node.restartScript, "--json"], { env });
-    expect(fixed.json.engines[0]).toMatchObject({ status: "changed", reload: { action: "restarted" }, verify: { ok: true } });
+    const fixed = gvd(
+      [
+        "configure",
+        "containerd",
+        "--host-root",
+        node.root,
+        "--restart",
+        "--restart-command",
+        node.restartScript,
+        "--json",
+      ],
+      { env },
+    );
+    expect(fixed.json.engines[0]).toMatchObject({
+      status: "changed",
+      reload: { action: "restarted" },
+      verify: { ok: true },
+    });
   });
 
   test("uninstall --host-root unregisters, restarts and gives the tree back byte for byte", () => {
-    const r = gvd(["uninstall", "--host-root", node.root, "--restart", "--restart-command", node.restartScript, "--json"], { env });
+    const r = gvd(
+      ["uninstall", "--host-root", node.root, "--restart", "--restart-command", node.restartScript, "--json"],
+      { env },
+    );
     expect(r.code).toBe(0);
     expect(r.json).toMatchObject({ action: "uninstalled", hostRoot: node.root, prefix: "/usr/local" });
     expect(r.json.removed).toContain("/usr/local/bin/runsc");
-    expect(r.json.configure.engines[0]).toMatchObject({ engine: "containerd", status: "changed", reload: { action: "restarted" }, verify: { ok: true } });
-    expect((parse(node.configDump()) as any).plugins["io.containerd.grpc.v1.cri"].containerd.runtimes.runsc).toBeUndefined();
+    expect(r.json.configure.engines[0]).toMatchObject({
+      engine: "containerd",
+      status: "changed",
+      reload: { action: "restarted" },
+      verify: { ok: true },
+    });
+    expect(
+      (parse(node.configDump()) as any).plugins["io.containerd.grpc.v1.cri"].containerd.runtimes.runsc,
+    ).toBeUndefined();
     expect(node.snapshot()).toEqual(pristine);
     expect(OWN.map(sha)).toEqual(own);
   });
@@ -148,13 +208,17 @@ describe("--host-root on a node where neither containerd nor CRI-O runs", () => 
     chmodSync(dir, 0o755);
     const r = gvd(["install", "--host-root", dir, "--mirror", bucketDir(), "--version", RELEASES.current]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`gVisor is installed in ${dir}, but neither containerd nor CRI-O was found on the node to register it with`);
+    expect(r.stderr).toContain(
+      `gVisor is installed in ${dir}, but neither containerd nor CRI-O was found on the node to register it with`,
+    );
     const c = gvd(["check", "--host-root", dir, "--json"]);
     expect(c.code).toBe(1);
     expect(finding(c.json, "node.runtime")).toMatchObject({ status: "fail" });
     expect(finding(c.json, "runsc.binary")).toMatchObject({ status: "pass" });
     // On this machine itself the node check does not apply.
-    expect(finding(gvd(["check", "--json", "--quick", "--only", "node"]).json, "node.runtime").message).toContain("only with --host-root");
+    expect(finding(gvd(["check", "--json", "--quick", "--only", "node"]).json, "node.runtime").message).toContain(
+      "only with --host-root",
+    );
   });
 });
 
@@ -185,17 +249,24 @@ describe("--host-root with CRI-O (files only: CRI-O is not installed here)", () 
     const dir = mkdtempSync("/tmp/gvd-test-hostroot-crio-");
     mkdirSync(join(dir, "etc/crio/crio.conf.d"), { recursive: true });
     mkdirSync(join(dir, "usr/local/bin"), { recursive: true });
-    writeFileSync(join(dir, "etc/crio/crio.conf"), "[crio.runtime]\ndefault_runtime = \"crun\"\n");
+    writeFileSync(join(dir, "etc/crio/crio.conf"), '[crio.runtime]\ndefault_runtime = "crun"\n');
     writeFileSync(join(dir, "usr/local/bin/runsc"), "#!/bin/sh\n");
     chmodSync(join(dir, "usr/local/bin/runsc"), 0o755);
     const r = gvd(["configure", "crio", "--host-root", dir, "--json"]);
     expect(r.code).toBe(0);
-    expect(r.json.engines[0]).toMatchObject({ engine: "crio", status: "changed", files: [{ path: "/etc/crio/crio.conf.d/99-gvisor.conf", action: "create" }] });
+    expect(r.json.engines[0]).toMatchObject({
+      engine: "crio",
+      status: "changed",
+      files: [{ path: "/etc/crio/crio.conf.d/99-gvisor.conf", action: "create" }],
+    });
     const dropIn = readFileSync(join(dir, "etc/crio/crio.conf.d/99-gvisor.conf"), "utf8");
     expect(dropIn).toContain('runtime_path = "/usr/local/bin/runsc"');
     expect(existsSync("/etc/crio/crio.conf.d/99-gvisor.conf")).toBe(false);
     const gone = gvd(["configure", "crio", "--host-root", dir, "--remove", "--json"]);
-    expect(gone.json.engines[0]).toMatchObject({ status: "changed", files: [{ path: "/etc/crio/crio.conf.d/99-gvisor.conf", action: "delete" }] });
+    expect(gone.json.engines[0]).toMatchObject({
+      status: "changed",
+      files: [{ path: "/etc/crio/crio.conf.d/99-gvisor.conf", action: "delete" }],
+    });
     expect(existsSync(join(dir, "etc/crio/crio.conf.d/99-gvisor.conf"))).toBe(false);
   });
 });

@@ -21,7 +21,11 @@ describe.skipIf(!BED.ok)("install → configure, uninstall → configure --remov
     chmodSync(dir, 0o755); // the sandbox user (nobody) must reach the prefix
     prefix = join(dir, "prefix");
     box = podmanSandbox(dir, { containerd: true });
-    Object.assign(box.env, { DOCKER_HOST: bed.host, GVISOR_DOCTOR_WRAPPER_DIR: join(dir, "wrappers"), NO_PROXY: "127.0.0.1,localhost" });
+    Object.assign(box.env, {
+      DOCKER_HOST: bed.host,
+      GVISOR_DOCTOR_WRAPPER_DIR: join(dir, "wrappers"),
+      NO_PROXY: "127.0.0.1,localhost",
+    });
   });
   afterAll(async () => {
     await bed?.stop();
@@ -51,7 +55,10 @@ describe.skipIf(!BED.ok)("install → configure, uninstall → configure --remov
     expect(r.json.next).toBe("gvisor-doctor check");
 
     const fix = box.gvd(["--fix", "--json", "--only", "podman,docker"]);
-    expect(fix.json.fix.applied.map((a: any) => `${a.id}:${a.status}`)).toEqual(["docker.register-runtime:applied", "podman.register-runtime:applied"]);
+    expect(fix.json.fix.applied.map((a: any) => `${a.id}:${a.status}`)).toEqual([
+      "docker.register-runtime:applied",
+      "podman.register-runtime:applied",
+    ]);
     expect(fix.code).toBe(0);
     expect(fix.json.checks.find((c: any) => c.id === "podman.hello").status).toBe("pass");
     expect(fix.json.checks.find((c: any) => c.id === "docker.signature").status).toBe("pass");

@@ -6,21 +6,44 @@ import { chownSync, existsSync, mkdirSync, readdirSync, realpathSync, statSync }
 import { join } from "node:path";
 import { BINARY } from "../helpers/cli.ts";
 import { ARCH, RELEASES, startFakeBucket, type FakeBucket } from "../helpers/fake-bucket.ts";
-import { cleanEnv, gvdAsync as gvd, leftovers, makePrefix, removePrefix, start, tree, until } from "../helpers/install-env.ts";
+import {
+  cleanEnv,
+  gvdAsync as gvd,
+  leftovers,
+  makePrefix,
+  removePrefix,
+  start,
+  tree,
+  until,
+} from "../helpers/install-env.ts";
 
 setDefaultTimeout(180_000);
 
 let bucket: FakeBucket;
 let prefix: string;
-beforeAll(async () => { bucket = await startFakeBucket({ throttleBps: 2 << 20 }); }, 180_000);
+beforeAll(async () => {
+  bucket = await startFakeBucket({ throttleBps: 2 << 20 });
+}, 180_000);
 afterAll(() => bucket?.close());
 afterEach(() => removePrefix(prefix));
 
 const env = cleanEnv();
 const runscVersion = () => spawnSync(join(prefix, "bin/runsc"), ["--version"], { encoding: "utf8" });
 const live = () => realpathSync(join(prefix, "lib/gvisor/current")).split("/").pop();
-const args = (mirror: string, version: string) => ["install", "--mirror", mirror, "--prefix", prefix, "--version", version, "--no-configure"];
-const staging = () => readdirSync(join(prefix, "lib/gvisor")).filter((n) => n.startsWith(".staging-")).map((n) => join(prefix, "lib/gvisor", n));
+const args = (mirror: string, version: string) => [
+  "install",
+  "--mirror",
+  mirror,
+  "--prefix",
+  prefix,
+  "--version",
+  version,
+  "--no-configure",
+];
+const staging = () =>
+  readdirSync(join(prefix, "lib/gvisor"))
+    .filter((n) => n.startsWith(".staging-"))
+    .map((n) => join(prefix, "lib/gvisor", n));
 
 describe("killed or interrupted at any point, the previous version stays live and working", () => {
   beforeEach(async () => {
@@ -42,23 +65,34 @@ describe("killed or interrupted at any point, the previous version stays live an
 
   test("mid-download and mid-extract (a partly written runsc in staging)", async () => {
     const p = start(args(bucket.mirror("throttle"), RELEASES.current), env);
-    await until(() => staging().some((s) => existsSync(join(s, "runsc")) && statSync(join(s, "runsc")).size > 0), 60_000, "a partly unpacked runsc");
+    await until(
+      () => staging().some((s) => existsSync(join(s, "runsc")) && statSync(join(s, "runsc")).size > 0),
+      60_000,
+      "a partly unpacked runsc",
+    );
     process.kill(p.pid, "SIGKILL");
     expect(await p.exit).toBe("SIGKILL");
     expect(staging().length).toBe(1);
     await afterKill(RELEASES.legacy);
   });
 
-  test.each(["SIGINT", "SIGTERM"] as const)("%s mid-download: exit 130, the staging directory removed, nothing changed", async (sig) => {
-    const before = tree(prefix);
-    const p = start(args(bucket.mirror("throttle"), RELEASES.current), env);
-    await until(() => staging().some((s) => existsSync(join(s, "runsc")) && statSync(join(s, "runsc")).size > 0), 60_000, "a partly unpacked runsc");
-    process.kill(p.pid, sig);
-    expect(await p.exit).toBe(130);
-    expect(p.stderr()).toContain(`interrupted by ${sig}; nothing was changed`);
-    expect(tree(prefix)).toEqual(before);
-    expect(live()).toBe(RELEASES.legacy);
-  });
+  test.each(["SIGINT", "SIGTERM"] as const)(
+    "%s mid-download: exit 130, the staging directory removed, nothing changed",
+    async (sig) => {
+      const before = tree(prefix);
+      const p = start(args(bucket.mirror("throttle"), RELEASES.current), env);
+      await until(
+        () => staging().some((s) => existsSync(join(s, "runsc")) && statSync(join(s, "runsc")).size > 0),
+        60_000,
+        "a partly unpacked runsc",
+      );
+      process.kill(p.pid, sig);
+      expect(await p.exit).toBe(130);
+      expect(p.stderr()).toContain(`interrupted by ${sig}; nothing was changed`);
+      expect(tree(prefix)).toEqual(before);
+      expect(live()).toBe(RELEASES.legacy);
+    },
+  );
 
   test.each(["verified", "before-switch"])("at %s (hash matched, new version complete, not yet live)", async (step) => {
     const p = start(args(bucket.mirror(), RELEASES.current), cleanEnv({ GVISOR_DOCTOR_TEST_PAUSE: step }));
@@ -83,7 +117,9 @@ describe("killed or interrupted at any point, the previous version stays live an
 });
 
 describe("concurrent installs serialise on the lock", () => {
-  beforeEach(() => { prefix = makePrefix(); });
+  beforeEach(() => {
+    prefix = makePrefix();
+  });
 
   test("two installs of the same version: one downloads and installs, the other finds it live", async () => {
     const tarball = `release/${RELEASES.current}/${ARCH}/gvisor.tar.zstd`;
@@ -114,7 +150,9 @@ describe("concurrent installs serialise on the lock", () => {
 
 const asNobody = (argv: string[], extraEnv: Record<string, string> = {}) =>
   new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", BINARY, ...argv], { env: cleanEnv({ HOME: "/nonexistent", ...extraEnv }) });
+    const child = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", BINARY, ...argv], {
+      env: cleanEnv({ HOME: "/nonexistent", ...extraEnv }),
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (b: Buffer) => (stdout += b));
@@ -123,14 +161,20 @@ const asNobody = (argv: string[], extraEnv: Record<string, string> = {}) =>
   });
 
 describe.skipIf(process.getuid?.() !== 0 || spawnSync("setpriv", ["--version"]).status !== 0)("without root", () => {
-  beforeEach(() => { prefix = makePrefix(); });
+  beforeEach(() => {
+    prefix = makePrefix();
+  });
 
   test("an unwritable prefix: exit 1 with the exact sudo command, or --prefix ~/.local", async () => {
     const r = await asNobody(args(bucket.mirror(), RELEASES.current), { HTTPS_PROXY: "http://proxy.example:3128" });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`cannot install into ${prefix}: ${prefix} is not writable (you are not root)`);
-    expect(r.stderr).toContain(`run it as root:\n  sudo --preserve-env=HTTPS_PROXY ${BINARY} install --mirror ${bucket.mirror()} --prefix ${prefix} --version ${RELEASES.current} --no-configure`);
-    expect(r.stderr).toContain(`or install for yourself only:\n  ${BINARY} install --mirror ${bucket.mirror()} --version ${RELEASES.current} --no-configure --prefix ~/.local`);
+    expect(r.stderr).toContain(
+      `run it as root:\n  sudo --preserve-env=HTTPS_PROXY ${BINARY} install --mirror ${bucket.mirror()} --prefix ${prefix} --version ${RELEASES.current} --no-configure`,
+    );
+    expect(r.stderr).toContain(
+      `or install for yourself only:\n  ${BINARY} install --mirror ${bucket.mirror()} --version ${RELEASES.current} --no-configure --prefix ~/.local`,
+    );
     expect(tree(prefix)).toEqual([]);
   });
 
@@ -138,7 +182,16 @@ describe.skipIf(process.getuid?.() !== 0 || spawnSync("setpriv", ["--version"]).
     const own = join(prefix, "home");
     mkdirSync(own, { mode: 0o755 });
     chownSync(own, 65534, 65534);
-    const r = await asNobody(["install", "--mirror", bucket.mirror(), "--prefix", own, "--version", RELEASES.current, "--no-configure"]);
+    const r = await asNobody([
+      "install",
+      "--mirror",
+      bucket.mirror(),
+      "--prefix",
+      own,
+      "--version",
+      RELEASES.current,
+      "--no-configure",
+    ]);
     expect(r.stderr).not.toContain("error:");
     expect(r.code).toBe(0);
     expect(statSync(join(own, "lib/gvisor", RELEASES.current, "runsc")).uid).toBe(65534);

@@ -15,22 +15,36 @@ setDefaultTimeout(180_000);
 let bucket: FakeBucket;
 let prefix: string;
 // 1 MB/s: the hostile tarball below takes ~9 s to download whole.
-beforeAll(async () => { bucket = await startFakeBucket({ throttleBps: 1 << 20 }); }, 180_000);
+beforeAll(async () => {
+  bucket = await startFakeBucket({ throttleBps: 1 << 20 });
+}, 180_000);
 afterAll(() => bucket?.close());
-beforeEach(() => { prefix = makePrefix(); });
+beforeEach(() => {
+  prefix = makePrefix();
+});
 afterEach(() => removePrefix(prefix));
 
-const args = (mirror: string, ...more: string[]) =>
-  ["install", "--mirror", mirror, "--prefix", prefix, "--no-configure", ...more];
+const args = (mirror: string, ...more: string[]) => [
+  "install",
+  "--mirror",
+  mirror,
+  "--prefix",
+  prefix,
+  "--no-configure",
+  ...more,
+];
 
 describe("downloads", () => {
-  test.each([["zstd"], ["loose"]])("a first chunk shorter than the magic (%s) is waited on, not refused", async (format) => {
-    const version = format === "loose" ? RELEASES.legacy : RELEASES.current;
-    const r = await gvd(args(bucket.mirror("split-magic"), "--version", version, "--format", format), cleanEnv());
-    expect(r.stderr).not.toContain("is not a");
-    expect(r.code).toBe(0);
-    expect(spawnSync(join(prefix, "bin/runsc"), ["--version"]).status).toBe(0);
-  });
+  test.each([["zstd"], ["loose"]])(
+    "a first chunk shorter than the magic (%s) is waited on, not refused",
+    async (format) => {
+      const version = format === "loose" ? RELEASES.legacy : RELEASES.current;
+      const r = await gvd(args(bucket.mirror("split-magic"), "--version", version, "--format", format), cleanEnv());
+      expect(r.stderr).not.toContain("is not a");
+      expect(r.code).toBe(0);
+      expect(spawnSync(join(prefix, "bin/runsc"), ["--version"]).status).toBe(0);
+    },
+  );
 
   test("a file larger than a release's size class is refused from its Content-Length, before its body", async () => {
     const before = bucket.requests.length;
@@ -57,7 +71,9 @@ describe("downloads", () => {
     const r = await gvd(args(bucket.mirror("throttle"), "--version", RELEASES.absolute), cleanEnv());
     const ms = Date.now() - t0;
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`gvisor.tar.zstd cannot be installed safely: member "/tmp/gvd-absolute-member" has an absolute`);
+    expect(r.stderr).toContain(
+      `gvisor.tar.zstd cannot be installed safely: member "/tmp/gvd-absolute-member" has an absolute`,
+    );
     expect(r.stderr).toContain("the download was stopped there");
     expect(ms).toBeLessThan(5_000); // the whole file takes ~9 s at 1 MB/s
     expect(existsSync("/tmp/gvd-absolute-member")).toBe(false);
@@ -68,11 +84,14 @@ describe("downloads", () => {
 describe.skipIf(process.getuid?.() !== 0)("the disk, not the archive", () => {
   test("a full disk while unpacking names the file system and the space needed", async () => {
     // A 4 MB tmpfs as the prefix, in a private mount namespace: runsc alone is larger.
-    const r = await runShell(`mount -t tmpfs -o size=4m tmpfs "$P" && chmod 755 "$P" && exec "$BIN" "$@"`,
-      args(bucket.mirror(), "--version", RELEASES.current), {
+    const r = await runShell(
+      `mount -t tmpfs -o size=4m tmpfs "$P" && chmod 755 "$P" && exec "$BIN" "$@"`,
+      args(bucket.mirror(), "--version", RELEASES.current),
+      {
         env: cleanEnv({ P: prefix, BIN: BINARY }) as Record<string, string>,
         wrap: ["unshare", "-m", "--propagation", "private"],
-      });
+      },
+    );
     expect(r.code).toBe(1);
     const full = `no space left on the file system of ${prefix}/lib/gvisor while writing \\S+ \\(the disk is full\\)`;
     expect(r.stderr).toMatch(new RegExp(full));
@@ -82,15 +101,17 @@ describe.skipIf(process.getuid?.() !== 0)("the disk, not the archive", () => {
   });
 
   test("the same for a loose binary", async () => {
-    const r = await runShell(`mount -t tmpfs -o size=4m tmpfs "$P" && chmod 755 "$P" && exec "$BIN" "$@"`,
-      args(bucket.mirror(), "--version", RELEASES.legacy, "--format", "loose"), {
+    const r = await runShell(
+      `mount -t tmpfs -o size=4m tmpfs "$P" && chmod 755 "$P" && exec "$BIN" "$@"`,
+      args(bucket.mirror(), "--version", RELEASES.legacy, "--format", "loose"),
+      {
         env: cleanEnv({ P: prefix, BIN: BINARY }) as Record<string, string>,
         wrap: ["unshare", "-m", "--propagation", "private"],
-      });
+      },
+    );
     expect(r.code).toBe(1);
     const full = `no space left on the file system of ${prefix}/lib/gvisor while writing (runsc|containerd-shim-runsc-v1) `;
     expect(r.stderr).toMatch(new RegExp(full));
     expect(r.stderr).not.toContain("internal error");
   });
 });
-

@@ -12,14 +12,17 @@ setDefaultTimeout(120_000);
 let bucket: FakeBucket;
 let prefix: string;
 let before: string[];
-beforeAll(async () => { bucket = await startFakeBucket(); }, 180_000);
+beforeAll(async () => {
+  bucket = await startFakeBucket();
+}, 180_000);
 afterAll(() => bucket?.close());
 afterEach(() => removePrefix(prefix));
 
 // Short timeouts and few retries keep the failing cases quick; the logic is the same.
 const env = cleanEnv({ GVISOR_DOCTOR_HTTP_TIMEOUT: "1", GVISOR_DOCTOR_HTTP_RETRIES: "2" });
 const rel = (version: string, file: string) => `release/${version}/${ARCH}/${file}`;
-const install = (mirror: string, ...args: string[]) => gvd(["install", "--mirror", mirror, "--prefix", prefix, "--no-configure", ...args], env);
+const install = (mirror: string, ...args: string[]) =>
+  gvd(["install", "--mirror", mirror, "--prefix", prefix, "--no-configure", ...args], env);
 
 /** The failed install changed nothing: same tree, the old runsc still runs, nothing left over. */
 function expectNothingChanged(): void {
@@ -39,22 +42,94 @@ describe("with a version installed, a failing install changes nothing", () => {
   });
 
   const failures: [string, Fault | null, string[], (string | RegExp)[]][] = [
-    ["404 everywhere: which URLs were tried", "404", ["--version", RELEASES.current], [
-      `release ${RELEASES.current} was not found for ${ARCH} at `,
-      new RegExp(`tried:\n  \\S+/f/404/release/20260907\\.0/${ARCH}/gvisor\\.tar\\.zstd\\.sha512\n  \\S+/gvisor\\.tar\\.bz2\\.sha512\n  \\S+/runsc\\.sha512\n`),
-      /gVisor may not have published 20260907\.0 for .* --version latest/,
-    ]],
-    ["a body cut short on every attempt", "truncated", ["--version", RELEASES.current], [/failed after [\d.]+ MB of [\d.]+ MB: .*\(3 attempts\)\nnothing was installed/]],
-    ["a wrong hash in the .sha512", "wrong-hash", ["--version", RELEASES.current], [/sha512 mismatch for .*gvisor\.tar\.zstd\n  expected [0-9a-f]{128} \(from .*gvisor\.tar\.zstd\.sha512\)\n  got      [0-9a-f]{128}\nnothing was installed/]],
-    ["an HTML page with status 200 instead of the .sha512", "html", ["--version", RELEASES.current], [/gvisor\.tar\.zstd\.sha512 is an HTML page, not a checksum file \(starts with "<!DOCTYPE html>/, "captive portal"]],
-    ["a server that never answers", "no-response", ["--version", RELEASES.current], [/failed: no response within 1 s \(3 attempts\)/]],
-    ["a body that stalls", "stall", ["--version", RELEASES.current], [/failed after [\d.]+ MB of [\d.]+ MB: no data for 1 s \(3 attempts\)/]],
-    ["a wrong-architecture ELF (hash matches)", null, ["--version", RELEASES.wrongArch], [`runsc is an ${ARCH === "x86_64" ? "aarch64" : "x86_64"} binary; this host is ${ARCH}`, "the mirror serves the wrong files"]],
-    ["a tarball with a ../ member (hash matches)", null, ["--version", RELEASES.dotdot], [`(its sha512 matches) cannot be installed safely: member "../gvd-escaped" climbs out of the directory with ".."`]],
-    ["a tarball with an absolute member (hash matches)", null, ["--version", RELEASES.absolute], [`member "/tmp/gvd-absolute-member" has an absolute path`]],
-    ["a tarball with a symlink out of the release", null, ["--version", RELEASES.symlinkEscape], [`is a symlink to "../../../../../etc/passwd", outside the release directory`]],
-    ["a tarball with a device file", null, ["--version", RELEASES.device], [`member "./gvisor-bin/console" is a device file`]],
-    ["a tarball with an unexpected member", null, ["--version", RELEASES.unexpected], [`unexpected member "./etc/cron.d/gvd"`]],
+    [
+      "404 everywhere: which URLs were tried",
+      "404",
+      ["--version", RELEASES.current],
+      [
+        `release ${RELEASES.current} was not found for ${ARCH} at `,
+        new RegExp(
+          `tried:\n  \\S+/f/404/release/20260907\\.0/${ARCH}/gvisor\\.tar\\.zstd\\.sha512\n  \\S+/gvisor\\.tar\\.bz2\\.sha512\n  \\S+/runsc\\.sha512\n`,
+        ),
+        /gVisor may not have published 20260907\.0 for .* --version latest/,
+      ],
+    ],
+    [
+      "a body cut short on every attempt",
+      "truncated",
+      ["--version", RELEASES.current],
+      [/failed after [\d.]+ MB of [\d.]+ MB: .*\(3 attempts\)\nnothing was installed/],
+    ],
+    [
+      "a wrong hash in the .sha512",
+      "wrong-hash",
+      ["--version", RELEASES.current],
+      [
+        /sha512 mismatch for .*gvisor\.tar\.zstd\n  expected [0-9a-f]{128} \(from .*gvisor\.tar\.zstd\.sha512\)\n  got      [0-9a-f]{128}\nnothing was installed/,
+      ],
+    ],
+    [
+      "an HTML page with status 200 instead of the .sha512",
+      "html",
+      ["--version", RELEASES.current],
+      [
+        /gvisor\.tar\.zstd\.sha512 is an HTML page, not a checksum file \(starts with "<!DOCTYPE html>/,
+        "captive portal",
+      ],
+    ],
+    [
+      "a server that never answers",
+      "no-response",
+      ["--version", RELEASES.current],
+      [/failed: no response within 1 s \(3 attempts\)/],
+    ],
+    [
+      "a body that stalls",
+      "stall",
+      ["--version", RELEASES.current],
+      [/failed after [\d.]+ MB of [\d.]+ MB: no data for 1 s \(3 attempts\)/],
+    ],
+    [
+      "a wrong-architecture ELF (hash matches)",
+      null,
+      ["--version", RELEASES.wrongArch],
+      [
+        `runsc is an ${ARCH === "x86_64" ? "aarch64" : "x86_64"} binary; this host is ${ARCH}`,
+        "the mirror serves the wrong files",
+      ],
+    ],
+    [
+      "a tarball with a ../ member (hash matches)",
+      null,
+      ["--version", RELEASES.dotdot],
+      [
+        `(its sha512 matches) cannot be installed safely: member "../gvd-escaped" climbs out of the directory with ".."`,
+      ],
+    ],
+    [
+      "a tarball with an absolute member (hash matches)",
+      null,
+      ["--version", RELEASES.absolute],
+      [`member "/tmp/gvd-absolute-member" has an absolute path`],
+    ],
+    [
+      "a tarball with a symlink out of the release",
+      null,
+      ["--version", RELEASES.symlinkEscape],
+      [`is a symlink to "../../../../../etc/passwd", outside the release directory`],
+    ],
+    [
+      "a tarball with a device file",
+      null,
+      ["--version", RELEASES.device],
+      [`member "./gvisor-bin/console" is a device file`],
+    ],
+    [
+      "a tarball with an unexpected member",
+      null,
+      ["--version", RELEASES.unexpected],
+      [`unexpected member "./etc/cron.d/gvd"`],
+    ],
   ];
 
   test.each(failures)("%s", async (_name, fault, args, messages) => {
@@ -75,7 +150,9 @@ describe("with a version installed, a failing install changes nothing", () => {
     const sha = bucket.sha(rel(RELEASES.current, "gvisor.tar.zstd"));
     const r = await install(bucket.mirror("html"), "--version", RELEASES.current, "--format", "zstd", "--sha512", sha);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${bucket.mirror("html")}/${rel(RELEASES.current, "gvisor.tar.zstd")} is not a zstd archive: it starts with "<!DOCTYPE html><html><head><title>Sign i", Content-Type text/html; charset=utf-8: an HTML page`);
+    expect(r.stderr).toContain(
+      `${bucket.mirror("html")}/${rel(RELEASES.current, "gvisor.tar.zstd")} is not a zstd archive: it starts with "<!DOCTYPE html><html><head><title>Sign i", Content-Type text/html; charset=utf-8: an HTML page`,
+    );
     expectNothingChanged();
   });
 
@@ -98,7 +175,9 @@ describe("with a version installed, a failing install changes nothing", () => {
 });
 
 describe("transient faults are retried and the install succeeds", () => {
-  beforeEach(() => { prefix = makePrefix(); });
+  beforeEach(() => {
+    prefix = makePrefix();
+  });
   test.each(["500-then-200", "429-then-200", "reset-once", "reset-once-no-range"] as Fault[])("%s", async (fault) => {
     const n = bucket.requests.length;
     const r = await install(bucket.mirror(fault), "--version", RELEASES.current, "--json");
@@ -106,15 +185,25 @@ describe("transient faults are retried and the install succeeds", () => {
     expect(r.code).toBe(0);
     expect(r.json.sha512).toBe(bucket.sha(rel(RELEASES.current, "gvisor.tar.zstd")));
     const gets = bucket.requests.slice(n).filter((q) => q.path.endsWith("gvisor.tar.zstd"));
-    if (fault === "reset-once") expect(gets.map((q) => [q.status, !!q.range])).toEqual([[200, false], [206, true]]);
+    if (fault === "reset-once")
+      expect(gets.map((q) => [q.status, !!q.range])).toEqual([
+        [200, false],
+        [206, true],
+      ]);
     expect(spawnSync(join(prefix, "bin/runsc"), ["--version"]).status).toBe(0);
     expect(leftovers(prefix)).toEqual([]);
   });
 });
 
 describe("on an empty prefix, a failed install leaves it empty", () => {
-  beforeEach(() => { prefix = makePrefix(); });
-  test.each([["wrong-hash", RELEASES.current], ["404", RELEASES.current], [null, RELEASES.dotdot]] as [Fault | null, string][])("%s %s", async (fault, version) => {
+  beforeEach(() => {
+    prefix = makePrefix();
+  });
+  test.each([
+    ["wrong-hash", RELEASES.current],
+    ["404", RELEASES.current],
+    [null, RELEASES.dotdot],
+  ] as [Fault | null, string][])("%s %s", async (fault, version) => {
     const r = await install(fault ? bucket.mirror(fault) : bucket.mirror(), "--version", version);
     expect(r.code).toBe(1);
     expect(tree(prefix)).toEqual([]);

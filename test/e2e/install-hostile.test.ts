@@ -4,7 +4,15 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import {
-  chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync,
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
 import { RELEASES, startFakeBucket, type FakeBucket } from "../helpers/fake-bucket.ts";
@@ -18,7 +26,9 @@ const canAttack = process.getuid?.() === 0 && spawnSync("setpriv", ["--version"]
 let bucket: FakeBucket;
 let prefix: string;
 let outside: string;
-beforeAll(async () => { bucket = await startFakeBucket({ throttleBps: 2 << 20 }); }, 180_000);
+beforeAll(async () => {
+  bucket = await startFakeBucket({ throttleBps: 2 << 20 });
+}, 180_000);
 afterAll(() => bucket?.close());
 beforeEach(() => {
   prefix = makePrefix();
@@ -31,7 +41,10 @@ afterEach(() => {
 
 const env = cleanEnv();
 const install = (version: string, mirror = bucket.mirror(), extra: Record<string, string> = {}) =>
-  gvd(["install", "--mirror", mirror, "--prefix", prefix, "--version", version, "--no-configure"], { ...env, ...extra });
+  gvd(["install", "--mirror", mirror, "--prefix", prefix, "--version", version, "--no-configure"], {
+    ...env,
+    ...extra,
+  });
 
 /** A shell loop run as nobody until killed. */
 function asNobodyLoop(script: string): ChildProcess {

@@ -5,7 +5,15 @@ import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, setDefaul
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { ARCH, RELEASES, selfSignedCert, startFakeBucket, startProxy, type FakeBucket, type RecordingProxy } from "../helpers/fake-bucket.ts";
+import {
+  ARCH,
+  RELEASES,
+  selfSignedCert,
+  startFakeBucket,
+  startProxy,
+  type FakeBucket,
+  type RecordingProxy,
+} from "../helpers/fake-bucket.ts";
 import { cleanEnv, gvdAsync as gvd, makePrefix, removePrefix } from "../helpers/install-env.ts";
 
 setDefaultTimeout(120_000);
@@ -30,12 +38,28 @@ afterAll(async () => {
   await Promise.all([plain?.close(), tls?.close(), proxy?.close()]);
   rmSync(certDir, { recursive: true, force: true });
 });
-beforeEach(() => { prefix = makePrefix(); });
+beforeEach(() => {
+  prefix = makePrefix();
+});
 afterEach(() => removePrefix(prefix));
 
 const tarball = `release/${RELEASES.current}/${ARCH}/gvisor.tar.zstd`;
 const install = (mirror: string, env: NodeJS.ProcessEnv, ...extra: string[]) =>
-  gvd(["install", "--mirror", mirror, "--prefix", prefix, "--version", RELEASES.current, "--no-configure", "--json", ...extra], env);
+  gvd(
+    [
+      "install",
+      "--mirror",
+      mirror,
+      "--prefix",
+      prefix,
+      "--version",
+      RELEASES.current,
+      "--no-configure",
+      "--json",
+      ...extra,
+    ],
+    env,
+  );
 const runs = () => spawnSync(join(prefix, "bin/runsc"), ["--version"]).status === 0;
 
 describe("through a proxy", () => {
@@ -75,9 +99,14 @@ describe("through a proxy", () => {
   });
 
   test("a proxy that refuses is a clear error naming the URL", async () => {
-    const r = await install(plain.mirror(), cleanEnv({ HTTP_PROXY: "http://127.0.0.1:9", GVISOR_DOCTOR_HTTP_RETRIES: "0" }));
+    const r = await install(
+      plain.mirror(),
+      cleanEnv({ HTTP_PROXY: "http://127.0.0.1:9", GVISOR_DOCTOR_HTTP_RETRIES: "0" }),
+    );
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`GET ${plain.mirror()}/release/${RELEASES.current}/${ARCH}/gvisor.tar.zstd.sha512 failed`);
+    expect(r.stderr).toContain(
+      `GET ${plain.mirror()}/release/${RELEASES.current}/${ARCH}/gvisor.tar.zstd.sha512 failed`,
+    );
     expect(r.stderr).toContain("HTTPS_PROXY, NO_PROXY");
   });
 });

@@ -6,7 +6,15 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import {
-  cleanEnv, fakeDoctor, hostAsset, INSTALL_SH, makeRelease, runShell, serveDir, toolbox, type Served,
+  cleanEnv,
+  fakeDoctor,
+  hostAsset,
+  INSTALL_SH,
+  makeRelease,
+  runShell,
+  serveDir,
+  toolbox,
+  type Served,
 } from "../helpers/release.ts";
 
 setDefaultTimeout(60_000);
@@ -42,13 +50,16 @@ describe.skipIf(MISSING.length > 0)("install.sh and a server that stalls", () =>
     for (const path of [`/${asset}`, `/${asset}.gz`, `/${asset}.xz`]) {
       served.override(path, () => {
         let first = true;
-        return new Response(new ReadableStream({
-          async pull(c) {
-            if (!first) await new Promise((r) => setTimeout(r, 5_000));
-            c.enqueue(new Uint8Array(first ? 100 : 1));
-            first = false;
-          },
-        }), { headers: { "Content-Length": "10000000" } });
+        return new Response(
+          new ReadableStream({
+            async pull(c) {
+              if (!first) await new Promise((r) => setTimeout(r, 5_000));
+              c.enqueue(new Uint8Array(first ? 100 : 1));
+              first = false;
+            },
+          }),
+          { headers: { "Content-Length": "10000000" } },
+        );
       });
     }
   };
@@ -61,7 +72,10 @@ describe.skipIf(MISSING.length > 0)("install.sh and a server that stalls", () =>
     runShell(`exec ${shell} -s`, [], {
       input: readFileSync(INSTALL_SH),
       env: cleanEnv({
-        PATH: path, GVISOR_DOCTOR_BASE: served.url, GVISOR_DOCTOR_INSTALL_DIR: dir, GVISOR_DOCTOR_HTTP_TIMEOUT: timeout,
+        PATH: path,
+        GVISOR_DOCTOR_BASE: served.url,
+        GVISOR_DOCTOR_INSTALL_DIR: dir,
+        GVISOR_DOCTOR_HTTP_TIMEOUT: timeout,
       }),
       onSpawn,
       timeoutMs: 40_000, // a guard: without time limits the installer never ends here
@@ -77,7 +91,9 @@ describe.skipIf(MISSING.length > 0)("install.sh and a server that stalls", () =>
     const r = await run(path(), dir, "2", undefined, shell);
     const s = (Date.now() - t0) / 1000;
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`error: could not download ${served.url}/${asset}(\\.gz|\\.xz)? with (curl|wget)`));
+    expect(r.stderr).toMatch(
+      new RegExp(`error: could not download ${served.url}/${asset}(\\.gz|\\.xz)? with (curl|wget)`),
+    );
     expect(r.stderr).toMatch(/timed out: no (connection or no )?data for 2 s|no data for 2 s \(GVISOR_DOCTOR_HTTP/);
     expect(s).toBeLessThan(20); // 2 s per stall, a retry or two; before: no limit at all
     expect(readdirSync(dir)).toEqual([]);
@@ -89,25 +105,28 @@ describe.skipIf(MISSING.length > 0)("install.sh and a server that stalls", () =>
     expect(r.code).toBe(1);
   });
 
-  test.each(["dash", "busybox sh"])("SIGTERM during a stalled curl under %s: exit 143 at once, curl gone, no temporary directory", async (shell) => {
-    const dir = fresh("bin");
-    let pid = 0;
-    stall();
-    const done = run(process.env.PATH!, dir, "60", (p) => (pid = p), shell);
-    const end = Date.now() + 20_000;
-    while (!served.requests.some((q) => q.includes(asset)) && Date.now() < end) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await new Promise((r) => setTimeout(r, 300)); // curl is now waiting on the stalled body
-    const curls = () => spawnSync("pgrep", ["-f", `${served.url}/${asset}`], { encoding: "utf8" }).stdout.trim();
-    expect(curls()).not.toBe("");
-    const t0 = Date.now();
-    process.kill(pid, "SIGTERM");
-    const r = await done;
-    expect(r.code).toBe(143);
-    expect(Date.now() - t0).toBeLessThan(3_000); // before: it waited for curl (60 s here)
-    expect(curls()).toBe("");
-    expect(readdirSync(dir)).toEqual([]);
-    expect(existsSync(join(dir, "gvisor-doctor"))).toBe(false);
-  });
+  test.each(["dash", "busybox sh"])(
+    "SIGTERM during a stalled curl under %s: exit 143 at once, curl gone, no temporary directory",
+    async (shell) => {
+      const dir = fresh("bin");
+      let pid = 0;
+      stall();
+      const done = run(process.env.PATH!, dir, "60", (p) => (pid = p), shell);
+      const end = Date.now() + 20_000;
+      while (!served.requests.some((q) => q.includes(asset)) && Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, 300)); // curl is now waiting on the stalled body
+      const curls = () => spawnSync("pgrep", ["-f", `${served.url}/${asset}`], { encoding: "utf8" }).stdout.trim();
+      expect(curls()).not.toBe("");
+      const t0 = Date.now();
+      process.kill(pid, "SIGTERM");
+      const r = await done;
+      expect(r.code).toBe(143);
+      expect(Date.now() - t0).toBeLessThan(3_000); // before: it waited for curl (60 s here)
+      expect(curls()).toBe("");
+      expect(readdirSync(dir)).toEqual([]);
+      expect(existsSync(join(dir, "gvisor-doctor"))).toBe(false);
+    },
+  );
 });

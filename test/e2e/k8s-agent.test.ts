@@ -7,11 +7,26 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { assertAgentLineSchema, assertK8sCheckSchema } from "../helpers/schema.ts";
 import { spawn } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { BINARY } from "../helpers/cli.ts";
 import { fakeApi, podEnv, SUBJECT, type FakeApi } from "../fixtures/k8s/kubectl/fake-api.ts";
-import { clusterRoutes, KUBECTL_ERRORS, stubCluster, testPodRoutes, type StubCluster } from "../fixtures/k8s/kubectl/stub.ts";
+import {
+  clusterRoutes,
+  KUBECTL_ERRORS,
+  stubCluster,
+  testPodRoutes,
+  type StubCluster,
+} from "../fixtures/k8s/kubectl/stub.ts";
 
 interface Run {
   code: number | null;
@@ -21,7 +36,15 @@ interface Run {
 }
 
 /** Spawn the binary without blocking this process's event loop; `onStdout` sees output as it comes. */
-function gvdAsync(args: string[], env: NodeJS.ProcessEnv, o: { onSpawn?: (kill: (sig: NodeJS.Signals) => void) => void; onStdout?: (text: string) => void; timeoutMs?: number } = {}): Promise<Run> {
+function gvdAsync(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  o: {
+    onSpawn?: (kill: (sig: NodeJS.Signals) => void) => void;
+    onStdout?: (text: string) => void;
+    timeoutMs?: number;
+  } = {},
+): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(BINARY, args, { env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -66,14 +89,25 @@ describe("k8s label-node (compiled binary, in-cluster API)", () => {
     api = await fakeApi({ nodes: { "worker-a": {} } });
     const r = await gvdAsync(["k8s", "label-node", "--label", "gvisor.dev/runsc=20260817.0", "--json"], podEnv(api));
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, node: "worker-a", action: "set", label: { key: "gvisor.dev/runsc", value: "20260817.0" } });
-    expect(api.requests.map((q) => [q.method, q.path, q.contentType])).toEqual([["GET", "/api/v1/nodes/worker-a", null], ["PATCH", "/api/v1/nodes/worker-a", "application/merge-patch+json"]]);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      ok: true,
+      node: "worker-a",
+      action: "set",
+      label: { key: "gvisor.dev/runsc", value: "20260817.0" },
+    });
+    expect(api.requests.map((q) => [q.method, q.path, q.contentType])).toEqual([
+      ["GET", "/api/v1/nodes/worker-a", null],
+      ["PATCH", "/api/v1/nodes/worker-a", "application/merge-patch+json"],
+    ]);
     expect(api.requests[1].body).toEqual({ metadata: { labels: { "gvisor.dev/runsc": "20260817.0" } } });
   });
 
   test("--remove sends null for the key; --node overrides NODE_NAME", async () => {
     api = await fakeApi({ nodes: { "worker-b": { "gvisor.dev/runsc": "20260817.0" } } });
-    const r = await gvdAsync(["k8s", "label-node", "--node", "worker-b", "--remove", "gvisor.dev/runsc"], podEnv(api, "worker-a"));
+    const r = await gvdAsync(
+      ["k8s", "label-node", "--node", "worker-b", "--remove", "gvisor.dev/runsc"],
+      podEnv(api, "worker-a"),
+    );
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe("node worker-b: gvisor.dev/runsc removed");
     expect(api.requests[1].body).toEqual({ metadata: { labels: { "gvisor.dev/runsc": null } } });
@@ -89,11 +123,15 @@ describe("k8s label-node (compiled binary, in-cluster API)", () => {
 
   test("403 → exit 1: RBAC, the ServiceAccount, and the rule to grant", async () => {
     api = await fakeApi({ nodes: { "worker-a": {} } });
-    api.failWith = { status: 403, reason: "Forbidden", message: `nodes "{name}" is forbidden: User "${SUBJECT}" cannot {verb} resource "nodes" in API group "" at the cluster scope` };
+    api.failWith = {
+      status: 403,
+      reason: "Forbidden",
+      message: `nodes "{name}" is forbidden: User "${SUBJECT}" cannot {verb} resource "nodes" in API group "" at the cluster scope`,
+    };
     const r = await gvdAsync(["k8s", "label-node", "--label", "gvisor.dev/runsc=20260817.0"], podEnv(api));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`error: RBAC: ${SUBJECT} may not get nodes (403 Forbidden)`);
-    expect(r.stderr).toContain('give the ServiceAccount get and patch on nodes');
+    expect(r.stderr).toContain("give the ServiceAccount get and patch on nodes");
   });
 
   test("404 → exit 1: no such node, and where NODE_NAME comes from", async () => {
@@ -125,13 +163,23 @@ describe("k8s agent (compiled binary, real check on a host tree)", () => {
   test("--once on a node whose check fails: the label is taken away, one JSON line names the failing check, exit 1", async () => {
     api = await fakeApi({ nodes: { "worker-a": { "gvisor.dev/runsc": "20260817.0" } } });
     const marker = join(dir, "ready");
-    const r = await gvdAsync(["k8s", "agent", "--host-root", hostTree(), "--once"], { ...podEnv(api), GVISOR_DOCTOR_AGENT_READY: marker });
+    const r = await gvdAsync(["k8s", "agent", "--host-root", hostTree(), "--once"], {
+      ...podEnv(api),
+      GVISOR_DOCTOR_AGENT_READY: marker,
+    });
     expect(r.code).toBe(1);
     const lines = r.stdout.trim().split("\n");
     expect(lines).toHaveLength(1);
     const line = JSON.parse(lines[0]);
     assertAgentLineSchema(line);
-    expect(line).toMatchObject({ schemaVersion: 1, kind: "gvisor-doctor.agent", node: "worker-a", ok: false, version: "20260817.0", label: { key: "gvisor.dev/runsc", value: null, action: "removed", error: null } });
+    expect(line).toMatchObject({
+      schemaVersion: 1,
+      kind: "gvisor-doctor.agent",
+      node: "worker-a",
+      ok: false,
+      version: "20260817.0",
+      label: { key: "gvisor.dev/runsc", value: null, action: "removed", error: null },
+    });
     // The empty host tree has no runsc: the real check says so, with its host root.
     expect(line.failing.map((f: any) => f.id)).toContain("runsc.binary");
     expect(line.check.host.hostRoot).toBe(join(dir, "host"));
@@ -146,7 +194,12 @@ describe("k8s agent (compiled binary, real check on a host tree)", () => {
     // Only host.platform, so the check passes on this machine (arguments after -- go to check).
     const r = await gvdAsync(["k8s", "agent", "--host-root", host, "--once", "--", "--only", "host.platform"], env);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, version: "20260817.0", label: { value: "20260817.0", action: "set" }, failing: [] });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      ok: true,
+      version: "20260817.0",
+      label: { value: "20260817.0", action: "set" },
+      failing: [],
+    });
     assertAgentLineSchema(JSON.parse(r.stdout));
     expect(api.nodes["worker-a"]["gvisor.dev/runsc"]).toBe("20260817.0");
     const probe = await gvdAsync(["k8s", "agent", "--probe"], env);
@@ -157,17 +210,23 @@ describe("k8s agent (compiled binary, real check on a host tree)", () => {
     expect(api.requests.filter((q) => q.method === "PATCH")).toHaveLength(1);
   });
 
-  test.skipIf(!existsSync("/usr/bin/runsc"))("rounds are --offline: no node asks the release bucket for a newer gVisor every interval", async () => {
-    api = await fakeApi({ nodes: { "worker-a": {} } });
-    const host = hostTree();
-    copyFileSync("/usr/bin/runsc", join(host, "usr/local/lib/gvisor/20260817.0/runsc"));
-    chmodSync(join(host, "usr/local/lib/gvisor/20260817.0/runsc"), 0o755);
-    mkdirSync(join(host, "usr/local/bin"), { recursive: true });
-    symlinkSync("../lib/gvisor/current/runsc", join(host, "usr/local/bin/runsc"));
-    const r = await gvdAsync(["k8s", "agent", "--host-root", host, "--once", "--", "--only", "runsc.version"], { ...podEnv(api), GVISOR_DOCTOR_AGENT_READY: join(dir, "ready") });
-    const version = JSON.parse(r.stdout).check.checks.find((c: any) => c.id === "runsc.version");
-    expect(version.details).toContain("newer-release lookup skipped (--offline)");
-  });
+  test.skipIf(!existsSync("/usr/bin/runsc"))(
+    "rounds are --offline: no node asks the release bucket for a newer gVisor every interval",
+    async () => {
+      api = await fakeApi({ nodes: { "worker-a": {} } });
+      const host = hostTree();
+      copyFileSync("/usr/bin/runsc", join(host, "usr/local/lib/gvisor/20260817.0/runsc"));
+      chmodSync(join(host, "usr/local/lib/gvisor/20260817.0/runsc"), 0o755);
+      mkdirSync(join(host, "usr/local/bin"), { recursive: true });
+      symlinkSync("../lib/gvisor/current/runsc", join(host, "usr/local/bin/runsc"));
+      const r = await gvdAsync(["k8s", "agent", "--host-root", host, "--once", "--", "--only", "runsc.version"], {
+        ...podEnv(api),
+        GVISOR_DOCTOR_AGENT_READY: join(dir, "ready"),
+      });
+      const version = JSON.parse(r.stdout).check.checks.find((c: any) => c.id === "runsc.version");
+      expect(version.details).toContain("newer-release lookup skipped (--offline)");
+    },
+  );
 
   test("the loop prints a line per round and ends promptly on SIGTERM (exit 0), taking its readiness with it", async () => {
     api = await fakeApi({ nodes: { "worker-a": {} } });
@@ -175,16 +234,20 @@ describe("k8s agent (compiled binary, real check on a host tree)", () => {
     let kill: (sig: NodeJS.Signals) => void = () => {};
     let stoppedAt = 0;
     let readyWhileRunning = false;
-    const r = await gvdAsync(["k8s", "agent", "--host-root", hostTree(), "--interval", "600", "--", "--only", "host.platform"], { ...podEnv(api), GVISOR_DOCTOR_AGENT_READY: marker }, {
-      onSpawn: (k) => (kill = k),
-      onStdout: (out) => {
-        if (!stoppedAt && out.includes("\n")) {
-          readyWhileRunning = existsSync(marker);
-          stoppedAt = Date.now();
-          kill("SIGTERM"); // during the 600 s wait
-        }
+    const r = await gvdAsync(
+      ["k8s", "agent", "--host-root", hostTree(), "--interval", "600", "--", "--only", "host.platform"],
+      { ...podEnv(api), GVISOR_DOCTOR_AGENT_READY: marker },
+      {
+        onSpawn: (k) => (kill = k),
+        onStdout: (out) => {
+          if (!stoppedAt && out.includes("\n")) {
+            readyWhileRunning = existsSync(marker);
+            stoppedAt = Date.now();
+            kill("SIGTERM"); // during the 600 s wait
+          }
+        },
       },
-    });
+    );
     expect(readyWhileRunning).toBe(true);
     expect(r.code).toBe(0);
     expect(Date.now() - stoppedAt).toBeLessThan(2000);
@@ -193,13 +256,20 @@ describe("k8s agent (compiled binary, real check on a host tree)", () => {
   });
 
   test("--probe without a passed round: exit 1 and why", async () => {
-    const r = await gvdAsync(["k8s", "agent", "--probe"], { PATH: process.env.PATH, GVISOR_DOCTOR_AGENT_READY: join(dir, "ready") });
+    const r = await gvdAsync(["k8s", "agent", "--probe"], {
+      PATH: process.env.PATH,
+      GVISOR_DOCTOR_AGENT_READY: join(dir, "ready"),
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("not ready: the last agent round did not pass, or none finished yet");
   });
 
   test("outside a pod: exit 1 at once, not a failed label every round", async () => {
-    const r = await gvdAsync(["k8s", "agent", "--host-root", hostTree()], { PATH: process.env.PATH, NODE_NAME: "worker-a" }, { timeoutMs: 10_000 });
+    const r = await gvdAsync(
+      ["k8s", "agent", "--host-root", hostTree()],
+      { PATH: process.env.PATH, NODE_NAME: "worker-a" },
+      { timeoutMs: 10_000 },
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("not running in a Kubernetes pod");
     expect(r.stdout).toBe("");
@@ -219,9 +289,26 @@ describe("k8s check (compiled binary, recorded cluster)", () => {
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout);
     assertK8sCheckSchema(doc);
-    expect(doc).toMatchObject({ schemaVersion: 1, command: "k8s check", namespace: "gvisor-system", runtimeClass: "gvisor", ok: false, selector: { key: "gvisor.dev/runsc", value: "20260817.0" }, cluster: { context: "admin@prod-eu", server: "https://10.20.0.10:6443", version: "v1.31.6" } });
+    expect(doc).toMatchObject({
+      schemaVersion: 1,
+      command: "k8s check",
+      namespace: "gvisor-system",
+      runtimeClass: "gvisor",
+      ok: false,
+      selector: { key: "gvisor.dev/runsc", value: "20260817.0" },
+      cluster: { context: "admin@prod-eu", server: "https://10.20.0.10:6443", version: "v1.31.6" },
+    });
     const status = Object.fromEntries(doc.checks.map((c: any) => [c.id, c.status]));
-    expect(status).toEqual({ "k8s.cluster": "pass", "k8s.runtimeclass": "pass", "k8s.daemonset": "warn", "k8s.nodes": "pass", "node/cp-1": "warn", "node/worker-a": "pass", "node/worker-b": "fail", "k8s.pod": "pass" });
+    expect(status).toEqual({
+      "k8s.cluster": "pass",
+      "k8s.runtimeclass": "pass",
+      "k8s.daemonset": "warn",
+      "k8s.nodes": "pass",
+      "node/cp-1": "warn",
+      "node/worker-a": "pass",
+      "node/worker-b": "fail",
+      "k8s.pod": "pass",
+    });
     expect(doc.summary).toEqual({ pass: 5, warn: 2, fail: 1, skip: 0 });
     expect(doc.nodes.find((n: any) => n.name === "worker-b").lastCheck.failing[0].id).toBe("containerd.runtime");
     expect(doc.testPod).toMatchObject({ node: "worker-a", signature: true, deleted: true });
@@ -229,13 +316,20 @@ describe("k8s check (compiled binary, recorded cluster)", () => {
   });
 
   test("human output: a line per finding, cause and fix under the failures", async () => {
-    stub = stubCluster([...clusterRoutes(), ...testPodRoutes({ status: "testpod-pending-sandbox.json", events: "events-runtimehandler-old.json" })]);
+    stub = stubCluster([
+      ...clusterRoutes(),
+      ...testPodRoutes({ status: "testpod-pending-sandbox.json", events: "events-runtimehandler-old.json" }),
+    ]);
     const r = await gvdAsync(["k8s", "check"], stub.env);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("gvisor-doctor");
-    expect(r.stdout).toContain("Kubernetes v1.31.6 context admin@prod-eu (https://10.20.0.10:6443), namespace gvisor-system, RuntimeClass gvisor");
-    expect(r.stdout).toMatch(/✗ node\/worker-b +no gvisor\.dev\/runsc label: the node's check fails \(pod gvisor-doctor-q7m2d Init:CrashLoopBackOff\)/);
-    expect(r.stdout).toContain("containerd.runtime: containerd's merged config has no \"runsc\" runtime");
+    expect(r.stdout).toContain(
+      "Kubernetes v1.31.6 context admin@prod-eu (https://10.20.0.10:6443), namespace gvisor-system, RuntimeClass gvisor",
+    );
+    expect(r.stdout).toMatch(
+      /✗ node\/worker-b +no gvisor\.dev\/runsc label: the node's check fails \(pod gvisor-doctor-q7m2d Init:CrashLoopBackOff\)/,
+    );
+    expect(r.stdout).toContain('containerd.runtime: containerd\'s merged config has no "runsc" runtime');
     expect(r.stdout).toMatch(/✗ k8s\.pod +node worker-b has no runsc runtime: RuntimeHandler "runsc" not supported/);
     expect(r.stdout).toContain("kubectl -n gvisor-system delete pod gvisor-doctor-q7m2d");
     expect(r.stdout).toMatch(/\d passed · 2 warnings · 2 failed · 0 skipped/);
@@ -248,26 +342,46 @@ describe("k8s check (compiled binary, recorded cluster)", () => {
     const doc = JSON.parse(r.stdout);
     assertK8sCheckSchema(doc);
     expect(doc.ok).toBe(false);
-    expect(doc.checks[0]).toMatchObject({ id: "k8s.cluster", status: "fail", message: "kubectl is not installed (not on PATH)" });
+    expect(doc.checks[0]).toMatchObject({
+      id: "k8s.cluster",
+      status: "fail",
+      message: "kubectl is not installed (not on PATH)",
+    });
   });
 
   test("cluster unreachable: exit 1 with kubectl's words", async () => {
-    stub = stubCluster(clusterRoutes({ version: { args: "version -o json*", exit: 1, stdout: "version.json", stderr: KUBECTL_ERRORS.refused } }));
+    stub = stubCluster(
+      clusterRoutes({
+        version: { args: "version -o json*", exit: 1, stdout: "version.json", stderr: KUBECTL_ERRORS.refused },
+      }),
+    );
     const r = await gvdAsync(["k8s", "check"], stub.env);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain(`✗ k8s.cluster       cannot reach the cluster at https://10.20.0.10:6443: ${KUBECTL_ERRORS.refused}`);
+    expect(r.stdout).toContain(
+      `✗ k8s.cluster       cannot reach the cluster at https://10.20.0.10:6443: ${KUBECTL_ERRORS.refused}`,
+    );
     expect(r.stdout).toContain("skipped: needs k8s.cluster (failed)");
   });
 
-  test.skipIf(!existsSync("/usr/bin/kubectl"))("with the real kubectl and a kubeconfig whose server refuses: the same answer", async () => {
-    writeFileSync(join(dir, "kubeconfig"), "apiVersion: v1\nkind: Config\nclusters:\n- cluster: {server: \"https://127.0.0.1:1\"}\n  name: c\ncontexts:\n- context: {cluster: c, user: u}\n  name: test\ncurrent-context: test\nusers:\n- name: u\n  user: {token: abc}\n");
-    const r = await gvdAsync(["k8s", "check", "--json"], { PATH: process.env.PATH, HOME: dir, KUBECONFIG: join(dir, "kubeconfig") });
-    expect(r.code).toBe(1);
-    const f = JSON.parse(r.stdout).checks[0];
-    expect(f.status).toBe("fail");
-    expect(f.message).toStartWith("cannot reach the cluster at https://127.0.0.1:1: ");
-    expect(f.message).toContain("refused");
-  });
+  test.skipIf(!existsSync("/usr/bin/kubectl"))(
+    "with the real kubectl and a kubeconfig whose server refuses: the same answer",
+    async () => {
+      writeFileSync(
+        join(dir, "kubeconfig"),
+        'apiVersion: v1\nkind: Config\nclusters:\n- cluster: {server: "https://127.0.0.1:1"}\n  name: c\ncontexts:\n- context: {cluster: c, user: u}\n  name: test\ncurrent-context: test\nusers:\n- name: u\n  user: {token: abc}\n',
+      );
+      const r = await gvdAsync(["k8s", "check", "--json"], {
+        PATH: process.env.PATH,
+        HOME: dir,
+        KUBECONFIG: join(dir, "kubeconfig"),
+      });
+      expect(r.code).toBe(1);
+      const f = JSON.parse(r.stdout).checks[0];
+      expect(f.status).toBe("fail");
+      expect(f.message).toStartWith("cannot reach the cluster at https://127.0.0.1:1: ");
+      expect(f.message).toContain("refused");
+    },
+  );
 
   test("bad options are usage errors (exit 2)", async () => {
     const r = await gvdAsync(["k8s", "check", "--timeout", "soon"], { PATH: process.env.PATH });

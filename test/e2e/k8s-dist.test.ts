@@ -55,11 +55,12 @@ for (const cd of CONTAINERDS) {
       // Which journeys ran and which got to their end (a failed expect stops a test before it).
       const started = new Set<string>();
       const passed = new Set<string>();
-      const journey = (j: (typeof JOURNEYS)[number], name: string, body: () => void) => test(name, () => {
-        started.add(j);
-        body();
-        passed.add(j);
-      });
+      const journey = (j: (typeof JOURNEYS)[number], name: string, body: () => void) =>
+        test(name, () => {
+          started.add(j);
+          body();
+          passed.add(j);
+        });
       beforeAll(async () => {
         node = makeDistTree(c.id, cd.bin!, { v3: cd.v3 });
         await node.start();
@@ -69,16 +70,34 @@ for (const cd of CONTAINERDS) {
         await node?.stop();
         if (started.size < JOURNEYS.length) return; // a filtered run says nothing about the others
         const version = spawnSync(cd.bin!, ["--version"], { encoding: "utf8" }).stdout.trim().split(/\s+/)[2] ?? "?";
-        const result = { distribution: c.id, title: dist.title, containerd: version, file: target,
-          journeys: Object.fromEntries(JOURNEYS.map((j) => [j, passed.has(j) ? "pass" : "fail"])) };
+        const result = {
+          distribution: c.id,
+          title: dist.title,
+          containerd: version,
+          file: target,
+          journeys: Object.fromEntries(JOURNEYS.map((j) => [j, passed.has(j) ? "pass" : "fail"])),
+        };
         mkdirSync(DIST_RESULTS_DIR, { recursive: true });
         const major = version.split(".").slice(0, 2).join(".");
         const file = join(DIST_RESULTS_DIR, `${c.id}-containerd-${major}.json`);
         writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
       });
 
-      const configure = (...extra: string[]) => gvd(["configure", "containerd", "--host-root", node.root, "--restart",
-        "--restart-command", node.restartScript, "--json", ...extra], { env });
+      const configure = (...extra: string[]) =>
+        gvd(
+          [
+            "configure",
+            "containerd",
+            "--host-root",
+            node.root,
+            "--restart",
+            "--restart-command",
+            node.restartScript,
+            "--json",
+            ...extra,
+          ],
+          { env },
+        );
       const changed = { status: "changed", reload: { action: "restarted" }, verify: { ok: true } };
       journey("configure", `configure --host-root registers runsc in ${target}, restarts, proves it`, () => {
         const before = node.containerdPid();
@@ -151,14 +170,29 @@ describe.skipIf(!BED.ok || !CONTAINERDS[0]!.bin)("k3s with a custom config.toml.
   afterAll(async () => {
     await node?.stop();
   });
-  const configure = (...extra: string[]) => gvd(["configure", "containerd", "--host-root", node.root, "--restart",
-    "--restart-command", node.restartScript, "--json", ...extra], { env });
+  const configure = (...extra: string[]) =>
+    gvd(
+      [
+        "configure",
+        "containerd",
+        "--host-root",
+        node.root,
+        "--restart",
+        "--restart-command",
+        node.restartScript,
+        "--json",
+        ...extra,
+      ],
+      { env },
+    );
 
   test("runsc's tables go after the node's own; both runtimes are in containerd's config; --remove restores it", () => {
     expect(runtimes(node.configDump()).crun).toMatchObject({ options: { BinaryName: "/usr/bin/crun" } });
     const r = configure();
     expect(r.json.engines[0]).toMatchObject({
-      status: "changed", files: [{ path: tmpl, action: "modify" }], verify: { ok: true },
+      status: "changed",
+      files: [{ path: tmpl, action: "modify" }],
+      verify: { ok: true },
     });
     const text = readFileSync(join(node.root, tmpl), "utf8");
     expect(text.startsWith(custom)).toBe(true);
@@ -192,10 +226,13 @@ describe.skipIf(!BED.ok || !CONTAINERDS[0]!.bin)("k3s whose containerd is not ru
   test("check and configure --dry-run find k3s by its files and use its containerd binary", () => {
     const r = gvd(["check", "--host-root", node.root, "--json", "--only", "node.runtime,containerd.daemon"], { env });
     const config = "/var/lib/rancher/k3s/agent/etc/containerd/config.toml";
-    expect(r.json.host.distribution)
-      .toMatchObject({ id: "k3s", why: `${config} exists (its containerd is not running)` });
-    expect(finding(r.json, "containerd.daemon").details)
-      .toContain("binary: /var/lib/rancher/k3s/data/current/bin/containerd");
+    expect(r.json.host.distribution).toMatchObject({
+      id: "k3s",
+      why: `${config} exists (its containerd is not running)`,
+    });
+    expect(finding(r.json, "containerd.daemon").details).toContain(
+      "binary: /var/lib/rancher/k3s/data/current/bin/containerd",
+    );
     expect(finding(r.json, "node.runtime").status).toBe("fail");
     const dry = gvd(["configure", "containerd", "--host-root", node.root, "--dry-run", "--json"], { env });
     const e = dry.json.engines[0];
@@ -203,8 +240,10 @@ describe.skipIf(!BED.ok || !CONTAINERDS[0]!.bin)("k3s whose containerd is not ru
     expect(e.notes.join("\n")).toMatch(/checked .*config\.toml as k3s will render it with containerd 1\.6/);
     expect(existsSync(join(node.root, `${config}.tmpl`))).toBe(false);
     // --config naming the generated file still means k3s's template: k3s would overwrite config.toml.
-    const named = gvd(["configure", "containerd", "--config", config, "--host-root", node.root, "--dry-run", "--json"],
-      { env });
+    const named = gvd(
+      ["configure", "containerd", "--config", config, "--host-root", node.root, "--dry-run", "--json"],
+      { env },
+    );
     expect(named.json.engines[0].files.map((f: any) => f.path)).toEqual([`${config}.tmpl`]);
   });
 });
@@ -242,8 +281,11 @@ describe.skipIf(!BED.ok || !SID.bin)("install, uninstall --host-root on a k3s no
     expect(path).toMatch(/^\/(usr\/local\/bin\/runsc|var\/lib\/rancher\/k3s\/agent\/etc\/containerd\/runsc\.toml)$/);
     const u = gvd(["uninstall", ...how], { env: benv });
     expect(u.code).toBe(0);
-    expect(u.json.configure.engines[0])
-      .toMatchObject({ engine: "containerd", status: "changed", verify: { ok: true } });
+    expect(u.json.configure.engines[0]).toMatchObject({
+      engine: "containerd",
+      status: "changed",
+      verify: { ok: true },
+    });
     expect(runtimes(node.configDump()).runsc).toBeUndefined();
     expect(node.snapshot()).toEqual(pristine);
   });

@@ -10,7 +10,9 @@ import { spawnSync } from "node:child_process";
 const EXAMPLE = join(ROOT, "examples", "k8s", "gvisor-doctor.yaml");
 const PKG_VERSION = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version as string;
 /** The binary's version, e.g. 0.1.0+g1a2b3c4-dirty, and its label/tag spelling 0.1.0_g1a2b3c4-dirty. */
-const TOOL = spawnSync(BINARY, ["--version"], { encoding: "utf8" }).stdout.trim().replace(/^gvisor-doctor /, "");
+const TOOL = spawnSync(BINARY, ["--version"], { encoding: "utf8" })
+  .stdout.trim()
+  .replace(/^gvisor-doctor /, "");
 const TOOL_LABEL = TOOL.replace(/[^A-Za-z0-9_.-]/g, "_");
 const V = "20260817.0";
 
@@ -22,7 +24,11 @@ describe("k8s manifests (compiled binary)", () => {
     const r = gvd(argv.slice(1));
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(r.stdout.replaceAll(`gvisor-doctor ${TOOL};`, `gvisor-doctor ${PKG_VERSION};`).replaceAll(TOOL_LABEL, PKG_VERSION)).toBe(example);
+    expect(
+      r.stdout
+        .replaceAll(`gvisor-doctor ${TOOL};`, `gvisor-doctor ${PKG_VERSION};`)
+        .replaceAll(TOOL_LABEL, PKG_VERSION),
+    ).toBe(example);
   });
 
   test("the image defaults to this release of gvisor-doctor", () => {
@@ -39,7 +45,14 @@ describe("k8s manifests (compiled binary)", () => {
     const yaml = parseAllDocuments(gvd(argv).stdout).map((d) => d.toJS());
     expect(r.json.items).toEqual(yaml);
     expect(r.json.items.map((o: any) => o.kind)).toEqual([
-      "Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "DaemonSet", "RuntimeClass",
+      "Namespace",
+      "ServiceAccount",
+      "ClusterRole",
+      "ClusterRoleBinding",
+      "ValidatingAdmissionPolicy",
+      "ValidatingAdmissionPolicyBinding",
+      "DaemonSet",
+      "RuntimeClass",
     ]);
   });
 
@@ -70,7 +83,9 @@ describe("k8s manifests (compiled binary)", () => {
     const r = gvd(["k8s", "manifests", "--version", V, "--runtime-arg", "--network=none"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--runtime-arg");
-    expect(gvd(["k8s", "manifests", "--version", V, "--runtime-arg=--network=none"]).stdout).toContain("--runtime-arg=--network=none");
+    expect(gvd(["k8s", "manifests", "--version", V, "--runtime-arg=--network=none"]).stdout).toContain(
+      "--runtime-arg=--network=none",
+    );
   });
 
   test("an unknown flag: exit 2 pointing at the help", () => {
@@ -81,14 +96,30 @@ describe("k8s manifests (compiled binary)", () => {
   });
 
   test("--help answers: what is printed, that --version is required and why, every flag, how to apply", () => {
-    for (const argv of [["k8s", "manifests", "--help"], ["help", "k8s", "manifests"]]) {
+    for (const argv of [
+      ["k8s", "manifests", "--help"],
+      ["help", "k8s", "manifests"],
+    ]) {
       const r = gvd(argv);
       expect(r.code).toBe(0);
       for (const s of [
-        "Usage: gvisor-doctor k8s manifests --version YYYYMMDD[.N]", "latest and nightly are refused", "kubectl apply -f -",
-        "--namespace NS", "--no-namespace", "--image IMG", "--mirror URL", "--node-selector K=V", "--runtime-class NAME",
-        "--runtime-arg ARG", "--admission-policy", "--json", "RBAC cannot limit", "examples/k8s/Dockerfile", "Exit codes",
-      ]) expect(r.stdout).toContain(s);
+        "Usage: gvisor-doctor k8s manifests --version YYYYMMDD[.N]",
+        "latest and nightly are refused",
+        "kubectl apply -f -",
+        "--namespace NS",
+        "--no-namespace",
+        "--image IMG",
+        "--mirror URL",
+        "--node-selector K=V",
+        "--runtime-class NAME",
+        "--runtime-arg ARG",
+        "--admission-policy",
+        "--json",
+        "RBAC cannot limit",
+        "examples/k8s/Dockerfile",
+        "Exit codes",
+      ])
+        expect(r.stdout).toContain(s);
     }
     expect(gvd(["k8s", "--help"]).stdout).toContain("manifests   Print the DaemonSet, RBAC and RuntimeClass");
   });

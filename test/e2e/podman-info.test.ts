@@ -15,13 +15,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function checkWith(text: string) {
   const conf = join(dir, `containers-${text.length}.conf`);
   writeFileSync(conf, text);
-  const r = gvd(["check", "--json", "--only", "podman.runtime"], { env: { ...process.env, NO_COLOR: "1", CONTAINERS_CONF: conf } });
+  const r = gvd(["check", "--json", "--only", "podman.runtime"], {
+    env: { ...process.env, NO_COLOR: "1", CONTAINERS_CONF: conf },
+  });
   return { conf, f: finding(r.json, "podman.runtime") };
 }
 
 describe.skipIf(!PODMAN)("podman.runtime shows podman info's own error", () => {
   test("a type error (valid TOML, refused by Podman): the message names the file and line", () => {
-    const { conf, f } = checkWith('[engine]\nruntime = 5\n');
+    const { conf, f } = checkWith("[engine]\nruntime = 5\n");
     expect(f.status).toBe("fail");
     expect(f.message).toStartWith(`podman info fails: reading system config "${conf}"`);
     expect(f.message).toContain("line 2");

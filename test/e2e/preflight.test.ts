@@ -9,7 +9,11 @@ import { join } from "node:path";
 import { BED, startDockerBed, type DockerBed } from "../bed/bed.ts";
 import { BINARY } from "../helpers/cli.ts";
 import {
-  importDoctorImage, importScratchPreflightImage, PREFLIGHT_SH, removeStaticPreflight, staticPreflight,
+  importDoctorImage,
+  importScratchPreflightImage,
+  PREFLIGHT_SH,
+  removeStaticPreflight,
+  staticPreflight,
 } from "../helpers/doctor-image.ts";
 
 interface Impl {
@@ -21,8 +25,16 @@ interface Impl {
 }
 const IMPLS: Impl[] = [
   { name: "gvisor-doctor preflight", host: () => [BINARY, "preflight"], image: ["gvisor-doctor", "preflight"] },
-  { name: "gvisor-preflight.sh under dash", host: () => ["dash", PREFLIGHT_SH], image: ["/usr/local/bin/gvisor-preflight.sh"] },
-  { name: "gvisor-preflight.sh under busybox sh", host: () => ["busybox", "sh", PREFLIGHT_SH], image: ["/usr/local/bin/gvisor-preflight.sh"] }, // by its #!/bin/sh (busybox)
+  {
+    name: "gvisor-preflight.sh under dash",
+    host: () => ["dash", PREFLIGHT_SH],
+    image: ["/usr/local/bin/gvisor-preflight.sh"],
+  },
+  {
+    name: "gvisor-preflight.sh under busybox sh",
+    host: () => ["busybox", "sh", PREFLIGHT_SH],
+    image: ["/usr/local/bin/gvisor-preflight.sh"],
+  }, // by its #!/bin/sh (busybox)
   { name: "static gvisor-preflight", host: () => [staticPreflight()], image: ["/usr/local/bin/gvisor-preflight"] },
 ];
 
@@ -59,7 +71,8 @@ function withMarker(impl: Impl, args: string[], marker: string) {
       'mkdir /proc/gvisor && printf "%s\\n" "$M" > /proc/gvisor/kernel_is_gvisor && exec "$@"',
     ].join(" && ");
     const r = spawnSync("unshare", ["-r", "-m", "sh", "-c", script, "sh", ...impl.host(), ...args], {
-      encoding: "utf8", env: { ...process.env, NO_COLOR: "1", R: real, M: marker },
+      encoding: "utf8",
+      env: { ...process.env, NO_COLOR: "1", R: real, M: marker },
     });
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   } finally {
@@ -91,11 +104,19 @@ describe.each(IMPLS)("$name on this host (not sandboxed)", (impl) => {
     expect(r.code).toBe(1);
     expect(r.stdout).not.toContain("SHOULD-NOT-RUN");
     expect(r.stderr).toContain("refusing to start sh: not running under gVisor");
-    expect(report(r.stderr)).toBe(report(onHost(binary, ["--require", "--", "sh", "-c", "echo SHOULD-NOT-RUN"]).stderr));
+    expect(report(r.stderr)).toBe(
+      report(onHost(binary, ["--require", "--", "sh", "-c", "echo SHOULD-NOT-RUN"]).stderr),
+    );
   });
   test("--json reports the evidence of each tell, the document the binary prints", () => {
     const r = onHost(impl, ["--json"]);
-    expect(doc(r.stdout)).toMatchObject({ schemaVersion: 1, tool: { name: "gvisor-doctor" }, sandboxed: false, required: false, tells: [] });
+    expect(doc(r.stdout)).toMatchObject({
+      schemaVersion: 1,
+      tool: { name: "gvisor-doctor" },
+      sandboxed: false,
+      required: false,
+      tells: [],
+    });
     expect(doc(r.stdout)).toEqual(doc(onHost(binary, ["--json"]).stdout));
   });
   test.skipIf(!UNSHARE_OK)("/proc/gvisor/kernel_is_gvisor = gvisor: the first tell; the binary's report", () => {
@@ -148,7 +169,18 @@ describe.skipIf(!BED.ok)("preflight in containers", () => {
 
   describe.each(IMPLS.filter((i) => !i.name.includes("dash")))("$name", (impl) => {
     test("under runsc: every tell matches and the app starts, replacing the preflight (same PID, its exit code)", () => {
-      const r = bed.docker(["run", "--rm", "--runtime=runsc", image, ...impl.image, "--require", "--", "sh", "-c", "echo app-pid=$$; exit 7"]);
+      const r = bed.docker([
+        "run",
+        "--rm",
+        "--runtime=runsc",
+        image,
+        ...impl.image,
+        "--require",
+        "--",
+        "sh",
+        "-c",
+        "echo app-pid=$$; exit 7",
+      ]);
       expect(r.stderr).not.toContain("refusing");
       // The preflight is PID 1 and execs the app, so the app is PID 1 too.
       expect(r.stdout.trim()).toBe("app-pid=1");
@@ -182,7 +214,23 @@ describe.skipIf(!BED.ok)("preflight in containers", () => {
 
     test("under runsc: a signal sent to the container reaches the app (no wrapper in between)", async () => {
       const name = `gvd-sig-${process.pid}-${impl.image.length}-${impl.image.at(-1)!.length}`;
-      const run = Bun.spawn(["docker", "run", "--rm", "--name", name, "--runtime=runsc", image, ...impl.image, "--", "sh", "-c", "trap 'echo got-TERM; exit 42' TERM; echo ready; while true; do sleep 0.1; done"], { env: bed.env, stdout: "pipe", stderr: "pipe" });
+      const run = Bun.spawn(
+        [
+          "docker",
+          "run",
+          "--rm",
+          "--name",
+          name,
+          "--runtime=runsc",
+          image,
+          ...impl.image,
+          "--",
+          "sh",
+          "-c",
+          "trap 'echo got-TERM; exit 42' TERM; echo ready; while true; do sleep 0.1; done",
+        ],
+        { env: bed.env, stdout: "pipe", stderr: "pipe" },
+      );
       const reader = run.stdout.getReader();
       let out = "";
       while (!out.includes("ready")) {
@@ -202,8 +250,15 @@ describe.skipIf(!BED.ok)("preflight in containers", () => {
   });
 
   test("gvisor-doctor preflight under runsc reads the kernel log itself (syslog(2)): no dmesg program needed", () => {
-    const r = bed.docker(["run", "--rm", "--runtime=runsc", image, "sh", "-c",
-      "rm /bin/dmesg && exec gvisor-doctor preflight --json"]);
+    const r = bed.docker([
+      "run",
+      "--rm",
+      "--runtime=runsc",
+      image,
+      "sh",
+      "-c",
+      "rm /bin/dmesg && exec gvisor-doctor preflight --json",
+    ]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const d = JSON.parse(r.stdout);
@@ -213,15 +268,39 @@ describe.skipIf(!BED.ok)("preflight in containers", () => {
 
   describe("static gvisor-preflight in an image FROM scratch (no shell, no libc, no dmesg)", () => {
     test("under runsc: all three tells (the kernel log read with syslog(2)), then the app", () => {
-      const r = bed.docker(["run", "--rm", "--runtime=runsc", scratch, "/gvisor-preflight", "--require", "--", "/gvisor-preflight", "--json"]);
+      const r = bed.docker([
+        "run",
+        "--rm",
+        "--runtime=runsc",
+        scratch,
+        "/gvisor-preflight",
+        "--require",
+        "--",
+        "/gvisor-preflight",
+        "--json",
+      ]);
       expect(r.code).toBe(0);
-      expect(JSON.parse(r.stdout)).toMatchObject({ sandboxed: true, tells: ["/proc/sentry-meminfo", "dmesg", "uname"] });
+      expect(JSON.parse(r.stdout)).toMatchObject({
+        sandboxed: true,
+        tells: ["/proc/sentry-meminfo", "dmesg", "uname"],
+      });
     });
     test("under runc: refuses, exit 1", () => {
-      const r = bed.docker(["run", "--rm", scratch, "/gvisor-preflight", "--require", "--", "/gvisor-preflight", "--json"]);
+      const r = bed.docker([
+        "run",
+        "--rm",
+        scratch,
+        "/gvisor-preflight",
+        "--require",
+        "--",
+        "/gvisor-preflight",
+        "--json",
+      ]);
       expect(r.code).toBe(1);
       expect(r.stdout).toBe("");
-      expect(r.stderr).toContain("gvisor-doctor preflight: refusing to start /gvisor-preflight: not running under gVisor");
+      expect(r.stderr).toContain(
+        "gvisor-doctor preflight: refusing to start /gvisor-preflight: not running under gVisor",
+      );
     });
   });
 });

@@ -8,8 +8,18 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
-  appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync,
-  statSync, writeFileSync,
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
 import { pidAlive } from "../../platform/processes.ts";
@@ -53,13 +63,16 @@ function snapshot(dirs: string[]): Record<string, string> {
 
 /** The pids of every process the user runs (podman's pause process, shims, RootlessKit). */
 function userPids(uid: number): number[] {
-  return readdirSync("/proc").filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => {
-    try {
-      return /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] === String(uid);
-    } catch {
-      return false;
-    }
-  });
+  return readdirSync("/proc")
+    .filter((e) => /^\d+$/.test(e))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] === String(uid);
+      } catch {
+        return false;
+      }
+    });
 }
 
 describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman and dockerd, without sudo", () => {
@@ -70,13 +83,21 @@ describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman an
   let runtimeDir: string;
   let system: Record<string, string>;
   const userEnv = (extra: Record<string, string> = {}) => [
-    `HOME=${home}`, `USER=${user}`, `LOGNAME=${user}`, `XDG_RUNTIME_DIR=${runtimeDir}`, "NO_COLOR=1",
-    "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", ...Object.entries(extra).map(([k, v]) => `${k}=${v}`),
+    `HOME=${home}`,
+    `USER=${user}`,
+    `LOGNAME=${user}`,
+    `XDG_RUNTIME_DIR=${runtimeDir}`,
+    "NO_COLOR=1",
+    "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+    ...Object.entries(extra).map(([k, v]) => `${k}=${v}`),
   ];
   /** The compiled binary, run as the user (a login-like environment: nothing of ours leaks in). */
   const asUser = (args: string[], extra: Record<string, string> = {}): CliResult =>
-    gvd(["-u", user, "--", "env", "-i", ...userEnv(extra), BINARY, ...args],
-      { binary: "runuser", cwd: home, timeoutMs: 240_000 });
+    gvd(["-u", user, "--", "env", "-i", ...userEnv(extra), BINARY, ...args], {
+      binary: "runuser",
+      cwd: home,
+      timeoutMs: 240_000,
+    });
   /** Another program run as the user. */
   const userRun = (argv: string[], extra: Record<string, string> = {}) =>
     spawnSync("runuser", ["-u", user, "--", "env", "-i", ...userEnv(extra), ...argv], { cwd: home, encoding: "utf8" });
@@ -93,7 +114,11 @@ describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman an
     uid = statSync(home).uid;
     // useradd gives subordinate ids where login.defs says so; say it explicitly where it does not.
     for (const f of ["/etc/subuid", "/etc/subgid"]) {
-      if (!readFileSync(f, "utf8").split("\n").some((l) => l.startsWith(`${user}:`))) {
+      if (
+        !readFileSync(f, "utf8")
+          .split("\n")
+          .some((l) => l.startsWith(`${user}:`))
+      ) {
         appendFileSync(f, `${user}:${1_000_000 + (process.pid % 1000) * 65536}:65536\n`);
       }
     }
@@ -121,7 +146,10 @@ describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman an
     spawnSync("userdel", ["-r", user]);
     for (const f of ["/etc/subuid", "/etc/subgid"]) {
       const text = readFileSync(f, "utf8");
-      const kept = text.split("\n").filter((l) => !l.startsWith(`${user}:`)).join("\n");
+      const kept = text
+        .split("\n")
+        .filter((l) => !l.startsWith(`${user}:`))
+        .join("\n");
       if (kept !== text) writeFileSync(f, kept);
     }
     rmSync(dir, { recursive: true, force: true });
@@ -140,7 +168,13 @@ describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman an
     const lines = (f: string) => readFileSync(f, "utf8").split("\n");
     const saved = ["/etc/subuid", "/etc/subgid"].map((f) => [f, lines(f).filter(mine).join("\n")] as const);
     try {
-      for (const [f] of saved) writeFileSync(f, lines(f).filter((l) => !mine(l)).join("\n"));
+      for (const [f] of saved)
+        writeFileSync(
+          f,
+          lines(f)
+            .filter((l) => !mine(l))
+            .join("\n"),
+        );
       const r = asUser(["check", "--json", "--only", "podman"], NO_DOCKER);
       const hello = finding(r.json, "podman.hello");
       const diagnosis = { rule: "subids-missing", fix: { id: "host.subids", automatic: false } };
@@ -156,112 +190,150 @@ describe.skipIf(!CAN)("rootless engines: a normal user fixes their own Podman an
   }, 120_000);
 
   const JOURNEYS = ["check", "--fix", "hello under runsc", "--remove restores"];
-  const podmanVersion = () => (spawnSync("podman", ["--version"], { encoding: "utf8" }).stdout ?? "").trim().split(" ").at(-1)!;
-  test("podman: check (cgroup-denied, no sudo) → --fix --yes → hello under runsc → --remove restores", () => recordMode(
-    JOURNEYS, () => ({
-      id: "podman-rootless", engine: "Podman", version: podmanVersion(), mode: "rootless, as an unprivileged user",
-      registered: "a wrapper running runsc --ignore-cgroups --network=none, in ~/.config/containers",
-    }), () => {
-    const userConf = join(home, ".config", "containers", "containers.conf");
-    const mine = read(userConf);
-    const before = asUser(["check", "--json", "--only", "podman"], NO_DOCKER);
-    assertReportSchema(before.json);
-    expect(before.json.host.user).toMatchObject({ uid, root: false, subIds: true });
-    const hello = finding(before.json, "podman.hello");
-    const diagnosis = { rule: "cgroup-denied", fix: { id: "podman.register-runtime", automatic: true } };
-    expect(hello).toMatchObject({ status: "fail", diagnosis });
-    // The probe re-ran the container with each flag a failure proved: cgroups first, then the network.
-    expect(hello.details.filter((d: string) => d.startsWith("→ "))).toEqual([
-      "→ cgroup-denied: retrying with --runtime-flag ignore-cgroups",
-      "→ netns-root: retrying with --runtime-flag network=none",
-    ]);
-    const both = "gvisor-doctor configure podman --runtime-arg=ignore-cgroups --runtime-arg=network=none";
-    expect(hello.diagnosis.fix.command).toBe(both);
+  const podmanVersion = () =>
+    (spawnSync("podman", ["--version"], { encoding: "utf8" }).stdout ?? "").trim().split(" ").at(-1)!;
+  test(
+    "podman: check (cgroup-denied, no sudo) → --fix --yes → hello under runsc → --remove restores",
+    () =>
+      recordMode(
+        JOURNEYS,
+        () => ({
+          id: "podman-rootless",
+          engine: "Podman",
+          version: podmanVersion(),
+          mode: "rootless, as an unprivileged user",
+          registered: "a wrapper running runsc --ignore-cgroups --network=none, in ~/.config/containers",
+        }),
+        () => {
+          const userConf = join(home, ".config", "containers", "containers.conf");
+          const mine = read(userConf);
+          const before = asUser(["check", "--json", "--only", "podman"], NO_DOCKER);
+          assertReportSchema(before.json);
+          expect(before.json.host.user).toMatchObject({ uid, root: false, subIds: true });
+          const hello = finding(before.json, "podman.hello");
+          const diagnosis = { rule: "cgroup-denied", fix: { id: "podman.register-runtime", automatic: true } };
+          expect(hello).toMatchObject({ status: "fail", diagnosis });
+          // The probe re-ran the container with each flag a failure proved: cgroups first, then the network.
+          expect(hello.details.filter((d: string) => d.startsWith("→ "))).toEqual([
+            "→ cgroup-denied: retrying with --runtime-flag ignore-cgroups",
+            "→ netns-root: retrying with --runtime-flag network=none",
+          ]);
+          const both = "gvisor-doctor configure podman --runtime-arg=ignore-cgroups --runtime-arg=network=none";
+          expect(hello.diagnosis.fix.command).toBe(both);
 
-    const fixed = asUser(["--fix", "--yes", "--json", "--only", "podman"], NO_DOCKER);
-    expect(fixed.code).toBe(0);
-    expect(fixed.json.fix.applied.map((a: any) => `${a.command} ${a.status}`)).toEqual([
-      `${both} applied`,
-    ]);
-    const gvisor = { status: "pass", message: expect.stringContaining("Starting gVisor") };
-    expect(finding(fixed.json, "podman.hello")).toMatchObject(gvisor);
-    const wrapper = join(home, ".local", "libexec", "gvisor-doctor", "podman-runsc");
-    expect(read(wrapper)).toContain(`exec ${RUNSC} --ignore-cgroups --network=none "$@"`);
-    const dropIn = join(home, ".config", "containers", "containers.conf.d", "99-gvisor.conf");
-    expect(read(dropIn)).toContain(`runsc = ["${wrapper}"]`);
-    expect(statSync(wrapper).uid).toBe(uid);
+          const fixed = asUser(["--fix", "--yes", "--json", "--only", "podman"], NO_DOCKER);
+          expect(fixed.code).toBe(0);
+          expect(fixed.json.fix.applied.map((a: any) => `${a.command} ${a.status}`)).toEqual([`${both} applied`]);
+          const gvisor = { status: "pass", message: expect.stringContaining("Starting gVisor") };
+          expect(finding(fixed.json, "podman.hello")).toMatchObject(gvisor);
+          const wrapper = join(home, ".local", "libexec", "gvisor-doctor", "podman-runsc");
+          expect(read(wrapper)).toContain(`exec ${RUNSC} --ignore-cgroups --network=none "$@"`);
+          const dropIn = join(home, ".config", "containers", "containers.conf.d", "99-gvisor.conf");
+          expect(read(dropIn)).toContain(`runsc = ["${wrapper}"]`);
+          expect(statSync(wrapper).uid).toBe(uid);
 
-    const removed = asUser(["configure", "--remove", "--json"], NO_DOCKER);
-    expect(removed.code).toBe(0);
-    const byEngine = Object.fromEntries(removed.json.engines.map((e: any) => [e.engine, e]));
-    expect(byEngine.podman.status).toBe("changed");
-    const notYours = expect.stringContaining("belongs to the system's engine");
-    expect(byEngine.containerd).toMatchObject({ status: "skipped", message: notYours });
-    expect(existsSync(dropIn)).toBe(false);
-    expect(existsSync(wrapper)).toBe(false);
-    expect(read(userConf)).toBe(mine);
-    expect(snapshot(["/etc/containers", "/etc/docker"])).toEqual(system);
-  }), 300_000);
+          const removed = asUser(["configure", "--remove", "--json"], NO_DOCKER);
+          expect(removed.code).toBe(0);
+          const byEngine = Object.fromEntries(removed.json.engines.map((e: any) => [e.engine, e]));
+          expect(byEngine.podman.status).toBe("changed");
+          const notYours = expect.stringContaining("belongs to the system's engine");
+          expect(byEngine.containerd).toMatchObject({ status: "skipped", message: notYours });
+          expect(existsSync(dropIn)).toBe(false);
+          expect(existsSync(wrapper)).toBe(false);
+          expect(read(userConf)).toBe(mine);
+          expect(snapshot(["/etc/containers", "/etc/docker"])).toEqual(system);
+        },
+      ),
+    300_000,
+  );
 
-  const dockerJourney = "rootless dockerd (RootlessKit): --fix registers runsc in ~/.config/docker/daemon.json, "
-    + "hello under runsc, --remove restores it";
+  const dockerJourney =
+    "rootless dockerd (RootlessKit): --fix registers runsc in ~/.config/docker/daemon.json, " +
+    "hello under runsc, --remove restores it";
   let rootlessDockerd = "";
-  test.skipIf(!DOCKER_ROOTLESS)(dockerJourney, () => recordMode(JOURNEYS, () => ({
-    id: "dockerd-rootless", engine: "Docker", version: rootlessDockerd, mode: "rootless (RootlessKit), as an unprivileged user",
-    registered: "runsc --ignore-cgroups --network=none, in ~/.config/docker/daemon.json",
-  }), async () => {
-    const daemonJson = join(home, ".config", "docker", "daemon.json");
-    const mine = read(daemonJson);
-    const sock = join(runtimeDir, "docker.sock");
-    const host = `unix://${sock}`;
-    const log = join(dir, "dockerd-rootless.log");
-    writeFileSync(log, "");
-    // /dev/net/tun is 0600 on this machine (slirp4netns: "open(/dev/net/tun): Permission denied"), so RootlessKit
-    // shares a private network namespace (unshare -n) instead: no bridge, no iptables, containers use --network=none.
-    const env = userEnv({ DOCKERD_ROOTLESS_ROOTLESSKIT_NET: "host", DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER: "none" });
-    const argv = ["-n", "runuser", "-u", user, "--", "env", "-i", ...env, ROOTLESS_SH,
-      "--bridge=none", "--iptables=false", "--ip-forward=false"];
-    const out = openSync(log, "a");
-    const d = spawn("unshare", argv, { detached: true, cwd: home, stdio: ["ignore", out, out] });
-    appendFileSync(join(dir, "pids"), `${d.pid}\n`);
-    const info = () => userRun(["docker", "info", "--format", "{{.ServerVersion}}"], { DOCKER_HOST: host });
-    await waitFor("the rootless dockerd to answer", () => existsSync(sock) && info().status === 0, 60_000, log);
-    rootlessDockerd = info().stdout.trim();
+  test.skipIf(!DOCKER_ROOTLESS)(
+    dockerJourney,
+    () =>
+      recordMode(
+        JOURNEYS,
+        () => ({
+          id: "dockerd-rootless",
+          engine: "Docker",
+          version: rootlessDockerd,
+          mode: "rootless (RootlessKit), as an unprivileged user",
+          registered: "runsc --ignore-cgroups --network=none, in ~/.config/docker/daemon.json",
+        }),
+        async () => {
+          const daemonJson = join(home, ".config", "docker", "daemon.json");
+          const mine = read(daemonJson);
+          const sock = join(runtimeDir, "docker.sock");
+          const host = `unix://${sock}`;
+          const log = join(dir, "dockerd-rootless.log");
+          writeFileSync(log, "");
+          // /dev/net/tun is 0600 on this machine (slirp4netns: "open(/dev/net/tun): Permission denied"), so RootlessKit
+          // shares a private network namespace (unshare -n) instead: no bridge, no iptables, containers use --network=none.
+          const env = userEnv({
+            DOCKERD_ROOTLESS_ROOTLESSKIT_NET: "host",
+            DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER: "none",
+          });
+          const argv = [
+            "-n",
+            "runuser",
+            "-u",
+            user,
+            "--",
+            "env",
+            "-i",
+            ...env,
+            ROOTLESS_SH,
+            "--bridge=none",
+            "--iptables=false",
+            "--ip-forward=false",
+          ];
+          const out = openSync(log, "a");
+          const d = spawn("unshare", argv, { detached: true, cwd: home, stdio: ["ignore", out, out] });
+          appendFileSync(join(dir, "pids"), `${d.pid}\n`);
+          const info = () => userRun(["docker", "info", "--format", "{{.ServerVersion}}"], { DOCKER_HOST: host });
+          await waitFor("the rootless dockerd to answer", () => existsSync(sock) && info().status === 0, 60_000, log);
+          rootlessDockerd = info().stdout.trim();
 
-    // Without DOCKER_HOST (and no docker context) docker talks to the system's socket: the doctor says where yours is.
-    const unset = finding(asUser(["check", "--json", "--only", "docker.daemon"]).json, "docker.daemon");
-    const exportLine = { id: "docker.rootless-host", command: `export DOCKER_HOST=${host}` };
-    expect(unset).toMatchObject({ status: "fail", diagnosis: { fix: exportLine } });
+          // Without DOCKER_HOST (and no docker context) docker talks to the system's socket: the doctor says where yours is.
+          const unset = finding(asUser(["check", "--json", "--only", "docker.daemon"]).json, "docker.daemon");
+          const exportLine = { id: "docker.rootless-host", command: `export DOCKER_HOST=${host}` };
+          expect(unset).toMatchObject({ status: "fail", diagnosis: { fix: exportLine } });
 
-    const before = asUser(["check", "--json", "--only", "docker"], { DOCKER_HOST: host });
-    const rt = finding(before.json, "docker.runtime");
-    expect(rt).toMatchObject({ status: "fail", diagnosis: { fix: { id: "docker.register-runtime" } } });
-    expect(rt.diagnosis.fix.command).toBe("gvisor-doctor configure docker");
-    expect(rt.diagnosis.cause).toContain(daemonJson);
+          const before = asUser(["check", "--json", "--only", "docker"], { DOCKER_HOST: host });
+          const rt = finding(before.json, "docker.runtime");
+          expect(rt).toMatchObject({ status: "fail", diagnosis: { fix: { id: "docker.register-runtime" } } });
+          expect(rt.diagnosis.fix.command).toBe("gvisor-doctor configure docker");
+          expect(rt.diagnosis.cause).toContain(daemonJson);
 
-    const fixed = asUser(["--fix", "--yes", "--json", "--only", "docker"], { DOCKER_HOST: host });
-    expect(fixed.code).toBe(0);
-    expect(fixed.json.fix.applied.map((a: any) => `${a.command} ${a.status}`)).toEqual([
-      "gvisor-doctor configure docker applied",
-      `gvisor-doctor configure docker --runtime-arg=--ignore-cgroups --runsc ${RUNSC} applied`,
-      `gvisor-doctor configure docker --runtime-arg=--ignore-cgroups --runtime-arg=--network=none --runsc ${RUNSC}`
-        + " applied",
-    ]);
-    expect(finding(fixed.json, "docker.hello").status).toBe("pass");
-    const gvisor = { status: "pass", message: expect.stringContaining("Starting gVisor") };
-    expect(finding(fixed.json, "docker.signature")).toMatchObject(gvisor);
-    const json = JSON.parse(read(daemonJson)!);
-    const runsc = { path: RUNSC, runtimeArgs: ["--ignore-cgroups", "--network=none"] };
-    expect(json).toMatchObject({ debug: false, runtimes: { runsc } });
+          const fixed = asUser(["--fix", "--yes", "--json", "--only", "docker"], { DOCKER_HOST: host });
+          expect(fixed.code).toBe(0);
+          expect(fixed.json.fix.applied.map((a: any) => `${a.command} ${a.status}`)).toEqual([
+            "gvisor-doctor configure docker applied",
+            `gvisor-doctor configure docker --runtime-arg=--ignore-cgroups --runsc ${RUNSC} applied`,
+            `gvisor-doctor configure docker --runtime-arg=--ignore-cgroups --runtime-arg=--network=none --runsc ${RUNSC}` +
+              " applied",
+          ]);
+          expect(finding(fixed.json, "docker.hello").status).toBe("pass");
+          const gvisor = { status: "pass", message: expect.stringContaining("Starting gVisor") };
+          expect(finding(fixed.json, "docker.signature")).toMatchObject(gvisor);
+          const json = JSON.parse(read(daemonJson)!);
+          const runsc = { path: RUNSC, runtimeArgs: ["--ignore-cgroups", "--network=none"] };
+          expect(json).toMatchObject({ debug: false, runtimes: { runsc } });
 
-    const removed = asUser(["configure", "--remove", "--json"], { DOCKER_HOST: host });
-    expect(removed.code).toBe(0);
-    const docker = removed.json.engines.find((e: any) => e.engine === "docker");
-    expect(docker).toMatchObject({ status: "changed", verify: { ok: true } });
-    expect(read(daemonJson)).toBe(mine);
-    expect(snapshot(["/etc/containers", "/etc/docker"])).toEqual(system);
-    try {
-      process.kill(-d.pid!, "SIGTERM");
-    } catch {}
-  }), 300_000);
+          const removed = asUser(["configure", "--remove", "--json"], { DOCKER_HOST: host });
+          expect(removed.code).toBe(0);
+          const docker = removed.json.engines.find((e: any) => e.engine === "docker");
+          expect(docker).toMatchObject({ status: "changed", verify: { ok: true } });
+          expect(read(daemonJson)).toBe(mine);
+          expect(snapshot(["/etc/containers", "/etc/docker"])).toEqual(system);
+          try {
+            process.kill(-d.pid!, "SIGTERM");
+          } catch {}
+        },
+      ),
+    300_000,
+  );
 });

@@ -2,7 +2,17 @@
 // shows the failing check and the rule → `--fix` repairs it → `check` passes.
 // Each scenario restores the bed's daemon.json and reloads dockerd afterwards.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { BED, RUNSC_DAEMON_JSON, startDockerBed, type DockerBed } from "../bed/bed.ts";
@@ -14,7 +24,10 @@ const DOCKER = ["--only", "docker"];
 /** containerd shims and runsc sandboxes/gofers working for this bed (by their --root/-address under it). */
 function bedProcesses(dir: string): string[] {
   const out = spawnSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).stdout;
-  return out.split("\n").filter((l) => l.includes(dir) && /containerd-shim|runsc-sandbox|runsc-gofer/.test(l)).map((l) => l.trim());
+  return out
+    .split("\n")
+    .filter((l) => l.includes(dir) && /containerd-shim|runsc-sandbox|runsc-gofer/.test(l))
+    .map((l) => l.trim());
 }
 const GOOD = `${JSON.stringify(RUNSC_DAEMON_JSON, null, 2)}\n`;
 
@@ -48,11 +61,17 @@ describe.skipIf(!BED.ok)("broken Docker hosts: diagnosed, then fixed by --fix", 
   test("runtime missing from daemon.json → docker.runtime fails (runtime-unknown) → --fix registers it, and then adds --network=none when the hello container hits the sandbox-network failure", async () => {
     await breakWith('{ "runtimes": {} }\n');
     const before = check();
-    expect(finding(before.json, "docker.runtime")).toMatchObject({ status: "fail", diagnosis: { rule: "runtime-unknown", fix: { id: "docker.register-runtime", automatic: true } } });
+    expect(finding(before.json, "docker.runtime")).toMatchObject({
+      status: "fail",
+      diagnosis: { rule: "runtime-unknown", fix: { id: "docker.register-runtime", automatic: true } },
+    });
     const r = fix();
     expect(r.json).toBeDefined();
     // Round 1 registers runsc; round 2 reacts to what the hello container says on this kernel.
-    expect(r.json.fix.applied.map((a: any) => `${a.round}:${a.id}:${a.status}`)).toEqual(["1:docker.register-runtime:applied", "2:docker.register-runtime:applied"]);
+    expect(r.json.fix.applied.map((a: any) => `${a.round}:${a.id}:${a.status}`)).toEqual([
+      "1:docker.register-runtime:applied",
+      "2:docker.register-runtime:applied",
+    ]);
     expect(r.json.fix.applied[1].command).toContain("--runtime-arg=--network=none");
     expect(r.code).toBe(0);
     expect(r.json.ok).toBe(true);
@@ -75,9 +94,14 @@ describe.skipIf(!BED.ok)("broken Docker hosts: diagnosed, then fixed by --fix", 
   });
 
   test("the runtime path points at a missing file → docker.runtime-path fails (runtime-path-missing) → --fix points it at the real runsc", async () => {
-    await breakWith(JSON.stringify({ runtimes: { runsc: { path: "/opt/gone/runsc", runtimeArgs: ["--network=none"] } } }));
+    await breakWith(
+      JSON.stringify({ runtimes: { runsc: { path: "/opt/gone/runsc", runtimeArgs: ["--network=none"] } } }),
+    );
     const before = check();
-    expect(finding(before.json, "docker.runtime-path")).toMatchObject({ status: "fail", diagnosis: { rule: "runtime-path-missing" } });
+    expect(finding(before.json, "docker.runtime-path")).toMatchObject({
+      status: "fail",
+      diagnosis: { rule: "runtime-path-missing" },
+    });
     expect(finding(before.json, "docker.runtime-path").diagnosis.cause).toContain("/opt/gone/runsc");
     const r = fix();
     expect(r.code).toBe(0);
@@ -99,10 +123,17 @@ describe.skipIf(!BED.ok)("broken Docker hosts: diagnosed, then fixed by --fix", 
     const r = fix();
     expect(r.code).toBe(0);
     expect(r.json.fix.applied).toHaveLength(1);
-    expect(finding(check().json, "docker.network")).toMatchObject({ status: "pass", message: expect.stringContaining("--network=none") });
+    expect(finding(check().json, "docker.network")).toMatchObject({
+      status: "pass",
+      message: expect.stringContaining("--network=none"),
+    });
   });
 
-  for (const [name, text] of [["empty", ""], ["whitespace-only", "  \n\t\n"], ["UTF-8 BOM", `\ufeff${GOOD}`]] as const) {
+  for (const [name, text] of [
+    ["empty", ""],
+    ["whitespace-only", "  \n\t\n"],
+    ["UTF-8 BOM", `\ufeff${GOOD}`],
+  ] as const) {
     test(`daemon.json ${name} → docker.config fails with what dockerd would say → --fix repairs it (with a backup)`, async () => {
       await breakWith(text, false);
       const before = check();
@@ -116,13 +147,16 @@ describe.skipIf(!BED.ok)("broken Docker hosts: diagnosed, then fixed by --fix", 
       expect(finding(after.json, "docker.config").status).toBe("pass");
       expect(finding(after.json, "docker.signature").status).toBe("pass");
       // The broken file is kept as a timestamped backup beside it.
-      const backups = readdirSync(bed.dir).filter((f) => f.startsWith("daemon.json.gvisor-doctor-") && f.endsWith(".bak"));
+      const backups = readdirSync(bed.dir).filter(
+        (f) => f.startsWith("daemon.json.gvisor-doctor-") && f.endsWith(".bak"),
+      );
       expect(backups.some((b) => readFileSync(join(bed.dir, b), "utf8") === text)).toBe(true);
     });
   }
 
   test("daemon.json with a trailing comma → docker.config fails at file:line:col; --fix leaves it alone and says it needs a manual fix", async () => {
-    const bad = '{\n  "runtimes": {\n    "runsc": { "path": "/usr/bin/runsc", "runtimeArgs": ["--network=none"] },\n  }\n}\n';
+    const bad =
+      '{\n  "runtimes": {\n    "runsc": { "path": "/usr/bin/runsc", "runtimeArgs": ["--network=none"] },\n  }\n}\n';
     await breakWith(bad, false);
     const before = check();
     const cfg = finding(before.json, "docker.config");
@@ -142,11 +176,16 @@ describe.skipIf(!BED.ok)("broken Docker hosts: diagnosed, then fixed by --fix", 
     copyFileSync("/usr/bin/runsc", join(bin, "runsc"));
     chmodSync(join(bin, "runsc"), 0o700);
     chmodSync(join(scratch, "private"), 0o700);
-    await breakWith(JSON.stringify({ runtimes: { runsc: { path: join(bin, "runsc"), runtimeArgs: ["--network=none"] } } }));
+    await breakWith(
+      JSON.stringify({ runtimes: { runsc: { path: join(bin, "runsc"), runtimeArgs: ["--network=none"] } } }),
+    );
     const env = { ...bed.env, PATH: `${bin}:${process.env.PATH}` };
     const r0 = gvd(["check", "--json", "--only", "runsc.permissions,docker"], { env });
     const perm = finding(r0.json, "runsc.permissions");
-    expect(perm).toMatchObject({ status: "fail", diagnosis: { rule: "sandbox-permissions", fix: { id: "runsc.fix-permissions", automatic: true } } });
+    expect(perm).toMatchObject({
+      status: "fail",
+      diagnosis: { rule: "sandbox-permissions", fix: { id: "runsc.fix-permissions", automatic: true } },
+    });
     expect(perm.message).toContain(`${join(scratch, "private")} (0700)`);
     expect(perm.message).toContain(`${join(bin, "runsc")} (0700)`);
     // The real consequence: the sandbox (running as nobody) cannot start.
@@ -168,7 +207,10 @@ describe.skipIf(!BED.ok)("broken Docker hosts: diagnosed, then fixed by --fix", 
     symlinkSync(real, link);
     const env = { ...bed.env, TMPDIR: link };
     const r0 = gvd(["check", "--json", "--only", "host.tmp,runsc.smoke"], { env });
-    expect(finding(r0.json, "host.tmp")).toMatchObject({ status: "fail", diagnosis: { rule: "tmp-symlink", fix: { automatic: false } } });
+    expect(finding(r0.json, "host.tmp")).toMatchObject({
+      status: "fail",
+      diagnosis: { rule: "tmp-symlink", fix: { automatic: false } },
+    });
     const smoke = finding(r0.json, "runsc.smoke");
     expect(smoke).toMatchObject({ status: "fail", diagnosis: { rule: "tmp-symlink" } });
     expect(smoke.message).toContain("cannot read client sync file: waiting for sandbox to start: EOF");

@@ -21,14 +21,27 @@ describe.skipIf(!BED.ok)("broken Podman host: diagnosed, then fixed by --fix", (
   test("podman.runtime warns (built-in path, no flags), podman.hello fails with netns-root → --fix → podman.hello shows Starting gVisor", () => {
     const before = box.gvd(["check", "--json", "--only", "podman"]);
     expect(finding(before.json, "podman.runtime")).toMatchObject({ status: "warn" });
-    expect(finding(before.json, "podman.hello")).toMatchObject({ status: "fail", diagnosis: { rule: "netns-root", fix: { id: "podman.register-runtime", automatic: true } } });
+    expect(finding(before.json, "podman.hello")).toMatchObject({
+      status: "fail",
+      diagnosis: { rule: "netns-root", fix: { id: "podman.register-runtime", automatic: true } },
+    });
     expect(finding(before.json, "podman.hello").diagnosis.fix.command).toContain("--runtime-arg=network=none");
     const r = box.gvd(["--fix", "--json", "--only", "podman"]);
     expect(r.json.fix.applied.map((a: any) => `${a.id}:${a.status}`)).toEqual(["podman.register-runtime:applied"]);
     expect(r.code).toBe(0);
     const after = box.gvd(["check", "--json", "--only", "podman"]);
-    expect(finding(after.json, "podman.runtime")).toMatchObject({ status: "pass", message: expect.stringContaining("network=none") });
-    expect(finding(after.json, "podman.hello")).toMatchObject({ status: "pass", message: expect.stringContaining("Starting gVisor") });
-    expect(after.json.matrix.find((m: any) => m.engine === "podman").cells).toEqual({ registered: "pass", hello: "pass", signature: "pass" });
+    expect(finding(after.json, "podman.runtime")).toMatchObject({
+      status: "pass",
+      message: expect.stringContaining("network=none"),
+    });
+    expect(finding(after.json, "podman.hello")).toMatchObject({
+      status: "pass",
+      message: expect.stringContaining("Starting gVisor"),
+    });
+    expect(after.json.matrix.find((m: any) => m.engine === "podman").cells).toEqual({
+      registered: "pass",
+      hello: "pass",
+      signature: "pass",
+    });
   });
 });

@@ -17,7 +17,11 @@ describe("broken runsc installs: diagnosed, then fixed by --fix", () => {
   });
   beforeEach(() => {
     prefix = makePrefix();
-    env = cleanEnv({ PATH: `${prefix}/bin:${process.env.PATH}`, GVISOR_MIRROR: bucket.dir, DOCKER_HOST: "unix:///nonexistent.sock" });
+    env = cleanEnv({
+      PATH: `${prefix}/bin:${process.env.PATH}`,
+      GVISOR_MIRROR: bucket.dir,
+      DOCKER_HOST: "unix:///nonexistent.sock",
+    });
     const r = gvd(["install", "--prefix", prefix, "--version", RELEASES.current, "--no-configure", "--json"], { env });
     expect(r.json).toMatchObject({ action: "installed" });
   });
@@ -26,10 +30,21 @@ describe("broken runsc installs: diagnosed, then fixed by --fix", () => {
   test("sidecars from another release → runsc.sidecars fails (sidecar-mismatch) → --fix reinstalls the same release into the same prefix", () => {
     const bin = join(prefix, "lib/gvisor/current/gvisor-bin");
     // A sidecar whose embedded build label names another release than runsc's.
-    writeFileSync(join(bin, "gvisor_sentry"), Buffer.concat([Buffer.from("\x7fELF"), Buffer.alloc(4096), Buffer.from("gvisor build label release-20260720.0\0"), Buffer.alloc(1024)]));
+    writeFileSync(
+      join(bin, "gvisor_sentry"),
+      Buffer.concat([
+        Buffer.from("\x7fELF"),
+        Buffer.alloc(4096),
+        Buffer.from("gvisor build label release-20260720.0\0"),
+        Buffer.alloc(1024),
+      ]),
+    );
     const before = gvd(["check", "--json", "--only", "runsc"], { env });
     const side = finding(before.json, "runsc.sidecars");
-    expect(side).toMatchObject({ status: "fail", diagnosis: { rule: "sidecar-mismatch", fix: { id: "runsc.install", automatic: true } } });
+    expect(side).toMatchObject({
+      status: "fail",
+      diagnosis: { rule: "sidecar-mismatch", fix: { id: "runsc.install", automatic: true } },
+    });
     expect(side.message).toContain("gvisor_sentry (release-20260720.0)");
     expect(side.diagnosis.fix.argv).toEqual(["install", "--force", "--prefix", prefix, "--version", RELEASES.current]);
     const r = gvd(["--fix", "--json", "--only", "runsc"], { env });
@@ -37,7 +52,12 @@ describe("broken runsc installs: diagnosed, then fixed by --fix", () => {
     expect(r.code).toBe(0);
     const after = gvd(["check", "--json", "--only", "runsc"], { env });
     expect(finding(after.json, "runsc.sidecars").status).toBe("pass");
-    expect(readdirSync(bin).sort()).toEqual(["checkpointgofer", "gvisor-sentry-prewarmer", "gvisor_sentry", "runsc-metric-server"]);
+    expect(readdirSync(bin).sort()).toEqual([
+      "checkpointgofer",
+      "gvisor-sentry-prewarmer",
+      "gvisor_sentry",
+      "runsc-metric-server",
+    ]);
   });
 
   test("a sidecar only root can execute → runsc.sidecars fails: the sandbox user (nobody) starts it", () => {

@@ -179,7 +179,8 @@ describe("self-update", () => {
 
   test("a user who cannot write the binary's directory may --check, but not replace it", async () => {
     for (const d of [dir, bin]) chmodSync(d, 0o755);
-    const asNobody = (args: string[]) => run("setpriv", ["--reuid", "65534", "--regid", "65534", "--clear-groups", exe, ...args], env("new"));
+    const asNobody = (args: string[]) =>
+      run("setpriv", ["--reuid", "65534", "--regid", "65534", "--clear-groups", exe, ...args], env("new"));
     const check = await asNobody(["self-update", "--check", "--json"]);
     expect(check.code).toBe(0);
     expect(check.json).toMatchObject({ action: "update-available", to: NEW });

@@ -12,7 +12,9 @@ setDefaultTimeout(120_000);
 
 let mirror: string;
 let prefix: string;
-beforeAll(() => { mirror = bucketDir(); }, 180_000);
+beforeAll(() => {
+  mirror = bucketDir();
+}, 180_000);
 beforeEach(async () => {
   prefix = makePrefix();
   const argv = ["install", "--mirror", mirror, "--prefix", prefix, "--version", RELEASES.legacy, "--no-configure"];
@@ -26,8 +28,16 @@ const conf = () => join(prefix, "containers.conf");
 /** configure podman (4.3: runtime args only through a wrapper) for the prefix's runsc, with CONTAINERS_CONF. */
 async function configureWithWrapper(): Promise<string> {
   writeFileSync(conf(), "");
-  const argv = ["configure", "podman", "--runsc", join(prefix, "bin/runsc"), "--runtime-arg=--network=none",
-    "--wrapper-dir", wrappers(), "--no-verify"];
+  const argv = [
+    "configure",
+    "podman",
+    "--runsc",
+    join(prefix, "bin/runsc"),
+    "--runtime-arg=--network=none",
+    "--wrapper-dir",
+    wrappers(),
+    "--no-verify",
+  ];
   const r = await gvd(argv, cleanEnv({ CONTAINERS_CONF: conf() }));
   expect(r.code).toBe(0);
   const w = join(wrappers(), "podman-runsc");
@@ -40,7 +50,7 @@ describe("uninstall and the wrappers configure wrote", () => {
     const w = await configureWithWrapper();
     writeFileSync(conf(), ""); // the engine's entry went (by hand, or with another tool)
     const other = join(wrappers(), "podman-other");
-    writeFileSync(other, "#!/bin/sh\nexec /usr/bin/runsc \"$@\"\n", { mode: 0o755 }); // not ours: stays
+    writeFileSync(other, '#!/bin/sh\nexec /usr/bin/runsc "$@"\n', { mode: 0o755 }); // not ours: stays
     const r = await gvd(["uninstall", "--prefix", prefix, "--no-configure"], cleanEnv({ CONTAINERS_CONF: conf() }));
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`removed ${w}`);
@@ -90,8 +100,11 @@ describe("uninstall and the wrappers configure wrote", () => {
     writeFileSync(conf(), "");
     const script = join(prefix, "hold.ts");
     const flock = join(import.meta.dirname, "../../platform/flock.ts");
-    writeFileSync(script, `import { withLock, wrappersLockPath } from ${JSON.stringify(flock)};
-      await withLock(wrappersLockPath(), async () => { console.log("held"); await new Promise(() => {}); });`);
+    writeFileSync(
+      script,
+      `import { withLock, wrappersLockPath } from ${JSON.stringify(flock)};
+      await withLock(wrappersLockPath(), async () => { console.log("held"); await new Promise(() => {}); });`,
+    );
     const holder = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] });
     try {
       await new Promise<void>((ok) => holder.stdout!.on("data", (b: Buffer) => b.toString().includes("held") && ok()));

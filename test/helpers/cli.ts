@@ -17,7 +17,10 @@ export interface CliResult {
   json?: any;
 }
 
-export function gvd(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number; binary?: string } = {}): CliResult {
+export function gvd(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number; binary?: string } = {},
+): CliResult {
   const r = spawnSync(opts.binary ?? BINARY, args, {
     env: opts.env ?? { ...process.env, NO_COLOR: "1" },
     cwd: opts.cwd,
@@ -33,7 +36,9 @@ export function gvd(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: strin
       res.json = JSON.parse(res.stdout);
     } catch {
       // Leave json undefined (tests fail on it), and say why in the log.
-      console.warn(`[gvd] ${args.join(" ")}: stdout is not JSON (exit ${res.code})\n--- stdout ---\n${res.stdout.slice(0, 2000)}\n--- stderr ---\n${res.stderr.slice(-2000)}`);
+      console.warn(
+        `[gvd] ${args.join(" ")}: stdout is not JSON (exit ${res.code})\n--- stdout ---\n${res.stdout.slice(0, 2000)}\n--- stderr ---\n${res.stderr.slice(-2000)}`,
+      );
     }
   }
   return res;

@@ -11,7 +11,10 @@ const schema = JSON.parse(readFileSync(join(ROOT, "docs", "configure-report.sche
 const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
 
 export function assertConfigureReport(doc: unknown): void {
-  if (!validate(doc)) throw new Error(`report does not match docs/configure-report.schema.json:\n${JSON.stringify(validate.errors, null, 2)}\n${JSON.stringify(doc, null, 2).slice(0, 3000)}`);
+  if (!validate(doc))
+    throw new Error(
+      `report does not match docs/configure-report.schema.json:\n${JSON.stringify(validate.errors, null, 2)}\n${JSON.stringify(doc, null, 2).slice(0, 3000)}`,
+    );
 }
 
 export interface PodmanSandbox {
@@ -44,19 +47,45 @@ export function podmanSandbox(dir: string, opts: { containerd?: boolean } = {}):
     if (createdByUs(readFileSync(join(dropIns, n), "utf8"))) rmSync(join(dropIns, n));
   }
   // Podman writes /etc/containers/networks on first use: it lands in the copy too.
-  writeFileSync(join(etc, "containers.conf"), `[engine]\ntmp_dir = "${dir}/libpod-tmp"\nevents_logger = "file"\nevents_logfile_path = "${dir}/events.log"\n`);
-  writeFileSync(join(dir, "storage.conf"), `[storage]\ndriver = "vfs"\ngraphroot = "${dir}/storage"\nrunroot = "${dir}/run"\n`);
+  writeFileSync(
+    join(etc, "containers.conf"),
+    `[engine]\ntmp_dir = "${dir}/libpod-tmp"\nevents_logger = "file"\nevents_logfile_path = "${dir}/events.log"\n`,
+  );
+  writeFileSync(
+    join(dir, "storage.conf"),
+    `[storage]\ndriver = "vfs"\ngraphroot = "${dir}/storage"\nrunroot = "${dir}/run"\n`,
+  );
   mkdirSync(join(dir, "libpod-tmp"), { recursive: true });
   const varLib = join(dir, "var-lib-containers");
   mkdirSync(varLib, { recursive: true });
-  const env: NodeJS.ProcessEnv = { ...process.env, CONTAINERS_STORAGE_CONF: join(dir, "storage.conf"), NO_COLOR: "1", XDG_RUNTIME_DIR: join(dir, "xdg") };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CONTAINERS_STORAGE_CONF: join(dir, "storage.conf"),
+    NO_COLOR: "1",
+    XDG_RUNTIME_DIR: join(dir, "xdg"),
+  };
   delete env.CONTAINERS_CONF;
   // With containerd: a private copy of /etc/containerd too (configure edits its config.toml).
   const etcContainerd = join(dir, "etc-containerd");
   if (opts.containerd) cpSync("/etc/containerd", etcContainerd, { recursive: true });
   // Also a private /var/lib/containers: image imports update its blob-info cache whatever the storage root.
-  const script = 'mount --bind "$1" /etc/containers && { [ ! -d /var/lib/containers ] || mount --bind "$2" /var/lib/containers; } && { [ -z "$3" ] || mount --bind "$3" /etc/containerd; } && shift 3 && exec "$@"';
-  const argv = (cmd: string[]) => ["unshare", "-m", "--propagation", "private", "--", "/bin/sh", "-c", script, "sh", etc, varLib, opts.containerd ? etcContainerd : "", ...cmd];
+  const script =
+    'mount --bind "$1" /etc/containers && { [ ! -d /var/lib/containers ] || mount --bind "$2" /var/lib/containers; } && { [ -z "$3" ] || mount --bind "$3" /etc/containerd; } && shift 3 && exec "$@"';
+  const argv = (cmd: string[]) => [
+    "unshare",
+    "-m",
+    "--propagation",
+    "private",
+    "--",
+    "/bin/sh",
+    "-c",
+    script,
+    "sh",
+    etc,
+    varLib,
+    opts.containerd ? etcContainerd : "",
+    ...cmd,
+  ];
   const run = (cmd: string[], input?: string | Buffer): CliResult => {
     const [file, ...args] = argv(cmd);
     const r = spawnSync(file, args, { env, input, encoding: "utf8", timeout: 180_000, maxBuffer: 64 << 20 });
@@ -66,5 +95,13 @@ export function podmanSandbox(dir: string, opts: { containerd?: boolean } = {}):
     } catch {}
     return res;
   };
-  return { dir, etc, etcContainerd: opts.containerd ? etcContainerd : undefined, env, run, argv, gvd: (args) => run([BINARY, ...args]) };
+  return {
+    dir,
+    etc,
+    etcContainerd: opts.containerd ? etcContainerd : undefined,
+    env,
+    run,
+    argv,
+    gvd: (args) => run([BINARY, ...args]),
+  };
 }

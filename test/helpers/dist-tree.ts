@@ -8,7 +8,16 @@
 // script is the --restart-command. Under the bed prefix: test/bed/cleanup.sh reaps it.
 import { spawnSync } from "node:child_process";
 import {
-  chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync,
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
 import { BED_PREFIX, unmountUnder, waitFor } from "../bed/bed.ts";
@@ -37,30 +46,40 @@ export interface DistTree {
 /** Where each distribution keeps its containerd binary, and its root/state directories. */
 const LAYOUT: Record<DistributionId, { bin: string; root: string; state: string }> = {
   k3s: {
-    bin: "/var/lib/rancher/k3s/data/current/bin/containerd", root: "/var/lib/rancher/k3s/agent/containerd",
+    bin: "/var/lib/rancher/k3s/data/current/bin/containerd",
+    root: "/var/lib/rancher/k3s/agent/containerd",
     state: "/run/k3s/containerd",
   },
   rke2: {
-    bin: "/var/lib/rancher/rke2/bin/containerd", root: "/var/lib/rancher/rke2/agent/containerd",
+    bin: "/var/lib/rancher/rke2/bin/containerd",
+    root: "/var/lib/rancher/rke2/agent/containerd",
     state: "/run/k3s/containerd",
   },
   k0s: { bin: "/var/lib/k0s/bin/containerd", root: "/var/lib/k0s/containerd", state: "/run/k0s/containerd" },
   microk8s: {
-    bin: "/snap/microk8s/current/bin/containerd", root: "/var/snap/microk8s/common/var/lib/containerd",
+    bin: "/snap/microk8s/current/bin/containerd",
+    root: "/var/snap/microk8s/common/var/lib/containerd",
     state: "/var/snap/microk8s/common/run/containerd",
   },
 };
 const STATE = new Set([
-  "proc", "run", "var/lib/rancher/k3s/agent/containerd", "var/lib/rancher/rke2/agent/containerd",
-  "var/lib/k0s/containerd", "var/snap/microk8s/common",
+  "proc",
+  "run",
+  "var/lib/rancher/k3s/agent/containerd",
+  "var/lib/rancher/rke2/agent/containerd",
+  "var/lib/k0s/containerd",
+  "var/snap/microk8s/common",
 ]);
 
 /**
  * `containerd`: the binary to run (host path on this machine); `v3`: k3s/RKE2 as they
  * ship with containerd 2.x (config-v3 base). `template`: a custom template already there.
  */
-export function makeDistTree(id: DistributionId, containerd: string,
-  opts: { v3?: boolean; template?: string; runsc?: boolean } = {}): DistTree {
+export function makeDistTree(
+  id: DistributionId,
+  containerd: string,
+  opts: { v3?: boolean; template?: string; runsc?: boolean } = {},
+): DistTree {
   const dist = DISTRIBUTIONS[id];
   const lay = LAYOUT[id];
   const bed = mkdtempSync(`${BED_PREFIX}dist-${id}-`);
@@ -110,7 +129,9 @@ else cp ${bed}/base.toml ${at(dist.config)}; fi`;
     symlinkSync("7394", at("/var/snap/microk8s/current"));
     mkdirSync(at("/var/snap/microk8s/common/run"), { recursive: true });
     put("/var/snap/microk8s/current/args/containerd-template.toml", fixture("microk8s/containerd-template.toml"));
-    const subst = Object.entries(MICROK8S_VARS).map(([k, v]) => `-e 's#\${${k}}#${v}#g'`).join(" ");
+    const subst = Object.entries(MICROK8S_VARS)
+      .map(([k, v]) => `-e 's#\${${k}}#${v}#g'`)
+      .join(" ");
     render = `sed ${subst} ${at("/var/snap/microk8s/current/args/containerd-template.toml")} >${at(dist.config)}`;
   }
   const pidFile = join(bed, "containerd.pid");
@@ -121,7 +142,9 @@ else cp ${bed}/base.toml ${at(dist.config)}; fi`;
   --root ${lay.root} --state ${lay.state} >>${log} 2>&1 </dev/null &
 echo $! >${pidFile}; echo $! >>${bed}/pids`;
   const restartScript = join(bed, `start-${id}`);
-  writeFileSync(restartScript, `#!/bin/sh
+  writeFileSync(
+    restartScript,
+    `#!/bin/sh
 # ${dist.title} starting on the node: render its containerd config, (re)start its containerd.
 set -e
 pid=$(cat ${pidFile} 2>/dev/null || true)
@@ -129,10 +152,14 @@ if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; while kill -0 "$pid" 2>/
 rm -f ${at(dist.socket)}
 ${render}
 ${startLine}
-`);
+`,
+  );
   chmodSync(restartScript, 0o755);
   const tree: DistTree = {
-    id, bed, root, restartScript,
+    id,
+    bed,
+    root,
+    restartScript,
     containerdPid() {
       try {
         const pid = Number(readFileSync(pidFile, "utf8").trim());

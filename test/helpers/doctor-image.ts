@@ -40,7 +40,11 @@ function importTree(cli: string, env: NodeJS.ProcessEnv, root: string, tag: stri
 }
 
 /** An image FROM scratch with only /gvisor-preflight (the distroless case: no shell, no libc). */
-export function importScratchPreflightImage(cli: string, env: NodeJS.ProcessEnv, tag = "local/gvisor-preflight-scratch:latest"): string {
+export function importScratchPreflightImage(
+  cli: string,
+  env: NodeJS.ProcessEnv,
+  tag = "local/gvisor-preflight-scratch:latest",
+): string {
   const root = mkdtempSync("/tmp/gvd-test-rootfs-");
   try {
     copyFileSync(staticPreflight(), join(root, "gvisor-preflight"));
@@ -56,7 +60,11 @@ export function libsOf(bin: string): string[] {
 }
 
 /** Import the image into the engine behind `cli` (docker/podman) with `env`; returns its tag. */
-export function importDoctorImage(cli: string, env: NodeJS.ProcessEnv, tag = "local/gvisor-doctor-test:latest"): string {
+export function importDoctorImage(
+  cli: string,
+  env: NodeJS.ProcessEnv,
+  tag = "local/gvisor-doctor-test:latest",
+): string {
   const imp = spawnSync(cli, ["import", "-", tag], { input: doctorImageTar(), env, encoding: "utf8" });
   if (imp.status !== 0) throw new Error(`${cli} import failed: ${imp.stderr}`);
   return tag;
@@ -66,12 +74,14 @@ export function importDoctorImage(cli: string, env: NodeJS.ProcessEnv, tag = "lo
 export function doctorImageTar(): Buffer {
   const root = mkdtempSync("/tmp/gvd-test-rootfs-");
   try {
-    for (const d of ["bin", "usr/local/bin", "tmp", "proc", "sys", "dev", "etc"]) mkdirSync(join(root, d), { recursive: true });
+    for (const d of ["bin", "usr/local/bin", "tmp", "proc", "sys", "dev", "etc"])
+      mkdirSync(join(root, d), { recursive: true });
     chmodSync(join(root, "tmp"), 0o1777);
     copyFileSync(BINARY, join(root, "usr/local/bin/gvisor-doctor"));
     copyFileSync(PREFLIGHT_SH, join(root, "usr/local/bin/gvisor-preflight.sh"));
     copyFileSync(staticPreflight(), join(root, "usr/local/bin/gvisor-preflight"));
-    for (const f of ["gvisor-doctor", "gvisor-preflight.sh", "gvisor-preflight"]) chmodSync(join(root, "usr/local/bin", f), 0o755);
+    for (const f of ["gvisor-doctor", "gvisor-preflight.sh", "gvisor-preflight"])
+      chmodSync(join(root, "usr/local/bin", f), 0o755);
     for (const lib of libsOf(BINARY)) {
       const dest = join(root, lib);
       mkdirSync(dirname(dest), { recursive: true });
@@ -79,7 +89,8 @@ export function doctorImageTar(): Buffer {
     }
     copyFileSync("/bin/busybox", join(root, "bin/busybox"));
     chmodSync(join(root, "bin/busybox"), 0o755);
-    for (const a of ["sh", "dmesg", "echo", "cat", "sleep", "true", "uname"]) symlinkSync("busybox", join(root, "bin", a));
+    for (const a of ["sh", "dmesg", "echo", "cat", "sleep", "true", "uname"])
+      symlinkSync("busybox", join(root, "bin", a));
     return tarOf(root);
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -16,7 +16,9 @@ export class MemFs {
   }
   read = (p: string): string | null => this.files.get(p) ?? null;
   list = (dir: string): string[] | null => {
-    const names = [...this.files.keys()].filter((f) => f.startsWith(`${dir}/`) && !f.slice(dir.length + 1).includes("/")).map((f) => f.slice(dir.length + 1));
+    const names = [...this.files.keys()]
+      .filter((f) => f.startsWith(`${dir}/`) && !f.slice(dir.length + 1).includes("/"))
+      .map((f) => f.slice(dir.length + 1));
     return names.length ? names : null;
   };
   apply(changes: FileChange[]): void {
@@ -35,7 +37,14 @@ export const SHIM = "/usr/local/bin/containerd-shim-runsc-v1";
 export const WRAPPERS = "/usr/local/libexec/gvisor-doctor";
 
 export function request(over: Partial<RuntimeRequest> = {}): RuntimeRequest {
-  return { name: "runsc", runscPath: RUNSC, runtimeArgs: ["--network=none"], makeDefault: false, remove: false, ...over };
+  return {
+    name: "runsc",
+    runscPath: RUNSC,
+    runtimeArgs: ["--network=none"],
+    makeDefault: false,
+    remove: false,
+    ...over,
+  };
 }
 
 export type Engine = "docker" | "containerd" | "podman" | "crio";
@@ -61,20 +70,49 @@ export function planFor(engine: Engine, env: PlanEnv, req: RuntimeRequest): Outc
       const before = env.fs.read(env.target);
       const p = planDaemonJson({ file: env.target, before, request: req, force: !!env.force });
       const changes: FileChange[] = [];
-      if (p.after !== before) changes.push({ path: env.target, before, after: p.after, action: before === null ? "create" : "modify", reason: "" });
-      if (p.afterReload === null) changes.push({ path: env.target, before: p.after, after: null, action: "delete", reason: "" });
+      if (p.after !== before)
+        changes.push({
+          path: env.target,
+          before,
+          after: p.after,
+          action: before === null ? "create" : "modify",
+          reason: "",
+        });
+      if (p.afterReload === null)
+        changes.push({ path: env.target, before: p.after, after: null, action: "delete", reason: "" });
       return { changes, notes: p.notes };
     }
     case "containerd": {
-      const r = planContainerd({ configPath: env.target, reader: env.fs, containerdVersion: env.containerdVersion ?? "1.6.20", shim: env.shim ?? null, wrapperDir: WRAPPERS, request: req, force: !!env.force });
+      const r = planContainerd({
+        configPath: env.target,
+        reader: env.fs,
+        containerdVersion: env.containerdVersion ?? "1.6.20",
+        shim: env.shim ?? null,
+        wrapperDir: WRAPPERS,
+        request: req,
+        force: !!env.force,
+      });
       return { changes: r.changes, notes: r.notes };
     }
     case "podman": {
-      const r = planPodman({ target: env.target, read: env.fs.read, wrapperDir: WRAPPERS, request: req, force: !!env.force });
+      const r = planPodman({
+        target: env.target,
+        read: env.fs.read,
+        wrapperDir: WRAPPERS,
+        request: req,
+        force: !!env.force,
+      });
       return { changes: r.changes, notes: r.notes };
     }
     case "crio": {
-      const r = planCrio({ target: env.target, read: env.fs.read, shim: env.shim ?? null, wrapperDir: WRAPPERS, request: req, force: !!env.force });
+      const r = planCrio({
+        target: env.target,
+        read: env.fs.read,
+        shim: env.shim ?? null,
+        wrapperDir: WRAPPERS,
+        request: req,
+        force: !!env.force,
+      });
       return { changes: r.changes, notes: r.notes };
     }
   }
@@ -83,7 +121,9 @@ export function planFor(engine: Engine, env: PlanEnv, req: RuntimeRequest): Outc
 /** A readable, byte-exact rendering of an outcome (or a refusal) for golden files. */
 export function render(o: Outcome | EngineConfigError): string {
   if (o instanceof EngineConfigError) {
-    const at = o.spot ? `${o.spot.file}${o.spot.line ? `:${o.spot.line}` : ""}${o.spot.column ? `:${o.spot.column}` : ""}` : "-";
+    const at = o.spot
+      ? `${o.spot.file}${o.spot.line ? `:${o.spot.line}` : ""}${o.spot.column ? `:${o.spot.column}` : ""}`
+      : "-";
     return `REFUSED ${o.code} at ${at}\n${o.message}\nhint: ${o.hint ?? "-"}\n${o.snippet ? `snippet:\n${o.snippet}` : ""}`;
   }
   let out = "";

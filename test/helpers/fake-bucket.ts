@@ -7,7 +7,22 @@
 // and a small HTTP/CONNECT proxy that records what went through it.
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, createReadStream } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  createReadStream,
+} from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
@@ -107,8 +122,19 @@ export function buildTar(members: TarMember[]): Buffer {
   const blocks: Buffer[] = [];
   for (const m of members) {
     const type = m.type ?? "File";
-    const data = type === "File" ? m.data ?? Buffer.alloc(0) : Buffer.alloc(0);
-    const h = new Header({ path: m.path, type, size: data.length, mode: m.mode ?? (type === "Directory" ? 0o755 : 0o755), mtime: new Date(0), linkpath: m.linkpath, uid: 0, gid: 0, devmaj: 0, devmin: 0 });
+    const data = type === "File" ? (m.data ?? Buffer.alloc(0)) : Buffer.alloc(0);
+    const h = new Header({
+      path: m.path,
+      type,
+      size: data.length,
+      mode: m.mode ?? (type === "Directory" ? 0o755 : 0o755),
+      mtime: new Date(0),
+      linkpath: m.linkpath,
+      uid: 0,
+      gid: 0,
+      devmaj: 0,
+      devmin: 0,
+    });
     const block = Buffer.alloc(512);
     h.encode(block, 0);
     blocks.push(block, data, Buffer.alloc((512 - (data.length % 512)) % 512));
@@ -118,7 +144,10 @@ export function buildTar(members: TarMember[]): Buffer {
 }
 
 function compress(tarPath: string, format: "zstd" | "bz2"): void {
-  const [bin, args, out] = format === "zstd" ? ["zstd", ["-q", "-f", "-3", "-T0", tarPath, "-o", `${tarPath}.zstd`], `${tarPath}.zstd`] : ["bzip2", ["-k", "-f", "-1", tarPath], `${tarPath}.bz2`];
+  const [bin, args, out] =
+    format === "zstd"
+      ? ["zstd", ["-q", "-f", "-3", "-T0", tarPath, "-o", `${tarPath}.zstd`], `${tarPath}.zstd`]
+      : ["bzip2", ["-k", "-f", "-1", tarPath], `${tarPath}.bz2`];
   const r = spawnSync(bin as string, args as string[], { encoding: "utf8" });
   if (r.status !== 0 || !existsSync(out as string)) throw new Error(`${bin} failed: ${r.stderr}`);
 }
@@ -160,7 +189,8 @@ function buildBucket(root: string): void {
     writeSha(d, "containerd-shim-runsc-v1");
   }
   // New layout, also as release/latest.
-  for (const v of [RELEASES.current, "20260907", "latest"]) writeTarRelease(rel(v), releaseMembers(`release ${RELEASES.current}`), ["zstd", "bz2"]);
+  for (const v of [RELEASES.current, "20260907", "latest"])
+    writeTarRelease(rel(v), releaseMembers(`release ${RELEASES.current}`), ["zstd", "bz2"]);
   writeTarRelease(rel(RELEASES.bz2only), releaseMembers(`release ${RELEASES.bz2only}`), ["bz2"]);
   writeTarRelease(rel(RELEASES.nightly), releaseMembers("nightly 2026-09-10"), ["zstd"]);
   writeTarRelease(join(root, "nightly/latest", ARCH), releaseMembers("nightly 2026-09-10"), ["zstd"]);
@@ -170,10 +200,25 @@ function buildBucket(root: string): void {
   wrongArch.writeUInt16LE(ARCH === "x86_64" ? 0xb7 : 0x3e, 18); // e_machine: the other architecture
   writeTarRelease(rel(RELEASES.wrongArch), [good[0], { path: "./runsc", data: wrongArch }, ...good.slice(2)], ["zstd"]);
   writeTarRelease(rel(RELEASES.dotdot), [...good, { path: "../gvd-escaped", data: Buffer.from("pwned\n") }], ["zstd"]);
-  writeTarRelease(rel(RELEASES.absolute), [{ path: "/tmp/gvd-absolute-member", data: Buffer.from("pwned\n") }, ...good], ["zstd"]);
-  writeTarRelease(rel(RELEASES.symlinkEscape), [...good.slice(0, 4), { path: "./gvisor-bin/gvisor_sentry", type: "SymbolicLink", linkpath: "../../../../../etc/passwd" }], ["zstd"]);
+  writeTarRelease(
+    rel(RELEASES.absolute),
+    [{ path: "/tmp/gvd-absolute-member", data: Buffer.from("pwned\n") }, ...good],
+    ["zstd"],
+  );
+  writeTarRelease(
+    rel(RELEASES.symlinkEscape),
+    [
+      ...good.slice(0, 4),
+      { path: "./gvisor-bin/gvisor_sentry", type: "SymbolicLink", linkpath: "../../../../../etc/passwd" },
+    ],
+    ["zstd"],
+  );
   writeTarRelease(rel(RELEASES.device), [...good, { path: "./gvisor-bin/console", type: "CharacterDevice" }], ["zstd"]);
-  writeTarRelease(rel(RELEASES.unexpected), [...good, { path: "./etc/cron.d/gvd", data: Buffer.from("* * * * * root true\n") }], ["zstd"]);
+  writeTarRelease(
+    rel(RELEASES.unexpected),
+    [...good, { path: "./etc/cron.d/gvd", data: Buffer.from("* * * * * root true\n") }],
+    ["zstd"],
+  );
 }
 
 /** Inputs that define the bucket: rebuilt when runsc, busybox or this builder change. */
@@ -282,7 +327,14 @@ export async function startFakeBucket(opts: BucketOptions = {}): Promise<FakeBuc
     const m = url.pathname.match(/^\/(?:ok|f\/([^/]+))\/(.*)$/);
     const fault = (m?.[1] ?? null) as Fault | null;
     const path = decodeURIComponent(m?.[2] ?? url.pathname.slice(1));
-    const rec: RequestRecord = { method: req.method ?? "GET", path, fault, range: (req.headers.range as string) ?? null, status: 0, userAgent: (req.headers["user-agent"] as string) ?? null };
+    const rec: RequestRecord = {
+      method: req.method ?? "GET",
+      path,
+      fault,
+      range: (req.headers.range as string) ?? null,
+      status: 0,
+      userAgent: (req.headers["user-agent"] as string) ?? null,
+    };
     requests.push(rec);
     const key = `${fault}:${path}`;
     const n = (seen.get(key) ?? 0) + 1;
@@ -293,7 +345,10 @@ export async function startFakeBucket(opts: BucketOptions = {}): Promise<FakeBuc
       res.end(body);
     };
     if (fault === "no-response") return; // the socket stays open; the client must time out
-    if (fault === "404" || !m) return send(404, "<?xml version='1.0' encoding='UTF-8'?><Error><Code>NoSuchKey</Code></Error>", { "Content-Type": "application/xml" });
+    if (fault === "404" || !m)
+      return send(404, "<?xml version='1.0' encoding='UTF-8'?><Error><Code>NoSuchKey</Code></Error>", {
+        "Content-Type": "application/xml",
+      });
     if (fault === "html") return send(200, HTML, { "Content-Type": "text/html; charset=utf-8" });
     if (fault === "500-then-200" && n === 1) return send(500, "Internal Server Error\n");
     if (fault === "429-then-200" && n === 1) return send(429, "Too Many Requests\n", { "Retry-After": "0" });
@@ -304,20 +359,30 @@ export async function startFakeBucket(opts: BucketOptions = {}): Promise<FakeBuc
       if (!st.isFile()) throw new Error("not a file");
       size = st.size;
     } catch {
-      return send(404, "<?xml version='1.0' encoding='UTF-8'?><Error><Code>NoSuchKey</Code></Error>", { "Content-Type": "application/xml" });
+      return send(404, "<?xml version='1.0' encoding='UTF-8'?><Error><Code>NoSuchKey</Code></Error>", {
+        "Content-Type": "application/xml",
+      });
     }
     if (path.endsWith(".sha512") && fault === "wrong-hash") {
       const text = readFileSync(file, "utf8");
-      return send(200, `${createHash("sha512").update("something else").digest("hex")}${text.slice(128)}`, { "Content-Type": "text/plain" });
+      return send(200, `${createHash("sha512").update("something else").digest("hex")}${text.slice(128)}`, {
+        "Content-Type": "text/plain",
+      });
     }
     const etag = `"${statSync(file).mtimeMs.toString(16)}-${size.toString(16)}"`;
     const ignoreRange = fault === "reset-once-no-range";
     let start = 0;
-    const range = typeof req.headers.range === "string" && !ignoreRange ? req.headers.range.match(/^bytes=(\d+)-$/) : null;
+    const range =
+      typeof req.headers.range === "string" && !ignoreRange ? req.headers.range.match(/^bytes=(\d+)-$/) : null;
     const ifRange = req.headers["if-range"];
     if (range && (!ifRange || ifRange === etag)) start = Number(range[1]);
     if (start > size) return send(416, "", { "Content-Range": `bytes */${size}` });
-    const headers: http.OutgoingHttpHeaders = { "Content-Type": path.endsWith(".sha512") ? "text/plain" : "application/octet-stream", "Accept-Ranges": ignoreRange ? "none" : "bytes", ETag: etag, "Content-Length": size - start };
+    const headers: http.OutgoingHttpHeaders = {
+      "Content-Type": path.endsWith(".sha512") ? "text/plain" : "application/octet-stream",
+      "Accept-Ranges": ignoreRange ? "none" : "bytes",
+      ETag: etag,
+      "Content-Length": size - start,
+    };
     if (start > 0) headers["Content-Range"] = `bytes ${start}-${size - 1}/${size}`;
     rec.status = start > 0 ? 206 : 200;
     res.writeHead(rec.status, headers);
@@ -327,8 +392,14 @@ export async function startFakeBucket(opts: BucketOptions = {}): Promise<FakeBuc
     let then: "reset" | "close" | "stall" = "reset";
     if (isPayload(path)) {
       if ((fault === "reset-once" || fault === "reset-once-no-range") && n === 1) cut = Math.floor(size * 0.4);
-      if (fault === "truncated") { cut = Math.max(0, Math.floor(size / 2) - start); then = "close"; }
-      if (fault === "stall") { cut = Math.max(0, Math.floor(size * 0.4) - start); then = "stall"; }
+      if (fault === "truncated") {
+        cut = Math.max(0, Math.floor(size / 2) - start);
+        then = "close";
+      }
+      if (fault === "stall") {
+        cut = Math.max(0, Math.floor(size * 0.4) - start);
+        then = "stall";
+      }
     }
     const end = cut === null ? size : Math.min(size, start + cut);
     const finish = () => {
@@ -343,7 +414,12 @@ export async function startFakeBucket(opts: BucketOptions = {}): Promise<FakeBuc
       const t = setTimeout(() => {
         timers.delete(t);
         const rest = createReadStream(file, { start: 2, end: end - 1, highWaterMark: 1 << 20 });
-        rest.on("data", (c) => { if (!res.write(c)) { rest.pause(); res.once("drain", () => rest.resume()); } });
+        rest.on("data", (c) => {
+          if (!res.write(c)) {
+            rest.pause();
+            res.once("drain", () => rest.resume());
+          }
+        });
         rest.on("end", finish);
       }, 200);
       timers.add(t);
@@ -355,19 +431,35 @@ export async function startFakeBucket(opts: BucketOptions = {}): Promise<FakeBuc
       stream.on("data", (c) => {
         stream.pause();
         res.write(c);
-        const t = setTimeout(() => { timers.delete(t); stream.resume(); }, Math.ceil((c.length / bps) * 1000));
+        const t = setTimeout(
+          () => {
+            timers.delete(t);
+            stream.resume();
+          },
+          Math.ceil((c.length / bps) * 1000),
+        );
         timers.add(t);
       });
       stream.on("end", finish);
       return;
     }
-    stream.on("data", (c) => { if (!res.write(c)) { stream.pause(); res.once("drain", () => stream.resume()); } });
+    stream.on("data", (c) => {
+      if (!res.write(c)) {
+        stream.pause();
+        res.once("drain", () => stream.resume());
+      }
+    });
     stream.on("end", finish);
     stream.on("error", () => res.socket?.destroy());
   };
 
-  const server = opts.tls ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : http.createServer(handler);
-  server.on("connection", (s) => { sockets.add(s); s.on("close", () => sockets.delete(s)); });
+  const server = opts.tls
+    ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert }, handler)
+    : http.createServer(handler);
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as net.AddressInfo).port;
   const url = `${opts.tls ? "https" : "http"}://${opts.hostname ?? "127.0.0.1"}:${port}`;
@@ -417,12 +509,24 @@ export async function startProxy(hosts: string[] = []): Promise<RecordingProxy> 
       res.writeHead(400).end("proxy: absolute URL expected\n");
       return;
     }
-    const up = http.request({ host: resolveHost(u.hostname), port: u.port || 80, path: `${u.pathname}${u.search}`, method: req.method, headers: { ...req.headers, host: u.host } }, (ur) => {
-      res.writeHead(ur.statusCode ?? 502, ur.headers);
-      ur.pipe(res);
-      ur.on("error", () => res.socket?.destroy());
+    const up = http.request(
+      {
+        host: resolveHost(u.hostname),
+        port: u.port || 80,
+        path: `${u.pathname}${u.search}`,
+        method: req.method,
+        headers: { ...req.headers, host: u.host },
+      },
+      (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+        ur.on("error", () => res.socket?.destroy());
+      },
+    );
+    up.on("error", () => {
+      if (!res.headersSent) res.writeHead(502).end("proxy: upstream failed\n");
+      else res.socket?.destroy();
     });
-    up.on("error", () => { if (!res.headersSent) res.writeHead(502).end("proxy: upstream failed\n"); else res.socket?.destroy(); });
     req.pipe(up);
   });
   server.on("connect", (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
@@ -439,7 +543,10 @@ export async function startProxy(hosts: string[] = []): Promise<RecordingProxy> 
     sockets.add(up);
     up.on("close", () => sockets.delete(up));
   });
-  server.on("connection", (s) => { sockets.add(s); s.on("close", () => sockets.delete(s)); });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return {
     url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
@@ -456,7 +563,27 @@ export function selfSignedCert(dir: string, hostname: string): { key: string; ce
   mkdirSync(dir, { recursive: true });
   const key = join(dir, "key.pem");
   const cert = join(dir, "cert.pem");
-  const r = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", `/CN=${hostname}`, "-addext", `subjectAltName=DNS:${hostname}`], { encoding: "utf8" });
+  const r = spawnSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-days",
+      "2",
+      "-subj",
+      `/CN=${hostname}`,
+      "-addext",
+      `subjectAltName=DNS:${hostname}`,
+    ],
+    { encoding: "utf8" },
+  );
   if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
   return { key: readFileSync(key, "utf8"), cert: readFileSync(cert, "utf8"), certPath: cert };
 }

@@ -4,7 +4,21 @@
 // whose /proc/PID/root is the tree. Lives under the test bed prefix: test/bed/cleanup.sh
 // reaps its daemons (pids file), its /proc mount and the directory after a crash.
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync, lstatSync, readlinkSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  lstatSync,
+  readlinkSync,
+} from "node:fs";
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { BED_PREFIX, unmountUnder, waitFor } from "../bed/bed.ts";
@@ -77,7 +91,8 @@ export function copyWithLibs(bin: string, root: string, dest: string): void {
 export function makeHostTree(config = NODE_CONFIG): HostTree {
   const bed = mkdtempSync(`${BED_PREFIX}hostroot-`);
   const root = join(bed, "host");
-  for (const d of ["etc/containerd", "usr/local/bin", "usr/bin", "var/lib", "run", "tmp", "proc"]) mkdirSync(join(root, d), { recursive: true });
+  for (const d of ["etc/containerd", "usr/local/bin", "usr/bin", "var/lib", "run", "tmp", "proc"])
+    mkdirSync(join(root, d), { recursive: true });
   chmodSync(join(root, "tmp"), 0o1777);
   writeFileSync(join(root, "etc/containerd/config.toml"), config);
   copyWithLibs(realpathSync(which("containerd")!), root, "usr/bin/containerd");
@@ -87,12 +102,15 @@ export function makeHostTree(config = NODE_CONFIG): HostTree {
   const startLine = `setsid chroot ${root} /usr/bin/containerd -c /etc/containerd/config.toml -a /run/containerd/containerd.sock --root /var/lib/containerd --state /run/containerd >>${log} 2>&1 </dev/null &
 echo $! >${pidFile}; echo $! >>${bed}/pids`;
   const restartScript = join(bed, "restart-containerd");
-  writeFileSync(restartScript, `#!/bin/sh
+  writeFileSync(
+    restartScript,
+    `#!/bin/sh
 # Restart the node's containerd (the test's stand-in for systemctl restart containerd).
 pid=$(cat ${pidFile} 2>/dev/null)
 if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done; fi
 ${startLine}
-`);
+`,
+  );
   chmodSync(restartScript, 0o755);
   const socket = join(root, "run/containerd/containerd.sock");
   const tree: HostTree = {
@@ -108,7 +126,11 @@ ${startLine}
       }
     },
     configDump() {
-      const r = spawnSync("chroot", [root, "/usr/bin/containerd", "-c", "/etc/containerd/config.toml", "config", "dump"], { encoding: "utf8" });
+      const r = spawnSync(
+        "chroot",
+        [root, "/usr/bin/containerd", "-c", "/etc/containerd/config.toml", "config", "dump"],
+        { encoding: "utf8" },
+      );
       if (r.status !== 0) throw new Error(`config dump failed: ${r.stderr}`);
       return r.stdout;
     },
@@ -118,7 +140,12 @@ ${startLine}
     async start() {
       spawnSync("mount", ["-t", "proc", "proc", join(root, "proc")]);
       spawnSync("sh", ["-c", startLine]);
-      await waitFor("the node's containerd socket", () => existsSync(socket) && statSync(socket).isSocket(), 20_000, log);
+      await waitFor(
+        "the node's containerd socket",
+        () => existsSync(socket) && statSync(socket).isSocket(),
+        20_000,
+        log,
+      );
     },
     async stop() {
       const pid = tree.containerdPid();

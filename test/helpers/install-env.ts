@@ -6,7 +6,17 @@ import { chmodSync, lstatSync, mkdtempSync, readdirSync, readlinkSync, rmSync } 
 import { join } from "node:path";
 import { BINARY } from "./cli.ts";
 
-const PROXY_VARS = ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy", "all_proxy", "GVISOR_MIRROR"];
+const PROXY_VARS = [
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "NO_PROXY",
+  "ALL_PROXY",
+  "http_proxy",
+  "https_proxy",
+  "no_proxy",
+  "all_proxy",
+  "GVISOR_MIRROR",
+];
 
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
@@ -69,7 +79,11 @@ export function start(args: string[], env: NodeJS.ProcessEnv): Running {
   child.stdout.on("data", (b) => (out += b));
   child.stderr.on("data", (b) => {
     err += b;
-    for (const w of [...waiters]) if (w.re.test(err)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(); }
+    for (const w of [...waiters])
+      if (w.re.test(err)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
   });
   const exit = new Promise<number | string>((resolve) => child.on("close", (code, sig) => resolve(code ?? sig ?? -1)));
   return {
@@ -81,7 +95,13 @@ export function start(args: string[], env: NodeJS.ProcessEnv): Running {
       if (re.test(err)) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`timed out waiting for ${re} in stderr:\n${err}`)), timeoutMs);
-        waiters.push({ re, resolve: () => { clearTimeout(t); resolve(); } });
+        waiters.push({
+          re,
+          resolve: () => {
+            clearTimeout(t);
+            resolve();
+          },
+        });
         void exit.then(() => setTimeout(() => reject(new Error(`exited before ${re}; stderr:\n${err}`)), 50));
       });
     },

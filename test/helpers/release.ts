@@ -3,7 +3,18 @@
 // HTTP/CONNECT proxy, PATH toolboxes (a machine without curl, without a SHA-512 tool, with only
 // busybox…) and a runner for shell pipelines such as `curl … | sh`.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { assembleRelease } from "../../scripts/build.ts";
@@ -20,7 +31,10 @@ export const NOBODY = 65534;
 
 /** The release file install.sh picks on this machine, from its own print mode. */
 export function hostAsset(): string {
-  const r = spawnSync("sh", [INSTALL_SH], { env: { PATH: process.env.PATH, GVISOR_DOCTOR_PRINT: "target" }, encoding: "utf8" });
+  const r = spawnSync("sh", [INSTALL_SH], {
+    env: { PATH: process.env.PATH, GVISOR_DOCTOR_PRINT: "target" },
+    encoding: "utf8",
+  });
   if (r.status !== 0) throw new Error(`install.sh cannot pick a target here: ${r.stderr}`);
   return r.stdout.trim();
 }
@@ -48,7 +62,16 @@ exit ${opts.exit ?? 0}
  * A release directory: `binary` (a file path, or script text) under each asset name, then the
  * .gz copies, install.sh, VERSION and SHA512SUMS exactly as `npm run release` makes them.
  */
-export async function makeRelease(dir: string, opts: { assets: string[]; binary: { path: string } | { script: string }; version?: string; gzipLevel?: number; pubkey?: string }): Promise<void> {
+export async function makeRelease(
+  dir: string,
+  opts: {
+    assets: string[];
+    binary: { path: string } | { script: string };
+    version?: string;
+    gzipLevel?: number;
+    pubkey?: string;
+  },
+): Promise<void> {
   mkdirSync(dir, { recursive: true });
   for (const a of opts.assets) {
     const dest = join(dir, a);
@@ -61,7 +84,11 @@ export async function makeRelease(dir: string, opts: { assets: string[]; binary:
       }
     }
   }
-  await assembleRelease(dir, opts.assets, opts.version ?? FAKE_VERSION, { gzipLevel: opts.gzipLevel ?? 1, xzLevel: 0, pubkey: opts.pubkey });
+  await assembleRelease(dir, opts.assets, opts.version ?? FAKE_VERSION, {
+    gzipLevel: opts.gzipLevel ?? 1,
+    xzLevel: 0,
+    pubkey: opts.pubkey,
+  });
 }
 
 // --- HTTP ----------------------------------------------------------------------------------
@@ -146,7 +173,27 @@ export async function startProxy(): Promise<{ url: string; log: string[]; close(
 export function selfSignedCert(dir: string): { cert: string; key: string; certFile: string } {
   const certFile = join(dir, "cert.pem");
   const keyFile = join(dir, "key.pem");
-  const r = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { encoding: "utf8" });
+  const r = spawnSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+    ],
+    { encoding: "utf8" },
+  );
   if (r.status !== 0) throw new Error(`openssl req failed: ${r.stderr}`);
   return { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8"), certFile };
 }
@@ -158,7 +205,13 @@ export function selfSignedCert(dir: string): { cert: string; key: string; certFi
  * exempt from any proxy (corporate CI would route 127.0.0.1 through one otherwise).
  */
 export function cleanEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
-  const env: Record<string, string> = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NO_PROXY: "127.0.0.1,localhost", no_proxy: "127.0.0.1,localhost", NO_COLOR: "1", LANG: "C" };
+  const env: Record<string, string> = {
+    PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    NO_PROXY: "127.0.0.1,localhost",
+    no_proxy: "127.0.0.1,localhost",
+    NO_COLOR: "1",
+    LANG: "C",
+  };
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];
     else env[k] = v;
@@ -170,7 +223,10 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): Record
  * A directory to use as the whole PATH: every command of /usr/bin and /usr/sbin except
  * `exclude`, plus `scripts` (name → script text). With `busybox: true`, busybox applets only.
  */
-export function toolbox(dir: string, opts: { exclude?: string[]; scripts?: Record<string, string>; busybox?: boolean } = {}): string {
+export function toolbox(
+  dir: string,
+  opts: { exclude?: string[]; scripts?: Record<string, string>; busybox?: boolean } = {},
+): string {
   mkdirSync(dir, { recursive: true });
   const exclude = new Set(opts.exclude ?? []);
   const add = (name: string, target: string) => {
@@ -219,14 +275,31 @@ export interface ShellResult {
 export function runShell(
   script: string,
   args: string[] = [],
-  opts: { env?: Record<string, string>; user?: "nobody"; wrap?: string[]; input?: string | Buffer; cwd?: string; detached?: boolean; onSpawn?: (pid: number) => void; timeoutMs?: number } = {},
+  opts: {
+    env?: Record<string, string>;
+    user?: "nobody";
+    wrap?: string[];
+    input?: string | Buffer;
+    cwd?: string;
+    detached?: boolean;
+    onSpawn?: (pid: number) => void;
+    timeoutMs?: number;
+  } = {},
 ): Promise<ShellResult> {
   const argv = ["/bin/sh", "-c", script, "sh", ...args];
-  const asUser = opts.user === "nobody" ? [hostCommand("setpriv"), `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "--", ...argv] : argv;
+  const asUser =
+    opts.user === "nobody"
+      ? [hostCommand("setpriv"), `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "--", ...argv]
+      : argv;
   // `wrap` runs first, as root: e.g. `unshare -m` for a private mount namespace.
   const cmd = opts.wrap ? [hostCommand(opts.wrap[0]), ...opts.wrap.slice(1), ...asUser] : asUser;
   return new Promise((resolve) => {
-    const child = spawn(cmd[0], cmd.slice(1), { env: opts.env ?? cleanEnv(), cwd: opts.cwd ?? "/", detached: opts.detached, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(cmd[0], cmd.slice(1), {
+      env: opts.env ?? cleanEnv(),
+      cwd: opts.cwd ?? "/",
+      detached: opts.detached,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));

@@ -25,15 +25,24 @@ const validateAgentLine = compiled(schemas.agentLine);
 
 /** Throws with every schema violation when `doc` does not match. */
 export function assertReportSchema(doc: unknown): void {
-  if (!validate(doc)) throw new Error(`report does not match docs/check-report.schema.json:\n${JSON.stringify(validate.errors, null, 2)}`);
+  if (!validate(doc))
+    throw new Error(
+      `report does not match docs/check-report.schema.json:\n${JSON.stringify(validate.errors, null, 2)}`,
+    );
 }
 
 /** Throws with every schema violation when `doc` (a `k8s check --json` document) does not match. */
 export function assertK8sCheckSchema(doc: unknown): void {
-  if (!validateK8sCheck(doc)) throw new Error(`report does not match docs/k8s-check-report.schema.json:\n${JSON.stringify(validateK8sCheck.errors, null, 2)}`);
+  if (!validateK8sCheck(doc))
+    throw new Error(
+      `report does not match docs/k8s-check-report.schema.json:\n${JSON.stringify(validateK8sCheck.errors, null, 2)}`,
+    );
 }
 
 /** Throws with every schema violation when `doc` (one `k8s agent` line, parsed) does not match. */
 export function assertAgentLineSchema(doc: unknown): void {
-  if (!validateAgentLine(doc)) throw new Error(`agent line does not match docs/k8s-agent-line.schema.json:\n${JSON.stringify(validateAgentLine.errors, null, 2)}`);
+  if (!validateAgentLine(doc))
+    throw new Error(
+      `agent line does not match docs/k8s-agent-line.schema.json:\n${JSON.stringify(validateAgentLine.errors, null, 2)}`,
+    );
 }

@@ -11,7 +11,9 @@ import { join } from "node:path";
 export function strictAwareRunsc(dir: string, opts: { onStrict?: string; extra?: string } = {}) {
   const path = join(dir, "runsc");
   const log = join(dir, "argv.log");
-  writeFileSync(path, `#!/bin/sh
+  writeFileSync(
+    path,
+    `#!/bin/sh
 echo "$*" >> ${log}
 if [ "$1" = flags ]; then
   /usr/bin/runsc flags
@@ -24,7 +26,8 @@ for a do
   case "$a" in --sidecar-usage-policy=STRICT) strict=1 ;; *) set -- "$@" "$a" ;; esac
 done
 ${opts.onStrict ? `[ -z "$strict" ] || { ${opts.onStrict}; }\n` : ""}exec /usr/bin/runsc ${opts.extra ?? ""} "$@"
-`);
+`,
+  );
   chmodSync(path, 0o755);
   return { path, log };
 }

@@ -10,7 +10,15 @@
 // PID namespace; the mount namespace and all its mounts go with them.
 import { spawn, spawnSync } from "node:child_process";
 import {
-  appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync,
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { BED_PREFIX } from "../bed/bed.ts";
@@ -78,7 +86,7 @@ function bootScript(init: Init): string {
     "rmdir /.oldroot || true",
     "mount -t tmpfs tmpfs /run",
     "mount -t tmpfs tmpfs /tmp",
-    "/bin/busybox hostname \"$HOSTNAME_IN\"",
+    '/bin/busybox hostname "$HOSTNAME_IN"',
   ];
   if (init === "systemd") return [...common, "exec env -i container=other /lib/systemd/systemd"].join("\n");
   // No init: PID 1 reaps orphans (busybox sh's wait does) and otherwise sleeps.
@@ -126,8 +134,16 @@ export async function bootHost(suite: Suite, opts: BootOptions): Promise<Host> {
   writeFileSync(join(root, "etc/hostname"), `${name}\n`);
   appendFileSync(join(root, "etc/hosts"), `127.0.1.1 ${name}\n`);
   const log = join(dir, "boot.log");
-  const unshare = ["--fork", "--kill-child", ...NS_FLAGS, "--propagation", "private",
-    "bash", "-c", bootScript(opts.init)];
+  const unshare = [
+    "--fork",
+    "--kill-child",
+    ...NS_FLAGS,
+    "--propagation",
+    "private",
+    "bash",
+    "-c",
+    bootScript(opts.init),
+  ];
   const p = spawn("unshare", unshare, {
     detached: true,
     stdio: ["ignore", openSync(log, "a"), openSync(log, "a")],
@@ -136,25 +152,50 @@ export async function bootHost(suite: Suite, opts: BootOptions): Promise<Host> {
   p.unref();
   writeFileSync(join(dir, "pids"), `${p.pid}\n`);
   let pid = 0;
-  await waitUntil("the host's PID 1", () => {
-    const c = childOf(p.pid!);
-    // PID 1 has pivoted once its root is the tree (before that it is the boot script's bash).
-    if (c && readFileSync(`/proc/${c}/cmdline`, "utf8").split("\0")[0] !== "bash") pid = c;
-    return pid !== 0 || p.exitCode !== null;
-  }, 20_000);
+  await waitUntil(
+    "the host's PID 1",
+    () => {
+      const c = childOf(p.pid!);
+      // PID 1 has pivoted once its root is the tree (before that it is the boot script's bash).
+      if (c && readFileSync(`/proc/${c}/cmdline`, "utf8").split("\0")[0] !== "bash") pid = c;
+      return pid !== 0 || p.exitCode !== null;
+    },
+    20_000,
+  );
   if (!pid) {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`host ${name} did not boot:\n${existsSync(log) ? readFileSync(log, "utf8") : ""}`);
   }
   appendFileSync(join(dir, "pids"), `${pid}\n`);
 
-  const env = (extra?: Record<string, string>) =>
-    ({ PATH: HOST_PATH, HOME: "/root", LANG: "C.UTF-8", NO_COLOR: "1", ...extra });
-  const nsenter = (argv: string[]) =>
-    ["-t", String(pid), "-m", "-p", "-n", "-u", "-i", "-C", "-r", "-w", "--", ...argv];
+  const env = (extra?: Record<string, string>) => ({
+    PATH: HOST_PATH,
+    HOME: "/root",
+    LANG: "C.UTF-8",
+    NO_COLOR: "1",
+    ...extra,
+  });
+  const nsenter = (argv: string[]) => [
+    "-t",
+    String(pid),
+    "-m",
+    "-p",
+    "-n",
+    "-u",
+    "-i",
+    "-C",
+    "-r",
+    "-w",
+    "--",
+    ...argv,
+  ];
   const run = (argv: string[], o: RunOptions = {}): RunResult => {
     const r = spawnSync("nsenter", nsenter(argv), {
-      env: env(o.env), input: o.input, encoding: "utf8", timeout: o.timeoutMs ?? 300_000, maxBuffer: 64 << 20,
+      env: env(o.env),
+      input: o.input,
+      encoding: "utf8",
+      timeout: o.timeoutMs ?? 300_000,
+      maxBuffer: 64 << 20,
     });
     const stderr = (r.stderr ?? "") + (r.error ? `\n${r.error.message}` : "");
     return { code: r.status ?? (r.signal ? 128 : -1), stdout: r.stdout ?? "", stderr };
@@ -185,28 +226,44 @@ export async function bootHost(suite: Suite, opts: BootOptions): Promise<Host> {
     runAsync,
     doctor: DOCTOR_IN_HOST,
     restartContainerd() {
-      const r = opts.init === "systemd"
-        ? run(["systemctl", "restart", "containerd.service"])
-        : run(["/bin/sh", "-c", "pkill -x containerd; while pgrep -x containerd >/dev/null; do sleep 0.1; done; " +
-          "nohup containerd >>/var/log/containerd.log 2>&1 </dev/null &"]);
+      const r =
+        opts.init === "systemd"
+          ? run(["systemctl", "restart", "containerd.service"])
+          : run([
+              "/bin/sh",
+              "-c",
+              "pkill -x containerd; while pgrep -x containerd >/dev/null; do sleep 0.1; done; " +
+                "nohup containerd >>/var/log/containerd.log 2>&1 </dev/null &",
+            ]);
       if (r.code !== 0) return r;
-      return run(["/bin/sh", "-c",
-        "for i in $(seq 150); do ctr version >/dev/null 2>&1 && exit 0; sleep 0.2; done; ctr version"]);
+      return run([
+        "/bin/sh",
+        "-c",
+        "for i in $(seq 150); do ctr version >/dev/null 2>&1 && exit 0; sleep 0.2; done; ctr version",
+      ]);
     },
     reloadDocker() {
-      const r = opts.init === "systemd"
-        ? run(["systemctl", "reload", "docker.service"])
-        : run(["pkill", "-HUP", "-x", "dockerd"]);
+      const r =
+        opts.init === "systemd"
+          ? run(["systemctl", "reload", "docker.service"])
+          : run(["pkill", "-HUP", "-x", "dockerd"]);
       if (r.code !== 0) return r;
-      return run(["/bin/sh", "-c",
-        "sleep 0.5; for i in $(seq 150); do docker info >/dev/null 2>&1 && exit 0; sleep 0.2; done; docker info"]);
+      return run([
+        "/bin/sh",
+        "-c",
+        "sleep 0.5; for i in $(seq 150); do docker info >/dev/null 2>&1 && exit 0; sleep 0.2; done; docker info",
+      ]);
     },
     async waitReady(timeoutMs = 90_000) {
       if (opts.init === "systemd") {
-        await waitUntil("systemd to finish booting", () => {
-          const s = run(["systemctl", "is-system-running"]).stdout.trim();
-          return s === "running" || s === "degraded";
-        }, timeoutMs);
+        await waitUntil(
+          "systemd to finish booting",
+          () => {
+            const s = run(["systemctl", "is-system-running"]).stdout.trim();
+            return s === "running" || s === "degraded";
+          },
+          timeoutMs,
+        );
       }
       const answers = () => run(["docker", "version", "--format", "{{.Server.Version}}"]).code === 0;
       await waitUntil("dockerd to answer", answers, timeoutMs);

@@ -11,8 +11,18 @@ export function liveIn(host: Host): void {
   const mirror = putBucket(host);
   // The older release (legacy layout): journey 2 then upgrades it, as a user would.
   // These hosts' cgroup2 has no controllers: --ignore-cgroups, as --fix would add (journey 1 proves it).
-  const r = host.run([host.doctor, "install", "--mirror", mirror, "--version", RELEASES.legacy, "--restart",
-    "--runtime-arg=--ignore-cgroups", "--runtime-arg=--network=none", "--json"]);
+  const r = host.run([
+    host.doctor,
+    "install",
+    "--mirror",
+    mirror,
+    "--version",
+    RELEASES.legacy,
+    "--restart",
+    "--runtime-arg=--ignore-cgroups",
+    "--runtime-arg=--network=none",
+    "--json",
+  ]);
   if (r.code !== 0) throw new Error(`making ${host.name} lived in: install exited ${r.code}\n${r.stderr.slice(-3000)}`);
   // The fake bucket's containerd-shim-runsc-v1 is a busybox stand-in (test/helpers/fake-bucket.ts) and Debian
   // ships no real one: drop the link to it, and let configure register runsc through the runc shim, as it

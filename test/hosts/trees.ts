@@ -15,8 +15,22 @@ export type Suite = "bookworm" | "trixie" | "sid";
 export const SUITES: Suite[] = ["bookworm", "trixie", "sid"];
 
 const COMMON = [
-  "containerd", "docker.io", "runsc", "podman", "crun", "busybox-static", "ca-certificates", "iproute2",
-  "procps", "kmod", "iptables", "mount", "util-linux", "systemd", "systemd-sysv", "dbus",
+  "containerd",
+  "docker.io",
+  "runsc",
+  "podman",
+  "crun",
+  "busybox-static",
+  "ca-certificates",
+  "iproute2",
+  "procps",
+  "kmod",
+  "iptables",
+  "mount",
+  "util-linux",
+  "systemd",
+  "systemd-sysv",
+  "dbus",
 ];
 
 /** Packages of a suite's tree. From trixie on, the Docker CLI is its own package. */
@@ -101,10 +115,12 @@ export async function ensureTree(suite: Suite, onProgress?: (line: string) => vo
     const logFile = `${path}.log`;
     const args = [
       "--variant=apt",
-      "--aptopt=Acquire::Check-Valid-Until \"false\"",
-      "--aptopt=APT::Install-Recommends \"false\"",
+      '--aptopt=Acquire::Check-Valid-Until "false"',
+      '--aptopt=APT::Install-Recommends "false"',
       `--include=${packagesFor(suite).join(",")}`,
-      suite, tmp, debianMirror(),
+      suite,
+      tmp,
+      debianMirror(),
     ];
     const started = Date.now();
     const code = await new Promise<number>((resolve) => {

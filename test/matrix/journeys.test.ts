@@ -19,7 +19,10 @@ import { putBucket, RELEASES } from "../hosts/bucket.ts";
 import { treeAvailability } from "../hosts/trees.ts";
 
 const LONG = 900_000;
-const wanted = (process.env.GVD_MATRIX_HOSTS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+const wanted = (process.env.GVD_MATRIX_HOSTS ?? "")
+  .split(",")
+  .map((s) => s.trim())
+  .filter(Boolean);
 const selected = MATRIX_HOSTS.filter((h) => !wanted.length || wanted.includes(hostName(h)) || wanted.includes(h.suite));
 export const RESULTS_DIR = join(import.meta.dir, "../../test-results/matrix");
 
@@ -45,17 +48,21 @@ function doc(r: { code: number; stdout: string; stderr: string }): Doc {
 }
 const byId = (d: Doc) => new Map(d.checks.map((c) => [c.id, c]));
 /** The failing checks, in a form that makes a failed expect() readable. */
-const failures = (d: Doc) => d.checks.filter((c) => c.status === "fail")
-  .map((c) => `${c.id}: ${c.message} [${c.diagnosis?.rule ?? "-"}]`);
+const failures = (d: Doc) =>
+  d.checks.filter((c) => c.status === "fail").map((c) => `${c.id}: ${c.message} [${c.diagnosis?.rule ?? "-"}]`);
 const ENGINES = ["docker", "containerd", "podman"] as const;
 /** The cells journey 1 requires green: each engine's runtime and hello, Docker's signature. */
 const CELLS = [...ENGINES.flatMap((e) => [`${e}.runtime`, `${e}.hello`]), "docker.signature"];
 
 /** Engine config files a journey must leave byte for byte (null: absent). */
-const CONFIGS = ["/etc/docker/daemon.json", "/etc/containerd/config.toml", "/etc/containers/containers.conf",
-  "/etc/containers/containers.conf.d/99-gvisor.conf"];
+const CONFIGS = [
+  "/etc/docker/daemon.json",
+  "/etc/containerd/config.toml",
+  "/etc/containers/containers.conf",
+  "/etc/containers/containers.conf.d/99-gvisor.conf",
+];
 function configBytes(h: Host): Record<string, string | null> {
-  const bytes = (p: string) => existsSync(join(h.root, p)) ? readFileSync(join(h.root, p), "latin1") : null;
+  const bytes = (p: string) => (existsSync(join(h.root, p)) ? readFileSync(join(h.root, p), "latin1") : null);
   return Object.fromEntries(CONFIGS.map((p) => [p, bytes(p)]));
 }
 
@@ -68,19 +75,27 @@ for (const spec of selected) {
     // journey 2 starts from a blank host of its own.
     let host: Host;
     const result = {
-      host: name, suite: spec.suite, init: spec.init, ...(spec.livedIn ? { livedIn: true } : {}),
+      host: name,
+      suite: spec.suite,
+      init: spec.init,
+      ...(spec.livedIn ? { livedIn: true } : {}),
       versions: {} as Record<string, string>,
-      journeys: {} as Record<string, "pass" | "fail">, figures: {} as Record<string, number>,
+      journeys: {} as Record<string, "pass" | "fail">,
+      figures: {} as Record<string, number>,
     };
     // A journey passes when every test of it ran and passed (journey 4 has several).
     const started: Record<number, number> = {};
     const passed: Record<number, number> = {};
     const journey = (n: number, title: string, fn: () => Promise<void> | void) =>
-      test(`journey ${n}: ${title}`, async () => {
-        started[n] = (started[n] ?? 0) + 1;
-        await fn();
-        passed[n] = (passed[n] ?? 0) + 1;
-      }, LONG);
+      test(
+        `journey ${n}: ${title}`,
+        async () => {
+          started[n] = (started[n] ?? 0) + 1;
+          await fn();
+          passed[n] = (passed[n] ?? 0) + 1;
+        },
+        LONG,
+      );
 
     beforeAll(async () => {
       const t = Date.now();
@@ -97,69 +112,100 @@ for (const spec of selected) {
       writeFileSync(join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
     }, LONG);
 
-    journey(1, "blank host → --fix --yes exits 0 on the first run; " +
-      "check passes every engine's runtime, hello and signature", () => {
-      const before = doc(host.run([host.doctor, "check", "--offline", "--json"]));
-      // Blank: runsc is not registered anywhere yet. Lived in: registered by an earlier install.
-      for (const e of ["docker", "containerd"]) {
-        expect([e, byId(before).get(`${e}.runtime`)?.status]).toEqual([e, spec.livedIn ? "pass" : "fail"]);
-      }
-      const t = Date.now();
-      const fixed = host.run([host.doctor, "--fix", "--yes", "--offline", "--json"]);
-      result.figures.fixMs = Date.now() - t;
-      const fd = doc(fixed);
-      expect({ code: fixed.code, failures: failures(fd), log: fixed.code ? fixed.stderr.slice(-4000) : "" })
-        .toEqual({ code: 0, failures: [], log: "" });
-      const after = host.run([host.doctor, "check", "--offline", "--json"]);
-      const ad = doc(after);
-      const cells = byId(ad);
-      expect(CELLS.map((id) => [id, cells.get(id)?.status])).toEqual(CELLS.map((id) => [id, "pass"]));
-      expect({ code: after.code, failures: failures(ad) }).toEqual({ code: 0, failures: [] });
-      result.figures.hellosMs = ENGINES.reduce((s, e) => s + (cells.get(`${e}.hello`)?.durationMs ?? 0), 0);
-      // sid's own runsc crashes at random (go1.26 build of 20240729): the doctor names it, with the fix.
-      const version = cells.get("runsc.version");
-      if (spec.runscPanics) expect([version?.status, version?.diagnosis?.rule]).toEqual(["warn", "runsc-go-toolchain"]);
-      else expect(version?.diagnosis?.rule).not.toBe("runsc-go-toolchain");
-      // runsc directly works only with --ignore-cgroups here: a warning that says why, not a failure.
-      const smoke = cells.get("runsc.smoke")!;
-      expect([smoke.status, smoke.diagnosis?.rule]).toEqual(["warn", "cgroup-controller-missing"]);
-    });
-
-    journey(3, "exec through docker, podman and runsc; " +
-      "preflight --require under runsc (CMD's exit) and runc (exit 1)", () => {
-      // On sid, runsc itself panics at random (journey 1 shows the doctor says so: runsc-go-toolchain), and a
-      // pipeline starts several processes: about one exec in eight ends with the Go runtime's exit 2 and no
-      // output. There, and only for that signature, an exec is tried again (at most 4 times); exec's own
-      // behaviour (the command's exit code, sandboxed, gVisor's dmesg) is asserted on the run that got through.
-      const crashed = (r: { code: number; stdout: string }) => {
-        try {
-          const out = JSON.parse(r.stdout);
-          return r.code === 2 && out.exitCode === 2 && !out.stdout;
-        } catch {
-          return false;
+    journey(
+      1,
+      "blank host → --fix --yes exits 0 on the first run; " +
+        "check passes every engine's runtime, hello and signature",
+      () => {
+        const before = doc(host.run([host.doctor, "check", "--offline", "--json"]));
+        // Blank: runsc is not registered anywhere yet. Lived in: registered by an earlier install.
+        for (const e of ["docker", "containerd"]) {
+          expect([e, byId(before).get(`${e}.runtime`)?.status]).toEqual([e, spec.livedIn ? "pass" : "fail"]);
         }
-      };
-      for (const via of ["docker", "podman", "runsc"]) {
-        const exec = () => host.run([host.doctor, "exec", "--via", via, "--json", "--", "sh", "-c", "dmesg | head -1; exit 7"]);
-        let r = exec();
-        for (let i = 0; spec.runscPanics && crashed(r) && i < 3; i++) r = exec();
-        const out = JSON.parse(r.stdout || "{}");
-        expect({ via, code: r.code, sandboxed: out.sandboxed, stderr: r.code === 7 ? "" : r.stderr.slice(-2000) })
-          .toEqual({ via, code: 7, sandboxed: true, stderr: "" });
-        expect(out.stdout).toContain("gVisor");
-      }
-      writeFileSync(join(host.root, "opt/gvd-test/doctor-image.tar"), doctorImageTar());
-      const imp = host.run(["docker", "import", "/opt/gvd-test/doctor-image.tar", "local/gvisor-doctor-test:latest"]);
-      expect(imp.stderr).toBe("");
-      const under = (runtime: string[]) => host.run(["docker", "run", "--rm", ...runtime,
-        "local/gvisor-doctor-test:latest",
-        "gvisor-doctor", "preflight", "--require", "--", "sh", "-c", "echo app-ran; exit 7"]);
-      const gv = under(["--runtime=runsc"]);
-      expect({ code: gv.code, stdout: gv.stdout.trim(), stderr: gv.code === 7 ? "" : gv.stderr })
-        .toEqual({ code: 7, stdout: "app-ran", stderr: "" });
-      const runc = under([]);
-      expect({ code: runc.code, ran: runc.stdout.includes("app-ran") }).toEqual({ code: 1, ran: false });
-    });
+        const t = Date.now();
+        const fixed = host.run([host.doctor, "--fix", "--yes", "--offline", "--json"]);
+        result.figures.fixMs = Date.now() - t;
+        const fd = doc(fixed);
+        expect({ code: fixed.code, failures: failures(fd), log: fixed.code ? fixed.stderr.slice(-4000) : "" }).toEqual({
+          code: 0,
+          failures: [],
+          log: "",
+        });
+        const after = host.run([host.doctor, "check", "--offline", "--json"]);
+        const ad = doc(after);
+        const cells = byId(ad);
+        expect(CELLS.map((id) => [id, cells.get(id)?.status])).toEqual(CELLS.map((id) => [id, "pass"]));
+        expect({ code: after.code, failures: failures(ad) }).toEqual({ code: 0, failures: [] });
+        result.figures.hellosMs = ENGINES.reduce((s, e) => s + (cells.get(`${e}.hello`)?.durationMs ?? 0), 0);
+        // sid's own runsc crashes at random (go1.26 build of 20240729): the doctor names it, with the fix.
+        const version = cells.get("runsc.version");
+        if (spec.runscPanics)
+          expect([version?.status, version?.diagnosis?.rule]).toEqual(["warn", "runsc-go-toolchain"]);
+        else expect(version?.diagnosis?.rule).not.toBe("runsc-go-toolchain");
+        // runsc directly works only with --ignore-cgroups here: a warning that says why, not a failure.
+        const smoke = cells.get("runsc.smoke")!;
+        expect([smoke.status, smoke.diagnosis?.rule]).toEqual(["warn", "cgroup-controller-missing"]);
+      },
+    );
+
+    journey(
+      3,
+      "exec through docker, podman and runsc; " + "preflight --require under runsc (CMD's exit) and runc (exit 1)",
+      () => {
+        // On sid, runsc itself panics at random (journey 1 shows the doctor says so: runsc-go-toolchain), and a
+        // pipeline starts several processes: about one exec in eight ends with the Go runtime's exit 2 and no
+        // output. There, and only for that signature, an exec is tried again (at most 4 times); exec's own
+        // behaviour (the command's exit code, sandboxed, gVisor's dmesg) is asserted on the run that got through.
+        const crashed = (r: { code: number; stdout: string }) => {
+          try {
+            const out = JSON.parse(r.stdout);
+            return r.code === 2 && out.exitCode === 2 && !out.stdout;
+          } catch {
+            return false;
+          }
+        };
+        for (const via of ["docker", "podman", "runsc"]) {
+          const exec = () =>
+            host.run([host.doctor, "exec", "--via", via, "--json", "--", "sh", "-c", "dmesg | head -1; exit 7"]);
+          let r = exec();
+          for (let i = 0; spec.runscPanics && crashed(r) && i < 3; i++) r = exec();
+          const out = JSON.parse(r.stdout || "{}");
+          expect({
+            via,
+            code: r.code,
+            sandboxed: out.sandboxed,
+            stderr: r.code === 7 ? "" : r.stderr.slice(-2000),
+          }).toEqual({ via, code: 7, sandboxed: true, stderr: "" });
+          expect(out.stdout).toContain("gVisor");
+        }
+        writeFileSync(join(host.root, "opt/gvd-test/doctor-image.tar"), doctorImageTar());
+        const imp = host.run(["docker", "import", "/opt/gvd-test/doctor-image.tar", "local/gvisor-doctor-test:latest"]);
+        expect(imp.stderr).toBe("");
+        const under = (runtime: string[]) =>
+          host.run([
+            "docker",
+            "run",
+            "--rm",
+            ...runtime,
+            "local/gvisor-doctor-test:latest",
+            "gvisor-doctor",
+            "preflight",
+            "--require",
+            "--",
+            "sh",
+            "-c",
+            "echo app-ran; exit 7",
+          ]);
+        const gv = under(["--runtime=runsc"]);
+        expect({ code: gv.code, stdout: gv.stdout.trim(), stderr: gv.code === 7 ? "" : gv.stderr }).toEqual({
+          code: 7,
+          stdout: "app-ran",
+          stderr: "",
+        });
+        const runc = under([]);
+        expect({ code: runc.code, ran: runc.stdout.includes("app-ran") }).toEqual({ code: 1, ran: false });
+      },
+    );
 
     describe("journey 4: broken hosts, each diagnosed by rule id and repaired by --fix", () => {
       /**
@@ -171,8 +217,10 @@ for (const spec of selected) {
           breakIt();
           const broken = doc(host.run([host.doctor, "check", "--offline", "--json"]));
           const c = byId(broken).get(checkId);
-          expect({ status: c?.status, rule: c?.diagnosis?.rule ?? c?.diagnosis?.fix?.id })
-            .toEqual({ status: "fail", rule });
+          expect({ status: c?.status, rule: c?.diagnosis?.rule ?? c?.diagnosis?.fix?.id }).toEqual({
+            status: "fail",
+            rule,
+          });
           const fixed = host.run([host.doctor, "--fix", "--yes", "--offline", "--json"]);
           const log = fixed.code ? fixed.stderr.slice(-3000) : "";
           expect({ code: fixed.code, failures: failures(doc(fixed)), log }).toEqual({ code: 0, failures: [], log: "" });
@@ -192,60 +240,86 @@ for (const spec of selected) {
       scenario("daemon.json with a BOM written after dockerd started", "docker.config", "docker.repair-config", () => {
         writeFileSync(daemonJson(), `\ufeff${readFileSync(daemonJson(), "utf8")}`);
       });
-      scenario("runtime path pointing at an HTML page (a captive portal saved as runsc)", "docker.runtime-path",
-        "exec-format", () => {
-        const html = "<!DOCTYPE html><html><body>Sign in</body></html>\n";
-        writeFileSync(join(host.root, "usr/local/bin/runsc-html"), html, { mode: 0o755 });
-        const cfg = JSON.parse(readFileSync(daemonJson(), "utf8"));
-        cfg.runtimes.runsc.path = "/usr/local/bin/runsc-html";
-        writeFileSync(daemonJson(), `${JSON.stringify(cfg, null, 2)}\n`);
-        reloadDocker();
-      });
-      scenario("containerd config with runsc under the wrong plugin path for its version", "containerd.config",
-        "containerd-plugin-path", () => {
-        const p = join(host.root, "etc/containerd/config.toml");
-        const toml = readFileSync(p, "utf8");
-        // v2 files name the CRI runtimes io.containerd.grpc.v1.cri; v3 io.containerd.cri.v1.runtime. Swap them.
-        const wrong = /version\s*=\s*3/.test(toml)
-          ? toml.replaceAll('"io.containerd.cri.v1.runtime"', '"io.containerd.grpc.v1.cri"')
-          : toml.replaceAll('"io.containerd.grpc.v1.cri".containerd.runtimes.runsc',
-            '"io.containerd.cri.v1.runtime".containerd.runtimes.runsc');
-        expect(wrong).not.toBe(toml);
-        writeFileSync(p, wrong);
-        expect(host.restartContainerd().code).toBe(0);
-      });
+      scenario(
+        "runtime path pointing at an HTML page (a captive portal saved as runsc)",
+        "docker.runtime-path",
+        "exec-format",
+        () => {
+          const html = "<!DOCTYPE html><html><body>Sign in</body></html>\n";
+          writeFileSync(join(host.root, "usr/local/bin/runsc-html"), html, { mode: 0o755 });
+          const cfg = JSON.parse(readFileSync(daemonJson(), "utf8"));
+          cfg.runtimes.runsc.path = "/usr/local/bin/runsc-html";
+          writeFileSync(daemonJson(), `${JSON.stringify(cfg, null, 2)}\n`);
+          reloadDocker();
+        },
+      );
+      scenario(
+        "containerd config with runsc under the wrong plugin path for its version",
+        "containerd.config",
+        "containerd-plugin-path",
+        () => {
+          const p = join(host.root, "etc/containerd/config.toml");
+          const toml = readFileSync(p, "utf8");
+          // v2 files name the CRI runtimes io.containerd.grpc.v1.cri; v3 io.containerd.cri.v1.runtime. Swap them.
+          const wrong = /version\s*=\s*3/.test(toml)
+            ? toml.replaceAll('"io.containerd.cri.v1.runtime"', '"io.containerd.grpc.v1.cri"')
+            : toml.replaceAll(
+                '"io.containerd.grpc.v1.cri".containerd.runtimes.runsc',
+                '"io.containerd.cri.v1.runtime".containerd.runtimes.runsc',
+              );
+          expect(wrong).not.toBe(toml);
+          writeFileSync(p, wrong);
+          expect(host.restartContainerd().code).toBe(0);
+        },
+      );
     });
 
-    journey(2, "install from the fake bucket (both layouts) → registered → check → uninstall → " +
-      "configs byte for byte", async () => {
-      const blank = await bootHost(spec.suite, { init: spec.init, binary: BINARY });
-      try {
-        await blank.waitReady(180_000);
-        // Lived in: what uninstall must give back is the host before gvisor-doctor ever served it.
-        const original = configBytes(blank);
-        if (spec.livedIn) liveIn(blank);
-        const mirror = putBucket(blank);
-        // The legacy layout (loose files), then an upgrade to the tarball layout. These hosts need
-        // --ignore-cgroups (journey 1 shows --fix finds it); install takes it as a runtime argument.
-        for (const version of [RELEASES.legacy, RELEASES.current]) {
-          const r = blank.run([blank.doctor, "install", "--mirror", mirror, "--version", version, "--restart",
-            "--runtime-arg=--ignore-cgroups", "--runtime-arg=--network=none", "--json"]);
-          expect({ version, code: r.code, err: r.code ? r.stderr.slice(-3000) : "" })
-            .toEqual({ version, code: 0, err: "" });
+    journey(
+      2,
+      "install from the fake bucket (both layouts) → registered → check → uninstall → " + "configs byte for byte",
+      async () => {
+        const blank = await bootHost(spec.suite, { init: spec.init, binary: BINARY });
+        try {
+          await blank.waitReady(180_000);
+          // Lived in: what uninstall must give back is the host before gvisor-doctor ever served it.
+          const original = configBytes(blank);
+          if (spec.livedIn) liveIn(blank);
+          const mirror = putBucket(blank);
+          // The legacy layout (loose files), then an upgrade to the tarball layout. These hosts need
+          // --ignore-cgroups (journey 1 shows --fix finds it); install takes it as a runtime argument.
+          for (const version of [RELEASES.legacy, RELEASES.current]) {
+            const r = blank.run([
+              blank.doctor,
+              "install",
+              "--mirror",
+              mirror,
+              "--version",
+              version,
+              "--restart",
+              "--runtime-arg=--ignore-cgroups",
+              "--runtime-arg=--network=none",
+              "--json",
+            ]);
+            expect({ version, code: r.code, err: r.code ? r.stderr.slice(-3000) : "" }).toEqual({
+              version,
+              code: 0,
+              err: "",
+            });
+          }
+          const checked = byId(doc(blank.run([blank.doctor, "check", "--offline", "--json"])));
+          // The fake bucket's containerd-shim-runsc-v1 is a busybox stand-in (test/helpers/fake-bucket.ts),
+          // so containerd's hello cannot run through it; registration is what this journey proves there.
+          const cells = CELLS.filter((id) => id !== "containerd.hello");
+          expect(cells.map((id) => [id, checked.get(id)?.status])).toEqual(cells.map((id) => [id, "pass"]));
+          const un = blank.run([blank.doctor, "uninstall", "--restart", "--json"]);
+          expect({ code: un.code, err: un.code ? un.stderr.slice(-3000) : "" }).toEqual({ code: 0, err: "" });
+          expect(configBytes(blank)).toEqual(original);
+          const gone = byId(doc(blank.run([blank.doctor, "check", "--offline", "--json"])));
+          for (const e of ["docker", "containerd"]) expect([e, gone.get(`${e}.runtime`)?.status]).toEqual([e, "fail"]);
+        } finally {
+          await blank.stop();
         }
-        const checked = byId(doc(blank.run([blank.doctor, "check", "--offline", "--json"])));
-        // The fake bucket's containerd-shim-runsc-v1 is a busybox stand-in (test/helpers/fake-bucket.ts),
-        // so containerd's hello cannot run through it; registration is what this journey proves there.
-        const cells = CELLS.filter((id) => id !== "containerd.hello");
-        expect(cells.map((id) => [id, checked.get(id)?.status])).toEqual(cells.map((id) => [id, "pass"]));
-        const un = blank.run([blank.doctor, "uninstall", "--restart", "--json"]);
-        expect({ code: un.code, err: un.code ? un.stderr.slice(-3000) : "" }).toEqual({ code: 0, err: "" });
-        expect(configBytes(blank)).toEqual(original);
-        const gone = byId(doc(blank.run([blank.doctor, "check", "--offline", "--json"])));
-        for (const e of ["docker", "containerd"]) expect([e, gone.get(`${e}.runtime`)?.status]).toEqual([e, "fail"]);
-      } finally {
-        await blank.stop();
-      }
-    });
+      },
+    );
   });
 }

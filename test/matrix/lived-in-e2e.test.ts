@@ -12,11 +12,22 @@ import { BINARY } from "../helpers/cli.ts";
 const ROOT = join(import.meta.dir, "../..");
 const root = process.getuid?.() === 0;
 
-test.skipIf(!root || !existsSync(BINARY))("the blank-host e2e files pass on a lived-in host", () => {
-  const r = spawnSync("bash", [join(ROOT, "test/hosts/lived-in.sh")], { cwd: ROOT, encoding: "utf8", timeout: 840_000 });
-  const out = `${r.stdout}\n${r.stderr}`;
-  const failed = out.split("\n").filter((l) => l.startsWith("(fail)"));
-  const summary = / (\d+) pass\n\s*(\d+) fail/.exec(out);
-  expect({ code: r.status, failed, ran: summary ? Number(summary[1]) > 0 : false })
-    .toEqual({ code: 0, failed: [], ran: true });
-}, 900_000);
+test.skipIf(!root || !existsSync(BINARY))(
+  "the blank-host e2e files pass on a lived-in host",
+  () => {
+    const r = spawnSync("bash", [join(ROOT, "test/hosts/lived-in.sh")], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 840_000,
+    });
+    const out = `${r.stdout}\n${r.stderr}`;
+    const failed = out.split("\n").filter((l) => l.startsWith("(fail)"));
+    const summary = / (\d+) pass\n\s*(\d+) fail/.exec(out);
+    expect({ code: r.status, failed, ran: summary ? Number(summary[1]) > 0 : false }).toEqual({
+      code: 0,
+      failed: [],
+      ran: true,
+    });
+  },
+  900_000,
+);

@@ -13,13 +13,19 @@ const avail = treeAvailability("bookworm");
 
 function inChroot(tree: string, argv: string[], opts: { sys: boolean } = { sys: true }) {
   const script = [
-    "set -e", "m=$(mktemp -d /tmp/gvd-chroot-XXXXXX)", `mount --bind -o ro "$1" "$m"`, `mount -t proc proc "$m/proc"`,
-    ...(opts.sys ? [`mount --rbind /sys "$m/sys"`] : []), `mount -t tmpfs tmpfs "$m/tmp"`, `cp "$2" "$m/tmp/gvisor-doctor"`,
+    "set -e",
+    "m=$(mktemp -d /tmp/gvd-chroot-XXXXXX)",
+    `mount --bind -o ro "$1" "$m"`,
+    `mount -t proc proc "$m/proc"`,
+    ...(opts.sys ? [`mount --rbind /sys "$m/sys"`] : []),
+    `mount -t tmpfs tmpfs "$m/tmp"`,
+    `cp "$2" "$m/tmp/gvisor-doctor"`,
     "shift 2",
     `exec chroot "$m" /tmp/gvisor-doctor "$@"`,
   ].join("\n");
   return spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-c", script, "sh", tree, BINARY, ...argv], {
-    encoding: "utf8", timeout: 120_000,
+    encoding: "utf8",
+    timeout: 120_000,
   });
 }
 const smokeOf = (stdout: string) => {
@@ -27,7 +33,8 @@ const smokeOf = (stdout: string) => {
   return { userns: doc.host.userns, smoke: doc.checks.find((c: { id: string }) => c.id === "runsc.smoke") };
 };
 
-test.skipIf(!avail.ok)(`runsc in a chroot: runsc.smoke fails with userns-denied, naming the chroot${avail.ok ? "" : ` (skipped: ${avail.reason})`}`,
+test.skipIf(!avail.ok)(
+  `runsc in a chroot: runsc.smoke fails with userns-denied, naming the chroot${avail.ok ? "" : ` (skipped: ${avail.reason})`}`,
   async () => {
     const tree = await ensureTree("bookworm");
     const r = inChroot(tree, ["check", "--json", "--offline", "--only", "runsc.smoke"]);
@@ -38,12 +45,17 @@ test.skipIf(!avail.ok)(`runsc in a chroot: runsc.smoke fails with userns-denied,
     expect(smoke.diagnosis.cause).toContain("chroot");
     expect(smoke.diagnosis.fix.id).toBe("host.userns");
     // The same binary outside the chroot: user namespaces are allowed here, runsc starts.
-    const here = smokeOf(spawnSync(BINARY, ["check", "--json", "--offline", "--only", "runsc.smoke"], { encoding: "utf8" }).stdout);
+    const here = smokeOf(
+      spawnSync(BINARY, ["check", "--json", "--offline", "--only", "runsc.smoke"], { encoding: "utf8" }).stdout,
+    );
     expect(here.userns).toEqual({ refused: false, error: null });
     expect(here.smoke.status).not.toBe("fail");
-  }, 300_000);
+  },
+  300_000,
+);
 
-test.skipIf(!avail.ok)("runsc in a chroot without /sys: runsc.smoke fails with cgroupfs-missing, fixed by --ignore-cgroups",
+test.skipIf(!avail.ok)(
+  "runsc in a chroot without /sys: runsc.smoke fails with cgroupfs-missing, fixed by --ignore-cgroups",
   async () => {
     const tree = await ensureTree("bookworm");
     const r = inChroot(tree, ["check", "--json", "--offline", "--only", "runsc.smoke"], { sys: false });
@@ -51,4 +63,6 @@ test.skipIf(!avail.ok)("runsc in a chroot without /sys: runsc.smoke fails with c
     expect({ status: smoke.status, rule: smoke.diagnosis?.rule }).toEqual({ status: "fail", rule: "cgroupfs-missing" });
     expect(smoke.diagnosis.cause).toContain("/sys/fs/cgroup/cpu does not exist where runsc runs");
     expect(smoke.diagnosis.fix.argv).toContain("--runtime-arg=--ignore-cgroups");
-  }, 300_000);
+  },
+  300_000,
+);

@@ -12,10 +12,26 @@ function lines(cmd: Command): string[][] {
   const spec = { ...COMMON_OPTIONS, ...cmd.options };
   const flags = Object.entries(spec).flatMap(([k, o]) => [`--${k}`, ...(o.short ? [`-${o.short}`] : [])]);
   return [
-    [], ...flags.map((f) => [f]), flags, [...flags, ...flags],
-    ["--json", "--", "app", "--json", "-v"], ["--"], ["-v", "--"],
-    ["--json=1"], ["--json="], ["-vh"], ["-"], ["extra"], ["--frob"], ["-x"], ["--constructor"], ["--__proto__"],
-    ["--toString"], ["---json"], ["--json", "extra"], ...flags.map((f) => [f, "value"]),
+    [],
+    ...flags.map((f) => [f]),
+    flags,
+    [...flags, ...flags],
+    ["--json", "--", "app", "--json", "-v"],
+    ["--"],
+    ["-v", "--"],
+    ["--json=1"],
+    ["--json="],
+    ["-vh"],
+    ["-"],
+    ["extra"],
+    ["--frob"],
+    ["-x"],
+    ["--constructor"],
+    ["--__proto__"],
+    ["--toString"],
+    ["---json"],
+    ["--json", "extra"],
+    ...flags.map((f) => [f, "value"]),
   ];
 }
 

@@ -37,7 +37,9 @@ describe("empty option values", () => {
   // Every command and subcommand, with every string flag it takes.
   const all = COMMANDS.flatMap((c) => (c.subcommands ? [c, ...c.subcommands] : [c]));
   const stringFlags = all.flatMap((c) =>
-    Object.entries(c.options).filter(([, o]) => o.type === "string").map(([f, o]) => ({ c, f, o })),
+    Object.entries(c.options)
+      .filter(([, o]) => o.type === "string")
+      .map(([f, o]) => ({ c, f, o })),
   );
   test("--prefix '', --prefix= and --mirror '' are usage errors that name the flag", () => {
     const install = all.find((c) => c.name === "install")!;
@@ -74,8 +76,17 @@ describe("empty option values", () => {
     const c = new Chalk({ level: 0 });
     const out: string[] = [];
     const err: string[] = [];
-    const io = { env: {}, stdout: (s: string) => out.push(s), stderr: (s: string) => err.push(s), c, ce: c,
-      json: false, verbose: false, spinner: false, interactive: false };
+    const io = {
+      env: {},
+      stdout: (s: string) => out.push(s),
+      stderr: (s: string) => err.push(s),
+      c,
+      ce: c,
+      json: false,
+      verbose: false,
+      spinner: false,
+      interactive: false,
+    };
     expect(await runArgv(["k8s", "manifests", "--mirror", ""], io)).toBe(2);
     expect(out).toEqual([]);
     expect(err.join("\n")).toContain("--mirror needs a value");
@@ -87,8 +98,17 @@ describe("input echoed in errors is bounded (issue 14: 100 KB flag values printe
   const cli = async (argv: string[]) => {
     const c = new Chalk({ level: 0 });
     const err: string[] = [];
-    const io = { env: {}, stdout: () => {}, stderr: (s: string) => err.push(s), c, ce: c,
-      json: false, verbose: false, spinner: false, interactive: false };
+    const io = {
+      env: {},
+      stdout: () => {},
+      stderr: (s: string) => err.push(s),
+      c,
+      ce: c,
+      json: false,
+      verbose: false,
+      spinner: false,
+      interactive: false,
+    };
     return { code: await runArgv(argv, io), err: err.join("\n") };
   };
   test.each([
@@ -125,9 +145,11 @@ describe("input echoed in errors is bounded (issue 14: 100 KB flag values printe
 
 describe("color and spinner policy", () => {
   const tty = { isTTY: true };
-  test("NO_COLOR turns color off even on a TTY (chalk ignores it)", () => expect(colorLevel(tty, { NO_COLOR: "1" }, false)).toBe(0));
+  test("NO_COLOR turns color off even on a TTY (chalk ignores it)", () =>
+    expect(colorLevel(tty, { NO_COLOR: "1" }, false)).toBe(0));
   test("an empty NO_COLOR does not count", () => expect(colorLevel(tty, { NO_COLOR: "" }, false)).toBeGreaterThan(0));
-  test("FORCE_COLOR forces color into a pipe", () => expect(colorLevel({ isTTY: false }, { FORCE_COLOR: "1" }, false)).toBe(1));
+  test("FORCE_COLOR forces color into a pipe", () =>
+    expect(colorLevel({ isTTY: false }, { FORCE_COLOR: "1" }, false)).toBe(1));
   test("--no-color beats FORCE_COLOR", () => expect(colorLevel(tty, { FORCE_COLOR: "3" }, true)).toBe(0));
   test("a pipe gets no color", () => expect(colorLevel({ isTTY: false }, {}, false)).toBe(0));
   test("no spinner on a 0-column TTY (ora would loop) or in CI", () => {

@@ -12,7 +12,17 @@ import type { EngineName } from "../../platform/engines/types.ts";
 
 function quietIO(): IO {
   const c = new Chalk({ level: 0 });
-  return { env: { ...process.env, GVISOR_DOCTOR_WRAPPER_DIR: join(dir, "wrappers") }, stdout: () => {}, stderr: () => {}, c, ce: c, json: false, verbose: false, spinner: false, interactive: false };
+  return {
+    env: { ...process.env, GVISOR_DOCTOR_WRAPPER_DIR: join(dir, "wrappers") },
+    stdout: () => {},
+    stderr: () => {},
+    c,
+    ce: c,
+    json: false,
+    verbose: false,
+    spinner: false,
+    interactive: false,
+  };
 }
 let dir: string;
 beforeEach(() => {
@@ -26,7 +36,12 @@ const FFFD = Buffer.from("\ufffd", "utf8");
 describe("config bytes that are not UTF-8", () => {
   test("decode/encode is lossless for any bytes, and valid UTF-8 (emoji, BOM) decodes as usual", () => {
     const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
-    for (const b of [all, latin1("caf\xe9 \xff\xfe"), Buffer.from([0xed, 0xa0, 0x80, 0xf4, 0x90, 0x80, 0x80, 0xe2, 0x82]), Buffer.from("\ufeff{\"a\": \"💀 é\"}", "utf8")]) {
+    for (const b of [
+      all,
+      latin1("caf\xe9 \xff\xfe"),
+      Buffer.from([0xed, 0xa0, 0x80, 0xf4, 0x90, 0x80, 0x80, 0xe2, 0x82]),
+      Buffer.from('\ufeff{"a": "💀 é"}', "utf8"),
+    ]) {
       expect(encodeBytes(decodeBytes(b)).equals(b)).toBe(true);
     }
     expect(decodeBytes(Buffer.from("\ufeff💀é", "utf8"))).toBe("\ufeff💀é");
@@ -35,7 +50,11 @@ describe("config bytes that are not UTF-8", () => {
 
   const engines = [
     ["docker", "daemon.json", latin1('{\n  "log-opts": { "tag": "caf\xe9\xff" },\n  "labels": ["\xe0 la carte"]\n}\n')],
-    ["containerd", "config.toml", latin1("# Konfiguration f\xfcr den Knoten (Latin-1)\nversion = 2\n\n[plugins]\n  # r\xe9seau\n")],
+    [
+      "containerd",
+      "config.toml",
+      latin1("# Konfiguration f\xfcr den Knoten (Latin-1)\nversion = 2\n\n[plugins]\n  # r\xe9seau\n"),
+    ],
     ["podman", "containers.conf", latin1("# Ma\xf1ana\n[engine]\n# \xe9t\xe9\n")],
     ["crio", "crio.conf", latin1("# Ma\xf1ana\n[crio.runtime]\n# \xe9t\xe9\n")],
   ] as const;
@@ -43,13 +62,23 @@ describe("config bytes that are not UTF-8", () => {
     test(`${engine}: registering and removing the runtime keeps every other byte of ${name}`, async () => {
       const f = join(dir, name);
       writeFileSync(f, bytes);
-      const common = { engines: [engine as EngineName], configPath: f, runscPath: "/bin/sh", reload: false, verify: false };
+      const common = {
+        engines: [engine as EngineName],
+        configPath: f,
+        runscPath: "/bin/sh",
+        reload: false,
+        verify: false,
+      };
       const add = await configureEngines({ ...common, runtimeArgs: ["--network=none"] }, quietIO());
       expect(add.engines[0]).toMatchObject({ status: "changed" });
       const after = readFileSync(f);
       expect(after.includes(FFFD)).toBe(false);
       // The original bytes are still there, each non-UTF-8 line unchanged.
-      for (const line of bytes.toString("latin1").split("\n").filter((l) => /[\x80-\xff]/.test(l))) expect(after.includes(latin1(line))).toBe(true);
+      for (const line of bytes
+        .toString("latin1")
+        .split("\n")
+        .filter((l) => /[\x80-\xff]/.test(l)))
+        expect(after.includes(latin1(line))).toBe(true);
       expect(readFileSync(add.engines[0].files.find((x) => x.path === f)!.backup!).equals(bytes)).toBe(true);
       const rm = await configureEngines({ ...common, remove: true }, quietIO());
       expect(rm.engines[0]).toMatchObject({ status: "changed" });

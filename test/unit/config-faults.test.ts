@@ -2,7 +2,16 @@
 // was: no backup is left behind (never a 0-byte one, none more per retry), and a backup
 // keeps the owner, group, mode and mtime of the file it saves.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from "node:fs";
+import {
+  chownSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { Chalk } from "chalk";
@@ -13,10 +22,31 @@ import { backupFile } from "../../platform/fsutil.ts";
 const root = process.getuid?.() === 0;
 function quietIO(dir: string): IO {
   const c = new Chalk({ level: 0 });
-  return { env: { ...process.env, GVISOR_DOCTOR_WRAPPER_DIR: join(dir, "wrappers") }, stdout: () => {}, stderr: () => {}, c, ce: c, json: false, verbose: false, spinner: false, interactive: false };
+  return {
+    env: { ...process.env, GVISOR_DOCTOR_WRAPPER_DIR: join(dir, "wrappers") },
+    stdout: () => {},
+    stderr: () => {},
+    c,
+    ce: c,
+    json: false,
+    verbose: false,
+    spinner: false,
+    interactive: false,
+  };
 }
 const BIG = `${JSON.stringify({ labels: Array.from({ length: 900 }, (_, i) => `label-number-${i}-xxxxxxxxxxxxxxxxxxxx`) }, null, 2)}\n`;
-const configure = (f: string, dir: string) => configureEngines({ engines: ["docker"], configPath: f, runscPath: "/bin/sh", runtimeArgs: [`--debug-log=/tmp/${Math.random()}`], reload: false, verify: false }, quietIO(dir));
+const configure = (f: string, dir: string) =>
+  configureEngines(
+    {
+      engines: ["docker"],
+      configPath: f,
+      runscPath: "/bin/sh",
+      runtimeArgs: [`--debug-log=/tmp/${Math.random()}`],
+      reload: false,
+      verify: false,
+    },
+    quietIO(dir),
+  );
 const backups = (dir: string) => readdirSync(dir).filter((n) => n.includes(".gvisor-doctor-"));
 
 describe.skipIf(!root)("configure on a full disk", () => {
@@ -100,7 +130,12 @@ describe("backups", () => {
       chownSync(f, 0, 4);
       const b = backupFile(f, new Date("2026-01-01T00:00:00Z"));
       const [a, s] = [statSync(f), statSync(b)];
-      expect([s.uid, s.gid, s.mode & 0o7777, Math.floor(s.mtimeMs / 1000)]).toEqual([a.uid, 4, 0o640, Math.floor(a.mtimeMs / 1000)]);
+      expect([s.uid, s.gid, s.mode & 0o7777, Math.floor(s.mtimeMs / 1000)]).toEqual([
+        a.uid,
+        4,
+        0o640,
+        Math.floor(a.mtimeMs / 1000),
+      ]);
       // A second backup in the same second gets its own name, never replaces the first.
       const b2 = backupFile(f, new Date("2026-01-01T00:00:00Z"));
       expect(b2).not.toBe(b);

@@ -17,10 +17,23 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 function quietIO(): IO {
   const c = new Chalk({ level: 0 });
-  return { env: { ...process.env, GVISOR_DOCTOR_WRAPPER_DIR: join(dir, "wrappers") }, stdout: () => {}, stderr: () => {}, c, ce: c, json: false, verbose: false, spinner: false, interactive: false };
+  return {
+    env: { ...process.env, GVISOR_DOCTOR_WRAPPER_DIR: join(dir, "wrappers") },
+    stdout: () => {},
+    stderr: () => {},
+    c,
+    ce: c,
+    json: false,
+    verbose: false,
+    spinner: false,
+    interactive: false,
+  };
 }
 const docker = (configPath: string, extra: Partial<ConfigureRequest> = {}) =>
-  configureEngines({ engines: ["docker"], configPath, runscPath: "/bin/sh", reload: false, verify: false, ...extra }, quietIO());
+  configureEngines(
+    { engines: ["docker"], configPath, runscPath: "/bin/sh", reload: false, verify: false, ...extra },
+    quietIO(),
+  );
 
 describe("--config", () => {
   test("a device, a FIFO, /proc/self/mem or a directory is a usage error that names it (no hang, no huge read)", async () => {
@@ -60,7 +73,17 @@ describe("programs a config names", () => {
     writeFileSync(big, Buffer.alloc(9 << 20), { mode: 0o755 });
     const f = join(dir, "containers.conf");
     writeFileSync(f, `[engine.runtimes]\nrunsc = ["${big}"]\n`);
-    const r = await configureEngines({ engines: ["podman"], configPath: f, runscPath: "/bin/sh", runtimeArgs: ["--network=none"], reload: false, verify: false }, quietIO());
+    const r = await configureEngines(
+      {
+        engines: ["podman"],
+        configPath: f,
+        runscPath: "/bin/sh",
+        runtimeArgs: ["--network=none"],
+        reload: false,
+        verify: false,
+      },
+      quietIO(),
+    );
     expect(r.engines[0]).toMatchObject({ status: "changed", error: null });
   });
 });
@@ -76,7 +99,9 @@ describe("daemon.json and runtime args", () => {
   });
   test("a runtime arg with a newline is refused (it would split the wrapper's exec line)", async () => {
     const f = join(dir, "daemon.json");
-    await expect(docker(f, { runtimeArgs: ["--debug-log=/tmp/x\nrm -rf /"] })).rejects.toThrow(/contains a newline or another control character/);
+    await expect(docker(f, { runtimeArgs: ["--debug-log=/tmp/x\nrm -rf /"] })).rejects.toThrow(
+      /contains a newline or another control character/,
+    );
   });
 });
 
@@ -86,6 +111,8 @@ describe("20 runs at once", () => {
     writeFileSync(f, "{}\n");
     const runs = await Promise.all(Array.from({ length: 20 }, (_, i) => docker(f, { runtimeName: `runsc-${i}` })));
     expect(runs.map((r) => r.engines[0].status)).toEqual(Array(20).fill("changed"));
-    expect(Object.keys(JSON.parse(readFileSync(f, "utf8")).runtimes).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `runsc-${i}`).sort());
+    expect(Object.keys(JSON.parse(readFileSync(f, "utf8")).runtimes).sort()).toEqual(
+      Array.from({ length: 20 }, (_, i) => `runsc-${i}`).sort(),
+    );
   });
 });

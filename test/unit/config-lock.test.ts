@@ -2,7 +2,18 @@
 // with lstat; a dead holder never blocks (the kernel drops its lock, no pid file to trust);
 // a live one makes the run fail plainly, naming it; a planted file is never followed or read.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { spawn, spawnSync } from "node:child_process";
 import { applyChanges } from "../../platform/engines/apply.ts";
@@ -19,15 +30,20 @@ const root = process.getuid?.() === 0;
 /** A child process that holds the flock on `lock` until killed. */
 async function holder(lock: string) {
   const script = join(dir, "hold.ts");
-  writeFileSync(script, `
+  writeFileSync(
+    script,
+    `
     import { withLock } from ${JSON.stringify(join(import.meta.dirname, "../../platform/flock.ts"))};
     await withLock(${JSON.stringify(lock)}, async () => {
       process.stdout.write("held\\n");
       await new Promise(() => {});
     });
-  `);
+  `,
+  );
   const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] });
-  await new Promise<void>((resolve) => child.stdout!.on("data", (b: Buffer) => b.toString().includes("held") && resolve()));
+  await new Promise<void>((resolve) =>
+    child.stdout!.on("data", (b: Buffer) => b.toString().includes("held") && resolve()),
+  );
   return child;
 }
 
@@ -46,19 +62,27 @@ describe("configure's lock", () => {
     writeFileSync(join(dir, "file"), "");
     expect(() => secureLockDir(join(dir, "file"))).toThrow(LockDirError);
   });
-  test.skipIf(!root)("a lock directory another user made is refused (it could block or redirect root's configure)", () => {
-    const theirs = join(dir, "theirs");
-    mkdirSync(theirs, { mode: 0o700 });
-    chownSync(theirs, 65534, 65534);
-    expect(() => secureLockDir(theirs)).toThrow(/belongs to uid 65534/);
-  });
+  test.skipIf(!root)(
+    "a lock directory another user made is refused (it could block or redirect root's configure)",
+    () => {
+      const theirs = join(dir, "theirs");
+      mkdirSync(theirs, { mode: 0o700 });
+      chownSync(theirs, 65534, 65534);
+      expect(() => secureLockDir(theirs)).toThrow(/belongs to uid 65534/);
+    },
+  );
 
   test("serialises, and a holder killed with SIGKILL leaves nothing that blocks the next run", async () => {
     const lock = join(secureLockDir(join(dir, "locks")), "x.lock");
     const child = await holder(lock);
     const t0 = Date.now();
     const waited: (number | null)[] = [];
-    const next = withLock(lock, () => "ran", 10_000, (h) => waited.push(h));
+    const next = withLock(
+      lock,
+      () => "ran",
+      10_000,
+      (h) => waited.push(h),
+    );
     await Bun.sleep(300);
     child.kill("SIGKILL");
     expect(await next).toBe("ran");
@@ -73,10 +97,14 @@ describe("configure's lock", () => {
     const lock = join(secureLockDir(join(dir, "locks")), "y.lock");
     const child = await holder(lock);
     try {
-      const err = await applyChanges([{ path: f, before: "{}\n", after: '{"a": 1}\n', action: "modify", reason: "" }], { now: new Date(), lockPath: lock, lockWaitMs: 200 }).catch((e) => e);
+      const err = await applyChanges([{ path: f, before: "{}\n", after: '{"a": 1}\n', action: "modify", reason: "" }], {
+        now: new Date(),
+        lockPath: lock,
+        lockWaitMs: 200,
+      }).catch((e) => e);
       expect(err).toBeInstanceOf(EngineConfigError);
       const message = `another gvisor-doctor (pid ${child.pid}) is still changing ${f}: nothing was changed`;
-    expect(err).toMatchObject({ code: "busy", message });
+      expect(err).toMatchObject({ code: "busy", message });
       expect(readFileSync(f, "utf8")).toBe("{}\n");
     } finally {
       child.kill("SIGKILL");
@@ -118,7 +146,10 @@ test("configure's write also takes the wrappers lock uninstall decides under: he
     const change = { path: f, before: "", after: "[engine]\n", action: "modify" as const, reason: "" };
     const opts = { now: new Date(), lockPath: join(locks, "c.lock"), wrappersLockPath: join(locks, "wrappers.lock") };
     const err = await applyChanges([change], { ...opts, lockWaitMs: 200 }).catch((e) => e);
-    expect(err).toMatchObject({ code: "busy", message: `another gvisor-doctor (pid ${child.pid}) is still changing ${f}: nothing was changed` });
+    expect(err).toMatchObject({
+      code: "busy",
+      message: `another gvisor-doctor (pid ${child.pid}) is still changing ${f}: nothing was changed`,
+    });
     expect(readFileSync(f, "utf8")).toBe("");
   } finally {
     child.kill("SIGKILL");

@@ -17,24 +17,55 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 function quietIO(): IO {
   const c = new Chalk({ level: 0 });
-  return { env: { ...process.env, GVISOR_DOCTOR_WRAPPER_DIR: join(dir, "wrappers") }, stdout: () => {}, stderr: () => {}, c, ce: c, json: false, verbose: false, spinner: false, interactive: false };
+  return {
+    env: { ...process.env, GVISOR_DOCTOR_WRAPPER_DIR: join(dir, "wrappers") },
+    stdout: () => {},
+    stderr: () => {},
+    c,
+    ce: c,
+    json: false,
+    verbose: false,
+    spinner: false,
+    interactive: false,
+  };
 }
 
 describe("write order across files", () => {
   test("referencedFirst: created/modified referenced files first, the config, then deleted referenced files", () => {
-    const ch = (path: string, before: string | null, after: string | null): FileChange => ({ path, before, after, action: after === null ? "delete" : before === null ? "create" : "modify", reason: "" });
+    const ch = (path: string, before: string | null, after: string | null): FileChange => ({
+      path,
+      before,
+      after,
+      action: after === null ? "delete" : before === null ? "create" : "modify",
+      reason: "",
+    });
     const cfg = ch("/etc/c.toml", 'BinaryName = "/w/old"', 'BinaryName = "/w/new"\nConfigPath = "/etc/runsc.toml"');
     const neu = ch("/w/new", null, "#!/bin/sh");
     const old = ch("/w/old", "#!/bin/sh", null);
     const toml = ch("/etc/runsc.toml", "a", "b");
-    expect(referencedFirst([cfg, old, neu, toml]).map((c) => c.path)).toEqual(["/w/new", "/etc/runsc.toml", "/etc/c.toml", "/w/old"]);
+    expect(referencedFirst([cfg, old, neu, toml]).map((c) => c.path)).toEqual([
+      "/w/new",
+      "/etc/runsc.toml",
+      "/etc/c.toml",
+      "/w/old",
+    ]);
   });
 
-  for (const [engine, name, text] of [["containerd", "config.toml", "version = 2\n"], ["podman", "containers.conf", "[engine]\n"], ["crio", "crio.conf", "[crio.runtime]\n"]] as const) {
+  for (const [engine, name, text] of [
+    ["containerd", "config.toml", "version = 2\n"],
+    ["podman", "containers.conf", "[engine]\n"],
+    ["crio", "crio.conf", "[crio.runtime]\n"],
+  ] as const) {
     test(`${engine}: register writes the runtime's own file before ${name}; --remove deletes it after`, async () => {
       const f = join(dir, name);
       writeFileSync(f, text);
-      const common = { engines: [engine as EngineName], configPath: f, runscPath: "/bin/sh", reload: false, verify: false };
+      const common = {
+        engines: [engine as EngineName],
+        configPath: f,
+        runscPath: "/bin/sh",
+        reload: false,
+        verify: false,
+      };
       const add = await configureEngines({ ...common, runtimeArgs: ["--network=none"] }, quietIO());
       const files = add.engines[0].files;
       expect(files.length).toBeGreaterThan(1);

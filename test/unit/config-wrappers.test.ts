@@ -16,10 +16,23 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 function quietIO(): IO {
   const c = new Chalk({ level: 0 });
-  return { env: { ...process.env, GVISOR_DOCTOR_WRAPPER_DIR: join(dir, "wrappers") }, stdout: () => {}, stderr: () => {}, c, ce: c, json: false, verbose: false, spinner: false, interactive: false };
+  return {
+    env: { ...process.env, GVISOR_DOCTOR_WRAPPER_DIR: join(dir, "wrappers") },
+    stdout: () => {},
+    stderr: () => {},
+    c,
+    ce: c,
+    json: false,
+    verbose: false,
+    spinner: false,
+    interactive: false,
+  };
 }
 const podman = (config: string, extra: { runtimeArgs?: string[]; remove?: boolean }) =>
-  configureEngines({ engines: ["podman"], configPath: config, runscPath: "/bin/sh", reload: false, verify: false, ...extra }, quietIO());
+  configureEngines(
+    { engines: ["podman"], configPath: config, runscPath: "/bin/sh", reload: false, verify: false, ...extra },
+    quietIO(),
+  );
 const binaryIn = (config: string) => /runsc = \["([^"]+)"\]/.exec(readFileSync(config, "utf8"))?.[1];
 
 describe("wrappers shared between configs", () => {
@@ -88,19 +101,22 @@ describe("one rule for 'is this wrapper still used' (configure --remove and unin
     const owner = join(dir, "owner.conf");
     const text = renderWrapper("podman", "runsc", "/bin/sh", ["--debug"], "test", owner);
     const files: Record<string, string> = {
-      [owner]: `runsc = ["${w}"]\n`, [join(dir, "other.conf")]: `# runsc = ["${w}"]\n`, [join(dir, "k.conf")]: w,
+      [owner]: `runsc = ["${w}"]\n`,
+      [join(dir, "other.conf")]: `# runsc = ["${w}"]\n`,
+      [join(dir, "k.conf")]: w,
     };
     const read = (p: string) => {
       if (p === join(dir, "odd.conf")) throw new Error("not a regular file");
       return files[p] ?? null;
     };
     expect(wrapperUsers(w, text, read)).toEqual([owner]);
-    expect(wrapperUsers(w, text, read, [join(dir, "other.conf"), join(dir, "k.conf"), join(dir, "gone.conf")]))
-      .toEqual([owner, join(dir, "k.conf")]);
+    expect(wrapperUsers(w, text, read, [join(dir, "other.conf"), join(dir, "k.conf"), join(dir, "gone.conf")])).toEqual(
+      [owner, join(dir, "k.conf")],
+    );
     expect(wrapperUsers(w, text, read, [join(dir, "odd.conf")])).toEqual([owner, join(dir, "odd.conf")]);
     files[owner] = "";
     expect(wrapperUsers(w, text, read)).toEqual([]);
-    expect(wrapperUsers(w, "#!/bin/sh\nexec runsc \"$@\"\n", read, [join(dir, "k.conf")])).toEqual([]); // not ours
+    expect(wrapperUsers(w, '#!/bin/sh\nexec runsc "$@"\n', read, [join(dir, "k.conf")])).toEqual([]); // not ours
   });
 });
 
@@ -115,14 +131,28 @@ test("a wrapper configure reuses unchanged must still be there when the config i
   writeFileSync(conf, "");
   const read = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : null);
   const why = "podman 4.3 has no runtimes_flags";
-  const p = planWrapper({ engine: "podman", name: "runsc", runsc: "/bin/sh", args: ["--debug"], wrapperDir: wdir,
-    oldBinary: null, read, why, config: conf });
+  const p = planWrapper({
+    engine: "podman",
+    name: "runsc",
+    runsc: "/bin/sh",
+    args: ["--debug"],
+    wrapperDir: wdir,
+    oldBinary: null,
+    read,
+    why,
+    config: conf,
+  });
   expect(p.changes).toEqual([]);
   expect(p.relies).toEqual([{ path: w, text: readFileSync(w, "utf8") }]);
   rmSync(w); // uninstall took it back between configure's plan and its write
   const locks = secureLockDir(join(dir, "locks"));
   const change = { path: conf, before: "", after: `runsc = ["${w}"]\n`, action: "modify" as const, reason: "" };
-  const opts = { now: new Date(), relies: p.relies, lockPath: join(locks, "c.lock"), wrappersLockPath: join(locks, "w.lock") };
+  const opts = {
+    now: new Date(),
+    relies: p.relies,
+    lockPath: join(locks, "c.lock"),
+    wrappersLockPath: join(locks, "w.lock"),
+  };
   expect(await applyChanges([change], opts).catch((e) => e)).toBeInstanceOf(StalePlanError);
   expect(readFileSync(conf, "utf8")).toBe(""); // configure plans again, and then writes the wrapper first
 });

@@ -14,7 +14,19 @@ function fakeIO(): IO & { out: string[]; err: string[] } {
   const out: string[] = [];
   const err: string[] = [];
   const c = new Chalk({ level: 0 });
-  return { env: { ...process.env }, stdout: (s) => out.push(s), stderr: (s) => err.push(s), c, ce: c, json: false, verbose: false, spinner: false, interactive: false, out, err };
+  return {
+    env: { ...process.env },
+    stdout: (s) => out.push(s),
+    stderr: (s) => err.push(s),
+    c,
+    ce: c,
+    json: false,
+    verbose: false,
+    spinner: false,
+    interactive: false,
+    out,
+    err,
+  };
 }
 
 let dir: string;
@@ -28,13 +40,29 @@ describe("configureEngines(req, io)", () => {
     const f = join(dir, "daemon.json");
     copyFileSync(join(FIXTURES, "docker", "registry-and-logs.json"), f);
     const io = fakeIO();
-    const r = await configureEngines({ engines: ["docker"], configPath: f, runscPath: "/bin/sh", runtimeArgs: ["network=none"] }, io);
+    const r = await configureEngines(
+      { engines: ["docker"], configPath: f, runscPath: "/bin/sh", runtimeArgs: ["network=none"] },
+      io,
+    );
     expect(io.out).toEqual([]);
-    expect(r).toMatchObject({ schemaVersion: 1, ok: true, exitCode: 0, runtime: { name: "runsc", runscPath: "/bin/sh", runtimeArgs: ["--network=none"] } });
+    expect(r).toMatchObject({
+      schemaVersion: 1,
+      ok: true,
+      exitCode: 0,
+      runtime: { name: "runsc", runscPath: "/bin/sh", runtimeArgs: ["--network=none"] },
+    });
     expect(r.engines).toHaveLength(1);
-    expect(r.engines[0]).toMatchObject({ engine: "docker", status: "changed", action: "add", files: [{ path: f, action: "modify" }] });
+    expect(r.engines[0]).toMatchObject({
+      engine: "docker",
+      status: "changed",
+      action: "add",
+      files: [{ path: f, action: "modify" }],
+    });
     expect(existsSync(r.engines[0].files[0].backup!)).toBe(true);
-    expect(JSON.parse(readFileSync(f, "utf8")).runtimes.runsc).toEqual({ path: "/bin/sh", runtimeArgs: ["--network=none"] });
+    expect(JSON.parse(readFileSync(f, "utf8")).runtimes.runsc).toEqual({
+      path: "/bin/sh",
+      runtimeArgs: ["--network=none"],
+    });
     await renderConfigureReport(r, io);
     expect(io.out.join("\n")).toContain(`${f}: modified (backup ${r.engines[0].files[0].backup})`);
   });
@@ -50,21 +78,35 @@ describe("configureEngines(req, io)", () => {
     copyFileSync(join(FIXTURES, "docker", "trailing-comma.json"), f);
     const r = await configureEngines({ engines: ["docker"], configPath: f, runscPath: "/bin/sh" }, fakeIO());
     expect(r).toMatchObject({ ok: false, exitCode: 1 });
-    expect(r.engines[0]).toMatchObject({ status: "refused", error: { code: "invalid-json", file: f, line: 3, column: 1 } });
+    expect(r.engines[0]).toMatchObject({
+      status: "refused",
+      error: { code: "invalid-json", file: f, line: 3, column: 1 },
+    });
   });
   test("usage errors throw UsageError", async () => {
     const io = fakeIO();
-    await expect(configureEngines({ engines: ["docker", "podman"], configPath: "/x" }, io)).rejects.toBeInstanceOf(UsageError);
-    await expect(configureEngines({ engines: ["docker"], runtimeName: "runc", runscPath: "/bin/sh" }, io)).rejects.toThrow("'runc' would replace");
-    await expect(configureEngines({ engines: ["docker"], runscPath: "/nonexistent/runsc" }, io)).rejects.toThrow("not an executable file");
-    await expect(configureEngines({ engines: ["docker"], runscPath: "/bin/sh", runtimeArgs: ["-- x"] }, io)).rejects.toThrow("is not a runsc flag");
+    await expect(configureEngines({ engines: ["docker", "podman"], configPath: "/x" }, io)).rejects.toBeInstanceOf(
+      UsageError,
+    );
+    await expect(
+      configureEngines({ engines: ["docker"], runtimeName: "runc", runscPath: "/bin/sh" }, io),
+    ).rejects.toThrow("'runc' would replace");
+    await expect(configureEngines({ engines: ["docker"], runscPath: "/nonexistent/runsc" }, io)).rejects.toThrow(
+      "not an executable file",
+    );
+    await expect(
+      configureEngines({ engines: ["docker"], runscPath: "/bin/sh", runtimeArgs: ["-- x"] }, io),
+    ).rejects.toThrow("is not a runsc flag");
   });
 });
 
 describe("inspectCrioConf", () => {
   test("runtimes with their type, config path and line; the default runtime", () => {
     const text = readFileSync(join(FIXTURES, "crio", "crio.conf"), "utf8");
-    expect(inspectCrioConf(text, "f")).toMatchObject({ defaultRuntime: "runc", runtimes: { runc: { path: "/usr/bin/runc", type: "oci", configPath: null, line: 4 } } });
+    expect(inspectCrioConf(text, "f")).toMatchObject({
+      defaultRuntime: "runc",
+      runtimes: { runc: { path: "/usr/bin/runc", type: "oci", configPath: null, line: 4 } },
+    });
     expect(inspectCrioConf("[crio\n", "f").parseError).toContain("not valid TOML");
   });
 });

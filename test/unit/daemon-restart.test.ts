@@ -9,7 +9,13 @@ import { join } from "node:path";
 import { restartProcess, snapshotProcess, usableCwd } from "../../platform/engines/daemon-control.ts";
 
 const started: number[] = [];
-afterAll(() => started.forEach((p) => { try { process.kill(p, "SIGKILL"); } catch {} }));
+afterAll(() =>
+  started.forEach((p) => {
+    try {
+      process.kill(p, "SIGKILL");
+    } catch {}
+  }),
+);
 
 test("a directory that exists is kept; a deleted, unreachable or missing one becomes /", () => {
   expect(usableCwd(tmpdir())).toBe(tmpdir());

@@ -6,7 +6,13 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import {
-  DockerApi, apiRequest, demuxStream, negotiateVersion, runContainer, unixSocketOf, API_MAX_VERSION,
+  DockerApi,
+  apiRequest,
+  demuxStream,
+  negotiateVersion,
+  runContainer,
+  unixSocketOf,
+  API_MAX_VERSION,
 } from "../../platform/engines/docker-api.ts";
 import { contextSelected, dockerEndpoint, dockerInfoVia, dockerInfoOf } from "../../platform/docker.ts";
 import { imageArchive, type Rootfs } from "../../platform/rootfs.ts";
@@ -57,7 +63,8 @@ const frame = (stream: 1 | 2, text: string) => {
   return Buffer.concat([h, payload]);
 };
 const INFO = {
-  ServerVersion: "28.5.1", DefaultRuntime: "runc",
+  ServerVersion: "28.5.1",
+  DefaultRuntime: "runc",
   Runtimes: { runc: { path: "runc" }, runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--network=none"] } },
 };
 const DOCKER = "/usr/bin/docker";
@@ -91,7 +98,7 @@ describe("API version negotiation", () => {
   });
   test("GET /_ping's API-Version header sets the path prefix of every later request", async () => {
     const d = await fakeDockerd((req, _b, res) => {
-      if (req.url === "/_ping") return res.writeHead(200, { "API-Version": "1.41" }), res.end("OK");
+      if (req.url === "/_ping") return (res.writeHead(200, { "API-Version": "1.41" }), res.end("OK"));
       json(res, 200, INFO);
     });
     const info = dockerInfoOf(await new DockerApi(d.sock).info());
@@ -125,7 +132,9 @@ describe("the -v trace", () => {
       off();
     }
     expect(seen.map((r) => [r.cmd.join(" "), r.httpStatus, r.code])).toEqual([
-      ["GET /_ping", 200, 0], ["GET /containers/x/json", 404, 1], ["GET /_ping", undefined, null],
+      ["GET /_ping", 200, 0],
+      ["GET /containers/x/json", 404, 1],
+      ["GET /_ping", undefined, null],
     ]);
     expect(seen[2].spawnError).toStartWith("Cannot connect to the Docker daemon at unix://");
   });
@@ -193,15 +202,19 @@ describe("the probe container through the API", () => {
   const ID = "a".repeat(64);
   const REFUSED = "failed to create task for container: unknown runtime";
   const spec = (_sock: string, extra: Partial<Parameters<typeof runContainer>[1]> = {}) => ({
-    image: "gvisor-doctor/hello:0123456789abcdef", cmd: ["sh", "-c", "dmesg"], runtime: "runsc", networkNone: true,
+    image: "gvisor-doctor/hello:0123456789abcdef",
+    cmd: ["sh", "-c", "dmesg"],
+    runtime: "runsc",
+    networkNone: true,
     timeoutMs: 5000,
-    imageArchive: async () => Buffer.from("ARCHIVE"), ...extra,
+    imageArchive: async () => Buffer.from("ARCHIVE"),
+    ...extra,
   });
   test("missing image: load, create (Runtime, NetworkMode none), start, wait, logs demuxed, remove", async () => {
     let haveImage = false;
     const d = await fakeDockerd((req, body, res) => {
       const u = req.url!;
-      if (u === "/_ping") return res.writeHead(200, { "Api-Version": "1.47" }), res.end("OK");
+      if (u === "/_ping") return (res.writeHead(200, { "Api-Version": "1.47" }), res.end("OK"));
       if (u.endsWith("/containers/create")) {
         return haveImage ? json(res, 201, { Id: ID }) : json(res, 404, { message: "No such image: x" });
       }
@@ -209,18 +222,22 @@ describe("the probe container through the API", () => {
         haveImage = body.toString() === "ARCHIVE";
         return json(res, 200, { stream: "Loaded image: x\n" });
       }
-      if (u.endsWith("/start")) return res.writeHead(204), res.end();
+      if (u.endsWith("/start")) return (res.writeHead(204), res.end());
       if (u.endsWith("/wait")) return json(res, 200, { StatusCode: 0 });
       if (u.includes("/logs")) return res.end(Buffer.concat([frame(1, "Starting gVisor...\n"), frame(2, "note\n")]));
-      if (req.method === "DELETE") return res.writeHead(204), res.end();
+      if (req.method === "DELETE") return (res.writeHead(204), res.end());
       json(res, 500, { message: `unexpected ${u}` });
     });
     const r = await runContainer(new DockerApi(d.sock), spec(d.sock));
     expect(r.loaded).toBe(true);
     expect(r.result).toMatchObject({ code: 0, stdout: "Starting gVisor...\n", stderr: "note\n", timedOut: false });
     expect(d.seen.map((s) => `${s.method} ${s.url}`)).toEqual([
-      "GET /_ping", "POST /v1.47/containers/create", "POST /v1.47/images/load?quiet=1", "POST /v1.47/containers/create",
-      `POST /v1.47/containers/${ID}/start`, `POST /v1.47/containers/${ID}/wait`,
+      "GET /_ping",
+      "POST /v1.47/containers/create",
+      "POST /v1.47/images/load?quiet=1",
+      "POST /v1.47/containers/create",
+      `POST /v1.47/containers/${ID}/start`,
+      `POST /v1.47/containers/${ID}/wait`,
       `GET /v1.47/containers/${ID}/logs?stdout=1&stderr=1`,
       `DELETE /v1.47/containers/${ID}?force=1&v=1`,
     ]);
@@ -248,9 +265,9 @@ describe("the probe container through the API", () => {
   test("a container that never exits: the deadline ends the wait (timed out), the container is removed", async () => {
     const d = await fakeDockerd((req, _b, res) => {
       const u = req.url!;
-      if (u === "/_ping") return res.writeHead(200, { "Api-Version": "1.47" }), res.end("OK");
+      if (u === "/_ping") return (res.writeHead(200, { "Api-Version": "1.47" }), res.end("OK"));
       if (u.endsWith("/containers/create")) return json(res, 201, { Id: ID });
-      if (u.endsWith("/start") || req.method === "DELETE") return res.writeHead(204), res.end();
+      if (u.endsWith("/start") || req.method === "DELETE") return (res.writeHead(204), res.end());
       // /wait: never answers
     });
     const r = await runContainer(new DockerApi(d.sock), spec(d.sock, { timeoutMs: 300 }));
@@ -260,7 +277,7 @@ describe("the probe container through the API", () => {
   });
   test("an answer without a well-formed container id is refused before any id reaches a URL", async () => {
     const d = await fakeDockerd((req, _b, res) => {
-      if (req.url === "/_ping") return res.writeHead(200, { "Api-Version": "1.47" }), res.end("OK");
+      if (req.url === "/_ping") return (res.writeHead(200, { "Api-Version": "1.47" }), res.end("OK"));
       json(res, 201, { Id: "../../images/x" });
     });
     const r = await runContainer(new DockerApi(d.sock), spec(d.sock));
@@ -280,16 +297,31 @@ describe("the probe container through the API", () => {
 });
 
 describe("the probe image archive for POST /images/load", () => {
-  const fs: Rootfs = { hash: "f".repeat(64), source: "test", entries: [
-    { type: "dir", path: "bin", mode: 0o755 }, { type: "file", path: "bin/sh", mode: 0o755, data: Buffer.from("#!x") },
-  ] };
+  const fs: Rootfs = {
+    hash: "f".repeat(64),
+    source: "test",
+    entries: [
+      { type: "dir", path: "bin", mode: 0o755 },
+      { type: "file", path: "bin/sh", mode: 0o755, data: Buffer.from("#!x") },
+    ],
+  };
   /** name → bytes of a plain ustar archive. */
   const untar = (b: Buffer) => {
     const files = new Map<string, Buffer>();
-    for (let i = 0; i + 512 <= b.length;) {
-      const name = b.subarray(i, i + 100).toString().replace(/\0.*$/s, "");
+    for (let i = 0; i + 512 <= b.length; ) {
+      const name = b
+        .subarray(i, i + 100)
+        .toString()
+        .replace(/\0.*$/s, "");
       if (!name) break;
-      const size = Number.parseInt(b.subarray(i + 124, i + 136).toString().replace(/\0.*$/s, "").trim() || "0", 8);
+      const size = Number.parseInt(
+        b
+          .subarray(i + 124, i + 136)
+          .toString()
+          .replace(/\0.*$/s, "")
+          .trim() || "0",
+        8,
+      );
       files.set(name, b.subarray(i + 512, i + 512 + size));
       i += 512 + Math.ceil(size / 512) * 512;
     }

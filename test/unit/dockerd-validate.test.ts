@@ -18,7 +18,11 @@ const dir = mkdtempSync(join(tmpdir(), "gvd-validate-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const req: RuntimeRequest = {
-  name: "runsc", runscPath: "/usr/bin/runsc", runtimeArgs: ["--network=none"], makeDefault: false, remove: false,
+  name: "runsc",
+  runscPath: "/usr/bin/runsc",
+  runtimeArgs: ["--network=none"],
+  makeDefault: false,
+  remove: false,
 };
 const ctx = (force = false) =>
   ({ env: process.env, facts: null, wrapperDir: dir, force, now: () => new Date(), log: () => {} }) as EngineContext;
@@ -26,9 +30,21 @@ function det(binary: string, text: string): DockerDetection {
   const configPath = join(dir, `daemon-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(configPath, text);
   return {
-    engine: "docker", installed: true, binary, running: false, pid: null, version: null, configPath,
-    configSource: "--config", managedBy: null, systemdUnit: null, notes: [], host: "unix:///nonexistent", cli: null,
-    daemonArgv: null, daemonConfigPath: null,
+    engine: "docker",
+    installed: true,
+    binary,
+    running: false,
+    pid: null,
+    version: null,
+    configPath,
+    configSource: "--config",
+    managedBy: null,
+    systemdUnit: null,
+    notes: [],
+    host: "unix:///nonexistent",
+    cli: null,
+    daemonArgv: null,
+    daemonConfigPath: null,
   } as DockerDetection;
 }
 
@@ -42,7 +58,10 @@ describe.skipIf(!existsSync(NEW_DOCKERD))("dockerd 26 --validate", () => {
 
   test("configure refuses to patch such a file (and says the current one is refused too); --force writes", async () => {
     const d = det(NEW_DOCKERD, BAD);
-    const err = await dockerAdapter.plan(d, req, ctx()).then(() => null, (e) => e as Error);
+    const err = await dockerAdapter.plan(d, req, ctx()).then(
+      () => null,
+      (e) => e as Error,
+    );
     const refused = `dockerd --validate refuses the planned ${d.configPath} (dockerd refuses the current file`;
     expect(err?.message).toContain(refused);
     expect(err?.message).toContain("insecure-registries");

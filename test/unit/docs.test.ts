@@ -14,12 +14,22 @@ test("README's Troubleshooting section is exactly what the rules table generates
 test("ARCHITECTURE.md names only paths and code that exist (moves and renames must update it)", () => {
   const root = join(import.meta.dirname, "..", "..");
   const text = readFileSync(join(root, "ARCHITECTURE.md"), "utf8");
-  const files = (dir: string): string[] => readdirSync(join(root, dir), { recursive: true, encoding: "utf8" })
-    .map((f) => `${dir}/${f}`);
-  const tree = ["src", "platform", "checks", "test/unit", "test/bed", "test/fixtures/engines", "docs", "scripts"]
-    .flatMap(files);
-  const code = tree.filter((f) => f.endsWith(".ts") && !f.startsWith("test/"))
-    .map((f) => readFileSync(join(root, f), "utf8")).join("\n");
+  const files = (dir: string): string[] =>
+    readdirSync(join(root, dir), { recursive: true, encoding: "utf8" }).map((f) => `${dir}/${f}`);
+  const tree = [
+    "src",
+    "platform",
+    "checks",
+    "test/unit",
+    "test/bed",
+    "test/fixtures/engines",
+    "docs",
+    "scripts",
+  ].flatMap(files);
+  const code = tree
+    .filter((f) => f.endsWith(".ts") && !f.startsWith("test/"))
+    .map((f) => readFileSync(join(root, f), "utf8"))
+    .join("\n");
   const missing: string[] = [];
   for (const [, tick] of text.matchAll(/`([^`\n]+)`/g)) {
     for (const word of tick.split(/[\s(),]+/).filter(Boolean)) {

@@ -4,7 +4,17 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { attempt, FIXTURES, MemFs, planFor, render, request, SHIM, type Engine, type PlanEnv } from "../helpers/engines.ts";
+import {
+  attempt,
+  FIXTURES,
+  MemFs,
+  planFor,
+  render,
+  request,
+  SHIM,
+  type Engine,
+  type PlanEnv,
+} from "../helpers/engines.ts";
 import type { RuntimeRequest } from "../../platform/engines/types.ts";
 
 const UPDATE = process.env.GVD_UPDATE_GOLDEN === "1";
@@ -53,7 +63,10 @@ const SCENARIOS: Record<Engine, Scenario[]> = {
 /** Where each fixture sits on the virtual host, and with which containerd. */
 function envFor(engine: Engine, file: string | null): PlanEnv {
   const text = file ? readFileSync(join(FIXTURES, engine, file), "utf8") : null;
-  const at = (target: string, extra: Record<string, string> = {}) => ({ fs: new MemFs({ ...(text === null ? {} : { [target]: text }), ...extra }), target });
+  const at = (target: string, extra: Record<string, string> = {}) => ({
+    fs: new MemFs({ ...(text === null ? {} : { [target]: text }), ...extra }),
+    target,
+  });
   switch (engine) {
     case "docker":
       return at("/etc/docker/daemon.json");

@@ -65,7 +65,11 @@ function randomDaemonDoc(r: Rng): Record<string, unknown> {
   if (r.bool(0.4)) {
     const rts: Record<string, unknown> = {};
     if (r.bool()) rts.kata = { path: "/usr/bin/kata-runtime" };
-    if (r.bool()) rts.runsc = { path: r.pick(["/usr/bin/runsc", "/opt/runsc"]), ...(r.bool() ? { runtimeArgs: [r.pick(["--platform=kvm", "--debug"])] } : {}) };
+    if (r.bool())
+      rts.runsc = {
+        path: r.pick(["/usr/bin/runsc", "/opt/runsc"]),
+        ...(r.bool() ? { runtimeArgs: [r.pick(["--platform=kvm", "--debug"])] } : {}),
+      };
     if (r.bool(0.2)) rts["runsc-debug"] = { path: "/usr/bin/runsc", runtimeArgs: ["--debug"] };
     doc.runtimes = rts;
   }
@@ -75,7 +79,11 @@ function randomDaemonDoc(r: Rng): Record<string, unknown> {
 }
 
 /** Serialize like a person: chosen indent and line ending, some small objects kept on one line. */
-function writeJson(r: Rng, doc: unknown, style: { indent: string | null; eol: string; final: boolean; space: string }): string {
+function writeJson(
+  r: Rng,
+  doc: unknown,
+  style: { indent: string | null; eol: string; final: boolean; space: string },
+): string {
   const one = (v: unknown): string => JSON.stringify(v).replace(/":/g, `":${style.space}`).replace(/,"/g, `, "`);
   const w = (v: unknown, depth: number): string => {
     if (style.indent === null) return one(v);
@@ -84,7 +92,9 @@ function writeJson(r: Rng, doc: unknown, style: { indent: string | null; eol: st
     if (entries.length === 0) return Array.isArray(v) ? "[]" : "{}";
     if (depth > 0 && r.bool(0.3)) return one(v);
     const pad = style.indent.repeat(depth + 1);
-    const inner = entries.map(([k, x]) => `${pad}${k === null ? "" : `${JSON.stringify(k)}:${style.space}`}${w(x, depth + 1)}`);
+    const inner = entries.map(
+      ([k, x]) => `${pad}${k === null ? "" : `${JSON.stringify(k)}:${style.space}`}${w(x, depth + 1)}`,
+    );
     const [o, c] = Array.isArray(v) ? ["[", "]"] : ["{", "}"];
     return `${o}${style.eol}${inner.join(`,${style.eol}`)}${style.eol}${style.indent.repeat(depth)}${c}`;
   };
@@ -94,7 +104,12 @@ function writeJson(r: Rng, doc: unknown, style: { indent: string | null; eol: st
 function randomDaemonJson(seed: number): { text: string; doc: Record<string, unknown> } {
   const r = rng(seed);
   const doc = randomDaemonDoc(r);
-  const style = { indent: r.pick(["  ", "    ", "\t", null] as const), eol: r.pick(["\n", "\r\n"]), final: r.bool(0.8), space: r.pick([" ", ""]) };
+  const style = {
+    indent: r.pick(["  ", "    ", "\t", null] as const),
+    eol: r.pick(["\n", "\r\n"]),
+    final: r.bool(0.8),
+    space: r.pick([" ", ""]),
+  };
   return { text: writeJson(r, doc, style), doc };
 }
 
@@ -109,14 +124,24 @@ describe("daemon.json properties (random valid files)", () => {
       const got = JSON.parse(after);
       // Only the runtime changed, key order kept.
       const expected = structuredClone(doc) as any;
-      expected.runtimes = { ...(expected.runtimes ?? {}), runsc: { ...(expected.runtimes?.runsc ?? {}), path: "/usr/local/bin/runsc", runtimeArgs: ["--network=none"] } };
+      expected.runtimes = {
+        ...(expected.runtimes ?? {}),
+        runsc: { ...(expected.runtimes?.runsc ?? {}), path: "/usr/local/bin/runsc", runtimeArgs: ["--network=none"] },
+      };
       expect(got, ctx).toEqual(expected);
-      expect(Object.keys(got).filter((k) => k !== "runtimes"), ctx).toEqual(Object.keys(doc).filter((k) => k !== "runtimes"));
+      expect(
+        Object.keys(got).filter((k) => k !== "runtimes"),
+        ctx,
+      ).toEqual(Object.keys(doc).filter((k) => k !== "runtimes"));
       // Style: line endings, final newline, every original line but the edited ones still there.
       if (text.includes("\n")) expect(after.includes("\r\n"), ctx).toBe(text.includes("\r\n"));
       expect(/\n$/.test(after), ctx).toBe(/\n$/.test(text));
       if (text.trim().includes("\n")) {
-        const untouched = jsonLines(text).filter((l) => !/runsc|"runtimes"|^\s*[}\]]$/.test(l) && !(doc.runtimes && /"path"|runtimeArgs|--platform|--debug/.test(l)));
+        const untouched = jsonLines(text).filter(
+          (l) =>
+            !/runsc|"runtimes"|^\s*[}\]]$/.test(l) &&
+            !(doc.runtimes && /"path"|runtimeArgs|--platform|--debug/.test(l)),
+        );
         expect(isSubsequence(untouched, jsonLines(after)), ctx).toBe(true);
       } else if (!doc.runtimes) {
         // One-line files stay on one line, the original text untouched up to its closing brace.
@@ -149,7 +174,11 @@ describe.skipIf(!existsSync("/usr/bin/runsc"))("daemon.json: semantically what t
         if (rt && Object.keys(rt).some((k) => k !== "path" && k !== "runtimeArgs")) continue;
         const f = join(dir, `d${seed}.json`);
         writeFileSync(f, text);
-        const r = spawnSync("/usr/bin/runsc", ["install", "--config_file", f, "--runtime", "runsc", "--", "--network=none"], { encoding: "utf8" });
+        const r = spawnSync(
+          "/usr/bin/runsc",
+          ["install", "--config_file", f, "--runtime", "runsc", "--", "--network=none"],
+          { encoding: "utf8" },
+        );
         expect(r.status, r.stderr).toBe(0);
         const theirs = JSON.parse(readFileSync(f, "utf8"));
         const fs = new MemFs({ "/d.json": text });
@@ -163,7 +192,8 @@ describe.skipIf(!existsSync("/usr/bin/runsc"))("daemon.json: semantically what t
   test("documented differences: runsc install drops an existing entry's other keys and rewrites the whole file", () => {
     const dir = mkdtempSync("/tmp/gvd-test-runsc-install-");
     try {
-      const text = '{\n  "runtimes": {"runsc": {"path": "/old", "runtimeArgs": ["--debug"], "options": {"x": 1}}},\n  "b": 1,\n  "a": 2\n}\n';
+      const text =
+        '{\n  "runtimes": {"runsc": {"path": "/old", "runtimeArgs": ["--debug"], "options": {"x": 1}}},\n  "b": 1,\n  "a": 2\n}\n';
       const f = join(dir, "d.json");
       writeFileSync(f, text);
       spawnSync("/usr/bin/runsc", ["install", "--config_file", f, "--", "--network=none"]);
@@ -171,8 +201,16 @@ describe.skipIf(!existsSync("/usr/bin/runsc"))("daemon.json: semantically what t
       expect(JSON.parse(theirs).runtimes.runsc).toEqual({ path: "/usr/bin/runsc", runtimeArgs: ["--network=none"] });
       expect(theirs.endsWith("\n")).toBe(false); // and keys re-sorted, 4-space indent
       expect(Object.keys(JSON.parse(theirs))).toEqual(["a", "b", "runtimes"]);
-      const ours = planFor("docker", { fs: new MemFs({ "/d.json": text }), target: "/d.json" }, request({ runscPath: "/usr/bin/runsc" })).changes[0].after!;
-      expect(JSON.parse(ours).runtimes.runsc).toEqual({ path: "/usr/bin/runsc", runtimeArgs: ["--network=none"], options: { x: 1 } });
+      const ours = planFor(
+        "docker",
+        { fs: new MemFs({ "/d.json": text }), target: "/d.json" },
+        request({ runscPath: "/usr/bin/runsc" }),
+      ).changes[0].after!;
+      expect(JSON.parse(ours).runtimes.runsc).toEqual({
+        path: "/usr/bin/runsc",
+        runtimeArgs: ["--network=none"],
+        options: { x: 1 },
+      });
       expect(Object.keys(JSON.parse(ours))).toEqual(["runtimes", "b", "a"]);
       expect(ours.endsWith("}\n")).toBe(true);
     } finally {
@@ -216,7 +254,14 @@ function writeToml(r: Rng, top: string[], tables: [string[], string[]][], st: To
 }
 
 function randomStyle(r: Rng): TomlStyle {
-  return { eol: r.pick(["\n", "\r\n"]), final: r.bool(0.85), nested: r.bool(), blank: r.bool(), quote: r.pick(['"', "'"] as const), comments: r.bool() };
+  return {
+    eol: r.pick(["\n", "\r\n"]),
+    final: r.bool(0.85),
+    nested: r.bool(),
+    blank: r.bool(),
+    quote: r.pick(['"', "'"] as const),
+    comments: r.bool(),
+  };
 }
 
 function randomContainerd(seed: number): { text: string; version: 1 | 2 | 3; hasRuntimes: boolean } {
@@ -227,13 +272,21 @@ function randomContainerd(seed: number): { text: string; version: 1 | 2 | 3; has
   const top: string[] = [];
   if (version !== 1) top.push(`version = ${version}`);
   if (r.bool(0.3)) top.push(`root = ${q("/var/lib/containerd", st)}`);
-  if (r.bool(0.3)) top.push(r.bool() ? `disabled_plugins = [${st.eol}  ${q("io.containerd.internal.v1.tracing", st)},${st.eol}]` : "disabled_plugins = []");
+  if (r.bool(0.3))
+    top.push(
+      r.bool()
+        ? `disabled_plugins = [${st.eol}  ${q("io.containerd.internal.v1.tracing", st)},${st.eol}]`
+        : "disabled_plugins = []",
+    );
   const pool: [string[], string[]][] = [
     [["grpc"], [`address = ${q("/run/containerd/containerd.sock", st)}`, "uid = 0"]],
     [["debug"], [`level = ${q(r.pick(["info", "debug"]), st)}`]],
     [["metrics"], [`address = ${q("127.0.0.1:1338", st)}`]],
     [P, [`sandbox_image = ${q("registry.k8s.io/pause:3.9", st)}`]],
-    [[...P, "containerd"], [`snapshotter = ${q("overlayfs", st)}`, `default_runtime_name = ${q("runc", st)}`]],
+    [
+      [...P, "containerd"],
+      [`snapshotter = ${q("overlayfs", st)}`, `default_runtime_name = ${q("runc", st)}`],
+    ],
     [[...P, "cni"], [`bin_dir = ${q("/opt/cni/bin", st)}`]],
     [[...P, "registry", "mirrors", "docker.io"], [`endpoint = [${q("https://mirror.example", st)}]`]],
     [[...P, "x"], [`inline = { a = 1, b = ${q("two", st)} }`]],
@@ -250,7 +303,14 @@ function randomContainerd(seed: number): { text: string; version: 1 | 2 | 3; has
   return { text: writeToml(r, top, tables, st), version, hasRuntimes };
 }
 
-function checkTomlRoundTrip(engine: Engine, seed: number, text: string, env: { target: string; containerdVersion?: string; shim?: string | null }, runtimeTable: (doc: any) => void, wroteExtraTable: boolean) {
+function checkTomlRoundTrip(
+  engine: Engine,
+  seed: number,
+  text: string,
+  env: { target: string; containerdVersion?: string; shim?: string | null },
+  runtimeTable: (doc: any) => void,
+  wroteExtraTable: boolean,
+) {
   const ctx = `seed ${seed}:\n${text}`;
   parseToml(text); // the generator makes valid TOML
   const fs = new MemFs({ [env.target]: text });
@@ -263,7 +323,13 @@ function checkTomlRoundTrip(engine: Engine, seed: number, text: string, env: { t
   runtimeTable(got);
   expect(pruneEmptyTables(got), ctx).toEqual(pruneEmptyTables(parseToml(text)));
   // Every original line is still there, in order; line endings and final newline kept.
-  expect(isSubsequence(lines(text).filter((l) => l !== ""), lines(after)), ctx).toBe(true);
+  expect(
+    isSubsequence(
+      lines(text).filter((l) => l !== ""),
+      lines(after),
+    ),
+    ctx,
+  ).toBe(true);
   expect(after.includes("\r\n"), ctx).toBe(text.includes("\r\n"));
   expect(/\n$/.test(after), ctx).toBe(/\n$/.test(text));
   // Idempotent.
@@ -282,11 +348,18 @@ describe("containerd config.toml properties (random valid files)", () => {
       for (let seed = 1; seed <= CASES; seed++) {
         const { text, version, hasRuntimes } = randomContainerd(seed);
         const R = runtimesPath(version);
-        checkTomlRoundTrip("containerd", seed, text, { target: "/etc/containerd/config.toml", containerdVersion: version === 3 ? "2.0.0" : "1.6.20", shim }, (d) => {
-          const rts = R.reduce((o: any, k) => o?.[k], d);
-          delete rts.runsc;
-          if (!hasRuntimes) delete rts.runc;
-        }, !hasRuntimes);
+        checkTomlRoundTrip(
+          "containerd",
+          seed,
+          text,
+          { target: "/etc/containerd/config.toml", containerdVersion: version === 3 ? "2.0.0" : "1.6.20", shim },
+          (d) => {
+            const rts = R.reduce((o: any, k) => o?.[k], d);
+            delete rts.runsc;
+            if (!hasRuntimes) delete rts.runc;
+          },
+          !hasRuntimes,
+        );
       }
     });
   }
@@ -298,13 +371,26 @@ describe("podman and CRI-O properties (random valid files)", () => {
       const r = rng(seed);
       const st = { ...randomStyle(r), nested: false };
       const tables: [string[], string[]][] = [];
-      if (r.bool()) tables.push([["containers"], ["log_size_max = -1", `default_ulimits = [${q("nofile=1024:2048", st)}]`]]);
-      if (r.bool()) tables.push([["engine"], [`cgroup_manager = ${q("cgroupfs", st)}`, `events_logger = ${q("file", st)}`]]);
-      if (r.bool()) tables.push([["engine", "runtimes"], [`crun = [${st.eol}  ${q("/usr/bin/crun", st)},${st.eol}  ${q("/usr/local/bin/crun", st)},${st.eol}]`]]);
+      if (r.bool())
+        tables.push([["containers"], ["log_size_max = -1", `default_ulimits = [${q("nofile=1024:2048", st)}]`]]);
+      if (r.bool())
+        tables.push([["engine"], [`cgroup_manager = ${q("cgroupfs", st)}`, `events_logger = ${q("file", st)}`]]);
+      if (r.bool())
+        tables.push([
+          ["engine", "runtimes"],
+          [`crun = [${st.eol}  ${q("/usr/bin/crun", st)},${st.eol}  ${q("/usr/local/bin/crun", st)},${st.eol}]`],
+        ]);
       if (r.bool()) tables.push([["network"], [`network_backend = ${q("netavark", st)}`]]);
       if (!tables.length) tables.push([["containers"], ["log_size_max = -1"]]);
       const text = writeToml(r, [], tables, st);
-      checkTomlRoundTrip("podman", seed, text, { target: "/etc/containers/containers.conf" }, (d) => delete d.engine?.runtimes?.runsc, false);
+      checkTomlRoundTrip(
+        "podman",
+        seed,
+        text,
+        { target: "/etc/containers/containers.conf" },
+        (d) => delete d.engine?.runtimes?.runsc,
+        false,
+      );
     }
   });
   test(`${CASES} random crio.conf files`, () => {
@@ -313,12 +399,27 @@ describe("podman and CRI-O properties (random valid files)", () => {
       const st = { ...randomStyle(r), nested: false };
       const tables: [string[], string[]][] = [];
       if (r.bool()) tables.push([["crio"], [`log_dir = ${q("/var/log/crio/pods", st)}`]]);
-      if (r.bool()) tables.push([["crio", "runtime"], [`default_runtime = ${q("runc", st)}`, "selinux = true"]]);
-      if (r.bool()) tables.push([["crio", "runtime", "runtimes", "runc"], [`runtime_path = ${q("/usr/bin/runc", st)}`, `runtime_type = ${q("oci", st)}`]]);
+      if (r.bool())
+        tables.push([
+          ["crio", "runtime"],
+          [`default_runtime = ${q("runc", st)}`, "selinux = true"],
+        ]);
+      if (r.bool())
+        tables.push([
+          ["crio", "runtime", "runtimes", "runc"],
+          [`runtime_path = ${q("/usr/bin/runc", st)}`, `runtime_type = ${q("oci", st)}`],
+        ]);
       if (r.bool()) tables.push([["crio", "image"], [`pause_image = ${q("registry.k8s.io/pause:3.9", st)}`]]);
       if (!tables.length) tables.push([["crio"], ["log_level = 'info'"]]);
       const text = writeToml(r, [], tables, st);
-      checkTomlRoundTrip("crio", seed, text, { target: "/etc/crio/crio.conf", shim: r.bool() ? SHIM : null }, (d) => delete d.crio?.runtime?.runtimes?.runsc, false);
+      checkTomlRoundTrip(
+        "crio",
+        seed,
+        text,
+        { target: "/etc/crio/crio.conf", shim: r.bool() ? SHIM : null },
+        (d) => delete d.crio?.runtime?.runtimes?.runsc,
+        false,
+      );
     }
   });
 });

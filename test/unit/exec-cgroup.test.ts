@@ -31,7 +31,10 @@ describe("limit cgroups", () => {
   test("the group nests under this process's own cgroup per controller, with the limits written", async () => {
     const r = fakeRoot(["pids", "memory"]);
     const g = createLimitGroup("gvd-exec-x", { pids: 64, memoryBytes: 1 << 27 }, r, SELF)!;
-    expect(g.procs).toEqual([join(r, "pids/gvd-exec-x/cgroup.procs"), join(r, "memory/ci/job/gvd-exec-x/cgroup.procs")]);
+    expect(g.procs).toEqual([
+      join(r, "pids/gvd-exec-x/cgroup.procs"),
+      join(r, "memory/ci/job/gvd-exec-x/cgroup.procs"),
+    ]);
     expect(readFileSync(join(r, "pids/gvd-exec-x/pids.max"), "utf8")).toBe("64");
     expect(readFileSync(join(r, "memory/ci/job/gvd-exec-x/memory.limit_in_bytes"), "utf8")).toBe(String(1 << 27));
     // A fake tree's files make rmdir fail; a real cgroup's do not. Removal must still not throw.
@@ -54,9 +57,22 @@ describe("limit cgroups", () => {
   });
 
   test("the wrapper joins every group, then execs the command with its arguments untouched", () => {
-    const [file, args] = joinGroupArgv(["/cg/a/cgroup.procs", "/cg/b/cgroup.procs"], ["/usr/bin/runsc", "run", "--bundle", "/b; rm -rf /", "id"]);
+    const [file, args] = joinGroupArgv(
+      ["/cg/a/cgroup.procs", "/cg/b/cgroup.procs"],
+      ["/usr/bin/runsc", "run", "--bundle", "/b; rm -rf /", "id"],
+    );
     expect(file).toBe("/bin/sh");
-    expect(args.slice(2)).toEqual(["sh", "/cg/a/cgroup.procs", "/cg/b/cgroup.procs", "--", "/usr/bin/runsc", "run", "--bundle", "/b; rm -rf /", "id"]);
+    expect(args.slice(2)).toEqual([
+      "sh",
+      "/cg/a/cgroup.procs",
+      "/cg/b/cgroup.procs",
+      "--",
+      "/usr/bin/runsc",
+      "run",
+      "--bundle",
+      "/b; rm -rf /",
+      "id",
+    ]);
     // For real, with plain files standing in for cgroup.procs: the pid that execs is the one written.
     const r = fakeRoot([]);
     const [f, a] = joinGroupArgv([join(r, "a"), join(r, "b")], ["sh", "-c", 'echo "$$ $1"', "x", "it's; fine"]);

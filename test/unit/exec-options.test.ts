@@ -8,7 +8,16 @@ import { MAX_SECONDS, MAX_TIMER_MS } from "../../platform/numbers.ts";
 import { runArgv } from "../../src/dispatch.ts";
 import { execCommand } from "../../src/commands/exec.ts";
 import { UsageError } from "../../platform/errors.ts";
-import { DEFAULT_PIDS, normalizeRequest, parseBytes, parseEnv, parseMount, parsePositiveInt, parseSeconds, parseVia } from "../../platform/exec/options.ts";
+import {
+  DEFAULT_PIDS,
+  normalizeRequest,
+  parseBytes,
+  parseEnv,
+  parseMount,
+  parsePositiveInt,
+  parseSeconds,
+  parseVia,
+} from "../../platform/exec/options.ts";
 
 const dir = mkdtempSync("/tmp/gvd-test-exec-opts-");
 mkdirSync(join(dir, "src"));
@@ -27,18 +36,54 @@ const usage = (fn: () => unknown): UsageError => {
 
 describe("exec flags", () => {
   test("the command is everything after --, flags before it are exec's", () => {
-    const p = parseCommandArgs(execCommand, ["--via", "docker", "--mount", "/a:/b", "--mount", "/c:/d:rw", "--env", "A=1", "--require-sandbox", "--json", "--", "sh", "-c", "echo --via"]);
+    const p = parseCommandArgs(execCommand, [
+      "--via",
+      "docker",
+      "--mount",
+      "/a:/b",
+      "--mount",
+      "/c:/d:rw",
+      "--env",
+      "A=1",
+      "--require-sandbox",
+      "--json",
+      "--",
+      "sh",
+      "-c",
+      "echo --via",
+    ]);
     expect(p.rest).toEqual(["sh", "-c", "echo --via"]);
-    expect(p.values).toMatchObject({ via: "docker", mount: ["/a:/b", "/c:/d:rw"], env: ["A=1"], "require-sandbox": true, json: true });
+    expect(p.values).toMatchObject({
+      via: "docker",
+      mount: ["/a:/b", "/c:/d:rw"],
+      env: ["A=1"],
+      "require-sandbox": true,
+      json: true,
+    });
   });
   test("exactly the flags the issue lists, and no others", () => {
-    expect(Object.keys(execCommand.options).sort()).toEqual(["env", "image", "memory", "mount", "network", "pids", "require-sandbox", "timeout", "via", "workdir"]);
-    expect(() => parseCommandArgs(execCommand, ["--privileged", "--", "true"])).toThrow(/unknown option --privileged for 'exec'/);
+    expect(Object.keys(execCommand.options).sort()).toEqual([
+      "env",
+      "image",
+      "memory",
+      "mount",
+      "network",
+      "pids",
+      "require-sandbox",
+      "timeout",
+      "via",
+      "workdir",
+    ]);
+    expect(() => parseCommandArgs(execCommand, ["--privileged", "--", "true"])).toThrow(
+      /unknown option --privileged for 'exec'/,
+    );
   });
   test("a command given without -- is a usage error that shows where it goes", async () => {
     const p = parseCommandArgs(execCommand, ["echo", "hi"]);
     const io = { env: {}, json: false, verbose: false } as any;
-    await expect(execCommand.run(p, io)).rejects.toThrow("put the command after --: gvisor-doctor exec [options] -- echo hi");
+    await expect(execCommand.run(p, io)).rejects.toThrow(
+      "put the command after --: gvisor-doctor exec [options] -- echo hi",
+    );
   });
 });
 
@@ -56,14 +101,18 @@ describe("mounts", () => {
     expect(usage(() => parseMount("/only-one-part")).message).toContain("expected SRC:DST, SRC:DST:ro or SRC:DST:rw");
     expect(usage(() => parseMount(`${dir}/src:/a:/b`)).message).toContain("paths cannot contain ':'");
     expect(usage(() => parseMount(`${dir}/src:/a:rx`)).message).toContain("expected SRC:DST");
-    expect(usage(() => parseMount(`${dir}/src:relative`)).message).toContain("must be an absolute path inside the sandbox");
+    expect(usage(() => parseMount(`${dir}/src:relative`)).message).toContain(
+      "must be an absolute path inside the sandbox",
+    );
     expect(usage(() => parseMount(`${dir}/src:/`)).message).toContain("cannot mount over the sandbox's root");
     const missing = usage(() => parseMount(`${dir}/nope:/x`));
     expect(missing.message).toContain(`the source ${dir}/nope does not exist`);
     expect(missing.hint).toContain(`mkdir -p ${dir}/nope`);
   });
   test("two mounts on one target are refused", () => {
-    expect(() => normalizeRequest({ command: ["true"], mounts: [`${dir}/src:/w`, `${dir}/src:/w/:rw`] })).toThrow("two mounts target /w");
+    expect(() => normalizeRequest({ command: ["true"], mounts: [`${dir}/src:/w`, `${dir}/src:/w/:rw`] })).toThrow(
+      "two mounts target /w",
+    );
   });
 });
 
@@ -101,8 +150,17 @@ describe("numbers are strict decimals within a range (issue 14)", () => {
     const c = new Chalk({ level: 0 });
     const out: string[] = [];
     const err: string[] = [];
-    const io = { env: process.env, stdout: (s: string) => out.push(s), stderr: (s: string) => err.push(s), c, ce: c,
-      json: false, verbose: false, spinner: false, interactive: false };
+    const io = {
+      env: process.env,
+      stdout: (s: string) => out.push(s),
+      stderr: (s: string) => err.push(s),
+      c,
+      ce: c,
+      json: false,
+      verbose: false,
+      spinner: false,
+      interactive: false,
+    };
     return { io, out, err };
   };
   test("no hex, sign, exponent, spaces or Infinity", () => {
@@ -116,22 +174,27 @@ describe("numbers are strict decimals within a range (issue 14)", () => {
     expect(MAX_SECONDS).toBe(2147483);
     expect(parseSeconds("2147483")).toBe(2147483000);
     expect(parseSeconds("0.001")).toBe(1);
-    expect(usage(() => parseSeconds("2147484")).message)
-      .toBe("--timeout 2147484: expected a number of seconds from 0.001 to 2147483");
+    expect(usage(() => parseSeconds("2147484")).message).toBe(
+      "--timeout 2147484: expected a number of seconds from 0.001 to 2147483",
+    );
     expect(() => parseSeconds("0.0001")).toThrow(UsageError); // would round to 0 ms: no timeout at all
-    expect(() => normalizeRequest({ command: ["true"], timeoutMs: MAX_TIMER_MS + 1 }))
-      .toThrow("timeoutMs must be a positive number up to 2147483647");
+    expect(() => normalizeRequest({ command: ["true"], timeoutMs: MAX_TIMER_MS + 1 })).toThrow(
+      "timeoutMs must be a positive number up to 2147483647",
+    );
   });
   test("--pids is at most the kernel's PID_MAX_LIMIT, --memory at most 2^53-1 bytes", () => {
     expect(parsePositiveInt("4194304", "--pids")).toBe(4194304);
-    expect(usage(() => parsePositiveInt("99999999999999999999", "--pids")).message)
-      .toBe("--pids 99999999999999999999: expected a whole number from 1 to 4194304");
-    expect(() => normalizeRequest({ command: ["true"], pids: 1e20 }))
-      .toThrow("pids must be a whole number from 1 to 4194304");
+    expect(usage(() => parsePositiveInt("99999999999999999999", "--pids")).message).toBe(
+      "--pids 99999999999999999999: expected a whole number from 1 to 4194304",
+    );
+    expect(() => normalizeRequest({ command: ["true"], pids: 1e20 })).toThrow(
+      "pids must be a whole number from 1 to 4194304",
+    );
     expect(() => parseBytes("99999999999999999999")).toThrow("expected a size from 1 byte");
     expect(() => parseBytes("9999999999g")).toThrow(UsageError);
-    expect(() => normalizeRequest({ command: ["true"], memoryBytes: 2 ** 60 }))
-      .toThrow("memoryBytes must be a positive number");
+    expect(() => normalizeRequest({ command: ["true"], memoryBytes: 2 ** 60 })).toThrow(
+      "memoryBytes must be a positive number",
+    );
   });
   test("k8s check --timeout and k8s agent --interval use the same rule", () => {
     for (const bad of ["0x10", "1e3", "2147484", "-1"]) {
@@ -141,7 +204,11 @@ describe("numbers are strict decimals within a range (issue 14)", () => {
     expect(secondsOption("--interval", "0.5", 300)).toBe(0.5);
   });
   test("through the CLI: --pids 99999999999999999999 and --timeout 0x10 exit 2 before anything runs", async () => {
-    for (const flags of [["--pids", "99999999999999999999"], ["--timeout", "0x10"], ["--timeout", "2147484"]]) {
+    for (const flags of [
+      ["--pids", "99999999999999999999"],
+      ["--timeout", "0x10"],
+      ["--timeout", "2147484"],
+    ]) {
       const { io: o, out, err } = io();
       expect(await runArgv(["exec", "--via", "none", ...flags, "--", "echo", "ran"], o)).toBe(2);
       expect(out).toEqual([]);
@@ -153,20 +220,33 @@ describe("numbers are strict decimals within a range (issue 14)", () => {
 describe("requests", () => {
   test("defaults: auto, no network, no mounts, the default pids limit, no timeout", () => {
     expect(normalizeRequest({ command: ["id"] })).toEqual({
-      command: ["id"], via: "auto", image: null, mounts: [], workdir: null, network: "none", env: {},
-      timeoutMs: null, memoryBytes: null, pids: DEFAULT_PIDS, requireSandbox: false,
+      command: ["id"],
+      via: "auto",
+      image: null,
+      mounts: [],
+      workdir: null,
+      network: "none",
+      env: {},
+      timeoutMs: null,
+      memoryBytes: null,
+      pids: DEFAULT_PIDS,
+      requireSandbox: false,
     });
   });
   test("nothing to run is a usage error", () => {
     expect(usage(() => normalizeRequest({ command: [] })).message).toContain("nothing to run");
   });
   test("--via none with --require-sandbox contradicts itself", () => {
-    expect(usage(() => normalizeRequest({ command: ["true"], via: "none", requireSandbox: true })).message).toContain("contradicts --require-sandbox");
+    expect(usage(() => normalizeRequest({ command: ["true"], via: "none", requireSandbox: true })).message).toContain(
+      "contradicts --require-sandbox",
+    );
   });
   test("library mounts may be objects; their sources must exist too", () => {
     const r = normalizeRequest({ command: ["true"], mounts: [{ source: "src", target: "/in", writable: true }] }, dir);
     expect(r.mounts).toEqual([{ source: `${dir}/src`, target: "/in", writable: true }]);
-    expect(() => normalizeRequest({ command: ["true"], mounts: [{ source: "/no/such/dir", target: "/in", writable: false }] })).toThrow("does not exist");
+    expect(() =>
+      normalizeRequest({ command: ["true"], mounts: [{ source: "/no/such/dir", target: "/in", writable: false }] }),
+    ).toThrow("does not exist");
   });
   test("bad library values are refused before anything runs", () => {
     expect(() => normalizeRequest({ command: ["true"], workdir: "work" })).toThrow("must be an absolute path");

@@ -24,11 +24,14 @@ test("another checkout's bucket in use and a live build stay; dead builds and da
   mkdirSync(join(tmp, "unrelated"));
   const removed = removeStaleBuckets(join(tmp, "gvd-fake-bucket-aaaaaaaaaaaa"), tmp);
   expect(removed.map((p) => p.slice(tmp.length + 1)).sort()).toEqual([
-    "gvd-fake-bucket-bbbbbbbbbbbb.build-999999999-abc123", "gvd-fake-bucket-cccccccccccc",
+    "gvd-fake-bucket-bbbbbbbbbbbb.build-999999999-abc123",
+    "gvd-fake-bucket-cccccccccccc",
     "gvd-fake-bucket-dddddddddddd",
   ]);
   expect(readdirSync(tmp).sort()).toEqual([
-    "gvd-fake-bucket-aaaaaaaaaaaa", "gvd-fake-bucket-bbbbbbbbbbbb",
-    `gvd-fake-bucket-bbbbbbbbbbbb.build-${process.pid}-abc123`, "unrelated",
+    "gvd-fake-bucket-aaaaaaaaaaaa",
+    "gvd-fake-bucket-bbbbbbbbbbbb",
+    `gvd-fake-bucket-bbbbbbbbbbbb.build-${process.pid}-abc123`,
+    "unrelated",
   ]);
 });

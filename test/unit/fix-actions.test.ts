@@ -28,15 +28,29 @@ const ours = join(prefix, "lib/gvisor/20260817.0/runsc");
 mkdirSync(dirname(ours), { recursive: true });
 writeFileSync(ours, "#!/bin/sh\n", { mode: 0o755 });
 
-const runsc = (realPath: string, features?: unknown) =>
-  ({
-    path: realPath, realPath, onPath: true, version: { raw: "release-20260817.0" },
-    versionText: "runsc version release-20260817.0", features,
-  });
+const runsc = (realPath: string, features?: unknown) => ({
+  path: realPath,
+  realPath,
+  onPath: true,
+  version: { raw: "release-20260817.0" },
+  versionText: "runsc version release-20260817.0",
+  features,
+});
 const base = {
-  os: "linux", arch: "x86_64", wsl: false, cpu: { xsave: true }, user: { uid: 0, root: true },
-  sysctl: { ptraceScope: 1 }, tmp: { path: "/tmp", symlink: false, target: null }, seccomp: { available: true },
-  mmapMinAddr: null, memlock: [], runsc: [], docker: { info: null }, engines: null, hostRoot: null,
+  os: "linux",
+  arch: "x86_64",
+  wsl: false,
+  cpu: { xsave: true },
+  user: { uid: 0, root: true },
+  sysctl: { ptraceScope: 1 },
+  tmp: { path: "/tmp", symlink: false, target: null },
+  seccomp: { available: true },
+  mmapMinAddr: null,
+  memlock: [],
+  runsc: [],
+  docker: { info: null },
+  engines: null,
+  hostRoot: null,
 } as unknown as HostFacts;
 /** Facts that steer the rules to each kind of fix: plain, our own prefix, a runsc lacking the flags a fix needs. */
 const FACTS: Record<string, HostFacts> = {
@@ -62,8 +76,15 @@ function ruleFixes(): { name: string; fix: Fix }[] {
   return out;
 }
 
-const failing = (id: string, fix: Fix, rule = "r"): Finding =>
-  ({ id, title: id, status: "fail", message: "m", details: [], diagnosis: { cause: "c", fix, rule }, durationMs: 0 });
+const failing = (id: string, fix: Fix, rule = "r"): Finding => ({
+  id,
+  title: id,
+  status: "fail",
+  message: "m",
+  details: [],
+  diagnosis: { cause: "c", fix, rule },
+  durationMs: 0,
+});
 
 /** What --fix plans from them: merged runtime args, the runtime's current path and args kept. */
 function plannedFixes(): { name: string; fix: Fix }[] {
@@ -85,13 +106,18 @@ function plannedFixes(): { name: string; fix: Fix }[] {
 }
 
 /** The same fixes as `check --host-root DIR` prints them (run on the node, as root there). */
-const onNode = (xs: { name: string; fix: Fix }[]) => xs.flatMap(({ name, fix }) =>
-  fix.action?.kind === "configure" || fix.action?.kind === "install"
-    ? [{ name: `${name} on a node`, fix: withAction(fix, { ...fix.action, hostRoot: node }) }] : []);
+const onNode = (xs: { name: string; fix: Fix }[]) =>
+  xs.flatMap(({ name, fix }) =>
+    fix.action?.kind === "configure" || fix.action?.kind === "install"
+      ? [{ name: `${name} on a node`, fix: withAction(fix, { ...fix.action, hostRoot: node }) }]
+      : [],
+  );
 
 /** A HostRoot (an object with functions) compared by the directory it stands for. */
-const normalize = <T extends { hostRoot?: unknown }>(r: T) =>
-  ({ ...r, hostRoot: r.hostRoot && typeof r.hostRoot === "object" ? (r.hostRoot as { dir: string }).dir : r.hostRoot });
+const normalize = <T extends { hostRoot?: unknown }>(r: T) => ({
+  ...r,
+  hostRoot: r.hostRoot && typeof r.hostRoot === "object" ? (r.hostRoot as { dir: string }).dir : r.hostRoot,
+});
 
 describe("fixes are typed actions; the printed command is rendered from them", () => {
   const fixes = [...ruleFixes(), ...plannedFixes()];

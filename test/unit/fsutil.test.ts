@@ -1,5 +1,16 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, lstatSync, readlinkSync, chmodSync } from "node:fs";
+import {
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  lstatSync,
+  readlinkSync,
+  chmodSync,
+} from "node:fs";
 import { join } from "node:path";
 import { atomicWriteFile, backupFile, switchSymlink } from "../../platform/fsutil.ts";
 import { LockBusyError, withLock } from "../../platform/flock.ts";
@@ -8,7 +19,9 @@ import { existsSync } from "node:fs";
 const hasFlock = ["/usr/bin/flock", "/bin/flock"].some((p) => existsSync(p));
 
 let dir: string;
-beforeEach(() => { dir = mkdtempSync("/tmp/gvd-test-fs-"); });
+beforeEach(() => {
+  dir = mkdtempSync("/tmp/gvd-test-fs-");
+});
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("atomic writes", () => {
@@ -33,7 +46,13 @@ describe("atomic writes", () => {
   test("a crash before the rename leaves the old file intact and no temp file", () => {
     const f = join(dir, "c.toml");
     writeFileSync(f, "old");
-    expect(() => atomicWriteFile(f, "new", { beforeRename: () => { throw new Error("crash"); } })).toThrow("crash");
+    expect(() =>
+      atomicWriteFile(f, "new", {
+        beforeRename: () => {
+          throw new Error("crash");
+        },
+      }),
+    ).toThrow("crash");
     expect(readFileSync(f, "utf8")).toBe("old");
     expect(readdirSync(dir)).toEqual(["c.toml"]);
   });
@@ -71,9 +90,16 @@ describe("lock", () => {
   test("serialises two holders", async () => {
     const lock = join(dir, "lock");
     const events: string[] = [];
-    const slow = withLock(lock, async () => { events.push("a+"); await Bun.sleep(100); events.push("a-"); });
+    const slow = withLock(lock, async () => {
+      events.push("a+");
+      await Bun.sleep(100);
+      events.push("a-");
+    });
     await Bun.sleep(10);
-    const fast = withLock(lock, async () => { events.push("b+"); events.push("b-"); });
+    const fast = withLock(lock, async () => {
+      events.push("b+");
+      events.push("b-");
+    });
     await Promise.all([slow, fast]);
     expect(events).toEqual(["a+", "a-", "b+", "b-"]);
   });
@@ -99,13 +125,16 @@ describe("lock", () => {
     // Its death releases the lock at once: no stale lock to take over.
     expect(await withLock(lock, () => 7, 2_000)).toBe(7);
   });
-  test.skipIf(!hasFlock)("a lock file naming a live process that does not hold it (pid reuse) does not block", async () => {
-    const lock = join(dir, "lock");
-    writeFileSync(lock, "1\n"); // before: waited for pid 1 until the deadline, then "stop process 1"
-    const t0 = Date.now();
-    expect(await withLock(lock, () => 42, 5_000)).toBe(42);
-    expect(Date.now() - t0).toBeLessThan(1_000);
-  });
+  test.skipIf(!hasFlock)(
+    "a lock file naming a live process that does not hold it (pid reuse) does not block",
+    async () => {
+      const lock = join(dir, "lock");
+      writeFileSync(lock, "1\n"); // before: waited for pid 1 until the deadline, then "stop process 1"
+      const t0 = Date.now();
+      expect(await withLock(lock, () => 42, 5_000)).toBe(42);
+      expect(Date.now() - t0).toBeLessThan(1_000);
+    },
+  );
   test.skipIf(!hasFlock)("a symlink in the lock's place is refused, not followed", async () => {
     const lock = join(dir, "lock");
     const target = join(dir, "target");

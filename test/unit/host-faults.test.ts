@@ -20,17 +20,29 @@ import { treePath } from "../hosts/trees.ts";
 
 const FIXTURES = join(import.meta.dir, "../fixtures/runsc-logs");
 const base = {
-  os: "linux", arch: "x86_64", wsl: false, cpu: { xsave: true, avx2: true },
+  os: "linux",
+  arch: "x86_64",
+  wsl: false,
+  cpu: { xsave: true, avx2: true },
   kernel: { release: "6.1.0-13-amd64", version: "6.1.0" },
-  sysctl: { ptraceScope: null, maxUserNamespaces: 1000 }, tmp: { path: "/tmp", symlink: false, target: null },
-  mmapMinAddr: { value: 65536, error: null }, seccomp: { available: true, mode: 0, filters: 0 }, memlock: [], runsc: [],
+  sysctl: { ptraceScope: null, maxUserNamespaces: 1000 },
+  tmp: { path: "/tmp", symlink: false, target: null },
+  mmapMinAddr: { value: 65536, error: null },
+  seccomp: { available: true, mode: 0, filters: 0 },
+  memlock: [],
+  runsc: [],
 } as unknown as HostFacts;
 const facts = (over: Partial<HostFacts> = {}) => ({ ...base, ...over }) as HostFacts;
 const rc = (f = facts()) => ({ facts: f, engine: "runsc" as const, runtime: "runsc" });
 /** A runsc whose file and parent directories are all world-executable (what runsc.permissions passes). */
-const executable = { path: "/usr/bin/runsc", realPath: "/usr/bin/runsc", permissions: [
-  { path: "/usr/bin/runsc", mode: "0755", worldOk: true }, { path: "/usr/bin", mode: "0755", worldOk: true },
-] } as unknown as RunscBinary;
+const executable = {
+  path: "/usr/bin/runsc",
+  realPath: "/usr/bin/runsc",
+  permissions: [
+    { path: "/usr/bin/runsc", mode: "0755", worldOk: true },
+    { path: "/usr/bin", mode: "0755", worldOk: true },
+  ],
+} as unknown as RunscBinary;
 
 function ctxFor(f: HostFacts, env: NodeJS.ProcessEnv = process.env, data?: unknown): CheckContext {
   return {
@@ -44,7 +56,10 @@ const runCheck = async (c: Check, f: HostFacts) => (await c.run(ctxFor(f))) as O
 
 const HOST_RUNSC = "/usr/bin/runsc";
 const TRIXIE_RUNSC = join(treePath("trixie"), "usr/bin/runsc");
-const RUNSCS = [["20221219", HOST_RUNSC], ["20240729", TRIXIE_RUNSC]] as const;
+const RUNSCS = [
+  ["20221219", HOST_RUNSC],
+  ["20240729", TRIXIE_RUNSC],
+] as const;
 const root = process.getuid?.() === 0;
 /** setpriv arguments that take root's way around file modes (a mode-000 file is then unreadable). */
 const DROP_DAC = "--inh-caps=-dac_override,-dac_read_search --bounding-set=-dac_override,-dac_read_search";
@@ -63,9 +78,10 @@ describe("real runsc output, decoded (test/fixtures/runsc-logs)", () => {
 
     test(`runsc ${release}, seccomp(2) → ENOSYS: the gofer's log line → seccomp-unavailable`, () => {
       const d = decodeLogDir(join(FIXTURES, `${release}-seccomp-enosys`));
-      const gofer = release === "20221219"
-        ? "gofer: installing seccomp filters: function not implemented"
-        : "gofer: panic: cannot determine default seccomp action: function not implemented";
+      const gofer =
+        release === "20221219"
+          ? "gofer: installing seccomp filters: function not implemented"
+          : "gofer: panic: cannot determine default seccomp action: function not implemented";
       expect(d.lines).toContain(gofer);
       expect(d.lines.length).toBeLessThanOrEqual(10);
       // The kernel has seccomp (the facts say so): a filter around the engine refuses it.
@@ -81,9 +97,10 @@ describe("real runsc output, decoded (test/fixtures/runsc-logs)", () => {
 
     test(`runsc ${release}, ptrace(2) → EPERM: ptrace-blocked unless runsc's permissions explain it`, () => {
       const d = decodeLogDir(join(FIXTURES, `${release}-ptrace-eperm`));
-      const boot = release === "20221219"
-        ? "boot: panic: unable to attach: operation not permitted"
-        : "boot: panic: unable to initialize systrap source: unable to attach: operation not permitted";
+      const boot =
+        release === "20221219"
+          ? "boot: panic: unable to attach: operation not permitted"
+          : "boot: panic: unable to initialize systrap source: unable to attach: operation not permitted";
       expect(d.lines[0]).toBe(boot);
       const text = d.causes.join("\n");
       // Yama 3 (not settable on this kernel: it has no Yama; the fault itself was a seccomp filter).
@@ -124,7 +141,10 @@ describe("host checks read the facts (fixtures: this kernel is 6.x, has seccomp 
 
   test("memlock: a memlock-bug kernel with a finite limit on containerd fails, unlimited passes", async () => {
     const bug = { kernel: { release: "5.4.2", version: "5.4.2" } };
-    const memlock = [{ who: "self", pid: null, soft: null }, { who: "containerd", pid: 812, soft: 65536 }];
+    const memlock = [
+      { who: "self", pid: null, soft: null },
+      { who: "containerd", pid: 812, soft: 65536 },
+    ];
     const limited = facts({ ...bug, memlock });
     const o = await runCheck(hostMemlock, limited);
     expect(o.status).toBe("fail");
@@ -158,7 +178,8 @@ describe.skipIf(!root)("the facts, gathered on a real faulty host", () => {
   const FACTS = join(import.meta.dir, "../../platform/facts.ts");
   /** Run `gatherFacts({ selfOnly: true })` in a process started by `prefix`, return the facts. */
   function factsUnder(prefix: string[]): HostFacts {
-    const script = `import { gatherFacts } from ${JSON.stringify(FACTS)};\n` +
+    const script =
+      `import { gatherFacts } from ${JSON.stringify(FACTS)};\n` +
       "console.log(JSON.stringify(await gatherFacts({ selfOnly: true })));";
     const r = spawnSync(prefix[0]!, [...prefix.slice(1), process.execPath, "-e", script], { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`facts failed: ${r.stderr}`);
@@ -203,8 +224,10 @@ describe.skipIf(!root)("the facts, gathered on a real faulty host", () => {
 function unreadableMmapMinAddr(dir: string): string {
   const file = join(dir, "mmap_min_addr");
   writeFileSync(file, "65536\n", { mode: 0o000 });
-  return `unshare -m --propagation private sh -c 'mount --bind ${file} /proc/sys/vm/mmap_min_addr && ` +
-    `exec setpriv ${DROP_DAC}`;
+  return (
+    `unshare -m --propagation private sh -c 'mount --bind ${file} /proc/sys/vm/mmap_min_addr && ` +
+    `exec setpriv ${DROP_DAC}`
+  );
 }
 
 const noRunsc = !root || !existsSync(HOST_RUNSC);
@@ -245,18 +268,22 @@ async function checkWith(check: Check, runscPath: string): Promise<Outcome> {
 
 describe.skipIf(!root)("runsc on a real faulty host: the checks diagnose it by rule", () => {
   for (const [release, runsc] of RUNSCS) {
-    test.skipIf(!existsSync(runsc))(`runsc ${release}, mmap_min_addr unreadable: runsc.smoke`, async () => {
-      const dir = mkdtempSync(join(tmpdir(), "gvd-mmap-"));
-      chmodSync(dir, 0o755);
-      try {
-        const o = await checkWith(runscSmoke, wrapper(dir, runsc, `${unreadableMmapMinAddr(dir)} "$0" "$@"'`));
-        expect(o.status).toBe("fail");
-        expect(o.message).toContain("couldn't open /proc/sys/vm/mmap_min_addr");
-        expect(o.diagnosis?.rule).toBe("mmap-min-addr-unreadable");
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    }, 30_000);
+    test.skipIf(!existsSync(runsc))(
+      `runsc ${release}, mmap_min_addr unreadable: runsc.smoke`,
+      async () => {
+        const dir = mkdtempSync(join(tmpdir(), "gvd-mmap-"));
+        chmodSync(dir, 0o755);
+        try {
+          const o = await checkWith(runscSmoke, wrapper(dir, runsc, `${unreadableMmapMinAddr(dir)} "$0" "$@"'`));
+          expect(o.status).toBe("fail");
+          expect(o.message).toContain("couldn't open /proc/sys/vm/mmap_min_addr");
+          expect(o.diagnosis?.rule).toBe("mmap-min-addr-unreadable");
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+      30_000,
+    );
 
     const faults = [
       // The boot log's first line is a ptrace panic in both cases: the message names the matched line.
@@ -264,21 +291,25 @@ describe.skipIf(!root)("runsc on a real faulty host: the checks diagnose it by r
       { name: "ptrace(2) → EPERM", deny: "1 ptrace", rule: "ptrace-blocked", said: /log: .*unable to attach/ },
     ];
     for (const f of faults) {
-      test.skipIf(!existsSync(runsc) || !denySyscallTool())(`runsc ${release}, ${f.name}: runsc.smoke`, async () => {
-        const dir = mkdtempSync(join(tmpdir(), "gvd-deny-"));
-        chmodSync(dir, 0o755);
-        try {
-          const o = await checkWith(runscSmoke, wrapper(dir, runsc, `${denySyscallTool()} ${f.deny}`));
-          expect(o.status).toBe("fail");
-          expect(o.message).toContain("waiting for sandbox to start: EOF");
-          expect(o.message).toMatch(f.said);
-          expect(o.diagnosis?.rule).toBe(f.rule);
-          expect(o.diagnosis?.log?.length).toBeGreaterThan(0);
-          expect(o.diagnosis?.log?.length).toBeLessThanOrEqual(10);
-        } finally {
-          rmSync(dir, { recursive: true, force: true });
-        }
-      }, 90_000);
+      test.skipIf(!existsSync(runsc) || !denySyscallTool())(
+        `runsc ${release}, ${f.name}: runsc.smoke`,
+        async () => {
+          const dir = mkdtempSync(join(tmpdir(), "gvd-deny-"));
+          chmodSync(dir, 0o755);
+          try {
+            const o = await checkWith(runscSmoke, wrapper(dir, runsc, `${denySyscallTool()} ${f.deny}`));
+            expect(o.status).toBe("fail");
+            expect(o.message).toContain("waiting for sandbox to start: EOF");
+            expect(o.message).toMatch(f.said);
+            expect(o.diagnosis?.rule).toBe(f.rule);
+            expect(o.diagnosis?.log?.length).toBeGreaterThan(0);
+            expect(o.diagnosis?.log?.length).toBeLessThanOrEqual(10);
+          } finally {
+            rmSync(dir, { recursive: true, force: true });
+          }
+        },
+        90_000,
+      );
     }
   }
 });

@@ -12,13 +12,26 @@ const ALLOWED_CYCLES: { removedBy: string; files: string[] }[] = [
     // engines/types.ts ⇄ facts.ts (type import) and engine-facts.ts ⇄ facts.ts: adapters read HostFacts.
     removedBy: "issue 17 item 2 (one facts model, pointing one way)",
     files: [
-      "platform/engine-facts.ts", "platform/engines/apply.ts", "platform/engines/containerd-config.ts",
-      "platform/engines/containerd-dump.ts", "platform/engines/containerd-plan.ts", "platform/engines/containerd.ts",
-      "platform/engines/crio.ts", "platform/engines/daemon-json.ts", "platform/engines/diff.ts",
-      "platform/engines/docker.ts", "platform/engines/index.ts", "platform/engines/k8s-dist.ts",
-      "platform/engines/plan.ts", "platform/engines/podman.ts", "platform/engines/runtime-args.ts",
-      "platform/engines/shim-config.ts", "platform/engines/toml-check.ts", "platform/engines/types.ts",
-      "platform/facts.ts", "platform/host-exec.ts",
+      "platform/engine-facts.ts",
+      "platform/engines/apply.ts",
+      "platform/engines/containerd-config.ts",
+      "platform/engines/containerd-dump.ts",
+      "platform/engines/containerd-plan.ts",
+      "platform/engines/containerd.ts",
+      "platform/engines/crio.ts",
+      "platform/engines/daemon-json.ts",
+      "platform/engines/diff.ts",
+      "platform/engines/docker.ts",
+      "platform/engines/index.ts",
+      "platform/engines/k8s-dist.ts",
+      "platform/engines/plan.ts",
+      "platform/engines/podman.ts",
+      "platform/engines/runtime-args.ts",
+      "platform/engines/shim-config.ts",
+      "platform/engines/toml-check.ts",
+      "platform/engines/types.ts",
+      "platform/facts.ts",
+      "platform/host-exec.ts",
     ],
   },
 ];
@@ -29,15 +42,29 @@ const show = (loop: Edge[]) => loop.map((e) => `${e.from} -${e.kind}-> ${e.to}`)
 describe("import graph", () => {
   test("the parser sees every kind of import, and nothing in comments or strings", () => {
     const src = [
-      `import { a } from "./a.ts";`, `import type { B } from "./b.ts";`, `import { type C } from "./c.ts";`,
-      `import d, { type D } from "./d.ts";`, `export { e } from "./e.ts";`, `export type { F } from "./f.ts";`,
-      `import "./g.ts";`, `const h = await import("./h.ts");`, `let i: import("./i.ts").I;`,
-      `import { j } from "node:fs";`, `// import { k } from "./k.ts";`, `const l = 'import("./l.ts")';`,
+      `import { a } from "./a.ts";`,
+      `import type { B } from "./b.ts";`,
+      `import { type C } from "./c.ts";`,
+      `import d, { type D } from "./d.ts";`,
+      `export { e } from "./e.ts";`,
+      `export type { F } from "./f.ts";`,
+      `import "./g.ts";`,
+      `const h = await import("./h.ts");`,
+      `let i: import("./i.ts").I;`,
+      `import { j } from "node:fs";`,
+      `// import { k } from "./k.ts";`,
+      `const l = 'import("./l.ts")';`,
     ].join("\n");
     expect(importsOf(src)).toEqual([
-      { spec: "./a.ts", kind: "static" }, { spec: "./b.ts", kind: "type" }, { spec: "./c.ts", kind: "type" },
-      { spec: "./d.ts", kind: "static" }, { spec: "./e.ts", kind: "static" }, { spec: "./f.ts", kind: "type" },
-      { spec: "./g.ts", kind: "static" }, { spec: "./h.ts", kind: "dynamic" }, { spec: "./i.ts", kind: "type" },
+      { spec: "./a.ts", kind: "static" },
+      { spec: "./b.ts", kind: "type" },
+      { spec: "./c.ts", kind: "type" },
+      { spec: "./d.ts", kind: "static" },
+      { spec: "./e.ts", kind: "static" },
+      { spec: "./f.ts", kind: "type" },
+      { spec: "./g.ts", kind: "static" },
+      { spec: "./h.ts", kind: "dynamic" },
+      { spec: "./i.ts", kind: "type" },
     ]);
   });
 
@@ -55,11 +82,13 @@ describe("import graph", () => {
 
   test("no import cycle beyond the allowed ones, and every allowed one still exists", () => {
     const found = cycles(edges);
-    const unexpected = found.filter((scc) => !ALLOWED_CYCLES.some((a) => scc.every((f) => a.files.includes(f))))
+    const unexpected = found
+      .filter((scc) => !ALLOWED_CYCLES.some((a) => scc.every((f) => a.files.includes(f))))
       .map((scc) => ({ files: scc, loop: show(loopThrough(edges, scc)) }));
     expect(unexpected).toEqual([]);
-    const gone = ALLOWED_CYCLES.filter((a) => !found.some((scc) => scc.some((f) => a.files.includes(f))))
-      .map((a) => `no longer a cycle, delete it from ALLOWED_CYCLES: ${a.removedBy}`);
+    const gone = ALLOWED_CYCLES.filter((a) => !found.some((scc) => scc.some((f) => a.files.includes(f)))).map(
+      (a) => `no longer a cycle, delete it from ALLOWED_CYCLES: ${a.removedBy}`,
+    );
     expect(gone).toEqual([]);
   });
 

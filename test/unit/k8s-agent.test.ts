@@ -3,13 +3,30 @@
 // what it prints, the readiness marker and the probe, and how it stops.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { Chalk } from "chalk";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { hostRootAt } from "../../platform/host-root.ts";
 import type { IO } from "../../src/args.ts";
 import { runAgentCommand } from "../../src/commands/k8s-node.ts";
 import { runArgv } from "../../src/dispatch.ts";
-import { agentRound, failingChecks, probeMarker, runAgent, type AgentDeps, type AgentOptions, type CheckRunResult } from "../../src/k8s/agent.ts";
+import {
+  agentRound,
+  failingChecks,
+  probeMarker,
+  runAgent,
+  type AgentDeps,
+  type AgentOptions,
+  type CheckRunResult,
+} from "../../src/k8s/agent.ts";
 import { ensureNodeLabel, inClusterConfig } from "../../src/k8s/in-cluster.ts";
 import { fakeApi, podEnv, SUBJECT, type FakeApi } from "../fixtures/k8s/kubectl/fake-api.ts";
 import { KUBECTL_FIXTURES } from "../fixtures/k8s/kubectl/stub.ts";
@@ -18,8 +35,12 @@ import { assertAgentLineSchema } from "../helpers/schema.ts";
 /** The check init container's report on worker-b: containerd.runtime fails. */
 const FAILING_DOC = readFileSync(join(KUBECTL_FIXTURES, "logs-check-worker-b.txt"), "utf8");
 /** The passing report inside worker-a's agent log. */
-const PASSING_DOC = JSON.stringify(JSON.parse(readFileSync(join(KUBECTL_FIXTURES, "logs-agent-worker-a.txt"), "utf8").split("\n")[1]).check);
-const checkSays = (stdout: string, code = 0, stderr = ""): AgentDeps["runCheck"] => async () => ({ code, stdout, stderr });
+const PASSING_DOC = JSON.stringify(
+  JSON.parse(readFileSync(join(KUBECTL_FIXTURES, "logs-agent-worker-a.txt"), "utf8").split("\n")[1]).check,
+);
+const checkSays =
+  (stdout: string, code = 0, stderr = ""): AgentDeps["runCheck"] =>
+  async () => ({ code, stdout, stderr });
 
 /** One round; its line, as printed, must match docs/k8s-agent-line.schema.json. */
 async function round(...args: Parameters<typeof agentRound>): ReturnType<typeof agentRound> {
@@ -45,12 +66,25 @@ function hostTree(version: string | null): string {
 }
 
 function options(over: Partial<AgentOptions> = {}): AgentOptions {
-  return { root: hostRootAt(host), prefix: "/usr/local", node: "worker-a", labelKey: "gvisor.dev/runsc", intervalS: 300, marker: join(dir, "ready"), checkArgs: [], ...over };
+  return {
+    root: hostRootAt(host),
+    prefix: "/usr/local",
+    node: "worker-a",
+    labelKey: "gvisor.dev/runsc",
+    intervalS: 300,
+    marker: join(dir, "ready"),
+    checkArgs: [],
+    ...over,
+  };
 }
 
 function deps(runCheck: AgentDeps["runCheck"]): AgentDeps {
   const cfg = inClusterConfig(podEnv(api));
-  return { runCheck, ensureLabel: (n, k, v) => ensureNodeLabel(cfg, n, k, v), now: () => new Date("2026-08-20T09:15:02.331Z") };
+  return {
+    runCheck,
+    ensureLabel: (n, k, v) => ensureNodeLabel(cfg, n, k, v),
+    now: () => new Date("2026-08-20T09:15:02.331Z"),
+  };
 }
 
 beforeEach(async () => {
@@ -67,10 +101,24 @@ describe("one agent round", () => {
   test("check passed: the node is labelled with the live release, the line says so, the marker is written", async () => {
     const { line, ready } = (await round(options(), deps(checkSays(PASSING_DOC))))!;
     expect(ready).toBe(true);
-    expect(line).toMatchObject({ schemaVersion: 1, kind: "gvisor-doctor.agent", time: "2026-08-20T09:15:02.331Z", node: "worker-a", ok: true, version: "20260817.0", label: { key: "gvisor.dev/runsc", value: "20260817.0", action: "set", error: null }, failing: [] });
+    expect(line).toMatchObject({
+      schemaVersion: 1,
+      kind: "gvisor-doctor.agent",
+      time: "2026-08-20T09:15:02.331Z",
+      node: "worker-a",
+      ok: true,
+      version: "20260817.0",
+      label: { key: "gvisor.dev/runsc", value: "20260817.0", action: "set", error: null },
+      failing: [],
+    });
     expect(line.check!.ok).toBe(true);
     expect(api.nodes["worker-a"]["gvisor.dev/runsc"]).toBe("20260817.0");
-    expect(JSON.parse(readFileSync(join(dir, "ready"), "utf8"))).toEqual({ time: "2026-08-20T09:15:02.331Z", node: "worker-a", version: "20260817.0", intervalS: 300 });
+    expect(JSON.parse(readFileSync(join(dir, "ready"), "utf8"))).toEqual({
+      time: "2026-08-20T09:15:02.331Z",
+      node: "worker-a",
+      version: "20260817.0",
+      intervalS: 300,
+    });
   });
 
   test("the next passing round changes nothing: it reads the label and does not patch", async () => {
@@ -85,8 +133,19 @@ describe("one agent round", () => {
     writeFileSync(join(dir, "ready"), "{}");
     const { line, ready } = (await round(options(), deps(checkSays(FAILING_DOC, 1))))!;
     expect(ready).toBe(false);
-    expect(line).toMatchObject({ ok: false, version: "20260817.0", label: { value: null, action: "removed", error: null } });
-    expect(line.failing).toEqual([{ id: "containerd.runtime", message: 'containerd\'s merged config has no "runsc" runtime', fix: "Register runsc with containerd and restart it", command: "sudo gvisor-doctor configure containerd --restart" }]);
+    expect(line).toMatchObject({
+      ok: false,
+      version: "20260817.0",
+      label: { value: null, action: "removed", error: null },
+    });
+    expect(line.failing).toEqual([
+      {
+        id: "containerd.runtime",
+        message: 'containerd\'s merged config has no "runsc" runtime',
+        fix: "Register runsc with containerd and restart it",
+        command: "sudo gvisor-doctor configure containerd --restart",
+      },
+    ]);
     expect(api.nodes["worker-a"]).not.toHaveProperty("gvisor.dev/runsc");
     expect(api.requests.at(-1)!.body).toEqual({ metadata: { labels: { "gvisor.dev/runsc": null } } });
     expect(existsSync(join(dir, "ready"))).toBe(false);
@@ -97,31 +156,57 @@ describe("one agent round", () => {
     host = hostTree(null);
     const { line, ready } = (await round(options(), deps(checkSays(PASSING_DOC))))!;
     expect(ready).toBe(false);
-    expect(line).toMatchObject({ ok: true, version: null, label: { value: null, action: "unchanged", error: "no gVisor release is live under /usr/local on the node (install --host-root puts it there)" } });
+    expect(line).toMatchObject({
+      ok: true,
+      version: null,
+      label: {
+        value: null,
+        action: "unchanged",
+        error: "no gVisor release is live under /usr/local on the node (install --host-root puts it there)",
+      },
+    });
   });
 
   test("the API refuses (RBAC): action failed with the cause and the fix; not ready", async () => {
-    api.failWith = { status: 403, reason: "Forbidden", message: `nodes "{name}" is forbidden: User "${SUBJECT}" cannot {verb} resource "nodes" in API group "" at the cluster scope` };
+    api.failWith = {
+      status: 403,
+      reason: "Forbidden",
+      message: `nodes "{name}" is forbidden: User "${SUBJECT}" cannot {verb} resource "nodes" in API group "" at the cluster scope`,
+    };
     const { line, ready } = (await round(options(), deps(checkSays(PASSING_DOC))))!;
     expect(ready).toBe(false);
     expect(line.label.action).toBe("failed");
     expect(line.label.error).toStartWith(`RBAC: ${SUBJECT} may not get nodes (403 Forbidden)`);
-    expect(line.label.error).toContain('(fix: give the ServiceAccount get and patch on nodes');
+    expect(line.label.error).toContain("(fix: give the ServiceAccount get and patch on nodes");
   });
 
   test("check printed no report (e.g. a usage error): one failing entry says what check said", async () => {
-    const { line } = (await round(options(), deps(checkSays("", 2, "gvisor-doctor: unknown option --frob for 'check'\nsee: gvisor-doctor check --help"))))!;
+    const { line } = (await round(
+      options(),
+      deps(checkSays("", 2, "gvisor-doctor: unknown option --frob for 'check'\nsee: gvisor-doctor check --help")),
+    ))!;
     expect(line.ok).toBe(false);
     expect(line.check).toBeNull();
-    expect(line.failing).toEqual([{ id: "agent.check", message: "gvisor-doctor check printed no report (exit 2): gvisor-doctor: unknown option --frob for 'check' | see: gvisor-doctor check --help", fix: expect.stringContaining("gvisor-doctor check --host-root"), command: null }]);
+    expect(line.failing).toEqual([
+      {
+        id: "agent.check",
+        message:
+          "gvisor-doctor check printed no report (exit 2): gvisor-doctor: unknown option --frob for 'check' | see: gvisor-doctor check --help",
+        fix: expect.stringContaining("gvisor-doctor check --host-root"),
+        command: null,
+      },
+    ]);
   });
 
   test("check is asked about the host root, with the extra arguments after --", async () => {
     const seen: string[][] = [];
-    await round(options({ checkArgs: ["--skip", "docker.hello"] }), deps(async (d, extra): Promise<CheckRunResult> => {
-      seen.push([d, ...extra]);
-      return { code: 0, stdout: PASSING_DOC, stderr: "" };
-    }));
+    await round(
+      options({ checkArgs: ["--skip", "docker.hello"] }),
+      deps(async (d, extra): Promise<CheckRunResult> => {
+        seen.push([d, ...extra]);
+        return { code: 0, stdout: PASSING_DOC, stderr: "" };
+      }),
+    );
     expect(seen).toEqual([[host, "--skip", "docker.hello"]]);
   });
 
@@ -160,18 +245,37 @@ describe("the line (docs/k8s-agent-line.schema.json)", () => {
 describe("readiness", () => {
   test("--probe: ready while the marker is younger than 3 intervals, stuck after, not ready without it", () => {
     const m = join(dir, "ready");
-    expect(probeMarker(m, new Date())).toMatchObject({ ready: false, message: expect.stringContaining("did not pass, or none finished yet") });
+    expect(probeMarker(m, new Date())).toMatchObject({
+      ready: false,
+      message: expect.stringContaining("did not pass, or none finished yet"),
+    });
     writeFileSync(m, JSON.stringify({ time: "t", node: "worker-a", version: "20260817.0", intervalS: 10 }));
-    expect(probeMarker(m, new Date())).toMatchObject({ ready: true, message: "ready: node worker-a passed at t (gVisor 20260817.0)" });
+    expect(probeMarker(m, new Date())).toMatchObject({
+      ready: true,
+      message: "ready: node worker-a passed at t (gVisor 20260817.0)",
+    });
     const old = (Date.now() - 31_000) / 1000;
     utimesSync(m, old, old);
-    expect(probeMarker(m, new Date())).toMatchObject({ ready: false, message: expect.stringContaining("more than 3 × the 10 s interval") });
+    expect(probeMarker(m, new Date())).toMatchObject({
+      ready: false,
+      message: expect.stringContaining("more than 3 × the 10 s interval"),
+    });
   });
 
   test("k8s agent --probe exits 0 iff ready (GVISOR_DOCTOR_AGENT_READY picks the marker)", async () => {
     const c = new Chalk({ level: 0 });
     const err: string[] = [];
-    const io: IO = { env: { GVISOR_DOCTOR_AGENT_READY: join(dir, "ready") }, stdout: () => {}, stderr: (s) => err.push(s), c, ce: c, json: false, verbose: false, spinner: false, interactive: false };
+    const io: IO = {
+      env: { GVISOR_DOCTOR_AGENT_READY: join(dir, "ready") },
+      stdout: () => {},
+      stderr: (s) => err.push(s),
+      c,
+      ce: c,
+      json: false,
+      verbose: false,
+      spinner: false,
+      interactive: false,
+    };
     expect(await runArgv(["k8s", "agent", "--probe"], io)).toBe(1);
     expect(err[0]).toStartWith("not ready:");
     writeFileSync(join(dir, "ready"), JSON.stringify({ time: "t", node: "n", version: "v", intervalS: 300 }));
@@ -198,7 +302,10 @@ describe("the loop", () => {
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(markerSeen).toEqual([false, true, false]);
     // Round 3 was in flight when the stop came: dropped, not printed.
-    expect(printed.map((l) => JSON.parse(l)).map((l) => [l.ok, l.label.action])).toEqual([[true, "set"], [false, "removed"]]);
+    expect(printed.map((l) => JSON.parse(l)).map((l) => [l.ok, l.label.action])).toEqual([
+      [true, "set"],
+      [false, "removed"],
+    ]);
     for (const l of printed) assertAgentLineSchema(JSON.parse(l));
     expect(existsSync(join(dir, "ready"))).toBe(false);
   });
@@ -206,7 +313,17 @@ describe("the loop", () => {
   test("SIGTERM ends the loop promptly during the wait; --once returns whether the round passed", async () => {
     const c = new Chalk({ level: 0 });
     const out: string[] = [];
-    const io: IO = { env: {}, stdout: (s) => out.push(s), stderr: () => {}, c, ce: c, json: false, verbose: false, spinner: false, interactive: false };
+    const io: IO = {
+      env: {},
+      stdout: (s) => out.push(s),
+      stderr: () => {},
+      c,
+      ce: c,
+      json: false,
+      verbose: false,
+      spinner: false,
+      interactive: false,
+    };
     expect(await runAgentCommand(options(), deps(checkSays(PASSING_DOC)), io, true)).toBe(0);
     expect(await runAgentCommand(options(), deps(checkSays(FAILING_DOC, 1)), io, true)).toBe(1);
     expect(out).toHaveLength(2);
@@ -225,19 +342,44 @@ describe("k8s agent usage", () => {
   const run = async (args: string[], env: NodeJS.ProcessEnv) => {
     const c = new Chalk({ level: 0 });
     const err: string[] = [];
-    const code = await runArgv(["k8s", "agent", ...args], { env, stdout: () => {}, stderr: (s) => err.push(s), c, ce: c, json: false, verbose: false, spinner: false, interactive: false });
+    const code = await runArgv(["k8s", "agent", ...args], {
+      env,
+      stdout: () => {},
+      stderr: (s) => err.push(s),
+      c,
+      ce: c,
+      json: false,
+      verbose: false,
+      spinner: false,
+      interactive: false,
+    });
     return { code, err: err.join("\n") };
   };
   test("needs --host-root, a node name, a valid interval and label key; a host root must look like one", async () => {
     const env = podEnv(api);
     expect(await run([], env)).toMatchObject({ code: 2, err: expect.stringContaining("needs --host-root DIR") });
-    expect(await run(["--host-root", host], { ...env, NODE_NAME: "" })).toMatchObject({ code: 2, err: expect.stringContaining("NODE_NAME is not set") });
-    expect(await run(["--host-root", host, "--interval", "0"], env)).toMatchObject({ code: 2, err: expect.stringContaining("--interval 0") });
+    expect(await run(["--host-root", host], { ...env, NODE_NAME: "" })).toMatchObject({
+      code: 2,
+      err: expect.stringContaining("NODE_NAME is not set"),
+    });
+    expect(await run(["--host-root", host, "--interval", "0"], env)).toMatchObject({
+      code: 2,
+      err: expect.stringContaining("--interval 0"),
+    });
     expect(await run(["--host-root", host, "--label-key", "Bad/"], env)).toMatchObject({ code: 2 });
-    expect(await run(["--host-root", host, "--prefix", "usr/local"], env)).toMatchObject({ code: 2, err: expect.stringContaining("absolute") });
-    expect(await run(["--host-root", join(dir, "nope")], env)).toMatchObject({ code: 2, err: expect.stringContaining("no such directory") });
+    expect(await run(["--host-root", host, "--prefix", "usr/local"], env)).toMatchObject({
+      code: 2,
+      err: expect.stringContaining("absolute"),
+    });
+    expect(await run(["--host-root", join(dir, "nope")], env)).toMatchObject({
+      code: 2,
+      err: expect.stringContaining("no such directory"),
+    });
   });
   test("outside a pod it stops at once (exit 1) rather than failing every round", async () => {
-    expect(await run(["--host-root", host, "--once"], { NODE_NAME: "worker-a" })).toMatchObject({ code: 1, err: expect.stringContaining("not running in a Kubernetes pod") });
+    expect(await run(["--host-root", host, "--once"], { NODE_NAME: "worker-a" })).toMatchObject({
+      code: 1,
+      err: expect.stringContaining("not running in a Kubernetes pod"),
+    });
   });
 });

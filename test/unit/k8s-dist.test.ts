@@ -9,8 +9,16 @@ import { join } from "node:path";
 import { parse } from "smol-toml";
 import type { ConfigReader } from "../../platform/engines/containerd-config.ts";
 import {
-  BASE_ACTION, detectDistribution, DISTRIBUTIONS, distUnit, findBlock, MICROK8S_TEMPLATE, planDistribution, renderBaseTemplate,
-  renderMicrok8s, type DistributionId,
+  BASE_ACTION,
+  detectDistribution,
+  DISTRIBUTIONS,
+  distUnit,
+  findBlock,
+  MICROK8S_TEMPLATE,
+  planDistribution,
+  renderBaseTemplate,
+  renderMicrok8s,
+  type DistributionId,
 } from "../../platform/engines/k8s-dist.ts";
 import { CONTAINERD_VALUE_FLAGS, parseFlags, type DaemonProcess } from "../../platform/processes.ts";
 import { hostRootAt } from "../../platform/host-root.ts";
@@ -23,26 +31,45 @@ function readerOf(files: Record<string, string>): ConfigReader & { files: Record
   return {
     files,
     read: (p) => files[p] ?? null,
-    list: (d) => Object.keys(files).filter((f) => f.startsWith(`${d}/`)).map((f) => f.slice(d.length + 1)),
+    list: (d) =>
+      Object.keys(files)
+        .filter((f) => f.startsWith(`${d}/`))
+        .map((f) => f.slice(d.length + 1)),
   };
 }
 
 const REQ: RuntimeRequest = {
-  name: "runsc", runscPath: "/usr/local/bin/runsc", runtimeArgs: null, makeDefault: false, remove: false,
+  name: "runsc",
+  runscPath: "/usr/local/bin/runsc",
+  runtimeArgs: null,
+  makeDefault: false,
+  remove: false,
 };
 const REMOVE: RuntimeRequest = { ...REQ, remove: true };
 
-function plan(id: DistributionId, files: Record<string, string>, req = REQ, version = "1.7.27",
-  shim: string | null = null) {
+function plan(
+  id: DistributionId,
+  files: Record<string, string>,
+  req = REQ,
+  version = "1.7.27",
+  shim: string | null = null,
+) {
   return planDistribution({
-    dist: DISTRIBUTIONS[id], reader: readerOf(files), containerdVersion: version, shim,
-    wrapperDir: "/usr/local/lib/gvisor-doctor/wrappers", request: req, force: false,
+    dist: DISTRIBUTIONS[id],
+    reader: readerOf(files),
+    containerdVersion: version,
+    shim,
+    wrapperDir: "/usr/local/lib/gvisor-doctor/wrappers",
+    request: req,
+    force: false,
   });
 }
 
 /** Apply a plan's changes to the in-memory files. */
-function applied(files: Record<string, string>, changes: { path: string; after: string | null }[]):
-  Record<string, string> {
+function applied(
+  files: Record<string, string>,
+  changes: { path: string; after: string | null }[],
+): Record<string, string> {
   const out = { ...files };
   for (const c of changes) {
     if (c.after === null) delete out[c.path];
@@ -51,8 +78,13 @@ function applied(files: Record<string, string>, changes: { path: string; after: 
   return out;
 }
 
-const daemon = (pid: number, config: string, argv = ["containerd", "-c", config]): DaemonProcess =>
-  ({ pid, exe: "/usr/bin/containerd", argv, flags: parseFlags(argv, CONTAINERD_VALUE_FLAGS), uid: 0 });
+const daemon = (pid: number, config: string, argv = ["containerd", "-c", config]): DaemonProcess => ({
+  pid,
+  exe: "/usr/bin/containerd",
+  argv,
+  flags: parseFlags(argv, CONTAINERD_VALUE_FLAGS),
+  uid: 0,
+});
 const K3S = "/var/lib/rancher/k3s/agent/etc/containerd";
 const RKE2 = "/var/lib/rancher/rke2/agent/etc/containerd";
 const CRI = (doc: any) => doc.plugins["io.containerd.grpc.v1.cri"].containerd.runtimes;
@@ -60,12 +92,19 @@ const CRI = (doc: any) => doc.plugins["io.containerd.grpc.v1.cri"].containerd.ru
 describe("which distribution a node runs", () => {
   test("its containerd's -c names the distribution's config", () => {
     const none = () => false;
-    expect(detectDistribution([daemon(7, `${K3S}/config.toml`)], undefined, none))
-      .toMatchObject({ dist: { id: "k3s" }, why: `containerd pid 7 reads ${K3S}/config.toml` });
+    expect(detectDistribution([daemon(7, `${K3S}/config.toml`)], undefined, none)).toMatchObject({
+      dist: { id: "k3s" },
+      why: `containerd pid 7 reads ${K3S}/config.toml`,
+    });
     expect(detectDistribution([daemon(8, `${RKE2}/config.toml`)], undefined, none)?.dist.id).toBe("rke2");
     // k0s names its flags with '=' (--config=…).
-    const k0s = ["/var/lib/k0s/bin/containerd", "--root=/var/lib/k0s/containerd", "--state=/run/k0s/containerd",
-      "--address=/run/k0s/containerd.sock", "--config=/etc/k0s/containerd.toml"];
+    const k0s = [
+      "/var/lib/k0s/bin/containerd",
+      "--root=/var/lib/k0s/containerd",
+      "--state=/run/k0s/containerd",
+      "--address=/run/k0s/containerd.sock",
+      "--config=/etc/k0s/containerd.toml",
+    ];
     expect(detectDistribution([daemon(9, "", k0s)], undefined, none)?.dist.id).toBe("k0s");
     // The snap names its revision's directory ($SNAP_DATA), not "current".
     const snap = detectDistribution([daemon(10, "/var/snap/microk8s/7394/args/containerd.toml")], undefined, none);
@@ -74,9 +113,14 @@ describe("which distribution a node runs", () => {
   });
 
   test("with no containerd running, its files say it", () => {
-    const has = (...files: string[]) => (p: string) => files.includes(p);
+    const has =
+      (...files: string[]) =>
+      (p: string) =>
+        files.includes(p);
     expect(detectDistribution([], undefined, has(`${RKE2}/config.toml`))).toMatchObject({
-      dist: { id: "rke2" }, daemon: null, why: `${RKE2}/config.toml exists (its containerd is not running)`,
+      dist: { id: "rke2" },
+      daemon: null,
+      why: `${RKE2}/config.toml exists (its containerd is not running)`,
     });
     expect(detectDistribution([], undefined, has(MICROK8S_TEMPLATE))?.dist.id).toBe("microk8s");
     expect(detectDistribution([], undefined, has("/etc/containerd/config.toml"))).toBeNull();
@@ -103,15 +147,21 @@ describe("k3s and RKE2: the template k3s renders config.toml from", () => {
     const doc = parse(rendered) as any;
     const runtimes = doc.plugins["io.containerd.grpc.v1.cri"].containerd.runtimes;
     expect(runtimes.runsc).toEqual({
-      runtime_type: "io.containerd.runc.v2", options: { BinaryName: "/usr/local/bin/runsc" },
+      runtime_type: "io.containerd.runc.v2",
+      options: { BinaryName: "/usr/local/bin/runsc" },
     });
     expect(runtimes.runc.options.SystemdCgroup).toBe(false);
     expect(r.notes[0]).toContain(`k3s regenerates ${dir}/config.toml from ${dir}/config.toml.tmpl at every start`);
   });
 
   test("with the runsc shim, runsc.toml goes beside the template", () => {
-    const r = plan("k3s", { [`${dir}/config.toml`]: base }, { ...REQ, runtimeArgs: ["--network=none"] }, "1.7.27",
-      "/usr/local/bin/containerd-shim-runsc-v1");
+    const r = plan(
+      "k3s",
+      { [`${dir}/config.toml`]: base },
+      { ...REQ, runtimeArgs: ["--network=none"] },
+      "1.7.27",
+      "/usr/local/bin/containerd-shim-runsc-v1",
+    );
     expect(r.changes.map((c) => c.path)).toEqual([`${dir}/config.toml.tmpl`, `${dir}/runsc.toml`]);
     const doc = parse(r.rendered!) as any;
     expect(CRI(doc).runsc).toEqual({
@@ -128,8 +178,9 @@ describe("k3s and RKE2: the template k3s renders config.toml from", () => {
     expect(r.changes.map((c) => [c.path, c.action])).toEqual([[`${dir}/config.toml.tmpl`, "modify"]]);
     const after = r.changes[0]!.after!;
     expect(after.startsWith(custom)).toBe(true);
-    expect(findBlock(after, "runsc")?.body)
-      .toContain('[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc]');
+    expect(findBlock(after, "runsc")?.body).toContain(
+      '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc]',
+    );
     const runtimes = (parse(r.rendered!) as any).plugins["io.containerd.grpc.v1.cri"].containerd.runtimes;
     expect(Object.keys(runtimes).sort()).toEqual(["crun", "runc", "runsc"]);
     // k3s restarted: config.toml is rendered from the new template.
@@ -176,10 +227,12 @@ describe("k3s and RKE2: the template k3s renders config.toml from", () => {
   });
 
   test("a runsc the distribution already writes (not ours) is refused, with where to change it", () => {
-    const hand = `${base}\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc]\n` +
+    const hand =
+      `${base}\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc]\n` +
       '  runtime_type = "io.containerd.runsc.v1"\n';
-    expect(() => plan("k3s", { [`${dir}/config.toml`]: hand }))
-      .toThrow(/already has runtime "runsc", not from gvisor-doctor/);
+    expect(() => plan("k3s", { [`${dir}/config.toml`]: hand })).toThrow(
+      /already has runtime "runsc", not from gvisor-doctor/,
+    );
   });
 
   test("RKE2: its own directory, and SystemdCgroup carried over from its runc", () => {
@@ -217,7 +270,10 @@ describe("k0s: a drop-in in /etc/k0s/containerd.d", () => {
 
   test("runsc's tables in their own file, runsc.toml outside the directory k0s imports", () => {
     const r = plan("k0s", files, REQ, "1.7.27", "/var/lib/k0s/bin/containerd-shim-runsc-v1");
-    expect(r.changes.map((c) => [c.path, c.action])).toEqual([[DROP_IN, "create"], ["/etc/k0s/runsc.toml", "create"]]);
+    expect(r.changes.map((c) => [c.path, c.action])).toEqual([
+      [DROP_IN, "create"],
+      ["/etc/k0s/runsc.toml", "create"],
+    ]);
     const dropIn = parse(r.changes[0]!.after!) as any;
     expect(dropIn.version).toBe(2);
     expect(Object.keys(dropIn.plugins["io.containerd.grpc.v1.cri"].containerd.runtimes)).toEqual(["runsc"]);
@@ -228,8 +284,10 @@ describe("k0s: a drop-in in /etc/k0s/containerd.d", () => {
     const shim = "/var/lib/k0s/bin/containerd-shim-runsc-v1";
     expect(plan("k0s", merged, REQ, "1.7.27", shim).changes).toEqual([]);
     const back = plan("k0s", merged, REMOVE, "1.7.27", shim);
-    expect(back.changes.map((c) => [c.path, c.action]))
-      .toEqual([[DROP_IN, "delete"], ["/etc/k0s/runsc.toml", "delete"]]);
+    expect(back.changes.map((c) => [c.path, c.action])).toEqual([
+      [DROP_IN, "delete"],
+      ["/etc/k0s/runsc.toml", "delete"],
+    ]);
   });
 });
 

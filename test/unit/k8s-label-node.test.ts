@@ -14,7 +14,19 @@ function captureIO(env: NodeJS.ProcessEnv, json = false): IO & { out: string[]; 
   const out: string[] = [];
   const err: string[] = [];
   const c = new Chalk({ level: 0 });
-  return { env, stdout: (s) => out.push(s), stderr: (s) => err.push(s), c, ce: c, json, verbose: false, spinner: false, interactive: false, out, err };
+  return {
+    env,
+    stdout: (s) => out.push(s),
+    stderr: (s) => err.push(s),
+    c,
+    ce: c,
+    json,
+    verbose: false,
+    spinner: false,
+    interactive: false,
+    out,
+    err,
+  };
 }
 
 let api: FakeApi | null = null;
@@ -29,7 +41,7 @@ describe("label syntax (Kubernetes rules)", () => {
     expect(labelKeyProblem("runsc")).toBeNull();
     expect(labelKeyProblem("a.b-c/x_y.z")).toBeNull();
     expect(labelKeyProblem("Gvisor.dev/runsc")).toContain("not a DNS subdomain");
-    expect(labelKeyProblem("/runsc")).toContain("prefix before \"/\" is empty");
+    expect(labelKeyProblem("/runsc")).toContain('prefix before "/" is empty');
     expect(labelKeyProblem("gvisor.dev/")).toContain("name is empty");
     expect(labelKeyProblem(`x/${"a".repeat(64)}`)).toContain("longer than 63");
     expect(labelKeyProblem("gvisor.dev/-runsc")).toContain("starting and ending with a letter or digit");
@@ -52,9 +64,16 @@ describe("label syntax (Kubernetes rules)", () => {
 
 describe("in-cluster config", () => {
   test("the API from KUBERNETES_SERVICE_HOST/PORT (IPv6 in brackets), the token and CA from the service account directory", () => {
-    expect(inClusterConfig({ KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443" })).toEqual({ base: "https://10.96.0.1:443", saDir: "/var/run/secrets/kubernetes.io/serviceaccount" });
-    expect(inClusterConfig({ KUBERNETES_SERVICE_HOST: "fd00:10:96::1", KUBERNETES_SERVICE_PORT: "443" }).base).toBe("https://[fd00:10:96::1]:443");
-    expect(inClusterConfig({ GVISOR_DOCTOR_K8S_API: "http://127.0.0.1:8001/", GVISOR_DOCTOR_K8S_SA_DIR: "/tmp/sa" })).toEqual({ base: "http://127.0.0.1:8001", saDir: "/tmp/sa" });
+    expect(inClusterConfig({ KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443" })).toEqual({
+      base: "https://10.96.0.1:443",
+      saDir: "/var/run/secrets/kubernetes.io/serviceaccount",
+    });
+    expect(inClusterConfig({ KUBERNETES_SERVICE_HOST: "fd00:10:96::1", KUBERNETES_SERVICE_PORT: "443" }).base).toBe(
+      "https://[fd00:10:96::1]:443",
+    );
+    expect(
+      inClusterConfig({ GVISOR_DOCTOR_K8S_API: "http://127.0.0.1:8001/", GVISOR_DOCTOR_K8S_SA_DIR: "/tmp/sa" }),
+    ).toEqual({ base: "http://127.0.0.1:8001", saDir: "/tmp/sa" });
   });
   test("outside a pod: says so, and what to use instead", () => {
     expect(() => inClusterConfig({})).toThrow(/not running in a Kubernetes pod: KUBERNETES_SERVICE_HOST is not set/);
@@ -69,26 +88,48 @@ describe("ensureNodeLabel against the API", () => {
   test("sets a label with a JSON merge patch after reading the node; a second time reads only", async () => {
     api = await fakeApi({ nodes: { "worker-a": { "kubernetes.io/hostname": "worker-a" } } });
     const cfg = inClusterConfig(podEnv(api));
-    expect(await ensureNodeLabel(cfg, "worker-a", "gvisor.dev/runsc", "20260817.0")).toEqual({ action: "set", previous: null });
-    expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual(["GET /api/v1/nodes/worker-a", "PATCH /api/v1/nodes/worker-a"]);
-    expect(api.requests[1]).toMatchObject({ contentType: "application/merge-patch+json", body: { metadata: { labels: { "gvisor.dev/runsc": "20260817.0" } } }, authorization: `Bearer ${fakeToken()}` });
+    expect(await ensureNodeLabel(cfg, "worker-a", "gvisor.dev/runsc", "20260817.0")).toEqual({
+      action: "set",
+      previous: null,
+    });
+    expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      "GET /api/v1/nodes/worker-a",
+      "PATCH /api/v1/nodes/worker-a",
+    ]);
+    expect(api.requests[1]).toMatchObject({
+      contentType: "application/merge-patch+json",
+      body: { metadata: { labels: { "gvisor.dev/runsc": "20260817.0" } } },
+      authorization: `Bearer ${fakeToken()}`,
+    });
     expect(api.nodes["worker-a"]["gvisor.dev/runsc"]).toBe("20260817.0");
-    expect(await ensureNodeLabel(cfg, "worker-a", "gvisor.dev/runsc", "20260817.0")).toEqual({ action: "unchanged", previous: "20260817.0" });
+    expect(await ensureNodeLabel(cfg, "worker-a", "gvisor.dev/runsc", "20260817.0")).toEqual({
+      action: "unchanged",
+      previous: "20260817.0",
+    });
     expect(api.requests.filter((r) => r.method === "PATCH")).toHaveLength(1);
   });
 
   test("removes a label with null in the merge patch", async () => {
     api = await fakeApi({ nodes: { "worker-a": { "gvisor.dev/runsc": "20260801.0" } } });
     const cfg = inClusterConfig(podEnv(api));
-    expect(await ensureNodeLabel(cfg, "worker-a", "gvisor.dev/runsc", null)).toEqual({ action: "removed", previous: "20260801.0" });
+    expect(await ensureNodeLabel(cfg, "worker-a", "gvisor.dev/runsc", null)).toEqual({
+      action: "removed",
+      previous: "20260801.0",
+    });
     expect(api.requests[1].body).toEqual({ metadata: { labels: { "gvisor.dev/runsc": null } } });
     expect(api.nodes["worker-a"]).toEqual({});
   });
 
   test("403: RBAC, naming the ServiceAccount and the rule it needs", async () => {
     api = await fakeApi({ nodes: { "worker-a": {} } });
-    api.failWith = { status: 403, reason: "Forbidden", message: `nodes "{name}" is forbidden: User "${SUBJECT}" cannot {verb} resource "nodes" in API group "" at the cluster scope` };
-    const e = (await ensureNodeLabel(inClusterConfig(podEnv(api)), "worker-a", "gvisor.dev/runsc", "1").catch((x) => x)) as ApiError;
+    api.failWith = {
+      status: 403,
+      reason: "Forbidden",
+      message: `nodes "{name}" is forbidden: User "${SUBJECT}" cannot {verb} resource "nodes" in API group "" at the cluster scope`,
+    };
+    const e = (await ensureNodeLabel(inClusterConfig(podEnv(api)), "worker-a", "gvisor.dev/runsc", "1").catch(
+      (x) => x,
+    )) as ApiError;
     expect(e).toBeInstanceOf(ApiError);
     expect(e.status).toBe(403);
     expect(e.message).toStartWith(`RBAC: ${SUBJECT} may not get nodes (403 Forbidden): nodes "worker-a" is forbidden`);
@@ -97,7 +138,9 @@ describe("ensureNodeLabel against the API", () => {
 
   test("404: no such node, and where the node name comes from", async () => {
     api = await fakeApi({ nodes: { "worker-a": {} } });
-    const e = (await ensureNodeLabel(inClusterConfig(podEnv(api)), "worker-z", "gvisor.dev/runsc", "1").catch((x) => x)) as ApiError;
+    const e = (await ensureNodeLabel(inClusterConfig(podEnv(api)), "worker-z", "gvisor.dev/runsc", "1").catch(
+      (x) => x,
+    )) as ApiError;
     expect(e.message).toBe('no node named "worker-z" (404 Not Found)');
     expect(e.hint).toContain("spec.nodeName");
   });
@@ -110,8 +153,12 @@ describe("ensureNodeLabel against the API", () => {
   });
 
   test("no token: not in a pod (or the token is not mounted)", async () => {
-    const e = (await ensureNodeLabel({ base: "http://127.0.0.1:9", saDir: "/nonexistent/sa" }, "n", "k", "v").catch((x) => x)) as Error;
-    expect(e.message).toBe("no service account token at /nonexistent/sa/token: not running in a pod, or the pod does not mount its token");
+    const e = (await ensureNodeLabel({ base: "http://127.0.0.1:9", saDir: "/nonexistent/sa" }, "n", "k", "v").catch(
+      (x) => x,
+    )) as Error;
+    expect(e.message).toBe(
+      "no service account token at /nonexistent/sa/token: not running in a pod, or the pod does not mount its token",
+    );
   });
 
   test("an API server that does not answer: names the URL", async () => {
@@ -131,7 +178,9 @@ describe("ensureNodeLabel against the API", () => {
   test("HTTPS: the API server's certificate is verified with the service account's ca.crt", async () => {
     api = await fakeApi({ nodes: { "worker-a": {} }, tls: true });
     expect(api.url).toStartWith("https://127.0.0.1:");
-    expect(await ensureNodeLabel(inClusterConfig(podEnv(api)), "worker-a", "gvisor.dev/runsc", "20260817.0")).toMatchObject({ action: "set" });
+    expect(
+      await ensureNodeLabel(inClusterConfig(podEnv(api)), "worker-a", "gvisor.dev/runsc", "20260817.0"),
+    ).toMatchObject({ action: "set" });
   });
 
   test("HTTPS with a CA that did not sign the server's certificate: refused, and says which CA", async () => {
@@ -151,7 +200,15 @@ describe("gvisor-doctor k8s label-node", () => {
     api = await fakeApi({ nodes: { "worker-a": {} } });
     const io = captureIO(podEnv(api), true);
     expect(await runArgv(["k8s", "label-node", "--label", "gvisor.dev/runsc=20260817.0", "--json"], io)).toBe(0);
-    expect(JSON.parse(io.out.join(""))).toEqual({ schemaVersion: 1, command: "k8s label-node", node: "worker-a", label: { key: "gvisor.dev/runsc", value: "20260817.0" }, ok: true, action: "set", previous: null });
+    expect(JSON.parse(io.out.join(""))).toEqual({
+      schemaVersion: 1,
+      command: "k8s label-node",
+      node: "worker-a",
+      label: { key: "gvisor.dev/runsc", value: "20260817.0" },
+      ok: true,
+      action: "set",
+      previous: null,
+    });
   });
 
   test("--remove KEY on a node without it: nothing to do, exit 0", async () => {
@@ -164,7 +221,11 @@ describe("gvisor-doctor k8s label-node", () => {
 
   test("403 → exit 1 with the RBAC cause and fix; --json has ok:false and the error", async () => {
     api = await fakeApi({ nodes: { "worker-a": {} } });
-    api.failWith = { status: 403, reason: "Forbidden", message: `nodes "{name}" is forbidden: User "${SUBJECT}" cannot {verb} resource "nodes" in API group "" at the cluster scope` };
+    api.failWith = {
+      status: 403,
+      reason: "Forbidden",
+      message: `nodes "{name}" is forbidden: User "${SUBJECT}" cannot {verb} resource "nodes" in API group "" at the cluster scope`,
+    };
     const io = captureIO(podEnv(api), true);
     expect(await runArgv(["k8s", "label-node", "--label", "gvisor.dev/runsc=1", "--json"], io)).toBe(1);
     const doc = JSON.parse(io.out.join(""));
@@ -180,12 +241,27 @@ describe("gvisor-doctor k8s label-node", () => {
       const code = await runArgv(["k8s", "label-node", ...args], io);
       return { code, err: io.err.join("\n") };
     };
-    expect(await run([])).toMatchObject({ code: 2, err: expect.stringContaining("exactly one of --label KEY=VALUE and --remove KEY") });
+    expect(await run([])).toMatchObject({
+      code: 2,
+      err: expect.stringContaining("exactly one of --label KEY=VALUE and --remove KEY"),
+    });
     expect(await run(["--label", "a=b", "--remove", "a"])).toMatchObject({ code: 2 });
-    expect(await run(["--label", "gvisor.dev/runsc"])).toMatchObject({ code: 2, err: expect.stringContaining("expected KEY=VALUE") });
-    expect(await run(["--label", "Bad_Prefix.dev/x=1"])).toMatchObject({ code: 2, err: expect.stringContaining("not a DNS subdomain") });
-    expect(await run(["--label", "gvisor.dev/runsc=0.0~1"])).toMatchObject({ code: 2, err: expect.stringContaining("must be letters") });
-    expect(await run(["--remove", "gvisor.dev/runsc"], { PATH: process.env.PATH })).toMatchObject({ code: 2, err: expect.stringContaining("NODE_NAME is not set") });
+    expect(await run(["--label", "gvisor.dev/runsc"])).toMatchObject({
+      code: 2,
+      err: expect.stringContaining("expected KEY=VALUE"),
+    });
+    expect(await run(["--label", "Bad_Prefix.dev/x=1"])).toMatchObject({
+      code: 2,
+      err: expect.stringContaining("not a DNS subdomain"),
+    });
+    expect(await run(["--label", "gvisor.dev/runsc=0.0~1"])).toMatchObject({
+      code: 2,
+      err: expect.stringContaining("must be letters"),
+    });
+    expect(await run(["--remove", "gvisor.dev/runsc"], { PATH: process.env.PATH })).toMatchObject({
+      code: 2,
+      err: expect.stringContaining("NODE_NAME is not set"),
+    });
   });
 
   test("outside a pod: exit 1, not in a pod", async () => {

@@ -36,9 +36,25 @@ const TOOL = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).versio
 const V = "20260817.0";
 const DEFAULT = ["--version", V];
 const FLAGS = [
-  "--version", V, "--namespace", "kube-system", "--no-namespace", "--image", "registry.example.com/gvisor-doctor:1.2.3",
-  "--mirror", "https://mirror.example.com/gvisor/releases", "--node-selector", "pool=sandbox", "--node-selector", "kubernetes.io/arch=amd64",
-  "--runtime-class", "gvisor-sandbox", "--runtime-arg=--network=none", "--runtime-arg", "platform=kvm", "--admission-policy",
+  "--version",
+  V,
+  "--namespace",
+  "kube-system",
+  "--no-namespace",
+  "--image",
+  "registry.example.com/gvisor-doctor:1.2.3",
+  "--mirror",
+  "https://mirror.example.com/gvisor/releases",
+  "--node-selector",
+  "pool=sandbox",
+  "--node-selector",
+  "kubernetes.io/arch=amd64",
+  "--runtime-class",
+  "gvisor-sandbox",
+  "--runtime-arg=--network=none",
+  "--runtime-arg",
+  "platform=kvm",
+  "--admission-policy",
 ];
 
 /** Exactly what `gvisor-doctor k8s manifests ARGV` prints, for a given tool version. */
@@ -78,12 +94,16 @@ function golden(path: string, actual: string): void {
 
 /** Split a header command line the way a POSIX shell would (shellQuote's output: words and '…'). */
 function shellWords(line: string): string[] {
-  return [...line.matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : m[2]));
+  return [...line.matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)].map((m) =>
+    m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : m[2],
+  );
 }
 
 describe("golden output (GVD_UPDATE_GOLDEN=1 regenerates)", () => {
-  test("default flags: k8s manifests --version 20260817.0", () => golden(join(FIXTURES, "default.yaml"), print(DEFAULT)));
-  test("every flag: another namespace, image, mirror, node selectors, RuntimeClass name, runtime args, admission policy", () => golden(join(FIXTURES, "flags.yaml"), print(FLAGS)));
+  test("default flags: k8s manifests --version 20260817.0", () =>
+    golden(join(FIXTURES, "default.yaml"), print(DEFAULT)));
+  test("every flag: another namespace, image, mirror, node selectors, RuntimeClass name, runtime args, admission policy", () =>
+    golden(join(FIXTURES, "flags.yaml"), print(FLAGS)));
   test("--json: one List document", () => golden(join(FIXTURES, "default.json"), print(DEFAULT, "json")));
 
   test("examples/k8s/gvisor-doctor.yaml is exactly what the command in its header prints", () => {
@@ -99,7 +119,11 @@ describe("golden output (GVD_UPDATE_GOLDEN=1 regenerates)", () => {
   }
 
   test("the header's command reproduces the output, shell quoting included", () => {
-    for (const argv of [DEFAULT, FLAGS, ["--version", V, "--node-selector", "note=", "--runtime-arg=--debug-log=/tmp/runsc dir/"]]) {
+    for (const argv of [
+      DEFAULT,
+      FLAGS,
+      ["--version", V, "--node-selector", "note=", "--runtime-arg=--debug-log=/tmp/runsc dir/"],
+    ]) {
       const header = print(argv).split("\n")[1].replace(/^#\s+/, "");
       expect(print(shellWords(header).slice(3))).toBe(print(argv));
     }
@@ -126,13 +150,23 @@ describe.each([
       expect(o.apiVersion).toBeString();
       expect(o.kind).toBeString();
       expect(o.metadata.name).toBeString();
-      expect(o.metadata.labels).toMatchObject({ "app.kubernetes.io/managed-by": "gvisor-doctor", "app.kubernetes.io/version": TOOL });
+      expect(o.metadata.labels).toMatchObject({
+        "app.kubernetes.io/managed-by": "gvisor-doctor",
+        "app.kubernetes.io/version": TOOL,
+      });
     }
   });
 
   test("each document validates against the upstream OpenAPI schema of its kind", () => {
     const models: Record<string, new (o: any) => { validate(): void }> = {
-      Namespace, ServiceAccount, ClusterRole, ClusterRoleBinding, DaemonSet, RuntimeClass, ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+      Namespace,
+      ServiceAccount,
+      ClusterRole,
+      ClusterRoleBinding,
+      DaemonSet,
+      RuntimeClass,
+      ValidatingAdmissionPolicy,
+      ValidatingAdmissionPolicyBinding,
     };
     for (const o of objs) {
       expect(models[o.kind]).toBeDefined();
@@ -155,7 +189,10 @@ describe.each([
 
   test("the DaemonSet's selector matches its pod template's labels", () => {
     const ds = one(objs, "DaemonSet");
-    expect(ds.spec.selector.matchLabels).toEqual({ "app.kubernetes.io/name": "gvisor-doctor", "app.kubernetes.io/component": "node-installer" });
+    expect(ds.spec.selector.matchLabels).toEqual({
+      "app.kubernetes.io/name": "gvisor-doctor",
+      "app.kubernetes.io/component": "node-installer",
+    });
     expect(ds.spec.template.metadata.labels).toMatchObject(ds.spec.selector.matchLabels);
   });
 
@@ -164,7 +201,9 @@ describe.each([
     const all = [...spec.initContainers, ...spec.containers];
     for (const c of all) {
       expect(c.name).toMatch(/^[a-z0-9-]+$/);
-      expect(c.image).toBe(argv.includes("--image") ? argv[argv.indexOf("--image") + 1] : `ghcr.io/gvisor-doctor/gvisor-doctor:${TOOL}`);
+      expect(c.image).toBe(
+        argv.includes("--image") ? argv[argv.indexOf("--image") + 1] : `ghcr.io/gvisor-doctor/gvisor-doctor:${TOOL}`,
+      );
       expect(c.command).toEqual(["gvisor-doctor"]);
     }
     expect(new Set(all.map((c) => c.name)).size).toBe(all.length);
@@ -173,15 +212,22 @@ describe.each([
   test("every volume mount names a volume of the pod", () => {
     const spec = one(objs, "DaemonSet").spec.template.spec;
     const volumes = new Set(spec.volumes.map((v: any) => v.name));
-    for (const c of [...spec.initContainers, ...spec.containers]) for (const m of c.volumeMounts) expect(volumes.has(m.name)).toBe(true);
+    for (const c of [...spec.initContainers, ...spec.containers])
+      for (const m of c.volumeMounts) expect(volumes.has(m.name)).toBe(true);
   });
 
   test("RBAC: the binding grants the ClusterRole to the DaemonSet's ServiceAccount", () => {
     const sa = one(objs, "ServiceAccount");
     const role = one(objs, "ClusterRole");
     const binding = one(objs, "ClusterRoleBinding");
-    expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name });
-    expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: sa.metadata.name, namespace: sa.metadata.namespace }]);
+    expect(binding.roleRef).toEqual({
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "ClusterRole",
+      name: role.metadata.name,
+    });
+    expect(binding.subjects).toEqual([
+      { kind: "ServiceAccount", name: sa.metadata.name, namespace: sa.metadata.namespace },
+    ]);
     expect(one(objs, "DaemonSet").spec.template.spec.serviceAccountName).toBe(sa.metadata.name);
   });
 
@@ -213,17 +259,28 @@ describe("the manifests say what the contract says", () => {
 
   test("objects in apply order: Namespace, ServiceAccount, ClusterRole, ClusterRoleBinding, DaemonSet, RuntimeClass", () => {
     expect(objs.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
-      "Namespace/gvisor-system", "ServiceAccount/gvisor-doctor", "ClusterRole/gvisor-doctor-node-labeler",
-      "ClusterRoleBinding/gvisor-doctor-node-labeler", "DaemonSet/gvisor-doctor", "RuntimeClass/gvisor",
+      "Namespace/gvisor-system",
+      "ServiceAccount/gvisor-doctor",
+      "ClusterRole/gvisor-doctor-node-labeler",
+      "ClusterRoleBinding/gvisor-doctor-node-labeler",
+      "DaemonSet/gvisor-doctor",
+      "RuntimeClass/gvisor",
     ]);
   });
 
   test("least RBAC: get and patch on nodes, nothing else", () => {
-    expect(one(objs, "ClusterRole").rules).toEqual([{ apiGroups: [""], resources: ["nodes"], verbs: ["get", "patch"] }]);
+    expect(one(objs, "ClusterRole").rules).toEqual([
+      { apiGroups: [""], resources: ["nodes"], verbs: ["get", "patch"] },
+    ]);
   });
 
   test("the pod runs on every node (all taints tolerated), as system-node-critical, with the host's PIDs and / at /host", () => {
-    expect(pod).toMatchObject({ serviceAccountName: "gvisor-doctor", hostPID: true, priorityClassName: "system-node-critical", tolerations: [{ operator: "Exists" }] });
+    expect(pod).toMatchObject({
+      serviceAccountName: "gvisor-doctor",
+      hostPID: true,
+      priorityClassName: "system-node-critical",
+      tolerations: [{ operator: "Exists" }],
+    });
     expect(pod.nodeSelector).toBeUndefined();
     expect(pod.volumes).toEqual([{ name: "host", hostPath: { path: "/", type: "Directory" } }]);
     expect(ds.spec.updateStrategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } });
@@ -245,7 +302,10 @@ describe("the manifests say what the contract says", () => {
     const agent = pod.containers[0];
     expect(agent.name).toBe("agent");
     expect(agent.args).toEqual(["k8s", "agent", "--host-root", "/host", "--interval", "300"]);
-    expect(agent.readinessProbe).toMatchObject({ exec: { command: ["gvisor-doctor", "k8s", "agent", "--probe"] }, periodSeconds: 30 });
+    expect(agent.readinessProbe).toMatchObject({
+      exec: { command: ["gvisor-doctor", "k8s", "agent", "--probe"] },
+      periodSeconds: 30,
+    });
     expect(agent.resources).toEqual({ requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } });
     expect(agent.securityContext).toEqual({ privileged: true });
     expect(agent.volumeMounts).toEqual([{ name: "host", mountPath: "/host", mountPropagation: "HostToContainer" }]);
@@ -259,16 +319,29 @@ describe("the manifests say what the contract says", () => {
   });
 
   test("the RuntimeClass gvisor: handler runsc, scheduled onto nodes labelled with the release", () => {
-    expect(one(objs, "RuntimeClass")).toMatchObject({ apiVersion: "node.k8s.io/v1", metadata: { name: "gvisor" }, handler: "runsc", scheduling: { nodeSelector: { "gvisor.dev/runsc": V } } });
+    expect(one(objs, "RuntimeClass")).toMatchObject({
+      apiVersion: "node.k8s.io/v1",
+      metadata: { name: "gvisor" },
+      handler: "runsc",
+      scheduling: { nodeSelector: { "gvisor.dev/runsc": V } },
+    });
   });
 
   test("flags reach the pod: mirror and runtime args to install, node selectors to the pod, the RuntimeClass name", () => {
     const f = objects(FLAGS);
     const p = one(f, "DaemonSet").spec.template.spec;
     expect(p.initContainers[0].args).toEqual([
-      "install", "--host-root", "/host", "--version", V, "--restart", "--mirror", "https://mirror.example.com/gvisor/releases",
+      "install",
+      "--host-root",
+      "/host",
+      "--version",
+      V,
+      "--restart",
+      "--mirror",
+      "https://mirror.example.com/gvisor/releases",
       // One argument each: parseArgs refuses a separate value that starts with '-'.
-      "--runtime-arg=--network=none", "--runtime-arg=--platform=kvm",
+      "--runtime-arg=--network=none",
+      "--runtime-arg=--platform=kvm",
     ]);
     expect(p.nodeSelector).toEqual({ pool: "sandbox", "kubernetes.io/arch": "amd64" });
     expect(one(f, "RuntimeClass").metadata.name).toBe("gvisor-sandbox");
@@ -310,7 +383,9 @@ describe("the manifests say what the contract says", () => {
   test("a development build's version (0.1.0+g1a2b3c4-dirty) becomes a valid label value and image tag", () => {
     const objsDev = JSON.parse(print(DEFAULT, "json", "0.1.0+g1a2b3c4-dirty")).items;
     expect(objsDev[0].metadata.labels["app.kubernetes.io/version"]).toBe("0.1.0_g1a2b3c4-dirty");
-    expect(one(objsDev, "DaemonSet").spec.template.spec.containers[0].image).toBe("ghcr.io/gvisor-doctor/gvisor-doctor:0.1.0_g1a2b3c4-dirty");
+    expect(one(objsDev, "DaemonSet").spec.template.spec.containers[0].image).toBe(
+      "ghcr.io/gvisor-doctor/gvisor-doctor:0.1.0_g1a2b3c4-dirty",
+    );
   });
 });
 
@@ -324,8 +399,15 @@ describe("--admission-policy: the agent may change only its own node's gVisor la
   });
 
   test("it matches node UPDATEs (a PATCH is one) by the agent's ServiceAccount only, and denies", () => {
-    expect(policy.spec.matchConstraints).toEqual({ resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["UPDATE"], resources: ["nodes"] }] });
-    expect(policy.spec.matchConditions).toEqual([{ name: "gvisor-doctor-service-account", expression: "request.userInfo.username == 'system:serviceaccount:gvisor-system:gvisor-doctor'" }]);
+    expect(policy.spec.matchConstraints).toEqual({
+      resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["UPDATE"], resources: ["nodes"] }],
+    });
+    expect(policy.spec.matchConditions).toEqual([
+      {
+        name: "gvisor-doctor-service-account",
+        expression: "request.userInfo.username == 'system:serviceaccount:gvisor-system:gvisor-doctor'",
+      },
+    ]);
     expect(policy.spec.failurePolicy).toBe("Fail");
     expect(binding.spec).toEqual({ policyName: policy.metadata.name, validationActions: ["Deny"] });
   });
@@ -339,7 +421,10 @@ describe("--admission-policy: the agent may change only its own node's gVisor la
   });
 
   test("the policy names the ServiceAccount of the chosen namespace", () => {
-    const p = one(objects(["--version", V, "--admission-policy", "--namespace", "kube-system", "--no-namespace"]), "ValidatingAdmissionPolicy");
+    const p = one(
+      objects(["--version", V, "--admission-policy", "--namespace", "kube-system", "--no-namespace"]),
+      "ValidatingAdmissionPolicy",
+    );
     expect(p.spec.matchConditions[0].expression).toContain("'system:serviceaccount:kube-system:gvisor-doctor'");
   });
 
@@ -354,29 +439,50 @@ describe("--admission-policy, evaluated: its CEL rules admit the agent's own lab
   // request the API server would build for the agent's PATCH of a node.
   const policy = one(objects(["--version", V, "--admission-policy"]), "ValidatingAdmissionPolicy");
   const AGENT = "system:serviceaccount:gvisor-system:gvisor-doctor";
-  const node = (labels: Record<string, string>, spec: object = { podCIDR: "10.0.0.0/24" }, annotations?: Record<string, string>) =>
-    ({ metadata: { name: "node-a", labels, ...(annotations ? { annotations } : {}) }, spec });
+  const node = (
+    labels: Record<string, string>,
+    spec: object = { podCIDR: "10.0.0.0/24" },
+    annotations?: Record<string, string>,
+  ) => ({ metadata: { name: "node-a", labels, ...(annotations ? { annotations } : {}) }, spec });
   const base = { "kubernetes.io/hostname": "node-a", "kubernetes.io/os": "linux" };
   const OLD = node(base);
   /** null when admitted; else the messages of the failed validations. null too when the policy does not match the user. */
-  const admit = (object: object, oldObject: object, user = AGENT, nodeName: string | null = "node-a"): string[] | null => {
-    const request = { userInfo: { username: user, ...(nodeName ? { extra: { "authentication.kubernetes.io/node-name": [nodeName] } } : {}) } };
+  const admit = (
+    object: object,
+    oldObject: object,
+    user = AGENT,
+    nodeName: string | null = "node-a",
+  ): string[] | null => {
+    const request = {
+      userInfo: {
+        username: user,
+        ...(nodeName ? { extra: { "authentication.kubernetes.io/node-name": [nodeName] } } : {}),
+      },
+    };
     const ctx = { object, oldObject, request };
     if (!policy.spec.matchConditions.every((c: any) => evaluate(c.expression, ctx) === true)) return null;
-    const failed = policy.spec.validations.filter((v: any) => evaluate(v.expression, ctx) !== true).map((v: any) => v.message);
+    const failed = policy.spec.validations
+      .filter((v: any) => evaluate(v.expression, ctx) !== true)
+      .map((v: any) => v.message);
     return failed.length ? failed : null;
   };
 
   test("the agent sets, changes and removes gvisor.dev/runsc on its own node", () => {
     expect(admit(node({ ...base, "gvisor.dev/runsc": V }), OLD)).toBeNull();
-    expect(admit(node({ ...base, "gvisor.dev/runsc": "20260901.0" }), node({ ...base, "gvisor.dev/runsc": V }))).toBeNull();
+    expect(
+      admit(node({ ...base, "gvisor.dev/runsc": "20260901.0" }), node({ ...base, "gvisor.dev/runsc": V })),
+    ).toBeNull();
     expect(admit(node(base), node({ ...base, "gvisor.dev/runsc": V }))).toBeNull();
   });
   test("another node: denied, even for the same label", () => {
-    expect(admit(node({ ...base, "gvisor.dev/runsc": V }), OLD, AGENT, "node-b")).toEqual(["gvisor-doctor may change only the node its own pod runs on"]);
+    expect(admit(node({ ...base, "gvisor.dev/runsc": V }), OLD, AGENT, "node-b")).toEqual([
+      "gvisor-doctor may change only the node its own pod runs on",
+    ]);
   });
   test("a token without the node-name claim (not bound to a pod, or Kubernetes < 1.30): denied", () => {
-    expect(admit(node({ ...base, "gvisor.dev/runsc": V }), OLD, AGENT, null)).toEqual(["gvisor-doctor may change only the node its own pod runs on"]);
+    expect(admit(node({ ...base, "gvisor.dev/runsc": V }), OLD, AGENT, null)).toEqual([
+      "gvisor-doctor may change only the node its own pod runs on",
+    ]);
   });
   test("any other label, added, changed or removed: denied", () => {
     const denied = ["gvisor-doctor may change only the gvisor.dev/runsc label of a node"];
@@ -386,7 +492,9 @@ describe("--admission-policy, evaluated: its CEL rules admit the agent's own lab
   });
   test("taints, unschedulable, annotations: denied", () => {
     const denied = ["gvisor-doctor may not change a node's spec (taints, unschedulable) or annotations"];
-    expect(admit(node(base, { podCIDR: "10.0.0.0/24", taints: [{ key: "x", effect: "NoSchedule" }] }), OLD)).toEqual(denied);
+    expect(admit(node(base, { podCIDR: "10.0.0.0/24", taints: [{ key: "x", effect: "NoSchedule" }] }), OLD)).toEqual(
+      denied,
+    );
     expect(admit(node(base, { podCIDR: "10.0.0.0/24", unschedulable: true }), OLD)).toEqual(denied);
     expect(admit(node(base, undefined, { note: "x" }), OLD)).toEqual(denied);
   });
@@ -424,7 +532,13 @@ describe("the schema validation can fail (so passing means something)", () => {
   });
   test("a RuntimeClass without a handler, or of another API version", () => {
     expect(() => new RuntimeClass({ metadata: { name: "gvisor" } } as any).validate()).toThrow(/handler/);
-    expect(() => new RuntimeClass({ apiVersion: "node.k8s.io/v1beta1", metadata: { name: "gvisor" }, handler: "runsc" } as any).validate()).toThrow(/apiVersion/);
+    expect(() =>
+      new RuntimeClass({
+        apiVersion: "node.k8s.io/v1beta1",
+        metadata: { name: "gvisor" },
+        handler: "runsc",
+      } as any).validate(),
+    ).toThrow(/apiVersion/);
   });
   test("a ClusterRoleBinding without a roleRef", () => {
     const o = one(objects(DEFAULT), "ClusterRoleBinding");
@@ -435,10 +549,28 @@ describe("the schema validation can fail (so passing means something)", () => {
 
 test("the objects type-check against the Kubernetes API types (the schemas accept unknown fields; a typo is a compile error)", () => {
   const tsc = join(ROOT, "node_modules", ".bin", "tsc");
-  const r = spawnSync(tsc, [
-    "--noEmit", "--strict", "--skipLibCheck", "--target", "ES2022", "--module", "ESNext", "--moduleResolution", "bundler",
-    "--allowImportingTsExtensions", "--lib", "ES2023", "--types", "node", join(ROOT, "src/k8s/manifests.ts"), join(ROOT, "src/k8s/manifest-options.ts"),
-  ], { encoding: "utf8", cwd: ROOT });
+  const r = spawnSync(
+    tsc,
+    [
+      "--noEmit",
+      "--strict",
+      "--skipLibCheck",
+      "--target",
+      "ES2022",
+      "--module",
+      "ESNext",
+      "--moduleResolution",
+      "bundler",
+      "--allowImportingTsExtensions",
+      "--lib",
+      "ES2023",
+      "--types",
+      "node",
+      join(ROOT, "src/k8s/manifests.ts"),
+      join(ROOT, "src/k8s/manifest-options.ts"),
+    ],
+    { encoding: "utf8", cwd: ROOT },
+  );
   expect(r.stdout + r.stderr).toBe("");
   expect(r.status).toBe(0);
 }, 60_000);
@@ -451,7 +583,9 @@ describe("flags are refused with a usage error that says why and what to do", ()
   });
   test.each(["latest", "nightly", "release/latest"])("--version %s moves", (v) => {
     const e = usageError(["--version", v]);
-    expect(e.message).toBe(`--version ${v} moves: every node must install the same release, and the node label and the RuntimeClass selector must name it`);
+    expect(e.message).toBe(
+      `--version ${v} moves: every node must install the same release, and the node label and the RuntimeClass selector must name it`,
+    );
     expect(e.hint).toContain("https://github.com/google/gvisor/releases/latest");
   });
   test("a nightly has no stable release name", () => {
@@ -462,21 +596,31 @@ describe("flags are refused with a usage error that says why and what to do", ()
     expect(usageError(["--version", "v1"]).message).toContain("is not a gVisor release");
   });
   test("the tag spelling is accepted and normalised: release-20260817.0 → 20260817.0", () => {
-    expect(one(objects(["--version", "release-20260817.0"]), "RuntimeClass").scheduling.nodeSelector["gvisor.dev/runsc"]).toBe(V);
+    expect(
+      one(objects(["--version", "release-20260817.0"]), "RuntimeClass").scheduling.nodeSelector["gvisor.dev/runsc"],
+    ).toBe(V);
     expect(print(["--version", "release-20260817.0"])).toBe(print(DEFAULT));
   });
   test("a namespace or RuntimeClass name Kubernetes would refuse", () => {
-    expect(usageError(["--version", V, "--namespace", "Gvisor"]).message).toBe('--namespace "Gvisor" must be lowercase letters, digits and \'-\', starting and ending with a letter or digit');
+    expect(usageError(["--version", V, "--namespace", "Gvisor"]).message).toBe(
+      "--namespace \"Gvisor\" must be lowercase letters, digits and '-', starting and ending with a letter or digit",
+    );
     expect(usageError(["--version", V, "--namespace", "a".repeat(64)]).message).toContain("at most 63");
-    expect(usageError(["--version", V, "--runtime-class", "g_visor"]).message).toContain("--runtime-class \"g_visor\"");
+    expect(usageError(["--version", V, "--runtime-class", "g_visor"]).message).toContain('--runtime-class "g_visor"');
   });
   test("node selectors: KEY=VALUE with a valid key and value, each key once, never the label the agent sets", () => {
     expect(usageError(["--version", V, "--node-selector", "pool"]).message).toContain("is not KEY=VALUE");
-    expect(usageError(["--version", V, "--node-selector", "bad key=x"]).message).toBe(`--node-selector bad key=x: label key "bad key": the name must be letters, digits, '-', '_' or '.', starting and ending with a letter or digit`);
+    expect(usageError(["--version", V, "--node-selector", "bad key=x"]).message).toBe(
+      `--node-selector bad key=x: label key "bad key": the name must be letters, digits, '-', '_' or '.', starting and ending with a letter or digit`,
+    );
     expect(usageError(["--version", V, "--node-selector", "pool=a/b"]).message).toContain('label value "a/b" must be');
-    expect(usageError(["--version", V, "--node-selector", `pool=${"x".repeat(64)}`]).message).toContain("longer than 63 characters");
+    expect(usageError(["--version", V, "--node-selector", `pool=${"x".repeat(64)}`]).message).toContain(
+      "longer than 63 characters",
+    );
     expect(usageError(["--version", V, "--node-selector", "Example.com/pool=x"]).message).toContain("prefix");
-    expect(usageError(["--version", V, "--node-selector", "pool=a", "--node-selector", "pool=b"]).message).toContain("given twice");
+    expect(usageError(["--version", V, "--node-selector", "pool=a", "--node-selector", "pool=b"]).message).toContain(
+      "given twice",
+    );
     const e = usageError(["--version", V, "--node-selector", `gvisor.dev/runsc=${V}`]);
     expect(e.message).toContain("would keep the installer off every node");
   });
@@ -486,7 +630,9 @@ describe("flags are refused with a usage error that says why and what to do", ()
     expect(usageError(["--version", V, "--image", "my image"]).message).toContain("is not an image reference");
   });
   test("a runtime argument written as a separate word starting with '-' needs '=' (the parser says so)", () => {
-    expect(() => parseCommandArgs(k8sManifestsCommand, ["--version", V, "--runtime-arg", "--network=none"])).toThrow(UsageError);
+    expect(() => parseCommandArgs(k8sManifestsCommand, ["--version", V, "--runtime-arg", "--network=none"])).toThrow(
+      UsageError,
+    );
   });
 });
 
@@ -517,12 +663,19 @@ describe("--distribution: the Kubernetes distribution's containerd directories a
       expect(c.volumeMounts.map((m: any) => m.mountPath)).toEqual(["/host", `/host${config}`, `/host${socket}`]);
     }
     // The header's command reproduces it.
-    expect(print([...DEFAULT, "--distribution", id]).split("\n").slice(0, 5).join("\n")).toContain(`--distribution ${id}`);
+    expect(
+      print([...DEFAULT, "--distribution", id])
+        .split("\n")
+        .slice(0, 5)
+        .join("\n"),
+    ).toContain(`--distribution ${id}`);
   });
   test("auto (the default) mounts the node's / only: each node's distribution is found when the pod runs", () => {
     expect(print([...DEFAULT, "--distribution", "auto"])).toBe(print(DEFAULT));
   });
   test("another name is a usage error that lists the known ones", () => {
-    expect(usageError([...DEFAULT, "--distribution", "kind"]).message).toBe("--distribution kind: not one of k3s, rke2, k0s, microk8s, auto");
+    expect(usageError([...DEFAULT, "--distribution", "kind"]).message).toBe(
+      "--distribution kind: not one of k3s, rke2, k0s, microk8s, auto",
+    );
   });
 });

@@ -26,8 +26,9 @@ const tmp = () => {
 describe("a /dev/kmsg record is shown as dmesg shows it", () => {
   test("timestamp in seconds.microseconds, padded like dmesg; the record's fields dropped", () => {
     expect(kmsgLine("6,0,0,-;Starting gVisor...\n")).toBe("[    0.000000] Starting gVisor...");
-    expect(kmsgLine("6,5488,32714093612,-,caller=T1;docker0: port 1 entered disabled state\n SUBSYSTEM=net\n"))
-      .toBe("[32714.093612] docker0: port 1 entered disabled state");
+    expect(kmsgLine("6,5488,32714093612,-,caller=T1;docker0: port 1 entered disabled state\n SUBSYSTEM=net\n")).toBe(
+      "[32714.093612] docker0: port 1 entered disabled state",
+    );
     expect(kmsgLine("4,7,123456789012,c;late\n")).toBe("[123456.789012] late");
   });
   test("the kernel's \\xNN escapes are printed back; an escaped newline ends the first line", () => {

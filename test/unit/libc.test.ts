@@ -22,10 +22,12 @@ function tree(link: "relative" | "absolute"): string {
 }
 
 test.skipIf(!readElf("/bin/dash")?.interpreter?.includes("ld-linux"))(
-  "a glibc host with musl's loader in /lib is glibc (its shell says so), also behind an absolute link", () => {
+  "a glibc host with musl's loader in /lib is glibc (its shell says so), also behind an absolute link",
+  () => {
     expect(detectLibc(hostRootAt(tree("relative")))).toBe("glibc");
     expect(detectLibc(hostRootAt(tree("absolute")))).toBe("glibc");
-  });
+  },
+);
 
 test("without a shell to read, musl's loader in /lib still says musl", () => {
   const d = mkdtempSync(join(tmpdir(), "gvd-libc-"));

@@ -6,10 +6,11 @@ import { join, relative } from "node:path";
 import { sameArgs } from "../../platform/engines/daemon-json.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
-const files = (dir: string): string[] => readdirSync(dir).flatMap((n) => {
-  const p = join(dir, n);
-  return statSync(p).isDirectory() ? files(p) : p.endsWith(".ts") ? [p] : [];
-});
+const files = (dir: string): string[] =>
+  readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? files(p) : p.endsWith(".ts") ? [p] : [];
+  });
 
 /** Where each helper is defined, and the only place it may be. */
 const HOMES: Record<string, string> = {

@@ -21,10 +21,16 @@ describe("versions", () => {
     expect(rel).toMatchObject({ date: "20260817", point: 0, commits: 0, isRelease: true, distro: false });
     const nightly = parseGvisorVersion("runsc version release-20260817.0-57-g0123456789ab\nspec: 1.1.0")!;
     expect(nightly).toMatchObject({ date: "20260817", commits: 57, isRelease: false });
-    expect(parseGvisorVersion("runsc version 0.0~20221219.0\nspec: 1.0.2-dev")).toMatchObject({ date: "20221219", point: 0, distro: true });
+    expect(parseGvisorVersion("runsc version 0.0~20221219.0\nspec: 1.0.2-dev")).toMatchObject({
+      date: "20221219",
+      point: 0,
+      distro: true,
+    });
     expect(parseGvisorVersion("runsc version VERSION_MISSING\nspec: 1.0.1-dev")).toBeNull();
     expect(compareGvisor(rel, nightly)).toBeLessThan(0);
-    expect(compareGvisor(parseGvisorVersion("release-20260209.1")!, parseGvisorVersion("release-20260209.0")!)).toBeGreaterThan(0);
+    expect(
+      compareGvisor(parseGvisorVersion("release-20260209.1")!, parseGvisorVersion("release-20260209.0")!),
+    ).toBeGreaterThan(0);
   });
 });
 
@@ -46,7 +52,9 @@ describe("ELF", () => {
     expect(sh?.interpreter).toMatch(/ld-/);
   });
   test("an HTML error page is not an ELF", () => {
-    expect(parseElf(new TextEncoder().encode("<?xml version='1.0'?><Error><Code>NoSuchKey</Code></Error>".padEnd(64)))).toBeNull();
+    expect(
+      parseElf(new TextEncoder().encode("<?xml version='1.0'?><Error><Code>NoSuchKey</Code></Error>".padEnd(64))),
+    ).toBeNull();
   });
   test("a header with the aarch64 machine is recognised as aarch64", () => {
     const b = new Uint8Array(64);
@@ -57,9 +65,17 @@ describe("ELF", () => {
 });
 
 describe("docker daemon discovery", () => {
-  const proc = (argv: string[], uid = 0): DaemonProcess => ({ pid: 1, exe: "/usr/sbin/dockerd", argv, flags: parseFlags(argv, ["--config-file", "-H", "--host"]), uid });
+  const proc = (argv: string[], uid = 0): DaemonProcess => ({
+    pid: 1,
+    exe: "/usr/sbin/dockerd",
+    argv,
+    flags: parseFlags(argv, ["--config-file", "-H", "--host"]),
+    uid,
+  });
   test("flags are parsed in both --flag value and --flag=value forms", () => {
-    expect(parseFlags(["dockerd", "--config-file=/a.json", "-H", "unix:///x.sock", "--debug"], ["--config-file", "-H"])).toEqual({ "--config-file": ["/a.json"], "-H": ["unix:///x.sock"] });
+    expect(
+      parseFlags(["dockerd", "--config-file=/a.json", "-H", "unix:///x.sock", "--debug"], ["--config-file", "-H"]),
+    ).toEqual({ "--config-file": ["/a.json"], "-H": ["unix:///x.sock"] });
   });
   test("the daemon behind DOCKER_HOST is matched by its -H socket", () => {
     const a = proc(["dockerd", "-H", "unix:///tmp/a.sock", "--config-file", "/tmp/a.json"]);
@@ -81,7 +97,13 @@ describe("docker daemon discovery", () => {
     expect(daemonConfigPath(proc(["dockerd"], 1000), { HOME: "/home/u" })).toBe("/home/u/.config/docker/daemon.json");
   });
   test("docker info JSON becomes runtimes and versions", () => {
-    const info = parseDockerInfo(JSON.stringify({ ServerVersion: "20.10.24", DefaultRuntime: "runc", Runtimes: { runc: { path: "runc" }, runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--network=none"] } } }));
+    const info = parseDockerInfo(
+      JSON.stringify({
+        ServerVersion: "20.10.24",
+        DefaultRuntime: "runc",
+        Runtimes: { runc: { path: "runc" }, runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--network=none"] } },
+      }),
+    );
     expect(info.runtimes.runsc).toEqual({ path: "/usr/bin/runsc", runtimeArgs: ["--network=none"] });
     expect(info.serverVersion).toBe("20.10.24");
   });

@@ -17,7 +17,11 @@ describe("gvisor-preflight.sh", () => {
   test("parses under dash, busybox sh and bash --posix", () => {
     for (const sh of [["dash"], ["busybox", "sh"], ["bash", "--posix"]].filter(([c]) => has(c))) {
       const r = spawnSync(sh[0], [...sh.slice(1), "-n", PREFLIGHT_SH], { encoding: "utf8" });
-      expect({ sh: sh.join(" "), status: r.status, stderr: r.stderr }).toEqual({ sh: sh.join(" "), status: 0, stderr: "" });
+      expect({ sh: sh.join(" "), status: r.status, stderr: r.stderr }).toEqual({
+        sh: sh.join(" "),
+        status: 0,
+        stderr: "",
+      });
     }
   });
   test("adds at most a few KB to an image (goal: ≤ 1 MB)", () => {

@@ -13,11 +13,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function fakeCli(name: string, first: string): string {
   const cli = join(dir, name);
   const count = join(dir, `${name}.runs`);
-  writeFileSync(cli, `#!/bin/sh
+  writeFileSync(
+    cli,
+    `#!/bin/sh
 n=$(cat '${count}' 2>/dev/null || echo 0); echo $((n + 1)) > '${count}'
 if [ "$n" = 0 ]; then ${first}; fi
 echo '[    0.000000] Starting gVisor...'
-`);
+`,
+  );
   chmodSync(cli, 0o755);
   return cli;
 }
@@ -28,7 +31,9 @@ test("a start that exits 2 with no output is retried once, and the first attempt
   expect(r.result.code).toBe(0);
   expect(r.result.stdout).toContain("Starting gVisor");
   expect(r.silentFirst?.code).toBe(2);
-  expect(silentRetryNote(r.silentFirst!)).toMatch(/^first attempt: exit 2, no output on stderr or stdout after \d+ ms; retried once$/);
+  expect(silentRetryNote(r.silentFirst!)).toMatch(
+    /^first attempt: exit 2, no output on stderr or stdout after \d+ ms; retried once$/,
+  );
 });
 
 test("a start that says why it failed is not retried", async () => {

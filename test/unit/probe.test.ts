@@ -6,9 +6,26 @@ import type { HostFacts } from "../../platform/facts.ts";
 import type { RunResult } from "../../platform/spawn.ts";
 
 const result = (over: Partial<RunResult>): RunResult =>
-  ({ cmd: ["docker"], code: 2, signal: null, stdout: "", stderr: "", durationMs: 5, timedOut: false, truncated: false, ...over }) as RunResult;
-const rc = (engine: "docker" | "podman", systemd: boolean) =>
-  ({ facts: { systemd, sysctl: { ptraceScope: 1, maxUserNamespaces: 1000 }, tmp: { symlink: false } } as unknown as HostFacts, engine, runtime: "runsc" });
+  ({
+    cmd: ["docker"],
+    code: 2,
+    signal: null,
+    stdout: "",
+    stderr: "",
+    durationMs: 5,
+    timedOut: false,
+    truncated: false,
+    ...over,
+  }) as RunResult;
+const rc = (engine: "docker" | "podman", systemd: boolean) => ({
+  facts: {
+    systemd,
+    sysctl: { ptraceScope: 1, maxUserNamespaces: 1000 },
+    tmp: { symlink: false },
+  } as unknown as HostFacts,
+  engine,
+  runtime: "runsc",
+});
 
 test("exit 2 with no output: the finding says there was none and names the daemon's log", () => {
   const o = didNotStart("docker.hello", result({}), "docker run --runtime=runsc img", rc("docker", true), []);
@@ -19,7 +36,13 @@ test("exit 2 with no output: the finding says there was none and names the daemo
 });
 
 test("with words, the words are shown and nothing is added", () => {
-  const o = didNotStart("docker.hello", result({ stderr: "docker: Error response from daemon: boom" }), "docker run", rc("docker", true), []);
+  const o = didNotStart(
+    "docker.hello",
+    result({ stderr: "docker: Error response from daemon: boom" }),
+    "docker run",
+    rc("docker", true),
+    [],
+  );
   expect(o.message).toBe("the container did not start: docker: Error response from daemon: boom (exit 2)");
   expect(o.details).toEqual(["docker: Error response from daemon: boom"]);
 });

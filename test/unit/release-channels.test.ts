@@ -1,6 +1,12 @@
 // --version → bucket directory, --format, and how installed versions are named.
 import { describe, expect, test } from "bun:test";
-import { artifactsFor, objectPath, parseFormat, parseVersionSpec, versionDirName } from "../../platform/release/channels.ts";
+import {
+  artifactsFor,
+  objectPath,
+  parseFormat,
+  parseVersionSpec,
+  versionDirName,
+} from "../../platform/release/channels.ts";
 import { UsageError } from "../../platform/errors.ts";
 
 describe("--version names a directory of the bucket", () => {
@@ -17,7 +23,16 @@ describe("--version names a directory of the bucket", () => {
     expect(parseVersionSpec(input as string | undefined)).toEqual({ dir, requested, moving });
   });
 
-  test.each(["v1.2.3", "2026-08-17", "20261301", "20260230.0", "nightly/2026-02-30", "nightly/20260821", "release/latest/x86_64", "../../etc"])("%p is refused with the accepted forms", (bad) => {
+  test.each([
+    "v1.2.3",
+    "2026-08-17",
+    "20261301",
+    "20260230.0",
+    "nightly/2026-02-30",
+    "nightly/20260821",
+    "release/latest/x86_64",
+    "../../etc",
+  ])("%p is refused with the accepted forms", (bad) => {
     expect(() => parseVersionSpec(bad)).toThrow(UsageError);
     try {
       parseVersionSpec(bad);
@@ -27,7 +42,9 @@ describe("--version names a directory of the bucket", () => {
   });
 
   test("objects live under <dir>/<arch>/<file>", () => {
-    expect(objectPath(parseVersionSpec("20260817.0"), "aarch64", "runsc.sha512")).toBe("release/20260817.0/aarch64/runsc.sha512");
+    expect(objectPath(parseVersionSpec("20260817.0"), "aarch64", "runsc.sha512")).toBe(
+      "release/20260817.0/aarch64/runsc.sha512",
+    );
   });
 });
 
@@ -58,7 +75,9 @@ describe("installed version directories", () => {
   });
   test("a moving channel is named after the release runsc reports", () => {
     expect(versionDirName(parseVersionSpec("latest"), "release-20260817.0", sha)).toBe("20260817.0");
-    expect(versionDirName(parseVersionSpec("nightly"), "release-20260817.0-57-g0123456789ab", sha)).toBe("20260817.0-57-g0123456789ab");
+    expect(versionDirName(parseVersionSpec("nightly"), "release-20260817.0-57-g0123456789ab", sha)).toBe(
+      "20260817.0-57-g0123456789ab",
+    );
   });
   test("…or after the channel and the hash when runsc reports no release", () => {
     expect(versionDirName(parseVersionSpec("latest"), "VERSION_MISSING", sha)).toBe(`latest-${sha.slice(0, 12)}`);

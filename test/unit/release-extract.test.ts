@@ -30,17 +30,34 @@ async function unpack(tar: Buffer, chunk = 700): Promise<string[]> {
 
 describe("a well-formed release", () => {
   test("runsc, the shim and gvisor-bin/* land in staging, private and not executable", async () => {
-    const members = await unpack(buildTar([
-      { path: "./", type: "Directory" }, file("./runsc", "RUNSC"), file("./containerd-shim-runsc-v1"),
-      { path: "./gvisor-bin/", type: "Directory" }, file("./gvisor-bin/gvisor_sentry"), file("gvisor-bin/checkpointgofer"),
-    ]));
-    expect(members).toEqual(["file:runsc:5", "file:containerd-shim-runsc-v1:26", "file:gvisor-bin/gvisor_sentry:26", "file:gvisor-bin/checkpointgofer:26"]);
+    const members = await unpack(
+      buildTar([
+        { path: "./", type: "Directory" },
+        file("./runsc", "RUNSC"),
+        file("./containerd-shim-runsc-v1"),
+        { path: "./gvisor-bin/", type: "Directory" },
+        file("./gvisor-bin/gvisor_sentry"),
+        file("gvisor-bin/checkpointgofer"),
+      ]),
+    );
+    expect(members).toEqual([
+      "file:runsc:5",
+      "file:containerd-shim-runsc-v1:26",
+      "file:gvisor-bin/gvisor_sentry:26",
+      "file:gvisor-bin/checkpointgofer:26",
+    ]);
     expect(readFileSync(join(staging, "runsc"), "utf8")).toBe("RUNSC");
     expect(statSync(join(staging, "runsc")).mode & 0o777).toBe(0o600);
     expect(statSync(join(staging, "gvisor-bin")).mode & 0o777).toBe(0o700);
   });
   test("a link between members that stays inside is kept", async () => {
-    await unpack(buildTar([file("runsc"), { path: "gvisor-bin/runsc-alias", type: "SymbolicLink", linkpath: "../runsc" }, { path: "gvisor-bin/hard", type: "Link", linkpath: "./runsc" }]));
+    await unpack(
+      buildTar([
+        file("runsc"),
+        { path: "gvisor-bin/runsc-alias", type: "SymbolicLink", linkpath: "../runsc" },
+        { path: "gvisor-bin/hard", type: "Link", linkpath: "./runsc" },
+      ]),
+    );
     expect(lstatSync(join(staging, "gvisor-bin/runsc-alias")).isSymbolicLink()).toBe(true);
     expect(readFileSync(join(staging, "gvisor-bin/hard"), "utf8")).toBe("runsc");
   });
@@ -56,10 +73,22 @@ describe("members that are refused (nothing is written outside staging)", () => 
     ["a ../ path", [file("runsc"), file("../escaped")], /"..\/escaped" climbs out of the directory/],
     ["a ../ hidden in the middle", [file("gvisor-bin/../../escaped")], /climbs out/],
     ["an absolute path", [file("/tmp/gvd-absolute")], /"\/tmp\/gvd-absolute" has an absolute path/],
-    ["a symlink out of the directory", [file("runsc"), { path: "gvisor-bin/x", type: "SymbolicLink", linkpath: "../../etc/passwd" }], /symlink to "..\/..\/etc\/passwd", outside the release directory/],
-    ["an absolute symlink", [{ path: "runsc", type: "SymbolicLink", linkpath: "/bin/sh" }], /symlink to "\/bin\/sh", outside/],
+    [
+      "a symlink out of the directory",
+      [file("runsc"), { path: "gvisor-bin/x", type: "SymbolicLink", linkpath: "../../etc/passwd" }],
+      /symlink to "..\/..\/etc\/passwd", outside the release directory/,
+    ],
+    [
+      "an absolute symlink",
+      [{ path: "runsc", type: "SymbolicLink", linkpath: "/bin/sh" }],
+      /symlink to "\/bin\/sh", outside/,
+    ],
     ["a hard link to a file outside", [{ path: "runsc", type: "Link", linkpath: "/etc/shadow" }], /absolute path/],
-    ["a device file", [file("runsc"), { path: "gvisor-bin/console", type: "CharacterDevice" }], /"gvisor-bin\/console" is a device file/],
+    [
+      "a device file",
+      [file("runsc"), { path: "gvisor-bin/console", type: "CharacterDevice" }],
+      /"gvisor-bin\/console" is a device file/,
+    ],
     ["an unexpected file", [file("runsc"), file("etc/cron.d/x")], /unexpected member "etc\/cron.d\/x"/],
     ["an unexpected directory", [{ path: "usr/", type: "Directory" }], /unexpected directory "usr\/"/],
     ["a nested sidecar", [file("gvisor-bin/a/b")], /unexpected member/],
@@ -89,11 +118,13 @@ describe("members that are refused (nothing is written outside staging)", () => 
     const second = tar.indexOf(Buffer.from("short-name"), 512);
     const err = await unpack(Buffer.concat([tar.subarray(0, second), pax, tar.subarray(second)])).catch((e) => e);
     expect(err).toBeInstanceOf(ArchiveError);
-    expect((err as Error).message)
-      .toMatch(/^unexpected member "gvisor-bin\/n+… \(6023 characters\)" \(a gVisor release has only/);
+    expect((err as Error).message).toMatch(
+      /^unexpected member "gvisor-bin\/n+… \(6023 characters\)" \(a gVisor release has only/,
+    );
     expect((err as Error).message.length).toBeLessThan(300);
-    expect(() => checkMemberPath(`/${name}`))
-      .toThrow(/^member "\/gvisor-bin\/n+… \(6022 characters\)" has an absolute path$/);
+    expect(() => checkMemberPath(`/${name}`)).toThrow(
+      /^member "\/gvisor-bin\/n+… \(6022 characters\)" has an absolute path$/,
+    );
   });
   test("path checks: ./ prefixes and doubled slashes are normalised", () => {
     expect(checkMemberPath("./gvisor-bin//gvisor_sentry")).toBe("gvisor-bin/gvisor_sentry");
@@ -106,7 +137,9 @@ describe("many members", () => {
     // A child with `ulimit -n 256` runs the stager; before, one sync per member held a descriptor each.
     const script = join(dir, "many.ts");
     const root = join(import.meta.dir, "../..");
-    require("node:fs").writeFileSync(script, `
+    require("node:fs").writeFileSync(
+      script,
+      `
       import { mkdirSync } from "node:fs";
       import { TarStager } from "${root}/platform/release/extract.ts";
       import { buildTar } from "${root}/test/helpers/fake-bucket.ts";
@@ -120,7 +153,8 @@ describe("many members", () => {
       const got = await s.end();
       await s.synced();
       console.log(got.length);
-    `);
+    `,
+    );
     const argv = ["sh", "-c", 'ulimit -n 256 && exec "$0" "$@"', process.execPath, script, join(dir, "many")];
     const r = Bun.spawnSync(argv, { stderr: "pipe" });
     expect(r.stderr.toString()).not.toContain("EMFILE");

@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { Flusher, syncFile } from "../../platform/release/flush.ts";
 
 let dir: string;
-beforeEach(() => { dir = mkdtempSync("/tmp/gvd-test-flush-"); });
+beforeEach(() => {
+  dir = mkdtempSync("/tmp/gvd-test-flush-");
+});
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 test("a file written through a Flusher and synced at the end is complete", async () => {

@@ -4,21 +4,38 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { DownloadError, httpGetText, httpStream, NotFoundError, type HttpOptions } from "../../platform/release/http.ts";
+import {
+  DownloadError,
+  httpGetText,
+  httpStream,
+  NotFoundError,
+  type HttpOptions,
+} from "../../platform/release/http.ts";
 import { RELEASES, startFakeBucket, type FakeBucket } from "../helpers/fake-bucket.ts";
 
 let bucket: FakeBucket;
 // The first run builds the bucket (zstd, bzip2): allow it time.
-beforeAll(async () => { bucket = await startFakeBucket(); }, 180_000);
+beforeAll(async () => {
+  bucket = await startFakeBucket();
+}, 180_000);
 afterAll(() => bucket.close());
 
 const REL = `release/${RELEASES.current}/${process.arch === "arm64" ? "aarch64" : "x86_64"}/gvisor.tar.zstd`;
-const opts = (o: Partial<HttpOptions> = {}): HttpOptions => ({ timeoutMs: 1500, retries: 2, backoffMs: 20, userAgent: "gvisor-doctor/test", ...o });
+const opts = (o: Partial<HttpOptions> = {}): HttpOptions => ({
+  timeoutMs: 1500,
+  retries: 2,
+  backoffMs: 20,
+  userAgent: "gvisor-doctor/test",
+  ...o,
+});
 
 async function download(url: string, o = opts()) {
   const h = createHash("sha512");
   let bytes = 0;
-  const r = await httpStream(url, o, (c) => { h.update(c); bytes += c.length; });
+  const r = await httpStream(url, o, (c) => {
+    h.update(c);
+    bytes += c.length;
+  });
   return { ...r, sha: h.digest("hex"), sunk: bytes };
 }
 
@@ -63,14 +80,18 @@ describe("httpStream", () => {
     expect(err.message).toMatch(/failed after [\d.]+ MB of [\d.]+ MB: .* \(3 attempts\)/);
   });
   test("no response, and a body that stalls, time out", async () => {
-    const a = await download(`${bucket.mirror("no-response")}/${REL}`, opts({ timeoutMs: 300, retries: 1 })).catch((e) => e);
+    const a = await download(`${bucket.mirror("no-response")}/${REL}`, opts({ timeoutMs: 300, retries: 1 })).catch(
+      (e) => e,
+    );
     expect(a.message).toContain("no response within 0.3 s (2 attempts)");
     const b = await download(`${bucket.mirror("stall")}/${REL}`, opts({ timeoutMs: 300, retries: 1 })).catch((e) => e);
     expect(b.message).toMatch(/no data for 0.3 s \(2 attempts\)/);
   });
   test("an error thrown by the sink stops the download and is not retried", async () => {
     const before = bucket.requests.length;
-    const err = await httpStream(`${bucket.mirror()}/${REL}`, opts(), () => { throw new Error("disk full"); }).catch((e) => e);
+    const err = await httpStream(`${bucket.mirror()}/${REL}`, opts(), () => {
+      throw new Error("disk full");
+    }).catch((e) => e);
     expect(err.message).toBe("disk full");
     expect(bucket.requests.length - before).toBe(1);
   });
@@ -80,7 +101,9 @@ describe("httpStream", () => {
     expect(err.message).toMatch(/^GET http:\/\/127\.0\.0\.1:9\/nothing failed: connection refused/);
   });
   test("httpGetText reads small files and refuses large ones", async () => {
-    expect(await httpGetText(`${bucket.mirror()}/${REL}.sha512`, opts())).toMatch(/^[0-9a-f]{128}  gvisor\.tar\.zstd\n$/);
+    expect(await httpGetText(`${bucket.mirror()}/${REL}.sha512`, opts())).toMatch(
+      /^[0-9a-f]{128}  gvisor\.tar\.zstd\n$/,
+    );
     await expect(httpGetText(`${bucket.mirror()}/${REL}`, opts())).rejects.toThrow(/not a checksum file/);
   });
 });
@@ -94,7 +117,9 @@ describe("redirects", () => {
     server = http.createServer((req, res) => {
       hits.push(req.url ?? "");
       const targets: Record<string, string> = {
-        "/to-file": "file:///etc/passwd", "/to-ftp": "ftp://127.0.0.1/x", "/to-ok": `${bucket.mirror()}/${REL}`,
+        "/to-file": "file:///etc/passwd",
+        "/to-ftp": "ftp://127.0.0.1/x",
+        "/to-ok": `${bucket.mirror()}/${REL}`,
       };
       const to = targets[req.url ?? ""];
       if (req.url === "/loop") return res.writeHead(302, { Location: "/loop" }).end();

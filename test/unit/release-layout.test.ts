@@ -3,19 +3,42 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import {
-  chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync,
-  symlinkSync, writeFileSync,
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
 import {
-  activate, emptyState, freeDirName, layoutFor, linkStatus, liveDir, makeStaging, markExecutable, mkdirs, placeVersion,
-  previousDir, readState,
-  removeStaleStaging, writeState,
+  activate,
+  emptyState,
+  freeDirName,
+  layoutFor,
+  linkStatus,
+  liveDir,
+  makeStaging,
+  markExecutable,
+  mkdirs,
+  placeVersion,
+  previousDir,
+  readState,
+  removeStaleStaging,
+  writeState,
 } from "../../platform/release/layout.ts";
 import { expandPrefix, sudoCommand, userPrefixCommand } from "../../platform/release/invocation.ts";
 
 let prefix: string;
-beforeEach(() => { prefix = mkdtempSync("/tmp/gvd-test-layout-"); });
+beforeEach(() => {
+  prefix = mkdtempSync("/tmp/gvd-test-layout-");
+});
 afterEach(() => rmSync(prefix, { recursive: true, force: true }));
 
 function fakeVersion(name: string, files = ["runsc", "containerd-shim-runsc-v1"]): void {
@@ -92,14 +115,20 @@ describe("layout", () => {
     // race like this; one used to die with EEXIST).
     const roots = Array.from({ length: 150 }, (_, i) => join(prefix, `race-${i}`, "lib", "gvisor"));
     const script = `const { mkdirs } = await import(${JSON.stringify(join(import.meta.dirname, "../../platform/release/layout.ts"))}); const out = []; for (const r of ${JSON.stringify(roots)}) out.push(...mkdirs(r)); console.log(JSON.stringify(out));`;
-    const runs = await Promise.all(Array.from({ length: 4 }, () => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-      const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "pipe"] });
-      let out = "";
-      let err = "";
-      child.stdout.on("data", (b) => (out += b));
-      child.stderr.on("data", (b) => (err += b));
-      child.on("close", (code) => resolve({ code, out, err }));
-    })));
+    const runs = await Promise.all(
+      Array.from(
+        { length: 4 },
+        () =>
+          new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+            const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+            let out = "";
+            let err = "";
+            child.stdout.on("data", (b) => (out += b));
+            child.stderr.on("data", (b) => (err += b));
+            child.on("close", (code) => resolve({ code, out, err }));
+          }),
+      ),
+    );
     for (const r of runs) expect(r.err).toBe("");
     expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0]);
     const claimed = runs.flatMap((r) => JSON.parse(r.out) as string[]).sort();
@@ -129,12 +158,23 @@ describe("layout", () => {
 
 describe("advice for a user without root", () => {
   test("the exact sudo command, keeping the proxy variables sudo would drop", () => {
-    const cmd = sudoCommand(["install", "--version", "20260817.0", "--mirror", "https://m.example/a b"], { HTTPS_PROXY: "http://p:3128", no_proxy: "x" }, ["/usr/local/bin/gvisor-doctor", "/$bunfs/root/gvisor-doctor"], "/usr/local/bin/gvisor-doctor");
-    expect(cmd).toBe("sudo --preserve-env=HTTPS_PROXY,no_proxy /usr/local/bin/gvisor-doctor install --version 20260817.0 --mirror 'https://m.example/a b'");
+    const cmd = sudoCommand(
+      ["install", "--version", "20260817.0", "--mirror", "https://m.example/a b"],
+      { HTTPS_PROXY: "http://p:3128", no_proxy: "x" },
+      ["/usr/local/bin/gvisor-doctor", "/$bunfs/root/gvisor-doctor"],
+      "/usr/local/bin/gvisor-doctor",
+    );
+    expect(cmd).toBe(
+      "sudo --preserve-env=HTTPS_PROXY,no_proxy /usr/local/bin/gvisor-doctor install --version 20260817.0 --mirror 'https://m.example/a b'",
+    );
   });
   test("the same install into ~/.local, replacing any --prefix", () => {
-    expect(userPrefixCommand(["install", "--prefix", "/usr/local", "--force"], ["bun", "/$bunfs/root/x"], "/opt/gvd")).toBe("/opt/gvd install --force --prefix ~/.local");
-    expect(userPrefixCommand(["install", "--prefix=/opt"], ["bun", "/$bunfs/root/x"], "/opt/gvd")).toBe("/opt/gvd install --prefix ~/.local");
+    expect(
+      userPrefixCommand(["install", "--prefix", "/usr/local", "--force"], ["bun", "/$bunfs/root/x"], "/opt/gvd"),
+    ).toBe("/opt/gvd install --force --prefix ~/.local");
+    expect(userPrefixCommand(["install", "--prefix=/opt"], ["bun", "/$bunfs/root/x"], "/opt/gvd")).toBe(
+      "/opt/gvd install --prefix ~/.local",
+    );
   });
   test("--prefix=~/.local is expanded even when no shell did it", () => {
     expect(expandPrefix("~/.local", { HOME: "/home/ann" })).toBe("/home/ann/.local");

@@ -6,19 +6,32 @@ const URL_HTTPS = "https://storage.googleapis.com/gvisor/releases";
 
 describe("proxy variables", () => {
   test("https URLs use https_proxy / HTTPS_PROXY, http URLs http_proxy / HTTP_PROXY", () => {
-    expect(proxyFor(URL_HTTPS, { HTTPS_PROXY: "http://p:3128" })).toEqual({ proxy: "http://p:3128", reason: "HTTPS_PROXY" });
-    expect(proxyFor(URL_HTTPS, { https_proxy: "http://p:3128" })).toEqual({ proxy: "http://p:3128", reason: "https_proxy" });
+    expect(proxyFor(URL_HTTPS, { HTTPS_PROXY: "http://p:3128" })).toEqual({
+      proxy: "http://p:3128",
+      reason: "HTTPS_PROXY",
+    });
+    expect(proxyFor(URL_HTTPS, { https_proxy: "http://p:3128" })).toEqual({
+      proxy: "http://p:3128",
+      reason: "https_proxy",
+    });
     expect(proxyFor(URL_HTTPS, { HTTP_PROXY: "http://p:3128" }).proxy).toBeNull();
     expect(proxyFor("http://mirror.local/x", { http_proxy: "http://p:3128" }).proxy).toBe("http://p:3128");
   });
   test("lower case wins over upper case (as curl, undici and Bun do)", () => {
-    expect(proxyFor(URL_HTTPS, { https_proxy: "http://lower:1", HTTPS_PROXY: "http://upper:1" }).proxy).toBe("http://lower:1");
+    expect(proxyFor(URL_HTTPS, { https_proxy: "http://lower:1", HTTPS_PROXY: "http://upper:1" }).proxy).toBe(
+      "http://lower:1",
+    );
   });
   test("NO_PROXY / no_proxy: hosts, domain suffixes, ports and *", () => {
-    expect(proxyFor(URL_HTTPS, { HTTPS_PROXY: "http://p:1", NO_PROXY: "googleapis.com" })).toEqual({ proxy: null, reason: "storage.googleapis.com matches NO_PROXY" });
+    expect(proxyFor(URL_HTTPS, { HTTPS_PROXY: "http://p:1", NO_PROXY: "googleapis.com" })).toEqual({
+      proxy: null,
+      reason: "storage.googleapis.com matches NO_PROXY",
+    });
     expect(proxyFor(URL_HTTPS, { HTTPS_PROXY: "http://p:1", no_proxy: ".googleapis.com" }).proxy).toBeNull();
     expect(proxyFor(URL_HTTPS, { HTTPS_PROXY: "http://p:1", NO_PROXY: "*" }).proxy).toBeNull();
-    expect(proxyFor(URL_HTTPS, { HTTPS_PROXY: "http://p:1", NO_PROXY: "example.com, oogleapis.com" }).proxy).toBe("http://p:1");
+    expect(proxyFor(URL_HTTPS, { HTTPS_PROXY: "http://p:1", NO_PROXY: "example.com, oogleapis.com" }).proxy).toBe(
+      "http://p:1",
+    );
     expect(noProxyMatches("127.0.0.1:8080", "127.0.0.1", "8080")).toBe(true);
     expect(noProxyMatches("127.0.0.1:8080", "127.0.0.1", "9090")).toBe(false);
     expect(noProxyMatches("*.internal", "bucket.internal", "443")).toBe(true);

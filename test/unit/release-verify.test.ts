@@ -12,7 +12,9 @@ describe(".sha512 files", () => {
     expect(parseSha512File(`\uFEFF${HEX}\n`, "u")).toBe(HEX);
   });
   test("an HTML page is named as such, with the URL", () => {
-    expect(() => parseSha512File("<!DOCTYPE html><html>Sign in</html>", "https://x/runsc.sha512")).toThrow(/https:\/\/x\/runsc\.sha512 is an HTML page, not a checksum file/);
+    expect(() => parseSha512File("<!DOCTYPE html><html>Sign in</html>", "https://x/runsc.sha512")).toThrow(
+      /https:\/\/x\/runsc\.sha512 is an HTML page, not a checksum file/,
+    );
   });
   test("anything else that is not 128 hex digits quotes what was there", () => {
     expect(() => parseSha512File("", "u")).toThrow("u is empty: no sha512 in it");

@@ -29,17 +29,34 @@ describe("assembleRelease", () => {
     for (const b of bins) writeFileSync(join(dir, b), `#!/bin/sh\necho ${b}\n`.repeat(1000), { mode: 0o755 });
     writeFileSync(join(dir, "gvisor-preflight-linux-x64"), "static preflight");
     const files = await assembleRelease(dir, bins, "1.2.3", { xzLevel: 0, extra: ["gvisor-preflight-linux-x64"] });
-    expect(files).toEqual(["VERSION", "gvisor-doctor-linux-arm64-musl", "gvisor-doctor-linux-arm64-musl.gz", "gvisor-doctor-linux-arm64-musl.xz",
-      "gvisor-doctor-linux-x64", "gvisor-doctor-linux-x64.gz", "gvisor-doctor-linux-x64.xz", "gvisor-preflight-linux-x64", "gvisor-preflight.sh", "install.sh"]);
+    expect(files).toEqual([
+      "VERSION",
+      "gvisor-doctor-linux-arm64-musl",
+      "gvisor-doctor-linux-arm64-musl.gz",
+      "gvisor-doctor-linux-arm64-musl.xz",
+      "gvisor-doctor-linux-x64",
+      "gvisor-doctor-linux-x64.gz",
+      "gvisor-doctor-linux-x64.xz",
+      "gvisor-preflight-linux-x64",
+      "gvisor-preflight.sh",
+      "install.sh",
+    ]);
     expect(readdirSync(dir).sort()).toEqual([...files, "SHA512SUMS"].sort()); // no temporary files left
-    for (const b of bins) expect(gunzipSync(readFileSync(join(dir, `${b}.gz`))).equals(readFileSync(join(dir, b)))).toBe(true);
-    for (const b of bins) expect(spawnSync("xz", ["-dc", join(dir, `${b}.xz`)]).stdout.equals(readFileSync(join(dir, b)))).toBe(true);
+    for (const b of bins)
+      expect(gunzipSync(readFileSync(join(dir, `${b}.gz`))).equals(readFileSync(join(dir, b)))).toBe(true);
+    for (const b of bins)
+      expect(spawnSync("xz", ["-dc", join(dir, `${b}.xz`)]).stdout.equals(readFileSync(join(dir, b)))).toBe(true);
     // The preflight script carries the release's version (its JSON reports it).
     expect(readFileSync(join(dir, "gvisor-preflight.sh"), "utf8")).toContain('\nGVD_VERSION="1.2.3"\n');
     expect(readFileSync(join(dir, "install.sh"), "utf8")).toBe(readFileSync(INSTALL_SH, "utf8"));
     expect(readFileSync(join(dir, "VERSION"), "utf8")).toBe("1.2.3\n");
     const sums = readFileSync(join(dir, "SHA512SUMS"), "utf8");
-    expect(sums.trimEnd().split("\n").map((l) => l.split("  ")[1])).toEqual(files);
+    expect(
+      sums
+        .trimEnd()
+        .split("\n")
+        .map((l) => l.split("  ")[1]),
+    ).toEqual(files);
     const check = spawnSync("sha512sum", ["-c", "--strict", "SHA512SUMS"], { cwd: dir, encoding: "utf8" });
     expect(check.stdout.trim().split("\n")).toEqual(files.map((f) => `${f}: OK`));
     expect(check.status).toBe(0);
@@ -47,10 +64,19 @@ describe("assembleRelease", () => {
 });
 
 describe("one release location everywhere", () => {
-  const docs = ["docs/distribution.md", "RELEASING.md", "examples/Dockerfile.preflight", "examples/Dockerfile.node-image", "examples/github-actions.yml", ".github/workflows/release.yml"];
+  const docs = [
+    "docs/distribution.md",
+    "RELEASING.md",
+    "examples/Dockerfile.preflight",
+    "examples/Dockerfile.node-image",
+    "examples/github-actions.yml",
+    ".github/workflows/release.yml",
+  ];
   test.each(docs)("%s names the repository as install.sh does", (f) => {
     const text = readFileSync(join(ROOT, f), "utf8");
-    const repos = [...text.matchAll(/github\.com\/([\w.-]+\/[\w.-]+)/g)].map((m) => m[1]).filter((r) => !r.startsWith("actions/") && !r.startsWith("google/gvisor"));
+    const repos = [...text.matchAll(/github\.com\/([\w.-]+\/[\w.-]+)/g)]
+      .map((m) => m[1])
+      .filter((r) => !r.startsWith("actions/") && !r.startsWith("google/gvisor"));
     for (const r of repos) expect(r).toBe(GVD_REPO);
   });
   test("docs/distribution.md leads with the one-liner", () => {

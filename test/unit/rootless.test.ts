@@ -20,22 +20,31 @@ import { planFixes } from "../../src/fix.ts";
 import { planDaemonJson } from "../../platform/engines/daemon-json.ts";
 import { systemFileOfUser } from "../../src/configure-engines.ts";
 
-const facts = (uid: number, dockerRootless = false) => ({
-  hostRoot: null, os: "linux", user: { uid, root: uid === 0 }, sysctl: { ptraceScope: 1, maxUserNamespaces: 1000 },
-  docker: { info: { rootless: dockerRootless, runtimes: {} } }, engines: {}, runsc: [],
-}) as unknown as HostFacts;
+const facts = (uid: number, dockerRootless = false) =>
+  ({
+    hostRoot: null,
+    os: "linux",
+    user: { uid, root: uid === 0 },
+    sysctl: { ptraceScope: 1, maxUserNamespaces: 1000 },
+    docker: { info: { rootless: dockerRootless, runtimes: {} } },
+    engines: {},
+    runsc: [],
+  }) as unknown as HostFacts;
 const opts: CheckOptions = { quick: false, offline: false, verbose: false, env: {} };
 
 const REAL = {
-  podmanCgroup: "Error: /usr/bin/runsc: creating container: cannot set up cgroup for root: configuring cgroup: mkdir "
-    + "/sys/fs/cgroup/cpu/5f1cd8b7087aa937fe308abd704a1fcf5889cfecd393f0b82f93273838ccfa8e: permission denied: "
-    + "OCI permission denied",
-  dockerCgroup: "docker: Error response from daemon: failed to create shim task: OCI runtime create failed: "
-    + "creating container: cannot set up cgroup for root: configuring cgroup: mkdir "
-    + "/sys/fs/cgroup/blkio/07f9804e4789f212da1f2ff877cfe8656948d5748: permission denied: unknown.",
-  podmanNetns: 'starting container: setting up network: creating interfaces from net namespace "/proc/22550/ns/net": '
-    + "cannot run with network enabled in root network namespace\n"
-    + "Error: `/usr/bin/runsc --ignore-cgroups start beed615` failed: exit status 128",
+  podmanCgroup:
+    "Error: /usr/bin/runsc: creating container: cannot set up cgroup for root: configuring cgroup: mkdir " +
+    "/sys/fs/cgroup/cpu/5f1cd8b7087aa937fe308abd704a1fcf5889cfecd393f0b82f93273838ccfa8e: permission denied: " +
+    "OCI permission denied",
+  dockerCgroup:
+    "docker: Error response from daemon: failed to create shim task: OCI runtime create failed: " +
+    "creating container: cannot set up cgroup for root: configuring cgroup: mkdir " +
+    "/sys/fs/cgroup/blkio/07f9804e4789f212da1f2ff877cfe8656948d5748: permission denied: unknown.",
+  podmanNetns:
+    'starting container: setting up network: creating interfaces from net namespace "/proc/22550/ns/net": ' +
+    "cannot run with network enabled in root network namespace\n" +
+    "Error: `/usr/bin/runsc --ignore-cgroups start beed615` failed: exit status 128",
 };
 
 describe("rootless sandboxes: each failure names the one flag it proves", () => {
@@ -44,8 +53,7 @@ describe("rootless sandboxes: each failure names the one flag it proves", () => 
   const docker = (text: string) =>
     diagnose("docker.hello", text, { facts: facts(1001, true), engine: "docker", runtime: "runsc" });
 
-  test("real (rootless podman, cgroup v1): a denied mkdir in /sys/fs/cgroup → cgroup-denied, only ignore-cgroups",
-    () => {
+  test("real (rootless podman, cgroup v1): a denied mkdir in /sys/fs/cgroup → cgroup-denied, only ignore-cgroups", () => {
     const d = podman(REAL.podmanCgroup)!;
     expect(d.rule).toBe("cgroup-denied");
     const argv = ["configure", "podman", "--runtime-arg=ignore-cgroups"];
@@ -99,7 +107,13 @@ describe("fixes for the engines a normal user runs need no sudo", () => {
   test("--fix's merged command keeps it that way", () => {
     const diagnosis = { cause: "c", fix: podmanFix(), rule: "cgroup-denied" };
     const f: Finding = {
-      id: "podman.hello", title: "t", status: "fail", message: "m", details: [], durationMs: 1, diagnosis,
+      id: "podman.hello",
+      title: "t",
+      status: "fail",
+      message: "m",
+      details: [],
+      durationMs: 1,
+      diagnosis,
     };
     const cmd = planFixes([f], facts(1001))[0].fix.command;
     expect(cmd).toBe("gvisor-doctor configure podman --runtime-arg=ignore-cgroups");
@@ -157,8 +171,7 @@ describe("a rootless dockerd run by the user's systemd is reloaded by signal, ne
   cgroup(7, "0::/user.slice/user-1000.slice/user@1000.service/app.slice/docker.service\n");
   cgroup(8, "0::/system.slice/docker.service\n");
 
-  test("user@1000.service/…/docker.service → no system unit; system.slice/docker.service → docker.service",
-    () => {
+  test("user@1000.service/…/docker.service → no system unit; system.slice/docker.service → docker.service", () => {
     expect(systemdUnitOf(7, root, join(root, "systemd"))).toBeNull();
     expect(systemdUnitOf(8, root, join(root, "systemd"))).toBe("docker.service");
   });
@@ -166,8 +179,7 @@ describe("a rootless dockerd run by the user's systemd is reloaded by signal, ne
 
 describe("configure as a normal user, no engine named: only the engines whose files are theirs", () => {
   const env = { HOME: "/home/u" };
-  test("their ~/.config files are theirs; /etc/containerd's is the system's (skipped, with how to do it as root)",
-    () => {
+  test("their ~/.config files are theirs; /etc/containerd's is the system's (skipped, with how to do it as root)", () => {
     expect(systemFileOfUser("/home/u/.config/containers/containers.conf.d/99-gvisor.conf", { env }, 1001)).toBeNull();
     expect(systemFileOfUser("/home/u/.config/docker/daemon.json", { env }, 1001)).toBeNull();
     expect(systemFileOfUser("/etc/containerd/config.toml", { env }, 1001)).toContain("sudo gvisor-doctor configure");
@@ -177,8 +189,13 @@ describe("configure as a normal user, no engine named: only the engines whose fi
 
 describe("--remove gives a user's daemon.json back byte for byte", () => {
   const mine = '{\n    "debug": false\n}\n';
-  const req = (remove: boolean) =>
-    ({ name: "runsc", runscPath: "/usr/bin/runsc", runtimeArgs: ["--ignore-cgroups"], makeDefault: false, remove });
+  const req = (remove: boolean) => ({
+    name: "runsc",
+    runscPath: "/usr/bin/runsc",
+    runtimeArgs: ["--ignore-cgroups"],
+    makeDefault: false,
+    remove,
+  });
   const file = "/h/.config/docker/daemon.json";
 
   test('"runtimes": {} stays until dockerd dropped runsc (a reload needs it), then goes: the file is as it was', () => {
@@ -200,8 +217,10 @@ describe("a rootless dockerd reached through a docker context (docker context us
   afterAll(() => rmSync(home, { recursive: true, force: true }));
   const id = createHash("sha256").update("rootless").digest("hex");
   mkdirSync(join(home, ".docker", "contexts", "meta", id), { recursive: true });
-  writeFileSync(join(home, ".docker", "contexts", "meta", id, "meta.json"),
-    JSON.stringify({ Name: "rootless", Endpoints: { docker: { Host: "unix:///run/user/1001/docker.sock" } } }));
+  writeFileSync(
+    join(home, ".docker", "contexts", "meta", id, "meta.json"),
+    JSON.stringify({ Name: "rootless", Endpoints: { docker: { Host: "unix:///run/user/1001/docker.sock" } } }),
+  );
   writeFileSync(join(home, ".docker", "config.json"), JSON.stringify({ currentContext: "rootless" }));
 
   test("currentContext → its socket; DOCKER_HOST wins; DOCKER_CONTEXT=default → the default socket", () => {
@@ -219,12 +238,21 @@ describe("a normal user without subordinate ids", () => {
     expect(hasSubIds(1001, text("u:100000:65536\n", "u:100000:65536\n"), "u")).toBe(true);
     expect(hasSubIds(1001, text("1001:100000:65536\n", "1001:100000:65536\n"), "u")).toBe(true);
     expect(hasSubIds(1001, text("u:100000:65536\n", "other:100000:65536\n"), "u")).toBe(false);
-    expect(hasSubIds(1001, () => { throw new Error("EACCES"); }, "u")).toBeNull();
+    expect(
+      hasSubIds(
+        1001,
+        () => {
+          throw new Error("EACCES");
+        },
+        "u",
+      ),
+    ).toBeNull();
   });
 
   test("real: runsc's fork/exec EPERM is subids-missing for them, still sandbox-permissions otherwise", () => {
-    const real = "Error: /usr/bin/runsc: creating container: cannot create sandbox: cannot create sandbox process: "
-      + "starting sandbox: fork/exec /proc/self/exe: operation not permitted: OCI permission denied";
+    const real =
+      "Error: /usr/bin/runsc: creating container: cannot create sandbox: cannot create sandbox process: " +
+      "starting sandbox: fork/exec /proc/self/exe: operation not permitted: OCI permission denied";
     const rule = (f: HostFacts) =>
       diagnose("podman.hello", real, { facts: f, engine: "podman", runtime: "runsc" })?.rule;
     const without = { ...facts(1002), user: { uid: 1002, root: false, subIds: false } } as HostFacts;

@@ -5,11 +5,20 @@ import { RULES, diagnose, diagnoseState, unknownError } from "../../checks/rules
 import type { HostFacts } from "../../platform/facts.ts";
 
 const base = {
-  os: "linux", arch: "x86_64", wsl: false, cpu: { xsave: true, avx2: true },
-  sysctl: { ptraceScope: 1, maxUserNamespaces: 1000 }, tmp: { path: "/tmp", symlink: false, target: null },
+  os: "linux",
+  arch: "x86_64",
+  wsl: false,
+  cpu: { xsave: true, avx2: true },
+  sysctl: { ptraceScope: 1, maxUserNamespaces: 1000 },
+  tmp: { path: "/tmp", symlink: false, target: null },
 } as unknown as HostFacts;
 const facts = (over: Partial<HostFacts> = {}) => ({ ...base, ...over }) as HostFacts;
-const ctx = (f = facts()) => ({ facts: f, engine: "docker" as const, runtime: "runsc", configPath: "/etc/docker/daemon.json" });
+const ctx = (f = facts()) => ({
+  facts: f,
+  engine: "docker" as const,
+  runtime: "runsc",
+  configPath: "/etc/docker/daemon.json",
+});
 
 /** The check that would see each rule's error (first scope entry, made concrete). */
 const checkFor = (scope: string) => (scope.endsWith(".") ? `${scope}hello` : scope);
@@ -59,19 +68,28 @@ describe("diagnosis rules", () => {
   }
 
   test("real: dockerd's sandbox-network failure on this kernel → add --network=none (automatic)", () => {
-    const real = 'docker: Error response from daemon: OCI runtime start failed: starting container: setting up network: creating interfaces from net namespace "/proc/3805/ns/net": cannot run with network enabled in root network namespace: unknown.';
+    const real =
+      'docker: Error response from daemon: OCI runtime start failed: starting container: setting up network: creating interfaces from net namespace "/proc/3805/ns/net": cannot run with network enabled in root network namespace: unknown.';
     const d = diagnose("docker.hello", real, ctx())!;
     expect(d.rule).toBe("netns-root");
-    expect(d.fix).toMatchObject({ id: "docker.register-runtime", automatic: true, command: "sudo gvisor-doctor configure docker --runtime-arg=--network=none" });
+    expect(d.fix).toMatchObject({
+      id: "docker.register-runtime",
+      automatic: true,
+      command: "sudo gvisor-doctor configure docker --runtime-arg=--network=none",
+    });
   });
 
   test("podman gets the flag in podman's spelling (no leading dashes)", () => {
-    const d = diagnose("podman.hello", "cannot run with network enabled in root network namespace", { ...ctx(), engine: "podman" })!;
+    const d = diagnose("podman.hello", "cannot run with network enabled in root network namespace", {
+      ...ctx(),
+      engine: "podman",
+    })!;
     expect(d.fix?.command).toContain("--runtime-arg=network=none");
   });
 
   test("real: runsc do with $TMPDIR a symlink → tmp-symlink when the state holds, generic early exit otherwise", () => {
-    const real = "creating container: cannot create sandbox: cannot read client sync file: waiting for sandbox to start: EOF";
+    const real =
+      "creating container: cannot create sandbox: cannot read client sync file: waiting for sandbox to start: EOF";
     expect(diagnose("runsc.smoke", real, ctx(facts(STATE["tmp-symlink"])))?.rule).toBe("tmp-symlink");
     expect(diagnose("runsc.smoke", real, ctx())?.rule).toBe("sandbox-early-exit");
   });
@@ -91,16 +109,27 @@ describe("diagnosis rules", () => {
       expect(d.rule).toBe("cgroup-controller-missing");
       expect(d.cause).toContain(`"${ctl}"`);
       expect(d.cause).toContain("not enforce");
-      expect(d.fix).toMatchObject({ id: "docker.register-runtime", automatic: true, command: "sudo gvisor-doctor configure docker --runtime-arg=--ignore-cgroups" });
+      expect(d.fix).toMatchObject({
+        id: "docker.register-runtime",
+        automatic: true,
+        command: "sudo gvisor-doctor configure docker --runtime-arg=--ignore-cgroups",
+      });
     }
-    const pod = diagnose("podman.hello", 'mandatory cgroup controller "memory" is missing', { ...ctx(), engine: "podman" })!;
+    const pod = diagnose("podman.hello", 'mandatory cgroup controller "memory" is missing', {
+      ...ctx(),
+      engine: "podman",
+    })!;
     expect(pod.fix?.command).toContain("--runtime-arg=ignore-cgroups");
-    const cd = diagnose("containerd.hello", 'mandatory cgroup controller "pids" is missing', { ...ctx(), engine: "containerd" })!;
+    const cd = diagnose("containerd.hello", 'mandatory cgroup controller "pids" is missing', {
+      ...ctx(),
+      engine: "containerd",
+    })!;
     expect(cd.fix?.command).toContain("--restart");
   });
 
   test("real (runsc in a chroot): user namespaces denied is not a permissions problem; the cause follows the sysctl", () => {
-    const real = "OCI runtime create failed: creating container: cannot create gofer process: gofer: fork/exec /proc/self/exe: operation not permitted: check whether /proc/sys/user/max_user_namespaces is set too low: unknown";
+    const real =
+      "OCI runtime create failed: creating container: cannot create gofer process: gofer: fork/exec /proc/self/exe: operation not permitted: check whether /proc/sys/user/max_user_namespaces is set too low: unknown";
     const chrooted = diagnose("docker.hello", real, ctx())!;
     expect(chrooted.rule).toBe("userns-denied");
     expect(chrooted.cause).toContain("chroot");
@@ -110,7 +139,9 @@ describe("diagnosis rules", () => {
     expect(zero.cause).toContain("max_user_namespaces is 0");
     expect(zero.fix?.command).toContain("user.max_user_namespaces");
     // The other fork/exec text is still the permissions problem.
-    expect(diagnose("docker.hello", "fork/exec /proc/self/exe: invalid argument: unknown", ctx())?.rule).toBe("sandbox-permissions");
+    expect(diagnose("docker.hello", "fork/exec /proc/self/exe: invalid argument: unknown", ctx())?.rule).toBe(
+      "sandbox-permissions",
+    );
   });
 
   test("the runtime path from the error is named in the cause", () => {

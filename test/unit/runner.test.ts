@@ -11,7 +11,15 @@ const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe("check runner", () => {
   test("runs independent checks concurrently and prints them in catalog order", async () => {
     const order: string[] = [];
-    const mk = (id: string, ms: number): Check => ({ id, title: id, async run() { await delay(ms); order.push(id); return pass(id); } });
+    const mk = (id: string, ms: number): Check => ({
+      id,
+      title: id,
+      async run() {
+        await delay(ms);
+        order.push(id);
+        return pass(id);
+      },
+    });
     const started = performance.now();
     const f = await runChecks([mk("a.slow", 150), mk("b.fast", 10), mk("c.mid", 80)], facts, opts);
     expect(f.map((x) => x.id)).toEqual(["a.slow", "b.fast", "c.mid"]);
@@ -20,10 +28,20 @@ describe("check runner", () => {
   });
 
   test("a check that throws becomes a fail finding, and the run goes on", async () => {
-    const f = await runChecks([
-      { id: "x.boom", title: "boom", run() { throw new Error("kaboom"); } },
-      { id: "x.fine", title: "fine", run: () => pass("ok") },
-    ], facts, opts);
+    const f = await runChecks(
+      [
+        {
+          id: "x.boom",
+          title: "boom",
+          run() {
+            throw new Error("kaboom");
+          },
+        },
+        { id: "x.fine", title: "fine", run: () => pass("ok") },
+      ],
+      facts,
+      opts,
+    );
     expect(f[0].status).toBe("fail");
     expect(f[0].message).toContain("kaboom");
     expect(f[0].diagnosis?.fix?.id).toBe("report-bug");
@@ -31,37 +49,62 @@ describe("check runner", () => {
   });
 
   test("a check that hangs past its timeout fails with a diagnosis", async () => {
-    const f = await runChecks([{ id: "x.hang", title: "hang", timeoutMs: 50, run: () => new Promise(() => {}) }], facts, opts);
+    const f = await runChecks(
+      [{ id: "x.hang", title: "hang", timeoutMs: 50, run: () => new Promise(() => {}) }],
+      facts,
+      opts,
+    );
     expect(f[0].status).toBe("fail");
     expect(f[0].message).toContain("did not finish");
     expect(f[0].diagnosis?.fix?.command).toContain("--only x.hang");
   });
 
   test("a check whose prerequisite failed is skipped with the reason, never failed", async () => {
-    const f = await runChecks([
-      { id: "d.daemon", title: "", run: () => fail("down", null) },
-      { id: "d.runtime", title: "", needs: ["d.daemon"], run: () => pass("never") },
-      { id: "d.hello", title: "", needs: ["d.runtime"], run: () => pass("never") },
-    ], facts, opts);
+    const f = await runChecks(
+      [
+        { id: "d.daemon", title: "", run: () => fail("down", null) },
+        { id: "d.runtime", title: "", needs: ["d.daemon"], run: () => pass("never") },
+        { id: "d.hello", title: "", needs: ["d.runtime"], run: () => pass("never") },
+      ],
+      facts,
+      opts,
+    );
     expect(f.map((x) => x.status)).toEqual(["fail", "skip", "skip"]);
     expect(f[1].message).toBe("needs d.daemon (failed)");
     expect(f[2].message).toBe("needs d.runtime (skipped)");
   });
 
   test("requirements: root, --quick and --offline skip with a reason", async () => {
-    const f = await runChecks([
-      { id: "r.root", title: "", requires: { root: true }, run: () => pass("x") },
-      { id: "r.ctr", title: "", requires: { containers: true }, run: () => pass("x") },
-      { id: "r.net", title: "", requires: { network: true }, run: () => pass("x") },
-    ], facts, { ...opts, quick: true, offline: true });
-    expect(f.map((x) => x.message)).toEqual(["needs root: run it with sudo", "skipped by --quick (starts a container)", "skipped by --offline (needs the network)"]);
+    const f = await runChecks(
+      [
+        { id: "r.root", title: "", requires: { root: true }, run: () => pass("x") },
+        { id: "r.ctr", title: "", requires: { containers: true }, run: () => pass("x") },
+        { id: "r.net", title: "", requires: { network: true }, run: () => pass("x") },
+      ],
+      facts,
+      { ...opts, quick: true, offline: true },
+    );
+    expect(f.map((x) => x.message)).toEqual([
+      "needs root: run it with sudo",
+      "skipped by --quick (starts a container)",
+      "skipped by --offline (needs the network)",
+    ]);
   });
 
   test("a dependent reads its prerequisite's data", async () => {
-    const f = await runChecks([
-      { id: "p.a", title: "", run: () => pass("a", [], { n: 41 }) },
-      { id: "p.b", title: "", needs: ["p.a"], run: ({ finding }) => pass(String((finding("p.a").data as any).n + 1)) },
-    ], facts, opts);
+    const f = await runChecks(
+      [
+        { id: "p.a", title: "", run: () => pass("a", [], { n: 41 }) },
+        {
+          id: "p.b",
+          title: "",
+          needs: ["p.a"],
+          run: ({ finding }) => pass(String((finding("p.a").data as any).n + 1)),
+        },
+      ],
+      facts,
+      opts,
+    );
     expect(f[1].message).toBe("42");
   });
 
@@ -75,10 +118,15 @@ describe("check runner", () => {
   });
 
   test("--skip marks checks skipped and their dependents too", async () => {
-    const f = await runChecks([
-      { id: "s.a", title: "", run: () => pass("a") },
-      { id: "s.b", title: "", needs: ["s.a"], run: () => pass("b") },
-    ], facts, opts, { skip: ["s.a"] });
+    const f = await runChecks(
+      [
+        { id: "s.a", title: "", run: () => pass("a") },
+        { id: "s.b", title: "", needs: ["s.a"], run: () => pass("b") },
+      ],
+      facts,
+      opts,
+      { skip: ["s.a"] },
+    );
     expect(f.map((x) => `${x.status}:${x.message}`)).toEqual(["skip:skipped by --skip", "skip:needs s.a (skipped)"]);
   });
 
@@ -99,14 +147,28 @@ describe("check runner", () => {
   });
 
   test("a check may need one listed after it", async () => {
-    const f = await runChecks([
-      { id: "o.late-reader", title: "", needs: ["o.source"], run: ({ finding }) => pass(`saw ${finding("o.source").message}`) },
-      { id: "o.source", title: "", run: () => pass("source") },
-    ], facts, opts);
+    const f = await runChecks(
+      [
+        {
+          id: "o.late-reader",
+          title: "",
+          needs: ["o.source"],
+          run: ({ finding }) => pass(`saw ${finding("o.source").message}`),
+        },
+        { id: "o.source", title: "", run: () => pass("source") },
+      ],
+      facts,
+      opts,
+    );
     expect(f.map((x) => x.message)).toEqual(["saw source", "source"]);
   });
 
   test("summarize counts statuses", () => {
-    expect(summarize([{ status: "pass" }, { status: "fail" }, { status: "pass" }] as any)).toEqual({ pass: 2, warn: 0, fail: 1, skip: 0 });
+    expect(summarize([{ status: "pass" }, { status: "fail" }, { status: "pass" }] as any)).toEqual({
+      pass: 2,
+      warn: 0,
+      fail: 1,
+      skip: 0,
+    });
   });
 });

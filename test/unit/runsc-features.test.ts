@@ -10,7 +10,11 @@ import type { HostFacts } from "../../platform/facts.ts";
 import { onCommand } from "../../platform/spawn.ts";
 import { inspectRunsc } from "../../platform/runsc.ts";
 import {
-  expectedSidecars, FEATURES_CACHE_DIR, RUNSC_FLAG_TABLE, runscFeatures, unknownFlags,
+  expectedSidecars,
+  FEATURES_CACHE_DIR,
+  RUNSC_FLAG_TABLE,
+  runscFeatures,
+  unknownFlags,
 } from "../../platform/runsc-features.ts";
 import { resolveRuntimeRequest } from "../../src/configure-engines.ts";
 import { treePath } from "../hosts/trees.ts";

@@ -16,12 +16,16 @@ test("no config: a [runsc_config] table with the debug flags", () => {
 });
 
 test("the user's config: its keys stay, its own debug keys are replaced (TOML may not repeat a key)", () => {
-  const user = 'log_path = "/var/log/runsc/%ID%/shim.log"\nbinary_name = "/usr/local/bin/runsc"\n\n' +
+  const user =
+    'log_path = "/var/log/runsc/%ID%/shim.log"\nbinary_name = "/usr/local/bin/runsc"\n\n' +
     '[runsc_config]\n  network = "none"\n  debug = "false"\n  "debug-log" = "/var/log/runsc/"\n';
   const parsed = parseTomlStrict(withRunscConfig(user, DEBUG), "runsc.toml") as Record<string, any>;
   expect(parsed.log_path).toBe("/var/log/runsc/%ID%/shim.log");
   expect(parsed.binary_name).toBe("/usr/local/bin/runsc");
   expect(parsed.runsc_config).toEqual({
-    network: "none", debug: "true", "debug-log": "/tmp/gvd-runsc-debug-x/", "debug-command": COMMANDS,
+    network: "none",
+    debug: "true",
+    "debug-log": "/tmp/gvd-runsc-debug-x/",
+    "debug-command": COMMANDS,
   });
 });

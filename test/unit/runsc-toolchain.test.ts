@@ -16,7 +16,14 @@ import { treePath } from "../hosts/trees.ts";
 
 const HOST_RUNSC = "/usr/bin/runsc";
 const tree = (suite: "trixie" | "sid") => join(treePath(suite), "usr/bin/runsc");
-const version = (date: string) => ({ raw: `release-${date}.0`, date, point: 0, commits: 0, isRelease: true, distro: true });
+const version = (date: string) => ({
+  raw: `release-${date}.0`,
+  date,
+  point: 0,
+  commits: 0,
+  isRelease: true,
+  distro: true,
+});
 
 describe("the Go toolchain of a binary, from its build info", () => {
   test.skipIf(!existsSync(HOST_RUNSC))("Debian bookworm's runsc: go1.19", () => {
@@ -58,47 +65,69 @@ describe("which builds read a wrong goroutine id", () => {
 });
 
 describe("runsc.version and --fix", () => {
-  const ctxFor = (r: RunscBinary, facts: Partial<HostFacts> = {}): CheckContext => ({
-    facts: { runsc: [r], ...facts } as HostFacts,
-    options: { offline: true, env: {} },
-    finding: (id: string) => ({ id, status: "pass", data: r }) as unknown as Finding,
-  }) as unknown as CheckContext;
+  const ctxFor = (r: RunscBinary, facts: Partial<HostFacts> = {}): CheckContext =>
+    ({
+      facts: { runsc: [r], ...facts } as HostFacts,
+      options: { offline: true, env: {} },
+      finding: (id: string) => ({ id, status: "pass", data: r }) as unknown as Finding,
+    }) as unknown as CheckContext;
 
   test.skipIf(!existsSync(tree("sid")) || process.getuid?.() !== 0)(
-    "sid's real runsc: runsc.version warns with runsc-go-toolchain, and the fix installs gVisor's build", async () => {
+    "sid's real runsc: runsc.version warns with runsc-go-toolchain, and the fix installs gVisor's build",
+    async () => {
       const r = await inspectRunsc(tree("sid"), false);
       const f = await runscVersion.run(ctxFor(r));
-      expect({ status: f.status, rule: f.diagnosis?.rule, fix: f.diagnosis?.fix?.argv?.[0] })
-        .toEqual({ status: "warn", rule: "runsc-go-toolchain", fix: "install" });
+      expect({ status: f.status, rule: f.diagnosis?.rule, fix: f.diagnosis?.fix?.argv?.[0] }).toEqual({
+        status: "warn",
+        rule: "runsc-go-toolchain",
+        fix: "install",
+      });
       expect(f.message).toContain("built with go1.26.2");
       expect(f.diagnosis?.cause).toContain("Go 1.25 moved it");
-    });
+    },
+  );
 
   test.skipIf(!existsSync(tree("trixie")) || process.getuid?.() !== 0)(
-    "trixie's real runsc (same release, go1.24) is not accused", async () => {
+    "trixie's real runsc (same release, go1.24) is not accused",
+    async () => {
       const r = await inspectRunsc(tree("trixie"), false);
       const f = await runscVersion.run(ctxFor(r));
       expect(f.diagnosis?.rule).not.toBe("runsc-go-toolchain");
       expect(f.details).toContain("built with go1.24.4");
-    });
+    },
+  );
 
-  test("a probe that hit the panic: --fix installs, then points every engine registered with runsc at the new one",
-    () => {
-      const broken = { path: "/usr/bin/runsc", realPath: "/usr/bin/runsc", goVersion: "go1.26.2", version: version("20240729") };
-      const runtime = { runsc: { path: "/usr/bin/runsc", args: [] } };
-      const facts = {
-        runsc: [broken], docker: { info: { runtimes: { runsc: { path: "/usr/bin/runsc" } } } }, sysctl: {},
-        engines: { containerd: { inspection: { runtimes: runtime } }, podman: { inspection: { runtimes: {} } } },
-      } as unknown as HostFacts;
-      const panic = "panic: running on goroutine 21217947318848 (task goroutine for kernel.Task 0x134c2fec0008 is 0)";
-      const diagnosis = diagnose("podman.hello", panic, { facts, engine: "podman", runtime: "runsc" });
-      expect(diagnosis?.rule).toBe("runsc-goroutine-panic");
-      const hello: Finding = { id: "podman.hello", title: "", status: "fail", message: "", details: [], diagnosis, durationMs: 0 };
-      expect(planFixes([hello], facts).map((p) => [p.fix.id, p.fix.argv])).toEqual([
-        ["runsc.install", ["install"]],
-        ["docker.register-runtime", ["configure", "docker"]],
-        ["containerd.register-runtime", ["configure", "containerd", "--restart"]],
-        ["podman.register-runtime", ["configure", "podman"]],
-      ]);
-    });
+  test("a probe that hit the panic: --fix installs, then points every engine registered with runsc at the new one", () => {
+    const broken = {
+      path: "/usr/bin/runsc",
+      realPath: "/usr/bin/runsc",
+      goVersion: "go1.26.2",
+      version: version("20240729"),
+    };
+    const runtime = { runsc: { path: "/usr/bin/runsc", args: [] } };
+    const facts = {
+      runsc: [broken],
+      docker: { info: { runtimes: { runsc: { path: "/usr/bin/runsc" } } } },
+      sysctl: {},
+      engines: { containerd: { inspection: { runtimes: runtime } }, podman: { inspection: { runtimes: {} } } },
+    } as unknown as HostFacts;
+    const panic = "panic: running on goroutine 21217947318848 (task goroutine for kernel.Task 0x134c2fec0008 is 0)";
+    const diagnosis = diagnose("podman.hello", panic, { facts, engine: "podman", runtime: "runsc" });
+    expect(diagnosis?.rule).toBe("runsc-goroutine-panic");
+    const hello: Finding = {
+      id: "podman.hello",
+      title: "",
+      status: "fail",
+      message: "",
+      details: [],
+      diagnosis,
+      durationMs: 0,
+    };
+    expect(planFixes([hello], facts).map((p) => [p.fix.id, p.fix.argv])).toEqual([
+      ["runsc.install", ["install"]],
+      ["docker.register-runtime", ["configure", "docker"]],
+      ["containerd.register-runtime", ["configure", "containerd", "--restart"]],
+      ["podman.register-runtime", ["configure", "podman"]],
+    ]);
+  });
 });

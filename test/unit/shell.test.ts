@@ -13,15 +13,57 @@ function shWords(line: string): string[] {
 
 describe("shellQuote", () => {
   test("words a shell would change reach the program unchanged", () => {
-    const words = ["", " ", "a b", "it's", "'", "''", "\"x\"", "$HOME", "${HOME}", "`id`", "$(id)", "a\\b", "*", "?",
-      "[ab]", "~", "~/x", "~root", "#c", "a;b", "a&b", "a|b", "<x", ">x", "(x)", "{a,b}", "!x", "a\nb", "\t",
-      "--prefix=~/.local", "x=$y", "ünïcødé", "%1"];
+    const words = [
+      "",
+      " ",
+      "a b",
+      "it's",
+      "'",
+      "''",
+      '"x"',
+      "$HOME",
+      "${HOME}",
+      "`id`",
+      "$(id)",
+      "a\\b",
+      "*",
+      "?",
+      "[ab]",
+      "~",
+      "~/x",
+      "~root",
+      "#c",
+      "a;b",
+      "a&b",
+      "a|b",
+      "<x",
+      ">x",
+      "(x)",
+      "{a,b}",
+      "!x",
+      "a\nb",
+      "\t",
+      "--prefix=~/.local",
+      "x=$y",
+      "ünïcødé",
+      "%1",
+    ];
     expect(shWords(words.map(shellQuote).join(" "))).toEqual(words);
   });
 
   test("words of only letters, digits and _@%+=:,./- are left bare (readable advice), all others quoted", () => {
-    for (const w of ["gvisor-doctor", "--runtime-arg=--net-raw", "/usr/local/bin/runsc", "a,b", "user@host:1",
-      "50%", "a+b", "v1.2.3", "_x"]) expect(shellQuote(w)).toBe(w);
+    for (const w of [
+      "gvisor-doctor",
+      "--runtime-arg=--net-raw",
+      "/usr/local/bin/runsc",
+      "a,b",
+      "user@host:1",
+      "50%",
+      "a+b",
+      "v1.2.3",
+      "_x",
+    ])
+      expect(shellQuote(w)).toBe(w);
     expect(shellQuote("~/.local")).toBe("'~/.local'");
     expect(shellQuote("")).toBe("''");
     expect(shellQuote("it's")).toBe("'it'\\''s'");

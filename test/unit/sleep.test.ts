@@ -4,7 +4,10 @@ import { sleep } from "../../platform/sleep.ts";
 
 const elapsed = async (p: Promise<unknown>) => {
   const t = performance.now();
-  const r = await p.then(() => "resolved", (e) => e);
+  const r = await p.then(
+    () => "resolved",
+    (e) => e,
+  );
   return { r, ms: performance.now() - t };
 };
 
@@ -38,7 +41,8 @@ describe("sleep", () => {
   test("a finished wait no longer listens to the signal", async () => {
     const ac = new AbortController();
     let listeners = 0;
-    const add = ac.signal.addEventListener.bind(ac.signal), remove = ac.signal.removeEventListener.bind(ac.signal);
+    const add = ac.signal.addEventListener.bind(ac.signal),
+      remove = ac.signal.removeEventListener.bind(ac.signal);
     ac.signal.addEventListener = ((...a: Parameters<typeof add>) => (listeners++, add(...a))) as typeof add;
     ac.signal.removeEventListener = ((...a: Parameters<typeof remove>) => (listeners--, remove(...a))) as typeof remove;
     await sleep(5, { signal: ac.signal, onAbort: "resolve" });

@@ -6,10 +6,13 @@ describe("runSync", () => {
   test("gives the same result as run()", async () => {
     const args = ["-c", "echo out; echo err >&2; exit 3"];
     const [a, b] = [runSync("/bin/sh", args), await run("/bin/sh", args)];
-    for (const r of [a, b]) expect(r).toMatchObject({ code: 3, stdout: "out\n", stderr: "err\n", timedOut: false, truncated: false });
+    for (const r of [a, b])
+      expect(r).toMatchObject({ code: 3, stdout: "out\n", stderr: "err\n", timedOut: false, truncated: false });
   });
   test("output over maxBytes is cut, the command still completes (a long dmesg)", () => {
-    const r = runSync("/bin/sh", ["-c", "head -c 200000 /dev/zero | tr '\\0' x; echo; echo done >&2"], { maxBytes: 1000 });
+    const r = runSync("/bin/sh", ["-c", "head -c 200000 /dev/zero | tr '\\0' x; echo; echo done >&2"], {
+      maxBytes: 1000,
+    });
     expect(r).toMatchObject({ code: 0, truncated: true, stderr: "done\n" });
     expect(r.stdout.length).toBe(1000);
   });

@@ -15,8 +15,20 @@ let inputs: Inputs;
 beforeAll(() => {
   const dir = mkdtempSync(join(tmpdir(), "gvd-meta-"));
   try {
-    const r = spawnSync(process.execPath, ["build", "src/cli.ts", "--target=bun", "--format=esm", "--splitting",
-      "--outdir", join(dir, "out"), `--metafile=${join(dir, "meta.json")}`], { cwd: ROOT, encoding: "utf8" });
+    const r = spawnSync(
+      process.execPath,
+      [
+        "build",
+        "src/cli.ts",
+        "--target=bun",
+        "--format=esm",
+        "--splitting",
+        "--outdir",
+        join(dir, "out"),
+        `--metafile=${join(dir, "meta.json")}`,
+      ],
+      { cwd: ROOT, encoding: "utf8" },
+    );
     if (r.status !== 0) throw new Error(r.stderr);
     inputs = JSON.parse(readFileSync(join(dir, "meta.json"), "utf8")).inputs;
   } finally {
@@ -33,21 +45,37 @@ function staticClosure(...from: string[]): Set<string> {
     if (!inputs[m]) throw new Error(`${m} is not in the build graph`);
     seen.add(m);
     // external: node builtins, and re-exports bun lists once more under their unresolved path
-    for (const i of inputs[m].imports) if (!i.external && (i.kind === "import-statement" || i.kind === "require-call")) todo.push(i.path);
+    for (const i of inputs[m].imports)
+      if (!i.external && (i.kind === "import-statement" || i.kind === "require-call")) todo.push(i.path);
   }
   return seen;
 }
 
 const packages = (mods: Set<string>) =>
-  [...new Set([...mods].filter((m) => m.includes("node_modules/")).map((m) => {
-    const p = m.split("node_modules/").at(-1)!.split("/");
-    return p[0].startsWith("@") ? `${p[0]}/${p[1]}` : p[0];
-  }))].sort();
+  [
+    ...new Set(
+      [...mods]
+        .filter((m) => m.includes("node_modules/"))
+        .map((m) => {
+          const p = m.split("node_modules/").at(-1)!.split("/");
+          return p[0].startsWith("@") ? `${p[0]}/${p[1]}` : p[0];
+        }),
+    ),
+  ].sort();
 
 // Modules that must stay behind the commands that use them.
 const HEAVY_PACKAGES = ["semver", "tar", "smol-toml", "jsonc-parser", "diff", "yaml", "undici", "ora", "@noble/hashes"];
-const HEAVY_MODULES = ["checks/catalog.ts", "platform/facts.ts", "platform/engine-facts.ts", "src/configure-engines.ts",
-  "src/fix.ts", "platform/release/installer.ts", "src/k8s/manifests.ts", "src/k8s/cluster-check.ts", "src/k8s/agent.ts"];
+const HEAVY_MODULES = [
+  "checks/catalog.ts",
+  "platform/facts.ts",
+  "platform/engine-facts.ts",
+  "src/configure-engines.ts",
+  "src/fix.ts",
+  "platform/release/installer.ts",
+  "src/k8s/manifests.ts",
+  "src/k8s/cluster-check.ts",
+  "src/k8s/agent.ts",
+];
 
 describe("start-up loads only what the command uses", () => {
   test("the release is built with code splitting (otherwise every start loads the whole bundle)", () => {
@@ -59,8 +87,14 @@ describe("start-up loads only what the command uses", () => {
   });
 
   test("preflight (a container's entrypoint): its command, the IO and the tells; no other command", () => {
-    const mods = staticClosure("src/cli.ts", "src/run-command.ts", "src/ui/color.ts", "src/ui/spinner.ts",
-      "src/ui/tty.ts", "src/commands/preflight.ts");
+    const mods = staticClosure(
+      "src/cli.ts",
+      "src/run-command.ts",
+      "src/ui/color.ts",
+      "src/ui/spinner.ts",
+      "src/ui/tty.ts",
+      "src/commands/preflight.ts",
+    );
     expect(mods.has("platform/self-sandbox.ts")).toBe(true);
     expect(packages(mods)).toEqual([]); // not even chalk: without a TTY there is no color to make
     expect([...mods].filter((m) => m.startsWith("src/commands/"))).toEqual(["src/commands/preflight.ts"]);
@@ -71,8 +105,11 @@ describe("start-up loads only what the command uses", () => {
     for (const m of ["src/args.ts", "platform/replace-process.ts", "platform/spawn.ts"]) {
       expect(mods.has(m)).toBe(false);
     }
-    const builtins = [...mods].flatMap((m) => inputs[m].imports
-      .filter((i) => i.external && i.kind === "import-statement").map((i) => i.path.replace(/^node:/, "")));
+    const builtins = [...mods].flatMap((m) =>
+      inputs[m].imports
+        .filter((i) => i.external && i.kind === "import-statement")
+        .map((i) => i.path.replace(/^node:/, "")),
+    );
     expect(builtins).toContain("fs"); // (the list is the real one)
     for (const b of ["util", "child_process", "tty"]) expect(builtins).not.toContain(b);
   });

@@ -13,9 +13,13 @@ import { inspectRunsc } from "../../platform/runsc.ts";
 import { strictAwareRunsc } from "../helpers/strict-runsc.ts";
 
 const facts = {
-  os: "linux", arch: "x86_64", wsl: false, cpu: { xsave: true, avx2: true },
+  os: "linux",
+  arch: "x86_64",
+  wsl: false,
+  cpu: { xsave: true, avx2: true },
   kernel: { release: "6.1.0", version: "6.1.0" },
-  sysctl: { ptraceScope: null, maxUserNamespaces: 1000 }, tmp: { path: "/tmp", symlink: false, target: null },
+  sysctl: { ptraceScope: null, maxUserNamespaces: 1000 },
+  tmp: { path: "/tmp", symlink: false, target: null },
 } as unknown as HostFacts;
 
 async function smoke(path: string): Promise<Outcome> {

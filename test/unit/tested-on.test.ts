@@ -20,10 +20,26 @@ test("Debian package versions are shown as upstream versions", () => {
 });
 
 test("the Kubernetes distributions' node-mode results get their own table, k3s first", () => {
-  const section = testedOnSection([], [
-    { distribution: "microk8s", title: "microk8s", containerd: "1.6.20~ds1", file: "/var/snap/microk8s/7394/args/containerd-template.toml", journeys: { configure: "pass", check: "pass", remove: "fail" } },
-    { distribution: "k3s", title: "k3s", containerd: "2.1.9+unknown", file: "/var/lib/rancher/k3s/agent/etc/containerd/config-v3.toml.tmpl", journeys: { configure: "pass", check: "pass", remove: "pass" } },
-  ], []);
+  const section = testedOnSection(
+    [],
+    [
+      {
+        distribution: "microk8s",
+        title: "microk8s",
+        containerd: "1.6.20~ds1",
+        file: "/var/snap/microk8s/7394/args/containerd-template.toml",
+        journeys: { configure: "pass", check: "pass", remove: "fail" },
+      },
+      {
+        distribution: "k3s",
+        title: "k3s",
+        containerd: "2.1.9+unknown",
+        file: "/var/lib/rancher/k3s/agent/etc/containerd/config-v3.toml.tmpl",
+        journeys: { configure: "pass", check: "pass", remove: "pass" },
+      },
+    ],
+    [],
+  );
   const rows = section.split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| Distribution"));
   expect(rows).toEqual([
     "| k3s | 2.1.9 | `/var/lib/rancher/k3s/agent/etc/containerd/config-v3.toml.tmpl` | 3/3 |",
@@ -33,10 +49,20 @@ test("the Kubernetes distributions' node-mode results get their own table, k3s f
 });
 
 test("rootless engines and Docker without its CLI get their own table, with what failed", () => {
-  const section = testedOnSection([], [], [{
-    id: "podman-rootless", engine: "Podman", version: "5.4.2", mode: "rootless, as an unprivileged user",
-    registered: "a wrapper", journeys: { check: "pass", "--fix": "pass", "hello under runsc": "fail" },
-  }]);
+  const section = testedOnSection(
+    [],
+    [],
+    [
+      {
+        id: "podman-rootless",
+        engine: "Podman",
+        version: "5.4.2",
+        mode: "rootless, as an unprivileged user",
+        registered: "a wrapper",
+        journeys: { check: "pass", "--fix": "pass", "hello under runsc": "fail" },
+      },
+    ],
+  );
   const rows = section.split("\n").filter((l) => l.startsWith("| Podman"));
   expect(rows).toEqual([
     "| Podman 5.4.2 | rootless, as an unprivileged user | a wrapper | check, --fix, hello under runsc | 2/3 (failed: hello under runsc) |",

@@ -23,12 +23,18 @@ test("a file, /dev/null, a pipe and a closed descriptor are no terminal, told wi
   const code = `const { isattys, mayBeTTY } = await import(${JSON.stringify(join(import.meta.dirname, "../../src/ui/tty.ts"))});
     console.log(JSON.stringify([[0, 1, 2].map(mayBeTTY), await isattys([0, 1, 2])]));`;
   const r = spawnSync(process.execPath, ["-e", code], { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
-  expect(JSON.parse(r.stdout)).toEqual([[false, false, false], [false, false, false]]);
+  expect(JSON.parse(r.stdout)).toEqual([
+    [false, false, false],
+    [false, false, false],
+  ]);
 });
 
 test.skipIf(spawnSync("script", ["--version"]).status !== 0)("a terminal (a pty from script(1)) is one", () => {
   const code = `const { isattys } = await import(${JSON.stringify(join(import.meta.dirname, "../../src/ui/tty.ts"))});
     console.log("ttys=" + JSON.stringify(await isattys([0, 1, 2])));`;
-  const r = spawnSync("script", ["-qec", `${process.execPath} -e '${code}'`, "/dev/null"], { encoding: "utf8", input: "" });
+  const r = spawnSync("script", ["-qec", `${process.execPath} -e '${code}'`, "/dev/null"], {
+    encoding: "utf8",
+    input: "",
+  });
   expect(r.stdout).toContain("ttys=[true,true,true]");
 });

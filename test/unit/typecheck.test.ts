@@ -9,5 +9,8 @@ const ROOT = join(import.meta.dir, "../..");
 test("tsc -p . reports nothing", () => {
   const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
   const r = spawnSync(process.execPath, [tsc, "-p", "."], { cwd: ROOT, encoding: "utf8", timeout: 170_000 });
-  expect({ code: r.status, out: `${r.stdout}${r.stderr}`.trim().split("\n").slice(0, 20) }).toEqual({ code: 0, out: [""] });
+  expect({ code: r.status, out: `${r.stdout}${r.stderr}`.trim().split("\n").slice(0, 20) }).toEqual({
+    code: 0,
+    out: [""],
+  });
 }, 180_000);
