@@ -7,7 +7,14 @@ import { primaryRunsc, readsWrongGoroutineId, type RunscBinary } from "../platfo
 import { expectedSidecars, SIDECARS_SINCE, unknownFlags } from "../platform/runsc-features.ts";
 import { compareGvisor, gvisorAgeDays } from "../platform/versions.ts";
 import { diagnose, diagnoseState, installFix, unknownError, type RuleContext } from "./rules.ts";
-import { decodeStartFailure, didNotStart, signatureOutcome, STRICT_NOTE, strictSidecars } from "./probe.ts";
+import {
+  decodeStartFailure,
+  didNotStart,
+  signatureOutcome,
+  silentRetryNote,
+  STRICT_NOTE,
+  strictSidecars,
+} from "./probe.ts";
 import { actionFix } from "./fix-actions.ts";
 import { fail, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 import type { EngineDetection } from "../platform/engines/types.ts";
@@ -255,9 +262,18 @@ export const runscSmoke: Check = {
       // cgroup v2 without the controllers runsc wants: the engines get --ignore-cgroups from their own
       // checks' fixes; here, say whether gVisor runs at all with it, and what it costs.
       const again = ["--ignore-cgroups", ...args];
-      const res2 = await run(r.path, again, { timeoutMs: 30_000, env: ctx.options.env, cwd: "/" });
+      const runAgain = () => run(r.path, again, { timeoutMs: 30_000, env: ctx.options.env, cwd: "/" });
+      const first2 = await runAgain();
+      // A wordless exit 2 is runsc crashing (sid's go1.26 build does at random): once more, as the hello probes do.
+      const silent = first2.code === 2 && !`${first2.stdout}${first2.stderr}`.trim();
+      const res2 = silent ? await runAgain() : first2;
       const cmd2 = `${sudo}${r.path} ${again.join(" ")}`;
-      if (res2.code !== 0) return failed;
+      if (res2.code !== 0) {
+        // Not the cgroup failure any more: what the run with --ignore-cgroups says is the finding (its fix, not
+        // "add --ignore-cgroups" again).
+        const seen = [`$ ${cmd}`, failed.message, `$ ${cmd2}`, ...(silent ? [silentRetryNote(first2)] : [])];
+        return didNotStart("runsc.smoke", res2, cmd2, rc(ctx), seen, "the sandbox");
+      }
       const lines = res2.stdout.split("\n").filter(Boolean);
       const seen = [`$ ${cmd}`, failed.message, `$ ${cmd2}`];
       const ok = signatureOutcome(lines, unknownError(cmd2, lines[0] ?? ""), seen, res2.durationMs);

@@ -134,6 +134,29 @@ export function planFixes(findings: Finding[], facts: HostFacts): PlannedFix[] {
     if (prev) prev.checks.push(f.id), prev.rules?.push(f.diagnosis.rule);
     else byKey.set(key, { fix: repoint, checks: [f.id], rules: [f.diagnosis.rule] });
   }
+  // A runtime flag for "all" engines (from runsc.smoke: runsc run directly) becomes one fix per engine that has runsc
+  // registered, so each keeps the flags it already has (configure replaces a runtime's args): seen on sid, where a
+  // "configure all --runtime-arg=--ignore-cgroups" dropped every engine's --network=none and broke all hellos.
+  for (const [key, p] of [...byKey]) {
+    const a = p.fix.action;
+    if (a?.kind !== "configure" || !a.engines.includes("all") || !a.runtimeArgs?.length) continue;
+    const engines = (["docker", "containerd", "podman", "crio"] as const).filter((e) =>
+      existingRuntime(facts, { id: `${e}.register-runtime` } as Fix),
+    );
+    if (!engines.length) continue;
+    byKey.delete(key);
+    for (const engine of engines) {
+      const one = registerFix({ facts, engine, runtime: "runsc" }, p.fix.summary, a.runtimeArgs);
+      const k = mergeKey(one);
+      const prev = byKey.get(k);
+      if (!prev) byKey.set(k, { ...p, fix: one, checks: [...p.checks], rules: [...(p.rules ?? [])] });
+      else {
+        prev.checks.push(...p.checks);
+        prev.rules?.push(...(p.rules ?? []));
+        if (prev.fix.action && one.action) prev.fix = withAction(prev.fix, merged(prev.fix.action, one.action));
+      }
+    }
+  }
   const planned = [...byKey.values()].sort((a, b) => fixPhase(a.fix.action) - fixPhase(b.fix.action));
   for (const p of planned) {
     const a = p.fix.action;
@@ -144,7 +167,10 @@ export function planFixes(findings: Finding[], facts: HostFacts): PlannedFix[] {
     let action = a;
     if (existing && a.kind === "configure" && a.runtimeArgs?.length) {
       const runsc = !a.runsc && existing.path?.startsWith("/") && existsSync(existing.path) ? existing.path : a.runsc;
-      const args = [...existing.args.filter((x) => !a.runtimeArgs!.includes(x)), ...a.runtimeArgs];
+      // Podman spells flags without dashes (network=none), the others with: the same flag either way.
+      const bare = (x: string) => x.replace(/^--?/, "");
+      const adding = new Set(a.runtimeArgs.map(bare));
+      const args = [...existing.args.filter((x) => !adding.has(bare(x))), ...a.runtimeArgs];
       action = { ...a, runtimeArgs: args, ...(runsc ? { runsc } : {}) };
     }
     // The engines a normal user runs themselves (rootless Podman, a rootless dockerd) need no sudo.
