@@ -7,7 +7,6 @@
 import { chmodSync, existsSync, statSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { ConfigureAction, Finding, Fix, FixAction, InstallAction } from "../checks/types.ts";
-import type { RuleContext } from "../checks/rules.ts";
 import { actionArgv, fixPhase, withAction } from "../checks/fix-actions.ts";
 import { registerFix } from "../checks/rules.ts";
 import { userOwnedFix } from "../checks/runner.ts";
@@ -50,11 +49,12 @@ export interface FixRecord {
   round: number;
 }
 
+const ENGINES = ["docker", "containerd", "podman", "crio"] as const;
+type Engine = (typeof ENGINES)[number];
+
 /** The runsc runtime an engine already declares (path and args), from the facts. */
-function existingRuntime(facts: HostFacts, fix: Fix): { path: string | null; args: string[] } | null {
-  const engine = fix.id.replace(/\.register-runtime$/, "");
-  if (engine === fix.id) return null;
-  const declared = facts.engines?.[engine as "docker" | "containerd" | "podman" | "crio"]?.inspection?.runtimes.runsc;
+function existingRuntime(facts: HostFacts, engine: Engine): { path: string | null; args: string[] } | null {
+  const declared = facts.engines?.[engine]?.inspection?.runtimes.runsc;
   if (engine === "docker") {
     const loaded = facts.docker.info?.runtimes.runsc;
     if (declared || loaded)
@@ -62,6 +62,12 @@ function existingRuntime(facts: HostFacts, fix: Fix): { path: string | null; arg
   }
   return declared ? { path: declared.path, args: declared.args } : null;
 }
+
+/** The engine a `<engine>.register-runtime` fix registers with, else null. */
+const engineOfFix = (fix: Fix): Engine | null => {
+  const e = fix.id.replace(/\.register-runtime$/, "");
+  return (ENGINES as readonly string[]).includes(e) ? (e as Engine) : null;
+};
 
 /** Fixes that do the same thing to the same target merge into one (their runtime args united). */
 const mergeKey = (fix: Fix) => {
@@ -93,68 +99,45 @@ function merged(a: FixAction, b: FixAction): FixAction {
  */
 export function planFixes(findings: Finding[], facts: HostFacts): PlannedFix[] {
   const byKey = new Map<string, PlannedFix>();
+  /** Add `fix` for `checks` (failing with `rules`), merged with a planned fix of the same key. */
+  const add = (fix: Fix, checks: string[], rules: (string | undefined)[], data?: unknown) => {
+    const prev = byKey.get(mergeKey(fix));
+    if (!prev) return void byKey.set(mergeKey(fix), { fix, checks: [...checks], data, rules: [...rules] });
+    prev.checks.push(...checks);
+    prev.rules?.push(...rules);
+    if (prev.fix.action && fix.action) prev.fix = withAction(prev.fix, merged(prev.fix.action, fix.action));
+  };
   for (const f of findings) {
     const fix = f.diagnosis?.fix;
-    if (f.status !== "fail" || !fix?.automatic) continue;
-    const key = mergeKey(fix);
-    const prev = byKey.get(key);
-    if (!prev) {
-      byKey.set(key, { fix, checks: [f.id], data: f.data, rules: [f.diagnosis?.rule] });
-      continue;
-    }
-    prev.checks.push(f.id);
-    prev.rules?.push(f.diagnosis?.rule);
-    if (prev.fix.action && fix.action) prev.fix = withAction(prev.fix, merged(prev.fix.action, fix.action));
+    if (f.status === "fail" && fix?.automatic) add(fix, [f.id], [f.diagnosis?.rule], f.data);
   }
-  // A broken runsc an engine points at (an HTML page saved as runsc): reinstalling runsc alone
-  // leaves the engine on the broken file, so also point that engine at the reinstalled runsc.
-  // A runsc that is itself broken (built with a Go its release does not know) is replaced by the install:
-  // every engine registered with runsc is pointed at the new one, not only the engines whose probe failed.
-  const replaced = findings.find(
-    (f) =>
-      f.status === "fail" &&
-      f.diagnosis?.fix?.id === "runsc.install" &&
-      (f.diagnosis.rule === "runsc-go-toolchain" || f.diagnosis.rule === "runsc-goroutine-panic"),
-  );
-  const registered = replaced
-    ? (["docker", "containerd", "podman", "crio"] as const)
-        .filter(
-          (e) =>
-            facts.engines?.[e]?.inspection?.runtimes.runsc || (e === "docker" && facts.docker.info?.runtimes.runsc),
-        )
-        .map((e) => ({ id: `${e}.runtime`, status: "fail" as const, diagnosis: replaced.diagnosis }))
-    : [];
-  for (const f of [...findings, ...registered]) {
-    const engine = /^(docker|containerd|podman|crio)\./.exec(f.id)?.[1] as RuleContext["engine"] | undefined;
-    if (f.status !== "fail" || f.diagnosis?.fix?.id !== "runsc.install" || !engine) continue;
-    const summary = `Point ${engine}'s runsc runtime at the reinstalled runsc`;
-    const repoint = registerFix({ facts, engine, runtime: "runsc" }, summary);
-    const key = mergeKey(repoint);
-    const prev = byKey.get(key);
-    if (prev) prev.checks.push(f.id), prev.rules?.push(f.diagnosis.rule);
-    else byKey.set(key, { fix: repoint, checks: [f.id], rules: [f.diagnosis.rule] });
+  const registered = ENGINES.filter((e) => existingRuntime(facts, e));
+  // A broken runsc an engine points at (an HTML page saved as runsc): reinstalling runsc alone leaves the engine on
+  // the broken file, so also point that engine at the reinstalled runsc. A runsc that is itself broken (built with a
+  // Go its release does not know) is replaced by the install: every engine registered with runsc is pointed at it.
+  for (const f of findings) {
+    if (f.status !== "fail" || f.diagnosis?.fix?.id !== "runsc.install") continue;
+    const itself = f.diagnosis.rule === "runsc-go-toolchain" || f.diagnosis.rule === "runsc-goroutine-panic";
+    const engine = /^(docker|containerd|podman|crio)\./.exec(f.id)?.[1] as Engine | undefined;
+    for (const e of new Set([...(engine ? [engine] : []), ...(itself ? registered : [])])) {
+      const summary = `Point ${e}'s runsc runtime at the reinstalled runsc`;
+      add(registerFix({ facts, engine: e, runtime: "runsc" }, summary), [f.id], [f.diagnosis.rule]);
+    }
   }
   // A runtime flag for "all" engines (from runsc.smoke: runsc run directly) becomes one fix per engine that has runsc
   // registered, so each keeps the flags it already has (configure replaces a runtime's args): seen on sid, where a
   // "configure all --runtime-arg=--ignore-cgroups" dropped every engine's --network=none and broke all hellos.
   for (const [key, p] of [...byKey]) {
     const a = p.fix.action;
-    if (a?.kind !== "configure" || !a.engines.includes("all") || !a.runtimeArgs?.length) continue;
-    const engines = (["docker", "containerd", "podman", "crio"] as const).filter((e) =>
-      existingRuntime(facts, { id: `${e}.register-runtime` } as Fix),
-    );
-    if (!engines.length) continue;
+    if (a?.kind !== "configure" || !a.engines.includes("all") || !a.runtimeArgs?.length || !registered.length) continue;
     byKey.delete(key);
-    for (const engine of engines) {
-      const one = registerFix({ facts, engine, runtime: "runsc" }, p.fix.summary, a.runtimeArgs);
-      const k = mergeKey(one);
-      const prev = byKey.get(k);
-      if (!prev) byKey.set(k, { ...p, fix: one, checks: [...p.checks], rules: [...(p.rules ?? [])] });
-      else {
-        prev.checks.push(...p.checks);
-        prev.rules?.push(...(p.rules ?? []));
-        if (prev.fix.action && one.action) prev.fix = withAction(prev.fix, merged(prev.fix.action, one.action));
-      }
+    for (const engine of registered) {
+      add(
+        registerFix({ facts, engine, runtime: "runsc" }, p.fix.summary, a.runtimeArgs),
+        p.checks,
+        p.rules ?? [],
+        p.data,
+      );
     }
   }
   const planned = [...byKey.values()].sort((a, b) => fixPhase(a.fix.action) - fixPhase(b.fix.action));
@@ -163,7 +146,8 @@ export function planFixes(findings: Finding[], facts: HostFacts): PlannedFix[] {
     if (!a) continue;
     // Adding a runtime arg changes only the args: keep the runtime's path (configure would
     // otherwise pick its default runsc) and the args already there (configure replaces them).
-    const existing = existingRuntime(facts, p.fix);
+    const engine = engineOfFix(p.fix);
+    const existing = engine && existingRuntime(facts, engine);
     let action = a;
     if (existing && a.kind === "configure" && a.runtimeArgs?.length) {
       const runsc = !a.runsc && existing.path?.startsWith("/") && existsSync(existing.path) ? existing.path : a.runsc;
