@@ -2,6 +2,7 @@
 // and how a probe's result becomes a finding — a start that failed is diagnosed by the
 // rules table (else shown verbatim), a run is judged by gVisor's dmesg signature.
 import { failureText, type RunResult } from "../platform/spawn.ts";
+import { failedSilently } from "../platform/images.ts";
 import { existsSync } from "node:fs";
 import {
   GVISOR_SIGNATURE,
@@ -34,7 +35,7 @@ export function didNotStart(
   const text = `${r.stderr}\n${r.stdout}`;
   // A wordless exit 2 (the Go runtime's crash code) from a runsc known to panic at random: that panic.
   const known = primaryRunsc(rc.facts.runsc ?? []);
-  const crashed = !text.trim() && r.code === 2 && !!known && readsWrongGoroutineId(known);
+  const crashed = failedSilently(r) && r.code === 2 && !!known && readsWrongGoroutineId(known);
   const d =
     (crashed ? diagnoseState("runsc-goroutine-panic", rc) : null) ??
     diagnose(checkId, text, rc) ??

@@ -3,6 +3,7 @@
 import { gvisorArch } from "../platform/arch.ts";
 import { latestRelease } from "../platform/latest-release.ts";
 import { run } from "../platform/spawn.ts";
+import { failedSilently } from "../platform/images.ts";
 import { primaryRunsc, readsWrongGoroutineId, type RunscBinary } from "../platform/runsc.ts";
 import { expectedSidecars, SIDECARS_SINCE, unknownFlags } from "../platform/runsc-features.ts";
 import { compareGvisor, gvisorAgeDays } from "../platform/versions.ts";
@@ -264,8 +265,8 @@ export const runscSmoke: Check = {
       const again = ["--ignore-cgroups", ...args];
       const runAgain = () => run(r.path, again, { timeoutMs: 30_000, env: ctx.options.env, cwd: "/" });
       const first2 = await runAgain();
-      // A wordless exit 2 is runsc crashing (sid's go1.26 build does at random): once more, as the hello probes do.
-      const silent = first2.code === 2 && !`${first2.stdout}${first2.stderr}`.trim();
+      // A wordless failure is runsc crashing (sid's go1.26 build does at random): once more, as the hello probes do.
+      const silent = failedSilently(first2);
       const res2 = silent ? await runAgain() : first2;
       const cmd2 = `${sudo}${r.path} ${again.join(" ")}`;
       if (res2.code !== 0) {
