@@ -168,6 +168,22 @@ async function migrationFor(
   return { before, after: m.text };
 }
 
+/** The plan for a planned containerd config change (its own file's or a distribution's). */
+function planOf(det: ContainerdDetection, req: RuntimeRequest, r: ContainerdPlanResult): Plan {
+  const { existed, changes, notes, effective, expect: engineData, relies } = r;
+  return buildPlan({
+    engine: "containerd",
+    request: req,
+    configPath: det.configPath,
+    existed,
+    changes,
+    notes,
+    effective,
+    engineData,
+    relies,
+  });
+}
+
 /**
  * A distribution's containerd: runsc goes into its template or drop-in (k8s-dist.ts), and
  * the config it will render from them is loaded with containerd config dump first.
@@ -209,17 +225,7 @@ async function planForDistribution(
         "checked with a TOML parser only",
     );
   }
-  return buildPlan({
-    engine: "containerd",
-    request: req,
-    configPath: det.configPath,
-    existed: r.existed,
-    changes: r.changes,
-    notes: r.notes,
-    effective: r.effective,
-    engineData: r.expect,
-    relies: r.relies,
-  });
+  return planOf(det, req, r);
 }
 
 /** containerd config dump of `text` (staged where a chrooted containerd sees it): the mismatch, or null. */
@@ -448,17 +454,7 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
       r.notes.push(`checked with containerd ${det.version ?? ""} config dump`.replace("  ", " "));
     } else if (!det.binary && r.changes.length)
       r.notes.push("containerd is not installed here: the result was checked with a TOML parser only");
-    return buildPlan({
-      engine: "containerd",
-      request: req,
-      configPath: det.configPath,
-      existed: r.existed,
-      changes: r.changes,
-      notes: r.notes,
-      effective: r.effective,
-      engineData: r.expect,
-      relies: r.relies,
-    });
+    return planOf(det, req, r);
   },
 
   async apply(plan, ctx) {
