@@ -24,7 +24,7 @@ import { BED_PREFIX, unmountUnder, waitFor } from "../bed/bed.ts";
 import { pidAlive } from "../../platform/processes.ts";
 import { which } from "../../platform/which.ts";
 import { DISTRIBUTIONS, MICROK8S_VARS, type DistributionId } from "../../platform/engines/k8s-dist.ts";
-import { copyWithLibs, treeSnapshot } from "./host-tree.ts";
+import { chrootConfigDump, copyWithLibs, livePid, treeSnapshot } from "./host-tree.ts";
 
 const FIX = join(import.meta.dir, "../fixtures/k8s-dist");
 
@@ -160,19 +160,8 @@ ${startLine}
     bed,
     root,
     restartScript,
-    containerdPid() {
-      try {
-        const pid = Number(readFileSync(pidFile, "utf8").trim());
-        return pidAlive(pid) ? pid : null;
-      } catch {
-        return null;
-      }
-    },
-    configDump() {
-      const r = spawnSync("chroot", [root, lay.bin, "-c", dist.config, "config", "dump"], { encoding: "utf8" });
-      if (r.status !== 0) throw new Error(`config dump failed: ${r.stderr}`);
-      return r.stdout;
-    },
+    containerdPid: () => livePid(pidFile),
+    configDump: () => chrootConfigDump(root, lay.bin, dist.config),
     snapshot() {
       return treeSnapshot(root, STATE);
     },

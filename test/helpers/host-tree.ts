@@ -56,6 +56,23 @@ export interface HostTree {
 
 const STATE_DIRS = new Set(["proc", "run", "var/lib/containerd"]);
 
+/** The pid in `pidFile` while that process lives, else null. */
+export function livePid(pidFile: string): number | null {
+  try {
+    const pid = Number(readFileSync(pidFile, "utf8").trim());
+    return pidAlive(pid) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `containerd config dump` of the node's containerd, chrooted into the node tree. */
+export function chrootConfigDump(root: string, containerd: string, config: string): string {
+  const r = spawnSync("chroot", [root, containerd, "-c", config, "config", "dump"], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`config dump failed: ${r.stderr}`);
+  return r.stdout;
+}
+
 /** Every file, directory and link under `root` (mode + sha256, link target), minus the `skip` paths: byte-for-byte checks. */
 export function treeSnapshot(root: string, skip: Set<string>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -117,23 +134,8 @@ ${startLine}
     bed,
     root,
     restartScript,
-    containerdPid() {
-      try {
-        const pid = Number(readFileSync(pidFile, "utf8").trim());
-        return pidAlive(pid) ? pid : null;
-      } catch {
-        return null;
-      }
-    },
-    configDump() {
-      const r = spawnSync(
-        "chroot",
-        [root, "/usr/bin/containerd", "-c", "/etc/containerd/config.toml", "config", "dump"],
-        { encoding: "utf8" },
-      );
-      if (r.status !== 0) throw new Error(`config dump failed: ${r.stderr}`);
-      return r.stdout;
-    },
+    containerdPid: () => livePid(pidFile),
+    configDump: () => chrootConfigDump(root, "/usr/bin/containerd", "/etc/containerd/config.toml"),
     snapshot() {
       return treeSnapshot(root, STATE_DIRS);
     },
