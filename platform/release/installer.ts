@@ -44,12 +44,13 @@ import {
   unsafeDirsError,
   writeProblems,
   writeState,
+  type DirIdentity,
   type InstallState,
   type Layout,
   type VersionRecord,
 } from "./layout.ts";
 import { insecureMirror, type Source } from "./source.ts";
-import { ChecksumFileError, createSha512, parseSha512File } from "./verify.ts";
+import { ChecksumFileError, createSha512, parseSha512File, type Sha512 } from "./verify.ts";
 import { proxyFor, redactProxy } from "./proxy.ts";
 import { lockWaitMs, pauseForTest } from "./hooks.ts";
 import type { Trust } from "./trust.ts";
@@ -383,6 +384,62 @@ function sniffer(n: number, check: (head: Uint8Array) => void, next: (c: Uint8Ar
   };
 }
 
+/** How one artifact's bytes are reported: `start` once the size is known, `chunk` after each chunk. */
+interface ByteReport {
+  start?(total: number | null): void;
+  chunk(n: number, done: number, total: number | null): void;
+}
+
+/**
+ * Stream one release file into `sink`, hashing it on the way. Its first bytes must be the format's
+ * magic number, and a file larger than the limit (announced or while streaming) is stopped.
+ * Returns the number of bytes received.
+ */
+async function streamArtifact(
+  o: InstallOptions,
+  art: PlannedArtifact,
+  rel: string,
+  magic: { bytes: number[]; what: string },
+  hash: Sha512,
+  sink: (chunk: Uint8Array) => Promise<void> | void,
+  report: ByteReport,
+): Promise<number> {
+  let contentType: string | null = null;
+  let total: number | null = null;
+  let done = 0;
+  const max = maxDownloadBytes(o.env);
+  const sniff = sniffer(
+    magic.bytes.length,
+    (head) => {
+      if (head.length < magic.bytes.length || magic.bytes.some((b, i) => head[i] !== b)) {
+        const what = head.length ? describeStart(head, contentType) : "is empty";
+        throw new ActionError(`${art.url} is not ${magic.what}: it ${what}`, "check --mirror; nothing was installed");
+      }
+    },
+    (chunk) => {
+      hash.update(chunk);
+      return sink(chunk);
+    },
+  );
+  const r = await o.source.stream(
+    rel,
+    async (chunk) => {
+      done += chunk.length;
+      if (done > max) throw tooBig(art.url, done, max, false);
+      await sniff.write(chunk);
+      report.chunk(chunk.length, done, total);
+    },
+    (s) => {
+      contentType = s.contentType;
+      total = s.total;
+      if (total !== null && total > max) throw tooBig(art.url, total, max, true);
+      report.start?.(total);
+    },
+  );
+  await sniff.end();
+  return r.bytes;
+}
+
 /**
  * Stream one tarball into `staging`, hashing the compressed bytes on the way. The first member
  * or block that cannot be unpacked stops the download (its hash is then unknown). A failure only
@@ -400,58 +457,31 @@ async function downloadTarball(
   const format = plan.format as ReleaseFormat;
   const decoder = createDecoder(format, (c) => stager.write(c), o.decoder, o.env.PATH);
   o.progress.detail(`decoding with ${decoder.name}, hashing with ${hash.impl}`);
-  let contentType: string | null = null;
-  let total: number | null = null;
-  let done = 0;
   let unpackError: Error | null = null;
   let members: StagedMember[] = [];
-  const max = maxDownloadBytes(o.env);
   const failUnpack = (e: unknown) => {
     if (!(e instanceof DecodeError || e instanceof ArchiveError)) throw e;
     unpackError ??= e;
     decoder.destroy();
   };
-  const m = MAGIC[format];
-  const sniff = sniffer(
-    m.bytes.length,
-    (head) => {
-      if (head.length < m.bytes.length || m.bytes.some((b, i) => head[i] !== b)) {
-        const what = head.length ? describeStart(head, contentType) : "is empty";
-        throw new ActionError(`${art.url} is not ${m.what}: it ${what}`, "check --mirror; nothing was installed");
-      }
-    },
-    async (chunk) => {
-      hash.update(chunk);
-      try {
-        await decoder.write(chunk);
-      } catch (e) {
-        failUnpack(e);
-        // Nothing after a bad block or member can make the release installable: stop downloading.
-        throw new ActionError(
-          `${art.url} cannot be installed safely: ${unpackError!.message}`,
-          "the download was stopped there: the file is not a gVisor release, is malformed, or was damaged on the way " +
-            "(run the command again, or check --mirror); nothing was installed",
-        );
-      }
-    },
-  );
+  const unpack = async (chunk: Uint8Array) => {
+    try {
+      await decoder.write(chunk);
+    } catch (e) {
+      failUnpack(e);
+      // Nothing after a bad block or member can make the release installable: stop downloading.
+      throw new ActionError(
+        `${art.url} cannot be installed safely: ${unpackError!.message}`,
+        "the download was stopped there: the file is not a gVisor release, is malformed, or was damaged on the way " +
+          "(run the command again, or check --mirror); nothing was installed",
+      );
+    }
+  };
   try {
-    const r = await o.source.stream(
-      rel,
-      async (chunk) => {
-        done += chunk.length;
-        if (done > max) throw tooBig(art.url, done, max, false);
-        await sniff.write(chunk);
-        o.progress.bytes(done, total);
-      },
-      (s) => {
-        contentType = s.contentType;
-        total = s.total;
-        if (total !== null && total > max) throw tooBig(art.url, total, max, true);
-        o.progress.bytes(0, total);
-      },
-    );
-    await sniff.end();
+    const bytes = await streamArtifact(o, art, rel, MAGIC[format], hash, unpack, {
+      start: (total) => o.progress.bytes(0, total),
+      chunk: (_n, done, total) => o.progress.bytes(done, total),
+    });
     if (!unpackError) {
       try {
         await decoder.end();
@@ -463,7 +493,7 @@ async function downloadTarball(
     if (unpackError) await stager.abort();
     const synced = stager.synced();
     synced.catch(() => {});
-    return { members, bytes: r.bytes, sha512: hash.hex(), decoder: decoder.name, unpackError, synced };
+    return { members, bytes, sha512: hash.hex(), decoder: decoder.name, unpackError, synced };
   } catch (e) {
     decoder.destroy();
     await stager.abort();
@@ -488,53 +518,24 @@ async function downloadLoose(
     0o600,
   );
   const flusher = new Flusher(fd, dest);
-  let contentType: string | null = null;
-  let total: number | null = null;
-  let done = 0;
-  const max = maxDownloadBytes(o.env);
-  const sniff = sniffer(
-    MAGIC.loose.bytes.length,
-    (head) => {
-      if (head.length < 4 || MAGIC.loose.bytes.some((b, i) => head[i] !== b)) {
-        const what = head.length ? describeStart(head, contentType) : "is empty";
-        throw new ActionError(
-          `${art.url} is not an ELF executable: it ${what}`,
-          "check --mirror; nothing was installed",
-        );
-      }
-    },
-    (chunk) => {
-      hash.update(chunk);
-      let off = 0;
-      try {
-        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
-      } catch (e) {
-        throw writeFailure(e, dirname(staging), member);
-      }
-      flusher.wrote(chunk.length);
-    },
-  );
+  const write = (chunk: Uint8Array) => {
+    let off = 0;
+    try {
+      while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+    } catch (e) {
+      throw writeFailure(e, dirname(staging), member);
+    }
+    flusher.wrote(chunk.length);
+  };
   try {
-    const r = await o.source.stream(
-      rel,
-      async (chunk) => {
-        done += chunk.length;
-        if (done > max) throw tooBig(art.url, done, max, false);
-        await sniff.write(chunk);
-        onBytes(chunk.length, total);
-      },
-      (s) => {
-        contentType = s.contentType;
-        total = s.total;
-        if (total !== null && total > max) throw tooBig(art.url, total, max, true);
-      },
-    );
-    await sniff.end();
+    const bytes = await streamArtifact(o, art, rel, MAGIC.loose, hash, write, {
+      chunk: (n, _done, total) => onBytes(n, total),
+    });
     await flusher.settle();
     closeSync(fd);
     const synced = syncFile(dest);
     synced.catch(() => {});
-    return { bytes: r.bytes, sha512: hash.hex(), synced };
+    return { bytes, sha512: hash.hex(), synced };
   } catch (e) {
     await flusher.settle().catch(() => {});
     try {
@@ -592,13 +593,80 @@ export async function install(o: InstallOptions): Promise<InstallResult> {
   }
 }
 
+/** One install past preflight and resolving: what was asked, where, the plan, and what it has done so far. */
+interface InstallRun {
+  o: InstallOptions;
+  l: Layout;
+  plan: Plan;
+  result: InstallResult;
+  /** Directories this install made (a failed first install removes them again). */
+  created: string[];
+  /** The same objects as result.warnings and result.timings. */
+  warnings: string[];
+  timings: Record<string, number>;
+  /** performance.now() at the start, for totalMs. */
+  t0: number;
+}
+
+/** The run under the install lock: the recorded state, the live version and the staging directory. */
+interface LockedRun extends InstallRun {
+  state: InstallState;
+  live: string | null;
+  staging: DirIdentity;
+  /** The version directory once moved in: removed again unless it went live. */
+  placed: string | null;
+  activated: boolean;
+}
+
+/** What the download phase left in the staging directory. */
+interface Staged {
+  /** The files staged (no symlinks), relative to the staging directory. */
+  members: string[];
+  /** The primary artifact's. */
+  sha512: string;
+  /** Resolves once the staged files are on disk. */
+  synced: Promise<unknown>;
+}
+
+function mark(timings: Record<string, number>, key: string, since: number): void {
+  timings[key] = Math.round(performance.now() - since);
+}
+
+function warn(run: { o: InstallOptions; warnings: string[] }, text: string): void {
+  run.warnings.push(text);
+  run.o.progress.warn(text);
+}
+
 async function installInner(o: InstallOptions): Promise<InstallResult> {
   const l = layoutFor(o.prefix);
-  const warnings: string[] = [];
-  const timings: Record<string, number> = {};
+  const result = newResult(o, l);
   const t0 = performance.now();
-  const mark = (k: string, since: number) => (timings[k] = Math.round(performance.now() - since));
-  const result: InstallResult = {
+  preflightAndRoute(o, l, result.warnings);
+  const plan = await resolveInstall(o, l, result);
+  const { warnings, timings } = result;
+  const run: InstallRun = { o, l, plan, result, created: [], warnings, timings, t0 };
+  if (o.dryRun) return dryRun(run);
+
+  run.created = mkdirs(l.root);
+  let done = false;
+  try {
+    const r = await installLocked(run);
+    done = true;
+    return r;
+  } finally {
+    // A failed first install leaves no empty directories behind.
+    if (!done) {
+      for (const d of [...run.created].reverse()) {
+        try {
+          rmdirSync(d);
+        } catch {}
+      }
+    }
+  }
+}
+
+function newResult(o: InstallOptions, l: Layout): InstallResult {
+  return {
     action: o.dryRun ? "would-install" : "installed",
     requested: o.spec.requested,
     format: null,
@@ -613,11 +681,15 @@ async function installInner(o: InstallOptions): Promise<InstallResult> {
     links: l.links.map((k) => k.path),
     bytes: 0,
     decoder: null,
-    warnings,
+    warnings: [],
     tried: [],
-    timings,
+    timings: {},
     trust: null,
   };
+}
+
+/** Refuse what cannot work here, then say what to know before anything is fetched: warnings, the route. */
+function preflightAndRoute(o: InstallOptions, l: Layout, warnings: string[]): void {
   preflight(o, l, warnings);
   if (insecureMirror(o.source) && !o.pinnedSha512)
     warnings.push(
@@ -630,12 +702,15 @@ async function installInner(o: InstallOptions): Promise<InstallResult> {
       route.proxy ? `via proxy ${redactProxy(route.proxy)} (${route.reason})` : `direct connection (${route.reason})`,
     );
   }
+}
 
+/** Find what to download, refuse a named downgrade before any download, and note the plan in the result. */
+async function resolveInstall(o: InstallOptions, l: Layout, result: InstallResult): Promise<Plan> {
   o.progress.phase(`resolving ${o.spec.requested} for ${o.arch} at ${o.source.base}`);
-  let t = performance.now();
+  const t = performance.now();
   const plan = o.verify === "signed" ? await resolveSignedPlan(o, l) : await resolvePlan(o);
   if (o.crossCheck && !plan.signed) plan.crossCheck = (await resolveSignedPlan(o, l)).signed;
-  mark("resolveMs", t);
+  mark(result.timings, "resolveMs", t);
   // Before any download: a named release older than the live one is refused (rollback attack).
   if (!o.allowDowngrade) {
     const liveRec = readState(l).versions[liveDir(l) ?? ""];
@@ -644,307 +719,334 @@ async function installInner(o: InstallOptions): Promise<InstallResult> {
   }
   result.format = plan.format;
   result.tried = plan.tried;
-  const primary = plan.artifacts[0];
-  result.url = primary.url;
-  result.sha512 = primary.sha512;
-  o.progress.detail(`${plan.format} layout: ${plan.artifacts.map((a) => a.url).join(", ")} (${timings.resolveMs} ms)`);
-
-  if (o.dryRun) {
-    const state = readState(l);
-    const live = liveDir(l);
-    if (!o.force && sameRelease(live ? state.versions[live] : undefined, o, plan) && liveIsHealthy(l, live)) {
-      result.action = "would-do-nothing";
-      result.version = live;
-      result.runscVersion = state.versions[live!]?.runscVersion ?? null;
-      result.dir = join(l.root, live!);
-    }
-    result.previous = live;
-    mark("totalMs", t0);
-    return result;
-  }
-
-  const created = mkdirs(l.root);
-  let done = false;
-  try {
-    const r = await installLocked(o, l, plan, result, created, warnings, timings, t0);
-    done = true;
-    return r;
-  } finally {
-    // A failed first install leaves no empty directories behind.
-    if (!done) {
-      for (const d of [...created].reverse()) {
-        try {
-          rmdirSync(d);
-        } catch {}
-      }
-    }
-  }
+  result.url = plan.artifacts[0].url;
+  result.sha512 = plan.artifacts[0].sha512;
+  const urls = plan.artifacts.map((a) => a.url).join(", ");
+  o.progress.detail(`${plan.format} layout: ${urls} (${result.timings.resolveMs} ms)`);
+  return plan;
 }
 
-async function installLocked(
-  o: InstallOptions,
-  l: Layout,
-  plan: Plan,
-  result: InstallResult,
-  created: string[],
-  warnings: string[],
-  timings: Record<string, number>,
-  t0: number,
-): Promise<InstallResult> {
-  const primary = plan.artifacts[0];
-  let t = performance.now();
-  const mark = (k: string, since: number) => (timings[k] = Math.round(performance.now() - since));
+/** The live version already is this release, and complete (--force reinstalls anyway). */
+function isCurrent({ o, l, plan }: InstallRun, state: InstallState, live: string | null): boolean {
+  return !o.force && sameRelease(live ? state.versions[live] : undefined, o, plan) && liveIsHealthy(l, live);
+}
+
+function dryRun(run: InstallRun): InstallResult {
+  const { l, result } = run;
+  const state = readState(l);
+  const live = liveDir(l);
+  if (isCurrent(run, state, live)) {
+    result.action = "would-do-nothing";
+    result.version = live;
+    result.runscVersion = state.versions[live!]?.runscVersion ?? null;
+    result.dir = join(l.root, live!);
+  }
+  result.previous = live;
+  mark(run.timings, "totalMs", run.t0);
+  return result;
+}
+
+/** Under the install lock: adopt the recorded state, then download → checkStaged → commit. */
+function installLocked(run: InstallRun): Promise<InstallResult> {
+  const { o, l } = run;
   return withLock(
     l.lock,
     async () => {
-      // Again under the lock: directories made since preflight (by us or by someone racing us).
-      if (o.root) {
-        const unsafe = unsafeDirs(l, o.top);
-        if (unsafe.length) throw unsafeDirsError(l, unsafe);
-      }
-      removeStaleStaging(l);
-      const state = readState(l);
-      state.created = [...new Set([...state.created, ...created])];
-      const live = liveDir(l);
-      // A version recorded but never made live belongs to an install that was killed: drop it.
-      for (const d of Object.keys(state.versions)) {
-        if (d === live || state.history.includes(d)) continue;
-        removeVersionDir(l, d);
-        delete state.versions[d];
-      }
-      result.previous = live;
-      if (!o.force && sameRelease(live ? state.versions[live] : undefined, o, plan) && liveIsHealthy(l, live)) {
-        const rec = state.versions[live!];
-        if (created.length) writeState(l, state);
-        Object.assign(result, {
-          action: "unchanged",
-          version: live,
-          runscVersion: rec.runscVersion,
-          dir: join(l.root, live!),
-          sha512: rec.sha512,
-          format: rec.format,
-          url: rec.url,
-          trust: rec.trust ?? null,
-        });
-        mark("totalMs", t0);
-        return result;
-      }
-
-      const staging = makeStaging(l);
-      let placed: string | null = null;
-      let activated = false;
+      const { state, live } = adoptState(run);
+      if (isCurrent(run, state, live)) return unchanged(run, state, live!);
+      const r: LockedRun = { ...run, state, live, staging: makeStaging(l), placed: null, activated: false };
       try {
-        // Download, hash, unpack: one pass per file, nothing executable yet.
-        t = performance.now();
-        let members: string[];
-        let actualSha = "";
-        let synced: Promise<unknown>;
-        if (plan.format === "loose") {
-          // runsc and the shim download side by side; the progress line shows their sum.
-          o.progress.phase(`downloading ${plan.artifacts.map((a) => a.url).join(" and ")}`);
-          let done = 0;
-          const totals = new Map<string, number | null>();
-          const gots = await Promise.all(
-            plan.artifacts.map((art) =>
-              downloadLoose(o, art, staging.path, objectPath(o.spec, o.arch, art.name), (n, total) => {
-                done += n;
-                totals.set(art.name, total);
-                const all = [...totals.values()];
-                o.progress.bytes(
-                  done,
-                  all.length === plan.artifacts.length && all.every((x) => x !== null)
-                    ? all.reduce((a, b) => a! + b!, 0)
-                    : null,
-                );
-              }),
-            ),
-          );
-          members = [];
-          plan.artifacts.forEach((art, i) => {
-            result.bytes += gots[i].bytes;
-            checkHash(art, gots[i].sha512);
-            members.push(art.installAs ?? art.name);
-          });
-          actualSha = gots[0].sha512;
-          synced = Promise.all(gots.map((g) => g.synced));
-          result.decoder = "none";
-        } else if (plan.signed) {
-          o.progress.phase(`downloading ${primary.url}`);
-          const { stageDeb } = await import("./apt/stage-deb.ts");
-          const deb = plan.signed.deb;
-          const got = await stageDeb({
-            source: o.source,
-            rel: plan.signed.debRel,
-            url: primary.url,
-            staging: staging.path,
-            pathEnv: o.env.PATH,
-            onBytes: (d, tot) => o.progress.bytes(d, tot),
-          });
-          result.bytes = got.bytes;
-          result.decoder = got.decoder;
-          const [algo, want, have] = deb.sha512
-            ? ["sha512", deb.sha512, got.sha512]
-            : ["sha256", deb.sha256!, got.sha256];
-          if (want !== have || got.bytes !== deb.size) {
-            throw new ChecksumMismatch(
-              `${algo} mismatch for ${primary.url}\n  expected ${want} (${deb.size} bytes, from the signed ${plan.signed.packagesUrl})\n  got      ${have} (${got.bytes} bytes)\nnothing was installed`,
-              "the .deb is not the one gVisor's signed index lists: a corrupted download or a tampered mirror; check --mirror",
-            );
-          }
-          if (got.unpackError) {
-            throw new ActionError(
-              `${primary.url} (signed) cannot be installed safely: ${got.unpackError.message}`,
-              "the package is malformed; nothing was installed",
-            );
-          }
-          plan.signed.chain.push(
-            `${primary.url}: ${algo} ${want.slice(0, 16)}… as listed in the signed Packages (${deb.version})`,
-          );
-          actualSha = got.sha512;
-          synced = got.synced;
-          members = got.members.filter((m) => m.type !== "symlink" && m.path !== "").map((m) => m.path);
-        } else {
-          o.progress.phase(`downloading ${primary.url}`);
-          const rel = objectPath(o.spec, o.arch, primary.name);
-          const got = await downloadTarball(o, plan, primary, staging.path, rel);
-          result.bytes = got.bytes;
-          result.decoder = got.decoder;
-          checkHash(primary, got.sha512);
-          if (got.unpackError) {
-            throw new ActionError(
-              `${primary.url} (its sha512 matches) cannot be installed safely: ${got.unpackError.message}`,
-              "the release archive is malformed or not a gVisor release; nothing was installed",
-            );
-          }
-          actualSha = got.sha512;
-          synced = got.synced;
-          members = got.members.filter((m) => m.type !== "symlink").map((m) => m.path);
-        }
-        if (plan.crossCheck) await crossCheck(o, l, plan.crossCheck, primary.url, staging.path, members);
-        mark("downloadMs", t);
-        o.progress.detail(
-          `downloaded ${formatBytes(result.bytes)} in ${timings.downloadMs} ms; sha512 ${actualSha.slice(0, 16)}… matches ${primary.hashFrom}`,
-        );
-        result.sha512 = actualSha;
-        result.trust = trustOf(plan, o);
-
-        // Checks before anything can go live.
-        t = performance.now();
-        o.progress.phase("checking the binaries");
-        if (!members.includes("runsc"))
-          throw new ActionError(
-            `${primary.url} has no runsc in it (members: ${members.join(", ") || "none"})`,
-            "this is not a gVisor release; nothing was installed",
-          );
-        markExecutable(staging);
-        await pauseForTest("verified", o.env);
-        const elfProblems = hostElfProblems(staging.path, members, o.arch);
-        if (elfProblems.length)
-          throw new ActionError(
-            `${primary.url}: ${elfProblems.join("; ")}`,
-            `the mirror serves the wrong files under ${o.arch}/; nothing was installed`,
-          );
-        checkOwnDir(staging); // the binary about to run is the one just verified
-        const v = await run(join(staging.path, "runsc"), ["--version"], {
-          timeoutMs: 20_000,
-          env: { PATH: o.env.PATH ?? "/usr/bin:/bin" },
-        });
-        if (v.code !== 0)
-          throw new ActionError(
-            `the downloaded runsc does not run: runsc --version: ${failureText(v)}`,
-            "nothing was installed; check that this host can run gVisor (gvisor-doctor check)",
-          );
-        result.runscVersion = v.stdout.split("\n")[0].trim() || null;
-        const reported = result.runscVersion?.match(/runsc version (\S+)/)?.[1] ?? null;
-        // The live release must not be replaced by an older one (what runsc itself reports counts).
-        const liveRec = live ? state.versions[live] : undefined;
-        checkReportedDowngrade(liveRec?.runscVersion ?? null, result.runscVersion, !!o.allowDowngrade);
-        const vw = versionWarning(o, reported, plan.signed ? "the signature" : "the sha512");
-        if (vw) {
-          warnings.push(vw);
-          o.progress.warn(vw);
-        }
-        if (!members.includes("containerd-shim-runsc-v1")) {
-          const w = "this release has no containerd-shim-runsc-v1: containerd cannot use it (Docker and Podman can)";
-          warnings.push(w);
-          o.progress.warn(w);
-        }
-        mark("checkMs", t);
-
-        // Move in, record, switch (unless interrupted: after this point the install completes).
-        await synced;
-        if (o.signal?.aborted) throw o.signal.reason;
-        t = performance.now();
-        // Recorded before the move, so a kill in between leaves a directory the next run knows to remove.
-        const name = freeDirName(l, versionDirName(o.spec, reported, actualSha));
-        state.versions[name] = {
-          dir: name,
-          requested: o.spec.requested,
-          runscVersion: result.runscVersion,
-          format: plan.format,
-          url: primary.url,
-          sha512: actualSha,
-          pinned: !!o.pinnedSha512,
-          installedAt: new Date().toISOString(),
-          files: members,
-          trust: result.trust ?? undefined,
-          ...(plan.signed ? { release: plan.signed.deb.version } : {}),
-        };
-        writeState(l, state);
-        placed = placeVersion(l, staging, name);
-        state.created = [...new Set([...state.created, ...mkdirs(l.binDir)])];
-        for (const k of l.links) {
-          if (linkStatus(k) !== "foreign") continue;
-          const backup = backupName(k.path);
-          renameSync(k.path, backup);
-          state.replaced.push({ path: k.path, backup });
-          const w = `moved ${k.path} aside to ${backup} (--force)`;
-          warnings.push(w);
-          o.progress.warn(w);
-        }
-        writeState(l, state);
-        await pauseForTest("before-switch", o.env);
-        o.progress.phase(`activating ${name}`);
-        activate(l, name);
-        activated = true;
-        await pauseForTest("after-switch", o.env);
-        state.history.push(name);
-        if (plan.signed?.release.date) (state.aptSeen ??= {})[aptSeenKey(o, plan.signed)] = plan.signed.release.date;
-        gc(l, state, name);
-        writeState(l, state);
-        mark("activateMs", t);
-        Object.assign(result, { version: name, dir: placed });
-        mark("totalMs", t0);
-        return result;
+        const staged = await download(r);
+        const reported = await checkStaged(r, staged);
+        return await commit(r, staged, reported);
       } catch (e) {
-        if (placed && !activated) {
-          try {
-            const name = placed.slice(l.root.length + 1);
-            removeVersionDir(l, name);
-            delete state.versions[name];
-            writeState(l, state);
-          } catch {}
-        }
+        if (r.placed && !r.activated) dropPlaced(r, r.placed);
         throw e;
       } finally {
         // rmSync does not follow a symlink put in its place: it would remove only the link.
-        rmSync(staging.path, { recursive: true, force: true });
+        rmSync(r.staging.path, { recursive: true, force: true });
       }
     },
     lockWaitMs(o.env),
     (holder) => o.progress.phase(`waiting for another gvisor-doctor (pid ${holder ?? "?"}) that holds ${l.lock}`),
   );
+}
 
-  function checkHash(art: PlannedArtifact, got: string): void {
-    if (art.sha512 && got !== art.sha512) {
-      throw new ChecksumMismatch(
-        `sha512 mismatch for ${art.url}\n  expected ${art.sha512} (from ${art.hashFrom})\n  got      ${got}\nnothing was installed`,
-        art.hashFrom === "--sha512"
-          ? "the file differs from the pinned hash: check --sha512 (it must be the hash of this exact file, e.g. gvisor.tar.zstd; use --format to pick another) and --mirror"
-          : "the download was corrupted or the mirror serves a different file than its .sha512 describes: run the command again, or check --mirror",
-      );
-    }
+/** Check the directories again, clear what killed installs left behind, and read the state. */
+function adoptState({ o, l, created, result }: InstallRun): { state: InstallState; live: string | null } {
+  // Again under the lock: directories made since preflight (by us or by someone racing us).
+  if (o.root) {
+    const unsafe = unsafeDirs(l, o.top);
+    if (unsafe.length) throw unsafeDirsError(l, unsafe);
   }
+  removeStaleStaging(l);
+  const state = readState(l);
+  state.created = [...new Set([...state.created, ...created])];
+  const live = liveDir(l);
+  // A version recorded but never made live belongs to an install that was killed: drop it.
+  for (const d of Object.keys(state.versions)) {
+    if (d === live || state.history.includes(d)) continue;
+    removeVersionDir(l, d);
+    delete state.versions[d];
+  }
+  result.previous = live;
+  return { state, live };
+}
+
+function unchanged(run: InstallRun, state: InstallState, live: string): InstallResult {
+  const { l, result } = run;
+  const rec = state.versions[live];
+  if (run.created.length) writeState(l, state);
+  Object.assign(result, {
+    action: "unchanged",
+    version: live,
+    runscVersion: rec.runscVersion,
+    dir: join(l.root, live),
+    sha512: rec.sha512,
+    format: rec.format,
+    url: rec.url,
+    trust: rec.trust ?? null,
+  });
+  mark(run.timings, "totalMs", run.t0);
+  return result;
+}
+
+/** Download, hash, unpack: one pass per file, nothing executable yet. */
+async function download(r: LockedRun): Promise<Staged> {
+  const { o, plan, result } = r;
+  const primary = plan.artifacts[0];
+  const t = performance.now();
+  const staged =
+    plan.format === "loose"
+      ? await stageLoose(r)
+      : plan.signed
+        ? await stageSignedDeb(r, plan.signed)
+        : await stageTarball(r);
+  if (plan.crossCheck) await crossCheck(o, r.l, plan.crossCheck, primary.url, r.staging.path, staged.members);
+  mark(r.timings, "downloadMs", t);
+  o.progress.detail(
+    `downloaded ${formatBytes(result.bytes)} in ${r.timings.downloadMs} ms; sha512 ${staged.sha512.slice(0, 16)}… matches ${primary.hashFrom}`,
+  );
+  result.sha512 = staged.sha512;
+  result.trust = trustOf(plan, o);
+  return staged;
+}
+
+/** runsc and the shim download side by side; the progress line shows their sum. */
+async function stageLoose(r: LockedRun): Promise<Staged> {
+  const { o, plan, result } = r;
+  o.progress.phase(`downloading ${plan.artifacts.map((a) => a.url).join(" and ")}`);
+  let done = 0;
+  const totals = new Map<string, number | null>();
+  const gots = await Promise.all(
+    plan.artifacts.map((art) =>
+      downloadLoose(o, art, r.staging.path, objectPath(o.spec, o.arch, art.name), (n, total) => {
+        done += n;
+        totals.set(art.name, total);
+        const all = [...totals.values()];
+        o.progress.bytes(
+          done,
+          all.length === plan.artifacts.length && all.every((x) => x !== null)
+            ? all.reduce((a, b) => a! + b!, 0)
+            : null,
+        );
+      }),
+    ),
+  );
+  const members: string[] = [];
+  plan.artifacts.forEach((art, i) => {
+    result.bytes += gots[i].bytes;
+    checkHash(art, gots[i].sha512);
+    members.push(art.installAs ?? art.name);
+  });
+  result.decoder = "none";
+  return { members, sha512: gots[0].sha512, synced: Promise.all(gots.map((g) => g.synced)) };
+}
+
+/** --verify signed: the .deb must be exactly the one the signed Packages lists (hash and size). */
+async function stageSignedDeb(r: LockedRun, signed: SignedChain): Promise<Staged> {
+  const { o, result } = r;
+  const primary = r.plan.artifacts[0];
+  o.progress.phase(`downloading ${primary.url}`);
+  const { stageDeb } = await import("./apt/stage-deb.ts");
+  const deb = signed.deb;
+  const got = await stageDeb({
+    source: o.source,
+    rel: signed.debRel,
+    url: primary.url,
+    staging: r.staging.path,
+    pathEnv: o.env.PATH,
+    onBytes: (d, tot) => o.progress.bytes(d, tot),
+  });
+  result.bytes = got.bytes;
+  result.decoder = got.decoder;
+  const [algo, want, have] = deb.sha512 ? ["sha512", deb.sha512, got.sha512] : ["sha256", deb.sha256!, got.sha256];
+  if (want !== have || got.bytes !== deb.size) {
+    throw new ChecksumMismatch(
+      `${algo} mismatch for ${primary.url}\n  expected ${want} (${deb.size} bytes, from the signed ${signed.packagesUrl})\n  got      ${have} (${got.bytes} bytes)\nnothing was installed`,
+      "the .deb is not the one gVisor's signed index lists: a corrupted download or a tampered mirror; check --mirror",
+    );
+  }
+  if (got.unpackError) {
+    throw new ActionError(
+      `${primary.url} (signed) cannot be installed safely: ${got.unpackError.message}`,
+      "the package is malformed; nothing was installed",
+    );
+  }
+  signed.chain.push(`${primary.url}: ${algo} ${want.slice(0, 16)}… as listed in the signed Packages (${deb.version})`);
+  const members = got.members.filter((m) => m.type !== "symlink" && m.path !== "").map((m) => m.path);
+  return { members, sha512: got.sha512, synced: got.synced };
+}
+
+/** The release tarball: checked against its .sha512 (or --sha512) before an unpack error is reported. */
+async function stageTarball(r: LockedRun): Promise<Staged> {
+  const { o, plan, result } = r;
+  const primary = plan.artifacts[0];
+  o.progress.phase(`downloading ${primary.url}`);
+  const rel = objectPath(o.spec, o.arch, primary.name);
+  const got = await downloadTarball(o, plan, primary, r.staging.path, rel);
+  result.bytes = got.bytes;
+  result.decoder = got.decoder;
+  checkHash(primary, got.sha512);
+  if (got.unpackError) {
+    throw new ActionError(
+      `${primary.url} (its sha512 matches) cannot be installed safely: ${got.unpackError.message}`,
+      "the release archive is malformed or not a gVisor release; nothing was installed",
+    );
+  }
+  const members = got.members.filter((m) => m.type !== "symlink").map((m) => m.path);
+  return { members, sha512: got.sha512, synced: got.synced };
+}
+
+function checkHash(art: PlannedArtifact, got: string): void {
+  if (art.sha512 && got !== art.sha512) {
+    throw new ChecksumMismatch(
+      `sha512 mismatch for ${art.url}\n  expected ${art.sha512} (from ${art.hashFrom})\n  got      ${got}\nnothing was installed`,
+      art.hashFrom === "--sha512"
+        ? "the file differs from the pinned hash: check --sha512 (it must be the hash of this exact file, e.g. gvisor.tar.zstd; use --format to pick another) and --mirror"
+        : "the download was corrupted or the mirror serves a different file than its .sha512 describes: run the command again, or check --mirror",
+    );
+  }
+}
+
+/**
+ * Checks before anything can go live: runsc is there, every binary is an ELF for this CPU, and the
+ * staged runsc runs and is not older than the live one. Returns the version runsc reports.
+ */
+async function checkStaged(r: LockedRun, { members }: Staged): Promise<string | null> {
+  const { o, plan } = r;
+  const primary = plan.artifacts[0];
+  const t = performance.now();
+  o.progress.phase("checking the binaries");
+  if (!members.includes("runsc"))
+    throw new ActionError(
+      `${primary.url} has no runsc in it (members: ${members.join(", ") || "none"})`,
+      "this is not a gVisor release; nothing was installed",
+    );
+  markExecutable(r.staging);
+  await pauseForTest("verified", o.env);
+  const elfProblems = hostElfProblems(r.staging.path, members, o.arch);
+  if (elfProblems.length)
+    throw new ActionError(
+      `${primary.url}: ${elfProblems.join("; ")}`,
+      `the mirror serves the wrong files under ${o.arch}/; nothing was installed`,
+    );
+  const reported = await runStagedRunsc(r);
+  const vw = versionWarning(o, reported, plan.signed ? "the signature" : "the sha512");
+  if (vw) warn(r, vw);
+  if (!members.includes("containerd-shim-runsc-v1"))
+    warn(r, "this release has no containerd-shim-runsc-v1: containerd cannot use it (Docker and Podman can)");
+  mark(r.timings, "checkMs", t);
+  return reported;
+}
+
+/** `runsc --version` of the staged binary; the live release must not be replaced by an older one. */
+async function runStagedRunsc(r: LockedRun): Promise<string | null> {
+  const { o, result } = r;
+  checkOwnDir(r.staging); // the binary about to run is the one just verified
+  const v = await run(join(r.staging.path, "runsc"), ["--version"], {
+    timeoutMs: 20_000,
+    env: { PATH: o.env.PATH ?? "/usr/bin:/bin" },
+  });
+  if (v.code !== 0)
+    throw new ActionError(
+      `the downloaded runsc does not run: runsc --version: ${failureText(v)}`,
+      "nothing was installed; check that this host can run gVisor (gvisor-doctor check)",
+    );
+  result.runscVersion = v.stdout.split("\n")[0].trim() || null;
+  // What runsc itself reports counts too.
+  const liveRec = r.live ? r.state.versions[r.live] : undefined;
+  checkReportedDowngrade(liveRec?.runscVersion ?? null, result.runscVersion, !!o.allowDowngrade);
+  return result.runscVersion?.match(/runsc version (\S+)/)?.[1] ?? null;
+}
+
+/** Move in, record, switch (unless interrupted: after this point the install completes). */
+async function commit(r: LockedRun, staged: Staged, reported: string | null): Promise<InstallResult> {
+  const { o, l, state, result } = r;
+  await staged.synced;
+  if (o.signal?.aborted) throw o.signal.reason;
+  const t = performance.now();
+  const name = record(r, staged, reported);
+  r.placed = placeVersion(l, r.staging, name);
+  state.created = [...new Set([...state.created, ...mkdirs(l.binDir)])];
+  for (const k of l.links) {
+    if (linkStatus(k) !== "foreign") continue;
+    const backup = backupName(k.path);
+    renameSync(k.path, backup);
+    state.replaced.push({ path: k.path, backup });
+    warn(r, `moved ${k.path} aside to ${backup} (--force)`);
+  }
+  writeState(l, state);
+  await switchTo(r, name);
+  mark(r.timings, "activateMs", t);
+  Object.assign(result, { version: name, dir: r.placed });
+  mark(r.timings, "totalMs", r.t0);
+  return result;
+}
+
+/** Recorded before the move, so a kill in between leaves a directory the next run knows to remove. */
+function record(r: LockedRun, staged: Staged, reported: string | null): string {
+  const { o, l, plan, state, result } = r;
+  const name = freeDirName(l, versionDirName(o.spec, reported, staged.sha512));
+  state.versions[name] = {
+    dir: name,
+    requested: o.spec.requested,
+    runscVersion: result.runscVersion,
+    format: plan.format,
+    url: plan.artifacts[0].url,
+    sha512: staged.sha512,
+    pinned: !!o.pinnedSha512,
+    installedAt: new Date().toISOString(),
+    files: staged.members,
+    trust: result.trust ?? undefined,
+    ...(plan.signed ? { release: plan.signed.deb.version } : {}),
+  };
+  writeState(l, state);
+  return name;
+}
+
+/** Point `current` at the new version, then forget versions older than the previous one. */
+async function switchTo(r: LockedRun, name: string): Promise<void> {
+  const { o, l, plan, state } = r;
+  await pauseForTest("before-switch", o.env);
+  o.progress.phase(`activating ${name}`);
+  activate(l, name);
+  r.activated = true;
+  await pauseForTest("after-switch", o.env);
+  state.history.push(name);
+  if (plan.signed?.release.date) (state.aptSeen ??= {})[aptSeenKey(o, plan.signed)] = plan.signed.release.date;
+  gc(l, state, name);
+  writeState(l, state);
+}
+
+/** A failed install removes the version it moved in but never made live (best effort). */
+function dropPlaced({ l, state }: LockedRun, placed: string): void {
+  try {
+    const name = placed.slice(l.root.length + 1);
+    removeVersionDir(l, name);
+    delete state.versions[name];
+    writeState(l, state);
+  } catch {}
 }
 
 /**
