@@ -16,6 +16,7 @@ import {
   EngineConfigError,
   HOST_ROOT_ENGINES,
   type AppliedFile,
+  type EngineAdapter,
   type EngineContext,
   type EngineDetection,
   type EngineName,
@@ -268,6 +269,19 @@ const PENDING: ReloadResult["action"][] = ["pending"];
 const FAILED_CODES = ["read-only", "permission", "no-space", "no-dir", "write-failed", "busy", "lock-dir", "changed"];
 const NO_VERIFY: ReloadResult["action"][] = ["pending", "failed", "skipped"];
 
+/** One engine being configured: the request, its adapter, what it detected, and the report so far. */
+interface EngineRun {
+  adapter: EngineAdapter;
+  rt: RuntimeRequest;
+  req: ConfigureRequest;
+  ctx: EngineContext;
+  progress: (s: string) => void;
+  report: EngineReport;
+  /** Detected again after a restart: the facts handed over describe the daemon before it. */
+  det: EngineDetection;
+}
+
+/** detect → planAndWrite → (dry run: report the plan) → reloadAndVerify → cleanUpAfter → conclude. */
 async function configureOne(
   engine: EngineName,
   rt: RuntimeRequest,
@@ -276,9 +290,33 @@ async function configureOne(
   progress: (s: string) => void,
 ): Promise<EngineReport> {
   const adapter = adapterFor(engine);
-  const report: EngineReport = {
+  const report = emptyReport(engine, adapter.title);
+  progress(`${adapter.title}: detecting…`);
+  const det = await adapter.detect(ctx);
+  report.detected = det;
+  const skip = whySkip(adapter.title, det, req, ctx);
+  if (skip) {
+    report.message = skip;
+    return report;
+  }
+  const run: EngineRun = { adapter, rt, req, ctx, progress, report, det };
+  let plan: Plan;
+  try {
+    plan = await planAndWrite(run);
+  } catch (e) {
+    if (!(e instanceof EngineConfigError)) throw e;
+    return refused(run, e);
+  }
+  if (req.dryRun) return planned(run, plan);
+  const v = await reloadAndVerify(run, plan);
+  await cleanUpAfter(run, plan, v);
+  return conclude(run, plan, v);
+}
+
+function emptyReport(engine: EngineName, title: string): EngineReport {
+  return {
     engine,
-    title: adapter.title,
+    title,
     status: "skipped",
     message: "",
     action: null,
@@ -291,96 +329,107 @@ async function configureOne(
     verify: null,
     error: null,
   };
-  progress(`${adapter.title}: detecting…`);
-  let det = await adapter.detect(ctx);
-  report.detected = det;
-  if (!det.installed && !req.explicit && !req.configPath) {
-    report.message = `${adapter.title} is not installed`;
-    return report;
-  }
-  const notTheirs = !req.explicit && !req.configPath ? systemFileOfUser(det.configPath, ctx) : null;
-  if (notTheirs) {
-    report.message = notTheirs;
-    return report;
-  }
-  let plan: Plan | null = null;
-  try {
-    for (let attempt = 1; ; attempt++) {
-      progress(`${adapter.title}: planning…`);
-      plan = await adapter.plan(det, rt, ctx);
-      report.action = plan.action;
-      report.diff = plan.diff;
-      report.notes = plan.notes;
-      report.effective = plan.effective;
-      if (req.dryRun) break;
-      // Temp files of a run killed mid-write (its pid is gone), also when there is nothing to write.
-      if (plan.action === "unchanged") {
-        removeStaleTemps((ctx.root ?? SELF_ROOT).local(plan.configPath));
-        break;
-      }
-      try {
-        progress(`${adapter.title}: writing…`);
-        report.files = (await adapter.apply(plan, ctx)).files;
-        break;
-      } catch (e) {
-        // Another run changed a file between our read and our write: plan again from its result.
-        // Each stale attempt means another run wrote; bounded, then a plain failure (exit 1).
-        if (!(e instanceof StalePlanError)) throw e;
-        if (attempt >= 25) {
-          const hint = "other runs keep changing it: run configure again when they are done";
-          throw new EngineConfigError(e.message, { file: e.path }, hint, null, "changed");
-        }
-        await new Promise((r) => setTimeout(r, Math.random() * 50 * Math.min(attempt, 5)));
-      }
+}
+
+/** Why an engine the user did not name is left alone (not installed, or not theirs), or null. */
+function whySkip(title: string, det: EngineDetection, req: ConfigureRequest, ctx: EngineContext): string | null {
+  if (req.explicit || req.configPath) return null;
+  if (!det.installed) return `${title} is not installed`;
+  return systemFileOfUser(det.configPath, ctx);
+}
+
+/**
+ * Plan, and (unless --dry-run) write. Another run that changed a file between our read and our
+ * write makes the plan stale: plan again from its result, a bounded number of times.
+ */
+async function planAndWrite({ adapter, rt, req, ctx, progress, report, det }: EngineRun): Promise<Plan> {
+  for (let attempt = 1; ; attempt++) {
+    progress(`${adapter.title}: planning…`);
+    const plan = await adapter.plan(det, rt, ctx);
+    report.action = plan.action;
+    report.diff = plan.diff;
+    report.notes = plan.notes;
+    report.effective = plan.effective;
+    if (req.dryRun) return plan;
+    // Temp files of a run killed mid-write (its pid is gone), also when there is nothing to write.
+    if (plan.action === "unchanged") {
+      removeStaleTemps((ctx.root ?? SELF_ROOT).local(plan.configPath));
+      return plan;
     }
-  } catch (e) {
-    if (!(e instanceof EngineConfigError)) throw e;
-    if (e.notApplicable && !req.explicit) {
-      report.message = e.message;
-      report.notes = e.hint ? [e.hint] : [];
-      return report;
+    try {
+      progress(`${adapter.title}: writing…`);
+      report.files = (await adapter.apply(plan, ctx)).files;
+      return plan;
+    } catch (e) {
+      // Each stale attempt means another run wrote; bounded, then a plain failure (exit 1).
+      if (!(e instanceof StalePlanError)) throw e;
+      if (attempt >= 25) {
+        const hint = "other runs keep changing it: run configure again when they are done";
+        throw new EngineConfigError(e.message, { file: e.path }, hint, null, "changed");
+      }
+      await sleep(Math.random() * 50 * Math.min(attempt, 5));
     }
-    report.status = FAILED_CODES.includes(e.code) ? "failed" : "refused";
-    report.error = errorOf(e);
+  }
+}
+
+/** A config the adapter would not (or could not) write: refused, failed, or not applicable here. */
+function refused({ req, report }: EngineRun, e: EngineConfigError): EngineReport {
+  if (e.notApplicable && !req.explicit) {
     report.message = e.message;
+    report.notes = e.hint ? [e.hint] : [];
     return report;
   }
-  plan = plan!;
+  report.status = FAILED_CODES.includes(e.code) ? "failed" : "refused";
+  report.error = errorOf(e);
+  report.message = e.message;
+  return report;
+}
+
+/** --dry-run: what would be written, nothing reloaded. */
+function planned({ rt, report }: EngineRun, plan: Plan): EngineReport {
   const changed = plan.action !== "unchanged";
-  if (req.dryRun) {
-    report.status = changed ? "planned" : "unchanged";
-    report.files = [...plan.changes, ...plan.afterReload].map((c) => ({
-      path: c.path,
-      action: c.action,
-      backup: null,
-    }));
-    report.message = changed
-      ? `would ${plan.action === "remove" ? "unregister" : plan.action === "update" ? "update" : "register"} ${describeRuntime(rt.name, plan.effective)}`
-      : `already ${rt.remove ? "absent" : "registered as asked"}: nothing to change`;
-    return report;
-  }
-  const verifyOn = req.verify !== false;
+  report.status = changed ? "planned" : "unchanged";
+  report.files = [...plan.changes, ...plan.afterReload].map((c) => ({
+    path: c.path,
+    action: c.action,
+    backup: null,
+  }));
+  report.message = changed
+    ? `would ${plan.action === "remove" ? "unregister" : plan.action === "update" ? "update" : "register"} ${describeRuntime(rt.name, plan.effective)}`
+    : `already ${rt.remove ? "absent" : "registered as asked"}: nothing to change`;
+  return report;
+}
+
+/** Reload what changed (or what verify finds not live yet: an earlier --no-reload), then verify. */
+async function reloadAndVerify(run: EngineRun, plan: Plan): Promise<VerifyResult | null> {
+  const { adapter, req, ctx, progress, report } = run;
+  const changed = plan.action !== "unchanged";
   const verify = async (): Promise<VerifyResult> => {
-    if (!verifyOn) return { ok: null, message: "not verified (--no-verify)", details: [] };
+    if (req.verify === false) return { ok: null, message: "not verified (--no-verify)", details: [] };
     progress(`${adapter.title}: verifying…`);
-    return adapter.verify(det, plan!, ctx, { afterReload: !!report.reload });
+    return adapter.verify(run.det, plan, ctx, { afterReload: !!report.reload });
   };
-  const reloadOpts = { reload: req.reload !== false, restart: !!req.restart };
-  // Unchanged files may still not be live (an earlier --no-reload): reload only when verify says so.
   let v = changed ? null : await verify();
   if (changed || v?.ok === false) {
     progress(`${adapter.title}: reloading…`);
-    report.reload = await adapter.reload(det, plan, reloadOpts, ctx);
+    report.reload = await adapter.reload(run.det, plan, { reload: req.reload !== false, restart: !!req.restart }, ctx);
     // The facts (--fix hands them over) describe the daemon before: a restarted one has another pid.
     if (report.reload.action === "restarted" || report.reload.action === "reloaded") {
-      det = await adapter.detect({ ...ctx, facts: null });
+      run.det = await adapter.detect({ ...ctx, facts: null });
     }
     v = NO_VERIFY.includes(report.reload.action)
       ? { ok: null, message: `not verified: ${report.reload.message}`, details: [] }
       : await verify();
   }
   report.verify = v;
-  // Files that go only once the engine let go of the runtime (docker: a daemon.json we created).
+  return v;
+}
+
+/**
+ * Once the engine let go of the runtime: delete the files that had to wait for it (docker: a
+ * daemon.json we created), and on uninstall the backups of files restored byte for byte.
+ */
+async function cleanUpAfter({ adapter, rt, req, ctx, report }: EngineRun, plan: Plan, v: VerifyResult | null) {
   if (plan.afterReload.length && v?.ok !== false && !(report.reload && PENDING.includes(report.reload.action))) {
     try {
       report.files.push(...(await adapter.apply({ ...plan, changes: plan.afterReload }, ctx)).files);
@@ -389,7 +438,7 @@ async function configureOne(
       report.notes.push(`could not delete ${plan.afterReload.map((c) => c.path).join(", ")}: ${e.message}`);
     }
   }
-  if (rt.remove && req.pruneBackups && changed && v?.ok !== false) {
+  if (rt.remove && req.pruneBackups && plan.action !== "unchanged" && v?.ok !== false) {
     const root = ctx.root ?? SELF_ROOT;
     for (const c of plan.changes.filter((x) => x.after !== null && x.before !== null)) {
       const gone = pruneBackups(root.local(c.path));
@@ -399,6 +448,11 @@ async function configureOne(
         );
     }
   }
+}
+
+/** The engine's status and one line for people, from what was written, reloaded and verified. */
+function conclude({ rt, report }: EngineRun, plan: Plan, v: VerifyResult | null): EngineReport {
+  const changed = plan.action !== "unchanged";
   const what = rt.remove
     ? `unregistered "${rt.name}"`
     : `${plan.action === "update" ? "updated" : "registered"} ${describeRuntime(rt.name, plan.effective)}`;
