@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { startDockerBed } from "../test/bed/bed.ts";
 import { podmanSandbox } from "../test/helpers/configure.ts";
-import { helloRootfs, imageTag } from "../platform/rootfs.ts";
+import { helloRootfs, imageTag } from "../platform/probe/rootfs.ts";
 import { interleaved, peakRssMb, ratio, report } from "./lib.ts";
 
 const runs = Number(process.argv[2] ?? 10);

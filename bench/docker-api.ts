@@ -2,13 +2,13 @@
 // throwaway dockerd (test/bed): `docker info` (spawning the CLI) vs GET /info on the socket (a
 // fresh client each time, so the /_ping negotiation is included), and the hello probe as
 // `docker run --rm` vs the Engine API's create/start/wait/logs/remove. In-process, through the
-// same functions the checks use (platform/docker.ts, platform/images.ts).
+// same functions the checks use (platform/engines/docker/client.ts, platform/probe/images.ts).
 // The faster path is the one dockerEndpoint picks when both reach the same daemon.
 // Run: npx bun bench/docker-api.ts [runs]
 import { startDockerBed } from "../test/bed/bed.ts";
-import { dockerCli, dockerInfoVia, type DockerEndpoint } from "../platform/docker.ts";
-import { unixSocketOf } from "../platform/engines/docker-api.ts";
-import { runDockerProbe } from "../platform/images.ts";
+import { dockerCli, dockerInfoVia, type DockerEndpoint } from "../platform/engines/docker/client.ts";
+import { unixSocketOf } from "../platform/engines/docker/api.ts";
+import { runDockerProbe } from "../platform/probe/images.ts";
 import { median, machine } from "./lib.ts";
 
 const runs = Number(process.argv[2] ?? 10);

@@ -5,7 +5,7 @@
 //     `runsc do` network cannot start on this kernel, see docs/exec.md).
 // Goals: both ≤ 1.1×. Plus exec's own peak RSS.   Run: npx bun bench/exec.ts [runs]   (GVD_BINARY=… for another build)
 import { join } from "node:path";
-import { ensureProbeImage } from "../platform/images.ts";
+import { ensureProbeImage } from "../platform/probe/images.ts";
 import { BED, startDockerBed } from "../test/bed/bed.ts";
 import { interleaved, peakRssMb, ratio, report } from "./lib.ts";
 

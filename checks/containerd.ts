@@ -5,15 +5,15 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { processStartMs } from "../platform/engines/daemon-control.ts";
-import { hostRootAt } from "../platform/host-root.ts";
-import { RUNC_SHIM_TYPE, RUNSC_SHIM_TYPE, runtimesPath } from "../platform/engines/containerd-config.ts";
+import { hostRootAt } from "../platform/os/host-root.ts";
+import { RUNC_SHIM_TYPE, RUNSC_SHIM_TYPE, runtimesPath } from "../platform/engines/containerd/config.ts";
 import type { EngineDetection } from "../platform/engines/types.ts";
-import { getPath, parseTomlStrict } from "../platform/engines/toml-check.ts";
-import { shellQuote } from "../platform/shell.ts";
-import { run } from "../platform/spawn.ts";
-import { helloRootfs, writeRootfs } from "../platform/rootfs.ts";
-import { reapStrayShims } from "../platform/stray-shims.ts";
-import { which, SYSTEM_BIN_DIRS } from "../platform/which.ts";
+import { getPath, parseTomlStrict } from "../platform/engines/edit/toml-check.ts";
+import { shellQuote } from "../platform/os/shell.ts";
+import { run } from "../platform/os/spawn.ts";
+import { helloRootfs, writeRootfs } from "../platform/probe/rootfs.ts";
+import { reapStrayShims } from "../platform/runsc/stray-shims.ts";
+import { which, SYSTEM_BIN_DIRS } from "../platform/os/which.ts";
 import { diagnose, diagnoseState, type RuleContext } from "./rules.ts";
 import { brokenRuntimeFile } from "./runtime-files.ts";
 import { actionFix } from "./fix-actions.ts";
@@ -28,9 +28,9 @@ import {
   STRICT_NOTE,
   strictSidecars,
 } from "./probe.ts";
-import { primaryRunsc } from "../platform/runsc.ts";
-import { failedSilently } from "../platform/images.ts";
-import { isGenericStartError } from "../platform/runsc-debug.ts";
+import { primaryRunsc } from "../platform/runsc/binaries.ts";
+import { failedSilently } from "../platform/probe/images.ts";
+import { isGenericStartError } from "../platform/runsc/debug-log.ts";
 
 type ContainerdDetection = EngineDetection & { shim: string | null; address: string };
 const det = (ctx: CheckContext) => ctx.facts.engines?.containerd.detection as ContainerdDetection | null | undefined;
@@ -290,7 +290,7 @@ export const containerdHello: Check = {
     const probeArgs = oneOff && strict.length ? oneOff.args(strict) : runtimeArgs;
     try {
       let { r, cmd } = await ctrRun(probeArgs, id);
-      // The same wordless start failure the docker and podman probes retry (platform/images.ts).
+      // The same wordless start failure the docker and podman probes retry (platform/probe/images.ts).
       const silentFirst = failedSilently(r) ? r : undefined;
       if (silentFirst) {
         await cleanUp(id);

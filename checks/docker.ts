@@ -1,14 +1,14 @@
 // Docker checks: is the daemon there, does it know runsc (and the right runsc), does a
 // container really run under gVisor, and what network does it get?
 import { realpathSync, statSync } from "node:fs";
-import { readElf } from "../platform/elf.ts";
-import { runDockerProbe } from "../platform/images.ts";
-import type { RunResult } from "../platform/spawn.ts";
-import { readEnviron } from "../platform/processes.ts";
-import { primaryRunsc } from "../platform/runsc.ts";
-import { which, SYSTEM_BIN_DIRS } from "../platform/which.ts";
-import { DEFAULT_DOCKER_HOST } from "../platform/docker.ts";
-import { sameArgs } from "../platform/engines/daemon-json.ts";
+import { readElf } from "../platform/os/elf.ts";
+import { runDockerProbe } from "../platform/probe/images.ts";
+import type { RunResult } from "../platform/os/spawn.ts";
+import { readEnviron } from "../platform/os/processes.ts";
+import { primaryRunsc } from "../platform/runsc/binaries.ts";
+import { which, SYSTEM_BIN_DIRS } from "../platform/os/which.ts";
+import { DEFAULT_DOCKER_HOST } from "../platform/engines/docker/client.ts";
+import { sameArgs } from "../platform/engines/docker/daemon-json.ts";
 import { diagnose, diagnoseState, type RuleContext } from "./rules.ts";
 import {
   decodeStartFailure,

@@ -2,7 +2,7 @@
 // (configureEngines, the installer) and the report prints the command a person would type.
 // Both come from the action, rendered here and nowhere else, so `--fix` does exactly what it
 // prints (test/unit/fix-actions.test.ts parses every rendered command with the CLI's parser).
-import { shellQuote } from "../platform/shell.ts";
+import { shellQuote } from "../platform/os/shell.ts";
 import type { Fix, FixAction } from "./types.ts";
 
 /** The order `--fix` applies fixes in: binaries, permissions, each engine's registration, the cluster. */

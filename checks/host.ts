@@ -1,6 +1,6 @@
 // Host checks: can this machine run gVisor at all, and what about it matters?
 import semver from "semver";
-import { gvisorArch } from "../platform/arch.ts";
+import { gvisorArch } from "../platform/os/arch.ts";
 import { diagnoseState, finiteMemlock, type RuleContext } from "./rules.ts";
 import { fail, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 

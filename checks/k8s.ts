@@ -1,6 +1,6 @@
 // Kubernetes: pods opt into gVisor through a RuntimeClass whose handler names the
 // runtime registered with containerd/CRI-O ("runsc").
-import { findKubectl, kubectlJson, noClusterReason } from "../platform/kubectl.ts";
+import { findKubectl, kubectlJson, noClusterReason } from "../platform/k8s/kubectl.ts";
 import { actionFix } from "./fix-actions.ts";
 import { fail, pass, skip, type Check } from "./types.ts";
 

@@ -1,7 +1,7 @@
 // A Kubernetes node seen through --host-root: kubelet runs pods through containerd or
 // CRI-O, so one of them must run there, or no RuntimeClass can ever reach gVisor on it
 // (every engine check would only be skipped, and the node would look healthy).
-import { distributionOf } from "../platform/engines/distributions.ts";
+import { distributionOf } from "../platform/engines/containerd/distributions.ts";
 import { fail, pass, type Check } from "./types.ts";
 
 export const nodeRuntime: Check = {

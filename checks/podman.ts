@@ -1,10 +1,10 @@
 // Podman and CRI-O checks: is runsc declared in their config (Podman also finds it on
 // its built-in paths), and does a Podman container really run under gVisor?
 import { existsSync } from "node:fs";
-import { runInProbeImage } from "../platform/images.ts";
-import { hostRootAt } from "../platform/host-root.ts";
-import { podmanInfoError } from "../platform/engines/podman.ts";
-import { isGenericStartError } from "../platform/runsc-debug.ts";
+import { runInProbeImage } from "../platform/probe/images.ts";
+import { hostRootAt } from "../platform/os/host-root.ts";
+import { podmanInfoError } from "../platform/engines/podman/adapter.ts";
+import { isGenericStartError } from "../platform/runsc/debug-log.ts";
 import { diagnoseState, registerFix, type RuleContext } from "./rules.ts";
 import { brokenRuntimeFile, type RuntimeFile } from "./runtime-files.ts";
 import { actionFix } from "./fix-actions.ts";

@@ -1,8 +1,8 @@
 // What the hello probes (docker, podman, containerd, runsc do) share: the runtime name,
 // and how a probe's result becomes a finding — a start that failed is diagnosed by the
 // rules table (else shown verbatim), a run is judged by gVisor's dmesg signature.
-import { failureText, type RunResult } from "../platform/spawn.ts";
-import { failedSilently } from "../platform/images.ts";
+import { failureText, type RunResult } from "../platform/os/spawn.ts";
+import { failedSilently } from "../platform/probe/images.ts";
 import { existsSync } from "node:fs";
 import {
   GVISOR_SIGNATURE,
@@ -10,8 +10,8 @@ import {
   primaryRunsc,
   readsWrongGoroutineId,
   type RunscBinary,
-} from "../platform/runsc.ts";
-import { isGenericStartError, logKind, rerunWithDebug, withDebugLogs } from "../platform/runsc-debug.ts";
+} from "../platform/runsc/binaries.ts";
+import { isGenericStartError, logKind, rerunWithDebug, withDebugLogs } from "../platform/runsc/debug-log.ts";
 import { diagnose, diagnoseState, RULES, unknownError, type RuleContext } from "./rules.ts";
 import { fail, pass, type CheckContext, type Diagnosis, type Outcome } from "./types.ts";
 

@@ -3,10 +3,10 @@
 // user's terms, and the fix. Checks never hand-write these explanations: they ask
 // `diagnose()` (error text) or `diagnoseState()` (a known broken state).
 import semver from "semver";
-import type { HostFacts } from "../platform/facts.ts";
+import type { HostFacts } from "../platform/facts/host-facts.ts";
 import { installedReleaseOf } from "../platform/release/layout.ts";
-import { GOID_OFFSET_CHANGE, primaryRunsc, readsWrongGoroutineId } from "../platform/runsc.ts";
-import { unknownFlags } from "../platform/runsc-features.ts";
+import { GOID_OFFSET_CHANGE, primaryRunsc, readsWrongGoroutineId } from "../platform/runsc/binaries.ts";
+import { unknownFlags } from "../platform/runsc/features.ts";
 import { actionFix } from "./fix-actions.ts";
 import type { ConfigureTarget, Diagnosis, Fix } from "./types.ts";
 
@@ -668,7 +668,7 @@ export const RULES: Rule[] = [
     }),
   },
   {
-    // The Sentry's own panic, decoded from the boot log (platform/runsc-debug.ts).
+    // The Sentry's own panic, decoded from the boot log (platform/runsc/debug-log.ts).
     id: "runsc-goroutine-panic",
     ref: 16,
     title: "The Sentry panicked on a wrong goroutine id",

@@ -1,7 +1,7 @@
 // Runs a catalog of checks over gathered facts: independent checks concurrently,
 // each after the checks it needs, each under a timeout; a throw or a timeout becomes
 // a `fail` finding, never a crash. Findings come back in catalog order.
-import type { HostFacts } from "../platform/facts.ts";
+import type { HostFacts } from "../platform/facts/host-facts.ts";
 import { withAction } from "./fix-actions.ts";
 import type { Check, CheckOptions, Finding, Fix, Outcome } from "./types.ts";
 

@@ -1,12 +1,12 @@
 // runsc checks: is there a usable runsc, can the sandbox user run it, is it current,
 // are its sidecars and shim in place, and does a sandbox start?
-import { gvisorArch } from "../platform/arch.ts";
-import { latestRelease } from "../platform/latest-release.ts";
-import { run } from "../platform/spawn.ts";
-import { failedSilently } from "../platform/images.ts";
-import { primaryRunsc, readsWrongGoroutineId, type RunscBinary } from "../platform/runsc.ts";
-import { expectedSidecars, SIDECARS_SINCE, unknownFlags } from "../platform/runsc-features.ts";
-import { compareGvisor, gvisorAgeDays } from "../platform/versions.ts";
+import { gvisorArch } from "../platform/os/arch.ts";
+import { latestRelease } from "../platform/release/latest.ts";
+import { run } from "../platform/os/spawn.ts";
+import { failedSilently } from "../platform/probe/images.ts";
+import { primaryRunsc, readsWrongGoroutineId, type RunscBinary } from "../platform/runsc/binaries.ts";
+import { expectedSidecars, SIDECARS_SINCE, unknownFlags } from "../platform/runsc/features.ts";
+import { compareGvisor, gvisorAgeDays } from "../platform/os/versions.ts";
 import { diagnose, diagnoseState, installFix, unknownError, type RuleContext } from "./rules.ts";
 import {
   decodeStartFailure,

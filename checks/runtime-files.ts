@@ -2,9 +2,9 @@
 // containerd's ConfigPath / runsc.toml) must exist, and programs must be executable:
 // otherwise the engine fails only when a container starts ("fork/exec …: no such file").
 import { statSync } from "node:fs";
-import { parseWrapper } from "../platform/engines/runtime-args.ts";
-import { readIfAbsolute } from "../platform/engines/apply.ts";
-import { SELF_ROOT, type HostRoot } from "../platform/host-root.ts";
+import { parseWrapper } from "../platform/engines/edit/runtime-args.ts";
+import { readIfAbsolute } from "../platform/engines/edit/apply.ts";
+import { SELF_ROOT, type HostRoot } from "../platform/os/host-root.ts";
 
 export interface RuntimeFile {
   path: string | null | undefined;

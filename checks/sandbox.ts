@@ -1,5 +1,5 @@
 // "Am I inside gVisor?" — informational for `check`, decisive for `preflight`.
-import { GVISOR_MARKER_FILE } from "../platform/self-sandbox.ts";
+import { GVISOR_MARKER_FILE } from "../platform/facts/self-sandbox.ts";
 import { pass, type Check } from "./types.ts";
 
 export const sandboxSelf: Check = {

@@ -1,6 +1,6 @@
 // The shape of a check and of what it finds. A check only looks; fixes are
 // described (diagnosis.fix) and applied elsewhere.
-import type { HostFacts } from "../platform/facts.ts";
+import type { HostFacts } from "../platform/facts/host-facts.ts";
 
 export type Status = "pass" | "warn" | "fail" | "skip";
 

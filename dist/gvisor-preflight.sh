@@ -46,7 +46,7 @@ json_str() {
   printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/	/\\t/g' | tr -d '\000-\010\013-\037')"
 }
 
-# which NAME DIRS: the first executable file NAME in the :-separated DIRS (platform/which.ts).
+# which NAME DIRS: the first executable file NAME in the :-separated DIRS (platform/os/which.ts).
 which_file() {
   case $1 in */*) [ -f "$1" ] && [ -x "$1" ] && printf '%s' "$1"; return ;; esac
   _ifs=$IFS
@@ -66,7 +66,7 @@ find_dmesg() {
   which_file dmesg "${PATH-}" || which_file dmesg /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 }
 
-# The tells (platform/self-sandbox.ts): sets inside, tells, and the evidence variables.
+# The tells (platform/facts/self-sandbox.ts): sets inside, tells, and the evidence variables.
 detect() {
   # First the marker runsc --gvisor-marker-file writes: a workload under runc cannot fake it.
   marker=false

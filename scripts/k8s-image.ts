@@ -1,6 +1,6 @@
 // The build context of the Kubernetes installer image (examples/k8s/Dockerfile):
 // a root filesystem holding the compiled gvisor-doctor, the two tools host-root mode
-// runs (platform/host-exec.ts: chroot runs the node's own programs — runsc, ctr,
+// runs (platform/os/host-exec.ts: chroot runs the node's own programs — runsc, ctr,
 // docker — against the node's libraries; nsenter restarts the node's containerd/CRI-O
 // through its PID 1), and exactly the shared libraries `ldd` says they load, copied
 // from this machine. No base image, no shell, no package manager, nothing pulled.
@@ -13,9 +13,9 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { readElf } from "../platform/elf.ts";
-import { parseLdd } from "../platform/rootfs.ts";
-import { which, SYSTEM_BIN_DIRS } from "../platform/which.ts";
+import { readElf } from "../platform/os/elf.ts";
+import { parseLdd } from "../platform/probe/rootfs.ts";
+import { which, SYSTEM_BIN_DIRS } from "../platform/os/which.ts";
 
 const root = join(import.meta.dirname, "..");
 export const DOCKERFILE = join(root, "examples", "k8s", "Dockerfile");

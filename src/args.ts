@@ -3,9 +3,9 @@
 import { parseArgs } from "node:util";
 import { COMMON_OPTIONS } from "./args-fast.ts";
 import type { Command, OptionSpec, Parsed } from "./command.ts";
-import { boundMessage, echoInput } from "../platform/echo-input.ts";
-import { UsageError } from "../platform/errors.ts";
-import { MAX_SECONDS, parseDecimal } from "../platform/numbers.ts";
+import { boundMessage, echoInput } from "../platform/os/echo-input.ts";
+import { UsageError } from "../platform/os/errors.ts";
+import { MAX_SECONDS, parseDecimal } from "../platform/os/numbers.ts";
 
 export type { Command, IO, OptionSpec, Parsed } from "./command.ts";
 export { COMMON_OPTIONS };

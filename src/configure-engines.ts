@@ -3,15 +3,15 @@
 // what install, uninstall and --fix call. Loaded lazily by src/commands/configure.ts.
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
-import { pruneBackups, readOrNull, StalePlanError } from "../platform/engines/apply.ts";
-import { removeStaleTemps } from "../platform/fsutil.ts";
+import { pruneBackups, readOrNull, StalePlanError } from "../platform/engines/edit/apply.ts";
+import { removeStaleTemps } from "../platform/os/fsutil.ts";
 import { adapterFor, ENGINE_NAMES } from "../platform/engines/index.ts";
 import {
   DEFAULT_WRAPPER_DIR,
   defaultWrapperDir,
   INSTALLED_RUNSC,
   normalizeRuntimeArgs,
-} from "../platform/engines/runtime-args.ts";
+} from "../platform/engines/edit/runtime-args.ts";
 import {
   EngineConfigError,
   HOST_ROOT_ENGINES,
@@ -25,17 +25,17 @@ import {
   type RuntimeRequest,
   type VerifyResult,
 } from "../platform/engines/types.ts";
-import type { HostFacts } from "../platform/facts.ts";
-import { whichInRoot } from "../platform/host-exec.ts";
-import { SELF_ROOT, type HostRoot } from "../platform/host-root.ts";
-import { sleep } from "../platform/sleep.ts";
-import { run } from "../platform/spawn.ts";
-import { findRunscBinaries, primaryRunsc } from "../platform/runsc.ts";
-import { flagName, runscFeatures, unknownFlags } from "../platform/runsc-features.ts";
-import { parseGvisorVersion } from "../platform/versions.ts";
+import type { HostFacts } from "../platform/facts/host-facts.ts";
+import { whichInRoot } from "../platform/os/host-exec.ts";
+import { SELF_ROOT, type HostRoot } from "../platform/os/host-root.ts";
+import { sleep } from "../platform/os/sleep.ts";
+import { run } from "../platform/os/spawn.ts";
+import { findRunscBinaries, primaryRunsc } from "../platform/runsc/binaries.ts";
+import { flagName, runscFeatures, unknownFlags } from "../platform/runsc/features.ts";
+import { parseGvisorVersion } from "../platform/os/versions.ts";
 import type { IO } from "./args.ts";
-import { echoInput } from "../platform/echo-input.ts";
-import { EXIT, UsageError } from "../platform/errors.ts";
+import { echoInput } from "../platform/os/echo-input.ts";
+import { EXIT, UsageError } from "../platform/os/errors.ts";
 import { startProgress } from "./ui/spinner.ts";
 import { VERSION } from "./version.ts";
 

@@ -4,8 +4,8 @@
 // the very gvisor-doctor commands it prints.
 import type { Command, IO } from "./args.ts";
 import { COMMANDS } from "./commands/index.ts";
-import { echoInput } from "../platform/echo-input.ts";
-import { EXIT, UsageError } from "../platform/errors.ts";
+import { echoInput } from "../platform/os/echo-input.ts";
+import { EXIT, UsageError } from "../platform/os/errors.ts";
 import { reportError, runCommand } from "./run-command.ts";
 import { VERSION, versionText } from "./version.ts";
 

@@ -1,10 +1,10 @@
 // `--host-root DIR` and `--restart-command CMD`: shared by install, configure, check and
 // uninstall (and the flags' help text, so every command explains them the same way).
-import { hostRootAt, type HostRoot } from "../platform/host-root.ts";
+import { hostRootAt, type HostRoot } from "../platform/os/host-root.ts";
 import { expandPrefix } from "../platform/release/invocation.ts";
 import type { OptionSpec, Parsed } from "./args.ts";
-import { echoInput } from "../platform/echo-input.ts";
-import { UsageError } from "../platform/errors.ts";
+import { echoInput } from "../platform/os/echo-input.ts";
+import { UsageError } from "../platform/os/errors.ts";
 
 export const HOST_ROOT_OPTIONS: OptionSpec = {
   "host-root": { type: "string" },

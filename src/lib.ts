@@ -5,7 +5,7 @@
 //   const r = await runIsolated({ command: ["npm", "test"], mounts: [`${process.cwd()}:/work:rw`], workdir: "/work" });
 //   if (!r.sandboxed) console.warn("ran without gVisor");
 export { runIsolated, detectSandbox, isGvisorAvailable, SandboxUnavailableError } from "../platform/exec/isolated.ts";
-export { ActionError, UsageError } from "../platform/errors.ts";
+export { ActionError, UsageError } from "../platform/os/errors.ts";
 export type {
   ExecResult,
   Method,

@@ -3,8 +3,8 @@
 // `preflight`, a container's entrypoint, starts without loading the other commands.
 import { parseBooleanFlags } from "./args-fast.ts";
 import type { Command, IO } from "./args.ts";
-import { boundMessage } from "../platform/echo-input.ts";
-import { ActionError, EXIT, UsageError } from "../platform/errors.ts";
+import { boundMessage } from "../platform/os/echo-input.ts";
+import { ActionError, EXIT, UsageError } from "../platform/os/errors.ts";
 
 export async function runCommand(cmd: Command, args: string[], io: IO): Promise<number> {
   try {

@@ -5,9 +5,9 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { connect } from "node:net";
-import { pidAlive, readEnviron } from "../processes.ts";
-import { run, failureText } from "../spawn.ts";
-import { which, SYSTEM_BIN_DIRS } from "../which.ts";
+import { pidAlive, readEnviron } from "../os/processes.ts";
+import { run, failureText } from "../os/spawn.ts";
+import { which, SYSTEM_BIN_DIRS } from "../os/which.ts";
 
 /** The systemd unit whose cgroup holds `pid` (e.g. "docker.service"), when systemd is init. */
 export function systemdUnitOf(pid: number, procRoot = "/proc", systemdDir = "/run/systemd/system"): string | null {

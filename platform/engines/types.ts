@@ -2,8 +2,8 @@
 // The read side (detect, inspect) is pure data for the checks; the write side turns a
 // request into a Plan (before/after text of every file, a unified diff), applies it
 // (backup + atomic write under a lock), reloads or restarts the engine, and verifies.
-import type { HostFacts } from "../facts.ts";
-import type { HostRoot } from "../host-root.ts";
+import type { HostFacts } from "../facts/host-facts.ts";
+import type { HostRoot } from "../os/host-root.ts";
 
 export type EngineName = "docker" | "containerd" | "podman" | "crio";
 export const ENGINE_NAMES: readonly EngineName[] = ["docker", "containerd", "podman", "crio"];

@@ -6,7 +6,7 @@
 // makes its own (a v2 group with processes cannot hand controllers to a child).
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sleep } from "../sleep.ts";
+import { sleep } from "../os/sleep.ts";
 
 export interface LimitGroup {
   /** The cgroup.procs files the sandbox's first process must join. */

@@ -3,9 +3,9 @@
 // method needs (auto stops at the first method that works); deciding is pure and
 // unit-tested with made-up views.
 import { basename } from "node:path";
-import { detectContainer, dockerFacts, type DockerFacts, type HostFacts } from "../facts.ts";
-import { findRunscBinaries, primaryRunsc } from "../runsc.ts";
-import { which, SYSTEM_BIN_DIRS } from "../which.ts";
+import { detectContainer, dockerFacts, type DockerFacts, type HostFacts } from "../facts/host-facts.ts";
+import { findRunscBinaries, primaryRunsc } from "../runsc/binaries.ts";
+import { which, SYSTEM_BIN_DIRS } from "../os/which.ts";
 import type { Method, MethodStatus, SandboxDetection, Via } from "./types.ts";
 
 /** A runsc binary; `versionOk` is null when `runsc --version` was not run (the fast path). */

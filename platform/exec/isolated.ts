@@ -1,9 +1,9 @@
 // runIsolated: validate → detect (only the facts the method needs) → choose → prepare
 // the method's launch → run it. The CLI's `exec` and the library entry (src/lib.ts)
 // are both this function.
-import { echoInput } from "../echo-input.ts";
-import { ActionError, EXIT } from "../errors.ts";
-import { ensureProbeImage } from "../images.ts";
+import { echoInput } from "../os/echo-input.ts";
+import { ActionError, EXIT } from "../os/errors.ts";
+import { ensureProbeImage } from "../probe/images.ts";
 import { chooseMethod, detectAll, detectFromView, findTool, whyNot } from "./detect.ts";
 import { normalizeRequest } from "./options.ts";
 import { EXIT_CANNOT_START, runLaunch } from "./run.ts";

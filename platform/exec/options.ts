@@ -3,9 +3,9 @@
 // naming the value and the fix; nothing starts.
 import { statSync } from "node:fs";
 import { isAbsolute, normalize, posix, resolve } from "node:path";
-import { echoInput } from "../echo-input.ts";
-import { UsageError } from "../errors.ts";
-import { MAX_SECONDS, MAX_TIMER_MS, parseDecimal } from "../numbers.ts";
+import { echoInput } from "../os/echo-input.ts";
+import { UsageError } from "../os/errors.ts";
+import { MAX_SECONDS, MAX_TIMER_MS, parseDecimal } from "../os/numbers.ts";
 import { METHODS, type ExecRequest, type Mount, type Network, type RunIsolatedOptions, type Via } from "./types.ts";
 
 export const DEFAULT_PIDS = 1024;

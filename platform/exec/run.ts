@@ -3,7 +3,7 @@
 // through (124 on timeout), forward SIGINT/SIGTERM/SIGHUP to the command and tear
 // the sandbox down when it does not stop, and always clean up afterwards.
 import { constants } from "node:os";
-import { run, type RunResult } from "../spawn.ts";
+import { run, type RunResult } from "../os/spawn.ts";
 import type { ExecResult, Launch, RunIsolatedOptions } from "./types.ts";
 
 export const EXIT_TIMEOUT = 124;

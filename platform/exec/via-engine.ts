@@ -5,9 +5,9 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sleep } from "../sleep.ts";
-import { run } from "../spawn.ts";
-import { reapStrayShims } from "../stray-shims.ts";
+import { sleep } from "../os/sleep.ts";
+import { run } from "../os/spawn.ts";
+import { reapStrayShims } from "../runsc/stray-shims.ts";
 import type { ExecRequest, Launch, MethodStatus } from "./types.ts";
 
 export const EXEC_LABEL = "gvisor-doctor.exec";

@@ -4,8 +4,8 @@
 // inside a mount is translated to the mount's host directory.
 import { statSync } from "node:fs";
 import { posix, relative, join } from "node:path";
-import { echoInput } from "../echo-input.ts";
-import { UsageError } from "../errors.ts";
+import { echoInput } from "../os/echo-input.ts";
+import { UsageError } from "../os/errors.ts";
 import { EXEC_ID_ENV, killRun, newExecId } from "./escapees.ts";
 import type { ExecRequest, Launch } from "./types.ts";
 

@@ -16,14 +16,14 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { echoInput } from "../echo-input.ts";
-import { UsageError } from "../errors.ts";
-import { sleep } from "../sleep.ts";
-import { run } from "../spawn.ts";
-import { which } from "../which.ts";
-import { ensureProbeRootfsDir } from "../images.ts";
+import { echoInput } from "../os/echo-input.ts";
+import { UsageError } from "../os/errors.ts";
+import { sleep } from "../os/sleep.ts";
+import { run } from "../os/spawn.ts";
+import { which } from "../os/which.ts";
+import { ensureProbeRootfsDir } from "../probe/images.ts";
 import { createLimitGroup, joinGroupArgv } from "./cgroup.ts";
-import { writeRootfs } from "../rootfs.ts";
+import { writeRootfs } from "../probe/rootfs.ts";
 import type { ExecRequest, Launch } from "./types.ts";
 
 /** PATH inside the sandbox (Docker's default for images without one). */

@@ -1,8 +1,8 @@
 // Which directory of the release bucket a `--version` names, and which files each
 // layout puts there. Bucket layout: <base>/<channel dir>/<arch>/<file> (gvisor-facts §1).
-import { echoInput } from "../echo-input.ts";
-import { UsageError } from "../errors.ts";
-import type { GvisorArch } from "../arch.ts";
+import { echoInput } from "../os/echo-input.ts";
+import { UsageError } from "../os/errors.ts";
+import type { GvisorArch } from "../os/arch.ts";
 
 export const DEFAULT_BASE = "https://storage.googleapis.com/gvisor/releases";
 

@@ -4,8 +4,8 @@
 // runs by default was chosen by measurement: see bench/RESULTS.md (install).
 import * as zlib from "node:zlib";
 import type { ChildProcess } from "node:child_process";
-import { run, failureText, type RunResult } from "../spawn.ts";
-import { which } from "../which.ts";
+import { run, failureText, type RunResult } from "../os/spawn.ts";
+import { which } from "../os/which.ts";
 import type { ReleaseFormat } from "./channels.ts";
 
 export interface Decoder {

@@ -7,10 +7,10 @@
 import { closeSync, constants, linkSync, mkdirSync, openSync, symlinkSync, writeSync } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import { Parser, type ReadEntry } from "tar";
-import { ActionError } from "../errors.ts";
+import { ActionError } from "../os/errors.ts";
 import { RELEASE_BINARIES, SIDECAR_DIR } from "./channels.ts";
 import { syncFile } from "./flush.ts";
-import { echoInput } from "../echo-input.ts";
+import { echoInput } from "../os/echo-input.ts";
 
 export class ArchiveError extends Error {}
 

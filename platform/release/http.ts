@@ -3,7 +3,7 @@
 // timeout for the response and for every silent stretch of the body, retries with
 // backoff on resets, timeouts, 5xx and 429, and Range resume when a body breaks off.
 // Bytes reach the sink in order, exactly once; a non-2xx body is never kept.
-import { sleep } from "../sleep.ts";
+import { sleep } from "../os/sleep.ts";
 
 export interface HttpOptions {
   /** No response, or no body bytes, for this long → the attempt fails. */

@@ -5,13 +5,13 @@
 import { closeSync, constants, existsSync, openSync, renameSync, rmdirSync, rmSync, writeSync } from "node:fs";
 import { Flusher, syncFile } from "./flush.ts";
 import { dirname, join } from "node:path";
-import { ActionError } from "../errors.ts";
-import type { GvisorArch } from "../arch.ts";
-import { readElf } from "../elf.ts";
-import { backupName } from "../fsutil.ts";
-import { LockBusyError, withLock } from "../flock.ts";
-import { run, failureText } from "../spawn.ts";
-import { parseGvisorVersion } from "../versions.ts";
+import { ActionError } from "../os/errors.ts";
+import type { GvisorArch } from "../os/arch.ts";
+import { readElf } from "../os/elf.ts";
+import { backupName } from "../os/fsutil.ts";
+import { LockBusyError, withLock } from "../os/flock.ts";
+import { run, failureText } from "../os/spawn.ts";
+import { parseGvisorVersion } from "../os/versions.ts";
 import {
   artifactsFor,
   FORMAT_ORDER,

@@ -3,7 +3,7 @@
 // install into ~/.local, and `--prefix ~/...` expansion when no shell did it.
 import { homedir } from "node:os";
 import { resolve } from "node:path";
-import { shellQuote } from "../shell.ts";
+import { shellQuote } from "../os/shell.ts";
 
 const KEEP_ENV = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "GVISOR_MIRROR"];
 

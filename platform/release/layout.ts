@@ -26,9 +26,9 @@ import {
 } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { ActionError } from "../errors.ts";
-import { atomicWriteFile, switchSymlink } from "../fsutil.ts";
-import { pidAlive } from "../processes.ts";
+import { ActionError } from "../os/errors.ts";
+import { atomicWriteFile, switchSymlink } from "../os/fsutil.ts";
+import { pidAlive } from "../os/processes.ts";
 import { RELEASE_BINARIES, VERSION_DIR_NAME } from "./channels.ts";
 
 export interface LinkSpec {

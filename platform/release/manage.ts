@@ -3,9 +3,9 @@
 // never touch a file this tool did not create.
 import { existsSync, readdirSync, renameSync, rmSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
-import { ActionError } from "../errors.ts";
-import { removeStaleTemps } from "../fsutil.ts";
-import { LockBusyError, withLock } from "../flock.ts";
+import { ActionError } from "../os/errors.ts";
+import { removeStaleTemps } from "../os/fsutil.ts";
+import { LockBusyError, withLock } from "../os/flock.ts";
 import { lockWaitMs } from "./hooks.ts";
 import {
   activate,

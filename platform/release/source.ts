@@ -5,8 +5,8 @@
 import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { echoInput } from "../echo-input.ts";
-import { UsageError } from "../errors.ts";
+import { echoInput } from "../os/echo-input.ts";
+import { UsageError } from "../os/errors.ts";
 import { DEFAULT_BASE } from "./channels.ts";
 import {
   httpGetText,

@@ -1,8 +1,8 @@
 // Is this binary owned by a package manager? Then self-update must leave it alone: the next
 // upgrade of the package would put the old file back, or fail on a file that changed under it.
 import { existsSync } from "node:fs";
-import { run } from "../spawn.ts";
-import { which } from "../which.ts";
+import { run } from "../os/spawn.ts";
+import { which } from "../os/which.ts";
 
 const PATH_RULES: [RegExp, string][] = [
   [/^\/nix\/store\//, "Nix"],

@@ -21,8 +21,8 @@ import {
 import { basename, dirname, join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import semver from "semver";
-import { ActionError } from "../errors.ts";
-import { run, failureText } from "../spawn.ts";
+import { ActionError } from "../os/errors.ts";
+import { run, failureText } from "../os/spawn.ts";
 import { DownloadError, NotFoundError, type HttpOptions } from "../release/http.ts";
 import { dirSource, httpSource, insecureMirror, type Source } from "../release/source.ts";
 import { managedBy } from "./package-manager.ts";

@@ -2,12 +2,12 @@
 import { CATALOG } from "../../checks/catalog.ts";
 import { runChecks, summarize, unknownPatterns } from "../../checks/runner.ts";
 import type { Check, CheckOptions, Finding } from "../../checks/types.ts";
-import { gatherFacts, type HostFacts } from "../../platform/facts.ts";
-import { hostRootAt } from "../../platform/host-root.ts";
-import { onCommand, type RunResult } from "../../platform/spawn.ts";
+import { gatherFacts, type HostFacts } from "../../platform/facts/host-facts.ts";
+import { hostRootAt } from "../../platform/os/host-root.ts";
+import { onCommand, type RunResult } from "../../platform/os/spawn.ts";
 import { listOption, type IO, type Parsed } from "../args.ts";
-import { echoInput } from "../../platform/echo-input.ts";
-import { EXIT, UsageError } from "../../platform/errors.ts";
+import { echoInput } from "../../platform/os/echo-input.ts";
+import { EXIT, UsageError } from "../../platform/os/errors.ts";
 import { header, renderFindings, renderTrace, summaryLine } from "../report/human.ts";
 import { reportJson } from "../report/json.ts";
 import { matrixCells, renderMatrix } from "../report/matrix.ts";

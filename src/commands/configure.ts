@@ -3,10 +3,10 @@
 // `--version` and `check --quick` never load the config editors.
 import type { Command, IO, Parsed } from "../args.ts";
 import type { ConfigureReport, ConfigureRequest } from "../configure-engines.ts";
-import { echoInput } from "../../platform/echo-input.ts";
-import { UsageError } from "../../platform/errors.ts";
+import { echoInput } from "../../platform/os/echo-input.ts";
+import { UsageError } from "../../platform/os/errors.ts";
 import { hostRootHelp, HOST_ROOT_OPTIONS, hostRootFlags } from "../host-root-flags.ts";
-import { DEFAULT_WRAPPER_DIR, INSTALLED_RUNSC } from "../../platform/engines/runtime-args.ts";
+import { DEFAULT_WRAPPER_DIR, INSTALLED_RUNSC } from "../../platform/engines/edit/runtime-args.ts";
 import { ENGINE_NAMES, type EngineName } from "../../platform/engines/types.ts";
 
 export type { ConfigureReport, ConfigureRequest, EngineReport, EngineStatus } from "../configure-engines.ts";

@@ -2,8 +2,8 @@
 // (platform/exec/isolated.ts), which the library exports too.
 import { isatty } from "node:tty";
 import type { Command } from "../args.ts";
-import { echoInput } from "../../platform/echo-input.ts";
-import { UsageError } from "../../platform/errors.ts";
+import { echoInput } from "../../platform/os/echo-input.ts";
+import { UsageError } from "../../platform/os/errors.ts";
 
 export const EXEC_HELP = `Usage: gvisor-doctor exec [options] -- CMD [ARGS...]
 
@@ -103,7 +103,7 @@ export const execCommand: Command = {
       requireSandbox: !!v["require-sandbox"],
     };
     const { runIsolated } = await import("../../platform/exec/isolated.ts");
-    const { onCommand } = await import("../../platform/spawn.ts");
+    const { onCommand } = await import("../../platform/os/spawn.ts");
     const stopTrace = io.verbose
       ? onCommand((r) =>
           io.stderr(

@@ -1,10 +1,10 @@
 // `gvisor-doctor install`: put a gVisor release under a prefix, verified, atomically.
 // The work is in platform/release/; this file parses flags and reports.
 import type { Command, IO, Parsed } from "../args.ts";
-import { ActionError, EXIT, UsageError } from "../../platform/errors.ts";
+import { ActionError, EXIT, UsageError } from "../../platform/os/errors.ts";
 import { VERSION } from "../version.ts";
 import { hostRootHelp, HOST_ROOT_OPTIONS, hostRootFlags, prefixFlag } from "../host-root-flags.ts";
-import type { HostRoot } from "../../platform/host-root.ts";
+import type { HostRoot } from "../../platform/os/host-root.ts";
 import { describeTrust } from "../../platform/release/trust.ts";
 
 export const INSTALL_HELP = `Usage: gvisor-doctor install [options]
@@ -167,7 +167,7 @@ export async function runInstall(o: InstallOptions, io: IO): Promise<number> {
   ] = await Promise.all([
     import("../../platform/release/channels.ts"),
     import("../../platform/release/verify.ts"),
-    import("../../platform/arch.ts"),
+    import("../../platform/os/arch.ts"),
     import("../../platform/release/invocation.ts"),
     import("../../platform/release/source.ts"),
     import("../../platform/release/http.ts"),

@@ -2,9 +2,9 @@
 // which nodes not, and why (src/k8s/cluster-check.ts). Printed like `check`: one line
 // per finding with cause and fix, or one JSON document.
 import { summarize } from "../../checks/runner.ts";
-import { onCommand, type RunResult } from "../../platform/spawn.ts";
+import { onCommand, type RunResult } from "../../platform/os/spawn.ts";
 import { secondsOption, type Command, type IO } from "../args.ts";
-import { EXIT, UsageError } from "../../platform/errors.ts";
+import { EXIT, UsageError } from "../../platform/os/errors.ts";
 // The cluster check loads only when it runs (not on every start-up).
 import type { ClusterReport } from "../k8s/cluster-check.ts";
 import { DAEMONSET_NAME, DEFAULT_NAMESPACE, DEFAULT_RUNTIME_CLASS, NODE_LABEL_KEY } from "../k8s/contract.ts";

@@ -2,7 +2,7 @@
 // node. Flags are checked in src/k8s/manifest-options.ts, the objects built in
 // src/k8s/manifests.ts; this file only wires them to the CLI.
 import type { Command } from "../args.ts";
-import { EXIT } from "../../platform/errors.ts";
+import { EXIT } from "../../platform/os/errors.ts";
 import { VERSION } from "../version.ts";
 
 export const K8S_MANIFESTS_HELP = `Usage: gvisor-doctor k8s manifests --version YYYYMMDD[.N] [options]

@@ -3,10 +3,10 @@
 // last check; label-node is the same label write by hand. Both talk to the API with the
 // pod's service account (src/k8s/in-cluster.ts): the image has no kubectl.
 import { isAbsolute } from "node:path";
-import { hostRootAt } from "../../platform/host-root.ts";
+import { hostRootAt } from "../../platform/os/host-root.ts";
 import { secondsOption, type Command, type IO, type Parsed } from "../args.ts";
-import { echoInput } from "../../platform/echo-input.ts";
-import { ActionError, EXIT, UsageError } from "../../platform/errors.ts";
+import { echoInput } from "../../platform/os/echo-input.ts";
+import { ActionError, EXIT, UsageError } from "../../platform/os/errors.ts";
 // The agent and the API client load only when a subcommand runs (not on every start-up).
 import type { AgentDeps, AgentOptions } from "../k8s/agent.ts";
 import { CONTAINERS, DAEMONSET_NAME, HOST_ROOT, NODE_LABEL_KEY, SA_DIR, STALE_INTERVALS } from "../k8s/contract.ts";

@@ -1,7 +1,7 @@
 // `gvisor-doctor k8s`: gVisor on every node of a Kubernetes cluster. A command group:
 // the subcommands live in their own files (k8s-manifests.ts, k8s-check.ts, k8s-node.ts).
 import type { Command } from "../args.ts";
-import { UsageError } from "../../platform/errors.ts";
+import { UsageError } from "../../platform/os/errors.ts";
 import { k8sCheckCommand } from "./k8s-check.ts";
 import { k8sManifestsCommand } from "./k8s-manifests.ts";
 import { k8sAgentCommand, k8sLabelNodeCommand } from "./k8s-node.ts";

@@ -1,8 +1,8 @@
 // `gvisor-doctor preflight`: "am I running under gVisor?" from inside a container,
 // from independent tells; with --require it refuses to start the app outside gVisor.
-import { detectSelfSandbox, GVISOR_MARKER_FILE, type SelfSandboxFacts } from "../../platform/self-sandbox.ts";
+import { detectSelfSandbox, GVISOR_MARKER_FILE, type SelfSandboxFacts } from "../../platform/facts/self-sandbox.ts";
 import type { Command, IO } from "../args.ts";
-import { ActionError, EXIT, UsageError } from "../../platform/errors.ts";
+import { ActionError, EXIT, UsageError } from "../../platform/os/errors.ts";
 import { VERSION } from "../version.ts";
 
 const HELP = `Usage: gvisor-doctor preflight [--json] [--require] [-- CMD ARGS...]
@@ -103,7 +103,7 @@ export const preflightCommand: Command = {
     }
     if (!cmd) return EXIT.OK;
     // Loaded only to hand over to CMD: a bare preflight (a HEALTHCHECK, a report) does without it.
-    const { CommandNotFoundError, replaceProcess } = await import("../../platform/replace-process.ts");
+    const { CommandNotFoundError, replaceProcess } = await import("../../platform/os/replace-process.ts");
     try {
       return await replaceProcess(cmd, io.env);
     } catch (e) {

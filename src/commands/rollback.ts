@@ -1,8 +1,8 @@
 // `gvisor-doctor rollback`: make the previously installed gVisor live again (one atomic switch).
-import { hostRootAt } from "../../platform/host-root.ts";
+import { hostRootAt } from "../../platform/os/host-root.ts";
 import { prefixFlag } from "../host-root-flags.ts";
 import type { Command } from "../args.ts";
-import { ActionError, EXIT } from "../../platform/errors.ts";
+import { ActionError, EXIT } from "../../platform/os/errors.ts";
 
 export const ROLLBACK_HELP = `Usage: gvisor-doctor rollback [options]
 

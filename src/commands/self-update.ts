@@ -1,7 +1,7 @@
 // `gvisor-doctor self-update`: fetch a newer gvisor-doctor release, verify its signature and
 // hash, and replace this binary atomically (the work is in platform/self/update.ts).
 import type { Command } from "../args.ts";
-import { EXIT } from "../../platform/errors.ts";
+import { EXIT } from "../../platform/os/errors.ts";
 import { VERSION } from "../version.ts";
 
 export const SELF_UPDATE_HELP = `Usage: gvisor-doctor self-update [options]

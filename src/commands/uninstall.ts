@@ -1,9 +1,9 @@
 // `gvisor-doctor uninstall`: remove what `install` put under a prefix, and nothing else.
 import type { Command, IO } from "../args.ts";
-import { ActionError, EXIT } from "../../platform/errors.ts";
+import { ActionError, EXIT } from "../../platform/os/errors.ts";
 import { hostRootHelp, HOST_ROOT_OPTIONS, hostRootFlags, prefixFlag } from "../host-root-flags.ts";
-import { SELF_ROOT } from "../../platform/host-root.ts";
-import type { WrapperVerdict } from "../../platform/engines/runtime-args.ts";
+import { SELF_ROOT } from "../../platform/os/host-root.ts";
+import type { WrapperVerdict } from "../../platform/engines/edit/runtime-args.ts";
 
 export const UNINSTALL_HELP = `Usage: gvisor-doctor uninstall [options]
 
@@ -47,9 +47,9 @@ export async function handOffToUnconfigure(
     { layoutFor },
     { ENGINE_NAMES, HOST_ROOT_ENGINES },
   ] = await Promise.all([
-    import("../../platform/engine-facts.ts"),
-    import("../../platform/facts.ts"),
-    import("../../platform/processes.ts"),
+    import("../../platform/facts/engine-facts.ts"),
+    import("../../platform/facts/host-facts.ts"),
+    import("../../platform/os/processes.ts"),
     import("./configure.ts"),
     import("../../platform/release/layout.ts"),
     import("../../platform/engines/types.ts"),
@@ -78,7 +78,7 @@ export async function handOffToUnconfigure(
       remove: true,
       dryRun,
       pruneBackups: true,
-      facts: facts as import("../../platform/facts.ts").HostFacts,
+      facts: facts as import("../../platform/facts/host-facts.ts").HostFacts,
     },
     io,
   );
@@ -93,7 +93,7 @@ export async function handOffToUnconfigure(
  */
 async function holdingWrappersLock<T>(io: IO, fn: () => Promise<T>): Promise<T> {
   const [lock, { lockWaitMs }] = await Promise.all([
-    import("../../platform/flock.ts"),
+    import("../../platform/os/flock.ts"),
     import("../../platform/release/hooks.ts"),
   ]);
   try {
@@ -114,14 +114,14 @@ async function takeBackWrappers(
   hostPrefix: string,
   io: IO,
   dryRun: boolean,
-  root: import("../../platform/host-root.ts").HostRoot,
+  root: import("../../platform/os/host-root.ts").HostRoot,
 ): Promise<WrapperVerdict[]> {
   const [fs, { engineFacts }, { layoutFor }, types, { DEFAULT_WRAPPER_DIR, wrapperVerdicts }] = await Promise.all([
     import("node:fs"),
-    import("../../platform/engine-facts.ts"),
+    import("../../platform/facts/engine-facts.ts"),
     import("../../platform/release/layout.ts"),
     import("../../platform/engines/types.ts"),
-    import("../../platform/engines/runtime-args.ts"),
+    import("../../platform/engines/edit/runtime-args.ts"),
   ]);
   const { ENGINE_NAMES, HOST_ROOT_ENGINES } = types;
   const l = layoutFor(hostPrefix);

@@ -4,10 +4,10 @@
 // nodeSelector sends gVisor pods only to nodes that were just proven to run them.
 // One JSON line per round on stdout is the agent's log and what `k8s check` reads.
 import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { atomicWriteFile } from "../../platform/fsutil.ts";
-import { sleep } from "../../platform/sleep.ts";
+import { atomicWriteFile } from "../../platform/os/fsutil.ts";
+import { sleep } from "../../platform/os/sleep.ts";
 import { dirname } from "node:path";
-import type { HostRoot } from "../../platform/host-root.ts";
+import type { HostRoot } from "../../platform/os/host-root.ts";
 import { layoutFor, liveDir } from "../../platform/release/layout.ts";
 import type { IO } from "../args.ts";
 import { PLAIN } from "../ui/color.ts";

@@ -5,7 +5,13 @@
 // of `check` print them.
 import { fail, pass, skip, warn, type Finding, type Outcome } from "../../checks/types.ts";
 import { DAEMONSET_NAME, NODE_LABEL_KEY, RUNTIME_HANDLER } from "./contract.ts";
-import { findKubectl, kubectlJson, noClusterReason, type Kubectl, type KubectlJson } from "../../platform/kubectl.ts";
+import {
+  findKubectl,
+  kubectlJson,
+  noClusterReason,
+  type Kubectl,
+  type KubectlJson,
+} from "../../platform/k8s/kubectl.ts";
 import { inspectNode, manifestsFix, type NodeReport } from "./node-report.ts";
 import { newestPod, type DaemonSetObj, type List, type NodeObj, type PodObj, type RuntimeClassObj } from "./objects.ts";
 import { runTestPod, type TestPodReport } from "./test-pod.ts";

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import { join } from "node:path";
-import { ActionError } from "../../platform/errors.ts";
+import { ActionError } from "../../platform/os/errors.ts";
 import { DAEMONSET_NAME, DEFAULT_NAMESPACE } from "./contract.ts";
 
 export { SA_DIR } from "./contract.ts";

@@ -1,15 +1,15 @@
 // `k8s manifests` flags → ManifestOptions, refusing (exit 2, with the rule and a way
 // out) anything the API server would refuse or that would leave the cluster
 // inconsistent — above all a moving --version.
-import { echoInput } from "../../platform/echo-input.ts";
-import { UsageError } from "../../platform/errors.ts";
+import { echoInput } from "../../platform/os/echo-input.ts";
+import { UsageError } from "../../platform/os/errors.ts";
 import { parseVersionSpec } from "../../platform/release/channels.ts";
-import { normalizeRuntimeArgs } from "../../platform/engines/runtime-args.ts";
+import { normalizeRuntimeArgs } from "../../platform/engines/edit/runtime-args.ts";
 import { labelKeyProblem, labelValueProblem } from "./labels.ts";
 import { dns1123LabelError, dns1123SubdomainError, requireValid } from "./names.ts";
 import { DEFAULT_NAMESPACE, DEFAULT_RUNTIME_CLASS, NODE_LABEL_KEY } from "./contract.ts";
 import { defaultImage, type ManifestOptions } from "./manifests.ts";
-import { DISTRIBUTION_IDS, type DistributionId } from "../../platform/engines/distributions.ts";
+import { DISTRIBUTION_IDS, type DistributionId } from "../../platform/engines/containerd/distributions.ts";
 
 const HELP = "see: gvisor-doctor k8s manifests --help";
 type Values = Record<string, string | boolean | string[] | undefined>;

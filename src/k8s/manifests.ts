@@ -15,8 +15,8 @@ import type { IDaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import type { IRuntimeClass } from "kubernetes-models/node.k8s.io/v1/RuntimeClass";
 import type { IValidatingAdmissionPolicy } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy";
 import type { IValidatingAdmissionPolicyBinding } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding";
-import { shellQuote } from "../../platform/shell.ts";
-import { DISTRIBUTIONS, type DistributionId } from "../../platform/engines/distributions.ts";
+import { shellQuote } from "../../platform/os/shell.ts";
+import { DISTRIBUTIONS, type DistributionId } from "../../platform/engines/containerd/distributions.ts";
 import {
   CONTAINERS,
   DAEMONSET_NAME,

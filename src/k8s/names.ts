@@ -2,8 +2,8 @@
 // labels for namespaces, subdomains for most names), checked before anything is
 // printed: a manifest the API server would refuse fails here, with the rule, not at
 // `kubectl apply`. Label keys and values: labels.ts.
-import { echoInput } from "../../platform/echo-input.ts";
-import { UsageError } from "../../platform/errors.ts";
+import { echoInput } from "../../platform/os/echo-input.ts";
+import { UsageError } from "../../platform/os/errors.ts";
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

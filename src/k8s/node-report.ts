@@ -5,7 +5,7 @@
 import { fail, pass, warn, type Diagnosis, type Outcome } from "../../checks/types.ts";
 import { failingChecks, isAgentLine, type AgentLine, type CheckDoc, type FailingCheck } from "./agent.ts";
 import { CONTAINERS, DAEMONSET_NAME, NODE_LABEL_KEY } from "./contract.ts";
-import { kubectl, type Kubectl, type KubectlJson } from "../../platform/kubectl.ts";
+import { kubectl, type Kubectl, type KubectlJson } from "../../platform/k8s/kubectl.ts";
 import {
   containerStatus,
   hasRun,

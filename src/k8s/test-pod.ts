@@ -2,11 +2,11 @@
 // must start with gVisor's banner. When it does not get that far, the pod's status and
 // events say why (no runsc handler on the node, no node matches, image not pullable).
 import { randomBytes } from "node:crypto";
-import { GVISOR_SIGNATURE } from "../../platform/runsc.ts";
-import { sleep } from "../../platform/sleep.ts";
+import { GVISOR_SIGNATURE } from "../../platform/runsc/binaries.ts";
+import { sleep } from "../../platform/os/sleep.ts";
 import { fail, pass, type Diagnosis, type Outcome } from "../../checks/types.ts";
 import { CONTAINERS } from "./contract.ts";
-import { kubectl, kubectlErrorLine, kubectlJson, type Kubectl } from "../../platform/kubectl.ts";
+import { kubectl, kubectlErrorLine, kubectlJson, type Kubectl } from "../../platform/k8s/kubectl.ts";
 import { podStatusReason, type EventObj, type List, type PodObj } from "./objects.ts";
 
 export interface TestPodOptions {

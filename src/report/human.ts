@@ -1,11 +1,11 @@
 // Human output: one line per check, cause and fix under failures, a summary line.
 import type { ChalkInstance } from "chalk";
-import type { HostFacts } from "../../platform/facts.ts";
+import type { HostFacts } from "../../platform/facts/host-facts.ts";
 import type { Finding, Status } from "../../checks/types.ts";
 import { summarize } from "../../checks/runner.ts";
-import type { RunResult } from "../../platform/spawn.ts";
+import type { RunResult } from "../../platform/os/spawn.ts";
 import { VERSION } from "../version.ts";
-import { distributionOf } from "../../platform/engines/distributions.ts";
+import { distributionOf } from "../../platform/engines/containerd/distributions.ts";
 
 export const SYMBOL: Record<Status, string> = { pass: "✓", warn: "!", fail: "✗", skip: "–" };
 

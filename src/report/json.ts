@@ -1,10 +1,10 @@
 // The --json document (schemaVersion 1). Field names are a contract: see README.
-import type { HostFacts } from "../../platform/facts.ts";
+import type { HostFacts } from "../../platform/facts/host-facts.ts";
 import type { Finding, Fix } from "../../checks/types.ts";
 import { summarize } from "../../checks/runner.ts";
 import { VERSION } from "../version.ts";
 import { ENGINE_NAMES } from "../../platform/engines/types.ts";
-import { distributionOf } from "../../platform/engines/distributions.ts";
+import { distributionOf } from "../../platform/engines/containerd/distributions.ts";
 
 export function hostJson(f: HostFacts) {
   return {

@@ -16,8 +16,8 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { pidAlive } from "../../platform/processes.ts";
-import { which } from "../../platform/which.ts";
+import { pidAlive } from "../../platform/os/processes.ts";
+import { which } from "../../platform/os/which.ts";
 
 export const BED_PREFIX = "/tmp/gvd-bed-";
 const REQUIRED = ["dockerd", "containerd", "runsc", "unshare", "busybox", "docker"];

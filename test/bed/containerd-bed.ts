@@ -14,7 +14,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { helloRootfs, rootfsTar } from "../../platform/rootfs.ts";
+import { helloRootfs, rootfsTar } from "../../platform/probe/rootfs.ts";
 import { BED, BED_PREFIX, reapShims, unmountUnder, waitFor } from "./bed.ts";
 
 export interface ContainerdBed {

@@ -19,15 +19,15 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
-import { helloRootfs, imageTag, rootfsTar } from "../../platform/rootfs.ts";
-import { inspectDaemonJson } from "../../platform/engines/docker.ts";
+import { helloRootfs, imageTag, rootfsTar } from "../../platform/probe/rootfs.ts";
+import { inspectDaemonJson } from "../../platform/engines/docker/adapter.ts";
 import { BED, BED_PREFIX, startDockerBed, type DockerBed } from "../bed/bed.ts";
 import { startContainerdBed, type ContainerdBed } from "../bed/containerd-bed.ts";
 import { BINARY, gvd } from "../helpers/cli.ts";
 import { assertConfigureReport, podmanSandbox } from "../helpers/configure.ts";
 import { FIXTURES } from "../helpers/engines.ts";
 import { hostState } from "../helpers/host-state.ts";
-import { SYSTEM_BIN_DIRS, which, whichAll } from "../../platform/which.ts";
+import { SYSTEM_BIN_DIRS, which, whichAll } from "../../platform/os/which.ts";
 
 const RUNSC = "/usr/bin/runsc";
 // Where no containerd runs, configure looks for containerd-shim-runsc-v1 where a containerd would

@@ -18,8 +18,8 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { dockerdServing, matchDockerd } from "../../platform/docker.ts";
-import { DOCKERD_VALUE_FLAGS, findProcesses, pidAlive } from "../../platform/processes.ts";
+import { dockerdServing, matchDockerd } from "../../platform/engines/docker/client.ts";
+import { DOCKERD_VALUE_FLAGS, findProcesses, pidAlive } from "../../platform/os/processes.ts";
 import { BED, BED_PREFIX, startDockerBed, unmountUnder, waitFor, type DockerBed } from "../bed/bed.ts";
 import { BINARY, gvd } from "../helpers/cli.ts";
 

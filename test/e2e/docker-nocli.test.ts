@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { BED, startDockerBed, type DockerBed } from "../bed/bed.ts";
 import { BINARY, ROOT, finding } from "../helpers/cli.ts";
 import { assertReportSchema } from "../helpers/schema.ts";
-import { SYSTEM_BIN_DIRS, isExecutableFile, which } from "../../platform/which.ts";
+import { SYSTEM_BIN_DIRS, isExecutableFile, which } from "../../platform/os/which.ts";
 
 const NOT_OTHER_ENGINES = ["--skip", "podman,containerd,crio,k8s"];
 const RUNSC_LOADED = "runsc → /usr/bin/runsc --network=none";

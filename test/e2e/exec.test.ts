@@ -421,7 +421,7 @@ describe.skipIf(!BED.ok)("exec: sandboxed methods on this host", () => {
     let hadImage = true;
     let tag = "";
     beforeAll(async () => {
-      const { helloRootfs, imageTag } = await import("../../platform/rootfs.ts");
+      const { helloRootfs, imageTag } = await import("../../platform/probe/rootfs.ts");
       tag = imageTag(await helloRootfs());
       hadImage = spawnSync("podman", ["image", "exists", tag]).status === 0;
     });

@@ -16,8 +16,8 @@ import { RELEASES, startFakeBucket, type FakeBucket } from "../helpers/fake-buck
 import { assertReportSchema } from "../helpers/schema.ts";
 import { makeDistTree, type DistTree } from "../helpers/dist-tree.ts";
 import { treePath } from "../hosts/trees.ts";
-import { which } from "../../platform/which.ts";
-import { DISTRIBUTIONS, type DistributionId } from "../../platform/engines/k8s-dist.ts";
+import { which } from "../../platform/os/which.ts";
+import { DISTRIBUTIONS, type DistributionId } from "../../platform/engines/containerd/k8s-dist.ts";
 
 const SID_CONTAINERD = join(treePath("sid"), "usr/bin/containerd");
 const CONTAINERDS = [

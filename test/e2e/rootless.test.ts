@@ -22,8 +22,8 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { pidAlive } from "../../platform/processes.ts";
-import { which } from "../../platform/which.ts";
+import { pidAlive } from "../../platform/os/processes.ts";
+import { which } from "../../platform/os/which.ts";
 import { BED, BED_PREFIX, waitFor } from "../bed/bed.ts";
 import { BINARY, finding, gvd, type CliResult } from "../helpers/cli.ts";
 import { recordMode } from "../helpers/mode-results.ts";

@@ -99,7 +99,7 @@ describe("uninstall and the wrappers configure wrote", () => {
     const w = await configureWithWrapper();
     writeFileSync(conf(), "");
     const script = join(prefix, "hold.ts");
-    const flock = join(import.meta.dirname, "../../platform/flock.ts");
+    const flock = join(import.meta.dirname, "../../platform/os/flock.ts");
     writeFileSync(
       script,
       `import { withLock, wrappersLockPath } from ${JSON.stringify(flock)};

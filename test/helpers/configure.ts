@@ -3,7 +3,7 @@
 import Ajv from "ajv";
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createdByUs } from "../../platform/engines/text.ts";
+import { createdByUs } from "../../platform/engines/edit/text.ts";
 import { join } from "node:path";
 import { BINARY, ROOT, type CliResult } from "./cli.ts";
 

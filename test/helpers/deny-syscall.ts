@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { which } from "../../platform/which.ts";
+import { which } from "../../platform/os/which.ts";
 
 let built: string | null | undefined;
 

@@ -21,9 +21,9 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { BED_PREFIX, unmountUnder, waitFor } from "../bed/bed.ts";
-import { pidAlive } from "../../platform/processes.ts";
-import { which } from "../../platform/which.ts";
-import { DISTRIBUTIONS, MICROK8S_VARS, type DistributionId } from "../../platform/engines/k8s-dist.ts";
+import { pidAlive } from "../../platform/os/processes.ts";
+import { which } from "../../platform/os/which.ts";
+import { DISTRIBUTIONS, MICROK8S_VARS, type DistributionId } from "../../platform/engines/containerd/k8s-dist.ts";
 import { chrootConfigDump, copyWithLibs, livePid, treeSnapshot } from "./host-tree.ts";
 
 const FIX = join(import.meta.dir, "../fixtures/k8s-dist");

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, copyFileSync, mkdirSync, symlinkSync, realpathSync, chmodSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { BINARY, ROOT } from "./cli.ts";
-import { parseLdd } from "../../platform/rootfs.ts";
+import { parseLdd } from "../../platform/probe/rootfs.ts";
 import { buildStaticPreflight } from "../../scripts/build.ts";
 
 export const PREFLIGHT_SH = join(ROOT, "dist", "gvisor-preflight.sh");

@@ -1,9 +1,9 @@
 // Drive the engines' pure planners over an in-memory file system: golden and
 // property tests use these, so every scenario runs exactly the code `configure` runs.
-import { planContainerd } from "../../platform/engines/containerd.ts";
-import { planCrio } from "../../platform/engines/crio.ts";
-import { planDaemonJson } from "../../platform/engines/docker.ts";
-import { planPodman } from "../../platform/engines/podman.ts";
+import { planContainerd } from "../../platform/engines/containerd/adapter.ts";
+import { planCrio } from "../../platform/engines/crio/adapter.ts";
+import { planDaemonJson } from "../../platform/engines/docker/adapter.ts";
+import { planPodman } from "../../platform/engines/podman/adapter.ts";
 import { EngineConfigError, type FileChange, type RuntimeRequest } from "../../platform/engines/types.ts";
 import { join } from "node:path";
 

@@ -22,9 +22,9 @@ import {
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { BED_PREFIX, unmountUnder, waitFor } from "../bed/bed.ts";
-import { parseLdd } from "../../platform/rootfs.ts";
-import { pidAlive } from "../../platform/processes.ts";
-import { which } from "../../platform/which.ts";
+import { parseLdd } from "../../platform/probe/rootfs.ts";
+import { pidAlive } from "../../platform/os/processes.ts";
+import { which } from "../../platform/os/which.ts";
 
 export const NODE_CONFIG = `# /etc/containerd/config.toml — written by the node's provisioning
 version = 2

@@ -22,7 +22,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { BED_PREFIX } from "../bed/bed.ts";
-import { pidAlive } from "../../platform/processes.ts";
+import { pidAlive } from "../../platform/os/processes.ts";
 import { copyTree, ensureTree, treeVersions, type Suite } from "./trees.ts";
 
 export type Init = "systemd" | "none";

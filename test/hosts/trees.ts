@@ -7,7 +7,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { which } from "../../platform/which.ts";
+import { which } from "../../platform/os/which.ts";
 
 export const CACHE_DIR = process.env.GVD_HOSTS_CACHE ?? "/var/cache/gvisor-doctor-tests/hosts";
 

@@ -3,9 +3,9 @@ import { parseCommandArgs, listOption } from "../../src/args.ts";
 import { resolveCommand, runArgv } from "../../src/dispatch.ts";
 import { COMMANDS } from "../../src/commands/index.ts";
 import { Chalk } from "chalk";
-import { boundMessage, ECHO_MAX, echoInput, MESSAGE_LINE_MAX } from "../../platform/echo-input.ts";
+import { boundMessage, ECHO_MAX, echoInput, MESSAGE_LINE_MAX } from "../../platform/os/echo-input.ts";
 import { checkCommand } from "../../src/commands/check.ts";
-import { UsageError } from "../../platform/errors.ts";
+import { UsageError } from "../../platform/os/errors.ts";
 import { colorLevel } from "../../src/ui/color.ts";
 import { spinnerAllowed } from "../../src/ui/spinner.ts";
 

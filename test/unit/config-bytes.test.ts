@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { Chalk } from "chalk";
 import type { IO } from "../../src/args.ts";
 import { configureEngines } from "../../src/commands/configure.ts";
-import { decodeBytes, encodeBytes } from "../../platform/engines/text.ts";
+import { decodeBytes, encodeBytes } from "../../platform/engines/edit/text.ts";
 import type { EngineName } from "../../platform/engines/types.ts";
 
 function quietIO(): IO {

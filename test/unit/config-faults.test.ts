@@ -17,7 +17,7 @@ import { spawnSync } from "node:child_process";
 import { Chalk } from "chalk";
 import type { IO } from "../../src/args.ts";
 import { configureEngines } from "../../src/commands/configure.ts";
-import { backupFile } from "../../platform/fsutil.ts";
+import { backupFile } from "../../platform/os/fsutil.ts";
 
 const root = process.getuid?.() === 0;
 function quietIO(dir: string): IO {

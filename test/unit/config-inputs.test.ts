@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { Chalk } from "chalk";
 import type { IO } from "../../src/args.ts";
 import { configureEngines, type ConfigureRequest } from "../../src/commands/configure.ts";
-import { UsageError } from "../../platform/errors.ts";
+import { UsageError } from "../../platform/os/errors.ts";
 
 let dir: string;
 beforeEach(() => {

@@ -16,8 +16,8 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { spawn, spawnSync } from "node:child_process";
-import { applyChanges } from "../../platform/engines/apply.ts";
-import { LockDirError, secureLockDir, withLock } from "../../platform/flock.ts";
+import { applyChanges } from "../../platform/engines/edit/apply.ts";
+import { LockDirError, secureLockDir, withLock } from "../../platform/os/flock.ts";
 import { EngineConfigError } from "../../platform/engines/types.ts";
 
 let dir: string;
@@ -33,7 +33,7 @@ async function holder(lock: string) {
   writeFileSync(
     script,
     `
-    import { withLock } from ${JSON.stringify(join(import.meta.dirname, "../../platform/flock.ts"))};
+    import { withLock } from ${JSON.stringify(join(import.meta.dirname, "../../platform/os/flock.ts"))};
     await withLock(${JSON.stringify(lock)}, async () => {
       process.stdout.write("held\\n");
       await new Promise(() => {});
@@ -122,7 +122,7 @@ describe("configure's lock", () => {
 
 describe("one lock for install, uninstall and configure", () => {
   test("the flock(1) fallback (as under Deno) and libc's flock are the same lock: each waits for the other", async () => {
-    const { useLockerForTests } = await import("../../platform/flock.ts");
+    const { useLockerForTests } = await import("../../platform/os/flock.ts");
     const lock = join(secureLockDir(join(dir, "locks")), "both.lock");
     const child = await holder(lock); // libc flock through bun:ffi
     try {

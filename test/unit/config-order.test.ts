@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { Chalk } from "chalk";
 import type { IO } from "../../src/args.ts";
 import { configureEngines } from "../../src/commands/configure.ts";
-import { referencedFirst } from "../../platform/engines/plan.ts";
+import { referencedFirst } from "../../platform/engines/edit/plan.ts";
 import type { EngineName, FileChange } from "../../platform/engines/types.ts";
 
 let dir: string;

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { Chalk } from "chalk";
 import type { IO } from "../../src/args.ts";
 import { configureEngines } from "../../src/commands/configure.ts";
-import { renderWrapper, wrapperOwner } from "../../platform/engines/runtime-args.ts";
+import { renderWrapper, wrapperOwner } from "../../platform/engines/edit/runtime-args.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -96,7 +96,7 @@ describe("wrappers shared between configs", () => {
 
 describe("one rule for 'is this wrapper still used' (configure --remove and uninstall)", () => {
   test("users: the config the wrapper names and the known ones that name it outside comments; unreadable counts", async () => {
-    const { wrapperUsers } = await import("../../platform/engines/runtime-args.ts");
+    const { wrapperUsers } = await import("../../platform/engines/edit/runtime-args.ts");
     const w = join(dir, "podman-runsc");
     const owner = join(dir, "owner.conf");
     const text = renderWrapper("podman", "runsc", "/bin/sh", ["--debug"], "test", owner);
@@ -121,9 +121,9 @@ describe("one rule for 'is this wrapper still used' (configure --remove and unin
 });
 
 test("a wrapper configure reuses unchanged must still be there when the config is written (an uninstall may take it)", async () => {
-  const { planWrapper } = await import("../../platform/engines/runtime-args.ts");
-  const { applyChanges, StalePlanError } = await import("../../platform/engines/apply.ts");
-  const { secureLockDir } = await import("../../platform/flock.ts");
+  const { planWrapper } = await import("../../platform/engines/edit/runtime-args.ts");
+  const { applyChanges, StalePlanError } = await import("../../platform/engines/edit/apply.ts");
+  const { secureLockDir } = await import("../../platform/os/flock.ts");
   const [conf, wdir] = [join(dir, "c.conf"), join(dir, "w")];
   mkdirSync(wdir);
   const w = join(wdir, "podman-runsc");

@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { Chalk } from "chalk";
 import type { IO } from "../../src/args.ts";
 import { configureEngines, renderConfigureReport } from "../../src/commands/configure.ts";
-import { UsageError } from "../../platform/errors.ts";
-import { inspectCrioConf } from "../../platform/engines/crio.ts";
+import { UsageError } from "../../platform/os/errors.ts";
+import { inspectCrioConf } from "../../platform/engines/crio/adapter.ts";
 import { FIXTURES } from "../helpers/engines.ts";
 
 function fakeIO(): IO & { out: string[]; err: string[] } {

@@ -1,4 +1,4 @@
-// The Engine API client (platform/engines/docker-api.ts) against a fake dockerd: a node:http
+// The Engine API client (platform/engines/docker/api.ts) against a fake dockerd: a node:http
 // server on a unix socket that answers the way dockerd does, or the way a hostile socket might.
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -13,10 +13,10 @@ import {
   runContainer,
   unixSocketOf,
   API_MAX_VERSION,
-} from "../../platform/engines/docker-api.ts";
-import { contextSelected, dockerEndpoint, dockerInfoVia, dockerInfoOf } from "../../platform/docker.ts";
-import { imageArchive, type Rootfs } from "../../platform/rootfs.ts";
-import { onCommand, type RunResult } from "../../platform/spawn.ts";
+} from "../../platform/engines/docker/api.ts";
+import { contextSelected, dockerEndpoint, dockerInfoVia, dockerInfoOf } from "../../platform/engines/docker/client.ts";
+import { imageArchive, type Rootfs } from "../../platform/probe/rootfs.ts";
+import { onCommand, type RunResult } from "../../platform/os/spawn.ts";
 
 const dir = mkdtempSync("/tmp/gvd-api-test-");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -15,24 +15,24 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { applyChanges, pruneBackups, StalePlanError } from "../../platform/engines/apply.ts";
+import { applyChanges, pruneBackups, StalePlanError } from "../../platform/engines/edit/apply.ts";
 import {
   inspectContainerdText,
   inspectConfig as inspectContainerdConfig,
   planContainerd,
-} from "../../platform/engines/containerd.ts";
-import { flagConflicts, inspectDaemonJson } from "../../platform/engines/docker.ts";
-import { dropInNameFor, expandGlob, globToRegExp } from "../../platform/engines/glob.ts";
-import { dockerdJsonError } from "../../platform/engines/go-json.ts";
-import { inspectContainersConf, podmanConfigFiles, podmanTarget } from "../../platform/engines/podman.ts";
+} from "../../platform/engines/containerd/adapter.ts";
+import { flagConflicts, inspectDaemonJson } from "../../platform/engines/docker/adapter.ts";
+import { dropInNameFor, expandGlob, globToRegExp } from "../../platform/engines/edit/glob.ts";
+import { dockerdJsonError } from "../../platform/engines/docker/go-json.ts";
+import { inspectContainersConf, podmanConfigFiles, podmanTarget } from "../../platform/engines/podman/adapter.ts";
 import {
   normalizeRuntimeArgs,
   parseWrapper,
   renderWrapper,
   argsToRunscConfig,
-} from "../../platform/engines/runtime-args.ts";
-import { managedByTool } from "../../platform/engines/text.ts";
-import { TomlDoc } from "../../platform/engines/toml-edit.ts";
+} from "../../platform/engines/edit/runtime-args.ts";
+import { managedByTool } from "../../platform/engines/edit/text.ts";
+import { TomlDoc } from "../../platform/engines/edit/toml-edit.ts";
 import { EngineConfigError, type FileChange } from "../../platform/engines/types.ts";
 import { FIXTURES, MemFs, request } from "../helpers/engines.ts";
 
@@ -559,7 +559,7 @@ describe("applying changes", () => {
     writeFileSync(
       script,
       `
-      import { applyChanges } from ${JSON.stringify(join(import.meta.dirname, "../../platform/engines/apply.ts"))};
+      import { applyChanges } from ${JSON.stringify(join(import.meta.dirname, "../../platform/engines/edit/apply.ts"))};
       await applyChanges([{ path: ${JSON.stringify(f)}, before: '{"old": true}\\n', after: '{"new": true}\\n', action: "modify", reason: "" }],
         { now: new Date(), lockPath: ${JSON.stringify(join(dir, "lock"))}, beforeRename: () => { process.stdout.write("ready\\n"); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000); } });
     `,

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "bun:test";
-import type { DockerFacts } from "../../platform/facts.ts";
+import type { DockerFacts } from "../../platform/facts/host-facts.ts";
 import { chooseMethod, detectFromView, runscRuntime, type SandboxView } from "../../platform/exec/detect.ts";
 import { normalizeRequest } from "../../platform/exec/options.ts";
 import { engineRunArgs } from "../../platform/exec/via-engine.ts";

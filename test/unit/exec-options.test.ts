@@ -4,10 +4,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Chalk } from "chalk";
 import { parseCommandArgs, secondsOption } from "../../src/args.ts";
-import { MAX_SECONDS, MAX_TIMER_MS } from "../../platform/numbers.ts";
+import { MAX_SECONDS, MAX_TIMER_MS } from "../../platform/os/numbers.ts";
 import { runArgv } from "../../src/dispatch.ts";
 import { execCommand } from "../../src/commands/exec.ts";
-import { UsageError } from "../../platform/errors.ts";
+import { UsageError } from "../../platform/os/errors.ts";
 import {
   DEFAULT_PIDS,
   normalizeRequest,

@@ -15,7 +15,7 @@ import { installOptionsFrom } from "../../src/commands/install.ts";
 import { resolveCommand } from "../../src/dispatch.ts";
 import { configureRequestOf, installOptionsOf, planFixes } from "../../src/fix.ts";
 import { splitCommandLine } from "../../src/host-root-flags.ts";
-import type { HostFacts } from "../../platform/facts.ts";
+import type { HostFacts } from "../../platform/facts/host-facts.ts";
 
 const tmp = mkdtempSync("/tmp/gvd-test-fixactions-");
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -12,8 +12,8 @@ import {
   chmodSync,
 } from "node:fs";
 import { join } from "node:path";
-import { atomicWriteFile, backupFile, switchSymlink } from "../../platform/fsutil.ts";
-import { LockBusyError, withLock } from "../../platform/flock.ts";
+import { atomicWriteFile, backupFile, switchSymlink } from "../../platform/os/fsutil.ts";
+import { LockBusyError, withLock } from "../../platform/os/flock.ts";
 import { existsSync } from "node:fs";
 
 const hasFlock = ["/usr/bin/flock", "/bin/flock"].some((p) => existsSync(p));

@@ -1,6 +1,6 @@
 // Host faults runsc cannot live with: /proc/sys/vm/mmap_min_addr unreadable, seccomp unavailable,
 // ptrace blocked, a finite memlock limit on a memlock-bug kernel, a kernel older than 5.6. Each is a
-// host fact (platform/facts.ts), a host check, and a rule for what runsc prints or logs. Faults are
+// host fact (platform/facts/host-facts.ts), a host check, and a rule for what runsc prints or logs. Faults are
 // injected for real where this machine allows it (a private mount namespace, dropped capabilities,
 // a seccomp filter, prlimit); kernel-bound ones (version, memlock bug, Yama) use facts fixtures.
 import { describe, expect, test } from "bun:test";
@@ -12,9 +12,9 @@ import { hostKernel, hostMemlock, hostMmapMinAddr, hostSeccomp } from "../../che
 import { diagnose } from "../../checks/rules.ts";
 import { runscSmoke } from "../../checks/runsc.ts";
 import type { Check, CheckContext, Finding, Outcome } from "../../checks/types.ts";
-import { memlockOf, seccompFacts, type HostFacts } from "../../platform/facts.ts";
-import { inspectRunsc, type RunscBinary } from "../../platform/runsc.ts";
-import { decodeLogDir } from "../../platform/runsc-debug.ts";
+import { memlockOf, seccompFacts, type HostFacts } from "../../platform/facts/host-facts.ts";
+import { inspectRunsc, type RunscBinary } from "../../platform/runsc/binaries.ts";
+import { decodeLogDir } from "../../platform/runsc/debug-log.ts";
 import { denySyscallTool } from "../helpers/deny-syscall.ts";
 import { treePath } from "../hosts/trees.ts";
 
@@ -175,7 +175,7 @@ describe("host checks read the facts (fixtures: this kernel is 6.x, has seccomp 
 });
 
 describe.skipIf(!root)("the facts, gathered on a real faulty host", () => {
-  const FACTS = join(import.meta.dir, "../../platform/facts.ts");
+  const FACTS = join(import.meta.dir, "../../platform/facts/host-facts.ts");
   /** Run `gatherFacts({ selfOnly: true })` in a process started by `prefix`, return the facts. */
   function factsUnder(prefix: string[]): HostFacts {
     const script =

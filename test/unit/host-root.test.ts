@@ -15,10 +15,10 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { hostRestartArgv } from "../../platform/host-exec.ts";
-import { hostRootAt, resolveInRoot, SELF_ROOT } from "../../platform/host-root.ts";
+import { hostRestartArgv } from "../../platform/os/host-exec.ts";
+import { hostRootAt, resolveInRoot, SELF_ROOT } from "../../platform/os/host-root.ts";
 import { splitCommandLine } from "../../src/host-root-flags.ts";
-import { UsageError } from "../../platform/errors.ts";
+import { UsageError } from "../../platform/os/errors.ts";
 
 describe("a host root", () => {
   let dir: string;

@@ -14,7 +14,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { hostRootAt } from "../../platform/host-root.ts";
+import { hostRootAt } from "../../platform/os/host-root.ts";
 import type { IO } from "../../src/args.ts";
 import { runAgentCommand } from "../../src/commands/k8s-node.ts";
 import { runArgv } from "../../src/dispatch.ts";

@@ -21,7 +21,7 @@ import { ValidatingAdmissionPolicyBinding } from "kubernetes-models/admissionreg
 import { parseCommandArgs } from "../../src/args.ts";
 import { resolveCommand } from "../../src/dispatch.ts";
 import { k8sManifestsCommand } from "../../src/commands/k8s-manifests.ts";
-import { UsageError } from "../../platform/errors.ts";
+import { UsageError } from "../../platform/os/errors.ts";
 import { manifestOptions } from "../../src/k8s/manifest-options.ts";
 import { renderManifests } from "../../src/k8s/manifests.ts";
 import { dns1123LabelError, dns1123SubdomainError } from "../../src/k8s/names.ts";

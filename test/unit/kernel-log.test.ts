@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { detectSelfSandbox, kmsgLine, readKmsg, readSyslog } from "../../platform/self-sandbox.ts";
+import { detectSelfSandbox, kmsgLine, readKmsg, readSyslog } from "../../platform/facts/self-sandbox.ts";
 
 const dmesgFirst = () => {
   const r = spawnSync("dmesg", [], { encoding: "utf8", maxBuffer: 64 << 20 });

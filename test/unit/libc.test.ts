@@ -4,9 +4,9 @@ import { afterAll, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { detectLibc } from "../../platform/facts.ts";
-import { hostRootAt } from "../../platform/host-root.ts";
-import { readElf } from "../../platform/elf.ts";
+import { detectLibc } from "../../platform/facts/host-facts.ts";
+import { hostRootAt } from "../../platform/os/host-root.ts";
+import { readElf } from "../../platform/os/elf.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));

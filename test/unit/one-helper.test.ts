@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
-import { sameArgs } from "../../platform/engines/daemon-json.ts";
+import { sameArgs } from "../../platform/engines/docker/daemon-json.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const files = (dir: string): string[] =>
@@ -14,9 +14,9 @@ const files = (dir: string): string[] =>
 
 /** Where each helper is defined, and the only place it may be. */
 const HOMES: Record<string, string> = {
-  shellQuote: "platform/shell.ts",
-  sleep: "platform/sleep.ts",
-  sameArgs: "platform/engines/daemon-json.ts",
+  shellQuote: "platform/os/shell.ts",
+  sleep: "platform/os/sleep.ts",
+  sameArgs: "platform/engines/docker/daemon-json.ts",
 };
 
 describe("one helper each", () => {

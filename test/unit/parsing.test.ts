@@ -1,9 +1,14 @@
 import { describe, expect, test } from "bun:test";
-import { gvisorArch, unameArch } from "../../platform/arch.ts";
-import { dockerdServing, matchDockerd, daemonConfigPath, parseDockerInfo } from "../../platform/docker.ts";
-import { parseElf, readElf } from "../../platform/elf.ts";
-import { parseFlags, type DaemonProcess } from "../../platform/processes.ts";
-import { compareGvisor, parseGvisorVersion, parseKernel } from "../../platform/versions.ts";
+import { gvisorArch, unameArch } from "../../platform/os/arch.ts";
+import {
+  dockerdServing,
+  matchDockerd,
+  daemonConfigPath,
+  parseDockerInfo,
+} from "../../platform/engines/docker/client.ts";
+import { parseElf, readElf } from "../../platform/os/elf.ts";
+import { parseFlags, type DaemonProcess } from "../../platform/os/processes.ts";
+import { compareGvisor, parseGvisorVersion, parseKernel } from "../../platform/os/versions.ts";
 import { memlockBug } from "../../checks/host.ts";
 
 describe("versions", () => {

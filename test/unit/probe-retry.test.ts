@@ -3,7 +3,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { failedSilently, runInProbeImage } from "../../platform/images.ts";
+import { failedSilently, runInProbeImage } from "../../platform/probe/images.ts";
 import { silentRetryNote } from "../../checks/probe.ts";
 
 const dir = mkdtempSync("/tmp/gvd-test-probe-retry-");

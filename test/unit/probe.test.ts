@@ -2,8 +2,8 @@
 // says so and where the words are, instead of a bare exit code.
 import { expect, test } from "bun:test";
 import { didNotStart } from "../../checks/probe.ts";
-import type { HostFacts } from "../../platform/facts.ts";
-import type { RunResult } from "../../platform/spawn.ts";
+import type { HostFacts } from "../../platform/facts/host-facts.ts";
+import type { RunResult } from "../../platform/os/spawn.ts";
 
 const result = (over: Partial<RunResult>): RunResult =>
   ({

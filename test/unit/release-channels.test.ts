@@ -7,7 +7,7 @@ import {
   parseVersionSpec,
   versionDirName,
 } from "../../platform/release/channels.ts";
-import { UsageError } from "../../platform/errors.ts";
+import { UsageError } from "../../platform/os/errors.ts";
 
 describe("--version names a directory of the bucket", () => {
   test.each([

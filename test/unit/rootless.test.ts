@@ -11,13 +11,13 @@ import { runChecks, userOwnedFix } from "../../checks/runner.ts";
 import { podmanHello } from "../../checks/podman.ts";
 import { diagnose, registerFix } from "../../checks/rules.ts";
 import { fail, type CheckOptions, type Finding } from "../../checks/types.ts";
-import { DEFAULT_WRAPPER_DIR, defaultWrapperDir } from "../../platform/engines/runtime-args.ts";
-import { hasSubIds, type HostFacts } from "../../platform/facts.ts";
-import { listeningUnixPaths } from "../../platform/processes.ts";
-import { dockerHost } from "../../platform/docker.ts";
+import { DEFAULT_WRAPPER_DIR, defaultWrapperDir } from "../../platform/engines/edit/runtime-args.ts";
+import { hasSubIds, type HostFacts } from "../../platform/facts/host-facts.ts";
+import { listeningUnixPaths } from "../../platform/os/processes.ts";
+import { dockerHost } from "../../platform/engines/docker/client.ts";
 import { systemdUnitOf } from "../../platform/engines/daemon-control.ts";
 import { planFixes } from "../../src/fix.ts";
-import { planDaemonJson } from "../../platform/engines/daemon-json.ts";
+import { planDaemonJson } from "../../platform/engines/docker/daemon-json.ts";
 import { systemFileOfUser } from "../../src/configure-engines.ts";
 
 const facts = (uid: number, dockerRootless = false) =>

@@ -2,7 +2,7 @@
 // its own cause and fix. Texts marked "real" were produced by the tools on this machine.
 import { describe, expect, test } from "bun:test";
 import { RULES, diagnose, diagnoseState, unknownError } from "../../checks/rules.ts";
-import type { HostFacts } from "../../platform/facts.ts";
+import type { HostFacts } from "../../platform/facts/host-facts.ts";
 
 const base = {
   os: "linux",

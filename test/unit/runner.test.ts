@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { CATALOG } from "../../checks/catalog.ts";
 import { runChecks, selectChecks, summarize, unknownPatterns } from "../../checks/runner.ts";
 import { fail, pass, type Check, type CheckOptions } from "../../checks/types.ts";
-import type { HostFacts } from "../../platform/facts.ts";
+import type { HostFacts } from "../../platform/facts/host-facts.ts";
 
 const facts = { user: { uid: 1000, root: false } } as unknown as HostFacts;
 const opts: CheckOptions = { quick: false, offline: false, verbose: false, env: {} };

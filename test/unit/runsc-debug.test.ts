@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { diagnose } from "../../checks/rules.ts";
 import { runscSmoke } from "../../checks/runsc.ts";
 import type { CheckContext, Finding } from "../../checks/types.ts";
-import type { HostFacts } from "../../platform/facts.ts";
-import { inspectRunsc } from "../../platform/runsc.ts";
-import { decodeLogDir, isGenericStartError } from "../../platform/runsc-debug.ts";
+import type { HostFacts } from "../../platform/facts/host-facts.ts";
+import { inspectRunsc } from "../../platform/runsc/binaries.ts";
+import { decodeLogDir, isGenericStartError } from "../../platform/runsc/debug-log.ts";
 import { treePath } from "../hosts/trees.ts";
 
 const CHROOT = "boot: error setting up chroot: error mounting tmpfs in choot: failed to safely mount: ";

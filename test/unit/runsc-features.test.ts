@@ -6,16 +6,16 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { installFix, registerFix } from "../../checks/rules.ts";
-import type { HostFacts } from "../../platform/facts.ts";
-import { onCommand } from "../../platform/spawn.ts";
-import { inspectRunsc } from "../../platform/runsc.ts";
+import type { HostFacts } from "../../platform/facts/host-facts.ts";
+import { onCommand } from "../../platform/os/spawn.ts";
+import { inspectRunsc } from "../../platform/runsc/binaries.ts";
 import {
   expectedSidecars,
   FEATURES_CACHE_DIR,
   RUNSC_FLAG_TABLE,
   runscFeatures,
   unknownFlags,
-} from "../../platform/runsc-features.ts";
+} from "../../platform/runsc/features.ts";
 import { resolveRuntimeRequest } from "../../src/configure-engines.ts";
 import { treePath } from "../hosts/trees.ts";
 

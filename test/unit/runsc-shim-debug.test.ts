@@ -3,7 +3,7 @@
 // so the file itself is what is tested: valid TOML, the user's keys kept, ours replacing theirs).
 import { expect, test } from "bun:test";
 import { withRunscConfig } from "../../checks/containerd.ts";
-import { parseTomlStrict } from "../../platform/engines/toml-check.ts";
+import { parseTomlStrict } from "../../platform/engines/edit/toml-check.ts";
 
 const COMMANDS = "boot,gofer,create,start,run,do";
 const DEBUG = ["--debug", "--debug-log=/tmp/gvd-runsc-debug-x/", `--debug-command=${COMMANDS}`];

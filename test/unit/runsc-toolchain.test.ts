@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { diagnose } from "../../checks/rules.ts";
 import { runscVersion } from "../../checks/runsc.ts";
 import type { CheckContext, Finding } from "../../checks/types.ts";
-import { goBuildVersion } from "../../platform/elf.ts";
-import type { HostFacts } from "../../platform/facts.ts";
-import { inspectRunsc, readsWrongGoroutineId, type RunscBinary } from "../../platform/runsc.ts";
+import { goBuildVersion } from "../../platform/os/elf.ts";
+import type { HostFacts } from "../../platform/facts/host-facts.ts";
+import { inspectRunsc, readsWrongGoroutineId, type RunscBinary } from "../../platform/runsc/binaries.ts";
 import { planFixes } from "../../src/fix.ts";
 import { treePath } from "../hosts/trees.ts";
 

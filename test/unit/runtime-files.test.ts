@@ -10,8 +10,8 @@ import { crioRuntime, podmanRuntime } from "../../checks/podman.ts";
 import { containerdRuntime } from "../../checks/containerd.ts";
 import { diagnose, installFix } from "../../checks/rules.ts";
 import type { CheckContext, Finding } from "../../checks/types.ts";
-import { renderWrapper } from "../../platform/engines/runtime-args.ts";
-import type { HostFacts } from "../../platform/facts.ts";
+import { renderWrapper } from "../../platform/engines/edit/runtime-args.ts";
+import type { HostFacts } from "../../platform/facts/host-facts.ts";
 import { planFixes, unverified, type FixRecord } from "../../src/fix.ts";
 
 const dir = mkdtempSync("/tmp/gvd-test-rtfiles-");

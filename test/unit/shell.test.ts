@@ -1,7 +1,7 @@
 // shellQuote: every word comes out of /bin/sh exactly as it went in, and plain words stay readable.
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { shellQuote } from "../../platform/shell.ts";
+import { shellQuote } from "../../platform/os/shell.ts";
 
 /** The argv words /bin/sh makes of `line` (printf prints each between NULs). */
 function shWords(line: string): string[] {

@@ -1,6 +1,6 @@
 // The one sleep: waits its time, and an abort either ends the wait or fails it, as the caller says.
 import { describe, expect, test } from "bun:test";
-import { sleep } from "../../platform/sleep.ts";
+import { sleep } from "../../platform/os/sleep.ts";
 
 const elapsed = async (p: Promise<unknown>) => {
   const t = performance.now();

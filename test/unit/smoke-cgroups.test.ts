@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { registerFix } from "../../checks/rules.ts";
 import { runscSmoke } from "../../checks/runsc.ts";
 import type { CheckContext, Finding } from "../../checks/types.ts";
-import type { HostFacts } from "../../platform/facts.ts";
-import { inspectRunsc } from "../../platform/runsc.ts";
+import type { HostFacts } from "../../platform/facts/host-facts.ts";
+import { inspectRunsc } from "../../platform/runsc/binaries.ts";
 import { planFixes } from "../../src/fix.ts";
 
 const REAL = "/usr/bin/runsc";

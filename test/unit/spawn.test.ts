@@ -1,6 +1,6 @@
 // runSync (preflight's dmesg) answers like run(): same fields, same cap, same trace.
 import { describe, expect, test } from "bun:test";
-import { onCommand, run, runSync } from "../../platform/spawn.ts";
+import { onCommand, run, runSync } from "../../platform/os/spawn.ts";
 
 describe("runSync", () => {
   test("gives the same result as run()", async () => {

@@ -67,8 +67,8 @@ const packages = (mods: Set<string>) =>
 const HEAVY_PACKAGES = ["semver", "tar", "smol-toml", "jsonc-parser", "diff", "yaml", "undici", "ora", "@noble/hashes"];
 const HEAVY_MODULES = [
   "checks/catalog.ts",
-  "platform/facts.ts",
-  "platform/engine-facts.ts",
+  "platform/facts/host-facts.ts",
+  "platform/facts/engine-facts.ts",
   "src/configure-engines.ts",
   "src/fix.ts",
   "platform/release/installer.ts",
@@ -95,14 +95,14 @@ describe("start-up loads only what the command uses", () => {
       "src/ui/tty.ts",
       "src/commands/preflight.ts",
     );
-    expect(mods.has("platform/self-sandbox.ts")).toBe(true);
+    expect(mods.has("platform/facts/self-sandbox.ts")).toBe(true);
     expect(packages(mods)).toEqual([]); // not even chalk: without a TTY there is no color to make
     expect([...mods].filter((m) => m.startsWith("src/commands/"))).toEqual(["src/commands/preflight.ts"]);
     expect(mods.has("src/dispatch.ts")).toBe(false);
     // ...nor what it loads only when it needs it: node:util's parseArgs (args.ts) for a command
     // line that is not boolean flags, node:child_process (replace-process.ts, spawn.ts) to exec or to
     // run dmesg where the kernel log cannot be read in-process.
-    for (const m of ["src/args.ts", "platform/replace-process.ts", "platform/spawn.ts"]) {
+    for (const m of ["src/args.ts", "platform/os/replace-process.ts", "platform/os/spawn.ts"]) {
       expect(mods.has(m)).toBe(false);
     }
     const builtins = [...mods].flatMap((m) =>

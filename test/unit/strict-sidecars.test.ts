@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { STRICT_NOTE, strictSidecars } from "../../checks/probe.ts";
 import { runscSmoke } from "../../checks/runsc.ts";
 import type { CheckContext, Finding, Outcome } from "../../checks/types.ts";
-import type { HostFacts } from "../../platform/facts.ts";
-import { inspectRunsc } from "../../platform/runsc.ts";
+import type { HostFacts } from "../../platform/facts/host-facts.ts";
+import { inspectRunsc } from "../../platform/runsc/binaries.ts";
 import { strictAwareRunsc } from "../helpers/strict-runsc.ts";
 
 const facts = {

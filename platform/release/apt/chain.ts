@@ -2,11 +2,11 @@
 // is trusted: dists/<suite>/InRelease (or Release + Release.gpg) signed by a trusted key →
 // main/binary-<arch>/Packages by the hash the signed Release lists → runsc's .deb by the hash
 // the Packages entry lists (checked while it streams: see installer.ts).
-import { ActionError } from "../../errors.ts";
+import { ActionError } from "../../os/errors.ts";
 import { createHash } from "node:crypto";
 import { NotFoundError } from "../http.ts";
 import type { Source } from "../source.ts";
-import { compareGvisor, parseGvisorVersion } from "../../versions.ts";
+import { compareGvisor, parseGvisorVersion } from "../../os/versions.ts";
 import { compressionOf, decodeAll, xzProgram } from "./compression.ts";
 import { AptIndexError, findPackages, parseRelease, type PackageEntry, type ReleaseFile } from "./release-file.ts";
 import { formatFingerprint, SignatureError, verifyClearsigned, verifyDetached, type TrustedKeys } from "./signature.ts";

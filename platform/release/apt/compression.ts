@@ -2,7 +2,7 @@
 // host's xz: neither Bun nor Deno ships one), zstd (the release tarball's decoders), none.
 // Every decoder ends, with an error, on truncated input: a cut-off download must fail, not hang.
 import * as zlib from "node:zlib";
-import { which } from "../../which.ts";
+import { which } from "../../os/which.ts";
 import { createDecoder, DecodeError, identity, processDecoder, type Decoder, type Out } from "../decode.ts";
 
 export type Compression = "gz" | "xz" | "zst" | "none";

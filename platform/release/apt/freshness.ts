@@ -3,8 +3,8 @@
 // bring back fixed bugs. So: the Release of a suite may not be older than the newest one this
 // prefix has seen, nor past its Valid-Until; and no release older than the live one goes live
 // unless --allow-downgrade says so.
-import { ActionError } from "../../errors.ts";
-import { compareGvisor, parseGvisorVersion } from "../../versions.ts";
+import { ActionError } from "../../os/errors.ts";
+import { compareGvisor, parseGvisorVersion } from "../../os/versions.ts";
 
 export const DOWNGRADE_HINT = "pass --allow-downgrade to install an older release on purpose";
 

@@ -1,8 +1,8 @@
 // Which apt suite and architecture a --version names (gvisor-facts §1.4): latest → release,
 // nightly → nightly, YYYYMMDD → that date's suite; a point release YYYYMMDD.N is the date's
 // suite with the package Version pinned to it. Dated nightlies have no suite.
-import { UsageError } from "../../errors.ts";
-import type { GvisorArch } from "../../arch.ts";
+import { UsageError } from "../../os/errors.ts";
+import type { GvisorArch } from "../../os/arch.ts";
 import type { VersionSpec } from "../channels.ts";
 
 export interface AptTarget {

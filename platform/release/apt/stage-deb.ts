@@ -2,7 +2,7 @@
 // signed Packages entry lists) and unpack in one pass. As with the tarball, an unpack error
 // lets the download run on for the hash: a mismatch explains a damaged file better.
 import { createHash } from "node:crypto";
-import { ActionError } from "../../errors.ts";
+import { ActionError } from "../../os/errors.ts";
 import { DecodeError } from "../decode.ts";
 import { ArchiveError, type StagedMember } from "../extract.ts";
 import type { Source } from "../source.ts";

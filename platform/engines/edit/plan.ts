@@ -1,0 +1,64 @@
+// Pieces every adapter's planner shares: refusing files a configuration-management
+// tool owns (with the snippet for their source of truth), and assembling the Plan.
+import { planDiff } from "./diff.ts";
+import { namesPath } from "./runtime-args.ts";
+import { managedByTool } from "./text.ts";
+import { EngineConfigError, type EngineName, type FileChange, type Plan, type RuntimeRequest } from "../types.ts";
+
+/** Refuse to edit a file whose header says Ansible/Puppet/Chef/Salt owns it, unless --force. */
+export function refuseIfManaged(file: string, text: string | null, force: boolean, snippet: string): void {
+  const tool = managedByTool(text);
+  if (!tool || force) return;
+  throw new EngineConfigError(
+    `${file} says it is managed by ${tool}: gvisor-doctor leaves it alone (a change here would be overwritten on ${tool}'s next run)`,
+    { file },
+    `add the snippet below to the ${tool} source that renders ${file}, or run again with --force to edit the file anyway`,
+    snippet,
+    "managed",
+  );
+}
+
+/**
+ * Write order for a crash at any point: a file another change's config names (a wrapper,
+ * runsc.toml) is written before the config that will name it, and deleted only after the
+ * config that named it no longer does. So an engine never points at a file that is not there.
+ */
+export function referencedFirst(changes: FileChange[]): FileChange[] {
+  // Named outside comments: a wrapper's "# used by: <config>" line is not a reference.
+  const named = (c: FileChange) =>
+    changes.some((o) => o !== c && (namesPath(o.after, c.path) || namesPath(o.before, c.path)));
+  const first = changes.filter((c) => c.after !== null && named(c));
+  const last = changes.filter((c) => c.after === null && named(c));
+  return [...first, ...changes.filter((c) => !first.includes(c) && !last.includes(c)), ...last];
+}
+
+export function buildPlan(args: {
+  engine: EngineName;
+  request: RuntimeRequest;
+  configPath: string;
+  existed: boolean;
+  changes: (FileChange | null)[];
+  afterReload?: FileChange[];
+  notes?: string[];
+  effective: Plan["effective"];
+  engineData?: unknown;
+  relies?: Plan["relies"];
+}): Plan {
+  const changes = referencedFirst(args.changes.filter((c): c is FileChange => c !== null && c.before !== c.after));
+  const afterReload = args.afterReload ?? [];
+  const touched = changes.length + afterReload.length > 0;
+  const action = !touched ? "unchanged" : args.request.remove ? "remove" : args.existed ? "update" : "add";
+  return {
+    engine: args.engine,
+    request: args.request,
+    action,
+    configPath: args.configPath,
+    changes,
+    afterReload,
+    notes: args.notes ?? [],
+    diff: planDiff([...changes, ...afterReload]),
+    effective: args.effective,
+    engineData: args.engineData,
+    ...(args.relies?.length ? { relies: args.relies } : {}),
+  };
+}

@@ -1,0 +1,416 @@
+// Podman: `[engine.runtimes] <name> = [path]` in a containers.conf.d drop-in (or the
+// file CONTAINERS_CONF / --config names). Podman 4.3 has no [engine.runtimes_flags],
+// so runtime args go into a wrapper script registered as the runtime's path. Podman
+// reads its config on every command: nothing to reload; verified by running a
+// container of a local image under the runtime.
+import { readdirSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { ensureProbeImage } from "../../probe/images.ts";
+import { run, failureText } from "../../os/spawn.ts";
+import { which, SYSTEM_BIN_DIRS } from "../../os/which.ts";
+import { applyPlan, readIfAbsolute, readOrNull } from "../edit/apply.ts";
+import { buildPlan, refuseIfManaged } from "../edit/plan.ts";
+import { parseWrapper, planWrapper, wrapperPath } from "../edit/runtime-args.ts";
+import { createdByUs, CREATED_MARKER, managedByTool } from "../edit/text.ts";
+import { deleteIn, getPath, parseTomlStrict, setIn, verifyTomlEdit } from "../edit/toml-check.ts";
+import { showPath, TomlDoc } from "../edit/toml-edit.ts";
+import {
+  EngineConfigError,
+  type DeclaredRuntime,
+  type EngineAdapter,
+  type EngineContext,
+  type EngineDetection,
+  type EngineInspection,
+  type FileChange,
+  type Plan,
+  type RuntimeRequest,
+  type VerifyResult,
+} from "../types.ts";
+
+import { GVISOR_SIGNATURE } from "../../runsc/binaries.ts";
+const RUNTIMES = ["engine", "runtimes"];
+
+export const podmanDropInName = (name: string) => (name === "runsc" ? "99-gvisor.conf" : `99-gvisor-${name}.conf`);
+
+export interface PodmanConfigFile {
+  path: string;
+  exists: boolean;
+  runtimes: Record<string, string[]>;
+  defaultRuntime: string | null;
+  managedBy: string | null;
+  parseError: string | null;
+}
+
+/** containers.conf text → the runtimes it declares. Pure. */
+export function inspectContainersConf(text: string | null, path: string): PodmanConfigFile {
+  const out: PodmanConfigFile = {
+    path,
+    exists: text !== null,
+    runtimes: {},
+    defaultRuntime: null,
+    managedBy: managedByTool(text),
+    parseError: null,
+  };
+  if (text === null) return out;
+  try {
+    const doc = parseTomlStrict(text, path);
+    for (const [k, v] of Object.entries<any>(getPath(doc, RUNTIMES) ?? {}))
+      if (Array.isArray(v)) out.runtimes[k] = v.map(String);
+    const r = getPath(doc, ["engine", "runtime"]);
+    out.defaultRuntime = typeof r === "string" ? r : null;
+  } catch (e) {
+    out.parseError = (e as Error).message;
+  }
+  return out;
+}
+
+/** Files podman reads, in order (later wins per key); CONTAINERS_CONF replaces them all. */
+export function podmanConfigFiles(
+  env: NodeJS.ProcessEnv,
+  uid: number,
+  list: (dir: string) => string[] = (d) => {
+    try {
+      return readdirSync(d);
+    } catch {
+      return [];
+    }
+  },
+): string[] {
+  if (env.CONTAINERS_CONF) return [env.CONTAINERS_CONF];
+  const dropIns = (dir: string) =>
+    list(dir)
+      .filter((n) => n.endsWith(".conf"))
+      .sort()
+      .map((n) => join(dir, n));
+  const files = [
+    "/usr/share/containers/containers.conf",
+    "/etc/containers/containers.conf",
+    ...dropIns("/etc/containers/containers.conf.d"),
+  ];
+  if (uid !== 0) {
+    const user = join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), ".config"), "containers");
+    files.push(join(user, "containers.conf"), ...dropIns(join(user, "containers.conf.d")));
+  }
+  return files;
+}
+
+/** The file `configure podman` edits: --config (a file, or a directory for a drop-in), CONTAINERS_CONF, else a drop-in. */
+export function podmanTarget(
+  configPath: string | undefined,
+  env: NodeJS.ProcessEnv,
+  uid: number,
+  name: string,
+): { path: string; dropIn: boolean; source: string } {
+  const isDir = (p: string) => {
+    try {
+      return statSync(p).isDirectory();
+    } catch {
+      return p.endsWith(".d") || p.endsWith("/");
+    }
+  };
+  if (configPath)
+    return isDir(configPath)
+      ? { path: join(configPath, podmanDropInName(name)), dropIn: true, source: "--config (drop-in directory)" }
+      : { path: configPath, dropIn: false, source: "--config" };
+  if (env.CONTAINERS_CONF)
+    return { path: env.CONTAINERS_CONF, dropIn: false, source: "CONTAINERS_CONF (podman reads only this file)" };
+  const dir =
+    uid === 0
+      ? "/etc/containers/containers.conf.d"
+      : join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), ".config"), "containers", "containers.conf.d");
+  return {
+    path: join(dir, podmanDropInName(name)),
+    dropIn: true,
+    source: uid === 0 ? "system drop-in" : "rootless user drop-in",
+  };
+}
+
+export function podmanSnippet(req: RuntimeRequest, wrapperDir: string): string {
+  if (req.remove) return `delete ${req.name} from [engine.runtimes] (and runtime = "${req.name}" from [engine])`;
+  const args = req.runtimeArgs ?? [];
+  const binary = args.length ? wrapperPath(wrapperDir, "podman", req.name) : req.runscPath;
+  const wrapper = args.length
+    ? `# ${binary} is an executable script:\n#   #!/bin/sh\n#   exec ${[req.runscPath, ...args].join(" ")} "$@"\n`
+    : "";
+  return `${wrapper}[engine.runtimes]\n${req.name} = [${JSON.stringify(binary)}]\n${req.makeDefault ? `\n[engine]\nruntime = ${JSON.stringify(req.name)}\n` : ""}`;
+}
+
+export interface PodmanPlanInput {
+  target: string;
+  read: (path: string) => string | null;
+  wrapperDir: string;
+  request: RuntimeRequest;
+  force: boolean;
+}
+
+export function planPodman(input: PodmanPlanInput): {
+  changes: FileChange[];
+  existed: boolean;
+  notes: string[];
+  effective: Plan["effective"];
+  relies?: Plan["relies"];
+} {
+  const { target, read, request: req } = input;
+  const notes: string[] = [];
+  const before = read(target);
+  const text =
+    before ??
+    `# ${CREATED_MARKER} configure podman: registers the "${req.name}" runtime (gVisor).\n# \`gvisor-doctor configure podman --runtime-name ${req.name} --remove\` deletes it.\n`;
+  const parsed = parseTomlStrict(text, target);
+  const existingPaths = getPath(parsed, [...RUNTIMES, req.name]) as unknown;
+  const existing = Array.isArray(existingPaths) ? existingPaths.map(String) : null;
+  const oldBinary = existing?.[0] ?? null;
+  const doc = new TomlDoc(text, { quote: '"', step: 0, blankBetweenTables: true });
+  const mutations: ((d: Record<string, any>) => void)[] = [];
+  const changes: FileChange[] = [];
+  const wrapperFor = (args: string[] | null) =>
+    planWrapper({
+      engine: "podman",
+      name: req.name,
+      runsc: req.runscPath,
+      args,
+      wrapperDir: input.wrapperDir,
+      oldBinary,
+      read,
+      why: "podman 4.3 has no [engine.runtimes_flags] to pass runtime arguments",
+      config: target,
+    });
+  const refuseConflicts = (path: string[]) => {
+    const c = doc.conflicts(path)[0];
+    if (c)
+      throw new EngineConfigError(
+        `${target}:${c.line}: ${c.message}`,
+        { file: target, line: c.line },
+        `write it as an [${showPath(path)}] table, or add the runtime by hand`,
+        podmanSnippet(req, input.wrapperDir),
+        "toml-shape",
+      );
+  };
+
+  if (req.remove) {
+    if (!existing) return { changes, existed: false, notes, effective: null };
+    if (before !== null) refuseIfManaged(target, before, input.force, podmanSnippet(req, input.wrapperDir));
+    doc.unset(RUNTIMES, req.name);
+    mutations.push((d) => deleteIn(d, [...RUNTIMES, req.name]));
+    if (getPath(parsed, ["engine", "runtime"]) === req.name) {
+      doc.unset(["engine"], "runtime");
+      mutations.push((d) => deleteIn(d, ["engine", "runtime"]));
+      notes.push(`[engine] runtime was "${req.name}": removed (podman's default applies again)`);
+    }
+    // Tables left empty go too (an empty table means nothing to podman).
+    doc.dropIfEmpty(RUNTIMES);
+    doc.dropIfEmpty(["engine"]);
+    verifyTomlEdit(text, doc.text, target, (d) => mutations.forEach((m) => m(d)));
+    let after: string | null = doc.text;
+    const rest = parseTomlStrict(after, target);
+    const empty = (o: any): boolean =>
+      !!o && typeof o === "object" && !Array.isArray(o) && Object.values(o).every(empty);
+    if (createdByUs(before) && empty(rest)) after = null;
+    changes.push(
+      {
+        path: target,
+        before,
+        after,
+        action: after === null ? "delete" : "modify",
+        ...(after === null ? { backup: false } : {}),
+        reason: `unregister runtime "${req.name}"`,
+      },
+      ...wrapperFor([]).changes,
+    );
+    return { changes, existed: true, notes, effective: null };
+  }
+
+  if (before !== null) refuseIfManaged(target, before, input.force, podmanSnippet(req, input.wrapperDir));
+  const w = wrapperFor(req.runtimeArgs);
+  changes.push(...w.changes);
+  const value = [w.binary];
+  if (!doc.table(RUNTIMES)) {
+    refuseConflicts(RUNTIMES);
+    doc.addTable(RUNTIMES, [[req.name, value]]);
+  } else doc.set(RUNTIMES, req.name, value);
+  mutations.push((d) => setIn(d, [...RUNTIMES, req.name], value));
+  if (req.makeDefault) {
+    if (doc.table(["engine"])) doc.set(["engine"], "runtime", req.name);
+    else {
+      refuseConflicts(["engine"]);
+      doc.addTable(["engine"], [["runtime", req.name]]);
+    }
+    mutations.push((d) => setIn(d, ["engine", "runtime"], req.name));
+  }
+  if (doc.text !== text || before === null) {
+    verifyTomlEdit(text, doc.text, target, (d) => mutations.forEach((m) => m(d)));
+    changes.unshift({
+      path: target,
+      before,
+      after: doc.text,
+      action: before === null ? "create" : "modify",
+      reason: `register runtime "${req.name}"`,
+    });
+  }
+  if (w.args.length)
+    notes.push(`runtime args go through the wrapper ${w.binary} (podman 4.3 cannot pass them from containers.conf)`);
+  return { changes, existed: !!existing, notes, effective: { path: w.binary, args: w.args }, relies: w.relies };
+}
+
+// ---------------------------------------------------------------------------------
+
+export interface PodmanDetection extends EngineDetection {
+  /** The file configure edits, and whether it is a drop-in we name. */
+  dropIn: boolean;
+  uid: number;
+}
+
+export const podmanAdapter: EngineAdapter<PodmanDetection> = {
+  name: "podman",
+  title: "Podman",
+
+  async detect(ctx: EngineContext): Promise<PodmanDetection> {
+    const binary = which("podman", [ctx.env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
+    const uid = typeof process.getuid === "function" ? process.getuid() : 0;
+    let version: string | null = null;
+    if (binary && !ctx.lightDetect) {
+      const r = await run(binary, ["--version"], { timeoutMs: 10_000, env: ctx.env });
+      version = r.code === 0 ? (r.stdout.match(/version (\S+)/)?.[1] ?? null) : null;
+    }
+    // The target depends on the runtime name (99-gvisor.conf vs 99-gvisor-<name>.conf): plan() recomputes it.
+    const t = podmanTarget(ctx.configPath, ctx.env, uid, "runsc");
+    const notes = [`config: ${t.source}`];
+    if (ctx.env.CONTAINERS_CONF && ctx.configPath && ctx.configPath !== ctx.env.CONTAINERS_CONF)
+      notes.push(`CONTAINERS_CONF=${ctx.env.CONTAINERS_CONF}: podman reads only that file, not ${ctx.configPath}`);
+    return {
+      engine: "podman",
+      installed: !!binary,
+      binary,
+      running: false,
+      pid: null,
+      version,
+      configPath: t.path,
+      configSource: t.source,
+      managedBy: managedByTool(readOrNull(t.path)),
+      systemdUnit: null,
+      notes,
+      dropIn: t.dropIn,
+      uid,
+    };
+  },
+
+  async inspect(det, ctx): Promise<EngineInspection> {
+    const files = podmanConfigFiles(ctx.env, det.uid).map((f) => inspectContainersConf(readOrNull(f), f));
+    const runtimes: Record<string, DeclaredRuntime> = {};
+    let defaultRuntime: string | null = null;
+    const faults: EngineInspection["faults"] = [];
+    for (const f of files) {
+      if (f.parseError)
+        faults.push({ code: "podman.config-invalid", severity: "error", file: f.path, message: f.parseError });
+      for (const [name, paths] of Object.entries(f.runtimes)) {
+        // Podman uses the first path that exists.
+        const first = paths.find((p) => readIfAbsolute(p) !== null) ?? paths[0] ?? null;
+        const w = parseWrapper(readIfAbsolute(first));
+        runtimes[name] = { name, path: w?.runsc ?? first, args: w?.args ?? [], source: { file: f.path }, raw: paths };
+      }
+      defaultRuntime = f.defaultRuntime ?? defaultRuntime;
+    }
+    return {
+      engine: "podman",
+      configPath: det.configPath,
+      files: files.map((f) => ({ path: f.path, exists: f.exists, managedBy: f.managedBy })),
+      runtimes,
+      defaultRuntime,
+      faults,
+    };
+  },
+
+  async plan(det, req, ctx): Promise<Plan> {
+    const t = podmanTarget(ctx.configPath, ctx.env, det.uid, req.name);
+    const r = planPodman({
+      target: t.path,
+      read: readOrNull,
+      wrapperDir: ctx.wrapperDir,
+      request: req,
+      force: ctx.force,
+    });
+    return buildPlan({
+      engine: "podman",
+      request: req,
+      configPath: t.path,
+      existed: r.existed,
+      changes: r.changes,
+      notes: r.notes,
+      effective: r.effective,
+      relies: r.relies,
+    });
+  },
+
+  async apply(plan, ctx) {
+    return applyPlan(plan, { now: ctx.now(), log: ctx.log });
+  },
+
+  async reload() {
+    return {
+      action: "not-needed",
+      method: null,
+      command: null,
+      message: "podman reads its configuration on every command",
+    };
+  },
+
+  async verify(det, plan, ctx): Promise<VerifyResult> {
+    if (!det.binary) return { ok: null, message: "not verified: podman is not installed", details: [] };
+    const name = plan.request.name;
+    if (plan.request.remove) {
+      const still = inspectContainersConf(readOrNull(plan.configPath), plan.configPath).runtimes[name];
+      return still
+        ? { ok: false, message: `${plan.configPath} still declares "${name}"`, details: [] }
+        : { ok: true, message: `${plan.configPath} no longer declares "${name}"`, details: [] };
+    }
+    const refused = await podmanInfoError(det.binary, ctx.env);
+    if (refused) {
+      return { ok: false, message: `podman refuses its config after the edit: ${refused.message}`, details: [] };
+    }
+    let image: string;
+    try {
+      image = (await ensureProbeImage(det.binary, ctx.env)).tag;
+    } catch (e) {
+      return { ok: false, message: `could not build the local probe image: ${(e as Error).message}`, details: [] };
+    }
+    const args = ["--runtime", name, "run", "--rm", "--network", "none", image, "dmesg"];
+    const r = await run(det.binary, args, { timeoutMs: 90_000, env: ctx.env });
+    const cmd = `podman ${args.join(" ")}`;
+    const sig = r.stdout.split("\n").find((l) => l.includes(GVISOR_SIGNATURE));
+    if (r.code === 0 && sig)
+      return {
+        ok: true,
+        message: `\`podman --runtime ${name} run\` shows "${sig.trim()}" (${r.durationMs} ms)`,
+        details: [`$ ${cmd}`],
+      };
+    if (r.code === 0)
+      return {
+        ok: false,
+        message: `the container ran, but not under gVisor (no "${GVISOR_SIGNATURE}" in dmesg)`,
+        details: [`$ ${cmd}`, ...r.stdout.split("\n").slice(0, 3)],
+      };
+    return {
+      ok: false,
+      message: `\`podman --runtime ${name} run\` failed: ${failureText(r)}`,
+      details: [`$ ${cmd}`, ...r.stderr.trim().split("\n").slice(-5)],
+    };
+  },
+};
+
+/**
+ * What `podman info` says when it cannot start (null when it runs). Podman logs as logrus:
+ * time="…" level=error msg="reading system config \"F\": decode configuration F: toml: line N …";
+ * the msg is the message, and its file the config that broke.
+ */
+export async function podmanInfoError(
+  binary: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ message: string; file: string | null } | null> {
+  const r = await run(binary, ["info", "--format", "{{.Host.OCIRuntime.Name}}"], { timeoutMs: 20_000, env });
+  if (r.code === 0) return null;
+  const m = r.stderr.match(/msg="((?:[^"\\]|\\.)*)"/);
+  const message = m ? m[1].replace(/\\(.)/g, "$1") : failureText(r);
+  const file = message.match(/(?:reading system config|decode configuration) "?([^":]+)"?/)?.[1] ?? null;
+  return { message, file };
+}
