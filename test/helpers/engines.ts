@@ -78,7 +78,7 @@ export function planFor(engine: Engine, env: PlanEnv, req: RuntimeRequest): Outc
           action: before === null ? "create" : "modify",
           reason: "",
         });
-      if (p.afterReload === null)
+      if (p.afterReload.kind === "delete")
         changes.push({ path: env.target, before: p.after, after: null, action: "delete", reason: "" });
       return { changes, notes: p.notes };
     }

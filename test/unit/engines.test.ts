@@ -21,7 +21,7 @@ import {
   inspectConfig as inspectContainerdConfig,
   planContainerd,
 } from "../../platform/engines/containerd/adapter.ts";
-import { flagConflicts, inspectDaemonJson } from "../../platform/engines/docker/adapter.ts";
+import { flagConflicts, inspectDaemonJson, planDaemonJson } from "../../platform/engines/docker/adapter.ts";
 import { dropInNameFor, expandGlob, globToRegExp } from "../../platform/engines/edit/glob.ts";
 import { dockerdJsonError } from "../../platform/engines/docker/go-json.ts";
 import { inspectContainersConf, podmanConfigFiles, podmanTarget } from "../../platform/engines/podman/adapter.ts";
@@ -118,6 +118,35 @@ describe("inspectDaemonJson: the read side of the docker checks", () => {
     const ins = inspectDaemonJson('{"debug": true}\n}\n', "f");
     expect(ins.valid).toBe(true);
     expect(ins.faults.map((f) => f.code)).toEqual(["docker.config-trailing"]);
+  });
+});
+
+describe("planDaemonJson: what waits until dockerd has dropped the runtime (afterReload)", () => {
+  const plan = (before: string | null, remove: boolean) =>
+    planDaemonJson({ file: "/d.json", before, request: request({ remove }), force: false });
+  const user = '{\n    "debug": false\n}\n';
+
+  test("registering leaves nothing for after the reload", () => {
+    expect(plan(null, false).afterReload).toEqual({ kind: "nothing" });
+    expect(plan(user, false).afterReload).toEqual({ kind: "nothing" });
+  });
+  test("the last runtime of a user's file: \"runtimes\": {} now, the user's own text after the reload", () => {
+    const rm = plan(plan(user, false).after, true);
+    expect(JSON.parse(rm.after!)).toEqual({ debug: false, runtimes: {} });
+    expect(rm.afterReload).toEqual({ kind: "rewrite", text: user });
+  });
+  test("a file gvisor-doctor created: emptied now, deleted after the reload (also when a reload was missed)", () => {
+    const rm = plan(plan(null, false).after, true);
+    expect(JSON.parse(rm.after!)).toEqual({ runtimes: {} });
+    expect(rm.afterReload).toEqual({ kind: "delete" });
+    const again = plan(rm.after, true);
+    expect(again).toMatchObject({ after: rm.after, afterReload: { kind: "delete" }, existed: false });
+  });
+  test("other runtimes stay, or there is nothing to remove: nothing after the reload", () => {
+    const two = '{"runtimes": {"kata": {"path": "/usr/bin/kata"}, "runsc": {"path": "/usr/bin/runsc"}}}\n';
+    expect(plan(two, true).afterReload).toEqual({ kind: "nothing" });
+    expect(plan(null, true)).toMatchObject({ after: null, afterReload: { kind: "nothing" }, existed: false });
+    expect(plan(user, true)).toMatchObject({ after: user, afterReload: { kind: "nothing" }, existed: false });
   });
 });
 

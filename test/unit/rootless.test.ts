@@ -202,13 +202,13 @@ describe("--remove gives a user's daemon.json back byte for byte", () => {
     const added = planDaemonJson({ file, before: mine, request: req(false), force: false }).after!;
     const rm = planDaemonJson({ file, before: added, request: req(true), force: false });
     expect(JSON.parse(rm.after!)).toEqual({ debug: false, runtimes: {} });
-    expect(rm.afterReload).toBe(mine);
+    expect(rm.afterReload).toEqual({ kind: "rewrite", text: mine });
   });
 
   test("other runtimes in the file: nothing more to do after the reload", () => {
     const two = '{"runtimes": {"kata": {"path": "/usr/bin/kata"}, "runsc": {"path": "/usr/bin/runsc"}}}\n';
     const rm = planDaemonJson({ file: "/d.json", before: two, request: req(true), force: false });
-    expect(rm.afterReload).toBeUndefined();
+    expect(rm.afterReload).toEqual({ kind: "nothing" });
   });
 });
 

@@ -15,7 +15,7 @@ import { findProcesses, DOCKERD_VALUE_FLAGS } from "../../os/processes.ts";
 import { which, SYSTEM_BIN_DIRS } from "../../os/which.ts";
 import { applyPlan, readOrNull } from "../edit/apply.ts";
 import { systemctl, systemdUnitOf } from "../daemon-control.ts";
-import { flagConflicts, inspectConfig, planDaemonJson, sameArgs } from "./daemon-json.ts";
+import { flagConflicts, inspectConfig, planDaemonJson, sameArgs, type DaemonJsonPlan } from "./daemon-json.ts";
 import { validateDaemonJson } from "./validate.ts";
 import { buildPlan } from "../edit/plan.ts";
 import { managedByTool } from "../edit/text.ts";
@@ -40,6 +40,7 @@ export {
   inspectConfig,
   inspectDaemonJson,
   planDaemonJson,
+  type AfterReload,
   type DaemonJsonInspection,
   type DaemonJsonPlan,
   type DaemonJsonPlanInput,
@@ -59,6 +60,18 @@ export interface DockerDetection extends EngineDetection {
 const infoName = (ep: DockerEndpoint) => (ep.via === "cli" ? "docker info" : "dockerd's GET /info");
 
 const sameFile = (a: string, b: string) => a === b || resolveForWrite(a) === resolveForWrite(b);
+
+/** The daemon.json change that waits until dockerd has dropped the runtime (a removal's), if any. */
+function afterReloadChanges(path: string, p: DaemonJsonPlan): FileChange[] {
+  const a = p.afterReload;
+  if (a.kind === "nothing") return [];
+  if (a.kind === "delete") {
+    const reason = "daemon.json held only gvisor-doctor's entries";
+    return [{ path, before: p.after, after: null, action: "delete", backup: false, reason }];
+  }
+  const reason = 'the empty "runtimes" dockerd needed to drop the runtime';
+  return [{ path, before: p.after, after: a.text, action: "modify", backup: false, reason }];
+}
 
 export const dockerAdapter: EngineAdapter<DockerDetection> = {
   name: "docker",
@@ -163,30 +176,7 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
       }
       notes.push(v.message);
     }
-    const afterReload: FileChange[] =
-      p.afterReload === null
-        ? [
-            {
-              path: det.configPath,
-              before: p.after,
-              after: null,
-              action: "delete",
-              backup: false,
-              reason: "daemon.json held only gvisor-doctor's entries",
-            },
-          ]
-        : typeof p.afterReload === "string"
-          ? [
-              {
-                path: det.configPath,
-                before: p.after,
-                after: p.afterReload,
-                action: "modify",
-                backup: false,
-                reason: 'the empty "runtimes" dockerd needed to drop the runtime',
-              },
-            ]
-          : [];
+    const afterReload: FileChange[] = afterReloadChanges(det.configPath, p);
     return buildPlan({
       engine: "docker",
       request: req,

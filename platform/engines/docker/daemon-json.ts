@@ -221,13 +221,25 @@ export interface DaemonJsonPlanInput {
   daemonArgv?: string[] | null;
 }
 
+/**
+ * What happens to daemon.json once dockerd has dropped the runtime (see planDaemonJson); only a
+ * removal leaves work for then.
+ */
+export type AfterReload =
+  /** Nothing more. */
+  | { kind: "nothing" }
+  /** The file holds nothing but gvisor-doctor's entries: delete it. */
+  | { kind: "delete" }
+  /** Rewrite it as `text`: the empty "runtimes" the reload needed, removed. */
+  | { kind: "rewrite"; text: string };
+
+const NOTHING_AFTER: AfterReload = { kind: "nothing" };
+const DELETE_AFTER: AfterReload = { kind: "delete" };
+
 export interface DaemonJsonPlan {
+  /** The file's text now (null: there is no file and none is created). */
   after: string | null;
-  /**
-   * What the file becomes once dockerd dropped the runtime (see planDaemonJson): null, deleted; a text,
-   * rewritten (the empty "runtimes" removed); undefined, nothing more.
-   */
-  afterReload: string | null | undefined;
+  afterReload: AfterReload;
   existed: boolean;
   notes: string[];
   effective: { path: string; args: string[] } | null;
@@ -259,6 +271,19 @@ function isOurCreatedShape(text: string): boolean {
   return onlyOurs && text === `${JSON.stringify(doc, null, 2)}\n`;
 }
 
+/** One daemon.json plan: the request, the file as dockerd reads it, and the notes so far. */
+interface DaemonJsonRun {
+  file: string;
+  before: string | null;
+  req: RuntimeRequest;
+  ins: DaemonJsonInspection;
+  /** The runtime's entry as the file has it now. */
+  existing: DockerRuntimeEntry | null;
+  /** The text edited: the file without a BOM ("" when there is none). */
+  body: string;
+  notes: string[];
+}
+
 /**
  * Plan the daemon.json change. Semantically the same as `runsc install --config_file F
  * --runtime NAME -- ARGS` (runtimes.NAME = {path, runtimeArgs}; runtimeArgs omitted
@@ -274,30 +299,47 @@ function isOurCreatedShape(text: string): boolean {
  */
 export function planDaemonJson(input: DaemonJsonPlanInput): DaemonJsonPlan {
   const { file, before, request: req } = input;
-  const notes: string[] = [];
   const ins = inspectDaemonJson(before, file);
-  if (before !== null)
-    refuseIfManaged(
-      file,
-      before,
-      input.force,
-      req.remove
-        ? `delete "${req.name}" from "runtimes" (and set "default-runtime" back to "runc" if it is "${req.name}")`
-        : dockerSnippet(req),
-    );
-  if (ins.parseError && !ins.repairable && ins.parseError.whatDockerdWouldSay) {
+  if (before !== null) refuseIfManaged(file, before, input.force, handEdit(req));
+  refuseUnreadable(file, ins, req);
+  refuseFlagConflicts(input);
+  const existing = ins.runtimes?.[req.name] ?? null;
+  const body = before === null ? "" : before.startsWith(BOM) ? before.slice(1) : before;
+  const run: DaemonJsonRun = { file, before, req, ins, existing, body, notes: [] };
+  if (ins.repairable) {
+    const e = ins.parseError!;
+    if (req.remove) {
+      run.notes.push(`dockerd cannot load ${file} (${e.message}: "${e.dockerdError}"); --remove leaves it as it is`);
+      return { after: before, afterReload: NOTHING_AFTER, existed: false, notes: run.notes, effective: null };
+    }
+    run.notes.push(`repaired ${file}: ${e.message} (dockerd refuses it: "${e.dockerdError}")`);
+  }
+  return req.remove ? planRemoval(run) : planRegistration(run);
+}
+
+/** What a person would change by hand in a file a tool manages. */
+function handEdit(req: RuntimeRequest): string {
+  return req.remove
+    ? `delete "${req.name}" from "runtimes" (and set "default-runtime" back to "runc" if it is "${req.name}")`
+    : dockerSnippet(req);
+}
+
+/** A file dockerd cannot load (except the repairable ones), a "runtimes" that is no object, a key given twice. */
+function refuseUnreadable(file: string, ins: DaemonJsonInspection, req: RuntimeRequest): void {
+  const pe = ins.parseError;
+  if (pe && !ins.repairable && pe.whatDockerdWouldSay) {
     throw new EngineConfigError(
-      `${file}:${ins.parseError.line}:${ins.parseError.column}: ${ins.parseError.message}; dockerd says "${ins.parseError.whatDockerdWouldSay}"`,
-      { file, line: ins.parseError.line, column: ins.parseError.column },
+      `${file}:${pe.line}:${pe.column}: ${pe.message}; dockerd says "${pe.whatDockerdWouldSay}"`,
+      { file, line: pe.line, column: pe.column },
       "fix the JSON by hand (dockerd cannot start with this file either); gvisor-doctor repairs only empty, whitespace-only and BOM-prefixed files",
       null,
       "invalid-json",
     );
   }
-  if (ins.parseError && !ins.parseError.whatDockerdWouldSay) {
+  if (pe && !pe.whatDockerdWouldSay) {
     throw new EngineConfigError(
-      `${file}:${ins.parseError.line}:${ins.parseError.column}: ${ins.parseError.message}`,
-      { file, line: ins.parseError.line, column: ins.parseError.column },
+      `${file}:${pe.line}:${pe.column}: ${pe.message}`,
+      { file, line: pe.line, column: pe.column },
       "delete the text after the closing } and run configure again",
       null,
       "invalid-json",
@@ -312,6 +354,11 @@ export function planDaemonJson(input: DaemonJsonPlanInput): DaemonJsonPlan {
       "runtimes-not-object",
     );
   }
+  refuseDuplicateKeys(file, ins, req);
+}
+
+/** Keys the edit touches, twice (case-insensitively): dockerd takes the last, an edit of the other would not count. */
+function refuseDuplicateKeys(file: string, ins: DaemonJsonInspection, req: RuntimeRequest): void {
   const dup = ins.duplicates.find(
     (d) =>
       d.keyPath === "runtimes" || d.keyPath === "default-runtime" || d.keyPath === `runtimes.${req.name.toLowerCase()}`,
@@ -324,8 +371,11 @@ export function planDaemonJson(input: DaemonJsonPlanInput): DaemonJsonPlan {
       null,
       "duplicate-key",
     );
+}
 
-  const flags = input.daemonArgv ?? [];
+/** dockerd refuses a daemon.json that sets what its command line already sets. */
+function refuseFlagConflicts({ file, request: req, daemonArgv }: DaemonJsonPlanInput): void {
+  const flags = daemonArgv ?? [];
   const flagged = (f: string) => flags.some((a) => a === f || a.startsWith(`${f}=`));
   if (!req.remove && flagged("--add-runtime")) {
     throw new EngineConfigError(
@@ -345,76 +395,83 @@ export function planDaemonJson(input: DaemonJsonPlanInput): DaemonJsonPlan {
       "flag-conflict",
     );
   }
+}
 
-  const existing = ins.runtimes?.[req.name] ?? null;
-  const existed = !!existing;
-  const repair = ins.repairable;
-  if (repair && !req.remove)
-    notes.push(`repaired ${file}: ${ins.parseError!.message} (dockerd refuses it: "${ins.parseError!.dockerdError}")`);
-  if (repair && req.remove) {
-    notes.push(
-      `dockerd cannot load ${file} (${ins.parseError!.message}: "${ins.parseError!.dockerdError}"); --remove leaves it as it is`,
-    );
-    return { after: before, afterReload: undefined, existed: false, notes, effective: null };
+/** --remove: the runtime's entry goes (and a default that named it); the rest waits for the reload. */
+function planRemoval({ file, before, req, ins, existing, body, notes }: DaemonJsonRun): DaemonJsonPlan {
+  if (!existing) {
+    // An earlier --remove left our `{"runtimes": {}}` for a reload that did not happen then.
+    if (before !== null && isOurCreatedShape(before))
+      return {
+        after: before,
+        afterReload: DELETE_AFTER,
+        existed: false,
+        notes: [`${file} holds nothing but gvisor-doctor's entries: deleted`],
+        effective: null,
+      };
+    return { after: before, afterReload: NOTHING_AFTER, existed: false, notes, effective: null };
   }
-
-  let body = before === null ? "" : before.startsWith(BOM) ? before.slice(1) : before;
-  const created = body.trim() === "";
-
-  if (req.remove) {
-    if (!existing) {
-      // An earlier --remove left our `{"runtimes": {}}` for a reload that did not happen then.
-      if (before !== null && isOurCreatedShape(before))
-        return {
-          after: before,
-          afterReload: null,
-          existed: false,
-          notes: [`${file} holds nothing but gvisor-doctor's entries: deleted`],
-          effective: null,
-        };
-      return { after: before, afterReload: undefined, existed: false, notes, effective: null };
-    }
-    const root = parseTree(body)!;
-    const rt = prop(root, "runtimes")!.children![1];
-    body = removeProperty(body, rt, prop(rt, req.name)!);
-    if (ins.defaultRuntime === req.name) {
-      body = setMember(body, ["default-runtime"], "runc", styleOf(body, parseTree(body)));
-      notes.push(`"default-runtime" was "${req.name}": set back to "runc"`);
-    }
-    checkSemantics(file, before!, body, (d) => {
-      delete d.runtimes[req.name];
-      if (d["default-runtime"] === req.name) d["default-runtime"] = "runc";
-    });
-    if (isOurCreatedShape(body)) {
-      notes.push(
-        `${file} holds nothing but gvisor-doctor's entries: it is deleted once dockerd has dropped the runtime`,
-      );
-      return { after: body, afterReload: null, existed, notes, effective: null };
-    }
-    const tree = parseTree(body)!;
-    const left = prop(tree, "runtimes")!;
-    if (!left.children![1].children?.length) {
-      const afterReload = removeProperty(body, tree, left);
-      notes.push(
-        `"runtimes" is left empty: removed once dockerd has dropped the runtime` +
-          " (a reload keeps runtimes when the key is absent)",
-      );
-      return { after: body, afterReload, existed, notes, effective: null };
-    }
-    return { after: body, afterReload: undefined, existed, notes, effective: null };
+  const rt = prop(parseTree(body)!, "runtimes")!.children![1];
+  let after = removeProperty(body, rt, prop(rt, req.name)!);
+  if (ins.defaultRuntime === req.name) {
+    after = setMember(after, ["default-runtime"], "runc", styleOf(after, parseTree(after)));
+    notes.push(`"default-runtime" was "${req.name}": set back to "runc"`);
   }
+  checkSemantics(file, before!, after, (d) => {
+    delete d.runtimes[req.name];
+    if (d["default-runtime"] === req.name) d["default-runtime"] = "runc";
+  });
+  return { after, afterReload: afterRemoval(file, after, notes), existed: true, notes, effective: null };
+}
 
+/** Once dockerd dropped the runtime: a file only gvisor-doctor's goes, an empty "runtimes" goes. */
+function afterRemoval(file: string, after: string, notes: string[]): AfterReload {
+  if (isOurCreatedShape(after)) {
+    notes.push(`${file} holds nothing but gvisor-doctor's entries: it is deleted once dockerd has dropped the runtime`);
+    return DELETE_AFTER;
+  }
+  const tree = parseTree(after)!;
+  const left = prop(tree, "runtimes")!;
+  if (left.children![1].children?.length) return NOTHING_AFTER;
+  notes.push(
+    `"runtimes" is left empty: removed once dockerd has dropped the runtime` +
+      " (a reload keeps runtimes when the key is absent)",
+  );
+  return { kind: "rewrite", text: removeProperty(after, tree, left) };
+}
+
+/** Register: a new file, or the entry set in the user's file (their formatting and other keys kept). */
+function planRegistration(r: DaemonJsonRun): DaemonJsonPlan {
+  const { file, before, req, existing, notes } = r;
   const entry: Record<string, unknown> = { path: req.runscPath };
   const args = req.runtimeArgs ?? existing?.runtimeArgs ?? [];
   if (args.length) entry.runtimeArgs = args;
-  if (created) {
+  const effective = { path: req.runscPath, args };
+  if (r.body.trim() === "") {
     const doc: Record<string, unknown> = { runtimes: { [req.name]: entry } };
     if (req.makeDefault) doc["default-runtime"] = req.name;
     const after = `${JSON.stringify(doc, null, 2)}\n`;
-    return { after, afterReload: undefined, existed: false, notes, effective: { path: req.runscPath, args } };
+    return { after, afterReload: NOTHING_AFTER, existed: false, notes, effective };
   }
+  const existed = !!existing;
+  const after = setEntry(r, entry);
+  if (after === r.body && !before!.startsWith(BOM))
+    return { after: before, afterReload: NOTHING_AFTER, existed, notes, effective };
+  checkSemantics(file, before!, after, (d) => {
+    d.runtimes ??= {};
+    d.runtimes[req.name] = { ...(d.runtimes[req.name] ?? {}), path: req.runscPath };
+    if (req.runtimeArgs !== null) {
+      if (req.runtimeArgs.length) d.runtimes[req.name].runtimeArgs = req.runtimeArgs;
+      else delete d.runtimes[req.name].runtimeArgs;
+    } else if (!existing && args.length) d.runtimes[req.name].runtimeArgs = args;
+    if (req.makeDefault) d["default-runtime"] = req.name;
+  });
+  return { after, afterReload: NOTHING_AFTER, existed, notes, effective };
+}
+
+/** The text with the runtime's entry (and the default) set, touching only what differs. */
+function setEntry({ body, req, ins, existing }: DaemonJsonRun, entry: Record<string, unknown>): string {
   const st = styleOf(body, parseTree(body));
-  const original = body;
   if (!ins.runtimes || !prop(parseTree(body), "runtimes"))
     body = setMember(body, ["runtimes"], { [req.name]: entry }, st);
   else if (!existing) body = setMember(body, ["runtimes", req.name], entry, st);
@@ -430,19 +487,7 @@ export function planDaemonJson(input: DaemonJsonPlanInput): DaemonJsonPlan {
     }
   }
   if (req.makeDefault && ins.defaultRuntime !== req.name) body = setMember(body, ["default-runtime"], req.name, st);
-  const after = body;
-  if (after === original && !before!.startsWith(BOM))
-    return { after: before, afterReload: undefined, existed, notes, effective: { path: req.runscPath, args } };
-  checkSemantics(file, before!, after, (d) => {
-    d.runtimes ??= {};
-    d.runtimes[req.name] = { ...(d.runtimes[req.name] ?? {}), path: req.runscPath };
-    if (req.runtimeArgs !== null) {
-      if (req.runtimeArgs.length) d.runtimes[req.name].runtimeArgs = req.runtimeArgs;
-      else delete d.runtimes[req.name].runtimeArgs;
-    } else if (!existing && args.length) d.runtimes[req.name].runtimeArgs = args;
-    if (req.makeDefault) d["default-runtime"] = req.name;
-  });
-  return { after, afterReload: undefined, existed, notes, effective: { path: req.runscPath, args } };
+  return body;
 }
 
 /** The edited text parses and equals the original with exactly `mutate` applied. */
