@@ -893,7 +893,8 @@ async function stageSignedDeb(r: LockedRun, signed: SignedChain): Promise<Staged
       "the package is malformed; nothing was installed",
     );
   }
-  signed.chain.push(`${primary.url}: ${algo} ${want.slice(0, 16)}… as listed in the signed Packages (${deb.version})`);
+  const listed = `${algo} ${want.slice(0, 16)}… as listed in the signed Packages (${deb.version})`;
+  signed.chain.push(`${primary.url}: ${listed}`);
   const members = got.members.filter((m) => m.type !== "symlink" && m.path !== "").map((m) => m.path);
   return { members, sha512: got.sha512, synced: got.synced };
 }
