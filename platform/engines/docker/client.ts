@@ -2,10 +2,10 @@
 // faster: bench/docker-api.ts), else through its CLI (every other DOCKER_HOST scheme, and
 // docker contexts); and matching the daemon we talk to with its process.
 import { createHash } from "node:crypto";
-import { readFileSync, realpathSync, statSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { DockerApi, unixSocketOf } from "./api.ts";
-import { SELF_ROOT } from "../../os/host-root.ts";
+import { SELF_ROOT, sameInode } from "../../os/host-root.ts";
 import { failureText, run, type RunResult } from "../../os/spawn.ts";
 import { which, SYSTEM_BIN_DIRS } from "../../os/which.ts";
 import {
@@ -213,16 +213,6 @@ export function matchDockerd(host: string, daemons: DaemonProcess[]): DaemonProc
     if (socks.some((s) => samePath(s, want))) return d;
   }
   return null;
-}
-
-function sameInode(a: string, b: string): boolean {
-  try {
-    const x = statSync(a);
-    const y = statSync(b);
-    return x.dev === y.dev && x.ino === y.ino;
-  } catch {
-    return false;
-  }
 }
 
 /**
