@@ -24,12 +24,12 @@ import {
   type RuntimeRequest,
   type VerifyResult,
 } from "../platform/engines/types.ts";
-import type { HostFacts } from "../platform/facts/host-facts.ts";
+import type { DaemonSnapshot } from "../platform/engines/snapshot.ts";
 import { whichInRoot } from "../platform/os/host-exec.ts";
 import { SELF_ROOT, type HostRoot } from "../platform/os/host-root.ts";
 import { sleep } from "../platform/os/sleep.ts";
 import { run } from "../platform/os/spawn.ts";
-import { findRunscBinaries, primaryRunsc } from "../platform/runsc/binaries.ts";
+import { findRunscBinaries, primaryRunsc, type RunscBinary } from "../platform/runsc/binaries.ts";
 import { flagName, runscFeatures, unknownFlags } from "../platform/runsc/features.ts";
 import { parseGvisorVersion } from "../platform/os/versions.ts";
 import type { IO } from "./args.ts";
@@ -78,7 +78,11 @@ export interface ConfigureRequest {
   pruneBackups?: boolean;
   /** --restart-command: how to restart an engine in host-root mode (argv). */
   restartCommand?: string[] | null;
-  facts?: HostFacts | null;
+  /**
+   * What the caller already gathered (--fix hands over its host facts): the daemons, for the adapters, and
+   * the runsc binaries found; a field left out is looked up afresh.
+   */
+  facts?: (DaemonSnapshot & { runsc?: RunscBinary[] }) | null;
   env?: NodeJS.ProcessEnv;
   now?: () => Date;
 }

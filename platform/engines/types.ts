@@ -2,8 +2,8 @@
 // The read side (detect, inspect) is pure data for the checks; the write side turns a
 // request into a Plan (before/after text of every file, a unified diff), applies it
 // (backup + atomic write under a lock), reloads or restarts the engine, and verifies.
-import type { HostFacts } from "../facts/host-facts.ts";
 import type { HostRoot } from "../os/host-root.ts";
+import type { DaemonSnapshot } from "./snapshot.ts";
 
 export type EngineName = "docker" | "containerd" | "podman" | "crio";
 export const ENGINE_NAMES: readonly EngineName[] = ["docker", "containerd", "podman", "crio"];
@@ -84,8 +84,8 @@ export interface RuntimeRequest {
 
 export interface EngineContext {
   env: NodeJS.ProcessEnv;
-  /** Host facts when the caller already gathered them (daemons, runsc binaries). */
-  facts: HostFacts | null;
+  /** The daemons as the caller already gathered them (the doctor's host facts); null: detect looks itself. */
+  facts: DaemonSnapshot | null;
   /** --config: the file (or drop-in directory) to edit instead of the detected one. */
   configPath?: string;
   /** Where wrapper executables go (runtime args for engines that cannot pass them). */

@@ -151,6 +151,29 @@ export interface DockerInfoRead {
   result: RunResult | null;
 }
 
+/**
+ * The dockerd behind DOCKER_HOST as the doctor reached it: the one model of the Docker daemon. Host facts
+ * gather it (platform/facts/host-facts.ts), the docker adapter's detection reads it (platform/engines/snapshot.ts).
+ */
+export interface DockerDaemonFacts {
+  cli: string | null;
+  /** The unix socket behind `host` (the Engine API's), null for other schemes. */
+  api: string | null;
+  /** How the doctor reads dockerd's info, and runs the hello probe (dockerEndpoint); null: it cannot. */
+  via: "api" | "cli" | null;
+  probeVia: "api" | "cli" | null;
+  host: string;
+  /** The dockerd process behind `host`, when it runs on this machine. */
+  daemon: DaemonProcess | null;
+  /** The daemon.json that daemon reads (its --config-file or the default). */
+  configPath: string;
+  info: DockerInfo | null;
+  /** Why `docker info` (or GET /info) failed, verbatim. */
+  infoError: string | null;
+  /** The CLI's `docker info` run (null through the API). */
+  infoResult: RunResult | null;
+}
+
 /** dockerd's info through the endpoint's path. */
 export async function dockerInfoVia(ep: DockerEndpoint, env: NodeJS.ProcessEnv = process.env): Promise<DockerInfoRead> {
   if (ep.via === "cli") {
