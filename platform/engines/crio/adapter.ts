@@ -5,7 +5,8 @@
 // needs flags. CRI-O loads runtimes at start: restart it (systemd) to apply.
 import { readdirSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { engineBinary, restartOnHost, runHostBinary, whichInRoot } from "../../os/host-exec.ts";
+import { engineBinary, runHostBinary, whichInRoot } from "../../os/host-exec.ts";
+import { restartOnHost } from "../host-restart.ts";
 import { SELF_ROOT, type HostRoot } from "../../os/host-root.ts";
 import { findProcesses, readEnviron } from "../../os/processes.ts";
 import { whichAll, SYSTEM_BIN_DIRS } from "../../os/which.ts";
