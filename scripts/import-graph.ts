@@ -83,10 +83,12 @@ export function importGraph(root = ROOT, dirs = PRODUCT_DIRS): Edge[] {
 
 /**
  * Which layer may not import which: platform/ is below checks/, which is below src/; inside platform/, the
- * engines are below the facts that read them (ARCHITECTURE.md).
+ * primitives (os/) are below everything, and the engines are below the facts that read them (ARCHITECTURE.md).
  */
+const ABOVE_OS = ["engines", "exec", "facts", "k8s", "probe", "release", "runsc", "self"].map((d) => `platform/${d}/`);
 export const LAYERS: Record<string, string[]> = {
   "platform/": ["src/", "checks/"],
+  "platform/os/": ABOVE_OS,
   "platform/engines/": ["platform/facts/"],
   "checks/": ["src/"],
 };

@@ -1,7 +1,18 @@
 // The import graph of src/, platform/ and checks/ (scripts/import-graph.ts): no cycle, and the layers
 // point one way (issue 17). Every import counts, type-only and lazy import("…") included.
 import { describe, expect, test } from "bun:test";
-import { cycles, importGraph, importsOf, layerViolations, loopThrough, type Edge } from "../../scripts/import-graph.ts";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import {
+  cycles,
+  importGraph,
+  importsOf,
+  LAYERS,
+  layerViolations,
+  loopThrough,
+  ROOT,
+  type Edge,
+} from "../../scripts/import-graph.ts";
 
 const edges = importGraph();
 const show = (loop: Edge[]) => loop.map((e) => `${e.from} -${e.kind}-> ${e.to}`).join(", ");
@@ -52,7 +63,7 @@ describe("import graph", () => {
     expect(found).toEqual([]);
   });
 
-  test("layers point down: platform imports neither src nor checks, checks not src, engines not facts", () => {
+  test("layers point down: platform imports neither src nor checks, checks not src, engines not facts, os nothing above", () => {
     const made: Edge[] = [
       { from: "platform/a.ts", to: "checks/b.ts", kind: "type" },
       { from: "checks/b.ts", to: "src/c.ts", kind: "dynamic" },
@@ -60,8 +71,23 @@ describe("import graph", () => {
       // The facts build on the engine layer (the daemon snapshot is declared below them), never the reverse.
       { from: "platform/engines/d/adapter.ts", to: "platform/facts/e.ts", kind: "type" },
       { from: "platform/facts/e.ts", to: "platform/engines/snapshot.ts", kind: "type" },
+      // The primitives import only each other.
+      { from: "platform/os/f.ts", to: "platform/engines/daemon-control.ts", kind: "static" },
+      { from: "platform/os/f.ts", to: "platform/os/g.ts", kind: "static" },
     ];
-    expect(layerViolations(made).map((e) => e.to)).toEqual(["checks/b.ts", "src/c.ts", "platform/facts/e.ts"]);
+    expect(layerViolations(made).map((e) => e.to)).toEqual([
+      "checks/b.ts",
+      "src/c.ts",
+      "platform/facts/e.ts",
+      "platform/engines/daemon-control.ts",
+    ]);
     expect(layerViolations(edges).map((e) => `${e.from} -> ${e.to}`)).toEqual([]);
+  });
+
+  test("every folder of platform/ other than os/ is above os/ (a new folder gets a place in LAYERS)", () => {
+    const folders = readdirSync(join(ROOT, "platform"), { withFileTypes: true })
+      .filter((d) => d.isDirectory() && d.name !== "os")
+      .map((d) => `platform/${d.name}/`);
+    expect(LAYERS["platform/os/"].toSorted()).toEqual(folders.toSorted());
   });
 });
