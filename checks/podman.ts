@@ -3,6 +3,7 @@
 import { existsSync } from "node:fs";
 import { runInProbeImage } from "../platform/probe/images.ts";
 import { hostRootAt } from "../platform/os/host-root.ts";
+import { ENGINES } from "../platform/engines/index.ts";
 import { podmanInfoError } from "../platform/engines/podman/adapter.ts";
 import { isGenericStartError } from "../platform/runsc/debug-log.ts";
 import { diagnoseState, registerFix, type RuleContext } from "./rules.ts";
@@ -47,7 +48,7 @@ function brokenRuntime(ctx: CheckContext, engine: "podman" | "crio", label: stri
 }
 
 const register = (engine: "podman" | "crio") =>
-  actionFix(`${engine}.register-runtime`, `Register runsc with ${engine === "crio" ? "CRI-O" : "Podman"}`, {
+  actionFix(`${engine}.register-runtime`, `Register runsc with ${ENGINES[engine].title}`, {
     kind: "configure",
     engines: [engine],
   });
