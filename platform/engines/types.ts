@@ -5,8 +5,9 @@
 import type { HostFacts } from "../facts/host-facts.ts";
 import type { HostRoot } from "../os/host-root.ts";
 
-export type EngineName = "docker" | "containerd" | "podman" | "crio";
-export const ENGINE_NAMES: readonly EngineName[] = ["docker", "containerd", "podman", "crio"];
+/** Every engine, in the order `configure all` and `--fix` handle them; ENGINES (index.ts) maps each to its adapter. */
+export const ENGINE_NAMES = ["docker", "containerd", "podman", "crio"] as const;
+export type EngineName = (typeof ENGINE_NAMES)[number];
 /** The engines --host-root configures: the ones kubelet runs pods through. */
 export const HOST_ROOT_ENGINES: readonly EngineName[] = ["containerd", "crio"];
 
