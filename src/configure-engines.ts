@@ -209,7 +209,7 @@ function checkConfigArg(path: string, engine: EngineName): void {
     return; // created by configure (through a dangling symlink, the file it names)
   }
   if (st.isDirectory()) {
-    if (engine === "podman" || engine === "crio") return;
+    if (adapterFor(engine).configDirs) return;
     const hint = "see: gvisor-doctor configure --help";
     throw new UsageError(`--config ${path} is a directory: give ${engine}'s config file`, hint);
   }
@@ -601,7 +601,7 @@ export function renderConfigureReport(r: ConfigureReport, io: IO): void {
     if (e.error?.snippet) io.stdout(`${pad}snippet:\n${e.error.snippet.replace(/^/gm, pad + "  ")}`);
     if (e.reload && e.reload.action !== "not-needed") {
       const how = e.reload.action === "pending" ? c.yellow(`pending — run: ${e.reload.command}`) : e.reload.message;
-      io.stdout(`${pad}${e.engine === "docker" ? "reload" : "restart"}: ${how}`);
+      io.stdout(`${pad}${adapterFor(e.engine).liveReload ? "reload" : "restart"}: ${how}`);
     }
     if (e.verify && e.verify.ok !== null)
       io.stdout(`${pad}verify: ${e.verify.ok ? e.verify.message : c.red(e.verify.message)}`);

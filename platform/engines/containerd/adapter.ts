@@ -253,6 +253,10 @@ async function dumpRendered(
 export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
   name: "containerd",
   title: "containerd",
+  liveReload: false,
+  runtimeFlag: (flag) => `--${flag}`,
+  configDirs: false,
+  startFailureLog: { unit: "containerd" },
 
   async detect(ctx: EngineContext): Promise<ContainerdDetection> {
     const env = ctx.env;

@@ -298,6 +298,10 @@ function targetFor(det: CrioDetection, configPath: string | undefined, name: str
 export const crioAdapter: EngineAdapter<CrioDetection> = {
   name: "crio",
   title: "CRI-O",
+  liveReload: false,
+  runtimeFlag: (flag) => `--${flag}`,
+  configDirs: true,
+  startFailureLog: { unit: "crio" },
 
   async detect(ctx: EngineContext): Promise<CrioDetection> {
     const root = ctx.root ?? SELF_ROOT;

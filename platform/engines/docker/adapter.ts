@@ -63,6 +63,10 @@ const sameFile = (a: string, b: string) => a === b || resolveForWrite(a) === res
 export const dockerAdapter: EngineAdapter<DockerDetection> = {
   name: "docker",
   title: "Docker",
+  liveReload: true,
+  runtimeFlag: (flag) => `--${flag}`,
+  configDirs: false,
+  startFailureLog: { unit: "docker" },
 
   async detect(ctx: EngineContext): Promise<DockerDetection> {
     const env = ctx.env;

@@ -264,6 +264,10 @@ export interface PodmanDetection extends EngineDetection {
 export const podmanAdapter: EngineAdapter<PodmanDetection> = {
   name: "podman",
   title: "Podman",
+  liveReload: true,
+  runtimeFlag: (flag) => flag,
+  configDirs: true,
+  startFailureLog: { rerun: "podman --log-level=debug" },
 
   async detect(ctx: EngineContext): Promise<PodmanDetection> {
     const binary = which("podman", [ctx.env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
