@@ -100,12 +100,6 @@ export async function gatherEngineFacts(
     ]),
   ) as Record<EngineName, Promise<EngineFacts>>;
   const dump = facts.containerd.then((f) => containerdDump(f, root));
-  const [docker, containerd, podman, crio, containerdDumpResult] = await Promise.all([
-    facts.docker,
-    facts.containerd,
-    facts.podman,
-    facts.crio,
-    dump,
-  ]);
-  return { docker, containerd, podman, crio, containerdDump: containerdDumpResult };
+  const each = await Promise.all(ENGINE_NAMES.map(async (n) => [n, await facts[n]] as const));
+  return { ...(Object.fromEntries(each) as Record<EngineName, EngineFacts>), containerdDump: await dump };
 }
