@@ -11,6 +11,7 @@ import { actionArgv, fixPhase, withAction } from "../checks/fix-actions.ts";
 import { registerFix } from "../checks/rules.ts";
 import { userOwnedFix } from "../checks/runner.ts";
 import type { PathPermission } from "../platform/runsc/binaries.ts";
+import { ENGINES } from "../platform/engines/index.ts";
 import { ENGINE_NAMES, type EngineName } from "../platform/engines/types.ts";
 import type { HostFacts } from "../platform/facts/host-facts.ts";
 import { hostRootAt } from "../platform/os/host-root.ts";
@@ -56,13 +57,11 @@ const engineNamed = (s: string | undefined): Engine | null =>
 
 /** The runsc runtime an engine already declares (path and args), from the facts. */
 function existingRuntime(facts: HostFacts, engine: Engine): { path: string | null; args: string[] } | null {
+  // What the config declares, else what the running engine says it loaded (dockerd's --add-runtime flags).
   const declared = facts.engines?.[engine]?.inspection?.runtimes.runsc;
-  if (engine === "docker") {
-    const loaded = facts.docker.info?.runtimes.runsc;
-    if (declared || loaded)
-      return { path: declared?.path ?? loaded?.path ?? null, args: declared?.args ?? loaded?.runtimeArgs ?? [] };
-  }
-  return declared ? { path: declared.path, args: declared.args } : null;
+  const loaded = ENGINES[engine].loadedRuntime("runsc", facts);
+  if (!declared && !loaded) return null;
+  return { path: declared?.path ?? loaded?.path ?? null, args: declared?.args ?? loaded?.args ?? [] };
 }
 
 /** The engine a `<engine>.register-runtime` fix registers with, else null. */

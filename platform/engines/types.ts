@@ -244,6 +244,16 @@ export interface EngineTraits {
    * or for a daemonless engine the command to rerun with its debug output.
    */
   readonly startFailureLog: { unit: string } | { rerun: string };
+  /**
+   * The invoking user (not root) runs this engine themselves, so registering runsc with it is theirs to do,
+   * without sudo: Podman as a normal user reads only ~/.config/containers; a rootless dockerd ~/.config/docker.
+   */
+  ownedByUser(daemons: DaemonSnapshot): boolean;
+  /**
+   * A runtime the running engine has loaded, as the daemon itself reports it (dockerd's info lists the runtimes of
+   * daemon.json and of --add-runtime flags); null when the engine does not say, or has none of that name.
+   */
+  loadedRuntime(name: string, daemons: DaemonSnapshot): { path: string | null; args: string[] } | null;
 }
 
 /**

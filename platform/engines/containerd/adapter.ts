@@ -257,6 +257,8 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
   runtimeFlag: (flag) => `--${flag}`,
   configDirs: false,
   startFailureLog: { unit: "containerd" },
+  ownedByUser: () => false,
+  loadedRuntime: () => null,
 
   async detect(ctx: EngineContext): Promise<ContainerdDetection> {
     const env = ctx.env;

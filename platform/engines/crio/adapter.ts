@@ -302,6 +302,8 @@ export const crioAdapter: EngineAdapter<CrioDetection> = {
   runtimeFlag: (flag) => `--${flag}`,
   configDirs: true,
   startFailureLog: { unit: "crio" },
+  ownedByUser: () => false,
+  loadedRuntime: () => null,
 
   async detect(ctx: EngineContext): Promise<CrioDetection> {
     const root = ctx.root ?? SELF_ROOT;

@@ -67,6 +67,11 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
   runtimeFlag: (flag) => `--${flag}`,
   configDirs: false,
   startFailureLog: { unit: "docker" },
+  ownedByUser: (daemons) => !!daemons.docker?.info?.rootless,
+  loadedRuntime: (name, daemons) => {
+    const r = daemons.docker?.info?.runtimes[name];
+    return r ? { path: r.path ?? null, args: r.runtimeArgs ?? [] } : null;
+  },
 
   async detect(ctx: EngineContext): Promise<DockerDetection> {
     const env = ctx.env;

@@ -268,6 +268,8 @@ export const podmanAdapter: EngineAdapter<PodmanDetection> = {
   runtimeFlag: (flag) => flag,
   configDirs: true,
   startFailureLog: { rerun: "podman --log-level=debug" },
+  ownedByUser: () => true,
+  loadedRuntime: () => null,
 
   async detect(ctx: EngineContext): Promise<PodmanDetection> {
     const binary = which("podman", [ctx.env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));

@@ -5,6 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { daemonLogHint } from "../../../checks/probe.ts";
 import { registerFix, type Engine } from "../../../checks/rules.ts";
 import { fixPhase } from "../../../checks/fix-actions.ts";
+import { userOwnedFix } from "../../../checks/runner.ts";
 import { ENGINES } from "../../../platform/engines/index.ts";
 import { ENGINE_NAMES } from "../../../platform/engines/types.ts";
 import type { HostFacts } from "../../../platform/facts/host-facts.ts";
@@ -62,5 +63,29 @@ describe("engine traits", () => {
     expect(fixPhase({ kind: "install" })).toBe(0);
     expect(fixPhase({ kind: "kubectl-apply", manifest: "" })).toBe(6);
     expect(fixPhase({ kind: "configure", engines: ["all"] })).toBe(7);
+  });
+
+  test("who registers runsc: the user for Podman and a rootless dockerd, root for the daemons (sudo in the fix)", () => {
+    const rootful = { docker: { info: { rootless: false } } } as unknown as HostFacts;
+    const rootless = { docker: { info: { rootless: true } } } as unknown as HostFacts;
+    expect(ENGINE_NAMES.map((n) => ENGINES[n].ownedByUser(rootful))).toEqual([false, false, true, false]);
+    expect(ENGINE_NAMES.map((n) => ENGINES[n].ownedByUser(rootless))).toEqual([true, false, true, false]);
+    const user = { ...rootless, user: { uid: 1000, root: false }, hostRoot: null } as unknown as HostFacts;
+    const configure = (engine: Engine) => registerFix({ facts: user, engine, runtime: "runsc" });
+    expect(userOwnedFix(configure("docker"), user)).toBe(true);
+    expect(userOwnedFix(configure("containerd"), user)).toBe(false);
+    expect(userOwnedFix(configure("podman"), { ...user, user: { uid: 0, root: true } })).toBe(false);
+  });
+
+  test("a runtime the running engine loaded: only dockerd reports one (its info lists --add-runtime flags too)", () => {
+    const daemons = {
+      docker: { info: { runtimes: { runsc: { path: "/opt/runsc", runtimeArgs: ["--network=none"] }, runc: {} } } },
+    } as unknown as HostFacts;
+    expect(ENGINES.docker.loadedRuntime("runsc", daemons)).toEqual({ path: "/opt/runsc", args: ["--network=none"] });
+    expect(ENGINES.docker.loadedRuntime("runc", daemons)).toEqual({ path: null, args: [] });
+    expect(ENGINES.docker.loadedRuntime("kata", daemons)).toBeNull();
+    expect(ENGINES.docker.loadedRuntime("runsc", {})).toBeNull();
+    for (const n of ["containerd", "podman", "crio"] as const)
+      expect(ENGINES[n].loadedRuntime("runsc", daemons)).toBeNull();
   });
 });
