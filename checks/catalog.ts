@@ -12,7 +12,8 @@ import {
 import { k8sRuntimeClass } from "./k8s.ts";
 import { nodeRuntime } from "./node.ts";
 import { containerdConfig, containerdDaemon, containerdHello, containerdRuntime } from "./containerd.ts";
-import { crioRuntime, podmanHello, podmanRuntime } from "./podman.ts";
+import { crioRuntime } from "./crio.ts";
+import { podmanHello, podmanRuntime } from "./podman.ts";
 import {
   hostCgroups,
   hostContainer,

@@ -14,8 +14,8 @@ import { run } from "../platform/os/spawn.ts";
 import { helloRootfs, writeRootfs } from "../platform/probe/rootfs.ts";
 import { reapStrayShims } from "../platform/runsc/stray-shims.ts";
 import { which, SYSTEM_BIN_DIRS } from "../platform/os/which.ts";
-import { diagnose, diagnoseState, type RuleContext } from "./rules.ts";
-import { brokenRuntimeFile } from "./runtime-files.ts";
+import { diagnose, diagnoseState } from "./rules.ts";
+import { brokenRuntimeFile, engineRuleContext } from "./runtime-files.ts";
 import { actionFix } from "./fix-actions.ts";
 import { fail, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 import {
@@ -34,12 +34,7 @@ import { isGenericStartError } from "../platform/runsc/debug-log.ts";
 
 type ContainerdDetection = EngineDetection & { shim: string | null; address: string };
 const det = (ctx: CheckContext) => ctx.facts.engines?.containerd.detection as ContainerdDetection | null | undefined;
-const rc = (ctx: CheckContext): RuleContext => ({
-  facts: ctx.facts,
-  engine: "containerd",
-  runtime: RUNTIME_NAME,
-  configPath: det(ctx)?.configPath,
-});
+const rc = (ctx: CheckContext) => engineRuleContext(ctx, "containerd");
 const REGISTER = actionFix(
   "containerd.register-runtime",
   "Register runsc with containerd and restart it",

@@ -200,10 +200,10 @@ export const dockerRuntime: Check = {
   requires: { thisMachine: true },
   needs: ["docker.daemon"],
   run(ctx) {
+    // The daemon (what it loaded, the file it reads) from the daemon facts; what the file declares from the engine's.
     const d = ctx.facts.docker;
-    const e = ctx.facts.engines?.docker;
-    const file = e?.detection?.configPath ?? d.configPath;
-    const inFile = e?.inspection?.runtimes[RUNTIME_NAME];
+    const file = d.configPath;
+    const inFile = ctx.facts.engines?.docker.inspection?.runtimes[RUNTIME_NAME];
     const loaded = d.info!.runtimes[RUNTIME_NAME];
     const listed = Object.keys(d.info!.runtimes).join(", ");
     const reload = actionFix(
@@ -232,9 +232,7 @@ export const dockerRuntime: Check = {
     const msg = `${RUNTIME_NAME} → ${loaded.path}${args}${d.info!.defaultRuntime === RUNTIME_NAME ? " (default runtime)" : ""}`;
     const details = [`default runtime: ${d.info!.defaultRuntime}`, `config: ${file}`];
     if (!inFile) {
-      const flag = (e?.detection as { daemonArgv?: string[] | null } | undefined)?.daemonArgv?.some((a) =>
-        a.startsWith("--add-runtime"),
-      );
+      const flag = d.daemon?.argv.some((a) => a.startsWith("--add-runtime"));
       if (flag) return pass(`${msg} (from dockerd's --add-runtime flag)`, details, loaded);
       const fix = actionFix("docker.register-runtime", `Declare "${RUNTIME_NAME}" in ${file} again`, CONFIGURE_DOCKER);
       const cause = "The file changed since dockerd loaded it; the next restart drops the runtime.";

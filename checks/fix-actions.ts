@@ -2,19 +2,12 @@
 // (configureEngines, the installer) and the report prints the command a person would type.
 // Both come from the action, rendered here and nowhere else, so `--fix` does exactly what it
 // prints (test/unit/fix-actions.test.ts parses every rendered command with the CLI's parser).
+import { ENGINE_NAMES } from "../platform/engines/types.ts";
 import { shellQuote } from "../platform/os/shell.ts";
 import type { Fix, FixAction } from "./types.ts";
 
 /** The order `--fix` applies fixes in: binaries, permissions, each engine's registration, the cluster. */
-const PHASES = [
-  "install",
-  "chmod",
-  "configure:docker",
-  "configure:containerd",
-  "configure:podman",
-  "configure:crio",
-  "kubectl-apply",
-];
+const PHASES = ["install", "chmod", ...ENGINE_NAMES.map((e) => `configure:${e}`), "kubectl-apply"];
 
 /** A fix's phase (lower first); actions outside the table (e.g. configure all) come last. */
 export function fixPhase(a: FixAction | undefined): number {

@@ -2,6 +2,8 @@
 // CRI-O, so one of them must run there, or no RuntimeClass can ever reach gVisor on it
 // (every engine check would only be skipped, and the node would look healthy).
 import { distributionOf } from "../platform/engines/containerd/distributions.ts";
+import { ENGINES } from "../platform/engines/index.ts";
+import { HOST_ROOT_ENGINES } from "../platform/engines/types.ts";
 import { fail, pass, type Check } from "./types.ts";
 
 export const nodeRuntime: Check = {
@@ -11,9 +13,9 @@ export const nodeRuntime: Check = {
   run({ facts }) {
     // k3s, RKE2, k0s, microk8s: their own containerd, and the file runsc is registered in.
     const dist = distributionOf(facts.engines?.containerd.detection);
-    const running = (["containerd", "crio"] as const).flatMap((n) => {
+    const running = HOST_ROOT_ENGINES.flatMap((n) => {
       const d = facts.engines?.[n].detection;
-      const what = n === "crio" ? "CRI-O" : dist ? `${dist.title}'s containerd` : "containerd";
+      const what = n === "containerd" && dist ? `${dist.title}'s containerd` : ENGINES[n].title;
       return d?.running ? [`${what} (pid ${d.pid}, ${d.configPath})`] : [];
     });
     const data = { distribution: dist };

@@ -1,12 +1,12 @@
-// Podman and CRI-O checks: is runsc declared in their config (Podman also finds it on
-// its built-in paths), and does a Podman container really run under gVisor?
+// Podman checks: is runsc declared in its config (or found on its built-in paths), and does a
+// Podman container really run under gVisor? CRI-O's check is in crio.ts.
 import { existsSync } from "node:fs";
 import { runInProbeImage } from "../platform/probe/images.ts";
-import { hostRootAt } from "../platform/os/host-root.ts";
+import { ENGINES } from "../platform/engines/index.ts";
 import { podmanInfoError } from "../platform/engines/podman/adapter.ts";
 import { isGenericStartError } from "../platform/runsc/debug-log.ts";
-import { diagnoseState, registerFix, type RuleContext } from "./rules.ts";
-import { brokenRuntimeFile, type RuntimeFile } from "./runtime-files.ts";
+import { registerFix } from "./rules.ts";
+import { brokenRuntime, engineRuleContext } from "./runtime-files.ts";
 import { actionFix } from "./fix-actions.ts";
 import { fail, pass, skip, warn, type Check, type CheckContext, type Fix, type Outcome } from "./types.ts";
 import {
@@ -31,25 +31,12 @@ export const PODMAN_BUILTIN_RUNSC = [
   "/run/current-system/sw/bin/runsc",
 ];
 
-const rc = (ctx: CheckContext, engine: "podman" | "crio"): RuleContext => ({
-  facts: ctx.facts,
-  engine,
-  runtime: RUNTIME_NAME,
-  configPath: ctx.facts.engines?.[engine].detection?.configPath,
-});
-/** The runtime names a file that is missing or not executable: fail as the engine will, with the rule. */
-function brokenRuntime(ctx: CheckContext, engine: "podman" | "crio", label: string, files: RuntimeFile[]) {
-  const bad = brokenRuntimeFile(files, hostRootAt(ctx.facts.hostRoot ?? undefined));
-  if (!bad) return null;
-  const match = ["", bad.path] as unknown as RegExpMatchArray;
-  const d = diagnoseState("runtime-path-missing", { ...rc(ctx, engine), match });
-  return fail(`${label}, but ${bad.path} ${bad.problem}`, d);
-}
+const rc = (ctx: CheckContext) => engineRuleContext(ctx, "podman");
 
-const register = (engine: "podman" | "crio") =>
-  actionFix(`${engine}.register-runtime`, `Register runsc with ${engine === "crio" ? "CRI-O" : "Podman"}`, {
+const register = () =>
+  actionFix("podman.register-runtime", `Register runsc with ${ENGINES.podman.title}`, {
     kind: "configure",
-    engines: [engine],
+    engines: ["podman"],
   });
 
 export const podmanRuntime: Check = {
@@ -103,7 +90,7 @@ export const podmanRuntime: Check = {
         {
           cause:
             "`podman --runtime runsc` works through Podman's defaults, but flags this host may need (network=none) cannot be added there.",
-          fix: register("podman"),
+          fix: register(),
         },
         [`config files: ${files.join(", ") || "none"}`],
         { path: builtin, declared: false },
@@ -111,7 +98,7 @@ export const podmanRuntime: Check = {
     }
     return fail(
       `no "${RUNTIME_NAME}" runtime in ${files.join(", ") || "containers.conf"}, and runsc is not on Podman's built-in paths`,
-      { cause: "`podman --runtime runsc` fails: Podman cannot find the runtime.", fix: register("podman") },
+      { cause: "`podman --runtime runsc` fails: Podman cannot find the runtime.", fix: register() },
     );
   },
 };
@@ -155,14 +142,14 @@ export const podmanHello: Check = {
       if (strict.length && details.length === 1) details.push(`sidecars: ${STRICT_NOTE}`);
       if (silentFirst) details.push(silentRetryNote(silentFirst));
       if (r.code !== 0) {
-        let failed = didNotStart("podman.hello", r, cmd, rc(ctx, "podman"), []);
+        let failed = didNotStart("podman.hello", r, cmd, rc(ctx), []);
         if (runsc && isGenericStartError(`${r.stderr}\n${r.stdout}`)) {
           // The generic start error says nothing: rerun once with runsc's debug logs and decode them.
           const shown = asFlags([...strict, ...probed, "--debug", "--debug-log=<private temp dir>/"]).join(" ");
           const how = `podman run --runtime ${RUNTIME_NAME} ${shown} …`;
           const rerun = async (debugArgs: string[]) => (await probe([...strict, ...probed, ...debugArgs])).result;
           const rerunOf = { runsc, args: [], env: ctx.options.env, engine: { how, rerun } };
-          failed = await decodeStartFailure(failed, r, "podman.hello", rc(ctx, "podman"), rerunOf);
+          failed = await decodeStartFailure(failed, r, "podman.hello", rc(ctx), rerunOf);
         }
         const fresh = flagsOf(failed.diagnosis?.fix).filter((f) => !probed.includes(f));
         if (!first) first = failed;
@@ -176,65 +163,17 @@ export const podmanHello: Check = {
         probed.push(...fresh);
         continue;
       }
-      const notGvisor = { cause: `Podman's "${RUNTIME_NAME}" runtime does not run runsc.`, fix: register("podman") };
+      const notGvisor = { cause: `Podman's "${RUNTIME_NAME}" runtime does not run runsc.`, fix: register() };
       const ok = signatureOutcome(r.stdout.split("\n").filter(Boolean), notGvisor, details, r.durationMs);
       if (!first || ok.status !== "pass") return ok;
       // It runs under gVisor only with the probed flags: fail as first seen, with one fix for all of them.
       const summary = `Run ${RUNTIME_NAME} with ${probed.join(", ")} (each proven by a probe: ${rules.join(", ")})`;
-      const fix = registerFix(rc(ctx, "podman"), summary, probed);
+      const fix = registerFix(rc(ctx), summary, probed);
       return fail(
         `${first.message}; it runs under gVisor with --runtime-flag ${probed.join(" --runtime-flag ")}`,
         { ...first.diagnosis!, cause: causes.join(" Then: "), fix },
         [...details, ...(ok.details ?? []).filter((d) => !details.includes(d))],
       );
     }
-  },
-};
-
-export const crioRuntime: Check = {
-  id: "crio.runtime",
-  title: "CRI-O declares the runsc runtime (config only)",
-  run(ctx) {
-    const e = ctx.facts.engines?.crio;
-    if (e?.error) return fail(`cannot inspect CRI-O: ${e.error}`, null);
-    if (!e?.detection?.installed && !e?.detection?.running) return skip("CRI-O is not installed");
-    const ins = e.inspection!;
-    const bad = ins.faults.filter((f) => f.severity === "error");
-    if (bad.length)
-      return fail(`${bad[0].file}: ${bad[0].message}`, {
-        cause: "CRI-O refuses an invalid config.",
-        fix: {
-          id: "crio.edit-config",
-          summary: `Fix ${bad[0].file}`,
-          command: `$EDITOR ${bad[0].file}`,
-          automatic: false,
-        },
-      });
-    const rt = ins.runtimes[RUNTIME_NAME];
-    if (!rt) {
-      const files =
-        ins.files
-          .filter((f) => f.exists)
-          .map((f) => f.path)
-          .join(", ") || e.detection!.configPath;
-      const fix = actionFix(
-        "crio.register-runtime",
-        "Add the CRI-O drop-in (99-gvisor.conf) and runsc.toml, then restart CRI-O",
-        { kind: "configure", engines: ["crio"], restart: true },
-        { confirm: "restarts CRI-O" },
-      );
-      const cause = "Pods with a RuntimeClass handler runsc fail: CRI-O does not know the handler.";
-      return fail(`no [crio.runtime.runtimes.${RUNTIME_NAME}] in ${files}`, { cause, fix });
-    }
-    const raw = (rt.raw ?? {}) as Record<string, unknown>;
-    const str = (v: unknown) => (typeof v === "string" ? v : null);
-    const files = [
-      { path: str(raw.runtime_path), exec: true },
-      { path: str(raw.runtime_config_path), exec: false },
-    ];
-    const label = `${RUNTIME_NAME} → ${str(raw.runtime_path) ?? rt.path} (${rt.source.file})`;
-    const broken = brokenRuntime(ctx, "crio", label, files);
-    if (broken) return broken;
-    return pass(`${RUNTIME_NAME} → ${rt.path} (${rt.type ?? "oci"}, ${rt.source.file})`);
   },
 };

@@ -2,6 +2,7 @@
 // and how a probe's result becomes a finding — a start that failed is diagnosed by the
 // rules table (else shown verbatim), a run is judged by gVisor's dmesg signature.
 import { failureText, type RunResult } from "../platform/os/spawn.ts";
+import { ENGINES } from "../platform/engines/index.ts";
 import { failedSilently } from "../platform/probe/images.ts";
 import { existsSync } from "node:fs";
 import {
@@ -49,13 +50,11 @@ export function didNotStart(
 
 /** Where an engine's daemon logs why a container did not start. */
 export function daemonLogHint(rc: Pick<RuleContext, "engine" | "facts">): string {
-  const unit = ({ docker: "docker", containerd: "containerd", crio: "crio" } as Record<string, string>)[rc.engine];
-  if (!unit) {
-    const debug = rc.engine === "podman" ? "podman --log-level=debug" : "runsc --debug --debug-log=/tmp/runsc/";
-    return `rerun with ${debug} to see why`;
-  }
+  const log =
+    rc.engine === "runsc" ? { rerun: "runsc --debug --debug-log=/tmp/runsc/" } : ENGINES[rc.engine].startFailureLog;
+  if ("rerun" in log) return `rerun with ${log.rerun} to see why`;
   if (!rc.facts.systemd) return "the daemon's log (its stderr) says why";
-  return `the daemon's log says why: journalctl -u ${unit}.service -n 50`;
+  return `the daemon's log says why: journalctl -u ${log.unit}.service -n 50`;
 }
 
 /** The probe ran: its dmesg must show gVisor's signature, or it ran under something else. */

@@ -7,10 +7,13 @@ import type { HostFacts } from "../platform/facts/host-facts.ts";
 import { installedReleaseOf } from "../platform/release/layout.ts";
 import { GOID_OFFSET_CHANGE, primaryRunsc, readsWrongGoroutineId } from "../platform/runsc/binaries.ts";
 import { unknownFlags } from "../platform/runsc/features.ts";
+import { ENGINES } from "../platform/engines/index.ts";
+import type { EngineName } from "../platform/engines/types.ts";
 import { actionFix } from "./fix-actions.ts";
 import type { ConfigureTarget, Diagnosis, Fix } from "./types.ts";
 
-export type Engine = "docker" | "containerd" | "podman" | "crio" | "runsc";
+/** An engine, or runsc itself (rules about the binary, whatever engine runs it). */
+export type Engine = EngineName | "runsc";
 
 export interface RuleContext {
   facts: HostFacts;
@@ -50,8 +53,9 @@ export const registerFix = (c: RuleContext, summary?: string, args: string[] = [
     const what = `${r!.path} (${r!.version?.raw ?? r!.versionText}) does not know ${unknown.join(", ")}`;
     return installFix(c, `Install a current gVisor release: ${what}, which the fix needs`);
   }
-  // containerd (and CRI-O) have no live reload: a config change takes effect only with a restart.
-  const restart = c.engine === "containerd" || c.engine === "crio";
+  // An engine without live reload (containerd, CRI-O) takes a config change only with a restart.
+  const engine = c.engine === "runsc" ? null : ENGINES[c.engine];
+  const restart = !!engine && !engine.liveReload;
   const where = c.configPath ? ` in ${c.configPath}` : "";
   return actionFix(
     `${c.engine}.register-runtime`,
@@ -62,7 +66,7 @@ export const registerFix = (c: RuleContext, summary?: string, args: string[] = [
       ...(args.length ? { runtimeArgs: args } : {}),
       ...(restart ? { restart } : {}),
     },
-    restart ? { confirm: `restarts ${c.engine === "crio" ? "CRI-O" : "containerd"}` } : {},
+    restart ? { confirm: `restarts ${engine!.title}` } : {},
   );
 };
 /**
@@ -84,8 +88,8 @@ export function installFix(
     ...(ours && opts.sameRelease ? { version: ours.version } : {}),
   });
 }
-/** Podman spells runtime flags without the leading dashes (--runtime-flag network=none). */
-const flag = (c: RuleContext, f: string) => (c.engine === "podman" ? f : `--${f}`);
+/** A runsc flag as the engine's fixes spell it (Podman: without the dashes, as --runtime-flag takes it). */
+const flag = (c: RuleContext, f: string) => (c.engine === "runsc" ? `--${f}` : ENGINES[c.engine].runtimeFlag(f));
 
 /** Why a runsc reads a wrong goroutine id (rules runsc-goroutine-panic, runsc-go-toolchain). */
 function goroutineIdCause(facts: HostFacts, what: string): string {

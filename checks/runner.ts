@@ -1,6 +1,7 @@
 // Runs a catalog of checks over gathered facts: independent checks concurrently,
 // each after the checks it needs, each under a timeout; a throw or a timeout becomes
 // a `fail` finding, never a crash. Findings come back in catalog order.
+import { ENGINES } from "../platform/engines/index.ts";
 import type { HostFacts } from "../platform/facts/host-facts.ts";
 import { withAction } from "./fix-actions.ts";
 import type { Check, CheckOptions, Finding, Fix, Outcome } from "./types.ts";
@@ -61,7 +62,7 @@ function onNode(fix: Fix | null, hostRoot: string): Fix | null {
 export function userOwnedFix(fix: Fix | null, facts: HostFacts): boolean {
   if (fix?.action?.kind !== "configure" || facts.user?.root !== false || facts.hostRoot) return false;
   const engine = fix.action.engines[0];
-  return engine === "podman" || (engine === "docker" && !!facts.docker?.info?.rootless);
+  return engine !== undefined && engine !== "all" && ENGINES[engine].ownedByUser(facts);
 }
 
 /** The fix as the user types it: without sudo for what they own. */
@@ -171,10 +172,4 @@ export async function runChecks(
   };
 
   return Promise.all(checks.map((c) => findingOf(c.id)));
-}
-
-export function summarize(findings: Finding[]) {
-  const s = { pass: 0, warn: 0, fail: 0, skip: 0 };
-  for (const f of findings) s[f.status]++;
-  return s;
 }

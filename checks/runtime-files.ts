@@ -4,7 +4,11 @@
 import { statSync } from "node:fs";
 import { parseWrapper } from "../platform/engines/edit/runtime-args.ts";
 import { readIfAbsolute } from "../platform/engines/edit/apply.ts";
-import { SELF_ROOT, type HostRoot } from "../platform/os/host-root.ts";
+import type { EngineName } from "../platform/engines/types.ts";
+import { hostRootAt, SELF_ROOT, type HostRoot } from "../platform/os/host-root.ts";
+import { RUNTIME_NAME } from "./probe.ts";
+import { diagnoseState, type RuleContext } from "./rules.ts";
+import { fail, type CheckContext, type Outcome } from "./types.ts";
 
 export interface RuntimeFile {
   path: string | null | undefined;
@@ -41,4 +45,26 @@ export function brokenRuntimeFile(
     if (w) queue.push({ path: w.runsc, exec: true });
   }
   return null;
+}
+
+/** What the rules need to know about an engine's registration (its config file from the facts). */
+export const engineRuleContext = (ctx: CheckContext, engine: EngineName): RuleContext => ({
+  facts: ctx.facts,
+  engine,
+  runtime: RUNTIME_NAME,
+  configPath: ctx.facts.engines?.[engine].detection?.configPath,
+});
+
+/** The runtime names a file that is missing or not executable: fail as the engine will, with the rule. */
+export function brokenRuntime(
+  ctx: CheckContext,
+  engine: EngineName,
+  label: string,
+  files: RuntimeFile[],
+): Outcome | null {
+  const bad = brokenRuntimeFile(files, hostRootAt(ctx.facts.hostRoot ?? undefined));
+  if (!bad) return null;
+  const match = ["", bad.path] as unknown as RegExpMatchArray;
+  const d = diagnoseState("runtime-path-missing", { ...engineRuleContext(ctx, engine), match });
+  return fail(`${label}, but ${bad.path} ${bad.problem}`, d);
 }

@@ -1,5 +1,6 @@
 // The shape of a check and of what it finds. A check only looks; fixes are
 // described (diagnosis.fix) and applied elsewhere.
+import type { EngineName } from "../platform/engines/types.ts";
 import type { HostFacts } from "../platform/facts/host-facts.ts";
 
 export type Status = "pass" | "warn" | "fail" | "skip";
@@ -20,7 +21,7 @@ export interface Fix {
   action?: FixAction;
 }
 
-export type ConfigureTarget = "docker" | "containerd" | "podman" | "crio" | "all";
+export type ConfigureTarget = EngineName | "all";
 
 /** `gvisor-doctor configure ENGINE…`: register (or re-register) runsc with engines. */
 export interface ConfigureAction {

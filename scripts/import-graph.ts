@@ -81,9 +81,15 @@ export function importGraph(root = ROOT, dirs = PRODUCT_DIRS): Edge[] {
   return edges;
 }
 
-/** Which layer may not import which: platform/ is below checks/, which is below src/ (ARCHITECTURE.md). */
+/**
+ * Which layer may not import which: platform/ is below checks/, which is below src/; inside platform/, the
+ * primitives (os/) are below everything, and the engines are below the facts that read them (ARCHITECTURE.md).
+ */
+const ABOVE_OS = ["engines", "exec", "facts", "k8s", "probe", "release", "runsc", "self"].map((d) => `platform/${d}/`);
 export const LAYERS: Record<string, string[]> = {
   "platform/": ["src/", "checks/"],
+  "platform/os/": ABOVE_OS,
+  "platform/engines/": ["platform/facts/"],
   "checks/": ["src/"],
 };
 

@@ -25,12 +25,12 @@ import {
   type RuntimeRequest,
   type VerifyResult,
 } from "../platform/engines/types.ts";
-import type { HostFacts } from "../platform/facts/host-facts.ts";
+import type { DaemonSnapshot } from "../platform/engines/snapshot.ts";
 import { whichInRoot } from "../platform/os/host-exec.ts";
 import { SELF_ROOT, type HostRoot } from "../platform/os/host-root.ts";
 import { sleep } from "../platform/os/sleep.ts";
 import { run } from "../platform/os/spawn.ts";
-import { findRunscBinaries, primaryRunsc } from "../platform/runsc/binaries.ts";
+import { findRunscBinaries, primaryRunsc, type RunscBinary } from "../platform/runsc/binaries.ts";
 import { flagName, runscFeatures, unknownFlags } from "../platform/runsc/features.ts";
 import { parseGvisorVersion } from "../platform/os/versions.ts";
 import type { IO } from "./args.ts";
@@ -79,7 +79,11 @@ export interface ConfigureRequest {
   pruneBackups?: boolean;
   /** --restart-command: how to restart an engine in host-root mode (argv). */
   restartCommand?: string[] | null;
-  facts?: HostFacts | null;
+  /**
+   * What the caller already gathered (--fix hands over its host facts): the daemons, for the adapters, and
+   * the runsc binaries found; a field left out is looked up afresh.
+   */
+  facts?: (DaemonSnapshot & { runsc?: RunscBinary[] }) | null;
   env?: NodeJS.ProcessEnv;
   now?: () => Date;
 }
@@ -206,7 +210,7 @@ function checkConfigArg(path: string, engine: EngineName): void {
     return; // created by configure (through a dangling symlink, the file it names)
   }
   if (st.isDirectory()) {
-    if (engine === "podman" || engine === "crio") return;
+    if (adapterFor(engine).configDirs) return;
     const hint = "see: gvisor-doctor configure --help";
     throw new UsageError(`--config ${path} is a directory: give ${engine}'s config file`, hint);
   }
@@ -651,7 +655,7 @@ export function renderConfigureReport(r: ConfigureReport, io: IO): void {
     if (e.error?.snippet) io.stdout(`${pad}snippet:\n${e.error.snippet.replace(/^/gm, pad + "  ")}`);
     if (e.reload && e.reload.action !== "not-needed") {
       const how = e.reload.action === "pending" ? c.yellow(`pending — run: ${e.reload.command}`) : e.reload.message;
-      io.stdout(`${pad}${e.engine === "docker" ? "reload" : "restart"}: ${how}`);
+      io.stdout(`${pad}${adapterFor(e.engine).liveReload ? "reload" : "restart"}: ${how}`);
     }
     if (e.verify && e.verify.ok !== null)
       io.stdout(`${pad}verify: ${e.verify.ok ? e.verify.message : c.red(e.verify.message)}`);

@@ -11,7 +11,8 @@ import { actionArgv, fixPhase, withAction } from "../checks/fix-actions.ts";
 import { registerFix } from "../checks/rules.ts";
 import { userOwnedFix } from "../checks/runner.ts";
 import type { PathPermission } from "../platform/runsc/binaries.ts";
-import type { EngineName } from "../platform/engines/types.ts";
+import { ENGINES } from "../platform/engines/index.ts";
+import { ENGINE_NAMES, type EngineName } from "../platform/engines/types.ts";
 import type { HostFacts } from "../platform/facts/host-facts.ts";
 import { hostRootAt } from "../platform/os/host-root.ts";
 import { failureText, run } from "../platform/os/spawn.ts";
@@ -49,24 +50,23 @@ export interface FixRecord {
   round: number;
 }
 
-const ENGINES = ["docker", "containerd", "podman", "crio"] as const;
-type Engine = (typeof ENGINES)[number];
+type Engine = EngineName;
+/** The engine an id prefix names (`crio` of `crio.register-runtime`), else null. */
+const engineNamed = (s: string | undefined): Engine | null =>
+  (ENGINE_NAMES as readonly (string | undefined)[]).includes(s) ? (s as Engine) : null;
 
 /** The runsc runtime an engine already declares (path and args), from the facts. */
 function existingRuntime(facts: HostFacts, engine: Engine): { path: string | null; args: string[] } | null {
+  // What the config declares, else what the running engine says it loaded (dockerd's --add-runtime flags).
   const declared = facts.engines?.[engine]?.inspection?.runtimes.runsc;
-  if (engine === "docker") {
-    const loaded = facts.docker.info?.runtimes.runsc;
-    if (declared || loaded)
-      return { path: declared?.path ?? loaded?.path ?? null, args: declared?.args ?? loaded?.runtimeArgs ?? [] };
-  }
-  return declared ? { path: declared.path, args: declared.args } : null;
+  const loaded = ENGINES[engine].loadedRuntime("runsc", facts);
+  if (!declared && !loaded) return null;
+  return { path: declared?.path ?? loaded?.path ?? null, args: declared?.args ?? loaded?.args ?? [] };
 }
 
 /** The engine a `<engine>.register-runtime` fix registers with, else null. */
 const engineOfFix = (fix: Fix): Engine | null => {
-  const e = fix.id.replace(/\.register-runtime$/, "");
-  return (ENGINES as readonly string[]).includes(e) ? (e as Engine) : null;
+  return engineNamed(fix.id.replace(/\.register-runtime$/, ""));
 };
 
 /** Fixes that do the same thing to the same target merge into one (their runtime args united). */
@@ -111,14 +111,14 @@ export function planFixes(findings: Finding[], facts: HostFacts): PlannedFix[] {
     const fix = f.diagnosis?.fix;
     if (f.status === "fail" && fix?.automatic) add(fix, [f.id], [f.diagnosis?.rule], f.data);
   }
-  const registered = ENGINES.filter((e) => existingRuntime(facts, e));
+  const registered = ENGINE_NAMES.filter((e) => existingRuntime(facts, e));
   // A broken runsc an engine points at (an HTML page saved as runsc): reinstalling runsc alone leaves the engine on
   // the broken file, so also point that engine at the reinstalled runsc. A runsc that is itself broken (built with a
   // Go its release does not know) is replaced by the install: every engine registered with runsc is pointed at it.
   for (const f of findings) {
     if (f.status !== "fail" || f.diagnosis?.fix?.id !== "runsc.install") continue;
     const itself = f.diagnosis.rule === "runsc-go-toolchain" || f.diagnosis.rule === "runsc-goroutine-panic";
-    const engine = /^(docker|containerd|podman|crio)\./.exec(f.id)?.[1] as Engine | undefined;
+    const engine = engineNamed(/^([^.]+)\./.exec(f.id)?.[1]);
     for (const e of new Set([...(engine ? [engine] : []), ...(itself ? registered : [])])) {
       const summary = `Point ${e}'s runsc runtime at the reinstalled runsc`;
       add(registerFix({ facts, engine: e, runtime: "runsc" }, summary), [f.id], [f.diagnosis.rule]);

@@ -2,11 +2,12 @@
 // The read side (detect, inspect) is pure data for the checks; the write side turns a
 // request into a Plan (before/after text of every file, a unified diff), applies it
 // (backup + atomic write under a lock), reloads or restarts the engine, and verifies.
-import type { HostFacts } from "../facts/host-facts.ts";
 import type { HostRoot } from "../os/host-root.ts";
+import type { DaemonSnapshot } from "./snapshot.ts";
 
-export type EngineName = "docker" | "containerd" | "podman" | "crio";
-export const ENGINE_NAMES: readonly EngineName[] = ["docker", "containerd", "podman", "crio"];
+/** Every engine, in the order `configure all` and `--fix` handle them; ENGINES (index.ts) maps each to its adapter. */
+export const ENGINE_NAMES = ["docker", "containerd", "podman", "crio"] as const;
+export type EngineName = (typeof ENGINE_NAMES)[number];
 /** The engines --host-root configures: the ones kubelet runs pods through. */
 export const HOST_ROOT_ENGINES: readonly EngineName[] = ["containerd", "crio"];
 
@@ -84,8 +85,8 @@ export interface RuntimeRequest {
 
 export interface EngineContext {
   env: NodeJS.ProcessEnv;
-  /** Host facts when the caller already gathered them (daemons, runsc binaries). */
-  facts: HostFacts | null;
+  /** The daemons as the caller already gathered them (the doctor's host facts); null: detect looks itself. */
+  facts: DaemonSnapshot | null;
   /** --config: the file (or drop-in directory) to edit instead of the detected one. */
   configPath?: string;
   /** Where wrapper executables go (runtime args for engines that cannot pass them). */
@@ -197,9 +198,8 @@ export interface ReloadOptions {
   restart: boolean;
 }
 
-export interface EngineAdapter<D extends EngineDetection = EngineDetection> {
+export interface EngineAdapter<D extends EngineDetection = EngineDetection> extends EngineTraits {
   readonly name: EngineName;
-  readonly title: string;
   /** Installed? running? which config file, which version? Reads only. */
   detect(ctx: EngineContext): Promise<D>;
   /** The runtimes the engine's config files declare, and their faults. Reads only. */
@@ -219,6 +219,41 @@ export interface EngineAdapter<D extends EngineDetection = EngineDetection> {
    * them restarted). null: no daemon of this engine runs here, nothing to wait for.
    */
   ready?(ctx: EngineContext): Promise<{ ok: boolean; message: string } | null>;
+}
+
+// Engine traits: what checks, fixes and reports outside the engine's folder need to know about it,
+// so none of them asks `engine === "crio"`. Pure data (no I/O); docs/adding-an-engine.md lists them.
+export interface EngineTraits {
+  /** The engine as its users name it, in messages: "Docker", "containerd", "Podman", "CRI-O". */
+  readonly title: string;
+  /**
+   * A registration takes effect without restarting the engine: dockerd reloads daemon.json on
+   * SIGHUP, and daemonless Podman reads its config at every command. false: containerd and CRI-O
+   * load runtimes only when they start, so their fixes carry --restart (and say they restart it).
+   */
+  readonly liveReload: boolean;
+  /**
+   * A runsc flag ("network=none") as this engine's fixes write it in `configure --runtime-arg`:
+   * "--network=none" for most, the bare form `podman --runtime-flag` takes for Podman.
+   */
+  runtimeFlag(flag: string): string;
+  /** --config may name a drop-in directory (containers.conf.d, crio.conf.d), not only a file. */
+  readonly configDirs: boolean;
+  /**
+   * Where a container that did not start is explained: the daemon's systemd unit (journalctl -u),
+   * or for a daemonless engine the command to rerun with its debug output.
+   */
+  readonly startFailureLog: { unit: string } | { rerun: string };
+  /**
+   * The invoking user (not root) runs this engine themselves, so registering runsc with it is theirs to do,
+   * without sudo: Podman as a normal user reads only ~/.config/containers; a rootless dockerd ~/.config/docker.
+   */
+  ownedByUser(daemons: DaemonSnapshot): boolean;
+  /**
+   * A runtime the running engine has loaded, as the daemon itself reports it (dockerd's info lists the runtimes of
+   * daemon.json and of --add-runtime flags); null when the engine does not say, or has none of that name.
+   */
+  loadedRuntime(name: string, daemons: DaemonSnapshot): { path: string | null; args: string[] } | null;
 }
 
 /**

@@ -3,7 +3,8 @@
 // method needs (auto stops at the first method that works); deciding is pure and
 // unit-tested with made-up views.
 import { basename } from "node:path";
-import { detectContainer, dockerFacts, type DockerFacts, type HostFacts } from "../facts/host-facts.ts";
+import { detectContainer, dockerFacts, type HostFacts } from "../facts/host-facts.ts";
+import type { DockerDaemonFacts } from "../engines/docker/client.ts";
 import { findRunscBinaries, primaryRunsc } from "../runsc/binaries.ts";
 import { which, SYSTEM_BIN_DIRS } from "../os/which.ts";
 import type { Method, MethodStatus, SandboxDetection, Via } from "./types.ts";
@@ -20,7 +21,7 @@ export interface SandboxView {
   root: boolean;
   container: HostFacts["container"];
   runsc?: RunscSeen[];
-  docker?: DockerFacts;
+  docker?: DockerDaemonFacts;
   /** The podman CLI, or null when not installed. */
   podman?: string | null;
 }

@@ -7,7 +7,7 @@ import { ENGINES, ENGINE_NAMES, type EngineName } from "../engines/index.ts";
 import { HOST_ROOT_ENGINES } from "../engines/types.ts";
 import { DEFAULT_WRAPPER_DIR } from "../engines/edit/runtime-args.ts";
 import type { EngineContext, EngineDetection, EngineInspection } from "../engines/types.ts";
-import type { HostFacts } from "./host-facts.ts";
+import type { DaemonSnapshot } from "../engines/snapshot.ts";
 import { SELF_ROOT, type HostRoot } from "../os/host-root.ts";
 
 export interface EngineFacts {
@@ -23,10 +23,10 @@ export interface EnginesFacts extends Record<EngineName, EngineFacts> {
   containerdDump: { doc: Record<string, any> | null; error: string | null } | null;
 }
 
-function engineContext(env: NodeJS.ProcessEnv, facts: Partial<HostFacts>, root: HostRoot): EngineContext {
+function engineContext(env: NodeJS.ProcessEnv, daemons: DaemonSnapshot, root: HostRoot): EngineContext {
   return {
     env,
-    facts: facts as HostFacts,
+    facts: daemons,
     wrapperDir: DEFAULT_WRAPPER_DIR,
     force: false,
     now: () => new Date(),
@@ -47,12 +47,12 @@ export interface EngineFactsOptions {
 export async function engineFacts(
   name: EngineName,
   env: NodeJS.ProcessEnv,
-  facts: Partial<HostFacts>,
+  daemons: DaemonSnapshot,
   root: HostRoot = SELF_ROOT,
   opts: EngineFactsOptions = {},
 ): Promise<EngineFacts> {
   const adapter = ENGINES[name];
-  const ctx = engineContext(env, facts, root);
+  const ctx = engineContext(env, daemons, root);
   let detection: EngineDetection | null = null;
   try {
     const d = await adapter.detect(ctx);
@@ -80,12 +80,12 @@ export async function containerdDump(
 
 /**
  * Detect and inspect every engine. Docker's detection reads `docker info` from the
- * facts, so it runs after `dockerReady`; the others start at once.
+ * snapshot, so it runs after `dockerReady`; the others start at once.
  */
 export async function gatherEngineFacts(
   env: NodeJS.ProcessEnv,
-  early: Partial<HostFacts>,
-  dockerReady: Promise<Partial<HostFacts>>,
+  early: DaemonSnapshot,
+  dockerReady: Promise<DaemonSnapshot>,
   root: HostRoot = SELF_ROOT,
 ): Promise<EnginesFacts> {
   const none: EngineFacts = { detection: null, inspection: null, error: null };
@@ -100,12 +100,6 @@ export async function gatherEngineFacts(
     ]),
   ) as Record<EngineName, Promise<EngineFacts>>;
   const dump = facts.containerd.then((f) => containerdDump(f, root));
-  const [docker, containerd, podman, crio, containerdDumpResult] = await Promise.all([
-    facts.docker,
-    facts.containerd,
-    facts.podman,
-    facts.crio,
-    dump,
-  ]);
-  return { docker, containerd, podman, crio, containerdDump: containerdDumpResult };
+  const each = await Promise.all(ENGINE_NAMES.map(async (n) => [n, await facts[n]] as const));
+  return { ...(Object.fromEntries(each) as Record<EngineName, EngineFacts>), containerdDump: await dump };
 }

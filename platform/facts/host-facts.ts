@@ -10,9 +10,10 @@ import {
   dockerInfoVia,
   dockerdServing,
   daemonConfigPath,
-  type DockerInfo,
+  type DockerDaemonFacts,
 } from "../engines/docker/client.ts";
-import { failureText, run, type RunResult } from "../os/spawn.ts";
+import type { DaemonSnapshot } from "../engines/snapshot.ts";
+import { failureText, run } from "../os/spawn.ts";
 import { findProcesses, DOCKERD_VALUE_FLAGS, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "../os/processes.ts";
 import { findRunscBinaries, findRunscInRoot, type RunscBinary } from "../runsc/binaries.ts";
 import { SELF_ROOT, type HostRoot } from "../os/host-root.ts";
@@ -25,26 +26,8 @@ import { detectSelfSandbox, type SelfSandboxFacts } from "./self-sandbox.ts";
 
 export { detectSelfSandbox, type SelfSandboxFacts };
 
-export interface DockerFacts {
-  cli: string | null;
-  /** The unix socket behind `host` (the Engine API's), null for other schemes. */
-  api: string | null;
-  /** How the doctor reads dockerd's info, and runs the hello probe (docker.ts dockerEndpoint); null: it cannot. */
-  via: "api" | "cli" | null;
-  probeVia: "api" | "cli" | null;
-  host: string;
-  /** The dockerd process behind `host`, when it runs on this machine. */
-  daemon: DaemonProcess | null;
-  /** The daemon.json that daemon reads (its --config-file or the default). */
-  configPath: string;
-  info: DockerInfo | null;
-  /** Why `docker info` (or GET /info) failed, verbatim. */
-  infoError: string | null;
-  /** The CLI's `docker info` run (null through the API). */
-  infoResult: RunResult | null;
-}
-
-export interface HostFacts {
+/** The daemons are the engine layer's snapshot (adapters read them), gathered here with everything else. */
+export interface HostFacts extends DaemonSnapshot {
   /** --host-root: the directory the node's / is mounted at; null for this machine itself. */
   hostRoot: string | null;
   os: string;
@@ -88,7 +71,7 @@ export interface HostFacts {
   runsc: RunscBinary[];
   dockerd: DaemonProcess[];
   containerd: DaemonProcess[];
-  docker: DockerFacts;
+  docker: DockerDaemonFacts;
   /** Each engine's detection and config (read side of platform/engines); null with selfOnly. */
   engines: EnginesFacts | null;
   /** Milliseconds spent gathering. */
@@ -245,7 +228,7 @@ function tmpFacts(env: NodeJS.ProcessEnv, root: HostRoot): HostFacts["tmp"] {
   return { path: candidates[0], symlink: false, target: null };
 }
 
-export async function dockerFacts(env: NodeJS.ProcessEnv, dockerd: DaemonProcess[]): Promise<DockerFacts> {
+export async function dockerFacts(env: NodeJS.ProcessEnv, dockerd: DaemonProcess[]): Promise<DockerDaemonFacts> {
   const ep = dockerEndpoint(env);
   const host = dockerHost(env);
   const daemon = dockerdServing(host, dockerd);
@@ -282,12 +265,7 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
     : gatherEngineFacts(
         env,
         { dockerd, containerd },
-        Promise.all([dockerP, runscP]).then(([docker, runsc]) => ({
-          dockerd,
-          containerd,
-          runsc,
-          docker: docker ?? undefined,
-        })),
+        dockerP.then((docker) => ({ dockerd, containerd, docker: docker ?? undefined })),
         root,
       );
   const selfP = detectSelfSandbox({ dmesg: opts.selfOnly ? "always" : "to-confirm" });

@@ -24,7 +24,8 @@ export interface HostRoot {
   show(hostPath: string): string;
 }
 
-function sameInode(a: string, b: string): boolean {
+/** Whether two paths name the same file (same device and inode); false when either cannot be stat'ed. */
+export function sameInode(a: string, b: string): boolean {
   try {
     const x = statSync(a);
     const y = statSync(b);

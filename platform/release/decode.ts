@@ -24,20 +24,16 @@ export type Out = (chunk: Buffer) => void;
 /** node:zlib streams do one job per write; ~1 MiB writes measured fastest in Bun. */
 const BLOCK = 1 << 20;
 
-function zlibZstd(out: Out): Decoder {
-  const z = (
-    zlib as unknown as { createZstdDecompress(o: object): NodeJS.ReadWriteStream & { destroy(): void } }
-  ).createZstdDecompress({ chunkSize: BLOCK });
+type ZlibStream = NodeJS.ReadWriteStream & { destroy(): void };
+
+/**
+ * A node:zlib stream as a Decoder: writes batched to ~BLOCK, backpressure honoured, an error in `out` stops the
+ * stream, and a stream that closes without 'end' (truncated input) is an error, never a hang or a short file.
+ */
+export function zlibDecoder(label: string, z: ZlibStream, out: Out): Decoder {
   let failed: Error | null = null;
+  let ended = false;
   let outError: unknown = null;
-  const ended = new Promise<void>((resolve, reject) => {
-    z.on("end", () => resolve());
-    z.on("error", (e: Error) => {
-      failed = e;
-      reject(e);
-    });
-  });
-  ended.catch(() => {});
   z.on("data", (c: Buffer) => {
     if (outError) return;
     try {
@@ -47,11 +43,17 @@ function zlibZstd(out: Out): Decoder {
       z.destroy();
     }
   });
+  // 'close' follows 'end' or 'error'.
+  const closed = new Promise<void>((resolve) => {
+    z.on("end", () => (ended = true));
+    z.on("error", (e: Error) => (failed = e));
+    z.on("close", () => resolve());
+  });
   let pending: Uint8Array[] = [];
   let pendingLen = 0;
   const check = () => {
     if (outError) throw outError;
-    if (failed) throw new DecodeError(`zstd: ${(failed as Error).message}`);
+    if (failed) throw new DecodeError(`${label}: ${(failed as Error).message}`);
   };
   const flush = async () => {
     if (!pendingLen) return;
@@ -83,13 +85,19 @@ function zlibZstd(out: Out): Decoder {
     async end() {
       await flush();
       z.end();
-      try {
-        await ended;
-      } catch {}
+      await closed;
       check();
+      if (!ended) throw new DecodeError(`${label}: the stream ends early (truncated)`);
     },
     destroy: () => z.destroy(),
   };
+}
+
+function zlibZstd(out: Out): Decoder {
+  const z = (zlib as unknown as { createZstdDecompress(o: object): ZlibStream }).createZstdDecompress({
+    chunkSize: BLOCK,
+  });
+  return zlibDecoder("zstd", z, out);
 }
 
 /** A decompressor process: compressed bytes into its stdin, decoded bytes out of its stdout. */

@@ -1,6 +1,7 @@
 // `gvisor-doctor check` at work: gather facts once, run the catalog, render the findings.
 import { CATALOG } from "../../checks/catalog.ts";
-import { runChecks, summarize, unknownPatterns } from "../../checks/runner.ts";
+import { runChecks, unknownPatterns } from "../../checks/runner.ts";
+import { summarize } from "../../checks/summary.ts";
 import type { Check, CheckOptions, Finding } from "../../checks/types.ts";
 import { gatherFacts, type HostFacts } from "../../platform/facts/host-facts.ts";
 import { hostRootAt } from "../../platform/os/host-root.ts";

@@ -1,7 +1,7 @@
 // `gvisor-doctor k8s check`: is gVisor usable in the cluster kubectl points at, and on
 // which nodes not, and why (src/k8s/cluster-check.ts). Printed like `check`: one line
 // per finding with cause and fix, or one JSON document.
-import { summarize } from "../../checks/runner.ts";
+import { summarize } from "../../checks/summary.ts";
 import { onCommand, type RunResult } from "../../platform/os/spawn.ts";
 import { secondsOption, type Command, type IO } from "../args.ts";
 import { EXIT, UsageError } from "../../platform/os/errors.ts";

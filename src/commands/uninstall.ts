@@ -4,6 +4,7 @@ import { ActionError, EXIT } from "../../platform/os/errors.ts";
 import { hostRootHelp, HOST_ROOT_OPTIONS, hostRootFlags, prefixFlag } from "../host-root-flags.ts";
 import { SELF_ROOT } from "../../platform/os/host-root.ts";
 import type { WrapperVerdict } from "../../platform/engines/edit/runtime-args.ts";
+import type { DaemonSnapshot } from "../../platform/engines/snapshot.ts";
 
 export const UNINSTALL_HELP = `Usage: gvisor-doctor uninstall [options]
 
@@ -62,24 +63,16 @@ export async function handOffToUnconfigure(
   const candidates = root.foreign ? HOST_ROOT_ENGINES : ENGINE_NAMES;
   // Docker's adapter reads `docker info` from the facts; the others need none.
   const dockerd = root.foreign ? [] : findProcesses(["dockerd"], DOCKERD_VALUE_FLAGS);
-  const facts = root.foreign ? {} : { dockerd, docker: await dockerFacts(io.env, dockerd) };
+  const facts: DaemonSnapshot = root.foreign ? {} : { dockerd, docker: await dockerFacts(io.env, dockerd) };
   // An engine whose binary is gone may still have a config naming our runsc: it counts too.
   const inspect = (n: import("../../platform/engines/index.ts").EngineName) =>
     engineFacts(n, io.env, facts, root, { configWithoutEngine: true });
   const inspected = await Promise.all(candidates.map(inspect));
   const engines = candidates.filter((_, i) => ours(inspected[i].inspection?.runtimes.runsc?.path));
   if (!engines.length) return null;
-  // The same partial facts: `docker info` runs once.
+  // The same daemon snapshot: `docker info` runs once.
   const report = await configureEngines(
-    {
-      ...more,
-      engines: [...engines],
-      explicit: true,
-      remove: true,
-      dryRun,
-      pruneBackups: true,
-      facts: facts as import("../../platform/facts/host-facts.ts").HostFacts,
-    },
+    { ...more, engines: [...engines], explicit: true, remove: true, dryRun, pruneBackups: true, facts },
     io,
   );
   if (!io.json) await renderConfigureReport(report, io);

@@ -2,7 +2,7 @@
 import type { ChalkInstance } from "chalk";
 import type { HostFacts } from "../../platform/facts/host-facts.ts";
 import type { Finding, Status } from "../../checks/types.ts";
-import { summarize } from "../../checks/runner.ts";
+import { summarize } from "../../checks/summary.ts";
 import type { RunResult } from "../../platform/os/spawn.ts";
 import { VERSION } from "../version.ts";
 import { distributionOf } from "../../platform/engines/containerd/distributions.ts";

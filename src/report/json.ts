@@ -1,7 +1,7 @@
 // The --json document (schemaVersion 1). Field names are a contract: see README.
 import type { HostFacts } from "../../platform/facts/host-facts.ts";
 import type { Finding, Fix } from "../../checks/types.ts";
-import { summarize } from "../../checks/runner.ts";
+import { summarize } from "../../checks/summary.ts";
 import { VERSION } from "../version.ts";
 import { ENGINE_NAMES } from "../../platform/engines/types.ts";
 import { distributionOf } from "../../platform/engines/containerd/distributions.ts";

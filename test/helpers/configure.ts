@@ -1,11 +1,13 @@
 // Helpers for `configure` end-to-end tests: the report schema, and a private view of
 // /etc/containers so podman runs never touch the host's configuration or storage.
 import Ajv from "ajv";
+import type { IO } from "../../src/args.ts";
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createdByUs } from "../../platform/engines/edit/text.ts";
 import { join } from "node:path";
 import { BINARY, ROOT, type CliResult } from "./cli.ts";
+import { recordingIO } from "./io.ts";
 
 const schema = JSON.parse(readFileSync(join(ROOT, "docs", "configure-report.schema.json"), "utf8"));
 const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
@@ -104,4 +106,9 @@ export function podmanSandbox(dir: string, opts: { containerd?: boolean } = {}):
     argv,
     gvd: (args) => run([BINARY, ...args]),
   };
+}
+
+/** The IO the in-process `configureEngines` tests use: no output, no colour, wrappers under `dir`. */
+export function quietIO(dir: string): IO {
+  return recordingIO({ ...process.env, GVISOR_DOCTOR_WRAPPER_DIR: join(dir, "wrappers") });
 }

@@ -4,7 +4,12 @@ import { planContainerd } from "../../platform/engines/containerd/adapter.ts";
 import { planCrio } from "../../platform/engines/crio/adapter.ts";
 import { planDaemonJson } from "../../platform/engines/docker/adapter.ts";
 import { planPodman } from "../../platform/engines/podman/adapter.ts";
-import { EngineConfigError, type FileChange, type RuntimeRequest } from "../../platform/engines/types.ts";
+import {
+  EngineConfigError,
+  type EngineName,
+  type FileChange,
+  type RuntimeRequest,
+} from "../../platform/engines/types.ts";
 import { join } from "node:path";
 
 export const FIXTURES = join(import.meta.dirname, "..", "fixtures", "engines");
@@ -47,7 +52,8 @@ export function request(over: Partial<RuntimeRequest> = {}): RuntimeRequest {
   };
 }
 
-export type Engine = "docker" | "containerd" | "podman" | "crio";
+/** The engines the planners cover: every one in the registry. */
+export type Engine = EngineName;
 
 export interface Outcome {
   changes: FileChange[];

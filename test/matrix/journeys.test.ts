@@ -50,6 +50,11 @@ const byId = (d: Doc) => new Map(d.checks.map((c) => [c.id, c]));
 /** The failing checks, in a form that makes a failed expect() readable. */
 const failures = (d: Doc) =>
   d.checks.filter((c) => c.status === "fail").map((c) => `${c.id}: ${c.message} [${c.diagnosis?.rule ?? "-"}]`);
+/** The failures runsc's own random crash causes, as the doctor names it (sid's runsc: journey 1). */
+const onlyTheCrash = (d: Doc) => {
+  const failed = d.checks.filter((c) => c.status === "fail");
+  return failed.length > 0 && failed.every((c) => c.diagnosis?.rule === "runsc-goroutine-panic");
+};
 const ENGINES = ["docker", "containerd", "podman"] as const;
 /** The cells journey 1 requires green: each engine's runtime and hello, Docker's signature. */
 const CELLS = [...ENGINES.flatMap((e) => [`${e}.runtime`, `${e}.hello`]), "docker.signature"];
@@ -86,6 +91,17 @@ for (const spec of selected) {
     // A journey passes when every test of it ran and passed (journey 4 has several).
     const started: Record<number, number> = {};
     const passed: Record<number, number> = {};
+    /**
+     * The doctor with --json on host `h`. On sid, runsc itself crashes at random (journey 1 asserts the doctor says
+     * so: runsc-go-toolchain); a run whose only failures the doctor pins on that crash (runsc-goroutine-panic) runs
+     * again, at most 3 more times. Any other failure stands, and every other host gets exactly one run.
+     */
+    const doctorJson = (h: Host, args: string[]) => {
+      const once = () => h.run([h.doctor, ...args, "--json"]);
+      let r = once();
+      for (let i = 0; spec.runscPanics && onlyTheCrash(doc(r)) && i < 3; i++) r = once();
+      return r;
+    };
     const journey = (n: number, title: string, fn: () => Promise<void> | void) =>
       test(
         `journey ${n}: ${title}`,
@@ -123,7 +139,7 @@ for (const spec of selected) {
           expect([e, byId(before).get(`${e}.runtime`)?.status]).toEqual([e, spec.livedIn ? "pass" : "fail"]);
         }
         const t = Date.now();
-        const fixed = host.run([host.doctor, "--fix", "--yes", "--offline", "--json"]);
+        const fixed = doctorJson(host, ["--fix", "--yes", "--offline"]);
         result.figures.fixMs = Date.now() - t;
         const fd = doc(fixed);
         expect({ code: fixed.code, failures: failures(fd), log: fixed.code ? fixed.stderr.slice(-4000) : "" }).toEqual({
@@ -131,7 +147,7 @@ for (const spec of selected) {
           failures: [],
           log: "",
         });
-        const after = host.run([host.doctor, "check", "--offline", "--json"]);
+        const after = doctorJson(host, ["check", "--offline"]);
         const ad = doc(after);
         const cells = byId(ad);
         expect(CELLS.map((id) => [id, cells.get(id)?.status])).toEqual(CELLS.map((id) => [id, "pass"]));
@@ -221,11 +237,16 @@ for (const spec of selected) {
             status: "fail",
             rule,
           });
-          const fixed = host.run([host.doctor, "--fix", "--yes", "--offline", "--json"]);
+          const fixed = doctorJson(host, ["--fix", "--yes", "--offline"]);
           const log = fixed.code ? fixed.stderr.slice(-3000) : "";
           expect({ code: fixed.code, failures: failures(doc(fixed)), log }).toEqual({ code: 0, failures: [], log: "" });
-          const after = byId(doc(host.run([host.doctor, "check", "--offline", "--json"])));
-          expect(CELLS.map((id) => [id, after.get(id)?.status])).toEqual(CELLS.map((id) => [id, "pass"]));
+          const after = byId(doc(doctorJson(host, ["check", "--offline"])));
+          // A cell that did not pass shows its message and rule (the expected side has none).
+          const cell = (id: string) => {
+            const c = after.get(id);
+            return c?.status === "pass" ? [id, "pass"] : [id, c?.status, c?.message, c?.diagnosis?.rule];
+          };
+          expect(CELLS.map(cell)).toEqual(CELLS.map((id) => [id, "pass"]));
         });
       const daemonJson = () => join(host.root, "etc/docker/daemon.json");
       const reloadDocker = () => expect(host.reloadDocker().code).toBe(0);
@@ -306,7 +327,7 @@ for (const spec of selected) {
               err: "",
             });
           }
-          const checked = byId(doc(blank.run([blank.doctor, "check", "--offline", "--json"])));
+          const checked = byId(doc(doctorJson(blank, ["check", "--offline"])));
           // The fake bucket's containerd-shim-runsc-v1 is a busybox stand-in (test/helpers/fake-bucket.ts),
           // so containerd's hello cannot run through it; registration is what this journey proves there.
           const cells = CELLS.filter((id) => id !== "containerd.hello");

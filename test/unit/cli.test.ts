@@ -2,12 +2,12 @@ import { describe, expect, test } from "bun:test";
 import { parseCommandArgs, listOption } from "../../src/args.ts";
 import { resolveCommand, runArgv } from "../../src/dispatch.ts";
 import { COMMANDS } from "../../src/commands/index.ts";
-import { Chalk } from "chalk";
 import { boundMessage, ECHO_MAX, echoInput, MESSAGE_LINE_MAX } from "../../platform/os/echo-input.ts";
 import { checkCommand } from "../../src/commands/check.ts";
 import { UsageError } from "../../platform/os/errors.ts";
 import { colorLevel } from "../../src/ui/color.ts";
 import { spinnerAllowed } from "../../src/ui/spinner.ts";
+import { recordingIO } from "../helpers/io.ts";
 
 describe("argument parsing", () => {
   test("no command means check", () => {
@@ -73,20 +73,8 @@ describe("empty option values", () => {
     expect(parseCommandArgs(configure, ["--runtime-arg="]).values["runtime-arg"]).toEqual([""]);
   });
   test("through the CLI: exit 2 and nothing printed on stdout", async () => {
-    const c = new Chalk({ level: 0 });
-    const out: string[] = [];
-    const err: string[] = [];
-    const io = {
-      env: {},
-      stdout: (s: string) => out.push(s),
-      stderr: (s: string) => err.push(s),
-      c,
-      ce: c,
-      json: false,
-      verbose: false,
-      spinner: false,
-      interactive: false,
-    };
+    const io = recordingIO();
+    const { out, err } = io;
     expect(await runArgv(["k8s", "manifests", "--mirror", ""], io)).toBe(2);
     expect(out).toEqual([]);
     expect(err.join("\n")).toContain("--mirror needs a value");
@@ -96,20 +84,8 @@ describe("empty option values", () => {
 describe("input echoed in errors is bounded (issue 14: 100 KB flag values printed twice)", () => {
   const big = `${"x".repeat(100_000)}\u001b[31mred`;
   const cli = async (argv: string[]) => {
-    const c = new Chalk({ level: 0 });
-    const err: string[] = [];
-    const io = {
-      env: {},
-      stdout: () => {},
-      stderr: (s: string) => err.push(s),
-      c,
-      ce: c,
-      json: false,
-      verbose: false,
-      spinner: false,
-      interactive: false,
-    };
-    return { code: await runArgv(argv, io), err: err.join("\n") };
+    const io = recordingIO();
+    return { code: await runArgv(argv, io), err: io.err.join("\n") };
   };
   test.each([
     ["an unknown command", [big]],

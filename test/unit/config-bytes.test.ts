@@ -4,26 +4,11 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Chalk } from "chalk";
-import type { IO } from "../../src/args.ts";
 import { configureEngines } from "../../src/commands/configure.ts";
+import { quietIO } from "../helpers/configure.ts";
 import { decodeBytes, encodeBytes } from "../../platform/engines/edit/text.ts";
 import type { EngineName } from "../../platform/engines/types.ts";
 
-function quietIO(): IO {
-  const c = new Chalk({ level: 0 });
-  return {
-    env: { ...process.env, GVISOR_DOCTOR_WRAPPER_DIR: join(dir, "wrappers") },
-    stdout: () => {},
-    stderr: () => {},
-    c,
-    ce: c,
-    json: false,
-    verbose: false,
-    spinner: false,
-    interactive: false,
-  };
-}
 let dir: string;
 beforeEach(() => {
   dir = mkdtempSync("/tmp/gvd-test-bytes-");
@@ -69,7 +54,7 @@ describe("config bytes that are not UTF-8", () => {
         reload: false,
         verify: false,
       };
-      const add = await configureEngines({ ...common, runtimeArgs: ["--network=none"] }, quietIO());
+      const add = await configureEngines({ ...common, runtimeArgs: ["--network=none"] }, quietIO(dir));
       expect(add.engines[0]).toMatchObject({ status: "changed" });
       const after = readFileSync(f);
       expect(after.includes(FFFD)).toBe(false);
@@ -80,7 +65,7 @@ describe("config bytes that are not UTF-8", () => {
         .filter((l) => /[\x80-\xff]/.test(l)))
         expect(after.includes(latin1(line))).toBe(true);
       expect(readFileSync(add.engines[0].files.find((x) => x.path === f)!.backup!).equals(bytes)).toBe(true);
-      const rm = await configureEngines({ ...common, remove: true }, quietIO());
+      const rm = await configureEngines({ ...common, remove: true }, quietIO(dir));
       expect(rm.engines[0]).toMatchObject({ status: "changed" });
       expect(readFileSync(f).includes(FFFD)).toBe(false);
     });

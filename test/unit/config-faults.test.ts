@@ -14,26 +14,11 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { Chalk } from "chalk";
-import type { IO } from "../../src/args.ts";
 import { configureEngines } from "../../src/commands/configure.ts";
+import { quietIO } from "../helpers/configure.ts";
 import { backupFile } from "../../platform/os/fsutil.ts";
 
 const root = process.getuid?.() === 0;
-function quietIO(dir: string): IO {
-  const c = new Chalk({ level: 0 });
-  return {
-    env: { ...process.env, GVISOR_DOCTOR_WRAPPER_DIR: join(dir, "wrappers") },
-    stdout: () => {},
-    stderr: () => {},
-    c,
-    ce: c,
-    json: false,
-    verbose: false,
-    spinner: false,
-    interactive: false,
-  };
-}
 const BIG = `${JSON.stringify({ labels: Array.from({ length: 900 }, (_, i) => `label-number-${i}-xxxxxxxxxxxxxxxxxxxx`) }, null, 2)}\n`;
 const configure = (f: string, dir: string) =>
   configureEngines(

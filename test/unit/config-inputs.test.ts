@@ -5,9 +5,8 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { Chalk } from "chalk";
-import type { IO } from "../../src/args.ts";
 import { configureEngines, type ConfigureRequest } from "../../src/commands/configure.ts";
+import { quietIO } from "../helpers/configure.ts";
 import { UsageError } from "../../platform/os/errors.ts";
 
 let dir: string;
@@ -15,24 +14,10 @@ beforeEach(() => {
   dir = mkdtempSync("/tmp/gvd-test-inputs-");
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
-function quietIO(): IO {
-  const c = new Chalk({ level: 0 });
-  return {
-    env: { ...process.env, GVISOR_DOCTOR_WRAPPER_DIR: join(dir, "wrappers") },
-    stdout: () => {},
-    stderr: () => {},
-    c,
-    ce: c,
-    json: false,
-    verbose: false,
-    spinner: false,
-    interactive: false,
-  };
-}
 const docker = (configPath: string, extra: Partial<ConfigureRequest> = {}) =>
   configureEngines(
     { engines: ["docker"], configPath, runscPath: "/bin/sh", reload: false, verify: false, ...extra },
-    quietIO(),
+    quietIO(dir),
   );
 
 describe("--config", () => {
@@ -82,7 +67,7 @@ describe("programs a config names", () => {
         reload: false,
         verify: false,
       },
-      quietIO(),
+      quietIO(dir),
     );
     expect(r.engines[0]).toMatchObject({ status: "changed", error: null });
   });

@@ -4,9 +4,8 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Chalk } from "chalk";
-import type { IO } from "../../src/args.ts";
 import { configureEngines } from "../../src/commands/configure.ts";
+import { quietIO } from "../helpers/configure.ts";
 import { referencedFirst } from "../../platform/engines/edit/plan.ts";
 import type { EngineName, FileChange } from "../../platform/engines/types.ts";
 
@@ -15,20 +14,6 @@ beforeEach(() => {
   dir = mkdtempSync("/tmp/gvd-test-order-");
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
-function quietIO(): IO {
-  const c = new Chalk({ level: 0 });
-  return {
-    env: { ...process.env, GVISOR_DOCTOR_WRAPPER_DIR: join(dir, "wrappers") },
-    stdout: () => {},
-    stderr: () => {},
-    c,
-    ce: c,
-    json: false,
-    verbose: false,
-    spinner: false,
-    interactive: false,
-  };
-}
 
 describe("write order across files", () => {
   test("referencedFirst: created/modified referenced files first, the config, then deleted referenced files", () => {
@@ -66,11 +51,11 @@ describe("write order across files", () => {
         reload: false,
         verify: false,
       };
-      const add = await configureEngines({ ...common, runtimeArgs: ["--network=none"] }, quietIO());
+      const add = await configureEngines({ ...common, runtimeArgs: ["--network=none"] }, quietIO(dir));
       const files = add.engines[0].files;
       expect(files.length).toBeGreaterThan(1);
       expect(files.at(-1)).toMatchObject({ path: f });
-      const rm = await configureEngines({ ...common, remove: true }, quietIO());
+      const rm = await configureEngines({ ...common, remove: true }, quietIO(dir));
       const gone = rm.engines[0].files;
       expect(gone[0]).toMatchObject({ path: f });
       expect(gone.slice(1).every((x) => x.action === "delete")).toBe(true);

@@ -4,9 +4,8 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Chalk } from "chalk";
-import type { IO } from "../../src/args.ts";
 import { configureEngines } from "../../src/commands/configure.ts";
+import { quietIO } from "../helpers/configure.ts";
 import { renderWrapper, wrapperOwner } from "../../platform/engines/edit/runtime-args.ts";
 
 let dir: string;
@@ -14,24 +13,10 @@ beforeEach(() => {
   dir = mkdtempSync("/tmp/gvd-test-wrappers-");
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
-function quietIO(): IO {
-  const c = new Chalk({ level: 0 });
-  return {
-    env: { ...process.env, GVISOR_DOCTOR_WRAPPER_DIR: join(dir, "wrappers") },
-    stdout: () => {},
-    stderr: () => {},
-    c,
-    ce: c,
-    json: false,
-    verbose: false,
-    spinner: false,
-    interactive: false,
-  };
-}
 const podman = (config: string, extra: { runtimeArgs?: string[]; remove?: boolean }) =>
   configureEngines(
     { engines: ["podman"], configPath: config, runscPath: "/bin/sh", reload: false, verify: false, ...extra },
-    quietIO(),
+    quietIO(dir),
   );
 const binaryIn = (config: string) => /runsc = \["([^"]+)"\]/.exec(readFileSync(config, "utf8"))?.[1];
 

@@ -3,30 +3,14 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { Chalk } from "chalk";
-import type { IO } from "../../src/args.ts";
 import { configureEngines, renderConfigureReport } from "../../src/commands/configure.ts";
 import { UsageError } from "../../platform/os/errors.ts";
 import { inspectCrioConf } from "../../platform/engines/crio/adapter.ts";
 import { FIXTURES } from "../helpers/engines.ts";
+import { recordingIO, type RecordingIO } from "../helpers/io.ts";
 
-function fakeIO(): IO & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  const c = new Chalk({ level: 0 });
-  return {
-    env: { ...process.env },
-    stdout: (s) => out.push(s),
-    stderr: (s) => err.push(s),
-    c,
-    ce: c,
-    json: false,
-    verbose: false,
-    spinner: false,
-    interactive: false,
-    out,
-    err,
-  };
+function fakeIO(): RecordingIO {
+  return recordingIO({ ...process.env });
 }
 
 let dir: string;

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "bun:test";
-import type { DockerFacts } from "../../platform/facts/host-facts.ts";
+import type { DockerDaemonFacts } from "../../platform/engines/docker/client.ts";
 import { chooseMethod, detectFromView, runscRuntime, type SandboxView } from "../../platform/exec/detect.ts";
 import { normalizeRequest } from "../../platform/exec/options.ts";
 import { engineRunArgs } from "../../platform/exec/via-engine.ts";
@@ -18,7 +18,7 @@ import {
 const docker = (
   runtimes: Record<string, { path: string; runtimeArgs?: string[] }> | null,
   infoError = "Cannot connect to the Docker daemon",
-): DockerFacts => ({
+): DockerDaemonFacts => ({
   cli: "/usr/bin/docker",
   api: "/var/run/docker.sock",
   via: "cli",

@@ -2,7 +2,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Chalk } from "chalk";
 import { parseCommandArgs, secondsOption } from "../../src/args.ts";
 import { MAX_SECONDS, MAX_TIMER_MS } from "../../platform/os/numbers.ts";
 import { runArgv } from "../../src/dispatch.ts";
@@ -18,6 +17,7 @@ import {
   parseSeconds,
   parseVia,
 } from "../../platform/exec/options.ts";
+import { recordingIO } from "../helpers/io.ts";
 
 const dir = mkdtempSync("/tmp/gvd-test-exec-opts-");
 mkdirSync(join(dir, "src"));
@@ -147,21 +147,8 @@ describe("env, sizes, durations", () => {
 
 describe("numbers are strict decimals within a range (issue 14)", () => {
   const io = () => {
-    const c = new Chalk({ level: 0 });
-    const out: string[] = [];
-    const err: string[] = [];
-    const io = {
-      env: process.env,
-      stdout: (s: string) => out.push(s),
-      stderr: (s: string) => err.push(s),
-      c,
-      ce: c,
-      json: false,
-      verbose: false,
-      spinner: false,
-      interactive: false,
-    };
-    return { io, out, err };
+    const io = recordingIO(process.env);
+    return { io, out: io.out, err: io.err };
   };
   test("no hex, sign, exponent, spaces or Infinity", () => {
     for (const bad of ["0x10", "+5", "1e3", " 5", "5 ", "Infinity", "NaN", "1_000", ".5", "5."]) {

@@ -15,7 +15,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { hostRestartArgv } from "../../platform/os/host-exec.ts";
+import { hostRestartArgv } from "../../platform/engines/host-restart.ts";
 import { hostRootAt, resolveInRoot, SELF_ROOT } from "../../platform/os/host-root.ts";
 import { splitCommandLine } from "../../src/host-root-flags.ts";
 import { UsageError } from "../../platform/os/errors.ts";

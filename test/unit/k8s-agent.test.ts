@@ -2,7 +2,6 @@
 // check --json document) and the label written to a fake API server: what it labels,
 // what it prints, the readiness marker and the probe, and how it stops.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { Chalk } from "chalk";
 import {
   existsSync,
   mkdirSync,
@@ -15,7 +14,6 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { hostRootAt } from "../../platform/os/host-root.ts";
-import type { IO } from "../../src/args.ts";
 import { runAgentCommand } from "../../src/commands/k8s-node.ts";
 import { runArgv } from "../../src/dispatch.ts";
 import {
@@ -31,6 +29,7 @@ import { ensureNodeLabel, inClusterConfig } from "../../src/k8s/in-cluster.ts";
 import { fakeApi, podEnv, SUBJECT, type FakeApi } from "../fixtures/k8s/kubectl/fake-api.ts";
 import { KUBECTL_FIXTURES } from "../fixtures/k8s/kubectl/stub.ts";
 import { assertAgentLineSchema } from "../helpers/schema.ts";
+import { recordingIO } from "../helpers/io.ts";
 
 /** The check init container's report on worker-b: containerd.runtime fails. */
 const FAILING_DOC = readFileSync(join(KUBECTL_FIXTURES, "logs-check-worker-b.txt"), "utf8");
@@ -263,19 +262,8 @@ describe("readiness", () => {
   });
 
   test("k8s agent --probe exits 0 iff ready (GVISOR_DOCTOR_AGENT_READY picks the marker)", async () => {
-    const c = new Chalk({ level: 0 });
-    const err: string[] = [];
-    const io: IO = {
-      env: { GVISOR_DOCTOR_AGENT_READY: join(dir, "ready") },
-      stdout: () => {},
-      stderr: (s) => err.push(s),
-      c,
-      ce: c,
-      json: false,
-      verbose: false,
-      spinner: false,
-      interactive: false,
-    };
+    const io = recordingIO({ GVISOR_DOCTOR_AGENT_READY: join(dir, "ready") });
+    const err = io.err;
     expect(await runArgv(["k8s", "agent", "--probe"], io)).toBe(1);
     expect(err[0]).toStartWith("not ready:");
     writeFileSync(join(dir, "ready"), JSON.stringify({ time: "t", node: "n", version: "v", intervalS: 300 }));
@@ -311,19 +299,8 @@ describe("the loop", () => {
   });
 
   test("SIGTERM ends the loop promptly during the wait; --once returns whether the round passed", async () => {
-    const c = new Chalk({ level: 0 });
-    const out: string[] = [];
-    const io: IO = {
-      env: {},
-      stdout: (s) => out.push(s),
-      stderr: () => {},
-      c,
-      ce: c,
-      json: false,
-      verbose: false,
-      spinner: false,
-      interactive: false,
-    };
+    const io = recordingIO();
+    const out = io.out;
     expect(await runAgentCommand(options(), deps(checkSays(PASSING_DOC)), io, true)).toBe(0);
     expect(await runAgentCommand(options(), deps(checkSays(FAILING_DOC, 1)), io, true)).toBe(1);
     expect(out).toHaveLength(2);
@@ -340,20 +317,9 @@ describe("the loop", () => {
 
 describe("k8s agent usage", () => {
   const run = async (args: string[], env: NodeJS.ProcessEnv) => {
-    const c = new Chalk({ level: 0 });
-    const err: string[] = [];
-    const code = await runArgv(["k8s", "agent", ...args], {
-      env,
-      stdout: () => {},
-      stderr: (s) => err.push(s),
-      c,
-      ce: c,
-      json: false,
-      verbose: false,
-      spinner: false,
-      interactive: false,
-    });
-    return { code, err: err.join("\n") };
+    const io = recordingIO(env);
+    const code = await runArgv(["k8s", "agent", ...args], io);
+    return { code, err: io.err.join("\n") };
   };
   test("needs --host-root, a node name, a valid interval and label key; a host root must look like one", async () => {
     const env = podEnv(api);

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { summarize } from "../../checks/runner.ts";
+import { summarize } from "../../checks/summary.ts";
 import { clusterReportJson } from "../../src/commands/k8s-check.ts";
 import { checkCluster, type ClusterCheckOptions, type ClusterReport } from "../../src/k8s/cluster-check.ts";
 import { checkDocInLog, lastAgentLine } from "../../src/k8s/node-report.ts";

@@ -2,32 +2,14 @@
 // merge patch, reading before writing, and errors that name the cause and the fix,
 // against a fake API server on 127.0.0.1 (HTTP, and HTTPS with the service account's CA).
 import { afterEach, describe, expect, test } from "bun:test";
-import { Chalk } from "chalk";
 import { rmSync } from "node:fs";
-import type { IO } from "../../src/args.ts";
 import { runArgv } from "../../src/dispatch.ts";
 import { ApiError, ensureNodeLabel, inClusterConfig, tokenSubject } from "../../src/k8s/in-cluster.ts";
 import { labelKeyProblem, labelValueFor, labelValueProblem } from "../../src/k8s/labels.ts";
 import { fakeApi, fakeToken, podEnv, SUBJECT, type FakeApi } from "../fixtures/k8s/kubectl/fake-api.ts";
+import { recordingIO } from "../helpers/io.ts";
 
-function captureIO(env: NodeJS.ProcessEnv, json = false): IO & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  const c = new Chalk({ level: 0 });
-  return {
-    env,
-    stdout: (s) => out.push(s),
-    stderr: (s) => err.push(s),
-    c,
-    ce: c,
-    json,
-    verbose: false,
-    spinner: false,
-    interactive: false,
-    out,
-    err,
-  };
-}
+const captureIO = (env: NodeJS.ProcessEnv, json = false) => recordingIO(env, { json });
 
 let api: FakeApi | null = null;
 afterEach(async () => {

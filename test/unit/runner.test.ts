@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { CATALOG } from "../../checks/catalog.ts";
-import { runChecks, selectChecks, summarize, unknownPatterns } from "../../checks/runner.ts";
+import { runChecks, selectChecks, unknownPatterns } from "../../checks/runner.ts";
+import { summarize } from "../../checks/summary.ts";
 import { fail, pass, type Check, type CheckOptions } from "../../checks/types.ts";
 import type { HostFacts } from "../../platform/facts/host-facts.ts";
 

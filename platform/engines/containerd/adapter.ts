@@ -50,7 +50,8 @@ import {
   type ConfigReader,
 } from "./config.ts";
 import { seesSameFile, SELF_ROOT, type HostRoot } from "../../os/host-root.ts";
-import { engineBinary, restartOnHost, runHostBinary, whichInRoot } from "../../os/host-exec.ts";
+import { engineBinary, runHostBinary, whichInRoot } from "../../os/host-exec.ts";
+import { restartOnHost } from "../host-restart.ts";
 import { configDump, dumpMismatch, migrateUnversioned, validateWithContainerd } from "./dump.ts";
 import { planContainerd, type ContainerdPlanResult } from "./plan.ts";
 import {
@@ -252,6 +253,12 @@ async function dumpRendered(
 export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
   name: "containerd",
   title: "containerd",
+  liveReload: false,
+  runtimeFlag: (flag) => `--${flag}`,
+  configDirs: false,
+  startFailureLog: { unit: "containerd" },
+  ownedByUser: () => false,
+  loadedRuntime: () => null,
 
   async detect(ctx: EngineContext): Promise<ContainerdDetection> {
     const env = ctx.env;

@@ -5,7 +5,8 @@
 // needs flags. CRI-O loads runtimes at start: restart it (systemd) to apply.
 import { readdirSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { engineBinary, restartOnHost, runHostBinary, whichInRoot } from "../../os/host-exec.ts";
+import { engineBinary, runHostBinary, whichInRoot } from "../../os/host-exec.ts";
+import { restartOnHost } from "../host-restart.ts";
 import { SELF_ROOT, type HostRoot } from "../../os/host-root.ts";
 import { findProcesses, readEnviron } from "../../os/processes.ts";
 import { whichAll, SYSTEM_BIN_DIRS } from "../../os/which.ts";
@@ -297,6 +298,12 @@ function targetFor(det: CrioDetection, configPath: string | undefined, name: str
 export const crioAdapter: EngineAdapter<CrioDetection> = {
   name: "crio",
   title: "CRI-O",
+  liveReload: false,
+  runtimeFlag: (flag) => `--${flag}`,
+  configDirs: true,
+  startFailureLog: { unit: "crio" },
+  ownedByUser: () => false,
+  loadedRuntime: () => null,
 
   async detect(ctx: EngineContext): Promise<CrioDetection> {
     const root = ctx.root ?? SELF_ROOT;

@@ -76,23 +76,35 @@ function afterReloadChanges(path: string, p: DaemonJsonPlan): FileChange[] {
 export const dockerAdapter: EngineAdapter<DockerDetection> = {
   name: "docker",
   title: "Docker",
+  liveReload: true,
+  runtimeFlag: (flag) => `--${flag}`,
+  configDirs: false,
+  startFailureLog: { unit: "docker" },
+  ownedByUser: (daemons) => !!daemons.docker?.info?.rootless,
+  loadedRuntime: (name, daemons) => {
+    const r = daemons.docker?.info?.runtimes[name];
+    return r ? { path: r.path ?? null, args: r.runtimeArgs ?? [] } : null;
+  },
 
   async detect(ctx: EngineContext): Promise<DockerDetection> {
     const env = ctx.env;
-    const host = ctx.facts?.docker.host ?? dockerHost(env);
-    const daemons = ctx.facts?.dockerd ?? findProcesses(["dockerd"], DOCKERD_VALUE_FLAGS);
-    const daemon = ctx.facts ? ctx.facts.docker.daemon : dockerdServing(host, daemons);
+    // The daemon as the facts reached it (the snapshot), else found here.
+    const known = ctx.facts?.docker;
+    const host = known?.host ?? dockerHost(env);
+    const daemon = known
+      ? known.daemon
+      : dockerdServing(host, ctx.facts?.dockerd ?? findProcesses(["dockerd"], DOCKERD_VALUE_FLAGS));
     const daemonCfg = daemon ? daemonConfigPath(daemon, env) : null;
     const configPath = ctx.configPath ?? daemonCfg ?? daemonConfigPath(null, env);
     const binary = which("dockerd", [env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
-    const cli = ctx.facts?.docker.cli ?? dockerCli(env);
+    const cli = known?.cli ?? dockerCli(env);
     const running = !!daemon && !!daemonCfg && sameFile(configPath, daemonCfg);
     const notes = [`DOCKER_HOST ${host}`];
     if (daemon) notes.push(`dockerd pid ${daemon.pid} reads ${daemonCfg}`);
     if (daemon && !running)
       notes.push(`--config ${configPath} is not the file dockerd pid ${daemon.pid} reads: it is not reloaded`);
     // `dockerd --version` costs ~60 ms (Go start-up) and planning does not need it: only facts' docker info.
-    const version = ctx.facts?.docker.info?.serverVersion || null;
+    const version = known?.info?.serverVersion || null;
     let managedBy: string | null = null;
     try {
       managedBy = managedByTool(readOrNull(configPath));

@@ -2,10 +2,10 @@
 // faster: bench/docker-api.ts), else through its CLI (every other DOCKER_HOST scheme, and
 // docker contexts); and matching the daemon we talk to with its process.
 import { createHash } from "node:crypto";
-import { readFileSync, realpathSync, statSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { DockerApi, unixSocketOf } from "./api.ts";
-import { SELF_ROOT } from "../../os/host-root.ts";
+import { SELF_ROOT, sameInode } from "../../os/host-root.ts";
 import { failureText, run, type RunResult } from "../../os/spawn.ts";
 import { which, SYSTEM_BIN_DIRS } from "../../os/which.ts";
 import {
@@ -151,6 +151,29 @@ export interface DockerInfoRead {
   result: RunResult | null;
 }
 
+/**
+ * The dockerd behind DOCKER_HOST as the doctor reached it: the one model of the Docker daemon. Host facts
+ * gather it (platform/facts/host-facts.ts), the docker adapter's detection reads it (platform/engines/snapshot.ts).
+ */
+export interface DockerDaemonFacts {
+  cli: string | null;
+  /** The unix socket behind `host` (the Engine API's), null for other schemes. */
+  api: string | null;
+  /** How the doctor reads dockerd's info, and runs the hello probe (dockerEndpoint); null: it cannot. */
+  via: "api" | "cli" | null;
+  probeVia: "api" | "cli" | null;
+  host: string;
+  /** The dockerd process behind `host`, when it runs on this machine. */
+  daemon: DaemonProcess | null;
+  /** The daemon.json that daemon reads (its --config-file or the default). */
+  configPath: string;
+  info: DockerInfo | null;
+  /** Why `docker info` (or GET /info) failed, verbatim. */
+  infoError: string | null;
+  /** The CLI's `docker info` run (null through the API). */
+  infoResult: RunResult | null;
+}
+
 /** dockerd's info through the endpoint's path. */
 export async function dockerInfoVia(ep: DockerEndpoint, env: NodeJS.ProcessEnv = process.env): Promise<DockerInfoRead> {
   if (ep.via === "cli") {
@@ -213,16 +236,6 @@ export function matchDockerd(host: string, daemons: DaemonProcess[]): DaemonProc
     if (socks.some((s) => samePath(s, want))) return d;
   }
   return null;
-}
-
-function sameInode(a: string, b: string): boolean {
-  try {
-    const x = statSync(a);
-    const y = statSync(b);
-    return x.dev === y.dev && x.ino === y.ino;
-  } catch {
-    return false;
-  }
 }
 
 /**

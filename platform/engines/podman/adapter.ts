@@ -264,6 +264,12 @@ export interface PodmanDetection extends EngineDetection {
 export const podmanAdapter: EngineAdapter<PodmanDetection> = {
   name: "podman",
   title: "Podman",
+  liveReload: true,
+  runtimeFlag: (flag) => flag,
+  configDirs: true,
+  startFailureLog: { rerun: "podman --log-level=debug" },
+  ownedByUser: () => true,
+  loadedRuntime: () => null,
 
   async detect(ctx: EngineContext): Promise<PodmanDetection> {
     const binary = which("podman", [ctx.env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));

@@ -3,7 +3,15 @@
 // Every decoder ends, with an error, on truncated input: a cut-off download must fail, not hang.
 import * as zlib from "node:zlib";
 import { which } from "../../os/which.ts";
-import { createDecoder, DecodeError, identity, processDecoder, type Decoder, type Out } from "../decode.ts";
+import {
+  createDecoder,
+  DecodeError,
+  identity,
+  processDecoder,
+  zlibDecoder,
+  type Decoder,
+  type Out,
+} from "../decode.ts";
 
 export type Compression = "gz" | "xz" | "zst" | "none";
 
@@ -21,54 +29,7 @@ export function xzProgram(pathEnv?: string): string | null {
 }
 
 function gunzip(out: Out): Decoder {
-  const z = zlib.createGunzip({ chunkSize: 1 << 20 });
-  let failed: Error | null = null;
-  let ended = false;
-  let outError: unknown = null;
-  z.on("data", (c: Buffer) => {
-    if (outError) return;
-    try {
-      out(c);
-    } catch (e) {
-      outError = e;
-      z.destroy();
-    }
-  });
-  // 'close' follows 'end' or 'error'; a stream that closes without 'end' was cut short.
-  const closed = new Promise<void>((resolve) => {
-    z.on("end", () => (ended = true));
-    z.on("error", (e: Error) => (failed = e));
-    z.on("close", () => resolve());
-  });
-  const check = () => {
-    if (outError) throw outError;
-    if (failed) throw new DecodeError(`gzip: ${(failed as Error).message}`);
-  };
-  return {
-    name: "node:zlib",
-    async write(chunk) {
-      check();
-      if (!z.write(chunk))
-        await new Promise<void>((r) => {
-          const done = () => {
-            z.off("drain", done);
-            z.off("close", done);
-            r();
-          };
-          z.on("drain", done);
-          z.on("close", done);
-        });
-      check();
-    },
-    async end() {
-      check();
-      z.end();
-      await closed;
-      check();
-      if (!ended) throw new DecodeError("gzip: the stream ends early (truncated)");
-    },
-    destroy: () => z.destroy(),
-  };
+  return zlibDecoder("gzip", zlib.createGunzip({ chunkSize: 1 << 20 }), out);
 }
 
 /**

@@ -8,10 +8,10 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { runtimesPath } from "../../platform/engines/containerd/adapter.ts";
-import { RUNC_MARKER } from "../../platform/engines/containerd/plan.ts";
-import { pruneEmptyTables } from "../../platform/engines/edit/toml-check.ts";
-import { MemFs, planFor, request, SHIM, type Engine } from "../helpers/engines.ts";
+import { runtimesPath } from "../../../platform/engines/containerd/adapter.ts";
+import { RUNC_MARKER } from "../../../platform/engines/containerd/plan.ts";
+import { pruneEmptyTables } from "../../../platform/engines/edit/toml-check.ts";
+import { MemFs, planFor, request, SHIM, type Engine } from "../../helpers/engines.ts";
 
 /** Deterministic PRNG (mulberry32): a failing seed reproduces. */
 function rng(seed: number) {

@@ -13,10 +13,15 @@ import {
   runContainer,
   unixSocketOf,
   API_MAX_VERSION,
-} from "../../platform/engines/docker/api.ts";
-import { contextSelected, dockerEndpoint, dockerInfoVia, dockerInfoOf } from "../../platform/engines/docker/client.ts";
-import { imageArchive, type Rootfs } from "../../platform/probe/rootfs.ts";
-import { onCommand, type RunResult } from "../../platform/os/spawn.ts";
+} from "../../../../platform/engines/docker/api.ts";
+import {
+  contextSelected,
+  dockerEndpoint,
+  dockerInfoVia,
+  dockerInfoOf,
+} from "../../../../platform/engines/docker/client.ts";
+import { imageArchive, type Rootfs } from "../../../../platform/probe/rootfs.ts";
+import { onCommand, type RunResult } from "../../../../platform/os/spawn.ts";
 
 const dir = mkdtempSync("/tmp/gvd-api-test-");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "smol-toml";
-import type { ConfigReader } from "../../platform/engines/containerd/config.ts";
+import type { ConfigReader } from "../../../../platform/engines/containerd/config.ts";
 import {
   BASE_ACTION,
   detectDistribution,
@@ -19,12 +19,12 @@ import {
   renderBaseTemplate,
   renderMicrok8s,
   type DistributionId,
-} from "../../platform/engines/containerd/k8s-dist.ts";
-import { CONTAINERD_VALUE_FLAGS, parseFlags, type DaemonProcess } from "../../platform/os/processes.ts";
-import { hostRootAt } from "../../platform/os/host-root.ts";
-import type { RuntimeRequest } from "../../platform/engines/types.ts";
+} from "../../../../platform/engines/containerd/k8s-dist.ts";
+import { CONTAINERD_VALUE_FLAGS, parseFlags, type DaemonProcess } from "../../../../platform/os/processes.ts";
+import { hostRootAt } from "../../../../platform/os/host-root.ts";
+import type { RuntimeRequest } from "../../../../platform/engines/types.ts";
 
-const FIX = join(import.meta.dir, "../fixtures/k8s-dist");
+const FIX = join(import.meta.dir, "../../../fixtures/k8s-dist");
 const fixture = (p: string) => readFileSync(join(FIX, p), "utf8");
 
 function readerOf(files: Record<string, string>): ConfigReader & { files: Record<string, string> } {

@@ -5,11 +5,11 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dockerAdapter, type DockerDetection } from "../../platform/engines/docker/adapter.ts";
-import type { EngineContext, RuntimeRequest } from "../../platform/engines/types.ts";
-import { validateDaemonJson } from "../../platform/engines/docker/validate.ts";
-import { which } from "../../platform/os/which.ts";
-import { treePath } from "../hosts/trees.ts";
+import { dockerAdapter, type DockerDetection } from "../../../../platform/engines/docker/adapter.ts";
+import type { EngineContext, RuntimeRequest } from "../../../../platform/engines/types.ts";
+import { validateDaemonJson } from "../../../../platform/engines/docker/validate.ts";
+import { which } from "../../../../platform/os/which.ts";
+import { treePath } from "../../../hosts/trees.ts";
 
 const NEW_DOCKERD = join(treePath("trixie"), "usr/sbin/dockerd"); // 26.1.5
 const OLD_DOCKERD = which("dockerd", "/usr/sbin:/usr/bin"); // bookworm: 20.10

@@ -14,8 +14,8 @@ import {
   SHIM,
   type Engine,
   type PlanEnv,
-} from "../helpers/engines.ts";
-import type { RuntimeRequest } from "../../platform/engines/types.ts";
+} from "../../helpers/engines.ts";
+import type { RuntimeRequest } from "../../../platform/engines/types.ts";
 
 const UPDATE = process.env.GVD_UPDATE_GOLDEN === "1";
 const GOLDEN = join(FIXTURES, "golden");
