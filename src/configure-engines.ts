@@ -419,7 +419,7 @@ async function reloadAndVerify(run: EngineRun, plan: Plan): Promise<VerifyResult
     report.reload = await adapter.reload(run.det, plan, { reload: req.reload !== false, restart: !!req.restart }, ctx);
     // The facts (--fix hands them over) describe the daemon before: a restarted one has another pid.
     if (report.reload.action === "restarted" || report.reload.action === "reloaded") {
-      run.det = await adapter.detect({ ...ctx, facts: null });
+      run.det = await adapter.detect({ ...ctx, daemons: null });
     }
     v = NO_VERIFY.includes(report.reload.action)
       ? { ok: null, message: `not verified: ${report.reload.message}`, details: [] }
@@ -568,7 +568,7 @@ export async function configureEngines(req: ConfigureRequest, io: IO): Promise<C
   };
   const ctx: EngineContext = {
     env,
-    facts: req.facts ?? null,
+    daemons: req.facts ?? null,
     configPath: req.configPath ? resolve(req.configPath) : undefined,
     // A normal user's own engines run wrappers from their home; a node's (--host-root) from the node's /usr/local.
     wrapperDir: resolve(

@@ -86,7 +86,7 @@ export interface RuntimeRequest {
 export interface EngineContext {
   env: NodeJS.ProcessEnv;
   /** The daemons as the caller already gathered them (the doctor's host facts); null: detect looks itself. */
-  facts: DaemonSnapshot | null;
+  daemons: DaemonSnapshot | null;
   /** --config: the file (or drop-in directory) to edit instead of the detected one. */
   configPath?: string;
   /** Where wrapper executables go (runtime args for engines that cannot pass them). */

@@ -26,7 +26,7 @@ export interface EnginesFacts extends Record<EngineName, EngineFacts> {
 function engineContext(env: NodeJS.ProcessEnv, daemons: DaemonSnapshot, root: HostRoot): EngineContext {
   return {
     env,
-    facts: daemons,
+    daemons,
     wrapperDir: DEFAULT_WRAPPER_DIR,
     force: false,
     now: () => new Date(),

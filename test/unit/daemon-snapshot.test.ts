@@ -57,9 +57,9 @@ const dockerFacts = (daemon: DaemonProcess | null, runtimes: DockerInfo["runtime
 
 // DOCKER_HOST and PATH say something else: the adapter must not look again.
 const env = { PATH: "/nonexistent", DOCKER_HOST: "unix:///elsewhere/docker.sock", HOME: dir };
-const ctx = (facts: DaemonSnapshot | null): EngineContext => ({
+const ctx = (daemons: DaemonSnapshot | null): EngineContext => ({
   env,
-  facts,
+  daemons,
   wrapperDir: join(dir, "wrappers"),
   force: false,
   now: () => new Date(),

@@ -267,7 +267,7 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     // DaemonSet pod) reads another /etc/containerd/config.toml than the one we would edit.
     // (Host facts hold only this root's daemons already.)
     const ofRoot =
-      ctx.facts?.containerd ?? findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS).filter((d) => root.owns(d.pid));
+      ctx.daemons?.containerd ?? findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS).filter((d) => root.owns(d.pid));
     // Nor one that reads another file at the same path (its own mount namespace, e.g. a test
     // sandbox or a daemon of a lived-in host seen from a private /etc): restarting it would
     // not load what we write.

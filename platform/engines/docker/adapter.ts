@@ -89,11 +89,11 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
   async detect(ctx: EngineContext): Promise<DockerDetection> {
     const env = ctx.env;
     // The daemon as the facts reached it (the snapshot), else found here.
-    const known = ctx.facts?.docker;
+    const known = ctx.daemons?.docker;
     const host = known?.host ?? dockerHost(env);
     const daemon = known
       ? known.daemon
-      : dockerdServing(host, ctx.facts?.dockerd ?? findProcesses(["dockerd"], DOCKERD_VALUE_FLAGS));
+      : dockerdServing(host, ctx.daemons?.dockerd ?? findProcesses(["dockerd"], DOCKERD_VALUE_FLAGS));
     const daemonCfg = daemon ? daemonConfigPath(daemon, env) : null;
     const configPath = ctx.configPath ?? daemonCfg ?? daemonConfigPath(null, env);
     const binary = which("dockerd", [env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));

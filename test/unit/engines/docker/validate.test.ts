@@ -25,7 +25,7 @@ const req: RuntimeRequest = {
   remove: false,
 };
 const ctx = (force = false) =>
-  ({ env: process.env, facts: null, wrapperDir: dir, force, now: () => new Date(), log: () => {} }) as EngineContext;
+  ({ env: process.env, daemons: null, wrapperDir: dir, force, now: () => new Date(), log: () => {} }) as EngineContext;
 function det(binary: string, text: string): DockerDetection {
   const configPath = join(dir, `daemon-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(configPath, text);
