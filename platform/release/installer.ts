@@ -853,6 +853,9 @@ async function stageLoose(r: LockedRun): Promise<Staged> {
       }),
     ),
   );
+  // Handled now, awaited at commit: a hash check that throws first must not leave a failed fsync unhandled.
+  const synced = Promise.all(gots.map((g) => g.synced));
+  synced.catch(() => {});
   const members: string[] = [];
   plan.artifacts.forEach((art, i) => {
     result.bytes += gots[i].bytes;
@@ -860,7 +863,7 @@ async function stageLoose(r: LockedRun): Promise<Staged> {
     members.push(art.installAs ?? art.name);
   });
   result.decoder = "none";
-  return { members, sha512: gots[0].sha512, synced: Promise.all(gots.map((g) => g.synced)) };
+  return { members, sha512: gots[0].sha512, synced };
 }
 
 /** --verify signed: the .deb must be exactly the one the signed Packages lists (hash and size). */
