@@ -15,12 +15,12 @@ import { processStartMs, systemctl, systemdUnitOf } from "../daemon-control.ts";
 import { buildPlan, refuseIfManaged } from "../edit/plan.ts";
 import { parseWrapper, planWrapper, readProgram } from "../edit/runtime-args.ts";
 import { planShimConfig, planShimConfigRemoval, shimConfigArgs, shimConfigPath } from "../edit/shim-config.ts";
+import { confDropIns, mergeLayers, readLayer, type LayerFile } from "../edit/layered-config.ts";
 import { createdByUs, CREATED_MARKER, managedByTool } from "../edit/text.ts";
 import { deleteIn, getPath, parseTomlStrict, setIn, verifyTomlEdit } from "../edit/toml-check.ts";
 import { showPath, TomlDoc, type TomlValue } from "../edit/toml-edit.ts";
 import {
   EngineConfigError,
-  type DeclaredRuntime,
   type EngineAdapter,
   type EngineContext,
   type EngineDetection,
@@ -66,57 +66,36 @@ export function crioSnippet(req: RuntimeRequest, shim: string | null, root: stri
   return d.text;
 }
 
-export interface CrioConfFile {
-  path: string;
-  exists: boolean;
-  runtimes: Record<
-    string,
-    {
-      path: string | null;
-      type: string | null;
-      configPath: string | null;
-      line: number | null;
-      raw: Record<string, unknown>;
-    }
-  >;
-  defaultRuntime: string | null;
-  managedBy: string | null;
-  parseError: string | null;
+/** A runtime table as one crio.conf file writes it. */
+export interface CrioConfRuntime {
+  path: string | null;
+  type: string | null;
+  configPath: string | null;
+  line: number | null;
+  raw: Record<string, unknown>;
 }
+
+export type CrioConfFile = LayerFile<CrioConfRuntime>;
 
 /** A crio.conf or drop-in's text → the runtimes it declares. Pure. */
 export function inspectCrioConf(text: string | null, path: string): CrioConfFile {
-  const out: CrioConfFile = {
-    path,
-    exists: text !== null,
-    runtimes: {},
-    defaultRuntime: null,
-    managedBy: managedByTool(text),
-    parseError: null,
-  };
-  if (text === null) return out;
-  let doc: Record<string, any>;
-  try {
-    doc = parseTomlStrict(text, path);
-  } catch (e) {
-    out.parseError = (e as Error).message;
-    return out;
-  }
-  const tdoc = new TomlDoc(text);
-  for (const [name, t] of Object.entries<any>(getPath(doc, RUNTIMES) ?? {})) {
-    if (!t || typeof t !== "object") continue;
-    const str = (k: string) => (typeof t[k] === "string" ? (t[k] as string) : null);
-    out.runtimes[name] = {
-      path: str("runtime_path"),
-      type: str("runtime_type"),
-      configPath: str("runtime_config_path"),
-      line: tdoc.table([...RUNTIMES, name])?.line ?? null,
-      raw: t,
-    };
-  }
-  const dr = getPath(doc, ["crio", "runtime", "default_runtime"]);
-  out.defaultRuntime = typeof dr === "string" ? dr : null;
-  return out;
+  return readLayer(text, path, (doc, text) => {
+    const tdoc = new TomlDoc(text);
+    const runtimes: Record<string, CrioConfRuntime> = {};
+    for (const [name, t] of Object.entries<any>(getPath(doc, RUNTIMES) ?? {})) {
+      if (!t || typeof t !== "object") continue;
+      const str = (k: string) => (typeof t[k] === "string" ? (t[k] as string) : null);
+      runtimes[name] = {
+        path: str("runtime_path"),
+        type: str("runtime_type"),
+        configPath: str("runtime_config_path"),
+        line: tdoc.table([...RUNTIMES, name])?.line ?? null,
+        raw: t,
+      };
+    }
+    const dr = getPath(doc, ["crio", "runtime", "default_runtime"]);
+    return { runtimes, defaultRuntime: typeof dr === "string" ? dr : null };
+  });
 }
 
 export interface CrioPlanInput {
@@ -342,38 +321,21 @@ export const crioAdapter: EngineAdapter<CrioDetection> = {
   async inspect(det, ctx): Promise<EngineInspection> {
     const root = ctx.root ?? SELF_ROOT;
     const read = (p: string) => readOrNull(root.local(p));
-    let dropIns: string[] = [];
-    try {
-      dropIns = readdirSync(root.local(det.dropInDir))
-        .filter((n) => n.endsWith(".conf"))
-        .sort()
-        .map((n) => join(det.dropInDir, n));
-    } catch {}
-    const runtimes: Record<string, DeclaredRuntime> = {};
-    let defaultRuntime: string | null = null;
-    const faults: EngineInspection["faults"] = [];
-    const files: EngineInspection["files"] = [];
     // The main file first, then the drop-ins in lexical order: later files win.
-    for (const f of [DEFAULT_CRIO_CONFIG, ...dropIns]) {
-      const ins = inspectCrioConf(read(f), f);
-      files.push({ path: f, exists: ins.exists, managedBy: ins.managedBy });
-      if (ins.parseError)
-        faults.push({ code: "crio.config-invalid", severity: "error", file: f, message: ins.parseError });
-      for (const [name, r] of Object.entries(ins.runtimes)) {
-        const w = parseWrapper(readIfAbsolute(r.path, root));
-        const cfg = r.configPath;
-        runtimes[name] = {
-          name,
-          path: w?.runsc ?? r.path,
-          args: w?.args ?? (cfg ? shimConfigArgs(read(cfg), cfg) : []),
-          type: r.type,
-          source: { file: f, line: r.line ?? undefined },
-          raw: r.raw,
-        };
-      }
-      defaultRuntime = ins.defaultRuntime ?? defaultRuntime;
-    }
-    return { engine: "crio", configPath: det.configPath, files, runtimes, defaultRuntime, faults };
+    const dropIns = confDropIns(det.dropInDir, (d) => readdirSync(root.local(d)));
+    const files = [DEFAULT_CRIO_CONFIG, ...dropIns].map((f) => inspectCrioConf(read(f), f));
+    return mergeLayers("crio", det.configPath, files, (name, r, f) => {
+      const w = parseWrapper(readIfAbsolute(r.path, root));
+      const cfg = r.configPath;
+      return {
+        name,
+        path: w?.runsc ?? r.path,
+        args: w?.args ?? (cfg ? shimConfigArgs(read(cfg), cfg) : []),
+        type: r.type,
+        source: { file: f.path, line: r.line ?? undefined },
+        raw: r.raw,
+      };
+    });
   },
 
   async plan(det, req, ctx): Promise<Plan> {

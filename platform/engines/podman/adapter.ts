@@ -12,12 +12,12 @@ import { which, SYSTEM_BIN_DIRS } from "../../os/which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "../edit/apply.ts";
 import { buildPlan, refuseIfManaged } from "../edit/plan.ts";
 import { parseWrapper, planWrapper, wrapperPath } from "../edit/runtime-args.ts";
+import { confDropIns, mergeLayers, readLayer, type LayerFile } from "../edit/layered-config.ts";
 import { createdByUs, CREATED_MARKER, managedByTool } from "../edit/text.ts";
 import { deleteIn, getPath, parseTomlStrict, setIn, verifyTomlEdit } from "../edit/toml-check.ts";
 import { showPath, TomlDoc } from "../edit/toml-edit.ts";
 import {
   EngineConfigError,
-  type DeclaredRuntime,
   type EngineAdapter,
   type EngineContext,
   type EngineDetection,
@@ -33,56 +33,27 @@ const RUNTIMES = ["engine", "runtimes"];
 
 export const podmanDropInName = (name: string) => (name === "runsc" ? "99-gvisor.conf" : `99-gvisor-${name}.conf`);
 
-export interface PodmanConfigFile {
-  path: string;
-  exists: boolean;
-  runtimes: Record<string, string[]>;
-  defaultRuntime: string | null;
-  managedBy: string | null;
-  parseError: string | null;
-}
+export type PodmanConfigFile = LayerFile<string[]>;
 
-/** containers.conf text → the runtimes it declares. Pure. */
+/** containers.conf text → the runtimes it declares (each a list of paths). Pure. */
 export function inspectContainersConf(text: string | null, path: string): PodmanConfigFile {
-  const out: PodmanConfigFile = {
-    path,
-    exists: text !== null,
-    runtimes: {},
-    defaultRuntime: null,
-    managedBy: managedByTool(text),
-    parseError: null,
-  };
-  if (text === null) return out;
-  try {
-    const doc = parseTomlStrict(text, path);
+  return readLayer(text, path, (doc) => {
+    const runtimes: Record<string, string[]> = {};
     for (const [k, v] of Object.entries<any>(getPath(doc, RUNTIMES) ?? {}))
-      if (Array.isArray(v)) out.runtimes[k] = v.map(String);
+      if (Array.isArray(v)) runtimes[k] = v.map(String);
     const r = getPath(doc, ["engine", "runtime"]);
-    out.defaultRuntime = typeof r === "string" ? r : null;
-  } catch (e) {
-    out.parseError = (e as Error).message;
-  }
-  return out;
+    return { runtimes, defaultRuntime: typeof r === "string" ? r : null };
+  });
 }
 
 /** Files podman reads, in order (later wins per key); CONTAINERS_CONF replaces them all. */
 export function podmanConfigFiles(
   env: NodeJS.ProcessEnv,
   uid: number,
-  list: (dir: string) => string[] = (d) => {
-    try {
-      return readdirSync(d);
-    } catch {
-      return [];
-    }
-  },
+  list: (dir: string) => string[] = readdirSync,
 ): string[] {
   if (env.CONTAINERS_CONF) return [env.CONTAINERS_CONF];
-  const dropIns = (dir: string) =>
-    list(dir)
-      .filter((n) => n.endsWith(".conf"))
-      .sort()
-      .map((n) => join(dir, n));
+  const dropIns = (dir: string) => confDropIns(dir, list);
   const files = [
     "/usr/share/containers/containers.conf",
     "/etc/containers/containers.conf",
@@ -303,28 +274,12 @@ export const podmanAdapter: EngineAdapter<PodmanDetection> = {
 
   async inspect(det, ctx): Promise<EngineInspection> {
     const files = podmanConfigFiles(ctx.env, det.uid).map((f) => inspectContainersConf(readOrNull(f), f));
-    const runtimes: Record<string, DeclaredRuntime> = {};
-    let defaultRuntime: string | null = null;
-    const faults: EngineInspection["faults"] = [];
-    for (const f of files) {
-      if (f.parseError)
-        faults.push({ code: "podman.config-invalid", severity: "error", file: f.path, message: f.parseError });
-      for (const [name, paths] of Object.entries(f.runtimes)) {
-        // Podman uses the first path that exists.
-        const first = paths.find((p) => readIfAbsolute(p) !== null) ?? paths[0] ?? null;
-        const w = parseWrapper(readIfAbsolute(first));
-        runtimes[name] = { name, path: w?.runsc ?? first, args: w?.args ?? [], source: { file: f.path }, raw: paths };
-      }
-      defaultRuntime = f.defaultRuntime ?? defaultRuntime;
-    }
-    return {
-      engine: "podman",
-      configPath: det.configPath,
-      files: files.map((f) => ({ path: f.path, exists: f.exists, managedBy: f.managedBy })),
-      runtimes,
-      defaultRuntime,
-      faults,
-    };
+    return mergeLayers("podman", det.configPath, files, (name, paths, f) => {
+      // Podman uses the first path that exists.
+      const first = paths.find((p) => readIfAbsolute(p) !== null) ?? paths[0] ?? null;
+      const w = parseWrapper(readIfAbsolute(first));
+      return { name, path: w?.runsc ?? first, args: w?.args ?? [], source: { file: f.path }, raw: paths };
+    });
   },
 
   async plan(det, req, ctx): Promise<Plan> {

@@ -23,6 +23,7 @@ import {
   renderWrapper,
   argsToRunscConfig,
 } from "../../../platform/engines/edit/runtime-args.ts";
+import { confDropIns, mergeLayers, readLayer } from "../../../platform/engines/edit/layered-config.ts";
 import { managedByTool } from "../../../platform/engines/edit/text.ts";
 import { TomlDoc } from "../../../platform/engines/edit/toml-edit.ts";
 import { EngineConfigError, type FileChange } from "../../../platform/engines/types.ts";
@@ -99,6 +100,60 @@ describe("globs (containerd imports)", () => {
     );
     expect(dropInNameFor("/etc/containerd/extra.toml", ["99-gvisor.toml"])).toBeNull();
     expect(expandGlob("/d/*.toml", () => ["b.toml", "a.toml", "c.txt"])).toEqual(["/d/a.toml", "/d/b.toml"]);
+  });
+});
+
+describe("layered configs (a main file and drop-ins: Podman, CRI-O)", () => {
+  const layer = (text: string | null, path: string) =>
+    readLayer(text, path, (doc) => ({
+      runtimes: Object.fromEntries(Object.entries<any>(doc.runtimes ?? {}).map(([k, v]) => [k, String(v)])),
+      defaultRuntime: typeof doc.default === "string" ? doc.default : null,
+    }));
+  const declare = (name: string, r: string, f: { path: string }) => ({
+    name,
+    path: r,
+    args: [],
+    source: { file: f.path },
+  });
+
+  test("drop-ins are the *.conf files of the directory in lexical order; an unreadable directory has none", () => {
+    const list = () => ["99-gvisor.conf", "10-base.conf", "README", "50-x.conf.bak", "01-a.conf"];
+    expect(confDropIns("/etc/x.conf.d", list)).toEqual([
+      "/etc/x.conf.d/01-a.conf",
+      "/etc/x.conf.d/10-base.conf",
+      "/etc/x.conf.d/99-gvisor.conf",
+    ]);
+    expect(
+      confDropIns("/nonexistent", () => {
+        throw new Error("ENOENT");
+      }),
+    ).toEqual([]);
+  });
+
+  test("a later file wins per runtime and for the default; a missing file counts, a broken one is a fault", () => {
+    const ins = mergeLayers(
+      "crio",
+      "/etc/main.conf",
+      [
+        layer('default = "runc"\n[runtimes]\nrunsc = "/old"\nrunc = "/usr/bin/runc"\n', "/etc/main.conf"),
+        layer(null, "/etc/d/10-missing.conf"),
+        layer("[runtimes\n", "/etc/d/50-broken.conf"),
+        layer('default = "runsc"\n[runtimes]\nrunsc = "/new"\n', "/etc/d/99-gvisor.conf"),
+      ],
+      declare,
+    );
+    expect(ins.defaultRuntime).toBe("runsc");
+    expect(Object.values(ins.runtimes).map((r) => [r.name, r.path, r.source.file])).toEqual([
+      ["runsc", "/new", "/etc/d/99-gvisor.conf"],
+      ["runc", "/usr/bin/runc", "/etc/main.conf"],
+    ]);
+    expect(ins.files.map((f) => [f.path, f.exists])).toEqual([
+      ["/etc/main.conf", true],
+      ["/etc/d/10-missing.conf", false],
+      ["/etc/d/50-broken.conf", true],
+      ["/etc/d/99-gvisor.conf", true],
+    ]);
+    expect(ins.faults.map((f) => [f.code, f.file])).toEqual([["crio.config-invalid", "/etc/d/50-broken.conf"]]);
   });
 });
 
