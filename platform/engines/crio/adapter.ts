@@ -12,11 +12,11 @@ import { findProcesses, readEnviron } from "../../os/processes.ts";
 import { whichAll, SYSTEM_BIN_DIRS } from "../../os/which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "../edit/apply.ts";
 import { processStartMs, systemctl, systemdUnitOf } from "../daemon-control.ts";
-import { buildPlan, refuseIfManaged } from "../edit/plan.ts";
+import { buildPlan, dropInHeader, refuseIfManaged, unregisterChange } from "../edit/plan.ts";
 import { parseWrapper, planWrapper, readProgram } from "../edit/runtime-args.ts";
 import { planShimConfig, planShimConfigRemoval, shimConfigArgs, shimConfigPath } from "../edit/shim-config.ts";
 import { confDropIns, mergeLayers, readLayer, type LayerFile } from "../edit/layered-config.ts";
-import { createdByUs, CREATED_MARKER, managedByTool } from "../edit/text.ts";
+import { managedByTool } from "../edit/text.ts";
 import { deleteIn, getPath, parseTomlStrict, setIn, verifyTomlEdit } from "../edit/toml-check.ts";
 import { showPath, TomlDoc, type TomlValue } from "../edit/toml-edit.ts";
 import {
@@ -118,9 +118,7 @@ export function planCrio(input: CrioPlanInput): {
   const notes: string[] = [];
   const before = read(target);
   const root = crioConfigRoot(target);
-  const text =
-    before ??
-    `# ${CREATED_MARKER} configure crio: registers the "${req.name}" runtime (gVisor).\n# \`gvisor-doctor configure crio --runtime-name ${req.name} --remove\` deletes it.\n`;
+  const text = before ?? dropInHeader("crio", req.name);
   const parsed = parseTomlStrict(text, target);
   const rt = [...RUNTIMES, req.name];
   const existing = getPath(parsed, rt) as Record<string, any> | undefined;
@@ -160,18 +158,7 @@ export function planCrio(input: CrioPlanInput): {
       notes.push(`default_runtime was "${req.name}": reset`);
     }
     verifyTomlEdit(text, doc.text, target, (d) => mutations.forEach((m) => m(d)));
-    let after: string | null = doc.text;
-    const empty = (o: any): boolean =>
-      !!o && typeof o === "object" && !Array.isArray(o) && Object.values(o).every(empty);
-    if (createdByUs(before) && empty(parseTomlStrict(after, target))) after = null;
-    changes.push({
-      path: target,
-      before,
-      after,
-      action: after === null ? "delete" : "modify",
-      ...(after === null ? { backup: false } : {}),
-      reason: `unregister runtime "${req.name}"`,
-    });
+    changes.push(unregisterChange(target, before, doc.text, req.name));
     if (oldCfg) {
       const c = planShimConfigRemoval(req.name, oldCfg, read(oldCfg), false);
       if (c) changes.push(c);

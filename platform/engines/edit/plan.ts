@@ -1,9 +1,37 @@
 // Pieces every adapter's planner shares: refusing files a configuration-management
-// tool owns (with the snippet for their source of truth), and assembling the Plan.
+// tool owns (with the snippet for their source of truth), the drop-in a registration creates and
+// how it goes again, and assembling the Plan.
 import { planDiff } from "./diff.ts";
 import { namesPath } from "./runtime-args.ts";
-import { managedByTool } from "./text.ts";
+import { createdByUs, CREATED_MARKER, managedByTool } from "./text.ts";
+import { parseTomlStrict } from "./toml-check.ts";
 import { EngineConfigError, type EngineName, type FileChange, type Plan, type RuntimeRequest } from "../types.ts";
+
+/** The start of a drop-in gvisor-doctor creates to register runtime `name`: who wrote it, and how it goes again. */
+export function dropInHeader(engine: EngineName, name: string): string {
+  return (
+    `# ${CREATED_MARKER} configure ${engine}: registers the "${name}" runtime (gVisor).\n` +
+    `# \`gvisor-doctor configure ${engine} --runtime-name ${name} --remove\` deletes it.\n`
+  );
+}
+
+/**
+ * The change that unregisters runtime `name` from a TOML file, `after` being its text without it: a file we
+ * created that now holds nothing but empty tables is deleted (nothing of the user's is lost), any other modified.
+ */
+export function unregisterChange(target: string, before: string | null, after: string, name: string): FileChange {
+  const empty = (o: unknown): boolean =>
+    !!o && typeof o === "object" && !Array.isArray(o) && Object.values(o).every(empty);
+  const gone = createdByUs(before) && empty(parseTomlStrict(after, target));
+  return {
+    path: target,
+    before,
+    after: gone ? null : after,
+    action: gone ? "delete" : "modify",
+    ...(gone ? { backup: false } : {}),
+    reason: `unregister runtime "${name}"`,
+  };
+}
 
 /** Refuse to edit a file whose header says Ansible/Puppet/Chef/Salt owns it, unless --force. */
 export function refuseIfManaged(file: string, text: string | null, force: boolean, snippet: string): void {

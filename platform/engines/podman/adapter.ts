@@ -10,10 +10,10 @@ import { ensureProbeImage } from "../../probe/images.ts";
 import { run, failureText } from "../../os/spawn.ts";
 import { which, SYSTEM_BIN_DIRS } from "../../os/which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "../edit/apply.ts";
-import { buildPlan, refuseIfManaged } from "../edit/plan.ts";
+import { buildPlan, dropInHeader, refuseIfManaged, unregisterChange } from "../edit/plan.ts";
 import { parseWrapper, planWrapper, wrapperPath } from "../edit/runtime-args.ts";
 import { confDropIns, mergeLayers, readLayer, type LayerFile } from "../edit/layered-config.ts";
-import { createdByUs, CREATED_MARKER, managedByTool } from "../edit/text.ts";
+import { managedByTool } from "../edit/text.ts";
 import { deleteIn, getPath, parseTomlStrict, setIn, verifyTomlEdit } from "../edit/toml-check.ts";
 import { showPath, TomlDoc } from "../edit/toml-edit.ts";
 import {
@@ -125,9 +125,7 @@ export function planPodman(input: PodmanPlanInput): {
   const { target, read, request: req } = input;
   const notes: string[] = [];
   const before = read(target);
-  const text =
-    before ??
-    `# ${CREATED_MARKER} configure podman: registers the "${req.name}" runtime (gVisor).\n# \`gvisor-doctor configure podman --runtime-name ${req.name} --remove\` deletes it.\n`;
+  const text = before ?? dropInHeader("podman", req.name);
   const parsed = parseTomlStrict(text, target);
   const existingPaths = getPath(parsed, [...RUNTIMES, req.name]) as unknown;
   const existing = Array.isArray(existingPaths) ? existingPaths.map(String) : null;
@@ -173,22 +171,7 @@ export function planPodman(input: PodmanPlanInput): {
     doc.dropIfEmpty(RUNTIMES);
     doc.dropIfEmpty(["engine"]);
     verifyTomlEdit(text, doc.text, target, (d) => mutations.forEach((m) => m(d)));
-    let after: string | null = doc.text;
-    const rest = parseTomlStrict(after, target);
-    const empty = (o: any): boolean =>
-      !!o && typeof o === "object" && !Array.isArray(o) && Object.values(o).every(empty);
-    if (createdByUs(before) && empty(rest)) after = null;
-    changes.push(
-      {
-        path: target,
-        before,
-        after,
-        action: after === null ? "delete" : "modify",
-        ...(after === null ? { backup: false } : {}),
-        reason: `unregister runtime "${req.name}"`,
-      },
-      ...wrapperFor([]).changes,
-    );
+    changes.push(unregisterChange(target, before, doc.text, req.name), ...wrapperFor([]).changes);
     return { changes, existed: true, notes, effective: null };
   }
 
