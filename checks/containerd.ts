@@ -31,6 +31,7 @@ import {
 import { primaryRunsc } from "../platform/runsc/binaries.ts";
 import { failedSilently } from "../platform/probe/images.ts";
 import { isGenericStartError } from "../platform/runsc/debug-log.ts";
+import { sleep } from "../platform/os/sleep.ts";
 
 type ContainerdDetection = EngineDetection & { shim: string | null; address: string };
 const det = (ctx: CheckContext) => ctx.facts.engines?.containerd.detection as ContainerdDetection | null | undefined;
@@ -289,7 +290,7 @@ export const containerdHello: Check = {
       const silentFirst = failedSilently(r) ? r : undefined;
       if (silentFirst) {
         await cleanUp(id);
-        await new Promise((res) => setTimeout(res, 1000));
+        await sleep(1000);
         ({ r, cmd } = await ctrRun(probeArgs, id));
       }
       const details = [`$ ${cmd}  (${r.durationMs} ms)`];

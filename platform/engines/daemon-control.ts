@@ -8,6 +8,7 @@ import { connect } from "node:net";
 import { pidAlive, readEnviron } from "../os/processes.ts";
 import { run, failureText } from "../os/spawn.ts";
 import { which, SYSTEM_BIN_DIRS } from "../os/which.ts";
+import { sleep } from "../os/sleep.ts";
 
 /** The systemd unit whose cgroup holds `pid` (e.g. "docker.service"), when systemd is init. */
 export function systemdUnitOf(pid: number, procRoot = "/proc", systemdDir = "/run/systemd/system"): string | null {
@@ -168,7 +169,7 @@ export async function restartProcess(
   while (pidAlive(s.pid)) {
     if (Date.now() > end)
       return { ok: false, pid: null, message: `pid ${s.pid} did not exit within ${timeoutMs / 1000}s of SIGTERM` };
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   const out = s.stdout ? openSync(s.stdout, "a") : "ignore";
   const err = s.stderr ? (s.stderr === s.stdout ? out : openSync(s.stderr, "a")) : "ignore";
@@ -194,7 +195,7 @@ export async function restartProcess(
         message: `${s.exe} exited right after the restart (exit ${child.exitCode ?? "?"})${s.stderr ? `; see ${s.stderr}` : ""}`,
       };
     if (await ready()) return { ok: true, pid: child.pid!, message: `restarted (pid ${s.pid} → ${child.pid})` };
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   return {
     ok: false,

@@ -23,6 +23,7 @@ import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openLibc } from "./libc.ts";
+import { sleep } from "./sleep.ts";
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
@@ -201,7 +202,7 @@ export async function withLock<T>(
     } finally {
       if (!locked) closeSync(fd);
     }
-    await new Promise((res) => setTimeout(res, 100));
+    await sleep(100);
   }
   try {
     ftruncateSync(fd, 0);

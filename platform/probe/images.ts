@@ -20,6 +20,7 @@ import { run, failureText, type RunResult } from "../os/spawn.ts";
 import { helloRootfs, identityKey, imageArchive, imageTag, rootfsTar, writeRootfs, type Rootfs } from "./rootfs.ts";
 import { DockerApi, runContainer } from "../engines/docker/api.ts";
 import type { DockerEndpoint } from "../engines/docker/client.ts";
+import { sleep } from "../os/sleep.ts";
 
 export interface EnsuredImage {
   tag: string;
@@ -159,7 +160,7 @@ export async function runInProbeImage(
     let silentFirst: RunResult | undefined;
     if (failedSilently(result)) {
       silentFirst = result;
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000);
       result = await attempt();
     }
     return { result, image: { tag, built, source: fs.source }, args: args(false), silentFirst };
@@ -218,7 +219,7 @@ export async function runDockerProbe(
   let silentFirst: RunResult | undefined;
   if (failedSilently(run.result)) {
     silentFirst = run.result;
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     run = await attempt();
     built ||= run.loaded;
   }

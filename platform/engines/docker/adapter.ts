@@ -46,6 +46,7 @@ export {
   type DaemonJsonPlanInput,
   type DockerRuntimeEntry,
 } from "./daemon-json.ts";
+import { sleep } from "../../os/sleep.ts";
 
 export interface DockerDetection extends EngineDetection {
   host: string;
@@ -301,7 +302,7 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
         }
       } else last = error ?? "";
       if (Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
     // The usual reason a reload is ignored: a key set both in the file and as a dockerd flag.
     const conflicts = det.daemonArgv
