@@ -34,9 +34,11 @@ export function didNotStart(
   what = "the container",
 ): Outcome {
   const text = `${r.stderr}\n${r.stdout}`;
-  // A wordless exit 2 (the Go runtime's crash code) from a runsc known to panic at random: that panic.
+  // An exit 2 (the Go runtime's crash code) with nothing on stderr, from a runsc known to panic at random: that
+  // panic. The probe may have printed part of its output first (the crash strikes mid-run, between processes).
   const known = primaryRunsc(rc.facts.runsc ?? []);
-  const crashed = failedSilently(r) && r.code === 2 && !!known && readsWrongGoroutineId(known);
+  const quiet = failedSilently({ ...r, stdout: "" });
+  const crashed = quiet && r.code === 2 && !!known && readsWrongGoroutineId(known);
   const d =
     (crashed ? diagnoseState("runsc-goroutine-panic", rc) : null) ??
     diagnose(checkId, text, rc) ??

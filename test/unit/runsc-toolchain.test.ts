@@ -5,6 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { didNotStart } from "../../checks/probe.ts";
 import { diagnose } from "../../checks/rules.ts";
 import { runscVersion } from "../../checks/runsc.ts";
 import type { CheckContext, Finding } from "../../checks/types.ts";
@@ -129,5 +130,25 @@ describe("runsc.version and --fix", () => {
       ["containerd.register-runtime", ["configure", "containerd", "--restart"]],
       ["podman.register-runtime", ["configure", "podman"]],
     ]);
+  });
+
+  test("a hello that died with exit 2 and nothing on stderr, from a runsc known to panic: that panic, even after output", () => {
+    const runscOf = (goVersion: string) =>
+      ({ path: "/usr/bin/runsc", realPath: "/usr/bin/runsc", goVersion, version: version("20240729") }) as never;
+    const rcOf = (goVersion: string) => ({
+      facts: { runsc: [runscOf(goVersion)], sysctl: {} } as unknown as HostFacts,
+      engine: "docker" as const,
+      runtime: "runsc",
+    });
+    const run = (over: object) => ({ code: 2, stdout: "", stderr: "", timedOut: false, spawnError: null, ...over });
+    const rule = (r: object, go = "go1.26.2") =>
+      didNotStart("docker.hello", run(r) as never, "docker run …", rcOf(go), []).diagnosis?.rule ?? null;
+    // The crash strikes between the probe's processes: dmesg's lines may already be out.
+    expect(rule({ stdout: "[    0.000000] Starting gVisor...\n" })).toBe("runsc-goroutine-panic");
+    expect(rule({})).toBe("runsc-goroutine-panic");
+    // Words on stderr are read instead; another exit code, or a runsc built with a Go its release knew, is not it.
+    expect(rule({ stderr: "docker: Error response from daemon: unknown runtime" })).not.toBe("runsc-goroutine-panic");
+    expect(rule({ code: 1, stdout: "x\n" })).not.toBe("runsc-goroutine-panic");
+    expect(rule({ stdout: "x\n" }, "go1.24.4")).not.toBe("runsc-goroutine-panic");
   });
 });
