@@ -4,7 +4,7 @@
 import { failureText, type RunResult } from "../platform/os/spawn.ts";
 import { ENGINES } from "../platform/engines/index.ts";
 import { failedSilently } from "../platform/probe/images.ts";
-import { existsSync } from "node:fs";
+import { realpathSync } from "node:fs";
 import {
   GVISOR_SIGNATURE,
   inspectRunsc,
@@ -83,9 +83,16 @@ export function signatureOutcome(
  * no such file. `versionOk` false: it does not run at all (decodeStartFailure reads its words).
  */
 export async function probeRunsc(ctx: CheckContext, path: string | null | undefined): Promise<RunscBinary | null> {
-  if (!path?.startsWith("/") || !existsSync(path)) return null;
-  const r = ctx.facts.runsc.find((b) => b.path === path) ?? (await inspectRunsc(path, false));
-  return { ...r, path };
+  if (!path?.startsWith("/")) return null;
+  let real: string;
+  try {
+    real = realpathSync(path); // throws where existsSync says false: no such file, or a dangling link
+  } catch {
+    return null;
+  }
+  // The facts hold each binary once, by real path: an engine's symlink to one of them is that binary.
+  const known = ctx.facts.runsc.find((b) => b.path === path || b.realPath === real);
+  return { ...(known ?? (await inspectRunsc(path, false))), path };
 }
 
 /** What the details say of a probe run with --sidecar-usage-policy=STRICT. */

@@ -1,7 +1,10 @@
 // A probe that fails without a word (seen on a sid host: "the container did not start: exit 2")
 // says so and where the words are, instead of a bare exit code.
 import { expect, test } from "bun:test";
-import { didNotStart } from "../../checks/probe.ts";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { didNotStart, probeRunsc } from "../../checks/probe.ts";
 import type { HostFacts } from "../../platform/facts/host-facts.ts";
 import type { RunResult } from "../../platform/os/spawn.ts";
 
@@ -45,4 +48,17 @@ test("with words, the words are shown and nothing is added", () => {
   );
   expect(o.message).toBe("the container did not start: docker: Error response from daemon: boom (exit 2)");
   expect(o.details).toEqual(["docker: Error response from daemon: boom"]);
+});
+
+test("an engine's symlink to a runsc the facts inspected is that runsc: not run again", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "probe-runsc-"));
+  // Not a program: inspecting it again would find it does not run (versionOk false).
+  writeFileSync(join(dir, "runsc"), "not a program\n");
+  symlinkSync(join(dir, "runsc"), join(dir, "link"));
+  const bin = join(dir, "runsc");
+  const known = { path: bin, realPath: bin, versionOk: true, versionText: "runsc version x" };
+  const ctx = { facts: { runsc: [known] } } as unknown as Parameters<typeof probeRunsc>[0];
+  const r = await probeRunsc(ctx, join(dir, "link"));
+  expect(r).toMatchObject({ path: join(dir, "link"), versionOk: true, versionText: "runsc version x" });
+  rmSync(dir, { recursive: true });
 });
