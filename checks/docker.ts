@@ -277,9 +277,10 @@ export const dockerRuntimePath: Check = {
       )!;
       return fail(`${path} does not exist`, d);
     }
-    const elf = readElf(real);
-    if (!elf) return fail(`${path} is not an ELF executable`, diagnoseState("exec-format", rc(ctx)));
+    // A runsc the facts inspected had its ELF header read there.
     const known = facts.runsc.find((r) => r.realPath === real);
+    const elf = known ? known.elf : readElf(real);
+    if (!elf) return fail(`${path} is not an ELF executable`, diagnoseState("exec-format", rc(ctx)));
     const primary = primaryRunsc(facts.runsc);
     const version = known?.versionText.replace(/^runsc version /, "") ?? "version unknown";
     if (primary && primary.realPath !== real) {

@@ -9,8 +9,9 @@ import { brokenRuntimeFile } from "../../checks/runtime-files.ts";
 import { crioRuntime } from "../../checks/crio.ts";
 import { podmanRuntime } from "../../checks/podman.ts";
 import { containerdRuntime } from "../../checks/containerd.ts";
+import { dockerRuntimePath } from "../../checks/docker.ts";
 import { diagnose, installFix } from "../../checks/rules.ts";
-import type { CheckContext, Finding } from "../../checks/types.ts";
+import type { CheckContext, Finding, Outcome } from "../../checks/types.ts";
 import { renderWrapper } from "../../platform/engines/edit/runtime-args.ts";
 import type { HostFacts } from "../../platform/facts/host-facts.ts";
 import { planFixes, unverified, type FixRecord } from "../../src/fix.ts";
@@ -137,6 +138,16 @@ describe("the files a runtime names", () => {
     expect(d).toMatchObject({ rule: "runtime-path-missing" });
     expect(d!.cause).toContain("/usr/local/libexec/gvisor-doctor/containerd-runsc");
   });
+});
+
+test("docker.runtime-path takes a runsc's ELF header from the facts, which read it (not read again)", () => {
+  // `runsc` here is a script: read again, it would be "not an ELF executable".
+  const known = { path: runsc, realPath: runsc, onPath: true, versionText: "runsc version release-20260817.0" };
+  const elf = { arch: "x86_64", bits: 64, dynamic: false };
+  const docker = { info: { runtimes: { runsc: { path: runsc, runtimeArgs: [] } } } };
+  const ctx = ctxWith(null, { runsc: [{ ...known, elf }], docker } as unknown as Partial<HostFacts>);
+  const o = dockerRuntimePath.run(ctx) as Outcome;
+  expect([o.status, o.message]).toEqual(["pass", `${runsc} (release-20260817.0)`]);
 });
 
 describe("--fix for a runtime that points at a broken runsc (an HTML page)", () => {
