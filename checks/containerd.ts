@@ -16,7 +16,7 @@ import { reapStrayShims } from "../platform/runsc/stray-shims.ts";
 import { which, SYSTEM_BIN_DIRS } from "../platform/os/which.ts";
 import { diagnose, diagnoseState } from "./rules.ts";
 import { brokenRuntimeFile, engineRuleContext } from "./runtime-files.ts";
-import { actionFix } from "./fix-actions.ts";
+import { actionFix, editConfigFix } from "./fix-actions.ts";
 import { fail, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 import {
   decodeStartFailure,
@@ -103,12 +103,7 @@ export const containerdConfig: Check = {
               { kind: "configure", engines: ["containerd"], restart: true },
               { confirm: "restarts containerd" },
             )
-          : {
-              id: "containerd.edit-config",
-              summary: `Fix ${d.configPath} at the spot shown`,
-              command: `$EDITOR ${d.configPath}`,
-              automatic: false,
-            };
+          : editConfigFix("containerd.edit-config", d.configPath, `Fix ${d.configPath} at the spot shown`);
     if (errors.length) {
       let msg = `${errors.length} problem${errors.length === 1 ? "" : "s"} in ${d.configPath}: ${errors[0].message}`;
       const spots = [...errors, ...warnings].map(spot);

@@ -1,6 +1,6 @@
 // CRI-O's check: is runsc declared in its config (config only: pods reach CRI-O through
 // kubelet, so `gvisor-doctor k8s check` proves a pod runs; see checks/k8s.ts).
-import { actionFix } from "./fix-actions.ts";
+import { actionFix, editConfigFix } from "./fix-actions.ts";
 import { RUNTIME_NAME } from "./probe.ts";
 import { brokenRuntime } from "./runtime-files.ts";
 import { fail, pass, skip, type Check } from "./types.ts";
@@ -13,16 +13,11 @@ export const crioRuntime: Check = {
     if (e?.error) return fail(`cannot inspect CRI-O: ${e.error}`, null);
     if (!e?.detection?.installed && !e?.detection?.running) return skip("CRI-O is not installed");
     const ins = e.inspection!;
-    const bad = ins.faults.filter((f) => f.severity === "error");
-    if (bad.length)
-      return fail(`${bad[0].file}: ${bad[0].message}`, {
+    const bad = ins.faults.find((f) => f.severity === "error");
+    if (bad)
+      return fail(`${bad.file}: ${bad.message}`, {
         cause: "CRI-O refuses an invalid config.",
-        fix: {
-          id: "crio.edit-config",
-          summary: `Fix ${bad[0].file}`,
-          command: `$EDITOR ${bad[0].file}`,
-          automatic: false,
-        },
+        fix: editConfigFix("crio.edit-config", bad.file),
       });
     const rt = ins.runtimes[RUNTIME_NAME];
     if (!rt) {

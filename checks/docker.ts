@@ -20,7 +20,7 @@ import {
 } from "./probe.ts";
 
 export { GVISOR_SIGNATURE, RUNTIME_NAME } from "./probe.ts";
-import { actionFix } from "./fix-actions.ts";
+import { actionFix, editConfigFix } from "./fix-actions.ts";
 import { fail, pass, skip, warn } from "./types.ts";
 import type { Check, CheckContext, Diagnosis, FixAction, Outcome } from "./types.ts";
 
@@ -166,12 +166,11 @@ export const dockerConfig: Check = {
                 `Repair ${file} (a backup is kept) and register runsc`,
                 CONFIGURE_DOCKER,
               )
-            : {
-                id: "docker.edit-config",
-                summary: `Edit ${file} at ${spotOf(first)}${first.fix ? `: ${first.fix}` : ""}`,
-                command: `$EDITOR ${file}`,
-                automatic: false,
-              },
+            : editConfigFix(
+                "docker.edit-config",
+                file,
+                `Edit ${file} at ${spotOf(first)}${first.fix ? `: ${first.fix}` : ""}`,
+              ),
         },
         [...lines, ...managed],
       );
@@ -181,12 +180,7 @@ export const dockerConfig: Check = {
         `${spotOf(warnings[0])}: ${warnings[0].message}`,
         {
           cause: "dockerd accepts the file, but not the way it reads.",
-          fix: {
-            id: "docker.edit-config",
-            summary: warnings[0].fix ?? `Edit ${file}`,
-            command: `$EDITOR ${file}`,
-            automatic: false,
-          },
+          fix: editConfigFix("docker.edit-config", file, warnings[0].fix ?? `Edit ${file}`),
         },
         [...lines, ...managed],
       );

@@ -67,6 +67,11 @@ export function actionFix(
   return { id, summary, command, automatic: true, ...(argv ? { argv } : {}), ...rest, action };
 }
 
+/** The manual fix for a config file the engine refuses or misreads: edit it by hand. */
+export function editConfigFix(id: string, file: string, summary = `Fix ${file}`): Fix {
+  return { id, summary, command: `$EDITOR ${file}`, automatic: false };
+}
+
 /** The same fix with another action (command and argv rendered again). */
 export function withAction(fix: Fix, action: FixAction, sudo?: boolean): Fix {
   const { id, summary, automatic, confirm } = fix;

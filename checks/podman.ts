@@ -7,7 +7,7 @@ import { podmanInfoError } from "../platform/engines/podman/adapter.ts";
 import { isGenericStartError } from "../platform/runsc/debug-log.ts";
 import { registerFix } from "./rules.ts";
 import { brokenRuntime, engineRuleContext } from "./runtime-files.ts";
-import { actionFix } from "./fix-actions.ts";
+import { actionFix, editConfigFix } from "./fix-actions.ts";
 import { fail, pass, skip, warn, type Check, type CheckContext, type Fix, type Outcome } from "./types.ts";
 import {
   decodeStartFailure,
@@ -53,20 +53,14 @@ export const podmanRuntime: Check = {
     if (refused) {
       const cause = "Podman refuses to start with this containers.conf: every podman command fails the same way.";
       const file = refused.file ?? e.detection.configPath;
-      const fix = { id: "podman.edit-config", summary: `Fix ${file}`, command: `$EDITOR ${file}`, automatic: false };
-      return fail(`podman info fails: ${refused.message}`, { cause, fix });
+      return fail(`podman info fails: ${refused.message}`, { cause, fix: editConfigFix("podman.edit-config", file) });
     }
     const ins = e.inspection!;
-    const bad = ins.faults.filter((f) => f.severity === "error");
-    if (bad.length)
-      return fail(`${bad[0].file}: ${bad[0].message}`, {
+    const bad = ins.faults.find((f) => f.severity === "error");
+    if (bad)
+      return fail(`${bad.file}: ${bad.message}`, {
         cause: "Podman refuses to start with an invalid containers.conf.",
-        fix: {
-          id: "podman.edit-config",
-          summary: `Fix ${bad[0].file}`,
-          command: `$EDITOR ${bad[0].file}`,
-          automatic: false,
-        },
+        fix: editConfigFix("podman.edit-config", bad.file),
       });
     const rt = ins.runtimes[RUNTIME_NAME];
     const files = ins.files.filter((f) => f.exists).map((f) => f.path);
