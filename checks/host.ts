@@ -1,7 +1,7 @@
 // Host checks: can this machine run gVisor at all, and what about it matters?
 import semver from "semver";
 import { gvisorArch } from "../platform/os/arch.ts";
-import { diagnoseState, finiteMemlock, type RuleContext } from "./rules.ts";
+import { ALLOW_USERNS, diagnoseState, finiteMemlock, type RuleContext } from "./rules.ts";
 import { fail, pass, skip, warn, type Check, type CheckContext } from "./types.ts";
 
 const rc = (ctx: CheckContext): Omit<RuleContext, "match"> => ({ facts: ctx.facts, engine: "runsc", runtime: "runsc" });
@@ -173,8 +173,7 @@ export const hostUserns: Check = {
     const fix = {
       id: "host.userns",
       summary: "Allow at least 256 user namespaces",
-      command:
-        "echo 'user.max_user_namespaces = 15000' | sudo tee /etc/sysctl.d/10-gvisor-userns.conf && sudo sysctl --system",
+      command: ALLOW_USERNS,
       automatic: false,
     };
     if (n < 2)

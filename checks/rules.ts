@@ -91,6 +91,14 @@ export function installFix(
 /** A runsc flag as the engine's fixes spell it (Podman: without the dashes, as --runtime-flag takes it). */
 const flag = (c: RuleContext, f: string) => (c.engine === "runsc" ? `--${f}` : ENGINES[c.engine].runtimeFlag(f));
 
+/** The engine daemon's Seccomp line: whether a filter around it denies what runsc needs (ptrace, seccomp). */
+const ENGINE_SECCOMP_LINE = "grep -H Seccomp /proc/$(pidof -s dockerd || pidof -s containerd)/status";
+/** Raise user.max_user_namespaces for good (host.userns and the userns-denied rule). */
+export const ALLOW_USERNS =
+  "echo 'user.max_user_namespaces = 15000' | sudo tee /etc/sysctl.d/10-gvisor-userns.conf && sudo sysctl --system";
+/** The fix for a runsc built with a Go its release does not know (the panic and the warning ahead of it). */
+const GVISOR_OWN_BUILD = "Install gVisor's own build of a current release (built with the Go it was written for)";
+
 /** Why a runsc reads a wrong goroutine id (rules runsc-goroutine-panic, runsc-go-toolchain). */
 function goroutineIdCause(facts: HostFacts, what: string): string {
   const r = primaryRunsc(facts.runsc ?? []);
@@ -226,7 +234,7 @@ export const RULES: Rule[] = [
             id: "host.ptrace-filter",
             automatic: false,
             summary: "Run the engine without a seccomp/LSM policy that denies ptrace(2) (check its Seccomp line)",
-            command: "grep -H Seccomp /proc/$(pidof -s dockerd || pidof -s containerd)/status",
+            command: ENGINE_SECCOMP_LINE,
           },
   },
   {
@@ -276,7 +284,7 @@ export const RULES: Rule[] = [
             id: "host.seccomp",
             automatic: false,
             summary: "Run the engine without a seccomp filter that denies seccomp(2)",
-            command: "grep -H Seccomp /proc/$(pidof -s dockerd || pidof -s containerd)/status",
+            command: ENGINE_SECCOMP_LINE,
           },
   },
   {
@@ -353,10 +361,7 @@ export const RULES: Rule[] = [
         c.facts.sysctl.maxUserNamespaces === 0
           ? "Allow user namespaces (user.max_user_namespaces > 0)"
           : "Run the engine in its own mount namespace with pivot_root instead of a chroot",
-      command:
-        c.facts.sysctl.maxUserNamespaces === 0
-          ? "echo 'user.max_user_namespaces = 15000' | sudo tee /etc/sysctl.d/10-gvisor-userns.conf && sudo sysctl --system"
-          : null,
+      command: c.facts.sysctl.maxUserNamespaces === 0 ? ALLOW_USERNS : null,
     }),
   },
   {
@@ -680,7 +685,7 @@ export const RULES: Rule[] = [
     pattern: /panic: running on goroutine \d+ \(task goroutine for kernel\.Task 0x[0-9a-f]+ is \d+\)/,
     sample: "panic: running on goroutine 21217947318848 (task goroutine for kernel.Task 0x134c2fec0008 is 0)",
     cause: (c) => goroutineIdCause(c.facts, "The sandbox's kernel (the Sentry) panicked"),
-    fix: (c) => installFix(c, "Install gVisor's own build of a current release (built with the Go it was written for)"),
+    fix: (c) => installFix(c, GVISOR_OWN_BUILD),
   },
   {
     // The same defect, seen before it strikes: the binary's release and Go toolchain (runsc.version).
@@ -695,7 +700,7 @@ export const RULES: Rule[] = [
     cause: (c) => goroutineIdCause(c.facts, "Sandboxes will crash at random"),
     // Asked for, not applied by --fix (runsc.version warns): a probe that hits the panic is what fails.
     fix: (c) => ({
-      ...installFix(c, "Install gVisor's own build of a current release (built with the Go it was written for)"),
+      ...installFix(c, GVISOR_OWN_BUILD),
       automatic: false,
     }),
   },
