@@ -31,8 +31,8 @@ import { SELF_ROOT, type HostRoot } from "../platform/os/host-root.ts";
 import { sleep } from "../platform/os/sleep.ts";
 import { run } from "../platform/os/spawn.ts";
 import { findRunscBinaries, primaryRunsc, type RunscBinary } from "../platform/runsc/binaries.ts";
-import { flagName, runscFeatures, unknownFlags } from "../platform/runsc/features.ts";
-import { parseGvisorVersion } from "../platform/os/versions.ts";
+import { flagName, runscFeatures, unknownFlags, type RunscFeatures } from "../platform/runsc/features.ts";
+import { parseGvisorVersion, type GvisorVersion } from "../platform/os/versions.ts";
 import type { IO } from "./args.ts";
 import { echoInput } from "../platform/os/echo-input.ts";
 import { EXIT, UsageError } from "../platform/os/errors.ts";
@@ -171,10 +171,9 @@ function checkRunsc(path: string, force: boolean, root: HostRoot): string {
  * Refuse runtime arguments the runsc being registered does not know: the engine would accept
  * them and every container would then fail with "flag provided but not defined".
  */
-async function checkFlagsKnown(runscPath: string, args: string[], root: HostRoot): Promise<void> {
-  const local = root.local(runscPath);
-  const version = parseGvisorVersion((await run(local, ["--version"], { timeoutMs: 5_000 })).stdout);
-  const unknown = unknownFlags(await runscFeatures(local, version), args);
+function checkFlagsKnown(runscPath: string, args: string[], root: HostRoot, known: KnownFlags): void {
+  const { version, features } = known;
+  const unknown = unknownFlags(features, args);
   if (!unknown.length) return;
   const them = unknown.length > 1 ? "them" : "it";
   throw new UsageError(
@@ -186,11 +185,24 @@ async function checkFlagsKnown(runscPath: string, args: string[], root: HostRoot
 
 const MARKER_FLAG = "gvisor-marker-file";
 
-/** --marker where the runsc being registered has no --gvisor-marker-file: say so before the generic refusal. */
-async function checkMarkerKnown(runscPath: string, root: HostRoot): Promise<void> {
+interface KnownFlags {
+  version: GvisorVersion | null;
+  features: RunscFeatures | null;
+}
+
+/** The release and flags of the runsc being registered: the facts' inspection of it, else asked once. */
+async function knownFlags(runscPath: string, root: HostRoot, facts: RunscBinary[] | undefined): Promise<KnownFlags> {
+  const seen = facts?.find((b) => b.path === runscPath && b.features !== undefined);
+  if (seen) return { version: seen.version, features: seen.features ?? null };
   const local = root.local(runscPath);
   const version = parseGvisorVersion((await run(local, ["--version"], { timeoutMs: 5_000 })).stdout);
-  if (!unknownFlags(await runscFeatures(local, version), [`--${MARKER_FLAG}`]).length) return;
+  return { version, features: await runscFeatures(local, version) };
+}
+
+/** --marker where the runsc being registered has no --gvisor-marker-file: say so before the generic refusal. */
+function checkMarkerKnown(runscPath: string, root: HostRoot, known: KnownFlags): void {
+  const { version, features } = known;
+  if (!unknownFlags(features, [`--${MARKER_FLAG}`]).length) return;
   throw new UsageError(
     `--marker: ${root.show(runscPath)} (${version?.raw ?? "unknown release"}) has no --${MARKER_FLAG}, ` +
       "so its sandboxes cannot get /proc/gvisor/kernel_is_gvisor (preflight keeps its other tells)",
@@ -244,9 +256,13 @@ export async function resolveRuntimeRequest(req: ConfigureRequest, env: NodeJS.P
         "no runsc found on this host",
         "install it first (gvisor-doctor install), or pass --runsc PATH",
       );
-    runscPath = checkRunsc(p, !!req.force, req.hostRoot ?? SELF_ROOT);
-    if (req.marker && !req.force) await checkMarkerKnown(runscPath, req.hostRoot ?? SELF_ROOT);
-    if (runtimeArgs?.length && !req.force) await checkFlagsKnown(runscPath, runtimeArgs, req.hostRoot ?? SELF_ROOT);
+    const root = req.hostRoot ?? SELF_ROOT;
+    runscPath = checkRunsc(p, !!req.force, root);
+    if (!req.force && (req.marker || runtimeArgs?.length)) {
+      const known = await knownFlags(runscPath, root, req.facts?.runsc);
+      if (req.marker) checkMarkerKnown(runscPath, root, known);
+      if (runtimeArgs?.length) checkFlagsKnown(runscPath, runtimeArgs, root, known);
+    }
   }
   return { name, runscPath, runtimeArgs, makeDefault: !!req.makeDefault, remove: !!req.remove };
 }

@@ -2,7 +2,7 @@
 // host's /usr/bin/runsc) and 20240729 (the trixie tree of the host matrix, when it is built).
 // Fixes and `configure` never register a flag the runsc in use would reject.
 import { describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { installFix, registerFix } from "../../checks/rules.ts";
@@ -70,7 +70,6 @@ describe("runsc features from the binary itself", () => {
     try {
       const fake = join(dir, "runsc");
       await Bun.write(fake, "#!/bin/sh\nexit 1\n");
-      const { chmodSync } = await import("node:fs");
       chmodSync(fake, 0o755);
       const f = (await runscFeatures(fake, { date: "20221219" }))!;
       expect(f.source).toBe("table");
@@ -146,7 +145,6 @@ describe("configure --marker where runsc has --gvisor-marker-file", () => {
       const flags = "  -gvisor-marker-file\n    \tcreate /proc/gvisor/kernel_is_gvisor\n  -network string\n";
       const version = "runsc version release-20260907.0";
       await Bun.write(fake, `#!/bin/sh\ncase $1 in flags) printf '${flags}' ;; *) echo '${version}' ;; esac\n`);
-      const { chmodSync } = await import("node:fs");
       chmodSync(fake, 0o755);
       const req = { engines: ["docker"], runscPath: fake, marker: true };
       expect((await resolveRuntimeRequest(req as never, process.env)).runtimeArgs).toEqual(["--gvisor-marker-file"]);
@@ -154,6 +152,40 @@ describe("configure --marker where runsc has --gvisor-marker-file", () => {
       const both = await resolveRuntimeRequest({ ...req, runtimeArgs: args } as never, process.env);
       expect(both.runtimeArgs).toEqual(["--network=none", "--gvisor-marker-file"]);
       await expect(resolveRuntimeRequest({ ...req, remove: true } as never, process.env)).rejects.toThrow(/contradict/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("configure asks the runsc it registers what it knows once, and not at all when the facts did", () => {
+  test("--marker with runtime arguments: one runsc --version; with the facts' inspection of it: none", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gvd-known-"));
+    try {
+      const fake = join(dir, "runsc");
+      const flags = "  -gvisor-marker-file\n  -network string\n";
+      await Bun.write(
+        fake,
+        `#!/bin/sh\ncase $1 in flags) printf '${flags}' ;; *) echo 'runsc version release-20260907.0' ;; esac\n`,
+      );
+      chmodSync(fake, 0o755);
+      const req = { engines: ["docker"], runscPath: fake, marker: true, runtimeArgs: ["network=none"] };
+      const ran: string[][] = [];
+      const stop = onCommand((r) => ran.push(r.cmd));
+      try {
+        const got = await resolveRuntimeRequest(req as never, process.env);
+        expect(got.runtimeArgs).toEqual(["--network=none", "--gvisor-marker-file"]);
+        expect(ran.filter((c) => c.includes("--version"))).toHaveLength(1);
+        ran.length = 0;
+        // The facts say this runsc lacks the marker flag: configure believes them, without running it.
+        const features = { sha256: "x", flags: ["network"], source: "runsc flags", release: null };
+        const facts = { runsc: [{ path: fake, version: null, features }] };
+        const refused = resolveRuntimeRequest({ ...req, facts } as never, process.env);
+        await expect(refused).rejects.toThrow(/has no --gvisor-marker-file/);
+        expect(ran).toEqual([]);
+      } finally {
+        stop();
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
