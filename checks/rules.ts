@@ -10,6 +10,7 @@ import { unknownFlags } from "../platform/runsc/features.ts";
 import { ENGINES } from "../platform/engines/index.ts";
 import type { EngineName } from "../platform/engines/types.ts";
 import { actionFix } from "./fix-actions.ts";
+import { matchesId } from "./runner.ts";
 import type { ConfigureTarget, Diagnosis, Fix } from "./types.ts";
 
 /** An engine, or runsc itself (rules about the binary, whatever engine runs it). */
@@ -790,8 +791,8 @@ export const RULES: Rule[] = [
   },
 ];
 
-const inScope = (rule: Rule, checkId: string) =>
-  rule.scope.some((s) => checkId === s || (s.endsWith(".") && checkId.startsWith(s)) || checkId.startsWith(`${s}.`));
+// A scope entry matches check ids as --only does ("docker." and "docker" both: every docker.* check).
+const inScope = (rule: Rule, checkId: string) => rule.scope.some((s) => matchesId(checkId, s));
 
 /**
  * The first rule whose signature appears in `text` (and whose state condition, if
