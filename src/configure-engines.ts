@@ -600,21 +600,15 @@ export async function configureEngines(req: ConfigureRequest, io: IO): Promise<C
     restartCommand: req.restartCommand ?? null,
     migrate: !!req.migrate,
   };
+  const progress = (s: string) => {
+    spinner.update(s);
+    log(s);
+  };
   const reports: EngineReport[] = [];
   try {
-    for (const e of engines) {
-      reports.push(
-        await configureOne(e, rt, { ...req, explicit: req.explicit ?? !!req.engines?.length }, ctx, (s) => {
-          spinner.update(s);
-          log(s);
-        }),
-      );
-    }
-    if (!root.foreign && !req.dryRun)
-      await awaitDependents(reports, ctx, io, (s) => {
-        spinner.update(s);
-        log(s);
-      });
+    const perEngine = { ...req, explicit: req.explicit ?? !!req.engines?.length };
+    for (const e of engines) reports.push(await configureOne(e, rt, perEngine, ctx, progress));
+    if (!root.foreign && !req.dryRun) await awaitDependents(reports, ctx, io, progress);
   } finally {
     spinner.stop();
   }
