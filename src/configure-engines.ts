@@ -37,7 +37,7 @@ import type { IO } from "./args.ts";
 import { echoInput } from "../platform/os/echo-input.ts";
 import { EXIT, UsageError } from "../platform/os/errors.ts";
 import { startProgress } from "./ui/spinner.ts";
-import { VERSION } from "./version.ts";
+import { TOOL } from "./version.ts";
 
 export const DEFAULT_RUNTIME_NAME = "runsc";
 
@@ -615,7 +615,7 @@ export async function configureEngines(req: ConfigureRequest, io: IO): Promise<C
   const exitCode = exitCodeOf(reports);
   return {
     schemaVersion: 1,
-    tool: { name: "gvisor-doctor", version: VERSION },
+    tool: TOOL,
     ok: exitCode !== EXIT.FAILED,
     exitCode,
     dryRun: !!req.dryRun,

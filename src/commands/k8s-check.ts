@@ -11,7 +11,7 @@ import { DAEMONSET_NAME, DEFAULT_NAMESPACE, DEFAULT_RUNTIME_CLASS, NODE_LABEL_KE
 import { checkJson } from "../report/json.ts";
 import { renderFindings, renderTrace, summaryLine } from "../report/human.ts";
 import { startProgress } from "../ui/spinner.ts";
-import { VERSION } from "../version.ts";
+import { TOOL, VERSION } from "../version.ts";
 
 export const DEFAULT_TEST_IMAGE = "busybox:1.36";
 const DEFAULT_TIMEOUT_S = 90;
@@ -58,7 +58,7 @@ export function clusterReportJson(r: ClusterReport, ok: boolean): string {
   return JSON.stringify(
     {
       schemaVersion: 1,
-      tool: { name: "gvisor-doctor", version: VERSION },
+      tool: TOOL,
       command: "k8s check",
       cluster: r.cluster,
       namespace: r.namespace,

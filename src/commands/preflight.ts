@@ -3,7 +3,7 @@
 import { detectSelfSandbox, GVISOR_MARKER_FILE, type SelfSandboxFacts } from "../../platform/facts/self-sandbox.ts";
 import type { Command, IO } from "../args.ts";
 import { ActionError, EXIT, UsageError } from "../../platform/os/errors.ts";
-import { VERSION } from "../version.ts";
+import { TOOL, VERSION } from "../version.ts";
 
 const HELP = `Usage: gvisor-doctor preflight [--json] [--require] [-- CMD ARGS...]
        gvisor-doctor preflight --print-script > gvisor-preflight.sh
@@ -37,7 +37,7 @@ Exit codes: 0 under gVisor (or not required) · 1 not under gVisor with --requir
 export function preflightJson(s: SelfSandboxFacts, required: boolean) {
   return {
     schemaVersion: 1,
-    tool: { name: "gvisor-doctor", version: VERSION },
+    tool: TOOL,
     sandboxed: s.inside,
     required,
     tells: s.tells,

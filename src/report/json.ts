@@ -2,7 +2,7 @@
 import type { HostFacts } from "../../platform/facts/host-facts.ts";
 import type { Finding, Fix } from "../../checks/types.ts";
 import { summarize } from "../../checks/summary.ts";
-import { VERSION } from "../version.ts";
+import { TOOL } from "../version.ts";
 import { ENGINE_NAMES } from "../../platform/engines/types.ts";
 import { distributionOf } from "../../platform/engines/containerd/distributions.ts";
 
@@ -103,7 +103,7 @@ export function reportJson(
   return JSON.stringify(
     {
       schemaVersion: 1,
-      tool: { name: "gvisor-doctor", version: VERSION },
+      tool: TOOL,
       host: hostJson(facts),
       ok,
       summary: summarize(findings),
