@@ -883,7 +883,8 @@ async function stageSignedDeb(r: LockedRun, signed: SignedChain): Promise<Staged
   });
   result.bytes = got.bytes;
   result.decoder = got.decoder;
-  const [algo, want, have] = deb.sha512 ? ["sha512", deb.sha512, got.sha512] : ["sha256", deb.sha256!, got.sha256];
+  const { algo, want } = listedDigest(signed);
+  const have = got[algo];
   if (want !== have || got.bytes !== deb.size) {
     throw new ChecksumMismatch(
       `${algo} mismatch for ${primary.url}\n  expected ${want} (${deb.size} bytes, from the signed ${signed.packagesUrl})\n  got      ${have} (${got.bytes} bytes)\nnothing was installed`,
@@ -896,10 +897,20 @@ async function stageSignedDeb(r: LockedRun, signed: SignedChain): Promise<Staged
       "the package is malformed; nothing was installed",
     );
   }
-  const listed = `${algo} ${want.slice(0, 16)}… as listed in the signed Packages (${deb.version})`;
-  signed.chain.push(`${primary.url}: ${listed}`);
+  signed.chain.push(listedLine(signed, primary.url));
   const members = got.members.filter((m) => m.type !== "symlink" && m.path !== "").map((m) => m.path);
   return { members, sha512: got.sha512, synced: got.synced };
+}
+
+/** The digest the signed Packages lists for the .deb: sha512 when it has one, else sha256. */
+function listedDigest(c: SignedChain): { algo: "sha512" | "sha256"; want: string } {
+  return c.deb.sha512 ? { algo: "sha512", want: c.deb.sha512 } : { algo: "sha256", want: c.deb.sha256! };
+}
+
+/** The chain line for a .deb whose digest matched the signed Packages. */
+function listedLine(c: SignedChain, url: string): string {
+  const { algo, want } = listedDigest(c);
+  return `${url}: ${algo} ${want.slice(0, 16)}… as listed in the signed Packages (${c.deb.version})`;
 }
 
 /** The release tarball: checked against its .sha512 (or --sha512) before an unpack error is reported. */
@@ -1079,9 +1090,8 @@ async function crossCheck(
       pathEnv: o.env.PATH,
       onBytes: () => {},
     });
-    const [algo, want, have] = c.deb.sha512
-      ? ["sha512", c.deb.sha512, got.sha512]
-      : ["sha256", c.deb.sha256!, got.sha256];
+    const { algo, want } = listedDigest(c);
+    const have = got[algo];
     if (want !== have) {
       throw new ActionError(
         `${algo} mismatch for ${c.debUrl} (the signed index lists ${want})\nnothing was installed`,
@@ -1111,7 +1121,7 @@ async function crossCheck(
           "install --verify signed takes the signed package",
       );
     }
-    c.chain.push(`${c.debUrl}: ${algo} ${want.slice(0, 16)}… as listed in the signed Packages (${c.deb.version})`);
+    c.chain.push(listedLine(c, c.debUrl));
     c.chain.push(`${tarballUrl}: ${common.join(", ")} equal byte for byte to the signed .deb's`);
   } finally {
     rmSync(other.path, { recursive: true, force: true });
