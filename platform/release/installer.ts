@@ -202,20 +202,15 @@ export async function resolvePlan(o: InstallOptions): Promise<Plan> {
       const rel = objectPath(o.spec, o.arch, a.name);
       return { a, rel, url: o.source.locate(rel), sumUrl: o.source.locate(`${rel}.sha512`) };
     });
-    if (o.pinnedSha512 && o.format) {
-      // The mirror's .sha512 is neither trusted nor fetched when the hash is pinned.
-      return {
-        format,
-        artifacts: where.map((w) => ({
-          name: w.a.name,
-          url: w.url,
-          sha512: o.pinnedSha512,
-          hashFrom: "--sha512",
-          installAs: w.a.installAs,
-        })),
-        tried,
-      };
-    }
+    const pinned = (w: (typeof where)[number]): PlannedArtifact => ({
+      name: w.a.name,
+      url: w.url,
+      sha512: o.pinnedSha512,
+      hashFrom: "--sha512",
+      installAs: w.a.installAs,
+    });
+    // The mirror's .sha512 is neither trusted nor fetched when the hash is pinned.
+    if (o.pinnedSha512 && o.format) return { format, artifacts: where.map(pinned), tried };
     // The .sha512 files of one layout are fetched side by side (loose: runsc and the shim).
     const texts = await Promise.allSettled(where.map((w) => o.source.getText(`${w.rel}.sha512`)));
     const planned: PlannedArtifact[] = [];
@@ -225,14 +220,7 @@ export async function resolvePlan(o: InstallOptions): Promise<Plan> {
       const t = texts[i];
       if (t.status === "fulfilled") {
         // Pinned without --format: the .sha512 only shows which layout exists; its content is ignored.
-        if (o.pinnedSha512)
-          planned.push({
-            name: w.a.name,
-            url: w.url,
-            sha512: o.pinnedSha512,
-            hashFrom: "--sha512",
-            installAs: w.a.installAs,
-          });
+        if (o.pinnedSha512) planned.push(pinned(w));
         else {
           try {
             planned.push({
