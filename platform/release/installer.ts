@@ -40,8 +40,7 @@ import {
   removeStaleStaging,
   removeVersionDir,
   searchProblems,
-  unsafeDirs,
-  unsafeDirsError,
+  refuseUnsafeDirs,
   writeProblems,
   writeState,
   type DirIdentity,
@@ -295,10 +294,7 @@ export function preflight(o: InstallOptions, l: Layout, warnings: string[]): voi
         : `run it as root:\n  ${o.sudoCommand}\nor install for yourself only:\n  ${o.userCommand}`,
     );
   }
-  if (o.root) {
-    const unsafe = unsafeDirs(l, o.top);
-    if (unsafe.length) throw unsafeDirsError(l, unsafe);
-  }
+  if (o.root) refuseUnsafeDirs(l, o.top);
   const s = searchProblems(l, o.top);
   if (s.length) {
     const dirs = s.map((p) => p.dir);
@@ -763,10 +759,7 @@ function installLocked(run: InstallRun): Promise<InstallResult> {
 /** Check the directories again, clear what killed installs left behind, and read the state. */
 function adoptState({ o, l, created, result }: InstallRun): { state: InstallState; live: string | null } {
   // Again under the lock: directories made since preflight (by us or by someone racing us).
-  if (o.root) {
-    const unsafe = unsafeDirs(l, o.top);
-    if (unsafe.length) throw unsafeDirsError(l, unsafe);
-  }
+  if (o.root) refuseUnsafeDirs(l, o.top);
   removeStaleStaging(l);
   const state = readState(l);
   state.created = [...new Set([...state.created, ...created])];
