@@ -585,9 +585,6 @@ interface InstallRun {
   result: InstallResult;
   /** Directories this install made (a failed first install removes them again). */
   created: string[];
-  /** The same objects as result.warnings and result.timings. */
-  warnings: string[];
-  timings: Record<string, number>;
   /** performance.now() at the start, for totalMs. */
   t0: number;
 }
@@ -616,8 +613,8 @@ function mark(timings: Record<string, number>, key: string, since: number): void
   timings[key] = Math.round(performance.now() - since);
 }
 
-function warn(run: { o: InstallOptions; warnings: string[] }, text: string): void {
-  run.warnings.push(text);
+function warn(run: InstallRun, text: string): void {
+  run.result.warnings.push(text);
   run.o.progress.warn(text);
 }
 
@@ -627,8 +624,7 @@ async function installInner(o: InstallOptions): Promise<InstallResult> {
   const t0 = performance.now();
   preflightAndRoute(o, l, result.warnings);
   const plan = await resolveInstall(o, l, result);
-  const { warnings, timings } = result;
-  const run: InstallRun = { o, l, plan, result, created: [], warnings, timings, t0 };
+  const run: InstallRun = { o, l, plan, result, created: [], t0 };
   if (o.dryRun) return dryRun(run);
 
   run.created = mkdirs(l.root);
@@ -726,7 +722,7 @@ function dryRun(run: InstallRun): InstallResult {
     result.dir = join(l.root, live!);
   }
   result.previous = live;
-  mark(run.timings, "totalMs", run.t0);
+  mark(run.result.timings, "totalMs", run.t0);
   return result;
 }
 
@@ -788,7 +784,7 @@ function unchanged(run: InstallRun, state: InstallState, live: string): InstallR
     url: rec.url,
     trust: rec.trust ?? null,
   });
-  mark(run.timings, "totalMs", run.t0);
+  mark(run.result.timings, "totalMs", run.t0);
   return result;
 }
 
@@ -804,9 +800,9 @@ async function download(r: LockedRun): Promise<Staged> {
         ? await stageSignedDeb(r, plan.signed)
         : await stageTarball(r);
   if (plan.crossCheck) await crossCheck(o, r.l, plan.crossCheck, primary.url, r.staging.path, staged.members);
-  mark(r.timings, "downloadMs", t);
+  mark(result.timings, "downloadMs", t);
   o.progress.detail(
-    `downloaded ${formatBytes(result.bytes)} in ${r.timings.downloadMs} ms; sha512 ${staged.sha512.slice(0, 16)}… matches ${primary.hashFrom}`,
+    `downloaded ${formatBytes(result.bytes)} in ${result.timings.downloadMs} ms; sha512 ${staged.sha512.slice(0, 16)}… matches ${primary.hashFrom}`,
   );
   result.sha512 = staged.sha512;
   result.trust = trustOf(plan, o);
@@ -952,7 +948,7 @@ async function checkStaged(r: LockedRun, { members }: Staged): Promise<string | 
   if (vw) warn(r, vw);
   if (!members.includes("containerd-shim-runsc-v1"))
     warn(r, "this release has no containerd-shim-runsc-v1: containerd cannot use it (Docker and Podman can)");
-  mark(r.timings, "checkMs", t);
+  mark(r.result.timings, "checkMs", t);
   return reported;
 }
 
@@ -994,9 +990,9 @@ async function commit(r: LockedRun, staged: Staged, reported: string | null): Pr
   }
   writeState(l, state);
   await switchTo(r, name);
-  mark(r.timings, "activateMs", t);
+  mark(result.timings, "activateMs", t);
   Object.assign(result, { version: name, dir: r.placed });
-  mark(r.timings, "totalMs", r.t0);
+  mark(result.timings, "totalMs", r.t0);
   return result;
 }
 
