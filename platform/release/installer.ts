@@ -51,6 +51,7 @@ import {
 import { insecureMirror, type Source } from "./source.ts";
 import { ChecksumFileError, createSha512, parseSha512File, type Sha512 } from "./verify.ts";
 import { proxyFor, redactProxy } from "./proxy.ts";
+import { sniffer } from "./sniff.ts";
 import { lockWaitMs, pauseForTest } from "./hooks.ts";
 import type { Trust } from "./trust.ts";
 import type { SignedChain } from "./apt/chain.ts";
@@ -339,33 +340,6 @@ function tooBig(url: string, bytes: number, max: number, announced: boolean): Ac
     `${url} ${size}: ` + "a gVisor release file is far smaller; the download was stopped",
     "check --mirror; nothing was installed",
   );
-}
-
-/**
- * Waits until the first `n` bytes have arrived (a first chunk can be shorter than a magic number),
- * checks them, then passes every byte on, in order.
- */
-function sniffer(n: number, check: (head: Uint8Array) => void, next: (c: Uint8Array) => Promise<void> | void) {
-  let head: Uint8Array[] | null = [];
-  let len = 0;
-  const release = async () => {
-    const buf = Buffer.concat(head!);
-    head = null;
-    check(buf);
-    if (buf.length) await next(buf);
-  };
-  return {
-    async write(c: Uint8Array): Promise<void> {
-      if (!head) return next(c);
-      head.push(c);
-      len += c.length;
-      if (len >= n) await release();
-    },
-    /** At the end of the stream: a file shorter than the magic is checked (and refused) now. */
-    async end(): Promise<void> {
-      if (head) await release();
-    },
-  };
 }
 
 /** How one artifact's bytes are reported: `start` once the size is known, `chunk` after each chunk. */
