@@ -2,7 +2,17 @@
 // a private staging directory, and only after the hash matched (and every binary is an
 // ELF for this CPU and `runsc --version` runs) move it in and switch `current`.
 // A failure at any point removes the staging directory and leaves the live version alone.
-import { closeSync, constants, existsSync, openSync, renameSync, rmdirSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  existsSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { Flusher, syncFile } from "./flush.ts";
 import { dirname, join } from "node:path";
 import { ActionError } from "../os/errors.ts";
@@ -1028,8 +1038,6 @@ async function crossCheck(
   members: string[],
 ): Promise<void> {
   const { stageDeb } = await import("./apt/stage-deb.ts");
-  const { createHash } = await import("node:crypto");
-  const { readFileSync } = await import("node:fs");
   o.progress.phase(`cross-checking against the signed ${c.debUrl}`);
   const other = makeStaging(l);
   try {
@@ -1056,7 +1064,11 @@ async function crossCheck(
     }
     await got.synced;
     const debFiles = new Set(got.members.filter((m) => m.type === "file").map((m) => m.path));
-    const hash = (p: string) => createHash("sha512").update(readFileSync(p)).digest("hex");
+    const hash = (p: string) => {
+      const h = createSha512();
+      h.update(readFileSync(p));
+      return h.hex();
+    };
     const common = members.filter((m) => debFiles.has(m));
     if (!common.includes("runsc")) {
       throw new ActionError(
