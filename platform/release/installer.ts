@@ -612,20 +612,16 @@ async function installInner(o: InstallOptions): Promise<InstallResult> {
   if (o.dryRun) return dryRun(run);
 
   run.created = mkdirs(l.root);
-  let done = false;
   try {
-    const r = await installLocked(run);
-    done = true;
-    return r;
-  } finally {
+    return await installLocked(run);
+  } catch (e) {
     // A failed first install leaves no empty directories behind.
-    if (!done) {
-      for (const d of [...run.created].reverse()) {
-        try {
-          rmdirSync(d);
-        } catch {}
-      }
+    for (const d of [...run.created].reverse()) {
+      try {
+        rmdirSync(d);
+      } catch {}
     }
+    throw e;
   }
 }
 
