@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { ARCH } from "../test/helpers/fake-bucket.ts";
 import { DEB_ARCH, makeKey, writeSuite } from "../test/helpers/apt-repo.ts";
 import { serveDir } from "../test/helpers/release.ts";
+import { median, sh, writeReleaseTree } from "./lib.ts";
 
 const argv = process.argv.slice(2);
 const opt = (name: string, def: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : def);
@@ -21,43 +22,13 @@ const CACHE = join(process.env.GVD_BENCH_CACHE || join(homedir(), ".cache", "gvi
 const REPO = join(CACHE, "repo");
 const VERSION = "20260907.0";
 
-function sh(cmd: string, args: string[], opts: { cwd?: string; stdout?: string } = {}): void {
-  const r = spawnSync(cmd, args, {
-    cwd: opts.cwd,
-    stdio: ["ignore", opts.stdout ? "pipe" : "inherit", "inherit"],
-    maxBuffer: 1 << 20,
-  });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (exit ${r.status})`);
-  if (opts.stdout) writeFileSync(opts.stdout, r.stdout);
-}
-
-const cat = (dest: string, parts: string[]) =>
-  writeFileSync(dest, Buffer.concat(parts.map((p) => readFileSync(p))), { mode: 0o755 });
-
-/** The release tree (bench/install.ts's recipe), then a tarball and a .deb of it, the .deb in a signed suite. */
+/** The release tree (writeReleaseTree), then a tarball and a .deb of it, the .deb in a signed suite. */
 function buildRelease(): void {
   if (existsSync(join(CACHE, "done"))) return;
   console.error(`building the benchmark release in ${CACHE} (once)…`);
   rmSync(CACHE, { recursive: true, force: true });
   const tree = join(CACHE, "debroot", "usr", "bin");
-  mkdirSync(join(tree, "gvisor-bin"), { recursive: true });
-  const [runsc, dockerd, containerd, shimv2, shimv1, ctr, podman, runc, busybox] = [
-    "/usr/bin/runsc",
-    "/usr/sbin/dockerd",
-    "/usr/bin/containerd",
-    "/usr/bin/containerd-shim-runc-v2",
-    "/usr/bin/containerd-shim-runc-v1",
-    "/usr/bin/ctr",
-    "/usr/bin/podman",
-    "/usr/sbin/runc",
-    "/bin/busybox",
-  ];
-  cat(join(tree, "runsc"), [runsc, dockerd, containerd]);
-  cat(join(tree, "containerd-shim-runsc-v1"), [shimv2, ctr]);
-  cat(join(tree, "gvisor-bin/gvisor_sentry"), [dockerd, containerd, runsc]);
-  cat(join(tree, "gvisor-bin/checkpointgofer"), [podman, ctr, runc]);
-  cat(join(tree, "gvisor-bin/runsc-metric-server"), [containerd]);
-  cat(join(tree, "gvisor-bin/gvisor-sentry-prewarmer"), [shimv1, busybox]);
+  writeReleaseTree(tree);
   const dir = join(REPO, "release", VERSION, ARCH);
   mkdirSync(dir, { recursive: true });
   const tar = join(CACHE, "gvisor.tar");
@@ -95,8 +66,6 @@ function run(args: string[]): Promise<number> {
     );
   });
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 buildRelease();
 const keyring = readFileSync(join(CACHE, "done"), "utf8").trim();

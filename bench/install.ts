@@ -4,20 +4,11 @@
 //   npx bun bench/install.ts [--runs N] [--legacy-runs N] [--binary PATH]
 // The release is built once into ~/.cache/gvisor-doctor-bench (GVD_BENCH_CACHE) and reused.
 import { spawn, spawnSync } from "node:child_process";
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { ARCH, startFakeBucket } from "../test/helpers/fake-bucket.ts";
+import { median, sh, writeReleaseTree } from "./lib.ts";
 
 const argv = process.argv.slice(2);
 const opt = (name: string, def: string) => {
@@ -34,49 +25,14 @@ const VERSION = "20260907.0";
 const LEGACY = "20260817.0";
 const dirOf = (v: string) => join(BUCKET, "release", v, ARCH);
 
-function sh(cmd: string, args: string[], opts: { cwd?: string; stdout?: string } = {}): void {
-  // A captured stdout can be the whole .tar.bz2 (140 MB): spawnSync kills a child that overflows maxBuffer.
-  const r = spawnSync(cmd, args, {
-    cwd: opts.cwd,
-    stdio: ["ignore", opts.stdout ? "pipe" : "inherit", "inherit"],
-    maxBuffer: opts.stdout ? 1 << 30 : 1 << 20,
-  });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (exit ${r.status})`);
-  if (opts.stdout) writeFileSync(opts.stdout, r.stdout);
-}
-
-function cat(dest: string, parts: string[]): void {
-  writeFileSync(dest, Buffer.concat(parts.map((p) => readFileSync(p))), { mode: 0o755 });
-}
-
-/**
- * The realistic release: runsc, the shim and four sidecars made of real ELF binaries of
- * this machine (runsc first, so `runsc --version` runs), ~450 MB; zstd -19 and bzip2 -9.
- */
+/** The realistic release (writeReleaseTree), as gvisor.tar.zstd (zstd -19) and gvisor.tar.bz2 (bzip2 -9). */
 function buildRelease(): void {
   const d = dirOf(VERSION);
   if (!existsSync(join(d, "gvisor.tar.zstd.sha512")) || !existsSync(join(d, "gvisor.tar.bz2.sha512"))) {
     console.error(`building the benchmark release in ${d} (zstd -19 takes a few minutes, once)…`);
     const tree = join(CACHE, "release-v1", "tree");
     rmSync(tree, { recursive: true, force: true });
-    mkdirSync(join(tree, "gvisor-bin"), { recursive: true });
-    const [runsc, dockerd, containerd, shimv2, shimv1, ctr, podman, runc, busybox] = [
-      "/usr/bin/runsc",
-      "/usr/sbin/dockerd",
-      "/usr/bin/containerd",
-      "/usr/bin/containerd-shim-runc-v2",
-      "/usr/bin/containerd-shim-runc-v1",
-      "/usr/bin/ctr",
-      "/usr/bin/podman",
-      "/usr/sbin/runc",
-      "/bin/busybox",
-    ];
-    cat(join(tree, "runsc"), [runsc, dockerd, containerd]);
-    cat(join(tree, "containerd-shim-runsc-v1"), [shimv2, ctr]);
-    cat(join(tree, "gvisor-bin/gvisor_sentry"), [dockerd, containerd, runsc]);
-    cat(join(tree, "gvisor-bin/checkpointgofer"), [podman, ctr, runc]);
-    cat(join(tree, "gvisor-bin/runsc-metric-server"), [containerd]);
-    cat(join(tree, "gvisor-bin/gvisor-sentry-prewarmer"), [shimv1, busybox]);
+    writeReleaseTree(tree);
     mkdirSync(d, { recursive: true });
     const tar = join(CACHE, "release-v1", "gvisor.tar");
     sh("tar", ["-C", tree, "-cf", tar, "."]);
@@ -115,11 +71,6 @@ function timed(cmd: string[], env: NodeJS.ProcessEnv = process.env): Promise<Sam
     });
   });
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function main(): Promise<void> {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: npm run build (or --binary PATH)`);

@@ -1,7 +1,9 @@
 // Benchmark helpers: run commands interleaved (A B A B …) so machine noise hits every
 // case alike, report medians and same-run ratios. Benchmarks print; they never assert.
 import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
+import { join } from "node:path";
 
 export interface Case {
   name: string;
@@ -111,4 +113,43 @@ export function peakRssMb(c: Case, runs = 3): number | null {
     peak = Math.max(peak, Number(kb) / 1024);
   }
   return peak;
+}
+
+/** Run a command (argv, no shell) that must succeed; `stdout` captures its output into that file. */
+export function sh(cmd: string, args: string[], opts: { cwd?: string; stdout?: string } = {}): void {
+  // A captured stdout can be the whole .tar.bz2 (140 MB): spawnSync kills a child that overflows maxBuffer.
+  const r = spawnSync(cmd, args, {
+    cwd: opts.cwd,
+    stdio: ["ignore", opts.stdout ? "pipe" : "inherit", "inherit"],
+    maxBuffer: opts.stdout ? 1 << 30 : 1 << 20,
+  });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (exit ${r.status})`);
+  if (opts.stdout) writeFileSync(opts.stdout, r.stdout);
+}
+
+/**
+ * The realistic release tree in `tree`: runsc, the shim and four sidecars made of real ELF binaries
+ * of this machine (runsc first, so `runsc --version` runs), ~450 MB.
+ */
+export function writeReleaseTree(tree: string): void {
+  const cat = (dest: string, parts: string[]) =>
+    writeFileSync(join(tree, dest), Buffer.concat(parts.map((p) => readFileSync(p))), { mode: 0o755 });
+  mkdirSync(join(tree, "gvisor-bin"), { recursive: true });
+  const [runsc, dockerd, containerd, shimv2, shimv1, ctr, podman, runc, busybox] = [
+    "/usr/bin/runsc",
+    "/usr/sbin/dockerd",
+    "/usr/bin/containerd",
+    "/usr/bin/containerd-shim-runc-v2",
+    "/usr/bin/containerd-shim-runc-v1",
+    "/usr/bin/ctr",
+    "/usr/bin/podman",
+    "/usr/sbin/runc",
+    "/bin/busybox",
+  ];
+  cat("runsc", [runsc, dockerd, containerd]);
+  cat("containerd-shim-runsc-v1", [shimv2, ctr]);
+  cat("gvisor-bin/gvisor_sentry", [dockerd, containerd, runsc]);
+  cat("gvisor-bin/checkpointgofer", [podman, ctr, runc]);
+  cat("gvisor-bin/runsc-metric-server", [containerd]);
+  cat("gvisor-bin/gvisor-sentry-prewarmer", [shimv1, busybox]);
 }

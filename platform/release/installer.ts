@@ -2,7 +2,17 @@
 // a private staging directory, and only after the hash matched (and every binary is an
 // ELF for this CPU and `runsc --version` runs) move it in and switch `current`.
 // A failure at any point removes the staging directory and leaves the live version alone.
-import { closeSync, constants, existsSync, openSync, renameSync, rmdirSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  existsSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { Flusher, syncFile } from "./flush.ts";
 import { dirname, join } from "node:path";
 import { ActionError } from "../os/errors.ts";
@@ -40,8 +50,7 @@ import {
   removeStaleStaging,
   removeVersionDir,
   searchProblems,
-  unsafeDirs,
-  unsafeDirsError,
+  refuseUnsafeDirs,
   writeProblems,
   writeState,
   type DirIdentity,
@@ -52,6 +61,7 @@ import {
 import { insecureMirror, type Source } from "./source.ts";
 import { ChecksumFileError, createSha512, parseSha512File, type Sha512 } from "./verify.ts";
 import { proxyFor, redactProxy } from "./proxy.ts";
+import { sniffer } from "./sniff.ts";
 import { lockWaitMs, pauseForTest } from "./hooks.ts";
 import type { Trust } from "./trust.ts";
 import type { SignedChain } from "./apt/chain.ts";
@@ -202,20 +212,15 @@ export async function resolvePlan(o: InstallOptions): Promise<Plan> {
       const rel = objectPath(o.spec, o.arch, a.name);
       return { a, rel, url: o.source.locate(rel), sumUrl: o.source.locate(`${rel}.sha512`) };
     });
-    if (o.pinnedSha512 && o.format) {
-      // The mirror's .sha512 is neither trusted nor fetched when the hash is pinned.
-      return {
-        format,
-        artifacts: where.map((w) => ({
-          name: w.a.name,
-          url: w.url,
-          sha512: o.pinnedSha512,
-          hashFrom: "--sha512",
-          installAs: w.a.installAs,
-        })),
-        tried,
-      };
-    }
+    const pinned = (w: (typeof where)[number]): PlannedArtifact => ({
+      name: w.a.name,
+      url: w.url,
+      sha512: o.pinnedSha512,
+      hashFrom: "--sha512",
+      installAs: w.a.installAs,
+    });
+    // The mirror's .sha512 is neither trusted nor fetched when the hash is pinned.
+    if (o.pinnedSha512 && o.format) return { format, artifacts: where.map(pinned), tried };
     // The .sha512 files of one layout are fetched side by side (loose: runsc and the shim).
     const texts = await Promise.allSettled(where.map((w) => o.source.getText(`${w.rel}.sha512`)));
     const planned: PlannedArtifact[] = [];
@@ -225,14 +230,7 @@ export async function resolvePlan(o: InstallOptions): Promise<Plan> {
       const t = texts[i];
       if (t.status === "fulfilled") {
         // Pinned without --format: the .sha512 only shows which layout exists; its content is ignored.
-        if (o.pinnedSha512)
-          planned.push({
-            name: w.a.name,
-            url: w.url,
-            sha512: o.pinnedSha512,
-            hashFrom: "--sha512",
-            installAs: w.a.installAs,
-          });
+        if (o.pinnedSha512) planned.push(pinned(w));
         else {
           try {
             planned.push({
@@ -307,10 +305,7 @@ export function preflight(o: InstallOptions, l: Layout, warnings: string[]): voi
         : `run it as root:\n  ${o.sudoCommand}\nor install for yourself only:\n  ${o.userCommand}`,
     );
   }
-  if (o.root) {
-    const unsafe = unsafeDirs(l, o.top);
-    if (unsafe.length) throw unsafeDirsError(l, unsafe);
-  }
+  if (o.root) refuseUnsafeDirs(l, o.top);
   const s = searchProblems(l, o.top);
   if (s.length) {
     const dirs = s.map((p) => p.dir);
@@ -355,33 +350,6 @@ function tooBig(url: string, bytes: number, max: number, announced: boolean): Ac
     `${url} ${size}: ` + "a gVisor release file is far smaller; the download was stopped",
     "check --mirror; nothing was installed",
   );
-}
-
-/**
- * Waits until the first `n` bytes have arrived (a first chunk can be shorter than a magic number),
- * checks them, then passes every byte on, in order.
- */
-function sniffer(n: number, check: (head: Uint8Array) => void, next: (c: Uint8Array) => Promise<void> | void) {
-  let head: Uint8Array[] | null = [];
-  let len = 0;
-  const release = async () => {
-    const buf = Buffer.concat(head!);
-    head = null;
-    check(buf);
-    if (buf.length) await next(buf);
-  };
-  return {
-    async write(c: Uint8Array): Promise<void> {
-      if (!head) return next(c);
-      head.push(c);
-      len += c.length;
-      if (len >= n) await release();
-    },
-    /** At the end of the stream: a file shorter than the magic is checked (and refused) now. */
-    async end(): Promise<void> {
-      if (head) await release();
-    },
-  };
 }
 
 /** How one artifact's bytes are reported: `start` once the size is known, `chunk` after each chunk. */
@@ -601,9 +569,6 @@ interface InstallRun {
   result: InstallResult;
   /** Directories this install made (a failed first install removes them again). */
   created: string[];
-  /** The same objects as result.warnings and result.timings. */
-  warnings: string[];
-  timings: Record<string, number>;
   /** performance.now() at the start, for totalMs. */
   t0: number;
 }
@@ -632,8 +597,8 @@ function mark(timings: Record<string, number>, key: string, since: number): void
   timings[key] = Math.round(performance.now() - since);
 }
 
-function warn(run: { o: InstallOptions; warnings: string[] }, text: string): void {
-  run.warnings.push(text);
+function warn(run: InstallRun, text: string): void {
+  run.result.warnings.push(text);
   run.o.progress.warn(text);
 }
 
@@ -643,25 +608,20 @@ async function installInner(o: InstallOptions): Promise<InstallResult> {
   const t0 = performance.now();
   preflightAndRoute(o, l, result.warnings);
   const plan = await resolveInstall(o, l, result);
-  const { warnings, timings } = result;
-  const run: InstallRun = { o, l, plan, result, created: [], warnings, timings, t0 };
+  const run: InstallRun = { o, l, plan, result, created: [], t0 };
   if (o.dryRun) return dryRun(run);
 
   run.created = mkdirs(l.root);
-  let done = false;
   try {
-    const r = await installLocked(run);
-    done = true;
-    return r;
-  } finally {
+    return await installLocked(run);
+  } catch (e) {
     // A failed first install leaves no empty directories behind.
-    if (!done) {
-      for (const d of [...run.created].reverse()) {
-        try {
-          rmdirSync(d);
-        } catch {}
-      }
+    for (const d of [...run.created].reverse()) {
+      try {
+        rmdirSync(d);
+      } catch {}
     }
+    throw e;
   }
 }
 
@@ -742,7 +702,7 @@ function dryRun(run: InstallRun): InstallResult {
     result.dir = join(l.root, live!);
   }
   result.previous = live;
-  mark(run.timings, "totalMs", run.t0);
+  mark(run.result.timings, "totalMs", run.t0);
   return result;
 }
 
@@ -775,10 +735,7 @@ function installLocked(run: InstallRun): Promise<InstallResult> {
 /** Check the directories again, clear what killed installs left behind, and read the state. */
 function adoptState({ o, l, created, result }: InstallRun): { state: InstallState; live: string | null } {
   // Again under the lock: directories made since preflight (by us or by someone racing us).
-  if (o.root) {
-    const unsafe = unsafeDirs(l, o.top);
-    if (unsafe.length) throw unsafeDirsError(l, unsafe);
-  }
+  if (o.root) refuseUnsafeDirs(l, o.top);
   removeStaleStaging(l);
   const state = readState(l);
   state.created = [...new Set([...state.created, ...created])];
@@ -807,7 +764,7 @@ function unchanged(run: InstallRun, state: InstallState, live: string): InstallR
     url: rec.url,
     trust: rec.trust ?? null,
   });
-  mark(run.timings, "totalMs", run.t0);
+  mark(run.result.timings, "totalMs", run.t0);
   return result;
 }
 
@@ -823,9 +780,9 @@ async function download(r: LockedRun): Promise<Staged> {
         ? await stageSignedDeb(r, plan.signed)
         : await stageTarball(r);
   if (plan.crossCheck) await crossCheck(o, r.l, plan.crossCheck, primary.url, r.staging.path, staged.members);
-  mark(r.timings, "downloadMs", t);
+  mark(result.timings, "downloadMs", t);
   o.progress.detail(
-    `downloaded ${formatBytes(result.bytes)} in ${r.timings.downloadMs} ms; sha512 ${staged.sha512.slice(0, 16)}… matches ${primary.hashFrom}`,
+    `downloaded ${formatBytes(result.bytes)} in ${result.timings.downloadMs} ms; sha512 ${staged.sha512.slice(0, 16)}… matches ${primary.hashFrom}`,
   );
   result.sha512 = staged.sha512;
   result.trust = trustOf(plan, o);
@@ -883,7 +840,8 @@ async function stageSignedDeb(r: LockedRun, signed: SignedChain): Promise<Staged
   });
   result.bytes = got.bytes;
   result.decoder = got.decoder;
-  const [algo, want, have] = deb.sha512 ? ["sha512", deb.sha512, got.sha512] : ["sha256", deb.sha256!, got.sha256];
+  const { algo, want } = listedDigest(signed);
+  const have = got[algo];
   if (want !== have || got.bytes !== deb.size) {
     throw new ChecksumMismatch(
       `${algo} mismatch for ${primary.url}\n  expected ${want} (${deb.size} bytes, from the signed ${signed.packagesUrl})\n  got      ${have} (${got.bytes} bytes)\nnothing was installed`,
@@ -896,10 +854,20 @@ async function stageSignedDeb(r: LockedRun, signed: SignedChain): Promise<Staged
       "the package is malformed; nothing was installed",
     );
   }
-  const listed = `${algo} ${want.slice(0, 16)}… as listed in the signed Packages (${deb.version})`;
-  signed.chain.push(`${primary.url}: ${listed}`);
+  signed.chain.push(listedLine(signed, primary.url));
   const members = got.members.filter((m) => m.type !== "symlink" && m.path !== "").map((m) => m.path);
   return { members, sha512: got.sha512, synced: got.synced };
+}
+
+/** The digest the signed Packages lists for the .deb: sha512 when it has one, else sha256. */
+function listedDigest(c: SignedChain): { algo: "sha512" | "sha256"; want: string } {
+  return c.deb.sha512 ? { algo: "sha512", want: c.deb.sha512 } : { algo: "sha256", want: c.deb.sha256! };
+}
+
+/** The chain line for a .deb whose digest matched the signed Packages. */
+function listedLine(c: SignedChain, url: string): string {
+  const { algo, want } = listedDigest(c);
+  return `${url}: ${algo} ${want.slice(0, 16)}… as listed in the signed Packages (${c.deb.version})`;
 }
 
 /** The release tarball: checked against its .sha512 (or --sha512) before an unpack error is reported. */
@@ -960,7 +928,7 @@ async function checkStaged(r: LockedRun, { members }: Staged): Promise<string | 
   if (vw) warn(r, vw);
   if (!members.includes("containerd-shim-runsc-v1"))
     warn(r, "this release has no containerd-shim-runsc-v1: containerd cannot use it (Docker and Podman can)");
-  mark(r.timings, "checkMs", t);
+  mark(r.result.timings, "checkMs", t);
   return reported;
 }
 
@@ -1002,9 +970,9 @@ async function commit(r: LockedRun, staged: Staged, reported: string | null): Pr
   }
   writeState(l, state);
   await switchTo(r, name);
-  mark(r.timings, "activateMs", t);
+  mark(result.timings, "activateMs", t);
   Object.assign(result, { version: name, dir: r.placed });
-  mark(r.timings, "totalMs", r.t0);
+  mark(result.timings, "totalMs", r.t0);
   return result;
 }
 
@@ -1066,8 +1034,6 @@ async function crossCheck(
   members: string[],
 ): Promise<void> {
   const { stageDeb } = await import("./apt/stage-deb.ts");
-  const { createHash } = await import("node:crypto");
-  const { readFileSync } = await import("node:fs");
   o.progress.phase(`cross-checking against the signed ${c.debUrl}`);
   const other = makeStaging(l);
   try {
@@ -1079,9 +1045,8 @@ async function crossCheck(
       pathEnv: o.env.PATH,
       onBytes: () => {},
     });
-    const [algo, want, have] = c.deb.sha512
-      ? ["sha512", c.deb.sha512, got.sha512]
-      : ["sha256", c.deb.sha256!, got.sha256];
+    const { algo, want } = listedDigest(c);
+    const have = got[algo];
     if (want !== have) {
       throw new ActionError(
         `${algo} mismatch for ${c.debUrl} (the signed index lists ${want})\nnothing was installed`,
@@ -1095,7 +1060,11 @@ async function crossCheck(
     }
     await got.synced;
     const debFiles = new Set(got.members.filter((m) => m.type === "file").map((m) => m.path));
-    const hash = (p: string) => createHash("sha512").update(readFileSync(p)).digest("hex");
+    const hash = (p: string) => {
+      const h = createSha512();
+      h.update(readFileSync(p));
+      return h.hex();
+    };
     const common = members.filter((m) => debFiles.has(m));
     if (!common.includes("runsc")) {
       throw new ActionError(
@@ -1111,7 +1080,7 @@ async function crossCheck(
           "install --verify signed takes the signed package",
       );
     }
-    c.chain.push(`${c.debUrl}: ${algo} ${want.slice(0, 16)}… as listed in the signed Packages (${c.deb.version})`);
+    c.chain.push(listedLine(c, c.debUrl));
     c.chain.push(`${tarballUrl}: ${common.join(", ")} equal byte for byte to the signed .deb's`);
   } finally {
     rmSync(other.path, { recursive: true, force: true });

@@ -341,7 +341,7 @@ export function searchProblems(l: Layout, top = "/"): AccessProblem[] {
  * world-writable without the sticky bit. Such a user could swap what root writes, chmods and renames
  * there (e.g. the staging directory for a symlink to another directory).
  */
-export function unsafeDirs(l: Layout, top = "/"): string[] {
+function unsafeDirs(l: Layout, top: string): string[] {
   const out: string[] = [];
   const seen = new Set<string>();
   const topReal = (() => {
@@ -374,10 +374,12 @@ export function unsafeDirs(l: Layout, top = "/"): string[] {
   return out;
 }
 
-/** The error for unsafeDirs(): which directories, and how to make them safe. */
-export function unsafeDirsError(l: Layout, dirs: string[]): ActionError {
+/** Refuse (as root) a prefix that unsafeDirs() finds a way into: which directories, and how to make them safe. */
+export function refuseUnsafeDirs(l: Layout, top = "/"): void {
+  const dirs = unsafeDirs(l, top);
+  if (!dirs.length) return;
   const list = dirs.join(" ");
-  return new ActionError(
+  throw new ActionError(
     `refusing to install into ${l.prefix} as root: ${dirs.join(", ")} ${dirs.length > 1 ? "are" : "is"} ` +
       "writable by a user other than root, " +
       "who could redirect what root writes there",

@@ -18,6 +18,8 @@ import { findPackages, parseRelease } from "../../platform/release/apt/release-f
 import { ArReader, type ArMember } from "../../platform/release/apt/ar.ts";
 import { createAptDecoder, decodeAll } from "../../platform/release/apt/compression.ts";
 import { debPath, DebStager } from "../../platform/release/apt/deb.ts";
+import { stageDeb } from "../../platform/release/apt/stage-deb.ts";
+import type { Source } from "../../platform/release/source.ts";
 import { checkDowngrade, checkReleaseFreshness } from "../../platform/release/apt/freshness.ts";
 import { aptTarget } from "../../platform/release/apt/plan.ts";
 import { parseVersionSpec } from "../../platform/release/channels.ts";
@@ -272,6 +274,43 @@ describe("the .deb's members", () => {
     await expect(unpack()).rejects.toThrow(/climbs out of the directory/);
     await s.abort();
     expect(existsSync("/tmp/gvd-evil-unit")).toBe(false);
+  });
+});
+
+/** A Source that serves `bytes` for any file, its first `first` bytes as a chunk of their own (as a slow link may). */
+function splitSource(bytes: Uint8Array, first: number): Source {
+  return {
+    kind: "dir",
+    base: "/split",
+    locate: (rel) => `/split/${rel}`,
+    getText: async () => "",
+    async stream(_rel, sink, onStart) {
+      onStart?.({ total: bytes.length, contentType: null });
+      for (const c of [bytes.subarray(0, first), bytes.subarray(first)]) if (c.length) await sink(c);
+      return { bytes: bytes.length, attempts: 1, resumes: 0, ms: 0 };
+    },
+  };
+}
+
+describe("streaming the .deb", () => {
+  const stage = (bytes: Uint8Array, first: number, name: string) => {
+    const staging = join(dir, name);
+    mkdirSync(staging, { mode: 0o700 });
+    return stageDeb({ source: splitSource(bytes, first), rel: "runsc.deb", url: "runsc.deb", staging, onBytes() {} });
+  };
+
+  test("a .deb whose first chunk is 5 bytes stages like a whole one: its 8-byte ar magic spans two chunks", async () => {
+    const deb = readFileSync(buildDeb(dir, "20260817.0"));
+    const whole = await stage(deb, deb.length, "c1");
+    const chunked = await stage(deb, 5, "c2");
+    expect(chunked.unpackError).toBeNull();
+    expect(chunked.sha512).toBe(whole.sha512);
+    expect(chunked.members.map((m) => m.path).sort()).toEqual(whole.members.map((m) => m.path).sort());
+  });
+
+  test("a file that is not a .deb, or is empty, is refused by its first bytes", async () => {
+    await expect(stage(Buffer.from("<html>captive portal</html>"), 3, "c3")).rejects.toThrow(/is not a \.deb package/);
+    await expect(stage(Buffer.alloc(0), 1, "c4")).rejects.toThrow(/is not a \.deb package/);
   });
 });
 

@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { ActionError } from "../../os/errors.ts";
 import { DecodeError } from "../decode.ts";
 import { ArchiveError, type StagedMember } from "../extract.ts";
+import { sniffer } from "../sniff.ts";
 import type { Source } from "../source.ts";
 import { DebStager } from "./deb.ts";
 
@@ -32,7 +33,6 @@ export async function stageDeb(o: {
   const h512 = createHash("sha512");
   const deb = new DebStager(o.staging, o.pathEnv);
   let unpackError: Error | null = null;
-  let sniffed = false;
   let total: number | null = null;
   let done = 0;
   const fail = async (e: unknown) => {
@@ -40,28 +40,33 @@ export async function stageDeb(o: {
     unpackError ??= e;
     await deb.abort();
   };
+  // The magic is checked over the first 8 bytes, however the stream splits them.
+  const sniff = sniffer(
+    MAGIC.length,
+    (head) => {
+      if (head.length < MAGIC.length || !MAGIC.equals(Buffer.from(head.subarray(0, MAGIC.length)))) {
+        throw new ActionError(
+          `${o.url} is not a .deb package (it does not start with "!<arch>")`,
+          "check --mirror; nothing was installed",
+        );
+      }
+    },
+    async (chunk) => {
+      h256.update(chunk);
+      h512.update(chunk);
+      if (unpackError) return;
+      try {
+        await deb.write(chunk);
+      } catch (e) {
+        await fail(e);
+      }
+    },
+  );
   try {
     const r = await o.source.stream(
       o.rel,
       async (chunk) => {
-        if (!sniffed) {
-          sniffed = true;
-          if (chunk.length < MAGIC.length || !MAGIC.equals(Buffer.from(chunk.subarray(0, MAGIC.length)))) {
-            throw new ActionError(
-              `${o.url} is not a .deb package (it does not start with "!<arch>")`,
-              "check --mirror; nothing was installed",
-            );
-          }
-        }
-        h256.update(chunk);
-        h512.update(chunk);
-        if (!unpackError) {
-          try {
-            await deb.write(chunk);
-          } catch (e) {
-            await fail(e);
-          }
-        }
+        await sniff.write(chunk);
         done += chunk.length;
         o.onBytes(done, total);
       },
@@ -69,6 +74,7 @@ export async function stageDeb(o: {
         total = s.total;
       },
     );
+    await sniff.end();
     let members: StagedMember[] = [];
     if (!unpackError) {
       try {
