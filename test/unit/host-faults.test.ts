@@ -16,22 +16,18 @@ import { memlockOf, seccompFacts, type HostFacts } from "../../platform/facts/ho
 import { inspectRunsc, type RunscBinary } from "../../platform/runsc/binaries.ts";
 import { decodeLogDir } from "../../platform/runsc/debug-log.ts";
 import { denySyscallTool } from "../helpers/deny-syscall.ts";
+import { fakeFacts } from "../helpers/facts.ts";
 import { treePath } from "../hosts/trees.ts";
 
 const FIXTURES = join(import.meta.dir, "../fixtures/runsc-logs");
-const base = {
-  os: "linux",
-  arch: "x86_64",
-  wsl: false,
-  cpu: { xsave: true, avx2: true },
+const base = fakeFacts({
   kernel: { release: "6.1.0-13-amd64", version: "6.1.0" },
   sysctl: { ptraceScope: null, maxUserNamespaces: 1000 },
-  tmp: { path: "/tmp", symlink: false, target: null },
   mmapMinAddr: { value: 65536, error: null },
   seccomp: { available: true, mode: 0, filters: 0 },
   memlock: [],
   runsc: [],
-} as unknown as HostFacts;
+});
 const facts = (over: Partial<HostFacts> = {}) => ({ ...base, ...over }) as HostFacts;
 const rc = (f = facts()) => ({ facts: f, engine: "runsc" as const, runtime: "runsc" });
 /** A runsc whose file and parent directories are all world-executable (what runsc.permissions passes). */

@@ -11,19 +11,12 @@ import type { CheckContext, Finding } from "../../checks/types.ts";
 import type { HostFacts } from "../../platform/facts/host-facts.ts";
 import { inspectRunsc } from "../../platform/runsc/binaries.ts";
 import { decodeLogDir, isGenericStartError } from "../../platform/runsc/debug-log.ts";
+import { fakeFacts } from "../helpers/facts.ts";
 import { treePath } from "../hosts/trees.ts";
 
 const CHROOT = "boot: error setting up chroot: error mounting tmpfs in choot: failed to safely mount: ";
 const FIXTURES = join(import.meta.dir, "../fixtures/runsc-logs");
-const facts = {
-  os: "linux",
-  arch: "x86_64",
-  wsl: false,
-  cpu: { xsave: true, avx2: true },
-  sysctl: { ptraceScope: 1, maxUserNamespaces: 1000 },
-  tmp: { path: "/tmp", symlink: false, target: null },
-  runsc: [],
-} as unknown as HostFacts;
+const facts = fakeFacts({ runsc: [] });
 const rc = { facts, engine: "runsc" as const, runtime: "runsc" };
 /** Debian sid's runsc, as the facts describe it. */
 const sidRunsc = {

@@ -12,21 +12,13 @@ import type { CheckContext, Finding } from "../../checks/types.ts";
 import type { HostFacts } from "../../platform/facts/host-facts.ts";
 import { inspectRunsc } from "../../platform/runsc/binaries.ts";
 import { planFixes } from "../../src/fix.ts";
+import { fakeFacts } from "../helpers/facts.ts";
 
 const REAL = "/usr/bin/runsc";
 const dir = mkdtempSync(join(tmpdir(), "gvd-smoke-cg-"));
 chmodSync(dir, 0o755);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const facts = {
-  os: "linux",
-  arch: "x86_64",
-  wsl: false,
-  sysctl: { ptraceScope: 1, maxUserNamespaces: 1000 },
-  user: { uid: 0, root: true },
-  tmp: { path: "/tmp", symlink: false, target: null },
-  runsc: [],
-  docker: {},
-} as unknown as HostFacts;
+const facts = fakeFacts({ user: { uid: 0, root: true }, runsc: [], docker: {} });
 const CGROUP =
   'creating container: cannot set up cgroup for root: configuring cgroup: mandatory cgroup controller "memory" is missing';
 
