@@ -8,11 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { registerFix } from "../../checks/rules.ts";
 import { runscSmoke } from "../../checks/runsc.ts";
-import type { CheckContext, Finding } from "../../checks/types.ts";
+import type { Finding } from "../../checks/types.ts";
 import type { HostFacts } from "../../platform/facts/host-facts.ts";
-import { inspectRunsc } from "../../platform/runsc/binaries.ts";
 import { planFixes } from "../../src/fix.ts";
-import { fakeFacts } from "../helpers/facts.ts";
+import { fakeFacts, runWithRunsc } from "../helpers/facts.ts";
 
 const REAL = "/usr/bin/runsc";
 const dir = mkdtempSync(join(tmpdir(), "gvd-smoke-cg-"));
@@ -38,16 +37,7 @@ esac
   );
   return p;
 }
-async function smoke(runsc: string) {
-  const bin = await inspectRunsc(runsc, true);
-  const ctx = {
-    facts: { ...facts, runsc: [bin] },
-    options: { quick: false, offline: true, verbose: false, env: process.env },
-    finding: (id: string) => ({ id, status: "pass", data: bin }) as unknown as Finding,
-    signal: new AbortController().signal,
-  } as CheckContext;
-  return runscSmoke.run(ctx);
-}
+const smoke = (runsc: string) => runWithRunsc(runscSmoke, runsc, facts);
 
 describe.skipIf(process.getuid?.() !== 0 || !existsSync(REAL))("runsc.smoke and --ignore-cgroups", () => {
   test("the retry crashes once without a word: it is tried again, and the check warns as usual", async () => {

@@ -7,9 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { STRICT_NOTE, strictSidecars } from "../../checks/probe.ts";
 import { runscSmoke } from "../../checks/runsc.ts";
-import type { CheckContext, Finding, Outcome } from "../../checks/types.ts";
 import { inspectRunsc } from "../../platform/runsc/binaries.ts";
-import { fakeFacts } from "../helpers/facts.ts";
+import { fakeFacts, runWithRunsc } from "../helpers/facts.ts";
 import { strictAwareRunsc } from "../helpers/strict-runsc.ts";
 
 const facts = fakeFacts({
@@ -17,16 +16,7 @@ const facts = fakeFacts({
   sysctl: { ptraceScope: null, maxUserNamespaces: 1000 },
 });
 
-async function smoke(path: string): Promise<Outcome> {
-  const bin = await inspectRunsc(path, true);
-  const ctx = {
-    facts: { ...facts, runsc: [bin] },
-    options: { quick: false, offline: true, verbose: false, env: process.env },
-    finding: (id: string) => ({ id, status: "pass", data: bin }) as unknown as Finding,
-    signal: new AbortController().signal,
-  } as CheckContext;
-  return (await runscSmoke.run(ctx)) as Outcome;
-}
+const smoke = (path: string) => runWithRunsc(runscSmoke, path, facts);
 
 const root = process.getuid?.() === 0;
 
