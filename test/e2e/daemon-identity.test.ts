@@ -92,6 +92,29 @@ async function stopOther(o: Other | undefined): Promise<void> {
   rmSync(o.dir, { recursive: true, force: true });
 }
 
+/**
+ * Run `script` (it execs containerd on containerdToml(dir)) in a private mount namespace: its pid, also in the
+ * bed's pids file, so test/bed/cleanup.sh reaps it after a crash and afterAll stops it even if it never answers.
+ */
+function startContainerd(dir: string, script: string): number {
+  const argv = ["-m", "--propagation", "private", "sh", "-ec", script];
+  const child = spawn("unshare", argv, { detached: true, stdio: "ignore" });
+  child.unref();
+  appendFileSync(join(dir, "pids"), `${child.pid}\n`);
+  return child.pid!;
+}
+
+const containerdAnswers = (dir: string) =>
+  waitFor("containerd socket", () => existsSync(join(dir, "containerd.sock")), 20_000, join(dir, "containerd.log"));
+
+async function stopContainerd(dir: string, pid: number): Promise<void> {
+  if (pid) {
+    process.kill(pid, "SIGTERM");
+    await waitFor("containerd to exit", () => !pidAlive(pid), 15_000).catch(() => process.kill(pid, "SIGKILL"));
+  }
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}
+
 describe.skipIf(!BED.ok)("configure docker signals the dockerd behind the socket in use", () => {
   let a: DockerBed;
   let b1: Other | undefined;
@@ -188,21 +211,10 @@ describe.skipIf(!BED.ok || NO_ETC_CONTAINERD)("containerd detection: only a daem
     const script =
       `mount --bind ${dir}/theirs /etc/containerd\nexec containerd -c /etc/containerd/config.toml` +
       ` >>${dir}/containerd.log 2>&1`;
-    const argv = ["-m", "--propagation", "private", "sh", "-ec", script];
-    const child = spawn("unshare", argv, { detached: true, stdio: "ignore" });
-    child.unref();
-    pid = child.pid!;
-    appendFileSync(join(dir, "pids"), `${pid}\n`);
-    const sock = join(dir, "containerd.sock");
-    await waitFor("containerd socket", () => existsSync(sock), 20_000, join(dir, "containerd.log"));
+    pid = startContainerd(dir, script);
+    await containerdAnswers(dir);
   });
-  afterAll(async () => {
-    if (pid) {
-      process.kill(pid, "SIGTERM");
-      await waitFor("containerd to exit", () => !pidAlive(pid), 15_000).catch(() => process.kill(pid, "SIGKILL"));
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => stopContainerd(dir, pid));
 
   /** configure containerd --dry-run with `etc` mounted over /etc/containerd (in a private mount namespace). */
   const dryRun = (etc: string) => {
@@ -240,21 +252,10 @@ describe.skipIf(!BED.ok)("containerd detection: the runsc shim as the running da
     const script =
       `mount -t tmpfs tmpfs /usr/local/bin\ncp /bin/true /usr/local/bin/containerd-shim-runsc-v1\n` +
       `PATH=/usr/sbin:/usr/bin:/sbin:/bin exec containerd -c ${dir}/config.toml >>${dir}/containerd.log 2>&1`;
-    const argv = ["-m", "--propagation", "private", "sh", "-ec", script];
-    const child = spawn("unshare", argv, { detached: true, stdio: "ignore" });
-    child.unref();
-    pid = child.pid!;
-    appendFileSync(join(dir, "pids"), `${pid}\n`);
-    const sock = join(dir, "containerd.sock");
-    await waitFor("containerd socket", () => existsSync(sock), 20_000, join(dir, "containerd.log"));
+    pid = startContainerd(dir, script);
+    await containerdAnswers(dir);
   });
-  afterAll(async () => {
-    if (pid) {
-      process.kill(pid, "SIGTERM");
-      await waitFor("containerd to exit", () => !pidAlive(pid), 15_000).catch(() => process.kill(pid, "SIGKILL"));
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => stopContainerd(dir, pid));
 
   test("a shim in /usr/local/bin, which the daemon's PATH leaves out, is not the one it runs", () => {
     const env = { ...process.env, CONTAINERD_ADDRESS: join(dir, "containerd.sock") };
