@@ -20,6 +20,7 @@ import {
 import { join } from "node:path";
 import { dockerdServing, matchDockerd } from "../../platform/engines/docker/client.ts";
 import { DOCKERD_VALUE_FLAGS, findProcesses, pidAlive } from "../../platform/os/processes.ts";
+import { shellQuote } from "../../platform/os/shell.ts";
 import { BED, BED_PREFIX, startDockerBed, unmountUnder, waitFor, type DockerBed } from "../bed/bed.ts";
 import { BINARY, gvd } from "../helpers/cli.ts";
 
@@ -138,13 +139,13 @@ describe.skipIf(!BED.ok)("configure docker signals the dockerd behind the socket
     writeFileSync(join(d2, "containerd.toml"), containerdToml(""));
     const ro = (d: string) => `mount --bind /${d} ${d2}/${d}; mount -o remount,bind,ro ${d2}/${d}`;
     const mounts = ["usr", "etc"].map(ro).join("\n");
-    const inside = daemonsScript("", claimDir, "/pids").replace(/'/g, `'\\''`);
+    const inside = shellQuote(daemonsScript("", claimDir, "/pids"));
     b2 = await startOther(
       d2,
       claimDir,
       `${mounts}
 mount -t proc proc ${d2}/proc; mount --rbind /dev ${d2}/dev; mount --rbind /sys ${d2}/sys
-exec chroot ${d2} /bin/sh -ec '${inside}'`,
+exec chroot ${d2} /bin/sh -ec ${inside}`,
     );
     // A: the bed dockerd, started last, also serving the claimed path in this root.
     a = await startDockerBed({ daemonJson: {}, dockerdArgs: ["-H", `unix://${claimDir}/docker.sock`] });
