@@ -21,7 +21,15 @@ import { join } from "node:path";
 import { dockerdServing, matchDockerd } from "../../platform/engines/docker/client.ts";
 import { DOCKERD_VALUE_FLAGS, findProcesses, pidAlive } from "../../platform/os/processes.ts";
 import { shellQuote } from "../../platform/os/shell.ts";
-import { BED, BED_PREFIX, startDockerBed, unmountUnder, waitFor, type DockerBed } from "../bed/bed.ts";
+import {
+  BED,
+  BED_PREFIX,
+  bedContainerdConfig,
+  startDockerBed,
+  unmountUnder,
+  waitFor,
+  type DockerBed,
+} from "../bed/bed.ts";
 import { BINARY, gvd } from "../helpers/cli.ts";
 
 const RUNSC = "/usr/bin/runsc";
@@ -31,14 +39,6 @@ interface Other {
   dir: string;
   pid: number;
   log: string;
-}
-
-function containerdToml(dir: string): string {
-  return (
-    `version = 2\nroot = "${dir}/containerd-root"\nstate = "${dir}/containerd-state"\n` +
-    `disabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "${dir}/containerd.sock"\n` +
-    `[ttrpc]\n  address = "${dir}/containerd.sock.ttrpc"\n`
-  );
 }
 
 /** sh lines that start containerd in `dir` (a path as the daemon sees it) and exec dockerd claiming `claim`. */
@@ -94,7 +94,7 @@ async function stopOther(o: Other | undefined): Promise<void> {
 }
 
 /**
- * Run `script` (it execs containerd on containerdToml(dir)) in a private mount namespace: its pid, also in the
+ * Run `script` (it execs containerd on bedContainerdConfig(dir)) in a private mount namespace: its pid, also in the
  * bed's pids file, so test/bed/cleanup.sh reaps it after a crash and afterAll stops it even if it never answers.
  */
 function startContainerd(dir: string, script: string): number {
@@ -127,7 +127,7 @@ describe.skipIf(!BED.ok)("configure docker signals the dockerd behind the socket
     claimDir = mkdtempSync(`${BED_PREFIX}identity-claim-`);
     // B1: this root, its own mount namespace; a tmpfs hides our claimDir from it.
     const d1 = mkdtempSync(`${BED_PREFIX}identity-b1-`);
-    writeFileSync(join(d1, "containerd.toml"), containerdToml(d1));
+    writeFileSync(join(d1, "containerd.toml"), bedContainerdConfig(d1));
     const hide = `mount -t tmpfs tmpfs ${claimDir}`;
     b1 = await startOther(d1, claimDir, `${hide}\n${daemonsScript(d1, claimDir, `${d1}/pids`)}`);
     // B2: another root: /usr and /etc bound read-only in its private mount namespace, then chroot.
@@ -136,7 +136,7 @@ describe.skipIf(!BED.ok)("configure docker signals the dockerd behind the socket
     const dirs = ["usr", "etc", "proc", "dev", "sys", "tmp", "var/run", claimDir.slice(1)];
     for (const d of dirs) mkdirSync(join(d2, d), { recursive: true });
     for (const l of ["bin", "sbin", "lib", "lib64"]) symlinkSync(`usr/${l}`, join(d2, l));
-    writeFileSync(join(d2, "containerd.toml"), containerdToml(""));
+    writeFileSync(join(d2, "containerd.toml"), bedContainerdConfig(""));
     const ro = (d: string) => `mount --bind /${d} ${d2}/${d}; mount -o remount,bind,ro ${d2}/${d}`;
     const mounts = ["usr", "etc"].map(ro).join("\n");
     const inside = shellQuote(daemonsScript("", claimDir, "/pids"));
@@ -207,7 +207,7 @@ describe.skipIf(!BED.ok || NO_ETC_CONTAINERD)("containerd detection: only a daem
   beforeAll(async () => {
     dir = mkdtempSync(`${BED_PREFIX}identity-cd-`);
     for (const d of ["theirs", "mine"]) mkdirSync(join(dir, d));
-    writeFileSync(join(dir, "theirs/config.toml"), containerdToml(dir));
+    writeFileSync(join(dir, "theirs/config.toml"), bedContainerdConfig(dir));
     writeFileSync(join(dir, "mine/config.toml"), "version = 2\n");
     const script =
       `mount --bind ${dir}/theirs /etc/containerd\nexec containerd -c /etc/containerd/config.toml` +
@@ -249,7 +249,7 @@ describe.skipIf(!BED.ok)("containerd detection: the runsc shim as the running da
   let pid = 0;
   beforeAll(async () => {
     dir = mkdtempSync(`${BED_PREFIX}identity-shim-`);
-    writeFileSync(join(dir, "config.toml"), containerdToml(dir));
+    writeFileSync(join(dir, "config.toml"), bedContainerdConfig(dir));
     const script =
       `mount -t tmpfs tmpfs /usr/local/bin\ncp /bin/true /usr/local/bin/containerd-shim-runsc-v1\n` +
       `PATH=/usr/sbin:/usr/bin:/sbin:/bin exec containerd -c ${dir}/config.toml >>${dir}/containerd.log 2>&1`;
