@@ -64,6 +64,16 @@ export async function waitFor(what: string, cond: () => boolean, timeoutMs: numb
   throw new Error(`test bed: timed out waiting for ${what}${log}`);
 }
 
+/** A private containerd's config: root, state and socket under `dir` (as the daemon sees it), CRI off unless asked. */
+export function bedContainerdConfig(dir: string, cri = false): string {
+  const sock = `${dir}/containerd.sock`;
+  return (
+    `version = 2\nroot = "${dir}/containerd-root"\nstate = "${dir}/containerd-state"\n` +
+    `${cri ? "" : 'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'}` +
+    `[grpc]\n  address = "${sock}"\n[ttrpc]\n  address = "${sock}.ttrpc"\n`
+  );
+}
+
 async function stopPid(pid: number, timeoutMs = 15_000): Promise<void> {
   if (!pidAlive(pid)) return;
   try {
@@ -109,10 +119,7 @@ export async function startDockerBed(opts: DockerBedOptions = {}): Promise<Docke
   // containerd: private config (CRI disabled: dockerd does not need it and it is slow to start).
   const cdSock = join(dir, "containerd.sock");
   const cdConfig = join(dir, "containerd.toml");
-  writeFileSync(
-    cdConfig,
-    `version = 2\nroot = "${dir}/containerd-root"\nstate = "${dir}/containerd-state"\n${opts.containerdCri ? "" : 'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'}[grpc]\n  address = "${cdSock}"\n[ttrpc]\n  address = "${cdSock}.ttrpc"\n`,
-  );
+  writeFileSync(cdConfig, bedContainerdConfig(dir, opts.containerdCri));
   const cdLog = join(dir, "containerd.log");
   const cd = spawn("containerd", ["--config", cdConfig], {
     detached: true,

@@ -3,10 +3,11 @@
 // naming things that are not config files. Plain messages and exit codes 1 or 2, never
 // "internal error".
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, gvd } from "../helpers/cli.ts";
+import { gvd } from "../helpers/cli.ts";
+import { gvdAsync } from "../helpers/install-env.ts";
 
 let dir: string;
 beforeAll(() => {
@@ -14,15 +15,8 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const run = (args: string[]) =>
-  new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    const child = spawn(BINARY, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
-    let out = "";
-    let err = "";
-    child.stdout!.on("data", (b) => (out += b));
-    child.stderr!.on("data", (b) => (err += b));
-    child.on("exit", (code) => resolve({ code, out, err }));
-  });
+/** The binary without blocking the event loop: twenty of them run at once. */
+const run = (args: string[]) => gvdAsync(args, { ...process.env, NO_COLOR: "1" });
 
 describe("configure (the binary) under concurrency and hostile inputs", () => {
   test("20 runs at once, each adding its own runtime to one daemon.json: every run succeeds and every runtime is there", async () => {
@@ -45,7 +39,7 @@ describe("configure (the binary) under concurrency and hostile inputs", () => {
         ]),
       ),
     );
-    for (const r of runs) expect(r.err).not.toContain("internal error");
+    for (const r of runs) expect(r.stderr).not.toContain("internal error");
     expect(runs.map((r) => r.code)).toEqual(Array(20).fill(0));
     expect(Object.keys(JSON.parse(readFileSync(f, "utf8")).runtimes).sort()).toEqual(
       Array.from({ length: 20 }, (_, i) => `rt${i}`).sort(),

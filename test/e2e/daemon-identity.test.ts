@@ -20,7 +20,16 @@ import {
 import { join } from "node:path";
 import { dockerdServing, matchDockerd } from "../../platform/engines/docker/client.ts";
 import { DOCKERD_VALUE_FLAGS, findProcesses, pidAlive } from "../../platform/os/processes.ts";
-import { BED, BED_PREFIX, startDockerBed, unmountUnder, waitFor, type DockerBed } from "../bed/bed.ts";
+import { shellQuote } from "../../platform/os/shell.ts";
+import {
+  BED,
+  BED_PREFIX,
+  bedContainerdConfig,
+  startDockerBed,
+  unmountUnder,
+  waitFor,
+  type DockerBed,
+} from "../bed/bed.ts";
 import { BINARY, gvd } from "../helpers/cli.ts";
 
 const RUNSC = "/usr/bin/runsc";
@@ -30,14 +39,6 @@ interface Other {
   dir: string;
   pid: number;
   log: string;
-}
-
-function containerdToml(dir: string): string {
-  return (
-    `version = 2\nroot = "${dir}/containerd-root"\nstate = "${dir}/containerd-state"\n` +
-    `disabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "${dir}/containerd.sock"\n` +
-    `[ttrpc]\n  address = "${dir}/containerd.sock.ttrpc"\n`
-  );
 }
 
 /** sh lines that start containerd in `dir` (a path as the daemon sees it) and exec dockerd claiming `claim`. */
@@ -92,6 +93,29 @@ async function stopOther(o: Other | undefined): Promise<void> {
   rmSync(o.dir, { recursive: true, force: true });
 }
 
+/**
+ * Run `script` (it execs containerd on bedContainerdConfig(dir)) in a private mount namespace: its pid, also in the
+ * bed's pids file, so test/bed/cleanup.sh reaps it after a crash and afterAll stops it even if it never answers.
+ */
+function startContainerd(dir: string, script: string): number {
+  const argv = ["-m", "--propagation", "private", "sh", "-ec", script];
+  const child = spawn("unshare", argv, { detached: true, stdio: "ignore" });
+  child.unref();
+  appendFileSync(join(dir, "pids"), `${child.pid}\n`);
+  return child.pid!;
+}
+
+const containerdAnswers = (dir: string) =>
+  waitFor("containerd socket", () => existsSync(join(dir, "containerd.sock")), 20_000, join(dir, "containerd.log"));
+
+async function stopContainerd(dir: string, pid: number): Promise<void> {
+  if (pid) {
+    process.kill(pid, "SIGTERM");
+    await waitFor("containerd to exit", () => !pidAlive(pid), 15_000).catch(() => process.kill(pid, "SIGKILL"));
+  }
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}
+
 describe.skipIf(!BED.ok)("configure docker signals the dockerd behind the socket in use", () => {
   let a: DockerBed;
   let b1: Other | undefined;
@@ -103,7 +127,7 @@ describe.skipIf(!BED.ok)("configure docker signals the dockerd behind the socket
     claimDir = mkdtempSync(`${BED_PREFIX}identity-claim-`);
     // B1: this root, its own mount namespace; a tmpfs hides our claimDir from it.
     const d1 = mkdtempSync(`${BED_PREFIX}identity-b1-`);
-    writeFileSync(join(d1, "containerd.toml"), containerdToml(d1));
+    writeFileSync(join(d1, "containerd.toml"), bedContainerdConfig(d1));
     const hide = `mount -t tmpfs tmpfs ${claimDir}`;
     b1 = await startOther(d1, claimDir, `${hide}\n${daemonsScript(d1, claimDir, `${d1}/pids`)}`);
     // B2: another root: /usr and /etc bound read-only in its private mount namespace, then chroot.
@@ -112,16 +136,16 @@ describe.skipIf(!BED.ok)("configure docker signals the dockerd behind the socket
     const dirs = ["usr", "etc", "proc", "dev", "sys", "tmp", "var/run", claimDir.slice(1)];
     for (const d of dirs) mkdirSync(join(d2, d), { recursive: true });
     for (const l of ["bin", "sbin", "lib", "lib64"]) symlinkSync(`usr/${l}`, join(d2, l));
-    writeFileSync(join(d2, "containerd.toml"), containerdToml(""));
+    writeFileSync(join(d2, "containerd.toml"), bedContainerdConfig(""));
     const ro = (d: string) => `mount --bind /${d} ${d2}/${d}; mount -o remount,bind,ro ${d2}/${d}`;
     const mounts = ["usr", "etc"].map(ro).join("\n");
-    const inside = daemonsScript("", claimDir, "/pids").replace(/'/g, `'\\''`);
+    const inside = shellQuote(daemonsScript("", claimDir, "/pids"));
     b2 = await startOther(
       d2,
       claimDir,
       `${mounts}
 mount -t proc proc ${d2}/proc; mount --rbind /dev ${d2}/dev; mount --rbind /sys ${d2}/sys
-exec chroot ${d2} /bin/sh -ec '${inside}'`,
+exec chroot ${d2} /bin/sh -ec ${inside}`,
     );
     // A: the bed dockerd, started last, also serving the claimed path in this root.
     a = await startDockerBed({ daemonJson: {}, dockerdArgs: ["-H", `unix://${claimDir}/docker.sock`] });
@@ -183,26 +207,15 @@ describe.skipIf(!BED.ok || NO_ETC_CONTAINERD)("containerd detection: only a daem
   beforeAll(async () => {
     dir = mkdtempSync(`${BED_PREFIX}identity-cd-`);
     for (const d of ["theirs", "mine"]) mkdirSync(join(dir, d));
-    writeFileSync(join(dir, "theirs/config.toml"), containerdToml(dir));
+    writeFileSync(join(dir, "theirs/config.toml"), bedContainerdConfig(dir));
     writeFileSync(join(dir, "mine/config.toml"), "version = 2\n");
     const script =
       `mount --bind ${dir}/theirs /etc/containerd\nexec containerd -c /etc/containerd/config.toml` +
       ` >>${dir}/containerd.log 2>&1`;
-    const argv = ["-m", "--propagation", "private", "sh", "-ec", script];
-    const child = spawn("unshare", argv, { detached: true, stdio: "ignore" });
-    child.unref();
-    pid = child.pid!;
-    appendFileSync(join(dir, "pids"), `${pid}\n`);
-    const sock = join(dir, "containerd.sock");
-    await waitFor("containerd socket", () => existsSync(sock), 20_000, join(dir, "containerd.log"));
+    pid = startContainerd(dir, script);
+    await containerdAnswers(dir);
   });
-  afterAll(async () => {
-    if (pid) {
-      process.kill(pid, "SIGTERM");
-      await waitFor("containerd to exit", () => !pidAlive(pid), 15_000).catch(() => process.kill(pid, "SIGKILL"));
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => stopContainerd(dir, pid));
 
   /** configure containerd --dry-run with `etc` mounted over /etc/containerd (in a private mount namespace). */
   const dryRun = (etc: string) => {
@@ -236,25 +249,14 @@ describe.skipIf(!BED.ok)("containerd detection: the runsc shim as the running da
   let pid = 0;
   beforeAll(async () => {
     dir = mkdtempSync(`${BED_PREFIX}identity-shim-`);
-    writeFileSync(join(dir, "config.toml"), containerdToml(dir));
+    writeFileSync(join(dir, "config.toml"), bedContainerdConfig(dir));
     const script =
       `mount -t tmpfs tmpfs /usr/local/bin\ncp /bin/true /usr/local/bin/containerd-shim-runsc-v1\n` +
       `PATH=/usr/sbin:/usr/bin:/sbin:/bin exec containerd -c ${dir}/config.toml >>${dir}/containerd.log 2>&1`;
-    const argv = ["-m", "--propagation", "private", "sh", "-ec", script];
-    const child = spawn("unshare", argv, { detached: true, stdio: "ignore" });
-    child.unref();
-    pid = child.pid!;
-    appendFileSync(join(dir, "pids"), `${pid}\n`);
-    const sock = join(dir, "containerd.sock");
-    await waitFor("containerd socket", () => existsSync(sock), 20_000, join(dir, "containerd.log"));
+    pid = startContainerd(dir, script);
+    await containerdAnswers(dir);
   });
-  afterAll(async () => {
-    if (pid) {
-      process.kill(pid, "SIGTERM");
-      await waitFor("containerd to exit", () => !pidAlive(pid), 15_000).catch(() => process.kill(pid, "SIGKILL"));
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => stopContainerd(dir, pid));
 
   test("a shim in /usr/local/bin, which the daemon's PATH leaves out, is not the one it runs", () => {
     const env = { ...process.env, CONTAINERD_ADDRESS: join(dir, "containerd.sock") };

@@ -11,7 +11,7 @@ import { parse } from "smol-toml";
 import { BED } from "../bed/bed.ts";
 import { finding, gvd } from "../helpers/cli.ts";
 import { bucketDir, RELEASES, startFakeBucket, type FakeBucket } from "../helpers/fake-bucket.ts";
-import { makeHostTree, NODE_CONFIG, type HostTree } from "../helpers/host-tree.ts";
+import { makeHostTree, NODE_CONFIG, onNode, type HostTree } from "../helpers/host-tree.ts";
 
 const sha = (p: string) => (existsSync(p) ? createHash("sha256").update(readFileSync(p)).digest("hex") : "absent");
 // This machine's own files that a host-root run must never touch.
@@ -85,10 +85,7 @@ describe.skipIf(!BED.ok)("--host-root DIR: install, configure, check and uninsta
 
   test("a second configure --host-root is a no-op", () => {
     const pid = node.containerdPid();
-    const r = gvd(
-      ["configure", "--host-root", node.root, "--restart", "--restart-command", node.restartScript, "--json"],
-      { env },
-    );
+    const r = gvd(["configure", ...onNode(node), "--json"], { env });
     expect(r.code).toBe(0);
     expect(r.json.engines.find((e: any) => e.engine === "containerd")).toMatchObject({
       status: "unchanged",
@@ -127,19 +124,7 @@ describe.skipIf(!BED.ok)("--host-root DIR: install, configure, check and uninsta
     const f = finding(c.json, "containerd.runtime");
     expect(f.status).toBe("fail");
     expect(f.diagnosis.fix.command).toBe(`gvisor-doctor configure containerd --restart --host-root ${node.root}`);
-    const fixed = gvd(
-      [
-        "configure",
-        "containerd",
-        "--host-root",
-        node.root,
-        "--restart",
-        "--restart-command",
-        node.restartScript,
-        "--json",
-      ],
-      { env },
-    );
+    const fixed = gvd(["configure", "containerd", ...onNode(node), "--json"], { env });
     expect(fixed.json.engines[0]).toMatchObject({
       status: "changed",
       reload: { action: "restarted" },
@@ -148,10 +133,7 @@ describe.skipIf(!BED.ok)("--host-root DIR: install, configure, check and uninsta
   });
 
   test("uninstall --host-root unregisters, restarts and gives the tree back byte for byte", () => {
-    const r = gvd(
-      ["uninstall", "--host-root", node.root, "--restart", "--restart-command", node.restartScript, "--json"],
-      { env },
-    );
+    const r = gvd(["uninstall", ...onNode(node), "--json"], { env });
     expect(r.code).toBe(0);
     expect(r.json).toMatchObject({ action: "uninstalled", hostRoot: node.root, prefix: "/usr/local" });
     expect(r.json.removed).toContain("/usr/local/bin/runsc");

@@ -4,18 +4,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, setDefaul
 import { spawn, spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { waitFor } from "../bed/bed.ts";
 import { BINARY } from "../helpers/cli.ts";
 import { ARCH, RELEASES, startFakeBucket, type FakeBucket } from "../helpers/fake-bucket.ts";
-import {
-  cleanEnv,
-  gvdAsync as gvd,
-  leftovers,
-  makePrefix,
-  removePrefix,
-  start,
-  tree,
-  until,
-} from "../helpers/install-env.ts";
+import { cleanEnv, gvdAsync as gvd, leftovers, makePrefix, removePrefix, start, tree } from "../helpers/install-env.ts";
 
 setDefaultTimeout(180_000);
 
@@ -65,10 +57,10 @@ describe("killed or interrupted at any point, the previous version stays live an
 
   test("mid-download and mid-extract (a partly written runsc in staging)", async () => {
     const p = start(args(bucket.mirror("throttle"), RELEASES.current), env);
-    await until(
+    await waitFor(
+      "a partly unpacked runsc",
       () => staging().some((s) => existsSync(join(s, "runsc")) && statSync(join(s, "runsc")).size > 0),
       60_000,
-      "a partly unpacked runsc",
     );
     process.kill(p.pid, "SIGKILL");
     expect(await p.exit).toBe("SIGKILL");
@@ -81,10 +73,10 @@ describe("killed or interrupted at any point, the previous version stays live an
     async (sig) => {
       const before = tree(prefix);
       const p = start(args(bucket.mirror("throttle"), RELEASES.current), env);
-      await until(
+      await waitFor(
+        "a partly unpacked runsc",
         () => staging().some((s) => existsSync(join(s, "runsc")) && statSync(join(s, "runsc")).size > 0),
         60_000,
-        "a partly unpacked runsc",
       );
       process.kill(p.pid, sig);
       expect(await p.exit).toBe(130);
@@ -137,7 +129,7 @@ describe("concurrent installs serialise on the lock", () => {
 
   test("two installs of different versions both complete, one after the other", async () => {
     const a = start(args(bucket.mirror("throttle"), RELEASES.current), env);
-    await until(() => existsSync(join(prefix, "lib/gvisor/.lock")), 30_000, "the first install's lock");
+    await waitFor("the first install's lock", () => existsSync(join(prefix, "lib/gvisor/.lock")), 30_000);
     const b = start(args(bucket.mirror(), RELEASES.legacy), env);
     await b.waitFor(/waiting for another gvisor-doctor \(pid \d+\)/);
     expect(await a.exit).toBe(0);

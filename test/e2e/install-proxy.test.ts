@@ -29,7 +29,7 @@ let prefix: string;
 beforeAll(async () => {
   certDir = mkdtempSync("/tmp/gvd-test-cert-");
   const cert = selfSignedCert(certDir, HOST);
-  certPath = cert.certPath;
+  certPath = cert.certFile;
   plain = await startFakeBucket({ hostname: HOST });
   tls = await startFakeBucket({ hostname: HOST, tls: cert });
   proxy = await startProxy([HOST]);

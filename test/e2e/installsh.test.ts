@@ -18,6 +18,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { BINARY } from "../helpers/cli.ts";
+import { selfSignedCert } from "../helpers/fake-bucket.ts";
 import {
   DEFAULT_BASE,
   FAKE_VERSION,
@@ -30,7 +31,6 @@ import {
   makeRelease,
   oneLiner,
   runShell,
-  selfSignedCert,
   serveDir,
   startProxy,
   stdinLoggingWrapper,

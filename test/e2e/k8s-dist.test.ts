@@ -15,6 +15,7 @@ import { finding, gvd } from "../helpers/cli.ts";
 import { RELEASES, startFakeBucket, type FakeBucket } from "../helpers/fake-bucket.ts";
 import { assertReportSchema } from "../helpers/schema.ts";
 import { makeDistTree, type DistTree } from "../helpers/dist-tree.ts";
+import { onNode } from "../helpers/host-tree.ts";
 import { treePath } from "../hosts/trees.ts";
 import { which } from "../../platform/os/which.ts";
 import { DISTRIBUTIONS, type DistributionId } from "../../platform/engines/containerd/k8s-dist.ts";
@@ -84,20 +85,7 @@ for (const cd of CONTAINERDS) {
       });
 
       const configure = (...extra: string[]) =>
-        gvd(
-          [
-            "configure",
-            "containerd",
-            "--host-root",
-            node.root,
-            "--restart",
-            "--restart-command",
-            node.restartScript,
-            "--json",
-            ...extra,
-          ],
-          { env },
-        );
+        gvd(["configure", "containerd", ...onNode(node), "--json", ...extra], { env });
       const changed = { status: "changed", reload: { action: "restarted" }, verify: { ok: true } };
       journey("configure", `configure --host-root registers runsc in ${target}, restarts, proves it`, () => {
         const before = node.containerdPid();
@@ -171,20 +159,7 @@ describe.skipIf(!BED.ok || !CONTAINERDS[0]!.bin)("k3s with a custom config.toml.
     await node?.stop();
   });
   const configure = (...extra: string[]) =>
-    gvd(
-      [
-        "configure",
-        "containerd",
-        "--host-root",
-        node.root,
-        "--restart",
-        "--restart-command",
-        node.restartScript,
-        "--json",
-        ...extra,
-      ],
-      { env },
-    );
+    gvd(["configure", "containerd", ...onNode(node), "--json", ...extra], { env });
 
   test("runsc's tables go after the node's own; both runtimes are in containerd's config; --remove restores it", () => {
     expect(runtimes(node.configDump()).crun).toMatchObject({ options: { BinaryName: "/usr/bin/crun" } });
@@ -269,7 +244,7 @@ describe.skipIf(!BED.ok || !SID.bin)("install, uninstall --host-root on a k3s no
   });
 
   test("install registers the release in k3s's template, uninstall gives the node back byte for byte", () => {
-    const how = ["--host-root", node.root, "--restart", "--restart-command", node.restartScript, "--json"];
+    const how = [...onNode(node), "--json"];
     const r = gvd(["install", "--mirror", bucket.dir, "--version", RELEASES.current, ...how], { env: benv });
     const cd = r.json?.configure?.engines?.find((e: any) => e.engine === "containerd");
     expect(cd ?? r.stderr).toMatchObject({ status: "changed", reload: { action: "restarted" }, verify: { ok: true } });

@@ -24,23 +24,13 @@ import { BED_PREFIX, unmountUnder, waitFor } from "../bed/bed.ts";
 import { pidAlive } from "../../platform/os/processes.ts";
 import { which } from "../../platform/os/which.ts";
 import { DISTRIBUTIONS, MICROK8S_VARS, type DistributionId } from "../../platform/engines/containerd/k8s-dist.ts";
-import { chrootConfigDump, copyWithLibs, livePid, treeSnapshot } from "./host-tree.ts";
+import { chrootConfigDump, copyWithLibs, livePid, treeSnapshot, type HostTree } from "./host-tree.ts";
 
 const FIX = join(import.meta.dir, "../fixtures/k8s-dist");
 
-export interface DistTree {
+/** A node tree (host-tree.ts) laid out and started as distribution `id` does it. */
+export interface DistTree extends HostTree {
   id: DistributionId;
-  bed: string;
-  root: string;
-  /** The distribution's start (render, then restart containerd): the --restart-command. */
-  restartScript: string;
-  containerdPid(): number | null;
-  /** `containerd config dump` of the distribution's config, as its containerd reads it (chrooted). */
-  configDump(): string;
-  /** Path → mode + sha256 of every file (not /proc, /run, containerd's state). */
-  snapshot(): Record<string, string>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
 }
 
 /** Where each distribution keeps its containerd binary, and its root/state directories. */

@@ -558,11 +558,15 @@ export async function startProxy(hosts: string[] = []): Promise<RecordingProxy> 
   };
 }
 
-/** A self-signed certificate for `hostname` (openssl), for the TLS bucket. */
-export function selfSignedCert(dir: string, hostname: string): { key: string; cert: string; certPath: string } {
+/**
+ * A self-signed certificate for `host` (openssl; PEM files in `dir`), for the TLS bucket and the served
+ * release: a host name is its DNS subjectAltName, an address its IP one.
+ */
+export function selfSignedCert(dir: string, host = "127.0.0.1"): { key: string; cert: string; certFile: string } {
   mkdirSync(dir, { recursive: true });
-  const key = join(dir, "key.pem");
-  const cert = join(dir, "cert.pem");
+  const keyFile = join(dir, "key.pem");
+  const certFile = join(dir, "cert.pem");
+  const san = `${net.isIP(host) ? "IP" : "DNS"}:${host}`;
   const r = spawnSync(
     "openssl",
     [
@@ -572,20 +576,20 @@ export function selfSignedCert(dir: string, hostname: string): { key: string; ce
       "rsa:2048",
       "-nodes",
       "-keyout",
-      key,
+      keyFile,
       "-out",
-      cert,
+      certFile,
       "-days",
       "2",
       "-subj",
-      `/CN=${hostname}`,
+      `/CN=${host}`,
       "-addext",
-      `subjectAltName=DNS:${hostname}`,
+      `subjectAltName=${san}`,
     ],
     { encoding: "utf8" },
   );
   if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
-  return { key: readFileSync(key, "utf8"), cert: readFileSync(cert, "utf8"), certPath: cert };
+  return { key: readFileSync(keyFile, "utf8"), cert: readFileSync(certFile, "utf8"), certFile };
 }
 
 /** First bytes of a file (for checks on what got installed). */

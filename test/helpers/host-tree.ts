@@ -54,6 +54,15 @@ export interface HostTree {
   stop(): Promise<void>;
 }
 
+/** The arguments that point a command at the node and restart its containerd with the node's own script. */
+export const onNode = (node: Pick<HostTree, "root" | "restartScript">): string[] => [
+  "--host-root",
+  node.root,
+  "--restart",
+  "--restart-command",
+  node.restartScript,
+];
+
 const STATE_DIRS = new Set(["proc", "run", "var/lib/containerd"]);
 
 /** The pid in `pidFile` while that process lives, else null. */

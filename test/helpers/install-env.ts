@@ -108,14 +108,6 @@ export function start(args: string[], env: NodeJS.ProcessEnv): Running {
   };
 }
 
-export async function until(cond: () => boolean, timeoutMs = 60_000, what = "condition"): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 export interface AsyncResult {
   code: number;
   stdout: string;

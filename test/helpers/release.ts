@@ -169,35 +169,6 @@ export async function startProxy(): Promise<{ url: string; log: string[]; close(
   };
 }
 
-/** A self-signed certificate for 127.0.0.1 (PEM files in `dir`). */
-export function selfSignedCert(dir: string): { cert: string; key: string; certFile: string } {
-  const certFile = join(dir, "cert.pem");
-  const keyFile = join(dir, "key.pem");
-  const r = spawnSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      keyFile,
-      "-out",
-      certFile,
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-    ],
-    { encoding: "utf8" },
-  );
-  if (r.status !== 0) throw new Error(`openssl req failed: ${r.stderr}`);
-  return { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8"), certFile };
-}
-
 // --- shells and PATHs ----------------------------------------------------------------------
 
 /**

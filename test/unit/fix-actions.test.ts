@@ -16,6 +16,7 @@ import { resolveCommand } from "../../src/dispatch.ts";
 import { configureRequestOf, installOptionsOf, planFixes } from "../../src/fix.ts";
 import { splitCommandLine } from "../../src/host-root-flags.ts";
 import type { HostFacts } from "../../platform/facts/host-facts.ts";
+import { fakeFacts } from "../helpers/facts.ts";
 
 const tmp = mkdtempSync("/tmp/gvd-test-fixactions-");
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -36,14 +37,10 @@ const runsc = (realPath: string, features?: unknown) => ({
   versionText: "runsc version release-20260817.0",
   features,
 });
-const base = {
-  os: "linux",
-  arch: "x86_64",
-  wsl: false,
+const base = fakeFacts({
   cpu: { xsave: true },
   user: { uid: 0, root: true },
   sysctl: { ptraceScope: 1 },
-  tmp: { path: "/tmp", symlink: false, target: null },
   seccomp: { available: true },
   mmapMinAddr: null,
   memlock: [],
@@ -51,7 +48,7 @@ const base = {
   docker: { info: null },
   engines: null,
   hostRoot: null,
-} as unknown as HostFacts;
+});
 /** Facts that steer the rules to each kind of fix: plain, our own prefix, a runsc lacking the flags a fix needs. */
 const FACTS: Record<string, HostFacts> = {
   plain: base,

@@ -11,27 +11,23 @@ import { join } from "node:path";
 import { hostKernel, hostMemlock, hostMmapMinAddr, hostSeccomp } from "../../checks/host.ts";
 import { diagnose } from "../../checks/rules.ts";
 import { runscSmoke } from "../../checks/runsc.ts";
-import type { Check, CheckContext, Finding, Outcome } from "../../checks/types.ts";
+import type { Check, Outcome } from "../../checks/types.ts";
 import { memlockOf, seccompFacts, type HostFacts } from "../../platform/facts/host-facts.ts";
-import { inspectRunsc, type RunscBinary } from "../../platform/runsc/binaries.ts";
+import type { RunscBinary } from "../../platform/runsc/binaries.ts";
 import { decodeLogDir } from "../../platform/runsc/debug-log.ts";
 import { denySyscallTool } from "../helpers/deny-syscall.ts";
+import { checkContext, fakeFacts, runWithRunsc } from "../helpers/facts.ts";
 import { treePath } from "../hosts/trees.ts";
 
 const FIXTURES = join(import.meta.dir, "../fixtures/runsc-logs");
-const base = {
-  os: "linux",
-  arch: "x86_64",
-  wsl: false,
-  cpu: { xsave: true, avx2: true },
+const base = fakeFacts({
   kernel: { release: "6.1.0-13-amd64", version: "6.1.0" },
   sysctl: { ptraceScope: null, maxUserNamespaces: 1000 },
-  tmp: { path: "/tmp", symlink: false, target: null },
   mmapMinAddr: { value: 65536, error: null },
   seccomp: { available: true, mode: 0, filters: 0 },
   memlock: [],
   runsc: [],
-} as unknown as HostFacts;
+});
 const facts = (over: Partial<HostFacts> = {}) => ({ ...base, ...over }) as HostFacts;
 const rc = (f = facts()) => ({ facts: f, engine: "runsc" as const, runtime: "runsc" });
 /** A runsc whose file and parent directories are all world-executable (what runsc.permissions passes). */
@@ -44,15 +40,7 @@ const executable = {
   ],
 } as unknown as RunscBinary;
 
-function ctxFor(f: HostFacts, env: NodeJS.ProcessEnv = process.env, data?: unknown): CheckContext {
-  return {
-    facts: f,
-    options: { quick: false, offline: true, verbose: false, env },
-    finding: (id: string) => ({ id, status: "pass", data }) as unknown as Finding,
-    signal: new AbortController().signal,
-  } as CheckContext;
-}
-const runCheck = async (c: Check, f: HostFacts) => (await c.run(ctxFor(f))) as Outcome;
+const runCheck = async (c: Check, f: HostFacts) => (await c.run(checkContext(f))) as Outcome;
 
 const HOST_RUNSC = "/usr/bin/runsc";
 const TRIXIE_RUNSC = join(treePath("trixie"), "usr/bin/runsc");
@@ -261,10 +249,7 @@ function wrapper(dir: string, runsc: string, prefix: string): string {
   return w;
 }
 
-async function checkWith(check: Check, runscPath: string): Promise<Outcome> {
-  const bin = await inspectRunsc(runscPath, true);
-  return (await check.run(ctxFor(facts({ runsc: [bin] }), process.env, bin))) as Outcome;
-}
+const checkWith = (check: Check, runscPath: string) => runWithRunsc(check, runscPath, base);
 
 describe.skipIf(!root)("runsc on a real faulty host: the checks diagnose it by rule", () => {
   for (const [release, runsc] of RUNSCS) {

@@ -3,16 +3,9 @@
 import { describe, expect, test } from "bun:test";
 import { RULES, diagnose, diagnoseState, unknownError } from "../../checks/rules.ts";
 import type { HostFacts } from "../../platform/facts/host-facts.ts";
+import { fakeFacts } from "../helpers/facts.ts";
 
-const base = {
-  os: "linux",
-  arch: "x86_64",
-  wsl: false,
-  cpu: { xsave: true, avx2: true },
-  sysctl: { ptraceScope: 1, maxUserNamespaces: 1000 },
-  tmp: { path: "/tmp", symlink: false, target: null },
-} as unknown as HostFacts;
-const facts = (over: Partial<HostFacts> = {}) => ({ ...base, ...over }) as HostFacts;
+const facts = fakeFacts;
 const ctx = (f = facts()) => ({
   facts: f,
   engine: "docker" as const,

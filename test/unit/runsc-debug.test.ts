@@ -7,23 +7,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { diagnose } from "../../checks/rules.ts";
 import { runscSmoke } from "../../checks/runsc.ts";
-import type { CheckContext, Finding } from "../../checks/types.ts";
 import type { HostFacts } from "../../platform/facts/host-facts.ts";
-import { inspectRunsc } from "../../platform/runsc/binaries.ts";
 import { decodeLogDir, isGenericStartError } from "../../platform/runsc/debug-log.ts";
+import { fakeFacts, runWithRunsc } from "../helpers/facts.ts";
 import { treePath } from "../hosts/trees.ts";
 
 const CHROOT = "boot: error setting up chroot: error mounting tmpfs in choot: failed to safely mount: ";
 const FIXTURES = join(import.meta.dir, "../fixtures/runsc-logs");
-const facts = {
-  os: "linux",
-  arch: "x86_64",
-  wsl: false,
-  cpu: { xsave: true, avx2: true },
-  sysctl: { ptraceScope: 1, maxUserNamespaces: 1000 },
-  tmp: { path: "/tmp", symlink: false, target: null },
-  runsc: [],
-} as unknown as HostFacts;
+const facts = fakeFacts({ runsc: [] });
 const rc = { facts, engine: "runsc" as const, runtime: "runsc" };
 /** Debian sid's runsc, as the facts describe it. */
 const sidRunsc = {
@@ -84,16 +75,7 @@ describe("decoding real runsc debug logs", () => {
 });
 
 /** Run runsc.smoke for `runsc` (path or wrapper) with `env`, as the matrix would. */
-async function smoke(runscPath: string, env: NodeJS.ProcessEnv): Promise<Awaited<ReturnType<typeof runscSmoke.run>>> {
-  const bin = await inspectRunsc(runscPath, true);
-  const ctx = {
-    facts: { ...facts, runsc: [bin] },
-    options: { quick: false, offline: true, verbose: false, env },
-    finding: (id: string) => ({ id, status: "pass", data: bin }) as unknown as Finding,
-    signal: new AbortController().signal,
-  } as CheckContext;
-  return runscSmoke.run(ctx);
-}
+const smoke = (runscPath: string, env: NodeJS.ProcessEnv) => runWithRunsc(runscSmoke, runscPath, facts, env);
 
 const HOST_RUNSC = "/usr/bin/runsc";
 const TRIXIE_RUNSC = join(treePath("trixie"), "usr/bin/runsc");

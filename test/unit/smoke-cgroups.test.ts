@@ -8,25 +8,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { registerFix } from "../../checks/rules.ts";
 import { runscSmoke } from "../../checks/runsc.ts";
-import type { CheckContext, Finding } from "../../checks/types.ts";
+import type { Finding } from "../../checks/types.ts";
 import type { HostFacts } from "../../platform/facts/host-facts.ts";
-import { inspectRunsc } from "../../platform/runsc/binaries.ts";
 import { planFixes } from "../../src/fix.ts";
+import { fakeFacts, runWithRunsc } from "../helpers/facts.ts";
 
 const REAL = "/usr/bin/runsc";
 const dir = mkdtempSync(join(tmpdir(), "gvd-smoke-cg-"));
 chmodSync(dir, 0o755);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const facts = {
-  os: "linux",
-  arch: "x86_64",
-  wsl: false,
-  sysctl: { ptraceScope: 1, maxUserNamespaces: 1000 },
-  user: { uid: 0, root: true },
-  tmp: { path: "/tmp", symlink: false, target: null },
-  runsc: [],
-  docker: {},
-} as unknown as HostFacts;
+const facts = fakeFacts({ user: { uid: 0, root: true }, runsc: [], docker: {} });
 const CGROUP =
   'creating container: cannot set up cgroup for root: configuring cgroup: mandatory cgroup controller "memory" is missing';
 
@@ -46,16 +37,7 @@ esac
   );
   return p;
 }
-async function smoke(runsc: string) {
-  const bin = await inspectRunsc(runsc, true);
-  const ctx = {
-    facts: { ...facts, runsc: [bin] },
-    options: { quick: false, offline: true, verbose: false, env: process.env },
-    finding: (id: string) => ({ id, status: "pass", data: bin }) as unknown as Finding,
-    signal: new AbortController().signal,
-  } as CheckContext;
-  return runscSmoke.run(ctx);
-}
+const smoke = (runsc: string) => runWithRunsc(runscSmoke, runsc, facts);
 
 describe.skipIf(process.getuid?.() !== 0 || !existsSync(REAL))("runsc.smoke and --ignore-cgroups", () => {
   test("the retry crashes once without a word: it is tried again, and the check warns as usual", async () => {

@@ -7,31 +7,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { STRICT_NOTE, strictSidecars } from "../../checks/probe.ts";
 import { runscSmoke } from "../../checks/runsc.ts";
-import type { CheckContext, Finding, Outcome } from "../../checks/types.ts";
-import type { HostFacts } from "../../platform/facts/host-facts.ts";
 import { inspectRunsc } from "../../platform/runsc/binaries.ts";
+import { fakeFacts, runWithRunsc } from "../helpers/facts.ts";
 import { strictAwareRunsc } from "../helpers/strict-runsc.ts";
 
-const facts = {
-  os: "linux",
-  arch: "x86_64",
-  wsl: false,
-  cpu: { xsave: true, avx2: true },
+const facts = fakeFacts({
   kernel: { release: "6.1.0", version: "6.1.0" },
   sysctl: { ptraceScope: null, maxUserNamespaces: 1000 },
-  tmp: { path: "/tmp", symlink: false, target: null },
-} as unknown as HostFacts;
+});
 
-async function smoke(path: string): Promise<Outcome> {
-  const bin = await inspectRunsc(path, true);
-  const ctx = {
-    facts: { ...facts, runsc: [bin] },
-    options: { quick: false, offline: true, verbose: false, env: process.env },
-    finding: (id: string) => ({ id, status: "pass", data: bin }) as unknown as Finding,
-    signal: new AbortController().signal,
-  } as CheckContext;
-  return (await runscSmoke.run(ctx)) as Outcome;
-}
+const smoke = (path: string) => runWithRunsc(runscSmoke, path, facts);
 
 const root = process.getuid?.() === 0;
 

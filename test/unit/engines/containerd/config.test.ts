@@ -7,11 +7,24 @@ import {
   inspectContainerdText,
   inspectConfig as inspectContainerdConfig,
   planContainerd,
+  type ContainerdPlanInput,
 } from "../../../../platform/engines/containerd/adapter.ts";
 import { EngineConfigError } from "../../../../platform/engines/types.ts";
 import { FIXTURES, MemFs, request } from "../../../helpers/engines.ts";
 
 const fixture = (engine: string, name: string) => readFileSync(join(FIXTURES, engine, name), "utf8");
+/** planContainerd on `fs` with what most cases share: /c.toml, containerd 1.6.20, no shim, not forced. */
+const plan = (fs: MemFs, over: Partial<ContainerdPlanInput> = {}) =>
+  planContainerd({
+    configPath: "/c.toml",
+    reader: fs,
+    containerdVersion: "1.6.20",
+    shim: null,
+    wrapperDir: "/w",
+    request: request(),
+    force: false,
+    ...over,
+  });
 
 describe("inspectContainerdText: the read side of the containerd checks", () => {
   test("the schema decides where runtimes live", () => {
@@ -90,25 +103,9 @@ describe("containerd 2.x schema faults", () => {
 describe("containerd planning decisions", () => {
   test("a drop-in defining the CRI plugin would wipe the main file's settings before containerd 2.1: the main file is edited", () => {
     const fs = new MemFs({ "/etc/containerd/config.toml": fixture("containerd", "imports-with-plugin.toml") });
-    const r = planContainerd({
-      configPath: "/etc/containerd/config.toml",
-      reader: fs,
-      containerdVersion: "1.7.2",
-      shim: null,
-      wrapperDir: "/w",
-      request: request(),
-      force: false,
-    });
+    const r = plan(fs, { configPath: "/etc/containerd/config.toml", containerdVersion: "1.7.2" });
     expect(r.changes[0].path).toBe("/etc/containerd/config.toml");
-    const r21 = planContainerd({
-      configPath: "/etc/containerd/config.toml",
-      reader: fs,
-      containerdVersion: "2.1.0",
-      shim: null,
-      wrapperDir: "/w",
-      request: request(),
-      force: false,
-    });
+    const r21 = plan(fs, { configPath: "/etc/containerd/config.toml", containerdVersion: "2.1.0" });
     expect(r21.changes[0].path).toBe("/etc/containerd/conf.d/99-gvisor.toml");
   });
   test("the runtime goes to the imported file that owns the CRI plugin (it would override the main file)", () => {
@@ -117,29 +114,17 @@ describe("containerd planning decisions", () => {
       "/etc/containerd/conf.d/50-k8s.toml":
         'version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "pause"\n',
     });
-    const r = planContainerd({
-      configPath: "/etc/containerd/config.toml",
-      reader: fs,
-      containerdVersion: "1.6.20",
-      shim: null,
-      wrapperDir: "/w",
-      request: request({ runtimeArgs: [] }),
-      force: false,
-    });
+    const r = plan(fs, { configPath: "/etc/containerd/config.toml", request: request({ runtimeArgs: [] }) });
     expect(r.changes.map((c) => c.path)).toEqual(["/etc/containerd/conf.d/50-k8s.toml"]);
   });
   test("runsc under the other version's plugin path (a v3 table in a v2 file, as seen on containerd 2.1) is moved to the right one", () => {
     const text =
       'version = 2\n\n[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runsc]\n  runtime_type = "io.containerd.runc.v2"\n  [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runsc.options]\n    BinaryName = "/usr/bin/runsc"\n    SystemdCgroup = true\n';
     const fs = new MemFs({ "/etc/containerd/config.toml": text });
-    const r = planContainerd({
+    const r = plan(fs, {
       configPath: "/etc/containerd/config.toml",
-      reader: fs,
       containerdVersion: "2.1.9",
-      shim: null,
-      wrapperDir: "/w",
       request: request({ runtimeArgs: [] }),
-      force: false,
     });
     const after = r.changes.find((c) => c.path === "/etc/containerd/config.toml")!.after!;
     expect(after).not.toContain("io.containerd.cri.v1.runtime");
@@ -148,17 +133,7 @@ describe("containerd planning decisions", () => {
   });
   test("version 3 on containerd 1.6 is refused with the fix", () => {
     const fs = new MemFs({ "/c.toml": fixture("containerd", "v3-containerd2.toml") });
-    expect(() =>
-      planContainerd({
-        configPath: "/c.toml",
-        reader: fs,
-        containerdVersion: "1.6.20",
-        shim: null,
-        wrapperDir: "/w",
-        request: request(),
-        force: false,
-      }),
-    ).toThrow(/containerd 1\.6\.20 ignores/);
+    expect(() => plan(fs)).toThrow(/containerd 1\.6\.20 ignores/);
   });
   test("a missing config is created for the installed containerd's schema, and removed again by --remove", () => {
     for (const [v, schema] of [
@@ -166,26 +141,14 @@ describe("containerd planning decisions", () => {
       ["2.0.3", "version = 3"],
     ]) {
       const fs = new MemFs();
-      const add = planContainerd({
-        configPath: "/etc/containerd/config.toml",
-        reader: fs,
-        containerdVersion: v,
-        shim: null,
-        wrapperDir: "/w",
-        request: request(),
-        force: false,
-      });
+      const add = plan(fs, { configPath: "/etc/containerd/config.toml", containerdVersion: v });
       expect(add.changes[0]).toMatchObject({ action: "create", path: "/etc/containerd/config.toml" });
       expect(add.changes[0].after).toContain(schema);
       fs.apply(add.changes);
-      const rm = planContainerd({
+      const rm = plan(fs, {
         configPath: "/etc/containerd/config.toml",
-        reader: fs,
         containerdVersion: v,
-        shim: null,
-        wrapperDir: "/w",
         request: request({ remove: true }),
-        force: false,
       });
       fs.apply(rm.changes);
       expect([...fs.files.keys()]).toEqual([]);
@@ -193,39 +156,19 @@ describe("containerd planning decisions", () => {
   });
   test("a wrapper path that someone else's file occupies is never overwritten", () => {
     const fs = new MemFs({ "/c.toml": "version = 2\n", "/w/containerd-runsc": "#!/bin/sh\nexec my-own-thing\n" });
-    expect(() =>
-      planContainerd({
-        configPath: "/c.toml",
-        reader: fs,
-        containerdVersion: "1.6.20",
-        shim: null,
-        wrapperDir: "/w",
-        request: request(),
-        force: false,
-      }),
-    ).toThrow(/was not written by gvisor-doctor/);
+    expect(() => plan(fs)).toThrow(/was not written by gvisor-doctor/);
   });
   test('Docker\'s containerd (disabled_plugins = ["cri"]): not applicable, unless forced', () => {
     const fs = new MemFs({ "/c.toml": 'disabled_plugins = ["cri"]\n' });
-    const plan = (force: boolean) =>
-      planContainerd({
-        configPath: "/c.toml",
-        reader: fs,
-        containerdVersion: "1.6.20",
-        shim: null,
-        wrapperDir: "/w",
-        request: request(),
-        force,
-      });
     const err = (() => {
       try {
-        plan(false);
+        plan(fs, { force: false });
       } catch (e) {
         return e as EngineConfigError;
       }
     })();
     expect(err).toMatchObject({ code: "cri-disabled", notApplicable: true });
-    expect(plan(true).changes[0].after).toContain("[plugins.cri.containerd.runtimes.runsc]");
+    expect(plan(fs, { force: true }).changes[0].after).toContain("[plugins.cri.containerd.runtimes.runsc]");
     expect(
       inspectContainerdText('version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n', "f").faults.map(
         (f) => f.code,
@@ -234,15 +177,7 @@ describe("containerd planning decisions", () => {
   });
   test("--force edits a managed file", () => {
     const fs = new MemFs({ "/c.toml": fixture("containerd", "managed-ansible.toml") });
-    const r = planContainerd({
-      configPath: "/c.toml",
-      reader: fs,
-      containerdVersion: "1.6.20",
-      shim: null,
-      wrapperDir: "/w",
-      request: request(),
-      force: true,
-    });
+    const r = plan(fs, { force: true });
     expect(r.changes[0].after).toStartWith("# Ansible managed\n");
   });
 });
