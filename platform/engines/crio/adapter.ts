@@ -12,7 +12,7 @@ import { findProcesses, readEnviron } from "../../os/processes.ts";
 import { whichAll, SYSTEM_BIN_DIRS } from "../../os/which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "../edit/apply.ts";
 import { processStartMs, systemctl, systemdUnitOf } from "../daemon-control.ts";
-import { buildPlan, dropInHeader, refuseIfManaged, unregisterChange } from "../edit/plan.ts";
+import { buildPlan, dropInHeader, refuseIfManaged, registerChange, unregisterChange } from "../edit/plan.ts";
 import { parseWrapper, planWrapper, readProgram } from "../edit/runtime-args.ts";
 import { planShimConfig, planShimConfigRemoval, shimConfigArgs, shimConfigPath } from "../edit/shim-config.ts";
 import { confDropIns, mergeLayers, readLayer, type LayerFile } from "../edit/layered-config.ts";
@@ -225,16 +225,8 @@ export function planCrio(input: CrioPlanInput): {
     else doc.addTable(["crio", "runtime"], [["default_runtime", req.name]]);
     mutations.push((d) => setIn(d, ["crio", "runtime", "default_runtime"], req.name));
   }
-  if (doc.text !== text || before === null) {
-    verifyTomlEdit(text, doc.text, target, (d) => mutations.forEach((m) => m(d)));
-    changes.unshift({
-      path: target,
-      before,
-      after: doc.text,
-      action: before === null ? "create" : "modify",
-      reason: `register runtime "${req.name}"`,
-    });
-  }
+  const registered = registerChange(target, before, doc.text, req.name, text, mutations);
+  if (registered) changes.unshift(registered);
   notes.push(
     "gVisor's CRI-O guide also sets [crio.runtime] selinux = false; gvisor-doctor leaves that global setting to you",
   );

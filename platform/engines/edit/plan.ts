@@ -4,7 +4,7 @@
 import { planDiff } from "./diff.ts";
 import { namesPath } from "./runtime-args.ts";
 import { createdByUs, CREATED_MARKER, managedByTool } from "./text.ts";
-import { parseTomlStrict } from "./toml-check.ts";
+import { parseTomlStrict, verifyTomlEdit, type TomlMutation } from "./toml-check.ts";
 import { EngineConfigError, type EngineName, type FileChange, type Plan, type RuntimeRequest } from "../types.ts";
 
 /** The start of a drop-in gvisor-doctor creates to register runtime `name`: who wrote it, and how it goes again. */
@@ -31,6 +31,24 @@ export function unregisterChange(target: string, before: string | null, after: s
     ...(gone ? { backup: false } : {}),
     reason: `unregister runtime "${name}"`,
   };
+}
+
+/**
+ * The change that registers runtime `name` in a TOML file: `after` (the edited `text`, which is the file as read or
+ * the drop-in to create), checked to be `text` with exactly `mutations` applied. null: an existing file unchanged.
+ */
+export function registerChange(
+  target: string,
+  before: string | null,
+  after: string,
+  name: string,
+  text: string,
+  mutations: TomlMutation[],
+): FileChange | null {
+  if (after === text && before !== null) return null;
+  verifyTomlEdit(text, after, target, (d) => mutations.forEach((m) => m(d)));
+  const action = before === null ? "create" : "modify";
+  return { path: target, before, after, action, reason: `register runtime "${name}"` };
 }
 
 /** Refuse to edit a file whose header says Ansible/Puppet/Chef/Salt owns it, unless --force. */

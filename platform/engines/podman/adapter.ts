@@ -10,7 +10,7 @@ import { ensureProbeImage } from "../../probe/images.ts";
 import { run, failureText } from "../../os/spawn.ts";
 import { which, SYSTEM_BIN_DIRS } from "../../os/which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "../edit/apply.ts";
-import { buildPlan, dropInHeader, refuseIfManaged, unregisterChange } from "../edit/plan.ts";
+import { buildPlan, dropInHeader, refuseIfManaged, registerChange, unregisterChange } from "../edit/plan.ts";
 import { parseWrapper, planWrapper, wrapperPath } from "../edit/runtime-args.ts";
 import { confDropIns, mergeLayers, readLayer, type LayerFile } from "../edit/layered-config.ts";
 import { managedByTool } from "../edit/text.ts";
@@ -192,16 +192,8 @@ export function planPodman(input: PodmanPlanInput): {
     }
     mutations.push((d) => setIn(d, ["engine", "runtime"], req.name));
   }
-  if (doc.text !== text || before === null) {
-    verifyTomlEdit(text, doc.text, target, (d) => mutations.forEach((m) => m(d)));
-    changes.unshift({
-      path: target,
-      before,
-      after: doc.text,
-      action: before === null ? "create" : "modify",
-      reason: `register runtime "${req.name}"`,
-    });
-  }
+  const registered = registerChange(target, before, doc.text, req.name, text, mutations);
+  if (registered) changes.unshift(registered);
   if (w.args.length)
     notes.push(`runtime args go through the wrapper ${w.binary} (podman 4.3 cannot pass them from containers.conf)`);
   return { changes, existed: !!existing, notes, effective: { path: w.binary, args: w.args }, relies: w.relies };
