@@ -4,7 +4,7 @@
 // runsc runs as a plain OCI runtime (runtime_type "oci"), through a wrapper when it
 // needs flags. CRI-O loads runtimes at start: restart it (systemd) to apply.
 import { readdirSync, statSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname } from "node:path";
 import { engineBinary, runHostBinary, whichInRoot } from "../../os/host-exec.ts";
 import { restartOnHost } from "../host-restart.ts";
 import { SELF_ROOT, type HostRoot } from "../../os/host-root.ts";
@@ -15,7 +15,14 @@ import { processStartMs, systemctl, systemdUnitOf } from "../daemon-control.ts";
 import { buildPlan, dropInHeader, refuseIfManaged, registerChange, unregisterChange } from "../edit/plan.ts";
 import { parseWrapper, planWrapper, readProgram } from "../edit/runtime-args.ts";
 import { planShimConfig, planShimConfigRemoval, shimConfigArgs, shimConfigPath } from "../edit/shim-config.ts";
-import { confDropIns, mergeLayers, readLayer, type LayerFile } from "../edit/layered-config.ts";
+import {
+  confDropIns,
+  gvisorDropIn,
+  mergeLayers,
+  namesDropInDir,
+  readLayer,
+  type LayerFile,
+} from "../edit/layered-config.ts";
 import { managedByTool } from "../edit/text.ts";
 import { deleteIn, getPath, parseTomlStrict, setIn, verifyTomlEdit } from "../edit/toml-check.ts";
 import { showPath, TomlDoc, type TomlValue } from "../edit/toml-edit.ts";
@@ -39,7 +46,6 @@ export const DEFAULT_CRIO_DROPIN_DIR = "/etc/crio/crio.conf.d";
 const CRIO_SOCKET = "/var/run/crio/crio.sock";
 const CRIO_VALUE_FLAGS = ["--config", "-c", "--config-dir", "-d"];
 const RUNTIMES = ["crio", "runtime", "runtimes"];
-export const crioDropInName = (name: string) => (name === "runsc" ? "99-gvisor.conf" : `99-gvisor-${name}.conf`);
 
 /** The directory for runsc.toml: /etc/crio for both /etc/crio/crio.conf and /etc/crio/crio.conf.d/x.conf. */
 export const crioConfigRoot = (file: string) =>
@@ -240,17 +246,9 @@ export interface CrioDetection extends EngineDetection {
   dropInDir: string;
 }
 
-const isDir = (p: string, root: HostRoot) => {
-  try {
-    return statSync(root.local(p)).isDirectory();
-  } catch {
-    return p.endsWith(".d") || p.endsWith("/");
-  }
-};
-
 function targetFor(det: CrioDetection, configPath: string | undefined, name: string, root: HostRoot): string {
-  if (configPath) return isDir(configPath, root) ? join(configPath, crioDropInName(name)) : configPath;
-  return join(det.dropInDir, crioDropInName(name));
+  if (configPath) return namesDropInDir(configPath, root.local) ? gvisorDropIn(configPath, name) : configPath;
+  return gvisorDropIn(det.dropInDir, name);
 }
 
 export const crioAdapter: EngineAdapter<CrioDetection> = {

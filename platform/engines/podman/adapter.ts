@@ -3,7 +3,7 @@
 // so runtime args go into a wrapper script registered as the runtime's path. Podman
 // reads its config on every command: nothing to reload; verified by running a
 // container of a local image under the runtime.
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { ensureProbeImage } from "../../probe/images.ts";
@@ -12,7 +12,14 @@ import { which, SYSTEM_BIN_DIRS } from "../../os/which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "../edit/apply.ts";
 import { buildPlan, dropInHeader, refuseIfManaged, registerChange, unregisterChange } from "../edit/plan.ts";
 import { parseWrapper, planWrapper, wrapperPath } from "../edit/runtime-args.ts";
-import { confDropIns, mergeLayers, readLayer, type LayerFile } from "../edit/layered-config.ts";
+import {
+  confDropIns,
+  gvisorDropIn,
+  mergeLayers,
+  namesDropInDir,
+  readLayer,
+  type LayerFile,
+} from "../edit/layered-config.ts";
 import { managedByTool } from "../edit/text.ts";
 import { deleteIn, getPath, parseTomlStrict, setIn, verifyTomlEdit } from "../edit/toml-check.ts";
 import { showPath, TomlDoc } from "../edit/toml-edit.ts";
@@ -30,8 +37,6 @@ import {
 
 import { GVISOR_SIGNATURE } from "../../runsc/binaries.ts";
 const RUNTIMES = ["engine", "runtimes"];
-
-export const podmanDropInName = (name: string) => (name === "runsc" ? "99-gvisor.conf" : `99-gvisor-${name}.conf`);
 
 export type PodmanConfigFile = LayerFile<string[]>;
 
@@ -73,16 +78,9 @@ export function podmanTarget(
   uid: number,
   name: string,
 ): { path: string; dropIn: boolean; source: string } {
-  const isDir = (p: string) => {
-    try {
-      return statSync(p).isDirectory();
-    } catch {
-      return p.endsWith(".d") || p.endsWith("/");
-    }
-  };
   if (configPath)
-    return isDir(configPath)
-      ? { path: join(configPath, podmanDropInName(name)), dropIn: true, source: "--config (drop-in directory)" }
+    return namesDropInDir(configPath)
+      ? { path: gvisorDropIn(configPath, name), dropIn: true, source: "--config (drop-in directory)" }
       : { path: configPath, dropIn: false, source: "--config" };
   if (env.CONTAINERS_CONF)
     return { path: env.CONTAINERS_CONF, dropIn: false, source: "CONTAINERS_CONF (podman reads only this file)" };
@@ -91,7 +89,7 @@ export function podmanTarget(
       ? "/etc/containers/containers.conf.d"
       : join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), ".config"), "containers", "containers.conf.d");
   return {
-    path: join(dir, podmanDropInName(name)),
+    path: gvisorDropIn(dir, name),
     dropIn: true,
     source: uid === 0 ? "system drop-in" : "rootless user drop-in",
   };
