@@ -171,18 +171,7 @@ async function migrationFor(
 
 /** The plan for a planned containerd config change (its own file's or a distribution's). */
 function planOf(det: ContainerdDetection, req: RuntimeRequest, r: ContainerdPlanResult): Plan {
-  const { existed, changes, notes, effective, expect: engineData, relies } = r;
-  return buildPlan({
-    engine: "containerd",
-    request: req,
-    configPath: det.configPath,
-    existed,
-    changes,
-    notes,
-    effective,
-    engineData,
-    relies,
-  });
+  return buildPlan({ engine: "containerd", request: req, configPath: det.configPath, ...r, engineData: r.expect });
 }
 
 /**

@@ -4,7 +4,7 @@
 // ConfigReader; every edit is checked with a TOML parser before it becomes a change.
 import { dirname, join } from "node:path";
 import { absolutize, dropInNameFor, expandGlob } from "../edit/glob.ts";
-import { refuseIfManaged, registerChange } from "../edit/plan.ts";
+import { refuseIfManaged, registerChange, type PlannedEdit } from "../edit/plan.ts";
 import { argsToRunscConfig, parseWrapper, planWrapper, readProgram, wrapperPath } from "../edit/runtime-args.ts";
 import { planShimConfig, planShimConfigRemoval, shimConfigArgs, shimConfigPath } from "../edit/shim-config.ts";
 import { createdByUs, CREATED_MARKER, managedByTool } from "../edit/text.ts";
@@ -36,12 +36,8 @@ export interface ContainerdPlanInput {
   force: boolean;
 }
 
-export interface ContainerdPlanResult {
-  changes: FileChange[];
-  existed: boolean;
-  notes: string[];
+export interface ContainerdPlanResult extends PlannedEdit {
   effective: { path: string; args: string[]; type: string } | null;
-  relies?: { path: string; text: string }[];
   /** What `containerd config dump` must show, for the validation step. */
   expect: { version: ContainerdSchema; runtime: Record<string, unknown> | null; defaultRuntimeName?: string };
 }

@@ -12,7 +12,14 @@ import { findProcesses, readEnviron } from "../../os/processes.ts";
 import { whichAll, SYSTEM_BIN_DIRS } from "../../os/which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "../edit/apply.ts";
 import { processStartMs, systemctl, systemdUnitOf } from "../daemon-control.ts";
-import { buildPlan, dropInHeader, refuseIfManaged, registerChange, unregisterChange } from "../edit/plan.ts";
+import {
+  buildPlan,
+  dropInHeader,
+  refuseIfManaged,
+  registerChange,
+  unregisterChange,
+  type PlannedEdit,
+} from "../edit/plan.ts";
 import { parseWrapper, planWrapper, readProgram } from "../edit/runtime-args.ts";
 import { planShimConfig, planShimConfigRemoval, shimConfigArgs, shimConfigPath } from "../edit/shim-config.ts";
 import {
@@ -113,13 +120,7 @@ export interface CrioPlanInput {
   force: boolean;
 }
 
-export function planCrio(input: CrioPlanInput): {
-  changes: FileChange[];
-  existed: boolean;
-  notes: string[];
-  effective: Plan["effective"];
-  relies?: Plan["relies"];
-} {
+export function planCrio(input: CrioPlanInput): PlannedEdit {
   const { target, read, request: req } = input;
   const notes: string[] = [];
   const before = read(target);
@@ -326,16 +327,7 @@ export const crioAdapter: EngineAdapter<CrioDetection> = {
       request: req,
       force: ctx.force,
     });
-    return buildPlan({
-      engine: "crio",
-      request: req,
-      configPath: target,
-      existed: r.existed,
-      changes: r.changes,
-      notes: r.notes,
-      effective: r.effective,
-      relies: r.relies,
-    });
+    return buildPlan({ engine: "crio", request: req, configPath: target, ...r });
   },
 
   async apply(plan, ctx) {

@@ -78,6 +78,16 @@ export function referencedFirst(changes: FileChange[]): FileChange[] {
   return [...first, ...changes.filter((c) => !first.includes(c) && !last.includes(c)), ...last];
 }
 
+/** What an engine's planner makes of a request: the changes, and what buildPlan and verify need to know of them. */
+export interface PlannedEdit {
+  changes: FileChange[];
+  /** The runtime was registered before (add vs update). */
+  existed: boolean;
+  notes: string[];
+  effective: Plan["effective"];
+  relies?: Plan["relies"];
+}
+
 export function buildPlan(args: {
   engine: EngineName;
   request: RuntimeRequest;

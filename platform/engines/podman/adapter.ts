@@ -10,7 +10,14 @@ import { ensureProbeImage } from "../../probe/images.ts";
 import { run, failureText } from "../../os/spawn.ts";
 import { which, SYSTEM_BIN_DIRS } from "../../os/which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "../edit/apply.ts";
-import { buildPlan, dropInHeader, refuseIfManaged, registerChange, unregisterChange } from "../edit/plan.ts";
+import {
+  buildPlan,
+  dropInHeader,
+  refuseIfManaged,
+  registerChange,
+  unregisterChange,
+  type PlannedEdit,
+} from "../edit/plan.ts";
 import { parseWrapper, planWrapper, wrapperPath } from "../edit/runtime-args.ts";
 import {
   confDropIns,
@@ -113,13 +120,7 @@ export interface PodmanPlanInput {
   force: boolean;
 }
 
-export function planPodman(input: PodmanPlanInput): {
-  changes: FileChange[];
-  existed: boolean;
-  notes: string[];
-  effective: Plan["effective"];
-  relies?: Plan["relies"];
-} {
+export function planPodman(input: PodmanPlanInput): PlannedEdit {
   const { target, read, request: req } = input;
   const notes: string[] = [];
   const before = read(target);
@@ -264,16 +265,7 @@ export const podmanAdapter: EngineAdapter<PodmanDetection> = {
       request: req,
       force: ctx.force,
     });
-    return buildPlan({
-      engine: "podman",
-      request: req,
-      configPath: t.path,
-      existed: r.existed,
-      changes: r.changes,
-      notes: r.notes,
-      effective: r.effective,
-      relies: r.relies,
-    });
+    return buildPlan({ engine: "podman", request: req, configPath: t.path, ...r });
   },
 
   async apply(plan, ctx) {
