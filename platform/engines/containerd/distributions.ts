@@ -26,34 +26,19 @@ export interface Distribution {
   binDir: string;
 }
 
-const RANCHER = (d: "k3s" | "rke2") => `/var/lib/rancher/${d}/agent/etc/containerd`;
 const MICROK8S_ARGS = "/var/snap/microk8s/current/args";
 
+/** k3s and RKE2 (Rancher's): the same layout under their own /var/lib/rancher directory, the same socket. */
+const rancher = (id: "k3s" | "rke2", title: string, units: string[], binDir: string): Distribution => {
+  const dir = `/var/lib/rancher/${id}/agent/etc/containerd`;
+  const config = `${dir}/config.toml`;
+  const socket = "/run/k3s/containerd/containerd.sock";
+  return { id, title, config, rendered: config, socket, style: "template", editDir: dir, units, restart: null, binDir };
+};
+
 export const DISTRIBUTIONS: Record<DistributionId, Distribution> = {
-  k3s: {
-    id: "k3s",
-    title: "k3s",
-    config: `${RANCHER("k3s")}/config.toml`,
-    rendered: `${RANCHER("k3s")}/config.toml`,
-    socket: "/run/k3s/containerd/containerd.sock",
-    style: "template",
-    editDir: RANCHER("k3s"),
-    units: ["k3s", "k3s-agent"],
-    restart: null,
-    binDir: "/var/lib/rancher/k3s/data/current/bin",
-  },
-  rke2: {
-    id: "rke2",
-    title: "RKE2",
-    config: `${RANCHER("rke2")}/config.toml`,
-    rendered: `${RANCHER("rke2")}/config.toml`,
-    socket: "/run/k3s/containerd/containerd.sock",
-    style: "template",
-    editDir: RANCHER("rke2"),
-    units: ["rke2-server", "rke2-agent"],
-    restart: null,
-    binDir: "/var/lib/rancher/rke2/bin",
-  },
+  k3s: rancher("k3s", "k3s", ["k3s", "k3s-agent"], "/var/lib/rancher/k3s/data/current/bin"),
+  rke2: rancher("rke2", "RKE2", ["rke2-server", "rke2-agent"], "/var/lib/rancher/rke2/bin"),
   k0s: {
     id: "k0s",
     title: "k0s",
