@@ -55,6 +55,7 @@ import { restartOnHost } from "../host-restart.ts";
 import { configDump, dumpMismatch, migrateUnversioned, validateWithContainerd } from "./dump.ts";
 import { planContainerd, type ContainerdPlanResult } from "./plan.ts";
 import {
+  configFlag,
   detectDistribution,
   distributionAt,
   distributionForConfig,
@@ -91,9 +92,7 @@ export interface ContainerdDetection extends EngineDetection {
   distribution?: DistributionFact | null;
 }
 
-function daemonConfig(d: DaemonProcess): string {
-  return d.flags["-c"]?.at(-1) ?? d.flags["--config"]?.at(-1) ?? DEFAULT_CONTAINERD_CONFIG;
-}
+const daemonConfig = (d: DaemonProcess): string => configFlag(d) ?? DEFAULT_CONTAINERD_CONFIG;
 
 const sameFile = (a: string, b: string) => a === b || resolveForWrite(a) === resolveForWrite(b);
 

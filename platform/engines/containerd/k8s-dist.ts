@@ -59,7 +59,7 @@ export interface DetectedDistribution {
 }
 
 /** The config a containerd process reads, as it names it (-c/--config), or null. */
-const configFlag = (d: DaemonProcess) => d.flags["-c"]?.at(-1) ?? d.flags["--config"]?.at(-1) ?? null;
+export const configFlag = (d: DaemonProcess) => d.flags["-c"]?.at(-1) ?? d.flags["--config"]?.at(-1) ?? null;
 
 function matches(dist: Distribution, config: string): boolean {
   if (config === dist.config) return true;
