@@ -66,6 +66,8 @@ export const DISTRIBUTIONS: Record<DistributionId, Distribution> = {
 };
 
 export const MICROK8S_TEMPLATE = `${MICROK8S_ARGS}/containerd-template.toml`;
+/** The config the snap starts containerd with: $SNAP_DATA/args/containerd.toml, $SNAP_DATA a revision's directory. */
+export const MICROK8S_CONFIG = /^(\/var\/snap\/microk8s\/[^/]+)\/args\/containerd\.toml$/;
 export const K0S_DROP_IN = (name: string) =>
   `${DISTRIBUTIONS.k0s.editDir}/${name === "runsc" ? "gvisor" : `gvisor-${name}`}.toml`;
 
@@ -76,8 +78,7 @@ export const K0S_DROP_IN = (name: string) =>
  */
 export function distributionAt(id: DistributionId, config?: string | null): Distribution {
   const dist = DISTRIBUTIONS[id];
-  const m =
-    id === "microk8s" && config ? /^(\/var\/snap\/microk8s\/[^/]+)\/args\/containerd\.toml$/.exec(config) : null;
+  const m = id === "microk8s" && config ? MICROK8S_CONFIG.exec(config) : null;
   if (!m) return dist;
   const at = (p: string) => p.replace("/var/snap/microk8s/current", m[1]!);
   return { ...dist, config: at(dist.config), rendered: at(dist.rendered), editDir: at(dist.editDir) };

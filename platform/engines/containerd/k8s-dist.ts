@@ -31,6 +31,7 @@ import {
   DISTRIBUTIONS,
   distributionAt,
   K0S_DROP_IN,
+  MICROK8S_CONFIG,
   MICROK8S_TEMPLATE,
   type Distribution,
 } from "./distributions.ts";
@@ -63,8 +64,7 @@ export const configFlag = (d: DaemonProcess) => d.flags["-c"]?.at(-1) ?? d.flags
 
 function matches(dist: Distribution, config: string): boolean {
   if (config === dist.config) return true;
-  // The snap starts containerd with $SNAP_DATA/args/containerd.toml: /var/snap/microk8s/<revision>/args/….
-  return dist.id === "microk8s" && /^\/var\/snap\/microk8s\/[^/]+\/args\/containerd\.toml$/.test(config);
+  return dist.id === "microk8s" && MICROK8S_CONFIG.test(config);
 }
 
 /**
