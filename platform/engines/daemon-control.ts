@@ -9,6 +9,15 @@ import { pidAlive, readEnviron } from "../os/processes.ts";
 import { run, failureText } from "../os/spawn.ts";
 import { which, SYSTEM_BIN_DIRS } from "../os/which.ts";
 import { sleep } from "../os/sleep.ts";
+import type { ReloadResult } from "./types.ts";
+
+/** reload() when no daemon of the engine runs here: nothing to load, `daemon` reads the file when it starts. */
+export const notRunning = (daemon: string): ReloadResult => ({
+  action: "not-running",
+  method: null,
+  command: null,
+  message: `${daemon} is not running here; it reads the file when it starts`,
+});
 
 /** The systemd unit whose cgroup holds `pid` (e.g. "docker.service"), when systemd is init. */
 export function systemdUnitOf(pid: number, procRoot = "/proc", systemdDir = "/run/systemd/system"): string | null {

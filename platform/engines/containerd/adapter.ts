@@ -10,6 +10,7 @@ import { findProcesses, readEnviron, CONTAINERD_VALUE_FLAGS, type DaemonProcess 
 import { whichAll, SYSTEM_BIN_DIRS } from "../../os/which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "../edit/apply.ts";
 import {
+  notRunning,
   processStartMs,
   restartCommand,
   restartProcess,
@@ -457,13 +458,7 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
   },
 
   async reload(det, _plan, opts: ReloadOptions, ctx): Promise<ReloadResult> {
-    if (!det.pid)
-      return {
-        action: "not-running",
-        method: null,
-        command: null,
-        message: "containerd is not running here; it reads the file when it starts",
-      };
+    if (!det.pid) return notRunning("containerd");
     const dist = det.distribution ? distributionAt(det.distribution.id, det.configPath) : null;
     if (ctx.root?.foreign) {
       // A distribution's containerd restarts with the distribution (it renders the config first).

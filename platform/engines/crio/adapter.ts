@@ -11,7 +11,7 @@ import { SELF_ROOT, type HostRoot } from "../../os/host-root.ts";
 import { findProcesses, readEnviron } from "../../os/processes.ts";
 import { whichAll, SYSTEM_BIN_DIRS } from "../../os/which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "../edit/apply.ts";
-import { processStartMs, systemctl, systemdUnitOf } from "../daemon-control.ts";
+import { notRunning, processStartMs, systemctl, systemdUnitOf } from "../daemon-control.ts";
 import {
   buildPlan,
   dropInHeader,
@@ -335,13 +335,7 @@ export const crioAdapter: EngineAdapter<CrioDetection> = {
   },
 
   async reload(det, _plan, opts: ReloadOptions, ctx): Promise<ReloadResult> {
-    if (!det.pid)
-      return {
-        action: "not-running",
-        method: null,
-        command: null,
-        message: "CRI-O is not running here; it reads the file when it starts",
-      };
+    if (!det.pid) return notRunning("CRI-O");
     if (ctx.root?.foreign)
       return restartOnHost(ctx.root, ctx.restartCommand, opts, {
         title: "CRI-O",

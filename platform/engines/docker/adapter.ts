@@ -14,7 +14,7 @@ import { resolveForWrite } from "../../os/fsutil.ts";
 import { findProcesses, DOCKERD_VALUE_FLAGS } from "../../os/processes.ts";
 import { which, SYSTEM_BIN_DIRS } from "../../os/which.ts";
 import { applyPlan, readOrNull } from "../edit/apply.ts";
-import { systemctl, systemdUnitOf } from "../daemon-control.ts";
+import { notRunning, systemctl, systemdUnitOf } from "../daemon-control.ts";
 import { flagConflicts, inspectConfig, planDaemonJson, sameArgs, type DaemonJsonPlan } from "./daemon-json.ts";
 import { validateDaemonJson } from "./validate.ts";
 import { buildPlan } from "../edit/plan.ts";
@@ -207,13 +207,7 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
   },
 
   async reload(det, _plan, opts: ReloadOptions): Promise<ReloadResult> {
-    if (!det.pid)
-      return {
-        action: "not-running",
-        method: null,
-        command: null,
-        message: "dockerd is not running here; it reads the file when it starts",
-      };
+    if (!det.pid) return notRunning("dockerd");
     if (!det.running)
       return {
         action: "skipped",
