@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { pidAlive, readEnviron } from "../os/processes.ts";
+import { shellQuote } from "../os/shell.ts";
 import { run, failureText } from "../os/spawn.ts";
 import { which, SYSTEM_BIN_DIRS } from "../os/which.ts";
 import { sleep } from "../os/sleep.ts";
@@ -155,9 +156,8 @@ export function snapshotProcess(pid: number): ProcessSnapshot | null {
 
 /** The shell command that restarts a snapshot by hand (for "restart pending" messages). */
 export function restartCommand(s: ProcessSnapshot): string {
-  const q = (w: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
-  const log = s.stdout ? ` >>${q(s.stdout)} 2>&1` : " >/dev/null 2>&1";
-  return `kill ${s.pid} && while kill -0 ${s.pid} 2>/dev/null; do sleep 0.1; done && setsid ${[s.exe, ...s.argv.slice(1)].map(q).join(" ")}${log} &`;
+  const log = s.stdout ? ` >>${shellQuote(s.stdout)} 2>&1` : " >/dev/null 2>&1";
+  return `kill ${s.pid} && while kill -0 ${s.pid} 2>/dev/null; do sleep 0.1; done && setsid ${[s.exe, ...s.argv.slice(1)].map(shellQuote).join(" ")}${log} &`;
 }
 
 /**

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { restartProcess, snapshotProcess, usableCwd } from "../../platform/engines/daemon-control.ts";
+import { restartCommand, restartProcess, snapshotProcess, usableCwd } from "../../platform/engines/daemon-control.ts";
 
 const started: number[] = [];
 afterAll(() =>
@@ -22,6 +22,23 @@ test("a directory that exists is kept; a deleted, unreachable or missing one bec
   expect(usableCwd("/tmp/gone (deleted)")).toBe("/");
   expect(usableCwd("(unreachable)/tmp/ci")).toBe("/");
   expect(usableCwd("/nonexistent/gvd-cwd")).toBe("/");
+});
+
+test("the restart by hand a message offers: every word a shell word, appending to the daemon's log", () => {
+  const snap = {
+    pid: 42,
+    exe: "/usr/bin/containerd",
+    argv: ["containerd", "-c", "/etc/my containerd/config.toml", "--log-level=it's"],
+    env: {},
+    cwd: "/",
+    stdout: "/var/log/ctd.log",
+    stderr: "/var/log/ctd.log",
+  };
+  expect(restartCommand(snap)).toBe(
+    "kill 42 && while kill -0 42 2>/dev/null; do sleep 0.1; done && setsid /usr/bin/containerd -c " +
+      `'/etc/my containerd/config.toml' '--log-level=it'\\''s' >>/var/log/ctd.log 2>&1 &`,
+  );
+  expect(restartCommand({ ...snap, stdout: null })).toEndWith("'--log-level=it'\\''s' >/dev/null 2>&1 &");
 });
 
 test("a daemon whose working directory was deleted restarts (in /), with its argv", async () => {
