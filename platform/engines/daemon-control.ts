@@ -57,6 +57,21 @@ export function processStartMs(pid: number): number | null {
   }
 }
 
+/**
+ * The daemon `pid` started before the newest of `files` (paths as `local` reaches them) last changed: a daemon
+ * that reads its config only at start has not loaded that change. false when its start time is unknown.
+ */
+export function startedBeforeChange(pid: number, files: string[], local: (p: string) => string = (p) => p): boolean {
+  const started = processStartMs(pid);
+  let newest = 0;
+  for (const f of files) {
+    try {
+      newest = Math.max(newest, statSync(local(f)).mtimeMs);
+    } catch {}
+  }
+  return started !== null && started < newest;
+}
+
 export async function systemctl(
   action: "reload" | "restart",
   unit: string,

@@ -3,7 +3,7 @@
 // `containerd config dump` (dump.ts), loaded by a restart: containerd has no
 // live reload and exits on SIGHUP. Without containerd-shim-runsc-v1 the runtime uses the
 // runc shim with runsc as its binary.
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, isAbsolute } from "node:path";
 import { resolveForWrite } from "../../os/fsutil.ts";
 import { findProcesses, readEnviron, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "../../os/processes.ts";
@@ -11,11 +11,11 @@ import { whichAll, SYSTEM_BIN_DIRS } from "../../os/which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "../edit/apply.ts";
 import {
   notRunning,
-  processStartMs,
   restartCommand,
   restartProcess,
   sameNamespaces,
   snapshotProcess,
+  startedBeforeChange,
   systemctl,
   systemdUnitOf,
   waitForUnixSocket,
@@ -127,16 +127,6 @@ function addressOf(d: DaemonProcess | null, configPath: string, root: HostRoot):
     if (typeof a === "string" && a) return a;
   } catch {}
   return DEFAULT_CONTAINERD_ADDRESS;
-}
-
-function newestMtime(paths: string[], root: HostRoot): number {
-  let m = 0;
-  for (const p of paths) {
-    try {
-      m = Math.max(m, statSync(root.local(p)).mtimeMs);
-    } catch {}
-  }
-  return m;
 }
 
 /** A reader that sees `text` at `path` (a planned rewrite other plans build on). */
@@ -533,13 +523,12 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
       ? `containerd config dump no longer shows "${plan.request.name}"`
       : `containerd config dump shows ${plan.request.name} (${plan.effective!.type})`;
     if (!det.pid) return { ok: true, message: configured, details: [] };
-    const started = processStartMs(det.pid);
     const ins = inspectConfig(det.configPath, det.version, readerFor(root));
     // A distribution writes its generated config right before it starts containerd (closer than the
     // start time's resolution): what must be older than the daemon is what gvisor-doctor wrote.
     const written = det.distribution ? [det.distribution.target, ...plan.changes.map((c) => c.path)] : null;
-    const changed = newestMtime(written ?? [det.configPath, ...ins.imports.flatMap((i) => i.files ?? [])], root);
-    if (started !== null && started < changed)
+    const read = written ?? [det.configPath, ...ins.imports.flatMap((i) => i.files ?? [])];
+    if (startedBeforeChange(det.pid, read, root.local))
       return {
         ok: false,
         message: `${configured}, but containerd pid ${det.pid} started before the change: it has not loaded it`,

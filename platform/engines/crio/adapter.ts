@@ -3,7 +3,7 @@
 // runsc.toml (binary_name, grouping = true, [runsc_config] flags). Without the shim,
 // runsc runs as a plain OCI runtime (runtime_type "oci"), through a wrapper when it
 // needs flags. CRI-O loads runtimes at start: restart it (systemd) to apply.
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { engineBinary, runHostBinary, whichInRoot } from "../../os/host-exec.ts";
 import { restartOnHost } from "../host-restart.ts";
@@ -11,7 +11,7 @@ import { SELF_ROOT, type HostRoot } from "../../os/host-root.ts";
 import { findProcesses, readEnviron } from "../../os/processes.ts";
 import { whichAll, SYSTEM_BIN_DIRS } from "../../os/which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "../edit/apply.ts";
-import { notRunning, processStartMs, systemctl, systemdUnitOf } from "../daemon-control.ts";
+import { notRunning, startedBeforeChange, systemctl, systemdUnitOf } from "../daemon-control.ts";
 import {
   buildPlan,
   dropInHeader,
@@ -368,12 +368,7 @@ export const crioAdapter: EngineAdapter<CrioDetection> = {
       };
     const msg = `${plan.configPath} ${plan.request.remove ? "no longer declares" : "declares"} "${plan.request.name}"`;
     if (!det.pid) return { ok: true, message: `${msg}; CRI-O is not running here`, details: [] };
-    const started = processStartMs(det.pid);
-    let mtime = 0;
-    try {
-      mtime = statSync(root.local(plan.configPath)).mtimeMs;
-    } catch {}
-    if (started !== null && started < mtime)
+    if (startedBeforeChange(det.pid, [plan.configPath], root.local))
       return { ok: false, message: `${msg}, but crio pid ${det.pid} started before the change`, details: [] };
     return { ok: true, message: msg, details: [] };
   },
