@@ -5,10 +5,9 @@
 // runc shim with runsc as its binary.
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute } from "node:path";
-import { resolveForWrite } from "../../os/fsutil.ts";
 import { findProcesses, readEnviron, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "../../os/processes.ts";
 import { whichAll, SYSTEM_BIN_DIRS } from "../../os/which.ts";
-import { applyPlan, readIfAbsolute, readOrNull } from "../edit/apply.ts";
+import { applyPlan, readIfAbsolute, readOrNull, sameFileForWrite } from "../edit/apply.ts";
 import {
   notRunning,
   restartCommand,
@@ -94,8 +93,6 @@ export interface ContainerdDetection extends EngineDetection {
 }
 
 const daemonConfig = (d: DaemonProcess): string => configFlag(d) ?? DEFAULT_CONTAINERD_CONFIG;
-
-const sameFile = (a: string, b: string) => a === b || resolveForWrite(a) === resolveForWrite(b);
 
 async function containerdVersion(bin: string, root: HostRoot): Promise<string | null> {
   const r = await runHostBinary(root, bin, ["--version"], { timeoutMs: 5_000 });
@@ -257,7 +254,7 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     // containerd (its own config under /var/run/docker) is never picked by accident.
     const want = env.CONTAINERD_ADDRESS;
     const picked = ctx.configPath
-      ? (daemons.find((d) => sameFile(daemonConfig(d), ctx.configPath!)) ?? null)
+      ? (daemons.find((d) => sameFileForWrite(daemonConfig(d), ctx.configPath!)) ?? null)
       : ((want ? daemons.find((d) => addressOf(d, daemonConfig(d), root) === want) : undefined) ??
         daemons.find((d) => daemonConfig(d) === DEFAULT_CONTAINERD_CONFIG) ??
         null);
