@@ -6,9 +6,19 @@ import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { pidAlive, readEnviron } from "../os/processes.ts";
+import { shellQuote } from "../os/shell.ts";
 import { run, failureText } from "../os/spawn.ts";
 import { which, SYSTEM_BIN_DIRS } from "../os/which.ts";
 import { sleep } from "../os/sleep.ts";
+import type { ReloadResult } from "./types.ts";
+
+/** reload() when no daemon of the engine runs here: nothing to load, `daemon` reads the file when it starts. */
+export const notRunning = (daemon: string): ReloadResult => ({
+  action: "not-running",
+  method: null,
+  command: null,
+  message: `${daemon} is not running here; it reads the file when it starts`,
+});
 
 /** The systemd unit whose cgroup holds `pid` (e.g. "docker.service"), when systemd is init. */
 export function systemdUnitOf(pid: number, procRoot = "/proc", systemdDir = "/run/systemd/system"): string | null {
@@ -45,6 +55,21 @@ export function processStartMs(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The daemon `pid` started before the newest of `files` (paths as `local` reaches them) last changed: a daemon
+ * that reads its config only at start has not loaded that change. false when its start time is unknown.
+ */
+export function startedBeforeChange(pid: number, files: string[], local: (p: string) => string = (p) => p): boolean {
+  const started = processStartMs(pid);
+  let newest = 0;
+  for (const f of files) {
+    try {
+      newest = Math.max(newest, statSync(local(f)).mtimeMs);
+    } catch {}
+  }
+  return started !== null && started < newest;
 }
 
 export async function systemctl(
@@ -146,9 +171,8 @@ export function snapshotProcess(pid: number): ProcessSnapshot | null {
 
 /** The shell command that restarts a snapshot by hand (for "restart pending" messages). */
 export function restartCommand(s: ProcessSnapshot): string {
-  const q = (w: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
-  const log = s.stdout ? ` >>${q(s.stdout)} 2>&1` : " >/dev/null 2>&1";
-  return `kill ${s.pid} && while kill -0 ${s.pid} 2>/dev/null; do sleep 0.1; done && setsid ${[s.exe, ...s.argv.slice(1)].map(q).join(" ")}${log} &`;
+  const log = s.stdout ? ` >>${shellQuote(s.stdout)} 2>&1` : " >/dev/null 2>&1";
+  return `kill ${s.pid} && while kill -0 ${s.pid} 2>/dev/null; do sleep 0.1; done && setsid ${[s.exe, ...s.argv.slice(1)].map(shellQuote).join(" ")}${log} &`;
 }
 
 /**

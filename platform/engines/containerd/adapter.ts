@@ -3,18 +3,18 @@
 // `containerd config dump` (dump.ts), loaded by a restart: containerd has no
 // live reload and exits on SIGHUP. Without containerd-shim-runsc-v1 the runtime uses the
 // runc shim with runsc as its binary.
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, isAbsolute } from "node:path";
-import { resolveForWrite } from "../../os/fsutil.ts";
 import { findProcesses, readEnviron, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "../../os/processes.ts";
 import { whichAll, SYSTEM_BIN_DIRS } from "../../os/which.ts";
-import { applyPlan, readIfAbsolute, readOrNull } from "../edit/apply.ts";
+import { applyPlan, readIfAbsolute, readOrNull, sameFileForWrite } from "../edit/apply.ts";
 import {
-  processStartMs,
+  notRunning,
   restartCommand,
   restartProcess,
   sameNamespaces,
   snapshotProcess,
+  startedBeforeChange,
   systemctl,
   systemdUnitOf,
   waitForUnixSocket,
@@ -55,6 +55,7 @@ import { restartOnHost } from "../host-restart.ts";
 import { configDump, dumpMismatch, migrateUnversioned, validateWithContainerd } from "./dump.ts";
 import { planContainerd, type ContainerdPlanResult } from "./plan.ts";
 import {
+  configFlag,
   detectDistribution,
   distributionAt,
   distributionForConfig,
@@ -91,11 +92,7 @@ export interface ContainerdDetection extends EngineDetection {
   distribution?: DistributionFact | null;
 }
 
-function daemonConfig(d: DaemonProcess): string {
-  return d.flags["-c"]?.at(-1) ?? d.flags["--config"]?.at(-1) ?? DEFAULT_CONTAINERD_CONFIG;
-}
-
-const sameFile = (a: string, b: string) => a === b || resolveForWrite(a) === resolveForWrite(b);
+const daemonConfig = (d: DaemonProcess): string => configFlag(d) ?? DEFAULT_CONTAINERD_CONFIG;
 
 async function containerdVersion(bin: string, root: HostRoot): Promise<string | null> {
   const r = await runHostBinary(root, bin, ["--version"], { timeoutMs: 5_000 });
@@ -127,16 +124,6 @@ function addressOf(d: DaemonProcess | null, configPath: string, root: HostRoot):
     if (typeof a === "string" && a) return a;
   } catch {}
   return DEFAULT_CONTAINERD_ADDRESS;
-}
-
-function newestMtime(paths: string[], root: HostRoot): number {
-  let m = 0;
-  for (const p of paths) {
-    try {
-      m = Math.max(m, statSync(root.local(p)).mtimeMs);
-    } catch {}
-  }
-  return m;
 }
 
 /** A reader that sees `text` at `path` (a planned rewrite other plans build on). */
@@ -171,18 +158,7 @@ async function migrationFor(
 
 /** The plan for a planned containerd config change (its own file's or a distribution's). */
 function planOf(det: ContainerdDetection, req: RuntimeRequest, r: ContainerdPlanResult): Plan {
-  const { existed, changes, notes, effective, expect: engineData, relies } = r;
-  return buildPlan({
-    engine: "containerd",
-    request: req,
-    configPath: det.configPath,
-    existed,
-    changes,
-    notes,
-    effective,
-    engineData,
-    relies,
-  });
+  return buildPlan({ engine: "containerd", request: req, configPath: det.configPath, ...r, engineData: r.expect });
 }
 
 /**
@@ -278,7 +254,7 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     // containerd (its own config under /var/run/docker) is never picked by accident.
     const want = env.CONTAINERD_ADDRESS;
     const picked = ctx.configPath
-      ? (daemons.find((d) => sameFile(daemonConfig(d), ctx.configPath!)) ?? null)
+      ? (daemons.find((d) => sameFileForWrite(daemonConfig(d), ctx.configPath!)) ?? null)
       : ((want ? daemons.find((d) => addressOf(d, daemonConfig(d), root) === want) : undefined) ??
         daemons.find((d) => daemonConfig(d) === DEFAULT_CONTAINERD_CONFIG) ??
         null);
@@ -469,13 +445,7 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
   },
 
   async reload(det, _plan, opts: ReloadOptions, ctx): Promise<ReloadResult> {
-    if (!det.pid)
-      return {
-        action: "not-running",
-        method: null,
-        command: null,
-        message: "containerd is not running here; it reads the file when it starts",
-      };
+    if (!det.pid) return notRunning("containerd");
     const dist = det.distribution ? distributionAt(det.distribution.id, det.configPath) : null;
     if (ctx.root?.foreign) {
       // A distribution's containerd restarts with the distribution (it renders the config first).
@@ -550,13 +520,12 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
       ? `containerd config dump no longer shows "${plan.request.name}"`
       : `containerd config dump shows ${plan.request.name} (${plan.effective!.type})`;
     if (!det.pid) return { ok: true, message: configured, details: [] };
-    const started = processStartMs(det.pid);
     const ins = inspectConfig(det.configPath, det.version, readerFor(root));
     // A distribution writes its generated config right before it starts containerd (closer than the
     // start time's resolution): what must be older than the daemon is what gvisor-doctor wrote.
     const written = det.distribution ? [det.distribution.target, ...plan.changes.map((c) => c.path)] : null;
-    const changed = newestMtime(written ?? [det.configPath, ...ins.imports.flatMap((i) => i.files ?? [])], root);
-    if (started !== null && started < changed)
+    const read = written ?? [det.configPath, ...ins.imports.flatMap((i) => i.files ?? [])];
+    if (startedBeforeChange(det.pid, read, root.local))
       return {
         ok: false,
         message: `${configured}, but containerd pid ${det.pid} started before the change: it has not loaded it`,

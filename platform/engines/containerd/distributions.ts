@@ -26,34 +26,19 @@ export interface Distribution {
   binDir: string;
 }
 
-const RANCHER = (d: "k3s" | "rke2") => `/var/lib/rancher/${d}/agent/etc/containerd`;
 const MICROK8S_ARGS = "/var/snap/microk8s/current/args";
 
+/** k3s and RKE2 (Rancher's): the same layout under their own /var/lib/rancher directory, the same socket. */
+const rancher = (id: "k3s" | "rke2", title: string, units: string[], binDir: string): Distribution => {
+  const dir = `/var/lib/rancher/${id}/agent/etc/containerd`;
+  const config = `${dir}/config.toml`;
+  const socket = "/run/k3s/containerd/containerd.sock";
+  return { id, title, config, rendered: config, socket, style: "template", editDir: dir, units, restart: null, binDir };
+};
+
 export const DISTRIBUTIONS: Record<DistributionId, Distribution> = {
-  k3s: {
-    id: "k3s",
-    title: "k3s",
-    config: `${RANCHER("k3s")}/config.toml`,
-    rendered: `${RANCHER("k3s")}/config.toml`,
-    socket: "/run/k3s/containerd/containerd.sock",
-    style: "template",
-    editDir: RANCHER("k3s"),
-    units: ["k3s", "k3s-agent"],
-    restart: null,
-    binDir: "/var/lib/rancher/k3s/data/current/bin",
-  },
-  rke2: {
-    id: "rke2",
-    title: "RKE2",
-    config: `${RANCHER("rke2")}/config.toml`,
-    rendered: `${RANCHER("rke2")}/config.toml`,
-    socket: "/run/k3s/containerd/containerd.sock",
-    style: "template",
-    editDir: RANCHER("rke2"),
-    units: ["rke2-server", "rke2-agent"],
-    restart: null,
-    binDir: "/var/lib/rancher/rke2/bin",
-  },
+  k3s: rancher("k3s", "k3s", ["k3s", "k3s-agent"], "/var/lib/rancher/k3s/data/current/bin"),
+  rke2: rancher("rke2", "RKE2", ["rke2-server", "rke2-agent"], "/var/lib/rancher/rke2/bin"),
   k0s: {
     id: "k0s",
     title: "k0s",
@@ -81,6 +66,8 @@ export const DISTRIBUTIONS: Record<DistributionId, Distribution> = {
 };
 
 export const MICROK8S_TEMPLATE = `${MICROK8S_ARGS}/containerd-template.toml`;
+/** The config the snap starts containerd with: $SNAP_DATA/args/containerd.toml, $SNAP_DATA a revision's directory. */
+export const MICROK8S_CONFIG = /^(\/var\/snap\/microk8s\/[^/]+)\/args\/containerd\.toml$/;
 export const K0S_DROP_IN = (name: string) =>
   `${DISTRIBUTIONS.k0s.editDir}/${name === "runsc" ? "gvisor" : `gvisor-${name}`}.toml`;
 
@@ -91,8 +78,7 @@ export const K0S_DROP_IN = (name: string) =>
  */
 export function distributionAt(id: DistributionId, config?: string | null): Distribution {
   const dist = DISTRIBUTIONS[id];
-  const m =
-    id === "microk8s" && config ? /^(\/var\/snap\/microk8s\/[^/]+)\/args\/containerd\.toml$/.exec(config) : null;
+  const m = id === "microk8s" && config ? MICROK8S_CONFIG.exec(config) : null;
   if (!m) return dist;
   const at = (p: string) => p.replace("/var/snap/microk8s/current", m[1]!);
   return { ...dist, config: at(dist.config), rendered: at(dist.rendered), editDir: at(dist.editDir) };

@@ -31,6 +31,7 @@ import {
   DISTRIBUTIONS,
   distributionAt,
   K0S_DROP_IN,
+  MICROK8S_CONFIG,
   MICROK8S_TEMPLATE,
   type Distribution,
 } from "./distributions.ts";
@@ -59,12 +60,11 @@ export interface DetectedDistribution {
 }
 
 /** The config a containerd process reads, as it names it (-c/--config), or null. */
-const configFlag = (d: DaemonProcess) => d.flags["-c"]?.at(-1) ?? d.flags["--config"]?.at(-1) ?? null;
+export const configFlag = (d: DaemonProcess) => d.flags["-c"]?.at(-1) ?? d.flags["--config"]?.at(-1) ?? null;
 
 function matches(dist: Distribution, config: string): boolean {
   if (config === dist.config) return true;
-  // The snap starts containerd with $SNAP_DATA/args/containerd.toml: /var/snap/microk8s/<revision>/args/….
-  return dist.id === "microk8s" && /^\/var\/snap\/microk8s\/[^/]+\/args\/containerd\.toml$/.test(config);
+  return dist.id === "microk8s" && MICROK8S_CONFIG.test(config);
 }
 
 /**

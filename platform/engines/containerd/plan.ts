@@ -4,7 +4,7 @@
 // ConfigReader; every edit is checked with a TOML parser before it becomes a change.
 import { dirname, join } from "node:path";
 import { absolutize, dropInNameFor, expandGlob } from "../edit/glob.ts";
-import { refuseIfManaged } from "../edit/plan.ts";
+import { refuseIfManaged, registerChange, type PlannedEdit } from "../edit/plan.ts";
 import { argsToRunscConfig, parseWrapper, planWrapper, readProgram, wrapperPath } from "../edit/runtime-args.ts";
 import { planShimConfig, planShimConfigRemoval, shimConfigArgs, shimConfigPath } from "../edit/shim-config.ts";
 import { createdByUs, CREATED_MARKER, managedByTool } from "../edit/text.ts";
@@ -36,12 +36,8 @@ export interface ContainerdPlanInput {
   force: boolean;
 }
 
-export interface ContainerdPlanResult {
-  changes: FileChange[];
-  existed: boolean;
-  notes: string[];
+export interface ContainerdPlanResult extends PlannedEdit {
   effective: { path: string; args: string[]; type: string } | null;
-  relies?: { path: string; text: string }[];
   /** What `containerd config dump` must show, for the validation step. */
   expect: { version: ContainerdSchema; runtime: Record<string, unknown> | null; defaultRuntimeName?: string };
 }
@@ -425,16 +421,8 @@ function register(t: TargetRun): ContainerdPlanResult {
   moveStray(t);
   const entry = shimConfigChange(t, carriedSystemdCgroup(t));
   runtimeTables(t, entry);
-  if (doc.text !== targetText || targetBefore === null) {
-    verifyTomlEdit(targetText, doc.text, target, (d) => t.mutations.forEach((m) => m(d)));
-    t.changes.unshift({
-      path: target,
-      before: targetBefore,
-      after: doc.text,
-      action: targetBefore === null ? "create" : "modify",
-      reason: `register runtime "${req.name}"`,
-    });
-  }
+  const registered = registerChange(target, targetBefore, doc.text, req.name, targetText, t.mutations);
+  if (registered) t.changes.unshift(registered);
   const runtime: Record<string, unknown> = { runtime_type: entry.type, options: Object.fromEntries(entry.options) };
   return {
     changes: t.changes,

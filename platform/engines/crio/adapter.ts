@@ -3,19 +3,33 @@
 // runsc.toml (binary_name, grouping = true, [runsc_config] flags). Without the shim,
 // runsc runs as a plain OCI runtime (runtime_type "oci"), through a wrapper when it
 // needs flags. CRI-O loads runtimes at start: restart it (systemd) to apply.
-import { readdirSync, statSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { readdirSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { engineBinary, runHostBinary, whichInRoot } from "../../os/host-exec.ts";
 import { restartOnHost } from "../host-restart.ts";
 import { SELF_ROOT, type HostRoot } from "../../os/host-root.ts";
 import { findProcesses, readEnviron } from "../../os/processes.ts";
 import { whichAll, SYSTEM_BIN_DIRS } from "../../os/which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "../edit/apply.ts";
-import { processStartMs, systemctl, systemdUnitOf } from "../daemon-control.ts";
-import { buildPlan, dropInHeader, refuseIfManaged, unregisterChange } from "../edit/plan.ts";
+import { notRunning, startedBeforeChange, systemctl, systemdUnitOf } from "../daemon-control.ts";
+import {
+  buildPlan,
+  dropInHeader,
+  refuseIfManaged,
+  registerChange,
+  unregisterChange,
+  type PlannedEdit,
+} from "../edit/plan.ts";
 import { parseWrapper, planWrapper, readProgram } from "../edit/runtime-args.ts";
 import { planShimConfig, planShimConfigRemoval, shimConfigArgs, shimConfigPath } from "../edit/shim-config.ts";
-import { confDropIns, mergeLayers, readLayer, type LayerFile } from "../edit/layered-config.ts";
+import {
+  confDropIns,
+  gvisorDropIn,
+  mergeLayers,
+  namesDropInDir,
+  readLayer,
+  type LayerFile,
+} from "../edit/layered-config.ts";
 import { managedByTool } from "../edit/text.ts";
 import { deleteIn, getPath, parseTomlStrict, setIn, verifyTomlEdit } from "../edit/toml-check.ts";
 import { showPath, TomlDoc, type TomlValue } from "../edit/toml-edit.ts";
@@ -39,7 +53,6 @@ export const DEFAULT_CRIO_DROPIN_DIR = "/etc/crio/crio.conf.d";
 const CRIO_SOCKET = "/var/run/crio/crio.sock";
 const CRIO_VALUE_FLAGS = ["--config", "-c", "--config-dir", "-d"];
 const RUNTIMES = ["crio", "runtime", "runtimes"];
-export const crioDropInName = (name: string) => (name === "runsc" ? "99-gvisor.conf" : `99-gvisor-${name}.conf`);
 
 /** The directory for runsc.toml: /etc/crio for both /etc/crio/crio.conf and /etc/crio/crio.conf.d/x.conf. */
 export const crioConfigRoot = (file: string) =>
@@ -107,13 +120,7 @@ export interface CrioPlanInput {
   force: boolean;
 }
 
-export function planCrio(input: CrioPlanInput): {
-  changes: FileChange[];
-  existed: boolean;
-  notes: string[];
-  effective: Plan["effective"];
-  relies?: Plan["relies"];
-} {
+export function planCrio(input: CrioPlanInput): PlannedEdit {
   const { target, read, request: req } = input;
   const notes: string[] = [];
   const before = read(target);
@@ -225,16 +232,8 @@ export function planCrio(input: CrioPlanInput): {
     else doc.addTable(["crio", "runtime"], [["default_runtime", req.name]]);
     mutations.push((d) => setIn(d, ["crio", "runtime", "default_runtime"], req.name));
   }
-  if (doc.text !== text || before === null) {
-    verifyTomlEdit(text, doc.text, target, (d) => mutations.forEach((m) => m(d)));
-    changes.unshift({
-      path: target,
-      before,
-      after: doc.text,
-      action: before === null ? "create" : "modify",
-      reason: `register runtime "${req.name}"`,
-    });
-  }
+  const registered = registerChange(target, before, doc.text, req.name, text, mutations);
+  if (registered) changes.unshift(registered);
   notes.push(
     "gVisor's CRI-O guide also sets [crio.runtime] selinux = false; gvisor-doctor leaves that global setting to you",
   );
@@ -248,17 +247,9 @@ export interface CrioDetection extends EngineDetection {
   dropInDir: string;
 }
 
-const isDir = (p: string, root: HostRoot) => {
-  try {
-    return statSync(root.local(p)).isDirectory();
-  } catch {
-    return p.endsWith(".d") || p.endsWith("/");
-  }
-};
-
 function targetFor(det: CrioDetection, configPath: string | undefined, name: string, root: HostRoot): string {
-  if (configPath) return isDir(configPath, root) ? join(configPath, crioDropInName(name)) : configPath;
-  return join(det.dropInDir, crioDropInName(name));
+  if (configPath) return namesDropInDir(configPath, root.local) ? gvisorDropIn(configPath, name) : configPath;
+  return gvisorDropIn(det.dropInDir, name);
 }
 
 export const crioAdapter: EngineAdapter<CrioDetection> = {
@@ -336,16 +327,7 @@ export const crioAdapter: EngineAdapter<CrioDetection> = {
       request: req,
       force: ctx.force,
     });
-    return buildPlan({
-      engine: "crio",
-      request: req,
-      configPath: target,
-      existed: r.existed,
-      changes: r.changes,
-      notes: r.notes,
-      effective: r.effective,
-      relies: r.relies,
-    });
+    return buildPlan({ engine: "crio", request: req, configPath: target, ...r });
   },
 
   async apply(plan, ctx) {
@@ -353,13 +335,7 @@ export const crioAdapter: EngineAdapter<CrioDetection> = {
   },
 
   async reload(det, _plan, opts: ReloadOptions, ctx): Promise<ReloadResult> {
-    if (!det.pid)
-      return {
-        action: "not-running",
-        method: null,
-        command: null,
-        message: "CRI-O is not running here; it reads the file when it starts",
-      };
+    if (!det.pid) return notRunning("CRI-O");
     if (ctx.root?.foreign)
       return restartOnHost(ctx.root, ctx.restartCommand, opts, {
         title: "CRI-O",
@@ -392,12 +368,7 @@ export const crioAdapter: EngineAdapter<CrioDetection> = {
       };
     const msg = `${plan.configPath} ${plan.request.remove ? "no longer declares" : "declares"} "${plan.request.name}"`;
     if (!det.pid) return { ok: true, message: `${msg}; CRI-O is not running here`, details: [] };
-    const started = processStartMs(det.pid);
-    let mtime = 0;
-    try {
-      mtime = statSync(root.local(plan.configPath)).mtimeMs;
-    } catch {}
-    if (started !== null && started < mtime)
+    if (startedBeforeChange(det.pid, [plan.configPath], root.local))
       return { ok: false, message: `${msg}, but crio pid ${det.pid} started before the change`, details: [] };
     return { ok: true, message: msg, details: [] };
   },

@@ -10,11 +10,10 @@ import {
   dockerdServing,
   type DockerEndpoint,
 } from "./client.ts";
-import { resolveForWrite } from "../../os/fsutil.ts";
 import { findProcesses, DOCKERD_VALUE_FLAGS } from "../../os/processes.ts";
 import { which, SYSTEM_BIN_DIRS } from "../../os/which.ts";
-import { applyPlan, readOrNull } from "../edit/apply.ts";
-import { systemctl, systemdUnitOf } from "../daemon-control.ts";
+import { applyPlan, readOrNull, sameFileForWrite } from "../edit/apply.ts";
+import { notRunning, systemctl, systemdUnitOf } from "../daemon-control.ts";
 import { flagConflicts, inspectConfig, planDaemonJson, sameArgs, type DaemonJsonPlan } from "./daemon-json.ts";
 import { validateDaemonJson } from "./validate.ts";
 import { buildPlan } from "../edit/plan.ts";
@@ -60,8 +59,6 @@ export interface DockerDetection extends EngineDetection {
 /** What the messages call dockerd's info: the CLI command, or the API request. */
 const infoName = (ep: DockerEndpoint) => (ep.via === "cli" ? "docker info" : "dockerd's GET /info");
 
-const sameFile = (a: string, b: string) => a === b || resolveForWrite(a) === resolveForWrite(b);
-
 /** The daemon.json change that waits until dockerd has dropped the runtime (a removal's), if any. */
 function afterReloadChanges(path: string, p: DaemonJsonPlan): FileChange[] {
   const a = p.afterReload;
@@ -99,7 +96,7 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
     const configPath = ctx.configPath ?? daemonCfg ?? daemonConfigPath(null, env);
     const binary = which("dockerd", [env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
     const cli = known?.cli ?? dockerCli(env);
-    const running = !!daemon && !!daemonCfg && sameFile(configPath, daemonCfg);
+    const running = !!daemon && !!daemonCfg && sameFileForWrite(configPath, daemonCfg);
     const notes = [`DOCKER_HOST ${host}`];
     if (daemon) notes.push(`dockerd pid ${daemon.pid} reads ${daemonCfg}`);
     if (daemon && !running)
@@ -207,13 +204,7 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
   },
 
   async reload(det, _plan, opts: ReloadOptions): Promise<ReloadResult> {
-    if (!det.pid)
-      return {
-        action: "not-running",
-        method: null,
-        command: null,
-        message: "dockerd is not running here; it reads the file when it starts",
-      };
+    if (!det.pid) return notRunning("dockerd");
     if (!det.running)
       return {
         action: "skipped",

@@ -49,6 +49,8 @@ export interface DaemonJsonInspection {
 }
 
 const BOM = "\uFEFF";
+/** The text dockerd's decoder would read, less a leading byte order mark (configure repairs that). */
+const withoutBom = (text: string) => (text.startsWith(BOM) ? text.slice(1) : text);
 const dockerdSays = (file: string, msg: string) => `unable to configure the Docker daemon with file ${file}: ${msg}`;
 
 function duplicatesOf(obj: Node | undefined, text: string, prefix: string): { keyPath: string; lines: number[] }[] {
@@ -81,7 +83,7 @@ export function inspectDaemonJson(text: string | null, file: string): DaemonJson
   };
   if (text === null) return base;
   base.bom = text.startsWith(BOM);
-  const body = base.bom ? text.slice(1) : text;
+  const body = withoutBom(text);
   base.whitespaceOnly = text !== "" && body.trim() === "";
   const goErr = dockerdJsonError(text);
   if (goErr) {
@@ -304,7 +306,7 @@ export function planDaemonJson(input: DaemonJsonPlanInput): DaemonJsonPlan {
   refuseUnreadable(file, ins, req);
   refuseFlagConflicts(input);
   const existing = ins.runtimes?.[req.name] ?? null;
-  const body = before === null ? "" : before.startsWith(BOM) ? before.slice(1) : before;
+  const body = before === null ? "" : withoutBom(before);
   const run: DaemonJsonRun = { file, before, req, ins, existing, body, notes: [] };
   if (ins.repairable) {
     const e = ins.parseError!;
@@ -492,8 +494,7 @@ function setEntry({ body, req, ins, existing }: DaemonJsonRun, entry: Record<str
 
 /** The edited text parses and equals the original with exactly `mutate` applied. */
 function checkSemantics(file: string, before: string, after: string, mutate: (d: Record<string, any>) => void): void {
-  const strip = (t: string) => (t.startsWith(BOM) ? t.slice(1) : t);
-  const expected = JSON.parse(strip(before));
+  const expected = JSON.parse(withoutBom(before));
   mutate(expected);
   let got: unknown;
   try {
@@ -546,7 +547,7 @@ export function flagConflicts(
   if (!raw || !ins.valid) return [];
   let keys: string[];
   try {
-    keys = Object.keys(JSON.parse(raw.replace(/^\uFEFF/, "")));
+    keys = Object.keys(JSON.parse(withoutBom(raw)));
   } catch {
     return [];
   }

@@ -1,7 +1,8 @@
 // The read side shared by engines whose config is a main TOML file plus drop-ins read in order, a later file
 // winning per runtime and for the default (Podman's containers.conf(.d), CRI-O's crio.conf(.d)): one file's
-// runtimes as the engine writes them, and the files merged into the one EngineInspection every adapter returns.
-import { readdirSync } from "node:fs";
+// runtimes as the engine writes them, and the files merged into the one EngineInspection every adapter returns;
+// and where in such a layout gvisor-doctor writes.
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { managedByTool } from "./text.ts";
 import { parseTomlStrict } from "./toml-check.ts";
@@ -71,4 +72,17 @@ export function mergeLayers<R>(
   }
   const files = layers.map((f) => ({ path: f.path, exists: f.exists, managedBy: f.managedBy }));
   return { engine, configPath, files, runtimes, defaultRuntime, faults };
+}
+
+/** The drop-in gvisor-doctor writes into `dir` for runtime `name` ("99-": read after the files already there). */
+export const gvisorDropIn = (dir: string, name: string): string =>
+  join(dir, name === "runsc" ? "99-gvisor.conf" : `99-gvisor-${name}.conf`);
+
+/** --config names a drop-in directory, not a file: a directory that exists, else one spelt like it (x.d, x/). */
+export function namesDropInDir(path: string, local: (p: string) => string = (p) => p): boolean {
+  try {
+    return statSync(local(path)).isDirectory();
+  } catch {
+    return path.endsWith(".d") || path.endsWith("/");
+  }
 }

@@ -4,7 +4,7 @@
 import { planDiff } from "./diff.ts";
 import { namesPath } from "./runtime-args.ts";
 import { createdByUs, CREATED_MARKER, managedByTool } from "./text.ts";
-import { parseTomlStrict } from "./toml-check.ts";
+import { parseTomlStrict, verifyTomlEdit, type TomlMutation } from "./toml-check.ts";
 import { EngineConfigError, type EngineName, type FileChange, type Plan, type RuntimeRequest } from "../types.ts";
 
 /** The start of a drop-in gvisor-doctor creates to register runtime `name`: who wrote it, and how it goes again. */
@@ -33,6 +33,24 @@ export function unregisterChange(target: string, before: string | null, after: s
   };
 }
 
+/**
+ * The change that registers runtime `name` in a TOML file: `after` (the edited `text`, which is the file as read or
+ * the drop-in to create), checked to be `text` with exactly `mutations` applied. null: an existing file unchanged.
+ */
+export function registerChange(
+  target: string,
+  before: string | null,
+  after: string,
+  name: string,
+  text: string,
+  mutations: TomlMutation[],
+): FileChange | null {
+  if (after === text && before !== null) return null;
+  verifyTomlEdit(text, after, target, (d) => mutations.forEach((m) => m(d)));
+  const action = before === null ? "create" : "modify";
+  return { path: target, before, after, action, reason: `register runtime "${name}"` };
+}
+
 /** Refuse to edit a file whose header says Ansible/Puppet/Chef/Salt owns it, unless --force. */
 export function refuseIfManaged(file: string, text: string | null, force: boolean, snippet: string): void {
   const tool = managedByTool(text);
@@ -58,6 +76,16 @@ export function referencedFirst(changes: FileChange[]): FileChange[] {
   const first = changes.filter((c) => c.after !== null && named(c));
   const last = changes.filter((c) => c.after === null && named(c));
   return [...first, ...changes.filter((c) => !first.includes(c) && !last.includes(c)), ...last];
+}
+
+/** What an engine's planner makes of a request: the changes, and what buildPlan and verify need to know of them. */
+export interface PlannedEdit {
+  changes: FileChange[];
+  /** The runtime was registered before (add vs update). */
+  existed: boolean;
+  notes: string[];
+  effective: Plan["effective"];
+  relies?: Plan["relies"];
 }
 
 export function buildPlan(args: {

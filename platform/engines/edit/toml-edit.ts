@@ -108,6 +108,23 @@ class Scanner {
       this.i++;
     }
   }
+  /** From an opening bracket to its `close`: `item` for each element, commas and comments between them skipped. */
+  items(close: "]" | "}", what: string, item: () => void): void {
+    this.i++;
+    for (;;) {
+      this.wsNlComments();
+      if (this.i >= this.s.length) this.fail(`unterminated ${what}`);
+      if (this.ch() === close) {
+        this.i++;
+        return;
+      }
+      if (this.ch() === ",") {
+        this.i++;
+        continue;
+      }
+      item();
+    }
+  }
   value(): TomlKeyValue["valueKind"] {
     const s = this.s;
     if (s.startsWith('"""', this.i)) {
@@ -137,42 +154,17 @@ class Scanner {
       this.i = s.indexOf("'", this.i + 1) + 1;
       return "string";
     }
-    if (this.ch() === "[") {
-      this.i++;
-      for (;;) {
-        this.wsNlComments();
-        if (this.i >= s.length) this.fail("unterminated array");
-        if (this.ch() === "]") {
-          this.i++;
-          return "array";
-        }
-        if (this.ch() === ",") {
-          this.i++;
-          continue;
-        }
-        this.value();
-      }
-    }
+    if (this.ch() === "[") return (this.items("]", "array", () => this.value()), "array");
     if (this.ch() === "{") {
-      this.i++;
-      for (;;) {
-        this.wsNlComments();
-        if (this.i >= s.length) this.fail("unterminated inline table");
-        if (this.ch() === "}") {
-          this.i++;
-          return "inline-table";
-        }
-        if (this.ch() === ",") {
-          this.i++;
-          continue;
-        }
+      this.items("}", "inline table", () => {
         this.key();
         this.ws();
         if (this.ch() !== "=") this.fail("= expected");
         this.i++;
         this.ws();
         this.value();
-      }
+      });
+      return "inline-table";
     }
     // Scalars: numbers, booleans, dates (a local date-time may contain one space).
     const m = /^(\d{4}-\d{2}-\d{2}[ ]\d{2}:\d{2}[^\s,\]}#]*|[^\s,\]}#]+)/.exec(s.slice(this.i, this.i + 512));

@@ -3,16 +3,30 @@
 // so runtime args go into a wrapper script registered as the runtime's path. Podman
 // reads its config on every command: nothing to reload; verified by running a
 // container of a local image under the runtime.
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { ensureProbeImage } from "../../probe/images.ts";
 import { run, failureText } from "../../os/spawn.ts";
 import { which, SYSTEM_BIN_DIRS } from "../../os/which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "../edit/apply.ts";
-import { buildPlan, dropInHeader, refuseIfManaged, unregisterChange } from "../edit/plan.ts";
+import {
+  buildPlan,
+  dropInHeader,
+  refuseIfManaged,
+  registerChange,
+  unregisterChange,
+  type PlannedEdit,
+} from "../edit/plan.ts";
 import { parseWrapper, planWrapper, wrapperPath } from "../edit/runtime-args.ts";
-import { confDropIns, mergeLayers, readLayer, type LayerFile } from "../edit/layered-config.ts";
+import {
+  confDropIns,
+  gvisorDropIn,
+  mergeLayers,
+  namesDropInDir,
+  readLayer,
+  type LayerFile,
+} from "../edit/layered-config.ts";
 import { managedByTool } from "../edit/text.ts";
 import { deleteIn, getPath, parseTomlStrict, setIn, verifyTomlEdit } from "../edit/toml-check.ts";
 import { showPath, TomlDoc } from "../edit/toml-edit.ts";
@@ -30,8 +44,6 @@ import {
 
 import { GVISOR_SIGNATURE } from "../../runsc/binaries.ts";
 const RUNTIMES = ["engine", "runtimes"];
-
-export const podmanDropInName = (name: string) => (name === "runsc" ? "99-gvisor.conf" : `99-gvisor-${name}.conf`);
 
 export type PodmanConfigFile = LayerFile<string[]>;
 
@@ -73,16 +85,9 @@ export function podmanTarget(
   uid: number,
   name: string,
 ): { path: string; dropIn: boolean; source: string } {
-  const isDir = (p: string) => {
-    try {
-      return statSync(p).isDirectory();
-    } catch {
-      return p.endsWith(".d") || p.endsWith("/");
-    }
-  };
   if (configPath)
-    return isDir(configPath)
-      ? { path: join(configPath, podmanDropInName(name)), dropIn: true, source: "--config (drop-in directory)" }
+    return namesDropInDir(configPath)
+      ? { path: gvisorDropIn(configPath, name), dropIn: true, source: "--config (drop-in directory)" }
       : { path: configPath, dropIn: false, source: "--config" };
   if (env.CONTAINERS_CONF)
     return { path: env.CONTAINERS_CONF, dropIn: false, source: "CONTAINERS_CONF (podman reads only this file)" };
@@ -91,7 +96,7 @@ export function podmanTarget(
       ? "/etc/containers/containers.conf.d"
       : join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), ".config"), "containers", "containers.conf.d");
   return {
-    path: join(dir, podmanDropInName(name)),
+    path: gvisorDropIn(dir, name),
     dropIn: true,
     source: uid === 0 ? "system drop-in" : "rootless user drop-in",
   };
@@ -115,13 +120,7 @@ export interface PodmanPlanInput {
   force: boolean;
 }
 
-export function planPodman(input: PodmanPlanInput): {
-  changes: FileChange[];
-  existed: boolean;
-  notes: string[];
-  effective: Plan["effective"];
-  relies?: Plan["relies"];
-} {
+export function planPodman(input: PodmanPlanInput): PlannedEdit {
   const { target, read, request: req } = input;
   const notes: string[] = [];
   const before = read(target);
@@ -192,16 +191,8 @@ export function planPodman(input: PodmanPlanInput): {
     }
     mutations.push((d) => setIn(d, ["engine", "runtime"], req.name));
   }
-  if (doc.text !== text || before === null) {
-    verifyTomlEdit(text, doc.text, target, (d) => mutations.forEach((m) => m(d)));
-    changes.unshift({
-      path: target,
-      before,
-      after: doc.text,
-      action: before === null ? "create" : "modify",
-      reason: `register runtime "${req.name}"`,
-    });
-  }
+  const registered = registerChange(target, before, doc.text, req.name, text, mutations);
+  if (registered) changes.unshift(registered);
   if (w.args.length)
     notes.push(`runtime args go through the wrapper ${w.binary} (podman 4.3 cannot pass them from containers.conf)`);
   return { changes, existed: !!existing, notes, effective: { path: w.binary, args: w.args }, relies: w.relies };
@@ -274,16 +265,7 @@ export const podmanAdapter: EngineAdapter<PodmanDetection> = {
       request: req,
       force: ctx.force,
     });
-    return buildPlan({
-      engine: "podman",
-      request: req,
-      configPath: t.path,
-      existed: r.existed,
-      changes: r.changes,
-      notes: r.notes,
-      effective: r.effective,
-      relies: r.relies,
-    });
+    return buildPlan({ engine: "podman", request: req, configPath: t.path, ...r });
   },
 
   async apply(plan, ctx) {
