@@ -18,10 +18,11 @@ const HOMES: Record<string, string> = {
   sleep: "platform/os/sleep.ts",
   sameArgs: "platform/engines/docker/daemon-json.ts",
   sameInode: "platform/os/host-root.ts",
+  sameFile: "platform/os/fsutil.ts",
 };
 
 describe("one helper each", () => {
-  test("shellQuote, sleep, sameArgs and sameInode are defined once, and nothing stands in for sleep", () => {
+  test("shellQuote, sleep, sameArgs, sameInode and sameFile are defined once, and nothing stands in for sleep", () => {
     const found: Record<string, string[]> = {};
     for (const f of ["src", "platform", "checks"].flatMap((d) => files(join(ROOT, d)))) {
       const text = readFileSync(f, "utf8");

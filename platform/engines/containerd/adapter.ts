@@ -5,7 +5,7 @@
 // runc shim with runsc as its binary.
 import { readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute } from "node:path";
-import { resolveForWrite } from "../../os/fsutil.ts";
+import { sameFile } from "../../os/fsutil.ts";
 import { findProcesses, readEnviron, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "../../os/processes.ts";
 import { whichAll, SYSTEM_BIN_DIRS } from "../../os/which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "../edit/apply.ts";
@@ -94,8 +94,6 @@ export interface ContainerdDetection extends EngineDetection {
 function daemonConfig(d: DaemonProcess): string {
   return d.flags["-c"]?.at(-1) ?? d.flags["--config"]?.at(-1) ?? DEFAULT_CONTAINERD_CONFIG;
 }
-
-const sameFile = (a: string, b: string) => a === b || resolveForWrite(a) === resolveForWrite(b);
 
 async function containerdVersion(bin: string, root: HostRoot): Promise<string | null> {
   const r = await runHostBinary(root, bin, ["--version"], { timeoutMs: 5_000 });

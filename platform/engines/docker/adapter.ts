@@ -10,7 +10,7 @@ import {
   dockerdServing,
   type DockerEndpoint,
 } from "./client.ts";
-import { resolveForWrite } from "../../os/fsutil.ts";
+import { sameFile } from "../../os/fsutil.ts";
 import { findProcesses, DOCKERD_VALUE_FLAGS } from "../../os/processes.ts";
 import { which, SYSTEM_BIN_DIRS } from "../../os/which.ts";
 import { applyPlan, readOrNull } from "../edit/apply.ts";
@@ -59,8 +59,6 @@ export interface DockerDetection extends EngineDetection {
 
 /** What the messages call dockerd's info: the CLI command, or the API request. */
 const infoName = (ep: DockerEndpoint) => (ep.via === "cli" ? "docker info" : "dockerd's GET /info");
-
-const sameFile = (a: string, b: string) => a === b || resolveForWrite(a) === resolveForWrite(b);
 
 /** The daemon.json change that waits until dockerd has dropped the runtime (a removal's), if any. */
 function afterReloadChanges(path: string, p: DaemonJsonPlan): FileChange[] {
