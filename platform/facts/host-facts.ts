@@ -19,7 +19,7 @@ import { findRunscBinaries, findRunscInRoot, type RunscBinary } from "../runsc/b
 import { SELF_ROOT, type HostRoot } from "../os/host-root.ts";
 import { join } from "node:path";
 import { parseKernel } from "../os/versions.ts";
-import { which, SYSTEM_BIN_DIRS } from "../os/which.ts";
+import { findTool } from "../os/which.ts";
 import { readElf } from "../os/elf.ts";
 import { gatherEngineFacts, type EnginesFacts } from "./engine-facts.ts";
 import { detectSelfSandbox, type SelfSandboxFacts } from "./self-sandbox.ts";
@@ -184,7 +184,7 @@ async function memlockFacts(daemons: { who: string; pid: number }[]): Promise<Me
 
 /** Try to create a user namespace, as runsc will (`unshare --user true`, util-linux). */
 async function usernsFacts(root: HostRoot): Promise<HostFacts["userns"]> {
-  const unshare = root.foreign ? null : (which("unshare") ?? which("unshare", SYSTEM_BIN_DIRS.join(":")));
+  const unshare = root.foreign ? null : findTool("unshare");
   if (!unshare) return { refused: null, error: null };
   const r = await run(unshare, ["--user", "true"], { timeoutMs: 5_000 });
   if (r.code === 0) return { refused: false, error: null };

@@ -12,7 +12,7 @@ import {
 } from "./client.ts";
 import { sameFile } from "../../os/fsutil.ts";
 import { findProcesses, DOCKERD_VALUE_FLAGS } from "../../os/processes.ts";
-import { which, SYSTEM_BIN_DIRS } from "../../os/which.ts";
+import { findTool } from "../../os/which.ts";
 import { applyPlan, readOrNull } from "../edit/apply.ts";
 import { systemctl, systemdUnitOf } from "../daemon-control.ts";
 import { flagConflicts, inspectConfig, planDaemonJson, sameArgs, type DaemonJsonPlan } from "./daemon-json.ts";
@@ -95,7 +95,7 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
       : dockerdServing(host, ctx.daemons?.dockerd ?? findProcesses(["dockerd"], DOCKERD_VALUE_FLAGS));
     const daemonCfg = daemon ? daemonConfigPath(daemon, env) : null;
     const configPath = ctx.configPath ?? daemonCfg ?? daemonConfigPath(null, env);
-    const binary = which("dockerd", [env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
+    const binary = findTool("dockerd", env);
     const cli = known?.cli ?? dockerCli(env);
     const running = !!daemon && !!daemonCfg && sameFile(configPath, daemonCfg);
     const notes = [`DOCKER_HOST ${host}`];

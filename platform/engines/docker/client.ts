@@ -8,7 +8,7 @@ import { DockerApi, unixSocketOf } from "./api.ts";
 import { SELF_ROOT, sameInode } from "../../os/host-root.ts";
 import { sameFile } from "../../os/fsutil.ts";
 import { failureText, run, type RunResult } from "../../os/spawn.ts";
-import { which, SYSTEM_BIN_DIRS } from "../../os/which.ts";
+import { findTool } from "../../os/which.ts";
 import {
   listeningUnixPaths,
   processUid,
@@ -47,7 +47,7 @@ export function contextHost(env: NodeJS.ProcessEnv): string | null {
 }
 
 export function dockerCli(env: NodeJS.ProcessEnv = process.env): string | null {
-  return which("docker", env.PATH ?? "") ?? which("docker", SYSTEM_BIN_DIRS.join(":"));
+  return findTool("docker", env);
 }
 
 export interface DockerRuntime {
