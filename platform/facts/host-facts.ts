@@ -20,6 +20,7 @@ import { SELF_ROOT, type HostRoot } from "../os/host-root.ts";
 import { join } from "node:path";
 import { parseKernel } from "../os/versions.ts";
 import { findTool } from "../os/which.ts";
+import { readText } from "../os/fsutil.ts";
 import { readElf } from "../os/elf.ts";
 import { gatherEngineFacts, type EnginesFacts } from "./engine-facts.ts";
 import { detectSelfSandbox, type SelfSandboxFacts } from "./self-sandbox.ts";
@@ -96,13 +97,6 @@ export interface FactOptions {
   root?: HostRoot;
 }
 
-const readText = (p: string): string | null => {
-  try {
-    return readFileSync(p, "utf8");
-  } catch {
-    return null;
-  }
-};
 const readInt = (p: string): number | null => {
   const t = readText(p);
   return t === null || t.trim() === "" ? null : Number.parseInt(t.trim(), 10);

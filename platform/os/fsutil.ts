@@ -58,6 +58,15 @@ export function sameFile(a: string, b: string): boolean {
   return a === b || real(a) === real(b);
 }
 
+/** A file's text, or null when it cannot be read (a /proc or /sys file that is absent or denied). */
+export function readText(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
+}
+
 function lstatOrNull(path: string) {
   try {
     return lstatSync(path);

@@ -21,10 +21,11 @@ const HOMES: Record<string, string> = {
   sameInode: "platform/os/host-root.ts",
   sameFile: "platform/os/fsutil.ts",
   findTool: "platform/os/which.ts",
+  readText: "platform/os/fsutil.ts",
 };
 
 describe("one helper each", () => {
-  test("shellQuote, sleep, sameArgs, sameInode, sameFile and findTool are defined once, and nothing stands in for sleep or findTool", () => {
+  test("shellQuote, sleep, sameArgs, sameInode, sameFile, findTool and readText are defined once, and nothing stands in for sleep or findTool", () => {
     const found: Record<string, string[]> = {};
     for (const f of ["src", "platform", "checks"].flatMap((d) => files(join(ROOT, d)))) {
       const text = readFileSync(f, "utf8");
