@@ -14,7 +14,7 @@ import {
 } from "../engines/docker/client.ts";
 import type { DaemonSnapshot } from "../engines/snapshot.ts";
 import { failureText, run } from "../os/spawn.ts";
-import { findProcesses, DOCKERD_VALUE_FLAGS, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "../os/processes.ts";
+import { findDaemons, DOCKERD_VALUE_FLAGS, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "../os/processes.ts";
 import { findRunscBinaries, findRunscInRoot, type RunscBinary } from "../runsc/binaries.ts";
 import { SELF_ROOT, type HostRoot } from "../os/host-root.ts";
 import { join } from "node:path";
@@ -236,8 +236,10 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
   const root = opts.root ?? SELF_ROOT;
   const release = os.release();
   const uid = typeof process.getuid === "function" ? process.getuid() : -1;
-  const dockerd = root.foreign ? [] : findProcesses(["dockerd"], DOCKERD_VALUE_FLAGS);
-  const containerd = findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS).filter((d) => root.owns(d.pid));
+  // One pass over /proc for both daemons.
+  const found = findDaemons({ dockerd: DOCKERD_VALUE_FLAGS, containerd: CONTAINERD_VALUE_FLAGS });
+  const dockerd = root.foreign ? [] : found.dockerd;
+  const containerd = found.containerd.filter((d) => root.owns(d.pid));
   // The commands start first; the file reads below run while they do.
   const dockerP = root.foreign ? Promise.resolve(null) : dockerFacts(env, dockerd);
   const usernsP = usernsFacts(root);
