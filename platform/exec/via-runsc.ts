@@ -11,7 +11,7 @@ import { UsageError } from "../os/errors.ts";
 import { readText } from "../os/fsutil.ts";
 import { sleep } from "../os/sleep.ts";
 import { run } from "../os/spawn.ts";
-import { which } from "../os/which.ts";
+import { findTool } from "../os/which.ts";
 import { ensureProbeRootfsDir } from "../probe/images.ts";
 import { createLimitGroup, joinGroupArgv } from "./cgroup.ts";
 import { writeRootfs } from "../probe/rootfs.ts";
@@ -267,8 +267,8 @@ export async function launchRunsc(req: ExecRequest, t: RunscTarget): Promise<Lau
  * argv prefix that makes what follows die (SIGKILL) when exec does: util-linux `setpriv --pdeathsig`, which
  * the exec()s of the cgroup join script and of runsc keep. None when setpriv is missing.
  */
-export function dieWithParent(pathEnv = `${process.env.PATH ?? ""}:/usr/bin:/bin`): string[] {
-  const setpriv = which("setpriv", pathEnv);
+export function dieWithParent(): string[] {
+  const setpriv = findTool("setpriv");
   return setpriv ? [setpriv, "--pdeathsig", "KILL", "--"] : [];
 }
 
