@@ -13,7 +13,7 @@ import { shellQuote } from "../platform/os/shell.ts";
 import { run } from "../platform/os/spawn.ts";
 import { helloRootfs, writeRootfs } from "../platform/probe/rootfs.ts";
 import { reapStrayShims } from "../platform/runsc/stray-shims.ts";
-import { which, SYSTEM_BIN_DIRS } from "../platform/os/which.ts";
+import { findTool } from "../platform/os/which.ts";
 import { diagnose, diagnoseState } from "./rules.ts";
 import { brokenRuntimeFile, engineRuleContext } from "./runtime-files.ts";
 import { actionFix, editConfigFix } from "./fix-actions.ts";
@@ -235,7 +235,7 @@ export const containerdHello: Check = {
   async run(ctx) {
     const d = det(ctx)!;
     if (!d.running) return skip("containerd is not running");
-    const ctr = which("ctr", [ctx.options.env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
+    const ctr = findTool("ctr", ctx.options.env);
     if (!ctr) return skip("ctr (containerd's CLI) is not installed");
     const rt = (ctx.finding("containerd.runtime").data as { runtime: Record<string, any> }).runtime;
     const type = String(rt.runtime_type ?? "");

@@ -8,8 +8,20 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, wri
 import { join, resolve } from "node:path";
 
 const root = join(import.meta.dirname, "..");
-const outIdx = process.argv.indexOf("--outdir");
-const out = outIdx > 0 ? resolve(process.argv[outIdx + 1]) : join(root, "dist");
+
+/** What the declarations are made with, and what a consumer's tsc checks them with (test/e2e/exec-lib.test.ts). */
+export const TSC_FLAGS = [
+  "--strict",
+  "--skipLibCheck",
+  "--module",
+  "esnext",
+  "--moduleResolution",
+  "bundler",
+  "--target",
+  "es2022",
+  "--types",
+  "node",
+];
 
 function step(what: string, file: string, args: string[]): void {
   const r = spawnSync(file, args, { cwd: root, stdio: "inherit" });
@@ -26,46 +38,41 @@ function rewriteSpecifiers(dir: string): void {
   }
 }
 
-mkdirSync(out, { recursive: true });
-const tmp = join(out, `.lib-build-${process.pid}`);
-rmSync(tmp, { recursive: true, force: true });
-try {
-  step("bundling", process.execPath, [
-    "build",
-    "src/lib.ts",
-    "--target=node",
-    "--format=esm",
-    "--packages=external",
-    "--outfile",
-    join(tmp, "lib.js"),
-  ]);
-  step("declarations", process.execPath, [
-    join(root, "node_modules", "typescript", "bin", "tsc"),
-    "src/lib.ts",
-    "--declaration",
-    "--emitDeclarationOnly",
-    "--allowImportingTsExtensions",
-    "--strict",
-    "--skipLibCheck",
-    "--module",
-    "esnext",
-    "--moduleResolution",
-    "bundler",
-    "--target",
-    "es2022",
-    "--types",
-    "node",
-    "--outDir",
-    join(tmp, "types"),
-  ]);
-  rewriteSpecifiers(join(tmp, "types"));
-  writeFileSync(join(tmp, "lib.d.ts"), 'export * from "./types/src/lib.js";\n');
-  // Replace the previous build only once this one is complete.
-  for (const name of ["lib.js", "lib.d.ts", "types"]) {
-    rmSync(join(out, name), { recursive: true, force: true });
-    renameSync(join(tmp, name), join(out, name));
-  }
-  console.log(`built ${join(out, "lib.js")} and its types`);
-} finally {
+if (import.meta.main) {
+  const outIdx = process.argv.indexOf("--outdir");
+  const out = outIdx > 0 ? resolve(process.argv[outIdx + 1]) : join(root, "dist");
+  mkdirSync(out, { recursive: true });
+  const tmp = join(out, `.lib-build-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
+  try {
+    step("bundling", process.execPath, [
+      "build",
+      "src/lib.ts",
+      "--target=node",
+      "--format=esm",
+      "--packages=external",
+      "--outfile",
+      join(tmp, "lib.js"),
+    ]);
+    step("declarations", process.execPath, [
+      join(root, "node_modules", "typescript", "bin", "tsc"),
+      "src/lib.ts",
+      "--declaration",
+      "--emitDeclarationOnly",
+      "--allowImportingTsExtensions",
+      ...TSC_FLAGS,
+      "--outDir",
+      join(tmp, "types"),
+    ]);
+    rewriteSpecifiers(join(tmp, "types"));
+    writeFileSync(join(tmp, "lib.d.ts"), 'export * from "./types/src/lib.js";\n');
+    // Replace the previous build only once this one is complete.
+    for (const name of ["lib.js", "lib.d.ts", "types"]) {
+      rmSync(join(out, name), { recursive: true, force: true });
+      renameSync(join(tmp, name), join(out, name));
+    }
+    console.log(`built ${join(out, "lib.js")} and its types`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }

@@ -59,11 +59,14 @@ function distRows(results: DistResult[]): string[] {
   ];
 }
 
-interface ModeResult {
+/** One engine mode's run (test/helpers/mode-results.ts writes them). */
+export interface ModeResult {
   id: string;
   engine: string;
   version: string;
+  /** How the engine runs, e.g. "rootless, as an unprivileged user". */
   mode: string;
+  /** What the doctor registered, e.g. "runsc --ignore-cgroups --network=none in ~/.config/containers". */
   registered: string;
   journeys: Record<string, "pass" | "fail">;
 }

@@ -8,7 +8,6 @@ import { UsageError } from "../platform/os/errors.ts";
 import { MAX_SECONDS, parseDecimal } from "../platform/os/numbers.ts";
 
 export type { Command, IO, OptionSpec, Parsed } from "./command.ts";
-export { COMMON_OPTIONS };
 
 export function parseCommandArgs(cmd: Command, argv: string[]): Parsed {
   const dd = argv.indexOf("--");

@@ -1,7 +1,7 @@
 // Restarting an engine of the node from a pod (host-root mode): through the node's init (nsenter into its PID 1)
 // or --restart-command, then waiting until a new daemon of the node serves the engine's socket.
 import type { HostRoot } from "../os/host-root.ts";
-import { ownTool } from "../os/host-exec.ts";
+import { findTool } from "../os/which.ts";
 import { findProcesses } from "../os/processes.ts";
 import { sleep } from "../os/sleep.ts";
 import { failureText, run } from "../os/spawn.ts";
@@ -29,7 +29,7 @@ export function hostRestartArgv(
   )
     return { argv: null, why: "the host has no systemctl" };
   if (!root.owns(1)) return { argv: null, why: "the host's PID 1 is not visible (the pod needs hostPID: true)" };
-  const nsenter = ownTool("nsenter");
+  const nsenter = findTool("nsenter"); // our own, not the host's
   if (!nsenter) return { argv: null, why: "nsenter is not installed in this image" };
   const inHost = [nsenter, "--target", "1", "--mount", "--uts", "--ipc", "--net", "--pid", "--"];
   if (command?.length) return { argv: [...inHost, ...command], why: `${command[0]} on the host (nsenter into PID 1)` };

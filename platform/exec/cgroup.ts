@@ -4,8 +4,9 @@
 // own cgroup setup creates a group in every v1 hierarchy, at the root (escaping the
 // caller's), and costs ~30 ms a run here. On cgroup v2 this returns null and runsc
 // makes its own (a v2 group with processes cannot hand controllers to a child).
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { readText } from "../os/fsutil.ts";
 import { sleep } from "../os/sleep.ts";
 
 export interface LimitGroup {
@@ -28,13 +29,7 @@ export function parseSelfCgroups(text: string): Map<string, string> {
   return m;
 }
 
-const read = (p: string) => {
-  try {
-    return readFileSync(p, "utf8");
-  } catch {
-    return "";
-  }
-};
+const read = (p: string) => readText(p) ?? "";
 const members = (dir: string) => read(join(dir, "cgroup.procs")).split("\n").filter(Boolean).map(Number);
 
 /** Make `name` with the limits, or null when this host cannot (v2, controller missing, read-only). */

@@ -6,7 +6,7 @@ import { basename } from "node:path";
 import { detectContainer, dockerFacts, type HostFacts } from "../facts/host-facts.ts";
 import type { DockerDaemonFacts } from "../engines/docker/client.ts";
 import { findRunscBinaries, primaryRunsc } from "../runsc/binaries.ts";
-import { which, SYSTEM_BIN_DIRS } from "../os/which.ts";
+import { findTool } from "../os/which.ts";
 import type { Method, MethodStatus, SandboxDetection, Via } from "./types.ts";
 
 /** A runsc binary; `versionOk` is null when `runsc --version` was not run (the fast path). */
@@ -25,10 +25,6 @@ export interface SandboxView {
   /** The podman CLI, or null when not installed. */
   podman?: string | null;
 }
-
-/** A tool on PATH, else in the system directories (sudo and cron trim PATH). */
-export const findTool = (name: string, env: NodeJS.ProcessEnv = process.env) =>
-  which(name, env.PATH ?? "") ?? which(name, SYSTEM_BIN_DIRS.join(":"));
 
 export function baseView(env: NodeJS.ProcessEnv = process.env): SandboxView {
   return { root: process.getuid?.() === 0, container: detectContainer(env) };

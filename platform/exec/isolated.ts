@@ -4,7 +4,8 @@
 import { echoInput } from "../os/echo-input.ts";
 import { ActionError, EXIT } from "../os/errors.ts";
 import { ensureProbeImage } from "../probe/images.ts";
-import { chooseMethod, detectAll, detectFromView, findTool, whyNot } from "./detect.ts";
+import { findTool } from "../os/which.ts";
+import { chooseMethod, detectAll, detectFromView, whyNot } from "./detect.ts";
 import { normalizeRequest } from "./options.ts";
 import { EXIT_CANNOT_START, runLaunch } from "./run.ts";
 import type { ExecRequest, ExecResult, Launch, RunIsolatedOptions, SandboxDetection } from "./types.ts";

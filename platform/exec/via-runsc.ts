@@ -3,24 +3,15 @@
 // only when the cached probe rootfs lacks a mount point) run by
 // `runsc --network=none run`, inside a cgroup with the limits (cgroup.ts) when the
 // host allows. Cleanup removes the temp dir and the cgroups.
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { echoInput } from "../os/echo-input.ts";
 import { UsageError } from "../os/errors.ts";
+import { readText } from "../os/fsutil.ts";
 import { sleep } from "../os/sleep.ts";
 import { run } from "../os/spawn.ts";
-import { which } from "../os/which.ts";
+import { findTool } from "../os/which.ts";
 import { ensureProbeRootfsDir } from "../probe/images.ts";
 import { createLimitGroup, joinGroupArgv } from "./cgroup.ts";
 import { writeRootfs } from "../probe/rootfs.ts";
@@ -85,7 +76,7 @@ export function runscGlobalArgs(state: string, network: ExecRequest["network"], 
  * told --ignore-cgroups (gvisor#8111); a /.dockerenv alone does not decide it.
  * Read from mountinfo, not access(2): Deno's access() judges root by mode bits.
  */
-export function cgroupsWritable(mountinfo: string = readText("/proc/self/mountinfo")): boolean {
+export function cgroupsWritable(mountinfo: string = readText("/proc/self/mountinfo") ?? ""): boolean {
   for (const line of mountinfo.split("\n")) {
     const [pre, post] = line.split(" - ");
     if (!post) continue;
@@ -109,18 +100,10 @@ export const RUNSC_V2_CONTROLLERS = ["cpu", "cpuset", "io", "memory", "pids"];
  * Empty on cgroup v1 and when the tree offers them all.
  */
 export function missingCgroupControllers(root = "/sys/fs/cgroup"): string[] {
-  const text = readText(join(root, "cgroup.controllers"));
+  const text = readText(join(root, "cgroup.controllers")) ?? "";
   if (!existsSync(join(root, "cgroup.controllers"))) return [];
   const have = new Set(text.split(/\s+/).filter(Boolean));
   return RUNSC_V2_CONTROLLERS.filter((c) => !have.has(c));
-}
-
-function readText(p: string): string {
-  try {
-    return readFileSync(p, "utf8");
-  } catch {
-    return "";
-  }
 }
 
 /** runsc's own failures exit 128 with "running container: …"; map them like Docker does (125/126/127). */
@@ -284,8 +267,8 @@ export async function launchRunsc(req: ExecRequest, t: RunscTarget): Promise<Lau
  * argv prefix that makes what follows die (SIGKILL) when exec does: util-linux `setpriv --pdeathsig`, which
  * the exec()s of the cgroup join script and of runsc keep. None when setpriv is missing.
  */
-export function dieWithParent(pathEnv = `${process.env.PATH ?? ""}:/usr/bin:/bin`): string[] {
-  const setpriv = which("setpriv", pathEnv);
+export function dieWithParent(): string[] {
+  const setpriv = findTool("setpriv");
   return setpriv ? [setpriv, "--pdeathsig", "KILL", "--"] : [];
 }
 

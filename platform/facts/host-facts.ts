@@ -14,12 +14,13 @@ import {
 } from "../engines/docker/client.ts";
 import type { DaemonSnapshot } from "../engines/snapshot.ts";
 import { failureText, run } from "../os/spawn.ts";
-import { findProcesses, DOCKERD_VALUE_FLAGS, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "../os/processes.ts";
+import { findDaemons, DOCKERD_VALUE_FLAGS, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "../os/processes.ts";
 import { findRunscBinaries, findRunscInRoot, type RunscBinary } from "../runsc/binaries.ts";
 import { SELF_ROOT, type HostRoot } from "../os/host-root.ts";
 import { join } from "node:path";
 import { parseKernel } from "../os/versions.ts";
-import { which, SYSTEM_BIN_DIRS } from "../os/which.ts";
+import { findTool } from "../os/which.ts";
+import { readText } from "../os/fsutil.ts";
 import { readElf } from "../os/elf.ts";
 import { gatherEngineFacts, type EnginesFacts } from "./engine-facts.ts";
 import { detectSelfSandbox, type SelfSandboxFacts } from "./self-sandbox.ts";
@@ -72,8 +73,8 @@ export interface HostFacts extends DaemonSnapshot {
   dockerd: DaemonProcess[];
   containerd: DaemonProcess[];
   docker: DockerDaemonFacts;
-  /** Each engine's detection and config (read side of platform/engines); null with selfOnly. */
-  engines: EnginesFacts | null;
+  /** Each engine's detection and config (read side of platform/engines). */
+  engines: EnginesFacts;
   /** Milliseconds spent gathering. */
   durationMs: number;
 }
@@ -88,8 +89,6 @@ export interface MemlockLimit {
 
 export interface FactOptions {
   env?: NodeJS.ProcessEnv;
-  /** Skip probes that talk to daemons (used by `preflight`, which only needs self facts). */
-  selfOnly?: boolean;
   /**
    * --host-root: the node's file system mounted elsewhere. Kernel-wide facts are the same;
    * files, binaries, daemons (hostPID) and engine configs are the node's; Docker and
@@ -98,13 +97,6 @@ export interface FactOptions {
   root?: HostRoot;
 }
 
-const readText = (p: string): string | null => {
-  try {
-    return readFileSync(p, "utf8");
-  } catch {
-    return null;
-  }
-};
 const readInt = (p: string): number | null => {
   const t = readText(p);
   return t === null || t.trim() === "" ? null : Number.parseInt(t.trim(), 10);
@@ -184,10 +176,9 @@ async function memlockFacts(daemons: { who: string; pid: number }[]): Promise<Me
   });
 }
 
-/** The kernel facts runsc needs beyond the version: read together, alongside the other facts. */
 /** Try to create a user namespace, as runsc will (`unshare --user true`, util-linux). */
 async function usernsFacts(root: HostRoot): Promise<HostFacts["userns"]> {
-  const unshare = root.foreign ? null : (which("unshare") ?? which("unshare", SYSTEM_BIN_DIRS.join(":")));
+  const unshare = root.foreign ? null : findTool("unshare");
   if (!unshare) return { refused: null, error: null };
   const r = await run(unshare, ["--user", "true"], { timeoutMs: 5_000 });
   if (r.code === 0) return { refused: false, error: null };
@@ -195,6 +186,7 @@ async function usernsFacts(root: HostRoot): Promise<HostFacts["userns"]> {
   return { refused: /not permitted|permission denied|no space left/i.test(r.stderr), error: failureText(r) };
 }
 
+/** The kernel facts runsc needs beyond the version: read together, alongside the other facts. */
 async function runscHostFacts(daemons: DaemonProcess[][]) {
   const [dockerd, containerd] = daemons;
   const [mmapMinAddr, status, memlock] = await Promise.all([
@@ -242,9 +234,24 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
   const started = performance.now();
   const env = opts.env ?? process.env;
   const root = opts.root ?? SELF_ROOT;
-  const daemonsToo = !opts.selfOnly;
   const release = os.release();
   const uid = typeof process.getuid === "function" ? process.getuid() : -1;
+  // One pass over /proc for both daemons.
+  const found = findDaemons({ dockerd: DOCKERD_VALUE_FLAGS, containerd: CONTAINERD_VALUE_FLAGS });
+  const dockerd = root.foreign ? [] : found.dockerd;
+  const containerd = found.containerd.filter((d) => root.owns(d.pid));
+  // The commands start first; the file reads below run while they do.
+  const dockerP = root.foreign ? Promise.resolve(null) : dockerFacts(env, dockerd);
+  const usernsP = usernsFacts(root);
+  const runscP = root.foreign ? findRunscInRoot(root) : findRunscBinaries(env);
+  const enginesP = gatherEngineFacts(
+    env,
+    { dockerd, containerd },
+    dockerP.then((docker) => ({ dockerd, containerd, docker: docker ?? undefined })),
+    root,
+  );
+  const selfP = detectSelfSandbox({ dmesg: "to-confirm" });
+  const runscHostP = runscHostFacts([dockerd, containerd]);
   const procVersion = readText("/proc/version") ?? "";
   const kvmPresent = existsSync("/dev/kvm");
   let kvmUsable = false;
@@ -254,28 +261,16 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
       kvmUsable = true;
     } catch {}
   }
-  const dockerd = daemonsToo && !root.foreign ? findProcesses(["dockerd"], DOCKERD_VALUE_FLAGS) : [];
-  const containerd = daemonsToo
-    ? findProcesses(["containerd"], CONTAINERD_VALUE_FLAGS).filter((d) => root.owns(d.pid))
-    : [];
-  const dockerP = daemonsToo && !root.foreign ? dockerFacts(env, dockerd) : Promise.resolve(null);
-  const runscP = !daemonsToo ? Promise.resolve([]) : root.foreign ? findRunscInRoot(root) : findRunscBinaries(env);
-  const enginesP = !daemonsToo
-    ? Promise.resolve(null)
-    : gatherEngineFacts(
-        env,
-        { dockerd, containerd },
-        dockerP.then((docker) => ({ dockerd, containerd, docker: docker ?? undefined })),
-        root,
-      );
-  const selfP = detectSelfSandbox({ dmesg: opts.selfOnly ? "always" : "to-confirm" });
-  const usernsP = daemonsToo ? usernsFacts(root) : Promise.resolve({ refused: null, error: null });
+  const libc = detectLibc(root);
+  const subIds = uid === 0 || root.foreign ? null : hasSubIds(uid);
+  const tmp = tmpFacts(env, root);
+  const cpu = cpuFacts();
   const [gvisor, runsc, docker, engines, runscHost, userns] = await Promise.all([
     selfP,
     runscP,
     dockerP,
     enginesP,
-    runscHostFacts([dockerd, containerd]),
+    runscHostP,
     usernsP,
   ]);
   return {
@@ -283,8 +278,8 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
     os: process.platform,
     arch: unameArch(),
     kernel: { release, version: parseKernel(release)?.version ?? null },
-    libc: detectLibc(root),
-    user: { uid, root: uid === 0, subIds: uid === 0 || root.foreign ? null : hasSubIds(uid) },
+    libc,
+    user: { uid, root: uid === 0, subIds },
     systemd: existsSync(root.local("/run/systemd/system")),
     container: detectContainer(env),
     gvisor,
@@ -297,8 +292,8 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
     },
     userns,
     ...runscHost,
-    tmp: tmpFacts(env, root),
-    cpu: cpuFacts(),
+    tmp,
+    cpu,
     runsc,
     dockerd,
     containerd,

@@ -150,11 +150,11 @@ export function readSyslog(): KernelLog | null {
 
 /** The dmesg program's first line: the fallback where this process cannot read the log itself. */
 async function runDmesg(): Promise<KernelLog> {
-  const [{ failureText, runSync }, { SYSTEM_BIN_DIRS, which }] = await Promise.all([
+  const [{ failureText, runSync }, { findTool }] = await Promise.all([
     import("../os/spawn.ts"),
     import("../os/which.ts"),
   ]);
-  const bin = which("dmesg") ?? which("dmesg", SYSTEM_BIN_DIRS.join(":"));
+  const bin = findTool("dmesg");
   if (!bin) return { error: "dmesg not found" };
   const r = runSync(bin, [], { timeoutMs: 3_000, maxBytes: 64 * 1024 });
   return r.code === 0 ? { line: r.stdout.split("\n")[0] ?? "" } : { error: failureText(r) };

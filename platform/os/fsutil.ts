@@ -41,6 +41,32 @@ export function resolveForWrite(path: string, depth = 0): string {
   }
 }
 
+/**
+ * Whether two paths name the same file once symlinks are followed (a config named through a link, a socket
+ * under /var/run → /run). A file that does not exist yet is named by its directory's real path.
+ */
+export function sameFile(a: string, b: string): boolean {
+  const real = (p: string) => {
+    const r = resolveForWrite(p);
+    if (r !== p) return r;
+    try {
+      return join(realpathSync(dirname(p)), basename(p));
+    } catch {
+      return p;
+    }
+  };
+  return a === b || real(a) === real(b);
+}
+
+/** A file's text, or null when it cannot be read (a /proc or /sys file that is absent or denied). */
+export function readText(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
+}
+
 function lstatOrNull(path: string) {
   try {
     return lstatSync(path);

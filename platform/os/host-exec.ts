@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { run, type RunOptions, type RunResult } from "./spawn.ts";
 import type { HostRoot } from "./host-root.ts";
 import type { DaemonProcess } from "./processes.ts";
-import { isExecutableFile, which, SYSTEM_BIN_DIRS } from "./which.ts";
+import { findTool, isExecutableFile, SYSTEM_BIN_DIRS } from "./which.ts";
 
 /** The host path of `name` in the host's system directories (or on `hostPath`), or null. */
 export function whichInRoot(root: HostRoot, name: string, hostPath = ""): string | null {
@@ -25,15 +25,10 @@ export function engineBinary(
   daemon: DaemonProcess | null,
   env: NodeJS.ProcessEnv,
 ): string | null {
-  if (!root.foreign) return which(name, [env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
+  if (!root.foreign) return findTool(name, env);
   // A daemon chrooted into DIR (same mount namespace) shows its executable as DIR/…: name it as the node does.
   const exe = daemon ? root.host(daemon.exe) : null;
   return exe && isExecutableFile(root.local(exe)) ? exe : whichInRoot(root, name);
-}
-
-/** A tool of our own (chroot, nsenter): our PATH, then the usual system directories. */
-export function ownTool(name: string): string | null {
-  return which(name, [process.env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
 }
 
 /** Run a host binary (host path) as the host would: chrooted into the root in host-root mode. */
@@ -44,7 +39,7 @@ export async function runHostBinary(
   opts: RunOptions = {},
 ): Promise<RunResult> {
   if (!root.foreign) return run(bin, args, opts);
-  const chroot = ownTool("chroot");
+  const chroot = findTool("chroot"); // our own, not the host's
   if (!chroot)
     return {
       cmd: ["chroot", root.dir, bin, ...args],

@@ -30,7 +30,42 @@ export function parseFlags(argv: string[], valueFlags: string[]): Record<string,
 
 /** Every process whose executable basename is one of `names`. */
 export function findProcesses(names: string[], valueFlags: string[], procRoot = "/proc"): DaemonProcess[] {
-  const found: DaemonProcess[] = [];
+  const is = (p: Seen) => names.includes(p.name) || names.includes(basename(p.argv[0]));
+  return scanProcesses(procRoot, is).map((p) => withFlags(p, valueFlags));
+}
+
+/** findProcesses for several daemons in one pass over /proc: each name with its value-taking flags. */
+export function findDaemons<K extends string>(
+  wanted: Record<K, string[]>,
+  procRoot = "/proc",
+): Record<K, DaemonProcess[]> {
+  const names = Object.keys(wanted) as K[];
+  const is = (p: Seen, n: string) => p.name === n || basename(p.argv[0]) === n;
+  const seen = scanProcesses(procRoot, (p) => names.some((n) => is(p, n)));
+  const out = {} as Record<K, DaemonProcess[]>;
+  for (const n of names) out[n] = seen.filter((p) => is(p, n)).map((p) => withFlags(p, wanted[n]));
+  return out;
+}
+
+interface Seen {
+  pid: number;
+  exe: string;
+  argv: string[];
+  /** The executable's basename. */
+  name: string;
+  uid: number | null;
+}
+
+const withFlags = (p: Seen, valueFlags: string[]): DaemonProcess => ({
+  pid: p.pid,
+  exe: p.exe,
+  argv: p.argv,
+  flags: parseFlags(p.argv, valueFlags),
+  uid: p.uid,
+});
+
+function scanProcesses(procRoot: string, keep: (p: Seen) => boolean): Seen[] {
+  const found: Seen[] = [];
   let entries: string[];
   try {
     entries = readdirSync(procRoot);
@@ -51,14 +86,13 @@ export function findProcesses(names: string[], valueFlags: string[], procRoot = 
     try {
       exe = readlinkSync(`${procRoot}/${e}/exe`);
     } catch {}
-    const name = basename(exe.replace(/ \(deleted\)$/, ""));
-    if (!names.includes(name) && !names.includes(basename(argv[0]))) continue;
-    let uid: number | null = null;
+    const p: Seen = { pid: Number(e), exe, argv, name: basename(exe.replace(/ \(deleted\)$/, "")), uid: null };
+    if (!keep(p)) continue;
     try {
       const m = readFileSync(`${procRoot}/${e}/status`, "utf8").match(/^Uid:\s+(\d+)/m);
-      if (m) uid = Number(m[1]);
+      if (m) p.uid = Number(m[1]);
     } catch {}
-    found.push({ pid: Number(e), exe, argv, flags: parseFlags(argv, valueFlags), uid });
+    found.push(p);
   }
   return found.sort((a, b) => a.pid - b.pid);
 }

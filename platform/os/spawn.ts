@@ -73,8 +73,6 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
     let settled = false;
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    let outLen = 0;
-    let errLen = 0;
     let truncated = false;
     let timedOut = false;
     // Declared before finish(): a spawn that throws synchronously calls finish() before the timer exists.
@@ -145,26 +143,22 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
       if (opts.releasePipes?.aborted) release();
     });
     opts.releasePipes?.addEventListener("abort", release);
-    child.stdout!.on("data", (b: Buffer) => {
-      lastData = performance.now();
-      opts.onStdout?.(b);
-      if (outLen + b.length > maxBytes) {
-        truncated = true;
-        b = b.subarray(0, Math.max(0, maxBytes - outLen));
-      }
-      outLen += b.length;
-      if (b.length) out.push(b); // an empty slice would still pin the whole chunk in memory
-    });
-    child.stderr!.on("data", (b: Buffer) => {
-      lastData = performance.now();
-      opts.onStderr?.(b);
-      if (errLen + b.length > maxBytes) {
-        truncated = true;
-        b = b.subarray(0, Math.max(0, maxBytes - errLen));
-      }
-      errLen += b.length;
-      if (b.length) err.push(b);
-    });
+    // Keep at most maxBytes of each stream; the callbacks still see every byte.
+    const collect = (chunks: Buffer[], onData?: (b: Buffer) => void) => {
+      let len = 0;
+      return (b: Buffer) => {
+        lastData = performance.now();
+        onData?.(b);
+        if (len + b.length > maxBytes) {
+          truncated = true;
+          b = b.subarray(0, Math.max(0, maxBytes - len));
+        }
+        len += b.length;
+        if (b.length) chunks.push(b); // an empty slice would still pin the whole chunk in memory
+      };
+    };
+    child.stdout!.on("data", collect(out, opts.onStdout));
+    child.stderr!.on("data", collect(err, opts.onStderr));
     child.on("error", (e: NodeJS.ErrnoException) => {
       finish({ spawnError: e.code === "ENOENT" ? `${file}: command not found` : e.message });
     });

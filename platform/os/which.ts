@@ -34,3 +34,8 @@ export function which(name: string, pathEnv = process.env.PATH ?? ""): string | 
 
 /** Directories where system tools live even when PATH (e.g. under sudo or cron) omits them. */
 export const SYSTEM_BIN_DIRS = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
+/** A tool on PATH, else in the system directories (sudo and cron trim PATH). */
+export function findTool(name: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  return which(name, [env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(delimiter));
+}

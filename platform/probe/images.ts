@@ -37,14 +37,18 @@ export async function ensureProbeImage(cli: string, env: NodeJS.ProcessEnv = pro
   const tag = imageTag(fs);
   const inspect = await run(cli, ["image", "inspect", "--format", "{{.Id}}", tag], { timeoutMs: 15_000, env });
   if (inspect.code === 0) return { tag, built: false, source: fs.source };
-  const tar = await rootfsTar(fs);
+  await importProbeImage(cli, tag, fs, env);
+  return { tag, built: true, source: fs.source };
+}
+
+/** `CLI import` the probe rootfs as `tag`; throws with the engine's words when it fails. */
+async function importProbeImage(cli: string, tag: string, fs: Rootfs, env: NodeJS.ProcessEnv | undefined) {
   const imp = await run(cli, ["import", "--message", "gvisor-doctor probe image", "-", tag], {
-    input: tar,
+    input: await rootfsTar(fs),
     timeoutMs: 60_000,
     env,
   });
   if (imp.code !== 0) throw new Error(`could not import the probe image ${tag}: ${failureText(imp)}`);
-  return { tag, built: true, source: fs.source };
 }
 
 export const DEFAULT_CACHE_DIR = "/var/cache/gvisor-doctor";
@@ -145,12 +149,7 @@ export async function runInProbeImage(
     let result = await attempt();
     let built = false;
     if (result.code !== 0 && MISSING_IMAGE.test(result.stderr)) {
-      const imp = await run(cli, ["import", "--message", "gvisor-doctor probe image", "-", tag], {
-        input: await rootfsTar(fs),
-        timeoutMs: 60_000,
-        env: opts.env,
-      });
-      if (imp.code !== 0) throw new Error(`could not import the probe image ${tag}: ${failureText(imp)}`);
+      await importProbeImage(cli, tag, fs, opts.env);
       built = true;
       result = await attempt();
     }

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { Header, Pack, ReadEntry } from "tar";
 import { readElf } from "../os/elf.ts";
 import { run } from "../os/spawn.ts";
-import { which, SYSTEM_BIN_DIRS } from "../os/which.ts";
+import { findTool } from "../os/which.ts";
 
 export type RootfsEntry =
   /** `source`: the host file the bytes are read from (lazily, on first use of `data`). */
@@ -51,9 +51,6 @@ export const APPLETS = [
   "wget",
   "nc",
 ];
-
-const SEARCH = [...SYSTEM_BIN_DIRS];
-const findTool = (name: string) => which(name) ?? which(name, SEARCH.join(":"));
 
 function hashEntries(entries: RootfsEntry[]): string {
   const h = createHash("sha256");

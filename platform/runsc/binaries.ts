@@ -119,7 +119,11 @@ export async function inspectRunsc(path: string, onPath: boolean): Promise<Runsc
   }
   if (sidecars.length) perms.set(binDir, permissionChain(binDir)[0]);
   // Its flags are read alongside (a disk-cache hit on later runs); the table fallback needs the version.
-  const [r, listed] = await Promise.all([run(path, ["--version"], { timeoutMs: 5_000 }), runscFeatures(path)]);
+  const ranP = Promise.all([run(path, ["--version"], { timeoutMs: 5_000 }), runscFeatures(path)]);
+  // The file itself is read while runsc runs.
+  const elf = readElf(realPath);
+  const goVersion = goBuildVersion(realPath);
+  const [r, listed] = await ranP;
   const version = r.code === 0 ? parseGvisorVersion(r.stdout) : null;
   const versionText =
     r.code === 0
@@ -129,8 +133,8 @@ export async function inspectRunsc(path: string, onPath: boolean): Promise<Runsc
     path,
     realPath,
     onPath,
-    elf: readElf(realPath),
-    goVersion: goBuildVersion(realPath),
+    elf,
+    goVersion,
     version,
     versionText,
     versionOk: r.code === 0,

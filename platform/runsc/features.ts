@@ -5,8 +5,9 @@
 // (sha256) and cached; the table below is the fallback when the binary cannot be run
 // (another architecture under --host-root, a broken file) and documents the history.
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { atomicWriteFile } from "../os/fsutil.ts";
 import { run } from "../os/spawn.ts";
 import type { GvisorVersion } from "../os/versions.ts";
 
@@ -95,9 +96,7 @@ function readDiskCache(id: string): RunscFeatures | null {
 function writeDiskCache(id: string, f: RunscFeatures): void {
   try {
     mkdirSync(FEATURES_CACHE_DIR, { recursive: true, mode: 0o755 });
-    const tmp = join(FEATURES_CACHE_DIR, `.${id}.${process.pid}`);
-    writeFileSync(tmp, `${JSON.stringify(f)}\n`, { mode: 0o644 });
-    renameSync(tmp, join(FEATURES_CACHE_DIR, `${id}.json`));
+    atomicWriteFile(join(FEATURES_CACHE_DIR, `${id}.json`), `${JSON.stringify(f)}\n`);
   } catch {}
 }
 

@@ -13,12 +13,11 @@ import type { IO } from "../args.ts";
 import { PLAIN } from "../ui/color.ts";
 import type { LabelAction, LabelResult } from "./in-cluster.ts";
 import { labelValueFor } from "./labels.ts";
+import { STALE_INTERVALS } from "./contract.ts";
 
 /** Readiness marker: present while the last round passed; the probe also checks its age. */
 export const DEFAULT_MARKER = "/tmp/gvisor-doctor-agent.ready";
 export const markerPath = (env: NodeJS.ProcessEnv) => env.GVISOR_DOCTOR_AGENT_READY || DEFAULT_MARKER;
-import { STALE_INTERVALS } from "./contract.ts";
-export { STALE_INTERVALS };
 
 /** The parts of a `check --json` document (src/report/json.ts) the agent and `k8s check` read. */
 export interface CheckDoc {

@@ -4,7 +4,7 @@
 // test pod (test-pod.ts). Findings use the check shapes, so the human and JSON renderers
 // of `check` print them.
 import { fail, pass, skip, warn, type Finding, type Outcome } from "../../checks/types.ts";
-import { DAEMONSET_NAME, NODE_LABEL_KEY, RUNTIME_HANDLER } from "./contract.ts";
+import { DAEMONSET_NAME, NODE_LABEL_KEY, POD_LABELS, RUNTIME_HANDLER } from "./contract.ts";
 import {
   findKubectl,
   kubectlJson,
@@ -15,6 +15,9 @@ import {
 import { inspectNode, manifestsFix, type NodeReport } from "./node-report.ts";
 import { newestPod, type DaemonSetObj, type List, type NodeObj, type PodObj, type RuntimeClassObj } from "./objects.ts";
 import { runTestPod, type TestPodReport } from "./test-pod.ts";
+
+/** The DaemonSet's pods are listed by the name label of POD_LABELS. */
+const NAME_LABEL = "app.kubernetes.io/name";
 
 export type { NodeReport } from "./node-report.ts";
 
@@ -320,7 +323,7 @@ export async function checkCluster(o: ClusterCheckOptions): Promise<ClusterRepor
   const [rc, nodes, pods, ds] = await Promise.all([
     kubectlJson<RuntimeClassObj>(k, ["get", "runtimeclass", o.runtimeClass]),
     kubectlJson<List<NodeObj>>(k, ["get", "nodes"]),
-    kubectlJson<List<PodObj>>(k, ["get", "pods", "-n", o.namespace, "-l", "app.kubernetes.io/name=gvisor-doctor"]),
+    kubectlJson<List<PodObj>>(k, ["get", "pods", "-n", o.namespace, "-l", `${NAME_LABEL}=${POD_LABELS[NAME_LABEL]}`]),
     kubectlJson<DaemonSetObj>(k, ["get", "daemonset", DAEMONSET_NAME, "-n", o.namespace]),
   ]);
   const rcOutcome = runtimeClassOutcome(o, rc, report);

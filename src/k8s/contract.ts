@@ -14,7 +14,6 @@ export const POD_LABELS = {
   "app.kubernetes.io/name": "gvisor-doctor",
   "app.kubernetes.io/component": "node-installer",
 } as const;
-export const POD_SELECTOR = "app.kubernetes.io/name=gvisor-doctor,app.kubernetes.io/component=node-installer";
 /** Container names in the DaemonSet pod, in the order they run. */
 export const CONTAINERS = { install: "install", check: "check", agent: "agent" } as const;
 /** Where the host's root file system is mounted in the DaemonSet pod. */

@@ -7,10 +7,8 @@ import * as http from "node:http";
 import * as https from "node:https";
 import { join } from "node:path";
 import { ActionError } from "../../platform/os/errors.ts";
-import { DAEMONSET_NAME, DEFAULT_NAMESPACE } from "./contract.ts";
+import { DAEMONSET_NAME, DEFAULT_NAMESPACE, SA_DIR } from "./contract.ts";
 
-export { SA_DIR } from "./contract.ts";
-import { SA_DIR } from "./contract.ts";
 const TIMEOUT_MS = 15_000;
 
 export interface ApiConfig {

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BED } from "../bed/bed.ts";
 import { ROOT } from "../helpers/cli.ts";
+import { TSC_FLAGS } from "../../scripts/build-lib.ts";
 import { detectSandbox, isGvisorAvailable, runIsolated, SandboxUnavailableError, UsageError } from "../../src/lib.ts";
 
 const GVISOR = "Starting gVisor";
@@ -126,25 +127,10 @@ export { code };
       `import { runIsolated } from "./lib.js";\nawait runIsolated({ command: "true", via: "kata" });\n`,
     );
     const tsc = (file: string) =>
-      spawnSync(
-        process.execPath,
-        [
-          join(ROOT, "node_modules/typescript/bin/tsc"),
-          "--noEmit",
-          "--strict",
-          "--module",
-          "esnext",
-          "--moduleResolution",
-          "bundler",
-          "--target",
-          "es2022",
-          "--types",
-          "node",
-          "--skipLibCheck",
-          file,
-        ],
-        { cwd: out, encoding: "utf8" },
-      );
+      spawnSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "--noEmit", ...TSC_FLAGS, file], {
+        cwd: out,
+        encoding: "utf8",
+      });
     const good = tsc("consumer.ts");
     expect(good.stdout + good.stderr).toBe("");
     const bad = tsc("bad.ts");

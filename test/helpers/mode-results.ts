@@ -2,19 +2,7 @@
 // "Tested on" table (scripts/tested-on.ts): test-results/modes/<id>.json, tracked in git like the matrix's.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-
-export const MODES_DIR = join(import.meta.dir, "../../test-results/modes");
-
-export interface ModeResult {
-  id: string;
-  engine: string;
-  version: string;
-  /** How the engine runs, e.g. "rootless, as an unprivileged user". */
-  mode: string;
-  /** What the doctor registered, e.g. "runsc --ignore-cgroups --network=none in ~/.config/containers". */
-  registered: string;
-  journeys: Record<string, "pass" | "fail">;
-}
+import { MODE_RESULTS, type ModeResult } from "../../scripts/tested-on.ts";
 
 /**
  * Run a journey test and file it: "pass" when it ran to its end, "fail" when it threw.
@@ -22,10 +10,10 @@ export interface ModeResult {
  */
 export async function recordMode(journeys: string[], meta: () => Omit<ModeResult, "journeys">, fn: () => unknown) {
   const write = (status: "pass" | "fail") => {
-    mkdirSync(MODES_DIR, { recursive: true });
+    mkdirSync(MODE_RESULTS, { recursive: true });
     const m = meta();
     const result: ModeResult = { ...m, journeys: Object.fromEntries(journeys.map((j) => [j, status])) };
-    writeFileSync(join(MODES_DIR, `${m.id}.json`), `${JSON.stringify(result, null, 2)}\n`);
+    writeFileSync(join(MODE_RESULTS, `${m.id}.json`), `${JSON.stringify(result, null, 2)}\n`);
   };
   try {
     await fn();

@@ -1,8 +1,8 @@
 // parseBooleanFlags (no node:util) takes the command lines made of boolean flags only; whatever it
 // parses, parseCommandArgs parses the same way, and everything else it leaves to parseCommandArgs.
 import { describe, expect, test } from "bun:test";
-import { parseBooleanFlags } from "../../src/args-fast.ts";
-import { COMMON_OPTIONS, parseCommandArgs, type Command } from "../../src/args.ts";
+import { COMMON_OPTIONS, parseBooleanFlags } from "../../src/args-fast.ts";
+import { parseCommandArgs, type Command } from "../../src/args.ts";
 import { COMMANDS } from "../../src/commands/index.ts";
 
 const commands = COMMANDS.flatMap((c) => (c.subcommands ? c.subcommands : [c]));

@@ -12,7 +12,7 @@ import {
   chmodSync,
 } from "node:fs";
 import { join } from "node:path";
-import { atomicWriteFile, backupFile, switchSymlink } from "../../platform/os/fsutil.ts";
+import { atomicWriteFile, backupFile, sameFile, switchSymlink } from "../../platform/os/fsutil.ts";
 import { LockBusyError, withLock } from "../../platform/os/flock.ts";
 import { existsSync } from "node:fs";
 
@@ -83,6 +83,21 @@ describe("symlink switch", () => {
     switchSymlink(l, "/b");
     expect(readlinkSync(l)).toBe("/b");
     expect(readdirSync(join(dir, "bin"))).toEqual(["runsc"]);
+  });
+});
+
+describe("same file", () => {
+  test("a link and its target, a file under a linked directory (missing too), never two different files", () => {
+    const f = join(dir, "daemon.json");
+    writeFileSync(f, "{}");
+    symlinkSync(f, join(dir, "link.json"));
+    symlinkSync(dir, join(dir, "run"));
+    expect(sameFile(join(dir, "link.json"), f)).toBe(true);
+    expect(sameFile(join(dir, "run", "daemon.json"), f)).toBe(true);
+    // dockerd's default socket named both ways before the daemon has created it (/var/run → /run)
+    expect(sameFile(join(dir, "run", "docker.sock"), join(dir, "docker.sock"))).toBe(true);
+    expect(sameFile(join(dir, "docker.sock"), f)).toBe(false);
+    expect(sameFile("/nowhere/a.sock", "/nowhere/b.sock")).toBe(false);
   });
 });
 

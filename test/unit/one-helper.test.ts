@@ -1,5 +1,6 @@
 // One copy of each small helper (issue 17 item 5: there were three shellQuotes, three sleeps, two sameArgs,
-// each a little different), and what the shared sameArgs means.
+// each a little different; later three sameFiles and ten "PATH, then the system directories" lookups), and what
+// the shared sameArgs means.
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -18,10 +19,13 @@ const HOMES: Record<string, string> = {
   sleep: "platform/os/sleep.ts",
   sameArgs: "platform/engines/docker/daemon-json.ts",
   sameInode: "platform/os/host-root.ts",
+  sameFile: "platform/os/fsutil.ts",
+  findTool: "platform/os/which.ts",
+  readText: "platform/os/fsutil.ts",
 };
 
 describe("one helper each", () => {
-  test("shellQuote, sleep, sameArgs and sameInode are defined once, and nothing stands in for sleep", () => {
+  test("shellQuote, sleep, sameArgs, sameInode, sameFile, findTool and readText are defined once, and nothing stands in for sleep or findTool", () => {
     const found: Record<string, string[]> = {};
     for (const f of ["src", "platform", "checks"].flatMap((d) => files(join(ROOT, d)))) {
       const text = readFileSync(f, "utf8");
@@ -32,6 +36,9 @@ describe("one helper each", () => {
       // A stand-in: Bun's or node's own sleep, or a promise of a bare timer.
       const standIn = /\bBun\.sleep\(|node:timers\/promises|new Promise\(\(?(\w+)\)? => setTimeout\(\1, /;
       if (standIn.test(text)) (found.sleep ??= []).push(relative(ROOT, f));
+      // findTool written out: PATH, then the system directories, in one which() or two for the same name.
+      const lookup = /which\([^;]*\.\.\.SYSTEM_BIN_DIRS\]|which\(("\w+"|\w+)[^;]*\) \?\? which\(\1/;
+      if (lookup.test(text) && !f.endsWith("platform/os/which.ts")) (found.findTool ??= []).push(relative(ROOT, f));
     }
     expect(found).toEqual(Object.fromEntries(Object.entries(HOMES).map(([k, v]) => [k, [v]])));
   });

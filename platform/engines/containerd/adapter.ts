@@ -5,9 +5,10 @@
 // runc shim with runsc as its binary.
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute } from "node:path";
+import { sameFile } from "../../os/fsutil.ts";
 import { findProcesses, readEnviron, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "../../os/processes.ts";
 import { whichAll, SYSTEM_BIN_DIRS } from "../../os/which.ts";
-import { applyPlan, readIfAbsolute, readOrNull, sameFileForWrite } from "../edit/apply.ts";
+import { applyPlan, readIfAbsolute, readOrNull } from "../edit/apply.ts";
 import {
   notRunning,
   restartCommand,
@@ -254,7 +255,7 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
     // containerd (its own config under /var/run/docker) is never picked by accident.
     const want = env.CONTAINERD_ADDRESS;
     const picked = ctx.configPath
-      ? (daemons.find((d) => sameFileForWrite(daemonConfig(d), ctx.configPath!)) ?? null)
+      ? (daemons.find((d) => sameFile(daemonConfig(d), ctx.configPath!)) ?? null)
       : ((want ? daemons.find((d) => addressOf(d, daemonConfig(d), root) === want) : undefined) ??
         daemons.find((d) => daemonConfig(d) === DEFAULT_CONTAINERD_CONFIG) ??
         null);

@@ -10,9 +10,10 @@ import {
   dockerdServing,
   type DockerEndpoint,
 } from "./client.ts";
+import { sameFile } from "../../os/fsutil.ts";
 import { findProcesses, DOCKERD_VALUE_FLAGS } from "../../os/processes.ts";
-import { which, SYSTEM_BIN_DIRS } from "../../os/which.ts";
-import { applyPlan, readOrNull, sameFileForWrite } from "../edit/apply.ts";
+import { findTool } from "../../os/which.ts";
+import { applyPlan, readOrNull } from "../edit/apply.ts";
 import { notRunning, systemctl, systemdUnitOf } from "../daemon-control.ts";
 import { flagConflicts, inspectConfig, planDaemonJson, sameArgs, type DaemonJsonPlan } from "./daemon-json.ts";
 import { validateDaemonJson } from "./validate.ts";
@@ -94,9 +95,9 @@ export const dockerAdapter: EngineAdapter<DockerDetection> = {
       : dockerdServing(host, ctx.daemons?.dockerd ?? findProcesses(["dockerd"], DOCKERD_VALUE_FLAGS));
     const daemonCfg = daemon ? daemonConfigPath(daemon, env) : null;
     const configPath = ctx.configPath ?? daemonCfg ?? daemonConfigPath(null, env);
-    const binary = which("dockerd", [env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
+    const binary = findTool("dockerd", env);
     const cli = known?.cli ?? dockerCli(env);
-    const running = !!daemon && !!daemonCfg && sameFileForWrite(configPath, daemonCfg);
+    const running = !!daemon && !!daemonCfg && sameFile(configPath, daemonCfg);
     const notes = [`DOCKER_HOST ${host}`];
     if (daemon) notes.push(`dockerd pid ${daemon.pid} reads ${daemonCfg}`);
     if (daemon && !running)

@@ -2,12 +2,13 @@
 // faster: bench/docker-api.ts), else through its CLI (every other DOCKER_HOST scheme, and
 // docker contexts); and matching the daemon we talk to with its process.
 import { createHash } from "node:crypto";
-import { readFileSync, realpathSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DockerApi, unixSocketOf } from "./api.ts";
 import { SELF_ROOT, sameInode } from "../../os/host-root.ts";
+import { sameFile } from "../../os/fsutil.ts";
 import { failureText, run, type RunResult } from "../../os/spawn.ts";
-import { which, SYSTEM_BIN_DIRS } from "../../os/which.ts";
+import { findTool } from "../../os/which.ts";
 import {
   listeningUnixPaths,
   processUid,
@@ -46,7 +47,7 @@ export function contextHost(env: NodeJS.ProcessEnv): string | null {
 }
 
 export function dockerCli(env: NodeJS.ProcessEnv = process.env): string | null {
-  return which("docker", env.PATH ?? "") ?? which("docker", SYSTEM_BIN_DIRS.join(":"));
+  return findTool("docker", env);
 }
 
 export interface DockerRuntime {
@@ -212,17 +213,6 @@ function socketPath(host: string): string | null {
   return null;
 }
 
-function samePath(a: string, b: string): boolean {
-  const norm = (p: string) => {
-    try {
-      return realpathSync(p);
-    } catch {
-      return p.replace(/^\/var\/run\//, "/run/");
-    }
-  };
-  return a === b || norm(a) === norm(b);
-}
-
 /**
  * The dockerd process that serves `host`: the one whose -H/--host names the same
  * socket, or, for the default socket, one started without -H (or with fd://).
@@ -233,7 +223,7 @@ export function matchDockerd(host: string, daemons: DaemonProcess[]): DaemonProc
   for (const d of daemons) {
     const hosts = [...(d.flags["-H"] ?? []), ...(d.flags["--host"] ?? [])];
     const socks = hosts.length ? hosts.map(socketPath).filter((s): s is string => !!s) : ["/var/run/docker.sock"];
-    if (socks.some((s) => samePath(s, want))) return d;
+    if (socks.some((s) => sameFile(s, want))) return d;
   }
   return null;
 }

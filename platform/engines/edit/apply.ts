@@ -32,9 +32,6 @@ export class StalePlanError extends Error {
 export const MAX_CONFIG_BYTES = 8 << 20;
 const READ_HINT = "pass the engine's config file (a regular file)";
 
-/** Two paths that name one file as a write through either reaches it (symlinks followed, a dangling one too). */
-export const sameFileForWrite = (a: string, b: string): boolean => a === b || resolveForWrite(a) === resolveForWrite(b);
-
 /**
  * A config file's text (null when missing). Only a regular file of at most MAX_CONFIG_BYTES
  * is read: a FIFO, device, directory or endless /proc file is an EngineConfigError naming it.

@@ -8,7 +8,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { ensureProbeImage } from "../../probe/images.ts";
 import { run, failureText } from "../../os/spawn.ts";
-import { which, SYSTEM_BIN_DIRS } from "../../os/which.ts";
+import { findTool } from "../../os/which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "../edit/apply.ts";
 import {
   buildPlan,
@@ -217,7 +217,7 @@ export const podmanAdapter: EngineAdapter<PodmanDetection> = {
   loadedRuntime: () => null,
 
   async detect(ctx: EngineContext): Promise<PodmanDetection> {
-    const binary = which("podman", [ctx.env.PATH ?? "", ...SYSTEM_BIN_DIRS].join(":"));
+    const binary = findTool("podman", ctx.env);
     const uid = typeof process.getuid === "function" ? process.getuid() : 0;
     let version: string | null = null;
     if (binary && !ctx.lightDetect) {
