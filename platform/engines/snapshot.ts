@@ -9,6 +9,8 @@ export interface DaemonSnapshot {
   dockerd?: DaemonProcess[];
   /** The containerd processes of the root being configured (the node's with --host-root). */
   containerd?: DaemonProcess[];
+  /** The CRI-O processes of the root being configured. */
+  crio?: DaemonProcess[];
   /** The dockerd behind DOCKER_HOST and what it said (`docker info`). */
   docker?: DockerDaemonFacts;
 }

@@ -14,7 +14,13 @@ import {
 } from "../engines/docker/client.ts";
 import type { DaemonSnapshot } from "../engines/snapshot.ts";
 import { failureText, run } from "../os/spawn.ts";
-import { findDaemons, DOCKERD_VALUE_FLAGS, CONTAINERD_VALUE_FLAGS, type DaemonProcess } from "../os/processes.ts";
+import {
+  findDaemons,
+  DOCKERD_VALUE_FLAGS,
+  CONTAINERD_VALUE_FLAGS,
+  CRIO_VALUE_FLAGS,
+  type DaemonProcess,
+} from "../os/processes.ts";
 import { findRunscBinaries, findRunscInRoot, type RunscBinary } from "../runsc/binaries.ts";
 import { SELF_ROOT, type HostRoot } from "../os/host-root.ts";
 import { join } from "node:path";
@@ -236,18 +242,23 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
   const root = opts.root ?? SELF_ROOT;
   const release = os.release();
   const uid = typeof process.getuid === "function" ? process.getuid() : -1;
-  // One pass over /proc for both daemons.
-  const found = findDaemons({ dockerd: DOCKERD_VALUE_FLAGS, containerd: CONTAINERD_VALUE_FLAGS });
+  // One pass over /proc for every daemon the engines run.
+  const found = findDaemons({
+    dockerd: DOCKERD_VALUE_FLAGS,
+    containerd: CONTAINERD_VALUE_FLAGS,
+    crio: CRIO_VALUE_FLAGS,
+  });
   const dockerd = root.foreign ? [] : found.dockerd;
   const containerd = found.containerd.filter((d) => root.owns(d.pid));
+  const crio = found.crio.filter((d) => root.owns(d.pid));
   // The commands start first; the file reads below run while they do.
   const dockerP = root.foreign ? Promise.resolve(null) : dockerFacts(env, dockerd);
   const usernsP = usernsFacts(root);
   const runscP = root.foreign ? findRunscInRoot(root) : findRunscBinaries(env);
   const enginesP = gatherEngineFacts(
     env,
-    { dockerd, containerd },
-    dockerP.then((docker) => ({ dockerd, containerd, docker: docker ?? undefined })),
+    { dockerd, containerd, crio },
+    dockerP.then((docker) => ({ dockerd, containerd, crio, docker: docker ?? undefined })),
     root,
   );
   const selfP = detectSelfSandbox({ dmesg: "to-confirm" });
@@ -297,6 +308,7 @@ export async function gatherFacts(opts: FactOptions = {}): Promise<HostFacts> {
     runsc,
     dockerd,
     containerd,
+    crio,
     docker: docker ?? {
       cli: null,
       api: null,

@@ -108,6 +108,7 @@ export const DOCKERD_VALUE_FLAGS = [
   "--containerd",
 ];
 export const CONTAINERD_VALUE_FLAGS = ["-c", "--config", "-a", "--address", "--root", "--state"];
+export const CRIO_VALUE_FLAGS = ["--config", "-c", "--config-dir", "-d"];
 
 /** A process's environment (/proc/PID/environ), or null when unreadable. */
 export function readEnviron(pid: number, procRoot = "/proc"): Record<string, string> | null {

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dockerRuntime } from "../../checks/docker.ts";
 import type { CheckContext, Finding, Outcome } from "../../checks/types.ts";
+import { crioAdapter } from "../../platform/engines/crio/adapter.ts";
 import { dockerAdapter } from "../../platform/engines/docker/adapter.ts";
 import type { DockerDaemonFacts, DockerInfo } from "../../platform/engines/docker/client.ts";
 import type { DaemonSnapshot } from "../../platform/engines/snapshot.ts";
@@ -98,6 +99,21 @@ describe("adapters read the daemon snapshot, declared in the engine layer", () =
     expect(f.detection?.pid).toBe(process.pid);
     expect(f.inspection?.configPath).toBe(daemonJson);
     expect(f.inspection?.runtimes.runsc?.path).toBe("/usr/bin/runsc");
+  });
+
+  test("CRI-O's detection is the snapshot's crio (no second walk of /proc): its pid and its --config-dir", async () => {
+    const dropIns = join(dir, "crio.conf.d");
+    const crio: DaemonProcess = {
+      pid: process.pid,
+      exe: "/nonexistent/crio",
+      argv: ["crio", "--config-dir", dropIns],
+      flags: { "--config-dir": [dropIns] },
+      uid: 0,
+    };
+    const running = await crioAdapter.detect(ctx({ crio: [crio] }));
+    expect([running.running, running.pid, running.dropInDir]).toEqual([true, process.pid, dropIns]);
+    const none = await crioAdapter.detect(ctx({ crio: [] }));
+    expect([none.running, none.pid, none.version]).toEqual([false, null, null]);
   });
 
   test("without a snapshot (configure on its own) the adapter finds the daemon itself", async () => {

@@ -8,7 +8,7 @@ import { basename, dirname } from "node:path";
 import { engineBinary, runHostBinary, whichInRoot } from "../../os/host-exec.ts";
 import { restartOnHost } from "../host-restart.ts";
 import { SELF_ROOT, type HostRoot } from "../../os/host-root.ts";
-import { findProcesses, readEnviron } from "../../os/processes.ts";
+import { CRIO_VALUE_FLAGS, findProcesses, readEnviron } from "../../os/processes.ts";
 import { whichAll, SYSTEM_BIN_DIRS } from "../../os/which.ts";
 import { applyPlan, readIfAbsolute, readOrNull } from "../edit/apply.ts";
 import { notRunning, startedBeforeChange, systemctl, systemdUnitOf } from "../daemon-control.ts";
@@ -51,7 +51,6 @@ import { RUNSC_SHIM } from "../containerd/adapter.ts";
 export const DEFAULT_CRIO_CONFIG = "/etc/crio/crio.conf";
 export const DEFAULT_CRIO_DROPIN_DIR = "/etc/crio/crio.conf.d";
 const CRIO_SOCKET = "/var/run/crio/crio.sock";
-const CRIO_VALUE_FLAGS = ["--config", "-c", "--config-dir", "-d"];
 const RUNTIMES = ["crio", "runtime", "runtimes"];
 
 /** The directory for runsc.toml: /etc/crio for both /etc/crio/crio.conf and /etc/crio/crio.conf.d/x.conf. */
@@ -264,11 +263,13 @@ export const crioAdapter: EngineAdapter<CrioDetection> = {
 
   async detect(ctx: EngineContext): Promise<CrioDetection> {
     const root = ctx.root ?? SELF_ROOT;
-    const daemon = findProcesses(["crio"], CRIO_VALUE_FLAGS).filter((d) => root.owns(d.pid))[0] ?? null;
+    const daemon =
+      (ctx.daemons?.crio ?? findProcesses(["crio"], CRIO_VALUE_FLAGS).filter((d) => root.owns(d.pid)))[0] ?? null;
     const binary = engineBinary(root, "crio", daemon, ctx.env);
     const dropInDir = daemon?.flags["--config-dir"]?.at(-1) ?? daemon?.flags["-d"]?.at(-1) ?? DEFAULT_CRIO_DROPIN_DIR;
     let version: string | null = null;
-    if (binary) {
+    // The version matters only for a CRI-O in use: the doctor's light detection skips it for one not running.
+    if (binary && (daemon || !ctx.lightDetect)) {
       const r = await runHostBinary(root, binary, ["--version"], { timeoutMs: 10_000 });
       version = r.stdout.match(/version\s*:?\s*(\d+\.\d+\.\d+)/i)?.[1] ?? null;
     }
