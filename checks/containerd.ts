@@ -1,10 +1,11 @@
 // containerd checks: is it running, is its config one containerd reads the way the
 // user thinks (schema version vs plugin path), does the merged config show runsc,
 // and does a container run under gVisor through it (ctr)?
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { processStartMs } from "../platform/engines/daemon-control.ts";
+import { configChangedAfterStart } from "../platform/engines/daemon-control.ts";
+import { shimBinaryName } from "../platform/engines/edit/shim-config.ts";
 import { hostRootAt } from "../platform/os/host-root.ts";
 import { RUNC_SHIM_TYPE, RUNSC_SHIM_TYPE, runtimesPath } from "../platform/engines/containerd/config.ts";
 import type { EngineDetection } from "../platform/engines/types.ts";
@@ -196,17 +197,9 @@ export const containerdRuntime: Check = {
     }
     // containerd has no live reload: a config newer than the daemon is not in effect yet.
     if (d.running && d.pid) {
-      const started = processStartMs(d.pid);
-      const newest = Math.max(
-        ...(e.containerd.inspection?.files ?? []).map((f) => {
-          try {
-            return statSync(root.local(f.path)).mtimeMs;
-          } catch {
-            return 0;
-          }
-        }),
-      );
-      if (started !== null && newest > started + 1000) {
+      const files = (e.containerd.inspection?.files ?? []).map((f) => f.path);
+      const late = configChangedAfterStart(d.pid, files, root.local, 1000);
+      if (late) {
         return fail(
           `${msg} is configured, but containerd (pid ${d.pid}) started before the config changed`,
           {
@@ -214,7 +207,10 @@ export const containerdRuntime: Check = {
             fix: REGISTER,
             rule: "cri-no-runtime",
           },
-          [`config changed ${new Date(newest).toISOString()}, containerd started ${new Date(started).toISOString()}`],
+          [
+            `config changed ${new Date(late.changedMs).toISOString()}, ` +
+              `containerd started ${new Date(late.startedMs).toISOString()}`,
+          ],
         );
       }
     }
@@ -363,10 +359,11 @@ async function oneOffRuntime(ctx: CheckContext, rt: Record<string, any>, type: s
   // The runsc shim runs the runsc on containerd's PATH unless its config names another (binary_name).
   const cfg = getPath(rt, ["options", "ConfigPath"]);
   let original = "";
+  let named: string | null = null;
   try {
     original = typeof cfg === "string" && cfg ? readFileSync(cfg, "utf8") : "";
+    named = shimBinaryName(original, String(cfg));
   } catch {}
-  const named = /^\s*binary_name\s*=\s*"([^"]+)"/m.exec(original)?.[1];
   const runsc = await probeRunsc(ctx, named?.startsWith("/") ? named : primaryRunsc(ctx.facts.runsc)?.path);
   if (!runsc) return (remove(), null);
   const path = join(dir, "runsc.toml");

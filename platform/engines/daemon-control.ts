@@ -62,6 +62,20 @@ export function processStartMs(pid: number): number | null {
  * that reads its config only at start has not loaded that change. false when its start time is unknown.
  */
 export function startedBeforeChange(pid: number, files: string[], local: (p: string) => string = (p) => p): boolean {
+  return configChangedAfterStart(pid, files, local) !== null;
+}
+
+/**
+ * When a daemon (`pid`) started and when the newest of `files` changed, if that change is later than the start by
+ * more than `slackMs` (a config written just before a start can carry an mtime a little after it); null otherwise,
+ * or when either time cannot be read.
+ */
+export function configChangedAfterStart(
+  pid: number,
+  files: string[],
+  local: (p: string) => string = (p) => p,
+  slackMs = 0,
+): { startedMs: number; changedMs: number } | null {
   const started = processStartMs(pid);
   let newest = 0;
   for (const f of files) {
@@ -69,7 +83,7 @@ export function startedBeforeChange(pid: number, files: string[], local: (p: str
       newest = Math.max(newest, statSync(local(f)).mtimeMs);
     } catch {}
   }
-  return started !== null && started < newest;
+  return started !== null && newest > started + slackMs ? { startedMs: started, changedMs: newest } : null;
 }
 
 export async function systemctl(

@@ -10,6 +10,7 @@ import {
   restartCommand,
   restartProcess,
   snapshotProcess,
+  configChangedAfterStart,
   startedBeforeChange,
   usableCwd,
 } from "../../platform/engines/daemon-control.ts";
@@ -58,6 +59,10 @@ test("a daemon started before its config last changed has not loaded it (the new
     expect(startedBeforeChange(process.pid, [old, now])).toBe(true);
     expect(startedBeforeChange(process.pid, [join(dir, "missing.toml")])).toBe(false);
     expect(startedBeforeChange(process.pid, ["now.toml"], (p) => join(dir, p))).toBe(true);
+    // With slack: a change within it of the start is no change; past it, both times are given.
+    expect(configChangedAfterStart(process.pid, [now], (p) => p, 3_600_000)).toBeNull();
+    const late = configChangedAfterStart(process.pid, [old, now]);
+    expect(late !== null && late.changedMs > late.startedMs).toBe(true);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -22,7 +22,7 @@ import {
 } from "../daemon-control.ts";
 import { buildPlan } from "../edit/plan.ts";
 import { parseWrapper } from "../edit/runtime-args.ts";
-import { shimConfigArgs } from "../edit/shim-config.ts";
+import { shimBinaryName, shimConfigArgs } from "../edit/shim-config.ts";
 import { managedByTool } from "../edit/text.ts";
 import { getPath, parseTomlStrict } from "../edit/toml-check.ts";
 import {
@@ -338,8 +338,7 @@ export const containerdAdapter: EngineAdapter<ContainerdDetection> = {
         try {
           const text = cfg ? reader.read(cfg) : null;
           args = shimConfigArgs(text, cfg ?? "");
-          const bn = text ? getPath(parseTomlStrict(text, cfg!), ["binary_name"]) : undefined;
-          if (typeof bn === "string") path = bn;
+          path = shimBinaryName(text, cfg ?? "") ?? path;
         } catch (e) {
           ins.faults.push({
             code: "containerd.shim-config-invalid",

@@ -94,6 +94,13 @@ export function shimConfigArgs(text: string | null, path: string): string[] {
   return runscConfigToArgs(getPath(parseTomlStrict(text, path), ["runsc_config"]) ?? {});
 }
 
+/** The runsc a runsc.toml names (binary_name), null when it names none; throws what the TOML parser says. */
+export function shimBinaryName(text: string | null, path: string): string | null {
+  if (!text) return null;
+  const bn = getPath(parseTomlStrict(text, path), ["binary_name"]);
+  return typeof bn === "string" ? bn : null;
+}
+
 /** Delete a runsc.toml we created once no runtime refers to it any more. */
 export function planShimConfigRemoval(
   name: string,
