@@ -5,7 +5,7 @@
 import * as zlib from "node:zlib";
 import type { ChildProcess } from "node:child_process";
 import { run, failureText, type RunResult } from "../os/spawn.ts";
-import { which } from "../os/which.ts";
+import { findTool } from "../os/which.ts";
 import type { ReleaseFormat } from "./channels.ts";
 
 export interface Decoder {
@@ -178,18 +178,18 @@ export function systemDecoder(
   format: ReleaseFormat,
   pathEnv = process.env.PATH ?? "",
 ): { bin: string; args: string[] } | null {
-  const path = `${pathEnv}:/usr/local/bin:/usr/bin:/bin`;
+  const tool = (name: string) => findTool(name, { PATH: pathEnv });
   if (format === "zstd") {
-    const z = which("zstd", path);
+    const z = tool("zstd");
     return z ? { bin: z, args: ["-d", "-c", "-q"] } : null;
   }
   if (format === "bz2") {
     // lbzip2 decodes on every core; bzip2 on one; busybox has a bzcat applet.
     for (const name of ["lbzip2", "bzip2"]) {
-      const b = which(name, path);
+      const b = tool(name);
       if (b) return { bin: b, args: ["-d", "-c"] };
     }
-    const bb = which("busybox", path);
+    const bb = tool("busybox");
     return bb ? { bin: bb, args: ["bzcat"] } : null;
   }
   return null;

@@ -2,7 +2,7 @@
 // host's xz: neither Bun nor Deno ships one), zstd (the release tarball's decoders), none.
 // Every decoder ends, with an error, on truncated input: a cut-off download must fail, not hang.
 import * as zlib from "node:zlib";
-import { which } from "../../os/which.ts";
+import { findTool } from "../../os/which.ts";
 import {
   createDecoder,
   DecodeError,
@@ -25,7 +25,7 @@ export function compressionOf(name: string): Compression | null {
 }
 
 export function xzProgram(pathEnv?: string): string | null {
-  return which("xz", `${pathEnv ?? process.env.PATH ?? ""}:/usr/bin:/bin`);
+  return findTool("xz", { PATH: pathEnv ?? process.env.PATH });
 }
 
 function gunzip(out: Out): Decoder {
@@ -44,8 +44,8 @@ export function createAptDecoder(
 ): Decoder {
   switch (c) {
     case "gz": {
-      const path = `${pathEnv ?? process.env.PATH ?? ""}:/usr/bin:/bin`;
-      const sys = choice === "system" ? (which("pigz", path) ?? which("gzip", path)) : null;
+      const env = { PATH: pathEnv ?? process.env.PATH };
+      const sys = choice === "system" ? (findTool("pigz", env) ?? findTool("gzip", env)) : null;
       return sys ? processDecoder(sys, ["-d", "-c"], "gzip", out) : gunzip(out);
     }
     case "xz": {
