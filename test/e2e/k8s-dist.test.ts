@@ -19,6 +19,7 @@ import { onNode } from "../helpers/host-tree.ts";
 import { treePath } from "../hosts/trees.ts";
 import { which } from "../../platform/os/which.ts";
 import { DISTRIBUTIONS, type DistributionId } from "../../platform/engines/containerd/k8s-dist.ts";
+import { DIST_RESULTS } from "../../scripts/tested-on.ts";
 
 const SID_CONTAINERD = join(treePath("sid"), "usr/bin/containerd");
 const CONTAINERDS = [
@@ -27,8 +28,6 @@ const CONTAINERDS = [
 ];
 
 const env = { ...process.env, NO_COLOR: "1" };
-/** README's "Tested on" lists the distributions from these (scripts/tested-on.ts). */
-export const DIST_RESULTS_DIR = join(import.meta.dir, "../../test-results/k8s-dist");
 const JOURNEYS = ["configure", "check", "remove"] as const;
 /** The runtime tables of a config dump, whichever version it is. */
 function runtimes(dump: string): Record<string, any> {
@@ -78,9 +77,9 @@ for (const cd of CONTAINERDS) {
           file: target,
           journeys: Object.fromEntries(JOURNEYS.map((j) => [j, passed.has(j) ? "pass" : "fail"])),
         };
-        mkdirSync(DIST_RESULTS_DIR, { recursive: true });
+        mkdirSync(DIST_RESULTS, { recursive: true });
         const major = version.split(".").slice(0, 2).join(".");
-        const file = join(DIST_RESULTS_DIR, `${c.id}-containerd-${major}.json`);
+        const file = join(DIST_RESULTS, `${c.id}-containerd-${major}.json`);
         writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
       });
 

@@ -17,6 +17,7 @@ import { liveIn } from "../hosts/lived-in.ts";
 import { hostName, MATRIX_HOSTS } from "./hosts.ts";
 import { putBucket, RELEASES } from "../hosts/bucket.ts";
 import { treeAvailability } from "../hosts/trees.ts";
+import { RESULTS } from "../../scripts/tested-on.ts";
 
 const LONG = 900_000;
 const wanted = (process.env.GVD_MATRIX_HOSTS ?? "")
@@ -24,7 +25,6 @@ const wanted = (process.env.GVD_MATRIX_HOSTS ?? "")
   .map((s) => s.trim())
   .filter(Boolean);
 const selected = MATRIX_HOSTS.filter((h) => !wanted.length || wanted.includes(hostName(h)) || wanted.includes(h.suite));
-export const RESULTS_DIR = join(import.meta.dir, "../../test-results/matrix");
 
 interface Check {
   id: string;
@@ -124,8 +124,8 @@ for (const spec of selected) {
     afterAll(async () => {
       await host?.stop();
       for (const n of Object.keys(started).map(Number)) result.journeys[n] = passed[n] === started[n] ? "pass" : "fail";
-      mkdirSync(RESULTS_DIR, { recursive: true });
-      writeFileSync(join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+      mkdirSync(RESULTS, { recursive: true });
+      writeFileSync(join(RESULTS, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
     }, LONG);
 
     journey(
